@@ -1,0 +1,328 @@
+//! What a name or expression refers to: a qualified name (`requests.get`), an instance of a catalogued
+//! class (`requests.Session`), or a function, class or instance defined in this file.
+//!
+//! Resolution is lazy and memoized per binding, and bounded in depth, so that deeply nested or
+//! self-referential code terminates without growing the stack.
+
+use std::cell::RefCell;
+
+use tree_sitter::Node;
+
+use super::facts::{BindingId, BindingKind, Facts, ScopeId, ScopeKind};
+use crate::catalog::Catalog;
+
+/// How deep resolution may recurse (attribute chains, aliases of aliases, base classes).
+const MAX_DEPTH: u32 = 48;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Value {
+    Unknown,
+    /// A module, function, class or attribute reached through imports: `requests.Session.get`.
+    Name(String),
+    /// An instance of a catalogued class.
+    Instance(String),
+    /// A function or method defined in this file.
+    Def(ScopeId),
+    /// A class defined in this file.
+    Class(ScopeId),
+    /// An instance of a class defined in this file.
+    Object(ScopeId),
+}
+
+#[derive(Clone)]
+enum Memo {
+    InProgress,
+    Done(Value),
+}
+
+pub struct Resolver<'a, 't> {
+    pub facts: &'a Facts<'t>,
+    pub catalog: &'a Catalog,
+    memo: RefCell<Vec<Option<Memo>>>,
+}
+
+impl<'a, 't> Resolver<'a, 't> {
+    pub fn new(facts: &'a Facts<'t>, catalog: &'a Catalog) -> Self {
+        Resolver { facts, catalog, memo: RefCell::new(vec![None; facts.bindings.len()]) }
+    }
+
+    /// The canonical qualified name a callee value stands for, if any.
+    pub fn qualified(&self, v: &Value) -> Option<String> {
+        match v {
+            Value::Name(q) => Some(self.catalog.canonical(q)),
+            _ => None,
+        }
+    }
+
+    pub fn value_of(&self, node: Node<'t>) -> Value {
+        self.value(node, 0)
+    }
+
+    fn value(&self, node: Node<'t>, depth: u32) -> Value {
+        if depth > MAX_DEPTH {
+            return Value::Unknown;
+        }
+        let d = depth + 1;
+        match node.kind() {
+            "identifier" => {
+                let name = self.facts.text_of(node);
+                let at = node.start_byte();
+                self.lookup(name, self.facts.scope_at(at), at, d)
+            }
+            "attribute" => {
+                let (Some(obj), Some(attr)) = (node.child_by_field_name("object"), node.child_by_field_name("attribute"))
+                else {
+                    return Value::Unknown;
+                };
+                let base = self.value(obj, d);
+                self.attribute(base, self.facts.text_of(attr), d)
+            }
+            "call" => {
+                let Some(func) = node.child_by_field_name("function") else { return Value::Unknown };
+                let callee = self.value(func, d);
+                self.call_result(callee, d)
+            }
+            "parenthesized_expression" => match node.named_child(0) {
+                Some(inner) => self.value(inner, d),
+                None => Value::Unknown,
+            },
+            "subscript" => {
+                let Some(obj) = node.child_by_field_name("value") else { return Value::Unknown };
+                match self.value(obj, d) {
+                    Value::Instance(t) => self.instance_of(self.catalog.attribute(&t, "[]")),
+                    _ => Value::Unknown,
+                }
+            }
+            "binary_operator" => {
+                let (Some(left), Some(op)) = (node.child_by_field_name("left"), node.child_by_field_name("operator"))
+                else {
+                    return Value::Unknown;
+                };
+                if op.kind() != "/" {
+                    return Value::Unknown;
+                }
+                match self.value(left, d) {
+                    Value::Instance(t) => self.instance_of(self.catalog.returns(&format!("{t}.__truediv__"))),
+                    _ => Value::Unknown,
+                }
+            }
+            _ => Value::Unknown,
+        }
+    }
+
+    fn instance_of(&self, class: Option<&str>) -> Value {
+        class.map_or(Value::Unknown, |c| Value::Instance(c.to_string()))
+    }
+
+    /// Python's name lookup: this scope, enclosing functions (not classes, except the one the use is
+    /// directly in), the module, star imports of catalogued modules, builtins.
+    pub fn lookup(&self, name: &str, from: ScopeId, at: usize, depth: u32) -> Value {
+        let mut scope = Some(from);
+        while let Some(id) = scope {
+            let s = &self.facts.scopes[id];
+            if s.kind != ScopeKind::Class || id == from {
+                if let Some(list) = s.bindings.get(name) {
+                    return self.binding_value(pick(self.facts, list, at), depth);
+                }
+                for module in s.star_imports.iter().rev() {
+                    let q = format!("{module}.{name}");
+                    if self.catalog.knows(&self.catalog.canonical(&q)) {
+                        return Value::Name(q);
+                    }
+                }
+            }
+            scope = s.parent;
+        }
+        Value::Name(format!("builtins.{name}"))
+    }
+
+    fn binding_value(&self, id: BindingId, depth: u32) -> Value {
+        if let Some(m) = &self.memo.borrow()[id] {
+            return match m {
+                Memo::InProgress => Value::Unknown,
+                Memo::Done(v) => v.clone(),
+            };
+        }
+        self.memo.borrow_mut()[id] = Some(Memo::InProgress);
+        let v = match &self.facts.bindings[id].kind {
+            BindingKind::Import(q) => Value::Name(q.clone()),
+            BindingKind::Value(node) => self.value(*node, depth + 1),
+            BindingKind::Annotation(node) => self.annotation(*node, depth + 1),
+            BindingKind::With(node) => match self.value(*node, depth + 1) {
+                Value::Instance(t) => match self.catalog.returns(&format!("{t}.__enter__")) {
+                    Some(entered) => Value::Instance(entered.to_string()),
+                    None => Value::Instance(t),
+                },
+                other @ Value::Object(_) => other,
+                _ => Value::Unknown,
+            },
+            BindingKind::Def(s) => Value::Def(*s),
+            BindingKind::Class(s) => Value::Class(*s),
+            BindingKind::SelfParam(c) => Value::Object(*c),
+            BindingKind::ClsParam(c) => Value::Class(*c),
+            BindingKind::Unknown => Value::Unknown,
+        };
+        // A value computed while a cycle was cut short is not cached: another path may complete it.
+        if depth <= MAX_DEPTH {
+            self.memo.borrow_mut()[id] = Some(Memo::Done(v.clone()));
+        } else {
+            self.memo.borrow_mut()[id] = None;
+        }
+        v
+    }
+
+    /// The class an annotation names: `X`, `mod.X`, `Optional[X]`, `X | None`, `Annotated[X, ...]`,
+    /// `Union[X, None]`, `"X"`.
+    pub fn annotation(&self, node: Node<'t>, depth: u32) -> Value {
+        if depth > MAX_DEPTH {
+            return Value::Unknown;
+        }
+        let d = depth + 1;
+        match node.kind() {
+            "type" => node.named_child(0).map_or(Value::Unknown, |n| self.annotation(n, d)),
+            "identifier" | "attribute" => self.as_instance(self.value(node, d)),
+            "binary_operator" => {
+                // `X | None`: the first side that is not None.
+                let mut c = node.walk();
+                let sides: Vec<Node<'t>> = node.named_children(&mut c).collect();
+                sides.into_iter().filter(|n| n.kind() != "none").map(|n| self.annotation(n, d)).next().unwrap_or(Value::Unknown)
+            }
+            "generic_type" | "subscript" => {
+                let (base, args) = if node.kind() == "generic_type" {
+                    (node.named_child(0), node.named_child(1))
+                } else {
+                    (node.child_by_field_name("value"), node.child_by_field_name("subscript"))
+                };
+                let Some(base) = base else { return Value::Unknown };
+                let Some(base_name) = self.qualified(&self.value(base, d)) else { return Value::Unknown };
+                if !self.catalog.typing_unwrap.contains(&base_name) {
+                    return Value::Unknown;
+                }
+                let Some(args) = args else { return Value::Unknown };
+                // The first argument that is not None: `Optional[X]`, `Union[X, None]`, `Annotated[X, ...]`.
+                let mut c = args.walk();
+                let first = if args.kind() == "type_parameter" {
+                    args.named_children(&mut c).find(|n| !is_none_type(*n))
+                } else {
+                    Some(args)
+                };
+                first.map_or(Value::Unknown, |n| self.annotation(n, d))
+            }
+            "string" => {
+                // A forward reference such as `"requests.Session"`: resolve the dotted name inside.
+                let mut c = node.walk();
+                let content = node.named_children(&mut c).find(|n| n.kind() == "string_content");
+                let Some(content) = content else { return Value::Unknown };
+                let text = self.facts.text_of(content);
+                let mut parts = text.split('.');
+                let Some(head) = parts.next().filter(|h| is_identifier(h)) else { return Value::Unknown };
+                let at = node.start_byte();
+                let mut v = self.lookup(head, self.facts.scope_at(at), at, d);
+                for part in parts {
+                    if !is_identifier(part) {
+                        return Value::Unknown;
+                    }
+                    v = self.attribute(v, part, d);
+                }
+                self.as_instance(v)
+            }
+            _ => Value::Unknown,
+        }
+    }
+
+    fn as_instance(&self, v: Value) -> Value {
+        match v {
+            Value::Name(q) => Value::Instance(self.catalog.canonical(&q)),
+            Value::Class(c) => Value::Object(c),
+            _ => Value::Unknown,
+        }
+    }
+
+    pub fn attribute(&self, base: Value, attr: &str, depth: u32) -> Value {
+        if depth > MAX_DEPTH {
+            return Value::Unknown;
+        }
+        match base {
+            Value::Name(q) => Value::Name(format!("{q}.{attr}")),
+            Value::Instance(t) => match self.catalog.attribute(&t, attr) {
+                Some(c) => Value::Instance(c.to_string()),
+                None => Value::Name(format!("{t}.{attr}")),
+            },
+            Value::Object(c) | Value::Class(c) => self.member(c, attr, depth + 1),
+            Value::Def(_) | Value::Unknown => Value::Unknown,
+        }
+    }
+
+    /// A member of a class defined here: methods and class attributes, `self.x` assignments, then the
+    /// bases (those defined here, then catalogued ones).
+    fn member(&self, class: ScopeId, attr: &str, depth: u32) -> Value {
+        if depth > MAX_DEPTH {
+            return Value::Unknown;
+        }
+        let s = &self.facts.scopes[class];
+        if let Some(list) = s.bindings.get(attr) {
+            return self.binding_value(*list.last().expect("binding lists are never empty"), depth + 1);
+        }
+        if let Some(list) = s.self_attrs.get(attr) {
+            // Prefer an assignment the analysis can type (`self.s = requests.Session()` in `__init__`
+            // over `self.s = None` in `close`).
+            let mut fallback = Value::Unknown;
+            for &id in list {
+                match self.binding_value(id, depth + 1) {
+                    Value::Unknown => {}
+                    v => {
+                        fallback = v;
+                        break;
+                    }
+                }
+            }
+            return fallback;
+        }
+        let Some(bases) = s.bases else { return Value::Unknown };
+        let mut c = bases.walk();
+        let bases: Vec<Node<'t>> = bases.named_children(&mut c).filter(|n| n.kind() != "keyword_argument").collect();
+        for base in bases {
+            match self.value(base, depth + 1) {
+                Value::Class(b) if b != class => match self.member(b, attr, depth + 1) {
+                    Value::Unknown => {}
+                    v => return v,
+                },
+                Value::Name(q) => return self.attribute(Value::Instance(self.catalog.canonical(&q)), attr, depth + 1),
+                _ => {}
+            }
+        }
+        Value::Unknown
+    }
+
+    pub fn call_result(&self, callee: Value, depth: u32) -> Value {
+        if depth > MAX_DEPTH {
+            return Value::Unknown;
+        }
+        match callee {
+            Value::Name(q) => self.instance_of(self.catalog.returns(&self.catalog.canonical(&q))),
+            Value::Instance(t) => self.instance_of(self.catalog.returns(&format!("{t}.__call__"))),
+            Value::Class(c) => Value::Object(c),
+            Value::Def(f) => match self.facts.scopes[f].returns {
+                Some(r) if !self.facts.scopes[f].has_yield => self.annotation(r, depth + 1),
+                _ => Value::Unknown,
+            },
+            Value::Object(_) | Value::Unknown => Value::Unknown,
+        }
+    }
+}
+
+/// The binding a use at `at` sees: the last one before it, else the first one (a use in a function
+/// body that runs after the module finished binding).
+fn pick(facts: &Facts<'_>, list: &[BindingId], at: usize) -> BindingId {
+    let i = list.partition_point(|&id| facts.bindings[id].pos <= at);
+    if i == 0 { list[0] } else { list[i - 1] }
+}
+
+fn is_none_type(n: Node<'_>) -> bool {
+    n.kind() == "none" || (n.kind() == "type" && n.named_child(0).is_some_and(|c| c.kind() == "none"))
+}
+
+fn is_identifier(s: &str) -> bool {
+    let mut chars = s.chars();
+    chars.next().is_some_and(|c| c.is_alphabetic() || c == '_') && chars.all(|c| c.is_alphanumeric() || c == '_')
+}

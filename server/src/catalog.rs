@@ -1,0 +1,378 @@
+//! The blocking-call catalog: which APIs block, what calling a name returns, and the framework facts,
+//! all loaded from the TOML files in `queries/catalog/`. Nothing here knows a Python API by name.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::OnceLock;
+
+use serde::Deserialize;
+
+use crate::rules::{Rule, Tier};
+
+/// The catalog files compiled into the binary: (file name, contents). A test checks that this list and
+/// the folder agree.
+pub const BUNDLED_FILES: &[(&str, &str)] = &[
+    ("semantics.toml", include_str!("../../queries/catalog/semantics.toml")),
+    ("http.toml", include_str!("../../queries/catalog/http.toml")),
+    ("sleep.toml", include_str!("../../queries/catalog/sleep.toml")),
+    ("subprocess.toml", include_str!("../../queries/catalog/subprocess.toml")),
+    ("file.toml", include_str!("../../queries/catalog/file.toml")),
+    ("input.toml", include_str!("../../queries/catalog/input.toml")),
+    ("network.toml", include_str!("../../queries/catalog/network.toml")),
+    ("database.toml", include_str!("../../queries/catalog/database.toml")),
+    ("wait.toml", include_str!("../../queries/catalog/wait.toml")),
+    ("sdk.toml", include_str!("../../queries/catalog/sdk.toml")),
+];
+
+/// The fixes a catalog entry says apply to its calls.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Deserialize, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FixKind {
+    Offload,
+    MakeSync,
+    Httpx,
+    AsyncSleep,
+    AsyncFile,
+}
+
+/// One group of blocking callables, with what a finding on them says.
+#[derive(Clone, Debug)]
+pub struct Entry {
+    pub rule: Rule,
+    pub tier: Tier,
+    /// Message template; `{callee}` stands for the qualified name.
+    pub message: String,
+    pub instead: String,
+    pub fixes: Vec<FixKind>,
+    except: Vec<String>,
+}
+
+impl Entry {
+    pub fn message_for(&self, callee: &str) -> String {
+        self.message.replace("{callee}", display_name(callee))
+    }
+}
+
+/// How a qualified name is shown to users: builtins without their module.
+pub fn display_name(qualified: &str) -> &str {
+    qualified.strip_prefix("builtins.").unwrap_or(qualified)
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Frameworks {
+    pub app_classes: HashSet<String>,
+    pub route_methods: HashSet<String>,
+    pub dependency_markers: HashSet<String>,
+    pub route_constructors: HashSet<String>,
+    pub modules: Vec<String>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Catalog {
+    entries: Vec<Entry>,
+    exact: HashMap<String, usize>,
+    /// Wildcard names: (prefix before the `*`, entry), longest prefix first.
+    prefixes: Vec<(String, usize)>,
+    returns: HashMap<String, String>,
+    attributes: HashMap<String, String>,
+    aliases: HashMap<String, String>,
+    pub offload_functions: HashSet<String>,
+    pub offload_methods: HashSet<String>,
+    pub loop_apis: HashSet<String>,
+    pub frameworks: Frameworks,
+    /// Generic annotations whose first argument is the value's class (`Optional`, `Annotated`, …).
+    pub typing_unwrap: HashSet<String>,
+    /// Decorators that mark a coroutine as an interface or stub.
+    pub exempt_decorators: HashSet<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileData {
+    rule: Option<String>,
+    tier: Option<String>,
+    instead: Option<String>,
+    #[serde(default)]
+    fixes: Option<Vec<FixKind>>,
+    #[serde(default)]
+    blocking: Vec<GroupData>,
+    #[serde(default)]
+    returns: HashMap<String, String>,
+    #[serde(default)]
+    attributes: HashMap<String, String>,
+    #[serde(default)]
+    aliases: HashMap<String, String>,
+    offload: Option<OffloadData>,
+    loop_apis: Option<NamesData>,
+    frameworks: Option<FrameworksData>,
+    typing: Option<TypingData>,
+    coroutines: Option<CoroutinesData>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TypingData {
+    unwrap: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CoroutinesData {
+    exempt_decorators: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GroupData {
+    names: Vec<String>,
+    message: String,
+    rule: Option<String>,
+    tier: Option<String>,
+    instead: Option<String>,
+    fixes: Option<Vec<FixKind>>,
+    #[serde(default, rename = "except")]
+    except_names: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OffloadData {
+    functions: Vec<String>,
+    #[serde(default)]
+    methods: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NamesData {
+    names: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FrameworksData {
+    app_classes: Vec<String>,
+    route_methods: Vec<String>,
+    dependency_markers: Vec<String>,
+    route_constructors: Vec<String>,
+    modules: Vec<String>,
+}
+
+/// A user-configured blocking call (`extend-blocking-calls`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct CustomCall {
+    pub name: String,
+    pub rule: Rule,
+    pub message: Option<String>,
+}
+
+impl Catalog {
+    /// The catalog bundled with loopsafe. Its files are checked by the test suite, so a failure here is
+    /// a build defect, not a user error.
+    pub fn bundled() -> &'static Catalog {
+        static BUNDLED: OnceLock<Catalog> = OnceLock::new();
+        BUNDLED.get_or_init(|| {
+            Catalog::from_files(BUNDLED_FILES.iter().copied())
+                .unwrap_or_else(|e| panic!("the bundled catalog is invalid: {e}"))
+        })
+    }
+
+    pub fn from_files<'a>(files: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<Catalog, String> {
+        let mut cat = Catalog::default();
+        for (file, text) in files {
+            cat.add_file(text).map_err(|e| format!("{file}: {e}"))?;
+        }
+        cat.prefixes.sort_by(|a, b| b.0.len().cmp(&a.0.len()).then_with(|| a.0.cmp(&b.0)));
+        Ok(cat)
+    }
+
+    fn add_file(&mut self, text: &str) -> Result<(), String> {
+        let data: FileData = toml::from_str(text).map_err(|e| e.to_string())?;
+        let rule = data.rule.as_deref().map(parse_rule).transpose()?;
+        let tier = data.tier.as_deref().map(parse_tier).transpose()?;
+        for group in data.blocking {
+            let rule = match group.rule.as_deref() {
+                Some(r) => parse_rule(r)?,
+                None => rule.ok_or("a [[blocking]] group needs a `rule` (in the group or the file)")?,
+            };
+            let tier = match group.tier.as_deref() {
+                Some(t) => parse_tier(t)?,
+                None => tier.unwrap_or(rule.info().default_tier),
+            };
+            let entry = Entry {
+                rule,
+                tier,
+                message: group.message,
+                instead: group.instead.or_else(|| data.instead.clone()).unwrap_or_default(),
+                fixes: group.fixes.or_else(|| data.fixes.clone()).unwrap_or_default(),
+                except: group.except_names,
+            };
+            self.add_entry(entry, group.names)?;
+        }
+        merge_unique(&mut self.returns, data.returns, "returns")?;
+        merge_unique(&mut self.attributes, data.attributes, "attributes")?;
+        merge_unique(&mut self.aliases, data.aliases, "aliases")?;
+        if let Some(o) = data.offload {
+            self.offload_functions.extend(o.functions);
+            self.offload_methods.extend(o.methods);
+        }
+        if let Some(l) = data.loop_apis {
+            self.loop_apis.extend(l.names);
+        }
+        if let Some(t) = data.typing {
+            self.typing_unwrap.extend(t.unwrap);
+        }
+        if let Some(c) = data.coroutines {
+            self.exempt_decorators.extend(c.exempt_decorators);
+        }
+        if let Some(f) = data.frameworks {
+            let fw = &mut self.frameworks;
+            fw.app_classes.extend(f.app_classes);
+            fw.route_methods.extend(f.route_methods);
+            fw.dependency_markers.extend(f.dependency_markers);
+            fw.route_constructors.extend(f.route_constructors);
+            fw.modules.extend(f.modules);
+        }
+        Ok(())
+    }
+
+    fn add_entry(&mut self, entry: Entry, names: Vec<String>) -> Result<(), String> {
+        let id = self.entries.len();
+        self.entries.push(entry);
+        for name in names {
+            if name.is_empty() || name.contains(char::is_whitespace) {
+                return Err(format!("`{name}` is not a qualified name"));
+            }
+            if let Some(prefix) = name.strip_suffix('*') {
+                if prefix.contains('*') {
+                    return Err(format!("`{name}`: `*` may only end a name"));
+                }
+                self.prefixes.push((prefix.to_string(), id));
+            } else if self.exact.insert(name.clone(), id).is_some() {
+                return Err(format!("`{name}` is listed twice"));
+            }
+        }
+        Ok(())
+    }
+
+    /// This catalog plus the user's `extend-blocking-calls`.
+    pub fn extended(&self, custom: &[CustomCall]) -> Catalog {
+        if custom.is_empty() {
+            return self.clone();
+        }
+        let mut cat = self.clone();
+        for c in custom {
+            let entry = Entry {
+                rule: c.rule,
+                tier: c.rule.info().default_tier,
+                message: c.message.clone().unwrap_or_else(|| "`{callee}` is configured as blocking".into()),
+                instead: String::new(),
+                fixes: vec![FixKind::Offload],
+                except: Vec::new(),
+            };
+            let id = cat.entries.len();
+            cat.entries.push(entry);
+            match c.name.strip_suffix('*') {
+                Some(prefix) => cat.prefixes.push((prefix.to_string(), id)),
+                None => {
+                    cat.exact.insert(c.name.clone(), id);
+                }
+            }
+        }
+        cat.prefixes.sort_by(|a, b| b.0.len().cmp(&a.0.len()).then_with(|| a.0.cmp(&b.0)));
+        cat
+    }
+
+    /// The catalog entry for a canonical qualified name, if calling it blocks.
+    pub fn blocking(&self, name: &str) -> Option<&Entry> {
+        if let Some(&id) = self.exact.get(name) {
+            return Some(&self.entries[id]);
+        }
+        self.prefixes
+            .iter()
+            .filter(|(prefix, _)| name.len() > prefix.len() && name.starts_with(prefix.as_str()))
+            .map(|&(_, id)| &self.entries[id])
+            .find(|e| !e.except.iter().any(|x| x == name))
+    }
+
+    /// The class of what calling `name` returns.
+    pub fn returns(&self, name: &str) -> Option<&str> {
+        self.returns.get(name).map(String::as_str)
+    }
+
+    /// The class of `instance.attr` (or `instance[...]` when `attr` is `[]`) for an instance of `class`.
+    pub fn attribute(&self, class: &str, attr: &str) -> Option<&str> {
+        let mut key = String::with_capacity(class.len() + attr.len() + 2);
+        key.push_str(class);
+        if attr != "[]" {
+            key.push('.');
+        }
+        key.push_str(attr);
+        if let Some(t) = self.attributes.get(&key) {
+            return Some(t);
+        }
+        if attr == "[]" {
+            return None;
+        }
+        key.truncate(class.len());
+        key.push_str(".*");
+        self.attributes.get(&key).map(String::as_str)
+    }
+
+    /// Rewrites a qualified name to its canonical spelling (longest alias prefix, on dot boundaries).
+    pub fn canonical(&self, name: &str) -> String {
+        if self.aliases.is_empty() {
+            return name.to_string();
+        }
+        let mut end = name.len();
+        loop {
+            let prefix = &name[..end];
+            if let Some(canon) = self.aliases.get(prefix) {
+                return format!("{canon}{}", &name[end..]);
+            }
+            match prefix.rfind('.') {
+                Some(dot) => end = dot,
+                None => return name.to_string(),
+            }
+        }
+    }
+
+    /// Whether the catalog says anything about `name` (for `from module import *`).
+    pub fn knows(&self, name: &str) -> bool {
+        self.blocking(name).is_some()
+            || self.returns.contains_key(name)
+            || self.aliases.contains_key(name)
+            || self.offload_functions.contains(name)
+            || self.loop_apis.contains(name)
+    }
+
+    pub fn is_offloader(&self, name: &str) -> bool {
+        self.offload_functions.contains(name)
+    }
+
+    /// Every blocking name pattern, for documentation and tests.
+    pub fn blocking_names(&self) -> impl Iterator<Item = (String, &Entry)> {
+        self.exact
+            .iter()
+            .map(|(n, &id)| (n.clone(), &self.entries[id]))
+            .chain(self.prefixes.iter().map(|(p, id)| (format!("{p}*"), &self.entries[*id])))
+    }
+}
+
+fn parse_rule(s: &str) -> Result<Rule, String> {
+    Rule::from_name_or_code(s).ok_or_else(|| format!("unknown rule `{s}`"))
+}
+
+fn parse_tier(s: &str) -> Result<Tier, String> {
+    Tier::parse(s).ok_or_else(|| format!("unknown tier `{s}` (expected critical, warning, info or hint)"))
+}
+
+fn merge_unique(into: &mut HashMap<String, String>, from: HashMap<String, String>, table: &str) -> Result<(), String> {
+    for (k, v) in from {
+        if let Some(old) = into.insert(k.clone(), v.clone())
+            && old != v
+        {
+            return Err(format!("[{table}] `{k}` is given two values: `{old}` and `{v}`"));
+        }
+    }
+    Ok(())
+}

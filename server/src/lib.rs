@@ -1,0 +1,14 @@
+//! loopsafe: finds blocking calls that stall Python event loops.
+//!
+//! Layers (see ARCHITECTURE.md): `syntax` (parser and queries) and `catalog` (data) feed the pure
+//! `analysis` core; `check` and `output` are the command line's edges.
+
+pub mod analysis;
+pub mod catalog;
+pub mod check;
+pub mod config;
+pub mod line_index;
+pub mod output;
+pub mod rules;
+pub mod settings;
+pub mod syntax;

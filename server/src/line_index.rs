@@ -1,0 +1,132 @@
+//! Byte offsets ↔ lines and columns, used only at the edges (CLI output, the language server).
+//! Lines break at `\n`, `\r\n` and `\r`, as in Python and LSP.
+
+/// Which unit columns count.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ColumnUnit {
+    /// Unicode scalar values (the CLI, LSP UTF-32).
+    Chars,
+    /// UTF-16 code units (LSP's default).
+    Utf16,
+    /// Bytes (LSP UTF-8).
+    Utf8,
+}
+
+#[derive(Clone, Debug)]
+pub struct LineIndex {
+    /// Byte offset of the start of each line.
+    starts: Vec<usize>,
+    len: usize,
+}
+
+/// A 0-based line and column.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct LineCol {
+    pub line: usize,
+    pub col: usize,
+}
+
+impl LineIndex {
+    pub fn new(text: &str) -> LineIndex {
+        let bytes = text.as_bytes();
+        let mut starts = vec![0];
+        let mut i = 0;
+        while i < bytes.len() {
+            match bytes[i] {
+                b'\n' => starts.push(i + 1),
+                b'\r' => {
+                    if bytes.get(i + 1) == Some(&b'\n') {
+                        i += 1;
+                    }
+                    starts.push(i + 1);
+                }
+                _ => {}
+            }
+            i += 1;
+        }
+        LineIndex { starts, len: text.len() }
+    }
+
+    pub fn line_count(&self) -> usize {
+        self.starts.len()
+    }
+
+    /// The 0-based line containing `offset` (clamped to the text).
+    pub fn line_of(&self, offset: usize) -> usize {
+        let offset = offset.min(self.len);
+        self.starts.partition_point(|&s| s <= offset) - 1
+    }
+
+    /// The byte range of a line, without its line break.
+    pub fn line_range(&self, text: &str, line: usize) -> std::ops::Range<usize> {
+        let start = self.starts.get(line).copied().unwrap_or(self.len);
+        let mut end = self.starts.get(line + 1).copied().unwrap_or(self.len);
+        let bytes = text.as_bytes();
+        while end > start && matches!(bytes[end - 1], b'\n' | b'\r') {
+            end -= 1;
+        }
+        start..end
+    }
+
+    pub fn line_col(&self, text: &str, offset: usize, unit: ColumnUnit) -> LineCol {
+        let mut offset = offset.min(self.len);
+        while !text.is_char_boundary(offset) {
+            offset -= 1;
+        }
+        let line = self.line_of(offset);
+        let start = self.starts[line];
+        let prefix = &text[start..offset];
+        let col = match unit {
+            ColumnUnit::Chars => prefix.chars().count(),
+            ColumnUnit::Utf16 => prefix.encode_utf16().count(),
+            ColumnUnit::Utf8 => prefix.len(),
+        };
+        LineCol { line, col }
+    }
+
+    /// The byte offset of a line and column; positions past the end of a line clamp to its end, lines
+    /// past the end of the text clamp to the end of the text (as LSP asks).
+    pub fn offset(&self, text: &str, pos: LineCol, unit: ColumnUnit) -> usize {
+        if pos.line >= self.starts.len() {
+            return self.len;
+        }
+        let range = self.line_range(text, pos.line);
+        let line = &text[range.clone()];
+        let mut units = 0;
+        for (i, ch) in line.char_indices() {
+            if units >= pos.col {
+                return range.start + i;
+            }
+            units += match unit {
+                ColumnUnit::Chars => 1,
+                ColumnUnit::Utf16 => ch.len_utf16(),
+                ColumnUnit::Utf8 => ch.len_utf8(),
+            };
+            if units > pos.col {
+                // Inside a character: LSP says to round to its start... its end is what editors send
+                // after the character; pick the boundary at or after the position.
+                return range.start + i + ch.len_utf8();
+            }
+        }
+        range.end
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_breaks_and_columns() {
+        let text = "a\r\nb😀c\rd\n";
+        let idx = LineIndex::new(text);
+        assert_eq!(idx.line_count(), 4);
+        let c = text.find('c').unwrap();
+        assert_eq!(idx.line_col(text, c, ColumnUnit::Chars), LineCol { line: 1, col: 2 });
+        assert_eq!(idx.line_col(text, c, ColumnUnit::Utf16), LineCol { line: 1, col: 3 });
+        assert_eq!(idx.line_col(text, c, ColumnUnit::Utf8), LineCol { line: 1, col: 5 });
+        assert_eq!(idx.offset(text, LineCol { line: 1, col: 3 }, ColumnUnit::Utf16), c);
+        assert_eq!(idx.line_col(text, text.find('d').unwrap(), ColumnUnit::Chars), LineCol { line: 2, col: 0 });
+        assert_eq!(idx.offset(text, LineCol { line: 9, col: 0 }, ColumnUnit::Chars), text.len());
+    }
+}

@@ -1,0 +1,137 @@
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+use loopsafe::catalog::Catalog;
+use loopsafe::check::{self, CheckOptions};
+use loopsafe::config;
+use loopsafe::output::{self, Format};
+use loopsafe::rules::{Rule, RULES};
+use loopsafe::settings::Selector;
+
+/// Finds blocking calls that stall Python event loops.
+#[derive(Parser)]
+#[command(name = "loopsafe", version, about, long_about = None, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check Python files for blocking calls made on the event loop.
+    Check(CheckArgs),
+    /// Show a rule's documentation, or list every rule.
+    Rule {
+        /// A rule name (`blocking-http`) or code (`LS101`).
+        name: Option<String>,
+        /// List every rule with its code and summary.
+        #[arg(long, conflicts_with = "name")]
+        all: bool,
+    },
+}
+
+#[derive(Args)]
+struct CheckArgs {
+    /// Files or directories to check (directories are walked, respecting .gitignore).
+    #[arg(default_value = ".")]
+    paths: Vec<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    output_format: Format,
+    /// Rules to enable (names, codes or code prefixes, comma-separated); replaces the configured list.
+    #[arg(long, value_delimiter = ',')]
+    select: Option<Vec<String>>,
+    /// Rules to disable (names, codes or code prefixes, comma-separated); replaces the configured list.
+    #[arg(long, value_delimiter = ',')]
+    ignore: Option<Vec<String>>,
+    /// Exit with status 0 even when there are findings.
+    #[arg(long)]
+    exit_zero: bool,
+    /// A pyproject.toml (its [tool.loopsafe] table) or loopsafe.toml to use instead of discovering one.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Never use colours in text output (also: NO_COLOR).
+    #[arg(long)]
+    no_color: bool,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Check(args) => match run_check(args) {
+            Ok(code) => code,
+            Err(e) => {
+                eprintln!("loopsafe: error: {e}");
+                ExitCode::from(2)
+            }
+        },
+        Command::Rule { name, all } => run_rule(name, all),
+    }
+}
+
+fn run_check(args: CheckArgs) -> Result<ExitCode, String> {
+    let loaded = match &args.config {
+        Some(path) => config::load_file(path)?,
+        None => config::discover(args.paths.first().map_or(std::path::Path::new("."), |p| p.as_path()))?,
+    };
+    let mut settings = loaded.settings.clone();
+    let parse_list = |list: &[String], flag: &str| -> Result<Vec<Selector>, String> {
+        list.iter().map(|s| Selector::parse(s).map_err(|e| format!("--{flag}: {e}"))).collect()
+    };
+    if let Some(sel) = &args.select {
+        settings.select = parse_list(sel, "select")?;
+    }
+    if let Some(ign) = &args.ignore {
+        settings.ignore = parse_list(ign, "ignore")?;
+    }
+    let catalog = Catalog::bundled().extended(&settings.extend_blocking_calls);
+    let opts = CheckOptions { paths: &args.paths, settings: &settings, root: loaded.root() };
+    let files = check::collect_files(&opts)?;
+    let report = check::check_files(&files, &catalog, &settings);
+
+    let mut stderr = std::io::stderr().lock();
+    for w in &report.warnings {
+        let _ = writeln!(stderr, "loopsafe: warning: {w}");
+    }
+    let rendered = match args.output_format {
+        Format::Text => {
+            let color = !args.no_color && std::env::var_os("NO_COLOR").is_none() && std::io::stdout().is_terminal();
+            output::text(&report.diagnostics, report.files_checked, color)
+        }
+        Format::Json => output::json(&report.diagnostics),
+        Format::Sarif => output::sarif(&report.diagnostics),
+        Format::Github => output::github(&report.diagnostics),
+    };
+    let mut stdout = std::io::stdout().lock();
+    if let Err(e) = stdout.write_all(rendered.as_bytes()).and_then(|_| stdout.flush()) {
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            return Err(format!("cannot write output: {e}"));
+        }
+    }
+    Ok(if report.diagnostics.is_empty() || args.exit_zero { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+fn run_rule(name: Option<String>, all: bool) -> ExitCode {
+    if all || name.is_none() {
+        println!("{:<7} {:<22} {:<9} {}", "code", "rule", "tier", "summary");
+        for r in RULES {
+            println!("{:<7} {:<22} {:<9} {}", r.code, r.name, r.default_tier.as_str(), r.summary);
+        }
+        return ExitCode::SUCCESS;
+    }
+    let name = name.unwrap_or_default();
+    match Rule::from_name_or_code(&name) {
+        Some(rule) => {
+            print!("{}", rule.info().doc);
+            ExitCode::SUCCESS
+        }
+        None => {
+            let names: Vec<&str> = RULES.iter().map(|r| r.name).collect();
+            eprintln!("loopsafe: error: unknown rule `{name}`; rules: {}", names.join(", "));
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,289 @@
+//! Output formats of `loopsafe check`: text (source line with the call underlined, as ruff and rustc
+//! show it), JSON (a stable contract), SARIF 2.1.0 (code scanning) and GitHub workflow annotations.
+
+use std::fmt::Write as _;
+
+use serde_json::{json, Value};
+
+use crate::check::Diagnostic;
+use crate::rules::{doc_url, Tier, RULES};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+    Sarif,
+    Github,
+}
+
+/// Lines longer than this are shown as a window around the finding.
+const MAX_SHOWN_LINE: usize = 160;
+
+pub fn severity_word(t: Tier) -> &'static str {
+    match t {
+        Tier::Critical => "error",
+        Tier::Warning => "warning",
+        Tier::Info => "info",
+        Tier::Hint => "hint",
+    }
+}
+
+struct Style {
+    on: bool,
+}
+
+impl Style {
+    fn paint(&self, code: &str, s: &str) -> String {
+        if self.on { format!("\x1b[{code}m{s}\x1b[0m") } else { s.to_string() }
+    }
+}
+
+/// The text format. `color` adds ANSI colours.
+pub fn text(diags: &[Diagnostic], files_checked: usize, color: bool) -> String {
+    let st = Style { on: color };
+    let mut out = String::new();
+    for d in diags {
+        let f = &d.finding;
+        let info = f.rule.info();
+        let sev = match f.tier {
+            Tier::Critical => st.paint("1;31", info.code),
+            Tier::Warning => st.paint("1;33", info.code),
+            _ => st.paint("1;36", info.code),
+        };
+        let _ = writeln!(
+            out,
+            "{}:{}:{}: {sev} {} {}",
+            st.paint("1", &d.path),
+            d.start.line,
+            d.start.column,
+            st.paint("2", &format!("[{}]", info.name)),
+            f.message
+        );
+        let width = d.source.last().map_or(1, |(n, _)| n.to_string().len());
+        let gutter = " ".repeat(width);
+        let _ = writeln!(out, "{gutter} {}", st.paint("34", "|"));
+        for (i, (n, line)) in d.source.iter().enumerate() {
+            let (shown, shift) = window(line, d.underline.0);
+            let _ = writeln!(out, "{} {} {}", st.paint("34", &format!("{n:>width$}")), st.paint("34", "|"), shown);
+            if i == 0 {
+                let start = d.underline.0.saturating_sub(shift);
+                let len = d.underline.1.saturating_sub(d.underline.0).max(1).min(MAX_SHOWN_LINE);
+                let mut label = String::new();
+                if let Some(func) = &f.function {
+                    label.push_str(&format!(" in `{func}`"));
+                }
+                if let Some(route) = &f.route {
+                    label.push_str(&format!(" ({route})"));
+                }
+                let _ = writeln!(
+                    out,
+                    "{gutter} {} {}{}{}",
+                    st.paint("34", "|"),
+                    " ".repeat(start),
+                    st.paint("1;31", &"^".repeat(len)),
+                    label
+                );
+            }
+        }
+        let _ = writeln!(out, "{gutter} {}", st.paint("34", "|"));
+        if d.chain.len() > 1 {
+            let _ = writeln!(out, "{gutter} = chain:");
+            for (i, h) in d.chain.iter().enumerate() {
+                let _ = writeln!(out, "{gutter}     {i}: {} at {}:{}:{}", h.name, h.path, h.line, h.column);
+            }
+        }
+        if let Some(instead) = &f.instead {
+            let _ = writeln!(out, "{gutter} = {}: use {instead}", st.paint("1;32", "help"));
+        }
+        let _ = writeln!(out, "{gutter} = see: loopsafe rule {}", info.name);
+        out.push('\n');
+    }
+    let _ = writeln!(out, "{}", summary(diags, files_checked));
+    out
+}
+
+/// `Found 3 findings (2 error, 1 warning) in 12 files.` / `All checks passed (12 files).`
+pub fn summary(diags: &[Diagnostic], files_checked: usize) -> String {
+    let files = if files_checked == 1 { "1 file".to_string() } else { format!("{files_checked} files") };
+    if diags.is_empty() {
+        return format!("All checks passed ({files}).");
+    }
+    let mut counts: Vec<(Tier, usize)> = Vec::new();
+    for t in [Tier::Critical, Tier::Warning, Tier::Info, Tier::Hint] {
+        let n = diags.iter().filter(|d| d.finding.tier == t).count();
+        if n > 0 {
+            counts.push((t, n));
+        }
+    }
+    let parts: Vec<String> = counts.iter().map(|(t, n)| format!("{n} {}", severity_word(*t))).collect();
+    let noun = if diags.len() == 1 { "finding" } else { "findings" };
+    format!("Found {} {noun} ({}) in {files}.", diags.len(), parts.join(", "))
+}
+
+/// A line short enough to show, and how many characters were cut from its start.
+fn window(line: &str, col: usize) -> (String, usize) {
+    let n = line.chars().count();
+    if n <= MAX_SHOWN_LINE {
+        return (line.to_string(), 0);
+    }
+    let start = col.saturating_sub(MAX_SHOWN_LINE / 4);
+    let body: String = line.chars().skip(start).take(MAX_SHOWN_LINE).collect();
+    let prefix = if start > 0 { "…" } else { "" };
+    let suffix = if start + MAX_SHOWN_LINE < n { "…" } else { "" };
+    // The ellipsis takes one column, so the underline shifts by one less.
+    (format!("{prefix}{body}{suffix}"), start.saturating_sub(prefix.chars().count()))
+}
+
+/// One JSON object per finding; this is a contract other tools read.
+pub fn json_value(d: &Diagnostic) -> Value {
+    let f = &d.finding;
+    json!({
+        "code": f.rule.code(),
+        "rule": f.rule.name(),
+        "severity": f.tier.as_str(),
+        "message": f.message,
+        "path": d.path,
+        "line": d.start.line,
+        "column": d.start.column,
+        "end_line": d.end.line,
+        "end_column": d.end.column,
+        "callee": f.callee,
+        "chain": d.chain,
+        "fixes": [],
+        "function": f.function,
+        "route": f.route,
+        "instead": f.instead,
+        "url": doc_url(f.rule),
+    })
+}
+
+pub fn json(diags: &[Diagnostic]) -> String {
+    let arr: Vec<Value> = diags.iter().map(json_value).collect();
+    let mut s = serde_json::to_string_pretty(&arr).expect("JSON values serialize");
+    s.push('\n');
+    s
+}
+
+pub fn sarif(diags: &[Diagnostic]) -> String {
+    let rules: Vec<Value> = RULES
+        .iter()
+        .map(|r| {
+            json!({
+                "id": r.code,
+                "name": r.name,
+                "shortDescription": { "text": r.summary },
+                "helpUri": doc_url(r.rule),
+                "defaultConfiguration": { "level": sarif_level(r.default_tier) },
+                "properties": { "equivalents": r.equivalents },
+            })
+        })
+        .collect();
+    let results: Vec<Value> = diags
+        .iter()
+        .map(|d| {
+            let f = &d.finding;
+            let rule_index = RULES.iter().position(|r| r.rule == f.rule).unwrap_or(0);
+            let mut result = json!({
+                "ruleId": f.rule.code(),
+                "ruleIndex": rule_index,
+                "level": sarif_level(f.tier),
+                "message": { "text": f.message },
+                "locations": [location(&d.path, d.start.line, d.start.column, Some((d.end.line, d.end.column)))],
+            });
+            if d.chain.len() > 1 {
+                let steps: Vec<Value> = d
+                    .chain
+                    .iter()
+                    .map(|h| json!({ "location": { "physicalLocation": location(&h.path, h.line, h.column, None)["physicalLocation"], "message": { "text": h.name } } }))
+                    .collect();
+                result["codeFlows"] = json!([{ "threadFlows": [{ "locations": steps }] }]);
+            }
+            result
+        })
+        .collect();
+    let doc = json!({
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [{
+            "tool": { "driver": {
+                "name": "loopsafe",
+                "version": env!("CARGO_PKG_VERSION"),
+                "informationUri": "https://github.com/loopsafe/loopsafe",
+                "rules": rules,
+            }},
+            "columnKind": "unicodeCodePoints",
+            "results": results,
+        }],
+    });
+    let mut s = serde_json::to_string_pretty(&doc).expect("JSON values serialize");
+    s.push('\n');
+    s
+}
+
+fn location(path: &str, line: usize, column: usize, end: Option<(usize, usize)>) -> Value {
+    let mut region = json!({ "startLine": line, "startColumn": column });
+    if let Some((el, ec)) = end {
+        region["endLine"] = json!(el);
+        region["endColumn"] = json!(ec);
+    }
+    json!({ "physicalLocation": { "artifactLocation": { "uri": uri(path) }, "region": region } })
+}
+
+/// A relative SARIF artifact URI: forward slashes, reserved characters percent-encoded.
+fn uri(path: &str) -> String {
+    let mut out = String::new();
+    for ch in path.replace('\\', "/").chars() {
+        match ch {
+            'A'..='Z' | 'a'..='z' | '0'..='9' | '-' | '.' | '_' | '~' | '/' => out.push(ch),
+            _ => {
+                let mut buf = [0u8; 4];
+                for b in ch.encode_utf8(&mut buf).bytes() {
+                    let _ = write!(out, "%{b:02X}");
+                }
+            }
+        }
+    }
+    out
+}
+
+fn sarif_level(t: Tier) -> &'static str {
+    match t {
+        Tier::Critical => "error",
+        Tier::Warning => "warning",
+        Tier::Info | Tier::Hint => "note",
+    }
+}
+
+/// GitHub Actions workflow commands: `::error file=…,line=…::message`.
+pub fn github(diags: &[Diagnostic]) -> String {
+    let mut out = String::new();
+    for d in diags {
+        let f = &d.finding;
+        let level = match f.tier {
+            Tier::Critical => "error",
+            Tier::Warning => "warning",
+            Tier::Info | Tier::Hint => "notice",
+        };
+        let title = format!("loopsafe ({})", f.rule.code());
+        let _ = writeln!(
+            out,
+            "::{level} title={},file={},line={},col={},endLine={},endColumn={}::{}",
+            escape_property(&title),
+            escape_property(&d.path),
+            d.start.line,
+            d.start.column,
+            d.end.line,
+            d.end.column,
+            escape_data(&format!("{} [{}] {}", f.rule.code(), f.rule.name(), f.message))
+        );
+    }
+    out
+}
+
+fn escape_data(s: &str) -> String {
+    s.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A")
+}
+
+fn escape_property(s: &str) -> String {
+    escape_data(s).replace(':', "%3A").replace(',', "%2C")
+}

@@ -1,0 +1,148 @@
+//! Parsing and the compiled syntax query. The `.scm` files in `queries/python/` are compiled into one
+//! query, once per process; each capture the analysis reads is looked up here by name.
+
+use std::cell::RefCell;
+use std::sync::OnceLock;
+
+use tree_sitter::{Language, Parser, Query, Tree};
+
+/// The query files, in the order they are concatenated.
+pub const QUERY_FILES: &[(&str, &str)] = &[
+    ("definitions.scm", include_str!("../../queries/python/definitions.scm")),
+    ("calls.scm", include_str!("../../queries/python/calls.scm")),
+    ("imports.scm", include_str!("../../queries/python/imports.scm")),
+    ("bindings.scm", include_str!("../../queries/python/bindings.scm")),
+];
+
+pub fn language() -> Language {
+    tree_sitter_python::LANGUAGE.into()
+}
+
+/// Capture indices of the syntax query, by role.
+#[derive(Debug)]
+pub struct Captures {
+    pub def: u32,
+    pub def_async: u32,
+    pub def_name: u32,
+    pub def_params: u32,
+    pub def_returns: u32,
+    pub def_body: u32,
+    pub lambda: u32,
+    pub lambda_body: u32,
+    pub class: u32,
+    pub class_name: u32,
+    pub class_bases: u32,
+    pub class_body: u32,
+    pub decorator: u32,
+    pub decorated: u32,
+    pub await_: u32,
+    pub yield_: u32,
+    pub call: u32,
+    pub call_func: u32,
+    pub call_args: u32,
+    pub import: u32,
+    pub import_name: u32,
+    pub import_alias: u32,
+    pub from: u32,
+    pub from_module: u32,
+    pub from_name: u32,
+    pub from_alias: u32,
+    pub from_star: u32,
+    pub assign: u32,
+    pub assign_target: u32,
+    pub assign_type: u32,
+    pub assign_value: u32,
+    pub with: u32,
+    pub with_value: u32,
+    pub with_target: u32,
+    pub unknown_target: u32,
+    pub global_name: u32,
+    pub param_list: u32,
+    pub param_name: u32,
+    pub param_type: u32,
+}
+
+pub struct Queries {
+    pub facts: Query,
+    pub captures: Captures,
+}
+
+/// Compiles the bundled queries. An error names the file and position; the test suite makes sure the
+/// bundled files compile, so the binary treats an error here as a build defect.
+pub fn compile(files: &[(&str, &str)]) -> Result<Queries, String> {
+    let lang = language();
+    let mut source = String::new();
+    for (name, text) in files {
+        // Compile each file alone first so that an error points at the right file.
+        Query::new(&lang, text).map_err(|e| format!("queries/python/{name}:{}:{}: {}", e.row + 1, e.column + 1, e.message))?;
+        source.push_str(text);
+        source.push('\n');
+    }
+    let facts = Query::new(&lang, &source).map_err(|e| format!("combined query: {e}"))?;
+    let idx = |name: &str| {
+        facts
+            .capture_index_for_name(name)
+            .ok_or_else(|| format!("the syntax queries have no capture `@{name}`"))
+    };
+    let captures = Captures {
+        def: idx("def")?,
+        def_async: idx("def.async")?,
+        def_name: idx("def.name")?,
+        def_params: idx("def.params")?,
+        def_returns: idx("def.returns")?,
+        def_body: idx("def.body")?,
+        lambda: idx("lambda")?,
+        lambda_body: idx("lambda.body")?,
+        class: idx("class")?,
+        class_name: idx("class.name")?,
+        class_bases: idx("class.bases")?,
+        class_body: idx("class.body")?,
+        decorator: idx("decorator")?,
+        decorated: idx("decorated")?,
+        await_: idx("await")?,
+        yield_: idx("yield")?,
+        call: idx("call")?,
+        call_func: idx("call.func")?,
+        call_args: idx("call.args")?,
+        import: idx("import")?,
+        import_name: idx("import.name")?,
+        import_alias: idx("import.alias")?,
+        from: idx("from")?,
+        from_module: idx("from.module")?,
+        from_name: idx("from.name")?,
+        from_alias: idx("from.alias")?,
+        from_star: idx("from.star")?,
+        assign: idx("assign")?,
+        assign_target: idx("assign.target")?,
+        assign_type: idx("assign.type")?,
+        assign_value: idx("assign.value")?,
+        with: idx("with")?,
+        with_value: idx("with.value")?,
+        with_target: idx("with.target")?,
+        unknown_target: idx("unknown.target")?,
+        global_name: idx("global.name")?,
+        param_list: idx("param.list")?,
+        param_name: idx("param.name")?,
+        param_type: idx("param.type")?,
+    };
+    Ok(Queries { facts, captures })
+}
+
+pub fn queries() -> &'static Queries {
+    static QUERIES: OnceLock<Queries> = OnceLock::new();
+    QUERIES.get_or_init(|| compile(QUERY_FILES).unwrap_or_else(|e| panic!("the bundled queries are invalid: {e}")))
+}
+
+thread_local! {
+    static PARSER: RefCell<Parser> = RefCell::new({
+        let mut p = Parser::new();
+        p.set_language(&language()).expect("tree-sitter-python is compatible with tree-sitter");
+        p
+    });
+}
+
+/// Parses Python source, reusing `old` (already edited) for an incremental parse. Tree-sitter never
+/// fails on bad syntax (it yields ERROR nodes); `None` is only possible if parsing was cancelled.
+pub fn parse(text: &str, old: Option<&Tree>) -> Option<Tree> {
+    PARSER.with(|p| p.borrow_mut().parse(text, old))
+}
