@@ -289,7 +289,7 @@ impl Catalog {
         }
         self.prefixes
             .iter()
-            .filter(|(prefix, _)| name.len() > prefix.len() && name.starts_with(prefix.as_str()))
+            .filter(|(prefix, _)| name.starts_with(prefix.as_str()))
             .map(|&(_, id)| &self.entries[id])
             .find(|e| !e.except.iter().any(|x| x == name))
     }
@@ -299,7 +299,8 @@ impl Catalog {
         self.returns.get(name).map(String::as_str)
     }
 
-    /// The class of `instance.attr` (or `instance[...]` when `attr` is `[]`) for an instance of `class`.
+    /// The class of `instance.attr` (or `instance[...]` when `attr` is `[]`) for an instance of `class`:
+    /// an exact `Class.attr` entry, else — unless `Class.attr` is a known method — a `Class.*` entry.
     pub fn attribute(&self, class: &str, attr: &str) -> Option<&str> {
         let mut key = String::with_capacity(class.len() + attr.len() + 2);
         key.push_str(class);
@@ -310,7 +311,7 @@ impl Catalog {
         if let Some(t) = self.attributes.get(&key) {
             return Some(t);
         }
-        if attr == "[]" {
+        if attr == "[]" || self.knows(&key) {
             return None;
         }
         key.truncate(class.len());

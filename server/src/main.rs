@@ -44,6 +44,9 @@ struct CheckArgs {
     /// Rules to enable (names, codes or code prefixes, comma-separated); replaces the configured list.
     #[arg(long, value_delimiter = ',')]
     select: Option<Vec<String>>,
+    /// Rules to enable in addition to the selected ones (comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    extend_select: Option<Vec<String>>,
     /// Rules to disable (names, codes or code prefixes, comma-separated); replaces the configured list.
     #[arg(long, value_delimiter = ',')]
     ignore: Option<Vec<String>>,
@@ -83,6 +86,9 @@ fn run_check(args: CheckArgs) -> Result<ExitCode, String> {
     };
     if let Some(sel) = &args.select {
         settings.select = parse_list(sel, "select")?;
+    }
+    if let Some(ext) = &args.extend_select {
+        settings.select.extend(parse_list(ext, "extend-select")?);
     }
     if let Some(ign) = &args.ignore {
         settings.ignore = parse_list(ign, "ignore")?;

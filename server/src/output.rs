@@ -93,7 +93,7 @@ pub fn text(diags: &[Diagnostic], files_checked: usize, color: bool) -> String {
             }
         }
         if let Some(instead) = &f.instead {
-            let _ = writeln!(out, "{gutter} = {}: use {instead}", st.paint("1;32", "help"));
+            let _ = writeln!(out, "{gutter} = {}: {instead}", st.paint("1;32", "instead"));
         }
         let _ = writeln!(out, "{gutter} = see: loopsafe rule {}", info.name);
         out.push('\n');

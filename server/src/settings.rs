@@ -8,7 +8,11 @@ use crate::rules::{Rule, Tier, RULES};
 
 /// A rule selector: a rule name, a code, a code prefix (`LS1`) or `ALL`.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Selector(String);
+pub struct Selector(String, Implicit);
+
+/// Whether a selector comes from the defaults; implicit selectors lose to any explicit one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Implicit(bool);
 
 impl Selector {
     pub fn parse(s: &str) -> Result<Selector, String> {
@@ -19,7 +23,7 @@ impl Selector {
                     || (s.len() >= 2 && r.code.len() >= s.len() && r.code[..s.len()].eq_ignore_ascii_case(s))
             });
         if ok {
-            Ok(Selector(s.to_string()))
+            Ok(Selector(s.to_string(), Implicit(false)))
         } else {
             Err(format!(
                 "unknown rule selector `{s}` (expected a rule name such as `blocking-http`, a code such as `LS101`, a code prefix such as `LS1`, or `ALL`)"
@@ -37,7 +41,7 @@ impl Selector {
 
     /// How specific the selector is: a rule name or full code beats a prefix, which beats `ALL`.
     fn specificity(&self) -> usize {
-        if self.0.eq_ignore_ascii_case("ALL") {
+        if self.0.eq_ignore_ascii_case("ALL") || self.1.0 {
             0
         } else if self.0.contains('-') {
             100
@@ -59,7 +63,7 @@ pub struct Settings {
 impl Default for Settings {
     fn default() -> Self {
         Settings {
-            select: vec![Selector("ALL".into())],
+            select: default_select(),
             ignore: Vec::new(),
             exclude: Vec::new(),
             extend_blocking_calls: Vec::new(),
@@ -68,8 +72,13 @@ impl Default for Settings {
     }
 }
 
+/// The rules that run when `select` is not set: every rule but the opt-in ones.
+pub fn default_select() -> Vec<Selector> {
+    RULES.iter().filter(|r| r.default_enabled).map(|r| Selector(r.name.to_string(), Implicit(true))).collect()
+}
+
 /// Keys accepted in `[tool.loopsafe]`, for error messages.
-pub const KEYS: &[&str] = &["select", "ignore", "exclude", "extend-blocking-calls", "severity"];
+pub const KEYS: &[&str] = &["select", "extend-select", "ignore", "exclude", "extend-blocking-calls", "severity"];
 
 impl Settings {
     /// Whether a rule is on: the most specific matching selector wins; at equal specificity `ignore`
@@ -101,13 +110,18 @@ impl Settings {
     /// Reads settings from a table with the `[tool.loopsafe]` keys. `ctx` prefixes errors.
     pub fn from_table(t: &toml::Table, ctx: &str) -> Result<Settings, String> {
         let mut s = Settings::default();
+        let mut extend = Vec::new();
         for (key, value) in t {
             let err = |what: &str| format!("{ctx} `{key}`: {what}");
             match key.as_str() {
-                "select" | "ignore" => {
+                "select" | "extend-select" | "ignore" => {
                     let list = string_list(value).map_err(|e| err(&e))?;
                     let sel = list.iter().map(|x| Selector::parse(x)).collect::<Result<Vec<_>, _>>().map_err(|e| err(&e))?;
-                    if key == "select" { s.select = sel } else { s.ignore = sel }
+                    match key.as_str() {
+                        "select" => s.select = sel,
+                        "extend-select" => extend.extend(sel),
+                        _ => s.ignore = sel,
+                    }
                 }
                 "exclude" => {
                     let list = string_list(value).map_err(|e| err(&e))?;
@@ -141,6 +155,7 @@ impl Settings {
                 }
             }
         }
+        s.select.extend(extend);
         Ok(s)
     }
 }

@@ -194,9 +194,11 @@ impl<'a, 't> Resolver<'a, 't> {
                     (node.child_by_field_name("value"), node.child_by_field_name("subscript"))
                 };
                 let Some(base) = base else { return Value::Unknown };
-                let Some(base_name) = self.qualified(&self.value(base, d)) else { return Value::Unknown };
+                let base_value = self.value(base, d);
+                let Some(base_name) = self.qualified(&base_value) else { return self.as_instance(base_value) };
                 if !self.catalog.typing_unwrap.contains(&base_name) {
-                    return Value::Unknown;
+                    // A generic class: `subprocess.Popen[bytes]` is a `subprocess.Popen`.
+                    return self.as_instance(base_value);
                 }
                 let Some(args) = args else { return Value::Unknown };
                 // The first argument that is not None: `Optional[X]`, `Union[X, None]`, `Annotated[X, ...]`.

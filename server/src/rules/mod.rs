@@ -73,10 +73,15 @@ pub struct RuleInfo {
     pub equivalents: &'static [&'static str],
     /// The rule's documentation: What it does / Why is this bad? / Example / Use instead / Fix safety.
     pub doc: &'static str,
+    /// Whether the rule runs without being selected. Opt-in rules are noisy on purpose-built code.
+    pub default_enabled: bool,
 }
 
 macro_rules! rule {
     ($rule:ident, $name:literal, $code:literal, $tier:ident, [$($eq:literal),*], $summary:literal) => {
+        rule!($rule, $name, $code, $tier, [$($eq),*], $summary, true)
+    };
+    ($rule:ident, $name:literal, $code:literal, $tier:ident, [$($eq:literal),*], $summary:literal, $on:literal) => {
         RuleInfo {
             rule: Rule::$rule,
             name: $name,
@@ -85,6 +90,7 @@ macro_rules! rule {
             default_tier: Tier::$tier,
             equivalents: &[$($eq),*],
             doc: include_str!(concat!($name, ".md")),
+            default_enabled: $on,
         }
     };
 }
@@ -111,7 +117,7 @@ pub static RULES: &[RuleInfo] = &[
     rule!(BlockingCustom, "blocking-custom", "LS199", Critical, ["ASYNC200"],
         "A call configured as blocking in `extend-blocking-calls`, made on the event loop"),
     rule!(AsyncWithoutAwait, "async-without-await", "LS201", Info, ["RUF029", "ASYNC124"],
-        "A coroutine that never awaits"),
+        "A coroutine that never awaits (opt-in)", false),
     rule!(LoopApiInThread, "loop-api-in-thread", "LS301", Critical, [],
         "An event-loop API called from a sync route or dependency, which runs in a worker thread"),
 ];

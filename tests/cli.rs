@@ -1,0 +1,285 @@
+//! `loopsafe check` as a user runs it: exit codes, output formats, configuration errors, bad input.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn loopsafe(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_loopsafe"))
+        .args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("the binary runs")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn write(dir: &Path, rel: &str, text: impl AsRef<[u8]>) {
+    let p = dir.join(rel);
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    std::fs::write(p, text).unwrap();
+}
+
+const ROUTE: &str = r#"import time
+
+import requests
+from fastapi import FastAPI
+
+app = FastAPI()
+
+
+@app.get("/users/{user_id}")
+async def get_user(user_id: int):
+    time.sleep(0.1)
+    return requests.get(f"https://api.example.com/users/{user_id}", timeout=5).json()
+"#;
+
+#[test]
+fn text_output_shows_the_line_and_underlines_the_call() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "app/main.py", ROUTE);
+    let out = loopsafe(dir.path(), &["check", "app"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    insta::assert_snapshot!(stdout(&out));
+}
+
+#[test]
+fn json_output_is_the_documented_contract() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "app/main.py", ROUTE);
+    let out = loopsafe(dir.path(), &["check", "app", "--output-format", "json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("valid JSON");
+    let items = v.as_array().expect("a JSON array");
+    assert_eq!(items.len(), 2);
+    let http = items.iter().find(|i| i["rule"] == "blocking-http").expect("an http finding");
+    for key in ["code", "rule", "severity", "message", "path", "line", "column", "end_line", "end_column", "callee", "chain", "fixes"] {
+        assert!(http.get(key).is_some(), "missing `{key}` in {http}");
+    }
+    assert_eq!(http["code"], "LS101");
+    assert_eq!(http["path"], "app/main.py");
+    assert_eq!(http["line"], 12);
+    assert_eq!(http["column"], 12);
+    assert_eq!(http["end_column"], 24);
+    assert_eq!(http["callee"], "requests.get");
+    assert_eq!(http["severity"], "critical");
+    assert_eq!(http["route"], "GET /users/{user_id}");
+    assert_eq!(http["chain"], serde_json::json!([{"path": "app/main.py", "line": 12, "column": 12, "name": "requests.get"}]));
+    assert_eq!(http["fixes"], serde_json::json!([]));
+}
+
+#[test]
+fn sarif_and_github_formats() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "app/main.py", ROUTE);
+    let out = loopsafe(dir.path(), &["check", "app", "--output-format", "sarif"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("valid JSON");
+    assert_eq!(v["version"], "2.1.0");
+    let run = &v["runs"][0];
+    assert_eq!(run["tool"]["driver"]["name"], "loopsafe");
+    let results = run["results"].as_array().unwrap();
+    assert_eq!(results.len(), 2);
+    let r = &results[0];
+    assert_eq!(r["ruleId"], "LS102");
+    let rule_index = r["ruleIndex"].as_u64().unwrap() as usize;
+    assert_eq!(run["tool"]["driver"]["rules"][rule_index]["id"], "LS102");
+    assert_eq!(r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"], "app/main.py");
+    assert_eq!(r["locations"][0]["physicalLocation"]["region"]["startLine"], 11);
+
+    let out = loopsafe(dir.path(), &["check", "app", "--output-format", "github"]);
+    let text = stdout(&out);
+    let first = text.lines().next().unwrap();
+    assert!(first.starts_with("::error title=loopsafe (LS102),file=app/main.py,line=11,col=5,endLine=11,endColumn=15::LS102 [blocking-sleep]"), "{first}");
+}
+
+#[test]
+fn exit_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "clean.py", "import asyncio\n\nasync def f():\n    await asyncio.sleep(1)\n");
+    write(dir.path(), "dirty.py", "import time\n\nasync def f():\n    time.sleep(1)\n");
+    let out = loopsafe(dir.path(), &["check", "clean.py"]);
+    assert_eq!(out.status.code(), Some(0), "{}{}", stdout(&out), stderr(&out));
+    assert!(stdout(&out).contains("All checks passed (1 file)."));
+    assert_eq!(loopsafe(dir.path(), &["check", "dirty.py"]).status.code(), Some(1));
+    assert_eq!(loopsafe(dir.path(), &["check", "dirty.py", "--exit-zero"]).status.code(), Some(0));
+    let missing = loopsafe(dir.path(), &["check", "nope.py"]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(stderr(&missing).contains("nope.py: no such file or directory"), "{}", stderr(&missing));
+    assert_eq!(loopsafe(dir.path(), &["check", "--bogus"]).status.code(), Some(2));
+    assert_eq!(loopsafe(dir.path(), &["check", "--select", "no-such-rule", "."]).status.code(), Some(2));
+}
+
+#[test]
+fn select_ignore_and_noqa() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "a.py",
+        "import time, requests\n\nasync def f():\n    time.sleep(1)\n    requests.get('u')\n    requests.get('v')  # noqa: ASYNC210\n    time.sleep(2)  # noqa\n",
+    );
+    let json = |args: &[&str]| -> Vec<String> {
+        let mut all = vec!["check", "a.py", "--output-format", "json"];
+        all.extend_from_slice(args);
+        let out = loopsafe(dir.path(), &all);
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        v.as_array().unwrap().iter().map(|i| format!("{}:{}", i["line"], i["code"].as_str().unwrap())).collect()
+    };
+    assert_eq!(json(&[]), ["4:LS102", "5:LS101"]);
+    assert_eq!(json(&["--select", "blocking-http"]), ["5:LS101"]);
+    assert_eq!(json(&["--ignore", "LS1"]), Vec::<String>::new());
+    assert_eq!(json(&["--select", "LS1", "--ignore", "LS102"]), ["5:LS101"]);
+}
+
+#[test]
+fn configuration_from_pyproject() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "pyproject.toml",
+        "[project]\nname = \"x\"\n\n[tool.loopsafe]\nignore = [\"blocking-sleep\"]\nexclude = [\"legacy\"]\nseverity = { blocking-http = \"warning\" }\nextend-blocking-calls = { \"acme.client.fetch\" = \"blocking-custom\", \"acme.slow\" = { rule = \"blocking-http\", message = \"`{callee}` calls the slow API\" } }\n",
+    );
+    write(dir.path(), "src/a.py", "import time, requests\nimport acme\nfrom acme.client import fetch\n\nasync def f():\n    time.sleep(1)\n    requests.get('u')\n    fetch()\n    acme.slow()\n");
+    write(dir.path(), "legacy/old.py", "import time\n\nasync def f():\n    time.sleep(1)\n");
+    let out = loopsafe(dir.path(), &["check", "--output-format", "json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let got: Vec<String> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| format!("{}:{}:{}:{}", i["path"].as_str().unwrap(), i["line"], i["code"].as_str().unwrap(), i["severity"].as_str().unwrap()))
+        .collect();
+    assert_eq!(got, ["src/a.py:7:LS101:warning", "src/a.py:8:LS199:critical", "src/a.py:9:LS101:warning"]);
+    let msg = v.as_array().unwrap()[2]["message"].as_str().unwrap().to_string();
+    assert_eq!(msg, "`acme.slow` calls the slow API");
+}
+
+#[test]
+fn bad_configuration_names_the_file_and_key() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "a.py", "x = 1\n");
+    for (cfg, expect) in [
+        ("[tool.loopsafe]\nselect = \"blocking-http\"\n", "[tool.loopsafe] `select`: expected a list of strings"),
+        ("[tool.loopsafe]\nselect = [\"blocking-htp\"]\n", "unknown rule selector `blocking-htp`"),
+        ("[tool.loopsafe]\nseverity = { blocking-http = \"loud\" }\n", "`severity`: `blocking-http`: expected one of"),
+        ("[tool.loopsafe]\nexclud = []\n", "unknown key `exclud`"),
+        ("[tool.loopsafe]\nextend-blocking-calls = { \"bad name\" = \"blocking-custom\" }\n", "`bad name` is not a qualified name"),
+        ("[tool.loopsafe\n", "invalid TOML"),
+    ] {
+        write(dir.path(), "pyproject.toml", cfg);
+        let out = loopsafe(dir.path(), &["check", "a.py"]);
+        assert_eq!(out.status.code(), Some(2), "{cfg}");
+        let err = stderr(&out);
+        assert!(err.contains("pyproject.toml"), "{err}");
+        assert!(err.contains(expect), "expected `{expect}` in: {err}");
+    }
+}
+
+#[test]
+fn undecodable_files_are_skipped_with_a_warning_and_the_rest_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "latin1.py", b"# caf\xe9\nimport time\nasync def f():\n    time.sleep(1)\n".to_vec());
+    write(dir.path(), "binary.py", b"\x00\x01\x02import time\n".to_vec());
+    write(dir.path(), "good.py", "import time\nasync def f():\n    time.sleep(1)\n");
+    let out = loopsafe(dir.path(), &["check", ".", "--output-format", "json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(err.contains("latin1.py: skipped: not valid UTF-8"), "{err}");
+    assert!(err.contains("binary.py: skipped: binary file"), "{err}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v.as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn bom_crlf_and_wide_characters_give_correct_positions() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "a.py", "\u{feff}import time\r\n\r\nasync def f():\r\n    x = \"日本😀\"; time.sleep(1)\r\n");
+    let out = loopsafe(dir.path(), &["check", "a.py", "--output-format", "json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let f = &v[0];
+    assert_eq!((f["line"].as_u64(), f["column"].as_u64()), (Some(4), Some(16)), "{f}");
+    assert_eq!(f["end_column"].as_u64(), Some(26));
+}
+
+#[test]
+fn gitignored_and_default_excluded_directories_are_not_walked() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = "import time\nasync def f():\n    time.sleep(1)\n";
+    write(dir.path(), ".gitignore", "generated/\n");
+    write(dir.path(), "generated/a.py", bad);
+    write(dir.path(), ".venv/lib/b.py", bad);
+    write(dir.path(), "node_modules/c.py", bad);
+    write(dir.path(), "src/ok.py", "x = 1\n");
+    let out = loopsafe(dir.path(), &["check"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    // A file named explicitly is always checked.
+    assert_eq!(loopsafe(dir.path(), &["check", "generated/a.py"]).status.code(), Some(1));
+}
+
+#[test]
+fn pathological_input_finishes_without_crashing() {
+    let dir = tempfile::tempdir().unwrap();
+    // 10 000 nested parentheses, and 10 000 nested blocks.
+    let parens = format!("import time\nasync def f():\n    x = {}time.sleep(1){}\n", "(".repeat(10_000), ")".repeat(10_000));
+    write(dir.path(), "parens.py", &parens);
+    let mut blocks = String::from("import time\nasync def f():\n");
+    for depth in 1..=10_000 {
+        blocks.push_str(&" ".repeat(depth));
+        blocks.push_str("if x:\n");
+    }
+    blocks.push_str(&" ".repeat(10_001));
+    blocks.push_str("time.sleep(1)\n");
+    write(dir.path(), "blocks.py", &blocks);
+    // A 1 MB line and a 20 MB file.
+    write(dir.path(), "longline.py", format!("import time\nasync def f():\n    x = [{}]; time.sleep(1)\n", "1, ".repeat(350_000)));
+    let chunk = "async def handler_{i}(request):\n    data = await request.json()\n    return {\"ok\": data}\n\n";
+    let mut big = String::from("import time\n");
+    let mut i = 0;
+    while big.len() < 20_000_000 {
+        big.push_str(&chunk.replace("{i}", &i.to_string()));
+        i += 1;
+    }
+    big.push_str("async def last():\n    time.sleep(1)\n");
+    write(dir.path(), "big.py", &big);
+    // Attribute chains and aliases deeper than resolution follows.
+    write(dir.path(), "chain.py", format!("import time\nasync def f():\n    a{}.b()\n", ".x".repeat(5_000)));
+    let out = loopsafe(dir.path(), &["check", ".", "--output-format", "json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let paths: Vec<&str> = v.as_array().unwrap().iter().map(|i| i["path"].as_str().unwrap()).collect();
+    for p in ["big.py", "longline.py", "parens.py"] {
+        assert!(paths.contains(&p), "{p} not reported: {paths:?}");
+    }
+}
+
+#[test]
+fn syntax_errors_still_report_what_parses() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "broken.py",
+        "import time\n\nasync def f():\n    time.sleep(1)\n\ndef g(:\n    pass\n\nasync def h():\n    time.sleep(2)\n    x = 1 +\n    time.sleep(3)\n\nasync def k():\n    time.sleep(4)\n",
+    );
+    let out = loopsafe(dir.path(), &["check", "broken.py", "--output-format", "json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let lines: Vec<u64> = v.as_array().unwrap().iter().map(|i| i["line"].as_u64().unwrap()).collect();
+    assert_eq!(lines, [4, 10, 12, 15]);
+}
+
+#[test]
+fn rule_command_prints_docs() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = loopsafe(dir.path(), &["rule", "LS101"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(stdout(&out).starts_with("# blocking-http (LS101)"));
+    let all = loopsafe(dir.path(), &["rule", "--all"]);
+    assert!(stdout(&all).contains("LS201   async-without-await"));
+    assert_eq!(loopsafe(dir.path(), &["rule", "nope"]).status.code(), Some(2));
+}

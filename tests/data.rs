@@ -1,0 +1,129 @@
+//! The data that drives the analysis compiles and is complete: every query file compiles and is
+//! listed, every catalog file loads and is listed, every rule's documentation is well-formed and its
+//! examples behave as documented.
+
+mod common;
+
+use loopsafe::analysis::analyze_source;
+use loopsafe::catalog::{self, Catalog};
+use loopsafe::rules::{Rule, RULES};
+use loopsafe::settings::Settings;
+use loopsafe::syntax;
+
+fn listed_files(dir: &str, ext: &str) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(common::repo_root().join(dir))
+        .expect("folder exists")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().to_string())
+        .filter(|n| n.ends_with(ext))
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn every_query_file_compiles_and_is_bundled() {
+    for (name, text) in syntax::QUERY_FILES {
+        tree_sitter::Query::new(&syntax::language(), text).unwrap_or_else(|e| panic!("queries/python/{name}: {e}"));
+    }
+    syntax::compile(syntax::QUERY_FILES).unwrap_or_else(|e| panic!("{e}"));
+    let mut bundled: Vec<String> = syntax::QUERY_FILES.iter().map(|(n, _)| n.to_string()).collect();
+    bundled.sort();
+    assert_eq!(bundled, listed_files("queries/python", ".scm"), "syntax::QUERY_FILES must list every .scm file");
+}
+
+#[test]
+fn every_catalog_file_loads_and_is_bundled() {
+    for (name, text) in catalog::BUNDLED_FILES {
+        Catalog::from_files([(*name, *text)]).unwrap_or_else(|e| panic!("{e}"));
+    }
+    let cat = Catalog::from_files(catalog::BUNDLED_FILES.iter().copied()).unwrap_or_else(|e| panic!("{e}"));
+    let mut bundled: Vec<String> = catalog::BUNDLED_FILES.iter().map(|(n, _)| n.to_string()).collect();
+    bundled.sort();
+    assert_eq!(bundled, listed_files("queries/catalog", ".toml"), "catalog::BUNDLED_FILES must list every .toml file");
+    // Every blocking rule except the user-configured one has catalog entries.
+    for rule in Rule::all().filter(|r| r.is_blocking() && *r != Rule::BlockingCustom) {
+        assert!(cat.blocking_names().any(|(_, e)| e.rule == rule), "no catalog entry reports {rule}");
+    }
+}
+
+#[test]
+fn the_catalog_covers_the_required_families() {
+    let cat = Catalog::bundled();
+    let must_block = [
+        "requests.get", "requests.Session.post", "urllib.request.urlopen", "httpx.get", "httpx.Client.get",
+        "time.sleep", "subprocess.run", "subprocess.check_output", "os.system", "os.popen", "os.spawnl",
+        "os.waitpid", "builtins.open", "io.open", "os.fdopen", "pathlib.Path.read_text", "pathlib.Path.mkdir",
+        "os.path.exists", "os.listdir", "os.walk", "glob.glob", "shutil.copy", "shutil.rmtree",
+        "tempfile.mkstemp", "gzip.open", "builtins.input", "getpass.getpass", "socket.getaddrinfo",
+        "socket.gethostbyname", "socket.create_connection", "smtplib.SMTP", "sqlite3.connect",
+        "psycopg2.connect", "pymysql.connect", "threading.Event.wait", "queue.Queue.get",
+        "concurrent.futures.Future.result", "asyncio.run",
+    ];
+    let missing: Vec<&str> = must_block.iter().copied().filter(|n| cat.blocking(n).is_none()).collect();
+    assert!(missing.is_empty(), "not blocking in the catalog: {missing:?}");
+    let must_not_block = [
+        "os.path.join", "os.path.basename", "os.path.splitext", "pathlib.Path.joinpath", "pathlib.Path.with_suffix",
+        "httpx.AsyncClient.get", "asyncio.sleep", "anyio.open_file", "aiofiles.open", "builtins.print",
+        "builtins.dict.get", "queue.Queue.get_nowait",
+    ];
+    let wrong: Vec<&str> = must_not_block.iter().copied().filter(|n| cat.blocking(n).is_some()).collect();
+    assert!(wrong.is_empty(), "blocking in the catalog but should not be: {wrong:?}");
+}
+
+/// The first ```python block under a `## heading`.
+fn python_block<'a>(doc: &'a str, heading: &str) -> Option<&'a str> {
+    let start = doc.find(&format!("\n## {heading}\n"))?;
+    let rest = &doc[start..];
+    let next = rest[3..].find("\n## ").map_or(rest.len(), |i| i + 3);
+    let section = &rest[..next];
+    let open = section.find("```python\n")? + "```python\n".len();
+    let close = section[open..].find("\n```")?;
+    Some(&section[open..open + close + 1])
+}
+
+#[test]
+fn every_rule_has_documentation_whose_examples_behave() {
+    let mut problems = Vec::new();
+    for info in RULES {
+        let doc = info.doc;
+        let title = format!("# {} ({})", info.name, info.code);
+        if !doc.starts_with(&title) {
+            problems.push(format!("{}: the doc must start with `{title}`", info.name));
+        }
+        for h in ["What it does", "Why is this bad?", "Example", "Use instead", "Fix safety"] {
+            if !doc.contains(&format!("\n## {h}\n")) {
+                problems.push(format!("{}: missing `## {h}`", info.name));
+            }
+        }
+        match python_block(doc, "Example") {
+            None => problems.push(format!("{}: no ```python block under Example", info.name)),
+            Some(code) => {
+                let fired = common::findings(code).iter().any(|f| f.rule == info.rule);
+                if !fired {
+                    problems.push(format!("{}: its Example does not trigger it", info.name));
+                }
+            }
+        }
+        match python_block(doc, "Use instead") {
+            None => problems.push(format!("{}: no ```python block under Use instead", info.name)),
+            Some(code) => {
+                let found = common::findings(code);
+                if !found.is_empty() {
+                    let list: Vec<String> = found.iter().map(|f| format!("{}: {}", f.rule, f.message)).collect();
+                    problems.push(format!("{}: its Use instead has findings: {list:?}", info.name));
+                }
+            }
+        }
+    }
+    assert!(problems.is_empty(), "rule documentation problems:\n{}", problems.join("\n"));
+}
+
+#[test]
+fn analysis_is_pure_and_repeatable() {
+    let src = "import time\nasync def f():\n    time.sleep(1)\n";
+    let a = analyze_source(src, Catalog::bundled(), &Settings::default());
+    let b = analyze_source(src, Catalog::bundled(), &Settings::default());
+    assert_eq!(a, b);
+    assert_eq!(a.len(), 1);
+}
