@@ -1,0 +1,1 @@
+"""Example service for loopsafe: a small FastAPI app with blocking calls on the event loop."""
