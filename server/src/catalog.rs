@@ -287,9 +287,13 @@ impl Catalog {
         if let Some(&id) = self.exact.get(name) {
             return Some(&self.entries[id]);
         }
+        // A wildcard covers the public API below its prefix, not private attributes reached through
+        // subclasses (`BaseClient.*` must not match `BaseClient._service_model.operation_model`).
         self.prefixes
             .iter()
-            .filter(|(prefix, _)| name.starts_with(prefix.as_str()))
+            .filter(|(prefix, _)| {
+                name.strip_prefix(prefix.as_str()).is_some_and(|rest| !rest.starts_with('_') && !rest.contains("._"))
+            })
             .map(|&(_, id)| &self.entries[id])
             .find(|e| !e.except.iter().any(|x| x == name))
     }

@@ -54,6 +54,15 @@ impl<'a, 't> Resolver<'a, 't> {
         }
     }
 
+    /// The qualified name that calling `v` runs: a name, or `Class.__call__` for an instance.
+    pub fn called(&self, v: &Value) -> Option<String> {
+        match v {
+            Value::Name(q) => Some(self.catalog.canonical(q)),
+            Value::Instance(t) => Some(format!("{t}.__call__")),
+            _ => None,
+        }
+    }
+
     pub fn value_of(&self, node: Node<'t>) -> Value {
         self.value(node, 0)
     }
