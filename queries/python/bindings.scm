@@ -36,3 +36,9 @@
                                (dictionary_splat_pattern (identifier) @param.name)]))
  (lambda_parameters (list_splat_pattern (identifier) @param.name))
  (lambda_parameters (dictionary_splat_pattern (identifier) @param.name))] @param.list
+
+; Entering a context manager runs its `__enter__` (`with lock:` acquires the lock). `async with` is
+; captured too, so that the analysis can tell the two apart.
+(with_statement
+  "async"? @enter.async
+  (with_clause (with_item value: (_) @enter.value))) @enter

@@ -58,6 +58,34 @@ pub fn run(r: &Resolver<'_, '_>, settings: &Settings) -> Vec<Finding> {
         }
     }
 
+    // `with lock:` on the loop: entering the manager blocks when its `__enter__` does.
+    if want_blocking {
+        for &(manager, scope) in &facts.enters {
+            if !facts.is_on_loop(scope) || manager.kind() == "call" {
+                // A call is checked as a call; what it returns is entered by the framework of its type.
+                continue;
+            }
+            if let Value::Instance(t) = r.value_of(manager) {
+                let q = format!("{t}.__enter__");
+                if let Some(entry) = r.catalog.blocking(&q) {
+                    out.push(Finding {
+                        rule: entry.rule,
+                        tier: entry.tier,
+                        range: manager.byte_range(),
+                        call_range: None,
+                        message: entry.message_for(&q),
+                        callee: Some(q.clone()),
+                        instead: (!entry.instead.is_empty()).then(|| entry.instead.clone()),
+                        fix_kinds: Vec::new(),
+                        chain: vec![Hop { path: None, range: manager.byte_range(), name: q }],
+                        function: Some(function_name(r, scope)),
+                        route: endpoints.get(&scope).and_then(|e| e.label.clone()),
+                    });
+                }
+            }
+        }
+    }
+
     if settings.enabled(Rule::AsyncWithoutAwait) {
         for (id, s) in facts.scopes.iter().enumerate() {
             if s.kind == ScopeKind::Function && s.is_async && !s.has_await && !s.has_yield {
@@ -78,7 +106,7 @@ fn blocking_call<'t>(
     endpoints: &HashMap<ScopeId, Endpoint>,
 ) -> Option<Finding> {
     let v = r.value_of(func);
-    let q = r.qualified(&v)?;
+    let q = r.called(&v)?;
     let entry = r.catalog.blocking(&q)?;
     let parent = node.parent();
     // `await x.get()` awaits an async API of the same name; a sync one would not be awaitable.

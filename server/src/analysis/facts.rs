@@ -112,6 +112,8 @@ pub struct Facts<'t> {
     pub scopes: Vec<Scope<'t>>,
     pub bindings: Vec<Binding<'t>>,
     pub calls: Vec<CallFact<'t>>,
+    /// Context managers entered by a plain (not `async`) `with`: the item's value, without `as ...`.
+    pub enters: Vec<(Node<'t>, ScopeId)>,
     /// Module names imported anywhere (`import a.b` gives `a.b`, `from a.b import c` gives `a.b`).
     pub imported_modules: Vec<&'t str>,
 }
@@ -127,6 +129,7 @@ struct Raw<'t> {
     froms: Vec<(Node<'t>, Node<'t>, Option<Node<'t>>, Option<Node<'t>>)>,
     assigns: Vec<(Node<'t>, Node<'t>, Option<Node<'t>>, Option<Node<'t>>)>,
     withs: Vec<(Node<'t>, Node<'t>, Node<'t>)>,
+    enters: Vec<Node<'t>>,
     unknown_targets: Vec<Node<'t>>,
     globals: Vec<Node<'t>>,
     params: Vec<(Node<'t>, Node<'t>, Option<Node<'t>>)>,
@@ -231,6 +234,12 @@ fn collect<'t>(text: &'t str, tree: &'t Tree, query: &tree_sitter::Query, c: &Ca
             if let (Some(item), Some(value), Some(target)) = (get(c.with), get(c.with_value), get(c.with_target)) {
                 raw.withs.push((item, value, target));
             }
+        } else if has(c.enter) {
+            if let (Some(value), false) = (get(c.enter_value), has(c.enter_async)) {
+                // `with x as y`: the manager is `x`.
+                let manager = if value.kind() == "as_pattern" { value.named_child(0).unwrap_or(value) } else { value };
+                raw.enters.push(manager);
+            }
         } else if first == c.unknown_target {
             raw.unknown_targets.push(caps[0].node);
         } else if first == c.global_name {
@@ -263,7 +272,8 @@ fn build<'t>(text: &'t str, mut raw: Raw<'t>) -> Facts<'t> {
         scopes[id].parent = Some(*stack.last().unwrap_or(&0));
         stack.push(id);
     }
-    let mut facts = Facts { text, scopes, bindings: Vec::new(), calls: Vec::new(), imported_modules: Vec::new() };
+    let mut facts =
+        Facts { text, scopes, bindings: Vec::new(), calls: Vec::new(), enters: Vec::new(), imported_modules: Vec::new() };
 
     let by_node: HashMap<usize, ScopeId> =
         facts.scopes.iter().enumerate().filter_map(|(i, s)| s.node.map(|n| (n.id(), i))).collect();
@@ -401,6 +411,7 @@ fn build<'t>(text: &'t str, mut raw: Raw<'t>) -> Facts<'t> {
     for i in 0..facts.calls.len() {
         facts.calls[i].scope = facts.scope_at(facts.calls[i].node.start_byte());
     }
+    facts.enters = raw.enters.into_iter().map(|n| (n, facts.scope_at(n.start_byte()))).collect();
     facts
 }
 
