@@ -61,7 +61,20 @@ fn json_output_is_the_documented_contract() {
     let items = v.as_array().expect("a JSON array");
     assert_eq!(items.len(), 2);
     let http = items.iter().find(|i| i["rule"] == "blocking-http").expect("an http finding");
-    for key in ["code", "rule", "severity", "message", "path", "line", "column", "end_line", "end_column", "callee", "chain", "fixes"] {
+    for key in [
+        "code",
+        "rule",
+        "severity",
+        "message",
+        "path",
+        "line",
+        "column",
+        "end_line",
+        "end_column",
+        "callee",
+        "chain",
+        "fixes",
+    ] {
         assert!(http.get(key).is_some(), "missing `{key}` in {http}");
     }
     assert_eq!(http["code"], "LS101");
@@ -72,7 +85,10 @@ fn json_output_is_the_documented_contract() {
     assert_eq!(http["callee"], "requests.get");
     assert_eq!(http["severity"], "critical");
     assert_eq!(http["route"], "GET /users/{user_id}");
-    assert_eq!(http["chain"], serde_json::json!([{"path": "app/main.py", "line": 12, "column": 12, "name": "requests.get"}]));
+    assert_eq!(
+        http["chain"],
+        serde_json::json!([{"path": "app/main.py", "line": 12, "column": 12, "name": "requests.get"}])
+    );
     assert_eq!(http["fixes"], serde_json::json!([]));
 }
 
@@ -146,7 +162,11 @@ fn configuration_from_pyproject() {
         "pyproject.toml",
         "[project]\nname = \"x\"\n\n[tool.loopsafe]\nignore = [\"blocking-sleep\"]\nexclude = [\"legacy\"]\nseverity = { blocking-http = \"warning\" }\nextend-blocking-calls = { \"acme.client.fetch\" = \"blocking-custom\", \"acme.slow\" = { rule = \"blocking-http\", message = \"`{callee}` calls the slow API\" } }\n",
     );
-    write(dir.path(), "src/a.py", "import time, requests\nimport acme\nfrom acme.client import fetch\n\nasync def f():\n    time.sleep(1)\n    requests.get('u')\n    fetch()\n    acme.slow()\n");
+    write(
+        dir.path(),
+        "src/a.py",
+        "import time, requests\nimport acme\nfrom acme.client import fetch\n\nasync def f():\n    time.sleep(1)\n    requests.get('u')\n    fetch()\n    acme.slow()\n",
+    );
     write(dir.path(), "legacy/old.py", "import time\n\nasync def f():\n    time.sleep(1)\n");
     let out = loopsafe(dir.path(), &["check", "--output-format", "json"]);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -154,7 +174,15 @@ fn configuration_from_pyproject() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|i| format!("{}:{}:{}:{}", i["path"].as_str().unwrap(), i["line"], i["code"].as_str().unwrap(), i["severity"].as_str().unwrap()))
+        .map(|i| {
+            format!(
+                "{}:{}:{}:{}",
+                i["path"].as_str().unwrap(),
+                i["line"],
+                i["code"].as_str().unwrap(),
+                i["severity"].as_str().unwrap()
+            )
+        })
         .collect();
     assert_eq!(got, ["src/a.py:7:LS101:warning", "src/a.py:8:LS199:critical", "src/a.py:9:LS101:warning"]);
     let msg = v.as_array().unwrap()[2]["message"].as_str().unwrap().to_string();
@@ -170,7 +198,10 @@ fn bad_configuration_names_the_file_and_key() {
         ("[tool.loopsafe]\nselect = [\"blocking-htp\"]\n", "unknown rule selector `blocking-htp`"),
         ("[tool.loopsafe]\nseverity = { blocking-http = \"loud\" }\n", "`severity`: `blocking-http`: expected one of"),
         ("[tool.loopsafe]\nexclud = []\n", "unknown key `exclud`"),
-        ("[tool.loopsafe]\nextend-blocking-calls = { \"bad name\" = \"blocking-custom\" }\n", "`bad name` is not a qualified name"),
+        (
+            "[tool.loopsafe]\nextend-blocking-calls = { \"bad name\" = \"blocking-custom\" }\n",
+            "`bad name` is not a qualified name",
+        ),
         ("[tool.loopsafe\n", "invalid TOML"),
     ] {
         write(dir.path(), "pyproject.toml", cfg);
@@ -185,8 +216,8 @@ fn bad_configuration_names_the_file_and_key() {
 #[test]
 fn undecodable_files_are_skipped_with_a_warning_and_the_rest_checked() {
     let dir = tempfile::tempdir().unwrap();
-    write(dir.path(), "latin1.py", b"# caf\xe9\nimport time\nasync def f():\n    time.sleep(1)\n".to_vec());
-    write(dir.path(), "binary.py", b"\x00\x01\x02import time\n".to_vec());
+    write(dir.path(), "latin1.py", b"# caf\xe9\nimport time\nasync def f():\n    time.sleep(1)\n");
+    write(dir.path(), "binary.py", b"\x00\x01\x02import time\n");
     write(dir.path(), "good.py", "import time\nasync def f():\n    time.sleep(1)\n");
     let out = loopsafe(dir.path(), &["check", ".", "--output-format", "json"]);
     assert_eq!(out.status.code(), Some(1));
@@ -227,7 +258,8 @@ fn gitignored_and_default_excluded_directories_are_not_walked() {
 fn pathological_input_finishes_without_crashing() {
     let dir = tempfile::tempdir().unwrap();
     // 10 000 nested parentheses, and 10 000 nested blocks.
-    let parens = format!("import time\nasync def f():\n    x = {}time.sleep(1){}\n", "(".repeat(10_000), ")".repeat(10_000));
+    let parens =
+        format!("import time\nasync def f():\n    x = {}time.sleep(1){}\n", "(".repeat(10_000), ")".repeat(10_000));
     write(dir.path(), "parens.py", &parens);
     let mut blocks = String::from("import time\nasync def f():\n");
     for depth in 1..=10_000 {
@@ -238,7 +270,11 @@ fn pathological_input_finishes_without_crashing() {
     blocks.push_str("time.sleep(1)\n");
     write(dir.path(), "blocks.py", &blocks);
     // A 1 MB line and a 20 MB file.
-    write(dir.path(), "longline.py", format!("import time\nasync def f():\n    x = [{}]; time.sleep(1)\n", "1, ".repeat(350_000)));
+    write(
+        dir.path(),
+        "longline.py",
+        format!("import time\nasync def f():\n    x = [{}]; time.sleep(1)\n", "1, ".repeat(350_000)),
+    );
     let chunk = "async def handler_{i}(request):\n    data = await request.json()\n    return {\"ok\": data}\n\n";
     let mut big = String::from("import time\n");
     let mut i = 0;

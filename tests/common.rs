@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use loopsafe::analysis::{analyze_source, Finding};
+use loopsafe::analysis::{Finding, analyze_source};
 use loopsafe::catalog::Catalog;
 use loopsafe::settings::Settings;
 

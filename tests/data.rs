@@ -6,7 +6,7 @@ mod common;
 
 use loopsafe::analysis::analyze_source;
 use loopsafe::catalog::{self, Catalog};
-use loopsafe::rules::{Rule, RULES};
+use loopsafe::rules::{RULES, Rule};
 use loopsafe::settings::Settings;
 use loopsafe::syntax;
 
@@ -51,21 +51,60 @@ fn every_catalog_file_loads_and_is_bundled() {
 fn the_catalog_covers_the_required_families() {
     let cat = Catalog::bundled();
     let must_block = [
-        "requests.get", "requests.Session.post", "urllib.request.urlopen", "httpx.get", "httpx.Client.get",
-        "time.sleep", "subprocess.run", "subprocess.check_output", "os.system", "os.popen", "os.spawnl",
-        "os.waitpid", "builtins.open", "io.open", "os.fdopen", "pathlib.Path.read_text", "pathlib.Path.mkdir",
-        "os.path.exists", "os.listdir", "os.walk", "glob.glob", "shutil.copy", "shutil.rmtree",
-        "tempfile.mkstemp", "gzip.open", "builtins.input", "getpass.getpass", "socket.getaddrinfo",
-        "socket.gethostbyname", "socket.create_connection", "smtplib.SMTP", "sqlite3.connect",
-        "psycopg2.connect", "pymysql.connect", "threading.Event.wait", "queue.Queue.get",
-        "concurrent.futures.Future.result", "asyncio.run",
+        "requests.get",
+        "requests.Session.post",
+        "urllib.request.urlopen",
+        "httpx.get",
+        "httpx.Client.get",
+        "time.sleep",
+        "subprocess.run",
+        "subprocess.check_output",
+        "os.system",
+        "os.popen",
+        "os.spawnl",
+        "os.waitpid",
+        "builtins.open",
+        "io.open",
+        "os.fdopen",
+        "pathlib.Path.read_text",
+        "pathlib.Path.mkdir",
+        "os.path.exists",
+        "os.listdir",
+        "os.walk",
+        "glob.glob",
+        "shutil.copy",
+        "shutil.rmtree",
+        "tempfile.mkstemp",
+        "gzip.open",
+        "builtins.input",
+        "getpass.getpass",
+        "socket.getaddrinfo",
+        "socket.gethostbyname",
+        "socket.create_connection",
+        "smtplib.SMTP",
+        "sqlite3.connect",
+        "psycopg2.connect",
+        "pymysql.connect",
+        "threading.Event.wait",
+        "queue.Queue.get",
+        "concurrent.futures.Future.result",
+        "asyncio.run",
     ];
     let missing: Vec<&str> = must_block.iter().copied().filter(|n| cat.blocking(n).is_none()).collect();
     assert!(missing.is_empty(), "not blocking in the catalog: {missing:?}");
     let must_not_block = [
-        "os.path.join", "os.path.basename", "os.path.splitext", "pathlib.Path.joinpath", "pathlib.Path.with_suffix",
-        "httpx.AsyncClient.get", "asyncio.sleep", "anyio.open_file", "aiofiles.open", "builtins.print",
-        "builtins.dict.get", "queue.Queue.get_nowait",
+        "os.path.join",
+        "os.path.basename",
+        "os.path.splitext",
+        "pathlib.Path.joinpath",
+        "pathlib.Path.with_suffix",
+        "httpx.AsyncClient.get",
+        "asyncio.sleep",
+        "anyio.open_file",
+        "aiofiles.open",
+        "builtins.print",
+        "builtins.dict.get",
+        "queue.Queue.get_nowait",
     ];
     let wrong: Vec<&str> = must_not_block.iter().copied().filter(|n| cat.blocking(n).is_some()).collect();
     assert!(wrong.is_empty(), "blocking in the catalog but should not be: {wrong:?}");

@@ -113,9 +113,7 @@ fn main() -> ExitCode {
         for entry in wb.build() {
             match entry {
                 Ok(e) => {
-                    if e.file_type().is_some_and(|t| t.is_file())
-                        && e.path().extension().is_some_and(|x| x == "py")
-                    {
+                    if e.file_type().is_some_and(|t| t.is_file()) && e.path().extension().is_some_and(|x| x == "py") {
                         files.push(e.into_path());
                     }
                 }
@@ -137,10 +135,7 @@ fn main() -> ExitCode {
         files
             .par_iter()
             .map(|path| {
-                let mut t = Totals {
-                    files: 1,
-                    ..Totals::default()
-                };
+                let mut t = Totals { files: 1, ..Totals::default() };
                 let src = match std::fs::read(path) {
                     Ok(s) => s,
                     Err(e) => {
@@ -196,10 +191,7 @@ fn main() -> ExitCode {
         println!("lines        {}", totals.lines);
         println!("bytes        {}", totals.bytes);
         println!("captures     {}", totals.captures);
-        println!(
-            "error_files  {} (tree has an ERROR/MISSING node)",
-            totals.error_files
-        );
+        println!("error_files  {} (tree has an ERROR/MISSING node)", totals.error_files);
         if totals.unreadable + totals.unparsed > 0 {
             println!("unreadable   {}", totals.unreadable);
             println!("unparsed     {}", totals.unparsed);
@@ -208,11 +200,7 @@ fn main() -> ExitCode {
         println!("walk         {:.3}s", walked.as_secs_f64());
         println!("elapsed      {:.3}s", elapsed.as_secs_f64());
     }
-    if totals.unreadable + totals.unparsed > 0 {
-        ExitCode::FAILURE
-    } else {
-        ExitCode::SUCCESS
-    }
+    if totals.unreadable + totals.unparsed > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS }
 }
 
 /// Lines as `wc -l` counts them, plus one for a final line without a newline (matches corpus.sh).

@@ -14,9 +14,26 @@ use crate::settings::Settings;
 /// Directories never worth checking (as in ruff's defaults); a path named on the command line is
 /// always checked.
 pub const DEFAULT_EXCLUDES: &[&str] = &[
-    ".bzr", ".direnv", ".eggs", ".git", ".hg", ".mypy_cache", ".nox", ".pants.d", ".pytest_cache", ".pytype",
-    ".ruff_cache", ".svn", ".tox", ".venv", "__pypackages__", "_build", "buck-out", "node_modules",
-    "site-packages", "venv",
+    ".bzr",
+    ".direnv",
+    ".eggs",
+    ".git",
+    ".hg",
+    ".mypy_cache",
+    ".nox",
+    ".pants.d",
+    ".pytest_cache",
+    ".pytype",
+    ".ruff_cache",
+    ".svn",
+    ".tox",
+    ".venv",
+    "__pypackages__",
+    "_build",
+    "buck-out",
+    "node_modules",
+    "site-packages",
+    "venv",
 ];
 
 /// A position for humans: 1-based line, 1-based column in Unicode characters.
@@ -210,12 +227,17 @@ pub fn locate(path: &str, text: &str, findings: Vec<Finding>) -> Vec<Diagnostic>
             let first = start.line - 1;
             let last = (end.line - 1).min(first + 2);
             let source = (first..=last).map(|l| (l + 1, text[idx.line_range(text, l)].to_string())).collect();
-            let end_col = if end.line == start.line {
-                end.column - 1
-            } else {
-                text[idx.line_range(text, first)].chars().count()
-            };
-            Diagnostic { path: path.to_string(), finding: f, start, end, chain, source, underline: (start.column - 1, end_col) }
+            let end_col =
+                if end.line == start.line { end.column - 1 } else { text[idx.line_range(text, first)].chars().count() };
+            Diagnostic {
+                path: path.to_string(),
+                finding: f,
+                start,
+                end,
+                chain,
+                source,
+                underline: (start.column - 1, end_col),
+            }
         })
         .collect()
 }

@@ -23,9 +23,9 @@ impl Loaded {
 /// keys at top level).
 pub fn load_file(path: &Path) -> Result<Loaded, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
-    let doc: toml::Table = text.parse().map_err(|e: toml::de::Error| {
-        format!("{}: invalid TOML: {}", path.display(), e.to_string().trim_end())
-    })?;
+    let doc: toml::Table = text
+        .parse()
+        .map_err(|e: toml::de::Error| format!("{}: invalid TOML: {}", path.display(), e.to_string().trim_end()))?;
     let name = path.display().to_string();
     let settings = if path.file_name().is_some_and(|n| n == "pyproject.toml") {
         Settings::from_pyproject(&doc, &name)?

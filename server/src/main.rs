@@ -8,7 +8,7 @@ use loopsafe::catalog::Catalog;
 use loopsafe::check::{self, CheckOptions};
 use loopsafe::config;
 use loopsafe::output::{self, Format};
-use loopsafe::rules::{Rule, RULES};
+use loopsafe::rules::{RULES, Rule};
 use loopsafe::settings::Selector;
 
 /// Finds blocking calls that stall Python event loops.
@@ -112,17 +112,17 @@ fn run_check(args: CheckArgs) -> Result<ExitCode, String> {
         Format::Github => output::github(&report.diagnostics),
     };
     let mut stdout = std::io::stdout().lock();
-    if let Err(e) = stdout.write_all(rendered.as_bytes()).and_then(|_| stdout.flush()) {
-        if e.kind() != std::io::ErrorKind::BrokenPipe {
-            return Err(format!("cannot write output: {e}"));
-        }
+    if let Err(e) = stdout.write_all(rendered.as_bytes()).and_then(|_| stdout.flush())
+        && e.kind() != std::io::ErrorKind::BrokenPipe
+    {
+        return Err(format!("cannot write output: {e}"));
     }
     Ok(if report.diagnostics.is_empty() || args.exit_zero { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
 fn run_rule(name: Option<String>, all: bool) -> ExitCode {
     if all || name.is_none() {
-        println!("{:<7} {:<22} {:<9} {}", "code", "rule", "tier", "summary");
+        println!("{:<7} {:<22} {:<9} summary", "code", "rule", "tier");
         for r in RULES {
             println!("{:<7} {:<22} {:<9} {}", r.code, r.name, r.default_tier.as_str(), r.summary);
         }

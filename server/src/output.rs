@@ -3,10 +3,10 @@
 
 use std::fmt::Write as _;
 
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 use crate::check::Diagnostic;
-use crate::rules::{doc_url, Tier, RULES};
+use crate::rules::{RULES, Tier, doc_url};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
@@ -67,7 +67,7 @@ pub fn text(diags: &[Diagnostic], files_checked: usize, color: bool) -> String {
             let _ = writeln!(out, "{} {} {}", st.paint("34", &format!("{n:>width$}")), st.paint("34", "|"), shown);
             if i == 0 {
                 let start = d.underline.0.saturating_sub(shift);
-                let len = d.underline.1.saturating_sub(d.underline.0).max(1).min(MAX_SHOWN_LINE);
+                let len = d.underline.1.saturating_sub(d.underline.0).clamp(1, MAX_SHOWN_LINE);
                 let mut label = String::new();
                 if let Some(func) = &f.function {
                     label.push_str(&format!(" in `{func}`"));

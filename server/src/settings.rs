@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use crate::catalog::CustomCall;
-use crate::rules::{Rule, Tier, RULES};
+use crate::rules::{RULES, Rule, Tier};
 
 /// A rule selector: a rule name, a code, a code prefix (`LS1`) or `ALL`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -116,7 +116,8 @@ impl Settings {
             match key.as_str() {
                 "select" | "extend-select" | "ignore" => {
                     let list = string_list(value).map_err(|e| err(&e))?;
-                    let sel = list.iter().map(|x| Selector::parse(x)).collect::<Result<Vec<_>, _>>().map_err(|e| err(&e))?;
+                    let sel =
+                        list.iter().map(|x| Selector::parse(x)).collect::<Result<Vec<_>, _>>().map_err(|e| err(&e))?;
                     match key.as_str() {
                         "select" => s.select = sel,
                         "extend-select" => extend.extend(sel),
@@ -167,14 +168,19 @@ fn string_list(v: &toml::Value) -> Result<Vec<String>, String> {
 
 fn custom_call(name: &str, v: &toml::Value) -> Result<CustomCall, String> {
     let valid = !name.is_empty()
-        && name.trim_end_matches('*').split('.').all(|p| !p.is_empty() && p.chars().all(|c| c.is_alphanumeric() || c == '_'));
+        && name
+            .trim_end_matches('*')
+            .split('.')
+            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_alphanumeric() || c == '_'));
     if !valid {
         return Err(format!("`{name}` is not a qualified name such as `package.module.function`"));
     }
     let parse_rule = |r: &str| -> Result<Rule, String> {
         match Rule::from_name_or_code(r) {
             Some(rule) if rule.is_blocking() => Ok(rule),
-            _ => Err(format!("`{name}`: `{r}` is not a blocking rule (use `blocking-custom` or another `blocking-*` rule)")),
+            _ => Err(format!(
+                "`{name}`: `{r}` is not a blocking rule (use `blocking-custom` or another `blocking-*` rule)"
+            )),
         }
     };
     match v {

@@ -77,15 +77,14 @@ pub fn compile(files: &[(&str, &str)]) -> Result<Queries, String> {
     let mut source = String::new();
     for (name, text) in files {
         // Compile each file alone first so that an error points at the right file.
-        Query::new(&lang, text).map_err(|e| format!("queries/python/{name}:{}:{}: {}", e.row + 1, e.column + 1, e.message))?;
+        Query::new(&lang, text)
+            .map_err(|e| format!("queries/python/{name}:{}:{}: {}", e.row + 1, e.column + 1, e.message))?;
         source.push_str(text);
         source.push('\n');
     }
     let facts = Query::new(&lang, &source).map_err(|e| format!("combined query: {e}"))?;
     let idx = |name: &str| {
-        facts
-            .capture_index_for_name(name)
-            .ok_or_else(|| format!("the syntax queries have no capture `@{name}`"))
+        facts.capture_index_for_name(name).ok_or_else(|| format!("the syntax queries have no capture `@{name}`"))
     };
     let captures = Captures {
         def: idx("def")?,

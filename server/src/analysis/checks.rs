@@ -29,10 +29,8 @@ pub fn run(r: &Resolver<'_, '_>, settings: &Settings) -> Vec<Finding> {
     for call in &facts.calls {
         let scope = &facts.scopes[call.scope];
         if facts.is_on_loop(call.scope) {
-            if want_blocking {
-                if let Some(f) = blocking_call(r, call.node, call.func, call.scope, &endpoints) {
-                    out.push(f);
-                }
+            if want_blocking && let Some(f) = blocking_call(r, call.node, call.func, call.scope, &endpoints) {
+                out.push(f);
             }
         } else if want_loop_api && scope.kind == ScopeKind::Function && endpoints.contains_key(&call.scope) {
             // A sync route or dependency: the framework runs it in a worker thread.
@@ -88,10 +86,13 @@ pub fn run(r: &Resolver<'_, '_>, settings: &Settings) -> Vec<Finding> {
 
     if settings.enabled(Rule::AsyncWithoutAwait) {
         for (id, s) in facts.scopes.iter().enumerate() {
-            if s.kind == ScopeKind::Function && s.is_async && !s.has_await && !s.has_yield {
-                if let Some(f) = async_without_await(r, id, &endpoints) {
-                    out.push(f);
-                }
+            if s.kind == ScopeKind::Function
+                && s.is_async
+                && !s.has_await
+                && !s.has_yield
+                && let Some(f) = async_without_await(r, id, &endpoints)
+            {
+                out.push(f);
             }
         }
     }
@@ -115,13 +116,14 @@ fn blocking_call<'t>(
     }
     let mut message = entry.message_for(&q);
     // `asyncio.to_thread(requests.get(url))` calls `requests.get` here, on the loop.
-    if let Some(outer) = parent.filter(|p| p.kind() == "argument_list").and_then(|p| p.parent()) {
-        if outer.kind() == "call" && is_offloader(r, outer) {
-            message.push_str(&format!(
+    if let Some(outer) = parent.filter(|p| p.kind() == "argument_list").and_then(|p| p.parent())
+        && outer.kind() == "call"
+        && is_offloader(r, outer)
+    {
+        message.push_str(&format!(
                 "; it is called here, on the event loop, and only its result is passed on: pass the callable and its arguments instead (`{}`)",
                 offload_example(r, outer, node, &q)
             ));
-        }
     }
     let name = function_name(r, scope);
     let route = endpoints.get(&scope).and_then(|e| e.label.clone());
@@ -142,12 +144,11 @@ fn blocking_call<'t>(
 
 fn is_offloader(r: &Resolver<'_, '_>, call: Node<'_>) -> bool {
     let Some(func) = call.child_by_field_name("function") else { return false };
-    if func.kind() == "attribute" {
-        if let Some(attr) = func.child_by_field_name("attribute") {
-            if r.catalog.offload_methods.contains(r.facts.text_of(attr)) {
-                return true;
-            }
-        }
+    if func.kind() == "attribute"
+        && let Some(attr) = func.child_by_field_name("attribute")
+        && r.catalog.offload_methods.contains(r.facts.text_of(attr))
+    {
+        return true;
     }
     r.qualified(&r.value_of(func)).is_some_and(|q| r.catalog.is_offloader(&q))
 }
@@ -229,9 +230,7 @@ fn is_stub(body: Node<'_>) -> bool {
         "expression_statement" => {
             stmt.named_child(0).is_some_and(|e| matches!(e.kind(), "string" | "ellipsis" | "concatenated_string"))
         }
-        "return_statement" => {
-            stmt.named_child(0).is_none_or(|e| matches!(e.kind(), "none" | "ellipsis"))
-        }
+        "return_statement" => stmt.named_child(0).is_none_or(|e| matches!(e.kind(), "none" | "ellipsis")),
         _ => false,
     })
 }
@@ -355,10 +354,7 @@ fn string_value(r: &Resolver<'_, '_>, node: Node<'_>) -> Option<String> {
         return None;
     }
     let mut c = node.walk();
-    let content: String = node
-        .named_children(&mut c)
-        .filter(|n| n.kind() == "string_content")
-        .map(|n| r.facts.text_of(n))
-        .collect();
+    let content: String =
+        node.named_children(&mut c).filter(|n| n.kind() == "string_content").map(|n| r.facts.text_of(n)).collect();
     Some(content)
 }

@@ -244,10 +244,10 @@ fn collect<'t>(text: &'t str, tree: &'t Tree, query: &tree_sitter::Query, c: &Ca
             raw.unknown_targets.push(caps[0].node);
         } else if first == c.global_name {
             raw.globals.push(caps[0].node);
-        } else if has(c.param_list) {
-            if let (Some(list), Some(name)) = (get(c.param_list), get(c.param_name)) {
-                raw.params.push((list, name, get(c.param_type)));
-            }
+        } else if has(c.param_list)
+            && let (Some(list), Some(name)) = (get(c.param_list), get(c.param_name))
+        {
+            raw.params.push((list, name, get(c.param_type)));
         }
     }
     raw
@@ -272,8 +272,14 @@ fn build<'t>(text: &'t str, mut raw: Raw<'t>) -> Facts<'t> {
         scopes[id].parent = Some(*stack.last().unwrap_or(&0));
         stack.push(id);
     }
-    let mut facts =
-        Facts { text, scopes, bindings: Vec::new(), calls: Vec::new(), enters: Vec::new(), imported_modules: Vec::new() };
+    let mut facts = Facts {
+        text,
+        scopes,
+        bindings: Vec::new(),
+        calls: Vec::new(),
+        enters: Vec::new(),
+        imported_modules: Vec::new(),
+    };
 
     let by_node: HashMap<usize, ScopeId> =
         facts.scopes.iter().enumerate().filter_map(|(i, s)| s.node.map(|n| (n.id(), i))).collect();
@@ -403,11 +409,7 @@ fn build<'t>(text: &'t str, mut raw: Raw<'t>) -> Facts<'t> {
         list.sort_by_key(|&id| bindings[id].pos);
     }
 
-    facts.calls = raw
-        .calls
-        .into_iter()
-        .map(|(node, func, args)| CallFact { node, func, args, scope: 0 })
-        .collect();
+    facts.calls = raw.calls.into_iter().map(|(node, func, args)| CallFact { node, func, args, scope: 0 }).collect();
     for i in 0..facts.calls.len() {
         facts.calls[i].scope = facts.scope_at(facts.calls[i].node.start_byte());
     }
@@ -435,7 +437,14 @@ impl<'t> Binder<'_, 't> {
     }
 
     /// Binds every name in an assignment target. Tuples unpack a tuple value item by item.
-    fn bind_target(&mut self, scope: ScopeId, target: Node<'t>, kind: BindingKind<'t>, value: Option<Node<'t>>, pos: usize) {
+    fn bind_target(
+        &mut self,
+        scope: ScopeId,
+        target: Node<'t>,
+        kind: BindingKind<'t>,
+        value: Option<Node<'t>>,
+        pos: usize,
+    ) {
         match target.kind() {
             "identifier" => {
                 let name = self.facts.text_of(target);
@@ -447,12 +456,15 @@ impl<'t> Binder<'_, 't> {
                     let mut c = target.walk();
                     target.named_children(&mut c).collect()
                 };
-                let values: Option<Vec<Node<'t>>> = value.filter(|v| {
-                    matches!(v.kind(), "expression_list" | "tuple" | "list") && matches!(kind, BindingKind::Value(_))
-                }).map(|v| {
-                    let mut c = v.walk();
-                    v.named_children(&mut c).collect()
-                });
+                let values: Option<Vec<Node<'t>>> = value
+                    .filter(|v| {
+                        matches!(v.kind(), "expression_list" | "tuple" | "list")
+                            && matches!(kind, BindingKind::Value(_))
+                    })
+                    .map(|v| {
+                        let mut c = v.walk();
+                        v.named_children(&mut c).collect()
+                    });
                 for (i, item) in items.iter().enumerate() {
                     let item_value = values.as_ref().and_then(|vs| (vs.len() == items.len()).then(|| vs[i]));
                     let item_kind = match item_value {
@@ -462,11 +474,11 @@ impl<'t> Binder<'_, 't> {
                     // Nested patterns are bound as unknown, one level deep (no recursion on user input).
                     if item.kind() == "identifier" || item.kind() == "attribute" {
                         self.bind_target(scope, *item, item_kind, None, pos);
-                    } else if item.kind() == "list_splat_pattern" {
-                        if let Some(inner) = item.named_child(0).filter(|n| n.kind() == "identifier") {
-                            let name = self.facts.text_of(inner);
-                            self.bind(scope, name, BindingKind::Unknown, pos);
-                        }
+                    } else if item.kind() == "list_splat_pattern"
+                        && let Some(inner) = item.named_child(0).filter(|n| n.kind() == "identifier")
+                    {
+                        let name = self.facts.text_of(inner);
+                        self.bind(scope, name, BindingKind::Unknown, pos);
                     }
                 }
             }
@@ -476,7 +488,8 @@ impl<'t> Binder<'_, 't> {
 
     /// `self.x = value` in a method records `x` as an attribute of the method's class.
     fn bind_self_attr(&mut self, scope: ScopeId, target: Node<'t>, kind: BindingKind<'t>, pos: usize) {
-        let (Some(obj), Some(attr)) = (target.child_by_field_name("object"), target.child_by_field_name("attribute")) else {
+        let (Some(obj), Some(attr)) = (target.child_by_field_name("object"), target.child_by_field_name("attribute"))
+        else {
             return;
         };
         if obj.kind() != "identifier" || self.facts.scopes[scope].kind != ScopeKind::Function {

@@ -79,7 +79,8 @@ impl<'a, 't> Resolver<'a, 't> {
                 self.lookup(name, self.facts.scope_at(at), at, d)
             }
             "attribute" => {
-                let (Some(obj), Some(attr)) = (node.child_by_field_name("object"), node.child_by_field_name("attribute"))
+                let (Some(obj), Some(attr)) =
+                    (node.child_by_field_name("object"), node.child_by_field_name("attribute"))
                 else {
                     return Value::Unknown;
                 };
@@ -194,7 +195,12 @@ impl<'a, 't> Resolver<'a, 't> {
                 // `X | None`: the first side that is not None.
                 let mut c = node.walk();
                 let sides: Vec<Node<'t>> = node.named_children(&mut c).collect();
-                sides.into_iter().filter(|n| n.kind() != "none").map(|n| self.annotation(n, d)).next().unwrap_or(Value::Unknown)
+                sides
+                    .into_iter()
+                    .filter(|n| n.kind() != "none")
+                    .map(|n| self.annotation(n, d))
+                    .next()
+                    .unwrap_or(Value::Unknown)
             }
             "generic_type" | "subscript" => {
                 let (base, args) = if node.kind() == "generic_type" {

@@ -33,9 +33,7 @@ impl Tier {
     }
 
     pub fn parse(s: &str) -> Option<Tier> {
-        [Tier::Hint, Tier::Info, Tier::Warning, Tier::Critical]
-            .into_iter()
-            .find(|t| t.as_str() == s)
+        [Tier::Hint, Tier::Info, Tier::Warning, Tier::Critical].into_iter().find(|t| t.as_str() == s)
     }
 }
 
@@ -96,30 +94,96 @@ macro_rules! rule {
 }
 
 pub static RULES: &[RuleInfo] = &[
-    rule!(BlockingHttp, "blocking-http", "LS101", Critical, ["ASYNC210", "ASYNC211", "ASYNC212"],
-        "A synchronous HTTP request made on the event loop"),
-    rule!(BlockingSleep, "blocking-sleep", "LS102", Critical, ["ASYNC251"],
-        "`time.sleep` called on the event loop"),
-    rule!(BlockingSubprocess, "blocking-subprocess", "LS103", Critical, ["ASYNC220", "ASYNC221", "ASYNC222"],
-        "A subprocess started or waited for synchronously on the event loop"),
-    rule!(BlockingFile, "blocking-file", "LS104", Warning, ["ASYNC230", "ASYNC231", "ASYNC232", "ASYNC240"],
-        "Synchronous file or file-system I/O on the event loop"),
-    rule!(BlockingInput, "blocking-input", "LS105", Critical, ["ASYNC250"],
-        "Reading from the terminal on the event loop"),
-    rule!(BlockingNetwork, "blocking-network", "LS106", Critical, [],
-        "A blocking socket, DNS or mail/FTP protocol call on the event loop"),
-    rule!(BlockingDatabase, "blocking-database", "LS107", Critical, [],
-        "A synchronous database driver call on the event loop"),
-    rule!(BlockingWait, "blocking-wait", "LS108", Critical, [],
-        "Waiting on a thread primitive, a future, or a nested event loop on the event loop"),
-    rule!(BlockingSdk, "blocking-sdk", "LS109", Critical, [],
-        "A synchronous cloud or service SDK call on the event loop"),
-    rule!(BlockingCustom, "blocking-custom", "LS199", Critical, ["ASYNC200"],
-        "A call configured as blocking in `extend-blocking-calls`, made on the event loop"),
-    rule!(AsyncWithoutAwait, "async-without-await", "LS201", Info, ["RUF029", "ASYNC124"],
-        "A coroutine that never awaits (opt-in)", false),
-    rule!(LoopApiInThread, "loop-api-in-thread", "LS301", Critical, [],
-        "An event-loop API called from a sync route or dependency, which runs in a worker thread"),
+    rule!(
+        BlockingHttp,
+        "blocking-http",
+        "LS101",
+        Critical,
+        ["ASYNC210", "ASYNC211", "ASYNC212"],
+        "A synchronous HTTP request made on the event loop"
+    ),
+    rule!(BlockingSleep, "blocking-sleep", "LS102", Critical, ["ASYNC251"], "`time.sleep` called on the event loop"),
+    rule!(
+        BlockingSubprocess,
+        "blocking-subprocess",
+        "LS103",
+        Critical,
+        ["ASYNC220", "ASYNC221", "ASYNC222"],
+        "A subprocess started or waited for synchronously on the event loop"
+    ),
+    rule!(
+        BlockingFile,
+        "blocking-file",
+        "LS104",
+        Warning,
+        ["ASYNC230", "ASYNC231", "ASYNC232", "ASYNC240"],
+        "Synchronous file or file-system I/O on the event loop"
+    ),
+    rule!(
+        BlockingInput,
+        "blocking-input",
+        "LS105",
+        Critical,
+        ["ASYNC250"],
+        "Reading from the terminal on the event loop"
+    ),
+    rule!(
+        BlockingNetwork,
+        "blocking-network",
+        "LS106",
+        Critical,
+        [],
+        "A blocking socket, DNS or mail/FTP protocol call on the event loop"
+    ),
+    rule!(
+        BlockingDatabase,
+        "blocking-database",
+        "LS107",
+        Critical,
+        [],
+        "A synchronous database driver call on the event loop"
+    ),
+    rule!(
+        BlockingWait,
+        "blocking-wait",
+        "LS108",
+        Critical,
+        [],
+        "Waiting on a thread primitive, a future, or a nested event loop on the event loop"
+    ),
+    rule!(
+        BlockingSdk,
+        "blocking-sdk",
+        "LS109",
+        Critical,
+        [],
+        "A synchronous cloud or service SDK call on the event loop"
+    ),
+    rule!(
+        BlockingCustom,
+        "blocking-custom",
+        "LS199",
+        Critical,
+        ["ASYNC200"],
+        "A call configured as blocking in `extend-blocking-calls`, made on the event loop"
+    ),
+    rule!(
+        AsyncWithoutAwait,
+        "async-without-await",
+        "LS201",
+        Info,
+        ["RUF029", "ASYNC124"],
+        "A coroutine that never awaits (opt-in)",
+        false
+    ),
+    rule!(
+        LoopApiInThread,
+        "loop-api-in-thread",
+        "LS301",
+        Critical,
+        [],
+        "An event-loop API called from a sync route or dependency, which runs in a worker thread"
+    ),
 ];
 
 impl Rule {
@@ -134,10 +198,7 @@ impl Rule {
     }
     /// Looks a rule up by name (`blocking-http`) or code (`LS101`), case-insensitively.
     pub fn from_name_or_code(s: &str) -> Option<Rule> {
-        RULES
-            .iter()
-            .find(|r| r.name.eq_ignore_ascii_case(s) || r.code.eq_ignore_ascii_case(s))
-            .map(|r| r.rule)
+        RULES.iter().find(|r| r.name.eq_ignore_ascii_case(s) || r.code.eq_ignore_ascii_case(s)).map(|r| r.rule)
     }
     pub fn all() -> impl Iterator<Item = Rule> {
         RULES.iter().map(|r| r.rule)
