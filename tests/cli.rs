@@ -319,3 +319,11 @@ fn rule_command_prints_docs() {
     assert!(stdout(&all).contains("LS201   async-without-await"));
     assert_eq!(loopsafe(dir.path(), &["rule", "nope"]).status.code(), Some(2));
 }
+
+#[test]
+fn the_bundled_example_app() {
+    // The README's run command: what a new user sees first.
+    let out = loopsafe(&common::repo_root(), &["check", "examples/fastapi_app"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    insta::assert_snapshot!(stdout(&out));
+}

@@ -166,3 +166,12 @@ fn analysis_is_pure_and_repeatable() {
     assert_eq!(a, b);
     assert_eq!(a.len(), 1);
 }
+
+#[test]
+fn the_readme_lists_every_rule() {
+    let readme = std::fs::read_to_string(common::repo_root().join("README.md")).expect("README.md exists");
+    for info in RULES {
+        let row = format!("| {} | `{}` |", info.code, info.name);
+        assert!(readme.contains(&row), "README.md's rule table has no row starting `{row}`");
+    }
+}
