@@ -83,6 +83,10 @@ pub struct Catalog {
     pub typing_unwrap: HashSet<String>,
     /// Decorators that mark a coroutine as an interface or stub.
     pub exempt_decorators: HashSet<String>,
+    /// Decorators that memoize a function: chains through it are not reported.
+    pub memoizers: HashSet<String>,
+    /// The top-level modules the catalog describes (`requests`, `os`, `builtins`).
+    library_roots: HashSet<String>,
 }
 
 #[derive(Deserialize)]
@@ -106,6 +110,13 @@ struct FileData {
     frameworks: Option<FrameworksData>,
     typing: Option<TypingData>,
     coroutines: Option<CoroutinesData>,
+    chains: Option<ChainsData>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ChainsData {
+    memoizers: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -182,7 +193,25 @@ impl Catalog {
             cat.add_file(text).map_err(|e| format!("{file}: {e}"))?;
         }
         cat.prefixes.sort_by(|a, b| b.0.len().cmp(&a.0.len()).then_with(|| a.0.cmp(&b.0)));
+        let roots: HashSet<String> = cat
+            .exact
+            .keys()
+            .chain(cat.prefixes.iter().map(|(p, _)| p))
+            .chain(cat.returns.keys())
+            .filter_map(|n| n.split('.').next())
+            .filter(|r| !r.is_empty())
+            .map(str::to_string)
+            .collect();
+        cat.library_roots = roots;
         Ok(cat)
+    }
+
+    /// Whether a qualified name lies in a library the catalog describes (so not in the user's project).
+    /// A project that is itself one of those libraries is analysed with `--no-follow` semantics for its
+    /// own names only where they collide; relative imports (`.x`) are never library names.
+    pub fn is_library_name(&self, name: &str) -> bool {
+        let root = name.split('.').next().unwrap_or(name);
+        !root.is_empty() && self.library_roots.contains(root)
     }
 
     fn add_file(&mut self, text: &str) -> Result<(), String> {
@@ -220,6 +249,9 @@ impl Catalog {
         }
         if let Some(t) = data.typing {
             self.typing_unwrap.extend(t.unwrap);
+        }
+        if let Some(c) = data.chains {
+            self.memoizers.extend(c.memoizers);
         }
         if let Some(c) = data.coroutines {
             self.exempt_decorators.extend(c.exempt_decorators);

@@ -1,14 +1,19 @@
 //! `loopsafe check`: walks the given paths, reads and analyses every Python file in parallel, and turns
 //! findings into located diagnostics. This is the I/O edge around the pure analysis core.
 
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use globset::{Glob, GlobSet, GlobSetBuilder};
 use rayon::prelude::*;
 
-use crate::analysis::{self, Finding};
+use crate::analysis::summary::Loc;
+use crate::analysis::{self, FileAnalysis, Finding};
+use crate::cache::{self, Cache};
 use crate::catalog::Catalog;
 use crate::line_index::{ColumnUnit, LineIndex};
+use crate::project::{ChainFinding, Project, ProjectFile};
 use crate::settings::Settings;
 
 /// Directories never worth checking (as in ruff's defaults); a path named on the command line is
@@ -72,11 +77,16 @@ pub struct Report {
     pub warnings: Vec<String>,
 }
 
+#[derive(Clone)]
 pub struct CheckOptions<'a> {
     pub paths: &'a [PathBuf],
     pub settings: &'a Settings,
     /// Where `exclude` globs are anchored (the configuration file's directory).
     pub root: Option<&'a Path>,
+    /// Follow calls into other functions and modules (the whole project is read).
+    pub follow: bool,
+    /// Where the cache lives; `None` disables it.
+    pub cache_dir: Option<PathBuf>,
 }
 
 /// Lists the Python files under `paths`, respecting `.gitignore`, hidden-directory rules and excludes.
@@ -163,30 +173,216 @@ pub fn read_source(path: &Path) -> Source {
     }
 }
 
-/// Checks files in parallel. Diagnostics come back sorted by path and position.
-pub fn check_files(files: &[PathBuf], catalog: &Catalog, settings: &Settings) -> Report {
-    let results: Vec<Result<Vec<Diagnostic>, String>> = files
+/// The project a path belongs to: the nearest directory, from the path upwards, with a
+/// `pyproject.toml`, a `setup.cfg` or a `.git`.
+pub fn project_root(start: &Path) -> Option<PathBuf> {
+    let start = std::fs::canonicalize(start).ok()?;
+    let mut dir = if start.is_dir() { Some(start.as_path()) } else { start.parent() };
+    while let Some(d) = dir {
+        if ["pyproject.toml", "setup.cfg", ".git"].iter().any(|m| d.join(m).exists()) {
+            return Some(d.to_path_buf());
+        }
+        dir = d.parent();
+    }
+    None
+}
+
+/// Checks the files under `opts.paths`. With `opts.follow`, every file of the project they belong to
+/// is summarized so that calls into other functions and modules are followed; findings are reported
+/// for the given files only. With a cache directory, unchanged files are not analysed again.
+pub fn check(opts: &CheckOptions<'_>, catalog: &Catalog) -> Result<Report, String> {
+    let timer = Timer::new();
+    let reported = collect_files(opts)?;
+    let root = opts.paths.first().and_then(|p| project_root(p));
+    let mut seen: HashSet<PathBuf> = HashSet::new();
+    // (absolute path, display path, reported?)
+    let mut files: Vec<(PathBuf, String, bool)> = Vec::new();
+    for p in &reported {
+        let abs = std::fs::canonicalize(p).unwrap_or_else(|_| p.clone());
+        if seen.insert(abs.clone()) {
+            files.push((abs, display_path(p), true));
+        }
+    }
+    if opts.follow
+        && let Some(root) = &root
+    {
+        let project_opts = CheckOptions { paths: std::slice::from_ref(root), ..opts.clone() };
+        let cwd = std::env::current_dir().ok().and_then(|c| std::fs::canonicalize(c).ok());
+        for p in collect_files(&project_opts)? {
+            let abs = std::fs::canonicalize(&p).unwrap_or_else(|_| p.clone());
+            if seen.insert(abs.clone()) {
+                let shown = cwd.as_deref().and_then(|c| abs.strip_prefix(c).ok()).unwrap_or(&abs);
+                files.push((abs.clone(), display_path(shown), false));
+            }
+        }
+    }
+    timer.lap("walk");
+
+    let mut warnings = Vec::new();
+    let cache_dir = opts.cache_dir.clone().or_else(|| root.as_ref().map(|r| r.join(cache::DIR_NAME)));
+    let cache = cache_dir.as_deref().map(|d| Cache::open(d, opts.settings, opts.follow));
+    timer.lap("cache load");
+
+    struct Outcome {
+        diagnostics: Vec<Diagnostic>,
+        hash: u128,
+        analysis: Arc<FileAnalysis>,
+        fresh: bool,
+    }
+    let outcomes: Vec<Result<Outcome, String>> = files
         .par_iter()
-        .map(|path| match read_source(path) {
+        .map(|(abs, display, is_reported)| match read_source(abs) {
             Source::Skipped(why) => Err(why),
             Source::Text { text } => {
-                let display = display_path(path);
-                let findings = analysis::analyze_source(&text, catalog, settings);
-                Ok(locate(&display, &text, findings))
+                let hash = cache::content_hash(&text);
+                let (analysis, fresh) = match cache.as_ref().and_then(|c| c.get(hash)) {
+                    Some(a) => (a, false),
+                    None => (Arc::new(analysis::analyze_source_file(&text, catalog, opts.settings, opts.follow)), true),
+                };
+                let diagnostics =
+                    if *is_reported { locate(display, &text, analysis.findings.clone()) } else { Vec::new() };
+                Ok(Outcome { diagnostics, hash, analysis, fresh })
             }
         })
         .collect();
+    timer.lap("analyse");
+
     let mut report = Report { diagnostics: Vec::new(), files_checked: 0, warnings: Vec::new() };
-    for r in results {
-        match r {
-            Ok(d) => {
-                report.files_checked += 1;
-                report.diagnostics.extend(d);
+    let mut project_files = Vec::with_capacity(files.len());
+    let mut reported_index = Vec::with_capacity(files.len());
+    let mut used = Vec::with_capacity(files.len());
+    let mut any_fresh = false;
+    for ((abs, display, is_reported), outcome) in files.into_iter().zip(outcomes) {
+        match outcome {
+            Ok(o) => {
+                if is_reported {
+                    report.files_checked += 1;
+                    report.diagnostics.extend(o.diagnostics);
+                }
+                any_fresh |= o.fresh;
+                used.push((o.hash, o.analysis.clone()));
+                if opts.follow {
+                    reported_index.push(is_reported);
+                    project_files.push(ProjectFile { path: abs, display, analysis: o.analysis });
+                }
             }
-            Err(w) => report.warnings.push(w),
+            Err(why) => {
+                if is_reported {
+                    warnings.push(why);
+                }
+            }
         }
     }
+    // Identical files (empty `__init__.py`s) share an entry.
+    used.sort_unstable_by_key(|(h, _)| *h);
+    used.dedup_by_key(|(h, _)| *h);
+    if let Some(cache) = &cache
+        && (any_fresh || cache.len() != used.len())
+        && let Err(e) = cache.save(&used)
+    {
+        warnings.push(format!("cannot write the cache: {e}"));
+    }
+    timer.lap("cache save");
+
+    if opts.follow {
+        let project = Project::new(project_files, root.as_deref());
+        timer.lap("index");
+        let chains = project.chain_findings(opts.settings);
+        timer.lap("link");
+        report.diagnostics.extend(locate_chains(&project, &reported_index, chains));
+        timer.lap("locate");
+    }
     report
+        .diagnostics
+        .sort_by(|a, b| (&a.path, a.start.line, a.start.column).cmp(&(&b.path, b.start.line, b.start.column)));
+    report.warnings = warnings;
+    Ok(report)
+}
+
+/// Phase timings on stderr when `LOOPSAFE_TIMINGS` is set (for profiling; not a stable interface).
+struct Timer {
+    on: bool,
+    last: std::cell::Cell<std::time::Instant>,
+}
+
+impl Timer {
+    fn new() -> Timer {
+        Timer {
+            on: std::env::var_os("LOOPSAFE_TIMINGS").is_some(),
+            last: std::cell::Cell::new(std::time::Instant::now()),
+        }
+    }
+    fn lap(&self, phase: &str) {
+        if self.on {
+            let now = std::time::Instant::now();
+            eprintln!("loopsafe: timing: {phase}: {:.3}s", (now - self.last.get()).as_secs_f64());
+            self.last.set(now);
+        }
+    }
+}
+
+/// Turns chain findings into diagnostics, reading the source lines of the files they are in.
+fn locate_chains(project: &Project, reported: &[bool], chains: Vec<ChainFinding>) -> Vec<Diagnostic> {
+    let files = project.files();
+    let mut texts: HashMap<usize, Option<String>> = HashMap::new();
+    let mut out = Vec::new();
+    for c in chains {
+        if !reported[c.file] {
+            continue;
+        }
+        let text = texts
+            .entry(c.file)
+            .or_insert_with(|| match read_source(&files[c.file].path) {
+                Source::Text { text } => Some(text),
+                Source::Skipped(_) => None,
+            })
+            .as_deref()
+            .unwrap_or("");
+        let pos = |l: &Loc| Position { line: l.line as usize + 1, column: l.col as usize + 1 };
+        let (start, end) = (pos(&c.start), pos(&c.end));
+        let idx = LineIndex::new(text);
+        let first = c.start.line as usize;
+        let source = if first < idx.line_count() {
+            vec![(first + 1, text[idx.line_range(text, first)].to_string())]
+        } else {
+            Vec::new()
+        };
+        let end_col =
+            if end.line == start.line { end.column - 1 } else { source.first().map_or(0, |(_, l)| l.chars().count()) };
+        let chain = c
+            .hops
+            .iter()
+            .map(|h| LocatedHop {
+                path: files[h.file].display.clone(),
+                line: h.loc.line as usize + 1,
+                column: h.loc.col as usize + 1,
+                name: h.name.clone(),
+            })
+            .collect();
+        let finding = Finding {
+            rule: c.rule,
+            tier: c.tier,
+            range: c.start.offset as usize..c.end.offset as usize,
+            call_range: None,
+            message: c.message,
+            callee: Some(c.callee),
+            instead: c.instead,
+            fix_kinds: c.fixes,
+            chain: Vec::new(),
+            function: Some(c.function),
+            route: c.route,
+        };
+        out.push(Diagnostic {
+            path: files[c.file].display.clone(),
+            finding,
+            start,
+            end,
+            chain,
+            source,
+            underline: (start.column - 1, end_col),
+        });
+    }
+    out
 }
 
 /// A path as the user reached it: relative paths stay relative, without a leading `./`.

@@ -4,11 +4,13 @@
 //! `analysis` core; `check` and `output` are the command line's edges.
 
 pub mod analysis;
+pub mod cache;
 pub mod catalog;
 pub mod check;
 pub mod config;
 pub mod line_index;
 pub mod output;
+pub mod project;
 pub mod rules;
 pub mod settings;
 pub mod syntax;

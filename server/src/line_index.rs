@@ -84,6 +84,22 @@ impl LineIndex {
         LineCol { line, col }
     }
 
+    /// The 0-based line of `offset` and its column in characters, UTF-16 units and bytes, in one pass.
+    pub fn all_columns(&self, text: &str, offset: usize) -> (usize, usize, usize, usize) {
+        let mut offset = offset.min(self.len);
+        while !text.is_char_boundary(offset) {
+            offset -= 1;
+        }
+        let line = self.line_of(offset);
+        let prefix = &text[self.starts[line]..offset];
+        let (mut chars, mut utf16) = (0, 0);
+        for ch in prefix.chars() {
+            chars += 1;
+            utf16 += ch.len_utf16();
+        }
+        (line, chars, utf16, prefix.len())
+    }
+
     /// The byte offset of a line and column; positions past the end of a line clamp to its end, lines
     /// past the end of the text clamp to the end of the text (as LSP asks).
     pub fn offset(&self, text: &str, pos: LineCol, unit: ColumnUnit) -> usize {

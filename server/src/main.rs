@@ -56,6 +56,16 @@ struct CheckArgs {
     /// A pyproject.toml (its [tool.loopsafe] table) or loopsafe.toml to use instead of discovering one.
     #[arg(long)]
     config: Option<PathBuf>,
+    /// Check each file on its own: do not follow calls into other functions and modules.
+    #[arg(long)]
+    no_follow: bool,
+    /// Do not read or write the analysis cache.
+    #[arg(long)]
+    no_cache: bool,
+    /// Where to keep the analysis cache (default: `.loopsafe_cache` at the project root; also
+    /// LOOPSAFE_CACHE_DIR).
+    #[arg(long, env = "LOOPSAFE_CACHE_DIR")]
+    cache_dir: Option<PathBuf>,
     /// Never use colours in text output (also: NO_COLOR).
     #[arg(long)]
     no_color: bool,
@@ -94,9 +104,24 @@ fn run_check(args: CheckArgs) -> Result<ExitCode, String> {
         settings.ignore = parse_list(ign, "ignore")?;
     }
     let catalog = Catalog::bundled().extended(&settings.extend_blocking_calls);
-    let opts = CheckOptions { paths: &args.paths, settings: &settings, root: loaded.root() };
-    let files = check::collect_files(&opts)?;
-    let report = check::check_files(&files, &catalog, &settings);
+    let cache_dir = if args.no_cache {
+        None
+    } else {
+        args.cache_dir.clone().or_else(|| {
+            let start = args.paths.first().map_or(std::path::Path::new("."), |p| p.as_path());
+            let root = check::project_root(start)
+                .or_else(|| std::env::current_dir().ok().and_then(|c| std::fs::canonicalize(c).ok()));
+            root.map(|r| r.join(loopsafe::cache::DIR_NAME))
+        })
+    };
+    let opts = CheckOptions {
+        paths: &args.paths,
+        settings: &settings,
+        root: loaded.root(),
+        follow: !args.no_follow,
+        cache_dir,
+    };
+    let report = check::check(&opts, &catalog)?;
 
     let mut stderr = std::io::stderr().lock();
     for w in &report.warnings {

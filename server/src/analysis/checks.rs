@@ -14,22 +14,21 @@ use crate::settings::Settings;
 
 /// How a function is run by a web framework.
 #[derive(Clone, Debug)]
-struct Endpoint {
-    /// `GET /items/{id}` for a route whose path is visible; `dependency` for a dependency.
-    label: Option<String>,
+pub(super) struct Endpoint {
+    /// `GET /items/{id}` for a route whose path is visible.
+    pub(super) label: Option<String>,
 }
 
-pub fn run(r: &Resolver<'_, '_>, settings: &Settings) -> Vec<Finding> {
+pub fn run(r: &Resolver<'_, '_>, settings: &Settings, endpoints: &HashMap<ScopeId, Endpoint>) -> Vec<Finding> {
     let facts = r.facts;
     let mut out = Vec::new();
-    let endpoints = endpoints(r);
     let want_blocking = Rule::all().any(|rule| rule.is_blocking() && settings.enabled(rule));
     let want_loop_api = settings.enabled(Rule::LoopApiInThread);
 
     for call in &facts.calls {
         let scope = &facts.scopes[call.scope];
         if facts.is_on_loop(call.scope) {
-            if want_blocking && let Some(f) = blocking_call(r, call.node, call.func, call.scope, &endpoints) {
+            if want_blocking && let Some(f) = blocking_call(r, call.node, call.func, call.scope, endpoints) {
                 out.push(f);
             }
         } else if want_loop_api && scope.kind == ScopeKind::Function && endpoints.contains_key(&call.scope) {
@@ -90,7 +89,7 @@ pub fn run(r: &Resolver<'_, '_>, settings: &Settings) -> Vec<Finding> {
                 && s.is_async
                 && !s.has_await
                 && !s.has_yield
-                && let Some(f) = async_without_await(r, id, &endpoints)
+                && let Some(f) = async_without_await(r, id, endpoints)
             {
                 out.push(f);
             }
@@ -236,7 +235,7 @@ fn is_stub(body: Node<'_>) -> bool {
 }
 
 /// Functions that FastAPI or Starlette run as routes or dependencies in this file.
-fn endpoints(r: &Resolver<'_, '_>) -> HashMap<ScopeId, Endpoint> {
+pub(super) fn endpoints(r: &Resolver<'_, '_>) -> HashMap<ScopeId, Endpoint> {
     let facts = r.facts;
     let fw = &r.catalog.frameworks;
     let mut out = HashMap::new();
@@ -304,7 +303,7 @@ fn route_decorator(r: &Resolver<'_, '_>, d: Node<'_>) -> Option<String> {
         Value::Instance(t) => fw.app_classes.contains(&t),
         // An app or router imported from elsewhere in the project: `from .routers import router`.
         Value::Name(q) => !q.starts_with("builtins.") || obj.kind() == "identifier",
-        Value::Unknown => obj.kind() == "identifier" || obj.kind() == "attribute",
+        Value::Unknown | Value::Foreign(_) => obj.kind() == "identifier" || obj.kind() == "attribute",
         _ => false,
     };
     if !is_app {

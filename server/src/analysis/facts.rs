@@ -112,6 +112,8 @@ pub struct Facts<'t> {
     pub scopes: Vec<Scope<'t>>,
     pub bindings: Vec<Binding<'t>>,
     pub calls: Vec<CallFact<'t>>,
+    /// Attribute reads that are not the callee of a call, with their scope (a `@property` runs code).
+    pub attributes: Vec<(Node<'t>, ScopeId)>,
     /// Context managers entered by a plain (not `async`) `with`: the item's value, without `as ...`.
     pub enters: Vec<(Node<'t>, ScopeId)>,
     /// Module names imported anywhere (`import a.b` gives `a.b`, `from a.b import c` gives `a.b`).
@@ -130,6 +132,7 @@ struct Raw<'t> {
     assigns: Vec<(Node<'t>, Node<'t>, Option<Node<'t>>, Option<Node<'t>>)>,
     withs: Vec<(Node<'t>, Node<'t>, Node<'t>)>,
     enters: Vec<Node<'t>>,
+    attributes: Vec<Node<'t>>,
     unknown_targets: Vec<Node<'t>>,
     globals: Vec<Node<'t>>,
     params: Vec<(Node<'t>, Node<'t>, Option<Node<'t>>)>,
@@ -234,6 +237,8 @@ fn collect<'t>(text: &'t str, tree: &'t Tree, query: &tree_sitter::Query, c: &Ca
             if let (Some(item), Some(value), Some(target)) = (get(c.with), get(c.with_value), get(c.with_target)) {
                 raw.withs.push((item, value, target));
             }
+        } else if first == c.attribute {
+            raw.attributes.push(caps[0].node);
         } else if has(c.enter) {
             if let (Some(value), false) = (get(c.enter_value), has(c.enter_async)) {
                 // `with x as y`: the manager is `x`.
@@ -278,6 +283,7 @@ fn build<'t>(text: &'t str, mut raw: Raw<'t>) -> Facts<'t> {
         bindings: Vec::new(),
         calls: Vec::new(),
         enters: Vec::new(),
+        attributes: Vec::new(),
         imported_modules: Vec::new(),
     };
 
@@ -413,6 +419,14 @@ fn build<'t>(text: &'t str, mut raw: Raw<'t>) -> Facts<'t> {
     for i in 0..facts.calls.len() {
         facts.calls[i].scope = facts.scope_at(facts.calls[i].node.start_byte());
     }
+    let callees: std::collections::HashSet<usize> = facts.calls.iter().map(|c| c.func.id()).collect();
+    facts.attributes = raw
+        .attributes
+        .into_iter()
+        .filter(|a| !callees.contains(&a.id()))
+        .map(|a| (a, facts.scope_at(a.start_byte())))
+        .filter(|&(_, s)| facts.scopes[s].kind == ScopeKind::Function)
+        .collect();
     facts.enters = raw.enters.into_iter().map(|n| (n, facts.scope_at(n.start_byte()))).collect();
     facts
 }

@@ -7,22 +7,24 @@
 
 mod checks;
 pub mod facts;
-mod noqa;
+pub mod noqa;
 pub mod resolve;
+pub mod summary;
 
 use std::ops::Range;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tree_sitter::Tree;
 
 use crate::catalog::{Catalog, FixKind};
 use crate::rules::{Rule, Tier};
 use crate::settings::Settings;
 
-pub use noqa::is_suppressed;
+pub use noqa::{is_suppressed, is_suppressed_at, matches as noqa_matches};
+pub use summary::FileSummary;
 
 /// One step of the way from a coroutine to a blocking call.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Hop {
     /// The file of this hop; `None` for the file being analysed.
     pub path: Option<String>,
@@ -31,7 +33,7 @@ pub struct Hop {
     pub name: String,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Finding {
     pub rule: Rule,
     pub tier: Tier,
@@ -54,18 +56,44 @@ pub struct Finding {
     pub route: Option<String>,
 }
 
+/// Everything the analysis learns from one file: its own findings and its summary for the
+/// cross-module analysis.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileAnalysis {
+    pub findings: Vec<Finding>,
+    pub summary: FileSummary,
+}
+
 /// Analyses one parsed file. `text` must be the text `tree` was parsed from.
 pub fn analyze(text: &str, tree: &Tree, catalog: &Catalog, settings: &Settings) -> Vec<Finding> {
+    analyze_file(text, tree, catalog, settings, false).findings
+}
+
+/// Analyses one parsed file, and summarizes it for the cross-module analysis when `summarize` is set.
+/// The summary does not depend on `select`/`ignore`/`severity`: the linker applies those.
+pub fn analyze_file(text: &str, tree: &Tree, catalog: &Catalog, settings: &Settings, summarize: bool) -> FileAnalysis {
     let facts = facts::Facts::extract(text, tree);
     let resolver = resolve::Resolver::new(&facts, catalog);
-    let mut findings = checks::run(&resolver, settings);
+    let endpoints = checks::endpoints(&resolver);
+    let mut findings = checks::run(&resolver, settings, &endpoints);
     findings.retain(|f| settings.enabled(f.rule) && !noqa::is_suppressed(text, f));
     for f in &mut findings {
         f.tier = settings.tier(f.rule, f.tier);
     }
     findings.sort_by(|a, b| a.range.start.cmp(&b.range.start).then(a.rule.cmp(&b.rule)));
     findings.dedup_by(|a, b| a.range == b.range && a.rule == b.rule);
-    findings
+    let summary = if summarize {
+        summary::summarize(
+            &resolver,
+            text,
+            &endpoints,
+            &|rule, range| noqa::is_suppressed_at(text, rule, &range),
+            &|range| noqa::directive_at(text, &range),
+        )
+    } else {
+        FileSummary::default()
+    };
+    FileAnalysis { findings, summary }
 }
 
 /// Parses and analyses source text: the convenience entry point for tests and the CLI.
@@ -73,5 +101,13 @@ pub fn analyze_source(text: &str, catalog: &Catalog, settings: &Settings) -> Vec
     match crate::syntax::parse(text, None) {
         Some(tree) => analyze(text, &tree, catalog, settings),
         None => Vec::new(),
+    }
+}
+
+/// Parses, analyses and summarizes source text.
+pub fn analyze_source_file(text: &str, catalog: &Catalog, settings: &Settings, summarize: bool) -> FileAnalysis {
+    match crate::syntax::parse(text, None) {
+        Some(tree) => analyze_file(text, &tree, catalog, settings, summarize),
+        None => FileAnalysis::default(),
     }
 }

@@ -27,6 +27,9 @@ pub enum Value {
     Class(ScopeId),
     /// An instance of a class defined in this file.
     Object(ScopeId),
+    /// A dotted path reached through what a non-catalogued name returned (`Svc().fetch` with `Svc`
+    /// imported): it can only name something in the project, so it is never matched against the catalog.
+    Foreign(String),
 }
 
 #[derive(Clone)]
@@ -163,7 +166,7 @@ impl<'a, 't> Resolver<'a, 't> {
                     Some(entered) => Value::Instance(entered.to_string()),
                     None => Value::Instance(t),
                 },
-                other @ Value::Object(_) => other,
+                other @ (Value::Object(_) | Value::Foreign(_)) => other,
                 _ => Value::Unknown,
             },
             BindingKind::Def(s) => Value::Def(*s),
@@ -251,6 +254,7 @@ impl<'a, 't> Resolver<'a, 't> {
         match v {
             Value::Name(q) => Value::Instance(self.catalog.canonical(&q)),
             Value::Class(c) => Value::Object(c),
+            Value::Foreign(p) => Value::Foreign(p),
             _ => Value::Unknown,
         }
     }
@@ -266,6 +270,7 @@ impl<'a, 't> Resolver<'a, 't> {
                 None => Value::Name(format!("{t}.{attr}")),
             },
             Value::Object(c) | Value::Class(c) => self.member(c, attr, depth + 1),
+            Value::Foreign(p) => Value::Foreign(format!("{p}.{attr}")),
             Value::Def(_) | Value::Unknown => Value::Unknown,
         }
     }
@@ -316,14 +321,22 @@ impl<'a, 't> Resolver<'a, 't> {
             return Value::Unknown;
         }
         match callee {
-            Value::Name(q) => self.instance_of(self.catalog.returns(&self.catalog.canonical(&q))),
+            Value::Name(q) => {
+                let q = self.catalog.canonical(&q);
+                match self.catalog.returns(&q) {
+                    Some(class) => Value::Instance(class.to_string()),
+                    // Maybe a project class: its instance's members are `q.member`.
+                    None if !q.starts_with("builtins.") => Value::Foreign(q),
+                    None => Value::Unknown,
+                }
+            }
             Value::Instance(t) => self.instance_of(self.catalog.returns(&format!("{t}.__call__"))),
             Value::Class(c) => Value::Object(c),
             Value::Def(f) => match self.facts.scopes[f].returns {
                 Some(r) if !self.facts.scopes[f].has_yield => self.annotation(r, depth + 1),
                 _ => Value::Unknown,
             },
-            Value::Object(_) | Value::Unknown => Value::Unknown,
+            Value::Object(_) | Value::Foreign(_) | Value::Unknown => Value::Unknown,
         }
     }
 }

@@ -1,0 +1,287 @@
+//! Per-file summaries for the cross-module analysis: every function with the blocking calls it makes on
+//! its own thread and the calls it makes to what may be project functions, plus the module's classes and
+//! exported names. A summary holds no syntax tree, serializes compactly, compares cheaply, and depends
+//! only on the file's text, the catalog and the settings that extend it: it is the unit of change.
+//!
+//! Positions are stored with their line and columns precomputed, because whoever reads a summary (the
+//! linker, the language server for a closed file) may no longer have the file's text.
+
+use serde::{Deserialize, Serialize};
+
+use super::checks::{self, Endpoint};
+use super::facts::{BindingKind, ScopeId, ScopeKind};
+use super::resolve::{Resolver, Value};
+use crate::catalog::{FixKind, display_name};
+use crate::line_index::LineIndex;
+use crate::rules::{Rule, Tier};
+
+/// A position: byte offset, 0-based line, and 0-based columns in characters, UTF-16 units and bytes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Loc {
+    pub offset: u32,
+    pub line: u32,
+    pub col: u32,
+    pub col_utf16: u32,
+    pub col_utf8: u32,
+}
+
+/// What a call refers to, to be resolved against the project.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Target {
+    /// A function, class or method of this file, by its dotted name in the module (`Svc.fetch`).
+    Local(String),
+    /// A dotted name as written in an import: absolute (`app.services.fetch`) or relative
+    /// (`.services.fetch`), possibly followed by attributes (`app.services.Svc.fetch`).
+    Name(String),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct CallSite {
+    pub start: Loc,
+    /// The end of the callee expression (`services.sign_op1` in `services.sign_op1(x)`).
+    pub end: Loc,
+    /// The end of the whole call, arguments included.
+    pub call_end: Loc,
+    pub target: Target,
+    /// The `# noqa` on the call's line: `None` without one, empty for a bare `# noqa`.
+    pub noqa: Option<Vec<String>>,
+    /// An attribute read (`cart.total`), which runs the target only if it is a `@property`.
+    pub access: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct BlockingSite {
+    pub start: Loc,
+    pub end: Loc,
+    /// The blocking API (`requests.get`).
+    pub callee: String,
+    pub rule: Rule,
+    pub tier: Tier,
+    pub message: String,
+    pub instead: Option<String>,
+    pub fixes: Vec<FixKind>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct FunctionSummary {
+    /// Dotted name in the module: `fetch`, `Svc.fetch`, `outer.inner`.
+    pub qualname: String,
+    pub is_async: bool,
+    /// Decorated with an offloader (`@sync_to_async`: calling it does not run its body here) or a
+    /// memoizer (`@functools.cache`: it blocks once per process). No chain goes through it.
+    pub offloaded: bool,
+    /// A `@property` (or `cached_property`): reading the attribute runs it.
+    pub is_property: bool,
+    pub name: Loc,
+    /// The FastAPI/Starlette route it implements, when visible (`GET /items`).
+    pub route: Option<String>,
+    /// Blocking calls made in its own body (sync functions only; a coroutine's are findings).
+    pub blocking: Vec<BlockingSite>,
+    /// Calls to what may be project functions.
+    pub calls: Vec<CallSite>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ClassSummary {
+    pub qualname: String,
+    pub bases: Vec<Target>,
+}
+
+/// What a module-level name is, for other modules that import it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Export {
+    /// Another name for something (`from .services import fetch`, `get = fetch`).
+    Alias(Target),
+    /// An instance of a class (`client = Client()`).
+    Instance(Target),
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct FileSummary {
+    pub functions: Vec<FunctionSummary>,
+    pub classes: Vec<ClassSummary>,
+    pub exports: Vec<(String, Export)>,
+}
+
+pub(super) fn summarize(
+    r: &Resolver<'_, '_>,
+    text: &str,
+    endpoints: &std::collections::HashMap<ScopeId, Endpoint>,
+    suppressed: &dyn Fn(Rule, std::ops::Range<usize>) -> bool,
+    noqa: &dyn Fn(std::ops::Range<usize>) -> Option<Vec<String>>,
+) -> FileSummary {
+    let facts = r.facts;
+    let mut out = FileSummary::default();
+    let index = LineIndex::new(text);
+    let loc = |offset: usize| {
+        let (line, col, col_utf16, col_utf8) = index.all_columns(text, offset);
+        Loc {
+            offset: offset as u32,
+            line: line as u32,
+            col: col as u32,
+            col_utf16: col_utf16 as u32,
+            col_utf8: col_utf8 as u32,
+        }
+    };
+
+    // Functions and classes, in scope order; `slot` maps a scope to its function's index.
+    let mut slot: Vec<Option<usize>> = vec![None; facts.scopes.len()];
+    for (id, s) in facts.scopes.iter().enumerate() {
+        match s.kind {
+            ScopeKind::Function => {
+                let Some(name) = s.name else { continue };
+                slot[id] = Some(out.functions.len());
+                let decorated_by = |set: &std::collections::HashSet<String>| {
+                    s.decorators.iter().any(|d| {
+                        let target =
+                            if d.kind() == "call" { d.child_by_field_name("function").unwrap_or(*d) } else { *d };
+                        r.qualified(&r.value_of(target)).is_some_and(|q| set.contains(&q))
+                    })
+                };
+                // Offloaded, or memoized (blocks once per process): either way no chain goes through it.
+                let offloaded = decorated_by(&r.catalog.offload_functions) || decorated_by(&r.catalog.memoizers);
+                out.functions.push(FunctionSummary {
+                    qualname: checks::function_name(r, id),
+                    is_async: s.is_async,
+                    offloaded,
+                    is_property: is_property(r, id),
+                    name: loc(name.start_byte()),
+                    route: endpoints.get(&id).and_then(|e| e.label.clone()),
+                    blocking: Vec::new(),
+                    calls: Vec::new(),
+                });
+            }
+            ScopeKind::Class => {
+                let bases = s
+                    .bases
+                    .map(|b| {
+                        let mut c = b.walk();
+                        b.named_children(&mut c)
+                            .filter(|n| n.kind() != "keyword_argument")
+                            .filter_map(|n| target_of(r, r.value_of(n)))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                out.classes.push(ClassSummary { qualname: checks::function_name(r, id), bases });
+            }
+            _ => {}
+        }
+    }
+
+    for call in &facts.calls {
+        let Some(f) = slot[call.scope] else { continue };
+        let v = r.value_of(call.func);
+        let start = call.node.start_byte();
+        if let Some(q) = r.called(&v)
+            && let Some(entry) = r.catalog.blocking(&q)
+        {
+            if !facts.scopes[call.scope].is_async {
+                let site = BlockingSite {
+                    start: loc(start),
+                    end: loc(call.node.end_byte()),
+                    callee: display_name(&q).to_string(),
+                    rule: entry.rule,
+                    tier: entry.tier,
+                    message: entry.message_for(&q),
+                    instead: (!entry.instead.is_empty()).then(|| entry.instead.clone()),
+                    fixes: entry.fixes.clone(),
+                };
+                if !suppressed(site.rule, call.func.byte_range()) {
+                    out.functions[f].blocking.push(site);
+                }
+            }
+            continue;
+        }
+        let callee = match v {
+            // Creating an instance runs `__init__`; calling one runs `__call__`.
+            Value::Class(c) => r.attribute(Value::Class(c), "__init__", 0),
+            Value::Object(c) => r.attribute(Value::Object(c), "__call__", 0),
+            Value::Instance(t) => Value::Name(format!("{t}.__call__")),
+            other => other,
+        };
+        if let Some(target) = target_of(r, callee) {
+            out.functions[f].calls.push(CallSite {
+                start: loc(start),
+                end: loc(call.func.end_byte()),
+                call_end: loc(call.node.end_byte()),
+                target,
+                noqa: noqa(call.func.byte_range()),
+                access: false,
+            });
+        }
+    }
+
+    // Attribute reads on instances: `self.total`, `cart.total` may run a property.
+    for &(node, scope) in &facts.attributes {
+        let Some(f) = slot[scope] else { continue };
+        let (Some(obj), Some(attr)) = (node.child_by_field_name("object"), node.child_by_field_name("attribute"))
+        else {
+            continue;
+        };
+        let attr = facts.text_of(attr);
+        let target = match r.value_of(obj) {
+            Value::Object(c) => match r.attribute(Value::Object(c), attr, 0) {
+                Value::Def(p) if is_property(r, p) => target_of(r, Value::Def(p)),
+                _ => None,
+            },
+            Value::Foreign(p) if !r.catalog.is_library_name(&p) => Some(Target::Name(format!("{p}.{attr}"))),
+            Value::Instance(t) if !r.catalog.is_library_name(&t) => Some(Target::Name(format!("{t}.{attr}"))),
+            _ => None,
+        };
+        if let Some(target) = target {
+            out.functions[f].calls.push(CallSite {
+                start: loc(node.start_byte()),
+                end: loc(node.end_byte()),
+                call_end: loc(node.end_byte()),
+                target,
+                noqa: noqa(node.byte_range()),
+                access: true,
+            });
+        }
+    }
+
+    // Module-level names other modules may import.
+    let mut names: Vec<(&&str, &Vec<usize>)> = facts.scopes[0].bindings.iter().collect();
+    names.sort_by_key(|(n, _)| **n);
+    for (name, list) in names {
+        let Some(&last) = list.last() else { continue };
+        let export = match &facts.bindings[last].kind {
+            BindingKind::Def(_) | BindingKind::Class(_) => continue,
+            BindingKind::Import(q) => Some(Export::Alias(Target::Name(q.clone()))),
+            BindingKind::Value(node) => match r.value_of(*node) {
+                Value::Object(c) => target_of(r, Value::Class(c)).map(Export::Instance),
+                Value::Foreign(p) => Some(Export::Instance(Target::Name(p))),
+                v @ (Value::Name(_) | Value::Def(_) | Value::Class(_)) => target_of(r, v).map(Export::Alias),
+                _ => None,
+            },
+            BindingKind::Annotation(node) => match r.annotation(*node, 0) {
+                Value::Object(c) => target_of(r, Value::Class(c)).map(Export::Instance),
+                Value::Instance(t) | Value::Foreign(t) => Some(Export::Instance(Target::Name(t))),
+                _ => None,
+            },
+            _ => None,
+        };
+        if let Some(e) = export {
+            out.exports.push((name.to_string(), e));
+        }
+    }
+    out
+}
+
+fn is_property(r: &Resolver<'_, '_>, scope: ScopeId) -> bool {
+    r.facts.scopes[scope]
+        .decorators
+        .iter()
+        .any(|d| matches!(r.facts.text_of(*d), "property" | "cached_property" | "functools.cached_property"))
+}
+
+/// The project-resolvable target of a value, if it may be a project function or class.
+fn target_of(r: &Resolver<'_, '_>, v: Value) -> Option<Target> {
+    match v {
+        Value::Def(f) | Value::Class(f) => Some(Target::Local(checks::function_name(r, f))),
+        // Names in catalogued libraries (`requests.x`, `os.y`) cannot be project functions.
+        Value::Name(q) if !r.catalog.is_library_name(&q) => Some(Target::Name(q)),
+        Value::Foreign(p) if !r.catalog.is_library_name(&p) => Some(Target::Name(p)),
+        _ => None,
+    }
+}

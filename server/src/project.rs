@@ -1,0 +1,489 @@
+//! The cross-module analysis: links per-file summaries into a call graph over the project, finds which
+//! sync functions block (a fixpoint over the graph), and reports each coroutine's call to one of them
+//! with the whole chain down to the blocking call.
+//!
+//! Pure: summaries and file paths in, findings out. Module names are derived from the paths alone
+//! (packages are directories with an `__init__.py` among the given files).
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::analysis::summary::{CallSite, Export, FileSummary, FunctionSummary, Loc, Target};
+use crate::analysis::{FileAnalysis, noqa_matches};
+use crate::catalog::FixKind;
+use crate::rules::{Rule, Tier};
+use crate::settings::Settings;
+
+/// How deep name resolution follows re-exports and base classes.
+const MAX_RESOLVE_DEPTH: u32 = 24;
+
+pub struct ProjectFile {
+    /// The file's path (used to derive its module names).
+    pub path: PathBuf,
+    /// The path as shown to the user.
+    pub display: String,
+    /// The file's analysis; the project uses its summary.
+    pub analysis: Arc<FileAnalysis>,
+}
+
+impl ProjectFile {
+    pub fn summary(&self) -> &FileSummary {
+        &self.analysis.summary
+    }
+}
+
+/// One hop of a chain, placed in a file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChainHop {
+    pub file: usize,
+    pub loc: Loc,
+    pub name: String,
+}
+
+/// A coroutine's call to a sync project function that blocks.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChainFinding {
+    pub file: usize,
+    pub start: Loc,
+    pub end: Loc,
+    pub rule: Rule,
+    pub tier: Tier,
+    pub message: String,
+    /// The blocking API at the end of the chain.
+    pub callee: String,
+    pub instead: Option<String>,
+    pub fixes: Vec<FixKind>,
+    /// The coroutine making the call, and its route when visible.
+    pub function: String,
+    pub route: Option<String>,
+    /// From the coroutine's call to the blocking call.
+    pub hops: Vec<ChainHop>,
+}
+
+type FnId = usize;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum Resolved {
+    Function(FnId),
+    Class(usize, usize),
+}
+
+pub struct Project {
+    files: Vec<ProjectFile>,
+    /// Module name → files that can be imported under it.
+    modules: HashMap<String, Vec<usize>>,
+    /// The first component of every module name, to reject other libraries' names quickly.
+    roots: HashSet<String>,
+    /// For relative imports: each file's package.
+    packages: Vec<String>,
+    functions: Vec<(usize, usize)>,
+    function_index: HashMap<(usize, String), FnId>,
+    class_index: HashMap<(usize, String), usize>,
+    export_index: HashMap<(usize, String), usize>,
+}
+
+impl Project {
+    /// `root`, when known, is the project root (pyproject.toml, setup.cfg or .git): files are also
+    /// importable by their path relative to it and to `root/src`.
+    pub fn new(files: Vec<ProjectFile>, root: Option<&Path>) -> Project {
+        let dirs_with_init: HashSet<PathBuf> = files
+            .iter()
+            .filter(|f| f.path.file_name().is_some_and(|n| n == "__init__.py"))
+            .filter_map(|f| f.path.parent().map(Path::to_path_buf))
+            .collect();
+        let mut modules: HashMap<String, Vec<usize>> = HashMap::new();
+        let mut packages = Vec::with_capacity(files.len());
+        for (i, f) in files.iter().enumerate() {
+            let names = module_names(&f.path, &dirs_with_init, root);
+            let primary = names.first().cloned().unwrap_or_default();
+            let is_init = f.path.file_name().is_some_and(|n| n == "__init__.py");
+            packages.push(if is_init {
+                primary.clone()
+            } else {
+                primary.rsplit_once('.').map(|(p, _)| p.to_string()).unwrap_or_default()
+            });
+            for n in names {
+                let list = modules.entry(n).or_default();
+                if !list.contains(&i) {
+                    list.push(i);
+                }
+            }
+        }
+        let roots = modules.keys().map(|m| m.split('.').next().unwrap_or(m).to_string()).collect();
+        let mut functions = Vec::new();
+        let mut function_index = HashMap::new();
+        let mut class_index = HashMap::new();
+        let mut export_index = HashMap::new();
+        for (i, f) in files.iter().enumerate() {
+            for (j, func) in f.summary().functions.iter().enumerate() {
+                function_index.entry((i, func.qualname.clone())).or_insert(functions.len());
+                functions.push((i, j));
+            }
+            for (j, c) in f.summary().classes.iter().enumerate() {
+                class_index.entry((i, c.qualname.clone())).or_insert(j);
+            }
+            for (j, (name, _)) in f.summary().exports.iter().enumerate() {
+                export_index.insert((i, name.clone()), j);
+            }
+        }
+        Project { files, modules, roots, packages, functions, function_index, class_index, export_index }
+    }
+
+    pub fn files(&self) -> &[ProjectFile] {
+        &self.files
+    }
+
+    fn function(&self, id: FnId) -> &FunctionSummary {
+        let (file, idx) = self.functions[id];
+        &self.files[file].summary().functions[idx]
+    }
+
+    /// What a call target in `file` refers to.
+    fn resolve(&self, file: usize, target: &Target, depth: u32) -> Option<Resolved> {
+        if depth > MAX_RESOLVE_DEPTH {
+            return None;
+        }
+        match target {
+            Target::Local(name) => self.resolve_in_module(file, name, depth + 1),
+            Target::Name(q) => {
+                let abs = self.absolute(file, q)?;
+                let first = abs.split('.').next().unwrap_or(&abs);
+                if !self.roots.contains(first) {
+                    return None;
+                }
+                // The longest prefix that is a module; the rest is a path inside it.
+                let mut end = abs.len();
+                loop {
+                    let prefix = &abs[..end];
+                    if let Some(candidates) = self.modules.get(prefix) {
+                        if end == abs.len() {
+                            return None; // a module is not callable
+                        }
+                        let m = self.closest(file, candidates);
+                        return self.resolve_in_module(m, &abs[end + 1..], depth + 1);
+                    }
+                    end = prefix.rfind('.')?;
+                }
+            }
+        }
+    }
+
+    /// `rest` is a dotted path inside module `m`: a function, a class, `Class.method`, or an exported
+    /// name followed by attributes.
+    fn resolve_in_module(&self, m: usize, rest: &str, depth: u32) -> Option<Resolved> {
+        if depth > MAX_RESOLVE_DEPTH {
+            return None;
+        }
+        if let Some(&f) = self.function_index.get(&(m, rest.to_string())) {
+            return Some(Resolved::Function(f));
+        }
+        if let Some(&c) = self.class_index.get(&(m, rest.to_string())) {
+            return Some(Resolved::Class(m, c));
+        }
+        let (head, tail) = match rest.rsplit_once('.') {
+            Some((h, t)) => (h, Some(t)),
+            None => (rest, None),
+        };
+        // `Class.method` inherited from a base, or `Outer.Inner.method`.
+        if let Some(attr) = tail
+            && let Some(Resolved::Class(cf, c)) = self.resolve_in_module(m, head, depth + 1)
+        {
+            return self.member(cf, c, attr, depth + 1);
+        }
+        // An exported name: `from .services import fetch`, `client = Client()`.
+        let (name, more) = match rest.split_once('.') {
+            Some((n, more)) => (n, Some(more)),
+            None => (rest, None),
+        };
+        let &e = self.export_index.get(&(m, name.to_string()))?;
+        match &self.files[m].summary().exports[e].1 {
+            Export::Alias(t) => {
+                let t = match more {
+                    None => t.clone(),
+                    Some(more) => match t {
+                        Target::Local(n) => Target::Local(format!("{n}.{more}")),
+                        Target::Name(n) => Target::Name(format!("{n}.{more}")),
+                    },
+                };
+                self.resolve(m, &t, depth + 1)
+            }
+            Export::Instance(class) => {
+                let attr = more?;
+                if attr.contains('.') {
+                    return None;
+                }
+                match self.resolve(m, class, depth + 1)? {
+                    Resolved::Class(cf, c) => self.member(cf, c, attr, depth + 1),
+                    Resolved::Function(_) => None,
+                }
+            }
+        }
+    }
+
+    /// A method of a class, looked up through its project base classes.
+    fn member(&self, file: usize, class: usize, attr: &str, depth: u32) -> Option<Resolved> {
+        if depth > MAX_RESOLVE_DEPTH {
+            return None;
+        }
+        let c = &self.files[file].summary().classes[class];
+        if let Some(&f) = self.function_index.get(&(file, format!("{}.{attr}", c.qualname))) {
+            return Some(Resolved::Function(f));
+        }
+        for base in &c.bases {
+            if let Some(Resolved::Class(bf, b)) = self.resolve(file, base, depth + 1)
+                && let Some(found) = self.member(bf, b, attr, depth + 1)
+            {
+                return Some(found);
+            }
+        }
+        None
+    }
+
+    /// The function a call runs: a function, or a class's `__init__`.
+    fn callee(&self, file: usize, target: &Target) -> Option<FnId> {
+        match self.resolve(file, target, 0)? {
+            Resolved::Function(f) => Some(f),
+            Resolved::Class(cf, c) => match self.member(cf, c, "__init__", 0)? {
+                Resolved::Function(f) => Some(f),
+                Resolved::Class(..) => None,
+            },
+        }
+    }
+
+    /// A possibly relative dotted name made absolute from `file`'s package.
+    fn absolute(&self, file: usize, q: &str) -> Option<String> {
+        let dots = q.chars().take_while(|&c| c == '.').count();
+        if dots == 0 {
+            return Some(q.to_string());
+        }
+        let mut base: Vec<&str> = self.packages[file].split('.').filter(|p| !p.is_empty()).collect();
+        for _ in 1..dots {
+            base.pop()?;
+        }
+        let rest = &q[dots..];
+        if base.is_empty() {
+            return (!rest.is_empty()).then(|| rest.to_string());
+        }
+        Some(if rest.is_empty() { base.join(".") } else { format!("{}.{rest}", base.join(".")) })
+    }
+
+    /// Of several files importable under one name, the one nearest to the importing file.
+    fn closest(&self, from: usize, candidates: &[usize]) -> usize {
+        if candidates.len() == 1 {
+            return candidates[0];
+        }
+        let here = &self.files[from].path;
+        *candidates
+            .iter()
+            .max_by_key(|&&c| {
+                here.components().zip(self.files[c].path.components()).take_while(|(a, b)| a == b).count()
+            })
+            .unwrap_or(&candidates[0])
+    }
+
+    /// Links the summaries and reports every coroutine's call to a sync project function that blocks.
+    pub fn chain_findings(&self, settings: &Settings) -> Vec<ChainFinding> {
+        // Resolve every call of every function once.
+        let edges: Vec<Vec<Option<FnId>>> = self
+            .functions
+            .iter()
+            .map(|&(file, idx)| {
+                let f = &self.files[file].summary().functions[idx];
+                f.calls
+                    .iter()
+                    .map(|c| {
+                        let callee = self.callee(file, &c.target)?;
+                        // Reading an attribute runs only a property.
+                        (!c.access || self.function(callee).is_property).then_some(callee)
+                    })
+                    .collect()
+            })
+            .collect();
+        let runs_here = |id: FnId| {
+            let f = self.function(id);
+            !f.is_async && !f.offloaded
+        };
+
+        // Shortest chains, breadth first from the functions that block themselves.
+        #[derive(Clone, Copy)]
+        enum Step {
+            Blocking(usize),
+            Call(usize, FnId),
+        }
+        let mut best: Vec<Option<(u32, Step)>> = vec![None; self.functions.len()];
+        let mut queue = VecDeque::new();
+        for (id, slot) in best.iter_mut().enumerate() {
+            if !runs_here(id) {
+                continue;
+            }
+            let f = self.function(id);
+            if let Some(i) = f.blocking.iter().position(|b| settings.enabled(b.rule)) {
+                *slot = Some((1, Step::Blocking(i)));
+                queue.push_back(id);
+            }
+        }
+        let mut callers: Vec<Vec<(FnId, usize)>> = vec![Vec::new(); self.functions.len()];
+        for (caller, calls) in edges.iter().enumerate() {
+            if !runs_here(caller) {
+                continue;
+            }
+            for (i, callee) in calls.iter().enumerate() {
+                if let Some(callee) = *callee
+                    && callee != caller
+                {
+                    callers[callee].push((caller, i));
+                }
+            }
+        }
+        while let Some(id) = queue.pop_front() {
+            let (len, _) = best[id].expect("queued functions have a chain");
+            for &(caller, call) in &callers[id] {
+                if best[caller].is_none() {
+                    best[caller] = Some((len + 1, Step::Call(call, id)));
+                    queue.push_back(caller);
+                }
+            }
+        }
+
+        let mut out = Vec::new();
+        for (caller, calls) in edges.iter().enumerate() {
+            let a = self.function(caller);
+            if !a.is_async {
+                continue;
+            }
+            let (file, _) = self.functions[caller];
+            for (i, callee) in calls.iter().enumerate() {
+                let Some(callee) = *callee else { continue };
+                if !runs_here(callee) || best[callee].is_none() {
+                    continue;
+                }
+                let site: &CallSite = &a.calls[i];
+                // Walk the chain down to the blocking call.
+                let mut hops = vec![ChainHop { file, loc: site.start, name: self.display_name(callee) }];
+                let mut at = callee;
+                let mut end = None;
+                while let Some((_, step)) = best[at] {
+                    let (f_file, _) = self.functions[at];
+                    let f = self.function(at);
+                    match step {
+                        Step::Call(ci, next) => {
+                            hops.push(ChainHop { file: f_file, loc: f.calls[ci].start, name: self.display_name(next) });
+                            at = next;
+                        }
+                        Step::Blocking(bi) => {
+                            let b = &f.blocking[bi];
+                            hops.push(ChainHop { file: f_file, loc: b.start, name: b.callee.clone() });
+                            end = Some(b);
+                            break;
+                        }
+                    }
+                    if hops.len() > self.functions.len() + 1 {
+                        break; // cannot happen with BFS parents; a guard all the same
+                    }
+                }
+                let Some(b) = end else { continue };
+                if !settings.enabled(b.rule) || site.noqa.as_ref().is_some_and(|codes| noqa_matches(codes, b.rule)) {
+                    continue;
+                }
+                let helper = &hops[0].name;
+                let depth = hops.len() - 1;
+                out.push(ChainFinding {
+                    file,
+                    start: site.start,
+                    end: site.end,
+                    rule: b.rule,
+                    tier: settings.tier(b.rule, b.tier),
+                    message: format!(
+                        "`{helper}` is synchronous and blocks the event loop {depth} call{} down: {}",
+                        if depth == 1 { "" } else { "s" },
+                        b.message
+                    ),
+                    callee: b.callee.clone(),
+                    instead: Some(format!(
+                        "offload the call (`await asyncio.to_thread({helper}, ...)`), make the route a plain `def`, or make `{helper}` async"
+                    )),
+                    fixes: vec![FixKind::Offload],
+                    function: a.qualname.clone(),
+                    route: a.route.clone(),
+                    hops,
+                });
+            }
+        }
+        out.sort_by_key(|x| (x.file, x.start.offset));
+        out
+    }
+
+    /// `module.function` or `module.Class.method`, as users write them.
+    fn display_name(&self, id: FnId) -> String {
+        let (file, _) = self.functions[id];
+        let f = self.function(id);
+        let module = self.modules_of(file);
+        let short = module.rsplit('.').next().unwrap_or(&module);
+        if short.is_empty() || short == "__init__" { f.qualname.clone() } else { format!("{short}.{}", f.qualname) }
+    }
+
+    fn modules_of(&self, file: usize) -> String {
+        let p = &self.files[file].path;
+        let stem = p.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_default();
+        if stem == "__init__" {
+            self.packages[file].clone()
+        } else if self.packages[file].is_empty() {
+            stem
+        } else {
+            format!("{}.{stem}", self.packages[file])
+        }
+    }
+}
+
+/// The dotted names a file can be imported under: from its package structure first (the directories
+/// with `__init__.py` above it), then relative to the project root and to `root/src`.
+pub fn module_names(path: &Path, dirs_with_init: &HashSet<PathBuf>, root: Option<&Path>) -> Vec<String> {
+    let mut names = Vec::new();
+    let stem = match path.file_stem().and_then(|s| s.to_str()) {
+        Some(s) => s,
+        None => return names,
+    };
+    let is_init = stem == "__init__";
+    let mut parts: Vec<String> = if is_init { Vec::new() } else { vec![stem.to_string()] };
+    let mut dir = path.parent();
+    while let Some(d) = dir {
+        if !dirs_with_init.contains(d) {
+            break;
+        }
+        match d.file_name().and_then(|n| n.to_str()) {
+            Some(n) => parts.push(n.to_string()),
+            None => break,
+        }
+        dir = d.parent();
+    }
+    parts.reverse();
+    if !parts.is_empty() {
+        names.push(parts.join("."));
+    }
+    if let Some(root) = root {
+        for base in [root.join("src"), root.to_path_buf()] {
+            if let Ok(rel) = path.strip_prefix(&base) {
+                let mut comps: Vec<String> =
+                    rel.components().map(|c| c.as_os_str().to_string_lossy().to_string()).collect();
+                if let Some(last) = comps.last_mut() {
+                    *last = last.trim_end_matches(".py").to_string();
+                }
+                if is_init {
+                    comps.pop();
+                }
+                let valid = !comps.is_empty() && comps.iter().all(|c| is_identifier(c));
+                let name = comps.join(".");
+                if valid && !names.contains(&name) {
+                    names.push(name);
+                }
+            }
+        }
+    }
+    names
+}
+
+fn is_identifier(s: &str) -> bool {
+    let mut chars = s.chars();
+    chars.next().is_some_and(|c| c.is_alphabetic() || c == '_') && chars.all(|c| c.is_alphanumeric() || c == '_')
+}
