@@ -1,0 +1,90 @@
+//! Whole-project fixtures (tests/projects/*/): `loopsafe check` follows calls across modules and each
+//! finding, with its chain, must match the `# expect:` comments. See tests/projects/README.md.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use loopsafe::catalog::Catalog;
+use loopsafe::check::{self, CheckOptions};
+use loopsafe::config;
+
+#[derive(Debug, PartialEq, Eq, PartialOrd, Ord, Clone)]
+struct Expect {
+    rule: String,
+    chain: Option<Vec<String>>,
+}
+
+fn parse_expect(comment: &str) -> Vec<Expect> {
+    let (rules, chain) = match comment.split_once(" via ") {
+        Some((r, c)) => (r, Some(c.split('>').map(|h| h.trim().to_string()).collect::<Vec<_>>())),
+        None => (comment, None),
+    };
+    rules.split(',').map(str::trim).filter(|r| !r.is_empty()).map(|r| Expect { rule: r.to_string(), chain: chain.clone() }).collect()
+}
+
+#[test]
+fn projects_match_their_inline_expectations() {
+    let dir = common::repo_root().join("tests/projects");
+    let mut projects: Vec<PathBuf> =
+        std::fs::read_dir(&dir).unwrap().flatten().map(|e| e.path()).filter(|p| p.is_dir()).collect();
+    projects.sort();
+    assert!(!projects.is_empty());
+    let mut failures = Vec::new();
+    for project in &projects {
+        let loaded = config::discover(project).unwrap_or_else(|e| panic!("{e}"));
+        let catalog = Catalog::bundled().extended(&loaded.settings.extend_blocking_calls);
+        let paths = vec![project.clone()];
+        let opts = CheckOptions { paths: &paths, settings: &loaded.settings, root: loaded.root(), follow: true, cache_dir: None };
+        let report = check::check(&opts, &catalog).unwrap_or_else(|e| panic!("{}: {e}", project.display()));
+        assert!(report.warnings.is_empty(), "{:?}", report.warnings);
+
+        // (file, line) → expectations, from the comments; and from the findings.
+        let mut expected: BTreeMap<(String, usize), Vec<Expect>> = BTreeMap::new();
+        for file in common::python_files(project) {
+            let text = std::fs::read_to_string(&file).unwrap();
+            let key = std::fs::canonicalize(&file).unwrap().display().to_string();
+            for (i, line) in text.lines().enumerate() {
+                if let Some(pos) = line.find("# expect:") {
+                    let mut list = parse_expect(&line[pos + "# expect:".len()..]);
+                    list.sort();
+                    expected.insert((key.clone(), i + 1), list);
+                }
+            }
+        }
+        let mut actual: BTreeMap<(String, usize), Vec<(Expect, Vec<String>)>> = BTreeMap::new();
+        for d in &report.diagnostics {
+            let key = std::fs::canonicalize(&d.path).unwrap().display().to_string();
+            let hops: Vec<String> = d.chain.iter().map(|h| h.name.clone()).collect();
+            actual
+                .entry((key, d.start.line))
+                .or_default()
+                .push((Expect { rule: d.finding.rule.name().to_string(), chain: Some(hops) }, vec![d.finding.message.clone()]));
+        }
+        let keys: std::collections::BTreeSet<_> = expected.keys().chain(actual.keys()).cloned().collect();
+        for key in keys {
+            let want = expected.get(&key).cloned().unwrap_or_default();
+            let mut got: Vec<(Expect, Vec<String>)> = actual.get(&key).cloned().unwrap_or_default();
+            got.sort();
+            // A rule without `via` accepts any chain.
+            let matches = want.len() == got.len()
+                && want.iter().zip(&got).all(|(w, (g, _))| w.rule == g.rule && (w.chain.is_none() || w.chain == g.chain));
+            if !matches {
+                let rel = key.0.strip_prefix(&format!("{}/", dir.display())).unwrap_or(&key.0).to_string();
+                let show = |e: &Expect| match &e.chain {
+                    Some(c) => format!("{} via {}", e.rule, c.join(" > ")),
+                    None => e.rule.clone(),
+                };
+                failures.push(format!(
+                    "{rel}:{}: expected [{}]\n        got [{}]\n        {}",
+                    key.1,
+                    want.iter().map(show).collect::<Vec<_>>().join("; "),
+                    got.iter().map(|(g, _)| show(g)).collect::<Vec<_>>().join("; "),
+                    got.iter().flat_map(|(_, m)| m.clone()).collect::<Vec<_>>().join(" | ")
+                ));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{} project mismatches:\n{}", failures.len(), failures.join("\n"));
+}
