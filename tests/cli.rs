@@ -327,3 +327,84 @@ fn the_bundled_example_app() {
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     insta::assert_snapshot!(stdout(&out));
 }
+
+fn two_module_app(dir: &Path) {
+    write(dir, "pyproject.toml", "[project]\nname = \"shop\"\n");
+    write(dir, "shop/__init__.py", "");
+    write(
+        dir,
+        "shop/helpers.py",
+        "import time\n\n\ndef pause():\n    time.sleep(1)\n\n\ndef wait_a_bit():\n    pause()\n",
+    );
+    write(
+        dir,
+        "shop/api.py",
+        "from fastapi import FastAPI\n\nfrom .helpers import wait_a_bit\n\napp = FastAPI()\n\n\n@app.get(\"/slow\")\nasync def slow():\n    wait_a_bit()\n    return {}\n",
+    );
+}
+
+fn findings_of(out: &Output) -> Vec<serde_json::Value> {
+    serde_json::from_slice::<serde_json::Value>(&out.stdout).expect("JSON").as_array().unwrap().clone()
+}
+
+#[test]
+fn calls_are_followed_across_modules_unless_no_follow() {
+    let dir = tempfile::tempdir().unwrap();
+    two_module_app(dir.path());
+    let out = loopsafe(dir.path(), &["check", "shop/api.py", "--output-format", "json", "--no-cache"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let items = findings_of(&out);
+    assert_eq!(items.len(), 1, "{items:?}");
+    let f = &items[0];
+    assert_eq!((f["path"].as_str(), f["line"].as_u64(), f["column"].as_u64()), (Some("shop/api.py"), Some(10), Some(5)));
+    assert_eq!(f["rule"], "blocking-sleep");
+    assert_eq!(f["callee"], "time.sleep");
+    assert_eq!(f["route"], "GET /slow");
+    let hops: Vec<String> = f["chain"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| format!("{}@{}:{}", h["name"].as_str().unwrap(), h["path"].as_str().unwrap(), h["line"]))
+        .collect();
+    assert_eq!(hops, ["helpers.wait_a_bit@shop/api.py:10", "helpers.pause@shop/helpers.py:9", "time.sleep@shop/helpers.py:5"]);
+
+    // Only the given files are reported: the helper's module has no finding of its own.
+    let out = loopsafe(dir.path(), &["check", "shop/helpers.py", "--output-format", "json", "--no-cache"]);
+    assert_eq!(out.status.code(), Some(0));
+
+    let out = loopsafe(dir.path(), &["check", "shop", "--no-follow", "--output-format", "json", "--no-cache"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+
+    // SARIF carries the chain as a code flow.
+    let out = loopsafe(dir.path(), &["check", "shop", "--output-format", "sarif", "--no-cache"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let flow = &v["runs"][0]["results"][0]["codeFlows"][0]["threadFlows"][0]["locations"];
+    assert_eq!(flow.as_array().map(Vec::len), Some(3));
+    assert_eq!(flow[2]["location"]["physicalLocation"]["artifactLocation"]["uri"], "shop/helpers.py");
+}
+
+#[test]
+fn the_cache_is_reused_and_invalidated_by_content() {
+    let dir = tempfile::tempdir().unwrap();
+    two_module_app(dir.path());
+    let check = || findings_of(&loopsafe(dir.path(), &["check", "shop", "--output-format", "json"]));
+    assert_eq!(check().len(), 1);
+    let cache = dir.path().join(".loopsafe_cache");
+    assert!(cache.join(".gitignore").is_file(), "the cache ignores itself");
+    assert!(cache.join("CACHEDIR.TAG").is_file());
+    assert_eq!(check().len(), 1, "a cached run gives the same findings");
+    // The helper stops blocking: the route's finding goes away although api.py did not change.
+    write(dir.path(), "shop/helpers.py", "import asyncio\n\n\ndef pause():\n    pass\n\n\ndef wait_a_bit():\n    pause()\n");
+    assert_eq!(check().len(), 0);
+    // A corrupt cache is ignored.
+    for entry in std::fs::read_dir(&cache).unwrap().flatten().filter(|e| e.path().is_dir()) {
+        for f in std::fs::read_dir(entry.path()).unwrap().flatten() {
+            std::fs::write(f.path(), b"garbage").unwrap();
+        }
+    }
+    two_module_app(dir.path());
+    assert_eq!(check().len(), 1);
+    // Settings are part of the cache key.
+    let ignored = findings_of(&loopsafe(dir.path(), &["check", "shop", "--output-format", "json", "--ignore", "LS102"]));
+    assert!(ignored.is_empty());
+}
