@@ -356,7 +356,10 @@ fn calls_are_followed_across_modules_unless_no_follow() {
     let items = findings_of(&out);
     assert_eq!(items.len(), 1, "{items:?}");
     let f = &items[0];
-    assert_eq!((f["path"].as_str(), f["line"].as_u64(), f["column"].as_u64()), (Some("shop/api.py"), Some(10), Some(5)));
+    assert_eq!(
+        (f["path"].as_str(), f["line"].as_u64(), f["column"].as_u64()),
+        (Some("shop/api.py"), Some(10), Some(5))
+    );
     assert_eq!(f["rule"], "blocking-sleep");
     assert_eq!(f["callee"], "time.sleep");
     assert_eq!(f["route"], "GET /slow");
@@ -366,7 +369,10 @@ fn calls_are_followed_across_modules_unless_no_follow() {
         .iter()
         .map(|h| format!("{}@{}:{}", h["name"].as_str().unwrap(), h["path"].as_str().unwrap(), h["line"]))
         .collect();
-    assert_eq!(hops, ["helpers.wait_a_bit@shop/api.py:10", "helpers.pause@shop/helpers.py:9", "time.sleep@shop/helpers.py:5"]);
+    assert_eq!(
+        hops,
+        ["helpers.wait_a_bit@shop/api.py:10", "helpers.pause@shop/helpers.py:9", "time.sleep@shop/helpers.py:5"]
+    );
 
     // Only the given files are reported: the helper's module has no finding of its own.
     let out = loopsafe(dir.path(), &["check", "shop/helpers.py", "--output-format", "json", "--no-cache"]);
@@ -394,7 +400,11 @@ fn the_cache_is_reused_and_invalidated_by_content() {
     assert!(cache.join("CACHEDIR.TAG").is_file());
     assert_eq!(check().len(), 1, "a cached run gives the same findings");
     // The helper stops blocking: the route's finding goes away although api.py did not change.
-    write(dir.path(), "shop/helpers.py", "import asyncio\n\n\ndef pause():\n    pass\n\n\ndef wait_a_bit():\n    pause()\n");
+    write(
+        dir.path(),
+        "shop/helpers.py",
+        "import asyncio\n\n\ndef pause():\n    pass\n\n\ndef wait_a_bit():\n    pause()\n",
+    );
     assert_eq!(check().len(), 0);
     // A corrupt cache is ignored.
     for entry in std::fs::read_dir(&cache).unwrap().flatten().filter(|e| e.path().is_dir()) {
@@ -405,6 +415,7 @@ fn the_cache_is_reused_and_invalidated_by_content() {
     two_module_app(dir.path());
     assert_eq!(check().len(), 1);
     // Settings are part of the cache key.
-    let ignored = findings_of(&loopsafe(dir.path(), &["check", "shop", "--output-format", "json", "--ignore", "LS102"]));
+    let ignored =
+        findings_of(&loopsafe(dir.path(), &["check", "shop", "--output-format", "json", "--ignore", "LS102"]));
     assert!(ignored.is_empty());
 }

@@ -21,7 +21,12 @@ fn parse_expect(comment: &str) -> Vec<Expect> {
         Some((r, c)) => (r, Some(c.split('>').map(|h| h.trim().to_string()).collect::<Vec<_>>())),
         None => (comment, None),
     };
-    rules.split(',').map(str::trim).filter(|r| !r.is_empty()).map(|r| Expect { rule: r.to_string(), chain: chain.clone() }).collect()
+    rules
+        .split(',')
+        .map(str::trim)
+        .filter(|r| !r.is_empty())
+        .map(|r| Expect { rule: r.to_string(), chain: chain.clone() })
+        .collect()
 }
 
 #[test]
@@ -36,7 +41,13 @@ fn projects_match_their_inline_expectations() {
         let loaded = config::discover(project).unwrap_or_else(|e| panic!("{e}"));
         let catalog = Catalog::bundled().extended(&loaded.settings.extend_blocking_calls);
         let paths = vec![project.clone()];
-        let opts = CheckOptions { paths: &paths, settings: &loaded.settings, root: loaded.root(), follow: true, cache_dir: None };
+        let opts = CheckOptions {
+            paths: &paths,
+            settings: &loaded.settings,
+            root: loaded.root(),
+            follow: true,
+            cache_dir: None,
+        };
         let report = check::check(&opts, &catalog).unwrap_or_else(|e| panic!("{}: {e}", project.display()));
         assert!(report.warnings.is_empty(), "{:?}", report.warnings);
 
@@ -57,10 +68,10 @@ fn projects_match_their_inline_expectations() {
         for d in &report.diagnostics {
             let key = std::fs::canonicalize(&d.path).unwrap().display().to_string();
             let hops: Vec<String> = d.chain.iter().map(|h| h.name.clone()).collect();
-            actual
-                .entry((key, d.start.line))
-                .or_default()
-                .push((Expect { rule: d.finding.rule.name().to_string(), chain: Some(hops) }, vec![d.finding.message.clone()]));
+            actual.entry((key, d.start.line)).or_default().push((
+                Expect { rule: d.finding.rule.name().to_string(), chain: Some(hops) },
+                vec![d.finding.message.clone()],
+            ));
         }
         let keys: std::collections::BTreeSet<_> = expected.keys().chain(actual.keys()).cloned().collect();
         for key in keys {
@@ -69,7 +80,10 @@ fn projects_match_their_inline_expectations() {
             got.sort();
             // A rule without `via` accepts any chain.
             let matches = want.len() == got.len()
-                && want.iter().zip(&got).all(|(w, (g, _))| w.rule == g.rule && (w.chain.is_none() || w.chain == g.chain));
+                && want
+                    .iter()
+                    .zip(&got)
+                    .all(|(w, (g, _))| w.rule == g.rule && (w.chain.is_none() || w.chain == g.chain));
             if !matches {
                 let rel = key.0.strip_prefix(&format!("{}/", dir.display())).unwrap_or(&key.0).to_string();
                 let show = |e: &Expect| match &e.chain {

@@ -85,6 +85,8 @@ pub struct Catalog {
     pub exempt_decorators: HashSet<String>,
     /// Decorators that memoize a function: chains through it are not reported.
     pub memoizers: HashSet<String>,
+    /// Functions that call the lambdas passed to them right away (`sorted(key=...)`).
+    pub immediate_callers: HashSet<String>,
     /// The top-level modules the catalog describes (`requests`, `os`, `builtins`).
     library_roots: HashSet<String>,
 }
@@ -111,6 +113,13 @@ struct FileData {
     typing: Option<TypingData>,
     coroutines: Option<CoroutinesData>,
     chains: Option<ChainsData>,
+    immediate: Option<ImmediateData>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ImmediateData {
+    callers: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -249,6 +258,9 @@ impl Catalog {
         }
         if let Some(t) = data.typing {
             self.typing_unwrap.extend(t.unwrap);
+        }
+        if let Some(i) = data.immediate {
+            self.immediate_callers.extend(i.callers);
         }
         if let Some(c) = data.chains {
             self.memoizers.extend(c.memoizers);

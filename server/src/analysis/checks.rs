@@ -19,23 +19,74 @@ pub(super) struct Endpoint {
     pub(super) label: Option<String>,
 }
 
-pub fn run(r: &Resolver<'_, '_>, settings: &Settings, endpoints: &HashMap<ScopeId, Endpoint>) -> Vec<Finding> {
+/// For each scope, the scope whose thread it runs on: itself, or for a lambda passed to a function that
+/// calls it right away (`sorted(xs, key=lambda x: ...)`), the scope the call is in.
+pub(super) fn execution_scopes(r: &Resolver<'_, '_>) -> Vec<ScopeId> {
+    let facts = r.facts;
+    let n = facts.scopes.len();
+    let mut inline = vec![false; n];
+    let lambdas: HashMap<usize, ScopeId> = facts
+        .scopes
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| s.kind == ScopeKind::Lambda)
+        .filter_map(|(i, s)| s.node.map(|node| (node.id(), i)))
+        .collect();
+    if !lambdas.is_empty() {
+        let tails: std::collections::HashSet<&str> =
+            r.catalog.immediate_callers.iter().map(|q| q.rsplit('.').next().unwrap_or(q)).collect();
+        for call in &facts.calls {
+            let text = facts.text_of(call.func);
+            if !tails.contains(text.rsplit('.').next().unwrap_or(text)) {
+                continue;
+            }
+            if !r.qualified(&r.value_of(call.func)).is_some_and(|q| r.catalog.immediate_callers.contains(&q)) {
+                continue;
+            }
+            let mut c = call.args.walk();
+            for a in call.args.named_children(&mut c) {
+                let arg = if a.kind() == "keyword_argument" { a.child_by_field_name("value") } else { Some(a) };
+                if let Some(&s) = arg.filter(|x| x.kind() == "lambda").and_then(|x| lambdas.get(&x.id())) {
+                    inline[s] = true;
+                }
+            }
+        }
+    }
+    // Parents precede their children, so one pass resolves nested inline lambdas.
+    let mut runs_in: Vec<ScopeId> = (0..n).collect();
+    for id in 1..n {
+        if inline[id]
+            && let Some(p) = facts.scopes[id].parent
+        {
+            runs_in[id] = runs_in[p];
+        }
+    }
+    runs_in
+}
+
+pub fn run(
+    r: &Resolver<'_, '_>,
+    settings: &Settings,
+    endpoints: &HashMap<ScopeId, Endpoint>,
+    runs_in: &[ScopeId],
+) -> Vec<Finding> {
     let facts = r.facts;
     let mut out = Vec::new();
     let want_blocking = Rule::all().any(|rule| rule.is_blocking() && settings.enabled(rule));
     let want_loop_api = settings.enabled(Rule::LoopApiInThread);
 
     for call in &facts.calls {
-        let scope = &facts.scopes[call.scope];
-        if facts.is_on_loop(call.scope) {
-            if want_blocking && let Some(f) = blocking_call(r, call.node, call.func, call.scope, endpoints) {
+        let call_scope = runs_in[call.scope];
+        let scope = &facts.scopes[call_scope];
+        if facts.is_on_loop(call_scope) {
+            if want_blocking && let Some(f) = blocking_call(r, call.node, call.func, call_scope, endpoints) {
                 out.push(f);
             }
-        } else if want_loop_api && scope.kind == ScopeKind::Function && endpoints.contains_key(&call.scope) {
+        } else if want_loop_api && scope.kind == ScopeKind::Function && endpoints.contains_key(&call_scope) {
             // A sync route or dependency: the framework runs it in a worker thread.
             let v = r.value_of(call.func);
             if let Some(q) = r.qualified(&v).filter(|q| r.catalog.loop_apis.contains(q)) {
-                let name = function_name(r, call.scope);
+                let name = function_name(r, call_scope);
                 out.push(Finding {
                     rule: Rule::LoopApiInThread,
                     tier: Rule::LoopApiInThread.info().default_tier,
@@ -49,7 +100,7 @@ pub fn run(r: &Resolver<'_, '_>, settings: &Settings, endpoints: &HashMap<ScopeI
                     fix_kinds: Vec::new(),
                     chain: vec![Hop { path: None, range: call.node.byte_range(), name: q }],
                     function: Some(name),
-                    route: endpoints.get(&call.scope).and_then(|e| e.label.clone()),
+                    route: endpoints.get(&call_scope).and_then(|e| e.label.clone()),
                 });
             }
         }
@@ -58,6 +109,7 @@ pub fn run(r: &Resolver<'_, '_>, settings: &Settings, endpoints: &HashMap<ScopeI
     // `with lock:` on the loop: entering the manager blocks when its `__enter__` does.
     if want_blocking {
         for &(manager, scope) in &facts.enters {
+            let scope = runs_in[scope];
             if !facts.is_on_loop(scope) || manager.kind() == "call" {
                 // A call is checked as a call; what it returns is entered by the framework of its type.
                 continue;

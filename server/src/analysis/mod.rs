@@ -75,7 +75,8 @@ pub fn analyze_file(text: &str, tree: &Tree, catalog: &Catalog, settings: &Setti
     let facts = facts::Facts::extract(text, tree);
     let resolver = resolve::Resolver::new(&facts, catalog);
     let endpoints = checks::endpoints(&resolver);
-    let mut findings = checks::run(&resolver, settings, &endpoints);
+    let runs_in = checks::execution_scopes(&resolver);
+    let mut findings = checks::run(&resolver, settings, &endpoints, &runs_in);
     findings.retain(|f| settings.enabled(f.rule) && !noqa::is_suppressed(text, f));
     for f in &mut findings {
         f.tier = settings.tier(f.rule, f.tier);
@@ -87,6 +88,7 @@ pub fn analyze_file(text: &str, tree: &Tree, catalog: &Catalog, settings: &Setti
             &resolver,
             text,
             &endpoints,
+            &runs_in,
             &|rule, range| noqa::is_suppressed_at(text, rule, &range),
             &|range| noqa::directive_at(text, &range),
         )

@@ -107,6 +107,7 @@ pub(super) fn summarize(
     r: &Resolver<'_, '_>,
     text: &str,
     endpoints: &std::collections::HashMap<ScopeId, Endpoint>,
+    runs_in: &[ScopeId],
     suppressed: &dyn Fn(Rule, std::ops::Range<usize>) -> bool,
     noqa: &dyn Fn(std::ops::Range<usize>) -> Option<Vec<String>>,
 ) -> FileSummary {
@@ -169,13 +170,14 @@ pub(super) fn summarize(
     }
 
     for call in &facts.calls {
-        let Some(f) = slot[call.scope] else { continue };
+        let scope = runs_in[call.scope];
+        let Some(f) = slot[scope] else { continue };
         let v = r.value_of(call.func);
         let start = call.node.start_byte();
         if let Some(q) = r.called(&v)
             && let Some(entry) = r.catalog.blocking(&q)
         {
-            if !facts.scopes[call.scope].is_async {
+            if !facts.scopes[scope].is_async {
                 let site = BlockingSite {
                     start: loc(start),
                     end: loc(call.node.end_byte()),
@@ -213,7 +215,7 @@ pub(super) fn summarize(
 
     // Attribute reads on instances: `self.total`, `cart.total` may run a property.
     for &(node, scope) in &facts.attributes {
-        let Some(f) = slot[scope] else { continue };
+        let Some(f) = slot[runs_in[scope]] else { continue };
         let (Some(obj), Some(attr)) = (node.child_by_field_name("object"), node.child_by_field_name("attribute"))
         else {
             continue;
