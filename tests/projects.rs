@@ -16,6 +16,9 @@ struct Expect {
     chain: Option<Vec<String>>,
 }
 
+/// A finding as the test sees it: its expectation form and its message (shown on mismatch).
+type Found = (Expect, Vec<String>);
+
 fn parse_expect(comment: &str) -> Vec<Expect> {
     let (rules, chain) = match comment.split_once(" via ") {
         Some((r, c)) => (r, Some(c.split('>').map(|h| h.trim().to_string()).collect::<Vec<_>>())),
@@ -64,7 +67,7 @@ fn projects_match_their_inline_expectations() {
                 }
             }
         }
-        let mut actual: BTreeMap<(String, usize), Vec<(Expect, Vec<String>)>> = BTreeMap::new();
+        let mut actual: BTreeMap<(String, usize), Vec<Found>> = BTreeMap::new();
         for d in &report.diagnostics {
             let key = std::fs::canonicalize(&d.path).unwrap().display().to_string();
             let hops: Vec<String> = d.chain.iter().map(|h| h.name.clone()).collect();
@@ -76,7 +79,7 @@ fn projects_match_their_inline_expectations() {
         let keys: std::collections::BTreeSet<_> = expected.keys().chain(actual.keys()).cloned().collect();
         for key in keys {
             let want = expected.get(&key).cloned().unwrap_or_default();
-            let mut got: Vec<(Expect, Vec<String>)> = actual.get(&key).cloned().unwrap_or_default();
+            let mut got: Vec<Found> = actual.get(&key).cloned().unwrap_or_default();
             got.sort();
             // A rule without `via` accepts any chain.
             let matches = want.len() == got.len()
