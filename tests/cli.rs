@@ -353,6 +353,7 @@ fn calls_are_followed_across_modules_unless_no_follow() {
     two_module_app(dir.path());
     let out = loopsafe(dir.path(), &["check", "shop/api.py", "--output-format", "json", "--no-cache"]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(!dir.path().join(".loopsafe_cache").exists(), "--no-cache writes no cache");
     let items = findings_of(&out);
     assert_eq!(items.len(), 1, "{items:?}");
     let f = &items[0];

@@ -219,8 +219,7 @@ pub fn check(opts: &CheckOptions<'_>, catalog: &Catalog) -> Result<Report, Strin
     timer.lap("walk");
 
     let mut warnings = Vec::new();
-    let cache_dir = opts.cache_dir.clone().or_else(|| root.as_ref().map(|r| r.join(cache::DIR_NAME)));
-    let cache = cache_dir.as_deref().map(|d| Cache::open(d, opts.settings, opts.follow));
+    let cache = opts.cache_dir.as_deref().map(|d| Cache::open(d, opts.settings, opts.follow));
     timer.lap("cache load");
 
     struct Outcome {
