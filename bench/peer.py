@@ -70,7 +70,16 @@ def main():
             print(f"{proj}: hydroid failed: {outputs['hydroid cold'].stderr[-500:]}", file=sys.stderr)
             h = set()
         lsf = loopsafe_findings(outputs["loopsafe cold"].stdout)
-        missing = sorted(h - lsf)
+        missing, suppressed = [], []
+        for m in sorted(h - lsf):
+            # A line the user suppressed for loopsafe (`# noqa`, `# noqa: LS101`) is not a miss.
+            try:
+                line = (proj / m[0]).read_text(encoding="utf-8").splitlines()[m[1] - 1]
+            except (OSError, IndexError):
+                line = ""
+            (suppressed if "# noqa" in line else missing).append(m)
+        for m in suppressed:
+            print(f"  suppressed with # noqa in loopsafe: {proj.name}/{m[0]}:{m[1]}", file=sys.stderr)
         missing_total += len(missing)
         for m in missing:
             print(f"  loopsafe misses what hydroid reports: {proj.name}/{m[0]}:{m[1]}", file=sys.stderr)

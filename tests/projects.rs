@@ -19,17 +19,23 @@ struct Expect {
 /// A finding as the test sees it: its expectation form and its message (shown on mismatch).
 type Found = (Expect, Vec<String>);
 
+/// `RULE[, RULE]` or `RULE via a > b > c`, several separated by `;`.
 fn parse_expect(comment: &str) -> Vec<Expect> {
-    let (rules, chain) = match comment.split_once(" via ") {
-        Some((r, c)) => (r, Some(c.split('>').map(|h| h.trim().to_string()).collect::<Vec<_>>())),
-        None => (comment, None),
-    };
-    rules
-        .split(',')
-        .map(str::trim)
-        .filter(|r| !r.is_empty())
-        .map(|r| Expect { rule: r.to_string(), chain: chain.clone() })
-        .collect()
+    let mut out = Vec::new();
+    for part in comment.split(';') {
+        let (rules, chain) = match part.split_once(" via ") {
+            Some((r, c)) => (r, Some(c.split('>').map(|h| h.trim().to_string()).collect::<Vec<_>>())),
+            None => (part, None),
+        };
+        out.extend(
+            rules
+                .split(',')
+                .map(str::trim)
+                .filter(|r| !r.is_empty())
+                .map(|r| Expect { rule: r.to_string(), chain: chain.clone() }),
+        );
+    }
+    out
 }
 
 #[test]

@@ -63,6 +63,14 @@ pub struct ChainFinding {
 
 type FnId = usize;
 
+/// How a function reaches its blocking call: directly (the blocking site's index), or through a call
+/// (the call site's index and the callee).
+#[derive(Clone, Copy, Debug)]
+enum Step {
+    Blocking(usize),
+    Call(usize, FnId),
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 enum Resolved {
     Function(FnId),
@@ -300,51 +308,10 @@ impl Project {
                     .collect()
             })
             .collect();
-        let runs_here = |id: FnId| {
-            let f = self.function(id);
-            !f.is_async && !f.offloaded
-        };
-
-        // Shortest chains, breadth first from the functions that block themselves.
-        #[derive(Clone, Copy)]
-        enum Step {
-            Blocking(usize),
-            Call(usize, FnId),
-        }
-        let mut best: Vec<Option<(u32, Step)>> = vec![None; self.functions.len()];
-        let mut queue = VecDeque::new();
-        for (id, slot) in best.iter_mut().enumerate() {
-            if !runs_here(id) {
-                continue;
-            }
-            let f = self.function(id);
-            if let Some(i) = f.blocking.iter().position(|b| settings.enabled(b.rule)) {
-                *slot = Some((1, Step::Blocking(i)));
-                queue.push_back(id);
-            }
-        }
-        let mut callers: Vec<Vec<(FnId, usize)>> = vec![Vec::new(); self.functions.len()];
-        for (caller, calls) in edges.iter().enumerate() {
-            if !runs_here(caller) {
-                continue;
-            }
-            for (i, callee) in calls.iter().enumerate() {
-                if let Some(callee) = *callee
-                    && callee != caller
-                {
-                    callers[callee].push((caller, i));
-                }
-            }
-        }
-        while let Some(id) = queue.pop_front() {
-            let (len, _) = best[id].expect("queued functions have a chain");
-            for &(caller, call) in &callers[id] {
-                if best[caller].is_none() {
-                    best[caller] = Some((len + 1, Step::Call(call, id)));
-                    queue.push_back(caller);
-                }
-            }
-        }
+        // Shortest chains through functions that block on every call; then, for what is left, chains
+        // through memoized functions, which block on their first call only (reported as hints).
+        let strict = self.shortest_chains(&edges, settings, false);
+        let loose = self.shortest_chains(&edges, settings, true);
 
         let mut out = Vec::new();
         for (caller, calls) in edges.iter().enumerate() {
@@ -355,9 +322,13 @@ impl Project {
             let (file, _) = self.functions[caller];
             for (i, callee) in calls.iter().enumerate() {
                 let Some(callee) = *callee else { continue };
-                if !runs_here(callee) || best[callee].is_none() {
+                let (best, memoized) = if strict[callee].is_some() {
+                    (&strict, false)
+                } else if loose[callee].is_some() {
+                    (&loose, true)
+                } else {
                     continue;
-                }
+                };
                 let site: &CallSite = &a.calls[i];
                 // Walk the chain down to the blocking call.
                 let mut hops = vec![ChainHop { file, loc: site.start, name: self.display_name(callee) }];
@@ -388,17 +359,21 @@ impl Project {
                 }
                 let helper = &hops[0].name;
                 let depth = hops.len() - 1;
+                let mut message = format!(
+                    "`{helper}` is synchronous and blocks the event loop {depth} call{} down: {}",
+                    if depth == 1 { "" } else { "s" },
+                    b.message
+                );
+                if memoized {
+                    message.push_str(" (through a memoized function: only its first call blocks)");
+                }
                 out.push(ChainFinding {
                     file,
                     start: site.start,
                     end: site.end,
                     rule: b.rule,
-                    tier: settings.tier(b.rule, b.tier),
-                    message: format!(
-                        "`{helper}` is synchronous and blocks the event loop {depth} call{} down: {}",
-                        if depth == 1 { "" } else { "s" },
-                        b.message
-                    ),
+                    tier: if memoized { Tier::Hint } else { settings.tier(b.rule, b.tier) },
+                    message,
                     callee: b.callee.clone(),
                     instead: Some(format!(
                         "offload the call (`await asyncio.to_thread({helper}, ...)`), make the route a plain `def`, or make `{helper}` async"
@@ -412,6 +387,56 @@ impl Project {
         }
         out.sort_by_key(|x| (x.file, x.start.offset));
         out
+    }
+
+    /// Breadth first from the functions that block themselves: each function's shortest chain to a
+    /// blocking call of an enabled rule, through sync functions (memoized ones too if `memoized`).
+    fn shortest_chains(
+        &self,
+        edges: &[Vec<Option<FnId>>],
+        settings: &Settings,
+        memoized: bool,
+    ) -> Vec<Option<(u32, Step)>> {
+        let runs_here = |id: FnId| {
+            let f = self.function(id);
+            !f.is_async && !f.offloaded && (memoized || !f.memoized)
+        };
+        let mut best: Vec<Option<(u32, Step)>> = vec![None; self.functions.len()];
+        let mut queue = VecDeque::new();
+        for (id, slot) in best.iter_mut().enumerate() {
+            if !runs_here(id) {
+                continue;
+            }
+            let f = self.function(id);
+            if let Some(i) = f.blocking.iter().position(|b| settings.enabled(b.rule)) {
+                *slot = Some((1, Step::Blocking(i)));
+                queue.push_back(id);
+            }
+        }
+        let mut callers: Vec<Vec<(FnId, usize)>> = vec![Vec::new(); self.functions.len()];
+        for (caller, calls) in edges.iter().enumerate() {
+            if !runs_here(caller) {
+                continue;
+            }
+            for (i, callee) in calls.iter().enumerate() {
+                if let Some(callee) = *callee
+                    && callee != caller
+                    && runs_here(callee)
+                {
+                    callers[callee].push((caller, i));
+                }
+            }
+        }
+        while let Some(id) = queue.pop_front() {
+            let (len, _) = best[id].expect("queued functions have a chain");
+            for &(caller, call) in &callers[id] {
+                if best[caller].is_none() {
+                    best[caller] = Some((len + 1, Step::Call(call, id)));
+                    queue.push_back(caller);
+                }
+            }
+        }
+        best
     }
 
     /// `module.function` or `module.Class.method`, as users write them.

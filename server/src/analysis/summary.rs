@@ -67,9 +67,11 @@ pub struct FunctionSummary {
     /// Dotted name in the module: `fetch`, `Svc.fetch`, `outer.inner`.
     pub qualname: String,
     pub is_async: bool,
-    /// Decorated with an offloader (`@sync_to_async`: calling it does not run its body here) or a
-    /// memoizer (`@functools.cache`: it blocks once per process). No chain goes through it.
+    /// Decorated with an offloader (`@sync_to_async`): calling it does not run its body here, so no
+    /// chain goes through it.
     pub offloaded: bool,
+    /// Decorated with a memoizer (`@functools.cache`): it blocks on its first call only.
+    pub memoized: bool,
     /// A `@property` (or `cached_property`): reading the attribute runs it.
     pub is_property: bool,
     pub name: Loc,
@@ -139,12 +141,13 @@ pub(super) fn summarize(
                         r.qualified(&r.value_of(target)).is_some_and(|q| set.contains(&q))
                     })
                 };
-                // Offloaded, or memoized (blocks once per process): either way no chain goes through it.
-                let offloaded = decorated_by(&r.catalog.offload_functions) || decorated_by(&r.catalog.memoizers);
+                let offloaded = decorated_by(&r.catalog.offload_functions);
+                let memoized = decorated_by(&r.catalog.memoizers);
                 out.functions.push(FunctionSummary {
                     qualname: checks::function_name(r, id),
                     is_async: s.is_async,
                     offloaded,
+                    memoized,
                     is_property: is_property(r, id),
                     name: loc(name.start_byte()),
                     route: endpoints.get(&id).and_then(|e| e.label.clone()),

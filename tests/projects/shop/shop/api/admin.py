@@ -70,5 +70,5 @@ async def fx():
 
 @router.get("/settings")
 async def settings():
-    # Memoized helpers (functools.lru_cache): they block once per process, not per request.
-    return {"settings": get_settings(), "price": unit_price("SKU-1"), "eur": currency_name("EUR")}
+    # Memoized helpers (functools.lru_cache) block on their first call only: reported as hints.
+    return {"settings": get_settings(), "price": unit_price("SKU-1"), "eur": currency_name("EUR")}  # expect: blocking-file via deps.get_settings > open; blocking-file via pricing.unit_price > pricing.load_catalog > open; blocking-http via pricing.currency_name > pricing.currency_table > requests.get
