@@ -21,10 +21,17 @@ use crate::syntax::QUERY_FILES;
 /// The default cache directory's name, created at the project root.
 pub const DIR_NAME: &str = ".loopsafe_cache";
 
-#[derive(Serialize, Deserialize)]
+#[derive(Deserialize)]
 struct Stored {
     key: u64,
     entries: Vec<(u128, FileAnalysis)>,
+}
+
+/// The same layout as `Stored`, borrowed, so that saving does not copy the analyses.
+#[derive(Serialize)]
+struct StoredRef<'a> {
+    key: u64,
+    entries: Vec<(u128, &'a FileAnalysis)>,
 }
 
 pub struct Cache {
@@ -86,13 +93,11 @@ impl Cache {
     /// Writes this run's results. Entries of earlier runs that this run did not use are kept while they
     /// are fewer than the used ones, so that checking part of a project does not evict the rest.
     pub fn save(&self, used: &[(u128, Arc<FileAnalysis>)]) -> Result<(), String> {
-        let mut entries: Vec<(u128, FileAnalysis)> = used.iter().map(|(h, a)| (*h, (**a).clone())).collect();
+        let mut entries: Vec<(u128, &FileAnalysis)> = used.iter().map(|(h, a)| (*h, &**a)).collect();
         let fresh: std::collections::HashSet<u128> = used.iter().map(|(h, _)| *h).collect();
         let budget = used.len();
-        entries.extend(
-            self.entries.iter().filter(|(h, _)| !fresh.contains(h)).take(budget).map(|(h, a)| (*h, (**a).clone())),
-        );
-        let bytes = postcard::to_allocvec(&Stored { key: self.key, entries }).map_err(|e| e.to_string())?;
+        entries.extend(self.entries.iter().filter(|(h, _)| !fresh.contains(h)).take(budget).map(|(h, a)| (*h, &**a)));
+        let bytes = postcard::to_allocvec(&StoredRef { key: self.key, entries }).map_err(|e| e.to_string())?;
         let dir = self.file.parent().ok_or("the cache path has no directory")?;
         std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         if let Some(root) = dir.parent() {

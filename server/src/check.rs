@@ -323,23 +323,23 @@ impl Timer {
 /// Turns chain findings into diagnostics, reading the source lines of the files they are in.
 fn locate_chains(project: &Project, reported: &[bool], chains: Vec<ChainFinding>) -> Vec<Diagnostic> {
     let files = project.files();
-    let mut texts: HashMap<usize, Option<String>> = HashMap::new();
+    // Each file with chain findings is read once, with its line index.
+    let mut texts: HashMap<usize, (String, LineIndex)> = HashMap::new();
     let mut out = Vec::new();
     for c in chains {
         if !reported[c.file] {
             continue;
         }
-        let text = texts
-            .entry(c.file)
-            .or_insert_with(|| match read_source(&files[c.file].path) {
-                Source::Text { text } => Some(text),
-                Source::Skipped(_) => None,
-            })
-            .as_deref()
-            .unwrap_or("");
+        let (text, idx) = texts.entry(c.file).or_insert_with(|| {
+            let text = match read_source(&files[c.file].path) {
+                Source::Text { text } => text,
+                Source::Skipped(_) => String::new(),
+            };
+            let idx = LineIndex::new(&text);
+            (text, idx)
+        });
         let pos = |l: &Loc| Position { line: l.line as usize + 1, column: l.col as usize + 1 };
         let (start, end) = (pos(&c.start), pos(&c.end));
-        let idx = LineIndex::new(text);
         let first = c.start.line as usize;
         let source = if first < idx.line_count() {
             vec![(first + 1, text[idx.line_range(text, first)].to_string())]
