@@ -9,6 +9,7 @@ pub mod catalog;
 pub mod check;
 pub mod config;
 pub mod line_index;
+pub mod lsp;
 pub mod output;
 pub mod project;
 pub mod rules;

@@ -23,6 +23,12 @@ struct Cli {
 enum Command {
     /// Check Python files for blocking calls made on the event loop.
     Check(CheckArgs),
+    /// Run the language server on stdin/stdout (logs go to stderr).
+    Server {
+        /// Log level: error, warn, info, debug or trace (also: LOOPSAFE_LOG, as a tracing filter).
+        #[arg(long, default_value = "info")]
+        log_level: String,
+    },
     /// Show a rule's documentation, or list every rule.
     Rule {
         /// A rule name (`blocking-http`) or code (`LS101`).
@@ -82,6 +88,7 @@ fn main() -> ExitCode {
             }
         },
         Command::Rule { name, all } => run_rule(name, all),
+        Command::Server { log_level } => run_server(&log_level),
     }
 }
 
@@ -143,6 +150,28 @@ fn run_check(args: CheckArgs) -> Result<ExitCode, String> {
         return Err(format!("cannot write output: {e}"));
     }
     Ok(if report.diagnostics.is_empty() || args.exit_zero { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+fn run_server(log_level: &str) -> ExitCode {
+    let filter = std::env::var("LOOPSAFE_LOG").unwrap_or_else(|_| format!("loopsafe={log_level},warn"));
+    let filter = match tracing_subscriber::EnvFilter::try_new(&filter) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("loopsafe: error: --log-level `{log_level}`: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    // stdout carries the protocol: logs go to stderr only.
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(false).init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("loopsafe: error: cannot start the async runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    runtime.block_on(loopsafe::lsp::serve_stdio());
+    ExitCode::SUCCESS
 }
 
 fn run_rule(name: Option<String>, all: bool) -> ExitCode {

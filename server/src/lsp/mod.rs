@@ -1,0 +1,564 @@
+//! `loopsafe server`: the language server. The only module that knows LSP types.
+//!
+//! Concurrency rules (tower-lsp runs up to four handlers at once, notifications included):
+//! - every document mutation (`didOpen`, `didChange`, `didClose`) happens before the handler's first
+//!   `.await`, so edits apply in the order they arrive;
+//! - no dashmap guard is held across an `.await` (values are cloned out first);
+//! - no handler awaits a request to the client: refreshes are spawned with a timeout.
+
+mod document;
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
+use std::time::Duration;
+
+use dashmap::DashMap;
+use rayon::prelude::*;
+use tower_lsp_server::jsonrpc::Result;
+use tower_lsp_server::ls_types::*;
+use tower_lsp_server::{Client, LanguageServer, LspService, Server};
+
+use crate::analysis::{self, FileAnalysis, Finding};
+use crate::catalog::Catalog;
+use crate::check::{self, CheckOptions, Source};
+use crate::project::{ChainFinding, Project, ProjectFile};
+use crate::rules::{Tier, doc_url};
+use crate::settings::Settings;
+use document::{Document, Encoding, position};
+
+pub use document::Encoding as PositionEncoding;
+
+/// How long a spawned request to the client may take before it is abandoned.
+const CLIENT_REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+
+#[derive(Clone, Copy, Debug)]
+struct Caps {
+    encoding: Encoding,
+    pull: bool,
+    refresh: bool,
+}
+
+struct Config {
+    settings: Settings,
+    catalog: Arc<Catalog>,
+}
+
+/// The linked project and its chain findings, rebuilt only when a summary changes.
+struct Linked {
+    chains: Vec<ChainFinding>,
+    files: Vec<PathBuf>,
+}
+
+struct State {
+    documents: DashMap<Uri, Document>,
+    /// Every workspace file's analysis: open ones from their buffer, closed ones from disk.
+    index: DashMap<PathBuf, Arc<FileAnalysis>>,
+    roots: RwLock<Vec<PathBuf>>,
+    config: RwLock<Arc<Config>>,
+    caps: OnceLock<Caps>,
+    linked: Mutex<Option<Arc<Linked>>>,
+}
+
+pub struct Backend {
+    client: Client,
+    state: Arc<State>,
+}
+
+/// Serves LSP on stdin/stdout until `exit`.
+pub async fn serve_stdio() {
+    let (service, socket) = LspService::new(Backend::new);
+    Server::new(tokio::io::stdin(), tokio::io::stdout(), socket).serve(service).await;
+}
+
+/// The service, for in-process tests: serve it over any pair of streams.
+pub fn service() -> (LspService<Backend>, tower_lsp_server::ClientSocket) {
+    LspService::new(Backend::new)
+}
+
+impl Backend {
+    fn new(client: Client) -> Backend {
+        let config = Config { settings: Settings::default(), catalog: Arc::new(Catalog::bundled().clone()) };
+        Backend {
+            client,
+            state: Arc::new(State {
+                documents: DashMap::new(),
+                index: DashMap::new(),
+                roots: RwLock::new(Vec::new()),
+                config: RwLock::new(Arc::new(config)),
+                caps: OnceLock::new(),
+                linked: Mutex::new(None),
+            }),
+        }
+    }
+}
+
+impl State {
+    fn caps(&self) -> Caps {
+        self.caps.get().copied().unwrap_or(Caps { encoding: Encoding::Utf16, pull: false, refresh: false })
+    }
+
+    fn config(&self) -> Arc<Config> {
+        self.config.read().expect("config lock").clone()
+    }
+
+    /// Re-analyses an open document (its text is current) and updates the index. Returns whether its
+    /// summary changed, which invalidates the linked project. A panic in the analysis is caught: the
+    /// document keeps its last good analysis.
+    fn reanalyse(&self, uri: &Uri) -> bool {
+        let config = self.config();
+        let Some(mut doc) = self.documents.get_mut(uri) else { return false };
+        let text = doc.text.clone();
+        let tree = doc.tree.clone();
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match &tree {
+            Some(tree) => analysis::analyze_file(&text, tree, &config.catalog, &config.settings, true),
+            None => FileAnalysis::default(),
+        }));
+        let Ok(result) = result else {
+            tracing::error!("the analysis of {} panicked; keeping its last diagnostics", uri.as_str());
+            return false;
+        };
+        let result = Arc::new(result);
+        doc.analysis = result.clone();
+        drop(doc);
+        let Some(path) = uri.to_file_path().map(|p| p.into_owned()) else { return false };
+        let changed = self.index.get(&path).is_none_or(|old| old.summary != result.summary);
+        self.index.insert(path, result);
+        if changed {
+            *self.linked.lock().expect("linked lock") = None;
+        }
+        changed
+    }
+
+    fn linked(&self) -> Arc<Linked> {
+        let mut guard = self.linked.lock().expect("linked lock");
+        if let Some(l) = guard.as_ref() {
+            return l.clone();
+        }
+        let config = self.config();
+        let mut files: Vec<(PathBuf, Arc<FileAnalysis>)> =
+            self.index.iter().map(|e| (e.key().clone(), e.value().clone())).collect();
+        files.sort_by(|a, b| a.0.cmp(&b.0));
+        let root = self.roots.read().expect("roots lock").first().cloned();
+        let paths: Vec<PathBuf> = files.iter().map(|(p, _)| p.clone()).collect();
+        let project = Project::new(
+            files
+                .into_iter()
+                .map(|(path, analysis)| ProjectFile { display: path.display().to_string(), path, analysis })
+                .collect(),
+            root.as_deref(),
+        );
+        let chains = project.chain_findings(&config.settings);
+        let linked = Arc::new(Linked { chains, files: paths });
+        *guard = Some(linked.clone());
+        linked
+    }
+
+    /// The diagnostics of an open document, with its version. No guard outlives this call.
+    fn diagnostics(&self, uri: &Uri) -> Option<(i32, Vec<Diagnostic>)> {
+        let caps = self.caps();
+        let (version, analysis, rope) = {
+            let doc = self.documents.get(uri)?;
+            (doc.version, doc.analysis.clone(), doc.rope.clone())
+        };
+        let mut out: Vec<Diagnostic> =
+            analysis.findings.iter().map(|f| finding_to_lsp(f, &rope, caps.encoding, version)).collect();
+        if let Some(path) = uri.to_file_path() {
+            let linked = self.linked();
+            if let Some(file) = linked.files.iter().position(|p| p.as_path() == &*path) {
+                for c in linked.chains.iter().filter(|c| c.file == file) {
+                    out.push(chain_to_lsp(c, &linked.files, caps.encoding, version));
+                }
+            }
+        }
+        Some((version, out))
+    }
+
+    /// Indexes every Python file of the workspace roots that is not open (open ones are analysed from
+    /// their buffers).
+    fn index_workspace(&self) -> usize {
+        let config = self.config();
+        let roots = self.roots.read().expect("roots lock").clone();
+        let mut files = Vec::new();
+        for root in &roots {
+            let paths = [root.clone()];
+            let opts = CheckOptions {
+                paths: &paths,
+                settings: &config.settings,
+                root: Some(root),
+                follow: true,
+                cache_dir: None,
+            };
+            match check::collect_files(&opts) {
+                Ok(f) => files.extend(f),
+                Err(e) => tracing::warn!("cannot index {}: {e}", root.display()),
+            }
+        }
+        let analysed: Vec<(PathBuf, FileAnalysis)> = files
+            .par_iter()
+            .filter_map(|p| match check::read_source(p) {
+                Source::Text { text } => {
+                    let a = std::panic::catch_unwind(|| {
+                        analysis::analyze_source_file(&text, &config.catalog, &config.settings, true)
+                    })
+                    .ok()?;
+                    Some((std::fs::canonicalize(p).unwrap_or_else(|_| p.clone()), a))
+                }
+                Source::Skipped(why) => {
+                    tracing::info!("not indexed: {why}");
+                    None
+                }
+            })
+            .collect();
+        let n = analysed.len();
+        for (path, a) in analysed {
+            // An open document's buffer wins over the file on disk.
+            let open = Uri::from_file_path(&path).is_some_and(|u| self.documents.contains_key(&u));
+            if !open {
+                self.index.insert(path, Arc::new(a));
+            }
+        }
+        *self.linked.lock().expect("linked lock") = None;
+        n
+    }
+}
+
+impl Backend {
+    /// Pushes the diagnostics of the given documents (push clients only).
+    async fn publish(&self, uris: Vec<Uri>) {
+        if self.state.caps().pull {
+            return;
+        }
+        for uri in uris {
+            if let Some((version, diags)) = self.state.diagnostics(&uri) {
+                self.client.publish_diagnostics(uri, diags, Some(version)).await;
+            }
+        }
+    }
+
+    /// After a change that may affect other files: re-push every open document, or ask a pull client to
+    /// refresh (spawned, with a timeout: a handler never awaits a request to the client).
+    async fn refresh_all(&self) {
+        let caps = self.state.caps();
+        if caps.pull {
+            if caps.refresh {
+                let client = self.client.clone();
+                tokio::spawn(async move {
+                    let _ = tokio::time::timeout(CLIENT_REQUEST_TIMEOUT, client.workspace_diagnostic_refresh()).await;
+                });
+            }
+        } else {
+            let uris: Vec<Uri> = self.state.documents.iter().map(|e| e.key().clone()).collect();
+            self.publish(uris).await;
+        }
+    }
+}
+
+impl LanguageServer for Backend {
+    async fn initialize(&self, params: InitializeParams) -> Result<InitializeResult> {
+        let general = params.capabilities.general.as_ref();
+        let offered = general.and_then(|g| g.position_encodings.clone()).unwrap_or_default();
+        let encoding = if offered.contains(&PositionEncodingKind::UTF8) {
+            Encoding::Utf8
+        } else if offered.contains(&PositionEncodingKind::UTF32) && !offered.contains(&PositionEncodingKind::UTF16) {
+            Encoding::Utf32
+        } else {
+            Encoding::Utf16
+        };
+        let text_caps = params.capabilities.text_document.as_ref();
+        let pull = text_caps.and_then(|t| t.diagnostic.as_ref()).is_some();
+        let refresh = params
+            .capabilities
+            .workspace
+            .as_ref()
+            .and_then(|w| w.diagnostics.as_ref())
+            .and_then(|d| d.refresh_support)
+            .unwrap_or(false);
+        let _ = self.state.caps.set(Caps { encoding, pull, refresh });
+
+        let mut roots: Vec<PathBuf> = params
+            .workspace_folders
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|f| f.uri.to_file_path().map(|p| p.into_owned()))
+            .collect();
+        #[allow(deprecated)]
+        if roots.is_empty()
+            && let Some(p) = params.root_uri.as_ref().and_then(|u| u.to_file_path())
+        {
+            roots.push(p.into_owned());
+        }
+        let roots: Vec<PathBuf> = roots.into_iter().map(|r| std::fs::canonicalize(&r).unwrap_or(r)).collect();
+
+        // Settings: initializationOptions (the keys of [tool.loopsafe]) over the root's pyproject.toml.
+        let mut settings = match roots.first() {
+            Some(root) => match crate::config::discover(root) {
+                Ok(l) => l.settings,
+                Err(e) => {
+                    self.client.show_message(MessageType::ERROR, format!("loopsafe: {e}")).await;
+                    Settings::default()
+                }
+            },
+            None => Settings::default(),
+        };
+        if let Some(opts) = params.initialization_options.filter(|o| !o.is_null()) {
+            match serde_json::from_value::<toml::Table>(opts)
+                .map_err(|e| e.to_string())
+                .and_then(|t| Settings::from_table(&t, "initializationOptions:"))
+            {
+                Ok(s) => settings = s,
+                Err(e) => {
+                    self.client.show_message(MessageType::ERROR, format!("loopsafe: {e}")).await;
+                }
+            }
+        }
+        let catalog = Arc::new(Catalog::bundled().extended(&settings.extend_blocking_calls));
+        *self.state.config.write().expect("config lock") = Arc::new(Config { settings, catalog });
+        *self.state.roots.write().expect("roots lock") = roots;
+
+        let position_encoding = Some(match encoding {
+            Encoding::Utf8 => PositionEncodingKind::UTF8,
+            Encoding::Utf16 => PositionEncodingKind::UTF16,
+            Encoding::Utf32 => PositionEncodingKind::UTF32,
+        });
+        Ok(InitializeResult {
+            capabilities: ServerCapabilities {
+                position_encoding,
+                text_document_sync: Some(TextDocumentSyncCapability::Options(TextDocumentSyncOptions {
+                    open_close: Some(true),
+                    change: Some(TextDocumentSyncKind::INCREMENTAL),
+                    ..Default::default()
+                })),
+                hover_provider: Some(HoverProviderCapability::Simple(true)),
+                diagnostic_provider: pull.then(|| {
+                    DiagnosticServerCapabilities::Options(DiagnosticOptions {
+                        identifier: Some("loopsafe".into()),
+                        inter_file_dependencies: true,
+                        workspace_diagnostics: false,
+                        work_done_progress_options: Default::default(),
+                    })
+                }),
+                ..Default::default()
+            },
+            server_info: Some(ServerInfo { name: "loopsafe".into(), version: Some(env!("CARGO_PKG_VERSION").into()) }),
+            offset_encoding: None,
+        })
+    }
+
+    async fn initialized(&self, _: InitializedParams) {
+        let state = self.state.clone();
+        let client = self.client.clone();
+        // Index in the background: handlers keep serving meanwhile.
+        tokio::spawn(async move {
+            let started = std::time::Instant::now();
+            let worker = state.clone();
+            let n = tokio::task::spawn_blocking(move || worker.index_workspace()).await.unwrap_or(0);
+            tracing::info!("indexed {n} files in {:.2}s", started.elapsed().as_secs_f64());
+            let backend = Backend { client, state };
+            backend.refresh_all().await;
+        });
+    }
+
+    async fn shutdown(&self) -> Result<()> {
+        Ok(())
+    }
+
+    async fn did_open(&self, params: DidOpenTextDocumentParams) {
+        let doc = params.text_document;
+        let uri = doc.uri.clone();
+        self.state.documents.insert(uri.clone(), Document::new(doc.text, doc.version));
+        let changed = self.state.reanalyse(&uri);
+        if changed {
+            self.refresh_all().await;
+        } else {
+            self.publish(vec![uri]).await;
+        }
+    }
+
+    async fn did_change(&self, params: DidChangeTextDocumentParams) {
+        let uri = params.text_document.uri.clone();
+        let version = params.text_document.version;
+        let enc = self.state.caps().encoding;
+        {
+            let Some(mut doc) = self.state.documents.get_mut(&uri) else {
+                tracing::warn!("didChange for a document that is not open: {}", uri.as_str());
+                return;
+            };
+            if version <= doc.version {
+                tracing::warn!(
+                    "didChange for {} has version {version}, not after {}; ignored",
+                    uri.as_str(),
+                    doc.version
+                );
+                return;
+            }
+            doc.apply(&params.content_changes, enc);
+            doc.version = version;
+        }
+        let changed = self.state.reanalyse(&uri);
+        if changed {
+            self.refresh_all().await;
+        } else {
+            self.publish(vec![uri]).await;
+        }
+    }
+
+    async fn did_close(&self, params: DidCloseTextDocumentParams) {
+        let uri = params.text_document.uri;
+        self.state.documents.remove(&uri);
+        // The closed file keeps only its summary, from what is on disk.
+        let mut changed = false;
+        if let Some(path) = uri.to_file_path().map(|p| p.into_owned()) {
+            let config = self.state.config();
+            match check::read_source(&path) {
+                Source::Text { text } => {
+                    let a = analysis::analyze_source_file(&text, &config.catalog, &config.settings, true);
+                    changed = self.state.index.get(&path).is_none_or(|old| old.summary != a.summary);
+                    self.state.index.insert(path, Arc::new(a));
+                }
+                Source::Skipped(_) => {
+                    changed = self.state.index.remove(&path).is_some();
+                }
+            }
+        }
+        if changed {
+            *self.state.linked.lock().expect("linked lock") = None;
+        }
+        if !self.state.caps().pull {
+            self.client.publish_diagnostics(uri, Vec::new(), None).await;
+        }
+        if changed {
+            self.refresh_all().await;
+        }
+    }
+
+    async fn diagnostic(&self, params: DocumentDiagnosticParams) -> Result<DocumentDiagnosticReportResult> {
+        let items = self.state.diagnostics(&params.text_document.uri).map(|(_, d)| d).unwrap_or_default();
+        Ok(DocumentDiagnosticReportResult::Report(DocumentDiagnosticReport::Full(
+            RelatedFullDocumentDiagnosticReport {
+                related_documents: None,
+                full_document_diagnostic_report: FullDocumentDiagnosticReport { result_id: None, items },
+            },
+        )))
+    }
+
+    async fn hover(&self, params: HoverParams) -> Result<Option<Hover>> {
+        let uri = params.text_document_position_params.text_document.uri;
+        let pos = params.text_document_position_params.position;
+        let Some((_, diags)) = self.state.diagnostics(&uri) else { return Ok(None) };
+        let hit = diags.into_iter().find(|d| d.range.start <= pos && pos <= d.range.end);
+        Ok(hit.map(|d| Hover {
+            contents: HoverContents::Markup(MarkupContent { kind: MarkupKind::Markdown, value: hover_text(&d) }),
+            range: Some(d.range),
+        }))
+    }
+}
+
+fn severity(t: Tier) -> DiagnosticSeverity {
+    match t {
+        Tier::Critical => DiagnosticSeverity::ERROR,
+        Tier::Warning => DiagnosticSeverity::WARNING,
+        Tier::Info => DiagnosticSeverity::INFORMATION,
+        Tier::Hint => DiagnosticSeverity::HINT,
+    }
+}
+
+fn code_description(rule: crate::rules::Rule) -> Option<CodeDescription> {
+    doc_url(rule).parse::<Uri>().ok().map(|href| CodeDescription { href })
+}
+
+fn finding_to_lsp(f: &Finding, rope: &ropey::Rope, enc: Encoding, version: i32) -> Diagnostic {
+    let range = Range { start: position(rope, f.range.start, enc), end: position(rope, f.range.end, enc) };
+    let call =
+        f.call_range.as_ref().map(|r| Range { start: position(rope, r.start, enc), end: position(rope, r.end, enc) });
+    Diagnostic {
+        range,
+        severity: Some(severity(f.tier)),
+        code: Some(NumberOrString::String(f.rule.code().into())),
+        code_description: code_description(f.rule),
+        source: Some("loopsafe".into()),
+        message: f.message.clone(),
+        related_information: None,
+        tags: None,
+        data: Some(serde_json::json!({
+            "rule": f.rule.name(),
+            "callee": f.callee,
+            "fixes": f.fix_kinds,
+            "call": call,
+            "instead": f.instead,
+            "function": f.function,
+            "route": f.route,
+            "version": version,
+        })),
+    }
+}
+
+fn loc_position(l: &crate::analysis::summary::Loc, enc: Encoding) -> Position {
+    let character = match enc {
+        Encoding::Utf8 => l.col_utf8,
+        Encoding::Utf16 => l.col_utf16,
+        Encoding::Utf32 => l.col,
+    };
+    Position { line: l.line, character }
+}
+
+fn chain_to_lsp(c: &ChainFinding, files: &[PathBuf], enc: Encoding, version: i32) -> Diagnostic {
+    let range = Range { start: loc_position(&c.start, enc), end: loc_position(&c.end, enc) };
+    let related: Vec<DiagnosticRelatedInformation> = c
+        .hops
+        .iter()
+        .enumerate()
+        .filter_map(|(i, h)| {
+            let uri = Uri::from_file_path(&files[h.file])?;
+            let p = loc_position(&h.loc, enc);
+            Some(DiagnosticRelatedInformation {
+                location: Location { uri, range: Range { start: p, end: p } },
+                message: format!("{}: {}", i, h.name),
+            })
+        })
+        .collect();
+    Diagnostic {
+        range,
+        severity: Some(severity(c.tier)),
+        code: Some(NumberOrString::String(c.rule.code().into())),
+        code_description: code_description(c.rule),
+        source: Some("loopsafe".into()),
+        message: c.message.clone(),
+        related_information: Some(related),
+        tags: None,
+        data: Some(serde_json::json!({
+            "rule": c.rule.name(),
+            "callee": c.callee,
+            "fixes": c.fixes,
+            "call": Range { start: loc_position(&c.start, enc), end: loc_position(&c.end, enc) },
+            "instead": c.instead,
+            "function": c.function,
+            "route": c.route,
+            "chain": c.hops.iter().map(|h| h.name.clone()).collect::<Vec<_>>(),
+            "version": version,
+        })),
+    }
+}
+
+fn hover_text(d: &Diagnostic) -> String {
+    let code = match &d.code {
+        Some(NumberOrString::String(s)) => s.clone(),
+        _ => String::new(),
+    };
+    let data = d.data.clone().unwrap_or_default();
+    let rule = data["rule"].as_str().unwrap_or_default();
+    let mut s = format!("**{code} `{rule}`**: {}\n", d.message);
+    if let Some(route) = data["route"].as_str() {
+        s.push_str(&format!("\nIn route `{route}`.\n"));
+    }
+    if let Some(related) = &d.related_information {
+        s.push_str("\nChain:\n");
+        for r in related {
+            let line = r.location.range.start.line + 1;
+            s.push_str(&format!("1. [{}]({}#L{line})\n", r.message, r.location.uri.as_str()));
+        }
+    }
+    if let Some(instead) = data["instead"].as_str() {
+        s.push_str(&format!("\nInstead: {instead}\n"));
+    }
+    s
+}

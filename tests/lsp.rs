@@ -1,0 +1,322 @@
+//! The language server driven in-process with real JSON-RPC messages over `tokio::io::duplex`.
+
+mod common;
+
+use std::collections::VecDeque;
+use std::path::Path;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader, DuplexStream, ReadHalf, WriteHalf};
+use tower_lsp_server::ls_types::Uri;
+
+struct Client {
+    write: WriteHalf<DuplexStream>,
+    read: BufReader<ReadHalf<DuplexStream>>,
+    next_id: i64,
+    inbox: VecDeque<Value>,
+}
+
+const WAIT: Duration = Duration::from_secs(20);
+
+impl Client {
+    async fn start(capabilities: Value, root: Option<&Path>) -> (Client, Value) {
+        let (client_io, server_io) = tokio::io::duplex(1 << 22);
+        let (server_read, server_write) = tokio::io::split(server_io);
+        let (service, socket) = loopsafe::lsp::service();
+        tokio::spawn(tower_lsp_server::Server::new(server_read, server_write, socket).serve(service));
+        let (read, write) = tokio::io::split(client_io);
+        let mut c = Client { write, read: BufReader::new(read), next_id: 1, inbox: VecDeque::new() };
+        let folders = root.map(|r| json!([{ "uri": uri(r).as_str(), "name": "ws" }])).unwrap_or(Value::Null);
+        let init = c.request("initialize", json!({ "capabilities": capabilities, "workspaceFolders": folders })).await;
+        c.notify("initialized", json!({})).await;
+        (c, init)
+    }
+
+    async fn send(&mut self, msg: Value) {
+        let body = serde_json::to_string(&msg).unwrap();
+        let frame = format!("Content-Length: {}\r\n\r\n{body}", body.len());
+        self.write.write_all(frame.as_bytes()).await.unwrap();
+    }
+
+    async fn recv(&mut self) -> Value {
+        let mut len = 0usize;
+        loop {
+            let mut line = String::new();
+            self.read.read_line(&mut line).await.unwrap();
+            let line = line.trim_end();
+            if line.is_empty() {
+                break;
+            }
+            if let Some(v) = line.strip_prefix("Content-Length: ") {
+                len = v.parse().unwrap();
+            }
+        }
+        let mut buf = vec![0; len];
+        self.read.read_exact(&mut buf).await.unwrap();
+        serde_json::from_slice(&buf).unwrap()
+    }
+
+    /// Reads the next message, answering the server's own requests (refreshes) on the way.
+    async fn next(&mut self) -> Value {
+        loop {
+            let msg = tokio::time::timeout(WAIT, self.recv()).await.expect("the server answered in time");
+            if msg.get("method").is_some() && msg.get("id").is_some() {
+                let id = msg["id"].clone();
+                self.send(json!({ "jsonrpc": "2.0", "id": id, "result": null })).await;
+                self.inbox.push_back(msg);
+                continue;
+            }
+            return msg;
+        }
+    }
+
+    async fn request(&mut self, method: &str, params: Value) -> Value {
+        let id = self.next_id;
+        self.next_id += 1;
+        self.send(json!({ "jsonrpc": "2.0", "id": id, "method": method, "params": params })).await;
+        loop {
+            let msg = self.next().await;
+            if msg.get("id") == Some(&json!(id)) {
+                return msg;
+            }
+            self.inbox.push_back(msg);
+        }
+    }
+
+    async fn notify(&mut self, method: &str, params: Value) {
+        self.send(json!({ "jsonrpc": "2.0", "method": method, "params": params })).await;
+    }
+
+    /// Waits for a `publishDiagnostics` of `uri` that satisfies `done`, and returns its diagnostics.
+    async fn diagnostics_until(&mut self, uri: &Uri, done: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        let mut seen = Vec::new();
+        loop {
+            let msg = match self.inbox.pop_front() {
+                Some(m) => m,
+                None => {
+                    let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+                    match tokio::time::timeout(left, self.next()).await {
+                        Ok(m) => m,
+                        Err(_) => panic!("no matching diagnostics for {} in time; received: {seen:#?}", uri.as_str()),
+                    }
+                }
+            };
+            if msg["method"] == "textDocument/publishDiagnostics" && msg["params"]["uri"] == uri.as_str() {
+                let diags = msg["params"]["diagnostics"].as_array().unwrap().clone();
+                if done(&diags) {
+                    return diags;
+                }
+                seen.push(codes(&diags).join(" "));
+            } else {
+                seen.push(msg.to_string().chars().take(200).collect());
+            }
+        }
+    }
+
+    async fn open(&mut self, uri: &Uri, text: &str) {
+        self.notify(
+            "textDocument/didOpen",
+            json!({ "textDocument": { "uri": uri.as_str(), "languageId": "python", "version": 1, "text": text } }),
+        )
+        .await;
+    }
+
+    async fn change(&mut self, uri: &Uri, version: i32, changes: Value) {
+        self.notify(
+            "textDocument/didChange",
+            json!({ "textDocument": { "uri": uri.as_str(), "version": version }, "contentChanges": changes }),
+        )
+        .await;
+    }
+}
+
+fn uri(path: &Path) -> Uri {
+    Uri::from_file_path(std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())).unwrap()
+}
+
+fn codes(diags: &[Value]) -> Vec<String> {
+    diags
+        .iter()
+        .map(|d| {
+            format!(
+                "{}@{}:{}",
+                d["code"].as_str().unwrap(),
+                d["range"]["start"]["line"],
+                d["range"]["start"]["character"]
+            )
+        })
+        .collect()
+}
+
+const ROUTE: &str = "import time\n\n\nasync def handler():\n    time.sleep(1)\n";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn initialize_negotiates_encoding_and_diagnostic_mode() {
+    let (_, init) = Client::start(json!({ "general": { "positionEncodings": ["utf-8", "utf-16"] } }), None).await;
+    let caps = &init["result"]["capabilities"];
+    assert_eq!(caps["positionEncoding"], "utf-8");
+    assert_eq!(caps["textDocumentSync"]["change"], 2, "incremental sync");
+    assert_eq!(caps["hoverProvider"], true);
+    assert!(caps.get("diagnosticProvider").is_none_or(Value::is_null), "a push client gets no pull provider");
+    assert_eq!(init["result"]["serverInfo"]["name"], "loopsafe");
+
+    let (_, init) = Client::start(json!({ "textDocument": { "diagnostic": {} } }), None).await;
+    let caps = &init["result"]["capabilities"];
+    assert_eq!(caps["positionEncoding"], "utf-16", "VS Code offers only UTF-16");
+    assert_eq!(caps["diagnosticProvider"]["interFileDependencies"], true);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn open_edit_hover_close_push_client() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("app.py"), ROUTE).unwrap();
+    let (mut c, _) = Client::start(json!({}), Some(dir.path())).await;
+    let u = uri(&dir.path().join("app.py"));
+    c.open(&u, ROUTE).await;
+    let diags = c.diagnostics_until(&u, |d| !d.is_empty()).await;
+    assert_eq!(codes(&diags), ["LS102@4:4"]);
+    let d = &diags[0];
+    assert_eq!(d["source"], "loopsafe");
+    assert_eq!(d["severity"], 1);
+    assert!(d["codeDescription"]["href"].as_str().unwrap().ends_with("blocking-sleep.md"));
+    assert_eq!(d["data"]["callee"], "time.sleep");
+    assert_eq!(d["data"]["call"]["end"], json!({ "line": 4, "character": 17 }));
+
+    // Emoji and CJK before the call (UTF-16 columns): `x = '😀日本'; ` is 12 units, 😀 counting two.
+    c.change(&u, 2, json!([{ "range": { "start": { "line": 4, "character": 4 }, "end": { "line": 4, "character": 4 } }, "text": "x = '😀日本'; " }])).await;
+    let diags = c.diagnostics_until(&u, |d| codes(d) == ["LS102@4:16"]).await;
+    assert_eq!(diags[0]["range"]["end"]["character"], 26);
+    // Replace `time.sleep` (columns 16..26) by `print`: the finding goes away.
+    c.change(&u, 3, json!([{ "range": { "start": { "line": 4, "character": 16 }, "end": { "line": 4, "character": 26 } }, "text": "print" }])).await;
+    c.diagnostics_until(&u, |d| d.is_empty()).await;
+    c.change(&u, 4, json!([{ "range": { "start": { "line": 4, "character": 16 }, "end": { "line": 4, "character": 21 } }, "text": "time.sleep" }])).await;
+    c.diagnostics_until(&u, |d| codes(d) == ["LS102@4:16"]).await;
+
+    let hover = c
+        .request(
+            "textDocument/hover",
+            json!({ "textDocument": { "uri": u.as_str() }, "position": { "line": 4, "character": 20 } }),
+        )
+        .await;
+    let text = hover["result"]["contents"]["value"].as_str().unwrap();
+    assert!(text.contains("LS102") && text.contains("time.sleep") && text.contains("Instead:"), "{text}");
+    let none = c
+        .request(
+            "textDocument/hover",
+            json!({ "textDocument": { "uri": u.as_str() }, "position": { "line": 0, "character": 0 } }),
+        )
+        .await;
+    assert!(none["result"].is_null());
+
+    // A version that goes backwards is ignored; an edit to a document that is not open is harmless.
+    c.change(&u, 2, json!([{ "text": "" }])).await;
+    let other = uri(&dir.path().join("nope.py"));
+    c.change(&other, 9, json!([{ "text": "x" }])).await;
+    let hover = c
+        .request(
+            "textDocument/hover",
+            json!({ "textDocument": { "uri": u.as_str() }, "position": { "line": 4, "character": 20 } }),
+        )
+        .await;
+    assert!(!hover["result"].is_null(), "the document was not emptied");
+
+    c.notify("textDocument/didClose", json!({ "textDocument": { "uri": u.as_str() } })).await;
+    c.diagnostics_until(&u, |d| d.is_empty()).await;
+    let shutdown = c.request("shutdown", Value::Null).await;
+    assert!(shutdown["result"].is_null() && shutdown.get("error").is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn utf8_client_columns() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut c, _) = Client::start(json!({ "general": { "positionEncodings": ["utf-8"] } }), Some(dir.path())).await;
+    let u = uri(&dir.path().join("a.py"));
+    c.open(&u, "import time\nasync def f():\n    s = '日本😀'; time.sleep(1)\n").await;
+    // 4 spaces + `s = '` (5) + 3+3+4 bytes + `'; ` (3) = 22 bytes.
+    let diags = c.diagnostics_until(&u, |d| !d.is_empty()).await;
+    assert_eq!(codes(&diags), ["LS102@2:22"]);
+    // Delete `本` (bytes 12..15 of the line): the call moves 3 bytes left.
+    c.change(&u, 2, json!([{ "range": { "start": { "line": 2, "character": 12 }, "end": { "line": 2, "character": 15 } }, "text": "" }])).await;
+    c.diagnostics_until(&u, |d| codes(d) == ["LS102@2:19"]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_helper_in_another_file_starts_and_stops_blocking() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("pyproject.toml"), "[project]\nname = \"w\"\n").unwrap();
+    let helpers = "import time\n\n\ndef pause():\n    time.sleep(1)\n";
+    let api = "from helpers import pause\n\n\nasync def handler():\n    pause()\n";
+    std::fs::write(dir.path().join("helpers.py"), helpers).unwrap();
+    std::fs::write(dir.path().join("api.py"), api).unwrap();
+    let (mut c, _) = Client::start(json!({}), Some(dir.path())).await;
+    let api_uri = uri(&dir.path().join("api.py"));
+    let helpers_uri = uri(&dir.path().join("helpers.py"));
+    c.open(&api_uri, api).await;
+    // Once the workspace is indexed, the route's call to the helper is a finding with its chain.
+    let diags = c.diagnostics_until(&api_uri, |d| !d.is_empty()).await;
+    assert_eq!(codes(&diags), ["LS102@4:4"]);
+    let related = diags[0]["relatedInformation"].as_array().unwrap();
+    assert_eq!(related.len(), 2);
+    assert_eq!(related[1]["location"]["uri"], helpers_uri.as_str());
+    assert_eq!(related[1]["location"]["range"]["start"], json!({ "line": 4, "character": 4 }));
+
+    // Edit the helper (unsaved): it stops blocking, and the route's diagnostic disappears.
+    c.open(&helpers_uri, helpers).await;
+    c.change(&helpers_uri, 2, json!([{ "range": { "start": { "line": 4, "character": 4 }, "end": { "line": 4, "character": 17 } }, "text": "pass" }])).await;
+    c.diagnostics_until(&api_uri, |d| d.is_empty()).await;
+    // And back.
+    c.change(&helpers_uri, 3, json!([{ "range": { "start": { "line": 4, "character": 4 }, "end": { "line": 4, "character": 8 } }, "text": "time.sleep(1)" }])).await;
+    c.diagnostics_until(&api_uri, |d| codes(d) == ["LS102@4:4"]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pull_client_gets_diagnostics_on_request_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut c, _) = Client::start(json!({ "textDocument": { "diagnostic": {} } }), Some(dir.path())).await;
+    let u = uri(&dir.path().join("a.py"));
+    c.open(&u, ROUTE).await;
+    let report = c.request("textDocument/diagnostic", json!({ "textDocument": { "uri": u.as_str() } })).await;
+    assert_eq!(report["result"]["kind"], "full");
+    assert_eq!(codes(report["result"]["items"].as_array().unwrap()), ["LS102@4:4"]);
+    // Never both: no publishDiagnostics was sent.
+    assert!(c.inbox.iter().all(|m| m["method"] != "textDocument/publishDiagnostics"), "{:?}", c.inbox);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thousand_edits_without_waiting() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut c, _) = Client::start(json!({}), Some(dir.path())).await;
+    let u = uri(&dir.path().join("a.py"));
+    let mut text = String::from("import time\n\n\nasync def f():\n    pass\n    ");
+    c.open(&u, &text).await;
+    // Type `time.sleep(1)  #` one character at a time at the end, then more text, 1000 edits in all.
+    let typed: String = "time.sleep(1)\n    x = 1  # 日本😀\n    ".repeat(40).chars().take(1000).collect();
+    let mut line = 5u32;
+    let mut col = 4u32;
+    let mut version = 1;
+    for ch in typed.chars() {
+        version += 1;
+        let s = ch.to_string();
+        c.change(&u, version, json!([{ "range": { "start": { "line": line, "character": col }, "end": { "line": line, "character": col } }, "text": s }])).await;
+        text.push(ch);
+        if ch == '\n' {
+            line += 1;
+            col = 0;
+        } else {
+            col += ch.len_utf16() as u32;
+        }
+    }
+    let expected = common::findings(&text).len();
+    let diags = c.diagnostics_until(&u, |d| d.len() == expected).await;
+    assert!(expected > 10, "{expected}");
+    // Everything is consistent with the final text.
+    let report = c
+        .request(
+            "textDocument/hover",
+            json!({ "textDocument": { "uri": u.as_str() }, "position": diags[0]["range"]["start"] }),
+        )
+        .await;
+    assert!(!report["result"].is_null());
+}
