@@ -63,6 +63,13 @@ pub struct ChainFinding {
 
 type FnId = usize;
 
+/// The project's call graph resolved, and each function's shortest chain (see `Project::link`).
+pub struct Links {
+    edges: Vec<Vec<Option<FnId>>>,
+    strict: Vec<Option<(u32, Step)>>,
+    loose: Vec<Option<(u32, Step)>>,
+}
+
 /// How a function reaches its blocking call: directly (the blocking site's index), or through a call
 /// (the call site's index and the callee).
 #[derive(Clone, Copy, Debug)]
@@ -86,6 +93,8 @@ pub struct Project {
     /// For relative imports: each file's package.
     packages: Vec<String>,
     functions: Vec<(usize, usize)>,
+    /// The ids of each file's functions (they are numbered file by file).
+    file_functions: Vec<std::ops::Range<FnId>>,
     function_index: HashMap<(usize, String), FnId>,
     class_index: HashMap<(usize, String), usize>,
     export_index: HashMap<(usize, String), usize>,
@@ -120,14 +129,17 @@ impl Project {
         }
         let roots = modules.keys().map(|m| m.split('.').next().unwrap_or(m).to_string()).collect();
         let mut functions = Vec::new();
+        let mut file_functions = Vec::with_capacity(files.len());
         let mut function_index = HashMap::new();
         let mut class_index = HashMap::new();
         let mut export_index = HashMap::new();
         for (i, f) in files.iter().enumerate() {
+            let first = functions.len();
             for (j, func) in f.summary().functions.iter().enumerate() {
                 function_index.entry((i, func.qualname.clone())).or_insert(functions.len());
                 functions.push((i, j));
             }
+            file_functions.push(first..functions.len());
             for (j, c) in f.summary().classes.iter().enumerate() {
                 class_index.entry((i, c.qualname.clone())).or_insert(j);
             }
@@ -135,7 +147,17 @@ impl Project {
                 export_index.insert((i, name.clone()), j);
             }
         }
-        Project { files, modules, roots, packages, functions, function_index, class_index, export_index }
+        Project {
+            files,
+            modules,
+            roots,
+            packages,
+            functions,
+            file_functions,
+            function_index,
+            class_index,
+            export_index,
+        }
     }
 
     pub fn files(&self) -> &[ProjectFile] {
@@ -292,7 +314,27 @@ impl Project {
 
     /// Links the summaries and reports every coroutine's call to a sync project function that blocks.
     pub fn chain_findings(&self, settings: &Settings) -> Vec<ChainFinding> {
-        // Resolve every call of every function once.
+        let links = self.link(settings);
+        self.findings(&links, None, settings)
+    }
+
+    /// The position of `file` in the project, by path.
+    pub fn file_index(&self, path: &Path) -> Option<usize> {
+        self.files.iter().position(|f| f.path == path)
+    }
+
+    /// Replaces a file's analysis by one of the same shape (`FileSummary::same_shape`): the links stay
+    /// valid, only positions move. Returns false, changing nothing, when the shape differs.
+    pub fn replace_same_shape(&mut self, file: usize, analysis: Arc<FileAnalysis>) -> bool {
+        if !self.files[file].summary().same_shape(&analysis.summary) {
+            return false;
+        }
+        self.files[file].analysis = analysis;
+        true
+    }
+
+    /// Resolves every call and finds each sync function's shortest chain to a blocking call.
+    pub fn link(&self, settings: &Settings) -> Links {
         let edges: Vec<Vec<Option<FnId>>> = self
             .functions
             .iter()
@@ -312,9 +354,19 @@ impl Project {
         // through memoized functions, which block on their first call only (reported as hints).
         let strict = self.shortest_chains(&edges, settings, false);
         let loose = self.shortest_chains(&edges, settings, true);
+        Links { edges, strict, loose }
+    }
 
+    /// The chain findings of the coroutines in `only` (a file), or of the whole project.
+    pub fn findings(&self, links: &Links, only: Option<usize>, settings: &Settings) -> Vec<ChainFinding> {
+        let Links { edges, strict, loose } = links;
+        let callers = match only {
+            Some(file) => self.file_functions[file].clone(),
+            None => 0..self.functions.len(),
+        };
         let mut out = Vec::new();
-        for (caller, calls) in edges.iter().enumerate() {
+        for caller in callers {
+            let calls = &edges[caller];
             let a = self.function(caller);
             if !a.is_async {
                 continue;
@@ -323,9 +375,9 @@ impl Project {
             for (i, callee) in calls.iter().enumerate() {
                 let Some(callee) = *callee else { continue };
                 let (best, memoized) = if strict[callee].is_some() {
-                    (&strict, false)
+                    (strict, false)
                 } else if loose[callee].is_some() {
-                    (&loose, true)
+                    (loose, true)
                 } else {
                     continue;
                 };

@@ -105,6 +105,38 @@ pub struct FileSummary {
     pub exports: Vec<(String, Export)>,
 }
 
+impl FileSummary {
+    /// Whether two summaries are the same but for positions: what the linker computes from them (which
+    /// functions block, through which calls) is then the same, and only the places move.
+    pub fn same_shape(&self, other: &FileSummary) -> bool {
+        self.classes == other.classes
+            && self.exports == other.exports
+            && self.functions.len() == other.functions.len()
+            && self.functions.iter().zip(&other.functions).all(|(a, b)| {
+                a.qualname == b.qualname
+                    && a.is_async == b.is_async
+                    && a.offloaded == b.offloaded
+                    && a.memoized == b.memoized
+                    && a.is_property == b.is_property
+                    && a.route == b.route
+                    && a.blocking.len() == b.blocking.len()
+                    && a.blocking.iter().zip(&b.blocking).all(|(x, y)| {
+                        x.callee == y.callee
+                            && x.rule == y.rule
+                            && x.tier == y.tier
+                            && x.message == y.message
+                            && x.instead == y.instead
+                            && x.fixes == y.fixes
+                    })
+                    && a.calls.len() == b.calls.len()
+                    && a.calls
+                        .iter()
+                        .zip(&b.calls)
+                        .all(|(x, y)| x.target == y.target && x.noqa == y.noqa && x.access == y.access)
+            })
+    }
+}
+
 pub(super) fn summarize(
     r: &Resolver<'_, '_>,
     text: &str,

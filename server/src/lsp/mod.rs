@@ -21,7 +21,7 @@ use tower_lsp_server::{Client, LanguageServer, LspService, Server};
 use crate::analysis::{self, FileAnalysis, Finding};
 use crate::catalog::Catalog;
 use crate::check::{self, CheckOptions, Source};
-use crate::project::{ChainFinding, Project, ProjectFile};
+use crate::project::{ChainFinding, Links, Project, ProjectFile};
 use crate::rules::{Tier, doc_url};
 use crate::settings::Settings;
 use document::{Document, Encoding, position};
@@ -43,10 +43,11 @@ struct Config {
     catalog: Arc<Catalog>,
 }
 
-/// The linked project and its chain findings, rebuilt only when a summary changes.
+/// The linked project, rebuilt only when a summary changes shape; a change of positions only swaps the
+/// file's analysis in place.
 struct Linked {
-    chains: Vec<ChainFinding>,
-    files: Vec<PathBuf>,
+    project: Project,
+    links: Links,
 }
 
 struct State {
@@ -56,7 +57,7 @@ struct State {
     roots: RwLock<Vec<PathBuf>>,
     config: RwLock<Arc<Config>>,
     caps: OnceLock<Caps>,
-    linked: Mutex<Option<Arc<Linked>>>,
+    linked: Mutex<Option<Linked>>,
 }
 
 pub struct Backend {
@@ -121,36 +122,50 @@ impl State {
         doc.analysis = result.clone();
         drop(doc);
         let Some(path) = uri.to_file_path().map(|p| p.into_owned()) else { return false };
-        let changed = self.index.get(&path).is_none_or(|old| old.summary != result.summary);
-        self.index.insert(path, result);
-        if changed {
-            *self.linked.lock().expect("linked lock") = None;
-        }
-        changed
+        self.update_index(path, result)
     }
 
-    fn linked(&self) -> Arc<Linked> {
-        let mut guard = self.linked.lock().expect("linked lock");
-        if let Some(l) = guard.as_ref() {
-            return l.clone();
+    /// Records a file's new analysis. Returns whether its summary changed shape, which changes what the
+    /// linker computes (and so possibly other files' diagnostics); a change of positions only is swapped
+    /// into the linked project in place.
+    fn update_index(&self, path: PathBuf, analysis: Arc<FileAnalysis>) -> bool {
+        let old = self.index.insert(path.clone(), analysis.clone());
+        if old.as_ref().is_some_and(|o| o.summary == analysis.summary) {
+            return false;
         }
-        let config = self.config();
-        let mut files: Vec<(PathBuf, Arc<FileAnalysis>)> =
-            self.index.iter().map(|e| (e.key().clone(), e.value().clone())).collect();
-        files.sort_by(|a, b| a.0.cmp(&b.0));
-        let root = self.roots.read().expect("roots lock").first().cloned();
-        let paths: Vec<PathBuf> = files.iter().map(|(p, _)| p.clone()).collect();
-        let project = Project::new(
-            files
-                .into_iter()
-                .map(|(path, analysis)| ProjectFile { display: path.display().to_string(), path, analysis })
-                .collect(),
-            root.as_deref(),
-        );
-        let chains = project.chain_findings(&config.settings);
-        let linked = Arc::new(Linked { chains, files: paths });
-        *guard = Some(linked.clone());
-        linked
+        let mut guard = self.linked.lock().expect("linked lock");
+        if old.is_some()
+            && let Some(linked) = guard.as_mut()
+            && let Some(i) = linked.project.file_index(&path)
+            && linked.project.replace_same_shape(i, analysis)
+        {
+            return false;
+        }
+        *guard = None;
+        true
+    }
+
+    /// Runs `f` on the linked project, linking it first if needed. The lock is held only while `f` runs
+    /// (never across an `.await`).
+    fn with_linked<T>(&self, f: impl FnOnce(&Linked) -> T) -> T {
+        let mut guard = self.linked.lock().expect("linked lock");
+        if guard.is_none() {
+            let config = self.config();
+            let mut files: Vec<(PathBuf, Arc<FileAnalysis>)> =
+                self.index.iter().map(|e| (e.key().clone(), e.value().clone())).collect();
+            files.sort_by(|a, b| a.0.cmp(&b.0));
+            let root = self.roots.read().expect("roots lock").first().cloned();
+            let project = Project::new(
+                files
+                    .into_iter()
+                    .map(|(path, analysis)| ProjectFile { display: path.display().to_string(), path, analysis })
+                    .collect(),
+                root.as_deref(),
+            );
+            let links = project.link(&config.settings);
+            *guard = Some(Linked { project, links });
+        }
+        f(guard.as_ref().expect("linked just now"))
     }
 
     /// The diagnostics of an open document, with its version. No guard outlives this call.
@@ -163,12 +178,16 @@ impl State {
         let mut out: Vec<Diagnostic> =
             analysis.findings.iter().map(|f| finding_to_lsp(f, &rope, caps.encoding, version)).collect();
         if let Some(path) = uri.to_file_path() {
-            let linked = self.linked();
-            if let Some(file) = linked.files.iter().position(|p| p.as_path() == &*path) {
-                for c in linked.chains.iter().filter(|c| c.file == file) {
-                    out.push(chain_to_lsp(c, &linked.files, caps.encoding, version));
+            let config = self.config();
+            self.with_linked(|linked| {
+                let project = &linked.project;
+                if let Some(file) = project.file_index(&path) {
+                    let paths: Vec<&std::path::Path> = project.files().iter().map(|f| f.path.as_path()).collect();
+                    for c in project.findings(&linked.links, Some(file), &config.settings) {
+                        out.push(chain_to_lsp(&c, &paths, caps.encoding, version));
+                    }
                 }
-            }
+            });
         }
         Some((version, out))
     }
@@ -405,23 +424,22 @@ impl LanguageServer for Backend {
     async fn did_close(&self, params: DidCloseTextDocumentParams) {
         let uri = params.text_document.uri;
         self.state.documents.remove(&uri);
-        // The closed file keeps only its summary, from what is on disk.
+        // The closed file keeps only its analysis, from what is on disk.
         let mut changed = false;
         if let Some(path) = uri.to_file_path().map(|p| p.into_owned()) {
             let config = self.state.config();
             match check::read_source(&path) {
                 Source::Text { text } => {
                     let a = analysis::analyze_source_file(&text, &config.catalog, &config.settings, true);
-                    changed = self.state.index.get(&path).is_none_or(|old| old.summary != a.summary);
-                    self.state.index.insert(path, Arc::new(a));
+                    changed = self.state.update_index(path, Arc::new(a));
                 }
                 Source::Skipped(_) => {
                     changed = self.state.index.remove(&path).is_some();
+                    if changed {
+                        *self.state.linked.lock().expect("linked lock") = None;
+                    }
                 }
             }
-        }
-        if changed {
-            *self.state.linked.lock().expect("linked lock") = None;
         }
         if !self.state.caps().pull {
             self.client.publish_diagnostics(uri, Vec::new(), None).await;
@@ -501,14 +519,14 @@ fn loc_position(l: &crate::analysis::summary::Loc, enc: Encoding) -> Position {
     Position { line: l.line, character }
 }
 
-fn chain_to_lsp(c: &ChainFinding, files: &[PathBuf], enc: Encoding, version: i32) -> Diagnostic {
+fn chain_to_lsp(c: &ChainFinding, files: &[&std::path::Path], enc: Encoding, version: i32) -> Diagnostic {
     let range = Range { start: loc_position(&c.start, enc), end: loc_position(&c.end, enc) };
     let related: Vec<DiagnosticRelatedInformation> = c
         .hops
         .iter()
         .enumerate()
         .filter_map(|(i, h)| {
-            let uri = Uri::from_file_path(&files[h.file])?;
+            let uri = Uri::from_file_path(files[h.file])?;
             let p = loc_position(&h.loc, enc);
             Some(DiagnosticRelatedInformation {
                 location: Location { uri, range: Range { start: p, end: p } },
