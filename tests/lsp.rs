@@ -320,3 +320,73 @@ async fn a_thousand_edits_without_waiting() {
         .await;
     assert!(!report["result"].is_null());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn initialize_capabilities_snapshot() {
+    let (_, init) = Client::start(json!({ "general": { "positionEncodings": ["utf-16"] } }), None).await;
+    let mut result = init["result"].clone();
+    result["serverInfo"]["version"] = json!("<version>");
+    insta::assert_snapshot!(serde_json::to_string_pretty(&result).unwrap());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn configuration_watched_files_and_function_hover() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("pyproject.toml"), "[project]\nname = \"w\"\n").unwrap();
+    let helpers = "import time\n\n\ndef pause():\n    time.sleep(1)\n";
+    let api = "import time\nfrom helpers import pause\n\n\nasync def handler():\n    pause()\n    time.sleep(2)\n";
+    std::fs::write(dir.path().join("helpers.py"), helpers).unwrap();
+    std::fs::write(dir.path().join("api.py"), api).unwrap();
+    let (mut c, _) = Client::start(json!({ "window": { "workDoneProgress": true } }), Some(dir.path())).await;
+    let api_uri = uri(&dir.path().join("api.py"));
+    let helpers_uri = uri(&dir.path().join("helpers.py"));
+    // Indexing reports its progress, with a token the server asks the client to create.
+    let end = loop {
+        let m = c.next().await;
+        if m["method"] == "$/progress" && m["params"]["value"]["kind"] == "end" {
+            break m;
+        }
+    };
+    assert!(end["params"]["value"]["message"].as_str().unwrap().starts_with("indexed 2 files"), "{end}");
+    assert!(c.inbox.iter().any(|m| m["method"] == "window/workDoneProgress/create"));
+    c.open(&api_uri, api).await;
+    c.diagnostics_until(&api_uri, |d| codes(d) == ["LS102@5:4", "LS102@6:4"]).await;
+
+    // Hover on the helper's name: which blocking call it reaches.
+    c.open(&helpers_uri, helpers).await;
+    let hover = c
+        .request(
+            "textDocument/hover",
+            json!({ "textDocument": { "uri": helpers_uri.as_str() }, "position": { "line": 3, "character": 5 } }),
+        )
+        .await;
+    let text = hover["result"]["contents"]["value"].as_str().unwrap_or_default();
+    assert!(text.contains("blocks the event loop") && text.contains("time.sleep"), "{hover}");
+    c.notify("textDocument/didClose", json!({ "textDocument": { "uri": helpers_uri.as_str() } })).await;
+
+    // A bad configuration is reported and the last good one stays.
+    c.notify("workspace/didChangeConfiguration", json!({ "settings": { "loopsafe": { "select": "blocking-http" } } }))
+        .await;
+    let shown = loop {
+        let m = c.next().await;
+        if m["method"] == "window/showMessage" {
+            break m;
+        }
+    };
+    assert!(shown["params"]["message"].as_str().unwrap().contains("`select`: expected a list of strings"), "{shown}");
+    // A good one applies at once.
+    c.notify(
+        "workspace/didChangeConfiguration",
+        json!({ "settings": { "loopsafe": { "ignore": ["blocking-sleep"] } } }),
+    )
+    .await;
+    c.diagnostics_until(&api_uri, |d| d.is_empty()).await;
+    c.notify("workspace/didChangeConfiguration", json!({ "settings": { "loopsafe": { "ignore": [] } } })).await;
+    c.diagnostics_until(&api_uri, |d| d.len() == 2).await;
+
+    // The helper changes on disk (it is not open): the route's chain finding goes away.
+    std::fs::write(dir.path().join("helpers.py"), "def pause():\n    pass\n").unwrap();
+    c.notify("workspace/didChangeWatchedFiles", json!({ "changes": [{ "uri": helpers_uri.as_str(), "type": 2 }] }))
+        .await;
+    c.diagnostics_until(&api_uri, |d| codes(d) == ["LS102@6:4"]).await;
+}

@@ -491,6 +491,48 @@ impl Project {
         best
     }
 
+    /// For a function that blocks (by its index in its file's summary): its chain as Markdown lines,
+    /// `name` then each hop down to the blocking call.
+    pub fn blocking_chain(&self, links: &Links, file: usize, index: usize) -> Option<String> {
+        let id = self.file_functions[file].start + index;
+        let (best, memoized) = match (links.strict[id], links.loose[id]) {
+            (Some(_), _) => (&links.strict, false),
+            (None, Some(_)) => (&links.loose, true),
+            _ => return None,
+        };
+        let mut out = String::new();
+        let mut at = id;
+        let mut guard = 0;
+        while let Some((_, step)) = best[at] {
+            let (f_file, _) = self.functions[at];
+            let f = self.function(at);
+            let path = self.files[f_file].display.as_str();
+            match step {
+                Step::Call(ci, next) => {
+                    let l = f.calls[ci].start.line + 1;
+                    out.push_str(&format!("1. calls `{}` ({path}:{l})\n", self.display_name(next)));
+                    at = next;
+                }
+                Step::Blocking(bi) => {
+                    let b = &f.blocking[bi];
+                    out.push_str(&format!("1. calls `{}` ({path}:{}): {}\n", b.callee, b.start.line + 1, b.message));
+                    if let Some(instead) = &b.instead {
+                        out.push_str(&format!("\nInstead: {instead}\n"));
+                    }
+                    break;
+                }
+            }
+            guard += 1;
+            if guard > self.functions.len() {
+                break;
+            }
+        }
+        if memoized {
+            out.push_str("\nIt is memoized: only its first call blocks.\n");
+        }
+        Some(out)
+    }
+
     /// `module.function` or `module.Class.method`, as users write them.
     fn display_name(&self, id: FnId) -> String {
         let (file, _) = self.functions[id];

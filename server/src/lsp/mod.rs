@@ -36,6 +36,8 @@ struct Caps {
     encoding: Encoding,
     pull: bool,
     refresh: bool,
+    /// The client shows `$/progress` work-done progress.
+    progress: bool,
 }
 
 struct Config {
@@ -95,7 +97,12 @@ impl Backend {
 
 impl State {
     fn caps(&self) -> Caps {
-        self.caps.get().copied().unwrap_or(Caps { encoding: Encoding::Utf16, pull: false, refresh: false })
+        self.caps.get().copied().unwrap_or(Caps {
+            encoding: Encoding::Utf16,
+            pull: false,
+            refresh: false,
+            progress: false,
+        })
     }
 
     fn config(&self) -> Arc<Config> {
@@ -189,7 +196,60 @@ impl State {
                 }
             });
         }
+        out.sort_by_key(|d| (d.range.start, d.range.end));
         Some((version, out))
+    }
+
+    /// Hover on the name of a sync function that blocks: which blocking call it reaches, and how.
+    fn function_hover(&self, uri: &Uri, pos: Position) -> Option<Hover> {
+        let enc = self.caps().encoding;
+        let path = uri.to_file_path()?.into_owned();
+        let (analysis, rope) = {
+            let doc = self.documents.get(uri)?;
+            (doc.analysis.clone(), doc.rope.clone())
+        };
+        let offset = document::offset(&rope, pos, enc) as u32;
+        let (index, f) = analysis.summary.functions.iter().enumerate().find(|(_, f)| {
+            let len = f.qualname.rsplit('.').next().map_or(0, str::len) as u32;
+            f.name.offset <= offset && offset <= f.name.offset + len
+        })?;
+        let text = self.with_linked(|linked| {
+            let project = &linked.project;
+            let file = project.file_index(&path)?;
+            project.blocking_chain(&linked.links, file, index)
+        })?;
+        let start = document::position(&rope, f.name.offset as usize, enc);
+        let len = f.qualname.rsplit('.').next().map_or(0, str::len) as u32;
+        let end = Position { line: start.line, character: start.character + len };
+        Some(Hover {
+            contents: HoverContents::Markup(MarkupContent {
+                kind: MarkupKind::Markdown,
+                value: format!("**`{}` blocks the event loop** when a coroutine calls it:\n\n{text}", f.qualname),
+            }),
+            range: Some(Range { start, end }),
+        })
+    }
+
+    /// Applies new settings (from the client or a changed pyproject.toml). A bad configuration is
+    /// returned as an error and the last good one stays in force.
+    fn set_settings(&self, settings: Settings) {
+        let catalog = Arc::new(Catalog::bundled().extended(&settings.extend_blocking_calls));
+        *self.config.write().expect("config lock") = Arc::new(Config { settings, catalog });
+        // Everything was analysed with the old settings.
+        let uris: Vec<Uri> = self.documents.iter().map(|e| e.key().clone()).collect();
+        for uri in &uris {
+            self.reanalyse(uri);
+        }
+        self.index_workspace();
+    }
+
+    /// Settings from the workspace root's pyproject.toml, under the client's ones when it sent some.
+    fn settings_from_disk(&self) -> std::result::Result<Settings, String> {
+        let root = self.roots.read().expect("roots lock").first().cloned();
+        match root {
+            Some(root) => crate::config::discover(&root).map(|l| l.settings),
+            None => Ok(Settings::default()),
+        }
     }
 
     /// Indexes every Python file of the workspace roots that is not open (open ones are analysed from
@@ -292,7 +352,8 @@ impl LanguageServer for Backend {
             .and_then(|w| w.diagnostics.as_ref())
             .and_then(|d| d.refresh_support)
             .unwrap_or(false);
-        let _ = self.state.caps.set(Caps { encoding, pull, refresh });
+        let progress = params.capabilities.window.as_ref().and_then(|w| w.work_done_progress).unwrap_or(false);
+        let _ = self.state.caps.set(Caps { encoding, pull, refresh, progress });
 
         let mut roots: Vec<PathBuf> = params
             .workspace_folders
@@ -366,12 +427,50 @@ impl LanguageServer for Backend {
     async fn initialized(&self, _: InitializedParams) {
         let state = self.state.clone();
         let client = self.client.clone();
-        // Index in the background: handlers keep serving meanwhile.
+        // Index in the background: handlers keep serving meanwhile. Progress is reported when the
+        // client shows it; creating the token is a request to the client, so it too is in the task.
         tokio::spawn(async move {
             let started = std::time::Instant::now();
+            let mut progress = None;
+            if state.caps().progress {
+                let token = ProgressToken::String("loopsafe/index".into());
+                let created =
+                    tokio::time::timeout(CLIENT_REQUEST_TIMEOUT, client.create_work_done_progress(token.clone())).await;
+                if matches!(created, Ok(Ok(()))) {
+                    let roots = state.roots.read().expect("roots lock").len();
+                    progress = Some(
+                        client
+                            .progress(token, "loopsafe")
+                            .with_message(format!("indexing {roots} workspace folder(s)"))
+                            .begin()
+                            .await,
+                    );
+                }
+            }
             let worker = state.clone();
             let n = tokio::task::spawn_blocking(move || worker.index_workspace()).await.unwrap_or(0);
-            tracing::info!("indexed {n} files in {:.2}s", started.elapsed().as_secs_f64());
+            let summary = format!("indexed {n} files in {:.2}s", started.elapsed().as_secs_f64());
+            tracing::info!("{summary}");
+            if let Some(p) = progress {
+                p.finish_with_message(summary).await;
+            }
+            // Changes on disk (another editor, git checkout) update the index.
+            let watch = Registration {
+                id: "loopsafe-watch".into(),
+                method: "workspace/didChangeWatchedFiles".into(),
+                register_options: serde_json::to_value(DidChangeWatchedFilesRegistrationOptions {
+                    watchers: ["**/*.py", "**/pyproject.toml"]
+                        .into_iter()
+                        .map(|g| FileSystemWatcher { glob_pattern: GlobPattern::String(g.into()), kind: None })
+                        .collect(),
+                })
+                .ok(),
+            };
+            let registering = client.clone();
+            tokio::spawn(async move {
+                let _ =
+                    tokio::time::timeout(CLIENT_REQUEST_TIMEOUT, registering.register_capability(vec![watch])).await;
+            });
             let backend = Backend { client, state };
             backend.refresh_all().await;
         });
@@ -449,6 +548,71 @@ impl LanguageServer for Backend {
         }
     }
 
+    async fn did_change_watched_files(&self, params: DidChangeWatchedFilesParams) {
+        let mut changed = false;
+        let mut config_changed = false;
+        for event in params.changes {
+            let Some(path) = event.uri.to_file_path().map(|p| p.into_owned()) else { continue };
+            if path.file_name().is_some_and(|n| n == "pyproject.toml") {
+                config_changed = true;
+                continue;
+            }
+            if self.state.documents.contains_key(&event.uri) {
+                continue; // the buffer wins over the disk
+            }
+            let path = std::fs::canonicalize(&path).unwrap_or(path);
+            if event.typ == FileChangeType::DELETED {
+                if self.state.index.remove(&path).is_some() {
+                    *self.state.linked.lock().expect("linked lock") = None;
+                    changed = true;
+                }
+                continue;
+            }
+            let config = self.state.config();
+            if let Source::Text { text } = check::read_source(&path) {
+                let a = analysis::analyze_source_file(&text, &config.catalog, &config.settings, true);
+                changed |= self.state.update_index(path, Arc::new(a));
+            }
+        }
+        if config_changed {
+            match self.state.settings_from_disk() {
+                Ok(settings) => {
+                    self.state.set_settings(settings);
+                    changed = true;
+                }
+                Err(e) => self.client.show_message(MessageType::ERROR, format!("loopsafe: {e}")).await,
+            }
+        }
+        if changed {
+            self.refresh_all().await;
+        }
+    }
+
+    async fn did_change_configuration(&self, params: DidChangeConfigurationParams) {
+        // The same keys as [tool.loopsafe], at the top level or under "loopsafe".
+        let value = match params.settings.get("loopsafe") {
+            Some(v) => v.clone(),
+            None => params.settings,
+        };
+        if value.is_null() || value.as_object().is_some_and(|o| o.is_empty()) {
+            return;
+        }
+        let parsed = serde_json::from_value::<toml::Table>(value)
+            .map_err(|e| e.to_string())
+            .and_then(|t| Settings::from_table(&t, "settings:"));
+        match parsed {
+            Ok(settings) => {
+                self.state.set_settings(settings);
+                self.refresh_all().await;
+            }
+            Err(e) => {
+                self.client
+                    .show_message(MessageType::ERROR, format!("loopsafe: {e}; the previous settings stay in force"))
+                    .await;
+            }
+        }
+    }
+
     async fn diagnostic(&self, params: DocumentDiagnosticParams) -> Result<DocumentDiagnosticReportResult> {
         let items = self.state.diagnostics(&params.text_document.uri).map(|(_, d)| d).unwrap_or_default();
         Ok(DocumentDiagnosticReportResult::Report(DocumentDiagnosticReport::Full(
@@ -463,11 +627,13 @@ impl LanguageServer for Backend {
         let uri = params.text_document_position_params.text_document.uri;
         let pos = params.text_document_position_params.position;
         let Some((_, diags)) = self.state.diagnostics(&uri) else { return Ok(None) };
-        let hit = diags.into_iter().find(|d| d.range.start <= pos && pos <= d.range.end);
-        Ok(hit.map(|d| Hover {
-            contents: HoverContents::Markup(MarkupContent { kind: MarkupKind::Markdown, value: hover_text(&d) }),
-            range: Some(d.range),
-        }))
+        if let Some(d) = diags.into_iter().find(|d| d.range.start <= pos && pos <= d.range.end) {
+            return Ok(Some(Hover {
+                contents: HoverContents::Markup(MarkupContent { kind: MarkupKind::Markdown, value: hover_text(&d) }),
+                range: Some(d.range),
+            }));
+        }
+        Ok(self.state.function_hover(&uri, pos))
     }
 }
 
