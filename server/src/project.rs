@@ -93,6 +93,8 @@ pub struct Project {
     /// For relative imports: each file's package.
     packages: Vec<String>,
     functions: Vec<(usize, usize)>,
+    /// Each file's position, by path.
+    file_by_path: HashMap<PathBuf, usize>,
     /// The ids of each file's functions (they are numbered file by file).
     file_functions: Vec<std::ops::Range<FnId>>,
     function_index: HashMap<(usize, String), FnId>,
@@ -147,11 +149,13 @@ impl Project {
                 export_index.insert((i, name.clone()), j);
             }
         }
+        let file_by_path = files.iter().enumerate().map(|(i, f)| (f.path.clone(), i)).collect();
         Project {
             files,
             modules,
             roots,
             packages,
+            file_by_path,
             functions,
             file_functions,
             function_index,
@@ -320,7 +324,7 @@ impl Project {
 
     /// The position of `file` in the project, by path.
     pub fn file_index(&self, path: &Path) -> Option<usize> {
-        self.files.iter().position(|f| f.path == path)
+        self.file_by_path.get(path).copied()
     }
 
     /// Replaces a file's analysis by one of the same shape (`FileSummary::same_shape`): the links stay

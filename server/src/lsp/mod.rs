@@ -189,9 +189,8 @@ impl State {
             self.with_linked(|linked| {
                 let project = &linked.project;
                 if let Some(file) = project.file_index(&path) {
-                    let paths: Vec<&std::path::Path> = project.files().iter().map(|f| f.path.as_path()).collect();
                     for c in project.findings(&linked.links, Some(file), &config.settings) {
-                        out.push(chain_to_lsp(&c, &paths, caps.encoding, version));
+                        out.push(chain_to_lsp(&c, project.files(), caps.encoding, version));
                     }
                 }
             });
@@ -685,14 +684,14 @@ fn loc_position(l: &crate::analysis::summary::Loc, enc: Encoding) -> Position {
     Position { line: l.line, character }
 }
 
-fn chain_to_lsp(c: &ChainFinding, files: &[&std::path::Path], enc: Encoding, version: i32) -> Diagnostic {
+fn chain_to_lsp(c: &ChainFinding, files: &[ProjectFile], enc: Encoding, version: i32) -> Diagnostic {
     let range = Range { start: loc_position(&c.start, enc), end: loc_position(&c.end, enc) };
     let related: Vec<DiagnosticRelatedInformation> = c
         .hops
         .iter()
         .enumerate()
         .filter_map(|(i, h)| {
-            let uri = Uri::from_file_path(files[h.file])?;
+            let uri = Uri::from_file_path(&files[h.file].path)?;
             let p = loc_position(&h.loc, enc);
             Some(DiagnosticRelatedInformation {
                 location: Location { uri, range: Range { start: p, end: p } },
