@@ -23,8 +23,7 @@ impl Client {
     async fn start(capabilities: Value, root: Option<&Path>) -> (Client, Value) {
         let (client_io, server_io) = tokio::io::duplex(1 << 22);
         let (server_read, server_write) = tokio::io::split(server_io);
-        let (service, socket) = loopsafe::lsp::service();
-        tokio::spawn(tower_lsp_server::Server::new(server_read, server_write, socket).serve(service));
+        tokio::spawn(loopsafe::lsp::serve(server_read, server_write));
         let (read, write) = tokio::io::split(client_io);
         let mut c = Client { write, read: BufReader::new(read), next_id: 1, inbox: VecDeque::new() };
         let folders = root.map(|r| json!([{ "uri": uri(r).as_str(), "name": "ws" }])).unwrap_or(Value::Null);
@@ -389,4 +388,42 @@ async fn configuration_watched_files_and_function_hover() {
     c.notify("workspace/didChangeWatchedFiles", json!({ "changes": [{ "uri": helpers_uri.as_str(), "type": 2 }] }))
         .await;
     c.diagnostics_until(&api_uri, |d| codes(d) == ["LS102@6:4"]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_messages_and_unknown_methods_do_not_kill_the_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut c, _) = Client::start(json!({}), Some(dir.path())).await;
+    // Not JSON at all.
+    let garbage = "{ this is not json";
+    let frame = format!("Content-Length: {}\r\n\r\n{garbage}", garbage.len());
+    c.write.write_all(frame.as_bytes()).await.unwrap();
+    // An unknown request gets MethodNotFound; an unknown notification is ignored.
+    let unknown = c.request("loopsafe/unknown", json!({})).await;
+    assert_eq!(unknown["error"]["code"], -32601, "{unknown}");
+    c.notify("$/unknownNotification", json!({})).await;
+    // Cancelling a request that does not exist is harmless.
+    c.notify("$/cancelRequest", json!({ "id": 999 })).await;
+    // A hover at a position past the end of a document, and on a document that is not open.
+    let u = uri(&dir.path().join("a.py"));
+    c.open(&u, ROUTE).await;
+    c.diagnostics_until(&u, |d| !d.is_empty()).await;
+    let far = c
+        .request(
+            "textDocument/hover",
+            json!({ "textDocument": { "uri": u.as_str() }, "position": { "line": 999, "character": 999 } }),
+        )
+        .await;
+    assert!(far.get("error").is_none(), "{far}");
+    let other = uri(&dir.path().join("closed.py"));
+    let none = c
+        .request(
+            "textDocument/hover",
+            json!({ "textDocument": { "uri": other.as_str() }, "position": { "line": 0, "character": 0 } }),
+        )
+        .await;
+    assert!(none["result"].is_null());
+    // The server still works.
+    c.change(&u, 2, json!([{ "range": { "start": { "line": 4, "character": 4 }, "end": { "line": 4, "character": 14 } }, "text": "print" }])).await;
+    c.diagnostics_until(&u, |d| d.is_empty()).await;
 }

@@ -7,6 +7,7 @@
 //! - no handler awaits a request to the client: refreshes are spawned with a timeout.
 
 mod document;
+mod input;
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
@@ -69,13 +70,17 @@ pub struct Backend {
 
 /// Serves LSP on stdin/stdout until `exit`.
 pub async fn serve_stdio() {
-    let (service, socket) = LspService::new(Backend::new);
-    Server::new(tokio::io::stdin(), tokio::io::stdout(), socket).serve(service).await;
+    serve(tokio::io::stdin(), tokio::io::stdout()).await;
 }
 
-/// The service, for in-process tests: serve it over any pair of streams.
-pub fn service() -> (LspService<Backend>, tower_lsp_server::ClientSocket) {
-    LspService::new(Backend::new)
+/// Serves LSP over any pair of streams (stdio, or a duplex in tests) until `exit` or the end of input.
+pub async fn serve<R, W>(input: R, output: W)
+where
+    R: tokio::io::AsyncRead + Unpin + Send + 'static,
+    W: tokio::io::AsyncWrite + Unpin,
+{
+    let (service, socket) = LspService::new(Backend::new);
+    Server::new(input::sanitized(input), output, socket).serve(service).await;
 }
 
 impl Backend {
