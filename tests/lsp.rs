@@ -427,3 +427,32 @@ async fn malformed_messages_and_unknown_methods_do_not_kill_the_server() {
     c.change(&u, 2, json!([{ "range": { "start": { "line": 4, "character": 4 }, "end": { "line": 4, "character": 14 } }, "text": "print" }])).await;
     c.diagnostics_until(&u, |d| d.is_empty()).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn workspace_diagnostics_cover_closed_files() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("pyproject.toml"), "[project]\nname = \"w\"\n").unwrap();
+    std::fs::write(dir.path().join("helpers.py"), "import time\n\n\ndef pause():\n    time.sleep(1)\n").unwrap();
+    std::fs::write(dir.path().join("api.py"), "from helpers import pause\n\n\nasync def handler():\n    pause()\n")
+        .unwrap();
+    std::fs::write(dir.path().join("clean.py"), "x = 1\n").unwrap();
+    let (mut c, init) = Client::start(
+        json!({ "textDocument": { "diagnostic": {} }, "window": { "workDoneProgress": true } }),
+        Some(dir.path()),
+    )
+    .await;
+    assert_eq!(init["result"]["capabilities"]["diagnosticProvider"]["workspaceDiagnostics"], true);
+    loop {
+        let m = c.next().await;
+        if m["method"] == "$/progress" && m["params"]["value"]["kind"] == "end" {
+            break;
+        }
+    }
+    let report = c.request("workspace/diagnostic", json!({ "previousResultIds": [] })).await;
+    let items = report["result"]["items"].as_array().unwrap();
+    let api = uri(&dir.path().join("api.py"));
+    assert_eq!(items.len(), 1, "only files with findings: {items:?}");
+    assert_eq!(items[0]["uri"], api.as_str());
+    assert!(items[0]["version"].is_null());
+    assert_eq!(codes(items[0]["items"].as_array().unwrap()), ["LS102@4:4"]);
+}

@@ -256,6 +256,47 @@ impl State {
         }
     }
 
+    /// Reports for `workspace/diagnostic`: every open document, and every closed file with findings
+    /// (its text is read from disk to place them).
+    fn workspace_reports(&self) -> Vec<WorkspaceDocumentDiagnosticReport> {
+        let caps = self.caps();
+        let config = self.config();
+        let mut items = Vec::new();
+        let open: Vec<Uri> = self.documents.iter().map(|e| e.key().clone()).collect();
+        for uri in &open {
+            if let Some((version, diags)) = self.diagnostics(uri) {
+                items.push(full_report(uri.clone(), Some(version as i64), diags));
+            }
+        }
+        let closed: Vec<(PathBuf, Arc<FileAnalysis>)> = self
+            .index
+            .iter()
+            .filter(|e| Uri::from_file_path(e.key()).is_none_or(|u| !self.documents.contains_key(&u)))
+            .map(|e| (e.key().clone(), e.value().clone()))
+            .collect();
+        self.with_linked(|linked| {
+            let project = &linked.project;
+            for (path, analysis) in closed {
+                let chains = match project.file_index(&path) {
+                    Some(file) => project.findings(&linked.links, Some(file), &config.settings),
+                    None => Vec::new(),
+                };
+                if analysis.findings.is_empty() && chains.is_empty() {
+                    continue;
+                }
+                let Some(uri) = Uri::from_file_path(&path) else { continue };
+                let Source::Text { text } = check::read_source(&path) else { continue };
+                let rope = ropey::Rope::from_str(&text);
+                let mut diags: Vec<Diagnostic> =
+                    analysis.findings.iter().map(|f| finding_to_lsp(f, &rope, caps.encoding, 0)).collect();
+                diags.extend(chains.iter().map(|c| chain_to_lsp(c, project.files(), caps.encoding, 0)));
+                diags.sort_by_key(|d| (d.range.start, d.range.end));
+                items.push(full_report(uri, None, diags));
+            }
+        });
+        items
+    }
+
     /// Indexes every Python file of the workspace roots that is not open (open ones are analysed from
     /// their buffers).
     fn index_workspace(&self) -> usize {
@@ -417,7 +458,7 @@ impl LanguageServer for Backend {
                     DiagnosticServerCapabilities::Options(DiagnosticOptions {
                         identifier: Some("loopsafe".into()),
                         inter_file_dependencies: true,
-                        workspace_diagnostics: false,
+                        workspace_diagnostics: true,
                         work_done_progress_options: Default::default(),
                     })
                 }),
@@ -627,6 +668,13 @@ impl LanguageServer for Backend {
         )))
     }
 
+    async fn workspace_diagnostic(&self, _: WorkspaceDiagnosticParams) -> Result<WorkspaceDiagnosticReportResult> {
+        // Reading closed files from disk: off the async threads.
+        let state = self.state.clone();
+        let items = tokio::task::spawn_blocking(move || state.workspace_reports()).await.unwrap_or_default();
+        Ok(WorkspaceDiagnosticReportResult::Report(WorkspaceDiagnosticReport { items }))
+    }
+
     async fn hover(&self, params: HoverParams) -> Result<Option<Hover>> {
         let uri = params.text_document_position_params.text_document.uri;
         let pos = params.text_document_position_params.position;
@@ -639,6 +687,14 @@ impl LanguageServer for Backend {
         }
         Ok(self.state.function_hover(&uri, pos))
     }
+}
+
+fn full_report(uri: Uri, version: Option<i64>, items: Vec<Diagnostic>) -> WorkspaceDocumentDiagnosticReport {
+    WorkspaceDocumentDiagnosticReport::Full(WorkspaceFullDocumentDiagnosticReport {
+        uri,
+        version,
+        full_document_diagnostic_report: FullDocumentDiagnosticReport { result_id: None, items },
+    })
 }
 
 fn severity(t: Tier) -> DiagnosticSeverity {
