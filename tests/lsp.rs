@@ -131,6 +131,16 @@ impl Client {
     }
 }
 
+/// A workspace folder with a pyproject.toml and the given files.
+fn workspace(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("pyproject.toml"), "[project]\nname = \"w\"\n").unwrap();
+    for (name, text) in files {
+        std::fs::write(dir.path().join(name), text).unwrap();
+    }
+    dir
+}
+
 fn uri(path: &Path) -> Uri {
     Uri::from_file_path(std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())).unwrap()
 }
@@ -243,12 +253,9 @@ async fn utf8_client_columns() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_helper_in_another_file_starts_and_stops_blocking() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("pyproject.toml"), "[project]\nname = \"w\"\n").unwrap();
     let helpers = "import time\n\n\ndef pause():\n    time.sleep(1)\n";
     let api = "from helpers import pause\n\n\nasync def handler():\n    pause()\n";
-    std::fs::write(dir.path().join("helpers.py"), helpers).unwrap();
-    std::fs::write(dir.path().join("api.py"), api).unwrap();
+    let dir = workspace(&[("helpers.py", helpers), ("api.py", api)]);
     let (mut c, _) = Client::start(json!({}), Some(dir.path())).await;
     let api_uri = uri(&dir.path().join("api.py"));
     let helpers_uri = uri(&dir.path().join("helpers.py"));
@@ -330,12 +337,9 @@ async fn initialize_capabilities_snapshot() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn configuration_watched_files_and_function_hover() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("pyproject.toml"), "[project]\nname = \"w\"\n").unwrap();
     let helpers = "import time\n\n\ndef pause():\n    time.sleep(1)\n";
     let api = "import time\nfrom helpers import pause\n\n\nasync def handler():\n    pause()\n    time.sleep(2)\n";
-    std::fs::write(dir.path().join("helpers.py"), helpers).unwrap();
-    std::fs::write(dir.path().join("api.py"), api).unwrap();
+    let dir = workspace(&[("helpers.py", helpers), ("api.py", api)]);
     let (mut c, _) = Client::start(json!({ "window": { "workDoneProgress": true } }), Some(dir.path())).await;
     let api_uri = uri(&dir.path().join("api.py"));
     let helpers_uri = uri(&dir.path().join("helpers.py"));

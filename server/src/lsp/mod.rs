@@ -157,6 +157,25 @@ impl State {
         true
     }
 
+    /// Re-reads a file that is not open from disk into the index (or drops it when it is gone or not
+    /// text). Returns whether the linked project changed shape.
+    fn reindex_from_disk(&self, path: PathBuf) -> bool {
+        let config = self.config();
+        match check::read_source(&path) {
+            Source::Text { text } => {
+                let a = analysis::analyze_source_file(&text, &config.catalog, &config.settings, true);
+                self.update_index(path, Arc::new(a))
+            }
+            Source::Skipped(_) => {
+                let removed = self.index.remove(&path).is_some();
+                if removed {
+                    *self.linked.lock().expect("linked lock") = None;
+                }
+                removed
+            }
+        }
+    }
+
     /// Runs `f` on the linked project, linking it first if needed. The lock is held only while `f` runs
     /// (never across an `.await`).
     fn with_linked<T>(&self, f: impl FnOnce(&Linked) -> T) -> T {
@@ -359,6 +378,16 @@ impl Backend {
         }
     }
 
+    /// After an open document changed (its mutation is done): analyse it, then push its diagnostics,
+    /// or every open document's when its summary changed shape.
+    async fn after_edit(&self, uri: Uri) {
+        if self.state.reanalyse(&uri) {
+            self.refresh_all().await;
+        } else {
+            self.publish(vec![uri]).await;
+        }
+    }
+
     /// After a change that may affect other files: re-push every open document, or ask a pull client to
     /// refresh (spawned, with a timeout: a handler never awaits a request to the client).
     async fn refresh_all(&self) {
@@ -529,12 +558,7 @@ impl LanguageServer for Backend {
         let doc = params.text_document;
         let uri = doc.uri.clone();
         self.state.documents.insert(uri.clone(), Document::new(doc.text, doc.version));
-        let changed = self.state.reanalyse(&uri);
-        if changed {
-            self.refresh_all().await;
-        } else {
-            self.publish(vec![uri]).await;
-        }
+        self.after_edit(uri).await;
     }
 
     async fn did_change(&self, params: DidChangeTextDocumentParams) {
@@ -557,34 +581,14 @@ impl LanguageServer for Backend {
             doc.apply(&params.content_changes, enc);
             doc.version = version;
         }
-        let changed = self.state.reanalyse(&uri);
-        if changed {
-            self.refresh_all().await;
-        } else {
-            self.publish(vec![uri]).await;
-        }
+        self.after_edit(uri).await;
     }
 
     async fn did_close(&self, params: DidCloseTextDocumentParams) {
         let uri = params.text_document.uri;
         self.state.documents.remove(&uri);
         // The closed file keeps only its analysis, from what is on disk.
-        let mut changed = false;
-        if let Some(path) = uri.to_file_path().map(|p| p.into_owned()) {
-            let config = self.state.config();
-            match check::read_source(&path) {
-                Source::Text { text } => {
-                    let a = analysis::analyze_source_file(&text, &config.catalog, &config.settings, true);
-                    changed = self.state.update_index(path, Arc::new(a));
-                }
-                Source::Skipped(_) => {
-                    changed = self.state.index.remove(&path).is_some();
-                    if changed {
-                        *self.state.linked.lock().expect("linked lock") = None;
-                    }
-                }
-            }
-        }
+        let changed = uri.to_file_path().is_some_and(|p| self.state.reindex_from_disk(p.into_owned()));
         if !self.state.caps().pull {
             self.client.publish_diagnostics(uri, Vec::new(), None).await;
         }
@@ -606,18 +610,7 @@ impl LanguageServer for Backend {
                 continue; // the buffer wins over the disk
             }
             let path = std::fs::canonicalize(&path).unwrap_or(path);
-            if event.typ == FileChangeType::DELETED {
-                if self.state.index.remove(&path).is_some() {
-                    *self.state.linked.lock().expect("linked lock") = None;
-                    changed = true;
-                }
-                continue;
-            }
-            let config = self.state.config();
-            if let Source::Text { text } = check::read_source(&path) {
-                let a = analysis::analyze_source_file(&text, &config.catalog, &config.settings, true);
-                changed |= self.state.update_index(path, Arc::new(a));
-            }
+            changed |= self.state.reindex_from_disk(path);
         }
         if config_changed {
             match self.state.settings_from_disk() {
