@@ -120,12 +120,13 @@ impl State {
     fn reanalyse(&self, uri: &Uri) -> bool {
         let config = self.config();
         let Some(mut doc) = self.documents.get_mut(uri) else { return false };
-        let text = doc.text.clone();
-        let tree = doc.tree.clone();
-        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match &tree {
-            Some(tree) => analysis::analyze_file(&text, tree, &config.catalog, &config.settings, true),
-            None => FileAnalysis::default(),
-        }));
+        let result = {
+            let d: &Document = &doc;
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match &d.tree {
+                Some(tree) => analysis::analyze_file(&d.text, tree, &config.catalog, &config.settings, true),
+                None => FileAnalysis::default(),
+            }))
+        };
         let Ok(result) = result else {
             tracing::error!("the analysis of {} panicked; keeping its last diagnostics", uri.as_str());
             return false;
@@ -258,12 +259,13 @@ impl State {
     fn set_settings(&self, settings: Settings) {
         let catalog = Arc::new(Catalog::bundled().extended(&settings.extend_blocking_calls));
         *self.config.write().expect("config lock") = Arc::new(Config { settings, catalog });
-        // Everything was analysed with the old settings.
+        // Open documents were analysed with the old settings; closed files are re-indexed by the caller,
+        // in the background (`Backend::reindex_in_background`).
         let uris: Vec<Uri> = self.documents.iter().map(|e| e.key().clone()).collect();
         for uri in &uris {
             self.reanalyse(uri);
         }
-        self.index_workspace();
+        *self.linked.lock().expect("linked lock") = None;
     }
 
     /// Settings from the workspace root's pyproject.toml, under the client's ones when it sent some.
@@ -386,6 +388,17 @@ impl Backend {
         } else {
             self.publish(vec![uri]).await;
         }
+    }
+
+    /// Re-indexes the closed files off the async threads, then refreshes every open document.
+    fn reindex_in_background(&self) {
+        let state = self.state.clone();
+        let client = self.client.clone();
+        tokio::spawn(async move {
+            let worker = state.clone();
+            let _ = tokio::task::spawn_blocking(move || worker.index_workspace()).await;
+            Backend { client, state }.refresh_all().await;
+        });
     }
 
     /// After a change that may affect other files: re-push every open document, or ask a pull client to
@@ -616,6 +629,7 @@ impl LanguageServer for Backend {
             match self.state.settings_from_disk() {
                 Ok(settings) => {
                     self.state.set_settings(settings);
+                    self.reindex_in_background();
                     changed = true;
                 }
                 Err(e) => self.client.show_message(MessageType::ERROR, format!("loopsafe: {e}")).await,
@@ -641,6 +655,7 @@ impl LanguageServer for Backend {
         match parsed {
             Ok(settings) => {
                 self.state.set_settings(settings);
+                self.reindex_in_background();
                 self.refresh_all().await;
             }
             Err(e) => {
