@@ -363,7 +363,7 @@ impl Project {
 
     /// The chain findings of the coroutines in `only` (a file), or of the whole project.
     pub fn findings(&self, links: &Links, only: Option<usize>, settings: &Settings) -> Vec<ChainFinding> {
-        let Links { edges, strict, loose } = links;
+        let edges = &links.edges;
         let callers = match only {
             Some(file) => self.file_functions[file].clone(),
             None => 0..self.functions.len(),
@@ -378,39 +378,27 @@ impl Project {
             let (file, _) = self.functions[caller];
             for (i, callee) in calls.iter().enumerate() {
                 let Some(callee) = *callee else { continue };
-                let (best, memoized) = if strict[callee].is_some() {
-                    (strict, false)
-                } else if loose[callee].is_some() {
-                    (loose, true)
-                } else {
-                    continue;
-                };
+                let Some((steps, memoized)) = self.chain(links, callee) else { continue };
                 let site: &CallSite = &a.calls[i];
-                // Walk the chain down to the blocking call.
                 let mut hops = vec![ChainHop { file, loc: site.start, name: self.display_name(callee) }];
-                let mut at = callee;
                 let mut end = None;
-                while let Some((_, step)) = best[at] {
+                for &(at, step) in &steps {
                     let (f_file, _) = self.functions[at];
                     let f = self.function(at);
                     match step {
                         Step::Call(ci, next) => {
-                            hops.push(ChainHop { file: f_file, loc: f.calls[ci].start, name: self.display_name(next) });
-                            at = next;
+                            hops.push(ChainHop { file: f_file, loc: f.calls[ci].start, name: self.display_name(next) })
                         }
                         Step::Blocking(bi) => {
                             let b = &f.blocking[bi];
                             hops.push(ChainHop { file: f_file, loc: b.start, name: b.callee.clone() });
                             end = Some(b);
-                            break;
                         }
-                    }
-                    if hops.len() > self.functions.len() + 1 {
-                        break; // cannot happen with BFS parents; a guard all the same
                     }
                 }
                 let Some(b) = end else { continue };
-                if !settings.enabled(b.rule) || site.noqa.as_ref().is_some_and(|codes| noqa_matches(codes, b.rule)) {
+                // The search starts only from blocking calls of enabled rules; a `# noqa` at the call ends it.
+                if site.noqa.as_ref().is_some_and(|codes| noqa_matches(codes, b.rule)) {
                     continue;
                 }
                 let helper = &hops[0].name;
@@ -498,16 +486,9 @@ impl Project {
     /// For a function that blocks (by its index in its file's summary): its chain as Markdown lines,
     /// `name` then each hop down to the blocking call.
     pub fn blocking_chain(&self, links: &Links, file: usize, index: usize) -> Option<String> {
-        let id = self.file_functions[file].start + index;
-        let (best, memoized) = match (links.strict[id], links.loose[id]) {
-            (Some(_), _) => (&links.strict, false),
-            (None, Some(_)) => (&links.loose, true),
-            _ => return None,
-        };
+        let (steps, memoized) = self.chain(links, self.file_functions[file].start + index)?;
         let mut out = String::new();
-        let mut at = id;
-        let mut guard = 0;
-        while let Some((_, step)) = best[at] {
+        for (at, step) in steps {
             let (f_file, _) = self.functions[at];
             let f = self.function(at);
             let path = self.files[f_file].display.as_str();
@@ -515,7 +496,6 @@ impl Project {
                 Step::Call(ci, next) => {
                     let l = f.calls[ci].start.line + 1;
                     out.push_str(&format!("1. calls `{}` ({path}:{l})\n", self.display_name(next)));
-                    at = next;
                 }
                 Step::Blocking(bi) => {
                     let b = &f.blocking[bi];
@@ -523,18 +503,37 @@ impl Project {
                     if let Some(instead) = &b.instead {
                         out.push_str(&format!("\nInstead: {instead}\n"));
                     }
-                    break;
                 }
-            }
-            guard += 1;
-            if guard > self.functions.len() {
-                break;
             }
         }
         if memoized {
             out.push_str("\nIt is memoized: only its first call blocks.\n");
         }
         Some(out)
+    }
+
+    /// The shortest chain from `start` to a blocking call: each function on it with the step it takes
+    /// (the last a `Step::Blocking`), and whether it goes through a memoized function (only chains
+    /// without one are used when there are any).
+    fn chain(&self, links: &Links, start: FnId) -> Option<(Vec<(FnId, Step)>, bool)> {
+        let (best, memoized) = match (links.strict[start], links.loose[start]) {
+            (Some(_), _) => (&links.strict, false),
+            (None, Some(_)) => (&links.loose, true),
+            _ => return None,
+        };
+        let mut steps = Vec::new();
+        let mut at = start;
+        while let Some((_, step)) = best[at] {
+            steps.push((at, step));
+            match step {
+                Step::Call(_, next) => at = next,
+                Step::Blocking(_) => return Some((steps, memoized)),
+            }
+            if steps.len() > self.functions.len() {
+                break; // cannot happen with breadth-first parents; a guard all the same
+            }
+        }
+        None
     }
 
     /// `module.function` or `module.Class.method`, as users write them.

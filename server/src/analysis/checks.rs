@@ -8,7 +8,7 @@ use tree_sitter::Node;
 use super::facts::{ScopeId, ScopeKind};
 use super::resolve::{Resolver, Value};
 use super::{Finding, Hop};
-use crate::catalog::display_name;
+use crate::catalog::{Entry, display_name};
 use crate::rules::Rule;
 use crate::settings::Settings;
 
@@ -117,19 +117,10 @@ pub fn run(
             if let Value::Instance(t) = r.value_of(manager) {
                 let q = format!("{t}.__enter__");
                 if let Some(entry) = r.catalog.blocking(&q) {
-                    out.push(Finding {
-                        rule: entry.rule,
-                        tier: entry.tier,
-                        range: manager.byte_range(),
-                        call_range: None,
-                        message: entry.message_for(&q),
-                        callee: Some(q.clone()),
-                        instead: (!entry.instead.is_empty()).then(|| entry.instead.clone()),
-                        fix_kinds: Vec::new(),
-                        chain: vec![Hop { path: None, range: manager.byte_range(), name: q }],
-                        function: Some(function_name(r, scope)),
-                        route: endpoints.get(&scope).and_then(|e| e.label.clone()),
-                    });
+                    // No fix: a lock entered on the loop needs a different primitive, not a thread.
+                    let mut f = catalog_finding(r, entry, &q, manager.byte_range(), None, scope, endpoints);
+                    f.fix_kinds.clear();
+                    out.push(f);
                 }
             }
         }
@@ -165,32 +156,44 @@ fn blocking_call<'t>(
     if parent.is_some_and(|p| p.kind() == "await") {
         return None;
     }
-    let mut message = entry.message_for(&q);
+    let mut f = catalog_finding(r, entry, &q, func.byte_range(), Some(node.byte_range()), scope, endpoints);
     // `asyncio.to_thread(requests.get(url))` calls `requests.get` here, on the loop.
     if let Some(outer) = parent.filter(|p| p.kind() == "argument_list").and_then(|p| p.parent())
         && outer.kind() == "call"
         && is_offloader(r, outer)
     {
-        message.push_str(&format!(
-                "; it is called here, on the event loop, and only its result is passed on: pass the callable and its arguments instead (`{}`)",
-                offload_example(r, outer, node, &q)
-            ));
+        f.message.push_str(&format!(
+            "; it is called here, on the event loop, and only its result is passed on: pass the callable and its arguments instead (`{}`)",
+            offload_example(r, outer, node, &q)
+        ));
     }
-    let name = function_name(r, scope);
-    let route = endpoints.get(&scope).and_then(|e| e.label.clone());
-    Some(Finding {
+    Some(f)
+}
+
+/// A finding on a catalogued blocking API `q` reached at `range` (the call `call`) in `scope`.
+fn catalog_finding(
+    r: &Resolver<'_, '_>,
+    entry: &Entry,
+    q: &str,
+    range: std::ops::Range<usize>,
+    call: Option<std::ops::Range<usize>>,
+    scope: ScopeId,
+    endpoints: &HashMap<ScopeId, Endpoint>,
+) -> Finding {
+    let name = display_name(q).to_string();
+    Finding {
         rule: entry.rule,
         tier: entry.tier,
-        range: func.byte_range(),
-        call_range: Some(node.byte_range()),
-        message,
-        callee: Some(display_name(&q).to_string()),
+        chain: vec![Hop { path: None, range: call.clone().unwrap_or_else(|| range.clone()), name: name.clone() }],
+        range,
+        call_range: call,
+        message: entry.message_for(q),
+        callee: Some(name),
         instead: (!entry.instead.is_empty()).then(|| entry.instead.clone()),
         fix_kinds: entry.fixes.clone(),
-        chain: vec![Hop { path: None, range: node.byte_range(), name: display_name(&q).to_string() }],
-        function: Some(name),
-        route,
-    })
+        function: Some(function_name(r, scope)),
+        route: endpoints.get(&scope).and_then(|e| e.label.clone()),
+    }
 }
 
 fn is_offloader(r: &Resolver<'_, '_>, call: Node<'_>) -> bool {
