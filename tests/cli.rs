@@ -420,3 +420,65 @@ fn the_cache_is_reused_and_invalidated_by_content() {
         findings_of(&loopsafe(dir.path(), &["check", "shop", "--output-format", "json", "--ignore", "LS102"]));
     assert!(ignored.is_empty());
 }
+
+/// The binary's language server over real stdio: the client's `trace` setting raises the log level on
+/// stderr (`initialize` and `$/setTrace`), `off` brings back `--log-level`, and stdout carries only the
+/// protocol.
+#[test]
+fn server_trace_setting_controls_the_logs() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let frame = |v: serde_json::Value| {
+        let body = v.to_string();
+        format!("Content-Length: {}\r\n\r\n{body}", body.len())
+    };
+    let mut child = Command::new(env!("CARGO_BIN_EXE_loopsafe"))
+        .args(["server", "--log-level", "error"])
+        .env_remove("LOOPSAFE_LOG")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    // Reads messages until the response with this id.
+    let mut wait_for = |id: u64| loop {
+        let mut len = 0;
+        loop {
+            let mut line = String::new();
+            assert!(stdout.read_line(&mut line).unwrap() > 0, "the server closed stdout");
+            if line.trim().is_empty() {
+                break;
+            }
+            let (name, value) = line.split_once(':').expect("a header line");
+            assert!(name.eq_ignore_ascii_case("content-length"), "stdout carries only the protocol: {line}");
+            len = value.trim().parse().unwrap();
+        }
+        let mut body = vec![0; len];
+        stdout.read_exact(&mut body).unwrap();
+        let msg: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        if msg["id"] == id && msg.get("method").is_none() {
+            return msg;
+        }
+    };
+    let mut send = |v: serde_json::Value| stdin.write_all(frame(v).as_bytes()).unwrap();
+    send(serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "initialize",
+        "params": {"capabilities": {}, "trace": "messages"}}));
+    assert!(wait_for(1)["result"]["capabilities"].is_object());
+    send(serde_json::json!({"jsonrpc": "2.0", "method": "initialized", "params": {}}));
+    for value in ["verbose", "off", "messages"] {
+        send(serde_json::json!({"jsonrpc": "2.0", "method": "$/setTrace", "params": {"value": value}}));
+    }
+    send(serde_json::json!({"jsonrpc": "2.0", "id": 2, "method": "shutdown"}));
+    assert!(wait_for(2)["error"].is_null());
+    send(serde_json::json!({"jsonrpc": "2.0", "method": "exit"}));
+    drop(send);
+    drop(stdin); // the server ends at `exit` and the end of its input
+    let mut err = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    assert!(child.wait().unwrap().success(), "{err}");
+    // Shown: raised by `initialize`, then by `$/setTrace`; hidden: what is logged after `off`.
+    assert_eq!(err.matches("trace set to Messages").count(), 2, "{err}");
+    assert!(err.contains("trace set to Verbose"), "{err}");
+    assert!(!err.contains("trace set to Off"), "{err}");
+}

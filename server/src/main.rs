@@ -153,16 +153,40 @@ fn run_check(args: CheckArgs) -> Result<ExitCode, String> {
 }
 
 fn run_server(log_level: &str) -> ExitCode {
-    let filter = std::env::var("LOOPSAFE_LOG").unwrap_or_else(|_| format!("loopsafe={log_level},warn"));
-    let filter = match tracing_subscriber::EnvFilter::try_new(&filter) {
+    use tracing_subscriber::prelude::*;
+    let explicit = std::env::var("LOOPSAFE_LOG").ok();
+    let directives = |level: &str| format!("loopsafe={level},warn");
+    let filter = match tracing_subscriber::EnvFilter::try_new(explicit.clone().unwrap_or_else(|| directives(log_level)))
+    {
         Ok(f) => f,
         Err(e) => {
             eprintln!("loopsafe: error: --log-level `{log_level}`: {e}");
             return ExitCode::from(2);
         }
     };
+    let (filter, handle) = tracing_subscriber::reload::Layer::new(filter);
     // stdout carries the protocol: logs go to stderr only.
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(false).init();
+    tracing_subscriber::registry()
+        .with(filter)
+        .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_ansi(false))
+        .init();
+    // The client's `trace` setting raises the level (never lowers it below --log-level); LOOPSAFE_LOG,
+    // when set, is the user's explicit choice and stays.
+    let base = log_level.to_ascii_lowercase();
+    loopsafe::lsp::set_log_control(move |level| {
+        if explicit.is_some() {
+            return;
+        }
+        const ORDER: [&str; 6] = ["off", "error", "warn", "info", "debug", "trace"];
+        let rank = |l: &str| ORDER.iter().position(|o| *o == l).unwrap_or(2);
+        let level = match level {
+            Some(l) if rank(l) > rank(&base) => l,
+            _ => base.as_str(),
+        };
+        if let Ok(f) = tracing_subscriber::EnvFilter::try_new(directives(level)) {
+            let _ = handle.reload(f);
+        }
+    });
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(r) => r,
         Err(e) => {

@@ -79,11 +79,39 @@ where
     R: tokio::io::AsyncRead + Unpin + Send + 'static,
     W: tokio::io::AsyncWrite + Unpin,
 {
-    let (service, socket) = LspService::new(Backend::new);
+    // `$/setTrace` is a notification tower-lsp-server would otherwise drop as an unknown `$/` method.
+    let (service, socket) = LspService::build(Backend::new).custom_method("$/setTrace", Backend::set_trace).finish();
     Server::new(input::sanitized(input), output, socket).serve(service).await;
 }
 
+/// How the client's `trace` setting changes the server's logging, installed by the binary (the library
+/// does not own the process's log subscriber). It gets the least level to log at (`"info"` for
+/// `messages`, `"debug"` for `verbose`), or `None` to go back to the `--log-level` the server started with.
+type LogControl = Box<dyn Fn(Option<&'static str>) + Send + Sync>;
+static LOG_CONTROL: OnceLock<LogControl> = OnceLock::new();
+
+/// Lets the client's `trace` setting (`initialize` and `$/setTrace`) raise the log level.
+pub fn set_log_control(f: impl Fn(Option<&'static str>) + Send + Sync + 'static) {
+    let _ = LOG_CONTROL.set(Box::new(f));
+}
+
+fn apply_trace(value: TraceValue) {
+    let level = match value {
+        TraceValue::Off => None,
+        TraceValue::Messages => Some("info"),
+        TraceValue::Verbose => Some("debug"),
+    };
+    if let Some(control) = LOG_CONTROL.get() {
+        control(level);
+    }
+    tracing::info!("trace set to {value:?}");
+}
+
 impl Backend {
+    async fn set_trace(&self, params: SetTraceParams) {
+        apply_trace(params.value);
+    }
+
     fn new(client: Client) -> Backend {
         let config = Config { settings: Settings::default(), catalog: Arc::new(Catalog::bundled().clone()) };
         Backend {
@@ -441,6 +469,9 @@ impl LanguageServer for Backend {
             .unwrap_or(false);
         let progress = params.capabilities.window.as_ref().and_then(|w| w.work_done_progress).unwrap_or(false);
         let _ = self.state.caps.set(Caps { encoding, pull, refresh, progress });
+        if let Some(trace) = params.trace {
+            apply_trace(trace);
+        }
 
         let mut roots: Vec<PathBuf> = params
             .workspace_folders
