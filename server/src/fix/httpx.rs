@@ -1,0 +1,253 @@
+//! requests (or the sync httpx functions) → `httpx.AsyncClient` in `async with`.
+//!
+//! `r = requests.get(url, timeout=5)` becomes
+//!
+//! ```python
+//! async with httpx.AsyncClient(follow_redirects=True) as client:
+//!     r = await client.get(url, timeout=5)
+//! ```
+//!
+//! The tables below are the differences between the two libraries that the rewrite handles (renamed
+//! keywords, keywords that move to the client, defaults that differ); anything else it does not know to
+//! be equivalent makes it refuse with the reason. The fix is always unsafe: another library answers.
+
+use tree_sitter::Node;
+
+use super::kinds::{await_allowed, awaited, enclosing_def, short};
+use super::{Applicability, Edit, FileContext, Fix, FixId, Fixes, Refusal, Target};
+
+/// The request functions of `requests` / `httpx` that map onto `AsyncClient` methods of the same name.
+const METHODS: &[&str] = &["get", "post", "put", "patch", "delete", "head", "options", "request"];
+/// `AsyncClient` methods that take no request body (`data`, `json`, `files`, `content`).
+const NO_BODY: &[&str] = &["get", "head", "options", "delete"];
+const BODY_KEYWORDS: &[&str] = &["data", "json", "files", "content"];
+/// Request keywords with the same meaning in both.
+const SAME: &[&str] =
+    &["params", "headers", "cookies", "json", "files", "auth", "timeout", "data", "content", "extensions"];
+/// requests keyword → httpx keyword.
+const RENAMED: &[(&str, &str)] = &[("allow_redirects", "follow_redirects")];
+/// Keywords that httpx takes on the client, not on the request.
+const CLIENT: &[&str] = &["verify", "cert", "trust_env", "proxy"];
+const UNSUPPORTED: &[(&str, &str)] = &[
+    ("stream", "`stream=` needs `client.stream(...)` in `async with` and `aiter_bytes()`: change it by hand"),
+    ("proxies", "httpx takes `proxy=` or `mounts=` on the client, not a `proxies` mapping"),
+    ("hooks", "httpx has `event_hooks=` on the client, with other signatures"),
+];
+/// Response attributes with no (or a different) httpx equivalent.
+const RESPONSE: &[(&str, &str)] = &[
+    ("ok", "httpx responses have no `.ok` (`.is_success` is the nearest)"),
+    ("iter_content", "`.iter_content()` has no httpx equivalent (`.iter_bytes()` on a streamed response)"),
+    ("raw", "`.raw` has no httpx equivalent"),
+    ("reason", "httpx calls it `.reason_phrase`"),
+    ("apparent_encoding", "httpx responses have no `.apparent_encoding`"),
+    ("is_permanent_redirect", "httpx responses have no `.is_permanent_redirect`"),
+];
+
+pub(super) fn fix(ctx: &FileContext<'_>, t: &Target, call: Node<'_>, out: &mut Fixes) {
+    let Some(func) = call.child_by_field_name("function") else { return };
+    let Some(callee) = t.callee.as_deref() else { return };
+    let (library, method) = callee.rsplit_once('.').unwrap_or(("", callee));
+    let title = format!("Use `httpx.AsyncClient` instead of `{}`", short(ctx.node_text(func)));
+    let refuse =
+        |out: &mut Fixes, reason: String| out.refused.push(Refusal { id: FixId::Httpx, title: title.clone(), reason });
+    // A function of the library called by its imported name; a session's or client's method needs the
+    // session itself replaced, which this fix does not do.
+    if ctx.imports.spelling(callee).as_deref() != Some(ctx.node_text(func)) || library.contains('.') {
+        return refuse(
+            out,
+            "the session or client must itself become one shared `httpx.AsyncClient` (closed with `aclose()`): change it by hand".into(),
+        );
+    }
+    if !METHODS.contains(&method) {
+        return refuse(out, format!("`{method}` has no `httpx.AsyncClient` method: change it by hand"));
+    }
+    if let Err(why) = await_allowed(call) {
+        return refuse(out, why);
+    }
+    let from_requests = library == "requests";
+    let Some(args) = call.child_by_field_name("arguments").filter(|a| a.kind() == "argument_list") else { return };
+    let mut positional = Vec::new();
+    let mut request_kw: Vec<(String, String)> = Vec::new();
+    let mut client_kw: Vec<String> = Vec::new();
+    let mut c = args.walk();
+    for a in args.named_children(&mut c) {
+        match a.kind() {
+            "comment" => return refuse(out, "the arguments have comments, which the rewrite would lose".into()),
+            "list_splat" | "dictionary_splat" => {
+                return refuse(out, "the arguments are unpacked: their keywords cannot be checked".into());
+            }
+            "keyword_argument" => {
+                let (Some(n), Some(v)) = (a.child_by_field_name("name"), a.child_by_field_name("value")) else {
+                    return;
+                };
+                let (name, value) = (ctx.node_text(n), ctx.node_text(v));
+                if let Some((_, why)) = UNSUPPORTED.iter().find(|(k, _)| *k == name) {
+                    return refuse(out, (*why).to_string());
+                }
+                if let Some((_, to)) = RENAMED.iter().find(|(k, _)| *k == name) {
+                    request_kw.push(((*to).into(), value.into()));
+                } else if CLIENT.contains(&name) {
+                    client_kw.push(format!("{name}={value}"));
+                } else if name == "data" && v.kind() == "string" {
+                    // httpx sends raw text or bytes as `content=`.
+                    request_kw.push(("content".into(), value.into()));
+                } else if name == "timeout" && v.kind() == "tuple" {
+                    return refuse(out, "a `(connect, read)` timeout tuple means something else to httpx".into());
+                } else if SAME.contains(&name) {
+                    request_kw.push((name.into(), value.into()));
+                } else {
+                    return refuse(out, format!("`{name}=` has no known httpx equivalent"));
+                }
+            }
+            _ => positional.push(ctx.node_text(a).to_string()),
+        }
+    }
+    // requests follows redirects (but for HEAD) and waits forever by default; httpx does neither.
+    if from_requests {
+        if method != "head" && !request_kw.iter().any(|(k, _)| k == "follow_redirects") {
+            client_kw.push("follow_redirects=True".into());
+        }
+        if !request_kw.iter().any(|(k, _)| k == "timeout") {
+            client_kw.push("timeout=None".into());
+        }
+    }
+    let has_body = request_kw.iter().any(|(k, _)| BODY_KEYWORDS.contains(&k.as_str()));
+    let (client_method, mut call_args) = if NO_BODY.contains(&method) && has_body {
+        ("request", vec![format!("\"{}\"", method.to_ascii_uppercase())])
+    } else {
+        (method, Vec::new())
+    };
+    call_args.extend(positional);
+    call_args.extend(request_kw.iter().map(|(k, v)| format!("{k}={v}")));
+
+    if let Some(why) = response_escapes(ctx, call) {
+        return refuse(out, why);
+    }
+    if let Some(why) = catches_library_errors(ctx, call, library) {
+        return refuse(out, why);
+    }
+    let Some(stmt) = own_line_statement(ctx, call) else {
+        return refuse(out, "the call is not in a statement of its own line, where `async with` could go".into());
+    };
+    let Some(def) = enclosing_def(call) else { return };
+    let name = client_name(ctx, def);
+    let text = ctx.text;
+    let line_start = super::imports::line_start(text, stmt.start_byte());
+    let indent = &text[line_start..stmt.start_byte()];
+    let unit = if indent.contains('\t') { "\t" } else { "    " };
+    let mut edits = Vec::new();
+    let client = ctx.imports.module_attr("httpx", "AsyncClient", &mut edits, text);
+    let request = awaited(call, &format!("{name}.{client_method}({})", call_args.join(", ")));
+    let stmt_text =
+        format!("{}{request}{}", &text[stmt.start_byte()..call.start_byte()], &text[call.end_byte()..stmt.end_byte()]);
+    edits.push(Edit {
+        range: stmt.start_byte()..stmt.end_byte(),
+        text: format!("async with {client}({}) as {name}:\n{indent}{unit}{stmt_text}", client_kw.join(", ")),
+    });
+    out.fixes.push(Fix { id: FixId::Httpx, title, applicability: Applicability::Unsafe, edits });
+}
+
+/// The statement holding the call, when it is a simple statement alone on its lines (directly in a
+/// block), so that it can move into an `async with` block.
+fn own_line_statement<'t>(ctx: &FileContext<'t>, call: Node<'t>) -> Option<Node<'t>> {
+    let mut n = call;
+    for _ in 0..64 {
+        let p = n.parent()?;
+        if matches!(p.kind(), "block" | "module") {
+            break;
+        }
+        n = p;
+    }
+    if !matches!(n.kind(), "expression_statement" | "return_statement") {
+        return None;
+    }
+    let text = ctx.text;
+    let before = &text[super::imports::line_start(text, n.start_byte())..n.start_byte()];
+    let after_end = text[n.end_byte()..].find('\n').map_or(text.len(), |i| n.end_byte() + i);
+    let after = text[n.end_byte()..after_end].trim();
+    (before.trim().is_empty() && (after.is_empty() || after.starts_with('#'))).then_some(n)
+}
+
+/// Why the response cannot be handed over as an httpx response: it leaves the statement (returned,
+/// passed on) or an attribute it reads has no httpx equivalent.
+fn response_escapes(ctx: &FileContext<'_>, call: Node<'_>) -> Option<String> {
+    let parent = call.parent()?;
+    let check_attr = |attr: &str| RESPONSE.iter().find(|(a, _)| *a == attr).map(|(_, why)| (*why).to_string());
+    match parent.kind() {
+        "expression_statement" => None,
+        "attribute" => check_attr(ctx.node_text(parent.child_by_field_name("attribute")?)),
+        "assignment" if parent.child_by_field_name("right").is_some_and(|r| r.id() == call.id()) => {
+            let left = parent.child_by_field_name("left")?;
+            if left.kind() != "identifier" {
+                return Some("the response is stored in something other than a name".into());
+            }
+            let name = ctx.node_text(left);
+            // Every `name.attr` in the function.
+            let def = enclosing_def(call)?;
+            let mut stack = vec![def];
+            let mut seen = 0;
+            while let Some(n) = stack.pop() {
+                seen += 1;
+                if seen > 200_000 {
+                    return Some("the function is too large to check".into());
+                }
+                if n.kind() == "attribute"
+                    && n.child_by_field_name("object")
+                        .is_some_and(|o| o.kind() == "identifier" && ctx.node_text(o) == name)
+                    && let Some(why) = n.child_by_field_name("attribute").and_then(|a| check_attr(ctx.node_text(a)))
+                {
+                    return Some(why);
+                }
+                let mut c = n.walk();
+                stack.extend(n.children(&mut c));
+            }
+            None
+        }
+        _ => Some("the response is passed on, and its users may rely on the requests API".into()),
+    }
+}
+
+/// An enclosing `try` whose handlers name the library (`except requests.RequestException`): httpx
+/// raises its own exceptions, which those handlers would no longer catch.
+fn catches_library_errors(ctx: &FileContext<'_>, call: Node<'_>, library: &str) -> Option<String> {
+    let spelled = ctx.imports.spelling(library).unwrap_or_else(|| library.to_string());
+    let mut n = call.parent();
+    for _ in 0..256 {
+        let cur = n?;
+        if cur.kind() == "function_definition" {
+            return None;
+        }
+        if cur.kind() == "try_statement" {
+            let mut c = cur.walk();
+            for clause in cur.children(&mut c) {
+                if clause.kind() == "except_clause" {
+                    let header = ctx.node_text(clause).lines().next().unwrap_or_default();
+                    if header.contains(&format!("{spelled}.")) || header.contains("RequestException") {
+                        return Some(format!(
+                            "an enclosing `except` catches `{library}` exceptions, and httpx raises its own"
+                        ));
+                    }
+                }
+            }
+        }
+        n = cur.parent();
+    }
+    None
+}
+
+/// `client`, unless the function already uses that name.
+fn client_name(ctx: &FileContext<'_>, def: Node<'_>) -> String {
+    let body = ctx.node_text(def);
+    let used = |name: &str| {
+        body.match_indices(name).any(|(i, _)| {
+            let before = body[..i].chars().next_back();
+            let after = body[i + name.len()..].chars().next();
+            !before.is_some_and(|c| c.is_alphanumeric() || c == '_')
+                && !after.is_some_and(|c| c.is_alphanumeric() || c == '_')
+        })
+    };
+    ["client", "http_client", "async_client"]
+        .iter()
+        .find(|n| !used(n))
+        .map_or_else(|| "loopsafe_client".to_string(), |n| (*n).to_string())
+}
