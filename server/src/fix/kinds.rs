@@ -450,7 +450,10 @@ fn whole_file_open(ctx: &FileContext<'_>, t: &Target, call: Node<'_>, func: Node
         ("w", "write", false) => "write_text",
         ("w", "write", true) => "write_bytes",
         _ => {
-            return refuse(out, &format!("mode `{mode_text}` with `.{op}()` has no whole-file `anyio.Path` equivalent"));
+            return refuse(
+                out,
+                &format!("mode `{mode_text}` with `.{op}()` has no whole-file `anyio.Path` equivalent"),
+            );
         }
     };
     if binary && !passed.is_empty() {
