@@ -151,14 +151,29 @@ fn rest_arguments(ctx: &FileContext<'_>, call: Node<'_>) -> Option<(String, bool
             _ => {}
         }
     }
-    let rest = if inner.trim().is_empty() {
+    Some((rest_after(inner), keywords, names))
+}
+
+/// `inner` (a call's arguments without parentheses) to follow a first argument.
+fn rest_after(inner: &str) -> String {
+    if inner.trim().is_empty() {
         String::new()
     } else if inner.starts_with(char::is_whitespace) {
         format!(",{inner}")
     } else {
         format!(", {inner}")
-    };
-    Some((rest, keywords, names))
+    }
+}
+
+/// `first` then the call's arguments, keeping a multi-line layout: `(\n    first,\n    a,\n)`.
+fn with_first(first: &str, rest: &str) -> String {
+    match rest.strip_prefix(',') {
+        Some(r) if r.starts_with('\n') || r.starts_with("\r\n") => {
+            let indent_end = r.len() - r.trim_start().len();
+            format!("{}{first},{r}", &r[..indent_end])
+        }
+        _ => format!("{first}{rest}"),
+    }
 }
 
 /// Why a call's result must not move off the loop as is: a context manager, or a value iterated here.
@@ -246,9 +261,9 @@ fn offload(ctx: &FileContext<'_>, t: &Target, call: Node<'_>, out: &mut Fixes) {
     let (text, im) = (ctx.text, &ctx.imports);
     let partial = |edits: &mut Vec<Edit>| {
         let p = im.module_attr("functools", "partial", edits, text);
-        format!("{p}({func_text}{rest})")
+        format!("{p}({})", with_first(func_text, &rest))
     };
-    let direct = format!("{func_text}{rest}");
+    let direct = with_first(func_text, &rest);
     let expr = match how {
         Offloader::Threadpool(module) => {
             let f = im.from_name(module, "run_in_threadpool", &mut edits, text);
@@ -346,6 +361,9 @@ fn anyio_path(ctx: &FileContext<'_>, path: Node<'_>, edits: &mut Vec<Edit>) -> S
         && args.kind() == "argument_list"
     {
         return format!("{ap}{}", ctx.node_text(args));
+    }
+    if path.kind() == "parenthesized_expression" {
+        return format!("{ap}{}", ctx.node_text(path));
     }
     format!("{ap}({})", ctx.node_text(path))
 }

@@ -295,6 +295,19 @@ pub fn fix_all(
     options: &Options,
     allow_unsafe: bool,
 ) -> FixedText {
+    let choose = |f: &Fix| f.id.is_automatic() && (allow_unsafe || f.applicability == Applicability::Safe);
+    fix_all_with(text, extra, catalog, settings, options, &choose)
+}
+
+/// [`fix_all`] with the choice of fix made by `choose` (the first fix of a finding it accepts).
+pub fn fix_all_with(
+    text: &str,
+    extra: Vec<Target>,
+    catalog: &Catalog,
+    settings: &Settings,
+    options: &Options,
+    choose: &dyn Fn(&Fix) -> bool,
+) -> FixedText {
     let mut current = text.to_string();
     let mut carried = extra;
     let mut result = FixedText::default();
@@ -310,11 +323,7 @@ pub fn fix_all(
         let mut titles = Vec::new();
         for t in &targets {
             let fixes = ctx.fixes(t);
-            let Some(fix) = fixes
-                .fixes
-                .into_iter()
-                .find(|f| f.id.is_automatic() && (allow_unsafe || f.applicability == Applicability::Safe))
-            else {
+            let Some(fix) = fixes.fixes.into_iter().find(|f| choose(f)) else {
                 continue;
             };
             if compatible(&chosen, &fix.edits) {
