@@ -1,6 +1,6 @@
 # fix: async-sleep
-import time
 import asyncio
+import time
 from time import sleep
 
 

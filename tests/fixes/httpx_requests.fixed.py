@@ -1,6 +1,6 @@
 # fix: httpx
-import requests
 import httpx
+import requests
 
 
 async def fetch(url, token):

@@ -1,7 +1,7 @@
 # fix: offload
 import anyio
-import requests
 import functools
+import requests
 
 
 async def main(u):

@@ -1,7 +1,7 @@
 # config: offload = "anyio"
 # fix: offload
-import socket
 import anyio.to_thread
+import socket
 
 
 async def resolve(host):

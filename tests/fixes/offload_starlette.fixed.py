@@ -2,8 +2,8 @@
 import time
 
 from starlette.applications import Starlette
-from starlette.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
+from starlette.responses import JSONResponse
 
 
 async def homepage(request):

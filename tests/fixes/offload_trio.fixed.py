@@ -1,8 +1,8 @@
 # fix: offload
+import functools
 import subprocess
 
 import trio
-import functools
 
 
 async def main():

@@ -1,14 +1,18 @@
 //! The module's top-level imports: what a name already refers to, and where a new import goes.
 //!
 //! Only top-level statements are read (an import inside `try:` or a function is not reused, and nothing
-//! is inserted there). A new `import x` goes after the last top-level `import` statement, a new
-//! `from m import n` after the last `from` import (or is merged into an existing `from m import ...`);
+//! is inserted there). A new `import x` goes among the top-level `import` statements, a new
+//! `from m import n` among the absolute `from` imports (or is merged into an existing `from m import ...`),
+//! before the first one that sorts after it;
 //! without imports of that kind, after the other kind, else after the module docstring, the
 //! `from __future__` imports and the leading comment block.
 
 use tree_sitter::{Node, Tree};
 
 use super::Edit;
+
+/// The standard-library modules the fixes import (the others they import are third-party).
+const STDLIB: &[&str] = &["asyncio", "functools"];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Kind {
@@ -26,6 +30,8 @@ struct Stmt {
     names: Vec<(String, String)>,
     start: usize,
     end: usize,
+    /// Consecutive import statements (no blank line or other statement between) share a group.
+    group: usize,
     /// Where `, name` can be appended to a `from` import (after its last name), if it can.
     append_at: Option<usize>,
 }
@@ -43,7 +49,20 @@ impl Imports {
         let mut out = Imports { stmts: Vec::new(), head: leading_comments_end(text) };
         let mut cursor = root.walk();
         let mut first = true;
+        let (mut group, mut prev_end, mut prev_import) = (0usize, 0usize, false);
         for stmt in root.named_children(&mut cursor) {
+            let is_import =
+                matches!(stmt.kind(), "import_statement" | "import_from_statement" | "future_import_statement");
+            if is_import {
+                let gap = text.get(prev_end..stmt.start_byte()).unwrap_or("");
+                if !prev_import || gap.matches('\n').count() > 1 {
+                    group += 1;
+                }
+            }
+            if stmt.kind() != "comment" {
+                prev_import = is_import;
+                prev_end = stmt.end_byte();
+            }
             let is_docstring = first
                 && stmt.kind() == "expression_statement"
                 && stmt.named_child(0).is_some_and(|e| e.kind() == "string")
@@ -56,16 +75,16 @@ impl Imports {
                 continue;
             }
             match stmt.kind() {
-                "import_statement" => out.stmts.push(plain(text, stmt)),
+                "import_statement" => out.stmts.push(Stmt { group, ..plain(text, stmt) }),
                 "import_from_statement" => {
                     if let Some(s) = from(text, stmt, Kind::From) {
-                        out.stmts.push(s);
+                        out.stmts.push(Stmt { group, ..s });
                     }
                 }
                 "future_import_statement" => {
                     out.head = line_end(text, stmt.end_byte());
                     if let Some(s) = from(text, stmt, Kind::Future) {
-                        out.stmts.push(s);
+                        out.stmts.push(Stmt { group, ..s });
                     }
                 }
                 _ => {}
@@ -126,7 +145,10 @@ impl Imports {
         let line = format!("from {module} import {name}");
         // Beside the other absolute `from` imports; before the relative (local) ones.
         let absolute = |s: &&Stmt| s.kind == Kind::From && !s.module.starts_with('.');
-        let edit = if let Some(s) = self.stmts.iter().rev().find(absolute) {
+        let edit = if let Some(s) = self.stmts.iter().filter(absolute).find(|s| s.module.as_str() > module) {
+            let at = line_start(text, s.start);
+            Edit { range: at..at, text: format!("{line}\n") }
+        } else if let Some(s) = self.stmts.iter().rev().find(absolute) {
             insert_line(text, line_end(text, s.end), &line)
         } else if let Some(s) = self.stmts.iter().find(|s| s.kind == Kind::From) {
             let at = line_start(text, s.start);
@@ -142,8 +164,20 @@ impl Imports {
 
     fn add_plain(&self, module: &str, text: &str) -> Edit {
         let line = format!("import {module}");
-        if let Some(s) = self.stmts.iter().rev().find(|s| s.kind == Kind::Plain) {
-            return insert_line(text, line_end(text, s.end), &line);
+        // In the standard library's group (the first) or the third-party one (the last), in order: before
+        // the first import there that sorts after it, else after the last of the group.
+        let plains: Vec<&Stmt> = self.stmts.iter().filter(|s| s.kind == Kind::Plain).collect();
+        if let (Some(first), Some(last)) = (plains.first(), plains.last()) {
+            let group =
+                if STDLIB.contains(&module.split('.').next().unwrap_or(module)) { first.group } else { last.group };
+            let members: Vec<&&Stmt> = plains.iter().filter(|s| s.group == group).collect();
+            if let Some(s) = members.iter().find(|s| s.module.as_str() > module) {
+                let at = line_start(text, s.start);
+                return Edit { range: at..at, text: format!("{line}\n") };
+            }
+            if let Some(s) = members.last() {
+                return insert_line(text, line_end(text, s.end), &line);
+            }
         }
         // Before the first `from` import (plain imports come first), else at the head.
         if let Some(s) = self.stmts.iter().find(|s| s.kind == Kind::From) {
@@ -214,7 +248,7 @@ fn plain(text: &str, stmt: Node<'_>) -> Stmt {
             _ => {}
         }
     }
-    Stmt { kind: Kind::Plain, module, names, start: stmt.start_byte(), end: stmt.end_byte(), append_at: None }
+    Stmt { kind: Kind::Plain, module, names, start: stmt.start_byte(), end: stmt.end_byte(), group: 0, append_at: None }
 }
 
 fn from(text: &str, stmt: Node<'_>, kind: Kind) -> Option<Stmt> {
@@ -250,6 +284,7 @@ fn from(text: &str, stmt: Node<'_>, kind: Kind) -> Option<Stmt> {
         names,
         start: stmt.start_byte(),
         end: stmt.end_byte(),
+        group: 0,
         append_at: if wildcard || relative || kind == Kind::Future { None } else { last },
     })
 }

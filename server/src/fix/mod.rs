@@ -80,7 +80,7 @@ pub struct Refusal {
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Fixes {
-    /// Safest first.
+    /// Safest first; the suppression last.
     pub fixes: Vec<Fix>,
     pub refused: Vec<Refusal>,
 }
@@ -160,7 +160,7 @@ impl<'a> FileContext<'a> {
             normalize(&mut f.edits);
             !f.edits.is_empty() && !self.breaks_syntax(&f.edits)
         });
-        out.fixes.sort_by_key(|f| (f.applicability, f.id == FixId::Noqa));
+        out.fixes.sort_by_key(|f| (f.id == FixId::Noqa, f.applicability));
         out
     }
 
