@@ -221,8 +221,6 @@ fn offloader(ctx: &FileContext<'_>) -> Offloader {
                 Offloader::Threadpool("fastapi.concurrency")
             } else if im.spelling("starlette.concurrency.run_in_threadpool").is_some() {
                 Offloader::Threadpool("starlette.concurrency")
-            } else if im.spelling("asyncio.to_thread").is_some() && im.imports_module("asyncio") {
-                Offloader::Asyncio
             } else if im.imports_module("fastapi") || im.imports_module("starlette") {
                 threadpool()
             } else if im.imports_module("anyio") {
