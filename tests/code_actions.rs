@@ -190,3 +190,63 @@ async fn a_chain_finding_offloads_the_call_to_the_sync_helper() {
         .replace("return sign_op1(request_id)", "return await run_in_threadpool(sign_op1, request_id)")
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn make_sync_drops_await_at_every_call_site_in_the_workspace() {
+    let services = "async def helper(x):\n    return x + 1\n";
+    let main = "from . import services\n\n\nasync def run():\n    return await services.helper(1)\n";
+    let other = "from .services import helper\n\n\nasync def go():\n    y = (await helper(2)) * 2\n    return y\n";
+    let dir = workspace(&[
+        ("pkg/__init__.py", ""),
+        ("pkg/services.py", services),
+        ("pkg/main.py", main),
+        ("pkg/other.py", other),
+    ]);
+    let mut caps: Value = serde_json::from_str(CAPS).unwrap();
+    caps["initializationOptions"] = json!(null);
+    let (mut c, _) = Client::start(caps, Some(dir.path())).await;
+    c.notify(
+        "workspace/didChangeConfiguration",
+        json!({ "settings": { "loopsafe": { "extend-select": ["async-without-await"] } } }),
+    )
+    .await;
+    let u = uri(&dir.path().join("pkg/services.py"));
+    c.open(&u, services).await;
+    let diags = c.diagnostics_until(&u, |d| codes(d).iter().any(|c| c.starts_with("LS201"))).await;
+    let acts = actions(&mut c, &u, &diags, None).await;
+    assert_eq!(
+        titles(&acts),
+        [
+            "Make `helper` a plain `def` and drop `await` at its 2 call sites [preferred]",
+            "Add `# noqa: LS201` to this line"
+        ]
+    );
+    let edit = &acts[0]["edit"];
+    assert_eq!(edit["documentChanges"].as_array().unwrap().len(), 3, "{edit}");
+    assert_eq!(apply_edits(services, &edits_for(edit, &u)), "def helper(x):\n    return x + 1\n");
+    let mu = uri(&dir.path().join("pkg/main.py"));
+    assert_eq!(
+        apply_edits(main, &edits_for(edit, &mu)),
+        main.replace("await services.helper(1)", "services.helper(1)")
+    );
+    let ou = uri(&dir.path().join("pkg/other.py"));
+    assert_eq!(apply_edits(other, &edits_for(edit, &ou)), other.replace("(await helper(2))", "(helper(2))"));
+
+    // A caller that uses the coroutine another way: not offered, and the reason says where.
+    std::fs::write(dir.path().join("pkg/gather.py"), "import asyncio\n\nfrom .services import helper\n\n\nasync def both():\n    await asyncio.gather(helper(1), helper(2))\n").unwrap();
+    c.notify(
+        "workspace/didChangeWatchedFiles",
+        json!({ "changes": [{ "uri": uri(&dir.path().join("pkg/gather.py")).as_str(), "type": 1 }] }),
+    )
+    .await;
+    let mut reason = String::new();
+    for _ in 0..50 {
+        let acts = actions(&mut c, &u, &diags, None).await;
+        if let Some(a) = acts.iter().find(|a| a.get("disabled").is_some()) {
+            reason = a["disabled"]["reason"].as_str().unwrap().to_string();
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(reason.contains("is called without `await`") && reason.contains("gather.py:7"), "{reason}");
+}

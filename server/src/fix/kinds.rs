@@ -11,7 +11,7 @@ use crate::settings::OffloadFlavor;
 
 /// How many ancestors or nodes a fix looks at before it gives up (bounded work on any input).
 const MAX_ANCESTORS: usize = 256;
-const MAX_NODES: usize = 200_000;
+pub(super) const MAX_NODES: usize = 200_000;
 
 pub(super) fn collect(ctx: &FileContext<'_>, t: &Target, out: &mut Fixes) {
     if t.rule == Rule::AsyncWithoutAwait {
@@ -554,7 +554,18 @@ fn make_sync(ctx: &FileContext<'_>, def: Node<'_>, explain: bool, out: &mut Fixe
 /// Why a coroutine body must stay a coroutine: it awaits, iterates or enters asynchronously, or calls an
 /// API that needs the running loop (which a worker thread does not have).
 fn needs_the_loop(ctx: &FileContext<'_>, body: Node<'_>) -> Option<String> {
-    let loop_tails: Vec<&str> = ctx.catalog.loop_apis.iter().map(|q| q.rsplit('.').next().unwrap_or(q)).collect();
+    needs_the_loop_in(ctx.text, ctx.catalog, body, false)
+}
+
+/// [`needs_the_loop`] over any text; `no_yield` also refuses a generator (an async generator would
+/// become a sync one, which its consumers cannot `async for`).
+pub(super) fn needs_the_loop_in(
+    text: &str,
+    catalog: &crate::catalog::Catalog,
+    body: Node<'_>,
+    no_yield: bool,
+) -> Option<String> {
+    let loop_tails: Vec<&str> = catalog.loop_apis.iter().map(|q| q.rsplit('.').next().unwrap_or(q)).collect();
     let mut stack = vec![body];
     let mut seen = 0;
     while let Some(n) = stack.pop() {
@@ -565,6 +576,7 @@ fn needs_the_loop(ctx: &FileContext<'_>, body: Node<'_>) -> Option<String> {
         match n.kind() {
             "function_definition" | "lambda" | "class_definition" if n.id() != body.id() => continue,
             "await" => return Some("it awaits".into()),
+            "yield" if no_yield => return Some("it is an async generator".into()),
             "for_statement" | "with_statement" | "for_in_clause" if n.child(0).is_some_and(|c| c.kind() == "async") => {
                 return Some("it uses `async for` or `async with`".into());
             }
@@ -573,10 +585,10 @@ fn needs_the_loop(ctx: &FileContext<'_>, body: Node<'_>) -> Option<String> {
             }
             "call" => {
                 if let Some(f) = n.child_by_field_name("function") {
-                    let text = ctx.node_text(f);
-                    let tail = text.rsplit('.').next().unwrap_or(text);
+                    let t = &text[f.byte_range()];
+                    let tail = t.rsplit('.').next().unwrap_or(t);
                     if loop_tails.contains(&tail) {
-                        return Some(format!("it calls `{text}`, which needs the running event loop"));
+                        return Some(format!("it calls `{t}`, which needs the running event loop"));
                     }
                 }
             }

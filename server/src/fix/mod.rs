@@ -14,6 +14,7 @@
 mod httpx;
 mod imports;
 mod kinds;
+mod workspace;
 
 use std::ops::Range;
 
@@ -26,6 +27,7 @@ use crate::rules::Rule;
 use crate::settings::{OffloadFlavor, Settings};
 
 pub use imports::Imports;
+pub use workspace::{WorkspaceFile, make_sync_everywhere};
 
 /// Whether applying a fix keeps the program's behaviour (bar the blocking).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]

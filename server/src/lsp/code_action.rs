@@ -62,6 +62,7 @@ pub(super) fn actions(state: &State, params: CodeActionParams) -> Option<CodeAct
         for diag in &params.context.diagnostics {
             let Some(target) = target_of(diag, version, &rope, enc) else { continue };
             let fixes = ctx.fixes(&target);
+            let first = out.len();
             let mut preferred = true;
             for f in fixes.fixes {
                 let is_preferred = preferred && f.id != fix::FixId::Noqa;
@@ -78,8 +79,29 @@ pub(super) fn actions(state: &State, params: CodeActionParams) -> Option<CodeAct
                     ..Default::default()
                 }));
             }
+            let mut refused = fixes.refused;
+            if target.rule == Rule::AsyncWithoutAwait
+                && let Some(i) = refused.iter().position(|r| r.id == fix::FixId::MakeSync)
+            {
+                // A coroutine no framework runs: make it sync and drop `await` at its call sites.
+                match workspace_make_sync(state, &uri, &text, target.range.clone(), &config.catalog, caps) {
+                    Ok(action) => {
+                        refused.remove(i);
+                        // Before the suppression, and preferred (it is the only real fix).
+                        out.insert(
+                            first,
+                            CodeActionOrCommand::CodeAction(CodeAction {
+                                diagnostics: Some(vec![diag.clone()]),
+                                is_preferred: Some(true),
+                                ..action
+                            }),
+                        );
+                    }
+                    Err(reason) => refused[i].reason = reason,
+                }
+            }
             if caps.disabled_actions {
-                for r in fixes.refused {
+                for r in refused {
                     out.push(CodeActionOrCommand::CodeAction(CodeAction {
                         title: r.title,
                         kind: Some(CodeActionKind::QUICKFIX),
@@ -116,6 +138,103 @@ pub(super) fn actions(state: &State, params: CodeActionParams) -> Option<CodeAct
         }
     }
     Some(out)
+}
+
+/// The workspace-wide make-sync action for the coroutine named at `range` in `uri`: every workspace file
+/// is read (open documents from their buffer, others from disk) and checked by the fix engine.
+fn workspace_make_sync(
+    state: &State,
+    uri: &Uri,
+    text: &str,
+    range: std::ops::Range<usize>,
+    catalog: &crate::catalog::Catalog,
+    caps: super::Caps,
+) -> Result<CodeAction, String> {
+    let path = uri.to_file_path().map(|p| p.into_owned()).ok_or("the document is not a file")?;
+    let roots = state.roots.read().expect("roots lock").clone();
+    let root = roots.first().cloned();
+    // Every Python file of the workspace, walked now: the background index may not be complete, and a
+    // caller missed would be broken by the rewrite.
+    let config = state.config();
+    let opts = crate::check::CheckOptions {
+        paths: &roots,
+        settings: &config.settings,
+        root: root.as_deref(),
+        follow: false,
+        cache_dir: None,
+    };
+    let mut paths: Vec<std::path::PathBuf> =
+        crate::check::collect_files(&opts)?.into_iter().map(|p| std::fs::canonicalize(&p).unwrap_or(p)).collect();
+    if !paths.contains(&path) {
+        paths.push(path.clone());
+    }
+    paths.sort();
+    let dirs_with_init: std::collections::HashSet<std::path::PathBuf> = paths
+        .iter()
+        .filter(|p| p.file_name().is_some_and(|n| n == "__init__.py"))
+        .filter_map(|p| p.parent().map(std::path::Path::to_path_buf))
+        .collect();
+    // (path, uri, text, version when open)
+    let mut loaded: Vec<(String, Uri, String, Option<i32>)> = Vec::new();
+    for p in &paths {
+        let Some(u) = Uri::from_file_path(p) else { continue };
+        let (t, v) = if *p == path {
+            (text.to_string(), state.documents.get(&u).map(|d| d.version))
+        } else if let Some(d) = state.documents.get(&u) {
+            (d.text.clone(), Some(d.version))
+        } else {
+            match crate::check::read_source(p) {
+                crate::check::Source::Text { text } => (text, None),
+                crate::check::Source::Skipped(_) => continue,
+            }
+        };
+        loaded.push((p.display().to_string(), u, t, v));
+    }
+    let def_file = loaded.iter().position(|(_, u, _, _)| u == uri).ok_or("the document is not in the workspace")?;
+    let files: Vec<fix::WorkspaceFile<'_>> = paths
+        .iter()
+        .zip(&loaded)
+        .map(|(p, (shown, _, t, _))| fix::WorkspaceFile {
+            path: shown,
+            text: t,
+            modules: crate::project::module_names(p, &dirs_with_init, root.as_deref()),
+        })
+        .collect();
+    let (title, edits) = fix::make_sync_everywhere(&files, def_file, range, catalog)?;
+    let enc = caps.encoding;
+    let mut document_changes = Vec::new();
+    let mut changes = HashMap::new();
+    for (i, file_edits) in edits {
+        let (_, u, t, v) = &loaded[i];
+        let rope = ropey::Rope::from_str(t);
+        let text_edits: Vec<TextEdit> = file_edits
+            .iter()
+            .map(|e| TextEdit {
+                range: Range { start: position(&rope, e.range.start, enc), end: position(&rope, e.range.end, enc) },
+                new_text: e.text.clone(),
+            })
+            .collect();
+        if caps.document_changes {
+            document_changes.push(TextDocumentEdit {
+                text_document: OptionalVersionedTextDocumentIdentifier { uri: u.clone(), version: *v },
+                edits: text_edits.into_iter().map(OneOf::Left).collect(),
+            });
+        } else {
+            changes.insert(u.clone(), text_edits);
+        }
+    }
+    let edit = if caps.document_changes {
+        WorkspaceEdit { document_changes: Some(DocumentChanges::Edits(document_changes)), ..Default::default() }
+    } else {
+        WorkspaceEdit { changes: Some(changes), ..Default::default() }
+    };
+    Ok(CodeAction {
+        title,
+        kind: Some(CodeActionKind::QUICKFIX),
+        edit: Some(edit),
+        data: Some(serde_json::json!({ "applicability": "unsafe" })),
+        ..Default::default()
+    })
 }
 
 /// The fix target a loopsafe diagnostic describes, if its data is current.
