@@ -16,6 +16,9 @@ use super::kinds::{MAX_NODES, needs_the_loop_in};
 use super::{Edit, error_count};
 use crate::catalog::Catalog;
 
+/// Edits by index into the workspace files.
+pub type FileEdits = Vec<(usize, Vec<Edit>)>;
+
 /// One workspace file as the fix sees it.
 pub struct WorkspaceFile<'a> {
     pub path: &'a str,
@@ -31,7 +34,7 @@ pub fn make_sync_everywhere(
     def_file: usize,
     name_range: Range<usize>,
     catalog: &Catalog,
-) -> Result<(String, Vec<(usize, Vec<Edit>)>), String> {
+) -> Result<(String, FileEdits), String> {
     let home = files.get(def_file).ok_or("the file is not in the workspace")?;
     let tree = crate::syntax::parse(home.text, None).ok_or("the file does not parse")?;
     let name_node =
