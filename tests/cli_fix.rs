@@ -149,3 +149,34 @@ fn a_bad_offload_setting_is_a_precise_error() {
         "{err}"
     );
 }
+
+#[test]
+fn a_file_changed_on_disk_during_the_run_is_left_alone() {
+    use loopsafe::{autofix, catalog::Catalog, check, settings::Settings};
+    let dir = project();
+    let settings = Settings::default();
+    let paths = vec![dir.path().join("app")];
+    let opts = check::CheckOptions { paths: &paths, settings: &settings, root: None, follow: true, cache_dir: None };
+    let catalog = Catalog::bundled();
+    let report = check::check(&opts, catalog).unwrap();
+    assert!(!report.diagnostics.is_empty());
+    // The file changes after the check read it and before the fixes are computed.
+    let main = dir.path().join("app/main.py");
+    std::fs::write(&main, MAIN.replace("time.sleep(1)", "time.sleep(2)")).unwrap();
+    let mut warnings = Vec::new();
+    let options = autofix::options(&settings, &paths);
+    let fixes = autofix::compute(&report, catalog, &settings, &options, true, &mut warnings);
+    assert!(fixes.is_empty(), "nothing is fixed in a changed file");
+    assert!(warnings.iter().any(|w| w.contains("main.py: changed on disk")), "{warnings:?}");
+
+    // Changed between computing and writing: also left alone.
+    std::fs::write(&main, MAIN).unwrap();
+    let report = check::check(&opts, catalog).unwrap();
+    let fixes = autofix::compute(&report, catalog, &settings, &options, true, &mut warnings);
+    assert_eq!(fixes.len(), 1);
+    std::fs::write(&main, format!("{MAIN}\n")).unwrap();
+    let mut warnings = Vec::new();
+    assert_eq!(autofix::write(&fixes, &mut warnings), (0, 0));
+    assert_eq!(std::fs::read_to_string(&main).unwrap(), format!("{MAIN}\n"));
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+}

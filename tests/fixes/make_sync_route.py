@@ -28,3 +28,14 @@ async def awaits():
 async def needs_loop():
     time.sleep(1)
     asyncio.create_task(asyncio.sleep(1))
+
+
+@app.get("/direct")
+async def direct():
+    time.sleep(1)
+    return "direct"
+
+
+@app.get("/caller")
+async def caller():
+    return await direct()

@@ -544,11 +544,35 @@ fn make_sync(ctx: &FileContext<'_>, def: Node<'_>, explain: bool, out: &mut Fixe
     if let Some(why) = needs_the_loop(ctx, body) {
         return refuse(out, why);
     }
+    // The framework calls it; code in this file that calls (and awaits) it too would break.
+    if let Some(line) = called_in_file(ctx, name) {
+        return refuse(out, format!("`{name}` is also called directly, at line {line}"));
+    }
     let Some(def_kw) = asy.next_sibling() else { return };
     let edits = vec![Edit { range: asy.start_byte()..def_kw.start_byte(), text: String::new() }];
     // The function then runs in a worker thread: thread-bound state, context variables it sets and the
     // threadpool's size now matter, so the fix is unsafe.
     out.fixes.push(Fix { id: FixId::MakeSync, title, applicability: Applicability::Unsafe, edits });
+}
+
+/// The first line where `name(...)` is called in the file (a reference such as `Depends(name)` is not a call).
+fn called_in_file(ctx: &FileContext<'_>, name: &str) -> Option<usize> {
+    let mut stack = vec![ctx.tree.root_node()];
+    let mut seen = 0;
+    while let Some(n) = stack.pop() {
+        seen += 1;
+        if seen > MAX_NODES {
+            return Some(0);
+        }
+        if n.kind() == "call"
+            && n.child_by_field_name("function").is_some_and(|f| f.kind() == "identifier" && ctx.node_text(f) == name)
+        {
+            return Some(n.start_position().row + 1);
+        }
+        let mut c = n.walk();
+        stack.extend(n.children(&mut c));
+    }
+    None
 }
 
 /// Why a coroutine body must stay a coroutine: it awaits, iterates or enters asynchronously, or calls an
