@@ -52,6 +52,11 @@ pub(super) fn fix(ctx: &FileContext<'_>, t: &Target, call: Node<'_>, out: &mut F
         |out: &mut Fixes, reason: String| out.refused.push(Refusal { id: FixId::Httpx, title: title.clone(), reason });
     // A function of the library called by its imported name; a session's or client's method needs the
     // session itself replaced, which this fix does not do.
+    if library.contains('.') {
+        if let Some(session) = session_block(ctx, call, func, library) {
+            return session_fix(ctx, session, out);
+        }
+    }
     if ctx.imports.spelling(callee).as_deref() != Some(ctx.node_text(func)) || library.contains('.') {
         return refuse(
             out,
@@ -65,60 +70,20 @@ pub(super) fn fix(ctx: &FileContext<'_>, t: &Target, call: Node<'_>, out: &mut F
         return refuse(out, why);
     }
     let from_requests = library == "requests";
-    let Some(args) = call.child_by_field_name("arguments").filter(|a| a.kind() == "argument_list") else { return };
-    let mut positional = Vec::new();
-    let mut request_kw: Vec<(String, String)> = Vec::new();
-    let mut client_kw: Vec<String> = Vec::new();
-    let mut c = args.walk();
-    for a in args.named_children(&mut c) {
-        match a.kind() {
-            "comment" => return refuse(out, "the arguments have comments, which the rewrite would lose".into()),
-            "list_splat" | "dictionary_splat" => {
-                return refuse(out, "the arguments are unpacked: their keywords cannot be checked".into());
-            }
-            "keyword_argument" => {
-                let (Some(n), Some(v)) = (a.child_by_field_name("name"), a.child_by_field_name("value")) else {
-                    return;
-                };
-                let (name, value) = (ctx.node_text(n), ctx.node_text(v));
-                if let Some((_, why)) = UNSUPPORTED.iter().find(|(k, _)| *k == name) {
-                    return refuse(out, (*why).to_string());
-                }
-                if let Some((_, to)) = RENAMED.iter().find(|(k, _)| *k == name) {
-                    request_kw.push(((*to).into(), value.into()));
-                } else if CLIENT.contains(&name) {
-                    client_kw.push(format!("{name}={value}"));
-                } else if name == "data" && v.kind() == "string" {
-                    // httpx sends raw text or bytes as `content=`.
-                    request_kw.push(("content".into(), value.into()));
-                } else if name == "timeout" && v.kind() == "tuple" {
-                    return refuse(out, "a `(connect, read)` timeout tuple means something else to httpx".into());
-                } else if SAME.contains(&name) {
-                    request_kw.push((name.into(), value.into()));
-                } else {
-                    return refuse(out, format!("`{name}=` has no known httpx equivalent"));
-                }
-            }
-            _ => positional.push(ctx.node_text(a).to_string()),
-        }
-    }
+    let mapped = match map_arguments(ctx, call, method, from_requests) {
+        Ok(m) => m,
+        Err(why) => return refuse(out, why),
+    };
+    let (client_method, call_args, mut client_kw) = (mapped.method, mapped.args, mapped.client);
     // requests follows redirects (but for HEAD) and waits forever by default; httpx does neither.
     if from_requests {
-        if method != "head" && !request_kw.iter().any(|(k, _)| k == "follow_redirects") {
+        if method != "head" && !mapped.follow_given {
             client_kw.push("follow_redirects=True".into());
         }
-        if !request_kw.iter().any(|(k, _)| k == "timeout") {
+        if !mapped.timeout_given {
             client_kw.push("timeout=None".into());
         }
     }
-    let has_body = request_kw.iter().any(|(k, _)| BODY_KEYWORDS.contains(&k.as_str()));
-    let (client_method, mut call_args) = if NO_BODY.contains(&method) && has_body {
-        ("request", vec![format!("\"{}\"", method.to_ascii_uppercase())])
-    } else {
-        (method, Vec::new())
-    };
-    call_args.extend(positional);
-    call_args.extend(request_kw.iter().map(|(k, v)| format!("{k}={v}")));
 
     if let Some(why) = response_escapes(ctx, call) {
         return refuse(out, why);
@@ -144,6 +109,187 @@ pub(super) fn fix(ctx: &FileContext<'_>, t: &Target, call: Node<'_>, out: &mut F
         range: stmt.start_byte()..stmt.end_byte(),
         text: format!("async with {client}({}) as {name}:\n{indent}{unit}{stmt_text}", client_kw.join(", ")),
     });
+    out.fixes.push(Fix { id: FixId::Httpx, title, applicability: Applicability::Unsafe, edits });
+}
+
+struct Mapped {
+    method: &'static str,
+    args: Vec<String>,
+    client: Vec<String>,
+    follow_given: bool,
+    timeout_given: bool,
+}
+
+/// A request call's arguments for `client.<method>(...)`: keywords renamed, moved to the client, or a
+/// reason why there is no equivalent.
+fn map_arguments(ctx: &FileContext<'_>, call: Node<'_>, method: &str, from_requests: bool) -> Result<Mapped, String> {
+    let Some(args) = call.child_by_field_name("arguments").filter(|a| a.kind() == "argument_list") else {
+        return Err("the arguments are a generator expression".into());
+    };
+    let mut positional = Vec::new();
+    let mut request_kw: Vec<(String, String)> = Vec::new();
+    let mut client_kw: Vec<String> = Vec::new();
+    let mut c = args.walk();
+    for a in args.named_children(&mut c) {
+        match a.kind() {
+            "comment" => return Err("the arguments have comments, which the rewrite would lose".into()),
+            "list_splat" | "dictionary_splat" => {
+                return Err("the arguments are unpacked: their keywords cannot be checked".into());
+            }
+            "keyword_argument" => {
+                let (Some(n), Some(v)) = (a.child_by_field_name("name"), a.child_by_field_name("value")) else {
+                    return Err("a keyword argument is incomplete".into());
+                };
+                let (name, value) = (ctx.node_text(n), ctx.node_text(v));
+                if let Some((_, why)) = UNSUPPORTED.iter().find(|(k, _)| *k == name) {
+                    return Err((*why).to_string());
+                }
+                if let Some((_, to)) = RENAMED.iter().find(|(k, _)| *k == name).filter(|_| from_requests) {
+                    request_kw.push(((*to).into(), value.into()));
+                } else if CLIENT.contains(&name) {
+                    client_kw.push(format!("{name}={value}"));
+                } else if name == "data" && v.kind() == "string" {
+                    // httpx sends raw text or bytes as `content=`.
+                    request_kw.push(("content".into(), value.into()));
+                } else if name == "timeout" && v.kind() == "tuple" {
+                    return Err("a `(connect, read)` timeout tuple means something else to httpx".into());
+                } else if SAME.contains(&name) || (!from_requests && name == "follow_redirects") {
+                    request_kw.push((name.into(), value.into()));
+                } else {
+                    return Err(format!("`{name}=` has no known httpx equivalent"));
+                }
+            }
+            _ => positional.push(ctx.node_text(a).to_string()),
+        }
+    }
+    let has_body = request_kw.iter().any(|(k, _)| BODY_KEYWORDS.contains(&k.as_str()));
+    let method: &'static str = METHODS.iter().copied().find(|m| *m == method).ok_or("not a request method")?;
+    let (client_method, mut call_args) = if NO_BODY.contains(&method) && has_body {
+        ("request", vec![format!("\"{}\"", method.to_ascii_uppercase())])
+    } else {
+        (method, Vec::new())
+    };
+    call_args.extend(positional);
+    let follow_given = request_kw.iter().any(|(k, _)| k == "follow_redirects");
+    let timeout_given = request_kw.iter().any(|(k, _)| k == "timeout");
+    call_args.extend(request_kw.iter().map(|(k, v)| format!("{k}={v}")));
+    Ok(Mapped { method: client_method, args: call_args, client: client_kw, follow_given, timeout_given })
+}
+
+/// `with requests.Session() as s:` around the call, whose body uses `s` only for requests.
+struct Session<'t> {
+    with: Node<'t>,
+    ctor: Node<'t>,
+    name: String,
+    library: String,
+}
+
+fn session_block<'t>(ctx: &FileContext<'t>, call: Node<'t>, func: Node<'t>, library: &str) -> Option<Session<'t>> {
+    if func.kind() != "attribute" {
+        return None;
+    }
+    let object = func.child_by_field_name("object").filter(|o| o.kind() == "identifier")?;
+    let name = ctx.node_text(object);
+    let mut n = call.parent();
+    for _ in 0..256 {
+        let cur = n?;
+        if cur.kind() == "function_definition" {
+            return None;
+        }
+        if cur.kind() == "with_statement" && cur.child(0).is_some_and(|c| c.kind() == "with") {
+            let clause = cur.named_child(0).filter(|c| c.kind() == "with_clause")?;
+            if clause.named_child_count() == 1
+                && let Some(pattern) =
+                    clause.named_child(0)?.child_by_field_name("value").filter(|v| v.kind() == "as_pattern")
+                && let Some(ctor) = pattern.named_child(0).filter(|c| c.kind() == "call")
+                && let Some(alias) = pattern.child_by_field_name("alias")
+                && ctx.node_text(alias).trim() == name
+            {
+                let f = ctor.child_by_field_name("function")?;
+                let spelled =
+                    ctx.imports.spelling(library).or_else(|| ctx.imports.spelling(&library.to_ascii_lowercase()));
+                if spelled.as_deref() != Some(ctx.node_text(f)) {
+                    return None;
+                }
+                return Some(Session { with: cur, ctor, name: name.to_string(), library: library.to_string() });
+            }
+        }
+        n = cur.parent();
+    }
+    None
+}
+
+/// Response-like attributes of a session that an `AsyncClient` has too.
+const SESSION_ATTRIBUTES: &[&str] = &["headers", "cookies", "params", "auth"];
+
+fn session_fix(ctx: &FileContext<'_>, s: Session<'_>, out: &mut Fixes) {
+    let title = format!("Use `httpx.AsyncClient` instead of the `{}`", s.library);
+    let refuse =
+        |out: &mut Fixes, reason: String| out.refused.push(Refusal { id: FixId::Httpx, title: title.clone(), reason });
+    if let Err(why) = await_allowed(s.with) {
+        return refuse(out, why);
+    }
+    if s.ctor.child_by_field_name("arguments").is_some_and(|a| a.named_child_count() > 0) {
+        return refuse(out, "the session is created with arguments".into());
+    }
+    let from_requests = s.library.starts_with("requests.");
+    let mut edits = Vec::new();
+    let Some(body) = s.with.child_by_field_name("body") else { return };
+    let mut stack = vec![body];
+    let mut seen = 0;
+    while let Some(n) = stack.pop() {
+        seen += 1;
+        if seen > 200_000 {
+            return refuse(out, "the block is too large to check".into());
+        }
+        if n.kind() == "identifier" && ctx.node_text(n) == s.name {
+            let line = n.start_position().row + 1;
+            let Some(attr) = n.parent().filter(|p| {
+                p.kind() == "attribute" && p.child_by_field_name("object").is_some_and(|o| o.id() == n.id())
+            }) else {
+                return refuse(out, format!("the session is used as a value at line {line}"));
+            };
+            let method = attr.child_by_field_name("attribute").map(|a| ctx.node_text(a)).unwrap_or_default();
+            let call = attr.parent().filter(|c| {
+                c.kind() == "call" && c.child_by_field_name("function").is_some_and(|f| f.id() == attr.id())
+            });
+            match call {
+                Some(call) if METHODS.contains(&method) => {
+                    let mapped = match map_arguments(ctx, call, method, from_requests) {
+                        Ok(m) => m,
+                        Err(why) => return refuse(out, format!("line {line}: {why}")),
+                    };
+                    if !mapped.client.is_empty() {
+                        return refuse(out, format!("line {line}: `verify`/`cert` per request belong on the client"));
+                    }
+                    if let Some(why) = response_escapes(ctx, call) {
+                        return refuse(out, format!("line {line}: {why}"));
+                    }
+                    let mut args = mapped.args;
+                    // A session's HEAD does not follow redirects; the client below does.
+                    if from_requests && method == "head" && !mapped.follow_given {
+                        args.push("follow_redirects=False".into());
+                    }
+                    let expr = format!("{}.{}({})", s.name, mapped.method, args.join(", "));
+                    edits.push(Edit { range: call.byte_range(), text: awaited(call, &expr) });
+                }
+                None if SESSION_ATTRIBUTES.contains(&method) => {}
+                _ => {
+                    return refuse(
+                        out,
+                        format!("`{}.{method}` at line {line} has no direct `AsyncClient` equivalent", s.name),
+                    );
+                }
+            }
+            continue;
+        }
+        let mut c = n.walk();
+        stack.extend(n.children(&mut c));
+    }
+    let client = ctx.imports.module_attr("httpx", "AsyncClient", &mut edits, ctx.text);
+    let defaults = if from_requests { "follow_redirects=True, timeout=None" } else { "" };
+    edits.push(Edit { range: s.with.start_byte()..s.with.start_byte(), text: "async ".into() });
+    edits.push(Edit { range: s.ctor.byte_range(), text: format!("{client}({defaults})") });
     out.fixes.push(Fix { id: FixId::Httpx, title, applicability: Applicability::Unsafe, edits });
 }
 
