@@ -107,7 +107,11 @@ pub(super) fn fix(ctx: &FileContext<'_>, t: &Target, call: Node<'_>, out: &mut F
         format!("{}{request}{}", &text[stmt.start_byte()..call.start_byte()], &text[call.end_byte()..stmt.end_byte()]);
     edits.push(Edit {
         range: stmt.start_byte()..stmt.end_byte(),
-        text: format!("async with {client}({}) as {name}:\n{indent}{unit}{stmt_text}", client_kw.join(", ")),
+        text: format!(
+            "async with {client}({}) as {name}:{}{indent}{unit}{stmt_text}",
+            client_kw.join(", "),
+            super::imports::newline(text)
+        ),
     });
     out.fixes.push(Fix { id: FixId::Httpx, title, applicability: Applicability::Unsafe, edits });
 }

@@ -147,12 +147,12 @@ impl Imports {
         let absolute = |s: &&Stmt| s.kind == Kind::From && !s.module.starts_with('.');
         let edit = if let Some(s) = self.stmts.iter().filter(absolute).find(|s| s.module.as_str() > module) {
             let at = line_start(text, s.start);
-            Edit { range: at..at, text: format!("{line}\n") }
+            Edit { range: at..at, text: format!("{line}{}", newline(text)) }
         } else if let Some(s) = self.stmts.iter().rev().find(absolute) {
             insert_line(text, line_end(text, s.end), &line)
         } else if let Some(s) = self.stmts.iter().find(|s| s.kind == Kind::From) {
             let at = line_start(text, s.start);
-            Edit { range: at..at, text: format!("{line}\n") }
+            Edit { range: at..at, text: format!("{line}{}", newline(text)) }
         } else if let Some(s) = self.stmts.iter().rev().find(|s| s.kind == Kind::Plain) {
             insert_line(text, line_end(text, s.end), &line)
         } else {
@@ -173,7 +173,7 @@ impl Imports {
             let members: Vec<&&Stmt> = plains.iter().filter(|s| s.group == group).collect();
             if let Some(s) = members.iter().find(|s| s.module.as_str() > module) {
                 let at = line_start(text, s.start);
-                return Edit { range: at..at, text: format!("{line}\n") };
+                return Edit { range: at..at, text: format!("{line}{}", newline(text)) };
             }
             if let Some(s) = members.last() {
                 return insert_line(text, line_end(text, s.end), &line);
@@ -182,7 +182,7 @@ impl Imports {
         // Before the first `from` import (plain imports come first), else at the head.
         if let Some(s) = self.stmts.iter().find(|s| s.kind == Kind::From) {
             let at = line_start(text, s.start);
-            return Edit { range: at..at, text: format!("{line}\n") };
+            return Edit { range: at..at, text: format!("{line}{}", newline(text)) };
         }
         insert_line(text, self.head, &line)
     }
@@ -191,9 +191,17 @@ impl Imports {
 /// An edit inserting `line` as a line of its own at `at` (a line start, or the end of the text).
 fn insert_line(text: &str, at: usize, line: &str) -> Edit {
     if at >= text.len() && !text.is_empty() && !text.ends_with('\n') {
-        Edit { range: text.len()..text.len(), text: format!("\n{line}\n") }
+        Edit { range: text.len()..text.len(), text: format!("{nl}{line}{nl}", nl = newline(text)) }
     } else {
-        Edit { range: at..at, text: format!("{line}\n") }
+        Edit { range: at..at, text: format!("{line}{}", newline(text)) }
+    }
+}
+
+/// The file's line ending (`\r\n` when its first line ends so).
+pub(super) fn newline(text: &str) -> &'static str {
+    match text.find('\n') {
+        Some(i) if i > 0 && text.as_bytes()[i - 1] == b'\r' => "\r\n",
+        _ => "\n",
     }
 }
 

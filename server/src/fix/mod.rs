@@ -388,3 +388,62 @@ fn shift_target(mut t: Target, edits: &[Edit]) -> Option<Target> {
     t.range = (t.range.start as isize + delta) as usize..(t.range.end as isize + delta) as usize;
     Some(t)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fix_all_text(text: &str, allow_unsafe: bool) -> String {
+        let settings = Settings::default();
+        fix_all(text, Vec::new(), Catalog::bundled(), &settings, &Options::default(), allow_unsafe).text
+    }
+
+    #[test]
+    fn crlf_files_keep_their_line_endings() {
+        let text = "import time\r\n\r\n\r\nasync def f():\r\n    time.sleep(1)\r\n";
+        assert_eq!(
+            fix_all_text(text, false),
+            "import asyncio\r\nimport time\r\n\r\n\r\nasync def f():\r\n    await asyncio.sleep(1)\r\n"
+        );
+    }
+
+    #[test]
+    fn an_import_goes_after_the_docstring_and_future_imports() {
+        let text = "\"\"\"Doc.\"\"\"\nfrom __future__ import annotations\n\nimport time\n\n\nasync def f():\n    time.sleep(1)\n";
+        assert_eq!(
+            fix_all_text(text, false),
+            "\"\"\"Doc.\"\"\"\nfrom __future__ import annotations\n\nimport asyncio\nimport time\n\n\nasync def f():\n    await asyncio.sleep(1)\n"
+        );
+        // No import at all: after the docstring.
+        let text = "\"\"\"Doc.\"\"\"\n\n\nasync def f(p):\n    return input(p)\n";
+        assert_eq!(
+            fix_all_text(text, false),
+            "\"\"\"Doc.\"\"\"\nimport asyncio\n\n\nasync def f(p):\n    return await asyncio.to_thread(input, p)\n"
+        );
+    }
+
+    #[test]
+    fn overlapping_and_identical_edits() {
+        let e = |a: usize, b: usize, t: &str| Edit { range: a..b, text: t.into() };
+        assert!(compatible(&[e(0, 0, "import x\n")], &[e(0, 0, "import x\n")]), "identical imports merge");
+        assert!(!compatible(&[e(0, 0, "import x\n")], &[e(0, 0, "import y\n")]), "two insertions at one point");
+        assert!(!compatible(&[e(5, 10, "a")], &[e(8, 12, "b")]));
+        assert!(!compatible(&[e(5, 10, "a")], &[e(7, 7, "b")]), "an insertion inside a replacement");
+        assert!(compatible(&[e(5, 10, "a")], &[e(10, 12, "b")]));
+        assert_eq!(apply("abcdef", &[e(1, 2, "X"), e(4, 4, "Y")]).as_deref(), Some("aXcdYef"));
+        assert_eq!(apply("abcdef", &[e(1, 3, "X"), e(2, 4, "Y")]), None);
+        let t = Target { rule: Rule::BlockingHttp, callee: None, kinds: Vec::new(), range: 10..14, chain: true };
+        assert_eq!(shift_target(t.clone(), &[e(0, 0, "ab")]).map(|t| t.range), Some(12..16));
+        assert_eq!(shift_target(t, &[e(8, 16, "x")]), None, "a rewritten target is dropped");
+    }
+
+    #[test]
+    fn nothing_is_offered_that_does_not_parse() {
+        // A broken file: fixes elsewhere are still offered, and no fix adds an error.
+        let text = "import time\n\n\nasync def f():\n    time.sleep(1)\n\n\ndef g(:\n    pass\n";
+        let fixed = fix_all_text(text, true);
+        let before = error_count(&crate::syntax::parse(text, None).unwrap());
+        assert!(!introduces_syntax_error(before, &fixed));
+        assert!(fixed.contains("await asyncio.sleep(1)"), "{fixed}");
+    }
+}
