@@ -52,10 +52,10 @@ pub(super) fn fix(ctx: &FileContext<'_>, t: &Target, call: Node<'_>, out: &mut F
         |out: &mut Fixes, reason: String| out.refused.push(Refusal { id: FixId::Httpx, title: title.clone(), reason });
     // A function of the library called by its imported name; a session's or client's method needs the
     // session itself replaced, which this fix does not do.
-    if library.contains('.') {
-        if let Some(session) = session_block(ctx, call, func, library) {
-            return session_fix(ctx, session, out);
-        }
+    if library.contains('.')
+        && let Some(session) = session_block(ctx, call, func, library)
+    {
+        return session_fix(ctx, session, out);
     }
     if ctx.imports.spelling(callee).as_deref() != Some(ctx.node_text(func)) || library.contains('.') {
         return refuse(
