@@ -18,3 +18,10 @@ async def in_lambda(us):
 
 async def in_generator(us):
     return list(requests.get(u) for u in us)
+
+
+async def callback(cmd):
+    import subprocess
+
+    subprocess.run(cmd, preexec_fn=lambda: None)
+    return subprocess.check_output(c for c in cmd)

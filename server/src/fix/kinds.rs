@@ -196,6 +196,24 @@ fn lazy_use(call: Node<'_>) -> Option<&'static str> {
 
 // ------------------------------------------------------------------------------------------ offload
 
+/// An argument whose code runs later, inside the callee: a lambda or a generator expression would then
+/// run in the worker thread instead of on the loop.
+fn deferred_argument(call: Node<'_>) -> Option<&'static str> {
+    let args = call.child_by_field_name("arguments")?;
+    if args.kind() == "generator_expression" {
+        return Some("its generator-expression argument would be consumed in the worker thread");
+    }
+    let mut c = args.walk();
+    args.named_children(&mut c).find_map(|a| {
+        let value = if a.kind() == "keyword_argument" { a.child_by_field_name("value")? } else { a };
+        match value.kind() {
+            "lambda" => Some("a `lambda` argument would run in the worker thread, not on the event loop"),
+            "generator_expression" => Some("a generator-expression argument would be consumed in the worker thread"),
+            _ => None,
+        }
+    })
+}
+
 enum Offloader {
     Threadpool(&'static str),
     Asyncio,
@@ -252,6 +270,9 @@ fn offload(ctx: &FileContext<'_>, t: &Target, call: Node<'_>, out: &mut Fixes) {
         return refuse(out, why);
     }
     if let Some(why) = lazy_use(call) {
+        return refuse(out, why.into());
+    }
+    if let Some(why) = deferred_argument(call) {
         return refuse(out, why.into());
     }
     let Some((rest, keywords, names)) = rest_arguments(ctx, call) else { return };
