@@ -323,12 +323,21 @@ pub fn fix_all_with(
         targets.extend(carried.iter().cloned());
         let mut chosen: Vec<Edit> = Vec::new();
         let mut titles = Vec::new();
+        // Functions made sync this round: no other fix may edit inside them in the same round (an
+        // `await` added there would end up in a plain `def`); the next round re-analyses them.
+        let mut sync_regions: Vec<Range<usize>> = Vec::new();
+        let inside = |e: &Edit, r: &Range<usize>| r.start <= e.range.start && e.range.end <= r.end;
         for t in &targets {
             let fixes = ctx.fixes(t);
             let Some(fix) = fixes.fixes.into_iter().find(|f| choose(f)) else {
                 continue;
             };
-            if compatible(&chosen, &fix.edits) {
+            let region = (fix.id == FixId::MakeSync).then(|| made_sync_def(&tree, &fix)).flatten();
+            let exclusive = match &region {
+                Some(r) => chosen.iter().all(|c| fix.edits.contains(c) || !inside(c, r)),
+                None => fix.edits.iter().all(|e| sync_regions.iter().all(|r| !inside(e, r))),
+            };
+            if exclusive && compatible(&chosen, &fix.edits) {
                 let mut candidate = chosen.clone();
                 candidate.extend(fix.edits.iter().cloned());
                 normalize_keep(&mut candidate);
@@ -336,6 +345,7 @@ pub fn fix_all_with(
                 if apply(&current, &candidate).is_some_and(|n| !introduces_syntax_error(ctx.errors, &n)) {
                     chosen = candidate;
                     titles.push(fix.title);
+                    sync_regions.extend(region);
                 }
             }
         }
@@ -350,6 +360,14 @@ pub fn fix_all_with(
     }
     result.text = current;
     result
+}
+
+/// The `function_definition` a make-sync fix edits (its first edit removes the `async` token).
+fn made_sync_def(tree: &Tree, fix: &Fix) -> Option<Range<usize>> {
+    let e = fix.edits.iter().find(|e| e.text.is_empty())?;
+    let token = tree.root_node().descendant_for_byte_range(e.range.start, e.range.start + 1)?;
+    let def = token.parent().filter(|d| d.kind() == "function_definition")?;
+    Some(def.byte_range())
 }
 
 /// Sorts and de-duplicates edits of several fixes (identical import insertions are kept once).
@@ -420,6 +438,14 @@ mod tests {
             fix_all_text(text, false),
             "\"\"\"Doc.\"\"\"\nimport asyncio\n\n\nasync def f(p):\n    return await asyncio.to_thread(input, p)\n"
         );
+    }
+
+    #[test]
+    fn no_await_lands_in_a_function_made_sync_in_the_same_round() {
+        let text = "import json\n\nfrom fastapi import FastAPI\n\napp = FastAPI()\n\n\n@app.get(\"/o\")\nasync def o():\n    with open(\"c.json\") as f:\n        return json.load(f)[\"options\"]\n";
+        let fixed = fix_all_text(text, true);
+        assert!(fixed.contains("\ndef o():"), "{fixed}");
+        assert!(!fixed.contains("await"), "{fixed}");
     }
 
     #[test]
