@@ -89,7 +89,11 @@ fn json_output_is_the_documented_contract() {
         http["chain"],
         serde_json::json!([{"path": "app/main.py", "line": 12, "column": 12, "name": "requests.get"}])
     );
-    assert_eq!(http["fixes"], serde_json::json!([]));
+    // Fixes: safest first, each with its edits in the same 1-based lines and character columns.
+    let first = &http["fixes"][0];
+    assert_eq!(first["title"], "Offload `requests.get` to a thread with `run_in_threadpool`");
+    assert_eq!(first["applicability"], "safe");
+    assert_eq!(first["edits"].as_array().map(Vec::len), Some(2), "the import and the call: {first}");
 }
 
 #[test]

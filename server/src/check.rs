@@ -68,6 +68,15 @@ pub struct Diagnostic {
     pub source: Vec<(usize, String)>,
     /// 0-based character columns of the range on its first line (for underlining).
     pub underline: (usize, usize),
+    /// The fixes offered, as JSON output shows them (filled by `autofix::attach_fixes`).
+    pub fixes: Vec<serde_json::Value>,
+}
+
+impl Diagnostic {
+    /// A call to a sync project function that blocks further down (found by linking the project).
+    pub fn is_chain(&self) -> bool {
+        self.finding.chain.is_empty() && !self.chain.is_empty()
+    }
 }
 
 pub struct Report {
@@ -75,6 +84,9 @@ pub struct Report {
     pub files_checked: usize,
     /// Files skipped, with why (not UTF-8, binary, unreadable).
     pub warnings: Vec<String>,
+    /// The content hash of each reported file as it was analysed (by display path), so that fixes can
+    /// tell a file that changed on disk since.
+    pub hashes: HashMap<String, u128>,
 }
 
 #[derive(Clone)]
@@ -246,7 +258,7 @@ pub fn check(opts: &CheckOptions<'_>, catalog: &Catalog) -> Result<Report, Strin
         .collect();
     timer.lap("analyse");
 
-    let mut report = Report { diagnostics: Vec::new(), files_checked: 0, warnings: Vec::new() };
+    let mut report = Report { diagnostics: Vec::new(), files_checked: 0, warnings: Vec::new(), hashes: HashMap::new() };
     let mut project_files = Vec::with_capacity(files.len());
     let mut reported_index = Vec::with_capacity(files.len());
     let mut used = Vec::with_capacity(files.len());
@@ -256,6 +268,7 @@ pub fn check(opts: &CheckOptions<'_>, catalog: &Catalog) -> Result<Report, Strin
             Ok(o) => {
                 if is_reported {
                     report.files_checked += 1;
+                    report.hashes.insert(display.clone(), o.hash);
                     report.diagnostics.extend(o.diagnostics);
                 }
                 any_fresh |= o.fresh;
@@ -379,6 +392,7 @@ fn locate_chains(project: &Project, reported: &[bool], chains: Vec<ChainFinding>
             chain,
             source,
             underline: (start.column - 1, end_col),
+            fixes: Vec::new(),
         });
     }
     out
@@ -432,6 +446,7 @@ pub fn locate(path: &str, text: &str, findings: Vec<Finding>) -> Vec<Diagnostic>
                 chain,
                 source,
                 underline: (start.column - 1, end_col),
+                fixes: Vec::new(),
             }
         })
         .collect()

@@ -58,3 +58,65 @@ fn has_loopsafe_table(text: &str) -> bool {
         l.starts_with("[tool.loopsafe") || l.starts_with("[ tool.loopsafe")
     })
 }
+
+/// Whether the project around `start` declares a dependency on one of `names` (normalized, lowercase):
+/// in the nearest `pyproject.toml` (`[project] dependencies` and `optional-dependencies`, Poetry's
+/// dependency tables) or a `requirements*.txt` beside it. Used by fixes that write a library's API.
+pub fn project_depends_on(start: &Path, names: &[&str]) -> bool {
+    let start = std::fs::canonicalize(start).unwrap_or_else(|_| start.to_path_buf());
+    let mut dir = if start.is_dir() { Some(start.as_path()) } else { start.parent() };
+    while let Some(d) = dir {
+        let candidate = d.join("pyproject.toml");
+        if candidate.is_file() {
+            let mut deps = Vec::new();
+            if let Ok(doc) = std::fs::read_to_string(&candidate).unwrap_or_default().parse::<toml::Table>() {
+                pyproject_dependencies(&doc, &mut deps);
+            }
+            if let Ok(entries) = std::fs::read_dir(d) {
+                for e in entries.flatten() {
+                    let name = e.file_name().to_string_lossy().to_string();
+                    if name.starts_with("requirements") && name.ends_with(".txt") {
+                        let text = std::fs::read_to_string(e.path()).unwrap_or_default();
+                        deps.extend(text.lines().map(str::to_string));
+                    }
+                }
+            }
+            return deps.iter().any(|d| names.contains(&normalize_requirement(d).as_str()));
+        }
+        dir = d.parent();
+    }
+    false
+}
+
+fn pyproject_dependencies(doc: &toml::Table, out: &mut Vec<String>) {
+    let strings = |v: Option<&toml::Value>, out: &mut Vec<String>| {
+        if let Some(a) = v.and_then(|v| v.as_array()) {
+            out.extend(a.iter().filter_map(|x| x.as_str().map(str::to_string)));
+        }
+    };
+    if let Some(project) = doc.get("project").and_then(|p| p.as_table()) {
+        strings(project.get("dependencies"), out);
+        if let Some(opt) = project.get("optional-dependencies").and_then(|o| o.as_table()) {
+            for v in opt.values() {
+                strings(Some(v), out);
+            }
+        }
+    }
+    let poetry = doc.get("tool").and_then(|t| t.get("poetry")).and_then(|p| p.as_table());
+    if let Some(poetry) = poetry {
+        for key in ["dependencies", "dev-dependencies"] {
+            if let Some(t) = poetry.get(key).and_then(|d| d.as_table()) {
+                out.extend(t.keys().cloned());
+            }
+        }
+    }
+}
+
+/// `Foo_Bar[extra]>=1.0 ; python_version<'3.12'` → `foo-bar`.
+fn normalize_requirement(req: &str) -> String {
+    req.trim()
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        .map(|c| if c == '_' || c == '.' { '-' } else { c.to_ascii_lowercase() })
+        .collect()
+}

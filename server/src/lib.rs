@@ -4,10 +4,12 @@
 //! `analysis` core; `check` and `output` are the command line's edges.
 
 pub mod analysis;
+pub mod autofix;
 pub mod cache;
 pub mod catalog;
 pub mod check;
 pub mod config;
+pub mod fix;
 pub mod line_index;
 pub mod lsp;
 pub mod output;

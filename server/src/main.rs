@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
+use loopsafe::autofix;
 use loopsafe::catalog::Catalog;
 use loopsafe::check::{self, CheckOptions};
 use loopsafe::config;
@@ -75,6 +76,15 @@ struct CheckArgs {
     /// Never use colours in text output (also: NO_COLOR).
     #[arg(long)]
     no_color: bool,
+    /// Apply the safe fixes, then report what remains.
+    #[arg(long)]
+    fix: bool,
+    /// Apply the unsafe fixes too (implies --fix unless --diff is given).
+    #[arg(long)]
+    unsafe_fixes: bool,
+    /// Print the fixes as a unified diff instead of writing them (exit status 1 when there is one).
+    #[arg(long)]
+    diff: bool,
 }
 
 fn main() -> ExitCode {
@@ -128,11 +138,49 @@ fn run_check(args: CheckArgs) -> Result<ExitCode, String> {
         follow: !args.no_follow,
         cache_dir,
     };
-    let report = check::check(&opts, &catalog)?;
-
+    let mut report = check::check(&opts, &catalog)?;
+    let fix_options = autofix::options(&settings, &args.paths);
     let mut stderr = std::io::stderr().lock();
+    if args.fix || args.unsafe_fixes || args.diff {
+        let mut warnings = std::mem::take(&mut report.warnings);
+        let fixes = autofix::compute(&report, &catalog, &settings, &fix_options, args.unsafe_fixes, &mut warnings);
+        let applied: usize = fixes.iter().map(|f| f.fixed.applied).sum();
+        if args.diff {
+            for w in &warnings {
+                let _ = writeln!(stderr, "loopsafe: warning: {w}");
+            }
+            let mut stdout = std::io::stdout().lock();
+            if let Err(e) = stdout.write_all(autofix::diff(&fixes).as_bytes()).and_then(|_| stdout.flush())
+                && e.kind() != std::io::ErrorKind::BrokenPipe
+            {
+                return Err(format!("cannot write output: {e}"));
+            }
+            let _ = writeln!(
+                stderr,
+                "loopsafe: would apply {} in {}",
+                autofix::plural(applied, "fix", "fixes"),
+                autofix::plural(fixes.len(), "file", "files")
+            );
+            return Ok(if fixes.is_empty() || args.exit_zero { ExitCode::SUCCESS } else { ExitCode::from(1) });
+        }
+        let (files, count) = autofix::write(&fixes, &mut warnings);
+        for w in &warnings {
+            let _ = writeln!(stderr, "loopsafe: warning: {w}");
+        }
+        let _ = writeln!(
+            stderr,
+            "loopsafe: applied {} in {}",
+            autofix::plural(count, "fix", "fixes"),
+            autofix::plural(files, "file", "files")
+        );
+        // Report what remains.
+        report = check::check(&opts, &catalog)?;
+    }
     for w in &report.warnings {
         let _ = writeln!(stderr, "loopsafe: warning: {w}");
+    }
+    if args.output_format == Format::Json {
+        autofix::attach_fixes(&mut report, &catalog, &fix_options);
     }
     let rendered = match args.output_format {
         Format::Text => {

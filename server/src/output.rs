@@ -149,7 +149,7 @@ pub fn json_value(d: &Diagnostic) -> Value {
         "end_column": d.end.column,
         "callee": f.callee,
         "chain": d.chain,
-        "fixes": [],
+        "fixes": d.fixes,
         "function": f.function,
         "route": f.route,
         "instead": f.instead,

@@ -51,6 +51,31 @@ impl Selector {
     }
 }
 
+/// Which offloader the offload fix writes (`offload` key).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum OffloadFlavor {
+    /// `run_in_threadpool` in FastAPI/Starlette files, `anyio`/`trio` in files using them, else `asyncio`.
+    #[default]
+    Auto,
+    RunInThreadpool,
+    Asyncio,
+    Anyio,
+}
+
+impl OffloadFlavor {
+    pub const NAMES: &[&str] = &["auto", "run_in_threadpool", "asyncio", "anyio"];
+
+    pub fn parse(s: &str) -> Option<OffloadFlavor> {
+        Some(match s {
+            "auto" => OffloadFlavor::Auto,
+            "run_in_threadpool" => OffloadFlavor::RunInThreadpool,
+            "asyncio" => OffloadFlavor::Asyncio,
+            "anyio" => OffloadFlavor::Anyio,
+            _ => return None,
+        })
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct Settings {
     pub select: Vec<Selector>,
@@ -58,6 +83,8 @@ pub struct Settings {
     pub exclude: Vec<String>,
     pub extend_blocking_calls: Vec<CustomCall>,
     pub severity: HashMap<Rule, Tier>,
+    /// The offloader the offload fix writes.
+    pub offload: OffloadFlavor,
 }
 
 impl Default for Settings {
@@ -68,6 +95,7 @@ impl Default for Settings {
             exclude: Vec::new(),
             extend_blocking_calls: Vec::new(),
             severity: HashMap::new(),
+            offload: OffloadFlavor::Auto,
         }
     }
 }
@@ -78,7 +106,8 @@ pub fn default_select() -> Vec<Selector> {
 }
 
 /// Keys accepted in `[tool.loopsafe]`, for error messages.
-pub const KEYS: &[&str] = &["select", "extend-select", "ignore", "exclude", "extend-blocking-calls", "severity"];
+pub const KEYS: &[&str] =
+    &["select", "extend-select", "ignore", "exclude", "extend-blocking-calls", "severity", "offload"];
 
 impl Settings {
     /// Whether a rule is on: the most specific matching selector wins; at equal specificity `ignore`
@@ -150,6 +179,14 @@ impl Settings {
                         })?;
                         s.severity.insert(r, t);
                     }
+                }
+                "offload" => {
+                    let expected = || {
+                        let names: Vec<String> = OffloadFlavor::NAMES.iter().map(|n| format!("\"{n}\"")).collect();
+                        format!("expected one of {}", names.join(", "))
+                    };
+                    let v = value.as_str().ok_or_else(|| err(&expected()))?;
+                    s.offload = OffloadFlavor::parse(v).ok_or_else(|| err(&format!("`{v}`: {}", expected())))?;
                 }
                 _ => {
                     return Err(format!("{ctx}: unknown key `{key}` (known keys: {})", KEYS.join(", ")));

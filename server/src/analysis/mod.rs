@@ -99,6 +99,17 @@ pub fn analyze_file(text: &str, tree: &Tree, catalog: &Catalog, settings: &Setti
     FileAnalysis { findings, summary }
 }
 
+/// The byte ranges of the `function_definition`s that FastAPI or Starlette run as routes or dependencies
+/// (for fixes: such a function can become a plain `def`, which the framework runs in its threadpool).
+pub fn endpoint_ranges(text: &str, tree: &Tree, catalog: &Catalog) -> Vec<Range<usize>> {
+    let facts = facts::Facts::extract(text, tree);
+    let resolver = resolve::Resolver::new(&facts, catalog);
+    let mut out: Vec<Range<usize>> =
+        checks::endpoints(&resolver).keys().filter_map(|&id| facts.scopes[id].node.map(|n| n.byte_range())).collect();
+    out.sort_by_key(|r| r.start);
+    out
+}
+
 /// Parses and analyses source text: the convenience entry point for tests and the CLI.
 pub fn analyze_source(text: &str, catalog: &Catalog, settings: &Settings) -> Vec<Finding> {
     match crate::syntax::parse(text, None) {

@@ -6,6 +6,7 @@
 //! - no dashmap guard is held across an `.await` (values are cloned out first);
 //! - no handler awaits a request to the client: refreshes are spawned with a timeout.
 
+mod code_action;
 mod document;
 mod input;
 
@@ -39,6 +40,10 @@ struct Caps {
     refresh: bool,
     /// The client shows `$/progress` work-done progress.
     progress: bool,
+    /// The client applies versioned `documentChanges` in workspace edits.
+    document_changes: bool,
+    /// The client shows disabled code actions (with the reason a fix is not offered).
+    disabled_actions: bool,
 }
 
 struct Config {
@@ -135,6 +140,8 @@ impl State {
             pull: false,
             refresh: false,
             progress: false,
+            document_changes: false,
+            disabled_actions: false,
         })
     }
 
@@ -468,7 +475,16 @@ impl LanguageServer for Backend {
             .and_then(|d| d.refresh_support)
             .unwrap_or(false);
         let progress = params.capabilities.window.as_ref().and_then(|w| w.work_done_progress).unwrap_or(false);
-        let _ = self.state.caps.set(Caps { encoding, pull, refresh, progress });
+        let document_changes = params
+            .capabilities
+            .workspace
+            .as_ref()
+            .and_then(|w| w.workspace_edit.as_ref())
+            .and_then(|e| e.document_changes)
+            .unwrap_or(false);
+        let disabled_actions =
+            text_caps.and_then(|t| t.code_action.as_ref()).and_then(|c| c.disabled_support).unwrap_or(false);
+        let _ = self.state.caps.set(Caps { encoding, pull, refresh, progress, document_changes, disabled_actions });
         if let Some(trace) = params.trace {
             apply_trace(trace);
         }
@@ -527,6 +543,11 @@ impl LanguageServer for Backend {
                     ..Default::default()
                 })),
                 hover_provider: Some(HoverProviderCapability::Simple(true)),
+                code_action_provider: Some(CodeActionProviderCapability::Options(CodeActionOptions {
+                    code_action_kinds: Some(code_action::kinds()),
+                    work_done_progress_options: Default::default(),
+                    resolve_provider: Some(false),
+                })),
                 diagnostic_provider: pull.then(|| {
                     DiagnosticServerCapabilities::Options(DiagnosticOptions {
                         identifier: Some("loopsafe".into()),
@@ -726,6 +747,11 @@ impl LanguageServer for Backend {
         let state = self.state.clone();
         let items = tokio::task::spawn_blocking(move || state.workspace_reports()).await.unwrap_or_default();
         Ok(WorkspaceDiagnosticReportResult::Report(WorkspaceDiagnosticReport { items }))
+    }
+
+    async fn code_action(&self, params: CodeActionParams) -> Result<Option<CodeActionResponse>> {
+        // Synchronous throughout: rebuilt from the diagnostics' data and the current document.
+        Ok(code_action::actions(&self.state, params))
     }
 
     async fn hover(&self, params: HoverParams) -> Result<Option<Hover>> {

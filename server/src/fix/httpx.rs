@@ -1,0 +1,403 @@
+//! requests (or the sync httpx functions) → `httpx.AsyncClient` in `async with`.
+//!
+//! `r = requests.get(url, timeout=5)` becomes
+//!
+//! ```python
+//! async with httpx.AsyncClient(follow_redirects=True) as client:
+//!     r = await client.get(url, timeout=5)
+//! ```
+//!
+//! The tables below are the differences between the two libraries that the rewrite handles (renamed
+//! keywords, keywords that move to the client, defaults that differ); anything else it does not know to
+//! be equivalent makes it refuse with the reason. The fix is always unsafe: another library answers.
+
+use tree_sitter::Node;
+
+use super::kinds::{await_allowed, awaited, enclosing_def, short};
+use super::{Applicability, Edit, FileContext, Fix, FixId, Fixes, Refusal, Target};
+
+/// The request functions of `requests` / `httpx` that map onto `AsyncClient` methods of the same name.
+const METHODS: &[&str] = &["get", "post", "put", "patch", "delete", "head", "options", "request"];
+/// `AsyncClient` methods that take no request body (`data`, `json`, `files`, `content`).
+const NO_BODY: &[&str] = &["get", "head", "options", "delete"];
+const BODY_KEYWORDS: &[&str] = &["data", "json", "files", "content"];
+/// Request keywords with the same meaning in both.
+const SAME: &[&str] =
+    &["params", "headers", "cookies", "json", "files", "auth", "timeout", "data", "content", "extensions"];
+/// requests keyword → httpx keyword.
+const RENAMED: &[(&str, &str)] = &[("allow_redirects", "follow_redirects")];
+/// Keywords that httpx takes on the client, not on the request.
+const CLIENT: &[&str] = &["verify", "cert", "trust_env", "proxy"];
+const UNSUPPORTED: &[(&str, &str)] = &[
+    ("stream", "`stream=` needs `client.stream(...)` in `async with` and `aiter_bytes()`: change it by hand"),
+    ("proxies", "httpx takes `proxy=` or `mounts=` on the client, not a `proxies` mapping"),
+    ("hooks", "httpx has `event_hooks=` on the client, with other signatures"),
+];
+/// Response attributes with no (or a different) httpx equivalent.
+const RESPONSE: &[(&str, &str)] = &[
+    ("ok", "httpx responses have no `.ok` (`.is_success` is the nearest)"),
+    ("iter_content", "`.iter_content()` has no httpx equivalent (`.iter_bytes()` on a streamed response)"),
+    ("raw", "`.raw` has no httpx equivalent"),
+    ("reason", "httpx calls it `.reason_phrase`"),
+    ("apparent_encoding", "httpx responses have no `.apparent_encoding`"),
+    ("is_permanent_redirect", "httpx responses have no `.is_permanent_redirect`"),
+];
+
+pub(super) fn fix(ctx: &FileContext<'_>, t: &Target, call: Node<'_>, out: &mut Fixes) {
+    let Some(func) = call.child_by_field_name("function") else { return };
+    let Some(callee) = t.callee.as_deref() else { return };
+    let (library, method) = callee.rsplit_once('.').unwrap_or(("", callee));
+    let title = format!("Use `httpx.AsyncClient` instead of `{}`", short(ctx.node_text(func)));
+    let refuse =
+        |out: &mut Fixes, reason: String| out.refused.push(Refusal { id: FixId::Httpx, title: title.clone(), reason });
+    // A function of the library called by its imported name; a session's or client's method needs the
+    // session itself replaced, which this fix does not do.
+    if library.contains('.')
+        && let Some(session) = session_block(ctx, call, func, library)
+    {
+        return session_fix(ctx, session, out);
+    }
+    if ctx.imports.spelling(callee).as_deref() != Some(ctx.node_text(func)) || library.contains('.') {
+        return refuse(
+            out,
+            "the session or client must itself become one shared `httpx.AsyncClient` (closed with `aclose()`): change it by hand".into(),
+        );
+    }
+    if !METHODS.contains(&method) {
+        return refuse(out, format!("`{method}` has no `httpx.AsyncClient` method: change it by hand"));
+    }
+    if let Err(why) = await_allowed(call) {
+        return refuse(out, why);
+    }
+    let from_requests = library == "requests";
+    let mapped = match map_arguments(ctx, call, method, from_requests) {
+        Ok(m) => m,
+        Err(why) => return refuse(out, why),
+    };
+    let (client_method, call_args, mut client_kw) = (mapped.method, mapped.args, mapped.client);
+    // requests follows redirects (but for HEAD) and waits forever by default; httpx does neither.
+    if from_requests {
+        if method != "head" && !mapped.follow_given {
+            client_kw.push("follow_redirects=True".into());
+        }
+        if !mapped.timeout_given {
+            client_kw.push("timeout=None".into());
+        }
+    }
+
+    if let Some(why) = response_escapes(ctx, call) {
+        return refuse(out, why);
+    }
+    if let Some(why) = catches_library_errors(ctx, call, library) {
+        return refuse(out, why);
+    }
+    let Some(stmt) = own_line_statement(ctx, call) else {
+        return refuse(out, "the call is not in a statement of its own line, where `async with` could go".into());
+    };
+    let Some(def) = enclosing_def(call) else { return };
+    let name = client_name(ctx, def);
+    let text = ctx.text;
+    let line_start = super::imports::line_start(text, stmt.start_byte());
+    let indent = &text[line_start..stmt.start_byte()];
+    let unit = if indent.contains('\t') { "\t" } else { "    " };
+    let mut edits = Vec::new();
+    let client = ctx.imports.module_attr("httpx", "AsyncClient", &mut edits, text);
+    let request = awaited(call, &format!("{name}.{client_method}({})", call_args.join(", ")));
+    let stmt_text =
+        format!("{}{request}{}", &text[stmt.start_byte()..call.start_byte()], &text[call.end_byte()..stmt.end_byte()]);
+    edits.push(Edit {
+        range: stmt.start_byte()..stmt.end_byte(),
+        text: format!(
+            "async with {client}({}) as {name}:{}{indent}{unit}{stmt_text}",
+            client_kw.join(", "),
+            super::imports::newline(text)
+        ),
+    });
+    out.fixes.push(Fix { id: FixId::Httpx, title, applicability: Applicability::Unsafe, edits });
+}
+
+struct Mapped {
+    method: &'static str,
+    args: Vec<String>,
+    client: Vec<String>,
+    follow_given: bool,
+    timeout_given: bool,
+}
+
+/// A request call's arguments for `client.<method>(...)`: keywords renamed, moved to the client, or a
+/// reason why there is no equivalent.
+fn map_arguments(ctx: &FileContext<'_>, call: Node<'_>, method: &str, from_requests: bool) -> Result<Mapped, String> {
+    let Some(args) = call.child_by_field_name("arguments").filter(|a| a.kind() == "argument_list") else {
+        return Err("the arguments are a generator expression".into());
+    };
+    let mut positional = Vec::new();
+    let mut request_kw: Vec<(String, String)> = Vec::new();
+    let mut client_kw: Vec<String> = Vec::new();
+    let mut c = args.walk();
+    for a in args.named_children(&mut c) {
+        match a.kind() {
+            "comment" => return Err("the arguments have comments, which the rewrite would lose".into()),
+            "list_splat" | "dictionary_splat" => {
+                return Err("the arguments are unpacked: their keywords cannot be checked".into());
+            }
+            "keyword_argument" => {
+                let (Some(n), Some(v)) = (a.child_by_field_name("name"), a.child_by_field_name("value")) else {
+                    return Err("a keyword argument is incomplete".into());
+                };
+                let (name, value) = (ctx.node_text(n), ctx.node_text(v));
+                if let Some((_, why)) = UNSUPPORTED.iter().find(|(k, _)| *k == name) {
+                    return Err((*why).to_string());
+                }
+                if let Some((_, to)) = RENAMED.iter().find(|(k, _)| *k == name).filter(|_| from_requests) {
+                    request_kw.push(((*to).into(), value.into()));
+                } else if CLIENT.contains(&name) {
+                    client_kw.push(format!("{name}={value}"));
+                } else if name == "data" && v.kind() == "string" {
+                    // httpx sends raw text or bytes as `content=`.
+                    request_kw.push(("content".into(), value.into()));
+                } else if name == "timeout" && v.kind() == "tuple" {
+                    return Err("a `(connect, read)` timeout tuple means something else to httpx".into());
+                } else if SAME.contains(&name) || (!from_requests && name == "follow_redirects") {
+                    request_kw.push((name.into(), value.into()));
+                } else {
+                    return Err(format!("`{name}=` has no known httpx equivalent"));
+                }
+            }
+            _ => positional.push(ctx.node_text(a).to_string()),
+        }
+    }
+    let has_body = request_kw.iter().any(|(k, _)| BODY_KEYWORDS.contains(&k.as_str()));
+    let method: &'static str = METHODS.iter().copied().find(|m| *m == method).ok_or("not a request method")?;
+    let (client_method, mut call_args) = if NO_BODY.contains(&method) && has_body {
+        ("request", vec![format!("\"{}\"", method.to_ascii_uppercase())])
+    } else {
+        (method, Vec::new())
+    };
+    call_args.extend(positional);
+    let follow_given = request_kw.iter().any(|(k, _)| k == "follow_redirects");
+    let timeout_given = request_kw.iter().any(|(k, _)| k == "timeout");
+    call_args.extend(request_kw.iter().map(|(k, v)| format!("{k}={v}")));
+    Ok(Mapped { method: client_method, args: call_args, client: client_kw, follow_given, timeout_given })
+}
+
+/// `with requests.Session() as s:` around the call, whose body uses `s` only for requests.
+struct Session<'t> {
+    with: Node<'t>,
+    ctor: Node<'t>,
+    name: String,
+    library: String,
+}
+
+fn session_block<'t>(ctx: &FileContext<'t>, call: Node<'t>, func: Node<'t>, library: &str) -> Option<Session<'t>> {
+    if func.kind() != "attribute" {
+        return None;
+    }
+    let object = func.child_by_field_name("object").filter(|o| o.kind() == "identifier")?;
+    let name = ctx.node_text(object);
+    let mut n = call.parent();
+    for _ in 0..256 {
+        let cur = n?;
+        if cur.kind() == "function_definition" {
+            return None;
+        }
+        if cur.kind() == "with_statement" && cur.child(0).is_some_and(|c| c.kind() == "with") {
+            let clause = cur.named_child(0).filter(|c| c.kind() == "with_clause")?;
+            if clause.named_child_count() == 1
+                && let Some(pattern) =
+                    clause.named_child(0)?.child_by_field_name("value").filter(|v| v.kind() == "as_pattern")
+                && let Some(ctor) = pattern.named_child(0).filter(|c| c.kind() == "call")
+                && let Some(alias) = pattern.child_by_field_name("alias")
+                && ctx.node_text(alias).trim() == name
+            {
+                let f = ctor.child_by_field_name("function")?;
+                let spelled =
+                    ctx.imports.spelling(library).or_else(|| ctx.imports.spelling(&library.to_ascii_lowercase()));
+                if spelled.as_deref() != Some(ctx.node_text(f)) {
+                    return None;
+                }
+                return Some(Session { with: cur, ctor, name: name.to_string(), library: library.to_string() });
+            }
+        }
+        n = cur.parent();
+    }
+    None
+}
+
+/// Response-like attributes of a session that an `AsyncClient` has too.
+const SESSION_ATTRIBUTES: &[&str] = &["headers", "cookies", "params", "auth"];
+
+fn session_fix(ctx: &FileContext<'_>, s: Session<'_>, out: &mut Fixes) {
+    let title = format!("Use `httpx.AsyncClient` instead of the `{}`", s.library);
+    let refuse =
+        |out: &mut Fixes, reason: String| out.refused.push(Refusal { id: FixId::Httpx, title: title.clone(), reason });
+    if let Err(why) = await_allowed(s.with) {
+        return refuse(out, why);
+    }
+    if s.ctor.child_by_field_name("arguments").is_some_and(|a| a.named_child_count() > 0) {
+        return refuse(out, "the session is created with arguments".into());
+    }
+    let from_requests = s.library.starts_with("requests.");
+    let mut edits = Vec::new();
+    let Some(body) = s.with.child_by_field_name("body") else { return };
+    let mut stack = vec![body];
+    let mut seen = 0;
+    while let Some(n) = stack.pop() {
+        seen += 1;
+        if seen > 200_000 {
+            return refuse(out, "the block is too large to check".into());
+        }
+        if n.kind() == "identifier" && ctx.node_text(n) == s.name {
+            let line = n.start_position().row + 1;
+            let Some(attr) = n.parent().filter(|p| {
+                p.kind() == "attribute" && p.child_by_field_name("object").is_some_and(|o| o.id() == n.id())
+            }) else {
+                return refuse(out, format!("the session is used as a value at line {line}"));
+            };
+            let method = attr.child_by_field_name("attribute").map(|a| ctx.node_text(a)).unwrap_or_default();
+            let call = attr.parent().filter(|c| {
+                c.kind() == "call" && c.child_by_field_name("function").is_some_and(|f| f.id() == attr.id())
+            });
+            match call {
+                Some(call) if METHODS.contains(&method) => {
+                    let mapped = match map_arguments(ctx, call, method, from_requests) {
+                        Ok(m) => m,
+                        Err(why) => return refuse(out, format!("line {line}: {why}")),
+                    };
+                    if !mapped.client.is_empty() {
+                        return refuse(out, format!("line {line}: `verify`/`cert` per request belong on the client"));
+                    }
+                    if let Some(why) = response_escapes(ctx, call) {
+                        return refuse(out, format!("line {line}: {why}"));
+                    }
+                    let mut args = mapped.args;
+                    // A session's HEAD does not follow redirects; the client below does.
+                    if from_requests && method == "head" && !mapped.follow_given {
+                        args.push("follow_redirects=False".into());
+                    }
+                    let expr = format!("{}.{}({})", s.name, mapped.method, args.join(", "));
+                    edits.push(Edit { range: call.byte_range(), text: awaited(call, &expr) });
+                }
+                None if SESSION_ATTRIBUTES.contains(&method) => {}
+                _ => {
+                    return refuse(
+                        out,
+                        format!("`{}.{method}` at line {line} has no direct `AsyncClient` equivalent", s.name),
+                    );
+                }
+            }
+            continue;
+        }
+        let mut c = n.walk();
+        stack.extend(n.children(&mut c));
+    }
+    let client = ctx.imports.module_attr("httpx", "AsyncClient", &mut edits, ctx.text);
+    let defaults = if from_requests { "follow_redirects=True, timeout=None" } else { "" };
+    edits.push(Edit { range: s.with.start_byte()..s.with.start_byte(), text: "async ".into() });
+    edits.push(Edit { range: s.ctor.byte_range(), text: format!("{client}({defaults})") });
+    out.fixes.push(Fix { id: FixId::Httpx, title, applicability: Applicability::Unsafe, edits });
+}
+
+/// The statement holding the call, when it is a simple statement alone on its lines (directly in a
+/// block), so that it can move into an `async with` block.
+fn own_line_statement<'t>(ctx: &FileContext<'t>, call: Node<'t>) -> Option<Node<'t>> {
+    let mut n = call;
+    for _ in 0..64 {
+        let p = n.parent()?;
+        if matches!(p.kind(), "block" | "module") {
+            break;
+        }
+        n = p;
+    }
+    if !matches!(n.kind(), "expression_statement" | "return_statement") {
+        return None;
+    }
+    let text = ctx.text;
+    let before = &text[super::imports::line_start(text, n.start_byte())..n.start_byte()];
+    let after_end = text[n.end_byte()..].find('\n').map_or(text.len(), |i| n.end_byte() + i);
+    let after = text[n.end_byte()..after_end].trim();
+    (before.trim().is_empty() && (after.is_empty() || after.starts_with('#'))).then_some(n)
+}
+
+/// Why the response cannot be handed over as an httpx response: it leaves the statement (returned,
+/// passed on) or an attribute it reads has no httpx equivalent.
+fn response_escapes(ctx: &FileContext<'_>, call: Node<'_>) -> Option<String> {
+    let parent = call.parent()?;
+    let check_attr = |attr: &str| RESPONSE.iter().find(|(a, _)| *a == attr).map(|(_, why)| (*why).to_string());
+    match parent.kind() {
+        "expression_statement" => None,
+        "attribute" => check_attr(ctx.node_text(parent.child_by_field_name("attribute")?)),
+        "assignment" if parent.child_by_field_name("right").is_some_and(|r| r.id() == call.id()) => {
+            let left = parent.child_by_field_name("left")?;
+            if left.kind() != "identifier" {
+                return Some("the response is stored in something other than a name".into());
+            }
+            let name = ctx.node_text(left);
+            // Every `name.attr` in the function.
+            let def = enclosing_def(call)?;
+            let mut stack = vec![def];
+            let mut seen = 0;
+            while let Some(n) = stack.pop() {
+                seen += 1;
+                if seen > 200_000 {
+                    return Some("the function is too large to check".into());
+                }
+                if n.kind() == "attribute"
+                    && n.child_by_field_name("object")
+                        .is_some_and(|o| o.kind() == "identifier" && ctx.node_text(o) == name)
+                    && let Some(why) = n.child_by_field_name("attribute").and_then(|a| check_attr(ctx.node_text(a)))
+                {
+                    return Some(why);
+                }
+                let mut c = n.walk();
+                stack.extend(n.children(&mut c));
+            }
+            None
+        }
+        _ => Some("the response is passed on, and its users may rely on the requests API".into()),
+    }
+}
+
+/// An enclosing `try` whose handlers name the library (`except requests.RequestException`): httpx
+/// raises its own exceptions, which those handlers would no longer catch.
+fn catches_library_errors(ctx: &FileContext<'_>, call: Node<'_>, library: &str) -> Option<String> {
+    let spelled = ctx.imports.spelling(library).unwrap_or_else(|| library.to_string());
+    let mut n = call.parent();
+    for _ in 0..256 {
+        let cur = n?;
+        if cur.kind() == "function_definition" {
+            return None;
+        }
+        if cur.kind() == "try_statement" {
+            let mut c = cur.walk();
+            for clause in cur.children(&mut c) {
+                if clause.kind() == "except_clause" {
+                    let header = ctx.node_text(clause).lines().next().unwrap_or_default();
+                    if header.contains(&format!("{spelled}.")) || header.contains("RequestException") {
+                        return Some(format!(
+                            "an enclosing `except` catches `{library}` exceptions, and httpx raises its own"
+                        ));
+                    }
+                }
+            }
+        }
+        n = cur.parent();
+    }
+    None
+}
+
+/// `client`, unless the function already uses that name.
+fn client_name(ctx: &FileContext<'_>, def: Node<'_>) -> String {
+    let body = ctx.node_text(def);
+    let used = |name: &str| {
+        body.match_indices(name).any(|(i, _)| {
+            let before = body[..i].chars().next_back();
+            let after = body[i + name.len()..].chars().next();
+            !before.is_some_and(|c| c.is_alphanumeric() || c == '_')
+                && !after.is_some_and(|c| c.is_alphanumeric() || c == '_')
+        })
+    };
+    ["client", "http_client", "async_client"]
+        .iter()
+        .find(|n| !used(n))
+        .map_or_else(|| "loopsafe_client".to_string(), |n| (*n).to_string())
+}

@@ -1,0 +1,298 @@
+//! The module's top-level imports: what a name already refers to, and where a new import goes.
+//!
+//! Only top-level statements are read (an import inside `try:` or a function is not reused, and nothing
+//! is inserted there). A new `import x` goes among the top-level `import` statements, a new
+//! `from m import n` among the absolute `from` imports (or is merged into an existing `from m import ...`),
+//! before the first one that sorts after it;
+//! without imports of that kind, after the other kind, else after the module docstring, the
+//! `from __future__` imports and the leading comment block.
+
+use tree_sitter::{Node, Tree};
+
+use super::Edit;
+
+/// The standard-library modules the fixes import (the others they import are third-party).
+const STDLIB: &[&str] = &["asyncio", "functools"];
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    Plain,
+    From,
+    Future,
+}
+
+#[derive(Clone, Debug)]
+struct Stmt {
+    kind: Kind,
+    /// `from MODULE import ...` (or the dotted module of each `import` name).
+    module: String,
+    /// (name bound in the module, qualified name it refers to, whole dotted name for `import a.b`).
+    names: Vec<(String, String)>,
+    start: usize,
+    end: usize,
+    /// Consecutive import statements (no blank line or other statement between) share a group.
+    group: usize,
+    /// Where `, name` can be appended to a `from` import (after its last name), if it can.
+    append_at: Option<usize>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Imports {
+    stmts: Vec<Stmt>,
+    /// Where an import goes when there is no import to stand beside.
+    head: usize,
+}
+
+impl Imports {
+    pub fn scan(text: &str, tree: &Tree) -> Imports {
+        let root = tree.root_node();
+        let mut out = Imports { stmts: Vec::new(), head: leading_comments_end(text) };
+        let mut cursor = root.walk();
+        let mut first = true;
+        let (mut group, mut prev_end, mut prev_import) = (0usize, 0usize, false);
+        for stmt in root.named_children(&mut cursor) {
+            let is_import =
+                matches!(stmt.kind(), "import_statement" | "import_from_statement" | "future_import_statement");
+            if is_import {
+                let gap = text.get(prev_end..stmt.start_byte()).unwrap_or("");
+                if !prev_import || gap.matches('\n').count() > 1 {
+                    group += 1;
+                }
+            }
+            if stmt.kind() != "comment" {
+                prev_import = is_import;
+                prev_end = stmt.end_byte();
+            }
+            let is_docstring = first
+                && stmt.kind() == "expression_statement"
+                && stmt.named_child(0).is_some_and(|e| e.kind() == "string")
+                && stmt.named_child_count() == 1;
+            if stmt.kind() != "comment" {
+                first = false;
+            }
+            if is_docstring {
+                out.head = line_end(text, stmt.end_byte());
+                continue;
+            }
+            match stmt.kind() {
+                "import_statement" => out.stmts.push(Stmt { group, ..plain(text, stmt) }),
+                "import_from_statement" => {
+                    if let Some(s) = from(text, stmt, Kind::From) {
+                        out.stmts.push(Stmt { group, ..s });
+                    }
+                }
+                "future_import_statement" => {
+                    out.head = line_end(text, stmt.end_byte());
+                    if let Some(s) = from(text, stmt, Kind::Future) {
+                        out.stmts.push(Stmt { group, ..s });
+                    }
+                }
+                _ => {}
+            }
+        }
+        out
+    }
+
+    /// Whether any top-level import names `module` or a submodule of it.
+    pub fn imports_module(&self, module: &str) -> bool {
+        self.stmts.iter().any(|s| {
+            s.module == module
+                || s.module.starts_with(module) && s.module[module.len()..].starts_with('.')
+                || s.names
+                    .iter()
+                    .any(|(_, q)| q == module || q.starts_with(module) && q[module.len()..].starts_with('.'))
+        })
+    }
+
+    /// How `qualified` (`asyncio.to_thread`) can be spelled with the imports as they are.
+    pub fn spelling(&self, qualified: &str) -> Option<String> {
+        // The longest imported prefix wins: `from anyio import to_thread` gives `to_thread.run_sync`.
+        let mut best: Option<(usize, String)> = None;
+        for s in &self.stmts {
+            for (bound, q) in &s.names {
+                let fits = qualified == q || qualified.starts_with(q.as_str()) && qualified[q.len()..].starts_with('.');
+                if fits && best.as_ref().is_none_or(|(len, _)| q.len() > *len) {
+                    best = Some((q.len(), format!("{bound}{}", &qualified[q.len()..])));
+                }
+            }
+        }
+        best.map(|(_, s)| s)
+    }
+
+    /// Spells `module.rest` after making sure `import module` (or something equivalent) exists.
+    pub fn module_attr(&self, module: &str, rest: &str, edits: &mut Vec<Edit>, text: &str) -> String {
+        let full = if rest.is_empty() { module.to_string() } else { format!("{module}.{rest}") };
+        if let Some(s) = self.spelling(&full) {
+            return s;
+        }
+        edits.push(self.add_plain(module, text));
+        full
+    }
+
+    /// Spells `name` from `module` after making sure `from module import name` (or something
+    /// equivalent) exists.
+    pub fn from_name(&self, module: &str, name: &str, edits: &mut Vec<Edit>, text: &str) -> String {
+        let full = format!("{module}.{name}");
+        if let Some(s) = self.spelling(&full) {
+            return s;
+        }
+        if let Some(s) = self.stmts.iter().rev().find(|s| s.kind == Kind::From && s.module == module)
+            && let Some(at) = s.append_at
+        {
+            edits.push(Edit { range: at..at, text: format!(", {name}") });
+            return name.to_string();
+        }
+        let line = format!("from {module} import {name}");
+        // Beside the other absolute `from` imports; before the relative (local) ones.
+        let absolute = |s: &&Stmt| s.kind == Kind::From && !s.module.starts_with('.');
+        let edit = if let Some(s) = self.stmts.iter().filter(absolute).find(|s| s.module.as_str() > module) {
+            let at = line_start(text, s.start);
+            Edit { range: at..at, text: format!("{line}{}", newline(text)) }
+        } else if let Some(s) = self.stmts.iter().rev().find(absolute) {
+            insert_line(text, line_end(text, s.end), &line)
+        } else if let Some(s) = self.stmts.iter().find(|s| s.kind == Kind::From) {
+            let at = line_start(text, s.start);
+            Edit { range: at..at, text: format!("{line}{}", newline(text)) }
+        } else if let Some(s) = self.stmts.iter().rev().find(|s| s.kind == Kind::Plain) {
+            insert_line(text, line_end(text, s.end), &line)
+        } else {
+            insert_line(text, self.head, &line)
+        };
+        edits.push(edit);
+        name.to_string()
+    }
+
+    fn add_plain(&self, module: &str, text: &str) -> Edit {
+        let line = format!("import {module}");
+        // In the standard library's group (the first) or the third-party one (the last), in order: before
+        // the first import there that sorts after it, else after the last of the group.
+        let plains: Vec<&Stmt> = self.stmts.iter().filter(|s| s.kind == Kind::Plain).collect();
+        if let (Some(first), Some(last)) = (plains.first(), plains.last()) {
+            let group =
+                if STDLIB.contains(&module.split('.').next().unwrap_or(module)) { first.group } else { last.group };
+            let members: Vec<&&Stmt> = plains.iter().filter(|s| s.group == group).collect();
+            if let Some(s) = members.iter().find(|s| s.module.as_str() > module) {
+                let at = line_start(text, s.start);
+                return Edit { range: at..at, text: format!("{line}{}", newline(text)) };
+            }
+            if let Some(s) = members.last() {
+                return insert_line(text, line_end(text, s.end), &line);
+            }
+        }
+        // Before the first `from` import (plain imports come first), else at the head.
+        if let Some(s) = self.stmts.iter().find(|s| s.kind == Kind::From) {
+            let at = line_start(text, s.start);
+            return Edit { range: at..at, text: format!("{line}{}", newline(text)) };
+        }
+        insert_line(text, self.head, &line)
+    }
+}
+
+/// An edit inserting `line` as a line of its own at `at` (a line start, or the end of the text).
+fn insert_line(text: &str, at: usize, line: &str) -> Edit {
+    if at >= text.len() && !text.is_empty() && !text.ends_with('\n') {
+        Edit { range: text.len()..text.len(), text: format!("{nl}{line}{nl}", nl = newline(text)) }
+    } else {
+        Edit { range: at..at, text: format!("{line}{}", newline(text)) }
+    }
+}
+
+/// The file's line ending (`\r\n` when its first line ends so).
+pub(super) fn newline(text: &str) -> &'static str {
+    match text.find('\n') {
+        Some(i) if i > 0 && text.as_bytes()[i - 1] == b'\r' => "\r\n",
+        _ => "\n",
+    }
+}
+
+/// The offset just after the line containing `offset - 1` (the start of the next line).
+pub(super) fn line_end(text: &str, offset: usize) -> usize {
+    let offset = offset.min(text.len());
+    match text[offset..].find('\n') {
+        Some(i) => offset + i + 1,
+        None => text.len(),
+    }
+}
+
+pub(super) fn line_start(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].rfind('\n').map_or(0, |i| i + 1)
+}
+
+/// The end of the leading block of comment lines (shebang, encoding, licence header).
+fn leading_comments_end(text: &str) -> usize {
+    let mut at = 0;
+    for line in text.split_inclusive('\n') {
+        if line.trim_start().starts_with('#') {
+            at += line.len();
+        } else {
+            break;
+        }
+    }
+    at
+}
+
+fn plain(text: &str, stmt: Node<'_>) -> Stmt {
+    let mut names = Vec::new();
+    let mut module = String::new();
+    let mut c = stmt.walk();
+    for n in stmt.children_by_field_name("name", &mut c) {
+        match n.kind() {
+            "dotted_name" => {
+                let dotted = &text[n.byte_range()];
+                // `import a.b` binds `a`; `a.b` is reachable through it.
+                let first = dotted.split('.').next().unwrap_or(dotted);
+                names.push((first.to_string(), first.to_string()));
+                if dotted != first {
+                    names.push((dotted.to_string(), dotted.to_string()));
+                }
+                module = dotted.to_string();
+            }
+            "aliased_import" => {
+                if let (Some(name), Some(alias)) = (n.child_by_field_name("name"), n.child_by_field_name("alias")) {
+                    names.push((text[alias.byte_range()].to_string(), text[name.byte_range()].to_string()));
+                    module = text[name.byte_range()].to_string();
+                }
+            }
+            _ => {}
+        }
+    }
+    Stmt { kind: Kind::Plain, module, names, start: stmt.start_byte(), end: stmt.end_byte(), group: 0, append_at: None }
+}
+
+fn from(text: &str, stmt: Node<'_>, kind: Kind) -> Option<Stmt> {
+    let module = match kind {
+        Kind::Future => "__future__".to_string(),
+        _ => text[stmt.child_by_field_name("module_name")?.byte_range()].to_string(),
+    };
+    let mut names = Vec::new();
+    let mut last = None;
+    let mut c = stmt.walk();
+    for n in stmt.children_by_field_name("name", &mut c) {
+        last = Some(n.end_byte());
+        match n.kind() {
+            "dotted_name" => {
+                let name = &text[n.byte_range()];
+                names.push((name.to_string(), format!("{module}.{name}")));
+            }
+            "aliased_import" => {
+                if let (Some(name), Some(alias)) = (n.child_by_field_name("name"), n.child_by_field_name("alias")) {
+                    names
+                        .push((text[alias.byte_range()].to_string(), format!("{module}.{}", &text[name.byte_range()])));
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut c = stmt.walk();
+    let wildcard = stmt.children(&mut c).any(|n| n.kind() == "wildcard_import");
+    let relative = module.starts_with('.');
+    Some(Stmt {
+        kind,
+        module,
+        names,
+        start: stmt.start_byte(),
+        end: stmt.end_byte(),
+        group: 0,
+        append_at: if wildcard || relative || kind == Kind::Future { None } else { last },
+    })
+}

@@ -1,0 +1,727 @@
+//! The fixes themselves: offload, async sleep, async files, make-sync, `# noqa` (httpx is in its own
+//! module). Each works on the syntax tree around the target's call and refuses where its rewrite would
+//! change what the code means.
+
+use tree_sitter::Node;
+
+use super::{Applicability, Edit, FileContext, Fix, FixId, Fixes, Refusal, Target, httpx, imports};
+use crate::catalog::FixKind;
+use crate::rules::Rule;
+use crate::settings::OffloadFlavor;
+
+/// How many ancestors or nodes a fix looks at before it gives up (bounded work on any input).
+const MAX_ANCESTORS: usize = 256;
+pub(super) const MAX_NODES: usize = 200_000;
+
+pub(super) fn collect(ctx: &FileContext<'_>, t: &Target, out: &mut Fixes) {
+    if t.rule == Rule::AsyncWithoutAwait {
+        if let Some(def) = def_named_at(ctx, &t.range) {
+            make_sync(ctx, def, true, out);
+        }
+        noqa(ctx, t, out);
+        return;
+    }
+    let Some(call) = ctx.call_node(&t.range) else {
+        noqa(ctx, t, out);
+        return;
+    };
+    if t.chain {
+        if !t.kinds.is_empty() {
+            offload(ctx, t, call, out);
+        }
+    } else {
+        for kind in &t.kinds {
+            match kind {
+                FixKind::Offload => offload(ctx, t, call, out),
+                FixKind::AsyncSleep => async_sleep(ctx, call, out),
+                FixKind::AsyncFile => async_file(ctx, t, call, out),
+                FixKind::Httpx => httpx::fix(ctx, t, call, out),
+                FixKind::MakeSync => {}
+            }
+        }
+    }
+    if let Some(def) = enclosing_def(call)
+        && ctx.is_endpoint(def)
+    {
+        make_sync(ctx, def, false, out);
+    }
+    noqa(ctx, t, out);
+}
+
+// ------------------------------------------------------------------------------------------ helpers
+
+/// A short, one-line rendering of code for a title.
+pub(super) fn short(code: &str) -> String {
+    let one: String = code.split_whitespace().collect::<Vec<_>>().join(" ");
+    if one.chars().count() > 48 { format!("{}…", one.chars().take(47).collect::<String>()) } else { one }
+}
+
+/// Whether a call's callee expression is the catalogued function itself, by its imported name or as a
+/// builtin (callees are shown without `builtins.`), not a method of some object.
+pub(super) fn called_by_name(ctx: &FileContext<'_>, callee: &str, func_text: &str) -> bool {
+    (!callee.contains('.') && callee == func_text) || ctx.imports.spelling(callee).as_deref() == Some(func_text)
+}
+
+/// The innermost `function_definition` around a node.
+pub(super) fn enclosing_def(node: Node<'_>) -> Option<Node<'_>> {
+    let mut n = node.parent();
+    for _ in 0..MAX_ANCESTORS {
+        let cur = n?;
+        if cur.kind() == "function_definition" {
+            return Some(cur);
+        }
+        n = cur.parent();
+    }
+    None
+}
+
+fn def_named_at<'t>(ctx: &FileContext<'t>, range: &std::ops::Range<usize>) -> Option<Node<'t>> {
+    let n = ctx.tree.root_node().descendant_for_byte_range(range.start, range.end)?;
+    let def = n.parent()?;
+    (def.kind() == "function_definition" && def.child_by_field_name("name")?.byte_range() == *range).then_some(def)
+}
+
+fn async_token(def: Node<'_>) -> Option<Node<'_>> {
+    def.child(0).filter(|c| c.kind() == "async")
+}
+
+/// Whether `await` may replace `node`: it must sit in an `async def`, not in a lambda, a generator
+/// expression (it would become an async generator) or a class body.
+pub(super) fn await_allowed(node: Node<'_>) -> Result<(), String> {
+    let mut n = node.parent();
+    for _ in 0..MAX_ANCESTORS {
+        let Some(cur) = n else { break };
+        match cur.kind() {
+            "lambda" => return Err("the call is inside a `lambda`, where `await` is not allowed".into()),
+            "generator_expression" => {
+                return Err(
+                    "the call is inside a generator expression: `await` would turn it into an async generator".into()
+                );
+            }
+            "class_definition" => return Err("the call is in a class body".into()),
+            "function_definition" => {
+                return if async_token(cur).is_some() {
+                    Ok(())
+                } else {
+                    Err("the call is not in an `async def`".into())
+                };
+            }
+            _ => {}
+        }
+        n = cur.parent();
+    }
+    Err("the call is not in an `async def`".into())
+}
+
+/// `await X` where `node` was: parenthesized where the expression continues (`(await X).json()`).
+pub(super) fn awaited(node: Node<'_>, expr: &str) -> String {
+    let needs = node.parent().is_some_and(|p| {
+        let is = |field: &str| p.child_by_field_name(field).is_some_and(|c| c.id() == node.id());
+        match p.kind() {
+            "attribute" => is("object"),
+            "call" => is("function"),
+            "subscript" => is("value"),
+            _ => false,
+        }
+    });
+    if needs { format!("(await {expr})") } else { format!("await {expr}") }
+}
+
+/// The arguments of a call as text to follow another first argument: `(", a, k=v", has keywords)`.
+/// A lone generator expression argument keeps its parentheses.
+fn rest_arguments(ctx: &FileContext<'_>, call: Node<'_>) -> Option<(String, bool, Vec<String>)> {
+    let args = call.child_by_field_name("arguments")?;
+    if args.kind() == "generator_expression" {
+        return Some((format!(", {}", ctx.node_text(args)), false, Vec::new()));
+    }
+    let text = ctx.node_text(args);
+    let inner = text.strip_prefix('(')?.strip_suffix(')')?;
+    let mut keywords = false;
+    let mut names = Vec::new();
+    let mut c = args.walk();
+    for a in args.named_children(&mut c) {
+        match a.kind() {
+            "keyword_argument" => {
+                keywords = true;
+                if let Some(n) = a.child_by_field_name("name") {
+                    names.push(ctx.node_text(n).to_string());
+                }
+            }
+            "dictionary_splat" => keywords = true,
+            _ => {}
+        }
+    }
+    Some((rest_after(inner), keywords, names))
+}
+
+/// `inner` (a call's arguments without parentheses) to follow a first argument.
+fn rest_after(inner: &str) -> String {
+    if inner.trim().is_empty() {
+        String::new()
+    } else if inner.starts_with(char::is_whitespace) {
+        format!(",{inner}")
+    } else {
+        format!(", {inner}")
+    }
+}
+
+/// `first` then the call's arguments, keeping a multi-line layout: `(\n    first,\n    a,\n)`.
+fn with_first(first: &str, rest: &str) -> String {
+    match rest.strip_prefix(',') {
+        Some(r) if r.starts_with('\n') || r.starts_with("\r\n") => {
+            let indent_end = r.len() - r.trim_start().len();
+            format!("{}{first},{r}", &r[..indent_end])
+        }
+        _ => format!("{first}{rest}"),
+    }
+}
+
+/// Why a call's result must not move off the loop as is: a context manager, or a value iterated here.
+fn lazy_use(call: Node<'_>) -> Option<&'static str> {
+    let mut node = call;
+    let mut parent = call.parent()?;
+    if parent.kind() == "as_pattern" {
+        node = parent;
+        parent = parent.parent()?;
+    }
+    let is = |field: &str| parent.child_by_field_name(field).is_some_and(|c| c.id() == node.id());
+    match parent.kind() {
+        "with_item" => Some("the call is used as a context manager: the work happens in the `with` block, on the loop"),
+        "for_statement" | "for_in_clause" if is("right") => {
+            Some("its result is iterated on the event loop: offloading the call alone would not help")
+        }
+        _ => None,
+    }
+}
+
+// ------------------------------------------------------------------------------------------ offload
+
+/// An argument whose code runs later, inside the callee: a lambda or a generator expression would then
+/// run in the worker thread instead of on the loop.
+fn deferred_argument(call: Node<'_>) -> Option<&'static str> {
+    let args = call.child_by_field_name("arguments")?;
+    if args.kind() == "generator_expression" {
+        return Some("its generator-expression argument would be consumed in the worker thread");
+    }
+    let mut c = args.walk();
+    args.named_children(&mut c).find_map(|a| {
+        let value = if a.kind() == "keyword_argument" { a.child_by_field_name("value")? } else { a };
+        match value.kind() {
+            "lambda" => Some("a `lambda` argument would run in the worker thread, not on the event loop"),
+            "generator_expression" => Some("a generator-expression argument would be consumed in the worker thread"),
+            _ => None,
+        }
+    })
+}
+
+enum Offloader {
+    Threadpool(&'static str),
+    Asyncio,
+    Anyio,
+    Trio,
+}
+
+fn offloader(ctx: &FileContext<'_>) -> Offloader {
+    let im = &ctx.imports;
+    let threadpool = || {
+        if im.imports_module("starlette") && !im.imports_module("fastapi") {
+            Offloader::Threadpool("starlette.concurrency")
+        } else {
+            Offloader::Threadpool("fastapi.concurrency")
+        }
+    };
+    match ctx.options.offload {
+        OffloadFlavor::RunInThreadpool => threadpool(),
+        OffloadFlavor::Asyncio => Offloader::Asyncio,
+        OffloadFlavor::Anyio => Offloader::Anyio,
+        OffloadFlavor::Auto => {
+            if im.spelling("fastapi.concurrency.run_in_threadpool").is_some() {
+                Offloader::Threadpool("fastapi.concurrency")
+            } else if im.spelling("starlette.concurrency.run_in_threadpool").is_some() {
+                Offloader::Threadpool("starlette.concurrency")
+            } else if im.imports_module("fastapi") || im.imports_module("starlette") {
+                threadpool()
+            } else if im.imports_module("anyio") {
+                Offloader::Anyio
+            } else if im.imports_module("trio") {
+                Offloader::Trio
+            } else {
+                Offloader::Asyncio
+            }
+        }
+    }
+}
+
+fn offload(ctx: &FileContext<'_>, t: &Target, call: Node<'_>, out: &mut Fixes) {
+    let Some(func) = call.child_by_field_name("function") else { return };
+    let func_text = ctx.node_text(func);
+    let how = offloader(ctx);
+    let name = match how {
+        Offloader::Threadpool(_) => "run_in_threadpool",
+        Offloader::Asyncio => "asyncio.to_thread",
+        Offloader::Anyio => "anyio.to_thread.run_sync",
+        Offloader::Trio => "trio.to_thread.run_sync",
+    };
+    let title = format!("Offload `{}` to a thread with `{name}`", short(func_text));
+    let refuse = |out: &mut Fixes, reason: String| {
+        out.refused.push(Refusal { id: FixId::Offload, title: title.clone(), reason })
+    };
+    if let Err(why) = await_allowed(call) {
+        return refuse(out, why);
+    }
+    if let Some(why) = lazy_use(call) {
+        return refuse(out, why.into());
+    }
+    if let Some(why) = deferred_argument(call) {
+        return refuse(out, why.into());
+    }
+    let Some((rest, keywords, names)) = rest_arguments(ctx, call) else { return };
+    let mut edits = Vec::new();
+    let (text, im) = (ctx.text, &ctx.imports);
+    let partial = |edits: &mut Vec<Edit>| {
+        let p = im.module_attr("functools", "partial", edits, text);
+        format!("{p}({})", with_first(func_text, &rest))
+    };
+    let direct = with_first(func_text, &rest);
+    let expr = match how {
+        Offloader::Threadpool(module) => {
+            let f = im.from_name(module, "run_in_threadpool", &mut edits, text);
+            // `run_in_threadpool(func, *args, **kwargs)`: a keyword named `func` would collide.
+            let clash = names.iter().any(|n| n == "func");
+            format!("{f}({})", if clash { partial(&mut edits) } else { direct })
+        }
+        Offloader::Asyncio => format!("{}({direct})", im.module_attr("asyncio", "to_thread", &mut edits, text)),
+        Offloader::Anyio | Offloader::Trio => {
+            let module = if matches!(how, Offloader::Anyio) { "anyio" } else { "trio" };
+            // `run_sync(func, *args)` takes no keyword arguments for `func`: bind them with `partial`.
+            let f = match im.spelling(&format!("{module}.to_thread.run_sync")) {
+                Some(s) => s,
+                None if module == "anyio" => {
+                    im.module_attr("anyio.to_thread", "", &mut edits, text);
+                    "anyio.to_thread.run_sync".to_string()
+                }
+                None => im.module_attr(module, "to_thread.run_sync", &mut edits, text),
+            };
+            format!("{f}({})", if keywords { partial(&mut edits) } else { direct })
+        }
+    };
+    edits.push(Edit { range: call.byte_range(), text: awaited(call, &expr) });
+    // A module-level function called by its imported name (or a builtin) has no state that could be
+    // bound to the loop's thread; a method's object (a DB connection, a client) or a project helper
+    // may have (sqlite3 connections refuse other threads, thread-locals, the running loop).
+    let plain_function = !t.chain && t.callee.as_deref().is_some_and(|c| called_by_name(ctx, c, func_text));
+    let applicability = if plain_function { Applicability::Safe } else { Applicability::Unsafe };
+    out.fixes.push(Fix { id: FixId::Offload, title, applicability, edits });
+}
+
+// ------------------------------------------------------------------------------------- async sleep
+
+fn async_sleep(ctx: &FileContext<'_>, call: Node<'_>, out: &mut Fixes) {
+    let Some(func) = call.child_by_field_name("function") else { return };
+    let im = &ctx.imports;
+    let module = if matches!(ctx.options.offload, OffloadFlavor::Anyio) || im.imports_module("anyio") {
+        "anyio"
+    } else if im.imports_module("trio") {
+        "trio"
+    } else {
+        "asyncio"
+    };
+    let title = format!("Replace `{}` with `await {module}.sleep`", short(ctx.node_text(func)));
+    if let Err(reason) = await_allowed(call) {
+        out.refused.push(Refusal { id: FixId::AsyncSleep, title, reason });
+        return;
+    }
+    let Some(args) = call.child_by_field_name("arguments").filter(|a| a.kind() == "argument_list") else { return };
+    let mut c = args.walk();
+    let list: Vec<Node<'_>> = args.named_children(&mut c).filter(|n| n.kind() != "comment").collect();
+    let [arg] = list.as_slice() else { return };
+    if matches!(arg.kind(), "keyword_argument" | "list_splat" | "dictionary_splat") {
+        return;
+    }
+    let mut edits = Vec::new();
+    let f = im.module_attr(module, "sleep", &mut edits, ctx.text);
+    edits.push(Edit { range: call.byte_range(), text: awaited(call, &format!("{f}({})", ctx.node_text(*arg))) });
+    out.fixes.push(Fix { id: FixId::AsyncSleep, title, applicability: Applicability::Safe, edits });
+}
+
+// -------------------------------------------------------------------------------------- async file
+
+const PATH_METHODS: &[&str] = &["read_text", "read_bytes", "write_text", "write_bytes"];
+
+fn anyio_available(ctx: &FileContext<'_>) -> bool {
+    // FastAPI and Starlette depend on anyio: where they are imported, anyio is installed.
+    ctx.options.anyio_available
+        || ctx.imports.imports_module("anyio")
+        || ctx.catalog.frameworks.modules.iter().any(|m| ctx.imports.imports_module(m))
+}
+
+fn async_file(ctx: &FileContext<'_>, t: &Target, call: Node<'_>, out: &mut Fixes) {
+    let Some(func) = call.child_by_field_name("function") else { return };
+    if !anyio_available(ctx) {
+        return;
+    }
+    let method = func
+        .child_by_field_name("attribute")
+        .filter(|_| func.kind() == "attribute")
+        .map(|a| ctx.node_text(a))
+        .filter(|m| PATH_METHODS.contains(m));
+    match method {
+        Some(m) => path_method(ctx, call, func, m, out),
+        None => whole_file_open(ctx, t, call, func, out),
+    }
+}
+
+/// `anyio.Path(...)` for a path expression: `Path(p)` becomes `anyio.Path(p)`, anything else is wrapped.
+fn anyio_path(ctx: &FileContext<'_>, path: Node<'_>, edits: &mut Vec<Edit>) -> String {
+    let ap = ctx.imports.module_attr("anyio", "Path", edits, ctx.text);
+    if path.kind() == "call"
+        && let (Some(f), Some(args)) = (path.child_by_field_name("function"), path.child_by_field_name("arguments"))
+        && ctx.imports.spelling("pathlib.Path").as_deref() == Some(ctx.node_text(f))
+        && args.kind() == "argument_list"
+    {
+        return format!("{ap}{}", ctx.node_text(args));
+    }
+    if path.kind() == "parenthesized_expression" {
+        return format!("{ap}{}", ctx.node_text(path));
+    }
+    format!("{ap}({})", ctx.node_text(path))
+}
+
+fn path_method(ctx: &FileContext<'_>, call: Node<'_>, func: Node<'_>, method: &str, out: &mut Fixes) {
+    let title = format!("Use `await anyio.Path(...).{method}()`");
+    if let Err(reason) = await_allowed(call) {
+        out.refused.push(Refusal { id: FixId::AsyncFile, title, reason });
+        return;
+    }
+    let (Some(object), Some(args)) = (func.child_by_field_name("object"), call.child_by_field_name("arguments")) else {
+        return;
+    };
+    let mut edits = Vec::new();
+    let path = anyio_path(ctx, object, &mut edits);
+    let expr = format!("{path}.{method}{}", ctx.node_text(args));
+    edits.push(Edit { range: call.byte_range(), text: awaited(call, &expr) });
+    out.fixes.push(Fix { id: FixId::AsyncFile, title, applicability: Applicability::Safe, edits });
+}
+
+/// `open(p).read()` / `open(p, "w").write(s)` / `path.open("rb").read()` as one `anyio.Path` call.
+fn whole_file_open(ctx: &FileContext<'_>, t: &Target, call: Node<'_>, func: Node<'_>, out: &mut Fixes) {
+    let refuse = |out: &mut Fixes, reason: &str| {
+        out.refused.push(Refusal {
+            id: FixId::AsyncFile,
+            title: "Use `anyio.Path` for the whole-file read or write".into(),
+            reason: reason.into(),
+        })
+    };
+    // The outer `open(...).read()` / `.write(x)`.
+    let Some(attr) = call.parent().filter(|p| p.kind() == "attribute") else {
+        return refuse(
+            out,
+            "only a whole-file `open(...).read()` or `open(...).write(data)` has a direct `anyio.Path` equivalent",
+        );
+    };
+    let Some(outer) = attr.parent().filter(|p| p.kind() == "call") else {
+        return refuse(
+            out,
+            "only a whole-file `open(...).read()` or `open(...).write(data)` has a direct `anyio.Path` equivalent",
+        );
+    };
+    let op = attr.child_by_field_name("attribute").map(|a| ctx.node_text(a)).unwrap_or_default();
+    if !matches!(op, "read" | "write") {
+        return refuse(
+            out,
+            "only a whole-file `open(...).read()` or `open(...).write(data)` has a direct `anyio.Path` equivalent",
+        );
+    }
+    // A function (`open(p, mode)`) or a method of a path (`p.open(mode)`).
+    let callee = t.callee.as_deref().unwrap_or_default();
+    let is_function = called_by_name(ctx, callee, ctx.node_text(func));
+    let Some(args) = call.child_by_field_name("arguments").filter(|a| a.kind() == "argument_list") else { return };
+    let mut positional = Vec::new();
+    let mut mode = None;
+    let mut passed = Vec::new();
+    let mut c = args.walk();
+    for a in args.named_children(&mut c) {
+        match a.kind() {
+            "comment" => {}
+            "keyword_argument" => {
+                let name = a.child_by_field_name("name").map(|n| ctx.node_text(n)).unwrap_or_default();
+                match name {
+                    "mode" => mode = a.child_by_field_name("value"),
+                    "encoding" | "errors" => passed.push(ctx.node_text(a).to_string()),
+                    _ => return refuse(out, &format!("`{name}=` has no `anyio.Path` equivalent")),
+                }
+            }
+            "list_splat" | "dictionary_splat" => return refuse(out, "the arguments are unpacked"),
+            _ => positional.push(a),
+        }
+    }
+    let path = if is_function {
+        if positional.is_empty() {
+            return;
+        }
+        Some(positional.remove(0))
+    } else {
+        None
+    };
+    if let Some(m) = positional.first() {
+        if mode.is_some() || positional.len() > 1 {
+            return refuse(out, "`open` is given buffering or other positional arguments");
+        }
+        mode = Some(*m);
+    }
+    let mode_text = match mode {
+        None => "r".to_string(),
+        Some(m) if m.kind() == "string" => match string_literal(ctx.node_text(m)) {
+            Some(s) => s,
+            None => return refuse(out, "the mode is not a plain string literal"),
+        },
+        Some(_) => return refuse(out, "the mode is not a literal"),
+    };
+    let mut chars: Vec<char> = mode_text.chars().filter(|c| *c != 't').collect();
+    chars.sort_unstable();
+    let binary = chars.contains(&'b');
+    let kind: String = chars.iter().filter(|c| **c != 'b').collect();
+    let method = match (kind.as_str(), op, binary) {
+        ("" | "r", "read", false) => "read_text",
+        ("" | "r", "read", true) => "read_bytes",
+        ("w", "write", false) => "write_text",
+        ("w", "write", true) => "write_bytes",
+        _ => {
+            return refuse(
+                out,
+                &format!("mode `{mode_text}` with `.{op}()` has no whole-file `anyio.Path` equivalent"),
+            );
+        }
+    };
+    if binary && !passed.is_empty() {
+        return refuse(out, "binary mode with `encoding`/`errors`");
+    }
+    let Some(oargs) = outer.child_by_field_name("arguments").filter(|a| a.kind() == "argument_list") else { return };
+    let mut c = oargs.walk();
+    let oargs: Vec<Node<'_>> = oargs.named_children(&mut c).filter(|n| n.kind() != "comment").collect();
+    let data = match (op, oargs.as_slice()) {
+        ("read", []) => None,
+        ("write", [d]) if !matches!(d.kind(), "keyword_argument" | "list_splat" | "dictionary_splat") => Some(*d),
+        _ => return refuse(out, &format!("`.{op}(...)` is called with arguments other than a whole-file {op}")),
+    };
+    let title = format!("Use `await anyio.Path(...).{method}()`");
+    if let Err(reason) = await_allowed(outer) {
+        out.refused.push(Refusal { id: FixId::AsyncFile, title, reason });
+        return;
+    }
+    let mut edits = Vec::new();
+    let p = match path {
+        Some(p) => {
+            let ap = ctx.imports.module_attr("anyio", "Path", &mut edits, ctx.text);
+            format!("{ap}({})", ctx.node_text(p))
+        }
+        None => match func.child_by_field_name("object") {
+            Some(o) => anyio_path(ctx, o, &mut edits),
+            None => return,
+        },
+    };
+    let mut args: Vec<String> = data.map(|d| ctx.node_text(d).to_string()).into_iter().collect();
+    args.extend(passed);
+    let expr = format!("{p}.{method}({})", args.join(", "));
+    edits.push(Edit { range: outer.byte_range(), text: awaited(outer, &expr) });
+    out.fixes.push(Fix { id: FixId::AsyncFile, title, applicability: Applicability::Safe, edits });
+}
+
+/// The value of a plain string literal (`"rb"`, `'w'`), without prefixes or escapes.
+fn string_literal(s: &str) -> Option<String> {
+    let q = s.chars().next()?;
+    if !matches!(q, '"' | '\'') || s.len() < 2 || !s.ends_with(q) || s.starts_with("\"\"\"") || s.starts_with("'''") {
+        return None;
+    }
+    let inner = &s[1..s.len() - 1];
+    (!inner.contains('\\')).then(|| inner.to_string())
+}
+
+// --------------------------------------------------------------------------------------- make-sync
+
+fn make_sync(ctx: &FileContext<'_>, def: Node<'_>, explain: bool, out: &mut Fixes) {
+    let Some(asy) = async_token(def) else { return };
+    let Some(name) = def.child_by_field_name("name").map(|n| ctx.node_text(n)) else { return };
+    let endpoint = ctx.is_endpoint(def);
+    let title = if endpoint {
+        format!("Make `{name}` a plain `def` (the framework runs it in a worker thread)")
+    } else {
+        format!("Make `{name}` a plain `def`")
+    };
+    let refuse = |out: &mut Fixes, reason: String| {
+        if explain {
+            out.refused.push(Refusal { id: FixId::MakeSync, title: title.clone(), reason });
+        }
+    };
+    if !endpoint {
+        return refuse(
+            out,
+            format!(
+                "`{name}` is not a FastAPI/Starlette route or dependency: its callers await it, and rewriting them is not offered"
+            ),
+        );
+    }
+    let Some(body) = def.child_by_field_name("body") else { return };
+    if let Some(why) = needs_the_loop(ctx, body) {
+        return refuse(out, why);
+    }
+    // The framework calls it; code in this file that calls (and awaits) it too would break.
+    if let Some(line) = called_in_file(ctx, name) {
+        return refuse(out, format!("`{name}` is also called directly, at line {line}"));
+    }
+    let Some(def_kw) = asy.next_sibling() else { return };
+    let edits = vec![Edit { range: asy.start_byte()..def_kw.start_byte(), text: String::new() }];
+    // The function then runs in a worker thread: thread-bound state, context variables it sets and the
+    // threadpool's size now matter, so the fix is unsafe.
+    out.fixes.push(Fix { id: FixId::MakeSync, title, applicability: Applicability::Unsafe, edits });
+}
+
+/// The first line where `name(...)` is called in the file (a reference such as `Depends(name)` is not a call).
+fn called_in_file(ctx: &FileContext<'_>, name: &str) -> Option<usize> {
+    let mut stack = vec![ctx.tree.root_node()];
+    let mut seen = 0;
+    while let Some(n) = stack.pop() {
+        seen += 1;
+        if seen > MAX_NODES {
+            return Some(0);
+        }
+        if n.kind() == "call"
+            && n.child_by_field_name("function").is_some_and(|f| f.kind() == "identifier" && ctx.node_text(f) == name)
+        {
+            return Some(n.start_position().row + 1);
+        }
+        let mut c = n.walk();
+        stack.extend(n.children(&mut c));
+    }
+    None
+}
+
+/// Why a coroutine body must stay a coroutine: it awaits, iterates or enters asynchronously, or calls an
+/// API that needs the running loop (which a worker thread does not have).
+fn needs_the_loop(ctx: &FileContext<'_>, body: Node<'_>) -> Option<String> {
+    needs_the_loop_in(ctx.text, ctx.catalog, body, false)
+}
+
+/// [`needs_the_loop`] over any text; `no_yield` also refuses a generator (an async generator would
+/// become a sync one, which its consumers cannot `async for`).
+pub(super) fn needs_the_loop_in(
+    text: &str,
+    catalog: &crate::catalog::Catalog,
+    body: Node<'_>,
+    no_yield: bool,
+) -> Option<String> {
+    let loop_tails: Vec<&str> = catalog.loop_apis.iter().map(|q| q.rsplit('.').next().unwrap_or(q)).collect();
+    let mut stack = vec![body];
+    let mut seen = 0;
+    while let Some(n) = stack.pop() {
+        seen += 1;
+        if seen > MAX_NODES {
+            return Some("the function is too large to check".into());
+        }
+        match n.kind() {
+            "function_definition" | "lambda" | "class_definition" if n.id() != body.id() => continue,
+            "await" => return Some("it awaits".into()),
+            "yield" if no_yield => return Some("it is an async generator".into()),
+            "for_statement" | "with_statement" | "for_in_clause" if n.child(0).is_some_and(|c| c.kind() == "async") => {
+                return Some("it uses `async for` or `async with`".into());
+            }
+            "for_in_clause" if n.prev_sibling().is_some_and(|c| c.kind() == "async") => {
+                return Some("it has an async comprehension".into());
+            }
+            "call" => {
+                if let Some(f) = n.child_by_field_name("function") {
+                    let t = &text[f.byte_range()];
+                    let tail = t.rsplit('.').next().unwrap_or(t);
+                    if loop_tails.contains(&tail) {
+                        return Some(format!("it calls `{t}`, which needs the running event loop"));
+                    }
+                }
+            }
+            _ => {}
+        }
+        let mut c = n.walk();
+        stack.extend(n.children(&mut c));
+    }
+    None
+}
+
+// -------------------------------------------------------------------------------------------- noqa
+
+fn noqa(ctx: &FileContext<'_>, t: &Target, out: &mut Fixes) {
+    let code = t.rule.code();
+    let text = ctx.text;
+    let start = t.range.start;
+    let line_start = imports::line_start(text, start);
+    let eol = text[start..].find(['\n', '\r']).map_or(text.len(), |i| start + i);
+    if eol == line_start {
+        return;
+    }
+    // The line must not end inside a string (a comment there would be text).
+    let root = ctx.tree.root_node();
+    let mut n = root.descendant_for_byte_range(eol - 1, eol);
+    let mut comment = None;
+    for _ in 0..MAX_ANCESTORS {
+        let Some(cur) = n else { break };
+        match cur.kind() {
+            "comment" if cur.end_byte() == eol => comment = Some(cur),
+            "string" | "string_content" | "concatenated_string" if cur.end_byte() > eol => return,
+            _ => {}
+        }
+        n = cur.parent();
+    }
+    let title = format!("Add `# noqa: {code}` to this line");
+    let edit = match comment.and_then(|c| noqa_codes_end(ctx.node_text(c)).map(|r| (c, r))) {
+        Some((_, None)) => return, // a bare `# noqa` already suppresses everything
+        Some((c, Some((end, codes)))) => {
+            if codes.iter().any(|x| x.eq_ignore_ascii_case(code)) {
+                return;
+            }
+            let at = c.start_byte() + end;
+            Edit { range: at..at, text: format!(", {code}") }
+        }
+        None => Edit { range: eol..eol, text: format!("  # noqa: {code}") },
+    };
+    out.fixes.push(Fix { id: FixId::Noqa, title, applicability: Applicability::Safe, edits: vec![edit] });
+}
+
+/// In a comment: `None` without a noqa directive; `Some(None)` for a bare one; `Some(Some((end of the
+/// last code, codes)))` for `# noqa: A, B`.
+#[allow(clippy::type_complexity)]
+fn noqa_codes_end(comment: &str) -> Option<Option<(usize, Vec<String>)>> {
+    let lower = comment.to_ascii_lowercase();
+    let mut from = 0;
+    while let Some(i) = lower[from..].find("noqa") {
+        let at = from + i;
+        let before = lower[..at].trim_end();
+        if before.ends_with('#') {
+            let after = &comment[at + 4..];
+            let trimmed = after.trim_start();
+            let Some(list) = trimmed.strip_prefix(':') else { return Some(None) };
+            let list_start = comment.len() - list.len();
+            let mut end = list_start;
+            let mut codes = Vec::new();
+            let mut cur = String::new();
+            for (k, ch) in list.char_indices() {
+                if ch.is_ascii_alphanumeric() || ch == '-' || ch == '_' {
+                    cur.push(ch);
+                    end = list_start + k + ch.len_utf8();
+                } else if ch == ',' || ch == ' ' || ch == '\t' {
+                    if !cur.is_empty() {
+                        codes.push(std::mem::take(&mut cur));
+                    }
+                } else {
+                    break;
+                }
+            }
+            if !cur.is_empty() {
+                codes.push(cur);
+            }
+            if codes.is_empty() {
+                return Some(None);
+            }
+            return Some(Some((end, codes)));
+        }
+        from = at + 4;
+    }
+    None
+}

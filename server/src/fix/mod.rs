@@ -1,0 +1,475 @@
+//! The fix engine: the rewrites a developer would make by hand for a finding.
+//!
+//! Pure like the analysis core: source text + tree + a [`Target`] (what a diagnostic's `data` says:
+//! rule, callee, fix kinds, the call's byte range, direct or chain) + catalog + [`Options`] in,
+//! [`Fix`]es with byte-range edits out. No I/O, no LSP types. Which fixes apply to which API is the
+//! catalog's `fixes` data; this module only knows Python syntax and how each kind of fix is written.
+//!
+//! Every fix is checked before it is offered: its result must parse without any ERROR or MISSING node
+//! that the input did not have ([`introduces_syntax_error`]). Where a rewrite would change what the code
+//! means (a call used as a context manager, a result iterated on the loop, a call inside a lambda or a
+//! generator expression), the fix is not offered, and where it can explain why it says so
+//! ([`Refusal`]).
+
+mod httpx;
+mod imports;
+mod kinds;
+mod workspace;
+
+use std::ops::Range;
+
+use serde::Serialize;
+use tree_sitter::{Node, Tree};
+
+use crate::analysis::{self, Finding};
+use crate::catalog::{Catalog, FixKind};
+use crate::rules::Rule;
+use crate::settings::{OffloadFlavor, Settings};
+
+pub use imports::Imports;
+pub use workspace::{WorkspaceFile, make_sync_everywhere};
+
+/// Whether applying a fix keeps the program's behaviour (bar the blocking).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Applicability {
+    Safe,
+    Unsafe,
+}
+
+/// What a fix does, for clients that group or filter them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FixId {
+    Offload,
+    MakeSync,
+    Httpx,
+    AsyncSleep,
+    AsyncFile,
+    Noqa,
+}
+
+impl FixId {
+    /// Fixes that `--fix` and `source.fixAll` apply (a suppression is only ever chosen by hand).
+    pub fn is_automatic(self) -> bool {
+        self != FixId::Noqa
+    }
+}
+
+/// Replace `range` (bytes of the original text) by `text`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+pub struct Edit {
+    pub range: Range<usize>,
+    pub text: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Fix {
+    pub id: FixId,
+    pub title: String,
+    pub applicability: Applicability,
+    /// Sorted, non-overlapping edits of the target's file.
+    pub edits: Vec<Edit>,
+}
+
+/// A fix that is not offered, and why (shown by editors as a disabled action).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Refusal {
+    pub id: FixId,
+    pub title: String,
+    pub reason: String,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Fixes {
+    /// Safest first; the suppression last.
+    pub fixes: Vec<Fix>,
+    pub refused: Vec<Refusal>,
+}
+
+/// What a fix is for: everything a diagnostic's `data` carries.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Target {
+    pub rule: Rule,
+    /// The blocking API (at the end of the chain for a chain finding).
+    pub callee: Option<String>,
+    pub kinds: Vec<FixKind>,
+    /// The call (whole call or its callee expression), or for a finding on a function its name.
+    pub range: Range<usize>,
+    /// A call to a sync project function that blocks further down.
+    pub chain: bool,
+}
+
+impl Target {
+    pub fn from_finding(f: &Finding, chain: bool) -> Target {
+        Target {
+            rule: f.rule,
+            callee: f.callee.clone(),
+            kinds: f.fix_kinds.clone(),
+            range: f.call_range.clone().unwrap_or_else(|| f.range.clone()),
+            chain,
+        }
+    }
+}
+
+/// What the fixes depend on beyond the file: the `offload` setting and the project's dependencies.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Options {
+    pub offload: OffloadFlavor,
+    /// `anyio` can be imported (a dependency of the project, or of FastAPI/Starlette/httpx).
+    pub anyio_available: bool,
+}
+
+impl Options {
+    pub fn new(settings: &Settings, anyio_available: bool) -> Options {
+        Options { offload: settings.offload, anyio_available }
+    }
+}
+
+/// One file, read once for all the fixes asked of it.
+pub struct FileContext<'a> {
+    pub text: &'a str,
+    pub tree: &'a Tree,
+    pub catalog: &'a Catalog,
+    pub options: &'a Options,
+    imports: Imports,
+    /// The `function_definition` ranges that FastAPI/Starlette run as routes or dependencies.
+    endpoints: Vec<Range<usize>>,
+    errors: usize,
+}
+
+impl<'a> FileContext<'a> {
+    pub fn new(text: &'a str, tree: &'a Tree, catalog: &'a Catalog, options: &'a Options) -> FileContext<'a> {
+        FileContext {
+            text,
+            tree,
+            catalog,
+            options,
+            imports: Imports::scan(text, tree),
+            endpoints: analysis::endpoint_ranges(text, tree, catalog),
+            errors: error_count(tree),
+        }
+    }
+
+    /// Every fix for `target`, safest first; each checked to parse.
+    pub fn fixes(&self, target: &Target) -> Fixes {
+        let mut out = Fixes::default();
+        if target.range.end > self.text.len() || target.range.start > target.range.end {
+            return out;
+        }
+        kinds::collect(self, target, &mut out);
+        out.fixes.retain_mut(|f| {
+            normalize(&mut f.edits);
+            !f.edits.is_empty() && !self.breaks_syntax(&f.edits)
+        });
+        out.fixes.sort_by_key(|f| (f.id == FixId::Noqa, f.applicability));
+        out
+    }
+
+    fn breaks_syntax(&self, edits: &[Edit]) -> bool {
+        match apply(self.text, edits) {
+            Some(new) => introduces_syntax_error(self.errors, &new),
+            None => true,
+        }
+    }
+
+    /// The smallest `call` node for the target: the call itself, or the call whose callee it is.
+    pub(crate) fn call_node(&self, range: &Range<usize>) -> Option<Node<'a>> {
+        let mut node = self.tree.root_node().descendant_for_byte_range(range.start, range.end)?;
+        for _ in 0..64 {
+            let is_call = node.kind() == "call"
+                && (node.byte_range() == *range
+                    || node.child_by_field_name("function").is_some_and(|f| f.byte_range() == *range));
+            if is_call {
+                return Some(node);
+            }
+            if node.byte_range() != *range && node.byte_range().len() > range.len() {
+                // Only the node itself or its direct parent can be the call.
+                let p = node.parent()?;
+                return (p.kind() == "call" && p.child_by_field_name("function")?.byte_range() == *range).then_some(p);
+            }
+            node = node.parent()?;
+        }
+        None
+    }
+
+    pub(crate) fn is_endpoint(&self, def: Node<'_>) -> bool {
+        self.endpoints.iter().any(|r| *r == def.byte_range())
+    }
+
+    pub(crate) fn node_text(&self, n: Node<'_>) -> &'a str {
+        &self.text[n.byte_range()]
+    }
+}
+
+/// Sorts edits and merges insertions at the same point (imports added by one fix).
+fn normalize(edits: &mut Vec<Edit>) {
+    edits.sort_by_key(|e| (e.range.start, e.range.end));
+    edits.dedup();
+    let mut out: Vec<Edit> = Vec::with_capacity(edits.len());
+    for e in edits.drain(..) {
+        if let Some(last) = out.last_mut()
+            && last.range.is_empty()
+            && e.range.is_empty()
+            && last.range.start == e.range.start
+        {
+            last.text.push_str(&e.text);
+            continue;
+        }
+        out.push(e);
+    }
+    *edits = out;
+}
+
+/// Applies sorted edits; `None` when two overlap.
+pub fn apply(text: &str, edits: &[Edit]) -> Option<String> {
+    let mut out = String::with_capacity(text.len() + edits.iter().map(|e| e.text.len()).sum::<usize>());
+    let mut at = 0;
+    for e in edits {
+        if e.range.start < at || e.range.end > text.len() {
+            return None;
+        }
+        out.push_str(text.get(at..e.range.start)?);
+        out.push_str(&e.text);
+        at = e.range.end;
+    }
+    out.push_str(text.get(at..)?);
+    Some(out)
+}
+
+/// Counts ERROR and MISSING nodes (bounded walk).
+pub fn error_count(tree: &Tree) -> usize {
+    let mut cursor = tree.walk();
+    let mut count = 0;
+    if !tree.root_node().has_error() {
+        return 0;
+    }
+    'walk: loop {
+        let n = cursor.node();
+        if n.is_error() || n.is_missing() {
+            count += 1;
+        }
+        if n.has_error() && !n.is_error() && cursor.goto_first_child() {
+            continue;
+        }
+        loop {
+            if cursor.goto_next_sibling() {
+                continue 'walk;
+            }
+            if !cursor.goto_parent() {
+                break 'walk;
+            }
+        }
+    }
+    count
+}
+
+/// Whether `new` has more ERROR/MISSING nodes than the original had.
+pub fn introduces_syntax_error(before: usize, new: &str) -> bool {
+    match crate::syntax::parse(new, None) {
+        Some(tree) => error_count(&tree) > before,
+        None => true,
+    }
+}
+
+/// The result of fixing one file's text.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FixedText {
+    pub text: String,
+    /// Fixes applied, over all rounds.
+    pub applied: usize,
+    /// The fix titles applied, in order (for reports and tests).
+    pub titles: Vec<String>,
+}
+
+/// How far `fix_all` iterates before it gives up converging.
+pub const MAX_ROUNDS: usize = 10;
+
+/// Applies every automatic fix of the allowed applicability, round after round, until a round changes
+/// nothing (at most [`MAX_ROUNDS`]). The first round also fixes `extra` targets (chain findings, which
+/// need the whole project to be found); later rounds re-analyse the text itself, and chain targets not
+/// yet fixed are carried over, moved by the edits made before them.
+pub fn fix_all(
+    text: &str,
+    extra: Vec<Target>,
+    catalog: &Catalog,
+    settings: &Settings,
+    options: &Options,
+    allow_unsafe: bool,
+) -> FixedText {
+    let choose = |f: &Fix| f.id.is_automatic() && (allow_unsafe || f.applicability == Applicability::Safe);
+    fix_all_with(text, extra, catalog, settings, options, &choose)
+}
+
+/// [`fix_all`] with the choice of fix made by `choose` (the first fix of a finding it accepts).
+pub fn fix_all_with(
+    text: &str,
+    extra: Vec<Target>,
+    catalog: &Catalog,
+    settings: &Settings,
+    options: &Options,
+    choose: &dyn Fn(&Fix) -> bool,
+) -> FixedText {
+    let mut current = text.to_string();
+    let mut carried = extra;
+    let mut result = FixedText::default();
+    for _ in 0..MAX_ROUNDS {
+        let Some(tree) = crate::syntax::parse(&current, None) else { break };
+        let ctx = FileContext::new(&current, &tree, catalog, options);
+        let mut targets: Vec<Target> = analysis::analyze(&current, &tree, catalog, settings)
+            .iter()
+            .map(|f| Target::from_finding(f, false))
+            .collect();
+        targets.extend(carried.iter().cloned());
+        let mut chosen: Vec<Edit> = Vec::new();
+        let mut titles = Vec::new();
+        // Functions made sync this round: no other fix may edit inside them in the same round (an
+        // `await` added there would end up in a plain `def`); the next round re-analyses them.
+        let mut sync_regions: Vec<Range<usize>> = Vec::new();
+        let inside = |e: &Edit, r: &Range<usize>| r.start <= e.range.start && e.range.end <= r.end;
+        for t in &targets {
+            let fixes = ctx.fixes(t);
+            let Some(fix) = fixes.fixes.into_iter().find(|f| choose(f)) else {
+                continue;
+            };
+            let region = (fix.id == FixId::MakeSync).then(|| made_sync_def(&tree, &fix)).flatten();
+            let exclusive = match &region {
+                Some(r) => chosen.iter().all(|c| fix.edits.contains(c) || !inside(c, r)),
+                None => fix.edits.iter().all(|e| sync_regions.iter().all(|r| !inside(e, r))),
+            };
+            if exclusive && compatible(&chosen, &fix.edits) {
+                let mut candidate = chosen.clone();
+                candidate.extend(fix.edits.iter().cloned());
+                normalize_keep(&mut candidate);
+                // Each fix parses on its own; together they must too.
+                if apply(&current, &candidate).is_some_and(|n| !introduces_syntax_error(ctx.errors, &n)) {
+                    chosen = candidate;
+                    titles.push(fix.title);
+                    sync_regions.extend(region);
+                }
+            }
+        }
+        if chosen.is_empty() {
+            break;
+        }
+        let Some(next) = apply(&current, &chosen) else { break };
+        carried = carried.into_iter().filter_map(|t| shift_target(t, &chosen)).collect();
+        result.applied += titles.len();
+        result.titles.extend(titles);
+        current = next;
+    }
+    result.text = current;
+    result
+}
+
+/// The `function_definition` a make-sync fix edits (its first edit removes the `async` token).
+fn made_sync_def(tree: &Tree, fix: &Fix) -> Option<Range<usize>> {
+    let e = fix.edits.iter().find(|e| e.text.is_empty())?;
+    let token = tree.root_node().descendant_for_byte_range(e.range.start, e.range.start + 1)?;
+    let def = token.parent().filter(|d| d.kind() == "function_definition")?;
+    Some(def.byte_range())
+}
+
+/// Sorts and de-duplicates edits of several fixes (identical import insertions are kept once).
+fn normalize_keep(edits: &mut Vec<Edit>) {
+    edits.sort_by_key(|e| (e.range.start, e.range.end));
+    edits.dedup();
+}
+
+/// Whether `new` edits can join `chosen`: no overlap, except identical edits; two different insertions
+/// at one point conflict (their order would be arbitrary).
+fn compatible(chosen: &[Edit], new: &[Edit]) -> bool {
+    let inside = |point: usize, r: &Range<usize>| r.start < point && point < r.end;
+    new.iter().all(|n| {
+        chosen.iter().all(|c| {
+            c == n
+                || !((c.range.is_empty() && n.range.is_empty() && c.range.start == n.range.start)
+                    || (c.range.start < n.range.end && n.range.start < c.range.end)
+                    || (c.range.is_empty() && inside(c.range.start, &n.range))
+                    || (n.range.is_empty() && inside(n.range.start, &c.range)))
+        })
+    })
+}
+
+/// Moves a target through applied edits; `None` when an edit touched it (it was fixed, or rewritten).
+fn shift_target(mut t: Target, edits: &[Edit]) -> Option<Target> {
+    let mut delta: isize = 0;
+    for e in edits {
+        if e.range.end <= t.range.start {
+            delta += e.text.len() as isize - e.range.len() as isize;
+        } else if e.range.start >= t.range.end {
+            break;
+        } else {
+            return None;
+        }
+    }
+    t.range = (t.range.start as isize + delta) as usize..(t.range.end as isize + delta) as usize;
+    Some(t)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fix_all_text(text: &str, allow_unsafe: bool) -> String {
+        let settings = Settings::default();
+        fix_all(text, Vec::new(), Catalog::bundled(), &settings, &Options::default(), allow_unsafe).text
+    }
+
+    #[test]
+    fn crlf_files_keep_their_line_endings() {
+        let text = "import time\r\n\r\n\r\nasync def f():\r\n    time.sleep(1)\r\n";
+        assert_eq!(
+            fix_all_text(text, false),
+            "import asyncio\r\nimport time\r\n\r\n\r\nasync def f():\r\n    await asyncio.sleep(1)\r\n"
+        );
+    }
+
+    #[test]
+    fn an_import_goes_after_the_docstring_and_future_imports() {
+        let text = "\"\"\"Doc.\"\"\"\nfrom __future__ import annotations\n\nimport time\n\n\nasync def f():\n    time.sleep(1)\n";
+        assert_eq!(
+            fix_all_text(text, false),
+            "\"\"\"Doc.\"\"\"\nfrom __future__ import annotations\n\nimport asyncio\nimport time\n\n\nasync def f():\n    await asyncio.sleep(1)\n"
+        );
+        // No import at all: after the docstring.
+        let text = "\"\"\"Doc.\"\"\"\n\n\nasync def f(p):\n    return input(p)\n";
+        assert_eq!(
+            fix_all_text(text, false),
+            "\"\"\"Doc.\"\"\"\nimport asyncio\n\n\nasync def f(p):\n    return await asyncio.to_thread(input, p)\n"
+        );
+    }
+
+    #[test]
+    fn no_await_lands_in_a_function_made_sync_in_the_same_round() {
+        let text = "import json\n\nfrom fastapi import FastAPI\n\napp = FastAPI()\n\n\n@app.get(\"/o\")\nasync def o():\n    with open(\"c.json\") as f:\n        return json.load(f)[\"options\"]\n";
+        let fixed = fix_all_text(text, true);
+        assert!(fixed.contains("\ndef o():"), "{fixed}");
+        assert!(!fixed.contains("await"), "{fixed}");
+    }
+
+    #[test]
+    fn overlapping_and_identical_edits() {
+        let e = |a: usize, b: usize, t: &str| Edit { range: a..b, text: t.into() };
+        assert!(compatible(&[e(0, 0, "import x\n")], &[e(0, 0, "import x\n")]), "identical imports merge");
+        assert!(!compatible(&[e(0, 0, "import x\n")], &[e(0, 0, "import y\n")]), "two insertions at one point");
+        assert!(!compatible(&[e(5, 10, "a")], &[e(8, 12, "b")]));
+        assert!(!compatible(&[e(5, 10, "a")], &[e(7, 7, "b")]), "an insertion inside a replacement");
+        assert!(compatible(&[e(5, 10, "a")], &[e(10, 12, "b")]));
+        assert_eq!(apply("abcdef", &[e(1, 2, "X"), e(4, 4, "Y")]).as_deref(), Some("aXcdYef"));
+        assert_eq!(apply("abcdef", &[e(1, 3, "X"), e(2, 4, "Y")]), None);
+        let t = Target { rule: Rule::BlockingHttp, callee: None, kinds: Vec::new(), range: 10..14, chain: true };
+        assert_eq!(shift_target(t.clone(), &[e(0, 0, "ab")]).map(|t| t.range), Some(12..16));
+        assert_eq!(shift_target(t, &[e(8, 16, "x")]), None, "a rewritten target is dropped");
+    }
+
+    #[test]
+    fn nothing_is_offered_that_does_not_parse() {
+        // A broken file: fixes elsewhere are still offered, and no fix adds an error.
+        let text = "import time\n\n\nasync def f():\n    time.sleep(1)\n\n\ndef g(:\n    pass\n";
+        let fixed = fix_all_text(text, true);
+        let before = error_count(&crate::syntax::parse(text, None).unwrap());
+        assert!(!introduces_syntax_error(before, &fixed));
+        assert!(fixed.contains("await asyncio.sleep(1)"), "{fixed}");
+    }
+}

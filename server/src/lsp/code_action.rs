@@ -1,0 +1,307 @@
+//! `textDocument/codeAction`: quick fixes for loopsafe's diagnostics and `source.fixAll.loopsafe`.
+//!
+//! Every action is rebuilt from the diagnostic's `data` (rule, callee, fixes, call range, version, chain)
+//! and the current document: no fix is cached anywhere. A diagnostic whose `version` is not the
+//! document's current version yields no action (its ranges may be stale). The first action of a
+//! diagnostic is its safest fix and is `isPreferred`; a fix that is not offered shows as a disabled
+//! action with the reason, when the client supports that. The whole handler is synchronous: it clones
+//! what it needs out of the document store and holds no guard while computing.
+
+use std::collections::HashMap;
+
+use tower_lsp_server::ls_types::*;
+
+use super::State;
+use super::document::{Encoding, offset, position};
+use crate::catalog::FixKind;
+use crate::fix::{self, Applicability, Edit, FileContext, Options, Target};
+use crate::rules::Rule;
+
+/// The kind of the fix-all action.
+pub const FIX_ALL: &str = "source.fixAll.loopsafe";
+/// The title of the fix-all action.
+pub const FIX_ALL_TITLE: &str = "Fix all safe loopsafe findings";
+
+/// Libraries whose presence means `anyio` is installed.
+const ANYIO_PROVIDERS: &[&str] = &["anyio", "fastapi", "starlette", "httpx"];
+
+/// The kinds the server advertises.
+pub fn kinds() -> Vec<CodeActionKind> {
+    vec![CodeActionKind::QUICKFIX, CodeActionKind::from(FIX_ALL)]
+}
+
+fn wants(only: &Option<Vec<CodeActionKind>>, kind: &str) -> bool {
+    match only {
+        None => kind != FIX_ALL,
+        // `only: ["source"]` or `["source.fixAll"]` asks for everything below it.
+        Some(list) => list.iter().any(|k| {
+            let k = k.as_str();
+            kind == k || kind.starts_with(k) && kind[k.len()..].starts_with('.')
+        }),
+    }
+}
+
+pub(super) fn actions(state: &State, params: CodeActionParams) -> Option<CodeActionResponse> {
+    let uri = params.text_document.uri;
+    let caps = state.caps();
+    let config = state.config();
+    let (text, rope, version, tree) = {
+        let d = state.documents.get(&uri)?;
+        (d.text.clone(), d.rope.clone(), d.version, d.tree.clone()?)
+    };
+    let anyio = {
+        let roots = state.roots.read().expect("roots lock").clone();
+        roots.iter().any(|r| crate::config::project_depends_on(r, ANYIO_PROVIDERS))
+    };
+    let options = Options::new(&config.settings, anyio);
+    let ctx = FileContext::new(&text, &tree, &config.catalog, &options);
+    let enc = caps.encoding;
+    let mut out: CodeActionResponse = Vec::new();
+
+    if wants(&params.context.only, CodeActionKind::QUICKFIX.as_str()) {
+        for diag in &params.context.diagnostics {
+            let Some(target) = target_of(diag, version, &rope, enc) else { continue };
+            let fixes = ctx.fixes(&target);
+            let first = out.len();
+            let mut preferred = true;
+            for f in fixes.fixes {
+                let is_preferred = preferred && f.id != fix::FixId::Noqa;
+                preferred = false;
+                out.push(CodeActionOrCommand::CodeAction(CodeAction {
+                    title: f.title,
+                    kind: Some(CodeActionKind::QUICKFIX),
+                    diagnostics: Some(vec![diag.clone()]),
+                    edit: Some(workspace_edit(caps.document_changes, &uri, version, &f.edits, &rope, enc)),
+                    is_preferred: is_preferred.then_some(true),
+                    data: Some(serde_json::json!({
+                        "applicability": match f.applicability { Applicability::Safe => "safe", Applicability::Unsafe => "unsafe" },
+                    })),
+                    ..Default::default()
+                }));
+            }
+            let mut refused = fixes.refused;
+            if target.rule == Rule::AsyncWithoutAwait
+                && let Some(i) = refused.iter().position(|r| r.id == fix::FixId::MakeSync)
+            {
+                // A coroutine no framework runs: make it sync and drop `await` at its call sites.
+                match workspace_make_sync(state, &uri, &text, target.range.clone(), &config.catalog, caps) {
+                    Ok(action) => {
+                        refused.remove(i);
+                        // Before the suppression, and preferred (it is the only real fix).
+                        out.insert(
+                            first,
+                            CodeActionOrCommand::CodeAction(CodeAction {
+                                diagnostics: Some(vec![diag.clone()]),
+                                is_preferred: Some(true),
+                                ..action
+                            }),
+                        );
+                    }
+                    Err(reason) => refused[i].reason = reason,
+                }
+            }
+            if caps.disabled_actions {
+                for r in refused {
+                    out.push(CodeActionOrCommand::CodeAction(CodeAction {
+                        title: r.title,
+                        kind: Some(CodeActionKind::QUICKFIX),
+                        diagnostics: Some(vec![diag.clone()]),
+                        disabled: Some(CodeActionDisabled { reason: r.reason }),
+                        ..Default::default()
+                    }));
+                }
+            }
+        }
+    }
+
+    if wants(&params.context.only, FIX_ALL) {
+        // Chain findings need the linked project: take them from what is published for the document.
+        let chains: Vec<Target> = state
+            .diagnostics(&uri)
+            .map(|(_, diags)| {
+                diags
+                    .iter()
+                    .filter(|d| d.data.as_ref().is_some_and(|x| x.get("chain").is_some()))
+                    .filter_map(|d| target_of(d, version, &rope, enc))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let fixed = fix::fix_all(&text, chains, &config.catalog, &config.settings, &options, false);
+        if fixed.text != text {
+            let edit = minimal_edit(&text, &fixed.text);
+            out.push(CodeActionOrCommand::CodeAction(CodeAction {
+                title: FIX_ALL_TITLE.into(),
+                kind: Some(CodeActionKind::from(FIX_ALL)),
+                edit: Some(workspace_edit(caps.document_changes, &uri, version, &[edit], &rope, enc)),
+                ..Default::default()
+            }));
+        }
+    }
+    Some(out)
+}
+
+/// The workspace-wide make-sync action for the coroutine named at `range` in `uri`: every workspace file
+/// is read (open documents from their buffer, others from disk) and checked by the fix engine.
+fn workspace_make_sync(
+    state: &State,
+    uri: &Uri,
+    text: &str,
+    range: std::ops::Range<usize>,
+    catalog: &crate::catalog::Catalog,
+    caps: super::Caps,
+) -> Result<CodeAction, String> {
+    let path = uri.to_file_path().map(|p| p.into_owned()).ok_or("the document is not a file")?;
+    let roots = state.roots.read().expect("roots lock").clone();
+    let root = roots.first().cloned();
+    // Every Python file of the workspace, walked now: the background index may not be complete, and a
+    // caller missed would be broken by the rewrite.
+    let config = state.config();
+    let opts = crate::check::CheckOptions {
+        paths: &roots,
+        settings: &config.settings,
+        root: root.as_deref(),
+        follow: false,
+        cache_dir: None,
+    };
+    let mut paths: Vec<std::path::PathBuf> =
+        crate::check::collect_files(&opts)?.into_iter().map(|p| std::fs::canonicalize(&p).unwrap_or(p)).collect();
+    if !paths.contains(&path) {
+        paths.push(path.clone());
+    }
+    paths.sort();
+    let dirs_with_init: std::collections::HashSet<std::path::PathBuf> = paths
+        .iter()
+        .filter(|p| p.file_name().is_some_and(|n| n == "__init__.py"))
+        .filter_map(|p| p.parent().map(std::path::Path::to_path_buf))
+        .collect();
+    // (path, uri, text, version when open)
+    let mut loaded: Vec<(String, Uri, String, Option<i32>)> = Vec::new();
+    for p in &paths {
+        let Some(u) = Uri::from_file_path(p) else { continue };
+        let (t, v) = if *p == path {
+            (text.to_string(), state.documents.get(&u).map(|d| d.version))
+        } else if let Some(d) = state.documents.get(&u) {
+            (d.text.clone(), Some(d.version))
+        } else {
+            match crate::check::read_source(p) {
+                crate::check::Source::Text { text } => (text, None),
+                crate::check::Source::Skipped(_) => continue,
+            }
+        };
+        loaded.push((p.display().to_string(), u, t, v));
+    }
+    let def_file = loaded.iter().position(|(_, u, _, _)| u == uri).ok_or("the document is not in the workspace")?;
+    let files: Vec<fix::WorkspaceFile<'_>> = paths
+        .iter()
+        .zip(&loaded)
+        .map(|(p, (shown, _, t, _))| fix::WorkspaceFile {
+            path: shown,
+            text: t,
+            modules: crate::project::module_names(p, &dirs_with_init, root.as_deref()),
+        })
+        .collect();
+    let (title, edits) = fix::make_sync_everywhere(&files, def_file, range, catalog)?;
+    let enc = caps.encoding;
+    let mut document_changes = Vec::new();
+    let mut changes = HashMap::new();
+    for (i, file_edits) in edits {
+        let (_, u, t, v) = &loaded[i];
+        let rope = ropey::Rope::from_str(t);
+        let text_edits: Vec<TextEdit> = file_edits
+            .iter()
+            .map(|e| TextEdit {
+                range: Range { start: position(&rope, e.range.start, enc), end: position(&rope, e.range.end, enc) },
+                new_text: e.text.clone(),
+            })
+            .collect();
+        if caps.document_changes {
+            document_changes.push(TextDocumentEdit {
+                text_document: OptionalVersionedTextDocumentIdentifier { uri: u.clone(), version: *v },
+                edits: text_edits.into_iter().map(OneOf::Left).collect(),
+            });
+        } else {
+            changes.insert(u.clone(), text_edits);
+        }
+    }
+    let edit = if caps.document_changes {
+        WorkspaceEdit { document_changes: Some(DocumentChanges::Edits(document_changes)), ..Default::default() }
+    } else {
+        WorkspaceEdit { changes: Some(changes), ..Default::default() }
+    };
+    Ok(CodeAction {
+        title,
+        kind: Some(CodeActionKind::QUICKFIX),
+        edit: Some(edit),
+        data: Some(serde_json::json!({ "applicability": "unsafe" })),
+        ..Default::default()
+    })
+}
+
+/// The fix target a loopsafe diagnostic describes, if its data is current.
+fn target_of(diag: &Diagnostic, version: i32, rope: &ropey::Rope, enc: Encoding) -> Option<Target> {
+    if diag.source.as_deref() != Some("loopsafe") {
+        return None;
+    }
+    let data = diag.data.as_ref()?;
+    if data.get("version").and_then(|v| v.as_i64()) != Some(i64::from(version)) {
+        return None;
+    }
+    let rule = Rule::from_name_or_code(data.get("rule")?.as_str()?)?;
+    let kinds: Vec<FixKind> =
+        serde_json::from_value(data.get("fixes").cloned().unwrap_or_default()).unwrap_or_default();
+    let range = match data.get("call").filter(|c| !c.is_null()) {
+        Some(c) => serde_json::from_value::<Range>(c.clone()).ok()?,
+        None => diag.range,
+    };
+    let start = offset(rope, range.start, enc);
+    let end = offset(rope, range.end, enc).max(start);
+    Some(Target {
+        rule,
+        callee: data.get("callee").and_then(|c| c.as_str()).map(str::to_string),
+        kinds,
+        range: start..end,
+        chain: data.get("chain").is_some_and(|c| c.is_array()),
+    })
+}
+
+fn workspace_edit(
+    document_changes: bool,
+    uri: &Uri,
+    version: i32,
+    edits: &[Edit],
+    rope: &ropey::Rope,
+    enc: Encoding,
+) -> WorkspaceEdit {
+    let text_edits: Vec<TextEdit> = edits
+        .iter()
+        .map(|e| TextEdit {
+            range: Range { start: position(rope, e.range.start, enc), end: position(rope, e.range.end, enc) },
+            new_text: e.text.clone(),
+        })
+        .collect();
+    if document_changes {
+        WorkspaceEdit {
+            document_changes: Some(DocumentChanges::Edits(vec![TextDocumentEdit {
+                text_document: OptionalVersionedTextDocumentIdentifier { uri: uri.clone(), version: Some(version) },
+                edits: text_edits.into_iter().map(OneOf::Left).collect(),
+            }])),
+            ..Default::default()
+        }
+    } else {
+        WorkspaceEdit { changes: Some(HashMap::from([(uri.clone(), text_edits)])), ..Default::default() }
+    }
+}
+
+/// One edit turning `old` into `new`: the differing middle, on character boundaries.
+fn minimal_edit(old: &str, new: &str) -> Edit {
+    let mut start = old.bytes().zip(new.bytes()).take_while(|(a, b)| a == b).count();
+    while !old.is_char_boundary(start) || !new.is_char_boundary(start) {
+        start -= 1;
+    }
+    let max_suffix = old.len().min(new.len()) - start;
+    let mut suffix = old.bytes().rev().zip(new.bytes().rev()).take(max_suffix).take_while(|(a, b)| a == b).count();
+    while !old.is_char_boundary(old.len() - suffix) || !new.is_char_boundary(new.len() - suffix) {
+        suffix -= 1;
+    }
+    Edit { range: start..old.len() - suffix, text: new[start..new.len() - suffix].to_string() }
+}

@@ -1,0 +1,182 @@
+//! `loopsafe check --fix / --unsafe-fixes / --diff` run as a user runs them, on a copy of a project.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn loopsafe(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_loopsafe"))
+        .args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("the binary runs")
+}
+
+fn write(dir: &Path, rel: &str, text: &str) {
+    let p = dir.join(rel);
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    std::fs::write(p, text).unwrap();
+}
+
+fn read(dir: &Path, rel: &str) -> String {
+    std::fs::read_to_string(dir.join(rel)).unwrap()
+}
+
+const MAIN: &str = r#"import time
+
+from fastapi import FastAPI
+
+from .signing import sign_op1
+
+app = FastAPI()
+
+
+@app.get("/sign/{request_id}")
+async def root(request_id: str):
+    return sign_op1(request_id)
+
+
+@app.get("/slow")
+async def slow():
+    time.sleep(1)
+    return "ok"
+"#;
+
+const SIGNING: &str = r#"import requests
+
+session = requests.Session()
+
+
+def sign_op1(request_id):
+    return session.post("https://signer.example.com/sign", json={"id": request_id}).text
+"#;
+
+fn project() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "pyproject.toml", "[project]\nname = \"app\"\ndependencies = [\"fastapi\"]\n");
+    write(dir.path(), "app/__init__.py", "");
+    write(dir.path(), "app/main.py", MAIN);
+    write(dir.path(), "app/signing.py", SIGNING);
+    dir
+}
+
+#[test]
+fn diff_shows_the_fixes_and_writes_nothing() {
+    let dir = project();
+    let out = loopsafe(dir.path(), &["check", "app", "--diff", "--no-cache"]);
+    assert_eq!(out.status.code(), Some(1), "a diff to apply exits 1");
+    let diff = String::from_utf8(out.stdout).unwrap();
+    assert!(diff.starts_with("--- a/app/main.py\n+++ b/app/main.py\n"), "{diff}");
+    assert!(diff.contains("+import asyncio\n"), "{diff}");
+    assert!(diff.contains("-    time.sleep(1)\n+    await asyncio.sleep(1)\n"), "{diff}");
+    // The chain's only fix (offloading a project helper) is unsafe: not in the safe diff.
+    assert!(!diff.contains("run_in_threadpool"), "{diff}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("would apply 1 fix in 1 file"));
+    assert_eq!(read(dir.path(), "app/main.py"), MAIN, "--diff writes nothing");
+
+    let out = loopsafe(dir.path(), &["check", "app", "--diff", "--unsafe-fixes", "--no-cache"]);
+    let diff = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        diff.contains("-    return sign_op1(request_id)\n+    return await run_in_threadpool(sign_op1, request_id)\n"),
+        "{diff}"
+    );
+    assert!(diff.contains("+from fastapi.concurrency import run_in_threadpool\n"), "{diff}");
+}
+
+#[test]
+fn fix_then_unsafe_fixes_converge_to_nothing_left() {
+    let dir = project();
+    // Safe fixes only: time.sleep is fixed, the chain remains and is reported.
+    let out = loopsafe(dir.path(), &["check", "app", "--fix", "--no-cache"]);
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(err.contains("applied 1 fix in 1 file"), "{err}");
+    assert_eq!(out.status.code(), Some(1), "the chain finding remains");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(text.contains("LS101") && !text.contains("LS102"), "{text}");
+    assert!(read(dir.path(), "app/main.py").contains("    await asyncio.sleep(1)\n"));
+
+    // Unsafe fixes too: the chain's call is offloaded; nothing is left.
+    let out = loopsafe(dir.path(), &["check", "app", "--fix", "--unsafe-fixes", "--no-cache"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+    let fixed = read(dir.path(), "app/main.py");
+    assert!(fixed.contains("return await run_in_threadpool(sign_op1, request_id)"), "{fixed}");
+    let compiled = Command::new("python3")
+        .args(["-c", "import sys; compile(sys.stdin.read(), 'main.py', 'exec')"])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .map(|mut child| {
+            use std::io::Write;
+            child.stdin.take().unwrap().write_all(fixed.as_bytes()).unwrap();
+            child.wait().unwrap().success()
+        });
+    assert!(compiled.unwrap_or(true), "the fixed file compiles");
+
+    // A second run has nothing to fix.
+    let out = loopsafe(dir.path(), &["check", "app", "--fix", "--unsafe-fixes", "--no-cache"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("applied 0 fixes in 0 files"));
+    assert_eq!(read(dir.path(), "app/main.py"), fixed);
+}
+
+#[test]
+fn json_lists_chain_fixes_with_positions() {
+    let dir = project();
+    let out = loopsafe(dir.path(), &["check", "app", "--output-format", "json", "--no-cache"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let chain = v.as_array().unwrap().iter().find(|d| d["rule"] == "blocking-http").unwrap();
+    let offload = &chain["fixes"][0];
+    assert_eq!(offload["title"], "Offload `sign_op1` to a thread with `run_in_threadpool`");
+    assert_eq!(offload["applicability"], "unsafe");
+    assert_eq!(offload["kind"], "offload");
+    let call = offload["edits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["content"].as_str().unwrap().starts_with("await"))
+        .unwrap();
+    assert_eq!(call["start"], serde_json::json!({ "line": 12, "column": 12 }));
+    assert_eq!(call["end"], serde_json::json!({ "line": 12, "column": 32 }));
+}
+
+#[test]
+fn a_bad_offload_setting_is_a_precise_error() {
+    let dir = project();
+    write(dir.path(), "pyproject.toml", "[project]\nname = \"app\"\n\n[tool.loopsafe]\noffload = \"threads\"\n");
+    let out = loopsafe(dir.path(), &["check", "app", "--no-cache"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("[tool.loopsafe] `offload`: `threads`: expected one of \"auto\", \"run_in_threadpool\", \"asyncio\", \"anyio\""),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_file_changed_on_disk_during_the_run_is_left_alone() {
+    use loopsafe::{autofix, catalog::Catalog, check, settings::Settings};
+    let dir = project();
+    let settings = Settings::default();
+    let paths = vec![dir.path().join("app")];
+    let opts = check::CheckOptions { paths: &paths, settings: &settings, root: None, follow: true, cache_dir: None };
+    let catalog = Catalog::bundled();
+    let report = check::check(&opts, catalog).unwrap();
+    assert!(!report.diagnostics.is_empty());
+    // The file changes after the check read it and before the fixes are computed.
+    let main = dir.path().join("app/main.py");
+    std::fs::write(&main, MAIN.replace("time.sleep(1)", "time.sleep(2)")).unwrap();
+    let mut warnings = Vec::new();
+    let options = autofix::options(&settings, &paths);
+    let fixes = autofix::compute(&report, catalog, &settings, &options, true, &mut warnings);
+    assert!(fixes.is_empty(), "nothing is fixed in a changed file");
+    assert!(warnings.iter().any(|w| w.contains("main.py: changed on disk")), "{warnings:?}");
+
+    // Changed between computing and writing: also left alone.
+    std::fs::write(&main, MAIN).unwrap();
+    let report = check::check(&opts, catalog).unwrap();
+    let fixes = autofix::compute(&report, catalog, &settings, &options, true, &mut warnings);
+    assert_eq!(fixes.len(), 1);
+    std::fs::write(&main, format!("{MAIN}\n")).unwrap();
+    let mut warnings = Vec::new();
+    assert_eq!(autofix::write(&fixes, &mut warnings), (0, 0));
+    assert_eq!(std::fs::read_to_string(&main).unwrap(), format!("{MAIN}\n"));
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+}

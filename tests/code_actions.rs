@@ -1,0 +1,252 @@
+//! Fixes applied through real `textDocument/codeAction` requests to the in-process language server:
+//! the actions are rebuilt from each diagnostic's `data`, their edits applied to the text give the
+//! expected code, a stale diagnostic yields nothing, and `source.fixAll.loopsafe` applies the safe fixes.
+
+mod lsp_client;
+
+use lsp_client::{Client, apply_edits, codes, edits_for, uri, workspace};
+use serde_json::{Value, json};
+use tower_lsp_server::ls_types::Uri;
+
+const CAPS: &str = r#"{
+    "workspace": { "workspaceEdit": { "documentChanges": true } },
+    "textDocument": { "codeAction": { "disabledSupport": true } }
+}"#;
+
+const APP: &str = "import time
+
+import requests
+from fastapi import FastAPI
+
+app = FastAPI()
+
+
+@app.get(\"/slow\")
+async def slow(u: str):
+    time.sleep(1)
+    return requests.get(u).json()
+";
+
+async fn actions(c: &mut Client, u: &Uri, diags: &[Value], only: Option<&str>) -> Vec<Value> {
+    let range =
+        diags.first().map_or(json!({"start": {"line": 0, "character": 0}, "end": {"line": 0, "character": 0}}), |d| {
+            d["range"].clone()
+        });
+    let mut context = json!({ "diagnostics": diags });
+    if let Some(k) = only {
+        context["only"] = json!([k]);
+    }
+    let resp = c
+        .request(
+            "textDocument/codeAction",
+            json!({ "textDocument": { "uri": u.as_str() }, "range": range, "context": context }),
+        )
+        .await;
+    resp["result"].as_array().cloned().unwrap_or_default()
+}
+
+fn titles(actions: &[Value]) -> Vec<String> {
+    actions
+        .iter()
+        .map(|a| {
+            let mut t = a["title"].as_str().unwrap().to_string();
+            if a["isPreferred"] == true {
+                t.push_str(" [preferred]");
+            }
+            if a.get("disabled").is_some() {
+                t.push_str(" [disabled]");
+            }
+            t
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quick_fixes_are_rebuilt_from_the_diagnostic_data_and_apply() {
+    let dir = workspace(&[("app.py", APP)]);
+    let caps: Value = serde_json::from_str(CAPS).unwrap();
+    let (mut c, init) = Client::start(caps, Some(dir.path())).await;
+    let kinds = &init["result"]["capabilities"]["codeActionProvider"]["codeActionKinds"];
+    assert_eq!(kinds, &json!(["quickfix", "source.fixAll.loopsafe"]));
+    let u = uri(&dir.path().join("app.py"));
+    c.open(&u, APP).await;
+    let diags = c.diagnostics_until(&u, |d| d.len() == 2).await;
+    assert_eq!(codes(&diags), ["LS102@10:4", "LS101@11:11"]);
+
+    // time.sleep: async sleep (safe, preferred), offload, make the route sync, noqa.
+    let sleep = actions(&mut c, &u, &diags[..1], None).await;
+    assert_eq!(
+        titles(&sleep),
+        [
+            "Replace `time.sleep` with `await asyncio.sleep` [preferred]",
+            "Offload `time.sleep` to a thread with `run_in_threadpool`",
+            "Make `slow` a plain `def` (the framework runs it in a worker thread)",
+            "Add `# noqa: LS102` to this line",
+        ]
+    );
+    assert!(sleep.iter().all(|a| a["kind"] == "quickfix"));
+    let edit = &sleep[0]["edit"];
+    assert_eq!(edit["documentChanges"][0]["textDocument"]["version"], 1, "versioned documentChanges");
+    let fixed = apply_edits(APP, &edits_for(edit, &u));
+    assert_eq!(
+        fixed,
+        APP.replace("import time\n", "import asyncio\nimport time\n")
+            .replace("    time.sleep(1)", "    await asyncio.sleep(1)")
+    );
+    let make_sync = sleep.iter().find(|a| a["title"].as_str().unwrap().starts_with("Make")).unwrap();
+    assert_eq!(apply_edits(APP, &edits_for(&make_sync["edit"], &u)), APP.replace("async def slow", "def slow"));
+
+    // requests.get inside `.json()`: offload (safe) parenthesizes; httpx (unsafe) wraps the statement.
+    let http = actions(&mut c, &u, &diags[1..], None).await;
+    assert_eq!(
+        titles(&http)[..3],
+        [
+            "Offload `requests.get` to a thread with `run_in_threadpool` [preferred]",
+            "Use `httpx.AsyncClient` instead of `requests.get`",
+            "Make `slow` a plain `def` (the framework runs it in a worker thread)",
+        ]
+    );
+    assert_eq!(
+        apply_edits(APP, &edits_for(&http[0]["edit"], &u)),
+        APP.replace(
+            "from fastapi import FastAPI\n",
+            "from fastapi import FastAPI\nfrom fastapi.concurrency import run_in_threadpool\n"
+        )
+        .replace("return requests.get(u).json()", "return (await run_in_threadpool(requests.get, u)).json()")
+    );
+    assert_eq!(
+        apply_edits(APP, &edits_for(&http[1]["edit"], &u)),
+        APP.replace("import requests\n", "import httpx\nimport requests\n").replace(
+            "    return requests.get(u).json()",
+            "    async with httpx.AsyncClient(follow_redirects=True, timeout=None) as client:\n        return (await client.get(u)).json()"
+        )
+    );
+
+    // The fix-all source action applies the safe fixes only, in one edit.
+    let all = actions(&mut c, &u, &[], Some("source.fixAll.loopsafe")).await;
+    assert_eq!(titles(&all), ["Fix all safe loopsafe findings"]);
+    assert_eq!(all[0]["kind"], "source.fixAll.loopsafe");
+    let fixed = apply_edits(APP, &edits_for(&all[0]["edit"], &u));
+    assert!(fixed.contains("    await asyncio.sleep(1)\n"), "{fixed}");
+    assert!(fixed.contains("return (await run_in_threadpool(requests.get, u)).json()"), "{fixed}");
+    assert!(fixed.starts_with("import asyncio\nimport time\n"), "{fixed}");
+
+    // After an edit, the old diagnostics are stale: no action.
+    c.change(&u, 2, json!([{ "range": { "start": { "line": 0, "character": 0 }, "end": { "line": 0, "character": 0 } }, "text": "\n" }])).await;
+    let _ = c.diagnostics_until(&u, |d| codes(d) == ["LS102@11:4", "LS101@12:11"]).await;
+    assert!(actions(&mut c, &u, &diags[..1], None).await.is_empty(), "a stale diagnostic yields no action");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_fixes_say_why_and_plain_changes_without_document_changes() {
+    let text =
+        "import requests\n\n\nasync def get(u):\n    with requests.get(u, stream=True) as r:\n        return r\n";
+    let dir = workspace(&[("m.py", text)]);
+    let (mut c, _) =
+        Client::start(json!({ "textDocument": { "codeAction": { "disabledSupport": true } } }), Some(dir.path())).await;
+    let u = uri(&dir.path().join("m.py"));
+    c.open(&u, text).await;
+    let diags = c.diagnostics_until(&u, |d| !d.is_empty()).await;
+    let acts = actions(&mut c, &u, &diags, None).await;
+    let offload = acts.iter().find(|a| a["title"].as_str().unwrap().starts_with("Offload")).unwrap();
+    assert!(offload["disabled"]["reason"].as_str().unwrap().contains("context manager"), "{offload}");
+    let httpx = acts.iter().find(|a| a["title"].as_str().unwrap().starts_with("Use `httpx")).unwrap();
+    assert!(httpx["disabled"]["reason"].as_str().unwrap().contains("stream"), "{httpx}");
+    let noqa = acts.iter().find(|a| a["title"] == "Add `# noqa: LS101` to this line").unwrap();
+    assert!(noqa["edit"]["changes"].is_object(), "no documentChanges support: plain changes");
+    assert_eq!(
+        apply_edits(text, &edits_for(&noqa["edit"], &u)),
+        text.replace("stream=True) as r:", "stream=True) as r:  # noqa: LS101")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chain_finding_offloads_the_call_to_the_sync_helper() {
+    let main = "from fastapi import FastAPI\n\nfrom .signing import sign_op1\n\napp = FastAPI()\n\n\n@app.get(\"/sign/{request_id}\")\nasync def root(request_id: str):\n    return sign_op1(request_id)\n";
+    let signing = "import requests\n\n\ndef sign_op1(request_id):\n    return requests.get(f\"https://example.com/{request_id}\").text\n";
+    let dir = workspace(&[("app/__init__.py", ""), ("app/main.py", main), ("app/signing.py", signing)]);
+    let caps: Value = serde_json::from_str(CAPS).unwrap();
+    let (mut c, _) = Client::start(caps, Some(dir.path())).await;
+    let u = uri(&dir.path().join("app/main.py"));
+    c.open(&u, main).await;
+    let diags = c.diagnostics_until(&u, |d| !d.is_empty()).await;
+    assert_eq!(codes(&diags), ["LS101@9:11"]);
+    assert!(diags[0]["data"]["chain"].is_array());
+    let acts = actions(&mut c, &u, &diags, None).await;
+    assert_eq!(
+        titles(&acts)[..2],
+        [
+            "Offload `sign_op1` to a thread with `run_in_threadpool` [preferred]",
+            "Make `root` a plain `def` (the framework runs it in a worker thread)",
+        ]
+    );
+    let fixed = apply_edits(main, &edits_for(&acts[0]["edit"], &u));
+    assert_eq!(
+        fixed,
+        main.replace(
+            "from fastapi import FastAPI\n",
+            "from fastapi import FastAPI\nfrom fastapi.concurrency import run_in_threadpool\n"
+        )
+        .replace("return sign_op1(request_id)", "return await run_in_threadpool(sign_op1, request_id)")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn make_sync_drops_await_at_every_call_site_in_the_workspace() {
+    let services = "async def helper(x):\n    return x + 1\n";
+    let main = "from . import services\n\n\nasync def run():\n    return await services.helper(1)\n";
+    let other = "from .services import helper\n\n\nasync def go():\n    y = (await helper(2)) * 2\n    return y\n";
+    let dir = workspace(&[
+        ("pkg/__init__.py", ""),
+        ("pkg/services.py", services),
+        ("pkg/main.py", main),
+        ("pkg/other.py", other),
+    ]);
+    let mut caps: Value = serde_json::from_str(CAPS).unwrap();
+    caps["initializationOptions"] = json!(null);
+    let (mut c, _) = Client::start(caps, Some(dir.path())).await;
+    c.notify(
+        "workspace/didChangeConfiguration",
+        json!({ "settings": { "loopsafe": { "extend-select": ["async-without-await"] } } }),
+    )
+    .await;
+    let u = uri(&dir.path().join("pkg/services.py"));
+    c.open(&u, services).await;
+    let diags = c.diagnostics_until(&u, |d| codes(d).iter().any(|c| c.starts_with("LS201"))).await;
+    let acts = actions(&mut c, &u, &diags, None).await;
+    assert_eq!(
+        titles(&acts),
+        [
+            "Make `helper` a plain `def` and drop `await` at its 2 call sites [preferred]",
+            "Add `# noqa: LS201` to this line"
+        ]
+    );
+    let edit = &acts[0]["edit"];
+    assert_eq!(edit["documentChanges"].as_array().unwrap().len(), 3, "{edit}");
+    assert_eq!(apply_edits(services, &edits_for(edit, &u)), "def helper(x):\n    return x + 1\n");
+    let mu = uri(&dir.path().join("pkg/main.py"));
+    assert_eq!(
+        apply_edits(main, &edits_for(edit, &mu)),
+        main.replace("await services.helper(1)", "services.helper(1)")
+    );
+    let ou = uri(&dir.path().join("pkg/other.py"));
+    assert_eq!(apply_edits(other, &edits_for(edit, &ou)), other.replace("(await helper(2))", "(helper(2))"));
+
+    // A caller that uses the coroutine another way: not offered, and the reason says where.
+    std::fs::write(dir.path().join("pkg/gather.py"), "import asyncio\n\nfrom .services import helper\n\n\nasync def both():\n    await asyncio.gather(helper(1), helper(2))\n").unwrap();
+    c.notify(
+        "workspace/didChangeWatchedFiles",
+        json!({ "changes": [{ "uri": uri(&dir.path().join("pkg/gather.py")).as_str(), "type": 1 }] }),
+    )
+    .await;
+    let mut reason = String::new();
+    for _ in 0..50 {
+        let acts = actions(&mut c, &u, &diags, None).await;
+        if let Some(a) = acts.iter().find(|a| a.get("disabled").is_some()) {
+            reason = a["disabled"]["reason"].as_str().unwrap().to_string();
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(reason.contains("is called without `await`") && reason.contains("gather.py:7"), "{reason}");
+}

@@ -1,0 +1,131 @@
+//! The fixes as data: every `tests/fixes/NAME.py` is fixed with the fix its `# fix:` header names and
+//! must become `tests/fixes/NAME.fixed.py` exactly; every after-file must compile (`python3 -m
+//! py_compile`); fixing again changes nothing. And over every analysis fixture (`tests/fixtures/**`):
+//! applying all safe and unsafe fixes until nothing changes never adds a syntax error, and a second
+//! pass finds nothing more to fix. See tests/fixes/README.md.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use loopsafe::catalog::Catalog;
+use loopsafe::fix::{self, Fix, FixId, Options};
+
+fn fix_id(name: &str) -> Option<FixId> {
+    Some(match name {
+        "offload" => FixId::Offload,
+        "make-sync" => FixId::MakeSync,
+        "httpx" => FixId::Httpx,
+        "async-sleep" => FixId::AsyncSleep,
+        "async-file" => FixId::AsyncFile,
+        "noqa" => FixId::Noqa,
+        _ => return None,
+    })
+}
+
+/// The `# <key>: value` header line of a fixture.
+fn header<'a>(text: &'a str, key: &str) -> Option<&'a str> {
+    text.lines().take_while(|l| l.starts_with('#')).find_map(|l| l.strip_prefix(&format!("# {key}:")).map(str::trim))
+}
+
+fn fixtures() -> Vec<PathBuf> {
+    let dir = common::repo_root().join("tests/fixes");
+    common::python_files(&dir).into_iter().filter(|p| !p.to_string_lossy().ends_with(".fixed.py")).collect()
+}
+
+fn after_file(p: &Path) -> PathBuf {
+    p.with_extension("fixed.py")
+}
+
+fn apply(text: &str) -> fix::FixedText {
+    let settings = common::inline_settings(text).expect("valid `# config:`");
+    let catalog = Catalog::bundled().extended(&settings.extend_blocking_calls);
+    let options = Options::new(&settings, header(text, "anyio") == Some("available"));
+    let wanted = header(text, "fix").expect("a `# fix:` header");
+    match wanted {
+        "all" => fix::fix_all(text, Vec::new(), &catalog, &settings, &options, false),
+        "all-unsafe" => fix::fix_all(text, Vec::new(), &catalog, &settings, &options, true),
+        name => {
+            let id = fix_id(name).unwrap_or_else(|| panic!("unknown fix `{name}`"));
+            fix::fix_all_with(text, Vec::new(), &catalog, &settings, &options, &|f: &Fix| f.id == id)
+        }
+    }
+}
+
+#[test]
+fn every_fixture_becomes_its_after_file() {
+    let update = std::env::var_os("LOOPSAFE_UPDATE_FIXES").is_some();
+    let mut failures = Vec::new();
+    let all = fixtures();
+    assert!(all.len() >= 15, "the fix fixtures are missing");
+    for p in &all {
+        let text = std::fs::read_to_string(p).unwrap();
+        let fixed = apply(&text);
+        let after = after_file(p);
+        if update {
+            std::fs::write(&after, &fixed.text).unwrap();
+            continue;
+        }
+        let expected = std::fs::read_to_string(&after)
+            .unwrap_or_else(|_| panic!("{} is missing (LOOPSAFE_UPDATE_FIXES=1 writes it)", after.display()));
+        if fixed.text != expected {
+            failures.push(format!(
+                "{}: the fixed text differs from {}:\n{}",
+                p.display(),
+                after.display(),
+                similar::TextDiff::from_lines(&expected, &fixed.text).unified_diff().header("expected", "actual")
+            ));
+        }
+        // Fixing the fixed text again changes nothing.
+        let again = apply(&fixed.text);
+        if again.applied != 0 {
+            failures.push(format!("{}: a second pass applied {:?}", p.display(), again.titles));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+#[test]
+fn every_after_file_compiles() {
+    let files: Vec<PathBuf> = fixtures().iter().map(|p| after_file(p)).collect();
+    let Ok(status) = std::process::Command::new("python3")
+        .arg("-c")
+        // What `python3 -m py_compile` checks, without writing a .pyc into the source tree.
+        .arg("import sys\nfor p in sys.argv[1:]:\n    compile(open(p, encoding='utf-8').read(), p, 'exec')")
+        .args(&files)
+        .status()
+    else {
+        eprintln!("python3 is not installed: the after-files are not compiled here (.ci/run compiles them)");
+        return;
+    };
+    assert!(status.success(), "an after-file does not compile");
+}
+
+#[test]
+fn fixes_converge_on_every_analysis_fixture() {
+    let catalog = Catalog::bundled();
+    let mut failures = Vec::new();
+    let dir = common::repo_root().join("tests/fixtures");
+    let files = common::python_files(&dir);
+    assert!(!files.is_empty());
+    let mut applied = 0;
+    for p in files {
+        let text = std::fs::read_to_string(&p).unwrap();
+        let mut settings = common::inline_settings(&text).unwrap_or_default();
+        settings.select.push(loopsafe::settings::Selector::parse("ALL").unwrap());
+        let catalog = catalog.extended(&settings.extend_blocking_calls);
+        let options = Options::new(&settings, true);
+        let before = loopsafe::syntax::parse(&text, None).map_or(0, |t| fix::error_count(&t));
+        let first = fix::fix_all(&text, Vec::new(), &catalog, &settings, &options, true);
+        applied += first.applied;
+        if fix::introduces_syntax_error(before, &first.text) {
+            failures.push(format!("{}: the fixes introduced a syntax error", p.display()));
+        }
+        let second = fix::fix_all(&first.text, Vec::new(), &catalog, &settings, &options, true);
+        if second.applied != 0 {
+            failures.push(format!("{}: a second pass still applied {:?}", p.display(), second.titles));
+        }
+    }
+    assert!(applied > 50, "only {applied} fixes applied over the fixtures");
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

@@ -1,0 +1,3 @@
+# fix: async-file
+async def load(name):
+    return open(name).read()

@@ -1,0 +1,10 @@
+# fix: async-sleep
+import asyncio
+import time
+from time import sleep
+
+
+async def worker(delay):
+    await asyncio.sleep(delay)
+    await asyncio.sleep(0.5)
+    return await asyncio.sleep(1) or delay

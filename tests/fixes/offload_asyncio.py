@@ -1,0 +1,25 @@
+# fix: offload
+import asyncio
+import subprocess
+
+import requests
+
+
+class Client:
+    def __init__(self):
+        self.session = requests.Session()
+
+    async def fetch(self, u):
+        return self.session.get(u)
+
+
+async def main(u, args, kwargs):
+    r = requests.get(u, timeout=5)
+    data = requests.get(u).json()
+    subprocess.run(*args, **kwargs)
+    requests.post(
+        u,
+        json={"a": 1},  # the payload
+    )
+    total = sum(requests.get(x).status_code for x in [u]) if False else 0
+    return r, data, total

@@ -1,0 +1,7 @@
+# config: offload = "anyio"
+# fix: offload
+import socket
+
+
+async def resolve(host):
+    return socket.gethostbyname(host)
