@@ -1,0 +1,1 @@
+"""Example service for loopsafe's end-to-end test: a FastAPI app that calls a slow external API."""
