@@ -91,7 +91,7 @@ while :; do
     sleep 0.5
 done
 grep -E 'LS102' <<<"$picker" | grep -q 'loopsafe' || fail "the picker row for LS102 does not name loopsafe as its source"
-log "picker: $(grep -E 'LS102' <<<"$picker" | head -1 | sed -e 's/│/ /g' -e 's/  */ /g')"
+log "picker row: $(grep -oE '(ERROR|WARN|INFO|HINT) +loopsafe +LS102 [^│]*' <<<"$picker" | head -1 | sed 's/  */ /g')"
 
 # Narrow the picker to that row and jump to it.
 keys -l '%code LS102'
@@ -106,9 +106,11 @@ keys Space a
 menu=$(wait_for 'asyncio|noqa|thread|supports code actions' 'the code action menu') || exit 1
 grep -q 'No configured language server supports code actions' <<<"$menu" &&
     fail "this loopsafe build does not offer code actions (Helix: no server supports them)"
-log "code action menu: $(grep -E 'asyncio|noqa|thread' <<<"$menu" | sed -e 's/[│┃]/ /g' -e 's/  */ /g' | head -5 | paste -sd'|')"
+log "code action menu: $(grep -oE '(Replace|Offload|Add|Make|Swap|Use|Read|Write) [^│┃]*' <<<"$menu" |
+    sed 's/   .*//' | paste -sd'|')"
 keys Enter
-keys Escape ':write' Enter
+# (No Escape first: an Escape directly followed by ':' reads as Alt-:.)
+keys ':write' Enter
 deadline=$((SECONDS + timeout_s))
 until [ "$(sed -n "${want_line}p" "$file")" = "$want_text" ]; do
     [ "$SECONDS" -lt "$deadline" ] ||
