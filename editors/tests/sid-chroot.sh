@@ -128,7 +128,10 @@ EOF
     chmod 755 "$ROOT/usr/sbin/policy-rc.d"
 
     log "installing: ${PACKAGES[*]}"
+    # An earlier run stopped during dpkg leaves packages half-configured: finish them first.
+    run_in_chroot -- DEBIAN_FRONTEND=noninteractive -- dpkg --configure -a >&2
     apt_in_chroot update >&2
+    apt_in_chroot install -y -f >&2
     apt_in_chroot install -y --no-install-recommends "${PACKAGES[@]}" >&2
     apt_in_chroot clean >&2
 
