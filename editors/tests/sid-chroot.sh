@@ -26,11 +26,13 @@ MIRROR=${LOOPSAFE_SID_MIRROR:-http://deb.debian.org/debian}
 READY="$ROOT/.loopsafe-ready"
 BOOTSTRAPPED="$ROOT/.loopsafe-debootstrap-done"
 
-# What the editor tests use. Helix is packaged in Debian as `hx` (binary /usr/bin/hx).
+# What the editor tests use. Helix is packaged in Debian as `hx` (binary /usr/bin/hx); ruff is the other
+# Python language server the tests run beside loopsafe.
 PACKAGES=(
     ca-certificates procps git python3 tmux fonts-dejavu-core
     neovim
     hx
+    ruff
     nodejs npm chromium
 )
 

@@ -44,11 +44,12 @@ export HOME="$tmp/home" XDG_CONFIG_HOME="$tmp/config" XDG_CACHE_HOME="$tmp/cache
 export XDG_STATE_HOME="$tmp/state" PATH="$tmp/bin:$PATH" TERM=xterm-256color COLORTERM=truecolor
 file="$tmp/app/app/main.py"
 
-# `hx --health python` lists loopsafe, found.
+# `hx --health python` lists loopsafe, found (and ruff, which the test runs beside it).
 health=$("$hx" --health python 2>&1 | sed 's/\x1b\[[0-9;]*m//g') || fail "hx --health python failed: $health"
 grep -Eq '✓ loopsafe: .*loopsafe' <<<"$health" || fail "hx --health python does not list loopsafe as found:
 $health"
-log "hx --health python: $(grep -E 'loopsafe' <<<"$health" | sed 's/^ *//')"
+grep -Eq '✓ ruff: ' <<<"$health" || fail "hx --health python does not find ruff (the chroot installs it)"
+log "hx --health python: $(grep -E '✓' <<<"$health" | grep -E 'loopsafe|ruff' | sed 's/^ *//' | paste -sd' ')"
 
 # Where the finding must be: the `time.sleep(1)` in the coroutine (1-based line and column, as Helix's
 # status line shows them).
@@ -79,19 +80,21 @@ keys() { tmux -L "$sock" send-keys -t hx "$@"; }
 tmux -L "$sock" -f /dev/null new-session -d -s hx -x 200 -y 50 -c "$tmp/app" "$hx" app/main.py
 wait_for 'main\.py' 'Helix to show main.py' >/dev/null || exit 1
 
-# The diagnostics picker (space d) shows severity, source, code and message. loopsafe analyses in the
-# background, so open it until loopsafe's LS102 is listed.
+# The diagnostics picker (space d) shows severity, source, code and message. loopsafe and ruff (the
+# snippet keeps ruff beside loopsafe; the chroot has it) analyse in the background, so open the picker
+# until both have published: loopsafe's LS102 and ruff's ASYNC251 on the same `time.sleep`.
 deadline=$((SECONDS + timeout_s))
 while :; do
     keys Space d
     picker=$(try_wait '[0-9]+/[0-9]+' 5 || true)
-    grep -q 'LS102' <<<"$picker" && break
+    grep -Eq 'loopsafe +LS102' <<<"$picker" && grep -Eq 'Ruff +ASYNC251' <<<"$picker" && break
     keys Escape
-    [ "$SECONDS" -lt "$deadline" ] || fail "loopsafe's LS102 never appeared in the diagnostics picker"
+    [ "$SECONDS" -lt "$deadline" ] ||
+        fail "the diagnostics picker never listed both loopsafe's LS102 and ruff's ASYNC251"
     sleep 0.5
 done
-grep -E 'LS102' <<<"$picker" | grep -q 'loopsafe' || fail "the picker row for LS102 does not name loopsafe as its source"
-log "picker row: $(grep -oE '(ERROR|WARN|INFO|HINT) +loopsafe +LS102 [^│]*' <<<"$picker" | head -1 | sed 's/  */ /g')"
+row() { grep -oE "(ERROR|WARN|INFO|HINT) +$1 [^│]*" <<<"$picker" | head -1 | sed 's/  */ /g'; }
+log "picker rows: $(row 'loopsafe +LS102') / $(row 'Ruff +ASYNC251')"
 
 # Narrow the picker to that row and jump to it.
 keys -l '%code LS102'
@@ -101,13 +104,18 @@ keys Enter
 wait_for " $want_line:$want_col *\$" "the cursor at the diagnostic's start, $want_line:$want_col" >/dev/null || exit 1
 log "jumped to the LS102 diagnostic at $want_line:$want_col"
 
-# The code actions at it (space a); the preferred quickfix comes first. Apply it and write the file.
+# The code actions at it (space a), from both servers. Helix lists quickfixes first, preferred ones
+# first among them: loopsafe's preferred fix must be the first row. Apply it and write the file.
 keys Space a
 menu=$(wait_for 'asyncio|noqa|thread|supports code actions' 'the code action menu') || exit 1
 grep -q 'No configured language server supports code actions' <<<"$menu" &&
     fail "this loopsafe build does not offer code actions (Helix: no server supports them)"
-log "code action menu: $(grep -oE '(Replace|Offload|Add|Make|Swap|Use|Read|Write) [^│┃]*' <<<"$menu" |
-    sed 's/   .*//' | paste -sd'|')"
+sleep 0.5 # both servers' answers
+menu=$(screen)
+titles=$(grep -oE '(Replace|Offload|Add|Make|Swap|Use|Read|Write|Ruff)[ :(][^│┃]*' <<<"$menu" | sed 's/   .*//')
+log "code action menu: $(paste -sd'|' <<<"$titles")"
+head -1 <<<"$titles" | grep -q 'await asyncio.sleep' ||
+    fail "the first code action is not loopsafe's preferred \`await asyncio.sleep\` fix"
 keys Enter
 # (No Escape first: an Escape directly followed by ':' reads as Alt-:.)
 keys ':write' Enter
@@ -120,18 +128,19 @@ done
 python3 -m py_compile "$file" || fail "the fixed file does not compile"
 log "applied: line $want_line on disk is now '$want_text'"
 
-# The diagnostic is gone (the picker no longer lists LS102) while loopsafe's other findings stay.
+# The diagnostic is gone (the picker no longer lists LS102) while loopsafe's other findings, and ruff's,
+# stay.
 deadline=$((SECONDS + timeout_s))
 while :; do
     keys Space d
     picker=$(wait_for '[0-9]+/[0-9]+' 'the diagnostics picker') || exit 1
     keys Escape
-    if ! grep -q 'LS102' <<<"$picker" && grep -q 'LS101' <<<"$picker"; then
+    if ! grep -q 'LS102' <<<"$picker" && grep -Eq 'loopsafe +LS101' <<<"$picker" && grep -q 'Ruff' <<<"$picker"; then
         break
     fi
-    [ "$SECONDS" -lt "$deadline" ] || fail "after the fix the picker still shows LS102 (or lost LS101)"
+    [ "$SECONDS" -lt "$deadline" ] || fail "after the fix the picker still shows LS102 (or lost LS101 or ruff's rows)"
     sleep 0.5
 done
-log "LS102 is gone from the diagnostics picker; LS101 remains"
+log "LS102 is gone from the diagnostics picker; loopsafe's LS101 and ruff's rows remain"
 keys ':quit!' Enter
 log PASS

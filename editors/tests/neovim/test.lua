@@ -4,8 +4,8 @@
 -- example FastAPI app, waits for loopsafe's `time.sleep` diagnostic (LS102) at its line and column,
 -- lists the code actions there, applies the preferred quickfix the way a user would
 -- (vim.lsp.buf.code_action), writes the file, and checks the new text and that the diagnostic is gone.
--- A second, in-process language server is attached to the same buffer the whole time (standing in for
--- pyright or ruff) to check that the two coexist. Exits 1 with a message on the first failure.
+-- ruff's language server is attached to the same buffer the whole time, to check that the two coexist
+-- (both report the `time.sleep`; each keeps its own diagnostics and code actions). Exits 1 with a message on the first failure.
 
 local TIMEOUT = tonumber(os.getenv('LOOPSAFE_TEST_TIMEOUT_MS') or '') or 30000
 
@@ -64,58 +64,9 @@ local shipped = vim.lsp.config.loopsafe
 check(shipped and shipped.cmd and shipped.cmd[1] == 'loopsafe', 'lsp/loopsafe.lua was not found on the runtimepath')
 check(vim.tbl_contains(shipped.root_markers or {}, 'pyproject.toml'), 'root_markers lacks pyproject.toml')
 
--- A second server on the same buffer, in process: it publishes its own diagnostic and offers its own
--- (non-preferred) quickfix, as pyright or ruff would.
-local dummy = { opened = false }
-vim.lsp.config('dummy', {
-  filetypes = { 'python' },
-  root_markers = { 'pyproject.toml' },
-  cmd = function(dispatchers)
-    local closing, id = false, 0
-    local srv = {}
-    function srv.request(method, params, callback)
-      id = id + 1
-      if method == 'initialize' then
-        callback(nil, { capabilities = { textDocumentSync = 1, codeActionProvider = true } })
-      elseif method == 'textDocument/codeAction' then
-        callback(nil, { { title = 'dummy: a fix of its own', kind = 'quickfix', edit = { changes = {} } } })
-      else
-        callback(nil, vim.NIL)
-      end
-      return true, id
-    end
-    function srv.notify(method, params)
-      if method == 'textDocument/didOpen' then
-        dummy.opened = true
-        vim.schedule(function()
-          dispatchers.notification('textDocument/publishDiagnostics', {
-            uri = params.textDocument.uri,
-            diagnostics = {
-              {
-                range = { start = { line = 0, character = 0 }, ['end'] = { line = 0, character = 3 } },
-                message = 'dummy diagnostic',
-                source = 'dummy',
-                code = 'D1',
-                severity = 3,
-              },
-            },
-          })
-        end)
-      elseif method == 'exit' then
-        closing = true
-        dispatchers.on_exit(0, 15)
-      end
-      return true
-    end
-    function srv.is_closing()
-      return closing
-    end
-    function srv.terminate()
-      closing = true
-    end
-    return srv
-  end,
-})
+-- A second Python server on the same buffer, as users have: ruff's (`ruff server`; the chroot has it).
+check(vim.fn.executable('ruff') == 1, 'ruff is not installed (the sid chroot installs it)')
+vim.lsp.config('ruff', { cmd = { 'ruff', 'server' }, filetypes = { 'python' }, root_markers = { 'pyproject.toml' } })
 -- An error the server shows (a rejected setting, say) fails the test.
 local shown_errors = {}
 vim.lsp.handlers['window/showMessage'] = function(_, result, ctx)
@@ -124,7 +75,7 @@ vim.lsp.handlers['window/showMessage'] = function(_, result, ctx)
   end
   log(('%s says: %s'):format(vim.lsp.get_client_by_id(ctx.client_id).name, result.message))
 end
-vim.lsp.enable({ 'loopsafe', 'dummy' })
+vim.lsp.enable({ 'loopsafe', 'ruff' })
 
 vim.cmd.edit(vim.fn.fnameescape(file))
 local buf = vim.api.nvim_get_current_buf()
@@ -135,13 +86,13 @@ local function client(name)
 end
 check(
   vim.wait(TIMEOUT, function()
-    return client('loopsafe') ~= nil and client('loopsafe').initialized and client('dummy') ~= nil
+    return client('loopsafe') ~= nil and client('loopsafe').initialized and client('ruff') ~= nil
   end, 50),
-  'loopsafe and the second server did not both attach to the buffer'
+  'loopsafe and ruff did not both attach to the buffer'
 )
 local ls = client('loopsafe')
 check(ls.root_dir == project, 'root_dir is ' .. tostring(ls.root_dir) .. ', expected ' .. project)
-log(('attached: loopsafe (root %s, encoding %s) and dummy'):format(ls.root_dir, ls.offset_encoding))
+log(('attached: loopsafe (root %s, encoding %s) and ruff'):format(ls.root_dir, ls.offset_encoding))
 
 -- The expected place: the `time.sleep(1)` in the coroutine `retry_payment` (0-based line and byte
 -- column, as vim.diagnostic has them). The `time.sleep(0.1)` in the sync route is not a finding.
@@ -185,12 +136,23 @@ check(
 )
 log(('LS102 at %d:%d: %s'):format(d.lnum + 1, d.col + 1, d.message))
 check(#shown_errors == 0, 'the server reported errors: ' .. table.concat(shown_errors, '; '))
+
+-- ruff reports the same call (ASYNC251) in its own namespace, beside loopsafe's.
+local function ruff_diags(code)
+  return vim.tbl_filter(function(x)
+    return x.source == 'Ruff' and (code == nil or x.code == code)
+  end, vim.diagnostic.get(buf))
+end
 check(
-  #vim.tbl_filter(function(x)
-    return x.source == 'dummy'
-  end, vim.diagnostic.get(buf)) == 1,
-  "the second server's diagnostic is missing beside loopsafe's"
+  vim.wait(TIMEOUT, function()
+    return #ruff_diags('ASYNC251') > 0
+  end, 50),
+  "ruff's ASYNC251 diagnostic is missing beside loopsafe's"
 )
+local r = ruff_diags('ASYNC251')[1]
+check(r.lnum == d.lnum and r.col == d.col, ('ruff reports ASYNC251 at %d:%d'):format(r.lnum + 1, r.col + 1))
+check(r.namespace ~= d.namespace, 'loopsafe and ruff share a diagnostic namespace')
+log(('ruff: ASYNC251 at %d:%d beside it'):format(r.lnum + 1, r.col + 1))
 
 -- The code actions at the diagnostic, as the client would ask for them (the diagnostic with its data).
 check(
@@ -216,7 +178,8 @@ end
 check(preferred ~= nil, 'no preferred code action among ' .. #actions)
 check(preferred.kind == 'quickfix', 'the preferred action is of kind ' .. tostring(preferred.kind))
 
--- Apply it the way a user does: :lua vim.lsp.buf.code_action() at the cursor, choosing that title.
+-- Apply it the way a user does: vim.lsp.buf.code_action() at the cursor (it asks both servers), choosing
+-- loopsafe's preferred title.
 local title = preferred.title
 vim.lsp.buf.code_action({
   context = { only = { 'quickfix' } },
@@ -250,8 +213,9 @@ check(
   end, 50),
   'after the fix, loopsafe diagnostics are ' .. summary()
 )
-check(client('dummy') ~= nil and client('loopsafe') ~= nil, 'a client detached during the test')
-log('LS102 is gone; loopsafe still reports ' .. summary() .. '; both servers still attached')
+check(client('ruff') ~= nil and client('loopsafe') ~= nil, 'a client detached during the test')
+check(#ruff_diags('ASYNC210') > 0, "ruff's other diagnostics went too")
+log('LS102 is gone; loopsafe still reports ' .. summary() .. '; ruff still reports ASYNC210')
 check(#shown_errors == 0, 'the server reported errors: ' .. table.concat(shown_errors, '; '))
 log('PASS')
 finish(0)
