@@ -107,7 +107,7 @@ log "jumped to the LS102 diagnostic at $want_line:$want_col"
 # The code actions at it (space a), from both servers. Helix lists quickfixes first, preferred ones
 # first among them: loopsafe's preferred fix must be the first row. Apply it and write the file.
 keys Space a
-menu=$(wait_for 'asyncio|noqa|thread|supports code actions' 'the code action menu') || exit 1
+menu=$(wait_for 'asyncio|noqa|thread|Ruff|supports code actions' 'the code action menu') || exit 1
 grep -q 'No configured language server supports code actions' <<<"$menu" &&
     fail "this loopsafe build does not offer code actions (Helix: no server supports them)"
 sleep 0.5 # both servers' answers
@@ -115,7 +115,7 @@ menu=$(screen)
 titles=$(grep -oE '(Replace|Offload|Add|Make|Swap|Use|Read|Write|Ruff)[ :(][^│┃]*' <<<"$menu" | sed 's/   .*//')
 log "code action menu: $(paste -sd'|' <<<"$titles")"
 head -1 <<<"$titles" | grep -q 'await asyncio.sleep' ||
-    fail "the first code action is not loopsafe's preferred \`await asyncio.sleep\` fix"
+    fail "the first code action is not loopsafe's preferred \`await asyncio.sleep\` fix (does this build have code actions?)"
 keys Enter
 # (No Escape first: an Escape directly followed by ':' reads as Alt-:.)
 keys ':write' Enter
