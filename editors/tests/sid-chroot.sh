@@ -57,9 +57,10 @@ inner() {
         mkdir -p "$ROOT$dir"
         mount --rbind "$dir" "$ROOT$dir"
     done
-    # Name resolution and certificates follow the host's (npm needs to reach its registry).
+    # Name resolution follows the host's (apt and npm reach the network; CA certificates: see build).
     cp -L /etc/resolv.conf "$ROOT/etc/resolv.conf" 2>/dev/null || true
     # The same working directory as outside when it exists inside (a bind-mounted one), else /.
+    # shellcheck disable=SC2016 # expanded by the inner shell
     exec chroot "$ROOT" /bin/sh -c 'cd "$1" 2>/dev/null || cd /; shift; exec "$@"' sh "$CALLER_PWD" "$@"
 }
 
