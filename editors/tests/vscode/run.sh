@@ -49,7 +49,7 @@ if ! cmp -s "$here/package.json" "$SID$CACHE/.installed"; then
     mkdir -p "$SID$CACHE"
     cp "$here/package.json" "$SID$CACHE/package.json"
     in_sid -- sh -c "cd $CACHE && npm install --no-audit --no-fund --omit=dev" >&2
-    in_sid -- "$CACHE/node_modules/.bin/code-server" --version >&2
+    in_sid -e HOME=/tmp -- "$CACHE/node_modules/.bin/code-server" --version >&2
     cp "$here/package.json" "$SID$CACHE/.installed"
 fi
 flock -u 8

@@ -4,7 +4,8 @@
 //   1. loopsafe's squiggle under `time.sleep(1)` (line 38, column 9);
 //   2. the Problems panel row: source loopsafe, code LS102, [Ln 38, Col 9];
 //   3. the quick fix from the light bulb (Ctrl+. if no light bulb shows), applied;
-//   4. the new text in the editor (and on disk after saving), the squiggle and the row gone.
+//   4. the new text in the editor (and on disk after saving), the squiggle and the row gone;
+//   5. a setting (`loopsafe.ignore`) reaching the server; the server run being the bundled binary.
 // Exits 0 on success; on failure saves a screenshot and prints where it and the logs are.
 "use strict";
 
@@ -31,7 +32,7 @@ const COLUMN = 9;
 const BEFORE = "time.sleep(1)";
 const CODE = "LS102"; // blocking-sleep
 // The quick fix to apply and the line it leaves. `asyncio` is already imported by main.py.
-const FIX_TITLE = /asyncio\.sleep/;
+const FIX_TITLE = /Replace `time\.sleep` with `await asyncio\.sleep`/; // server/src/fix/kinds.rs, async_sleep
 const AFTER = "await asyncio.sleep(1)";
 
 const { chromium } = require(path.join(CACHE, "node_modules", "playwright-core"));
@@ -274,6 +275,39 @@ async function run(page, url) {
     return rows.some((r) => r.text.includes("loopsafe")) && !rows.some((r) => r.text.includes(CODE));
   });
   log(`the squiggle and the ${CODE} row are gone; other rows: ${(await problemRows(page)).filter((r) => /LS\d/.test(r.text)).length}`);
+
+  // 6. A setting reaches the server: `loopsafe.ignore` in the workspace's settings drops LS107 rows,
+  // the others stay (workspace/didChangeConfiguration with the key of [tool.loopsafe]).
+  const before = await problemRows(page);
+  if (!before.some((r) => r.text.includes("LS107"))) throw new Error("expected LS107 rows before the setting");
+  fs.mkdirSync(path.join(dirs.workspace, ".vscode"), { recursive: true });
+  fs.writeFileSync(path.join(dirs.workspace, ".vscode", "settings.json"), '{ "loopsafe.ignore": ["blocking-database"] }\n');
+  await until("`loopsafe.ignore` to drop the LS107 rows", async () => {
+    const rows = await problemRows(page);
+    return !rows.some((r) => r.text.includes("LS107")) && rows.some((r) => r.text.includes("LS101"));
+  });
+  log("loopsafe.ignore = [\"blocking-database\"]: the LS107 rows are gone, LS101 stays");
+
+  // 7. The server that ran is the binary bundled in the .vsix (the loopsafe output says where from).
+  const started = outputLog().match(/starting .* server \(from [^)]*\)/);
+  if (!started || !started[0].includes("from the bundled binary")) {
+    throw new Error(`the loopsafe output does not say the bundled binary was started: ${started?.[0]}`);
+  }
+  log(`loopsafe output: ${started[0]}`);
+}
+
+/** The text of the loopsafe output channel, from code-server's logs. */
+function outputLog() {
+  const found = [];
+  const walk = (d) => {
+    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (/loopsafe.*\.log$/.test(e.name)) found.push(p);
+    }
+  };
+  walk(path.join(dirs.userData, "logs"));
+  return found.map((f) => fs.readFileSync(f, "utf8")).join("\n");
 }
 
 async function goToLine(page, line, column) {
@@ -297,7 +331,14 @@ async function openQuickFixes(page) {
     await page.keyboard.press("Control+.");
     how = "Ctrl+.";
   }
-  await page.waitForSelector(".action-widget .monaco-list-row", { state: "visible", timeout: TIMEOUT_MS });
+  // Either the menu or the editor's "No code actions available" message.
+  const menu = ".action-widget .monaco-list-row";
+  const none = ".monaco-editor .monaco-editor-overlaymessage";
+  await page.waitForSelector(`${menu}, ${none}`, { state: "visible", timeout: TIMEOUT_MS });
+  if (!(await page.locator(menu).first().isVisible())) {
+    const msg = (await page.locator(none).first().innerText()).trim();
+    throw new Error(`the ${how} opened no quick fix menu: "${msg}" (the server offered no code action here)`);
+  }
   log(`quick fix menu opened with the ${how}`);
 }
 
