@@ -12,8 +12,8 @@
 #   KEEP=1          keep the run's directory (code-server logs, screenshots) even on success
 #
 # code-server and playwright-core are installed once into /var/cache/loopsafe-vscode-test inside the
-# chroot (pinned by package.json next to this script) and reused; code-server's native modules are
-# compiled there, so the chroot gets build-essential and libkrb5-dev the first time.
+# chroot (pinned by package.json and package-lock.json next to this script) and reused; code-server's
+# native modules are compiled there, so the chroot gets build-essential and libkrb5-dev the first time.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../../.." && pwd)"
@@ -43,14 +43,14 @@ fi
 mkdir -p "$SID/var/cache"
 exec 8>"$SID$CACHE.lock"
 flock 8
-if ! cmp -s "$here/package.json" "$SID$CACHE/.installed"; then
+if ! cat "$here/package.json" "$here/package-lock.json" | cmp -s - "$SID$CACHE/.installed"; then
     log "installing code-server and playwright-core into $CACHE in the chroot (first time: several minutes)"
     rm -rf "$SID$CACHE"
     mkdir -p "$SID$CACHE"
-    cp "$here/package.json" "$SID$CACHE/package.json"
-    in_sid -- sh -c "cd $CACHE && npm install --no-audit --no-fund --omit=dev" >&2
+    cp "$here/package.json" "$here/package-lock.json" "$SID$CACHE/"
+    in_sid -- sh -c "cd $CACHE && npm ci --no-audit --no-fund --omit=dev" >&2
     in_sid -e HOME=/tmp -- "$CACHE/node_modules/.bin/code-server" --version >&2
-    cp "$here/package.json" "$SID$CACHE/.installed"
+    cat "$here/package.json" "$here/package-lock.json" > "$SID$CACHE/.installed"
 fi
 flock -u 8
 
