@@ -5,7 +5,8 @@
 //   2. the Problems panel row: source loopsafe, code LS102, [Ln 38, Col 9];
 //   3. the quick fix from the light bulb (Ctrl+. if no light bulb shows), applied;
 //   4. the new text in the editor (and on disk after saving), the squiggle and the row gone;
-//   5. a setting (`loopsafe.ignore`) reaching the server; the server run being the bundled binary.
+//   5. a setting (`loopsafe.ignore`) reaching the server; the server run being the bundled binary;
+//   6. `loopsafe.path` winning over the bundled binary; the Restart Server and Show Output commands.
 // Exits 0 on success; on failure saves a screenshot and prints where it and the logs are.
 "use strict";
 
@@ -121,7 +122,7 @@ function writeUserSettings() {
     "editor.minimap.enabled": false,
     "editor.hover.enabled": false,
     "files.autoSave": "off",
-    "loopsafe.trace.server": "messages",
+    "loopsafe.trace.server": "verbose", // the LSP messages with their parameters, in the loopsafe output
   };
   fs.mkdirSync(path.join(dirs.userData, "User"), { recursive: true });
   fs.writeFileSync(path.join(dirs.userData, "User", "settings.json"), JSON.stringify(settings, null, 2));
@@ -289,11 +290,80 @@ async function run(page, url) {
   log("loopsafe.ignore = [\"blocking-database\"]: the LS107 rows are gone, LS101 stays");
 
   // 7. The server that ran is the binary bundled in the .vsix (the loopsafe output says where from).
-  const started = outputLog().match(/starting .* server \(from [^)]*\)/);
-  if (!started || !started[0].includes("from the bundled binary")) {
-    throw new Error(`the loopsafe output does not say the bundled binary was started: ${started?.[0]}`);
+  const started = starts();
+  if (started.length !== 1 || !started[0].includes("from the bundled binary")) {
+    throw new Error(`the loopsafe output does not say the bundled binary was started: ${JSON.stringify(started)}`);
   }
   log(`loopsafe output: ${started[0]}`);
+
+  // 8. `loopsafe.path` takes precedence over the bundled binary and restarts the server; the restarted
+  // server gets the settings as initializationOptions (LS107 stays ignored).
+  const copy = path.join(WORK, "bin", "loopsafe");
+  fs.mkdirSync(path.dirname(copy), { recursive: true });
+  fs.copyFileSync(started[0].match(/^starting (.*) server \(/)[1], copy);
+  fs.chmodSync(copy, 0o755);
+  fs.writeFileSync(
+    path.join(dirs.workspace, ".vscode", "settings.json"),
+    JSON.stringify({ "loopsafe.ignore": ["blocking-database"], "loopsafe.path": copy }, null, 2),
+  );
+  const fromSetting = `starting ${copy} server (from loopsafe.path)`;
+  await until("the server to restart from `loopsafe.path`", async () => starts().at(-1) === fromSetting);
+  const sinceStart = () => outputLog().split(fromSetting).at(-1).replace(/\s+/g, " ");
+  await until("the restarted server to answer a diagnostic pull", async () =>
+    /Received response 'textDocument\/diagnostic/.test(sinceStart()),
+  );
+  const init = sinceStart().match(/"initializationOptions": (\{[^}]*\}|null)/)?.[1];
+  if (init !== '{ "ignore": [ "blocking-database" ] }') {
+    throw new Error(`the restarted server got initializationOptions ${init}, expected the loopsafe.ignore setting`);
+  }
+  await until("the restarted server's diagnostics, still without LS107", async () => {
+    const rows = await problemRows(page);
+    return rows.some((r) => r.text.includes("LS101")) && !rows.some((r) => r.text.includes("LS107"));
+  });
+  log(`loopsafe.path: ${fromSetting}; initializationOptions ${init}; diagnostics back, LS107 still ignored`);
+
+  // 9. The commands: Restart Server starts it again, Show Output shows the loopsafe output.
+  const n = starts().length;
+  await runCommand(page, "loopsafe: Restart Server");
+  await until("Restart Server to start the server again", async () => starts().length === n + 1);
+  await until("diagnostics after Restart Server", async () =>
+    (await problemRows(page)).some((r) => r.text.includes("LS101")),
+  );
+  log("loopsafe: Restart Server restarted it");
+  await runCommand(page, "loopsafe: Show Output");
+  // The Output panel with the "loopsafe" channel picked, showing its (trace) lines.
+  await until("the Output panel to show the loopsafe output", async () =>
+    page.evaluate(() => {
+      const panel = document.querySelector(".part.panel");
+      const select = panel?.querySelector("select.monaco-select-box");
+      const channel = select?.selectedOptions[0]?.textContent.trim();
+      const text = [...(panel?.querySelectorAll(".monaco-editor .view-lines") ?? [])]
+        .filter((e) => e.offsetParent !== null)
+        .map((e) => e.textContent)
+        .join("\n");
+      return channel === "loopsafe" && /\[Trace|^starting /m.test(text);
+    }),
+  );
+  log("loopsafe: Show Output shows the loopsafe output");
+}
+
+/** The "starting ... server (from ...)" lines of the loopsafe output, in order. */
+function starts() {
+  return outputLog().match(/^starting .* server \(from [^)]*\)$/gm) ?? [];
+}
+
+async function runCommand(page, title) {
+  await page.keyboard.press("Escape");
+  await page.keyboard.press("F1");
+  await page.waitForSelector(".quick-input-widget input", { state: "visible", timeout: 5000 });
+  await page.keyboard.type(title);
+  await page
+    .locator(".quick-input-list .monaco-list-row")
+    .filter({ hasText: title })
+    .first()
+    .waitFor({ state: "visible", timeout: 5000 });
+  await page.keyboard.press("Enter");
+  await page.waitForSelector(".quick-input-widget", { state: "hidden", timeout: 5000 });
 }
 
 /** The text of the loopsafe output channel, from code-server's logs. */
