@@ -72,6 +72,7 @@ async function until(what, f, timeout = TIMEOUT_MS) {
 
 const dirs = {
   userData: path.join(WORK, "code-server-user"),
+  userDataUntrusted: path.join(WORK, "code-server-user-untrusted"),
   extensions: path.join(WORK, "code-server-extensions"),
   workspace: path.join(WORK, "fastapi_app"),
   artifacts: path.join(WORK, "artifacts"),
@@ -105,9 +106,11 @@ function installExtension() {
   log(`bundled server: ${bin}`);
 }
 
-function writeUserSettings() {
+function writeUserSettings(userData, trust) {
   const settings = {
-    "security.workspace.trust.enabled": false,
+    // Trust off for the main session; on for the untrusted one, which opens in Restricted Mode.
+    "security.workspace.trust.enabled": trust,
+    "security.workspace.trust.startupPrompt": "never",
     "workbench.startupEditor": "none",
     "workbench.tips.enabled": false,
     "workbench.welcomePage.walkthroughs.openOnInstall": false,
@@ -124,26 +127,26 @@ function writeUserSettings() {
     "files.autoSave": "off",
     "loopsafe.trace.server": "verbose", // the LSP messages with their parameters, in the loopsafe output
   };
-  fs.mkdirSync(path.join(dirs.userData, "User"), { recursive: true });
-  fs.writeFileSync(path.join(dirs.userData, "User", "settings.json"), JSON.stringify(settings, null, 2));
+  fs.mkdirSync(path.join(userData, "User"), { recursive: true });
+  fs.writeFileSync(path.join(userData, "User", "settings.json"), JSON.stringify(settings, null, 2));
 }
 
-async function startCodeServer() {
+async function startCodeServer(userData, trust, env) {
   const port = await freePort();
-  const logFile = path.join(dirs.artifacts, "code-server.log");
+  const logFile = path.join(dirs.artifacts, `code-server${trust ? "-untrusted" : ""}.log`);
   const out = fs.openSync(logFile, "w");
   const args = [
     "--auth", "none",
     "--bind-addr", `127.0.0.1:${port}`,
-    "--user-data-dir", dirs.userData,
+    "--user-data-dir", userData,
     "--extensions-dir", dirs.extensions,
     "--disable-telemetry",
     "--disable-update-check",
-    "--disable-workspace-trust",
+    ...(trust ? [] : ["--disable-workspace-trust"]),
     "--ignore-last-opened",
     dirs.workspace,
   ];
-  const child = spawn(CODE_SERVER, args, { env: childEnv, stdio: ["ignore", out, out], detached: true });
+  const child = spawn(CODE_SERVER, args, { env, stdio: ["ignore", out, out], detached: true });
   const url = `http://127.0.0.1:${port}`;
   log(`code-server pid ${child.pid} on ${url} (log: ${logFile})`);
   let exited = null;
@@ -194,7 +197,7 @@ async function problemRows(page) {
   );
 }
 
-async function run(page, url) {
+async function openMain(page, url) {
   await page.goto(`${url}/?folder=${encodeURIComponent(dirs.workspace)}`);
   await page.waitForSelector(".monaco-workbench", { timeout: TIMEOUT_MS });
   log("workbench loaded");
@@ -214,6 +217,10 @@ async function run(page, url) {
     return page.waitForSelector(".editor-instance .monaco-editor .view-line", { timeout: 5000 });
   });
   log(`opened ${FILE}`);
+}
+
+async function run(page, url) {
+  await openMain(page, url);
   await goToLine(page, LINE, COLUMN);
 
   // 2. The squiggle, on the line and starting at the call.
@@ -331,7 +338,7 @@ async function run(page, url) {
   );
   log("loopsafe: Restart Server restarted it");
   await runCommand(page, "loopsafe: Show Output");
-  // The Output panel with the "loopsafe" channel picked, showing its (trace) lines.
+  // The Output panel with the "loopsafe" channel picked, showing its lines (the tail of the trace).
   await until("the Output panel to show the loopsafe output", async () =>
     page.evaluate(() => {
       const panel = document.querySelector(".part.panel");
@@ -341,15 +348,48 @@ async function run(page, url) {
         .filter((e) => e.offsetParent !== null)
         .map((e) => e.textContent)
         .join("\n");
-      return channel === "loopsafe" && /\[Trace|^starting /m.test(text);
+      return channel === "loopsafe" && text.trim().length > 0;
     }),
   );
   log("loopsafe: Show Output shows the loopsafe output");
 }
 
+/**
+ * A second code-server with workspace trust on: the folder opens in Restricted Mode, where only the
+ * bundled binary may run, although LOOPSAFE_PATH and the workspace's `loopsafe.path` (left by `run`)
+ * name another. Trusting the folder restarts the server with the full lookup: LOOPSAFE_PATH first.
+ */
+async function runUntrusted(page, url, copy) {
+  await openMain(page, url);
+  await until("the status bar to say Restricted Mode", async () =>
+    page.evaluate(() => [...document.querySelectorAll(".statusbar-item")].some((e) => /Restricted Mode/.test(e.textContent))),
+  );
+  log("the folder is in Restricted Mode");
+  const squiggled = await until(`loopsafe's squiggle in Restricted Mode`, async () => {
+    const s = await lineState(page, "requests.get(");
+    return s && s.squiggles.length > 0 ? s : null;
+  });
+  log(`squiggle ${squiggled.squiggles[0].cls} on \`${squiggled.text.trim()}\``);
+  const first = starts(dirs.userDataUntrusted);
+  if (first.length !== 1 || !first[0].endsWith("(from the bundled binary, the only one allowed in an untrusted workspace)")) {
+    throw new Error(`untrusted: expected one start of the bundled binary, got ${JSON.stringify(first)}`);
+  }
+  log(`loopsafe output: ${first[0]}`);
+
+  await runCommand(page, "Workspaces: Manage Workspace Trust");
+  const trustButton = page.getByRole("button", { name: "Trust", exact: true }).first();
+  await trustButton.waitFor({ state: "visible", timeout: TIMEOUT_MS });
+  await trustButton.click();
+  const fromEnv = `starting ${copy} server (from LOOPSAFE_PATH)`;
+  await until("trusting the folder to restart the server from LOOPSAFE_PATH", async () =>
+    starts(dirs.userDataUntrusted).at(-1) === fromEnv,
+  );
+  log(`trusted: ${fromEnv}`);
+}
+
 /** The "starting ... server (from ...)" lines of the loopsafe output, in order. */
-function starts() {
-  return outputLog().match(/^starting .* server \(from [^)]*\)$/gm) ?? [];
+function starts(userData = dirs.userData) {
+  return outputLog(userData).match(/^starting .* server \(from .*\)$/gm) ?? [];
 }
 
 async function runCommand(page, title) {
@@ -367,7 +407,7 @@ async function runCommand(page, title) {
 }
 
 /** The text of the loopsafe output channel, from code-server's logs. */
-function outputLog() {
+function outputLog(userData = dirs.userData) {
   const found = [];
   const walk = (d) => {
     for (const e of fs.readdirSync(d, { withFileTypes: true })) {
@@ -376,7 +416,7 @@ function outputLog() {
       else if (/loopsafe.*\.log$/.test(e.name)) found.push(p);
     }
   };
-  walk(path.join(dirs.userData, "logs"));
+  walk(path.join(userData, "logs"));
   return found.map((f) => fs.readFileSync(f, "utf8")).join("\n");
 }
 
@@ -412,49 +452,70 @@ async function openQuickFixes(page) {
   log(`quick fix menu opened with the ${how}`);
 }
 
+async function withBrowser(browser, name, userData, logFile, f) {
+  const context = await browser.newContext({ viewport: { width: 1600, height: 1000 } });
+  const page = await context.newPage();
+  page.on("pageerror", (e) => log(`page error: ${e.message}`));
+  try {
+    await f(page);
+  } catch (e) {
+    const shot = path.join(dirs.artifacts, `failure-${name}.png`);
+    await page.screenshot({ path: shot }).catch(() => {});
+    console.error(`screenshot: ${shot}`);
+    console.error(`code-server log: ${logFile}`);
+    console.error(`extension logs (loopsafe output): ${path.join(userData, "logs")}`);
+    throw e;
+  } finally {
+    await context.close().catch(() => {});
+  }
+}
+
+function stop(server) {
+  try {
+    process.kill(-server.child.pid, "SIGTERM");
+  } catch {
+    // already gone
+  }
+}
+
 async function main() {
   for (const d of Object.values(dirs)) if (d !== dirs.workspace) fs.mkdirSync(d, { recursive: true });
   if (!fs.existsSync(path.join(dirs.workspace, FILE))) throw new Error(`no ${FILE} in ${dirs.workspace}`);
   installExtension();
-  writeUserSettings();
-  const server = await startCodeServer();
-  let browser;
-  let page;
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    chromiumSandbox: false,
+    args: [
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
+  });
+  const servers = [];
   try {
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      chromiumSandbox: false,
-      args: [
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-      ],
-    });
-    const context = await browser.newContext({ viewport: { width: 1600, height: 1000 } });
-    page = await context.newPage();
-    page.on("pageerror", (e) => log(`page error: ${e.message}`));
-    await run(page, server.url);
+    writeUserSettings(dirs.userData, false);
+    const server = await startCodeServer(dirs.userData, false, childEnv);
+    servers.push(server);
+    await withBrowser(browser, "trusted", dirs.userData, server.logFile, (page) => run(page, server.url));
+    stop(server);
+    log("main session passed");
+
+    // The copy of the binary that `run` pointed `loopsafe.path` at, now named by LOOPSAFE_PATH too.
+    const copy = path.join(WORK, "bin", "loopsafe");
+    writeUserSettings(dirs.userDataUntrusted, true);
+    const untrusted = await startCodeServer(dirs.userDataUntrusted, true, { ...childEnv, LOOPSAFE_PATH: copy });
+    servers.push(untrusted);
+    await withBrowser(browser, "untrusted", dirs.userDataUntrusted, untrusted.logFile, (page) =>
+      runUntrusted(page, untrusted.url, copy),
+    );
     log("PASS");
-  } catch (e) {
-    if (page) {
-      const shot = path.join(dirs.artifacts, "failure.png");
-      await page.screenshot({ path: shot }).catch(() => {});
-      console.error(`screenshot: ${shot}`);
-    }
-    console.error(`code-server log: ${server.logFile}`);
-    console.error(`extension logs (loopsafe output): ${path.join(dirs.userData, "logs")}`);
-    throw e;
   } finally {
-    await browser?.close().catch(() => {});
-    try {
-      process.kill(-server.child.pid, "SIGTERM");
-    } catch {
-      // already gone
-    }
+    await browser.close().catch(() => {});
+    servers.forEach(stop);
   }
 }
 

@@ -89,7 +89,7 @@ export function findServer(): { path: string; from: string } | { error: string }
   makeExecutable(bundled);
   if (!vscode.workspace.isTrusted) {
     return isExecutable(bundled)
-      ? { path: bundled, from: "the bundled binary (untrusted workspace)" }
+      ? { path: bundled, from: "the bundled binary, the only one allowed in an untrusted workspace" }
       : {
           error:
             "this workspace is not trusted and the extension has no bundled binary; trust the workspace to use LOOPSAFE_PATH, loopsafe.path or PATH",
