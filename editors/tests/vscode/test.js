@@ -7,6 +7,8 @@
 //   4. the new text in the editor (and on disk after saving), the squiggle and the row gone;
 //   5. a setting (`loopsafe.ignore`) reaching the server; the server run being the bundled binary;
 //   6. `loopsafe.path` winning over the bundled binary; the Restart Server and Show Output commands.
+// Then, in a second code-server with workspace trust on: Restricted Mode runs only the bundled binary
+// (LOOPSAFE_PATH is set), and trusting the folder restarts the server from LOOPSAFE_PATH.
 // Exits 0 on success; on failure saves a screenshot and prints where it and the logs are.
 "use strict";
 
