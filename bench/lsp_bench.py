@@ -3,7 +3,8 @@
 
 Measures, for loopsafe: the time to index the workspace (from `initialized` to the end of its `$/progress`)
 and the server's peak RSS; for both servers: the time from a one-character `didChange` to the
-`publishDiagnostics` of that version, over N edits in one file (p50, p99). Run it with bench/lsp.sh.
+`publishDiagnostics` of that version, over N edits in one file (p50, p99), for two kinds of edit: typing
+inside a comment, and typing in code (an assigned name in a function body). Run it with bench/lsp.sh.
 """
 import argparse
 import json
@@ -99,14 +100,24 @@ def start(argv, workspace):
     return s, t0
 
 
-def edit_latencies(s, path, edits):
+def edit_target(lines, kind):
+    """Where the edits are typed: `comment` types inside the first comment in a function body (the
+    analysis cannot change); `code` types at the end of the first assigned name in a function body
+    (`data = ...` becomes `datax = ...` and back: a real change of meaning, always valid Python)."""
+    import re
+    for i, l in enumerate(lines):
+        if kind == "comment" and l.startswith("        #"):
+            return i, len(l.encode("utf-16-le")) // 2
+        m = re.match(r"^        ([A-Za-z_][A-Za-z_0-9]*) = ", l)
+        if kind == "code" and m:
+            return i, m.end(1)
+    raise SystemExit(f"no place for a {kind} edit")
+
+
+def edit_latencies(s, path, edits, kind):
     uri = Path(path).resolve().as_uri()
     text = Path(path).read_text(encoding="utf-8")
-    lines = text.splitlines()
-    # Type inside the first comment that is inside a function: the edit is real but harmless.
-    target = next(i for i, l in enumerate(lines) if l.startswith("        #")) if any(
-        l.startswith("        #") for l in lines) else 0
-    col = len(lines[target].encode("utf-16-le")) // 2
+    target, col = edit_target(text.splitlines(), kind)
     s.notify("textDocument/didOpen", {"textDocument": {"uri": uri, "languageId": "python", "version": 1, "text": text}})
     s.wait(lambda m: m.get("method") == "textDocument/publishDiagnostics" and m["params"]["uri"] == uri, timeout=120)
     times = []
@@ -121,6 +132,7 @@ def edit_latencies(s, path, edits):
         msg = s.wait(lambda m: m.get("method") == "textDocument/publishDiagnostics"
                      and m["params"]["uri"] == uri and m["params"].get("version") == version, timeout=60)
         times.append((msg["_t"] - t) * 1000)
+    s.notify("textDocument/didClose", {"textDocument": {"uri": uri}})
     return times
 
 
@@ -145,25 +157,35 @@ def main():
     s.wait(lambda m: m.get("method") == "$/progress" and m["params"]["value"].get("kind") == "end")
     index_s = time.perf_counter() - t0
     index_rss = s.peak_rss_mb()
-    lat = edit_latencies(s, a.file, a.edits)
-    rows.append(("loopsafe", lat, s.peak_rss_mb()))
+    for kind in KINDS:
+        rows.append(("loopsafe", kind, edit_latencies(s, a.file, a.edits, kind)))
+    rss = {"loopsafe": s.peak_rss_mb()}
     s.stop()
 
     if a.ruff:
         r, _ = start([a.ruff, "server"], a.workspace)
-        lat = edit_latencies(r, a.file, a.edits)
-        rows.append(("ruff server", lat, r.peak_rss_mb()))
+        for kind in KINDS:
+            rows.append(("ruff server", kind, edit_latencies(r, a.file, a.edits, kind)))
+        rss["ruff server"] = r.peak_rss_mb()
         r.stop()
 
     lines = sum(1 for _ in open(a.file, encoding="utf-8"))
-    print(f"### language server: {a.edits} one-character edits in {a.file} ({lines} lines)\n")
+    print(f"### language server: {a.edits} one-character edits of each kind in {a.file} ({lines} lines)\n")
     print(f"loopsafe indexed `{a.workspace}` in {index_s:.2f} s, peak RSS {index_rss:.0f} MB after indexing.\n")
-    print("| server | p50 ms | p99 ms | mean ms | max ms | peak RSS MB |")
-    print("|---|---:|---:|---:|---:|---:|")
-    for name, lat, rss in rows:
-        print(f"| {name} | {pct(lat, 50):.2f} | {pct(lat, 99):.2f} | {statistics.mean(lat):.2f} | {max(lat):.2f} | {rss:.0f} |")
-    if len(rows) == 2:
-        print(f"\nruff server p50 / loopsafe p50: {pct(rows[1][1], 50) / pct(rows[0][1], 50):.2f}×")
+    print("| server | edit | p50 ms | p99 ms | mean ms | max ms | peak RSS MB |")
+    print("|---|---|---:|---:|---:|---:|---:|")
+    for name, kind, lat in rows:
+        print(f"| {name} | {kind} | {pct(lat, 50):.2f} | {pct(lat, 99):.2f} | {statistics.mean(lat):.2f} | {max(lat):.2f} | {rss[name]:.0f} |")
+    if a.ruff:
+        print()
+        for kind in KINDS:
+            ours = next(lat for n, k, lat in rows if n == "loopsafe" and k == kind)
+            theirs = next(lat for n, k, lat in rows if n == "ruff server" and k == kind)
+            print(f"{kind} edits: ruff server p50 / loopsafe p50 = {pct(theirs, 50) / pct(ours, 50):.2f}×, "
+                  f"p99 ratio {pct(theirs, 99) / pct(ours, 99):.2f}×")
+
+
+KINDS = ("comment", "code")
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ mod checks;
 pub mod facts;
 pub mod noqa;
 pub mod resolve;
+pub mod shift;
 pub mod summary;
 
 use std::ops::Range;

@@ -1,4 +1,4 @@
-//! An open document: its text as a rope (for edits) and as a string (for the analysis), its syntax
+//! An open document: its text as a rope (for positions) and as a string (for the analysis), its syntax
 //! tree (edited and reparsed incrementally), and its latest analysis.
 
 use std::sync::Arc;
@@ -8,6 +8,7 @@ use tower_lsp_server::ls_types::{Position, TextDocumentContentChangeEvent};
 use tree_sitter::{InputEdit, Point, Tree};
 
 use crate::analysis::FileAnalysis;
+use crate::analysis::shift::LineEdit;
 
 /// How LSP positions count columns (negotiated at `initialize`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -31,23 +32,36 @@ impl Document {
         Document { version, rope: Rope::from_str(&text), text, tree, analysis: Arc::default() }
     }
 
-    /// Applies content changes in order: each range edit goes to the rope and, as an `InputEdit`, to the
-    /// tree, which is then reparsed incrementally from the edited old tree.
-    pub fn apply(&mut self, changes: &[TextDocumentContentChangeEvent], enc: Encoding) {
+    /// Applies content changes in order: each range edit goes to the rope, the text and, as an
+    /// `InputEdit`, to the tree. When every change was typed inside a comment (see `trivia_edit`), the
+    /// edited tree is already the tree of the new text and the analysis only moves: the returned
+    /// `Applied::Trivia` says how. Otherwise the tree is reparsed incrementally from the edited old tree.
+    pub fn apply(&mut self, changes: &[TextDocumentContentChangeEvent], enc: Encoding) -> Applied {
+        let mut trivia = Some(Vec::new());
         for change in changes {
             match change.range {
                 None => {
                     self.rope = Rope::from_str(&change.text);
+                    self.text = change.text.clone();
                     self.tree = None;
+                    trivia = None;
                 }
                 Some(range) => {
                     let start = offset(&self.rope, range.start, enc);
                     let end = offset(&self.rope, range.end, enc).max(start);
+                    if let Some(edits) = trivia.as_mut() {
+                        match self.trivia_edit(start, end, &change.text) {
+                            Some(e) => edits.push(e),
+                            None => trivia = None,
+                        }
+                    }
                     let start_point = point(&self.rope, start);
                     let old_end_point = point(&self.rope, end);
                     let (sc, ec) = (self.rope.byte_to_char(start), self.rope.byte_to_char(end));
                     self.rope.remove(sc..ec);
                     self.rope.insert(sc, &change.text);
+                    // `offset` returns character boundaries, so this cannot split a character.
+                    self.text.replace_range(start..end, &change.text);
                     let new_end = start + change.text.len();
                     if let Some(tree) = &mut self.tree {
                         tree.edit(&InputEdit {
@@ -62,9 +76,65 @@ impl Document {
                 }
             }
         }
-        self.text = self.rope.to_string();
-        self.tree = crate::syntax::parse(&self.text, self.tree.as_ref());
+        match trivia {
+            Some(edits) if self.tree.is_some() => Applied::Trivia(edits),
+            _ => {
+                self.tree = crate::syntax::parse(&self.text, self.tree.as_ref());
+                Applied::Reparsed
+            }
+        }
     }
+
+    /// Whether replacing `start..end` by `new` (not yet applied) only changes the inside of a comment,
+    /// so that the syntax tree keeps its shape and the analysis its meaning: the edit is after the `#`
+    /// of a comment, adds or removes no line break, and neither the old nor the new comment is a
+    /// `# noqa` (which the analysis reads). A tree with syntax errors never qualifies: tree-sitter's
+    /// error recovery weighs the length of what it skips, so a longer comment may change it.
+    fn trivia_edit(&self, start: usize, end: usize, new: &str) -> Option<LineEdit> {
+        let tree = self.tree.as_ref()?;
+        let root = tree.root_node();
+        if root.has_error() {
+            return None;
+        }
+        let old = self.text.get(start..end)?;
+        let breaks = |s: &str| s.bytes().any(|b| matches!(b, b'\n' | b'\r' | 0));
+        if breaks(old) || breaks(new) {
+            return None;
+        }
+        // From the byte before the edit: an insertion at the end of a comment touches the comment only
+        // on its left, and tree-sitter finds nodes that extend past the start of a range.
+        let node = root.descendant_for_byte_range(start.checked_sub(1)?, end)?;
+        if node.kind() != "comment" || start <= node.start_byte() || end > node.end_byte() {
+            return None;
+        }
+        let before = self.text.get(node.byte_range())?;
+        let after = format!("{}{new}{}", &self.text[node.start_byte()..start], &self.text[end..node.end_byte()]);
+        let noqa = |s: &str| s.to_ascii_lowercase().contains("noqa");
+        if noqa(before) || noqa(&after) {
+            return None;
+        }
+        let count = |s: &str| (s.chars().count() as i64, s.encode_utf16().count() as i64, s.len() as i64);
+        let ((oc, ou, ob), (nc, nu, nb)) = (count(old), count(new));
+        Some(LineEdit {
+            start,
+            old_end: end,
+            new_end: start + new.len(),
+            line: self.rope.byte_to_line(start) as u32,
+            chars: nc - oc,
+            utf16: nu - ou,
+            utf8: nb - ob,
+        })
+    }
+}
+
+/// What `Document::apply` did to the tree.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Applied {
+    /// Only comments changed: the tree was edited but not reparsed, and the analysis moves by these
+    /// edits, in order.
+    Trivia(Vec<LineEdit>),
+    /// The tree was reparsed: the document must be analysed again.
+    Reparsed,
 }
 
 /// The byte offset of an LSP position. A line past the end is the end of the text; a character past
@@ -142,6 +212,80 @@ mod tests {
             let z = d.text.find('z').unwrap();
             assert_eq!(position(&d.rope, z, enc), Position::new(1, 0));
         }
+    }
+
+    /// Every node of both trees, in order: kind, bytes and points.
+    fn nodes(tree: &Tree) -> Vec<(String, std::ops::Range<usize>, Point, Point)> {
+        let mut out = Vec::new();
+        let mut c = tree.walk();
+        'walk: loop {
+            let n = c.node();
+            out.push((n.kind().to_string(), n.byte_range(), n.start_position(), n.end_position()));
+            if c.goto_first_child() {
+                continue;
+            }
+            while !c.goto_next_sibling() {
+                if !c.goto_parent() {
+                    break 'walk;
+                }
+            }
+        }
+        out
+    }
+
+    const SRC: &str = "import time, requests\n\nasync def route():\n    # wait a bit 😀\n    time.sleep(1)  # then more\n    return requests.get('u')\n\ndef helper():\n    # ascii\n    return requests.get('v')\n";
+
+    #[test]
+    fn typing_in_a_comment_moves_the_analysis_without_a_reparse() {
+        let catalog = crate::catalog::Catalog::bundled();
+        let settings = crate::settings::Settings::default();
+        let analyse =
+            |d: &Document| crate::analysis::analyze_file(&d.text, d.tree.as_ref().unwrap(), catalog, &settings, true);
+        for enc in [Encoding::Utf16, Encoding::Utf8] {
+            let mut d = Document::new(SRC.to_string(), 1);
+            d.analysis = std::sync::Arc::new(analyse(&d));
+            assert!(!d.analysis.findings.is_empty() && !d.analysis.summary.functions.is_empty());
+            // Insert wide characters, then delete some, in one comment and in a trailing one (the columns are
+            // in the ASCII part of the line, so the same in both encodings).
+            let batches: Vec<Vec<TextDocumentContentChangeEvent>> = vec![
+                vec![change(3, 10, 3, 10, "日😀x")],
+                vec![change(3, 6, 3, 10, ""), change(4, 20, 4, 20, " é")],
+                vec![change(3, 5, 3, 5, "…")],
+                // At the end of a comment, as when typing.
+                vec![change(8, 11, 8, 11, "!")],
+                vec![change(8, 11, 8, 12, "")],
+            ];
+            for changes in batches {
+                let Applied::Trivia(edits) = d.apply(&changes, enc) else { panic!("not trivia: {changes:?}") };
+                let moved = edits.iter().fold((*d.analysis).clone(), |a, e| crate::analysis::shift::shifted(&a, e));
+                let fresh = crate::syntax::parse(&d.text, None).unwrap();
+                assert_eq!(nodes(d.tree.as_ref().unwrap()), nodes(&fresh), "{enc:?} {}", d.text);
+                assert_eq!(moved, analyse(&d), "{enc:?} {}", d.text);
+                d.analysis = std::sync::Arc::new(moved);
+            }
+        }
+    }
+
+    #[test]
+    fn edits_that_may_change_meaning_reparse() {
+        for (change_, why) in [
+            (change(3, 4, 3, 5, ""), "removes the #"),
+            (change(3, 8, 3, 8, "\n"), "adds a line break"),
+            (change(3, 8, 3, 8, "noqa"), "writes a noqa"),
+            (change(4, 4, 4, 5, "T"), "edits code"),
+            (change(3, 4, 4, 0, ""), "spans lines"),
+        ] {
+            let mut d = Document::new(SRC.to_string(), 1);
+            assert_eq!(d.apply(&[change_], Encoding::Utf16), Applied::Reparsed, "{why}");
+            let fresh = crate::syntax::parse(&d.text, None).unwrap();
+            assert_eq!(nodes(d.tree.as_ref().unwrap()), nodes(&fresh), "{why}");
+        }
+        // A noqa comment: editing it changes what it suppresses.
+        let mut d = Document::new("x = 1  # noqa: LS101\n".to_string(), 1);
+        assert_eq!(d.apply(&[change(0, 15, 0, 20, "")], Encoding::Utf16), Applied::Reparsed);
+        // Code with a syntax error: recovery may change with the comment's length.
+        let mut d = Document::new("def f(:\n    # c\n".to_string(), 1);
+        assert_eq!(d.apply(&[change(1, 7, 1, 7, "x")], Encoding::Utf16), Applied::Reparsed);
     }
 
     #[test]

@@ -25,7 +25,7 @@ use crate::check::{self, CheckOptions, Source};
 use crate::project::{ChainFinding, Links, Project, ProjectFile};
 use crate::rules::{Tier, doc_url};
 use crate::settings::Settings;
-use document::{Document, Encoding, position};
+use document::{Applied, Document, Encoding, position};
 
 pub use document::Encoding as PositionEncoding;
 
@@ -591,8 +591,22 @@ impl LanguageServer for Backend {
                 );
                 return;
             }
-            doc.apply(&params.content_changes, enc);
+            let applied = doc.apply(&params.content_changes, enc);
             doc.version = version;
+            if let Applied::Trivia(edits) = applied {
+                // Typing inside a comment: the analysis only moves (no reparse, no re-analysis).
+                let moved = edits.iter().fold((*doc.analysis).clone(), |a, e| analysis::shift::shifted(&a, e));
+                let moved = Arc::new(moved);
+                doc.analysis = moved.clone();
+                drop(doc);
+                let path = uri.to_file_path().map(|p| p.into_owned());
+                if path.is_none_or(|p| !self.state.update_index(p, moved)) {
+                    self.publish(vec![uri]).await;
+                } else {
+                    self.refresh_all().await;
+                }
+                return;
+            }
         }
         self.after_edit(uri).await;
     }

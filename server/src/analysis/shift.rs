@@ -1,0 +1,105 @@
+//! Moving an analysis along with an edit that cannot change its meaning (typing inside a comment): every
+//! position after the edit moves, nothing else does. The language server uses this to answer such an
+//! edit without running the analysis again; `tests` check it against a fresh analysis.
+//!
+//! The structs are destructured without `..` so that a new position field fails to compile here until it
+//! is shifted too.
+
+use std::ops::Range;
+
+use super::summary::{BlockingSite, CallSite, FunctionSummary, Loc};
+use super::{FileAnalysis, Finding, Hop};
+
+/// An edit inside one line: bytes `start..old_end` became `start..new_end`, and the line's columns after
+/// it moved by the given numbers of characters, UTF-16 units and bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LineEdit {
+    pub start: usize,
+    pub old_end: usize,
+    pub new_end: usize,
+    /// The 0-based line the edit is on.
+    pub line: u32,
+    pub chars: i64,
+    pub utf16: i64,
+    pub utf8: i64,
+}
+
+impl LineEdit {
+    /// Where byte `p` of the old text is in the new text. A position inside the replaced bytes cannot be
+    /// the end of anything the analysis reports (the edit is inside one token); it stays at `start`.
+    pub fn offset(&self, p: usize) -> usize {
+        if p >= self.old_end { p - self.old_end + self.new_end } else { p.min(self.start) }
+    }
+
+    fn range(&self, r: &Range<usize>) -> Range<usize> {
+        self.offset(r.start)..self.offset(r.end)
+    }
+
+    fn loc(&self, l: Loc) -> Loc {
+        if (l.offset as usize) < self.old_end {
+            return l;
+        }
+        let add = |v: u32, d: i64| (v as i64 + d).max(0) as u32;
+        let same_line = l.line == self.line;
+        Loc {
+            offset: self.offset(l.offset as usize) as u32,
+            line: l.line,
+            col: if same_line { add(l.col, self.chars) } else { l.col },
+            col_utf16: if same_line { add(l.col_utf16, self.utf16) } else { l.col_utf16 },
+            col_utf8: if same_line { add(l.col_utf8, self.utf8) } else { l.col_utf8 },
+        }
+    }
+}
+
+/// The analysis of the edited text, when `edit` changed nothing but positions.
+pub fn shifted(a: &FileAnalysis, edit: &LineEdit) -> FileAnalysis {
+    let mut out = a.clone();
+    for f in &mut out.findings {
+        let Finding {
+            rule: _,
+            tier: _,
+            range,
+            call_range,
+            message: _,
+            callee: _,
+            instead: _,
+            fix_kinds: _,
+            chain,
+            function: _,
+            route: _,
+        } = f;
+        *range = edit.range(range);
+        if let Some(c) = call_range {
+            *c = edit.range(c);
+        }
+        for Hop { path, range, name: _ } in chain {
+            if path.is_none() {
+                *range = edit.range(range);
+            }
+        }
+    }
+    for func in &mut out.summary.functions {
+        let FunctionSummary {
+            qualname: _,
+            is_async: _,
+            offloaded: _,
+            memoized: _,
+            is_property: _,
+            name,
+            route: _,
+            blocking,
+            calls,
+        } = func;
+        *name = edit.loc(*name);
+        for BlockingSite { start, end, callee: _, rule: _, tier: _, message: _, instead: _, fixes: _ } in blocking {
+            *start = edit.loc(*start);
+            *end = edit.loc(*end);
+        }
+        for CallSite { start, end, call_end, target: _, noqa: _, access: _ } in calls {
+            *start = edit.loc(*start);
+            *end = edit.loc(*end);
+            *call_end = edit.loc(*call_end);
+        }
+    }
+    out
+}
