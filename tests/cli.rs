@@ -476,7 +476,6 @@ fn server_trace_setting_controls_the_logs() {
     send(serde_json::json!({"jsonrpc": "2.0", "id": 2, "method": "shutdown"}));
     assert!(wait_for(2)["error"].is_null());
     send(serde_json::json!({"jsonrpc": "2.0", "method": "exit"}));
-    drop(send);
     drop(stdin); // the server ends at `exit` and the end of its input
     let mut err = String::new();
     child.stderr.take().unwrap().read_to_string(&mut err).unwrap();

@@ -314,9 +314,18 @@ async fn a_thousand_edits_without_waiting() {
             col += ch.len_utf16() as u32;
         }
     }
-    let expected = common::findings(&text).len();
-    let diags = c.diagnostics_until(&u, |d| d.len() == expected).await;
-    assert!(expected > 10, "{expected}");
+    // The final diagnostics are those of the final text: same rules, same places.
+    let expected: Vec<String> = common::findings(&text)
+        .iter()
+        .map(|f| {
+            let line = common::line_of(&text, f.range.start) - 1;
+            let line_start = text[..f.range.start].rfind('\n').map_or(0, |i| i + 1);
+            let col: usize = text[line_start..f.range.start].chars().map(char::len_utf16).sum();
+            format!("{}@{line}:{col}", f.rule.code())
+        })
+        .collect();
+    let diags = c.diagnostics_until(&u, |d| codes(d) == expected).await;
+    assert!(expected.len() > 10, "{expected:?}");
     // Everything is consistent with the final text.
     let report = c
         .request(
@@ -459,4 +468,55 @@ async fn workspace_diagnostics_cover_closed_files() {
     assert_eq!(items[0]["uri"], api.as_str());
     assert!(items[0]["version"].is_null());
     assert_eq!(codes(items[0]["items"].as_array().unwrap()), ["LS102@4:4"]);
+
+    // Asked again with the result id it holds: unchanged, not resent.
+    let id = items[0]["resultId"].as_str().expect("a result id").to_string();
+    let again =
+        c.request("workspace/diagnostic", json!({ "previousResultIds": [{ "uri": api.as_str(), "value": id }] })).await;
+    let items = again["result"]["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{items:?}");
+    assert_eq!(items[0]["kind"], "unchanged");
+    assert_eq!(items[0]["resultId"], id.as_str());
+
+    // The helper stops blocking on disk: the client gets an empty report for the file it held.
+    std::fs::write(dir.path().join("helpers.py"), "def pause():\n    pass\n").unwrap();
+    let helpers = uri(&dir.path().join("helpers.py"));
+    c.notify("workspace/didChangeWatchedFiles", json!({ "changes": [{ "uri": helpers.as_str(), "type": 2 }] })).await;
+    let cleared = loop {
+        let r = c
+            .request("workspace/diagnostic", json!({ "previousResultIds": [{ "uri": api.as_str(), "value": id }] }))
+            .await;
+        if r["result"]["items"][0]["kind"] == "full" {
+            break r;
+        }
+    };
+    let items = cleared["result"]["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{items:?}");
+    assert_eq!(items[0]["uri"], api.as_str());
+    assert!(items[0]["items"].as_array().unwrap().is_empty(), "{items:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_settings_lay_over_the_project_key_by_key() {
+    let pyproject = "[tool.loopsafe]\nignore = [\"blocking-sleep\"]\n";
+    let api = "import time, requests\n\n\nasync def handler():\n    requests.get('u')\n    time.sleep(2)\n";
+    let dir = workspace(&[("pyproject.toml", pyproject), ("api.py", api)]);
+    let (mut c, _) = Client::start(json!({}), Some(dir.path())).await;
+    let api_uri = uri(&dir.path().join("api.py"));
+    c.open(&api_uri, api).await;
+    c.diagnostics_until(&api_uri, |d| codes(d) == ["LS101@4:4"]).await;
+    // A client key that the project does not set leaves the project's `ignore` in force.
+    let select = json!({ "settings": { "loopsafe": { "select": ["blocking-http", "blocking-sleep"] } } });
+    c.notify("workspace/didChangeConfiguration", select).await;
+    c.diagnostics_until(&api_uri, |d| codes(d) == ["LS101@4:4"]).await;
+    // The same key overrides it.
+    c.notify("workspace/didChangeConfiguration", json!({ "settings": { "loopsafe": { "ignore": [] } } })).await;
+    c.diagnostics_until(&api_uri, |d| codes(d) == ["LS101@4:4", "LS102@5:4"]).await;
+    // Nothing to say (null, or an empty top level, as Neovim sends at start) changes nothing.
+    c.notify("workspace/didChangeConfiguration", json!({ "settings": null })).await;
+    c.notify("workspace/didChangeConfiguration", json!({ "settings": {} })).await;
+    // An empty section (an empty Lua table arrives as `[]`) clears the client's keys: the project decides.
+    c.notify("workspace/didChangeConfiguration", json!({ "settings": { "loopsafe": [] } })).await;
+    c.diagnostics_until(&api_uri, |d| codes(d) == ["LS101@4:4"]).await;
+    assert!(!c.inbox.iter().any(|m| m["method"] == "window/showMessage"), "no error was shown");
 }

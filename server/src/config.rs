@@ -52,6 +52,19 @@ pub fn discover(start: &Path) -> Result<Loaded, String> {
     Ok(Loaded { settings: Settings::default(), source: None })
 }
 
+/// The `[tool.loopsafe]` table that `discover` would read, with the context its errors are reported in
+/// (empty when there is none): for callers that lay other settings over the project's, key by key.
+pub fn discover_table(start: &Path) -> Result<(toml::Table, String), String> {
+    let loaded = discover(start)?;
+    let Some(path) = loaded.source else { return Ok((toml::Table::new(), String::new())) };
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
+    let doc: toml::Table = text
+        .parse()
+        .map_err(|e: toml::de::Error| format!("{}: invalid TOML: {}", path.display(), e.to_string().trim_end()))?;
+    let table = doc.get("tool").and_then(|t| t.get("loopsafe")).and_then(|t| t.as_table()).cloned();
+    Ok((table.unwrap_or_default(), format!("{}: [tool.loopsafe]", path.display())))
+}
+
 fn has_loopsafe_table(text: &str) -> bool {
     text.lines().any(|l| {
         let l = l.trim();

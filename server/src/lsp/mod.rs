@@ -10,6 +10,7 @@ mod code_action;
 mod document;
 mod input;
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::Duration;
@@ -66,6 +67,10 @@ struct State {
     config: RwLock<Arc<Config>>,
     caps: OnceLock<Caps>,
     linked: Mutex<Option<Linked>>,
+    /// The client's settings (the keys of `[tool.loopsafe]`), laid over the project's.
+    client_table: RwLock<Option<toml::Table>>,
+    /// A closed file's own findings in LSP positions, for the analysis they were converted from.
+    closed_findings: DashMap<PathBuf, (Arc<FileAnalysis>, Vec<Diagnostic>)>,
 }
 
 pub struct Backend {
@@ -128,6 +133,8 @@ impl Backend {
                 config: RwLock::new(Arc::new(config)),
                 caps: OnceLock::new(),
                 linked: Mutex::new(None),
+                client_table: RwLock::new(None),
+                closed_findings: DashMap::new(),
             }),
         }
     }
@@ -303,25 +310,50 @@ impl State {
         *self.linked.lock().expect("linked lock") = None;
     }
 
-    /// Settings from the workspace root's pyproject.toml, under the client's ones when it sent some.
-    fn settings_from_disk(&self) -> std::result::Result<Settings, String> {
+    /// The settings in force: the workspace root's `[tool.loopsafe]`, with the client's keys (from
+    /// `initializationOptions` or `didChangeConfiguration`) laid over it key by key, so that an editor
+    /// setting overrides one key without hiding the rest of the project's configuration.
+    fn effective_settings(&self) -> std::result::Result<Settings, String> {
         let root = self.roots.read().expect("roots lock").first().cloned();
-        match root {
-            Some(root) => crate::config::discover(&root).map(|l| l.settings),
-            None => Ok(Settings::default()),
+        let (mut table, ctx) = match root {
+            Some(root) => crate::config::discover_table(&root)?,
+            None => (toml::Table::new(), String::new()),
+        };
+        Settings::from_table(&table, &ctx)?;
+        let client = self.client_table.read().expect("client settings lock").clone();
+        if let Some(client) = client {
+            table.extend(client);
         }
+        Settings::from_table(&table, "settings:")
     }
 
     /// Reports for `workspace/diagnostic`: every open document, and every closed file with findings
     /// (its text is read from disk to place them).
-    fn workspace_reports(&self) -> Vec<WorkspaceDocumentDiagnosticReport> {
+    ///
+    /// `previous` maps a URI to the result id the client holds: a report that has not changed since is
+    /// sent as `unchanged`, and a file the client holds diagnostics for that has none now gets an empty
+    /// report. Clients ask again every few seconds, so the findings of a closed file are converted to
+    /// LSP positions (which needs its text, from disk) once per analysis, then kept.
+    fn workspace_reports(&self, previous: &HashMap<String, String>) -> Vec<WorkspaceDocumentDiagnosticReport> {
         let caps = self.caps();
         let config = self.config();
         let mut items = Vec::new();
+        let mut report = |uri: Uri, version: Option<i64>, diags: Vec<Diagnostic>| {
+            let id = result_id(&diags);
+            if previous.get(uri.as_str()) == Some(&id) {
+                items.push(WorkspaceDocumentDiagnosticReport::Unchanged(WorkspaceUnchangedDocumentDiagnosticReport {
+                    uri,
+                    version,
+                    unchanged_document_diagnostic_report: UnchangedDocumentDiagnosticReport { result_id: id },
+                }));
+            } else if !diags.is_empty() || previous.contains_key(uri.as_str()) {
+                items.push(full_report(uri, version, Some(id), diags));
+            }
+        };
         let open: Vec<Uri> = self.documents.iter().map(|e| e.key().clone()).collect();
         for uri in &open {
             if let Some((version, diags)) = self.diagnostics(uri) {
-                items.push(full_report(uri.clone(), Some(version as i64), diags));
+                report(uri.clone(), Some(version as i64), diags);
             }
         }
         let closed: Vec<(PathBuf, Arc<FileAnalysis>)> = self
@@ -330,6 +362,7 @@ impl State {
             .filter(|e| Uri::from_file_path(e.key()).is_none_or(|u| !self.documents.contains_key(&u)))
             .map(|e| (e.key().clone(), e.value().clone()))
             .collect();
+        self.closed_findings.retain(|path, _| self.index.contains_key(path));
         self.with_linked(|linked| {
             let project = &linked.project;
             for (path, analysis) in closed {
@@ -337,17 +370,27 @@ impl State {
                     Some(file) => project.findings(&linked.links, Some(file), &config.settings),
                     None => Vec::new(),
                 };
+                let Some(uri) = Uri::from_file_path(&path) else { continue };
                 if analysis.findings.is_empty() && chains.is_empty() {
+                    report(uri, None, Vec::new());
                     continue;
                 }
-                let Some(uri) = Uri::from_file_path(&path) else { continue };
-                let Source::Text { text } = check::read_source(&path) else { continue };
-                let rope = ropey::Rope::from_str(&text);
-                let mut diags: Vec<Diagnostic> =
-                    analysis.findings.iter().map(|f| finding_to_lsp(f, &rope, caps.encoding, 0)).collect();
+                let cached =
+                    self.closed_findings.get(&path).filter(|c| Arc::ptr_eq(&c.0, &analysis)).map(|c| c.1.clone());
+                let mut diags = match cached {
+                    Some(d) => d,
+                    None => {
+                        let Source::Text { text } = check::read_source(&path) else { continue };
+                        let rope = ropey::Rope::from_str(&text);
+                        let d: Vec<Diagnostic> =
+                            analysis.findings.iter().map(|f| finding_to_lsp(f, &rope, caps.encoding, 0)).collect();
+                        self.closed_findings.insert(path.clone(), (analysis.clone(), d.clone()));
+                        d
+                    }
+                };
                 diags.extend(chains.iter().map(|c| chain_to_lsp(c, project.files(), caps.encoding, 0)));
                 diags.sort_by_key(|d| (d.range.start, d.range.end));
-                items.push(full_report(uri, None, diags));
+                report(uri, None, diags);
             }
         });
         items
@@ -504,30 +547,20 @@ impl LanguageServer for Backend {
         let roots: Vec<PathBuf> = roots.into_iter().map(|r| std::fs::canonicalize(&r).unwrap_or(r)).collect();
 
         // Settings: initializationOptions (the keys of [tool.loopsafe]) over the root's pyproject.toml.
-        let mut settings = match roots.first() {
-            Some(root) => match crate::config::discover(root) {
-                Ok(l) => l.settings,
-                Err(e) => {
-                    self.client.show_message(MessageType::ERROR, format!("loopsafe: {e}")).await;
-                    Settings::default()
-                }
-            },
-            None => Settings::default(),
-        };
-        if let Some(opts) = params.initialization_options.filter(|o| !o.is_null()) {
-            match serde_json::from_value::<toml::Table>(opts)
-                .map_err(|e| e.to_string())
-                .and_then(|t| Settings::from_table(&t, "initializationOptions:"))
-            {
-                Ok(s) => settings = s,
-                Err(e) => {
-                    self.client.show_message(MessageType::ERROR, format!("loopsafe: {e}")).await;
-                }
-            }
+        *self.state.roots.write().expect("roots lock") = roots;
+        match client_table(params.initialization_options.unwrap_or_default(), "initializationOptions:") {
+            Ok(t) => *self.state.client_table.write().expect("client settings lock") = t,
+            Err(e) => self.client.show_message(MessageType::ERROR, format!("loopsafe: {e}")).await,
         }
+        let settings = match self.state.effective_settings() {
+            Ok(s) => s,
+            Err(e) => {
+                self.client.show_message(MessageType::ERROR, format!("loopsafe: {e}")).await;
+                Settings::default()
+            }
+        };
         let catalog = Arc::new(Catalog::bundled().extended(&settings.extend_blocking_calls));
         *self.state.config.write().expect("config lock") = Arc::new(Config { settings, catalog });
-        *self.state.roots.write().expect("roots lock") = roots;
 
         let position_encoding = Some(match encoding {
             Encoding::Utf8 => PositionEncodingKind::UTF8,
@@ -692,7 +725,7 @@ impl LanguageServer for Backend {
             changed |= self.state.reindex_from_disk(path);
         }
         if config_changed {
-            match self.state.settings_from_disk() {
+            match self.state.effective_settings() {
                 Ok(settings) => {
                     self.state.set_settings(settings);
                     self.reindex_in_background();
@@ -707,17 +740,22 @@ impl LanguageServer for Backend {
     }
 
     async fn did_change_configuration(&self, params: DidChangeConfigurationParams) {
-        // The same keys as [tool.loopsafe], at the top level or under "loopsafe".
+        // The same keys as [tool.loopsafe], under "loopsafe" or at the top level. Clients send null or
+        // an empty object when they have nothing to say (Neovim does at start): that changes nothing.
+        // An empty "loopsafe" section (`{}`, or `[]` from a Lua table) clears the client's settings.
         let value = match params.settings.get("loopsafe") {
             Some(v) => v.clone(),
+            None if params.settings.as_object().is_some_and(|o| o.is_empty()) => return,
             None => params.settings,
         };
-        if value.is_null() || value.as_object().is_some_and(|o| o.is_empty()) {
+        if value.is_null() {
             return;
         }
-        let parsed = serde_json::from_value::<toml::Table>(value)
-            .map_err(|e| e.to_string())
-            .and_then(|t| Settings::from_table(&t, "settings:"));
+        let previous = self.state.client_table.read().expect("client settings lock").clone();
+        let parsed = client_table(value, "settings:").and_then(|t| {
+            *self.state.client_table.write().expect("client settings lock") = t;
+            self.state.effective_settings()
+        });
         match parsed {
             Ok(settings) => {
                 self.state.set_settings(settings);
@@ -725,6 +763,7 @@ impl LanguageServer for Backend {
                 self.refresh_all().await;
             }
             Err(e) => {
+                *self.state.client_table.write().expect("client settings lock") = previous;
                 self.client
                     .show_message(MessageType::ERROR, format!("loopsafe: {e}; the previous settings stay in force"))
                     .await;
@@ -734,18 +773,29 @@ impl LanguageServer for Backend {
 
     async fn diagnostic(&self, params: DocumentDiagnosticParams) -> Result<DocumentDiagnosticReportResult> {
         let items = self.state.diagnostics(&params.text_document.uri).map(|(_, d)| d).unwrap_or_default();
+        let id = result_id(&items);
+        if params.previous_result_id.as_ref() == Some(&id) {
+            return Ok(DocumentDiagnosticReportResult::Report(DocumentDiagnosticReport::Unchanged(
+                RelatedUnchangedDocumentDiagnosticReport {
+                    related_documents: None,
+                    unchanged_document_diagnostic_report: UnchangedDocumentDiagnosticReport { result_id: id },
+                },
+            )));
+        }
         Ok(DocumentDiagnosticReportResult::Report(DocumentDiagnosticReport::Full(
             RelatedFullDocumentDiagnosticReport {
                 related_documents: None,
-                full_document_diagnostic_report: FullDocumentDiagnosticReport { result_id: None, items },
+                full_document_diagnostic_report: FullDocumentDiagnosticReport { result_id: Some(id), items },
             },
         )))
     }
 
-    async fn workspace_diagnostic(&self, _: WorkspaceDiagnosticParams) -> Result<WorkspaceDiagnosticReportResult> {
+    async fn workspace_diagnostic(&self, params: WorkspaceDiagnosticParams) -> Result<WorkspaceDiagnosticReportResult> {
+        let previous: HashMap<String, String> =
+            params.previous_result_ids.into_iter().map(|p| (p.uri.as_str().to_string(), p.value)).collect();
         // Reading closed files from disk: off the async threads.
         let state = self.state.clone();
-        let items = tokio::task::spawn_blocking(move || state.workspace_reports()).await.unwrap_or_default();
+        let items = tokio::task::spawn_blocking(move || state.workspace_reports(&previous)).await.unwrap_or_default();
         Ok(WorkspaceDiagnosticReportResult::Report(WorkspaceDiagnosticReport { items }))
     }
 
@@ -768,12 +818,37 @@ impl LanguageServer for Backend {
     }
 }
 
-fn full_report(uri: Uri, version: Option<i64>, items: Vec<Diagnostic>) -> WorkspaceDocumentDiagnosticReport {
+/// The client's settings as a table of `[tool.loopsafe]` keys, checked on their own so that an error
+/// names the client's key. Null is no settings; an empty list (an empty Lua table) is an empty table.
+fn client_table(value: serde_json::Value, ctx: &str) -> std::result::Result<Option<toml::Table>, String> {
+    if value.is_null() {
+        return Ok(None);
+    }
+    if value.as_array().is_some_and(|a| a.is_empty()) {
+        return Ok(Some(toml::Table::new()));
+    }
+    let table = serde_json::from_value::<toml::Table>(value).map_err(|e| format!("{ctx} {e}"))?;
+    Settings::from_table(&table, ctx)?;
+    Ok(Some(table))
+}
+
+fn full_report(
+    uri: Uri,
+    version: Option<i64>,
+    result_id: Option<String>,
+    items: Vec<Diagnostic>,
+) -> WorkspaceDocumentDiagnosticReport {
     WorkspaceDocumentDiagnosticReport::Full(WorkspaceFullDocumentDiagnosticReport {
         uri,
         version,
-        full_document_diagnostic_report: FullDocumentDiagnosticReport { result_id: None, items },
+        full_document_diagnostic_report: FullDocumentDiagnosticReport { result_id, items },
     })
+}
+
+/// A report's result id: a hash of its diagnostics, so equal reports have equal ids across requests.
+fn result_id(items: &[Diagnostic]) -> String {
+    let bytes = serde_json::to_vec(items).unwrap_or_default();
+    format!("{:016x}", xxhash_rust::xxh3::xxh3_64(&bytes))
 }
 
 fn severity(t: Tier) -> DiagnosticSeverity {
