@@ -8,7 +8,8 @@
 -- Settings are the keys of [tool.loopsafe] in pyproject.toml (select, extend-select, ignore, exclude,
 -- severity, extend-blocking-calls, offload). Left unset, the project's pyproject.toml is used.
 -- Set them either
---   * in `init_options` (read once at start; they replace the project's [tool.loopsafe] table), or
+--   * in `init_options` (read once at start; each key overrides the same key of the project's
+--     [tool.loopsafe] table, the others stay), or
 --   * in `settings.loopsafe` (sent after start with workspace/didChangeConfiguration; same effect),
 -- for example:
 --   vim.lsp.config('loopsafe', {

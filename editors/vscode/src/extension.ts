@@ -1,9 +1,9 @@
 // The loopsafe extension: starts `loopsafe server` for Python files and passes it the settings.
 //
 // The server takes the keys of `[tool.loopsafe]` as `initializationOptions` and in
-// `workspace/didChangeConfiguration` (under "loopsafe"); when it gets any, they replace the project's
-// `pyproject.toml` table, so only the settings the user actually set are sent (a default sent here
-// would hide the project's configuration).
+// `workspace/didChangeConfiguration` (under "loopsafe"); each key it gets overrides the same key of
+// the project's `pyproject.toml` table, so only the settings the user actually set are sent (a default
+// sent here would override the project's value).
 
 import * as fs from "node:fs";
 import * as os from "node:os";
