@@ -339,26 +339,59 @@ impl Project {
 
     /// Resolves every call and finds each sync function's shortest chain to a blocking call.
     pub fn link(&self, settings: &Settings) -> Links {
-        let edges: Vec<Vec<Option<FnId>>> = self
-            .functions
-            .iter()
-            .map(|&(file, idx)| {
-                let f = &self.files[file].summary().functions[idx];
-                f.calls
-                    .iter()
-                    .map(|c| {
-                        let callee = self.callee(file, &c.target)?;
-                        // Reading an attribute runs only a property.
-                        (!c.access || self.function(callee).is_property).then_some(callee)
-                    })
-                    .collect()
-            })
-            .collect();
+        let edges: Vec<Vec<Option<FnId>>> = (0..self.functions.len()).map(|id| self.edges_of(id)).collect();
         // Shortest chains through functions that block on every call; then, for what is left, chains
         // through memoized functions, which block on their first call only (reported as hints).
         let strict = self.shortest_chains(&edges, settings, false);
         let loose = self.shortest_chains(&edges, settings, true);
         Links { edges, strict, loose }
+    }
+
+    /// What each call of a function resolves to.
+    fn edges_of(&self, id: FnId) -> Vec<Option<FnId>> {
+        let (file, idx) = self.functions[id];
+        let f = &self.files[file].summary().functions[idx];
+        f.calls
+            .iter()
+            .map(|c| {
+                let callee = self.callee(file, &c.target)?;
+                // Reading an attribute runs only a property.
+                (!c.access || self.function(callee).is_property).then_some(callee)
+            })
+            .collect()
+    }
+
+    /// Replaces a file's analysis when what other files resolve against is unchanged (its classes,
+    /// exports, and functions' names and `@property`-ness), however its calls and blocking calls
+    /// changed, and brings `links` up to date: the file's own calls are resolved again and the shortest
+    /// chains recomputed, without resolving the rest of the project again. Returns false, changing
+    /// nothing, when those names differ (the project must then be built again).
+    pub fn replace_same_names(
+        &mut self,
+        file: usize,
+        analysis: Arc<FileAnalysis>,
+        links: &mut Links,
+        settings: &Settings,
+    ) -> bool {
+        let (old, new) = (self.files[file].summary(), &analysis.summary);
+        if old.classes != new.classes
+            || old.exports != new.exports
+            || old.functions.len() != new.functions.len()
+            || old
+                .functions
+                .iter()
+                .zip(&new.functions)
+                .any(|(a, b)| a.qualname != b.qualname || a.is_property != b.is_property)
+        {
+            return false;
+        }
+        self.files[file].analysis = analysis;
+        for id in self.file_functions[file].clone() {
+            links.edges[id] = self.edges_of(id);
+        }
+        links.strict = self.shortest_chains(&links.edges, settings, false);
+        links.loose = self.shortest_chains(&links.edges, settings, true);
+        true
     }
 
     /// The chain findings of the coroutines in `only` (a file), or of the whole project.
@@ -608,4 +641,49 @@ pub fn module_names(path: &Path, dirs_with_init: &HashSet<PathBuf>, root: Option
 fn is_identifier(s: &str) -> bool {
     let mut chars = s.chars();
     chars.next().is_some_and(|c| c.is_alphabetic() || c == '_') && chars.all(|c| c.is_alphanumeric() || c == '_')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::Catalog;
+
+    fn file(path: &str, text: &str) -> ProjectFile {
+        let settings = Settings::default();
+        let analysis = crate::analysis::analyze_source_file(text, Catalog::bundled(), &settings, true);
+        ProjectFile { path: PathBuf::from(path), display: path.to_string(), analysis: Arc::new(analysis) }
+    }
+
+    /// Relinking one file in place gives what building the project again gives.
+    #[test]
+    fn replacing_a_file_with_the_same_names_relinks_like_a_rebuild() {
+        let settings = Settings::default();
+        let api = "from helpers import pause, idle\n\n\nasync def handler():\n    pause()\n    idle()\n";
+        let versions = [
+            "import time\n\n\ndef pause():\n    time.sleep(1)\n\n\ndef idle():\n    pass\n",
+            // Same names: `idle` starts blocking and `pause` blocks through it; then neither blocks.
+            "import time\n\n\ndef pause():\n    idle()\n\n\ndef idle():\n    time.sleep(1)\n",
+            "import time\n\n\ndef pause():\n    pass\n\n\ndef idle():\n    pass\n",
+            // A new function: the project is built again.
+            "import time\n\n\ndef pause():\n    pass\n\n\ndef idle():\n    pause2()\n\n\ndef pause2():\n    time.sleep(1)\n",
+        ];
+        let build = |helpers: &str| Project::new(vec![file("/p/api.py", api), file("/p/helpers.py", helpers)], None);
+        let mut project = build(versions[0]);
+        let mut links = project.link(&settings);
+        let mut relinked = 0;
+        for helpers in &versions[1..] {
+            let fresh = build(helpers);
+            let fresh_links = fresh.link(&settings);
+            let new = fresh.files()[1].analysis.clone();
+            if project.replace_same_names(1, new, &mut links, &settings) {
+                relinked += 1;
+            } else {
+                project = build(helpers);
+                links = project.link(&settings);
+            }
+            assert_eq!(project.findings(&links, None, &settings), fresh.findings(&fresh_links, None, &settings));
+        }
+        // The last version adds a function: a rebuild; the others relink in place.
+        assert_eq!(relinked, 2);
+    }
 }

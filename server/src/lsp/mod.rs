@@ -192,9 +192,17 @@ impl State {
         if old.is_some()
             && let Some(linked) = guard.as_mut()
             && let Some(i) = linked.project.file_index(&path)
-            && linked.project.replace_same_shape(i, analysis)
         {
-            return false;
+            if linked.project.replace_same_shape(i, analysis.clone()) {
+                return false;
+            }
+            // Its calls or blocking calls changed, not the names other files resolve against: relink
+            // this file's calls and recompute the chains, without building the project again.
+            let settings = &self.config().settings;
+            let Linked { project, links } = linked;
+            if project.replace_same_names(i, analysis, links, settings) {
+                return true;
+            }
         }
         *guard = None;
         true
