@@ -160,24 +160,26 @@ impl State {
     /// summary changed, which invalidates the linked project. A panic in the analysis is caught: the
     /// document keeps its last good analysis.
     fn reanalyse(&self, uri: &Uri) -> bool {
-        let config = self.config();
         let Some(mut doc) = self.documents.get_mut(uri) else { return false };
-        let result = {
-            let d: &Document = &doc;
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match &d.tree {
-                Some(tree) => analysis::analyze_file(&d.text, tree, &config.catalog, &config.settings, true),
-                None => FileAnalysis::default(),
-            }))
-        };
-        let Ok(result) = result else {
-            tracing::error!("the analysis of {} panicked; keeping its last diagnostics", uri.as_str());
-            return false;
-        };
+        let Some(result) = self.analyse(&doc, uri) else { return false };
         let result = Arc::new(result);
         doc.analysis = result.clone();
         drop(doc);
         let Some(path) = uri.to_file_path().map(|p| p.into_owned()) else { return false };
         self.update_index(path, result)
+    }
+
+    /// Analyses a document's current text; `None` (logged) when the analysis panicked.
+    fn analyse(&self, d: &Document, uri: &Uri) -> Option<FileAnalysis> {
+        let config = self.config();
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match &d.tree {
+            Some(tree) => analysis::analyze_file(&d.text, tree, &config.catalog, &config.settings, true),
+            None => FileAnalysis::default(),
+        }));
+        if result.is_err() {
+            tracing::error!("the analysis of {} panicked; keeping its last diagnostics", uri.as_str());
+        }
+        result.ok()
     }
 
     /// Records a file's new analysis. Returns whether its summary changed shape, which changes what the
@@ -663,8 +665,19 @@ impl LanguageServer for Backend {
     async fn did_open(&self, params: DidOpenTextDocumentParams) {
         let doc = params.text_document;
         let uri = doc.uri.clone();
-        self.state.documents.insert(uri.clone(), Document::new(doc.text, doc.version));
-        self.after_edit(uri).await;
+        // Analysed before it is stored: a concurrent request never sees the document without findings.
+        let mut document = Document::new(doc.text, doc.version);
+        if let Some(a) = self.state.analyse(&document, &uri) {
+            document.analysis = Arc::new(a);
+        }
+        let analysis = document.analysis.clone();
+        self.state.documents.insert(uri.clone(), document);
+        let path = uri.to_file_path().map(|p| p.into_owned());
+        if path.is_some_and(|p| self.state.update_index(p, analysis)) {
+            self.refresh_all().await;
+        } else {
+            self.publish(vec![uri]).await;
+        }
     }
 
     async fn did_change(&self, params: DidChangeTextDocumentParams) {
