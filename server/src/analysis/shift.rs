@@ -51,9 +51,8 @@ impl LineEdit {
     }
 }
 
-/// The analysis of the edited text, when `edit` changed nothing but positions.
-pub fn shifted(a: &FileAnalysis, edit: &LineEdit) -> FileAnalysis {
-    let mut out = a.clone();
+/// Moves an analysis to the edited text, when `edit` changed nothing but positions.
+pub fn shift(out: &mut FileAnalysis, edit: &LineEdit) {
     for f in &mut out.findings {
         let Finding {
             rule: _,
@@ -101,5 +100,4 @@ pub fn shifted(a: &FileAnalysis, edit: &LineEdit) -> FileAnalysis {
             *call_end = edit.loc(*call_end);
         }
     }
-    out
 }

@@ -701,7 +701,10 @@ impl LanguageServer for Backend {
             doc.version = version;
             if let Applied::Trivia(edits) = applied {
                 // Typing inside a comment: the analysis only moves (no reparse, no re-analysis).
-                let moved = edits.iter().fold((*doc.analysis).clone(), |a, e| analysis::shift::shifted(&a, e));
+                let mut moved = (*doc.analysis).clone();
+                for e in &edits {
+                    analysis::shift::shift(&mut moved, e);
+                }
                 let moved = Arc::new(moved);
                 doc.analysis = moved.clone();
                 drop(doc);
