@@ -1,5 +1,5 @@
 //! An in-process LSP client over `tokio::io::duplex`, for tests that drive `loopsafe::lsp` with real
-//! JSON-RPC messages (shared by the code-action tests; tests/lsp.rs keeps its own copy).
+//! JSON-RPC messages (shared by tests/lsp.rs and tests/code_actions.rs).
 #![allow(dead_code)]
 
 use std::collections::VecDeque;
@@ -11,10 +11,12 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader, DuplexS
 use tower_lsp_server::ls_types::Uri;
 
 pub struct Client {
-    write: WriteHalf<DuplexStream>,
+    /// The server's input, for tests that write raw (even malformed) bytes.
+    pub write: WriteHalf<DuplexStream>,
     read: BufReader<ReadHalf<DuplexStream>>,
     next_id: i64,
-    inbox: VecDeque<Value>,
+    /// Messages received while waiting for something else, oldest first.
+    pub inbox: VecDeque<Value>,
 }
 
 pub const WAIT: Duration = Duration::from_secs(20);
