@@ -165,8 +165,12 @@ impl State {
         let result = Arc::new(result);
         doc.analysis = result.clone();
         drop(doc);
-        let Some(path) = uri.to_file_path().map(|p| p.into_owned()) else { return false };
-        self.update_index(path, result)
+        self.index_open(uri, result)
+    }
+
+    /// Records an open document's new analysis in the index (see `update_index`).
+    fn index_open(&self, uri: &Uri, analysis: Arc<FileAnalysis>) -> bool {
+        uri.to_file_path().is_some_and(|p| self.update_index(p.into_owned(), analysis))
     }
 
     /// Analyses a document's current text; `None` (logged) when the analysis panicked.
@@ -471,7 +475,14 @@ impl Backend {
     /// After an open document changed (its mutation is done): analyse it, then push its diagnostics,
     /// or every open document's when its summary changed shape.
     async fn after_edit(&self, uri: Uri) {
-        if self.state.reanalyse(&uri) {
+        let shape_changed = self.state.reanalyse(&uri);
+        self.publish_after(uri, shape_changed).await;
+    }
+
+    /// Pushes a changed document's diagnostics, or every open document's when its summary changed shape
+    /// (other files' chains may have changed with it).
+    async fn publish_after(&self, uri: Uri, shape_changed: bool) {
+        if shape_changed {
             self.refresh_all().await;
         } else {
             self.publish(vec![uri]).await;
@@ -520,21 +531,12 @@ impl LanguageServer for Backend {
         };
         let text_caps = params.capabilities.text_document.as_ref();
         let pull = text_caps.and_then(|t| t.diagnostic.as_ref()).is_some();
-        let refresh = params
-            .capabilities
-            .workspace
-            .as_ref()
-            .and_then(|w| w.diagnostics.as_ref())
-            .and_then(|d| d.refresh_support)
-            .unwrap_or(false);
+        let workspace_caps = params.capabilities.workspace.as_ref();
+        let refresh =
+            workspace_caps.and_then(|w| w.diagnostics.as_ref()).and_then(|d| d.refresh_support).unwrap_or(false);
         let progress = params.capabilities.window.as_ref().and_then(|w| w.work_done_progress).unwrap_or(false);
-        let document_changes = params
-            .capabilities
-            .workspace
-            .as_ref()
-            .and_then(|w| w.workspace_edit.as_ref())
-            .and_then(|e| e.document_changes)
-            .unwrap_or(false);
+        let document_changes =
+            workspace_caps.and_then(|w| w.workspace_edit.as_ref()).and_then(|e| e.document_changes).unwrap_or(false);
         let disabled_actions =
             text_caps.and_then(|t| t.code_action.as_ref()).and_then(|c| c.disabled_support).unwrap_or(false);
         let _ = self.state.caps.set(Caps { encoding, pull, refresh, progress, document_changes, disabled_actions });
@@ -672,12 +674,8 @@ impl LanguageServer for Backend {
         }
         let analysis = document.analysis.clone();
         self.state.documents.insert(uri.clone(), document);
-        let path = uri.to_file_path().map(|p| p.into_owned());
-        if path.is_some_and(|p| self.state.update_index(p, analysis)) {
-            self.refresh_all().await;
-        } else {
-            self.publish(vec![uri]).await;
-        }
+        let shape_changed = self.state.index_open(&uri, analysis);
+        self.publish_after(uri, shape_changed).await;
     }
 
     async fn did_change(&self, params: DidChangeTextDocumentParams) {
@@ -708,12 +706,8 @@ impl LanguageServer for Backend {
                 let moved = Arc::new(moved);
                 doc.analysis = moved.clone();
                 drop(doc);
-                let path = uri.to_file_path().map(|p| p.into_owned());
-                if path.is_none_or(|p| !self.state.update_index(p, moved)) {
-                    self.publish(vec![uri]).await;
-                } else {
-                    self.refresh_all().await;
-                }
+                let shape_changed = self.state.index_open(&uri, moved);
+                self.publish_after(uri, shape_changed).await;
                 return;
             }
         }
