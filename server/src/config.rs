@@ -22,10 +22,7 @@ impl Loaded {
 /// Reads settings from a `pyproject.toml` (its `[tool.loopsafe]` table) or a `loopsafe.toml` (the table's
 /// keys at top level).
 pub fn load_file(path: &Path) -> Result<Loaded, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
-    let doc: toml::Table = text
-        .parse()
-        .map_err(|e: toml::de::Error| format!("{}: invalid TOML: {}", path.display(), e.to_string().trim_end()))?;
+    let doc = read_toml(path)?;
     let name = path.display().to_string();
     let settings = if path.file_name().is_some_and(|n| n == "pyproject.toml") {
         Settings::from_pyproject(&doc, &name)?
@@ -37,32 +34,42 @@ pub fn load_file(path: &Path) -> Result<Loaded, String> {
 
 /// The nearest `pyproject.toml` with a `[tool.loopsafe]` table, from `start` upwards.
 pub fn discover(start: &Path) -> Result<Loaded, String> {
-    let start = std::fs::canonicalize(start).unwrap_or_else(|_| start.to_path_buf());
-    let mut dir = if start.is_dir() { Some(start.as_path()) } else { start.parent() };
-    while let Some(d) = dir {
-        let candidate = d.join("pyproject.toml");
-        if candidate.is_file() {
-            let text = std::fs::read_to_string(&candidate).unwrap_or_default();
-            if has_loopsafe_table(&text) {
-                return load_file(&candidate);
-            }
-        }
-        dir = d.parent();
+    match find_config(start) {
+        Some(path) => load_file(&path),
+        None => Ok(Loaded { settings: Settings::default(), source: None }),
     }
-    Ok(Loaded { settings: Settings::default(), source: None })
 }
 
 /// The `[tool.loopsafe]` table that `discover` would read, with the context its errors are reported in
 /// (empty when there is none): for callers that lay other settings over the project's, key by key.
 pub fn discover_table(start: &Path) -> Result<(toml::Table, String), String> {
-    let loaded = discover(start)?;
-    let Some(path) = loaded.source else { return Ok((toml::Table::new(), String::new())) };
-    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
-    let doc: toml::Table = text
-        .parse()
-        .map_err(|e: toml::de::Error| format!("{}: invalid TOML: {}", path.display(), e.to_string().trim_end()))?;
-    let table = doc.get("tool").and_then(|t| t.get("loopsafe")).and_then(|t| t.as_table()).cloned();
-    Ok((table.unwrap_or_default(), format!("{}: [tool.loopsafe]", path.display())))
+    let Some(path) = find_config(start) else { return Ok((toml::Table::new(), String::new())) };
+    let doc = read_toml(&path)?;
+    let table = match doc.get("tool").and_then(|t| t.get("loopsafe")) {
+        Some(toml::Value::Table(t)) => t.clone(),
+        Some(_) => return Err(format!("{}: `tool.loopsafe` must be a table", path.display())),
+        None => toml::Table::new(),
+    };
+    Ok((table, format!("{}: [tool.loopsafe]", path.display())))
+}
+
+fn read_toml(path: &Path) -> Result<toml::Table, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
+    text.parse().map_err(|e: toml::de::Error| format!("{}: invalid TOML: {}", path.display(), e.to_string().trim_end()))
+}
+
+/// The nearest `pyproject.toml`, from `start` upwards, that has a `[tool.loopsafe]` table.
+fn find_config(start: &Path) -> Option<PathBuf> {
+    let start = std::fs::canonicalize(start).unwrap_or_else(|_| start.to_path_buf());
+    let mut dir = if start.is_dir() { Some(start.as_path()) } else { start.parent() };
+    while let Some(d) = dir {
+        let candidate = d.join("pyproject.toml");
+        if candidate.is_file() && has_loopsafe_table(&std::fs::read_to_string(&candidate).unwrap_or_default()) {
+            return Some(candidate);
+        }
+        dir = d.parent();
+    }
+    None
 }
 
 fn has_loopsafe_table(text: &str) -> bool {
