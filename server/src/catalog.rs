@@ -87,6 +87,8 @@ pub struct Catalog {
     pub memoizers: HashSet<String>,
     /// Functions that call the lambdas passed to them right away (`sorted(key=...)`).
     pub immediate_callers: HashSet<String>,
+    /// Their last names (`sorted`, `map`), to pass over other calls without resolving them.
+    pub immediate_caller_tails: HashSet<String>,
     /// The top-level modules the catalog describes (`requests`, `os`, `builtins`).
     library_roots: HashSet<String>,
 }
@@ -260,6 +262,9 @@ impl Catalog {
             self.typing_unwrap.extend(t.unwrap);
         }
         if let Some(i) = data.immediate {
+            for c in &i.callers {
+                self.immediate_caller_tails.insert(c.rsplit('.').next().unwrap_or(c).to_string());
+            }
             self.immediate_callers.extend(i.callers);
         }
         if let Some(c) = data.chains {

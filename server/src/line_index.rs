@@ -17,6 +17,8 @@ pub struct LineIndex {
     /// Byte offset of the start of each line.
     starts: Vec<usize>,
     len: usize,
+    /// The number of the first line in `starts` (0 unless the index covers only part of the text).
+    first: usize,
 }
 
 /// A 0-based line and column.
@@ -28,10 +30,24 @@ pub struct LineCol {
 
 impl LineIndex {
     pub fn new(text: &str) -> LineIndex {
+        Self::lines(text, 0, 0, text.len())
+    }
+
+    /// An index of the lines from the one containing `from` (which is line `line`) to the one containing
+    /// `to`: only offsets in that span may be asked about.
+    pub fn from_line(text: &str, from: usize, line: usize, to: usize) -> LineIndex {
+        let from = from.min(text.len());
         let bytes = text.as_bytes();
-        let mut starts = vec![0];
-        let mut i = 0;
-        while i < bytes.len() {
+        let start = bytes[..from].iter().rposition(|&b| b == b'\n' || b == b'\r').map_or(0, |i| i + 1);
+        // A `\r\n` split by `from` belongs to the line before.
+        Self::lines(text, start, line, to.min(text.len()))
+    }
+
+    fn lines(text: &str, start: usize, first: usize, to: usize) -> LineIndex {
+        let bytes = text.as_bytes();
+        let mut starts = vec![start];
+        let mut i = start;
+        while i < to {
             match bytes[i] {
                 b'\n' => starts.push(i + 1),
                 b'\r' => {
@@ -44,21 +60,26 @@ impl LineIndex {
             }
             i += 1;
         }
-        LineIndex { starts, len: text.len() }
+        LineIndex { starts, len: text.len(), first }
     }
 
     pub fn line_count(&self) -> usize {
-        self.starts.len()
+        self.first + self.starts.len()
     }
 
     /// The 0-based line containing `offset` (clamped to the text).
     pub fn line_of(&self, offset: usize) -> usize {
+        self.first + self.slot(offset)
+    }
+
+    fn slot(&self, offset: usize) -> usize {
         let offset = offset.min(self.len);
-        self.starts.partition_point(|&s| s <= offset) - 1
+        self.starts.partition_point(|&s| s <= offset).max(1) - 1
     }
 
     /// The byte range of a line, without its line break.
     pub fn line_range(&self, text: &str, line: usize) -> std::ops::Range<usize> {
+        let line = line - self.first.min(line);
         let start = self.starts.get(line).copied().unwrap_or(self.len);
         let mut end = self.starts.get(line + 1).copied().unwrap_or(self.len);
         let bytes = text.as_bytes();
@@ -74,7 +95,7 @@ impl LineIndex {
             offset -= 1;
         }
         let line = self.line_of(offset);
-        let start = self.starts[line];
+        let start = self.starts[self.slot(offset)];
         let prefix = &text[start..offset];
         let col = match unit {
             ColumnUnit::Chars => prefix.chars().count(),
@@ -91,7 +112,7 @@ impl LineIndex {
             offset -= 1;
         }
         let line = self.line_of(offset);
-        let prefix = &text[self.starts[line]..offset];
+        let prefix = &text[self.starts[self.slot(offset)]..offset];
         let (mut chars, mut utf16) = (0, 0);
         for ch in prefix.chars() {
             chars += 1;
@@ -103,7 +124,7 @@ impl LineIndex {
     /// The byte offset of a line and column; positions past the end of a line clamp to its end, lines
     /// past the end of the text clamp to the end of the text (as LSP asks).
     pub fn offset(&self, text: &str, pos: LineCol, unit: ColumnUnit) -> usize {
-        if pos.line >= self.starts.len() {
+        if pos.line >= self.line_count() {
             return self.len;
         }
         let range = self.line_range(text, pos.line);

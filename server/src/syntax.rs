@@ -140,16 +140,56 @@ pub fn queries() -> &'static Queries {
     QUERIES.get_or_init(|| compile(QUERY_FILES).unwrap_or_else(|e| panic!("the bundled queries are invalid: {e}")))
 }
 
+fn parser() -> Parser {
+    let mut p = Parser::new();
+    p.set_language(&language()).expect("tree-sitter-python is compatible with tree-sitter");
+    p
+}
+
 thread_local! {
-    static PARSER: RefCell<Parser> = RefCell::new({
-        let mut p = Parser::new();
-        p.set_language(&language()).expect("tree-sitter-python is compatible with tree-sitter");
-        p
-    });
+    static PARSER: RefCell<Parser> = RefCell::new(parser());
+    /// For parsing part of a text (`parse_range`); kept apart so that `PARSER` never has ranges set.
+    static RANGE_PARSER: RefCell<Parser> = RefCell::new(parser());
 }
 
 /// Parses Python source, reusing `old` (already edited) for an incremental parse. Tree-sitter never
 /// fails on bad syntax (it yields ERROR nodes); `None` is only possible if parsing was cancelled.
 pub fn parse(text: &str, old: Option<&Tree>) -> Option<Tree> {
     PARSER.with(|p| p.borrow_mut().parse(text, old))
+}
+
+/// Parses only `range` of `text` (which must start at the start of a line): the tree's nodes have their
+/// offsets in the whole text. `None` if the range is not within the text or parsing was cancelled.
+/// `old`, a tree of the same range edited like the text, makes the parse incremental.
+pub fn parse_range(text: &str, range: std::ops::Range<usize>, old: Option<&Tree>) -> Option<Tree> {
+    let part = text.get(range.clone())?;
+    // Rows are counted from the range's start: the analysis reads offsets only, and columns (which the
+    // indentation rules read) are right because the range starts a line.
+    let (mut row, mut col) = (0, 0);
+    let bytes = part.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\n' => (row, col) = (row + 1, 0),
+            b'\r' => {
+                if bytes.get(i + 1) == Some(&b'\n') {
+                    i += 1;
+                }
+                (row, col) = (row + 1, 0);
+            }
+            _ => col += 1,
+        }
+        i += 1;
+    }
+    let r = tree_sitter::Range {
+        start_byte: range.start,
+        end_byte: range.end,
+        start_point: tree_sitter::Point::new(0, 0),
+        end_point: tree_sitter::Point::new(row, col),
+    };
+    RANGE_PARSER.with(|p| {
+        let mut p = p.borrow_mut();
+        p.set_included_ranges(&[r]).ok()?;
+        p.parse(text, old)
+    })
 }

@@ -1,7 +1,12 @@
 //! Syntax facts: the one query's matches turned into scopes, bindings and calls. Nothing here decides
 //! meaning beyond "where is this name bound"; `resolve` and `checks` do the rest.
+//!
+//! Facts own their data (names, byte ranges and the few expression shapes the analysis reads, as
+//! `Expr`), so they outlive the tree they came from. That is what lets an edit inside one function be
+//! answered by parsing and extracting that function alone and splicing the result in (`splice_unit`):
+//! the rest of the file's facts only move.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::ops::Range;
 
 use streaming_iterator::StreamingIterator;
@@ -12,6 +17,9 @@ use crate::syntax::{Captures, queries};
 pub type ScopeId = usize;
 pub type BindingId = usize;
 
+/// How deep an expression is converted; deeper parts become `Other` (no recursion on user input).
+const MAX_EXPR_DEPTH: u32 = 48;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ScopeKind {
     Module,
@@ -20,67 +28,179 @@ pub enum ScopeKind {
     Class,
 }
 
-#[derive(Debug)]
-pub struct Scope<'t> {
-    pub kind: ScopeKind,
-    pub is_async: bool,
-    /// The `function_definition`, `lambda` or `class_definition` node (none for the module).
-    pub node: Option<Node<'t>>,
-    pub name: Option<Node<'t>>,
-    pub params: Option<Node<'t>>,
-    pub returns: Option<Node<'t>>,
-    pub bases: Option<Node<'t>>,
-    /// The body's byte range: what runs in this scope.
-    pub body: Range<usize>,
-    pub body_node: Option<Node<'t>>,
-    pub parent: Option<ScopeId>,
-    pub decorators: Vec<Node<'t>>,
-    pub has_await: bool,
-    pub has_yield: bool,
-    /// Name → bindings in this scope, in source order.
-    pub bindings: HashMap<&'t str, Vec<BindingId>>,
-    /// `from m import *` in this scope: the module names.
-    pub star_imports: Vec<&'t str>,
-    /// For classes: `self.x = ...` in any method, by attribute name.
-    pub self_attrs: HashMap<&'t str, Vec<BindingId>>,
-    /// The first parameter's name, for methods.
-    pub first_param: Option<&'t str>,
+/// An expression, reduced to the shapes name resolution follows.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Expr {
+    pub range: Range<usize>,
+    pub kind: ExprKind,
 }
 
-impl Scope<'_> {
-    fn new(kind: ScopeKind, body: Range<usize>) -> Self {
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ExprKind {
+    Name(Box<str>),
+    /// `object.attr`
+    Attribute(Box<Expr>, Box<str>),
+    /// Calling the expression (the arguments do not change what it returns).
+    Call(Box<Expr>),
+    /// `value[...]`
+    Subscript(Box<Expr>),
+    /// `left / ...` (`pathlib.Path` joins).
+    Div(Box<Expr>),
+    /// A lambda; its scope starts where the expression does.
+    Lambda,
+    /// A string literal without interpolation: its content.
+    Str(Box<str>),
+    Other,
+}
+
+impl Expr {
+    /// The last name of a dotted expression: `get` for `requests.get`.
+    pub fn tail(&self) -> Option<&str> {
+        match &self.kind {
+            ExprKind::Name(n) => Some(n),
+            ExprKind::Attribute(_, a) => Some(a),
+            _ => None,
+        }
+    }
+
+    fn shift(&mut self, d: &Shift) {
+        let mut e = self;
+        loop {
+            e.range = d.range(&e.range);
+            match &mut e.kind {
+                ExprKind::Attribute(inner, _)
+                | ExprKind::Call(inner)
+                | ExprKind::Subscript(inner)
+                | ExprKind::Div(inner) => e = inner,
+                _ => return,
+            }
+        }
+    }
+}
+
+/// An annotation, reduced to what names a class: `X`, `mod.X`, `Optional[X]`, `X | None`, `"X"`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Ann {
+    /// A name or attribute.
+    Expr(Expr),
+    /// `base[first, ...]`: the first argument that is not None.
+    Generic {
+        base: Expr,
+        first: Option<Box<Ann>>,
+    },
+    /// A forward reference (`"requests.Session"`), resolved where the string is.
+    Str {
+        content: Box<str>,
+        at: usize,
+    },
+    Other,
+}
+
+impl Ann {
+    fn shift(&mut self, d: &Shift) {
+        match self {
+            Ann::Expr(e) => e.shift(d),
+            Ann::Generic { base, first } => {
+                base.shift(d);
+                if let Some(f) = first {
+                    f.shift(d);
+                }
+            }
+            Ann::Str { at, .. } => *at = d.pos(*at),
+            Ann::Other => {}
+        }
+    }
+}
+
+/// A call argument: positional (`keyword` is `None`) or keyword. Splats are left out.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Arg {
+    pub keyword: Option<Box<str>>,
+    pub value: Expr,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Decorator {
+    /// The decorator's source text (`property`, `app.get("/items")`).
+    pub text: Box<str>,
+    pub expr: Expr,
+    /// The arguments, when the decorator is a call.
+    pub args: Option<Vec<Arg>>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Name {
+    pub text: Box<str>,
+    pub range: Range<usize>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Scope {
+    pub kind: ScopeKind,
+    pub is_async: bool,
+    /// The whole `function_definition`, `lambda` or `class_definition` (the whole text for the module).
+    pub range: Range<usize>,
+    pub name: Option<Name>,
+    pub returns: Option<Ann>,
+    /// A class's bases (keyword arguments left out).
+    pub bases: Vec<Expr>,
+    /// The body's byte range: what runs in this scope.
+    pub body: Range<usize>,
+    pub parent: Option<ScopeId>,
+    pub decorators: Vec<Decorator>,
+    pub has_await: bool,
+    pub has_yield: bool,
+    /// The body only documents, passes or raises (an interface method).
+    pub is_stub: bool,
+    /// Name → bindings in this scope, in source order.
+    pub bindings: HashMap<Box<str>, Vec<BindingId>>,
+    /// `from m import *` in this scope: the module names.
+    pub star_imports: Vec<Box<str>>,
+    /// Modules imported in this scope (`import a.b` gives `a.b`, `from a.b import c` gives `a.b`).
+    pub imports: Vec<Box<str>>,
+    /// For classes: `self.x = ...` in any method, by attribute name.
+    pub self_attrs: HashMap<Box<str>, Vec<BindingId>>,
+    /// The first parameter's name, for methods.
+    pub first_param: Option<Box<str>>,
+    /// Its statements bind a name in another scope (`global x`, `self.x = ...`).
+    pub leaks: bool,
+}
+
+impl Scope {
+    fn new(kind: ScopeKind, range: Range<usize>, body: Range<usize>) -> Self {
         Scope {
             kind,
             is_async: false,
-            node: None,
+            range,
             name: None,
-            params: None,
             returns: None,
-            bases: None,
+            bases: Vec::new(),
             body,
-            body_node: None,
             parent: None,
             decorators: Vec::new(),
             has_await: false,
             has_yield: false,
+            is_stub: false,
             bindings: HashMap::new(),
             star_imports: Vec::new(),
+            imports: Vec::new(),
             self_attrs: HashMap::new(),
             first_param: None,
+            leaks: false,
         }
     }
 }
 
 #[derive(Clone, Debug)]
-pub enum BindingKind<'t> {
+pub enum BindingKind {
     /// `import x` / `from m import x`: the qualified name.
     Import(String),
     /// `x = <expr>`, `(x := <expr>)`.
-    Value(Node<'t>),
+    Value(Expr),
     /// `x: <type>`, a parameter annotation.
-    Annotation(Node<'t>),
+    Annotation(Ann),
     /// `with <expr> as x`.
-    With(Node<'t>),
+    With(Expr),
     Def(ScopeId),
     Class(ScopeId),
     /// `self` in a method of the class.
@@ -92,57 +212,60 @@ pub enum BindingKind<'t> {
 }
 
 #[derive(Clone, Debug)]
-pub struct Binding<'t> {
-    pub kind: BindingKind<'t>,
+pub struct Binding {
+    pub kind: BindingKind,
     /// Where the binding takes effect: uses after this offset see it.
     pub pos: usize,
 }
 
-#[derive(Clone, Copy, Debug)]
-pub struct CallFact<'t> {
-    pub node: Node<'t>,
-    pub func: Node<'t>,
-    pub args: Node<'t>,
+#[derive(Clone, Debug)]
+pub struct CallFact {
+    /// The whole call.
+    pub range: Range<usize>,
+    pub func: Expr,
+    /// The callee as written (with any parentheses).
+    pub func_range: Range<usize>,
+    pub args: Vec<Arg>,
+    pub args_range: Range<usize>,
     /// The innermost scope the call runs in.
+    pub scope: ScopeId,
+    /// `await f()`: the result is awaited.
+    pub awaited: bool,
+    /// When the call is an argument of another call: that call's callee (`asyncio.to_thread` in
+    /// `asyncio.to_thread(requests.get(url))`).
+    pub outer: Option<Box<Expr>>,
+}
+
+/// An attribute read that is not the callee of a call (a `@property` runs code).
+#[derive(Clone, Debug)]
+pub struct AttrFact {
+    pub range: Range<usize>,
+    pub object: Expr,
+    pub attr: Box<str>,
     pub scope: ScopeId,
 }
 
-pub struct Facts<'t> {
-    pub text: &'t str,
-    pub scopes: Vec<Scope<'t>>,
-    pub bindings: Vec<Binding<'t>>,
-    pub calls: Vec<CallFact<'t>>,
-    /// Attribute reads that are not the callee of a call, with their scope (a `@property` runs code).
-    pub attributes: Vec<(Node<'t>, ScopeId)>,
-    /// Context managers entered by a plain (not `async`) `with`: the item's value, without `as ...`.
-    pub enters: Vec<(Node<'t>, ScopeId)>,
-    /// Module names imported anywhere (`import a.b` gives `a.b`, `from a.b import c` gives `a.b`).
-    pub imported_modules: Vec<&'t str>,
+#[derive(Clone, Debug, Default)]
+pub struct Facts {
+    /// In source order of their bodies; a parent precedes its children, and a scope's descendants
+    /// follow it contiguously. Scope 0 is the module.
+    pub scopes: Vec<Scope>,
+    pub bindings: Vec<Binding>,
+    /// In source order.
+    pub calls: Vec<CallFact>,
+    /// Attribute reads in functions, in source order.
+    pub attributes: Vec<AttrFact>,
+    /// Context managers entered by a plain (not `async`) `with`: the item's value, without `as ...`, in
+    /// source order.
+    pub enters: Vec<(Expr, ScopeId)>,
+    /// The function last parsed alone (by `analysis::reanalyze_edit`): the range parsed and its tree,
+    /// to parse it again incrementally after the next edit inside it.
+    pub unit_tree: Option<(Range<usize>, Tree)>,
+    /// How many of `bindings` no scope lists any more.
+    dead_bindings: usize,
 }
 
-#[derive(Default)]
-struct Raw<'t> {
-    defs: Vec<Scope<'t>>,
-    decorators: Vec<(usize, Node<'t>)>,
-    awaits: Vec<usize>,
-    yields: Vec<usize>,
-    calls: Vec<(Node<'t>, Node<'t>, Node<'t>)>,
-    imports: Vec<(Node<'t>, Node<'t>, Option<Node<'t>>)>,
-    froms: Vec<(Node<'t>, Node<'t>, Option<Node<'t>>, Option<Node<'t>>)>,
-    assigns: Vec<(Node<'t>, Node<'t>, Option<Node<'t>>, Option<Node<'t>>)>,
-    withs: Vec<(Node<'t>, Node<'t>, Node<'t>)>,
-    enters: Vec<Node<'t>>,
-    attributes: Vec<Node<'t>>,
-    unknown_targets: Vec<Node<'t>>,
-    globals: Vec<Node<'t>>,
-    params: Vec<(Node<'t>, Node<'t>, Option<Node<'t>>)>,
-}
-
-impl<'t> Facts<'t> {
-    pub fn text_of(&self, node: Node<'_>) -> &'t str {
-        self.text.get(node.byte_range()).unwrap_or("")
-    }
-
+impl Facts {
     /// The innermost scope whose body contains `offset`.
     pub fn scope_at(&self, offset: usize) -> ScopeId {
         let i = self.scopes.partition_point(|s| s.body.start <= offset);
@@ -159,23 +282,348 @@ impl<'t> Facts<'t> {
         }
     }
 
-    /// The nearest enclosing function (or lambda or class) scope of `scope`, itself included.
+    /// Whether code in `scope` runs on the event loop: it is a coroutine's body.
     pub fn is_on_loop(&self, scope: ScopeId) -> bool {
         let s = &self.scopes[scope];
         s.kind == ScopeKind::Function && s.is_async
     }
 
-    pub fn extract(text: &'t str, tree: &'t Tree) -> Facts<'t> {
+    /// The scopes of `id` and its descendants: `id..end`.
+    pub fn subtree(&self, id: ScopeId) -> Range<ScopeId> {
+        let range = &self.scopes[id].range;
+        let mut end = id + 1;
+        while end < self.scopes.len() && self.scopes[end].range.start < range.end {
+            end += 1;
+        }
+        id..end
+    }
+
+    /// Where the bindings a function's statements make take effect: from its body's start to its end.
+    pub fn leak_span(&self, id: ScopeId) -> Range<usize> {
+        let body = &self.scopes[id].body;
+        body.start..body.end + 1
+    }
+
+    /// Modules imported anywhere in the file.
+    pub fn imported_modules(&self) -> impl Iterator<Item = &str> {
+        self.scopes.iter().flat_map(|s| s.imports.iter().map(|m| &**m))
+    }
+
+    pub fn extract(text: &str, tree: &Tree) -> Facts {
         let q = queries();
-        let raw = collect(text, tree, &q.facts, &q.captures);
-        build(text, raw)
+        let raw = collect(text, tree.root_node(), &q.facts, &q.captures);
+        let mut facts = Facts::default();
+        facts.scopes.push(Scope::new(ScopeKind::Module, 0..text.len(), 0..text.len()));
+        build(&mut facts, text, raw, 1, None);
+        facts
+    }
+
+    /// The function an edit of `start..old_end` falls in, when it is inside the body of a function that
+    /// is not nested in another function (a module function or a method): such a function can be parsed
+    /// and extracted alone.
+    pub fn unit_at(&self, start: usize, old_end: usize) -> Option<ScopeId> {
+        // The outermost function or lambda around the edit; only classes may be above it.
+        let mut outermost = None;
+        let mut id = self.scope_at(start);
+        loop {
+            let s = &self.scopes[id];
+            if matches!(s.kind, ScopeKind::Function | ScopeKind::Lambda) {
+                outermost = Some(id);
+            }
+            match s.parent {
+                Some(p) => id = p,
+                None => break,
+            }
+        }
+        let id = outermost?;
+        let s = &self.scopes[id];
+        // An empty body (`def f():` then a dedent) has no indentation of its own: what follows belongs to
+        // it or not by the enclosing blocks' indentation, which a parse of the function alone cannot see.
+        (s.kind == ScopeKind::Function && s.body.start < s.body.end && s.body.start <= start && old_end <= s.body.end)
+            .then_some(id)
+    }
+
+    /// Replaces the facts of function `unit` (and everything nested in it) by those of `tree`, a parse
+    /// of the function alone in the edited text, and moves everything after the edit. `edit` is the
+    /// edit `start..old_end` → `start..new_end` that happened inside the function's body. Returns the
+    /// new facts' extent, for the analysis to redo just that part.
+    /// `None`, with the facts unchanged, when the function's signature holds a scope (a lambda in a
+    /// default value: the function's scopes would not follow it contiguously), or when the function no
+    /// longer ends where the edit moved its end.
+    pub fn splice_unit(
+        &mut self,
+        unit: ScopeId,
+        edit: (usize, usize, usize),
+        text: &str,
+        tree: &Tree,
+    ) -> Option<Spliced> {
+        let (start, old_end, new_end) = edit;
+        let q = queries();
+        let raw = collect(text, tree.root_node(), &q.facts, &q.captures);
+        let def_start = self.scopes[unit].range.start;
+        let def = &raw.defs.iter().find(|d| d.scope.range.start == def_start)?.scope;
+        // A function that now ends elsewhere than where the edit moved its end (trailing spaces or a
+        // comment became part of it, or stopped being): where enclosing classes end follows rules of
+        // the whole file's parse, so the whole file is parsed.
+        let moved_end = |p: usize| if p >= old_end { p + new_end - old_end } else { p };
+        if def.range.end != moved_end(self.scopes[unit].range.end) {
+            return None;
+        }
+        let body = def.body.clone();
+        if raw.defs.iter().any(|d| {
+            d.scope.range.start != def_start && !(body.start <= d.scope.body.start && d.scope.body.end <= body.end)
+        }) {
+            return None;
+        }
+        let d = Shift { from: old_end, by: new_end as isize - old_end as isize, scopes_from: usize::MAX, scopes_by: 0 };
+        let old = self.subtree(unit);
+        let old_range = self.scopes[unit].range.clone();
+        let leaked_before = self.scopes[old.clone()].iter().any(|s| s.leaks);
+        debug_assert!(old_range.start <= start);
+
+        // What the old function bound in other scopes (`self.x`, `global x`) goes: it is extracted again.
+        if leaked_before {
+            // Made by its statements: from its body's start to its end (a binding takes effect at the
+            // end of its statement). Its own name, bound at its start, stays.
+            let body = self.leak_span(unit);
+            let mut up = self.scopes[unit].parent;
+            while let Some(p) = up {
+                let bindings = &self.bindings;
+                let inside = |id: &BindingId| body.contains(&bindings[*id].pos);
+                let s = &mut self.scopes[p];
+                for list in s.bindings.values_mut().chain(s.self_attrs.values_mut()) {
+                    let n = list.len();
+                    list.retain(|id| !inside(id));
+                    self.dead_bindings += n - list.len();
+                }
+                s.bindings.retain(|_, l| !l.is_empty());
+                s.self_attrs.retain(|_, l| !l.is_empty());
+                up = s.parent;
+            }
+        }
+        let calls_cut = {
+            let i = self.calls.partition_point(|c| c.range.start < old_range.start);
+            let j = self.calls.partition_point(|c| c.range.start < old_range.end);
+            i..j
+        };
+        let attrs_cut = {
+            let i = self.attributes.partition_point(|a| a.range.start < old_range.start);
+            let j = self.attributes.partition_point(|a| a.range.start < old_range.end);
+            i..j
+        };
+        let enters_cut = {
+            let i = self.enters.partition_point(|(e, _)| e.range.start < old_range.start);
+            let j = self.enters.partition_point(|(e, _)| e.range.start < old_range.end);
+            i..j
+        };
+
+        let new_count = raw.defs.len();
+
+        // Everything else moves: positions after the edit, scope ids after the old function.
+        let d =
+            Shift { scopes_from: old.end, scopes_by: old.start as isize + new_count as isize - old.end as isize, ..d };
+        let kept_decorators = std::mem::take(&mut self.scopes[unit].decorators);
+        // The old function's bindings are no longer listed in any scope: they are dropped by `compact`
+        // once they outnumber the rest.
+        self.dead_bindings += self.scopes[old.clone()]
+            .iter()
+            .map(|s| s.bindings.values().chain(s.self_attrs.values()).map(Vec::len).sum::<usize>())
+            .sum::<usize>();
+        let parent = self.scopes[unit].parent;
+        self.scopes.splice(old.clone(), std::iter::empty());
+        self.calls.drain(calls_cut.clone());
+        self.attributes.drain(attrs_cut.clone());
+        self.enters.drain(enters_cut.clone());
+        self.shift(&d);
+        let parent = parent.map(|p| d.scope(p));
+
+        let before = (self.calls.len(), self.attributes.len(), self.enters.len());
+        build(self, text, raw, unit, parent.map(|p| (p, kept_decorators)));
+        let added = (self.calls.len() - before.0, self.attributes.len() - before.1, self.enters.len() - before.2);
+        // `build` appends; move the new items to where the old ones were.
+        self.calls[calls_cut.start..].rotate_right(added.0);
+        self.attributes[attrs_cut.start..].rotate_right(added.1);
+        self.enters[enters_cut.start..].rotate_right(added.2);
+        if self.dead_bindings * 2 > self.bindings.len() {
+            self.compact();
+        }
+        let new = unit..unit + new_count;
+        let leaked_after = self.scopes[new.clone()].iter().any(|s| s.leaks);
+        Some(Spliced {
+            scopes: new,
+            old_scopes: old.len(),
+            calls: calls_cut.start..calls_cut.start + added.0,
+            attributes: attrs_cut.start..attrs_cut.start + added.1,
+            enters: enters_cut.start..enters_cut.start + added.2,
+            leaks: leaked_before || leaked_after,
+        })
+    }
+
+    /// Drops the bindings no scope lists (those of functions extracted again), renumbering the rest.
+    fn compact(&mut self) {
+        const DEAD: usize = usize::MAX;
+        let mut remap = vec![DEAD; self.bindings.len()];
+        for s in &self.scopes {
+            for list in s.bindings.values().chain(s.self_attrs.values()) {
+                for &id in list {
+                    remap[id] = 0;
+                }
+            }
+        }
+        let mut kept = Vec::with_capacity(self.bindings.len() - self.dead_bindings.min(self.bindings.len()));
+        for (id, b) in std::mem::take(&mut self.bindings).into_iter().enumerate() {
+            if remap[id] != DEAD {
+                remap[id] = kept.len();
+                kept.push(b);
+            }
+        }
+        self.bindings = kept;
+        for s in &mut self.scopes {
+            for list in s.bindings.values_mut().chain(s.self_attrs.values_mut()) {
+                for id in list {
+                    *id = remap[*id];
+                }
+            }
+        }
+        self.dead_bindings = 0;
+    }
+
+    /// Moves the facts along with an edit that changed no fact (typing inside a comment): bytes
+    /// `..old_end` became `..new_end`.
+    pub fn moved(&mut self, old_end: usize, new_end: usize) {
+        let by = new_end as isize - old_end as isize;
+        self.shift(&Shift { from: old_end, by, scopes_from: usize::MAX, scopes_by: 0 });
+    }
+
+    fn shift(&mut self, d: &Shift) {
+        self.unit_tree = None;
+        for s in &mut self.scopes {
+            s.range = d.range(&s.range);
+            s.body = d.range(&s.body);
+            s.parent = s.parent.map(|p| d.scope(p));
+            if let Some(n) = &mut s.name {
+                n.range = d.range(&n.range);
+            }
+            if let Some(r) = &mut s.returns {
+                r.shift(d);
+            }
+            for b in &mut s.bases {
+                b.shift(d);
+            }
+            for dec in &mut s.decorators {
+                dec.expr.shift(d);
+                for a in dec.args.iter_mut().flatten() {
+                    a.value.shift(d);
+                }
+            }
+        }
+        for b in &mut self.bindings {
+            b.pos = d.pos(b.pos);
+            match &mut b.kind {
+                BindingKind::Value(e) | BindingKind::With(e) => e.shift(d),
+                BindingKind::Annotation(a) => a.shift(d),
+                BindingKind::Def(s) | BindingKind::Class(s) | BindingKind::SelfParam(s) | BindingKind::ClsParam(s) => {
+                    *s = d.scope(*s)
+                }
+                BindingKind::Import(_) | BindingKind::Unknown => {}
+            }
+        }
+        for c in &mut self.calls {
+            c.range = d.range(&c.range);
+            c.func.shift(d);
+            c.func_range = d.range(&c.func_range);
+            for a in &mut c.args {
+                a.value.shift(d);
+            }
+            c.args_range = d.range(&c.args_range);
+            c.scope = d.scope(c.scope);
+            if let Some(o) = &mut c.outer {
+                o.shift(d);
+            }
+        }
+        for a in &mut self.attributes {
+            a.range = d.range(&a.range);
+            a.object.shift(d);
+            a.scope = d.scope(a.scope);
+        }
+        for (e, s) in &mut self.enters {
+            e.shift(d);
+            *s = d.scope(*s);
+        }
     }
 }
 
-fn collect<'t>(text: &'t str, tree: &'t Tree, query: &tree_sitter::Query, c: &Captures) -> Raw<'t> {
+/// What `splice_unit` replaced.
+#[derive(Clone, Debug)]
+pub struct Spliced {
+    /// The new scopes of the function (itself first).
+    pub scopes: Range<ScopeId>,
+    /// How many scopes the function had before.
+    pub old_scopes: usize,
+    pub calls: Range<usize>,
+    pub attributes: Range<usize>,
+    pub enters: Range<usize>,
+    /// The function binds names in other scopes, before or after the edit: other scopes' meaning may
+    /// have changed.
+    pub leaks: bool,
+}
+
+/// Moving facts: byte positions from `from` on by `by`, scope ids from `scopes_from` on by `scopes_by`.
+struct Shift {
+    from: usize,
+    by: isize,
+    scopes_from: usize,
+    scopes_by: isize,
+}
+
+impl Shift {
+    fn pos(&self, p: usize) -> usize {
+        if p >= self.from { (p as isize + self.by) as usize } else { p }
+    }
+
+    fn range(&self, r: &Range<usize>) -> Range<usize> {
+        self.pos(r.start)..self.pos(r.end)
+    }
+
+    fn scope(&self, s: ScopeId) -> ScopeId {
+        if s >= self.scopes_from { (s as isize + self.scopes_by) as usize } else { s }
+    }
+}
+
+/// A definition as matched, before it has an id.
+struct RawDef<'t> {
+    scope: Scope,
+    node: Node<'t>,
+    params: Option<Node<'t>>,
+    returns: Option<Node<'t>>,
+}
+
+#[derive(Default)]
+struct Raw<'t> {
+    defs: Vec<RawDef<'t>>,
+    decorators: Vec<(usize, Node<'t>)>,
+    awaits: Vec<usize>,
+    yields: Vec<usize>,
+    calls: Vec<(Node<'t>, Node<'t>, Node<'t>)>,
+    imports: Vec<(Node<'t>, Node<'t>, Option<Node<'t>>)>,
+    froms: Vec<(Node<'t>, Node<'t>, Option<Node<'t>>, Option<Node<'t>>)>,
+    assigns: Vec<(Node<'t>, Node<'t>, Option<Node<'t>>, Option<Node<'t>>)>,
+    withs: Vec<(Node<'t>, Node<'t>, Node<'t>)>,
+    enters: Vec<Node<'t>>,
+    attributes: Vec<Node<'t>>,
+    unknown_targets: Vec<Node<'t>>,
+    globals: Vec<Node<'t>>,
+    params: Vec<(Node<'t>, Node<'t>, Option<Node<'t>>)>,
+}
+
+fn text_of<'t>(text: &'t str, node: Node<'_>) -> &'t str {
+    text.get(node.byte_range()).unwrap_or("")
+}
+
+fn collect<'t>(text: &str, root: Node<'t>, query: &tree_sitter::Query, c: &Captures) -> Raw<'t> {
     let mut raw = Raw::default();
     let mut cursor = QueryCursor::new();
-    let mut matches = cursor.matches(query, tree.root_node(), text.as_bytes());
+    let mut matches = cursor.matches(query, root, text.as_bytes());
     while let Some(m) = matches.next() {
         let caps = m.captures();
         let get = |idx: u32| caps.iter().find(|cap| cap.index == idx).map(|cap| cap.node);
@@ -183,28 +631,28 @@ fn collect<'t>(text: &'t str, tree: &'t Tree, query: &tree_sitter::Query, c: &Ca
         let has = |idx: u32| caps.iter().any(|cap| cap.index == idx);
         if has(c.def) {
             let (Some(node), Some(body)) = (get(c.def), get(c.def_body)) else { continue };
-            let mut s = Scope::new(ScopeKind::Function, body.byte_range());
+            let mut s = Scope::new(ScopeKind::Function, node.byte_range(), body.byte_range());
             s.is_async = has(c.def_async);
-            s.node = Some(node);
-            s.name = get(c.def_name);
-            s.params = get(c.def_params);
-            s.returns = get(c.def_returns);
-            s.body_node = Some(body);
-            raw.defs.push(s);
+            s.name = get(c.def_name).map(|n| Name { text: text_of(text, n).into(), range: n.byte_range() });
+            s.is_stub = is_stub(body);
+            raw.defs.push(RawDef { scope: s, node, params: get(c.def_params), returns: get(c.def_returns) });
         } else if has(c.lambda) {
             let (Some(node), Some(body)) = (get(c.lambda), get(c.lambda_body)) else { continue };
-            let mut s = Scope::new(ScopeKind::Lambda, body.byte_range());
-            s.node = Some(node);
-            s.params = node.child_by_field_name("parameters");
-            raw.defs.push(s);
+            let s = Scope::new(ScopeKind::Lambda, node.byte_range(), body.byte_range());
+            raw.defs.push(RawDef { scope: s, node, params: node.child_by_field_name("parameters"), returns: None });
         } else if has(c.class) {
             let (Some(node), Some(body)) = (get(c.class), get(c.class_body)) else { continue };
-            let mut s = Scope::new(ScopeKind::Class, body.byte_range());
-            s.node = Some(node);
-            s.name = get(c.class_name);
-            s.bases = get(c.class_bases);
-            s.body_node = Some(body);
-            raw.defs.push(s);
+            let mut s = Scope::new(ScopeKind::Class, node.byte_range(), body.byte_range());
+            s.name = get(c.class_name).map(|n| Name { text: text_of(text, n).into(), range: n.byte_range() });
+            if let Some(b) = get(c.class_bases) {
+                let mut cur = b.walk();
+                s.bases = b
+                    .named_children(&mut cur)
+                    .filter(|n| n.kind() != "keyword_argument")
+                    .map(|n| expr(text, n, 0))
+                    .collect();
+            }
+            raw.defs.push(RawDef { scope: s, node, params: None, returns: None });
         } else if has(c.decorated) {
             if let (Some(def), Some(dec)) = (get(c.decorated), get(c.decorator)) {
                 raw.decorators.push((def.id(), dec));
@@ -258,40 +706,192 @@ fn collect<'t>(text: &'t str, tree: &'t Tree, query: &tree_sitter::Query, c: &Ca
     raw
 }
 
-fn build<'t>(text: &'t str, mut raw: Raw<'t>) -> Facts<'t> {
-    // Scopes, sorted so that a parent precedes its children; parents found with a stack.
-    let mut scopes = Vec::with_capacity(raw.defs.len() + 1);
-    scopes.push(Scope::new(ScopeKind::Module, 0..text.len()));
-    raw.defs.sort_by(|a, b| a.body.start.cmp(&b.body.start).then(b.body.end.cmp(&a.body.end)));
-    scopes.append(&mut raw.defs);
-    let mut stack: Vec<ScopeId> = vec![0];
-    for id in 1..scopes.len() {
-        let (start, end) = (scopes[id].body.start, scopes[id].body.end);
+/// Converts an expression node, as far as name resolution can follow it.
+fn expr(text: &str, node: Node<'_>, depth: u32) -> Expr {
+    let range = node.byte_range();
+    let other = |range| Expr { range, kind: ExprKind::Other };
+    if depth > MAX_EXPR_DEPTH {
+        return other(range);
+    }
+    let d = depth + 1;
+    let kind = match node.kind() {
+        "identifier" => ExprKind::Name(text_of(text, node).into()),
+        "attribute" => {
+            let (Some(obj), Some(attr)) = (node.child_by_field_name("object"), node.child_by_field_name("attribute"))
+            else {
+                return other(range);
+            };
+            ExprKind::Attribute(Box::new(expr(text, obj, d)), text_of(text, attr).into())
+        }
+        "call" => match node.child_by_field_name("function") {
+            Some(func) => ExprKind::Call(Box::new(expr(text, func, d))),
+            None => ExprKind::Other,
+        },
+        "parenthesized_expression" => match node.named_child(0) {
+            Some(inner) => return expr(text, inner, d),
+            None => ExprKind::Other,
+        },
+        "subscript" => match node.child_by_field_name("value") {
+            Some(obj) => ExprKind::Subscript(Box::new(expr(text, obj, d))),
+            None => ExprKind::Other,
+        },
+        "binary_operator" => match (node.child_by_field_name("left"), node.child_by_field_name("operator")) {
+            (Some(left), Some(op)) if op.kind() == "/" => ExprKind::Div(Box::new(expr(text, left, d))),
+            _ => ExprKind::Other,
+        },
+        "lambda" => ExprKind::Lambda,
+        "string" => match string_content(text, node) {
+            Some(s) => ExprKind::Str(s.into()),
+            None => ExprKind::Other,
+        },
+        _ => ExprKind::Other,
+    };
+    Expr { range, kind }
+}
+
+/// A string literal's content (interpolations left out).
+fn string_content(text: &str, node: Node<'_>) -> Option<String> {
+    let mut c = node.walk();
+    let content = node.named_children(&mut c).filter(|n| n.kind() == "string_content").map(|n| text_of(text, n));
+    Some(content.collect())
+}
+
+/// Converts an annotation node.
+fn ann(text: &str, node: Node<'_>, depth: u32) -> Ann {
+    if depth > MAX_EXPR_DEPTH {
+        return Ann::Other;
+    }
+    let d = depth + 1;
+    match node.kind() {
+        "type" => node.named_child(0).map_or(Ann::Other, |n| ann(text, n, d)),
+        "identifier" | "attribute" => Ann::Expr(expr(text, node, d)),
+        "binary_operator" => {
+            // `X | None`: the first side that is not None.
+            let mut c = node.walk();
+            let first = node.named_children(&mut c).find(|n| n.kind() != "none");
+            first.map_or(Ann::Other, |n| ann(text, n, d))
+        }
+        "generic_type" | "subscript" => {
+            let (base, args) = if node.kind() == "generic_type" {
+                (node.named_child(0), node.named_child(1))
+            } else {
+                (node.child_by_field_name("value"), node.child_by_field_name("subscript"))
+            };
+            let Some(base) = base else { return Ann::Other };
+            // The first argument that is not None: `Optional[X]`, `Union[X, None]`, `Annotated[X, ...]`.
+            let first = args.and_then(|args| {
+                if args.kind() == "type_parameter" {
+                    let mut c = args.walk();
+                    args.named_children(&mut c).find(|n| !is_none_type(*n))
+                } else {
+                    Some(args)
+                }
+            });
+            Ann::Generic { base: expr(text, base, d), first: first.map(|n| Box::new(ann(text, n, d))) }
+        }
+        "string" => {
+            let mut c = node.walk();
+            let content = node.named_children(&mut c).find(|n| n.kind() == "string_content");
+            match content {
+                Some(content) => Ann::Str { content: text_of(text, content).into(), at: node.start_byte() },
+                None => Ann::Other,
+            }
+        }
+        _ => Ann::Other,
+    }
+}
+
+fn is_none_type(n: Node<'_>) -> bool {
+    n.kind() == "none" || (n.kind() == "type" && n.named_child(0).is_some_and(|c| c.kind() == "none"))
+}
+
+fn args(text: &str, node: Node<'_>) -> Vec<Arg> {
+    let mut c = node.walk();
+    let mut out = Vec::new();
+    for a in node.named_children(&mut c) {
+        match a.kind() {
+            "keyword_argument" => {
+                if let (Some(name), Some(value)) = (a.child_by_field_name("name"), a.child_by_field_name("value")) {
+                    out.push(Arg { keyword: Some(text_of(text, name).into()), value: shallow(text, value) });
+                }
+            }
+            "list_splat" | "dictionary_splat" | "comment" => {}
+            _ => out.push(Arg { keyword: None, value: shallow(text, a) }),
+        }
+    }
+    out
+}
+
+/// An argument's value: names, attributes, strings and lambdas are what the rules read there.
+fn shallow(text: &str, node: Node<'_>) -> Expr {
+    match node.kind() {
+        "identifier" | "attribute" | "string" | "lambda" => expr(text, node, 0),
+        _ => Expr { range: node.byte_range(), kind: ExprKind::Other },
+    }
+}
+
+/// A body that only documents, passes or raises: an interface method, not a coroutine that forgot to
+/// await.
+fn is_stub(body: Node<'_>) -> bool {
+    let mut c = body.walk();
+    body.named_children(&mut c).all(|stmt| match stmt.kind() {
+        "pass_statement" | "raise_statement" | "comment" => true,
+        "expression_statement" => {
+            stmt.named_child(0).is_some_and(|e| matches!(e.kind(), "string" | "ellipsis" | "concatenated_string"))
+        }
+        "return_statement" => stmt.named_child(0).is_none_or(|e| matches!(e.kind(), "none" | "ellipsis")),
+        _ => false,
+    })
+}
+
+/// Adds the raw facts to `facts`: their scopes are inserted at `first`, then everything is bound. For a
+/// whole file, `unit` is `None` and the module scope is already there. For a function extracted alone,
+/// `unit` gives the function's parent scope and its decorators (which are outside its own parse), and
+/// `first` is where its old scopes were.
+fn build(facts: &mut Facts, text: &str, mut raw: Raw<'_>, first: ScopeId, unit: Option<(ScopeId, Vec<Decorator>)>) {
+    let parent = unit.as_ref().map(|(p, _)| *p);
+    raw.defs.sort_by(|a, b| a.scope.body.start.cmp(&b.scope.body.start).then(b.scope.body.end.cmp(&a.scope.body.end)));
+    let n = raw.defs.len();
+    let mut nodes = Vec::with_capacity(n);
+    let new: Vec<Scope> = raw
+        .defs
+        .into_iter()
+        .map(|d| {
+            let mut s = d.scope;
+            s.returns = d.returns.map(|r| ann(text, r, 0));
+            nodes.push((d.node.id(), d.params.map(|p| p.id())));
+            s
+        })
+        .collect();
+    facts.scopes.splice(first..first, new);
+    let outer = parent.unwrap_or(0);
+    let mut stack: Vec<ScopeId> = vec![outer];
+    for id in first..first + n {
+        let (start, end) = (facts.scopes[id].body.start, facts.scopes[id].body.end);
         while let Some(&top) = stack.last() {
-            let t = &scopes[top].body;
-            if t.start <= start && end <= t.end && top != id {
+            let t = &facts.scopes[top].body;
+            if top == outer || (t.start <= start && end <= t.end) {
                 break;
             }
             stack.pop();
         }
-        scopes[id].parent = Some(*stack.last().unwrap_or(&0));
+        facts.scopes[id].parent = Some(*stack.last().unwrap_or(&outer));
         stack.push(id);
     }
-    let mut facts = Facts {
-        text,
-        scopes,
-        bindings: Vec::new(),
-        calls: Vec::new(),
-        enters: Vec::new(),
-        attributes: Vec::new(),
-        imported_modules: Vec::new(),
-    };
-
-    let by_node: HashMap<usize, ScopeId> =
-        facts.scopes.iter().enumerate().filter_map(|(i, s)| s.node.map(|n| (n.id(), i))).collect();
+    if let Some((_, decorators)) = unit
+        && n > 0
+    {
+        facts.scopes[first].decorators = decorators;
+    }
+    let by_node: HashMap<usize, ScopeId> = nodes.iter().enumerate().map(|(i, (node, _))| (*node, first + i)).collect();
     for (def_id, dec) in raw.decorators {
         if let Some(&s) = by_node.get(&def_id) {
-            facts.scopes[s].decorators.push(dec);
+            let (expr, args) = if dec.kind() == "call" {
+                (expr(text, dec, 0), dec.child_by_field_name("arguments").map(|a| args(text, a)))
+            } else {
+                (expr(text, dec, 0), None)
+            };
+            facts.scopes[s].decorators.push(Decorator { text: text_of(text, dec).into(), expr, args });
         }
     }
     for off in raw.awaits {
@@ -304,38 +904,40 @@ fn build<'t>(text: &'t str, mut raw: Raw<'t>) -> Facts<'t> {
     }
 
     // `global x`: bindings of x in that function belong to the module.
-    let mut globals: HashMap<(ScopeId, &str), ()> = HashMap::new();
+    let mut globals: HashSet<(ScopeId, &str)> = HashSet::new();
     for g in raw.globals {
         let s = facts.scope_at(g.start_byte());
-        globals.insert((s, facts.text_of(g)), ());
+        globals.insert((s, text_of(text, g)));
     }
-    let mut b = Binder { facts: &mut facts, globals };
+    let mut b = Binder { facts, text, globals, touched: Vec::new() };
 
-    // Definitions bind their names in the enclosing scope.
-    for id in 1..b.facts.scopes.len() {
+    // Definitions bind their names in the enclosing scope (a function extracted alone is already bound).
+    let skip = usize::from(parent.is_some());
+    for id in first + skip..first + n {
         let s = &b.facts.scopes[id];
-        let (Some(node), Some(name)) = (s.node, s.name) else { continue };
+        let Some(name) = &s.name else { continue };
         let kind = if s.kind == ScopeKind::Class { BindingKind::Class(id) } else { BindingKind::Def(id) };
-        let outer = b.facts.scope_at(node.start_byte());
-        let name = b.facts.text_of(name);
-        b.bind(outer, name, kind, node.start_byte());
+        let start = s.range.start;
+        let outer = b.facts.scopes[id].parent.unwrap_or(0);
+        let name = name.text.clone();
+        b.bind(outer, &name, kind, start);
     }
 
     // Parameters: grouped per parameter list so that the first one of a method is `self`/`cls`.
     let params_owner: HashMap<usize, ScopeId> =
-        b.facts.scopes.iter().enumerate().filter_map(|(i, s)| s.params.map(|p| (p.id(), i))).collect();
+        nodes.iter().enumerate().filter_map(|(i, (_, p))| p.map(|p| (p, first + i))).collect();
     raw.params.sort_by_key(|(_, name, _)| name.start_byte());
     for (list, name, ty) in raw.params {
         let Some(&fid) = params_owner.get(&list.id()) else { continue };
-        let pname = b.facts.text_of(name);
+        let pname = text_of(text, name);
         let pos = b.facts.scopes[fid].body.start;
         let first = b.facts.scopes[fid].first_param.is_none();
         let mut kind = match ty {
-            Some(t) => BindingKind::Annotation(t),
+            Some(t) => BindingKind::Annotation(ann(text, t, 0)),
             None => BindingKind::Unknown,
         };
         if first {
-            b.facts.scopes[fid].first_param = Some(pname);
+            b.facts.scopes[fid].first_param = Some(pname.into());
             if let Some(class) = b.method_class(fid) {
                 match b.method_kind(fid) {
                     MethodKind::Instance => kind = BindingKind::SelfParam(class),
@@ -349,11 +951,11 @@ fn build<'t>(text: &'t str, mut raw: Raw<'t>) -> Facts<'t> {
 
     for (stmt, name, alias) in raw.imports {
         let scope = b.facts.scope_at(stmt.start_byte());
-        let dotted = b.facts.text_of(name);
-        b.facts.imported_modules.push(dotted);
+        let dotted = text_of(text, name);
+        b.facts.scopes[scope].imports.push(dotted.into());
         match alias {
             Some(alias) => {
-                let alias = b.facts.text_of(alias);
+                let alias = text_of(text, alias);
                 b.bind(scope, alias, BindingKind::Import(dotted.to_string()), stmt.end_byte());
             }
             None => {
@@ -364,16 +966,16 @@ fn build<'t>(text: &'t str, mut raw: Raw<'t>) -> Facts<'t> {
     }
     for (stmt, module, name, alias) in raw.froms {
         let scope = b.facts.scope_at(stmt.start_byte());
-        let module = b.facts.text_of(module);
-        b.facts.imported_modules.push(module);
+        let module = text_of(text, module);
+        b.facts.scopes[scope].imports.push(module.into());
         match name {
-            None => b.facts.scopes[scope].star_imports.push(module),
+            None => b.facts.scopes[scope].star_imports.push(module.into()),
             Some(name) => {
-                let dotted = b.facts.text_of(name);
+                let dotted = text_of(text, name);
                 let qualified =
                     if module.ends_with('.') { format!("{module}{dotted}") } else { format!("{module}.{dotted}") };
                 let local = match alias {
-                    Some(a) => b.facts.text_of(a),
+                    Some(a) => text_of(text, a),
                     None => dotted,
                 };
                 b.bind(scope, local, BindingKind::Import(qualified), stmt.end_byte());
@@ -394,41 +996,80 @@ fn build<'t>(text: &'t str, mut raw: Raw<'t>) -> Facts<'t> {
             hops += 1;
         }
         let kind = match (ty, value) {
-            (Some(t), _) => BindingKind::Annotation(t),
-            (None, Some(v)) => BindingKind::Value(v),
+            (Some(t), _) => BindingKind::Annotation(ann(text, t, 0)),
+            (None, Some(v)) => BindingKind::Value(expr(text, v, 0)),
             (None, None) => BindingKind::Unknown,
         };
         b.bind_target(scope, target, kind, value, stmt.end_byte());
     }
     for (item, value, target) in raw.withs {
         let scope = b.facts.scope_at(item.start_byte());
-        b.bind_target(scope, target, BindingKind::With(value), None, item.end_byte());
+        b.bind_target(scope, target, BindingKind::With(expr(text, value, 0)), None, item.end_byte());
     }
     for target in raw.unknown_targets {
         let scope = b.facts.scope_at(target.start_byte());
         b.bind_target(scope, target, BindingKind::Unknown, None, target.end_byte());
     }
-    drop(b);
+    let Binder { facts, mut touched, .. } = b;
     // Bindings were added kind by kind; lookups want them in source order.
+    touched.sort_unstable();
+    touched.dedup();
     let bindings = &facts.bindings;
-    for list in facts.scopes.iter_mut().flat_map(|s| s.bindings.values_mut().chain(s.self_attrs.values_mut())) {
-        list.sort_by_key(|&id| bindings[id].pos);
+    for id in touched {
+        let s = &mut facts.scopes[id];
+        for list in s.bindings.values_mut().chain(s.self_attrs.values_mut()) {
+            list.sort_by_key(|&id| bindings[id].pos);
+        }
     }
 
-    facts.calls = raw.calls.into_iter().map(|(node, func, args)| CallFact { node, func, args, scope: 0 }).collect();
-    for i in 0..facts.calls.len() {
-        facts.calls[i].scope = facts.scope_at(facts.calls[i].node.start_byte());
+    let mut calls: Vec<CallFact> = Vec::with_capacity(raw.calls.len());
+    let arg_lists: HashMap<usize, usize> = raw.calls.iter().enumerate().map(|(i, (_, _, a))| (a.id(), i)).collect();
+    for (node, func, args_node) in &raw.calls {
+        let parent = node.parent();
+        let outer = parent
+            .filter(|p| p.kind() == "argument_list")
+            .and_then(|p| arg_lists.get(&p.id()))
+            .map(|&i| Box::new(expr(text, raw.calls[i].1, 0)));
+        calls.push(CallFact {
+            range: node.byte_range(),
+            func: expr(text, *func, 0),
+            func_range: func.byte_range(),
+            args: args(text, *args_node),
+            args_range: args_node.byte_range(),
+            scope: facts.scope_at(node.start_byte()),
+            awaited: parent.is_some_and(|p| p.kind() == "await"),
+            outer,
+        });
     }
-    let callees: std::collections::HashSet<usize> = facts.calls.iter().map(|c| c.func.id()).collect();
-    facts.attributes = raw
-        .attributes
-        .into_iter()
-        .filter(|a| !callees.contains(&a.id()))
-        .map(|a| (a, facts.scope_at(a.start_byte())))
-        .filter(|&(_, s)| facts.scopes[s].kind == ScopeKind::Function)
-        .collect();
-    facts.enters = raw.enters.into_iter().map(|n| (n, facts.scope_at(n.start_byte()))).collect();
-    facts
+    calls.sort_by_key(|c| c.range.start);
+    facts.calls.extend(calls);
+
+    let callees: HashSet<usize> = raw.calls.iter().map(|(_, f, _)| f.id()).collect();
+    let mut attributes: Vec<AttrFact> = Vec::new();
+    for a in raw.attributes {
+        if callees.contains(&a.id()) {
+            continue;
+        }
+        let scope = facts.scope_at(a.start_byte());
+        if facts.scopes[scope].kind != ScopeKind::Function {
+            continue;
+        }
+        let (Some(obj), Some(attr)) = (a.child_by_field_name("object"), a.child_by_field_name("attribute")) else {
+            continue;
+        };
+        attributes.push(AttrFact {
+            range: a.byte_range(),
+            object: expr(text, obj, 0),
+            attr: text_of(text, attr).into(),
+            scope,
+        });
+    }
+    attributes.sort_by_key(|a| a.range.start);
+    facts.attributes.extend(attributes);
+    let mut enters: Vec<(Expr, ScopeId)> =
+        raw.enters.into_iter().map(|n| (expr(text, n, 0), facts.scope_at(n.start_byte()))).collect();
+    enters.sort_by_key(|(e, _)| e.range.start);
+    facts.enters.extend(enters);
 }
 
 enum MethodKind {
@@ -437,40 +1078,53 @@ enum MethodKind {
     Static,
 }
 
-struct Binder<'f, 't> {
-    facts: &'f mut Facts<'t>,
-    globals: HashMap<(ScopeId, &'t str), ()>,
+struct Binder<'f, 'x> {
+    facts: &'f mut Facts,
+    text: &'x str,
+    globals: HashSet<(ScopeId, &'x str)>,
+    /// The scopes that got bindings (their lists are sorted at the end).
+    touched: Vec<ScopeId>,
 }
 
-impl<'t> Binder<'_, 't> {
-    fn bind(&mut self, scope: ScopeId, name: &'t str, kind: BindingKind<'t>, pos: usize) {
-        let scope = if self.globals.contains_key(&(scope, name)) { 0 } else { scope };
+impl Binder<'_, '_> {
+    fn bind(&mut self, scope: ScopeId, name: &str, kind: BindingKind, pos: usize) {
+        let target = if self.globals.contains(&(scope, name)) {
+            self.facts.scopes[scope].leaks = true;
+            0
+        } else {
+            scope
+        };
         let id = self.facts.bindings.len();
         self.facts.bindings.push(Binding { kind, pos });
-        self.facts.scopes[scope].bindings.entry(name).or_default().push(id);
+        self.touched.push(target);
+        let s = &mut self.facts.scopes[target];
+        match s.bindings.get_mut(name) {
+            Some(list) => list.push(id),
+            None => {
+                s.bindings.insert(name.into(), vec![id]);
+            }
+        }
     }
 
     /// Binds every name in an assignment target. Tuples unpack a tuple value item by item.
     fn bind_target(
         &mut self,
         scope: ScopeId,
-        target: Node<'t>,
-        kind: BindingKind<'t>,
-        value: Option<Node<'t>>,
+        target: Node<'_>,
+        kind: BindingKind,
+        value: Option<Node<'_>>,
         pos: usize,
     ) {
+        let text = self.text;
         match target.kind() {
-            "identifier" => {
-                let name = self.facts.text_of(target);
-                self.bind(scope, name, kind, pos);
-            }
+            "identifier" => self.bind(scope, text_of(text, target), kind, pos),
             "attribute" => self.bind_self_attr(scope, target, kind, pos),
             "pattern_list" | "tuple_pattern" | "list_pattern" | "tuple" | "list" | "parenthesized_expression" => {
-                let items: Vec<Node<'t>> = {
+                let items: Vec<Node<'_>> = {
                     let mut c = target.walk();
                     target.named_children(&mut c).collect()
                 };
-                let values: Option<Vec<Node<'t>>> = value
+                let values: Option<Vec<Node<'_>>> = value
                     .filter(|v| {
                         matches!(v.kind(), "expression_list" | "tuple" | "list")
                             && matches!(kind, BindingKind::Value(_))
@@ -482,7 +1136,7 @@ impl<'t> Binder<'_, 't> {
                 for (i, item) in items.iter().enumerate() {
                     let item_value = values.as_ref().and_then(|vs| (vs.len() == items.len()).then(|| vs[i]));
                     let item_kind = match item_value {
-                        Some(v) => BindingKind::Value(v),
+                        Some(v) => BindingKind::Value(expr(text, v, 0)),
                         None => BindingKind::Unknown,
                     };
                     // Nested patterns are bound as unknown, one level deep (no recursion on user input).
@@ -491,8 +1145,7 @@ impl<'t> Binder<'_, 't> {
                     } else if item.kind() == "list_splat_pattern"
                         && let Some(inner) = item.named_child(0).filter(|n| n.kind() == "identifier")
                     {
-                        let name = self.facts.text_of(inner);
-                        self.bind(scope, name, BindingKind::Unknown, pos);
+                        self.bind(scope, text_of(text, inner), BindingKind::Unknown, pos);
                     }
                 }
             }
@@ -501,7 +1154,7 @@ impl<'t> Binder<'_, 't> {
     }
 
     /// `self.x = value` in a method records `x` as an attribute of the method's class.
-    fn bind_self_attr(&mut self, scope: ScopeId, target: Node<'t>, kind: BindingKind<'t>, pos: usize) {
+    fn bind_self_attr(&mut self, scope: ScopeId, target: Node<'_>, kind: BindingKind, pos: usize) {
         let (Some(obj), Some(attr)) = (target.child_by_field_name("object"), target.child_by_field_name("attribute"))
         else {
             return;
@@ -510,16 +1163,18 @@ impl<'t> Binder<'_, 't> {
             return;
         }
         let Some(class) = self.method_class(scope) else { return };
-        if self.facts.scopes[scope].first_param != Some(self.facts.text_of(obj)) {
+        if self.facts.scopes[scope].first_param.as_deref() != Some(text_of(self.text, obj)) {
             return;
         }
         if matches!(self.method_kind(scope), MethodKind::Static) {
             return;
         }
+        self.facts.scopes[scope].leaks = true;
         let id = self.facts.bindings.len();
         self.facts.bindings.push(Binding { kind, pos });
-        let attr = self.facts.text_of(attr);
-        self.facts.scopes[class].self_attrs.entry(attr).or_default().push(id);
+        let attr = text_of(self.text, attr);
+        self.touched.push(class);
+        self.facts.scopes[class].self_attrs.entry(attr.into()).or_default().push(id);
     }
 
     fn method_class(&self, scope: ScopeId) -> Option<ScopeId> {
@@ -532,7 +1187,7 @@ impl<'t> Binder<'_, 't> {
 
     fn method_kind(&self, scope: ScopeId) -> MethodKind {
         for d in &self.facts.scopes[scope].decorators {
-            match self.facts.text_of(*d) {
+            match &*d.text {
                 "staticmethod" => return MethodKind::Static,
                 "classmethod" => return MethodKind::Class,
                 _ => {}

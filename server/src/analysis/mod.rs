@@ -12,12 +12,18 @@ pub mod resolve;
 pub mod shift;
 pub mod summary;
 
+use std::collections::HashMap;
 use std::ops::Range;
 
 use serde::{Deserialize, Serialize};
 use tree_sitter::Tree;
 
+use self::checks::Part;
+use self::facts::{Facts, ScopeId, ScopeKind};
+use self::resolve::Resolver;
+use self::shift::LineEdit;
 use crate::catalog::{Catalog, FixKind};
+use crate::line_index::LineIndex;
 use crate::rules::{Rule, Tier};
 use crate::settings::Settings;
 
@@ -73,39 +79,372 @@ pub fn analyze(text: &str, tree: &Tree, catalog: &Catalog, settings: &Settings) 
 /// Analyses one parsed file, and summarizes it for the cross-module analysis when `summarize` is set.
 /// The summary does not depend on `select`/`ignore`/`severity`: the linker applies those.
 pub fn analyze_file(text: &str, tree: &Tree, catalog: &Catalog, settings: &Settings, summarize: bool) -> FileAnalysis {
-    let facts = facts::Facts::extract(text, tree);
-    let resolver = resolve::Resolver::new(&facts, catalog);
-    let endpoints = checks::endpoints(&resolver);
-    let runs_in = checks::execution_scopes(&resolver);
-    let mut findings = checks::run(&resolver, settings, &endpoints, &runs_in);
-    findings.retain(|f| settings.enabled(f.rule) && !noqa::is_suppressed(text, f));
-    for f in &mut findings {
-        f.tier = settings.tier(f.rule, f.tier);
-    }
-    findings.sort_by(|a, b| a.range.start.cmp(&b.range.start).then(a.rule.cmp(&b.rule)));
-    findings.dedup_by(|a, b| a.range == b.range && a.rule == b.rule);
+    let facts = Facts::extract(text, tree);
+    analyze_facts(text, &facts, catalog, settings, summarize)
+}
+
+/// Analyses and summarizes one parsed file, and keeps its facts so that an edit can be analysed by
+/// `reanalyze_edit`.
+pub fn analyze_tree(text: &str, tree: &Tree, catalog: &Catalog, settings: &Settings) -> (Facts, FileAnalysis) {
+    let facts = Facts::extract(text, tree);
+    let analysis = analyze_facts(text, &facts, catalog, settings, true);
+    (facts, analysis)
+}
+
+fn analyze_facts(text: &str, facts: &Facts, catalog: &Catalog, settings: &Settings, summarize: bool) -> FileAnalysis {
+    let r = Resolver::new(facts, text, catalog);
+    let part = Part::all(facts);
+    let endpoints = checks::endpoints(&r);
+    let runs_in = checks::execution_scopes(&r, part.scopes.clone(), &facts.calls);
+    let findings = findings(&r, settings, &endpoints, &runs_in, &part);
     let summary = if summarize {
-        summary::summarize(
-            &resolver,
-            text,
-            &endpoints,
-            &runs_in,
-            &|rule, range| noqa::is_suppressed_at(text, rule, &range),
-            &|range| noqa::directive_at(text, &range),
-        )
+        let index = LineIndex::new(text);
+        let loc = |offset: usize| loc_in(&index, text, offset);
+        let mut summary = summarize_part(&r, &part, &endpoints, &runs_in, &loc, text);
+        summary.exports = summary::exports(&r);
+        summary
     } else {
         FileSummary::default()
     };
     FileAnalysis { findings, summary }
 }
 
+fn findings(
+    r: &Resolver<'_>,
+    settings: &Settings,
+    endpoints: &HashMap<ScopeId, checks::Endpoint>,
+    runs_in: &[ScopeId],
+    part: &Part,
+) -> Vec<Finding> {
+    let mut findings = checks::run(r, settings, endpoints, runs_in, part);
+    findings.retain(|f| settings.enabled(f.rule) && !noqa::is_suppressed(r.text, f));
+    for f in &mut findings {
+        f.tier = settings.tier(f.rule, f.tier);
+    }
+    sort_findings(&mut findings);
+    findings
+}
+
+fn sort_findings(findings: &mut Vec<Finding>) {
+    findings.sort_by(|a, b| a.range.start.cmp(&b.range.start).then(a.rule.cmp(&b.rule)));
+    findings.dedup_by(|a, b| a.range == b.range && a.rule == b.rule);
+}
+
+fn summarize_part(
+    r: &Resolver<'_>,
+    part: &Part,
+    endpoints: &HashMap<ScopeId, checks::Endpoint>,
+    runs_in: &[ScopeId],
+    loc: &dyn Fn(usize) -> summary::Loc,
+    text: &str,
+) -> FileSummary {
+    summary::summarize_part(
+        r,
+        part,
+        endpoints,
+        runs_in,
+        loc,
+        &|rule, range| noqa::is_suppressed_at(text, rule, &range),
+        &|range| noqa::directive_at(text, &range),
+    )
+}
+
+fn loc_in(index: &LineIndex, text: &str, offset: usize) -> summary::Loc {
+    let (line, col, col_utf16, col_utf8) = index.all_columns(text, offset);
+    summary::Loc {
+        offset: offset as u32,
+        line: line as u32,
+        col: col as u32,
+        col_utf16: col_utf16 as u32,
+        col_utf8: col_utf8 as u32,
+    }
+}
+
+/// Why an edit could not be analysed on its own (the caller then parses and analyses the whole file).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NotLocal {
+    /// The edit is not inside the body of a module function or method.
+    Outside,
+    /// The function, parsed alone, has a syntax error or is no longer one function.
+    Syntax,
+}
+
+/// Analyses an edit inside the body of one function (a module function or a method) by parsing and
+/// extracting that function alone: the rest of the file's facts and findings only move. `facts` and
+/// `old` are those of the text before the edit, `text` is the text after it. On success `facts` are
+/// those of the new text; on failure they are unchanged, and the whole file must be analysed again.
+///
+/// The answer is what `analyze_tree` gives for the new text (the language server's tests compare the
+/// two after every edit of their stress test), as long as the rest of the file parsed without errors.
+pub fn reanalyze_edit(
+    facts: &mut Facts,
+    old: &FileAnalysis,
+    text: &str,
+    edit: &LineEdit,
+    catalog: &Catalog,
+    settings: &Settings,
+) -> Result<FileAnalysis, NotLocal> {
+    let unit = facts.unit_at(edit.start, edit.old_end).ok_or(NotLocal::Outside)?;
+    let old_range = facts.scopes[unit].range.clone();
+    let new_end = edit.offset(old_range.end);
+    let (parsed, tree) = parse_unit(text, old_range.start, new_end, facts, edit).ok_or(NotLocal::Syntax)?;
+
+    // Where the function's summaries are: functions and classes are summarized in scope order.
+    let named_fn = |s: &facts::Scope| s.kind == ScopeKind::Function && s.name.is_some();
+    let is_class = |s: &facts::Scope| s.kind == ScopeKind::Class;
+    let old_scopes = facts.subtree(unit);
+    let fn_at = facts.scopes[..unit].iter().filter(|s| named_fn(s)).count();
+    let fn_old = facts.scopes[old_scopes.clone()].iter().filter(|s| named_fn(s)).count();
+    let class_at = facts.scopes[..unit].iter().filter(|s| is_class(s)).count();
+    let class_old = facts.scopes[old_scopes.clone()].iter().filter(|s| is_class(s)).count();
+    let Some(anchor) = old.summary.functions.get(fn_at).map(|f| f.name) else { return Err(NotLocal::Outside) };
+    let leaked_before = facts.scopes[old_scopes.clone()].iter().any(|s| s.leaks);
+    let yields_before = facts.scopes[unit].has_yield;
+    let (old_endpoints, old_leaked) = {
+        // Resolution does not read the text, only offload messages do.
+        let r = Resolver::new(facts, "", catalog);
+        let moved = |id: ScopeId| (!old_scopes.contains(&id)).then_some(id);
+        let leaked =
+            if leaked_before { leaked_values(&r, unit, &facts.leak_span(unit), &moved) } else { Some(Vec::new()) };
+        (checks::endpoints(&r), leaked)
+    };
+
+    let spliced =
+        facts.splice_unit(unit, (edit.start, edit.old_end, edit.new_end), text, &tree).ok_or(NotLocal::Outside)?;
+    facts.unit_tree = Some((parsed, tree));
+    let r = Resolver::new(facts, text, catalog);
+    let endpoints = checks::endpoints(&r);
+    let moved = |id: ScopeId| {
+        if id < old_scopes.start {
+            Some(id)
+        } else if id >= old_scopes.end {
+            Some(id + spliced.scopes.len() - old_scopes.len())
+        } else {
+            None
+        }
+    };
+    let same_endpoints_elsewhere = {
+        let outside = |m: &HashMap<ScopeId, checks::Endpoint>, moved: &dyn Fn(ScopeId) -> Option<ScopeId>| {
+            let mut v: Vec<(ScopeId, Option<String>)> =
+                m.iter().filter_map(|(id, e)| moved(*id).map(|id| (id, e.label.clone()))).collect();
+            v.sort();
+            v
+        };
+        let new_outside = |id: ScopeId| (!spliced.scopes.contains(&id)).then_some(id);
+        outside(&old_endpoints, &moved) == outside(&endpoints, &new_outside)
+    };
+    // What the function binds in other scopes (`self.x = ...`, `global x`), as other scopes see it.
+    let same_leaks = !spliced.leaks || {
+        let inside = |id: ScopeId| (!spliced.scopes.contains(&id)).then_some(id);
+        let new = leaked_values(&r, unit, &facts.leak_span(unit), &inside);
+        let old = old_leaked.map(|v| {
+            v.into_iter()
+                .map(|(s, kind, name, value)| (moved(s).unwrap_or(s), kind, name, map_value(value, &moved)))
+                .collect()
+        });
+        new.is_some() && old == new.map(|v| v.into_iter().map(|(s, k, n, v)| (s, k, n, Some(v))).collect::<Vec<_>>())
+    };
+    if !same_leaks || !same_endpoints_elsewhere || yields_before != facts.scopes[unit].has_yield {
+        // The edit changed what other functions' names resolve to (what a call of the function returns
+        // depends on whether it yields), or which functions are routes: the whole file is checked.
+        return Ok(analyze_facts(text, facts, catalog, settings, true));
+    }
+
+    let part = Part {
+        scopes: spliced.scopes.clone(),
+        calls: spliced.calls.clone(),
+        attributes: spliced.attributes.clone(),
+        enters: spliced.enters.clone(),
+    };
+    let runs_in = checks::execution_scopes(&r, part.scopes.clone(), &facts.calls[part.calls.clone()]);
+    let new_findings = findings(&r, settings, &endpoints, &runs_in, &part);
+    let index = LineIndex::from_line(text, anchor.offset as usize, anchor.line as usize, facts.scopes[unit].range.end);
+    let loc = |offset: usize| loc_in(&index, text, offset);
+    let new_summary = summarize_part(&r, &part, &endpoints, &runs_in, &loc, text);
+
+    let mut out = FileAnalysis { findings: Vec::with_capacity(old.findings.len()), summary: FileSummary::default() };
+    out.findings.extend(old.findings.iter().filter(|f| !old_range.contains(&f.range.start)).cloned());
+    let mut functions = old.summary.functions.clone();
+    functions.splice(fn_at..fn_at + fn_old, std::iter::empty());
+    out.summary.functions = functions;
+    out.summary.exports = old.summary.exports.clone();
+    shift::shift(&mut out, edit);
+    out.findings.extend(new_findings);
+    sort_findings(&mut out.findings);
+    out.summary.functions.splice(fn_at..fn_at, new_summary.functions);
+    let mut classes = old.summary.classes.clone();
+    classes.splice(class_at..class_at + class_old, new_summary.classes);
+    out.summary.classes = classes;
+    Ok(out)
+}
+
+/// The values of what function `unit` (whose statements bind in `range`) binds in its ancestors' scopes, in a
+/// stable order, with scope ids mapped by `map`; `None` when one refers to a scope `map` drops.
+#[allow(clippy::type_complexity)]
+fn leaked_values(
+    r: &Resolver<'_>,
+    unit: ScopeId,
+    range: &Range<usize>,
+    map: &dyn Fn(ScopeId) -> Option<ScopeId>,
+) -> Option<Vec<(ScopeId, bool, Box<str>, resolve::Value)>> {
+    let facts = r.facts;
+    let mut out: Vec<(ScopeId, bool, Box<str>, usize, usize)> = Vec::new();
+    let mut up = facts.scopes[unit].parent;
+    while let Some(p) = up {
+        let s = &facts.scopes[p];
+        let start = out.len();
+        for (attrs, map_) in [(false, &s.bindings), (true, &s.self_attrs)] {
+            for (name, list) in map_ {
+                for (i, &id) in list.iter().enumerate() {
+                    if range.contains(&facts.bindings[id].pos) {
+                        out.push((p, attrs, name.clone(), i, id));
+                    }
+                }
+            }
+        }
+        out[start..].sort_by(|a, b| (a.1, &a.2, a.3).cmp(&(b.1, &b.2, b.3)));
+        up = s.parent;
+    }
+    out.into_iter().map(|(p, attrs, name, _, id)| Some((p, attrs, name, map_value(r.binding(id), map)?))).collect()
+}
+
+/// A value with its scope ids mapped; `None` when `map` drops its scope.
+fn map_value(v: resolve::Value, map: &dyn Fn(ScopeId) -> Option<ScopeId>) -> Option<resolve::Value> {
+    use resolve::Value;
+    Some(match v {
+        Value::Def(s) => Value::Def(map(s)?),
+        Value::Class(s) => Value::Class(map(s)?),
+        Value::Object(s) => Value::Object(map(s)?),
+        other => other,
+    })
+}
+
+/// Parses the function that starts at `start` and ends at `end` alone, from the start of its line (its
+/// indentation decides its body's). When the function was the last one parsed alone (`facts.unit_tree`),
+/// that tree is edited by `edit` and parsed again incrementally. `None` unless that gives exactly one
+/// function without syntax errors.
+fn parse_unit(
+    text: &str,
+    start: usize,
+    end: usize,
+    facts: &mut Facts,
+    edit: &LineEdit,
+) -> Option<(Range<usize>, Tree)> {
+    let bytes = text.as_bytes();
+    if end > text.len() {
+        return None;
+    }
+    let line_start = bytes[..start].iter().rposition(|&b| b == b'\n' || b == b'\r').map_or(0, |i| i + 1);
+    if !bytes[line_start..start].iter().all(|&b| b == b' ' || b == b'\t') {
+        return None;
+    }
+    // To the end of its last line: a comment there belongs to it.
+    let end = bytes[end..].iter().position(|&b| b == b'\n' || b == b'\r').map_or(text.len(), |i| end + i);
+    // Its indentation must say where it ends, as it does in consistently indented code: every statement
+    // in it is indented deeper than its `def` (checked on the tree below), and the next line of code no
+    // deeper. Where code is indented inconsistently, the whole file's parse may nest it otherwise than a
+    // parse of the function alone.
+    let indent = start - line_start;
+    let lead = |l: &str| l.len() - l.trim_start().len();
+    let code = |l: &&str| !l.trim().is_empty() && !l.trim_start().starts_with('#');
+    let next = text[end..].split(['\n', '\r']).find(code);
+    if bytes[line_start..start].contains(&b'\t')
+        || next.is_some_and(|l| l[..lead(l)].contains('\t') || lead(l) > indent)
+    {
+        return None;
+    }
+    let delta = edit.new_end as isize - edit.old_end as isize;
+    let mut old = match facts.unit_tree.take() {
+        Some((range, tree)) if range.start == line_start && range.end as isize + delta == end as isize => Some(tree),
+        _ => None,
+    };
+    if let Some(tree) = &mut old {
+        // Rows count from the function's first line (see `parse_range`); the old end's row and column
+        // follow from the new end's and what the edit added.
+        let point = |offset: usize| {
+            let part = &bytes[line_start..offset];
+            let mut row = 0;
+            let mut line = 0;
+            let mut i = 0;
+            while i < part.len() {
+                match part[i] {
+                    b'\n' => (row, line) = (row + 1, i + 1),
+                    b'\r' => {
+                        if part.get(i + 1) == Some(&b'\n') {
+                            i += 1;
+                        }
+                        (row, line) = (row + 1, i + 1);
+                    }
+                    _ => {}
+                }
+                i += 1;
+            }
+            tree_sitter::Point::new(row, part.len() - line)
+        };
+        let new_end_point = point(edit.new_end);
+        let old_end_point = tree_sitter::Point::new(
+            (new_end_point.row as i64 - edit.lines).max(0) as usize,
+            (new_end_point.column as i64 - edit.utf8).max(0) as usize,
+        );
+        tree.edit(&tree_sitter::InputEdit {
+            start_byte: edit.start,
+            old_end_byte: edit.old_end,
+            new_end_byte: edit.new_end,
+            start_position: point(edit.start),
+            old_end_position: old_end_point,
+            new_end_position: new_end_point,
+        });
+    }
+    let tree = crate::syntax::parse_range(text, line_start..end, old.as_ref())?;
+    let one_function = {
+        let root = tree.root_node();
+        let mut c = root.walk();
+        let mut defs = root.named_children(&mut c).filter(|n| n.kind() != "comment");
+        let def = defs.next();
+        !root.has_error()
+            && def.is_some_and(|d| {
+                d.kind() == "function_definition" && d.start_byte() == start && statements_deeper_than(d, indent)
+            })
+            && defs.next().is_none()
+    };
+    one_function.then_some((line_start..end, tree))
+}
+
+/// Whether every statement in the blocks under `def` starts in a column after `indent` (and is not
+/// indented with tabs, whose width the two parses might see differently).
+fn statements_deeper_than(def: tree_sitter::Node<'_>, indent: usize) -> bool {
+    let mut blocks = vec![def];
+    let mut c = def.walk();
+    while let Some(node) = blocks.pop() {
+        for child in node.named_children(&mut c) {
+            match child.kind() {
+                "block" => {
+                    for stmt in child.named_children(&mut child.walk()) {
+                        if stmt.kind() != "comment" && stmt.start_position().column <= indent {
+                            return false;
+                        }
+                        blocks.push(stmt);
+                    }
+                }
+                k if k.ends_with("_clause") || k == "decorated_definition" || k.ends_with("_definition") => {
+                    blocks.push(child)
+                }
+                _ => {}
+            }
+            if blocks.len() > 4096 {
+                return false;
+            }
+        }
+    }
+    true
+}
+
 /// The byte ranges of the `function_definition`s that FastAPI or Starlette run as routes or dependencies
 /// (for fixes: such a function can become a plain `def`, which the framework runs in its threadpool).
 pub fn endpoint_ranges(text: &str, tree: &Tree, catalog: &Catalog) -> Vec<Range<usize>> {
-    let facts = facts::Facts::extract(text, tree);
-    let resolver = resolve::Resolver::new(&facts, catalog);
-    let mut out: Vec<Range<usize>> =
-        checks::endpoints(&resolver).keys().filter_map(|&id| facts.scopes[id].node.map(|n| n.byte_range())).collect();
+    let facts = Facts::extract(text, tree);
+    let r = Resolver::new(&facts, text, catalog);
+    let mut out: Vec<Range<usize>> = checks::endpoints(&r).keys().map(|&id| facts.scopes[id].range.clone()).collect();
     out.sort_by_key(|r| r.start);
     out
 }

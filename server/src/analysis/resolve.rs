@@ -6,9 +6,7 @@
 
 use std::cell::RefCell;
 
-use tree_sitter::Node;
-
-use super::facts::{BindingId, BindingKind, Facts, ScopeId, ScopeKind};
+use super::facts::{Ann, BindingId, BindingKind, Expr, ExprKind, Facts, ScopeId, ScopeKind};
 use crate::catalog::Catalog;
 
 /// How deep resolution may recurse (attribute chains, aliases of aliases, base classes).
@@ -38,15 +36,21 @@ enum Memo {
     Done(Value),
 }
 
-pub struct Resolver<'a, 't> {
-    pub facts: &'a Facts<'t>,
+pub struct Resolver<'a> {
+    pub facts: &'a Facts,
+    /// The text the facts are positions in.
+    pub text: &'a str,
     pub catalog: &'a Catalog,
     memo: RefCell<Vec<Option<Memo>>>,
 }
 
-impl<'a, 't> Resolver<'a, 't> {
-    pub fn new(facts: &'a Facts<'t>, catalog: &'a Catalog) -> Self {
-        Resolver { facts, catalog, memo: RefCell::new(vec![None; facts.bindings.len()]) }
+impl<'a> Resolver<'a> {
+    pub fn new(facts: &'a Facts, text: &'a str, catalog: &'a Catalog) -> Self {
+        Resolver { facts, text, catalog, memo: RefCell::new(vec![None; facts.bindings.len()]) }
+    }
+
+    pub fn text_of(&self, range: &std::ops::Range<usize>) -> &'a str {
+        self.text.get(range.clone()).unwrap_or("")
     }
 
     /// The canonical qualified name a callee value stands for, if any.
@@ -66,60 +70,37 @@ impl<'a, 't> Resolver<'a, 't> {
         }
     }
 
-    pub fn value_of(&self, node: Node<'t>) -> Value {
-        self.value(node, 0)
+    pub fn value_of(&self, e: &Expr) -> Value {
+        self.value(e, 0)
     }
 
-    fn value(&self, node: Node<'t>, depth: u32) -> Value {
+    fn value(&self, e: &Expr, depth: u32) -> Value {
         if depth > MAX_DEPTH {
             return Value::Unknown;
         }
         let d = depth + 1;
-        match node.kind() {
-            "identifier" => {
-                let name = self.facts.text_of(node);
-                let at = node.start_byte();
+        match &e.kind {
+            ExprKind::Name(name) => {
+                let at = e.range.start;
                 self.lookup(name, self.facts.scope_at(at), at, d)
             }
-            "attribute" => {
-                let (Some(obj), Some(attr)) =
-                    (node.child_by_field_name("object"), node.child_by_field_name("attribute"))
-                else {
-                    return Value::Unknown;
-                };
+            ExprKind::Attribute(obj, attr) => {
                 let base = self.value(obj, d);
-                self.attribute(base, self.facts.text_of(attr), d)
+                self.attribute(base, attr, d)
             }
-            "call" => {
-                let Some(func) = node.child_by_field_name("function") else { return Value::Unknown };
+            ExprKind::Call(func) => {
                 let callee = self.value(func, d);
                 self.call_result(callee, d)
             }
-            "parenthesized_expression" => match node.named_child(0) {
-                Some(inner) => self.value(inner, d),
-                None => Value::Unknown,
+            ExprKind::Subscript(obj) => match self.value(obj, d) {
+                Value::Instance(t) => self.instance_of(self.catalog.attribute(&t, "[]")),
+                _ => Value::Unknown,
             },
-            "subscript" => {
-                let Some(obj) = node.child_by_field_name("value") else { return Value::Unknown };
-                match self.value(obj, d) {
-                    Value::Instance(t) => self.instance_of(self.catalog.attribute(&t, "[]")),
-                    _ => Value::Unknown,
-                }
-            }
-            "binary_operator" => {
-                let (Some(left), Some(op)) = (node.child_by_field_name("left"), node.child_by_field_name("operator"))
-                else {
-                    return Value::Unknown;
-                };
-                if op.kind() != "/" {
-                    return Value::Unknown;
-                }
-                match self.value(left, d) {
-                    Value::Instance(t) => self.instance_of(self.catalog.returns(&format!("{t}.__truediv__"))),
-                    _ => Value::Unknown,
-                }
-            }
-            _ => Value::Unknown,
+            ExprKind::Div(left) => match self.value(left, d) {
+                Value::Instance(t) => self.instance_of(self.catalog.returns(&format!("{t}.__truediv__"))),
+                _ => Value::Unknown,
+            },
+            ExprKind::Lambda | ExprKind::Str(_) | ExprKind::Other => Value::Unknown,
         }
     }
 
@@ -149,6 +130,11 @@ impl<'a, 't> Resolver<'a, 't> {
         Value::Name(format!("builtins.{name}"))
     }
 
+    /// The value of a binding.
+    pub fn binding(&self, id: BindingId) -> Value {
+        self.binding_value(id, 0)
+    }
+
     fn binding_value(&self, id: BindingId, depth: u32) -> Value {
         if let Some(m) = &self.memo.borrow()[id] {
             return match m {
@@ -159,9 +145,9 @@ impl<'a, 't> Resolver<'a, 't> {
         self.memo.borrow_mut()[id] = Some(Memo::InProgress);
         let v = match &self.facts.bindings[id].kind {
             BindingKind::Import(q) => Value::Name(q.clone()),
-            BindingKind::Value(node) => self.value(*node, depth + 1),
-            BindingKind::Annotation(node) => self.annotation(*node, depth + 1),
-            BindingKind::With(node) => match self.value(*node, depth + 1) {
+            BindingKind::Value(e) => self.value(e, depth + 1),
+            BindingKind::Annotation(a) => self.annotation(a, depth + 1),
+            BindingKind::With(e) => match self.value(e, depth + 1) {
                 Value::Instance(t) => match self.catalog.returns(&format!("{t}.__enter__")) {
                     Some(entered) => Value::Instance(entered.to_string()),
                     None => Value::Instance(t),
@@ -186,58 +172,27 @@ impl<'a, 't> Resolver<'a, 't> {
 
     /// The class an annotation names: `X`, `mod.X`, `Optional[X]`, `X | None`, `Annotated[X, ...]`,
     /// `Union[X, None]`, `"X"`.
-    pub fn annotation(&self, node: Node<'t>, depth: u32) -> Value {
+    pub fn annotation(&self, a: &Ann, depth: u32) -> Value {
         if depth > MAX_DEPTH {
             return Value::Unknown;
         }
         let d = depth + 1;
-        match node.kind() {
-            "type" => node.named_child(0).map_or(Value::Unknown, |n| self.annotation(n, d)),
-            "identifier" | "attribute" => self.as_instance(self.value(node, d)),
-            "binary_operator" => {
-                // `X | None`: the first side that is not None.
-                let mut c = node.walk();
-                let sides: Vec<Node<'t>> = node.named_children(&mut c).collect();
-                sides
-                    .into_iter()
-                    .filter(|n| n.kind() != "none")
-                    .map(|n| self.annotation(n, d))
-                    .next()
-                    .unwrap_or(Value::Unknown)
-            }
-            "generic_type" | "subscript" => {
-                let (base, args) = if node.kind() == "generic_type" {
-                    (node.named_child(0), node.named_child(1))
-                } else {
-                    (node.child_by_field_name("value"), node.child_by_field_name("subscript"))
-                };
-                let Some(base) = base else { return Value::Unknown };
+        match a {
+            Ann::Expr(e) => self.as_instance(self.value(e, d)),
+            Ann::Generic { base, first } => {
                 let base_value = self.value(base, d);
                 let Some(base_name) = self.qualified(&base_value) else { return self.as_instance(base_value) };
                 if !self.catalog.typing_unwrap.contains(&base_name) {
                     // A generic class: `subprocess.Popen[bytes]` is a `subprocess.Popen`.
                     return self.as_instance(base_value);
                 }
-                let Some(args) = args else { return Value::Unknown };
-                // The first argument that is not None: `Optional[X]`, `Union[X, None]`, `Annotated[X, ...]`.
-                let mut c = args.walk();
-                let first = if args.kind() == "type_parameter" {
-                    args.named_children(&mut c).find(|n| !is_none_type(*n))
-                } else {
-                    Some(args)
-                };
-                first.map_or(Value::Unknown, |n| self.annotation(n, d))
+                first.as_ref().map_or(Value::Unknown, |f| self.annotation(f, d))
             }
-            "string" => {
+            Ann::Str { content, at } => {
                 // A forward reference such as `"requests.Session"`: resolve the dotted name inside.
-                let mut c = node.walk();
-                let content = node.named_children(&mut c).find(|n| n.kind() == "string_content");
-                let Some(content) = content else { return Value::Unknown };
-                let text = self.facts.text_of(content);
-                let mut parts = text.split('.');
+                let mut parts = content.split('.');
                 let Some(head) = parts.next().filter(|h| is_identifier(h)) else { return Value::Unknown };
-                let at = node.start_byte();
-                let mut v = self.lookup(head, self.facts.scope_at(at), at, d);
+                let mut v = self.lookup(head, self.facts.scope_at(*at), *at, d);
                 for part in parts {
                     if !is_identifier(part) {
                         return Value::Unknown;
@@ -246,7 +201,7 @@ impl<'a, 't> Resolver<'a, 't> {
                 }
                 self.as_instance(v)
             }
-            _ => Value::Unknown,
+            Ann::Other => Value::Unknown,
         }
     }
 
@@ -300,10 +255,7 @@ impl<'a, 't> Resolver<'a, 't> {
             }
             return fallback;
         }
-        let Some(bases) = s.bases else { return Value::Unknown };
-        let mut c = bases.walk();
-        let bases: Vec<Node<'t>> = bases.named_children(&mut c).filter(|n| n.kind() != "keyword_argument").collect();
-        for base in bases {
+        for base in &s.bases {
             match self.value(base, depth + 1) {
                 Value::Class(b) if b != class => match self.member(b, attr, depth + 1) {
                     Value::Unknown => {}
@@ -332,7 +284,7 @@ impl<'a, 't> Resolver<'a, 't> {
             }
             Value::Instance(t) => self.instance_of(self.catalog.returns(&format!("{t}.__call__"))),
             Value::Class(c) => Value::Object(c),
-            Value::Def(f) => match self.facts.scopes[f].returns {
+            Value::Def(f) => match &self.facts.scopes[f].returns {
                 Some(r) if !self.facts.scopes[f].has_yield => self.annotation(r, depth + 1),
                 _ => Value::Unknown,
             },
@@ -343,13 +295,9 @@ impl<'a, 't> Resolver<'a, 't> {
 
 /// The binding a use at `at` sees: the last one before it, else the first one (a use in a function
 /// body that runs after the module finished binding).
-fn pick(facts: &Facts<'_>, list: &[BindingId], at: usize) -> BindingId {
+fn pick(facts: &Facts, list: &[BindingId], at: usize) -> BindingId {
     let i = list.partition_point(|&id| facts.bindings[id].pos <= at);
     if i == 0 { list[0] } else { list[i - 1] }
-}
-
-fn is_none_type(n: Node<'_>) -> bool {
-    n.kind() == "none" || (n.kind() == "type" && n.named_child(0).is_some_and(|c| c.kind() == "none"))
 }
 
 fn is_identifier(s: &str) -> bool {

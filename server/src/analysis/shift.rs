@@ -10,15 +10,17 @@ use std::ops::Range;
 use super::summary::{BlockingSite, CallSite, FunctionSummary, Loc};
 use super::{FileAnalysis, Finding, Hop};
 
-/// An edit inside one line: bytes `start..old_end` became `start..new_end`, and the line's columns after
-/// it moved by the given numbers of characters, UTF-16 units and bytes.
+/// An edit: bytes `start..old_end` became `start..new_end`. What followed it on the line of `old_end`
+/// moved by the given numbers of characters, UTF-16 units and bytes, and every later line by `lines`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct LineEdit {
     pub start: usize,
     pub old_end: usize,
     pub new_end: usize,
-    /// The 0-based line the edit is on.
+    /// The 0-based line of `old_end`, before the edit.
     pub line: u32,
+    /// How many lines the edit added (negative: removed).
+    pub lines: i64,
     pub chars: i64,
     pub utf16: i64,
     pub utf8: i64,
@@ -43,7 +45,7 @@ impl LineEdit {
         let same_line = l.line == self.line;
         Loc {
             offset: self.offset(l.offset as usize) as u32,
-            line: l.line,
+            line: add(l.line, self.lines),
             col: if same_line { add(l.col, self.chars) } else { l.col },
             col_utf16: if same_line { add(l.col_utf16, self.utf16) } else { l.col_utf16 },
             col_utf8: if same_line { add(l.col_utf8, self.utf8) } else { l.col_utf8 },
@@ -51,7 +53,8 @@ impl LineEdit {
     }
 }
 
-/// Moves an analysis to the edited text, when `edit` changed nothing but positions.
+/// Moves an analysis to the edited text, when `edit` changed nothing but positions (or when what it
+/// changed has been taken out, to be analysed again).
 pub fn shift(out: &mut FileAnalysis, edit: &LineEdit) {
     for f in &mut out.findings {
         let Finding {

@@ -8,11 +8,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::checks::{self, Endpoint};
+use super::checks::{self, Endpoint, Part};
 use super::facts::{BindingKind, ScopeId, ScopeKind};
 use super::resolve::{Resolver, Value};
 use crate::catalog::{FixKind, display_name};
-use crate::line_index::LineIndex;
 use crate::rules::{Rule, Tier};
 
 /// A position: byte offset, 0-based line, and 0-based columns in characters, UTF-16 units and bytes.
@@ -137,40 +136,32 @@ impl FileSummary {
     }
 }
 
-pub(super) fn summarize(
-    r: &Resolver<'_, '_>,
-    text: &str,
+/// The functions and classes of `part` of the file, with their calls. `loc` gives a position's line and
+/// columns.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn summarize_part(
+    r: &Resolver<'_>,
+    part: &Part,
     endpoints: &std::collections::HashMap<ScopeId, Endpoint>,
     runs_in: &[ScopeId],
+    loc: &dyn Fn(usize) -> Loc,
     suppressed: &dyn Fn(Rule, std::ops::Range<usize>) -> bool,
     noqa: &dyn Fn(std::ops::Range<usize>) -> Option<Vec<String>>,
 ) -> FileSummary {
     let facts = r.facts;
     let mut out = FileSummary::default();
-    let index = LineIndex::new(text);
-    let loc = |offset: usize| {
-        let (line, col, col_utf16, col_utf8) = index.all_columns(text, offset);
-        Loc {
-            offset: offset as u32,
-            line: line as u32,
-            col: col as u32,
-            col_utf16: col_utf16 as u32,
-            col_utf8: col_utf8 as u32,
-        }
-    };
 
     // Functions and classes, in scope order; `slot` maps a scope to its function's index.
     let mut slot: Vec<Option<usize>> = vec![None; facts.scopes.len()];
-    for (id, s) in facts.scopes.iter().enumerate() {
+    for id in part.scopes.clone() {
+        let s = &facts.scopes[id];
         match s.kind {
             ScopeKind::Function => {
-                let Some(name) = s.name else { continue };
+                let Some(name) = &s.name else { continue };
                 slot[id] = Some(out.functions.len());
                 let decorated_by = |set: &std::collections::HashSet<String>| {
                     s.decorators.iter().any(|d| {
-                        let target =
-                            if d.kind() == "call" { d.child_by_field_name("function").unwrap_or(*d) } else { *d };
-                        r.qualified(&r.value_of(target)).is_some_and(|q| set.contains(&q))
+                        r.qualified(&r.value_of(checks::decorator_target(d))).is_some_and(|q| set.contains(&q))
                     })
                 };
                 let offloaded = decorated_by(&r.catalog.offload_functions);
@@ -181,41 +172,32 @@ pub(super) fn summarize(
                     offloaded,
                     memoized,
                     is_property: is_property(r, id),
-                    name: loc(name.start_byte()),
+                    name: loc(name.range.start),
                     route: endpoints.get(&id).and_then(|e| e.label.clone()),
                     blocking: Vec::new(),
                     calls: Vec::new(),
                 });
             }
             ScopeKind::Class => {
-                let bases = s
-                    .bases
-                    .map(|b| {
-                        let mut c = b.walk();
-                        b.named_children(&mut c)
-                            .filter(|n| n.kind() != "keyword_argument")
-                            .filter_map(|n| target_of(r, r.value_of(n)))
-                            .collect()
-                    })
-                    .unwrap_or_default();
+                let bases = s.bases.iter().filter_map(|b| target_of(r, r.value_of(b))).collect();
                 out.classes.push(ClassSummary { qualname: checks::function_name(r, id), bases });
             }
             _ => {}
         }
     }
 
-    for call in &facts.calls {
+    for call in &facts.calls[part.calls.clone()] {
         let scope = runs_in[call.scope];
         let Some(f) = slot[scope] else { continue };
-        let v = r.value_of(call.func);
-        let start = call.node.start_byte();
+        let v = r.value_of(&call.func);
+        let start = call.range.start;
         if let Some(q) = r.called(&v)
             && let Some(entry) = r.catalog.blocking(&q)
         {
             if !facts.scopes[scope].is_async {
                 let site = BlockingSite {
                     start: loc(start),
-                    end: loc(call.node.end_byte()),
+                    end: loc(call.range.end),
                     callee: display_name(&q).to_string(),
                     rule: entry.rule,
                     tier: entry.tier,
@@ -223,7 +205,7 @@ pub(super) fn summarize(
                     instead: (!entry.instead.is_empty()).then(|| entry.instead.clone()),
                     fixes: entry.fixes.clone(),
                 };
-                if !suppressed(site.rule, call.func.byte_range()) {
+                if !suppressed(site.rule, call.func_range.clone()) {
                     out.functions[f].blocking.push(site);
                 }
             }
@@ -239,24 +221,20 @@ pub(super) fn summarize(
         if let Some(target) = target_of(r, callee) {
             out.functions[f].calls.push(CallSite {
                 start: loc(start),
-                end: loc(call.func.end_byte()),
-                call_end: loc(call.node.end_byte()),
+                end: loc(call.func_range.end),
+                call_end: loc(call.range.end),
                 target,
-                noqa: noqa(call.func.byte_range()),
+                noqa: noqa(call.func_range.clone()),
                 access: false,
             });
         }
     }
 
     // Attribute reads on instances: `self.total`, `cart.total` may run a property.
-    for &(node, scope) in &facts.attributes {
-        let Some(f) = slot[runs_in[scope]] else { continue };
-        let (Some(obj), Some(attr)) = (node.child_by_field_name("object"), node.child_by_field_name("attribute"))
-        else {
-            continue;
-        };
-        let attr = facts.text_of(attr);
-        let target = match r.value_of(obj) {
+    for a in &facts.attributes[part.attributes.clone()] {
+        let Some(f) = slot[runs_in[a.scope]] else { continue };
+        let attr = &*a.attr;
+        let target = match r.value_of(&a.object) {
             Value::Object(c) => match r.attribute(Value::Object(c), attr, 0) {
                 Value::Def(p) if is_property(r, p) => target_of(r, Value::Def(p)),
                 _ => None,
@@ -267,31 +245,36 @@ pub(super) fn summarize(
         };
         if let Some(target) = target {
             out.functions[f].calls.push(CallSite {
-                start: loc(node.start_byte()),
-                end: loc(node.end_byte()),
-                call_end: loc(node.end_byte()),
+                start: loc(a.range.start),
+                end: loc(a.range.end),
+                call_end: loc(a.range.end),
                 target,
-                noqa: noqa(node.byte_range()),
+                noqa: noqa(a.range.clone()),
                 access: true,
             });
         }
     }
+    out
+}
 
-    // Module-level names other modules may import.
-    let mut names: Vec<(&&str, &Vec<usize>)> = facts.scopes[0].bindings.iter().collect();
-    names.sort_by_key(|(n, _)| **n);
+/// What other modules may import from this one: its module-level names.
+pub(super) fn exports(r: &Resolver<'_>) -> Vec<(String, Export)> {
+    let facts = r.facts;
+    let mut out = Vec::new();
+    let mut names: Vec<(&Box<str>, &Vec<usize>)> = facts.scopes[0].bindings.iter().collect();
+    names.sort_by_key(|(n, _)| *n);
     for (name, list) in names {
         let Some(&last) = list.last() else { continue };
         let export = match &facts.bindings[last].kind {
             BindingKind::Def(_) | BindingKind::Class(_) => continue,
             BindingKind::Import(q) => Some(Export::Alias(Target::Name(q.clone()))),
-            BindingKind::Value(node) => match r.value_of(*node) {
+            BindingKind::Value(e) => match r.value_of(e) {
                 Value::Object(c) => target_of(r, Value::Class(c)).map(Export::Instance),
                 Value::Foreign(p) => Some(Export::Instance(Target::Name(p))),
                 v @ (Value::Name(_) | Value::Def(_) | Value::Class(_)) => target_of(r, v).map(Export::Alias),
                 _ => None,
             },
-            BindingKind::Annotation(node) => match r.annotation(*node, 0) {
+            BindingKind::Annotation(a) => match r.annotation(a, 0) {
                 Value::Object(c) => target_of(r, Value::Class(c)).map(Export::Instance),
                 Value::Instance(t) | Value::Foreign(t) => Some(Export::Instance(Target::Name(t))),
                 _ => None,
@@ -299,21 +282,21 @@ pub(super) fn summarize(
             _ => None,
         };
         if let Some(e) = export {
-            out.exports.push((name.to_string(), e));
+            out.push((name.to_string(), e));
         }
     }
     out
 }
 
-fn is_property(r: &Resolver<'_, '_>, scope: ScopeId) -> bool {
+fn is_property(r: &Resolver<'_>, scope: ScopeId) -> bool {
     r.facts.scopes[scope]
         .decorators
         .iter()
-        .any(|d| matches!(r.facts.text_of(*d), "property" | "cached_property" | "functools.cached_property"))
+        .any(|d| matches!(&*d.text, "property" | "cached_property" | "functools.cached_property"))
 }
 
 /// The project-resolvable target of a value, if it may be a project function or class.
-fn target_of(r: &Resolver<'_, '_>, v: Value) -> Option<Target> {
+fn target_of(r: &Resolver<'_>, v: Value) -> Option<Target> {
     match v {
         Value::Def(f) | Value::Class(f) => Some(Target::Local(checks::function_name(r, f))),
         // Names in catalogued libraries (`requests.x`, `os.y`) cannot be project functions.

@@ -47,7 +47,7 @@ pub(super) fn actions(state: &State, params: CodeActionParams) -> Option<CodeAct
     let config = state.config();
     let (text, rope, version, tree) = {
         let d = state.documents.get(&uri)?;
-        (d.text.clone(), d.rope.clone(), d.version, d.tree.clone()?)
+        (d.text.clone(), d.rope.clone(), d.version, d.current_tree()?)
     };
     let anyio = {
         let roots = state.roots.read().expect("roots lock").clone();

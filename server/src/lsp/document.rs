@@ -8,6 +8,7 @@ use tower_lsp_server::ls_types::{Position, TextDocumentContentChangeEvent};
 use tree_sitter::{InputEdit, Point, Tree};
 
 use crate::analysis::FileAnalysis;
+use crate::analysis::facts::Facts;
 use crate::analysis::shift::LineEdit;
 
 /// How LSP positions count columns (negotiated at `initialize`).
@@ -22,22 +23,61 @@ pub struct Document {
     pub version: i32,
     pub rope: Rope,
     pub text: String,
+    /// The syntax tree. After an edit analysed on its own (`Applied::Edit`), it is edited but not
+    /// reparsed (`stale`): its nodes outside the edited function are right, those inside are not.
     pub tree: Option<Tree>,
+    pub stale: bool,
+    /// The last full parse had no syntax errors: an edit inside a function may then be analysed by
+    /// parsing that function alone.
+    pub clean: bool,
+    /// The facts of the current text, for analysing an edit on its own (`None` before the first
+    /// analysis, or after one panicked).
+    pub facts: Option<Facts>,
     pub analysis: Arc<FileAnalysis>,
 }
 
 impl Document {
     pub fn new(text: String, version: i32) -> Document {
         let tree = crate::syntax::parse(&text, None);
-        Document { version, rope: Rope::from_str(&text), text, tree, analysis: Arc::default() }
+        let clean = tree.as_ref().is_some_and(|t| !t.root_node().has_error());
+        Document {
+            version,
+            rope: Rope::from_str(&text),
+            text,
+            tree,
+            stale: false,
+            clean,
+            facts: None,
+            analysis: Arc::default(),
+        }
+    }
+
+    /// Reparses the edited tree (incrementally), when the last edits were analysed without it.
+    pub fn reparse(&mut self) {
+        if self.stale || self.tree.is_none() {
+            self.tree = crate::syntax::parse(&self.text, self.tree.as_ref());
+            self.clean = self.tree.as_ref().is_some_and(|t| !t.root_node().has_error());
+            self.stale = false;
+        }
+    }
+
+    /// A syntax tree of the current text (reparsed when `stale`, without changing the document).
+    pub fn current_tree(&self) -> Option<Tree> {
+        match (&self.tree, self.stale) {
+            (Some(t), true) => crate::syntax::parse(&self.text, Some(t)),
+            (t, _) => t.clone(),
+        }
     }
 
     /// Applies content changes in order: each range edit goes to the rope, the text and, as an
     /// `InputEdit`, to the tree. When every change was typed inside a comment (see `trivia_edit`), the
     /// edited tree is already the tree of the new text and the analysis only moves: the returned
-    /// `Applied::Trivia` says how. Otherwise the tree is reparsed incrementally from the edited old tree.
+    /// `Applied::Trivia` says how. One other edit is returned as `Applied::Edit` with the tree edited but
+    /// not reparsed, for the caller to analyse it alone or call `reparse`. Otherwise the tree is reparsed
+    /// incrementally from the edited old tree.
     pub fn apply(&mut self, changes: &[TextDocumentContentChangeEvent], enc: Encoding) -> Applied {
         let mut trivia = Some(Vec::new());
+        let mut last = None;
         for change in changes {
             match change.range {
                 None => {
@@ -45,6 +85,7 @@ impl Document {
                     self.text = change.text.clone();
                     self.tree = None;
                     trivia = None;
+                    last = None;
                 }
                 Some(range) => {
                     let start = offset(&self.rope, range.start, enc);
@@ -57,12 +98,24 @@ impl Document {
                     }
                     let start_point = point(&self.rope, start);
                     let old_end_point = point(&self.rope, end);
+                    let before = self.columns(end);
                     let (sc, ec) = (self.rope.byte_to_char(start), self.rope.byte_to_char(end));
                     self.rope.remove(sc..ec);
                     self.rope.insert(sc, &change.text);
                     // `offset` returns character boundaries, so this cannot split a character.
                     self.text.replace_range(start..end, &change.text);
                     let new_end = start + change.text.len();
+                    let after = self.columns(new_end);
+                    last = Some(LineEdit {
+                        start,
+                        old_end: end,
+                        new_end,
+                        line: before.0 as u32,
+                        lines: after.0 as i64 - before.0 as i64,
+                        chars: after.1 - before.1,
+                        utf16: after.2 - before.2,
+                        utf8: after.3 - before.3,
+                    });
                     if let Some(tree) = &mut self.tree {
                         tree.edit(&InputEdit {
                             start_byte: start,
@@ -76,13 +129,25 @@ impl Document {
                 }
             }
         }
-        match trivia {
-            Some(edits) if self.tree.is_some() => Applied::Trivia(edits),
+        match (trivia, last) {
+            (Some(edits), _) if self.tree.is_some() => Applied::Trivia(edits),
+            (_, Some(edit)) if changes.len() == 1 && self.tree.is_some() && self.clean && self.facts.is_some() => {
+                self.stale = true;
+                Applied::Edit(edit)
+            }
             _ => {
-                self.tree = crate::syntax::parse(&self.text, self.tree.as_ref());
+                self.stale = true;
+                self.reparse();
                 Applied::Reparsed
             }
         }
+    }
+
+    /// The line of `offset` and its column there in characters, UTF-16 units and bytes.
+    fn columns(&self, offset: usize) -> (usize, i64, i64, i64) {
+        let line = self.rope.byte_to_line(offset);
+        let prefix = self.rope.byte_slice(self.rope.line_to_byte(line)..offset);
+        (line, prefix.len_chars() as i64, prefix.len_utf16_cu() as i64, prefix.len_bytes() as i64)
     }
 
     /// Whether replacing `start..end` by `new` (not yet applied) only changes the inside of a comment,
@@ -91,7 +156,7 @@ impl Document {
     /// `# noqa` (which the analysis reads). A tree with syntax errors never qualifies: tree-sitter's
     /// error recovery weighs the length of what it skips, so a longer comment may change it.
     fn trivia_edit(&self, start: usize, end: usize, new: &str) -> Option<LineEdit> {
-        let tree = self.tree.as_ref()?;
+        let tree = self.tree.as_ref().filter(|_| !self.stale)?;
         let root = tree.root_node();
         if root.has_error() {
             return None;
@@ -120,6 +185,7 @@ impl Document {
             old_end: end,
             new_end: start + new.len(),
             line: self.rope.byte_to_line(start) as u32,
+            lines: 0,
             chars: nc - oc,
             utf16: nu - ou,
             utf8: nb - ob,
@@ -133,6 +199,9 @@ pub enum Applied {
     /// Only comments changed: the tree was edited but not reparsed, and the analysis moves by these
     /// edits, in order.
     Trivia(Vec<LineEdit>),
+    /// One edit in code: the tree was edited but not reparsed (`stale`). The caller analyses the edit
+    /// alone (`analysis::reanalyze_edit`) or calls `reparse`.
+    Edit(LineEdit),
     /// The tree was reparsed: the document must be analysed again.
     Reparsed,
 }

@@ -21,6 +21,8 @@ use tower_lsp_server::jsonrpc::Result;
 use tower_lsp_server::ls_types::*;
 use tower_lsp_server::{Client, LanguageServer, LspService, Server};
 
+use crate::analysis::facts::Facts;
+use crate::analysis::shift::LineEdit;
 use crate::analysis::{self, FileAnalysis, Finding};
 use crate::catalog::Catalog;
 use crate::check::{self, CheckOptions, Source};
@@ -161,11 +163,47 @@ impl State {
     /// document keeps its last good analysis.
     fn reanalyse(&self, uri: &Uri) -> bool {
         let Some(mut doc) = self.documents.get_mut(uri) else { return false };
-        let Some(result) = self.analyse(&doc, uri) else { return false };
+        doc.reparse();
+        let Some((facts, result)) = self.analyse(&doc, uri) else {
+            doc.facts = None;
+            return false;
+        };
         let result = Arc::new(result);
         doc.analysis = result.clone();
+        doc.facts = Some(facts);
         drop(doc);
         self.index_open(uri, result)
+    }
+
+    /// Analyses a document's one edit inside a function alone (see `analysis::reanalyze_edit`), or
+    /// reparses it for `reanalyse`. Returns the new analysis when that worked.
+    fn analyse_edit(&self, doc: &mut Document, uri: &Uri, edit: &LineEdit) -> Option<Arc<FileAnalysis>> {
+        let config = self.config();
+        let mut facts = doc.facts.take()?;
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let r =
+                analysis::reanalyze_edit(&mut facts, &doc.analysis, &doc.text, edit, &config.catalog, &config.settings);
+            (r, facts)
+        }));
+        match result {
+            Ok((Ok(a), facts)) => {
+                doc.facts = Some(facts);
+                let a = Arc::new(a);
+                doc.analysis = a.clone();
+                Some(a)
+            }
+            Ok((Err(why), facts)) => {
+                tracing::trace!("edit of {} analysed with the whole file: {why:?}", uri.as_str());
+                doc.facts = Some(facts);
+                doc.reparse();
+                None
+            }
+            Err(_) => {
+                tracing::error!("the analysis of an edit of {} panicked; analysing the whole file", uri.as_str());
+                doc.reparse();
+                None
+            }
+        }
     }
 
     /// Records an open document's new analysis in the index (see `update_index`).
@@ -173,12 +211,13 @@ impl State {
         uri.to_file_path().is_some_and(|p| self.update_index(p.into_owned(), analysis))
     }
 
-    /// Analyses a document's current text; `None` (logged) when the analysis panicked.
-    fn analyse(&self, d: &Document, uri: &Uri) -> Option<FileAnalysis> {
+    /// Analyses a document's current text (its tree must be current); `None` (logged) when the
+    /// analysis panicked.
+    fn analyse(&self, d: &Document, uri: &Uri) -> Option<(Facts, FileAnalysis)> {
         let config = self.config();
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match &d.tree {
-            Some(tree) => analysis::analyze_file(&d.text, tree, &config.catalog, &config.settings, true),
-            None => FileAnalysis::default(),
+            Some(tree) => analysis::analyze_tree(&d.text, tree, &config.catalog, &config.settings),
+            None => (Facts::default(), FileAnalysis::default()),
         }));
         if result.is_err() {
             tracing::error!("the analysis of {} panicked; keeping its last diagnostics", uri.as_str());
@@ -669,8 +708,9 @@ impl LanguageServer for Backend {
         let uri = doc.uri.clone();
         // Analysed before it is stored: a concurrent request never sees the document without findings.
         let mut document = Document::new(doc.text, doc.version);
-        if let Some(a) = self.state.analyse(&document, &uri) {
+        if let Some((facts, a)) = self.state.analyse(&document, &uri) {
             document.analysis = Arc::new(a);
+            document.facts = Some(facts);
         }
         let analysis = document.analysis.clone();
         self.state.documents.insert(uri.clone(), document);
@@ -697,11 +737,22 @@ impl LanguageServer for Backend {
             }
             let applied = doc.apply(&params.content_changes, enc);
             doc.version = version;
-            if let Applied::Trivia(edits) = applied {
+            if let Applied::Edit(edit) = applied {
+                // One edit: analysed with its function alone when it is inside one.
+                if let Some(a) = self.state.analyse_edit(&mut doc, &uri, &edit) {
+                    drop(doc);
+                    let shape_changed = self.state.index_open(&uri, a);
+                    self.publish_after(uri, shape_changed).await;
+                    return;
+                }
+            } else if let Applied::Trivia(edits) = applied {
                 // Typing inside a comment: the analysis only moves (no reparse, no re-analysis).
                 let mut moved = (*doc.analysis).clone();
                 for e in &edits {
                     analysis::shift::shift(&mut moved, e);
+                    if let Some(facts) = doc.facts.as_mut() {
+                        facts.moved(e.old_end, e.new_end);
+                    }
                 }
                 let moved = Arc::new(moved);
                 doc.analysis = moved.clone();

@@ -1,0 +1,247 @@
+//! An edit inside a function is analysed by parsing and extracting that function alone
+//! (`analysis::reanalyze_edit`); the language server relies on the answer being the whole file's. This
+//! test types thousands of pseudo-random edits into the function bodies of every Python file the
+//! tests and examples hold (the fixtures are the data) and compares, after each one that was analysed
+//! on its own, the result with a fresh analysis of the whole new text: findings and summary, positions
+//! included.
+
+mod common;
+
+use loopsafe::analysis::facts::Facts;
+use loopsafe::analysis::shift::LineEdit;
+use loopsafe::analysis::{FileAnalysis, NotLocal, analyze_tree, reanalyze_edit};
+use loopsafe::catalog::Catalog;
+use loopsafe::line_index::{ColumnUnit, LineIndex};
+use loopsafe::settings::Settings;
+
+/// What is typed: characters that open and close syntax, and snippets that add or remove calls,
+/// bindings, scopes, awaits, yields and bindings in other scopes.
+const INSERTS: &[&str] = &[
+    "x",
+    "_",
+    " ",
+    "(",
+    ")",
+    ":",
+    "\n",
+    "\n    ",
+    "\n        ",
+    "'",
+    "\"\"\"",
+    "#",
+    "# noqa",
+    "1",
+    ".",
+    ",",
+    "\\",
+    "time.sleep(1)",
+    "\n        requests.get(url)",
+    "\n        s = requests.Session()\n        s.get(u)",
+    "\n        self.client = requests.Session()",
+    "\n        global client\n        client = requests.Session()",
+    "lambda: time.sleep(1)",
+    "sorted(xs, key=lambda x: open(x))",
+    "await ",
+    "\n        yield 1",
+    "\n        def inner():\n            return open('f').read()\n        inner()",
+    "\n        class Inner:\n            def m(self):\n                time.sleep(1)",
+    "\n        import requests",
+    "\n        with threading.Lock():\n            pass",
+    "😀",
+    "日本",
+];
+
+/// A small deterministic generator (no dependency, the same edits on every run).
+struct Lcg(u64);
+
+impl Lcg {
+    fn next(&mut self) -> usize {
+        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        (self.0 >> 33) as usize
+    }
+}
+
+fn python_files() -> Vec<std::path::PathBuf> {
+    let root = common::repo_root();
+    let mut out = Vec::new();
+    for dir in ["tests/fixtures", "tests/fixes", "tests/projects", "examples"] {
+        let mut stack = vec![root.join(dir)];
+        while let Some(d) = stack.pop() {
+            let Ok(entries) = std::fs::read_dir(&d) else { continue };
+            for e in entries.flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    if p.file_name().is_some_and(|n| n != ".venv") {
+                        stack.push(p);
+                    }
+                } else if p.extension().is_some_and(|x| x == "py") {
+                    out.push(p);
+                }
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// The edit's positions, as the language server computes them from its rope.
+fn line_edit(old: &str, new: &str, start: usize, old_end: usize, new_end: usize) -> LineEdit {
+    let (oi, ni) = (LineIndex::new(old), LineIndex::new(new));
+    let cols = |index: &LineIndex, text: &str, at: usize| {
+        let (line, chars, utf16, utf8) = index.all_columns(text, at);
+        (line as i64, chars as i64, utf16 as i64, utf8 as i64)
+    };
+    let before = cols(&oi, old, old_end);
+    let after = cols(&ni, new, new_end);
+    LineEdit {
+        start,
+        old_end,
+        new_end,
+        line: before.0 as u32,
+        lines: after.0 - before.0,
+        chars: after.1 - before.1,
+        utf16: after.2 - before.2,
+        utf8: after.3 - before.3,
+    }
+}
+
+/// Facts as text, binding ids replaced by the bindings themselves (their numbering differs after a
+/// splice), to compare the facts of a spliced function with a fresh extraction.
+fn normalized(f: &Facts) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    for (i, s) in f.scopes.iter().enumerate() {
+        let _ = writeln!(
+            out,
+            "scope {i} {:?} {:?} body {:?} parent {:?} name {:?} async {} await {} yield {} stub {} leaks {} first {:?} returns {:?} bases {:?} decorators {:?} star {:?} imports {:?}",
+            s.kind,
+            s.range,
+            s.body,
+            s.parent,
+            s.name,
+            s.is_async,
+            s.has_await,
+            s.has_yield,
+            s.is_stub,
+            s.leaks,
+            s.first_param,
+            s.returns,
+            s.bases,
+            s.decorators,
+            s.star_imports,
+            s.imports
+        );
+        for (what, map) in [("binds", &s.bindings), ("self", &s.self_attrs)] {
+            let mut names: Vec<_> = map.keys().collect();
+            names.sort();
+            for n in names {
+                let list: Vec<String> =
+                    map[n].iter().map(|&id| format!("{} {:?}", f.bindings[id].pos, f.bindings[id].kind)).collect();
+                let _ = writeln!(out, "  {what} {n}: {list:?}");
+            }
+        }
+    }
+    for c in &f.calls {
+        let _ = writeln!(out, "call {c:?}");
+    }
+    for a in &f.attributes {
+        let _ = writeln!(out, "attr {a:?}");
+    }
+    for e in &f.enters {
+        let _ = writeln!(out, "enter {e:?}");
+    }
+    out
+}
+
+fn fresh(text: &str, catalog: &Catalog, settings: &Settings) -> (Facts, FileAnalysis, bool) {
+    let tree = loopsafe::syntax::parse(text, None).expect("parses");
+    let clean = !tree.root_node().has_error();
+    let (facts, analysis) = analyze_tree(text, &tree, catalog, settings);
+    (facts, analysis, clean)
+}
+
+#[test]
+fn edits_analysed_alone_match_the_whole_file() {
+    let catalog = Catalog::bundled();
+    let settings = Settings::default();
+    let mut rng = Lcg(0x5eed);
+    let (mut local, mut outside, mut syntax) = (0, 0, 0);
+    for path in python_files() {
+        let Ok(mut text) = std::fs::read_to_string(&path) else { continue };
+        let (mut facts, mut analysis, mut clean) = fresh(&text, catalog, &settings);
+        for step in 0..150 {
+            // A position on an indented line (most are in function bodies), on a character boundary.
+            let index = LineIndex::new(&text);
+            let lines: Vec<usize> =
+                (0..index.line_count()).filter(|&l| text[index.line_range(&text, l)].starts_with("    ")).collect();
+            if lines.is_empty() {
+                break;
+            }
+            let range = index.line_range(&text, lines[rng.next() % lines.len()]);
+            let col = rng.next() % (range.len() + 1);
+            let start = index.offset(
+                &text,
+                loopsafe::line_index::LineCol { line: index.line_of(range.start), col },
+                ColumnUnit::Utf8,
+            );
+            let (old_end, insert) = if rng.next().is_multiple_of(3) {
+                // Delete up to three characters.
+                let mut end = start;
+                for _ in 0..=rng.next() % 3 {
+                    if let Some(c) = text[end..].chars().next() {
+                        end += c.len_utf8();
+                    }
+                }
+                (end, "")
+            } else {
+                (start, INSERTS[rng.next() % INSERTS.len()])
+            };
+            let old = text.clone();
+            text.replace_range(start..old_end, insert);
+            let edit = line_edit(&old, &text, start, old_end, start + insert.len());
+            assert!(clean, "the text before each edit parses without errors");
+            match reanalyze_edit(&mut facts, &analysis, &text, &edit, catalog, &settings) {
+                Ok(a) => {
+                    local += 1;
+                    let (expected_facts, expected, now_clean) = fresh(&text, catalog, &settings);
+                    assert!(
+                        now_clean,
+                        "{}: step {step}: analysed alone, but the file has errors:\n{text}",
+                        path.display()
+                    );
+                    let (got, want) = (normalized(&facts), normalized(&expected_facts));
+                    if got != want {
+                        let diff: Vec<String> = got
+                            .lines()
+                            .zip(want.lines())
+                            .filter(|(a, b)| a != b)
+                            .take(4)
+                            .map(|(a, b)| format!("spliced: {a}\nfresh:   {b}"))
+                            .collect();
+                        panic!(
+                            "{}: step {step}, edit {edit:?} ({insert:?}): facts differ:\n{}\n--- before:\n{old}\n--- after:\n{text}",
+                            path.display(),
+                            diff.join("\n")
+                        );
+                    }
+                    assert_eq!(a, expected, "{}: step {step}, edit {edit:?} ({insert:?}):\n{text}", path.display());
+                    analysis = a;
+                }
+                Err(why) => {
+                    match why {
+                        NotLocal::Outside => outside += 1,
+                        NotLocal::Syntax => syntax += 1,
+                    }
+                    (facts, analysis, clean) = fresh(&text, catalog, &settings);
+                    if !clean {
+                        // Undo an edit that broke the file: the next ones are typed into valid code.
+                        text = old;
+                        (facts, analysis, clean) = fresh(&text, catalog, &settings);
+                    }
+                }
+            }
+        }
+    }
+    eprintln!("analysed alone: {local}, outside a function: {outside}, syntax: {syntax}");
+    assert!(local > 1000, "too few edits were analysed alone ({local}) for this test to mean much");
+}
