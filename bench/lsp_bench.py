@@ -136,6 +136,22 @@ def edit_latencies(s, path, edits, kind):
     return times
 
 
+def round_trips(s, path, n=300):
+    """The client's own floor: the time from sending a request the server answers at once (a hover
+    where there is nothing to show) to reading its response, with the file open."""
+    uri = Path(path).resolve().as_uri()
+    text = Path(path).read_text(encoding="utf-8")
+    s.notify("textDocument/didOpen", {"textDocument": {"uri": uri, "languageId": "python", "version": 1, "text": text}})
+    s.wait(lambda m: m.get("method") == "textDocument/publishDiagnostics" and m["params"]["uri"] == uri, timeout=120)
+    times = []
+    for _ in range(n):
+        t = time.perf_counter()
+        msg = s.request("textDocument/hover", {"textDocument": {"uri": uri}, "position": {"line": 0, "character": 0}})
+        times.append((msg["_t"] - t) * 1000)
+    s.notify("textDocument/didClose", {"textDocument": {"uri": uri}})
+    return times
+
+
 def pct(xs, p):
     xs = sorted(xs)
     return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))]
@@ -159,6 +175,7 @@ def main():
     index_rss = s.peak_rss_mb()
     for kind in KINDS:
         rows.append(("loopsafe", kind, edit_latencies(s, a.file, a.edits, kind)))
+    floors = {"loopsafe": round_trips(s, a.file)}
     rss = {"loopsafe": s.peak_rss_mb()}
     s.stop()
 
@@ -166,6 +183,7 @@ def main():
         r, _ = start([a.ruff, "server"], a.workspace)
         for kind in KINDS:
             rows.append(("ruff server", kind, edit_latencies(r, a.file, a.edits, kind)))
+        floors["ruff server"] = round_trips(r, a.file)
         rss["ruff server"] = r.peak_rss_mb()
         r.stop()
 
@@ -176,6 +194,9 @@ def main():
     print("|---|---|---:|---:|---:|---:|---:|")
     for name, kind, lat in rows:
         print(f"| {name} | {kind} | {pct(lat, 50):.2f} | {pct(lat, 99):.2f} | {statistics.mean(lat):.2f} | {max(lat):.2f} | {rss[name]:.0f} |")
+    print()
+    print("Round trip of a hover request answered at once (this client's floor), p50: "
+          + ", ".join(f"{name} {pct(lat, 50):.2f} ms" for name, lat in floors.items()) + ".")
     if a.ruff:
         print()
         for kind in KINDS:

@@ -309,8 +309,9 @@ impl State {
             self.with_linked(|linked| {
                 let project = &linked.project;
                 if let Some(file) = project.file_index(&path) {
+                    let mut uris = HashMap::new();
                     for c in project.findings(&linked.links, Some(file), &config.settings) {
-                        out.push(chain_to_lsp(&c, project.files(), caps.encoding, version));
+                        out.push(chain_to_lsp(&c, project.files(), caps.encoding, version, &mut uris));
                     }
                 }
             });
@@ -441,7 +442,8 @@ impl State {
                         d
                     }
                 };
-                diags.extend(chains.iter().map(|c| chain_to_lsp(c, project.files(), caps.encoding, 0)));
+                let mut uris = HashMap::new();
+                diags.extend(chains.iter().map(|c| chain_to_lsp(c, project.files(), caps.encoding, 0, &mut uris)));
                 diags.sort_by_key(|d| (d.range.start, d.range.end));
                 report(uri, None, diags);
             }
@@ -968,14 +970,22 @@ fn loc_position(l: &crate::analysis::summary::Loc, enc: Encoding) -> Position {
     Position { line: l.line, character }
 }
 
-fn chain_to_lsp(c: &ChainFinding, files: &[ProjectFile], enc: Encoding, version: i32) -> Diagnostic {
+/// A chain finding as a diagnostic. `uris` remembers the files' URIs across calls (hops of different
+/// chains are mostly in the same few files).
+fn chain_to_lsp(
+    c: &ChainFinding,
+    files: &[ProjectFile],
+    enc: Encoding,
+    version: i32,
+    uris: &mut HashMap<usize, Option<Uri>>,
+) -> Diagnostic {
     let range = Range { start: loc_position(&c.start, enc), end: loc_position(&c.end, enc) };
     let related: Vec<DiagnosticRelatedInformation> = c
         .hops
         .iter()
         .enumerate()
         .filter_map(|(i, h)| {
-            let uri = Uri::from_file_path(&files[h.file].path)?;
+            let uri = uris.entry(h.file).or_insert_with(|| Uri::from_file_path(&files[h.file].path)).clone()?;
             let p = loc_position(&h.loc, enc);
             Some(DiagnosticRelatedInformation {
                 location: Location { uri, range: Range { start: p, end: p } },
