@@ -162,30 +162,19 @@ pub fn parse(text: &str, old: Option<&Tree>) -> Option<Tree> {
 /// offsets in the whole text. `None` if the range is not within the text or parsing was cancelled.
 /// `old`, a tree of the same range edited like the text, makes the parse incremental.
 pub fn parse_range(text: &str, range: std::ops::Range<usize>, old: Option<&Tree>) -> Option<Tree> {
-    let part = text.get(range.clone())?;
+    text.get(range.clone())?;
     // Rows are counted from the range's start: the analysis reads offsets only, and columns (which the
     // indentation rules read) are right because the range starts a line.
-    let (mut row, mut col) = (0, 0);
-    let bytes = part.as_bytes();
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'\n' => (row, col) = (row + 1, 0),
-            b'\r' => {
-                if bytes.get(i + 1) == Some(&b'\n') {
-                    i += 1;
-                }
-                (row, col) = (row + 1, 0);
-            }
-            _ => col += 1,
-        }
-        i += 1;
-    }
+    let end = crate::line_index::LineIndex::from_line(text, range.start, 0, range.end).line_col(
+        text,
+        range.end,
+        crate::line_index::ColumnUnit::Utf8,
+    );
     let r = tree_sitter::Range {
         start_byte: range.start,
         end_byte: range.end,
         start_point: tree_sitter::Point::new(0, 0),
-        end_point: tree_sitter::Point::new(row, col),
+        end_point: tree_sitter::Point::new(end.line, end.col),
     };
     RANGE_PARSER.with(|p| {
         let mut p = p.borrow_mut();

@@ -358,6 +358,7 @@ impl Facts {
         tree: &Tree,
     ) -> Option<Spliced> {
         let (start, old_end, new_end) = edit;
+        let d = Shift { from: old_end, by: new_end as isize - old_end as isize, scopes_from: usize::MAX, scopes_by: 0 };
         let q = queries();
         let raw = collect(text, tree.root_node(), &q.facts, &q.captures);
         let def_start = self.scopes[unit].range.start;
@@ -365,8 +366,7 @@ impl Facts {
         // A function that now ends elsewhere than where the edit moved its end (trailing spaces or a
         // comment became part of it, or stopped being): where enclosing classes end follows rules of
         // the whole file's parse, so the whole file is parsed.
-        let moved_end = |p: usize| if p >= old_end { p + new_end - old_end } else { p };
-        if def.range.end != moved_end(self.scopes[unit].range.end) {
+        if def.range.end != d.pos(self.scopes[unit].range.end) {
             return None;
         }
         let body = def.body.clone();
@@ -375,7 +375,6 @@ impl Facts {
         }) {
             return None;
         }
-        let d = Shift { from: old_end, by: new_end as isize - old_end as isize, scopes_from: usize::MAX, scopes_by: 0 };
         let old = self.subtree(unit);
         let old_range = self.scopes[unit].range.clone();
         let leaked_before = self.scopes[old.clone()].iter().any(|s| s.leaks);
@@ -740,20 +739,16 @@ fn expr(text: &str, node: Node<'_>, depth: u32) -> Expr {
             _ => ExprKind::Other,
         },
         "lambda" => ExprKind::Lambda,
-        "string" => match string_content(text, node) {
-            Some(s) => ExprKind::Str(s.into()),
-            None => ExprKind::Other,
-        },
+        "string" => ExprKind::Str(string_content(text, node).into()),
         _ => ExprKind::Other,
     };
     Expr { range, kind }
 }
 
 /// A string literal's content (interpolations left out).
-fn string_content(text: &str, node: Node<'_>) -> Option<String> {
+fn string_content(text: &str, node: Node<'_>) -> String {
     let mut c = node.walk();
-    let content = node.named_children(&mut c).filter(|n| n.kind() == "string_content").map(|n| text_of(text, n));
-    Some(content.collect())
+    node.named_children(&mut c).filter(|n| n.kind() == "string_content").map(|n| text_of(text, n)).collect()
 }
 
 /// Converts an annotation node.

@@ -361,25 +361,10 @@ fn parse_unit(
     if let Some(tree) = &mut old {
         // Rows count from the function's first line (see `parse_range`); the old end's row and column
         // follow from the new end's and what the edit added.
+        let lines = LineIndex::from_line(text, line_start, 0, end);
         let point = |offset: usize| {
-            let part = &bytes[line_start..offset];
-            let mut row = 0;
-            let mut line = 0;
-            let mut i = 0;
-            while i < part.len() {
-                match part[i] {
-                    b'\n' => (row, line) = (row + 1, i + 1),
-                    b'\r' => {
-                        if part.get(i + 1) == Some(&b'\n') {
-                            i += 1;
-                        }
-                        (row, line) = (row + 1, i + 1);
-                    }
-                    _ => {}
-                }
-                i += 1;
-            }
-            tree_sitter::Point::new(row, part.len() - line)
+            let at = lines.line_col(text, offset, crate::line_index::ColumnUnit::Utf8);
+            tree_sitter::Point::new(at.line, at.col)
         };
         let new_end_point = point(edit.new_end);
         let old_end_point = tree_sitter::Point::new(

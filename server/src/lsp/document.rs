@@ -70,7 +70,7 @@ impl Document {
     }
 
     /// Applies content changes in order: each range edit goes to the rope, the text and, as an
-    /// `InputEdit`, to the tree. When every change was typed inside a comment (see `trivia_edit`), the
+    /// `InputEdit`, to the tree. When every change was typed inside a comment (see `is_trivia_edit`), the
     /// edited tree is already the tree of the new text and the analysis only moves: the returned
     /// `Applied::Trivia` says how. One other edit is returned as `Applied::Edit` with the tree edited but
     /// not reparsed, for the caller to analyse it alone or call `reparse`. Otherwise the tree is reparsed
@@ -90,11 +90,8 @@ impl Document {
                 Some(range) => {
                     let start = offset(&self.rope, range.start, enc);
                     let end = offset(&self.rope, range.end, enc).max(start);
-                    if let Some(edits) = trivia.as_mut() {
-                        match self.trivia_edit(start, end, &change.text) {
-                            Some(e) => edits.push(e),
-                            None => trivia = None,
-                        }
+                    if trivia.is_some() && !self.is_trivia_edit(start, end, &change.text) {
+                        trivia = None;
                     }
                     let start_point = point(&self.rope, start);
                     let old_end_point = point(&self.rope, end);
@@ -106,7 +103,7 @@ impl Document {
                     self.text.replace_range(start..end, &change.text);
                     let new_end = start + change.text.len();
                     let after = self.columns(new_end);
-                    last = Some(LineEdit {
+                    let edit = LineEdit {
                         start,
                         old_end: end,
                         new_end,
@@ -115,7 +112,11 @@ impl Document {
                         chars: after.1 - before.1,
                         utf16: after.2 - before.2,
                         utf8: after.3 - before.3,
-                    });
+                    };
+                    if let Some(edits) = trivia.as_mut() {
+                        edits.push(edit);
+                    }
+                    last = Some(edit);
                     if let Some(tree) = &mut self.tree {
                         tree.edit(&InputEdit {
                             start_byte: start,
@@ -155,41 +156,26 @@ impl Document {
     /// of a comment, adds or removes no line break, and neither the old nor the new comment is a
     /// `# noqa` (which the analysis reads). A tree with syntax errors never qualifies: tree-sitter's
     /// error recovery weighs the length of what it skips, so a longer comment may change it.
-    fn trivia_edit(&self, start: usize, end: usize, new: &str) -> Option<LineEdit> {
-        let tree = self.tree.as_ref().filter(|_| !self.stale)?;
+    fn is_trivia_edit(&self, start: usize, end: usize, new: &str) -> bool {
+        let Some(tree) = self.tree.as_ref().filter(|_| !self.stale) else { return false };
         let root = tree.root_node();
-        if root.has_error() {
-            return None;
-        }
-        let old = self.text.get(start..end)?;
+        let Some(old) = self.text.get(start..end) else { return false };
         let breaks = |s: &str| s.bytes().any(|b| matches!(b, b'\n' | b'\r' | 0));
-        if breaks(old) || breaks(new) {
-            return None;
+        if root.has_error() || breaks(old) || breaks(new) {
+            return false;
         }
         // From the byte before the edit: an insertion at the end of a comment touches the comment only
         // on its left, and tree-sitter finds nodes that extend past the start of a range.
-        let node = root.descendant_for_byte_range(start.checked_sub(1)?, end)?;
+        let Some(node) = start.checked_sub(1).and_then(|b| root.descendant_for_byte_range(b, end)) else {
+            return false;
+        };
         if node.kind() != "comment" || start <= node.start_byte() || end > node.end_byte() {
-            return None;
+            return false;
         }
-        let before = self.text.get(node.byte_range())?;
+        let Some(before) = self.text.get(node.byte_range()) else { return false };
         let after = format!("{}{new}{}", &self.text[node.start_byte()..start], &self.text[end..node.end_byte()]);
         let noqa = |s: &str| s.to_ascii_lowercase().contains("noqa");
-        if noqa(before) || noqa(&after) {
-            return None;
-        }
-        let count = |s: &str| (s.chars().count() as i64, s.encode_utf16().count() as i64, s.len() as i64);
-        let ((oc, ou, ob), (nc, nu, nb)) = (count(old), count(new));
-        Some(LineEdit {
-            start,
-            old_end: end,
-            new_end: start + new.len(),
-            line: self.rope.byte_to_line(start) as u32,
-            lines: 0,
-            chars: nc - oc,
-            utf16: nu - ou,
-            utf8: nb - ob,
-        })
+        !noqa(before) && !noqa(&after)
     }
 }
 
