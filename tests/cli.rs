@@ -464,3 +464,115 @@ fn server_trace_setting_controls_the_logs() {
     assert!(err.contains("trace set to Verbose"), "{err}");
     assert!(!err.contains("trace set to Off"), "{err}");
 }
+
+/// The binary's language server over real stdio, as editors spawn it: pipes (Helix) and a socket pair
+/// (VS Code and Neovim, through libuv). Both are polled without blocking (`lsp::stdio`), so messages
+/// larger than a pipe's buffer must arrive whole both ways: a 1 MB `didOpen` in one write, then
+/// diagnostics of more than 64 kB, sent while the client is not yet reading.
+#[test]
+#[cfg(unix)]
+fn server_stdio_carries_large_messages_over_pipes_and_sockets() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::process::Stdio;
+    let mut text = String::from("import time\n\n\nasync def route():\n");
+    let calls = 9_000;
+    for i in 0..calls {
+        text.push_str(&format!("    time.sleep({i})  # {}\n", "x".repeat(120)));
+    }
+    assert!(text.len() > 1 << 20);
+    let frame = |v: serde_json::Value| {
+        let body = v.to_string();
+        format!("Content-Length: {}\r\n\r\n{body}", body.len()).into_bytes()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let session = |stdin: Stdio, stdout: Stdio, mut input: Box<dyn Write>, output: Box<dyn Read>| {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_loopsafe"))
+            .args(["server"])
+            .env("LOOPSAFE_LOG", "warn,loopsafe::lsp::stdio=debug")
+            .current_dir(dir.path())
+            .stdin(stdin)
+            .stdout(stdout)
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let uri = "file:///nowhere/big.py";
+        let mut output = BufReader::new(output);
+        // Reads messages until one that `stop` accepts.
+        let mut read_until = |stop: &dyn Fn(&serde_json::Value) -> bool| loop {
+            let mut len = 0;
+            loop {
+                let mut line = String::new();
+                assert!(output.read_line(&mut line).unwrap() > 0, "the server closed stdout");
+                if line.trim().is_empty() {
+                    break;
+                }
+                len = line.split_once(':').unwrap().1.trim().parse().unwrap();
+            }
+            let mut body = vec![0; len];
+            output.read_exact(&mut body).unwrap();
+            let msg: serde_json::Value = serde_json::from_slice(&body).unwrap();
+            if stop(&msg) {
+                return (len, msg);
+            }
+        };
+        let mut send = |msgs: &[serde_json::Value]| {
+            let bytes: Vec<u8> = msgs.iter().flat_map(|m| frame(m.clone())).collect();
+            input.write_all(&bytes).unwrap();
+            input.flush().unwrap();
+        };
+        send(&[
+            serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"capabilities": {}}}),
+            serde_json::json!({"jsonrpc": "2.0", "method": "initialized", "params": {}}),
+            serde_json::json!({"jsonrpc": "2.0", "method": "textDocument/didOpen", "params": {"textDocument":
+                {"uri": uri, "languageId": "python", "version": 1, "text": text}}}),
+        ]);
+        let (len, msg) = read_until(&|m| m["method"] == "textDocument/publishDiagnostics" && m["params"]["uri"] == uri);
+        let count = msg["params"]["diagnostics"].as_array().unwrap().len();
+        send(&[
+            serde_json::json!({"jsonrpc": "2.0", "id": 2, "method": "shutdown"}),
+            serde_json::json!({"jsonrpc": "2.0", "method": "exit"}),
+        ]);
+        drop(input);
+        read_until(&|m| m["id"] == 2);
+        let mut err = String::new();
+        child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+        assert!(child.wait().unwrap().success(), "{err}");
+        assert!(err.contains("stdin polled, stdout polled"), "{err}");
+        assert!(len > 1 << 16, "{len} bytes");
+        assert_eq!(count, calls);
+    };
+
+    // Pipes.
+    let (stdin, to_server) = std::io::pipe().unwrap();
+    let (from_server, stdout) = std::io::pipe().unwrap();
+    session(Stdio::from(stdin), Stdio::from(stdout), Box::new(to_server), Box::new(from_server));
+
+    // One socket of a pair as both stdin and stdout.
+    let (ours, theirs) = std::os::unix::net::UnixStream::pair().unwrap();
+    let theirs_too = theirs.try_clone().unwrap();
+    let ours_too = ours.try_clone().unwrap();
+    session(
+        Stdio::from(std::os::fd::OwnedFd::from(theirs)),
+        Stdio::from(std::os::fd::OwnedFd::from(theirs_too)),
+        Box::new(HalfClose(ours)),
+        Box::new(ours_too),
+    );
+}
+
+/// A socket the test writes to and then shuts for writing when dropped (the server's end of input).
+struct HalfClose(std::os::unix::net::UnixStream);
+
+impl std::io::Write for HalfClose {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.write(buf)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Drop for HalfClose {
+    fn drop(&mut self) {
+        let _ = self.0.shutdown(std::net::Shutdown::Write);
+    }
+}

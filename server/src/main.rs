@@ -240,7 +240,10 @@ fn run_server(log_level: &str) -> ExitCode {
             let _ = handle.reload(f);
         }
     });
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    // One thread: tower-lsp polls every handler inside its serve future, on the thread that runs
+    // `block_on`, and `lsp::stdio` polls stdin and stdout there too, so a message is read, handled and
+    // answered without a hand-over between threads. Long work (indexing) runs on blocking threads.
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(r) => r,
         Err(e) => {
             eprintln!("loopsafe: error: cannot start the async runtime: {e}");

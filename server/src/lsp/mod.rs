@@ -9,6 +9,7 @@
 mod code_action;
 mod document;
 mod input;
+mod stdio;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -82,7 +83,8 @@ pub struct Backend {
 
 /// Serves LSP on stdin/stdout until `exit`.
 pub async fn serve_stdio() {
-    serve(tokio::io::stdin(), tokio::io::stdout()).await;
+    let (input, output) = stdio::open();
+    serve(input, output).await;
 }
 
 /// Serves LSP over any pair of streams (stdio, or a duplex in tests) until `exit` or the end of input.
