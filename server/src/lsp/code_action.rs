@@ -260,7 +260,7 @@ fn target_of(diag: &Diagnostic, version: i32, rope: &ropey::Rope, enc: Encoding)
         callee: data.get("callee").and_then(|c| c.as_str()).map(str::to_string),
         kinds,
         range: start..end,
-        chain: data.get("chain").is_some_and(|c| c.is_array()),
+        chain: data.get("chain").and_then(|c| c.as_bool()) == Some(true),
     })
 }
 

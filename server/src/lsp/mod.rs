@@ -299,13 +299,26 @@ impl State {
 
     /// The diagnostics of an open document, with its version. No guard outlives this call.
     fn diagnostics(&self, uri: &Uri) -> Option<(i32, Vec<Diagnostic>)> {
+        self.shown(uri, |_, _| ()).map(|(version, shown)| (version, shown.into_iter().map(|(d, ())| d).collect()))
+    }
+
+    /// The diagnostics of an open document, each with `extra(route, instead)` of its finding (what a
+    /// hover shows and the diagnostic's `data` does not carry), in document order.
+    fn shown<T>(
+        &self,
+        uri: &Uri,
+        extra: impl Fn(&Option<String>, &Option<String>) -> T,
+    ) -> Option<(i32, Vec<(Diagnostic, T)>)> {
         let caps = self.caps();
         let (version, analysis, rope) = {
             let doc = self.documents.get(uri)?;
             (doc.version, doc.analysis.clone(), doc.rope.clone())
         };
-        let mut out: Vec<Diagnostic> =
-            analysis.findings.iter().map(|f| finding_to_lsp(f, &rope, caps.encoding, version)).collect();
+        let mut out: Vec<(Diagnostic, T)> = analysis
+            .findings
+            .iter()
+            .map(|f| (finding_to_lsp(f, &rope, caps.encoding, version), extra(&f.route, &f.instead)))
+            .collect();
         if let Some(path) = uri.to_file_path() {
             let config = self.config();
             self.with_linked(|linked| {
@@ -313,12 +326,13 @@ impl State {
                 if let Some(file) = project.file_index(&path) {
                     let mut uris = HashMap::new();
                     for c in project.findings(&linked.links, Some(file), &config.settings) {
-                        out.push(chain_to_lsp(&c, project.files(), caps.encoding, version, &mut uris));
+                        let d = chain_to_lsp(&c, project.files(), caps.encoding, version, &mut uris);
+                        out.push((d, extra(&c.route, &c.instead)));
                     }
                 }
             });
         }
-        out.sort_by_key(|d| (d.range.start, d.range.end));
+        out.sort_by_key(|(d, _)| (d.range.start, d.range.end));
         Some((version, out))
     }
 
@@ -880,10 +894,14 @@ impl LanguageServer for Backend {
     async fn hover(&self, params: HoverParams) -> Result<Option<Hover>> {
         let uri = params.text_document_position_params.text_document.uri;
         let pos = params.text_document_position_params.position;
-        let Some((_, diags)) = self.state.diagnostics(&uri) else { return Ok(None) };
-        if let Some(d) = diags.into_iter().find(|d| d.range.start <= pos && pos <= d.range.end) {
+        let Some((_, diags)) = self.state.shown(&uri, |route, instead| (route.clone(), instead.clone())) else {
+            return Ok(None);
+        };
+        if let Some((d, (route, instead))) = diags.into_iter().find(|(d, _)| d.range.start <= pos && pos <= d.range.end)
+        {
+            let value = hover_text(&d, route.as_deref(), instead.as_deref());
             return Ok(Some(Hover {
-                contents: HoverContents::Markup(MarkupContent { kind: MarkupKind::Markdown, value: hover_text(&d) }),
+                contents: HoverContents::Markup(MarkupContent { kind: MarkupKind::Markdown, value }),
                 range: Some(d.range),
             }));
         }
@@ -950,17 +968,32 @@ fn finding_to_lsp(f: &Finding, rope: &ropey::Rope, enc: Encoding, version: i32) 
         message: f.message.clone(),
         related_information: None,
         tags: None,
-        data: Some(serde_json::json!({
-            "rule": f.rule.name(),
-            "callee": f.callee,
-            "fixes": f.fix_kinds,
-            "call": call,
-            "instead": f.instead,
-            "function": f.function,
-            "route": f.route,
-            "version": version,
-        })),
+        data: Some(fix_data(f.rule, f.callee.as_deref(), &f.fix_kinds, call.filter(|c| *c != range), false, version)),
     }
+}
+
+/// A diagnostic's `data`: what its code actions are rebuilt from (`lsp::code_action`), and no more (it
+/// is sent with every diagnostic on every edit). `call` is the whole call when it is not the
+/// diagnostic's range; `chain` marks a finding reached through project functions.
+fn fix_data(
+    rule: crate::rules::Rule,
+    callee: Option<&str>,
+    fixes: &[crate::catalog::FixKind],
+    call: Option<Range>,
+    chain: bool,
+    version: i32,
+) -> serde_json::Value {
+    let mut data = serde_json::json!({ "rule": rule.name(), "fixes": fixes, "version": version });
+    if let Some(callee) = callee {
+        data["callee"] = callee.into();
+    }
+    if let Some(call) = call {
+        data["call"] = serde_json::json!(call);
+    }
+    if chain {
+        data["chain"] = true.into();
+    }
+    data
 }
 
 fn loc_position(l: &crate::analysis::summary::Loc, enc: Encoding) -> Position {
@@ -1004,29 +1037,18 @@ fn chain_to_lsp(
         message: c.message.clone(),
         related_information: Some(related),
         tags: None,
-        data: Some(serde_json::json!({
-            "rule": c.rule.name(),
-            "callee": c.callee,
-            "fixes": c.fixes,
-            "call": Range { start: loc_position(&c.start, enc), end: loc_position(&c.end, enc) },
-            "instead": c.instead,
-            "function": c.function,
-            "route": c.route,
-            "chain": c.hops.iter().map(|h| h.name.clone()).collect::<Vec<_>>(),
-            "version": version,
-        })),
+        data: Some(fix_data(c.rule, Some(&c.callee), &c.fixes, None, true, version)),
     }
 }
 
-fn hover_text(d: &Diagnostic) -> String {
+fn hover_text(d: &Diagnostic, route: Option<&str>, instead: Option<&str>) -> String {
     let code = match &d.code {
         Some(NumberOrString::String(s)) => s.clone(),
         _ => String::new(),
     };
-    let data = d.data.clone().unwrap_or_default();
-    let rule = data["rule"].as_str().unwrap_or_default();
+    let rule = d.data.as_ref().and_then(|data| data["rule"].as_str()).unwrap_or_default();
     let mut s = format!("**{code} `{rule}`**: {}\n", d.message);
-    if let Some(route) = data["route"].as_str() {
+    if let Some(route) = route {
         s.push_str(&format!("\nIn route `{route}`.\n"));
     }
     if let Some(related) = &d.related_information {
@@ -1036,7 +1058,7 @@ fn hover_text(d: &Diagnostic) -> String {
             s.push_str(&format!("1. [{}]({}#L{line})\n", r.message, r.location.uri.as_str()));
         }
     }
-    if let Some(instead) = data["instead"].as_str() {
+    if let Some(instead) = instead {
         s.push_str(&format!("\nInstead: {instead}\n"));
     }
     s
