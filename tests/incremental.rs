@@ -113,7 +113,7 @@ fn normalized(f: &Facts) -> String {
     for (i, s) in f.scopes.iter().enumerate() {
         let _ = writeln!(
             out,
-            "scope {i} {:?} {:?} body {:?} parent {:?} name {:?} async {} await {} yield {} stub {} leaks {} first {:?} returns {:?} bases {:?} decorators {:?} star {:?} imports {:?}",
+            "scope {i} {:?} {:?} body {:?} parent {:?} name {:?} async {} await {} yield {} stub {} leaks {} global {} first {:?} returns {:?} bases {:?} decorators {:?} star {:?} imports {:?}",
             s.kind,
             s.range,
             s.body,
@@ -124,6 +124,7 @@ fn normalized(f: &Facts) -> String {
             s.has_yield,
             s.is_stub,
             s.leaks,
+            s.has_global,
             s.first_param,
             s.returns,
             s.bases,
@@ -169,6 +170,7 @@ fn edits_analysed_alone_match_the_whole_file() {
     for path in python_files() {
         let Ok(mut text) = std::fs::read_to_string(&path) else { continue };
         let (mut facts, mut analysis, mut clean) = fresh(&text, catalog, &settings);
+        let mut last: Option<usize> = None;
         for step in 0..150 {
             // A position on an indented line (most are in function bodies), on a character boundary.
             let index = LineIndex::new(&text);
@@ -177,7 +179,13 @@ fn edits_analysed_alone_match_the_whole_file() {
             if lines.is_empty() {
                 break;
             }
-            let range = index.line_range(&text, lines[rng.next() % lines.len()]);
+            // Half the time on the line of the previous edit, as one types: the function's previous
+            // parse is then reused, and an edit inside one statement splices only that statement.
+            let line = match last.filter(|&at| at <= text.len() && rng.next().is_multiple_of(2)) {
+                Some(at) => index.line_of(at),
+                None => lines[rng.next() % lines.len()],
+            };
+            let range = index.line_range(&text, line);
             let col = rng.next() % (range.len() + 1);
             let start = index.offset(
                 &text,
@@ -199,6 +207,7 @@ fn edits_analysed_alone_match_the_whole_file() {
             let old = text.clone();
             text.replace_range(start..old_end, insert);
             let edit = line_edit(&old, &text, start, old_end, start + insert.len());
+            last = Some(edit.new_end);
             assert!(clean, "the text before each edit parses without errors");
             match reanalyze_edit(&mut facts, &analysis, &text, &edit, catalog, &settings) {
                 Ok(a) => {

@@ -164,6 +164,8 @@ pub struct Scope {
     pub first_param: Option<Box<str>>,
     /// Its statements bind a name in another scope (`global x`, `self.x = ...`).
     pub leaks: bool,
+    /// Its body declares `global` names.
+    pub has_global: bool,
 }
 
 impl Scope {
@@ -187,6 +189,7 @@ impl Scope {
             self_attrs: HashMap::new(),
             first_param: None,
             leaks: false,
+            has_global: false,
         }
     }
 }
@@ -311,7 +314,7 @@ impl Facts {
 
     pub fn extract(text: &str, tree: &Tree) -> Facts {
         let q = queries();
-        let raw = collect(text, tree.root_node(), &q.facts, &q.captures);
+        let raw = collect(text, tree.root_node(), None, &q.facts, &q.captures);
         let mut facts = Facts::default();
         facts.scopes.push(Scope::new(ScopeKind::Module, 0..text.len(), 0..text.len()));
         build(&mut facts, text, raw, 1, None);
@@ -343,6 +346,100 @@ impl Facts {
             .then_some(id)
     }
 
+    /// The calls, attribute reads and context managers that start in `range`, as index ranges.
+    fn items_starting_in(&self, range: Range<usize>) -> (Range<usize>, Range<usize>, Range<usize>) {
+        let calls = self.calls.partition_point(|c| c.range.start < range.start)
+            ..self.calls.partition_point(|c| c.range.start < range.end);
+        let attributes = self.attributes.partition_point(|a| a.range.start < range.start)
+            ..self.attributes.partition_point(|a| a.range.start < range.end);
+        let enters = self.enters.partition_point(|(e, _)| e.range.start < range.start)
+            ..self.enters.partition_point(|(e, _)| e.range.start < range.end);
+        (calls, attributes, enters)
+    }
+
+    /// Replaces the facts of the one simple statement an edit changed inside function `unit`, when they
+    /// are all that can have changed: the statement (found in `tree`, the function's new parse, and in
+    /// `old`, its previous parse edited like the text) starts and ends at the same places in both, and
+    /// holds no scope, `await`, `yield`, `async`, import, `global` or `self.x = ...` before or after the
+    /// edit, and its scope declares no `global` names. Only that statement is queried, and everything
+    /// after the edit moves. `None`, with the facts unchanged, otherwise: `splice_unit` then redoes
+    /// the whole function.
+    pub fn splice_statement(
+        &mut self,
+        unit: ScopeId,
+        edit: (usize, usize, usize),
+        text: &str,
+        tree: &Tree,
+        old: &Tree,
+    ) -> Option<Spliced> {
+        let (start, old_end, new_end) = edit;
+        let by = new_end as isize - old_end as isize;
+        let stmt = simple_statement(tree.root_node(), start, new_end)?;
+        let before = simple_statement(old.root_node(), start, new_end)?;
+        // `old` was edited like the text, so its positions are the new ones.
+        if (before.kind_id(), before.byte_range()) != (stmt.kind_id(), stmt.byte_range())
+            || !facts_stay_inside(before)
+            || !facts_stay_inside(stmt)
+        {
+            return None;
+        }
+        let d = Shift { from: old_end, by, scopes_from: usize::MAX, scopes_by: 0 };
+        let def = tree.root_node().named_children(&mut tree.root_node().walk()).find(|n| n.kind() != "comment")?;
+        if def.end_byte() != d.pos(self.scopes[unit].range.end) {
+            return None;
+        }
+        let scope = self.scope_at(start);
+        if self.scopes[scope].has_global {
+            return None;
+        }
+        // The statement's old extent, in the old text.
+        let (from, to) = (stmt.start_byte(), (stmt.end_byte() as isize - by) as usize);
+        let (calls_cut, attrs_cut, enters_cut) = self.items_starting_in(from..to);
+        // Its bindings (a binding takes effect at the end of its statement; parameters, bound at the
+        // body's start, are not the first statement's).
+        let bindings = &self.bindings;
+        let mut dropped = 0;
+        for list in self.scopes[scope].bindings.values_mut() {
+            let n = list.len();
+            list.retain(|&id| !(from < bindings[id].pos && bindings[id].pos <= to));
+            dropped += n - list.len();
+        }
+        self.scopes[scope].bindings.retain(|_, l| !l.is_empty());
+        self.dead_bindings += dropped;
+        self.calls.drain(calls_cut.clone());
+        self.attributes.drain(attrs_cut.clone());
+        self.enters.drain(enters_cut.clone());
+        self.shift(&d);
+
+        let q = queries();
+        let raw = collect(text, tree.root_node(), Some(stmt.byte_range()), &q.facts, &q.captures);
+        let added_before = (self.calls.len(), self.attributes.len(), self.enters.len());
+        build(self, text, raw, unit, Some((scope, Vec::new())));
+        let added = (
+            self.calls.len() - added_before.0,
+            self.attributes.len() - added_before.1,
+            self.enters.len() - added_before.2,
+        );
+        self.calls[calls_cut.start..].rotate_right(added.0);
+        self.attributes[attrs_cut.start..].rotate_right(added.1);
+        self.enters[enters_cut.start..].rotate_right(added.2);
+        // Whether the function only documents or passes depends on its body's statements.
+        if let Some(body) = stmt.parent()
+            && body
+                .parent()
+                .is_some_and(|f| f.kind() == "function_definition" && f.start_byte() == self.scopes[scope].range.start)
+        {
+            self.scopes[scope].is_stub = is_stub(body);
+        }
+        if self.dead_bindings * 2 > self.bindings.len() {
+            self.compact();
+        }
+        let scopes = self.subtree(unit);
+        let (calls, attributes, enters) = self.items_starting_in(self.scopes[unit].range.clone());
+        let leaks = self.scopes[scopes.clone()].iter().any(|s| s.leaks);
+        Some(Spliced { old_scopes: scopes.len(), scopes, calls, attributes, enters, leaks })
+    }
+
     /// Replaces the facts of function `unit` (and everything nested in it) by those of `tree`, a parse
     /// of the function alone in the edited text, and moves everything after the edit. `edit` is the
     /// edit `start..old_end` → `start..new_end` that happened inside the function's body. Returns the
@@ -360,7 +457,7 @@ impl Facts {
         let (start, old_end, new_end) = edit;
         let d = Shift { from: old_end, by: new_end as isize - old_end as isize, scopes_from: usize::MAX, scopes_by: 0 };
         let q = queries();
-        let raw = collect(text, tree.root_node(), &q.facts, &q.captures);
+        let raw = collect(text, tree.root_node(), None, &q.facts, &q.captures);
         let def_start = self.scopes[unit].range.start;
         let def = &raw.defs.iter().find(|d| d.scope.range.start == def_start)?.scope;
         // A function that now ends elsewhere than where the edit moved its end (trailing spaces or a
@@ -400,21 +497,7 @@ impl Facts {
                 up = s.parent;
             }
         }
-        let calls_cut = {
-            let i = self.calls.partition_point(|c| c.range.start < old_range.start);
-            let j = self.calls.partition_point(|c| c.range.start < old_range.end);
-            i..j
-        };
-        let attrs_cut = {
-            let i = self.attributes.partition_point(|a| a.range.start < old_range.start);
-            let j = self.attributes.partition_point(|a| a.range.start < old_range.end);
-            i..j
-        };
-        let enters_cut = {
-            let i = self.enters.partition_point(|(e, _)| e.range.start < old_range.start);
-            let j = self.enters.partition_point(|(e, _)| e.range.start < old_range.end);
-            i..j
-        };
+        let (calls_cut, attrs_cut, enters_cut) = self.items_starting_in(old_range.clone());
 
         let new_count = raw.defs.len();
 
@@ -619,12 +702,28 @@ fn text_of<'t>(text: &'t str, node: Node<'_>) -> &'t str {
     text.get(node.byte_range()).unwrap_or("")
 }
 
-fn collect<'t>(text: &str, root: Node<'t>, query: &tree_sitter::Query, c: &Captures) -> Raw<'t> {
+/// The query's matches under `root`; with `within`, only the matches whose captures are all in that
+/// byte range (the cursor skips the rest of the tree).
+fn collect<'t>(
+    text: &str,
+    root: Node<'t>,
+    within: Option<Range<usize>>,
+    query: &tree_sitter::Query,
+    c: &Captures,
+) -> Raw<'t> {
     let mut raw = Raw::default();
     let mut cursor = QueryCursor::new();
+    if let Some(r) = &within {
+        cursor.set_byte_range(r.clone());
+    }
     let mut matches = cursor.matches(query, root, text.as_bytes());
     while let Some(m) = matches.next() {
         let caps = m.captures();
+        if let Some(r) = &within
+            && caps.iter().any(|cap| cap.node.start_byte() < r.start || cap.node.end_byte() > r.end)
+        {
+            continue;
+        }
         let get = |idx: u32| caps.iter().find(|cap| cap.index == idx).map(|cap| cap.node);
         let first = caps[0].index;
         let has = |idx: u32| caps.iter().any(|cap| cap.index == idx);
@@ -827,6 +926,69 @@ fn shallow(text: &str, node: Node<'_>) -> Expr {
 
 /// A body that only documents, passes or raises: an interface method, not a coroutine that forgot to
 /// await.
+/// The simple statement (an expression, `return`, `raise`...: not a compound statement) of a block
+/// that holds bytes `start..end` after its first byte (an edit at its start may change its indentation).
+fn simple_statement(root: Node<'_>, start: usize, end: usize) -> Option<Node<'_>> {
+    let mut n = root.descendant_for_byte_range(start, end)?;
+    while n.parent()?.kind() != "block" {
+        n = n.parent()?;
+    }
+    let simple = matches!(
+        n.kind(),
+        "expression_statement"
+            | "return_statement"
+            | "delete_statement"
+            | "raise_statement"
+            | "assert_statement"
+            | "pass_statement"
+            | "break_statement"
+            | "continue_statement"
+    );
+    (simple && n.start_byte() < start && end <= n.end_byte()).then_some(n)
+}
+
+/// Whether a statement's facts are only its own calls, attribute reads and bindings in its scope:
+/// it holds no scope, nothing that marks its function (`await`, `yield`, `async`), no import (listed
+/// per scope), no `global`, and no `self.x = ...` (bound in the class).
+fn facts_stay_inside(stmt: Node<'_>) -> bool {
+    let mut c = stmt.walk();
+    for _ in 0..100_000 {
+        let n = c.node();
+        match n.kind() {
+            "function_definition"
+            | "class_definition"
+            | "decorated_definition"
+            | "lambda"
+            | "await"
+            | "yield"
+            | "async"
+            | "global_statement"
+            | "nonlocal_statement"
+            | "import_statement"
+            | "import_from_statement"
+            | "future_import_statement" => return false,
+            "assignment" => {
+                if let Some(left) = n.child_by_field_name("left")
+                    && (left.kind() == "attribute"
+                        || left.named_children(&mut left.walk()).any(|item| item.kind() == "attribute"))
+                {
+                    return false;
+                }
+            }
+            _ => {}
+        }
+        if c.goto_first_child() {
+            continue;
+        }
+        while !c.goto_next_sibling() {
+            if !c.goto_parent() {
+                return true;
+            }
+        }
+    }
+    false
+}
+
 fn is_stub(body: Node<'_>) -> bool {
     let mut c = body.walk();
     body.named_children(&mut c).all(|stmt| match stmt.kind() {
@@ -902,6 +1064,7 @@ fn build(facts: &mut Facts, text: &str, mut raw: Raw<'_>, first: ScopeId, unit: 
     let mut globals: HashSet<(ScopeId, &str)> = HashSet::new();
     for g in raw.globals {
         let s = facts.scope_at(g.start_byte());
+        facts.scopes[s].has_global = true;
         globals.insert((s, text_of(text, g)));
     }
     let mut b = Binder { facts, text, globals, touched: Vec::new() };

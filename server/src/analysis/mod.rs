@@ -170,7 +170,8 @@ pub enum NotLocal {
 }
 
 /// Analyses an edit inside the body of one function (a module function or a method) by parsing and
-/// extracting that function alone: the rest of the file's facts and findings only move. `facts` and
+/// extracting that function alone (only the edited statement when its facts are its own, see
+/// `Facts::splice_statement`): the rest of the file's facts and findings only move. `facts` and
 /// `old` are those of the text before the edit, `text` is the text after it. On success `facts` are
 /// those of the new text; on failure they are unchanged, and the whole file must be analysed again.
 ///
@@ -187,7 +188,7 @@ pub fn reanalyze_edit(
     let unit = facts.unit_at(edit.start, edit.old_end).ok_or(NotLocal::Outside)?;
     let old_range = facts.scopes[unit].range.clone();
     let new_end = edit.offset(old_range.end);
-    let (parsed, tree) = parse_unit(text, old_range.start, new_end, facts, edit).ok_or(NotLocal::Syntax)?;
+    let (parsed, tree, old_tree) = parse_unit(text, old_range.start, new_end, facts, edit).ok_or(NotLocal::Syntax)?;
 
     // Where the function's summaries are: functions and classes are summarized in scope order.
     let named_fn = |s: &facts::Scope| s.kind == ScopeKind::Function && s.name.is_some();
@@ -209,8 +210,12 @@ pub fn reanalyze_edit(
         (checks::endpoints(&r), leaked)
     };
 
-    let spliced =
-        facts.splice_unit(unit, (edit.start, edit.old_end, edit.new_end), text, &tree).ok_or(NotLocal::Outside)?;
+    // One statement's facts when only they can have changed, else the whole function's.
+    let at = (edit.start, edit.old_end, edit.new_end);
+    let spliced = old_tree
+        .and_then(|old| facts.splice_statement(unit, at, text, &tree, &old))
+        .or_else(|| facts.splice_unit(unit, at, text, &tree))
+        .ok_or(NotLocal::Outside)?;
     facts.unit_tree = Some((parsed, tree));
     let r = Resolver::new(facts, text, catalog);
     let endpoints = checks::endpoints(&r);
@@ -321,15 +326,15 @@ fn map_value(v: resolve::Value, map: &dyn Fn(ScopeId) -> Option<ScopeId>) -> Opt
 
 /// Parses the function that starts at `start` and ends at `end` alone, from the start of its line (its
 /// indentation decides its body's). When the function was the last one parsed alone (`facts.unit_tree`),
-/// that tree is edited by `edit` and parsed again incrementally. `None` unless that gives exactly one
-/// function without syntax errors.
+/// that tree is edited by `edit` and parsed again incrementally, and is returned too. `None` unless that
+/// gives exactly one function without syntax errors.
 fn parse_unit(
     text: &str,
     start: usize,
     end: usize,
     facts: &mut Facts,
     edit: &LineEdit,
-) -> Option<(Range<usize>, Tree)> {
+) -> Option<(Range<usize>, Tree, Option<Tree>)> {
     let bytes = text.as_bytes();
     if end > text.len() {
         return None;
@@ -392,7 +397,7 @@ fn parse_unit(
             })
             && defs.next().is_none()
     };
-    one_function.then_some((line_start..end, tree))
+    one_function.then_some((line_start..end, tree, old))
 }
 
 /// Whether every statement in the blocks under `def` starts in a column after `indent` (and is not
