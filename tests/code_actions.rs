@@ -250,3 +250,33 @@ async fn make_sync_drops_await_at_every_call_site_in_the_workspace() {
     }
     assert!(reason.contains("is called without `await`") && reason.contains("gather.py:7"), "{reason}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn declared_dependencies_are_read_again_when_they_change() {
+    let main = "from pathlib import Path\n\n\nasync def load(p):\n    return Path(p).read_text()\n";
+    let dir = workspace(&[("main.py", main)]);
+    let caps: Value = serde_json::from_str(CAPS).unwrap();
+    let (mut c, _) = Client::start(caps, Some(dir.path())).await;
+    let u = uri(&dir.path().join("main.py"));
+    c.open(&u, main).await;
+    let diags = c.diagnostics_until(&u, |d| !d.is_empty()).await;
+    let anyio_fix = "Use `await anyio.Path(...).read_text()`";
+    // anyio is neither imported nor declared: no anyio fix.
+    let before = titles(&actions(&mut c, &u, &diags, None).await);
+    assert!(!before.iter().any(|t| t.starts_with(anyio_fix)), "{before:?}");
+    std::fs::write(dir.path().join("requirements.txt"), "anyio>=4\n").unwrap();
+    c.notify(
+        "workspace/didChangeWatchedFiles",
+        json!({ "changes": [{ "uri": uri(&dir.path().join("requirements.txt")).as_str(), "type": 1 }] }),
+    )
+    .await;
+    let mut after = Vec::new();
+    for _ in 0..50 {
+        after = titles(&actions(&mut c, &u, &diags, None).await);
+        if after.iter().any(|t| t.starts_with(anyio_fix)) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(after.iter().any(|t| t.starts_with(anyio_fix)), "{after:?}");
+}

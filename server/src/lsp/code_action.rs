@@ -49,10 +49,10 @@ pub(super) fn actions(state: &State, params: CodeActionParams) -> Option<CodeAct
         let d = state.documents.get(&uri)?;
         (d.text.clone(), d.rope.clone(), d.version, d.current_tree()?)
     };
-    let anyio = {
+    let anyio = *state.anyio.lock().expect("anyio lock").get_or_insert_with(|| {
         let roots = state.roots.read().expect("roots lock").clone();
         roots.iter().any(|r| crate::config::project_depends_on(r, ANYIO_PROVIDERS))
-    };
+    });
     let options = Options::new(&config.settings, anyio);
     let ctx = FileContext::new(&text, &tree, &config.catalog, &options);
     let enc = caps.encoding;

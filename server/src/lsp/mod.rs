@@ -74,6 +74,9 @@ struct State {
     client_table: RwLock<Option<toml::Table>>,
     /// A closed file's own findings in LSP positions, for the analysis they were converted from.
     closed_findings: DashMap<PathBuf, (Arc<FileAnalysis>, Vec<Diagnostic>)>,
+    /// Whether the project depends on anyio (code actions may then offload with it), read from its
+    /// `pyproject.toml` and `requirements*.txt` once, and again after the watcher reports a change.
+    anyio: Mutex<Option<bool>>,
 }
 
 pub struct Backend {
@@ -139,6 +142,7 @@ impl Backend {
                 linked: Mutex::new(None),
                 client_table: RwLock::new(None),
                 closed_findings: DashMap::new(),
+                anyio: Mutex::new(None),
             }),
         }
     }
@@ -700,7 +704,7 @@ impl LanguageServer for Backend {
                 id: "loopsafe-watch".into(),
                 method: "workspace/didChangeWatchedFiles".into(),
                 register_options: serde_json::to_value(DidChangeWatchedFilesRegistrationOptions {
-                    watchers: ["**/*.py", "**/pyproject.toml"]
+                    watchers: ["**/*.py", "**/pyproject.toml", "**/requirements*.txt"]
                         .into_iter()
                         .map(|g| FileSystemWatcher { glob_pattern: GlobPattern::String(g.into()), kind: None })
                         .collect(),
@@ -801,8 +805,16 @@ impl LanguageServer for Backend {
         let mut config_changed = false;
         for event in params.changes {
             let Some(path) = event.uri.to_file_path().map(|p| p.into_owned()) else { continue };
-            if path.file_name().is_some_and(|n| n == "pyproject.toml") {
+            let name = path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
+            if name == "pyproject.toml" || name.starts_with("requirements") && name.ends_with(".txt") {
+                // Declared dependencies: read again when a code action next needs them.
+                *self.state.anyio.lock().expect("anyio lock") = None;
+            }
+            if name == "pyproject.toml" {
                 config_changed = true;
+                continue;
+            }
+            if !name.ends_with(".py") {
                 continue;
             }
             if self.state.documents.contains_key(&event.uri) {
