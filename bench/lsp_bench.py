@@ -119,7 +119,9 @@ def edit_latencies(s, path, edits, kind):
     text = Path(path).read_text(encoding="utf-8")
     target, col = edit_target(text.splitlines(), kind)
     s.notify("textDocument/didOpen", {"textDocument": {"uri": uri, "languageId": "python", "version": 1, "text": text}})
-    s.wait(lambda m: m.get("method") == "textDocument/publishDiagnostics" and m["params"]["uri"] == uri, timeout=120)
+    # The diagnostics of this open (version 1), not the empty ones a previous close published.
+    s.wait(lambda m: m.get("method") == "textDocument/publishDiagnostics" and m["params"]["uri"] == uri
+           and m["params"].get("version") == 1, timeout=120)
     times = []
     for i in range(edits):
         version = i + 2
@@ -142,7 +144,8 @@ def round_trips(s, path, n=300):
     uri = Path(path).resolve().as_uri()
     text = Path(path).read_text(encoding="utf-8")
     s.notify("textDocument/didOpen", {"textDocument": {"uri": uri, "languageId": "python", "version": 1, "text": text}})
-    s.wait(lambda m: m.get("method") == "textDocument/publishDiagnostics" and m["params"]["uri"] == uri, timeout=120)
+    s.wait(lambda m: m.get("method") == "textDocument/publishDiagnostics" and m["params"]["uri"] == uri
+           and m["params"].get("version") == 1, timeout=120)
     times = []
     for _ in range(n):
         t = time.perf_counter()
