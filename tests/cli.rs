@@ -409,7 +409,7 @@ fn the_cache_is_reused_and_invalidated_by_content() {
 /// protocol.
 #[test]
 fn server_trace_setting_controls_the_logs() {
-    use std::io::{BufRead, BufReader, Read, Write};
+    use std::io::{BufReader, Read, Write};
     let frame = |v: serde_json::Value| {
         let body = v.to_string();
         format!("Content-Length: {}\r\n\r\n{body}", body.len())
@@ -426,20 +426,7 @@ fn server_trace_setting_controls_the_logs() {
     let mut stdout = BufReader::new(child.stdout.take().unwrap());
     // Reads messages until the response with this id.
     let mut wait_for = |id: u64| loop {
-        let mut len = 0;
-        loop {
-            let mut line = String::new();
-            assert!(stdout.read_line(&mut line).unwrap() > 0, "the server closed stdout");
-            if line.trim().is_empty() {
-                break;
-            }
-            let (name, value) = line.split_once(':').expect("a header line");
-            assert!(name.eq_ignore_ascii_case("content-length"), "stdout carries only the protocol: {line}");
-            len = value.trim().parse().unwrap();
-        }
-        let mut body = vec![0; len];
-        stdout.read_exact(&mut body).unwrap();
-        let msg: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        let (_, msg) = read_message(&mut stdout);
         if msg["id"] == id && msg.get("method").is_none() {
             return msg;
         }
@@ -472,7 +459,7 @@ fn server_trace_setting_controls_the_logs() {
 #[test]
 #[cfg(unix)]
 fn server_stdio_carries_large_messages_over_pipes_and_sockets() {
-    use std::io::{BufRead, BufReader, Read, Write};
+    use std::io::{BufReader, Read, Write};
     use std::process::Stdio;
     let mut text = String::from("import time\n\n\nasync def route():\n");
     let calls = 9_000;
@@ -499,18 +486,7 @@ fn server_stdio_carries_large_messages_over_pipes_and_sockets() {
         let mut output = BufReader::new(output);
         // Reads messages until one that `stop` accepts.
         let mut read_until = |stop: &dyn Fn(&serde_json::Value) -> bool| loop {
-            let mut len = 0;
-            loop {
-                let mut line = String::new();
-                assert!(output.read_line(&mut line).unwrap() > 0, "the server closed stdout");
-                if line.trim().is_empty() {
-                    break;
-                }
-                len = line.split_once(':').unwrap().1.trim().parse().unwrap();
-            }
-            let mut body = vec![0; len];
-            output.read_exact(&mut body).unwrap();
-            let msg: serde_json::Value = serde_json::from_slice(&body).unwrap();
+            let (len, msg) = read_message(&mut output);
             if stop(&msg) {
                 return (len, msg);
             }
@@ -557,6 +533,24 @@ fn server_stdio_carries_large_messages_over_pipes_and_sockets() {
         Box::new(HalfClose(ours)),
         Box::new(ours_too),
     );
+}
+
+/// Reads one message of the protocol: its body's length and its JSON. stdout carries nothing else.
+fn read_message(from: &mut impl std::io::BufRead) -> (usize, serde_json::Value) {
+    let mut len = 0;
+    loop {
+        let mut line = String::new();
+        assert!(from.read_line(&mut line).unwrap() > 0, "the server closed stdout");
+        if line.trim().is_empty() {
+            break;
+        }
+        let (name, value) = line.split_once(':').expect("a header line");
+        assert!(name.eq_ignore_ascii_case("content-length"), "stdout carries only the protocol: {line}");
+        len = value.trim().parse().unwrap();
+    }
+    let mut body = vec![0; len];
+    from.read_exact(&mut body).unwrap();
+    (len, serde_json::from_slice(&body).unwrap())
 }
 
 /// A socket the test writes to and then shuts for writing when dropped (the server's end of input).

@@ -45,6 +45,20 @@ async fn actions(c: &mut Client, u: &Uri, diags: &[Value], only: Option<&str>) -
     resp["result"].as_array().cloned().unwrap_or_default()
 }
 
+/// The quick fixes, asked again (the server works in the background) until `done` accepts them, for at
+/// most 2.5 s.
+async fn actions_until(c: &mut Client, u: &Uri, diags: &[Value], done: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+    let mut acts = Vec::new();
+    for _ in 0..50 {
+        acts = actions(c, u, diags, None).await;
+        if done(&acts) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    acts
+}
+
 fn titles(actions: &[Value]) -> Vec<String> {
     actions
         .iter()
@@ -239,15 +253,9 @@ async fn make_sync_drops_await_at_every_call_site_in_the_workspace() {
         json!({ "changes": [{ "uri": uri(&dir.path().join("pkg/gather.py")).as_str(), "type": 1 }] }),
     )
     .await;
-    let mut reason = String::new();
-    for _ in 0..50 {
-        let acts = actions(&mut c, &u, &diags, None).await;
-        if let Some(a) = acts.iter().find(|a| a.get("disabled").is_some()) {
-            reason = a["disabled"]["reason"].as_str().unwrap().to_string();
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    let acts = actions_until(&mut c, &u, &diags, |acts| acts.iter().any(|a| a.get("disabled").is_some())).await;
+    let disabled = acts.iter().find(|a| a.get("disabled").is_some());
+    let reason = disabled.map_or("", |a| a["disabled"]["reason"].as_str().unwrap());
     assert!(reason.contains("is called without `await`") && reason.contains("gather.py:7"), "{reason}");
 }
 
@@ -270,13 +278,7 @@ async fn declared_dependencies_are_read_again_when_they_change() {
         json!({ "changes": [{ "uri": uri(&dir.path().join("requirements.txt")).as_str(), "type": 1 }] }),
     )
     .await;
-    let mut after = Vec::new();
-    for _ in 0..50 {
-        after = titles(&actions(&mut c, &u, &diags, None).await);
-        if after.iter().any(|t| t.starts_with(anyio_fix)) {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    let has_fix = |acts: &[Value]| titles(acts).iter().any(|t| t.starts_with(anyio_fix));
+    let after = titles(&actions_until(&mut c, &u, &diags, has_fix).await);
     assert!(after.iter().any(|t| t.starts_with(anyio_fix)), "{after:?}");
 }
