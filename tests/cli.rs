@@ -523,15 +523,14 @@ fn server_stdio_carries_large_messages_over_pipes_and_sockets() {
     let (from_server, stdout) = std::io::pipe().unwrap();
     session(Stdio::from(stdin), Stdio::from(stdout), Box::new(to_server), Box::new(from_server));
 
-    // One socket of a pair as both stdin and stdout.
-    let (ours, theirs) = std::os::unix::net::UnixStream::pair().unwrap();
-    let theirs_too = theirs.try_clone().unwrap();
-    let ours_too = ours.try_clone().unwrap();
+    // A socket pair for each, as libuv makes them.
+    let (to_server, stdin) = std::os::unix::net::UnixStream::pair().unwrap();
+    let (from_server, stdout) = std::os::unix::net::UnixStream::pair().unwrap();
     session(
-        Stdio::from(std::os::fd::OwnedFd::from(theirs)),
-        Stdio::from(std::os::fd::OwnedFd::from(theirs_too)),
-        Box::new(HalfClose(ours)),
-        Box::new(ours_too),
+        Stdio::from(std::os::fd::OwnedFd::from(stdin)),
+        Stdio::from(std::os::fd::OwnedFd::from(stdout)),
+        Box::new(to_server),
+        Box::new(from_server),
     );
 }
 
@@ -551,22 +550,4 @@ fn read_message(from: &mut impl std::io::BufRead) -> (usize, serde_json::Value) 
     let mut body = vec![0; len];
     from.read_exact(&mut body).unwrap();
     (len, serde_json::from_slice(&body).unwrap())
-}
-
-/// A socket the test writes to and then shuts for writing when dropped (the server's end of input).
-struct HalfClose(std::os::unix::net::UnixStream);
-
-impl std::io::Write for HalfClose {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.write(buf)
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Drop for HalfClose {
-    fn drop(&mut self) {
-        let _ = self.0.shutdown(std::net::Shutdown::Write);
-    }
 }

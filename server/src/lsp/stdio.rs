@@ -31,10 +31,12 @@ pub fn open() -> (Input, Output) {
     #[cfg(unix)]
     {
         use tokio::io::Interest;
-        let input = unix::Polled::new(0, Interest::READABLE).map(Input::Polled);
-        // Not when stderr is the same file as stdout (it would be non-blocking too, and logs could fail).
-        let output = (!unix::same_file(1, 2)).then(|| unix::Polled::new(1, Interest::WRITABLE)).flatten();
-        let output = output.map(Output::Polled);
+        // Only descriptors that no other stream of this process shares: the flags belong to the file
+        // description, and a blocking write to stderr (logs) or a restore on drop must not meet a
+        // descriptor the other stream still polls.
+        let alone = |fd: i32| (0..3).filter(|&other| other != fd).all(|other| !unix::same_file(fd, other));
+        let input = alone(0).then(|| unix::Polled::new(0, Interest::READABLE)).flatten().map(Input::Polled);
+        let output = alone(1).then(|| unix::Polled::new(1, Interest::WRITABLE)).flatten().map(Output::Polled);
         let mode = |polled: bool| if polled { "polled" } else { "through blocking threads" };
         tracing::debug!("stdin {}, stdout {}", mode(input.is_some()), mode(output.is_some()));
         (
