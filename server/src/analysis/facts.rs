@@ -394,35 +394,12 @@ impl Facts {
         }
         // The statement's old extent, in the old text.
         let (from, to) = (stmt.start_byte(), (stmt.end_byte() as isize - by) as usize);
-        let (calls_cut, attrs_cut, enters_cut) = self.items_starting_in(from..to);
         // Its bindings (a binding takes effect at the end of its statement; parameters, bound at the
         // body's start, are not the first statement's).
-        let bindings = &self.bindings;
-        let mut dropped = 0;
-        for list in self.scopes[scope].bindings.values_mut() {
-            let n = list.len();
-            list.retain(|&id| !(from < bindings[id].pos && bindings[id].pos <= to));
-            dropped += n - list.len();
-        }
-        self.scopes[scope].bindings.retain(|_, l| !l.is_empty());
-        self.dead_bindings += dropped;
-        self.calls.drain(calls_cut.clone());
-        self.attributes.drain(attrs_cut.clone());
-        self.enters.drain(enters_cut.clone());
-        self.shift(&d);
-
+        self.unbind(scope, |pos| from < pos && pos <= to);
         let q = queries();
         let raw = collect(text, tree.root_node(), Some(stmt.byte_range()), &q.facts, &q.captures);
-        let added_before = (self.calls.len(), self.attributes.len(), self.enters.len());
-        build(self, text, raw, unit, Some((scope, Vec::new())));
-        let added = (
-            self.calls.len() - added_before.0,
-            self.attributes.len() - added_before.1,
-            self.enters.len() - added_before.2,
-        );
-        self.calls[calls_cut.start..].rotate_right(added.0);
-        self.attributes[attrs_cut.start..].rotate_right(added.1);
-        self.enters[enters_cut.start..].rotate_right(added.2);
+        self.rebuild(self.items_starting_in(from..to), &d, text, raw, unit, Some((scope, Vec::new())));
         // Whether the function only documents or passes depends on its body's statements.
         if let Some(body) = stmt.parent()
             && body
@@ -430,9 +407,6 @@ impl Facts {
                 .is_some_and(|f| f.kind() == "function_definition" && f.start_byte() == self.scopes[scope].range.start)
         {
             self.scopes[scope].is_stub = is_stub(body);
-        }
-        if self.dead_bindings * 2 > self.bindings.len() {
-            self.compact();
         }
         let scopes = self.subtree(unit);
         let (calls, attributes, enters) = self.items_starting_in(self.scopes[unit].range.clone());
@@ -484,20 +458,11 @@ impl Facts {
             let body = self.leak_span(unit);
             let mut up = self.scopes[unit].parent;
             while let Some(p) = up {
-                let bindings = &self.bindings;
-                let inside = |id: &BindingId| body.contains(&bindings[*id].pos);
-                let s = &mut self.scopes[p];
-                for list in s.bindings.values_mut().chain(s.self_attrs.values_mut()) {
-                    let n = list.len();
-                    list.retain(|id| !inside(id));
-                    self.dead_bindings += n - list.len();
-                }
-                s.bindings.retain(|_, l| !l.is_empty());
-                s.self_attrs.retain(|_, l| !l.is_empty());
-                up = s.parent;
+                self.unbind(p, |pos| body.contains(&pos));
+                up = self.scopes[p].parent;
             }
         }
-        let (calls_cut, attrs_cut, enters_cut) = self.items_starting_in(old_range.clone());
+        let cuts = self.items_starting_in(old_range.clone());
 
         let new_count = raw.defs.len();
 
@@ -511,34 +476,68 @@ impl Facts {
             .iter()
             .map(|s| s.bindings.values().chain(s.self_attrs.values()).map(Vec::len).sum::<usize>())
             .sum::<usize>();
-        let parent = self.scopes[unit].parent;
+        let parent = self.scopes[unit].parent.map(|p| d.scope(p));
         self.scopes.splice(old.clone(), std::iter::empty());
-        self.calls.drain(calls_cut.clone());
-        self.attributes.drain(attrs_cut.clone());
-        self.enters.drain(enters_cut.clone());
-        self.shift(&d);
-        let parent = parent.map(|p| d.scope(p));
-
-        let before = (self.calls.len(), self.attributes.len(), self.enters.len());
-        build(self, text, raw, unit, parent.map(|p| (p, kept_decorators)));
-        let added = (self.calls.len() - before.0, self.attributes.len() - before.1, self.enters.len() - before.2);
-        // `build` appends; move the new items to where the old ones were.
-        self.calls[calls_cut.start..].rotate_right(added.0);
-        self.attributes[attrs_cut.start..].rotate_right(added.1);
-        self.enters[enters_cut.start..].rotate_right(added.2);
-        if self.dead_bindings * 2 > self.bindings.len() {
-            self.compact();
-        }
+        let (calls, attributes, enters) = self.rebuild(cuts, &d, text, raw, unit, parent.map(|p| (p, kept_decorators)));
         let new = unit..unit + new_count;
         let leaked_after = self.scopes[new.clone()].iter().any(|s| s.leaks);
         Some(Spliced {
             scopes: new,
             old_scopes: old.len(),
-            calls: calls_cut.start..calls_cut.start + added.0,
-            attributes: attrs_cut.start..attrs_cut.start + added.1,
-            enters: enters_cut.start..enters_cut.start + added.2,
+            calls,
+            attributes,
+            enters,
             leaks: leaked_before || leaked_after,
         })
+    }
+
+    /// Drops scope `scope`'s bindings (and `self.x` attributes) that take effect at a position
+    /// `inside` accepts: they are dropped from `bindings` by `compact`, once they outnumber the rest.
+    fn unbind(&mut self, scope: ScopeId, inside: impl Fn(usize) -> bool) {
+        let bindings = &self.bindings;
+        let s = &mut self.scopes[scope];
+        for list in s.bindings.values_mut().chain(s.self_attrs.values_mut()) {
+            let n = list.len();
+            list.retain(|&id| !inside(bindings[id].pos));
+            self.dead_bindings += n - list.len();
+        }
+        s.bindings.retain(|_, l| !l.is_empty());
+        s.self_attrs.retain(|_, l| !l.is_empty());
+    }
+
+    /// Replaces the calls, attribute reads and context managers at `cuts` by those of `raw`: removes
+    /// them, moves every fact by `d`, adds `raw`'s facts (`build` with `first` and `unit`) and puts its
+    /// items where the removed ones were. Returns where they are; compacts the bindings when most are
+    /// dead.
+    fn rebuild(
+        &mut self,
+        cuts: (Range<usize>, Range<usize>, Range<usize>),
+        d: &Shift,
+        text: &str,
+        raw: Raw<'_>,
+        first: ScopeId,
+        unit: Option<(ScopeId, Vec<Decorator>)>,
+    ) -> (Range<usize>, Range<usize>, Range<usize>) {
+        let (calls, attributes, enters) = cuts;
+        self.calls.drain(calls.clone());
+        self.attributes.drain(attributes.clone());
+        self.enters.drain(enters.clone());
+        self.shift(d);
+        let before = (self.calls.len(), self.attributes.len(), self.enters.len());
+        build(self, text, raw, first, unit);
+        let added = (self.calls.len() - before.0, self.attributes.len() - before.1, self.enters.len() - before.2);
+        // `build` appends; move the new items to where the old ones were.
+        self.calls[calls.start..].rotate_right(added.0);
+        self.attributes[attributes.start..].rotate_right(added.1);
+        self.enters[enters.start..].rotate_right(added.2);
+        if self.dead_bindings * 2 > self.bindings.len() {
+            self.compact();
+        }
+        (
+            calls.start..calls.start + added.0,
+            attributes.start..attributes.start + added.1,
+            enters.start..enters.start + added.2,
+        )
     }
 
     /// Drops the bindings no scope lists (those of functions extracted again), renumbering the rest.
@@ -635,7 +634,7 @@ impl Facts {
     }
 }
 
-/// What `splice_unit` replaced.
+/// What `splice_unit` or `splice_statement` replaced, as the function's extent in the new facts.
 #[derive(Clone, Debug)]
 pub struct Spliced {
     /// The new scopes of the function (itself first).
