@@ -990,17 +990,13 @@ impl Soak {
                 return Ok(());
             }
             if let Some(why) = &s.eof {
-                return Err(format!("{what}: {why}; outstanding: {}", outstanding.join("; ")));
+                return Err(format!("{what}: {why}"));
             }
             if self.time_left().is_zero() {
+                let why = if outstanding.is_empty() { "; the server kept publishing" } else { "" };
                 return Err(format!(
-                    "{what}: not settled {:.0} s after the start (deadline): {}",
-                    self.started.elapsed().as_secs_f64(),
-                    if outstanding.is_empty() {
-                        "the server kept publishing".to_string()
-                    } else {
-                        outstanding.join("; ")
-                    }
+                    "{what}: not settled {:.0} s after the start (the deadline){why}",
+                    self.started.elapsed().as_secs_f64()
                 ));
             }
             let wait =
@@ -1646,8 +1642,16 @@ fn soak(cfg: Config) {
         started,
         notes: Vec::new(),
     };
-    let result = run(&mut soak);
+    let result = run(&mut soak).map_err(|e| {
+        // Say what was still pending when the run broke off (a write to a killed server, a deadline).
+        let pending = soak.outstanding(&link.lock());
+        match pending.is_empty() {
+            true => e,
+            false => format!("{e}; still pending: {}", pending.join("; ")),
+        }
+    });
     done.store(true, Ordering::SeqCst);
+    let completed = result.is_ok();
 
     // Stop the server: shutdown and exit when it is still talking, else kill it.
     let alive = link.lock().eof.is_none();
@@ -1685,7 +1689,7 @@ fn soak(cfg: Config) {
         Ok(failures) => failures,
         Err(e) => vec![format!("the run did not complete: {e}")],
     };
-    if alive && status.is_none() {
+    if alive && status.is_none() && completed {
         failures.push("the server did not exit within 5 s of shutdown and exit".into());
     }
     if log.contains("panicked") {
@@ -1760,13 +1764,7 @@ fn run(soak: &mut Soak) -> Result<Vec<String>, String> {
     let send_started = Instant::now();
     while soak.sent < soak.cfg.messages {
         if soak.time_left().is_zero() {
-            let s = soak.link.lock();
-            return Err(format!(
-                "the deadline passed after {} of {} messages; outstanding: {}",
-                soak.sent,
-                soak.cfg.messages,
-                soak.outstanding(&s).join("; ")
-            ));
+            return Err(format!("the deadline passed after {} of {} messages", soak.sent, soak.cfg.messages));
         }
         if baseline.is_none() && soak.sent >= BASELINE_AFTER {
             // The reference point for memory: everything answered and published, then RSS settled.
