@@ -597,8 +597,6 @@ struct Shared {
     out_of_order: usize,
     /// The latest pulled diagnostics of each document (pull mode), for code action contexts.
     pulled: HashMap<String, Vec<Value>>,
-    /// The last version sent of each open document (absent when closed).
-    expected: HashMap<String, i64>,
     /// didChange/didOpen versions not yet published, with when they were sent.
     change_pending: HashMap<String, VecDeque<(i64, Instant)>>,
     latencies: BTreeMap<&'static str, Vec<f64>>,
@@ -663,11 +661,9 @@ impl Writer {
             match method {
                 "textDocument/didOpen" | "textDocument/didChange" => {
                     let v = params["textDocument"]["version"].as_i64().expect("a version");
-                    s.expected.insert(uri.clone(), v);
                     s.change_pending.entry(uri).or_default().push_back((v, Instant::now()));
                 }
                 "textDocument/didClose" => {
-                    s.expected.remove(&uri);
                     s.change_pending.remove(&uri);
                 }
                 "$/cancelRequest" => {
@@ -1011,13 +1007,18 @@ impl Soak {
         }
     }
 
-    fn rss_kb(&self) -> Option<u64> {
+    /// A field of the server's /proc status in kB (`VmRSS`, `VmHWM`).
+    fn status_kb(&self, field: &str) -> Option<u64> {
         let pid = self.child.lock().unwrap_or_else(|e| e.into_inner()).id();
         let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
         status
             .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
             .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+    }
+
+    fn rss_kb(&self) -> Option<u64> {
+        self.status_kb("VmRSS")
     }
 
     /// RSS once settled (mimalloc returns freed pages after a delay): sampled every 100 ms until five
@@ -1054,6 +1055,69 @@ impl Soak {
         } else {
             Ok(self.link.lock().published.get(&uri).map(|p| p.1.clone()).unwrap_or_default())
         }
+    }
+
+    /// The diagnostics the editor shows now for every open document, once settled: the last push, or
+    /// pulls (again when the server asks for a refresh meanwhile).
+    fn shown_now(&self) -> Result<BTreeMap<String, Vec<Value>>, String> {
+        let refreshes = |s: &Shared| s.server_requests.get("workspace/diagnostic/refresh").copied().unwrap_or(0);
+        let mut shown = BTreeMap::new();
+        for _ in 0..3 {
+            let before = refreshes(&self.link.lock());
+            for d in (0..self.docs.len()).filter(|&d| self.docs[d].open) {
+                shown.insert(self.docs[d].rel.clone(), self.current_diagnostics(d)?);
+            }
+            if !self.cfg.pull {
+                break;
+            }
+            self.settle(QUIET, "after pulling every document")?;
+            if refreshes(&self.link.lock()) == before {
+                break;
+            }
+        }
+        Ok(shown)
+    }
+
+    /// Compares what the server shows for the open documents with a fresh `loopsafe check` of the
+    /// current texts (buffers, and the disk for the rest). Returns the documents that differ, and the
+    /// number of findings of the check.
+    fn compare_with_check(&self, shown: &BTreeMap<String, Vec<Value>>) -> Result<(Vec<String>, usize), String> {
+        let mut files: BTreeMap<String, String> = BTreeMap::new();
+        files.insert("pyproject.toml".into(), "[project]\nname = \"soak\"\n".into());
+        for pkg in ["app", "app/clients", "app/services", "app/routes", "app/shared"] {
+            files.insert(format!("{pkg}/__init__.py"), String::new());
+        }
+        for (rel, text) in &self.disk_only {
+            if let Some(t) = text {
+                files.insert(rel.clone(), t.clone());
+            }
+        }
+        for doc in &self.docs {
+            files.insert(doc.rel.clone(), doc.text.clone());
+        }
+        // The disk must hold what the test thinks it holds (the server reads closed files from there).
+        for (rel, text) in &files {
+            let on_disk = std::fs::read_to_string(self.path(rel)).unwrap_or_default();
+            let expected = self.docs.iter().find(|d| &d.rel == rel).map_or(text, |d| &d.disk);
+            assert_eq!(&on_disk, expected, "the test's model of {rel} on disk");
+        }
+        let fresh = fresh_check(&self.cfg.bin, &files)?;
+        let total = fresh.values().map(Vec::len).sum();
+        let mut mismatches = Vec::new();
+        for doc in self.docs.iter().filter(|d| d.open) {
+            let got = lsp_keys(&doc.text, shown.get(&doc.rel).map_or(&[][..], Vec::as_slice));
+            let want = fresh.get(&doc.rel).cloned().unwrap_or_default();
+            if got != want {
+                mismatches.push(format!(
+                    "{} (v{}):\n    server: {}\n    check:  {}",
+                    doc.rel,
+                    doc.version,
+                    show(&got),
+                    show(&want)
+                ));
+            }
+        }
+        Ok((mismatches, total))
     }
 
     fn chain_through(diags: &[Value], uri: &str) -> bool {
@@ -1304,14 +1368,16 @@ impl Soak {
         }
         .unwrap_or_default();
         let text = &self.docs[d].text;
+        // The same draws whatever the server has published so far, so that a seed replays the mix.
+        let (which, line) = (self.rng.next() as usize, self.rng.next() as usize);
         let (range, diagnostics) = match (known.is_empty(), fix_all) {
             (false, false) => {
-                let diag = self.rng.pick(&known).clone();
+                let diag = known[which % known.len()].clone();
                 (diag["range"].clone(), vec![diag])
             }
             _ => {
                 let ls = lines(text);
-                let (s, e) = *self.rng.pick(&ls);
+                let (s, e) = ls[line % ls.len()];
                 (lsp_range(text, s, e), Vec::new())
             }
         };
@@ -1759,6 +1825,7 @@ fn run(soak: &mut Soak) -> Result<Vec<String>, String> {
     let fix_at = BASELINE_AFTER + (soak.cfg.messages - BASELINE_AFTER) / 2;
     let mut baseline = None;
     let mut base_bytes = 0;
+    let mut base_peak = 0;
     let mut chain_before = None;
     let mut fixed = false;
     let send_started = Instant::now();
@@ -1771,9 +1838,19 @@ fn run(soak: &mut Soak) -> Result<Vec<String>, String> {
             soak.settle(QUIET, "settling after the first 1,000 messages")?;
             baseline = Some(soak.settled_rss());
             base_bytes = soak.docs.iter().map(|d| d.text.len()).sum::<usize>();
-            let reports = soak.docs.iter().position(|d| d.rel == REPORTS_PATH).expect("reports.py");
-            let diags = soak.current_diagnostics(reports)?;
-            chain_before = Some(Soak::chain_through(&diags, &uri_of(&soak.path(BLOCKING_IO_PATH))));
+            base_peak = soak.status_kb("VmHWM").unwrap_or(0);
+            // A checkpoint: what the editor shows then equals a fresh check too.
+            let shown = soak.shown_now()?;
+            let (mismatches, _) = soak.compare_with_check(&shown)?;
+            if !mismatches.is_empty() {
+                failures.push(format!(
+                    "after {BASELINE_AFTER} messages, diagnostics differ from a fresh check in {} documents:\n  {}",
+                    mismatches.len(),
+                    mismatches.iter().take(6).cloned().collect::<Vec<_>>().join("\n  ")
+                ));
+            }
+            let reports = shown.get(REPORTS_PATH).map_or(&[][..], Vec::as_slice);
+            chain_before = Some(Soak::chain_through(reports, &uri_of(&soak.path(BLOCKING_IO_PATH))));
         }
         if !fixed && soak.sent >= fix_at {
             fixed = true;
@@ -1802,52 +1879,14 @@ fn run(soak: &mut Soak) -> Result<Vec<String>, String> {
     let quiet_after = soak.started.elapsed();
 
     // The final diagnostics: the last push of each document (for its last version), or a pull.
-    let mut finals = BTreeMap::new();
-    for d in 0..soak.docs.len() {
-        let diags = soak.current_diagnostics(d)?;
-        finals.insert(soak.docs[d].rel.clone(), diags);
-    }
+    let finals = soak.shown_now()?;
     let end_rss = soak.settled_rss();
+    let end_peak = soak.status_kb("VmHWM").unwrap_or(0);
 
-    // The fresh check of the final texts: buffers, and the disk for the rest.
-    let mut files: BTreeMap<String, String> = BTreeMap::new();
-    files.insert("pyproject.toml".into(), "[project]\nname = \"soak\"\n".into());
-    for pkg in ["app", "app/clients", "app/services", "app/routes", "app/shared"] {
-        files.insert(format!("{pkg}/__init__.py"), String::new());
-    }
-    for (rel, text) in &soak.disk_only {
-        if let Some(t) = text {
-            files.insert(rel.clone(), t.clone());
-        }
-    }
-    for doc in &soak.docs {
-        files.insert(doc.rel.clone(), doc.text.clone());
-    }
-    // The disk must hold what the test thinks it holds (the server read it from there).
-    for (rel, text) in &files {
-        let on_disk = std::fs::read_to_string(soak.path(rel)).unwrap_or_default();
-        let expected = soak.docs.iter().find(|d| &d.rel == rel).map_or(text, |d| &d.disk);
-        assert_eq!(&on_disk, expected, "the test's model of {rel} on disk");
-    }
-    let fresh = fresh_check(&soak.cfg.bin, &files)?;
-    let total_fresh: usize = fresh.values().map(Vec::len).sum();
-    let mut mismatches = Vec::new();
-    for doc in &soak.docs {
-        let got = lsp_keys(&doc.text, &finals[&doc.rel]);
-        let want = fresh.get(&doc.rel).cloned().unwrap_or_default();
-        if got != want {
-            mismatches.push(format!(
-                "{} (v{}):\n    server: {}\n    check:  {}",
-                doc.rel,
-                doc.version,
-                show(&got),
-                show(&want)
-            ));
-        }
-    }
+    let (mismatches, total_fresh) = soak.compare_with_check(&finals)?;
     if !mismatches.is_empty() {
         failures.push(format!(
-            "final diagnostics differ from a fresh check in {} of 50 documents:\n  {}",
+            "final diagnostics differ from a fresh check in {} documents:\n  {}",
             mismatches.len(),
             mismatches.iter().take(6).cloned().collect::<Vec<_>>().join("\n  ")
         ));
@@ -1904,7 +1943,7 @@ fn run(soak: &mut Soak) -> Result<Vec<String>, String> {
          {}  requests {requests}, cancelled ones answered -32800: {}, with a result: {}; publishes {} ({} older than one already published)\n\
          sent: {:?}\n\
          server requests: {:?}\n\
-         RSS after {BASELINE_AFTER} messages {:.1} MB (samples, kB: {:?}); at the end {:.1} MB (samples: {:?}): {:+.1} %\n\
+         RSS after {BASELINE_AFTER} messages {:.1} MB (samples, kB: {:?}); at the end {:.1} MB (samples: {:?}): {:+.1} %; peak (VmHWM) {:.1} MB then, {:.1} MB at the end\n\
          open buffers {:.0} KB after {BASELINE_AFTER} messages, {:.0} KB at the end; final findings: {total_fresh}; notes: {:?}",
         soak.cfg.seed,
         send_time.as_secs_f64(),
@@ -1922,6 +1961,8 @@ fn run(soak: &mut Soak) -> Result<Vec<String>, String> {
         end_kb as f64 / 1024.0,
         end_samples,
         growth * 100.0,
+        base_peak as f64 / 1024.0,
+        end_peak as f64 / 1024.0,
         base_bytes as f64 / 1024.0,
         soak.docs.iter().map(|d| d.text.len()).sum::<usize>() as f64 / 1024.0,
         soak.notes,
