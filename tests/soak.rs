@@ -14,10 +14,12 @@
 //!
 //! Checked: every request gets exactly one response (a cancelled one may get -32800); the server
 //! publishes for the last version of every document, and those diagnostics equal a fresh
-//! `loopsafe check --output-format json` of the final texts (code and range per file); the whole run
-//! ends by itself before a deadline (else it fails, saying what is still pending). Figures: latency of
-//! hovers, code actions, pulls and didChange→publish (p50/p99/max), RSS after the first 1,000 messages
-//! and at the end.
+//! `loopsafe check --output-format json` of the final texts (code and range per file), and so do
+//! those shown after the first 1,000 messages (where a few `source.fixAll` edits are also applied as an
+//! editor applies them); a hover on a final diagnostic names it and quick fixes are offered for it; the
+//! whole run ends by itself before a deadline (else it fails, saying what is still pending). Figures:
+//! latency of hovers, code actions, pulls and didChange→publish (p50/p99/max), RSS after the first
+//! 1,000 messages and at the end.
 //!
 //! `cargo test` runs a short version (2,000 messages in push mode, 1,000 in pull mode, a fixed seed,
 //! the debug binary) that checks correctness only and prints the figures: timings are not asserted on
@@ -398,6 +400,21 @@ fn lsp_position(text: &str, byte: usize) -> Value {
 
 fn lsp_range(text: &str, start: usize, end: usize) -> Value {
     json!({ "start": lsp_position(text, start), "end": lsp_position(text, end) })
+}
+
+/// The byte offset of an LSP position (UTF-16 column) in `text`.
+fn byte_of(text: &str, pos: &Value) -> usize {
+    let line = pos["line"].as_u64().unwrap_or(0) as usize;
+    let units = pos["character"].as_u64().unwrap_or(0) as usize;
+    let Some(&(start, end)) = lines(text).get(line) else { return text.len() };
+    let mut seen = 0;
+    for (i, ch) in text[start..end].char_indices() {
+        if seen >= units {
+            return start + i;
+        }
+        seen += ch.len_utf16();
+    }
+    end
 }
 
 /// The 1-based (line, character column) of an LSP position in `text`.
@@ -1118,6 +1135,97 @@ impl Soak {
             }
         }
         Ok((mismatches, total))
+    }
+
+    /// What an editor does on "fix all": asks for `source.fixAll`, waits, applies the edit it gets (for
+    /// the document's current version) as one didChange. Returns whether there was anything to apply.
+    fn apply_fix_all(&mut self, d: usize) -> Result<bool, String> {
+        let (uri, text) = (self.docs[d].uri.clone(), self.docs[d].text.clone());
+        let whole = lsp_range(&text, 0, text.len());
+        let r = self.call(
+            "textDocument/codeAction",
+            json!({ "textDocument": { "uri": uri }, "range": whole,
+                    "context": { "diagnostics": [], "only": ["source.fixAll"], "triggerKind": 1 } }),
+        )?;
+        let Some(action) =
+            r["result"].as_array().and_then(|a| a.iter().find(|a| a["kind"] == "source.fixAll.loopsafe"))
+        else {
+            return Ok(false);
+        };
+        let Some(change) = action["edit"]["documentChanges"].as_array().and_then(|c| c.first()) else {
+            return Err(format!("a fix-all action without documentChanges: {action}"));
+        };
+        if change["textDocument"]["version"].as_i64() != Some(self.docs[d].version) {
+            return Err(format!(
+                "the fix-all edit of {} is for version {}, the document is at {}",
+                self.docs[d].rel, change["textDocument"]["version"], self.docs[d].version
+            ));
+        }
+        // Edits are relative to the text they were computed on: applied from the last one up, each
+        // keeps the offsets of those before it valid.
+        let mut edits: Vec<Edit> = change["edits"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+            .iter()
+            .map(|e| Edit {
+                start: byte_of(&text, &e["range"]["start"]),
+                end: byte_of(&text, &e["range"]["end"]),
+                text: e["newText"].as_str().unwrap_or_default().to_string(),
+            })
+            .collect();
+        edits.sort_by_key(|e| std::cmp::Reverse((e.start, e.end)));
+        if edits.is_empty() {
+            return Ok(false);
+        }
+        self.change(d, &edits)?;
+        Ok(true)
+    }
+
+    /// After the end: a hover on each shown diagnostic (some of them) names one of the codes there, and
+    /// quick fixes for it are offered (at least the suppression).
+    fn probe_final(&self, finals: &BTreeMap<String, Vec<Value>>) -> Result<(usize, Vec<String>), String> {
+        let mut failures = Vec::new();
+        let mut probes = 0;
+        for doc in &self.docs {
+            let diags = finals.get(&doc.rel).map_or(&[][..], Vec::as_slice);
+            for (i, diag) in diags.iter().enumerate() {
+                if probes >= 120 || i % 3 != 0 {
+                    continue;
+                }
+                probes += 1;
+                let at = &diag["range"]["start"];
+                let codes: Vec<&str> = diags
+                    .iter()
+                    .filter(|o| byte_of(&doc.text, &o["range"]["start"]) <= byte_of(&doc.text, at))
+                    .filter(|o| byte_of(&doc.text, at) <= byte_of(&doc.text, &o["range"]["end"]))
+                    .filter_map(|o| o["code"].as_str())
+                    .collect();
+                let hover =
+                    self.call("textDocument/hover", json!({ "textDocument": { "uri": doc.uri }, "position": at }))?;
+                let value = hover["result"]["contents"]["value"].as_str().unwrap_or_default();
+                if !codes.iter().any(|c| value.contains(c)) {
+                    failures.push(format!("a hover at {}:{at} does not name {codes:?}: {hover}", doc.rel));
+                }
+                let actions = self.call(
+                    "textDocument/codeAction",
+                    json!({ "textDocument": { "uri": doc.uri }, "range": diag["range"],
+                            "context": { "diagnostics": [diag], "triggerKind": 1 } }),
+                )?;
+                if actions["result"].as_array().is_none_or(Vec::is_empty) {
+                    failures.push(format!(
+                        "no quick fix for {} {} at {}:{at}: {actions}",
+                        diag["code"], diag["message"], doc.rel
+                    ));
+                }
+            }
+        }
+        let n = failures.len();
+        let mut out: Vec<String> = failures.into_iter().take(5).collect();
+        if n > 5 {
+            out.push(format!("... and {} more hover or quick-fix probes failed", n - 5));
+        }
+        Ok((probes, out))
     }
 
     fn chain_through(diags: &[Value], uri: &str) -> bool {
@@ -1851,6 +1959,21 @@ fn run(soak: &mut Soak) -> Result<Vec<String>, String> {
             }
             let reports = shown.get(REPORTS_PATH).map_or(&[][..], Vec::as_slice);
             chain_before = Some(Soak::chain_through(reports, &uri_of(&soak.path(BLOCKING_IO_PATH))));
+            // Fix all in a few routes, as an editor applies it: the fixed texts must analyse as the
+            // check does at the end (the edits' UTF-16 ranges keep the buffers in step).
+            let routes: Vec<usize> = (0..soak.docs.len())
+                .filter(|&d| soak.docs[d].editable && soak.docs[d].rel.contains("/routes/r"))
+                .collect();
+            let mut applied = 0;
+            for &d in routes.iter().step_by(6) {
+                if soak.docs[d].open && soak.session.as_ref().is_none_or(|s| s.doc != d) && soak.apply_fix_all(d)? {
+                    applied += 1;
+                }
+            }
+            if applied == 0 {
+                failures.push("no source.fixAll edit to apply in any of the routes tried".into());
+            }
+            soak.notes.push(format!("source.fixAll applied in {applied} routes"));
         }
         if !fixed && soak.sent >= fix_at {
             fixed = true;
@@ -1896,6 +2019,10 @@ fn run(soak: &mut Soak) -> Result<Vec<String>, String> {
             "the final texts have only {total_fresh} findings: the workspace does not exercise the server"
         ));
     }
+
+    let (probes, probe_failures) = soak.probe_final(&finals)?;
+    soak.notes.push(format!("hover and quick fixes probed on {probes} final diagnostics"));
+    failures.extend(probe_failures);
 
     // The helper fixed on disk: reports.py had a chain through it, and has none now.
     let blocking_io_uri = uri_of(&soak.path(BLOCKING_IO_PATH));
