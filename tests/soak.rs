@@ -572,11 +572,11 @@ impl Doc {
     /// Documents stay about their initial size (pastes and typing balanced by deletions), so that
     /// memory at the end is comparable with memory after the first 1,000 messages.
     fn too_big(&self) -> bool {
-        self.text.len() > self.initial_len * 5 / 4
+        self.text.len() > self.initial_len * 11 / 10
     }
 
     fn too_small(&self) -> bool {
-        self.text.len() < self.initial_len * 3 / 4
+        self.text.len() < self.initial_len * 9 / 10
     }
 }
 
@@ -1328,11 +1328,19 @@ impl Soak {
         }
     }
 
+    /// A function pasted at a top-level boundary (or, in a document grown too big, one deleted).
     fn paste(&mut self) -> Result<(), String> {
         let Some(d) = self.other_doc() else { return self.hover() };
-        if self.docs[d].too_big() {
-            return self.delete_block();
-        }
+        if self.docs[d].too_big() { self.delete_block_in(d) } else { self.paste_in(d) }
+    }
+
+    /// A whole top-level definition deleted (or, in a document shrunk too small, one pasted).
+    fn delete_block(&mut self) -> Result<(), String> {
+        let Some(d) = self.other_doc() else { return self.hover() };
+        if self.docs[d].too_small() { self.paste_in(d) } else { self.delete_block_in(d) }
+    }
+
+    fn paste_in(&mut self, d: usize) -> Result<(), String> {
         let mut at = self.docs[d].boundaries();
         at.push(self.docs[d].text.len());
         let pos = *self.rng.pick(&at);
@@ -1345,11 +1353,10 @@ impl Soak {
         self.change(d, &[Edit { start: pos, end: pos, text: block }])
     }
 
-    fn delete_block(&mut self) -> Result<(), String> {
-        let Some(d) = self.other_doc() else { return self.hover() };
+    fn delete_block_in(&mut self, d: usize) -> Result<(), String> {
         let b = self.docs[d].boundaries();
-        if b.len() < 5 || self.docs[d].too_small() {
-            return self.paste();
+        if b.len() < 5 {
+            return self.hover();
         }
         let i = self.rng.below(b.len());
         let end = b.get(i + 1).copied().unwrap_or(self.docs[d].text.len());
@@ -1358,6 +1365,9 @@ impl Soak {
 
     fn delete_line(&mut self) -> Result<(), String> {
         let Some(d) = self.other_doc() else { return self.hover() };
+        if self.docs[d].too_small() {
+            return self.paste_in(d);
+        }
         let text = &self.docs[d].text;
         let ls = lines(text);
         // A simple statement whose body keeps another statement before it.
@@ -1377,7 +1387,7 @@ impl Soak {
             .map(|i| (ls[i].0, ls[i + 1].0))
             .collect();
         if candidates.is_empty() {
-            return self.paste();
+            return self.hover();
         }
         let (start, end) = *self.rng.pick(&candidates);
         self.change(d, &[Edit { start, end, text: String::new() }])
