@@ -52,10 +52,13 @@ impl Document {
         }
     }
 
-    /// Reparses the edited tree (incrementally), when the last edits were analysed without it.
+    /// Reparses the edited tree (incrementally), when the last edits were analysed without it. A tree
+    /// with syntax errors is not reused: tree-sitter's error recovery, starting from the old error
+    /// nodes, may then give another tree than a fresh parse (and other findings than `loopsafe check`).
     pub fn reparse(&mut self) {
         if self.stale || self.tree.is_none() {
-            self.tree = crate::syntax::parse(&self.text, self.tree.as_ref());
+            let old = self.tree.as_ref().filter(|_| self.clean);
+            self.tree = crate::syntax::parse(&self.text, old);
             self.clean = self.tree.as_ref().is_some_and(|t| !t.root_node().has_error());
             self.stale = false;
         }
