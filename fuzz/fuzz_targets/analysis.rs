@@ -65,7 +65,8 @@ fn event(doc: &Document, c: &Change) -> TextDocumentContentChangeEvent {
     } else {
         Position::new(end_line as u32, (c.end_character as usize % width(end_line)) as u32)
     };
-    let (start, end) = if (end.line, end.character) < (start.line, start.character) { (end, start) } else { (start, end) };
+    let (start, end) =
+        if (end.line, end.character) < (start.line, start.character) { (end, start) } else { (start, end) };
     TextDocumentContentChangeEvent {
         range: Some(Range { start, end }),
         range_length: None,
