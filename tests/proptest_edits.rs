@@ -776,3 +776,59 @@ fn a_reparse_after_a_syntax_error_equals_a_fresh_parse() {
         ],
     );
 }
+
+/// Found by this test (seed 11), not fixed here (the one-edit path is `analysis::reanalyze_edit`'s):
+/// an edit from inside a comment to the end of the next line, which removes a class header, is
+/// analysed alone, and the functions that were in the class keep its name in their qualified names
+/// (`f.f.f.f.f.日本.f` where a fresh analysis says `f.f.f.f.f.f`).
+#[test]
+#[ignore = "open bug in analysis::reanalyze_edit: qualified names keep a class whose header an edit removed"]
+fn an_edit_that_removes_a_class_header_renames_its_methods() {
+    let mut text = "import requests\n".repeat(6);
+    text.push_str("@app.get('/u')\nasync def f(q: str = Depends(dep)):\n");
+    let lines = [
+        (1, "def f(x, *args, y=1, **kw):"),
+        (2, "def f(x, *args, y=1, **kw):"),
+        (3, "import requests"),
+        (2, "import requests"),
+        (2, "def f(x, *args, y=1, **kw):"),
+        (3, "import requests"),
+        (3, "import requests"),
+        (3, "import requests"),
+        (3, "x = ["),
+        (3, "f(1),"),
+        (3, "]"),
+        (3, "def f(x, *args, y=1, **kw):"),
+        (4, "import requests"),
+        (4, "def f(x, *args, y=1, **kw):"),
+        (5, "class 日本(Base, metaclass=M):"),
+        (6, "def f(x, *args, y=1, **kw):"),
+        (7, "def f(x, *args, y=1, **kw):"),
+        (8, "def f(x, *args, y=1, **kw):"),
+        (9, "def f(x, *args, y=1, **kw):"),
+        (10, "requests.get('u')"),
+        (10, "import requests"),
+        (10, "def f(x, *args, y=1, **kw):"),
+        (11, "import requests"),
+    ];
+    for (depth, line) in lines {
+        text.push_str(&"    ".repeat(depth));
+        text.push_str(line);
+        text.push('\n');
+    }
+    regression(
+        Encoding::Utf16,
+        vec![
+            vec![Change::Full(text)],
+            vec![Change::Continue("\n".into()), Change::Undo],
+            vec![Change::Undo],
+            vec![
+                Change::Statement { line: 14246, statement: 237, name: 0 },
+                Change::Statement { line: 18972, statement: 0, name: 0 },
+                Change::Word { line: 6429, col: 0, text: "_a0".into() },
+            ],
+            vec![Change::Continue("#".into())],
+            vec![range(65404, 58629, 1, 64206, "lambda: time.sleep(1)")],
+        ],
+    );
+}
