@@ -401,7 +401,8 @@ fn parse_unit(
 }
 
 /// Whether every statement in the blocks under `def` starts in a column after `indent` (and is not
-/// indented with tabs, whose width the two parses might see differently).
+/// indented with tabs, whose width the two parses might see differently), and no block is empty (one at
+/// the end of the text parses, but where it ends then depends on what follows it).
 fn statements_deeper_than(def: tree_sitter::Node<'_>, indent: usize) -> bool {
     let mut blocks = vec![def];
     let mut c = def.walk();
@@ -409,6 +410,9 @@ fn statements_deeper_than(def: tree_sitter::Node<'_>, indent: usize) -> bool {
         for child in node.named_children(&mut c) {
             match child.kind() {
                 "block" => {
+                    if !child.named_children(&mut child.walk()).any(|s| s.kind() != "comment") {
+                        return false;
+                    }
                     for stmt in child.named_children(&mut child.walk()) {
                         if stmt.kind() != "comment" && stmt.start_position().column <= indent {
                             return false;

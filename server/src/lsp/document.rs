@@ -52,10 +52,13 @@ impl Document {
         }
     }
 
-    /// Reparses the edited tree (incrementally), when the last edits were analysed without it.
+    /// Reparses the edited tree (incrementally), when the last edits were analysed without it. A tree
+    /// with syntax errors is not reused: tree-sitter's error recovery, starting from the old error
+    /// nodes, may then give another tree than a fresh parse (and other findings than `loopsafe check`).
     pub fn reparse(&mut self) {
         if self.stale || self.tree.is_none() {
-            self.tree = crate::syntax::parse(&self.text, self.tree.as_ref());
+            let old = self.tree.as_ref().filter(|_| self.clean);
+            self.tree = crate::syntax::parse(&self.text, old);
             self.clean = self.tree.as_ref().is_some_and(|t| !t.root_node().has_error());
             self.stale = false;
         }
@@ -78,12 +81,15 @@ impl Document {
     pub fn apply(&mut self, changes: &[TextDocumentContentChangeEvent], enc: Encoding) -> Applied {
         let mut trivia = Some(Vec::new());
         let mut last = None;
+        // tree-sitter counts rows at `\n` only: points differ from the rope's lines after a lone `\r`.
+        let mut lone_cr = has_lone_cr(&self.text);
         for change in changes {
             match change.range {
                 None => {
                     self.rope = Rope::from_str(&change.text);
                     self.text = change.text.clone();
                     self.tree = None;
+                    lone_cr = has_lone_cr(&self.text);
                     trivia = None;
                     last = None;
                 }
@@ -93,8 +99,8 @@ impl Document {
                     if trivia.is_some() && !self.is_trivia_edit(start, end, &change.text) {
                         trivia = None;
                     }
-                    let start_point = point(&self.rope, start);
-                    let old_end_point = point(&self.rope, end);
+                    let start_point = point(&self.rope, start, lone_cr);
+                    let old_end_point = point(&self.rope, end, lone_cr);
                     let before = self.columns(end);
                     let (sc, ec) = (self.rope.byte_to_char(start), self.rope.byte_to_char(end));
                     self.rope.remove(sc..ec);
@@ -102,6 +108,10 @@ impl Document {
                     // `offset` returns character boundaries, so this cannot split a character.
                     self.text.replace_range(start..end, &change.text);
                     let new_end = start + change.text.len();
+                    // A lone `\r` comes from the new text, or from a `\r\n` whose `\n` was removed.
+                    if lone_cr || change.text.contains('\r') || self.text[..start].ends_with('\r') {
+                        lone_cr = has_lone_cr(&self.text);
+                    }
                     let after = self.columns(new_end);
                     let edit = LineEdit {
                         start,
@@ -124,7 +134,7 @@ impl Document {
                             new_end_byte: new_end,
                             start_position: start_point,
                             old_end_position: old_end_point,
-                            new_end_position: point(&self.rope, new_end),
+                            new_end_position: point(&self.rope, new_end, lone_cr),
                         });
                     }
                 }
@@ -234,9 +244,28 @@ pub fn position(rope: &Rope, offset: usize, enc: Encoding) -> Position {
     Position { line: line as u32, character: character as u32 }
 }
 
-fn point(rope: &Rope, offset: usize) -> Point {
-    let row = rope.byte_to_line(offset);
-    Point { row, column: offset - rope.line_to_byte(row) }
+/// tree-sitter's point of a byte offset: the rope's line and column, unless the text has a lone `\r`
+/// (`lone_cr`): that is a line break for LSP and the rope, but tree-sitter counts rows at `\n` only.
+fn point(rope: &Rope, offset: usize, lone_cr: bool) -> Point {
+    if !lone_cr {
+        let row = rope.byte_to_line(offset);
+        return Point { row, column: offset - rope.line_to_byte(row) };
+    }
+    let (mut row, mut row_start, mut at) = (0, 0, 0);
+    for chunk in rope.byte_slice(..offset).chunks() {
+        for (i, _) in chunk.match_indices('\n') {
+            row += 1;
+            row_start = at + i + 1;
+        }
+        at += chunk.len();
+    }
+    Point { row, column: offset - row_start }
+}
+
+/// Whether `text` has a `\r` not followed by `\n`.
+fn has_lone_cr(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    text.match_indices('\r').any(|(i, _)| bytes.get(i + 1) != Some(&b'\n'))
 }
 
 #[cfg(test)]

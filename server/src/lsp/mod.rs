@@ -7,7 +7,7 @@
 //! - no handler awaits a request to the client: refreshes are spawned with a timeout.
 
 mod code_action;
-mod document;
+pub mod document;
 mod input;
 mod stdio;
 
