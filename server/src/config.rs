@@ -84,7 +84,12 @@ fn find_config(start: &Path) -> Result<Option<PathBuf>, String> {
     while let Some(d) = dir {
         let candidate = d.join("pyproject.toml");
         if candidate.is_file() {
-            let bytes = std::fs::read(&candidate).map_err(|e| format!("{}: cannot read: {e}", candidate.display()))?;
+            let bytes = match std::fs::read(&candidate) {
+                Ok(b) => b,
+                // Deleted since `is_file`: there is none.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+                Err(e) => return Err(format!("{}: cannot read: {e}", candidate.display())),
+            };
             if has_loopsafe_table(&String::from_utf8_lossy(&bytes)) {
                 utf8(&candidate, &bytes)?;
                 return Ok(Some(candidate));
