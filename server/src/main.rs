@@ -167,6 +167,12 @@ fn run_check(args: CheckArgs) -> Result<ExitCode, String> {
             root.map(|r| r.join(loopsafe::cache::DIR_NAME))
         })
     };
+    // A cache directory the user chose must be loopsafe's (missing, empty or marked): never a project's.
+    if !args.no_cache
+        && let Some(dir) = &args.cache_dir
+    {
+        loopsafe::cache::ensure_owned(dir)?;
+    }
     let opts = CheckOptions {
         paths: &args.paths,
         settings: &settings,
