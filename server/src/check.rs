@@ -228,11 +228,28 @@ pub enum Source {
 
 /// Reads a Python file as text: strips a UTF-8 BOM, refuses binary and non-UTF-8 content with a reason.
 pub fn read_source(path: &Path) -> Source {
-    let bytes = match std::fs::read(path) {
-        Ok(b) => b,
-        Err(e) => return Source::Skipped(format!("{}: cannot read: {e}", path.display())),
-    };
-    let body = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
+    match std::fs::read(path) {
+        Ok(bytes) => decode_source(path, &bytes),
+        Err(e) => Source::Skipped(format!("{}: cannot read: {e}", path.display())),
+    }
+}
+
+/// `read_source` of `path`, with the reason for a skip naming the file as `shown` (as the user gave it).
+/// A file deleted since the walk found it is a warning of its own.
+fn read_shown(path: &Path, shown: &str) -> Source {
+    match std::fs::read(path) {
+        Ok(bytes) => decode_source(Path::new(shown), &bytes),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            Source::Skipped(format!("{shown}: skipped: it vanished while loopsafe was running"))
+        }
+        Err(e) => Source::Skipped(format!("{shown}: cannot read: {e}")),
+    }
+}
+
+/// The text of a Python file's bytes, as `read_source` gives it. A NUL byte in the first 8 KiB marks a
+/// binary file; a NUL further on (in a string) is text, and the parser reads past it.
+pub fn decode_source(path: &Path, bytes: &[u8]) -> Source {
+    let body = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     if body.iter().take(8192).any(|&b| b == 0) {
         return Source::Skipped(format!("{}: skipped: binary file (contains NUL bytes)", path.display()));
     }
@@ -316,7 +333,7 @@ pub fn check(opts: &CheckOptions<'_>, catalog: &Catalog) -> Result<Report, Strin
     }
     let outcomes: Vec<Result<Outcome, String>> = files
         .par_iter()
-        .map(|(abs, display, is_reported)| match read_source(abs) {
+        .map(|(abs, display, is_reported)| match read_shown(abs, display) {
             Source::Skipped(why) => Err(why),
             Source::Text { text } => {
                 let hash = cache::content_hash(&text);
