@@ -72,9 +72,10 @@ fn is_fix_temp(name: &str) -> bool {
 // ---------------------------------------------------------------------------------------------------
 // Killed runs
 
-/// A module with `n` coroutines, each with a blocking sleep that `--fix` rewrites.
+/// A module with `n` coroutines, each with a blocking sleep that `--fix` rewrites, and a long string so
+/// that writing it takes a moment.
 fn module(i: usize, n: usize) -> String {
-    let mut s = format!("\"\"\"Module {i}.\"\"\"\nimport time\n");
+    let mut s = format!("\"\"\"Module {i}.\"\"\"\nimport time\n\nDATA = \"{}\"\n", "x".repeat(20_000));
     for j in 0..n {
         s.push_str(&format!("\n\nasync def handler_{j}(x):\n    y = x + {j}\n    time.sleep(0.{j})\n    return y\n"));
     }
@@ -82,7 +83,7 @@ fn module(i: usize, n: usize) -> String {
 }
 
 const FILES: usize = 200;
-const PER_FILE: usize = 40;
+const PER_FILE: usize = 3;
 
 fn kill_project(dir: &Path) -> Vec<(String, Vec<u8>)> {
     write(dir, "pyproject.toml", "[project]\nname = \"killme\"\n");
@@ -101,32 +102,69 @@ fn signal(pid: u32, sig: i32) {
     unsafe { libc::kill(pid as i32, sig) };
 }
 
+/// Runs `loopsafe check --fix` in `dir` and waits until the first file it fixes (`first`, the first in
+/// path order) is replaced (its inode changes) or the run ends; then `then` decides when to stop it.
+/// Returns the child and the time from the start to the first replacement (if seen).
+fn spawn_fix(dir: &Path, first: &Path) -> (std::process::Child, Instant, u64) {
+    let ino = std::fs::metadata(first).unwrap().ino();
+    let child = Command::new(bin())
+        .args(["check", "--fix", "--no-cache", "."])
+        .current_dir(dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    (child, Instant::now(), ino)
+}
+
+/// Waits (polling every millisecond, at most `limit`) until `first` no longer has inode `ino` or the
+/// child ended; the time waited when `first` was replaced.
+fn wait_for_first_write(child: &mut std::process::Child, first: &Path, ino: u64, limit: Duration) -> Option<Instant> {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if std::fs::metadata(first).is_ok_and(|m| m.ino() != ino) {
+            return Some(Instant::now());
+        }
+        if child.try_wait().unwrap().is_some() {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    None
+}
+
 #[test]
 fn fix_killed_at_random_moments_leaves_every_file_old_or_new() {
     let mut rng = Rng::from_env(18_2026);
     let work = tempfile::tempdir().unwrap();
     let dir = work.path().join("project");
     let originals = kill_project(&dir);
+    let first = |d: &Path| d.join(&originals.iter().map(|(r, _)| r).min().unwrap());
 
-    // The expected new versions: an uninterrupted run on a copy. Its duration bounds the kill moments.
+    // The expected new versions: an uninterrupted run on a copy. It also measures how long the whole
+    // run and its writing phase take (from the first file replaced to the end).
     let copy = work.path().join("expected");
-    let expected_files = kill_project(&copy);
-    assert_eq!(expected_files, originals);
-    let started = Instant::now();
-    let out = Command::new(bin()).args(["check", "--fix", "--no-cache", "."]).current_dir(&copy).output().unwrap();
-    let full = started.elapsed();
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(kill_project(&copy), originals);
+    let (mut child, started, ino) = spawn_fix(&copy, &first(&copy));
+    let first_write = wait_for_first_write(&mut child, &first(&copy), ino, Duration::from_secs(600));
+    let status = child.wait().unwrap();
+    let (total, writing) = (started.elapsed(), first_write.map_or(Duration::ZERO, |t| t.elapsed()));
+    assert_eq!(status.code(), Some(0));
     let expected: Vec<Vec<u8>> = originals.iter().map(|(rel, _)| std::fs::read(copy.join(rel)).unwrap()).collect();
     for ((rel, old), new) in originals.iter().zip(&expected) {
         assert_ne!(old, new, "{rel}: the uninterrupted run fixes every file");
     }
-    eprintln!("an uninterrupted run over {FILES} files ({} fixes): {:.2}s", FILES * PER_FILE, full.as_secs_f64());
+    eprintln!(
+        "an uninterrupted run over {FILES} files ({} fixes): {:.2}s, writing {:.2}s of it",
+        FILES * PER_FILE,
+        total.as_secs_f64(),
+        writing.as_secs_f64()
+    );
 
-    // Where the writing happens, learnt from the kills: before `lo` nothing was written yet, after `hi`
-    // everything was. Kills are drawn from a little around that window.
-    let (mut lo, mut hi) = (0.0f64, full.as_secs_f64());
-    let mut torn_free_mid_write = 0;
+    let mut mid_write = 0;
     let mut temp_survivors = Vec::new();
+    // 20 SIGKILLs and 4 SIGINTs. Most land while files are written (a random time after the first file
+    // is replaced); every fourth at a random time of the whole run (reading, analysing, computing).
     let kills: Vec<i32> = (0..24).map(|i| if i % 6 == 5 { libc::SIGINT } else { libc::SIGKILL }).collect();
     for (round, &sig) in kills.iter().enumerate() {
         // Back to the old version.
@@ -135,15 +173,18 @@ fn fix_killed_at_random_moments_leaves_every_file_old_or_new() {
                 std::fs::write(dir.join(rel), text).unwrap();
             }
         }
-        let delay = (lo * 0.9 + (hi * 1.1 - lo * 0.9) * rng.unit()).max(0.0);
-        let mut child = Command::new(bin())
-            .args(["check", "--fix", "--no-cache", "."])
-            .current_dir(&dir)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        std::thread::sleep(Duration::from_secs_f64(delay));
+        let anywhere = round % 4 == 3;
+        let (mut child, started, ino) = spawn_fix(&dir, &first(&dir));
+        let delay = if anywhere {
+            let at = total.mul_f64(rng.unit());
+            std::thread::sleep(at.saturating_sub(started.elapsed()));
+            at
+        } else {
+            let seen = wait_for_first_write(&mut child, &first(&dir), ino, Duration::from_secs(600));
+            let extra = writing.mul_f64(rng.unit() * 1.1);
+            std::thread::sleep(extra);
+            seen.map_or(started.elapsed(), |t| t.duration_since(started) + extra)
+        };
         signal(child.id(), sig);
         let status = child.wait().unwrap();
 
@@ -182,24 +223,18 @@ fn fix_killed_at_random_moments_leaves_every_file_old_or_new() {
             std::fs::remove_file(dir.join(&s)).unwrap();
             temp_survivors.push(s);
         }
+        if 0 < new && new < FILES {
+            mid_write += 1;
+        }
         eprintln!(
-            "round {round:2}: {} after {:.3}s: {new:3} of {FILES} files new, {status:?}",
+            "round {round:2}: {} at {:.3}s ({}): {new:3} of {FILES} files new, {status:?}",
             if sig == libc::SIGKILL { "SIGKILL" } else { "SIGINT " },
-            delay
+            delay.as_secs_f64(),
+            if anywhere { "any moment" } else { "while writing" },
         );
-        if new == 0 {
-            lo = lo.max(delay);
-        } else if new == FILES {
-            hi = hi.min(delay);
-        } else {
-            torn_free_mid_write += 1;
-        }
-        if hi <= lo {
-            (lo, hi) = (hi * 0.8, lo * 1.2);
-        }
     }
     eprintln!(
-        "{torn_free_mid_write} of {} kills landed while files were being written; temporary files that \
+        "{mid_write} of {} kills landed between the first and the last file written; temporary files that \
          survived a SIGKILL: {temp_survivors:?}",
         kills.len()
     );
