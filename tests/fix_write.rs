@@ -102,9 +102,8 @@ fn signal(pid: u32, sig: i32) {
     unsafe { libc::kill(pid as i32, sig) };
 }
 
-/// Runs `loopsafe check --fix` in `dir` and waits until the first file it fixes (`first`, the first in
-/// path order) is replaced (its inode changes) or the run ends; then `then` decides when to stop it.
-/// Returns the child and the time from the start to the first replacement (if seen).
+/// Starts `loopsafe check --fix` in `dir`: the child, when it started, and the inode of `first` (the
+/// first file it fixes, in path order) before the run, for `wait_for_first_write`.
 fn spawn_fix(dir: &Path, first: &Path) -> (std::process::Child, Instant, u64) {
     let ino = std::fs::metadata(first).unwrap().ino();
     let child = Command::new(bin())
@@ -139,7 +138,7 @@ fn fix_killed_at_random_moments_leaves_every_file_old_or_new() {
     let work = tempfile::tempdir().unwrap();
     let dir = work.path().join("project");
     let originals = kill_project(&dir);
-    let first = |d: &Path| d.join(&originals.iter().map(|(r, _)| r).min().unwrap());
+    let first = |d: &Path| d.join(originals.iter().map(|(r, _)| r).min().unwrap());
 
     // The expected new versions: an uninterrupted run on a copy. It also measures how long the whole
     // run and its writing phase take (from the first file replaced to the end).
