@@ -102,10 +102,10 @@ fn signal(pid: u32, sig: i32) {
     unsafe { libc::kill(pid as i32, sig) };
 }
 
-/// Starts `loopsafe check --fix` in `dir`: the child, when it started, and the inode of `first` (the
+/// Starts `loopsafe check --fix` in `dir`: the child, when it started, and the stamp (inode, size, time) of `first` (the
 /// first file it fixes, in path order) before the run, for `wait_for_first_write`.
-fn spawn_fix(dir: &Path, first: &Path) -> (std::process::Child, Instant, u64) {
-    let ino = std::fs::metadata(first).unwrap().ino();
+fn spawn_fix(dir: &Path, first: &Path) -> (std::process::Child, Instant, Stamp) {
+    let ino = stamp(first).unwrap();
     let child = Command::new(bin())
         .args(["check", "--fix", "--no-cache", "."])
         .current_dir(dir)
@@ -116,12 +116,20 @@ fn spawn_fix(dir: &Path, first: &Path) -> (std::process::Child, Instant, u64) {
     (child, Instant::now(), ino)
 }
 
-/// Waits (polling every millisecond, at most `limit`) until `first` no longer has inode `ino` or the
-/// child ended; the time waited when `first` was replaced.
-fn wait_for_first_write(child: &mut std::process::Child, first: &Path, ino: u64, limit: Duration) -> Option<Instant> {
+/// What tells that a file was written: its inode (a rename over it), size and modification time (a
+/// write in place).
+type Stamp = (u64, u64, i64, i64);
+
+fn stamp(p: &Path) -> Option<Stamp> {
+    std::fs::metadata(p).ok().map(|m| (m.ino(), m.len(), m.mtime(), m.mtime_nsec()))
+}
+
+/// Waits (polling every millisecond, at most `limit`) until `first` is no longer as `ino` describes it
+/// or the child ended; the moment `first` was written.
+fn wait_for_first_write(child: &mut std::process::Child, first: &Path, ino: Stamp, limit: Duration) -> Option<Instant> {
     let start = Instant::now();
     while start.elapsed() < limit {
-        if std::fs::metadata(first).is_ok_and(|m| m.ino() != ino) {
+        if stamp(first).is_some_and(|s| s != ino) {
             return Some(Instant::now());
         }
         if child.try_wait().unwrap().is_some() {
