@@ -374,8 +374,21 @@ fn fix_keeps_links_modes_owners_bom_crlf_and_the_encoding_declaration() {
         eprintln!("owner kept: skipped the other-owner case (needs root to give a file away)");
     }
 
+    // A hard link outside the checked tree keeps the old version (the file is replaced): a warning says so.
+    write(d, "hard.py", BLOCKING);
+    std::fs::create_dir(d.join(".elsewhere")).unwrap();
+    std::fs::hard_link(d.join("hard.py"), d.join(".elsewhere/hard.py")).unwrap();
+
     let out = loopsafe(d, &["check", "--fix", "--unsafe-fixes", "--no-cache", "."]);
     assert_eq!(out.status.code(), Some(0), "{}{}", stdout(&out), stderr(&out));
+    assert!(
+        stderr(&out).contains(
+            "loopsafe: warning: hard.py: had 2 hard links: it was replaced, and its other names keep the old version\n"
+        ),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(std::fs::read_to_string(d.join(".elsewhere/hard.py")).unwrap(), BLOCKING);
 
     let crlf = std::fs::read_to_string(d.join("crlf.py")).unwrap();
     assert_eq!(

@@ -100,10 +100,17 @@ pub fn write(fixes: &[FileFix], warnings: &mut Vec<String>) -> Written {
             out.interrupted = Some(signal);
             break;
         }
+        let links = hard_links(&f.path);
         match write_file(f) {
             Ok(true) => {
                 out.files += 1;
                 out.fixes += f.fixed.applied;
+                if links > 1 {
+                    warnings.push(format!(
+                        "{}: had {links} hard links: it was replaced, and its other names keep the old version",
+                        f.path
+                    ));
+                }
             }
             Ok(false) => warnings.push(format!("{}: changed on disk while loopsafe was running; not fixed", f.path)),
             Err(e) => out.errors.push(format!("{}: cannot write the fixes: {e}; the file is unchanged", f.path)),
@@ -112,6 +119,20 @@ pub fn write(fixes: &[FileFix], warnings: &mut Vec<String>) -> Written {
     // A signal during the last file.
     out.interrupted = out.interrupted.or(guard.received());
     out
+}
+
+/// How many names (hard links) the file at `path` has.
+fn hard_links(path: &str) -> u64 {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata(path).map_or(1, |m| m.nlink())
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        1
+    }
 }
 
 /// Writes one fixed file; `Ok(false)` when it changed on disk since the check read it.
