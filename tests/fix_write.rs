@@ -6,6 +6,7 @@
 //! when they cannot run. Random choices come from a fixed seed, printed (override: LOOPSAFE_TEST_SEED).
 
 mod common;
+mod lsp_client;
 
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::os::unix::process::ExitStatusExt;
@@ -624,4 +625,22 @@ fn a_nul_byte_after_the_first_8_kib_does_not_end_the_analysis() {
     write(d, "blob.py", b"\0\x01\x02binary\n");
     let out = loopsafe(d, &["check", "--no-cache", "blob.py"]);
     assert_eq!(stderr(&out), "loopsafe: warning: blob.py: skipped: binary file (contains NUL bytes)\n");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_document_with_a_nul_byte_is_analysed_to_its_end_in_the_server() {
+    use lsp_client::{Client, codes, uri};
+    let dir = tempfile::tempdir().unwrap();
+    let (mut c, _) = Client::start(serde_json::json!({}), Some(dir.path())).await;
+    let u = uri(&dir.path().join("late.py"));
+    let mut text = String::from("import time\n\nBLOB = \"");
+    text.push_str(&"x".repeat(9000));
+    text.push_str("\0\"\n\n\nasync def late():\n    time.sleep(1)\n");
+    let line = text.matches('\n').count() - 1;
+    c.open(&u, &text).await;
+    c.diagnostics_until(&u, |d| codes(d) == [format!("LS102@{line}:4")]).await;
+    // An edit inside the function (an incremental parse of part of the text) still sees past the NUL.
+    let edit = serde_json::json!([{ "range": { "start": { "line": line, "character": 4 }, "end": { "line": line, "character": 4 } }, "text": "x = 1; " }]);
+    c.change(&u, 2, edit).await;
+    c.diagnostics_until(&u, |d| codes(d) == [format!("LS102@{line}:11")]).await;
 }
