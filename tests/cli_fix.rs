@@ -165,7 +165,8 @@ fn a_file_changed_on_disk_during_the_run_is_left_alone() {
     assert_eq!(fixes.len(), 1);
     std::fs::write(&main, format!("{MAIN}\n")).unwrap();
     let mut warnings = Vec::new();
-    assert_eq!(autofix::write(&fixes, &mut warnings), (0, 0));
+    let written = autofix::write(&fixes, &mut warnings);
+    assert_eq!((written.files, written.fixes, written.errors.len()), (0, 0, 0));
     assert_eq!(std::fs::read_to_string(&main).unwrap(), format!("{MAIN}\n"));
     assert_eq!(warnings.len(), 1, "{warnings:?}");
 }

@@ -75,27 +75,117 @@ pub fn compute(
     out
 }
 
-/// Writes fixed files, unless a file changed on disk since it was read. Returns (files, fixes) written.
-pub fn write(fixes: &[FileFix], warnings: &mut Vec<String>) -> (usize, usize) {
-    let (mut files, mut count) = (0, 0);
+/// What writing the fixes did.
+#[derive(Debug, Default)]
+pub struct Written {
+    /// Files written and fixes in them.
+    pub files: usize,
+    pub fixes: usize,
+    /// Files that could not be written, each left exactly as it was, with why (the run must fail).
+    pub errors: Vec<String>,
+    /// The signal (SIGINT, SIGTERM, SIGHUP) that stopped the writing between two files: the files not
+    /// written yet are unchanged, and the caller should end by the same signal (`atomic_write::reraise`).
+    pub interrupted: Option<i32>,
+}
+
+/// Writes the fixed files, each atomically (see `atomic_write`): at every moment a file is wholly its
+/// old or its new version, with its mode, owner, symbolic link, UTF-8 BOM and line endings kept. A file
+/// that changed on disk since the check read it is left alone with a warning; a file that cannot be
+/// written is an error in `Written::errors`, and the file is untouched.
+pub fn write(fixes: &[FileFix], warnings: &mut Vec<String>) -> Written {
+    let guard = crate::atomic_write::InterruptGuard::install();
+    let mut out = Written::default();
     for f in fixes {
-        let now = match read_source(Path::new(&f.path)) {
-            Source::Text { text } => cache::content_hash(&text),
-            Source::Skipped(_) => 0,
-        };
-        if now != f.hash {
-            warnings.push(format!("{}: changed on disk while loopsafe was running; not fixed", f.path));
-            continue;
+        if let Some(signal) = guard.received() {
+            out.interrupted = Some(signal);
+            break;
         }
-        match std::fs::write(&f.path, &f.fixed.text) {
-            Ok(()) => {
-                files += 1;
-                count += f.fixed.applied;
+        let links = hard_links(&f.path);
+        match write_file(f) {
+            Ok(true) => {
+                out.files += 1;
+                out.fixes += f.fixed.applied;
+                if links > 1 {
+                    warnings.push(format!(
+                        "{}: had {links} hard links: it was replaced, and its other names keep the old version",
+                        f.path
+                    ));
+                }
             }
-            Err(e) => warnings.push(format!("{}: cannot write the fixes: {e}", f.path)),
+            Ok(false) => warnings.push(format!("{}: changed on disk while loopsafe was running; not fixed", f.path)),
+            Err(e) => out.errors.push(format!("{}: cannot write the fixes: {e}; the file is unchanged", f.path)),
         }
     }
-    (files, count)
+    // A signal during the last file.
+    out.interrupted = out.interrupted.or(guard.received());
+    out
+}
+
+/// How many names (hard links) the file at `path` has.
+fn hard_links(path: &str) -> u64 {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata(path).map_or(1, |m| m.nlink())
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        1
+    }
+}
+
+/// Writes one fixed file; `Ok(false)` when it changed on disk since the check read it.
+fn write_file(f: &FileFix) -> Result<bool, String> {
+    use crate::atomic_write::{Replaced, replace};
+    // A symbolic link stays a link: the file it points to gets the fixes.
+    let target = match std::fs::canonicalize(&f.path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(format!("cannot resolve the path: {e}")),
+    };
+    // The metadata first, the content after: a write in between shows in `replace`'s comparison.
+    let before = std::fs::metadata(&target).map_err(|e| format!("cannot read: {e}"))?;
+    if !before.is_file() {
+        return Err("not a regular file".to_string());
+    }
+    let bytes = std::fs::read(&target).map_err(|e| format!("cannot read: {e}"))?;
+    let Source::Text { text } = crate::check::decode_source(&target, &bytes) else { return Ok(false) };
+    if cache::content_hash(&text) != f.hash {
+        return Ok(false);
+    }
+    let body = with_line_endings_of(&f.original, &f.fixed.text);
+    let mut new = Vec::with_capacity(body.len() + 3);
+    if bytes.starts_with(UTF8_BOM) {
+        new.extend_from_slice(UTF8_BOM);
+    }
+    new.extend_from_slice(body.as_bytes());
+    Ok(replace(&target, &new, &before)? == Replaced::Done)
+}
+
+const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
+
+/// `fixed` with the line endings of `original`: when every line of the original ends with `\r\n`, a
+/// bare `\n` a fix brought in becomes `\r\n` too. (The fix engine already writes the file's line
+/// ending; this is the last guard at the edge.) Files with mixed or `\n` endings are left as they are.
+pub fn with_line_endings_of<'a>(original: &str, fixed: &'a str) -> std::borrow::Cow<'a, str> {
+    let lf = original.bytes().filter(|&b| b == b'\n').count();
+    let crlf = original.matches("\r\n").count();
+    let bare = |t: &str| t.split_inclusive('\n').any(|l| l.ends_with('\n') && !l.ends_with("\r\n"));
+    if lf == 0 || crlf != lf || !bare(fixed) {
+        return std::borrow::Cow::Borrowed(fixed);
+    }
+    let mut out = String::with_capacity(fixed.len() + fixed.len() / 32);
+    for line in fixed.split_inclusive('\n') {
+        match line.strip_suffix('\n') {
+            Some(body) if !body.ends_with('\r') => {
+                out.push_str(body);
+                out.push_str("\r\n");
+            }
+            _ => out.push_str(line),
+        }
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 /// "1 fix", "2 fixes".

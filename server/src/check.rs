@@ -102,7 +102,31 @@ pub struct CheckOptions<'a> {
 }
 
 /// Lists the Python files under `paths`, respecting `.gitignore`, hidden-directory rules and excludes.
+/// What cannot be read or vanished during the walk is skipped and logged (see `collect_files_warning`).
 pub fn collect_files(opts: &CheckOptions<'_>) -> Result<Vec<PathBuf>, String> {
+    let mut warnings = Vec::new();
+    let files = collect_files_warning(opts, &mut warnings)?;
+    for w in warnings {
+        tracing::warn!("{w}");
+    }
+    Ok(files)
+}
+
+/// Lists the Python files under `paths`, respecting `.gitignore`, hidden-directory rules and excludes.
+/// A directory or file that cannot be read (no permission) or that vanished during the walk (a build
+/// tool at work) is skipped with one warning in `warnings`, and the walk goes on: one unreadable
+/// directory must not cost the findings of all the others. Only a path named in `opts.paths` that does
+/// not exist, or a bad exclude pattern, is an error.
+pub fn collect_files_warning(opts: &CheckOptions<'_>, warnings: &mut Vec<String>) -> Result<Vec<PathBuf>, String> {
+    walk(opts, warnings, &display_path)
+}
+
+/// `collect_files_warning`, with the paths in warnings shown by `shown`.
+fn walk(
+    opts: &CheckOptions<'_>,
+    warnings: &mut Vec<String>,
+    shown: &dyn Fn(&Path) -> String,
+) -> Result<Vec<PathBuf>, String> {
     let excludes = exclude_set(&opts.settings.exclude)?;
     let root = opts.root.map(|r| std::fs::canonicalize(r).unwrap_or_else(|_| r.to_path_buf()));
     let is_excluded = std::sync::Arc::new(move |p: &Path| -> bool {
@@ -135,7 +159,13 @@ pub fn collect_files(opts: &CheckOptions<'_>) -> Result<Vec<PathBuf>, String> {
             .filter_entry(move |e| e.depth() == 0 || !is_excluded(e.path()))
             .build();
         for entry in walker {
-            let entry = entry.map_err(|e| e.to_string())?;
+            let entry = match entry {
+                Ok(e) => e,
+                Err(e) => {
+                    warnings.push(walk_warning(&e, shown));
+                    continue;
+                }
+            };
             let p = entry.path();
             if entry.file_type().is_some_and(|t| t.is_file()) && p.extension().is_some_and(|e| e == "py") {
                 files.push(p.to_path_buf());
@@ -145,6 +175,37 @@ pub fn collect_files(opts: &CheckOptions<'_>) -> Result<Vec<PathBuf>, String> {
     files.sort();
     files.dedup();
     Ok(files)
+}
+
+/// The warning for a walk error: the path and why it is skipped.
+fn walk_warning(e: &ignore::Error, shown: &dyn Fn(&Path) -> String) -> String {
+    let display_path = shown;
+    fn find(e: &ignore::Error, path: Option<&Path>, display_path: &dyn Fn(&Path) -> String) -> String {
+        match e {
+            ignore::Error::WithPath { path, err } => find(err, Some(path), display_path),
+            ignore::Error::WithDepth { err, .. } | ignore::Error::WithLineNumber { err, .. } => {
+                find(err, path, display_path)
+            }
+            ignore::Error::Partial(errs) if errs.len() == 1 => find(&errs[0], path, display_path),
+            ignore::Error::Io(io) => {
+                let shown = path.map_or_else(|| "a path".to_string(), display_path);
+                if io.kind() == std::io::ErrorKind::NotFound {
+                    format!("{shown}: skipped: it vanished while loopsafe was walking the directory")
+                } else {
+                    // The error's own text may repeat the path (as walked, not as shown).
+                    let why = io
+                        .raw_os_error()
+                        .map_or_else(|| io.kind().to_string(), |c| std::io::Error::from_raw_os_error(c).to_string());
+                    format!("{shown}: skipped: cannot read: {why}")
+                }
+            }
+            other => match path {
+                Some(p) => format!("{}: skipped: {other}", display_path(p)),
+                None => format!("skipped: {other}"),
+            },
+        }
+    }
+    find(e, None, display_path)
 }
 
 fn exclude_set(globs: &[String]) -> Result<GlobSet, String> {
@@ -167,11 +228,28 @@ pub enum Source {
 
 /// Reads a Python file as text: strips a UTF-8 BOM, refuses binary and non-UTF-8 content with a reason.
 pub fn read_source(path: &Path) -> Source {
-    let bytes = match std::fs::read(path) {
-        Ok(b) => b,
-        Err(e) => return Source::Skipped(format!("{}: cannot read: {e}", path.display())),
-    };
-    let body = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
+    match std::fs::read(path) {
+        Ok(bytes) => decode_source(path, &bytes),
+        Err(e) => Source::Skipped(format!("{}: cannot read: {e}", path.display())),
+    }
+}
+
+/// `read_source` of `path`, with the reason for a skip naming the file as `shown` (as the user gave it).
+/// A file deleted since the walk found it is a warning of its own.
+fn read_shown(path: &Path, shown: &str) -> Source {
+    match std::fs::read(path) {
+        Ok(bytes) => decode_source(Path::new(shown), &bytes),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            Source::Skipped(format!("{shown}: skipped: it vanished while loopsafe was running"))
+        }
+        Err(e) => Source::Skipped(format!("{shown}: cannot read: {e}")),
+    }
+}
+
+/// The text of a Python file's bytes, as `read_source` gives it. A NUL byte in the first 8 KiB marks a
+/// binary file; a NUL further on (in a string) is text, and the parser reads past it.
+pub fn decode_source(path: &Path, bytes: &[u8]) -> Source {
+    let body = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     if body.iter().take(8192).any(|&b| b == 0) {
         return Source::Skipped(format!("{}: skipped: binary file (contains NUL bytes)", path.display()));
     }
@@ -204,7 +282,8 @@ pub fn project_root(start: &Path) -> Option<PathBuf> {
 /// for the given files only. With a cache directory, unchanged files are not analysed again.
 pub fn check(opts: &CheckOptions<'_>, catalog: &Catalog) -> Result<Report, String> {
     let timer = Timer::new();
-    let reported = collect_files(opts)?;
+    let mut warnings = Vec::new();
+    let reported = collect_files_warning(opts, &mut warnings)?;
     let root = opts.paths.first().and_then(|p| project_root(p));
     let mut seen: HashSet<PathBuf> = HashSet::new();
     // (absolute path, display path, reported?)
@@ -220,18 +299,30 @@ pub fn check(opts: &CheckOptions<'_>, catalog: &Catalog) -> Result<Report, Strin
     {
         let project_opts = CheckOptions { paths: std::slice::from_ref(root), ..opts.clone() };
         let cwd = std::env::current_dir().ok().and_then(|c| std::fs::canonicalize(c).ok());
-        for p in collect_files(&project_opts)? {
+        let shown = |p: &Path| display_path(cwd.as_deref().and_then(|c| p.strip_prefix(c).ok()).unwrap_or(p));
+        // The project's walk passes the reported paths again: their warnings are not repeated.
+        let mut project_warnings = Vec::new();
+        let project_files = walk(&project_opts, &mut project_warnings, &shown)?;
+        let known: HashSet<String> = warnings.iter().cloned().collect();
+        warnings.extend(project_warnings.into_iter().filter(|w| !known.contains(w)));
+        for p in project_files {
             let abs = std::fs::canonicalize(&p).unwrap_or_else(|_| p.clone());
             if seen.insert(abs.clone()) {
-                let shown = cwd.as_deref().and_then(|c| abs.strip_prefix(c).ok()).unwrap_or(&abs);
-                files.push((abs.clone(), display_path(shown), false));
+                files.push((abs.clone(), shown(&abs), false));
             }
         }
     }
     timer.lap("walk");
 
-    let mut warnings = Vec::new();
-    let cache = opts.cache_dir.as_deref().map(|d| Cache::open(d, opts.settings, opts.follow));
+    // A cache directory that is not loopsafe's is an error when the user chose it (the CLI checks that
+    // first, with `cache::ensure_owned`); here it is a warning and a run without the cache.
+    let cache = opts.cache_dir.as_deref().and_then(|d| match Cache::open(d, opts.settings, opts.follow) {
+        Ok(c) => Some(c),
+        Err(e) => {
+            warnings.push(format!("not using the cache: {e}"));
+            None
+        }
+    });
     timer.lap("cache load");
 
     struct Outcome {
@@ -242,7 +333,7 @@ pub fn check(opts: &CheckOptions<'_>, catalog: &Catalog) -> Result<Report, Strin
     }
     let outcomes: Vec<Result<Outcome, String>> = files
         .par_iter()
-        .map(|(abs, display, is_reported)| match read_source(abs) {
+        .map(|(abs, display, is_reported)| match read_shown(abs, display) {
             Source::Skipped(why) => Err(why),
             Source::Text { text } => {
                 let hash = cache::content_hash(&text);

@@ -34,7 +34,7 @@ pub fn load_file(path: &Path) -> Result<Loaded, String> {
 
 /// The nearest `pyproject.toml` with a `[tool.loopsafe]` table, from `start` upwards.
 pub fn discover(start: &Path) -> Result<Loaded, String> {
-    match find_config(start) {
+    match find_config(start)? {
         Some(path) => load_file(&path),
         None => Ok(Loaded { settings: Settings::default(), source: None }),
     }
@@ -43,7 +43,7 @@ pub fn discover(start: &Path) -> Result<Loaded, String> {
 /// The `[tool.loopsafe]` table that `discover` would read, with the context its errors are reported in
 /// (empty when there is none): for callers that lay other settings over the project's, key by key.
 pub fn discover_table(start: &Path) -> Result<(toml::Table, String), String> {
-    let Some(path) = find_config(start) else { return Ok((toml::Table::new(), String::new())) };
+    let Some(path) = find_config(start)? else { return Ok((toml::Table::new(), String::new())) };
     let doc = read_toml(&path)?;
     let table = match doc.get("tool").and_then(|t| t.get("loopsafe")) {
         Some(toml::Value::Table(t)) => t.clone(),
@@ -54,27 +54,55 @@ pub fn discover_table(start: &Path) -> Result<(toml::Table, String), String> {
 }
 
 fn read_toml(path: &Path) -> Result<toml::Table, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
+    let bytes = std::fs::read(path).map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
+    let text = utf8(path, &bytes)?;
     text.parse().map_err(|e: toml::de::Error| format!("{}: invalid TOML: {}", path.display(), e.to_string().trim_end()))
 }
 
-/// The nearest `pyproject.toml`, from `start` upwards, that has a `[tool.loopsafe]` table.
-fn find_config(start: &Path) -> Option<PathBuf> {
+/// A TOML file's text (TOML is UTF-8; a BOM is allowed and dropped); an error naming the file and the
+/// first invalid byte's line and column otherwise.
+fn utf8<'a>(path: &Path, bytes: &'a [u8]) -> Result<&'a str, String> {
+    let body = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    std::str::from_utf8(body).map_err(|e| {
+        let good = &body[..e.valid_up_to()];
+        let line = good.iter().filter(|&&b| b == b'\n').count() + 1;
+        let col = good.len() - good.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1) + 1;
+        format!(
+            "{}: not valid UTF-8 (byte 0x{:02x} at line {line}, column {col}); TOML files must be UTF-8",
+            path.display(),
+            body[e.valid_up_to()]
+        )
+    })
+}
+
+/// The nearest `pyproject.toml`, from `start` upwards, that has a `[tool.loopsafe]` table. A
+/// `pyproject.toml` that cannot be read or is not UTF-8 where its text shows such a table is an error,
+/// not a file without one: the user's settings must not be ignored silently.
+fn find_config(start: &Path) -> Result<Option<PathBuf>, String> {
     let start = std::fs::canonicalize(start).unwrap_or_else(|_| start.to_path_buf());
     let mut dir = if start.is_dir() { Some(start.as_path()) } else { start.parent() };
     while let Some(d) = dir {
         let candidate = d.join("pyproject.toml");
-        if candidate.is_file() && has_loopsafe_table(&std::fs::read_to_string(&candidate).unwrap_or_default()) {
-            return Some(candidate);
+        if candidate.is_file() {
+            let bytes = match std::fs::read(&candidate) {
+                Ok(b) => b,
+                // Deleted since `is_file`: there is none.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+                Err(e) => return Err(format!("{}: cannot read: {e}", candidate.display())),
+            };
+            if has_loopsafe_table(&String::from_utf8_lossy(&bytes)) {
+                utf8(&candidate, &bytes)?;
+                return Ok(Some(candidate));
+            }
         }
         dir = d.parent();
     }
-    None
+    Ok(None)
 }
 
 fn has_loopsafe_table(text: &str) -> bool {
     text.lines().any(|l| {
-        let l = l.trim();
+        let l = l.trim_start_matches('\u{feff}').trim();
         l.starts_with("[tool.loopsafe") || l.starts_with("[ tool.loopsafe")
     })
 }
@@ -89,7 +117,8 @@ pub fn project_depends_on(start: &Path, names: &[&str]) -> bool {
         let candidate = d.join("pyproject.toml");
         if candidate.is_file() {
             let mut deps = Vec::new();
-            if let Ok(doc) = std::fs::read_to_string(&candidate).unwrap_or_default().parse::<toml::Table>() {
+            let bytes = std::fs::read(&candidate).unwrap_or_default();
+            if let Ok(doc) = utf8(&candidate, &bytes).unwrap_or_default().parse::<toml::Table>() {
                 pyproject_dependencies(&doc, &mut deps);
             }
             if let Ok(entries) = std::fs::read_dir(d) {
@@ -139,4 +168,35 @@ fn normalize_requirement(req: &str) -> String {
         .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
         .map(|c| if c == '_' || c == '.' { '-' } else { c.to_ascii_lowercase() })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_pyproject_that_is_not_utf8_is_an_error_naming_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("pyproject.toml");
+        std::fs::write(&path, b"[tool.loopsafe]\n# caf\xe9\nselect = [\"LS1\"]\n").unwrap();
+        let err = discover(dir.path()).unwrap_err();
+        assert_eq!(
+            err,
+            format!(
+                "{}: not valid UTF-8 (byte 0xe9 at line 2, column 6); TOML files must be UTF-8",
+                std::fs::canonicalize(&path).unwrap().display()
+            )
+        );
+        assert!(discover_table(dir.path()).is_err());
+        assert!(load_file(&path).unwrap_err().contains("not valid UTF-8"));
+    }
+
+    #[test]
+    fn a_bom_is_allowed() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("pyproject.toml"), b"\xEF\xBB\xBF[tool.loopsafe]\nignore = [\"LS1\"]\n")
+            .unwrap();
+        let loaded = discover(dir.path()).unwrap();
+        assert!(!loaded.settings.ignore.is_empty());
+    }
 }

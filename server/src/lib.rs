@@ -4,6 +4,7 @@
 //! `analysis` core; `check` and `output` are the command line's edges.
 
 pub mod analysis;
+pub mod atomic_write;
 pub mod autofix;
 pub mod cache;
 pub mod catalog;

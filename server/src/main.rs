@@ -167,6 +167,12 @@ fn run_check(args: CheckArgs) -> Result<ExitCode, String> {
             root.map(|r| r.join(loopsafe::cache::DIR_NAME))
         })
     };
+    // A cache directory the user chose must be loopsafe's (missing, empty or marked): never a project's.
+    if !args.no_cache
+        && let Some(dir) = &args.cache_dir
+    {
+        loopsafe::cache::ensure_owned(dir)?;
+    }
     let opts = CheckOptions {
         paths: &args.paths,
         settings: &settings,
@@ -199,16 +205,31 @@ fn run_check(args: CheckArgs) -> Result<ExitCode, String> {
             );
             return Ok(if fixes.is_empty() || args.exit_zero { ExitCode::SUCCESS } else { ExitCode::from(1) });
         }
-        let (files, count) = autofix::write(&fixes, &mut warnings);
+        let written = autofix::write(&fixes, &mut warnings);
         for w in &warnings {
             let _ = writeln!(stderr, "loopsafe: warning: {w}");
         }
         let _ = writeln!(
             stderr,
             "loopsafe: applied {} in {}",
-            autofix::plural(count, "fix", "fixes"),
-            autofix::plural(files, "file", "files")
+            autofix::plural(written.fixes, "fix", "fixes"),
+            autofix::plural(written.files, "file", "files")
         );
+        for e in &written.errors {
+            let _ = writeln!(stderr, "loopsafe: error: {e}");
+        }
+        if let Some(signal) = written.interrupted {
+            let _ = writeln!(stderr, "loopsafe: interrupted: the files not fixed yet are unchanged");
+            loopsafe::atomic_write::reraise(signal);
+            return Ok(ExitCode::from(128 + signal.clamp(0, 127) as u8));
+        }
+        if !written.errors.is_empty() {
+            // Never "All checks passed" after a failed write.
+            return Err(format!(
+                "{} could not be written (unchanged)",
+                autofix::plural(written.errors.len(), "fixed file", "fixed files")
+            ));
+        }
         // Report what remains.
         report = check::check(&opts, &catalog)?;
     }

@@ -152,10 +152,25 @@ thread_local! {
     static RANGE_PARSER: RefCell<Parser> = RefCell::new(parser());
 }
 
+/// What tree-sitter reads in place of `text`: the text itself, or a copy with every NUL byte replaced by
+/// a space. tree-sitter takes a NUL for the end of the input, so one NUL (in a string, say) would leave
+/// the rest of the file unparsed and unanalysed. The copy has the same length, so every byte offset (and
+/// every point) of the tree is an offset into `text`; a space is one byte and valid UTF-8 wherever it
+/// lands. (CPython refuses source with NUL bytes outside strings; the analysis reads on.)
+fn without_nul(text: &str) -> std::borrow::Cow<'_, [u8]> {
+    let bytes = text.as_bytes();
+    if bytes.contains(&0) {
+        std::borrow::Cow::Owned(bytes.iter().map(|&b| if b == 0 { b' ' } else { b }).collect())
+    } else {
+        std::borrow::Cow::Borrowed(bytes)
+    }
+}
+
 /// Parses Python source, reusing `old` (already edited) for an incremental parse. Tree-sitter never
 /// fails on bad syntax (it yields ERROR nodes); `None` is only possible if parsing was cancelled.
+/// NUL bytes do not end the parse (see `without_nul`).
 pub fn parse(text: &str, old: Option<&Tree>) -> Option<Tree> {
-    PARSER.with(|p| p.borrow_mut().parse(text, old))
+    PARSER.with(|p| p.borrow_mut().parse(without_nul(text), old))
 }
 
 /// Parses only `range` of `text` (which must start at the start of a line): the tree's nodes have their
@@ -179,6 +194,23 @@ pub fn parse_range(text: &str, range: std::ops::Range<usize>, old: Option<&Tree>
     RANGE_PARSER.with(|p| {
         let mut p = p.borrow_mut();
         p.set_included_ranges(&[r]).ok()?;
-        p.parse(text, old)
+        p.parse(without_nul(text), old)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_nul_byte_does_not_end_the_parse() {
+        let text = "x = 'a\0b'\n\ndef after():\n    pass\n";
+        let tree = parse(text, None).unwrap();
+        let root = tree.root_node();
+        assert_eq!(root.end_byte(), text.len());
+        assert!(!root.has_error(), "{}", root.to_sexp());
+        assert_eq!(root.named_child_count(), 2, "{}", root.to_sexp());
+        let part = parse_range(text, 0..text.len(), None).unwrap();
+        assert_eq!(part.root_node().end_byte(), text.len());
+    }
 }
