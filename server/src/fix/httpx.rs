@@ -101,7 +101,11 @@ pub(super) fn fix(ctx: &FileContext<'_>, t: &Target, call: Node<'_>, out: &mut F
     let indent = &text[line_start..stmt.start_byte()];
     let unit = if indent.contains('\t') { "\t" } else { "    " };
     let mut edits = Vec::new();
-    let client = ctx.imports.module_attr("httpx", "AsyncClient", &mut edits, text);
+    let scoped = ctx.imports_at(stmt);
+    let client = scoped.module_attr("httpx", "AsyncClient", &mut edits, text);
+    if let Some(why) = scoped.conflict() {
+        return refuse(out, why);
+    }
     let request = awaited(call, &format!("{name}.{client_method}({})", call_args.join(", ")));
     let stmt_text =
         format!("{}{request}{}", &text[stmt.start_byte()..call.start_byte()], &text[call.end_byte()..stmt.end_byte()]);
@@ -290,7 +294,11 @@ fn session_fix(ctx: &FileContext<'_>, s: Session<'_>, out: &mut Fixes) {
         let mut c = n.walk();
         stack.extend(n.children(&mut c));
     }
-    let client = ctx.imports.module_attr("httpx", "AsyncClient", &mut edits, ctx.text);
+    let scoped = ctx.imports_at(s.with);
+    let client = scoped.module_attr("httpx", "AsyncClient", &mut edits, ctx.text);
+    if let Some(why) = scoped.conflict() {
+        return refuse(out, why);
+    }
     let defaults = if from_requests { "follow_redirects=True, timeout=None" } else { "" };
     edits.push(Edit { range: s.with.start_byte()..s.with.start_byte(), text: "async ".into() });
     edits.push(Edit { range: s.ctor.byte_range(), text: format!("{client}({defaults})") });
@@ -332,26 +340,32 @@ fn response_escapes(ctx: &FileContext<'_>, call: Node<'_>) -> Option<String> {
                 return Some("the response is stored in something other than a name".into());
             }
             let name = ctx.node_text(left);
-            // Every `name.attr` in the function.
+            // Every `name.attr` in the function, listed once per function.
             let def = enclosing_def(call)?;
-            let mut stack = vec![def];
-            let mut seen = 0;
-            while let Some(n) = stack.pop() {
-                seen += 1;
-                if seen > 200_000 {
-                    return Some("the function is too large to check".into());
+            let mut memo = ctx.memo.response_attrs.borrow_mut();
+            let attrs = memo.entry(def.id()).or_insert_with(|| {
+                let mut found: std::collections::HashMap<String, String> = std::collections::HashMap::new();
+                let mut stack = vec![def];
+                let mut seen = 0;
+                while let Some(n) = stack.pop() {
+                    seen += 1;
+                    if seen > 200_000 {
+                        // Too large to check: every name is refused.
+                        found.insert(String::new(), "the function is too large to check".into());
+                        break;
+                    }
+                    if n.kind() == "attribute"
+                        && let Some(o) = n.child_by_field_name("object").filter(|o| o.kind() == "identifier")
+                        && let Some(why) = n.child_by_field_name("attribute").and_then(|a| check_attr(ctx.node_text(a)))
+                    {
+                        found.entry(ctx.node_text(o).to_string()).or_insert(why);
+                    }
+                    let mut c = n.walk();
+                    stack.extend(n.children(&mut c));
                 }
-                if n.kind() == "attribute"
-                    && n.child_by_field_name("object")
-                        .is_some_and(|o| o.kind() == "identifier" && ctx.node_text(o) == name)
-                    && let Some(why) = n.child_by_field_name("attribute").and_then(|a| check_attr(ctx.node_text(a)))
-                {
-                    return Some(why);
-                }
-                let mut c = n.walk();
-                stack.extend(n.children(&mut c));
-            }
-            None
+                found
+            });
+            attrs.get(name).or_else(|| attrs.get("")).cloned()
         }
         _ => Some("the response is passed on, and its users may rely on the requests API".into()),
     }
@@ -387,6 +401,10 @@ fn catches_library_errors(ctx: &FileContext<'_>, call: Node<'_>, library: &str) 
 
 /// `client`, unless the function already uses that name.
 fn client_name(ctx: &FileContext<'_>, def: Node<'_>) -> String {
+    ctx.memo.client_names.borrow_mut().entry(def.id()).or_insert_with(|| client_name_in(ctx, def)).clone()
+}
+
+fn client_name_in(ctx: &FileContext<'_>, def: Node<'_>) -> String {
     let body = ctx.node_text(def);
     let used = |name: &str| {
         body.match_indices(name).any(|(i, _)| {
