@@ -145,10 +145,9 @@ pub fn attach_fixes(report: &mut Report, catalog: &Catalog, options: &Options) {
                 let d = &report.diagnostics[i];
                 let target = if d.is_chain() { chain_target(d) } else { Target::from_finding(&d.finding, false) };
                 let fixes = ctx
-                    .fixes(&target)
+                    .automatic_fixes(&target)
                     .fixes
                     .into_iter()
-                    .filter(|f| f.id.is_automatic())
                     .map(|f| {
                         json!({
                             "title": f.title,

@@ -66,7 +66,7 @@ pub(super) fn fix(ctx: &FileContext<'_>, t: &Target, call: Node<'_>, out: &mut F
     if !METHODS.contains(&method) {
         return refuse(out, format!("`{method}` has no `httpx.AsyncClient` method: change it by hand"));
     }
-    if let Err(why) = await_allowed(call) {
+    if let Err(why) = await_allowed(ctx, call) {
         return refuse(out, why);
     }
     let from_requests = library == "requests";
@@ -94,7 +94,7 @@ pub(super) fn fix(ctx: &FileContext<'_>, t: &Target, call: Node<'_>, out: &mut F
     let Some(stmt) = own_line_statement(ctx, call) else {
         return refuse(out, "the call is not in a statement of its own line, where `async with` could go".into());
     };
-    let Some(def) = enclosing_def(call) else { return };
+    let Some(def) = enclosing_def(ctx, call) else { return };
     let name = client_name(ctx, def);
     let text = ctx.text;
     let line_start = super::imports::line_start(text, stmt.start_byte());
@@ -106,7 +106,7 @@ pub(super) fn fix(ctx: &FileContext<'_>, t: &Target, call: Node<'_>, out: &mut F
     if let Some(why) = scoped.conflict() {
         return refuse(out, why);
     }
-    let request = awaited(call, &format!("{name}.{client_method}({})", call_args.join(", ")));
+    let request = awaited(ctx, call, &format!("{name}.{client_method}({})", call_args.join(", ")));
     let stmt_text =
         format!("{}{request}{}", &text[stmt.start_byte()..call.start_byte()], &text[call.end_byte()..stmt.end_byte()]);
     edits.push(Edit {
@@ -198,7 +198,7 @@ fn session_block<'t>(ctx: &FileContext<'t>, call: Node<'t>, func: Node<'t>, libr
     }
     let object = func.child_by_field_name("object").filter(|o| o.kind() == "identifier")?;
     let name = ctx.node_text(object);
-    let mut n = call.parent();
+    let mut n = ctx.up(call);
     for _ in 0..256 {
         let cur = n?;
         if cur.kind() == "function_definition" {
@@ -222,7 +222,7 @@ fn session_block<'t>(ctx: &FileContext<'t>, call: Node<'t>, func: Node<'t>, libr
                 return Some(Session { with: cur, ctor, name: name.to_string(), library: library.to_string() });
             }
         }
-        n = cur.parent();
+        n = ctx.up(cur);
     }
     None
 }
@@ -234,7 +234,7 @@ fn session_fix(ctx: &FileContext<'_>, s: Session<'_>, out: &mut Fixes) {
     let title = format!("Use `httpx.AsyncClient` instead of the `{}`", s.library);
     let refuse =
         |out: &mut Fixes, reason: String| out.refused.push(Refusal { id: FixId::Httpx, title: title.clone(), reason });
-    if let Err(why) = await_allowed(s.with) {
+    if let Err(why) = await_allowed(ctx, s.with) {
         return refuse(out, why);
     }
     if s.ctor.child_by_field_name("arguments").is_some_and(|a| a.named_child_count() > 0) {
@@ -252,13 +252,13 @@ fn session_fix(ctx: &FileContext<'_>, s: Session<'_>, out: &mut Fixes) {
         }
         if n.kind() == "identifier" && ctx.node_text(n) == s.name {
             let line = n.start_position().row + 1;
-            let Some(attr) = n.parent().filter(|p| {
+            let Some(attr) = ctx.up(n).filter(|p| {
                 p.kind() == "attribute" && p.child_by_field_name("object").is_some_and(|o| o.id() == n.id())
             }) else {
                 return refuse(out, format!("the session is used as a value at line {line}"));
             };
             let method = attr.child_by_field_name("attribute").map(|a| ctx.node_text(a)).unwrap_or_default();
-            let call = attr.parent().filter(|c| {
+            let call = ctx.up(attr).filter(|c| {
                 c.kind() == "call" && c.child_by_field_name("function").is_some_and(|f| f.id() == attr.id())
             });
             match call {
@@ -279,7 +279,7 @@ fn session_fix(ctx: &FileContext<'_>, s: Session<'_>, out: &mut Fixes) {
                         args.push("follow_redirects=False".into());
                     }
                     let expr = format!("{}.{}({})", s.name, mapped.method, args.join(", "));
-                    edits.push(Edit { range: call.byte_range(), text: awaited(call, &expr) });
+                    edits.push(Edit { range: call.byte_range(), text: awaited(ctx, call, &expr) });
                 }
                 None if SESSION_ATTRIBUTES.contains(&method) => {}
                 _ => {
@@ -310,7 +310,7 @@ fn session_fix(ctx: &FileContext<'_>, s: Session<'_>, out: &mut Fixes) {
 fn own_line_statement<'t>(ctx: &FileContext<'t>, call: Node<'t>) -> Option<Node<'t>> {
     let mut n = call;
     for _ in 0..64 {
-        let p = n.parent()?;
+        let p = ctx.up(n)?;
         if matches!(p.kind(), "block" | "module") {
             break;
         }
@@ -329,7 +329,7 @@ fn own_line_statement<'t>(ctx: &FileContext<'t>, call: Node<'t>) -> Option<Node<
 /// Why the response cannot be handed over as an httpx response: it leaves the statement (returned,
 /// passed on) or an attribute it reads has no httpx equivalent.
 fn response_escapes(ctx: &FileContext<'_>, call: Node<'_>) -> Option<String> {
-    let parent = call.parent()?;
+    let parent = ctx.up(call)?;
     let check_attr = |attr: &str| RESPONSE.iter().find(|(a, _)| *a == attr).map(|(_, why)| (*why).to_string());
     match parent.kind() {
         "expression_statement" => None,
@@ -341,7 +341,7 @@ fn response_escapes(ctx: &FileContext<'_>, call: Node<'_>) -> Option<String> {
             }
             let name = ctx.node_text(left);
             // Every `name.attr` in the function, listed once per function.
-            let def = enclosing_def(call)?;
+            let def = enclosing_def(ctx, call)?;
             let mut memo = ctx.memo.response_attrs.borrow_mut();
             let attrs = memo.entry(def.id()).or_insert_with(|| {
                 let mut found: std::collections::HashMap<String, String> = std::collections::HashMap::new();
@@ -375,7 +375,7 @@ fn response_escapes(ctx: &FileContext<'_>, call: Node<'_>) -> Option<String> {
 /// raises its own exceptions, which those handlers would no longer catch.
 fn catches_library_errors(ctx: &FileContext<'_>, call: Node<'_>, library: &str) -> Option<String> {
     let spelled = ctx.imports.spelling(library).unwrap_or_else(|| library.to_string());
-    let mut n = call.parent();
+    let mut n = ctx.up(call);
     for _ in 0..256 {
         let cur = n?;
         if cur.kind() == "function_definition" {
@@ -394,7 +394,7 @@ fn catches_library_errors(ctx: &FileContext<'_>, call: Node<'_>, library: &str) 
                 }
             }
         }
-        n = cur.parent();
+        n = ctx.up(cur);
     }
     None
 }

@@ -65,9 +65,10 @@ pub(super) struct LocalImport {
 pub(super) fn local_imports(text: &str, def: Node<'_>) -> Vec<LocalImport> {
     let mut out = Vec::new();
     let Some(body) = def.child_by_field_name("body") else { return out };
-    let mut stack = vec![body];
+    // (node, id of its parent)
+    let mut stack = vec![(body, def.id())];
     let mut seen = 0;
-    while let Some(n) = stack.pop() {
+    while let Some((n, parent)) = stack.pop() {
         seen += 1;
         if seen > super::kinds::MAX_NODES {
             break;
@@ -75,7 +76,7 @@ pub(super) fn local_imports(text: &str, def: Node<'_>) -> Vec<LocalImport> {
         match n.kind() {
             "function_definition" | "class_definition" | "lambda" => continue,
             "import_statement" | "import_from_statement" => {
-                let block = n.parent().map_or(0, |p| p.id());
+                let block = parent;
                 let stmt =
                     if n.kind() == "import_statement" { Some(plain(text, n)) } else { from(text, n, Kind::From) };
                 if let Some(stmt) = stmt {
@@ -86,7 +87,7 @@ pub(super) fn local_imports(text: &str, def: Node<'_>) -> Vec<LocalImport> {
             _ => {}
         }
         let mut c = n.walk();
-        stack.extend(n.children(&mut c));
+        stack.extend(n.children(&mut c).map(|ch| (ch, n.id())));
     }
     out
 }

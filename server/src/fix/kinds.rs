@@ -58,7 +58,7 @@ pub(super) fn collect(ctx: &FileContext<'_>, t: &Target, out: &mut Fixes) {
             }
         }
     }
-    if let Some(def) = enclosing_def(call)
+    if let Some(def) = enclosing_def(ctx, call)
         && ctx.is_endpoint(def)
     {
         make_sync(ctx, def, false, out);
@@ -81,21 +81,21 @@ pub(super) fn called_by_name(ctx: &FileContext<'_>, callee: &str, func_text: &st
 }
 
 /// The innermost `function_definition` around a node.
-pub(super) fn enclosing_def(node: Node<'_>) -> Option<Node<'_>> {
-    let mut n = node.parent();
+pub(super) fn enclosing_def<'t>(ctx: &FileContext<'t>, node: Node<'t>) -> Option<Node<'t>> {
+    let mut n = ctx.up(node);
     for _ in 0..MAX_ANCESTORS {
         let cur = n?;
         if cur.kind() == "function_definition" {
             return Some(cur);
         }
-        n = cur.parent();
+        n = ctx.up(cur);
     }
     None
 }
 
 fn def_named_at<'t>(ctx: &FileContext<'t>, range: &std::ops::Range<usize>) -> Option<Node<'t>> {
     let n = ctx.tree.root_node().descendant_for_byte_range(range.start, range.end)?;
-    let def = n.parent()?;
+    let def = ctx.up(n)?;
     (def.kind() == "function_definition" && def.child_by_field_name("name")?.byte_range() == *range).then_some(def)
 }
 
@@ -105,11 +105,11 @@ fn async_token(def: Node<'_>) -> Option<Node<'_>> {
 
 /// Whether `await` may replace `node`: it must sit in an `async def`, not in a lambda, a generator
 /// expression (it would become an async generator) or a class body.
-pub(super) fn await_allowed(node: Node<'_>) -> Result<(), String> {
-    if already_awaited(node) {
+pub(super) fn await_allowed<'t>(ctx: &FileContext<'t>, node: Node<'t>) -> Result<(), String> {
+    if already_awaited(ctx, node) {
         return Err("the call is already awaited: its result is an awaitable, not a blocking call's value".into());
     }
-    let mut n = node.parent();
+    let mut n = ctx.up(node);
     for _ in 0..MAX_ANCESTORS {
         let Some(cur) = n else { break };
         match cur.kind() {
@@ -129,16 +129,16 @@ pub(super) fn await_allowed(node: Node<'_>) -> Result<(), String> {
             }
             _ => {}
         }
-        n = cur.parent();
+        n = ctx.up(cur);
     }
     Err("the call is not in an `async def`".into())
 }
 
 /// Whether `node` is the operand of an `await` (through parentheses).
-pub(super) fn already_awaited(node: Node<'_>) -> bool {
+pub(super) fn already_awaited<'t>(ctx: &FileContext<'t>, node: Node<'t>) -> bool {
     let mut n = node;
     for _ in 0..MAX_ANCESTORS {
-        match n.parent() {
+        match ctx.up(n) {
             Some(p) if p.kind() == "parenthesized_expression" => n = p,
             Some(p) => return p.kind() == "await",
             None => return false,
@@ -148,8 +148,8 @@ pub(super) fn already_awaited(node: Node<'_>) -> bool {
 }
 
 /// `await X` where `node` was: parenthesized where the expression continues (`(await X).json()`).
-pub(super) fn awaited(node: Node<'_>, expr: &str) -> String {
-    let needs = node.parent().is_some_and(|p| {
+pub(super) fn awaited<'t>(ctx: &FileContext<'t>, node: Node<'t>, expr: &str) -> String {
+    let needs = ctx.up(node).is_some_and(|p| {
         let is = |field: &str| p.child_by_field_name(field).is_some_and(|c| c.id() == node.id());
         match p.kind() {
             "attribute" => is("object"),
@@ -211,12 +211,12 @@ fn with_first(first: &str, rest: &str) -> String {
 }
 
 /// Why a call's result must not move off the loop as is: a context manager, or a value iterated here.
-fn lazy_use(call: Node<'_>) -> Option<&'static str> {
+fn lazy_use<'t>(ctx: &FileContext<'t>, call: Node<'t>) -> Option<&'static str> {
     let mut node = call;
-    let mut parent = call.parent()?;
+    let mut parent = ctx.up(call)?;
     if parent.kind() == "as_pattern" {
         node = parent;
-        parent = parent.parent()?;
+        parent = ctx.up(parent)?;
     }
     let is = |field: &str| parent.child_by_field_name(field).is_some_and(|c| c.id() == node.id());
     match parent.kind() {
@@ -304,7 +304,7 @@ fn offload(ctx: &FileContext<'_>, t: &Target, call: Node<'_>, out: &mut Fixes) {
     // future, a task): offloaded, the awaitable would be made in the worker thread (a future or task
     // made there has no running loop, or the wrong one) and still need awaiting on the loop. Not offered:
     // the blocking part of `helper` is what to move off the loop.
-    if already_awaited(call) {
+    if already_awaited(ctx, call) {
         return refuse(
             out,
             format!(
@@ -313,10 +313,10 @@ fn offload(ctx: &FileContext<'_>, t: &Target, call: Node<'_>, out: &mut Fixes) {
             ),
         );
     }
-    if let Err(why) = await_allowed(call) {
+    if let Err(why) = await_allowed(ctx, call) {
         return refuse(out, why);
     }
-    if let Some(why) = lazy_use(call) {
+    if let Some(why) = lazy_use(ctx, call) {
         return refuse(out, why.into());
     }
     if let Some(why) = deferred_argument(call) {
@@ -356,7 +356,7 @@ fn offload(ctx: &FileContext<'_>, t: &Target, call: Node<'_>, out: &mut Fixes) {
     if let Some(why) = im.conflict() {
         return refuse(out, why);
     }
-    edits.push(Edit { range: call.byte_range(), text: awaited(call, &expr) });
+    edits.push(Edit { range: call.byte_range(), text: awaited(ctx, call, &expr) });
     // A module-level function called by its imported name (or a builtin) has no state that could be
     // bound to the loop's thread; a method's object (a DB connection, a client) or a project helper
     // may have (sqlite3 connections refuse other threads, thread-locals, the running loop).
@@ -378,7 +378,7 @@ fn async_sleep(ctx: &FileContext<'_>, call: Node<'_>, out: &mut Fixes) {
         "asyncio"
     };
     let title = format!("Replace `{}` with `await {module}.sleep`", short(ctx.node_text(func)));
-    if let Err(reason) = await_allowed(call) {
+    if let Err(reason) = await_allowed(ctx, call) {
         out.refused.push(Refusal { id: FixId::AsyncSleep, title, reason });
         return;
     }
@@ -396,7 +396,7 @@ fn async_sleep(ctx: &FileContext<'_>, call: Node<'_>, out: &mut Fixes) {
         out.refused.push(Refusal { id: FixId::AsyncSleep, title, reason });
         return;
     }
-    edits.push(Edit { range: call.byte_range(), text: awaited(call, &format!("{f}({})", ctx.node_text(*arg))) });
+    edits.push(Edit { range: call.byte_range(), text: awaited(ctx, call, &format!("{f}({})", ctx.node_text(*arg))) });
     out.fixes.push(Fix { id: FixId::AsyncSleep, title, applicability: Applicability::Safe, edits });
 }
 
@@ -445,7 +445,7 @@ fn anyio_path(ctx: &FileContext<'_>, im: &super::Imports, path: Node<'_>, edits:
 
 fn path_method(ctx: &FileContext<'_>, call: Node<'_>, func: Node<'_>, method: &str, out: &mut Fixes) {
     let title = format!("Use `await anyio.Path(...).{method}()`");
-    if let Err(reason) = await_allowed(call) {
+    if let Err(reason) = await_allowed(ctx, call) {
         out.refused.push(Refusal { id: FixId::AsyncFile, title, reason });
         return;
     }
@@ -460,7 +460,7 @@ fn path_method(ctx: &FileContext<'_>, call: Node<'_>, func: Node<'_>, method: &s
         return;
     }
     let expr = format!("{path}.{method}{}", ctx.node_text(args));
-    edits.push(Edit { range: call.byte_range(), text: awaited(call, &expr) });
+    edits.push(Edit { range: call.byte_range(), text: awaited(ctx, call, &expr) });
     out.fixes.push(Fix { id: FixId::AsyncFile, title, applicability: Applicability::Safe, edits });
 }
 
@@ -474,13 +474,13 @@ fn whole_file_open(ctx: &FileContext<'_>, t: &Target, call: Node<'_>, func: Node
         })
     };
     // The outer `open(...).read()` / `.write(x)`.
-    let Some(attr) = call.parent().filter(|p| p.kind() == "attribute") else {
+    let Some(attr) = ctx.up(call).filter(|p| p.kind() == "attribute") else {
         return refuse(
             out,
             "only a whole-file `open(...).read()` or `open(...).write(data)` has a direct `anyio.Path` equivalent",
         );
     };
-    let Some(outer) = attr.parent().filter(|p| p.kind() == "call") else {
+    let Some(outer) = ctx.up(attr).filter(|p| p.kind() == "call") else {
         return refuse(
             out,
             "only a whole-file `open(...).read()` or `open(...).write(data)` has a direct `anyio.Path` equivalent",
@@ -566,7 +566,7 @@ fn whole_file_open(ctx: &FileContext<'_>, t: &Target, call: Node<'_>, func: Node
         _ => return refuse(out, &format!("`.{op}(...)` is called with arguments other than a whole-file {op}")),
     };
     let title = format!("Use `await anyio.Path(...).{method}()`");
-    if let Err(reason) = await_allowed(outer) {
+    if let Err(reason) = await_allowed(ctx, outer) {
         out.refused.push(Refusal { id: FixId::AsyncFile, title, reason });
         return;
     }
@@ -589,7 +589,7 @@ fn whole_file_open(ctx: &FileContext<'_>, t: &Target, call: Node<'_>, func: Node
     let mut args: Vec<String> = data.map(|d| ctx.node_text(d).to_string()).into_iter().collect();
     args.extend(passed);
     let expr = format!("{p}.{method}({})", args.join(", "));
-    edits.push(Edit { range: outer.byte_range(), text: awaited(outer, &expr) });
+    edits.push(Edit { range: outer.byte_range(), text: awaited(ctx, outer, &expr) });
     out.fixes.push(Fix { id: FixId::AsyncFile, title, applicability: Applicability::Safe, edits });
 }
 
@@ -748,7 +748,7 @@ fn noqa(ctx: &FileContext<'_>, t: &Target, out: &mut Fixes) {
             "string" | "string_content" | "concatenated_string" if cur.end_byte() > eol => return,
             _ => {}
         }
-        n = cur.parent();
+        n = ctx.up(cur);
     }
     let title = format!("Add `# noqa: {code}` to this line");
     let edit = match comment.and_then(|c| noqa_codes_end(ctx.node_text(c)).map(|r| (c, r))) {

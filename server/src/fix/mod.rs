@@ -142,6 +142,8 @@ pub struct FileContext<'a> {
     /// The `function_definition` ranges that FastAPI/Starlette run as routes or dependencies.
     endpoints: HashSet<(usize, usize)>,
     verifier: verify::Verifier,
+    /// The module's top-level nodes, in order (for [`FileContext::up`]).
+    tops: Vec<Node<'a>>,
     /// Per-file facts that fixes of many findings share, computed at most once (see `kinds`).
     pub(crate) memo: kinds::Memo,
 }
@@ -156,17 +158,60 @@ impl<'a> FileContext<'a> {
             imports: Imports::scan(text, tree),
             endpoints: analysis::endpoint_ranges(text, tree, catalog).into_iter().map(|r| (r.start, r.end)).collect(),
             verifier: verify::Verifier::default(),
+            tops: {
+                let root = tree.root_node();
+                let mut c = root.walk();
+                root.children(&mut c).collect()
+            },
             memo: kinds::Memo::default(),
         }
     }
 
+    /// A node's parent. tree-sitter's `parent()` searches down from the root, through every top-level
+    /// statement before the node's: its cost grows with the file, and a fix asks for many parents. Here
+    /// the top-level statement is found by bisection, and the search starts from it.
+    pub(crate) fn up(&self, node: Node<'a>) -> Option<Node<'a>> {
+        let root = self.tree.root_node();
+        if node.id() == root.id() {
+            return None;
+        }
+        let (start, end) = (node.start_byte(), node.end_byte());
+        let i = self.tops.partition_point(|t| t.start_byte() <= start);
+        let Some(mut cur) = i.checked_sub(1).map(|i| self.tops[i]).filter(|t| t.end_byte() >= end) else {
+            return node.parent();
+        };
+        if cur.id() == node.id() {
+            return Some(root);
+        }
+        for _ in 0..kinds::MAX_NODES {
+            match cur.child_with_descendant(node) {
+                Some(next) if next.id() == node.id() => return Some(cur),
+                Some(next) => cur = next,
+                None => break,
+            }
+        }
+        node.parent()
+    }
+
     /// Every fix for `target`, safest first; each checked to parse.
     pub fn fixes(&self, target: &Target) -> Fixes {
+        self.fixes_of(target, false)
+    }
+
+    /// The fixes `--fix`, `source.fixAll` and JSON output list: all but the suppression.
+    pub fn automatic_fixes(&self, target: &Target) -> Fixes {
+        self.fixes_of(target, true)
+    }
+
+    fn fixes_of(&self, target: &Target, automatic_only: bool) -> Fixes {
         let mut out = Fixes::default();
         if target.range.end > self.text.len() || target.range.start > target.range.end {
             return out;
         }
         kinds::collect(self, target, &mut out);
+        if automatic_only {
+            out.fixes.retain(|f| f.id.is_automatic());
+        }
         out.fixes.retain_mut(|f| {
             normalize(&mut f.edits);
             !f.edits.is_empty() && !self.breaks_syntax(&f.edits)
@@ -177,7 +222,7 @@ impl<'a> FileContext<'a> {
 
     /// Whether the (sorted) edits break the code where they apply (see [`verify`]).
     fn breaks_syntax(&self, edits: &[Edit]) -> bool {
-        self.verifier.breaks(self.text, self.tree, edits)
+        self.verifier.breaks(self, edits)
     }
 
     /// The smallest `call` node for the target: the call itself, or the call whose callee it is.
@@ -192,10 +237,10 @@ impl<'a> FileContext<'a> {
             }
             if node.byte_range() != *range && node.byte_range().len() > range.len() {
                 // Only the node itself or its direct parent can be the call.
-                let p = node.parent()?;
+                let p = self.up(node)?;
                 return (p.kind() == "call" && p.child_by_field_name("function")?.byte_range() == *range).then_some(p);
             }
-            node = node.parent()?;
+            node = self.up(node)?;
         }
         None
     }
@@ -205,7 +250,7 @@ impl<'a> FileContext<'a> {
     pub(crate) fn imports_at(&self, site: Node<'_>) -> Cow<'_, Imports> {
         let mut locals = Vec::new();
         let mut ancestors = HashSet::new();
-        let mut n = site.parent();
+        let mut n = self.up(site);
         for _ in 0..4096 {
             let Some(cur) = n else { break };
             ancestors.insert(cur.id());
@@ -215,7 +260,7 @@ impl<'a> FileContext<'a> {
                     memo.entry(cur.id()).or_insert_with(|| imports::local_imports(self.text, cur)).iter().cloned(),
                 );
             }
-            n = cur.parent();
+            n = self.up(cur);
         }
         if locals.is_empty() {
             Cow::Borrowed(&self.imports)
@@ -329,7 +374,7 @@ pub fn fix_all(
     allow_unsafe: bool,
 ) -> FixedText {
     let choose = |f: &Fix| f.id.is_automatic() && (allow_unsafe || f.applicability == Applicability::Safe);
-    fix_all_with(text, extra, catalog, settings, options, &choose)
+    fix_rounds(text, extra, catalog, settings, options, &choose, true)
 }
 
 /// [`fix_all`] with the choice of fix made by `choose` (the first fix of a finding it accepts).
@@ -344,6 +389,19 @@ pub fn fix_all_with(
     settings: &Settings,
     options: &Options,
     choose: &dyn Fn(&Fix) -> bool,
+) -> FixedText {
+    fix_rounds(text, extra, catalog, settings, options, choose, false)
+}
+
+/// The rounds of [`fix_all_with`]; `automatic_only`: no suppression is computed (`choose` takes none).
+fn fix_rounds(
+    text: &str,
+    extra: Vec<Target>,
+    catalog: &Catalog,
+    settings: &Settings,
+    options: &Options,
+    choose: &dyn Fn(&Fix) -> bool,
+    automatic_only: bool,
 ) -> FixedText {
     let mut current = text.to_string();
     let mut carried = extra;
@@ -362,21 +420,21 @@ pub fn fix_all_with(
         // `await` added there would end up in a plain `def`); the next round re-analyses them.
         let mut sync_regions: HashSet<(usize, usize)> = HashSet::new();
         for t in &targets {
-            let fixes = ctx.fixes(t);
+            let fixes = ctx.fixes_of(t, automatic_only);
             let Some(fix) = fixes.fixes.into_iter().find(|f| choose(f)) else {
                 continue;
             };
-            let region = (fix.id == FixId::MakeSync).then(|| made_sync_def(&tree, &fix)).flatten();
+            let region = (fix.id == FixId::MakeSync).then(|| made_sync_def(&ctx, &fix)).flatten();
             let exclusive = match &region {
                 Some(r) => !chosen.any_inside(r, &fix.edits),
-                None => fix.edits.iter().all(|e| !in_sync_region(&tree, e, &sync_regions)),
+                None => fix.edits.iter().all(|e| !in_sync_region(&ctx, e, &sync_regions)),
             };
             if !exclusive || !chosen.compatible(&fix.edits) {
                 continue;
             }
             // Each fix was checked on its own; where it shares a statement with fixes already chosen,
             // they must be right together too.
-            let together = verify::regions(&current, &tree, &fix.edits).into_iter().all(|r| {
+            let together = verify::regions(&ctx, &fix.edits).into_iter().all(|r| {
                 let others = chosen.inside(&r.range);
                 others.is_empty() || {
                     let mut all: Vec<Edit> = others;
@@ -463,17 +521,17 @@ impl Chosen {
 }
 
 /// Whether an edit lies in a function made sync this round (looked up through its enclosing functions).
-fn in_sync_region(tree: &Tree, e: &Edit, regions: &HashSet<(usize, usize)>) -> bool {
+fn in_sync_region(ctx: &FileContext<'_>, e: &Edit, regions: &HashSet<(usize, usize)>) -> bool {
     if regions.is_empty() {
         return false;
     }
-    let mut n = tree.root_node().descendant_for_byte_range(e.range.start, e.range.end);
+    let mut n = ctx.tree.root_node().descendant_for_byte_range(e.range.start, e.range.end);
     for _ in 0..4096 {
         let Some(cur) = n else { return false };
         if cur.kind() == "function_definition" && regions.contains(&(cur.start_byte(), cur.end_byte())) {
             return true;
         }
-        n = cur.parent();
+        n = ctx.up(cur);
     }
     false
 }
@@ -503,10 +561,10 @@ fn shift_targets(targets: Vec<Target>, edits: &[Edit]) -> Vec<Target> {
 }
 
 /// The `function_definition` a make-sync fix edits (its first edit removes the `async` token).
-fn made_sync_def(tree: &Tree, fix: &Fix) -> Option<Range<usize>> {
+fn made_sync_def(ctx: &FileContext<'_>, fix: &Fix) -> Option<Range<usize>> {
     let e = fix.edits.iter().find(|e| e.text.is_empty())?;
-    let token = tree.root_node().descendant_for_byte_range(e.range.start, e.range.start + 1)?;
-    let def = token.parent().filter(|d| d.kind() == "function_definition")?;
+    let token = ctx.tree.root_node().descendant_for_byte_range(e.range.start, e.range.start + 1)?;
+    let def = ctx.up(token).filter(|d| d.kind() == "function_definition")?;
     Some(def.byte_range())
 }
 

@@ -30,7 +30,7 @@ use std::ops::Range;
 
 use tree_sitter::{Node, Tree};
 
-use super::{Edit, error_count};
+use super::{Edit, FileContext, error_count};
 
 /// How far a climb from an edit to its statement may go (bounded work on any input).
 const MAX_DEPTH: usize = 4096;
@@ -58,20 +58,17 @@ pub(super) struct Region {
 
 impl Verifier {
     /// Whether `edits` (sorted, of the original text) make the text invalid Python where they apply.
-    pub(super) fn breaks(&self, text: &str, tree: &Tree, edits: &[Edit]) -> bool {
+    pub(super) fn breaks(&self, ctx: &FileContext<'_>, edits: &[Edit]) -> bool {
         if let Some(v) = self.verdicts.borrow().get(edits) {
             return *v;
         }
-        let v = self.breaks_uncached(text, tree, edits);
-        self.verdicts.borrow_mut().insert(edits.to_vec(), v);
-        v
-    }
-
-    fn breaks_uncached(&self, text: &str, tree: &Tree, edits: &[Edit]) -> bool {
-        if !well_formed(text, edits) {
-            return true;
+        let v =
+            !well_formed(ctx.text, edits) || regions(ctx, edits).iter().any(|r| self.breaks_region(ctx.text, r, edits));
+        // The same fix is asked for by several findings only when it edits a whole function (make-sync).
+        if edits.len() == 1 && edits[0].text.is_empty() {
+            self.verdicts.borrow_mut().insert(edits.to_vec(), v);
         }
-        regions(text, tree, edits).iter().any(|r| self.breaks_region(text, r, edits))
+        v
     }
 
     /// Whether the edits inside `region` (all of them lie inside or outside it) break it.
@@ -111,8 +108,8 @@ pub(super) fn well_formed(text: &str, edits: &[Edit]) -> bool {
 }
 
 /// The regions of the original text that `edits` fall in, sorted and disjoint (nested ones merged).
-pub(super) fn regions(text: &str, tree: &Tree, edits: &[Edit]) -> Vec<Region> {
-    let mut out: Vec<Region> = edits.iter().map(|e| region_of(text, tree, &e.range)).collect();
+pub(super) fn regions(ctx: &FileContext<'_>, edits: &[Edit]) -> Vec<Region> {
+    let mut out: Vec<Region> = edits.iter().map(|e| region_of(ctx, &e.range)).collect();
     out.sort_by_key(|r| (r.range.start, std::cmp::Reverse(r.range.end)));
     let mut merged: Vec<Region> = Vec::with_capacity(out.len());
     for r in out {
@@ -130,17 +127,18 @@ pub(super) fn regions(text: &str, tree: &Tree, edits: &[Edit]) -> Vec<Region> {
 }
 
 /// The statement around `range`, or the lines around it when it lies between statements.
-fn region_of(text: &str, tree: &Tree, range: &Range<usize>) -> Region {
-    let root = tree.root_node();
+fn region_of(ctx: &FileContext<'_>, range: &Range<usize>) -> Region {
+    let text = ctx.text;
+    let root = ctx.tree.root_node();
     let mut node = root.descendant_for_byte_range(range.start, range.end).unwrap_or(root);
     for _ in 0..MAX_DEPTH {
-        match node.parent() {
+        match ctx.up(node) {
             Some(p) if matches!(p.kind(), "module" | "block") => break,
             Some(p) => node = p,
             None => break,
         }
     }
-    if matches!(node.kind(), "module" | "block") || node.parent().is_none() {
+    if matches!(node.kind(), "module" | "block") || node.id() == root.id() {
         // Between the statements of `node`: whole lines, widened over the statements they touch.
         let (mut start, mut end) = (super::imports::line_start(text, range.start), end_of_line(text, range.end));
         for _ in 0..8 {
@@ -167,9 +165,9 @@ fn region_of(text: &str, tree: &Tree, range: &Range<usize>) -> Region {
             }
             (start, end) = (s, e);
         }
-        return Region { range: start..end, coroutine: coroutine_at(node, false) };
+        return Region { range: start..end, coroutine: coroutine_at(node, false, &|n| ctx.up(n)) };
     }
-    Region { range: node.byte_range(), coroutine: coroutine_at(node, false) }
+    Region { range: node.byte_range(), coroutine: coroutine_at(node, false, &|n| ctx.up(n)) }
 }
 
 /// The end of the line holding `offset` (just after its line break); `offset` itself at a line start.
@@ -183,9 +181,9 @@ fn end_of_line(text: &str, offset: usize) -> usize {
 
 /// Whether `await` is allowed at `node` (in the body of an `async def`, in its scope). Reaching the top
 /// of the tree (the module, or the wrapper of a region) answers `top`.
-fn coroutine_at(node: Node<'_>, top: bool) -> bool {
+fn coroutine_at<'t>(node: Node<'t>, top: bool, up: &dyn Fn(Node<'t>) -> Option<Node<'t>>) -> bool {
     let mut child = node;
-    let mut cur = node.parent();
+    let mut cur = up(node);
     for _ in 0..MAX_DEPTH {
         let Some(p) = cur else { return top };
         let in_body = p.child_by_field_name("body").is_some_and(|b| b.id() == child.id());
@@ -195,7 +193,7 @@ fn coroutine_at(node: Node<'_>, top: bool) -> bool {
             _ => {}
         }
         child = p;
-        cur = p.parent();
+        cur = up(p);
     }
     top
 }
@@ -272,15 +270,15 @@ fn node_violations(text: &str, n: Node<'_>, top: bool) -> usize {
     match n.kind() {
         "await" => {
             let operand_ok = n.named_child(0).is_none_or(|o| PRIMARY.contains(&o.kind()));
-            usize::from(!operand_ok) + usize::from(!coroutine_at(n, top))
+            usize::from(!operand_ok) + usize::from(!coroutine_at(n, top, &|n| n.parent()))
         }
-        "with_statement" | "for_statement" if is_async(n) => usize::from(!coroutine_at(n, top)),
+        "with_statement" | "for_statement" if is_async(n) => usize::from(!coroutine_at(n, top, &|n| n.parent())),
         "for_in_clause" if is_async(n) || n.prev_sibling().is_some_and(|c| c.kind() == "async") => {
             // An async generator expression is allowed anywhere; an async comprehension where `await` is.
             let comprehension = n.parent();
             match comprehension {
                 Some(c) if c.kind() == "generator_expression" => 0,
-                Some(c) => usize::from(!coroutine_at(c, top)),
+                Some(c) => usize::from(!coroutine_at(c, top, &|n| n.parent())),
                 None => 0,
             }
         }
@@ -405,7 +403,9 @@ mod tests {
 
     fn check(text: &str, edits: &[Edit]) -> bool {
         let tree = crate::syntax::parse(text, None).unwrap();
-        Verifier::default().breaks(text, &tree, edits)
+        let options = super::super::Options::default();
+        let ctx = FileContext::new(text, &tree, crate::catalog::Catalog::bundled(), &options);
+        Verifier::default().breaks(&ctx, edits)
     }
 
     #[test]
