@@ -440,7 +440,7 @@ fn fix_rounds(
                     let mut all: Vec<Edit> = others;
                     all.extend(fix.edits.iter().cloned());
                     normalize_keep(&mut all);
-                    verify::well_formed(&current, &all) && !ctx.verifier.breaks_region(&current, &r, &all)
+                    verify::well_formed(&current, &all) && !ctx.verifier.breaks_region(&ctx, &r, &all)
                 }
             });
             if together {
@@ -648,6 +648,40 @@ mod tests {
         let u = Target { range: 2..4, ..t.clone() };
         let both = shift_targets(vec![t.clone(), u], &[e(0, 1, ""), e(3, 3, "x"), e(5, 5, "yy")]);
         assert_eq!(both.iter().map(|t| t.range.clone()).collect::<Vec<_>>(), vec![12..16], "u dropped");
+    }
+
+    /// The refusal reasons for the last `at` in `text` (no fix but the suppression is offered).
+    fn refusals(text: &str, at: &str, chain: bool) -> Vec<String> {
+        let tree = crate::syntax::parse(text, None).unwrap();
+        let options = Options::default();
+        let ctx = FileContext::new(text, &tree, Catalog::bundled(), &options);
+        let start = text.rfind(at).unwrap();
+        let target = Target {
+            rule: Rule::BlockingSleep,
+            callee: Some("time.sleep".into()),
+            kinds: vec![crate::catalog::FixKind::Offload, crate::catalog::FixKind::AsyncSleep],
+            range: start..start + at.len(),
+            chain,
+        };
+        let fixes = ctx.fixes(&target);
+        assert!(fixes.fixes.iter().all(|f| f.id == FixId::Noqa), "{:?}", fixes.fixes);
+        fixes.refused.into_iter().map(|r| r.reason).collect()
+    }
+
+    #[test]
+    fn an_awaited_call_is_not_offloaded_and_says_why() {
+        let text =
+            "import time\n\n\ndef serve():\n    time.sleep(1)\n\n\nasync def main():\n    return await serve()\n";
+        let why = refusals(text, "serve()", true);
+        assert!(why.iter().any(|w| w.contains("the call is awaited: `serve` returns an awaitable")), "{why:?}");
+    }
+
+    #[test]
+    fn a_local_import_after_the_call_hides_the_module_name() {
+        let text =
+            "import time\n\n\nasync def f():\n    time.sleep(1)\n    import asyncio\n    await asyncio.sleep(0)\n";
+        let why = refusals(text, "time.sleep", false);
+        assert!(why.iter().any(|w| w.contains("`asyncio` is imported inside the function")), "{why:?}");
     }
 
     #[test]

@@ -50,10 +50,12 @@ struct Counts {
 
 /// A span of the original text that edits are checked in.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(super) struct Region {
+pub(super) struct Region<'t> {
     pub range: Range<usize>,
     /// Whether `await` is allowed at the region's own level (it is in the body of an `async def`).
     coroutine: bool,
+    /// The statement it is, when it is one.
+    statement: Option<Node<'t>>,
 }
 
 impl Verifier {
@@ -62,8 +64,7 @@ impl Verifier {
         if let Some(v) = self.verdicts.borrow().get(edits) {
             return *v;
         }
-        let v =
-            !well_formed(ctx.text, edits) || regions(ctx, edits).iter().any(|r| self.breaks_region(ctx.text, r, edits));
+        let v = !well_formed(ctx.text, edits) || regions(ctx, edits).iter().any(|r| self.breaks_region(ctx, r, edits));
         // The same fix is asked for by several findings only when it edits a whole function (make-sync).
         if edits.len() == 1 && edits[0].text.is_empty() {
             self.verdicts.borrow_mut().insert(edits.to_vec(), v);
@@ -72,14 +73,19 @@ impl Verifier {
     }
 
     /// Whether the edits inside `region` (all of them lie inside or outside it) break it.
-    pub(super) fn breaks_region(&self, text: &str, region: &Region, edits: &[Edit]) -> bool {
+    pub(super) fn breaks_region<'t>(&self, ctx: &FileContext<'t>, region: &Region<'t>, edits: &[Edit]) -> bool {
+        let text = ctx.text;
         let inside: Vec<&Edit> =
             edits.iter().filter(|e| region.range.start <= e.range.start && e.range.end <= region.range.end).collect();
-        let before = *self
-            .original
-            .borrow_mut()
-            .entry(region.range.clone())
-            .or_insert_with(|| counts(text, region, &text[region.range.clone()]));
+        let before =
+            *self.original.borrow_mut().entry(region.range.clone()).or_insert_with(|| match region.statement {
+                // A statement without errors in the file: its violations, read from the file's tree.
+                Some(stmt) if !stmt.has_error() => {
+                    let up = |n: Node<'t>| if n.id() == stmt.id() { None } else { ctx.up(n) };
+                    Counts { errors: 0, violations: subtree_violations(text, stmt, region.coroutine, &up) }
+                }
+                _ => counts(text, region, &text[region.range.clone()]),
+            });
         let mut new = String::with_capacity(region.range.len() + inside.iter().map(|e| e.text.len()).sum::<usize>());
         let mut at = region.range.start;
         for e in inside {
@@ -108,16 +114,17 @@ pub(super) fn well_formed(text: &str, edits: &[Edit]) -> bool {
 }
 
 /// The regions of the original text that `edits` fall in, sorted and disjoint (nested ones merged).
-pub(super) fn regions(ctx: &FileContext<'_>, edits: &[Edit]) -> Vec<Region> {
-    let mut out: Vec<Region> = edits.iter().map(|e| region_of(ctx, &e.range)).collect();
+pub(super) fn regions<'t>(ctx: &FileContext<'t>, edits: &[Edit]) -> Vec<Region<'t>> {
+    let mut out: Vec<Region<'t>> = edits.iter().map(|e| region_of(ctx, &e.range)).collect();
     out.sort_by_key(|r| (r.range.start, std::cmp::Reverse(r.range.end)));
-    let mut merged: Vec<Region> = Vec::with_capacity(out.len());
+    let mut merged: Vec<Region<'t>> = Vec::with_capacity(out.len());
     for r in out {
         match merged.last_mut() {
             Some(last) if r.range.start < last.range.end || r.range == last.range => {
                 if r.range.end > last.range.end {
                     // Overlapping line spans (between statements): one region over both.
                     last.range.end = r.range.end;
+                    last.statement = None;
                 }
             }
             _ => merged.push(r),
@@ -127,7 +134,7 @@ pub(super) fn regions(ctx: &FileContext<'_>, edits: &[Edit]) -> Vec<Region> {
 }
 
 /// The statement around `range`, or the lines around it when it lies between statements.
-fn region_of(ctx: &FileContext<'_>, range: &Range<usize>) -> Region {
+fn region_of<'t>(ctx: &FileContext<'t>, range: &Range<usize>) -> Region<'t> {
     let text = ctx.text;
     let root = ctx.tree.root_node();
     let mut node = root.descendant_for_byte_range(range.start, range.end).unwrap_or(root);
@@ -165,9 +172,9 @@ fn region_of(ctx: &FileContext<'_>, range: &Range<usize>) -> Region {
             }
             (start, end) = (s, e);
         }
-        return Region { range: start..end, coroutine: coroutine_at(node, false, &|n| ctx.up(n)) };
+        return Region { range: start..end, coroutine: coroutine_at(node, false, &|n| ctx.up(n)), statement: None };
     }
-    Region { range: node.byte_range(), coroutine: coroutine_at(node, false, &|n| ctx.up(n)) }
+    Region { range: node.byte_range(), coroutine: coroutine_at(node, false, &|n| ctx.up(n)), statement: Some(node) }
 }
 
 /// The end of the line holding `offset` (just after its line break); `offset` itself at a line start.
@@ -200,7 +207,7 @@ fn coroutine_at<'t>(node: Node<'t>, top: bool, up: &dyn Fn(Node<'t>) -> Option<N
 
 /// Parses a region's text (the original or the edited one) at its indentation and counts its errors and
 /// CPython-only violations.
-fn counts(text: &str, region: &Region, body: &str) -> Counts {
+fn counts(text: &str, region: &Region<'_>, body: &str) -> Counts {
     let line = super::imports::line_start(text, region.range.start);
     let indent_len = text[line..region.range.start].len() - text[line..region.range.start].trim_start().len();
     let indent = &text[line..line + indent_len];
@@ -245,11 +252,16 @@ const PRIMARY: &[&str] = &[
 /// Counts the constructs tree-sitter accepts and CPython refuses (see the module documentation); `top`:
 /// whether the text's top level is in a coroutine.
 pub(super) fn violations(text: &str, tree: &Tree, top: bool) -> usize {
+    subtree_violations(text, tree.root_node(), top, &|n| n.parent())
+}
+
+/// [`violations`] in the subtree of `root`, where `up` gives parents (and `None` above `root`).
+fn subtree_violations<'t>(text: &str, root: Node<'t>, top: bool, up: &dyn Fn(Node<'t>) -> Option<Node<'t>>) -> usize {
     let mut count = 0;
-    let mut cursor = tree.walk();
+    let mut cursor = root.walk();
     'walk: loop {
         let n = cursor.node();
-        count += node_violations(text, n, top);
+        count += node_violations(text, n, top, up);
         if cursor.goto_first_child() {
             continue;
         }
@@ -265,20 +277,20 @@ pub(super) fn violations(text: &str, tree: &Tree, top: bool) -> usize {
     count
 }
 
-fn node_violations(text: &str, n: Node<'_>, top: bool) -> usize {
+fn node_violations<'t>(text: &str, n: Node<'t>, top: bool, up: &dyn Fn(Node<'t>) -> Option<Node<'t>>) -> usize {
     let is_async = |n: Node<'_>| n.child(0).is_some_and(|c| c.kind() == "async");
     match n.kind() {
         "await" => {
             let operand_ok = n.named_child(0).is_none_or(|o| PRIMARY.contains(&o.kind()));
-            usize::from(!operand_ok) + usize::from(!coroutine_at(n, top, &|n| n.parent()))
+            usize::from(!operand_ok) + usize::from(!coroutine_at(n, top, up))
         }
-        "with_statement" | "for_statement" if is_async(n) => usize::from(!coroutine_at(n, top, &|n| n.parent())),
+        "with_statement" | "for_statement" if is_async(n) => usize::from(!coroutine_at(n, top, up)),
         "for_in_clause" if is_async(n) || n.prev_sibling().is_some_and(|c| c.kind() == "async") => {
             // An async generator expression is allowed anywhere; an async comprehension where `await` is.
-            let comprehension = n.parent();
+            let comprehension = up(n);
             match comprehension {
                 Some(c) if c.kind() == "generator_expression" => 0,
-                Some(c) => usize::from(!coroutine_at(c, top, &|n| n.parent())),
+                Some(c) => usize::from(!coroutine_at(c, top, up)),
                 None => 0,
             }
         }
