@@ -1,6 +1,11 @@
 //! The fixes themselves: offload, async sleep, async files, make-sync, `# noqa` (httpx is in its own
 //! module). Each works on the syntax tree around the target's call and refuses where its rewrite would
 //! change what the code means.
+//!
+//! An awaited call is never offloaded (`await helper()`, a sync `helper` that blocks and then returns an
+//! awaitable, reached by a chain): the awaitable would be made in the worker thread, where a future or
+//! task has no running loop, and would still have to be awaited on the loop (`await (await
+//! to_thread(helper))`). The refusal says to offload the blocking work inside `helper` instead.
 
 use std::cell::{OnceCell, RefCell};
 use std::collections::HashMap;

@@ -78,6 +78,29 @@ pub struct Fix {
     pub edits: Vec<Edit>,
 }
 
+/// A fix as `--output-format json` lists it: edits with 1-based lines and character columns. Typed,
+/// not a JSON value, so that a report of many fixes holds only their text and numbers.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ReportedFix {
+    pub title: String,
+    pub kind: FixId,
+    pub applicability: Applicability,
+    pub edits: Vec<ReportedEdit>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ReportedEdit {
+    pub start: ReportedPosition,
+    pub end: ReportedPosition,
+    pub content: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct ReportedPosition {
+    pub line: usize,
+    pub column: usize,
+}
+
 /// A fix that is not offered, and why (shown by editors as a disabled action).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Refusal {
