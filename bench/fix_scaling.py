@@ -5,8 +5,8 @@ Generates one Python file with N findings (a FastAPI app whose coroutines call `
 `requests.get`, `open(...)` in a `with` and `open(...).read()`, so that offload, async-sleep, httpx,
 async-file and make-sync fixes are all computed), then times `loopsafe check` on it with the text
 format (no fixes computed), `--output-format json` (every fix of every finding), `--diff` and
-`--fix --unsafe-fixes` (on a fresh copy each run). Prints medians, the time per finding and, for JSON,
-the peak memory (max RSS) per finding.
+`--fix --unsafe-fixes` (on a fresh copy each run). Prints medians of the wall time and of the CPU time
+(user + system: steadier on a busy machine), the CPU time per finding, and the peak memory (max RSS).
 
     cargo build --release -p loopsafe
     python3 bench/fix_scaling.py                      # N = 500, 2000, 10000; 3 runs each
@@ -52,7 +52,7 @@ def generate(n: int) -> str:
 
 
 def run(binary: str, path: str, mode: str, timeout: float):
-    """(seconds, max RSS in KiB, number of findings or fixes reported) of one run."""
+    """(wall seconds, CPU seconds, max RSS in KiB or None, the process) of one run."""
     args = [binary, "check", "--no-cache", "--exit-zero", path]
     if mode == "json":
         args += ["--output-format", "json"]
@@ -60,15 +60,17 @@ def run(binary: str, path: str, mode: str, timeout: float):
         args += ["--diff"]
     elif mode == "fix":
         args += ["--fix", "--unsafe-fixes", "--output-format", "json"]
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     p = subprocess.run(args, capture_output=True, timeout=timeout)
     elapsed = time.perf_counter() - start
-    rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
+    before, rss = r0.ru_maxrss, r1.ru_maxrss
     if p.returncode not in (0, 1):
         sys.exit(f"{' '.join(args)} exited {p.returncode}:\n{p.stderr.decode(errors='replace')}")
     # ru_maxrss of children is the maximum over all of them: only a rise is this run's.
-    return elapsed, rss if rss > before else None, p
+    return elapsed, cpu, rss if rss > before else None, p
 
 
 def main() -> None:
@@ -84,24 +86,25 @@ def main() -> None:
     for m in modes:
         if m not in MODES:
             sys.exit(f"unknown mode {m}: one of {', '.join(MODES)}")
-    print(f"{'findings':>9} {'mode':>5} {'median s':>9} {'us/finding':>11} {'max RSS MB':>11}")
+    print(f"{'findings':>9} {'mode':>5} {'wall s':>8} {'cpu s':>8} {'cpu us/finding':>15} {'max RSS MB':>11}")
     with tempfile.TemporaryDirectory() as tmp:
         # A project of its own, so that loopsafe does not read the directory around it.
         open(os.path.join(tmp, "pyproject.toml"), "w").write("[project]\nname = 'gen'\ndependencies = ['fastapi']\n")
         for n in [int(s) for s in a.sizes.split(",")]:
             source = generate(n)
             for mode in modes:
-                times, peak = [], 0
+                times, cpus, peak = [], [], 0
                 for _ in range(a.runs):
                     path = os.path.join(tmp, "app.py")
                     with open(path, "w") as f:
                         f.write(source)
-                    t, rss, _ = run(a.bin, path, mode, a.timeout)
+                    t, cpu, rss, _ = run(a.bin, path, mode, a.timeout)
                     times.append(t)
+                    cpus.append(cpu)
                     peak = max(peak, rss or 0)
-                med = statistics.median(times)
+                med, cpu = statistics.median(times), statistics.median(cpus)
                 mem = f"{peak / 1024:.0f}" if peak else "-"
-                print(f"{n:>9} {mode:>5} {med:>9.2f} {med / n * 1e6:>11.1f} {mem:>11}", flush=True)
+                print(f"{n:>9} {mode:>5} {med:>8.2f} {cpu:>8.2f} {cpu / n * 1e6:>15.1f} {mem:>11}", flush=True)
         shutil.rmtree(tmp, ignore_errors=True)
 
 
