@@ -42,14 +42,35 @@ fn apply(text: &str) -> fix::FixedText {
     let catalog = Catalog::bundled().extended(&settings.extend_blocking_calls);
     let options = Options::new(&settings, header(text, "anyio") == Some("available"));
     let wanted = header(text, "fix").expect("a `# fix:` header");
+    let chains =
+        if header(text, "follow") == Some("yes") { chain_targets(text, &settings, &catalog) } else { Vec::new() };
     match wanted {
-        "all" => fix::fix_all(text, Vec::new(), &catalog, &settings, &options, false),
-        "all-unsafe" => fix::fix_all(text, Vec::new(), &catalog, &settings, &options, true),
+        "all" => fix::fix_all(text, chains, &catalog, &settings, &options, false),
+        "all-unsafe" => fix::fix_all(text, chains, &catalog, &settings, &options, true),
         name => {
             let id = fix_id(name).unwrap_or_else(|| panic!("unknown fix `{name}`"));
-            fix::fix_all_with(text, Vec::new(), &catalog, &settings, &options, &|f: &Fix| f.id == id)
+            fix::fix_all_with(text, chains, &catalog, &settings, &options, &|f: &Fix| f.id == id)
         }
     }
+}
+
+/// `# follow: yes`: the chain findings `loopsafe check` reports for the file as a project of its own
+/// (a call to a sync helper of the file that blocks further down), fixed with the file's own findings.
+fn chain_targets(text: &str, settings: &loopsafe::settings::Settings, catalog: &Catalog) -> Vec<fix::Target> {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("pyproject.toml"), "[project]\nname = \"fixture\"\n").unwrap();
+    let path = dir.path().join("app.py");
+    std::fs::write(&path, text).unwrap();
+    let paths = vec![path];
+    let opts = loopsafe::check::CheckOptions {
+        paths: &paths,
+        settings,
+        root: Some(dir.path()),
+        follow: true,
+        cache_dir: None,
+    };
+    let report = loopsafe::check::check(&opts, catalog).unwrap();
+    report.diagnostics.iter().filter(|d| d.is_chain()).map(|d| fix::Target::from_finding(&d.finding, true)).collect()
 }
 
 #[test]

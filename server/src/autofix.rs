@@ -5,10 +5,8 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use serde_json::{Value, json};
-
 use crate::check::{Diagnostic, Report, Source, read_source};
-use crate::fix::{self, Applicability, FileContext, Options, Target};
+use crate::fix::{self, FileContext, Options, ReportedEdit, ReportedFix, ReportedPosition, Target};
 use crate::line_index::{ColumnUnit, LineIndex};
 use crate::settings::Settings;
 use crate::{cache, catalog::Catalog};
@@ -213,10 +211,11 @@ pub fn diff(fixes: &[FileFix]) -> String {
 }
 
 /// Fills each diagnostic's `fixes` (for JSON output): title, applicability and edits with 1-based lines
-/// and character columns, safest first; suppressions are not listed.
+/// and character columns, safest first; suppressions are not listed. Each file is read, parsed and
+/// indexed once, and each fix checked on the statements it edits: the cost is linear in the findings.
 pub fn attach_fixes(report: &mut Report, catalog: &Catalog, options: &Options) {
     let mut warnings = Vec::new();
-    let mut computed: Vec<(usize, Vec<Value>)> = Vec::new();
+    let mut computed: Vec<(usize, Vec<ReportedFix>)> = Vec::new();
     {
         let mut index: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
         for (i, d) in report.diagnostics.iter().enumerate() {
@@ -229,27 +228,24 @@ pub fn attach_fixes(report: &mut Report, catalog: &Catalog, options: &Options) {
             let idx = LineIndex::new(&text);
             let pos = |off: usize| {
                 let lc = idx.line_col(&text, off, ColumnUnit::Chars);
-                json!({ "line": lc.line + 1, "column": lc.col + 1 })
+                ReportedPosition { line: lc.line + 1, column: lc.col + 1 }
             };
             for i in ids {
                 let d = &report.diagnostics[i];
                 let target = if d.is_chain() { chain_target(d) } else { Target::from_finding(&d.finding, false) };
                 let fixes = ctx
-                    .fixes(&target)
+                    .automatic_fixes(&target)
                     .fixes
                     .into_iter()
-                    .filter(|f| f.id.is_automatic())
-                    .map(|f| {
-                        json!({
-                            "title": f.title,
-                            "kind": f.id,
-                            "applicability": match f.applicability { Applicability::Safe => "safe", Applicability::Unsafe => "unsafe" },
-                            "edits": f.edits.iter().map(|e| json!({
-                                "start": pos(e.range.start),
-                                "end": pos(e.range.end),
-                                "content": e.text,
-                            })).collect::<Vec<_>>(),
-                        })
+                    .map(|f| ReportedFix {
+                        edits: f
+                            .edits
+                            .into_iter()
+                            .map(|e| ReportedEdit { start: pos(e.range.start), end: pos(e.range.end), content: e.text })
+                            .collect(),
+                        title: f.title,
+                        kind: f.id,
+                        applicability: f.applicability,
                     })
                     .collect();
                 computed.push((i, fixes));

@@ -69,7 +69,7 @@ pub struct Diagnostic {
     /// 0-based character columns of the range on its first line (for underlining).
     pub underline: (usize, usize),
     /// The fixes offered, as JSON output shows them (filled by `autofix::attach_fixes`).
-    pub fixes: Vec<serde_json::Value>,
+    pub fixes: Vec<crate::fix::ReportedFix>,
 }
 
 impl Diagnostic {

@@ -66,7 +66,7 @@ pub(super) fn fix(ctx: &FileContext<'_>, t: &Target, call: Node<'_>, out: &mut F
     if !METHODS.contains(&method) {
         return refuse(out, format!("`{method}` has no `httpx.AsyncClient` method: change it by hand"));
     }
-    if let Err(why) = await_allowed(call) {
+    if let Err(why) = await_allowed(ctx, call) {
         return refuse(out, why);
     }
     let from_requests = library == "requests";
@@ -94,15 +94,19 @@ pub(super) fn fix(ctx: &FileContext<'_>, t: &Target, call: Node<'_>, out: &mut F
     let Some(stmt) = own_line_statement(ctx, call) else {
         return refuse(out, "the call is not in a statement of its own line, where `async with` could go".into());
     };
-    let Some(def) = enclosing_def(call) else { return };
+    let Some(def) = enclosing_def(ctx, call) else { return };
     let name = client_name(ctx, def);
     let text = ctx.text;
     let line_start = super::imports::line_start(text, stmt.start_byte());
     let indent = &text[line_start..stmt.start_byte()];
     let unit = if indent.contains('\t') { "\t" } else { "    " };
     let mut edits = Vec::new();
-    let client = ctx.imports.module_attr("httpx", "AsyncClient", &mut edits, text);
-    let request = awaited(call, &format!("{name}.{client_method}({})", call_args.join(", ")));
+    let scoped = ctx.imports_at(stmt);
+    let client = scoped.module_attr("httpx", "AsyncClient", &mut edits, text);
+    if let Some(why) = scoped.conflict() {
+        return refuse(out, why);
+    }
+    let request = awaited(ctx, call, &format!("{name}.{client_method}({})", call_args.join(", ")));
     let stmt_text =
         format!("{}{request}{}", &text[stmt.start_byte()..call.start_byte()], &text[call.end_byte()..stmt.end_byte()]);
     edits.push(Edit {
@@ -194,7 +198,7 @@ fn session_block<'t>(ctx: &FileContext<'t>, call: Node<'t>, func: Node<'t>, libr
     }
     let object = func.child_by_field_name("object").filter(|o| o.kind() == "identifier")?;
     let name = ctx.node_text(object);
-    let mut n = call.parent();
+    let mut n = ctx.up(call);
     for _ in 0..256 {
         let cur = n?;
         if cur.kind() == "function_definition" {
@@ -218,7 +222,7 @@ fn session_block<'t>(ctx: &FileContext<'t>, call: Node<'t>, func: Node<'t>, libr
                 return Some(Session { with: cur, ctor, name: name.to_string(), library: library.to_string() });
             }
         }
-        n = cur.parent();
+        n = ctx.up(cur);
     }
     None
 }
@@ -230,7 +234,7 @@ fn session_fix(ctx: &FileContext<'_>, s: Session<'_>, out: &mut Fixes) {
     let title = format!("Use `httpx.AsyncClient` instead of the `{}`", s.library);
     let refuse =
         |out: &mut Fixes, reason: String| out.refused.push(Refusal { id: FixId::Httpx, title: title.clone(), reason });
-    if let Err(why) = await_allowed(s.with) {
+    if let Err(why) = await_allowed(ctx, s.with) {
         return refuse(out, why);
     }
     if s.ctor.child_by_field_name("arguments").is_some_and(|a| a.named_child_count() > 0) {
@@ -248,13 +252,13 @@ fn session_fix(ctx: &FileContext<'_>, s: Session<'_>, out: &mut Fixes) {
         }
         if n.kind() == "identifier" && ctx.node_text(n) == s.name {
             let line = n.start_position().row + 1;
-            let Some(attr) = n.parent().filter(|p| {
+            let Some(attr) = ctx.up(n).filter(|p| {
                 p.kind() == "attribute" && p.child_by_field_name("object").is_some_and(|o| o.id() == n.id())
             }) else {
                 return refuse(out, format!("the session is used as a value at line {line}"));
             };
             let method = attr.child_by_field_name("attribute").map(|a| ctx.node_text(a)).unwrap_or_default();
-            let call = attr.parent().filter(|c| {
+            let call = ctx.up(attr).filter(|c| {
                 c.kind() == "call" && c.child_by_field_name("function").is_some_and(|f| f.id() == attr.id())
             });
             match call {
@@ -275,7 +279,7 @@ fn session_fix(ctx: &FileContext<'_>, s: Session<'_>, out: &mut Fixes) {
                         args.push("follow_redirects=False".into());
                     }
                     let expr = format!("{}.{}({})", s.name, mapped.method, args.join(", "));
-                    edits.push(Edit { range: call.byte_range(), text: awaited(call, &expr) });
+                    edits.push(Edit { range: call.byte_range(), text: awaited(ctx, call, &expr) });
                 }
                 None if SESSION_ATTRIBUTES.contains(&method) => {}
                 _ => {
@@ -290,7 +294,11 @@ fn session_fix(ctx: &FileContext<'_>, s: Session<'_>, out: &mut Fixes) {
         let mut c = n.walk();
         stack.extend(n.children(&mut c));
     }
-    let client = ctx.imports.module_attr("httpx", "AsyncClient", &mut edits, ctx.text);
+    let scoped = ctx.imports_at(s.with);
+    let client = scoped.module_attr("httpx", "AsyncClient", &mut edits, ctx.text);
+    if let Some(why) = scoped.conflict() {
+        return refuse(out, why);
+    }
     let defaults = if from_requests { "follow_redirects=True, timeout=None" } else { "" };
     edits.push(Edit { range: s.with.start_byte()..s.with.start_byte(), text: "async ".into() });
     edits.push(Edit { range: s.ctor.byte_range(), text: format!("{client}({defaults})") });
@@ -302,7 +310,7 @@ fn session_fix(ctx: &FileContext<'_>, s: Session<'_>, out: &mut Fixes) {
 fn own_line_statement<'t>(ctx: &FileContext<'t>, call: Node<'t>) -> Option<Node<'t>> {
     let mut n = call;
     for _ in 0..64 {
-        let p = n.parent()?;
+        let p = ctx.up(n)?;
         if matches!(p.kind(), "block" | "module") {
             break;
         }
@@ -321,7 +329,7 @@ fn own_line_statement<'t>(ctx: &FileContext<'t>, call: Node<'t>) -> Option<Node<
 /// Why the response cannot be handed over as an httpx response: it leaves the statement (returned,
 /// passed on) or an attribute it reads has no httpx equivalent.
 fn response_escapes(ctx: &FileContext<'_>, call: Node<'_>) -> Option<String> {
-    let parent = call.parent()?;
+    let parent = ctx.up(call)?;
     let check_attr = |attr: &str| RESPONSE.iter().find(|(a, _)| *a == attr).map(|(_, why)| (*why).to_string());
     match parent.kind() {
         "expression_statement" => None,
@@ -332,26 +340,32 @@ fn response_escapes(ctx: &FileContext<'_>, call: Node<'_>) -> Option<String> {
                 return Some("the response is stored in something other than a name".into());
             }
             let name = ctx.node_text(left);
-            // Every `name.attr` in the function.
-            let def = enclosing_def(call)?;
-            let mut stack = vec![def];
-            let mut seen = 0;
-            while let Some(n) = stack.pop() {
-                seen += 1;
-                if seen > 200_000 {
-                    return Some("the function is too large to check".into());
+            // Every `name.attr` in the function, listed once per function.
+            let def = enclosing_def(ctx, call)?;
+            let mut memo = ctx.memo.response_attrs.borrow_mut();
+            let attrs = memo.entry(def.id()).or_insert_with(|| {
+                let mut found: std::collections::HashMap<String, String> = std::collections::HashMap::new();
+                let mut stack = vec![def];
+                let mut seen = 0;
+                while let Some(n) = stack.pop() {
+                    seen += 1;
+                    if seen > 200_000 {
+                        // Too large to check: every name is refused.
+                        found.insert(String::new(), "the function is too large to check".into());
+                        break;
+                    }
+                    if n.kind() == "attribute"
+                        && let Some(o) = n.child_by_field_name("object").filter(|o| o.kind() == "identifier")
+                        && let Some(why) = n.child_by_field_name("attribute").and_then(|a| check_attr(ctx.node_text(a)))
+                    {
+                        found.entry(ctx.node_text(o).to_string()).or_insert(why);
+                    }
+                    let mut c = n.walk();
+                    stack.extend(n.children(&mut c));
                 }
-                if n.kind() == "attribute"
-                    && n.child_by_field_name("object")
-                        .is_some_and(|o| o.kind() == "identifier" && ctx.node_text(o) == name)
-                    && let Some(why) = n.child_by_field_name("attribute").and_then(|a| check_attr(ctx.node_text(a)))
-                {
-                    return Some(why);
-                }
-                let mut c = n.walk();
-                stack.extend(n.children(&mut c));
-            }
-            None
+                found
+            });
+            attrs.get(name).or_else(|| attrs.get("")).cloned()
         }
         _ => Some("the response is passed on, and its users may rely on the requests API".into()),
     }
@@ -361,7 +375,7 @@ fn response_escapes(ctx: &FileContext<'_>, call: Node<'_>) -> Option<String> {
 /// raises its own exceptions, which those handlers would no longer catch.
 fn catches_library_errors(ctx: &FileContext<'_>, call: Node<'_>, library: &str) -> Option<String> {
     let spelled = ctx.imports.spelling(library).unwrap_or_else(|| library.to_string());
-    let mut n = call.parent();
+    let mut n = ctx.up(call);
     for _ in 0..256 {
         let cur = n?;
         if cur.kind() == "function_definition" {
@@ -380,13 +394,17 @@ fn catches_library_errors(ctx: &FileContext<'_>, call: Node<'_>, library: &str) 
                 }
             }
         }
-        n = cur.parent();
+        n = ctx.up(cur);
     }
     None
 }
 
 /// `client`, unless the function already uses that name.
 fn client_name(ctx: &FileContext<'_>, def: Node<'_>) -> String {
+    ctx.memo.client_names.borrow_mut().entry(def.id()).or_insert_with(|| client_name_in(ctx, def)).clone()
+}
+
+fn client_name_in(ctx: &FileContext<'_>, def: Node<'_>) -> String {
     let body = ctx.node_text(def);
     let used = |name: &str| {
         body.match_indices(name).any(|(i, _)| {

@@ -1,7 +1,11 @@
 //! The module's top-level imports: what a name already refers to, and where a new import goes.
 //!
-//! Only top-level statements are read (an import inside `try:` or a function is not reused, and nothing
-//! is inserted there). A new `import x` goes among the top-level `import` statements, a new
+//! Only top-level statements are read for placement (nothing is inserted inside `try:` or a function).
+//! Seen from a fix site ([`Imports::at`]), the imports of the functions around it count too: one that
+//! is bound before the site, in a block around it, is reused (`import asyncio` inside the function: no
+//! new top-level import, which would be unused there, F401/F811); a name imported in those functions
+//! anywhere else is local to the whole function, so the module-level one is hidden there, and a fix
+//! that would need it is refused ([`Imports::conflict`]). A new `import x` goes among the top-level `import` statements, a new
 //! `from m import n` among the absolute `from` imports (or is merged into an existing `from m import ...`),
 //! before the first one that sorts after it;
 //! without imports of that kind, after the other kind, else after the module docstring, the
@@ -19,6 +23,8 @@ enum Kind {
     Plain,
     From,
     Future,
+    /// An import inside a function, bound at the fix site (never a place to insert beside).
+    Local,
 }
 
 #[derive(Clone, Debug)]
@@ -41,12 +47,55 @@ pub struct Imports {
     stmts: Vec<Stmt>,
     /// Where an import goes when there is no import to stand beside.
     head: usize,
+    /// Names that imports inside the functions around the fix site bind: module-level bindings of
+    /// these names are not visible there.
+    hidden: std::collections::HashSet<String>,
+    /// Why a spelling asked for cannot be given at the fix site.
+    conflict: std::cell::RefCell<Option<String>>,
+}
+
+/// An import statement inside a function: what it binds, and the block it is in.
+#[derive(Clone, Debug)]
+pub(super) struct LocalImport {
+    stmt: Stmt,
+    block: usize,
+}
+
+/// The import statements of a function's own scope (not those of nested functions or classes).
+pub(super) fn local_imports(text: &str, def: Node<'_>) -> Vec<LocalImport> {
+    let mut out = Vec::new();
+    let Some(body) = def.child_by_field_name("body") else { return out };
+    // (node, id of its parent)
+    let mut stack = vec![(body, def.id())];
+    let mut seen = 0;
+    while let Some((n, parent)) = stack.pop() {
+        seen += 1;
+        if seen > super::kinds::MAX_NODES {
+            break;
+        }
+        match n.kind() {
+            "function_definition" | "class_definition" | "lambda" => continue,
+            "import_statement" | "import_from_statement" => {
+                let block = parent;
+                let stmt =
+                    if n.kind() == "import_statement" { Some(plain(text, n)) } else { from(text, n, Kind::From) };
+                if let Some(stmt) = stmt {
+                    out.push(LocalImport { stmt: Stmt { kind: Kind::Local, append_at: None, ..stmt }, block });
+                }
+                continue;
+            }
+            _ => {}
+        }
+        let mut c = n.walk();
+        stack.extend(n.children(&mut c).map(|ch| (ch, n.id())));
+    }
+    out
 }
 
 impl Imports {
     pub fn scan(text: &str, tree: &Tree) -> Imports {
         let root = tree.root_node();
-        let mut out = Imports { stmts: Vec::new(), head: leading_comments_end(text) };
+        let mut out = Imports { head: leading_comments_end(text), ..Imports::default() };
         let mut cursor = root.walk();
         let mut first = true;
         let (mut group, mut prev_end, mut prev_import) = (0usize, 0usize, false);
@@ -93,6 +142,50 @@ impl Imports {
         out
     }
 
+    /// The imports as seen from `site`, given the imports of the functions around it (innermost first)
+    /// and the ids of `site`'s ancestors: those bound before it in a block around it are usable, and every
+    /// name they bind hides the module-level binding of that name.
+    pub(super) fn at(
+        &self,
+        locals: &[LocalImport],
+        ancestors: &std::collections::HashSet<usize>,
+        site: usize,
+    ) -> Imports {
+        let mut out = Imports { stmts: Vec::new(), head: self.head, ..Imports::default() };
+        for l in locals {
+            out.hidden
+                .extend(l.stmt.names.iter().map(|(bound, _)| bound.split('.').next().unwrap_or(bound).to_string()));
+        }
+        for s in &self.stmts {
+            let mut s = s.clone();
+            s.names.retain(|(bound, _)| !out.hidden.contains(bound.split('.').next().unwrap_or(bound)));
+            out.stmts.push(s);
+        }
+        for l in locals {
+            if l.stmt.end <= site && ancestors.contains(&l.block) {
+                out.stmts.push(l.stmt.clone());
+            }
+        }
+        out
+    }
+
+    /// Why an import a fix asked for cannot be used at its site (the name is local to the function
+    /// there, but not bound at the site).
+    pub fn conflict(&self) -> Option<String> {
+        self.conflict.borrow().clone()
+    }
+
+    fn hidden_name(&self, name: &str) -> bool {
+        let first = name.split('.').next().unwrap_or(name);
+        if self.hidden.contains(first) {
+            self.conflict.borrow_mut().get_or_insert_with(|| {
+                format!("`{first}` is imported inside the function, but not before this line: a module-level import would not be visible here")
+            });
+            return true;
+        }
+        false
+    }
+
     /// Whether any top-level import names `module` or a submodule of it.
     pub fn imports_module(&self, module: &str) -> bool {
         self.stmts.iter().any(|s| {
@@ -125,6 +218,7 @@ impl Imports {
         if let Some(s) = self.spelling(&full) {
             return s;
         }
+        self.hidden_name(module);
         edits.push(self.add_plain(module, text));
         full
     }
@@ -136,6 +230,7 @@ impl Imports {
         if let Some(s) = self.spelling(&full) {
             return s;
         }
+        self.hidden_name(name);
         if let Some(s) = self.stmts.iter().rev().find(|s| s.kind == Kind::From && s.module == module)
             && let Some(at) = s.append_at
         {

@@ -1,6 +1,14 @@
 //! The fixes themselves: offload, async sleep, async files, make-sync, `# noqa` (httpx is in its own
 //! module). Each works on the syntax tree around the target's call and refuses where its rewrite would
 //! change what the code means.
+//!
+//! An awaited call is never offloaded (`await helper()`, a sync `helper` that blocks and then returns an
+//! awaitable, reached by a chain): the awaitable would be made in the worker thread, where a future or
+//! task has no running loop, and would still have to be awaited on the loop (`await (await
+//! to_thread(helper))`). The refusal says to offload the blocking work inside `helper` instead.
+
+use std::cell::{OnceCell, RefCell};
+use std::collections::HashMap;
 
 use tree_sitter::Node;
 
@@ -12,6 +20,21 @@ use crate::settings::OffloadFlavor;
 /// How many ancestors or nodes a fix looks at before it gives up (bounded work on any input).
 const MAX_ANCESTORS: usize = 256;
 pub(super) const MAX_NODES: usize = 200_000;
+
+/// What the fixes of many findings in one file share, computed once per file or per function.
+#[derive(Default)]
+pub(crate) struct Memo {
+    /// The first line where each name is called (`name(...)`).
+    calls: OnceCell<HashMap<String, usize>>,
+    /// Why a function body needs the loop, by the body's node id.
+    needs_loop: RefCell<HashMap<usize, Option<String>>>,
+    /// For each function (node id), the names whose `name.attr` reads a response attribute httpx lacks.
+    pub(super) response_attrs: RefCell<HashMap<usize, HashMap<String, String>>>,
+    /// The client name the httpx fix picks in a function, by node id.
+    pub(super) client_names: RefCell<HashMap<usize, String>>,
+    /// The imports inside each function (by node id).
+    pub(super) local_imports: RefCell<HashMap<usize, Vec<imports::LocalImport>>>,
+}
 
 pub(super) fn collect(ctx: &FileContext<'_>, t: &Target, out: &mut Fixes) {
     if t.rule == Rule::AsyncWithoutAwait {
@@ -40,7 +63,7 @@ pub(super) fn collect(ctx: &FileContext<'_>, t: &Target, out: &mut Fixes) {
             }
         }
     }
-    if let Some(def) = enclosing_def(call)
+    if let Some(def) = enclosing_def(ctx, call)
         && ctx.is_endpoint(def)
     {
         make_sync(ctx, def, false, out);
@@ -63,21 +86,21 @@ pub(super) fn called_by_name(ctx: &FileContext<'_>, callee: &str, func_text: &st
 }
 
 /// The innermost `function_definition` around a node.
-pub(super) fn enclosing_def(node: Node<'_>) -> Option<Node<'_>> {
-    let mut n = node.parent();
+pub(super) fn enclosing_def<'t>(ctx: &FileContext<'t>, node: Node<'t>) -> Option<Node<'t>> {
+    let mut n = ctx.up(node);
     for _ in 0..MAX_ANCESTORS {
         let cur = n?;
         if cur.kind() == "function_definition" {
             return Some(cur);
         }
-        n = cur.parent();
+        n = ctx.up(cur);
     }
     None
 }
 
 fn def_named_at<'t>(ctx: &FileContext<'t>, range: &std::ops::Range<usize>) -> Option<Node<'t>> {
     let n = ctx.tree.root_node().descendant_for_byte_range(range.start, range.end)?;
-    let def = n.parent()?;
+    let def = ctx.up(n)?;
     (def.kind() == "function_definition" && def.child_by_field_name("name")?.byte_range() == *range).then_some(def)
 }
 
@@ -87,8 +110,11 @@ fn async_token(def: Node<'_>) -> Option<Node<'_>> {
 
 /// Whether `await` may replace `node`: it must sit in an `async def`, not in a lambda, a generator
 /// expression (it would become an async generator) or a class body.
-pub(super) fn await_allowed(node: Node<'_>) -> Result<(), String> {
-    let mut n = node.parent();
+pub(super) fn await_allowed<'t>(ctx: &FileContext<'t>, node: Node<'t>) -> Result<(), String> {
+    if already_awaited(ctx, node) {
+        return Err("the call is already awaited: its result is an awaitable, not a blocking call's value".into());
+    }
+    let mut n = ctx.up(node);
     for _ in 0..MAX_ANCESTORS {
         let Some(cur) = n else { break };
         match cur.kind() {
@@ -108,14 +134,27 @@ pub(super) fn await_allowed(node: Node<'_>) -> Result<(), String> {
             }
             _ => {}
         }
-        n = cur.parent();
+        n = ctx.up(cur);
     }
     Err("the call is not in an `async def`".into())
 }
 
+/// Whether `node` is the operand of an `await` (through parentheses).
+pub(super) fn already_awaited<'t>(ctx: &FileContext<'t>, node: Node<'t>) -> bool {
+    let mut n = node;
+    for _ in 0..MAX_ANCESTORS {
+        match ctx.up(n) {
+            Some(p) if p.kind() == "parenthesized_expression" => n = p,
+            Some(p) => return p.kind() == "await",
+            None => return false,
+        }
+    }
+    false
+}
+
 /// `await X` where `node` was: parenthesized where the expression continues (`(await X).json()`).
-pub(super) fn awaited(node: Node<'_>, expr: &str) -> String {
-    let needs = node.parent().is_some_and(|p| {
+pub(super) fn awaited<'t>(ctx: &FileContext<'t>, node: Node<'t>, expr: &str) -> String {
+    let needs = ctx.up(node).is_some_and(|p| {
         let is = |field: &str| p.child_by_field_name(field).is_some_and(|c| c.id() == node.id());
         match p.kind() {
             "attribute" => is("object"),
@@ -177,12 +216,12 @@ fn with_first(first: &str, rest: &str) -> String {
 }
 
 /// Why a call's result must not move off the loop as is: a context manager, or a value iterated here.
-fn lazy_use(call: Node<'_>) -> Option<&'static str> {
+fn lazy_use<'t>(ctx: &FileContext<'t>, call: Node<'t>) -> Option<&'static str> {
     let mut node = call;
-    let mut parent = call.parent()?;
+    let mut parent = ctx.up(call)?;
     if parent.kind() == "as_pattern" {
         node = parent;
-        parent = parent.parent()?;
+        parent = ctx.up(parent)?;
     }
     let is = |field: &str| parent.child_by_field_name(field).is_some_and(|c| c.id() == node.id());
     match parent.kind() {
@@ -266,10 +305,23 @@ fn offload(ctx: &FileContext<'_>, t: &Target, call: Node<'_>, out: &mut Fixes) {
     let refuse = |out: &mut Fixes, reason: String| {
         out.refused.push(Refusal { id: FixId::Offload, title: title.clone(), reason })
     };
-    if let Err(why) = await_allowed(call) {
+    // `await helper()`, where the sync `helper` blocks and then returns an awaitable (a coroutine, a
+    // future, a task): offloaded, the awaitable would be made in the worker thread (a future or task
+    // made there has no running loop, or the wrong one) and still need awaiting on the loop. Not offered:
+    // the blocking part of `helper` is what to move off the loop.
+    if already_awaited(ctx, call) {
+        return refuse(
+            out,
+            format!(
+                "the call is awaited: `{}` returns an awaitable, which must be made and awaited on the event loop; offload the blocking work inside it instead",
+                short(func_text)
+            ),
+        );
+    }
+    if let Err(why) = await_allowed(ctx, call) {
         return refuse(out, why);
     }
-    if let Some(why) = lazy_use(call) {
+    if let Some(why) = lazy_use(ctx, call) {
         return refuse(out, why.into());
     }
     if let Some(why) = deferred_argument(call) {
@@ -277,7 +329,8 @@ fn offload(ctx: &FileContext<'_>, t: &Target, call: Node<'_>, out: &mut Fixes) {
     }
     let Some((rest, keywords, names)) = rest_arguments(ctx, call) else { return };
     let mut edits = Vec::new();
-    let (text, im) = (ctx.text, &ctx.imports);
+    let scoped = ctx.imports_at(call);
+    let (text, im) = (ctx.text, scoped.as_ref());
     let partial = |edits: &mut Vec<Edit>| {
         let p = im.module_attr("functools", "partial", edits, text);
         format!("{p}({})", with_first(func_text, &rest))
@@ -305,7 +358,10 @@ fn offload(ctx: &FileContext<'_>, t: &Target, call: Node<'_>, out: &mut Fixes) {
             format!("{f}({})", if keywords { partial(&mut edits) } else { direct })
         }
     };
-    edits.push(Edit { range: call.byte_range(), text: awaited(call, &expr) });
+    if let Some(why) = im.conflict() {
+        return refuse(out, why);
+    }
+    edits.push(Edit { range: call.byte_range(), text: awaited(ctx, call, &expr) });
     // A module-level function called by its imported name (or a builtin) has no state that could be
     // bound to the loop's thread; a method's object (a DB connection, a client) or a project helper
     // may have (sqlite3 connections refuse other threads, thread-locals, the running loop).
@@ -327,7 +383,7 @@ fn async_sleep(ctx: &FileContext<'_>, call: Node<'_>, out: &mut Fixes) {
         "asyncio"
     };
     let title = format!("Replace `{}` with `await {module}.sleep`", short(ctx.node_text(func)));
-    if let Err(reason) = await_allowed(call) {
+    if let Err(reason) = await_allowed(ctx, call) {
         out.refused.push(Refusal { id: FixId::AsyncSleep, title, reason });
         return;
     }
@@ -339,8 +395,13 @@ fn async_sleep(ctx: &FileContext<'_>, call: Node<'_>, out: &mut Fixes) {
         return;
     }
     let mut edits = Vec::new();
-    let f = im.module_attr(module, "sleep", &mut edits, ctx.text);
-    edits.push(Edit { range: call.byte_range(), text: awaited(call, &format!("{f}({})", ctx.node_text(*arg))) });
+    let scoped = ctx.imports_at(call);
+    let f = scoped.module_attr(module, "sleep", &mut edits, ctx.text);
+    if let Some(reason) = scoped.conflict() {
+        out.refused.push(Refusal { id: FixId::AsyncSleep, title, reason });
+        return;
+    }
+    edits.push(Edit { range: call.byte_range(), text: awaited(ctx, call, &format!("{f}({})", ctx.node_text(*arg))) });
     out.fixes.push(Fix { id: FixId::AsyncSleep, title, applicability: Applicability::Safe, edits });
 }
 
@@ -372,8 +433,8 @@ fn async_file(ctx: &FileContext<'_>, t: &Target, call: Node<'_>, out: &mut Fixes
 }
 
 /// `anyio.Path(...)` for a path expression: `Path(p)` becomes `anyio.Path(p)`, anything else is wrapped.
-fn anyio_path(ctx: &FileContext<'_>, path: Node<'_>, edits: &mut Vec<Edit>) -> String {
-    let ap = ctx.imports.module_attr("anyio", "Path", edits, ctx.text);
+fn anyio_path(ctx: &FileContext<'_>, im: &super::Imports, path: Node<'_>, edits: &mut Vec<Edit>) -> String {
+    let ap = im.module_attr("anyio", "Path", edits, ctx.text);
     if path.kind() == "call"
         && let (Some(f), Some(args)) = (path.child_by_field_name("function"), path.child_by_field_name("arguments"))
         && ctx.imports.spelling("pathlib.Path").as_deref() == Some(ctx.node_text(f))
@@ -389,7 +450,7 @@ fn anyio_path(ctx: &FileContext<'_>, path: Node<'_>, edits: &mut Vec<Edit>) -> S
 
 fn path_method(ctx: &FileContext<'_>, call: Node<'_>, func: Node<'_>, method: &str, out: &mut Fixes) {
     let title = format!("Use `await anyio.Path(...).{method}()`");
-    if let Err(reason) = await_allowed(call) {
+    if let Err(reason) = await_allowed(ctx, call) {
         out.refused.push(Refusal { id: FixId::AsyncFile, title, reason });
         return;
     }
@@ -397,9 +458,14 @@ fn path_method(ctx: &FileContext<'_>, call: Node<'_>, func: Node<'_>, method: &s
         return;
     };
     let mut edits = Vec::new();
-    let path = anyio_path(ctx, object, &mut edits);
+    let scoped = ctx.imports_at(call);
+    let path = anyio_path(ctx, &scoped, object, &mut edits);
+    if let Some(reason) = scoped.conflict() {
+        out.refused.push(Refusal { id: FixId::AsyncFile, title, reason });
+        return;
+    }
     let expr = format!("{path}.{method}{}", ctx.node_text(args));
-    edits.push(Edit { range: call.byte_range(), text: awaited(call, &expr) });
+    edits.push(Edit { range: call.byte_range(), text: awaited(ctx, call, &expr) });
     out.fixes.push(Fix { id: FixId::AsyncFile, title, applicability: Applicability::Safe, edits });
 }
 
@@ -413,13 +479,13 @@ fn whole_file_open(ctx: &FileContext<'_>, t: &Target, call: Node<'_>, func: Node
         })
     };
     // The outer `open(...).read()` / `.write(x)`.
-    let Some(attr) = call.parent().filter(|p| p.kind() == "attribute") else {
+    let Some(attr) = ctx.up(call).filter(|p| p.kind() == "attribute") else {
         return refuse(
             out,
             "only a whole-file `open(...).read()` or `open(...).write(data)` has a direct `anyio.Path` equivalent",
         );
     };
-    let Some(outer) = attr.parent().filter(|p| p.kind() == "call") else {
+    let Some(outer) = ctx.up(attr).filter(|p| p.kind() == "call") else {
         return refuse(
             out,
             "only a whole-file `open(...).read()` or `open(...).write(data)` has a direct `anyio.Path` equivalent",
@@ -505,25 +571,30 @@ fn whole_file_open(ctx: &FileContext<'_>, t: &Target, call: Node<'_>, func: Node
         _ => return refuse(out, &format!("`.{op}(...)` is called with arguments other than a whole-file {op}")),
     };
     let title = format!("Use `await anyio.Path(...).{method}()`");
-    if let Err(reason) = await_allowed(outer) {
+    if let Err(reason) = await_allowed(ctx, outer) {
         out.refused.push(Refusal { id: FixId::AsyncFile, title, reason });
         return;
     }
     let mut edits = Vec::new();
+    let scoped = ctx.imports_at(outer);
     let p = match path {
         Some(p) => {
-            let ap = ctx.imports.module_attr("anyio", "Path", &mut edits, ctx.text);
+            let ap = scoped.module_attr("anyio", "Path", &mut edits, ctx.text);
             format!("{ap}({})", ctx.node_text(p))
         }
         None => match func.child_by_field_name("object") {
-            Some(o) => anyio_path(ctx, o, &mut edits),
+            Some(o) => anyio_path(ctx, &scoped, o, &mut edits),
             None => return,
         },
     };
+    if let Some(reason) = scoped.conflict() {
+        out.refused.push(Refusal { id: FixId::AsyncFile, title, reason });
+        return;
+    }
     let mut args: Vec<String> = data.map(|d| ctx.node_text(d).to_string()).into_iter().collect();
     args.extend(passed);
     let expr = format!("{p}.{method}({})", args.join(", "));
-    edits.push(Edit { range: outer.byte_range(), text: awaited(outer, &expr) });
+    edits.push(Edit { range: outer.byte_range(), text: awaited(ctx, outer, &expr) });
     out.fixes.push(Fix { id: FixId::AsyncFile, title, applicability: Applicability::Safe, edits });
 }
 
@@ -576,30 +647,45 @@ fn make_sync(ctx: &FileContext<'_>, def: Node<'_>, explain: bool, out: &mut Fixe
     out.fixes.push(Fix { id: FixId::MakeSync, title, applicability: Applicability::Unsafe, edits });
 }
 
-/// The first line where `name(...)` is called in the file (a reference such as `Depends(name)` is not a call).
+/// The first line where `name(...)` is called in the file (a reference such as `Depends(name)` is not a
+/// call). Every call in the file is listed once, on the first question.
 fn called_in_file(ctx: &FileContext<'_>, name: &str) -> Option<usize> {
-    let mut stack = vec![ctx.tree.root_node()];
-    let mut seen = 0;
-    while let Some(n) = stack.pop() {
-        seen += 1;
-        if seen > MAX_NODES {
-            return Some(0);
+    let calls = ctx.memo.calls.get_or_init(|| {
+        let mut calls: HashMap<String, usize> = HashMap::new();
+        let mut cursor = ctx.tree.walk();
+        'walk: loop {
+            let n = cursor.node();
+            if n.kind() == "call"
+                && let Some(f) = n.child_by_field_name("function").filter(|f| f.kind() == "identifier")
+            {
+                calls.entry(ctx.node_text(f).to_string()).or_insert(n.start_position().row + 1);
+            }
+            if cursor.goto_first_child() {
+                continue;
+            }
+            loop {
+                if cursor.goto_next_sibling() {
+                    continue 'walk;
+                }
+                if !cursor.goto_parent() {
+                    break 'walk;
+                }
+            }
         }
-        if n.kind() == "call"
-            && n.child_by_field_name("function").is_some_and(|f| f.kind() == "identifier" && ctx.node_text(f) == name)
-        {
-            return Some(n.start_position().row + 1);
-        }
-        let mut c = n.walk();
-        stack.extend(n.children(&mut c));
-    }
-    None
+        calls
+    });
+    calls.get(name).copied()
 }
 
 /// Why a coroutine body must stay a coroutine: it awaits, iterates or enters asynchronously, or calls an
 /// API that needs the running loop (which a worker thread does not have).
 fn needs_the_loop(ctx: &FileContext<'_>, body: Node<'_>) -> Option<String> {
-    needs_the_loop_in(ctx.text, ctx.catalog, body, false)
+    if let Some(why) = ctx.memo.needs_loop.borrow().get(&body.id()) {
+        return why.clone();
+    }
+    let why = needs_the_loop_in(ctx.text, ctx.catalog, body, false);
+    ctx.memo.needs_loop.borrow_mut().insert(body.id(), why.clone());
+    why
 }
 
 /// [`needs_the_loop`] over any text; `no_yield` also refuses a generator (an async generator would
@@ -667,7 +753,7 @@ fn noqa(ctx: &FileContext<'_>, t: &Target, out: &mut Fixes) {
             "string" | "string_content" | "concatenated_string" if cur.end_byte() > eol => return,
             _ => {}
         }
-        n = cur.parent();
+        n = ctx.up(cur);
     }
     let title = format!("Add `# noqa: {code}` to this line");
     let edit = match comment.and_then(|c| noqa_codes_end(ctx.node_text(c)).map(|r| (c, r))) {

@@ -5,8 +5,11 @@
 //! [`Fix`]es with byte-range edits out. No I/O, no LSP types. Which fixes apply to which API is the
 //! catalog's `fixes` data; this module only knows Python syntax and how each kind of fix is written.
 //!
-//! Every fix is checked before it is offered: its result must parse without any ERROR or MISSING node
-//! that the input did not have ([`introduces_syntax_error`]). Where a rewrite would change what the code
+//! Every fix is checked before it is offered, on the statements it edits only (so that the cost of a
+//! fix does not grow with the file): they must parse without any ERROR or MISSING node that they did
+//! not have, and keep to the grammar CPython enforces where tree-sitter's is more lenient (`await
+//! await x`, `await` outside a coroutine, argument order, a keyword or parameter given twice): see
+//! [`verify`]. Where a rewrite would change what the code
 //! means (a call used as a context manager, a result iterated on the loop, a call inside a lambda or a
 //! generator expression), the fix is not offered, and where it can explain why it says so
 //! ([`Refusal`]).
@@ -14,8 +17,11 @@
 mod httpx;
 mod imports;
 mod kinds;
+mod verify;
 mod workspace;
 
+use std::borrow::Cow;
+use std::collections::{BTreeMap, HashSet};
 use std::ops::Range;
 
 use serde::Serialize;
@@ -70,6 +76,29 @@ pub struct Fix {
     pub applicability: Applicability,
     /// Sorted, non-overlapping edits of the target's file.
     pub edits: Vec<Edit>,
+}
+
+/// A fix as `--output-format json` lists it: edits with 1-based lines and character columns. Typed,
+/// not a JSON value, so that a report of many fixes holds only their text and numbers.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ReportedFix {
+    pub title: String,
+    pub kind: FixId,
+    pub applicability: Applicability,
+    pub edits: Vec<ReportedEdit>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ReportedEdit {
+    pub start: ReportedPosition,
+    pub end: ReportedPosition,
+    pub content: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct ReportedPosition {
+    pub line: usize,
+    pub column: usize,
 }
 
 /// A fix that is not offered, and why (shown by editors as a disabled action).
@@ -134,8 +163,12 @@ pub struct FileContext<'a> {
     pub options: &'a Options,
     imports: Imports,
     /// The `function_definition` ranges that FastAPI/Starlette run as routes or dependencies.
-    endpoints: Vec<Range<usize>>,
-    errors: usize,
+    endpoints: HashSet<(usize, usize)>,
+    verifier: verify::Verifier,
+    /// The module's top-level nodes, in order (for [`FileContext::up`]).
+    tops: Vec<Node<'a>>,
+    /// Per-file facts that fixes of many findings share, computed at most once (see `kinds`).
+    pub(crate) memo: kinds::Memo,
 }
 
 impl<'a> FileContext<'a> {
@@ -146,18 +179,62 @@ impl<'a> FileContext<'a> {
             catalog,
             options,
             imports: Imports::scan(text, tree),
-            endpoints: analysis::endpoint_ranges(text, tree, catalog),
-            errors: error_count(tree),
+            endpoints: analysis::endpoint_ranges(text, tree, catalog).into_iter().map(|r| (r.start, r.end)).collect(),
+            verifier: verify::Verifier::default(),
+            tops: {
+                let root = tree.root_node();
+                let mut c = root.walk();
+                root.children(&mut c).collect()
+            },
+            memo: kinds::Memo::default(),
         }
+    }
+
+    /// A node's parent. tree-sitter's `parent()` searches down from the root, through every top-level
+    /// statement before the node's: its cost grows with the file, and a fix asks for many parents. Here
+    /// the top-level statement is found by bisection, and the search starts from it.
+    pub(crate) fn up(&self, node: Node<'a>) -> Option<Node<'a>> {
+        let root = self.tree.root_node();
+        if node.id() == root.id() {
+            return None;
+        }
+        let (start, end) = (node.start_byte(), node.end_byte());
+        let i = self.tops.partition_point(|t| t.start_byte() <= start);
+        let Some(mut cur) = i.checked_sub(1).map(|i| self.tops[i]).filter(|t| t.end_byte() >= end) else {
+            return node.parent();
+        };
+        if cur.id() == node.id() {
+            return Some(root);
+        }
+        for _ in 0..kinds::MAX_NODES {
+            match cur.child_with_descendant(node) {
+                Some(next) if next.id() == node.id() => return Some(cur),
+                Some(next) => cur = next,
+                None => break,
+            }
+        }
+        node.parent()
     }
 
     /// Every fix for `target`, safest first; each checked to parse.
     pub fn fixes(&self, target: &Target) -> Fixes {
+        self.fixes_of(target, false)
+    }
+
+    /// The fixes `--fix`, `source.fixAll` and JSON output list: all but the suppression.
+    pub fn automatic_fixes(&self, target: &Target) -> Fixes {
+        self.fixes_of(target, true)
+    }
+
+    fn fixes_of(&self, target: &Target, automatic_only: bool) -> Fixes {
         let mut out = Fixes::default();
         if target.range.end > self.text.len() || target.range.start > target.range.end {
             return out;
         }
         kinds::collect(self, target, &mut out);
+        if automatic_only {
+            out.fixes.retain(|f| f.id.is_automatic());
+        }
         out.fixes.retain_mut(|f| {
             normalize(&mut f.edits);
             !f.edits.is_empty() && !self.breaks_syntax(&f.edits)
@@ -166,11 +243,9 @@ impl<'a> FileContext<'a> {
         out
     }
 
+    /// Whether the (sorted) edits break the code where they apply (see [`verify`]).
     fn breaks_syntax(&self, edits: &[Edit]) -> bool {
-        match apply(self.text, edits) {
-            Some(new) => introduces_syntax_error(self.errors, &new),
-            None => true,
-        }
+        self.verifier.breaks(self, edits)
     }
 
     /// The smallest `call` node for the target: the call itself, or the call whose callee it is.
@@ -185,16 +260,40 @@ impl<'a> FileContext<'a> {
             }
             if node.byte_range() != *range && node.byte_range().len() > range.len() {
                 // Only the node itself or its direct parent can be the call.
-                let p = node.parent()?;
+                let p = self.up(node)?;
                 return (p.kind() == "call" && p.child_by_field_name("function")?.byte_range() == *range).then_some(p);
             }
-            node = node.parent()?;
+            node = self.up(node)?;
         }
         None
     }
 
+    /// The imports as seen at `site`: the module's, and those of the functions around it (see
+    /// [`Imports::at`]).
+    pub(crate) fn imports_at(&self, site: Node<'_>) -> Cow<'_, Imports> {
+        let mut locals = Vec::new();
+        let mut ancestors = HashSet::new();
+        let mut n = self.up(site);
+        for _ in 0..4096 {
+            let Some(cur) = n else { break };
+            ancestors.insert(cur.id());
+            if cur.kind() == "function_definition" {
+                let mut memo = self.memo.local_imports.borrow_mut();
+                locals.extend(
+                    memo.entry(cur.id()).or_insert_with(|| imports::local_imports(self.text, cur)).iter().cloned(),
+                );
+            }
+            n = self.up(cur);
+        }
+        if locals.is_empty() {
+            Cow::Borrowed(&self.imports)
+        } else {
+            Cow::Owned(self.imports.at(&locals, &ancestors, site.start_byte()))
+        }
+    }
+
     pub(crate) fn is_endpoint(&self, def: Node<'_>) -> bool {
-        self.endpoints.iter().any(|r| *r == def.byte_range())
+        self.endpoints.contains(&(def.start_byte(), def.end_byte()))
     }
 
     pub(crate) fn node_text(&self, n: Node<'_>) -> &'a str {
@@ -298,10 +397,14 @@ pub fn fix_all(
     allow_unsafe: bool,
 ) -> FixedText {
     let choose = |f: &Fix| f.id.is_automatic() && (allow_unsafe || f.applicability == Applicability::Safe);
-    fix_all_with(text, extra, catalog, settings, options, &choose)
+    fix_rounds(text, extra, catalog, settings, options, &choose, true)
 }
 
 /// [`fix_all`] with the choice of fix made by `choose` (the first fix of a finding it accepts).
+///
+/// Linear in the number of findings: each round parses and analyses the text once, each fix is checked
+/// on the statements it edits (with the edits already chosen there), conflicts are looked up among the
+/// chosen edits by position, and the text is rebuilt once per round.
 pub fn fix_all_with(
     text: &str,
     extra: Vec<Target>,
@@ -309,6 +412,19 @@ pub fn fix_all_with(
     settings: &Settings,
     options: &Options,
     choose: &dyn Fn(&Fix) -> bool,
+) -> FixedText {
+    fix_rounds(text, extra, catalog, settings, options, choose, false)
+}
+
+/// The rounds of [`fix_all_with`]; `automatic_only`: no suppression is computed (`choose` takes none).
+fn fix_rounds(
+    text: &str,
+    extra: Vec<Target>,
+    catalog: &Catalog,
+    settings: &Settings,
+    options: &Options,
+    choose: &dyn Fn(&Fix) -> bool,
+    automatic_only: bool,
 ) -> FixedText {
     let mut current = text.to_string();
     let mut carried = extra;
@@ -321,39 +437,47 @@ pub fn fix_all_with(
             .map(|f| Target::from_finding(f, false))
             .collect();
         targets.extend(carried.iter().cloned());
-        let mut chosen: Vec<Edit> = Vec::new();
+        let mut chosen = Chosen::default();
         let mut titles = Vec::new();
         // Functions made sync this round: no other fix may edit inside them in the same round (an
         // `await` added there would end up in a plain `def`); the next round re-analyses them.
-        let mut sync_regions: Vec<Range<usize>> = Vec::new();
-        let inside = |e: &Edit, r: &Range<usize>| r.start <= e.range.start && e.range.end <= r.end;
+        let mut sync_regions: HashSet<(usize, usize)> = HashSet::new();
         for t in &targets {
-            let fixes = ctx.fixes(t);
+            let fixes = ctx.fixes_of(t, automatic_only);
             let Some(fix) = fixes.fixes.into_iter().find(|f| choose(f)) else {
                 continue;
             };
-            let region = (fix.id == FixId::MakeSync).then(|| made_sync_def(&tree, &fix)).flatten();
+            let region = (fix.id == FixId::MakeSync).then(|| made_sync_def(&ctx, &fix)).flatten();
             let exclusive = match &region {
-                Some(r) => chosen.iter().all(|c| fix.edits.contains(c) || !inside(c, r)),
-                None => fix.edits.iter().all(|e| sync_regions.iter().all(|r| !inside(e, r))),
+                Some(r) => !chosen.any_inside(r, &fix.edits),
+                None => fix.edits.iter().all(|e| !in_sync_region(&ctx, e, &sync_regions)),
             };
-            if exclusive && compatible(&chosen, &fix.edits) {
-                let mut candidate = chosen.clone();
-                candidate.extend(fix.edits.iter().cloned());
-                normalize_keep(&mut candidate);
-                // Each fix parses on its own; together they must too.
-                if apply(&current, &candidate).is_some_and(|n| !introduces_syntax_error(ctx.errors, &n)) {
-                    chosen = candidate;
-                    titles.push(fix.title);
-                    sync_regions.extend(region);
+            if !exclusive || !chosen.compatible(&fix.edits) {
+                continue;
+            }
+            // Each fix was checked on its own; where it shares a statement with fixes already chosen,
+            // they must be right together too.
+            let together = verify::regions(&ctx, &fix.edits).into_iter().all(|r| {
+                let others = chosen.inside(&r.range);
+                others.is_empty() || {
+                    let mut all: Vec<Edit> = others;
+                    all.extend(fix.edits.iter().cloned());
+                    normalize_keep(&mut all);
+                    verify::well_formed(&current, &all) && !ctx.verifier.breaks_region(&ctx, &r, &all)
                 }
+            });
+            if together {
+                chosen.add(&fix.edits);
+                titles.push(fix.title);
+                sync_regions.extend(region.map(|r| (r.start, r.end)));
             }
         }
         if chosen.is_empty() {
             break;
         }
-        let Some(next) = apply(&current, &chosen) else { break };
-        carried = carried.into_iter().filter_map(|t| shift_target(t, &chosen)).collect();
+        let edits = chosen.into_edits();
+        let Some(next) = apply(&current, &edits) else { break };
+        carried = shift_targets(carried, &edits);
         result.applied += titles.len();
         result.titles.extend(titles);
         current = next;
@@ -362,11 +486,108 @@ pub fn fix_all_with(
     result
 }
 
+/// The edits chosen in a round, by position: non-overlapping but for identical edits, kept once.
+#[derive(Default)]
+struct Chosen {
+    edits: BTreeMap<(usize, usize), String>,
+}
+
+impl Chosen {
+    fn is_empty(&self) -> bool {
+        self.edits.is_empty()
+    }
+
+    /// Whether `new` edits can join: no overlap, except identical edits; two different insertions at
+    /// one point conflict (their order would be arbitrary).
+    fn compatible(&self, new: &[Edit]) -> bool {
+        new.iter().all(|n| {
+            // Chosen edits are sorted by start and by end: only those ending at or after `n` starts, and
+            // starting at or before it ends, can touch it.
+            for ((start, end), text) in self.edits.range(..=(n.range.end, usize::MAX)).rev() {
+                if *end < n.range.start {
+                    break;
+                }
+                let c = Edit { range: *start..*end, text: text.clone() };
+                if !compatible(std::slice::from_ref(&c), std::slice::from_ref(n)) {
+                    return false;
+                }
+            }
+            true
+        })
+    }
+
+    /// The chosen edits inside `r`.
+    fn inside(&self, r: &Range<usize>) -> Vec<Edit> {
+        self.edits
+            .range((r.start, 0)..=(r.end, usize::MAX))
+            .filter(|((_, end), _)| *end <= r.end)
+            .map(|((start, end), text)| Edit { range: *start..*end, text: text.clone() })
+            .collect()
+    }
+
+    /// Whether a chosen edit other than one of `own` lies inside `r`.
+    fn any_inside(&self, r: &Range<usize>, own: &[Edit]) -> bool {
+        self.edits.range((r.start, 0)..=(r.end, usize::MAX)).any(|((start, end), text)| {
+            *end <= r.end && !own.iter().any(|o| o.range == (*start..*end) && o.text == *text)
+        })
+    }
+
+    fn add(&mut self, edits: &[Edit]) {
+        for e in edits {
+            self.edits.insert((e.range.start, e.range.end), e.text.clone());
+        }
+    }
+
+    fn into_edits(self) -> Vec<Edit> {
+        self.edits.into_iter().map(|((start, end), text)| Edit { range: start..end, text }).collect()
+    }
+}
+
+/// Whether an edit lies in a function made sync this round (looked up through its enclosing functions).
+fn in_sync_region(ctx: &FileContext<'_>, e: &Edit, regions: &HashSet<(usize, usize)>) -> bool {
+    if regions.is_empty() {
+        return false;
+    }
+    let mut n = ctx.tree.root_node().descendant_for_byte_range(e.range.start, e.range.end);
+    for _ in 0..4096 {
+        let Some(cur) = n else { return false };
+        if cur.kind() == "function_definition" && regions.contains(&(cur.start_byte(), cur.end_byte())) {
+            return true;
+        }
+        n = ctx.up(cur);
+    }
+    false
+}
+
+/// Moves targets through applied (sorted) edits, keeping their order; drops those an edit touched.
+fn shift_targets(targets: Vec<Target>, edits: &[Edit]) -> Vec<Target> {
+    let mut order: Vec<usize> = (0..targets.len()).collect();
+    order.sort_by_key(|&i| targets[i].range.start);
+    let mut shifted: Vec<Option<Target>> = targets.into_iter().map(Some).collect();
+    let (mut k, mut delta) = (0usize, 0isize);
+    for i in order {
+        let Some(t) = shifted[i].take() else { continue };
+        while k < edits.len() && edits[k].range.end <= t.range.start {
+            delta += edits[k].text.len() as isize - edits[k].range.len() as isize;
+            k += 1;
+        }
+        // The next edit either starts after the target or touches it.
+        if k < edits.len() && edits[k].range.start < t.range.end {
+            continue;
+        }
+        shifted[i] = Some(Target {
+            range: (t.range.start as isize + delta) as usize..(t.range.end as isize + delta) as usize,
+            ..t
+        });
+    }
+    shifted.into_iter().flatten().collect()
+}
+
 /// The `function_definition` a make-sync fix edits (its first edit removes the `async` token).
-fn made_sync_def(tree: &Tree, fix: &Fix) -> Option<Range<usize>> {
+fn made_sync_def(ctx: &FileContext<'_>, fix: &Fix) -> Option<Range<usize>> {
     let e = fix.edits.iter().find(|e| e.text.is_empty())?;
-    let token = tree.root_node().descendant_for_byte_range(e.range.start, e.range.start + 1)?;
-    let def = token.parent().filter(|d| d.kind() == "function_definition")?;
+    let token = ctx.tree.root_node().descendant_for_byte_range(e.range.start, e.range.start + 1)?;
+    let def = ctx.up(token).filter(|d| d.kind() == "function_definition")?;
     Some(def.byte_range())
 }
 
@@ -389,22 +610,6 @@ fn compatible(chosen: &[Edit], new: &[Edit]) -> bool {
                     || (n.range.is_empty() && inside(n.range.start, &c.range)))
         })
     })
-}
-
-/// Moves a target through applied edits; `None` when an edit touched it (it was fixed, or rewritten).
-fn shift_target(mut t: Target, edits: &[Edit]) -> Option<Target> {
-    let mut delta: isize = 0;
-    for e in edits {
-        if e.range.end <= t.range.start {
-            delta += e.text.len() as isize - e.range.len() as isize;
-        } else if e.range.start >= t.range.end {
-            break;
-        } else {
-            return None;
-        }
-    }
-    t.range = (t.range.start as isize + delta) as usize..(t.range.end as isize + delta) as usize;
-    Some(t)
 }
 
 #[cfg(test)]
@@ -459,8 +664,47 @@ mod tests {
         assert_eq!(apply("abcdef", &[e(1, 2, "X"), e(4, 4, "Y")]).as_deref(), Some("aXcdYef"));
         assert_eq!(apply("abcdef", &[e(1, 3, "X"), e(2, 4, "Y")]), None);
         let t = Target { rule: Rule::BlockingHttp, callee: None, kinds: Vec::new(), range: 10..14, chain: true };
-        assert_eq!(shift_target(t.clone(), &[e(0, 0, "ab")]).map(|t| t.range), Some(12..16));
-        assert_eq!(shift_target(t, &[e(8, 16, "x")]), None, "a rewritten target is dropped");
+        let shift = |t: &Target, edits: &[Edit]| shift_targets(vec![t.clone()], edits).pop().map(|t| t.range);
+        assert_eq!(shift(&t, &[e(0, 0, "ab")]), Some(12..16));
+        assert_eq!(shift(&t, &[e(8, 16, "x")]), None, "a rewritten target is dropped");
+        assert_eq!(shift(&t, &[e(0, 0, "ab"), e(14, 14, "c"), e(20, 22, "")]), Some(12..16));
+        let u = Target { range: 2..4, ..t.clone() };
+        let both = shift_targets(vec![t.clone(), u], &[e(0, 1, ""), e(3, 3, "x"), e(5, 5, "yy")]);
+        assert_eq!(both.iter().map(|t| t.range.clone()).collect::<Vec<_>>(), vec![12..16], "u dropped");
+    }
+
+    /// The refusal reasons for the last `at` in `text` (no fix but the suppression is offered).
+    fn refusals(text: &str, at: &str, chain: bool) -> Vec<String> {
+        let tree = crate::syntax::parse(text, None).unwrap();
+        let options = Options::default();
+        let ctx = FileContext::new(text, &tree, Catalog::bundled(), &options);
+        let start = text.rfind(at).unwrap();
+        let target = Target {
+            rule: Rule::BlockingSleep,
+            callee: Some("time.sleep".into()),
+            kinds: vec![crate::catalog::FixKind::Offload, crate::catalog::FixKind::AsyncSleep],
+            range: start..start + at.len(),
+            chain,
+        };
+        let fixes = ctx.fixes(&target);
+        assert!(fixes.fixes.iter().all(|f| f.id == FixId::Noqa), "{:?}", fixes.fixes);
+        fixes.refused.into_iter().map(|r| r.reason).collect()
+    }
+
+    #[test]
+    fn an_awaited_call_is_not_offloaded_and_says_why() {
+        let text =
+            "import time\n\n\ndef serve():\n    time.sleep(1)\n\n\nasync def main():\n    return await serve()\n";
+        let why = refusals(text, "serve()", true);
+        assert!(why.iter().any(|w| w.contains("the call is awaited: `serve` returns an awaitable")), "{why:?}");
+    }
+
+    #[test]
+    fn a_local_import_after_the_call_hides_the_module_name() {
+        let text =
+            "import time\n\n\nasync def f():\n    time.sleep(1)\n    import asyncio\n    await asyncio.sleep(0)\n";
+        let why = refusals(text, "time.sleep", false);
+        assert!(why.iter().any(|w| w.contains("`asyncio` is imported inside the function")), "{why:?}");
     }
 
     #[test]

@@ -1,0 +1,112 @@
+#!/usr/bin/env python3
+"""How the cost of fixes grows with the number of findings in one file (issue 18).
+
+Generates one Python file with N findings (a FastAPI app whose coroutines call `time.sleep`,
+`requests.get`, `open(...)` in a `with` and `open(...).read()`, so that offload, async-sleep, httpx,
+async-file and make-sync fixes are all computed), then times `loopsafe check` on it with the text
+format (no fixes computed), `--output-format json` (every fix of every finding), `--diff` and
+`--fix --unsafe-fixes` (on a fresh copy each run). Prints medians of the wall time and of the CPU time
+(user + system: steadier on a busy machine), the CPU time per finding, and the peak memory (max RSS).
+
+    cargo build --release -p loopsafe
+    python3 bench/fix_scaling.py                      # N = 500, 2000, 10000; 3 runs each
+    python3 bench/fix_scaling.py --sizes 500,2000,10000,50000 --runs 5
+    python3 bench/fix_scaling.py --bin /tmp/loopsafe-old --modes json
+
+Linear means the time per finding stays flat as N grows, and JSON costs about what text costs.
+"""
+
+import argparse
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+MODES = ["text", "json", "diff", "fix"]
+
+
+def generate(n: int) -> str:
+    """A file with `n` findings (each function holds one or two)."""
+    out = ["import time", "", "import requests", "from fastapi import FastAPI", "", "app = FastAPI()", ""]
+    findings, i = 0, 0
+    while findings < n:
+        k = i % 4
+        if k == 0:
+            out += [f"@app.get('/r{i}')", f"async def r{i}():", f"    time.sleep({i})", ""]
+            findings += 1
+        elif k == 1:
+            out += [f"async def f{i}(u):", "    return requests.get(u)", ""]
+            findings += 1
+        elif k == 2:
+            out += [f"async def g{i}(p):", "    with open(p) as f:", "        return f.read()", ""]
+            findings += 2
+        else:
+            out += [f"async def h{i}(p):", "    return open(p).read()", ""]
+            findings += 2
+        i += 1
+    return "\n".join(out) + "\n"
+
+
+def run(binary: str, path: str, mode: str, timeout: float):
+    """(wall seconds, CPU seconds, max RSS in KiB or None, the process) of one run."""
+    args = [binary, "check", "--no-cache", "--exit-zero", path]
+    if mode == "json":
+        args += ["--output-format", "json"]
+    elif mode == "diff":
+        args += ["--diff"]
+    elif mode == "fix":
+        args += ["--fix", "--unsafe-fixes", "--output-format", "json"]
+    r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    p = subprocess.run(args, capture_output=True, timeout=timeout)
+    elapsed = time.perf_counter() - start
+    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
+    before, rss = r0.ru_maxrss, r1.ru_maxrss
+    if p.returncode not in (0, 1):
+        sys.exit(f"{' '.join(args)} exited {p.returncode}:\n{p.stderr.decode(errors='replace')}")
+    # ru_maxrss of children is the maximum over all of them: only a rise is this run's.
+    return elapsed, cpu, rss if rss > before else None, p
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    here = os.path.dirname(os.path.abspath(__file__))
+    ap.add_argument("--bin", default=os.environ.get("LOOPSAFE_BIN", os.path.join(here, "..", "target", "release", "loopsafe")))
+    ap.add_argument("--sizes", default="500,2000,10000")
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--modes", default=",".join(MODES))
+    ap.add_argument("--timeout", type=float, default=600)
+    a = ap.parse_args()
+    modes = a.modes.split(",")
+    for m in modes:
+        if m not in MODES:
+            sys.exit(f"unknown mode {m}: one of {', '.join(MODES)}")
+    print(f"{'findings':>9} {'mode':>5} {'wall s':>8} {'cpu s':>8} {'cpu us/finding':>15} {'max RSS MB':>11}")
+    with tempfile.TemporaryDirectory() as tmp:
+        # A project of its own, so that loopsafe does not read the directory around it.
+        open(os.path.join(tmp, "pyproject.toml"), "w").write("[project]\nname = 'gen'\ndependencies = ['fastapi']\n")
+        for n in [int(s) for s in a.sizes.split(",")]:
+            source = generate(n)
+            for mode in modes:
+                times, cpus, peak = [], [], 0
+                for _ in range(a.runs):
+                    path = os.path.join(tmp, "app.py")
+                    with open(path, "w") as f:
+                        f.write(source)
+                    t, cpu, rss, _ = run(a.bin, path, mode, a.timeout)
+                    times.append(t)
+                    cpus.append(cpu)
+                    peak = max(peak, rss or 0)
+                med, cpu = statistics.median(times), statistics.median(cpus)
+                mem = f"{peak / 1024:.0f}" if peak else "-"
+                print(f"{n:>9} {mode:>5} {med:>8.2f} {cpu:>8.2f} {cpu / n * 1e6:>15.1f} {mem:>11}", flush=True)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

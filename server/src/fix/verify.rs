@@ -1,0 +1,452 @@
+//! Checking a fix before it is offered, locally and against the grammar CPython enforces.
+//!
+//! A fix's edits are checked on the *regions* they fall in, not on the whole file: each edit's region
+//! is the statement around it (a child of the module or of a block), or for an edit between statements
+//! (an added import) the lines around it. Each region is parsed on its own, before and after the edits,
+//! wrapped so that it parses at its own indentation (`if 1:` above an indented statement). The cost of a
+//! check is the size of the statements the fix touches, whatever the size of the file; the regions of the
+//! original text are parsed once per file ([`Verifier`] keeps them).
+//!
+//! A fix is refused when the edited regions have more tree-sitter ERROR/MISSING nodes, or more
+//! violations of the rules below, than the original regions had. tree-sitter's Python grammar is more
+//! lenient than CPython's; these are the gaps a rewrite can fall into, checked here explicitly:
+//!
+//! - the operand of `await` must be a primary expression (`await await x`, `await -x` do not compile);
+//! - `await`, `async with`, `async for` and async comprehensions only in an `async def` (not in a
+//!   lambda, a class body, a sync function, or at module level; the defaults, annotations and
+//!   decorators of a nested function belong to the enclosing scope, comprehensions to theirs; an async
+//!   generator expression is allowed anywhere);
+//! - in a call's (or class's) arguments: no positional argument after a keyword argument or after
+//!   `**mapping`, no `*iterable` after `**mapping`, no keyword given twice;
+//! - no parameter name given twice in a `def` or `lambda`.
+//!
+//! Edits in different statements are checked apart: a statement that parses in place of a statement
+//! keeps its block valid, and the rules above only look inside one statement (the `async`-ness of the
+//! enclosing function aside, which only make-sync changes; `fix_all` keeps the two apart).
+
+use std::cell::RefCell;
+use std::collections::{HashMap, HashSet};
+use std::ops::Range;
+
+use tree_sitter::{Node, Tree};
+
+use super::{Edit, FileContext, error_count};
+
+/// How far a climb from an edit to its statement may go (bounded work on any input).
+const MAX_DEPTH: usize = 4096;
+
+/// What the original regions of a file hold, parsed once each; and the verdicts on whole fixes.
+#[derive(Default)]
+pub(super) struct Verifier {
+    original: RefCell<HashMap<Range<usize>, Counts>>,
+    verdicts: RefCell<HashMap<Vec<Edit>, bool>>,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Counts {
+    errors: usize,
+    violations: usize,
+}
+
+/// A span of the original text that edits are checked in.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) struct Region<'t> {
+    pub range: Range<usize>,
+    /// Whether `await` is allowed at the region's own level (it is in the body of an `async def`).
+    coroutine: bool,
+    /// The statement it is, when it is one.
+    statement: Option<Node<'t>>,
+}
+
+impl Verifier {
+    /// Whether `edits` (sorted, of the original text) make the text invalid Python where they apply.
+    pub(super) fn breaks(&self, ctx: &FileContext<'_>, edits: &[Edit]) -> bool {
+        if let Some(v) = self.verdicts.borrow().get(edits) {
+            return *v;
+        }
+        let v = !well_formed(ctx.text, edits) || regions(ctx, edits).iter().any(|r| self.breaks_region(ctx, r, edits));
+        // The same fix is asked for by several findings only when it edits a whole function (make-sync).
+        if edits.len() == 1 && edits[0].text.is_empty() {
+            self.verdicts.borrow_mut().insert(edits.to_vec(), v);
+        }
+        v
+    }
+
+    /// Whether the edits inside `region` (all of them lie inside or outside it) break it.
+    pub(super) fn breaks_region<'t>(&self, ctx: &FileContext<'t>, region: &Region<'t>, edits: &[Edit]) -> bool {
+        let text = ctx.text;
+        let inside: Vec<&Edit> =
+            edits.iter().filter(|e| region.range.start <= e.range.start && e.range.end <= region.range.end).collect();
+        let before =
+            *self.original.borrow_mut().entry(region.range.clone()).or_insert_with(|| match region.statement {
+                // A statement without errors in the file: its violations, read from the file's tree.
+                Some(stmt) if !stmt.has_error() => {
+                    let up = |n: Node<'t>| if n.id() == stmt.id() { None } else { ctx.up(n) };
+                    Counts { errors: 0, violations: subtree_violations(text, stmt, region.coroutine, &up) }
+                }
+                _ => counts(text, region, &text[region.range.clone()]),
+            });
+        let mut new = String::with_capacity(region.range.len() + inside.iter().map(|e| e.text.len()).sum::<usize>());
+        let mut at = region.range.start;
+        for e in inside {
+            new.push_str(&text[at..e.range.start]);
+            new.push_str(&e.text);
+            at = e.range.end;
+        }
+        new.push_str(&text[at..region.range.end]);
+        let after = counts(text, region, &new);
+        after.errors > before.errors || after.violations > before.violations
+    }
+}
+
+/// Sorted, non-overlapping edits on character boundaries of the text.
+pub(super) fn well_formed(text: &str, edits: &[Edit]) -> bool {
+    let mut at = 0;
+    edits.iter().all(|e| {
+        let ok = e.range.start >= at
+            && e.range.start <= e.range.end
+            && e.range.end <= text.len()
+            && text.is_char_boundary(e.range.start)
+            && text.is_char_boundary(e.range.end);
+        at = e.range.end;
+        ok
+    })
+}
+
+/// The regions of the original text that `edits` fall in, sorted and disjoint (nested ones merged).
+pub(super) fn regions<'t>(ctx: &FileContext<'t>, edits: &[Edit]) -> Vec<Region<'t>> {
+    let mut out: Vec<Region<'t>> = edits.iter().map(|e| region_of(ctx, &e.range)).collect();
+    out.sort_by_key(|r| (r.range.start, std::cmp::Reverse(r.range.end)));
+    let mut merged: Vec<Region<'t>> = Vec::with_capacity(out.len());
+    for r in out {
+        match merged.last_mut() {
+            Some(last) if r.range.start < last.range.end || r.range == last.range => {
+                if r.range.end > last.range.end {
+                    // Overlapping line spans (between statements): one region over both.
+                    last.range.end = r.range.end;
+                    last.statement = None;
+                }
+            }
+            _ => merged.push(r),
+        }
+    }
+    merged
+}
+
+/// The statement around `range`, or the lines around it when it lies between statements.
+fn region_of<'t>(ctx: &FileContext<'t>, range: &Range<usize>) -> Region<'t> {
+    let text = ctx.text;
+    let root = ctx.tree.root_node();
+    let mut node = root.descendant_for_byte_range(range.start, range.end).unwrap_or(root);
+    for _ in 0..MAX_DEPTH {
+        match ctx.up(node) {
+            Some(p) if matches!(p.kind(), "module" | "block") => break,
+            Some(p) => node = p,
+            None => break,
+        }
+    }
+    if matches!(node.kind(), "module" | "block") || node.id() == root.id() {
+        // Between the statements of `node`: whole lines, widened over the statements they touch.
+        let (mut start, mut end) = (super::imports::line_start(text, range.start), end_of_line(text, range.end));
+        for _ in 0..8 {
+            let (mut s, mut e) = (start, end);
+            let mut c = node.walk();
+            if c.goto_first_child_for_byte(start).is_some() {
+                loop {
+                    let ch = c.node();
+                    if ch.start_byte() >= end {
+                        break;
+                    }
+                    if ch.end_byte() > start {
+                        s = s.min(ch.start_byte());
+                        e = e.max(ch.end_byte());
+                    }
+                    if !c.goto_next_sibling() {
+                        break;
+                    }
+                }
+            }
+            let (s, e) = (super::imports::line_start(text, s), end_of_line(text, e));
+            if (s, e) == (start, end) {
+                break;
+            }
+            (start, end) = (s, e);
+        }
+        return Region { range: start..end, coroutine: coroutine_at(node, false, &|n| ctx.up(n)), statement: None };
+    }
+    Region { range: node.byte_range(), coroutine: coroutine_at(node, false, &|n| ctx.up(n)), statement: Some(node) }
+}
+
+/// The end of the line holding `offset` (just after its line break); `offset` itself at a line start.
+fn end_of_line(text: &str, offset: usize) -> usize {
+    if offset == 0 || text.as_bytes().get(offset - 1).is_some_and(|b| *b == b'\n') {
+        offset
+    } else {
+        super::imports::line_end(text, offset)
+    }
+}
+
+/// Whether `await` is allowed at `node` (in the body of an `async def`, in its scope). Reaching the top
+/// of the tree (the module, or the wrapper of a region) answers `top`.
+fn coroutine_at<'t>(node: Node<'t>, top: bool, up: &dyn Fn(Node<'t>) -> Option<Node<'t>>) -> bool {
+    let mut child = node;
+    let mut cur = up(node);
+    for _ in 0..MAX_DEPTH {
+        let Some(p) = cur else { return top };
+        let in_body = p.child_by_field_name("body").is_some_and(|b| b.id() == child.id());
+        match p.kind() {
+            "function_definition" if in_body => return p.child(0).is_some_and(|c| c.kind() == "async"),
+            "lambda" | "class_definition" if in_body => return false,
+            _ => {}
+        }
+        child = p;
+        cur = up(p);
+    }
+    top
+}
+
+/// Parses a region's text (the original or the edited one) at its indentation and counts its errors and
+/// CPython-only violations.
+fn counts(text: &str, region: &Region<'_>, body: &str) -> Counts {
+    let line = super::imports::line_start(text, region.range.start);
+    let indent_len = text[line..region.range.start].len() - text[line..region.range.start].trim_start().len();
+    let indent = &text[line..line + indent_len];
+    let mut src = String::with_capacity(body.len() + indent.len() + 8);
+    if !indent.is_empty() {
+        src.push_str("if 1:\n");
+        src.push_str(indent);
+    }
+    src.push_str(body);
+    match crate::syntax::parse(&src, None) {
+        Some(tree) => Counts { errors: error_count(&tree), violations: violations(&src, &tree, region.coroutine) },
+        None => Counts { errors: usize::MAX, violations: 0 },
+    }
+}
+
+/// The operands `await` takes in CPython (a primary expression).
+const PRIMARY: &[&str] = &[
+    "identifier",
+    "keyword_identifier",
+    "attribute",
+    "subscript",
+    "call",
+    "parenthesized_expression",
+    "tuple",
+    "list",
+    "set",
+    "dictionary",
+    "list_comprehension",
+    "set_comprehension",
+    "dictionary_comprehension",
+    "generator_expression",
+    "string",
+    "concatenated_string",
+    "integer",
+    "float",
+    "true",
+    "false",
+    "none",
+    "ellipsis",
+];
+
+/// Counts the constructs tree-sitter accepts and CPython refuses (see the module documentation); `top`:
+/// whether the text's top level is in a coroutine.
+pub(super) fn violations(text: &str, tree: &Tree, top: bool) -> usize {
+    subtree_violations(text, tree.root_node(), top, &|n| n.parent())
+}
+
+/// [`violations`] in the subtree of `root`, where `up` gives parents (and `None` above `root`).
+fn subtree_violations<'t>(text: &str, root: Node<'t>, top: bool, up: &dyn Fn(Node<'t>) -> Option<Node<'t>>) -> usize {
+    let mut count = 0;
+    let mut cursor = root.walk();
+    'walk: loop {
+        let n = cursor.node();
+        count += node_violations(text, n, top, up);
+        if cursor.goto_first_child() {
+            continue;
+        }
+        loop {
+            if cursor.goto_next_sibling() {
+                continue 'walk;
+            }
+            if !cursor.goto_parent() {
+                break 'walk;
+            }
+        }
+    }
+    count
+}
+
+fn node_violations<'t>(text: &str, n: Node<'t>, top: bool, up: &dyn Fn(Node<'t>) -> Option<Node<'t>>) -> usize {
+    let is_async = |n: Node<'_>| n.child(0).is_some_and(|c| c.kind() == "async");
+    match n.kind() {
+        "await" => {
+            let operand_ok = n.named_child(0).is_none_or(|o| PRIMARY.contains(&o.kind()));
+            usize::from(!operand_ok) + usize::from(!coroutine_at(n, top, up))
+        }
+        "with_statement" | "for_statement" if is_async(n) => usize::from(!coroutine_at(n, top, up)),
+        "for_in_clause" if is_async(n) || n.prev_sibling().is_some_and(|c| c.kind() == "async") => {
+            // An async generator expression is allowed anywhere; an async comprehension where `await` is.
+            let comprehension = up(n);
+            match comprehension {
+                Some(c) if c.kind() == "generator_expression" => 0,
+                Some(c) => usize::from(!coroutine_at(c, top, up)),
+                None => 0,
+            }
+        }
+        "argument_list" => argument_violations(text, n),
+        "parameters" | "lambda_parameters" => parameter_violations(text, n),
+        _ => 0,
+    }
+}
+
+/// Positional after keyword or `**`, `*` after `**`, a keyword given twice.
+fn argument_violations(text: &str, args: Node<'_>) -> usize {
+    let (mut keyword, mut double, mut count) = (false, false, 0);
+    let mut names: HashSet<&str> = HashSet::new();
+    let mut c = args.walk();
+    for a in args.named_children(&mut c) {
+        match a.kind() {
+            "comment" => {}
+            "keyword_argument" => {
+                keyword = true;
+                if let Some(name) = a.child_by_field_name("name")
+                    && !names.insert(&text[name.byte_range()])
+                {
+                    count += 1;
+                }
+            }
+            "dictionary_splat" => double = true,
+            "list_splat" => count += usize::from(double),
+            _ => count += usize::from(keyword || double),
+        }
+    }
+    count
+}
+
+/// A parameter name given twice.
+fn parameter_violations(text: &str, params: Node<'_>) -> usize {
+    let mut names: HashSet<&str> = HashSet::new();
+    let mut count = 0;
+    let mut c = params.walk();
+    for p in params.named_children(&mut c) {
+        let name = match p.kind() {
+            "identifier" => Some(p),
+            "default_parameter" | "typed_default_parameter" => p.child_by_field_name("name"),
+            "typed_parameter" | "list_splat_pattern" | "dictionary_splat_pattern" => {
+                let mut c2 = p.walk();
+                let found = p.named_children(&mut c2).find(|x| x.kind() == "identifier");
+                found.or_else(|| {
+                    p.named_child(0)
+                        .filter(|x| matches!(x.kind(), "list_splat_pattern" | "dictionary_splat_pattern"))
+                        .and_then(|x| x.named_child(0))
+                })
+            }
+            _ => None,
+        };
+        if let Some(n) = name.filter(|n| n.kind() == "identifier")
+            && !names.insert(&text[n.byte_range()])
+        {
+            count += 1;
+        }
+    }
+    count
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bad(src: &str) -> usize {
+        let tree = crate::syntax::parse(src, None).unwrap();
+        error_count(&tree) + violations(src, &tree, false)
+    }
+
+    #[test]
+    fn what_cpython_refuses_and_tree_sitter_accepts() {
+        for src in [
+            "async def f():\n    return await await g()\n",
+            "async def f():\n    await -x\n",
+            "async def f():\n    class C:\n        x = await g()\n",
+            "def f():\n    return [x for x in await y]\n",
+            "def f():\n    return await g()\n",
+            "def f():\n    h = lambda: await g()\n",
+            "await g()\n",
+            "def f():\n    async with g() as c:\n        pass\n",
+            "def f():\n    async for x in g():\n        pass\n",
+            "def f():\n    return [x async for x in y]\n",
+            "f(**a, *b)\n",
+            "f(**a, b)\n",
+            "f(a=1, b)\n",
+            "f(a=1, a=2)\n",
+            "class C(a=1, b): pass\n",
+            "def f(a, a): pass\n",
+            "def f(a, *, a=1): pass\n",
+            "def f(a: int, **a): pass\n",
+            "g = lambda a, a: a\n",
+        ] {
+            assert!(bad(src) > 0, "not refused: {src}");
+        }
+    }
+
+    #[test]
+    fn what_cpython_accepts() {
+        for src in [
+            "async def f():\n    return await (await g())\n",
+            "async def f():\n    def h(x=await g()):\n        pass\n",
+            "async def f():\n    h = lambda x=await g(): x\n",
+            "async def f():\n    return [await g(x) for x in y]\n",
+            "async def f():\n    return (await g(x) for x in y)\n",
+            "def f():\n    return (x async for x in y)\n",
+            "async def f():\n    return [[x async for x in y] for z in w]\n",
+            "async def f():\n    @await g()\n    def h(): pass\n",
+            "async def f():\n    return (await g()).json(), await x.y, await x[0], 2 ** await g()\n",
+            "async def f():\n    async with g() as c:\n        async for x in c:\n            pass\n",
+            "f(a=1, *b)\n",
+            "f(*a, b, *c, k=1, *d, **e, m=2, **f)\n",
+            "f(a=1, **{'a': 2})\n",
+            "def f(a, b=1, *c, d, e: int = 2, **g): pass\n",
+            "g = lambda a, b=1, *c, **d: a\n",
+            "f(x for x in y)\n",
+        ] {
+            assert_eq!(bad(src), 0, "refused: {src}");
+        }
+    }
+
+    fn check(text: &str, edits: &[Edit]) -> bool {
+        let tree = crate::syntax::parse(text, None).unwrap();
+        let options = super::super::Options::default();
+        let ctx = FileContext::new(text, &tree, crate::catalog::Catalog::bundled(), &options);
+        Verifier::default().breaks(&ctx, edits)
+    }
+
+    #[test]
+    fn edits_are_checked_in_their_statement_at_its_indentation() {
+        let text = "import time\n\n\nasync def f(p):\n    if p:\n        return await serve()\n    time.sleep(1)\n";
+        let at = text.find("serve()").unwrap();
+        let e = |r: Range<usize>, t: &str| Edit { range: r, text: t.into() };
+        let doubled = [e(at..at + 7, "await asyncio.to_thread(serve)")];
+        assert!(check(text, &doubled), "`await await` is refused");
+        let fine = [e(0..0, "import asyncio\n"), e(at..at + 7, "(await asyncio.to_thread(serve))")];
+        assert!(!check(text, &fine));
+        let sleep = text.find("time.sleep(1)").unwrap();
+        assert!(!check(text, &[e(sleep..sleep + 13, "await asyncio.sleep(1)")]));
+        assert!(check(text, &[e(sleep..sleep + 13, "await asyncio.sleep(1")]), "a parse error");
+        // Outside the coroutine, in a nested sync def: refused.
+        let text = "async def f():\n    def g():\n        time.sleep(1)\n    return g\n";
+        let sleep = text.find("time.sleep(1)").unwrap();
+        assert!(check(text, &[e(sleep..sleep + 13, "await asyncio.sleep(1)")]));
+        // Arguments made invalid by a rewrite.
+        let text = "async def f(k):\n    return g(x, **k)\n";
+        let x = text.find("x, **k").unwrap();
+        assert!(check(text, &[e(x..x + 6, "**k, x")]));
+        assert!(check(text, &[e(x..x + 6, "a=1, a=2")]));
+        // An import between statements, at the end of a file without a final newline.
+        let text = "import time\nx = 1";
+        assert!(!check(text, &[e(text.len()..text.len(), "\nimport asyncio\n")]));
+        assert!(check(text, &[e(12..12, "import (\n")]));
+        // An edit that overlaps another, or not on a character boundary.
+        assert!(check("é = 1\n", &[e(1..1, "x")]));
+        assert!(check("abc\n", &[e(0..2, "x"), e(1..3, "y")]));
+    }
+}
