@@ -344,6 +344,14 @@ fn exit_without_shutdown_is_status_1_and_after_it_0() {
     s.notify("exit", Value::Null);
     assert_eq!(s.end(), Some(0));
 
+    // `shutdown` and `exit` in one write, without waiting for the answer: still 0.
+    let mut s = Session::start();
+    let both =
+        [frame(br#"{"jsonrpc":"2.0","id":50,"method":"shutdown"}"#), frame(br#"{"jsonrpc":"2.0","method":"exit"}"#)]
+            .concat();
+    s.raw(&both);
+    assert_eq!(s.end(), Some(0));
+
     // `exit` ends the server even when the client keeps its input open.
     let mut s = Session::start();
     s.notify("exit", Value::Null);

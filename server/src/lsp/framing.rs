@@ -70,6 +70,8 @@ pub struct Framer {
     buf: Vec<u8>,
     /// Bytes of `buf` before `pos` are consumed.
     pos: usize,
+    /// The body being read (in `State::Body`).
+    body: Vec<u8>,
     state: State,
     max_message: usize,
 }
@@ -89,11 +91,19 @@ enum Step {
 impl Framer {
     /// A framer that accepts bodies up to `max_message` bytes.
     pub fn new(max_message: usize) -> Framer {
-        Framer { buf: Vec::new(), pos: 0, state: State::Start, max_message }
+        Framer { buf: Vec::new(), pos: 0, body: Vec::new(), state: State::Start, max_message }
     }
 
     /// Adds input.
-    pub fn push(&mut self, data: &[u8]) {
+    pub fn push(&mut self, mut data: &[u8]) {
+        if let State::Body { len, .. } = self.state
+            && self.pos == self.buf.len()
+        {
+            // Straight into the body (nothing read before it waits in `buf`).
+            let take = (len - self.body.len()).min(data.len());
+            self.body.extend_from_slice(&data[..take]);
+            data = &data[take..];
+        }
         if self.pos > 0 && (self.pos == self.buf.len() || self.pos >= self.buf.len() / 2) {
             self.buf.drain(..self.pos);
             self.pos = 0;
@@ -104,9 +114,18 @@ impl Framer {
         self.buf.extend_from_slice(data);
     }
 
+    /// The length of a body that is all there, about to be checked (a large one is worth checking off
+    /// the async thread).
+    pub fn complete_body(&self) -> Option<usize> {
+        match self.state {
+            State::Body { len, .. } if self.buffered() >= len => Some(len),
+            _ => None,
+        }
+    }
+
     /// Bytes held (a partial header or body, or the tail kept while resynchronising).
     pub fn buffered(&self) -> usize {
-        self.buf.len() - self.pos
+        self.buf.len() - self.pos + self.body.len()
     }
 
     /// The next event, or `None` when more input is needed.
@@ -125,6 +144,7 @@ impl Framer {
         let left = self.buffered();
         let state = std::mem::replace(&mut self.state, State::Start);
         self.pos = self.buf.len();
+        self.body = Vec::new();
         match state {
             State::Start | State::Resync { .. } if left == 0 => None,
             State::Start => Some(Event::Skipped(left)),
@@ -200,6 +220,9 @@ impl Framer {
                     };
                     return match len {
                         Ok(len) => {
+                            // Room for the whole body, up to a limit (a hostile length is not a reason
+                            // to reserve memory before the bytes arrive).
+                            self.body = Vec::with_capacity(len.min(64 << 20));
                             self.state = State::Body { len, scanned: 0, problem };
                             Step::Again
                         }
@@ -242,46 +265,57 @@ impl Framer {
             }
             State::Body { len, scanned, problem } => {
                 let len = *len;
-                let region = &rest[..rest.len().min(len)];
-                if let Some(at) = header_inside(region, *scanned) {
-                    self.pos += at;
+                // The body gathers in a buffer of its own, handed out whole at the end without a copy.
+                let take = (len - self.body.len()).min(rest.len());
+                self.body.extend_from_slice(&rest[..take]);
+                self.pos += take;
+                if let Some(at) = header_inside(&self.body, *scanned) {
                     self.state = State::Start;
+                    self.unread_body_from(at);
                     let why = format!(
                         "a header starts {at} bytes into a body of {len} (Content-Length is wrong; skipped to that header)"
                     );
                     return Step::Emit(reply(PARSE_ERROR, &Value::Null, why));
                 }
-                *scanned = region.len();
-                if region.len() < len {
+                *scanned = self.body.len();
+                if self.body.len() < len {
                     return Step::NeedMore;
                 }
                 let problem = problem.take();
                 self.state = State::Start;
-                let body = region.to_vec();
+                let mut body = std::mem::take(&mut self.body);
                 if let Some(why) = problem {
-                    self.pos += len;
                     return Step::Emit(reply(PARSE_ERROR, &Value::Null, why));
                 }
-                match decode(body) {
-                    Ok((body, repaired)) => {
-                        self.pos += len;
-                        Step::Emit(Event::Message { body, repaired })
-                    }
+                match decode(&mut body) {
+                    Ok(repaired) => Step::Emit(Event::Message { body, repaired }),
                     Err(Rejection { code, id, reason }) => {
                         // A body that is not JSON may have been cut short by a header (too long a length).
-                        let cut = if code == PARSE_ERROR { header_at_end(region) } else { None };
+                        let cut = if code == PARSE_ERROR { header_at_end(&body) } else { None };
                         let reason = match cut {
-                            Some(at) => format!(
-                                "{reason}; a header starts {at} bytes into a body of {len} (Content-Length is wrong)"
-                            ),
+                            Some(at) => {
+                                self.body = body;
+                                self.unread_body_from(at);
+                                format!(
+                                    "{reason}; a header starts {at} bytes into a body of {len} (Content-Length is wrong)"
+                                )
+                            }
                             None => reason,
                         };
-                        self.pos += cut.unwrap_or(len);
                         Step::Emit(reply(code, &id, reason))
                     }
                 }
             }
         }
+    }
+
+    /// Puts the body's bytes from `at` back in front of the input (a header starts there).
+    fn unread_body_from(&mut self, at: usize) {
+        let mut back = self.body.split_off(at);
+        back.extend_from_slice(&self.buf[self.pos..]);
+        self.buf = back;
+        self.pos = 0;
+        self.body = Vec::new();
     }
 }
 
@@ -370,19 +404,19 @@ impl Rejection {
 }
 
 /// A body checked as a JSON-RPC message: the body (lone surrogates repaired) and how many were repaired.
-fn decode(mut body: Vec<u8>) -> Result<(Vec<u8>, usize), Rejection> {
+/// Checks a body as a JSON-RPC message, repairing lone surrogates in place; how many were repaired.
+/// serde_json checks that every string is UTF-8 as it reads it (and any other byte outside ASCII is a
+/// syntax error), so a body that passes is UTF-8.
+fn decode(body: &mut [u8]) -> Result<usize, Rejection> {
     if body.is_empty() {
         return Err(Rejection::parse("the body is empty".into()));
     }
-    let repaired = repair_lone_surrogates(&mut body);
-    if let Err(e) = std::str::from_utf8(&body) {
-        return Err(Rejection::parse(format!("the body is not UTF-8 ({e})")));
-    }
-    let mut de = serde_json::Deserializer::from_slice(&body);
+    let repaired = repair_lone_surrogates(body);
+    let mut de = serde_json::Deserializer::from_slice(body);
     let top = Top::deserialize(&mut de).and_then(|top| de.end().map(|()| top));
     let top = top.map_err(|e| Rejection::parse(format!("the body is not JSON ({e})")))?;
-    validate(top, &body)?;
-    Ok((body, repaired))
+    validate(top, body)?;
+    Ok(repaired)
 }
 
 fn validate(top: Top, body: &[u8]) -> Result<(), Rejection> {
@@ -455,20 +489,25 @@ pub fn repair_lone_surrogates(body: &mut [u8]) -> usize {
         None
     }
     let mut repaired = 0;
-    let mut i = 0;
-    while let Some(j) = memchr::memchr(b'\\', &body[i..]) {
-        let at = i + j;
+    let mut from = 0;
+    let finder = memchr::memmem::Finder::new(b"\\u");
+    while let Some(j) = finder.find(&body[from..]) {
+        let at = from + j;
+        from = at + 2;
+        // An escape only when the backslashes right before it pair up (`\\u` is a backslash, then `u`).
+        if body[..at].iter().rev().take_while(|&&b| b == b'\\').count() % 2 == 1 {
+            continue;
+        }
         match unit(&body[at..]) {
-            Some(0xD800..=0xDBFF) if matches!(unit(&body[at + 6..]), Some(0xDC00..=0xDFFF)) => i = at + 12,
+            Some(0xD800..=0xDBFF) if matches!(unit(&body[at + 6..]), Some(0xDC00..=0xDFFF)) => from = at + 12,
             Some(0xD800..=0xDFFF) => {
                 body[at + 2..at + 6].copy_from_slice(b"fffd");
                 repaired += 1;
-                i = at + 6;
+                from = at + 6;
             }
-            // Another escape (`\\` included): skip the escaped character.
-            _ => i = at + 2,
+            _ => {}
         }
-        if i >= body.len() {
+        if from >= body.len() {
             break;
         }
     }

@@ -10,7 +10,7 @@
 //!   inside one: [`split_output`] shares the writer and tracks the server's framing.
 //! - [`Conform`] wraps the service: a `$/` request (one with an id) that no handler takes gets
 //!   MethodNotFound (tower-lsp drops it, as it drops unknown `$/` notifications, which is right for
-//!   those); and it records whether `shutdown` came before the end, for the exit status.
+//!   those); and it records whether `shutdown` was received before the end, for the exit status.
 
 use std::future::Future;
 use std::io;
@@ -30,7 +30,7 @@ use super::framing::{Event, Framer};
 /// How the session ended, for the process's exit status.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Ended {
-    /// `shutdown` was answered before `exit` (or the end of input): status 0.
+    /// `shutdown` was received before `exit` (or the end of input): status 0.
     AfterShutdown,
     /// `exit` or the end of input without `shutdown`: status 1, as the specification says for `exit`.
     WithoutShutdown,
@@ -77,6 +77,9 @@ where
     if shut_down.load(Ordering::Acquire) { Ended::AfterShutdown } else { Ended::WithoutShutdown }
 }
 
+/// A body from this size on is checked on a blocking thread.
+const BIG_MESSAGE: usize = 1 << 20;
+
 /// Reads `input` through the framer on a task of its own: valid messages come out of the returned
 /// stream (for tower-lsp's reader), error responses for the client out of the channel (whole frames).
 fn guard<R: AsyncRead + Unpin + Send + 'static>(mut input: R) -> (DuplexStream, mpsc::Receiver<Vec<u8>>) {
@@ -102,7 +105,26 @@ fn guard<R: AsyncRead + Unpin + Send + 'static>(mut input: R) -> (DuplexStream, 
                 return;
             }
             framer.push(&chunk[..n]);
-            while let Some(event) = framer.next_event() {
+            let events: Vec<Event> = if framer.complete_body().is_some_and(|len| len >= BIG_MESSAGE) {
+                // Checking a large body takes a while: not on the server's only async thread.
+                let work = tokio::task::spawn_blocking(move || {
+                    let events: Vec<Event> = std::iter::from_fn(|| framer.next_event()).collect();
+                    (framer, events)
+                });
+                match work.await {
+                    Ok((back, events)) => {
+                        framer = back;
+                        events
+                    }
+                    Err(e) => {
+                        tracing::error!("the transport's framer failed: {e}");
+                        return;
+                    }
+                }
+            } else {
+                std::iter::from_fn(|| framer.next_event()).collect()
+            };
+            for event in events {
                 if !deliver(event, &mut to_server, &replies).await {
                     return; // the server is gone
                 }
@@ -315,15 +337,13 @@ where
     fn call(&mut self, req: Request) -> Self::Future {
         let method = req.method();
         let dollar = req.id().filter(|_| method.starts_with("$/")).map(|id| (id.clone(), method.to_owned()));
-        let shutdown = (method == "shutdown").then(|| self.shut_down.clone());
+        // Received, not answered: an `exit` right behind it cancels the answer if it is not sent yet.
+        if method == "shutdown" && req.id().is_some() {
+            self.shut_down.store(true, Ordering::Release);
+        }
         let answer = self.inner.call(req);
         Box::pin(async move {
             let response = answer.await?;
-            if let Some(flag) = shutdown
-                && response.as_ref().is_some_and(Response::is_ok)
-            {
-                flag.store(true, Ordering::Release);
-            }
             if response.is_none()
                 && let Some((id, method)) = dollar
             {
