@@ -1,7 +1,7 @@
 //! The cost of the transport's guard (`lsp::framing`) per message: a 20 MB `didOpen` (a Python file
 //! with escapes in every line, as JSON gives them) and a small `didChange`, framed from 64 KiB reads,
-//! beside the cost of building them as `serde_json::Value`s (what tower-lsp does with every message
-//! anyway). Prints medians.
+//! beside the cost of building them as `serde_json::Value`s from a `str` (what tower-lsp does with
+//! every message anyway). Prints medians.
 //!
 //! ```text
 //! cargo run --release -p loopsafe --example framing
