@@ -302,8 +302,12 @@ fn run_server(log_level: &str) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    runtime.block_on(loopsafe::lsp::serve_stdio());
-    ExitCode::SUCCESS
+    let ended = runtime.block_on(loopsafe::lsp::serve_stdio());
+    // Without waiting for a read of stdin in flight (tokio's stdin reads on a blocking thread that
+    // cannot be cancelled) or background indexing: the session is over.
+    runtime.shutdown_background();
+    // 0 after `shutdown`; 1 for `exit` (or the end of input) without it, as the specification says.
+    ExitCode::from(ended.exit_code())
 }
 
 fn run_rule(name: Option<String>, all: bool) -> ExitCode {

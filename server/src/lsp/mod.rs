@@ -8,6 +8,7 @@
 
 mod code_action;
 pub mod document;
+pub mod framing;
 mod input;
 mod stdio;
 
@@ -20,7 +21,7 @@ use dashmap::DashMap;
 use rayon::prelude::*;
 use tower_lsp_server::jsonrpc::Result;
 use tower_lsp_server::ls_types::*;
-use tower_lsp_server::{Client, LanguageServer, LspService, Server};
+use tower_lsp_server::{Client, LanguageServer, LspService};
 
 use crate::analysis::facts::Facts;
 use crate::analysis::shift::LineEdit;
@@ -33,6 +34,7 @@ use crate::settings::Settings;
 use document::{Applied, Document, Encoding, position};
 
 pub use document::Encoding as PositionEncoding;
+pub use input::Ended;
 
 /// How long a spawned request to the client may take before it is abandoned.
 const CLIENT_REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
@@ -84,21 +86,22 @@ pub struct Backend {
     state: Arc<State>,
 }
 
-/// Serves LSP on stdin/stdout until `exit`.
-pub async fn serve_stdio() {
+/// Serves LSP on stdin/stdout until `exit` or the end of input.
+pub async fn serve_stdio() -> Ended {
     let (input, output) = stdio::open();
-    serve(input, output).await;
+    serve(input, output).await
 }
 
 /// Serves LSP over any pair of streams (stdio, or a duplex in tests) until `exit` or the end of input.
-pub async fn serve<R, W>(input: R, output: W)
+/// Any byte sequence is survived: see `input` and `framing`.
+pub async fn serve<R, W>(input: R, output: W) -> Ended
 where
     R: tokio::io::AsyncRead + Unpin + Send + 'static,
     W: tokio::io::AsyncWrite + Unpin,
 {
     // `$/setTrace` is a notification tower-lsp-server would otherwise drop as an unknown `$/` method.
     let (service, socket) = LspService::build(Backend::new).custom_method("$/setTrace", Backend::set_trace).finish();
-    Server::new(input::sanitized(input), output, socket).serve(service).await;
+    input::run(service, socket, input, output).await
 }
 
 /// How the client's `trace` setting changes the server's logging, installed by the binary (the library
