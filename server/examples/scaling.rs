@@ -55,13 +55,15 @@ fn generate(case: &str, n: usize, dir: &Path) -> PathBuf {
             write("api.py", &api);
         }
         "packages" => {
+            // Short directory names: a path may not be longer than 4 KiB.
             let mut rel = String::new();
             for i in 0..n {
-                rel.push_str(&format!("p{i}/"));
-                write(&format!("{rel}__init__.py"), &format!("from .p{} import *\n", i + 1));
+                rel.push_str("d/");
+                let import = if i + 1 == n { "from .m import leaf\n" } else { "from .d import leaf\n" };
+                write(&format!("{rel}__init__.py"), import);
             }
-            write(&format!("{rel}p{n}.py"), "import time\n\n\ndef leaf():\n    time.sleep(1)\n");
-            write("app.py", "from p0 import leaf\n\n\nasync def main():\n    leaf()\n");
+            write(&format!("{rel}m.py"), "import time\n\n\ndef leaf():\n    time.sleep(1)\n");
+            write("app.py", "from d import leaf\n\n\nasync def main():\n    leaf()\n");
         }
         "nesting" => {
             let mut text = String::from("import time\n\n\nasync def f(x):\n");

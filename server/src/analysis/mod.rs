@@ -545,7 +545,7 @@ pub fn analyze_source_file(text: &str, catalog: &Catalog, settings: &Settings, s
 /// How deep brackets may nest before `analyze_source_file` leaves what is inside out (CPython itself
 /// refuses more than 200 levels): tree-sitter parses 30,000 levels in a fraction of a second, and
 /// 50,000 in most of a minute.
-pub const MAX_BRACKETS: usize = 5_000;
+pub const MAX_BRACKETS: usize = 20_000;
 
 /// `text` with everything inside brackets nested deeper than `MAX_BRACKETS` replaced by spaces (line
 /// breaks kept, so every offset and line stays where it was), and a cut where each such stretch
