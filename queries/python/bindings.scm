@@ -17,7 +17,9 @@
 
 ; Loop targets and exception names bind values the analysis cannot type.
 (for_statement left: (_) @unknown.target)
-(except_clause (as_pattern alias: (as_pattern_target (_) @unknown.target)))
+; (Any `as` target: those of `with` items are bound by the pattern above, and the analysis leaves them out
+; here; `(except_clause (as_pattern ...))` would stay open across every `except` body.)
+(as_pattern alias: (as_pattern_target (_) @unknown.target))
 
 ; `global x` in a function makes its bindings of `x` module-level.
 (global_statement (identifier) @global.name)

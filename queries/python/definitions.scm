@@ -21,11 +21,11 @@
   (decorator (_) @decorator)
   definition: (_) @decorated)
 
-; Statements that make a coroutine "await": `await`, `async for`, `async with`, async comprehensions.
+; Statements that make a coroutine "await": `await`, `async for`, `async with`, async comprehensions
+; (every `async` keyword but that of `async def`, which the analysis leaves out: a pattern such as
+; `(for_statement "async")` would stay open across every plain `for`'s body).
 (await) @await
-(for_statement "async" @await)
-(with_statement "async" @await)
-(for_in_clause "async" @await)
+"async" @await
 
 ; A `yield` makes a function a generator.
 (yield) @yield

@@ -54,6 +54,10 @@ pub struct LocatedHop {
     pub line: usize,
     pub column: usize,
     pub name: String,
+    /// On the one hop that stands for the calls a long chain leaves out: how many (it is placed at
+    /// the first of them). Absent on every other hop.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub elided: Option<usize>,
 }
 
 /// A finding placed in a file, ready for any output format.
@@ -288,8 +292,9 @@ pub fn check(opts: &CheckOptions<'_>, catalog: &Catalog) -> Result<Report, Strin
     let mut seen: HashSet<PathBuf> = HashSet::new();
     // (absolute path, display path, reported?)
     let mut files: Vec<(PathBuf, String, bool)> = Vec::new();
+    let mut canonical = Canonical::default();
     for p in &reported {
-        let abs = std::fs::canonicalize(p).unwrap_or_else(|_| p.clone());
+        let abs = canonical.path(p);
         if seen.insert(abs.clone()) {
             files.push((abs, display_path(p), true));
         }
@@ -306,7 +311,7 @@ pub fn check(opts: &CheckOptions<'_>, catalog: &Catalog) -> Result<Report, Strin
         let known: HashSet<String> = warnings.iter().cloned().collect();
         warnings.extend(project_warnings.into_iter().filter(|w| !known.contains(w)));
         for p in project_files {
-            let abs = std::fs::canonicalize(&p).unwrap_or_else(|_| p.clone());
+            let abs = canonical.path(&p);
             if seen.insert(abs.clone()) {
                 files.push((abs.clone(), shown(&abs), false));
             }
@@ -330,6 +335,8 @@ pub fn check(opts: &CheckOptions<'_>, catalog: &Catalog) -> Result<Report, Strin
         hash: u128,
         analysis: Arc<FileAnalysis>,
         fresh: bool,
+        /// Where the analysis stopped following the file's code (`FileAnalysis::cuts`), as warnings.
+        cuts: Vec<String>,
     }
     let outcomes: Vec<Result<Outcome, String>> = files
         .par_iter()
@@ -343,7 +350,8 @@ pub fn check(opts: &CheckOptions<'_>, catalog: &Catalog) -> Result<Report, Strin
                 };
                 let diagnostics =
                     if *is_reported { locate(display, &text, analysis.findings.clone()) } else { Vec::new() };
-                Ok(Outcome { diagnostics, hash, analysis, fresh })
+                let cuts = if *is_reported { cut_warnings(display, &text, &analysis.cuts) } else { Vec::new() };
+                Ok(Outcome { diagnostics, hash, analysis, fresh, cuts })
             }
         })
         .collect();
@@ -361,6 +369,7 @@ pub fn check(opts: &CheckOptions<'_>, catalog: &Catalog) -> Result<Report, Strin
                     report.files_checked += 1;
                     report.hashes.insert(display.clone(), o.hash);
                     report.diagnostics.extend(o.diagnostics);
+                    warnings.extend(o.cuts);
                 }
                 any_fresh |= o.fresh;
                 used.push((o.hash, o.analysis.clone()));
@@ -400,6 +409,55 @@ pub fn check(opts: &CheckOptions<'_>, catalog: &Catalog) -> Result<Report, Strin
         .sort_by(|a, b| (&a.path, a.start.line, a.start.column).cmp(&(&b.path, b.start.line, b.start.column)));
     report.warnings = warnings;
     Ok(report)
+}
+
+/// `std::fs::canonicalize` for many files, with each directory resolved once: canonicalizing each
+/// file on its own looks up every component of its path, then of each prefix, which is cubic in the
+/// depth of a deep package tree.
+#[derive(Default)]
+struct Canonical {
+    dirs: HashMap<PathBuf, PathBuf>,
+}
+
+impl Canonical {
+    fn path(&mut self, p: &Path) -> PathBuf {
+        let is_link = std::fs::symlink_metadata(p).map(|m| m.file_type().is_symlink()).unwrap_or(true);
+        match (p.parent().filter(|d| !d.as_os_str().is_empty()), p.file_name()) {
+            (Some(dir), Some(name)) if !is_link && name != ".." => self.dir(dir).join(name),
+            _ => std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf()),
+        }
+    }
+
+    /// The canonical form of directory `d`: its parent's (resolved once) joined with its name, unless
+    /// it is a symbolic link or `..`.
+    fn dir(&mut self, d: &Path) -> PathBuf {
+        // The directories up to one already resolved (or a root), then down again: no recursion.
+        let mut pending = Vec::new();
+        let mut at = d;
+        let mut base = loop {
+            if let Some(c) = self.dirs.get(at) {
+                break c.clone();
+            }
+            let plain = at.file_name().is_some_and(|n| n != "..")
+                && std::fs::symlink_metadata(at).is_ok_and(|m| !m.file_type().is_symlink());
+            match at.parent().filter(|p| !p.as_os_str().is_empty()) {
+                Some(parent) if plain => {
+                    pending.push(at);
+                    at = parent;
+                }
+                _ => {
+                    let c = std::fs::canonicalize(at).unwrap_or_else(|_| at.to_path_buf());
+                    self.dirs.insert(at.to_path_buf(), c.clone());
+                    break c;
+                }
+            }
+        };
+        while let Some(dir) = pending.pop() {
+            base = base.join(dir.file_name().expect("plain directories have a name"));
+            self.dirs.insert(dir.to_path_buf(), base.clone());
+        }
+        base
+    }
 }
 
 /// Phase timings on stderr when `LOOPSAFE_TIMINGS` is set (for profiling; not a stable interface).
@@ -460,6 +518,7 @@ fn locate_chains(project: &Project, reported: &[bool], chains: Vec<ChainFinding>
                 line: h.loc.line as usize + 1,
                 column: h.loc.col as usize + 1,
                 name: h.name.clone(),
+                elided: (h.elided > 0).then_some(h.elided),
             })
             .collect();
         let finding = Finding {
@@ -487,6 +546,20 @@ fn locate_chains(project: &Project, reported: &[bool], chains: Vec<ChainFinding>
         });
     }
     out
+}
+
+/// `path:line:column: message` for each place the analysis stopped following a file's code.
+fn cut_warnings(path: &str, text: &str, cuts: &[analysis::Cut]) -> Vec<String> {
+    if cuts.is_empty() {
+        return Vec::new();
+    }
+    let idx = LineIndex::new(text);
+    cuts.iter()
+        .map(|c| {
+            let lc = idx.line_col(text, c.offset.min(text.len()), ColumnUnit::Chars);
+            format!("{path}:{}:{}: {}", lc.line + 1, lc.col + 1, c.message)
+        })
+        .collect()
 }
 
 /// A path as the user reached it: relative paths stay relative, without a leading `./`.
@@ -521,6 +594,7 @@ pub fn locate(path: &str, text: &str, findings: Vec<Finding>) -> Vec<Diagnostic>
                         line: p.line,
                         column: p.column,
                         name: h.name.clone(),
+                        elided: None,
                     }
                 })
                 .collect();

@@ -88,8 +88,18 @@ pub fn text(diags: &[Diagnostic], files_checked: usize, color: bool) -> String {
         let _ = writeln!(out, "{gutter} {}", st.paint("34", "|"));
         if d.chain.len() > 1 {
             let _ = writeln!(out, "{gutter} = chain:");
-            for (i, h) in d.chain.iter().enumerate() {
-                let _ = writeln!(out, "{gutter}     {i}: {} at {}:{}:{}", h.name, h.path, h.line, h.column);
+            let mut i = 0;
+            for h in &d.chain {
+                match h.elided {
+                    Some(n) => {
+                        let _ = writeln!(out, "{gutter}     …: {} (from {}:{}:{})", h.name, h.path, h.line, h.column);
+                        i += n;
+                    }
+                    None => {
+                        let _ = writeln!(out, "{gutter}     {i}: {} at {}:{}:{}", h.name, h.path, h.line, h.column);
+                        i += 1;
+                    }
+                }
             }
         }
         if let Some(instead) = &f.instead {

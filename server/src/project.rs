@@ -39,6 +39,32 @@ pub struct ChainHop {
     pub file: usize,
     pub loc: Loc,
     pub name: String,
+    /// The hop's position in the whole chain (0 for the coroutine's call).
+    pub index: usize,
+    /// For the one hop that stands for the calls a long chain leaves out (see `MAX_HOPS`): how many;
+    /// it is placed at the first of them. 0 for a real hop.
+    pub elided: usize,
+}
+
+/// A chain longer than this many hops is reported by its first `HEAD_HOPS` hops, one hop saying how
+/// many calls were left out, and its last `TAIL_STEPS` hops: what a finding carries stays bounded
+/// however deep the helpers go (a chain is computed once per function, as parent pointers).
+pub const MAX_HOPS: usize = 16;
+const HEAD_HOPS: usize = 8;
+const TAIL_STEPS: u32 = 7;
+
+/// A function's shortest chain, bounded (see `Project::chain`).
+struct Chain {
+    /// The first `head` steps, then (when `elided > 0`) the last `TAIL_STEPS`.
+    steps: Vec<(FnId, Step)>,
+    head: usize,
+    /// How many steps are left out between the two.
+    elided: usize,
+    /// The first step left out.
+    first_elided: (FnId, Step),
+    /// The whole chain's length in steps.
+    len: usize,
+    memoized: bool,
 }
 
 /// A coroutine's call to a sync project function that blocks.
@@ -66,8 +92,17 @@ type FnId = usize;
 /// The project's call graph resolved, and each function's shortest chain (see `Project::link`).
 pub struct Links {
     edges: Vec<Vec<Option<FnId>>>,
-    strict: Vec<Option<(u32, Step)>>,
-    loose: Vec<Option<(u32, Step)>>,
+    strict: Vec<Option<Best>>,
+    loose: Vec<Option<Best>>,
+}
+
+/// A function's shortest chain, as a parent pointer: its length in steps, its first step, and the
+/// function on it from which `TAIL_STEPS` steps remain (itself when the chain is that short).
+#[derive(Clone, Copy, Debug)]
+struct Best {
+    len: u32,
+    step: Step,
+    tail: FnId,
 }
 
 /// How a function reaches its blocking call: directly (the blocking site's index), or through a call
@@ -100,6 +135,15 @@ pub struct Project {
     function_index: HashMap<(usize, String), FnId>,
     class_index: HashMap<(usize, String), usize>,
     export_index: HashMap<(usize, String), usize>,
+    /// The project files each file star-imports (`from m import *`), resolved.
+    stars: Vec<Vec<usize>>,
+}
+
+/// One step of resolving a name (see `Project::resolve`).
+enum Found {
+    Resolved(Resolved),
+    /// Another name for it: resolve this target, in this file.
+    Alias(usize, Target),
 }
 
 impl Project {
@@ -111,10 +155,11 @@ impl Project {
             .filter(|f| f.path.file_name().is_some_and(|n| n == "__init__.py"))
             .filter_map(|f| f.path.parent().map(Path::to_path_buf))
             .collect();
+        let package_names = package_names(&dirs_with_init);
         let mut modules: HashMap<String, Vec<usize>> = HashMap::new();
         let mut packages = Vec::with_capacity(files.len());
         for (i, f) in files.iter().enumerate() {
-            let names = module_names(&f.path, &dirs_with_init, root);
+            let names = indexed_module_names(&f.path, &package_names, root);
             let primary = names.first().cloned().unwrap_or_default();
             let is_init = f.path.file_name().is_some_and(|n| n == "__init__.py");
             packages.push(if is_init {
@@ -150,7 +195,7 @@ impl Project {
             }
         }
         let file_by_path = files.iter().enumerate().map(|(i, f)| (f.path.clone(), i)).collect();
-        Project {
+        let mut project = Project {
             files,
             modules,
             roots,
@@ -161,7 +206,24 @@ impl Project {
             function_index,
             class_index,
             export_index,
-        }
+            stars: Vec::new(),
+        };
+        project.stars = (0..project.files.len())
+            .map(|i| {
+                let mut to: Vec<usize> = Vec::new();
+                for m in &project.files[i].summary().stars {
+                    let Some(abs) = project.absolute(i, m) else { continue };
+                    if let Some(candidates) = project.modules.get(&abs) {
+                        let c = project.closest(i, candidates);
+                        if c != i && !to.contains(&c) {
+                            to.push(c);
+                        }
+                    }
+                }
+                to
+            })
+            .collect();
+        project
     }
 
     pub fn files(&self) -> &[ProjectFile] {
@@ -173,47 +235,97 @@ impl Project {
         &self.files[file].summary().functions[idx]
     }
 
-    /// What a call target in `file` refers to.
+    /// What a call target in `file` refers to. Re-exports (`from .a import f` in a package, `g = f`,
+    /// star imports) are followed in a loop, not by recursion, so a re-export chain as deep as the
+    /// project's package tree is followed to its end; a cycle ends it (no more hops than exports).
     fn resolve(&self, file: usize, target: &Target, depth: u32) -> Option<Resolved> {
         if depth > MAX_RESOLVE_DEPTH {
             return None;
         }
-        match target {
-            Target::Local(name) => self.resolve_in_module(file, name, depth + 1),
-            Target::Name(q) => {
-                let abs = self.absolute(file, q)?;
-                let first = abs.split('.').next().unwrap_or(&abs);
-                if !self.roots.contains(first) {
-                    return None;
-                }
-                // The longest prefix that is a module; the rest is a path inside it.
-                let mut end = abs.len();
-                loop {
-                    let prefix = &abs[..end];
-                    if let Some(candidates) = self.modules.get(prefix) {
-                        if end == abs.len() {
-                            return None; // a module is not callable
-                        }
-                        let m = self.closest(file, candidates);
-                        return self.resolve_in_module(m, &abs[end + 1..], depth + 1);
+        let (mut file, mut target) = (file, target.clone());
+        for _ in 0..=self.export_index.len() + self.files.len() {
+            let found = match &target {
+                Target::Local(name) => self.resolve_in_module(file, name, depth + 1)?,
+                Target::Name(q) => {
+                    let abs = self.absolute(file, q)?;
+                    let first = abs.split('.').next().unwrap_or(&abs);
+                    if !self.roots.contains(first) {
+                        return None;
                     }
-                    end = prefix.rfind('.')?;
+                    // The longest prefix that is a module; the rest is a path inside it.
+                    let mut end = abs.len();
+                    loop {
+                        let prefix = &abs[..end];
+                        if let Some(candidates) = self.modules.get(prefix) {
+                            if end == abs.len() {
+                                return None; // a module is not callable
+                            }
+                            let m = self.closest(file, candidates);
+                            break self.resolve_in_module(m, &abs[end + 1..], depth + 1)?;
+                        }
+                        end = prefix.rfind('.')?;
+                    }
                 }
+            };
+            match found {
+                Found::Resolved(r) => return Some(r),
+                Found::Alias(f, t) => (file, target) = (f, t),
             }
+        }
+        None
+    }
+
+    /// `resolve`, when a step gives no further alias.
+    fn resolved(&self, found: Found, depth: u32) -> Option<Resolved> {
+        match found {
+            Found::Resolved(r) => Some(r),
+            Found::Alias(f, t) => self.resolve(f, &t, depth + 1),
         }
     }
 
+    /// Whether module `m` binds `name` itself (a function, a class, or another module-level name).
+    fn binds(&self, m: usize, name: &str) -> bool {
+        let key = (m, name.to_string());
+        self.function_index.contains_key(&key)
+            || self.class_index.contains_key(&key)
+            || self.export_index.contains_key(&key)
+    }
+
+    /// The module that a star import in `m` takes `name` from, breadth first through star imports of
+    /// star-imported modules (each module once, so cycles end). A star import binds the names in the
+    /// module's literal `__all__`, or else those without a leading underscore.
+    fn star_source(&self, m: usize, name: &str) -> Option<usize> {
+        let mut seen: HashSet<usize> = HashSet::from([m]);
+        let mut queue: VecDeque<usize> = VecDeque::from([m]);
+        while let Some(at) = queue.pop_front() {
+            for &next in &self.stars[at] {
+                let exported = match &self.files[next].summary().all {
+                    Some(all) => all.iter().any(|n| n == name),
+                    None => !name.starts_with('_'),
+                };
+                if !exported || !seen.insert(next) {
+                    continue;
+                }
+                if self.binds(next, name) {
+                    return Some(next);
+                }
+                queue.push_back(next);
+            }
+        }
+        None
+    }
+
     /// `rest` is a dotted path inside module `m`: a function, a class, `Class.method`, or an exported
-    /// name followed by attributes.
-    fn resolve_in_module(&self, m: usize, rest: &str, depth: u32) -> Option<Resolved> {
+    /// name followed by attributes (then the name it stands for is returned, for `resolve` to follow).
+    fn resolve_in_module(&self, m: usize, rest: &str, depth: u32) -> Option<Found> {
         if depth > MAX_RESOLVE_DEPTH {
             return None;
         }
         if let Some(&f) = self.function_index.get(&(m, rest.to_string())) {
-            return Some(Resolved::Function(f));
+            return Some(Found::Resolved(Resolved::Function(f)));
         }
         if let Some(&c) = self.class_index.get(&(m, rest.to_string())) {
-            return Some(Resolved::Class(m, c));
+            return Some(Found::Resolved(Resolved::Class(m, c)));
         }
         let (head, tail) = match rest.rsplit_once('.') {
             Some((h, t)) => (h, Some(t)),
@@ -221,16 +333,23 @@ impl Project {
         };
         // `Class.method` inherited from a base, or `Outer.Inner.method`.
         if let Some(attr) = tail
-            && let Some(Resolved::Class(cf, c)) = self.resolve_in_module(m, head, depth + 1)
+            && let Some(found) = self.resolve_in_module(m, head, depth + 1)
+            && let Some(Resolved::Class(cf, c)) = self.resolved(found, depth + 1)
         {
-            return self.member(cf, c, attr, depth + 1);
+            return self.member(cf, c, attr, depth + 1).map(Found::Resolved);
         }
         // An exported name: `from .services import fetch`, `client = Client()`.
         let (name, more) = match rest.split_once('.') {
             Some((n, more)) => (n, Some(more)),
             None => (rest, None),
         };
-        let &e = self.export_index.get(&(m, name.to_string()))?;
+        let Some(&e) = self.export_index.get(&(m, name.to_string())) else {
+            // Not bound here: maybe by a star import.
+            if self.binds(m, name) || self.stars[m].is_empty() {
+                return None;
+            }
+            return self.star_source(m, name).map(|from| Found::Alias(from, Target::Local(rest.to_string())));
+        };
         match &self.files[m].summary().exports[e].1 {
             Export::Alias(t) => {
                 let t = match more {
@@ -240,7 +359,7 @@ impl Project {
                         Target::Name(n) => Target::Name(format!("{n}.{more}")),
                     },
                 };
-                self.resolve(m, &t, depth + 1)
+                Some(Found::Alias(m, t))
             }
             Export::Instance(class) => {
                 let attr = more?;
@@ -248,7 +367,7 @@ impl Project {
                     return None;
                 }
                 match self.resolve(m, class, depth + 1)? {
-                    Resolved::Class(cf, c) => self.member(cf, c, attr, depth + 1),
+                    Resolved::Class(cf, c) => self.member(cf, c, attr, depth + 1).map(Found::Resolved),
                     Resolved::Function(_) => None,
                 }
             }
@@ -376,6 +495,8 @@ impl Project {
         let (old, new) = (self.files[file].summary(), &analysis.summary);
         if old.classes != new.classes
             || old.exports != new.exports
+            || old.stars != new.stars
+            || old.all != new.all
             || old.functions.len() != new.functions.len()
             || old
                 .functions
@@ -411,20 +532,40 @@ impl Project {
             let (file, _) = self.functions[caller];
             for (i, callee) in calls.iter().enumerate() {
                 let Some(callee) = *callee else { continue };
-                let Some((steps, memoized)) = self.chain(links, callee) else { continue };
+                let Some(chain) = self.chain(links, callee, HEAD_HOPS - 1) else { continue };
+                let memoized = chain.memoized;
                 let site: &CallSite = &a.calls[i];
-                let mut hops = vec![ChainHop { file, loc: site.start, name: self.display_name(callee) }];
+                let mut hops = Vec::with_capacity(MAX_HOPS + 1);
+                hops.push(ChainHop { file, loc: site.start, name: self.display_name(callee), index: 0, elided: 0 });
                 let mut end = None;
-                for &(at, step) in &steps {
+                for (k, &(at, step)) in chain.steps.iter().enumerate() {
                     let (f_file, _) = self.functions[at];
                     let f = self.function(at);
+                    let index = if k < chain.head { k + 1 } else { k + 1 + chain.elided };
+                    if k == chain.head && chain.elided > 0 {
+                        let (f_file, _) = self.functions[chain.first_elided.0];
+                        let loc = self.step_loc(chain.first_elided.0, chain.first_elided.1);
+                        let n = chain.elided;
+                        let name = format!("… {n} more call{} …", if n == 1 { "" } else { "s" });
+                        hops.push(ChainHop { file: f_file, loc, name, index: k + 1, elided: n });
+                    }
                     match step {
-                        Step::Call(ci, next) => {
-                            hops.push(ChainHop { file: f_file, loc: f.calls[ci].start, name: self.display_name(next) })
-                        }
+                        Step::Call(ci, next) => hops.push(ChainHop {
+                            file: f_file,
+                            loc: f.calls[ci].start,
+                            name: self.display_name(next),
+                            index,
+                            elided: 0,
+                        }),
                         Step::Blocking(bi) => {
                             let b = &f.blocking[bi];
-                            hops.push(ChainHop { file: f_file, loc: b.start, name: b.callee.clone() });
+                            hops.push(ChainHop {
+                                file: f_file,
+                                loc: b.start,
+                                name: b.callee.clone(),
+                                index,
+                                elided: 0,
+                            });
                             end = Some(b);
                         }
                     }
@@ -435,7 +576,7 @@ impl Project {
                     continue;
                 }
                 let helper = &hops[0].name;
-                let depth = hops.len() - 1;
+                let depth = chain.len;
                 let mut message = format!(
                     "`{helper}` is synchronous and blocks the event loop {depth} call{} down: {}",
                     if depth == 1 { "" } else { "s" },
@@ -468,17 +609,12 @@ impl Project {
 
     /// Breadth first from the functions that block themselves: each function's shortest chain to a
     /// blocking call of an enabled rule, through sync functions (memoized ones too if `memoized`).
-    fn shortest_chains(
-        &self,
-        edges: &[Vec<Option<FnId>>],
-        settings: &Settings,
-        memoized: bool,
-    ) -> Vec<Option<(u32, Step)>> {
+    fn shortest_chains(&self, edges: &[Vec<Option<FnId>>], settings: &Settings, memoized: bool) -> Vec<Option<Best>> {
         let runs_here = |id: FnId| {
             let f = self.function(id);
             !f.is_async && !f.offloaded && (memoized || !f.memoized)
         };
-        let mut best: Vec<Option<(u32, Step)>> = vec![None; self.functions.len()];
+        let mut best: Vec<Option<Best>> = vec![None; self.functions.len()];
         let mut queue = VecDeque::new();
         for (id, slot) in best.iter_mut().enumerate() {
             if !runs_here(id) {
@@ -486,7 +622,7 @@ impl Project {
             }
             let f = self.function(id);
             if let Some(i) = f.blocking.iter().position(|b| settings.enabled(b.rule)) {
-                *slot = Some((1, Step::Blocking(i)));
+                *slot = Some(Best { len: 1, step: Step::Blocking(i), tail: id });
                 queue.push_back(id);
             }
         }
@@ -505,10 +641,12 @@ impl Project {
             }
         }
         while let Some(id) = queue.pop_front() {
-            let (len, _) = best[id].expect("queued functions have a chain");
+            let b = best[id].expect("queued functions have a chain");
             for &(caller, call) in &callers[id] {
                 if best[caller].is_none() {
-                    best[caller] = Some((len + 1, Step::Call(call, id)));
+                    let len = b.len + 1;
+                    let tail = if len <= TAIL_STEPS { caller } else { b.tail };
+                    best[caller] = Some(Best { len, step: Step::Call(call, id), tail });
                     queue.push_back(caller);
                 }
             }
@@ -519,9 +657,16 @@ impl Project {
     /// For a function that blocks (by its index in its file's summary): its chain as Markdown lines,
     /// `name` then each hop down to the blocking call.
     pub fn blocking_chain(&self, links: &Links, file: usize, index: usize) -> Option<String> {
-        let (steps, memoized) = self.chain(links, self.file_functions[file].start + index)?;
+        let chain = self.chain(links, self.file_functions[file].start + index, HEAD_HOPS)?;
+        let memoized = chain.memoized;
         let mut out = String::new();
-        for (at, step) in steps {
+        for (k, (at, step)) in chain.steps.into_iter().enumerate() {
+            if k == chain.head && chain.elided > 0 {
+                let (at, step) = chain.first_elided;
+                let l = self.step_loc(at, step).line + 1;
+                let path = self.files[self.functions[at].0].display.as_str();
+                out.push_str(&format!("1. … {} more calls ({path}:{l}) …\n", chain.elided));
+            }
             let (f_file, _) = self.functions[at];
             let f = self.function(at);
             let path = self.files[f_file].display.as_str();
@@ -545,28 +690,58 @@ impl Project {
         Some(out)
     }
 
-    /// The shortest chain from `start` to a blocking call: each function on it with the step it takes
-    /// (the last a `Step::Blocking`), and whether it goes through a memoized function (only chains
-    /// without one are used when there are any).
-    fn chain(&self, links: &Links, start: FnId) -> Option<(Vec<(FnId, Step)>, bool)> {
+    /// The shortest chain from `start` to a blocking call, bounded: each function on it with the step
+    /// it takes (the last a `Step::Blocking`), all of them when the chain is short, else its first
+    /// `head` steps and its last `TAIL_STEPS`, with how many were left out between. Work and size are
+    /// bounded by `head + TAIL_STEPS` whatever the chain's length (its tail is a parent pointer).
+    fn chain(&self, links: &Links, start: FnId, head: usize) -> Option<Chain> {
         let (best, memoized) = match (links.strict[start], links.loose[start]) {
             (Some(_), _) => (&links.strict, false),
             (None, Some(_)) => (&links.loose, true),
             _ => return None,
         };
-        let mut steps = Vec::new();
-        let mut at = start;
-        while let Some((_, step)) = best[at] {
-            steps.push((at, step));
-            match step {
-                Step::Call(_, next) => at = next,
-                Step::Blocking(_) => return Some((steps, memoized)),
+        let first = best[start]?;
+        let len = first.len as usize;
+        let short = len <= head + TAIL_STEPS as usize + 1;
+        let mut steps = Vec::with_capacity(len.min(head + TAIL_STEPS as usize + 1));
+        let walk = |from: FnId, count: usize, steps: &mut Vec<(FnId, Step)>| -> Option<FnId> {
+            let mut at = from;
+            for _ in 0..count {
+                let b = best[at]?;
+                steps.push((at, b.step));
+                match b.step {
+                    Step::Call(_, next) => at = next,
+                    Step::Blocking(_) => return None,
+                }
             }
-            if steps.len() > self.functions.len() {
-                break; // cannot happen with breadth-first parents; a guard all the same
-            }
+            Some(at)
+        };
+        if short {
+            walk(start, len, &mut steps);
+            let head = steps.len();
+            return Some(Chain { steps, head, elided: 0, first_elided: (start, first.step), len, memoized });
         }
-        None
+        let after_head = walk(start, head, &mut steps)?;
+        let first_elided = (after_head, best[after_head]?.step);
+        let tail = first.tail;
+        walk(tail, TAIL_STEPS as usize, &mut steps);
+        matches!(steps.last(), Some((_, Step::Blocking(_)))).then_some(Chain {
+            steps,
+            head,
+            elided: len - head - TAIL_STEPS as usize,
+            first_elided,
+            len,
+            memoized,
+        })
+    }
+
+    /// Where a function takes a step: its call's or its blocking call's position.
+    fn step_loc(&self, at: FnId, step: Step) -> Loc {
+        let f = self.function(at);
+        match step {
+            Step::Call(ci, _) => f.calls[ci].start,
+            Step::Blocking(bi) => f.blocking[bi].start,
+        }
     }
 
     /// `module.function` or `module.Class.method`, as users write them.
@@ -589,6 +764,38 @@ impl Project {
             format!("{}.{stem}", self.packages[file])
         }
     }
+}
+
+/// Each package directory's dotted name, computed once per directory (parents first), so that a deep
+/// package tree costs its paths' length, not their length times their depth.
+fn package_names(dirs_with_init: &HashSet<PathBuf>) -> HashMap<&Path, String> {
+    let mut dirs: Vec<&Path> = dirs_with_init.iter().map(PathBuf::as_path).collect();
+    dirs.sort_by_key(|d| d.as_os_str().len());
+    let mut names: HashMap<&Path, String> = HashMap::with_capacity(dirs.len());
+    for d in dirs {
+        let Some(own) = d.file_name().and_then(|n| n.to_str()) else { continue };
+        let name = match d.parent().and_then(|p| names.get(p)) {
+            Some(parent) => format!("{parent}.{own}"),
+            None => own.to_string(),
+        };
+        names.insert(d, name);
+    }
+    names
+}
+
+/// `module_names`, with the package directories' names computed by `package_names`.
+fn indexed_module_names(path: &Path, packages: &HashMap<&Path, String>, root: Option<&Path>) -> Vec<String> {
+    let mut names = Vec::new();
+    let Some(stem) = path.file_stem().and_then(|s| s.to_str()) else { return names };
+    let package = path.parent().and_then(|d| packages.get(d));
+    match (package, stem == "__init__") {
+        (Some(p), true) => names.push(p.clone()),
+        (Some(p), false) => names.push(format!("{p}.{stem}")),
+        (None, true) => {}
+        (None, false) => names.push(stem.to_string()),
+    }
+    root_names(path, stem == "__init__", root, &mut names);
+    names
 }
 
 /// The dotted names a file can be imported under: from its package structure first (the directories
@@ -616,6 +823,12 @@ pub fn module_names(path: &Path, dirs_with_init: &HashSet<PathBuf>, root: Option
     if !parts.is_empty() {
         names.push(parts.join("."));
     }
+    root_names(path, is_init, root, &mut names);
+    names
+}
+
+/// Adds the names of `path` relative to the project root and to `root/src`.
+fn root_names(path: &Path, is_init: bool, root: Option<&Path>, names: &mut Vec<String>) {
     if let Some(root) = root {
         for base in [root.join("src"), root.to_path_buf()] {
             if let Ok(rel) = path.strip_prefix(&base) {
@@ -635,7 +848,6 @@ pub fn module_names(path: &Path, dirs_with_init: &HashSet<PathBuf>, root: Option
             }
         }
     }
-    names
 }
 
 fn is_identifier(s: &str) -> bool {

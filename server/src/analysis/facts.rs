@@ -683,7 +683,8 @@ struct RawDef<'t> {
 struct Raw<'t> {
     defs: Vec<RawDef<'t>>,
     decorators: Vec<(usize, Node<'t>)>,
-    awaits: Vec<usize>,
+    /// `await` expressions and `async` keywords (those of `async def` too).
+    awaits: Vec<Node<'t>>,
     yields: Vec<usize>,
     calls: Vec<(Node<'t>, Node<'t>, Node<'t>)>,
     imports: Vec<(Node<'t>, Node<'t>, Option<Node<'t>>)>,
@@ -755,11 +756,13 @@ fn collect<'t>(
                 raw.decorators.push((def.id(), dec));
             }
         } else if first == c.await_ {
-            raw.awaits.push(caps[0].node.start_byte());
+            raw.awaits.push(caps[0].node);
         } else if first == c.yield_ {
             raw.yields.push(caps[0].node.start_byte());
         } else if has(c.call) {
-            if let (Some(n), Some(f), Some(a)) = (get(c.call), get(c.call_func), get(c.call_args)) {
+            if let Some(n) = get(c.call)
+                && let (Some(f), Some(a)) = (n.child_by_field_name("function"), n.child_by_field_name("arguments"))
+            {
                 raw.calls.push((n, f, a));
             }
         } else if has(c.import) {
@@ -928,10 +931,37 @@ fn shallow(text: &str, node: Node<'_>) -> Expr {
 /// The simple statement (an expression, `return`, `raise`...: not a compound statement) of a block
 /// that holds bytes `start..end` after its first byte (an edit at its start may change its indentation).
 fn simple_statement(root: Node<'_>, start: usize, end: usize) -> Option<Node<'_>> {
-    let mut n = root.descendant_for_byte_range(start, end)?;
-    while n.parent()?.kind() != "block" {
-        n = n.parent()?;
+    // Down from the root (a node's `parent()` walks down from the root too, so climbing would be
+    // quadratic in the nesting): the deepest node holding the bytes whose parent is a block.
+    let mut c = root.walk();
+    let mut found = None;
+    loop {
+        let parent_is_block = c.node().kind() == "block";
+        if !c.goto_first_child() {
+            break;
+        }
+        loop {
+            let n = c.node();
+            if n.start_byte() > start {
+                return as_simple(found, start, end);
+            }
+            // As `descendant_for_byte_range` chooses.
+            if end <= n.end_byte() && start < n.end_byte() {
+                if parent_is_block {
+                    found = Some(n);
+                }
+                break;
+            }
+            if !c.goto_next_sibling() {
+                return as_simple(found, start, end);
+            }
+        }
     }
+    as_simple(found, start, end)
+}
+
+fn as_simple(n: Option<Node<'_>>, start: usize, end: usize) -> Option<Node<'_>> {
+    let n = n?;
     let simple = matches!(
         n.kind(),
         "expression_statement"
@@ -1050,8 +1080,20 @@ fn build(facts: &mut Facts, text: &str, mut raw: Raw<'_>, first: ScopeId, unit: 
             facts.scopes[s].decorators.push(Decorator { text: text_of(text, dec).into(), expr, args });
         }
     }
-    for off in raw.awaits {
-        let s = facts.scope_at(off);
+    // What `await` applies to (a call there is awaited), without asking nodes for their parent: that
+    // walks down from the root, and would make deep nesting quadratic.
+    let mut awaited: HashSet<usize> = HashSet::new();
+    let async_defs: HashSet<usize> =
+        facts.scopes[first..first + n].iter().filter(|s| s.is_async).map(|s| s.range.start).collect();
+    for node in raw.awaits {
+        if node.kind() == "await" {
+            if let Some(inner) = node.named_child(0) {
+                awaited.insert(inner.id());
+            }
+        } else if async_defs.contains(&node.start_byte()) {
+            continue; // `async def` does not await
+        }
+        let s = facts.scope_at(node.start_byte());
         facts.scopes[s].has_await = true;
     }
     for off in raw.yields {
@@ -1159,11 +1201,15 @@ fn build(facts: &mut Facts, text: &str, mut raw: Raw<'_>, first: ScopeId, unit: 
         };
         b.bind_target(scope, target, kind, value, stmt.end_byte());
     }
+    let with_targets: HashSet<usize> = raw.withs.iter().map(|(_, _, t)| t.id()).collect();
     for (item, value, target) in raw.withs {
         let scope = b.facts.scope_at(item.start_byte());
         b.bind_target(scope, target, BindingKind::With(expr(text, value, 0)), None, item.end_byte());
     }
     for target in raw.unknown_targets {
+        if with_targets.contains(&target.id()) {
+            continue;
+        }
         let scope = b.facts.scope_at(target.start_byte());
         b.bind_target(scope, target, BindingKind::Unknown, None, target.end_byte());
     }
@@ -1180,13 +1226,20 @@ fn build(facts: &mut Facts, text: &str, mut raw: Raw<'_>, first: ScopeId, unit: 
     }
 
     let mut calls: Vec<CallFact> = Vec::with_capacity(raw.calls.len());
-    let arg_lists: HashMap<usize, usize> = raw.calls.iter().enumerate().map(|(i, (_, _, a))| (a.id(), i)).collect();
-    for (node, func, args_node) in &raw.calls {
-        let parent = node.parent();
-        let outer = parent
-            .filter(|p| p.kind() == "argument_list")
-            .and_then(|p| arg_lists.get(&p.id()))
-            .map(|&i| Box::new(expr(text, raw.calls[i].1, 0)));
+    // A call written as an argument of another call: the outer call's index, from the argument lists down.
+    let by_id: HashMap<usize, usize> = raw.calls.iter().enumerate().map(|(i, (n, _, _))| (n.id(), i)).collect();
+    let mut outer_of: HashMap<usize, usize> = HashMap::new();
+    for (i, (_, _, args_node)) in raw.calls.iter().enumerate() {
+        if args_node.kind() == "argument_list" {
+            for a in args_node.named_children(&mut args_node.walk()) {
+                if let Some(&inner) = by_id.get(&a.id()) {
+                    outer_of.insert(inner, i);
+                }
+            }
+        }
+    }
+    for (k, (node, func, args_node)) in raw.calls.iter().enumerate() {
+        let outer = outer_of.get(&k).map(|&i| Box::new(expr(text, raw.calls[i].1, 0)));
         calls.push(CallFact {
             range: node.byte_range(),
             func: expr(text, *func, 0),
@@ -1194,7 +1247,7 @@ fn build(facts: &mut Facts, text: &str, mut raw: Raw<'_>, first: ScopeId, unit: 
             args: args(text, *args_node),
             args_range: args_node.byte_range(),
             scope: facts.scope_at(node.start_byte()),
-            awaited: parent.is_some_and(|p| p.kind() == "await"),
+            awaited: awaited.contains(&node.id()),
             outer,
         });
     }

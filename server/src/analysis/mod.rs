@@ -69,6 +69,61 @@ pub struct Finding {
 pub struct FileAnalysis {
     pub findings: Vec<Finding>,
     pub summary: FileSummary,
+    /// Where a bound stopped the analysis from following the code, so that findings below it may be
+    /// missing: the CLI prints these as warnings, the language server logs them.
+    pub cuts: Vec<Cut>,
+}
+
+/// A place where the analysis stopped following the code (see `nesting_cuts`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cut {
+    /// Where the code the analysis could not follow starts.
+    pub offset: usize,
+    /// What bound stopped it, for humans.
+    pub message: String,
+}
+
+/// How many levels of indentation tree-sitter-python follows: its scanner saves its stack of indents
+/// in a 1 KiB buffer, 2 bytes each (CPython itself refuses more than 100 levels). Deeper blocks come
+/// out as syntax errors, and their code is not analysed.
+pub const PARSER_MAX_INDENTS: usize = 500;
+
+/// Where indentation goes deeper than the parser follows (`PARSER_MAX_INDENTS`), when the parse has
+/// errors: the first line of each such stretch. A linear scan of the lines, as Python's tokenizer
+/// stacks indents (brackets and strings are not tracked: a continuation line counts as a level).
+pub fn nesting_cuts(text: &str, tree: &Tree) -> Vec<Cut> {
+    let mut cuts = Vec::new();
+    if !tree.root_node().has_error() {
+        return cuts;
+    }
+    let mut stack: Vec<usize> = vec![0];
+    let (mut offset, mut deep) = (0, false);
+    for line in text.split_inclusive('\n') {
+        let body = line.trim_start_matches([' ', '\t', '\x0c']);
+        let code = body.trim_end();
+        if !code.is_empty() && !code.starts_with('#') {
+            let indent = line.len() - body.len();
+            while stack.len() > 1 && indent < stack[stack.len() - 1] {
+                stack.pop();
+            }
+            if indent > stack[stack.len() - 1] {
+                stack.push(indent);
+            }
+            let now = stack.len() - 1 > PARSER_MAX_INDENTS;
+            if now && !deep {
+                cuts.push(Cut {
+                    offset,
+                    message: format!(
+                        "blocks nested more than {PARSER_MAX_INDENTS} levels deep: the parser does not follow them, so \
+                         findings in this code may be missing"
+                    ),
+                });
+            }
+            deep = now;
+        }
+        offset += line.len();
+    }
+    cuts
 }
 
 /// Analyses one parsed file. `text` must be the text `tree` was parsed from.
@@ -80,14 +135,17 @@ pub fn analyze(text: &str, tree: &Tree, catalog: &Catalog, settings: &Settings) 
 /// The summary does not depend on `select`/`ignore`/`severity`: the linker applies those.
 pub fn analyze_file(text: &str, tree: &Tree, catalog: &Catalog, settings: &Settings, summarize: bool) -> FileAnalysis {
     let facts = Facts::extract(text, tree);
-    analyze_facts(text, &facts, catalog, settings, summarize)
+    let mut analysis = analyze_facts(text, &facts, catalog, settings, summarize);
+    analysis.cuts = nesting_cuts(text, tree);
+    analysis
 }
 
 /// Analyses and summarizes one parsed file, and keeps its facts so that an edit can be analysed by
 /// `reanalyze_edit`.
 pub fn analyze_tree(text: &str, tree: &Tree, catalog: &Catalog, settings: &Settings) -> (Facts, FileAnalysis) {
     let facts = Facts::extract(text, tree);
-    let analysis = analyze_facts(text, &facts, catalog, settings, true);
+    let mut analysis = analyze_facts(text, &facts, catalog, settings, true);
+    analysis.cuts = nesting_cuts(text, tree);
     (facts, analysis)
 }
 
@@ -102,11 +160,12 @@ fn analyze_facts(text: &str, facts: &Facts, catalog: &Catalog, settings: &Settin
         let loc = |offset: usize| loc_in(&index, text, offset);
         let mut summary = summarize_part(&r, &part, &endpoints, &runs_in, &loc, text);
         summary.exports = summary::exports(&r);
+        (summary.stars, summary.all) = summary::stars(&r);
         summary
     } else {
         FileSummary::default()
     };
-    FileAnalysis { findings, summary }
+    FileAnalysis { findings, summary, cuts: Vec::new() }
 }
 
 fn findings(
@@ -252,7 +311,9 @@ pub fn reanalyze_edit(
     if !same_leaks || !same_endpoints_elsewhere || yields_before != facts.scopes[unit].has_yield {
         // The edit changed what other functions' names resolve to (what a call of the function returns
         // depends on whether it yields), or which functions are routes: the whole file is checked.
-        return Ok(analyze_facts(text, facts, catalog, settings, true));
+        let mut whole = analyze_facts(text, facts, catalog, settings, true);
+        whole.cuts = kept_cuts(old, &old_range, edit);
+        return Ok(whole);
     }
 
     let part = Part {
@@ -267,13 +328,21 @@ pub fn reanalyze_edit(
     let loc = |offset: usize| loc_in(&index, text, offset);
     let new_summary = summarize_part(&r, &part, &endpoints, &runs_in, &loc, text);
 
-    let mut out = FileAnalysis { findings: Vec::with_capacity(old.findings.len()), summary: FileSummary::default() };
+    let mut out = FileAnalysis {
+        findings: Vec::with_capacity(old.findings.len()),
+        summary: FileSummary::default(),
+        cuts: kept_cuts(old, &old_range, edit),
+    };
     out.findings.extend(old.findings.iter().filter(|f| !old_range.contains(&f.range.start)).cloned());
     let mut functions = old.summary.functions.clone();
     functions.splice(fn_at..fn_at + fn_old, std::iter::empty());
     out.summary.functions = functions;
     out.summary.exports = old.summary.exports.clone();
+    out.summary.stars = old.summary.stars.clone();
+    out.summary.all = old.summary.all.clone();
+    let cuts = std::mem::take(&mut out.cuts);
     shift::shift(&mut out, edit);
+    out.cuts = cuts;
     out.findings.extend(new_findings);
     sort_findings(&mut out.findings);
     out.summary.functions.splice(fn_at..fn_at, new_summary.functions);
@@ -281,6 +350,17 @@ pub fn reanalyze_edit(
     classes.splice(class_at..class_at + class_old, new_summary.classes);
     out.summary.classes = classes;
     Ok(out)
+}
+
+/// The cuts outside the function an edit was in (which parsed alone without errors, so it has none),
+/// moved along with the edit.
+fn kept_cuts(old: &FileAnalysis, unit: &Range<usize>, edit: &LineEdit) -> Vec<Cut> {
+    let mut kept = FileAnalysis {
+        cuts: old.cuts.iter().filter(|c| !unit.contains(&c.offset)).cloned().collect(),
+        ..Default::default()
+    };
+    shift::shift(&mut kept, edit);
+    kept.cuts
 }
 
 /// The values of what function `unit` (whose statements bind in `range`) binds in its ancestors' scopes, in a
@@ -451,10 +531,98 @@ pub fn analyze_source(text: &str, catalog: &Catalog, settings: &Settings) -> Vec
     }
 }
 
-/// Parses, analyses and summarizes source text.
+/// Parses, analyses and summarizes source text. Brackets nested deeper than `MAX_BRACKETS` are
+/// blanked out first (with a cut saying so), as tree-sitter slows down to minutes on them.
 pub fn analyze_source_file(text: &str, catalog: &Catalog, settings: &Settings, summarize: bool) -> FileAnalysis {
-    match crate::syntax::parse(text, None) {
-        Some(tree) => analyze_file(text, &tree, catalog, settings, summarize),
+    let (shallow, bracket_cuts) = blank_deep_brackets(text);
+    match crate::syntax::parse(&shallow, None) {
+        Some(tree) => {
+            let mut a = analyze_file(&shallow, &tree, catalog, settings, summarize);
+            a.cuts.extend(bracket_cuts);
+            a.cuts.sort_by_key(|c| c.offset);
+            a
+        }
         None => FileAnalysis::default(),
     }
+}
+
+/// How deep brackets may nest before `analyze_source_file` leaves what is inside out (CPython itself
+/// refuses more than 200 levels): tree-sitter parses 30,000 levels in a fraction of a second, and
+/// 50,000 in most of a minute.
+pub const MAX_BRACKETS: usize = 20_000;
+
+/// `text` with everything inside brackets nested deeper than `MAX_BRACKETS` replaced by spaces (line
+/// breaks kept, so every offset and line stays where it was), and a cut where each such stretch
+/// starts; `text` itself when there is none. One pass over the bytes; strings and comments are skipped
+/// as Python's tokenizer skips them (brackets in them do not count).
+pub fn blank_deep_brackets(text: &str) -> (std::borrow::Cow<'_, str>, Vec<Cut>) {
+    let b = text.as_bytes();
+    let mut deep: Vec<Range<usize>> = Vec::new();
+    let (mut depth, mut i, mut from) = (0usize, 0usize, 0usize);
+    while i < b.len() {
+        match b[i] {
+            b'#' => {
+                while i < b.len() && b[i] != b'\n' {
+                    i += 1;
+                }
+                continue;
+            }
+            q @ (b'"' | b'\'') => {
+                let triple = b.get(i..i + 3) == Some(&[q, q, q][..]);
+                i += if triple { 3 } else { 1 };
+                while i < b.len() {
+                    if b[i] == b'\\' {
+                        i += 2;
+                    } else if triple && b.get(i..i + 3) == Some(&[q, q, q][..]) {
+                        i += 3;
+                        break;
+                    } else if !triple && (b[i] == q || b[i] == b'\n') {
+                        i += 1;
+                        break;
+                    } else {
+                        i += 1;
+                    }
+                }
+                continue;
+            }
+            b'(' | b'[' | b'{' => {
+                depth += 1;
+                if depth == MAX_BRACKETS + 1 {
+                    from = i;
+                }
+            }
+            b')' | b']' | b'}' if depth > 0 => {
+                if depth == MAX_BRACKETS + 1 {
+                    deep.push(from..i + 1);
+                }
+                depth -= 1;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    if depth > MAX_BRACKETS {
+        deep.push(from..b.len());
+    }
+    if deep.is_empty() {
+        return (std::borrow::Cow::Borrowed(text), Vec::new());
+    }
+    let mut out = b.to_vec();
+    let mut cuts = Vec::with_capacity(deep.len());
+    for r in deep {
+        for byte in &mut out[r.clone()] {
+            if *byte != b'\n' && *byte != b'\r' {
+                *byte = b' ';
+            }
+        }
+        cuts.push(Cut {
+            offset: r.start,
+            message: format!(
+                "brackets nested more than {MAX_BRACKETS} levels deep: what is inside them is not analysed, so \
+                 findings there may be missing"
+            ),
+        });
+    }
+    let out = String::from_utf8(out).expect("only ASCII bytes replace whole characters");
+    (std::borrow::Cow::Owned(out), cuts)
 }

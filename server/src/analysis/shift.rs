@@ -8,7 +8,7 @@
 use std::ops::Range;
 
 use super::summary::{BlockingSite, CallSite, FunctionSummary, Loc};
-use super::{FileAnalysis, Finding, Hop};
+use super::{Cut, FileAnalysis, Finding, Hop};
 
 /// An edit: bytes `start..old_end` became `start..new_end`. What followed it on the line of `old_end`
 /// moved by the given numbers of characters, UTF-16 units and bytes, and every later line by `lines`.
@@ -56,6 +56,9 @@ impl LineEdit {
 /// Moves an analysis to the edited text, when `edit` changed nothing but positions (or when what it
 /// changed has been taken out, to be analysed again).
 pub fn shift(out: &mut FileAnalysis, edit: &LineEdit) {
+    for Cut { offset, message: _ } in &mut out.cuts {
+        *offset = edit.offset(*offset);
+    }
     for f in &mut out.findings {
         let Finding {
             rule: _,

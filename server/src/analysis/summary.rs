@@ -102,6 +102,11 @@ pub struct FileSummary {
     pub functions: Vec<FunctionSummary>,
     pub classes: Vec<ClassSummary>,
     pub exports: Vec<(String, Export)>,
+    /// Module-level `from m import *` of modules that may be the project's, as written (`pkg`, `.mod`).
+    pub stars: Vec<String>,
+    /// The module's `__all__`, when it is a literal list or tuple of strings: the names a star import
+    /// of it binds (otherwise, every name without a leading underscore).
+    pub all: Option<Vec<String>>,
 }
 
 impl FileSummary {
@@ -110,6 +115,8 @@ impl FileSummary {
     pub fn same_shape(&self, other: &FileSummary) -> bool {
         self.classes == other.classes
             && self.exports == other.exports
+            && self.stars == other.stars
+            && self.all == other.all
             && self.functions.len() == other.functions.len()
             && self.functions.iter().zip(&other.functions).all(|(a, b)| {
                 a.qualname == b.qualname
@@ -295,9 +302,58 @@ fn is_property(r: &Resolver<'_>, scope: ScopeId) -> bool {
         .any(|d| matches!(&*d.text, "property" | "cached_property" | "functools.cached_property"))
 }
 
+/// The module-level star imports of modules that may be the project's, and a literal `__all__`.
+pub(super) fn stars(r: &Resolver<'_>) -> (Vec<String>, Option<Vec<String>>) {
+    let module = &r.facts.scopes[0];
+    let stars = module.star_imports.iter().filter(|m| !r.catalog.is_library_name(m)).map(|m| m.to_string()).collect();
+    let all = module.bindings.get("__all__").and_then(|list| match &r.facts.bindings[*list.last()?].kind {
+        BindingKind::Value(e) => literal_strings(r.text_of(&e.range)),
+        _ => None,
+    });
+    (stars, all)
+}
+
+/// The strings of a literal list or tuple of plain string literals (`["a", 'b']`), else `None`.
+fn literal_strings(text: &str) -> Option<Vec<String>> {
+    let t = text.trim();
+    let inner = t
+        .strip_prefix('[')
+        .and_then(|t| t.strip_suffix(']'))
+        .or_else(|| t.strip_prefix('(').and_then(|t| t.strip_suffix(')')))
+        .unwrap_or(t);
+    let mut out = Vec::new();
+    for item in inner.split(',') {
+        let item = item.trim();
+        if item.is_empty() {
+            continue;
+        }
+        let quote = item.chars().next()?;
+        let s = item.strip_prefix(quote)?.strip_suffix(quote)?;
+        if !matches!(quote, '"' | '\'') || s.contains(['"', '\'', '\\']) || !is_name(s) {
+            return None;
+        }
+        out.push(s.to_string());
+    }
+    Some(out)
+}
+
+fn is_name(s: &str) -> bool {
+    let mut chars = s.chars();
+    chars.next().is_some_and(|c| c.is_alphabetic() || c == '_') && chars.all(|c| c.is_alphanumeric() || c == '_')
+}
+
 /// The project-resolvable target of a value, if it may be a project function or class.
 fn target_of(r: &Resolver<'_>, v: Value) -> Option<Target> {
     match v {
+        // A name bound nowhere in the file, which imports `*` from project modules: it may come from
+        // one of them (not a builtin the catalog knows, such as `open`).
+        Value::Name(q)
+            if q.starts_with("builtins.")
+                && !r.catalog.knows(&r.catalog.canonical(&q))
+                && r.facts.scopes[0].star_imports.iter().any(|m| !r.catalog.is_library_name(m)) =>
+        {
+            Some(Target::Local(q["builtins.".len()..].to_string()))
+        }
         Value::Def(f) | Value::Class(f) => Some(Target::Local(checks::function_name(r, f))),
         // Names in catalogued libraries (`requests.x`, `os.y`) cannot be project functions.
         Value::Name(q) if !r.catalog.is_library_name(&q) => Some(Target::Name(q)),

@@ -177,6 +177,9 @@ impl State {
             doc.facts = None;
             return false;
         };
+        if result.cuts != doc.analysis.cuts {
+            result.cuts.iter().for_each(|c| tracing::warn!("{} (byte {}): {}", uri.as_str(), c.offset, c.message));
+        }
         let result = Arc::new(result);
         doc.analysis = result.clone();
         doc.facts = Some(facts);
@@ -1033,13 +1036,12 @@ fn chain_to_lsp(
     let related: Vec<DiagnosticRelatedInformation> = c
         .hops
         .iter()
-        .enumerate()
-        .filter_map(|(i, h)| {
+        .filter_map(|h| {
             let uri = uris.entry(h.file).or_insert_with(|| Uri::from_file_path(&files[h.file].path)).clone()?;
             let p = loc_position(&h.loc, enc);
             Some(DiagnosticRelatedInformation {
                 location: Location { uri, range: Range { start: p, end: p } },
-                message: format!("{}: {}", i, h.name),
+                message: format!("{}: {}", h.index, h.name),
             })
         })
         .collect();

@@ -1,0 +1,5 @@
+import time
+
+
+def deep():
+    time.sleep(1)
