@@ -77,6 +77,9 @@ pub struct Published {
     pub diagnostics: Vec<tower_lsp_server::ls_types::Diagnostic>,
     /// Each diagnostic's route and advice (what a hover shows and the diagnostic's `data` does not carry).
     pub extras: Vec<(Option<String>, Option<String>)>,
+    /// The sync functions that block, for hovers on their names: the byte range of the name, the
+    /// qualified name and the chain down to the blocking call (Markdown).
+    pub blocking: Vec<(std::ops::Range<usize>, String, String)>,
 }
 
 impl Document {

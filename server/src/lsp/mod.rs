@@ -46,7 +46,7 @@ const CLIENT_REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 const HOVER_WAIT: Duration = Duration::from_secs(2);
 /// How long a `textDocument/diagnostic` request waits for the analysis of the document's current
 /// version before it is answered `ServerCancelled` (with `retriggerRequest`).
-const PULL_WAIT: Duration = Duration::from_secs(5);
+const PULL_WAIT: Duration = Duration::from_secs(2);
 /// How long `source.fixAll` waits for the current version's chain findings.
 const FIX_ALL_WAIT: Duration = Duration::from_secs(10);
 
@@ -267,6 +267,7 @@ impl State {
     fn with_linked<T>(&self, f: impl FnOnce(&Linked) -> T) -> T {
         let mut guard = self.linked.lock().expect("linked lock");
         if guard.is_none() {
+            let started = std::time::Instant::now();
             let config = self.config();
             let mut files: Vec<(PathBuf, Arc<FileAnalysis>)> =
                 self.index.iter().map(|e| (e.key().clone(), e.value().clone())).collect();
@@ -280,38 +281,30 @@ impl State {
                 root.as_deref(),
             );
             let links = project.link(&config.settings);
+            tracing::debug!(
+                "linked {} files in {:.1} ms",
+                project.files().len(),
+                started.elapsed().as_secs_f64() * 1e3
+            );
             *guard = Some(Linked { project, links });
         }
         f(guard.as_ref().expect("linked just now"))
     }
 
-    /// Hover on the name of a sync function that blocks: which blocking call it reaches, and how. Reads
-    /// the published analysis and the linked project (it may wait for the `linked` lock: it runs on a
-    /// blocking thread).
-    fn function_hover(&self, uri: &Uri, pos: Position, published: &Published) -> Option<Hover> {
+    /// Hover on the name of a sync function that blocks: which blocking call it reaches, and how (from
+    /// the published chains).
+    fn function_hover(&self, pos: Position, published: &Published) -> Option<Hover> {
         let enc = self.caps().encoding;
-        let path = uri.to_file_path()?.into_owned();
         let rope = &published.rope;
-        let offset = document::offset(rope, pos, enc) as u32;
-        let f = published.analysis.summary.functions.iter().find(|f| {
-            let len = f.qualname.rsplit('.').next().map_or(0, str::len) as u32;
-            f.name.offset <= offset && offset <= f.name.offset + len
-        })?;
-        let text = self.with_linked(|linked| {
-            let project = &linked.project;
-            let file = project.file_index(&path)?;
-            // The linked project may already hold a newer analysis of the file: the function by name.
-            let functions = &project.files()[file].analysis.summary.functions;
-            let index = functions.iter().position(|g| g.qualname == f.qualname)?;
-            project.blocking_chain(&linked.links, file, index)
-        })?;
-        let start = document::position(rope, f.name.offset as usize, enc);
-        let len = f.qualname.rsplit('.').next().map_or(0, str::len) as u32;
-        let end = Position { line: start.line, character: start.character + len };
+        let offset = document::offset(rope, pos, enc);
+        let (range, qualname, text) =
+            published.blocking.iter().find(|(r, _, _)| r.start <= offset && offset <= r.end)?;
+        let start = document::position(rope, range.start, enc);
+        let end = document::position(rope, range.end, enc);
         Some(Hover {
             contents: HoverContents::Markup(MarkupContent {
                 kind: MarkupKind::Markdown,
-                value: format!("**`{}` blocks the event loop** when a coroutine calls it:\n\n{text}", f.qualname),
+                value: format!("**`{qualname}` blocks the event loop** when a coroutine calls it:\n\n{text}"),
             }),
             range: Some(Range { start, end }),
         })
@@ -859,6 +852,11 @@ impl LanguageServer for Backend {
 
     async fn code_action(&self, params: CodeActionParams) -> Result<Option<CodeActionResponse>> {
         let uri = params.text_document.uri.clone();
+        // Editors ask on every move of the cursor, mostly where there is nothing of ours: answered at once.
+        let ours = params.context.diagnostics.iter().any(|d| d.source.as_deref() == Some("loopsafe"));
+        if !ours && !code_action::wants(&params.context.only, code_action::FIX_ALL) {
+            return Ok(self.state.documents.contains_key(&uri).then(Vec::new));
+        }
         // Fix-all takes chain findings from the published diagnostics: those of the current version.
         let chains = if code_action::wants(&params.context.only, code_action::FIX_ALL) {
             self.published(&uri, true, FIX_ALL_WAIT).await.map(|p| p.diagnostics.clone()).unwrap_or_default()
@@ -883,9 +881,11 @@ impl LanguageServer for Backend {
     async fn hover(&self, params: HoverParams) -> Result<Option<Hover>> {
         let uri = params.text_document_position_params.text_document.uri;
         let pos = params.text_document_position_params.position;
-        // The last published diagnostics: a hover never waits for an analysis in progress (only for the
-        // first one of a document just opened).
-        let Some(published) = self.published(&uri, false, HOVER_WAIT).await else {
+        // The last published diagnostics: a hover never waits for an analysis in progress, only, briefly,
+        // for the first diagnostics of a document just opened and analysed.
+        let analysed = self.state.documents.get(&uri).is_some_and(|d| d.analysed.is_some());
+        let wait = if analysed { HOVER_WAIT } else { Duration::ZERO };
+        let Some(published) = self.published(&uri, false, wait).await else {
             return Ok(None);
         };
         let found = published
@@ -900,9 +900,7 @@ impl LanguageServer for Backend {
                 range: Some(d.range),
             }));
         }
-        let state = self.state.clone();
-        let hover = tokio::task::spawn_blocking(move || state.function_hover(&uri, pos, &published));
-        Ok(tokio::time::timeout(HOVER_WAIT, hover).await.ok().and_then(|r| r.ok()).flatten())
+        Ok(self.state.function_hover(pos, &published))
     }
 }
 

@@ -160,22 +160,38 @@ impl State {
             .iter()
             .map(|f| (finding_to_lsp(f, &rope, caps.encoding, version), (f.route.clone(), f.instead.clone())))
             .collect();
+        let mut blocking = Vec::new();
         if let Some(path) = uri.to_file_path() {
             let config = self.config();
             self.with_linked(|linked| {
                 let project = &linked.project;
-                if let Some(file) = project.file_index(&path) {
-                    let mut uris = HashMap::new();
-                    for c in project.findings(&linked.links, Some(file), &config.settings) {
-                        let d = chain_to_lsp(&c, project.files(), caps.encoding, version, &mut uris);
-                        out.push((d, (c.route.clone(), c.instead.clone())));
+                let Some(file) = project.file_index(&path) else { return };
+                let mut uris = HashMap::new();
+                for c in project.findings(&linked.links, Some(file), &config.settings) {
+                    let d = chain_to_lsp(&c, project.files(), caps.encoding, version, &mut uris);
+                    out.push((d, (c.route.clone(), c.instead.clone())));
+                }
+                // Hovers on the names of functions that block, computed now: a hover never waits for
+                // the linked project.
+                let linked_analysis = &project.files()[file].analysis;
+                let same = Arc::ptr_eq(linked_analysis, &analysis);
+                for (i, f) in analysis.summary.functions.iter().enumerate() {
+                    let index = if same {
+                        Some(i)
+                    } else {
+                        linked_analysis.summary.functions.iter().position(|g| g.qualname == f.qualname)
+                    };
+                    if let Some(text) = index.and_then(|index| project.blocking_chain(&linked.links, file, index)) {
+                        let len = f.qualname.rsplit('.').next().map_or(0, str::len);
+                        let start = f.name.offset as usize;
+                        blocking.push((start..start + len, f.qualname.clone(), text));
                     }
                 }
             });
         }
         out.sort_by_key(|(d, _)| (d.range.start, d.range.end));
         let (diagnostics, extras) = out.into_iter().unzip();
-        Published { version, rope, analysis, diagnostics, extras }
+        Published { version, rope, analysis, diagnostics, extras, blocking }
     }
 
     /// The diagnostics of an open document's latest analysis: the published ones when they are of it,
@@ -211,6 +227,7 @@ impl State {
 
     /// One refresher pass, on a blocking thread (see the module's documentation).
     fn pass(&self, work: Work) -> PassOut {
+        let started = std::time::Instant::now();
         let mut changed = work.all;
         let mut publish = Vec::new();
         for uri in work.closed {
@@ -243,38 +260,52 @@ impl State {
         }
         // Open documents whose analysis changed, then, when other files' chains may have changed with
         // them, every open document: each is indexed with the analysis its diagnostics are computed from.
-        let mut snaps: Vec<(Uri, Snap)> = Vec::new();
+        // (uri, its latest analysis, whether that analysis is new: else only other files changed)
+        let mut snaps: Vec<(Uri, Snap, bool)> = Vec::new();
         for uri in work.dirty {
             if let Some(s) = self.snapshot(&uri) {
                 changed |= self.index_open(&uri, s.analysis.clone());
-                snaps.push((uri, s));
+                snaps.push((uri, s, true));
             }
         }
         if changed {
-            let seen: HashSet<Uri> = snaps.iter().map(|(u, _)| u.clone()).collect();
+            let seen: HashSet<Uri> = snaps.iter().map(|(u, _, _)| u.clone()).collect();
             let others: Vec<Uri> =
                 self.documents.iter().map(|e| e.key().clone()).filter(|u| !seen.contains(u)).collect();
             for uri in others {
                 if let Some(s) = self.snapshot(&uri) {
                     self.index_open(&uri, s.analysis.clone());
-                    snaps.push((uri, s));
+                    snaps.push((uri, s, false));
                 }
             }
         }
-        for (uri, snap) in snaps {
+        let mut unchanged = 0;
+        tracing::debug!("indexed in {:.1} ms", started.elapsed().as_secs_f64() * 1e3);
+        for (uri, snap, new) in snaps {
             let p = Arc::new(self.publishable(&uri, snap));
             // Stored (and sent) only while it is the document's latest analysis: a newer one is queued.
-            let stored = match self.documents.get_mut(&uri) {
+            // A document refreshed only because another file changed is not sent again when the client
+            // already has the same diagnostics for that version (an edit changing a module's names would
+            // otherwise re-send every open document).
+            let send = match self.documents.get_mut(&uri) {
                 Some(mut d) if Arc::ptr_eq(&d.analysis, &p.analysis) => {
-                    d.published = Some(p.clone());
-                    true
+                    let old = d.published.replace(p.clone());
+                    new || !old.is_some_and(|o| o.version == p.version && o.diagnostics == p.diagnostics)
                 }
                 _ => false,
             };
-            if stored {
+            if send {
                 publish.push((uri, Some(p.version), p.diagnostics.clone()));
+            } else {
+                unchanged += 1;
             }
         }
+        tracing::debug!(
+            "refreshed in {:.1} ms: {} to send, {unchanged} unchanged or superseded, linked project {}",
+            started.elapsed().as_secs_f64() * 1e3,
+            publish.len(),
+            if changed { "changed" } else { "kept" }
+        );
         PassOut { publish, changed }
     }
 
@@ -370,7 +401,8 @@ impl Backend {
             let config = self.state.config();
             let running = job.clone();
             let out = tokio::task::spawn_blocking(move || run_job(rope, tree, &config, &running)).await;
-            let out = out.unwrap_or_default();
+            // A panic outside the parser and the analysis (caught there) is a failed analysis too.
+            let out = out.unwrap_or_else(|_| JobOut { tree: None, analysis: Some(None) });
             let next = {
                 let Some(mut doc) = self.state.documents.get_mut(&uri) else { return };
                 if !doc.job.as_ref().is_some_and(|j| Arc::ptr_eq(j, &job)) {
