@@ -61,7 +61,8 @@ impl Work {
 /// What a refresher pass computed: diagnostics to push, in order, and whether other files' diagnostics
 /// may have changed (pull clients are asked to refresh).
 struct PassOut {
-    publish: Vec<(Uri, Option<i32>, Vec<Diagnostic>)>,
+    /// `None`: the document was closed (its diagnostics are cleared).
+    publish: Vec<(Uri, Option<Arc<Published>>)>,
     changed: bool,
 }
 
@@ -232,7 +233,7 @@ impl State {
         let mut publish = Vec::new();
         for uri in work.closed {
             if !self.documents.contains_key(&uri) {
-                publish.push((uri, None, Vec::new()));
+                publish.push((uri, None));
             }
         }
         // Files changed on disk: the buffer of an open one wins.
@@ -295,7 +296,7 @@ impl State {
                 _ => false,
             };
             if send {
-                publish.push((uri, Some(p.version), p.diagnostics.clone()));
+                publish.push((uri, Some(p)));
             } else {
                 unchanged += 1;
             }
@@ -367,8 +368,24 @@ impl Backend {
             self.state.published.notify_waiters();
             let caps = self.state.caps();
             if !caps.pull {
-                for (uri, version, diags) in out.publish {
-                    self.client.publish_diagnostics(uri, diags, version).await;
+                // Each push waits for the client to take the one before: while it reads, documents move
+                // on, and a push whose document has a newer analysis (queued, so pushed next pass) is
+                // dropped. Under a flood of edits, pushes thus coalesce at the pace the client reads.
+                let mut superseded = 0;
+                for (uri, published) in out.publish {
+                    let Some(p) = published else {
+                        self.client.publish_diagnostics(uri, Vec::new(), None).await;
+                        continue;
+                    };
+                    let latest = self.state.documents.get(&uri).is_some_and(|d| Arc::ptr_eq(&d.analysis, &p.analysis));
+                    if latest {
+                        self.client.publish_diagnostics(uri, p.diagnostics.clone(), Some(p.version)).await;
+                    } else {
+                        superseded += 1;
+                    }
+                }
+                if superseded > 0 {
+                    tracing::debug!("{superseded} superseded pushes dropped");
                 }
             } else if out.changed && caps.refresh {
                 let client = self.client.clone();
