@@ -66,6 +66,9 @@ struct PassOut {
     changed: bool,
 }
 
+/// A diagnostic's route and advice (see `Published::extras`).
+type Extra = (Option<String>, Option<String>);
+
 /// An open document's latest analysis with the version and text it describes.
 struct Snap {
     version: i32,
@@ -156,7 +159,7 @@ impl State {
     fn publishable(&self, uri: &Uri, snap: Snap) -> Published {
         let caps = self.caps();
         let Snap { version, rope, analysis } = snap;
-        let mut out: Vec<(Diagnostic, (Option<String>, Option<String>))> = analysis
+        let mut out: Vec<(Diagnostic, Extra)> = analysis
             .findings
             .iter()
             .map(|f| (finding_to_lsp(f, &rope, caps.encoding, version), (f.route.clone(), f.instead.clone())))
