@@ -565,7 +565,7 @@ fn open(text: String, catalog: &Catalog, settings: &Settings) -> Document {
     if let Some(tree) = &d.tree {
         let (facts, analysis) = analyze_tree(&d.text, tree, catalog, settings);
         d.facts = Some(facts);
-        d.analysis = Arc::new(analysis);
+        d.analysed_now(Arc::new(analysis));
     }
     d
 }
@@ -587,7 +587,7 @@ fn did_change(
                 d.facts = Some(facts);
                 match result {
                     Ok(a) => {
-                        d.analysis = Arc::new(a);
+                        d.analysed_now(Arc::new(a));
                         bump(&paths.local);
                         paths.last.set("analysed alone");
                         return;
@@ -606,12 +606,12 @@ fn did_change(
                     facts.moved(e.old_end, e.new_end);
                 }
             }
-            d.analysis = Arc::new(moved);
+            d.analysed_now(Arc::new(moved));
             bump(&paths.trivia);
             paths.last.set("comment only");
             return;
         }
-        Applied::Reparsed => {}
+        Applied::Whole => {}
     }
     bump(&paths.whole);
     paths.last.set("whole file");
@@ -620,11 +620,11 @@ fn did_change(
         Some(tree) => {
             let (facts, analysis) = analyze_tree(&d.text, tree, catalog, settings);
             d.facts = Some(facts);
-            d.analysis = Arc::new(analysis);
+            d.analysed_now(Arc::new(analysis));
         }
         None => {
             d.facts = Some(Facts::default());
-            d.analysis = Arc::default();
+            d.analysed_now(Arc::default());
         }
     }
 }

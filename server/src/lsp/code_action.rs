@@ -4,10 +4,12 @@
 //! and the current document: no fix is cached anywhere. A diagnostic whose `version` is not the
 //! document's current version yields no action (its ranges may be stale). The first action of a
 //! diagnostic is its safest fix and is `isPreferred`; a fix that is not offered shows as a disabled
-//! action with the reason, when the client supports that. The whole handler is synchronous: it clones
-//! what it needs out of the document store and holds no guard while computing.
+//! action with the reason, when the client supports that. The handler takes a snapshot of the document
+//! (its rope and tree, cheap to clone) and computes the actions on a blocking thread, checking between
+//! steps whether the request was cancelled; it holds no guard while computing.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use tower_lsp_server::ls_types::*;
 
@@ -30,7 +32,21 @@ pub fn kinds() -> Vec<CodeActionKind> {
     vec![CodeActionKind::QUICKFIX, CodeActionKind::from(FIX_ALL)]
 }
 
-fn wants(only: &Option<Vec<CodeActionKind>>, kind: &str) -> bool {
+/// A document as a code action request found it.
+pub(super) struct Snapshot {
+    rope: ropey::Rope,
+    version: i32,
+    tree: Option<tree_sitter::Tree>,
+    stale: bool,
+}
+
+impl Snapshot {
+    pub(super) fn of(d: &super::Document) -> Snapshot {
+        Snapshot { rope: d.rope.clone(), version: d.version, tree: d.tree.clone(), stale: d.stale }
+    }
+}
+
+pub(super) fn wants(only: &Option<Vec<CodeActionKind>>, kind: &str) -> bool {
     match only {
         None => kind != FIX_ALL,
         // `only: ["source"]` or `["source.fixAll"]` asks for everything below it.
@@ -41,14 +57,29 @@ fn wants(only: &Option<Vec<CodeActionKind>>, kind: &str) -> bool {
     }
 }
 
-pub(super) fn actions(state: &State, params: CodeActionParams) -> Option<CodeActionResponse> {
+/// The actions for a request, on a blocking thread. `chains` are the document's published diagnostics
+/// (for fix-all: chain findings need the linked project); `cancel` is set when the request is cancelled,
+/// and the work then stops at its next step.
+pub(super) fn actions(
+    state: &State,
+    snapshot: Snapshot,
+    chains: Vec<Diagnostic>,
+    params: CodeActionParams,
+    cancel: &AtomicBool,
+) -> Option<CodeActionResponse> {
+    let cancelled = || cancel.load(Ordering::Relaxed);
     let uri = params.text_document.uri;
     let caps = state.caps();
     let config = state.config();
-    let (text, rope, version, tree) = {
-        let d = state.documents.get(&uri)?;
-        (d.text.clone(), d.rope.clone(), d.version, d.current_tree()?)
+    let Snapshot { rope, version, tree, stale } = snapshot;
+    let text = rope.to_string();
+    let tree = match tree {
+        Some(t) if !stale => t,
+        t => crate::syntax::parse(&text, t.as_ref())?,
     };
+    if cancelled() {
+        return None;
+    }
     let anyio = *state.anyio.lock().expect("anyio lock").get_or_insert_with(|| {
         let roots = state.roots.read().expect("roots lock").clone();
         roots.iter().any(|r| crate::config::project_depends_on(r, ANYIO_PROVIDERS))
@@ -60,6 +91,9 @@ pub(super) fn actions(state: &State, params: CodeActionParams) -> Option<CodeAct
 
     if wants(&params.context.only, CodeActionKind::QUICKFIX.as_str()) {
         for diag in &params.context.diagnostics {
+            if cancelled() {
+                return None;
+            }
             let Some(target) = target_of(diag, version, &rope, enc) else { continue };
             let fixes = ctx.fixes(&target);
             let first = out.len();
@@ -116,17 +150,18 @@ pub(super) fn actions(state: &State, params: CodeActionParams) -> Option<CodeAct
 
     if wants(&params.context.only, FIX_ALL) {
         // Chain findings need the linked project: take them from what is published for the document.
-        let chains: Vec<Target> = state
-            .diagnostics(&uri)
-            .map(|(_, diags)| {
-                diags
-                    .iter()
-                    .filter(|d| d.data.as_ref().is_some_and(|x| x.get("chain").is_some()))
-                    .filter_map(|d| target_of(d, version, &rope, enc))
-                    .collect()
-            })
-            .unwrap_or_default();
+        let chains: Vec<Target> = chains
+            .iter()
+            .filter(|d| d.data.as_ref().is_some_and(|x| x.get("chain").is_some()))
+            .filter_map(|d| target_of(d, version, &rope, enc))
+            .collect();
+        if cancelled() {
+            return None;
+        }
         let fixed = fix::fix_all(&text, chains, &config.catalog, &config.settings, &options, false);
+        if cancelled() {
+            return None;
+        }
         if fixed.text != text {
             let edit = minimal_edit(&text, &fixed.text);
             out.push(CodeActionOrCommand::CodeAction(CodeAction {
@@ -183,9 +218,9 @@ fn workspace_make_sync(
         } else if let Some(d) = state.documents.get(&u) {
             (d.text.clone(), Some(d.version))
         } else {
-            match crate::check::read_source(p) {
-                crate::check::Source::Text { text } => (text, None),
-                crate::check::Source::Skipped(_) => continue,
+            match super::scheduler::read_regular(p) {
+                Ok(text) => (text, None),
+                Err(_) => continue,
             }
         };
         loaded.push((p.display().to_string(), u, t, v));

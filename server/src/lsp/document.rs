@@ -23,33 +23,105 @@ pub struct Document {
     pub version: i32,
     pub rope: Rope,
     pub text: String,
-    /// The syntax tree. After an edit analysed on its own (`Applied::Edit`), it is edited but not
-    /// reparsed (`stale`): its nodes outside the edited function are right, those inside are not.
+    /// The syntax tree. After an edit analysed on its own (`Applied::Edit`), or one left to a whole-file
+    /// analysis, it is edited but not reparsed (`stale`): its nodes outside the edited part are right,
+    /// those inside are not. `None` before the first parse (a large document is parsed off the async
+    /// thread) and after the whole text was replaced.
     pub tree: Option<Tree>,
     pub stale: bool,
     /// The last full parse had no syntax errors: an edit inside a function may then be analysed by
     /// parsing that function alone.
     pub clean: bool,
-    /// The facts of the current text, for analysing an edit on its own (`None` before the first
-    /// analysis, or after one panicked).
+    /// The facts of the current text, for analysing an edit on its own: `None` before the first
+    /// analysis, after one panicked, and whenever `analysis` is not the current text's.
     pub facts: Option<Facts>,
+    /// The latest complete analysis, of the text `analysed` describes (not necessarily the current
+    /// one, while a whole-file analysis runs off the async thread).
     pub analysis: Arc<FileAnalysis>,
+    /// The version and the text (a rope, cheap to clone) that `analysis` describes; `None` before the
+    /// first analysis.
+    pub analysed: Option<(i32, Rope)>,
+    /// What was last computed for the client from `analysis` (diagnostics in LSP positions): hovers and
+    /// pull requests are answered from it.
+    pub published: Option<Arc<Published>>,
+    /// The whole-file analysis running off the async thread, if any (see `lsp::scheduler`).
+    pub job: Option<Arc<Job>>,
+    /// Analyse again when the running job ends, even at the same version (the settings changed).
+    pub rerun: bool,
+    /// The tree edits applied since the running job took its snapshot, to bring the tree it parsed up
+    /// to the current text; `None` when they cannot (the whole text was replaced).
+    pub edits: Option<Vec<InputEdit>>,
+    /// The version whose analysis panicked (the document keeps its last good analysis).
+    pub failed: Option<i32>,
+}
+
+/// A whole-file analysis of one version of a document, running on a blocking thread.
+#[derive(Debug)]
+pub struct Job {
+    pub version: i32,
+    /// Set when the job is superseded (a newer version arrived, the settings changed, the document
+    /// closed): it gives up at its next step.
+    pub cancel: std::sync::atomic::AtomicBool,
+}
+
+/// The diagnostics of one analysed version of a document, as last computed for the client (pushed, or
+/// ready to be pulled).
+#[derive(Debug)]
+pub struct Published {
+    pub version: i32,
+    /// The text of that version, for positions.
+    pub rope: Rope,
+    /// The analysis they were computed from.
+    pub analysis: Arc<FileAnalysis>,
+    /// In document order.
+    pub diagnostics: Vec<tower_lsp_server::ls_types::Diagnostic>,
+    /// Each diagnostic's route and advice (what a hover shows and the diagnostic's `data` does not carry).
+    pub extras: Vec<(Option<String>, Option<String>)>,
+    /// The sync functions that block, for hovers on their names: the byte range of the name, the
+    /// qualified name and the chain down to the blocking call (Markdown).
+    pub blocking: Vec<(std::ops::Range<usize>, String, String)>,
 }
 
 impl Document {
+    /// A document that is not parsed yet (see `reparse`).
     pub fn new(text: String, version: i32) -> Document {
-        let tree = crate::syntax::parse(&text, None);
-        let clean = tree.as_ref().is_some_and(|t| !t.root_node().has_error());
         Document {
             version,
             rope: Rope::from_str(&text),
             text,
-            tree,
-            stale: false,
-            clean,
+            tree: None,
+            stale: true,
+            clean: false,
             facts: None,
             analysis: Arc::default(),
+            analysed: None,
+            published: None,
+            job: None,
+            rerun: false,
+            edits: None,
+            failed: None,
         }
+    }
+
+    /// A syntax tree of the current text (reparsed when `stale`, as `reparse` would, without changing the
+    /// document).
+    pub fn current_tree(&self) -> Option<Tree> {
+        match (&self.tree, self.stale) {
+            (Some(t), true) => crate::syntax::parse(&self.text, Some(t).filter(|_| self.clean)),
+            (t, _) => t.clone(),
+        }
+    }
+
+    /// Whether `analysis` (and `facts`, when present) describe the current text, with nothing pending.
+    pub fn current(&self) -> bool {
+        self.analysed.as_ref().is_some_and(|(v, _)| *v == self.version) && self.job.is_none() && !self.rerun
+    }
+
+    /// Records the analysis of the current text.
+    pub fn analysed_now(&mut self, analysis: Arc<FileAnalysis>) {
+        self.analysis = analysis;
+        self.analysed = Some((self.version, self.rope.clone()));
+        self.failed = None;
     }
 
     /// Reparses the edited tree (incrementally), when the last edits were analysed without it. A tree
@@ -64,22 +136,17 @@ impl Document {
         }
     }
 
-    /// A syntax tree of the current text (reparsed when `stale`, without changing the document).
-    pub fn current_tree(&self) -> Option<Tree> {
-        match (&self.tree, self.stale) {
-            (Some(t), true) => crate::syntax::parse(&self.text, Some(t)),
-            (t, _) => t.clone(),
-        }
-    }
-
     /// Applies content changes in order: each range edit goes to the rope, the text and, as an
     /// `InputEdit`, to the tree. When every change was typed inside a comment (see `is_trivia_edit`), the
     /// edited tree is already the tree of the new text and the analysis only moves: the returned
-    /// `Applied::Trivia` says how. One other edit is returned as `Applied::Edit` with the tree edited but
-    /// not reparsed, for the caller to analyse it alone or call `reparse`. Otherwise the tree is reparsed
-    /// incrementally from the edited old tree.
+    /// `Applied::Trivia` says how. One other edit is returned as `Applied::Edit`, for the caller to
+    /// analyse it alone. Otherwise (`Applied::Whole`) the whole file must be parsed again (incrementally,
+    /// from the edited tree) and analysed, which the caller does off the async thread: this function
+    /// never parses. The first two need the current analysis (`current`); the tree is left edited and
+    /// `stale`, except after trivia.
     pub fn apply(&mut self, changes: &[TextDocumentContentChangeEvent], enc: Encoding) -> Applied {
-        let mut trivia = Some(Vec::new());
+        let current = self.current();
+        let mut trivia = current.then(Vec::new);
         let mut last = None;
         // tree-sitter counts rows at `\n` only: points differ from the rope's lines after a lone `\r`.
         let mut lone_cr = has_lone_cr(&self.text);
@@ -90,6 +157,7 @@ impl Document {
                     self.text = change.text.clone();
                     self.tree = None;
                     lone_cr = has_lone_cr(&self.text);
+                    self.edits = None;
                     trivia = None;
                     last = None;
                 }
@@ -127,29 +195,35 @@ impl Document {
                         edits.push(edit);
                     }
                     last = Some(edit);
+                    let input = InputEdit {
+                        start_byte: start,
+                        old_end_byte: end,
+                        new_end_byte: new_end,
+                        start_position: start_point,
+                        old_end_position: old_end_point,
+                        new_end_position: point(&self.rope, new_end, lone_cr),
+                    };
                     if let Some(tree) = &mut self.tree {
-                        tree.edit(&InputEdit {
-                            start_byte: start,
-                            old_end_byte: end,
-                            new_end_byte: new_end,
-                            start_position: start_point,
-                            old_end_position: old_end_point,
-                            new_end_position: point(&self.rope, new_end, lone_cr),
-                        });
+                        tree.edit(&input);
+                    }
+                    if let Some(log) = self.edits.as_mut().filter(|_| self.job.is_some()) {
+                        log.push(input);
                     }
                 }
             }
         }
         match (trivia, last) {
             (Some(edits), _) if self.tree.is_some() => Applied::Trivia(edits),
-            (_, Some(edit)) if changes.len() == 1 && self.tree.is_some() && self.clean && self.facts.is_some() => {
+            (_, Some(edit))
+                if current && changes.len() == 1 && self.tree.is_some() && self.clean && self.facts.is_some() =>
+            {
                 self.stale = true;
                 Applied::Edit(edit)
             }
             _ => {
                 self.stale = true;
-                self.reparse();
-                Applied::Reparsed
+                self.facts = None;
+                Applied::Whole
             }
         }
     }
@@ -196,10 +270,10 @@ pub enum Applied {
     /// edits, in order.
     Trivia(Vec<LineEdit>),
     /// One edit in code: the tree was edited but not reparsed (`stale`). The caller analyses the edit
-    /// alone (`analysis::reanalyze_edit`) or calls `reparse`.
+    /// alone (`analysis::reanalyze_edit`) or analyses the whole file.
     Edit(LineEdit),
-    /// The tree was reparsed: the document must be analysed again.
-    Reparsed,
+    /// The tree was edited, not reparsed: the whole file must be parsed and analysed again.
+    Whole,
 }
 
 /// The byte offset of an LSP position. A line past the end is the end of the text; a character past
@@ -287,7 +361,9 @@ mod tests {
         let src = "x = '😀日'; y = 1\r\nz = 2\n";
         for (enc, col) in [(Encoding::Utf16, 15), (Encoding::Utf8, 19), (Encoding::Utf32, 14)] {
             let mut d = Document::new(src.to_string(), 1);
-            d.apply(&[change(0, col, 0, col + 1, "42")], enc);
+            d.reparse();
+            assert_eq!(d.apply(&[change(0, col, 0, col + 1, "42")], enc), Applied::Whole);
+            d.reparse();
             assert_eq!(d.text, "x = '😀日'; y = 42\r\nz = 2\n", "{enc:?}");
             assert_eq!(
                 d.tree.as_ref().unwrap().root_node().to_sexp(),
@@ -327,7 +403,9 @@ mod tests {
             |d: &Document| crate::analysis::analyze_file(&d.text, d.tree.as_ref().unwrap(), catalog, &settings, true);
         for enc in [Encoding::Utf16, Encoding::Utf8] {
             let mut d = Document::new(SRC.to_string(), 1);
-            d.analysis = std::sync::Arc::new(analyse(&d));
+            d.reparse();
+            let a = std::sync::Arc::new(analyse(&d));
+            d.analysed_now(a);
             assert!(!d.analysis.findings.is_empty() && !d.analysis.summary.functions.is_empty());
             // Insert wide characters, then delete some, in one comment and in a trailing one (the columns are
             // in the ASCII part of the line, so the same in both encodings).
@@ -363,16 +441,27 @@ mod tests {
             (change(3, 4, 4, 0, ""), "spans lines"),
         ] {
             let mut d = Document::new(SRC.to_string(), 1);
-            assert_eq!(d.apply(&[change_], Encoding::Utf16), Applied::Reparsed, "{why}");
+            d.reparse();
+            d.analysed_now(Default::default());
+            assert_eq!(d.apply(&[change_], Encoding::Utf16), Applied::Whole, "{why}");
+            d.reparse();
             let fresh = crate::syntax::parse(&d.text, None).unwrap();
             assert_eq!(nodes(d.tree.as_ref().unwrap()), nodes(&fresh), "{why}");
         }
         // A noqa comment: editing it changes what it suppresses.
         let mut d = Document::new("x = 1  # noqa: LS101\n".to_string(), 1);
-        assert_eq!(d.apply(&[change(0, 15, 0, 20, "")], Encoding::Utf16), Applied::Reparsed);
+        d.reparse();
+        d.analysed_now(Default::default());
+        assert_eq!(d.apply(&[change(0, 15, 0, 20, "")], Encoding::Utf16), Applied::Whole);
         // Code with a syntax error: recovery may change with the comment's length.
         let mut d = Document::new("def f(:\n    # c\n".to_string(), 1);
-        assert_eq!(d.apply(&[change(1, 7, 1, 7, "x")], Encoding::Utf16), Applied::Reparsed);
+        d.reparse();
+        d.analysed_now(Default::default());
+        assert_eq!(d.apply(&[change(1, 7, 1, 7, "x")], Encoding::Utf16), Applied::Whole);
+        // Without a current analysis, even a comment edit is left to a whole-file analysis.
+        let mut d = Document::new(SRC.to_string(), 1);
+        d.reparse();
+        assert_eq!(d.apply(&[change(3, 10, 3, 10, "x")], Encoding::Utf16), Applied::Whole);
     }
 
     #[test]

@@ -4,22 +4,27 @@
 //! - every document mutation (`didOpen`, `didChange`, `didClose`) happens before the handler's first
 //!   `.await`, so edits apply in the order they arrive;
 //! - no dashmap guard is held across an `.await` (values are cloned out first);
-//! - no handler awaits a request to the client: refreshes are spawned with a timeout.
+//! - no handler awaits a request to the client: refreshes are spawned with a timeout;
+//! - nothing slow runs on the async thread: whole-file analyses, code actions, linking, reading files
+//!   and sending diagnostics happen on blocking threads or in spawned tasks (`scheduler`), so that a
+//!   handler returns at once and hovers are answered while a large document is analysed.
 
 mod code_action;
 pub mod document;
 pub mod framing;
 mod input;
+mod scheduler;
 mod stdio;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::Duration;
 
 use dashmap::DashMap;
 use rayon::prelude::*;
-use tower_lsp_server::jsonrpc::Result;
+use tower_lsp_server::jsonrpc::{self, Result};
 use tower_lsp_server::ls_types::*;
 use tower_lsp_server::{Client, LanguageServer, LspService};
 
@@ -31,13 +36,21 @@ use crate::check::{self, CheckOptions, Source};
 use crate::project::{ChainFinding, Links, Project, ProjectFile};
 use crate::rules::{Tier, doc_url};
 use crate::settings::Settings;
-use document::{Applied, Document, Encoding, position};
+use document::{Applied, Document, Encoding, Published, position};
+use scheduler::CancelOnDrop;
 
 pub use document::Encoding as PositionEncoding;
 pub use input::Ended;
 
 /// How long a spawned request to the client may take before it is abandoned.
 const CLIENT_REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a hover waits for a document just opened to get its first diagnostics.
+const HOVER_WAIT: Duration = Duration::from_secs(2);
+/// How long a `textDocument/diagnostic` request waits for the analysis of the document's current
+/// version before it is answered `ServerCancelled` (with `retriggerRequest`).
+const PULL_WAIT: Duration = Duration::from_secs(2);
+/// How long `source.fixAll` waits for the current version's chain findings.
+const FIX_ALL_WAIT: Duration = Duration::from_secs(10);
 
 #[derive(Clone, Copy, Debug)]
 struct Caps {
@@ -79,8 +92,16 @@ struct State {
     /// Whether the project depends on anyio (code actions may then offload with it), read from its
     /// `pyproject.toml` and `requirements*.txt` once, and again after the watcher reports a change.
     anyio: Mutex<Option<bool>>,
+    /// What the refresher has to do (see `scheduler`).
+    work: Mutex<scheduler::Work>,
+    /// Notified whenever documents' published diagnostics (or a failed analysis) were recorded.
+    published: tokio::sync::Notify,
+    /// Counts configuration changes: the settings read off the async thread apply only if no later
+    /// change came meanwhile.
+    config_generation: AtomicU64,
 }
 
+#[derive(Clone)]
 pub struct Backend {
     client: Client,
     state: Arc<State>,
@@ -146,6 +167,9 @@ impl Backend {
                 client_table: RwLock::new(None),
                 closed_findings: DashMap::new(),
                 anyio: Mutex::new(None),
+                work: Mutex::new(scheduler::Work::default()),
+                published: tokio::sync::Notify::new(),
+                config_generation: AtomicU64::new(0),
             }),
         }
     }
@@ -167,28 +191,9 @@ impl State {
         self.config.read().expect("config lock").clone()
     }
 
-    /// Re-analyses an open document (its text is current) and updates the index. Returns whether its
-    /// summary changed, which invalidates the linked project. A panic in the analysis is caught: the
-    /// document keeps its last good analysis.
-    fn reanalyse(&self, uri: &Uri) -> bool {
-        let Some(mut doc) = self.documents.get_mut(uri) else { return false };
-        doc.reparse();
-        let Some((facts, result)) = self.analyse(&doc, uri) else {
-            doc.facts = None;
-            return false;
-        };
-        if result.cuts != doc.analysis.cuts {
-            result.cuts.iter().for_each(|c| tracing::warn!("{} (byte {}): {}", uri.as_str(), c.offset, c.message));
-        }
-        let result = Arc::new(result);
-        doc.analysis = result.clone();
-        doc.facts = Some(facts);
-        drop(doc);
-        self.index_open(uri, result)
-    }
-
-    /// Analyses a document's one edit inside a function alone (see `analysis::reanalyze_edit`), or
-    /// reparses it for `reanalyse`. Returns the new analysis when that worked.
+    /// Analyses a document's one edit inside a function alone (see `analysis::reanalyze_edit`). Returns
+    /// the new analysis when that worked (the document's facts are then the new text's); `None` when the
+    /// whole file must be analysed.
     fn analyse_edit(&self, doc: &mut Document, uri: &Uri, edit: &LineEdit) -> Option<Arc<FileAnalysis>> {
         let config = self.config();
         let mut facts = doc.facts.take()?;
@@ -200,19 +205,14 @@ impl State {
         match result {
             Ok((Ok(a), facts)) => {
                 doc.facts = Some(facts);
-                let a = Arc::new(a);
-                doc.analysis = a.clone();
-                Some(a)
+                Some(Arc::new(a))
             }
-            Ok((Err(why), facts)) => {
+            Ok((Err(why), _)) => {
                 tracing::trace!("edit of {} analysed with the whole file: {why:?}", uri.as_str());
-                doc.facts = Some(facts);
-                doc.reparse();
                 None
             }
             Err(_) => {
                 tracing::error!("the analysis of an edit of {} panicked; analysing the whole file", uri.as_str());
-                doc.reparse();
                 None
             }
         }
@@ -231,8 +231,13 @@ impl State {
             Some(tree) => analysis::analyze_tree(&d.text, tree, &config.catalog, &config.settings),
             None => (Facts::default(), FileAnalysis::default()),
         }));
-        if result.is_err() {
-            tracing::error!("the analysis of {} panicked; keeping its last diagnostics", uri.as_str());
+        match &result {
+            Err(_) => tracing::error!("the analysis of {} panicked; keeping its last diagnostics", uri.as_str()),
+            // Where a depth bound cut the analysis off, say so once (when the cuts change).
+            Ok((_, r)) if r.cuts != d.analysis.cuts => {
+                r.cuts.iter().for_each(|c| tracing::warn!("{} (byte {}): {}", uri.as_str(), c.offset, c.message));
+            }
+            Ok(_) => {}
         }
         result.ok()
     }
@@ -265,30 +270,12 @@ impl State {
         true
     }
 
-    /// Re-reads a file that is not open from disk into the index (or drops it when it is gone or not
-    /// text). Returns whether the linked project changed shape.
-    fn reindex_from_disk(&self, path: PathBuf) -> bool {
-        let config = self.config();
-        match check::read_source(&path) {
-            Source::Text { text } => {
-                let a = analysis::analyze_source_file(&text, &config.catalog, &config.settings, true);
-                self.update_index(path, Arc::new(a))
-            }
-            Source::Skipped(_) => {
-                let removed = self.index.remove(&path).is_some();
-                if removed {
-                    *self.linked.lock().expect("linked lock") = None;
-                }
-                removed
-            }
-        }
-    }
-
     /// Runs `f` on the linked project, linking it first if needed. The lock is held only while `f` runs
     /// (never across an `.await`).
     fn with_linked<T>(&self, f: impl FnOnce(&Linked) -> T) -> T {
         let mut guard = self.linked.lock().expect("linked lock");
         if guard.is_none() {
+            let started = std::time::Instant::now();
             let config = self.config();
             let mut files: Vec<(PathBuf, Arc<FileAnalysis>)> =
                 self.index.iter().map(|e| (e.key().clone(), e.value().clone())).collect();
@@ -302,92 +289,33 @@ impl State {
                 root.as_deref(),
             );
             let links = project.link(&config.settings);
+            tracing::debug!(
+                "linked {} files in {:.1} ms",
+                project.files().len(),
+                started.elapsed().as_secs_f64() * 1e3
+            );
             *guard = Some(Linked { project, links });
         }
         f(guard.as_ref().expect("linked just now"))
     }
 
-    /// The diagnostics of an open document, with its version. No guard outlives this call.
-    fn diagnostics(&self, uri: &Uri) -> Option<(i32, Vec<Diagnostic>)> {
-        self.shown(uri, |_, _| ()).map(|(version, shown)| (version, shown.into_iter().map(|(d, ())| d).collect()))
-    }
-
-    /// The diagnostics of an open document, each with `extra(route, instead)` of its finding (what a
-    /// hover shows and the diagnostic's `data` does not carry), in document order.
-    fn shown<T>(
-        &self,
-        uri: &Uri,
-        extra: impl Fn(&Option<String>, &Option<String>) -> T,
-    ) -> Option<(i32, Vec<(Diagnostic, T)>)> {
-        let caps = self.caps();
-        let (version, analysis, rope) = {
-            let doc = self.documents.get(uri)?;
-            (doc.version, doc.analysis.clone(), doc.rope.clone())
-        };
-        let mut out: Vec<(Diagnostic, T)> = analysis
-            .findings
-            .iter()
-            .map(|f| (finding_to_lsp(f, &rope, caps.encoding, version), extra(&f.route, &f.instead)))
-            .collect();
-        if let Some(path) = uri.to_file_path() {
-            let config = self.config();
-            self.with_linked(|linked| {
-                let project = &linked.project;
-                if let Some(file) = project.file_index(&path) {
-                    let mut uris = HashMap::new();
-                    for c in project.findings(&linked.links, Some(file), &config.settings) {
-                        let d = chain_to_lsp(&c, project.files(), caps.encoding, version, &mut uris);
-                        out.push((d, extra(&c.route, &c.instead)));
-                    }
-                }
-            });
-        }
-        out.sort_by_key(|(d, _)| (d.range.start, d.range.end));
-        Some((version, out))
-    }
-
-    /// Hover on the name of a sync function that blocks: which blocking call it reaches, and how.
-    fn function_hover(&self, uri: &Uri, pos: Position) -> Option<Hover> {
+    /// Hover on the name of a sync function that blocks: which blocking call it reaches, and how (from
+    /// the published chains).
+    fn function_hover(&self, pos: Position, published: &Published) -> Option<Hover> {
         let enc = self.caps().encoding;
-        let path = uri.to_file_path()?.into_owned();
-        let (analysis, rope) = {
-            let doc = self.documents.get(uri)?;
-            (doc.analysis.clone(), doc.rope.clone())
-        };
-        let offset = document::offset(&rope, pos, enc) as u32;
-        let (index, f) = analysis.summary.functions.iter().enumerate().find(|(_, f)| {
-            let len = f.qualname.rsplit('.').next().map_or(0, str::len) as u32;
-            f.name.offset <= offset && offset <= f.name.offset + len
-        })?;
-        let text = self.with_linked(|linked| {
-            let project = &linked.project;
-            let file = project.file_index(&path)?;
-            project.blocking_chain(&linked.links, file, index)
-        })?;
-        let start = document::position(&rope, f.name.offset as usize, enc);
-        let len = f.qualname.rsplit('.').next().map_or(0, str::len) as u32;
-        let end = Position { line: start.line, character: start.character + len };
+        let rope = &published.rope;
+        let offset = document::offset(rope, pos, enc);
+        let (range, qualname, text) =
+            published.blocking.iter().find(|(r, _, _)| r.start <= offset && offset <= r.end)?;
+        let start = document::position(rope, range.start, enc);
+        let end = document::position(rope, range.end, enc);
         Some(Hover {
             contents: HoverContents::Markup(MarkupContent {
                 kind: MarkupKind::Markdown,
-                value: format!("**`{}` blocks the event loop** when a coroutine calls it:\n\n{text}", f.qualname),
+                value: format!("**`{qualname}` blocks the event loop** when a coroutine calls it:\n\n{text}"),
             }),
             range: Some(Range { start, end }),
         })
-    }
-
-    /// Applies new settings (from the client or a changed pyproject.toml). A bad configuration is
-    /// returned as an error and the last good one stays in force.
-    fn set_settings(&self, settings: Settings) {
-        let catalog = Arc::new(Catalog::bundled().extended(&settings.extend_blocking_calls));
-        *self.config.write().expect("config lock") = Arc::new(Config { settings, catalog });
-        // Open documents were analysed with the old settings; closed files are re-indexed by the caller,
-        // in the background (`Backend::reindex_in_background`).
-        let uris: Vec<Uri> = self.documents.iter().map(|e| e.key().clone()).collect();
-        for uri in &uris {
-            self.reanalyse(uri);
-        }
-        *self.linked.lock().expect("linked lock") = None;
     }
 
     /// The settings in force: the workspace root's `[tool.loopsafe]`, with the client's keys (from
@@ -430,10 +358,11 @@ impl State {
                 items.push(full_report(uri, version, Some(id), diags));
             }
         };
+        // Open documents: their latest analysis, with the version it describes.
         let open: Vec<Uri> = self.documents.iter().map(|e| e.key().clone()).collect();
         for uri in &open {
-            if let Some((version, diags)) = self.diagnostics(uri) {
-                report(uri.clone(), Some(version as i64), diags);
+            if let Some(p) = self.latest_published(uri) {
+                report(uri.clone(), Some(p.version as i64), p.diagnostics.clone());
             }
         }
         let closed: Vec<(PathBuf, Arc<FileAnalysis>)> = self
@@ -460,7 +389,7 @@ impl State {
                 let mut diags = match cached {
                     Some(d) => d,
                     None => {
-                        let Source::Text { text } = check::read_source(&path) else { continue };
+                        let Ok(text) = scheduler::read_regular(&path) else { continue };
                         let rope = ropey::Rope::from_str(&text);
                         let d: Vec<Diagnostic> =
                             analysis.findings.iter().map(|f| finding_to_lsp(f, &rope, caps.encoding, 0)).collect();
@@ -527,61 +456,55 @@ impl State {
 }
 
 impl Backend {
-    /// Pushes the diagnostics of the given documents (push clients only).
-    async fn publish(&self, uris: Vec<Uri>) {
-        if self.state.caps().pull {
-            return;
-        }
-        for uri in uris {
-            if let Some((version, diags)) = self.state.diagnostics(&uri) {
-                self.client.publish_diagnostics(uri, diags, Some(version)).await;
-            }
-        }
-    }
-
-    /// After an open document changed (its mutation is done): analyse it, then push its diagnostics,
-    /// or every open document's when its summary changed shape.
-    async fn after_edit(&self, uri: Uri) {
-        let shape_changed = self.state.reanalyse(&uri);
-        self.publish_after(uri, shape_changed).await;
-    }
-
-    /// Pushes a changed document's diagnostics, or every open document's when its summary changed shape
-    /// (other files' chains may have changed with it).
-    async fn publish_after(&self, uri: Uri, shape_changed: bool) {
-        if shape_changed {
-            self.refresh_all().await;
-        } else {
-            self.publish(vec![uri]).await;
-        }
-    }
-
     /// Re-indexes the closed files off the async threads, then refreshes every open document.
     fn reindex_in_background(&self) {
-        let state = self.state.clone();
-        let client = self.client.clone();
+        let backend = self.clone();
         tokio::spawn(async move {
-            let worker = state.clone();
+            let worker = backend.state.clone();
             let _ = tokio::task::spawn_blocking(move || worker.index_workspace()).await;
-            Backend { client, state }.refresh_all().await;
+            backend.refresh_all();
         });
     }
 
-    /// After a change that may affect other files: re-push every open document, or ask a pull client to
-    /// refresh (spawned, with a timeout: a handler never awaits a request to the client).
-    async fn refresh_all(&self) {
-        let caps = self.state.caps();
-        if caps.pull {
-            if caps.refresh {
-                let client = self.client.clone();
-                tokio::spawn(async move {
-                    let _ = tokio::time::timeout(CLIENT_REQUEST_TIMEOUT, client.workspace_diagnostic_refresh()).await;
-                });
+    /// After a change that may affect other files: every open document's diagnostics are computed again
+    /// and pushed, or a pull client is asked to refresh (by the refresher, off the handler).
+    fn refresh_all(&self) {
+        self.queue(|w| w.all = true);
+    }
+
+    /// Reads the settings again (the project's `pyproject.toml` with the client's keys over it) off the
+    /// async thread, and applies them unless a later change came meanwhile. A bad configuration is
+    /// shown and the last good one stays in force.
+    fn reconfigure(&self) {
+        let generation = self.state.config_generation.fetch_add(1, Ordering::SeqCst) + 1;
+        let backend = self.clone();
+        tokio::spawn(async move {
+            let state = backend.state.clone();
+            let settings = tokio::task::spawn_blocking(move || state.effective_settings()).await;
+            if backend.state.config_generation.load(Ordering::SeqCst) != generation {
+                return;
             }
-        } else {
-            let uris: Vec<Uri> = self.state.documents.iter().map(|e| e.key().clone()).collect();
-            self.publish(uris).await;
+            match settings {
+                Ok(Ok(settings)) => backend.apply_settings(settings),
+                Ok(Err(e)) => {
+                    let message = format!("loopsafe: {e}; the previous settings stay in force");
+                    backend.client.show_message(MessageType::ERROR, message).await;
+                }
+                Err(e) => tracing::error!("reading the settings failed: {e}"),
+            }
+        });
+    }
+
+    /// Puts new settings in force: open documents are analysed again (off the async thread) and closed
+    /// files re-indexed in the background.
+    fn apply_settings(&self, settings: Settings) {
+        let catalog = Arc::new(Catalog::bundled().extended(&settings.extend_blocking_calls));
+        *self.state.config.write().expect("config lock") = Arc::new(Config { settings, catalog });
+        let uris: Vec<Uri> = self.state.documents.iter().map(|e| e.key().clone()).collect();
+        for uri in &uris {
+            self.schedule(uri, true);
         }
+        self.reindex_in_background();
     }
 }
 
@@ -631,7 +554,10 @@ impl LanguageServer for Backend {
             Ok(t) => *self.state.client_table.write().expect("client settings lock") = t,
             Err(e) => self.client.show_message(MessageType::ERROR, format!("loopsafe: {e}")).await,
         }
-        let settings = match self.state.effective_settings() {
+        // Reading pyproject.toml: on a blocking thread (it could be anything, even a FIFO).
+        let state = self.state.clone();
+        let read = tokio::task::spawn_blocking(move || state.effective_settings()).await;
+        let settings = match read.unwrap_or_else(|e| Err(e.to_string())) {
             Ok(s) => s,
             Err(e) => {
                 self.client.show_message(MessageType::ERROR, format!("loopsafe: {e}")).await;
@@ -723,7 +649,7 @@ impl LanguageServer for Backend {
                     tokio::time::timeout(CLIENT_REQUEST_TIMEOUT, registering.register_capability(vec![watch])).await;
             });
             let backend = Backend { client, state };
-            backend.refresh_all().await;
+            backend.refresh_all();
         });
     }
 
@@ -734,16 +660,33 @@ impl LanguageServer for Backend {
     async fn did_open(&self, params: DidOpenTextDocumentParams) {
         let doc = params.text_document;
         let uri = doc.uri.clone();
-        // Analysed before it is stored: a concurrent request never sees the document without findings.
         let mut document = Document::new(doc.text, doc.version);
-        if let Some((facts, a)) = self.state.analyse(&document, &uri) {
-            document.analysis = Arc::new(a);
-            document.facts = Some(facts);
+        // A small document is analysed before it is stored: a request that follows at once sees its
+        // findings. A large one is parsed and analysed off the async thread.
+        let inline = document.text.len() <= scheduler::INLINE_OPEN_BYTES;
+        if inline {
+            document.reparse();
+            match self.state.analyse(&document, &uri) {
+                Some((facts, a)) => {
+                    document.facts = Some(facts);
+                    document.analysed_now(Arc::new(a));
+                }
+                None => {
+                    document.analysed_now(Arc::default());
+                    document.failed = Some(document.version);
+                }
+            }
         }
-        let analysis = document.analysis.clone();
-        self.state.documents.insert(uri.clone(), document);
-        let shape_changed = self.state.index_open(&uri, analysis);
-        self.publish_after(uri, shape_changed).await;
+        if let Some(old) = self.state.documents.insert(uri.clone(), document)
+            && let Some(job) = old.job
+        {
+            job.cancel.store(true, Ordering::Relaxed);
+        }
+        if inline {
+            self.changed(uri);
+        } else {
+            self.schedule(&uri, false);
+        }
     }
 
     async fn did_change(&self, params: DidChangeTextDocumentParams) {
@@ -763,52 +706,58 @@ impl LanguageServer for Backend {
                 );
                 return;
             }
+            // Applying the changes is cheap (rope, string, tree edits; no parse).
             let applied = doc.apply(&params.content_changes, enc);
             doc.version = version;
-            if let Applied::Edit(edit) = applied {
-                // One edit: analysed with its function alone when it is inside one.
-                if let Some(a) = self.state.analyse_edit(&mut doc, &uri, &edit) {
-                    drop(doc);
-                    let shape_changed = self.state.index_open(&uri, a);
-                    self.publish_after(uri, shape_changed).await;
-                    return;
-                }
-            } else if let Applied::Trivia(edits) = applied {
-                // Typing inside a comment: the analysis only moves (no reparse, no re-analysis).
-                let mut moved = (*doc.analysis).clone();
-                for e in &edits {
-                    analysis::shift::shift(&mut moved, e);
-                    if let Some(facts) = doc.facts.as_mut() {
-                        facts.moved(e.old_end, e.new_end);
+            match applied {
+                Applied::Edit(edit) => {
+                    // One edit: analysed with its function alone when it is inside one (sub-millisecond).
+                    if let Some(a) = self.state.analyse_edit(&mut doc, &uri, &edit) {
+                        doc.analysed_now(a);
+                        drop(doc);
+                        self.changed(uri);
+                        return;
                     }
                 }
-                let moved = Arc::new(moved);
-                doc.analysis = moved.clone();
-                drop(doc);
-                let shape_changed = self.state.index_open(&uri, moved);
-                self.publish_after(uri, shape_changed).await;
-                return;
+                Applied::Trivia(edits) => {
+                    // Typing inside a comment: the analysis only moves (no reparse, no re-analysis).
+                    let mut moved = (*doc.analysis).clone();
+                    for e in &edits {
+                        analysis::shift::shift(&mut moved, e);
+                        if let Some(facts) = doc.facts.as_mut() {
+                            facts.moved(e.old_end, e.new_end);
+                        }
+                    }
+                    doc.analysed_now(Arc::new(moved));
+                    drop(doc);
+                    self.changed(uri);
+                    return;
+                }
+                Applied::Whole => {}
             }
         }
-        self.after_edit(uri).await;
+        // Anything else: the whole file, off the async thread; edits that arrive meanwhile coalesce.
+        self.schedule(&uri, false);
     }
 
     async fn did_close(&self, params: DidCloseTextDocumentParams) {
         let uri = params.text_document.uri;
-        self.state.documents.remove(&uri);
-        // The closed file keeps only its analysis, from what is on disk.
-        let changed = uri.to_file_path().is_some_and(|p| self.state.reindex_from_disk(p.into_owned()));
-        if !self.state.caps().pull {
-            self.client.publish_diagnostics(uri, Vec::new(), None).await;
+        if let Some((_, doc)) = self.state.documents.remove(&uri)
+            && let Some(job) = doc.job
+        {
+            job.cancel.store(true, Ordering::Relaxed);
         }
-        if changed {
-            self.refresh_all().await;
-        }
+        // The closed file keeps only its analysis, from what is on disk (read by the refresher).
+        let path = uri.to_file_path().map(|p| p.into_owned());
+        self.queue(|w| {
+            w.closed.insert(uri);
+            w.disk.extend(path);
+        });
     }
 
     async fn did_change_watched_files(&self, params: DidChangeWatchedFilesParams) {
-        let mut changed = false;
         let mut config_changed = false;
+        let mut paths = Vec::new();
         for event in params.changes {
             let Some(path) = event.uri.to_file_path().map(|p| p.into_owned()) else { continue };
             let name = path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
@@ -826,21 +775,14 @@ impl LanguageServer for Backend {
             if self.state.documents.contains_key(&event.uri) {
                 continue; // the buffer wins over the disk
             }
-            let path = std::fs::canonicalize(&path).unwrap_or(path);
-            changed |= self.state.reindex_from_disk(path);
+            paths.push(path);
+        }
+        // Read by the refresher on a blocking thread; what is not a regular file is skipped unopened.
+        if !paths.is_empty() {
+            self.queue(|w| w.disk.extend(paths));
         }
         if config_changed {
-            match self.state.effective_settings() {
-                Ok(settings) => {
-                    self.state.set_settings(settings);
-                    self.reindex_in_background();
-                    changed = true;
-                }
-                Err(e) => self.client.show_message(MessageType::ERROR, format!("loopsafe: {e}")).await,
-            }
-        }
-        if changed {
-            self.refresh_all().await;
+            self.reconfigure();
         }
     }
 
@@ -856,19 +798,12 @@ impl LanguageServer for Backend {
         if value.is_null() {
             return;
         }
-        let previous = self.state.client_table.read().expect("client settings lock").clone();
-        let parsed = client_table(value, "settings:").and_then(|t| {
-            *self.state.client_table.write().expect("client settings lock") = t;
-            self.state.effective_settings()
-        });
-        match parsed {
-            Ok(settings) => {
-                self.state.set_settings(settings);
-                self.reindex_in_background();
-                self.refresh_all().await;
+        match client_table(value, "settings:") {
+            Ok(table) => {
+                *self.state.client_table.write().expect("client settings lock") = table;
+                self.reconfigure();
             }
             Err(e) => {
-                *self.state.client_table.write().expect("client settings lock") = previous;
                 self.client
                     .show_message(MessageType::ERROR, format!("loopsafe: {e}; the previous settings stay in force"))
                     .await;
@@ -876,8 +811,27 @@ impl LanguageServer for Backend {
         }
     }
 
+    /// A pull report has no version: the client takes it for the document as it is when the answer
+    /// arrives. So the request waits (bounded) for the analysis of the document's current version, and
+    /// after `PULL_WAIT` is answered `ServerCancelled` with `retriggerRequest` (the client asks again),
+    /// never with the diagnostics of an older text.
     async fn diagnostic(&self, params: DocumentDiagnosticParams) -> Result<DocumentDiagnosticReportResult> {
-        let items = self.state.diagnostics(&params.text_document.uri).map(|(_, d)| d).unwrap_or_default();
+        let uri = &params.text_document.uri;
+        let items = if self.state.documents.contains_key(uri) {
+            match self.published(uri, true, PULL_WAIT).await {
+                Some(p) => p.diagnostics.clone(),
+                None if !self.state.documents.contains_key(uri) => Vec::new(),
+                None => {
+                    return Err(jsonrpc::Error {
+                        code: jsonrpc::ErrorCode::ServerError(-32802),
+                        message: "the document's analysis is still running".into(),
+                        data: Some(serde_json::json!({ "retriggerRequest": true })),
+                    });
+                }
+            }
+        } else {
+            Vec::new()
+        };
         let id = result_id(&items);
         if params.previous_result_id.as_ref() == Some(&id) {
             return Ok(DocumentDiagnosticReportResult::Report(DocumentDiagnosticReport::Unchanged(
@@ -905,25 +859,56 @@ impl LanguageServer for Backend {
     }
 
     async fn code_action(&self, params: CodeActionParams) -> Result<Option<CodeActionResponse>> {
-        // Synchronous throughout: rebuilt from the diagnostics' data and the current document.
-        Ok(code_action::actions(&self.state, params))
+        let uri = params.text_document.uri.clone();
+        // Editors ask on every move of the cursor, mostly where there is nothing of ours: answered at once.
+        let ours = params.context.diagnostics.iter().any(|d| d.source.as_deref() == Some("loopsafe"));
+        if !ours && !code_action::wants(&params.context.only, code_action::FIX_ALL) {
+            return Ok(self.state.documents.contains_key(&uri).then(Vec::new));
+        }
+        // Fix-all takes chain findings from the published diagnostics: those of the current version.
+        let chains = if code_action::wants(&params.context.only, code_action::FIX_ALL) {
+            self.published(&uri, true, FIX_ALL_WAIT).await.map(|p| p.diagnostics.clone()).unwrap_or_default()
+        } else {
+            Vec::new()
+        };
+        let Some(snapshot) = self.state.documents.get(&uri).map(|d| code_action::Snapshot::of(&d)) else {
+            return Ok(None);
+        };
+        // Rebuilt on a blocking thread; `$/cancelRequest` drops this future, which stops that work.
+        let cancel = CancelOnDrop(Arc::new(AtomicBool::new(false)));
+        let (state, flag) = (self.state.clone(), cancel.0.clone());
+        let actions =
+            tokio::task::spawn_blocking(move || code_action::actions(&state, snapshot, chains, params, &flag)).await;
+        drop(cancel);
+        Ok(actions.unwrap_or_else(|e| {
+            tracing::error!("code actions failed: {e}");
+            None
+        }))
     }
 
     async fn hover(&self, params: HoverParams) -> Result<Option<Hover>> {
         let uri = params.text_document_position_params.text_document.uri;
         let pos = params.text_document_position_params.position;
-        let Some((_, diags)) = self.state.shown(&uri, |route, instead| (route.clone(), instead.clone())) else {
+        // The last published diagnostics: a hover never waits for an analysis in progress, only, briefly,
+        // for the first diagnostics of a document just opened and analysed.
+        let analysed = self.state.documents.get(&uri).is_some_and(|d| d.analysed.is_some());
+        let wait = if analysed { HOVER_WAIT } else { Duration::ZERO };
+        let Some(published) = self.published(&uri, false, wait).await else {
             return Ok(None);
         };
-        if let Some((d, (route, instead))) = diags.into_iter().find(|(d, _)| d.range.start <= pos && pos <= d.range.end)
-        {
-            let value = hover_text(&d, route.as_deref(), instead.as_deref());
+        let found = published
+            .diagnostics
+            .iter()
+            .zip(&published.extras)
+            .find(|(d, _)| d.range.start <= pos && pos <= d.range.end);
+        if let Some((d, (route, instead))) = found {
+            let value = hover_text(d, route.as_deref(), instead.as_deref());
             return Ok(Some(Hover {
                 contents: HoverContents::Markup(MarkupContent { kind: MarkupKind::Markdown, value }),
                 range: Some(d.range),
             }));
         }
-        Ok(self.state.function_hover(&uri, pos))
+        Ok(self.state.function_hover(pos, &published))
     }
 }
 

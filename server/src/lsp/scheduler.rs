@@ -1,0 +1,517 @@
+//! What keeps the server's one async thread free: whole-file analyses run as jobs on blocking threads
+//! (one at a time per document, superseded ones cancelled, their results dropped), and one refresher
+//! task at a time records open documents' analyses in the index, re-reads files the watcher reported,
+//! computes diagnostics and sends them, in order.
+//!
+//! - A job analyses a snapshot of a document (its rope and edited tree, cheap to clone). When it ends,
+//!   its result is stored only if the document is still at that version (and the settings did not
+//!   change meanwhile); otherwise the tree it parsed is brought up to the current text with the edits
+//!   logged since (`Document::edits`), kept as the base of the next incremental parse, and a job for
+//!   the latest version starts: edits that arrive while a job runs coalesce into one analysis.
+//!   A newer version cancels the running job, which gives up at its next step.
+//! - The refresher takes all the work queued (`Work`): open documents whose analysis changed, closed
+//!   documents, files changed on disk. On a blocking thread it updates the index (and the linked
+//!   project), then converts each changed document's analysis to diagnostics (`Published`, stored in
+//!   the document when it is still its latest analysis). Back on the async thread it pushes them, in
+//!   the order computed: a push for a version is never followed by one for an older version.
+//!   Hovers and pull requests read `Document::published`; nothing on the async thread waits for the
+//!   `linked` lock or reads a file.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use rayon::prelude::*;
+use ropey::Rope;
+use tower_lsp_server::ls_types::{Diagnostic, Uri};
+use tree_sitter::Tree;
+
+use super::document::{Document, Job, Published};
+use super::{Backend, CLIENT_REQUEST_TIMEOUT, Config, State, chain_to_lsp, finding_to_lsp};
+use crate::analysis::facts::Facts;
+use crate::analysis::{self, FileAnalysis};
+
+/// Documents up to this size are parsed and analysed in the `didOpen` handler itself (a few
+/// milliseconds): requests that follow at once see their analysis. Larger ones are analysed by a job.
+pub const INLINE_OPEN_BYTES: usize = 64 * 1024;
+
+/// What the refresher has to do next.
+#[derive(Default)]
+pub struct Work {
+    /// Open documents whose analysis changed.
+    pub dirty: HashSet<Uri>,
+    /// Documents closed: their diagnostics are cleared (push clients).
+    pub closed: HashSet<Uri>,
+    /// Files that changed on disk (or closed documents), to be read again unless they are open.
+    pub disk: Vec<PathBuf>,
+    /// Recompute every open document's diagnostics (settings or the index changed).
+    pub all: bool,
+    /// A refresher task is running (it takes new work before it stops).
+    running: bool,
+}
+
+impl Work {
+    fn is_empty(&self) -> bool {
+        self.dirty.is_empty() && self.closed.is_empty() && self.disk.is_empty() && !self.all
+    }
+}
+
+/// What a refresher pass computed: diagnostics to push, in order, and whether other files' diagnostics
+/// may have changed (pull clients are asked to refresh).
+struct PassOut {
+    /// `None`: the document was closed (its diagnostics are cleared).
+    publish: Vec<(Uri, Option<Arc<Published>>)>,
+    changed: bool,
+}
+
+/// A diagnostic's route and advice (see `Published::extras`).
+type Extra = (Option<String>, Option<String>);
+
+/// An open document's latest analysis with the version and text it describes.
+struct Snap {
+    version: i32,
+    rope: Rope,
+    analysis: Arc<FileAnalysis>,
+}
+
+/// What a job computed: the tree it parsed (when it got that far) and the analysis (`None` when it was
+/// cancelled first, `Some(None)` when the analysis panicked).
+#[derive(Default)]
+struct JobOut {
+    tree: Option<Tree>,
+    analysis: Option<Option<(Facts, FileAnalysis)>>,
+}
+
+/// Sets a flag when dropped: a request handler holds one while its work runs on a blocking thread, and
+/// tower-lsp drops the handler's future on `$/cancelRequest`, which tells that work to stop.
+pub struct CancelOnDrop(pub Arc<AtomicBool>);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Parses (incrementally from `tree`, which has the edits, unless it had syntax errors: see
+/// `Document::reparse`) and analyses one snapshot. Runs on a
+/// blocking thread; a panic in the parser or the analysis is caught.
+fn run_job(rope: Rope, tree: Option<Tree>, config: &Config, job: &Job) -> JobOut {
+    let cancelled = || job.cancel.load(Ordering::Relaxed);
+    if cancelled() {
+        return JobOut::default();
+    }
+    let text = rope.to_string();
+    let tree = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| crate::syntax::parse(&text, tree.as_ref().filter(|t| !t.root_node().has_error()))))
+        .ok()
+        .flatten();
+    if cancelled() {
+        return JobOut { tree, analysis: None };
+    }
+    let analysed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match &tree {
+        Some(tree) => analysis::analyze_tree(&text, tree, &config.catalog, &config.settings),
+        None => (Facts::default(), FileAnalysis::default()),
+    }));
+    JobOut { tree, analysis: Some(analysed.ok()) }
+}
+
+/// Reads a Python file reported by the watcher or left by a closed document, without ever blocking on
+/// it: anything but a regular file (a FIFO, a socket, a device, a directory) is skipped before it is
+/// opened, and it is opened with `O_NONBLOCK` and checked again, in case it was replaced meanwhile.
+pub fn read_regular(path: &Path) -> Result<String, String> {
+    let shown = path.display();
+    let meta = std::fs::metadata(path).map_err(|e| format!("{shown}: cannot read: {e}"))?;
+    if !meta.is_file() {
+        return Err(format!("{shown}: skipped: not a regular file"));
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NONBLOCK);
+    }
+    let mut file = options.open(path).map_err(|e| format!("{shown}: cannot read: {e}"))?;
+    if !file.metadata().is_ok_and(|m| m.is_file()) {
+        return Err(format!("{shown}: skipped: not a regular file"));
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    std::io::Read::read_to_end(&mut file, &mut bytes).map_err(|e| format!("{shown}: cannot read: {e}"))?;
+    // As `check::read_source` decodes: a BOM is dropped, NUL bytes early on mean a binary file.
+    let body = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
+    if body.iter().take(8192).any(|&b| b == 0) {
+        return Err(format!("{shown}: skipped: binary file (contains NUL bytes)"));
+    }
+    String::from_utf8(body.to_vec()).map_err(|e| format!("{shown}: skipped: not valid UTF-8 ({e})"))
+}
+
+impl State {
+    /// An open document's latest analysis; `None` when it is not open or not analysed yet.
+    fn snapshot(&self, uri: &Uri) -> Option<Snap> {
+        let doc = self.documents.get(uri)?;
+        let (version, rope) = doc.analysed.clone()?;
+        Some(Snap { version, rope, analysis: doc.analysis.clone() })
+    }
+
+    /// The diagnostics of one analysed version of an open document: its own findings, and the chain
+    /// findings the linked project gives its file (linked first if needed: this runs on a blocking
+    /// thread).
+    fn publishable(&self, uri: &Uri, snap: Snap) -> Published {
+        let caps = self.caps();
+        let Snap { version, rope, analysis } = snap;
+        let mut out: Vec<(Diagnostic, Extra)> = analysis
+            .findings
+            .iter()
+            .map(|f| (finding_to_lsp(f, &rope, caps.encoding, version), (f.route.clone(), f.instead.clone())))
+            .collect();
+        let mut blocking = Vec::new();
+        if let Some(path) = uri.to_file_path() {
+            let config = self.config();
+            self.with_linked(|linked| {
+                let project = &linked.project;
+                let Some(file) = project.file_index(&path) else { return };
+                let mut uris = HashMap::new();
+                for c in project.findings(&linked.links, Some(file), &config.settings) {
+                    let d = chain_to_lsp(&c, project.files(), caps.encoding, version, &mut uris);
+                    out.push((d, (c.route.clone(), c.instead.clone())));
+                }
+                // Hovers on the names of functions that block, computed now: a hover never waits for
+                // the linked project.
+                let linked_analysis = &project.files()[file].analysis;
+                let same = Arc::ptr_eq(linked_analysis, &analysis);
+                for (i, f) in analysis.summary.functions.iter().enumerate() {
+                    let index = if same {
+                        Some(i)
+                    } else {
+                        linked_analysis.summary.functions.iter().position(|g| g.qualname == f.qualname)
+                    };
+                    if let Some(text) = index.and_then(|index| project.blocking_chain(&linked.links, file, index)) {
+                        let len = f.qualname.rsplit('.').next().map_or(0, str::len);
+                        let start = f.name.offset as usize;
+                        blocking.push((start..start + len, f.qualname.clone(), text));
+                    }
+                }
+            });
+        }
+        out.sort_by_key(|(d, _)| (d.range.start, d.range.end));
+        let (diagnostics, extras) = out.into_iter().unzip();
+        Published { version, rope, analysis, diagnostics, extras, blocking }
+    }
+
+    /// The diagnostics of an open document's latest analysis: the published ones when they are of it,
+    /// else computed now (on a blocking thread).
+    pub(super) fn latest_published(&self, uri: &Uri) -> Option<Arc<Published>> {
+        let (published, snap) = {
+            let doc = self.documents.get(uri)?;
+            let published = doc.published.clone().filter(|p| Arc::ptr_eq(&p.analysis, &doc.analysis));
+            let snap =
+                doc.analysed.clone().map(|(version, rope)| Snap { version, rope, analysis: doc.analysis.clone() });
+            (published, snap)
+        };
+        published.or_else(|| Some(Arc::new(self.publishable(uri, snap?))))
+    }
+
+    /// Analyses a file from disk for the index; `None` (logged) when it cannot be read or is not text.
+    fn analyse_from_disk(&self, path: &Path, config: &Config) -> Option<FileAnalysis> {
+        match read_regular(path) {
+            Ok(text) => std::panic::catch_unwind(|| {
+                analysis::analyze_source_file(&text, &config.catalog, &config.settings, true)
+            })
+            .ok(),
+            Err(why) => {
+                tracing::info!("not indexed: {why}");
+                None
+            }
+        }
+    }
+
+    fn is_open(&self, path: &Path) -> bool {
+        Uri::from_file_path(path).is_some_and(|u| self.documents.contains_key(&u))
+    }
+
+    /// One refresher pass, on a blocking thread (see the module's documentation).
+    fn pass(&self, work: Work) -> PassOut {
+        let started = std::time::Instant::now();
+        let mut changed = work.all;
+        let mut publish = Vec::new();
+        for uri in work.closed {
+            if !self.documents.contains_key(&uri) {
+                publish.push((uri, None));
+            }
+        }
+        // Files changed on disk: the buffer of an open one wins.
+        let config = self.config();
+        let mut disk: Vec<PathBuf> = work
+            .disk
+            .into_iter()
+            .map(|p| std::fs::canonicalize(&p).unwrap_or(p))
+            .filter(|p| !self.is_open(p))
+            .collect();
+        disk.sort();
+        disk.dedup();
+        let read: Vec<(PathBuf, Option<FileAnalysis>)> = disk
+            .into_par_iter()
+            .map(|p| {
+                let a = self.analyse_from_disk(&p, &config);
+                (p, a)
+            })
+            .collect();
+        for (path, analysis) in read {
+            changed |= match analysis {
+                Some(a) => self.update_index(path, Arc::new(a)),
+                None => self.drop_from_index(&path),
+            };
+        }
+        // Open documents whose analysis changed, then, when other files' chains may have changed with
+        // them, every open document: each is indexed with the analysis its diagnostics are computed from.
+        // (uri, its latest analysis, whether that analysis is new: else only other files changed)
+        let mut snaps: Vec<(Uri, Snap, bool)> = Vec::new();
+        for uri in work.dirty {
+            if let Some(s) = self.snapshot(&uri) {
+                changed |= self.index_open(&uri, s.analysis.clone());
+                snaps.push((uri, s, true));
+            }
+        }
+        if changed {
+            let seen: HashSet<Uri> = snaps.iter().map(|(u, _, _)| u.clone()).collect();
+            let others: Vec<Uri> =
+                self.documents.iter().map(|e| e.key().clone()).filter(|u| !seen.contains(u)).collect();
+            for uri in others {
+                if let Some(s) = self.snapshot(&uri) {
+                    self.index_open(&uri, s.analysis.clone());
+                    snaps.push((uri, s, false));
+                }
+            }
+        }
+        let mut unchanged = 0;
+        tracing::debug!("indexed in {:.1} ms", started.elapsed().as_secs_f64() * 1e3);
+        for (uri, snap, new) in snaps {
+            let p = Arc::new(self.publishable(&uri, snap));
+            // Stored (and sent) only while it is the document's latest analysis: a newer one is queued.
+            // A document refreshed only because another file changed is not sent again when the client
+            // already has the same diagnostics for that version (an edit changing a module's names would
+            // otherwise re-send every open document).
+            let send = match self.documents.get_mut(&uri) {
+                Some(mut d) if Arc::ptr_eq(&d.analysis, &p.analysis) => {
+                    let old = d.published.replace(p.clone());
+                    new || !old.is_some_and(|o| o.version == p.version && o.diagnostics == p.diagnostics)
+                }
+                _ => false,
+            };
+            if send {
+                publish.push((uri, Some(p)));
+            } else {
+                unchanged += 1;
+            }
+        }
+        tracing::debug!(
+            "refreshed in {:.1} ms: {} to send, {unchanged} unchanged or superseded, linked project {}",
+            started.elapsed().as_secs_f64() * 1e3,
+            publish.len(),
+            if changed { "changed" } else { "kept" }
+        );
+        PassOut { publish, changed }
+    }
+
+    /// Drops a file that is gone (or no longer readable text) from the index. Returns whether it was
+    /// there (the linked project is then rebuilt).
+    fn drop_from_index(&self, path: &Path) -> bool {
+        let removed = self.index.remove(path).is_some();
+        if removed {
+            *self.linked.lock().expect("linked lock") = None;
+        }
+        removed
+    }
+}
+
+impl Backend {
+    /// Queues work for the refresher, starting it when it is not running.
+    pub(super) fn queue(&self, f: impl FnOnce(&mut Work)) {
+        let start = {
+            let mut work = self.state.work.lock().expect("work lock");
+            f(&mut work);
+            !std::mem::replace(&mut work.running, true)
+        };
+        if start {
+            tokio::spawn(self.clone().refresher());
+        }
+    }
+
+    /// Queues an open document whose latest analysis changed.
+    pub(super) fn changed(&self, uri: Uri) {
+        self.queue(|w| {
+            w.dirty.insert(uri);
+        });
+    }
+
+    async fn refresher(self) {
+        loop {
+            let work = {
+                let mut work = self.state.work.lock().expect("work lock");
+                if work.is_empty() {
+                    work.running = false;
+                    return;
+                }
+                Work {
+                    dirty: std::mem::take(&mut work.dirty),
+                    closed: std::mem::take(&mut work.closed),
+                    disk: std::mem::take(&mut work.disk),
+                    all: std::mem::take(&mut work.all),
+                    running: true,
+                }
+            };
+            let state = self.state.clone();
+            let out = match tokio::task::spawn_blocking(move || state.pass(work)).await {
+                Ok(out) => out,
+                Err(e) => {
+                    tracing::error!("refreshing diagnostics failed: {e}");
+                    continue;
+                }
+            };
+            self.state.published.notify_waiters();
+            let caps = self.state.caps();
+            if !caps.pull {
+                // Each push waits for the client to take the one before: while it reads, documents move
+                // on, and a push whose document has a newer analysis (queued, so pushed next pass) is
+                // dropped. Under a flood of edits, pushes thus coalesce at the pace the client reads.
+                let mut superseded = 0;
+                for (uri, published) in out.publish {
+                    let Some(p) = published else {
+                        self.client.publish_diagnostics(uri, Vec::new(), None).await;
+                        continue;
+                    };
+                    let latest = self.state.documents.get(&uri).is_some_and(|d| Arc::ptr_eq(&d.analysis, &p.analysis));
+                    if latest {
+                        self.client.publish_diagnostics(uri, p.diagnostics.clone(), Some(p.version)).await;
+                    } else {
+                        superseded += 1;
+                    }
+                }
+                if superseded > 0 {
+                    tracing::debug!("{superseded} superseded pushes dropped");
+                }
+            } else if out.changed && caps.refresh {
+                let client = self.client.clone();
+                tokio::spawn(async move {
+                    let _ = tokio::time::timeout(CLIENT_REQUEST_TIMEOUT, client.workspace_diagnostic_refresh()).await;
+                });
+            }
+        }
+    }
+
+    /// Starts a whole-file analysis of an open document off the async thread, or, when one is running,
+    /// cancels it (its result is stale) so that it starts again on the latest version. `rerun` analyses
+    /// again even at the same version (the settings changed).
+    pub(super) fn schedule(&self, uri: &Uri, rerun: bool) {
+        let start = {
+            let Some(mut doc) = self.state.documents.get_mut(uri) else { return };
+            doc.facts = None;
+            if let Some(job) = &doc.job {
+                job.cancel.store(true, Ordering::Relaxed);
+                doc.rerun |= rerun;
+                return;
+            }
+            start_job(&mut doc)
+        };
+        tokio::spawn(self.clone().run_jobs(uri.clone(), start));
+    }
+
+    async fn run_jobs(self, uri: Uri, (mut job, mut rope, mut tree): (Arc<Job>, Rope, Option<Tree>)) {
+        loop {
+            let config = self.state.config();
+            let running = job.clone();
+            let out = tokio::task::spawn_blocking(move || run_job(rope, tree, &config, &running)).await;
+            // A panic outside the parser and the analysis (caught there) is a failed analysis too.
+            let out = out.unwrap_or_else(|_| JobOut { tree: None, analysis: Some(None) });
+            let next = {
+                let Some(mut doc) = self.state.documents.get_mut(&uri) else { return };
+                if !doc.job.as_ref().is_some_and(|j| Arc::ptr_eq(j, &job)) {
+                    return; // closed and opened again: another job owns the document
+                }
+                let log = doc.edits.take();
+                let done = doc.version == job.version && !doc.rerun && out.analysis.is_some();
+                if let Some(mut t) = out.tree {
+                    if done {
+                        doc.clean = !t.root_node().has_error();
+                        doc.tree = Some(t);
+                        doc.stale = false;
+                    } else if let Some(log) = log {
+                        // The tree of an older text: brought up to the current one, it is the base of the
+                        // next incremental parse.
+                        for e in &log {
+                            t.edit(e);
+                        }
+                        doc.tree = Some(t);
+                        doc.stale = true;
+                    }
+                }
+                if done {
+                    doc.job = None;
+                    match out.analysis {
+                        Some(Some((facts, a))) => {
+                            doc.facts = Some(facts);
+                            doc.analysed_now(Arc::new(a));
+                        }
+                        _ => {
+                            tracing::error!(
+                                "the analysis of {} (version {}) panicked; keeping its last diagnostics",
+                                uri.as_str(),
+                                job.version
+                            );
+                            doc.failed = Some(job.version);
+                        }
+                    }
+                    None
+                } else {
+                    doc.rerun = false;
+                    doc.job = None;
+                    Some(start_job(&mut doc))
+                }
+            };
+            match next {
+                Some(start) => (job, rope, tree) = start,
+                None => {
+                    self.changed(uri.clone());
+                    // A failed version publishes nothing: whoever waits for it answers from what it has.
+                    self.state.published.notify_waiters();
+                    return;
+                }
+            }
+        }
+    }
+
+    /// The published diagnostics of an open document, waiting (at most `limit`) until they exist, or,
+    /// with `current`, until they describe its current version (or its analysis failed). `None` when the
+    /// document is not open or the wait timed out.
+    pub(super) async fn published(&self, uri: &Uri, current: bool, limit: Duration) -> Option<Arc<Published>> {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let notified = self.state.published.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            {
+                let doc = self.state.documents.get(uri)?;
+                let ready = match &doc.published {
+                    Some(p) if !current => Some(p.clone()),
+                    Some(p) if p.version == doc.version || doc.failed == Some(doc.version) => Some(p.clone()),
+                    _ => None,
+                };
+                if ready.is_some() {
+                    return ready;
+                }
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return None;
+            }
+        }
+    }
+}
+
+/// Starts a job on a document's current version: its snapshot, to be analysed.
+fn start_job(doc: &mut Document) -> (Arc<Job>, Rope, Option<Tree>) {
+    let job = Arc::new(Job { version: doc.version, cancel: AtomicBool::new(false) });
+    doc.job = Some(job.clone());
+    doc.edits = Some(Vec::new());
+    (job, doc.rope.clone(), doc.tree.clone())
+}
