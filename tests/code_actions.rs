@@ -216,6 +216,9 @@ async fn make_sync_drops_await_at_every_call_site_in_the_workspace() {
         ("pkg/main.py", main),
         ("pkg/other.py", other),
     ]);
+    // A file that cannot be read (not UTF-8), sorted before the others: every later file must keep its
+    // own module names, or call sites go missing.
+    std::fs::write(dir.path().join("pkg/a_bad.py"), b"x = '\xff\xfe'\n").unwrap();
     let mut caps: Value = serde_json::from_str(CAPS).unwrap();
     caps["initializationOptions"] = json!(null);
     let (mut c, _) = Client::start(caps, Some(dir.path())).await;

@@ -209,8 +209,9 @@ fn workspace_make_sync(
         .filter(|p| p.file_name().is_some_and(|n| n == "__init__.py"))
         .filter_map(|p| p.parent().map(std::path::Path::to_path_buf))
         .collect();
-    // (path, uri, text, version when open)
-    let mut loaded: Vec<(String, Uri, String, Option<i32>)> = Vec::new();
+    // (path, uri, text, version when open); a file that cannot be read is left out, with its path, so
+    // that every file keeps its own module names.
+    let mut loaded: Vec<(&std::path::Path, Uri, String, Option<i32>)> = Vec::new();
     for p in &paths {
         let Some(u) = Uri::from_file_path(p) else { continue };
         let (t, v) = if *p == path {
@@ -223,13 +224,14 @@ fn workspace_make_sync(
                 Err(_) => continue,
             }
         };
-        loaded.push((p.display().to_string(), u, t, v));
+        loaded.push((p, u, t, v));
     }
     let def_file = loaded.iter().position(|(_, u, _, _)| u == uri).ok_or("the document is not in the workspace")?;
-    let files: Vec<fix::WorkspaceFile<'_>> = paths
+    let shown: Vec<String> = loaded.iter().map(|(p, ..)| p.display().to_string()).collect();
+    let files: Vec<fix::WorkspaceFile<'_>> = loaded
         .iter()
-        .zip(&loaded)
-        .map(|(p, (shown, _, t, _))| fix::WorkspaceFile {
+        .zip(&shown)
+        .map(|((p, _, t, _), shown)| fix::WorkspaceFile {
             path: shown,
             text: t,
             modules: crate::project::module_names(p, &dirs_with_init, root.as_deref()),
