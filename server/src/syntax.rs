@@ -4,7 +4,7 @@
 use std::cell::RefCell;
 use std::sync::OnceLock;
 
-use tree_sitter::{Language, Parser, Query, Tree};
+use tree_sitter::{Language, Node, Parser, Query, Tree};
 
 /// The query files, in the order they are concatenated.
 pub const QUERY_FILES: &[(&str, &str)] = &[
@@ -208,5 +208,24 @@ mod tests {
         assert_eq!(root.named_child_count(), 2, "{}", root.to_sexp());
         let part = parse_range(text, 0..text.len(), None).unwrap();
         assert_eq!(part.root_node().end_byte(), text.len());
+    }
+}
+
+/// Visits `root` and its descendants in document order with a cursor (no recursion, so any depth is
+/// fine); `visit` returns whether to go into the node's children.
+pub fn walk_preorder<'t>(root: Node<'t>, mut visit: impl FnMut(Node<'t>) -> bool) {
+    let mut cursor = root.walk();
+    'walk: loop {
+        if visit(cursor.node()) && cursor.goto_first_child() {
+            continue;
+        }
+        loop {
+            if cursor.goto_next_sibling() {
+                continue 'walk;
+            }
+            if !cursor.goto_parent() {
+                break 'walk;
+            }
+        }
     }
 }

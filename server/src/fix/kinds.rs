@@ -652,26 +652,14 @@ fn make_sync(ctx: &FileContext<'_>, def: Node<'_>, explain: bool, out: &mut Fixe
 fn called_in_file(ctx: &FileContext<'_>, name: &str) -> Option<usize> {
     let calls = ctx.memo.calls.get_or_init(|| {
         let mut calls: HashMap<String, usize> = HashMap::new();
-        let mut cursor = ctx.tree.walk();
-        'walk: loop {
-            let n = cursor.node();
+        crate::syntax::walk_preorder(ctx.tree.root_node(), |n| {
             if n.kind() == "call"
                 && let Some(f) = n.child_by_field_name("function").filter(|f| f.kind() == "identifier")
             {
                 calls.entry(ctx.node_text(f).to_string()).or_insert(n.start_position().row + 1);
             }
-            if cursor.goto_first_child() {
-                continue;
-            }
-            loop {
-                if cursor.goto_next_sibling() {
-                    continue 'walk;
-                }
-                if !cursor.goto_parent() {
-                    break 'walk;
-                }
-            }
-        }
+            true
+        });
         calls
     });
     calls.get(name).copied()

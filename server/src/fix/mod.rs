@@ -338,28 +338,16 @@ pub fn apply(text: &str, edits: &[Edit]) -> Option<String> {
 
 /// Counts ERROR and MISSING nodes (bounded walk).
 pub fn error_count(tree: &Tree) -> usize {
-    let mut cursor = tree.walk();
     let mut count = 0;
     if !tree.root_node().has_error() {
         return 0;
     }
-    'walk: loop {
-        let n = cursor.node();
+    crate::syntax::walk_preorder(tree.root_node(), |n| {
         if n.is_error() || n.is_missing() {
             count += 1;
         }
-        if n.has_error() && !n.is_error() && cursor.goto_first_child() {
-            continue;
-        }
-        loop {
-            if cursor.goto_next_sibling() {
-                continue 'walk;
-            }
-            if !cursor.goto_parent() {
-                break 'walk;
-            }
-        }
-    }
+        n.has_error() && !n.is_error()
+    });
     count
 }
 

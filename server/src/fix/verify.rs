@@ -258,22 +258,10 @@ pub(super) fn violations(text: &str, tree: &Tree, top: bool) -> usize {
 /// [`violations`] in the subtree of `root`, where `up` gives parents (and `None` above `root`).
 fn subtree_violations<'t>(text: &str, root: Node<'t>, top: bool, up: &dyn Fn(Node<'t>) -> Option<Node<'t>>) -> usize {
     let mut count = 0;
-    let mut cursor = root.walk();
-    'walk: loop {
-        let n = cursor.node();
+    crate::syntax::walk_preorder(root, |n| {
         count += node_violations(text, n, top, up);
-        if cursor.goto_first_child() {
-            continue;
-        }
-        loop {
-            if cursor.goto_next_sibling() {
-                continue 'walk;
-            }
-            if !cursor.goto_parent() {
-                break 'walk;
-            }
-        }
-    }
+        true
+    });
     count
 }
 

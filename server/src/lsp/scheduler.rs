@@ -103,9 +103,11 @@ fn run_job(rope: Rope, tree: Option<Tree>, config: &Config, job: &Job) -> JobOut
         return JobOut::default();
     }
     let text = rope.to_string();
-    let tree = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| crate::syntax::parse(&text, tree.as_ref().filter(|t| !t.root_node().has_error()))))
-        .ok()
-        .flatten();
+    let tree = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        crate::syntax::parse(&text, tree.as_ref().filter(|t| !t.root_node().has_error()))
+    }))
+    .ok()
+    .flatten();
     if cancelled() {
         return JobOut { tree, analysis: None };
     }
