@@ -194,23 +194,6 @@ pub fn parse_range(text: &str, range: std::ops::Range<usize>, old: Option<&Tree>
     })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_nul_byte_does_not_end_the_parse() {
-        let text = "x = 'a\0b'\n\ndef after():\n    pass\n";
-        let tree = parse(text, None).unwrap();
-        let root = tree.root_node();
-        assert_eq!(root.end_byte(), text.len());
-        assert!(!root.has_error(), "{}", root.to_sexp());
-        assert_eq!(root.named_child_count(), 2, "{}", root.to_sexp());
-        let part = parse_range(text, 0..text.len(), None).unwrap();
-        assert_eq!(part.root_node().end_byte(), text.len());
-    }
-}
-
 /// Visits `root` and its descendants in document order with a cursor (no recursion, so any depth is
 /// fine); `visit` returns whether to go into the node's children.
 pub fn walk_preorder<'t>(root: Node<'t>, mut visit: impl FnMut(Node<'t>) -> bool) {
@@ -227,5 +210,22 @@ pub fn walk_preorder<'t>(root: Node<'t>, mut visit: impl FnMut(Node<'t>) -> bool
                 break 'walk;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_nul_byte_does_not_end_the_parse() {
+        let text = "x = 'a\0b'\n\ndef after():\n    pass\n";
+        let tree = parse(text, None).unwrap();
+        let root = tree.root_node();
+        assert_eq!(root.end_byte(), text.len());
+        assert!(!root.has_error(), "{}", root.to_sexp());
+        assert_eq!(root.named_child_count(), 2, "{}", root.to_sexp());
+        let part = parse_range(text, 0..text.len(), None).unwrap();
+        assert_eq!(part.root_node().end_byte(), text.len());
     }
 }
