@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use loopsafe::analysis::facts::Facts;
 use loopsafe::analysis::{Finding, analyze_source};
 use loopsafe::catalog::Catalog;
 use loopsafe::settings::Settings;
@@ -40,6 +41,7 @@ pub fn line_of(text: &str, offset: usize) -> usize {
     text[..offset].matches('\n').count() + 1
 }
 
+/// The Python files under `dir`, sorted (a virtualenv, `.venv`, is not entered).
 pub fn python_files(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
@@ -48,7 +50,9 @@ pub fn python_files(dir: &Path) -> Vec<PathBuf> {
         for e in entries.flatten() {
             let p = e.path();
             if p.is_dir() {
-                stack.push(p);
+                if p.file_name().is_some_and(|n| n != ".venv") {
+                    stack.push(p);
+                }
             } else if p.extension().is_some_and(|x| x == "py") {
                 out.push(p);
             }
@@ -81,4 +85,64 @@ pub fn write(dir: &Path, rel: &str, text: impl AsRef<[u8]>) {
     let p = dir.join(rel);
     std::fs::create_dir_all(p.parent().unwrap()).unwrap();
     std::fs::write(p, text).unwrap();
+}
+
+/// Every Python file of the tests and examples, sorted.
+pub fn repo_python_files() -> Vec<PathBuf> {
+    let root = repo_root();
+    let mut out: Vec<PathBuf> = ["tests/fixtures", "tests/fixes", "tests/projects", "examples"]
+        .iter()
+        .flat_map(|d| python_files(&root.join(d)))
+        .collect();
+    out.sort();
+    out
+}
+
+/// Facts as text, binding ids replaced by the bindings themselves (their numbering differs after a
+/// splice), to compare the facts of a spliced function with a fresh extraction.
+pub fn normalized_facts(f: &Facts) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    for (i, s) in f.scopes.iter().enumerate() {
+        let _ = writeln!(
+            out,
+            "scope {i} {:?} {:?} body {:?} parent {:?} name {:?} async {} await {} yield {} stub {} leaks {} global {} first {:?} returns {:?} bases {:?} decorators {:?} star {:?} imports {:?}",
+            s.kind,
+            s.range,
+            s.body,
+            s.parent,
+            s.name,
+            s.is_async,
+            s.has_await,
+            s.has_yield,
+            s.is_stub,
+            s.leaks,
+            s.has_global,
+            s.first_param,
+            s.returns,
+            s.bases,
+            s.decorators,
+            s.star_imports,
+            s.imports
+        );
+        for (what, map) in [("binds", &s.bindings), ("self", &s.self_attrs)] {
+            let mut names: Vec<_> = map.keys().collect();
+            names.sort();
+            for n in names {
+                let list: Vec<String> =
+                    map[n].iter().map(|&id| format!("{} {:?}", f.bindings[id].pos, f.bindings[id].kind)).collect();
+                let _ = writeln!(out, "  {what} {n}: {list:?}");
+            }
+        }
+    }
+    for c in &f.calls {
+        let _ = writeln!(out, "call {c:?}");
+    }
+    for a in &f.attributes {
+        let _ = writeln!(out, "attr {a:?}");
+    }
+    for e in &f.enters {
+        let _ = writeln!(out, "enter {e:?}");
+    }
+    out
 }

@@ -61,29 +61,6 @@ impl Lcg {
     }
 }
 
-fn python_files() -> Vec<std::path::PathBuf> {
-    let root = common::repo_root();
-    let mut out = Vec::new();
-    for dir in ["tests/fixtures", "tests/fixes", "tests/projects", "examples"] {
-        let mut stack = vec![root.join(dir)];
-        while let Some(d) = stack.pop() {
-            let Ok(entries) = std::fs::read_dir(&d) else { continue };
-            for e in entries.flatten() {
-                let p = e.path();
-                if p.is_dir() {
-                    if p.file_name().is_some_and(|n| n != ".venv") {
-                        stack.push(p);
-                    }
-                } else if p.extension().is_some_and(|x| x == "py") {
-                    out.push(p);
-                }
-            }
-        }
-    }
-    out.sort();
-    out
-}
-
 /// The edit's positions, as the language server computes them from its rope.
 fn line_edit(old: &str, new: &str, start: usize, old_end: usize, new_end: usize) -> LineEdit {
     let (oi, ni) = (LineIndex::new(old), LineIndex::new(new));
@@ -105,55 +82,6 @@ fn line_edit(old: &str, new: &str, start: usize, old_end: usize, new_end: usize)
     }
 }
 
-/// Facts as text, binding ids replaced by the bindings themselves (their numbering differs after a
-/// splice), to compare the facts of a spliced function with a fresh extraction.
-fn normalized(f: &Facts) -> String {
-    use std::fmt::Write;
-    let mut out = String::new();
-    for (i, s) in f.scopes.iter().enumerate() {
-        let _ = writeln!(
-            out,
-            "scope {i} {:?} {:?} body {:?} parent {:?} name {:?} async {} await {} yield {} stub {} leaks {} global {} first {:?} returns {:?} bases {:?} decorators {:?} star {:?} imports {:?}",
-            s.kind,
-            s.range,
-            s.body,
-            s.parent,
-            s.name,
-            s.is_async,
-            s.has_await,
-            s.has_yield,
-            s.is_stub,
-            s.leaks,
-            s.has_global,
-            s.first_param,
-            s.returns,
-            s.bases,
-            s.decorators,
-            s.star_imports,
-            s.imports
-        );
-        for (what, map) in [("binds", &s.bindings), ("self", &s.self_attrs)] {
-            let mut names: Vec<_> = map.keys().collect();
-            names.sort();
-            for n in names {
-                let list: Vec<String> =
-                    map[n].iter().map(|&id| format!("{} {:?}", f.bindings[id].pos, f.bindings[id].kind)).collect();
-                let _ = writeln!(out, "  {what} {n}: {list:?}");
-            }
-        }
-    }
-    for c in &f.calls {
-        let _ = writeln!(out, "call {c:?}");
-    }
-    for a in &f.attributes {
-        let _ = writeln!(out, "attr {a:?}");
-    }
-    for e in &f.enters {
-        let _ = writeln!(out, "enter {e:?}");
-    }
-    out
-}
-
 fn fresh(text: &str, catalog: &Catalog, settings: &Settings) -> (Facts, FileAnalysis, bool) {
     let tree = loopsafe::syntax::parse(text, None).expect("parses");
     let clean = !tree.root_node().has_error();
@@ -167,7 +95,7 @@ fn edits_analysed_alone_match_the_whole_file() {
     let settings = Settings::default();
     let mut rng = Lcg(0x5eed);
     let (mut local, mut outside, mut syntax) = (0, 0, 0);
-    for path in python_files() {
+    for path in common::repo_python_files() {
         let Ok(mut text) = std::fs::read_to_string(&path) else { continue };
         let (mut facts, mut analysis, mut clean) = fresh(&text, catalog, &settings);
         let mut last: Option<usize> = None;
@@ -218,7 +146,7 @@ fn edits_analysed_alone_match_the_whole_file() {
                         "{}: step {step}: analysed alone, but the file has errors:\n{text}",
                         path.display()
                     );
-                    let (got, want) = (normalized(&facts), normalized(&expected_facts));
+                    let (got, want) = (common::normalized_facts(&facts), common::normalized_facts(&expected_facts));
                     if got != want {
                         let diff: Vec<String> = got
                             .lines()

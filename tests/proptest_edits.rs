@@ -17,6 +17,8 @@
 //! The seed is fixed (so `cargo test` is deterministic) and printed; `PROPTEST_RNG_SEED=<u64>` explores
 //! other cases and `PROPTEST_CASES=<n>` runs more of them.
 
+mod common;
+
 use std::cell::Cell;
 use std::fmt;
 use std::sync::Arc;
@@ -467,9 +469,7 @@ fn apply_expected(
 /// Every node of a tree, in order: kind, flags, bytes and points.
 fn nodes(tree: &Tree) -> Vec<(String, bool, bool, std::ops::Range<usize>, Point, Point)> {
     let mut out = Vec::new();
-    let mut c = tree.walk();
-    'walk: loop {
-        let n = c.node();
+    loopsafe::syntax::walk_preorder(tree.root_node(), |n| {
         out.push((
             n.kind().to_string(),
             n.is_error(),
@@ -478,64 +478,8 @@ fn nodes(tree: &Tree) -> Vec<(String, bool, bool, std::ops::Range<usize>, Point,
             n.start_position(),
             n.end_position(),
         ));
-        if c.goto_first_child() {
-            continue;
-        }
-        while !c.goto_next_sibling() {
-            if !c.goto_parent() {
-                break 'walk;
-            }
-        }
-    }
-    out
-}
-
-/// Facts as text, binding ids replaced by the bindings themselves (their numbering differs after a
-/// splice); as in tests/incremental.rs.
-fn normalized(f: &Facts) -> String {
-    use std::fmt::Write;
-    let mut out = String::new();
-    for (i, s) in f.scopes.iter().enumerate() {
-        let _ = writeln!(
-            out,
-            "scope {i} {:?} {:?} body {:?} parent {:?} name {:?} async {} await {} yield {} stub {} leaks {} global {} first {:?} returns {:?} bases {:?} decorators {:?} star {:?} imports {:?}",
-            s.kind,
-            s.range,
-            s.body,
-            s.parent,
-            s.name,
-            s.is_async,
-            s.has_await,
-            s.has_yield,
-            s.is_stub,
-            s.leaks,
-            s.has_global,
-            s.first_param,
-            s.returns,
-            s.bases,
-            s.decorators,
-            s.star_imports,
-            s.imports
-        );
-        for (what, map) in [("binds", &s.bindings), ("self", &s.self_attrs)] {
-            let mut names: Vec<_> = map.keys().collect();
-            names.sort();
-            for n in names {
-                let list: Vec<String> =
-                    map[n].iter().map(|&id| format!("{} {:?}", f.bindings[id].pos, f.bindings[id].kind)).collect();
-                let _ = writeln!(out, "  {what} {n}: {list:?}");
-            }
-        }
-    }
-    for c in &f.calls {
-        let _ = writeln!(out, "call {c:?}");
-    }
-    for a in &f.attributes {
-        let _ = writeln!(out, "attr {a:?}");
-    }
-    for e in &f.enters {
-        let _ = writeln!(out, "enter {e:?}");
-    }
+        true
+    });
     out
 }
 
@@ -673,7 +617,8 @@ fn check(case: &Case, paths: &Paths) -> Result<(), TestCaseError> {
         }
         let (facts, analysis) = analyze_tree(&expected, &fresh, catalog, &settings);
         prop_assert_eq!(&*doc.analysis, &analysis, "analysis, {}", at());
-        let (got, want) = (doc.facts.as_ref().map(normalized).unwrap_or_default(), normalized(&facts));
+        let (got, want) =
+            (doc.facts.as_ref().map(common::normalized_facts).unwrap_or_default(), common::normalized_facts(&facts));
         if got != want {
             let diff: Vec<String> = got
                 .lines()

@@ -97,28 +97,7 @@ const TOKENS: &[&str] = &[
 ];
 
 fn python_files() -> Vec<(PathBuf, String)> {
-    let root = common::repo_root();
-    let mut out = Vec::new();
-    for dir in ["tests/fixtures", "tests/fixes", "tests/projects", "examples"] {
-        let mut stack = vec![root.join(dir)];
-        while let Some(d) = stack.pop() {
-            let Ok(entries) = std::fs::read_dir(&d) else { continue };
-            for e in entries.flatten() {
-                let p = e.path();
-                if p.is_dir() {
-                    if p.file_name().is_some_and(|n| n != ".venv") {
-                        stack.push(p);
-                    }
-                } else if p.extension().is_some_and(|x| x == "py")
-                    && let Ok(text) = std::fs::read_to_string(&p)
-                {
-                    out.push((p, text));
-                }
-            }
-        }
-    }
-    out.sort();
-    out
+    common::repo_python_files().into_iter().filter_map(|p| std::fs::read_to_string(&p).ok().map(|t| (p, t))).collect()
 }
 
 /// A character boundary at or before `at`.

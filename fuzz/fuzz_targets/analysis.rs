@@ -38,19 +38,10 @@ struct Input {
 /// Kind, flags, bytes and points of every node, in order.
 fn nodes(tree: &Tree) -> Vec<(String, bool, bool, std::ops::Range<usize>, tree_sitter::Point)> {
     let mut out = Vec::new();
-    let mut c = tree.walk();
-    'walk: loop {
-        let n = c.node();
+    loopsafe::syntax::walk_preorder(tree.root_node(), |n| {
         out.push((n.kind().to_string(), n.is_error(), n.is_missing(), n.byte_range(), n.start_position()));
-        if c.goto_first_child() {
-            continue;
-        }
-        while !c.goto_next_sibling() {
-            if !c.goto_parent() {
-                break 'walk;
-            }
-        }
-    }
+        true
+    });
     out
 }
 
@@ -91,7 +82,7 @@ fuzz_target!(|input: Input| {
     let enc = if input.utf8 { Encoding::Utf8 } else { Encoding::Utf16 };
     let mut doc = Document::new(text, 1);
     doc.facts = Some(facts);
-    doc.analysis = Arc::new(analysis);
+    doc.analysed_now(Arc::new(analysis));
     for notification in input.notifications.iter().take(8) {
         let changes: Vec<_> = notification.iter().take(4).map(|c| event(&doc, c)).collect();
         if changes.is_empty() {
@@ -104,7 +95,7 @@ fuzz_target!(|input: Input| {
                 doc.facts = Some(facts);
                 match result {
                     Ok(a) => {
-                        doc.analysis = Arc::new(a);
+                        doc.analysed_now(Arc::new(a));
                         false
                     }
                     Err(_) => true,
@@ -116,16 +107,16 @@ fuzz_target!(|input: Input| {
                     loopsafe::analysis::shift::shift(&mut moved, e);
                     doc.facts.as_mut().expect("facts").moved(e.old_end, e.new_end);
                 }
-                doc.analysis = Arc::new(moved);
+                doc.analysed_now(Arc::new(moved));
                 false
             }
-            Applied::Reparsed => true,
+            Applied::Whole => true,
         };
         if whole {
             doc.reparse();
             let (facts, analysis) = analyze_tree(&doc.text, doc.tree.as_ref().expect("tree"), catalog, &settings);
             doc.facts = Some(facts);
-            doc.analysis = Arc::new(analysis);
+            doc.analysed_now(Arc::new(analysis));
         }
         assert_eq!(doc.rope.to_string(), doc.text, "rope and text");
         let fresh = loopsafe::syntax::parse(&doc.text, None).expect("parse");

@@ -377,19 +377,10 @@ mod tests {
     /// Every node of both trees, in order: kind, bytes and points.
     fn nodes(tree: &Tree) -> Vec<(String, std::ops::Range<usize>, Point, Point)> {
         let mut out = Vec::new();
-        let mut c = tree.walk();
-        'walk: loop {
-            let n = c.node();
+        crate::syntax::walk_preorder(tree.root_node(), |n| {
             out.push((n.kind().to_string(), n.byte_range(), n.start_position(), n.end_position()));
-            if c.goto_first_child() {
-                continue;
-            }
-            while !c.goto_next_sibling() {
-                if !c.goto_parent() {
-                    break 'walk;
-                }
-            }
-        }
+            true
+        });
         out
     }
 
