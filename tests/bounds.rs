@@ -253,3 +253,84 @@ fn deep_blocks_warn_where_the_parser_stops() {
         assert!(shallow.1.is_empty(), "{form}: {:?}", shallow.1);
     }
 }
+
+/// `check_dir` of a project whose files are `files`: its findings and warnings.
+fn check_files(files: Vec<(String, String)>) -> (Vec<(String, usize, &'static str)>, Vec<String>) {
+    let dir = project();
+    for (rel, text) in &files {
+        write(dir.path(), rel, text);
+    }
+    let report = check_dir(dir.path());
+    (rules(&report), report.warnings)
+}
+
+/// An expression nested deeper than the facts convert (`pathlib.Path(...) / "a" / ...` 60 times):
+/// what the call refers to is unknown, and a warning says where; 40 levels are followed silently.
+#[test]
+fn deep_expressions_warn_where_they_are_cut() {
+    let run = |n: usize| {
+        let text = format!(
+            "import pathlib\n\n\nasync def f():\n    return (pathlib.Path(\"x\"){}).read_text()\n",
+            " / \"a\"".repeat(n)
+        );
+        within("deep expression", move || check_files(vec![("a.py".into(), text)]))
+    };
+    let (found, warnings) = run(60);
+    assert!(found.is_empty(), "{found:?}");
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(warnings[0].contains("a.py:5:12: an expression nested more than 48 levels deep"), "{warnings:?}");
+    let (found, warnings) = run(40);
+    assert_eq!(found, vec![("a.py".into(), 5, "blocking-file")]);
+    assert!(warnings.is_empty(), "{warnings:?}");
+}
+
+/// Aliases of aliases beyond what resolution follows (`t1 = t0` ... with `t0 = time`): the call at the
+/// end is not resolved, and a warning says so at it; 10 aliases are followed silently.
+#[test]
+fn deep_resolution_warns_where_it_is_cut() {
+    let run = |n: usize| {
+        let mut text = String::from("import time\n\nt0 = time\n");
+        for i in 0..n {
+            text.push_str(&format!("t{} = t{i}\n", i + 1));
+        }
+        text.push_str(&format!("\n\nasync def f():\n    t{n}.sleep(1)\n"));
+        within("deep resolution", move || check_files(vec![("a.py".into(), text)]))
+    };
+    let (found, warnings) = run(30);
+    assert!(found.is_empty(), "{found:?}");
+    let call = "a.py:37:5: resolving this takes more than 48 steps";
+    assert!(warnings.iter().any(|w| w.contains(call)), "{warnings:?}");
+    let (found, warnings) = run(10);
+    assert_eq!(found, vec![("a.py".into(), 17, "blocking-sleep")]);
+    assert!(warnings.is_empty(), "{warnings:?}");
+}
+
+/// A class hierarchy across modules deeper than the project's resolution follows: the coroutine's
+/// call of an inherited blocking method is not followed, and one warning says so at the call; five
+/// levels are followed silently.
+#[test]
+fn deep_class_hierarchies_warn_where_the_project_stops() {
+    let run = |n: usize| {
+        let mut files = vec![(
+            "base.py".to_string(),
+            "import time\n\n\nclass C0:\n    def m(self):\n        time.sleep(1)\n".into(),
+        )];
+        for i in 0..n {
+            let from = if i == 0 { "base".to_string() } else { format!("b{i}") };
+            files.push((
+                format!("b{}.py", i + 1),
+                format!("from {from} import C{i}\n\n\nclass C{}(C{i}):\n    pass\n", i + 1),
+            ));
+        }
+        files.push(("api.py".into(), format!("from b{n} import C{n}\n\n\nasync def f():\n    C{n}().m()\n")));
+        within("deep hierarchy", move || check_files(files))
+    };
+    let (found, warnings) = run(30);
+    assert!(found.is_empty(), "{found:?}");
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(warnings[0].contains("api.py:5:5: resolving `b30.C30"), "{warnings:?}");
+    assert!(warnings[0].contains("more than 24 steps"), "{warnings:?}");
+    let (found, warnings) = run(5);
+    assert_eq!(found, vec![("api.py".into(), 5, "blocking-sleep")]);
+    assert!(warnings.is_empty(), "{warnings:?}");
+}

@@ -399,8 +399,16 @@ pub fn check(opts: &CheckOptions<'_>, catalog: &Catalog) -> Result<Report, Strin
     if opts.follow {
         let project = Project::new(project_files, root.as_deref());
         timer.lap("index");
-        let chains = project.chain_findings(opts.settings);
+        let links = project.link(opts.settings);
+        let chains = project.findings(&links, None, opts.settings);
         timer.lap("link");
+        // Calls the project's resolution bound left unresolved, as warnings where they are.
+        for (file, loc, message) in project.cuts(&links) {
+            if reported_index[file] {
+                let display = &project.files()[file].display;
+                warnings.push(format!("{display}:{}:{}: {message}", loc.line + 1, loc.col + 1));
+            }
+        }
         report.diagnostics.extend(locate_chains(&project, &reported_index, chains));
         timer.lap("locate");
     }

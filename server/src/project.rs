@@ -15,8 +15,35 @@ use crate::catalog::FixKind;
 use crate::rules::{Rule, Tier};
 use crate::settings::Settings;
 
-/// How deep name resolution follows re-exports and base classes.
-const MAX_RESOLVE_DEPTH: u32 = 24;
+/// How deep name resolution follows re-exports and base classes. A call whose resolution goes deeper
+/// is left unresolved, and said so (`Project::cuts`).
+pub const MAX_RESOLVE_DEPTH: u32 = 24;
+
+/// The depth of a resolution in progress, and whether `MAX_RESOLVE_DEPTH` cut it short.
+#[derive(Clone, Copy)]
+struct Depth<'a> {
+    n: u32,
+    cut: &'a std::cell::Cell<bool>,
+}
+
+impl<'a> Depth<'a> {
+    fn new(cut: &'a std::cell::Cell<bool>) -> Self {
+        Depth { n: 0, cut }
+    }
+
+    fn next(self) -> Self {
+        Depth { n: self.n + 1, ..self }
+    }
+
+    /// Whether the bound is passed (then the resolution is marked as cut).
+    fn over(self) -> bool {
+        let over = self.n > MAX_RESOLVE_DEPTH;
+        if over {
+            self.cut.set(true);
+        }
+        over
+    }
+}
 
 pub struct ProjectFile {
     /// The file's path (used to derive its module names).
@@ -92,6 +119,8 @@ type FnId = usize;
 /// The project's call graph resolved, and each function's shortest chain (see `Project::link`).
 pub struct Links {
     edges: Vec<Vec<Option<FnId>>>,
+    /// For each function, the calls (indexes in its `calls`) whose resolution `MAX_RESOLVE_DEPTH` cut.
+    cut: Vec<Vec<usize>>,
     strict: Vec<Option<Best>>,
     loose: Vec<Option<Best>>,
 }
@@ -238,14 +267,14 @@ impl Project {
     /// What a call target in `file` refers to. Re-exports (`from .a import f` in a package, `g = f`,
     /// star imports) are followed in a loop, not by recursion, so a re-export chain as deep as the
     /// project's package tree is followed to its end; a cycle ends it (no more hops than exports).
-    fn resolve(&self, file: usize, target: &Target, depth: u32) -> Option<Resolved> {
-        if depth > MAX_RESOLVE_DEPTH {
+    fn resolve(&self, file: usize, target: &Target, depth: Depth<'_>) -> Option<Resolved> {
+        if depth.over() {
             return None;
         }
         let (mut file, mut target) = (file, target.clone());
         for _ in 0..=self.export_index.len() + self.files.len() {
             let found = match &target {
-                Target::Local(name) => self.resolve_in_module(file, name, depth + 1)?,
+                Target::Local(name) => self.resolve_in_module(file, name, depth.next())?,
                 Target::Name(q) => {
                     let abs = self.absolute(file, q)?;
                     let first = abs.split('.').next().unwrap_or(&abs);
@@ -261,7 +290,7 @@ impl Project {
                                 return None; // a module is not callable
                             }
                             let m = self.closest(file, candidates);
-                            break self.resolve_in_module(m, &abs[end + 1..], depth + 1)?;
+                            break self.resolve_in_module(m, &abs[end + 1..], depth.next())?;
                         }
                         end = prefix.rfind('.')?;
                     }
@@ -276,10 +305,10 @@ impl Project {
     }
 
     /// `resolve`, when a step gives no further alias.
-    fn resolved(&self, found: Found, depth: u32) -> Option<Resolved> {
+    fn resolved(&self, found: Found, depth: Depth<'_>) -> Option<Resolved> {
         match found {
             Found::Resolved(r) => Some(r),
-            Found::Alias(f, t) => self.resolve(f, &t, depth + 1),
+            Found::Alias(f, t) => self.resolve(f, &t, depth.next()),
         }
     }
 
@@ -317,8 +346,8 @@ impl Project {
 
     /// `rest` is a dotted path inside module `m`: a function, a class, `Class.method`, or an exported
     /// name followed by attributes (then the name it stands for is returned, for `resolve` to follow).
-    fn resolve_in_module(&self, m: usize, rest: &str, depth: u32) -> Option<Found> {
-        if depth > MAX_RESOLVE_DEPTH {
+    fn resolve_in_module(&self, m: usize, rest: &str, depth: Depth<'_>) -> Option<Found> {
+        if depth.over() {
             return None;
         }
         if let Some(&f) = self.function_index.get(&(m, rest.to_string())) {
@@ -333,10 +362,10 @@ impl Project {
         };
         // `Class.method` inherited from a base, or `Outer.Inner.method`.
         if let Some(attr) = tail
-            && let Some(found) = self.resolve_in_module(m, head, depth + 1)
-            && let Some(Resolved::Class(cf, c)) = self.resolved(found, depth + 1)
+            && let Some(found) = self.resolve_in_module(m, head, depth.next())
+            && let Some(Resolved::Class(cf, c)) = self.resolved(found, depth.next())
         {
-            return self.member(cf, c, attr, depth + 1).map(Found::Resolved);
+            return self.member(cf, c, attr, depth.next()).map(Found::Resolved);
         }
         // An exported name: `from .services import fetch`, `client = Client()`.
         let (name, more) = match rest.split_once('.') {
@@ -366,8 +395,8 @@ impl Project {
                 if attr.contains('.') {
                     return None;
                 }
-                match self.resolve(m, class, depth + 1)? {
-                    Resolved::Class(cf, c) => self.member(cf, c, attr, depth + 1).map(Found::Resolved),
+                match self.resolve(m, class, depth.next())? {
+                    Resolved::Class(cf, c) => self.member(cf, c, attr, depth.next()).map(Found::Resolved),
                     Resolved::Function(_) => None,
                 }
             }
@@ -375,8 +404,8 @@ impl Project {
     }
 
     /// A method of a class, looked up through its project base classes.
-    fn member(&self, file: usize, class: usize, attr: &str, depth: u32) -> Option<Resolved> {
-        if depth > MAX_RESOLVE_DEPTH {
+    fn member(&self, file: usize, class: usize, attr: &str, depth: Depth<'_>) -> Option<Resolved> {
+        if depth.over() {
             return None;
         }
         let c = &self.files[file].summary().classes[class];
@@ -384,8 +413,8 @@ impl Project {
             return Some(Resolved::Function(f));
         }
         for base in &c.bases {
-            if let Some(Resolved::Class(bf, b)) = self.resolve(file, base, depth + 1)
-                && let Some(found) = self.member(bf, b, attr, depth + 1)
+            if let Some(Resolved::Class(bf, b)) = self.resolve(file, base, depth.next())
+                && let Some(found) = self.member(bf, b, attr, depth.next())
             {
                 return Some(found);
             }
@@ -393,11 +422,12 @@ impl Project {
         None
     }
 
-    /// The function a call runs: a function, or a class's `__init__`.
-    fn callee(&self, file: usize, target: &Target) -> Option<FnId> {
-        match self.resolve(file, target, 0)? {
+    /// The function a call runs: a function, or a class's `__init__`. `cut` is set when
+    /// `MAX_RESOLVE_DEPTH` cut the resolution short.
+    fn callee(&self, file: usize, target: &Target, cut: &std::cell::Cell<bool>) -> Option<FnId> {
+        match self.resolve(file, target, Depth::new(cut))? {
             Resolved::Function(f) => Some(f),
-            Resolved::Class(cf, c) => match self.member(cf, c, "__init__", 0)? {
+            Resolved::Class(cf, c) => match self.member(cf, c, "__init__", Depth::new(cut))? {
                 Resolved::Function(f) => Some(f),
                 Resolved::Class(..) => None,
             },
@@ -458,26 +488,66 @@ impl Project {
 
     /// Resolves every call and finds each sync function's shortest chain to a blocking call.
     pub fn link(&self, settings: &Settings) -> Links {
-        let edges: Vec<Vec<Option<FnId>>> = (0..self.functions.len()).map(|id| self.edges_of(id)).collect();
+        let (edges, cut): (Vec<_>, Vec<_>) = (0..self.functions.len()).map(|id| self.edges_of(id)).unzip();
         // Shortest chains through functions that block on every call; then, for what is left, chains
         // through memoized functions, which block on their first call only (reported as hints).
         let strict = self.shortest_chains(&edges, settings, false);
         let loose = self.shortest_chains(&edges, settings, true);
-        Links { edges, strict, loose }
+        Links { edges, cut, strict, loose }
     }
 
-    /// What each call of a function resolves to.
-    fn edges_of(&self, id: FnId) -> Vec<Option<FnId>> {
+    /// What each call of a function resolves to, and which calls `MAX_RESOLVE_DEPTH` left unresolved.
+    fn edges_of(&self, id: FnId) -> (Vec<Option<FnId>>, Vec<usize>) {
         let (file, idx) = self.functions[id];
         let f = &self.files[file].summary().functions[idx];
-        f.calls
+        let mut cut = Vec::new();
+        let edges = f
+            .calls
             .iter()
-            .map(|c| {
-                let callee = self.callee(file, &c.target)?;
+            .enumerate()
+            .map(|(i, c)| {
+                let was_cut = std::cell::Cell::new(false);
+                let callee = self.callee(file, &c.target, &was_cut);
+                if was_cut.get() {
+                    cut.push(i);
+                }
+                let callee = callee?;
                 // Reading an attribute runs only a property.
                 (!c.access || self.function(callee).is_property).then_some(callee)
             })
-            .collect()
+            .collect();
+        (edges, cut)
+    }
+
+    /// The calls whose resolution `MAX_RESOLVE_DEPTH` cut short (re-exports or base classes followed
+    /// deeper than that): the file, where the call is, and a message. Chains through them may be missing.
+    pub fn cuts(&self, links: &Links) -> Vec<(usize, Loc, String)> {
+        let mut out = Vec::new();
+        for (id, calls) in links.cut.iter().enumerate() {
+            let (file, _) = self.functions[id];
+            for &i in calls {
+                let call = &self.function(id).calls[i];
+                // `C()` and `C().m()` start at the same place: one warning there.
+                if out
+                    .last()
+                    .is_some_and(|(f, l, _): &(usize, Loc, String)| *f == file && l.offset == call.start.offset)
+                {
+                    continue;
+                }
+                out.push((
+                    file,
+                    call.start,
+                    format!(
+                        "resolving `{}` across the project takes more than {MAX_RESOLVE_DEPTH} steps (re-exports, base \
+                         classes): the call is not followed, so findings through it may be missing",
+                        match &call.target {
+                            Target::Local(n) | Target::Name(n) => n,
+                        }
+                    ),
+                ));
+            }
+        }
+        out
     }
 
     /// Replaces a file's analysis when what other files resolve against is unchanged (its classes,
@@ -508,7 +578,7 @@ impl Project {
         }
         self.files[file].analysis = analysis;
         for id in self.file_functions[file].clone() {
-            links.edges[id] = self.edges_of(id);
+            (links.edges[id], links.cut[id]) = self.edges_of(id);
         }
         links.strict = self.shortest_chains(&links.edges, settings, false);
         links.loose = self.shortest_chains(&links.edges, settings, true);

@@ -17,8 +17,9 @@ use crate::syntax::{Captures, queries};
 pub type ScopeId = usize;
 pub type BindingId = usize;
 
-/// How deep an expression is converted; deeper parts become `Other` (no recursion on user input).
-const MAX_EXPR_DEPTH: u32 = 48;
+/// How deep an expression is converted; deeper parts become `Deep` (no recursion on user input), and
+/// resolving one reports a cut (`Resolver::cuts`).
+pub const MAX_EXPR_DEPTH: u32 = 48;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ScopeKind {
@@ -51,6 +52,8 @@ pub enum ExprKind {
     /// A string literal without interpolation: its content.
     Str(Box<str>),
     Other,
+    /// What lies deeper than `MAX_EXPR_DEPTH` levels inside an expression: not converted.
+    Deep,
 }
 
 impl Expr {
@@ -811,7 +814,7 @@ fn expr(text: &str, node: Node<'_>, depth: u32) -> Expr {
     let range = node.byte_range();
     let other = |range| Expr { range, kind: ExprKind::Other };
     if depth > MAX_EXPR_DEPTH {
-        return other(range);
+        return Expr { range, kind: ExprKind::Deep };
     }
     let d = depth + 1;
     let kind = match node.kind() {
@@ -855,7 +858,7 @@ fn string_content(text: &str, node: Node<'_>) -> String {
 /// Converts an annotation node.
 fn ann(text: &str, node: Node<'_>, depth: u32) -> Ann {
     if depth > MAX_EXPR_DEPTH {
-        return Ann::Other;
+        return Ann::Expr(Expr { range: node.byte_range(), kind: ExprKind::Deep });
     }
     let d = depth + 1;
     match node.kind() {

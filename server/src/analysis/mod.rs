@@ -136,7 +136,7 @@ pub fn analyze(text: &str, tree: &Tree, catalog: &Catalog, settings: &Settings) 
 pub fn analyze_file(text: &str, tree: &Tree, catalog: &Catalog, settings: &Settings, summarize: bool) -> FileAnalysis {
     let facts = Facts::extract(text, tree);
     let mut analysis = analyze_facts(text, &facts, catalog, settings, summarize);
-    analysis.cuts = nesting_cuts(text, tree);
+    merge_cuts(&mut analysis.cuts, nesting_cuts(text, tree));
     analysis
 }
 
@@ -145,8 +145,39 @@ pub fn analyze_file(text: &str, tree: &Tree, catalog: &Catalog, settings: &Setti
 pub fn analyze_tree(text: &str, tree: &Tree, catalog: &Catalog, settings: &Settings) -> (Facts, FileAnalysis) {
     let facts = Facts::extract(text, tree);
     let mut analysis = analyze_facts(text, &facts, catalog, settings, true);
-    analysis.cuts = nesting_cuts(text, tree);
+    merge_cuts(&mut analysis.cuts, nesting_cuts(text, tree));
     (facts, analysis)
+}
+
+/// Adds `more` to `cuts`, in order of offset, one per offset.
+fn merge_cuts(cuts: &mut Vec<Cut>, more: Vec<Cut>) {
+    cuts.extend(more);
+    cuts.sort_by_key(|c| c.offset);
+    cuts.dedup_by_key(|c| c.offset);
+}
+
+/// Where resolution was cut short (`Resolver::cuts`), as cuts, those in `within` only.
+fn resolution_cuts(r: &Resolver<'_>, within: Range<usize>) -> Vec<Cut> {
+    use self::resolve::CutKind;
+    r.cuts()
+        .into_iter()
+        .filter(|(offset, _)| within.contains(offset))
+        .map(|(offset, kind)| Cut {
+            offset,
+            message: match kind {
+                CutKind::DeepExpression => format!(
+                    "an expression nested more than {} levels deep: what it refers to is not followed, so \
+                     findings here may be missing",
+                    facts::MAX_EXPR_DEPTH
+                ),
+                CutKind::DeepResolution => format!(
+                    "resolving this takes more than {} steps (aliases, attributes, calls, base classes): what it \
+                     refers to is not followed, so findings here may be missing",
+                    resolve::MAX_DEPTH
+                ),
+            },
+        })
+        .collect()
 }
 
 fn analyze_facts(text: &str, facts: &Facts, catalog: &Catalog, settings: &Settings, summarize: bool) -> FileAnalysis {
@@ -165,7 +196,8 @@ fn analyze_facts(text: &str, facts: &Facts, catalog: &Catalog, settings: &Settin
     } else {
         FileSummary::default()
     };
-    FileAnalysis { findings, summary, cuts: Vec::new() }
+    let cuts = resolution_cuts(&r, 0..usize::MAX);
+    FileAnalysis { findings, summary, cuts }
 }
 
 fn findings(
@@ -312,7 +344,8 @@ pub fn reanalyze_edit(
         // The edit changed what other functions' names resolve to (what a call of the function returns
         // depends on whether it yields), or which functions are routes: the whole file is checked.
         let mut whole = analyze_facts(text, facts, catalog, settings, true);
-        whole.cuts = kept_cuts(old, &old_range, edit);
+        let resolved = std::mem::replace(&mut whole.cuts, kept_cuts(old, &old_range, edit));
+        merge_cuts(&mut whole.cuts, resolved);
         return Ok(whole);
     }
 
@@ -327,6 +360,7 @@ pub fn reanalyze_edit(
     let index = LineIndex::from_line(text, anchor.offset as usize, anchor.line as usize, facts.scopes[unit].range.end);
     let loc = |offset: usize| loc_in(&index, text, offset);
     let new_summary = summarize_part(&r, &part, &endpoints, &runs_in, &loc, text);
+    let new_cuts = resolution_cuts(&r, facts.scopes[unit].range.clone());
 
     let mut out = FileAnalysis {
         findings: Vec::with_capacity(old.findings.len()),
@@ -343,6 +377,7 @@ pub fn reanalyze_edit(
     let cuts = std::mem::take(&mut out.cuts);
     shift::shift(&mut out, edit);
     out.cuts = cuts;
+    merge_cuts(&mut out.cuts, new_cuts);
     out.findings.extend(new_findings);
     sort_findings(&mut out.findings);
     out.summary.functions.splice(fn_at..fn_at, new_summary.functions);

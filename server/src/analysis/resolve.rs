@@ -2,15 +2,26 @@
 //! class (`requests.Session`), or a function, class or instance defined in this file.
 //!
 //! Resolution is lazy and memoized per binding, and bounded in depth, so that deeply nested or
-//! self-referential code terminates without growing the stack.
+//! self-referential code terminates without growing the stack. Where the bound (or the expression
+//! depth `facts` converts) cuts resolution off, the use it was resolving is recorded (`cuts`): what it
+//! refers to is unknown, so findings there may be missing, and the CLI says so.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 
 use super::facts::{Ann, BindingId, BindingKind, Expr, ExprKind, Facts, ScopeId, ScopeKind};
 use crate::catalog::Catalog;
 
 /// How deep resolution may recurse (attribute chains, aliases of aliases, base classes).
-const MAX_DEPTH: u32 = 48;
+pub const MAX_DEPTH: u32 = 48;
+
+/// Why resolution stopped short at a use (see `Resolver::cuts`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum CutKind {
+    /// An expression nested deeper than `facts::MAX_EXPR_DEPTH`.
+    DeepExpression,
+    /// More than `MAX_DEPTH` steps of aliases, attributes, calls and base classes.
+    DeepResolution,
+}
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Value {
@@ -33,7 +44,8 @@ pub enum Value {
 #[derive(Clone)]
 enum Memo {
     InProgress,
-    Done(Value),
+    /// The value, and the cut that shortened its resolution, if one did (noted again at every use).
+    Done(Value, Option<CutKind>),
 }
 
 pub struct Resolver<'a> {
@@ -42,11 +54,37 @@ pub struct Resolver<'a> {
     pub text: &'a str,
     pub catalog: &'a Catalog,
     memo: RefCell<Vec<Option<Memo>>>,
+    /// Set when a bound cut the resolution in progress short (taken by the outermost `value_of`).
+    cut: Cell<Option<CutKind>>,
+    /// Where a use could not be resolved because a bound cut it short: its offset and why.
+    cuts: RefCell<Vec<(usize, CutKind)>>,
 }
 
 impl<'a> Resolver<'a> {
     pub fn new(facts: &'a Facts, text: &'a str, catalog: &'a Catalog) -> Self {
-        Resolver { facts, text, catalog, memo: RefCell::new(vec![None; facts.bindings.len()]) }
+        Resolver {
+            facts,
+            text,
+            catalog,
+            memo: RefCell::new(vec![None; facts.bindings.len()]),
+            cut: Cell::new(None),
+            cuts: RefCell::new(Vec::new()),
+        }
+    }
+
+    /// Where resolution was cut short so far (by offset, each place once): a use whose expression is
+    /// nested deeper than facts convert, or whose resolution took more than `MAX_DEPTH` steps.
+    pub fn cuts(&self) -> Vec<(usize, CutKind)> {
+        let mut cuts = self.cuts.borrow().clone();
+        cuts.sort_unstable();
+        cuts.dedup_by_key(|c| c.0);
+        cuts
+    }
+
+    fn note_cut(&self, kind: CutKind) {
+        if self.cut.get().is_none() {
+            self.cut.set(Some(kind));
+        }
     }
 
     pub fn text_of(&self, range: &std::ops::Range<usize>) -> &'a str {
@@ -70,12 +108,20 @@ impl<'a> Resolver<'a> {
         }
     }
 
+    /// The value of an expression; a cut on the way is recorded at the expression.
     pub fn value_of(&self, e: &Expr) -> Value {
-        self.value(e, 0)
+        let outer = self.cut.take();
+        let v = self.value(e, 0);
+        if let Some(kind) = self.cut.get() {
+            self.cuts.borrow_mut().push((e.range.start, kind));
+        }
+        self.cut.set(outer.or(self.cut.get()));
+        v
     }
 
     fn value(&self, e: &Expr, depth: u32) -> Value {
         if depth > MAX_DEPTH {
+            self.note_cut(CutKind::DeepResolution);
             return Value::Unknown;
         }
         let d = depth + 1;
@@ -100,6 +146,10 @@ impl<'a> Resolver<'a> {
                 Value::Instance(t) => self.instance_of(self.catalog.returns(&format!("{t}.__truediv__"))),
                 _ => Value::Unknown,
             },
+            ExprKind::Deep => {
+                self.note_cut(CutKind::DeepExpression);
+                Value::Unknown
+            }
             ExprKind::Lambda | ExprKind::Str(_) | ExprKind::Other => Value::Unknown,
         }
     }
@@ -132,17 +182,29 @@ impl<'a> Resolver<'a> {
 
     /// The value of a binding.
     pub fn binding(&self, id: BindingId) -> Value {
-        self.binding_value(id, 0)
+        let outer = self.cut.take();
+        let v = self.binding_value(id, 0);
+        if let Some(kind) = self.cut.get() {
+            self.cuts.borrow_mut().push((self.facts.bindings[id].pos, kind));
+        }
+        self.cut.set(outer.or(self.cut.get()));
+        v
     }
 
     fn binding_value(&self, id: BindingId, depth: u32) -> Value {
         if let Some(m) = &self.memo.borrow()[id] {
             return match m {
                 Memo::InProgress => Value::Unknown,
-                Memo::Done(v) => v.clone(),
+                Memo::Done(v, cut) => {
+                    if let Some(kind) = cut {
+                        self.note_cut(*kind);
+                    }
+                    v.clone()
+                }
             };
         }
         self.memo.borrow_mut()[id] = Some(Memo::InProgress);
+        let outer = self.cut.take();
         let v = match &self.facts.bindings[id].kind {
             BindingKind::Import(q) => Value::Name(q.clone()),
             BindingKind::Value(e) => self.value(e, depth + 1),
@@ -161,9 +223,11 @@ impl<'a> Resolver<'a> {
             BindingKind::ClsParam(c) => Value::Class(*c),
             BindingKind::Unknown => Value::Unknown,
         };
+        let cut = self.cut.get();
+        self.cut.set(outer.or(cut));
         // A value computed while a cycle was cut short is not cached: another path may complete it.
         if depth <= MAX_DEPTH {
-            self.memo.borrow_mut()[id] = Some(Memo::Done(v.clone()));
+            self.memo.borrow_mut()[id] = Some(Memo::Done(v.clone(), cut));
         } else {
             self.memo.borrow_mut()[id] = None;
         }
@@ -174,6 +238,7 @@ impl<'a> Resolver<'a> {
     /// `Union[X, None]`, `"X"`.
     pub fn annotation(&self, a: &Ann, depth: u32) -> Value {
         if depth > MAX_DEPTH {
+            self.note_cut(CutKind::DeepResolution);
             return Value::Unknown;
         }
         let d = depth + 1;
@@ -216,6 +281,7 @@ impl<'a> Resolver<'a> {
 
     pub fn attribute(&self, base: Value, attr: &str, depth: u32) -> Value {
         if depth > MAX_DEPTH {
+            self.note_cut(CutKind::DeepResolution);
             return Value::Unknown;
         }
         match base {
@@ -234,6 +300,7 @@ impl<'a> Resolver<'a> {
     /// bases (those defined here, then catalogued ones).
     fn member(&self, class: ScopeId, attr: &str, depth: u32) -> Value {
         if depth > MAX_DEPTH {
+            self.note_cut(CutKind::DeepResolution);
             return Value::Unknown;
         }
         let s = &self.facts.scopes[class];
@@ -270,6 +337,7 @@ impl<'a> Resolver<'a> {
 
     pub fn call_result(&self, callee: Value, depth: u32) -> Value {
         if depth > MAX_DEPTH {
+            self.note_cut(CutKind::DeepResolution);
             return Value::Unknown;
         }
         match callee {
