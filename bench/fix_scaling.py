@@ -4,7 +4,7 @@
 Generates one Python file with N findings (a FastAPI app whose coroutines call `time.sleep`,
 `requests.get`, `open(...)` in a `with` and `open(...).read()`, so that offload, async-sleep, httpx,
 async-file and make-sync fixes are all computed), then times `loopsafe check` on it with the text
-format (no fixes computed), `--output-format json` (every fix of every finding), `--diff` and
+format (no fixes computed), `--output-format json` (every fix of every finding), `sarif`, `--diff` and
 `--fix --unsafe-fixes` (on a fresh copy each run). Prints medians of the wall time and of the CPU time
 (user + system: steadier on a busy machine), the CPU time per finding, and the peak memory (max RSS).
 
@@ -26,7 +26,7 @@ import sys
 import tempfile
 import time
 
-MODES = ["text", "json", "diff", "fix"]
+MODES = ["text", "json", "sarif", "diff", "fix"]
 
 
 def generate(n: int) -> str:
@@ -54,8 +54,8 @@ def generate(n: int) -> str:
 def run(binary: str, path: str, mode: str, timeout: float):
     """(wall seconds, CPU seconds, max RSS in KiB or None, the process) of one run."""
     args = [binary, "check", "--no-cache", "--exit-zero", path]
-    if mode == "json":
-        args += ["--output-format", "json"]
+    if mode in ("json", "sarif"):
+        args += ["--output-format", mode]
     elif mode == "diff":
         args += ["--diff"]
     elif mode == "fix":

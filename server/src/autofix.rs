@@ -210,48 +210,79 @@ pub fn diff(fixes: &[FileFix]) -> String {
     s
 }
 
+/// How many findings of one file `attach_fixes` shares out between threads, at least.
+const FINDINGS_PER_CHUNK: usize = 512;
+
 /// Fills each diagnostic's `fixes` (for JSON output): title, applicability and edits with 1-based lines
 /// and character columns, safest first; suppressions are not listed. Each file is read, parsed and
 /// indexed once, and each fix checked on the statements it edits: the cost is linear in the findings.
 pub fn attach_fixes(report: &mut Report, catalog: &Catalog, options: &Options) {
-    let mut warnings = Vec::new();
-    let mut computed: Vec<(usize, Vec<ReportedFix>)> = Vec::new();
-    {
+    use rayon::prelude::*;
+    let computed: Vec<(usize, Vec<ReportedFix>)> = {
         let mut index: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
         for (i, d) in report.diagnostics.iter().enumerate() {
             index.entry(d.path.as_str()).or_default().push(i);
         }
-        for (path, ids) in index {
-            let Some((text, _)) = reread(report, path, &mut warnings) else { continue };
-            let Some(tree) = crate::syntax::parse(&text, None) else { continue };
-            let ctx = FileContext::new(&text, &tree, catalog, options);
-            let idx = LineIndex::new(&text);
-            let pos = |off: usize| {
-                let lc = idx.line_col(&text, off, ColumnUnit::Chars);
-                ReportedPosition { line: lc.line + 1, column: lc.col + 1 }
-            };
-            for i in ids {
-                let d = &report.diagnostics[i];
-                let target = if d.is_chain() { chain_target(d) } else { Target::from_finding(&d.finding, false) };
-                let fixes = ctx
-                    .automatic_fixes(&target)
-                    .fixes
-                    .into_iter()
-                    .map(|f| ReportedFix {
-                        edits: f
-                            .edits
-                            .into_iter()
-                            .map(|e| ReportedEdit { start: pos(e.range.start), end: pos(e.range.end), content: e.text })
-                            .collect(),
-                        title: f.title,
-                        kind: f.id,
-                        applicability: f.applicability,
+        // Files in parallel, as the check analysed them.
+        let files: Vec<(&str, Vec<usize>)> = index.into_iter().collect();
+        let report = &*report;
+        files
+            .into_par_iter()
+            .flat_map_iter(|(path, ids)| {
+                let mut computed = Vec::with_capacity(ids.len());
+                let mut warnings = Vec::new();
+                let Some((text, _)) = reread(report, path, &mut warnings) else { return computed };
+                let Some(tree) = crate::syntax::parse(&text, None) else { return computed };
+                let idx = LineIndex::new(&text);
+                let pos = |off: usize| {
+                    let lc = idx.line_col(&text, off, ColumnUnit::Chars);
+                    ReportedPosition { line: lc.line + 1, column: lc.col + 1 }
+                };
+                // A file with many findings is shared out between the threads too (a context each:
+                // the fixes of one finding do not depend on another's).
+                let chunk = if ids.len() < FINDINGS_PER_CHUNK {
+                    ids.len().max(1)
+                } else {
+                    ids.len().div_ceil(rayon::current_num_threads())
+                };
+                let chunks: Vec<Vec<(usize, Vec<ReportedFix>)>> = ids
+                    .par_chunks(chunk)
+                    .map(|ids| {
+                        let ctx = FileContext::new(&text, &tree, catalog, options);
+                        let mut computed = Vec::with_capacity(ids.len());
+                        for &i in ids {
+                            let d = &report.diagnostics[i];
+                            let target =
+                                if d.is_chain() { chain_target(d) } else { Target::from_finding(&d.finding, false) };
+                            let fixes = ctx
+                                .automatic_fixes(&target)
+                                .fixes
+                                .into_iter()
+                                .map(|f| ReportedFix {
+                                    edits: f
+                                        .edits
+                                        .into_iter()
+                                        .map(|e| ReportedEdit {
+                                            start: pos(e.range.start),
+                                            end: pos(e.range.end),
+                                            content: e.text,
+                                        })
+                                        .collect(),
+                                    title: f.title,
+                                    kind: f.id,
+                                    applicability: f.applicability,
+                                })
+                                .collect();
+                            computed.push((i, fixes));
+                        }
+                        computed
                     })
                     .collect();
-                computed.push((i, fixes));
-            }
-        }
-    }
+                computed.extend(chunks.into_iter().flatten());
+                computed
+            })
+            .collect()
+    };
     for (i, fixes) in computed {
         report.diagnostics[i].fixes = fixes;
     }

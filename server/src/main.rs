@@ -243,17 +243,18 @@ fn run_check(args: CheckArgs) -> Result<ExitCode, String> {
     if args.output_format == Format::Json {
         autofix::attach_fixes(&mut report, &catalog, &fix_options);
     }
-    let rendered = match args.output_format {
+    let mut stdout = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+    let written = match args.output_format {
         Format::Text => {
             let color = !args.no_color && std::env::var_os("NO_COLOR").is_none() && std::io::stdout().is_terminal();
-            output::text(&report.diagnostics, report.files_checked, color)
+            stdout.write_all(output::text(&report.diagnostics, report.files_checked, color).as_bytes())
         }
-        Format::Json => output::json(&report.diagnostics),
-        Format::Sarif => output::sarif(&report.diagnostics),
-        Format::Github => output::github(&report.diagnostics),
+        // Streamed: no whole document in memory.
+        Format::Json => output::write_json(&report.diagnostics, &mut stdout),
+        Format::Sarif => stdout.write_all(output::sarif(&report.diagnostics).as_bytes()),
+        Format::Github => stdout.write_all(output::github(&report.diagnostics).as_bytes()),
     };
-    let mut stdout = std::io::stdout().lock();
-    if let Err(e) = stdout.write_all(rendered.as_bytes()).and_then(|_| stdout.flush())
+    if let Err(e) = written.and_then(|_| stdout.flush())
         && e.kind() != std::io::ErrorKind::BrokenPipe
     {
         return Err(format!("cannot write output: {e}"));

@@ -168,10 +168,121 @@ pub fn json_value(d: &Diagnostic) -> Value {
 }
 
 pub fn json(diags: &[Diagnostic]) -> String {
-    let arr: Vec<Value> = diags.iter().map(json_value).collect();
-    let mut s = serde_json::to_string_pretty(&arr).expect("JSON values serialize");
-    s.push('\n');
-    s
+    let mut out = Vec::with_capacity(diags.len() * 512);
+    write_json(diags, &mut out).expect("writing to memory does not fail");
+    String::from_utf8(out).expect("serde_json writes UTF-8")
+}
+
+/// The JSON array, written as it is serialized (nothing is built per finding but the fix payloads the
+/// report already holds): byte for byte what `json_value` of each finding, pretty-printed, gives
+/// (`serde_json::Value` objects print their keys in sorted order, so the structs below list their
+/// fields in that order).
+pub fn write_json(diags: &[Diagnostic], w: &mut impl std::io::Write) -> std::io::Result<()> {
+    use serde::ser::{SerializeSeq, Serializer};
+    let mut ser = serde_json::Serializer::pretty(&mut *w);
+    let mut seq = ser.serialize_seq(Some(diags.len())).map_err(std::io::Error::from)?;
+    for d in diags {
+        seq.serialize_element(&JsonFinding::of(d)).map_err(std::io::Error::from)?;
+    }
+    seq.end().map_err(std::io::Error::from)?;
+    w.write_all(b"\n")
+}
+
+/// One finding of the JSON contract (see `json_value`), fields in sorted order.
+#[derive(serde::Serialize)]
+struct JsonFinding<'a> {
+    callee: &'a Option<String>,
+    chain: Vec<JsonHop<'a>>,
+    code: &'static str,
+    column: usize,
+    end_column: usize,
+    end_line: usize,
+    fixes: Vec<JsonFix<'a>>,
+    function: &'a Option<String>,
+    instead: &'a Option<String>,
+    line: usize,
+    message: &'a str,
+    path: &'a str,
+    route: &'a Option<String>,
+    rule: &'static str,
+    severity: &'static str,
+    url: String,
+}
+
+impl<'a> JsonFinding<'a> {
+    fn of(d: &'a Diagnostic) -> Self {
+        let f = &d.finding;
+        JsonFinding {
+            callee: &f.callee,
+            chain: d
+                .chain
+                .iter()
+                .map(|h| JsonHop { column: h.column, elided: h.elided, line: h.line, name: &h.name, path: &h.path })
+                .collect(),
+            code: f.rule.code(),
+            column: d.start.column,
+            end_column: d.end.column,
+            end_line: d.end.line,
+            fixes: d
+                .fixes
+                .iter()
+                .map(|x| JsonFix {
+                    applicability: x.applicability,
+                    edits: x
+                        .edits
+                        .iter()
+                        .map(|e| JsonEdit {
+                            content: &e.content,
+                            end: JsonPos { column: e.end.column, line: e.end.line },
+                            start: JsonPos { column: e.start.column, line: e.start.line },
+                        })
+                        .collect(),
+                    kind: x.kind,
+                    title: &x.title,
+                })
+                .collect(),
+            function: &f.function,
+            instead: &f.instead,
+            line: d.start.line,
+            message: &f.message,
+            path: &d.path,
+            route: &f.route,
+            rule: f.rule.name(),
+            severity: f.tier.as_str(),
+            url: doc_url(f.rule),
+        }
+    }
+}
+
+#[derive(serde::Serialize)]
+struct JsonHop<'a> {
+    column: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    elided: Option<usize>,
+    line: usize,
+    name: &'a str,
+    path: &'a str,
+}
+
+#[derive(serde::Serialize)]
+struct JsonFix<'a> {
+    applicability: crate::fix::Applicability,
+    edits: Vec<JsonEdit<'a>>,
+    kind: crate::fix::FixId,
+    title: &'a str,
+}
+
+#[derive(serde::Serialize)]
+struct JsonEdit<'a> {
+    content: &'a str,
+    end: JsonPos,
+    start: JsonPos,
+}
+
+#[derive(serde::Serialize)]
+struct JsonPos {
+    column: usize,
+    line: usize,
 }
 
 pub fn sarif(diags: &[Diagnostic]) -> String {
