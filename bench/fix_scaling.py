@@ -12,6 +12,7 @@ format (no fixes computed), `--output-format json` (every fix of every finding),
     python3 bench/fix_scaling.py                      # N = 500, 2000, 10000; 3 runs each
     python3 bench/fix_scaling.py --sizes 500,2000,10000,50000 --runs 5
     python3 bench/fix_scaling.py --bin /tmp/loopsafe-old --modes json
+    python3 bench/fix_scaling.py --app bench/.corpus/full/prefect --modes text,json,sarif   # a real project
 
 Linear means the time per finding stays flat as N grows, and JSON costs about what text costs.
 """
@@ -81,12 +82,16 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--modes", default=",".join(MODES))
     ap.add_argument("--timeout", type=float, default=600)
+    ap.add_argument("--app", help="time the modes on this project directory instead of generated files")
     a = ap.parse_args()
     modes = a.modes.split(",")
     for m in modes:
         if m not in MODES:
             sys.exit(f"unknown mode {m}: one of {', '.join(MODES)}")
     print(f"{'findings':>9} {'mode':>5} {'wall s':>8} {'cpu s':>8} {'cpu us/finding':>15} {'max RSS MB':>11}")
+    if a.app:
+        time_app(a, modes)
+        return
     with tempfile.TemporaryDirectory() as tmp:
         # A project of its own, so that loopsafe does not read the directory around it.
         open(os.path.join(tmp, "pyproject.toml"), "w").write("[project]\nname = 'gen'\ndependencies = ['fastapi']\n")
@@ -106,6 +111,34 @@ def main() -> None:
                 mem = f"{peak / 1024:.0f}" if peak else "-"
                 print(f"{n:>9} {mode:>5} {med:>8.2f} {cpu:>8.2f} {cpu / n * 1e6:>15.1f} {mem:>11}", flush=True)
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def time_app(a, modes) -> None:
+    """The modes on an existing project (read only: `fix` and `diff` are refused), with the ratio of
+    each median to the text format's."""
+    import json
+
+    if set(modes) & {"fix", "diff"}:
+        sys.exit("--app times text, json and sarif only (it never writes the project)")
+    medians = {}
+    for mode in modes:
+        times, cpus, peak, n = [], [], 0, 0
+        for _ in range(a.runs):
+            t, cpu, rss, p = run(a.bin, a.app, mode, a.timeout)
+            times.append(t)
+            cpus.append(cpu)
+            peak = max(peak, rss or 0)
+            if mode == "json":
+                n = len(json.loads(p.stdout))
+        med, cpu = statistics.median(times), statistics.median(cpus)
+        medians[mode] = (med, cpu)
+        mem = f"{peak / 1024:.0f}" if peak else "-"
+        per = f"{cpu / n * 1e6:>15.1f}" if n else f"{'-':>15}"
+        print(f"{n or '-':>9} {mode:>5} {med:>8.2f} {cpu:>8.2f} {per} {mem:>11}", flush=True)
+    if "text" in medians:
+        base_wall, base_cpu = medians["text"]
+        for mode, (w, c) in medians.items():
+            print(f"{mode}: {w / base_wall:.2f}x text (wall), {c / base_cpu:.2f}x (cpu)")
 
 
 if __name__ == "__main__":
