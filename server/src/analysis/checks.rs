@@ -173,6 +173,10 @@ fn blocking_call(
     if call.awaited {
         return None;
     }
+    // `json.dump(data, io.StringIO())`, `zipfile.ZipFile(io.BytesIO(), "w")`: memory, not I/O.
+    if r.catalog.over_memory(&q).is_some() && r.over_buffer(&call.args, 0) {
+        return None;
+    }
     let mut f = catalog_finding(r, entry, &q, call.func_range.clone(), Some(call.range.clone()), scope, endpoints);
     // `asyncio.to_thread(requests.get(url))` calls `requests.get` here, on the loop.
     if let Some(outer) = &call.outer

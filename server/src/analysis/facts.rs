@@ -270,6 +270,12 @@ pub struct Facts {
 
 impl Facts {
     /// The innermost scope whose body contains `offset`.
+    /// The call whose whole expression spans `range` (calls are sorted by start).
+    pub fn call_at(&self, range: &Range<usize>) -> Option<&CallFact> {
+        let i = self.calls.partition_point(|c| c.range.start < range.start);
+        self.calls[i..].iter().take_while(|c| c.range.start == range.start).find(|c| c.range == *range)
+    }
+
     pub fn scope_at(&self, offset: usize) -> ScopeId {
         let i = self.scopes.partition_point(|s| s.body.start <= offset);
         let mut id = i.saturating_sub(1);
