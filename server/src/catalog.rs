@@ -91,6 +91,8 @@ pub struct Catalog {
     pub immediate_caller_tails: HashSet<String>,
     /// The top-level modules the catalog describes (`requests`, `os`, `builtins`).
     library_roots: HashSet<String>,
+    /// Thread locks whose `__enter__` is a hint when the block they guard does no waiting work.
+    pub brief_locks: HashSet<String>,
     /// In-memory buffers (`io.BytesIO`): reading or writing one makes no I/O.
     pub memory_buffers: HashSet<String>,
     /// Callables that make no I/O when an argument is an in-memory buffer, with the class of what they
@@ -122,6 +124,13 @@ struct FileData {
     chains: Option<ChainsData>,
     immediate: Option<ImmediateData>,
     memory: Option<MemoryData>,
+    locks: Option<LocksData>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LocksData {
+    brief: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -283,6 +292,9 @@ impl Catalog {
         }
         if let Some(c) = data.chains {
             self.memoizers.extend(c.memoizers);
+        }
+        if let Some(l) = data.locks {
+            self.brief_locks.extend(l.brief);
         }
         if let Some(m) = data.memory {
             self.memory_buffers.extend(m.buffers);
