@@ -239,7 +239,13 @@ impl Project {
             return None;
         }
         let (mut file, mut target) = (file, target.clone());
-        for _ in 0..=self.export_index.len() + self.files.len() {
+        // Aliases that lead back to one already followed (`from .a import x` in `a` itself, which a
+        // namespace package's many names make common) end the walk at once, not after every export.
+        let mut seen: HashSet<(usize, Target)> = HashSet::new();
+        for step in 0..=self.export_index.len() + self.files.len() {
+            if step >= 4 && !seen.insert((file, target.clone())) {
+                return None;
+            }
             let found = match &target {
                 Target::Local(name) => self.resolve_in_module(file, name, depth + 1)?,
                 Target::Name(q) => {
