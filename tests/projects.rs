@@ -13,6 +13,8 @@ use loopsafe::config;
 #[derive(Debug, PartialEq, Eq, PartialOrd, Ord, Clone)]
 struct Expect {
     rule: String,
+    /// `RULE (TIER)`: the finding's tier too.
+    tier: Option<String>,
     chain: Option<Vec<String>>,
 }
 
@@ -27,13 +29,14 @@ fn parse_expect(comment: &str) -> Vec<Expect> {
             Some((r, c)) => (r, Some(c.split('>').map(|h| h.trim().to_string()).collect::<Vec<_>>())),
             None => (part, None),
         };
-        out.extend(
-            rules
-                .split(',')
-                .map(str::trim)
-                .filter(|r| !r.is_empty())
-                .map(|r| Expect { rule: r.to_string(), chain: chain.clone() }),
-        );
+        out.extend(rules.split(',').map(str::trim).filter(|r| !r.is_empty()).map(|r| match r.split_once(" (") {
+            Some((rule, tier)) => Expect {
+                rule: rule.to_string(),
+                tier: Some(tier.trim_end_matches(')').to_string()),
+                chain: chain.clone(),
+            },
+            None => Expect { rule: r.to_string(), tier: None, chain: chain.clone() },
+        }));
     }
     out
 }
@@ -78,7 +81,11 @@ fn projects_match_their_inline_expectations() {
             let key = std::fs::canonicalize(&d.path).unwrap().display().to_string();
             let hops: Vec<String> = d.chain.iter().map(|h| h.name.clone()).collect();
             actual.entry((key, d.start.line)).or_default().push((
-                Expect { rule: d.finding.rule.name().to_string(), chain: Some(hops) },
+                Expect {
+                    rule: d.finding.rule.name().to_string(),
+                    tier: Some(d.finding.tier.to_string()),
+                    chain: Some(hops),
+                },
                 vec![d.finding.message.clone()],
             ));
         }
@@ -89,15 +96,22 @@ fn projects_match_their_inline_expectations() {
             got.sort();
             // A rule without `via` accepts any chain.
             let matches = want.len() == got.len()
-                && want
-                    .iter()
-                    .zip(&got)
-                    .all(|(w, (g, _))| w.rule == g.rule && (w.chain.is_none() || w.chain == g.chain));
+                && want.iter().zip(&got).all(|(w, (g, _))| {
+                    w.rule == g.rule
+                        && (w.tier.is_none() || w.tier == g.tier)
+                        && (w.chain.is_none() || w.chain == g.chain)
+                });
             if !matches {
                 let rel = key.0.strip_prefix(&format!("{}/", dir.display())).unwrap_or(&key.0).to_string();
-                let show = |e: &Expect| match &e.chain {
-                    Some(c) => format!("{} via {}", e.rule, c.join(" > ")),
-                    None => e.rule.clone(),
+                let show = |e: &Expect| {
+                    let rule = match &e.tier {
+                        Some(t) => format!("{} ({t})", e.rule),
+                        None => e.rule.clone(),
+                    };
+                    match &e.chain {
+                        Some(c) => format!("{rule} via {}", c.join(" > ")),
+                        None => rule,
+                    }
                 };
                 failures.push(format!(
                     "{rel}:{}: expected [{}]\n        got [{}]\n        {}",
@@ -110,4 +124,32 @@ fn projects_match_their_inline_expectations() {
         }
     }
     assert!(failures.is_empty(), "{} project mismatches:\n{}", failures.len(), failures.join("\n"));
+}
+
+/// Without a project root (a wheel unpacked anywhere), directories without `__init__.py` are still
+/// packages (PEP 420): absolute and relative imports into and inside them resolve.
+#[test]
+fn namespace_packages_resolve_without_a_project_root() {
+    use loopsafe::project::{Project, ProjectFile};
+    use std::sync::Arc;
+    let settings = loopsafe::settings::Settings::default();
+    let file = |path: &str, text: &str| ProjectFile {
+        path: PathBuf::from(path),
+        display: path.to_string(),
+        analysis: Arc::new(loopsafe::analysis::analyze_source_file(text, Catalog::bundled(), &settings, true)),
+    };
+    let routes = "from ..core.db import query\nfrom app.core import db\nfrom .util import slow\n\n\n\
+                  async def handler():\n    query()\n    db.query()\n    slow()\n";
+    let files = vec![
+        file("/unpacked/app/api/routes.py", routes),
+        file("/unpacked/app/api/util.py", "import time\n\n\ndef slow():\n    time.sleep(1)\n"),
+        file("/unpacked/app/core/db.py", "import sqlite3\n\n\ndef query():\n    sqlite3.connect('x.db')\n"),
+    ];
+    let project = Project::new(files, None);
+    let found: Vec<(u32, String)> =
+        project.chain_findings(&settings).into_iter().map(|f| (f.start.line, f.callee)).collect();
+    assert_eq!(
+        found,
+        [(6, "sqlite3.connect".to_string()), (7, "sqlite3.connect".to_string()), (8, "time.sleep".to_string())]
+    );
 }

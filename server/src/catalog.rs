@@ -91,6 +91,13 @@ pub struct Catalog {
     pub immediate_caller_tails: HashSet<String>,
     /// The top-level modules the catalog describes (`requests`, `os`, `builtins`).
     library_roots: HashSet<String>,
+    /// Thread locks whose `__enter__` is a hint when the block they guard does no waiting work.
+    pub brief_locks: HashSet<String>,
+    /// In-memory buffers (`io.BytesIO`): reading or writing one makes no I/O.
+    pub memory_buffers: HashSet<String>,
+    /// Callables that make no I/O when an argument is an in-memory buffer, with the class of what they
+    /// then return (empty: nothing the analysis follows).
+    memory_over: HashMap<String, String>,
 }
 
 #[derive(Deserialize)]
@@ -116,6 +123,22 @@ struct FileData {
     coroutines: Option<CoroutinesData>,
     chains: Option<ChainsData>,
     immediate: Option<ImmediateData>,
+    memory: Option<MemoryData>,
+    locks: Option<LocksData>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LocksData {
+    brief: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MemoryData {
+    buffers: Vec<String>,
+    #[serde(default)]
+    over: HashMap<String, String>,
 }
 
 #[derive(Deserialize)]
@@ -270,6 +293,13 @@ impl Catalog {
         if let Some(c) = data.chains {
             self.memoizers.extend(c.memoizers);
         }
+        if let Some(l) = data.locks {
+            self.brief_locks.extend(l.brief);
+        }
+        if let Some(m) = data.memory {
+            self.memory_buffers.extend(m.buffers);
+            merge_unique(&mut self.memory_over, m.over, "memory.over")?;
+        }
         if let Some(c) = data.coroutines {
             self.exempt_decorators.extend(c.exempt_decorators);
         }
@@ -397,6 +427,12 @@ impl Catalog {
             || self.aliases.contains_key(name)
             || self.offload_functions.contains(name)
             || self.loop_apis.contains(name)
+    }
+
+    /// For a callable that makes no I/O over an in-memory buffer (`zipfile.ZipFile`, `json.dump`): the
+    /// class of its result then (empty when the analysis follows none).
+    pub fn over_memory(&self, name: &str) -> Option<&str> {
+        self.memory_over.get(name).map(String::as_str)
     }
 
     pub fn is_offloader(&self, name: &str) -> bool {

@@ -2,8 +2,9 @@
 //! sync functions block (a fixpoint over the graph), and reports each coroutine's call to one of them
 //! with the whole chain down to the blocking call.
 //!
-//! Pure: summaries and file paths in, findings out. Module names are derived from the paths alone
-//! (packages are directories with an `__init__.py` among the given files).
+//! Pure: summaries and file paths in, findings out. Module names are derived from the paths alone:
+//! packages are directories with an `__init__.py` among the given files, and namespace packages (PEP
+//! 420) every other directory named like an identifier (see `DirNames`).
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::path::{Path, PathBuf};
@@ -184,18 +185,13 @@ impl Project {
             .filter(|f| f.path.file_name().is_some_and(|n| n == "__init__.py"))
             .filter_map(|f| f.path.parent().map(Path::to_path_buf))
             .collect();
-        let package_names = package_names(&dirs_with_init);
+        let paths: Vec<&Path> = files.iter().map(|f| f.path.as_path()).collect();
+        let mut dir_names = DirNames::new(&dirs_with_init, root, top_of(&paths));
         let mut modules: HashMap<String, Vec<usize>> = HashMap::new();
         let mut packages = Vec::with_capacity(files.len());
         for (i, f) in files.iter().enumerate() {
-            let names = indexed_module_names(&f.path, &package_names, root);
-            let primary = names.first().cloned().unwrap_or_default();
-            let is_init = f.path.file_name().is_some_and(|n| n == "__init__.py");
-            packages.push(if is_init {
-                primary.clone()
-            } else {
-                primary.rsplit_once('.').map(|(p, _)| p.to_string()).unwrap_or_default()
-            });
+            let (names, package) = dir_names.file_names(&f.path, root);
+            packages.push(package);
             for n in names {
                 let list = modules.entry(n).or_default();
                 if !list.contains(&i) {
@@ -272,7 +268,13 @@ impl Project {
             return None;
         }
         let (mut file, mut target) = (file, target.clone());
-        for _ in 0..=self.export_index.len() + self.files.len() {
+        // Aliases that lead back to one already followed (`from .a import x` in `a` itself, which a
+        // namespace package's many names make common) end the walk at once, not after every export.
+        let mut seen: HashSet<(usize, Target)> = HashSet::new();
+        for step in 0..=self.export_index.len() + self.files.len() {
+            if step >= 4 && !seen.insert((file, target.clone())) {
+                return None;
+            }
             let found = match &target {
                 Target::Local(name) => self.resolve_in_module(file, name, depth.next())?,
                 Target::Name(q) => {
@@ -677,25 +679,34 @@ impl Project {
         out
     }
 
-    /// Breadth first from the functions that block themselves: each function's shortest chain to a
-    /// blocking call of an enabled rule, through sync functions (memoized ones too if `memoized`).
+    /// Breadth first from the functions that block themselves: each function's chain to the worst
+    /// blocking call it reaches (highest tier, then the shortest chain; the first in source order among
+    /// equals) of an enabled rule, through sync functions (memoized ones too if `memoized`). One search
+    /// per tier, worst first: a function reached by one keeps that chain.
     fn shortest_chains(&self, edges: &[Vec<Option<FnId>>], settings: &Settings, memoized: bool) -> Vec<Option<Best>> {
         let runs_here = |id: FnId| {
             let f = self.function(id);
             !f.is_async && !f.offloaded && (memoized || !f.memoized)
         };
-        let mut best: Vec<Option<Best>> = vec![None; self.functions.len()];
-        let mut queue = VecDeque::new();
-        for (id, slot) in best.iter_mut().enumerate() {
-            if !runs_here(id) {
-                continue;
-            }
-            let f = self.function(id);
-            if let Some(i) = f.blocking.iter().position(|b| settings.enabled(b.rule)) {
-                *slot = Some(Best { len: 1, step: Step::Blocking(i), tail: id });
-                queue.push_back(id);
-            }
-        }
+        // Each function's own worst blocking call: its tier and index.
+        let own: Vec<Option<(Tier, usize)>> = (0..self.functions.len())
+            .map(|id| {
+                if !runs_here(id) {
+                    return None;
+                }
+                let mut worst: Option<(Tier, usize)> = None;
+                for (i, b) in self.function(id).blocking.iter().enumerate() {
+                    if !settings.enabled(b.rule) {
+                        continue;
+                    }
+                    let t = settings.tier(b.rule, b.tier);
+                    if worst.is_none_or(|(w, _)| t > w) {
+                        worst = Some((t, i));
+                    }
+                }
+                worst
+            })
+            .collect();
         let mut callers: Vec<Vec<(FnId, usize)>> = vec![Vec::new(); self.functions.len()];
         for (caller, calls) in edges.iter().enumerate() {
             if !runs_here(caller) {
@@ -710,14 +721,27 @@ impl Project {
                 }
             }
         }
-        while let Some(id) = queue.pop_front() {
-            let b = best[id].expect("queued functions have a chain");
-            for &(caller, call) in &callers[id] {
-                if best[caller].is_none() {
-                    let len = b.len + 1;
-                    let tail = if len <= TAIL_STEPS { caller } else { b.tail };
-                    best[caller] = Some(Best { len, step: Step::Call(call, id), tail });
-                    queue.push_back(caller);
+        let mut best: Vec<Option<Best>> = vec![None; self.functions.len()];
+        let mut queue = VecDeque::new();
+        for tier in [Tier::Critical, Tier::Warning, Tier::Info, Tier::Hint] {
+            for (id, slot) in best.iter_mut().enumerate() {
+                if slot.is_none()
+                    && let Some((t, i)) = own[id]
+                    && t == tier
+                {
+                    *slot = Some(Best { len: 1, step: Step::Blocking(i), tail: id });
+                    queue.push_back(id);
+                }
+            }
+            while let Some(id) = queue.pop_front() {
+                let b = best[id].expect("queued functions have a chain");
+                for &(caller, call) in &callers[id] {
+                    if best[caller].is_none() {
+                        let len = b.len + 1;
+                        let tail = if len <= TAIL_STEPS { caller } else { b.tail };
+                        best[caller] = Some(Best { len, step: Step::Call(call, id), tail });
+                        queue.push_back(caller);
+                    }
                 }
             }
         }
@@ -836,65 +860,119 @@ impl Project {
     }
 }
 
-/// Each package directory's dotted name, computed once per directory (parents first), so that a deep
-/// package tree costs its paths' length, not their length times their depth.
-fn package_names(dirs_with_init: &HashSet<PathBuf>) -> HashMap<&Path, String> {
-    let mut dirs: Vec<&Path> = dirs_with_init.iter().map(PathBuf::as_path).collect();
-    dirs.sort_by_key(|d| d.as_os_str().len());
-    let mut names: HashMap<&Path, String> = HashMap::with_capacity(dirs.len());
-    for d in dirs {
-        let Some(own) = d.file_name().and_then(|n| n.to_str()) else { continue };
-        let name = match d.parent().and_then(|p| names.get(p)) {
-            Some(parent) => format!("{parent}.{own}"),
-            None => own.to_string(),
-        };
-        names.insert(d, name);
-    }
-    names
+/// The dotted names directories can be imported under, computed once per directory (parents first).
+///
+/// A directory with an `__init__.py` is a regular package; one without is a namespace package (PEP
+/// 420), so every directory whose name is an identifier is a package. Where the import root is is not
+/// known from paths alone, so a namespace directory is named from every ancestor it may be imported
+/// from: `a/b/c` (no `__init__.py`) is `c`, `b.c` and `a.b.c`. A regular package inside a regular
+/// package is named only through its parent, as Python imports it. The walk up stops at the project
+/// root and `root/src` (they are import roots, not packages), at `top` (above the project's files), and
+/// at a name that is not an identifier. Longest name first.
+struct DirNames<'a> {
+    dirs_with_init: &'a HashSet<PathBuf>,
+    stops: Vec<PathBuf>,
+    top: Option<PathBuf>,
+    memo: HashMap<PathBuf, Vec<String>>,
 }
 
-/// `module_names`, with the package directories' names computed by `package_names`.
-fn indexed_module_names(path: &Path, packages: &HashMap<&Path, String>, root: Option<&Path>) -> Vec<String> {
-    let mut names = Vec::new();
-    let Some(stem) = path.file_stem().and_then(|s| s.to_str()) else { return names };
-    let package = path.parent().and_then(|d| packages.get(d));
-    match (package, stem == "__init__") {
-        (Some(p), true) => names.push(p.clone()),
-        (Some(p), false) => names.push(format!("{p}.{stem}")),
-        (None, true) => {}
-        (None, false) => names.push(stem.to_string()),
+/// At most this many names per directory (the deepest namespace chains are cut from the top).
+const MAX_DIR_NAMES: usize = 16;
+
+impl<'a> DirNames<'a> {
+    fn new(dirs_with_init: &'a HashSet<PathBuf>, root: Option<&Path>, top: Option<PathBuf>) -> Self {
+        let stops = root.map(|r| vec![r.to_path_buf(), r.join("src")]).unwrap_or_default();
+        DirNames { dirs_with_init, stops, top, memo: HashMap::new() }
     }
-    root_names(path, stem == "__init__", root, &mut names);
-    names
+
+    fn own_name(&self, d: &Path) -> Option<String> {
+        if self.stops.iter().any(|s| s == d) || self.top.as_deref() == Some(d) {
+            return None;
+        }
+        let n = d.file_name()?.to_str()?;
+        is_identifier(n).then(|| n.to_string())
+    }
+
+    fn names(&mut self, d: &Path) -> &[String] {
+        if !self.memo.contains_key(d) {
+            // The ancestors not named yet, nearest first; then named from the farthest down.
+            let mut pending: Vec<&Path> = Vec::new();
+            let mut at = Some(d);
+            while let Some(x) = at {
+                if self.memo.contains_key(x) {
+                    break;
+                }
+                pending.push(x);
+                if self.own_name(x).is_none() {
+                    break;
+                }
+                at = x.parent();
+            }
+            for x in pending.into_iter().rev() {
+                let names = match self.own_name(x) {
+                    None => Vec::new(),
+                    Some(own) => {
+                        let parent: &[String] = x.parent().and_then(|p| self.memo.get(p)).map_or(&[], Vec::as_slice);
+                        let regular_in_regular = self.dirs_with_init.contains(x)
+                            && x.parent().is_some_and(|p| self.dirs_with_init.contains(p))
+                            && !parent.is_empty();
+                        let mut names: Vec<String> = parent.iter().map(|p| format!("{p}.{own}")).collect();
+                        if !regular_in_regular {
+                            names.push(own);
+                        }
+                        names.sort_by_key(|n| std::cmp::Reverse(n.len()));
+                        names.truncate(MAX_DIR_NAMES);
+                        names
+                    }
+                };
+                self.memo.insert(x.to_path_buf(), names);
+            }
+        }
+        &self.memo[d]
+    }
+
+    /// A file's module names, longest first (then the ones from the project root and `root/src`), and
+    /// its package for relative imports (its directory's longest name; the package itself for an
+    /// `__init__.py`).
+    fn file_names(&mut self, path: &Path, root: Option<&Path>) -> (Vec<String>, String) {
+        let mut names = Vec::new();
+        let Some(stem) = path.file_stem().and_then(|s| s.to_str()) else { return (names, String::new()) };
+        let is_init = stem == "__init__";
+        let dir_names: Vec<String> = path.parent().map(|d| self.names(d).to_vec()).unwrap_or_default();
+        let package = dir_names.first().cloned().unwrap_or_default();
+        if is_init {
+            names.extend(dir_names);
+        } else {
+            names.extend(dir_names.iter().map(|p| format!("{p}.{stem}")));
+            // Importable by its own name when its directory is on the path (a script beside it).
+            let in_package = path.parent().is_some_and(|d| self.dirs_with_init.contains(d));
+            if !in_package && !names.iter().any(|n| n == stem) {
+                names.push(stem.to_string());
+            }
+        }
+        root_names(path, is_init, root, &mut names);
+        (names, package)
+    }
 }
 
-/// The dotted names a file can be imported under: from its package structure first (the directories
-/// with `__init__.py` above it), then relative to the project root and to `root/src`.
+/// The directory above every file's directory: where imports of the project's namespace packages are
+/// assumed to start when no project root says so.
+fn top_of(paths: &[&Path]) -> Option<PathBuf> {
+    let mut common: Option<PathBuf> = None;
+    for p in paths {
+        let d = p.parent()?;
+        common = Some(match common {
+            None => d.to_path_buf(),
+            Some(c) => c.components().zip(d.components()).take_while(|(a, b)| a == b).map(|(a, _)| a).collect(),
+        });
+    }
+    common?.parent().map(Path::to_path_buf)
+}
+
+/// The dotted names a file can be imported under: from its packages, regular and namespace (see
+/// `DirNames`), then relative to the project root and to `root/src`.
 pub fn module_names(path: &Path, dirs_with_init: &HashSet<PathBuf>, root: Option<&Path>) -> Vec<String> {
-    let mut names = Vec::new();
-    let stem = match path.file_stem().and_then(|s| s.to_str()) {
-        Some(s) => s,
-        None => return names,
-    };
-    let is_init = stem == "__init__";
-    let mut parts: Vec<String> = if is_init { Vec::new() } else { vec![stem.to_string()] };
-    let mut dir = path.parent();
-    while let Some(d) = dir {
-        if !dirs_with_init.contains(d) {
-            break;
-        }
-        match d.file_name().and_then(|n| n.to_str()) {
-            Some(n) => parts.push(n.to_string()),
-            None => break,
-        }
-        dir = d.parent();
-    }
-    parts.reverse();
-    if !parts.is_empty() {
-        names.push(parts.join("."));
-    }
-    root_names(path, is_init, root, &mut names);
-    names
+    DirNames::new(dirs_with_init, root, None).file_names(path, root).0
 }
 
 /// Adds the names of `path` relative to the project root and to `root/src`.

@@ -126,7 +126,7 @@ pub(super) fn run(
 
     // `with lock:` on the loop: entering the manager blocks when its `__enter__` does.
     if want_blocking {
-        for (manager, scope) in &facts.enters[part.enters.clone()] {
+        for (manager, scope, body) in &facts.enters[part.enters.clone()] {
             let scope = runs_in[*scope];
             if !facts.is_on_loop(scope) || matches!(manager.kind, ExprKind::Call(_)) {
                 // A call is checked as a call; what it returns is entered by the framework of its type.
@@ -138,6 +138,13 @@ pub(super) fn run(
                     // No fix: a lock entered on the loop needs a different primitive, not a thread.
                     let mut f = catalog_finding(r, entry, &q, manager.range.clone(), None, scope, endpoints);
                     f.fix_kinds.clear();
+                    // A thread lock held around quick code waits only while another thread holds it.
+                    if r.catalog.brief_locks.contains(&q) && !holds_work(r, body) {
+                        f.tier = crate::rules::Tier::Hint;
+                        f.message.push_str(
+                            "; the block it guards makes no blocking call and awaits nothing, so the loop waits only while another thread holds it",
+                        );
+                    }
                     out.push(f);
                 }
             }
@@ -160,6 +167,20 @@ pub(super) fn run(
     out
 }
 
+/// Whether a `with` block (by its body's range) awaits or makes a blocking call: then a thread lock
+/// entered around it is held across that wait.
+fn holds_work(r: &Resolver<'_>, body: &Range<usize>) -> bool {
+    if r.text_of(body).contains("await") {
+        return true; // an `await`, `async for` or `async with` (or the word in a string: kept as work)
+    }
+    let facts = r.facts;
+    let first = facts.calls.partition_point(|c| c.range.start < body.start);
+    facts.calls[first..]
+        .iter()
+        .take_while(|c| c.range.start < body.end)
+        .any(|c| r.called(&r.value_of(&c.func)).is_some_and(|q| r.catalog.blocking(&q).is_some()))
+}
+
 fn blocking_call(
     r: &Resolver<'_>,
     call: &CallFact,
@@ -171,6 +192,10 @@ fn blocking_call(
     let entry = r.catalog.blocking(&q)?;
     // `await x.get()` awaits an async API of the same name; a sync one would not be awaitable.
     if call.awaited {
+        return None;
+    }
+    // `json.dump(data, io.StringIO())`, `zipfile.ZipFile(io.BytesIO(), "w")`: memory, not I/O.
+    if r.catalog.over_memory(&q).is_some() && r.over_buffer(&call.args, 0) {
         return None;
     }
     let mut f = catalog_finding(r, entry, &q, call.func_range.clone(), Some(call.range.clone()), scope, endpoints);

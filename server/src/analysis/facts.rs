@@ -261,9 +261,9 @@ pub struct Facts {
     pub calls: Vec<CallFact>,
     /// Attribute reads in functions, in source order.
     pub attributes: Vec<AttrFact>,
-    /// Context managers entered by a plain (not `async`) `with`: the item's value, without `as ...`, in
-    /// source order.
-    pub enters: Vec<(Expr, ScopeId)>,
+    /// Context managers entered by a plain (not `async`) `with`: the item's value, without `as ...`, its
+    /// scope and the `with` statement's body, in source order.
+    pub enters: Vec<(Expr, ScopeId, Range<usize>)>,
     /// The function last parsed alone (by `analysis::reanalyze_edit`): the range parsed and its tree,
     /// to parse it again incrementally after the next edit inside it.
     pub unit_tree: Option<(Range<usize>, Tree)>,
@@ -273,6 +273,12 @@ pub struct Facts {
 
 impl Facts {
     /// The innermost scope whose body contains `offset`.
+    /// The call whose whole expression spans `range` (calls are sorted by start).
+    pub fn call_at(&self, range: &Range<usize>) -> Option<&CallFact> {
+        let i = self.calls.partition_point(|c| c.range.start < range.start);
+        self.calls[i..].iter().take_while(|c| c.range.start == range.start).find(|c| c.range == *range)
+    }
+
     pub fn scope_at(&self, offset: usize) -> ScopeId {
         let i = self.scopes.partition_point(|s| s.body.start <= offset);
         let mut id = i.saturating_sub(1);
@@ -355,8 +361,8 @@ impl Facts {
             ..self.calls.partition_point(|c| c.range.start < range.end);
         let attributes = self.attributes.partition_point(|a| a.range.start < range.start)
             ..self.attributes.partition_point(|a| a.range.start < range.end);
-        let enters = self.enters.partition_point(|(e, _)| e.range.start < range.start)
-            ..self.enters.partition_point(|(e, _)| e.range.start < range.end);
+        let enters = self.enters.partition_point(|(e, ..)| e.range.start < range.start)
+            ..self.enters.partition_point(|(e, ..)| e.range.start < range.end);
         (calls, attributes, enters)
     }
 
@@ -630,9 +636,10 @@ impl Facts {
             a.object.shift(d);
             a.scope = d.scope(a.scope);
         }
-        for (e, s) in &mut self.enters {
+        for (e, s, body) in &mut self.enters {
             e.shift(d);
             *s = d.scope(*s);
+            *body = d.range(body);
         }
     }
 }
@@ -694,7 +701,7 @@ struct Raw<'t> {
     froms: Vec<(Node<'t>, Node<'t>, Option<Node<'t>>, Option<Node<'t>>)>,
     assigns: Vec<(Node<'t>, Node<'t>, Option<Node<'t>>, Option<Node<'t>>)>,
     withs: Vec<(Node<'t>, Node<'t>, Node<'t>)>,
-    enters: Vec<Node<'t>>,
+    enters: Vec<(Node<'t>, Range<usize>)>,
     attributes: Vec<Node<'t>>,
     unknown_targets: Vec<Node<'t>>,
     globals: Vec<Node<'t>>,
@@ -794,7 +801,9 @@ fn collect<'t>(
             if let (Some(value), false) = (get(c.enter_value), has(c.enter_async)) {
                 // `with x as y`: the manager is `x`.
                 let manager = if value.kind() == "as_pattern" { value.named_child(0).unwrap_or(value) } else { value };
-                raw.enters.push(manager);
+                let body = get(c.enter).and_then(|w| w.child_by_field_name("body"));
+                let body = body.map_or(manager.end_byte()..manager.end_byte(), |b| b.byte_range());
+                raw.enters.push((manager, body));
             }
         } else if first == c.unknown_target {
             raw.unknown_targets.push(caps[0].node);
@@ -1279,9 +1288,9 @@ fn build(facts: &mut Facts, text: &str, mut raw: Raw<'_>, first: ScopeId, unit: 
     }
     attributes.sort_by_key(|a| a.range.start);
     facts.attributes.extend(attributes);
-    let mut enters: Vec<(Expr, ScopeId)> =
-        raw.enters.into_iter().map(|n| (expr(text, n, 0), facts.scope_at(n.start_byte()))).collect();
-    enters.sort_by_key(|(e, _)| e.range.start);
+    let mut enters: Vec<(Expr, ScopeId, Range<usize>)> =
+        raw.enters.into_iter().map(|(n, body)| (expr(text, n, 0), facts.scope_at(n.start_byte()), body)).collect();
+    enters.sort_by_key(|(e, ..)| e.range.start);
     facts.enters.extend(enters);
 }
 

@@ -136,6 +136,13 @@ impl<'a> Resolver<'a> {
             }
             ExprKind::Call(func) => {
                 let callee = self.value(func, d);
+                // `zipfile.ZipFile(io.BytesIO())` reads and writes memory: what it returns blocks nowhere.
+                if let Some(q) = self.called(&callee)
+                    && let Some(class) = self.catalog.over_memory(&q)
+                    && self.facts.call_at(&e.range).is_some_and(|c| self.over_buffer(&c.args, d))
+                {
+                    return self.instance_of(Some(class).filter(|c| !c.is_empty()));
+                }
                 self.call_result(callee, d)
             }
             ExprKind::Subscript(obj) => match self.value(obj, d) {
@@ -152,6 +159,20 @@ impl<'a> Resolver<'a> {
             }
             ExprKind::Lambda | ExprKind::Str(_) | ExprKind::Other => Value::Unknown,
         }
+    }
+
+    /// Whether one of a call's arguments is an in-memory buffer (`io.BytesIO`, `io.StringIO`).
+    pub fn over_buffer(&self, args: &[super::facts::Arg], depth: u32) -> bool {
+        args.iter().any(|a| {
+            // Arguments keep names and attributes; a call written there (`io.BytesIO(data)`) is a call fact.
+            let v = match self.facts.call_at(&a.value.range) {
+                Some(c) if a.value.kind == ExprKind::Other => {
+                    self.call_result(self.value(&c.func, depth + 1), depth + 1)
+                }
+                _ => self.value(&a.value, depth + 1),
+            };
+            matches!(v, Value::Instance(t) if self.catalog.memory_buffers.contains(&t))
+        })
     }
 
     fn instance_of(&self, class: Option<&str>) -> Value {

@@ -1,0 +1,5 @@
+from . import archive
+
+
+def to_csv(number: int) -> None:
+    archive.store(number)
