@@ -247,7 +247,7 @@ pub fn reanalyze_edit(
     let unit = facts.unit_at(edit.start, edit.old_end).ok_or(NotLocal::Outside)?;
     let old_range = facts.scopes[unit].range.clone();
     let new_end = edit.offset(old_range.end);
-    let (parsed, tree, old_tree) = parse_unit(text, old_range.start, new_end, facts, edit).ok_or(NotLocal::Syntax)?;
+    let (parsed, tree, before) = parse_unit(text, old_range.start, new_end, facts, edit).ok_or(NotLocal::Syntax)?;
 
     // Where the function's summaries are: functions and classes are summarized in scope order.
     let named_fn = |s: &facts::Scope| s.kind == ScopeKind::Function && s.name.is_some();
@@ -271,8 +271,8 @@ pub fn reanalyze_edit(
 
     // One statement's facts when only they can have changed, else the whole function's.
     let at = (edit.start, edit.old_end, edit.new_end);
-    let spliced = old_tree
-        .and_then(|old| facts.splice_statement(unit, at, text, &tree, &old))
+    let spliced = before
+        .and_then(|before| facts.splice_statement(unit, at, text, &tree, &before))
         .or_else(|| facts.splice_unit(unit, at, text, &tree))
         .ok_or(NotLocal::Outside)?;
     facts.unit_tree = Some((parsed, tree));
@@ -406,15 +406,16 @@ fn map_value(v: resolve::Value, map: &dyn Fn(ScopeId) -> Option<ScopeId>) -> Opt
 
 /// Parses the function that starts at `start` and ends at `end` alone, from the start of its line (its
 /// indentation decides its body's). When the function was the last one parsed alone (`facts.unit_tree`),
-/// that tree is edited by `edit` and parsed again incrementally, and is returned too. `None` unless that
-/// gives exactly one function without syntax errors.
+/// that tree is edited by `edit` and parsed again incrementally, and the simple statement of that old
+/// tree holding the edit is returned too. `None` unless that gives exactly one function without syntax
+/// errors.
 fn parse_unit(
     text: &str,
     start: usize,
     end: usize,
     facts: &mut Facts,
     edit: &LineEdit,
-) -> Option<(Range<usize>, Tree, Option<Tree>)> {
+) -> Option<(Range<usize>, Tree, Option<facts::StatementBefore>)> {
     let bytes = text.as_bytes();
     if end > text.len() {
         return None;
@@ -438,11 +439,16 @@ fn parse_unit(
     {
         return None;
     }
+    // Brackets too deep to parse in reasonable time are blanked by a whole-file analysis only.
+    if !blank_deep_brackets(&text[line_start..end]).1.is_empty() {
+        return None;
+    }
     let delta = edit.new_end as isize - edit.old_end as isize;
     let mut old = match facts.unit_tree.take() {
         Some((range, tree)) if range.start == line_start && range.end as isize + delta == end as isize => Some(tree),
         _ => None,
     };
+    let before = old.as_ref().and_then(|t| facts::StatementBefore::find(t, edit.start, edit.old_end));
     if let Some(tree) = &mut old {
         // Rows count from the function's first line (see `parse_range`); the old end's row and column
         // follow from the new end's and what the edit added.
@@ -477,7 +483,7 @@ fn parse_unit(
             })
             && defs.next().is_none()
     };
-    one_function.then_some((line_start..end, tree, old))
+    one_function.then_some((line_start..end, tree, before))
 }
 
 /// Whether every statement in the blocks under `def` starts in a column after `indent` (and is not
@@ -544,6 +550,39 @@ pub fn analyze_source_file(text: &str, catalog: &Catalog, settings: &Settings, s
         }
         None => FileAnalysis::default(),
     }
+}
+
+/// Parses an editor's document (`old`: its previous parse, edited like the text): as in
+/// `analyze_source_file`, brackets nested deeper than `MAX_BRACKETS` are blanked first, so that no text
+/// holds tree-sitter for minutes. Returns the tree and whether it is a parse of the blanked text (then
+/// `old` is not reused, and the caller must not reuse this tree as an `old` either: it does not describe
+/// the text's brackets). Normal text costs one scan of its bytes more, and parses incrementally.
+pub fn parse_document(text: &str, old: Option<&Tree>) -> (Option<Tree>, bool) {
+    let (shallow, cuts) = blank_deep_brackets(text);
+    if cuts.is_empty() {
+        (crate::syntax::parse(text, old), false)
+    } else {
+        (crate::syntax::parse(&shallow, None), true)
+    }
+}
+
+/// `analyze_tree` of a document parsed by `parse_document`: when that blanked brackets (`blanked`), the
+/// analysis is of the blanked text, with cuts where they start, as `analyze_source_file` gives.
+pub fn analyze_document(
+    text: &str,
+    tree: &Tree,
+    blanked: bool,
+    catalog: &Catalog,
+    settings: &Settings,
+) -> (Facts, FileAnalysis) {
+    if !blanked {
+        return analyze_tree(text, tree, catalog, settings);
+    }
+    let (shallow, cuts) = blank_deep_brackets(text);
+    let (facts, mut analysis) = analyze_tree(&shallow, tree, catalog, settings);
+    analysis.cuts.extend(cuts);
+    analysis.cuts.sort_by_key(|c| c.offset);
+    (facts, analysis)
 }
 
 /// How deep brackets may nest before `analyze_source_file` leaves what is inside out (CPython itself
