@@ -264,6 +264,9 @@ pub struct Facts {
     /// The function last parsed alone (by `analysis::reanalyze_edit`): the range parsed and its tree,
     /// to parse it again incrementally after the next edit inside it.
     pub unit_tree: Option<(Range<usize>, Tree)>,
+    /// The functions (their ranges, in order) whose facts come from a parse of the function alone that
+    /// had syntax errors (`analysis::reanalyze_edit`): the rest of the file kept its facts meanwhile.
+    pub broken: Vec<Range<usize>>,
     /// How many of `bindings` no scope lists any more.
     dead_bindings: usize,
 }
@@ -576,6 +579,9 @@ impl Facts {
 
     fn shift(&mut self, d: &Shift) {
         self.unit_tree = None;
+        for r in &mut self.broken {
+            *r = d.range(r);
+        }
         for s in &mut self.scopes {
             s.range = d.range(&s.range);
             s.body = d.range(&s.body);
