@@ -845,3 +845,13 @@ fn typing_in_a_function_stays_local_through_syntax_errors() {
     assert_eq!((paths.whole.get(), paths.local.get()), (1, n - 1), "whole-file analyses");
     assert!(paths.broken.get() > 10, "states with a syntax error: {}", paths.broken.get());
 }
+
+/// Found by this test (seed 7): a `#` typed inside a decorator (`@a#pp.get(...)`) makes the rest of the
+/// line a comment inside the decorated definition, whose facts keep a copy of the decorator's text;
+/// typing in that comment was moved as a comment-only edit, and the copy kept the old text. A comment
+/// edit is comment-only now between statements only.
+#[test]
+fn typing_in_a_comment_inside_a_decorator() {
+    let text = "def f(x, *args, y=1, **kw):\n    def f(x, *args, y=1, **kw):\n        @a#pp.get('/\u{200d}')\n        async def f(q: str = Depends(dep)):\n            def f(x, *args, y=1, **kw):\n                class f:\n                    @app.get('/u')\n                    async def f(q: str = Depends(dep)):\n                        pass\n";
+    regression(Encoding::Utf16, vec![vec![Change::Full(text.into())], vec![range(2, 11, 0, 11, "x")]]);
+}

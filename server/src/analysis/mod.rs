@@ -224,7 +224,8 @@ fn loc_in(index: &LineIndex, text: &str, offset: usize) -> summary::Loc {
 pub enum NotLocal {
     /// The edit is not inside the body of a module function or method.
     Outside,
-    /// The function, parsed alone, has a syntax error or is no longer one function.
+    /// The function, parsed alone, is no longer one function with a valid header whose errors (if any)
+    /// stay inside its body.
     Syntax,
 }
 
@@ -234,8 +235,10 @@ pub enum NotLocal {
 /// `old` are those of the text before the edit, `text` is the text after it. On success `facts` are
 /// those of the new text; on failure they are unchanged, and the whole file must be analysed again.
 ///
-/// The answer is what `analyze_tree` gives for the new text (the language server's tests compare the
-/// two after every edit of their stress test), as long as the rest of the file parsed without errors.
+/// The function may be left with syntax errors (see `parse_unit`): it is then listed in `facts.broken`
+/// and the rest of the file keeps its facts. The answer is what `analyze_tree` gives for the new text
+/// when `facts.broken` is empty, what `analyze_with_broken` gives otherwise (the tests compare them
+/// after every edit of their stress tests), as long as the rest of the file parsed without errors.
 pub fn reanalyze_edit(
     facts: &mut Facts,
     old: &FileAnalysis,

@@ -262,6 +262,17 @@ impl Document {
         if node.kind() != "comment" || start <= node.start_byte() || end > node.end_byte() {
             return false;
         }
+        // A comment between statements only (in a block, or before a body's first statement): inside an
+        // expression or a decorator, the facts may hold a copy of the text around it (a decorator's text
+        // spans `@a#pp.get()`), which moving cannot update.
+        if node.parent().is_some_and(|p| {
+            let k = p.kind();
+            !(matches!(k, "module" | "block" | "function_definition" | "class_definition")
+                || (k.ends_with("_statement") && k != "expression_statement")
+                || k.ends_with("_clause"))
+        }) {
+            return false;
+        }
         let Some(before) = self.text.get(node.byte_range()) else { return false };
         let after = format!("{}{new}{}", &self.text[node.start_byte()..start], &self.text[end..node.end_byte()]);
         let noqa = |s: &str| s.to_ascii_lowercase().contains("noqa");
