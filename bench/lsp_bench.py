@@ -2,15 +2,17 @@
 """Language-server benchmark: drives `loopsafe server` (and `ruff server`) over stdio as an editor would.
 
 Measures, for loopsafe: the time to index the workspace (from `initialized` to the end of its `$/progress`)
-and the server's peak RSS; for both servers: the time from a one-character `didChange` to the
-`publishDiagnostics` of that version, over N edits in one file (p50, p99), for two kinds of edit: typing
-inside a comment, and typing in code (an assigned name in a function body). Run it with bench/lsp.sh.
+and the server's peak RSS; for both servers, in each file given: the time from each `didChange` to the
+`publishDiagnostics` of that version (p50, p99, max) for what a person types in a coroutine's body (see
+`scenarios`): a new statement typed character by character through its broken states and erased, `x` at
+column 0 of a body line and deleted, a comment at the end of a line, a 7-line block pasted and deleted, a
+line deleted and restored. `ruff server` (rules ASYNC only) gets the same edits in the same run. Run it
+with bench/lsp.sh.
 """
 import argparse
 import json
 import os
 import queue
-import statistics
 import subprocess
 import sys
 import threading
@@ -85,7 +87,7 @@ class Server:
             self.proc.kill()
 
 
-def start(argv, workspace):
+def start(argv, workspace, options=None):
     s = Server(argv, workspace)
     caps = {
         "general": {"positionEncodings": ["utf-16"]},
@@ -94,48 +96,135 @@ def start(argv, workspace):
     }
     uri = Path(workspace).resolve().as_uri()
     s.request("initialize", {"processId": os.getpid(), "capabilities": caps, "rootUri": uri,
-                             "workspaceFolders": [{"uri": uri, "name": "bench"}]})
+                             "workspaceFolders": [{"uri": uri, "name": "bench"}], "initializationOptions": options})
     t0 = time.perf_counter()
     s.notify("initialized", {})
     return s, t0
 
 
-def edit_target(lines, kind):
-    """Where the edits are typed: `comment` types inside the first comment in a function body (the
-    analysis cannot change); `code` types at the end of the first assigned name in a function body
-    (`data = ...` becomes `datax = ...` and back: a real change of meaning, always valid Python)."""
+STATEMENT = "resp = requests.get(url, timeout=5)"
+BLOCK = [
+    "a = 1",
+    "b = requests.get(a)",
+    "if b:",
+    "    c = b.json()",
+    "else:",
+    "    c = None",
+    "print(c)",
+]
+
+
+def u16(s):
+    return len(s.encode("utf-16-le")) // 2
+
+
+def body_line(lines):
+    """A line in a coroutine's body where a person would start a new statement: a one-line statement
+    in an `async def` (a method: 8 spaces), followed by another statement at the same indentation.
+    Returns its index and its indentation."""
     import re
-    for i, l in enumerate(lines):
-        if kind == "comment" and l.startswith("        #"):
-            return i, len(l.encode("utf-16-le")) // 2
-        m = re.match(r"^        ([A-Za-z_][A-Za-z_0-9]*) = ", l)
-        if kind == "code" and m:
-            return i, m.end(1)
-    raise SystemExit(f"no place for a {kind} edit")
+    in_async, indent = False, None
+    for i, l in enumerate(lines[:-1]):
+        m = re.match(r"^( *)(async )?def ", l)
+        if m:
+            in_async, indent = bool(m.group(2)), len(m.group(1)) + 4
+            continue
+        pad = " " * (indent or 0)
+        nxt = lines[i + 1]
+        if (in_async and l.startswith(pad) and not l.startswith(pad + " ") and re.match(r"^ *[A-Za-z_][\w.]* = [^#]*[\w)\]'\"]$", l)
+                and l.count("(") == l.count(")") and l.count("[") == l.count("]") and l.count("{") == l.count("}")
+                and nxt.startswith(pad) and not nxt.startswith(pad + " ") and nxt.strip() and nxt.strip()[0] not in ")]}#"):
+            return i, indent
+    raise SystemExit("no coroutine body line to edit")
 
 
-def edit_latencies(s, path, edits, kind):
+def rng(line, col, end_line=None, end_col=None):
+    return {"start": {"line": line, "character": col},
+            "end": {"line": line if end_line is None else end_line, "character": col if end_col is None else end_col}}
+
+
+def scenarios(lines, repeat):
+    """Each scenario: a name and the list of content changes a person's keystrokes send, one
+    `didChange` each, in order (the text is back to the original after each scenario)."""
+    at, indent = body_line(lines)
+    line = lines[at]
+    pad = " " * indent
+    eol = u16(line)
+    out = []
+    # A new statement typed character by character on a new line of the body, through the broken states
+    # (`resp =`, `requests.`, the open `(`), then erased character by character and the line removed.
+    steps = []
+    for _ in range(repeat):
+        steps.append({"range": rng(at, eol), "text": "\n" + pad})
+        for k, ch in enumerate(STATEMENT):
+            steps.append({"range": rng(at + 1, indent + k), "text": ch})
+        for k in reversed(range(len(STATEMENT))):
+            steps.append({"range": rng(at + 1, indent + k, at + 1, indent + k + 1), "text": ""})
+        steps.append({"range": rng(at, eol, at + 1, indent), "text": ""})
+    out.append(("statement typed and erased", steps))
+    # `x` typed at column 0 of a body line and deleted.
+    steps = []
+    for _ in range(repeat * 20):
+        steps.append({"range": rng(at, 0), "text": "x"})
+        steps.append({"range": rng(at, 0, at, 1), "text": ""})
+    out.append(("x at column 0 and deleted", steps))
+    # A comment typed at the end of the line, then erased.
+    comment = "  # retried by the caller"
+    steps = []
+    for _ in range(repeat):
+        for k, ch in enumerate(comment):
+            steps.append({"range": rng(at, eol + k), "text": ch})
+        for k in reversed(range(len(comment))):
+            steps.append({"range": rng(at, eol + k, at, eol + k + 1), "text": ""})
+    out.append(("comment at end of line", steps))
+    # A 7-line block pasted before the next line, then deleted.
+    block = "".join(pad + b + "\n" for b in BLOCK)
+    steps = []
+    for _ in range(repeat * 20):
+        steps.append({"range": rng(at + 1, 0), "text": block})
+        steps.append({"range": rng(at + 1, 0, at + 1 + len(BLOCK), 0), "text": ""})
+    out.append(("7-line block pasted and deleted", steps))
+    # The line deleted, then put back (undo).
+    steps = []
+    for _ in range(repeat * 20):
+        steps.append({"range": rng(at, 0, at + 1, 0), "text": ""})
+        steps.append({"range": rng(at, 0), "text": line + "\n"})
+    out.append(("line deleted and restored", steps))
+    return at, out
+
+
+def edit_latencies(s, path, steps, first_version):
+    """Sends each change as one `didChange` and waits for the `publishDiagnostics` of that version;
+    returns the latencies (ms) and the next version."""
     uri = Path(path).resolve().as_uri()
-    text = Path(path).read_text(encoding="utf-8")
-    target, col = edit_target(text.splitlines(), kind)
-    s.notify("textDocument/didOpen", {"textDocument": {"uri": uri, "languageId": "python", "version": 1, "text": text}})
-    # The diagnostics of this open (version 1), not the empty ones a previous close published.
-    s.wait(lambda m: m.get("method") == "textDocument/publishDiagnostics" and m["params"]["uri"] == uri
-           and m["params"].get("version") == 1, timeout=120)
     times = []
-    for i in range(edits):
-        version = i + 2
-        if i % 2 == 0:
-            change = {"range": {"start": {"line": target, "character": col}, "end": {"line": target, "character": col}}, "text": "x"}
-        else:
-            change = {"range": {"start": {"line": target, "character": col}, "end": {"line": target, "character": col + 1}}, "text": ""}
+    version = first_version
+    for change in steps:
         t = time.perf_counter()
         s.notify("textDocument/didChange", {"textDocument": {"uri": uri, "version": version}, "contentChanges": [change]})
         msg = s.wait(lambda m: m.get("method") == "textDocument/publishDiagnostics"
                      and m["params"]["uri"] == uri and m["params"].get("version") == version, timeout=60)
         times.append((msg["_t"] - t) * 1000)
+        version += 1
+    return times, version
+
+
+def run_file(s, path, repeat):
+    """Opens `path`, runs every scenario on it, closes it. Returns [(scenario, latencies)]."""
+    uri = Path(path).resolve().as_uri()
+    text = Path(path).read_text(encoding="utf-8")
+    s.notify("textDocument/didOpen", {"textDocument": {"uri": uri, "languageId": "python", "version": 1, "text": text}})
+    # The diagnostics of this open (version 1), not the empty ones a previous close published.
+    s.wait(lambda m: m.get("method") == "textDocument/publishDiagnostics" and m["params"]["uri"] == uri
+           and m["params"].get("version") == 1, timeout=120)
+    _, plan = scenarios(text.split("\n"), repeat)
+    version = 2
+    out = []
+    for name, steps in plan:
+        times, version = edit_latencies(s, path, steps, version)
+        out.append((name, times))
     s.notify("textDocument/didClose", {"textDocument": {"uri": uri}})
-    return times
+    return out
 
 
 def round_trips(s, path, n=300):
@@ -165,51 +254,56 @@ def main():
     ap.add_argument("--loopsafe", required=True)
     ap.add_argument("--ruff")
     ap.add_argument("--workspace", required=True, help="indexed by loopsafe")
-    ap.add_argument("--file", required=True, help="the file edited")
-    ap.add_argument("--edits", type=int, default=1000)
+    ap.add_argument("--file", required=True, action="append", help="a file edited (repeatable)")
+    ap.add_argument("--repeat", type=int, default=5, help="repetitions of each scenario")
     a = ap.parse_args()
     a.loopsafe = str(Path(a.loopsafe).resolve())
     a.ruff = a.ruff and str(Path(a.ruff).resolve())
-    rows = []
+    results = {}  # (server, file) -> [(scenario, latencies)]
 
     s, t0 = start([a.loopsafe, "server", "--log-level", "warn"], a.workspace)
     s.wait(lambda m: m.get("method") == "$/progress" and m["params"]["value"].get("kind") == "end")
     index_s = time.perf_counter() - t0
     index_rss = s.peak_rss_mb()
-    for kind in KINDS:
-        rows.append(("loopsafe", kind, edit_latencies(s, a.file, a.edits, kind)))
-    floors = {"loopsafe": round_trips(s, a.file)}
+    for f in a.file:
+        results[("loopsafe", f)] = run_file(s, f, a.repeat)
+    floors = {"loopsafe": round_trips(s, a.file[0])}
     rss = {"loopsafe": s.peak_rss_mb()}
     s.stop()
 
     if a.ruff:
-        r, _ = start([a.ruff, "server"], a.workspace)
-        for kind in KINDS:
-            rows.append(("ruff server", kind, edit_latencies(r, a.file, a.edits, kind)))
-        floors["ruff server"] = round_trips(r, a.file)
+        # ruff's own rules for blocking calls in coroutines only, whatever the project configures.
+        options = {"settings": {"lint": {"select": ["ASYNC"]}, "configurationPreference": "editorOnly"}}
+        r, _ = start([a.ruff, "server"], a.workspace, options)
+        for f in a.file:
+            results[("ruff server", f)] = run_file(r, f, a.repeat)
+        floors["ruff server"] = round_trips(r, a.file[0])
         rss["ruff server"] = r.peak_rss_mb()
         r.stop()
 
-    lines = sum(1 for _ in open(a.file, encoding="utf-8"))
-    print(f"### language server: {a.edits} one-character edits of each kind in {a.file} ({lines} lines)\n")
-    print(f"loopsafe indexed `{a.workspace}` in {index_s:.2f} s, peak RSS {index_rss:.0f} MB after indexing.\n")
-    print("| server | edit | p50 ms | p99 ms | mean ms | max ms | peak RSS MB |")
-    print("|---|---|---:|---:|---:|---:|---:|")
-    for name, kind, lat in rows:
-        print(f"| {name} | {kind} | {pct(lat, 50):.2f} | {pct(lat, 99):.2f} | {statistics.mean(lat):.2f} | {max(lat):.2f} | {rss[name]:.0f} |")
-    print()
+    print(f"loopsafe indexed `{a.workspace}` in {index_s:.2f} s, peak RSS {index_rss:.0f} MB after indexing; "
+          f"peak RSS at the end: " + ", ".join(f"{k} {v:.0f} MB" for k, v in rss.items()) + ".\n")
+    print("Time from each `didChange` to the `publishDiagnostics` of that version, in ms.\n")
+    for f in a.file:
+        lines = sum(1 for _ in open(f, encoding="utf-8"))
+        print(f"#### {f} ({lines} lines)\n")
+        print("| scenario | edits | loopsafe p50 | p99 | max | ruff server p50 | p99 | max | p50 ruff/loopsafe |")
+        print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+        ours = results[("loopsafe", f)]
+        theirs = dict(results.get(("ruff server", f), []))
+        for name, lat in ours:
+            row = f"| {name} | {len(lat)} | {pct(lat, 50):.2f} | {pct(lat, 99):.2f} | {max(lat):.2f} |"
+            if name in theirs:
+                t = theirs[name]
+                row += f" {pct(t, 50):.2f} | {pct(t, 99):.2f} | {max(t):.2f} | {pct(t, 50) / pct(lat, 50):.1f}× |"
+            else:
+                row += " | | | |"
+            print(row)
+        worst = max(ours, key=lambda x: pct(x[1], 99))
+        print(f"\nWorst loopsafe scenario by p99: {worst[0]} (p50 {pct(worst[1], 50):.2f} ms, "
+              f"p99 {pct(worst[1], 99):.2f} ms, max {max(worst[1]):.2f} ms).\n")
     print("Round trip of a hover request answered at once (this client's floor), p50: "
           + ", ".join(f"{name} {pct(lat, 50):.2f} ms" for name, lat in floors.items()) + ".")
-    if a.ruff:
-        print()
-        for kind in KINDS:
-            ours = next(lat for n, k, lat in rows if n == "loopsafe" and k == kind)
-            theirs = next(lat for n, k, lat in rows if n == "ruff server" and k == kind)
-            print(f"{kind} edits: ruff server p50 / loopsafe p50 = {pct(theirs, 50) / pct(ours, 50):.2f}×, "
-                  f"p99 ratio {pct(theirs, 99) / pct(ours, 99):.2f}×")
-
-
-KINDS = ("comment", "code")
 
 
 if __name__ == "__main__":

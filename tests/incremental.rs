@@ -9,7 +9,7 @@ mod common;
 
 use loopsafe::analysis::facts::Facts;
 use loopsafe::analysis::shift::LineEdit;
-use loopsafe::analysis::{FileAnalysis, NotLocal, analyze_tree, reanalyze_edit};
+use loopsafe::analysis::{FileAnalysis, NotLocal, analyze_tree, analyze_with_broken, reanalyze_edit};
 use loopsafe::catalog::Catalog;
 use loopsafe::line_index::{ColumnUnit, LineIndex};
 use loopsafe::settings::Settings;
@@ -94,7 +94,7 @@ fn edits_analysed_alone_match_the_whole_file() {
     let catalog = Catalog::bundled();
     let settings = Settings::default();
     let mut rng = Lcg(0x5eed);
-    let (mut local, mut outside, mut syntax) = (0, 0, 0);
+    let (mut local, mut outside, mut syntax, mut broken_edits) = (0, 0, 0, 0);
     for path in common::repo_python_files() {
         let Ok(mut text) = std::fs::read_to_string(&path) else { continue };
         let (mut facts, mut analysis, mut clean) = fresh(&text, catalog, &settings);
@@ -140,10 +140,21 @@ fn edits_analysed_alone_match_the_whole_file() {
             match reanalyze_edit(&mut facts, &analysis, &text, &edit, catalog, &settings) {
                 Ok(a) => {
                     local += 1;
-                    let (expected_facts, expected, now_clean) = fresh(&text, catalog, &settings);
+                    // A function left with syntax errors is analysed alone too; the reference is then
+                    // `analyze_with_broken` (the rest of the file keeps the facts of its valid text).
+                    let broken = facts.broken.clone();
+                    let (expected_facts, expected, now_clean) = if broken.is_empty() {
+                        fresh(&text, catalog, &settings)
+                    } else {
+                        broken_edits += 1;
+                        let (f, a) = analyze_with_broken(&text, &broken, catalog, &settings).unwrap_or_else(|| {
+                            panic!("{}: step {step}: {broken:?} not placed:\n{text}", path.display())
+                        });
+                        (f, a, false)
+                    };
                     assert!(
-                        now_clean,
-                        "{}: step {step}: analysed alone, but the file has errors:\n{text}",
+                        now_clean || !broken.is_empty(),
+                        "{}: step {step}: analysed alone as valid, but the file has errors:\n{text}",
                         path.display()
                     );
                     let (got, want) = (common::normalized_facts(&facts), common::normalized_facts(&expected_facts));
@@ -163,6 +174,11 @@ fn edits_analysed_alone_match_the_whole_file() {
                     }
                     assert_eq!(a, expected, "{}: step {step}, edit {edit:?} ({insert:?}):\n{text}", path.display());
                     analysis = a;
+                    if !broken.is_empty() {
+                        // Undo an edit that broke the function: the next ones are typed into valid code.
+                        text = old;
+                        (facts, analysis, clean) = fresh(&text, catalog, &settings);
+                    }
                 }
                 Err(why) => {
                     match why {
@@ -179,6 +195,8 @@ fn edits_analysed_alone_match_the_whole_file() {
             }
         }
     }
-    eprintln!("analysed alone: {local}, outside a function: {outside}, syntax: {syntax}");
+    eprintln!(
+        "analysed alone: {local} ({broken_edits} leaving a function with syntax errors), outside a function: {outside}, syntax: {syntax}"
+    );
     assert!(local > 1000, "too few edits were analysed alone ({local}) for this test to mean much");
 }

@@ -267,6 +267,9 @@ pub struct Facts {
     /// The function last parsed alone (by `analysis::reanalyze_edit`): the range parsed and its tree,
     /// to parse it again incrementally after the next edit inside it.
     pub unit_tree: Option<(Range<usize>, Tree)>,
+    /// The functions (their ranges, in order) whose facts come from a parse of the function alone that
+    /// had syntax errors (`analysis::reanalyze_edit`): the rest of the file kept its facts meanwhile.
+    pub broken: Vec<Range<usize>>,
     /// How many of `bindings` no scope lists any more.
     dead_bindings: usize,
 }
@@ -367,8 +370,9 @@ impl Facts {
     }
 
     /// Replaces the facts of the one simple statement an edit changed inside function `unit`, when they
-    /// are all that can have changed: the statement (found in `tree`, the function's new parse, and in
-    /// `old`, its previous parse edited like the text) starts and ends at the same places in both, and
+    /// are all that can have changed: the statement (found in `tree`, the function's new parse, and as
+    /// `before` in its previous parse of the old text, holding all the bytes the edit replaced) starts and
+    /// ends at the same places in both, and
     /// holds no scope, `await`, `yield`, `async`, import, `global` or `self.x = ...` before or after the
     /// edit, and its scope declares no `global` names. Only that statement is queried, and everything
     /// after the edit moves. `None`, with the facts unchanged, otherwise: `splice_unit` then redoes
@@ -379,17 +383,14 @@ impl Facts {
         edit: (usize, usize, usize),
         text: &str,
         tree: &Tree,
-        old: &Tree,
+        before: &StatementBefore,
     ) -> Option<Spliced> {
         let (start, old_end, new_end) = edit;
         let by = new_end as isize - old_end as isize;
         let stmt = simple_statement(tree.root_node(), start, new_end)?;
-        let before = simple_statement(old.root_node(), start, new_end)?;
-        // `old` was edited like the text, so its positions are the new ones.
-        if (before.kind_id(), before.byte_range()) != (stmt.kind_id(), stmt.byte_range())
-            || !facts_stay_inside(before)
-            || !facts_stay_inside(stmt)
-        {
+        // `before` is in the old text's positions: the edit was inside it, so it moved by `by` at its end.
+        let moved = before.range.start..(before.range.end as isize + by) as usize;
+        if (before.kind, moved) != (stmt.kind_id(), stmt.byte_range()) || !before.stays || !facts_stay_inside(stmt) {
             return None;
         }
         let d = Shift { from: old_end, by, scopes_from: usize::MAX, scopes_by: 0 };
@@ -587,6 +588,9 @@ impl Facts {
 
     fn shift(&mut self, d: &Shift) {
         self.unit_tree = None;
+        for r in &mut self.broken {
+            *r = d.range(r);
+        }
         for s in &mut self.scopes {
             s.range = d.range(&s.range);
             s.body = d.range(&s.body);
@@ -641,6 +645,27 @@ impl Facts {
             *s = d.scope(*s);
             *body = d.range(body);
         }
+    }
+}
+
+/// The simple statement of a function's previous parse (before an edit) that holds every byte the edit
+/// replaces, for `Facts::splice_statement`: its range and kind in the old text, and whether its facts
+/// stay inside it. Taken from the old tree before it is edited: an edit that runs past the statement's
+/// end (into a class header on the next line) leaves, in the edited tree, a statement that seems to
+/// cover the new text while the old text it replaced held another statement.
+#[derive(Clone, Debug)]
+pub struct StatementBefore {
+    pub range: Range<usize>,
+    pub kind: u16,
+    pub stays: bool,
+}
+
+impl StatementBefore {
+    /// The simple statement of `old` (a parse of the old text) that holds `start..old_end`, not at its
+    /// first byte.
+    pub fn find(old: &Tree, start: usize, old_end: usize) -> Option<StatementBefore> {
+        let n = simple_statement(old.root_node(), start, old_end)?;
+        Some(StatementBefore { range: n.byte_range(), kind: n.kind_id(), stays: facts_stay_inside(n) })
     }
 }
 

@@ -256,7 +256,8 @@ fn loc_in(index: &LineIndex, text: &str, offset: usize) -> summary::Loc {
 pub enum NotLocal {
     /// The edit is not inside the body of a module function or method.
     Outside,
-    /// The function, parsed alone, has a syntax error or is no longer one function.
+    /// The function, parsed alone, is no longer one function with a valid header whose errors (if any)
+    /// stay inside its body.
     Syntax,
 }
 
@@ -266,8 +267,10 @@ pub enum NotLocal {
 /// `old` are those of the text before the edit, `text` is the text after it. On success `facts` are
 /// those of the new text; on failure they are unchanged, and the whole file must be analysed again.
 ///
-/// The answer is what `analyze_tree` gives for the new text (the language server's tests compare the
-/// two after every edit of their stress test), as long as the rest of the file parsed without errors.
+/// The function may be left with syntax errors (see `parse_unit`): it is then listed in `facts.broken`
+/// and the rest of the file keeps its facts. The answer is what `analyze_tree` gives for the new text
+/// when `facts.broken` is empty, what `analyze_with_broken` gives otherwise (the tests compare them
+/// after every edit of their stress tests), as long as the rest of the file parsed without errors.
 pub fn reanalyze_edit(
     facts: &mut Facts,
     old: &FileAnalysis,
@@ -279,7 +282,8 @@ pub fn reanalyze_edit(
     let unit = facts.unit_at(edit.start, edit.old_end).ok_or(NotLocal::Outside)?;
     let old_range = facts.scopes[unit].range.clone();
     let new_end = edit.offset(old_range.end);
-    let (parsed, tree, old_tree) = parse_unit(text, old_range.start, new_end, facts, edit).ok_or(NotLocal::Syntax)?;
+    let unit_parse = parse_unit(text, old_range.start, new_end, facts, edit).ok_or(NotLocal::Syntax)?;
+    let UnitParse { range: parsed, tree, before, broken, masked } = unit_parse;
 
     // Where the function's summaries are: functions and classes are summarized in scope order.
     let named_fn = |s: &facts::Scope| s.kind == ScopeKind::Function && s.name.is_some();
@@ -303,11 +307,21 @@ pub fn reanalyze_edit(
 
     // One statement's facts when only they can have changed, else the whole function's.
     let at = (edit.start, edit.old_end, edit.new_end);
-    let spliced = old_tree
-        .and_then(|old| facts.splice_statement(unit, at, text, &tree, &old))
-        .or_else(|| facts.splice_unit(unit, at, text, &tree))
+    let spliced = before
+        .filter(|_| !broken)
+        .and_then(|before| facts.splice_statement(unit, at, text, &tree, &before))
+        .or_else(|| facts.splice_unit(unit, at, masked.as_deref().unwrap_or(text), &tree))
         .ok_or(NotLocal::Outside)?;
-    facts.unit_tree = Some((parsed, tree));
+    // The function's range in the new facts; it is listed in `broken` while its text has errors.
+    let def_range = facts.scopes[unit].range.clone();
+    facts.broken.retain(|r| r.end <= def_range.start || def_range.end <= r.start);
+    if broken {
+        let at = facts.broken.partition_point(|r| r.start < def_range.start);
+        facts.broken.insert(at, def_range);
+    } else {
+        // Only a tree without errors is the base of the next incremental parse (see `parse_unit`).
+        facts.unit_tree = Some((parsed, tree));
+    }
     let r = Resolver::new(facts, text, catalog);
     let endpoints = checks::endpoints(&r);
     let moved = |id: ScopeId| {
@@ -439,17 +453,34 @@ fn map_value(v: resolve::Value, map: &dyn Fn(ScopeId) -> Option<ScopeId>) -> Opt
     })
 }
 
+/// A function parsed alone (see `parse_unit`).
+struct UnitParse {
+    /// The bytes parsed: from the start of the `def`'s line to the end of the function's last line.
+    range: Range<usize>,
+    tree: Tree,
+    /// The simple statement of the previous parse that held the edit, when that parse was reused.
+    before: Option<facts::StatementBefore>,
+    /// The function has syntax errors (inside its body: its header parsed).
+    broken: bool,
+    /// The text actually parsed, when lines of the function were blanked (see `mask_unit`).
+    masked: Option<String>,
+}
+
 /// Parses the function that starts at `start` and ends at `end` alone, from the start of its line (its
-/// indentation decides its body's). When the function was the last one parsed alone (`facts.unit_tree`),
-/// that tree is edited by `edit` and parsed again incrementally, and is returned too. `None` unless that
-/// gives exactly one function without syntax errors.
-fn parse_unit(
-    text: &str,
-    start: usize,
-    end: usize,
-    facts: &mut Facts,
-    edit: &LineEdit,
-) -> Option<(Range<usize>, Tree, Option<Tree>)> {
+/// indentation decides its body's). When the function was the last one parsed alone (`facts.unit_tree`,
+/// kept only when it had no syntax errors), that tree is edited by `edit` and parsed again incrementally,
+/// and the simple statement of that old tree holding the edit is returned too.
+///
+/// The function may have syntax errors (`broken`: typing passes through `x =`, `a.`, an open `(`) as
+/// long as its header parsed and the parse is one `function_definition` holding everything up to `end`:
+/// an error never reaches the rest of the file, whose facts stay as they were. A broken function is
+/// parsed from scratch (tree-sitter's recovery from an edited tree may differ from a fresh parse's), and
+/// when its parse does not hold its whole extent because a line in it starts at or left of the `def`'s
+/// column (a character typed at column 0 of a body line), such lines are blanked (`mask_unit`) and it is
+/// parsed again: those lines are left out of the analysis until the function parses whole again. This is
+/// a function of the text and the function's extent alone (`analyze_with_broken` computes it from
+/// scratch, which `tests/proptest_edits.rs` compares with). `None` when no parse is one function.
+fn parse_unit(text: &str, start: usize, end: usize, facts: &mut Facts, edit: &LineEdit) -> Option<UnitParse> {
     let bytes = text.as_bytes();
     if end > text.len() {
         return None;
@@ -473,11 +504,16 @@ fn parse_unit(
     {
         return None;
     }
+    // Brackets too deep to parse in reasonable time are blanked by a whole-file analysis only.
+    if !blank_deep_brackets(&text[line_start..end]).1.is_empty() {
+        return None;
+    }
     let delta = edit.new_end as isize - edit.old_end as isize;
     let mut old = match facts.unit_tree.take() {
         Some((range, tree)) if range.start == line_start && range.end as isize + delta == end as isize => Some(tree),
         _ => None,
     };
+    let before = old.as_ref().and_then(|t| facts::StatementBefore::find(t, edit.start, edit.old_end));
     if let Some(tree) = &mut old {
         // Rows count from the function's first line (see `parse_range`); the old end's row and column
         // follow from the new end's and what the edit added.
@@ -500,19 +536,170 @@ fn parse_unit(
             new_end_position: new_end_point,
         });
     }
+    let old = old.filter(|t| !t.root_node().has_error());
     let tree = crate::syntax::parse_range(text, line_start..end, old.as_ref())?;
-    let one_function = {
-        let root = tree.root_node();
-        let mut c = root.walk();
-        let mut defs = root.named_children(&mut c).filter(|n| n.kind() != "comment");
-        let def = defs.next();
-        !root.has_error()
-            && def.is_some_and(|d| {
-                d.kind() == "function_definition" && d.start_byte() == start && statements_deeper_than(d, indent)
-            })
-            && defs.next().is_none()
-    };
-    one_function.then_some((line_start..end, tree, old))
+    if !tree.root_node().has_error() {
+        return one_function(&tree, start, indent, false).then_some(UnitParse {
+            range: line_start..end,
+            tree,
+            before,
+            broken: false,
+            masked: None,
+        });
+    }
+    parse_broken_unit(text, line_start, start, end)
+}
+
+/// What the language server's analysis of `text` is while the functions `broken` (their ranges, as
+/// `Facts::broken` lists them) have syntax errors: each of them analysed from its own parse alone (as
+/// `parse_unit` parses a broken function), the rest of the file from a parse in which each of them has
+/// a body without errors of the same extent (its lines blanked, a `0` at the end of its last line).
+/// Computed from scratch, for tests to compare the incremental path with; `None` when a function cannot
+/// be placed so (the incremental path then does not analyse it alone either).
+pub fn analyze_with_broken(
+    text: &str,
+    broken: &[Range<usize>],
+    catalog: &Catalog,
+    settings: &Settings,
+) -> Option<(Facts, FileAnalysis)> {
+    let mut placeholder = text.as_bytes().to_vec();
+    for r in broken {
+        let line_start = line_start(text, r.start);
+        let unit = parse_broken_unit(text, line_start, r.start, r.end)?;
+        blank_body(&mut placeholder, &unit.tree, r.start - line_start, r.end)?;
+    }
+    let placeholder = String::from_utf8(placeholder).ok()?;
+    let tree = crate::syntax::parse(&placeholder, None)?;
+    let mut facts = Facts::extract(&placeholder, &tree);
+    for r in broken {
+        let unit = facts.scopes.iter().position(|s| s.kind == ScopeKind::Function && s.range == *r)?;
+        let parse = parse_broken_unit(text, line_start(text, r.start), r.start, r.end)?;
+        let at = (r.start, r.end, r.end);
+        facts.splice_unit(unit, at, parse.masked.as_deref().unwrap_or(text), &parse.tree)?;
+    }
+    facts.broken = broken.to_vec();
+    let mut analysis = analyze_facts(text, &facts, catalog, settings, true);
+    analysis.cuts = nesting_cuts(&placeholder, &tree);
+    Some((facts, analysis))
+}
+
+fn line_start(text: &str, at: usize) -> usize {
+    text.as_bytes()[..at].iter().rposition(|&b| b == b'\n' || b == b'\r').map_or(0, |i| i + 1)
+}
+
+/// Replaces the body of the function `tree` holds (parsed alone, ending at `end`, its `def` at column
+/// `indent`) by a body without errors of the same extent, in `bytes`: everything after the header's
+/// `:` blanked (line breaks kept), then a `0` as the last byte of its last line. `None` when that line
+/// is too short to be indented deeper than the `def`, or when the body starts on the header's line and
+/// goes on below it.
+fn blank_body(bytes: &mut [u8], tree: &Tree, indent: usize, end: usize) -> Option<()> {
+    let root = tree.root_node();
+    let def = root.named_children(&mut root.walk()).find(|n| n.kind() == "function_definition")?;
+    let colon = def.children(&mut def.walk()).filter(|c| c.kind() == ":").last()?.end_byte();
+    let last_line = bytes[..end].iter().rposition(|&b| b == b'\n' || b == b'\r').map_or(0, |i| i + 1);
+    if end <= colon {
+        return None;
+    }
+    let header_end = bytes[colon..end].iter().position(|&b| b == b'\n' || b == b'\r').map_or(end, |i| colon + i);
+    let on_header = bytes[colon..header_end].iter().find(|b| !b.is_ascii_whitespace()).is_some_and(|&b| b != b'#');
+    if last_line > colon && (on_header || end - last_line <= indent + 1) {
+        return None;
+    }
+    for b in &mut bytes[colon..end] {
+        if *b != b'\n' && *b != b'\r' {
+            *b = b' ';
+        }
+    }
+    bytes[end - 1] = b'0';
+    Some(())
+}
+
+/// `parse_unit` of a function whose text has syntax errors: parsed from scratch, then with the lines
+/// left of its `def` blanked when that does not give one function.
+fn parse_broken_unit(text: &str, line_start: usize, start: usize, end: usize) -> Option<UnitParse> {
+    let indent = start - line_start;
+    let tree = crate::syntax::parse_range(text, line_start..end, None)?;
+    let placed = |tree: &Tree| blank_body(&mut text.as_bytes()[..end].to_vec(), tree, indent, end).is_some();
+    if one_function(&tree, start, indent, true) {
+        return placed(&tree).then_some(UnitParse {
+            range: line_start..end,
+            tree,
+            before: None,
+            broken: true,
+            masked: None,
+        });
+    }
+    let masked = mask_unit(text, line_start, start, end)?;
+    let tree = crate::syntax::parse_range(&masked, line_start..end, None)?;
+    let broken = tree.root_node().has_error();
+    (one_function(&tree, start, indent, broken) && placed(&tree)).then_some(UnitParse {
+        range: line_start..end,
+        tree,
+        before: None,
+        broken: true,
+        masked: Some(masked),
+    })
+}
+
+/// Whether a parse of a function alone is one `function_definition` starting at `start` whose statements
+/// are indented deeper than `indent` (see `statements_deeper_than`). With `broken`, it may hold syntax
+/// errors in its body, not in its header (name, parameters, return annotation), and must end where the
+/// parse does (its extent is the one the rest of the file gave it).
+fn one_function(tree: &Tree, start: usize, indent: usize, broken: bool) -> bool {
+    let root = tree.root_node();
+    let mut c = root.walk();
+    let mut defs = root.named_children(&mut c).filter(|n| n.kind() != "comment");
+    let Some(d) = defs.next() else { return false };
+    if defs.next().is_some() || d.kind() != "function_definition" || d.start_byte() != start {
+        return false;
+    }
+    if broken {
+        let clean = |field: &str| d.child_by_field_name(field).is_none_or(|n| !n.has_error() && !n.is_missing());
+        let header = d.child_by_field_name("name").is_some_and(|n| !n.is_missing())
+            && d.child_by_field_name("parameters").is_some()
+            && clean("parameters")
+            && clean("return_type")
+            && clean("type_parameters");
+        // Errors inside its body only: what an error node right under the `def` holds would belong to
+        // the enclosing scope, and change what the rest of the file sees.
+        let mut c = d.walk();
+        if !header
+            || d.child_by_field_name("body").is_none()
+            || d.children(&mut c).any(|n| n.is_error() || n.is_missing())
+        {
+            return false;
+        }
+    }
+    statements_deeper_than(d, indent)
+}
+
+/// The text with every line of the function `start..end` (after its `def` line) that starts at or left
+/// of the `def`'s column blanked (spaces; line breaks kept, so offsets stay): code there would end the
+/// function. `None` when there is no such line.
+fn mask_unit(text: &str, line_start: usize, start: usize, end: usize) -> Option<String> {
+    let indent = start - line_start;
+    let bytes = text.as_bytes();
+    let first = bytes[start..end].iter().position(|&b| b == b'\n').map(|i| start + i + 1)?;
+    let mut out: Option<Vec<u8>> = None;
+    let mut at = first;
+    while at < end {
+        let line_end = bytes[at..end].iter().position(|&b| b == b'\n').map_or(end, |i| at + i);
+        let line = &bytes[at..line_end];
+        let lead = line.iter().take_while(|&&b| b == b' ' || b == b'\t').count();
+        let blank = line[lead..].iter().all(|b| b.is_ascii_whitespace());
+        if !blank && lead <= indent {
+            let out = out.get_or_insert_with(|| bytes.to_vec());
+            for b in &mut out[at..line_end] {
+                if *b != b'\r' {
+                    *b = b' ';
+                }
+            }
+        }
+        at = line_end + 1;
+    }
+    // Only whole lines of bytes were replaced by spaces, so the text is still UTF-8 ... unless a
+    // multi-byte character was cut: every byte of the line is replaced, so none is.
+    out.map(|o| String::from_utf8(o).expect("whole lines replaced by ASCII"))
 }
 
 /// Whether every statement in the blocks under `def` starts in a column after `indent` (and is not
@@ -579,6 +766,39 @@ pub fn analyze_source_file(text: &str, catalog: &Catalog, settings: &Settings, s
         }
         None => FileAnalysis::default(),
     }
+}
+
+/// Parses an editor's document (`old`: its previous parse, edited like the text): as in
+/// `analyze_source_file`, brackets nested deeper than `MAX_BRACKETS` are blanked first, so that no text
+/// holds tree-sitter for minutes. Returns the tree and whether it is a parse of the blanked text (then
+/// `old` is not reused, and the caller must not reuse this tree as an `old` either: it does not describe
+/// the text's brackets). Normal text costs one scan of its bytes more, and parses incrementally.
+pub fn parse_document(text: &str, old: Option<&Tree>) -> (Option<Tree>, bool) {
+    let (shallow, cuts) = blank_deep_brackets(text);
+    if cuts.is_empty() {
+        (crate::syntax::parse(text, old), false)
+    } else {
+        (crate::syntax::parse(&shallow, None), true)
+    }
+}
+
+/// `analyze_tree` of a document parsed by `parse_document`: when that blanked brackets (`blanked`), the
+/// analysis is of the blanked text, with cuts where they start, as `analyze_source_file` gives.
+pub fn analyze_document(
+    text: &str,
+    tree: &Tree,
+    blanked: bool,
+    catalog: &Catalog,
+    settings: &Settings,
+) -> (Facts, FileAnalysis) {
+    if !blanked {
+        return analyze_tree(text, tree, catalog, settings);
+    }
+    let (shallow, cuts) = blank_deep_brackets(text);
+    let (facts, mut analysis) = analyze_tree(&shallow, tree, catalog, settings);
+    analysis.cuts.extend(cuts);
+    analysis.cuts.sort_by_key(|c| c.offset);
+    (facts, analysis)
 }
 
 /// How deep brackets may nest before `analyze_source_file` leaves what is inside out (CPython itself

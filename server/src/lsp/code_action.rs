@@ -42,7 +42,12 @@ pub(super) struct Snapshot {
 
 impl Snapshot {
     pub(super) fn of(d: &super::Document) -> Snapshot {
-        Snapshot { rope: d.rope.clone(), version: d.version, tree: d.tree.clone(), stale: d.stale }
+        Snapshot {
+            rope: d.rope.clone(),
+            version: d.version,
+            tree: d.tree.clone().filter(|_| !d.blanked),
+            stale: d.stale,
+        }
     }
 }
 
@@ -75,7 +80,7 @@ pub(super) fn actions(
     let text = rope.to_string();
     let tree = match tree {
         Some(t) if !stale => t,
-        t => crate::syntax::parse(&text, t.as_ref())?,
+        t => crate::analysis::parse_document(&text, t.as_ref()).0?,
     };
     if cancelled() {
         return None;

@@ -29,6 +29,9 @@ pub struct Document {
     /// thread) and after the whole text was replaced.
     pub tree: Option<Tree>,
     pub stale: bool,
+    /// `tree` is a parse of the text with brackets nested too deep blanked (`analysis::parse_document`):
+    /// it is not reused by the next parse, and the analysis is of the blanked text.
+    pub blanked: bool,
     /// The last full parse had no syntax errors: an edit inside a function may then be analysed by
     /// parsing that function alone.
     pub clean: bool,
@@ -91,6 +94,7 @@ impl Document {
             text,
             tree: None,
             stale: true,
+            blanked: false,
             clean: false,
             facts: None,
             analysis: Arc::default(),
@@ -107,7 +111,9 @@ impl Document {
     /// document).
     pub fn current_tree(&self) -> Option<Tree> {
         match (&self.tree, self.stale) {
-            (Some(t), true) => crate::syntax::parse(&self.text, Some(t).filter(|_| self.clean)),
+            (Some(t), true) => {
+                crate::analysis::parse_document(&self.text, Some(t).filter(|_| self.clean && !self.blanked)).0
+            }
             (t, _) => t.clone(),
         }
     }
@@ -129,8 +135,8 @@ impl Document {
     /// nodes, may then give another tree than a fresh parse (and other findings than `loopsafe check`).
     pub fn reparse(&mut self) {
         if self.stale || self.tree.is_none() {
-            let old = self.tree.as_ref().filter(|_| self.clean);
-            self.tree = crate::syntax::parse(&self.text, old);
+            let old = self.tree.as_ref().filter(|_| self.clean && !self.blanked);
+            (self.tree, self.blanked) = crate::analysis::parse_document(&self.text, old);
             self.clean = self.tree.as_ref().is_some_and(|t| !t.root_node().has_error());
             self.stale = false;
         }
@@ -254,6 +260,17 @@ impl Document {
             return false;
         };
         if node.kind() != "comment" || start <= node.start_byte() || end > node.end_byte() {
+            return false;
+        }
+        // A comment between statements only (in a block, or before a body's first statement): inside an
+        // expression or a decorator, the facts may hold a copy of the text around it (a decorator's text
+        // spans `@a#pp.get()`), which moving cannot update.
+        if node.parent().is_some_and(|p| {
+            let k = p.kind();
+            !(matches!(k, "module" | "block" | "function_definition" | "class_definition")
+                || (k.ends_with("_statement") && k != "expression_statement")
+                || k.ends_with("_clause"))
+        }) {
             return false;
         }
         let Some(before) = self.text.get(node.byte_range()) else { return false };
@@ -453,6 +470,46 @@ mod tests {
         let mut d = Document::new(SRC.to_string(), 1);
         d.reparse();
         assert_eq!(d.apply(&[change(3, 10, 3, 10, "x")], Encoding::Utf16), Applied::Whole);
+    }
+
+    /// As `loopsafe check` does, a document blanks brackets nested deeper than `MAX_BRACKETS` before
+    /// parsing (50,000 levels would hold tree-sitter for minutes), and a tree of blanked text is never
+    /// the base of an incremental parse.
+    #[test]
+    fn deep_brackets_are_blanked_in_documents_too() {
+        let catalog = crate::catalog::Catalog::bundled();
+        let settings = crate::settings::Settings::default();
+        let n = crate::analysis::MAX_BRACKETS + 30_000;
+        let deep = format!("import time\nx = {}1{}\nasync def f():\n    time.sleep(1)\n", "(".repeat(n), ")".repeat(n));
+        let mut d = Document::new(deep.clone(), 1);
+        d.reparse();
+        assert!(d.blanked);
+        let tree = d.tree.clone().unwrap();
+        let (_, a) = crate::analysis::analyze_document(&d.text, &tree, d.blanked, catalog, &settings);
+        assert_eq!(a, crate::analysis::analyze_source_file(&deep, catalog, &settings, true));
+        assert!(a.cuts.iter().any(|c| c.message.contains("brackets")), "{:?}", a.cuts);
+        assert_eq!(a.findings.len(), 1, "the call after the deep brackets is analysed");
+        // An edit that keeps them deep: still blanked; the current tree too.
+        d.analysed_now(Arc::new(a));
+        assert_eq!(d.apply(&[change(0, 0, 0, 0, "#")], Encoding::Utf16), Applied::Whole);
+        assert!(d.current_tree().is_some());
+        d.reparse();
+        assert!(d.blanked);
+        // The deep line deleted: the blanked tree is not the base of the next parse.
+        d.apply(&[change(1, 0, 2, 0, "")], Encoding::Utf16);
+        d.reparse();
+        assert!(!d.blanked);
+        assert_eq!(nodes(d.tree.as_ref().unwrap()), nodes(&crate::syntax::parse(&d.text, None).unwrap()));
+        // Replaced by normal text: parsed as usual, incrementally afterwards.
+        let mut d2 = Document::new(deep, 1);
+        d2.reparse();
+        d2.apply(
+            &[TextDocumentContentChangeEvent { range: None, range_length: None, text: SRC.into() }],
+            Encoding::Utf16,
+        );
+        d2.reparse();
+        assert!(!d2.blanked);
+        assert_eq!(nodes(d2.tree.as_ref().unwrap()), nodes(&crate::syntax::parse(SRC, None).unwrap()));
     }
 
     #[test]

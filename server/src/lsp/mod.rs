@@ -228,7 +228,7 @@ impl State {
     fn analyse(&self, d: &Document, uri: &Uri) -> Option<(Facts, FileAnalysis)> {
         let config = self.config();
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match &d.tree {
-            Some(tree) => analysis::analyze_tree(&d.text, tree, &config.catalog, &config.settings),
+            Some(tree) => analysis::analyze_document(&d.text, tree, d.blanked, &config.catalog, &config.settings),
             None => (Facts::default(), FileAnalysis::default()),
         }));
         match &result {

@@ -81,6 +81,8 @@ struct Snap {
 #[derive(Default)]
 struct JobOut {
     tree: Option<Tree>,
+    /// `tree` parses the text with deep brackets blanked (`analysis::parse_document`).
+    blanked: bool,
     analysis: Option<Option<(Facts, FileAnalysis)>>,
 }
 
@@ -103,19 +105,18 @@ fn run_job(rope: Rope, tree: Option<Tree>, config: &Config, job: &Job) -> JobOut
         return JobOut::default();
     }
     let text = rope.to_string();
-    let tree = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        crate::syntax::parse(&text, tree.as_ref().filter(|t| !t.root_node().has_error()))
+    let (tree, blanked) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        analysis::parse_document(&text, tree.as_ref().filter(|t| !t.root_node().has_error()))
     }))
-    .ok()
-    .flatten();
+    .unwrap_or((None, false));
     if cancelled() {
-        return JobOut { tree, analysis: None };
+        return JobOut { tree, blanked, analysis: None };
     }
     let analysed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match &tree {
-        Some(tree) => analysis::analyze_tree(&text, tree, &config.catalog, &config.settings),
+        Some(tree) => analysis::analyze_document(&text, tree, blanked, &config.catalog, &config.settings),
         None => (Facts::default(), FileAnalysis::default()),
     }));
-    JobOut { tree, analysis: Some(analysed.ok()) }
+    JobOut { tree, blanked, analysis: Some(analysed.ok()) }
 }
 
 /// Reads a Python file reported by the watcher or left by a closed document, without ever blocking on
@@ -425,7 +426,7 @@ impl Backend {
             let running = job.clone();
             let out = tokio::task::spawn_blocking(move || run_job(rope, tree, &config, &running)).await;
             // A panic outside the parser and the analysis (caught there) is a failed analysis too.
-            let out = out.unwrap_or_else(|_| JobOut { tree: None, analysis: Some(None) });
+            let out = out.unwrap_or_else(|_| JobOut { tree: None, blanked: false, analysis: Some(None) });
             let next = {
                 let Some(mut doc) = self.state.documents.get_mut(&uri) else { return };
                 if !doc.job.as_ref().is_some_and(|j| Arc::ptr_eq(j, &job)) {
@@ -434,6 +435,7 @@ impl Backend {
                 let log = doc.edits.take();
                 let done = doc.version == job.version && !doc.rerun && out.analysis.is_some();
                 if let Some(mut t) = out.tree {
+                    doc.blanked = out.blanked;
                     if done {
                         doc.clean = !t.root_node().has_error();
                         doc.tree = Some(t);
@@ -515,5 +517,5 @@ fn start_job(doc: &mut Document) -> (Arc<Job>, Rope, Option<Tree>) {
     let job = Arc::new(Job { version: doc.version, cancel: AtomicBool::new(false) });
     doc.job = Some(job.clone());
     doc.edits = Some(Vec::new());
-    (job, doc.rope.clone(), doc.tree.clone())
+    (job, doc.rope.clone(), doc.tree.clone().filter(|_| !doc.blanked))
 }
