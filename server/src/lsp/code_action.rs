@@ -158,7 +158,8 @@ pub(super) fn actions(
         if cancelled() {
             return None;
         }
-        let fixed = fix::fix_all(&text, chains, &config.catalog, &config.settings, &options, false);
+        // Stops between findings when the request is cancelled (many findings take a while).
+        let fixed = fix::fix_all_until(&text, chains, &config.catalog, &config.settings, &options, false, &cancelled);
         if cancelled() {
             return None;
         }
