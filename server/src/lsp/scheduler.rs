@@ -318,7 +318,8 @@ impl State {
 
     /// Drops a file that is gone (or no longer readable text) from the index. Returns whether it was
     /// there (the linked project is then rebuilt).
-    fn drop_from_index(&self, path: &Path) -> bool {
+    pub(super) fn drop_from_index(&self, path: &Path) -> bool {
+        self.stamp(path);
         let removed = self.index.remove(path).is_some();
         if removed {
             *self.linked.lock().expect("linked lock") = None;
