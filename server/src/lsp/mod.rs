@@ -792,6 +792,13 @@ impl LanguageServer for Backend {
         });
     }
 
+    /// Nothing to do: an open document is analysed from its buffer, which the file on disk now equals
+    /// (no re-read), and the watcher's event for that file is ignored while it is open. `save` is not
+    /// advertised (the server needs no saves), but clients may send it anyway.
+    async fn did_save(&self, params: DidSaveTextDocumentParams) {
+        tracing::trace!("saved: {}", params.text_document.uri.as_str());
+    }
+
     async fn did_change_watched_files(&self, params: DidChangeWatchedFilesParams) {
         let mut config_changed = false;
         let mut paths = Vec::new();
