@@ -44,6 +44,18 @@ impl Snapshot {
     pub(super) fn of(d: &super::Document) -> Snapshot {
         Snapshot { rope: d.rope.clone(), version: d.version, tree: d.tree.clone(), stale: d.stale }
     }
+
+    pub(super) fn version(&self) -> i32 {
+        self.version
+    }
+}
+
+/// Whether any of loopsafe's diagnostics describes `version` (only those get quick fixes).
+pub(super) fn any_current(diagnostics: &[Diagnostic], version: i32) -> bool {
+    diagnostics.iter().any(|d| {
+        d.source.as_deref() == Some("loopsafe")
+            && d.data.as_ref().and_then(|x| x.get("version")).and_then(|v| v.as_i64()) == Some(i64::from(version))
+    })
 }
 
 pub(super) fn wants(only: &Option<Vec<CodeActionKind>>, kind: &str) -> bool {

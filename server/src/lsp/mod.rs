@@ -915,19 +915,29 @@ impl LanguageServer for Backend {
         } else {
             Vec::new()
         };
+        let fix_all = code_action::wants(&params.context.only, code_action::FIX_ALL);
         let Some(snapshot) = self.state.documents.get(&uri).map(|d| code_action::Snapshot::of(&d)) else {
             return Ok(None);
         };
-        // Rebuilt on a blocking thread; `$/cancelRequest` drops this future, which stops that work.
+        // Quick fixes only for diagnostics of the current version: none, nothing to compute.
+        if !fix_all && !code_action::any_current(&params.context.diagnostics, snapshot.version()) {
+            return Ok(Some(Vec::new()));
+        }
+        // Rebuilt off the async thread; `$/cancelRequest` drops this future, which stops that work.
+        // Quick fixes on threads of their own, fix-all (which may take long) in the blocking pool.
         let cancel = CancelOnDrop(Arc::new(AtomicBool::new(false)));
         let (state, flag) = (self.state.clone(), cancel.0.clone());
-        let actions =
-            tokio::task::spawn_blocking(move || code_action::actions(&state, snapshot, chains, params, &flag)).await;
+        let work = move || code_action::actions(&state, snapshot, chains, params, &flag);
+        let actions = if fix_all {
+            tokio::task::spawn_blocking(work).await.unwrap_or_else(|e| {
+                tracing::error!("code actions failed: {e}");
+                None
+            })
+        } else {
+            scheduler::interactive(work).await.flatten()
+        };
         drop(cancel);
-        Ok(actions.unwrap_or_else(|e| {
-            tracing::error!("code actions failed: {e}");
-            None
-        }))
+        Ok(actions)
     }
 
     async fn hover(&self, params: HoverParams) -> Result<Option<Hover>> {
