@@ -29,8 +29,12 @@ fn fresh(text: &str) -> Vec<String> {
         .collect()
 }
 
-/// Waits for the response to request `id`, keeping everything else in the inbox.
+/// Waits for the response to request `id` (or takes it from the inbox), keeping everything else there.
 async fn response(c: &mut Client, id: i64) -> Value {
+    let answered = |m: &Value| m.get("id") == Some(&json!(id)) && m.get("method").is_none();
+    if let Some(i) = c.inbox.iter().position(answered) {
+        return c.inbox.remove(i).expect("an inbox message");
+    }
     loop {
         let msg = c.next().await;
         if msg.get("id") == Some(&json!(id)) && msg.get("method").is_none() {
@@ -225,4 +229,48 @@ async fn a_cancelled_fix_all_is_answered_and_the_server_goes_on() {
     let actions = fixed["result"].as_array().unwrap_or_else(|| panic!("{fixed}"));
     assert_eq!(actions.len(), 1, "{fixed}");
     assert_eq!(actions[0]["kind"], "source.fixAll.loopsafe");
+}
+
+/// A cancelled `source.fixAll` stops its work: with one blocking thread, a fix-all of a small document
+/// asked after twenty cancelled fix-alls of a 3,000-finding document runs once they have stopped. Were
+/// they to run to their end (seconds each), it would wait far beyond `lsp_client::WAIT`.
+#[test]
+fn cancelled_fix_alls_free_the_blocking_thread() {
+    let runtime =
+        tokio::runtime::Builder::new_current_thread().enable_all().max_blocking_threads(1).build().expect("a runtime");
+    runtime.block_on(async {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut c, _) = Client::start(json!({}), Some(dir.path())).await;
+        let small = uri(&dir.path().join("small.py"));
+        c.open(&small, ROUTE).await;
+        c.diagnostics_until(&small, |d| d.len() == 1).await;
+        let u = uri(&dir.path().join("a.py"));
+        let findings = 3000;
+        let body: String = (0..findings).map(|i| format!("async def f{i}():\n    time.sleep({i})\n\n\n")).collect();
+        let text = format!("import time\n\n\n{body}");
+        c.open(&u, &text).await;
+        c.diagnostics_until(&u, |d| d.len() == findings).await;
+        let fix_all = |u: &Uri| {
+            json!({
+                "textDocument": { "uri": u.as_str() },
+                "range": { "start": { "line": 0, "character": 0 }, "end": { "line": 0, "character": 0 } },
+                "context": { "diagnostics": [], "only": ["source.fixAll"] },
+            })
+        };
+        let cancelled: Vec<i64> = (0..20).map(|i| 9000 + i).collect();
+        for &id in &cancelled {
+            c.send(json!({ "jsonrpc": "2.0", "id": id, "method": "textDocument/codeAction", "params": fix_all(&u) }))
+                .await;
+            c.notify("$/cancelRequest", json!({ "id": id })).await;
+        }
+        // Computed on the same (only) blocking thread, after the cancelled ones.
+        let fixed = c.request("textDocument/codeAction", fix_all(&small)).await;
+        let actions = fixed["result"].as_array().unwrap_or_else(|| panic!("{fixed}"));
+        assert_eq!(actions.len(), 1, "{fixed}");
+        assert_eq!(actions[0]["kind"], "source.fixAll.loopsafe");
+        for id in cancelled {
+            let answer = response(&mut c, id).await;
+            assert_eq!(answer["error"]["code"], -32800, "{answer}");
+        }
+    });
 }

@@ -623,6 +623,8 @@ struct Shared {
     /// didChange/didOpen versions not yet published, with when they were sent.
     change_pending: HashMap<String, VecDeque<(i64, Instant)>>,
     latencies: BTreeMap<&'static str, Vec<f64>>,
+    /// Hovers and quick fixes: (label, latency in ms, when sent), to show when the slowest were sent.
+    timed: Vec<(&'static str, f64, Instant)>,
     last_message: Option<Instant>,
     server_requests: BTreeMap<String, usize>,
     /// Messages sent, by method.
@@ -807,6 +809,9 @@ fn reader(stdout: impl Read, link: Arc<Link>, replies: mpsc::Sender<Value>) {
                             s.cancelled_answered_with_result += 1;
                         } else if p.label != "sync" {
                             s.latencies.entry(p.label).or_default().push(ms(now - p.sent));
+                            if matches!(p.label, "hover" | "codeAction quickfix") {
+                                s.timed.push((p.label, ms(now - p.sent), p.sent));
+                            }
                         }
                         if p.method == "textDocument/diagnostic"
                             && let Some(items) = msg["result"]["items"].as_array()
@@ -1944,6 +1949,7 @@ fn run(soak: &mut Soak) -> Result<Vec<String>, String> {
     for d in 0..soak.docs.len() {
         soak.open(d)?;
     }
+    soak.notes.push(format!("50 documents opened at {:.2} s", soak.started.elapsed().as_secs_f64()));
 
     // Halfway between the RSS reference point (where the chain through the helper is checked) and the end.
     let fix_at = BASELINE_AFTER + (soak.cfg.messages - BASELINE_AFTER) / 2;
@@ -1959,6 +1965,7 @@ fn run(soak: &mut Soak) -> Result<Vec<String>, String> {
         }
         if baseline.is_none() && soak.sent >= BASELINE_AFTER {
             // The reference point for memory: everything answered and published, then RSS settled.
+            soak.notes.push(format!("{BASELINE_AFTER} messages sent at {:.2} s", soak.started.elapsed().as_secs_f64()));
             soak.settle(QUIET, "settling after the first 1,000 messages")?;
             baseline = Some(soak.settled_rss());
             base_bytes = soak.docs.iter().map(|d| d.text.len()).sum::<usize>();
@@ -2077,6 +2084,14 @@ fn run(soak: &mut Soak) -> Result<Vec<String>, String> {
 
     // Figures.
     let fig = figures(&s.latencies);
+    let mut slowest = s.timed.clone();
+    slowest.sort_by(|a, b| b.1.total_cmp(&a.1));
+    let slowest: Vec<String> = slowest
+        .iter()
+        .take(8)
+        .map(|(label, ms, sent)| format!("{label} {ms:.0} ms sent at {:.2} s", (*sent - soak.started).as_secs_f64()))
+        .collect();
+    eprintln!("slowest hovers and quick fixes (time from the session's start): {}", slowest.join("; "));
     let (base_kb, base_samples) = baseline.unwrap_or((0, Vec::new()));
     let (end_kb, end_samples) = end_rss;
     let growth = end_kb as f64 / base_kb.max(1) as f64 - 1.0;

@@ -384,8 +384,23 @@ pub fn fix_all(
     options: &Options,
     allow_unsafe: bool,
 ) -> FixedText {
+    fix_all_until(text, extra, catalog, settings, options, allow_unsafe, &|| false)
+}
+
+/// [`fix_all`] that stops between steps (rounds and findings) once `cancelled` returns true: the
+/// language server's `source.fixAll` when its request is cancelled. What it returns then is a partial
+/// result, to be thrown away.
+pub fn fix_all_until(
+    text: &str,
+    extra: Vec<Target>,
+    catalog: &Catalog,
+    settings: &Settings,
+    options: &Options,
+    allow_unsafe: bool,
+    cancelled: &dyn Fn() -> bool,
+) -> FixedText {
     let choose = |f: &Fix| f.id.is_automatic() && (allow_unsafe || f.applicability == Applicability::Safe);
-    fix_rounds(text, extra, catalog, settings, options, &choose, true)
+    fix_rounds(text, extra, catalog, settings, options, &choose, true, cancelled)
 }
 
 /// [`fix_all`] with the choice of fix made by `choose` (the first fix of a finding it accepts).
@@ -401,10 +416,12 @@ pub fn fix_all_with(
     options: &Options,
     choose: &dyn Fn(&Fix) -> bool,
 ) -> FixedText {
-    fix_rounds(text, extra, catalog, settings, options, choose, false)
+    fix_rounds(text, extra, catalog, settings, options, choose, false, &|| false)
 }
 
-/// The rounds of [`fix_all_with`]; `automatic_only`: no suppression is computed (`choose` takes none).
+/// The rounds of [`fix_all_with`]; `automatic_only`: no suppression is computed (`choose` takes none);
+/// `cancelled` is asked before each round and each finding (see [`fix_all_until`]).
+#[allow(clippy::too_many_arguments)]
 fn fix_rounds(
     text: &str,
     extra: Vec<Target>,
@@ -413,11 +430,15 @@ fn fix_rounds(
     options: &Options,
     choose: &dyn Fn(&Fix) -> bool,
     automatic_only: bool,
+    cancelled: &dyn Fn() -> bool,
 ) -> FixedText {
     let mut current = text.to_string();
     let mut carried = extra;
     let mut result = FixedText::default();
     for _ in 0..MAX_ROUNDS {
+        if cancelled() {
+            break;
+        }
         let Some(tree) = crate::syntax::parse(&current, None) else { break };
         let ctx = FileContext::new(&current, &tree, catalog, options);
         let mut targets: Vec<Target> = analysis::analyze(&current, &tree, catalog, settings)
@@ -431,6 +452,10 @@ fn fix_rounds(
         // `await` added there would end up in a plain `def`); the next round re-analyses them.
         let mut sync_regions: HashSet<(usize, usize)> = HashSet::new();
         for t in &targets {
+            if cancelled() {
+                result.text = current;
+                return result;
+            }
             let fixes = ctx.fixes_of(t, automatic_only);
             let Some(fix) = fixes.fixes.into_iter().find(|f| choose(f)) else {
                 continue;

@@ -49,6 +49,18 @@ impl Snapshot {
             stale: d.stale,
         }
     }
+
+    pub(super) fn version(&self) -> i32 {
+        self.version
+    }
+}
+
+/// Whether any of loopsafe's diagnostics describes `version` (only those get quick fixes).
+pub(super) fn any_current(diagnostics: &[Diagnostic], version: i32) -> bool {
+    diagnostics.iter().any(|d| {
+        d.source.as_deref() == Some("loopsafe")
+            && d.data.as_ref().and_then(|x| x.get("version")).and_then(|v| v.as_i64()) == Some(i64::from(version))
+    })
 }
 
 pub(super) fn wants(only: &Option<Vec<CodeActionKind>>, kind: &str) -> bool {
@@ -163,7 +175,8 @@ pub(super) fn actions(
         if cancelled() {
             return None;
         }
-        let fixed = fix::fix_all(&text, chains, &config.catalog, &config.settings, &options, false);
+        // Stops between findings when the request is cancelled (many findings take a while).
+        let fixed = fix::fix_all_until(&text, chains, &config.catalog, &config.settings, &options, false, &cancelled);
         if cancelled() {
             return None;
         }

@@ -58,7 +58,7 @@ where
     let (server_output, reply_output) = split_output(output);
     let shut_down = Arc::new(AtomicBool::new(false));
     let service = Conform { inner: service, shut_down: shut_down.clone() };
-    let server = Server::new(messages, server_output, socket).serve(service);
+    let server = Server::new(messages, server_output, socket).concurrency_level(IN_FLIGHT).serve(service);
     // The guard's answers are written by this future, beside the server's (same task, so neither
     // waits on the other except at a message boundary).
     let answer = async {
@@ -76,6 +76,11 @@ where
     }
     if shut_down.load(Ordering::Acquire) { Ended::AfterShutdown } else { Ended::WithoutShutdown }
 }
+
+/// How many messages tower-lsp handles at once. Its default, 4, counts requests that wait (a pull for
+/// the current version's analysis, a fix-all for its chain findings, code actions on their threads):
+/// four of those and no message behind them is even read, a hover included.
+const IN_FLIGHT: usize = 64;
 
 /// A body from this size on is checked on a blocking thread.
 const BIG_MESSAGE: usize = 1 << 20;

@@ -17,7 +17,7 @@ mod scheduler;
 mod stdio;
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::Duration;
@@ -81,6 +81,10 @@ struct State {
     documents: DashMap<Uri, Document>,
     /// Every workspace file's analysis: open ones from their buffer, closed ones from disk.
     index: DashMap<PathBuf, Arc<FileAnalysis>>,
+    /// When each index entry was last written by the refresher (a tick of `index_clock`): background
+    /// indexing leaves alone an entry written after it started (its read of the file is older).
+    index_stamps: DashMap<PathBuf, u64>,
+    index_clock: AtomicU64,
     roots: RwLock<Vec<PathBuf>>,
     config: RwLock<Arc<Config>>,
     caps: OnceLock<Caps>,
@@ -154,28 +158,31 @@ impl Backend {
     }
 
     fn new(client: Client) -> Backend {
-        let config = Config { settings: Settings::default(), catalog: Arc::new(Catalog::bundled().clone()) };
-        Backend {
-            client,
-            state: Arc::new(State {
-                documents: DashMap::new(),
-                index: DashMap::new(),
-                roots: RwLock::new(Vec::new()),
-                config: RwLock::new(Arc::new(config)),
-                caps: OnceLock::new(),
-                linked: Mutex::new(None),
-                client_table: RwLock::new(None),
-                closed_findings: DashMap::new(),
-                anyio: Mutex::new(None),
-                work: Mutex::new(scheduler::Work::default()),
-                published: tokio::sync::Notify::new(),
-                config_generation: AtomicU64::new(0),
-            }),
-        }
+        Backend { client, state: Arc::new(State::new()) }
     }
 }
 
 impl State {
+    fn new() -> State {
+        let config = Config { settings: Settings::default(), catalog: Arc::new(Catalog::bundled().clone()) };
+        State {
+            documents: DashMap::new(),
+            index: DashMap::new(),
+            index_stamps: DashMap::new(),
+            index_clock: AtomicU64::new(0),
+            roots: RwLock::new(Vec::new()),
+            config: RwLock::new(Arc::new(config)),
+            caps: OnceLock::new(),
+            linked: Mutex::new(None),
+            client_table: RwLock::new(None),
+            closed_findings: DashMap::new(),
+            anyio: Mutex::new(None),
+            work: Mutex::new(scheduler::Work::default()),
+            published: tokio::sync::Notify::new(),
+            config_generation: AtomicU64::new(0),
+        }
+    }
+
     fn caps(&self) -> Caps {
         self.caps.get().copied().unwrap_or(Caps {
             encoding: Encoding::Utf16,
@@ -246,6 +253,7 @@ impl State {
     /// linker computes (and so possibly other files' diagnostics); a change of positions only is swapped
     /// into the linked project in place.
     fn update_index(&self, path: PathBuf, analysis: Arc<FileAnalysis>) -> bool {
+        self.stamp(&path);
         let old = self.index.insert(path.clone(), analysis.clone());
         if old.as_ref().is_some_and(|o| o.summary == analysis.summary) {
             return false;
@@ -268,6 +276,12 @@ impl State {
         }
         *guard = None;
         true
+    }
+
+    /// Marks an index entry as written now, before it is written (see `index_workspace`).
+    fn stamp(&self, path: &Path) {
+        let tick = self.index_clock.fetch_add(1, Ordering::SeqCst) + 1;
+        self.index_stamps.insert(path.to_path_buf(), tick);
     }
 
     /// Runs `f` on the linked project, linking it first if needed. The lock is held only while `f` runs
@@ -409,6 +423,16 @@ impl State {
     /// Indexes every Python file of the workspace roots that is not open (open ones are analysed from
     /// their buffers).
     fn index_workspace(&self) -> usize {
+        let read = self.read_workspace();
+        self.commit_index(read)
+    }
+
+    /// The first half of `index_workspace`: every workspace file read and analysed, with the tick of
+    /// the index clock when the reading started.
+    fn read_workspace(&self) -> (u64, Vec<(PathBuf, FileAnalysis)>) {
+        // Files the refresher indexes after this (the watcher reported them) were read after this pass
+        // read them: their entries are newer and stay.
+        let started = self.index_clock.fetch_add(1, Ordering::SeqCst) + 1;
         let config = self.config();
         let roots = self.roots.read().expect("roots lock").clone();
         let mut files = Vec::new();
@@ -442,12 +466,25 @@ impl State {
                 }
             })
             .collect();
+        (started, analysed)
+    }
+
+    /// The second half of `index_workspace`: what it read goes into the index, except over an open
+    /// document or an entry the refresher wrote since the reading started.
+    fn commit_index(&self, (started, analysed): (u64, Vec<(PathBuf, FileAnalysis)>)) -> usize {
         let n = analysed.len();
         for (path, a) in analysed {
             // An open document's buffer wins over the file on disk.
             let open = Uri::from_file_path(&path).is_some_and(|u| self.documents.contains_key(&u));
-            if !open {
-                self.index.insert(path, Arc::new(a));
+            if open {
+                continue;
+            }
+            // The refresher stamps an entry before writing it, and the check holds the entry's lock: a
+            // write after the check replaces this one, one before it is seen.
+            let entry = self.index.entry(path);
+            let newer = self.index_stamps.get(entry.key()).is_some_and(|t| *t > started);
+            if !newer {
+                entry.insert(Arc::new(a));
             }
         }
         *self.linked.lock().expect("linked lock") = None;
@@ -755,6 +792,13 @@ impl LanguageServer for Backend {
         });
     }
 
+    /// Nothing to do: an open document is analysed from its buffer, which the file on disk now equals
+    /// (no re-read), and the watcher's event for that file is ignored while it is open. `save` is not
+    /// advertised (the server needs no saves), but clients may send it anyway.
+    async fn did_save(&self, params: DidSaveTextDocumentParams) {
+        tracing::trace!("saved: {}", params.text_document.uri.as_str());
+    }
+
     async fn did_change_watched_files(&self, params: DidChangeWatchedFilesParams) {
         let mut config_changed = false;
         let mut paths = Vec::new();
@@ -871,19 +915,29 @@ impl LanguageServer for Backend {
         } else {
             Vec::new()
         };
+        let fix_all = code_action::wants(&params.context.only, code_action::FIX_ALL);
         let Some(snapshot) = self.state.documents.get(&uri).map(|d| code_action::Snapshot::of(&d)) else {
             return Ok(None);
         };
-        // Rebuilt on a blocking thread; `$/cancelRequest` drops this future, which stops that work.
+        // Quick fixes only for diagnostics of the current version: none, nothing to compute.
+        if !fix_all && !code_action::any_current(&params.context.diagnostics, snapshot.version()) {
+            return Ok(Some(Vec::new()));
+        }
+        // Rebuilt off the async thread; `$/cancelRequest` drops this future, which stops that work.
+        // Quick fixes on threads of their own, fix-all (which may take long) in the blocking pool.
         let cancel = CancelOnDrop(Arc::new(AtomicBool::new(false)));
         let (state, flag) = (self.state.clone(), cancel.0.clone());
-        let actions =
-            tokio::task::spawn_blocking(move || code_action::actions(&state, snapshot, chains, params, &flag)).await;
+        let work = move || code_action::actions(&state, snapshot, chains, params, &flag);
+        let actions = if fix_all {
+            tokio::task::spawn_blocking(work).await.unwrap_or_else(|e| {
+                tracing::error!("code actions failed: {e}");
+                None
+            })
+        } else {
+            scheduler::interactive(work).await.flatten()
+        };
         drop(cancel);
-        Ok(actions.unwrap_or_else(|e| {
-            tracing::error!("code actions failed: {e}");
-            None
-        }))
+        Ok(actions)
     }
 
     async fn hover(&self, params: HoverParams) -> Result<Option<Hover>> {
@@ -1064,4 +1118,46 @@ fn hover_text(d: &Diagnostic, route: Option<&str>, instead: Option<&str>) -> Str
         s.push_str(&format!("\nInstead: {instead}\n"));
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn summary_of(text: &str) -> crate::analysis::summary::FileSummary {
+        let config = Config { settings: Settings::default(), catalog: Arc::new(Catalog::bundled().clone()) };
+        analysis::analyze_source_file(text, &config.catalog, &config.settings, true).summary
+    }
+
+    /// Background indexing reads a file, the file changes and the watcher's update is indexed, then
+    /// indexing stores what it read: the watcher's (newer) entry stays; so does a deletion. A file the
+    /// refresher did not touch meanwhile gets the indexing's entry.
+    #[test]
+    fn a_watcher_update_after_indexing_read_the_file_wins() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = std::fs::canonicalize(dir.path()).unwrap();
+        let old = "import time\n\n\ndef pause():\n    time.sleep(1)\n";
+        let new = "def pause():\n    pass\n";
+        for name in ["changed.py", "deleted.py", "kept.py"] {
+            std::fs::write(root.join(name), old).unwrap();
+        }
+        let state = State::new();
+        *state.roots.write().unwrap() = vec![root.clone()];
+        let read = state.read_workspace();
+        // Meanwhile: one file rewritten, one deleted, both reported by the watcher and indexed.
+        std::fs::write(root.join("changed.py"), new).unwrap();
+        std::fs::remove_file(root.join("deleted.py")).unwrap();
+        let config = state.config();
+        let fresh = analysis::analyze_source_file(new, &config.catalog, &config.settings, true);
+        state.update_index(root.join("changed.py"), Arc::new(fresh));
+        state.drop_from_index(&root.join("deleted.py"));
+        assert_eq!(state.commit_index(read), 3);
+        assert_eq!(state.index.get(&root.join("changed.py")).unwrap().summary, summary_of(new));
+        assert!(!state.index.contains_key(&root.join("deleted.py")));
+        assert_eq!(state.index.get(&root.join("kept.py")).unwrap().summary, summary_of(old));
+        // A later indexing pass reads the disk as it is now.
+        state.index_workspace();
+        assert_eq!(state.index.get(&root.join("changed.py")).unwrap().summary, summary_of(new));
+        assert!(!state.index.contains_key(&root.join("deleted.py")));
+    }
 }

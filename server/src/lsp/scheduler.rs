@@ -96,6 +96,39 @@ impl Drop for CancelOnDrop {
     }
 }
 
+/// Threads that compute quick fixes: requests a user waits for, which must not queue behind analysis
+/// jobs, refresher passes and fix-alls in the runtime's blocking pool (under a flood of edits its
+/// queue holds dozens of whole-file analyses).
+const INTERACTIVE_THREADS: usize = 2;
+
+/// Runs `f` on the interactive threads (see `INTERACTIVE_THREADS`); `None` when it panicked (logged).
+/// Dropping the returned future does not stop `f`: pass it a flag (`CancelOnDrop`) for that.
+pub async fn interactive<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Option<T> {
+    static POOL: std::sync::OnceLock<Option<rayon::ThreadPool>> = std::sync::OnceLock::new();
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let job = move || {
+        let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+        let _ = tx.send(out.ok());
+    };
+    let pool = POOL.get_or_init(|| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(INTERACTIVE_THREADS)
+            .thread_name(|i| format!("loopsafe-actions-{i}"))
+            .build()
+            .inspect_err(|e| tracing::warn!("no threads for code actions ({e}); they share the blocking pool"))
+            .ok()
+    });
+    match pool {
+        Some(pool) => pool.spawn(job),
+        None => drop(tokio::task::spawn_blocking(job)),
+    }
+    let out = rx.await.ok().flatten();
+    if out.is_none() {
+        tracing::error!("a code action panicked");
+    }
+    out
+}
+
 /// Parses (incrementally from `tree`, which has the edits, unless it had syntax errors: see
 /// `Document::reparse`) and analyses one snapshot. Runs on a
 /// blocking thread; a panic in the parser or the analysis is caught.
@@ -319,7 +352,8 @@ impl State {
 
     /// Drops a file that is gone (or no longer readable text) from the index. Returns whether it was
     /// there (the linked project is then rebuilt).
-    fn drop_from_index(&self, path: &Path) -> bool {
+    pub(super) fn drop_from_index(&self, path: &Path) -> bool {
+        self.stamp(path);
         let removed = self.index.remove(path).is_some();
         if removed {
             *self.linked.lock().expect("linked lock") = None;
