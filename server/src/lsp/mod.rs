@@ -1058,14 +1058,16 @@ fn client_table(value: serde_json::Value, ctx: &str) -> std::result::Result<Opti
     Ok(Some(table))
 }
 
-/// A document pull's answer: `unchanged` when the client holds the same report.
+/// A document pull's answer: `unchanged` when the client holds the same report and no other document's
+/// changed.
 fn pull_report(
     params: &DocumentDiagnosticParams,
     items: Vec<Diagnostic>,
     related: Option<HashMap<Uri, DocumentDiagnosticReportKind>>,
 ) -> DocumentDiagnosticReportResult {
     let id = result_id(&items);
-    let report = if params.previous_result_id.as_ref() == Some(&id) {
+    // With related documents, a full report: Neovim reads them only from one.
+    let report = if related.is_none() && params.previous_result_id.as_ref() == Some(&id) {
         DocumentDiagnosticReport::Unchanged(RelatedUnchangedDocumentDiagnosticReport {
             related_documents: related,
             unchanged_document_diagnostic_report: UnchangedDocumentDiagnosticReport { result_id: id },
