@@ -459,7 +459,9 @@ fn drop_last_use(ctx: &FileContext<'_>, func: Node<'_>, edits: &mut Vec<Edit>) {
             return;
         }
         let inside = |outer: Node<'_>| outer.start_byte() <= n.start_byte() && n.end_byte() <= outer.end_byte();
-        let skip = n.id() == stmt.id() || n.id() == root_name.id();
+        // Import statements bind names or name modules (`from time import sleep` does not use `time`).
+        let skip = matches!(n.kind(), "import_statement" | "import_from_statement" | "future_import_statement")
+            || n.id() == root_name.id();
         if !skip {
             match n.kind() {
                 "identifier" if ctx.node_text(n) == name && !inside(func) => {
@@ -501,14 +503,21 @@ fn remove_statement(ctx: &FileContext<'_>, stmt: Node<'_>, edits: &mut Vec<Edit>
     if !text[stmt.end_byte()..line_end].trim().is_empty() {
         return; // `import time; x = 1`, or a comment after it
     }
-    let removed = start..line_end;
+    // The first import of its group, with a blank line after it: the blank line goes too.
+    let before = text[..start].trim_end_matches('\n');
+    let previous = &before[before.rfind('\n').map_or(0, |i| i + 1)..];
+    let first_of_group = !(previous.starts_with("import ") || previous.starts_with("from "));
+    let group_end = if first_of_group && text[line_end..].starts_with('\n') { line_end + 1 } else { line_end };
+    let removed = start..group_end;
     if let Some(insert) = edits.iter_mut().find(|e| e.range.is_empty() && removed.contains(&e.range.start)) {
         if insert.range.start == start {
-            insert.range = removed;
+            // The new import keeps the group, and its blank line after.
+            insert.range = start..line_end;
         }
         return;
     }
     edits.push(Edit { range: removed, text: String::new() });
+    edits.sort_by_key(|e| (e.range.start, e.range.end));
 }
 
 // -------------------------------------------------------------------------------------- async file
