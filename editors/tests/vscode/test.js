@@ -35,7 +35,22 @@ const COLUMN = 9;
 const BEFORE = "time.sleep(1)";
 const CODE = "LS102"; // blocking-sleep
 // The quick fix to apply and the line it leaves. `asyncio` is already imported by main.py.
-const FIX_TITLE = /Replace `time\.sleep` with `await asyncio\.sleep`/; // server/src/fix/kinds.rs, async_sleep
+const FIX_TITLE = /^Replace time\.sleep with await asyncio\.sleep/; // server/src/fix/kinds.rs, async_sleep (no backticks)
+// A module whose only finding is a chain through app/services.py (written into the workspace copy).
+const CHAIN_FILE = "app/stock_api.py";
+const CHAIN_SOURCE = `"""Stock levels, from the inventory service."""
+
+from fastapi import APIRouter
+
+from app import services
+
+router = APIRouter()
+
+
+@router.get("/stock")
+async def stock(skus: str) -> dict[str, int]:
+    return services.stock_summary(skus.split(","))
+`;
 const AFTER = "await asyncio.sleep(1)";
 
 const { chromium } = require(path.join(CACHE, "node_modules", "playwright-core"));
@@ -239,16 +254,19 @@ async function run(page, url) {
     throw new Error(`expected an error squiggle (blocking-sleep is critical), got ${sq.cls}`);
   }
 
-  // 3. The Problems panel row: message, source, code and position.
+  // 3. The Problems panel row at the call's position (found by position, then checked): source, code,
+  // and a message without raw backticks.
   await page.keyboard.press("Control+Shift+M");
-  const row = await until(`a Problems row for ${CODE}`, async () =>
-    (await problemRows(page)).find((r) => r.text.includes(CODE)),
+  const at = `[Ln ${LINE}, Col ${COLUMN}]`;
+  const row = await until(`a loopsafe Problems row at ${at}`, async () =>
+    (await problemRows(page)).find((r) => r.text.includes(at) && r.text.includes("loopsafe")),
   );
   log(`Problems row: ${row.text}`);
-  const expect = [["loopsafe", "source"], [CODE, "code"], [`[Ln ${LINE}, Col ${COLUMN}]`, "position"], ["time.sleep", "message"]];
+  const expect = [[CODE, "code"], ["time.sleep stops the whole event loop", "message (without backticks)"]];
   for (const [s, what] of expect) {
     if (!row.text.includes(s)) throw new Error(`the Problems row lacks the ${what} \`${s}\`: ${row.text}`);
   }
+  if (row.text.includes("`")) throw new Error(`the Problems row shows raw backticks: ${row.text}`);
 
   // 4. The quick fix from the light bulb at the call (Ctrl+. when no light bulb shows).
   await goToLine(page, LINE, COLUMN);
@@ -257,6 +275,8 @@ async function run(page, url) {
     rows.map((r) => r.innerText.replace(/\s+/g, " ").trim()),
   );
   log(`quick fixes offered: ${JSON.stringify(titles)}`);
+  const ticked = titles.filter((t) => t.includes("`") && !t.startsWith("Ruff"));
+  if (ticked.length > 0) throw new Error(`quick fix titles with raw backticks: ${JSON.stringify(ticked)}`);
   const item = page.locator(".action-widget .monaco-list-row").filter({ hasText: FIX_TITLE }).first();
   if ((await item.count()) === 0) {
     throw new Error(`no quick fix matching ${FIX_TITLE} among ${JSON.stringify(titles)}`);
@@ -285,6 +305,29 @@ async function run(page, url) {
     return rows.some((r) => r.text.includes("loopsafe")) && !rows.some((r) => r.text.includes(CODE));
   });
   log(`the squiggle and the ${CODE} row are gone; other rows: ${(await problemRows(page)).filter((r) => /LS\d/.test(r.text)).length}`);
+
+  // 5b. The chain finding of stock_api.py (its only finding, through app/services.py) is listed
+  // without any edit: the workspace report of a closed file, then the document's own once opened.
+  const chainRow = async () =>
+    (await problemRows(page)).find((r) => r.text.includes("services.stock_summary is synchronous") && r.text.includes("[Ln 12, Col 12]"));
+  const chained = await until("the chain finding of stock_api.py in the Problems panel", chainRow);
+  log(`chain row: ${chained.text}`);
+  await until(`${CHAIN_FILE} to open`, async () => {
+    await page.keyboard.press("Escape");
+    await page.locator(".monaco-workbench").click({ position: { x: 5, y: 5 }, force: true }).catch(() => {});
+    await page.keyboard.press("Control+P");
+    await page.waitForSelector(".quick-input-widget input", { state: "visible", timeout: 5000 });
+    await page.keyboard.type(CHAIN_FILE);
+    await page.waitForSelector(".quick-input-list .monaco-list-row", { timeout: 5000 });
+    await page.keyboard.press("Enter");
+    return page.waitForSelector(".tab.active:has-text('stock_api.py')", { timeout: 5000 });
+  });
+  await until("the chain squiggle in the opened stock_api.py", async () => {
+    const s = await lineState(page, "services.stock_summary(");
+    return s && s.squiggles.length > 0 ? s : null;
+  });
+  await until("the chain row to stay once stock_api.py is open", chainRow);
+  log("stock_api.py opened: its chain finding is squiggled and listed");
 
   // 6. A setting reaches the server: `loopsafe.ignore` in the workspace's settings drops LS107 rows,
   // the others stay (workspace/didChangeConfiguration with the key of [tool.loopsafe]).
@@ -483,6 +526,7 @@ function stop(server) {
 async function main() {
   for (const d of Object.values(dirs)) if (d !== dirs.workspace) fs.mkdirSync(d, { recursive: true });
   if (!fs.existsSync(path.join(dirs.workspace, FILE))) throw new Error(`no ${FILE} in ${dirs.workspace}`);
+  fs.writeFileSync(path.join(dirs.workspace, CHAIN_FILE), CHAIN_SOURCE);
   installExtension();
   const browser = await chromium.launch({
     executablePath: CHROMIUM,
