@@ -5,6 +5,10 @@
 //   2. the Problems panel row: source loopsafe, code LS102, [Ln 38, Col 9];
 //   3. the quick fix from the light bulb (Ctrl+. if no light bulb shows), applied;
 //   4. the new text in the editor (and on disk after saving), the squiggle and the row gone;
+//   4b. app/stock_api.py (written here; its only finding a chain through app/services.py): its row
+//      without any edit, its squiggle once opened, the hover (the message once, the chain's places in
+//      services.py, the run_in_threadpool advice), services.py edited unsaved (the finding goes, and
+//      comes back when the line is typed back), the first quick fix of the menu applied and saved;
 //   5. a setting (`loopsafe.ignore`) reaching the server; the server run being the bundled binary;
 //   6. `loopsafe.path` winning over the bundled binary; the Restart Server and Show Output commands.
 // Then, in a second code-server with workspace trust on: Restricted Mode runs only the bundled binary
@@ -312,22 +316,82 @@ async function run(page, url) {
     (await problemRows(page)).find((r) => r.text.includes("services.stock_summary is synchronous") && r.text.includes("[Ln 12, Col 12]"));
   const chained = await until("the chain finding of stock_api.py in the Problems panel", chainRow);
   log(`chain row: ${chained.text}`);
-  await until(`${CHAIN_FILE} to open`, async () => {
-    await page.keyboard.press("Escape");
-    await page.locator(".monaco-workbench").click({ position: { x: 5, y: 5 }, force: true }).catch(() => {});
-    await page.keyboard.press("Control+P");
-    await page.waitForSelector(".quick-input-widget input", { state: "visible", timeout: 5000 });
-    await page.keyboard.type(CHAIN_FILE);
-    await page.waitForSelector(".quick-input-list .monaco-list-row", { timeout: 5000 });
-    await page.keyboard.press("Enter");
-    return page.waitForSelector(".tab.active:has-text('stock_api.py')", { timeout: 5000 });
-  });
+  await openFile(page, CHAIN_FILE);
   await until("the chain squiggle in the opened stock_api.py", async () => {
     const s = await lineState(page, "services.stock_summary(");
     return s && s.squiggles.length > 0 ? s : null;
   });
   await until("the chain row to stay once stock_api.py is open", chainRow);
   log("stock_api.py opened: its chain finding is squiggled and listed");
+
+  // 5c. The hover on it (Show Hover from the keyboard): VS Code shows the message and the chain's
+  // locations; loopsafe's part adds the advice, naming the quick fix's run_in_threadpool, and does not
+  // repeat the message.
+  await goToLine(page, 12, 12);
+  await page.keyboard.press("Control+K");
+  await page.keyboard.press("Control+I");
+  const hover = await until("the hover on the chain finding", async () => {
+    const t = await page.evaluate(() =>
+      [...document.querySelectorAll(".monaco-hover")].map((h) => h.innerText).join("\n"),
+    );
+    return t.includes("run_in_threadpool") ? t : null;
+  });
+  log(`hover: ${hover.replace(/\s+/g, " ")}`);
+  const repeats = hover.split("services.stock_summary is synchronous").length - 1;
+  if (repeats !== 1) throw new Error(`the hover shows the message ${repeats} times: ${hover}`);
+  if (!/services\.py\D+17\D/.test(hover) || !/services\.py\D+10\D/.test(hover)) {
+    throw new Error(`the hover lacks the chain's places (services.py lines 17 and 10): ${hover}`);
+  }
+  await page.keyboard.press("Escape");
+
+  // 5d. app/services.py edited, unsaved: the chain finding goes from stock_api.py (its squiggle, in
+  // view, and its row while the panel still lists main.py's), and comes back when the edit is undone.
+  const servicesLines = fs.readFileSync(path.join(dirs.workspace, "app/services.py"), "utf8").split("\n");
+  const getLine = servicesLines.findIndex((l) => l.includes("requests.get(")) + 1;
+  const originalLine = servicesLines[getLine - 1];
+  await openFile(page, "app/services.py");
+  await goToLine(page, getLine, 1);
+  await page.keyboard.press("Shift+End");
+  await page.keyboard.insertText("    response = inventory_response(sku)"); // as one edit: no auto-closing
+  await openFile(page, CHAIN_FILE);
+  await until("the chain finding to go from stock_api.py after the unsaved edit of services.py", async () => {
+    const s = await lineState(page, "services.stock_summary(");
+    const rows = await problemRows(page);
+    return s && s.squiggles.length === 0 && rows.some((r) => r.text.includes("LS107")) && !(await chainRow());
+  });
+  log("services.py edited (unsaved): the chain squiggle and row went from stock_api.py");
+  await openFile(page, "app/services.py");
+  await goToLine(page, getLine, 1);
+  await page.keyboard.press("Shift+End");
+  await page.keyboard.insertText(originalLine);
+  await openFile(page, CHAIN_FILE);
+  await until("the chain finding back after the edit was undone", async () => {
+    const s = await lineState(page, "services.stock_summary(");
+    return s && s.squiggles.length > 0 && (await chainRow());
+  });
+  log("edit undone (the line typed back): the chain finding is back");
+
+  // 5e. The preferred fix from the quick fix menu: the first row is loopsafe's offload fix; applied,
+  // saved, on disk.
+  await goToLine(page, 12, 12);
+  await openQuickFixes(page);
+  const chainTitles = await page.$$eval(".action-widget .monaco-list-row", (rows) =>
+    rows.map((r) => r.innerText.replace(/\s+/g, " ").trim()),
+  );
+  log(`quick fixes at the chain: ${JSON.stringify(chainTitles)}`);
+  const firstFix = chainTitles.find((t) => t !== "Quick Fix");
+  if (firstFix !== "Offload services.stock_summary to a thread with run_in_threadpool") {
+    throw new Error(`the first quick fix is not the preferred offload fix: ${JSON.stringify(chainTitles)}`);
+  }
+  await page.locator(".action-widget .monaco-list-row").filter({ hasText: firstFix }).first().click();
+  await until("the offload fix in the editor", async () => (await lineState(page, "await run_in_threadpool(")) !== null);
+  await page.keyboard.press("Control+S");
+  await until(`${CHAIN_FILE} saved with the fix`, async () => {
+    const t = fs.readFileSync(path.join(dirs.workspace, CHAIN_FILE), "utf8");
+    return t.includes("return await run_in_threadpool(services.stock_summary, skus.split(\",\"))") &&
+      t.includes("from fastapi.concurrency import run_in_threadpool");
+  });
+  log("the offload fix applied from the menu and saved");
 
   // 6. A setting reaches the server: `loopsafe.ignore` in the workspace's settings drops LS107 rows,
   // the others stay (workspace/didChangeConfiguration with the key of [tool.loopsafe]).
@@ -463,6 +527,21 @@ function outputLog(userData = dirs.userData) {
   };
   walk(path.join(userData, "logs"));
   return found.map((f) => fs.readFileSync(f, "utf8")).join("\n");
+}
+
+/** Opens a workspace file with Quick Open (retried: focus may be elsewhere). */
+async function openFile(page, rel) {
+  const name = path.basename(rel);
+  await until(`${rel} to open`, async () => {
+    await page.keyboard.press("Escape");
+    await page.locator(".monaco-workbench").click({ position: { x: 5, y: 5 }, force: true }).catch(() => {});
+    await page.keyboard.press("Control+P");
+    await page.waitForSelector(".quick-input-widget input", { state: "visible", timeout: 5000 });
+    await page.keyboard.type(rel);
+    await page.waitForSelector(".quick-input-list .monaco-list-row", { timeout: 5000 });
+    await page.keyboard.press("Enter");
+    return page.waitForSelector(`.tab.active:has-text('${name}')`, { timeout: 5000 });
+  });
 }
 
 async function goToLine(page, line, column) {
