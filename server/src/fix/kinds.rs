@@ -508,13 +508,12 @@ fn remove_statement(ctx: &FileContext<'_>, stmt: Node<'_>, edits: &mut Vec<Edit>
     let previous = &before[before.rfind('\n').map_or(0, |i| i + 1)..];
     let first_of_group = !(previous.starts_with("import ") || previous.starts_with("from "));
     let group_end = if first_of_group && text[line_end..].starts_with('\n') { line_end + 1 } else { line_end };
-    let removed = start..group_end;
-    if let Some(insert) = edits.iter_mut().find(|e| e.range.is_empty() && removed.contains(&e.range.start)) {
-        if insert.range.start == start {
-            // The new import keeps the group, and its blank line after.
-            insert.range = start..line_end;
-        }
-        return;
+    // An import the fix inserts right there keeps the group, and its blank line after. The insertion
+    // stays an edit of its own: fix-all merges it with the same insertion by another fix.
+    let inserted_here = edits.iter().any(|e| e.range.is_empty() && e.range.start == start);
+    let removed = if inserted_here { start..line_end } else { start..group_end };
+    if edits.iter().any(|e| e.range.is_empty() && start < e.range.start && e.range.start < removed.end) {
+        return; // an insertion inside the statement: keep it
     }
     edits.push(Edit { range: removed, text: String::new() });
     edits.sort_by_key(|e| (e.range.start, e.range.end));

@@ -641,7 +641,6 @@ impl LanguageServer for Backend {
             .and_then(|e| e.pointer("/loopsafe/diagnosticsInHover"))
             .and_then(|v| v.as_bool())
             .unwrap_or(false);
-        log::connect(self.client.clone());
         let _ = self.state.caps.set(Caps {
             encoding,
             pull,
@@ -723,6 +722,8 @@ impl LanguageServer for Backend {
     }
 
     async fn initialized(&self, _: InitializedParams) {
+        // From now on logs go to the client (tower-lsp drops messages sent before `initialized`).
+        log::connect(self.client.clone());
         self.state.index_state.store(INDEX_RUNNING, Ordering::SeqCst);
         let state = self.state.clone();
         let client = self.client.clone();
