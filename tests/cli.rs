@@ -424,9 +424,14 @@ fn server_trace_setting_controls_the_logs() {
         .unwrap();
     let mut stdin = child.stdin.take().unwrap();
     let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    // Reads messages until the response with this id.
-    let mut wait_for = |id: u64| loop {
+    // Reads messages until the response with this id, keeping the log messages (once a client is
+    // connected, logs go to it as window/logMessage, with their level as the type, not to stderr).
+    let mut logs = Vec::new();
+    let mut wait_for = |id: u64, logs: &mut Vec<serde_json::Value>| loop {
         let (_, msg) = read_message(&mut stdout);
+        if msg["method"] == "window/logMessage" {
+            logs.push(msg["params"].clone());
+        }
         if msg["id"] == id && msg.get("method").is_none() {
             return msg;
         }
@@ -434,22 +439,39 @@ fn server_trace_setting_controls_the_logs() {
     let mut send = |v: serde_json::Value| stdin.write_all(frame(v).as_bytes()).unwrap();
     send(serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "initialize",
         "params": {"capabilities": {}, "trace": "messages"}}));
-    assert!(wait_for(1)["result"]["capabilities"].is_object());
+    assert!(wait_for(1, &mut logs)["result"]["capabilities"].is_object());
     send(serde_json::json!({"jsonrpc": "2.0", "method": "initialized", "params": {}}));
     for value in ["verbose", "off", "messages"] {
         send(serde_json::json!({"jsonrpc": "2.0", "method": "$/setTrace", "params": {"value": value}}));
     }
     send(serde_json::json!({"jsonrpc": "2.0", "id": 2, "method": "shutdown"}));
-    assert!(wait_for(2)["error"].is_null());
+    assert!(wait_for(2, &mut logs)["error"].is_null());
     send(serde_json::json!({"jsonrpc": "2.0", "method": "exit"}));
     drop(stdin); // the server ends at `exit` and the end of its input
     let mut err = String::new();
     child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    // Log messages queued before `exit` may follow the response to `shutdown`.
+    let mut rest = String::new();
+    stdout.read_to_string(&mut rest).unwrap();
+    for body in rest.split("Content-Length: ").filter_map(|f| f.split_once("\r\n\r\n")).map(|(_, b)| b) {
+        if let Ok(msg) = serde_json::from_str::<serde_json::Value>(body)
+            && msg["method"] == "window/logMessage"
+        {
+            logs.push(msg["params"].clone());
+        }
+    }
     assert!(child.wait().unwrap().success(), "{err}");
-    // Shown: raised by `initialize`, then by `$/setTrace`; hidden: what is logged after `off`.
-    assert_eq!(err.matches("trace set to Messages").count(), 2, "{err}");
-    assert!(err.contains("trace set to Verbose"), "{err}");
-    assert!(!err.contains("trace set to Off"), "{err}");
+    // Shown: raised by `initialize` (on stderr: the client is not initialized yet), then by `$/setTrace`
+    // (sent to the client as information, type 3, not to stderr); hidden: what is logged after `off`.
+    assert_eq!(err.matches("trace set to Messages").count(), 1, "{err}");
+    let texts: Vec<&str> = logs.iter().filter_map(|l| l["message"].as_str()).collect();
+    assert_eq!(texts.iter().filter(|t| t.contains("trace set to Messages")).count(), 1, "{logs:?}");
+    assert!(texts.iter().any(|t| t.contains("trace set to Verbose")), "{logs:?}");
+    assert!(!texts.iter().any(|t| t.contains("trace set to Off")) && !err.contains("trace set to Off"), "{logs:?}");
+    assert!(
+        logs.iter().filter(|l| l["message"].as_str().is_some_and(|t| t.contains("trace set"))).all(|l| l["type"] == 3)
+    );
+    assert!(!err.contains("trace set to Verbose"), "{err}");
 }
 
 /// The binary's language server over real stdio, as editors spawn it: pipes (Helix) and a socket pair

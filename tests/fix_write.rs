@@ -394,7 +394,7 @@ fn fix_keeps_links_modes_owners_bom_crlf_and_the_encoding_declaration() {
     let crlf = std::fs::read_to_string(d.join("crlf.py")).unwrap();
     assert_eq!(
         crlf,
-        "\"\"\"Doc.\"\"\"\r\nimport asyncio\r\nimport time\r\n\r\n\r\nasync def f(p):\r\n    await asyncio.sleep(1)\r\n    return await asyncio.to_thread(input, p)\r\n",
+        "\"\"\"Doc.\"\"\"\r\nimport asyncio\r\n\r\n\r\nasync def f(p):\r\n    await asyncio.sleep(1)\r\n    return await asyncio.to_thread(input, p)\r\n",
         "{crlf:?}"
     );
     assert!(!crlf.replace("\r\n", "").contains('\n'), "every line ends with CRLF: {crlf:?}");
@@ -402,11 +402,10 @@ fn fix_keeps_links_modes_owners_bom_crlf_and_the_encoding_declaration() {
     let bom = std::fs::read(d.join("bom.py")).unwrap();
     assert_eq!(
         String::from_utf8(bom).unwrap(),
-        "\u{feff}# -*- coding: utf-8 -*-\nimport asyncio\nimport time\n\n\nasync def f():\n    await asyncio.sleep(1)\n"
+        "\u{feff}# -*- coding: utf-8 -*-\nimport asyncio\n\n\nasync def f():\n    await asyncio.sleep(1)\n"
     );
 
-    let fixed =
-        BLOCKING.replace("import time\n", "import asyncio\nimport time\n").replace("time.sleep", "await asyncio.sleep");
+    let fixed = BLOCKING.replace("import time\n", "import asyncio\n").replace("time.sleep", "await asyncio.sleep");
     assert_eq!(std::fs::read_to_string(d.join("mode.py")).unwrap(), fixed);
     assert_eq!(std::fs::metadata(d.join("mode.py")).unwrap().permissions().mode() & 0o7777, 0o751);
 

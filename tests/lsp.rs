@@ -125,6 +125,47 @@ async fn a_helper_in_another_file_starts_and_stops_blocking() {
     c.diagnostics_until(&api_uri, |d| codes(d) == ["LS102@4:4"]).await;
 }
 
+/// Neovim pulls a document right after opening it and applies no later report for it until it pulls it
+/// again (a refresh makes it pull the workspace, whose reports it ignores for open documents). So the
+/// first pull carries the chain through a file not indexed yet, and a pull of the edited helper carries
+/// the route's new report as a related document.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pulls_wait_for_the_index_and_carry_other_documents_reports() {
+    let helpers = "import time\n\n\ndef pause():\n    time.sleep(1)\n";
+    let api = "from helpers import pause\n\n\nasync def handler():\n    pause()\n";
+    let dir = workspace(&[("helpers.py", helpers), ("api.py", api)]);
+    let caps =
+        json!({ "textDocument": { "diagnostic": {} }, "workspace": { "diagnostics": { "refreshSupport": true } } });
+    let (mut c, _) = Client::start(caps, Some(dir.path())).await;
+    let api_uri = uri(&dir.path().join("api.py"));
+    let helpers_uri = uri(&dir.path().join("helpers.py"));
+    let pull = |u: &tower_lsp_server::ls_types::Uri| json!({ "textDocument": { "uri": u.as_str() } });
+    // Opened and pulled at once, before the index could be built: the chain is in the first report.
+    c.open(&api_uri, api).await;
+    let report = c.request("textDocument/diagnostic", pull(&api_uri)).await;
+    assert_eq!(codes(report["result"]["items"].as_array().unwrap()), ["LS102@4:4"], "{report}");
+    // The helper opened and pulled, then edited: its pull carries the route's report, now empty.
+    c.open(&helpers_uri, helpers).await;
+    let report = c.request("textDocument/diagnostic", pull(&helpers_uri)).await;
+    assert_eq!(report["result"]["items"], json!([]));
+    c.change(&helpers_uri, 2, json!([{ "range": { "start": { "line": 4, "character": 4 }, "end": { "line": 4, "character": 17 } }, "text": "pass" }])).await;
+    let id = report["result"]["resultId"].clone();
+    let report = c
+        .request(
+            "textDocument/diagnostic",
+            json!({ "textDocument": { "uri": helpers_uri.as_str() }, "previousResultId": id }),
+        )
+        .await;
+    // Full (Neovim reads related documents only from a full report), though the helper's is unchanged.
+    assert_eq!(report["result"]["kind"], "full", "{report}");
+    let related = &report["result"]["relatedDocuments"][api_uri.as_str()];
+    assert_eq!(related["kind"], "full", "{report}");
+    assert_eq!(related["items"], json!([]), "{report}");
+    // Sent once: the next pull has nothing related.
+    let report = c.request("textDocument/diagnostic", pull(&helpers_uri)).await;
+    assert!(report["result"].get("relatedDocuments").is_none_or(|r| r.is_null()), "{report}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pull_client_gets_diagnostics_on_request_only() {
     let dir = tempfile::tempdir().unwrap();

@@ -278,7 +278,15 @@ fn run_server(log_level: &str) -> ExitCode {
     // stdout carries the protocol: logs go to stderr only.
     tracing_subscriber::registry()
         .with(filter)
-        .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_ansi(false))
+        // Once a client is connected, logs go to it as `window/logMessage` (with their level as the
+        // message type) instead of stderr, which editors show as errors.
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_ansi(false)
+                .with_filter(tracing_subscriber::filter::filter_fn(|_| !loopsafe::lsp::log::to_client())),
+        )
+        .with(loopsafe::lsp::log::layer())
         .init();
     // The client's `trace` setting raises the level (never lowers it below --log-level); LOOPSAFE_LOG,
     // when set, is the user's explicit choice and stays.

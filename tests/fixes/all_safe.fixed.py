@@ -1,7 +1,6 @@
 # fix: all
 import asyncio
 import subprocess
-import time
 
 import requests
 

@@ -2,7 +2,6 @@
 import asyncio
 import json
 import sqlite3
-import time
 
 import requests
 from fastapi import FastAPI

@@ -1,7 +1,6 @@
 # fix: async-sleep
 import asyncio
 import time
-from time import sleep
 
 
 async def worker(delay):

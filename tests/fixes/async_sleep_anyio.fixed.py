@@ -1,6 +1,4 @@
 # fix: async-sleep
-import time
-
 import anyio
 
 

@@ -77,6 +77,128 @@ try_wait() {
 wait_for() { try_wait "$1" || fail "timed out after ${timeout_s}s waiting for $2 (/$1/)"; }
 keys() { tmux -L "$sock" send-keys -t hx "$@"; }
 
+# A module whose only finding is a chain through app/services.py: a route calls `services.stock_summary`,
+# which reaches `requests.get` two calls down.
+cat >"$tmp/app/app/stock_api.py" <<'PY'
+"""Stock levels, from the inventory service."""
+
+from fastapi import APIRouter
+
+from app import services
+
+router = APIRouter()
+
+
+@router.get("/stock")
+async def stock(skus: str) -> dict[str, int]:
+    return services.stock_summary(skus.split(","))
+PY
+services="$tmp/app/app/services.py"
+call_line=$(grep -n 'fetch_stock(sku) for sku' "$services" | cut -d: -f1)
+get_line=$(grep -n 'requests\.get(' "$services" | cut -d: -f1)
+[ -n "$call_line" ] && [ -n "$get_line" ] || fail "app/services.py no longer calls fetch_stock and requests.get"
+start_hx() {
+    tmux -L "$sock" kill-server 2>/dev/null || true
+    tmux -L "$sock" -f /dev/null new-session -d -s hx -x 200 -y 50 -c "$tmp/app" "$hx" "$1"
+    wait_for "${1##*/}" "Helix to show $1" >/dev/null || exit 1
+}
+# The diagnostics picker (space d: the current file's) until it lists (or, with `!`, no longer lists)
+# a row matching $1; false after $2 seconds. The picker is closed after.
+picker_until() {
+    local pattern=$1 deadline=$((SECONDS + $2)) negate=${3:-}
+    while :; do
+        keys Space d
+        # A row counts as gone only from a picker that is shown (with its count of rows).
+        shown=yes
+        picker=$(try_wait '[0-9]+/[0-9]+' 5) || { shown=; picker=$(screen); }
+        keys Escape
+        if [ -z "$negate" ]; then grep -Eq -- "$pattern" <<<"$picker" && return 0
+        elif [ -n "$shown" ]; then grep -Eq -- "$pattern" <<<"$picker" || return 0; fi
+        [ "$SECONDS" -lt "$deadline" ] || return 1
+        sleep 0.5
+    done
+}
+
+# 1. Opened several times, each with a new Helix and server: the chain finding is there without an edit.
+opens=${LOOPSAFE_TEST_OPENS:-3}
+for i in $(seq 1 "$opens"); do
+    start_hx app/stock_api.py
+    picker_until 'loopsafe +LS101' 10 ||
+        fail "open $i of $opens: no chain finding (LS101) in stock_api.py's diagnostics without an edit"
+done
+grep -q 'services.stock_summary is synchronous' <<<"$picker" || fail "the LS101 row is not the chain finding"
+grep -q '`' <<<"$(grep 'LS101' <<<"$picker")" && fail "the picker row shows raw backticks"
+log "chain finding listed on each of $opens opens without an edit"
+
+# 2. Its hover (space k on it): the chain's steps with their files and lines, and the advice.
+keys Space d
+wait_for '[0-9]+/[0-9]+' 'the diagnostics picker' >/dev/null || exit 1
+keys -l '%code LS101'
+wait_for ' 1/[0-9]+ ' 'the picker narrowed to one row' >/dev/null || exit 1
+keys Enter
+wait_for ' 12:12 *$' 'the cursor at the chain finding, 12:12' >/dev/null || exit 1
+keys Space k
+hover=$(wait_for 'app/services\.py:[0-9]+' 'the hover with the chain') || exit 1
+grep -Eq "1\. \`?services\.fetch_stock\`? — app/services\.py:$call_line" <<<"$hover" ||
+    fail "the hover lacks '1. services.fetch_stock — app/services.py:$call_line'"
+grep -Eq "2\. \`?requests\.get\`? — app/services\.py:$get_line" <<<"$hover" ||
+    fail "the hover lacks '2. requests.get — app/services.py:$get_line'"
+grep -q 'run_in_threadpool' <<<"$hover" || fail "the hover's advice does not name run_in_threadpool"
+grep -q 'stock_api\.py:' <<<"$hover" && fail "the hover repeats the finding's own line"
+keys Escape
+log "hover: the chain's steps with files and lines, and the run_in_threadpool advice"
+
+# 3. app/services.py edited (unsaved): the finding goes from stock_api.py without touching it, and
+# comes back when the edit is undone.
+keys ':open app/services.py' Enter
+wait_for 'services\.py' 'services.py open' >/dev/null || exit 1
+keys ":$get_line" Enter
+keys g s v g l c
+keys -l 'response = inventory_response(sku)'
+keys Escape
+sleep 0.5
+keys ':open app/stock_api.py' Enter
+wait_for 'stock_api\.py' 'back in stock_api.py' >/dev/null || exit 1
+picker_until 'LS101' 10 not || fail "after services.py stopped calling requests.get (unsaved), stock_api.py still lists LS101"
+log "services.py edited (unsaved): the chain finding went from stock_api.py"
+keys ':open app/services.py' Enter
+wait_for 'services\.py' 'services.py open' >/dev/null || exit 1
+keys u
+sleep 0.5
+keys ':open app/stock_api.py' Enter
+picker_until 'loopsafe +LS101' 10 || fail "after undoing the edit of services.py, stock_api.py does not list LS101 again"
+log "edit undone: the chain finding is back"
+
+# 4. The preferred fix from the code action menu (the first row), written: the file on disk.
+keys Space d
+wait_for '[0-9]+/[0-9]+' 'the diagnostics picker' >/dev/null || exit 1
+keys -l '%code LS101'
+wait_for ' 1/[0-9]+ ' 'the picker narrowed to one row' >/dev/null || exit 1
+keys Enter
+keys Space a
+wait_for 'Offload|noqa|Make' 'the code action menu' >/dev/null || exit 1
+sleep 0.5
+menu=$(screen)
+first=$(grep -oE '(Replace|Offload|Add|Make|Swap|Use|Read|Write|Ruff)[ :(][^│┃]*' <<<"$menu" | sed 's/   .*//' | head -1)
+log "first code action: $first"
+grep -q '`' <<<"$first" && fail "the action title shows raw backticks: $first"
+grep -q 'Offload services.stock_summary to a thread with run_in_threadpool' <<<"$first" ||
+    fail "the first code action is not loopsafe's preferred offload fix: $first"
+keys Enter
+keys ':write' Enter
+api="$tmp/app/app/stock_api.py"
+deadline=$((SECONDS + timeout_s))
+until grep -q 'return await run_in_threadpool(services.stock_summary, skus.split(","))' "$api" &&
+    grep -q 'from fastapi.concurrency import run_in_threadpool' "$api"; do
+    [ "$SECONDS" -lt "$deadline" ] || fail "stock_api.py on disk is: $(cat "$api")"
+    sleep 0.2
+done
+python3 -m py_compile "$api" || fail "the fixed stock_api.py does not compile"
+log "applied the offload fix from the menu: on disk"
+keys ':quit!' Enter
+sleep 0.5
+tmux -L "$sock" kill-server 2>/dev/null || true
+
 tmux -L "$sock" -f /dev/null new-session -d -s hx -x 200 -y 50 -c "$tmp/app" "$hx" app/main.py
 wait_for 'main\.py' 'Helix to show main.py' >/dev/null || exit 1
 

@@ -5,6 +5,10 @@
 //   2. the Problems panel row: source loopsafe, code LS102, [Ln 38, Col 9];
 //   3. the quick fix from the light bulb (Ctrl+. if no light bulb shows), applied;
 //   4. the new text in the editor (and on disk after saving), the squiggle and the row gone;
+//   4b. app/stock_api.py (written here; its only finding a chain through app/services.py): its row
+//      without any edit, its squiggle once opened, the hover (the message once, the chain's places in
+//      services.py, the run_in_threadpool advice), services.py edited unsaved (the finding goes, and
+//      comes back when the line is typed back), the first quick fix of the menu applied and saved;
 //   5. a setting (`loopsafe.ignore`) reaching the server; the server run being the bundled binary;
 //   6. `loopsafe.path` winning over the bundled binary; the Restart Server and Show Output commands.
 // Then, in a second code-server with workspace trust on: Restricted Mode runs only the bundled binary
@@ -35,7 +39,22 @@ const COLUMN = 9;
 const BEFORE = "time.sleep(1)";
 const CODE = "LS102"; // blocking-sleep
 // The quick fix to apply and the line it leaves. `asyncio` is already imported by main.py.
-const FIX_TITLE = /Replace `time\.sleep` with `await asyncio\.sleep`/; // server/src/fix/kinds.rs, async_sleep
+const FIX_TITLE = /^Replace time\.sleep with await asyncio\.sleep/; // server/src/fix/kinds.rs, async_sleep (no backticks)
+// A module whose only finding is a chain through app/services.py (written into the workspace copy).
+const CHAIN_FILE = "app/stock_api.py";
+const CHAIN_SOURCE = `"""Stock levels, from the inventory service."""
+
+from fastapi import APIRouter
+
+from app import services
+
+router = APIRouter()
+
+
+@router.get("/stock")
+async def stock(skus: str) -> dict[str, int]:
+    return services.stock_summary(skus.split(","))
+`;
 const AFTER = "await asyncio.sleep(1)";
 
 const { chromium } = require(path.join(CACHE, "node_modules", "playwright-core"));
@@ -239,16 +258,19 @@ async function run(page, url) {
     throw new Error(`expected an error squiggle (blocking-sleep is critical), got ${sq.cls}`);
   }
 
-  // 3. The Problems panel row: message, source, code and position.
+  // 3. The Problems panel row at the call's position (found by position, then checked): source, code,
+  // and a message without raw backticks.
   await page.keyboard.press("Control+Shift+M");
-  const row = await until(`a Problems row for ${CODE}`, async () =>
-    (await problemRows(page)).find((r) => r.text.includes(CODE)),
+  const at = `[Ln ${LINE}, Col ${COLUMN}]`;
+  const row = await until(`a loopsafe Problems row at ${at}`, async () =>
+    (await problemRows(page)).find((r) => r.text.includes(at) && r.text.includes("loopsafe")),
   );
   log(`Problems row: ${row.text}`);
-  const expect = [["loopsafe", "source"], [CODE, "code"], [`[Ln ${LINE}, Col ${COLUMN}]`, "position"], ["time.sleep", "message"]];
+  const expect = [[CODE, "code"], ["time.sleep stops the whole event loop", "message (without backticks)"]];
   for (const [s, what] of expect) {
     if (!row.text.includes(s)) throw new Error(`the Problems row lacks the ${what} \`${s}\`: ${row.text}`);
   }
+  if (row.text.includes("`")) throw new Error(`the Problems row shows raw backticks: ${row.text}`);
 
   // 4. The quick fix from the light bulb at the call (Ctrl+. when no light bulb shows).
   await goToLine(page, LINE, COLUMN);
@@ -257,6 +279,8 @@ async function run(page, url) {
     rows.map((r) => r.innerText.replace(/\s+/g, " ").trim()),
   );
   log(`quick fixes offered: ${JSON.stringify(titles)}`);
+  const ticked = titles.filter((t) => t.includes("`") && !t.startsWith("Ruff"));
+  if (ticked.length > 0) throw new Error(`quick fix titles with raw backticks: ${JSON.stringify(ticked)}`);
   const item = page.locator(".action-widget .monaco-list-row").filter({ hasText: FIX_TITLE }).first();
   if ((await item.count()) === 0) {
     throw new Error(`no quick fix matching ${FIX_TITLE} among ${JSON.stringify(titles)}`);
@@ -285,6 +309,89 @@ async function run(page, url) {
     return rows.some((r) => r.text.includes("loopsafe")) && !rows.some((r) => r.text.includes(CODE));
   });
   log(`the squiggle and the ${CODE} row are gone; other rows: ${(await problemRows(page)).filter((r) => /LS\d/.test(r.text)).length}`);
+
+  // 5b. The chain finding of stock_api.py (its only finding, through app/services.py) is listed
+  // without any edit: the workspace report of a closed file, then the document's own once opened.
+  const chainRow = async () =>
+    (await problemRows(page)).find((r) => r.text.includes("services.stock_summary is synchronous") && r.text.includes("[Ln 12, Col 12]"));
+  const chained = await until("the chain finding of stock_api.py in the Problems panel", chainRow);
+  log(`chain row: ${chained.text}`);
+  await openFile(page, CHAIN_FILE);
+  await until("the chain squiggle in the opened stock_api.py", async () => {
+    const s = await lineState(page, "services.stock_summary(");
+    return s && s.squiggles.length > 0 ? s : null;
+  });
+  await until("the chain row to stay once stock_api.py is open", chainRow);
+  log("stock_api.py opened: its chain finding is squiggled and listed");
+
+  // 5c. The hover on it (Show Hover from the keyboard): VS Code shows the message and the chain's
+  // locations; loopsafe's part adds the advice, naming the quick fix's run_in_threadpool, and does not
+  // repeat the message.
+  await goToLine(page, 12, 12);
+  await page.keyboard.press("Control+K");
+  await page.keyboard.press("Control+I");
+  const hover = await until("the hover on the chain finding", async () => {
+    const t = await page.evaluate(() =>
+      [...document.querySelectorAll(".monaco-hover")].map((h) => h.innerText).join("\n"),
+    );
+    return t.includes("run_in_threadpool") ? t : null;
+  });
+  log(`hover: ${hover.replace(/\s+/g, " ")}`);
+  const repeats = hover.split("services.stock_summary is synchronous").length - 1;
+  if (repeats !== 1) throw new Error(`the hover shows the message ${repeats} times: ${hover}`);
+  if (!/services\.py\D+17\D/.test(hover) || !/services\.py\D+10\D/.test(hover)) {
+    throw new Error(`the hover lacks the chain's places (services.py lines 17 and 10): ${hover}`);
+  }
+  await page.keyboard.press("Escape");
+
+  // 5d. app/services.py edited, unsaved: the chain finding goes from stock_api.py (its squiggle, in
+  // view, and its row while the panel still lists main.py's), and comes back when the edit is undone.
+  const servicesLines = fs.readFileSync(path.join(dirs.workspace, "app/services.py"), "utf8").split("\n");
+  const getLine = servicesLines.findIndex((l) => l.includes("requests.get(")) + 1;
+  const originalLine = servicesLines[getLine - 1];
+  await openFile(page, "app/services.py");
+  await goToLine(page, getLine, 1);
+  await page.keyboard.press("Shift+End");
+  await page.keyboard.insertText("    response = inventory_response(sku)"); // as one edit: no auto-closing
+  await openFile(page, CHAIN_FILE);
+  await until("the chain finding to go from stock_api.py after the unsaved edit of services.py", async () => {
+    const s = await lineState(page, "services.stock_summary(");
+    const rows = await problemRows(page);
+    return s && s.squiggles.length === 0 && rows.some((r) => r.text.includes("LS107")) && !(await chainRow());
+  });
+  log("services.py edited (unsaved): the chain squiggle and row went from stock_api.py");
+  await openFile(page, "app/services.py");
+  await goToLine(page, getLine, 1);
+  await page.keyboard.press("Shift+End");
+  await page.keyboard.insertText(originalLine);
+  await openFile(page, CHAIN_FILE);
+  await until("the chain finding back after the edit was undone", async () => {
+    const s = await lineState(page, "services.stock_summary(");
+    return s && s.squiggles.length > 0 && (await chainRow());
+  });
+  log("edit undone (the line typed back): the chain finding is back");
+
+  // 5e. The preferred fix from the quick fix menu: the first row is loopsafe's offload fix; applied,
+  // saved, on disk.
+  await goToLine(page, 12, 12);
+  await openQuickFixes(page);
+  const chainTitles = await page.$$eval(".action-widget .monaco-list-row", (rows) =>
+    rows.map((r) => r.innerText.replace(/\s+/g, " ").trim()),
+  );
+  log(`quick fixes at the chain: ${JSON.stringify(chainTitles)}`);
+  const firstFix = chainTitles.find((t) => t !== "Quick Fix");
+  if (firstFix !== "Offload services.stock_summary to a thread with run_in_threadpool") {
+    throw new Error(`the first quick fix is not the preferred offload fix: ${JSON.stringify(chainTitles)}`);
+  }
+  await page.locator(".action-widget .monaco-list-row").filter({ hasText: firstFix }).first().click();
+  await until("the offload fix in the editor", async () => (await lineState(page, "await run_in_threadpool(")) !== null);
+  await page.keyboard.press("Control+S");
+  await until(`${CHAIN_FILE} saved with the fix`, async () => {
+    const t = fs.readFileSync(path.join(dirs.workspace, CHAIN_FILE), "utf8");
+    return t.includes("return await run_in_threadpool(services.stock_summary, skus.split(\",\"))") &&
+      t.includes("from fastapi.concurrency import run_in_threadpool");
+  });
+  log("the offload fix applied from the menu and saved");
 
   // 6. A setting reaches the server: `loopsafe.ignore` in the workspace's settings drops LS107 rows,
   // the others stay (workspace/didChangeConfiguration with the key of [tool.loopsafe]).
@@ -422,6 +529,21 @@ function outputLog(userData = dirs.userData) {
   return found.map((f) => fs.readFileSync(f, "utf8")).join("\n");
 }
 
+/** Opens a workspace file with Quick Open (retried: focus may be elsewhere). */
+async function openFile(page, rel) {
+  const name = path.basename(rel);
+  await until(`${rel} to open`, async () => {
+    await page.keyboard.press("Escape");
+    await page.locator(".monaco-workbench").click({ position: { x: 5, y: 5 }, force: true }).catch(() => {});
+    await page.keyboard.press("Control+P");
+    await page.waitForSelector(".quick-input-widget input", { state: "visible", timeout: 5000 });
+    await page.keyboard.type(rel);
+    await page.waitForSelector(".quick-input-list .monaco-list-row", { timeout: 5000 });
+    await page.keyboard.press("Enter");
+    return page.waitForSelector(`.tab.active:has-text('${name}')`, { timeout: 5000 });
+  });
+}
+
 async function goToLine(page, line, column) {
   await page.locator(".editor-instance .monaco-editor .view-lines").first().click();
   await page.keyboard.press("Control+G");
@@ -483,6 +605,7 @@ function stop(server) {
 async function main() {
   for (const d of Object.values(dirs)) if (d !== dirs.workspace) fs.mkdirSync(d, { recursive: true });
   if (!fs.existsSync(path.join(dirs.workspace, FILE))) throw new Error(`no ${FILE} in ${dirs.workspace}`);
+  fs.writeFileSync(path.join(dirs.workspace, CHAIN_FILE), CHAIN_SOURCE);
   installExtension();
   const browser = await chromium.launch({
     executablePath: CHROMIUM,

@@ -172,6 +172,16 @@ async function start(): Promise<void> {
   };
   // The id "loopsafe" makes the client read `loopsafe.trace.server`.
   client = new LanguageClient("loopsafe", "loopsafe", serverOptions, clientOptions);
+  // VS Code's hover already shows a diagnostic's message and related locations (the chain): the server
+  // then adds only the route and the advice, instead of repeating them.
+  client.registerFeature({
+    fillClientCapabilities(capabilities) {
+      capabilities.experimental = { ...(capabilities.experimental ?? {}), loopsafe: { diagnosticsInHover: true } };
+    },
+    initialize() {},
+    getState: () => ({ kind: "static" }),
+    clear() {},
+  });
   await client.start();
 }
 

@@ -291,16 +291,28 @@ fn offloader(ctx: &FileContext<'_>) -> Offloader {
     }
 }
 
-fn offload(ctx: &FileContext<'_>, t: &Target, call: Node<'_>, out: &mut Fixes) {
-    let Some(func) = call.child_by_field_name("function") else { return };
-    let func_text = ctx.node_text(func);
-    let how = offloader(ctx);
-    let name = match how {
+fn offloader_name(how: &Offloader) -> &'static str {
+    match how {
         Offloader::Threadpool(_) => "run_in_threadpool",
         Offloader::Asyncio => "asyncio.to_thread",
         Offloader::Anyio => "anyio.to_thread.run_sync",
         Offloader::Trio => "trio.to_thread.run_sync",
-    };
+    }
+}
+
+impl FileContext<'_> {
+    /// The function the offload fix calls in this file (`run_in_threadpool` in a FastAPI/Starlette
+    /// file, `asyncio.to_thread` by default): advice names what the quick fix writes.
+    pub fn offload_name(&self) -> &'static str {
+        offloader_name(&offloader(self))
+    }
+}
+
+fn offload(ctx: &FileContext<'_>, t: &Target, call: Node<'_>, out: &mut Fixes) {
+    let Some(func) = call.child_by_field_name("function") else { return };
+    let func_text = ctx.node_text(func);
+    let how = offloader(ctx);
+    let name = offloader_name(&how);
     let title = format!("Offload `{}` to a thread with `{name}`", short(func_text));
     let refuse = |out: &mut Fixes, reason: String| {
         out.refused.push(Refusal { id: FixId::Offload, title: title.clone(), reason })
@@ -402,7 +414,109 @@ fn async_sleep(ctx: &FileContext<'_>, call: Node<'_>, out: &mut Fixes) {
         return;
     }
     edits.push(Edit { range: call.byte_range(), text: awaited(ctx, call, &format!("{f}({})", ctx.node_text(*arg))) });
+    drop_last_use(ctx, func, &mut edits);
     out.fixes.push(Fix { id: FixId::AsyncSleep, title, applicability: Applicability::Safe, edits });
+}
+
+/// When the fix replaces the last use of the name the sync call is reached through (`time` in
+/// `time.sleep(...)`, `sleep` after `from time import sleep`), and a top-level import statement binds
+/// that name alone, that statement goes too (else it is left unused: F401). Kept when the name is used
+/// anywhere else (`del`, `global`, another call, ...) or listed in `__all__` (a re-export), or when the
+/// file is too large to look through.
+fn drop_last_use(ctx: &FileContext<'_>, func: Node<'_>, edits: &mut Vec<Edit>) {
+    let mut root_name = func;
+    while root_name.kind() == "attribute" {
+        let Some(object) = root_name.child_by_field_name("object") else { return };
+        root_name = object;
+    }
+    if root_name.kind() != "identifier" {
+        return;
+    }
+    let name = ctx.node_text(root_name);
+    let root = ctx.tree.root_node();
+    // The top-level statement binding `name` alone: `import name` or `from m import name`.
+    let mut c = root.walk();
+    let Some(stmt) = root.named_children(&mut c).find(|s| {
+        let mut c = s.walk();
+        let names: Vec<Node<'_>> = s.children_by_field_name("name", &mut c).collect();
+        match (s.kind(), names.as_slice()) {
+            ("import_statement" | "import_from_statement", [n]) => {
+                n.kind() == "dotted_name" && ctx.node_text(*n) == name
+            }
+            _ => false,
+        }
+    }) else {
+        return;
+    };
+    // Any other use of the name (an identifier that is not an attribute's or a keyword's name), or a
+    // string equal to it (in `__all__`, or an annotation), keeps the import.
+    let mut cursor = root.walk();
+    let mut seen = 0;
+    loop {
+        let n = cursor.node();
+        seen += 1;
+        if seen > MAX_NODES {
+            return;
+        }
+        let inside = |outer: Node<'_>| outer.start_byte() <= n.start_byte() && n.end_byte() <= outer.end_byte();
+        // Import statements bind names or name modules (`from time import sleep` does not use `time`).
+        let skip = matches!(n.kind(), "import_statement" | "import_from_statement" | "future_import_statement")
+            || n.id() == root_name.id();
+        if !skip {
+            match n.kind() {
+                "identifier" if ctx.node_text(n) == name && !inside(func) => {
+                    let field = n.parent().and_then(|p| {
+                        let k = p.kind();
+                        let named = |f: &str| p.child_by_field_name(f).is_some_and(|x| x.id() == n.id());
+                        ((k == "attribute" && named("attribute")) || (k == "keyword_argument" && named("name")))
+                            .then_some(())
+                    });
+                    if field.is_none() {
+                        return;
+                    }
+                }
+                "string_content" if ctx.node_text(n) == name => return,
+                _ => {}
+            }
+        }
+        if !skip && cursor.goto_first_child() {
+            continue;
+        }
+        while !cursor.goto_next_sibling() {
+            if !cursor.goto_parent() {
+                return remove_statement(ctx, stmt, edits);
+            }
+        }
+    }
+}
+
+/// Removes a top-level statement with its line (and the line break after it); an import a fix inserts
+/// at its start takes its place.
+fn remove_statement(ctx: &FileContext<'_>, stmt: Node<'_>, edits: &mut Vec<Edit>) {
+    let text = ctx.text;
+    let start = text[..stmt.start_byte()].rfind('\n').map_or(0, |i| i + 1);
+    if !text[start..stmt.start_byte()].trim().is_empty() {
+        return; // something else before it on the line (`x = 1; import time`)
+    }
+    let rest = &text[stmt.end_byte()..];
+    let line_end = rest.find('\n').map_or(text.len(), |i| stmt.end_byte() + i + 1);
+    if !text[stmt.end_byte()..line_end].trim().is_empty() {
+        return; // `import time; x = 1`, or a comment after it
+    }
+    // The first import of its group, with a blank line after it: the blank line goes too.
+    let before = text[..start].trim_end_matches('\n');
+    let previous = &before[before.rfind('\n').map_or(0, |i| i + 1)..];
+    let first_of_group = !(previous.starts_with("import ") || previous.starts_with("from "));
+    let group_end = if first_of_group && text[line_end..].starts_with('\n') { line_end + 1 } else { line_end };
+    // An import the fix inserts right there keeps the group, and its blank line after. The insertion
+    // stays an edit of its own: fix-all merges it with the same insertion by another fix.
+    let inserted_here = edits.iter().any(|e| e.range.is_empty() && e.range.start == start);
+    let removed = if inserted_here { start..line_end } else { start..group_end };
+    if edits.iter().any(|e| e.range.is_empty() && start < e.range.start && e.range.start < removed.end) {
+        return; // an insertion inside the statement: keep it
+    }
+    edits.push(Edit { range: removed, text: String::new() });
+    edits.sort_by_key(|e| (e.range.start, e.range.end));
 }
 
 // -------------------------------------------------------------------------------------- async file

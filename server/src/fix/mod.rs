@@ -639,7 +639,8 @@ mod tests {
         let text = "import time\r\n\r\n\r\nasync def f():\r\n    time.sleep(1)\r\n";
         assert_eq!(
             fix_all_text(text, false),
-            "import asyncio\r\nimport time\r\n\r\n\r\nasync def f():\r\n    await asyncio.sleep(1)\r\n"
+            // `import time`, used no more, gives its place to `import asyncio`.
+            "import asyncio\r\n\r\n\r\nasync def f():\r\n    await asyncio.sleep(1)\r\n"
         );
     }
 
@@ -648,7 +649,7 @@ mod tests {
         let text = "\"\"\"Doc.\"\"\"\nfrom __future__ import annotations\n\nimport time\n\n\nasync def f():\n    time.sleep(1)\n";
         assert_eq!(
             fix_all_text(text, false),
-            "\"\"\"Doc.\"\"\"\nfrom __future__ import annotations\n\nimport asyncio\nimport time\n\n\nasync def f():\n    await asyncio.sleep(1)\n"
+            "\"\"\"Doc.\"\"\"\nfrom __future__ import annotations\n\nimport asyncio\n\n\nasync def f():\n    await asyncio.sleep(1)\n"
         );
         // No import at all: after the docstring.
         let text = "\"\"\"Doc.\"\"\"\n\n\nasync def f(p):\n    return input(p)\n";

@@ -119,7 +119,7 @@ pub(super) fn actions(
                 let is_preferred = preferred && f.id != fix::FixId::Noqa;
                 preferred = false;
                 out.push(CodeActionOrCommand::CodeAction(CodeAction {
-                    title: f.title,
+                    title: super::plain(&f.title),
                     kind: Some(CodeActionKind::QUICKFIX),
                     diagnostics: Some(vec![diag.clone()]),
                     edit: Some(workspace_edit(caps.document_changes, &uri, version, &f.edits, &rope, enc)),
@@ -154,10 +154,10 @@ pub(super) fn actions(
             if caps.disabled_actions {
                 for r in refused {
                     out.push(CodeActionOrCommand::CodeAction(CodeAction {
-                        title: r.title,
+                        title: super::plain(&r.title),
                         kind: Some(CodeActionKind::QUICKFIX),
                         diagnostics: Some(vec![diag.clone()]),
-                        disabled: Some(CodeActionDisabled { reason: r.reason }),
+                        disabled: Some(CodeActionDisabled { reason: super::plain(&r.reason) }),
                         ..Default::default()
                     }));
                 }
@@ -284,7 +284,7 @@ fn workspace_make_sync(
         WorkspaceEdit { changes: Some(changes), ..Default::default() }
     };
     Ok(CodeAction {
-        title,
+        title: super::plain(&title),
         kind: Some(CodeActionKind::QUICKFIX),
         edit: Some(edit),
         data: Some(serde_json::json!({ "applicability": "unsafe" })),

@@ -13,12 +13,13 @@ mod code_action;
 pub mod document;
 pub mod framing;
 mod input;
+pub mod log;
 mod scheduler;
 mod stdio;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::Duration;
 
@@ -51,6 +52,18 @@ const HOVER_WAIT: Duration = Duration::from_secs(2);
 const PULL_WAIT: Duration = Duration::from_secs(2);
 /// How long `source.fixAll` waits for the current version's chain findings.
 const FIX_ALL_WAIT: Duration = Duration::from_secs(10);
+/// How long a `textDocument/diagnostic` request waits for the first index of the workspace (and the
+/// diagnostics computed with it) before it is answered `ServerCancelled` with `retriggerRequest`.
+const INDEX_WAIT: Duration = Duration::from_secs(10);
+
+/// `State::index_state`: the client has not sent `initialized` (nothing to wait for).
+const INDEX_NOT_STARTED: u8 = 0;
+/// The first index of the workspace is being built.
+const INDEX_RUNNING: u8 = 1;
+/// The first index is built and a refresh of every open document is queued.
+pub(crate) const INDEX_BUILT: u8 = 2;
+/// A refresher pass that started after the first index has recomputed every open document.
+pub(crate) const INDEX_READY: u8 = 3;
 
 #[derive(Clone, Copy, Debug)]
 struct Caps {
@@ -63,6 +76,9 @@ struct Caps {
     document_changes: bool,
     /// The client shows disabled code actions (with the reason a fix is not offered).
     disabled_actions: bool,
+    /// The client shows a diagnostic's message and related locations in the hover itself (VS Code, as
+    /// loopsafe's extension declares): loopsafe's hover then adds only the route and the advice.
+    diagnostics_in_hover: bool,
 }
 
 struct Config {
@@ -103,6 +119,13 @@ struct State {
     /// Counts configuration changes: the settings read off the async thread apply only if no later
     /// change came meanwhile.
     config_generation: AtomicU64,
+    /// Where the first index of the workspace is (`INDEX_*`): a document pull waits for it, since a
+    /// report computed before it lacks the chains through files not indexed yet, and Neovim applies no
+    /// later report for that document until it pulls it again.
+    index_state: AtomicU8,
+    /// The report each open document's client holds, as last sent in a document pull (its own report
+    /// or a related document's), to send with later pulls the reports that other files changed.
+    sent: DashMap<Uri, (Arc<Published>, String)>,
 }
 
 #[derive(Clone)]
@@ -180,6 +203,8 @@ impl State {
             work: Mutex::new(scheduler::Work::default()),
             published: tokio::sync::Notify::new(),
             config_generation: AtomicU64::new(0),
+            index_state: AtomicU8::new(INDEX_NOT_STARTED),
+            sent: DashMap::new(),
         }
     }
 
@@ -191,6 +216,7 @@ impl State {
             progress: false,
             document_changes: false,
             disabled_actions: false,
+            diagnostics_in_hover: false,
         })
     }
 
@@ -420,6 +446,44 @@ impl State {
         items
     }
 
+    /// The reports of the open documents other than `uri` whose client does not hold them yet (see
+    /// `sent`): only reports of a document's current version (a pull report has no version), and only
+    /// for documents the client pulled before (the others it pulls anyway). Cheap: a report whose
+    /// published diagnostics are the ones last sent is skipped without hashing it.
+    fn related_reports(&self, uri: &Uri) -> HashMap<Uri, DocumentDiagnosticReportKind> {
+        let current: Vec<(Uri, Arc<Published>)> = self
+            .documents
+            .iter()
+            .filter(|e| e.key() != uri)
+            .filter_map(|e| {
+                let p = e.value().published.clone()?;
+                (p.version == e.value().version).then(|| (e.key().clone(), p))
+            })
+            .collect();
+        let mut related = HashMap::new();
+        for (other, p) in current {
+            let Some(mut sent) = self.sent.get_mut(&other) else { continue };
+            if Arc::ptr_eq(&sent.0, &p) {
+                continue;
+            }
+            let id = result_id(&p.diagnostics);
+            let changed = sent.1 != id;
+            *sent = (p.clone(), id.clone());
+            drop(sent);
+            if changed {
+                related.insert(
+                    other,
+                    DocumentDiagnosticReportKind::Full(FullDocumentDiagnosticReport {
+                        result_id: Some(id),
+                        items: p.diagnostics.clone(),
+                    }),
+                );
+            }
+        }
+        self.sent.retain(|u, _| self.documents.contains_key(u));
+        related
+    }
+
     /// Indexes every Python file of the workspace roots that is not open (open ones are analysed from
     /// their buffers).
     fn index_workspace(&self) -> usize {
@@ -493,6 +557,47 @@ impl State {
 }
 
 impl Backend {
+    /// Waits (at most `limit`) until the first index of the workspace is built and every open document's
+    /// diagnostics were computed with it; true at once when no index was started (no `initialized`).
+    async fn index_ready(&self, limit: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let notified = self.state.published.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if matches!(self.state.index_state.load(Ordering::SeqCst), INDEX_NOT_STARTED | INDEX_READY) {
+                return true;
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return false;
+            }
+        }
+    }
+
+    /// The offloader the offload fix writes in a document (see `FileContext::offload_name`), read off
+    /// its imports on a blocking thread; `None` when it is not open or cannot be parsed.
+    async fn offload_name(&self, uri: &Uri) -> Option<&'static str> {
+        let (rope, tree, stale) = {
+            let d = self.state.documents.get(uri)?;
+            (d.rope.clone(), d.tree.clone(), d.stale)
+        };
+        let state = self.state.clone();
+        tokio::task::spawn_blocking(move || {
+            let text = rope.to_string();
+            let tree = match tree {
+                Some(t) if !stale => t,
+                t => crate::syntax::parse(&text, t.as_ref())?,
+            };
+            let config = state.config();
+            let anyio = state.anyio.lock().expect("anyio lock").unwrap_or(false);
+            let options = crate::fix::Options::new(&config.settings, anyio);
+            Some(crate::fix::FileContext::new(&text, &tree, &config.catalog, &options).offload_name())
+        })
+        .await
+        .ok()
+        .flatten()
+    }
+
     /// Re-indexes the closed files off the async threads, then refreshes every open document.
     fn reindex_in_background(&self) {
         let backend = self.clone();
@@ -566,7 +671,22 @@ impl LanguageServer for Backend {
             workspace_caps.and_then(|w| w.workspace_edit.as_ref()).and_then(|e| e.document_changes).unwrap_or(false);
         let disabled_actions =
             text_caps.and_then(|t| t.code_action.as_ref()).and_then(|c| c.disabled_support).unwrap_or(false);
-        let _ = self.state.caps.set(Caps { encoding, pull, refresh, progress, document_changes, disabled_actions });
+        let diagnostics_in_hover = params
+            .capabilities
+            .experimental
+            .as_ref()
+            .and_then(|e| e.pointer("/loopsafe/diagnosticsInHover"))
+            .and_then(|v| v.as_bool())
+            .unwrap_or(false);
+        let _ = self.state.caps.set(Caps {
+            encoding,
+            pull,
+            refresh,
+            progress,
+            document_changes,
+            disabled_actions,
+            diagnostics_in_hover,
+        });
         if let Some(trace) = params.trace {
             apply_trace(trace);
         }
@@ -639,6 +759,9 @@ impl LanguageServer for Backend {
     }
 
     async fn initialized(&self, _: InitializedParams) {
+        // From now on logs go to the client (tower-lsp drops messages sent before `initialized`).
+        log::connect(self.client.clone());
+        self.state.index_state.store(INDEX_RUNNING, Ordering::SeqCst);
         let state = self.state.clone();
         let client = self.client.clone();
         // Index in the background: handlers keep serving meanwhile. Progress is reported when the
@@ -665,6 +788,9 @@ impl LanguageServer for Backend {
             let n = tokio::task::spawn_blocking(move || worker.index_workspace()).await.unwrap_or(0);
             let summary = format!("indexed {n} files in {:.2}s", started.elapsed().as_secs_f64());
             tracing::info!("{summary}");
+            // Pulls wait until the refresh queued below has recomputed the open documents.
+            state.index_state.store(INDEX_BUILT, Ordering::SeqCst);
+            Backend { client: client.clone(), state: state.clone() }.refresh_all();
             if let Some(p) = progress {
                 p.finish_with_message(summary).await;
             }
@@ -685,8 +811,6 @@ impl LanguageServer for Backend {
                 let _ =
                     tokio::time::timeout(CLIENT_REQUEST_TIMEOUT, registering.register_capability(vec![watch])).await;
             });
-            let backend = Backend { client, state };
-            backend.refresh_all();
         });
     }
 
@@ -858,39 +982,36 @@ impl LanguageServer for Backend {
     /// A pull report has no version: the client takes it for the document as it is when the answer
     /// arrives. So the request waits (bounded) for the analysis of the document's current version, and
     /// after `PULL_WAIT` is answered `ServerCancelled` with `retriggerRequest` (the client asks again),
-    /// never with the diagnostics of an older text.
+    /// never with the diagnostics of an older text. Before that, it waits (at most `INDEX_WAIT`, then
+    /// the same answer) for the first index of the workspace: a report without the chains through
+    /// files not indexed yet would stay in clients that apply no later report until they pull again
+    /// (Neovim answers a refresh with a workspace pull, whose reports it ignores for open documents).
+    ///
+    /// The report carries, as `relatedDocuments`, the new reports of other open documents that changed
+    /// since their client last got them (an edit here changed the chains they report): Neovim, which
+    /// pulls only the document edited, applies them.
     async fn diagnostic(&self, params: DocumentDiagnosticParams) -> Result<DocumentDiagnosticReportResult> {
         let uri = &params.text_document.uri;
-        let items = if self.state.documents.contains_key(uri) {
-            match self.published(uri, true, PULL_WAIT).await {
-                Some(p) => p.diagnostics.clone(),
-                None if !self.state.documents.contains_key(uri) => Vec::new(),
-                None => {
-                    return Err(jsonrpc::Error {
-                        code: jsonrpc::ErrorCode::ServerError(-32802),
-                        message: "the document's analysis is still running".into(),
-                        data: Some(serde_json::json!({ "retriggerRequest": true })),
-                    });
-                }
-            }
-        } else {
-            Vec::new()
+        let cancelled = |message: &str| jsonrpc::Error {
+            code: jsonrpc::ErrorCode::ServerError(-32802),
+            message: message.to_string().into(),
+            data: Some(serde_json::json!({ "retriggerRequest": true })),
         };
-        let id = result_id(&items);
-        if params.previous_result_id.as_ref() == Some(&id) {
-            return Ok(DocumentDiagnosticReportResult::Report(DocumentDiagnosticReport::Unchanged(
-                RelatedUnchangedDocumentDiagnosticReport {
-                    related_documents: None,
-                    unchanged_document_diagnostic_report: UnchangedDocumentDiagnosticReport { result_id: id },
-                },
-            )));
+        if !self.state.documents.contains_key(uri) {
+            return Ok(pull_report(&params, Vec::new(), None));
         }
-        Ok(DocumentDiagnosticReportResult::Report(DocumentDiagnosticReport::Full(
-            RelatedFullDocumentDiagnosticReport {
-                related_documents: None,
-                full_document_diagnostic_report: FullDocumentDiagnosticReport { result_id: Some(id), items },
-            },
-        )))
+        if !self.index_ready(INDEX_WAIT).await {
+            return Err(cancelled("the workspace is still being indexed"));
+        }
+        let published = match self.published(uri, true, PULL_WAIT).await {
+            Some(p) => p,
+            None if !self.state.documents.contains_key(uri) => return Ok(pull_report(&params, Vec::new(), None)),
+            None => return Err(cancelled("the document's analysis is still running")),
+        };
+        let items = published.diagnostics.clone();
+        self.state.sent.insert(uri.clone(), (published, result_id(&items)));
+        let related = self.state.related_reports(uri);
+        Ok(pull_report(&params, items, (!related.is_empty()).then_some(related)))
     }
 
     async fn workspace_diagnostic(&self, params: WorkspaceDiagnosticParams) -> Result<WorkspaceDiagnosticReportResult> {
@@ -956,7 +1077,19 @@ impl LanguageServer for Backend {
             .zip(&published.extras)
             .find(|(d, _)| d.range.start <= pos && pos <= d.range.end);
         if let Some((d, (route, instead))) = found {
-            let value = hover_text(d, route.as_deref(), instead.as_deref());
+            // The advice names the offloader the quick fix writes in this file (read off its imports).
+            let offload = match instead {
+                Some(i) if i.contains(DEFAULT_OFFLOADER) => self.offload_name(&uri).await,
+                _ => None,
+            };
+            let root = self.state.roots.read().expect("roots lock").first().cloned();
+            let instead = instead.as_deref().map(|i| match offload {
+                Some(name) => i.replace(DEFAULT_OFFLOADER, name),
+                None => i.to_string(),
+            });
+            let caps = self.state.caps();
+            let value =
+                hover_text(d, route.as_deref(), instead.as_deref(), root.as_deref(), !caps.diagnostics_in_hover);
             return Ok(Some(Hover {
                 contents: HoverContents::Markup(MarkupContent { kind: MarkupKind::Markdown, value }),
                 range: Some(d.range),
@@ -978,6 +1111,29 @@ fn client_table(value: serde_json::Value, ctx: &str) -> std::result::Result<Opti
     let table = serde_json::from_value::<toml::Table>(value).map_err(|e| format!("{ctx} {e}"))?;
     Settings::from_table(&table, ctx)?;
     Ok(Some(table))
+}
+
+/// A document pull's answer: `unchanged` when the client holds the same report and no other document's
+/// changed.
+fn pull_report(
+    params: &DocumentDiagnosticParams,
+    items: Vec<Diagnostic>,
+    related: Option<HashMap<Uri, DocumentDiagnosticReportKind>>,
+) -> DocumentDiagnosticReportResult {
+    let id = result_id(&items);
+    // With related documents, a full report: Neovim reads them only from one.
+    let report = if related.is_none() && params.previous_result_id.as_ref() == Some(&id) {
+        DocumentDiagnosticReport::Unchanged(RelatedUnchangedDocumentDiagnosticReport {
+            related_documents: related,
+            unchanged_document_diagnostic_report: UnchangedDocumentDiagnosticReport { result_id: id },
+        })
+    } else {
+        DocumentDiagnosticReport::Full(RelatedFullDocumentDiagnosticReport {
+            related_documents: related,
+            full_document_diagnostic_report: FullDocumentDiagnosticReport { result_id: Some(id), items },
+        })
+    };
+    DocumentDiagnosticReportResult::Report(report)
 }
 
 fn full_report(
@@ -1022,7 +1178,7 @@ fn finding_to_lsp(f: &Finding, rope: &ropey::Rope, enc: Encoding, version: i32) 
         code: Some(NumberOrString::String(f.rule.code().into())),
         code_description: code_description(f.rule),
         source: Some("loopsafe".into()),
-        message: f.message.clone(),
+        message: plain(&f.message),
         related_information: None,
         tags: None,
         data: Some(fix_data(f.rule, f.callee.as_deref(), &f.fix_kinds, call.filter(|c| *c != range), false, version)),
@@ -1080,7 +1236,7 @@ fn chain_to_lsp(
             let p = loc_position(&h.loc, enc);
             Some(DiagnosticRelatedInformation {
                 location: Location { uri, range: Range { start: p, end: p } },
-                message: format!("{}: {}", h.index, h.name),
+                message: h.name.clone(),
             })
         })
         .collect();
@@ -1090,34 +1246,74 @@ fn chain_to_lsp(
         code: Some(NumberOrString::String(c.rule.code().into())),
         code_description: code_description(c.rule),
         source: Some("loopsafe".into()),
-        message: c.message.clone(),
+        message: plain(&c.message),
         related_information: Some(related),
         tags: None,
         data: Some(fix_data(c.rule, Some(&c.callee), &c.fixes, None, true, version)),
     }
 }
 
-fn hover_text(d: &Diagnostic, route: Option<&str>, instead: Option<&str>) -> String {
-    let code = match &d.code {
-        Some(NumberOrString::String(s)) => s.clone(),
-        _ => String::new(),
+/// The offloader advice names unless the file gets another one (`run_in_threadpool` with FastAPI).
+const DEFAULT_OFFLOADER: &str = "asyncio.to_thread";
+
+/// Text for places that show it as is (the Problems panel, virtual text, code action titles): the
+/// Markdown code spans of messages without their backticks.
+pub(crate) fn plain(s: &str) -> String {
+    s.replace('`', "")
+}
+
+/// A location as a user reads it: the path relative to the workspace root, and the 1-based line.
+fn place(uri: &Uri, line: u32, root: Option<&std::path::Path>) -> String {
+    let path = uri.to_file_path().map(|p| p.into_owned());
+    let shown = match (&path, root) {
+        (Some(p), Some(root)) => p.strip_prefix(root).unwrap_or(p).display().to_string(),
+        (Some(p), None) => p.display().to_string(),
+        (None, _) => uri.as_str().to_string(),
     };
-    let rule = d.data.as_ref().and_then(|data| data["rule"].as_str()).unwrap_or_default();
-    let mut s = format!("**{code} `{rule}`**: {}\n", d.message);
-    if let Some(route) = route {
-        s.push_str(&format!("\nIn route `{route}`.\n"));
+    format!("{shown}:{}", line + 1)
+}
+
+/// A finding's hover, readable where links are not rendered (Helix, Neovim): the message (unless the
+/// client shows it already), the route, the chain as `name — path:line` steps after the call on the
+/// finding's own line, and the advice.
+fn hover_text(
+    d: &Diagnostic,
+    route: Option<&str>,
+    instead: Option<&str>,
+    root: Option<&std::path::Path>,
+    with_message: bool,
+) -> String {
+    let mut parts = Vec::new();
+    if with_message {
+        let code = match &d.code {
+            Some(NumberOrString::String(s)) => s.clone(),
+            _ => String::new(),
+        };
+        let rule = d.data.as_ref().and_then(|data| data["rule"].as_str()).unwrap_or_default();
+        parts.push(format!("**{code} {rule}**: {}", d.message));
     }
-    if let Some(related) = &d.related_information {
-        s.push_str("\nChain:\n");
-        for r in related {
-            let line = r.location.range.start.line + 1;
-            s.push_str(&format!("1. [{}]({}#L{line})\n", r.message, r.location.uri.as_str()));
+    if let Some(route) = route {
+        parts.push(format!("In route `{route}`."));
+    }
+    if with_message && let Some(related) = &d.related_information {
+        let steps: Vec<String> = related
+            .iter()
+            .filter(|r| {
+                !(r.location.uri == related[0].location.uri && r.location.range.start.line == d.range.start.line)
+            })
+            .enumerate()
+            .map(|(i, r)| {
+                format!("{}. `{}` — {}", i + 1, r.message, place(&r.location.uri, r.location.range.start.line, root))
+            })
+            .collect();
+        if !steps.is_empty() {
+            parts.push(format!("Chain:\n{}", steps.join("\n")));
         }
     }
     if let Some(instead) = instead {
-        s.push_str(&format!("\nInstead: {instead}\n"));
+        parts.push(format!("Instead: {instead}"));
     }
-    s
+    parts.join("\n\n") + "\n"
 }
 
 #[cfg(test)]

@@ -269,6 +269,8 @@ impl State {
     /// One refresher pass, on a blocking thread (see the module's documentation).
     fn pass(&self, work: Work) -> PassOut {
         let started = std::time::Instant::now();
+        // The first pass to recompute every open document after the first index: pulls wait for it.
+        let first_indexed = work.all && self.index_state.load(Ordering::SeqCst) == super::INDEX_BUILT;
         let mut changed = work.all;
         let mut publish = Vec::new();
         for uri in work.closed {
@@ -347,6 +349,9 @@ impl State {
             publish.len(),
             if changed { "changed" } else { "kept" }
         );
+        if first_indexed {
+            self.index_state.store(super::INDEX_READY, Ordering::SeqCst);
+        }
         PassOut { publish, changed }
     }
 
