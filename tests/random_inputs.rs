@@ -353,7 +353,9 @@ fn run_case(
         4..=8 => {
             let (path, text) = rng.pick(corpus);
             let text = mutate(&mut rng, text, corpus);
-            one_file(&text, catalog, settings, stats).map(drop).map_err(|e| format!("{} mutated: {e}", path.display()))
+            one_file(&text, catalog, settings, stats)
+                .map(drop)
+                .map_err(|e| format!("{} mutated: {e}\n--- input:\n{text}", path.display()))
         }
         _ => {
             let (root, files) = rng.pick(projects);

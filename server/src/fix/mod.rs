@@ -722,6 +722,29 @@ mod tests {
     }
 
     #[test]
+    fn a_fix_next_to_broken_syntax_is_checked_in_the_whole_file() {
+        // Found by tests/random_inputs.rs: the call's statement parses, but an ERROR sibling follows it
+        // (or the function holding it), and the parser recovers there differently once it is rewritten.
+        let text = "import requests\n\n\nasync def main(u):\n    requests.get(u, timeout=5)\n    requests.post(\n)        u,\n        json={},\n)\ntotal = 1 \u{65e5}if False else 0\n";
+        let tree = crate::syntax::parse(text, None).unwrap();
+        let before = error_count(&tree);
+        let options = Options::default();
+        let ctx = FileContext::new(text, &tree, Catalog::bundled(), &options);
+        let start = text.find("requests.post").unwrap();
+        let target = Target {
+            rule: Rule::BlockingHttp,
+            callee: Some("requests.post".into()),
+            kinds: vec![crate::catalog::FixKind::Offload],
+            range: start..text.find("\n)  ").unwrap() + 2,
+            chain: false,
+        };
+        for f in ctx.fixes(&target).fixes {
+            let new = apply(text, &f.edits).unwrap();
+            assert!(!introduces_syntax_error(before, &new), "{}:\n{new}", f.title);
+        }
+    }
+
+    #[test]
     fn nothing_is_offered_that_does_not_parse() {
         // A broken file: fixes elsewhere are still offered, and no fix adds an error.
         let text = "import time\n\n\nasync def f():\n    time.sleep(1)\n\n\ndef g(:\n    pass\n";

@@ -7,6 +7,10 @@
 //! check is the size of the statements the fix touches, whatever the size of the file; the regions of the
 //! original text are parsed once per file ([`Verifier`] keeps them).
 //!
+//! Near broken syntax a region parsed alone does not tell how the parser recovers around it in the file
+//! (an ERROR sibling before or after the statement, or after the function holding it): a fix whose
+//! region is or lies next to an ERROR is also checked on the whole file, by the file's error count.
+//!
 //! A fix is refused when the edited regions have more tree-sitter ERROR/MISSING nodes, or more
 //! violations of the rules below, than the original regions had. tree-sitter's Python grammar is more
 //! lenient than CPython's; these are the gaps a rewrite can fall into, checked here explicitly:
@@ -40,6 +44,8 @@ const MAX_DEPTH: usize = 4096;
 pub(super) struct Verifier {
     original: RefCell<HashMap<Range<usize>, Counts>>,
     verdicts: RefCell<HashMap<Vec<Edit>, bool>>,
+    /// ERROR/MISSING nodes in the original file, counted on the first check near broken syntax.
+    file_errors: std::cell::OnceCell<usize>,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -64,12 +70,23 @@ impl Verifier {
         if let Some(v) = self.verdicts.borrow().get(edits) {
             return *v;
         }
-        let v = !well_formed(ctx.text, edits) || regions(ctx, edits).iter().any(|r| self.breaks_region(ctx, r, edits));
+        let v = !well_formed(ctx.text, edits) || {
+            let regions = regions(ctx, edits);
+            regions.iter().any(|r| self.breaks_region(ctx, r, edits))
+                || (regions.iter().any(|r| touches_error(ctx, r)) && self.breaks_file(ctx, edits))
+        };
         // The same fix is asked for by several findings only when it edits a whole function (make-sync).
         if edits.len() == 1 && edits[0].text.is_empty() {
             self.verdicts.borrow_mut().insert(edits.to_vec(), v);
         }
         v
+    }
+
+    /// Whether `edits` add ERROR/MISSING nodes to the whole file. Only for edits near broken syntax: there
+    /// a region parsed alone does not tell how the parser recovers around it in the file.
+    fn breaks_file(&self, ctx: &FileContext<'_>, edits: &[Edit]) -> bool {
+        let before = *self.file_errors.get_or_init(|| error_count(ctx.tree));
+        super::apply(ctx.text, edits).is_none_or(|new| super::introduces_syntax_error(before, &new))
     }
 
     /// Whether the edits inside `region` (all of them lie inside or outside it) break it.
@@ -97,6 +114,35 @@ impl Verifier {
         let after = counts(text, region, &new);
         after.errors > before.errors || after.violations > before.violations
     }
+}
+
+/// Whether `region` is or lies next to broken syntax: its statement, or the statement or block holding
+/// it, has an error, follows one or precedes one (`color = ` left before an `if` is an ERROR sibling of
+/// the `if`; a stray `)` after a function is one of the function), or (between statements) the block
+/// around it has one. The parser's recovery there depends on the region's text.
+fn touches_error(ctx: &FileContext<'_>, region: &Region<'_>) -> bool {
+    let root = ctx.tree.root_node();
+    if !root.has_error() {
+        return false;
+    }
+    let Some(stmt) = region.statement else {
+        return root.descendant_for_byte_range(region.range.start, region.range.end).is_none_or(|n| n.has_error());
+    };
+    if stmt.has_error() {
+        return true;
+    }
+    let mut node = Some(stmt);
+    for _ in 0..MAX_DEPTH {
+        let Some(n) = node else { return false };
+        if n.is_error()
+            || n.prev_sibling().is_some_and(|s| s.has_error())
+            || n.next_sibling().is_some_and(|s| s.has_error())
+        {
+            return true;
+        }
+        node = ctx.up(n);
+    }
+    true
 }
 
 /// Sorted, non-overlapping edits on character boundaries of the text.
