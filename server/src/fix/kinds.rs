@@ -471,19 +471,17 @@ pub(super) fn unused_import<'t>(ctx: &FileContext<'t>, name: &str, except: Optio
         let inside = |outer: Node<'_>| outer.start_byte() <= n.start_byte() && n.end_byte() <= outer.end_byte();
         // Import statements bind names or name modules (`from time import sleep` does not use `time`).
         let skip = matches!(n.kind(), "import_statement" | "import_from_statement" | "future_import_statement")
-            || except.is_some_and(|e| inside(e));
+            || except.is_some_and(inside);
         if !skip {
             match n.kind() {
                 "identifier" if ctx.node_text(n) == name => {
-                    let field = n.parent().and_then(|p| {
+                    // An attribute's or a keyword's name is not a use; anything else is.
+                    n.parent().and_then(|p| {
                         let k = p.kind();
                         let named = |f: &str| p.child_by_field_name(f).is_some_and(|x| x.id() == n.id());
                         ((k == "attribute" && named("attribute")) || (k == "keyword_argument" && named("name")))
                             .then_some(())
-                    });
-                    if field.is_none() {
-                        return None;
-                    }
+                    })?;
                 }
                 "string_content" if ctx.node_text(n) == name => return None,
                 _ => {}
