@@ -16,6 +16,7 @@ mod input;
 pub mod log;
 mod scheduler;
 mod stdio;
+mod watch;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -79,6 +80,9 @@ struct Caps {
     /// The client shows a diagnostic's message and related locations in the hover itself (VS Code, as
     /// loopsafe's extension declares): loopsafe's hover then adds only the route and the advice.
     diagnostics_in_hover: bool,
+    /// The client watches files for the server (dynamic registration of `didChangeWatchedFiles`);
+    /// else the server watches its workspace folders itself (`watch`).
+    client_watches: bool,
 }
 
 struct Config {
@@ -126,6 +130,8 @@ struct State {
     /// The report each open document's client holds, as last sent in a document pull (its own report
     /// or a related document's), to send with later pulls the reports that other files changed.
     sent: DashMap<Uri, (Arc<Published>, String)>,
+    /// The server's own watch over the workspace, when the client does not watch files for it.
+    watcher: Mutex<Option<watch::DiskWatcher>>,
 }
 
 #[derive(Clone)]
@@ -180,6 +186,77 @@ impl Backend {
         apply_trace(params.value);
     }
 
+    /// Files changed on disk (reported by the client's watcher or the server's): the index reads the
+    /// Python files again (on the refresher's thread), the configuration and declared dependencies are
+    /// read again. An open document's buffer wins over the disk.
+    fn disk_changed(&self, changed: Vec<PathBuf>) {
+        let mut config_changed = false;
+        let mut paths = Vec::new();
+        for path in changed {
+            let name = path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
+            if name == "pyproject.toml" || name.starts_with("requirements") && name.ends_with(".txt") {
+                // Declared dependencies: read again when a code action next needs them.
+                *self.state.anyio.lock().expect("anyio lock") = None;
+            }
+            if name == "pyproject.toml" {
+                config_changed = true;
+                continue;
+            }
+            if !name.ends_with(".py") {
+                continue;
+            }
+            if Uri::from_file_path(&path).is_some_and(|u| self.state.documents.contains_key(&u)) {
+                continue; // the buffer wins over the disk
+            }
+            paths.push(path);
+        }
+        // Read by the refresher on a blocking thread; what is not a regular file is skipped unopened.
+        if !paths.is_empty() {
+            self.queue(|w| w.disk.extend(paths));
+        }
+        if config_changed {
+            self.reconfigure();
+        }
+    }
+
+    /// Watches the workspace folders from the server (the client does not watch files for it): batches
+    /// of changed paths, gathered for 50 ms, go through `disk_changed`.
+    async fn watch_workspace(&self) {
+        let roots = self.state.roots.read().expect("roots lock").clone();
+        if roots.is_empty() {
+            return;
+        }
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Vec<PathBuf>>();
+        // Adding inotify watches walks the tree: off the async threads.
+        let started = tokio::task::spawn_blocking(move || watch::start(roots, tx)).await;
+        match started {
+            Ok(Ok((watcher, failed))) => {
+                for f in failed {
+                    tracing::warn!("not watched for changes on disk: {f}");
+                }
+                tracing::info!("watching the workspace for changes on disk (the client does not)");
+                *self.state.watcher.lock().expect("watcher lock") = Some(watcher);
+            }
+            Ok(Err(e)) => {
+                tracing::warn!("{e}; changes on disk are seen when a file is opened or saved");
+                return;
+            }
+            Err(_) => return,
+        }
+        let backend = Backend { client: self.client.clone(), state: self.state.clone() };
+        tokio::spawn(async move {
+            while let Some(mut paths) = rx.recv().await {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                while let Ok(more) = rx.try_recv() {
+                    paths.extend(more);
+                }
+                paths.sort();
+                paths.dedup();
+                backend.disk_changed(paths);
+            }
+        });
+    }
+
     fn new(client: Client) -> Backend {
         Backend { client, state: Arc::new(State::new()) }
     }
@@ -205,6 +282,7 @@ impl State {
             config_generation: AtomicU64::new(0),
             index_state: AtomicU8::new(INDEX_NOT_STARTED),
             sent: DashMap::new(),
+            watcher: Mutex::new(None),
         }
     }
 
@@ -217,6 +295,7 @@ impl State {
             document_changes: false,
             disabled_actions: false,
             diagnostics_in_hover: false,
+            client_watches: false,
         })
     }
 
@@ -678,6 +757,16 @@ impl LanguageServer for Backend {
             .and_then(|e| e.pointer("/loopsafe/diagnosticsInHover"))
             .and_then(|v| v.as_bool())
             .unwrap_or(false);
+        // Neovim answers `workspace/diagnostic/refresh` with a workspace pull when the server offers one,
+        // and never applies its reports to the buffers it pulls one by one: a finding that changed because
+        // another file changed on disk would stay stale in the open buffer. Without workspace pulls, it
+        // answers a refresh by pulling each open buffer again.
+        let neovim = params.client_info.as_ref().is_some_and(|c| c.name == "Neovim");
+        let workspace_diagnostics = !neovim;
+        let client_watches = workspace_caps
+            .and_then(|w| w.did_change_watched_files.as_ref())
+            .and_then(|d| d.dynamic_registration)
+            .unwrap_or(false);
         let _ = self.state.caps.set(Caps {
             encoding,
             pull,
@@ -686,6 +775,7 @@ impl LanguageServer for Backend {
             document_changes,
             disabled_actions,
             diagnostics_in_hover,
+            client_watches,
         });
         if let Some(trace) = params.trace {
             apply_trace(trace);
@@ -747,7 +837,7 @@ impl LanguageServer for Backend {
                     DiagnosticServerCapabilities::Options(DiagnosticOptions {
                         identifier: Some("loopsafe".into()),
                         inter_file_dependencies: true,
-                        workspace_diagnostics: true,
+                        workspace_diagnostics,
                         work_done_progress_options: Default::default(),
                     })
                 }),
@@ -794,23 +884,28 @@ impl LanguageServer for Backend {
             if let Some(p) = progress {
                 p.finish_with_message(summary).await;
             }
-            // Changes on disk (another editor, git checkout) update the index.
-            let watch = Registration {
-                id: "loopsafe-watch".into(),
-                method: "workspace/didChangeWatchedFiles".into(),
-                register_options: serde_json::to_value(DidChangeWatchedFilesRegistrationOptions {
-                    watchers: ["**/*.py", "**/pyproject.toml", "**/requirements*.txt"]
-                        .into_iter()
-                        .map(|g| FileSystemWatcher { glob_pattern: GlobPattern::String(g.into()), kind: None })
-                        .collect(),
-                })
-                .ok(),
-            };
-            let registering = client.clone();
-            tokio::spawn(async move {
-                let _ =
-                    tokio::time::timeout(CLIENT_REQUEST_TIMEOUT, registering.register_capability(vec![watch])).await;
-            });
+            // Changes on disk (another editor, git checkout) update the index: reported by the client
+            // where it can watch files for the server, else watched by the server itself.
+            if state.caps().client_watches {
+                let watch = Registration {
+                    id: "loopsafe-watch".into(),
+                    method: "workspace/didChangeWatchedFiles".into(),
+                    register_options: serde_json::to_value(DidChangeWatchedFilesRegistrationOptions {
+                        watchers: ["**/*.py", "**/pyproject.toml", "**/requirements*.txt"]
+                            .into_iter()
+                            .map(|g| FileSystemWatcher { glob_pattern: GlobPattern::String(g.into()), kind: None })
+                            .collect(),
+                    })
+                    .ok(),
+                };
+                let registering = client.clone();
+                tokio::spawn(async move {
+                    let _ = tokio::time::timeout(CLIENT_REQUEST_TIMEOUT, registering.register_capability(vec![watch]))
+                        .await;
+                });
+            } else {
+                Backend { client: client.clone(), state: state.clone() }.watch_workspace().await;
+            }
         });
     }
 
@@ -924,34 +1019,8 @@ impl LanguageServer for Backend {
     }
 
     async fn did_change_watched_files(&self, params: DidChangeWatchedFilesParams) {
-        let mut config_changed = false;
-        let mut paths = Vec::new();
-        for event in params.changes {
-            let Some(path) = event.uri.to_file_path().map(|p| p.into_owned()) else { continue };
-            let name = path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
-            if name == "pyproject.toml" || name.starts_with("requirements") && name.ends_with(".txt") {
-                // Declared dependencies: read again when a code action next needs them.
-                *self.state.anyio.lock().expect("anyio lock") = None;
-            }
-            if name == "pyproject.toml" {
-                config_changed = true;
-                continue;
-            }
-            if !name.ends_with(".py") {
-                continue;
-            }
-            if self.state.documents.contains_key(&event.uri) {
-                continue; // the buffer wins over the disk
-            }
-            paths.push(path);
-        }
-        // Read by the refresher on a blocking thread; what is not a regular file is skipped unopened.
-        if !paths.is_empty() {
-            self.queue(|w| w.disk.extend(paths));
-        }
-        if config_changed {
-            self.reconfigure();
-        }
+        let paths = params.changes.iter().filter_map(|e| e.uri.to_file_path().map(|p| p.into_owned())).collect();
+        self.disk_changed(paths);
     }
 
     async fn did_change_configuration(&self, params: DidChangeConfigurationParams) {
