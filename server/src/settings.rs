@@ -85,6 +85,8 @@ pub struct Settings {
     pub severity: HashMap<Rule, Tier>,
     /// The offloader the offload fix writes.
     pub offload: OffloadFlavor,
+    /// The baseline file `loopsafe check` applies (relative to the configuration file's directory).
+    pub baseline: Option<String>,
 }
 
 impl Default for Settings {
@@ -96,6 +98,7 @@ impl Default for Settings {
             extend_blocking_calls: Vec::new(),
             severity: HashMap::new(),
             offload: OffloadFlavor::Auto,
+            baseline: None,
         }
     }
 }
@@ -107,7 +110,7 @@ pub fn default_select() -> Vec<Selector> {
 
 /// Keys accepted in `[tool.loopsafe]`, for error messages.
 pub const KEYS: &[&str] =
-    &["select", "extend-select", "ignore", "exclude", "extend-blocking-calls", "severity", "offload"];
+    &["select", "extend-select", "ignore", "exclude", "extend-blocking-calls", "severity", "offload", "baseline"];
 
 impl Settings {
     /// Whether a rule is on: the most specific matching selector wins; at equal specificity `ignore`
@@ -187,6 +190,10 @@ impl Settings {
                     };
                     let v = value.as_str().ok_or_else(|| err(&expected()))?;
                     s.offload = OffloadFlavor::parse(v).ok_or_else(|| err(&format!("`{v}`: {}", expected())))?;
+                }
+                "baseline" => {
+                    let v = value.as_str().filter(|v| !v.is_empty()).ok_or_else(|| err("expected a file path"))?;
+                    s.baseline = Some(v.to_string());
                 }
                 _ => {
                     return Err(format!("{ctx}: unknown key `{key}` (known keys: {})", KEYS.join(", ")));
