@@ -2,10 +2,13 @@
 //! edits that move code around, fix a finding or add one.
 
 mod common;
+mod lsp_client;
 
 use std::path::Path;
 
 use common::{loopsafe, stderr, stdout, write};
+use lsp_client::{Client, uri};
+use serde_json::{Value, json};
 
 const HELPERS: &str = "import time
 
@@ -360,4 +363,55 @@ fn the_baseline_can_be_set_in_pyproject_relative_to_it() {
     let out = loopsafe(dir.path(), &["check"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("[tool.loopsafe] `baseline`: expected a file path"), "{}", stderr(&out));
+}
+
+/// `code@line:character severity` of each diagnostic the language server pushed.
+fn severities(diags: &[Value]) -> Vec<String> {
+    diags
+        .iter()
+        .map(|d| {
+            let start = &d["range"]["start"];
+            format!("{}@{}:{} {}", d["code"].as_str().unwrap(), start["line"], start["character"], d["severity"])
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_language_server_shows_baselined_findings_as_hints_or_hides_them() {
+    let dir = project();
+    write(
+        dir.path(),
+        "pyproject.toml",
+        "[project]\nname = \"p\"\n\n[tool.loopsafe]\nbaseline = \"loopsafe-baseline.json\"\n",
+    );
+    let out = loopsafe(dir.path(), &["check", "--update-baseline"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let (mut c, _) = Client::start(json!({}), Some(dir.path())).await;
+    let app_uri = uri(&dir.path().join("app.py"));
+    // The buffer: ten lines above the recorded findings, and a new one.
+    let comments: String = (1..=10).map(|i| format!("# {i}\n")).collect();
+    let edited = format!(
+        "import time\n\nfrom helpers import load\n{comments}\n\nasync def new_route():\n    time.sleep(3)\n\n\n{}",
+        &APP[APP.find("class Svc").unwrap()..APP.find("\n\nasync def unrelated").unwrap() + 1]
+    );
+    c.open(&app_uri, &edited).await;
+    // Error (1) for the new call; hint (4) for the three the baseline holds, the chain included.
+    let want = ["LS102@16:4 1", "LS102@21:8 4", "LS102@22:8 4", "LS102@23:15 4"];
+    c.diagnostics_until(&app_uri, |d| severities(d) == want).await;
+
+    // Hidden, as a setting.
+    let hide = json!({ "settings": { "loopsafe": { "baseline-in-editor": "hide" } } });
+    c.notify("workspace/didChangeConfiguration", hide).await;
+    c.diagnostics_until(&app_uri, |d| severities(d) == ["LS102@16:4 1"]).await;
+
+    // The baseline rewritten with the new finding: the watcher's report brings it in.
+    write(dir.path(), "app.py", &edited);
+    let out = loopsafe(dir.path(), &["check", "--update-baseline"]);
+    // Named by the configuration, the file is shown with the configuration's directory.
+    let shown = format!("loopsafe: wrote 4 findings to {}\n", dir.path().join("loopsafe-baseline.json").display());
+    assert_eq!(stderr(&out), shown);
+    let baseline_uri = uri(&dir.path().join("loopsafe-baseline.json"));
+    c.notify("workspace/didChangeWatchedFiles", json!({ "changes": [{ "uri": baseline_uri.as_str(), "type": 2 }] }))
+        .await;
+    c.diagnostics_until(&app_uri, |d| d.is_empty()).await;
 }

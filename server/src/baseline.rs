@@ -242,3 +242,48 @@ pub fn hidden_message(n: usize) -> String {
     let noun = if n == 1 { "finding" } else { "findings" };
     format!("{n} {noun} in the baseline not shown")
 }
+
+/// A baseline's fingerprints, as the language server matches them: its findings that the baseline
+/// holds are shown at hint severity, or hidden (`baseline-in-editor = "hide"`).
+#[derive(Debug)]
+pub struct Known {
+    /// The baseline file.
+    pub path: PathBuf,
+    /// The project root the fingerprints' paths are relative to.
+    pub root: PathBuf,
+    pub fingerprints: HashSet<String>,
+}
+
+impl Known {
+    /// Reads the baseline at `path`; fingerprints are matched with files named relative to `root`.
+    pub fn load(path: &Path, root: PathBuf) -> Result<Known, String> {
+        let b = load(path)?;
+        let fingerprints = b.findings.into_iter().map(|e| e.fingerprint).collect();
+        Ok(Known { path: path.to_path_buf(), root, fingerprints })
+    }
+
+    /// The identity hash of a finding in file `path` (see `analysis::fingerprint`).
+    pub fn hash<'a>(
+        &self,
+        path: &Path,
+        rule: crate::rules::Rule,
+        function: Option<&str>,
+        callee: Option<&str>,
+        chain: impl Iterator<Item = &'a str>,
+    ) -> String {
+        let file = fingerprint::relative_path(&path.to_string_lossy(), &self.root.to_string_lossy());
+        Identity {
+            rule: rule.code(),
+            file: &file,
+            function: function.unwrap_or(""),
+            callee: callee.unwrap_or(""),
+            chain: chain.collect(),
+        }
+        .hash()
+    }
+
+    /// Which of a file's findings, given by identity hash in source order, the baseline holds.
+    pub fn holds(&self, hashes: impl IntoIterator<Item = String>) -> Vec<bool> {
+        fingerprint::numbered(hashes).iter().map(|f| self.fingerprints.contains(f)).collect()
+    }
+}

@@ -87,6 +87,8 @@ pub struct Settings {
     pub offload: OffloadFlavor,
     /// The baseline file `loopsafe check` applies (relative to the configuration file's directory).
     pub baseline: Option<String>,
+    /// The language server hides the findings the baseline holds (instead of showing them as hints).
+    pub hide_baselined: bool,
 }
 
 impl Default for Settings {
@@ -99,6 +101,7 @@ impl Default for Settings {
             severity: HashMap::new(),
             offload: OffloadFlavor::Auto,
             baseline: None,
+            hide_baselined: false,
         }
     }
 }
@@ -109,8 +112,17 @@ pub fn default_select() -> Vec<Selector> {
 }
 
 /// Keys accepted in `[tool.loopsafe]`, for error messages.
-pub const KEYS: &[&str] =
-    &["select", "extend-select", "ignore", "exclude", "extend-blocking-calls", "severity", "offload", "baseline"];
+pub const KEYS: &[&str] = &[
+    "select",
+    "extend-select",
+    "ignore",
+    "exclude",
+    "extend-blocking-calls",
+    "severity",
+    "offload",
+    "baseline",
+    "baseline-in-editor",
+];
 
 impl Settings {
     /// Whether a rule is on: the most specific matching selector wins; at equal specificity `ignore`
@@ -195,6 +207,11 @@ impl Settings {
                     let v = value.as_str().filter(|v| !v.is_empty()).ok_or_else(|| err("expected a file path"))?;
                     s.baseline = Some(v.to_string());
                 }
+                "baseline-in-editor" => match value.as_str() {
+                    Some("hint") => s.hide_baselined = false,
+                    Some("hide") => s.hide_baselined = true,
+                    _ => return Err(err("expected \"hint\" or \"hide\"")),
+                },
                 _ => {
                     return Err(format!("{ctx}: unknown key `{key}` (known keys: {})", KEYS.join(", ")));
                 }

@@ -49,11 +49,15 @@ impl Identity<'_> {
 /// The fingerprints of findings given in source order (of each file): `<hash>:<n>`, where `n` counts
 /// from 1 the findings with the same identity before it.
 pub fn fingerprints(identities: &[Identity<'_>]) -> Vec<String> {
+    numbered(identities.iter().map(Identity::hash))
+}
+
+/// `fingerprints`, from the identities' hashes (in source order).
+pub fn numbered(hashes: impl IntoIterator<Item = String>) -> Vec<String> {
     let mut seen: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
-    identities
-        .iter()
-        .map(|id| {
-            let hash = id.hash();
+    hashes
+        .into_iter()
+        .map(|hash| {
             let n = seen.entry(hash.clone()).or_insert(0);
             *n += 1;
             format!("{hash}:{n}")
