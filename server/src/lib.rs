@@ -6,6 +6,7 @@
 pub mod analysis;
 pub mod atomic_write;
 pub mod autofix;
+pub mod baseline;
 pub mod cache;
 pub mod catalog;
 pub mod check;

@@ -124,6 +124,13 @@ struct CheckArgs {
     /// Print the fixes as a unified diff instead of writing them (exit status 1 when there is one).
     #[arg(long)]
     diff: bool,
+    /// Report (and fail on) only findings not recorded in this baseline file (also: `baseline` in
+    /// [tool.loopsafe]).
+    #[arg(long)]
+    baseline: Option<PathBuf>,
+    /// Write the current findings to the baseline file, replacing what it held.
+    #[arg(long)]
+    update_baseline: bool,
 }
 
 fn main() -> ExitCode {
@@ -184,6 +191,14 @@ fn run_check(args: CheckArgs) -> Result<ExitCode, String> {
         follow: !args.no_follow,
         cache_dir,
     };
+    let baseline_path = args
+        .baseline
+        .clone()
+        .or_else(|| settings.baseline.as_ref().map(|b| loaded.root().map_or_else(|| PathBuf::from(b), |r| r.join(b))));
+    if args.update_baseline && baseline_path.is_none() {
+        return Err("--update-baseline needs --baseline FILE (or `baseline` in [tool.loopsafe])".to_string());
+    }
+    let baseline = baseline_path.map(|p| loopsafe::baseline::Cli::prepare(p, args.update_baseline)).transpose()?;
     let mut report = check::check(&opts, &catalog)?;
     let fix_options = autofix::options(&settings, &args.paths);
     let mut stderr = std::io::stderr().lock();
@@ -240,6 +255,20 @@ fn run_check(args: CheckArgs) -> Result<ExitCode, String> {
     for w in &report.warnings {
         let _ = writeln!(stderr, "loopsafe: warning: {w}");
     }
+    let mut hidden = None;
+    if let Some(b) = baseline {
+        let path = b.path.clone();
+        let start = args.paths.first().map_or(std::path::Path::new("."), |p| p.as_path());
+        let root = check::project_root(start)
+            .or_else(|| std::env::current_dir().ok().and_then(|c| std::fs::canonicalize(c).ok()))
+            .unwrap_or_default();
+        let outcome = b.finish(&mut report, &root)?;
+        if let Some(n) = outcome.written {
+            let _ =
+                writeln!(stderr, "loopsafe: wrote {} to {}", autofix::plural(n, "finding", "findings"), path.display());
+        }
+        hidden = (outcome.hidden > 0).then(|| loopsafe::baseline::hidden_message(outcome.hidden));
+    }
     if args.output_format == Format::Json {
         autofix::attach_fixes(&mut report, &catalog, &fix_options);
     }
@@ -253,6 +282,14 @@ fn run_check(args: CheckArgs) -> Result<ExitCode, String> {
         Format::Json => output::write_json(&report.diagnostics, &mut stdout),
         Format::Sarif => stdout.write_all(output::sarif(&report.diagnostics).as_bytes()),
         Format::Github => stdout.write_all(output::github(&report.diagnostics).as_bytes()),
+    };
+    let written = match (&hidden, args.output_format) {
+        (Some(m), Format::Text) => written.and_then(|_| writeln!(stdout, "{m}.")),
+        (Some(m), _) => {
+            let _ = writeln!(stderr, "loopsafe: {m}");
+            written
+        }
+        (None, _) => written,
     };
     if let Err(e) = written.and_then(|_| stdout.flush())
         && e.kind() != std::io::ErrorKind::BrokenPipe

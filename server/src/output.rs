@@ -164,6 +164,7 @@ pub fn json_value(d: &Diagnostic) -> Value {
         "route": f.route,
         "instead": f.instead,
         "url": doc_url(f.rule),
+        "fingerprint": d.fingerprint,
     })
 }
 
@@ -197,6 +198,7 @@ struct JsonFinding<'a> {
     column: usize,
     end_column: usize,
     end_line: usize,
+    fingerprint: &'a str,
     fixes: Vec<JsonFix<'a>>,
     function: &'a Option<String>,
     instead: &'a Option<String>,
@@ -223,6 +225,7 @@ impl<'a> JsonFinding<'a> {
             column: d.start.column,
             end_column: d.end.column,
             end_line: d.end.line,
+            fingerprint: &d.fingerprint,
             fixes: d
                 .fixes
                 .iter()
@@ -319,6 +322,7 @@ pub fn sarif(diags: &[Diagnostic]) -> String {
                     .collect();
                 result["codeFlows"] = json!([{ "threadFlows": [{ "locations": steps }] }]);
             }
+            result["partialFingerprints"] = json!({ crate::analysis::fingerprint::SARIF_KEY: d.fingerprint });
             result
         })
         .collect();

@@ -85,6 +85,10 @@ pub struct Settings {
     pub severity: HashMap<Rule, Tier>,
     /// The offloader the offload fix writes.
     pub offload: OffloadFlavor,
+    /// The baseline file `loopsafe check` applies (relative to the configuration file's directory).
+    pub baseline: Option<String>,
+    /// The language server hides the findings the baseline holds (instead of showing them as hints).
+    pub hide_baselined: bool,
 }
 
 impl Default for Settings {
@@ -96,6 +100,8 @@ impl Default for Settings {
             extend_blocking_calls: Vec::new(),
             severity: HashMap::new(),
             offload: OffloadFlavor::Auto,
+            baseline: None,
+            hide_baselined: false,
         }
     }
 }
@@ -106,8 +112,17 @@ pub fn default_select() -> Vec<Selector> {
 }
 
 /// Keys accepted in `[tool.loopsafe]`, for error messages.
-pub const KEYS: &[&str] =
-    &["select", "extend-select", "ignore", "exclude", "extend-blocking-calls", "severity", "offload"];
+pub const KEYS: &[&str] = &[
+    "select",
+    "extend-select",
+    "ignore",
+    "exclude",
+    "extend-blocking-calls",
+    "severity",
+    "offload",
+    "baseline",
+    "baseline-in-editor",
+];
 
 impl Settings {
     /// Whether a rule is on: the most specific matching selector wins; at equal specificity `ignore`
@@ -188,6 +203,15 @@ impl Settings {
                     let v = value.as_str().ok_or_else(|| err(&expected()))?;
                     s.offload = OffloadFlavor::parse(v).ok_or_else(|| err(&format!("`{v}`: {}", expected())))?;
                 }
+                "baseline" => {
+                    let v = value.as_str().filter(|v| !v.is_empty()).ok_or_else(|| err("expected a file path"))?;
+                    s.baseline = Some(v.to_string());
+                }
+                "baseline-in-editor" => match value.as_str() {
+                    Some("hint") => s.hide_baselined = false,
+                    Some("hide") => s.hide_baselined = true,
+                    _ => return Err(err("expected \"hint\" or \"hide\"")),
+                },
                 _ => {
                     return Err(format!("{ctx}: unknown key `{key}` (known keys: {})", KEYS.join(", ")));
                 }

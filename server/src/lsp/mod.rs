@@ -88,6 +88,9 @@ struct Caps {
 struct Config {
     settings: Settings,
     catalog: Arc<Catalog>,
+    /// The baseline `settings.baseline` names, read with the settings: findings it holds are shown at
+    /// hint severity or hidden.
+    baseline: Option<Arc<crate::baseline::Known>>,
 }
 
 /// The linked project, rebuilt only when a summary changes shape; a change of positions only swaps the
@@ -202,6 +205,16 @@ impl Backend {
                 config_changed = true;
                 continue;
             }
+            // The baseline in force was rewritten (`--update-baseline`), or one the settings name appeared.
+            if name.ends_with(".json") {
+                let config = self.state.config();
+                let watched = match &config.baseline {
+                    Some(known) => known.path == path,
+                    None => config.settings.baseline.is_some(),
+                };
+                config_changed |= watched;
+                continue;
+            }
             if !name.ends_with(".py") {
                 continue;
             }
@@ -264,7 +277,8 @@ impl Backend {
 
 impl State {
     fn new() -> State {
-        let config = Config { settings: Settings::default(), catalog: Arc::new(Catalog::bundled().clone()) };
+        let config =
+            Config { settings: Settings::default(), catalog: Arc::new(Catalog::bundled().clone()), baseline: None };
         State {
             documents: DashMap::new(),
             index: DashMap::new(),
@@ -454,6 +468,26 @@ impl State {
         Settings::from_table(&table, "settings:")
     }
 
+    /// The baseline the settings name (relative to the configuration file's directory, else to the
+    /// workspace root), read on a blocking thread with them. One that cannot be read is logged, and no
+    /// finding is lowered.
+    fn load_baseline(&self, settings: &Settings) -> Option<Arc<crate::baseline::Known>> {
+        let file = settings.baseline.as_ref()?;
+        let root = self.roots.read().expect("roots lock").first().cloned()?;
+        let dir = crate::config::discover(&root)
+            .ok()
+            .and_then(|l| l.root().map(Path::to_path_buf))
+            .unwrap_or_else(|| root.clone());
+        let project_root = crate::check::project_root(&root).unwrap_or(root);
+        match crate::baseline::Known::load(&dir.join(file), project_root) {
+            Ok(known) => Some(Arc::new(known)),
+            Err(e) => {
+                tracing::warn!("not using the baseline: {e}");
+                None
+            }
+        }
+    }
+
     /// Reports for `workspace/diagnostic`: every open document, and every closed file with findings
     /// (its text is read from disk to place them).
     ///
@@ -505,6 +539,17 @@ impl State {
                 }
                 let cached =
                     self.closed_findings.get(&path).filter(|c| Arc::ptr_eq(&c.0, &analysis)).map(|c| c.1.clone());
+                let mut hashes: Vec<String> = match &config.baseline {
+                    Some(known) => analysis
+                        .findings
+                        .iter()
+                        .map(|f| {
+                            let hops = f.chain.iter().map(|h| h.name.as_str());
+                            known.hash(&path, f.rule, f.function.as_deref(), f.callee.as_deref(), hops)
+                        })
+                        .collect(),
+                    None => Vec::new(),
+                };
                 let mut diags = match cached {
                     Some(d) => d,
                     None => {
@@ -518,7 +563,20 @@ impl State {
                 };
                 let mut uris = HashMap::new();
                 diags.extend(chains.iter().map(|c| chain_to_lsp(c, project.files(), caps.encoding, 0, &mut uris)));
-                diags.sort_by_key(|d| (d.range.start, d.range.end));
+                let diags = match &config.baseline {
+                    Some(known) => {
+                        hashes.extend(chains.iter().map(|c| chain_hash(known, &path, c)));
+                        let mut items: Vec<(Diagnostic, (), String)> =
+                            diags.into_iter().zip(hashes).map(|(d, h)| (d, (), h)).collect();
+                        items.sort_by_key(|(d, _, _)| (d.range.start, d.range.end));
+                        apply_baseline(&mut items, known, config.settings.hide_baselined);
+                        items.into_iter().map(|(d, _, _)| d).collect()
+                    }
+                    None => {
+                        diags.sort_by_key(|d| (d.range.start, d.range.end));
+                        diags
+                    }
+                };
                 report(uri, None, diags);
             }
         });
@@ -701,7 +759,13 @@ impl Backend {
         let backend = self.clone();
         tokio::spawn(async move {
             let state = backend.state.clone();
-            let settings = tokio::task::spawn_blocking(move || state.effective_settings()).await;
+            let settings = tokio::task::spawn_blocking(move || {
+                state.effective_settings().map(|s| {
+                    let baseline = state.load_baseline(&s);
+                    (s, baseline)
+                })
+            })
+            .await;
             if backend.state.config_generation.load(Ordering::SeqCst) != generation {
                 return;
             }
@@ -718,9 +782,9 @@ impl Backend {
 
     /// Puts new settings in force: open documents are analysed again (off the async thread) and closed
     /// files re-indexed in the background.
-    fn apply_settings(&self, settings: Settings) {
+    fn apply_settings(&self, (settings, baseline): (Settings, Option<Arc<crate::baseline::Known>>)) {
         let catalog = Arc::new(Catalog::bundled().extended(&settings.extend_blocking_calls));
-        *self.state.config.write().expect("config lock") = Arc::new(Config { settings, catalog });
+        *self.state.config.write().expect("config lock") = Arc::new(Config { settings, catalog, baseline });
         let uris: Vec<Uri> = self.state.documents.iter().map(|e| e.key().clone()).collect();
         for uri in &uris {
             self.schedule(uri, true);
@@ -803,16 +867,22 @@ impl LanguageServer for Backend {
         }
         // Reading pyproject.toml: on a blocking thread (it could be anything, even a FIFO).
         let state = self.state.clone();
-        let read = tokio::task::spawn_blocking(move || state.effective_settings()).await;
-        let settings = match read.unwrap_or_else(|e| Err(e.to_string())) {
+        let read = tokio::task::spawn_blocking(move || {
+            state.effective_settings().map(|s| {
+                let baseline = state.load_baseline(&s);
+                (s, baseline)
+            })
+        })
+        .await;
+        let (settings, baseline) = match read.unwrap_or_else(|e| Err(e.to_string())) {
             Ok(s) => s,
             Err(e) => {
                 self.client.show_message(MessageType::ERROR, format!("loopsafe: {e}")).await;
-                Settings::default()
+                (Settings::default(), None)
             }
         };
         let catalog = Arc::new(Catalog::bundled().extended(&settings.extend_blocking_calls));
-        *self.state.config.write().expect("config lock") = Arc::new(Config { settings, catalog });
+        *self.state.config.write().expect("config lock") = Arc::new(Config { settings, catalog, baseline });
 
         let position_encoding = Some(match encoding {
             Encoding::Utf8 => PositionEncodingKind::UTF8,
@@ -891,7 +961,7 @@ impl LanguageServer for Backend {
                     id: "loopsafe-watch".into(),
                     method: "workspace/didChangeWatchedFiles".into(),
                     register_options: serde_json::to_value(DidChangeWatchedFilesRegistrationOptions {
-                        watchers: ["**/*.py", "**/pyproject.toml", "**/requirements*.txt"]
+                        watchers: ["**/*.py", "**/pyproject.toml", "**/requirements*.txt", "**/*baseline*.json"]
                             .into_iter()
                             .map(|g| FileSystemWatcher { glob_pattern: GlobPattern::String(g.into()), kind: None })
                             .collect(),
@@ -1224,6 +1294,25 @@ fn result_id(items: &[Diagnostic]) -> String {
     format!("{:016x}", xxhash_rust::xxh3::xxh3_64(&bytes))
 }
 
+/// The identity hash of a chain finding of file `path` (see `baseline::Known::hash`).
+fn chain_hash(known: &crate::baseline::Known, path: &Path, c: &ChainFinding) -> String {
+    known.hash(path, c.rule, Some(&c.function), Some(&c.callee), c.hops.iter().map(|h| h.name.as_str()))
+}
+
+/// Lowers to hint severity the findings the baseline holds, or drops them (`hide`). `items`: a file's
+/// diagnostics in source order, each with its identity hash.
+fn apply_baseline<X>(items: &mut Vec<(Diagnostic, X, String)>, known: &crate::baseline::Known, hide: bool) {
+    let held = known.holds(items.iter().map(|(_, _, h)| h.clone()));
+    let mut held = held.into_iter();
+    items.retain_mut(|(d, _, _)| {
+        if !held.next().unwrap_or(false) {
+            return true;
+        }
+        d.severity = Some(DiagnosticSeverity::HINT);
+        !hide
+    });
+}
+
 fn severity(t: Tier) -> DiagnosticSeverity {
     match t {
         Tier::Critical => DiagnosticSeverity::ERROR,
@@ -1390,7 +1479,8 @@ mod tests {
     use super::*;
 
     fn summary_of(text: &str) -> crate::analysis::summary::FileSummary {
-        let config = Config { settings: Settings::default(), catalog: Arc::new(Catalog::bundled().clone()) };
+        let config =
+            Config { settings: Settings::default(), catalog: Arc::new(Catalog::bundled().clone()), baseline: None };
         analysis::analyze_source_file(text, &config.catalog, &config.settings, true).summary
     }
 

@@ -7,9 +7,10 @@
 //! another program or a `git checkout` updates the chains of open documents, as rust-analyzer's
 //! server-side watcher does.
 //!
-//! Events are filtered to what the index reads (`*.py`, `pyproject.toml`, `requirements*.txt`, outside
-//! hidden directories, `__pycache__`, `node_modules` and `site-packages`) and sent as batches of paths;
-//! the server reads the files on the refresher's blocking thread, never here.
+//! Events are filtered to what the server reads (`*.py`, `pyproject.toml`, `requirements*.txt`,
+//! `*baseline*.json`, outside hidden directories, `__pycache__`, `node_modules` and `site-packages`)
+//! and sent as batches of paths; the server reads the files on the refresher's blocking thread, never
+//! here.
 
 use std::path::{Path, PathBuf};
 
@@ -26,7 +27,8 @@ pub(super) fn relevant(path: &Path, roots: &[PathBuf]) -> bool {
     let Some(name) = path.file_name().and_then(|n| n.to_str()) else { return false };
     let wanted = name.ends_with(".py")
         || name == "pyproject.toml"
-        || (name.starts_with("requirements") && name.ends_with(".txt"));
+        || (name.starts_with("requirements") && name.ends_with(".txt"))
+        || (name.contains("baseline") && name.ends_with(".json"));
     if !wanted {
         return false;
     }
@@ -72,7 +74,13 @@ mod tests {
     #[test]
     fn only_what_the_index_reads() {
         let roots = vec![PathBuf::from("/w")];
-        let yes = ["/w/app/main.py", "/w/pyproject.toml", "/w/requirements-dev.txt", "/w/src/pkg/.x.py"];
+        let yes = [
+            "/w/app/main.py",
+            "/w/pyproject.toml",
+            "/w/requirements-dev.txt",
+            "/w/src/pkg/.x.py",
+            "/w/loopsafe-baseline.json",
+        ];
         let no = [
             "/w/app/main.pyc",
             "/w/.venv/lib/x.py",
