@@ -927,6 +927,11 @@ impl LanguageServer for Backend {
         // Index in the background: handlers keep serving meanwhile. Progress is reported when the
         // client shows it; creating the token is a request to the client, so it too is in the task.
         tokio::spawn(async move {
+            // The server's own watch starts before the index reads the files, so that no change made
+            // meanwhile is missed (the newer read wins: `index_stamps`).
+            if !state.caps().client_watches {
+                Backend { client: client.clone(), state: state.clone() }.watch_workspace().await;
+            }
             let started = std::time::Instant::now();
             let mut progress = None;
             if state.caps().progress {
@@ -955,7 +960,7 @@ impl LanguageServer for Backend {
                 p.finish_with_message(summary).await;
             }
             // Changes on disk (another editor, git checkout) update the index: reported by the client
-            // where it can watch files for the server, else watched by the server itself.
+            // where it can watch files for the server, else watched by the server itself (above).
             if state.caps().client_watches {
                 let watch = Registration {
                     id: "loopsafe-watch".into(),
@@ -973,8 +978,6 @@ impl LanguageServer for Backend {
                     let _ = tokio::time::timeout(CLIENT_REQUEST_TIMEOUT, registering.register_capability(vec![watch]))
                         .await;
                 });
-            } else {
-                Backend { client: client.clone(), state: state.clone() }.watch_workspace().await;
             }
         });
     }
