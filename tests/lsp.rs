@@ -292,10 +292,10 @@ async fn configuration_watched_files_and_function_hover() {
     c.diagnostics_until(&api_uri, |d| codes(d) == ["LS102@6:4"]).await;
 }
 
-/// A client that does not watch files for the server (Neovim on Linux without `inotifywait`, Helix):
-/// the server watches the workspace itself, so a helper module changed on disk by another program
-/// updates the open route's chain without any message from the client. A client that does watch gets
-/// the registration instead.
+/// A client that does not watch files for the server (Neovim on Linux without `inotifywait`), or that
+/// reports only its own writes (Helix): the server watches the workspace itself, so a helper module
+/// changed on disk by another program updates the open route's chain without any message from the
+/// client. A client that declares it watches gets the registration too.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn disk_changes_are_seen_without_a_client_watcher() {
     let helpers = "import time\n\n\ndef pause():\n    time.sleep(1)\n";
@@ -348,6 +348,44 @@ async fn neovim_is_not_offered_workspace_pulls() {
     assert_eq!(init["result"]["capabilities"]["diagnosticProvider"]["workspaceDiagnostics"], false, "{init}");
     let (_, init) = Client::start_as(json!({ "name": "Visual Studio Code" }), pull, None).await;
     assert_eq!(init["result"]["capabilities"]["diagnosticProvider"]["workspaceDiagnostics"], true, "{init}");
+}
+
+/// Helix handles `workspace/diagnostic/refresh` but declares it under a key the specification does not
+/// have (`workspace.diagnostic`): it gets the refresh anyway, so a closed module changed on disk
+/// reaches the open route's report (Helix pulls it again).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn helix_gets_refreshes_after_changes_on_disk() {
+    let helpers = "import time\n\n\ndef pause():\n    time.sleep(1)\n";
+    let api = "from helpers import pause\n\n\nasync def handler():\n    pause()\n";
+    let dir = workspace(&[("helpers.py", helpers), ("api.py", api)]);
+    let caps =
+        json!({ "textDocument": { "diagnostic": {} }, "workspace": { "diagnostic": { "refreshSupport": true } } });
+    let (mut c, _) = Client::start_as(json!({ "name": "helix", "version": "25.07.1" }), caps, Some(dir.path())).await;
+    let api_uri = uri(&dir.path().join("api.py"));
+    c.open(&api_uri, api).await;
+    let pull = json!({ "textDocument": { "uri": api_uri.as_str() } });
+    let mut report = Value::Null;
+    for _ in 0..100 {
+        report = c.request("textDocument/diagnostic", pull.clone()).await;
+        if report["result"]["items"].as_array().is_some_and(|i| i.len() == 1) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(report["result"]["items"].as_array().map(Vec::len), Some(1), "{report}");
+    let refreshes = |c: &Client| c.inbox.iter().filter(|m| m["method"] == "workspace/diagnostic/refresh").count();
+    let before = refreshes(&c);
+    std::fs::write(dir.path().join("helpers.py"), "def pause():\n    pass\n").unwrap();
+    let mut emptied = false;
+    for _ in 0..100 {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        let report = c.request("textDocument/diagnostic", pull.clone()).await;
+        if refreshes(&c) > before && report["result"]["items"].as_array().is_some_and(|i| i.is_empty()) {
+            emptied = true;
+            break;
+        }
+    }
+    assert!(emptied, "no refresh, or the route still has its finding, after helpers.py changed on disk");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -169,6 +169,20 @@ keys ':open app/stock_api.py' Enter
 picker_until 'loopsafe +LS101' 10 || fail "after undoing the edit of services.py, stock_api.py does not list LS101 again"
 log "edit undone: the chain finding is back"
 
+# 3b. app/services.py closed, then changed on disk by another program (as `git checkout` does): the
+# finding goes from stock_api.py without touching it, and comes back when the file is restored.
+keys ':buffer-close app/services.py' Enter
+sleep 0.5
+cp "$services" "$tmp/services.py.orig"
+sed "${get_line}s/requests\.get(.*/inventory_response(sku)/" "$tmp/services.py.orig" >"$tmp/services.py.new"
+grep -q 'requests\.get(' "$tmp/services.py.new" && fail "the on-disk edit of services.py did not remove requests.get"
+mv "$tmp/services.py.new" "$services"
+picker_until 'LS101' 10 not || fail "after services.py (closed) stopped calling requests.get on disk, stock_api.py still lists LS101"
+log "services.py changed on disk while closed: the chain finding went from stock_api.py"
+cp "$tmp/services.py.orig" "$services"
+picker_until 'loopsafe +LS101' 10 || fail "after services.py was restored on disk, stock_api.py does not list LS101 again"
+log "services.py restored on disk: the chain finding is back"
+
 # 4. The preferred fix from the code action menu (the first row), written: the file on disk.
 keys Space d
 wait_for '[0-9]+/[0-9]+' 'the diagnostics picker' >/dev/null || exit 1

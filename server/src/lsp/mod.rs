@@ -80,8 +80,8 @@ struct Caps {
     /// The client shows a diagnostic's message and related locations in the hover itself (VS Code, as
     /// loopsafe's extension declares): loopsafe's hover then adds only the route and the advice.
     diagnostics_in_hover: bool,
-    /// The client watches files for the server (dynamic registration of `didChangeWatchedFiles`);
-    /// else the server watches its workspace folders itself (`watch`).
+    /// The client watches files for the server (dynamic registration of `didChangeWatchedFiles`): it
+    /// gets the registration (the server watches its workspace folders itself anyway, `watch`).
     client_watches: bool,
 }
 
@@ -133,7 +133,7 @@ struct State {
     /// The report each open document's client holds, as last sent in a document pull (its own report
     /// or a related document's), to send with later pulls the reports that other files changed.
     sent: DashMap<Uri, (Arc<Published>, String)>,
-    /// The server's own watch over the workspace, when the client does not watch files for it.
+    /// The server's own watch over the workspace (see `watch`).
     watcher: Mutex<Option<watch::DiskWatcher>>,
 }
 
@@ -232,8 +232,8 @@ impl Backend {
         }
     }
 
-    /// Watches the workspace folders from the server (the client does not watch files for it): batches
-    /// of changed paths, gathered for 50 ms, go through `disk_changed`.
+    /// Watches the workspace folders from the server: batches of changed paths, gathered for 50 ms, go
+    /// through `disk_changed`.
     async fn watch_workspace(&self) {
         let roots = self.state.roots.read().expect("roots lock").clone();
         if roots.is_empty() {
@@ -247,7 +247,7 @@ impl Backend {
                 for f in failed {
                     tracing::warn!("not watched for changes on disk: {f}");
                 }
-                tracing::info!("watching the workspace for changes on disk (the client does not)");
+                tracing::info!("watching the workspace for changes on disk");
                 *self.state.watcher.lock().expect("watcher lock") = Some(watcher);
             }
             Ok(Err(e)) => {
@@ -807,8 +807,13 @@ impl LanguageServer for Backend {
         let text_caps = params.capabilities.text_document.as_ref();
         let pull = text_caps.and_then(|t| t.diagnostic.as_ref()).is_some();
         let workspace_caps = params.capabilities.workspace.as_ref();
-        let refresh =
-            workspace_caps.and_then(|w| w.diagnostics.as_ref()).and_then(|d| d.refresh_support).unwrap_or(false);
+        // Helix (25.07) handles `workspace/diagnostic/refresh` but declares it as
+        // `workspace.diagnostic.refreshSupport` (the specification says `diagnostics`), which the typed
+        // capabilities drop: without the refresh, a finding that changed because a closed module changed
+        // on disk would never reach it.
+        let helix = params.client_info.as_ref().is_some_and(|c| c.name == "helix");
+        let refresh = helix
+            || workspace_caps.and_then(|w| w.diagnostics.as_ref()).and_then(|d| d.refresh_support).unwrap_or(false);
         let progress = params.capabilities.window.as_ref().and_then(|w| w.work_done_progress).unwrap_or(false);
         let document_changes =
             workspace_caps.and_then(|w| w.workspace_edit.as_ref()).and_then(|e| e.document_changes).unwrap_or(false);
@@ -928,10 +933,10 @@ impl LanguageServer for Backend {
         // client shows it; creating the token is a request to the client, so it too is in the task.
         tokio::spawn(async move {
             // The server's own watch starts before the index reads the files, so that no change made
-            // meanwhile is missed (the newer read wins: `index_stamps`).
-            if !state.caps().client_watches {
-                Backend { client: client.clone(), state: state.clone() }.watch_workspace().await;
-            }
+            // meanwhile is missed (the newer read wins: `index_stamps`). It runs whatever the client
+            // declares: Helix declares dynamic registration of `didChangeWatchedFiles` but reports only
+            // the files it writes itself, not those another program changes.
+            Backend { client: client.clone(), state: state.clone() }.watch_workspace().await;
             let started = std::time::Instant::now();
             let mut progress = None;
             if state.caps().progress {
@@ -959,8 +964,9 @@ impl LanguageServer for Backend {
             if let Some(p) = progress {
                 p.finish_with_message(summary).await;
             }
-            // Changes on disk (another editor, git checkout) update the index: reported by the client
-            // where it can watch files for the server, else watched by the server itself (above).
+            // Changes on disk (another editor, git checkout) update the index: watched by the server
+            // itself (above) and, where the client can watch files for the server, reported by it too
+            // (a file read twice changes nothing the second time).
             if state.caps().client_watches {
                 let watch = Registration {
                     id: "loopsafe-watch".into(),

@@ -1,11 +1,12 @@
-//! Watching the workspace from the server, for clients that cannot do it.
+//! Watching the workspace from the server.
 //!
-//! A client that declares `workspace.didChangeWatchedFiles.dynamicRegistration` gets loopsafe's
-//! watcher registration and reports changes on disk itself. Others never would: Neovim on Linux without
-//! `inotifywait`, Helix, plain clients. For them the server watches its workspace folders with the OS
-//! (inotify, FSEvents, ReadDirectoryChangesW through the `notify` crate) so that a module changed by
-//! another program or a `git checkout` updates the chains of open documents, as rust-analyzer's
-//! server-side watcher does.
+//! A client that declares `workspace.didChangeWatchedFiles.dynamicRegistration` gets loopsafe's watcher
+//! registration, but what it reports varies: VS Code reports every change, Helix only the files it
+//! writes itself, and Neovim on Linux declares nothing (no `inotifywait`). So the server always watches
+//! its workspace folders with the OS too (inotify, FSEvents, ReadDirectoryChangesW through the `notify`
+//! crate), so that a module changed by another program or a `git checkout` updates the chains of open
+//! documents in every editor, as rust-analyzer's server-side watcher does. A change reported by both is
+//! read twice; the second read changes nothing.
 //!
 //! Events are filtered to what the server reads (`*.py`, `pyproject.toml`, `requirements*.txt`,
 //! `*baseline*.json`, outside hidden directories, `__pycache__`, `node_modules` and `site-packages`)
