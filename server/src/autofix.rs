@@ -65,7 +65,9 @@ pub fn compute(
     for (path, diags) in by_file(report) {
         let Some((text, hash)) = reread(report, path, warnings) else { continue };
         let chains: Vec<Target> = diags.iter().filter(|d| d.is_chain()).map(|d| chain_target(d)).collect();
-        let fixed = fix::fix_all(&text, chains, catalog, settings, options, allow_unsafe);
+        // The file's `per-file-ignores` hold for its fixes too.
+        let settings = settings.for_file(Path::new(path));
+        let fixed = fix::fix_all(&text, chains, catalog, &settings, options, allow_unsafe);
         if fixed.text != text {
             out.push(FileFix { path: path.to_string(), original: text, fixed, hash });
         }

@@ -131,7 +131,8 @@ fn walk(
     warnings: &mut Vec<String>,
     shown: &dyn Fn(&Path) -> String,
 ) -> Result<Vec<PathBuf>, String> {
-    let excludes = exclude_set(&opts.settings.exclude)?;
+    let all: Vec<String> = opts.settings.exclude.iter().chain(&opts.settings.extend_exclude).cloned().collect();
+    let excludes = exclude_set(&all)?;
     let root = opts.root.map(|r| std::fs::canonicalize(r).unwrap_or_else(|_| r.to_path_buf()));
     let is_excluded = std::sync::Arc::new(move |p: &Path| -> bool {
         if p.file_name().and_then(|n| n.to_str()).is_some_and(|n| DEFAULT_EXCLUDES.contains(&n)) {
@@ -348,8 +349,14 @@ pub fn check(opts: &CheckOptions<'_>, catalog: &Catalog) -> Result<Report, Strin
                     Some(a) => (a, false),
                     None => (Arc::new(analysis::analyze_source_file(&text, catalog, opts.settings, opts.follow)), true),
                 };
-                let diagnostics =
-                    if *is_reported { locate(display, &text, analysis.findings.clone()) } else { Vec::new() };
+                let diagnostics = if *is_reported {
+                    let off = opts.settings.ignored_in(abs);
+                    let mut findings = analysis.findings.clone();
+                    findings.retain(|f| !off.iter().any(|s| s.matches(f.rule)));
+                    locate(display, &text, findings)
+                } else {
+                    Vec::new()
+                };
                 let cuts = if *is_reported { cut_warnings(display, &text, &analysis.cuts) } else { Vec::new() };
                 Ok(Outcome { diagnostics, hash, analysis, fresh, cuts })
             }
@@ -400,7 +407,13 @@ pub fn check(opts: &CheckOptions<'_>, catalog: &Catalog) -> Result<Report, Strin
         let project = Project::new(project_files, root.as_deref());
         timer.lap("index");
         let links = project.link(opts.settings);
-        let chains = project.findings(&links, None, opts.settings);
+        let mut chains = project.findings(&links, None, opts.settings);
+        // `per-file-ignores` of the file each finding is reported in.
+        let mut off: HashMap<usize, Vec<crate::settings::Selector>> = HashMap::new();
+        chains.retain(|c| {
+            let off = off.entry(c.file).or_insert_with(|| opts.settings.ignored_in(&project.files()[c.file].path));
+            !off.iter().any(|s| s.matches(c.rule))
+        });
         timer.lap("link");
         // Calls the project's resolution bound left unresolved, as warnings where they are.
         for (file, loc, message) in project.cuts(&links) {

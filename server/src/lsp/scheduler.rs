@@ -196,9 +196,12 @@ impl State {
     fn publishable(&self, uri: &Uri, snap: Snap) -> Published {
         let caps = self.caps();
         let Snap { version, rope, analysis } = snap;
+        // The document's `per-file-ignores`.
+        let off = uri.to_file_path().map(|p| self.config().settings.ignored_in(&p)).unwrap_or_default();
         let mut out: Vec<(Diagnostic, Extra)> = analysis
             .findings
             .iter()
+            .filter(|f| !off.iter().any(|s| s.matches(f.rule)))
             .map(|f| (finding_to_lsp(f, &rope, caps.encoding, version), (f.route.clone(), f.instead.clone())))
             .collect();
         let mut blocking = Vec::new();
@@ -209,6 +212,9 @@ impl State {
                 let Some(file) = project.file_index(&path) else { return };
                 let mut uris = HashMap::new();
                 for c in project.findings(&linked.links, Some(file), &config.settings) {
+                    if off.iter().any(|s| s.matches(c.rule)) {
+                        continue;
+                    }
                     let d = chain_to_lsp(&c, project.files(), caps.encoding, version, &mut uris);
                     out.push((d, (c.route.clone(), c.instead.clone())));
                 }

@@ -1,0 +1,202 @@
+//! Adopting loopsafe on an existing codebase, as ruff users do: `per-file-ignores` and `extend-exclude`,
+//! `check --add-noqa`, `--statistics`, `--output-file`, `--quiet`, `--stdin-filename`. Each test runs the
+//! binary on a temporary project and compares the exact output, and the files before and after.
+
+mod common;
+mod lsp_client;
+
+use std::path::Path;
+
+use common::{loopsafe, stderr, stdout, write};
+use serde_json::json;
+
+const APP: &str = "import time\n\n\nasync def handler():\n    time.sleep(1)\n    open(\"x\").read()\n";
+
+/// A project whose configuration turns rules off in some files, and leaves one folder out.
+fn ignoring_project() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "pyproject.toml",
+        "[tool.loopsafe]\nextend-exclude = [\"generated\"]\n\n[tool.loopsafe.per-file-ignores]\n\"pkg/tests/**\" = [\"blocking-file\"]\n\"scripts/*.py\" = [\"LS1\"]\n\"conftest.py\" = [\"LS102\"]\n",
+    );
+    for f in ["pkg/app.py", "pkg/tests/test_app.py", "scripts/run.py", "generated/gen.py", "pkg/tests/conftest.py"] {
+        write(dir.path(), f, APP);
+    }
+    dir
+}
+
+fn github(dir: &Path, args: &[&str]) -> (Option<i32>, String) {
+    let mut all = vec!["check"];
+    all.extend(args);
+    all.extend(["--output-format", "github", "--no-cache"]);
+    let out = loopsafe(dir, &all);
+    assert_eq!(stderr(&out), "", "no warnings or errors");
+    (out.status.code(), stdout(&out))
+}
+
+#[test]
+fn per_file_ignores_turn_rules_off_in_matching_files_and_extend_exclude_skips_folders() {
+    let dir = ignoring_project();
+    let (code, out) = github(dir.path(), &[]);
+    assert_eq!(code, Some(1));
+    // pkg/app.py: everything. pkg/tests/*: no blocking-file (and conftest.py, by its file name, no
+    // LS102 either). scripts/run.py: no LS1xx at all. generated/: not walked.
+    assert_eq!(
+        out,
+        "::error title=loopsafe (LS102),file=pkg/app.py,line=5,col=5,endLine=5,endColumn=15::LS102 [blocking-sleep] `time.sleep` stops the whole event loop while it sleeps
+::warning title=loopsafe (LS104),file=pkg/app.py,line=6,col=5,endLine=6,endColumn=19::LS104 [blocking-file] `io.TextIOWrapper.read` reads or writes a file synchronously
+::warning title=loopsafe (LS104),file=pkg/app.py,line=6,col=5,endLine=6,endColumn=9::LS104 [blocking-file] `open` opens a file synchronously
+::error title=loopsafe (LS102),file=pkg/tests/test_app.py,line=5,col=5,endLine=5,endColumn=15::LS102 [blocking-sleep] `time.sleep` stops the whole event loop while it sleeps
+"
+    );
+    // The globs are relative to the configuration file, not to where loopsafe runs.
+    let (_, from_pkg) = github(&dir.path().join("pkg"), &["."]);
+    assert_eq!(
+        from_pkg,
+        "::error title=loopsafe (LS102),file=app.py,line=5,col=5,endLine=5,endColumn=15::LS102 [blocking-sleep] `time.sleep` stops the whole event loop while it sleeps
+::warning title=loopsafe (LS104),file=app.py,line=6,col=5,endLine=6,endColumn=19::LS104 [blocking-file] `io.TextIOWrapper.read` reads or writes a file synchronously
+::warning title=loopsafe (LS104),file=app.py,line=6,col=5,endLine=6,endColumn=9::LS104 [blocking-file] `open` opens a file synchronously
+::error title=loopsafe (LS102),file=tests/test_app.py,line=5,col=5,endLine=5,endColumn=15::LS102 [blocking-sleep] `time.sleep` stops the whole event loop while it sleeps
+"
+    );
+    // A file named on the command line in an ignored place: still its per-file ignores.
+    let (code, one) = github(dir.path(), &["scripts/run.py"]);
+    assert_eq!((code, one.as_str()), (Some(0), ""));
+}
+
+#[test]
+fn per_file_ignores_apply_to_chain_findings_where_they_are_reported_and_to_fixes() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "pyproject.toml",
+        "[tool.loopsafe]\nper-file-ignores = { \"tests/**\" = [\"blocking-sleep\"] }\n",
+    );
+    let helper = "import time\n\n\ndef wait():\n    time.sleep(1)\n";
+    write(dir.path(), "app/util.py", helper);
+    let caller = "import time\n\nfrom app.util import wait\n\n\nasync def handler():\n    wait()\n    time.sleep(1)\n";
+    write(dir.path(), "app/__init__.py", "");
+    write(dir.path(), "app/api.py", caller);
+    write(dir.path(), "tests/test_api.py", caller);
+    let (_, out) = github(dir.path(), &[]);
+    assert_eq!(
+        out,
+        "::error title=loopsafe (LS102),file=app/api.py,line=7,col=5,endLine=7,endColumn=9::LS102 [blocking-sleep] `util.wait` is synchronous and blocks the event loop 1 call down: `time.sleep` stops the whole event loop while it sleeps
+::error title=loopsafe (LS102),file=app/api.py,line=8,col=5,endLine=8,endColumn=15::LS102 [blocking-sleep] `time.sleep` stops the whole event loop while it sleeps
+"
+    );
+    // `--fix` leaves the ignored file as it is.
+    let out = loopsafe(dir.path(), &["check", "--fix", "--no-cache", "--output-format", "github"]);
+    assert_eq!(std::fs::read_to_string(dir.path().join("tests/test_api.py")).unwrap(), caller);
+    assert_ne!(std::fs::read_to_string(dir.path().join("app/api.py")).unwrap(), caller, "{}", stderr(&out));
+}
+
+#[test]
+fn a_bad_glob_or_an_unknown_rule_is_an_error_naming_the_key() {
+    let cases = [
+        (
+            "per-file-ignores = { \"a/[b\" = [\"LS1\"] }",
+            "[tool.loopsafe] `per-file-ignores`: `a/[b` is not a valid glob: error parsing glob 'a/[b': unclosed character class; missing ']'",
+        ),
+        (
+            "per-file-ignores = { \"tests/**\" = [\"LS9\"] }",
+            "[tool.loopsafe] `per-file-ignores`: `tests/**`: unknown rule selector `LS9` (expected a rule name such as `blocking-http`, a code such as `LS101`, a code prefix such as `LS1`, or `ALL`)",
+        ),
+        (
+            "extend-per-file-ignores = { \"tests/**\" = \"LS1\" }",
+            "[tool.loopsafe] `extend-per-file-ignores`: `tests/**`: expected a list of strings",
+        ),
+        (
+            "per-file-ignores = [\"tests/**\"]",
+            "[tool.loopsafe] `per-file-ignores`: expected a table of glob = [rules], e.g. { \"tests/**\" = [\"blocking-file\"] }",
+        ),
+        (
+            "extend-exclude = [\"a/[b\"]",
+            "[tool.loopsafe] `extend-exclude`: `a/[b` is not a valid glob: error parsing glob 'a/[b': unclosed character class; missing ']'",
+        ),
+    ];
+    for (setting, error) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "pyproject.toml", format!("[tool.loopsafe]\n{setting}\n"));
+        write(dir.path(), "app.py", APP);
+        let out = loopsafe(dir.path(), &["check", "--config", "pyproject.toml"]);
+        assert_eq!(out.status.code(), Some(2));
+        assert_eq!(stderr(&out), format!("loopsafe: error: pyproject.toml: {error}\n"));
+        assert_eq!(stdout(&out), "");
+    }
+    // loopsafe.toml: the same keys at top level.
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "loopsafe.toml", "per-file-ignores = { \"*.py\" = [\"nope\"] }\n");
+    let out = loopsafe(dir.path(), &["check", "--config", "loopsafe.toml"]);
+    assert_eq!(
+        stderr(&out),
+        "loopsafe: error: loopsafe.toml `per-file-ignores`: `*.py`: unknown rule selector `nope` (expected a rule name such as `blocking-http`, a code such as `LS101`, a code prefix such as `LS1`, or `ALL`)\n"
+    );
+}
+
+#[test]
+fn a_loopsafe_toml_anchors_its_globs_at_its_own_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "conf/loopsafe.toml",
+        "per-file-ignores = { \"../src/legacy/*\" = [\"ALL\"], \"src/x.py\" = [\"ALL\"] }\n",
+    );
+    write(dir.path(), "src/legacy/old.py", APP);
+    write(dir.path(), "src/x.py", "import time\n\n\nasync def f():\n    time.sleep(1)\n");
+    let (_, out) = github(dir.path(), &["--config", "conf/loopsafe.toml", "src"]);
+    // `../src/legacy/*` is outside the configuration's directory: as in ruff, it matches nothing; nor
+    // does `src/x.py`, which is relative to conf/.
+    assert!(out.contains("file=src/legacy/old.py"), "{out}");
+    assert!(out.contains("file=src/x.py"), "{out}");
+    let dir2 = tempfile::tempdir().unwrap();
+    write(
+        dir2.path(),
+        "loopsafe.toml",
+        "per-file-ignores = { \"src/legacy/*\" = [\"ALL\"], \"!src/legacy/*\" = [\"LS104\"] }\n",
+    );
+    write(dir2.path(), "src/legacy/old.py", APP);
+    write(dir2.path(), "src/new.py", APP);
+    let (_, out) = github(dir2.path(), &["--config", "loopsafe.toml", "src"]);
+    // `!glob`: every file it does not match.
+    assert_eq!(
+        out,
+        "::error title=loopsafe (LS102),file=src/new.py,line=5,col=5,endLine=5,endColumn=15::LS102 [blocking-sleep] `time.sleep` stops the whole event loop while it sleeps\n"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_language_server_applies_per_file_ignores_to_the_document_path() {
+    use lsp_client::{Client, codes, uri};
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "pyproject.toml", "[tool.loopsafe]\nper-file-ignores = { \"tests/**\" = [\"blocking-file\"] }\n");
+    write(dir.path(), "app.py", APP);
+    write(dir.path(), "tests/test_app.py", APP);
+    let (mut c, _) = Client::start(json!({}), Some(dir.path())).await;
+    let app = uri(&dir.path().join("app.py"));
+    let test = uri(&dir.path().join("tests/test_app.py"));
+    c.open(&app, APP).await;
+    c.diagnostics_until(&app, |d| codes(d) == ["LS102@4:4", "LS104@5:4", "LS104@5:4"]).await;
+    c.open(&test, APP).await;
+    c.diagnostics_until(&test, |d| codes(d) == ["LS102@4:4"]).await;
+    // The client's own per-file ignores, laid over the project's, are relative to its configuration
+    // file too.
+    let settings = json!({ "settings": { "loopsafe": { "per-file-ignores": { "app.py": ["LS102"] } } } });
+    c.notify("workspace/didChangeConfiguration", settings).await;
+    // Both documents are published again, in either order: the latest of each must match.
+    let want = |u: &tower_lsp_server::ls_types::Uri| {
+        if *u == app { vec!["LS104@5:4", "LS104@5:4"] } else { vec!["LS102@4:4", "LS104@5:4", "LS104@5:4"] }
+    };
+    let mut latest: std::collections::HashMap<String, Vec<String>> = Default::default();
+    let done = |latest: &std::collections::HashMap<String, Vec<String>>| {
+        [&app, &test].iter().all(|u| latest.get(u.as_str()).is_some_and(|c| *c == want(u)))
+    };
+    while !done(&latest) {
+        let msg = tokio::time::timeout(lsp_client::WAIT, c.next()).await.unwrap_or_else(|_| panic!("{latest:?}"));
+        if msg["method"] == "textDocument/publishDiagnostics" {
+            let diags = msg["params"]["diagnostics"].as_array().unwrap().clone();
+            latest.insert(msg["params"]["uri"].as_str().unwrap().to_string(), codes(&diags));
+        }
+    }
+}
