@@ -200,3 +200,94 @@ async fn the_language_server_applies_per_file_ignores_to_the_document_path() {
         }
     }
 }
+
+#[test]
+fn add_noqa_marks_every_finding_once_and_a_second_run_adds_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "pyproject.toml", "[project]\nname = \"p\"\n");
+    write(dir.path(), "app/__init__.py", "");
+    write(dir.path(), "app/util.py", "import time\n\n\ndef wait():\n    time.sleep(1)\n");
+    let api = r#"import time
+
+import requests
+
+from app.util import wait
+
+
+async def handler():
+    time.sleep(1)   
+    open("x").read()  # noqa: E501
+    wait()  # type: ignore
+    requests.post("https://example.com", data="""
+one
+two""")
+    time.sleep(2)  # noqa
+"#;
+    write(dir.path(), "app/api.py", api);
+    // CRLF line endings and a BOM are kept.
+    let crlf = "\u{feff}import time\r\n\r\n\r\nasync def f():\r\n    time.sleep(1)\r\n";
+    write(dir.path(), "app/crlf.py", crlf);
+    let out = loopsafe(dir.path(), &["check", "--add-noqa", "--no-cache"]);
+    assert_eq!((out.status.code(), stdout(&out).as_str()), (Some(0), ""));
+    assert_eq!(stderr(&out), "Added 5 noqa directives.\n");
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("app/api.py")).unwrap(),
+        r#"import time
+
+import requests
+
+from app.util import wait
+
+
+async def handler():
+    time.sleep(1)  # noqa: LS102
+    open("x").read()  # noqa: E501, LS104
+    wait()  # type: ignore  # noqa: LS102
+    requests.post("https://example.com", data="""
+one
+two""")  # noqa: LS101
+    time.sleep(2)  # noqa
+"#
+    );
+    assert_eq!(
+        std::fs::read(dir.path().join("app/crlf.py")).unwrap(),
+        "\u{feff}import time\r\n\r\n\r\nasync def f():\r\n    time.sleep(1)  # noqa: LS102\r\n".as_bytes()
+    );
+    // The sync helper's own call is not a finding (no coroutine runs it directly): untouched.
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("app/util.py")).unwrap(),
+        "import time\n\n\ndef wait():\n    time.sleep(1)\n"
+    );
+    // Everything is suppressed now: a second run adds nothing and the check passes.
+    let again = loopsafe(dir.path(), &["check", "--add-noqa", "--no-cache"]);
+    assert_eq!(stderr(&again), "Added 0 noqa directives.\n");
+    let check = loopsafe(dir.path(), &["check", "--no-cache"]);
+    assert_eq!(check.status.code(), Some(0), "{}", stdout(&check));
+    // With `--fix` it is refused.
+    let both = loopsafe(dir.path(), &["check", "--add-noqa", "--fix"]);
+    assert_eq!(both.status.code(), Some(2));
+    assert!(stderr(&both).contains("'--add-noqa' cannot be used with '--fix'"), "{}", stderr(&both));
+}
+
+#[test]
+fn add_noqa_follows_a_continuation_and_warns_where_no_line_can_take_a_directive() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = "import time\n\n\nasync def f():\n    x = time.sleep(1) + \\\n        2\n";
+    write(dir.path(), "a.py", text);
+    let out = loopsafe(dir.path(), &["check", "--add-noqa", "--no-cache", "a.py"]);
+    assert_eq!(stderr(&out), "Added 1 noqa directive.\n");
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("a.py")).unwrap(),
+        "import time\n\n\nasync def f():\n    x = time.sleep(1) + \\\n        2  # noqa: LS102\n"
+    );
+    assert_eq!(loopsafe(dir.path(), &["check", "--no-cache", "a.py"]).status.code(), Some(0));
+    // A call inside a multi-line f-string: every line it is on ends inside the string.
+    let open = "import time\n\n\nasync def f():\n    return f\"\"\"\n{time.sleep(1)}\n\"\"\"\n";
+    write(dir.path(), "b.py", open);
+    let out = loopsafe(dir.path(), &["check", "--add-noqa", "--no-cache", "b.py"]);
+    assert_eq!(
+        stderr(&out),
+        "loopsafe: warning: b.py:6:2: no `# noqa` added: the finding's lines end inside a multi-line string or a line continuation\nAdded 0 noqa directives.\n"
+    );
+    assert_eq!(std::fs::read_to_string(dir.path().join("b.py")).unwrap(), open);
+}

@@ -25,7 +25,8 @@ pub struct FileFix {
     pub path: String,
     pub original: String,
     pub fixed: fix::FixedText,
-    hash: u128,
+    /// The content hash of `original` (the file is written only if it still has it).
+    pub hash: u128,
 }
 
 /// The report's diagnostics grouped by file (in path order).

@@ -124,6 +124,9 @@ struct CheckArgs {
     /// Print the fixes as a unified diff instead of writing them (exit status 1 when there is one).
     #[arg(long)]
     diff: bool,
+    /// Add a `# noqa: LSxxx` directive to the line of every finding (merged with an existing one).
+    #[arg(long, conflicts_with_all = ["fix", "unsafe_fixes", "diff"])]
+    add_noqa: bool,
 }
 
 fn main() -> ExitCode {
@@ -187,6 +190,16 @@ fn run_check(args: CheckArgs) -> Result<ExitCode, String> {
     let mut report = check::check(&opts, &catalog)?;
     let fix_options = autofix::options(&settings, &args.paths);
     let mut stderr = std::io::stderr().lock();
+    if args.add_noqa {
+        let mut warnings = std::mem::take(&mut report.warnings);
+        let added = loopsafe::add_noqa::run(&report, &mut warnings);
+        for w in &warnings {
+            let _ = writeln!(stderr, "loopsafe: warning: {w}");
+        }
+        let added = added?;
+        let _ = writeln!(stderr, "Added {}.", autofix::plural(added, "noqa directive", "noqa directives"));
+        return Ok(ExitCode::SUCCESS);
+    }
     if args.fix || args.unsafe_fixes || args.diff {
         let mut warnings = std::mem::take(&mut report.warnings);
         let fixes = autofix::compute(&report, &catalog, &settings, &fix_options, args.unsafe_fixes, &mut warnings);
