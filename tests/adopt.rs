@@ -291,3 +291,91 @@ fn add_noqa_follows_a_continuation_and_warns_where_no_line_can_take_a_directive(
     );
     assert_eq!(std::fs::read_to_string(dir.path().join("b.py")).unwrap(), open);
 }
+
+/// A project with direct findings and a chain finding (whose root cause is in another module).
+fn statistics_project() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "pyproject.toml", "[project]\nname = \"p\"\n");
+    write(dir.path(), "app/__init__.py", "");
+    write(dir.path(), "app/util.py", "import time\n\n\ndef wait():\n    time.sleep(1)\n");
+    write(
+        dir.path(),
+        "app/api.py",
+        "import time\n\nimport requests\n\nfrom app.util import wait\n\n\nasync def a():\n    wait()\n    time.sleep(1)\n    requests.get('u')\n\n\nasync def b():\n    time.sleep(2)\n",
+    );
+    dir
+}
+
+#[test]
+fn statistics_count_findings_per_rule_and_per_root_cause() {
+    let dir = statistics_project();
+    let out = loopsafe(dir.path(), &["check", "--statistics", "--no-cache"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        stdout(&out),
+        "3\tLS102\tblocking-sleep\n1\tLS101\tblocking-http\n\nRoot causes:\n3\ttime.sleep\n1\trequests.get\n"
+    );
+    let out = loopsafe(dir.path(), &["check", "--statistics", "--no-cache", "--output-format", "json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        v,
+        json!({
+            "rules": [
+                {"code": "LS102", "name": "blocking-sleep", "count": 3},
+                {"code": "LS101", "name": "blocking-http", "count": 1}
+            ],
+            "root_causes": [{"callee": "time.sleep", "count": 3}, {"callee": "requests.get", "count": 1}]
+        })
+    );
+    // Nothing found: nothing to count, exit 0.
+    let out = loopsafe(dir.path(), &["check", "--statistics", "--no-cache", "app/util.py"]);
+    assert_eq!((out.status.code(), stdout(&out).as_str()), (Some(0), ""));
+}
+
+#[test]
+fn output_file_holds_what_stdout_would_in_every_format() {
+    let dir = statistics_project();
+    for format in ["text", "json", "sarif", "github"] {
+        let plain = loopsafe(dir.path(), &["check", "--no-cache", "--output-format", format]);
+        let file = format!("reports/{format}.out");
+        // An existing file is replaced.
+        write(dir.path(), &file, "old content that is longer than nothing");
+        let to_file = loopsafe(dir.path(), &["check", "--no-cache", "--output-format", format, "--output-file", &file]);
+        assert_eq!((to_file.status.code(), stdout(&to_file).as_str()), (Some(1), ""));
+        assert_eq!(std::fs::read(dir.path().join(&file)).unwrap(), plain.stdout, "{format}");
+    }
+    // A new file in a new folder; with --statistics too.
+    let out = loopsafe(dir.path(), &["check", "--no-cache", "--statistics", "--output-file", "new/dir/stats.txt"]);
+    assert_eq!(stdout(&out), "");
+    assert!(
+        std::fs::read_to_string(dir.path().join("new/dir/stats.txt"))
+            .unwrap()
+            .starts_with("3\tLS102\tblocking-sleep\n")
+    );
+    // No temporary file is left beside it.
+    let names: Vec<String> = std::fs::read_dir(dir.path().join("new/dir"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, ["stats.txt"]);
+    // A folder is not a file.
+    let out = loopsafe(dir.path(), &["check", "--no-cache", "--output-file", "app"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(stderr(&out), "loopsafe: error: --output-file app: not a regular file\n");
+}
+
+#[test]
+fn quiet_prints_the_findings_only() {
+    let dir = statistics_project();
+    write(dir.path(), "app/latin1.py", b"x = '\xe9'\n");
+    let loud = loopsafe(dir.path(), &["check", "--no-cache", "app/util.py", "app/latin1.py"]);
+    assert_eq!(stdout(&loud), "All checks passed (1 file).\n");
+    assert!(stderr(&loud).contains("not valid UTF-8"), "{}", stderr(&loud));
+    let quiet = loopsafe(dir.path(), &["check", "--no-cache", "--quiet", "app/util.py", "app/latin1.py"]);
+    assert_eq!((quiet.status.code(), stdout(&quiet).as_str(), stderr(&quiet).as_str()), (Some(0), "", ""));
+    let loud = loopsafe(dir.path(), &["check", "--no-cache", "app/api.py"]);
+    let quiet = loopsafe(dir.path(), &["check", "--no-cache", "-q", "app/api.py"]);
+    assert_eq!(quiet.status.code(), Some(1));
+    let summary = "Found 4 findings (4 error) in 1 file.\n";
+    assert_eq!(stdout(&loud), format!("{}{summary}", stdout(&quiet)));
+}

@@ -127,6 +127,15 @@ struct CheckArgs {
     /// Add a `# noqa: LSxxx` directive to the line of every finding (merged with an existing one).
     #[arg(long, conflicts_with_all = ["fix", "unsafe_fixes", "diff"])]
     add_noqa: bool,
+    /// Print how many findings each rule and each root cause (blocking API) has, instead of the findings.
+    #[arg(long)]
+    statistics: bool,
+    /// Write the output to FILE (atomically) instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    output_file: Option<PathBuf>,
+    /// Print the findings only: no summary line and no warnings.
+    #[arg(long, short = 'q')]
+    quiet: bool,
 }
 
 fn main() -> ExitCode {
@@ -193,11 +202,13 @@ fn run_check(args: CheckArgs) -> Result<ExitCode, String> {
     if args.add_noqa {
         let mut warnings = std::mem::take(&mut report.warnings);
         let added = loopsafe::add_noqa::run(&report, &mut warnings);
-        for w in &warnings {
+        for w in warnings.iter().filter(|_| !args.quiet) {
             let _ = writeln!(stderr, "loopsafe: warning: {w}");
         }
         let added = added?;
-        let _ = writeln!(stderr, "Added {}.", autofix::plural(added, "noqa directive", "noqa directives"));
+        if !args.quiet {
+            let _ = writeln!(stderr, "Added {}.", autofix::plural(added, "noqa directive", "noqa directives"));
+        }
         return Ok(ExitCode::SUCCESS);
     }
     if args.fix || args.unsafe_fixes || args.diff {
@@ -223,15 +234,17 @@ fn run_check(args: CheckArgs) -> Result<ExitCode, String> {
             return Ok(if fixes.is_empty() || args.exit_zero { ExitCode::SUCCESS } else { ExitCode::from(1) });
         }
         let written = autofix::write(&fixes, &mut warnings);
-        for w in &warnings {
+        for w in warnings.iter().filter(|_| !args.quiet) {
             let _ = writeln!(stderr, "loopsafe: warning: {w}");
         }
-        let _ = writeln!(
-            stderr,
-            "loopsafe: applied {} in {}",
-            autofix::plural(written.fixes, "fix", "fixes"),
-            autofix::plural(written.files, "file", "files")
-        );
+        if !args.quiet {
+            let _ = writeln!(
+                stderr,
+                "loopsafe: applied {} in {}",
+                autofix::plural(written.fixes, "fix", "fixes"),
+                autofix::plural(written.files, "file", "files")
+            );
+        }
         for e in &written.errors {
             let _ = writeln!(stderr, "loopsafe: error: {e}");
         }
@@ -250,27 +263,47 @@ fn run_check(args: CheckArgs) -> Result<ExitCode, String> {
         // Report what remains.
         report = check::check(&opts, &catalog)?;
     }
-    for w in &report.warnings {
+    for w in report.warnings.iter().filter(|_| !args.quiet) {
         let _ = writeln!(stderr, "loopsafe: warning: {w}");
     }
-    if args.output_format == Format::Json {
+    if args.output_format == Format::Json && !args.statistics {
         autofix::attach_fixes(&mut report, &catalog, &fix_options);
     }
-    let mut stdout = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
-    let written = match args.output_format {
-        Format::Text => {
-            let color = !args.no_color && std::env::var_os("NO_COLOR").is_none() && std::io::stdout().is_terminal();
-            stdout.write_all(output::text(&report.diagnostics, report.files_checked, color).as_bytes())
+    let render = |w: &mut dyn Write| -> std::io::Result<()> {
+        let diags = &report.diagnostics;
+        if args.statistics {
+            return w.write_all(output::statistics(diags, args.output_format == Format::Json).as_bytes());
         }
-        // Streamed: no whole document in memory.
-        Format::Json => output::write_json(&report.diagnostics, &mut stdout),
-        Format::Sarif => stdout.write_all(output::sarif(&report.diagnostics).as_bytes()),
-        Format::Github => stdout.write_all(output::github(&report.diagnostics).as_bytes()),
+        match args.output_format {
+            Format::Text => {
+                let color = !args.no_color
+                    && args.output_file.is_none()
+                    && std::env::var_os("NO_COLOR").is_none()
+                    && std::io::stdout().is_terminal();
+                let text = if args.quiet {
+                    output::text_findings(diags, color)
+                } else {
+                    output::text(diags, report.files_checked, color)
+                };
+                w.write_all(text.as_bytes())
+            }
+            // Streamed: no whole document in memory.
+            Format::Json => output::write_json(diags, &mut &mut *w),
+            Format::Sarif => w.write_all(output::sarif(diags).as_bytes()),
+            Format::Github => w.write_all(output::github(diags).as_bytes()),
+        }
     };
-    if let Err(e) = written.and_then(|_| stdout.flush())
-        && e.kind() != std::io::ErrorKind::BrokenPipe
-    {
-        return Err(format!("cannot write output: {e}"));
+    if let Some(file) = &args.output_file {
+        let mut bytes = Vec::new();
+        render(&mut bytes).map_err(|e| format!("cannot render output: {e}"))?;
+        output::write_output_file(file, &bytes)?;
+    } else {
+        let mut stdout = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+        if let Err(e) = render(&mut stdout).and_then(|_| stdout.flush())
+            && e.kind() != std::io::ErrorKind::BrokenPipe
+        {
+            return Err(format!("cannot write output: {e}"));
+        }
     }
     Ok(if report.diagnostics.is_empty() || args.exit_zero { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
