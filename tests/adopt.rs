@@ -379,3 +379,89 @@ fn quiet_prints_the_findings_only() {
     let summary = "Found 4 findings (4 error) in 1 file.\n";
     assert_eq!(stdout(&loud), format!("{}{summary}", stdout(&quiet)));
 }
+
+/// Runs the binary in `dir` with `input` on stdin.
+fn with_stdin(dir: &Path, args: &[&str], input: &[u8]) -> std::process::Output {
+    use std::io::Write;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_loopsafe"))
+        .args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn stdin_filename_checks_the_buffer_as_that_file_of_its_project() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "pyproject.toml", "[tool.loopsafe]\nper-file-ignores = { \"app/tests/*\" = [\"LS101\"] }\n");
+    write(dir.path(), "app/__init__.py", "");
+    write(dir.path(), "app/util.py", "import time\n\n\ndef wait():\n    time.sleep(1)\n");
+    // On disk the file is clean; the buffer (not saved yet) is not.
+    write(dir.path(), "app/api.py", "async def a():\n    pass\n");
+    let buffer =
+        "import requests\n\nfrom app.util import wait\n\n\nasync def a():\n    wait()\n    requests.get('u')\n";
+    let args = ["check", "--no-cache", "--output-format", "github", "--stdin-filename", "app/api.py"];
+    let out = with_stdin(dir.path(), &args, buffer.as_bytes());
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    // The import is resolved from the path's location: the chain through app/util.py is found.
+    assert_eq!(
+        stdout(&out),
+        "::error title=loopsafe (LS102),file=app/api.py,line=7,col=5,endLine=7,endColumn=9::LS102 [blocking-sleep] `util.wait` is synchronous and blocks the event loop 1 call down: `time.sleep` stops the whole event loop while it sleeps
+::error title=loopsafe (LS101),file=app/api.py,line=8,col=5,endLine=8,endColumn=17::LS101 [blocking-http] `requests.get` sends an HTTP request and waits for the response
+"
+    );
+    // From another directory, for a file that does not exist, under the project's per-file-ignores.
+    let args = ["check", "--no-cache", "--output-format", "github", "--stdin-filename", "../app/tests/new.py"];
+    let out = with_stdin(&dir.path().join("app"), &args, buffer.as_bytes());
+    assert_eq!(
+        stdout(&out),
+        "::error title=loopsafe (LS102),file=../app/tests/new.py,line=7,col=5,endLine=7,endColumn=9::LS102 [blocking-sleep] `util.wait` is synchronous and blocks the event loop 1 call down: `time.sleep` stops the whole event loop while it sleeps\n"
+    );
+    assert!(!dir.path().join("app/tests/new.py").exists());
+    // Not UTF-8: an error.
+    let out = with_stdin(dir.path(), &["check", "--stdin-filename", "x.py"], b"x = '\xe9'\n");
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(stderr(&out), "loopsafe: error: stdin: x.py: skipped: not valid UTF-8 (invalid byte at offset 5)\n");
+}
+
+#[test]
+fn stdin_filename_with_fix_prints_the_fixed_text_and_reports_on_stderr() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "pyproject.toml", "[project]\nname = \"p\"\n");
+    let buffer = "\u{feff}import time\r\n\r\n\r\nasync def h():\r\n    time.sleep(1)\r\n    open('f').read()\r\n";
+    let args = ["check", "--no-cache", "--fix", "--stdin-filename", "app.py"];
+    let out = with_stdin(dir.path(), &args, buffer.as_bytes());
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(
+        stdout(&out),
+        "\u{feff}import asyncio\r\n\r\n\r\nasync def h():\r\n    await asyncio.sleep(1)\r\n    (await asyncio.to_thread(open, 'f')).read()\r\n"
+    );
+    assert_eq!(stderr(&out), "loopsafe: applied 2 fixes\nAll checks passed (1 file).\n");
+    // What remains is reported on stderr, in the format asked for.
+    let args = ["check", "--no-cache", "--fix", "--output-format", "github", "--stdin-filename", "app.py"];
+    let out = with_stdin(dir.path(), &args, b"async def h():\n    pass\n");
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(
+        (stdout(&out).as_str(), stderr(&out).as_str()),
+        ("async def h():\n    pass\n", "loopsafe: applied 0 fixes\n")
+    );
+    assert!(!dir.path().join("app.py").exists(), "nothing is written");
+    // --diff: the diff on stdout.
+    let out = with_stdin(
+        dir.path(),
+        &["check", "--no-cache", "--diff", "--stdin-filename", "app.py"],
+        b"import time\n\n\nasync def h():\n    time.sleep(1)\n",
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        stdout(&out),
+        "--- a/app.py\n+++ b/app.py\n@@ -1,5 +1,5 @@\n-import time\n+import asyncio\n \n \n async def h():\n-    time.sleep(1)\n+    await asyncio.sleep(1)\n"
+    );
+    assert_eq!(stderr(&out), "loopsafe: would apply 1 fix\n");
+}

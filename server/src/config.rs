@@ -94,7 +94,7 @@ fn utf8<'a>(path: &Path, bytes: &'a [u8]) -> Result<&'a str, String> {
 /// `pyproject.toml` that cannot be read or is not UTF-8 where its text shows such a table is an error,
 /// not a file without one: the user's settings must not be ignored silently.
 fn find_config(start: &Path) -> Result<Option<PathBuf>, String> {
-    let start = std::fs::canonicalize(start).unwrap_or_else(|_| start.to_path_buf());
+    let start = crate::check::absolute(start).unwrap_or_else(|| start.to_path_buf());
     let mut dir = if start.is_dir() { Some(start.as_path()) } else { start.parent() };
     while let Some(d) = dir {
         let candidate = d.join("pyproject.toml");

@@ -8,6 +8,7 @@ use loopsafe::autofix;
 use loopsafe::catalog::Catalog;
 use loopsafe::check::{self, CheckOptions};
 use loopsafe::config;
+use loopsafe::fix::Target;
 use loopsafe::output::{self, Format};
 use loopsafe::rules::{RULES, Rule};
 use loopsafe::settings::Selector;
@@ -136,6 +137,11 @@ struct CheckArgs {
     /// Print the findings only: no summary line and no warnings.
     #[arg(long, short = 'q')]
     quiet: bool,
+    /// Check the text on stdin as the file PATH (which need not exist): its project, imports and
+    /// settings are those of PATH's location. With --fix, the fixed text goes to stdout and the report
+    /// to stderr.
+    #[arg(long, value_name = "PATH", conflicts_with = "add_noqa")]
+    stdin_filename: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
@@ -154,7 +160,19 @@ fn main() -> ExitCode {
     }
 }
 
-fn run_check(args: CheckArgs) -> Result<ExitCode, String> {
+fn run_check(mut args: CheckArgs) -> Result<ExitCode, String> {
+    // `--stdin-filename`: the buffer read now is checked as that one file.
+    let stdin = match &args.stdin_filename {
+        Some(path) => {
+            args.paths = vec![path.clone()];
+            Some(read_stdin(path)?)
+        }
+        None => None,
+    };
+    let run = |opts: &CheckOptions<'_>, catalog: &Catalog, text: Option<&str>| match text {
+        Some(text) => check::check_stdin(opts, catalog, text),
+        None => check::check(opts, catalog),
+    };
     let loaded = match &args.config {
         Some(path) => config::load_file(path)?,
         None => config::discover(args.paths.first().map_or(std::path::Path::new("."), |p| p.as_path()))?,
@@ -196,7 +214,9 @@ fn run_check(args: CheckArgs) -> Result<ExitCode, String> {
         follow: !args.no_follow,
         cache_dir,
     };
-    let mut report = check::check(&opts, &catalog)?;
+    let mut report = run(&opts, &catalog, stdin.as_ref().map(|s| s.text.as_str()))?;
+    // With `--fix` on a buffer, stdout carries the fixed text: the report goes to stderr (as in ruff).
+    let mut report_to_stderr = false;
     let fix_options = autofix::options(&settings, &args.paths);
     let mut stderr = std::io::stderr().lock();
     if args.add_noqa {
@@ -211,7 +231,48 @@ fn run_check(args: CheckArgs) -> Result<ExitCode, String> {
         }
         return Ok(ExitCode::SUCCESS);
     }
-    if args.fix || args.unsafe_fixes || args.diff {
+    if let Some(input) = stdin.as_ref().filter(|_| args.fix || args.unsafe_fixes || args.diff) {
+        let path = &args.paths[0];
+        let chains = report.diagnostics.iter().filter(|d| d.is_chain()).map(|d| Target::from_finding(&d.finding, true));
+        let file_settings = settings.for_file(path);
+        let fixed = loopsafe::fix::fix_all(
+            &input.text,
+            chains.collect(),
+            &catalog,
+            &file_settings,
+            &fix_options,
+            args.unsafe_fixes,
+        );
+        let applied = fixed.applied;
+        let mut stdout = std::io::stdout().lock();
+        if args.diff {
+            let changed = fixed.text != input.text;
+            let display = check::display_path(path);
+            let fixes: Vec<autofix::FileFix> = if changed {
+                vec![autofix::FileFix { path: display, original: input.text.clone(), fixed, hash: 0 }]
+            } else {
+                Vec::new()
+            };
+            let _ = stdout.write_all(autofix::diff(&fixes).as_bytes()).and_then(|_| stdout.flush());
+            if !args.quiet {
+                let _ = writeln!(stderr, "loopsafe: would apply {}", autofix::plural(applied, "fix", "fixes"));
+            }
+            return Ok(if !changed || args.exit_zero { ExitCode::SUCCESS } else { ExitCode::from(1) });
+        }
+        let body = autofix::with_line_endings_of(&input.text, &fixed.text);
+        let bom: &[u8] = if input.bom { b"\xEF\xBB\xBF" } else { b"" };
+        if let Err(e) =
+            stdout.write_all(bom).and_then(|_| stdout.write_all(body.as_bytes())).and_then(|_| stdout.flush())
+            && e.kind() != std::io::ErrorKind::BrokenPipe
+        {
+            return Err(format!("cannot write output: {e}"));
+        }
+        if !args.quiet {
+            let _ = writeln!(stderr, "loopsafe: applied {}", autofix::plural(applied, "fix", "fixes"));
+        }
+        report = check::check_stdin(&opts, &catalog, &fixed.text)?;
+        report_to_stderr = true;
+    } else if args.fix || args.unsafe_fixes || args.diff {
         let mut warnings = std::mem::take(&mut report.warnings);
         let fixes = autofix::compute(&report, &catalog, &settings, &fix_options, args.unsafe_fixes, &mut warnings);
         let applied: usize = fixes.iter().map(|f| f.fixed.applied).sum();
@@ -297,6 +358,8 @@ fn run_check(args: CheckArgs) -> Result<ExitCode, String> {
         let mut bytes = Vec::new();
         render(&mut bytes).map_err(|e| format!("cannot render output: {e}"))?;
         output::write_output_file(file, &bytes)?;
+    } else if report_to_stderr {
+        let _ = render(&mut stderr);
     } else {
         let mut stdout = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
         if let Err(e) = render(&mut stdout).and_then(|_| stdout.flush())
@@ -306,6 +369,22 @@ fn run_check(args: CheckArgs) -> Result<ExitCode, String> {
         }
     }
     Ok(if report.diagnostics.is_empty() || args.exit_zero { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+/// The buffer of `--stdin-filename`.
+struct Stdin {
+    text: String,
+    bom: bool,
+}
+
+fn read_stdin(path: &std::path::Path) -> Result<Stdin, String> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    std::io::stdin().read_to_end(&mut bytes).map_err(|e| format!("cannot read stdin: {e}"))?;
+    match check::decode_source(path, &bytes) {
+        check::Source::Text { text } => Ok(Stdin { text, bom: bytes.starts_with(b"\xEF\xBB\xBF") }),
+        check::Source::Skipped(why) => Err(format!("stdin: {why}")),
+    }
 }
 
 fn run_server(log_level: &str) -> ExitCode {

@@ -200,8 +200,8 @@ impl Settings {
             return Vec::new();
         }
         let cwd = || std::env::current_dir().unwrap_or_default();
-        let abs = std::fs::canonicalize(path)
-            .unwrap_or_else(|_| normalize(&if path.is_absolute() { path.to_path_buf() } else { cwd().join(path) }));
+        let abs = crate::check::absolute(path)
+            .unwrap_or_else(|| normalize(&if path.is_absolute() { path.to_path_buf() } else { cwd().join(path) }));
         let dir = normalize(&self.config_dir.clone().unwrap_or_else(cwd));
         let rel = abs.strip_prefix(&dir).ok();
         self.per_file_ignores.iter().filter(|p| p.applies(rel, &abs)).flat_map(|p| p.rules.iter().cloned()).collect()
