@@ -169,10 +169,6 @@ fn run_check(mut args: CheckArgs) -> Result<ExitCode, String> {
         }
         None => None,
     };
-    let run = |opts: &CheckOptions<'_>, catalog: &Catalog, text: Option<&str>| match text {
-        Some(text) => check::check_stdin(opts, catalog, text),
-        None => check::check(opts, catalog),
-    };
     let loaded = match &args.config {
         Some(path) => config::load_file(path)?,
         None => config::discover(args.paths.first().map_or(std::path::Path::new("."), |p| p.as_path()))?,
@@ -214,7 +210,10 @@ fn run_check(mut args: CheckArgs) -> Result<ExitCode, String> {
         follow: !args.no_follow,
         cache_dir,
     };
-    let mut report = run(&opts, &catalog, stdin.as_ref().map(|s| s.text.as_str()))?;
+    let mut report = match &stdin {
+        Some(input) => check::check_stdin(&opts, &catalog, &input.text)?,
+        None => check::check(&opts, &catalog)?,
+    };
     // With `--fix` on a buffer, stdout carries the fixed text: the report goes to stderr (as in ruff).
     let mut report_to_stderr = false;
     let fix_options = autofix::options(&settings, &args.paths);
