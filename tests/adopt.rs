@@ -465,3 +465,26 @@ fn stdin_filename_with_fix_prints_the_fixed_text_and_reports_on_stderr() {
     );
     assert_eq!(stderr(&out), "loopsafe: would apply 1 fix\n");
 }
+
+#[test]
+fn per_file_ignores_apply_to_cached_results_and_quiet_silences_fix_messages() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "pyproject.toml", "[tool.loopsafe]\n");
+    write(dir.path(), "tests/test_a.py", APP);
+    let codes = |dir: &Path| {
+        let out = loopsafe(dir, &["check", "--output-format", "github"]);
+        stdout(&out).lines().map(|l| l.split("loopsafe (").nth(1).unwrap()[..5].to_string()).collect::<Vec<_>>()
+    };
+    // The cache holds the file's analysis; the per-file ignores written after it still apply.
+    assert_eq!(codes(dir.path()), ["LS102", "LS104", "LS104"]);
+    write(dir.path(), "pyproject.toml", "[tool.loopsafe]\nper-file-ignores = { \"tests/*\" = [\"LS104\"] }\n");
+    assert_eq!(codes(dir.path()), ["LS102"]);
+    assert!(dir.path().join(".loopsafe_cache").is_dir());
+    let out = loopsafe(dir.path(), &["check", "--diff", "-q"]);
+    assert_eq!((out.status.code(), stderr(&out).as_str()), (Some(1), ""));
+    assert!(stdout(&out).starts_with("--- a/tests/test_a.py\n"), "{}", stdout(&out));
+    let out = loopsafe(dir.path(), &["check", "--fix", "-q"]);
+    assert_eq!((out.status.code(), stdout(&out).as_str(), stderr(&out).as_str()), (Some(0), "", ""));
+    // The ignored `open` call is left as it was.
+    assert!(std::fs::read_to_string(dir.path().join("tests/test_a.py")).unwrap().contains("    open(\"x\").read()\n"));
+}

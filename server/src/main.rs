@@ -276,7 +276,7 @@ fn run_check(mut args: CheckArgs) -> Result<ExitCode, String> {
         let fixes = autofix::compute(&report, &catalog, &settings, &fix_options, args.unsafe_fixes, &mut warnings);
         let applied: usize = fixes.iter().map(|f| f.fixed.applied).sum();
         if args.diff {
-            for w in &warnings {
+            for w in warnings.iter().filter(|_| !args.quiet) {
                 let _ = writeln!(stderr, "loopsafe: warning: {w}");
             }
             let mut stdout = std::io::stdout().lock();
@@ -285,12 +285,14 @@ fn run_check(mut args: CheckArgs) -> Result<ExitCode, String> {
             {
                 return Err(format!("cannot write output: {e}"));
             }
-            let _ = writeln!(
-                stderr,
-                "loopsafe: would apply {} in {}",
-                autofix::plural(applied, "fix", "fixes"),
-                autofix::plural(fixes.len(), "file", "files")
-            );
+            if !args.quiet {
+                let _ = writeln!(
+                    stderr,
+                    "loopsafe: would apply {} in {}",
+                    autofix::plural(applied, "fix", "fixes"),
+                    autofix::plural(fixes.len(), "file", "files")
+                );
+            }
             return Ok(if fixes.is_empty() || args.exit_zero { ExitCode::SUCCESS } else { ExitCode::from(1) });
         }
         let written = autofix::write(&fixes, &mut warnings);
