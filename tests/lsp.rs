@@ -292,6 +292,64 @@ async fn configuration_watched_files_and_function_hover() {
     c.diagnostics_until(&api_uri, |d| codes(d) == ["LS102@6:4"]).await;
 }
 
+/// A client that does not watch files for the server (Neovim on Linux without `inotifywait`, Helix):
+/// the server watches the workspace itself, so a helper module changed on disk by another program
+/// updates the open route's chain without any message from the client. A client that does watch gets
+/// the registration instead.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn disk_changes_are_seen_without_a_client_watcher() {
+    let helpers = "import time\n\n\ndef pause():\n    time.sleep(1)\n";
+    let api = "from helpers import pause\n\n\nasync def handler():\n    pause()\n";
+    let dir = workspace(&[("helpers.py", helpers), ("api.py", api)]);
+    let (mut c, _) = Client::start(json!({}), Some(dir.path())).await;
+    let api_uri = uri(&dir.path().join("api.py"));
+    c.open(&api_uri, api).await;
+    c.diagnostics_until(&api_uri, |d| codes(d) == ["LS102@4:4"]).await;
+    // Written as editors and `git checkout` do: a new file renamed over the old one.
+    let tmp = dir.path().join(".helpers.py.tmp");
+    std::fs::write(&tmp, "def pause():\n    pass\n").unwrap();
+    std::fs::rename(&tmp, dir.path().join("helpers.py")).unwrap();
+    c.diagnostics_until(&api_uri, |d| d.is_empty()).await;
+    // Written in place, back to blocking.
+    std::fs::write(dir.path().join("helpers.py"), helpers).unwrap();
+    c.diagnostics_until(&api_uri, |d| codes(d) == ["LS102@4:4"]).await;
+    assert!(!c.inbox.iter().any(|m| m["method"] == "client/registerCapability"), "no registration asked for");
+
+    let dir = workspace(&[("helpers.py", helpers), ("api.py", api)]);
+    let caps = json!({ "workspace": { "didChangeWatchedFiles": { "dynamicRegistration": true } } });
+    let (mut c, _) = Client::start(caps, Some(dir.path())).await;
+    let api_uri = uri(&dir.path().join("api.py"));
+    c.open(&api_uri, api).await;
+    c.diagnostics_until(&api_uri, |d| codes(d) == ["LS102@4:4"]).await;
+    // The registration follows the first index (answered by `next` on the way, kept in the inbox).
+    let mut registration = None;
+    for _ in 0..100 {
+        registration = c.inbox.iter().find(|m| m["method"] == "client/registerCapability").cloned();
+        if registration.is_some() {
+            break;
+        }
+        // A request's round trip reads (and answers) what the server sent before its response.
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        let at = json!({ "textDocument": { "uri": api_uri.as_str() }, "position": { "line": 0, "character": 0 } });
+        c.request("textDocument/hover", at).await;
+    }
+    let registration = registration.expect("the server registers its file watchers with the client");
+    let watchers = &registration["params"]["registrations"][0]["registerOptions"]["watchers"];
+    assert_eq!(watchers[0]["globPattern"], "**/*.py", "{registration}");
+}
+
+/// Neovim answers a refresh with a workspace pull when the server offers one and never applies its
+/// reports to the buffers it pulls one by one; without it, it pulls each open buffer again. So a finding
+/// that changed because a closed module changed on disk reaches its buffer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn neovim_is_not_offered_workspace_pulls() {
+    let pull = json!({ "textDocument": { "diagnostic": { "dynamicRegistration": false } } });
+    let (_, init) = Client::start_as(json!({ "name": "Neovim", "version": "0.12.4" }), pull.clone(), None).await;
+    assert_eq!(init["result"]["capabilities"]["diagnosticProvider"]["workspaceDiagnostics"], false, "{init}");
+    let (_, init) = Client::start_as(json!({ "name": "Visual Studio Code" }), pull, None).await;
+    assert_eq!(init["result"]["capabilities"]["diagnosticProvider"]["workspaceDiagnostics"], true, "{init}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_messages_and_unknown_methods_do_not_kill_the_server() {
     let dir = tempfile::tempdir().unwrap();

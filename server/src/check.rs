@@ -74,6 +74,10 @@ pub struct Diagnostic {
     pub underline: (usize, usize),
     /// The fixes offered, as JSON output shows them (filled by `autofix::attach_fixes`).
     pub fixes: Vec<crate::fix::ReportedFix>,
+    /// The file relative to the project root, `/` separators (as baselines name it).
+    pub project_path: String,
+    /// The finding's stable fingerprint (`analysis::fingerprint`), filled at the end of `check`.
+    pub fingerprint: String,
 }
 
 impl Diagnostic {
@@ -91,6 +95,8 @@ pub struct Report {
     /// The content hash of each reported file as it was analysed (by display path), so that fixes can
     /// tell a file that changed on disk since.
     pub hashes: HashMap<String, u128>,
+    /// The reported files that were read, relative to the project root (as baselines name them).
+    pub project_paths: Vec<String>,
 }
 
 #[derive(Clone)]
@@ -415,7 +421,16 @@ fn check_inner(opts: &CheckOptions<'_>, catalog: &Catalog, stdin: Option<&str>) 
         .collect();
     timer.lap("analyse");
 
-    let mut report = Report { diagnostics: Vec::new(), files_checked: 0, warnings: Vec::new(), hashes: HashMap::new() };
+    let mut report = Report {
+        diagnostics: Vec::new(),
+        files_checked: 0,
+        warnings: Vec::new(),
+        hashes: HashMap::new(),
+        project_paths: Vec::new(),
+    };
+    let root_shown = root.clone().or_else(|| std::env::current_dir().ok().and_then(|c| std::fs::canonicalize(c).ok()));
+    let root_shown = root_shown.as_deref().map(|r| r.to_string_lossy().into_owned()).unwrap_or_default();
+    let mut project_path: HashMap<String, String> = HashMap::new();
     let mut project_files = Vec::with_capacity(files.len());
     let mut reported_index = Vec::with_capacity(files.len());
     let mut used = Vec::with_capacity(files.len());
@@ -424,6 +439,9 @@ fn check_inner(opts: &CheckOptions<'_>, catalog: &Catalog, stdin: Option<&str>) 
         match outcome {
             Ok(o) => {
                 if is_reported {
+                    let rel = crate::analysis::fingerprint::relative_path(&abs.to_string_lossy(), &root_shown);
+                    report.project_paths.push(rel.clone());
+                    project_path.insert(display.clone(), rel);
                     report.files_checked += 1;
                     report.hashes.insert(display.clone(), o.hash);
                     report.diagnostics.extend(o.diagnostics);
@@ -480,6 +498,7 @@ fn check_inner(opts: &CheckOptions<'_>, catalog: &Catalog, stdin: Option<&str>) 
         .diagnostics
         .sort_by(|a, b| (&a.path, a.start.line, a.start.column).cmp(&(&b.path, b.start.line, b.start.column)));
     report.warnings = warnings;
+    crate::baseline::assign_fingerprints(&mut report.diagnostics, &project_path);
     Ok(report)
 }
 
@@ -624,6 +643,8 @@ fn locate_chains(
             source,
             underline: (start.column - 1, end_col),
             fixes: Vec::new(),
+            project_path: String::new(),
+            fingerprint: String::new(),
         });
     }
     out
@@ -693,6 +714,8 @@ pub fn locate(path: &str, text: &str, findings: Vec<Finding>) -> Vec<Diagnostic>
                 source,
                 underline: (start.column - 1, end_col),
                 fixes: Vec::new(),
+                project_path: String::new(),
+                fingerprint: String::new(),
             }
         })
         .collect()

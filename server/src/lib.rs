@@ -7,6 +7,7 @@ pub mod add_noqa;
 pub mod analysis;
 pub mod atomic_write;
 pub mod autofix;
+pub mod baseline;
 pub mod cache;
 pub mod catalog;
 pub mod check;

@@ -142,6 +142,13 @@ struct CheckArgs {
     /// to stderr.
     #[arg(long, value_name = "PATH", conflicts_with = "add_noqa")]
     stdin_filename: Option<PathBuf>,
+    /// Report (and fail on) only findings not recorded in this baseline file (also: `baseline` in
+    /// [tool.loopsafe]).
+    #[arg(long)]
+    baseline: Option<PathBuf>,
+    /// Write the current findings to the baseline file, replacing what it held.
+    #[arg(long)]
+    update_baseline: bool,
 }
 
 fn main() -> ExitCode {
@@ -210,6 +217,14 @@ fn run_check(mut args: CheckArgs) -> Result<ExitCode, String> {
         follow: !args.no_follow,
         cache_dir,
     };
+    let baseline_path = args
+        .baseline
+        .clone()
+        .or_else(|| settings.baseline.as_ref().map(|b| loaded.root().map_or_else(|| PathBuf::from(b), |r| r.join(b))));
+    if args.update_baseline && baseline_path.is_none() {
+        return Err("--update-baseline needs --baseline FILE (or `baseline` in [tool.loopsafe])".to_string());
+    }
+    let baseline = baseline_path.map(|p| loopsafe::baseline::Cli::prepare(p, args.update_baseline)).transpose()?;
     let mut report = match &stdin {
         Some(input) => check::check_stdin(&opts, &catalog, &input.text)?,
         None => check::check(&opts, &catalog)?,
@@ -328,6 +343,26 @@ fn run_check(mut args: CheckArgs) -> Result<ExitCode, String> {
     for w in report.warnings.iter().filter(|_| !args.quiet) {
         let _ = writeln!(stderr, "loopsafe: warning: {w}");
     }
+    let mut hidden = None;
+    if let Some(b) = baseline {
+        let path = b.path.clone();
+        let start = args.paths.first().map_or(std::path::Path::new("."), |p| p.as_path());
+        let root = check::project_root(start)
+            .or_else(|| std::env::current_dir().ok().and_then(|c| std::fs::canonicalize(c).ok()))
+            .unwrap_or_default();
+        let outcome = b.finish(&mut report, &root)?;
+        if let Some(n) = outcome.written {
+            let _ =
+                writeln!(stderr, "loopsafe: wrote {} to {}", autofix::plural(n, "finding", "findings"), path.display());
+        }
+        hidden = (outcome.hidden > 0).then(|| loopsafe::baseline::hidden_message(outcome.hidden));
+    }
+    // Outside the text format the baseline's note goes to stderr.
+    if let Some(m) = hidden.as_ref().filter(|_| args.output_format != Format::Text || args.statistics)
+        && !args.quiet
+    {
+        let _ = writeln!(stderr, "loopsafe: {m}");
+    }
     if args.output_format == Format::Json && !args.statistics {
         autofix::attach_fixes(&mut report, &catalog, &fix_options);
     }
@@ -342,11 +377,14 @@ fn run_check(mut args: CheckArgs) -> Result<ExitCode, String> {
                     && args.output_file.is_none()
                     && std::env::var_os("NO_COLOR").is_none()
                     && std::io::stdout().is_terminal();
-                let text = if args.quiet {
+                let mut text = if args.quiet {
                     output::text_findings(diags, color)
                 } else {
                     output::text(diags, report.files_checked, color)
                 };
+                if let Some(m) = hidden.as_ref().filter(|_| !args.quiet) {
+                    text.push_str(&format!("{m}.\n"));
+                }
                 w.write_all(text.as_bytes())
             }
             // Streamed: no whole document in memory.

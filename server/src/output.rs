@@ -170,6 +170,7 @@ pub fn json_value(d: &Diagnostic) -> Value {
         "route": f.route,
         "instead": f.instead,
         "url": doc_url(f.rule),
+        "fingerprint": d.fingerprint,
     })
 }
 
@@ -203,6 +204,7 @@ struct JsonFinding<'a> {
     column: usize,
     end_column: usize,
     end_line: usize,
+    fingerprint: &'a str,
     fixes: Vec<JsonFix<'a>>,
     function: &'a Option<String>,
     instead: &'a Option<String>,
@@ -229,6 +231,7 @@ impl<'a> JsonFinding<'a> {
             column: d.start.column,
             end_column: d.end.column,
             end_line: d.end.line,
+            fingerprint: &d.fingerprint,
             fixes: d
                 .fixes
                 .iter()
@@ -325,6 +328,7 @@ pub fn sarif(diags: &[Diagnostic]) -> String {
                     .collect();
                 result["codeFlows"] = json!([{ "threadFlows": [{ "locations": steps }] }]);
             }
+            result["partialFingerprints"] = json!({ crate::analysis::fingerprint::SARIF_KEY: d.fingerprint });
             result
         })
         .collect();

@@ -95,6 +95,10 @@ pub struct Settings {
     pub config_dir: Option<PathBuf>,
     /// Rules off whatever the selection: the per-file ignores of one file (see `for_file`).
     pub file_ignores: Vec<Selector>,
+    /// The baseline file `loopsafe check` applies (relative to the configuration file's directory).
+    pub baseline: Option<String>,
+    /// The language server hides the findings the baseline holds (instead of showing them as hints).
+    pub hide_baselined: bool,
 }
 
 /// One `per-file-ignores` entry, as ruff has it: a glob matched against the file's path relative to
@@ -155,6 +159,8 @@ impl Default for Settings {
             per_file_ignores: Vec::new(),
             config_dir: None,
             file_ignores: Vec::new(),
+            baseline: None,
+            hide_baselined: false,
         }
     }
 }
@@ -176,6 +182,8 @@ pub const KEYS: &[&str] = &[
     "extend-exclude",
     "per-file-ignores",
     "extend-per-file-ignores",
+    "baseline",
+    "baseline-in-editor",
 ];
 
 impl Settings {
@@ -300,6 +308,15 @@ impl Settings {
                     let v = value.as_str().ok_or_else(|| err(&expected()))?;
                     s.offload = OffloadFlavor::parse(v).ok_or_else(|| err(&format!("`{v}`: {}", expected())))?;
                 }
+                "baseline" => {
+                    let v = value.as_str().filter(|v| !v.is_empty()).ok_or_else(|| err("expected a file path"))?;
+                    s.baseline = Some(v.to_string());
+                }
+                "baseline-in-editor" => match value.as_str() {
+                    Some("hint") => s.hide_baselined = false,
+                    Some("hide") => s.hide_baselined = true,
+                    _ => return Err(err("expected \"hint\" or \"hide\"")),
+                },
                 _ => {
                     return Err(format!("{ctx}: unknown key `{key}` (known keys: {})", KEYS.join(", ")));
                 }

@@ -1,6 +1,5 @@
 # fix: async-sleep
 import asyncio
-import time
 
 
 async def worker(delay):

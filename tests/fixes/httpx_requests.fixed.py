@@ -1,6 +1,5 @@
 # fix: httpx
 import httpx
-import requests
 
 
 async def fetch(url, token):

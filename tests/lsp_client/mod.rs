@@ -23,13 +23,23 @@ pub const WAIT: Duration = Duration::from_secs(20);
 
 impl Client {
     pub async fn start(capabilities: Value, root: Option<&Path>) -> (Client, Value) {
+        Client::start_as(Value::Null, capabilities, root).await
+    }
+
+    /// `start` with a `clientInfo` (`{"name": "Neovim"}`): the server adapts to some clients' quirks.
+    pub async fn start_as(client_info: Value, capabilities: Value, root: Option<&Path>) -> (Client, Value) {
         let (client_io, server_io) = tokio::io::duplex(1 << 22);
         let (server_read, server_write) = tokio::io::split(server_io);
         tokio::spawn(loopsafe::lsp::serve(server_read, server_write));
         let (read, write) = tokio::io::split(client_io);
         let mut c = Client { write, read: BufReader::new(read), next_id: 1, inbox: VecDeque::new() };
         let folders = root.map(|r| json!([{ "uri": uri(r).as_str(), "name": "ws" }])).unwrap_or(Value::Null);
-        let init = c.request("initialize", json!({ "capabilities": capabilities, "workspaceFolders": folders })).await;
+        let init = c
+            .request(
+                "initialize",
+                json!({ "capabilities": capabilities, "workspaceFolders": folders, "clientInfo": client_info }),
+            )
+            .await;
         c.notify("initialized", json!({})).await;
         (c, init)
     }

@@ -8,6 +8,7 @@
 --   2. hovers it and checks the chain's steps with their files and lines, and the advice;
 --   3. edits app/services.py in another window (unsaved) and sees the finding go from stock_api.py
 --      without touching it, then come back when the edit is undone;
+--      Then, with services.py closed, changes it on disk (another program) and sees the same;
 --   4. applies the preferred fix from the code action menu and checks the file on disk;
 --   5. in main.py, checks LS102 (`time.sleep`) beside ruff's ASYNC251 and applies its preferred fix.
 -- Also: messages and action titles carry no Markdown backticks, and loopsafe's log messages arrive as
@@ -237,6 +238,34 @@ check(
 )
 log('edit undone: the chain finding is back')
 vim.cmd('close')
+
+-- 3b. app/services.py closed, then changed on disk by another program (as `git checkout` does): Neovim
+-- on Linux does not watch files for servers, so loopsafe watches them itself; the finding goes from
+-- stock_api.py without touching it, and comes back when the file is restored.
+vim.cmd('bwipeout! ' .. sbuf)
+local function write_services(lines)
+  local tmp = services_file .. '.tmp'
+  vim.fn.writefile(lines, tmp)
+  check(os.rename(tmp, services_file), 'cannot replace ' .. services_file)
+end
+local changed = vim.deepcopy(services_lines)
+changed[get_line] = indent .. 'response = inventory_response(sku)'
+write_services(changed)
+check(
+  vim.wait(WAIT_CHAIN, function()
+    return #chain_diags(buf) == 0
+  end, 50),
+  'after services.py (closed) stopped calling requests.get on disk, stock_api.py still has ' .. summary(buf)
+)
+log('services.py changed on disk while closed: the chain finding went from stock_api.py')
+write_services(services_lines)
+check(
+  vim.wait(WAIT_CHAIN, function()
+    return #chain_diags(buf) == 1
+  end, 50),
+  'after services.py was restored on disk, stock_api.py has ' .. summary(buf)
+)
+log('services.py restored on disk: the chain finding is back')
 
 -- 4. The preferred fix from the menu a user sees (every server's actions at the cursor), applied.
 vim.api.nvim_set_current_buf(buf)

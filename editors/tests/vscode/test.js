@@ -529,17 +529,25 @@ function outputLog(userData = dirs.userData) {
   return found.map((f) => fs.readFileSync(f, "utf8")).join("\n");
 }
 
-/** Opens a workspace file with Quick Open (retried: focus may be elsewhere). */
+/** Opens a workspace file as a user would: with Quick Open, and every other attempt from the Explorer
+ * (retried: focus may be elsewhere, and on a loaded machine Quick Open sometimes never shows). */
 async function openFile(page, rel) {
   const name = path.basename(rel);
+  let attempt = 0;
   await until(`${rel} to open`, async () => {
+    attempt += 1;
     await page.keyboard.press("Escape");
-    await page.locator(".monaco-workbench").click({ position: { x: 5, y: 5 }, force: true }).catch(() => {});
-    await page.keyboard.press("Control+P");
-    await page.waitForSelector(".quick-input-widget input", { state: "visible", timeout: 5000 });
-    await page.keyboard.type(rel);
-    await page.waitForSelector(".quick-input-list .monaco-list-row", { timeout: 5000 });
-    await page.keyboard.press("Enter");
+    if (attempt % 2 === 0) {
+      const row = page.locator(".explorer-folders-view .monaco-list-row", { hasText: name }).first();
+      await row.click({ timeout: 5000 });
+    } else {
+      await page.locator(".monaco-workbench").click({ position: { x: 5, y: 5 }, force: true }).catch(() => {});
+      await page.keyboard.press("Control+P");
+      await page.waitForSelector(".quick-input-widget input", { state: "visible", timeout: 5000 });
+      await page.keyboard.type(rel);
+      await page.waitForSelector(".quick-input-list .monaco-list-row", { timeout: 5000 });
+      await page.keyboard.press("Enter");
+    }
     return page.waitForSelector(`.tab.active:has-text('${name}')`, { timeout: 5000 });
   });
 }

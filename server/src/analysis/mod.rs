@@ -7,6 +7,7 @@
 
 mod checks;
 pub mod facts;
+pub mod fingerprint;
 pub mod noqa;
 pub mod resolve;
 pub mod shift;

@@ -424,19 +424,33 @@ fn async_sleep(ctx: &FileContext<'_>, call: Node<'_>, out: &mut Fixes) {
 /// anywhere else (`del`, `global`, another call, ...) or listed in `__all__` (a re-export), or when the
 /// file is too large to look through.
 fn drop_last_use(ctx: &FileContext<'_>, func: Node<'_>, edits: &mut Vec<Edit>) {
-    let mut root_name = func;
-    while root_name.kind() == "attribute" {
-        let Some(object) = root_name.child_by_field_name("object") else { return };
-        root_name = object;
+    let Some(root_name) = root_identifier(func) else { return };
+    if let Some(stmt) = unused_import(ctx, ctx.node_text(root_name), Some(func)) {
+        remove_statement(ctx, stmt, edits);
     }
-    if root_name.kind() != "identifier" {
-        return;
+}
+
+/// The identifier an expression is reached through (`time` in `time.sleep`), if it is one.
+pub(super) fn root_identifier(expr: Node<'_>) -> Option<Node<'_>> {
+    let mut node = expr;
+    for _ in 0..MAX_NODES {
+        match node.kind() {
+            "attribute" => node = node.child_by_field_name("object")?,
+            "identifier" => return Some(node),
+            _ => return None,
+        }
     }
-    let name = ctx.node_text(root_name);
+    None
+}
+
+/// The top-level import statement that binds `name` alone (`import name`, `from m import name`), when
+/// nothing in the file uses `name` but what lies inside `except` (the callee a fix rewrites): no other
+/// identifier (an attribute's or a keyword's name aside), no string equal to it (`__all__`, an
+/// annotation). `None` too when the file is too large to look through.
+pub(super) fn unused_import<'t>(ctx: &FileContext<'t>, name: &str, except: Option<Node<'t>>) -> Option<Node<'t>> {
     let root = ctx.tree.root_node();
-    // The top-level statement binding `name` alone: `import name` or `from m import name`.
     let mut c = root.walk();
-    let Some(stmt) = root.named_children(&mut c).find(|s| {
+    let stmt = root.named_children(&mut c).find(|s| {
         let mut c = s.walk();
         let names: Vec<Node<'_>> = s.children_by_field_name("name", &mut c).collect();
         match (s.kind(), names.as_slice()) {
@@ -445,37 +459,31 @@ fn drop_last_use(ctx: &FileContext<'_>, func: Node<'_>, edits: &mut Vec<Edit>) {
             }
             _ => false,
         }
-    }) else {
-        return;
-    };
-    // Any other use of the name (an identifier that is not an attribute's or a keyword's name), or a
-    // string equal to it (in `__all__`, or an annotation), keeps the import.
+    })?;
     let mut cursor = root.walk();
     let mut seen = 0;
     loop {
         let n = cursor.node();
         seen += 1;
         if seen > MAX_NODES {
-            return;
+            return None;
         }
         let inside = |outer: Node<'_>| outer.start_byte() <= n.start_byte() && n.end_byte() <= outer.end_byte();
         // Import statements bind names or name modules (`from time import sleep` does not use `time`).
         let skip = matches!(n.kind(), "import_statement" | "import_from_statement" | "future_import_statement")
-            || n.id() == root_name.id();
+            || except.is_some_and(inside);
         if !skip {
             match n.kind() {
-                "identifier" if ctx.node_text(n) == name && !inside(func) => {
-                    let field = n.parent().and_then(|p| {
+                "identifier" if ctx.node_text(n) == name => {
+                    // An attribute's or a keyword's name is not a use; anything else is.
+                    n.parent().and_then(|p| {
                         let k = p.kind();
                         let named = |f: &str| p.child_by_field_name(f).is_some_and(|x| x.id() == n.id());
                         ((k == "attribute" && named("attribute")) || (k == "keyword_argument" && named("name")))
                             .then_some(())
-                    });
-                    if field.is_none() {
-                        return;
-                    }
+                    })?;
                 }
-                "string_content" if ctx.node_text(n) == name => return,
+                "string_content" if ctx.node_text(n) == name => return None,
                 _ => {}
             }
         }
@@ -484,7 +492,7 @@ fn drop_last_use(ctx: &FileContext<'_>, func: Node<'_>, edits: &mut Vec<Edit>) {
         }
         while !cursor.goto_next_sibling() {
             if !cursor.goto_parent() {
-                return remove_statement(ctx, stmt, edits);
+                return Some(stmt);
             }
         }
     }
@@ -492,7 +500,7 @@ fn drop_last_use(ctx: &FileContext<'_>, func: Node<'_>, edits: &mut Vec<Edit>) {
 
 /// Removes a top-level statement with its line (and the line break after it); an import a fix inserts
 /// at its start takes its place.
-fn remove_statement(ctx: &FileContext<'_>, stmt: Node<'_>, edits: &mut Vec<Edit>) {
+pub(super) fn remove_statement(ctx: &FileContext<'_>, stmt: Node<'_>, edits: &mut Vec<Edit>) {
     let text = ctx.text;
     let start = text[..stmt.start_byte()].rfind('\n').map_or(0, |i| i + 1);
     if !text[start..stmt.start_byte()].trim().is_empty() {

@@ -21,7 +21,7 @@ mod verify;
 mod workspace;
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::ops::Range;
 
 use serde::Serialize;
@@ -435,6 +435,8 @@ fn fix_rounds(
     let mut current = text.to_string();
     let mut carried = extra;
     let mut result = FixedText::default();
+    // Names the rewritten calls were reached through (`time` of `time.sleep`), used when the round began.
+    let mut reached_through: BTreeSet<String> = BTreeSet::new();
     for _ in 0..MAX_ROUNDS {
         if cancelled() {
             break;
@@ -480,6 +482,9 @@ fn fix_rounds(
                 }
             });
             if together {
+                if let Some(name) = rewritten_root_name(&ctx, t, &fix.edits) {
+                    reached_through.insert(name);
+                }
                 chosen.add(&fix.edits);
                 titles.push(fix.title);
                 sync_regions.extend(region.map(|r| (r.start, r.end)));
@@ -495,8 +500,41 @@ fn fix_rounds(
         result.titles.extend(titles);
         current = next;
     }
+    if !reached_through.is_empty() && !cancelled() {
+        current = drop_unused_imports(current, &reached_through, catalog, options);
+    }
     result.text = current;
     result
+}
+
+/// The name a fix's target call is reached through (`time` of `time.sleep(1)`), when one of the fix's
+/// edits rewrites the call and a top-level import of that name is in use before the fix.
+fn rewritten_root_name(ctx: &FileContext<'_>, t: &Target, edits: &[Edit]) -> Option<String> {
+    if !edits.iter().any(|e| e.range.start <= t.range.start && t.range.end <= e.range.end) {
+        return None;
+    }
+    let node = ctx.tree.root_node().descendant_for_byte_range(t.range.start, t.range.end)?;
+    let callee = if node.kind() == "call" { node.child_by_field_name("function")? } else { node };
+    let name = ctx.node_text(kinds::root_identifier(callee)?);
+    kinds::unused_import(ctx, name, None).is_none().then(|| name.to_string())
+}
+
+/// After fix-all: a top-level import of one of `names` that nothing uses any more goes, as the
+/// single-fix path does for the last use (several fixes in one round each left a use to the others).
+fn drop_unused_imports(text: String, names: &BTreeSet<String>, catalog: &Catalog, options: &Options) -> String {
+    let Some(tree) = crate::syntax::parse(&text, None) else { return text };
+    let ctx = FileContext::new(&text, &tree, catalog, options);
+    let mut edits = Vec::new();
+    for name in names {
+        if let Some(stmt) = kinds::unused_import(&ctx, name, None) {
+            kinds::remove_statement(&ctx, stmt, &mut edits);
+        }
+    }
+    normalize_keep(&mut edits);
+    match apply(&text, &edits) {
+        Some(new) if !introduces_syntax_error(error_count(&tree), &new) => new,
+        _ => text,
+    }
 }
 
 /// The edits chosen in a round, by position: non-overlapping but for identical edits, kept once.

@@ -16,6 +16,7 @@ mod input;
 pub mod log;
 mod scheduler;
 mod stdio;
+mod watch;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -79,11 +80,17 @@ struct Caps {
     /// The client shows a diagnostic's message and related locations in the hover itself (VS Code, as
     /// loopsafe's extension declares): loopsafe's hover then adds only the route and the advice.
     diagnostics_in_hover: bool,
+    /// The client watches files for the server (dynamic registration of `didChangeWatchedFiles`);
+    /// else the server watches its workspace folders itself (`watch`).
+    client_watches: bool,
 }
 
 struct Config {
     settings: Settings,
     catalog: Arc<Catalog>,
+    /// The baseline `settings.baseline` names, read with the settings: findings it holds are shown at
+    /// hint severity or hidden.
+    baseline: Option<Arc<crate::baseline::Known>>,
 }
 
 /// The linked project, rebuilt only when a summary changes shape; a change of positions only swaps the
@@ -126,6 +133,8 @@ struct State {
     /// The report each open document's client holds, as last sent in a document pull (its own report
     /// or a related document's), to send with later pulls the reports that other files changed.
     sent: DashMap<Uri, (Arc<Published>, String)>,
+    /// The server's own watch over the workspace, when the client does not watch files for it.
+    watcher: Mutex<Option<watch::DiskWatcher>>,
 }
 
 #[derive(Clone)]
@@ -180,6 +189,87 @@ impl Backend {
         apply_trace(params.value);
     }
 
+    /// Files changed on disk (reported by the client's watcher or the server's): the index reads the
+    /// Python files again (on the refresher's thread), the configuration and declared dependencies are
+    /// read again. An open document's buffer wins over the disk.
+    fn disk_changed(&self, changed: Vec<PathBuf>) {
+        let mut config_changed = false;
+        let mut paths = Vec::new();
+        for path in changed {
+            let name = path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
+            if name == "pyproject.toml" || name.starts_with("requirements") && name.ends_with(".txt") {
+                // Declared dependencies: read again when a code action next needs them.
+                *self.state.anyio.lock().expect("anyio lock") = None;
+            }
+            if name == "pyproject.toml" {
+                config_changed = true;
+                continue;
+            }
+            // The baseline in force was rewritten (`--update-baseline`), or one the settings name appeared.
+            if name.ends_with(".json") {
+                let config = self.state.config();
+                let watched = match &config.baseline {
+                    Some(known) => known.path == path,
+                    None => config.settings.baseline.is_some(),
+                };
+                config_changed |= watched;
+                continue;
+            }
+            if !name.ends_with(".py") {
+                continue;
+            }
+            if Uri::from_file_path(&path).is_some_and(|u| self.state.documents.contains_key(&u)) {
+                continue; // the buffer wins over the disk
+            }
+            paths.push(path);
+        }
+        // Read by the refresher on a blocking thread; what is not a regular file is skipped unopened.
+        if !paths.is_empty() {
+            self.queue(|w| w.disk.extend(paths));
+        }
+        if config_changed {
+            self.reconfigure();
+        }
+    }
+
+    /// Watches the workspace folders from the server (the client does not watch files for it): batches
+    /// of changed paths, gathered for 50 ms, go through `disk_changed`.
+    async fn watch_workspace(&self) {
+        let roots = self.state.roots.read().expect("roots lock").clone();
+        if roots.is_empty() {
+            return;
+        }
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Vec<PathBuf>>();
+        // Adding inotify watches walks the tree: off the async threads.
+        let started = tokio::task::spawn_blocking(move || watch::start(roots, tx)).await;
+        match started {
+            Ok(Ok((watcher, failed))) => {
+                for f in failed {
+                    tracing::warn!("not watched for changes on disk: {f}");
+                }
+                tracing::info!("watching the workspace for changes on disk (the client does not)");
+                *self.state.watcher.lock().expect("watcher lock") = Some(watcher);
+            }
+            Ok(Err(e)) => {
+                tracing::warn!("{e}; changes on disk are seen when a file is opened or saved");
+                return;
+            }
+            Err(_) => return,
+        }
+        let backend = Backend { client: self.client.clone(), state: self.state.clone() };
+        tokio::spawn(async move {
+            while let Some(mut paths) = rx.recv().await {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                while let Ok(more) = rx.try_recv() {
+                    paths.extend(more);
+                }
+                paths.sort();
+                paths.dedup();
+                backend.disk_changed(paths);
+            }
+        });
+    }
+
     fn new(client: Client) -> Backend {
         Backend { client, state: Arc::new(State::new()) }
     }
@@ -187,7 +277,8 @@ impl Backend {
 
 impl State {
     fn new() -> State {
-        let config = Config { settings: Settings::default(), catalog: Arc::new(Catalog::bundled().clone()) };
+        let config =
+            Config { settings: Settings::default(), catalog: Arc::new(Catalog::bundled().clone()), baseline: None };
         State {
             documents: DashMap::new(),
             index: DashMap::new(),
@@ -205,6 +296,7 @@ impl State {
             config_generation: AtomicU64::new(0),
             index_state: AtomicU8::new(INDEX_NOT_STARTED),
             sent: DashMap::new(),
+            watcher: Mutex::new(None),
         }
     }
 
@@ -217,6 +309,7 @@ impl State {
             document_changes: false,
             disabled_actions: false,
             diagnostics_in_hover: false,
+            client_watches: false,
         })
     }
 
@@ -378,6 +471,26 @@ impl State {
         Ok(settings)
     }
 
+    /// The baseline the settings name (relative to the configuration file's directory, else to the
+    /// workspace root), read on a blocking thread with them. One that cannot be read is logged, and no
+    /// finding is lowered.
+    fn load_baseline(&self, settings: &Settings) -> Option<Arc<crate::baseline::Known>> {
+        let file = settings.baseline.as_ref()?;
+        let root = self.roots.read().expect("roots lock").first().cloned()?;
+        let dir = crate::config::discover(&root)
+            .ok()
+            .and_then(|l| l.root().map(Path::to_path_buf))
+            .unwrap_or_else(|| root.clone());
+        let project_root = crate::check::project_root(&root).unwrap_or(root);
+        match crate::baseline::Known::load(&dir.join(file), project_root) {
+            Ok(known) => Some(Arc::new(known)),
+            Err(e) => {
+                tracing::warn!("not using the baseline: {e}");
+                None
+            }
+        }
+    }
+
     /// Reports for `workspace/diagnostic`: every open document, and every closed file with findings
     /// (its text is read from disk to place them).
     ///
@@ -431,6 +544,18 @@ impl State {
                 }
                 let cached =
                     self.closed_findings.get(&path).filter(|c| Arc::ptr_eq(&c.0, &analysis)).map(|c| c.1.clone());
+                let mut hashes: Vec<String> = match &config.baseline {
+                    Some(known) => analysis
+                        .findings
+                        .iter()
+                        .filter(|f| !off.iter().any(|s| s.matches(f.rule)))
+                        .map(|f| {
+                            let hops = f.chain.iter().map(|h| h.name.as_str());
+                            known.hash(&path, f.rule, f.function.as_deref(), f.callee.as_deref(), hops)
+                        })
+                        .collect(),
+                    None => Vec::new(),
+                };
                 let mut diags = match cached {
                     Some(d) => d,
                     None => {
@@ -448,7 +573,20 @@ impl State {
                 };
                 let mut uris = HashMap::new();
                 diags.extend(chains.iter().map(|c| chain_to_lsp(c, project.files(), caps.encoding, 0, &mut uris)));
-                diags.sort_by_key(|d| (d.range.start, d.range.end));
+                let diags = match &config.baseline {
+                    Some(known) => {
+                        hashes.extend(chains.iter().map(|c| chain_hash(known, &path, c)));
+                        let mut items: Vec<(Diagnostic, (), String)> =
+                            diags.into_iter().zip(hashes).map(|(d, h)| (d, (), h)).collect();
+                        items.sort_by_key(|(d, _, _)| (d.range.start, d.range.end));
+                        apply_baseline(&mut items, known, config.settings.hide_baselined);
+                        items.into_iter().map(|(d, _, _)| d).collect()
+                    }
+                    None => {
+                        diags.sort_by_key(|d| (d.range.start, d.range.end));
+                        diags
+                    }
+                };
                 report(uri, None, diags);
             }
         });
@@ -631,7 +769,13 @@ impl Backend {
         let backend = self.clone();
         tokio::spawn(async move {
             let state = backend.state.clone();
-            let settings = tokio::task::spawn_blocking(move || state.effective_settings()).await;
+            let settings = tokio::task::spawn_blocking(move || {
+                state.effective_settings().map(|s| {
+                    let baseline = state.load_baseline(&s);
+                    (s, baseline)
+                })
+            })
+            .await;
             if backend.state.config_generation.load(Ordering::SeqCst) != generation {
                 return;
             }
@@ -648,9 +792,9 @@ impl Backend {
 
     /// Puts new settings in force: open documents are analysed again (off the async thread) and closed
     /// files re-indexed in the background.
-    fn apply_settings(&self, settings: Settings) {
+    fn apply_settings(&self, (settings, baseline): (Settings, Option<Arc<crate::baseline::Known>>)) {
         let catalog = Arc::new(Catalog::bundled().extended(&settings.extend_blocking_calls));
-        *self.state.config.write().expect("config lock") = Arc::new(Config { settings, catalog });
+        *self.state.config.write().expect("config lock") = Arc::new(Config { settings, catalog, baseline });
         let uris: Vec<Uri> = self.state.documents.iter().map(|e| e.key().clone()).collect();
         for uri in &uris {
             self.schedule(uri, true);
@@ -687,6 +831,16 @@ impl LanguageServer for Backend {
             .and_then(|e| e.pointer("/loopsafe/diagnosticsInHover"))
             .and_then(|v| v.as_bool())
             .unwrap_or(false);
+        // Neovim answers `workspace/diagnostic/refresh` with a workspace pull when the server offers one,
+        // and never applies its reports to the buffers it pulls one by one: a finding that changed because
+        // another file changed on disk would stay stale in the open buffer. Without workspace pulls, it
+        // answers a refresh by pulling each open buffer again.
+        let neovim = params.client_info.as_ref().is_some_and(|c| c.name == "Neovim");
+        let workspace_diagnostics = !neovim;
+        let client_watches = workspace_caps
+            .and_then(|w| w.did_change_watched_files.as_ref())
+            .and_then(|d| d.dynamic_registration)
+            .unwrap_or(false);
         let _ = self.state.caps.set(Caps {
             encoding,
             pull,
@@ -695,6 +849,7 @@ impl LanguageServer for Backend {
             document_changes,
             disabled_actions,
             diagnostics_in_hover,
+            client_watches,
         });
         if let Some(trace) = params.trace {
             apply_trace(trace);
@@ -722,16 +877,22 @@ impl LanguageServer for Backend {
         }
         // Reading pyproject.toml: on a blocking thread (it could be anything, even a FIFO).
         let state = self.state.clone();
-        let read = tokio::task::spawn_blocking(move || state.effective_settings()).await;
-        let settings = match read.unwrap_or_else(|e| Err(e.to_string())) {
+        let read = tokio::task::spawn_blocking(move || {
+            state.effective_settings().map(|s| {
+                let baseline = state.load_baseline(&s);
+                (s, baseline)
+            })
+        })
+        .await;
+        let (settings, baseline) = match read.unwrap_or_else(|e| Err(e.to_string())) {
             Ok(s) => s,
             Err(e) => {
                 self.client.show_message(MessageType::ERROR, format!("loopsafe: {e}")).await;
-                Settings::default()
+                (Settings::default(), None)
             }
         };
         let catalog = Arc::new(Catalog::bundled().extended(&settings.extend_blocking_calls));
-        *self.state.config.write().expect("config lock") = Arc::new(Config { settings, catalog });
+        *self.state.config.write().expect("config lock") = Arc::new(Config { settings, catalog, baseline });
 
         let position_encoding = Some(match encoding {
             Encoding::Utf8 => PositionEncodingKind::UTF8,
@@ -756,7 +917,7 @@ impl LanguageServer for Backend {
                     DiagnosticServerCapabilities::Options(DiagnosticOptions {
                         identifier: Some("loopsafe".into()),
                         inter_file_dependencies: true,
-                        workspace_diagnostics: true,
+                        workspace_diagnostics,
                         work_done_progress_options: Default::default(),
                     })
                 }),
@@ -776,6 +937,11 @@ impl LanguageServer for Backend {
         // Index in the background: handlers keep serving meanwhile. Progress is reported when the
         // client shows it; creating the token is a request to the client, so it too is in the task.
         tokio::spawn(async move {
+            // The server's own watch starts before the index reads the files, so that no change made
+            // meanwhile is missed (the newer read wins: `index_stamps`).
+            if !state.caps().client_watches {
+                Backend { client: client.clone(), state: state.clone() }.watch_workspace().await;
+            }
             let started = std::time::Instant::now();
             let mut progress = None;
             if state.caps().progress {
@@ -803,23 +969,26 @@ impl LanguageServer for Backend {
             if let Some(p) = progress {
                 p.finish_with_message(summary).await;
             }
-            // Changes on disk (another editor, git checkout) update the index.
-            let watch = Registration {
-                id: "loopsafe-watch".into(),
-                method: "workspace/didChangeWatchedFiles".into(),
-                register_options: serde_json::to_value(DidChangeWatchedFilesRegistrationOptions {
-                    watchers: ["**/*.py", "**/pyproject.toml", "**/requirements*.txt"]
-                        .into_iter()
-                        .map(|g| FileSystemWatcher { glob_pattern: GlobPattern::String(g.into()), kind: None })
-                        .collect(),
-                })
-                .ok(),
-            };
-            let registering = client.clone();
-            tokio::spawn(async move {
-                let _ =
-                    tokio::time::timeout(CLIENT_REQUEST_TIMEOUT, registering.register_capability(vec![watch])).await;
-            });
+            // Changes on disk (another editor, git checkout) update the index: reported by the client
+            // where it can watch files for the server, else watched by the server itself (above).
+            if state.caps().client_watches {
+                let watch = Registration {
+                    id: "loopsafe-watch".into(),
+                    method: "workspace/didChangeWatchedFiles".into(),
+                    register_options: serde_json::to_value(DidChangeWatchedFilesRegistrationOptions {
+                        watchers: ["**/*.py", "**/pyproject.toml", "**/requirements*.txt", "**/*baseline*.json"]
+                            .into_iter()
+                            .map(|g| FileSystemWatcher { glob_pattern: GlobPattern::String(g.into()), kind: None })
+                            .collect(),
+                    })
+                    .ok(),
+                };
+                let registering = client.clone();
+                tokio::spawn(async move {
+                    let _ = tokio::time::timeout(CLIENT_REQUEST_TIMEOUT, registering.register_capability(vec![watch]))
+                        .await;
+                });
+            }
         });
     }
 
@@ -933,34 +1102,8 @@ impl LanguageServer for Backend {
     }
 
     async fn did_change_watched_files(&self, params: DidChangeWatchedFilesParams) {
-        let mut config_changed = false;
-        let mut paths = Vec::new();
-        for event in params.changes {
-            let Some(path) = event.uri.to_file_path().map(|p| p.into_owned()) else { continue };
-            let name = path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
-            if name == "pyproject.toml" || name.starts_with("requirements") && name.ends_with(".txt") {
-                // Declared dependencies: read again when a code action next needs them.
-                *self.state.anyio.lock().expect("anyio lock") = None;
-            }
-            if name == "pyproject.toml" {
-                config_changed = true;
-                continue;
-            }
-            if !name.ends_with(".py") {
-                continue;
-            }
-            if self.state.documents.contains_key(&event.uri) {
-                continue; // the buffer wins over the disk
-            }
-            paths.push(path);
-        }
-        // Read by the refresher on a blocking thread; what is not a regular file is skipped unopened.
-        if !paths.is_empty() {
-            self.queue(|w| w.disk.extend(paths));
-        }
-        if config_changed {
-            self.reconfigure();
-        }
+        let paths = params.changes.iter().filter_map(|e| e.uri.to_file_path().map(|p| p.into_owned())).collect();
+        self.disk_changed(paths);
     }
 
     async fn did_change_configuration(&self, params: DidChangeConfigurationParams) {
@@ -1164,6 +1307,25 @@ fn result_id(items: &[Diagnostic]) -> String {
     format!("{:016x}", xxhash_rust::xxh3::xxh3_64(&bytes))
 }
 
+/// The identity hash of a chain finding of file `path` (see `baseline::Known::hash`).
+fn chain_hash(known: &crate::baseline::Known, path: &Path, c: &ChainFinding) -> String {
+    known.hash(path, c.rule, Some(&c.function), Some(&c.callee), c.hops.iter().map(|h| h.name.as_str()))
+}
+
+/// Lowers to hint severity the findings the baseline holds, or drops them (`hide`). `items`: a file's
+/// diagnostics in source order, each with its identity hash.
+fn apply_baseline<X>(items: &mut Vec<(Diagnostic, X, String)>, known: &crate::baseline::Known, hide: bool) {
+    let held = known.holds(items.iter().map(|(_, _, h)| h.clone()));
+    let mut held = held.into_iter();
+    items.retain_mut(|(d, _, _)| {
+        if !held.next().unwrap_or(false) {
+            return true;
+        }
+        d.severity = Some(DiagnosticSeverity::HINT);
+        !hide
+    });
+}
+
 fn severity(t: Tier) -> DiagnosticSeverity {
     match t {
         Tier::Critical => DiagnosticSeverity::ERROR,
@@ -1330,7 +1492,8 @@ mod tests {
     use super::*;
 
     fn summary_of(text: &str) -> crate::analysis::summary::FileSummary {
-        let config = Config { settings: Settings::default(), catalog: Arc::new(Catalog::bundled().clone()) };
+        let config =
+            Config { settings: Settings::default(), catalog: Arc::new(Catalog::bundled().clone()), baseline: None };
         analysis::analyze_source_file(text, &config.catalog, &config.settings, true).summary
     }
 

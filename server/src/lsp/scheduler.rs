@@ -29,7 +29,7 @@ use tower_lsp_server::ls_types::{Diagnostic, Uri};
 use tree_sitter::Tree;
 
 use super::document::{Document, Job, Published};
-use super::{Backend, CLIENT_REQUEST_TIMEOUT, Config, State, chain_to_lsp, finding_to_lsp};
+use super::{Backend, CLIENT_REQUEST_TIMEOUT, Config, State, apply_baseline, chain_hash, chain_to_lsp, finding_to_lsp};
 use crate::analysis::facts::Facts;
 use crate::analysis::{self, FileAnalysis};
 
@@ -196,27 +196,42 @@ impl State {
     fn publishable(&self, uri: &Uri, snap: Snap) -> Published {
         let caps = self.caps();
         let Snap { version, rope, analysis } = snap;
+        let config = self.config();
+        let path = uri.to_file_path();
         // The document's `per-file-ignores`.
-        let off = uri.to_file_path().map(|p| self.config().settings.ignored_in(&p)).unwrap_or_default();
-        let mut out: Vec<(Diagnostic, Extra)> = analysis
+        let off = path.as_deref().map(|p| config.settings.ignored_in(p)).unwrap_or_default();
+        // Each finding's identity hash, when a baseline is to be matched.
+        let known = config.baseline.as_deref().zip(path.as_deref());
+        let mut out: Vec<(Diagnostic, Extra, String)> = analysis
             .findings
             .iter()
             .filter(|f| !off.iter().any(|s| s.matches(f.rule)))
-            .map(|f| (finding_to_lsp(f, &rope, caps.encoding, version), (f.route.clone(), f.instead.clone())))
+            .map(|f| {
+                let hash = known.map_or_else(String::new, |(k, p)| {
+                    k.hash(
+                        p,
+                        f.rule,
+                        f.function.as_deref(),
+                        f.callee.as_deref(),
+                        f.chain.iter().map(|h| h.name.as_str()),
+                    )
+                });
+                (finding_to_lsp(f, &rope, caps.encoding, version), (f.route.clone(), f.instead.clone()), hash)
+            })
             .collect();
         let mut blocking = Vec::new();
-        if let Some(path) = uri.to_file_path() {
-            let config = self.config();
+        if let Some(path) = path.as_deref() {
             self.with_linked(|linked| {
                 let project = &linked.project;
-                let Some(file) = project.file_index(&path) else { return };
+                let Some(file) = project.file_index(path) else { return };
                 let mut uris = HashMap::new();
                 for c in project.findings(&linked.links, Some(file), &config.settings) {
                     if off.iter().any(|s| s.matches(c.rule)) {
                         continue;
                     }
                     let d = chain_to_lsp(&c, project.files(), caps.encoding, version, &mut uris);
-                    out.push((d, (c.route.clone(), c.instead.clone())));
+                    let hash = known.map_or_else(String::new, |(k, p)| chain_hash(k, p, &c));
+                    out.push((d, (c.route.clone(), c.instead.clone()), hash));
                 }
                 // Hovers on the names of functions that block, computed now: a hover never waits for
                 // the linked project.
@@ -236,8 +251,11 @@ impl State {
                 }
             });
         }
-        out.sort_by_key(|(d, _)| (d.range.start, d.range.end));
-        let (diagnostics, extras) = out.into_iter().unzip();
+        out.sort_by_key(|(d, _, _)| (d.range.start, d.range.end));
+        if let Some((k, _)) = known {
+            apply_baseline(&mut out, k, config.settings.hide_baselined);
+        }
+        let (diagnostics, extras) = out.into_iter().map(|(d, e, _)| (d, e)).unzip();
         Published { version, rope, analysis, diagnostics, extras, blocking }
     }
 
