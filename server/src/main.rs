@@ -60,6 +60,8 @@ struct Cli {
     command: Command,
 }
 
+// Parsed once per run: the size of the `check` arguments does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum Command {
     /// Check Python files for blocking calls made on the event loop.
