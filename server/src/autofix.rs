@@ -25,7 +25,8 @@ pub struct FileFix {
     pub path: String,
     pub original: String,
     pub fixed: fix::FixedText,
-    hash: u128,
+    /// The content hash of `original` (the file is written only if it still has it).
+    pub hash: u128,
 }
 
 /// The report's diagnostics grouped by file (in path order).
@@ -65,7 +66,9 @@ pub fn compute(
     for (path, diags) in by_file(report) {
         let Some((text, hash)) = reread(report, path, warnings) else { continue };
         let chains: Vec<Target> = diags.iter().filter(|d| d.is_chain()).map(|d| chain_target(d)).collect();
-        let fixed = fix::fix_all(&text, chains, catalog, settings, options, allow_unsafe);
+        // The file's `per-file-ignores` hold for its fixes too.
+        let settings = settings.for_file(Path::new(path));
+        let fixed = fix::fix_all(&text, chains, catalog, &settings, options, allow_unsafe);
         if fixed.text != text {
             out.push(FileFix { path: path.to_string(), original: text, fixed, hash });
         }

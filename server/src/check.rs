@@ -137,7 +137,8 @@ fn walk(
     warnings: &mut Vec<String>,
     shown: &dyn Fn(&Path) -> String,
 ) -> Result<Vec<PathBuf>, String> {
-    let excludes = exclude_set(&opts.settings.exclude)?;
+    let all: Vec<String> = opts.settings.exclude.iter().chain(&opts.settings.extend_exclude).cloned().collect();
+    let excludes = exclude_set(&all)?;
     let root = opts.root.map(|r| std::fs::canonicalize(r).unwrap_or_else(|_| r.to_path_buf()));
     let is_excluded = std::sync::Arc::new(move |p: &Path| -> bool {
         if p.file_name().and_then(|n| n.to_str()).is_some_and(|n| DEFAULT_EXCLUDES.contains(&n)) {
@@ -276,7 +277,7 @@ pub fn decode_source(path: &Path, bytes: &[u8]) -> Source {
 /// The project a path belongs to: the nearest directory, from the path upwards, with a
 /// `pyproject.toml`, a `setup.cfg` or a `.git`.
 pub fn project_root(start: &Path) -> Option<PathBuf> {
-    let start = std::fs::canonicalize(start).ok()?;
+    let start = absolute(start)?;
     let mut dir = if start.is_dir() { Some(start.as_path()) } else { start.parent() };
     while let Some(d) = dir {
         if ["pyproject.toml", "setup.cfg", ".git"].iter().any(|m| d.join(m).exists()) {
@@ -291,16 +292,63 @@ pub fn project_root(start: &Path) -> Option<PathBuf> {
 /// is summarized so that calls into other functions and modules are followed; findings are reported
 /// for the given files only. With a cache directory, unchanged files are not analysed again.
 pub fn check(opts: &CheckOptions<'_>, catalog: &Catalog) -> Result<Report, String> {
+    check_inner(opts, catalog, None)
+}
+
+/// `check` of one buffer (`--stdin-filename`): `text` is reported as the file `opts.paths[0]` (which
+/// need not exist), and its project, imports and settings are those of that path's location. The
+/// file on disk, if any, is not read.
+pub fn check_stdin(opts: &CheckOptions<'_>, catalog: &Catalog, text: &str) -> Result<Report, String> {
+    check_inner(opts, catalog, Some(text))
+}
+
+/// A path made absolute and canonical; for a path that does not exist (a buffer not saved yet, maybe
+/// in a folder not created yet), its nearest existing ancestor's canonical path joined with the rest.
+/// `None` without a current directory.
+pub fn absolute(p: &Path) -> Option<PathBuf> {
+    if let Ok(c) = std::fs::canonicalize(p) {
+        return Some(c);
+    }
+    let joined = if p.is_absolute() { p.to_path_buf() } else { std::env::current_dir().ok()?.join(p) };
+    let mut lexical = PathBuf::new();
+    for c in joined.components() {
+        match c {
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir => {
+                lexical.pop();
+            }
+            other => lexical.push(other),
+        }
+    }
+    let mut rest = Vec::new();
+    let mut existing = lexical.as_path();
+    let base = loop {
+        if let Ok(c) = std::fs::canonicalize(existing) {
+            break c;
+        }
+        rest.push(existing.file_name()?);
+        existing = existing.parent()?;
+    };
+    Some(rest.into_iter().rev().fold(base, |acc, name| acc.join(name)))
+}
+
+fn check_inner(opts: &CheckOptions<'_>, catalog: &Catalog, stdin: Option<&str>) -> Result<Report, String> {
     let timer = Timer::new();
     let mut warnings = Vec::new();
-    let reported = collect_files_warning(opts, &mut warnings)?;
+    let reported = match stdin {
+        Some(_) => opts.paths.first().cloned().into_iter().collect(),
+        None => collect_files_warning(opts, &mut warnings)?,
+    };
     let root = opts.paths.first().and_then(|p| project_root(p));
     let mut seen: HashSet<PathBuf> = HashSet::new();
     // (absolute path, display path, reported?)
     let mut files: Vec<(PathBuf, String, bool)> = Vec::new();
     let mut canonical = Canonical::default();
     for p in &reported {
-        let abs = canonical.path(p);
+        let abs = match stdin {
+            Some(_) => absolute(p).unwrap_or_else(|| p.clone()),
+            None => canonical.path(p),
+        };
         if seen.insert(abs.clone()) {
             files.push((abs, display_path(p), true));
         }
@@ -346,7 +394,11 @@ pub fn check(opts: &CheckOptions<'_>, catalog: &Catalog) -> Result<Report, Strin
     }
     let outcomes: Vec<Result<Outcome, String>> = files
         .par_iter()
-        .map(|(abs, display, is_reported)| match read_shown(abs, display) {
+        .map(|(abs, display, is_reported)| match stdin.filter(|_| *is_reported) {
+            Some(text) => (Source::Text { text: text.to_string() }, abs, display, is_reported),
+            None => (read_shown(abs, display), abs, display, is_reported),
+        })
+        .map(|(source, abs, display, is_reported)| match source {
             Source::Skipped(why) => Err(why),
             Source::Text { text } => {
                 let hash = cache::content_hash(&text);
@@ -354,8 +406,14 @@ pub fn check(opts: &CheckOptions<'_>, catalog: &Catalog) -> Result<Report, Strin
                     Some(a) => (a, false),
                     None => (Arc::new(analysis::analyze_source_file(&text, catalog, opts.settings, opts.follow)), true),
                 };
-                let diagnostics =
-                    if *is_reported { locate(display, &text, analysis.findings.clone()) } else { Vec::new() };
+                let diagnostics = if *is_reported {
+                    let off = opts.settings.ignored_in(abs);
+                    let mut findings = analysis.findings.clone();
+                    findings.retain(|f| !off.iter().any(|s| s.matches(f.rule)));
+                    locate(display, &text, findings)
+                } else {
+                    Vec::new()
+                };
                 let cuts = if *is_reported { cut_warnings(display, &text, &analysis.cuts) } else { Vec::new() };
                 Ok(Outcome { diagnostics, hash, analysis, fresh, cuts })
             }
@@ -418,7 +476,13 @@ pub fn check(opts: &CheckOptions<'_>, catalog: &Catalog) -> Result<Report, Strin
         let project = Project::new(project_files, root.as_deref());
         timer.lap("index");
         let links = project.link(opts.settings);
-        let chains = project.findings(&links, None, opts.settings);
+        let mut chains = project.findings(&links, None, opts.settings);
+        // `per-file-ignores` of the file each finding is reported in.
+        let mut off: HashMap<usize, Vec<crate::settings::Selector>> = HashMap::new();
+        chains.retain(|c| {
+            let off = off.entry(c.file).or_insert_with(|| opts.settings.ignored_in(&project.files()[c.file].path));
+            !off.iter().any(|s| s.matches(c.rule))
+        });
         timer.lap("link");
         // Calls the project's resolution bound left unresolved, as warnings where they are.
         for (file, loc, message) in project.cuts(&links) {
@@ -427,7 +491,7 @@ pub fn check(opts: &CheckOptions<'_>, catalog: &Catalog) -> Result<Report, Strin
                 warnings.push(format!("{display}:{}:{}: {message}", loc.line + 1, loc.col + 1));
             }
         }
-        report.diagnostics.extend(locate_chains(&project, &reported_index, chains));
+        report.diagnostics.extend(locate_chains(&project, &reported_index, chains, stdin));
         timer.lap("locate");
     }
     report
@@ -510,7 +574,12 @@ impl Timer {
 }
 
 /// Turns chain findings into diagnostics, reading the source lines of the files they are in.
-fn locate_chains(project: &Project, reported: &[bool], chains: Vec<ChainFinding>) -> Vec<Diagnostic> {
+fn locate_chains(
+    project: &Project,
+    reported: &[bool],
+    chains: Vec<ChainFinding>,
+    stdin: Option<&str>,
+) -> Vec<Diagnostic> {
     let files = project.files();
     // Each file with chain findings is read once, with its line index.
     let mut texts: HashMap<usize, (String, LineIndex)> = HashMap::new();
@@ -520,9 +589,13 @@ fn locate_chains(project: &Project, reported: &[bool], chains: Vec<ChainFinding>
             continue;
         }
         let (text, idx) = texts.entry(c.file).or_insert_with(|| {
-            let text = match read_source(&files[c.file].path) {
-                Source::Text { text } => text,
-                Source::Skipped(_) => String::new(),
+            let text = match stdin {
+                // The buffer is the one reported file.
+                Some(text) => text.to_string(),
+                None => match read_source(&files[c.file].path) {
+                    Source::Text { text } => text,
+                    Source::Skipped(_) => String::new(),
+                },
             };
             let idx = LineIndex::new(&text);
             (text, idx)

@@ -29,6 +29,8 @@ pub fn load_file(path: &Path) -> Result<Loaded, String> {
     } else {
         Settings::from_table(&doc, &name)?
     };
+    let mut settings = settings;
+    settings.config_dir = Some(config_dir(path));
     Ok(Loaded { settings, source: Some(path.to_path_buf()) })
 }
 
@@ -51,6 +53,19 @@ pub fn discover_table(start: &Path) -> Result<(toml::Table, String), String> {
         None => toml::Table::new(),
     };
     Ok((table, format!("{}: [tool.loopsafe]", path.display())))
+}
+
+/// `discover_table`, with the directory of the file read (`per-file-ignores` globs are relative to it).
+pub fn discover_table_dir(start: &Path) -> Result<(toml::Table, String, Option<PathBuf>), String> {
+    let dir = find_config(start)?.map(|p| config_dir(&p));
+    let (table, ctx) = discover_table(start)?;
+    Ok((table, ctx, dir))
+}
+
+/// The directory of a configuration file, canonical when it exists.
+fn config_dir(path: &Path) -> PathBuf {
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf())
 }
 
 fn read_toml(path: &Path) -> Result<toml::Table, String> {
@@ -79,7 +94,7 @@ fn utf8<'a>(path: &Path, bytes: &'a [u8]) -> Result<&'a str, String> {
 /// `pyproject.toml` that cannot be read or is not UTF-8 where its text shows such a table is an error,
 /// not a file without one: the user's settings must not be ignored silently.
 fn find_config(start: &Path) -> Result<Option<PathBuf>, String> {
-    let start = std::fs::canonicalize(start).unwrap_or_else(|_| start.to_path_buf());
+    let start = crate::check::absolute(start).unwrap_or_else(|| start.to_path_buf());
     let mut dir = if start.is_dir() { Some(start.as_path()) } else { start.parent() };
     while let Some(d) = dir {
         let candidate = d.join("pyproject.toml");

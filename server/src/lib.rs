@@ -3,6 +3,7 @@
 //! Layers (see ARCHITECTURE.md): `syntax` (parser and queries) and `catalog` (data) feed the pure
 //! `analysis` core; `check` and `output` are the command line's edges.
 
+pub mod add_noqa;
 pub mod analysis;
 pub mod atomic_write;
 pub mod autofix;

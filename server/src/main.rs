@@ -8,6 +8,7 @@ use loopsafe::autofix;
 use loopsafe::catalog::Catalog;
 use loopsafe::check::{self, CheckOptions};
 use loopsafe::config;
+use loopsafe::fix::Target;
 use loopsafe::output::{self, Format};
 use loopsafe::rules::{RULES, Rule};
 use loopsafe::settings::Selector;
@@ -59,6 +60,8 @@ struct Cli {
     command: Command,
 }
 
+// Parsed once per run: the size of the `check` arguments does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum Command {
     /// Check Python files for blocking calls made on the event loop.
@@ -124,6 +127,23 @@ struct CheckArgs {
     /// Print the fixes as a unified diff instead of writing them (exit status 1 when there is one).
     #[arg(long)]
     diff: bool,
+    /// Add a `# noqa: LSxxx` directive to the line of every finding (merged with an existing one).
+    #[arg(long, conflicts_with_all = ["fix", "unsafe_fixes", "diff"])]
+    add_noqa: bool,
+    /// Print how many findings each rule and each root cause (blocking API) has, instead of the findings.
+    #[arg(long)]
+    statistics: bool,
+    /// Write the output to FILE (atomically) instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    output_file: Option<PathBuf>,
+    /// Print the findings only: no summary line and no warnings.
+    #[arg(long, short = 'q')]
+    quiet: bool,
+    /// Check the text on stdin as the file PATH (which need not exist): its project, imports and
+    /// settings are those of PATH's location. With --fix, the fixed text goes to stdout and the report
+    /// to stderr.
+    #[arg(long, value_name = "PATH", conflicts_with = "add_noqa")]
+    stdin_filename: Option<PathBuf>,
     /// Report (and fail on) only findings not recorded in this baseline file (also: `baseline` in
     /// [tool.loopsafe]).
     #[arg(long)]
@@ -149,7 +169,15 @@ fn main() -> ExitCode {
     }
 }
 
-fn run_check(args: CheckArgs) -> Result<ExitCode, String> {
+fn run_check(mut args: CheckArgs) -> Result<ExitCode, String> {
+    // `--stdin-filename`: the buffer read now is checked as that one file.
+    let stdin = match &args.stdin_filename {
+        Some(path) => {
+            args.paths = vec![path.clone()];
+            Some(read_stdin(path)?)
+        }
+        None => None,
+    };
     let loaded = match &args.config {
         Some(path) => config::load_file(path)?,
         None => config::discover(args.paths.first().map_or(std::path::Path::new("."), |p| p.as_path()))?,
@@ -199,15 +227,73 @@ fn run_check(args: CheckArgs) -> Result<ExitCode, String> {
         return Err("--update-baseline needs --baseline FILE (or `baseline` in [tool.loopsafe])".to_string());
     }
     let baseline = baseline_path.map(|p| loopsafe::baseline::Cli::prepare(p, args.update_baseline)).transpose()?;
-    let mut report = check::check(&opts, &catalog)?;
+    let mut report = match &stdin {
+        Some(input) => check::check_stdin(&opts, &catalog, &input.text)?,
+        None => check::check(&opts, &catalog)?,
+    };
+    // With `--fix` on a buffer, stdout carries the fixed text: the report goes to stderr (as in ruff).
+    let mut report_to_stderr = false;
     let fix_options = autofix::options(&settings, &args.paths);
     let mut stderr = std::io::stderr().lock();
-    if args.fix || args.unsafe_fixes || args.diff {
+    if args.add_noqa {
+        let mut warnings = std::mem::take(&mut report.warnings);
+        let added = loopsafe::add_noqa::run(&report, &mut warnings);
+        for w in warnings.iter().filter(|_| !args.quiet) {
+            let _ = writeln!(stderr, "loopsafe: warning: {w}");
+        }
+        let added = added?;
+        if !args.quiet {
+            let _ = writeln!(stderr, "Added {}.", autofix::plural(added, "noqa directive", "noqa directives"));
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    if let Some(input) = stdin.as_ref().filter(|_| args.fix || args.unsafe_fixes || args.diff) {
+        let path = &args.paths[0];
+        let chains = report.diagnostics.iter().filter(|d| d.is_chain()).map(|d| Target::from_finding(&d.finding, true));
+        let file_settings = settings.for_file(path);
+        let fixed = loopsafe::fix::fix_all(
+            &input.text,
+            chains.collect(),
+            &catalog,
+            &file_settings,
+            &fix_options,
+            args.unsafe_fixes,
+        );
+        let applied = fixed.applied;
+        let mut stdout = std::io::stdout().lock();
+        if args.diff {
+            let changed = fixed.text != input.text;
+            let display = check::display_path(path);
+            let fixes: Vec<autofix::FileFix> = if changed {
+                vec![autofix::FileFix { path: display, original: input.text.clone(), fixed, hash: 0 }]
+            } else {
+                Vec::new()
+            };
+            let _ = stdout.write_all(autofix::diff(&fixes).as_bytes()).and_then(|_| stdout.flush());
+            if !args.quiet {
+                let _ = writeln!(stderr, "loopsafe: would apply {}", autofix::plural(applied, "fix", "fixes"));
+            }
+            return Ok(if !changed || args.exit_zero { ExitCode::SUCCESS } else { ExitCode::from(1) });
+        }
+        let body = autofix::with_line_endings_of(&input.text, &fixed.text);
+        let bom: &[u8] = if input.bom { b"\xEF\xBB\xBF" } else { b"" };
+        if let Err(e) =
+            stdout.write_all(bom).and_then(|_| stdout.write_all(body.as_bytes())).and_then(|_| stdout.flush())
+            && e.kind() != std::io::ErrorKind::BrokenPipe
+        {
+            return Err(format!("cannot write output: {e}"));
+        }
+        if !args.quiet {
+            let _ = writeln!(stderr, "loopsafe: applied {}", autofix::plural(applied, "fix", "fixes"));
+        }
+        report = check::check_stdin(&opts, &catalog, &fixed.text)?;
+        report_to_stderr = true;
+    } else if args.fix || args.unsafe_fixes || args.diff {
         let mut warnings = std::mem::take(&mut report.warnings);
         let fixes = autofix::compute(&report, &catalog, &settings, &fix_options, args.unsafe_fixes, &mut warnings);
         let applied: usize = fixes.iter().map(|f| f.fixed.applied).sum();
         if args.diff {
-            for w in &warnings {
+            for w in warnings.iter().filter(|_| !args.quiet) {
                 let _ = writeln!(stderr, "loopsafe: warning: {w}");
             }
             let mut stdout = std::io::stdout().lock();
@@ -216,24 +302,28 @@ fn run_check(args: CheckArgs) -> Result<ExitCode, String> {
             {
                 return Err(format!("cannot write output: {e}"));
             }
-            let _ = writeln!(
-                stderr,
-                "loopsafe: would apply {} in {}",
-                autofix::plural(applied, "fix", "fixes"),
-                autofix::plural(fixes.len(), "file", "files")
-            );
+            if !args.quiet {
+                let _ = writeln!(
+                    stderr,
+                    "loopsafe: would apply {} in {}",
+                    autofix::plural(applied, "fix", "fixes"),
+                    autofix::plural(fixes.len(), "file", "files")
+                );
+            }
             return Ok(if fixes.is_empty() || args.exit_zero { ExitCode::SUCCESS } else { ExitCode::from(1) });
         }
         let written = autofix::write(&fixes, &mut warnings);
-        for w in &warnings {
+        for w in warnings.iter().filter(|_| !args.quiet) {
             let _ = writeln!(stderr, "loopsafe: warning: {w}");
         }
-        let _ = writeln!(
-            stderr,
-            "loopsafe: applied {} in {}",
-            autofix::plural(written.fixes, "fix", "fixes"),
-            autofix::plural(written.files, "file", "files")
-        );
+        if !args.quiet {
+            let _ = writeln!(
+                stderr,
+                "loopsafe: applied {} in {}",
+                autofix::plural(written.fixes, "fix", "fixes"),
+                autofix::plural(written.files, "file", "files")
+            );
+        }
         for e in &written.errors {
             let _ = writeln!(stderr, "loopsafe: error: {e}");
         }
@@ -252,7 +342,7 @@ fn run_check(args: CheckArgs) -> Result<ExitCode, String> {
         // Report what remains.
         report = check::check(&opts, &catalog)?;
     }
-    for w in &report.warnings {
+    for w in report.warnings.iter().filter(|_| !args.quiet) {
         let _ = writeln!(stderr, "loopsafe: warning: {w}");
     }
     let mut hidden = None;
@@ -269,34 +359,73 @@ fn run_check(args: CheckArgs) -> Result<ExitCode, String> {
         }
         hidden = (outcome.hidden > 0).then(|| loopsafe::baseline::hidden_message(outcome.hidden));
     }
-    if args.output_format == Format::Json {
+    // Outside the text format the baseline's note goes to stderr.
+    if let Some(m) = hidden.as_ref().filter(|_| args.output_format != Format::Text || args.statistics)
+        && !args.quiet
+    {
+        let _ = writeln!(stderr, "loopsafe: {m}");
+    }
+    if args.output_format == Format::Json && !args.statistics {
         autofix::attach_fixes(&mut report, &catalog, &fix_options);
     }
-    let mut stdout = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
-    let written = match args.output_format {
-        Format::Text => {
-            let color = !args.no_color && std::env::var_os("NO_COLOR").is_none() && std::io::stdout().is_terminal();
-            stdout.write_all(output::text(&report.diagnostics, report.files_checked, color).as_bytes())
+    let render = |w: &mut dyn Write| -> std::io::Result<()> {
+        let diags = &report.diagnostics;
+        if args.statistics {
+            return w.write_all(output::statistics(diags, args.output_format == Format::Json).as_bytes());
         }
-        // Streamed: no whole document in memory.
-        Format::Json => output::write_json(&report.diagnostics, &mut stdout),
-        Format::Sarif => stdout.write_all(output::sarif(&report.diagnostics).as_bytes()),
-        Format::Github => stdout.write_all(output::github(&report.diagnostics).as_bytes()),
-    };
-    let written = match (&hidden, args.output_format) {
-        (Some(m), Format::Text) => written.and_then(|_| writeln!(stdout, "{m}.")),
-        (Some(m), _) => {
-            let _ = writeln!(stderr, "loopsafe: {m}");
-            written
+        match args.output_format {
+            Format::Text => {
+                let color = !args.no_color
+                    && args.output_file.is_none()
+                    && std::env::var_os("NO_COLOR").is_none()
+                    && std::io::stdout().is_terminal();
+                let mut text = if args.quiet {
+                    output::text_findings(diags, color)
+                } else {
+                    output::text(diags, report.files_checked, color)
+                };
+                if let Some(m) = hidden.as_ref().filter(|_| !args.quiet) {
+                    text.push_str(&format!("{m}.\n"));
+                }
+                w.write_all(text.as_bytes())
+            }
+            // Streamed: no whole document in memory.
+            Format::Json => output::write_json(diags, &mut &mut *w),
+            Format::Sarif => w.write_all(output::sarif(diags).as_bytes()),
+            Format::Github => w.write_all(output::github(diags).as_bytes()),
         }
-        (None, _) => written,
     };
-    if let Err(e) = written.and_then(|_| stdout.flush())
-        && e.kind() != std::io::ErrorKind::BrokenPipe
-    {
-        return Err(format!("cannot write output: {e}"));
+    if let Some(file) = &args.output_file {
+        let mut bytes = Vec::new();
+        render(&mut bytes).map_err(|e| format!("cannot render output: {e}"))?;
+        output::write_output_file(file, &bytes)?;
+    } else if report_to_stderr {
+        let _ = render(&mut stderr);
+    } else {
+        let mut stdout = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+        if let Err(e) = render(&mut stdout).and_then(|_| stdout.flush())
+            && e.kind() != std::io::ErrorKind::BrokenPipe
+        {
+            return Err(format!("cannot write output: {e}"));
+        }
     }
     Ok(if report.diagnostics.is_empty() || args.exit_zero { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+/// The buffer of `--stdin-filename`.
+struct Stdin {
+    text: String,
+    bom: bool,
+}
+
+fn read_stdin(path: &std::path::Path) -> Result<Stdin, String> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    std::io::stdin().read_to_end(&mut bytes).map_err(|e| format!("cannot read stdin: {e}"))?;
+    match check::decode_source(path, &bytes) {
+        check::Source::Text { text } => Ok(Stdin { text, bom: bytes.starts_with(b"\xEF\xBB\xBF") }),
+        check::Source::Skipped(why) => Err(format!("stdin: {why}")),
+    }
 }
 
 fn run_server(log_level: &str) -> ExitCode {

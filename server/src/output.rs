@@ -40,6 +40,13 @@ impl Style {
 
 /// The text format. `color` adds ANSI colours.
 pub fn text(diags: &[Diagnostic], files_checked: usize, color: bool) -> String {
+    let mut out = text_findings(diags, color);
+    let _ = writeln!(out, "{}", summary(diags, files_checked));
+    out
+}
+
+/// The text format without its summary line (`--quiet`).
+pub fn text_findings(diags: &[Diagnostic], color: bool) -> String {
     let st = Style { on: color };
     let mut out = String::new();
     for d in diags {
@@ -108,7 +115,6 @@ pub fn text(diags: &[Diagnostic], files_checked: usize, color: bool) -> String {
         let _ = writeln!(out, "{gutter} = see: loopsafe rule {}", info.name);
         out.push('\n');
     }
-    let _ = writeln!(out, "{}", summary(diags, files_checked));
     out
 }
 
@@ -411,4 +417,70 @@ fn escape_data(s: &str) -> String {
 
 fn escape_property(s: &str) -> String {
     escape_data(s).replace(':', "%3A").replace(',', "%2C")
+}
+
+/// `--statistics`: how many findings per rule (count, code, name; most frequent first, as ruff prints
+/// them), then per root cause (the blocking API each finding, direct or through a chain, comes down
+/// to). JSON: `{"rules": [{"code", "name", "count"}], "root_causes": [{"callee", "count"}]}`.
+pub fn statistics(diags: &[Diagnostic], as_json: bool) -> String {
+    let mut rules: std::collections::HashMap<crate::rules::Rule, usize> = Default::default();
+    let mut causes: std::collections::HashMap<&str, usize> = Default::default();
+    for d in diags {
+        *rules.entry(d.finding.rule).or_default() += 1;
+        if let Some(callee) = &d.finding.callee {
+            *causes.entry(callee.as_str()).or_default() += 1;
+        }
+    }
+    let mut rules: Vec<(crate::rules::Rule, usize)> = rules.into_iter().collect();
+    rules.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.code().cmp(b.0.code())));
+    let mut causes: Vec<(&str, usize)> = causes.into_iter().collect();
+    causes.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    if as_json {
+        let v = json!({
+            "rules": rules.iter().map(|(r, n)| json!({"code": r.code(), "name": r.name(), "count": n})).collect::<Vec<_>>(),
+            "root_causes": causes.iter().map(|(c, n)| json!({"callee": c, "count": n})).collect::<Vec<_>>(),
+        });
+        return format!("{}\n", serde_json::to_string_pretty(&v).expect("JSON values serialize"));
+    }
+    let mut out = String::new();
+    let width = rules.iter().map(|(_, n)| n.to_string().len()).max().unwrap_or(1);
+    for (r, n) in &rules {
+        let _ = writeln!(out, "{n:>width$}\t{}\t{}", r.code(), r.name());
+    }
+    if !causes.is_empty() {
+        let width = causes.iter().map(|(_, n)| n.to_string().len()).max().unwrap_or(1);
+        let _ = writeln!(out, "\nRoot causes:");
+        for (c, n) in &causes {
+            let _ = writeln!(out, "{n:>width$}\t{c}");
+        }
+    }
+    out
+}
+
+/// Writes `--output-file`: atomically (`atomic_write`: the file is wholly the old or the new output at
+/// every moment), creating it and its folders when missing.
+pub fn write_output_file(path: &std::path::Path, bytes: &[u8]) -> Result<(), String> {
+    let shown = path.display();
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| format!("--output-file {shown}: cannot create its folder: {e}"))?;
+    }
+    // The atomic writer replaces an existing file: a new one is created empty first.
+    match std::fs::OpenOptions::new().write(true).create_new(true).open(path) {
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(format!("--output-file {shown}: cannot create: {e}")),
+    }
+    // A symbolic link stays a link: the file it points to gets the output.
+    let target = std::fs::canonicalize(path).map_err(|e| format!("--output-file {shown}: {e}"))?;
+    let before = std::fs::metadata(&target).map_err(|e| format!("--output-file {shown}: {e}"))?;
+    if !before.is_file() {
+        return Err(format!("--output-file {shown}: not a regular file"));
+    }
+    match crate::atomic_write::replace(&target, bytes, &before) {
+        Ok(crate::atomic_write::Replaced::Done) => Ok(()),
+        Ok(crate::atomic_write::Replaced::Changed) => Err(format!(
+            "--output-file {shown}: changed by another program while loopsafe was writing it; left as it is"
+        )),
+        Err(e) => Err(format!("--output-file {shown}: {e}")),
+    }
 }

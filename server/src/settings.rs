@@ -2,6 +2,7 @@
 //! Parsing is strict and every error names the key and what was expected, like ruff's.
 
 use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 
 use crate::catalog::CustomCall;
 use crate::rules::{RULES, Rule, Tier};
@@ -85,10 +86,64 @@ pub struct Settings {
     pub severity: HashMap<Rule, Tier>,
     /// The offloader the offload fix writes.
     pub offload: OffloadFlavor,
+    /// Globs of paths not to walk, added to `exclude` (`extend-exclude`).
+    pub extend_exclude: Vec<String>,
+    /// `per-file-ignores` then `extend-per-file-ignores`: rules off in the files a glob matches.
+    pub per_file_ignores: Vec<PerFileIgnore>,
+    /// The directory `per-file-ignores` globs are relative to (the configuration file's, set by whoever
+    /// read it); `None`: the current directory.
+    pub config_dir: Option<PathBuf>,
+    /// Rules off whatever the selection: the per-file ignores of one file (see `for_file`).
+    pub file_ignores: Vec<Selector>,
     /// The baseline file `loopsafe check` applies (relative to the configuration file's directory).
     pub baseline: Option<String>,
     /// The language server hides the findings the baseline holds (instead of showing them as hints).
     pub hide_baselined: bool,
+}
+
+/// One `per-file-ignores` entry, as ruff has it: a glob matched against the file's path relative to
+/// the configuration file's directory, or against its file name; `!glob` applies to the files it does
+/// not match.
+#[derive(Clone, Debug)]
+pub struct PerFileIgnore {
+    pub pattern: String,
+    pub rules: Vec<Selector>,
+    negated: bool,
+    matcher: globset::GlobMatcher,
+}
+
+impl PartialEq for PerFileIgnore {
+    fn eq(&self, other: &Self) -> bool {
+        self.pattern == other.pattern && self.rules == other.rules
+    }
+}
+
+impl PerFileIgnore {
+    /// `pattern = [rules]`; errors say which part is wrong (the caller names the key).
+    pub fn parse(pattern: &str, rules: &[String]) -> Result<PerFileIgnore, String> {
+        let (negated, glob) = match pattern.strip_prefix('!') {
+            Some(rest) => (true, rest),
+            None => (false, pattern),
+        };
+        let glob = glob.strip_prefix("./").unwrap_or(glob);
+        let matcher =
+            globset::Glob::new(glob).map_err(|e| format!("`{pattern}` is not a valid glob: {e}"))?.compile_matcher();
+        let rules = rules
+            .iter()
+            .map(|r| Selector::parse(r).map_err(|e| format!("`{pattern}`: {e}")))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(PerFileIgnore { pattern: pattern.to_string(), rules, negated, matcher })
+    }
+
+    /// Whether the entry applies to a file: `rel` is its path relative to the configuration
+    /// directory (`None` outside it), `abs` its absolute path.
+    fn applies(&self, rel: Option<&Path>, abs: &Path) -> bool {
+        let name = abs.file_name().map(Path::new);
+        let hit = name.is_some_and(|n| self.matcher.is_match(n))
+            || rel.is_some_and(|r| self.matcher.is_match(r))
+            || (Path::new(self.pattern.trim_start_matches('!')).is_absolute() && self.matcher.is_match(abs));
+        hit != self.negated
+    }
 }
 
 impl Default for Settings {
@@ -100,6 +155,10 @@ impl Default for Settings {
             extend_blocking_calls: Vec::new(),
             severity: HashMap::new(),
             offload: OffloadFlavor::Auto,
+            extend_exclude: Vec::new(),
+            per_file_ignores: Vec::new(),
+            config_dir: None,
+            file_ignores: Vec::new(),
             baseline: None,
             hide_baselined: false,
         }
@@ -120,6 +179,9 @@ pub const KEYS: &[&str] = &[
     "extend-blocking-calls",
     "severity",
     "offload",
+    "extend-exclude",
+    "per-file-ignores",
+    "extend-per-file-ignores",
     "baseline",
     "baseline-in-editor",
 ];
@@ -128,12 +190,40 @@ impl Settings {
     /// Whether a rule is on: the most specific matching selector wins; at equal specificity `ignore`
     /// beats `select` (as in ruff).
     pub fn enabled(&self, rule: Rule) -> bool {
+        if self.file_ignores.iter().any(|s| s.matches(rule)) {
+            return false;
+        }
         let best = |sel: &[Selector]| sel.iter().filter(|s| s.matches(rule)).map(Selector::specificity).max();
         match (best(&self.select), best(&self.ignore)) {
             (None, _) => false,
             (Some(_), None) => true,
             (Some(s), Some(i)) => s > i,
         }
+    }
+
+    /// The rules `per-file-ignores` turn off in the file at `path` (absolute, or relative to the
+    /// current directory).
+    pub fn ignored_in(&self, path: &Path) -> Vec<Selector> {
+        if self.per_file_ignores.is_empty() {
+            return Vec::new();
+        }
+        let cwd = || std::env::current_dir().unwrap_or_default();
+        let abs = crate::check::absolute(path)
+            .unwrap_or_else(|| normalize(&if path.is_absolute() { path.to_path_buf() } else { cwd().join(path) }));
+        let dir = normalize(&self.config_dir.clone().unwrap_or_else(cwd));
+        let rel = abs.strip_prefix(&dir).ok();
+        self.per_file_ignores.iter().filter(|p| p.applies(rel, &abs)).flat_map(|p| p.rules.iter().cloned()).collect()
+    }
+
+    /// The settings for one file: its per-file ignores turn rules off whatever the selection.
+    pub fn for_file(&self, path: &Path) -> std::borrow::Cow<'_, Settings> {
+        let off = self.ignored_in(path);
+        if off.is_empty() {
+            return std::borrow::Cow::Borrowed(self);
+        }
+        let mut s = self.clone();
+        s.file_ignores = off;
+        std::borrow::Cow::Owned(s)
     }
 
     pub fn tier(&self, rule: Rule, default: Tier) -> Tier {
@@ -155,6 +245,7 @@ impl Settings {
     pub fn from_table(t: &toml::Table, ctx: &str) -> Result<Settings, String> {
         let mut s = Settings::default();
         let mut extend = Vec::new();
+        let mut per_file: [Vec<PerFileIgnore>; 2] = Default::default();
         for (key, value) in t {
             let err = |what: &str| format!("{ctx} `{key}`: {what}");
             match key.as_str() {
@@ -168,12 +259,26 @@ impl Settings {
                         _ => s.ignore = sel,
                     }
                 }
-                "exclude" => {
+                "exclude" | "extend-exclude" => {
                     let list = string_list(value).map_err(|e| err(&e))?;
                     for g in &list {
                         globset::Glob::new(g).map_err(|e| err(&format!("`{g}` is not a valid glob: {e}")))?;
                     }
-                    s.exclude = list;
+                    match key.as_str() {
+                        "exclude" => s.exclude = list,
+                        _ => s.extend_exclude = list,
+                    }
+                }
+                "per-file-ignores" | "extend-per-file-ignores" => {
+                    let table = value.as_table().ok_or_else(|| {
+                        err("expected a table of glob = [rules], e.g. { \"tests/**\" = [\"blocking-file\"] }")
+                    })?;
+                    let mut entries = Vec::new();
+                    for (pattern, rules) in table {
+                        let rules = string_list(rules).map_err(|e| err(&format!("`{pattern}`: {e}")))?;
+                        entries.push(PerFileIgnore::parse(pattern, &rules).map_err(|e| err(&e))?);
+                    }
+                    per_file[usize::from(key == "extend-per-file-ignores")] = entries;
                 }
                 "extend-blocking-calls" => {
                     let table = value.as_table().ok_or_else(|| {
@@ -218,8 +323,24 @@ impl Settings {
             }
         }
         s.select.extend(extend);
+        s.per_file_ignores = per_file.concat();
         Ok(s)
     }
+}
+
+/// `path` without `.` and `..` components (lexically: no file system access).
+fn normalize(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
 }
 
 fn string_list(v: &toml::Value) -> Result<Vec<String>, String> {

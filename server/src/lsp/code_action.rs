@@ -176,7 +176,12 @@ pub(super) fn actions(
             return None;
         }
         // Stops between findings when the request is cancelled (many findings take a while).
-        let fixed = fix::fix_all_until(&text, chains, &config.catalog, &config.settings, &options, false, &cancelled);
+        // The document's `per-file-ignores` hold for its fixes too.
+        let settings = match uri.to_file_path() {
+            Some(p) => config.settings.for_file(&p),
+            None => std::borrow::Cow::Borrowed(&config.settings),
+        };
+        let fixed = fix::fix_all_until(&text, chains, &config.catalog, &settings, &options, false, &cancelled);
         if cancelled() {
             return None;
         }

@@ -456,16 +456,19 @@ impl State {
     /// setting overrides one key without hiding the rest of the project's configuration.
     fn effective_settings(&self) -> std::result::Result<Settings, String> {
         let root = self.roots.read().expect("roots lock").first().cloned();
-        let (mut table, ctx) = match root {
-            Some(root) => crate::config::discover_table(&root)?,
-            None => (toml::Table::new(), String::new()),
+        let (mut table, ctx, dir) = match &root {
+            Some(root) => crate::config::discover_table_dir(root)?,
+            None => (toml::Table::new(), String::new(), None),
         };
         Settings::from_table(&table, &ctx)?;
         let client = self.client_table.read().expect("client settings lock").clone();
         if let Some(client) = client {
             table.extend(client);
         }
-        Settings::from_table(&table, "settings:")
+        let mut settings = Settings::from_table(&table, "settings:")?;
+        // `per-file-ignores` globs are relative to the configuration file (else the workspace root).
+        settings.config_dir = dir.or(root);
+        Ok(settings)
     }
 
     /// The baseline the settings name (relative to the configuration file's directory, else to the
@@ -528,10 +531,12 @@ impl State {
         self.with_linked(|linked| {
             let project = &linked.project;
             for (path, analysis) in closed {
-                let chains = match project.file_index(&path) {
+                let off = config.settings.ignored_in(&path);
+                let mut chains = match project.file_index(&path) {
                     Some(file) => project.findings(&linked.links, Some(file), &config.settings),
                     None => Vec::new(),
                 };
+                chains.retain(|c| !off.iter().any(|s| s.matches(c.rule)));
                 let Some(uri) = Uri::from_file_path(&path) else { continue };
                 if analysis.findings.is_empty() && chains.is_empty() {
                     report(uri, None, Vec::new());
@@ -543,6 +548,7 @@ impl State {
                     Some(known) => analysis
                         .findings
                         .iter()
+                        .filter(|f| !off.iter().any(|s| s.matches(f.rule)))
                         .map(|f| {
                             let hops = f.chain.iter().map(|h| h.name.as_str());
                             known.hash(&path, f.rule, f.function.as_deref(), f.callee.as_deref(), hops)
@@ -555,8 +561,12 @@ impl State {
                     None => {
                         let Ok(text) = scheduler::read_regular(&path) else { continue };
                         let rope = ropey::Rope::from_str(&text);
-                        let d: Vec<Diagnostic> =
-                            analysis.findings.iter().map(|f| finding_to_lsp(f, &rope, caps.encoding, 0)).collect();
+                        let d: Vec<Diagnostic> = analysis
+                            .findings
+                            .iter()
+                            .filter(|f| !off.iter().any(|s| s.matches(f.rule)))
+                            .map(|f| finding_to_lsp(f, &rope, caps.encoding, 0))
+                            .collect();
                         self.closed_findings.insert(path.clone(), (analysis.clone(), d.clone()));
                         d
                     }

@@ -198,11 +198,14 @@ impl State {
         let Snap { version, rope, analysis } = snap;
         let config = self.config();
         let path = uri.to_file_path();
+        // The document's `per-file-ignores`.
+        let off = path.as_deref().map(|p| config.settings.ignored_in(p)).unwrap_or_default();
         // Each finding's identity hash, when a baseline is to be matched.
         let known = config.baseline.as_deref().zip(path.as_deref());
         let mut out: Vec<(Diagnostic, Extra, String)> = analysis
             .findings
             .iter()
+            .filter(|f| !off.iter().any(|s| s.matches(f.rule)))
             .map(|f| {
                 let hash = known.map_or_else(String::new, |(k, p)| {
                     k.hash(
@@ -223,6 +226,9 @@ impl State {
                 let Some(file) = project.file_index(path) else { return };
                 let mut uris = HashMap::new();
                 for c in project.findings(&linked.links, Some(file), &config.settings) {
+                    if off.iter().any(|s| s.matches(c.rule)) {
+                        continue;
+                    }
                     let d = chain_to_lsp(&c, project.files(), caps.encoding, version, &mut uris);
                     let hash = known.map_or_else(String::new, |(k, p)| chain_hash(k, p, &c));
                     out.push((d, (c.route.clone(), c.instead.clone()), hash));
