@@ -175,3 +175,24 @@ fn the_readme_lists_every_rule() {
         assert!(readme.contains(&row), "README.md's rule table has no row starting `{row}`");
     }
 }
+
+/// Every `[tool.loopsafe]` key is a VS Code setting (`loopsafe.<key>` in the extension's package.json)
+/// that the extension sends to the server (its `SERVER_KEYS`), and nothing else is.
+#[test]
+fn every_setting_is_a_vscode_setting() {
+    let root = common::repo_root().join("editors/vscode");
+    let package: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(root.join("package.json")).unwrap()).unwrap();
+    let properties = package["contributes"]["configuration"]["properties"].as_object().expect("properties");
+    let extension = std::fs::read_to_string(root.join("src/extension.ts")).unwrap();
+    let start = extension.find("const SERVER_KEYS = [").expect("SERVER_KEYS in extension.ts");
+    let list = &extension[start..start + extension[start..].find("];").unwrap()];
+    let mut sent: Vec<&str> = list.split('"').skip(1).step_by(2).collect();
+    sent.sort();
+    let mut keys: Vec<&str> = loopsafe::settings::KEYS.to_vec();
+    keys.sort();
+    assert_eq!(sent, keys, "extension.ts SERVER_KEYS against settings::KEYS");
+    for key in keys {
+        assert!(properties.contains_key(&format!("loopsafe.{key}")), "package.json lacks the setting loopsafe.{key}");
+    }
+}

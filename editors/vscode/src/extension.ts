@@ -18,7 +18,20 @@ import {
 } from "vscode-languageclient/node";
 
 /** The `[tool.loopsafe]` keys; each is the VS Code setting `loopsafe.<key>`. */
-const SERVER_KEYS = ["select", "extend-select", "ignore", "exclude", "severity", "extend-blocking-calls", "offload"];
+const SERVER_KEYS = [
+  "select",
+  "extend-select",
+  "ignore",
+  "exclude",
+  "extend-exclude",
+  "per-file-ignores",
+  "extend-per-file-ignores",
+  "severity",
+  "extend-blocking-calls",
+  "offload",
+  "baseline",
+  "baseline-in-editor",
+];
 
 const EXE = process.platform === "win32" ? "loopsafe.exe" : "loopsafe";
 
