@@ -34,7 +34,26 @@ pub struct Added {
 /// Adds the directives for `findings` (byte range, rule code) to `text` (pure).
 pub fn add(text: &str, findings: &[(Range<usize>, &str)]) -> Added {
     let tree = crate::syntax::parse(text, None);
-    let root = tree.as_ref().map(|t| t.root_node());
+    let (edits, skipped) = edits(text, tree.as_ref().map(|t| t.root_node()), findings);
+    let mut out = String::with_capacity(text.len() + edits.len() * 16);
+    let mut at = 0;
+    for (range, new) in &edits {
+        out.push_str(&text[at..range.start]);
+        out.push_str(new);
+        at = range.end;
+    }
+    out.push_str(&text[at..]);
+    Added { text: out, lines: edits.len(), skipped }
+}
+
+/// The edits (sorted, one per line) that add the directives for `findings` to `text`, whose tree is
+/// `root` (`None`: no parse, every line taken to hold a comment); and the findings no line could take
+/// a directive for. The editor's "Add `# noqa`" quick fix is the same edit for one finding.
+pub fn edits(
+    text: &str,
+    root: Option<Node<'_>>,
+    findings: &[(Range<usize>, &str)],
+) -> (Vec<(Range<usize>, String)>, Vec<Range<usize>>) {
     let can_hold = |l: &Range<usize>| root.is_none_or(|r| can_hold_comment(text, r, l));
     // line start → (line content, codes)
     let mut lines: BTreeMap<usize, (Range<usize>, BTreeSet<String>)> = BTreeMap::new();
@@ -54,9 +73,7 @@ pub fn add(text: &str, findings: &[(Range<usize>, &str)]) -> Added {
         };
         lines.entry(line.start).or_insert_with(|| (line, BTreeSet::new())).1.insert(code.to_string());
     }
-    let mut out = String::with_capacity(text.len() + lines.len() * 16);
-    let mut at = 0;
-    let mut changed = 0;
+    let mut edits = Vec::with_capacity(lines.len());
     for (line, codes) in lines.into_values() {
         let comment = root.and_then(|r| comment_at_end(text, r, &line));
         let edit = match comment.and_then(|c| noqa_in(&text[c.clone()]).map(|n| (c, n))) {
@@ -78,15 +95,9 @@ pub fn add(text: &str, findings: &[(Range<usize>, &str)]) -> Added {
                 Some((end..line.end, format!("  # noqa: {list}")))
             }
         };
-        if let Some((range, new)) = edit {
-            out.push_str(&text[at..range.start]);
-            out.push_str(&new);
-            at = range.end;
-            changed += 1;
-        }
+        edits.extend(edit);
     }
-    out.push_str(&text[at..]);
-    Added { text: out, lines: changed, skipped }
+    (edits, skipped)
 }
 
 /// The content (without its line break) of the line holding `offset`. `\n`, `\r\n` and `\r` end lines.

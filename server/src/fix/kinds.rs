@@ -845,79 +845,12 @@ pub(super) fn needs_the_loop_in(
 
 fn noqa(ctx: &FileContext<'_>, t: &Target, out: &mut Fixes) {
     let code = t.rule.code();
-    let text = ctx.text;
-    let start = t.range.start;
-    let line_start = imports::line_start(text, start);
-    let eol = text[start..].find(['\n', '\r']).map_or(text.len(), |i| start + i);
-    if eol == line_start {
-        return;
-    }
-    // The line must not end inside a string (a comment there would be text).
-    let root = ctx.tree.root_node();
-    let mut n = root.descendant_for_byte_range(eol - 1, eol);
-    let mut comment = None;
-    for _ in 0..MAX_ANCESTORS {
-        let Some(cur) = n else { break };
-        match cur.kind() {
-            "comment" if cur.end_byte() == eol => comment = Some(cur),
-            "string" | "string_content" | "concatenated_string" if cur.end_byte() > eol => return,
-            _ => {}
-        }
-        n = ctx.up(cur);
-    }
+    // The line `loopsafe check --add-noqa` would give it: ruff's (where the statement's string or
+    // continuation ends), never inside a string; merged into a `# noqa: ...` there; nothing when a bare
+    // `# noqa` is there already or no line can take one.
+    let (edits, _) = crate::add_noqa::edits(ctx.text, Some(ctx.tree.root_node()), &[(t.range.clone(), code)]);
+    let [(range, text)] = edits.as_slice() else { return };
     let title = format!("Add `# noqa: {code}` to this line");
-    let edit = match comment.and_then(|c| noqa_codes_end(ctx.node_text(c)).map(|r| (c, r))) {
-        Some((_, None)) => return, // a bare `# noqa` already suppresses everything
-        Some((c, Some((end, codes)))) => {
-            if codes.iter().any(|x| x.eq_ignore_ascii_case(code)) {
-                return;
-            }
-            let at = c.start_byte() + end;
-            Edit { range: at..at, text: format!(", {code}") }
-        }
-        None => Edit { range: eol..eol, text: format!("  # noqa: {code}") },
-    };
+    let edit = Edit { range: range.clone(), text: text.clone() };
     out.fixes.push(Fix { id: FixId::Noqa, title, applicability: Applicability::Safe, edits: vec![edit] });
-}
-
-/// In a comment: `None` without a noqa directive; `Some(None)` for a bare one; `Some(Some((end of the
-/// last code, codes)))` for `# noqa: A, B`.
-#[allow(clippy::type_complexity)]
-fn noqa_codes_end(comment: &str) -> Option<Option<(usize, Vec<String>)>> {
-    let lower = comment.to_ascii_lowercase();
-    let mut from = 0;
-    while let Some(i) = lower[from..].find("noqa") {
-        let at = from + i;
-        let before = lower[..at].trim_end();
-        if before.ends_with('#') {
-            let after = &comment[at + 4..];
-            let trimmed = after.trim_start();
-            let Some(list) = trimmed.strip_prefix(':') else { return Some(None) };
-            let list_start = comment.len() - list.len();
-            let mut end = list_start;
-            let mut codes = Vec::new();
-            let mut cur = String::new();
-            for (k, ch) in list.char_indices() {
-                if ch.is_ascii_alphanumeric() || ch == '-' || ch == '_' {
-                    cur.push(ch);
-                    end = list_start + k + ch.len_utf8();
-                } else if ch == ',' || ch == ' ' || ch == '\t' {
-                    if !cur.is_empty() {
-                        codes.push(std::mem::take(&mut cur));
-                    }
-                } else {
-                    break;
-                }
-            }
-            if !cur.is_empty() {
-                codes.push(cur);
-            }
-            if codes.is_empty() {
-                return Some(None);
-            }
-            return Some(Some((end, codes)));
-        }
-        from = at + 4;
-    }
-    None
 }
