@@ -31,6 +31,9 @@ pub struct Added {
     pub skipped: Vec<Range<usize>>,
 }
 
+/// A replacement of a byte range of the text.
+pub type NoqaEdit = (Range<usize>, String);
+
 /// Adds the directives for `findings` (byte range, rule code) to `text` (pure).
 pub fn add(text: &str, findings: &[(Range<usize>, &str)]) -> Added {
     let tree = crate::syntax::parse(text, None);
@@ -53,7 +56,7 @@ pub fn edits(
     text: &str,
     root: Option<Node<'_>>,
     findings: &[(Range<usize>, &str)],
-) -> (Vec<(Range<usize>, String)>, Vec<Range<usize>>) {
+) -> (Vec<NoqaEdit>, Vec<Range<usize>>) {
     let can_hold = |l: &Range<usize>| root.is_none_or(|r| can_hold_comment(text, r, l));
     // line start → (line content, codes)
     let mut lines: BTreeMap<usize, (Range<usize>, BTreeSet<String>)> = BTreeMap::new();
