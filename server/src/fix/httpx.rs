@@ -231,6 +231,20 @@ fn session_block<'t>(ctx: &FileContext<'t>, call: Node<'t>, func: Node<'t>, libr
 const SESSION_ATTRIBUTES: &[&str] = &["headers", "cookies", "params", "auth"];
 
 fn session_fix(ctx: &FileContext<'_>, s: Session<'_>, out: &mut Fixes) {
+    let key = s.with.id();
+    if let Some(known) = ctx.memo.sessions.borrow().get(&key) {
+        out.fixes.extend(known.fixes.iter().cloned());
+        out.refused.extend(known.refused.iter().cloned());
+        return;
+    }
+    let mut fixes = Fixes::default();
+    build_session_fix(ctx, s, &mut fixes);
+    out.fixes.extend(fixes.fixes.iter().cloned());
+    out.refused.extend(fixes.refused.iter().cloned());
+    ctx.memo.sessions.borrow_mut().insert(key, fixes);
+}
+
+fn build_session_fix(ctx: &FileContext<'_>, s: Session<'_>, out: &mut Fixes) {
     let title = format!("Use `httpx.AsyncClient` instead of the `{}`", s.library);
     let refuse =
         |out: &mut Fixes, reason: String| out.refused.push(Refusal { id: FixId::Httpx, title: title.clone(), reason });

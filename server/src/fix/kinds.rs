@@ -34,6 +34,9 @@ pub(crate) struct Memo {
     pub(super) client_names: RefCell<HashMap<usize, String>>,
     /// The imports inside each function (by node id).
     pub(super) local_imports: RefCell<HashMap<usize, Vec<imports::LocalImport>>>,
+    /// The httpx fix of a `with requests.Session() as s:` block (by the `with` node's id): every call
+    /// on the session in the block shares it, so it is built once, not once per call.
+    pub(super) sessions: RefCell<HashMap<usize, Fixes>>,
 }
 
 pub(super) fn collect(ctx: &FileContext<'_>, t: &Target, out: &mut Fixes) {

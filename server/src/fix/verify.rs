@@ -75,8 +75,10 @@ impl Verifier {
             regions.iter().any(|r| self.breaks_region(ctx, r, edits))
                 || (regions.iter().any(|r| touches_error(ctx, r)) && self.breaks_file(ctx, edits))
         };
-        // The same fix is asked for by several findings only when it edits a whole function (make-sync).
-        if edits.len() == 1 && edits[0].text.is_empty() {
+        // The same fix is asked for by several findings when it edits a whole function (make-sync) or a
+        // whole `with requests.Session()` block (httpx): its verdict is kept (one hash per lookup
+        // instead of parsing the block again).
+        if (edits.len() == 1 && edits[0].text.is_empty()) || edits.len() > 2 {
             self.verdicts.borrow_mut().insert(edits.to_vec(), v);
         }
         v
