@@ -11,16 +11,16 @@ use crate::rules::{Rule, Tier};
 /// The catalog files compiled into the binary: (file name, contents). A test checks that this list and
 /// the folder agree.
 pub const BUNDLED_FILES: &[(&str, &str)] = &[
-    ("semantics.toml", include_str!("../../queries/catalog/semantics.toml")),
-    ("http.toml", include_str!("../../queries/catalog/http.toml")),
-    ("sleep.toml", include_str!("../../queries/catalog/sleep.toml")),
-    ("subprocess.toml", include_str!("../../queries/catalog/subprocess.toml")),
-    ("file.toml", include_str!("../../queries/catalog/file.toml")),
-    ("input.toml", include_str!("../../queries/catalog/input.toml")),
-    ("network.toml", include_str!("../../queries/catalog/network.toml")),
-    ("database.toml", include_str!("../../queries/catalog/database.toml")),
-    ("wait.toml", include_str!("../../queries/catalog/wait.toml")),
-    ("sdk.toml", include_str!("../../queries/catalog/sdk.toml")),
+    ("semantics.toml", include_str!(concat!(env!("LOOPSAFE_QUERIES"), "/catalog/semantics.toml"))),
+    ("http.toml", include_str!(concat!(env!("LOOPSAFE_QUERIES"), "/catalog/http.toml"))),
+    ("sleep.toml", include_str!(concat!(env!("LOOPSAFE_QUERIES"), "/catalog/sleep.toml"))),
+    ("subprocess.toml", include_str!(concat!(env!("LOOPSAFE_QUERIES"), "/catalog/subprocess.toml"))),
+    ("file.toml", include_str!(concat!(env!("LOOPSAFE_QUERIES"), "/catalog/file.toml"))),
+    ("input.toml", include_str!(concat!(env!("LOOPSAFE_QUERIES"), "/catalog/input.toml"))),
+    ("network.toml", include_str!(concat!(env!("LOOPSAFE_QUERIES"), "/catalog/network.toml"))),
+    ("database.toml", include_str!(concat!(env!("LOOPSAFE_QUERIES"), "/catalog/database.toml"))),
+    ("wait.toml", include_str!(concat!(env!("LOOPSAFE_QUERIES"), "/catalog/wait.toml"))),
+    ("sdk.toml", include_str!(concat!(env!("LOOPSAFE_QUERIES"), "/catalog/sdk.toml"))),
 ];
 
 /// The fixes a catalog entry says apply to its calls.

@@ -8,10 +8,10 @@ use tree_sitter::{Language, Node, Parser, Query, Tree};
 
 /// The query files, in the order they are concatenated.
 pub const QUERY_FILES: &[(&str, &str)] = &[
-    ("definitions.scm", include_str!("../../queries/python/definitions.scm")),
-    ("calls.scm", include_str!("../../queries/python/calls.scm")),
-    ("imports.scm", include_str!("../../queries/python/imports.scm")),
-    ("bindings.scm", include_str!("../../queries/python/bindings.scm")),
+    ("definitions.scm", include_str!(concat!(env!("LOOPSAFE_QUERIES"), "/python/definitions.scm"))),
+    ("calls.scm", include_str!(concat!(env!("LOOPSAFE_QUERIES"), "/python/calls.scm"))),
+    ("imports.scm", include_str!(concat!(env!("LOOPSAFE_QUERIES"), "/python/imports.scm"))),
+    ("bindings.scm", include_str!(concat!(env!("LOOPSAFE_QUERIES"), "/python/bindings.scm"))),
 ];
 
 pub fn language() -> Language {

@@ -1,18 +1,26 @@
 #!/usr/bin/env bash
-# Installation test (issue 6): every documented way of installing loopsafe puts a working binary on PATH.
+# Installation test (issues 6 and 16): every documented way of installing loopsafe puts a working binary
+# on PATH.
 #
-#   1. maturin builds the wheel (pyproject.toml at the repository root, `bindings = "bin"`);
-#   2. pip installs it into a fresh virtualenv: `loopsafe` is on the venv's PATH and finds the example's
-#      blocking calls (exit 1 with findings);
+#   1. maturin builds the wheel with zig for manylinux2014 (glibc 2.17), as the release does for
+#      Linux: the tag is checked in the file name and in `auditwheel show`'s verdict;
+#   2. pip installs it into a fresh virtualenv: `loopsafe` is on the venv's PATH, says the wheel's
+#      version and finds the example's blocking calls (exit 1 with findings);
 #   3. `uv tool install` installs the same wheel as a tool;
-#   4. `cargo install --path server --root <tmp>` builds and installs the binary;
-#   5. the pre-commit hook (.pre-commit-hooks.yaml), through `pre-commit try-repo`, fails on a file with a
+#   4. `maturin sdist` makes the sdist (the query files inside it, through the server/queries link),
+#      which is unpacked in an empty directory and built there with `pip install loopsafe-<v>.tar.gz`
+#      into another fresh virtualenv; the installed binary finds the example's blocking calls;
+#   5. `cargo package --list` carries the query files; `cargo install --path server` builds and
+#      installs the binary;
+#   6. the pre-commit hook (.pre-commit-hooks.yaml), through `pre-commit try-repo`, fails on a file with a
 #      blocking call and passes once it is fixed.
 #
 # Needs python3 (3.9+; python3-venv is installed with apt-get when missing and running as root), git, the
-# Rust toolchain and network access to PyPI (tools pinned in tests/install/requirements.txt). Builds share
-# the repository's target directory (CARGO_TARGET_DIR, if set, is respected), so after
-# `cargo build --release` only the loopsafe crate itself is compiled again.
+# Rust toolchain and network access to PyPI (tools pinned in tests/install/requirements.txt, zig among
+# them). Builds share the repository's target directory (CARGO_TARGET_DIR, if set, is respected), so after
+# `cargo build --release` only the loopsafe crate itself is compiled again, except for the zig build,
+# which has its own target/<triple>/ folder (all dependencies the first time). The sdist is built from
+# its own unpacked sources, with the shared target directory only as a cache of compiled dependencies.
 # LOOPSAFE_INSTALL_KEEP=1 keeps the temp dir.
 set -euo pipefail
 
@@ -55,23 +63,46 @@ expect_findings() {
 }
 
 step "tools (tests/install/requirements.txt)"
-make_venv "$python" "$work/tools"
-"$work/tools/bin/python" -m pip install --quiet -r "$repo/tests/install/requirements.txt"
-"$work/tools/bin/maturin" --version
-"$work/tools/bin/pre-commit" --version
-"$work/tools/bin/uv" --version
+# The tools venv is kept in the target directory and reused while requirements.txt is unchanged: its
+# path is in the zig linker wrappers that maturin passes to rustc, and a new path would rebuild every
+# dependency of the zig build.
+tools=$CARGO_TARGET_DIR/install-tools
+if ! cmp -s "$repo/tests/install/requirements.txt" "$tools/requirements.txt" || ! "$tools/bin/python" -c '' 2> /dev/null; then
+    rm -rf "$tools"
+    make_venv "$python" "$tools"
+    "$tools/bin/python" -m pip install --quiet -r "$repo/tests/install/requirements.txt"
+    cp "$repo/tests/install/requirements.txt" "$tools/requirements.txt"
+fi
+"$tools/bin/maturin" --version
+"$tools/bin/pre-commit" --version
+"$tools/bin/uv" --version
 
-step "maturin build --release: the wheel"
-(cd "$repo" && "$work/tools/bin/maturin" build --release --locked --out "$work/wheels")
+arch=$(uname -m)
+triple=$arch-unknown-linux-gnu
+step "maturin build --release --zig --compatibility manylinux2014: the wheel for $triple"
+[ "$(uname -s)" = Linux ] || fail "the manylinux wheel is built on Linux only"
+# maturin finds zig as the tools venv's `python3 -m ziglang`, so that venv goes first on PATH.
+(cd "$repo" && PATH="$tools/bin:$PATH" maturin build --release --locked --zig --compatibility manylinux2014 \
+    --target "$triple" --out "$work/wheels")
 wheel=$(ls "$work"/wheels/loopsafe-*.whl)
 echo "$wheel ($(du -h "$wheel" | cut -f1))"
-"$work/tools/bin/python" - "$wheel" <<'PY'
+case $(basename "$wheel") in
+    *-py3-none-manylinux2014_"$arch".manylinux_2_17_"$arch".whl) ;;
+    *) fail "the wheel's tag is not manylinux2014_$arch.manylinux_2_17_$arch: $(basename "$wheel")" ;;
+esac
+"$tools/bin/python" - "$wheel" <<'PY'
 import sys, zipfile
 names = zipfile.ZipFile(sys.argv[1]).namelist()
 scripts = [n for n in names if n.endswith(".data/scripts/loopsafe")]
 assert scripts, f"no loopsafe script in the wheel: {names}"
 print("the wheel carries", scripts[0])
 PY
+# auditwheel reads the binary's versioned glibc symbols: none may be newer than 2.17.
+"$tools/bin/auditwheel" show "$wheel" | tee "$work/auditwheel.out"
+verdict=$(tr -s ' \n' ' ' < "$work/auditwheel.out")
+[[ $verdict == *"is consistent with the following platform tag: \"manylinux_2_17_$arch\""* ]] ||
+    fail "auditwheel show: the wheel is not consistent with manylinux_2_17_$arch"
+version=$("$tools/bin/python" -c 'import sys; print(sys.argv[1].split("-")[1])' "$(basename "$wheel")")
 
 step "pip install the wheel into a fresh virtualenv"
 make_venv "$python" "$work/venv"
@@ -79,15 +110,42 @@ make_venv "$python" "$work/venv"
 # As a user would run it: the venv activated, `loopsafe` found on PATH.
 found=$(. "$work/venv/bin/activate" && command -v loopsafe)
 [ "$found" = "$work/venv/bin/loopsafe" ] || fail "pip: loopsafe on PATH is '$found', expected $work/venv/bin/loopsafe"
-(. "$work/venv/bin/activate" && loopsafe --version)
+reported=$(. "$work/venv/bin/activate" && loopsafe --version)
+echo "$reported (in $("$work/venv/bin/python" --version))"
+[ "$reported" = "loopsafe $version" ] || fail "pip: loopsafe --version says '$reported', the wheel is $version"
 expect_findings pip "$found"
 
 step "uv tool install the wheel"
 export UV_TOOL_DIR="$work/uv/tools" UV_TOOL_BIN_DIR="$work/uv/bin" UV_CACHE_DIR="$work/uv/cache" UV_PYTHON_DOWNLOADS=never
-"$work/tools/bin/uv" tool install --python "$(command -v "$python")" "$wheel"
+"$tools/bin/uv" tool install --python "$(command -v "$python")" "$wheel"
 expect_findings uv "$work/uv/bin/loopsafe"
 
-step "cargo install --path server"
+step "maturin sdist, unpacked and built with pip in an empty directory"
+(cd "$repo" && "$tools/bin/maturin" sdist --out "$work/sdist")
+sdist=$work/sdist/loopsafe-$version.tar.gz
+[ -f "$sdist" ] || fail "no $sdist: $(ls "$work/sdist")"
+echo "$sdist ($(du -h "$sdist" | cut -f1))"
+tar tzf "$sdist" > "$work/sdist.list"
+grep -qx "loopsafe-$version/server/queries/catalog/http.toml" "$work/sdist.list" ||
+    fail "sdist: no server/queries/catalog/http.toml in it"
+mkdir "$work/empty"
+cp "$sdist" "$work/empty/"
+(cd "$work/empty" && tar xzf "loopsafe-$version.tar.gz")
+make_venv "$python" "$work/sdist-venv"
+sdist_started=$SECONDS
+# The build runs in pip's own temp copy of the sources; maturin is pinned by the constraint.
+(cd "$work/empty" && PIP_CONSTRAINT="$repo/tests/install/requirements.txt" \
+    "$work/sdist-venv/bin/python" -m pip install --quiet "./loopsafe-$version.tar.gz")
+echo "sdist: built and installed in $((SECONDS - sdist_started)) s"
+"$work/sdist-venv/bin/loopsafe" --version
+expect_findings sdist "$work/sdist-venv/bin/loopsafe"
+
+step "cargo package --list carries the query files; cargo install --path server"
+(cd "$repo" && cargo package -p loopsafe --list --locked --allow-dirty 2> /dev/null) > "$work/package.list"
+for f in queries/catalog/http.toml queries/catalog/semantics.toml queries/python/calls.scm; do
+    grep -qx "$f" "$work/package.list" || fail "cargo package --list: $f is missing"
+done
+echo "cargo package: $(grep -c '^queries/' "$work/package.list") query files in the crate"
 cargo install --locked --path "$repo/server" --root "$work/cargo"
 expect_findings cargo "$work/cargo/bin/loopsafe"
 
@@ -111,7 +169,7 @@ async def rates():
 PY
 git -C "$demo" add app.py
 set +e
-(cd "$demo" && "$work/tools/bin/pre-commit" try-repo "$repo" loopsafe --files app.py) > "$work/hook-dirty.out" 2>&1
+(cd "$demo" && "$tools/bin/pre-commit" try-repo "$repo" loopsafe --files app.py) > "$work/hook-dirty.out" 2>&1
 status=$?
 set -e
 cat "$work/hook-dirty.out"
@@ -130,9 +188,9 @@ async def rates():
         return (await client.get("https://rates.example.com/latest", timeout=5)).json()
 PY
 git -C "$demo" add app.py
-(cd "$demo" && "$work/tools/bin/pre-commit" try-repo "$repo" loopsafe --files app.py) > "$work/hook-clean.out" 2>&1 ||
+(cd "$demo" && "$tools/bin/pre-commit" try-repo "$repo" loopsafe --files app.py) > "$work/hook-clean.out" 2>&1 ||
     { cat "$work/hook-clean.out" >&2; fail "pre-commit: the hook failed on a clean file"; }
 cat "$work/hook-clean.out"
 grep -q "^loopsafe\.*Passed" "$work/hook-clean.out" || fail "pre-commit: the hook did not report Passed"
 
-step "PASS: wheel (pip, uv), cargo install and the pre-commit hook all give a working loopsafe"
+step "PASS: manylinux2014 wheel (pip, uv), sdist, cargo install and the pre-commit hook all give a working loopsafe"
