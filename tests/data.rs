@@ -196,3 +196,22 @@ fn every_setting_is_a_vscode_setting() {
         assert!(properties.contains_key(&format!("loopsafe.{key}")), "package.json lacks the setting loopsafe.{key}");
     }
 }
+
+/// One version everywhere: the crate's (the wheel, `loopsafe --version` and the server's `serverInfo`
+/// take it from Cargo), the VS Code extension's, and the newest entry of CHANGELOG.md.
+#[test]
+fn the_versions_agree() {
+    let version = env!("CARGO_PKG_VERSION");
+    let root = common::repo_root();
+    let package: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(root.join("editors/vscode/package.json")).unwrap()).unwrap();
+    assert_eq!(package["version"], version, "editors/vscode/package.json");
+    let changelog = std::fs::read_to_string(root.join("CHANGELOG.md")).expect("CHANGELOG.md");
+    let newest = changelog.lines().find_map(|l| l.strip_prefix("## ")).expect("a `## <version>` entry");
+    assert_eq!(newest.split_whitespace().next(), Some(version), "CHANGELOG.md's newest entry: {newest}");
+    let pyproject = std::fs::read_to_string(root.join("pyproject.toml")).unwrap();
+    assert!(
+        pyproject.contains("dynamic = [\"version\"]") || pyproject.contains(&format!("version = \"{version}\"")),
+        "pyproject.toml takes its version from Cargo or states {version}"
+    );
+}

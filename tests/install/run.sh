@@ -13,7 +13,11 @@
 #   5. `cargo package --list` carries the query files; `cargo install --path server` builds and
 #      installs the binary;
 #   6. the pre-commit hook (.pre-commit-hooks.yaml), through `pre-commit try-repo`, fails on a file with a
-#      blocking call and passes once it is fixed.
+#      blocking call and passes once it is fixed;
+#   7. a local pre-commit hook that installs the wheel (additional_dependencies, as the README shows
+#      with the published one) fails on the blocking call, with no cargo on PATH.
+# Step 2 is repeated with another Python (PyPy 3, installed with apt-get when missing and running as
+# root; LOOPSAFE_OTHER_PYTHON names another).
 #
 # Needs python3 (3.9+; python3-venv is installed with apt-get when missing and running as root), git, the
 # Rust toolchain and network access to PyPI (tools pinned in tests/install/requirements.txt, zig among
@@ -115,6 +119,28 @@ echo "$reported (in $("$work/venv/bin/python" --version))"
 [ "$reported" = "loopsafe $version" ] || fail "pip: loopsafe --version says '$reported', the wheel is $version"
 expect_findings pip "$found"
 
+step "pip install the wheel into a virtualenv of another Python (PyPy 3 from the distribution)"
+# The wheel is tagged py3-none: any Python 3 takes it. PyPy is the other Python 3 a Debian machine can
+# install (bookworm's only CPython is 3.11); LOOPSAFE_OTHER_PYTHON names another interpreter instead.
+other=${LOOPSAFE_OTHER_PYTHON:-pypy3}
+if ! command -v "$other" > /dev/null 2>&1 && [ "$other" = pypy3 ] && [ "$(id -u)" -eq 0 ] &&
+    command -v apt-get > /dev/null 2>&1; then
+    apt-get install -y --no-install-recommends pypy3 > "$work/apt-pypy3.log" 2>&1 ||
+        { apt-get update > /dev/null 2>&1 && apt-get install -y --no-install-recommends pypy3 > "$work/apt-pypy3.log" 2>&1; } ||
+        { cat "$work/apt-pypy3.log" >&2; fail "apt-get install pypy3 failed"; }
+fi
+command -v "$other" > /dev/null 2>&1 ||
+    fail "no $other to install the wheel with another Python (install pypy3, or set LOOPSAFE_OTHER_PYTHON)"
+py_id() { "$1" -c 'import platform, sys; print(platform.python_implementation(), "%d.%d" % sys.version_info[:2])'; }
+[ "$(py_id "$other")" != "$(py_id "$python")" ] ||
+    fail "$other is the same Python as $python ($(py_id "$python")): no other version to try"
+"$other" -m venv "$work/venv-other"
+"$work/venv-other/bin/python" -m pip install --quiet "$wheel"
+reported=$("$work/venv-other/bin/loopsafe" --version)
+echo "$reported (in $(py_id "$work/venv-other/bin/python"); the tools run $(py_id "$python"))"
+[ "$reported" = "loopsafe $version" ] || fail "$other: loopsafe --version says '$reported', the wheel is $version"
+expect_findings other-python "$work/venv-other/bin/loopsafe"
+
 step "uv tool install the wheel"
 export UV_TOOL_DIR="$work/uv/tools" UV_TOOL_BIN_DIR="$work/uv/bin" UV_CACHE_DIR="$work/uv/cache" UV_PYTHON_DOWNLOADS=never
 "$tools/bin/uv" tool install --python "$(command -v "$python")" "$wheel"
@@ -193,4 +219,43 @@ git -C "$demo" add app.py
 cat "$work/hook-clean.out"
 grep -q "^loopsafe\.*Passed" "$work/hook-clean.out" || fail "pre-commit: the hook did not report Passed"
 
-step "PASS: manylinux2014 wheel (pip, uv), sdist, cargo install and the pre-commit hook all give a working loopsafe"
+step "pre-commit with the published wheel (additional_dependencies), without the Rust toolchain"
+# As the README documents for teams that do not want to build from source: a local hook whose
+# environment pip-installs loopsafe from PyPI (here the wheel built above stands in for PyPI's), run
+# with a PATH that has no cargo.
+cat > "$demo/app.py" <<'PY'
+import requests
+from fastapi import FastAPI
+
+app = FastAPI()
+
+
+@app.get("/rates")
+async def rates():
+    return requests.get("https://rates.example.com/latest", timeout=5).json()
+PY
+cat > "$demo/.pre-commit-config.yaml" <<YAML
+repos:
+  - repo: local
+    hooks:
+      - id: loopsafe
+        name: loopsafe
+        entry: loopsafe check --no-color
+        language: python
+        additional_dependencies: ["loopsafe @ file://$wheel"]
+        types: [python]
+        require_serial: true
+YAML
+git -C "$demo" add app.py .pre-commit-config.yaml
+no_cargo_path=/usr/local/bin:/usr/bin:/bin
+PATH=$no_cargo_path command -v cargo > /dev/null 2>&1 && fail "cargo is on $no_cargo_path: the step would not show that Rust is not needed"
+set +e
+(cd "$demo" && PATH=$no_cargo_path "$tools/bin/pre-commit" run loopsafe --files app.py) > "$work/hook-wheel.out" 2>&1
+status=$?
+set -e
+cat "$work/hook-wheel.out"
+[ "$status" -eq 1 ] || fail "pre-commit (wheel): the hook exited $status on a blocking call, expected 1 (failed)"
+grep -q "app.py:9:12: LS101 \[blocking-http\]" "$work/hook-wheel.out" ||
+    fail "pre-commit (wheel): the hook did not report app.py:9:12 LS101"
+
+step "PASS: manylinux2014 wheel (pip on two Pythons, uv), sdist, cargo install and both pre-commit hooks give a working loopsafe"
