@@ -508,15 +508,15 @@ fn fix_rounds(
 }
 
 /// The name a fix's target call is reached through (`time` of `time.sleep(1)`), when one of the fix's
-/// edits rewrites the call and a top-level import of that name is in use before the fix.
+/// edits rewrites the call. Whether an import of it became unused is decided once, after all rounds
+/// (`drop_unused_imports`): asking here would walk the whole file once per fix.
 fn rewritten_root_name(ctx: &FileContext<'_>, t: &Target, edits: &[Edit]) -> Option<String> {
     if !edits.iter().any(|e| e.range.start <= t.range.start && t.range.end <= e.range.end) {
         return None;
     }
     let node = ctx.tree.root_node().descendant_for_byte_range(t.range.start, t.range.end)?;
     let callee = if node.kind() == "call" { node.child_by_field_name("function")? } else { node };
-    let name = ctx.node_text(kinds::root_identifier(callee)?);
-    kinds::unused_import(ctx, name, None).is_none().then(|| name.to_string())
+    Some(ctx.node_text(kinds::root_identifier(callee)?).to_string())
 }
 
 /// After fix-all: a top-level import of one of `names` that nothing uses any more goes, as the
