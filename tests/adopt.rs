@@ -7,7 +7,7 @@ mod lsp_client;
 
 use std::path::Path;
 
-use common::{loopsafe, stderr, stdout, write};
+use common::{loopsafe, loopsafe_stdin, stderr, stdout, write};
 use serde_json::json;
 
 const APP: &str = "import time\n\n\nasync def handler():\n    time.sleep(1)\n    open(\"x\").read()\n";
@@ -260,7 +260,8 @@ two""")  # noqa: LS101
     );
     // Everything is suppressed now: a second run adds nothing and the check passes.
     let again = loopsafe(dir.path(), &["check", "--add-noqa", "--no-cache"]);
-    assert_eq!(stderr(&again), "Added 0 noqa directives.\n");
+    // Nothing to add: nothing said (as ruff).
+    assert_eq!(stderr(&again), "");
     let check = loopsafe(dir.path(), &["check", "--no-cache"]);
     assert_eq!(check.status.code(), Some(0), "{}", stdout(&check));
     // With `--fix` it is refused.
@@ -287,7 +288,7 @@ fn add_noqa_follows_a_continuation_and_warns_where_no_line_can_take_a_directive(
     let out = loopsafe(dir.path(), &["check", "--add-noqa", "--no-cache", "b.py"]);
     assert_eq!(
         stderr(&out),
-        "loopsafe: warning: b.py:6:2: no `# noqa` added: the finding's lines end inside a multi-line string or a line continuation\nAdded 0 noqa directives.\n"
+        "loopsafe: warning: b.py:6:2: no `# noqa` added: the finding's lines end inside a multi-line string or a line continuation\n"
     );
     assert_eq!(std::fs::read_to_string(dir.path().join("b.py")).unwrap(), open);
 }
@@ -380,22 +381,6 @@ fn quiet_prints_the_findings_only() {
     assert_eq!(stdout(&loud), format!("{}{summary}", stdout(&quiet)));
 }
 
-/// Runs the binary in `dir` with `input` on stdin.
-fn with_stdin(dir: &Path, args: &[&str], input: &[u8]) -> std::process::Output {
-    use std::io::Write;
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_loopsafe"))
-        .args(args)
-        .current_dir(dir)
-        .env("NO_COLOR", "1")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(input).unwrap();
-    child.wait_with_output().unwrap()
-}
-
 #[test]
 fn stdin_filename_checks_the_buffer_as_that_file_of_its_project() {
     let dir = tempfile::tempdir().unwrap();
@@ -407,7 +392,7 @@ fn stdin_filename_checks_the_buffer_as_that_file_of_its_project() {
     let buffer =
         "import requests\n\nfrom app.util import wait\n\n\nasync def a():\n    wait()\n    requests.get('u')\n";
     let args = ["check", "--no-cache", "--output-format", "github", "--stdin-filename", "app/api.py"];
-    let out = with_stdin(dir.path(), &args, buffer.as_bytes());
+    let out = loopsafe_stdin(dir.path(), &args, buffer.as_bytes());
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     // The import is resolved from the path's location: the chain through app/util.py is found.
     assert_eq!(
@@ -418,14 +403,14 @@ fn stdin_filename_checks_the_buffer_as_that_file_of_its_project() {
     );
     // From another directory, for a file that does not exist, under the project's per-file-ignores.
     let args = ["check", "--no-cache", "--output-format", "github", "--stdin-filename", "../app/tests/new.py"];
-    let out = with_stdin(&dir.path().join("app"), &args, buffer.as_bytes());
+    let out = loopsafe_stdin(&dir.path().join("app"), &args, buffer.as_bytes());
     assert_eq!(
         stdout(&out),
         "::error title=loopsafe (LS102),file=../app/tests/new.py,line=7,col=5,endLine=7,endColumn=9::LS102 [blocking-sleep] `util.wait` is synchronous and blocks the event loop 1 call down: `time.sleep` stops the whole event loop while it sleeps\n"
     );
     assert!(!dir.path().join("app/tests/new.py").exists());
     // Not UTF-8: an error.
-    let out = with_stdin(dir.path(), &["check", "--stdin-filename", "x.py"], b"x = '\xe9'\n");
+    let out = loopsafe_stdin(dir.path(), &["check", "--stdin-filename", "x.py"], b"x = '\xe9'\n");
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(stderr(&out), "loopsafe: error: stdin: x.py: skipped: not valid UTF-8 (invalid byte at offset 5)\n");
 }
@@ -436,7 +421,7 @@ fn stdin_filename_with_fix_prints_the_fixed_text_and_reports_on_stderr() {
     write(dir.path(), "pyproject.toml", "[project]\nname = \"p\"\n");
     let buffer = "\u{feff}import time\r\n\r\n\r\nasync def h():\r\n    time.sleep(1)\r\n    open('f').read()\r\n";
     let args = ["check", "--no-cache", "--fix", "--stdin-filename", "app.py"];
-    let out = with_stdin(dir.path(), &args, buffer.as_bytes());
+    let out = loopsafe_stdin(dir.path(), &args, buffer.as_bytes());
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(
         stdout(&out),
@@ -445,7 +430,7 @@ fn stdin_filename_with_fix_prints_the_fixed_text_and_reports_on_stderr() {
     assert_eq!(stderr(&out), "loopsafe: applied 2 fixes\nAll checks passed (1 file).\n");
     // What remains is reported on stderr, in the format asked for.
     let args = ["check", "--no-cache", "--fix", "--output-format", "github", "--stdin-filename", "app.py"];
-    let out = with_stdin(dir.path(), &args, b"async def h():\n    pass\n");
+    let out = loopsafe_stdin(dir.path(), &args, b"async def h():\n    pass\n");
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(
         (stdout(&out).as_str(), stderr(&out).as_str()),
@@ -453,7 +438,7 @@ fn stdin_filename_with_fix_prints_the_fixed_text_and_reports_on_stderr() {
     );
     assert!(!dir.path().join("app.py").exists(), "nothing is written");
     // --diff: the diff on stdout.
-    let out = with_stdin(
+    let out = loopsafe_stdin(
         dir.path(),
         &["check", "--no-cache", "--diff", "--stdin-filename", "app.py"],
         b"import time\n\n\nasync def h():\n    time.sleep(1)\n",

@@ -281,6 +281,57 @@ fn updating_with_a_narrower_path_keeps_the_other_files_entries() {
 }
 
 #[test]
+fn updating_with_a_narrower_selection_keeps_the_other_rules_entries() {
+    let dir = project();
+    write(dir.path(), "other.py", "import requests\n\n\nasync def f():\n    requests.get('u', timeout=1)\n");
+    let out = loopsafe(dir.path(), &["check", "--baseline", "b.json", "--update-baseline"]);
+    assert_eq!(stderr(&out), "loopsafe: wrote 4 findings to b.json\n");
+    let full = read(dir.path(), "b.json");
+    // A run of one rule rewrites that rule's entries only: the sleeps stay recorded.
+    let out = loopsafe(dir.path(), &["check", "--baseline", "b.json", "--update-baseline", "--select", "LS101"]);
+    assert_eq!(stderr(&out), "loopsafe: wrote 4 findings to b.json\n");
+    assert_eq!(read(dir.path(), "b.json"), full);
+    let out = loopsafe(dir.path(), &["check", "--baseline", "b.json", "--update-baseline", "--ignore", "LS102"]);
+    assert_eq!(stderr(&out), "loopsafe: wrote 4 findings to b.json\n");
+    assert_eq!(read(dir.path(), "b.json"), full);
+    // Fixed under that selection, the rule's entry goes; the others stay.
+    write(dir.path(), "other.py", "async def f():\n    return 1\n");
+    let out = loopsafe(dir.path(), &["check", "--baseline", "b.json", "--update-baseline", "--select", "LS101"]);
+    assert_eq!(stderr(&out), "loopsafe: wrote 3 findings to b.json\n");
+    assert_eq!(read(dir.path(), "b.json"), BASELINE);
+}
+
+#[test]
+fn fix_leaves_what_the_baseline_holds_and_fixes_the_new_findings() {
+    let dir = project();
+    let out = loopsafe(dir.path(), &["check", "--baseline", "b.json", "--update-baseline"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    // A new finding in a new function.
+    let app = format!("{APP}\n\nasync def new():\n    time.sleep(3)\n");
+    write(dir.path(), "app.py", &app);
+    let out = loopsafe(dir.path(), &["check", "--baseline", "b.json", "--fix", "--no-cache"]);
+    assert_eq!(stderr(&out), "loopsafe: applied 1 fix in 1 file\n");
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    let fixed = read(dir.path(), "app.py");
+    assert!(fixed.ends_with("async def new():\n    await asyncio.sleep(3)\n"), "{fixed}");
+    // The baselined sleeps and the chain are as they were.
+    assert!(fixed.contains("        time.sleep(1)\n        time.sleep(1)\n        return load()\n"), "{fixed}");
+    assert_eq!(read(dir.path(), "helpers.py"), HELPERS);
+    // The same through --stdin-filename.
+    write(dir.path(), "app.py", &app);
+    let out = common::loopsafe_stdin(
+        dir.path(),
+        &["check", "--baseline", "b.json", "--fix", "--no-cache", "--stdin-filename", "app.py"],
+        app.as_bytes(),
+    );
+    assert!(stdout(&out).ends_with("async def new():\n    await asyncio.sleep(3)\n"), "{}", stdout(&out));
+    assert!(stdout(&out).contains("        time.sleep(1)\n        time.sleep(1)\n"), "{}", stdout(&out));
+    // Without the baseline, --fix fixes them all.
+    let out = loopsafe(dir.path(), &["check", "--fix", "--no-cache"]);
+    assert!(!read(dir.path(), "app.py").contains("time.sleep(1)"), "{}", stderr(&out));
+}
+
+#[test]
 fn json_and_sarif_carry_the_baseline_fingerprint() {
     let dir = project();
     let out = loopsafe(dir.path(), &["check", "--output-format", "json"]);

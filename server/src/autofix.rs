@@ -62,13 +62,31 @@ pub fn compute(
     allow_unsafe: bool,
     warnings: &mut Vec<String>,
 ) -> Vec<FileFix> {
+    compute_except(report, &|_| false, catalog, settings, options, allow_unsafe, warnings)
+}
+
+/// [`compute`] leaving alone the findings `skipped` picks (those a baseline holds).
+pub fn compute_except(
+    report: &Report,
+    skipped: &dyn Fn(&Diagnostic) -> bool,
+    catalog: &Catalog,
+    settings: &Settings,
+    options: &Options,
+    allow_unsafe: bool,
+    warnings: &mut Vec<String>,
+) -> Vec<FileFix> {
     let mut out = Vec::new();
     for (path, diags) in by_file(report) {
+        let (skip, fixable): (Vec<&Diagnostic>, Vec<&Diagnostic>) = diags.into_iter().partition(|d| skipped(d));
+        if fixable.is_empty() {
+            continue;
+        }
         let Some((text, hash)) = reread(report, path, warnings) else { continue };
-        let chains: Vec<Target> = diags.iter().filter(|d| d.is_chain()).map(|d| chain_target(d)).collect();
+        let chains: Vec<Target> = fixable.iter().filter(|d| d.is_chain()).map(|d| chain_target(d)).collect();
+        let skip: Vec<Target> = skip.iter().map(|d| Target::from_finding(&d.finding, d.is_chain())).collect();
         // The file's `per-file-ignores` hold for its fixes too.
         let settings = settings.for_file(Path::new(path));
-        let fixed = fix::fix_all(&text, chains, catalog, &settings, options, allow_unsafe);
+        let fixed = fix::fix_all_except(&text, chains, skip, catalog, &settings, options, allow_unsafe);
         if fixed.text != text {
             out.push(FileFix { path: path.to_string(), original: text, fixed, hash });
         }

@@ -14,6 +14,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::analysis::fingerprint::{self, Identity};
 use crate::check::{Diagnostic, Report};
+use crate::rules::Rule;
+use crate::settings::Settings;
 
 /// The version of the file format this loopsafe reads and writes.
 pub const FORMAT_VERSION: u32 = 1;
@@ -135,18 +137,23 @@ pub fn filter(diags: &mut Vec<Diagnostic>, baseline: &Baseline) -> usize {
     before - diags.len()
 }
 
-/// The baseline of `report`'s findings. Entries of `previous` for files this run did not check (a
-/// narrower path was given) are kept while the file exists under `root`; the checked files' entries
-/// are replaced, so fixed findings drop out.
-pub fn updated(report: &Report, previous: Option<&Baseline>, root: &Path) -> Baseline {
+/// The baseline of `report`'s findings. Entries of `previous` that this run could not have seen are
+/// kept while their file exists under `root`: those of files it did not check (a narrower path was
+/// given) and those of rules `settings` turns off in their file (`--select`, `--ignore`,
+/// per-file ignores). The other entries are replaced, so fixed findings drop out.
+pub fn updated(report: &Report, previous: Option<&Baseline>, root: &Path, settings: &Settings) -> Baseline {
     let checked: HashSet<&str> = report.project_paths.iter().map(String::as_str).collect();
     let mut findings: Vec<Entry> = report.diagnostics.iter().map(entry).collect();
     if let Some(prev) = previous {
+        let unseen = |e: &Entry| {
+            if !checked.contains(e.file.as_str()) {
+                return true;
+            }
+            // An entry of a rule this loopsafe no longer has is stale.
+            Rule::from_name_or_code(&e.code).is_some_and(|rule| !settings.for_file(&root.join(&e.file)).enabled(rule))
+        };
         findings.extend(
-            prev.findings
-                .iter()
-                .filter(|e| !checked.contains(e.file.as_str()) && !e.file.is_empty() && root.join(&e.file).is_file())
-                .cloned(),
+            prev.findings.iter().filter(|e| !e.file.is_empty() && unseen(e) && root.join(&e.file).is_file()).cloned(),
         );
     }
     sort(&mut findings);
@@ -200,6 +207,8 @@ pub struct Cli {
     pub path: PathBuf,
     pub update: bool,
     loaded: Option<Baseline>,
+    /// The fingerprints `loaded` holds.
+    known: HashSet<String>,
 }
 
 /// What the baseline did to a report.
@@ -215,17 +224,24 @@ impl Cli {
     /// check.
     pub fn prepare(path: PathBuf, update: bool) -> Result<Cli, String> {
         let loaded = if update { None } else { Some(load(&path)?) };
-        Ok(Cli { path, update, loaded })
+        let known = loaded.iter().flat_map(|b| b.findings.iter().map(|e| e.fingerprint.clone())).collect();
+        Ok(Cli { path, update, loaded, known })
+    }
+
+    /// Whether the baseline (read by `prepare`) holds `d`: such a finding is neither reported nor
+    /// fixed. Nothing is held while the baseline is being rewritten (`--update-baseline`).
+    pub fn holds(&self, d: &Diagnostic) -> bool {
+        self.known.contains(&d.fingerprint)
     }
 
     /// Hides the baselined findings of `report`, after rewriting the file with `--update-baseline`.
     /// `root` is the project root the fingerprints' paths are relative to.
-    pub fn finish(self, report: &mut Report, root: &Path) -> Result<Outcome, String> {
+    pub fn finish(self, report: &mut Report, root: &Path, settings: &Settings) -> Result<Outcome, String> {
         let (baseline, written) = if self.update {
             // The old file is replaced whatever it held; its entries for unchecked files are kept
             // when it can be read.
             let previous = load(&self.path).ok();
-            let new = updated(report, previous.as_ref(), root);
+            let new = updated(report, previous.as_ref(), root, settings);
             write(&self.path, &new)?;
             let n = new.findings.len();
             (new, Some(n))

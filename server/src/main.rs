@@ -242,18 +242,24 @@ fn run_check(mut args: CheckArgs) -> Result<ExitCode, String> {
             let _ = writeln!(stderr, "loopsafe: warning: {w}");
         }
         let added = added?;
-        if !args.quiet {
+        // Nothing to say when nothing was added (as ruff).
+        if added > 0 && !args.quiet {
             let _ = writeln!(stderr, "Added {}.", autofix::plural(added, "noqa directive", "noqa directives"));
         }
         return Ok(ExitCode::SUCCESS);
     }
     if let Some(input) = stdin.as_ref().filter(|_| args.fix || args.unsafe_fixes || args.diff) {
         let path = &args.paths[0];
-        let chains = report.diagnostics.iter().filter(|d| d.is_chain()).map(|d| Target::from_finding(&d.finding, true));
+        // What the baseline holds is neither reported nor fixed.
+        let held = |d: &check::Diagnostic| baseline.as_ref().is_some_and(|b| b.holds(d));
+        let (skip, fixable): (Vec<_>, Vec<_>) = report.diagnostics.iter().partition(|d| held(d));
+        let chains = fixable.iter().filter(|d| d.is_chain()).map(|d| Target::from_finding(&d.finding, true));
+        let skip = skip.iter().map(|d| Target::from_finding(&d.finding, d.is_chain())).collect();
         let file_settings = settings.for_file(path);
-        let fixed = loopsafe::fix::fix_all(
+        let fixed = loopsafe::fix::fix_all_except(
             &input.text,
             chains.collect(),
+            skip,
             &catalog,
             &file_settings,
             &fix_options,
@@ -290,7 +296,17 @@ fn run_check(mut args: CheckArgs) -> Result<ExitCode, String> {
         report_to_stderr = true;
     } else if args.fix || args.unsafe_fixes || args.diff {
         let mut warnings = std::mem::take(&mut report.warnings);
-        let fixes = autofix::compute(&report, &catalog, &settings, &fix_options, args.unsafe_fixes, &mut warnings);
+        // What the baseline holds is neither reported nor fixed.
+        let held = |d: &check::Diagnostic| baseline.as_ref().is_some_and(|b| b.holds(d));
+        let fixes = autofix::compute_except(
+            &report,
+            &held,
+            &catalog,
+            &settings,
+            &fix_options,
+            args.unsafe_fixes,
+            &mut warnings,
+        );
         let applied: usize = fixes.iter().map(|f| f.fixed.applied).sum();
         if args.diff {
             for w in warnings.iter().filter(|_| !args.quiet) {
@@ -352,7 +368,7 @@ fn run_check(mut args: CheckArgs) -> Result<ExitCode, String> {
         let root = check::project_root(start)
             .or_else(|| std::env::current_dir().ok().and_then(|c| std::fs::canonicalize(c).ok()))
             .unwrap_or_default();
-        let outcome = b.finish(&mut report, &root)?;
+        let outcome = b.finish(&mut report, &root, &settings)?;
         if let Some(n) = outcome.written {
             let _ =
                 writeln!(stderr, "loopsafe: wrote {} to {}", autofix::plural(n, "finding", "findings"), path.display());

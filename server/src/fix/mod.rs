@@ -400,7 +400,23 @@ pub fn fix_all_until(
     cancelled: &dyn Fn() -> bool,
 ) -> FixedText {
     let choose = |f: &Fix| f.id.is_automatic() && (allow_unsafe || f.applicability == Applicability::Safe);
-    fix_rounds(text, extra, catalog, settings, options, &choose, true, cancelled)
+    fix_rounds(text, extra, Vec::new(), catalog, settings, options, &choose, true, cancelled)
+}
+
+/// [`fix_all`] that leaves the findings of `skip` alone (`check --fix --baseline`: what the baseline
+/// holds is not reported, so it is not fixed either). A skipped finding is matched by rule and range,
+/// followed through the edits of each round.
+pub fn fix_all_except(
+    text: &str,
+    extra: Vec<Target>,
+    skip: Vec<Target>,
+    catalog: &Catalog,
+    settings: &Settings,
+    options: &Options,
+    allow_unsafe: bool,
+) -> FixedText {
+    let choose = |f: &Fix| f.id.is_automatic() && (allow_unsafe || f.applicability == Applicability::Safe);
+    fix_rounds(text, extra, skip, catalog, settings, options, &choose, true, &|| false)
 }
 
 /// [`fix_all`] with the choice of fix made by `choose` (the first fix of a finding it accepts).
@@ -416,7 +432,7 @@ pub fn fix_all_with(
     options: &Options,
     choose: &dyn Fn(&Fix) -> bool,
 ) -> FixedText {
-    fix_rounds(text, extra, catalog, settings, options, choose, false, &|| false)
+    fix_rounds(text, extra, Vec::new(), catalog, settings, options, choose, false, &|| false)
 }
 
 /// The rounds of [`fix_all_with`]; `automatic_only`: no suppression is computed (`choose` takes none);
@@ -425,6 +441,7 @@ pub fn fix_all_with(
 fn fix_rounds(
     text: &str,
     extra: Vec<Target>,
+    skip: Vec<Target>,
     catalog: &Catalog,
     settings: &Settings,
     options: &Options,
@@ -434,6 +451,7 @@ fn fix_rounds(
 ) -> FixedText {
     let mut current = text.to_string();
     let mut carried = extra;
+    let mut skip = skip;
     let mut result = FixedText::default();
     // Names the rewritten calls were reached through (`time` of `time.sleep`), used when the round began.
     let mut reached_through: BTreeSet<String> = BTreeSet::new();
@@ -448,6 +466,11 @@ fn fix_rounds(
             .map(|f| Target::from_finding(f, false))
             .collect();
         targets.extend(carried.iter().cloned());
+        if !skip.is_empty() {
+            let skipped: HashSet<(Rule, usize, usize)> =
+                skip.iter().map(|t| (t.rule, t.range.start, t.range.end)).collect();
+            targets.retain(|t| !skipped.contains(&(t.rule, t.range.start, t.range.end)));
+        }
         let mut chosen = Chosen::default();
         let mut titles = Vec::new();
         // Functions made sync this round: no other fix may edit inside them in the same round (an
@@ -496,6 +519,7 @@ fn fix_rounds(
         let edits = chosen.into_edits();
         let Some(next) = apply(&current, &edits) else { break };
         carried = shift_targets(carried, &edits);
+        skip = shift_targets(skip, &edits);
         result.applied += titles.len();
         result.titles.extend(titles);
         current = next;
