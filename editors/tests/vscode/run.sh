@@ -10,6 +10,8 @@
 #   LOOPSAFE_VSIX   test this .vsix instead of packaging one
 #   LOOPSAFE_SID    the chroot (default /var/tmp/loopsafe-sid)
 #   KEEP=1          keep the run's directory (code-server logs, screenshots) even on success
+#   SCREENSHOT=FILE save the picture of the chain finding's hover there (editors/vscode/images/chain.png
+#                   in the extension's README is made this way)
 #
 # code-server and playwright-core are installed once into /var/cache/loopsafe-vscode-test inside the
 # chroot (pinned by package.json and package-lock.json next to this script) and reused; code-server's
@@ -73,8 +75,14 @@ mkdir -p "$work/fastapi_app"
 
 # 4. The test.
 status=0
+shot=()
+[ -n "${SCREENSHOT:-}" ] && shot=(-e VSCODE_TEST_SCREENSHOT="$work/chain.png")
 in_sid -b "$work" -e VSCODE_TEST_CACHE="$CACHE" -e LOOPSAFE_VSIX="$work/loopsafe.vsix" -e VSCODE_TEST_WORK="$work" \
-    -- node "$work/test.js" || status=$?
+    "${shot[@]}" -- node "$work/test.js" || status=$?
+if [ "$status" -eq 0 ] && [ -n "${SCREENSHOT:-}" ]; then
+    cp "$work/chain.png" "$SCREENSHOT"
+    log "screenshot: $SCREENSHOT"
+fi
 if [ "$status" -ne 0 ]; then
     log "FAILED (status $status); screenshots and logs kept in $work/artifacts, code-server's logs in $work/code-server-user/logs"
     exit 1

@@ -342,6 +342,11 @@ async function run(page, url) {
   if (!/services\.py\D+17\D/.test(hover) || !/services\.py\D+10\D/.test(hover)) {
     throw new Error(`the hover lacks the chain's places (services.py lines 17 and 10): ${hover}`);
   }
+  // The picture of a chain finding in editors/vscode/README.md is taken here (run.sh --screenshot).
+  if (process.env.VSCODE_TEST_SCREENSHOT) {
+    await page.screenshot({ path: process.env.VSCODE_TEST_SCREENSHOT });
+    log(`screenshot of the chain hover: ${process.env.VSCODE_TEST_SCREENSHOT}`);
+  }
   await page.keyboard.press("Escape");
 
   // 5d. app/services.py edited, unsaved: the chain finding goes from stock_api.py (its squiggle, in
