@@ -3,9 +3,10 @@
 //!
 //! Which APIs belong to which rule is data in `queries/catalog/`; this table only names the rules.
 //!
-//! Numbering: `LS1xx` are blocking calls on the event loop (one code per catalog family, `LS199` for
-//! user-configured calls), `LS2xx` are coroutine-shape rules, `LS3xx` are rules about code that runs in a
-//! worker thread. Codes are never reused or renumbered.
+//! Numbering: `LS1xx` are blocking calls on the event loop (one code per catalog family, `LS190` for
+//! what only a runtime recording shows, `LS199` for user-configured calls), `LS2xx` are coroutine-shape
+//! rules, `LS3xx` are rules about code that runs in a worker thread. Codes are never reused or
+//! renumbered.
 
 use std::fmt;
 
@@ -58,6 +59,7 @@ pub enum Rule {
     BlockingCustom,
     AsyncWithoutAwait,
     LoopApiInThread,
+    BlockingSeenAtRuntime,
 }
 
 pub struct RuleInfo {
@@ -183,6 +185,14 @@ pub static RULES: &[RuleInfo] = &[
         Critical,
         [],
         "An event-loop API called from a sync route or dependency, which runs in a worker thread"
+    ),
+    rule!(
+        BlockingSeenAtRuntime,
+        "blocking-seen-at-runtime",
+        "LS190",
+        Critical,
+        [],
+        "A blocking call recorded on the event loop at runtime (`--runtime`) that no static finding covers"
     ),
 ];
 
