@@ -128,14 +128,12 @@ impl Files {
         Files { known, root: root.to_path_buf(), cwd }
     }
 
-    /// The project-relative path of a recorded file, if it is a checked file.
+    /// The project-relative path of a recorded file, if it is a checked file: the longest suffix of
+    /// its path, starting after a `/`, that is one (a lookup per path component).
     fn find(&self, file: &str) -> Option<&str> {
         let file = file.replace('\\', "/");
-        self.known
-            .keys()
-            .filter(|rel| file == **rel || file.ends_with(&format!("/{rel}")))
-            .max_by_key(|rel| rel.len())
-            .map(String::as_str)
+        let starts = std::iter::once(0).chain(file.match_indices('/').map(|(i, _)| i + 1));
+        starts.filter_map(|i| self.known.get_key_value(&file[i..])).map(|(k, _)| k.as_str()).next()
     }
 
     /// How a recorded frame's file is shown in a chain: as a checked file, or relative to the current
@@ -159,19 +157,24 @@ pub fn apply(report: &mut Report, rec: &Recording, settings: &Settings, root: &P
     let files = Files::new(report, root);
     // Confirm: an event confirms every finding one of its frames is in.
     let mut seen: Vec<Option<Seen>> = vec![None; report.diagnostics.len()];
+    let mut by_file: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (i, d) in report.diagnostics.iter().enumerate() {
+        by_file.entry(d.project_path.as_str()).or_default().push(i);
+    }
     let mut unmatched: Vec<&Event> = Vec::new();
     for e in &rec.events {
-        let mut hit = false;
-        for (i, d) in report.diagnostics.iter().enumerate() {
-            let confirms = e.stack.iter().chain(e.coroutine.as_ref()).any(|f| {
-                (d.start.line..=d.end.line).contains(&f.line) && files.find(&f.file) == Some(d.project_path.as_str())
-            });
-            if confirms {
-                seen[i].get_or_insert(Seen { count: 0, max_ms: 0.0 }).add(e);
-                hit = true;
-            }
+        let mut hits: Vec<usize> = Vec::new();
+        for f in e.stack.iter().chain(e.coroutine.as_ref()) {
+            let Some(ids) = files.find(&f.file).and_then(|rel| by_file.get(rel)) else { continue };
+            let d = &report.diagnostics;
+            hits.extend(ids.iter().filter(|&&i| (d[i].start.line..=d[i].end.line).contains(&f.line)));
         }
-        if !hit {
+        hits.sort_unstable();
+        hits.dedup();
+        for &i in &hits {
+            seen[i].get_or_insert(Seen { count: 0, max_ms: 0.0 }).add(e);
+        }
+        if hits.is_empty() {
             unmatched.push(e);
         }
     }

@@ -213,8 +213,10 @@ impl Rule {
     pub fn all() -> impl Iterator<Item = Rule> {
         RULES.iter().map(|r| r.rule)
     }
+    /// A blocking-call rule the static analysis reports (a catalog family or `blocking-custom`); not
+    /// `blocking-seen-at-runtime`, which only a recording gives.
     pub fn is_blocking(self) -> bool {
-        self.code().starts_with("LS1")
+        self.code().starts_with("LS1") && self != Rule::BlockingSeenAtRuntime
     }
 }
 
