@@ -65,12 +65,19 @@ copy_app() {
     cp "$here"/conftest.py "$here"/exports.py "$here"/test_app.py "$1/tests/"
 }
 
+# The plugin by name, unless the venv has loopsafe's wheel (its pytest11 entry point loads it already,
+# and pytest refuses one plugin registered twice).
+plugin=(-p loopsafe.pytest_plugin)
+if "$venv/bin/python" -c 'import importlib.metadata as m, sys; sys.exit(0 if any(e.value == "loopsafe.pytest_plugin" for e in m.entry_points(group="pytest11")) else 1)'; then
+    plugin=()
+fi
+
 # suite DIR ARGS...: the suite on DIR's app.
 suite() {
     local dir=$1
     shift
     (cd "$dir" && PYTHONPATH="$dir:$dir/tests:$repo/python" \
-        "$venv/bin/python" -m pytest -q -p no:cacheprovider -p loopsafe.pytest_plugin "$@" tests)
+        "$venv/bin/python" -m pytest -q -p no:cacheprovider "${plugin[@]}" "$@" tests)
 }
 
 # findings DIR RECORDING OUT: `loopsafe check --runtime` on DIR as one line per finding.
