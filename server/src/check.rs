@@ -78,6 +78,8 @@ pub struct Diagnostic {
     pub project_path: String,
     /// The finding's stable fingerprint (`analysis::fingerprint`), filled at the end of `check`.
     pub fingerprint: String,
+    /// Seen at runtime (`--runtime FILE`, filled by `runtime::apply`): how often, how long at most.
+    pub runtime: Option<crate::runtime::Seen>,
 }
 
 impl Diagnostic {
@@ -645,6 +647,7 @@ fn locate_chains(
             fixes: Vec::new(),
             project_path: String::new(),
             fingerprint: String::new(),
+            runtime: None,
         });
     }
     out
@@ -716,6 +719,7 @@ pub fn locate(path: &str, text: &str, findings: Vec<Finding>) -> Vec<Diagnostic>
                 fixes: Vec::new(),
                 project_path: String::new(),
                 fingerprint: String::new(),
+                runtime: None,
             }
         })
         .collect()

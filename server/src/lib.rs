@@ -18,5 +18,6 @@ pub mod lsp;
 pub mod output;
 pub mod project;
 pub mod rules;
+pub mod runtime;
 pub mod settings;
 pub mod syntax;

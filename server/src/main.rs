@@ -151,6 +151,14 @@ struct CheckArgs {
     /// Write the current findings to the baseline file, replacing what it held.
     #[arg(long)]
     update_baseline: bool,
+    /// A runtime recording (`python -m loopsafe.record`, `pytest --loopsafe-record`): findings it hit
+    /// are marked confirmed, blocking calls it saw that no finding covers are reported
+    /// (`blocking-seen-at-runtime`).
+    #[arg(long, value_name = "FILE")]
+    runtime: Option<PathBuf>,
+    /// With --runtime: report only the findings the recording confirms.
+    #[arg(long, requires = "runtime")]
+    confirmed_only: bool,
 }
 
 fn main() -> ExitCode {
@@ -227,6 +235,7 @@ fn run_check(mut args: CheckArgs) -> Result<ExitCode, String> {
         return Err("--update-baseline needs --baseline FILE (or `baseline` in [tool.loopsafe])".to_string());
     }
     let baseline = baseline_path.map(|p| loopsafe::baseline::Cli::prepare(p, args.update_baseline)).transpose()?;
+    let recording = args.runtime.as_deref().map(loopsafe::runtime::load).transpose()?;
     let mut report = match &stdin {
         Some(input) => check::check_stdin(&opts, &catalog, &input.text)?,
         None => check::check(&opts, &catalog)?,
@@ -361,6 +370,16 @@ fn run_check(mut args: CheckArgs) -> Result<ExitCode, String> {
     for w in report.warnings.iter().filter(|_| !args.quiet) {
         let _ = writeln!(stderr, "loopsafe: warning: {w}");
     }
+    if let Some(recording) = &recording {
+        let start = args.paths.first().map_or(std::path::Path::new("."), |p| p.as_path());
+        let root = check::project_root(start)
+            .or_else(|| std::env::current_dir().ok().and_then(|c| std::fs::canonicalize(c).ok()))
+            .unwrap_or_default();
+        loopsafe::runtime::apply(&mut report, recording, &settings, &root);
+        if args.confirmed_only {
+            loopsafe::runtime::confirmed_only(&mut report);
+        }
+    }
     let mut hidden = None;
     if let Some(b) = baseline {
         let path = b.path.clone();
@@ -383,6 +402,12 @@ fn run_check(mut args: CheckArgs) -> Result<ExitCode, String> {
     }
     if args.output_format == Format::Json && !args.statistics {
         autofix::attach_fixes(&mut report, &catalog, &fix_options);
+        // A call seen only at runtime has no fix: its line is not a call loopsafe resolved.
+        report
+            .diagnostics
+            .iter_mut()
+            .filter(|d| d.finding.rule == Rule::BlockingSeenAtRuntime)
+            .for_each(|d| d.fixes.clear());
     }
     let render = |w: &mut dyn Write| -> std::io::Result<()> {
         let diags = &report.diagnostics;

@@ -153,7 +153,7 @@ fn window(line: &str, col: usize) -> (String, usize) {
 /// One JSON object per finding; this is a contract other tools read.
 pub fn json_value(d: &Diagnostic) -> Value {
     let f = &d.finding;
-    json!({
+    let mut v = json!({
         "code": f.rule.code(),
         "rule": f.rule.name(),
         "severity": f.tier.as_str(),
@@ -171,7 +171,11 @@ pub fn json_value(d: &Diagnostic) -> Value {
         "instead": f.instead,
         "url": doc_url(f.rule),
         "fingerprint": d.fingerprint,
-    })
+    });
+    if let Some(seen) = &d.runtime {
+        v["runtime"] = json!(seen);
+    }
+    v
 }
 
 pub fn json(diags: &[Diagnostic]) -> String {
@@ -213,6 +217,9 @@ struct JsonFinding<'a> {
     path: &'a str,
     route: &'a Option<String>,
     rule: &'static str,
+    /// Seen at runtime (`--runtime`); absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    runtime: Option<crate::runtime::Seen>,
     severity: &'static str,
     url: String,
 }
@@ -257,6 +264,7 @@ impl<'a> JsonFinding<'a> {
             path: &d.path,
             route: &f.route,
             rule: f.rule.name(),
+            runtime: d.runtime,
             severity: f.tier.as_str(),
             url: doc_url(f.rule),
         }
@@ -329,6 +337,9 @@ pub fn sarif(diags: &[Diagnostic]) -> String {
                 result["codeFlows"] = json!([{ "threadFlows": [{ "locations": steps }] }]);
             }
             result["partialFingerprints"] = json!({ crate::analysis::fingerprint::SARIF_KEY: d.fingerprint });
+            if let Some(seen) = &d.runtime {
+                result["properties"] = json!({ "runtime": seen });
+            }
             result
         })
         .collect();

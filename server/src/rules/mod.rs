@@ -3,9 +3,10 @@
 //!
 //! Which APIs belong to which rule is data in `queries/catalog/`; this table only names the rules.
 //!
-//! Numbering: `LS1xx` are blocking calls on the event loop (one code per catalog family, `LS199` for
-//! user-configured calls), `LS2xx` are coroutine-shape rules, `LS3xx` are rules about code that runs in a
-//! worker thread. Codes are never reused or renumbered.
+//! Numbering: `LS1xx` are blocking calls on the event loop (one code per catalog family, `LS190` for
+//! what only a runtime recording shows, `LS199` for user-configured calls), `LS2xx` are coroutine-shape
+//! rules, `LS3xx` are rules about code that runs in a worker thread. Codes are never reused or
+//! renumbered.
 
 use std::fmt;
 
@@ -58,6 +59,7 @@ pub enum Rule {
     BlockingCustom,
     AsyncWithoutAwait,
     LoopApiInThread,
+    BlockingSeenAtRuntime,
 }
 
 pub struct RuleInfo {
@@ -184,6 +186,14 @@ pub static RULES: &[RuleInfo] = &[
         [],
         "An event-loop API called from a sync route or dependency, which runs in a worker thread"
     ),
+    rule!(
+        BlockingSeenAtRuntime,
+        "blocking-seen-at-runtime",
+        "LS190",
+        Critical,
+        [],
+        "A blocking call recorded on the event loop at runtime (`--runtime`) that no static finding covers"
+    ),
 ];
 
 impl Rule {
@@ -203,8 +213,10 @@ impl Rule {
     pub fn all() -> impl Iterator<Item = Rule> {
         RULES.iter().map(|r| r.rule)
     }
+    /// A blocking-call rule the static analysis reports (a catalog family or `blocking-custom`); not
+    /// `blocking-seen-at-runtime`, which only a recording gives.
     pub fn is_blocking(self) -> bool {
-        self.code().starts_with("LS1")
+        self.code().starts_with("LS1") && self != Rule::BlockingSeenAtRuntime
     }
 }
 

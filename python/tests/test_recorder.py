@@ -1,0 +1,327 @@
+"""Unit tests of the runtime recorder (standard library only: `python -m unittest discover python/tests`;
+`cargo test --test runtime` runs them)."""
+
+import asyncio
+import builtins
+import importlib.util
+import json
+import os
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import textwrap
+import threading
+import time
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+PYTHON_SOURCE = os.path.dirname(HERE)
+sys.path.insert(0, PYTHON_SOURCE)
+
+from loopsafe import Recorder, load, merge, write  # noqa: E402
+from loopsafe import _recorder  # noqa: E402
+
+ORIGINAL_SLEEP = time.sleep
+ORIGINAL_OPEN = builtins.open
+ORIGINAL_CONNECT = socket.socket.connect
+
+
+def events(rec, callee=None, kind=None):
+    return [
+        e
+        for e in rec.data()["events"]
+        if (callee is None or e["callee"] == callee) and (kind is None or e["kind"] == kind)
+    ]
+
+
+def line_of(fn, text):
+    """The line number of the first line of `fn`'s source file (this file) containing `text` after the def."""
+    import inspect
+
+    lines, start = inspect.getsourcelines(fn)
+    for i, line in enumerate(lines):
+        if text in line:
+            return start + i
+    raise AssertionError(f"{text!r} not in {fn.__name__}")
+
+
+def helper_that_sleeps():
+    time.sleep(0.001)
+
+
+class RecorderTest(unittest.TestCase):
+    def tearDown(self):
+        # Whatever a test did, nothing stays wrapped.
+        self.assertIs(time.sleep, ORIGINAL_SLEEP)
+        self.assertIs(builtins.open, ORIGINAL_OPEN)
+        self.assertIs(socket.socket.connect, ORIGINAL_CONNECT)
+
+    def test_recording_off_means_no_wrapping(self):
+        self.assertIs(time.sleep, ORIGINAL_SLEEP)
+        self.assertNotIn("_loopsafe_patched", vars(asyncio.events.Handle))
+        self.assertFalse(hasattr(asyncio.events.Handle._run, "__loopsafe_original__"))
+        rec = Recorder().install()
+        try:
+            self.assertIsNot(time.sleep, ORIGINAL_SLEEP)
+            self.assertIs(time.sleep.__loopsafe_original__, ORIGINAL_SLEEP)
+            self.assertTrue(hasattr(asyncio.events.Handle._run, "__loopsafe_original__"))
+        finally:
+            rec.uninstall()
+        self.assertIs(time.sleep, ORIGINAL_SLEEP)
+        self.assertFalse(hasattr(asyncio.events.Handle._run, "__loopsafe_original__"))
+        # Outside a loop, wrapped or not, nothing is recorded.
+        with Recorder() as rec:
+            time.sleep(0.001)
+        self.assertEqual(rec.data()["events"], [])
+
+    def test_a_blocking_call_on_the_loop_is_recorded_with_its_coroutine_frame(self):
+        async def route():
+            for _ in range(3):
+                time.sleep(0.002)
+
+        with Recorder() as rec:
+            asyncio.run(route())
+        [e] = events(rec, "time.sleep")
+        self.assertEqual(e["count"], 3)
+        self.assertGreaterEqual(e["max_ms"], 1.5)
+        self.assertGreaterEqual(e["total_ms"], e["max_ms"])
+        co = e["coroutine"]
+        self.assertEqual(co["file"], os.path.abspath(__file__))
+        self.assertTrue(co["function"].endswith("route"), co)
+        self.assertEqual(co["line"], line_of(route, "time.sleep"))
+        self.assertEqual(e["site"], co)
+        self.assertEqual(e["stack"], [co])
+
+    def test_the_stack_goes_down_through_sync_helpers(self):
+        async def route():
+            helper_that_sleeps()
+
+        with Recorder() as rec:
+            asyncio.run(route())
+        [e] = events(rec, "time.sleep")
+        self.assertEqual([s["function"] for s in e["stack"]][-1], "helper_that_sleeps")
+        self.assertTrue(e["stack"][0]["function"].endswith("route"))
+        self.assertEqual(e["coroutine"]["line"], line_of(route, "helper_that_sleeps()"))
+        self.assertEqual(e["site"]["line"], line_of(helper_that_sleeps, "time.sleep"))
+
+    def test_other_threads_and_to_thread_offloads_are_not_recorded(self):
+        def work():
+            time.sleep(0.002)
+            with open(__file__, encoding="utf-8") as f:
+                f.read(10)
+
+        async def route():
+            await asyncio.to_thread(work)
+            await asyncio.get_running_loop().run_in_executor(None, work)
+            t = threading.Thread(target=work)
+            t.start()
+            await asyncio.sleep(0.02)
+            t.join()
+
+        with Recorder() as rec:
+            asyncio.run(route())
+        # t.join() is a wait on the loop, but not one of the wrapped calls: only the sleep matters here.
+        self.assertEqual(events(rec, "time.sleep"), [])
+        self.assertEqual(events(rec, "builtins.open"), [])
+
+    def test_nested_loops_each_report_their_own_coroutine(self):
+        async def inner():
+            time.sleep(0.001)
+
+        async def outer():
+            # A loop of its own, in a worker thread: that thread runs a loop, so its call is reported.
+            await asyncio.to_thread(asyncio.run, inner())
+
+        with Recorder() as rec:
+            asyncio.run(outer())
+        [e] = events(rec, "time.sleep")
+        self.assertTrue(e["coroutine"]["function"].endswith("inner"), e["coroutine"])
+
+    def test_an_exception_inside_a_wrapped_call_propagates_and_is_recorded(self):
+        missing = os.path.join(tempfile.gettempdir(), "loopsafe-does-not-exist", "x.txt")
+
+        async def route():
+            with open(missing, encoding="utf-8"):
+                pass
+
+        with Recorder() as rec:
+            with self.assertRaises(FileNotFoundError):
+                asyncio.run(route())
+            # The recorder still works after the exception.
+            async def again():
+                time.sleep(0.001)
+
+            asyncio.run(again())
+        self.assertEqual(len([e for e in events(rec, "builtins.open") if e["coroutine"]]), 1)
+        self.assertEqual(len(events(rec, "time.sleep")), 1)
+
+    def test_a_wrapped_call_inside_another_is_one_event(self):
+        async def route():
+            subprocess.run([sys.executable, "-c", "pass"], check=True)
+
+        with Recorder() as rec:
+            asyncio.run(route())
+        callees = {e["callee"] for e in events(rec, kind="call") if e["coroutine"]}
+        self.assertEqual(callees, {"subprocess.run"})
+
+    def test_sockets_block_only_when_they_are_blocking(self):
+        async def route():
+            a, b = socket.socketpair()
+            with a, b:
+                a.sendall(b"x")  # blocking socket: reported
+                b.recv(1)
+                loop = asyncio.get_running_loop()
+                a.setblocking(False)
+                b.setblocking(False)
+                await loop.sock_sendall(a, b"y")  # non-blocking, through the loop: not reported
+                await loop.sock_recv(b, 1)
+
+        with Recorder() as rec:
+            asyncio.run(route())
+        callees = sorted(e["callee"] for e in events(rec, kind="call") if e["coroutine"])
+        self.assertEqual(callees, ["socket.socket.recv", "socket.socket.sendall"])
+
+    def test_sqlite3(self):
+        async def route():
+            db = sqlite3.connect(":memory:")
+            db.execute("create table t (x)")
+            cur = db.cursor()
+            cur.execute("select count(*) from t")
+            self.assertEqual(cur.fetchone(), (0,))
+            db.close()
+
+        with Recorder() as rec:
+            asyncio.run(route())
+        callees = {e["callee"] for e in events(rec, kind="call") if e["coroutine"]}
+        self.assertTrue({"sqlite3.connect", "sqlite3.Cursor.execute", "sqlite3.Cursor.fetchone"} <= callees, callees)
+        self.assertIsInstance(sqlite3.connect(":memory:"), sqlite3.Connection)
+
+    def test_a_slow_callback_is_recorded_with_the_stack_where_the_time_went(self):
+        def busy(seconds):
+            end = time.perf_counter() + seconds
+            while time.perf_counter() < end:
+                pass
+
+        async def route():
+            busy(0.3)
+
+        with Recorder(slow_callback_ms=50) as rec:
+            asyncio.run(route())
+        slow = [e for e in events(rec, kind="slow-callback") if e["coroutine"]]
+        self.assertEqual(len(slow), 1, rec.data())
+        e = slow[0]
+        self.assertTrue(e["coroutine"]["function"].endswith("route"))
+        self.assertEqual(e["coroutine"]["line"], line_of(route, "busy(0.3)"))
+        self.assertTrue(e["stack"][-1]["function"].endswith("busy"), e["stack"])
+        self.assertGreaterEqual(e["max_ms"], 250)
+
+    def test_wrapped_time_is_not_counted_again_as_a_slow_callback(self):
+        async def route():
+            time.sleep(0.15)
+
+        with Recorder(slow_callback_ms=50) as rec:
+            asyncio.run(route())
+        self.assertEqual(len(events(rec, "time.sleep")), 1)
+        self.assertEqual([e for e in events(rec, kind="slow-callback") if e["coroutine"]], [])
+
+    def test_merge_and_atomic_write(self):
+        async def route():
+            time.sleep(0.001)
+
+        docs = []
+        for _ in range(2):
+            with Recorder() as rec:
+                asyncio.run(route())
+            docs.append(rec.data())
+        # Same call site in two recordings (two xdist workers): one event, counts added.
+        merged = merge(docs)
+        [e] = [e for e in merged["events"] if e["callee"] == "time.sleep"]
+        self.assertEqual(e["count"], 2)
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "sub", "rec.json")
+            write(path, merged)
+            self.assertEqual(load(path), json.loads(json.dumps(merged)))
+            self.assertEqual(os.listdir(os.path.dirname(path)), ["rec.json"])
+        with self.assertRaises(ValueError):
+            merge([{"version": 999, "events": []}])
+
+
+class CommandLineTest(unittest.TestCase):
+    def run_python(self, args, cwd, **env):
+        e = dict(os.environ, PYTHONPATH=PYTHON_SOURCE, **env)
+        return subprocess.run([sys.executable] + args, cwd=cwd, env=e, capture_output=True, text=True, timeout=120)
+
+    def test_record_runs_a_program_and_writes_the_file(self):
+        with tempfile.TemporaryDirectory() as d:
+            app = os.path.join(d, "app.py")
+            with open(app, "w", encoding="utf-8") as f:
+                f.write(
+                    textwrap.dedent(
+                        """\
+                        import asyncio, sys, time
+
+                        async def main():
+                            time.sleep(0.001)
+
+                        asyncio.run(main())
+                        sys.exit(3)
+                        """
+                    )
+                )
+            out = os.path.join(d, "rec.json")
+            r = self.run_python(["-m", "loopsafe.record", "-o", out, "--", "python", app], d)
+            self.assertEqual(r.returncode, 3, r.stderr)
+            doc = load(out)
+            [e] = [e for e in doc["events"] if e["callee"] == "time.sleep"]
+            self.assertEqual(e["coroutine"], {"file": app, "line": 4,
+                                              "function": "main", "module": "__main__"})
+            # --append adds to what the file holds.
+            r = self.run_python(["-m", "loopsafe.record", "-o", out, "--append", "--", app], d)
+            self.assertEqual(r.returncode, 3, r.stderr)
+            [e] = [e for e in load(out)["events"] if e["callee"] == "time.sleep"]
+            self.assertEqual(e["count"], 2)
+
+    @unittest.skipUnless(importlib.util.find_spec("pytest"), "pytest is not installed")
+    def test_pytest_plugin(self):
+        with tempfile.TemporaryDirectory() as d:
+            with open(os.path.join(d, "test_app.py"), "w", encoding="utf-8") as f:
+                f.write(
+                    textwrap.dedent(
+                        """\
+                        import asyncio, time
+
+                        async def route():
+                            time.sleep(0.001)
+
+                        def test_route():
+                            asyncio.run(route())
+                        """
+                    )
+                )
+            out = os.path.join(d, "rec.json")
+            args = ["-m", "pytest", "-q", "-p", "no:cacheprovider", f"--loopsafe-record={out}", "test_app.py"]
+            # Installed (the wheel's pytest11 entry point) or not: loaded by name.
+            if not _plugin_registered():
+                args[2:2] = ["-p", "loopsafe.pytest_plugin"]
+            r = self.run_python(args, d)
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            [e] = [e for e in load(out)["events"] if e["callee"] == "time.sleep"]
+            self.assertEqual(e["coroutine"]["function"], "route")
+
+
+def _plugin_registered():
+    try:
+        from importlib.metadata import entry_points
+    except ImportError:
+        return False
+    try:
+        eps = entry_points(group="pytest11")
+    except TypeError:
+        eps = entry_points().get("pytest11", [])
+    return any(ep.value == "loopsafe.pytest_plugin" for ep in eps)
+
+
+if __name__ == "__main__":
+    unittest.main()
