@@ -5,7 +5,8 @@
 #   1. maturin builds the wheel with zig for manylinux2014 (glibc 2.17), as the release does for
 #      Linux: the tag is checked in the file name and in `auditwheel show`'s verdict;
 #   2. pip installs it into a fresh virtualenv: `loopsafe` is on the venv's PATH, says the wheel's
-#      version and finds the example's blocking calls (exit 1 with findings);
+#      version and finds the example's blocking calls (exit 1 with findings); the wheel's recorder
+#      (`python -m loopsafe.record`) records a blocking call made on a running loop;
 #   3. `uv tool install` installs the same wheel as a tool;
 #   4. `maturin sdist` makes the sdist (the query files inside it, through the server/queries link),
 #      which is unpacked in an empty directory and built there with `pip install loopsafe-<v>.tar.gz`
@@ -119,6 +120,25 @@ reported=$(. "$work/venv/bin/activate" && loopsafe --version)
 echo "$reported (in $("$work/venv/bin/python" --version))"
 [ "$reported" = "loopsafe $version" ] || fail "pip: loopsafe --version says '$reported', the wheel is $version"
 expect_findings pip "$found"
+# The same wheel carries the runtime recorder: a blocking call made on a running loop is recorded.
+cat > "$work/blocks.py" <<'PY'
+import asyncio
+import time
+
+
+async def main():
+    time.sleep(0.01)
+
+
+asyncio.run(main())
+PY
+"$work/venv/bin/python" -m loopsafe.record -o "$work/recording.json" -- "$work/venv/bin/python" "$work/blocks.py"
+"$work/venv/bin/python" - "$work/recording.json" <<'PY' || fail "pip: the wheel's recorder did not record time.sleep"
+import json, sys
+events = json.load(open(sys.argv[1]))["events"]
+assert any(e["kind"] == "call" and e["callee"] == "time.sleep" for e in events), events
+print(f"recorder: {len(events)} event(s), time.sleep among them")
+PY
 
 step "pip install the wheel into a virtualenv of another Python (PyPy 3 from the distribution)"
 # The wheel is tagged py3-none: any Python 3 takes it. PyPy is the other Python 3 a Debian machine can
