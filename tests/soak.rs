@@ -641,6 +641,9 @@ struct Shared {
     latencies: BTreeMap<&'static str, Vec<f64>>,
     /// Hovers and quick fixes: (label, latency in ms, when sent), to show when the slowest were sent.
     timed: Vec<(&'static str, f64, Instant)>,
+    /// Every request answered with a result: (id, label, when sent, latency in ms), for
+    /// `LOOPSAFE_SOAK_TIMINGS`.
+    answers: Vec<(i64, &'static str, Instant, f64)>,
     last_message: Option<Instant>,
     server_requests: BTreeMap<String, usize>,
     /// Messages sent, by method.
@@ -828,6 +831,7 @@ fn reader(stdout: impl Read, link: Arc<Link>, replies: mpsc::Sender<Value>) {
                             if matches!(p.label, "hover" | "codeAction quickfix") {
                                 s.timed.push((p.label, ms(now - p.sent), p.sent));
                             }
+                            s.answers.push((id, p.label, p.sent, ms(now - p.sent)));
                         }
                         if p.method == "textDocument/diagnostic"
                             && let Some(items) = msg["result"]["items"].as_array()
@@ -2116,6 +2120,20 @@ fn run(soak: &mut Soak) -> Result<Vec<String>, String> {
         .map(|(label, ms, sent)| format!("{label} {ms:.0} ms sent at {:.2} s", (*sent - soak.started).as_secs_f64()))
         .collect();
     eprintln!("slowest hovers and quick fixes (time from the session's start): {}", slowest.join("; "));
+    // `LOOPSAFE_SOAK_TIMINGS=<file>`: every answered request, to set beside the server's
+    // `LOOPSAFE_LSP_TIMING` lines (same clock: Unix milliseconds).
+    if let Some(path) = std::env::var_os("LOOPSAFE_SOAK_TIMINGS") {
+        let unix = |t: Instant| {
+            let since = std::time::SystemTime::now() - t.elapsed();
+            since.duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_secs_f64() * 1e3
+        };
+        let lines: String = s
+            .answers
+            .iter()
+            .map(|(id, label, sent, ms)| format!("{id} {} {:.1} {ms:.2}\n", label.replace(' ', "_"), unix(*sent)))
+            .collect();
+        let _ = std::fs::write(path, lines);
+    }
     let (base_kb, base_samples) = baseline.unwrap_or((0, Vec::new()));
     let (end_kb, end_samples) = end_rss;
     let growth = end_kb as f64 / base_kb.max(1) as f64 - 1.0;

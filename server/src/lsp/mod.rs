@@ -16,6 +16,7 @@ mod input;
 pub mod log;
 mod scheduler;
 mod stdio;
+mod timing;
 mod watch;
 
 use std::collections::HashMap;
