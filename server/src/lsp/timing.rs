@@ -70,8 +70,8 @@ pub async fn lag_monitor() {
                 "lag {:.1} {:.1} {:.1} {:.1}",
                 unix_ms(),
                 late.as_secs_f64() * 1e3,
-                (now.0 - last.0) as f64 / 1e6,
-                (now.1 - last.1) as f64 / 1e6
+                now.0.saturating_sub(last.0) as f64 / 1e6,
+                now.1.saturating_sub(last.1) as f64 / 1e6
             ));
         }
         last = now;
