@@ -15,8 +15,8 @@
 //! Checked: every request gets exactly one response (a cancelled one may get -32800); the server
 //! publishes for the last version of every document, and those diagnostics equal a fresh
 //! `loopsafe check --output-format json` of the final texts (code and range per file), and so do
-//! those shown after the first 1,000 messages (where a few `source.fixAll` edits are also applied as an
-//! editor applies them); a hover on a final diagnostic names it and quick fixes are offered for it; the
+//! those shown after the first 1,000 messages, once the typing in progress is finished (where a few
+//! `source.fixAll` edits are also applied as an editor applies them); a hover on a final diagnostic names it and quick fixes are offered for it; the
 //! whole run ends by itself before a deadline (else it fails, saying what is still pending). Figures:
 //! latency of hovers, code actions, pulls and didChange→publish (p50/p99/max), RSS after the first
 //! 1,000 messages and at the end.
@@ -38,7 +38,11 @@
 //! `LOOPSAFE_SOAK_TIMEOUT` (seconds per session, default 300); `LOOPSAFE_SOAK_BUDGETS=report` prints
 //! a figure over its budget as `BUDGET NOT MET` instead of failing (correctness still fails the run);
 //! `LOOPSAFE_SOAK_CHECKPOINT=report` prints a mismatch at the checkpoint after 1,000 messages as
-//! `CHECKPOINT MISMATCH` instead of failing (the final comparison still fails the run).
+//! `CHECKPOINT MISMATCH` instead of failing (the final comparison still fails the run);
+//! `LOOPSAFE_SOAK_CHECKPOINT=midtyping` (or `report,midtyping`) compares at the checkpoint without
+//! first finishing the typing in progress (see `run`); `LOOPSAFE_SOAK_TIMINGS=<file>` writes every
+//! answered request there (id, label, when sent in Unix ms, latency), to set beside the server's
+//! `LOOPSAFE_LSP_TIMING` log.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::fmt::Write as _;
@@ -71,6 +75,9 @@ struct Config {
     /// MISMATCH` instead of failing the run (`LOOPSAFE_SOAK_CHECKPOINT=report`); the final comparison
     /// always fails.
     report_checkpoint: bool,
+    /// The checkpoint compares while a typing session may have left a text broken
+    /// (`LOOPSAFE_SOAK_CHECKPOINT=midtyping`); by default that session is finished first.
+    checkpoint_midtyping: bool,
 }
 
 fn env_num(name: &str) -> Option<u64> {
@@ -106,7 +113,9 @@ fn config(pull: bool) -> Config {
     let deadline = Duration::from_secs(env_num("LOOPSAFE_SOAK_TIMEOUT").unwrap_or(300));
     // At least the RSS reference point, the checkpoint there and the helper's change on disk after it.
     let report_budgets = std::env::var("LOOPSAFE_SOAK_BUDGETS").is_ok_and(|v| v == "report");
-    let report_checkpoint = std::env::var("LOOPSAFE_SOAK_CHECKPOINT").is_ok_and(|v| v == "report");
+    let checkpoint = std::env::var("LOOPSAFE_SOAK_CHECKPOINT").unwrap_or_default();
+    let report_checkpoint = checkpoint.split(',').any(|v| v == "report");
+    let checkpoint_midtyping = checkpoint.split(',').any(|v| v == "midtyping");
     Config {
         pull,
         messages: messages.max(BASELINE_AFTER + 200),
@@ -116,6 +125,7 @@ fn config(pull: bool) -> Config {
         figures: full,
         report_budgets,
         report_checkpoint,
+        checkpoint_midtyping,
     }
 }
 
@@ -641,6 +651,9 @@ struct Shared {
     latencies: BTreeMap<&'static str, Vec<f64>>,
     /// Hovers and quick fixes: (label, latency in ms, when sent), to show when the slowest were sent.
     timed: Vec<(&'static str, f64, Instant)>,
+    /// Every request answered with a result: (id, label, when sent, latency in ms), for
+    /// `LOOPSAFE_SOAK_TIMINGS`.
+    answers: Vec<(i64, &'static str, Instant, f64)>,
     last_message: Option<Instant>,
     server_requests: BTreeMap<String, usize>,
     /// Messages sent, by method.
@@ -828,6 +841,7 @@ fn reader(stdout: impl Read, link: Arc<Link>, replies: mpsc::Sender<Value>) {
                             if matches!(p.label, "hover" | "codeAction quickfix") {
                                 s.timed.push((p.label, ms(now - p.sent), p.sent));
                             }
+                            s.answers.push((id, p.label, p.sent, ms(now - p.sent)));
                         }
                         if p.method == "textDocument/diagnostic"
                             && let Some(items) = msg["result"]["items"].as_array()
@@ -1332,6 +1346,28 @@ impl Soak {
             self.session = Some(s);
         }
         self.change(d, &[edit])
+    }
+
+    /// Types the rest of the typing session in progress (and deletes it again when it is to be
+    /// reverted), so that no text is left half typed.
+    fn finish_typing(&mut self) -> Result<(), String> {
+        while let Some(s) = self.session.as_ref() {
+            if !self.docs[s.doc].open {
+                self.session = None;
+                break;
+            }
+            self.typing()?;
+        }
+        Ok(())
+    }
+
+    /// The typing session in progress, if any: the document and what is typed so far.
+    fn typing_in_progress(&self) -> Option<String> {
+        let s = self.session.as_ref()?;
+        let text = &self.docs[s.doc].text;
+        let start = text[..s.cursor].char_indices().rev().nth(s.typed.saturating_sub(1)).map_or(s.cursor, |(i, _)| i);
+        let typed = if s.typed == 0 { "" } else { &text[start..s.cursor] };
+        Some(format!("{} has {typed:?} typed, {} characters to go", self.docs[s.doc].rel, s.to_type.len()))
     }
 
     fn start_session(&mut self) {
@@ -1982,6 +2018,19 @@ fn run(soak: &mut Soak) -> Result<Vec<String>, String> {
         if baseline.is_none() && soak.sent >= BASELINE_AFTER {
             // The reference point for memory: everything answered and published, then RSS settled.
             soak.notes.push(format!("{BASELINE_AFTER} messages sent at {:.2} s", soak.started.elapsed().as_secs_f64()));
+            // Typing in progress is finished first (as at the end). While a snippet is half typed, the
+            // text is often broken (an open bracket or string): the server analyses the edited function
+            // alone where it can (README, typing latency) or reparses incrementally, and its recovery
+            // from the break differs from `loopsafe check`'s fresh parse of the whole broken file, which
+            // may lose or change the functions after the break; a chain through that module then
+            // differs (named after another blocking call, or missing). That was the checkpoint's
+            // occasional mismatch (issue 18); complete texts agree. `LOOPSAFE_SOAK_CHECKPOINT=midtyping`
+            // compares without finishing (LOOPSAFE_SOAK_SEED=0x18ee0b9950bf2d89 with 1,300 messages
+            // shows a mismatch there).
+            let typing = soak.typing_in_progress();
+            if !soak.cfg.checkpoint_midtyping {
+                soak.finish_typing()?;
+            }
             soak.settle(QUIET, "settling after the first 1,000 messages")?;
             baseline = Some(soak.settled_rss());
             base_bytes = soak.docs.iter().map(|d| d.text.len()).sum::<usize>();
@@ -1995,6 +2044,13 @@ fn run(soak: &mut Soak) -> Result<Vec<String>, String> {
                     mismatches.len(),
                     mismatches.iter().take(6).cloned().collect::<Vec<_>>().join("\n  ")
                 );
+                let what = match &typing {
+                    Some(t) => format!(
+                        "{what}\n  (typing was in progress: {t}; finished first: {})",
+                        !soak.cfg.checkpoint_midtyping
+                    ),
+                    None => what,
+                };
                 if soak.cfg.report_checkpoint {
                     eprintln!(
                         "soak ({}): CHECKPOINT MISMATCH (reported, not failed): {what}",
@@ -2030,14 +2086,7 @@ fn run(soak: &mut Soak) -> Result<Vec<String>, String> {
         soak.step()?;
     }
     // Every document open again, and the typing finished, before the end.
-    while let Some(s) = soak.session.as_ref() {
-        let d = s.doc;
-        if !soak.docs[d].open {
-            soak.session = None;
-            break;
-        }
-        soak.typing()?;
-    }
+    soak.finish_typing()?;
     for d in 0..soak.docs.len() {
         if !soak.docs[d].open {
             soak.open(d)?;
@@ -2116,6 +2165,20 @@ fn run(soak: &mut Soak) -> Result<Vec<String>, String> {
         .map(|(label, ms, sent)| format!("{label} {ms:.0} ms sent at {:.2} s", (*sent - soak.started).as_secs_f64()))
         .collect();
     eprintln!("slowest hovers and quick fixes (time from the session's start): {}", slowest.join("; "));
+    // `LOOPSAFE_SOAK_TIMINGS=<file>`: every answered request, to set beside the server's
+    // `LOOPSAFE_LSP_TIMING` lines (same clock: Unix milliseconds).
+    if let Some(path) = std::env::var_os("LOOPSAFE_SOAK_TIMINGS") {
+        let unix = |t: Instant| {
+            let since = std::time::SystemTime::now() - t.elapsed();
+            since.duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_secs_f64() * 1e3
+        };
+        let lines: String = s
+            .answers
+            .iter()
+            .map(|(id, label, sent, ms)| format!("{id} {} {:.1} {ms:.2}\n", label.replace(' ', "_"), unix(*sent)))
+            .collect();
+        let _ = std::fs::write(path, lines);
+    }
     let (base_kb, base_samples) = baseline.unwrap_or((0, Vec::new()));
     let (end_kb, end_samples) = end_rss;
     let growth = end_kb as f64 / base_kb.max(1) as f64 - 1.0;

@@ -59,6 +59,7 @@ where
     let shut_down = Arc::new(AtomicBool::new(false));
     let service = Conform { inner: service, shut_down: shut_down.clone() };
     let server = Server::new(messages, server_output, socket).concurrency_level(IN_FLIGHT).serve(service);
+    tokio::spawn(super::timing::lag_monitor());
     // The guard's answers are written by this future, beside the server's (same task, so neither
     // waits on the other except at a message boundary).
     let answer = async {
@@ -346,9 +347,16 @@ where
         if method == "shutdown" && req.id().is_some() {
             self.shut_down.store(true, Ordering::Release);
         }
+        // `LOOPSAFE_LSP_TIMING`: how long the handler took (see `timing`).
+        let timed = (super::timing::on() && req.id().is_some()).then(|| {
+            (method.to_owned(), req.id().map(ToString::to_string).unwrap_or_default(), std::time::Instant::now())
+        });
         let answer = self.inner.call(req);
         Box::pin(async move {
             let response = answer.await?;
+            if let Some((method, id, started)) = timed {
+                super::timing::request(&method, &id, started);
+            }
             if response.is_none()
                 && let Some((id, method)) = dollar
             {

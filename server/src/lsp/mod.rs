@@ -16,6 +16,7 @@ mod input;
 pub mod log;
 mod scheduler;
 mod stdio;
+mod timing;
 mod watch;
 
 use std::collections::HashMap;
@@ -135,6 +136,12 @@ struct State {
     sent: DashMap<Uri, (Arc<Published>, String)>,
     /// The server's own watch over the workspace (see `watch`).
     watcher: Mutex<Option<watch::DiskWatcher>>,
+    /// The offloader each open document's fixes write (`Backend::offload_name`), for the version it was
+    /// read at and the `offload_epoch` then: a hover on another document than the one being typed in
+    /// names it without parsing anything.
+    offloaders: DashMap<Uri, (i32, u64, &'static str)>,
+    /// Changes when what the offloader depends on besides the document does (settings, dependencies).
+    offload_epoch: AtomicU64,
 }
 
 #[derive(Clone)]
@@ -200,6 +207,7 @@ impl Backend {
             if name == "pyproject.toml" || name.starts_with("requirements") && name.ends_with(".txt") {
                 // Declared dependencies: read again when a code action next needs them.
                 *self.state.anyio.lock().expect("anyio lock") = None;
+                self.state.offload_epoch.fetch_add(1, Ordering::SeqCst);
             }
             if name == "pyproject.toml" {
                 config_changed = true;
@@ -297,6 +305,8 @@ impl State {
             index_state: AtomicU8::new(INDEX_NOT_STARTED),
             sent: DashMap::new(),
             watcher: Mutex::new(None),
+            offloaders: DashMap::new(),
+            offload_epoch: AtomicU64::new(0),
         }
     }
 
@@ -722,14 +732,21 @@ impl Backend {
     }
 
     /// The offloader the offload fix writes in a document (see `FileContext::offload_name`), read off
-    /// its imports on a blocking thread; `None` when it is not open or cannot be parsed.
+    /// its imports on an interactive thread once per version (then kept in `offloaders`); `None` when
+    /// it is not open or cannot be parsed.
     async fn offload_name(&self, uri: &Uri) -> Option<&'static str> {
-        let (rope, tree, stale) = {
+        let epoch = self.state.offload_epoch.load(Ordering::SeqCst);
+        let (rope, tree, stale, version) = {
             let d = self.state.documents.get(uri)?;
-            (d.rope.clone(), d.tree.clone(), d.stale)
+            let known = self.state.offloaders.get(uri).filter(|k| k.0 == d.version && k.1 == epoch).map(|k| k.2);
+            if known.is_some() {
+                return known;
+            }
+            (d.rope.clone(), d.tree.clone(), d.stale, d.version)
         };
         let state = self.state.clone();
-        tokio::task::spawn_blocking(move || {
+        // On the interactive threads: a hover must not queue behind analyses in the blocking pool.
+        let name = scheduler::interactive(move || {
             let text = rope.to_string();
             let tree = match tree {
                 Some(t) if !stale => t,
@@ -741,8 +758,11 @@ impl Backend {
             Some(crate::fix::FileContext::new(&text, &tree, &config.catalog, &options).offload_name())
         })
         .await
-        .ok()
-        .flatten()
+        .flatten()?;
+        if self.state.documents.contains_key(uri) {
+            self.state.offloaders.insert(uri.clone(), (version, epoch, name));
+        }
+        Some(name)
     }
 
     /// Re-indexes the closed files off the async threads, then refreshes every open document.
@@ -795,6 +815,7 @@ impl Backend {
     fn apply_settings(&self, (settings, baseline): (Settings, Option<Arc<crate::baseline::Known>>)) {
         let catalog = Arc::new(Catalog::bundled().extended(&settings.extend_blocking_calls));
         *self.state.config.write().expect("config lock") = Arc::new(Config { settings, catalog, baseline });
+        self.state.offload_epoch.fetch_add(1, Ordering::SeqCst);
         let uris: Vec<Uri> = self.state.documents.iter().map(|e| e.key().clone()).collect();
         for uri in &uris {
             self.schedule(uri, true);
@@ -1005,6 +1026,8 @@ impl LanguageServer for Backend {
     async fn did_open(&self, params: DidOpenTextDocumentParams) {
         let doc = params.text_document;
         let uri = doc.uri.clone();
+        // Versions start again at a reopen: what was read of the closed document does not hold.
+        self.state.offloaders.remove(&uri);
         let mut document = Document::new(doc.text, doc.version);
         // A small document is analysed before it is stored: a request that follows at once sees its
         // findings. A large one is parsed and analysed off the async thread.
@@ -1087,6 +1110,7 @@ impl LanguageServer for Backend {
 
     async fn did_close(&self, params: DidCloseTextDocumentParams) {
         let uri = params.text_document.uri;
+        self.state.offloaders.remove(&uri);
         if let Some((_, doc)) = self.state.documents.remove(&uri)
             && let Some(job) = doc.job
         {

@@ -96,9 +96,9 @@ impl Drop for CancelOnDrop {
     }
 }
 
-/// Threads that compute quick fixes: requests a user waits for, which must not queue behind analysis
-/// jobs, refresher passes and fix-alls in the runtime's blocking pool (under a flood of edits its
-/// queue holds dozens of whole-file analyses).
+/// Threads that compute quick fixes and the offloader a hover names: requests a user waits for, which
+/// must not queue behind analysis jobs, refresher passes and fix-alls in the runtime's blocking pool
+/// (under a flood of edits its queue holds dozens of whole-file analyses).
 const INTERACTIVE_THREADS: usize = 2;
 
 /// Runs `f` on the interactive threads (see `INTERACTIVE_THREADS`); `None` when it panicked (logged).
@@ -124,7 +124,7 @@ pub async fn interactive<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'stat
     }
     let out = rx.await.ok().flatten();
     if out.is_none() {
-        tracing::error!("a code action panicked");
+        tracing::error!("a quick fix or a hover panicked");
     }
     out
 }

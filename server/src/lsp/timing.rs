@@ -1,0 +1,79 @@
+//! Timing instrumentation for finding where requests wait (issue 18), off unless
+//! `LOOPSAFE_LSP_TIMING=<file>` is set: then the server appends to that file one line per request
+//! answered (`req <unix ms> <method> <id> <handler ms>`: how long from the moment tower-lsp handed it
+//! to the handler to its answer) and one line whenever the async thread woke up late for a 5 ms tick
+//! (`lag <unix ms> <late ms> <run ms> <runqueue ms>`: how late, and how long the thread ran and waited
+//! for a CPU meanwhile, from `/proc/thread-self/schedstat`). A client's own timings minus the handler's
+//! are the time spent in pipes and queues before the handler ran.
+
+use std::io::Write as _;
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+struct Timing {
+    file: Mutex<std::fs::File>,
+}
+
+fn timing() -> Option<&'static Timing> {
+    static TIMING: OnceLock<Option<Timing>> = OnceLock::new();
+    TIMING
+        .get_or_init(|| {
+            let path = std::env::var_os("LOOPSAFE_LSP_TIMING")?;
+            let file = std::fs::OpenOptions::new().create(true).append(true).open(path).ok()?;
+            Some(Timing { file: Mutex::new(file) })
+        })
+        .as_ref()
+}
+
+fn unix_ms() -> f64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs_f64() * 1e3
+}
+
+fn line(text: std::fmt::Arguments<'_>) {
+    if let Some(t) = timing() {
+        let mut f = t.file.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let _ = writeln!(f, "{text}");
+    }
+}
+
+/// Whether timing is on (the caller then records the request).
+pub fn on() -> bool {
+    timing().is_some()
+}
+
+/// A request answered: handed to the handler at `started`, answered now.
+pub fn request(method: &str, id: &str, started: Instant) {
+    line(format_args!("req {:.1} {method} {id} {:.2}", unix_ms(), started.elapsed().as_secs_f64() * 1e3));
+}
+
+/// The calling thread's time on a CPU and waiting on a run queue, in ns (Linux).
+fn schedstat() -> (u64, u64) {
+    let s = std::fs::read_to_string("/proc/thread-self/schedstat").unwrap_or_default();
+    let mut it = s.split_whitespace().map(|v| v.parse::<u64>().unwrap_or(0));
+    (it.next().unwrap_or(0), it.next().unwrap_or(0))
+}
+
+/// Ticks every 5 ms on the async thread and records each wake-up later than 20 ms.
+pub async fn lag_monitor() {
+    if !on() {
+        return;
+    }
+    const TICK: Duration = Duration::from_millis(5);
+    let mut last = schedstat();
+    loop {
+        let before = Instant::now();
+        tokio::time::sleep(TICK).await;
+        let late = before.elapsed().saturating_sub(TICK);
+        let now = schedstat();
+        if late > Duration::from_millis(20) {
+            line(format_args!(
+                "lag {:.1} {:.1} {:.1} {:.1}",
+                unix_ms(),
+                late.as_secs_f64() * 1e3,
+                now.0.saturating_sub(last.0) as f64 / 1e6,
+                now.1.saturating_sub(last.1) as f64 / 1e6
+            ));
+        }
+        last = now;
+    }
+}
