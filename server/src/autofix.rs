@@ -252,7 +252,7 @@ pub fn attach_fixes(report: &mut Report, catalog: &Catalog, options: &Options) {
                 } else {
                     ids.len().div_ceil(rayon::current_num_threads())
                 };
-                let chunks: Vec<Vec<(usize, Vec<(ReportedFix, Option<Shared>)>)>> = ids
+                let chunks: Vec<Vec<FindingFixes>> = ids
                     .par_chunks(chunk)
                     .map(|ids| {
                         let ctx = FileContext::with_endpoints(
@@ -307,13 +307,13 @@ pub fn attach_fixes(report: &mut Report, catalog: &Catalog, options: &Options) {
     }
 }
 
+/// A diagnostic's index and its fixes, each with the block it is shared by, if any.
+type FindingFixes = (usize, Vec<(ReportedFix, Option<Shared>)>);
+
 /// One file's fixes (by diagnostic, in report order), a shared fix listed in full on the first finding
 /// it fixes and named by the others (`same_as`). Each context gave the edits to the first finding it was
 /// asked about; the threads' contexts each had one.
-fn share(
-    report: &Report,
-    mut fixes: Vec<(usize, Vec<(ReportedFix, Option<Shared>)>)>,
-) -> Vec<(usize, Vec<ReportedFix>)> {
+fn share(report: &Report, mut fixes: Vec<FindingFixes>) -> Vec<(usize, Vec<ReportedFix>)> {
     use std::collections::HashMap;
     let mut full: HashMap<Shared, Vec<ReportedEdit>> = HashMap::new();
     for (_, list) in &mut fixes {
