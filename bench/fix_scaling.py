@@ -14,6 +14,13 @@ format (no fixes computed), `--output-format json` (every fix of every finding),
     python3 bench/fix_scaling.py --bin /tmp/loopsafe-old --modes json
     python3 bench/fix_scaling.py --app bench/.corpus/full/prefect --modes text,json,sarif   # a real project
 
+    python3 bench/fix_scaling.py --cases session --session-sizes 250,1000,4000   # one requests.Session block
+
+`--cases session` times one `with requests.Session() as s:` block of N `s.get(...)` calls in a coroutine:
+every call's finding is fixed by the same rewrite of the whole block (httpx), the fix whose JSON once grew
+with the square of N. The `out KB` column is the size of what the run printed (and `B/finding` per
+finding): it must stay flat per finding too. After each size, the ratios of JSON and SARIF to text.
+
 Linear means the time per finding stays flat as N grows, and JSON costs about what text costs.
 """
 
@@ -52,6 +59,16 @@ def generate(n: int) -> str:
     return "\n".join(out) + "\n"
 
 
+def generate_session(n: int) -> str:
+    """One coroutine whose `requests.Session` block makes `n` requests (n findings, one shared fix)."""
+    out = ["import requests", "", "", "async def fetch(urls):", "    with requests.Session() as s:"]
+    out += [f"        s.get(urls[{i}])" for i in range(n)]
+    return "\n".join(out) + "\n"
+
+
+GENERATORS = {"mixed": generate, "session": generate_session}
+
+
 def run(binary: str, path: str, mode: str, timeout: float):
     """(wall seconds, CPU seconds, max RSS in KiB or None, the process) of one run."""
     args = [binary, "check", "--no-cache", "--exit-zero", path]
@@ -78,7 +95,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     here = os.path.dirname(os.path.abspath(__file__))
     ap.add_argument("--bin", default=os.environ.get("LOOPSAFE_BIN", os.path.join(here, "..", "target", "release", "loopsafe")))
-    ap.add_argument("--sizes", default="500,2000,10000")
+    ap.add_argument("--sizes", default="500,2000,10000", help="findings per file for the mixed case")
+    ap.add_argument("--cases", default="mixed,session", help="mixed (every fix kind), session (one shared fix)")
+    ap.add_argument("--session-sizes", default="250,1000", help="calls in the session block")
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--modes", default=",".join(MODES))
     ap.add_argument("--timeout", type=float, default=600)
@@ -88,29 +107,56 @@ def main() -> None:
     for m in modes:
         if m not in MODES:
             sys.exit(f"unknown mode {m}: one of {', '.join(MODES)}")
-    print(f"{'findings':>9} {'mode':>5} {'wall s':>8} {'cpu s':>8} {'cpu us/finding':>15} {'max RSS MB':>11}")
+    cases = a.cases.split(",")
+    for c in cases:
+        if c not in GENERATORS:
+            sys.exit(f"unknown case {c}: one of {', '.join(GENERATORS)}")
+    header = f"{'findings':>9} {'mode':>5} {'wall s':>8} {'cpu s':>8} {'cpu us/finding':>15} {'max RSS MB':>11}"
     if a.app:
+        print(header)
         time_app(a, modes)
         return
     with tempfile.TemporaryDirectory() as tmp:
         # A project of its own, so that loopsafe does not read the directory around it.
         open(os.path.join(tmp, "pyproject.toml"), "w").write("[project]\nname = 'gen'\ndependencies = ['fastapi']\n")
-        for n in [int(s) for s in a.sizes.split(",")]:
-            source = generate(n)
-            for mode in modes:
-                times, cpus, peak = [], [], 0
-                for _ in range(a.runs):
-                    path = os.path.join(tmp, "app.py")
-                    with open(path, "w") as f:
-                        f.write(source)
-                    t, cpu, rss, _ = run(a.bin, path, mode, a.timeout)
-                    times.append(t)
-                    cpus.append(cpu)
-                    peak = max(peak, rss or 0)
-                med, cpu = statistics.median(times), statistics.median(cpus)
-                mem = f"{peak / 1024:.0f}" if peak else "-"
-                print(f"{n:>9} {mode:>5} {med:>8.2f} {cpu:>8.2f} {cpu / n * 1e6:>15.1f} {mem:>11}", flush=True)
+        for case in cases:
+            sizes = a.sizes if case == "mixed" else a.session_sizes
+            print(f"\ncase {case}")
+            print(f"{header} {'out KB':>9} {'B/finding':>10}")
+            for n in [int(s) for s in sizes.split(",")]:
+                source = GENERATORS[case](n)
+                medians = {}
+                for mode in modes:
+                    times, cpus, peak, size = [], [], 0, 0
+                    for _ in range(a.runs):
+                        path = os.path.join(tmp, "app.py")
+                        with open(path, "w") as f:
+                            f.write(source)
+                        t, cpu, rss, p = run(a.bin, path, mode, a.timeout)
+                        times.append(t)
+                        cpus.append(cpu)
+                        peak = max(peak, rss or 0)
+                        size = len(p.stdout)
+                    med, cpu = statistics.median(times), statistics.median(cpus)
+                    medians[mode] = (med, cpu)
+                    mem = f"{peak / 1024:.0f}" if peak else "-"
+                    print(
+                        f"{n:>9} {mode:>5} {med:>8.2f} {cpu:>8.2f} {cpu / n * 1e6:>15.1f} {mem:>11}"
+                        f" {size / 1024:>9.0f} {size / n:>10.0f}",
+                        flush=True,
+                    )
+                ratios(medians)
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def ratios(medians) -> None:
+    """Each mode's median wall and CPU time over the text format's, in the same run."""
+    if "text" not in medians:
+        return
+    base_wall, base_cpu = medians["text"]
+    for mode, (w, c) in medians.items():
+        if mode != "text":
+            print(f"{'':>9} {mode}: {w / base_wall:.2f}x text (wall), {c / base_cpu:.2f}x (cpu)")
 
 
 def time_app(a, modes) -> None:
@@ -135,10 +181,7 @@ def time_app(a, modes) -> None:
         mem = f"{peak / 1024:.0f}" if peak else "-"
         per = f"{cpu / n * 1e6:>15.1f}" if n else f"{'-':>15}"
         print(f"{n or '-':>9} {mode:>5} {med:>8.2f} {cpu:>8.2f} {per} {mem:>11}", flush=True)
-    if "text" in medians:
-        base_wall, base_cpu = medians["text"]
-        for mode, (w, c) in medians.items():
-            print(f"{mode}: {w / base_wall:.2f}x text (wall), {c / base_cpu:.2f}x (cpu)")
+    ratios(medians)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use loopsafe::catalog::Catalog;
 use loopsafe::check::{self, CheckOptions, Report};
+use loopsafe::fix;
 use loopsafe::output;
 use loopsafe::project::MAX_HOPS;
 use loopsafe::settings::Settings;
@@ -333,4 +334,22 @@ fn deep_class_hierarchies_warn_where_the_project_stops() {
     let (found, warnings) = run(5);
     assert_eq!(found, vec![("api.py".into(), 5, "blocking-sleep")]);
     assert!(warnings.is_empty(), "{warnings:?}");
+}
+
+/// A `requests.Session` block of 2,000 calls: every call's finding is fixed by the same rewrite of the
+/// whole block (httpx), which is built, checked and applied once, not once per finding (each finding
+/// copied it and checked it again with the block's other edits: quadratic).
+#[test]
+fn a_fix_shared_by_thousands_of_findings_is_applied_once() {
+    let mut text = String::from("import requests\n\n\nasync def fetch(urls):\n    with requests.Session() as s:\n");
+    for i in 0..2000 {
+        text.push_str(&format!("        s.get(urls[{i}])\n"));
+    }
+    let fixed = within("a session block of 2,000 calls", move || {
+        let httpx = |f: &fix::Fix| f.id == fix::FixId::Httpx;
+        fix::fix_all_with(&text, Vec::new(), Catalog::bundled(), &Settings::default(), &fix::Options::default(), &httpx)
+    });
+    assert_eq!(fixed.applied, 2000, "each finding is fixed");
+    assert!(fixed.text.contains("    async with httpx.AsyncClient(follow_redirects=True, timeout=None) as s:\n"));
+    assert_eq!(fixed.text.matches("        await s.get(urls[").count(), 2000);
 }

@@ -594,3 +594,56 @@ fn read_message(from: &mut impl std::io::BufRead) -> (usize, serde_json::Value) 
     from.read_exact(&mut body).unwrap();
     (len, serde_json::from_slice(&body).unwrap())
 }
+
+/// One coroutine whose `requests.Session` block makes `n` requests: `n` findings, and one httpx fix (the
+/// rewrite of the whole block) that fixes them all.
+fn session_block(n: usize) -> String {
+    let mut s = String::from("import requests\n\n\nasync def fetch(urls):\n    with requests.Session() as s:\n");
+    for i in 0..n {
+        s.push_str(&format!("        s.get(urls[{i}])\n"));
+    }
+    s
+}
+
+/// A fix shared by many findings is listed once, on the first of them; the others name it (`same_as`).
+/// Each finding once carried the block's whole rewrite, so the output grew with the square of the calls
+/// (256 MB for 1,000). Bytes are counted, not time (issue 18).
+#[test]
+fn a_fix_shared_by_many_findings_is_listed_once_in_json() {
+    let json_of = |n: usize| {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "pyproject.toml", "[project]\nname = \"s\"\n");
+        write(dir.path(), "a.py", session_block(n));
+        let out = loopsafe(dir.path(), &["check", "a.py", "--output-format", "json", "--no-cache"]);
+        assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+        (out.stdout.len(), findings_of(&out))
+    };
+    let httpx = |item: &serde_json::Value| {
+        item["fixes"].as_array().unwrap().iter().find(|f| f["kind"] == "httpx").cloned().expect("an httpx fix")
+    };
+    let (small, _) = json_of(20);
+    let (large, items) = json_of(400);
+    assert_eq!(items.len(), 400);
+    let first = httpx(&items[0]);
+    let edits = first["edits"].as_array().unwrap();
+    // Every call, `async `, the client and its import.
+    assert_eq!(edits.len(), 403, "{first}");
+    assert!(first.get("same_as").is_none(), "{first}");
+    for item in &items[1..] {
+        let f = httpx(item);
+        assert_eq!(f["edits"], serde_json::json!([]), "{f}");
+        assert_eq!(f["same_as"], items[0]["fingerprint"], "{f}");
+        assert_eq!((&f["title"], &f["applicability"]), (&first["title"], &first["applicability"]));
+    }
+    // A fix that is not shared is listed whole on each finding (the offload of each call).
+    assert!(items.iter().all(|i| {
+        i["fixes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["kind"] == "offload" && !f["edits"].as_array().unwrap().is_empty() && f.get("same_as").is_none())
+    }));
+    // Bytes per finding stay flat: 20 times the calls, at most a quarter more per finding.
+    let (per_small, per_large) = (small / 20, large / 400);
+    assert!(per_large * 4 <= per_small * 5, "{per_small} bytes per finding for 20 calls, {per_large} for 400");
+}

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use crate::check::{Diagnostic, Report, Source, read_source};
-use crate::fix::{self, FileContext, Options, ReportedEdit, ReportedFix, ReportedPosition, Target};
+use crate::fix::{self, FileContext, Options, ReportedEdit, ReportedFix, ReportedPosition, Shared, Target};
 use crate::line_index::{ColumnUnit, LineIndex};
 use crate::settings::Settings;
 use crate::{cache, catalog::Catalog};
@@ -236,7 +236,9 @@ const FINDINGS_PER_CHUNK: usize = 512;
 
 /// Fills each diagnostic's `fixes` (for JSON output): title, applicability and edits with 1-based lines
 /// and character columns, safest first; suppressions are not listed. Each file is read, parsed and
-/// indexed once, and each fix checked on the statements it edits: the cost is linear in the findings.
+/// indexed once, and each fix checked on the statements it edits: the cost is linear in the findings. A
+/// fix shared by several findings of a file (the rewrite of a whole block, see [`fix::Shared`]) lists
+/// its edits once, on the first of them; the others name that finding (`same_as`, its fingerprint).
 pub fn attach_fixes(report: &mut Report, catalog: &Catalog, options: &Options) {
     use rayon::prelude::*;
     let computed: Vec<(usize, Vec<ReportedFix>)> = {
@@ -259,6 +261,8 @@ pub fn attach_fixes(report: &mut Report, catalog: &Catalog, options: &Options) {
                     let lc = idx.line_col(&text, off, ColumnUnit::Chars);
                     ReportedPosition { line: lc.line + 1, column: lc.col + 1 }
                 };
+                // Found once for the file's contexts.
+                let endpoints = fix::endpoints(&text, &tree, catalog);
                 // A file with many findings is shared out between the threads too (a context each:
                 // the fixes of one finding do not depend on another's).
                 let chunk = if ids.len() < FINDINGS_PER_CHUNK {
@@ -266,32 +270,44 @@ pub fn attach_fixes(report: &mut Report, catalog: &Catalog, options: &Options) {
                 } else {
                     ids.len().div_ceil(rayon::current_num_threads())
                 };
-                let chunks: Vec<Vec<(usize, Vec<ReportedFix>)>> = ids
+                let chunks: Vec<Vec<FindingFixes>> = ids
                     .par_chunks(chunk)
                     .map(|ids| {
-                        let ctx = FileContext::new(&text, &tree, catalog, options);
+                        let ctx = FileContext::with_endpoints(
+                            &text,
+                            &tree,
+                            catalog,
+                            options,
+                            std::borrow::Cow::Borrowed(&endpoints),
+                        )
+                        .sharing();
                         let mut computed = Vec::with_capacity(ids.len());
                         for &i in ids {
                             let d = &report.diagnostics[i];
                             let target =
                                 if d.is_chain() { chain_target(d) } else { Target::from_finding(&d.finding, false) };
-                            let fixes = ctx
-                                .automatic_fixes(&target)
+                            let fixes = ctx.automatic_fixes(&target);
+                            let shared = fixes.shared;
+                            let fixes = fixes
                                 .fixes
                                 .into_iter()
-                                .map(|f| ReportedFix {
-                                    edits: f
-                                        .edits
-                                        .into_iter()
-                                        .map(|e| ReportedEdit {
-                                            start: pos(e.range.start),
-                                            end: pos(e.range.end),
-                                            content: e.text,
-                                        })
-                                        .collect(),
-                                    title: f.title,
-                                    kind: f.id,
-                                    applicability: f.applicability,
+                                .map(|f| {
+                                    let reported = ReportedFix {
+                                        edits: f
+                                            .edits
+                                            .into_iter()
+                                            .map(|e| ReportedEdit {
+                                                start: pos(e.range.start),
+                                                end: pos(e.range.end),
+                                                content: e.text,
+                                            })
+                                            .collect(),
+                                        title: f.title,
+                                        kind: f.id,
+                                        applicability: f.applicability,
+                                        same_as: None,
+                                    };
+                                    (reported, shared.filter(|s| s.id == f.id))
                                 })
                                 .collect();
                             computed.push((i, fixes));
@@ -299,7 +315,7 @@ pub fn attach_fixes(report: &mut Report, catalog: &Catalog, options: &Options) {
                         computed
                     })
                     .collect();
-                computed.extend(chunks.into_iter().flatten());
+                computed.extend(share(report, chunks.into_iter().flatten().collect()));
                 computed
             })
             .collect()
@@ -307,4 +323,46 @@ pub fn attach_fixes(report: &mut Report, catalog: &Catalog, options: &Options) {
     for (i, fixes) in computed {
         report.diagnostics[i].fixes = fixes;
     }
+}
+
+/// A diagnostic's index and its fixes, each with the block it is shared by, if any.
+type FindingFixes = (usize, Vec<(ReportedFix, Option<Shared>)>);
+
+/// One file's fixes (by diagnostic, in report order), a shared fix listed in full on the first finding
+/// it fixes and named by the others (`same_as`). Each context gave the edits to the first finding it was
+/// asked about; the threads' contexts each had one.
+fn share(report: &Report, mut fixes: Vec<FindingFixes>) -> Vec<(usize, Vec<ReportedFix>)> {
+    use std::collections::HashMap;
+    let mut full: HashMap<Shared, Vec<ReportedEdit>> = HashMap::new();
+    for (_, list) in &mut fixes {
+        for (f, shared) in list.iter_mut() {
+            if let Some(s) = shared
+                && !f.edits.is_empty()
+            {
+                let edits = std::mem::take(&mut f.edits);
+                full.entry(*s).or_insert(edits);
+            }
+        }
+    }
+    let mut first: HashMap<Shared, usize> = HashMap::new();
+    fixes
+        .into_iter()
+        .map(|(i, list)| {
+            let list = list
+                .into_iter()
+                .map(|(mut f, shared)| {
+                    let Some(s) = shared else { return f };
+                    match first.get(&s) {
+                        Some(&j) => f.same_as = Some(report.diagnostics[j].fingerprint.clone()),
+                        None => {
+                            first.insert(s, i);
+                            f.edits = full.remove(&s).unwrap_or_default();
+                        }
+                    }
+                    f
+                })
+                .collect();
+            (i, list)
+        })
+        .collect()
 }

@@ -254,6 +254,7 @@ impl<'a> JsonFinding<'a> {
                         })
                         .collect(),
                     kind: x.kind,
+                    same_as: x.same_as.as_deref(),
                     title: &x.title,
                 })
                 .collect(),
@@ -286,6 +287,9 @@ struct JsonFix<'a> {
     applicability: crate::fix::Applicability,
     edits: Vec<JsonEdit<'a>>,
     kind: crate::fix::FixId,
+    /// A fix shared by several findings: the fingerprint of the one whose fix lists the edits.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    same_as: Option<&'a str>,
     title: &'a str,
 }
 

@@ -14,7 +14,7 @@
 use tree_sitter::Node;
 
 use super::kinds::{await_allowed, awaited, enclosing_def, short};
-use super::{Applicability, Edit, FileContext, Fix, FixId, Fixes, Refusal, Target};
+use super::{Applicability, Edit, FileContext, Fix, FixId, Fixes, Refusal, Shared, Target};
 
 /// The request functions of `requests` / `httpx` that map onto `AsyncClient` methods of the same name.
 const METHODS: &[&str] = &["get", "post", "put", "patch", "delete", "head", "options", "request"];
@@ -232,16 +232,31 @@ const SESSION_ATTRIBUTES: &[&str] = &["headers", "cookies", "params", "auth"];
 
 fn session_fix(ctx: &FileContext<'_>, s: Session<'_>, out: &mut Fixes) {
     let key = s.with.id();
-    if let Some(known) = ctx.memo.sessions.borrow().get(&key) {
-        out.fixes.extend(known.fixes.iter().cloned());
-        out.refused.extend(known.refused.iter().cloned());
-        return;
+    let block = s.with.start_byte();
+    let mut memo = ctx.memo.sessions.borrow_mut();
+    let (known, first) = match memo.entry(key) {
+        std::collections::hash_map::Entry::Occupied(e) => (e.into_mut(), false),
+        std::collections::hash_map::Entry::Vacant(e) => {
+            let mut fixes = Fixes::default();
+            build_session_fix(ctx, s, &mut fixes);
+            // Checked here, once: the findings after the first may get it without its edits.
+            fixes.fixes.retain_mut(|f| {
+                super::normalize(&mut f.edits);
+                !f.edits.is_empty() && !ctx.breaks_syntax(&f.edits)
+            });
+            (e.insert(fixes), true)
+        }
+    };
+    if let Some(fix) = known.fixes.first() {
+        out.shared = Some(Shared { id: fix.id, block });
+        if first || !ctx.sharing {
+            out.fixes.push(fix.clone());
+        } else {
+            let (id, title, applicability) = (fix.id, fix.title.clone(), fix.applicability);
+            out.fixes.push(Fix { id, title, applicability, edits: Vec::new() });
+        }
     }
-    let mut fixes = Fixes::default();
-    build_session_fix(ctx, s, &mut fixes);
-    out.fixes.extend(fixes.fixes.iter().cloned());
-    out.refused.extend(fixes.refused.iter().cloned());
-    ctx.memo.sessions.borrow_mut().insert(key, fixes);
+    out.refused.extend(known.refused.iter().cloned());
 }
 
 fn build_session_fix(ctx: &FileContext<'_>, s: Session<'_>, out: &mut Fixes) {

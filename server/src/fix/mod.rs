@@ -86,6 +86,10 @@ pub struct ReportedFix {
     pub kind: FixId,
     pub applicability: Applicability,
     pub edits: Vec<ReportedEdit>,
+    /// For a fix shared by several findings (see [`Shared`]): the fingerprint of the finding (in the same
+    /// file) whose fix lists the edits, which are then left out here.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub same_as: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -114,6 +118,20 @@ pub struct Fixes {
     /// Safest first; the suppression last.
     pub fixes: Vec<Fix>,
     pub refused: Vec<Refusal>,
+    /// The fix in `fixes` (of this kind) that rewrites a whole block, and so fixes every finding in it.
+    pub shared: Option<Shared>,
+}
+
+/// A fix that rewrites a whole block and so fixes every finding in it: the httpx rewrite of a
+/// `with requests.Session() as s:` block, shared by every request on `s`. In a sharing context
+/// ([`FileContext::sharing`]) only the first finding asked about a block gets the fix's edits (built and
+/// checked once); the others get it with no edits, so that the fixes of a file's findings hold each
+/// edit once, not the block's whole rewrite once per finding (quadratic in the block's size).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+pub struct Shared {
+    pub id: FixId,
+    /// The block's first byte.
+    pub block: usize,
 }
 
 /// What a fix is for: everything a diagnostic's `data` carries.
@@ -155,6 +173,14 @@ impl Options {
     }
 }
 
+/// The byte ranges of the `function_definition`s that FastAPI/Starlette run as routes or dependencies.
+pub type Endpoints = HashSet<(usize, usize)>;
+
+/// A file's [`Endpoints`].
+pub fn endpoints(text: &str, tree: &Tree, catalog: &Catalog) -> Endpoints {
+    analysis::endpoint_ranges(text, tree, catalog).into_iter().map(|r| (r.start, r.end)).collect()
+}
+
 /// One file, read once for all the fixes asked of it.
 pub struct FileContext<'a> {
     pub text: &'a str,
@@ -163,23 +189,37 @@ pub struct FileContext<'a> {
     pub options: &'a Options,
     imports: Imports,
     /// The `function_definition` ranges that FastAPI/Starlette run as routes or dependencies.
-    endpoints: HashSet<(usize, usize)>,
+    endpoints: Cow<'a, Endpoints>,
     verifier: verify::Verifier,
     /// The module's top-level nodes, in order (for [`FileContext::up`]).
     tops: Vec<Node<'a>>,
     /// Per-file facts that fixes of many findings share, computed at most once (see `kinds`).
     pub(crate) memo: kinds::Memo,
+    /// Whether a fix shared by several findings comes with its edits for the first one only ([`Shared`]).
+    sharing: bool,
 }
 
 impl<'a> FileContext<'a> {
     pub fn new(text: &'a str, tree: &'a Tree, catalog: &'a Catalog, options: &'a Options) -> FileContext<'a> {
+        Self::with_endpoints(text, tree, catalog, options, Cow::Owned(endpoints(text, tree, catalog)))
+    }
+
+    /// [`FileContext::new`] with the file's [`endpoints`] already known: several contexts on one file
+    /// (threads sharing out its findings) find them once, not each (it is an analysis of the file).
+    pub fn with_endpoints(
+        text: &'a str,
+        tree: &'a Tree,
+        catalog: &'a Catalog,
+        options: &'a Options,
+        endpoints: Cow<'a, Endpoints>,
+    ) -> FileContext<'a> {
         FileContext {
             text,
             tree,
             catalog,
             options,
             imports: Imports::scan(text, tree),
-            endpoints: analysis::endpoint_ranges(text, tree, catalog).into_iter().map(|r| (r.start, r.end)).collect(),
+            endpoints,
             verifier: verify::Verifier::default(),
             tops: {
                 let root = tree.root_node();
@@ -187,7 +227,16 @@ impl<'a> FileContext<'a> {
                 root.children(&mut c).collect()
             },
             memo: kinds::Memo::default(),
+            sharing: false,
         }
+    }
+
+    /// This context, giving a fix shared by several findings (a [`Shared`] one) with its edits to the
+    /// first finding asked about it only, and with no edits to the others: for callers that apply or list
+    /// the fixes of every finding of the file (`fix_all`, JSON output), not for one finding's quick fix.
+    pub fn sharing(mut self) -> Self {
+        self.sharing = true;
+        self
     }
 
     /// A node's parent. tree-sitter's `parent()` searches down from the root, through every top-level
@@ -235,7 +284,12 @@ impl<'a> FileContext<'a> {
         if automatic_only {
             out.fixes.retain(|f| f.id.is_automatic());
         }
+        let shared = out.shared;
         out.fixes.retain_mut(|f| {
+            if f.edits.is_empty() && shared.is_some_and(|s| s.id == f.id) {
+                // A shared fix, checked when its first finding was asked about.
+                return true;
+            }
             normalize(&mut f.edits);
             !f.edits.is_empty() && !self.breaks_syntax(&f.edits)
         });
@@ -460,7 +514,7 @@ fn fix_rounds(
             break;
         }
         let Some(tree) = crate::syntax::parse(&current, None) else { break };
-        let ctx = FileContext::new(&current, &tree, catalog, options);
+        let ctx = FileContext::new(&current, &tree, catalog, options).sharing();
         let mut targets: Vec<Target> = analysis::analyze(&current, &tree, catalog, settings)
             .iter()
             .map(|f| Target::from_finding(f, false))
@@ -476,15 +530,27 @@ fn fix_rounds(
         // Functions made sync this round: no other fix may edit inside them in the same round (an
         // `await` added there would end up in a plain `def`); the next round re-analyses them.
         let mut sync_regions: HashSet<(usize, usize)> = HashSet::new();
+        // Blocks whose shared fix (`Shared`) was chosen this round.
+        let mut blocks: HashSet<usize> = HashSet::new();
         for t in &targets {
             if cancelled() {
                 result.text = current;
                 return result;
             }
             let fixes = ctx.fixes_of(t, automatic_only);
+            let shared = fixes.shared;
             let Some(fix) = fixes.fixes.into_iter().find(|f| choose(f)) else {
                 continue;
             };
+            let block = shared.filter(|s| s.id == fix.id).map(|s| s.block);
+            if fix.edits.is_empty() {
+                // The rewrite of a whole block, which an earlier finding in it brought in: it fixes this
+                // finding too (its edits were checked with the others then).
+                if block.is_some_and(|b| blocks.contains(&b)) {
+                    titles.push(fix.title);
+                }
+                continue;
+            }
             let region = (fix.id == FixId::MakeSync).then(|| made_sync_def(&ctx, &fix)).flatten();
             let exclusive = match &region {
                 Some(r) => !chosen.any_inside(r, &fix.edits),
@@ -511,6 +577,7 @@ fn fix_rounds(
                 chosen.add(&fix.edits);
                 titles.push(fix.title);
                 sync_regions.extend(region.map(|r| (r.start, r.end)));
+                blocks.extend(block);
             }
         }
         if chosen.is_empty() {

@@ -38,12 +38,17 @@ use super::{Edit, FileContext, error_count};
 
 /// How far a climb from an edit to its statement may go (bounded work on any input).
 const MAX_DEPTH: usize = 4096;
+/// The largest edited region whose counts are kept for reuse.
+const MAX_KEPT: usize = 4096;
 
 /// What the original regions of a file hold, parsed once each; and the verdicts on whole fixes.
 #[derive(Default)]
 pub(super) struct Verifier {
     original: RefCell<HashMap<Range<usize>, Counts>>,
     verdicts: RefCell<HashMap<Vec<Edit>, bool>>,
+    /// The counts of edited regions, by region and edited text (up to [`MAX_KEPT`] bytes): fixes of many
+    /// findings often edit one region alike (the import each adds, above the same statement).
+    edited: RefCell<HashMap<(Range<usize>, String), Counts>>,
     /// ERROR/MISSING nodes in the original file, counted on the first check near broken syntax.
     file_errors: std::cell::OnceCell<usize>,
 }
@@ -113,7 +118,17 @@ impl Verifier {
             at = e.range.end;
         }
         new.push_str(&text[at..region.range.end]);
-        let after = counts(text, region, &new);
+        let after = if new.len() <= MAX_KEPT {
+            let key = (region.range.clone(), new);
+            let known = self.edited.borrow().get(&key).copied();
+            known.unwrap_or_else(|| {
+                let c = counts(text, region, &key.1);
+                self.edited.borrow_mut().insert(key, c);
+                c
+            })
+        } else {
+            counts(text, region, &new)
+        };
         after.errors > before.errors || after.violations > before.violations
     }
 }
@@ -187,6 +202,12 @@ fn region_of<'t>(ctx: &FileContext<'t>, range: &Range<usize>) -> Region<'t> {
     let root = ctx.tree.root_node();
     let mut node = root.descendant_for_byte_range(range.start, range.end).unwrap_or(root);
     for _ in 0..MAX_DEPTH {
+        // A point between two statements of a block (the end of a line, where `# noqa` goes) is in the
+        // block itself: the region is its lines, not the statement that holds the block (a whole
+        // function or `with` block, parsed again for each such edit: quadratic in the block).
+        if matches!(node.kind(), "module" | "block") {
+            break;
+        }
         match ctx.up(node) {
             Some(p) if matches!(p.kind(), "module" | "block") => break,
             Some(p) => node = p,
