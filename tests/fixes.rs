@@ -18,6 +18,7 @@ fn fix_id(name: &str) -> Option<FixId> {
         "httpx" => FixId::Httpx,
         "async-sleep" => FixId::AsyncSleep,
         "async-file" => FixId::AsyncFile,
+        "offload-block" => FixId::OffloadBlock,
         "noqa" => FixId::Noqa,
         _ => return None,
     })

@@ -14,6 +14,7 @@
 //! generator expression), the fix is not offered, and where it can explain why it says so
 //! ([`Refusal`]).
 
+mod block;
 mod httpx;
 mod imports;
 mod kinds;
@@ -52,6 +53,8 @@ pub enum FixId {
     Httpx,
     AsyncSleep,
     AsyncFile,
+    /// A whole sync `with` block moved into a nested function run in a thread.
+    OffloadBlock,
     Noqa,
 }
 
