@@ -382,3 +382,37 @@ async fn a_call_with_a_lambda_argument_is_offloaded_with_it() {
         )
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chain_is_made_async_down_to_httpx_or_refused_with_the_place() {
+    let text = "import requests\n\n\ndef internal_signing_op(op_num, request_id):\n    response = requests.get(f\"http://127.0.0.1:9000/{request_id}/{op_num}\", timeout=10)\n    return response.text\n\n\ndef sign_op1(request_id):\n    return internal_signing_op(1, request_id)\n\n\nasync def root(request_id):\n    return {\"signature\": sign_op1(request_id)}\n";
+    let cli = format!("{text}\n\ndef cli(request_id):\n    print(sign_op1(request_id))\n");
+    let dir = workspace(&[("m.py", text), ("c.py", &cli)]);
+    let caps: Value = serde_json::from_str(CAPS).unwrap();
+    let (mut c, _) = Client::start(caps, Some(dir.path())).await;
+    let u = uri(&dir.path().join("m.py"));
+    c.open(&u, text).await;
+    let diags = c.diagnostics_until(&u, |d| d.iter().any(|d| d["data"]["chain"] == true)).await;
+    let chain: Vec<Value> = diags.iter().filter(|d| d["data"]["chain"] == true).cloned().collect();
+    let acts = actions(&mut c, &u, &chain, None).await;
+    let title = "Make sign_op1, internal_signing_op async, await 2 call sites, and use httpx.AsyncClient instead of requests.get";
+    let fix = acts.iter().find(|a| a["title"] == title).unwrap_or_else(|| panic!("{:?}", titles(&acts)));
+    assert_eq!(fix["data"]["applicability"], "unsafe");
+    assert_eq!(
+        apply_edits(text, &edits_for(&fix["edit"], &u)),
+        "import httpx\n\n\nasync def internal_signing_op(op_num, request_id):\n    async with httpx.AsyncClient(follow_redirects=True) as client:\n        response = await client.get(f\"http://127.0.0.1:9000/{request_id}/{op_num}\", timeout=10)\n    return response.text\n\n\nasync def sign_op1(request_id):\n    return await internal_signing_op(1, request_id)\n\n\nasync def root(request_id):\n    return {\"signature\": await sign_op1(request_id)}\n"
+    );
+
+    // A sync caller off the chain: refused, and the reason names it and its line.
+    let cu = uri(&dir.path().join("c.py"));
+    c.open(&cu, &cli).await;
+    let diags = c.diagnostics_until(&cu, |d| d.iter().any(|d| d["data"]["chain"] == true)).await;
+    let chain: Vec<Value> = diags.iter().filter(|d| d["data"]["chain"] == true).cloned().collect();
+    let acts = actions(&mut c, &cu, &chain, None).await;
+    let refused = acts
+        .iter()
+        .find(|a| a["title"].as_str().unwrap().starts_with("Make sign_op1 and the functions"))
+        .unwrap_or_else(|| panic!("{:?}", titles(&acts)));
+    let reason = refused["disabled"]["reason"].as_str().unwrap();
+    assert!(reason.contains("line 18") && reason.contains("sync function cli"), "{reason}");
+}

@@ -19,6 +19,7 @@ fn fix_id(name: &str) -> Option<FixId> {
         "async-sleep" => FixId::AsyncSleep,
         "async-file" => FixId::AsyncFile,
         "offload-block" => FixId::OffloadBlock,
+        "make-async" => FixId::MakeAsync,
         "noqa" => FixId::Noqa,
         _ => return None,
     })

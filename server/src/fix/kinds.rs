@@ -12,7 +12,7 @@ use std::collections::HashMap;
 
 use tree_sitter::Node;
 
-use super::{Applicability, Edit, FileContext, Fix, FixId, Fixes, Refusal, Target, block, httpx, imports};
+use super::{Applicability, Edit, FileContext, Fix, FixId, Fixes, Refusal, Target, block, chain, httpx, imports};
 use crate::catalog::FixKind;
 use crate::rules::Rule;
 use crate::settings::OffloadFlavor;
@@ -83,6 +83,9 @@ pub(super) fn collect(ctx: &FileContext<'_>, t: &Target, out: &mut Fixes) {
     // After make-sync: a route that awaits nothing is simpler as a plain `def` than with a nested one.
     out.fixes.append(&mut whole.fixes);
     out.refused.append(&mut whole.refused);
+    if t.chain && t.rule.is_blocking() {
+        chain::make_async(ctx, t, call, out);
+    }
     noqa(ctx, t, out);
 }
 

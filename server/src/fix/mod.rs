@@ -15,6 +15,7 @@
 //! ([`Refusal`]).
 
 mod block;
+mod chain;
 mod httpx;
 mod imports;
 mod kinds;
@@ -55,6 +56,8 @@ pub enum FixId {
     AsyncFile,
     /// A whole sync `with` block moved into a nested function run in a thread.
     OffloadBlock,
+    /// The sync functions of a chain made `async def`, their calls awaited, the blocking call replaced.
+    MakeAsync,
     Noqa,
 }
 
