@@ -81,7 +81,7 @@ async fn quick_fixes_are_rebuilt_from_the_diagnostic_data_and_apply() {
     let caps: Value = serde_json::from_str(CAPS).unwrap();
     let (mut c, init) = Client::start(caps, Some(dir.path())).await;
     let kinds = &init["result"]["capabilities"]["codeActionProvider"]["codeActionKinds"];
-    assert_eq!(kinds, &json!(["quickfix", "source.fixAll.loopsafe"]));
+    assert_eq!(kinds, &json!(["quickfix", "refactor.extract", "source.fixAll.loopsafe"]));
     let u = uri(&dir.path().join("app.py"));
     c.open(&u, APP).await;
     let diags = c.diagnostics_until(&u, |d| d.len() == 2).await;
@@ -162,8 +162,10 @@ async fn refused_fixes_say_why_and_plain_changes_without_document_changes() {
     c.open(&u, text).await;
     let diags = c.diagnostics_until(&u, |d| !d.is_empty()).await;
     let acts = actions(&mut c, &u, &diags, None).await;
-    let offload = acts.iter().find(|a| a["title"].as_str().unwrap().starts_with("Offload")).unwrap();
-    assert!(offload["disabled"]["reason"].as_str().unwrap().contains("context manager"), "{offload}");
+    // Offloading the call alone would leave the `with` on the loop: the whole block goes instead.
+    assert!(!acts.iter().any(|a| a["title"].as_str().unwrap().starts_with("Offload")), "{acts:?}");
+    let block = acts.iter().find(|a| a["title"].as_str().unwrap().starts_with("Run the whole with")).unwrap();
+    assert!(block.get("disabled").is_none(), "{block}");
     let httpx = acts.iter().find(|a| a["title"].as_str().unwrap().starts_with("Use httpx")).unwrap();
     assert!(httpx["disabled"]["reason"].as_str().unwrap().contains("stream"), "{httpx}");
     let noqa = acts.iter().find(|a| a["title"] == "Add # noqa: LS101 to this line").unwrap();
@@ -281,4 +283,136 @@ async fn declared_dependencies_are_read_again_when_they_change() {
     let has_fix = |acts: &[Value]| titles(acts).iter().any(|t| t.starts_with(anyio_fix));
     let after = titles(&actions_until(&mut c, &u, &diags, has_fix).await);
     assert!(after.iter().any(|t| t.starts_with(anyio_fix)), "{after:?}");
+}
+
+/// The diagnostic whose `data.callee` is `callee`.
+fn by_callee<'a>(diags: &'a [Value], callee: &str) -> &'a Value {
+    diags.iter().find(|d| d["data"]["callee"] == callee).unwrap_or_else(|| panic!("no {callee} in {diags:?}"))
+}
+
+const WITH_BLOCKS: &str = "import asyncio
+import sqlite3
+from contextlib import closing
+
+
+async def names(db):
+    with closing(sqlite3.connect(db)) as conn:
+        rows = conn.execute(\"SELECT name FROM t\").fetchall()
+    return [r[0] for r in rows]
+
+
+async def read(path):
+    with open(path) as fh:
+        return fh.read()
+
+
+async def waits(path):
+    with open(path) as fh:
+        await asyncio.sleep(0)
+        return fh.read()
+";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_blocking_with_block_moves_to_a_thread_as_a_quick_fix_and_a_refactoring() {
+    let dir = workspace(&[("m.py", WITH_BLOCKS)]);
+    let caps: Value = serde_json::from_str(CAPS).unwrap();
+    let (mut c, _) = Client::start(caps, Some(dir.path())).await;
+    let u = uri(&dir.path().join("m.py"));
+    c.open(&u, WITH_BLOCKS).await;
+    let diags = c.diagnostics_until(&u, |d| d.iter().filter(|d| d["data"]["callee"] == "open").count() == 2).await;
+
+    // `fh.read()` inside `with open(path) as fh:`: the whole block, not the read alone.
+    let read = diags.iter().find(|d| d["data"]["callee"] == "io.TextIOWrapper.read").unwrap();
+    let acts = actions(&mut c, &u, std::slice::from_ref(read), None).await;
+    let whole = "Run the whole with open(path) as fh block in a thread with asyncio.to_thread";
+    assert_eq!(titles(&acts)[0], format!("{whole} [preferred]"), "{:?}", titles(&acts));
+    assert!(!titles(&acts).iter().any(|t| t.starts_with("Offload")), "{:?}", titles(&acts));
+    assert_eq!(acts[0]["kind"], "quickfix");
+    assert_eq!(acts[0]["data"]["applicability"], "unsafe");
+    let expected = WITH_BLOCKS.replace(
+        "    with open(path) as fh:\n        return fh.read()\n",
+        "    def _in_thread():\n        with open(path) as fh:\n            return fh.read()\n\n    return await asyncio.to_thread(_in_thread)\n",
+    );
+    assert_eq!(apply_edits(WITH_BLOCKS, &edits_for(&acts[0]["edit"], &u)), expected);
+    // The same as a refactoring, asked for alone.
+    let refactor = actions(&mut c, &u, std::slice::from_ref(read), Some("refactor.extract")).await;
+    assert_eq!(titles(&refactor), [whole]);
+    assert_eq!(refactor[0]["kind"], "refactor.extract");
+    assert_eq!(apply_edits(WITH_BLOCKS, &edits_for(&refactor[0]["edit"], &u)), expected);
+
+    // sqlite3: the connection is made and used in the one thread; `rows` comes back.
+    let connect = by_callee(&diags, "sqlite3.connect");
+    let acts = actions(&mut c, &u, std::slice::from_ref(connect), None).await;
+    let fix = acts.iter().find(|a| a["title"].as_str().unwrap().starts_with("Run the whole")).unwrap();
+    assert_eq!(
+        apply_edits(WITH_BLOCKS, &edits_for(&fix["edit"], &u)),
+        WITH_BLOCKS.replace(
+            "    with closing(sqlite3.connect(db)) as conn:\n        rows = conn.execute(\"SELECT name FROM t\").fetchall()\n",
+            "    def _in_thread():\n        with closing(sqlite3.connect(db)) as conn:\n            rows = conn.execute(\"SELECT name FROM t\").fetchall()\n        return rows\n\n    rows = await asyncio.to_thread(_in_thread)\n",
+        )
+    );
+
+    // A block that awaits stays: the action is disabled, with the reason.
+    let waits = diags.iter().filter(|d| d["data"]["callee"] == "open").nth(1).unwrap();
+    let acts = actions(&mut c, &u, std::slice::from_ref(waits), None).await;
+    let refused = acts
+        .iter()
+        .find(|a| a["title"].as_str().unwrap().starts_with("Run the whole") && a["kind"] == "quickfix")
+        .unwrap();
+    assert!(refused["disabled"]["reason"].as_str().unwrap().contains("awaits"), "{refused}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_with_a_lambda_argument_is_offloaded_with_it() {
+    let text = "import time\n\n\ndef _retry(f):\n    time.sleep(1)\n    return f()\n\n\nasync def go():\n    return _retry(lambda: 42)\n";
+    let dir = workspace(&[("m.py", text)]);
+    let caps: Value = serde_json::from_str(CAPS).unwrap();
+    let (mut c, _) = Client::start(caps, Some(dir.path())).await;
+    let u = uri(&dir.path().join("m.py"));
+    c.open(&u, text).await;
+    let diags = c.diagnostics_until(&u, |d| d.iter().any(|d| d["data"]["chain"] == true)).await;
+    let chain: Vec<Value> = diags.iter().filter(|d| d["data"]["chain"] == true).cloned().collect();
+    let acts = actions(&mut c, &u, &chain, None).await;
+    assert_eq!(titles(&acts)[0], "Offload _retry to a thread with asyncio.to_thread [preferred]");
+    assert_eq!(
+        apply_edits(text, &edits_for(&acts[0]["edit"], &u)),
+        format!(
+            "import asyncio\n{}",
+            text.replace("return _retry(lambda: 42)", "return await asyncio.to_thread(_retry, lambda: 42)")
+        )
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chain_is_made_async_down_to_httpx_or_refused_with_the_place() {
+    let text = "import requests\n\n\ndef internal_signing_op(op_num, request_id):\n    response = requests.get(f\"http://127.0.0.1:9000/{request_id}/{op_num}\", timeout=10)\n    return response.text\n\n\ndef sign_op1(request_id):\n    return internal_signing_op(1, request_id)\n\n\nasync def root(request_id):\n    return {\"signature\": sign_op1(request_id)}\n";
+    let cli = format!("{text}\n\ndef cli(request_id):\n    print(sign_op1(request_id))\n");
+    let dir = workspace(&[("m.py", text), ("c.py", &cli)]);
+    let caps: Value = serde_json::from_str(CAPS).unwrap();
+    let (mut c, _) = Client::start(caps, Some(dir.path())).await;
+    let u = uri(&dir.path().join("m.py"));
+    c.open(&u, text).await;
+    let diags = c.diagnostics_until(&u, |d| d.iter().any(|d| d["data"]["chain"] == true)).await;
+    let chain: Vec<Value> = diags.iter().filter(|d| d["data"]["chain"] == true).cloned().collect();
+    let acts = actions(&mut c, &u, &chain, None).await;
+    let title = "Make sign_op1, internal_signing_op async, await 2 call sites, and use httpx.AsyncClient instead of requests.get";
+    let fix = acts.iter().find(|a| a["title"] == title).unwrap_or_else(|| panic!("{:?}", titles(&acts)));
+    assert_eq!(fix["data"]["applicability"], "unsafe");
+    assert_eq!(
+        apply_edits(text, &edits_for(&fix["edit"], &u)),
+        "import httpx\n\n\nasync def internal_signing_op(op_num, request_id):\n    async with httpx.AsyncClient(follow_redirects=True) as client:\n        response = await client.get(f\"http://127.0.0.1:9000/{request_id}/{op_num}\", timeout=10)\n    return response.text\n\n\nasync def sign_op1(request_id):\n    return await internal_signing_op(1, request_id)\n\n\nasync def root(request_id):\n    return {\"signature\": await sign_op1(request_id)}\n"
+    );
+
+    // A sync caller off the chain: refused, and the reason names it and its line.
+    let cu = uri(&dir.path().join("c.py"));
+    c.open(&cu, &cli).await;
+    let diags = c.diagnostics_until(&cu, |d| d.iter().any(|d| d["data"]["chain"] == true)).await;
+    let chain: Vec<Value> = diags.iter().filter(|d| d["data"]["chain"] == true).cloned().collect();
+    let acts = actions(&mut c, &cu, &chain, None).await;
+    let refused = acts
+        .iter()
+        .find(|a| a["title"].as_str().unwrap().starts_with("Make sign_op1 and the functions"))
+        .unwrap_or_else(|| panic!("{:?}", titles(&acts)));
+    let reason = refused["disabled"]["reason"].as_str().unwrap();
+    assert!(reason.contains("line 18") && reason.contains("sync function cli"), "{reason}");
 }

@@ -18,6 +18,8 @@ fn fix_id(name: &str) -> Option<FixId> {
         "httpx" => FixId::Httpx,
         "async-sleep" => FixId::AsyncSleep,
         "async-file" => FixId::AsyncFile,
+        "offload-block" => FixId::OffloadBlock,
+        "make-async" => FixId::MakeAsync,
         "noqa" => FixId::Noqa,
         _ => return None,
     })

@@ -12,7 +12,7 @@ use std::collections::HashMap;
 
 use tree_sitter::Node;
 
-use super::{Applicability, Edit, FileContext, Fix, FixId, Fixes, Refusal, Target, httpx, imports};
+use super::{Applicability, Edit, FileContext, Fix, FixId, Fixes, Refusal, Target, block, chain, httpx, imports};
 use crate::catalog::FixKind;
 use crate::rules::Rule;
 use crate::settings::OffloadFlavor;
@@ -37,6 +37,8 @@ pub(crate) struct Memo {
     /// The httpx fix of a `with requests.Session() as s:` block (by the `with` node's id): every call
     /// on the session in the block shares it, so it is built once, not once per call.
     pub(super) sessions: RefCell<HashMap<usize, Fixes>>,
+    /// The whole-block fix of a sync `with` statement (by its node id), shared by its findings.
+    pub(super) blocks: RefCell<HashMap<usize, Fixes>>,
 }
 
 pub(super) fn collect(ctx: &FileContext<'_>, t: &Target, out: &mut Fixes) {
@@ -51,13 +53,20 @@ pub(super) fn collect(ctx: &FileContext<'_>, t: &Target, out: &mut Fixes) {
         noqa(ctx, t, out);
         return;
     };
+    // A blocking call that enters a sync `with` or goes through what it binds (`fh.read()` in `with
+    // open(p) as fh:`): the whole block moves to a thread, and offloading the call alone is not offered
+    // (entering and leaving the `with` would still block, and a sqlite3 connection is bound to its thread).
+    let mut whole = Fixes::default();
+    let block_fix =
+        t.rule.is_blocking() && block::tied_with(ctx, call).is_some_and(|w| block::offload_block(ctx, w, &mut whole));
     if t.chain {
-        if !t.kinds.is_empty() {
+        if !t.kinds.is_empty() && !block_fix {
             offload(ctx, t, call, out);
         }
     } else {
         for kind in &t.kinds {
             match kind {
+                FixKind::Offload if block_fix => {}
                 FixKind::Offload => offload(ctx, t, call, out),
                 FixKind::AsyncSleep => async_sleep(ctx, call, out),
                 FixKind::AsyncFile => async_file(ctx, t, call, out),
@@ -70,6 +79,12 @@ pub(super) fn collect(ctx: &FileContext<'_>, t: &Target, out: &mut Fixes) {
         && ctx.is_endpoint(def)
     {
         make_sync(ctx, def, false, out);
+    }
+    // After make-sync: a route that awaits nothing is simpler as a plain `def` than with a nested one.
+    out.fixes.append(&mut whole.fixes);
+    out.refused.append(&mut whole.refused);
+    if t.chain && t.rule.is_blocking() {
+        chain::make_async(ctx, t, call, out);
     }
     noqa(ctx, t, out);
 }
@@ -238,32 +253,75 @@ fn lazy_use<'t>(ctx: &FileContext<'t>, call: Node<'t>) -> Option<&'static str> {
 
 // ------------------------------------------------------------------------------------------ offload
 
-/// An argument whose code runs later, inside the callee: a lambda or a generator expression would then
-/// run in the worker thread instead of on the loop.
-fn deferred_argument(call: Node<'_>) -> Option<&'static str> {
+/// An argument whose code runs later, inside the callee: it would then run in the worker thread. A
+/// generator expression would be consumed there; a `lambda` written in the call, or a sync function of
+/// the caller passed by name, runs there too, which is fine unless it needs the event loop (a coroutine
+/// function, an API of the running loop).
+fn deferred_argument(ctx: &FileContext<'_>, call: Node<'_>) -> Option<String> {
     let args = call.child_by_field_name("arguments")?;
     if args.kind() == "generator_expression" {
-        return Some("its generator-expression argument would be consumed in the worker thread");
+        return Some("its generator-expression argument would be consumed in the worker thread".into());
     }
+    let def = enclosing_def(ctx, call);
     let mut c = args.walk();
     args.named_children(&mut c).find_map(|a| {
         let value = if a.kind() == "keyword_argument" { a.child_by_field_name("value")? } else { a };
         match value.kind() {
-            "lambda" => Some("a `lambda` argument would run in the worker thread, not on the event loop"),
-            "generator_expression" => Some("a generator-expression argument would be consumed in the worker thread"),
+            "lambda" => needs_the_loop_in(ctx.text, ctx.catalog, value, false)
+                .map(|why| format!("a `lambda` argument would run in the worker thread, and {why}")),
+            "generator_expression" => {
+                Some("a generator-expression argument would be consumed in the worker thread".into())
+            }
+            "identifier" => {
+                let name = ctx.node_text(value);
+                let nested = nested_def(ctx, def?, name)?;
+                if async_token(nested).is_some() {
+                    return Some(format!(
+                        "`{name}` is a coroutine function: called in the worker thread, it would only make a coroutine"
+                    ));
+                }
+                let body = nested.child_by_field_name("body")?;
+                needs_the_loop_in(ctx.text, ctx.catalog, body, false)
+                    .map(|why| format!("`{name}` would run in the worker thread, and {why}"))
+            }
             _ => None,
         }
     })
 }
 
-enum Offloader {
+/// A function named `name` defined directly in `def`'s body (not in a nested function or class).
+fn nested_def<'t>(ctx: &FileContext<'t>, def: Node<'t>, name: &str) -> Option<Node<'t>> {
+    let body = def.child_by_field_name("body")?;
+    let mut stack = vec![body];
+    let mut seen = 0;
+    let mut found = None;
+    while let Some(n) = stack.pop() {
+        seen += 1;
+        if seen > MAX_NODES {
+            return None;
+        }
+        if matches!(n.kind(), "function_definition" | "class_definition" | "lambda") {
+            if n.kind() == "function_definition"
+                && n.child_by_field_name("name").is_some_and(|x| ctx.node_text(x) == name)
+            {
+                found = Some(n);
+            }
+            continue;
+        }
+        let mut c = n.walk();
+        stack.extend(n.children(&mut c));
+    }
+    found
+}
+
+pub(super) enum Offloader {
     Threadpool(&'static str),
     Asyncio,
     Anyio,
     Trio,
 }
 
-fn offloader(ctx: &FileContext<'_>) -> Offloader {
+pub(super) fn offloader(ctx: &FileContext<'_>) -> Offloader {
     let im = &ctx.imports;
     let threadpool = || {
         if im.imports_module("starlette") && !im.imports_module("fastapi") {
@@ -294,13 +352,39 @@ fn offloader(ctx: &FileContext<'_>) -> Offloader {
     }
 }
 
-fn offloader_name(how: &Offloader) -> &'static str {
+pub(super) fn offloader_name(how: &Offloader) -> &'static str {
     match how {
         Offloader::Threadpool(_) => "run_in_threadpool",
         Offloader::Asyncio => "asyncio.to_thread",
         Offloader::Anyio => "anyio.to_thread.run_sync",
         Offloader::Trio => "trio.to_thread.run_sync",
     }
+}
+
+/// `offloader(func)`: a call of the offloader on a function that takes no argument, its import added.
+pub(super) fn offloader_call(
+    how: &Offloader,
+    im: &imports::Imports,
+    func: &str,
+    edits: &mut Vec<Edit>,
+    text: &str,
+) -> String {
+    let f = match how {
+        Offloader::Threadpool(module) => im.from_name(module, "run_in_threadpool", edits, text),
+        Offloader::Asyncio => im.module_attr("asyncio", "to_thread", edits, text),
+        Offloader::Anyio | Offloader::Trio => {
+            let module = if matches!(how, Offloader::Anyio) { "anyio" } else { "trio" };
+            match im.spelling(&format!("{module}.to_thread.run_sync")) {
+                Some(s) => s,
+                None if module == "anyio" => {
+                    im.module_attr("anyio.to_thread", "", edits, text);
+                    "anyio.to_thread.run_sync".to_string()
+                }
+                None => im.module_attr(module, "to_thread.run_sync", edits, text),
+            }
+        }
+    };
+    format!("{f}({func})")
 }
 
 impl FileContext<'_> {
@@ -339,8 +423,8 @@ fn offload(ctx: &FileContext<'_>, t: &Target, call: Node<'_>, out: &mut Fixes) {
     if let Some(why) = lazy_use(ctx, call) {
         return refuse(out, why.into());
     }
-    if let Some(why) = deferred_argument(call) {
-        return refuse(out, why.into());
+    if let Some(why) = deferred_argument(ctx, call) {
+        return refuse(out, why);
     }
     let Some((rest, keywords, names)) = rest_arguments(ctx, call) else { return };
     let mut edits = Vec::new();

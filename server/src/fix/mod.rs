@@ -14,6 +14,8 @@
 //! generator expression), the fix is not offered, and where it can explain why it says so
 //! ([`Refusal`]).
 
+mod block;
+mod chain;
 mod httpx;
 mod imports;
 mod kinds;
@@ -52,6 +54,10 @@ pub enum FixId {
     Httpx,
     AsyncSleep,
     AsyncFile,
+    /// A whole sync `with` block moved into a nested function run in a thread.
+    OffloadBlock,
+    /// The sync functions of a chain made `async def`, their calls awaited, the blocking call replaced.
+    MakeAsync,
     Noqa,
 }
 

@@ -29,7 +29,7 @@ const ANYIO_PROVIDERS: &[&str] = &["anyio", "fastapi", "starlette", "httpx"];
 
 /// The kinds the server advertises.
 pub fn kinds() -> Vec<CodeActionKind> {
-    vec![CodeActionKind::QUICKFIX, CodeActionKind::from(FIX_ALL)]
+    vec![CodeActionKind::QUICKFIX, CodeActionKind::REFACTOR_EXTRACT, CodeActionKind::from(FIX_ALL)]
 }
 
 /// A document as a code action request found it.
@@ -160,6 +160,51 @@ pub(super) fn actions(
                         disabled: Some(CodeActionDisabled { reason: super::plain(&r.reason) }),
                         ..Default::default()
                     }));
+                }
+            }
+        }
+    }
+
+    if wants(&params.context.only, CodeActionKind::REFACTOR_EXTRACT.as_str()) {
+        // The whole `with` block to a thread, as a refactoring: for the `with` statement under the cursor
+        // and for those the diagnostics' calls enter or go through (once each).
+        let cursor = offset(&rope, params.range.start, enc);
+        let mut found = vec![ctx.offload_block_at(cursor)];
+        for diag in &params.context.diagnostics {
+            if let Some(target) = target_of(diag, version, &rope, enc) {
+                found.push(ctx.offload_block_for(&target));
+            }
+        }
+        let mut seen: Vec<Vec<Edit>> = Vec::new();
+        for fixes in found {
+            if cancelled() {
+                return None;
+            }
+            for f in fixes.fixes {
+                if seen.contains(&f.edits) {
+                    continue;
+                }
+                out.push(CodeActionOrCommand::CodeAction(CodeAction {
+                    title: super::plain(&f.title),
+                    kind: Some(CodeActionKind::REFACTOR_EXTRACT),
+                    edit: Some(workspace_edit(caps.document_changes, &uri, version, &f.edits, &rope, enc)),
+                    data: Some(serde_json::json!({ "applicability": "unsafe" })),
+                    ..Default::default()
+                }));
+                seen.push(f.edits);
+            }
+            if caps.disabled_actions {
+                for r in fixes.refused {
+                    let title = super::plain(&r.title);
+                    let dup = out.iter().any(|a| matches!(a, CodeActionOrCommand::CodeAction(a) if a.title == title && a.kind == Some(CodeActionKind::REFACTOR_EXTRACT)));
+                    if !dup {
+                        out.push(CodeActionOrCommand::CodeAction(CodeAction {
+                            title,
+                            kind: Some(CodeActionKind::REFACTOR_EXTRACT),
+                            disabled: Some(CodeActionDisabled { reason: super::plain(&r.reason) }),
+                            ..Default::default()
+                        }));
+                    }
                 }
             }
         }

@@ -1,0 +1,377 @@
+//! Make the chain async, within one module: for a chain finding (a coroutine calls a sync function of
+//! the file that blocks further down), every sync function on the chain becomes `async def`, every call
+//! to one of them is awaited, and the blocking call at the end becomes its async counterpart (the async
+//! sleep, httpx or async file fix, written as if the function were already a coroutine).
+//!
+//! Refused, with the reason naming the place, where a converted function is used by code that cannot
+//! await it: a sync function that is not on the chain, module-level code, a lambda, a generator
+//! expression, or a reference that is not a call (a callback, `map(f, ...)`, `Depends(f)`); and where a
+//! function on the chain is decorated, a method, or a generator. Only the file is looked at: a function
+//! imported by another module is converted without its callers there, which is one reason why the fix
+//! is always unsafe (another: the blocking library is replaced by another one, with its own errors).
+
+use std::collections::{HashMap, HashSet, VecDeque};
+
+use tree_sitter::Node;
+
+use super::kinds::{self, MAX_NODES, await_allowed, awaited};
+use super::{Applicability, Edit, FileContext, Fix, FixId, Fixes, Refusal, Target};
+
+/// How many functions the search for the chain visits.
+const MAX_FUNCTIONS: usize = 256;
+
+/// The fixes for the blocking call at the end of the chain, in the order they are preferred.
+const COUNTERPARTS: &[FixId] = &[FixId::AsyncSleep, FixId::Httpx, FixId::AsyncFile];
+
+pub(super) fn make_async(ctx: &FileContext<'_>, t: &Target, call: Node<'_>, out: &mut Fixes) {
+    let Some(func) = call.child_by_field_name("function").filter(|f| f.kind() == "identifier") else { return };
+    let Some(callee) = t.callee.as_deref() else { return };
+    let first = ctx.node_text(func);
+    let title = format!("Make `{first}` and the functions it calls down to `{callee}` async");
+    let refuse = |out: &mut Fixes, reason: String| {
+        out.refused.push(Refusal { id: FixId::MakeAsync, title: title.clone(), reason })
+    };
+    let defs = module_functions(ctx);
+    let Some(end_spelling) = ctx.imports.spelling(callee) else {
+        return refuse(out, format!("`{callee}` is not called by its imported name in this module"));
+    };
+    // Breadth first from the called function to the first one that makes the blocking call.
+    let mut parent: HashMap<&str, &str> = HashMap::new();
+    let mut queue = VecDeque::from([first]);
+    let mut seen = HashSet::from([first]);
+    let mut end: Option<(&str, Vec<Node<'_>>)> = None;
+    while let Some(name) = queue.pop_front() {
+        if seen.len() > MAX_FUNCTIONS {
+            break;
+        }
+        let Some(def) = defs.get(name) else { continue };
+        let Some(body) = def.child_by_field_name("body") else { continue };
+        let calls = calls_in(ctx, body);
+        let ends: Vec<Node<'_>> = calls
+            .iter()
+            .filter(|c| c.child_by_field_name("function").is_some_and(|f| ctx.node_text(f) == end_spelling))
+            .copied()
+            .collect();
+        if !ends.is_empty() {
+            end = Some((name, ends));
+            break;
+        }
+        for c in calls {
+            if let Some(f) = c.child_by_field_name("function").filter(|f| f.kind() == "identifier") {
+                let next = ctx.node_text(f);
+                if defs.contains_key(next) && seen.insert(next) {
+                    parent.insert(next, name);
+                    queue.push_back(next);
+                }
+            }
+        }
+    }
+    let Some((last, ends)) = end else {
+        return refuse(
+            out,
+            format!(
+                "the chain from `{first}` to `{callee}` does not stay in this module (or calls it by another name)"
+            ),
+        );
+    };
+    let mut chain = vec![last];
+    while let Some(p) = parent.get(chain[chain.len() - 1]) {
+        chain.push(p);
+    }
+    chain.reverse();
+    let on_chain: HashSet<&str> = chain.iter().copied().collect();
+    let mut edits = Vec::new();
+    let mut sites: Vec<Node<'_>> = Vec::new();
+    for name in &chain {
+        let def = defs[name];
+        if ctx.up(def).is_some_and(|p| p.kind() == "decorated_definition") {
+            return refuse(
+                out,
+                format!("`{name}` is decorated: whatever the decorator does with it expects a sync function"),
+            );
+        }
+        if let Some(body) = def.child_by_field_name("body")
+            && let Some(why) = kinds::needs_the_loop_in(ctx.text, ctx.catalog, body, true)
+            && why.contains("generator")
+        {
+            return refuse(out, format!("`{name}` is a generator"));
+        }
+        match uses(ctx, name, def, &on_chain) {
+            Ok(calls) => sites.extend(calls),
+            Err(why) => return refuse(out, why),
+        }
+        edits.push(Edit { range: def.start_byte()..def.start_byte(), text: "async ".into() });
+    }
+    sites.sort_by_key(|c| c.start_byte());
+    for w in sites.windows(2) {
+        if w[1].start_byte() < w[0].end_byte() {
+            let line = w[1].start_position().row + 1;
+            return refuse(out, format!("calls to the chain's functions are nested at line {line}"));
+        }
+    }
+    for c in &sites {
+        edits.push(Edit { range: c.byte_range(), text: awaited(ctx, *c, ctx.node_text(*c)) });
+    }
+    edits.sort_by_key(|e| (e.range.start, e.range.end));
+    // The blocking calls at the end, rewritten in the text where their function is already a coroutine.
+    let Some(new_text) = super::apply(ctx.text, &edits) else { return };
+    let Some(tree) = crate::syntax::parse(&new_text, None) else { return };
+    let ctx2 = FileContext::new(&new_text, &tree, ctx.catalog, ctx.options);
+    let mut counterpart = None;
+    let mut end_edits = Vec::new();
+    for end in &ends {
+        let Some(range) = forward(&edits, end.byte_range()) else { return };
+        // A chain finding carries the fixes of the call to the helper: the end's are the catalog's.
+        let entry = ctx.catalog.blocking(callee).or_else(|| ctx.catalog.blocking(&format!("builtins.{callee}")));
+        let kinds = entry.map(|e| e.fixes.clone()).unwrap_or_default();
+        let t2 = Target { range, chain: false, kinds, ..t.clone() };
+        let fixes = ctx2.fixes(&t2);
+        let Some(fix) = COUNTERPARTS.iter().find_map(|id| fixes.fixes.iter().find(|f| f.id == *id)) else {
+            let why = fixes.refused.iter().find(|r| COUNTERPARTS.contains(&r.id)).map_or_else(
+                || format!("`{callee}` has no async counterpart loopsafe can write"),
+                |r| r.reason.clone(),
+            );
+            return refuse(out, format!("the call at line {}: {why}", end.start_position().row + 1));
+        };
+        let mut fix_edits = fix.edits.clone();
+        // The library's import, used by this call only, goes (the async sleep fix does it itself).
+        if let [_] = ends.as_slice()
+            && let Some(root) = ctx2
+                .call_node(&t2.range)
+                .and_then(|c| c.child_by_field_name("function"))
+                .and_then(kinds::root_identifier)
+            && !fix_edits.iter().any(|e| e.text.is_empty())
+            && let Some(stmt) = kinds::unused_import(&ctx2, ctx2.node_text(root), Some(root))
+        {
+            kinds::remove_statement(&ctx2, stmt, &mut fix_edits);
+            super::normalize(&mut fix_edits);
+        }
+        for e in &fix_edits {
+            let Some(range) = backward(&edits, e.range.clone()) else {
+                return refuse(
+                    out,
+                    format!(
+                        "the call at line {} shares its statement with a call to the chain",
+                        end.start_position().row + 1
+                    ),
+                );
+            };
+            end_edits.push(Edit { range, text: e.text.clone() });
+        }
+        counterpart.get_or_insert_with(|| fix.title.clone());
+    }
+    edits.extend(end_edits);
+    super::normalize(&mut edits);
+    if !super::verify::well_formed(ctx.text, &edits) {
+        return refuse(out, "the rewrites of the chain overlap".into());
+    }
+    let names: Vec<String> = chain.iter().map(|n| format!("`{n}`")).collect();
+    let title = format!(
+        "Make {} async, await {} call site{}, and {}",
+        names.join(", "),
+        sites.len(),
+        if sites.len() == 1 { "" } else { "s" },
+        counterpart.map(|c| lowercase_first(&c)).unwrap_or_default()
+    );
+    out.fixes.push(Fix { id: FixId::MakeAsync, title, applicability: Applicability::Unsafe, edits });
+}
+
+fn lowercase_first(s: &str) -> String {
+    let mut c = s.chars();
+    c.next().map(|f| f.to_lowercase().chain(c).collect()).unwrap_or_default()
+}
+
+/// The module's top-level sync functions (decorated ones too), by name.
+fn module_functions<'t>(ctx: &FileContext<'t>) -> HashMap<&'t str, Node<'t>> {
+    let root = ctx.tree.root_node();
+    let mut out = HashMap::new();
+    let mut c = root.walk();
+    for n in root.named_children(&mut c) {
+        let def = if n.kind() == "decorated_definition" { n.child_by_field_name("definition") } else { Some(n) };
+        let Some(def) = def.filter(|d| d.kind() == "function_definition") else { continue };
+        if def.child(0).is_some_and(|c| c.kind() == "async") {
+            continue;
+        }
+        if let Some(name) = def.child_by_field_name("name") {
+            out.insert(ctx.node_text(name), def);
+        }
+    }
+    out
+}
+
+/// The calls in a function body, not in nested functions or classes.
+fn calls_in<'t>(_ctx: &FileContext<'t>, body: Node<'t>) -> Vec<Node<'t>> {
+    let mut out = Vec::new();
+    let mut stack = vec![body];
+    let mut seen = 0;
+    while let Some(n) = stack.pop() {
+        seen += 1;
+        if seen > MAX_NODES {
+            break;
+        }
+        if matches!(n.kind(), "function_definition" | "class_definition") {
+            continue;
+        }
+        if n.kind() == "call" {
+            out.push(n);
+        }
+        let mut c = n.walk();
+        stack.extend(n.children(&mut c));
+    }
+    out.sort_by_key(|c| c.start_byte());
+    out
+}
+
+/// The calls of `name` in the file, each of which can be awaited once the chain is async; or why not.
+fn uses<'t>(
+    ctx: &FileContext<'t>,
+    name: &str,
+    def: Node<'t>,
+    on_chain: &HashSet<&str>,
+) -> Result<Vec<Node<'t>>, String> {
+    let mut calls = Vec::new();
+    let mut stack = vec![ctx.tree.root_node()];
+    let mut seen = 0;
+    let def_name = def.child_by_field_name("name").map(|n| n.id());
+    while let Some(n) = stack.pop() {
+        seen += 1;
+        if seen > MAX_NODES {
+            return Err("the file is too large to check".into());
+        }
+        if n.kind() == "identifier" && ctx.node_text(n) == name && Some(n.id()) != def_name {
+            let line = n.start_position().row + 1;
+            let parent = ctx.up(n);
+            let is_name_of =
+                |field: &str| parent.is_some_and(|p| p.child_by_field_name(field).is_some_and(|c| c.id() == n.id()));
+            let kind = parent.map(|p| p.kind()).unwrap_or_default();
+            if (kind == "attribute" && is_name_of("attribute")) || (kind == "keyword_argument" && is_name_of("name")) {
+                continue;
+            }
+            let Some(call) = parent.filter(|p| p.kind() == "call" && is_name_of("function")) else {
+                return Err(format!(
+                    "`{name}` is used without being called at line {line} (a callback cannot await it)"
+                ));
+            };
+            if kinds::already_awaited(ctx, call) {
+                return Err(format!("`{name}(...)` is already awaited at line {line}"));
+            }
+            match kinds::enclosing_def(ctx, call) {
+                None => return Err(format!("`{name}` is called at module level, line {line}")),
+                Some(d) if d.child(0).is_some_and(|c| c.kind() == "async") => {
+                    await_allowed(ctx, call).map_err(|why| format!("`{name}` at line {line}: {why}"))?;
+                }
+                Some(d) => {
+                    let caller = d.child_by_field_name("name").map_or("", |x| ctx.node_text(x));
+                    if !on_chain.contains(caller)
+                        || ctx.up(d).is_none_or(|p| !matches!(p.kind(), "module" | "decorated_definition"))
+                    {
+                        return Err(format!(
+                            "`{name}` is called at line {line} by the sync function `{caller}`, which is not on the chain"
+                        ));
+                    }
+                    // In a function made async: only a lambda or generator expression in between stops it.
+                    let mut m = ctx.up(call);
+                    while let Some(cur) = m.filter(|c| c.id() != d.id()) {
+                        if matches!(cur.kind(), "lambda" | "generator_expression") {
+                            return Err(format!(
+                                "`{name}` is called in a {} at line {line}",
+                                cur.kind().replace('_', " ")
+                            ));
+                        }
+                        m = ctx.up(cur);
+                    }
+                }
+            }
+            calls.push(call);
+        }
+        let mut c = n.walk();
+        stack.extend(n.children(&mut c));
+    }
+    Ok(calls)
+}
+
+/// `range` of the original text in the text with `edits` (sorted) applied; `None` when an edit touches it.
+fn forward(edits: &[Edit], range: std::ops::Range<usize>) -> Option<std::ops::Range<usize>> {
+    let mut delta: isize = 0;
+    for e in edits {
+        if e.range.end <= range.start {
+            delta += e.text.len() as isize - e.range.len() as isize;
+        } else if e.range.start >= range.end {
+            break;
+        } else {
+            return None;
+        }
+    }
+    Some((range.start as isize + delta) as usize..(range.end as isize + delta) as usize)
+}
+
+/// A range of the edited text back in the original text; `None` when it overlaps what `edits` wrote.
+fn backward(edits: &[Edit], range: std::ops::Range<usize>) -> Option<std::ops::Range<usize>> {
+    let mut delta: isize = 0;
+    for e in edits {
+        let start = (e.range.start as isize + delta) as usize;
+        let end = start + e.text.len();
+        if end <= range.start {
+            delta += e.text.len() as isize - e.range.len() as isize;
+        } else if start >= range.end {
+            break;
+        } else {
+            return None;
+        }
+    }
+    let back = |x: usize| (x as isize - delta) as usize;
+    Some(back(range.start)..back(range.end))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::{Catalog, FixKind};
+    use crate::fix::Options;
+    use crate::rules::Rule;
+
+    /// The make-async fix for the chain call `at` (the last one in `text`) whose end is `callee`.
+    pub(crate) fn make_async_for(text: &str, at: &str, callee: &str) -> Result<String, String> {
+        let tree = crate::syntax::parse(text, None).unwrap();
+        let options = Options::default();
+        let ctx = FileContext::new(text, &tree, Catalog::bundled(), &options);
+        let start = text.rfind(at).unwrap();
+        let target = Target {
+            rule: Rule::BlockingSleep,
+            callee: Some(callee.into()),
+            kinds: vec![FixKind::Offload],
+            range: start..start + at.trim_end().len(),
+            chain: true,
+        };
+        let fixes = ctx.fixes(&target);
+        match fixes.fixes.iter().find(|f| f.id == FixId::MakeAsync) {
+            Some(f) => Ok(crate::fix::apply(text, &f.edits).unwrap()),
+            None => Err(fixes.refused.iter().filter(|r| r.id == FixId::MakeAsync).map(|r| r.reason.clone()).collect()),
+        }
+    }
+
+    #[test]
+    fn a_sleep_chain_becomes_async() {
+        let text = "import time\n\n\ndef pause():\n    time.sleep(1)\n\n\ndef step():\n    pause()\n    return 1\n\n\nasync def main():\n    return step()\n";
+        assert_eq!(
+            make_async_for(text, "step()", "time.sleep").unwrap(),
+            "import asyncio\n\n\nasync def pause():\n    await asyncio.sleep(1)\n\n\nasync def step():\n    await pause()\n    return 1\n\n\nasync def main():\n    return await step()\n"
+        );
+    }
+
+    #[test]
+    fn a_use_that_cannot_await_refuses_with_its_place() {
+        let base = "import time\n\n\ndef pause():\n    time.sleep(1)\n\n\nasync def main():\n    pause()\n";
+        let cases = [
+            ("def cli():\n    pause()\n", "called at line 13 by the sync function `cli`"),
+            ("callbacks = [pause]\n", "used without being called at line 12"),
+            ("pause()\n", "called at module level, line 12"),
+            ("async def gen():\n    return list(pause() for _ in range(2))\n", "generator expression"),
+        ];
+        for (extra, why) in cases {
+            let text = format!("{base}\n\n{extra}");
+            let got = make_async_for(&text, "pause()\n", "time.sleep");
+            assert!(matches!(&got, Err(r) if r.contains(why)), "{text}\n{got:?}, expected {why:?}");
+        }
+    }
+}
