@@ -176,6 +176,7 @@ impl Document {
                     let start_point = point(&self.rope, start, lone_cr);
                     let old_end_point = point(&self.rope, end, lone_cr);
                     let before = self.columns(end);
+                    let blank = self.text[start..end].bytes().all(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r'));
                     let (sc, ec) = (self.rope.byte_to_char(start), self.rope.byte_to_char(end));
                     self.rope.remove(sc..ec);
                     self.rope.insert(sc, &change.text);
@@ -196,6 +197,7 @@ impl Document {
                         chars: after.1 - before.1,
                         utf16: after.2 - before.2,
                         utf8: after.3 - before.3,
+                        blank,
                     };
                     if let Some(edits) = trivia.as_mut() {
                         edits.push(edit);
