@@ -6,7 +6,8 @@ and the server's peak RSS; for both servers, in each file given: the time from e
 `publishDiagnostics` of that version (p50, p99, max) for what a person types in a coroutine's body (see
 `scenarios`): a new statement typed character by character through its broken states and erased, `x` at
 column 0 of a body line and deleted, a comment at the end of a line, a 7-line block pasted and deleted, a
-line deleted and restored. `ruff server` (rules ASYNC only) gets the same edits in the same run. Run it
+line deleted and restored, a statement typed after a function's last line, blank lines typed between two
+functions. `ruff server` (rules ASYNC only) gets the same edits in the same run. Run it
 with bench/lsp.sh.
 """
 import argparse
@@ -138,6 +139,24 @@ def body_line(lines):
     raise SystemExit("no coroutine body line to edit")
 
 
+def last_line(lines):
+    """The last line of a coroutine's body (a method: 8 spaces), a one-line statement followed by a
+    blank line and the next method (or its decorator): where a person adds a statement at the end of
+    a function, or blank lines between two. Returns its index and the body's indentation."""
+    import re
+    in_async = False
+    for i, l in enumerate(lines[:-2]):
+        m = re.match(r"^    (async )?def ", l)
+        if m:
+            in_async = bool(m.group(1))
+            continue
+        if (in_async and re.match(r"^        (return |[A-Za-z_][\w.]* = )[^#]*[\w)\]'\"]$", l)
+                and l.count("(") == l.count(")") and l.count("[") == l.count("]") and l.count("{") == l.count("}")
+                and lines[i + 1] == "" and re.match(r"^    (async def |def |@)", lines[i + 2])):
+            return i, 8
+    raise SystemExit("no last line of a coroutine to edit")
+
+
 def rng(line, col, end_line=None, end_col=None):
     return {"start": {"line": line, "character": col},
             "end": {"line": line if end_line is None else end_line, "character": col if end_col is None else end_col}}
@@ -190,6 +209,27 @@ def scenarios(lines, repeat):
         steps.append({"range": rng(at, 0, at + 1, 0), "text": ""})
         steps.append({"range": rng(at, 0), "text": line + "\n"})
     out.append(("line deleted and restored", steps))
+    # After a function's last line: a new line, the statement typed and erased as above, the line removed.
+    end, indent = last_line(lines)
+    pad = " " * indent
+    eol = u16(lines[end])
+    steps = []
+    for _ in range(repeat):
+        steps.append({"range": rng(end, eol), "text": "\n" + pad})
+        for k, ch in enumerate(STATEMENT):
+            steps.append({"range": rng(end + 1, indent + k), "text": ch})
+        for k in reversed(range(len(STATEMENT))):
+            steps.append({"range": rng(end + 1, indent + k, end + 1, indent + k + 1), "text": ""})
+        steps.append({"range": rng(end, eol, end + 1, indent), "text": ""})
+    out.append(("statement after a function's last line", steps))
+    # Blank lines typed between two functions (Enter three times on the blank line), then deleted.
+    steps = []
+    for _ in range(repeat * 7):
+        for _ in range(3):
+            steps.append({"range": rng(end + 1, 0), "text": "\n"})
+        for _ in range(3):
+            steps.append({"range": rng(end + 1, 0, end + 2, 0), "text": ""})
+    out.append(("blank lines between functions", steps))
     return at, out
 
 

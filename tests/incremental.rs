@@ -79,6 +79,7 @@ fn line_edit(old: &str, new: &str, start: usize, old_end: usize, new_end: usize)
         chars: after.1 - before.1,
         utf16: after.2 - before.2,
         utf8: after.3 - before.3,
+        blank: old[start..old_end].bytes().all(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r')),
     }
 }
 
@@ -102,10 +103,16 @@ fn edits_analysed_alone_match_the_whole_file() {
         for step in 0..150 {
             // A position on an indented line (most are in function bodies), on a character boundary.
             let index = LineIndex::new(&text);
-            let lines: Vec<usize> =
-                (0..index.line_count()).filter(|&l| text[index.line_range(&text, l)].starts_with("    ")).collect();
+            // Blank lines too (between functions, or after a function's last line) one time in four.
+            let blank = rng.next().is_multiple_of(4);
+            let lines: Vec<usize> = (0..index.line_count())
+                .filter(|&l| {
+                    let line = &text[index.line_range(&text, l)];
+                    if blank { line.trim().is_empty() } else { line.starts_with("    ") }
+                })
+                .collect();
             if lines.is_empty() {
-                break;
+                continue;
             }
             // Half the time on the line of the previous edit, as one types: the function's previous
             // parse is then reused, and an edit inside one statement splices only that statement.

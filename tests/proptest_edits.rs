@@ -846,6 +846,68 @@ fn typing_in_a_function_stays_local_through_syntax_errors() {
     assert!(paths.broken.get() > 10, "states with a syntax error: {}", paths.broken.get());
 }
 
+/// What a person types after a function's last line (issue 13): a new line and a statement at the end
+/// of a method, of the last method of a class (the class grows with it) and of the last function of the
+/// file, through the broken states, then erased; blank lines typed and deleted between two methods and
+/// between a class and a function. Every keystroke is analysed with the function it follows, and the
+/// result equals the reference after each one.
+#[test]
+fn typing_after_a_functions_last_line_stays_local() {
+    let text = "import requests\nimport time\n\n\nclass Bot:\n    async def fetch(self, url):\n        data = None\n        time.sleep(1)\n        return data\n\n    def helper(self):\n        return requests.get('u')\n\n\nasync def main():\n    await Bot().fetch('x')\n";
+    let mut notifications = vec![vec![Change::Full(text.into())]];
+    let typed = "resp = requests.get(url, timeout=5)";
+    // (the function's last line, its length, the body's indentation)
+    for (line, len, indent) in [(8u16, 19u16, 8u16), (11, 32, 8), (15, 26, 4)] {
+        notifications.push(vec![range(line, len, 0, len, &format!("\n{}", " ".repeat(indent as usize)))]);
+        for (i, ch) in typed.chars().enumerate() {
+            notifications.push(vec![range(line + 1, indent + i as u16, 0, indent + i as u16, &ch.to_string())]);
+        }
+        for i in (0..typed.len() as u16).rev() {
+            notifications.push(vec![range(line + 1, indent + i, 0, indent + i + 1, "")]);
+        }
+        notifications.push(vec![range(line, len, 1, indent, "")]);
+    }
+    // Blank lines between two methods (line 9), and between the class and the function (line 12).
+    for line in [9u16, 12] {
+        for _ in 0..3 {
+            notifications.push(vec![range(line, 0, 0, 0, "\n")]);
+        }
+        for _ in 0..3 {
+            notifications.push(vec![range(line, 0, 1, 0, "")]);
+        }
+    }
+    let n = notifications.len();
+    let case = Case {
+        source: Source { lines: Vec::new(), broken: false, eol: Eol::Lf, indent: "    " },
+        encoding: Encoding::Utf16,
+        notifications,
+    };
+    let paths = Paths::default();
+    if let Err(e) = check(&case, &paths) {
+        panic!("{e}");
+    }
+    assert_eq!((paths.whole.get(), paths.local.get()), (1, n - 1), "whole-file analyses");
+    assert!(paths.broken.get() > 10, "states with a syntax error: {}", paths.broken.get());
+}
+
+/// Found by this test: a statement pasted at the start of a `def` line that follows a class's last
+/// method (`\n    self.client = ...` before `async def f`) was analysed as typed after that method's last
+/// line, while the rest of the line (`async def f():`) was code of its own: the function after it kept
+/// its old facts. An edit after a function's last line stays local only when nothing follows it on its
+/// line.
+#[test]
+fn a_statement_pasted_before_the_next_def_after_a_method() {
+    regression(
+        Encoding::Utf16,
+        vec![
+            vec![Change::Full(
+                "\nclass C:\n    def m(self):\n        time.sleep(1)\nasync def f():\n    pass\n".into(),
+            )],
+            vec![range(4, 0, 0, 0, "\n    self.client = requests.Session()")],
+        ],
+    );
+}
+
 /// Found by this test (seed 7): a `#` typed inside a decorator (`@a#pp.get(...)`) makes the rest of the
 /// line a comment inside the decorated definition, whose facts keep a copy of the decorator's text;
 /// typing in that comment was moved as a comment-only edit, and the copy kept the old text. A comment

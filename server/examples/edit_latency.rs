@@ -42,7 +42,7 @@ fn main() {
     for i in 0..n {
         let (old_end, new_end, d) = if i % 2 == 0 { (at, at + 1, 1) } else { (at + 1, at, -1) };
         text.replace_range(at..old_end, if i % 2 == 0 { "x" } else { "" });
-        let edit = LineEdit { start: at, old_end, new_end, line, lines: 0, chars: d, utf16: d, utf8: d };
+        let edit = LineEdit { start: at, old_end, new_end, line, lines: 0, chars: d, utf16: d, utf8: d, blank: d > 0 };
         let t = Instant::now();
         match analysis::reanalyze_edit(&mut facts, &analysis, &text, &edit, catalog, &settings) {
             Ok(a) => analysis = a,

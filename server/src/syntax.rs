@@ -190,7 +190,12 @@ pub fn parse_range(text: &str, range: std::ops::Range<usize>, old: Option<&Tree>
     RANGE_PARSER.with(|p| {
         let mut p = p.borrow_mut();
         p.set_included_ranges(&[r]).ok()?;
-        p.parse(without_nul(text), old)
+        // Only the range is read: a NUL elsewhere does not matter, and the check costs one pass over
+        // the range, not over the whole file, on every keystroke.
+        let bytes = text.as_bytes();
+        let input =
+            if bytes[range.clone()].contains(&0) { without_nul(text) } else { std::borrow::Cow::Borrowed(bytes) };
+        p.parse(input, old)
     })
 }
 

@@ -358,6 +358,38 @@ impl Facts {
             .then_some(id)
     }
 
+    /// The function an edit at `start` follows, when it is not inside a function's body: the module
+    /// function or method that ends last before `start`, with only spaces and line breaks between its
+    /// end and `start` (typing after a function's last line, or on blank lines after it). What is typed
+    /// there may extend the function (`analysis::reanalyze_edit` parses it with what follows).
+    pub fn unit_before(&self, text: &str, start: usize) -> Option<ScopeId> {
+        let mut best: Option<ScopeId> = None;
+        for (id, s) in self.scopes.iter().enumerate() {
+            // On equal ends, the first (outermost) one.
+            if s.kind == ScopeKind::Function
+                && s.range.end <= start
+                && best.is_none_or(|b| self.scopes[b].range.end < s.range.end)
+            {
+                best = Some(id);
+            }
+        }
+        let id = best?;
+        let s = &self.scopes[id];
+        if s.body.start >= s.body.end
+            || !text.get(s.range.end..start)?.bytes().all(|b| matches!(b, b' ' | b'\n' | b'\r'))
+        {
+            return None;
+        }
+        let mut up = s.parent;
+        while let Some(p) = up {
+            if matches!(self.scopes[p].kind, ScopeKind::Function | ScopeKind::Lambda) {
+                return None;
+            }
+            up = self.scopes[p].parent;
+        }
+        Some(id)
+    }
+
     /// The calls, attribute reads and context managers that start in `range`, as index ranges.
     fn items_starting_in(&self, range: Range<usize>) -> (Range<usize>, Range<usize>, Range<usize>) {
         let calls = self.calls.partition_point(|c| c.range.start < range.start)
@@ -430,13 +462,16 @@ impl Facts {
     /// new facts' extent, for the analysis to redo just that part.
     /// `None`, with the facts unchanged, when the function's signature holds a scope (a lambda in a
     /// default value: the function's scopes would not follow it contiguously), or when the function no
-    /// longer ends where the edit moved its end.
+    /// longer ends where the edit moved its end, or at `end` when that is given: the caller then
+    /// checked that the whole file's parse ends it there too (statements typed after its last line,
+    /// or its last statement erased), and the enclosing classes that ended with it end there too.
     pub fn splice_unit(
         &mut self,
         unit: ScopeId,
         edit: (usize, usize, usize),
         text: &str,
         tree: &Tree,
+        end: Option<usize>,
     ) -> Option<Spliced> {
         let (start, old_end, new_end) = edit;
         let d = Shift { from: old_end, by: new_end as isize - old_end as isize, scopes_from: usize::MAX, scopes_by: 0 };
@@ -447,9 +482,11 @@ impl Facts {
         // A function that now ends elsewhere than where the edit moved its end (trailing spaces or a
         // comment became part of it, or stopped being): where enclosing classes end follows rules of
         // the whole file's parse, so the whole file is parsed.
-        if def.range.end != d.pos(self.scopes[unit].range.end) {
+        let moved_end = d.pos(self.scopes[unit].range.end);
+        if def.range.end != end.unwrap_or(moved_end) {
             return None;
         }
+        let def_end = def.range.end;
         let body = def.body.clone();
         if raw.defs.iter().any(|d| {
             d.scope.range.start != def_start && !(body.start <= d.scope.body.start && d.scope.body.end <= body.end)
@@ -489,6 +526,22 @@ impl Facts {
         let parent = self.scopes[unit].parent.map(|p| d.scope(p));
         self.scopes.splice(old.clone(), std::iter::empty());
         let (calls, attributes, enters) = self.rebuild(cuts, &d, text, raw, unit, parent.map(|p| (p, kept_decorators)));
+        if def_end != moved_end {
+            // The classes it was the last statement of end with it.
+            let mut up = parent;
+            while let Some(p) = up {
+                let s = &mut self.scopes[p];
+                if s.kind != ScopeKind::Module {
+                    if s.range.end == moved_end {
+                        s.range.end = def_end;
+                    }
+                    if s.body.end == moved_end {
+                        s.body.end = def_end;
+                    }
+                }
+                up = s.parent;
+            }
+        }
         let new = unit..unit + new_count;
         let leaked_after = self.scopes[new.clone()].iter().any(|s| s.leaks);
         Some(Spliced {

@@ -280,11 +280,35 @@ pub fn reanalyze_edit(
     catalog: &Catalog,
     settings: &Settings,
 ) -> Result<FileAnalysis, NotLocal> {
-    let unit = facts.unit_at(edit.start, edit.old_end).ok_or(NotLocal::Outside)?;
+    // Inside a function's body, or after its last line (only blank text replaced): what is typed there
+    // is parsed with the function, which it may extend.
+    let (unit, after) = match facts.unit_at(edit.start, edit.old_end) {
+        Some(unit) => (unit, false),
+        // Nothing may follow the edit on its line: code there is not the function's.
+        None if edit.blank
+            && text[edit.new_end..].bytes().take_while(|&b| b != b'\n' && b != b'\r').all(|b| b == b' ') =>
+        {
+            (facts.unit_before(text, edit.start).ok_or(NotLocal::Outside)?, true)
+        }
+        None => return Err(NotLocal::Outside),
+    };
     let old_range = facts.scopes[unit].range.clone();
-    let new_end = edit.offset(old_range.end);
-    let unit_parse = parse_unit(text, old_range.start, new_end, facts, edit).ok_or(NotLocal::Syntax)?;
+    let moved_end = edit.offset(old_range.end);
+    let unit_parse =
+        parse_unit(text, old_range.start, moved_end.max(edit.new_end), facts, edit).ok_or(NotLocal::Syntax)?;
     let UnitParse { range: parsed, tree, before, broken, masked } = unit_parse;
+    // Lines left of the `def` typed after it are code of their own (a module-level statement, a string
+    // opened there): not the function's, even with the function's text masked.
+    if after && masked.is_some() {
+        return Err(NotLocal::Syntax);
+    }
+    // Where the function ends now, when not where the edit moved its end (see `ends_before_code`).
+    let end = match function_end(&tree) {
+        Some(end) if end == moved_end => None,
+        Some(end) if masked.is_none() && (!broken || end == parsed.end) && ends_before_code(text, end) => Some(end),
+        _ if after => return Err(NotLocal::Syntax),
+        _ => None,
+    };
 
     // Where the function's summaries are: functions and classes are summarized in scope order.
     let named_fn = |s: &facts::Scope| s.kind == ScopeKind::Function && s.name.is_some();
@@ -311,7 +335,7 @@ pub fn reanalyze_edit(
     let spliced = before
         .filter(|_| !broken)
         .and_then(|before| facts.splice_statement(unit, at, text, &tree, &before))
-        .or_else(|| facts.splice_unit(unit, at, masked.as_deref().unwrap_or(text), &tree))
+        .or_else(|| facts.splice_unit(unit, at, masked.as_deref().unwrap_or(text), &tree, end))
         .ok_or(NotLocal::Outside)?;
     // The function's range in the new facts; it is listed in `broken` while its text has errors.
     let def_range = facts.scopes[unit].range.clone();
@@ -351,9 +375,13 @@ pub fn reanalyze_edit(
         let old = old_leaked.map(|v| {
             v.into_iter()
                 .map(|(s, kind, name, value)| (moved(s).unwrap_or(s), kind, name, map_value(value, &moved)))
-                .collect()
+                .collect::<Vec<Leaked>>()
         });
-        new.is_some() && old == new.map(|v| v.into_iter().map(|(s, k, n, v)| (s, k, n, Some(v))).collect::<Vec<_>>())
+        let new = new.map(|v| v.into_iter().map(|(s, k, n, v)| (s, k, n, Some(v))).collect::<Vec<_>>());
+        match (old, new) {
+            (Some(old), Some(new)) => old == new || same_self_attrs(facts, &old, &new),
+            _ => false,
+        }
     };
     if !same_leaks || !same_endpoints_elsewhere || yields_before != facts.scopes[unit].has_yield {
         // The edit changed what other functions' names resolve to (what a call of the function returns
@@ -411,6 +439,27 @@ fn kept_cuts(old: &FileAnalysis, unit: &Range<usize>, edit: &LineEdit) -> Vec<Cu
     };
     shift::shift(&mut kept, edit);
     kept.cuts
+}
+
+/// What a function binds in another scope: `(scope, self attribute, name, value)`.
+type Leaked = (ScopeId, bool, Box<str>, Option<resolve::Value>);
+
+/// A function's bindings in other scopes (`leaked_values`, before and after an edit) that differ only
+/// by `self.x` assignments the analysis cannot type (`self.x = False`) leave every other function's
+/// analysis as it was: a class member resolves to its first typed `self.x` assignment
+/// (`Resolver::member`), so untyped ones only matter when they are all there is, or when the name has
+/// no assignment left (its bases are then looked up).
+fn same_self_attrs(facts: &Facts, old: &[Leaked], new: &[Leaked]) -> bool {
+    let untyped = |e: &&Leaked| e.1 && e.3 == Some(resolve::Value::Unknown);
+    let typed = |v: &[Leaked]| v.iter().filter(|e| !untyped(e)).cloned().collect::<Vec<_>>();
+    if typed(old) != typed(new) {
+        return false;
+    }
+    let count = |v: &[Leaked], s: ScopeId, n: &str| v.iter().filter(|e| e.1 && e.0 == s && *e.2 == *n).count();
+    old.iter().chain(new).filter(untyped).all(|(s, _, name, _)| {
+        let now = facts.scopes.get(*s).and_then(|c| c.self_attrs.get(name)).map_or(0, Vec::len);
+        now > 0 && now + count(old, *s, name) > count(new, *s, name)
+    })
 }
 
 /// The values of what function `unit` (whose statements bind in `range`) binds in its ancestors' scopes, in a
@@ -548,7 +597,10 @@ fn parse_unit(text: &str, start: usize, end: usize, facts: &mut Facts, edit: &Li
             masked: None,
         });
     }
-    parse_broken_unit(text, line_start, start, end)
+    // Without the spaces that end its last line (typing `resp = `): the function ends before them,
+    // and a parse of it alone to its end (`analyze_with_broken`) is then the same parse.
+    let trimmed = end - text.as_bytes()[start..end].iter().rev().take_while(|&&b| b == b' ').count();
+    parse_broken_unit(text, line_start, start, trimmed)
 }
 
 /// What the language server's analysis of `text` is while the functions `broken` (their ranges, as
@@ -576,12 +628,31 @@ pub fn analyze_with_broken(
         let unit = facts.scopes.iter().position(|s| s.kind == ScopeKind::Function && s.range == *r)?;
         let parse = parse_broken_unit(text, line_start(text, r.start), r.start, r.end)?;
         let at = (r.start, r.end, r.end);
-        facts.splice_unit(unit, at, parse.masked.as_deref().unwrap_or(text), &parse.tree)?;
+        facts.splice_unit(unit, at, parse.masked.as_deref().unwrap_or(text), &parse.tree, None)?;
     }
     facts.broken = broken.to_vec();
     let mut analysis = analyze_facts(text, &facts, catalog, settings, true);
     analysis.cuts = nesting_cuts(&placeholder, &tree);
     Some((facts, analysis))
+}
+
+/// The end of the function a parse of one function holds (see `one_function`).
+fn function_end(tree: &Tree) -> Option<usize> {
+    let root = tree.root_node();
+    let def = root.named_children(&mut root.walk()).find(|n| n.kind() != "comment")?;
+    (def.kind() == "function_definition").then(|| def.end_byte())
+}
+
+/// Whether only spaces and line breaks follow `end` up to the next line that is not blank (or the end
+/// of the text), which is code, not a comment: a function parsed alone that ends at `end` then ends
+/// there in the whole file's parse too, when that line is indented no deeper than its `def` (which
+/// `parse_unit` checks). Where a comment there goes depends on what follows it.
+fn ends_before_code(text: &str, end: usize) -> bool {
+    let rest = &text.as_bytes()[end..];
+    match rest.iter().position(|&b| !matches!(b, b' ' | b'\n' | b'\r')) {
+        None => true,
+        Some(i) => !matches!(rest[i], b'#' | b'\t' | b'\\') && rest[..i].iter().any(|&b| matches!(b, b'\n' | b'\r')),
+    }
 }
 
 fn line_start(text: &str, at: usize) -> usize {

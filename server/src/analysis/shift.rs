@@ -24,6 +24,8 @@ pub struct LineEdit {
     pub chars: i64,
     pub utf16: i64,
     pub utf8: i64,
+    /// The replaced bytes were only spaces, tabs and line breaks (or none).
+    pub blank: bool,
 }
 
 impl LineEdit {

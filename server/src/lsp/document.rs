@@ -56,6 +56,8 @@ pub struct Document {
     pub edits: Option<Vec<InputEdit>>,
     /// The version whose analysis panicked (the document keeps its last good analysis).
     pub failed: Option<i32>,
+    /// `text` has a lone `\r` (see `point`): kept, so that an edit does not scan the whole text for one.
+    lone_cr: bool,
 }
 
 /// A whole-file analysis of one version of a document, running on a blocking thread.
@@ -90,6 +92,7 @@ impl Document {
     pub fn new(text: String, version: i32) -> Document {
         Document {
             version,
+            lone_cr: has_lone_cr(&text),
             rope: Rope::from_str(&text),
             text,
             tree: None,
@@ -155,7 +158,7 @@ impl Document {
         let mut trivia = current.then(Vec::new);
         let mut last = None;
         // tree-sitter counts rows at `\n` only: points differ from the rope's lines after a lone `\r`.
-        let mut lone_cr = has_lone_cr(&self.text);
+        let mut lone_cr = self.lone_cr;
         for change in changes {
             match change.range {
                 None => {
@@ -176,6 +179,7 @@ impl Document {
                     let start_point = point(&self.rope, start, lone_cr);
                     let old_end_point = point(&self.rope, end, lone_cr);
                     let before = self.columns(end);
+                    let blank = self.text[start..end].bytes().all(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r'));
                     let (sc, ec) = (self.rope.byte_to_char(start), self.rope.byte_to_char(end));
                     self.rope.remove(sc..ec);
                     self.rope.insert(sc, &change.text);
@@ -196,6 +200,7 @@ impl Document {
                         chars: after.1 - before.1,
                         utf16: after.2 - before.2,
                         utf8: after.3 - before.3,
+                        blank,
                     };
                     if let Some(edits) = trivia.as_mut() {
                         edits.push(edit);
@@ -218,6 +223,7 @@ impl Document {
                 }
             }
         }
+        self.lone_cr = lone_cr;
         match (trivia, last) {
             (Some(edits), _) if self.tree.is_some() => Applied::Trivia(edits),
             (_, Some(edit))
