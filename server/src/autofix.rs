@@ -307,7 +307,7 @@ pub fn attach_fixes(report: &mut Report, catalog: &Catalog, options: &Options) {
                                         applicability: f.applicability,
                                         same_as: None,
                                     };
-                                    (reported, shared.filter(|s| s.id == f.id))
+                                    (reported, shared.iter().find(|s| s.id == f.id).copied())
                                 })
                                 .collect();
                             computed.push((i, fixes));

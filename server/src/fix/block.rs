@@ -29,7 +29,7 @@ use std::ops::Range;
 use tree_sitter::Node;
 
 use super::kinds::{self, MAX_NODES, short};
-use super::{Applicability, Edit, FileContext, Fix, FixId, Fixes, Refusal, imports};
+use super::{Applicability, Edit, FileContext, Fix, FixId, Fixes, Refusal, Shared, imports};
 
 /// How many ancestors the search for a `with` around a call climbs.
 const MAX_CLIMB: usize = 256;
@@ -395,15 +395,32 @@ fn multiline_strings(ctx: &FileContext<'_>, root: Node<'_>) -> Option<Vec<Range<
 }
 
 /// The whole-block fix for the `with` statement `with`, into `out` (a fix or a refusal); whether a fix
-/// was offered. Memoized per statement: every finding of the block asks for it.
+/// was offered. Memoized per statement and checked once: every finding of the block asks for it, and
+/// it fixes them all, so it is a [`Shared`] fix (in a sharing context only the first finding asking
+/// gets its edits, which hold the whole block: once per finding would be quadratic in the block).
 pub(super) fn offload_block(ctx: &FileContext<'_>, with: Node<'_>, out: &mut Fixes) -> bool {
     let mut memo = ctx.memo.blocks.borrow_mut();
-    let got = memo.entry(with.id()).or_insert_with(|| {
-        let mut f = Fixes::default();
-        build(ctx, with, &mut f);
-        f
-    });
-    out.fixes.extend(got.fixes.iter().cloned());
+    let (got, first) = match memo.entry(with.id()) {
+        std::collections::hash_map::Entry::Occupied(e) => (e.into_mut(), false),
+        std::collections::hash_map::Entry::Vacant(e) => {
+            let mut f = Fixes::default();
+            build(ctx, with, &mut f);
+            f.fixes.retain_mut(|fix| {
+                super::normalize(&mut fix.edits);
+                !fix.edits.is_empty() && !ctx.breaks_syntax(&fix.edits)
+            });
+            (e.insert(f), true)
+        }
+    };
+    for fix in &got.fixes {
+        out.shared.push(Shared { id: fix.id, block: with.start_byte() });
+        if first || !ctx.sharing {
+            out.fixes.push(fix.clone());
+        } else {
+            let (id, title, applicability) = (fix.id, fix.title.clone(), fix.applicability);
+            out.fixes.push(Fix { id, title, applicability, edits: Vec::new() });
+        }
+    }
     out.refused.extend(got.refused.iter().cloned());
     !got.fixes.is_empty()
 }

@@ -248,7 +248,7 @@ fn session_fix(ctx: &FileContext<'_>, s: Session<'_>, out: &mut Fixes) {
         }
     };
     if let Some(fix) = known.fixes.first() {
-        out.shared = Some(Shared { id: fix.id, block });
+        out.shared.push(Shared { id: fix.id, block });
         if first || !ctx.sharing {
             out.fixes.push(fix.clone());
         } else {

@@ -83,6 +83,7 @@ pub(super) fn collect(ctx: &FileContext<'_>, t: &Target, out: &mut Fixes) {
     // After make-sync: a route that awaits nothing is simpler as a plain `def` than with a nested one.
     out.fixes.append(&mut whole.fixes);
     out.refused.append(&mut whole.refused);
+    out.shared.append(&mut whole.shared);
     if t.chain && t.rule.is_blocking() {
         chain::make_async(ctx, t, call, out);
     }

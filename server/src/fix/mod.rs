@@ -124,8 +124,9 @@ pub struct Fixes {
     /// Safest first; the suppression last.
     pub fixes: Vec<Fix>,
     pub refused: Vec<Refusal>,
-    /// The fix in `fixes` (of this kind) that rewrites a whole block, and so fixes every finding in it.
-    pub shared: Option<Shared>,
+    /// The fixes in `fixes` (one of each kind) that rewrite a whole block, and so fix every finding in
+    /// it: a request on a session can have both the httpx rewrite and the whole-block offload.
+    pub shared: Vec<Shared>,
 }
 
 /// A fix that rewrites a whole block and so fixes every finding in it: the httpx rewrite of a
@@ -290,9 +291,9 @@ impl<'a> FileContext<'a> {
         if automatic_only {
             out.fixes.retain(|f| f.id.is_automatic());
         }
-        let shared = out.shared;
+        let shared = std::mem::take(&mut out.shared);
         out.fixes.retain_mut(|f| {
-            if f.edits.is_empty() && shared.is_some_and(|s| s.id == f.id) {
+            if f.edits.is_empty() && shared.iter().any(|s| s.id == f.id) {
                 // A shared fix, checked when its first finding was asked about.
                 return true;
             }
@@ -300,6 +301,7 @@ impl<'a> FileContext<'a> {
             !f.edits.is_empty() && !self.breaks_syntax(&f.edits)
         });
         out.fixes.sort_by_key(|f| (f.id == FixId::Noqa, f.applicability));
+        out.shared = shared;
         out
     }
 
@@ -548,7 +550,7 @@ fn fix_rounds(
             let Some(fix) = fixes.fixes.into_iter().find(|f| choose(f)) else {
                 continue;
             };
-            let block = shared.filter(|s| s.id == fix.id).map(|s| s.block);
+            let block = shared.iter().find(|s| s.id == fix.id).map(|s| s.block);
             if fix.edits.is_empty() {
                 // The rewrite of a whole block, which an earlier finding in it brought in: it fixes this
                 // finding too (its edits were checked with the others then).
