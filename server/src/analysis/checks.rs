@@ -199,6 +199,10 @@ fn blocking_call(
         return None;
     }
     let mut f = catalog_finding(r, entry, &q, call.func_range.clone(), Some(call.range.clone()), scope, endpoints);
+    if let Some(guard) = lazy_guard(r, call.range.start, scope) {
+        f.tier = crate::rules::Tier::Hint;
+        f.message.push_str(&once_note(&guard));
+    }
     // `asyncio.to_thread(requests.get(url))` calls `requests.get` here, on the loop.
     if let Some(outer) = &call.outer
         && is_offloader(r, outer)
@@ -209,6 +213,122 @@ fn blocking_call(
         ));
     }
     Some(f)
+}
+
+/// The guard of one-time work around a blocking call at `at` in function `scope`: an enclosing
+/// `if X is None:` or `if not X:` whose `X` is an attribute of the instance or class (`self._client`,
+/// `cls._pool`) that a method other than `__init__` assigns, or a `global` name this function assigns
+/// (`_client = boto3.client(...)` after `global _client`). The call then runs on first use only, like a
+/// memoized helper's. Returns the guard as written (`if self._client is None`).
+///
+/// Blocks are read from the indentation of the lines above the call, within the function's body (at
+/// most `GUARD_LINES` lines back): a line indented less than everything after it is the header of a
+/// block the call is in. A call in the `else`/`elif` branch of such an `if` is not guarded by it.
+pub(super) fn lazy_guard(r: &Resolver<'_>, at: usize, scope: ScopeId) -> Option<String> {
+    const GUARD_LINES: usize = 400;
+    const GUARD_BYTES: usize = 32 * 1024;
+    let facts = r.facts;
+    let s = &facts.scopes[scope];
+    if s.kind != ScopeKind::Function || at < s.body.start || at > s.body.end {
+        return None;
+    }
+    let text = r.text;
+    // Bounded in bytes too: a 1 MB line of calls must not be scanned once per call.
+    let boundary = |mut i: usize| {
+        i = i.min(text.len());
+        while !text.is_char_boundary(i) {
+            i += 1;
+        }
+        i
+    };
+    // The start of the body's first line, so that its indentation is read whole.
+    let lo = boundary(s.body.start.saturating_sub(GUARD_BYTES));
+    let body_line = text[lo..s.body.start.min(text.len())].rfind('\n').map_or(s.body.start, |i| lo + i + 1);
+    let floor = boundary(body_line.max(at.saturating_sub(GUARD_BYTES)));
+    let line_start = |pos: usize| text[floor..pos].rfind('\n').map_or(floor, |i| floor + i + 1);
+    let indent = |line: &str| line.len() - line.trim_start_matches([' ', '\t']).len();
+    let mut pos = line_start(at.min(text.len()).max(floor));
+    let mut min = indent(&text[pos..]);
+    let mut branch_at: Option<usize> = None;
+    for _ in 0..GUARD_LINES {
+        if pos <= floor {
+            break;
+        }
+        let start = line_start(pos - 1);
+        let line = &text[start..pos - 1];
+        pos = start;
+        if start <= floor && floor > body_line {
+            break; // the line may go on before the bound: not a whole line
+        }
+        let code = line.split(" #").next().unwrap_or(line).trim();
+        if code.is_empty() || code.starts_with('#') {
+            continue;
+        }
+        let ind = indent(line);
+        if ind >= min {
+            continue;
+        }
+        min = ind;
+        let Some(header) = code.strip_suffix(':') else { continue };
+        if header.starts_with("else") || header.starts_with("elif ") {
+            branch_at = Some(ind);
+            continue;
+        }
+        let Some(cond) = header.strip_prefix("if ") else { continue };
+        if branch_at.take() == Some(ind) {
+            continue;
+        }
+        let cond = cond.trim();
+        let subject = cond.strip_prefix("not ").or_else(|| cond.strip_suffix(" is None")).map(str::trim);
+        if subject.is_some_and(|x| set_later(r, scope, x)) {
+            return Some(format!("if {cond}"));
+        }
+        if ind == 0 {
+            break;
+        }
+    }
+    None
+}
+
+/// Whether `subject` (`self.x`, `cls.x` or a name) is assigned where a lazy-initialisation guard on it
+/// means "not done yet": an attribute by a method other than `__init__` (or a class attribute), a
+/// name by this function through `global`.
+fn set_later(r: &Resolver<'_>, scope: ScopeId, subject: &str) -> bool {
+    let facts = r.facts;
+    let s = &facts.scopes[scope];
+    let ident = |x: &str| {
+        let mut c = x.chars();
+        c.next().is_some_and(|c| c.is_alphabetic() || c == '_') && c.all(|c| c.is_alphanumeric() || c == '_')
+    };
+    if let Some((obj, attr)) = subject.split_once('.') {
+        if s.first_param.as_deref() != Some(obj) || !ident(attr) {
+            return false;
+        }
+        let Some(class) = s.parent.filter(|&c| facts.scopes[c].kind == ScopeKind::Class) else { return false };
+        let c = &facts.scopes[class];
+        let outside_init = |list: &Vec<usize>| {
+            list.iter().any(|&b| {
+                // A binding's position is where it takes effect: the end of its statement.
+                let at = facts.scope_at(facts.bindings[b].pos.saturating_sub(1));
+                facts.scopes[at].name.as_ref().is_none_or(|n| &*n.text != "__init__")
+            })
+        };
+        return c.self_attrs.get(attr).is_some_and(outside_init) || c.bindings.get(attr).is_some_and(outside_init);
+    }
+    if !ident(subject) || !s.has_global {
+        return false;
+    }
+    facts.scopes[0].bindings.get(subject).is_some_and(|list| {
+        list.iter().any(|&b| {
+            let p = facts.bindings[b].pos;
+            s.body.start <= p && p < s.body.end
+        })
+    })
+}
+
+/// What a blocking call's message says when a lazy-initialisation guard makes it one-time work.
+pub(super) fn once_note(guard: &str) -> String {
+    format!("; it runs once, behind `{guard}` (set on first use), so only the first call blocks")
 }
 
 /// A finding on a catalogued blocking API `q` reached at `range` (the call `call`) in `scope`.

@@ -202,13 +202,20 @@ pub(super) fn summarize_part(
             && let Some(entry) = r.catalog.blocking(&q)
         {
             if !facts.scopes[scope].is_async {
+                // One-time work (`if self._client is None: self._client = boto3.client()`) blocks
+                // on first use only: a hint at every coroutine that reaches it.
+                let guard = checks::lazy_guard(r, start, scope);
+                let mut message = entry.message_for(&q);
+                if let Some(g) = &guard {
+                    message.push_str(&checks::once_note(g));
+                }
                 let site = BlockingSite {
                     start: loc(start),
                     end: loc(call.range.end),
                     callee: display_name(&q).to_string(),
                     rule: entry.rule,
-                    tier: entry.tier,
-                    message: entry.message_for(&q),
+                    tier: if guard.is_some() { Tier::Hint } else { entry.tier },
+                    message,
                     instead: (!entry.instead.is_empty()).then(|| entry.instead.clone()),
                     fixes: entry.fixes.clone(),
                 };
