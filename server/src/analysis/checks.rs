@@ -279,8 +279,13 @@ pub(super) fn lazy_guard(r: &Resolver<'_>, at: usize, scope: ScopeId) -> Option<
             continue;
         }
         let cond = cond.trim();
-        let subject = cond.strip_prefix("not ").or_else(|| cond.strip_suffix(" is None")).map(str::trim);
-        if subject.is_some_and(|x| set_later(r, scope, x)) {
+        // `if X is None:` tests for "not created yet"; `if not X:` may test a setting, so for it the
+        // block itself must set X (`if not self.running: ...; self.running = True`).
+        let (subject, inside) = match cond.strip_prefix("not ") {
+            Some(x) => (Some(x.trim()), Some(start)),
+            None => (cond.strip_suffix(" is None").map(str::trim), None),
+        };
+        if subject.is_some_and(|x| set_later(r, scope, x, inside)) {
             return Some(format!("if {cond}"));
         }
         if ind == 0 {
@@ -291,9 +296,9 @@ pub(super) fn lazy_guard(r: &Resolver<'_>, at: usize, scope: ScopeId) -> Option<
 }
 
 /// Whether `subject` (`self.x`, `cls.x` or a name) is assigned where a lazy-initialisation guard on it
-/// means "not done yet": an attribute by a method other than `__init__` (or a class attribute), a
-/// name by this function through `global`.
-fn set_later(r: &Resolver<'_>, scope: ScopeId, subject: &str) -> bool {
+/// means "not done yet": an attribute by a method other than `__init__`, a name by this function
+/// through `global`; with `inside`, by this function after that offset (in the guarded block).
+fn set_later(r: &Resolver<'_>, scope: ScopeId, subject: &str, inside: Option<usize>) -> bool {
     let facts = r.facts;
     let s = &facts.scopes[scope];
     let ident = |x: &str| {
@@ -309,11 +314,15 @@ fn set_later(r: &Resolver<'_>, scope: ScopeId, subject: &str) -> bool {
         let outside_init = |list: &Vec<usize>| {
             list.iter().any(|&b| {
                 // A binding's position is where it takes effect: the end of its statement.
-                let at = facts.scope_at(facts.bindings[b].pos.saturating_sub(1));
-                facts.scopes[at].name.as_ref().is_none_or(|n| &*n.text != "__init__")
+                let pos = facts.bindings[b].pos.saturating_sub(1);
+                let at = facts.scope_at(pos);
+                match inside {
+                    Some(from) => at == scope && pos > from,
+                    None => at != class && facts.scopes[at].name.as_ref().is_none_or(|n| &*n.text != "__init__"),
+                }
             })
         };
-        return c.self_attrs.get(attr).is_some_and(outside_init) || c.bindings.get(attr).is_some_and(outside_init);
+        return c.self_attrs.get(attr).is_some_and(outside_init);
     }
     if !ident(subject) || !s.has_global {
         return false;
@@ -321,7 +330,7 @@ fn set_later(r: &Resolver<'_>, scope: ScopeId, subject: &str) -> bool {
     facts.scopes[0].bindings.get(subject).is_some_and(|list| {
         list.iter().any(|&b| {
             let p = facts.bindings[b].pos;
-            s.body.start <= p && p < s.body.end
+            inside.unwrap_or(s.body.start) <= p && p <= s.body.end
         })
     })
 }

@@ -46,6 +46,10 @@ pub struct CallSite {
     pub noqa: Option<Vec<String>>,
     /// An attribute read (`cart.total`), which runs the target only if it is a `@property`.
     pub access: bool,
+    /// The lazy-initialisation guard the call is behind (`if self._client is None`): what it runs is
+    /// one-time work, so chains through it are hints.
+    #[serde(default)]
+    pub once: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -135,10 +139,9 @@ impl FileSummary {
                             && x.fixes == y.fixes
                     })
                     && a.calls.len() == b.calls.len()
-                    && a.calls
-                        .iter()
-                        .zip(&b.calls)
-                        .all(|(x, y)| x.target == y.target && x.noqa == y.noqa && x.access == y.access)
+                    && a.calls.iter().zip(&b.calls).all(|(x, y)| {
+                        x.target == y.target && x.noqa == y.noqa && x.access == y.access && x.once == y.once
+                    })
             })
     }
 }
@@ -240,6 +243,7 @@ pub(super) fn summarize_part(
                 target,
                 noqa: noqa(call.func_range.clone()),
                 access: false,
+                once: checks::lazy_guard(r, start, scope),
             });
         }
     }
@@ -265,6 +269,7 @@ pub(super) fn summarize_part(
                 target,
                 noqa: noqa(a.range.clone()),
                 access: true,
+                once: None,
             });
         }
     }

@@ -1,9 +1,11 @@
 from fastapi import FastAPI
 
 from . import clients
-from .clients import get_s3, server
+from .clients import get_s3, pool, server
 
 app = FastAPI()
+
+_page = None
 
 
 @app.get("/upload")
@@ -21,3 +23,16 @@ async def download():
 async def events():
     server.start()  # expect: blocking-http (hint) via clients.LocalServer.start > requests.get
     return clients.fetch_fresh("https://example.com")  # expect: blocking-http (critical) via clients.fetch_fresh > requests.get
+
+
+@app.get("/workers")
+async def workers():
+    pool.ensure()  # expect: blocking-subprocess (hint) via clients.Pool.ensure > clients.Pool._spawn > subprocess.Popen
+
+
+@app.get("/page")
+async def page():
+    global _page
+    if _page is None:
+        _page = clients.fetch_fresh("https://example.com")  # expect: blocking-http (hint) via clients.fetch_fresh > requests.get
+    return _page
