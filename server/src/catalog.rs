@@ -98,6 +98,9 @@ pub struct Catalog {
     /// Callables that make no I/O when an argument is an in-memory buffer, with the class of what they
     /// then return (empty: nothing the analysis follows).
     memory_over: HashMap<String, String>,
+    /// Arguments that tell a waiting call not to wait (`join(timeout=0)`, `acquire(blocking=False)`), as
+    /// written without spaces: `name=value` for a keyword, `#N=value` for the N-th positional argument.
+    pub nowait: HashMap<String, Vec<String>>,
 }
 
 #[derive(Deserialize)]
@@ -125,6 +128,8 @@ struct FileData {
     immediate: Option<ImmediateData>,
     memory: Option<MemoryData>,
     locks: Option<LocksData>,
+    #[serde(default)]
+    nowait: HashMap<String, Vec<String>>,
 }
 
 #[derive(Deserialize)]
@@ -295,6 +300,9 @@ impl Catalog {
         }
         if let Some(l) = data.locks {
             self.brief_locks.extend(l.brief);
+        }
+        for (name, forms) in data.nowait {
+            self.nowait.entry(name).or_default().extend(forms);
         }
         if let Some(m) = data.memory {
             self.memory_buffers.extend(m.buffers);

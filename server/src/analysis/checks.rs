@@ -194,6 +194,10 @@ fn blocking_call(
     if call.awaited {
         return None;
     }
+    // `t.join(timeout=0)`, `lock.acquire(blocking=False)`: told not to wait.
+    if told_not_to_wait(r, &q, &call.args) {
+        return None;
+    }
     // `json.dump(data, io.StringIO())`, `zipfile.ZipFile(io.BytesIO(), "w")`: memory, not I/O.
     if r.catalog.over_memory(&q).is_some() && r.over_buffer(&call.args, 0) {
         return None;
@@ -332,6 +336,23 @@ fn set_later(r: &Resolver<'_>, scope: ScopeId, subject: &str, inside: Option<usi
             let p = facts.bindings[b].pos;
             inside.unwrap_or(s.body.start) <= p && p <= s.body.end
         })
+    })
+}
+
+/// Whether a call of `q` is told not to wait by one of its arguments (the catalog's `[nowait]`).
+pub(super) fn told_not_to_wait(r: &Resolver<'_>, q: &str, args: &[Arg]) -> bool {
+    let Some(forms) = r.catalog.nowait.get(q) else { return false };
+    let mut positional = 0;
+    args.iter().any(|a| {
+        let value: String = r.text_of(&a.value.range).chars().filter(|c| !c.is_whitespace()).collect();
+        let form = match &a.keyword {
+            Some(k) => format!("{k}={value}"),
+            None => {
+                positional += 1;
+                format!("#{}={value}", positional - 1)
+            }
+        };
+        forms.contains(&form)
     })
 }
 
