@@ -101,6 +101,9 @@ pub struct Catalog {
     /// Arguments that tell a waiting call not to wait (`join(timeout=0)`, `acquire(blocking=False)`), as
     /// written without spaces: `name=value` for a keyword, `#N=value` for the N-th positional argument.
     pub nowait: HashMap<String, Vec<String>>,
+    /// Calls that put an object in non-blocking mode (`socket.socket` = `setblocking(False)`): after one
+    /// on the same variable in the same function, that object's calls return at once.
+    pub nonblocking: HashMap<String, Vec<String>>,
 }
 
 #[derive(Deserialize)]
@@ -130,6 +133,8 @@ struct FileData {
     locks: Option<LocksData>,
     #[serde(default)]
     nowait: HashMap<String, Vec<String>>,
+    #[serde(default)]
+    nonblocking: HashMap<String, Vec<String>>,
 }
 
 #[derive(Deserialize)]
@@ -303,6 +308,9 @@ impl Catalog {
         }
         for (name, forms) in data.nowait {
             self.nowait.entry(name).or_default().extend(forms);
+        }
+        for (class, forms) in data.nonblocking {
+            self.nonblocking.entry(class).or_default().extend(forms);
         }
         if let Some(m) = data.memory {
             self.memory_buffers.extend(m.buffers);

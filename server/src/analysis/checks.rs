@@ -195,7 +195,7 @@ fn blocking_call(
         return None;
     }
     // `t.join(timeout=0)`, `lock.acquire(blocking=False)`: told not to wait.
-    if told_not_to_wait(r, &q, &call.args) {
+    if told_not_to_wait(r, &q, &call.args) || in_nonblocking_mode(r, call) {
         return None;
     }
     // `json.dump(data, io.StringIO())`, `zipfile.ZipFile(io.BytesIO(), "w")`: memory, not I/O.
@@ -353,6 +353,29 @@ pub(super) fn told_not_to_wait(r: &Resolver<'_>, q: &str, args: &[Arg]) -> bool 
             }
         };
         forms.contains(&form)
+    })
+}
+
+/// Whether the call's receiver is a variable put in non-blocking mode earlier in the same function
+/// (`sock.setblocking(False)` before `sock.connect(...)`: the catalog's `[nonblocking]`).
+pub(super) fn in_nonblocking_mode(r: &Resolver<'_>, call: &CallFact) -> bool {
+    let ExprKind::Attribute(obj, _) = &call.func.kind else { return false };
+    let ExprKind::Name(name) = &obj.kind else { return false };
+    if r.catalog.nonblocking.is_empty() {
+        return false;
+    }
+    let Value::Instance(class) = r.value_of(obj) else { return false };
+    let Some(forms) = r.catalog.nonblocking.get(&class) else { return false };
+    let facts = r.facts;
+    let body_start = facts.scopes[call.scope].body.start;
+    let end = facts.calls.partition_point(|c| c.range.start < call.range.start);
+    facts.calls[..end].iter().rev().take_while(|c| c.range.start >= body_start).take(1000).any(|c| {
+        let ExprKind::Attribute(o, attr) = &c.func.kind else { return false };
+        if c.scope != call.scope || !matches!(&o.kind, ExprKind::Name(n) if n == name) {
+            return false;
+        }
+        let args: String = r.text_of(&c.args_range).chars().filter(|ch| !ch.is_whitespace()).collect();
+        forms.contains(&format!("{attr}{args}"))
     })
 }
 

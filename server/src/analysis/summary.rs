@@ -204,7 +204,10 @@ pub(super) fn summarize_part(
         if let Some(q) = r.called(&v)
             && let Some(entry) = r.catalog.blocking(&q)
         {
-            if !facts.scopes[scope].is_async && !checks::told_not_to_wait(r, &q, &call.args) {
+            if !facts.scopes[scope].is_async
+                && !checks::told_not_to_wait(r, &q, &call.args)
+                && !checks::in_nonblocking_mode(r, call)
+            {
                 // One-time work (`if self._client is None: self._client = boto3.client()`) blocks
                 // on first use only: a hint at every coroutine that reaches it.
                 let guard = checks::lazy_guard(r, start, scope);
