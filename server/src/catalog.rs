@@ -98,6 +98,12 @@ pub struct Catalog {
     /// Callables that make no I/O when an argument is an in-memory buffer, with the class of what they
     /// then return (empty: nothing the analysis follows).
     memory_over: HashMap<String, String>,
+    /// Arguments that tell a waiting call not to wait (`join(timeout=0)`, `acquire(blocking=False)`), as
+    /// written without spaces: `name=value` for a keyword, `#N=value` for the N-th positional argument.
+    pub nowait: HashMap<String, Vec<String>>,
+    /// Calls that put an object in non-blocking mode (`socket.socket` = `setblocking(False)`): after one
+    /// on the same variable in the same function, that object's calls return at once.
+    pub nonblocking: HashMap<String, Vec<String>>,
 }
 
 #[derive(Deserialize)]
@@ -125,6 +131,10 @@ struct FileData {
     immediate: Option<ImmediateData>,
     memory: Option<MemoryData>,
     locks: Option<LocksData>,
+    #[serde(default)]
+    nowait: HashMap<String, Vec<String>>,
+    #[serde(default)]
+    nonblocking: HashMap<String, Vec<String>>,
 }
 
 #[derive(Deserialize)]
@@ -295,6 +305,12 @@ impl Catalog {
         }
         if let Some(l) = data.locks {
             self.brief_locks.extend(l.brief);
+        }
+        for (name, forms) in data.nowait {
+            self.nowait.entry(name).or_default().extend(forms);
+        }
+        for (class, forms) in data.nonblocking {
+            self.nonblocking.entry(class).or_default().extend(forms);
         }
         if let Some(m) = data.memory {
             self.memory_buffers.extend(m.buffers);

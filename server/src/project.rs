@@ -93,6 +93,8 @@ struct Chain {
     /// The whole chain's length in steps.
     len: usize,
     memoized: bool,
+    /// Through one-time work (see `Best::once`).
+    once: bool,
 }
 
 /// A coroutine's call to a sync project function that blocks.
@@ -133,6 +135,8 @@ struct Best {
     len: u32,
     step: Step,
     tail: FnId,
+    /// The chain goes through a call behind a lazy-initialisation guard: one-time work.
+    once: bool,
 }
 
 /// How a function reaches its blocking call: directly (the blocking site's index), or through a call
@@ -607,6 +611,19 @@ impl Project {
                 let Some(chain) = self.chain(links, callee, HEAD_HOPS - 1) else { continue };
                 let memoized = chain.memoized;
                 let site: &CallSite = &a.calls[i];
+                // Behind a first-use guard here, or through one further down the chain.
+                let once = site.once.clone().or_else(|| {
+                    chain.once.then(|| {
+                        chain
+                            .steps
+                            .iter()
+                            .find_map(|&(at, step)| match step {
+                                Step::Call(ci, _) => self.function(at).calls[ci].once.clone(),
+                                Step::Blocking(_) => None,
+                            })
+                            .unwrap_or_default()
+                    })
+                });
                 let mut hops = Vec::with_capacity(MAX_HOPS + 1);
                 hops.push(ChainHop { file, loc: site.start, name: self.display_name(callee), index: 0, elided: 0 });
                 let mut end = None;
@@ -657,12 +674,20 @@ impl Project {
                 if memoized {
                     message.push_str(" (through a memoized function: only its first call blocks)");
                 }
+                match &once {
+                    Some(g) if !g.is_empty() => message.push_str(&format!(
+                        " (one-time work behind `{g}`, set on first use: only the first call blocks)"
+                    )),
+                    Some(_) => message
+                        .push_str(" (through one-time work behind a first-use guard: only the first call blocks)"),
+                    None => {}
+                }
                 out.push(ChainFinding {
                     file,
                     start: site.start,
                     end: site.end,
                     rule: b.rule,
-                    tier: if memoized { Tier::Hint } else { settings.tier(b.rule, b.tier) },
+                    tier: if memoized || once.is_some() { Tier::Hint } else { settings.tier(b.rule, b.tier) },
                     message,
                     callee: b.callee.clone(),
                     instead: Some(format!(
@@ -729,17 +754,33 @@ impl Project {
                     && let Some((t, i)) = own[id]
                     && t == tier
                 {
-                    *slot = Some(Best { len: 1, step: Step::Blocking(i), tail: id });
+                    *slot = Some(Best { len: 1, step: Step::Blocking(i), tail: id, once: false });
                     queue.push_back(id);
+                }
+            }
+            // One-time work (a call behind `if self._client is None`) blocks once: it is a hint, so
+            // chains cross such calls only in the hint search, from every function that blocks.
+            if tier == Tier::Hint {
+                for id in 0..best.len() {
+                    let Some(b) = best[id] else { continue };
+                    for &(caller, call) in &callers[id] {
+                        if best[caller].is_none() && self.function(caller).calls[call].once.is_some() {
+                            let len = b.len + 1;
+                            let tail = if len <= TAIL_STEPS { caller } else { b.tail };
+                            best[caller] = Some(Best { len, step: Step::Call(call, id), tail, once: true });
+                            queue.push_back(caller);
+                        }
+                    }
                 }
             }
             while let Some(id) = queue.pop_front() {
                 let b = best[id].expect("queued functions have a chain");
                 for &(caller, call) in &callers[id] {
-                    if best[caller].is_none() {
+                    let once = self.function(caller).calls[call].once.is_some();
+                    if best[caller].is_none() && (!once || tier == Tier::Hint) {
                         let len = b.len + 1;
                         let tail = if len <= TAIL_STEPS { caller } else { b.tail };
-                        best[caller] = Some(Best { len, step: Step::Call(call, id), tail });
+                        best[caller] = Some(Best { len, step: Step::Call(call, id), tail, once: once || b.once });
                         queue.push_back(caller);
                     }
                 }
@@ -813,7 +854,15 @@ impl Project {
         if short {
             walk(start, len, &mut steps);
             let head = steps.len();
-            return Some(Chain { steps, head, elided: 0, first_elided: (start, first.step), len, memoized });
+            return Some(Chain {
+                steps,
+                head,
+                elided: 0,
+                first_elided: (start, first.step),
+                len,
+                memoized,
+                once: first.once,
+            });
         }
         let after_head = walk(start, head, &mut steps)?;
         let first_elided = (after_head, best[after_head]?.step);
@@ -826,6 +875,7 @@ impl Project {
             first_elided,
             len,
             memoized,
+            once: first.once,
         })
     }
 

@@ -194,11 +194,19 @@ fn blocking_call(
     if call.awaited {
         return None;
     }
+    // `t.join(timeout=0)`, `lock.acquire(blocking=False)`: told not to wait.
+    if told_not_to_wait(r, &q, &call.args) || in_nonblocking_mode(r, call) {
+        return None;
+    }
     // `json.dump(data, io.StringIO())`, `zipfile.ZipFile(io.BytesIO(), "w")`: memory, not I/O.
     if r.catalog.over_memory(&q).is_some() && r.over_buffer(&call.args, 0) {
         return None;
     }
     let mut f = catalog_finding(r, entry, &q, call.func_range.clone(), Some(call.range.clone()), scope, endpoints);
+    if let Some(guard) = lazy_guard(r, call.range.start, scope) {
+        f.tier = crate::rules::Tier::Hint;
+        f.message.push_str(&once_note(&guard));
+    }
     // `asyncio.to_thread(requests.get(url))` calls `requests.get` here, on the loop.
     if let Some(outer) = &call.outer
         && is_offloader(r, outer)
@@ -209,6 +217,171 @@ fn blocking_call(
         ));
     }
     Some(f)
+}
+
+/// The guard of one-time work around a blocking call at `at` in function `scope`: an enclosing
+/// `if X is None:` or `if not X:` whose `X` is an attribute of the instance or class (`self._client`,
+/// `cls._pool`) that a method other than `__init__` assigns, or a `global` name this function assigns
+/// (`_client = boto3.client(...)` after `global _client`). The call then runs on first use only, like a
+/// memoized helper's. Returns the guard as written (`if self._client is None`).
+///
+/// Blocks are read from the indentation of the lines above the call, within the function's body (at
+/// most `GUARD_LINES` lines back): a line indented less than everything after it is the header of a
+/// block the call is in. A call in the `else`/`elif` branch of such an `if` is not guarded by it.
+pub(super) fn lazy_guard(r: &Resolver<'_>, at: usize, scope: ScopeId) -> Option<String> {
+    const GUARD_LINES: usize = 400;
+    const GUARD_BYTES: usize = 32 * 1024;
+    let facts = r.facts;
+    let s = &facts.scopes[scope];
+    if s.kind != ScopeKind::Function || at < s.body.start || at > s.body.end {
+        return None;
+    }
+    let text = r.text;
+    // Bounded in bytes too: a 1 MB line of calls must not be scanned once per call.
+    let boundary = |mut i: usize| {
+        i = i.min(text.len());
+        while !text.is_char_boundary(i) {
+            i += 1;
+        }
+        i
+    };
+    // The start of the body's first line, so that its indentation is read whole.
+    let lo = boundary(s.body.start.saturating_sub(GUARD_BYTES));
+    let body_line = text[lo..s.body.start.min(text.len())].rfind('\n').map_or(s.body.start, |i| lo + i + 1);
+    let floor = boundary(body_line.max(at.saturating_sub(GUARD_BYTES)));
+    let line_start = |pos: usize| text[floor..pos].rfind('\n').map_or(floor, |i| floor + i + 1);
+    let indent = |line: &str| line.len() - line.trim_start_matches([' ', '\t']).len();
+    let mut pos = line_start(at.min(text.len()).max(floor));
+    let mut min = indent(&text[pos..]);
+    let mut branch_at: Option<usize> = None;
+    for _ in 0..GUARD_LINES {
+        if pos <= floor {
+            break;
+        }
+        let start = line_start(pos - 1);
+        let line = &text[start..pos - 1];
+        pos = start;
+        if start <= floor && floor > body_line {
+            break; // the line may go on before the bound: not a whole line
+        }
+        let code = line.split(" #").next().unwrap_or(line).trim();
+        if code.is_empty() || code.starts_with('#') {
+            continue;
+        }
+        let ind = indent(line);
+        if ind >= min {
+            continue;
+        }
+        min = ind;
+        let Some(header) = code.strip_suffix(':') else { continue };
+        if header.starts_with("else") || header.starts_with("elif ") {
+            branch_at = Some(ind);
+            continue;
+        }
+        let Some(cond) = header.strip_prefix("if ") else { continue };
+        if branch_at.take() == Some(ind) {
+            continue;
+        }
+        let cond = cond.trim();
+        // `if X is None:` tests for "not created yet"; `if not X:` may test a setting, so for it the
+        // block itself must set X (`if not self.running: ...; self.running = True`).
+        let (subject, inside) = match cond.strip_prefix("not ") {
+            Some(x) => (Some(x.trim()), Some(start)),
+            None => (cond.strip_suffix(" is None").map(str::trim), None),
+        };
+        if subject.is_some_and(|x| set_later(r, scope, x, inside)) {
+            return Some(format!("if {cond}"));
+        }
+        if ind == 0 {
+            break;
+        }
+    }
+    None
+}
+
+/// Whether `subject` (`self.x`, `cls.x` or a name) is assigned where a lazy-initialisation guard on it
+/// means "not done yet": an attribute by a method other than `__init__`, a name by this function
+/// through `global`; with `inside`, by this function after that offset (in the guarded block).
+fn set_later(r: &Resolver<'_>, scope: ScopeId, subject: &str, inside: Option<usize>) -> bool {
+    let facts = r.facts;
+    let s = &facts.scopes[scope];
+    let ident = |x: &str| {
+        let mut c = x.chars();
+        c.next().is_some_and(|c| c.is_alphabetic() || c == '_') && c.all(|c| c.is_alphanumeric() || c == '_')
+    };
+    if let Some((obj, attr)) = subject.split_once('.') {
+        if s.first_param.as_deref() != Some(obj) || !ident(attr) {
+            return false;
+        }
+        let Some(class) = s.parent.filter(|&c| facts.scopes[c].kind == ScopeKind::Class) else { return false };
+        let c = &facts.scopes[class];
+        let outside_init = |list: &Vec<usize>| {
+            list.iter().any(|&b| {
+                // A binding's position is where it takes effect: the end of its statement.
+                let pos = facts.bindings[b].pos.saturating_sub(1);
+                let at = facts.scope_at(pos);
+                match inside {
+                    Some(from) => at == scope && pos > from,
+                    None => at != class && facts.scopes[at].name.as_ref().is_none_or(|n| &*n.text != "__init__"),
+                }
+            })
+        };
+        return c.self_attrs.get(attr).is_some_and(outside_init);
+    }
+    if !ident(subject) || !s.has_global {
+        return false;
+    }
+    facts.scopes[0].bindings.get(subject).is_some_and(|list| {
+        list.iter().any(|&b| {
+            let p = facts.bindings[b].pos;
+            inside.unwrap_or(s.body.start) <= p && p <= s.body.end
+        })
+    })
+}
+
+/// Whether a call of `q` is told not to wait by one of its arguments (the catalog's `[nowait]`).
+pub(super) fn told_not_to_wait(r: &Resolver<'_>, q: &str, args: &[Arg]) -> bool {
+    let Some(forms) = r.catalog.nowait.get(q) else { return false };
+    let mut positional = 0;
+    args.iter().any(|a| {
+        let value: String = r.text_of(&a.value.range).chars().filter(|c| !c.is_whitespace()).collect();
+        let form = match &a.keyword {
+            Some(k) => format!("{k}={value}"),
+            None => {
+                positional += 1;
+                format!("#{}={value}", positional - 1)
+            }
+        };
+        forms.contains(&form)
+    })
+}
+
+/// Whether the call's receiver is a variable put in non-blocking mode earlier in the same function
+/// (`sock.setblocking(False)` before `sock.connect(...)`: the catalog's `[nonblocking]`).
+pub(super) fn in_nonblocking_mode(r: &Resolver<'_>, call: &CallFact) -> bool {
+    let ExprKind::Attribute(obj, _) = &call.func.kind else { return false };
+    let ExprKind::Name(name) = &obj.kind else { return false };
+    if r.catalog.nonblocking.is_empty() {
+        return false;
+    }
+    let Value::Instance(class) = r.value_of(obj) else { return false };
+    let Some(forms) = r.catalog.nonblocking.get(&class) else { return false };
+    let facts = r.facts;
+    let body_start = facts.scopes[call.scope].body.start;
+    let end = facts.calls.partition_point(|c| c.range.start < call.range.start);
+    facts.calls[..end].iter().rev().take_while(|c| c.range.start >= body_start).take(1000).any(|c| {
+        let ExprKind::Attribute(o, attr) = &c.func.kind else { return false };
+        if c.scope != call.scope || !matches!(&o.kind, ExprKind::Name(n) if n == name) {
+            return false;
+        }
+        let args: String = r.text_of(&c.args_range).chars().filter(|ch| !ch.is_whitespace()).collect();
+        forms.contains(&format!("{attr}{args}"))
+    })
+}
+
+/// What a blocking call's message says when a lazy-initialisation guard makes it one-time work.
+pub(super) fn once_note(guard: &str) -> String {
+    format!("; it runs once, behind `{guard}` (set on first use), so only the first call blocks")
 }
 
 /// A finding on a catalogued blocking API `q` reached at `range` (the call `call`) in `scope`.

@@ -102,7 +102,7 @@ pub fn shift(out: &mut FileAnalysis, edit: &LineEdit) {
             *start = edit.loc(*start);
             *end = edit.loc(*end);
         }
-        for CallSite { start, end, call_end, target: _, noqa: _, access: _ } in calls {
+        for CallSite { start, end, call_end, target: _, noqa: _, access: _, once: _ } in calls {
             *start = edit.loc(*start);
             *end = edit.loc(*end);
             *call_end = edit.loc(*call_end);

@@ -46,6 +46,10 @@ pub struct CallSite {
     pub noqa: Option<Vec<String>>,
     /// An attribute read (`cart.total`), which runs the target only if it is a `@property`.
     pub access: bool,
+    /// The lazy-initialisation guard the call is behind (`if self._client is None`): what it runs is
+    /// one-time work, so chains through it are hints.
+    #[serde(default)]
+    pub once: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -135,10 +139,9 @@ impl FileSummary {
                             && x.fixes == y.fixes
                     })
                     && a.calls.len() == b.calls.len()
-                    && a.calls
-                        .iter()
-                        .zip(&b.calls)
-                        .all(|(x, y)| x.target == y.target && x.noqa == y.noqa && x.access == y.access)
+                    && a.calls.iter().zip(&b.calls).all(|(x, y)| {
+                        x.target == y.target && x.noqa == y.noqa && x.access == y.access && x.once == y.once
+                    })
             })
     }
 }
@@ -201,14 +204,24 @@ pub(super) fn summarize_part(
         if let Some(q) = r.called(&v)
             && let Some(entry) = r.catalog.blocking(&q)
         {
-            if !facts.scopes[scope].is_async {
+            if !facts.scopes[scope].is_async
+                && !checks::told_not_to_wait(r, &q, &call.args)
+                && !checks::in_nonblocking_mode(r, call)
+            {
+                // One-time work (`if self._client is None: self._client = boto3.client()`) blocks
+                // on first use only: a hint at every coroutine that reaches it.
+                let guard = checks::lazy_guard(r, start, scope);
+                let mut message = entry.message_for(&q);
+                if let Some(g) = &guard {
+                    message.push_str(&checks::once_note(g));
+                }
                 let site = BlockingSite {
                     start: loc(start),
                     end: loc(call.range.end),
                     callee: display_name(&q).to_string(),
                     rule: entry.rule,
-                    tier: entry.tier,
-                    message: entry.message_for(&q),
+                    tier: if guard.is_some() { Tier::Hint } else { entry.tier },
+                    message,
                     instead: (!entry.instead.is_empty()).then(|| entry.instead.clone()),
                     fixes: entry.fixes.clone(),
                 };
@@ -233,6 +246,7 @@ pub(super) fn summarize_part(
                 target,
                 noqa: noqa(call.func_range.clone()),
                 access: false,
+                once: checks::lazy_guard(r, start, scope),
             });
         }
     }
@@ -258,6 +272,7 @@ pub(super) fn summarize_part(
                 target,
                 noqa: noqa(a.range.clone()),
                 access: true,
+                once: None,
             });
         }
     }

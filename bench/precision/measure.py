@@ -1,0 +1,132 @@
+#!/usr/bin/env python3
+"""Precision and recall of loopsafe's warning and critical findings on real applications, from findings
+read by hand (labels.csv) and the tools' current output.
+
+    python3 bench/precision/measure.py                                  # loopsafe only (release build)
+    python3 bench/precision/measure.py --ruff bench/.venv/bin/ruff \\
+        --hydroid bench/.venv-peer/bin/hydroid --python bench/.venv-peer  # the peers too (hydroid: minutes)
+
+labels.csv holds one row per site read by hand: the app, the file (relative to the app's directory in
+the corpus), the line, the tool whose finding it was, the verdict (`true`: a reviewer would ask for a
+change; `false`: a reviewer would wave it through, with its class and reason). samples.csv says how each
+set was drawn and from how many sites, so that sampled rates are scaled to the whole population.
+
+- precision: among labelled loopsafe findings still reported at warning or critical today, the share of
+  `true`, per app and weighted by each app's current number of warning/critical findings;
+- recall: real sites (labelled `true`, from loopsafe's sample or from the peer-only sample) that the tool
+  reports today, each sample scaled to its population; loopsafe counts at warning or critical only.
+Sites loopsafe reports today that no row labels are counted, so the labels can be extended.
+"""
+import argparse
+import csv
+import json
+import subprocess
+import sys
+from collections import Counter, defaultdict
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent.parent
+
+
+def run_json(cmd, cwd=None):
+    p = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
+    try:
+        return json.loads(p.stdout)
+    except json.JSONDecodeError:
+        sys.exit(f"{cmd[0]} failed: {p.stderr[-800:]}")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--corpus", default=str(ROOT / "bench/.corpus/full"))
+    ap.add_argument("--loopsafe", default=str(ROOT / "target/release/loopsafe"))
+    ap.add_argument("--ruff")
+    ap.add_argument("--hydroid")
+    ap.add_argument("--python", help="the virtualenv hydroid resolves imports against")
+    ap.add_argument("--hydroid-json", help="saved `hydroid --format json` output per app instead of running it: a path with {app}")
+    ap.add_argument("--show", action="store_true", help="list labelled findings no longer reported, and unlabelled ones")
+    args = ap.parse_args()
+    args.loopsafe = str(Path(args.loopsafe).resolve())
+    corpus = Path(args.corpus)
+    labels = list(csv.DictReader(open(HERE / "labels.csv")))
+    samples = {(r["app"], r["tool"]): r for r in csv.DictReader(open(HERE / "samples.csv"))}
+    apps = sorted({r["app"] for r in labels})
+
+    # Current output, as sets of (file, line) per app.
+    ls_warn, ls_any, ruff, hyd = {}, {}, {}, {}
+    for app in apps:
+        d = run_json([args.loopsafe, "check", app, "--no-cache", "--output-format", "json", "--exit-zero"], corpus)
+        strip = lambda p: p.split("/", 1)[1]
+        ls_any[app] = {(strip(x["path"]), x["line"]) for x in d}
+        ls_warn[app] = {(strip(x["path"]), x["line"]) for x in d if x["severity"] in ("warning", "critical")}
+        if args.ruff:
+            r = run_json([args.ruff, "check", "--no-cache", "--isolated", "--select", "ASYNC2", "--exit-zero",
+                          "--output-format", "json", str(corpus / app)])
+            ruff[app] = {(str(Path(x["filename"]).relative_to(corpus / app)), x["location"]["row"]) for x in r}
+        if args.hydroid_json:
+            h = json.load(open(args.hydroid_json.format(app=app)))
+            hyd[app] = {(x["location"]["path"], x["location"]["line"]) for x in h["diagnostics"]}
+        elif args.hydroid:
+            h = run_json([args.hydroid, ".", "--python", args.python, "--no-cache", "--format", "json"], corpus / app)
+            hyd[app] = {(x["location"]["path"], x["location"]["line"]) for x in h["diagnostics"]}
+
+    print("### Precision of loopsafe's warning and critical findings (read by hand)\n")
+    print("| app | findings now | labelled, still reported | true | precision | labelled, no longer reported (true/false) | unlabelled |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    tot_n = tot_true = 0.0
+    classes = Counter()
+    gone = []
+    for app in apps:
+        rows = [r for r in labels if r["app"] == app and r["tool"] == "loopsafe"]
+        keyed = {(r["file"], int(r["line"])): r for r in rows}
+        still = [r for k, r in keyed.items() if k in ls_warn[app]]
+        lost = [r for k, r in keyed.items() if k not in ls_warn[app]]
+        gone += [(app, r) for r in lost]
+        t = sum(r["verdict"] == "true" for r in still)
+        p = t / len(still) if still else float("nan")
+        n = len(ls_warn[app])
+        unlabelled = len(ls_warn[app] - keyed.keys())
+        tot_n += n
+        tot_true += n * p if still else 0
+        classes.update(r["class"] for r in still if r["verdict"] == "false")
+        lt = sum(r["verdict"] == "true" for r in lost)
+        print(f"| {app} | {n} | {len(still)} | {t} | {p:.2f} | {lt}/{len(lost) - lt} | {unlabelled} |")
+    print(f"\nPrecision, weighted by each app's findings: **{tot_true / tot_n:.2f}**")
+    if classes:
+        print("False positives still reported, by class (labelled sample): " + ", ".join(f"{c} {n}" for c, n in classes.most_common()))
+
+    # Recall: each labelled real site, scaled by its sample's fraction.
+    print("\n### Recall against the real sites any tool finds (labelled, scaled to each sample's population)\n")
+    found = defaultdict(float)
+    total = 0.0
+    for r in labels:
+        if r["verdict"] != "true":
+            continue
+        s = samples[(r["app"], r["tool"])]
+        w = int(s["population"]) / int(s["sampled"])
+        k = (r["file"], int(r["line"]))
+        total += w
+        if k in ls_warn[r["app"]]:
+            found["loopsafe (warning+)"] += w
+        if k in ls_any[r["app"]]:
+            found["loopsafe (any tier)"] += w
+        if args.ruff and k in ruff[r["app"]]:
+            found["ruff ASYNC2"] += w
+        if hyd and k in hyd[r["app"]]:
+            found["hydroid"] += w
+    print("| tool | real sites found (est.) | recall |")
+    print("|---|---:|---:|")
+    for tool in ["loopsafe (warning+)", "loopsafe (any tier)"] + (["ruff ASYNC2"] if args.ruff else []) + (["hydroid"] if args.hydroid or args.hydroid_json else []):
+        print(f"| {tool} | {found[tool]:.0f} of {total:.0f} | {found[tool] / total:.2f} |")
+    if args.show:
+        for app, r in gone:
+            print(f"no longer at warning+: {app}/{r['file']}:{r['line']} {r['verdict']} {r['class']} {r['reason']}")
+        for app in apps:
+            keyed = {(r["file"], int(r["line"])) for r in labels if r["app"] == app}
+            for f, l in sorted(ls_warn[app] - keyed):
+                print(f"unlabelled: {app}/{f}:{l}")
+
+
+if __name__ == "__main__":
+    main()
