@@ -29,7 +29,7 @@ use std::ops::Range;
 use tree_sitter::Node;
 
 use super::kinds::{self, MAX_NODES, short};
-use super::{Applicability, Edit, FileContext, Fix, FixId, Fixes, Refusal, Shared, imports};
+use super::{Applicability, Edit, FileContext, Fix, FixId, Fixes, Refusal, imports};
 
 /// How many ancestors the search for a `with` around a call climbs.
 const MAX_CLIMB: usize = 256;
@@ -399,30 +399,7 @@ fn multiline_strings(ctx: &FileContext<'_>, root: Node<'_>) -> Option<Vec<Range<
 /// it fixes them all, so it is a [`Shared`] fix (in a sharing context only the first finding asking
 /// gets its edits, which hold the whole block: once per finding would be quadratic in the block).
 pub(super) fn offload_block(ctx: &FileContext<'_>, with: Node<'_>, out: &mut Fixes) -> bool {
-    let mut memo = ctx.memo.blocks.borrow_mut();
-    let (got, first) = match memo.entry(with.id()) {
-        std::collections::hash_map::Entry::Occupied(e) => (e.into_mut(), false),
-        std::collections::hash_map::Entry::Vacant(e) => {
-            let mut f = Fixes::default();
-            build(ctx, with, &mut f);
-            f.fixes.retain_mut(|fix| {
-                super::normalize(&mut fix.edits);
-                !fix.edits.is_empty() && !ctx.breaks_syntax(&fix.edits)
-            });
-            (e.insert(f), true)
-        }
-    };
-    for fix in &got.fixes {
-        out.shared.push(Shared { id: fix.id, block: with.start_byte() });
-        if first || !ctx.sharing {
-            out.fixes.push(fix.clone());
-        } else {
-            let (id, title, applicability) = (fix.id, fix.title.clone(), fix.applicability);
-            out.fixes.push(Fix { id, title, applicability, edits: Vec::new() });
-        }
-    }
-    out.refused.extend(got.refused.iter().cloned());
-    !got.fixes.is_empty()
+    super::shared_fix(ctx, &ctx.memo.blocks, with.id(), with.start_byte(), |f| build(ctx, with, f), out)
 }
 
 fn build(ctx: &FileContext<'_>, with: Node<'_>, out: &mut Fixes) {

@@ -14,7 +14,7 @@
 use tree_sitter::Node;
 
 use super::kinds::{await_allowed, awaited, enclosing_def, short};
-use super::{Applicability, Edit, FileContext, Fix, FixId, Fixes, Refusal, Shared, Target};
+use super::{Applicability, Edit, FileContext, Fix, FixId, Fixes, Refusal, Target};
 
 /// The request functions of `requests` / `httpx` that map onto `AsyncClient` methods of the same name.
 const METHODS: &[&str] = &["get", "post", "put", "patch", "delete", "head", "options", "request"];
@@ -231,32 +231,8 @@ fn session_block<'t>(ctx: &FileContext<'t>, call: Node<'t>, func: Node<'t>, libr
 const SESSION_ATTRIBUTES: &[&str] = &["headers", "cookies", "params", "auth"];
 
 fn session_fix(ctx: &FileContext<'_>, s: Session<'_>, out: &mut Fixes) {
-    let key = s.with.id();
-    let block = s.with.start_byte();
-    let mut memo = ctx.memo.sessions.borrow_mut();
-    let (known, first) = match memo.entry(key) {
-        std::collections::hash_map::Entry::Occupied(e) => (e.into_mut(), false),
-        std::collections::hash_map::Entry::Vacant(e) => {
-            let mut fixes = Fixes::default();
-            build_session_fix(ctx, s, &mut fixes);
-            // Checked here, once: the findings after the first may get it without its edits.
-            fixes.fixes.retain_mut(|f| {
-                super::normalize(&mut f.edits);
-                !f.edits.is_empty() && !ctx.breaks_syntax(&f.edits)
-            });
-            (e.insert(fixes), true)
-        }
-    };
-    if let Some(fix) = known.fixes.first() {
-        out.shared.push(Shared { id: fix.id, block });
-        if first || !ctx.sharing {
-            out.fixes.push(fix.clone());
-        } else {
-            let (id, title, applicability) = (fix.id, fix.title.clone(), fix.applicability);
-            out.fixes.push(Fix { id, title, applicability, edits: Vec::new() });
-        }
-    }
-    out.refused.extend(known.refused.iter().cloned());
+    let (key, block) = (s.with.id(), s.with.start_byte());
+    super::shared_fix(ctx, &ctx.memo.sessions, key, block, |f| build_session_fix(ctx, s, f), out);
 }
 
 fn build_session_fix(ctx: &FileContext<'_>, s: Session<'_>, out: &mut Fixes) {

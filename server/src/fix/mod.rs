@@ -141,6 +141,44 @@ pub struct Shared {
     pub block: usize,
 }
 
+/// The block-wide fix of the block `key` (a node id; `block`, its first byte), memoized in `memo`: built
+/// by `build` and checked once, since every finding of the block asks for it and it fixes them all. In
+/// a sharing context only the first finding asking gets its edits (see [`Shared`]). Whether a fix was
+/// offered (else `out` has the refusal, if any).
+fn shared_fix(
+    ctx: &FileContext<'_>,
+    memo: &std::cell::RefCell<std::collections::HashMap<usize, Fixes>>,
+    key: usize,
+    block: usize,
+    build: impl FnOnce(&mut Fixes),
+    out: &mut Fixes,
+) -> bool {
+    let mut memo = memo.borrow_mut();
+    let (known, first) = match memo.entry(key) {
+        std::collections::hash_map::Entry::Occupied(e) => (e.into_mut(), false),
+        std::collections::hash_map::Entry::Vacant(e) => {
+            let mut fixes = Fixes::default();
+            build(&mut fixes);
+            fixes.fixes.retain_mut(|f| {
+                normalize(&mut f.edits);
+                !f.edits.is_empty() && !ctx.breaks_syntax(&f.edits)
+            });
+            (e.insert(fixes), true)
+        }
+    };
+    for fix in &known.fixes {
+        out.shared.push(Shared { id: fix.id, block });
+        if first || !ctx.sharing {
+            out.fixes.push(fix.clone());
+        } else {
+            let (id, title, applicability) = (fix.id, fix.title.clone(), fix.applicability);
+            out.fixes.push(Fix { id, title, applicability, edits: Vec::new() });
+        }
+    }
+    out.refused.extend(known.refused.iter().cloned());
+    !known.fixes.is_empty()
+}
+
 /// What a fix is for: everything a diagnostic's `data` carries.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Target {
@@ -461,8 +499,7 @@ pub fn fix_all_until(
     allow_unsafe: bool,
     cancelled: &dyn Fn() -> bool,
 ) -> FixedText {
-    let choose = |f: &Fix| f.id.is_automatic() && (allow_unsafe || f.applicability == Applicability::Safe);
-    fix_rounds(text, extra, Vec::new(), catalog, settings, options, &choose, true, cancelled)
+    fix_rounds(text, extra, Vec::new(), catalog, settings, options, &automatic(allow_unsafe), true, cancelled)
 }
 
 /// [`fix_all`] that leaves the findings of `skip` alone (`check --fix --baseline`: what the baseline
@@ -477,8 +514,12 @@ pub fn fix_all_except(
     options: &Options,
     allow_unsafe: bool,
 ) -> FixedText {
-    let choose = |f: &Fix| f.id.is_automatic() && (allow_unsafe || f.applicability == Applicability::Safe);
-    fix_rounds(text, extra, skip, catalog, settings, options, &choose, true, &|| false)
+    fix_rounds(text, extra, skip, catalog, settings, options, &automatic(allow_unsafe), true, &|| false)
+}
+
+/// The choice of `--fix` (with `--unsafe-fixes`: `allow_unsafe`): a finding's first automatic fix.
+fn automatic(allow_unsafe: bool) -> impl Fn(&Fix) -> bool {
+    move |f: &Fix| f.id.is_automatic() && (allow_unsafe || f.applicability == Applicability::Safe)
 }
 
 /// [`fix_all`] with the choice of fix made by `choose` (the first fix of a finding it accepts).
