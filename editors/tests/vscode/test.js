@@ -484,7 +484,11 @@ async function runUntrusted(page, url, copy) {
     return s && s.squiggles.length > 0 ? s : null;
   });
   log(`squiggle ${squiggled.squiggles[0].cls} on \`${squiggled.text.trim()}\``);
-  const first = starts(dirs.userDataUntrusted);
+  // The output channel reaches its log file a little after the server has started (buffered writes).
+  const first = await until("the server's start in the untrusted session's output log", async () => {
+    const s = starts(dirs.userDataUntrusted);
+    return s.length > 0 ? s : null;
+  });
   if (first.length !== 1 || !first[0].endsWith("(from the bundled binary, the only one allowed in an untrusted workspace)")) {
     throw new Error(`untrusted: expected one start of the bundled binary, got ${JSON.stringify(first)}`);
   }
