@@ -257,10 +257,10 @@ fn run_check(mut args: CheckArgs) -> Result<ExitCode, String> {
         }
         return Ok(ExitCode::SUCCESS);
     }
+    // What the baseline holds is neither reported nor fixed.
+    let held = |d: &check::Diagnostic| baseline.as_ref().is_some_and(|b| b.holds(d));
     if let Some(input) = stdin.as_ref().filter(|_| args.fix || args.unsafe_fixes || args.diff) {
         let path = &args.paths[0];
-        // What the baseline holds is neither reported nor fixed.
-        let held = |d: &check::Diagnostic| baseline.as_ref().is_some_and(|b| b.holds(d));
         let (skip, fixable): (Vec<_>, Vec<_>) = report.diagnostics.iter().partition(|d| held(d));
         let chains = fixable.iter().filter(|d| d.is_chain()).map(|d| Target::from_finding(&d.finding, true));
         let skip = skip.iter().map(|d| Target::from_finding(&d.finding, d.is_chain())).collect();
@@ -305,8 +305,6 @@ fn run_check(mut args: CheckArgs) -> Result<ExitCode, String> {
         report_to_stderr = true;
     } else if args.fix || args.unsafe_fixes || args.diff {
         let mut warnings = std::mem::take(&mut report.warnings);
-        // What the baseline holds is neither reported nor fixed.
-        let held = |d: &check::Diagnostic| baseline.as_ref().is_some_and(|b| b.holds(d));
         let fixes = autofix::compute_except(
             &report,
             &held,
