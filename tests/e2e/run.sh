@@ -24,6 +24,7 @@ set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 here="$repo/tests/e2e"
 . "$repo/tests/lib/venv.sh"
+. "$repo/tests/lib/script.sh"
 loopsafe=${LOOPSAFE_BIN:-$repo/target/release/loopsafe}
 python=${PYTHON:-python3}
 slow=${LOOPSAFE_E2E_SLOW:-1.5}
@@ -34,7 +35,6 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/loopsafe-e2e.XXXXXX")
 logs="$work/logs"
 mkdir -p "$logs"
 pids=()
-started=$SECONDS
 
 stop() { # stop one process we started, politely then not
     local pid=$1
@@ -47,28 +47,17 @@ stop() { # stop one process we started, politely then not
     wait "$pid" 2>/dev/null || true
 }
 
-cleanup() {
-    local rc=$?
+# At exit: stop the servers; on failure, show the end of each log.
+on_cleanup() {
     for pid in "${pids[@]}"; do stop "$pid"; done
-    if [ "$rc" -ne 0 ]; then
-        for log in "$logs"/*.log; do
-            [ -f "$log" ] || continue
-            echo "----- $log (last 60 lines)" >&2
-            tail -n 60 "$log" >&2
-        done
-        echo "e2e: FAILED (exit $rc); apps and logs kept in $work" >&2
-    elif [ "${LOOPSAFE_E2E_KEEP:-}" = 1 ]; then
-        echo "e2e: apps and logs kept in $work"
-    else
-        rm -rf "$work"
-    fi
-    exit "$rc"
+    [ "$1" -ne 0 ] || return 0
+    for log in "$logs"/*.log; do
+        [ -f "$log" ] || continue
+        echo "----- $log (last 60 lines)" >&2
+        tail -n 60 "$log" >&2
+    done
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-step() { printf '\n== %s (%ds)\n' "$*" "$((SECONDS - started))"; }
-fail() { echo "e2e: $*" >&2; exit 1; }
+script_begin e2e "$work" LOOPSAFE_E2E_KEEP
 
 # Loopback only: no proxy may stand between the test, the app and the slow server.
 export NO_PROXY=127.0.0.1,localhost no_proxy=127.0.0.1,localhost

@@ -32,28 +32,13 @@ set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 . "$repo/tests/lib/venv.sh"
+. "$repo/tests/lib/script.sh"
 python=${PYTHON:-python3}
 work=$(mktemp -d "${TMPDIR:-/tmp}/loopsafe-install.XXXXXX")
-started=$SECONDS
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$repo/target}
 export PIP_DISABLE_PIP_VERSION_CHECK=1 PYTHONDONTWRITEBYTECODE=1
 
-cleanup() {
-    local rc=$?
-    if [ "$rc" -ne 0 ]; then
-        echo "install: FAILED (exit $rc); files kept in $work" >&2
-    elif [ "${LOOPSAFE_INSTALL_KEEP:-}" = 1 ]; then
-        echo "install: files kept in $work"
-    else
-        rm -rf "$work"
-    fi
-    exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-step() { printf '\n== %s (%ds)\n' "$*" "$((SECONDS - started))"; }
-fail() { echo "install: $*" >&2; exit 1; }
+script_begin "install" "$work" LOOPSAFE_INSTALL_KEEP
 
 # expect_findings NAME BINARY: BINARY finds the example app's blocking calls (exit 1, LS101 among them)
 expect_findings() {

@@ -23,28 +23,13 @@ set -euo pipefail
 repo=$(cd "$(dirname "$0")/../../.." && pwd)
 here="$repo/tests/e2e/tests"
 . "$repo/tests/lib/venv.sh"
+. "$repo/tests/lib/script.sh"
 loopsafe=${LOOPSAFE_BIN:-$repo/target/release/loopsafe}
 python=${PYTHON:-python3}
 runs=${LOOPSAFE_E2E_RUNS:-5}
 work=$(mktemp -d "${TMPDIR:-/tmp}/loopsafe-e2e-runtime.XXXXXX")
-started=$SECONDS
 
-cleanup() {
-    local rc=$?
-    if [ "$rc" -ne 0 ]; then
-        echo "e2e runtime: FAILED (exit $rc); files kept in $work" >&2
-    elif [ "${LOOPSAFE_E2E_KEEP:-}" = 1 ]; then
-        echo "e2e runtime: files kept in $work"
-    else
-        rm -rf "$work"
-    fi
-    exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-step() { printf '\n== %s (%ds)\n' "$*" "$((SECONDS - started))"; }
-fail() { echo "e2e runtime: $*" >&2; exit 1; }
+script_begin "e2e runtime" "$work" LOOPSAFE_E2E_KEEP
 
 export NO_PROXY=127.0.0.1,localhost no_proxy=127.0.0.1,localhost
 export PYTHONDONTWRITEBYTECODE=1 PIP_DISABLE_PIP_VERSION_CHECK=1
