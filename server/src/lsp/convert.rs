@@ -1,0 +1,136 @@
+//! Conversions to LSP types: findings and chain findings to `Diagnostic` (byte offsets and summary
+//! locations to LSP positions, tiers to severities, hops to related information, the `data` code
+//! actions are rebuilt from), and the baseline's lowering of held findings to hints.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use tower_lsp_server::ls_types::*;
+
+use super::document::{Encoding, position};
+use crate::analysis::Finding;
+use crate::project::{ChainFinding, ProjectFile};
+use crate::rules::{Tier, doc_url};
+
+/// The identity hash of a chain finding of file `path` (see `baseline::Known::hash`).
+pub(super) fn chain_hash(known: &crate::baseline::Known, path: &Path, c: &ChainFinding) -> String {
+    known.hash(path, c.rule, Some(&c.function), Some(&c.callee), c.hops.iter().map(|h| h.name.as_str()))
+}
+
+/// Lowers to hint severity the findings the baseline holds, or drops them (`hide`). `items`: a file's
+/// diagnostics in source order, each with its identity hash.
+pub(super) fn apply_baseline<X>(items: &mut Vec<(Diagnostic, X, String)>, known: &crate::baseline::Known, hide: bool) {
+    let held = known.holds(items.iter().map(|(_, _, h)| h.clone()));
+    let mut held = held.into_iter();
+    items.retain_mut(|(d, _, _)| {
+        if !held.next().unwrap_or(false) {
+            return true;
+        }
+        d.severity = Some(DiagnosticSeverity::HINT);
+        !hide
+    });
+}
+
+fn severity(t: Tier) -> DiagnosticSeverity {
+    match t {
+        Tier::Critical => DiagnosticSeverity::ERROR,
+        Tier::Warning => DiagnosticSeverity::WARNING,
+        Tier::Info => DiagnosticSeverity::INFORMATION,
+        Tier::Hint => DiagnosticSeverity::HINT,
+    }
+}
+
+fn code_description(rule: crate::rules::Rule) -> Option<CodeDescription> {
+    doc_url(rule).parse::<Uri>().ok().map(|href| CodeDescription { href })
+}
+
+pub(super) fn finding_to_lsp(f: &Finding, rope: &ropey::Rope, enc: Encoding, version: i32) -> Diagnostic {
+    let range = Range { start: position(rope, f.range.start, enc), end: position(rope, f.range.end, enc) };
+    let call =
+        f.call_range.as_ref().map(|r| Range { start: position(rope, r.start, enc), end: position(rope, r.end, enc) });
+    Diagnostic {
+        range,
+        severity: Some(severity(f.tier)),
+        code: Some(NumberOrString::String(f.rule.code().into())),
+        code_description: code_description(f.rule),
+        source: Some("loopsafe".into()),
+        message: plain(&f.message),
+        related_information: None,
+        tags: None,
+        data: Some(fix_data(f.rule, f.callee.as_deref(), &f.fix_kinds, call.filter(|c| *c != range), false, version)),
+    }
+}
+
+/// A diagnostic's `data`: what its code actions are rebuilt from (`lsp::code_action`), and no more (it
+/// is sent with every diagnostic on every edit). `call` is the whole call when it is not the
+/// diagnostic's range; `chain` marks a finding reached through project functions.
+fn fix_data(
+    rule: crate::rules::Rule,
+    callee: Option<&str>,
+    fixes: &[crate::catalog::FixKind],
+    call: Option<Range>,
+    chain: bool,
+    version: i32,
+) -> serde_json::Value {
+    let mut data = serde_json::json!({ "rule": rule.name(), "fixes": fixes, "version": version });
+    if let Some(callee) = callee {
+        data["callee"] = callee.into();
+    }
+    if let Some(call) = call {
+        data["call"] = serde_json::json!(call);
+    }
+    if chain {
+        data["chain"] = true.into();
+    }
+    data
+}
+
+fn loc_position(l: &crate::analysis::summary::Loc, enc: Encoding) -> Position {
+    let character = match enc {
+        Encoding::Utf8 => l.col_utf8,
+        Encoding::Utf16 => l.col_utf16,
+        Encoding::Utf32 => l.col,
+    };
+    Position { line: l.line, character }
+}
+
+/// A chain finding as a diagnostic. `uris` remembers the files' URIs across calls (hops of different
+/// chains are mostly in the same few files).
+pub(super) fn chain_to_lsp(
+    c: &ChainFinding,
+    files: &[ProjectFile],
+    enc: Encoding,
+    version: i32,
+    uris: &mut HashMap<usize, Option<Uri>>,
+) -> Diagnostic {
+    let range = Range { start: loc_position(&c.start, enc), end: loc_position(&c.end, enc) };
+    let related: Vec<DiagnosticRelatedInformation> = c
+        .hops
+        .iter()
+        .filter_map(|h| {
+            let uri = uris.entry(h.file).or_insert_with(|| Uri::from_file_path(&files[h.file].path)).clone()?;
+            let p = loc_position(&h.loc, enc);
+            Some(DiagnosticRelatedInformation {
+                location: Location { uri, range: Range { start: p, end: p } },
+                message: h.name.clone(),
+            })
+        })
+        .collect();
+    Diagnostic {
+        range,
+        severity: Some(severity(c.tier)),
+        code: Some(NumberOrString::String(c.rule.code().into())),
+        code_description: code_description(c.rule),
+        source: Some("loopsafe".into()),
+        message: plain(&c.message),
+        related_information: Some(related),
+        tags: None,
+        data: Some(fix_data(c.rule, Some(&c.callee), &c.fixes, None, true, version)),
+    }
+}
+
+/// Text for places that show it as is (the Problems panel, virtual text, code action titles): the
+/// Markdown code spans of messages without their backticks.
+pub(crate) fn plain(s: &str) -> String {
+    s.replace('`', "")
+}
