@@ -48,16 +48,29 @@ pub(super) fn finding_to_lsp(f: &Finding, rope: &ropey::Rope, enc: Encoding, ver
     let range = Range { start: position(rope, f.range.start, enc), end: position(rope, f.range.end, enc) };
     let call =
         f.call_range.as_ref().map(|r| Range { start: position(rope, r.start, enc), end: position(rope, r.end, enc) });
+    let data = fix_data(f.rule, f.callee.as_deref(), &f.fix_kinds, call.filter(|c| *c != range), false, version);
+    diagnostic(f.rule, f.tier, range, &f.message, None, data)
+}
+
+/// The one shape of every loopsafe diagnostic: its code, link, severity and plain-text message.
+fn diagnostic(
+    rule: crate::rules::Rule,
+    tier: Tier,
+    range: Range,
+    message: &str,
+    related_information: Option<Vec<DiagnosticRelatedInformation>>,
+    data: serde_json::Value,
+) -> Diagnostic {
     Diagnostic {
         range,
-        severity: Some(severity(f.tier)),
-        code: Some(NumberOrString::String(f.rule.code().into())),
-        code_description: code_description(f.rule),
+        severity: Some(severity(tier)),
+        code: Some(NumberOrString::String(rule.code().into())),
+        code_description: code_description(rule),
         source: Some("loopsafe".into()),
-        message: plain(&f.message),
-        related_information: None,
+        message: plain(message),
+        related_information,
         tags: None,
-        data: Some(fix_data(f.rule, f.callee.as_deref(), &f.fix_kinds, call.filter(|c| *c != range), false, version)),
+        data: Some(data),
     }
 }
 
@@ -116,17 +129,8 @@ pub(super) fn chain_to_lsp(
             })
         })
         .collect();
-    Diagnostic {
-        range,
-        severity: Some(severity(c.tier)),
-        code: Some(NumberOrString::String(c.rule.code().into())),
-        code_description: code_description(c.rule),
-        source: Some("loopsafe".into()),
-        message: plain(&c.message),
-        related_information: Some(related),
-        tags: None,
-        data: Some(fix_data(c.rule, Some(&c.callee), &c.fixes, None, true, version)),
-    }
+    let data = fix_data(c.rule, Some(&c.callee), &c.fixes, None, true, version);
+    diagnostic(c.rule, c.tier, range, &c.message, Some(related), data)
 }
 
 /// Text for places that show it as is (the Problems panel, virtual text, code action titles): the

@@ -36,6 +36,15 @@ impl State {
     /// The baseline the settings name (relative to the configuration file's directory, else to the
     /// workspace root), read on a blocking thread with them. One that cannot be read is logged, and no
     /// finding is lowered.
+    /// The settings and the baseline they name, read from disk (call it on a blocking thread: the
+    /// project's files could be anything, even a FIFO).
+    pub(super) fn read_settings(&self) -> std::result::Result<(Settings, Option<Arc<crate::baseline::Known>>), String> {
+        self.effective_settings().map(|s| {
+            let baseline = self.load_baseline(&s);
+            (s, baseline)
+        })
+    }
+
     pub(super) fn load_baseline(&self, settings: &Settings) -> Option<Arc<crate::baseline::Known>> {
         let file = settings.baseline.as_ref()?;
         let root = self.roots.read().expect("roots lock").first().cloned()?;
@@ -63,13 +72,7 @@ impl Backend {
         let backend = self.clone();
         tokio::spawn(async move {
             let state = backend.state.clone();
-            let settings = tokio::task::spawn_blocking(move || {
-                state.effective_settings().map(|s| {
-                    let baseline = state.load_baseline(&s);
-                    (s, baseline)
-                })
-            })
-            .await;
+            let settings = tokio::task::spawn_blocking(move || state.read_settings()).await;
             if backend.state.config_generation.load(Ordering::SeqCst) != generation {
                 return;
             }

@@ -93,13 +93,7 @@ pub(in crate::lsp) async fn initialize(backend: &Backend, params: InitializePara
     }
     // Reading pyproject.toml: on a blocking thread (it could be anything, even a FIFO).
     let state = backend.state.clone();
-    let read = tokio::task::spawn_blocking(move || {
-        state.effective_settings().map(|s| {
-            let baseline = state.load_baseline(&s);
-            (s, baseline)
-        })
-    })
-    .await;
+    let read = tokio::task::spawn_blocking(move || state.read_settings()).await;
     let (settings, baseline) = match read.unwrap_or_else(|e| Err(e.to_string())) {
         Ok(s) => s,
         Err(e) => {
