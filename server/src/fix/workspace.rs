@@ -255,6 +255,51 @@ impl<'c, 't> Ws<'c, 't> {
         Ok(self.def_in(j, name)?.map(|d| (j, d)))
     }
 
+    /// The function a call's callee in `files[i]` reaches: `f(...)` (see `resolve`) or `module.f(...)`
+    /// where `module` is a workspace module imported by that name (`from app import signing`,
+    /// `from . import signing`, `import signing`).
+    fn resolve_callee(&self, i: usize, callee: Node<'t>) -> Result<Option<(usize, Node<'t>)>, String> {
+        let ctx = self.ctx(i)?;
+        match callee.kind() {
+            "identifier" => self.resolve(i, ctx.node_text(callee)),
+            "attribute" => {
+                let (Some(object), Some(attr)) =
+                    (callee.child_by_field_name("object"), callee.child_by_field_name("attribute"))
+                else {
+                    return Ok(None);
+                };
+                if object.kind() != "identifier" {
+                    return Ok(None);
+                }
+                let Some(j) = self.module_named(ctx, i, ctx.node_text(object)) else { return Ok(None) };
+                Ok(self.def_in(j, ctx.node_text(attr))?.map(|d| (j, d)))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// The workspace module `files[i]` binds to `name` at its top (`from P import name`, `import name`).
+    fn module_named(&self, ctx: &FileContext<'t>, i: usize, name: &str) -> Option<usize> {
+        let root = ctx.tree.root_node();
+        let mut c = root.walk();
+        for stmt in root.named_children(&mut c) {
+            let mut c2 = stmt.walk();
+            let binds = |c2: &mut tree_sitter::TreeCursor<'t>| {
+                stmt.children_by_field_name("name", c2).any(|n| ctx.node_text(n) == name)
+            };
+            match stmt.kind() {
+                "import_from_statement" if binds(&mut c2) => {
+                    let module = ctx.node_text(stmt.child_by_field_name("module_name")?);
+                    let sep = if module.ends_with('.') { "" } else { "." };
+                    return self.module_file(i, &format!("{module}{sep}{name}"));
+                }
+                "import_statement" if binds(&mut c2) => return self.module_file(i, name),
+                _ => {}
+            }
+        }
+        None
+    }
+
     /// The file `name` is imported from (`from MODULE import name`, at the top of `files[i]`).
     fn imported_from(&self, ctx: &FileContext<'t>, i: usize, name: &str) -> Option<usize> {
         let root = ctx.tree.root_node();
@@ -299,12 +344,10 @@ pub fn make_async_everywhere(
     let ws = Ws { files, trees: &trees, ctxs: &ctxs, defs: RefCell::default(), catalog, options };
     let hctx = ws.ctx(home)?;
     let call = hctx.call_node(&target.range).ok_or("no call here")?;
-    let func = call
-        .child_by_field_name("function")
-        .filter(|f| f.kind() == "identifier")
-        .ok_or("the chain's first call is not to a function by its name")?;
+    let func = call.child_by_field_name("function").ok_or("no call here")?;
     let first = hctx.node_text(func);
-    let start = ws.resolve(home, first)?.ok_or_else(|| format!("`{first}` is not a sync function of the workspace"))?;
+    let start =
+        ws.resolve_callee(home, func)?.ok_or_else(|| format!("`{first}` is not a sync function of the workspace"))?;
     // Breadth first from the called function to the first one that makes the blocking call.
     type Key = (usize, usize);
     let key = |(i, d): (usize, Node<'_>)| (i, d.start_byte());
@@ -332,8 +375,8 @@ pub fn make_async_everywhere(
             }
         }
         for c in calls {
-            let Some(f) = c.child_by_field_name("function").filter(|f| f.kind() == "identifier") else { continue };
-            if let Some(next) = ws.resolve(i, ctx.node_text(f))? {
+            let Some(f) = c.child_by_field_name("function") else { continue };
+            if let Some(next) = ws.resolve_callee(i, f)? {
                 let nk = key(next);
                 if let std::collections::hash_map::Entry::Vacant(e) = nodes.entry(nk) {
                     e.insert(next);
@@ -537,6 +580,10 @@ mod tests {
 
     /// The make-async fix for the call `sign_op1(request_id)` of route `a` in a workspace of `files`.
     fn make_async(files: &[(&str, &str)]) -> Result<Vec<String>, String> {
+        make_async_at(files, "sign_op1(request_id)")
+    }
+
+    fn make_async_at(files: &[(&str, &str)], call: &str) -> Result<Vec<String>, String> {
         let ws: Vec<WorkspaceFile<'_>> = files
             .iter()
             .map(|(path, text)| WorkspaceFile {
@@ -546,12 +593,12 @@ mod tests {
             })
             .collect();
         let home = files.iter().position(|(p, _)| *p == "app/main.py").unwrap();
-        let at = MAIN.find("sign_op1(request_id)").unwrap();
+        let at = files[home].1.find(call).unwrap();
         let target = Target {
             rule: Rule::BlockingHttp,
             callee: Some("requests.get".into()),
             kinds: vec![FixKind::Offload],
-            range: at..at + "sign_op1(request_id)".len(),
+            range: at..at + call.len(),
             chain: true,
         };
         let options = Options::default();
@@ -579,6 +626,23 @@ mod tests {
                 ),
                 "app/signing.py:\nimport httpx\n\n\nasync def internal_signing_op(op_num, request_id):\n    async with httpx.AsyncClient(follow_redirects=True) as client:\n        response = await client.get(f\"http://127.0.0.1:9000/{request_id}/{op_num}\", timeout=10)\n    return response.text\n\n\nasync def sign_op1(request_id):\n    return await internal_signing_op(1, request_id)\n".to_string(),
             ]
+        );
+    }
+
+    #[test]
+    fn a_chain_reached_through_a_module_name_is_followed() {
+        let main =
+            "from . import signing\n\n\nasync def a(request_id: str):\n    return signing.sign_op1(request_id)\n";
+        let got = make_async_at(
+            &[("app/__init__.py", ""), ("app/main.py", main), ("app/signing.py", SIGNING)],
+            "signing.sign_op1(request_id)",
+        )
+        .unwrap();
+        assert_eq!(got[1], format!("app/main.py:\n{}", main.replace("return signing", "return await signing")));
+        assert!(
+            got[2].contains("async def sign_op1(request_id):\n    return await internal_signing_op("),
+            "{}",
+            got[2]
         );
     }
 
