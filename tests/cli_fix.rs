@@ -170,3 +170,116 @@ fn a_file_changed_on_disk_during_the_run_is_left_alone() {
     assert_eq!(std::fs::read_to_string(&main).unwrap(), format!("{MAIN}\n"));
     assert_eq!(warnings.len(), 1, "{warnings:?}");
 }
+
+const ROUTES: &str = r#"from fastapi import FastAPI
+
+from .signing import sign_op1
+
+app = FastAPI()
+
+
+@app.get("/a/{request_id}")
+async def a(request_id: str):
+    return {"signature": sign_op1(request_id)}
+
+
+@app.get("/b/{request_id}")
+def b(request_id: str):
+    return {"signature": sign_op1(request_id)}
+"#;
+
+const CHAIN_SIGNING: &str = r#"from .ops import internal_signing_op
+
+
+def sign_op1(request_id):
+    return internal_signing_op(1, request_id)
+"#;
+
+const OPS: &str = r#"import requests
+
+
+def internal_signing_op(op_num, request_id):
+    response = requests.get(f"http://127.0.0.1:9000/sign/{request_id}/{op_num}", timeout=10)
+    return response.text
+"#;
+
+fn chain_project() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "pyproject.toml", "[project]\nname = \"app\"\ndependencies = [\"fastapi\", \"httpx\"]\n");
+    write(dir.path(), "app/__init__.py", "");
+    write(dir.path(), "app/main.py", ROUTES);
+    write(dir.path(), "app/signing.py", CHAIN_SIGNING);
+    write(dir.path(), "app/ops.py", OPS);
+    dir
+}
+
+#[test]
+fn unsafe_fixes_make_a_chain_across_modules_async_in_every_file() {
+    let dir = chain_project();
+    let out = loopsafe(dir.path(), &["check", "app", "--fix", "--unsafe-fixes", "--no-cache"]);
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(0), "{err}\n{}", String::from_utf8_lossy(&out.stdout));
+    assert!(err.contains("in 3 files"), "{err}");
+    assert_eq!(
+        read(dir.path(), "app/main.py"),
+        ROUTES
+            .replace("def b(", "async def b(")
+            .replace("{\"signature\": sign_op1(", "{\"signature\": await sign_op1(")
+    );
+    assert_eq!(
+        read(dir.path(), "app/signing.py"),
+        CHAIN_SIGNING.replace("def sign_op1", "async def sign_op1").replace("return internal", "return await internal")
+    );
+    assert_eq!(
+        read(dir.path(), "app/ops.py"),
+        "import httpx\n\n\nasync def internal_signing_op(op_num, request_id):\n    async with httpx.AsyncClient(follow_redirects=True) as client:\n        response = await client.get(f\"http://127.0.0.1:9000/sign/{request_id}/{op_num}\", timeout=10)\n    return response.text\n"
+    );
+    for f in ["app/main.py", "app/signing.py", "app/ops.py"] {
+        let compiled = Command::new("python3").args(["-m", "py_compile", f]).current_dir(dir.path()).status();
+        assert!(compiled.map(|s| s.success()).unwrap_or(true), "{f} compiles");
+    }
+    // Converged: a second run has nothing to fix.
+    let out = loopsafe(dir.path(), &["check", "app", "--fix", "--unsafe-fixes", "--no-cache"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("applied 0 fixes in 0 files"));
+}
+
+#[test]
+fn a_sync_caller_off_the_chain_keeps_the_offload() {
+    let dir = chain_project();
+    write(dir.path(), "app/cli.py", "from app import signing\n\n\ndef main():\n    print(signing.sign_op1(\"x\"))\n");
+    let out = loopsafe(dir.path(), &["check", "app", "--fix", "--unsafe-fixes", "--no-cache"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(read(dir.path(), "app/signing.py"), CHAIN_SIGNING, "the chain stays sync");
+    assert_eq!(read(dir.path(), "app/ops.py"), OPS);
+    assert!(read(dir.path(), "app/main.py").contains("await run_in_threadpool(sign_op1, request_id)"));
+}
+
+#[test]
+fn the_files_of_a_chain_made_async_are_written_all_or_none() {
+    use loopsafe::{autofix, catalog::Catalog, check, settings::Settings};
+    let dir = chain_project();
+    let settings = Settings::default();
+    let paths = vec![dir.path().join("app")];
+    let opts = check::CheckOptions {
+        paths: &paths,
+        settings: &settings,
+        root: Some(dir.path()),
+        follow: true,
+        cache_dir: None,
+    };
+    let catalog = Catalog::bundled();
+    let report = check::check(&opts, catalog).unwrap();
+    let options = autofix::options(&settings, &paths);
+    let mut warnings = Vec::new();
+    let fixes =
+        autofix::compute_except(&report, &|_| false, catalog, &settings, &options, true, Some(&opts), &mut warnings);
+    assert_eq!(fixes.len(), 3, "{warnings:?}");
+    assert!(fixes.iter().all(|f| f.group.is_some() && f.group == fixes[0].group));
+    // One of them changes on disk before the writing: none is written.
+    std::fs::write(dir.path().join("app/ops.py"), format!("{OPS}\n")).unwrap();
+    let written = autofix::write(&fixes, &mut warnings);
+    assert_eq!((written.files, written.fixes, written.errors.len()), (0, 0, 0));
+    assert_eq!(read(dir.path(), "app/main.py"), ROUTES);
+    assert_eq!(read(dir.path(), "app/signing.py"), CHAIN_SIGNING);
+    assert!(warnings.iter().any(|w| w.contains("none of")), "{warnings:?}");
+}

@@ -395,7 +395,8 @@ async fn a_chain_is_made_async_down_to_httpx_or_refused_with_the_place() {
     let diags = c.diagnostics_until(&u, |d| d.iter().any(|d| d["data"]["chain"] == true)).await;
     let chain: Vec<Value> = diags.iter().filter(|d| d["data"]["chain"] == true).cloned().collect();
     let acts = actions(&mut c, &u, &chain, None).await;
-    let title = "Make sign_op1, internal_signing_op async, await 2 call sites, and use httpx.AsyncClient instead of requests.get";
+    // The project does not declare httpx: the title says so.
+    let title = "Make sign_op1, internal_signing_op async, await 2 call sites in 1 file, and use httpx.AsyncClient instead of requests.get (httpx is not a declared dependency)";
     let fix = acts.iter().find(|a| a["title"] == title).unwrap_or_else(|| panic!("{:?}", titles(&acts)));
     assert_eq!(fix["data"]["applicability"], "unsafe");
     assert_eq!(
@@ -414,5 +415,62 @@ async fn a_chain_is_made_async_down_to_httpx_or_refused_with_the_place() {
         .find(|a| a["title"].as_str().unwrap().starts_with("Make sign_op1 and the functions"))
         .unwrap_or_else(|| panic!("{:?}", titles(&acts)));
     let reason = refused["disabled"]["reason"].as_str().unwrap();
-    assert!(reason.contains("line 18") && reason.contains("sync function cli"), "{reason}");
+    assert!(reason.contains("c.py:18") && reason.contains("sync function cli"), "{reason}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chain_across_modules_is_made_async_in_every_file_or_refused_with_the_place() {
+    let main = "from fastapi import FastAPI\n\nfrom .signing import sign_op1\n\napp = FastAPI()\n\n\n@app.get(\"/a/{request_id}\")\nasync def a(request_id: str):\n    return sign_op1(request_id)\n\n\n@app.get(\"/b/{request_id}\")\ndef b(request_id: str):\n    return {\"s\": sign_op1(request_id)}\n";
+    let ops = "import requests\n\n\ndef internal_signing_op(op_num, request_id):\n    response = requests.get(f\"http://127.0.0.1:9000/{request_id}/{op_num}\", timeout=10)\n    return response.text\n";
+    let signing = "from .ops import internal_signing_op\n\n\ndef sign_op1(request_id):\n    return internal_signing_op(1, request_id)\n";
+    let dir =
+        workspace(&[("app/__init__.py", ""), ("app/main.py", main), ("app/signing.py", signing), ("app/ops.py", ops)]);
+    std::fs::write(dir.path().join("requirements.txt"), "fastapi\nhttpx>=0.27\n").unwrap();
+    let caps: Value = serde_json::from_str(CAPS).unwrap();
+    let (mut c, _) = Client::start(caps, Some(dir.path())).await;
+    let u = uri(&dir.path().join("app/main.py"));
+    c.open(&u, main).await;
+    let diags = c.diagnostics_until(&u, |d| d.iter().any(|d| d["data"]["chain"] == true)).await;
+    let chain: Vec<Value> = diags.iter().filter(|d| d["data"]["chain"] == true).take(1).cloned().collect();
+    let acts = actions(&mut c, &u, &chain, None).await;
+    let title = "Make sign_op1, internal_signing_op, the route b async, await 3 call sites in 3 files, and use httpx.AsyncClient instead of requests.get";
+    let fix = acts.iter().find(|a| a["title"] == title).unwrap_or_else(|| panic!("{:?}", titles(&acts)));
+    assert_eq!(fix["data"]["applicability"], "unsafe");
+    let edit = &fix["edit"];
+    assert_eq!(edit["documentChanges"].as_array().unwrap().len(), 3, "{edit}");
+    assert_eq!(
+        apply_edits(main, &edits_for(edit, &u)),
+        main.replace("return sign_op1(", "return await sign_op1(")
+            .replace("def b(", "async def b(")
+            .replace("{\"s\": sign_op1(", "{\"s\": await sign_op1(")
+    );
+    let su = uri(&dir.path().join("app/signing.py"));
+    assert_eq!(
+        apply_edits(signing, &edits_for(edit, &su)),
+        signing.replace("def sign_op1", "async def sign_op1").replace("return internal", "return await internal")
+    );
+    let ou = uri(&dir.path().join("app/ops.py"));
+    assert_eq!(
+        apply_edits(ops, &edits_for(edit, &ou)),
+        "import httpx\n\n\nasync def internal_signing_op(op_num, request_id):\n    async with httpx.AsyncClient(follow_redirects=True) as client:\n        response = await client.get(f\"http://127.0.0.1:9000/{request_id}/{op_num}\", timeout=10)\n    return response.text\n"
+    );
+
+    // A sync CLI function calling the helper through its module: refused, naming its file and line.
+    std::fs::write(
+        dir.path().join("app/cli.py"),
+        "from app import signing\n\n\ndef main():\n    print(signing.sign_op1(\"x\"))\n",
+    )
+    .unwrap();
+    c.notify(
+        "workspace/didChangeWatchedFiles",
+        json!({ "changes": [{ "uri": uri(&dir.path().join("app/cli.py")).as_str(), "type": 1 }] }),
+    )
+    .await;
+    let acts = actions_until(&mut c, &u, &chain, |acts| acts.iter().all(|a| a["title"] != title)).await;
+    let refused = acts
+        .iter()
+        .find(|a| a["title"].as_str().unwrap().starts_with("Make sign_op1") && a.get("disabled").is_some())
+        .unwrap_or_else(|| panic!("{:?}", titles(&acts)));
+    let reason = refused["disabled"]["reason"].as_str().unwrap();
+    assert!(reason.contains("sync function main") && reason.contains("cli.py:5"), "{reason}");
 }

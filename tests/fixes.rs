@@ -32,7 +32,94 @@ fn header<'a>(text: &'a str, key: &str) -> Option<&'a str> {
 
 fn fixtures() -> Vec<PathBuf> {
     let dir = common::repo_root().join("tests/fixes");
-    common::python_files(&dir).into_iter().filter(|p| !p.to_string_lossy().ends_with(".fixed.py")).collect()
+    common::python_files(&dir)
+        .into_iter()
+        .filter(|p| !p.to_string_lossy().ends_with(".fixed.py") && !p.starts_with(dir.join("projects")))
+        .collect()
+}
+
+/// Every file under `dir`, relative to it, sorted.
+fn tree(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(p.strip_prefix(dir).unwrap().to_path_buf());
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// `check --fix --unsafe-fixes` on the project at `dir`, through the library: the fixes applied.
+fn fix_project(dir: &Path) -> usize {
+    use loopsafe::{autofix, check, settings::Settings};
+    let settings = Settings::default();
+    let paths = vec![dir.to_path_buf()];
+    let opts =
+        check::CheckOptions { paths: &paths, settings: &settings, root: Some(dir), follow: true, cache_dir: None };
+    let catalog = Catalog::bundled();
+    let report = check::check(&opts, catalog).unwrap();
+    let options = autofix::options(&settings, &paths);
+    let mut warnings = Vec::new();
+    let fixes =
+        autofix::compute_except(&report, &|_| false, catalog, &settings, &options, true, Some(&opts), &mut warnings);
+    let written = autofix::write(&fixes, &mut warnings);
+    assert!(written.errors.is_empty() && warnings.is_empty(), "{:?} {warnings:?}", written.errors);
+    written.fixes
+}
+
+/// Multi-module projects: `tests/fixes/projects/NAME/before/` fixed as `check --fix --unsafe-fixes`
+/// fixes it (a chain made async across its modules, or refused and offloaded) must become
+/// `NAME/after/` file by file, and a second run applies nothing.
+#[test]
+fn every_project_becomes_its_after_tree() {
+    let update = std::env::var_os("LOOPSAFE_UPDATE_FIXES").is_some();
+    let root = common::repo_root().join("tests/fixes/projects");
+    let mut projects: Vec<PathBuf> = std::fs::read_dir(&root).unwrap().flatten().map(|e| e.path()).collect();
+    projects.sort();
+    assert!(projects.len() >= 2, "the project fixtures are missing");
+    let mut failures = Vec::new();
+    for project in projects {
+        let before = project.join("before");
+        let work = tempfile::tempdir().unwrap();
+        for rel in tree(&before) {
+            let to = work.path().join(&rel);
+            std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+            std::fs::copy(before.join(&rel), &to).unwrap();
+        }
+        fix_project(work.path());
+        let after = project.join("after");
+        for rel in tree(work.path()) {
+            let got = std::fs::read_to_string(work.path().join(&rel)).unwrap();
+            if update {
+                std::fs::create_dir_all(after.join(&rel).parent().unwrap()).unwrap();
+                std::fs::write(after.join(&rel), &got).unwrap();
+                continue;
+            }
+            let expected = std::fs::read_to_string(after.join(&rel)).unwrap_or_default();
+            if got != expected {
+                failures.push(format!(
+                    "{}: differs from the after tree:\n{}",
+                    project.join("after").join(&rel).display(),
+                    similar::TextDiff::from_lines(&expected, &got).unified_diff().header("expected", "actual")
+                ));
+            }
+        }
+        if !update && tree(work.path()) != tree(&after) {
+            failures.push(format!("{}: the after tree has other files", project.display()));
+        }
+        let again = fix_project(work.path());
+        if again != 0 {
+            failures.push(format!("{}: a second run applied {again} fixes", project.display()));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
 
 fn after_file(p: &Path) -> PathBuf {
@@ -110,7 +197,11 @@ fn every_fixture_becomes_its_after_file() {
 
 #[test]
 fn every_after_file_compiles() {
-    let files: Vec<PathBuf> = fixtures().iter().map(|p| after_file(p)).collect();
+    let mut files: Vec<PathBuf> = fixtures().iter().map(|p| after_file(p)).collect();
+    let projects = common::repo_root().join("tests/fixes/projects");
+    files.extend(
+        common::python_files(&projects).into_iter().filter(|p| p.components().any(|c| c.as_os_str() == "after")),
+    );
     let Ok(status) = std::process::Command::new("python3")
         .arg("-c")
         // What `python3 -m py_compile` checks, without writing a .pyc into the source tree.

@@ -241,7 +241,7 @@ pub fn run(report: &Report, warnings: &mut Vec<String>) -> Result<usize, String>
         }
         if added.lines > 0 {
             let fixed = crate::fix::FixedText { text: added.text, applied: added.lines, titles: Vec::new() };
-            fixes.push(crate::autofix::FileFix { path: path.to_string(), original: text, fixed, hash });
+            fixes.push(crate::autofix::FileFix { path: path.to_string(), original: text, fixed, hash, group: None });
         }
     }
     let written = crate::autofix::write(&fixes, warnings);

@@ -27,6 +27,8 @@ pub struct FileFix {
     pub fixed: fix::FixedText,
     /// The content hash of `original` (the file is written only if it still has it).
     pub hash: u128,
+    /// Files with the same group are written all or none (a chain made async across modules).
+    pub group: Option<usize>,
 }
 
 /// The report's diagnostics grouped by file (in path order).
@@ -62,10 +64,14 @@ pub fn compute(
     allow_unsafe: bool,
     warnings: &mut Vec<String>,
 ) -> Vec<FileFix> {
-    compute_except(report, &|_| false, catalog, settings, options, allow_unsafe, warnings)
+    compute_except(report, &|_| false, catalog, settings, options, allow_unsafe, None, warnings)
 }
 
-/// [`compute`] leaving alone the findings `skipped` picks (those a baseline holds).
+/// [`compute`] leaving alone the findings `skipped` picks (those a baseline holds). With `allow_unsafe`
+/// and the `workspace` (the check's options), a chain finding is first made async across the workspace
+/// (`fix::make_async_everywhere`: every call site in every file awaited, or refused), which `--unsafe-fixes`
+/// prefers to offloading the helper; the files it rewrites form a group written all or none.
+#[allow(clippy::too_many_arguments)]
 pub fn compute_except(
     report: &Report,
     skipped: &dyn Fn(&Diagnostic) -> bool,
@@ -73,23 +79,172 @@ pub fn compute_except(
     settings: &Settings,
     options: &Options,
     allow_unsafe: bool,
+    workspace: Option<&crate::check::CheckOptions<'_>>,
     warnings: &mut Vec<String>,
 ) -> Vec<FileFix> {
+    let chains = match workspace.filter(|_| allow_unsafe) {
+        Some(opts) => chains_across(report, skipped, catalog, options, opts, warnings),
+        None => Across::default(),
+    };
     let mut out = Vec::new();
-    for (path, diags) in by_file(report) {
+    let by_file = by_file(report);
+    let mut paths: Vec<&str> = by_file.keys().copied().collect();
+    for p in chains.files.keys() {
+        if !by_file.contains_key(p.as_str()) {
+            paths.push(p);
+        }
+    }
+    paths.sort();
+    for path in paths {
+        let diags = by_file.get(path).cloned().unwrap_or_default();
         let (skip, fixable): (Vec<&Diagnostic>, Vec<&Diagnostic>) = diags.into_iter().partition(|d| skipped(d));
-        if fixable.is_empty() {
+        let across = chains.files.get(path);
+        if fixable.is_empty() && across.is_none() {
             continue;
         }
-        let Some((text, hash)) = reread(report, path, warnings) else { continue };
-        let chains: Vec<Target> = fixable.iter().filter(|d| d.is_chain()).map(|d| chain_target(d)).collect();
-        let skip: Vec<Target> = skip.iter().map(|d| Target::from_finding(&d.finding, d.is_chain())).collect();
+        let (original, hash, text, applied, group) = match across {
+            Some(a) => (a.original.clone(), a.hash, a.text.clone(), a.applied, Some(a.group)),
+            None => {
+                let Some((text, hash)) = reread(report, path, warnings) else { continue };
+                (text.clone(), hash, text, 0, None)
+            }
+        };
+        // A file rewritten across the workspace: its chain findings' ranges are stale (they are found
+        // again by the next run), and so are the baseline's.
+        let (chain_targets, skip): (Vec<Target>, Vec<Target>) = if across.is_some() {
+            (Vec::new(), Vec::new())
+        } else {
+            (
+                fixable.iter().filter(|d| d.is_chain()).map(|d| chain_target(d)).collect(),
+                skip.iter().map(|d| Target::from_finding(&d.finding, d.is_chain())).collect(),
+            )
+        };
         // The file's `per-file-ignores` hold for its fixes too.
         let settings = settings.for_file(Path::new(path));
-        let fixed = fix::fix_all_except(&text, chains, skip, catalog, &settings, options, allow_unsafe);
-        if fixed.text != text {
-            out.push(FileFix { path: path.to_string(), original: text, fixed, hash });
+        let mut fixed = fix::fix_all_except(&text, chain_targets, skip, catalog, &settings, options, allow_unsafe);
+        if let Some(a) = across {
+            fixed.applied += applied;
+            let mut titles = a.titles.clone();
+            titles.append(&mut fixed.titles);
+            fixed.titles = titles;
         }
+        if fixed.text != original {
+            out.push(FileFix { path: path.to_string(), original, fixed, hash, group });
+        }
+    }
+    out
+}
+
+/// The files chains made async across the workspace rewrote.
+#[derive(Default)]
+struct Across {
+    files: BTreeMap<String, AcrossFile>,
+}
+
+struct AcrossFile {
+    original: String,
+    hash: u128,
+    text: String,
+    applied: usize,
+    titles: Vec<String>,
+    group: usize,
+}
+
+/// Makes the chain findings async across the workspace, one after the other on the rewritten texts (a
+/// finding whose file an earlier one rewrote is left to the per-file fixes and the next run).
+fn chains_across(
+    report: &Report,
+    skipped: &dyn Fn(&Diagnostic) -> bool,
+    catalog: &Catalog,
+    options: &Options,
+    opts: &crate::check::CheckOptions<'_>,
+    warnings: &mut Vec<String>,
+) -> Across {
+    let mut out = Across::default();
+    let chains: Vec<&Diagnostic> = report.diagnostics.iter().filter(|d| d.is_chain() && !skipped(d)).collect();
+    if chains.is_empty() {
+        return out;
+    }
+    let Ok(paths) =
+        crate::check::collect_files(&crate::check::CheckOptions { follow: false, cache_dir: None, ..opts.clone() })
+    else {
+        return out;
+    };
+    let canon: Vec<std::path::PathBuf> =
+        paths.iter().map(|p| std::fs::canonicalize(p).unwrap_or_else(|_| p.clone())).collect();
+    let dirs_with_init: std::collections::HashSet<std::path::PathBuf> = canon
+        .iter()
+        .filter(|p| p.file_name().is_some_and(|n| n == "__init__.py"))
+        .filter_map(|p| p.parent().map(Path::to_path_buf))
+        .collect();
+    let root = opts.root.map(|r| std::fs::canonicalize(r).unwrap_or_else(|_| r.to_path_buf()));
+    // (display path, original, hash, current text, module names); unreadable files are left out.
+    let mut files: Vec<(String, String, u128, String, Vec<String>)> = Vec::new();
+    for (p, c) in paths.iter().zip(&canon) {
+        let shown = crate::check::display_path(p);
+        let Source::Text { text } = read_source(p) else { continue };
+        let hash = cache::content_hash(&text);
+        if report.hashes.get(&shown).is_some_and(|h| *h != hash) {
+            warnings.push(format!("{shown}: changed on disk while loopsafe was running; not fixed"));
+            return Across::default();
+        }
+        let modules = crate::project::module_names(c, &dirs_with_init, root.as_deref());
+        files.push((shown, text.clone(), hash, text, modules));
+    }
+    let mut groups: Vec<usize> = (0..files.len()).collect();
+    let mut touched: BTreeMap<usize, (usize, Vec<String>)> = BTreeMap::new();
+    for d in chains {
+        let Some(home) = files.iter().position(|f| f.0 == d.path) else { continue };
+        if touched.contains_key(&home) {
+            continue;
+        }
+        let ws: Vec<fix::WorkspaceFile<'_>> = files
+            .iter()
+            .map(|(shown, _, _, text, modules)| fix::WorkspaceFile { path: shown, text, modules: modules.clone() })
+            .collect();
+        let Ok(fix::MadeAsync { title, edits, .. }) =
+            fix::make_async_everywhere(&ws, home, &chain_target(d), catalog, options)
+        else {
+            continue;
+        };
+        let mut new_texts = Vec::new();
+        for (i, e) in &edits {
+            let Some(t) = fix::apply(&files[*i].3, e) else { break };
+            new_texts.push((*i, t));
+        }
+        if new_texts.len() != edits.len() {
+            continue;
+        }
+        // One group for the files of this fix and of any earlier one sharing a file with it.
+        let group = groups[home];
+        for (i, t) in new_texts {
+            let old = groups[i];
+            for g in &mut groups {
+                if *g == old {
+                    *g = group;
+                }
+            }
+            files[i].3 = t;
+            let entry = touched.entry(i).or_insert((0, Vec::new()));
+            if i == home {
+                entry.0 += 1;
+                entry.1.push(title.clone());
+            }
+        }
+    }
+    for (i, (applied, titles)) in touched {
+        let (shown, original, hash, text, _) = &files[i];
+        out.files.insert(
+            shown.clone(),
+            AcrossFile {
+                original: original.clone(),
+                hash: *hash,
+                text: text.clone(),
+                applied,
+                titles,
+                group: groups[i],
+            },
+        );
     }
     out
 }
@@ -114,10 +269,18 @@ pub struct Written {
 pub fn write(fixes: &[FileFix], warnings: &mut Vec<String>) -> Written {
     let guard = crate::atomic_write::InterruptGuard::install();
     let mut out = Written::default();
+    let mut groups_done = std::collections::HashSet::new();
     for f in fixes {
         if let Some(signal) = guard.received() {
             out.interrupted = Some(signal);
             break;
+        }
+        if let Some(g) = f.group {
+            if groups_done.insert(g) {
+                let members: Vec<&FileFix> = fixes.iter().filter(|x| x.group == Some(g)).collect();
+                write_group(&members, &mut out, warnings);
+            }
+            continue;
         }
         let links = hard_links(&f.path);
         match write_file(f) {
@@ -138,6 +301,50 @@ pub fn write(fixes: &[FileFix], warnings: &mut Vec<String>) -> Written {
     // A signal during the last file.
     out.interrupted = out.interrupted.or(guard.received());
     out
+}
+
+/// Writes the files of one group (a chain made async across modules) all or none: none is written when
+/// one changed on disk since the check read it, and when one cannot be written those written before it
+/// get their old content back (each replacement atomic, see `atomic_write`).
+fn write_group(members: &[&FileFix], out: &mut Written, warnings: &mut Vec<String>) {
+    let names = members.iter().map(|m| m.path.as_str()).collect::<Vec<_>>().join(", ");
+    let unchanged = |m: &FileFix| matches!(read_source(Path::new(&m.path)), Source::Text { text } if cache::content_hash(&text) == m.hash);
+    if let Some(m) = members.iter().find(|m| !unchanged(m)) {
+        warnings.push(format!("{}: changed on disk while loopsafe was running; none of {names} fixed", m.path));
+        return;
+    }
+    let mut written: Vec<(std::path::PathBuf, Vec<u8>)> = Vec::new();
+    for m in members {
+        let old = std::fs::canonicalize(&m.path).and_then(|t| std::fs::read(&t).map(|b| (t, b)));
+        let result = match old {
+            Ok(old) => write_file(m).map(|done| (done, old)),
+            Err(e) => Err(format!("cannot read: {e}")),
+        };
+        match result {
+            Ok((true, old)) => written.push(old),
+            failed => {
+                for (target, bytes) in written.iter().rev() {
+                    let restored = std::fs::metadata(target)
+                        .map_err(|e| e.to_string())
+                        .and_then(|before| crate::atomic_write::replace(target, bytes, &before));
+                    if let Err(e) = restored {
+                        out.errors
+                            .push(format!("{}: cannot restore after a failed group write: {e}", target.display()));
+                    }
+                }
+                match failed {
+                    Err(e) => {
+                        out.errors.push(format!("{}: cannot write the fixes: {e}; none of {names} is changed", m.path))
+                    }
+                    _ => warnings
+                        .push(format!("{}: changed on disk while loopsafe was running; none of {names} fixed", m.path)),
+                }
+                return;
+            }
+        }
+    }
+    out.files += members.len();
+    out.fixes += members.iter().map(|m| m.fixed.applied).sum::<usize>();
 }
 
 /// How many names (hard links) the file at `path` has.

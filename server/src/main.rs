@@ -280,7 +280,7 @@ fn run_check(mut args: CheckArgs) -> Result<ExitCode, String> {
             let changed = fixed.text != input.text;
             let display = check::display_path(path);
             let fixes: Vec<autofix::FileFix> = if changed {
-                vec![autofix::FileFix { path: display, original: input.text.clone(), fixed, hash: 0 }]
+                vec![autofix::FileFix { path: display, original: input.text.clone(), fixed, hash: 0, group: None }]
             } else {
                 Vec::new()
             };
@@ -312,6 +312,7 @@ fn run_check(mut args: CheckArgs) -> Result<ExitCode, String> {
             &settings,
             &fix_options,
             args.unsafe_fixes,
+            Some(&opts),
             &mut warnings,
         );
         let applied: usize = fixes.iter().map(|f| f.fixed.applied).sum();

@@ -345,9 +345,9 @@ fn parameters(ctx: &FileContext<'_>, def: Node<'_>) -> HashSet<String> {
     out
 }
 
-/// Every identifier text read or written in `range` of `root` (nested scopes included), bounded.
-fn names_in(ctx: &FileContext<'_>, root: Node<'_>, range: Range<usize>) -> Option<HashSet<String>> {
-    let mut out = HashSet::new();
+/// Visits `root` and its descendants depth first (a node's children only where `visit` returns true),
+/// at most `MAX_NODES` of them: `None` when the tree is too large to look through.
+fn walk_bounded<'t>(root: Node<'t>, mut visit: impl FnMut(Node<'t>) -> bool) -> Option<()> {
     let mut stack = vec![root];
     let mut seen = 0;
     while let Some(n) = stack.pop() {
@@ -355,8 +355,20 @@ fn names_in(ctx: &FileContext<'_>, root: Node<'_>, range: Range<usize>) -> Optio
         if seen > MAX_NODES {
             return None;
         }
+        if visit(n) {
+            let mut c = n.walk();
+            stack.extend(n.children(&mut c));
+        }
+    }
+    Some(())
+}
+
+/// Every identifier text read or written in `range` of `root` (nested scopes included), bounded.
+fn names_in(ctx: &FileContext<'_>, root: Node<'_>, range: Range<usize>) -> Option<HashSet<String>> {
+    let mut out = HashSet::new();
+    walk_bounded(root, |n| {
         if n.end_byte() <= range.start || n.start_byte() >= range.end {
-            continue;
+            return false;
         }
         if n.kind() == "identifier" && range.start <= n.start_byte() && n.end_byte() <= range.end {
             let is_attr = ctx.up(n).is_some_and(|p| {
@@ -366,31 +378,23 @@ fn names_in(ctx: &FileContext<'_>, root: Node<'_>, range: Range<usize>) -> Optio
                 out.insert(ctx.node_text(n).to_string());
             }
         }
-        let mut c = n.walk();
-        stack.extend(n.children(&mut c));
-    }
+        true
+    })?;
     Some(out)
 }
 
 /// The strings of `root` that span lines (bounded; `None` when too large to look through).
 fn multiline_strings(ctx: &FileContext<'_>, root: Node<'_>) -> Option<Vec<Range<usize>>> {
     let mut out = Vec::new();
-    let mut stack = vec![root];
-    let mut seen = 0;
-    while let Some(n) = stack.pop() {
-        seen += 1;
-        if seen > MAX_NODES {
-            return None;
+    walk_bounded(root, |n| {
+        if n.kind() != "string" {
+            return true;
         }
-        if n.kind() == "string" {
-            if ctx.node_text(n).contains('\n') {
-                out.push(n.byte_range());
-            }
-            continue;
+        if ctx.node_text(n).contains('\n') {
+            out.push(n.byte_range());
         }
-        let mut c = n.walk();
-        stack.extend(n.children(&mut c));
-    }
+        false
+    })?;
     Some(out)
 }
 

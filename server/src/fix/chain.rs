@@ -6,9 +6,12 @@
 //! Refused, with the reason naming the place, where a converted function is used by code that cannot
 //! await it: a sync function that is not on the chain, module-level code, a lambda, a generator
 //! expression, or a reference that is not a call (a callback, `map(f, ...)`, `Depends(f)`); and where a
-//! function on the chain is decorated, a method, or a generator. Only the file is looked at: a function
-//! imported by another module is converted without its callers there, which is one reason why the fix
-//! is always unsafe (another: the blocking library is replaced by another one, with its own errors).
+//! function on the chain is decorated, a method, or a generator. Only the file is looked at: this is the
+//! fix's single-module form (the tests' before/after pairs, and what the editor falls back to for a
+//! document that is not a workspace file); the editor and `check --unsafe-fixes` use
+//! `workspace::make_async_everywhere`, which follows the chain into other modules and awaits every call
+//! site in the workspace, with `rewrite_ends` shared. Always unsafe: the blocking library is replaced
+//! by another one, with its own errors.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 
@@ -113,14 +116,42 @@ pub(super) fn make_async(ctx: &FileContext<'_>, t: &Target, call: Node<'_>, out:
         edits.push(Edit { range: c.byte_range(), text: awaited(ctx, *c, ctx.node_text(*c)) });
     }
     edits.sort_by_key(|e| (e.range.start, e.range.end));
-    // The blocking calls at the end, rewritten in the text where their function is already a coroutine.
-    let Some(new_text) = super::apply(ctx.text, &edits) else { return };
-    let Some(tree) = crate::syntax::parse(&new_text, None) else { return };
+    let counterpart = match rewrite_ends(ctx, t, callee, &ends, &mut edits) {
+        Ok((c, _)) => c,
+        Err(why) => return refuse(out, why),
+    };
+    let names: Vec<String> = chain.iter().map(|n| format!("`{n}`")).collect();
+    let title = format!(
+        "Make {} async, await {} call site{}, and {}",
+        names.join(", "),
+        sites.len(),
+        if sites.len() == 1 { "" } else { "s" },
+        lowercase_first(&counterpart)
+    );
+    out.fixes.push(Fix { id: FixId::MakeAsync, title, applicability: Applicability::Unsafe, edits });
+}
+
+/// Rewrites the blocking calls `ends` (of `ctx`'s file) to their async counterpart, as if their function
+/// were already a coroutine: `edits` (the file's other edits of the fix, sorted) are applied, the
+/// counterpart fix is built on that text and mapped back, and its edits join `edits`. The counterpart
+/// fix's title and kind, or why it cannot be written.
+pub(super) fn rewrite_ends(
+    ctx: &FileContext<'_>,
+    t: &Target,
+    callee: &str,
+    ends: &[Node<'_>],
+    edits: &mut Vec<Edit>,
+) -> Result<(String, FixId), String> {
+    edits.sort_by_key(|e| (e.range.start, e.range.end));
+    let new_text = super::apply(ctx.text, edits).ok_or("the rewrites of the chain overlap")?;
+    let tree = crate::syntax::parse(&new_text, None).ok_or("the rewritten file does not parse")?;
     let ctx2 = FileContext::new(&new_text, &tree, ctx.catalog, ctx.options);
     let mut counterpart = None;
     let mut end_edits = Vec::new();
-    for end in &ends {
-        let Some(range) = forward(&edits, end.byte_range()) else { return };
+    for end in ends {
+        let line = end.start_position().row + 1;
+        let range = forward(edits, end.byte_range())
+            .ok_or_else(|| format!("the call at line {line} shares its statement with a call to the chain"))?;
         // A chain finding carries the fixes of the call to the helper: the end's are the catalog's.
         let entry = ctx.catalog.blocking(callee).or_else(|| ctx.catalog.blocking(&format!("builtins.{callee}")));
         let kinds = entry.map(|e| e.fixes.clone()).unwrap_or_default();
@@ -131,11 +162,11 @@ pub(super) fn make_async(ctx: &FileContext<'_>, t: &Target, call: Node<'_>, out:
                 || format!("`{callee}` has no async counterpart loopsafe can write"),
                 |r| r.reason.clone(),
             );
-            return refuse(out, format!("the call at line {}: {why}", end.start_position().row + 1));
+            return Err(format!("the call at line {line}: {why}"));
         };
         let mut fix_edits = fix.edits.clone();
         // The library's import, used by this call only, goes (the async sleep fix does it itself).
-        if let [_] = ends.as_slice()
+        if let [_] = ends
             && let Some(root) = ctx2
                 .call_node(&t2.range)
                 .and_then(|c| c.child_by_field_name("function"))
@@ -147,42 +178,27 @@ pub(super) fn make_async(ctx: &FileContext<'_>, t: &Target, call: Node<'_>, out:
             super::normalize(&mut fix_edits);
         }
         for e in &fix_edits {
-            let Some(range) = backward(&edits, e.range.clone()) else {
-                return refuse(
-                    out,
-                    format!(
-                        "the call at line {} shares its statement with a call to the chain",
-                        end.start_position().row + 1
-                    ),
-                );
-            };
+            let range = backward(edits, e.range.clone())
+                .ok_or_else(|| format!("the call at line {line} shares its statement with a call to the chain"))?;
             end_edits.push(Edit { range, text: e.text.clone() });
         }
-        counterpart.get_or_insert_with(|| fix.title.clone());
+        counterpart.get_or_insert_with(|| (fix.title.clone(), fix.id));
     }
     edits.extend(end_edits);
-    super::normalize(&mut edits);
-    if !super::verify::well_formed(ctx.text, &edits) {
-        return refuse(out, "the rewrites of the chain overlap".into());
+    super::normalize(edits);
+    if !super::verify::well_formed(ctx.text, edits) {
+        return Err("the rewrites of the chain overlap".into());
     }
-    let names: Vec<String> = chain.iter().map(|n| format!("`{n}`")).collect();
-    let title = format!(
-        "Make {} async, await {} call site{}, and {}",
-        names.join(", "),
-        sites.len(),
-        if sites.len() == 1 { "" } else { "s" },
-        counterpart.map(|c| lowercase_first(&c)).unwrap_or_default()
-    );
-    out.fixes.push(Fix { id: FixId::MakeAsync, title, applicability: Applicability::Unsafe, edits });
+    counterpart.ok_or_else(|| format!("no call to `{callee}` to rewrite"))
 }
 
-fn lowercase_first(s: &str) -> String {
+pub(super) fn lowercase_first(s: &str) -> String {
     let mut c = s.chars();
     c.next().map(|f| f.to_lowercase().chain(c).collect()).unwrap_or_default()
 }
 
 /// The module's top-level sync functions (decorated ones too), by name.
-fn module_functions<'t>(ctx: &FileContext<'t>) -> HashMap<&'t str, Node<'t>> {
+pub(super) fn module_functions<'t>(ctx: &FileContext<'t>) -> HashMap<&'t str, Node<'t>> {
     let root = ctx.tree.root_node();
     let mut out = HashMap::new();
     let mut c = root.walk();
@@ -200,7 +216,7 @@ fn module_functions<'t>(ctx: &FileContext<'t>) -> HashMap<&'t str, Node<'t>> {
 }
 
 /// The calls in a function body, not in nested functions or classes.
-fn calls_in<'t>(_ctx: &FileContext<'t>, body: Node<'t>) -> Vec<Node<'t>> {
+pub(super) fn calls_in<'t>(_ctx: &FileContext<'t>, body: Node<'t>) -> Vec<Node<'t>> {
     let mut out = Vec::new();
     let mut stack = vec![body];
     let mut seen = 0;
@@ -326,24 +342,13 @@ fn backward(edits: &[Edit], range: std::ops::Range<usize>) -> Option<std::ops::R
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::catalog::{Catalog, FixKind};
-    use crate::fix::Options;
+    use crate::catalog::FixKind;
+    use crate::fix::tests::fixes_at;
     use crate::rules::Rule;
 
     /// The make-async fix for the chain call `at` (the last one in `text`) whose end is `callee`.
     pub(crate) fn make_async_for(text: &str, at: &str, callee: &str) -> Result<String, String> {
-        let tree = crate::syntax::parse(text, None).unwrap();
-        let options = Options::default();
-        let ctx = FileContext::new(text, &tree, Catalog::bundled(), &options);
-        let start = text.rfind(at).unwrap();
-        let target = Target {
-            rule: Rule::BlockingSleep,
-            callee: Some(callee.into()),
-            kinds: vec![FixKind::Offload],
-            range: start..start + at.trim_end().len(),
-            chain: true,
-        };
-        let fixes = ctx.fixes(&target);
+        let fixes = fixes_at(text, at, Rule::BlockingSleep, callee, vec![FixKind::Offload], true);
         match fixes.fixes.iter().find(|f| f.id == FixId::MakeAsync) {
             Some(f) => Ok(crate::fix::apply(text, &f.edits).unwrap()),
             None => Err(fixes.refused.iter().filter(|r| r.id == FixId::MakeAsync).map(|r| r.reason.clone()).collect()),

@@ -35,7 +35,7 @@ use crate::rules::Rule;
 use crate::settings::{OffloadFlavor, Settings};
 
 pub use imports::Imports;
-pub use workspace::{WorkspaceFile, make_sync_everywhere};
+pub use workspace::{FileEdits, MadeAsync, WorkspaceFile, make_async_everywhere, make_sync_everywhere};
 
 /// Whether applying a fix keeps the program's behaviour (bar the blocking).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -62,9 +62,20 @@ pub enum FixId {
 }
 
 impl FixId {
-    /// Fixes that `--fix` and `source.fixAll` apply (a suppression is only ever chosen by hand).
+    /// Fixes that `--fix` and `source.fixAll` apply to one file (a suppression is only ever chosen by
+    /// hand; a chain is made async only across the workspace, `make_async_everywhere`, since its
+    /// functions may be called from other files).
     pub fn is_automatic(self) -> bool {
-        self != FixId::Noqa
+        !matches!(self, FixId::Noqa | FixId::MakeAsync)
+    }
+
+    /// The package a fix's rewrite brings in that a project may not have (the editor's title says so
+    /// when the project does not declare it). The async file fix is only offered where anyio is.
+    pub fn package(self) -> Option<&'static str> {
+        match self {
+            FixId::Httpx => Some("httpx"),
+            _ => None,
+        }
     }
 }
 
@@ -865,20 +876,21 @@ mod tests {
         assert_eq!(both.iter().map(|t| t.range.clone()).collect::<Vec<_>>(), vec![12..16], "u dropped");
     }
 
-    /// The refusal reasons for the last `at` in `text` (no fix but the suppression is offered).
-    fn refusals(text: &str, at: &str, chain: bool) -> Vec<String> {
+    /// The fixes for a finding on the last `at` in `text` (trailing whitespace left out), with the
+    /// default options and the bundled catalog.
+    pub(crate) fn fixes_at(text: &str, at: &str, rule: Rule, callee: &str, kinds: Vec<FixKind>, chain: bool) -> Fixes {
         let tree = crate::syntax::parse(text, None).unwrap();
         let options = Options::default();
         let ctx = FileContext::new(text, &tree, Catalog::bundled(), &options);
         let start = text.rfind(at).unwrap();
-        let target = Target {
-            rule: Rule::BlockingSleep,
-            callee: Some("time.sleep".into()),
-            kinds: vec![crate::catalog::FixKind::Offload, crate::catalog::FixKind::AsyncSleep],
-            range: start..start + at.len(),
-            chain,
-        };
-        let fixes = ctx.fixes(&target);
+        let range = start..start + at.trim_end().len();
+        ctx.fixes(&Target { rule, callee: Some(callee.into()), kinds, range, chain })
+    }
+
+    /// The refusal reasons for the last `at` in `text` (no fix but the suppression is offered).
+    fn refusals(text: &str, at: &str, chain: bool) -> Vec<String> {
+        let kinds = vec![FixKind::Offload, FixKind::AsyncSleep];
+        let fixes = fixes_at(text, at, Rule::BlockingSleep, "time.sleep", kinds, chain);
         assert!(fixes.fixes.iter().all(|f| f.id == FixId::Noqa), "{:?}", fixes.fixes);
         fixes.refused.into_iter().map(|r| r.reason).collect()
     }

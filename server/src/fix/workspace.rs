@@ -8,13 +8,18 @@
 //! `callbacks = [helper]`, another object that happens to share the name) refuses the fix and says
 //! where, since rewriting would break it or could not be told apart.
 
+use std::cell::{OnceCell, RefCell};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::ops::Range;
 
-use tree_sitter::Node;
+use tree_sitter::{Node, Tree};
 
-use super::kinds::{MAX_NODES, needs_the_loop_in};
-use super::{Edit, error_count};
+use super::kinds::{self, MAX_NODES, needs_the_loop_in};
+use super::{Edit, FileContext, Options, Target, chain, error_count};
 use crate::catalog::Catalog;
+
+/// How many functions the search for a chain across the workspace visits.
+const MAX_FUNCTIONS: usize = 512;
 
 /// Edits by index into the workspace files.
 pub type FileEdits = Vec<(usize, Vec<Edit>)>;
@@ -177,4 +182,479 @@ fn contains_word(text: &str, word: &str) -> bool {
         !before.is_some_and(|c| c.is_alphanumeric() || c == '_')
             && !after.is_some_and(|c| c.is_alphanumeric() || c == '_')
     })
+}
+
+/// The workspace's files as the make-async fix reads them: parsed and analysed on first use only.
+struct Ws<'c, 't> {
+    files: &'t [WorkspaceFile<'t>],
+    trees: &'t [OnceCell<Option<Tree>>],
+    ctxs: &'c [OnceCell<Option<FileContext<'t>>>],
+    /// Each file's top-level sync functions, by name.
+    defs: RefCell<HashMap<usize, HashMap<&'t str, Node<'t>>>>,
+    catalog: &'t Catalog,
+    options: &'t Options,
+}
+
+impl<'c, 't> Ws<'c, 't> {
+    fn ctx(&self, i: usize) -> Result<&'c FileContext<'t>, String> {
+        let f = &self.files[i];
+        let ctxs = self.ctxs;
+        let tree = self.trees[i]
+            .get_or_init(|| crate::syntax::parse(f.text, None).filter(|t| error_count(t) == 0))
+            .as_ref()
+            .ok_or_else(|| {
+                format!("{} has syntax errors: its uses of the chain's functions cannot be checked", f.path)
+            })?;
+        ctxs[i]
+            .get_or_init(|| Some(FileContext::new(f.text, tree, self.catalog, self.options)))
+            .as_ref()
+            .ok_or_else(|| format!("{} cannot be read", f.path))
+    }
+
+    /// The workspace file a `from MODULE import ...` in `files[i]` names.
+    fn module_file(&self, i: usize, module: &str) -> Option<usize> {
+        let level = module.len() - module.trim_start_matches('.').len();
+        let rest = &module[level..];
+        let wanted: Vec<String> = if level == 0 {
+            vec![rest.to_string()]
+        } else {
+            let is_init = self.files[i].path.ends_with("__init__.py");
+            self.files[i]
+                .modules
+                .iter()
+                .filter_map(|m| {
+                    let mut parts: Vec<&str> = m.split('.').collect();
+                    let drop = level - usize::from(is_init);
+                    if drop > parts.len() {
+                        return None;
+                    }
+                    parts.truncate(parts.len() - drop);
+                    if !rest.is_empty() {
+                        parts.push(rest);
+                    }
+                    (!parts.is_empty()).then(|| parts.join("."))
+                })
+                .collect()
+        };
+        self.files.iter().position(|f| f.modules.iter().any(|m| wanted.contains(m)))
+    }
+
+    /// The top-level sync function `name` of `files[i]`.
+    fn def_in(&self, i: usize, name: &str) -> Result<Option<Node<'t>>, String> {
+        let ctx = self.ctx(i)?;
+        let mut defs = self.defs.borrow_mut();
+        Ok(defs.entry(i).or_insert_with(|| chain::module_functions(ctx)).get(name).copied())
+    }
+
+    /// The function a call by `name` in `files[i]` reaches: defined there, or imported from its module.
+    fn resolve(&self, i: usize, name: &str) -> Result<Option<(usize, Node<'t>)>, String> {
+        if let Some(d) = self.def_in(i, name)? {
+            return Ok(Some((i, d)));
+        }
+        let Some(j) = self.imported_from(self.ctx(i)?, i, name) else { return Ok(None) };
+        Ok(self.def_in(j, name)?.map(|d| (j, d)))
+    }
+
+    /// The function a call's callee in `files[i]` reaches: `f(...)` (see `resolve`) or `module.f(...)`
+    /// where `module` is a workspace module imported by that name (`from app import signing`,
+    /// `from . import signing`, `import signing`).
+    fn resolve_callee(&self, i: usize, callee: Node<'t>) -> Result<Option<(usize, Node<'t>)>, String> {
+        let ctx = self.ctx(i)?;
+        match callee.kind() {
+            "identifier" => self.resolve(i, ctx.node_text(callee)),
+            "attribute" => {
+                let (Some(object), Some(attr)) =
+                    (callee.child_by_field_name("object"), callee.child_by_field_name("attribute"))
+                else {
+                    return Ok(None);
+                };
+                if object.kind() != "identifier" {
+                    return Ok(None);
+                }
+                let Some(j) = self.module_named(ctx, i, ctx.node_text(object)) else { return Ok(None) };
+                Ok(self.def_in(j, ctx.node_text(attr))?.map(|d| (j, d)))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// The workspace module `files[i]` binds to `name` at its top (`from P import name`, `import name`).
+    fn module_named(&self, ctx: &FileContext<'t>, i: usize, name: &str) -> Option<usize> {
+        let root = ctx.tree.root_node();
+        let mut c = root.walk();
+        for stmt in root.named_children(&mut c) {
+            let mut c2 = stmt.walk();
+            let binds = |c2: &mut tree_sitter::TreeCursor<'t>| {
+                stmt.children_by_field_name("name", c2).any(|n| ctx.node_text(n) == name)
+            };
+            match stmt.kind() {
+                "import_from_statement" if binds(&mut c2) => {
+                    let module = ctx.node_text(stmt.child_by_field_name("module_name")?);
+                    let sep = if module.ends_with('.') { "" } else { "." };
+                    return self.module_file(i, &format!("{module}{sep}{name}"));
+                }
+                "import_statement" if binds(&mut c2) => return self.module_file(i, name),
+                _ => {}
+            }
+        }
+        None
+    }
+
+    /// The file `name` is imported from (`from MODULE import name`, at the top of `files[i]`).
+    fn imported_from(&self, ctx: &FileContext<'t>, i: usize, name: &str) -> Option<usize> {
+        let root = ctx.tree.root_node();
+        let mut c = root.walk();
+        for stmt in root.named_children(&mut c).filter(|s| s.kind() == "import_from_statement") {
+            let mut c2 = stmt.walk();
+            let binds = stmt.children_by_field_name("name", &mut c2).any(|n| ctx.node_text(n) == name);
+            if binds {
+                let module = stmt.child_by_field_name("module_name")?;
+                return self.module_file(i, ctx.node_text(module));
+            }
+        }
+        None
+    }
+}
+
+/// A chain made async across the workspace.
+#[derive(Debug)]
+pub struct MadeAsync {
+    pub title: String,
+    pub edits: FileEdits,
+    /// The package the blocking call's counterpart comes from, where it may not be installed (`httpx`).
+    pub package: Option<&'static str>,
+}
+
+/// The make-async fix (see `chain`) for the chain call at `target.range` of `files[home]`, with the
+/// chain's functions in any module of the workspace: every sync function on the chain becomes
+/// `async def`, every call to one of them in the workspace is awaited, and the blocking call at the end
+/// becomes its async counterpart. A call that cannot be awaited (a sync caller off the chain, module
+/// level code, a callback, a lambda) refuses it naming `file:line`; a sync caller that a framework runs
+/// (a FastAPI route or dependency) is made `async def` too. Edits per file index, all or none applied.
+pub fn make_async_everywhere(
+    files: &[WorkspaceFile<'_>],
+    home: usize,
+    target: &Target,
+    catalog: &Catalog,
+    options: &Options,
+) -> Result<MadeAsync, String> {
+    let callee = target.callee.as_deref().ok_or("the finding names no blocking call")?;
+    let trees: Vec<OnceCell<Option<Tree>>> = files.iter().map(|_| OnceCell::new()).collect();
+    let ctxs: Vec<OnceCell<Option<FileContext<'_>>>> = files.iter().map(|_| OnceCell::new()).collect();
+    let ws = Ws { files, trees: &trees, ctxs: &ctxs, defs: RefCell::default(), catalog, options };
+    let hctx = ws.ctx(home)?;
+    let call = hctx.call_node(&target.range).ok_or("no call here")?;
+    let func = call.child_by_field_name("function").ok_or("no call here")?;
+    let first = hctx.node_text(func);
+    let start =
+        ws.resolve_callee(home, func)?.ok_or_else(|| format!("`{first}` is not a sync function of the workspace"))?;
+    // Breadth first from the called function to the first one that makes the blocking call.
+    type Key = (usize, usize);
+    let key = |(i, d): (usize, Node<'_>)| (i, d.start_byte());
+    let mut nodes: HashMap<Key, (usize, Node<'_>)> = HashMap::from([(key(start), start)]);
+    let mut parent: HashMap<Key, Key> = HashMap::new();
+    let mut queue = VecDeque::from([key(start)]);
+    let mut end = None;
+    while let Some(k) = queue.pop_front() {
+        if nodes.len() > MAX_FUNCTIONS {
+            break;
+        }
+        let (i, def) = nodes[&k];
+        let ctx = ws.ctx(i)?;
+        let Some(body) = def.child_by_field_name("body") else { continue };
+        let calls = chain::calls_in(ctx, body);
+        if let Some(spelling) = ctx.imports.spelling(callee) {
+            let ends: Vec<Node<'_>> = calls
+                .iter()
+                .filter(|c| c.child_by_field_name("function").is_some_and(|f| ctx.node_text(f) == spelling))
+                .copied()
+                .collect();
+            if !ends.is_empty() {
+                end = Some((k, ends));
+                break;
+            }
+        }
+        for c in calls {
+            let Some(f) = c.child_by_field_name("function") else { continue };
+            if let Some(next) = ws.resolve_callee(i, f)? {
+                let nk = key(next);
+                if let std::collections::hash_map::Entry::Vacant(e) = nodes.entry(nk) {
+                    e.insert(next);
+                    parent.insert(nk, k);
+                    queue.push_back(nk);
+                }
+            }
+        }
+    }
+    let (last, ends) = end.ok_or_else(|| {
+        format!(
+            "the chain from `{first}` to `{callee}` leaves the workspace's sync functions (or calls it by another name)"
+        )
+    })?;
+    let mut chain_keys = vec![last];
+    while let Some(p) = parent.get(&chain_keys[chain_keys.len() - 1]) {
+        chain_keys.push(*p);
+    }
+    chain_keys.reverse();
+    let on_chain: HashSet<Key> = chain_keys.iter().copied().collect();
+    let mut edits: BTreeMap<usize, Vec<Edit>> = BTreeMap::new();
+    let mut sites: BTreeMap<usize, Vec<Node<'_>>> = BTreeMap::new();
+    let mut routes: Vec<(usize, Node<'_>)> = Vec::new();
+    for k in &chain_keys {
+        let (i, def) = nodes[k];
+        let ctx = ws.ctx(i)?;
+        let name = name_of(files, i, def);
+        let at = format!("{}:{}", files[i].path, def.start_position().row + 1);
+        if ctx.up(def).is_some_and(|p| p.kind() == "decorated_definition") {
+            return Err(format!(
+                "`{name}` ({at}) is decorated: whatever the decorator does with it expects a sync function"
+            ));
+        }
+        if let Some(body) = def.child_by_field_name("body")
+            && needs_the_loop_in(ctx.text, catalog, body, true).is_some_and(|why| why.contains("generator"))
+        {
+            return Err(format!("`{name}` ({at}) is a generator"));
+        }
+        edits.entry(i).or_default().push(Edit { range: def.start_byte()..def.start_byte(), text: "async ".into() });
+        let tails: Vec<&str> = files[i].modules.iter().map(|m| m.rsplit('.').next().unwrap_or(m)).collect();
+        for (f, file) in files.iter().enumerate() {
+            if !contains_word(file.text, name) {
+                continue;
+            }
+            let fctx = ws.ctx(f)?;
+            // Bare uses of the name are this function's in its own file and where it is imported from it.
+            let bare = f == i || (ws.def_in(f, name)?.is_none() && ws.imported_from(fctx, f, name) == Some(i));
+            let def_name = def.child_by_field_name("name").map(|n| n.id());
+            let mut stack = vec![fctx.tree.root_node()];
+            let mut seen = 0;
+            while let Some(n) = stack.pop() {
+                seen += 1;
+                if seen > MAX_NODES {
+                    return Err(format!("{} is too large to check", file.path));
+                }
+                let mut c = n.walk();
+                stack.extend(n.children(&mut c));
+                if n.kind() != "identifier" || fctx.node_text(n) != name || (f == i && Some(n.id()) == def_name) {
+                    continue;
+                }
+                let line = n.start_position().row + 1;
+                let at = format!("{}:{line}", file.path);
+                let Some(p) = fctx.up(n) else { continue };
+                let is = |p: Node<'_>, field: &str| p.child_by_field_name(field).is_some_and(|c| c.id() == n.id());
+                if p.kind() == "keyword_argument" && is(p, "name") {
+                    continue;
+                }
+                if matches!(p.kind(), "import_from_statement" | "import_statement" | "dotted_name" | "aliased_import") {
+                    // `from <its module> import name as other`: calls by the other name would be missed.
+                    let (holder, child) = if p.kind() == "dotted_name" { (fctx.up(p), p) } else { (Some(p), n) };
+                    let aliased = holder.filter(|h| {
+                        h.kind() == "aliased_import"
+                            && h.child_by_field_name("name").is_some_and(|c| c.id() == child.id())
+                    });
+                    let from_home = aliased
+                        .and_then(|h| fctx.up(h))
+                        .filter(|s| s.kind() == "import_from_statement")
+                        .and_then(|s| s.child_by_field_name("module_name"))
+                        .is_some_and(|m| ws.module_file(f, fctx.node_text(m)) == Some(i));
+                    if from_home {
+                        return Err(format!("`{name}` is imported under another name at {at}"));
+                    }
+                    continue;
+                }
+                let callee_node = if p.kind() == "attribute" && is(p, "attribute") {
+                    let object = p.child_by_field_name("object");
+                    let by_module = object
+                        .is_some_and(|o| o.kind() == "identifier" && tails.contains(&fctx.node_text(o)))
+                        && f != i;
+                    if !by_module {
+                        continue;
+                    }
+                    p
+                } else if bare {
+                    n
+                } else {
+                    continue;
+                };
+                let Some(call) = fctx.up(callee_node).filter(|c| {
+                    c.kind() == "call" && c.child_by_field_name("function").is_some_and(|x| x.id() == callee_node.id())
+                }) else {
+                    return Err(format!("`{name}` is used without being called at {at} (a callback cannot await it)"));
+                };
+                if kinds::already_awaited(fctx, call) {
+                    return Err(format!("`{name}(...)` is already awaited at {at}"));
+                }
+                match kinds::enclosing_def(fctx, call) {
+                    None => return Err(format!("`{name}` is called at module level at {at}")),
+                    Some(d) if d.child(0).is_some_and(|c| c.kind() == "async") => {
+                        kinds::await_allowed(fctx, call).map_err(|why| format!("`{name}` at {at}: {why}"))?;
+                    }
+                    Some(d) => {
+                        let caller = name_of(files, f, d);
+                        let top = fctx.up(d).is_some_and(|p| matches!(p.kind(), "module" | "decorated_definition"));
+                        let chained = top && on_chain.contains(&(f, d.start_byte()));
+                        let route = top && !chained && fctx.is_endpoint(d);
+                        if !chained && !route {
+                            return Err(format!(
+                                "`{name}` is called by the sync function `{caller}`, which is not on the chain, at {at}"
+                            ));
+                        }
+                        let mut m = fctx.up(call);
+                        while let Some(cur) = m.filter(|c| c.id() != d.id()) {
+                            if matches!(cur.kind(), "lambda" | "generator_expression") {
+                                return Err(format!(
+                                    "`{name}` is called in a {} at {at}",
+                                    cur.kind().replace('_', " ")
+                                ));
+                            }
+                            m = fctx.up(cur);
+                        }
+                        if route && !routes.iter().any(|(rf, r)| *rf == f && r.id() == d.id()) {
+                            routes.push((f, d));
+                            edits
+                                .entry(f)
+                                .or_default()
+                                .push(Edit { range: d.start_byte()..d.start_byte(), text: "async ".into() });
+                        }
+                    }
+                }
+                sites.entry(f).or_default().push(call);
+            }
+        }
+    }
+    let mut count = 0;
+    for (f, calls) in &mut sites {
+        let fctx = ws.ctx(*f)?;
+        calls.sort_by_key(|c| c.start_byte());
+        calls.dedup_by_key(|c| c.id());
+        for w in calls.windows(2) {
+            if w[1].start_byte() < w[0].end_byte() {
+                let at = format!("{}:{}", files[*f].path, w[1].start_position().row + 1);
+                return Err(format!("calls to the chain's functions are nested at {at}"));
+            }
+        }
+        for c in calls.iter() {
+            edits
+                .entry(*f)
+                .or_default()
+                .push(Edit { range: c.byte_range(), text: kinds::awaited(fctx, *c, fctx.node_text(*c)) });
+            count += 1;
+        }
+    }
+    let end_file = last.0;
+    let ectx = ws.ctx(end_file)?;
+    let end_edits = edits.entry(end_file).or_default();
+    let (counterpart, id) = chain::rewrite_ends(ectx, target, callee, &ends, end_edits)
+        .map_err(|why| format!("{}: {why}", files[end_file].path))?;
+    for (f, e) in &mut edits {
+        super::normalize(e);
+        if !super::verify::well_formed(files[*f].text, e) {
+            return Err(format!("the rewrites of {} overlap", files[*f].path));
+        }
+    }
+    let mut names: Vec<String> = chain_keys.iter().map(|k| format!("`{}`", name_of(files, k.0, nodes[k].1))).collect();
+    names.extend(routes.iter().map(|(f, d)| format!("the route `{}`", name_of(files, *f, *d))));
+    let title = format!(
+        "Make {} async, await {count} call site{} in {} file{}, and {}",
+        names.join(", "),
+        if count == 1 { "" } else { "s" },
+        edits.len(),
+        if edits.len() == 1 { "" } else { "s" },
+        chain::lowercase_first(&counterpart)
+    );
+    Ok(MadeAsync { title, edits: edits.into_iter().filter(|(_, e)| !e.is_empty()).collect(), package: id.package() })
+}
+
+fn name_of<'t>(files: &[WorkspaceFile<'t>], i: usize, def: Node<'_>) -> &'t str {
+    def.child_by_field_name("name").map_or("", |n| &files[i].text[n.byte_range()])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::FixKind;
+    use crate::rules::Rule;
+
+    const SIGNING: &str = "import requests\n\n\ndef internal_signing_op(op_num, request_id):\n    response = requests.get(f\"http://127.0.0.1:9000/{request_id}/{op_num}\", timeout=10)\n    return response.text\n\n\ndef sign_op1(request_id):\n    return internal_signing_op(1, request_id)\n";
+    const MAIN: &str = "from fastapi import FastAPI\n\nfrom .signing import sign_op1\n\napp = FastAPI()\n\n\n@app.get(\"/a/{request_id}\")\nasync def a(request_id: str):\n    return sign_op1(request_id)\n\n\n@app.get(\"/b/{request_id}\")\ndef b(request_id: str):\n    return {\"s\": sign_op1(request_id)}\n";
+    const CLI: &str = "from app import signing\n\n\ndef main():\n    print(signing.sign_op1(\"x\"))\n";
+
+    /// The make-async fix for the call `sign_op1(request_id)` of route `a` in a workspace of `files`.
+    fn make_async(files: &[(&str, &str)]) -> Result<Vec<String>, String> {
+        make_async_at(files, "sign_op1(request_id)")
+    }
+
+    fn make_async_at(files: &[(&str, &str)], call: &str) -> Result<Vec<String>, String> {
+        let ws: Vec<WorkspaceFile<'_>> = files
+            .iter()
+            .map(|(path, text)| WorkspaceFile {
+                path,
+                text,
+                modules: vec![path.trim_end_matches(".py").replace('/', ".")],
+            })
+            .collect();
+        let home = files.iter().position(|(p, _)| *p == "app/main.py").unwrap();
+        let at = files[home].1.find(call).unwrap();
+        let target = Target {
+            rule: Rule::BlockingHttp,
+            callee: Some("requests.get".into()),
+            kinds: vec![FixKind::Offload],
+            range: at..at + call.len(),
+            chain: true,
+        };
+        let options = Options::default();
+        let made = make_async_everywhere(&ws, home, &target, Catalog::bundled(), &options)?;
+        assert_eq!(made.package, Some("httpx"));
+        let mut out = vec![made.title];
+        for (i, e) in made.edits {
+            out.push(format!("{}:\n{}", files[i].0, crate::fix::apply(files[i].1, &e).unwrap()));
+        }
+        Ok(out)
+    }
+
+    #[test]
+    fn a_chain_across_modules_becomes_async_with_every_caller_and_the_sync_route() {
+        let got = make_async(&[("app/__init__.py", ""), ("app/main.py", MAIN), ("app/signing.py", SIGNING)]).unwrap();
+        assert_eq!(
+            got,
+            [
+                "Make `sign_op1`, `internal_signing_op`, the route `b` async, await 3 call sites in 2 files, and use `httpx.AsyncClient` instead of `requests.get`".to_string(),
+                format!(
+                    "app/main.py:\n{}",
+                    MAIN.replace("return sign_op1(", "return await sign_op1(")
+                        .replace("def b(", "async def b(")
+                        .replace("{\"s\": sign_op1(", "{\"s\": await sign_op1(")
+                ),
+                "app/signing.py:\nimport httpx\n\n\nasync def internal_signing_op(op_num, request_id):\n    async with httpx.AsyncClient(follow_redirects=True) as client:\n        response = await client.get(f\"http://127.0.0.1:9000/{request_id}/{op_num}\", timeout=10)\n    return response.text\n\n\nasync def sign_op1(request_id):\n    return await internal_signing_op(1, request_id)\n".to_string(),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_chain_reached_through_a_module_name_is_followed() {
+        let main =
+            "from . import signing\n\n\nasync def a(request_id: str):\n    return signing.sign_op1(request_id)\n";
+        let got = make_async_at(
+            &[("app/__init__.py", ""), ("app/main.py", main), ("app/signing.py", SIGNING)],
+            "signing.sign_op1(request_id)",
+        )
+        .unwrap();
+        assert_eq!(got[1], format!("app/main.py:\n{}", main.replace("return signing", "return await signing")));
+        assert!(
+            got[2].contains("async def sign_op1(request_id):\n    return await internal_signing_op("),
+            "{}",
+            got[2]
+        );
+    }
+
+    #[test]
+    fn a_sync_caller_in_another_module_refuses_naming_its_file_and_line() {
+        let got = make_async(&[
+            ("app/__init__.py", ""),
+            ("app/cli.py", CLI),
+            ("app/main.py", MAIN),
+            ("app/signing.py", SIGNING),
+        ]);
+        let why = got.unwrap_err();
+        assert!(why.contains("sync function `main`") && why.contains("app/cli.py:5"), "{why}");
+    }
 }

@@ -114,10 +114,30 @@ pub(super) fn actions(
             let Some(target) = target_of(diag, version, &rope, enc) else { continue };
             let fixes = ctx.fixes(&target);
             let first = out.len();
+            // A chain made async: every call site in the workspace, not only the file's.
+            let offered = |id| fixes.fixes.iter().any(|f| f.id == id) || fixes.refused.iter().any(|r| r.id == id);
+            let mut across = (target.chain && offered(fix::FixId::MakeAsync))
+                .then(|| workspace_make_async(state, &uri, &text, &target, &options, caps))
+                .flatten();
+            let mut refused = fixes.refused;
             let mut preferred = true;
             for f in fixes.fixes {
                 let is_preferred = preferred && f.id != fix::FixId::Noqa;
                 preferred = false;
+                if f.id == fix::FixId::MakeAsync && across.is_some() {
+                    match across.take() {
+                        Some(Ok(action)) => out.push(CodeActionOrCommand::CodeAction(CodeAction {
+                            diagnostics: Some(vec![diag.clone()]),
+                            is_preferred: is_preferred.then_some(true),
+                            ..action
+                        })),
+                        Some(Err(reason)) => {
+                            refused.push(fix::Refusal { id: f.id, title: f.title, reason });
+                        }
+                        None => {}
+                    }
+                    continue;
+                }
                 out.push(CodeActionOrCommand::CodeAction(CodeAction {
                     title: super::plain(&f.title),
                     kind: Some(CodeActionKind::QUICKFIX),
@@ -130,7 +150,19 @@ pub(super) fn actions(
                     ..Default::default()
                 }));
             }
-            let mut refused = fixes.refused;
+            if let Some(i) = refused.iter().position(|r| r.id == fix::FixId::MakeAsync) {
+                match across {
+                    Some(Ok(action)) => {
+                        refused.remove(i);
+                        out.push(CodeActionOrCommand::CodeAction(CodeAction {
+                            diagnostics: Some(vec![diag.clone()]),
+                            ..action
+                        }));
+                    }
+                    Some(Err(reason)) => refused[i].reason = reason,
+                    None => {}
+                }
+            }
             if target.rule == Rule::AsyncWithoutAwait
                 && let Some(i) = refused.iter().position(|r| r.id == fix::FixId::MakeSync)
             {
@@ -243,8 +275,118 @@ pub(super) fn actions(
     Some(out)
 }
 
-/// The workspace-wide make-sync action for the coroutine named at `range` in `uri`: every workspace file
-/// is read (open documents from their buffer, others from disk) and checked by the fix engine.
+/// Every Python file of the workspace as the fix engine reads it: open documents from their buffer
+/// (`uri` from `text`), others from disk.
+struct Loaded {
+    files: Vec<(std::path::PathBuf, Uri, String, Option<i32>)>,
+    shown: Vec<String>,
+    modules: Vec<Vec<String>>,
+    home: usize,
+}
+
+impl Loaded {
+    fn read(state: &State, uri: &Uri, text: &str) -> Result<Loaded, String> {
+        let path = uri.to_file_path().map(|p| p.into_owned()).ok_or("the document is not a file")?;
+        let roots = state.roots.read().expect("roots lock").clone();
+        let root = roots.first().cloned();
+        // Every Python file of the workspace, walked now: the background index may not be complete, and
+        // a caller missed would be broken by the rewrite.
+        let config = state.config();
+        let opts = crate::check::CheckOptions {
+            paths: &roots,
+            settings: &config.settings,
+            root: root.as_deref(),
+            follow: false,
+            cache_dir: None,
+        };
+        let mut paths: Vec<std::path::PathBuf> =
+            crate::check::collect_files(&opts)?.into_iter().map(|p| std::fs::canonicalize(&p).unwrap_or(p)).collect();
+        if !paths.contains(&path) {
+            paths.push(path.clone());
+        }
+        paths.sort();
+        let dirs_with_init: std::collections::HashSet<std::path::PathBuf> = paths
+            .iter()
+            .filter(|p| p.file_name().is_some_and(|n| n == "__init__.py"))
+            .filter_map(|p| p.parent().map(std::path::Path::to_path_buf))
+            .collect();
+        // A file that cannot be read is left out, with its path, so that every file keeps its own
+        // module names.
+        let mut files = Vec::new();
+        for p in paths {
+            let Some(u) = Uri::from_file_path(&p) else { continue };
+            let (t, v) = if p == path {
+                (text.to_string(), state.documents.get(&u).map(|d| d.version))
+            } else if let Some(d) = state.documents.get(&u) {
+                (d.text.clone(), Some(d.version))
+            } else {
+                match super::scheduler::read_regular(&p) {
+                    Ok(text) => (text, None),
+                    Err(_) => continue,
+                }
+            };
+            files.push((p, u, t, v));
+        }
+        let home = files.iter().position(|(_, u, _, _)| u == uri).ok_or("the document is not in the workspace")?;
+        let shown = files.iter().map(|(p, ..)| p.display().to_string()).collect();
+        let modules =
+            files.iter().map(|(p, ..)| crate::project::module_names(p, &dirs_with_init, root.as_deref())).collect();
+        Ok(Loaded { files, shown, modules, home })
+    }
+
+    fn workspace_files(&self) -> Vec<fix::WorkspaceFile<'_>> {
+        self.files
+            .iter()
+            .zip(&self.shown)
+            .zip(&self.modules)
+            .map(|(((_, _, t, _), shown), modules)| fix::WorkspaceFile {
+                path: shown,
+                text: t,
+                modules: modules.clone(),
+            })
+            .collect()
+    }
+
+    /// A quick fix applying `edits` (per file index) together.
+    fn action(&self, title: &str, edits: fix::FileEdits, caps: super::Caps) -> CodeAction {
+        let enc = caps.encoding;
+        let mut document_changes = Vec::new();
+        let mut changes = HashMap::new();
+        for (i, file_edits) in edits {
+            let (_, u, t, v) = &self.files[i];
+            let rope = ropey::Rope::from_str(t);
+            let text_edits: Vec<TextEdit> = file_edits
+                .iter()
+                .map(|e| TextEdit {
+                    range: Range { start: position(&rope, e.range.start, enc), end: position(&rope, e.range.end, enc) },
+                    new_text: e.text.clone(),
+                })
+                .collect();
+            if caps.document_changes {
+                document_changes.push(TextDocumentEdit {
+                    text_document: OptionalVersionedTextDocumentIdentifier { uri: u.clone(), version: *v },
+                    edits: text_edits.into_iter().map(OneOf::Left).collect(),
+                });
+            } else {
+                changes.insert(u.clone(), text_edits);
+            }
+        }
+        let edit = if caps.document_changes {
+            WorkspaceEdit { document_changes: Some(DocumentChanges::Edits(document_changes)), ..Default::default() }
+        } else {
+            WorkspaceEdit { changes: Some(changes), ..Default::default() }
+        };
+        CodeAction {
+            title: super::plain(title),
+            kind: Some(CodeActionKind::QUICKFIX),
+            edit: Some(edit),
+            data: Some(serde_json::json!({ "applicability": "unsafe" })),
+            ..Default::default()
+        }
+    }
+}
+
+/// The workspace-wide make-sync action for the coroutine named at `range` in `uri`.
 fn workspace_make_sync(
     state: &State,
     uri: &Uri,
@@ -253,93 +395,34 @@ fn workspace_make_sync(
     catalog: &crate::catalog::Catalog,
     caps: super::Caps,
 ) -> Result<CodeAction, String> {
-    let path = uri.to_file_path().map(|p| p.into_owned()).ok_or("the document is not a file")?;
-    let roots = state.roots.read().expect("roots lock").clone();
-    let root = roots.first().cloned();
-    // Every Python file of the workspace, walked now: the background index may not be complete, and a
-    // caller missed would be broken by the rewrite.
-    let config = state.config();
-    let opts = crate::check::CheckOptions {
-        paths: &roots,
-        settings: &config.settings,
-        root: root.as_deref(),
-        follow: false,
-        cache_dir: None,
-    };
-    let mut paths: Vec<std::path::PathBuf> =
-        crate::check::collect_files(&opts)?.into_iter().map(|p| std::fs::canonicalize(&p).unwrap_or(p)).collect();
-    if !paths.contains(&path) {
-        paths.push(path.clone());
-    }
-    paths.sort();
-    let dirs_with_init: std::collections::HashSet<std::path::PathBuf> = paths
-        .iter()
-        .filter(|p| p.file_name().is_some_and(|n| n == "__init__.py"))
-        .filter_map(|p| p.parent().map(std::path::Path::to_path_buf))
-        .collect();
-    // (path, uri, text, version when open); a file that cannot be read is left out, with its path, so
-    // that every file keeps its own module names.
-    let mut loaded: Vec<(&std::path::Path, Uri, String, Option<i32>)> = Vec::new();
-    for p in &paths {
-        let Some(u) = Uri::from_file_path(p) else { continue };
-        let (t, v) = if *p == path {
-            (text.to_string(), state.documents.get(&u).map(|d| d.version))
-        } else if let Some(d) = state.documents.get(&u) {
-            (d.text.clone(), Some(d.version))
-        } else {
-            match super::scheduler::read_regular(p) {
-                Ok(text) => (text, None),
-                Err(_) => continue,
+    let loaded = Loaded::read(state, uri, text)?;
+    let (title, edits) = fix::make_sync_everywhere(&loaded.workspace_files(), loaded.home, range, catalog)?;
+    Ok(loaded.action(&title, edits, caps))
+}
+
+/// The workspace-wide make-async action for the chain call `target` in `uri`: `None` where the document
+/// is not a file of the workspace (the fix of the file alone stands).
+fn workspace_make_async(
+    state: &State,
+    uri: &Uri,
+    text: &str,
+    target: &Target,
+    options: &Options,
+    caps: super::Caps,
+) -> Option<Result<CodeAction, String>> {
+    let loaded = Loaded::read(state, uri, text).ok()?;
+    let catalog = &state.config().catalog;
+    Some(fix::make_async_everywhere(&loaded.workspace_files(), loaded.home, target, catalog, options).map(|made| {
+        let mut title = made.title;
+        // `httpx` brought in where the project does not declare it: the title says so.
+        if let Some(package) = made.package {
+            let roots = state.roots.read().expect("roots lock").clone();
+            if !roots.iter().any(|r| crate::config::project_depends_on(r, &[package])) {
+                title.push_str(&format!(" ({package} is not a declared dependency)"));
             }
-        };
-        loaded.push((p, u, t, v));
-    }
-    let def_file = loaded.iter().position(|(_, u, _, _)| u == uri).ok_or("the document is not in the workspace")?;
-    let shown: Vec<String> = loaded.iter().map(|(p, ..)| p.display().to_string()).collect();
-    let files: Vec<fix::WorkspaceFile<'_>> = loaded
-        .iter()
-        .zip(&shown)
-        .map(|((p, _, t, _), shown)| fix::WorkspaceFile {
-            path: shown,
-            text: t,
-            modules: crate::project::module_names(p, &dirs_with_init, root.as_deref()),
-        })
-        .collect();
-    let (title, edits) = fix::make_sync_everywhere(&files, def_file, range, catalog)?;
-    let enc = caps.encoding;
-    let mut document_changes = Vec::new();
-    let mut changes = HashMap::new();
-    for (i, file_edits) in edits {
-        let (_, u, t, v) = &loaded[i];
-        let rope = ropey::Rope::from_str(t);
-        let text_edits: Vec<TextEdit> = file_edits
-            .iter()
-            .map(|e| TextEdit {
-                range: Range { start: position(&rope, e.range.start, enc), end: position(&rope, e.range.end, enc) },
-                new_text: e.text.clone(),
-            })
-            .collect();
-        if caps.document_changes {
-            document_changes.push(TextDocumentEdit {
-                text_document: OptionalVersionedTextDocumentIdentifier { uri: u.clone(), version: *v },
-                edits: text_edits.into_iter().map(OneOf::Left).collect(),
-            });
-        } else {
-            changes.insert(u.clone(), text_edits);
         }
-    }
-    let edit = if caps.document_changes {
-        WorkspaceEdit { document_changes: Some(DocumentChanges::Edits(document_changes)), ..Default::default() }
-    } else {
-        WorkspaceEdit { changes: Some(changes), ..Default::default() }
-    };
-    Ok(CodeAction {
-        title: super::plain(&title),
-        kind: Some(CodeActionKind::QUICKFIX),
-        edit: Some(edit),
-        data: Some(serde_json::json!({ "applicability": "unsafe" })),
-        ..Default::default()
-    })
+        loaded.action(&title, made.edits, caps)
+    }))
 }
 
 /// The fix target a loopsafe diagnostic describes, if its data is current.

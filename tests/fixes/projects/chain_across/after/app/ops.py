@@ -1,0 +1,7 @@
+import httpx
+
+
+async def internal_signing_op(op_num, request_id):
+    async with httpx.AsyncClient(follow_redirects=True) as client:
+        response = await client.get(f"http://127.0.0.1:9000/sign/{request_id}/{op_num}", timeout=10)
+    return response.text
