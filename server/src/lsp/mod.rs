@@ -163,7 +163,6 @@ where
     R: tokio::io::AsyncRead + Unpin + Send + 'static,
     W: tokio::io::AsyncWrite + Unpin,
 {
-    scheduler::background_pool(); // indexing threads at a lower CPU priority than requests
     // `$/setTrace` is a notification tower-lsp-server would otherwise drop as an unknown `$/` method.
     let (service, socket) = LspService::build(Backend::new).custom_method("$/setTrace", Backend::set_trace).finish();
     input::run(service, socket, input, output).await
@@ -510,7 +509,6 @@ impl State {
     /// report. Clients ask again every few seconds, so the findings of a closed file are converted to
     /// LSP positions (which needs its text, from disk) once per analysis, then kept.
     fn workspace_reports(&self, previous: &HashMap<String, String>) -> Vec<WorkspaceDocumentDiagnosticReport> {
-        scheduler::background(); // at a lower CPU priority than requests
         let caps = self.caps();
         let config = self.config();
         let mut items = Vec::new();
@@ -646,7 +644,6 @@ impl State {
     /// Indexes every Python file of the workspace roots that is not open (open ones are analysed from
     /// their buffers).
     fn index_workspace(&self) -> usize {
-        scheduler::background(); // at a lower CPU priority than requests
         let read = self.read_workspace();
         self.commit_index(read)
     }
@@ -1235,13 +1232,7 @@ impl LanguageServer for Backend {
         let (state, flag) = (self.state.clone(), cancel.0.clone());
         let work = move || code_action::actions(&state, snapshot, chains, params, &flag);
         let actions = if fix_all {
-            // At a lower CPU priority than hovers and quick fixes (see `scheduler::background`).
-            tokio::task::spawn_blocking(move || {
-                scheduler::background();
-                work()
-            })
-            .await
-            .unwrap_or_else(|e| {
+            tokio::task::spawn_blocking(work).await.unwrap_or_else(|e| {
                 tracing::error!("code actions failed: {e}");
                 None
             })

@@ -16,9 +16,6 @@
 //!   the order computed: a push for a version is never followed by one for an older version.
 //!   Hovers and pull requests read `Document::published`; nothing on the async thread waits for the
 //!   `linked` lock or reads a file.
-//! - Jobs, refresher passes, indexing, fix-alls and workspace pulls run at a lower CPU priority
-//!   (`background`): on a busy machine the async thread, which reads every message, and the threads
-//!   computing quick fixes and hovers get a CPU first.
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -132,53 +129,10 @@ pub async fn interactive<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'stat
     out
 }
 
-/// How much lower than the server's own the CPU priority of background work is (analysis jobs,
-/// refresher passes, indexing, fix-all, workspace pulls): a nice value 10 higher, so that under load
-/// the async thread (which reads every message and answers hovers) and the interactive threads get a
-/// CPU first; background work takes what they leave. rust-analyzer does the same with its thread
-/// intents. Linux only (elsewhere nothing changes).
-const BACKGROUND_NICE: i32 = 10;
-
-/// Lowers the calling thread's CPU priority for good (see `BACKGROUND_NICE`), once per thread. For
-/// good, because an unprivileged thread may not raise it again (RLIMIT_NICE is 0 by default): the
-/// runtime's blocking threads that run background work stay background threads. Their other uses
-/// are background work too (watcher setup, settings, checking a huge message), except tokio's stdin
-/// and stdout when they are not pipes or sockets (a terminal, a file), which editors do not use.
-pub fn background() {
-    #[cfg(target_os = "linux")]
-    {
-        thread_local!(static LOWERED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) });
-        if LOWERED.with(|l| l.replace(true)) {
-            return;
-        }
-        // SAFETY: plain system calls on this thread's own id (a thread id is a `PRIO_PROCESS` target on
-        // Linux, which sets that thread alone); errno is thread-local and getpriority may return -1 as a
-        // value, so errno tells the two apart.
-        unsafe {
-            let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
-            *libc::__errno_location() = 0;
-            let nice = libc::getpriority(libc::PRIO_PROCESS, tid);
-            if nice != -1 || *libc::__errno_location() == 0 {
-                libc::setpriority(libc::PRIO_PROCESS, tid, (nice + BACKGROUND_NICE).min(19));
-            }
-        }
-    }
-}
-
-/// Makes the threads of rayon's global pool (used by the server only for indexing and refresher
-/// passes) background threads. Does nothing when the pool exists already.
-pub fn background_pool() {
-    let _ = rayon::ThreadPoolBuilder::new()
-        .thread_name(|i| format!("loopsafe-index-{i}"))
-        .start_handler(|_| background())
-        .build_global();
-}
-
 /// Parses (incrementally from `tree`, which has the edits, unless it had syntax errors: see
 /// `Document::reparse`) and analyses one snapshot. Runs on a
 /// blocking thread; a panic in the parser or the analysis is caught.
 fn run_job(rope: Rope, tree: Option<Tree>, config: &Config, job: &Job) -> JobOut {
-    background();
     let cancelled = || job.cancel.load(Ordering::Relaxed);
     if cancelled() {
         return JobOut::default();
@@ -338,7 +292,6 @@ impl State {
 
     /// One refresher pass, on a blocking thread (see the module's documentation).
     fn pass(&self, work: Work) -> PassOut {
-        background();
         let started = std::time::Instant::now();
         // The first pass to recompute every open document after the first index: pulls wait for it.
         let first_indexed = work.all && self.index_state.load(Ordering::SeqCst) == super::INDEX_BUILT;
