@@ -244,7 +244,23 @@ fn run_check(mut args: CheckArgs) -> Result<ExitCode, String> {
     let mut report_to_stderr = false;
     let fix_options = autofix::options(&settings, &args.paths);
     let mut stderr = std::io::stderr().lock();
+    let apply_recording = |report: &mut check::Report| {
+        if let Some(recording) = &recording {
+            let start = args.paths.first().map_or(std::path::Path::new("."), |p| p.as_path());
+            let root = check::project_root(start)
+                .or_else(|| std::env::current_dir().ok().and_then(|c| std::fs::canonicalize(c).ok()))
+                .unwrap_or_default();
+            loopsafe::runtime::apply(report, recording, &settings, &root);
+            if args.confirmed_only {
+                loopsafe::runtime::confirmed_only(report);
+            }
+        }
+    };
     if args.add_noqa {
+        // With --runtime, the merged findings get their directive: a call seen only at runtime on its
+        // coroutine frame's line, where its `blocking-seen-at-runtime` finding is and where the
+        // directive suppresses it next time (--fix has nothing to fix there: it fixes the static ones).
+        apply_recording(&mut report);
         let mut warnings = std::mem::take(&mut report.warnings);
         let added = loopsafe::add_noqa::run(&report, &mut warnings);
         for w in warnings.iter().filter(|_| !args.quiet) {
@@ -368,16 +384,7 @@ fn run_check(mut args: CheckArgs) -> Result<ExitCode, String> {
     for w in report.warnings.iter().filter(|_| !args.quiet) {
         let _ = writeln!(stderr, "loopsafe: warning: {w}");
     }
-    if let Some(recording) = &recording {
-        let start = args.paths.first().map_or(std::path::Path::new("."), |p| p.as_path());
-        let root = check::project_root(start)
-            .or_else(|| std::env::current_dir().ok().and_then(|c| std::fs::canonicalize(c).ok()))
-            .unwrap_or_default();
-        loopsafe::runtime::apply(&mut report, recording, &settings, &root);
-        if args.confirmed_only {
-            loopsafe::runtime::confirmed_only(&mut report);
-        }
-    }
+    apply_recording(&mut report);
     let mut hidden = None;
     if let Some(b) = baseline {
         let path = b.path.clone();

@@ -14,6 +14,7 @@ pub mod document;
 pub mod framing;
 mod input;
 pub mod log;
+mod runtime; // runtime3: the `runtime` setting
 mod scheduler;
 mod stdio;
 mod timing;
@@ -92,6 +93,8 @@ struct Config {
     /// The baseline `settings.baseline` names, read with the settings: findings it holds are shown at
     /// hint severity or hidden.
     baseline: Option<Arc<crate::baseline::Known>>,
+    /// runtime3: the recording `settings.runtime` names, read with the settings (`runtime`).
+    runtime: Option<Arc<runtime::Recorded>>,
 }
 
 /// The linked project, rebuilt only when a summary changes shape; a change of positions only swaps the
@@ -203,6 +206,11 @@ impl Backend {
         let mut config_changed = false;
         let mut paths = Vec::new();
         for path in changed {
+            // runtime3: the recording in force was rewritten: read the settings and it again.
+            if runtime::watches(self.state.config().runtime.as_deref(), &path) {
+                config_changed = true;
+                continue;
+            }
             let name = path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
             if name == "pyproject.toml" || name.starts_with("requirements") && name.ends_with(".txt") {
                 // Declared dependencies: read again when a code action next needs them.
@@ -285,8 +293,12 @@ impl Backend {
 
 impl State {
     fn new() -> State {
-        let config =
-            Config { settings: Settings::default(), catalog: Arc::new(Catalog::bundled().clone()), baseline: None };
+        let config = Config {
+            settings: Settings::default(),
+            catalog: Arc::new(Catalog::bundled().clone()),
+            baseline: None,
+            runtime: None,
+        }; // runtime3
         State {
             documents: DashMap::new(),
             index: DashMap::new(),
@@ -792,7 +804,8 @@ impl Backend {
             let settings = tokio::task::spawn_blocking(move || {
                 state.effective_settings().map(|s| {
                     let baseline = state.load_baseline(&s);
-                    (s, baseline)
+                    let runtime = state.load_runtime(&s); // runtime3
+                    (s, baseline, runtime)
                 })
             })
             .await;
@@ -812,9 +825,14 @@ impl Backend {
 
     /// Puts new settings in force: open documents are analysed again (off the async thread) and closed
     /// files re-indexed in the background.
-    fn apply_settings(&self, (settings, baseline): (Settings, Option<Arc<crate::baseline::Known>>)) {
+    #[allow(clippy::type_complexity)] // runtime3
+    fn apply_settings(
+        &self,
+        (settings, baseline, runtime): (Settings, Option<Arc<crate::baseline::Known>>, Option<Arc<runtime::Recorded>>),
+    ) {
         let catalog = Arc::new(Catalog::bundled().extended(&settings.extend_blocking_calls));
-        *self.state.config.write().expect("config lock") = Arc::new(Config { settings, catalog, baseline });
+        self.warn_runtime(self.state.config().runtime.as_deref(), runtime.as_deref()); // runtime3
+        *self.state.config.write().expect("config lock") = Arc::new(Config { settings, catalog, baseline, runtime });
         self.state.offload_epoch.fetch_add(1, Ordering::SeqCst);
         let uris: Vec<Uri> = self.state.documents.iter().map(|e| e.key().clone()).collect();
         for uri in &uris {
@@ -906,19 +924,21 @@ impl LanguageServer for Backend {
         let read = tokio::task::spawn_blocking(move || {
             state.effective_settings().map(|s| {
                 let baseline = state.load_baseline(&s);
-                (s, baseline)
+                let runtime = state.load_runtime(&s); // runtime3
+                (s, baseline, runtime)
             })
         })
         .await;
-        let (settings, baseline) = match read.unwrap_or_else(|e| Err(e.to_string())) {
+        let (settings, baseline, runtime) = match read.unwrap_or_else(|e| Err(e.to_string())) {
             Ok(s) => s,
             Err(e) => {
                 self.client.show_message(MessageType::ERROR, format!("loopsafe: {e}")).await;
-                (Settings::default(), None)
+                (Settings::default(), None, None)
             }
         };
         let catalog = Arc::new(Catalog::bundled().extended(&settings.extend_blocking_calls));
-        *self.state.config.write().expect("config lock") = Arc::new(Config { settings, catalog, baseline });
+        self.warn_runtime(None, runtime.as_deref()); // runtime3
+        *self.state.config.write().expect("config lock") = Arc::new(Config { settings, catalog, baseline, runtime }); // runtime3: `runtime`
 
         let position_encoding = Some(match encoding {
             Encoding::Utf8 => PositionEncodingKind::UTF8,
@@ -1522,8 +1542,12 @@ mod tests {
     use super::*;
 
     fn summary_of(text: &str) -> crate::analysis::summary::FileSummary {
-        let config =
-            Config { settings: Settings::default(), catalog: Arc::new(Catalog::bundled().clone()), baseline: None };
+        let config = Config {
+            settings: Settings::default(),
+            catalog: Arc::new(Catalog::bundled().clone()),
+            baseline: None,
+            runtime: None,
+        }; // runtime3
         analysis::analyze_source_file(text, &config.catalog, &config.settings, true).summary
     }
 
