@@ -206,9 +206,9 @@ impl Backend {
         let mut config_changed = false;
         let mut paths = Vec::new();
         for path in changed {
-            // runtime3: the recording in force was rewritten: read the settings and it again.
+            // runtime3: the recording in force was rewritten: read it again, diagnostics recomputed.
             if runtime::watches(self.state.config().runtime.as_deref(), &path) {
-                config_changed = true;
+                self.reload_runtime();
                 continue;
             }
             let name = path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();

@@ -9,18 +9,19 @@
 //!   recorded stack's project frames as related information.
 //!
 //! The file is read with the settings, on a blocking thread; the watchers' report of a change to it
-//! reads the settings and it again, and every open document is analysed and pushed again. A missing or
+//! reads it again, and every open document's diagnostics are computed again and pushed. A missing or
 //! malformed file is a warning in the client's log (`window/logMessage`), and diagnostics are then as
 //! without it.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use ropey::Rope;
 use tower_lsp_server::ls_types::*;
 
 use super::document::{Encoding, position};
-use super::{Backend, State, code_description, fix_data, plain, severity};
+use super::{Backend, Config, State, code_description, fix_data, plain, severity};
 use crate::rules::Rule;
 use crate::runtime::{Recording, Site, confirmed_message, line_code, merge};
 use crate::settings::{Selector, Settings};
@@ -62,6 +63,32 @@ impl State {
 }
 
 impl Backend {
+    /// The recording in force was rewritten: it is read again on a blocking thread and every open
+    /// document's diagnostics are computed again (no analysis: the findings have not changed), unless
+    /// the settings change meanwhile (their reading reads the recording too).
+    pub(super) fn reload_runtime(&self) {
+        let generation = self.state.config_generation.load(Ordering::SeqCst);
+        let backend = self.clone();
+        tokio::spawn(async move {
+            let state = backend.state.clone();
+            let read = tokio::task::spawn_blocking(move || state.load_runtime(&state.config().settings)).await;
+            let Ok(runtime) = read else { return };
+            if backend.state.config_generation.load(Ordering::SeqCst) != generation {
+                return;
+            }
+            let old = backend.state.config();
+            backend.warn_runtime(old.runtime.as_deref(), runtime.as_deref());
+            let config = Config {
+                settings: old.settings.clone(),
+                catalog: old.catalog.clone(),
+                baseline: old.baseline.clone(),
+                runtime,
+            };
+            *backend.state.config.write().expect("config lock") = Arc::new(config);
+            backend.refresh_all();
+        });
+    }
+
     /// Shows a recording that could not be read as a warning (`window/showMessage`), once for each
     /// new reason: `before` is the recording in force until now.
     pub(super) fn warn_runtime(&self, before: Option<&Recorded>, now: Option<&Recorded>) {
