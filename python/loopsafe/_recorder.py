@@ -167,8 +167,12 @@ class Recorder:
             handles[-1][1] += seconds
         tid = _get_ident()
         self._wrapped[tid] = self._wrapped.get(tid, 0.0) + seconds
-        if tid not in self._loops:
-            self._loop_running(_get_running_loop())
+        loop = _get_running_loop()
+        if getattr(_local, "seen_loop", None) is not loop:
+            # A loop running since before `install()` (or one that uvloop started with the
+            # `_set_running_loop` it imported before): watched from its first wrapped call.
+            _local.seen_loop = loop
+            self._loop_running(loop)
 
     def data(self) -> dict:
         with self._lock:
@@ -476,9 +480,15 @@ def _beat(state, token) -> None:
 
 
 def _base_loop():
-    from asyncio import base_events
+    global _BASE_LOOP
+    if _BASE_LOOP is None:
+        from asyncio import base_events
 
-    return base_events.BaseEventLoop
+        _BASE_LOOP = base_events.BaseEventLoop
+    return _BASE_LOOP
+
+
+_BASE_LOOP = None
 
 
 def _in_wrapped_call(frame) -> bool:
