@@ -9,9 +9,9 @@
 //! read twice; the second read changes nothing.
 //!
 //! Events are filtered to what the server reads (`*.py`, `pyproject.toml`, `requirements*.txt`,
-//! `*.json` (a baseline, a runtime recording), outside hidden directories, `__pycache__`, `node_modules` and `site-packages`)
-//! and sent as batches of paths; the server reads the files on the refresher's blocking thread, never
-//! here.
+//! `*.json`: a baseline, a runtime recording; outside hidden directories, `__pycache__`,
+//! `node_modules` and `site-packages`) and sent as batches of paths; the server reads the files on
+//! the refresher's blocking thread, never here.
 
 use std::path::{Path, PathBuf};
 
