@@ -403,6 +403,21 @@ pub fn qualified(f: &Frame) -> String {
     }
 }
 
+/// Drops the events with a frame in one of `files` (project-relative, `/` separators): after `--fix`
+/// rewrote them, the recorded lines are stale. Returns how many were dropped.
+pub fn forget(rec: &mut Recording, files: &[String]) -> usize {
+    let before = rec.events.len();
+    rec.events.retain(|e| {
+        !e.stack.iter().chain(e.coroutine.as_ref()).any(|f| {
+            let file = f.file.replace('\\', "/");
+            files
+                .iter()
+                .any(|rel| file == *rel || file.strip_suffix(rel.as_str()).is_some_and(|head| head.ends_with('/')))
+        })
+    });
+    before - rec.events.len()
+}
+
 /// `--confirmed-only`: the findings seen at runtime.
 pub fn confirmed_only(report: &mut Report) {
     report.diagnostics.retain(|d| d.runtime.is_some());
