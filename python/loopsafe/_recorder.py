@@ -12,6 +12,15 @@ Two detectors, both active only between `Recorder.install()` and `Recorder.unins
   that runs longer than the loop's `slow_callback_duration` (0.1 s by default, as in debug mode), not
   counting the wrapped calls inside it, is an event. A watchdog thread samples the loop thread's stack
   while such a callback runs, so the event has the stack where the time went.
+* stalls, for loops whose callbacks are not `asyncio.events.Handle`s (uvloop): the watchdog posts a
+  heartbeat to each running loop (`call_soon_threadsafe`); when the loop does not run it within the
+  threshold, the loop thread is stuck in something, and its stack is sampled (`sys._current_frames()`)
+  to find the coroutine frame and the innermost frame. When the heartbeat runs, a stall longer than the
+  threshold, not counting the wrapped calls made meanwhile (already events), is a `slow-callback`
+  event with the most sampled stack.
+
+Child processes (`python -m loopsafe.record -- uvicorn app:app --workers 2`, multiprocessing with
+spawn, subprocess) record too: see `_children`.
 
 Standard library only; Python 3.8+.
 """
@@ -108,9 +117,15 @@ class Recorder:
     """Records blocking calls made on event-loop threads. `install()` starts, `uninstall()` stops,
     `data()` is the recording as the JSON document described in SCHEMA.md."""
 
-    def __init__(self, slow_callback_ms: "float | None" = None) -> None:
+    def __init__(self, slow_callback_ms: "float | None" = None, stalls: "bool | None" = None) -> None:
         # None: each loop's own `slow_callback_duration`.
         self.slow_callback_ms = slow_callback_ms
+        # The stall detector: None for the loops whose callbacks `Handle._run` does not time (uvloop),
+        # True for every loop (and `Handle._run` left alone), False never.
+        self.stalls = stalls
+        self._loops: dict = {}  # thread id -> heartbeat state of the loop running there
+        self._stall_lock = threading.Lock()
+        self._wrapped: dict = {}  # thread id -> seconds spent in wrapped calls there (for stalls)
         self._events: dict = {}
         self._lock = threading.Lock()
         self._undo: list = []
@@ -150,6 +165,14 @@ class Recorder:
         handles = getattr(_local, "handles", None)
         if handles:
             handles[-1][1] += seconds
+        tid = _get_ident()
+        self._wrapped[tid] = self._wrapped.get(tid, 0.0) + seconds
+        loop = _get_running_loop()
+        if getattr(_local, "seen_loop", None) is not loop:
+            # A loop running since before `install()` (or one that uvloop started with the
+            # `_set_running_loop` it imported before): watched from its first wrapped call.
+            _local.seen_loop = loop
+            self._loop_running(loop)
 
     def data(self) -> dict:
         with self._lock:
@@ -175,7 +198,10 @@ class Recorder:
         if self._pending:
             self._finder = _Finder(self)
             sys.meta_path.insert(0, self._finder)
-        self._patch_handles()
+        if self.stalls is not True:
+            self._patch_handles()
+        self._patch_running_loop()
+        self._loop_running(_get_running_loop())
         self._stop.clear()
         self._watchdog = threading.Thread(target=self._watch, name="loopsafe-watchdog", daemon=True)
         self._watchdog.start()
@@ -189,6 +215,9 @@ class Recorder:
         if self._watchdog is not None:
             self._watchdog.join(timeout=1.0)
             self._watchdog = None
+        for tid, state in list(self._loops.items()):
+            if state["posted"] is not None and state["answered"] is not None:
+                self._stall_end(tid, state, state["answered"])
         if self._finder is not None:
             try:
                 sys.meta_path.remove(self._finder)
@@ -205,6 +234,7 @@ class Recorder:
                     pass
         self._undo.clear()
         self._pending.clear()
+        self._loops.clear()
         self.installed = False
         _current = None
 
@@ -297,10 +327,64 @@ class Recorder:
         _run.__loopsafe_original__ = original
         self._set(handle, "_run", _run)
 
-    def _threshold(self) -> float:
+    def _patch_running_loop(self) -> None:
+        """Loops are known when they start: `asyncio._set_running_loop`, which asyncio's loops and
+        uvloop's (imported after `install()`) call when they start and stop running."""
+        import asyncio
+
+        original = _events._set_running_loop
+        recorder = self
+
+        def _set_running_loop(loop):
+            original(loop)
+            if recorder.installed:
+                if loop is None:
+                    recorder._loop_stopped()
+                else:
+                    recorder._loop_running(loop)
+
+        _set_running_loop.__loopsafe_original__ = original
+        self._set(_events, "_set_running_loop", _set_running_loop)
+        if getattr(asyncio, "_set_running_loop", None) is original:
+            self._set(asyncio, "_set_running_loop", _set_running_loop)
+
+    def _loop_stopped(self) -> None:
+        """The loop of this thread stops running: a stall in progress ends here."""
+        tid = _get_ident()
+        state = self._loops.pop(tid, None)
+        if state is not None and state["posted"] is not None:
+            self._stall_end(tid, state, state["answered"] or _perf())
+
+    def _stall_end(self, tid, state, answered: float) -> None:
+        with self._stall_lock:  # the loop thread (its loop stops) and the watchdog
+            posted = state["posted"]
+            state["posted"] = None
+        if posted is None:
+            return
+        threshold = self._threshold(state["loop"])
+        own = (answered - posted) - (self._wrapped.get(tid, 0.0) - state["wrapped"])
+        samples = state["samples"]
+        if own >= threshold and samples:
+            _count, stack, coroutine = max(samples.values(), key=lambda s: s[0])
+            last = stack[-1]
+            callee = ".".join(x for x in (last.get("module"), last["function"]) if x)
+            self._add("slow-callback", callee, stack, coroutine, own)
+
+    def _loop_running(self, loop) -> None:
+        """Watches `loop`, running on this thread, for stalls (if the detector applies to it)."""
+        if loop is None or self.stalls is False:
+            return
+        if self.stalls is None and isinstance(loop, _base_loop()):
+            return  # its callbacks are timed by `Handle._run`
+        tid = _get_ident()
+        state = self._loops.get(tid)
+        if state is None or state["loop"] is not loop:
+            self._loops[tid] = {"loop": loop, "posted": None, "answered": None, "samples": {}, "wrapped": 0.0}
+
+    def _threshold(self, loop=None) -> float:
         if self.slow_callback_ms is not None:
             return self.slow_callback_ms / 1000.0
-        loop = _get_running_loop()
+        loop = loop if loop is not None else _get_running_loop()
         return float(getattr(loop, "slow_callback_duration", 0.1) or 0.1)
 
     def _callback_done(self, handle, entry, elapsed: float) -> None:
@@ -322,6 +406,11 @@ class Recorder:
     def _watch(self) -> None:
         while not self._stop.is_set():
             _sleep(0.02)
+            if self._loops:
+                try:
+                    self._watch_stalls()
+                except Exception:  # noqa: BLE001 - the watchdog must never stop the program
+                    pass
             if not self._active:
                 continue
             now = _perf()
@@ -343,6 +432,72 @@ class Recorder:
                 hit = entry[2].get(key)
                 entry[2][key] = [(hit[0] + 1) if hit else 1, stack, coroutine]
             frames = None
+
+
+    def _watch_stalls(self) -> None:
+        """One heartbeat round over the loops the stall detector watches (see the module's doc)."""
+        now = _perf()
+        frames = None
+        for tid, state in list(self._loops.items()):
+            loop = state["loop"]
+            if state["posted"] is not None and state["answered"] is not None:
+                self._stall_end(tid, state, state["answered"])
+            if loop.is_closed():
+                self._loops.pop(tid, None)
+                continue
+            if not loop.is_running():
+                state["posted"] = None  # between two runs: the thread is not the loop's
+                continue
+            posted = state["posted"]
+            if posted is None:
+                token = object()
+                state.update(posted=now, answered=None, samples={}, wrapped=self._wrapped.get(tid, 0.0), token=token)
+                try:
+                    loop.call_soon_threadsafe(_beat, state, token)
+                except Exception:  # noqa: BLE001 - closed meanwhile
+                    self._loops.pop(tid, None)
+                continue
+            # Not answered yet: sampled once past half the threshold.
+            if now - posted < self._threshold(loop) / 2:
+                continue
+            if frames is None:
+                frames = sys._current_frames()
+            frame = frames.get(tid)
+            if frame is None or _in_wrapped_call(frame):
+                continue  # a wrapped call is an event of its own
+            stack, coroutine = _stack_from(frame)
+            if not stack:
+                continue
+            key = tuple((s["file"], s["line"], s["function"]) for s in stack)
+            hit = state["samples"].get(key)
+            state["samples"][key] = [(hit[0] + 1) if hit else 1, stack, coroutine]
+
+
+def _beat(state, token) -> None:
+    """The heartbeat, run by a watched loop: it came back to its loop."""
+    if state.get("token") is token:
+        state["answered"] = _perf()
+
+
+def _base_loop():
+    global _BASE_LOOP
+    if _BASE_LOOP is None:
+        from asyncio import base_events
+
+        _BASE_LOOP = base_events.BaseEventLoop
+    return _BASE_LOOP
+
+
+_BASE_LOOP = None
+
+
+def _in_wrapped_call(frame) -> bool:
+    f = frame
+    while f is not None:
+        if f.f_code is _WRAPPER_CODE:
+            return True
+        f = f.f_back
+    return False
 
 
 def _handle_stack(handle):
@@ -394,6 +549,9 @@ def _wrap(callee: str, original, check):
         pass
     wrapper.__loopsafe_original__ = original
     return wrapper
+
+
+_WRAPPER_CODE = _wrap("", lambda: None, None).__code__
 
 
 def _socket_blocking(args, kwargs) -> bool:
@@ -494,6 +652,16 @@ _TARGETS = [
     ("socket", "socket.send", "socket.socket.send", _socket_blocking),
     ("socket", "socket.sendall", "socket.socket.sendall", _socket_blocking),
     ("socket", "socket.sendto", "socket.socket.sendto", _socket_blocking),
+    # TLS over a blocking socket (`ssl.SSLSocket`, the object of `SSLContext.wrap_socket`: `http.client`,
+    # `smtplib`, ...); asyncio's TLS uses `ssl.SSLObject` over memory buffers, which never blocks.
+    ("ssl", "SSLSocket.recv", "ssl.SSLSocket.recv", _socket_blocking),
+    ("ssl", "SSLSocket.recv_into", "ssl.SSLSocket.recv_into", _socket_blocking),
+    ("ssl", "SSLSocket.read", "ssl.SSLSocket.read", _socket_blocking),
+    ("ssl", "SSLSocket.write", "ssl.SSLSocket.write", _socket_blocking),
+    ("ssl", "SSLSocket.send", "ssl.SSLSocket.send", _socket_blocking),
+    ("ssl", "SSLSocket.sendall", "ssl.SSLSocket.sendall", _socket_blocking),
+    ("ssl", "SSLSocket.do_handshake", "ssl.SSLSocket.do_handshake", _socket_blocking),
+    ("ssl", "SSLSocket.connect", "ssl.SSLSocket.connect", _socket_blocking),
     ("socket", "getaddrinfo", "socket.getaddrinfo", None),
     ("socket", "gethostbyname", "socket.gethostbyname", None),
     ("builtins", "open", "builtins.open", None),

@@ -14,6 +14,7 @@ import os
 
 import pytest
 
+from . import _children
 from ._recorder import Recorder, merge, write
 
 _KEY = "loopsafe_record"
@@ -46,6 +47,7 @@ def pytest_configure(config) -> None:
     path = config.getoption("loopsafe_record")
     if not path:
         return
+    _children.release()  # a test run started by a recording program records here instead
     recorder = Recorder(slow_callback_ms=config.getoption("loopsafe_slow_callback_ms")).install()
     config._loopsafe_state = _State(os.path.abspath(path), recorder)
 

@@ -7,7 +7,9 @@
 The program runs in this process (a console script such as `uvicorn` is looked up on PATH and run as
 a Python script), so that its event loops run with the recorder installed. The file is written
 atomically when the program ends (normally, by SystemExit, or on SIGINT/SIGTERM that the program
-handles). Processes the program starts (uvicorn --workers, --reload) are not recorded.
+handles). Python processes the program starts (uvicorn --workers and --reload, multiprocessing,
+subprocess) record too, each into a partial file merged into FILE at the end (see `_children`;
+`--no-children` turns this off).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import runpy
 import shutil
 import sys
 
+from . import _children
 from ._recorder import Recorder, load, merge, write
 
 
@@ -64,6 +67,9 @@ def main(argv=None) -> int:
         default=None,
         help="a callback running longer is an event (default: each loop's slow_callback_duration, 100 ms)",
     )
+    parser.add_argument(
+        "--no-children", action="store_true", help="do not record the Python processes the program starts"
+    )
     args = parser.parse_args(own)
     kind, name, program_argv = _target(command)
     output = os.path.abspath(args.output)
@@ -74,7 +80,9 @@ def main(argv=None) -> int:
         sys.path.insert(0, os.path.dirname(os.path.abspath(name)))
     else:
         sys.path.insert(0, os.getcwd())
+    _children.release()
     recorder.install()
+    children = None if args.no_children else _children.propagate(args.slow_callback_ms)
     try:
         if kind == "module":
             runpy.run_module(name, run_name="__main__", alter_sys=True)
@@ -89,7 +97,10 @@ def main(argv=None) -> int:
         status = 130
     finally:
         recorder.uninstall()
-        doc = recorder.data()
+        docs = children.collect() if children is not None else []
+        doc = merge([recorder.data()] + docs)
+        if docs:
+            print(f"loopsafe.record: merged the recordings of {len(docs)} child processes", file=sys.stderr)
         if args.append and os.path.exists(output):
             doc = merge([load(output), doc])
         write(output, doc)

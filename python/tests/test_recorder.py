@@ -226,6 +226,110 @@ class RecorderTest(unittest.TestCase):
         self.assertEqual(len(events(rec, "time.sleep")), 1)
         self.assertEqual([e for e in events(rec, kind="slow-callback") if e["coroutine"]], [])
 
+    def test_the_stall_detector_finds_a_busy_coroutine_on_any_loop(self):
+        # `stalls=True`: the loop-agnostic detector (a heartbeat per loop, the loop thread's stack
+        # sampled) on a plain asyncio loop, with `Handle._run` left alone, as on uvloop.
+        def busy(seconds):
+            end = time.perf_counter() + seconds
+            while time.perf_counter() < end:
+                pass
+
+        async def route():
+            busy(0.4)
+            time.sleep(0.3)  # a wrapped call: its own event, not a stall too
+            await asyncio.sleep(0)
+
+        with Recorder(slow_callback_ms=100, stalls=True) as rec:
+            asyncio.run(route())
+        self.assertIsNone(getattr(asyncio.events.Handle._run, "__loopsafe_original__", None))
+        [stall] = [e for e in events(rec, kind="slow-callback") if e["coroutine"]]
+        self.assertTrue(stall["coroutine"]["function"].endswith("route"), stall)
+        self.assertEqual(stall["coroutine"]["line"], line_of(route, "busy(0.4)"))
+        self.assertTrue(stall["stack"][-1]["function"].endswith("busy"), stall["stack"])
+        self.assertGreaterEqual(stall["max_ms"], 200)
+        self.assertLess(stall["max_ms"], 650)  # the 300 ms of time.sleep are not counted again
+        [sleep] = events(rec, "time.sleep")
+        self.assertEqual(sleep["coroutine"]["line"], line_of(route, "time.sleep(0.3)"))
+
+    def test_an_idle_loop_is_no_stall(self):
+        async def route():
+            await asyncio.sleep(0.3)
+
+        with Recorder(slow_callback_ms=50, stalls=True) as rec:
+            asyncio.run(route())
+        self.assertEqual(events(rec, kind="slow-callback"), [])
+
+    def test_uvloop(self):
+        if importlib.util.find_spec("uvloop") is None:
+            self.skipTest("uvloop is not installed (pip install uvloop to run this test)")
+        import uvloop
+
+        def busy(seconds):
+            end = time.perf_counter() + seconds
+            while time.perf_counter() < end:
+                pass
+
+        async def route():
+            time.sleep(0.01)
+            busy(0.4)
+            await asyncio.sleep(0)
+
+        with Recorder(slow_callback_ms=100) as rec:
+            loop = uvloop.new_event_loop()
+            try:
+                loop.run_until_complete(route())
+            finally:
+                loop.close()
+        self.assertEqual([e["coroutine"]["function"] for e in events(rec, "time.sleep")], [route.__qualname__])
+        [stall] = [e for e in events(rec, kind="slow-callback") if e["coroutine"]]
+        self.assertEqual(stall["coroutine"]["line"], line_of(route, "busy(0.4)"))
+        self.assertTrue(stall["stack"][-1]["function"].endswith("busy"), stall["stack"])
+
+    def test_tls_over_a_blocking_socket(self):
+        import shutil
+        import ssl
+
+        if shutil.which("openssl") is None:
+            self.skipTest("openssl is not on PATH (needed to make the test's certificate)")
+        with tempfile.TemporaryDirectory() as d:
+            cert, key = os.path.join(d, "cert.pem"), os.path.join(d, "key.pem")
+            subprocess.run(
+                ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert,
+                 "-days", "1", "-subj", "/CN=localhost"],
+                check=True, capture_output=True,
+            )
+            server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            server_ctx.load_cert_chain(cert, key)
+            listener = socket.create_server(("127.0.0.1", 0))
+            port = listener.getsockname()[1]
+
+            def serve():
+                conn, _ = listener.accept()
+                with server_ctx.wrap_socket(conn, server_side=True) as tls:
+                    tls.sendall(tls.recv(5).upper())
+
+            server = threading.Thread(target=serve)
+            server.start()
+            client_ctx = ssl.create_default_context(cafile=cert)
+            client_ctx.check_hostname = False
+
+            async def route():
+                with socket.create_connection(("127.0.0.1", port)) as raw:
+                    with client_ctx.wrap_socket(raw) as tls:
+                        tls.sendall(b"hello")
+                        return tls.recv(5)
+
+            with Recorder() as rec:
+                self.assertEqual(asyncio.run(route()), b"HELLO")
+            server.join()
+            listener.close()
+        callees = {e["callee"] for e in events(rec, kind="call") if e["coroutine"]}
+        want = {"ssl.SSLSocket.do_handshake", "ssl.SSLSocket.sendall", "ssl.SSLSocket.recv"}
+        self.assertTrue(want <= callees, callees)
+        # The server's thread runs no loop: nothing of it.
+        self.assertTrue(all(e["coroutine"]["function"].endswith("route") for e in events(rec, kind="call")
+                            if e["coroutine"]))
+
     def test_merge_and_atomic_write(self):
         async def route():
             time.sleep(0.001)
@@ -282,6 +386,86 @@ class CommandLineTest(unittest.TestCase):
             self.assertEqual(r.returncode, 3, r.stderr)
             [e] = [e for e in load(out)["events"] if e["callee"] == "time.sleep"]
             self.assertEqual(e["count"], 2)
+
+    def test_child_processes_record_into_the_parent_file(self):
+        # A subprocess running Python and a multiprocessing child (spawn): each records into a
+        # partial file the parent merges.
+        with tempfile.TemporaryDirectory() as d:
+            files = {
+                "work.py": """\
+                    import asyncio, time
+
+                    async def in_child(tag):
+                        time.sleep(0.001)
+
+                    def work(tag):
+                        asyncio.run(in_child(tag))
+                    """,
+                "child.py": """\
+                    import sys
+                    from work import work
+                    work("subprocess")
+                    """,
+                "app.py": """\
+                    import multiprocessing, os, subprocess, sys
+                    from work import work
+
+                    if __name__ == "__main__":
+                        subprocess.run([sys.executable, os.path.join(os.path.dirname(__file__), "child.py")], check=True)
+                        p = multiprocessing.get_context("spawn").Process(target=work, args=("spawn",))
+                        p.start()
+                        p.join()
+                        sys.exit(p.exitcode)
+                    """,
+            }
+            for name, text in files.items():
+                with open(os.path.join(d, name), "w", encoding="utf-8") as f:
+                    f.write(textwrap.dedent(text))
+            out = os.path.join(d, "rec.json")
+            r = self.run_python(["-m", "loopsafe.record", "-o", out, "--", "python", "app.py"], d)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertIn("merged the recordings of 2 child processes", r.stderr)
+            [e] = [e for e in load(out)["events"] if e["callee"] == "time.sleep"]
+            self.assertEqual(e["count"], 2)
+            self.assertEqual(e["coroutine"]["file"], os.path.join(d, "work.py"))
+            self.assertEqual(e["coroutine"]["function"], "in_child")
+            # The temporary directory of partial files is gone, the environment untouched.
+            self.assertEqual(sorted(os.listdir(d)), ["__pycache__", "app.py", "child.py", "rec.json", "work.py"]
+                             if os.path.isdir(os.path.join(d, "__pycache__")) else
+                             ["app.py", "child.py", "rec.json", "work.py"])
+            # --no-children: the parent's own calls only (none here).
+            r = self.run_python(["-m", "loopsafe.record", "-o", out, "--no-children", "--", "python", "app.py"], d)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual([e for e in load(out)["events"] if e["callee"] == "time.sleep"], [])
+
+    def test_a_forked_child_records_too(self):
+        if not hasattr(os, "fork"):
+            self.skipTest("no fork on this platform")
+        with tempfile.TemporaryDirectory() as d:
+            with open(os.path.join(d, "app.py"), "w", encoding="utf-8") as f:
+                f.write(
+                    textwrap.dedent(
+                        """\
+                        import asyncio, multiprocessing, time
+
+                        async def forked():
+                            time.sleep(0.001)
+
+                        def work():
+                            asyncio.run(forked())
+
+                        if __name__ == "__main__":
+                            p = multiprocessing.get_context("fork").Process(target=work)
+                            p.start()
+                            p.join()
+                        """
+                    )
+                )
+            out = os.path.join(d, "rec.json")
+            r = self.run_python(["-m", "loopsafe.record", "-o", out, "--", "python", "app.py"], d)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            [e] = [e for e in load(out)["events"] if e["callee"] == "time.sleep"]
+            self.assertEqual((e["coroutine"]["function"], e["count"]), ("forked", 1))
 
     @unittest.skipUnless(importlib.util.find_spec("pytest"), "pytest is not installed")
     def test_pytest_plugin(self):

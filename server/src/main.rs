@@ -242,9 +242,46 @@ fn run_check(mut args: CheckArgs) -> Result<ExitCode, String> {
     };
     // With `--fix` on a buffer, stdout carries the fixed text: the report goes to stderr (as in ruff).
     let mut report_to_stderr = false;
+    // The files `--fix` rewrote: a recording's lines in them are stale.
+    let mut fixed_files: Vec<PathBuf> = Vec::new();
     let fix_options = autofix::options(&settings, &args.paths);
     let mut stderr = std::io::stderr().lock();
+    let apply_recording = |report: &mut check::Report, fixed: &[PathBuf]| {
+        if let Some(recording) = &recording {
+            let start = args.paths.first().map_or(std::path::Path::new("."), |p| p.as_path());
+            let root = check::project_root(start)
+                .or_else(|| std::env::current_dir().ok().and_then(|c| std::fs::canonicalize(c).ok()))
+                .unwrap_or_default();
+            let mut kept;
+            let mut recording = recording;
+            if !fixed.is_empty() {
+                let rel: Vec<String> = fixed
+                    .iter()
+                    .filter_map(|p| std::fs::canonicalize(p).ok())
+                    .filter_map(|a| a.strip_prefix(&root).ok().map(|r| r.to_string_lossy().replace('\\', "/")))
+                    .collect();
+                kept = recording.clone();
+                let dropped = loopsafe::runtime::forget(&mut kept, &rel);
+                if dropped > 0 && !args.quiet {
+                    let _ = writeln!(
+                        std::io::stderr(),
+                        "loopsafe: warning: --runtime: {} in files --fix changed left out (their lines are stale: record again)",
+                        autofix::plural(dropped, "recorded call", "recorded calls")
+                    );
+                }
+                recording = &kept;
+            }
+            loopsafe::runtime::apply(report, recording, &settings, &root);
+            if args.confirmed_only {
+                loopsafe::runtime::confirmed_only(report);
+            }
+        }
+    };
     if args.add_noqa {
+        // With --runtime, the merged findings get their directive: a call seen only at runtime on its
+        // coroutine frame's line, where its `blocking-seen-at-runtime` finding is and where the
+        // directive suppresses it next time (--fix has nothing to fix there: it fixes the static ones).
+        apply_recording(&mut report, &[]);
         let mut warnings = std::mem::take(&mut report.warnings);
         let added = loopsafe::add_noqa::run(&report, &mut warnings);
         for w in warnings.iter().filter(|_| !args.quiet) {
@@ -301,6 +338,9 @@ fn run_check(mut args: CheckArgs) -> Result<ExitCode, String> {
         if !args.quiet {
             let _ = writeln!(stderr, "loopsafe: applied {}", autofix::plural(applied, "fix", "fixes"));
         }
+        if fixed.text != input.text {
+            fixed_files.push(path.clone());
+        }
         report = check::check_stdin(&opts, &catalog, &fixed.text)?;
         report_to_stderr = true;
     } else if args.fix || args.unsafe_fixes || args.diff {
@@ -337,6 +377,7 @@ fn run_check(mut args: CheckArgs) -> Result<ExitCode, String> {
             return Ok(if fixes.is_empty() || args.exit_zero { ExitCode::SUCCESS } else { ExitCode::from(1) });
         }
         let written = autofix::write(&fixes, &mut warnings);
+        fixed_files.extend(fixes.iter().map(|f| PathBuf::from(&f.path)));
         for w in warnings.iter().filter(|_| !args.quiet) {
             let _ = writeln!(stderr, "loopsafe: warning: {w}");
         }
@@ -369,16 +410,7 @@ fn run_check(mut args: CheckArgs) -> Result<ExitCode, String> {
     for w in report.warnings.iter().filter(|_| !args.quiet) {
         let _ = writeln!(stderr, "loopsafe: warning: {w}");
     }
-    if let Some(recording) = &recording {
-        let start = args.paths.first().map_or(std::path::Path::new("."), |p| p.as_path());
-        let root = check::project_root(start)
-            .or_else(|| std::env::current_dir().ok().and_then(|c| std::fs::canonicalize(c).ok()))
-            .unwrap_or_default();
-        loopsafe::runtime::apply(&mut report, recording, &settings, &root);
-        if args.confirmed_only {
-            loopsafe::runtime::confirmed_only(&mut report);
-        }
-    }
+    apply_recording(&mut report, &fixed_files);
     let mut hidden = None;
     if let Some(b) = baseline {
         let path = b.path.clone();

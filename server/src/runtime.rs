@@ -151,54 +151,69 @@ impl Files {
     }
 }
 
-/// Merges `rec` into `report` (see the module's documentation). `root` is the project root the
-/// report's `project_path`s are relative to.
-pub fn apply(report: &mut Report, rec: &Recording, settings: &Settings, root: &Path) {
-    let files = Files::new(report, root);
-    // Confirm: an event confirms every finding one of its frames is in.
-    let mut seen: Vec<Option<Seen>> = vec![None; report.diagnostics.len()];
+/// One static finding's place, for [`merge`]: its file (project-relative, `/` separators) and its
+/// lines (1-based, inclusive).
+#[derive(Clone, Copy, Debug)]
+pub struct Site<'a> {
+    pub file: &'a str,
+    pub first: usize,
+    pub last: usize,
+}
+
+/// Recorded calls no finding covers, one per (file, line, callee) of their anchor: the coroutine
+/// frame when it is in a checked file, else the first frame of the stack that is.
+#[derive(Clone, Debug)]
+pub struct Unseen<'r> {
+    /// The anchor's file, project-relative.
+    pub file: String,
+    pub line: usize,
+    pub callee: String,
+    pub seen: Seen,
+    /// The longest of the events grouped here, and its anchor frame.
+    pub event: &'r Event,
+    pub anchor: &'r Frame,
+}
+
+/// What [`merge`] found: per site (in the order given) how it was seen, and the rest.
+#[derive(Debug)]
+pub struct Merged<'r> {
+    pub seen: Vec<Option<Seen>>,
+    pub unseen: Vec<Unseen<'r>>,
+}
+
+/// The merge of a recording with static findings (pure; `loopsafe check --runtime` and the language
+/// server share it). An event confirms every site one of its frames is in; an event that confirms
+/// none is grouped into `unseen` when one of its frames is in a checked file. `find` gives the
+/// project-relative path of a recorded file that is a checked file.
+pub fn merge<'r>(rec: &'r Recording, sites: &[Site<'_>], find: &dyn Fn(&str) -> Option<String>) -> Merged<'r> {
+    let mut seen: Vec<Option<Seen>> = vec![None; sites.len()];
     let mut by_file: HashMap<&str, Vec<usize>> = HashMap::new();
-    for (i, d) in report.diagnostics.iter().enumerate() {
-        by_file.entry(d.project_path.as_str()).or_default().push(i);
+    for (i, s) in sites.iter().enumerate() {
+        by_file.entry(s.file).or_default().push(i);
     }
-    let mut unmatched: Vec<&Event> = Vec::new();
+    let mut added: BTreeMap<(String, usize, String), (Seen, &Event, &Frame)> = BTreeMap::new();
     for e in &rec.events {
         let mut hits: Vec<usize> = Vec::new();
+        let mut anchor: Option<(String, &Frame)> = None;
+        let coroutine = e.coroutine.as_ref().and_then(|c| find(&c.file).map(|rel| (rel, c)));
         for f in e.stack.iter().chain(e.coroutine.as_ref()) {
-            let Some(ids) = files.find(&f.file).and_then(|rel| by_file.get(rel)) else { continue };
-            let d = &report.diagnostics;
-            hits.extend(ids.iter().filter(|&&i| (d[i].start.line..=d[i].end.line).contains(&f.line)));
+            let Some(rel) = find(&f.file) else { continue };
+            if let Some(ids) = by_file.get(rel.as_str()) {
+                hits.extend(ids.iter().filter(|&&i| (sites[i].first..=sites[i].last).contains(&f.line)));
+            }
+            if anchor.is_none() {
+                anchor = Some((rel, f));
+            }
         }
         hits.sort_unstable();
         hits.dedup();
         for &i in &hits {
             seen[i].get_or_insert(Seen { count: 0, max_ms: 0.0 }).add(e);
         }
-        if hits.is_empty() {
-            unmatched.push(e);
+        if !hits.is_empty() {
+            continue;
         }
-    }
-    for (d, s) in report.diagnostics.iter_mut().zip(seen) {
-        if let Some(s) = s {
-            d.finding.message = format!("{}; confirmed at runtime: {}", d.finding.message, s.describe());
-            d.runtime = Some(s);
-        }
-    }
-    let rule = Rule::BlockingSeenAtRuntime;
-    if !settings.enabled(rule) {
-        return;
-    }
-    // The rest: one finding per (file, line, callee) in a checked file.
-    let mut added: BTreeMap<(String, usize, String), (Seen, &Event, &Frame)> = BTreeMap::new();
-    for e in unmatched {
-        let anchor = match e.coroutine.as_ref().filter(|c| files.find(&c.file).is_some()) {
-            Some(c) => c,
-            None => match e.stack.iter().find(|f| files.find(&f.file).is_some()) {
-                Some(f) => f,
-                None => continue,
-            },
-        };
-        let rel = files.find(&anchor.file).unwrap_or_default().to_string();
+        let Some((rel, anchor)) = coroutine.or(anchor) else { continue };
         let callee = e.callee.clone().unwrap_or_else(|| "a slow callback".to_string());
         let entry = added.entry((rel, anchor.line, callee)).or_insert((Seen { count: 0, max_ms: 0.0 }, e, anchor));
         if e.max_ms > entry.1.max_ms {
@@ -207,9 +222,110 @@ pub fn apply(report: &mut Report, rec: &Recording, settings: &Settings, root: &P
         }
         entry.0.add(e);
     }
+    let unseen = added
+        .into_iter()
+        .map(|((file, line, callee), (seen, event, anchor))| Unseen { file, line, callee, seen, event, anchor })
+        .collect();
+    Merged { seen, unseen }
+}
+
+/// A confirmed finding's message: `message; confirmed at runtime: seen twice, up to 12 ms`.
+pub fn confirmed_message(message: &str, seen: &Seen) -> String {
+    format!("{message}; confirmed at runtime: {}", seen.describe())
+}
+
+/// What a `blocking-seen-at-runtime` finding advises.
+pub const INSTEAD: &str =
+    "an async equivalent, or the call offloaded to a worker thread (`asyncio.to_thread`, `run_in_threadpool`)";
+
+impl Unseen<'_> {
+    /// The recorded stack from the anchor down to the blocking call.
+    pub fn stack(&self) -> &[Frame] {
+        let from = self.event.stack.iter().position(|f| f == self.anchor).unwrap_or(0);
+        &self.event.stack[from..]
+    }
+
+    /// What the `i`th frame of `stack()` called: the next frame's function, or the blocking call.
+    pub fn hop_name(&self, i: usize) -> String {
+        let stack = self.stack();
+        match stack.get(i + 1) {
+            Some(next) => qualified(next),
+            None if self.event.kind == "call" => self.callee.clone(),
+            None => stack.get(i).map(qualified).unwrap_or_else(|| self.callee.clone()),
+        }
+    }
+
+    /// The finding's message; `hops`: how many frames of the stack are shown as its chain.
+    pub fn message(&self, hops: usize) -> String {
+        let deep = if hops > 1 { format!(" {hops} calls down") } else { String::new() };
+        let callee = &self.callee;
+        if self.event.kind == "call" {
+            format!(
+                "`{callee}` blocked the event loop{deep} at runtime ({}); static analysis did not see this call",
+                self.seen.describe()
+            )
+        } else {
+            format!(
+                "a callback held the event loop{deep} at runtime, in `{callee}` ({}); static analysis did not see why",
+                self.seen.describe()
+            )
+        }
+    }
+
+    /// The function the finding is in: the coroutine's, else the anchor's.
+    pub fn function(&self) -> String {
+        self.event.coroutine.as_ref().unwrap_or(self.anchor).function.clone()
+    }
+}
+
+/// The byte range of line `line` (1-based) of `text` without its indentation and line end, and the
+/// line without its line end; `None` for a blank or missing line.
+pub fn line_code(text: &str, line: usize) -> Option<(std::ops::Range<usize>, &str)> {
+    let (start_byte, body) = text
+        .split_inclusive('\n')
+        .scan(0usize, |at, l| {
+            let start = *at;
+            *at += l.len();
+            Some((start, l))
+        })
+        .nth(line.checked_sub(1)?)?;
+    let body = body.trim_end_matches(['\n', '\r']);
+    let indent = body.len() - body.trim_start().len();
+    let code = body.trim();
+    (!code.is_empty()).then(|| (start_byte + indent..start_byte + indent + code.len(), body))
+}
+
+/// Whether a `# noqa` suppresses a call seen only at runtime on `range` of `text`: one for
+/// `blocking-seen-at-runtime`, or for any other rule of loopsafe (the line's static finding was
+/// silenced: the recorded call is that one, not one static analysis missed).
+pub fn suppressed(text: &str, range: &std::ops::Range<usize>) -> bool {
+    Rule::all().any(|r| crate::analysis::noqa::is_suppressed_at(text, r, range))
+}
+
+/// Merges `rec` into `report` (see the module's documentation). `root` is the project root the
+/// report's `project_path`s are relative to.
+pub fn apply(report: &mut Report, rec: &Recording, settings: &Settings, root: &Path) {
+    let files = Files::new(report, root);
+    let sites: Vec<Site> = report
+        .diagnostics
+        .iter()
+        .map(|d| Site { file: d.project_path.as_str(), first: d.start.line, last: d.end.line })
+        .collect();
+    let merged = merge(rec, &sites, &|f| files.find(f).map(str::to_string));
+    for (d, s) in report.diagnostics.iter_mut().zip(merged.seen) {
+        if let Some(s) = s {
+            d.finding.message = confirmed_message(&d.finding.message, &s);
+            d.runtime = Some(s);
+        }
+    }
+    let rule = Rule::BlockingSeenAtRuntime;
+    if !settings.enabled(rule) {
+        return;
+    }
     let mut texts: HashMap<String, Option<String>> = HashMap::new();
-    for ((rel, line, callee), (seen, event, anchor)) in added {
-        let abs = root.join(&rel);
+    for u in &merged.unseen {
+        let rel = &u.file;
+        let abs = root.join(rel);
         let off = settings.ignored_in(&abs);
         if off.iter().any(|s| s.matches(rule)) {
             continue;
@@ -219,8 +335,8 @@ pub fn apply(report: &mut Report, rec: &Recording, settings: &Settings, root: &P
             Source::Skipped(_) => None,
         });
         let Some(text) = text.as_deref() else { continue };
-        let Some(d) = finding(&files, &rel, text, line, &callee, &seen, event, anchor, settings) else { continue };
-        if crate::analysis::noqa::is_suppressed_at(text, rule, &d.finding.range) {
+        let Some(d) = finding(&files, text, u, settings) else { continue };
+        if suppressed(text, &d.finding.range) {
             continue;
         }
         report.diagnostics.push(d);
@@ -234,80 +350,35 @@ pub fn apply(report: &mut Report, rec: &Recording, settings: &Settings, root: &P
     crate::baseline::assign_fingerprints(&mut report.diagnostics, &paths);
 }
 
-/// The `blocking-seen-at-runtime` finding of one recorded call, on `line` of `text` (the file `rel`).
-#[allow(clippy::too_many_arguments)]
-fn finding(
-    files: &Files,
-    rel: &str,
-    text: &str,
-    line: usize,
-    callee: &str,
-    seen: &Seen,
-    event: &Event,
-    anchor: &Frame,
-    settings: &Settings,
-) -> Option<Diagnostic> {
+/// The `blocking-seen-at-runtime` finding of one recorded call, on its anchor's line of `text`.
+fn finding(files: &Files, text: &str, u: &Unseen, settings: &Settings) -> Option<Diagnostic> {
     let rule = Rule::BlockingSeenAtRuntime;
-    let (start_byte, body) = text
-        .split_inclusive('\n')
-        .scan(0usize, |at, l| {
-            let start = *at;
-            *at += l.len();
-            Some((start, l))
-        })
-        .nth(line.checked_sub(1)?)?;
-    let body = body.trim_end_matches(['\n', '\r']);
+    let rel = u.file.as_str();
+    let line = u.line;
+    let (range, body) = line_code(text, line)?;
     let indent = body.len() - body.trim_start().len();
-    let code = body.trim();
-    if code.is_empty() {
-        return None;
-    }
     let col = body[..indent].chars().count() + 1;
-    let end_col = col + code.chars().count();
-    let range = start_byte + indent..start_byte + indent + code.len();
+    let end_col = col + body.trim().chars().count();
     // The chain: the stack's frames in the project, each named by what it called.
-    let from = event.stack.iter().position(|f| f == anchor).unwrap_or(0);
-    let stack = &event.stack[from..];
     let mut chain = Vec::new();
-    for (i, f) in stack.iter().enumerate() {
+    for (i, f) in u.stack().iter().enumerate() {
         let Some(path) = files.shown(&f.file) else { continue };
-        let name = match stack.get(i + 1) {
-            Some(next) => qualified(next),
-            None if event.kind == "call" => callee.to_string(),
-            None => qualified(f),
-        };
-        chain.push(LocatedHop { path, line: f.line, column: 1, name, elided: None });
+        chain.push(LocatedHop { path, line: f.line, column: 1, name: u.hop_name(i), elided: None });
     }
     if let Some(first) = chain.first_mut() {
         first.column = col;
     }
-    let deep = if chain.len() > 1 { format!(" {} calls down", chain.len()) } else { String::new() };
-    let message = if event.kind == "call" {
-        format!(
-            "`{callee}` blocked the event loop{deep} at runtime ({}); static analysis did not see this call",
-            seen.describe()
-        )
-    } else {
-        format!(
-            "a callback held the event loop{deep} at runtime, in `{callee}` ({}); static analysis did not see why",
-            seen.describe()
-        )
-    };
-    let function = event.coroutine.as_ref().or(Some(anchor)).map(|c| c.function.clone());
     let finding = Finding {
         rule,
         tier: settings.severity.get(&rule).copied().unwrap_or(rule.info().default_tier),
         range,
         call_range: None,
-        message,
-        callee: Some(callee.to_string()),
-        instead: Some(
-            "an async equivalent, or the call offloaded to a worker thread (`asyncio.to_thread`, `run_in_threadpool`)"
-                .to_string(),
-        ),
+        message: u.message(chain.len()),
+        callee: Some(u.callee.clone()),
+        instead: Some(INSTEAD.to_string()),
         fix_kinds: Vec::new(),
         chain: Vec::new(),
-        function,
+        function: Some(u.function()),
         route: None,
     };
     Some(Diagnostic {
@@ -321,15 +392,30 @@ fn finding(
         fixes: Vec::new(),
         project_path: rel.to_string(),
         fingerprint: String::new(),
-        runtime: Some(*seen),
+        runtime: Some(u.seen),
     })
 }
 
-fn qualified(f: &Frame) -> String {
+pub fn qualified(f: &Frame) -> String {
     match &f.module {
         Some(m) if !m.is_empty() && m != "__main__" => format!("{m}.{}", f.function),
         _ => f.function.clone(),
     }
+}
+
+/// Drops the events with a frame in one of `files` (project-relative, `/` separators): after `--fix`
+/// rewrote them, the recorded lines are stale. Returns how many were dropped.
+pub fn forget(rec: &mut Recording, files: &[String]) -> usize {
+    let before = rec.events.len();
+    rec.events.retain(|e| {
+        !e.stack.iter().chain(e.coroutine.as_ref()).any(|f| {
+            let file = f.file.replace('\\', "/");
+            files
+                .iter()
+                .any(|rel| file == *rel || file.strip_suffix(rel.as_str()).is_some_and(|head| head.ends_with('/')))
+        })
+    });
+    before - rec.events.len()
 }
 
 /// `--confirmed-only`: the findings seen at runtime.

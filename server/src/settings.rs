@@ -99,6 +99,9 @@ pub struct Settings {
     pub baseline: Option<String>,
     /// The language server hides the findings the baseline holds (instead of showing them as hints).
     pub hide_baselined: bool,
+    /// The runtime recording the language server merges into its diagnostics (`runtime`; relative to
+    /// the configuration file's directory). `loopsafe check` takes `--runtime FILE` instead.
+    pub runtime: Option<String>,
 }
 
 /// One `per-file-ignores` entry, as ruff has it: a glob matched against the file's path relative to
@@ -161,6 +164,7 @@ impl Default for Settings {
             file_ignores: Vec::new(),
             baseline: None,
             hide_baselined: false,
+            runtime: None,
         }
     }
 }
@@ -184,6 +188,7 @@ pub const KEYS: &[&str] = &[
     "extend-per-file-ignores",
     "baseline",
     "baseline-in-editor",
+    "runtime",
 ];
 
 impl Settings {
@@ -311,6 +316,10 @@ impl Settings {
                 "baseline" => {
                     let v = value.as_str().filter(|v| !v.is_empty()).ok_or_else(|| err("expected a file path"))?;
                     s.baseline = Some(v.to_string());
+                }
+                "runtime" => {
+                    let v = value.as_str().filter(|v| !v.is_empty()).ok_or_else(|| err("expected a file path"))?;
+                    s.runtime = Some(v.to_string());
                 }
                 "baseline-in-editor" => match value.as_str() {
                     Some("hint") => s.hide_baselined = false,

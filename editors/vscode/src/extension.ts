@@ -31,6 +31,7 @@ const SERVER_KEYS = [
   "offload",
   "baseline",
   "baseline-in-editor",
+  "runtime",
 ];
 
 const EXE = process.platform === "win32" ? "loopsafe.exe" : "loopsafe";

@@ -53,7 +53,7 @@ pub(super) fn finding_to_lsp(f: &Finding, rope: &ropey::Rope, enc: Encoding, ver
 }
 
 /// The one shape of every loopsafe diagnostic: its code, link, severity and plain-text message.
-fn diagnostic(
+pub(super) fn diagnostic(
     rule: crate::rules::Rule,
     tier: Tier,
     range: Range,
@@ -77,7 +77,7 @@ fn diagnostic(
 /// A diagnostic's `data`: what its code actions are rebuilt from (`lsp::code_action`), and no more (it
 /// is sent with every diagnostic on every edit). `call` is the whole call when it is not the
 /// diagnostic's range; `chain` marks a finding reached through project functions.
-fn fix_data(
+pub(super) fn fix_data(
     rule: crate::rules::Rule,
     callee: Option<&str>,
     fixes: &[crate::catalog::FixKind],

@@ -201,8 +201,12 @@ mod tests {
     use crate::settings::Settings;
 
     fn summary_of(text: &str) -> crate::analysis::summary::FileSummary {
-        let config =
-            Config { settings: Settings::default(), catalog: Arc::new(Catalog::bundled().clone()), baseline: None };
+        let config = Config {
+            settings: Settings::default(),
+            catalog: Arc::new(Catalog::bundled().clone()),
+            baseline: None,
+            runtime: None,
+        };
         analysis::analyze_source_file(text, &config.catalog, &config.settings, true).summary
     }
 

@@ -23,6 +23,7 @@ mod handlers;
 mod index;
 mod input;
 pub mod log;
+mod runtime;
 mod scheduler;
 mod settings;
 mod state;

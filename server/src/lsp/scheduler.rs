@@ -251,6 +251,12 @@ impl State {
                 }
             });
         }
+        // runtime3: the `runtime` recording confirms findings and adds what it saw that none covers.
+        if let (Some(recorded), Some(path)) = (config.runtime.as_deref(), path.as_deref()) {
+            let known = |p: &Path| self.index.contains_key(p);
+            let instead = || (None, Some(crate::runtime::INSTEAD.to_string()));
+            recorded.apply(path, &rope, caps.encoding, version, &config.settings, &off, &known, &mut out, instead);
+        }
         out.sort_by_key(|(d, _, _)| (d.range.start, d.range.end));
         if let Some((k, _)) = known {
             apply_baseline(&mut out, k, config.settings.hide_baselined);

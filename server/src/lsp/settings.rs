@@ -36,12 +36,13 @@ impl State {
     /// The baseline the settings name (relative to the configuration file's directory, else to the
     /// workspace root), read on a blocking thread with them. One that cannot be read is logged, and no
     /// finding is lowered.
-    /// The settings and the baseline they name, read from disk (call it on a blocking thread: the
-    /// project's files could be anything, even a FIFO).
-    pub(super) fn read_settings(&self) -> std::result::Result<(Settings, Option<Arc<crate::baseline::Known>>), String> {
+    /// The settings, and the baseline and the recording they name, read from disk (call it on a
+    /// blocking thread: the project's files could be anything, even a FIFO).
+    pub(super) fn read_settings(&self) -> std::result::Result<Loaded, String> {
         self.effective_settings().map(|s| {
             let baseline = self.load_baseline(&s);
-            (s, baseline)
+            let runtime = self.load_runtime(&s);
+            (s, baseline, runtime)
         })
     }
 
@@ -63,7 +64,18 @@ impl State {
     }
 }
 
+/// What the settings bring from disk: the settings, the baseline and the runtime recording they name.
+pub(super) type Loaded = (Settings, Option<Arc<crate::baseline::Known>>, Option<Arc<super::runtime::Recorded>>);
+
 impl Backend {
+    /// Puts settings read from disk in force (the catalog they extend built once), warning about a
+    /// recording that could not be read.
+    pub(super) fn put_config(&self, (settings, baseline, runtime): Loaded) {
+        let catalog = Arc::new(Catalog::bundled().extended(&settings.extend_blocking_calls));
+        self.warn_runtime(self.state.config().runtime.as_deref(), runtime.as_deref());
+        *self.state.config.write().expect("config lock") = Arc::new(Config { settings, catalog, baseline, runtime });
+    }
+
     /// Reads the settings again (the project's `pyproject.toml` with the client's keys over it) off the
     /// async thread, and applies them unless a later change came meanwhile. A bad configuration is
     /// shown and the last good one stays in force.
@@ -89,9 +101,8 @@ impl Backend {
 
     /// Puts new settings in force: open documents are analysed again (off the async thread) and closed
     /// files re-indexed in the background.
-    pub(super) fn apply_settings(&self, (settings, baseline): (Settings, Option<Arc<crate::baseline::Known>>)) {
-        let catalog = Arc::new(Catalog::bundled().extended(&settings.extend_blocking_calls));
-        *self.state.config.write().expect("config lock") = Arc::new(Config { settings, catalog, baseline });
+    pub(super) fn apply_settings(&self, loaded: Loaded) {
+        self.put_config(loaded);
         self.state.offload_epoch.fetch_add(1, Ordering::SeqCst);
         let uris: Vec<Uri> = self.state.documents.iter().map(|e| e.key().clone()).collect();
         for uri in &uris {

@@ -58,6 +58,8 @@ pub(super) struct Config {
     /// The baseline `settings.baseline` names, read with the settings: findings it holds are shown at
     /// hint severity or hidden.
     pub(super) baseline: Option<Arc<crate::baseline::Known>>,
+    /// The recording `settings.runtime` names, read with the settings (`runtime`).
+    pub(super) runtime: Option<Arc<super::runtime::Recorded>>,
 }
 
 /// The linked project, rebuilt only when a summary changes shape; a change of positions only swaps the
@@ -118,8 +120,12 @@ pub struct Backend {
 
 impl State {
     pub(super) fn new() -> State {
-        let config =
-            Config { settings: Settings::default(), catalog: Arc::new(Catalog::bundled().clone()), baseline: None };
+        let config = Config {
+            settings: Settings::default(),
+            catalog: Arc::new(Catalog::bundled().clone()),
+            baseline: None,
+            runtime: None,
+        };
         State {
             documents: DashMap::new(),
             index: DashMap::new(),

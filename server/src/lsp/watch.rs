@@ -9,9 +9,9 @@
 //! read twice; the second read changes nothing.
 //!
 //! Events are filtered to what the server reads (`*.py`, `pyproject.toml`, `requirements*.txt`,
-//! `*baseline*.json`, outside hidden directories, `__pycache__`, `node_modules` and `site-packages`)
-//! and sent as batches of paths; the server reads the files on the refresher's blocking thread, never
-//! here.
+//! `*.json`: a baseline, a runtime recording; outside hidden directories, `__pycache__`,
+//! `node_modules` and `site-packages`) and sent as batches of paths; the server reads the files on
+//! the refresher's blocking thread, never here.
 
 use std::path::{Path, PathBuf};
 
@@ -29,7 +29,7 @@ pub(super) fn relevant(path: &Path, roots: &[PathBuf]) -> bool {
     let wanted = name.ends_with(".py")
         || name == "pyproject.toml"
         || (name.starts_with("requirements") && name.ends_with(".txt"))
-        || (name.contains("baseline") && name.ends_with(".json"));
+        || name.ends_with(".json");
     if !wanted {
         return false;
     }
@@ -81,6 +81,7 @@ mod tests {
             "/w/requirements-dev.txt",
             "/w/src/pkg/.x.py",
             "/w/loopsafe-baseline.json",
+            "/w/loopsafe-runtime.json",
         ];
         let no = [
             "/w/app/main.pyc",

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use tower_lsp_server::ls_types::*;
 
-use crate::lsp::{Backend, watch};
+use crate::lsp::{Backend, runtime, watch};
 
 pub(in crate::lsp) async fn did_change_watched_files(backend: &Backend, params: DidChangeWatchedFilesParams) {
     let paths = params.changes.iter().filter_map(|e| e.uri.to_file_path().map(|p| p.into_owned())).collect();
@@ -22,6 +22,11 @@ impl Backend {
         let mut config_changed = false;
         let mut paths = Vec::new();
         for path in changed {
+            // The recording in force was rewritten: read it again, diagnostics recomputed.
+            if runtime::watches(self.state.config().runtime.as_deref(), &path) {
+                self.reload_runtime();
+                continue;
+            }
             let name = path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
             if name == "pyproject.toml" || name.starts_with("requirements") && name.ends_with(".txt") {
                 // Declared dependencies: read again when a code action next needs them.

@@ -2,17 +2,15 @@
 //! of the workspace, the server's watch, the client's file watching).
 
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use tower_lsp_server::jsonrpc::Result;
 use tower_lsp_server::ls_types::*;
 
 use super::set_trace::apply_trace;
-use crate::catalog::Catalog;
 use crate::lsp::document::Encoding;
 use crate::lsp::settings::client_table;
-use crate::lsp::{Backend, CLIENT_REQUEST_TIMEOUT, Caps, Config, INDEX_BUILT, INDEX_RUNNING, code_action, log};
+use crate::lsp::{Backend, CLIENT_REQUEST_TIMEOUT, Caps, INDEX_BUILT, INDEX_RUNNING, code_action, log};
 use crate::settings::Settings;
 
 pub(in crate::lsp) async fn initialize(backend: &Backend, params: InitializeParams) -> Result<InitializeResult> {
@@ -94,15 +92,14 @@ pub(in crate::lsp) async fn initialize(backend: &Backend, params: InitializePara
     // Reading pyproject.toml: on a blocking thread (it could be anything, even a FIFO).
     let state = backend.state.clone();
     let read = tokio::task::spawn_blocking(move || state.read_settings()).await;
-    let (settings, baseline) = match read.unwrap_or_else(|e| Err(e.to_string())) {
+    let loaded = match read.unwrap_or_else(|e| Err(e.to_string())) {
         Ok(s) => s,
         Err(e) => {
             backend.client.show_message(MessageType::ERROR, format!("loopsafe: {e}")).await;
-            (Settings::default(), None)
+            (Settings::default(), None, None)
         }
     };
-    let catalog = Arc::new(Catalog::bundled().extended(&settings.extend_blocking_calls));
-    *backend.state.config.write().expect("config lock") = Arc::new(Config { settings, catalog, baseline });
+    backend.put_config(loaded);
 
     let position_encoding = Some(match encoding {
         Encoding::Utf8 => PositionEncodingKind::UTF8,
