@@ -87,6 +87,8 @@ names = zipfile.ZipFile(sys.argv[1]).namelist()
 scripts = [n for n in names if n.endswith(".data/scripts/loopsafe")]
 assert scripts, f"no loopsafe script in the wheel: {names}"
 print("the wheel carries", scripts[0])
+# The recorder's bootstrap, which starts recording in the app's child processes.
+assert "loopsafe/_bootstrap/sitecustomize.py" in names, f"no recorder bootstrap in the wheel: {names}"
 PY
 # auditwheel reads the binary's versioned glibc symbols: none may be newer than 2.17.
 "$tools/bin/auditwheel" show "$wheel" | tee "$work/auditwheel.out"
@@ -123,6 +125,21 @@ import json, sys
 events = json.load(open(sys.argv[1]))["events"]
 assert any(e["kind"] == "call" and e["callee"] == "time.sleep" for e in events), events
 print(f"recorder: {len(events)} event(s), time.sleep among them")
+PY
+# ... and in a child process of the recorded command (the wheel's bootstrap starts it there).
+cat > "$work/parent.py" <<'PY'
+import subprocess
+import sys
+
+subprocess.run([sys.executable, sys.argv[1]], check=True)
+PY
+"$work/venv/bin/python" -m loopsafe.record -o "$work/children.json" -- \
+    "$work/venv/bin/python" "$work/parent.py" "$work/blocks.py"
+"$work/venv/bin/python" - "$work/children.json" <<'PY' || fail "pip: the wheel's recorder did not record a child process"
+import json, sys
+events = json.load(open(sys.argv[1]))["events"]
+assert any(e["kind"] == "call" and e["callee"] == "time.sleep" for e in events), events
+print("recorder: time.sleep recorded in a child process")
 PY
 
 step "pip install the wheel into a virtualenv of another Python (PyPy 3 from the distribution)"

@@ -7,6 +7,7 @@ before the tests import it.
 """
 
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -27,13 +28,16 @@ def _start_slow_server():
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    for _ in range(200):
-        if os.path.exists(port_file):
-            with open(port_file) as f:
-                return proc, f"http://127.0.0.1:{f.read().strip()}"
-        time.sleep(0.05)
-    proc.kill()
-    raise RuntimeError("the slow server did not start")
+    try:
+        for _ in range(200):
+            if os.path.exists(port_file):
+                with open(port_file) as f:
+                    return proc, f"http://127.0.0.1:{f.read().strip()}"
+            time.sleep(0.05)
+        proc.kill()
+        raise RuntimeError("the slow server did not start")
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 # One slow server per test process (each xdist worker has its own), started at import, before the app.
