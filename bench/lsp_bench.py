@@ -7,8 +7,9 @@ and the server's peak RSS; for both servers, in each file given: the time from e
 `scenarios`): a new statement typed character by character through its broken states and erased, `x` at
 column 0 of a body line and deleted, a comment at the end of a line, a 7-line block pasted and deleted, a
 line deleted and restored, a statement typed after a function's last line, blank lines typed between two
-functions. `ruff server` (rules ASYNC only) gets the same edits in the same run. Run it
-with bench/lsp.sh.
+functions. `ruff server` (rules ASYNC only) gets the same edits in the same run, interleaved: each of
+`--rounds` rounds runs loopsafe then ruff, and the figures are medians over the rounds (the 1-minute
+load average is printed). Run it with bench/lsp.sh.
 """
 import argparse
 import json
@@ -289,6 +290,12 @@ def pct(xs, p):
     return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))]
 
 
+def median(xs):
+    xs = sorted(xs)
+    n = len(xs)
+    return xs[n // 2] if n % 2 else (xs[n // 2 - 1] + xs[n // 2]) / 2
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--loopsafe", required=True)
@@ -296,54 +303,73 @@ def main():
     ap.add_argument("--workspace", required=True, help="indexed by loopsafe")
     ap.add_argument("--file", required=True, action="append", help="a file edited (repeatable)")
     ap.add_argument("--repeat", type=int, default=5, help="repetitions of each scenario")
+    ap.add_argument("--rounds", type=int, default=3,
+                    help="rounds, loopsafe then ruff in each (interleaved); figures are medians over rounds")
     a = ap.parse_args()
     a.loopsafe = str(Path(a.loopsafe).resolve())
     a.ruff = a.ruff and str(Path(a.ruff).resolve())
-    results = {}  # (server, file) -> [(scenario, latencies)]
+    # (server, file) -> {scenario: [(p50, p99, max) per round]}, in scenario order
+    results = {}
+    floors, rss, index_s, index_rss = {}, {}, [], []
+    load = [os.getloadavg()[0]]
 
-    s, t0 = start([a.loopsafe, "server", "--log-level", "warn"], a.workspace)
-    s.wait(lambda m: m.get("method") == "$/progress" and m["params"]["value"].get("kind") == "end")
-    index_s = time.perf_counter() - t0
-    index_rss = s.peak_rss_mb()
-    for f in a.file:
-        results[("loopsafe", f)] = run_file(s, f, a.repeat)
-    floors = {"loopsafe": round_trips(s, a.file[0])}
-    rss = {"loopsafe": s.peak_rss_mb()}
-    s.stop()
+    def record(server, f, runs):
+        per = results.setdefault((server, f), {})
+        for name, lat in runs:
+            per.setdefault(name, []).append((pct(lat, 50), pct(lat, 99), max(lat)))
 
-    if a.ruff:
-        # ruff's own rules for blocking calls in coroutines only, whatever the project configures.
-        options = {"settings": {"lint": {"select": ["ASYNC"]}, "configurationPreference": "editorOnly"}}
-        r, _ = start([a.ruff, "server"], a.workspace, options)
+    for _ in range(a.rounds):
+        s, t0 = start([a.loopsafe, "server", "--log-level", "warn"], a.workspace)
+        s.wait(lambda m: m.get("method") == "$/progress" and m["params"]["value"].get("kind") == "end")
+        index_s.append(time.perf_counter() - t0)
+        index_rss.append(s.peak_rss_mb())
         for f in a.file:
-            results[("ruff server", f)] = run_file(r, f, a.repeat)
-        floors["ruff server"] = round_trips(r, a.file[0])
-        rss["ruff server"] = r.peak_rss_mb()
-        r.stop()
+            record("loopsafe", f, run_file(s, f, a.repeat))
+        floors.setdefault("loopsafe", []).append(pct(round_trips(s, a.file[0]), 50))
+        rss.setdefault("loopsafe", []).append(s.peak_rss_mb())
+        s.stop()
 
-    print(f"loopsafe indexed `{a.workspace}` in {index_s:.2f} s, peak RSS {index_rss:.0f} MB after indexing; "
-          f"peak RSS at the end: " + ", ".join(f"{k} {v:.0f} MB" for k, v in rss.items()) + ".\n")
-    print("Time from each `didChange` to the `publishDiagnostics` of that version, in ms.\n")
+        if a.ruff:
+            # ruff's own rules for blocking calls in coroutines only, whatever the project configures.
+            options = {"settings": {"lint": {"select": ["ASYNC"]}, "configurationPreference": "editorOnly"}}
+            r, _ = start([a.ruff, "server"], a.workspace, options)
+            for f in a.file:
+                record("ruff server", f, run_file(r, f, a.repeat))
+            floors.setdefault("ruff server", []).append(pct(round_trips(r, a.file[0]), 50))
+            rss.setdefault("ruff server", []).append(r.peak_rss_mb())
+            r.stop()
+        load.append(os.getloadavg()[0])
+
+    print(f"loopsafe indexed `{a.workspace}` in {median(index_s):.2f} s, peak RSS {median(index_rss):.0f} MB after "
+          f"indexing; peak RSS at the end: " + ", ".join(f"{k} {median(v):.0f} MB" for k, v in rss.items()) + ".\n")
+    print(f"Time from each `didChange` to the `publishDiagnostics` of that version, in ms: each server's p50, p99 "
+          f"and max per round, the median over {a.rounds} interleaved round(s) (loopsafe then ruff server in each). "
+          f"1-minute load average during the run: {min(load):.1f}–{max(load):.1f}.\n")
     for f in a.file:
         lines = sum(1 for _ in open(f, encoding="utf-8"))
         print(f"#### {f} ({lines} lines)\n")
         print("| scenario | edits | loopsafe p50 | p99 | max | ruff server p50 | p99 | max | p50 ruff/loopsafe |")
         print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
         ours = results[("loopsafe", f)]
-        theirs = dict(results.get(("ruff server", f), []))
-        for name, lat in ours:
-            row = f"| {name} | {len(lat)} | {pct(lat, 50):.2f} | {pct(lat, 99):.2f} | {max(lat):.2f} |"
+        theirs = results.get(("ruff server", f), {})
+        edits = {name: len(steps) for name, steps in
+                 scenarios(Path(f).read_text(encoding="utf-8").split("\n"), a.repeat)[1]}
+        med = {}
+        for name, rounds in ours.items():
+            m = tuple(median([r[k] for r in rounds]) for k in range(3))
+            med[name] = m
+            row = f"| {name} | {edits[name]} | {m[0]:.2f} | {m[1]:.2f} | {m[2]:.2f} |"
             if name in theirs:
-                t = theirs[name]
-                row += f" {pct(t, 50):.2f} | {pct(t, 99):.2f} | {max(t):.2f} | {pct(t, 50) / pct(lat, 50):.1f}× |"
+                t = tuple(median([r[k] for r in theirs[name]]) for k in range(3))
+                row += f" {t[0]:.2f} | {t[1]:.2f} | {t[2]:.2f} | {t[0] / m[0]:.1f}× |"
             else:
                 row += " | | | |"
             print(row)
-        worst = max(ours, key=lambda x: pct(x[1], 99))
-        print(f"\nWorst loopsafe scenario by p99: {worst[0]} (p50 {pct(worst[1], 50):.2f} ms, "
-              f"p99 {pct(worst[1], 99):.2f} ms, max {max(worst[1]):.2f} ms).\n")
+        worst = max(med, key=lambda n: med[n][1])
+        w = med[worst]
+        print(f"\nWorst loopsafe scenario by p99: {worst} (p50 {w[0]:.2f} ms, p99 {w[1]:.2f} ms, max {w[2]:.2f} ms).\n")
     print("Round trip of a hover request answered at once (this client's floor), p50: "
-          + ", ".join(f"{name} {pct(lat, 50):.2f} ms" for name, lat in floors.items()) + ".")
+          + ", ".join(f"{name} {median(v):.2f} ms" for name, v in floors.items()) + ".")
 
 
 if __name__ == "__main__":

@@ -805,32 +805,15 @@ fn a_backslash_after_an_import_in_a_function() {
     regression(Encoding::Utf16, vec![vec![Change::Full(text.into())], vec![range(3, 24, 0, 24, "\\ ")]]);
 }
 
-/// What a person types (issue 13): every keystroke inside a function stays on the one-edit path, also
-/// through the broken states (`resp =`, `requests.`, an open `(`), a character at column 0 of a body line,
-/// a pasted and deleted block, a deleted line; after each one the analysis equals the reference
+const TYPING_TEXT: &str = "import requests\nimport time\n\n\nclass Bot:\n    async def fetch(self, url):\n        data = None\n        time.sleep(1)\n        return data\n\n    def helper(self):\n        return requests.get('u')\n\n\nasync def main():\n    await Bot().fetch('x')\n";
+
+/// What a person types (issue 13), as notifications after `TYPING_TEXT` is opened: each keystroke
+/// must stay on the one-edit path (only the opening is a whole-file analysis), pass through more than
+/// ten states with a syntax error, and leave the analysis equal to the reference after each one
 /// (`analyze_with_broken` while a function is broken, a fresh analysis otherwise).
-#[test]
-fn typing_in_a_function_stays_local_through_syntax_errors() {
-    let text = "import requests\nimport time\n\n\nclass Bot:\n    async def fetch(self, url):\n        data = None\n        time.sleep(1)\n        return data\n\n    def helper(self):\n        return requests.get('u')\n\n\nasync def main():\n    await Bot().fetch('x')\n";
-    let mut notifications = vec![vec![Change::Full(text.into())]];
-    // A new line after `data = None` (line 6), then the statement one character at a time, then erased.
-    notifications.push(vec![range(6, 19, 0, 19, "\n        ")]);
-    let typed = "resp = requests.get(url, timeout=5)";
-    for (i, ch) in typed.chars().enumerate() {
-        notifications.push(vec![range(7, 8 + i as u16, 0, 8 + i as u16, &ch.to_string())]);
-    }
-    for i in (0..typed.len()).rev() {
-        notifications.push(vec![range(7, 8 + i as u16, 0, 9 + i as u16, "")]);
-    }
-    notifications.push(vec![range(6, 19, 1, 8, "")]);
-    // `x` at column 0 of a body line, then deleted.
-    notifications.push(vec![range(7, 0, 0, 0, "x")]);
-    notifications.push(vec![range(7, 0, 0, 1, "")]);
-    // A 7-line block pasted, then deleted; a line deleted.
-    let block = "        a = 1\n        b = requests.get(a)\n        if b:\n            c = b.json()\n        else:\n            c = None\n        print(c)\n";
-    notifications.push(vec![range(7, 0, 0, 0, block)]);
-    notifications.push(vec![range(7, 0, 7, 0, "")]);
-    notifications.push(vec![range(7, 0, 1, 0, "")]);
+fn assert_typing_stays_local(keystrokes: Vec<Vec<Change>>) {
+    let mut notifications = vec![vec![Change::Full(TYPING_TEXT.into())]];
+    notifications.extend(keystrokes);
     let n = notifications.len();
     let case = Case {
         source: Source { lines: Vec::new(), broken: false, eol: Eol::Lf, indent: "    " },
@@ -841,53 +824,56 @@ fn typing_in_a_function_stays_local_through_syntax_errors() {
     if let Err(e) = check(&case, &paths) {
         panic!("{e}");
     }
-    // The first notification opens the text: a whole-file analysis. Every other one stays local.
     assert_eq!((paths.whole.get(), paths.local.get()), (1, n - 1), "whole-file analyses");
     assert!(paths.broken.get() > 10, "states with a syntax error: {}", paths.broken.get());
 }
 
-/// What a person types after a function's last line (issue 13): a new line and a statement at the end
-/// of a method, of the last method of a class (the class grows with it) and of the last function of the
-/// file, through the broken states, then erased; blank lines typed and deleted between two methods and
-/// between a class and a function. Every keystroke is analysed with the function it follows, and the
-/// result equals the reference after each one.
+/// A new line after `line` (of `len` UTF-16 units), `resp = requests.get(url, timeout=5)` typed on it
+/// one character at a time at `indent`, erased one at a time, and the line removed.
+fn type_and_erase_a_statement(out: &mut Vec<Vec<Change>>, line: u16, len: u16, indent: u16) {
+    let typed = "resp = requests.get(url, timeout=5)";
+    out.push(vec![range(line, len, 0, len, &format!("\n{}", " ".repeat(indent as usize)))]);
+    for (i, ch) in typed.chars().enumerate() {
+        out.push(vec![range(line + 1, indent + i as u16, 0, indent + i as u16, &ch.to_string())]);
+    }
+    for i in (0..typed.len() as u16).rev() {
+        out.push(vec![range(line + 1, indent + i, 0, indent + i + 1, "")]);
+    }
+    out.push(vec![range(line, len, 1, indent, "")]);
+}
+
+/// Inside a function: a statement typed after `data = None` through its broken states (`resp =`,
+/// `requests.`, an open `(`) and erased, `x` at column 0 of a body line, a 7-line block pasted and
+/// deleted, a line deleted.
+#[test]
+fn typing_in_a_function_stays_local_through_syntax_errors() {
+    let mut keys = Vec::new();
+    type_and_erase_a_statement(&mut keys, 6, 19, 8);
+    keys.push(vec![range(7, 0, 0, 0, "x")]);
+    keys.push(vec![range(7, 0, 0, 1, "")]);
+    let block = "        a = 1\n        b = requests.get(a)\n        if b:\n            c = b.json()\n        else:\n            c = None\n        print(c)\n";
+    keys.push(vec![range(7, 0, 0, 0, block)]);
+    keys.push(vec![range(7, 0, 7, 0, "")]);
+    keys.push(vec![range(7, 0, 1, 0, "")]);
+    assert_typing_stays_local(keys);
+}
+
+/// After a function's last line: a statement typed at the end of a method, of the last method of a
+/// class (the class grows with it) and of the last function of the file; blank lines typed and deleted
+/// between two methods and between a class and a function. Each keystroke is analysed with the
+/// function it follows.
 #[test]
 fn typing_after_a_functions_last_line_stays_local() {
-    let text = "import requests\nimport time\n\n\nclass Bot:\n    async def fetch(self, url):\n        data = None\n        time.sleep(1)\n        return data\n\n    def helper(self):\n        return requests.get('u')\n\n\nasync def main():\n    await Bot().fetch('x')\n";
-    let mut notifications = vec![vec![Change::Full(text.into())]];
-    let typed = "resp = requests.get(url, timeout=5)";
+    let mut keys = Vec::new();
     // (the function's last line, its length, the body's indentation)
-    for (line, len, indent) in [(8u16, 19u16, 8u16), (11, 32, 8), (15, 26, 4)] {
-        notifications.push(vec![range(line, len, 0, len, &format!("\n{}", " ".repeat(indent as usize)))]);
-        for (i, ch) in typed.chars().enumerate() {
-            notifications.push(vec![range(line + 1, indent + i as u16, 0, indent + i as u16, &ch.to_string())]);
-        }
-        for i in (0..typed.len() as u16).rev() {
-            notifications.push(vec![range(line + 1, indent + i, 0, indent + i + 1, "")]);
-        }
-        notifications.push(vec![range(line, len, 1, indent, "")]);
+    for (line, len, indent) in [(8, 19, 8), (11, 32, 8), (15, 26, 4)] {
+        type_and_erase_a_statement(&mut keys, line, len, indent);
     }
-    // Blank lines between two methods (line 9), and between the class and the function (line 12).
     for line in [9u16, 12] {
-        for _ in 0..3 {
-            notifications.push(vec![range(line, 0, 0, 0, "\n")]);
-        }
-        for _ in 0..3 {
-            notifications.push(vec![range(line, 0, 1, 0, "")]);
-        }
+        keys.extend((0..3).map(|_| vec![range(line, 0, 0, 0, "\n")]));
+        keys.extend((0..3).map(|_| vec![range(line, 0, 1, 0, "")]));
     }
-    let n = notifications.len();
-    let case = Case {
-        source: Source { lines: Vec::new(), broken: false, eol: Eol::Lf, indent: "    " },
-        encoding: Encoding::Utf16,
-        notifications,
-    };
-    let paths = Paths::default();
-    if let Err(e) = check(&case, &paths) {
-        panic!("{e}");
-    }
-    assert_eq!((paths.whole.get(), paths.local.get()), (1, n - 1), "whole-file analyses");
-    assert!(paths.broken.get() > 10, "states with a syntax error: {}", paths.broken.get());
+    assert_typing_stays_local(keys);
 }
 
 /// Found by this test: a statement pasted at the start of a `def` line that follows a class's last

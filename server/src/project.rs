@@ -582,12 +582,32 @@ impl Project {
         {
             return false;
         }
-        self.files[file].analysis = analysis;
+        let old = std::mem::replace(&mut self.files[file].analysis, analysis);
+        // A keystroke changes one function: only the functions whose call targets changed are resolved
+        // again, and the chains are searched again only when what the search reads changed.
+        let mut same_chains = true;
         for id in self.file_functions[file].clone() {
-            (links.edges[id], links.cut[id]) = self.edges_of(id);
+            let (o, n) = (&old.summary.functions[self.functions[id].1], self.function(id));
+            let same_calls = o.calls.len() == n.calls.len()
+                && o.calls.iter().zip(&n.calls).all(|(a, b)| a.target == b.target && a.access == b.access);
+            let edges = if same_calls { None } else { Some(self.edges_of(id)) };
+            if !same_chains || (o.is_async && n.is_async) {
+                // The search starts from and goes through sync functions only.
+            } else if (o.is_async, o.offloaded, o.memoized) != (n.is_async, n.offloaded, n.memoized)
+                || !o.blocking.iter().map(|b| (b.rule, b.tier)).eq(n.blocking.iter().map(|b| (b.rule, b.tier)))
+                || !o.calls.iter().map(|c| c.once.is_some()).eq(n.calls.iter().map(|c| c.once.is_some()))
+                || edges.as_ref().is_some_and(|(e, _)| *e != links.edges[id])
+            {
+                same_chains = false;
+            }
+            if let Some(e) = edges {
+                (links.edges[id], links.cut[id]) = e;
+            }
         }
-        links.strict = self.shortest_chains(&links.edges, settings, false);
-        links.loose = self.shortest_chains(&links.edges, settings, true);
+        if !same_chains {
+            links.strict = self.shortest_chains(&links.edges, settings, false);
+            links.loose = self.shortest_chains(&links.edges, settings, true);
+        }
         true
     }
 
@@ -1095,5 +1115,23 @@ mod tests {
         }
         // The last version adds a function: a rebuild; the others relink in place.
         assert_eq!(relinked, 2);
+        // Calls typed in the coroutine (the chain search, of sync functions only, is kept), then in a
+        // sync function (searched again).
+        let helpers = versions[3];
+        for api in [
+            "from helpers import pause, idle\n\n\nasync def handler():\n    pause()\n    idle()\n    idle()\n",
+            "from helpers import pause, idle\n\n\nasync def handler():\n    idle()\n",
+        ] {
+            let fresh = Project::new(vec![file("/p/api.py", api), file("/p/helpers.py", helpers)], None);
+            let fresh_links = fresh.link(&settings);
+            assert!(project.replace_same_names(0, fresh.files()[0].analysis.clone(), &mut links, &settings));
+            assert_eq!(project.findings(&links, None, &settings), fresh.findings(&fresh_links, None, &settings));
+        }
+        let helpers = "import time\n\n\ndef pause():\n    pass\n\n\ndef idle():\n    pause()\n\n\ndef pause2():\n    time.sleep(1)\n";
+        let api = "from helpers import pause, idle\n\n\nasync def handler():\n    idle()\n";
+        let fresh = Project::new(vec![file("/p/api.py", api), file("/p/helpers.py", helpers)], None);
+        let fresh_links = fresh.link(&settings);
+        assert!(project.replace_same_names(1, fresh.files()[1].analysis.clone(), &mut links, &settings));
+        assert_eq!(project.findings(&links, None, &settings), fresh.findings(&fresh_links, None, &settings));
     }
 }
