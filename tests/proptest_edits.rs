@@ -517,7 +517,7 @@ fn open(text: String, catalog: &Catalog, settings: &Settings) -> Document {
     d
 }
 
-/// What `did_change` does with a document (server/src/lsp/mod.rs), without the index and the client.
+/// What `did_change` does with a document (server/src/lsp/handlers/did_change.rs), without the index and the client.
 fn did_change(
     d: &mut Document,
     changes: &[TextDocumentContentChangeEvent],
