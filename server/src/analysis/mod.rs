@@ -856,6 +856,9 @@ pub fn analyze_source_file(text: &str, catalog: &Catalog, settings: &Settings, s
     }
 }
 
+/// A file's tree and the ranges of its endpoints ([`endpoint_ranges`]).
+pub type TreeAndEndpoints = (Tree, Vec<Range<usize>>);
+
 /// [`analyze_source_file`] that also gives the file's tree and its [`endpoint_ranges`] (found by the same
 /// analysis, not a second one), for the fixes of its findings; `None` for them when the text was blanked
 /// (`blank_deep_brackets`: the tree is not one of the text).
@@ -864,7 +867,7 @@ pub fn analyze_source_file_for_fixes(
     catalog: &Catalog,
     settings: &Settings,
     summarize: bool,
-) -> (FileAnalysis, Option<(Tree, Vec<Range<usize>>)>) {
+) -> (FileAnalysis, Option<TreeAndEndpoints>) {
     let (shallow, bracket_cuts) = blank_deep_brackets(text);
     if !bracket_cuts.is_empty() {
         return (analyze_source_file(text, catalog, settings, summarize), None);
