@@ -15,6 +15,11 @@ format (no fixes computed), `--output-format json` (every fix of every finding),
     python3 bench/fix_scaling.py --app bench/.corpus/full/prefect --modes text,json,sarif   # a real project
 
     python3 bench/fix_scaling.py --cases session --session-sizes 250,1000,4000   # one requests.Session block
+    python3 bench/fix_scaling.py --old-bin /tmp/loopsafe-old --app DIR --app DIR2  # before/after in one run
+
+`--app` may be given several times. `--old-bin` times a second build alongside (its rows say `old`,
+its runs interleaved with the others' so that both meet the same machine load) and compares what the
+two print, byte for byte, in every mode (`same output` or `OUTPUT DIFFERS`).
 
 `--cases session` times one `with requests.Session() as s:` block of N `s.get(...)` calls in a coroutine:
 every call's finding is fixed by the same rewrite of the whole block (httpx), the fix whose JSON once grew
@@ -69,6 +74,33 @@ def generate_session(n: int) -> str:
 GENERATORS = {"mixed": generate, "session": generate_session}
 
 
+def measure(a, bins, path, mode):
+    """{label: (median wall, median CPU, peak RSS KiB, last output bytes)} of `a.runs` runs of each
+    binary in `bins` ({label: path}), interleaved."""
+    samples = {label: ([], [], 0, b"") for label in bins}
+    for _ in range(a.runs):
+        for label, binary in bins.items():
+            if callable(path):
+                target = path()
+            else:
+                target = path
+            t, cpu, rss, p = run(binary, target, mode, a.timeout)
+            times, cpus, peak, _ = samples[label]
+            times.append(t)
+            cpus.append(cpu)
+            samples[label] = (times, cpus, max(peak, rss or 0), p.stdout)
+    return {
+        label: (statistics.median(t), statistics.median(c), peak, out) for label, (t, c, peak, out) in samples.items()
+    }
+
+
+def compare(results, mode) -> None:
+    """With an old build: whether both printed the same bytes."""
+    if "old" in results:
+        same = results["old"][3] == results["new"][3]
+        print(f"{'':>9} {mode}: {'same output' if same else 'OUTPUT DIFFERS'} (old vs new)", flush=True)
+
+
 def run(binary: str, path: str, mode: str, timeout: float):
     """(wall seconds, CPU seconds, max RSS in KiB or None, the process) of one run."""
     args = [binary, "check", "--no-cache", "--exit-zero", path]
@@ -101,8 +133,10 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--modes", default=",".join(MODES))
     ap.add_argument("--timeout", type=float, default=600)
-    ap.add_argument("--app", help="time the modes on this project directory instead of generated files")
+    ap.add_argument("--app", action="append", help="time the modes on this project directory instead (repeatable)")
+    ap.add_argument("--old-bin", help="another build to time in the same runs, and compare outputs with")
     a = ap.parse_args()
+    bins = {"new": a.bin} if not a.old_bin else {"old": a.old_bin, "new": a.bin}
     modes = a.modes.split(",")
     for m in modes:
         if m not in MODES:
@@ -112,9 +146,13 @@ def main() -> None:
         if c not in GENERATORS:
             sys.exit(f"unknown case {c}: one of {', '.join(GENERATORS)}")
     header = f"{'findings':>9} {'mode':>5} {'wall s':>8} {'cpu s':>8} {'cpu us/finding':>15} {'max RSS MB':>11}"
+    if len(bins) > 1:
+        header += f" {'build':>5}"
     if a.app:
-        print(header)
-        time_app(a, modes)
+        for app in a.app:
+            print(f"\napp {app}")
+            print(header)
+            time_app(a, modes, app, bins)
         return
     with tempfile.TemporaryDirectory() as tmp:
         # A project of its own, so that loopsafe does not read the directory around it.
@@ -125,63 +163,64 @@ def main() -> None:
             print(f"{header} {'out KB':>9} {'B/finding':>10}")
             for n in [int(s) for s in sizes.split(",")]:
                 source = GENERATORS[case](n)
-                medians = {}
+                path = os.path.join(tmp, "app.py")
+
+                def fresh(path=path, source=source):
+                    # A fresh copy each run (`fix` rewrites it).
+                    with open(path, "w") as f:
+                        f.write(source)
+                    return path
+
+                medians = {label: {} for label in bins}
                 for mode in modes:
-                    times, cpus, peak, size = [], [], 0, 0
-                    for _ in range(a.runs):
-                        path = os.path.join(tmp, "app.py")
-                        with open(path, "w") as f:
-                            f.write(source)
-                        t, cpu, rss, p = run(a.bin, path, mode, a.timeout)
-                        times.append(t)
-                        cpus.append(cpu)
-                        peak = max(peak, rss or 0)
-                        size = len(p.stdout)
-                    med, cpu = statistics.median(times), statistics.median(cpus)
-                    medians[mode] = (med, cpu)
-                    mem = f"{peak / 1024:.0f}" if peak else "-"
-                    print(
-                        f"{n:>9} {mode:>5} {med:>8.2f} {cpu:>8.2f} {cpu / n * 1e6:>15.1f} {mem:>11}"
-                        f" {size / 1024:>9.0f} {size / n:>10.0f}",
-                        flush=True,
-                    )
-                ratios(medians)
+                    results = measure(a, bins, fresh, mode)
+                    for label, (med, cpu, peak, out) in results.items():
+                        medians[label][mode] = (med, cpu)
+                        mem = f"{peak / 1024:.0f}" if peak else "-"
+                        size = len(out)
+                        build = f" {label:>5}" if len(bins) > 1 else ""
+                        print(
+                            f"{n:>9} {mode:>5} {med:>8.2f} {cpu:>8.2f} {cpu / n * 1e6:>15.1f} {mem:>11}"
+                            f" {size / 1024:>9.0f} {size / n:>10.0f}{build}",
+                            flush=True,
+                        )
+                    compare(results, mode)
+                for label in bins:
+                    ratios(medians[label], label if len(bins) > 1 else "")
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def ratios(medians) -> None:
+def ratios(medians, label="") -> None:
     """Each mode's median wall and CPU time over the text format's, in the same run."""
     if "text" not in medians:
         return
     base_wall, base_cpu = medians["text"]
     for mode, (w, c) in medians.items():
         if mode != "text":
-            print(f"{'':>9} {mode}: {w / base_wall:.2f}x text (wall), {c / base_cpu:.2f}x (cpu)")
+            build = f" ({label})" if label else ""
+            print(f"{'':>9} {mode}{build}: {w / base_wall:.2f}x text (wall), {c / base_cpu:.2f}x (cpu)")
 
 
-def time_app(a, modes) -> None:
+def time_app(a, modes, app, bins) -> None:
     """The modes on an existing project (read only: `fix` and `diff` are refused), with the ratio of
     each median to the text format's."""
     import json
 
     if set(modes) & {"fix", "diff"}:
         sys.exit("--app times text, json and sarif only (it never writes the project)")
-    medians = {}
+    medians = {label: {} for label in bins}
     for mode in modes:
-        times, cpus, peak, n = [], [], 0, 0
-        for _ in range(a.runs):
-            t, cpu, rss, p = run(a.bin, a.app, mode, a.timeout)
-            times.append(t)
-            cpus.append(cpu)
-            peak = max(peak, rss or 0)
-            if mode == "json":
-                n = len(json.loads(p.stdout))
-        med, cpu = statistics.median(times), statistics.median(cpus)
-        medians[mode] = (med, cpu)
-        mem = f"{peak / 1024:.0f}" if peak else "-"
-        per = f"{cpu / n * 1e6:>15.1f}" if n else f"{'-':>15}"
-        print(f"{n or '-':>9} {mode:>5} {med:>8.2f} {cpu:>8.2f} {per} {mem:>11}", flush=True)
-    ratios(medians)
+        results = measure(a, bins, app, mode)
+        for label, (med, cpu, peak, out) in results.items():
+            medians[label][mode] = (med, cpu)
+            n = len(json.loads(out)) if mode == "json" else 0
+            mem = f"{peak / 1024:.0f}" if peak else "-"
+            per = f"{cpu / n * 1e6:>15.1f}" if n else f"{'-':>15}"
+            build = f" {label:>5}" if len(bins) > 1 else ""
+            print(f"{n or '-':>9} {mode:>5} {med:>8.2f} {cpu:>8.2f} {per} {mem:>11}{build}", flush=True)
+        compare(results, mode)
+    for label in bins:
+        ratios(medians[label], label if len(bins) > 1 else "")
 
 
 if __name__ == "__main__":

@@ -462,14 +462,22 @@ pub fn attach_fixes(report: &mut Report, catalog: &Catalog, options: &Options) {
                 let mut computed = Vec::with_capacity(ids.len());
                 let mut warnings = Vec::new();
                 let Some((text, _)) = reread(report, path, &mut warnings) else { return computed };
-                let Some(tree) = crate::syntax::parse(&text, None) else { return computed };
+                // The tree and endpoints the check's analysis found in this very text (`reread` compared
+                // its hash), or else (a cached analysis) found again, once for the file's contexts.
+                let parsed;
+                let (tree, endpoints) = match report.fix_context.get(path) {
+                    Some(kept) => (&kept.tree, kept.endpoints.iter().map(|r| (r.start, r.end)).collect()),
+                    None => {
+                        let Some(tree) = crate::syntax::parse(&text, None) else { return computed };
+                        parsed = tree;
+                        (&parsed, fix::endpoints(&text, &parsed, catalog))
+                    }
+                };
                 let idx = LineIndex::new(&text);
                 let pos = |off: usize| {
                     let lc = idx.line_col(&text, off, ColumnUnit::Chars);
                     ReportedPosition { line: lc.line + 1, column: lc.col + 1 }
                 };
-                // Found once for the file's contexts.
-                let endpoints = fix::endpoints(&text, &tree, catalog);
                 // A file with many findings is shared out between the threads too (a context each:
                 // the fixes of one finding do not depend on another's).
                 let chunk = if ids.len() < FINDINGS_PER_CHUNK {
@@ -482,7 +490,7 @@ pub fn attach_fixes(report: &mut Report, catalog: &Catalog, options: &Options) {
                     .map(|ids| {
                         let ctx = FileContext::with_endpoints(
                             &text,
-                            &tree,
+                            tree,
                             catalog,
                             options,
                             std::borrow::Cow::Borrowed(&endpoints),
@@ -530,6 +538,7 @@ pub fn attach_fixes(report: &mut Report, catalog: &Catalog, options: &Options) {
     for (i, fixes) in computed {
         report.diagnostics[i].fixes = fixes;
     }
+    report.fix_context.clear();
 }
 
 /// A diagnostic's index and its fixes, each with the block it is shared by, if any.

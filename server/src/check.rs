@@ -99,6 +99,17 @@ pub struct Report {
     pub hashes: HashMap<String, u128>,
     /// The reported files that were read, relative to the project root (as baselines name them).
     pub project_paths: Vec<String>,
+    /// For [`check_for_fixes`]: what the check's own analysis of each reported file with findings found
+    /// that its fixes need (by display path), so that listing the fixes does not parse and analyse the
+    /// file again. Empty otherwise, and for files whose analysis came from the cache.
+    pub fix_context: HashMap<String, FixContext>,
+}
+
+/// A reported file's tree and the ranges of its FastAPI/Starlette endpoints (`fix::endpoints`), as the
+/// check found them in the text of hash `Report::hashes`.
+pub struct FixContext {
+    pub tree: tree_sitter::Tree,
+    pub endpoints: Vec<std::ops::Range<usize>>,
 }
 
 #[derive(Clone)]
@@ -294,14 +305,21 @@ pub fn project_root(start: &Path) -> Option<PathBuf> {
 /// is summarized so that calls into other functions and modules are followed; findings are reported
 /// for the given files only. With a cache directory, unchanged files are not analysed again.
 pub fn check(opts: &CheckOptions<'_>, catalog: &Catalog) -> Result<Report, String> {
-    check_inner(opts, catalog, None)
+    check_inner(opts, catalog, None, false)
+}
+
+/// [`check`] (of `stdin` as [`check_stdin`] when given) for a caller that lists the fixes of the findings
+/// next (`--output-format json`): the report keeps what the analysis found that the fixes need
+/// ([`Report::fix_context`]), so that `autofix::attach_fixes` does not find it again.
+pub fn check_for_fixes(opts: &CheckOptions<'_>, catalog: &Catalog, stdin: Option<&str>) -> Result<Report, String> {
+    check_inner(opts, catalog, stdin, true)
 }
 
 /// `check` of one buffer (`--stdin-filename`): `text` is reported as the file `opts.paths[0]` (which
 /// need not exist), and its project, imports and settings are those of that path's location. The
 /// file on disk, if any, is not read.
 pub fn check_stdin(opts: &CheckOptions<'_>, catalog: &Catalog, text: &str) -> Result<Report, String> {
-    check_inner(opts, catalog, Some(text))
+    check_inner(opts, catalog, Some(text), false)
 }
 
 /// A path made absolute and canonical; for a path that does not exist (a buffer not saved yet, maybe
@@ -334,7 +352,12 @@ pub fn absolute(p: &Path) -> Option<PathBuf> {
     Some(rest.into_iter().rev().fold(base, |acc, name| acc.join(name)))
 }
 
-fn check_inner(opts: &CheckOptions<'_>, catalog: &Catalog, stdin: Option<&str>) -> Result<Report, String> {
+fn check_inner(
+    opts: &CheckOptions<'_>,
+    catalog: &Catalog,
+    stdin: Option<&str>,
+    for_fixes: bool,
+) -> Result<Report, String> {
     let timer = Timer::new();
     let mut warnings = Vec::new();
     let reported = match stdin {
@@ -393,6 +416,7 @@ fn check_inner(opts: &CheckOptions<'_>, catalog: &Catalog, stdin: Option<&str>) 
         fresh: bool,
         /// Where the analysis stopped following the file's code (`FileAnalysis::cuts`), as warnings.
         cuts: Vec<String>,
+        fix_context: Option<FixContext>,
     }
     let outcomes: Vec<Result<Outcome, String>> = files
         .par_iter()
@@ -404,8 +428,18 @@ fn check_inner(opts: &CheckOptions<'_>, catalog: &Catalog, stdin: Option<&str>) 
             Source::Skipped(why) => Err(why),
             Source::Text { text } => {
                 let hash = cache::content_hash(&text);
+                let mut fix_context = None;
                 let (analysis, fresh) = match cache.as_ref().and_then(|c| c.get(hash)) {
                     Some(a) => (a, false),
+                    None if for_fixes && *is_reported => {
+                        let (a, kept) =
+                            analysis::analyze_source_file_for_fixes(&text, catalog, opts.settings, opts.follow);
+                        // Only a file with findings has fixes to list.
+                        fix_context = kept
+                            .filter(|_| !a.findings.is_empty())
+                            .map(|(tree, endpoints)| FixContext { tree, endpoints });
+                        (Arc::new(a), true)
+                    }
                     None => (Arc::new(analysis::analyze_source_file(&text, catalog, opts.settings, opts.follow)), true),
                 };
                 let diagnostics = if *is_reported {
@@ -417,7 +451,8 @@ fn check_inner(opts: &CheckOptions<'_>, catalog: &Catalog, stdin: Option<&str>) 
                     Vec::new()
                 };
                 let cuts = if *is_reported { cut_warnings(display, &text, &analysis.cuts) } else { Vec::new() };
-                Ok(Outcome { diagnostics, hash, analysis, fresh, cuts })
+                let fix_context = fix_context.filter(|_| !diagnostics.is_empty());
+                Ok(Outcome { diagnostics, hash, analysis, fresh, cuts, fix_context })
             }
         })
         .collect();
@@ -429,6 +464,7 @@ fn check_inner(opts: &CheckOptions<'_>, catalog: &Catalog, stdin: Option<&str>) 
         warnings: Vec::new(),
         hashes: HashMap::new(),
         project_paths: Vec::new(),
+        fix_context: HashMap::new(),
     };
     let root_shown = root.clone().or_else(|| std::env::current_dir().ok().and_then(|c| std::fs::canonicalize(c).ok()));
     let root_shown = root_shown.as_deref().map(|r| r.to_string_lossy().into_owned()).unwrap_or_default();
@@ -448,6 +484,9 @@ fn check_inner(opts: &CheckOptions<'_>, catalog: &Catalog, stdin: Option<&str>) 
                     report.hashes.insert(display.clone(), o.hash);
                     report.diagnostics.extend(o.diagnostics);
                     warnings.extend(o.cuts);
+                    if let Some(c) = o.fix_context {
+                        report.fix_context.insert(display.clone(), c);
+                    }
                 }
                 any_fresh |= o.fresh;
                 used.push((o.hash, o.analysis.clone()));

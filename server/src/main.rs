@@ -236,9 +236,14 @@ fn run_check(mut args: CheckArgs) -> Result<ExitCode, String> {
     }
     let baseline = baseline_path.map(|p| loopsafe::baseline::Cli::prepare(p, args.update_baseline)).transpose()?;
     let recording = args.runtime.as_deref().map(loopsafe::runtime::load).transpose()?;
-    let mut report = match &stdin {
-        Some(input) => check::check_stdin(&opts, &catalog, &input.text)?,
-        None => check::check(&opts, &catalog)?,
+    let mut report = if args.output_format == Format::Json && !args.statistics {
+        // The fixes are listed: the check keeps what they need of its analysis.
+        check::check_for_fixes(&opts, &catalog, stdin.as_ref().map(|i| i.text.as_str()))?
+    } else {
+        match &stdin {
+            Some(input) => check::check_stdin(&opts, &catalog, &input.text)?,
+            None => check::check(&opts, &catalog)?,
+        }
     };
     // With `--fix` on a buffer, stdout carries the fixed text: the report goes to stderr (as in ruff).
     let mut report_to_stderr = false;

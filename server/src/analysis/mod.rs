@@ -182,9 +182,25 @@ fn resolution_cuts(r: &Resolver<'_>, within: Range<usize>) -> Vec<Cut> {
 }
 
 fn analyze_facts(text: &str, facts: &Facts, catalog: &Catalog, settings: &Settings, summarize: bool) -> FileAnalysis {
+    analyze_facts_endpoints(text, facts, catalog, settings, summarize, &mut None)
+}
+
+/// [`analyze_facts`], giving the file's [`endpoint_ranges`] in `ranges` when it is `Some`.
+fn analyze_facts_endpoints(
+    text: &str,
+    facts: &Facts,
+    catalog: &Catalog,
+    settings: &Settings,
+    summarize: bool,
+    ranges: &mut Option<Vec<Range<usize>>>,
+) -> FileAnalysis {
     let r = Resolver::new(facts, text, catalog);
     let part = Part::all(facts);
     let endpoints = checks::endpoints(&r);
+    if let Some(out) = ranges {
+        out.extend(endpoints.keys().map(|&id| facts.scopes[id].range.clone()));
+        out.sort_by_key(|r| r.start);
+    }
     let runs_in = checks::execution_scopes(&r, part.scopes.clone(), &facts.calls);
     let findings = findings(&r, settings, &endpoints, &runs_in, &part);
     let summary = if summarize {
@@ -838,6 +854,31 @@ pub fn analyze_source_file(text: &str, catalog: &Catalog, settings: &Settings, s
         }
         None => FileAnalysis::default(),
     }
+}
+
+/// A file's tree and the ranges of its endpoints ([`endpoint_ranges`]).
+pub type TreeAndEndpoints = (Tree, Vec<Range<usize>>);
+
+/// [`analyze_source_file`] that also gives the file's tree and its [`endpoint_ranges`] (found by the same
+/// analysis, not a second one), for the fixes of its findings; `None` for them when the text was blanked
+/// (`blank_deep_brackets`: the tree is not one of the text).
+pub fn analyze_source_file_for_fixes(
+    text: &str,
+    catalog: &Catalog,
+    settings: &Settings,
+    summarize: bool,
+) -> (FileAnalysis, Option<TreeAndEndpoints>) {
+    let (shallow, bracket_cuts) = blank_deep_brackets(text);
+    if !bracket_cuts.is_empty() {
+        return (analyze_source_file(text, catalog, settings, summarize), None);
+    }
+    let Some(tree) = crate::syntax::parse(text, None) else { return (FileAnalysis::default(), None) };
+    drop(shallow);
+    let facts = Facts::extract(text, &tree);
+    let mut ranges = Some(Vec::new());
+    let mut a = analyze_facts_endpoints(text, &facts, catalog, settings, summarize, &mut ranges);
+    merge_cuts(&mut a.cuts, nesting_cuts(text, &tree));
+    (a, ranges.map(|r| (tree, r)))
 }
 
 /// Parses an editor's document (`old`: its previous parse, edited like the text): as in

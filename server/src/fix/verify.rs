@@ -101,15 +101,6 @@ impl Verifier {
         let text = ctx.text;
         let inside: Vec<&Edit> =
             edits.iter().filter(|e| region.range.start <= e.range.start && e.range.end <= region.range.end).collect();
-        let before =
-            *self.original.borrow_mut().entry(region.range.clone()).or_insert_with(|| match region.statement {
-                // A statement without errors in the file: its violations, read from the file's tree.
-                Some(stmt) if !stmt.has_error() => {
-                    let up = |n: Node<'t>| if n.id() == stmt.id() { None } else { ctx.up(n) };
-                    Counts { errors: 0, violations: subtree_violations(text, stmt, region.coroutine, &up) }
-                }
-                _ => counts(text, region, &text[region.range.clone()]),
-            });
         let mut new = String::with_capacity(region.range.len() + inside.iter().map(|e| e.text.len()).sum::<usize>());
         let mut at = region.range.start;
         for e in inside {
@@ -129,6 +120,20 @@ impl Verifier {
         } else {
             counts(text, region, &new)
         };
+        if after == Counts::default() {
+            // Nothing to compare: the original region cannot have had fewer (most fixes end here, and
+            // the original statement is not walked).
+            return false;
+        }
+        let before =
+            *self.original.borrow_mut().entry(region.range.clone()).or_insert_with(|| match region.statement {
+                // A statement without errors in the file: its violations, read from the file's tree.
+                Some(stmt) if !stmt.has_error() => {
+                    let up = |n: Node<'t>| if n.id() == stmt.id() { None } else { ctx.up(n) };
+                    Counts { errors: 0, violations: subtree_violations(text, stmt, region.coroutine, &up) }
+                }
+                _ => counts(text, region, &text[region.range.clone()]),
+            });
         after.errors > before.errors || after.violations > before.violations
     }
 }
