@@ -126,6 +126,9 @@ pub struct Links {
     cut: Vec<Vec<usize>>,
     strict: Vec<Option<Best>>,
     loose: Vec<Option<Best>>,
+    /// For each function, whether it is a coroutine run only as a command-line command (see
+    /// `Project::cli_only`).
+    cli: Vec<bool>,
 }
 
 /// A function's shortest chain, as a parent pointer: its length in steps, its first step, and the
@@ -499,7 +502,43 @@ impl Project {
         // through memoized functions, which block on their first call only (reported as hints).
         let strict = self.shortest_chains(&edges, settings, false);
         let loose = self.shortest_chains(&edges, settings, true);
-        Links { edges, cut, strict, loose }
+        let cli = self.cli_only(&edges);
+        Links { edges, cut, strict, loose, cli }
+    }
+
+    /// Coroutines run only as command-line commands, alone on an event loop made for them: the commands
+    /// themselves (`FunctionSummary::cli`), then every coroutine that is not a route and whose callers
+    /// in the project (one at least) are all such coroutines. A worklist over the call graph: each
+    /// function joins when its last caller does, so a cycle of helpers no command reaches stays out.
+    fn cli_only(&self, edges: &[Vec<Option<FnId>>]) -> Vec<bool> {
+        let n = self.functions.len();
+        let mut cli = vec![false; n];
+        let mut callers_left = vec![0u32; n];
+        for (caller, calls) in edges.iter().enumerate() {
+            for &callee in calls.iter().flatten() {
+                if callee != caller {
+                    callers_left[callee] += 1;
+                }
+            }
+        }
+        let mut queue: Vec<FnId> = (0..n).filter(|&id| self.function(id).cli).collect();
+        for &id in &queue {
+            cli[id] = true;
+        }
+        while let Some(id) = queue.pop() {
+            for &callee in edges[id].iter().flatten() {
+                if callee == id {
+                    continue;
+                }
+                callers_left[callee] -= 1;
+                let f = self.function(callee);
+                if callers_left[callee] == 0 && !cli[callee] && f.is_async && f.route.is_none() {
+                    cli[callee] = true;
+                    queue.push(callee);
+                }
+            }
+        }
+        cli
     }
 
     /// What each call of a function resolves to, and which calls `MAX_RESOLVE_DEPTH` left unresolved.
@@ -588,6 +627,7 @@ impl Project {
         }
         links.strict = self.shortest_chains(&links.edges, settings, false);
         links.loose = self.shortest_chains(&links.edges, settings, true);
+        links.cli = self.cli_only(&links.edges);
         true
     }
 
@@ -682,12 +722,17 @@ impl Project {
                         .push_str(" (through one-time work behind a first-use guard: only the first call blocks)"),
                     None => {}
                 }
+                // A command-line command runs alone on its loop: what it blocks delays no other task.
+                let cli = links.cli[caller] && a.route.is_none();
+                if cli {
+                    message.push_str(&crate::analysis::cli_note(&a.qualname));
+                }
                 out.push(ChainFinding {
                     file,
                     start: site.start,
                     end: site.end,
                     rule: b.rule,
-                    tier: if memoized || once.is_some() { Tier::Hint } else { settings.tier(b.rule, b.tier) },
+                    tier: if memoized || once.is_some() || cli { Tier::Hint } else { settings.tier(b.rule, b.tier) },
                     message,
                     callee: b.callee.clone(),
                     instead: Some(format!(
