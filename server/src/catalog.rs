@@ -21,6 +21,7 @@ pub const BUNDLED_FILES: &[(&str, &str)] = &[
     ("database.toml", include_str!(concat!(env!("LOOPSAFE_QUERIES"), "/catalog/database.toml"))),
     ("wait.toml", include_str!(concat!(env!("LOOPSAFE_QUERIES"), "/catalog/wait.toml"))),
     ("sdk.toml", include_str!(concat!(env!("LOOPSAFE_QUERIES"), "/catalog/sdk.toml"))),
+    ("cli.toml", include_str!(concat!(env!("LOOPSAFE_QUERIES"), "/catalog/cli.toml"))),
 ];
 
 /// The fixes a catalog entry says apply to its calls.
@@ -66,6 +67,18 @@ pub struct Frameworks {
     pub modules: Vec<String>,
 }
 
+/// Command-line frameworks (`cli.toml`): what makes a coroutine a command run alone on its own loop.
+#[derive(Clone, Debug, Default)]
+pub struct Cli {
+    pub app_classes: HashSet<String>,
+    pub command_methods: HashSet<String>,
+    pub decorators: HashSet<String>,
+    pub runners: HashSet<String>,
+    /// The runners' last names (`run`), to pass over other calls without resolving them.
+    pub runner_tails: HashSet<String>,
+    pub modules: Vec<String>,
+}
+
 #[derive(Clone, Debug, Default)]
 pub struct Catalog {
     entries: Vec<Entry>,
@@ -79,6 +92,7 @@ pub struct Catalog {
     pub offload_methods: HashSet<String>,
     pub loop_apis: HashSet<String>,
     pub frameworks: Frameworks,
+    pub cli: Cli,
     /// Generic annotations whose first argument is the value's class (`Optional`, `Annotated`, …).
     pub typing_unwrap: HashSet<String>,
     /// Decorators that mark a coroutine as an interface or stub.
@@ -125,6 +139,7 @@ struct FileData {
     offload: Option<OffloadData>,
     loop_apis: Option<NamesData>,
     frameworks: Option<FrameworksData>,
+    cli: Option<CliData>,
     typing: Option<TypingData>,
     coroutines: Option<CoroutinesData>,
     chains: Option<ChainsData>,
@@ -209,6 +224,16 @@ struct FrameworksData {
     route_methods: Vec<String>,
     dependency_markers: Vec<String>,
     route_constructors: Vec<String>,
+    modules: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CliData {
+    app_classes: Vec<String>,
+    command_methods: Vec<String>,
+    decorators: Vec<String>,
+    runners: Vec<String>,
     modules: Vec<String>,
 }
 
@@ -326,6 +351,15 @@ impl Catalog {
             fw.dependency_markers.extend(f.dependency_markers);
             fw.route_constructors.extend(f.route_constructors);
             fw.modules.extend(f.modules);
+        }
+        if let Some(c) = data.cli {
+            let cli = &mut self.cli;
+            cli.app_classes.extend(c.app_classes);
+            cli.command_methods.extend(c.command_methods);
+            cli.decorators.extend(c.decorators);
+            cli.runner_tails.extend(c.runners.iter().map(|r| r.rsplit('.').next().unwrap_or(r).to_string()));
+            cli.runners.extend(c.runners);
+            cli.modules.extend(c.modules);
         }
         Ok(())
     }

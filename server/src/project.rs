@@ -126,6 +126,9 @@ pub struct Links {
     cut: Vec<Vec<usize>>,
     strict: Vec<Option<Best>>,
     loose: Vec<Option<Best>>,
+    /// For each function, whether it is a coroutine run only as a command-line command (see
+    /// `Project::cli_only`).
+    cli: Vec<bool>,
 }
 
 /// A function's shortest chain, as a parent pointer: its length in steps, its first step, and the
@@ -499,7 +502,43 @@ impl Project {
         // through memoized functions, which block on their first call only (reported as hints).
         let strict = self.shortest_chains(&edges, settings, false);
         let loose = self.shortest_chains(&edges, settings, true);
-        Links { edges, cut, strict, loose }
+        let cli = self.cli_only(&edges);
+        Links { edges, cut, strict, loose, cli }
+    }
+
+    /// Coroutines run only as command-line commands, alone on an event loop made for them: the commands
+    /// themselves (`FunctionSummary::cli`), then every coroutine that is not a route and whose callers
+    /// in the project (one at least) are all such coroutines. A worklist over the call graph: each
+    /// function joins when its last caller does, so a cycle of helpers no command reaches stays out.
+    fn cli_only(&self, edges: &[Vec<Option<FnId>>]) -> Vec<bool> {
+        let n = self.functions.len();
+        let mut cli = vec![false; n];
+        let mut callers_left = vec![0u32; n];
+        for (caller, calls) in edges.iter().enumerate() {
+            for &callee in calls.iter().flatten() {
+                if callee != caller {
+                    callers_left[callee] += 1;
+                }
+            }
+        }
+        let mut queue: Vec<FnId> = (0..n).filter(|&id| self.function(id).cli).collect();
+        for &id in &queue {
+            cli[id] = true;
+        }
+        while let Some(id) = queue.pop() {
+            for &callee in edges[id].iter().flatten() {
+                if callee == id {
+                    continue;
+                }
+                callers_left[callee] -= 1;
+                let f = self.function(callee);
+                if callers_left[callee] == 0 && !cli[callee] && f.is_async && f.route.is_none() {
+                    cli[callee] = true;
+                    queue.push(callee);
+                }
+            }
+        }
+        cli
     }
 
     /// What each call of a function resolves to, and which calls `MAX_RESOLVE_DEPTH` left unresolved.
@@ -586,19 +625,25 @@ impl Project {
         // A keystroke changes one function: only the functions whose call targets changed are resolved
         // again, and the chains are searched again only when what the search reads changed.
         let mut same_chains = true;
+        // Which coroutines run only as commands reads the edges and each function's kind.
+        let mut same_cli = true;
         for id in self.file_functions[file].clone() {
             let (o, n) = (&old.summary.functions[self.functions[id].1], self.function(id));
             let same_calls = o.calls.len() == n.calls.len()
                 && o.calls.iter().zip(&n.calls).all(|(a, b)| a.target == b.target && a.access == b.access);
             let edges = if same_calls { None } else { Some(self.edges_of(id)) };
+            let new_edges = edges.as_ref().is_some_and(|(e, _)| *e != links.edges[id]);
             if !same_chains || (o.is_async && n.is_async) {
                 // The search starts from and goes through sync functions only.
             } else if (o.is_async, o.offloaded, o.memoized) != (n.is_async, n.offloaded, n.memoized)
                 || !o.blocking.iter().map(|b| (b.rule, b.tier)).eq(n.blocking.iter().map(|b| (b.rule, b.tier)))
                 || !o.calls.iter().map(|c| c.once.is_some()).eq(n.calls.iter().map(|c| c.once.is_some()))
-                || edges.as_ref().is_some_and(|(e, _)| *e != links.edges[id])
+                || new_edges
             {
                 same_chains = false;
+            }
+            if new_edges || (o.is_async, o.cli, &o.route) != (n.is_async, n.cli, &n.route) {
+                same_cli = false;
             }
             if let Some(e) = edges {
                 (links.edges[id], links.cut[id]) = e;
@@ -607,6 +652,9 @@ impl Project {
         if !same_chains {
             links.strict = self.shortest_chains(&links.edges, settings, false);
             links.loose = self.shortest_chains(&links.edges, settings, true);
+        }
+        if !same_cli {
+            links.cli = self.cli_only(&links.edges);
         }
         true
     }
@@ -702,12 +750,17 @@ impl Project {
                         .push_str(" (through one-time work behind a first-use guard: only the first call blocks)"),
                     None => {}
                 }
+                // A command-line command runs alone on its loop: what it blocks delays no other task.
+                let cli = links.cli[caller] && a.route.is_none();
+                if cli {
+                    message.push_str(&crate::analysis::cli_note(&a.qualname));
+                }
                 out.push(ChainFinding {
                     file,
                     start: site.start,
                     end: site.end,
                     rule: b.rule,
-                    tier: if memoized || once.is_some() { Tier::Hint } else { settings.tier(b.rule, b.tier) },
+                    tier: if memoized || once.is_some() || cli { Tier::Hint } else { settings.tier(b.rule, b.tier) },
                     message,
                     callee: b.callee.clone(),
                     instead: Some(format!(
@@ -1133,5 +1186,30 @@ mod tests {
         let fresh_links = fresh.link(&settings);
         assert!(project.replace_same_names(1, fresh.files()[1].analysis.clone(), &mut links, &settings));
         assert_eq!(project.findings(&links, None, &settings), fresh.findings(&fresh_links, None, &settings));
+    }
+
+    #[test]
+    fn a_route_awaiting_a_command_helper_in_place_relinks_like_a_rebuild() {
+        // `work` is awaited by a command only (its chain is a hint), then by a route too (critical):
+        // an edit of a coroutine alone, which the chain search skips, still reclassifies commands.
+        let settings = Settings::default();
+        let helpers = "import time\n\n\nasync def work():\n    pause()\n\n\ndef pause():\n    time.sleep(1)\n";
+        let api = |route_body: &str| {
+            format!(
+                "import typer\nfrom fastapi import FastAPI\nfrom helpers import work\n\ncli = typer.Typer()\n\
+                 api = FastAPI()\n\n\n@cli.command()\nasync def main():\n    await work()\n\n\n\
+                 @api.get(\"/\")\nasync def route():\n    {route_body}\n"
+            )
+        };
+        let build = |api: &str| Project::new(vec![file("/p/api.py", api), file("/p/helpers.py", helpers)], None);
+        let mut project = build(&api("pass"));
+        let mut links = project.link(&settings);
+        for body in ["await work()", "pass"] {
+            let fresh = build(&api(body));
+            let fresh_links = fresh.link(&settings);
+            assert!(project.replace_same_names(0, fresh.files()[0].analysis.clone(), &mut links, &settings));
+            assert_eq!(links.cli, fresh_links.cli, "after `{body}`");
+            assert_eq!(project.findings(&links, None, &settings), fresh.findings(&fresh_links, None, &settings));
+        }
     }
 }

@@ -16,6 +16,16 @@ use crate::settings::Settings;
 pub(super) struct Endpoint {
     /// `GET /items/{id}` for a route whose path is visible.
     pub(super) label: Option<String>,
+    /// Not a route: a command-line command or entry point (`@app.command()`, `asyncio.run(main())` from
+    /// sync code), which runs alone on an event loop made for it (see `cli_commands`).
+    pub(super) cli: bool,
+}
+
+impl Endpoint {
+    /// A route or dependency that the web framework runs (in its threadpool when sync).
+    pub(super) fn served(&self) -> bool {
+        !self.cli
+    }
 }
 
 /// For each scope, the scope whose thread it runs on: itself, or for a lambda passed to a function that
@@ -97,10 +107,14 @@ pub(super) fn run(
         let call_scope = runs_in[call.scope];
         let scope = &facts.scopes[call_scope];
         if facts.is_on_loop(call_scope) {
-            if want_blocking && let Some(f) = blocking_call(r, call, call_scope, endpoints) {
+            if want_blocking && let Some(mut f) = blocking_call(r, call, call_scope, endpoints) {
+                in_cli_command(r, &mut f, call_scope, endpoints);
                 out.push(f);
             }
-        } else if want_loop_api && scope.kind == ScopeKind::Function && endpoints.contains_key(&call_scope) {
+        } else if want_loop_api
+            && scope.kind == ScopeKind::Function
+            && endpoints.get(&call_scope).is_some_and(Endpoint::served)
+        {
             // A sync route or dependency: the framework runs it in a worker thread.
             let v = r.value_of(&call.func);
             if let Some(q) = r.qualified(&v).filter(|q| r.catalog.loop_apis.contains(q)) {
@@ -145,6 +159,7 @@ pub(super) fn run(
                             "; the block it guards makes no blocking call and awaits nothing, so the loop waits only while another thread holds it",
                         );
                     }
+                    in_cli_command(r, &mut f, scope, endpoints);
                     out.push(f);
                 }
             }
@@ -165,6 +180,21 @@ pub(super) fn run(
         }
     }
     out
+}
+
+/// A blocking call in a command-line command delays no other task: its loop serves that command alone.
+fn in_cli_command(r: &Resolver<'_>, f: &mut Finding, scope: ScopeId, endpoints: &HashMap<ScopeId, Endpoint>) {
+    if endpoints.get(&scope).is_some_and(|e| e.cli) && f.tier > crate::rules::Tier::Hint {
+        f.tier = crate::rules::Tier::Hint;
+        f.message.push_str(&cli_note(&function_name(r, scope)));
+    }
+}
+
+/// What a finding in a command-line command says (`checks` and the project's chain findings).
+pub fn cli_note(function: &str) -> String {
+    format!(
+        "; `{function}` runs only as a command-line command, alone on an event loop made for it: the call delays no other task"
+    )
 }
 
 /// Whether a `with` block (by its body's range) awaits or makes a blocking call: then a thread lock
@@ -466,7 +496,7 @@ fn async_without_await(r: &Resolver<'_>, id: ScopeId, endpoints: &HashMap<ScopeI
     }
     let name_range = name.range.clone();
     let name = function_name(r, id);
-    let endpoint = endpoints.get(&id);
+    let endpoint = endpoints.get(&id).filter(|e| e.served());
     let message = match endpoint {
         Some(_) => format!(
             "`{name}` is `async def` but never awaits: declared as a plain `def`, the framework would run it in its threadpool, which is what any blocking work in it needs"
@@ -496,17 +526,119 @@ pub(super) fn decorator_target(d: &Decorator) -> &Expr {
     }
 }
 
-/// Functions that FastAPI or Starlette run as routes or dependencies in this file.
+/// Functions that FastAPI or Starlette run as routes or dependencies in this file, and the coroutines a
+/// command-line framework runs as commands (`Endpoint::cli`).
 pub(super) fn endpoints(r: &Resolver<'_>) -> HashMap<ScopeId, Endpoint> {
-    let facts = r.facts;
     let fw = &r.catalog.frameworks;
     let mut out = HashMap::new();
-    let uses_framework = facts
-        .imported_modules()
-        .any(|m| fw.modules.iter().any(|f| m == f || (m.starts_with(f.as_str()) && m[f.len()..].starts_with('.'))));
-    if !uses_framework {
-        return out;
+    let uses_framework = imports_any(r, &fw.modules);
+    if uses_framework {
+        routes(r, &mut out);
     }
+    // Command-line commands; a function that is also a route stays a route.
+    for id in cli_commands(r) {
+        out.entry(id).or_insert(Endpoint { label: None, cli: true });
+    }
+    out
+}
+
+/// Whether the file imports one of `modules` or a submodule of one.
+fn imports_any(r: &Resolver<'_>, modules: &[String]) -> bool {
+    r.facts
+        .imported_modules()
+        .any(|m| modules.iter().any(|f| m == f || (m.starts_with(f.as_str()) && m[f.len()..].starts_with('.'))))
+}
+
+/// The coroutines of this file that a command-line framework runs as commands (`@app.command()` on an
+/// instance of a `[cli] app_classes` class, `@click.command()`, `@group.command()` on a function that a
+/// `[cli] decorators` decorator makes a group; in a file importing a `[cli] modules` module, also on an
+/// app imported from the project), or that sync code hands to a `[cli] runners` call
+/// (`asyncio.run(main())`). Such a coroutine runs alone on an event loop made for it, unless another
+/// coroutine of the file calls it too (then it serves more than the command: not listed).
+fn cli_commands(r: &Resolver<'_>) -> Vec<ScopeId> {
+    let facts = r.facts;
+    let cli = &r.catalog.cli;
+    let mut found: Vec<ScopeId> = Vec::new();
+    let is_cli_decorator = |e: &Expr| r.qualified(&r.value_of(e)).is_some_and(|q| cli.decorators.contains(&q));
+    let mut imports_cli = None;
+    for (id, s) in facts.scopes.iter().enumerate() {
+        if s.kind != ScopeKind::Function || !s.is_async || s.decorators.is_empty() {
+            continue;
+        }
+        let command = s.decorators.iter().any(|d| {
+            let target = decorator_target(d);
+            if let ExprKind::Attribute(obj, method) = &target.kind
+                && cli.command_methods.contains(&**method)
+            {
+                return match r.value_of(obj) {
+                    Value::Instance(t) => cli.app_classes.contains(&t),
+                    Value::Def(group) => {
+                        facts.scopes[group].decorators.iter().any(|g| is_cli_decorator(decorator_target(g)))
+                    }
+                    Value::Name(q) if q.starts_with("builtins.") => false,
+                    Value::Name(_) | Value::Unknown | Value::Foreign(_) => {
+                        *imports_cli.get_or_insert_with(|| imports_any(r, &cli.modules))
+                    }
+                    _ => false,
+                };
+            }
+            is_cli_decorator(target)
+        });
+        if command {
+            found.push(id);
+        }
+    }
+    // `asyncio.run(main())`, `anyio.run(main)` from sync code (a module's `__main__` block, a console
+    // script's function).
+    let is_runner = |func: &Expr| {
+        func.tail().is_some_and(|t| cli.runner_tails.contains(t))
+            && r.qualified(&r.value_of(func)).is_some_and(|q| cli.runners.contains(&q))
+    };
+    for call in &facts.calls {
+        if facts.is_on_loop(call.scope) {
+            continue;
+        }
+        // `asyncio.run(main())`: the call of `main` is an argument of the runner's call.
+        let main = if call.outer.as_deref().is_some_and(is_runner) {
+            &call.func
+        } else if is_runner(&call.func)
+            && let Some(arg) = call.args.iter().find(|a| a.keyword.is_none())
+        {
+            &arg.value
+        } else {
+            continue;
+        };
+        if let Value::Def(f) = r.value_of(main)
+            && facts.scopes[f].is_async
+            && !found.contains(&f)
+        {
+            found.push(f);
+        }
+    }
+    if found.is_empty() {
+        return found;
+    }
+    // Called by another coroutine of the file (not a command itself): it serves that one too.
+    let mut shared = Vec::new();
+    for call in &facts.calls {
+        if !facts.is_on_loop(call.scope) || found.contains(&call.scope) {
+            continue;
+        }
+        if let ExprKind::Name(_) | ExprKind::Attribute(..) = call.func.kind
+            && let Value::Def(f) = r.value_of(&call.func)
+            && found.contains(&f)
+        {
+            shared.push(f);
+        }
+    }
+    found.retain(|f| !shared.contains(f));
+    found
+}
+
+/// The file's routes and dependencies (it imports FastAPI or Starlette).
+fn routes(r: &Resolver<'_>, out: &mut HashMap<ScopeId, Endpoint>) {
+    let facts = r.facts;
+    let fw = &r.catalog.frameworks;
     // `@app.get("/path")` on a function.
     for (id, s) in facts.scopes.iter().enumerate() {
         if s.kind != ScopeKind::Function {
@@ -514,7 +646,7 @@ pub(super) fn endpoints(r: &Resolver<'_>) -> HashMap<ScopeId, Endpoint> {
         }
         for d in &s.decorators {
             if let Some(label) = route_decorator(r, d) {
-                out.insert(id, Endpoint { label: Some(label) });
+                out.insert(id, Endpoint { label: Some(label), cli: false });
             }
         }
     }
@@ -539,10 +671,9 @@ pub(super) fn endpoints(r: &Resolver<'_>) -> HashMap<ScopeId, Endpoint> {
             continue;
         };
         if let Some(Value::Def(f)) = target.map(|t| r.value_of(t)) {
-            out.entry(f).or_insert(Endpoint { label });
+            out.entry(f).or_insert(Endpoint { label, cli: false });
         }
     }
-    out
 }
 
 fn route_decorator(r: &Resolver<'_>, d: &Decorator) -> Option<String> {

@@ -28,6 +28,7 @@ use crate::line_index::LineIndex;
 use crate::rules::{Rule, Tier};
 use crate::settings::Settings;
 
+pub use checks::cli_note;
 pub use noqa::{is_suppressed, is_suppressed_at, matches as noqa_matches};
 pub use summary::FileSummary;
 
@@ -376,8 +377,8 @@ pub fn reanalyze_edit(
     };
     let same_endpoints_elsewhere = {
         let outside = |m: &HashMap<ScopeId, checks::Endpoint>, moved: &dyn Fn(ScopeId) -> Option<ScopeId>| {
-            let mut v: Vec<(ScopeId, Option<String>)> =
-                m.iter().filter_map(|(id, e)| moved(*id).map(|id| (id, e.label.clone()))).collect();
+            let mut v: Vec<(ScopeId, Option<String>, bool)> =
+                m.iter().filter_map(|(id, e)| moved(*id).map(|id| (id, e.label.clone(), e.cli))).collect();
             v.sort();
             v
         };
@@ -828,7 +829,11 @@ fn statements_deeper_than(def: tree_sitter::Node<'_>, indent: usize) -> bool {
 pub fn endpoint_ranges(text: &str, tree: &Tree, catalog: &Catalog) -> Vec<Range<usize>> {
     let facts = Facts::extract(text, tree);
     let r = Resolver::new(&facts, text, catalog);
-    let mut out: Vec<Range<usize>> = checks::endpoints(&r).keys().map(|&id| facts.scopes[id].range.clone()).collect();
+    let mut out: Vec<Range<usize>> = checks::endpoints(&r)
+        .iter()
+        .filter(|(_, e)| e.served())
+        .map(|(&id, _)| facts.scopes[id].range.clone())
+        .collect();
     out.sort_by_key(|r| r.start);
     out
 }

@@ -94,6 +94,7 @@ pub fn shift(out: &mut FileAnalysis, edit: &LineEdit) {
             is_property: _,
             name,
             route: _,
+            cli: _,
             blocking,
             calls,
         } = func;

@@ -80,6 +80,10 @@ pub struct FunctionSummary {
     pub name: Loc,
     /// The FastAPI/Starlette route it implements, when visible (`GET /items`).
     pub route: Option<String>,
+    /// A coroutine run as a command-line command (see `checks::cli_commands`): alone on its own loop,
+    /// so the chains it reaches are hints.
+    #[serde(default)]
+    pub cli: bool,
     /// Blocking calls made in its own body (sync functions only; a coroutine's are findings).
     pub blocking: Vec<BlockingSite>,
     /// Calls to what may be project functions.
@@ -129,6 +133,7 @@ impl FileSummary {
                     && a.memoized == b.memoized
                     && a.is_property == b.is_property
                     && a.route == b.route
+                    && a.cli == b.cli
                     && a.blocking.len() == b.blocking.len()
                     && a.blocking.iter().zip(&b.blocking).all(|(x, y)| {
                         x.callee == y.callee
@@ -184,6 +189,7 @@ pub(super) fn summarize_part(
                     is_property: is_property(r, id),
                     name: loc(name.range.start),
                     route: endpoints.get(&id).and_then(|e| e.label.clone()),
+                    cli: endpoints.get(&id).is_some_and(|e| e.cli),
                     blocking: Vec::new(),
                     calls: Vec::new(),
                 });
