@@ -70,6 +70,14 @@ fn diff_shows_the_fixes_and_writes_nothing() {
         "{diff}"
     );
     assert!(diff.contains("+from fastapi.concurrency import run_in_threadpool\n"), "{diff}");
+
+    // `--unsafe-fixes` without --fix or --diff changes nothing (as ruff's): it reports, in any format.
+    for format in ["text", "json"] {
+        let out = loopsafe(dir.path(), &["check", "app", "--unsafe-fixes", "--no-cache", "--output-format", format]);
+        assert_eq!(out.status.code(), Some(1), "{format}: the findings are reported");
+        assert!(!String::from_utf8_lossy(&out.stderr).contains("applied"), "{format}");
+        assert_eq!(read(dir.path(), "app/main.py"), MAIN, "{format}: --unsafe-fixes alone writes nothing");
+    }
 }
 
 #[test]

@@ -121,7 +121,7 @@ struct CheckArgs {
     /// Apply the safe fixes, then report what remains.
     #[arg(long)]
     fix: bool,
-    /// Apply the unsafe fixes too (implies --fix unless --diff is given).
+    /// With --fix or --diff: the unsafe fixes too. Alone it changes nothing (as ruff's).
     #[arg(long)]
     unsafe_fixes: bool,
     /// Print the fixes as a unified diff instead of writing them (exit status 1 when there is one).
@@ -301,7 +301,7 @@ fn run_check(mut args: CheckArgs) -> Result<ExitCode, String> {
     }
     // What the baseline holds is neither reported nor fixed.
     let held = |d: &check::Diagnostic| baseline.as_ref().is_some_and(|b| b.holds(d));
-    if let Some(input) = stdin.as_ref().filter(|_| args.fix || args.unsafe_fixes || args.diff) {
+    if let Some(input) = stdin.as_ref().filter(|_| args.fix || args.diff) {
         let path = &args.paths[0];
         let (skip, fixable): (Vec<_>, Vec<_>) = report.diagnostics.iter().partition(|d| held(d));
         let chains = fixable.iter().filter(|d| d.is_chain()).map(|d| Target::from_finding(&d.finding, true));
@@ -348,7 +348,7 @@ fn run_check(mut args: CheckArgs) -> Result<ExitCode, String> {
         }
         report = check::check_stdin(&opts, &catalog, &fixed.text)?;
         report_to_stderr = true;
-    } else if args.fix || args.unsafe_fixes || args.diff {
+    } else if args.fix || args.diff {
         let mut warnings = std::mem::take(&mut report.warnings);
         let fixes = autofix::compute_except(
             &report,
