@@ -286,15 +286,8 @@ fn uses<'t>(
                         ));
                     }
                     // In a function made async: only a lambda or generator expression in between stops it.
-                    let mut m = ctx.up(call);
-                    while let Some(cur) = m.filter(|c| c.id() != d.id()) {
-                        if matches!(cur.kind(), "lambda" | "generator_expression") {
-                            return Err(format!(
-                                "`{name}` is called in a {} at line {line}",
-                                cur.kind().replace('_', " ")
-                            ));
-                        }
-                        m = ctx.up(cur);
+                    if let Some(kind) = deferred_between(ctx, call, d) {
+                        return Err(format!("`{name}` is called in a {kind} at line {line}"));
                     }
                 }
             }
@@ -307,6 +300,19 @@ fn uses<'t>(
 }
 
 /// `range` of the original text in the text with `edits` (sorted) applied; `None` when an edit touches it.
+/// What, between a call and the function `def` holding it, runs the call outside that function's own
+/// frame (a lambda or a generator expression), where an `await` cannot go: its kind in words.
+pub(super) fn deferred_between(ctx: &FileContext<'_>, call: Node<'_>, def: Node<'_>) -> Option<String> {
+    let mut m = ctx.up(call);
+    while let Some(cur) = m.filter(|c| c.id() != def.id()) {
+        if matches!(cur.kind(), "lambda" | "generator_expression") {
+            return Some(cur.kind().replace('_', " "));
+        }
+        m = ctx.up(cur);
+    }
+    None
+}
+
 fn forward(edits: &[Edit], range: std::ops::Range<usize>) -> Option<std::ops::Range<usize>> {
     let mut delta: isize = 0;
     for e in edits {

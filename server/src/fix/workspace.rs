@@ -498,15 +498,8 @@ pub fn make_async_everywhere(
                                 "`{name}` is called by the sync function `{caller}`, which is not on the chain, at {at}"
                             ));
                         }
-                        let mut m = fctx.up(call);
-                        while let Some(cur) = m.filter(|c| c.id() != d.id()) {
-                            if matches!(cur.kind(), "lambda" | "generator_expression") {
-                                return Err(format!(
-                                    "`{name}` is called in a {} at {at}",
-                                    cur.kind().replace('_', " ")
-                                ));
-                            }
-                            m = fctx.up(cur);
+                        if let Some(kind) = super::chain::deferred_between(fctx, call, d) {
+                            return Err(format!("`{name}` is called in a {kind} at {at}"));
                         }
                         if route && !routes.iter().any(|(rf, r)| *rf == f && r.id() == d.id()) {
                             routes.push((f, d));
