@@ -264,28 +264,13 @@ fn a_sync_caller_off_the_chain_keeps_the_offload() {
 
 #[test]
 fn the_files_of_a_chain_made_async_are_written_all_or_none() {
-    use loopsafe::{autofix, catalog::Catalog, check, settings::Settings};
     let dir = chain_project();
-    let settings = Settings::default();
-    let paths = vec![dir.path().join("app")];
-    let opts = check::CheckOptions {
-        paths: &paths,
-        settings: &settings,
-        root: Some(dir.path()),
-        follow: true,
-        cache_dir: None,
-    };
-    let catalog = Catalog::bundled();
-    let report = check::check(&opts, catalog).unwrap();
-    let options = autofix::options(&settings, &paths);
-    let mut warnings = Vec::new();
-    let fixes =
-        autofix::compute_except(&report, &|_| false, catalog, &settings, &options, true, Some(&opts), &mut warnings);
+    let (fixes, mut warnings) = common::unsafe_fixes(dir.path(), &[dir.path().join("app")]);
     assert_eq!(fixes.len(), 3, "{warnings:?}");
     assert!(fixes.iter().all(|f| f.group.is_some() && f.group == fixes[0].group));
     // One of them changes on disk before the writing: none is written.
     std::fs::write(dir.path().join("app/ops.py"), format!("{OPS}\n")).unwrap();
-    let written = autofix::write(&fixes, &mut warnings);
+    let written = loopsafe::autofix::write(&fixes, &mut warnings);
     assert_eq!((written.files, written.fixes, written.errors.len()), (0, 0, 0));
     assert_eq!(read(dir.path(), "app/main.py"), ROUTES);
     assert_eq!(read(dir.path(), "app/signing.py"), CHAIN_SIGNING);

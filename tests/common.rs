@@ -162,3 +162,18 @@ pub fn normalized_facts(f: &Facts) -> String {
     }
     out
 }
+
+/// What `check --fix --unsafe-fixes PATHS` would write in the project at `root` (default settings),
+/// through the library, with the warnings it gave: the caller writes it (`autofix::write`) or not.
+pub fn unsafe_fixes(root: &Path, paths: &[PathBuf]) -> (Vec<loopsafe::autofix::FileFix>, Vec<String>) {
+    use loopsafe::{autofix, catalog::Catalog, check};
+    let settings = Settings::default();
+    let opts = check::CheckOptions { paths, settings: &settings, root: Some(root), follow: true, cache_dir: None };
+    let catalog = Catalog::bundled();
+    let report = check::check(&opts, catalog).unwrap();
+    let options = autofix::options(&settings, paths);
+    let mut warnings = Vec::new();
+    let fixes =
+        autofix::compute_except(&report, &|_| false, catalog, &settings, &options, true, Some(&opts), &mut warnings);
+    (fixes, warnings)
+}

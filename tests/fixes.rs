@@ -58,18 +58,8 @@ fn tree(dir: &Path) -> Vec<PathBuf> {
 
 /// `check --fix --unsafe-fixes` on the project at `dir`, through the library: the fixes applied.
 fn fix_project(dir: &Path) -> usize {
-    use loopsafe::{autofix, check, settings::Settings};
-    let settings = Settings::default();
-    let paths = vec![dir.to_path_buf()];
-    let opts =
-        check::CheckOptions { paths: &paths, settings: &settings, root: Some(dir), follow: true, cache_dir: None };
-    let catalog = Catalog::bundled();
-    let report = check::check(&opts, catalog).unwrap();
-    let options = autofix::options(&settings, &paths);
-    let mut warnings = Vec::new();
-    let fixes =
-        autofix::compute_except(&report, &|_| false, catalog, &settings, &options, true, Some(&opts), &mut warnings);
-    let written = autofix::write(&fixes, &mut warnings);
+    let (fixes, mut warnings) = common::unsafe_fixes(dir, &[dir.to_path_buf()]);
+    let written = loopsafe::autofix::write(&fixes, &mut warnings);
     assert!(written.errors.is_empty() && warnings.is_empty(), "{:?} {warnings:?}", written.errors);
     written.fixes
 }
