@@ -12,7 +12,10 @@ now on,
   so that a child with another `sys.path` still finds it.
 
 Each child writes its own partial recording into the directory when it exits (atomically; a child
-killed by SIGKILL writes nothing), and the parent merges them into its own at the end (`collect()`),
+killed by SIGKILL writes nothing). A child ended by SIGTERM while it has no handler of its own runs no
+exit handler (multiprocessing's `terminate()`; uvicorn's server process, which re-raises the signal
+after its graceful shutdown): the child's recorder then handles SIGTERM, writes, and dies of the
+signal as it would have. The parent merges them into its own at the end (`collect()`),
 as it merges pytest-xdist workers'. A process forked from a recording one (multiprocessing's fork)
 keeps recording and writes its partial file when it exits (multiprocessing's exit handlers included).
 """
@@ -79,6 +82,8 @@ def propagate(slow_callback_ms: "float | None" = None) -> Children:
 
 
 _child = None
+# Writes the partial recording of this process's recorder (set by `_at_exit`), for the SIGTERM handler.
+_finish = None
 
 
 def start_child() -> None:
@@ -122,6 +127,9 @@ def _at_exit(recorder, directory: str) -> None:
                 sys.stderr.write(f"loopsafe.record: cannot write this child's recording: {e}\n")
 
     atexit.register(finish)
+    global _finish
+    _finish = finish
+    _write_before_sigterm()
 
     # multiprocessing's children end with os._exit after running its own exit handlers, and a forked
     # one clears the handlers it inherits, then runs its after-fork hooks.
@@ -134,6 +142,34 @@ def _at_exit(recorder, directory: str) -> None:
         on_exit_of_multiprocessing(mp_util)
     else:
         _after_import("multiprocessing.util", on_exit_of_multiprocessing)
+
+
+def _on_sigterm(signum, frame) -> None:
+    """SIGTERM with no handler of the program's: the recording is written, then the process dies of
+    the signal (the default action, exit status -SIGTERM) as it would have without loopsafe."""
+    import signal
+
+    try:
+        if _finish is not None:
+            _finish()
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.raise_signal(signal.SIGTERM)
+
+
+def _write_before_sigterm() -> None:
+    """Handles SIGTERM (see `_on_sigterm`) when the program does not: only from the main thread, and
+    only over the default action. A handler the program installs later replaces this one; a program
+    that restores the handler it found (uvicorn) restores this one."""
+    import signal
+
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "SIGTERM"):
+        return
+    try:
+        if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+            signal.signal(signal.SIGTERM, _on_sigterm)
+    except (ValueError, OSError):
+        pass
 
 
 def _after_fork_in_child() -> None:

@@ -6,6 +6,7 @@ import builtins
 import importlib.util
 import json
 import os
+import signal
 import socket
 import sqlite3
 import subprocess
@@ -437,6 +438,50 @@ class CommandLineTest(unittest.TestCase):
             r = self.run_python(["-m", "loopsafe.record", "-o", out, "--no-children", "--", "python", "app.py"], d)
             self.assertEqual(r.returncode, 0, r.stderr)
             self.assertEqual([e for e in load(out)["events"] if e["callee"] == "time.sleep"], [])
+
+    def test_a_child_ended_by_sigterm_records_too(self):
+        # multiprocessing's terminate() (and uvicorn's server process, which re-raises SIGTERM after
+        # its graceful shutdown) ends a child with no exit handler run: it still writes its recording,
+        # then dies of the signal.
+        if not hasattr(signal, "SIGTERM") or sys.platform == "win32":
+            self.skipTest("no SIGTERM default action on this platform")
+        with tempfile.TemporaryDirectory() as d:
+            files = {
+                "work.py": """\
+                    import asyncio, time
+
+                    async def in_child(ready):
+                        time.sleep(0.001)
+                        ready.set()
+                        await asyncio.sleep(60)
+
+                    def work(ready):
+                        asyncio.run(in_child(ready))
+                    """,
+                "app.py": """\
+                    import multiprocessing, sys
+                    from work import work
+
+                    if __name__ == "__main__":
+                        ctx = multiprocessing.get_context("spawn")
+                        ready = ctx.Event()
+                        p = ctx.Process(target=work, args=(ready,))
+                        p.start()
+                        assert ready.wait(30), "the child did not start"
+                        p.terminate()
+                        p.join()
+                        print("exitcode", p.exitcode)
+                    """,
+            }
+            for name, text in files.items():
+                with open(os.path.join(d, name), "w", encoding="utf-8") as f:
+                    f.write(textwrap.dedent(text))
+            out = os.path.join(d, "rec.json")
+            r = self.run_python(["-m", "loopsafe.record", "-o", out, "--", "python", "app.py"], d)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertIn(f"exitcode {-signal.SIGTERM}", r.stdout)
+            [e] = [e for e in load(out)["events"] if e["callee"] == "time.sleep"]
+            self.assertEqual(e["coroutine"]["function"], "in_child")
 
     def test_a_forked_child_records_too(self):
         if not hasattr(os, "fork"):

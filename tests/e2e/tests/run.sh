@@ -11,7 +11,9 @@
 #      the app's three static findings, and reports the getattr-dispatched `time.sleep` that static
 #      analysis does not see (blocking-seen-at-runtime, LS190), and nothing else;
 #   4. after `loopsafe check --fix --unsafe-fixes` on the copy, the suite passes, recorded again: no
-#      blocking call is left in the app's own files; the getattr one remains (no static fix knows it).
+#      blocking call is left in the app's own files; the getattr one remains (no static fix knows it);
+#   5. the app served by uvicorn with --workers 2 and with --reload under `python -m loopsafe.record`:
+#      the blocking call of /report, made in uvicorn's child processes, is in the recording.
 #
 # Needs python3 (3.9+) and PyPI (tests/e2e/tests/requirements.txt); the recorder is loaded from
 # python/ of this checkout (PYTHONPATH, `-p loopsafe.pytest_plugin`), as the wheel's pytest11 entry
@@ -143,5 +145,44 @@ echo "no blocking call recorded in the fixed app's files"
 findings "$work/fixed" "$work/after.json" "$work/after.findings"
 [ "$(wc -l < "$work/after.findings")" -eq 1 ] && grep -q "LS190 \[blocking-seen-at-runtime\] export" "$work/after.findings" ||
     fail "after the fix, only the getattr-dispatched call should be left"
+
+# The app served by a real uvicorn whose server runs in child processes: with --workers 2 (each
+# worker a spawned child) and with --reload (the server a spawned child, ended by SIGTERM, which
+# uvicorn re-raises after its graceful shutdown). `python -m loopsafe.record -- uvicorn ...` records
+# them: the blocking call of /report reaches the parent's file.
+for mode in "--workers 2" "--reload"; do
+    step "python -m loopsafe.record -- uvicorn slow_api.main:app $mode"
+    port=$("$venv/bin/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    rm -f "$work/uvicorn.json"
+    # shellcheck disable=SC2086 # $mode is two words on purpose
+    (cd "$work/app" && PYTHONPATH="$repo/python" SLOW_API_REPORT_SECONDS=0.05 exec "$venv/bin/python" \
+        -m loopsafe.record -o "$work/uvicorn.json" -- "$venv/bin/uvicorn" slow_api.main:app \
+        --host 127.0.0.1 --port "$port" $mode > "$work/uvicorn.log" 2>&1) &
+    recorder=$!
+    "$venv/bin/python" - "$port" <<'PY' || { cat "$work/uvicorn.log"; fail "uvicorn $mode did not serve /report"; }
+import sys, time, urllib.request
+url = f"http://127.0.0.1:{sys.argv[1]}/report"
+for _ in range(300):
+    try:
+        urllib.request.urlopen(url, timeout=5).read()
+        break
+    except OSError:
+        time.sleep(0.1)
+else:
+    sys.exit("uvicorn did not answer")
+for _ in range(3):
+    urllib.request.urlopen(url, timeout=5).read()
+PY
+    kill -INT "$recorder"
+    wait "$recorder" || { cat "$work/uvicorn.log"; fail "loopsafe.record -- uvicorn $mode exited $?"; }
+    "$venv/bin/python" - "$work/uvicorn.json" <<'PY' || { cat "$work/uvicorn.log"; fail "uvicorn $mode: the server processes' calls were not recorded"; }
+import json, sys
+events = json.load(open(sys.argv[1]))["events"]
+seen = [e for e in events if e["callee"] == "time.sleep" and e["coroutine"]["function"] == "report"]
+assert seen and seen[0]["count"] >= 4, events
+print(f"recorded in the server processes: time.sleep in report, {seen[0]['count']} times")
+PY
+    grep "merged the recordings" "$work/uvicorn.log"
+done
 
 step "PASS: the recording confirms the static findings, adds the one they miss, and is clean in the fixed app"
