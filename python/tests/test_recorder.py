@@ -37,6 +37,13 @@ def events(rec, callee=None, kind=None):
     ]
 
 
+def busy(seconds):
+    """Holds the thread for `seconds` without calling anything the recorder wraps."""
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        pass
+
+
 def line_of(fn, text):
     """The line number of the first line of `fn`'s source file (this file) containing `text` after the def."""
     import inspect
@@ -200,11 +207,6 @@ class RecorderTest(unittest.TestCase):
         self.assertIsInstance(sqlite3.connect(":memory:"), sqlite3.Connection)
 
     def test_a_slow_callback_is_recorded_with_the_stack_where_the_time_went(self):
-        def busy(seconds):
-            end = time.perf_counter() + seconds
-            while time.perf_counter() < end:
-                pass
-
         async def route():
             busy(0.3)
 
@@ -230,11 +232,6 @@ class RecorderTest(unittest.TestCase):
     def test_the_stall_detector_finds_a_busy_coroutine_on_any_loop(self):
         # `stalls=True`: the loop-agnostic detector (a heartbeat per loop, the loop thread's stack
         # sampled) on a plain asyncio loop, with `Handle._run` left alone, as on uvloop.
-        def busy(seconds):
-            end = time.perf_counter() + seconds
-            while time.perf_counter() < end:
-                pass
-
         async def route():
             busy(0.4)
             time.sleep(0.3)  # a wrapped call: its own event, not a stall too
@@ -264,11 +261,6 @@ class RecorderTest(unittest.TestCase):
         if importlib.util.find_spec("uvloop") is None:
             self.skipTest("uvloop is not installed (pip install uvloop to run this test)")
         import uvloop
-
-        def busy(seconds):
-            end = time.perf_counter() + seconds
-            while time.perf_counter() < end:
-                pass
 
         async def route():
             time.sleep(0.01)
