@@ -350,34 +350,40 @@ class CommandLineTest(unittest.TestCase):
         e = dict(os.environ, PYTHONPATH=PYTHON_SOURCE, **env)
         return subprocess.run([sys.executable] + args, cwd=cwd, env=e, capture_output=True, text=True, timeout=120)
 
+    def record_app(self, d, files, *options, program=("python", "app.py")):
+        """Writes `files` (name -> dedented text) into `d`, runs `python -m loopsafe.record -o rec.json
+        [options] -- program` there and returns the process and the recorded `time.sleep` events."""
+        for name, text in files.items():
+            with open(os.path.join(d, name), "w", encoding="utf-8") as f:
+                f.write(textwrap.dedent(text))
+        out = os.path.join(d, "rec.json")
+        r = self.run_python(["-m", "loopsafe.record", "-o", out, *options, "--", *program], d)
+        sleeps = [e for e in load(out)["events"] if e["callee"] == "time.sleep"] if os.path.exists(out) else None
+        return r, sleeps
+
     def test_record_runs_a_program_and_writes_the_file(self):
         with tempfile.TemporaryDirectory() as d:
             app = os.path.join(d, "app.py")
-            with open(app, "w", encoding="utf-8") as f:
-                f.write(
-                    textwrap.dedent(
-                        """\
-                        import asyncio, sys, time
+            files = {
+                "app.py": """\
+                    import asyncio, sys, time
 
-                        async def main():
-                            time.sleep(0.001)
+                    async def main():
+                        time.sleep(0.001)
 
-                        asyncio.run(main())
-                        sys.exit(3)
-                        """
-                    )
-                )
-            out = os.path.join(d, "rec.json")
-            r = self.run_python(["-m", "loopsafe.record", "-o", out, "--", "python", app], d)
+                    asyncio.run(main())
+                    sys.exit(3)
+                    """,
+            }
+            r, sleeps = self.record_app(d, files, program=("python", app))
             self.assertEqual(r.returncode, 3, r.stderr)
-            doc = load(out)
-            [e] = [e for e in doc["events"] if e["callee"] == "time.sleep"]
+            [e] = sleeps
             self.assertEqual(e["coroutine"], {"file": app, "line": 4,
                                               "function": "main", "module": "__main__"})
             # --append adds to what the file holds.
-            r = self.run_python(["-m", "loopsafe.record", "-o", out, "--append", "--", app], d)
+            r, sleeps = self.record_app(d, {}, "--append", program=(app,))
             self.assertEqual(r.returncode, 3, r.stderr)
-            [e] = [e for e in load(out)["events"] if e["callee"] == "time.sleep"]
+            [e] = sleeps
             self.assertEqual(e["count"], 2)
 
     def test_child_processes_record_into_the_parent_file(self):
@@ -411,14 +417,10 @@ class CommandLineTest(unittest.TestCase):
                         sys.exit(p.exitcode)
                     """,
             }
-            for name, text in files.items():
-                with open(os.path.join(d, name), "w", encoding="utf-8") as f:
-                    f.write(textwrap.dedent(text))
-            out = os.path.join(d, "rec.json")
-            r = self.run_python(["-m", "loopsafe.record", "-o", out, "--", "python", "app.py"], d)
+            r, sleeps = self.record_app(d, files)
             self.assertEqual(r.returncode, 0, r.stderr)
             self.assertIn("merged the recordings of 2 child processes", r.stderr)
-            [e] = [e for e in load(out)["events"] if e["callee"] == "time.sleep"]
+            [e] = sleeps
             self.assertEqual(e["count"], 2)
             self.assertEqual(e["coroutine"]["file"], os.path.join(d, "work.py"))
             self.assertEqual(e["coroutine"]["function"], "in_child")
@@ -427,9 +429,9 @@ class CommandLineTest(unittest.TestCase):
                              if os.path.isdir(os.path.join(d, "__pycache__")) else
                              ["app.py", "child.py", "rec.json", "work.py"])
             # --no-children: the parent's own calls only (none here).
-            r = self.run_python(["-m", "loopsafe.record", "-o", out, "--no-children", "--", "python", "app.py"], d)
+            r, sleeps = self.record_app(d, {}, "--no-children")
             self.assertEqual(r.returncode, 0, r.stderr)
-            self.assertEqual([e for e in load(out)["events"] if e["callee"] == "time.sleep"], [])
+            self.assertEqual(sleeps, [])
 
     def test_a_child_ended_by_sigterm_records_too(self):
         # multiprocessing's terminate() (and uvicorn's server process, which re-raises SIGTERM after
@@ -465,43 +467,35 @@ class CommandLineTest(unittest.TestCase):
                         print("exitcode", p.exitcode)
                     """,
             }
-            for name, text in files.items():
-                with open(os.path.join(d, name), "w", encoding="utf-8") as f:
-                    f.write(textwrap.dedent(text))
-            out = os.path.join(d, "rec.json")
-            r = self.run_python(["-m", "loopsafe.record", "-o", out, "--", "python", "app.py"], d)
+            r, sleeps = self.record_app(d, files)
             self.assertEqual(r.returncode, 0, r.stderr)
             self.assertIn(f"exitcode {-signal.SIGTERM}", r.stdout)
-            [e] = [e for e in load(out)["events"] if e["callee"] == "time.sleep"]
+            [e] = sleeps
             self.assertEqual(e["coroutine"]["function"], "in_child")
 
     def test_a_forked_child_records_too(self):
         if not hasattr(os, "fork"):
             self.skipTest("no fork on this platform")
         with tempfile.TemporaryDirectory() as d:
-            with open(os.path.join(d, "app.py"), "w", encoding="utf-8") as f:
-                f.write(
-                    textwrap.dedent(
-                        """\
-                        import asyncio, multiprocessing, time
+            files = {
+                "app.py": """\
+                    import asyncio, multiprocessing, time
 
-                        async def forked():
-                            time.sleep(0.001)
+                    async def forked():
+                        time.sleep(0.001)
 
-                        def work():
-                            asyncio.run(forked())
+                    def work():
+                        asyncio.run(forked())
 
-                        if __name__ == "__main__":
-                            p = multiprocessing.get_context("fork").Process(target=work)
-                            p.start()
-                            p.join()
-                        """
-                    )
-                )
-            out = os.path.join(d, "rec.json")
-            r = self.run_python(["-m", "loopsafe.record", "-o", out, "--", "python", "app.py"], d)
+                    if __name__ == "__main__":
+                        p = multiprocessing.get_context("fork").Process(target=work)
+                        p.start()
+                        p.join()
+                    """,
+            }
+            r, sleeps = self.record_app(d, files)
             self.assertEqual(r.returncode, 0, r.stderr)
-            [e] = [e for e in load(out)["events"] if e["callee"] == "time.sleep"]
+            [e] = sleeps
             self.assertEqual((e["coroutine"]["function"], e["count"]), ("forked", 1))
 
     @unittest.skipUnless(importlib.util.find_spec("pytest"), "pytest is not installed")
