@@ -608,6 +608,9 @@ async fn a_selection_of_statements_moves_to_a_thread_or_is_refused_with_the_reas
         let reason = refused(&acts);
         assert!(reason.contains(why), "{reason} lacks {why:?}");
     }
+    // A one-character range is a cursor (Helix's), not a selection: nothing.
+    let acts = actions_for(&mut c, &u, (at(text, "took =", 0, 0), at(text, "took =", 0, 1)), &[], None).await;
+    assert!(!acts.iter().any(|a| a["title"].as_str().unwrap().starts_with("Extract")), "{:?}", titles(&acts));
     // A selection of a comment alone holds no statement: nothing.
     let acts =
         actions_for(&mut c, &u, (at(text, "# a comment", 0, 0), at(text, "# a comment", 0, 11)), &[], None).await;

@@ -55,6 +55,12 @@ impl Snapshot {
     }
 }
 
+/// Whether a request's range is a selection, not a cursor: an empty range (VS Code, Neovim) or one
+/// character on one line (Helix's cursor is a one-character selection) is a cursor.
+pub(super) fn is_selection(range: &Range) -> bool {
+    range.start.line != range.end.line || range.end.character > range.start.character + 1
+}
+
 /// Whether any of loopsafe's diagnostics describes `version` (only those get quick fixes).
 pub(super) fn any_current(diagnostics: &[Diagnostic], version: i32) -> bool {
     diagnostics.iter().any(|d| {
@@ -203,7 +209,9 @@ pub(super) fn actions(
     // (the client asking for that finding's fixes, not a selection).
     let (start, end) = (offset(&rope, params.range.start, enc), offset(&rope, params.range.end, enc));
     let on_a_diagnostic = params.context.diagnostics.iter().any(|d| d.range == params.range);
-    let selection = (start < end && !on_a_diagnostic).then(|| ctx.offload_selection(start..end)).flatten();
+    let selection = (is_selection(&params.range) && start < end && !on_a_diagnostic)
+        .then(|| ctx.offload_selection(start..end))
+        .flatten();
     let mut extracted: Option<Vec<Edit>> = None;
     if let Some((span, fixes)) = selection {
         let inside: Vec<Diagnostic> = params

@@ -22,7 +22,7 @@ pub(in crate::lsp) async fn code_action(
     // Editors ask on every move of the cursor, mostly where there is nothing of ours: answered at once.
     let ours = params.context.diagnostics.iter().any(|d| d.source.as_deref() == Some("loopsafe"));
     // A selection (not a bare cursor) may be moved to a thread: a refactoring, with or without findings.
-    let selection = params.range.start != params.range.end
+    let selection = code_action::is_selection(&params.range)
         && code_action::wants(&params.context.only, CodeActionKind::REFACTOR_EXTRACT.as_str());
     if !ours && !selection && !code_action::wants(&params.context.only, code_action::FIX_ALL) {
         return Ok(backend.state.documents.contains_key(&uri).then(Vec::new));
