@@ -604,7 +604,11 @@ impl<'a> FileContext<'a> {
     /// coroutine). `None` when the range holds no statement. The snapped range comes with the fixes.
     pub fn offload_selection(&self, range: Range<usize>) -> Option<(Range<usize>, Fixes)> {
         let text = self.text;
-        if range.start > range.end || range.end > text.len() {
+        if range.start > range.end
+            || range.end > text.len()
+            || !text.is_char_boundary(range.start)
+            || !text.is_char_boundary(range.end)
+        {
             return None;
         }
         // Without the whitespace around it.
@@ -875,6 +879,23 @@ mod tests {
                 matches!(&got, Some(Err(r)) if r.contains(why)),
                 "{marked}\n{got:?}, expected a refusal with {why:?}"
             );
+        }
+    }
+    #[test]
+    fn any_range_of_broken_code_gets_an_answer() {
+        let text = "async def f(p):\n    with open(p) as fh:\n        é = fh.read(\n    if p:\n  return é\n\tx = (\nasync def g(: \n";
+        let tree = crate::syntax::parse(text, None).unwrap();
+        let options = Options::default();
+        let ctx = FileContext::new(text, &tree, Catalog::bundled(), &options);
+        for start in 0..=text.len() + 1 {
+            for end in start.saturating_sub(1)..=text.len() + 1 {
+                if let Some((span, fixes)) = ctx.offload_selection(start..end) {
+                    assert!(span.start <= span.end && span.end <= text.len());
+                    for f in fixes.fixes {
+                        assert!(crate::fix::apply(text, &f.edits).is_some());
+                    }
+                }
+            }
         }
     }
 }
