@@ -474,3 +474,145 @@ async fn a_chain_across_modules_is_made_async_in_every_file_or_refused_with_the_
     let reason = refused["disabled"]["reason"].as_str().unwrap();
     assert!(reason.contains("sync function main") && reason.contains("cli.py:5"), "{reason}");
 }
+
+const SELECTIONS: &str = "import asyncio
+import json
+import time
+
+
+async def load(path, pause):
+    started = time.monotonic()
+    with open(path) as fh:
+        config = json.load(fh)
+    time.sleep(pause)
+    took = time.monotonic() - started
+    return config, took
+
+
+async def early(path):
+    if not path:
+        return None
+    time.sleep(1)
+    # a comment
+    await asyncio.sleep(0)
+    return path
+
+
+def plain(path):
+    time.sleep(1)
+    return path
+";
+
+/// The LSP position of the `nth` occurrence of `needle` in `text` (ASCII), `delta` characters after
+/// its start.
+fn at(text: &str, needle: &str, nth: usize, delta: usize) -> Value {
+    let start = text.match_indices(needle).nth(nth).unwrap_or_else(|| panic!("no {needle}")).0 + delta;
+    let line = text[..start].matches('\n').count();
+    let character = start - text[..start].rfind('\n').map_or(0, |i| i + 1);
+    json!({ "line": line, "character": character })
+}
+
+/// The actions for a selection from `start` to `end`, with the request's `diagnostics`.
+async fn actions_for(
+    c: &mut Client,
+    u: &Uri,
+    (start, end): (Value, Value),
+    diagnostics: &[Value],
+    only: Option<&str>,
+) -> Vec<Value> {
+    let mut context = json!({ "diagnostics": diagnostics });
+    if let Some(k) = only {
+        context["only"] = json!([k]);
+    }
+    let resp = c
+        .request(
+            "textDocument/codeAction",
+            json!({ "textDocument": { "uri": u.as_str() }, "range": { "start": start, "end": end }, "context": context }),
+        )
+        .await;
+    resp["result"].as_array().cloned().unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_selection_of_statements_moves_to_a_thread_or_is_refused_with_the_reason() {
+    let text = SELECTIONS;
+    let dir = workspace(&[("m.py", text)]);
+    let caps: Value = serde_json::from_str(CAPS).unwrap();
+    let (mut c, _) = Client::start(caps, Some(dir.path())).await;
+    let u = uri(&dir.path().join("m.py"));
+    c.open(&u, text).await;
+    let diags = c.diagnostics_until(&u, |d| d.iter().any(|d| d["data"]["callee"] == "time.sleep")).await;
+
+    // From the middle of the `with` line to the middle of `time.sleep(pause)`: both statements, and
+    // `config`, used after them, comes back.
+    let selection = (at(text, "open(path)", 0, 2), at(text, "time.sleep(pause)", 0, 5));
+    let expected = text.replace(
+        "    with open(path) as fh:\n        config = json.load(fh)\n    time.sleep(pause)\n",
+        "    def _in_thread():\n        with open(path) as fh:\n            config = json.load(fh)\n        time.sleep(pause)\n        return config\n\n    config = await asyncio.to_thread(_in_thread)\n",
+    );
+    let title = "Extract lines 8-10 into a function run in a thread with asyncio.to_thread";
+    // Without a diagnostic in the request: a refactoring.
+    let acts = actions_for(&mut c, &u, selection.clone(), &[], None).await;
+    let extract: Vec<&Value> = acts.iter().filter(|a| a["title"] == title).collect();
+    assert_eq!(extract.len(), 1, "{:?}", titles(&acts));
+    assert_eq!(extract[0]["kind"], "refactor.extract");
+    assert_eq!(extract[0]["data"]["applicability"], "unsafe");
+    assert_eq!(apply_edits(text, &edits_for(&extract[0]["edit"], &u)), expected);
+    // With the findings inside it: a quick fix for them (and not the refactoring too); asked for
+    // refactorings only, the refactoring.
+    let inside: Vec<Value> =
+        diags.iter().filter(|d| (7..=9).contains(&d["range"]["start"]["line"].as_u64().unwrap())).cloned().collect();
+    assert!(inside.iter().any(|d| d["data"]["callee"] == "time.sleep"), "{inside:?}");
+    let acts = actions_for(&mut c, &u, selection.clone(), &inside, None).await;
+    let extract: Vec<&Value> = acts.iter().filter(|a| a["title"] == title).collect();
+    assert_eq!(extract.len(), 1, "{:?}", titles(&acts));
+    assert_eq!(extract[0]["kind"], "quickfix");
+    assert_eq!(extract[0]["diagnostics"].as_array().unwrap().len(), inside.len());
+    assert_eq!(apply_edits(text, &edits_for(&extract[0]["edit"], &u)), expected);
+    let acts = actions_for(&mut c, &u, selection, &inside, Some("refactor.extract")).await;
+    assert!(acts.iter().any(|a| a["title"] == title && a["kind"] == "refactor.extract"), "{:?}", titles(&acts));
+
+    // Ending in `return` at the end of the coroutine: it returns the function's result.
+    let acts =
+        actions_for(&mut c, &u, (at(text, "took =", 0, 0), at(text, "return config, took", 0, 19)), &[], None).await;
+    let fix = acts.iter().find(|a| a["title"].as_str().unwrap().starts_with("Extract lines 11-12")).unwrap();
+    assert_eq!(
+        apply_edits(text, &edits_for(&fix["edit"], &u)),
+        text.replace(
+            "    took = time.monotonic() - started\n    return config, took\n",
+            "    def _in_thread():\n        took = time.monotonic() - started\n        return config, took\n\n    return await asyncio.to_thread(_in_thread)\n"
+        )
+    );
+
+    // Refusals, as disabled actions with the reason.
+    let refused = |acts: &[Value]| -> String {
+        let a = acts
+            .iter()
+            .find(|a| a["title"].as_str().unwrap().starts_with("Extract") && a.get("disabled").is_some())
+            .unwrap_or_else(|| panic!("no refusal in {:?}", titles(acts)));
+        assert!(a.get("edit").is_none(), "{a}");
+        a["disabled"]["reason"].as_str().unwrap().to_string()
+    };
+    let cases = [
+        // A `return` on some paths, and code after it.
+        ((at(text, "if not path", 0, 0), at(text, "time.sleep(1)", 0, 13)), "may return or go on"),
+        // It awaits (the comment between is no statement).
+        ((at(text, "time.sleep(1)", 0, 0), at(text, "await asyncio.sleep(0)", 0, 3)), "the selection awaits"),
+        // From inside the `if` to after it.
+        ((at(text, "return None", 0, 2), at(text, "time.sleep(1)", 0, 4)), "inside a nested block"),
+        // In a sync function.
+        ((at(text, "time.sleep(1)", 1, 0), at(text, "return path", 1, 11)), "not in an async def"),
+    ];
+    for (selection, why) in cases {
+        let acts = actions_for(&mut c, &u, selection, &[], Some("refactor.extract")).await;
+        let reason = refused(&acts);
+        assert!(reason.contains(why), "{reason} lacks {why:?}");
+    }
+    // A one-character range is a cursor (Helix's), not a selection: nothing.
+    let acts = actions_for(&mut c, &u, (at(text, "took =", 0, 0), at(text, "took =", 0, 1)), &[], None).await;
+    assert!(!acts.iter().any(|a| a["title"].as_str().unwrap().starts_with("Extract")), "{:?}", titles(&acts));
+    // A selection of a comment alone holds no statement: nothing.
+    let acts =
+        actions_for(&mut c, &u, (at(text, "# a comment", 0, 0), at(text, "# a comment", 0, 11)), &[], None).await;
+    assert!(!acts.iter().any(|a| a["title"].as_str().unwrap().starts_with("Extract")), "{:?}", titles(&acts));
+}

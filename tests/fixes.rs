@@ -126,11 +126,44 @@ fn apply(text: &str) -> fix::FixedText {
     match wanted {
         "all" => fix::fix_all(text, chains, &catalog, &settings, &options, false),
         "all-unsafe" => fix::fix_all(text, chains, &catalog, &settings, &options, true),
+        "extract" => extract(text, &catalog, &options),
         name => {
             let id = fix_id(name).unwrap_or_else(|| panic!("unknown fix `{name}`"));
             fix::fix_all_with(text, chains, &catalog, &settings, &options, &|f: &Fix| f.id == id)
         }
     }
+}
+
+/// `# fix: extract`: each selection, the lines between a `# >>> extract` line and the next `# <<< extract`
+/// line, moved to a thread as the editor's refactor.extract action on that selection moves it.
+fn extract(text: &str, catalog: &Catalog, options: &Options) -> fix::FixedText {
+    let mut out = fix::FixedText { text: text.to_string(), ..Default::default() };
+    for k in 0.. {
+        // The k-th selection of the text as fixed so far (each fix moves the ones after it).
+        let mut at = 0;
+        let mut marks = Vec::new();
+        for line in out.text.split_inclusive('\n') {
+            match line.trim() {
+                "# >>> extract" => marks.push((at + line.len(), true)),
+                "# <<< extract" => marks.push((at, false)),
+                _ => {}
+            }
+            at += line.len();
+        }
+        let pairs: Vec<(usize, usize)> =
+            marks.windows(2).filter(|w| w[0].1 && !w[1].1).map(|w| (w[0].0, w[1].0)).collect();
+        let Some(&(start, end)) = pairs.get(k) else { break };
+        let tree = loopsafe::syntax::parse(&out.text, None).unwrap();
+        let ctx = fix::FileContext::new(&out.text, &tree, catalog, options);
+        let fixes = ctx.offload_selection(start..end).map(|(_, f)| f.fixes).unwrap_or_default();
+        if let Some(f) = fixes.first() {
+            let fixed = fix::apply(&out.text, &f.edits).unwrap();
+            out.titles.push(f.title.clone());
+            out.applied += 1;
+            out.text = fixed;
+        }
+    }
+    out
 }
 
 /// `# follow: yes`: the chain findings `loopsafe check` reports for the file as a project of its own

@@ -136,27 +136,28 @@ struct Scan {
     refusal: Option<String>,
 }
 
-/// Walks `root` (a statement, or a function body without `exclude`), skipping nested scopes' bodies.
+/// Walks `roots` (statements, or a function body without `exclude`), skipping nested scopes' bodies.
 /// `top`: the block whose direct statements count as unconditional bindings.
-fn scan(ctx: &FileContext<'_>, root: Node<'_>, exclude: Option<Range<usize>>, top: Option<Node<'_>>) -> Scan {
+fn scan(ctx: &FileContext<'_>, roots: &[Node<'_>], exclude: Option<Range<usize>>, top: Option<Node<'_>>) -> Scan {
     let mut s = Scan::default();
     let mut binding: HashSet<usize> = HashSet::new();
     let mut ignored: HashSet<usize> = HashSet::new();
     // (node, inside a loop of the scanned code)
-    let mut stack = vec![(root, false)];
+    let mut stack: Vec<(Node<'_>, bool)> = roots.iter().rev().map(|r| (*r, false)).collect();
     let mut seen = 0;
     // Whether a binding at `n` happens whenever the block runs: no branch, loop, `try` or short-circuit
-    // between it and the block (or the statement's own clause).
+    // between it and the block (or the statement's own clause; a root that is itself a branch or a
+    // loop binds conditionally).
     let top_level = |n: Node<'_>| {
         let Some(b) = top else { return false };
         let mut m = n;
         for _ in 0..MAX_CLIMB {
             let Some(p) = ctx.up(m) else { return false };
-            if p.id() == b.id() || p.id() == root.id() {
-                return true;
-            }
             if CONDITIONAL.contains(&p.kind()) {
                 return false;
+            }
+            if p.id() == b.id() || roots.iter().any(|r| r.id() == p.id()) {
+                return true;
             }
             m = p;
         }
@@ -182,7 +183,7 @@ fn scan(ctx: &FileContext<'_>, root: Node<'_>, exclude: Option<Range<usize>>, to
             *e |= unconditional;
         };
         match n.kind() {
-            "function_definition" | "class_definition" if n.id() != root.id() => {
+            "function_definition" | "class_definition" => {
                 if let Some(name) = n.child_by_field_name("name") {
                     bind(&mut s, name);
                 }
@@ -284,10 +285,13 @@ fn scan(ctx: &FileContext<'_>, root: Node<'_>, exclude: Option<Range<usize>>, to
             }
             _ => {}
         }
-        let loop_body = in_loop || matches!(n.kind(), "for_statement" | "while_statement");
+        // Only a loop's body is in it: a `break` in its `else:` leaves the loop around it.
+        let body = matches!(n.kind(), "for_statement" | "while_statement")
+            .then(|| n.child_by_field_name("body").map(|b| b.id()))
+            .flatten();
         let mut c = n.walk();
         let children: Vec<Node<'_>> = n.children(&mut c).collect();
-        stack.extend(children.into_iter().rev().map(|ch| (ch, loop_body)));
+        stack.extend(children.into_iter().rev().map(|ch| (ch, in_loop || Some(ch.id()) == body)));
     }
     s
 }
@@ -407,32 +411,48 @@ pub(super) fn offload_block(ctx: &FileContext<'_>, with: Node<'_>, out: &mut Fix
 }
 
 fn build(ctx: &FileContext<'_>, with: Node<'_>, out: &mut Fixes) {
-    let Some(clause) = clause_of(with) else { return };
-    let how = kinds::offloader(ctx);
+    let (Some(clause), Some(block)) = (clause_of(with), with.child_by_field_name("body")) else { return };
     let title = format!(
         "Run the whole `with {}` block in a thread with `{}`",
         short(ctx.node_text(clause)),
-        kinds::offloader_name(&how)
+        kinds::offloader_name(&kinds::offloader(ctx))
     );
+    to_thread(ctx, &[with], block, with, title, "the block", out);
+}
+
+/// Moves `stmts` (consecutive statements of one block) into a nested sync function run with the file's
+/// offloader, into `out` (a fix or a refusal titled `title`; `what` names the code in the reasons).
+/// `top`: the block whose direct statements bind unconditionally; `header`: the statement whose
+/// indentation, with `top`'s, gives the file's indentation unit.
+fn to_thread(
+    ctx: &FileContext<'_>,
+    stmts: &[Node<'_>],
+    top: Node<'_>,
+    header: Node<'_>,
+    title: String,
+    what: &str,
+    out: &mut Fixes,
+) {
+    let (Some(&first), Some(&last)) = (stmts.first(), stmts.last()) else { return };
+    let span = first.start_byte()..last.end_byte();
+    let how = kinds::offloader(ctx);
     let refuse = |out: &mut Fixes, reason: String| {
         out.refused.push(Refusal { id: FixId::OffloadBlock, title: title.clone(), reason })
     };
-    if let Err(why) = kinds::await_allowed(ctx, with) {
-        return refuse(out, why.replace("the call is", "the block is"));
+    if let Err(why) = kinds::await_allowed(ctx, first) {
+        return refuse(out, why.replace("the call is", &format!("{what} is")));
     }
-    let Some(def) = kinds::enclosing_def(ctx, with) else { return };
-    let (Some(body), Some(block)) = (def.child_by_field_name("body"), with.child_by_field_name("body")) else {
-        return;
-    };
+    let Some(def) = kinds::enclosing_def(ctx, first) else { return };
+    let Some(body) = def.child_by_field_name("body") else { return };
     let fname = def.child_by_field_name("name").map_or("", |n| ctx.node_text(n));
-    let inner = scan(ctx, with, None, Some(block));
+    let inner = scan(ctx, stmts, None, Some(top));
     if let Some(why) = inner.refusal {
-        return refuse(out, why);
+        return refuse(out, why.replace("the block", what));
     }
     if !inner.declared.is_empty() {
-        return refuse(out, "the block declares names `global` or `nonlocal`".into());
+        return refuse(out, format!("{what} declares names `global` or `nonlocal`"));
     }
-    let outer = scan(ctx, body, Some(with.byte_range()), None);
+    let outer = scan(ctx, &[body], Some(span.clone()), None);
     let mut outside_bound: HashSet<String> = outer.bound.keys().cloned().collect();
     outside_bound.extend(parameters(ctx, def));
     for name in inner.bound.keys() {
@@ -440,7 +460,7 @@ fn build(ctx: &FileContext<'_>, with: Node<'_>, out: &mut Fixes) {
             return refuse(
                 out,
                 format!(
-                    "`{name}` is declared `global` or `nonlocal` in `{fname}`: in a nested function the block would assign a local"
+                    "`{name}` is declared `global` or `nonlocal` in `{fname}`: in a nested function {what} would assign a local"
                 ),
             );
         }
@@ -448,50 +468,61 @@ fn build(ctx: &FileContext<'_>, with: Node<'_>, out: &mut Fixes) {
             return refuse(
                 out,
                 format!(
-                    "the block reads `{name}` and assigns it: in a nested function it could not see the value `{name}` had before"
+                    "{what} reads `{name}` and assigns it: in a nested function it could not see the value `{name}` had before"
                 ),
             );
         }
     }
-    // Names read after the block (anywhere outside it when a loop runs it again).
+    // Names read after the code (anywhere outside it when a loop runs it again).
     let mut in_loop = false;
-    let mut n = ctx.up(with);
+    let mut n = ctx.up(first);
     for _ in 0..MAX_CLIMB {
         let Some(cur) = n.filter(|c| c.id() != def.id()) else { break };
         in_loop |= matches!(cur.kind(), "for_statement" | "while_statement");
         n = ctx.up(cur);
     }
-    let Some(mut used) = names_in(ctx, body, with.end_byte()..body.end_byte()) else { return };
-    if in_loop {
-        let Some(before) = names_in(ctx, body, body.start_byte()..with.start_byte()) else { return };
-        used.extend(before);
+    // The last statement leaves for good (`return`, `raise`): nothing after it runs.
+    let jumps = matches!(last.kind(), "return_statement" | "raise_statement");
+    let mut used = HashSet::new();
+    if !jumps {
+        let Some(after) = names_in(ctx, body, span.end..body.end_byte()) else { return };
+        used = after;
+        if in_loop {
+            let Some(before) = names_in(ctx, body, body.start_byte()..span.start) else { return };
+            used.extend(before);
+        }
     }
-    // In the order the block first binds them.
+    // In the order the code first binds them.
     let returned: Vec<&String> = inner.order.iter().filter(|k| used.contains(*k)).collect();
     for name in &returned {
         if !inner.bound[*name] {
-            return refuse(out, format!("`{name}` is used after the block but not assigned on every path through it"));
+            return refuse(out, format!("`{name}` is used after {what} but not assigned on every path through it"));
         }
     }
-    let last = {
+    // A `return` on some paths only: the coroutine would return there, or go on after the code; the
+    // nested function's result cannot say which, unless nothing follows (falling off the end returns
+    // `None` in both functions).
+    let at_end = ctx.up(last).is_some_and(|p| p.id() == body.id()) && {
         let mut c = body.walk();
-        body.named_children(&mut c).filter(|s| s.kind() != "comment").last().is_some_and(|s| s.id() == with.id())
+        body.named_children(&mut c).filter(|s| s.kind() != "comment").last().is_some_and(|s| s.id() == last.id())
     };
-    if inner.has_return && !last {
-        return refuse(out, format!("the block returns, and code of `{fname}` follows it"));
+    if inner.has_return && !at_end && !jumps {
+        return refuse(out, format!("{what} may return or go on, and code of `{fname}` follows it"));
     }
-    // Layout: the statement's own indentation, and one level more inside the nested function.
+    // Layout: the statements' own indentation, and one level more inside the nested function.
     let text = ctx.text;
-    let line = imports::line_start(text, with.start_byte());
-    let indent = &text[line..with.start_byte()];
+    let line = imports::line_start(text, first.start_byte());
+    let indent = &text[line..first.start_byte()];
     if !indent.chars().all(|c| c == ' ' || c == '\t') {
         return;
     }
     let unit = {
-        let b = imports::line_start(text, block.start_byte());
-        let inner_indent = &text[b..block.start_byte()];
-        match inner_indent.strip_prefix(indent) {
-            Some(u) if b > line && !u.is_empty() && u.chars().all(|c| c == ' ' || c == '\t') => u.to_string(),
+        let h = imports::line_start(text, header.start_byte());
+        let header_indent = &text[h..h + text[h..].len() - text[h..].trim_start_matches([' ', '\t']).len()];
+        let b = imports::line_start(text, top.start_byte());
+        let inner_indent = &text[b..top.start_byte()];
+        match inner_indent.strip_prefix(header_indent) {
+            Some(u) if b > h && !u.is_empty() && u.chars().all(|c| c == ' ' || c == '\t') => u.to_string(),
             _ if indent.contains('\t') => "\t".to_string(),
             _ => "    ".to_string(),
         }
@@ -503,13 +534,17 @@ fn build(ctx: &FileContext<'_>, with: Node<'_>, out: &mut Fixes) {
         .find(|n| !all_names.contains(n))
         .unwrap_or_default();
     // Re-indented one level, but for the lines inside a multi-line string (their text is the string's).
-    let Some(strings) = multiline_strings(ctx, with) else { return };
+    let mut strings = Vec::new();
+    for s in stmts {
+        let Some(found) = multiline_strings(ctx, *s) else { return };
+        strings.extend(found);
+    }
     let mut moved = String::new();
-    let mut at = with.start_byte();
-    for piece in text[with.byte_range()].split_inclusive('\n') {
-        let first = at == with.start_byte();
+    let mut at = span.start;
+    for piece in text[span.clone()].split_inclusive('\n') {
+        let first_line = at == span.start;
         let in_string = strings.iter().any(|r| r.start < at && at < r.end);
-        if first || in_string {
+        if first_line || in_string {
             moved.push_str(piece);
         } else if piece.trim().is_empty() {
             moved.push_str(piece.trim_start_matches([' ', '\t']));
@@ -520,7 +555,7 @@ fn build(ctx: &FileContext<'_>, with: Node<'_>, out: &mut Fixes) {
         at += piece.len();
     }
     let mut edits = Vec::new();
-    let scoped = ctx.imports_at(with);
+    let scoped = ctx.imports_at(first);
     let call = kinds::offloader_call(&how, &scoped, &name, &mut edits, text);
     if let Some(why) = scoped.conflict() {
         return refuse(out, why);
@@ -538,11 +573,92 @@ fn build(ctx: &FileContext<'_>, with: Node<'_>, out: &mut Fixes) {
     } else {
         new.push_str(&format!("{} = await {call}", names.join(", ")));
     }
-    edits.push(Edit { range: with.byte_range(), text: new });
+    edits.push(Edit { range: span, text: new });
     out.fixes.push(Fix { id: FixId::OffloadBlock, title, applicability: Applicability::Unsafe, edits });
 }
 
+/// Whether `offset` lies in a `block` nested in `stmt` (the body of an `if`, a loop, a `with`...), not
+/// in its header.
+fn in_nested_block(ctx: &FileContext<'_>, stmt: Node<'_>, offset: usize) -> bool {
+    let Some(mut n) = stmt.descendant_for_byte_range(offset, offset) else { return false };
+    for _ in 0..MAX_CLIMB {
+        if n.id() == stmt.id() {
+            return false;
+        }
+        if n.kind() == "block" {
+            return true;
+        }
+        match ctx.up(n) {
+            Some(p) => n = p,
+            None => return false,
+        }
+    }
+    false
+}
+
 impl<'a> FileContext<'a> {
+    /// A selection of statements to a thread (the editor's `refactor.extract` action on a selection):
+    /// `range` snapped to the whole statements it touches in one block, and the fix moving them into a
+    /// nested sync function run with the file's offloader, or its refusal with the reason (a selection
+    /// that starts or ends inside a nested block and reaches past it, or code that cannot leave the
+    /// coroutine). `None` when the range holds no statement. The snapped range comes with the fixes.
+    pub fn offload_selection(&self, range: Range<usize>) -> Option<(Range<usize>, Fixes)> {
+        let text = self.text;
+        if range.start > range.end
+            || range.end > text.len()
+            || !text.is_char_boundary(range.start)
+            || !text.is_char_boundary(range.end)
+        {
+            return None;
+        }
+        // Without the whitespace around it.
+        let picked = &text[range.clone()];
+        let start = range.start + (picked.len() - picked.trim_start().len());
+        let end = range.start + picked.trim_end().len();
+        if start >= end {
+            return None;
+        }
+        let mut n = self.tree.root_node().descendant_for_byte_range(start, end)?;
+        for _ in 0..MAX_CLIMB {
+            if matches!(n.kind(), "block" | "module") && n.start_byte() <= start && end <= n.end_byte() {
+                break;
+            }
+            n = self.up(n)?;
+        }
+        if !matches!(n.kind(), "block" | "module") {
+            return None;
+        }
+        let block = n;
+        let mut c = block.walk();
+        let stmts: Vec<Node<'a>> = block
+            .named_children(&mut c)
+            .filter(|s| s.kind() != "comment" && s.end_byte() > start && s.start_byte() < end)
+            .collect();
+        let (&first, &last) = (stmts.first()?, stmts.last()?);
+        let snapped = first.start_byte()..last.end_byte();
+        let (l1, l2) = (first.start_position().row + 1, last.end_position().row + 1);
+        let lines = if l1 == l2 { format!("line {l1}") } else { format!("lines {l1}-{l2}") };
+        let title = format!(
+            "Extract {lines} into a function run in a thread with `{}`",
+            kinds::offloader_name(&kinds::offloader(self))
+        );
+        let mut out = Fixes::default();
+        let across = stmts.len() > 1 && (in_nested_block(self, first, start) || in_nested_block(self, last, end - 1));
+        if across {
+            out.refused.push(Refusal {
+                id: FixId::OffloadBlock,
+                title,
+                reason: "the selection starts or ends inside a nested block and reaches past it: select statements of one block".into(),
+            });
+            return Some((snapped, out));
+        }
+        // The block's own indentation unit comes from the statement that opens it.
+        let header = if block.kind() == "block" { self.up(block).unwrap_or(first) } else { first };
+        to_thread(self, &stmts, block, header, title, "the selection", &mut out);
+        self.keep_sound(&mut out);
+        Some((snapped, out))
+    }
+
     /// The whole-block fix for the sync `with` statement the target's call enters or goes through.
     pub fn offload_block_for(&self, target: &super::Target) -> Fixes {
         let mut out = Fixes::default();
@@ -690,5 +806,96 @@ mod tests {
         assert_eq!(ctx.offload_block_at(text.find("open").unwrap()).fixes.len(), 1);
         assert!(ctx.offload_block_at(text.find("fh.read").unwrap()).fixes.is_empty(), "the body is not the header");
         assert!(ctx.offload_block_at(0).fixes.is_empty());
+    }
+    /// The selection fix for the text between the two `|` marks of `marked` (removed): the fixed text,
+    /// or the reason of its refusal; `None` when the selection holds no statement.
+    fn select(marked: &str) -> Option<Result<String, String>> {
+        let start = marked.find('|').unwrap();
+        let end = marked[start + 1..].find('|').unwrap() + start;
+        let text = marked.replacen('|', "", 2);
+        let tree = crate::syntax::parse(&text, None).unwrap();
+        let options = Options::default();
+        let ctx = FileContext::new(&text, &tree, Catalog::bundled(), &options);
+        let (_, fixes) = ctx.offload_selection(start..end)?;
+        Some(match (fixes.fixes.first(), fixes.refused.first()) {
+            (Some(f), _) => Ok(crate::fix::apply(&text, &f.edits).unwrap()),
+            (None, Some(r)) => Err(r.reason.clone()),
+            (None, None) => Err(String::new()),
+        })
+    }
+
+    #[test]
+    fn a_selection_snaps_to_whole_statements_and_returns_what_is_used_after() {
+        // From the middle of one line to the middle of another: both statements; two names come back.
+        let got = select(
+            "import asyncio\n\n\nasync def f(p, n):\n    with op|en(p) as fh:\n        a = fh.read()\n    b = len(|a)\n    return a, b\n",
+        );
+        assert_eq!(
+            got,
+            Some(Ok("import asyncio\n\n\nasync def f(p, n):\n    def _in_thread():\n        with open(p) as fh:\n            a = fh.read()\n        b = len(a)\n        return a, b\n\n    a, b = await asyncio.to_thread(_in_thread)\n    return a, b\n".into()))
+        );
+        // Ending in `return`: the coroutine returns the function's result, even with dead code after.
+        let got = select("async def f(p):\n    |x = open(p).read()\n    return x|\n    print(x)\n");
+        assert_eq!(
+            got,
+            Some(Ok("import asyncio\nasync def f(p):\n    def _in_thread():\n        x = open(p).read()\n        return x\n\n    return await asyncio.to_thread(_in_thread)\n    print(x)\n".into()))
+        );
+        // A `return` on some paths, at the end of the coroutine: falling off either function returns None.
+        let got = select("async def f(p):\n    |if p:\n        return open(p).read()\n    print(p)|\n");
+        assert!(got.unwrap().unwrap().contains("    return await asyncio.to_thread(_in_thread)\n"));
+        // Inside a nested block, with the file's own indentation (two spaces).
+        let got = select("async def f(ps):\n  for p in ps:\n    |t = open(p).read()|\n    print(t)\n");
+        assert_eq!(
+            got,
+            Some(Ok("import asyncio\nasync def f(ps):\n  for p in ps:\n    def _in_thread():\n      t = open(p).read()\n      return t\n\n    t = await asyncio.to_thread(_in_thread)\n    print(t)\n".into()))
+        );
+        // Only blank lines and comments: nothing.
+        assert_eq!(select("async def f(p):\n    print(p)\n|\n    # note\n|    print(p)\n"), None);
+    }
+
+    #[test]
+    fn each_selection_refusal_says_why() {
+        let cases = [
+            ("async def f(p):\n    |x = open(p).read()\n    await g(x)|\n", "the selection awaits"),
+            ("async def f(p):\n    |x = open(p).read()\n    yield x|\n", "the selection yields"),
+            ("async def f(ps):\n    for p in ps:\n        |open(p).read()\n        break|\n", "`break` at line 4"),
+            (
+                "async def f(p):\n    |if p:\n        return 1\n    open(p).read()|\n    return 2\n",
+                "may return or go on",
+            ),
+            ("async def f(p):\n    if p:\n        |open(p).read()\n    print(p)|\n", "inside a nested block"),
+            ("async def f(p):\n    |x = 1\n    nonlocal y\n    open(p).read()|\n", "declares names"),
+            (
+                "async def f(ps):\n    for p in ps:\n        |for q in p:\n            open(q).read()\n        else:\n            break|\n",
+                "`break` at line 6",
+            ),
+            ("async def f(p):\n    global n\n    |n = open(p).read()|\n", "`n` is declared `global`"),
+            ("def f(p):\n    |open(p).read()|\n", "not in an `async def`"),
+            ("|import os\nos.getcwd()|\n", "not in an `async def`"),
+        ];
+        for (marked, why) in cases {
+            let got = select(marked);
+            assert!(
+                matches!(&got, Some(Err(r)) if r.contains(why)),
+                "{marked}\n{got:?}, expected a refusal with {why:?}"
+            );
+        }
+    }
+    #[test]
+    fn any_range_of_broken_code_gets_an_answer() {
+        let text = "async def f(p):\n    with open(p) as fh:\n        é = fh.read(\n    if p:\n  return é\n\tx = (\nasync def g(: \n";
+        let tree = crate::syntax::parse(text, None).unwrap();
+        let options = Options::default();
+        let ctx = FileContext::new(text, &tree, Catalog::bundled(), &options);
+        for start in 0..=text.len() + 1 {
+            for end in start.saturating_sub(1)..=text.len() + 1 {
+                if let Some((span, fixes)) = ctx.offload_selection(start..end) {
+                    assert!(span.start <= span.end && span.end <= text.len());
+                    for f in fixes.fixes {
+                        assert!(crate::fix::apply(text, &f.edits).is_some());
+                    }
+                }
+            }
+        }
     }
 }

@@ -55,6 +55,12 @@ impl Snapshot {
     }
 }
 
+/// Whether a request's range is a selection, not a cursor: an empty range (VS Code, Neovim) or one
+/// character on one line (Helix's cursor is a one-character selection) is a cursor.
+pub(super) fn is_selection(range: &Range) -> bool {
+    range.start.line != range.end.line || range.end.character > range.start.character + 1
+}
+
 /// Whether any of loopsafe's diagnostics describes `version` (only those get quick fixes).
 pub(super) fn any_current(diagnostics: &[Diagnostic], version: i32) -> bool {
     diagnostics.iter().any(|d| {
@@ -197,9 +203,64 @@ pub(super) fn actions(
         }
     }
 
+    // A selection of statements to a thread: a refactoring, offered on any selection of statements in a
+    // coroutine as rust-analyzer offers "Extract into function"; a quick fix (for those findings) when the
+    // request's diagnostics have their calls in it. Not for a request on exactly a diagnostic's range
+    // (the client asking for that finding's fixes, not a selection).
+    let (start, end) = (offset(&rope, params.range.start, enc), offset(&rope, params.range.end, enc));
+    let on_a_diagnostic = params.context.diagnostics.iter().any(|d| d.range == params.range);
+    let selection = (is_selection(&params.range) && start < end && !on_a_diagnostic)
+        .then(|| ctx.offload_selection(start..end))
+        .flatten();
+    let mut extracted: Option<Vec<Edit>> = None;
+    if let Some((span, fixes)) = selection {
+        let inside: Vec<Diagnostic> = params
+            .context
+            .diagnostics
+            .iter()
+            .filter(|d| {
+                target_of(d, version, &rope, enc)
+                    .is_some_and(|t| span.start <= t.range.start && t.range.end <= span.end)
+            })
+            .cloned()
+            .collect();
+        let kind = if !inside.is_empty() && wants(&params.context.only, CodeActionKind::QUICKFIX.as_str()) {
+            Some(CodeActionKind::QUICKFIX)
+        } else {
+            wants(&params.context.only, CodeActionKind::REFACTOR_EXTRACT.as_str())
+                .then_some(CodeActionKind::REFACTOR_EXTRACT)
+        };
+        let diagnostics = (!inside.is_empty()).then_some(inside);
+        if let Some(kind) = kind {
+            for f in fixes.fixes {
+                out.push(CodeActionOrCommand::CodeAction(CodeAction {
+                    title: super::plain(&f.title),
+                    kind: Some(kind.clone()),
+                    diagnostics: diagnostics.clone(),
+                    edit: Some(workspace_edit(caps.document_changes, &uri, version, &f.edits, &rope, enc)),
+                    data: Some(serde_json::json!({ "applicability": "unsafe" })),
+                    ..Default::default()
+                }));
+                extracted = Some(f.edits);
+            }
+            if caps.disabled_actions {
+                for r in fixes.refused {
+                    out.push(CodeActionOrCommand::CodeAction(CodeAction {
+                        title: super::plain(&r.title),
+                        kind: Some(kind.clone()),
+                        diagnostics: diagnostics.clone(),
+                        disabled: Some(CodeActionDisabled { reason: super::plain(&r.reason) }),
+                        ..Default::default()
+                    }));
+                }
+            }
+        }
+    }
+
     if wants(&params.context.only, CodeActionKind::REFACTOR_EXTRACT.as_str()) {
         // The whole `with` block to a thread, as a refactoring: for the `with` statement under the cursor
-        // and for those the diagnostics' calls enter or go through (once each).
+        // and for those the diagnostics' calls enter or go through (once each; not again when the
+        // selection's action already makes the same edit).
         let cursor = offset(&rope, params.range.start, enc);
         let mut found = vec![ctx.offload_block_at(cursor)];
         for diag in &params.context.diagnostics {
@@ -207,7 +268,7 @@ pub(super) fn actions(
                 found.push(ctx.offload_block_for(&target));
             }
         }
-        let mut seen: Vec<Vec<Edit>> = Vec::new();
+        let mut seen: Vec<Vec<Edit>> = extracted.into_iter().collect();
         for fixes in found {
             if cancelled() {
                 return None;

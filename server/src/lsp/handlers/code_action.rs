@@ -21,7 +21,10 @@ pub(in crate::lsp) async fn code_action(
     let uri = params.text_document.uri.clone();
     // Editors ask on every move of the cursor, mostly where there is nothing of ours: answered at once.
     let ours = params.context.diagnostics.iter().any(|d| d.source.as_deref() == Some("loopsafe"));
-    if !ours && !code_action::wants(&params.context.only, code_action::FIX_ALL) {
+    // A selection (not a bare cursor) may be moved to a thread: a refactoring, with or without findings.
+    let selection = code_action::is_selection(&params.range)
+        && code_action::wants(&params.context.only, CodeActionKind::REFACTOR_EXTRACT.as_str());
+    if !ours && !selection && !code_action::wants(&params.context.only, code_action::FIX_ALL) {
         return Ok(backend.state.documents.contains_key(&uri).then(Vec::new));
     }
     // Fix-all takes chain findings from the published diagnostics: those of the current version.
@@ -34,8 +37,8 @@ pub(in crate::lsp) async fn code_action(
     let Some(snapshot) = backend.state.documents.get(&uri).map(|d| code_action::Snapshot::of(&d)) else {
         return Ok(None);
     };
-    // Quick fixes only for diagnostics of the current version: none, nothing to compute.
-    if !fix_all && !code_action::any_current(&params.context.diagnostics, snapshot.version()) {
+    // Quick fixes only for diagnostics of the current version: none (and no selection), nothing to compute.
+    if !fix_all && !selection && !code_action::any_current(&params.context.diagnostics, snapshot.version()) {
         return Ok(Some(Vec::new()));
     }
     // Rebuilt off the async thread; `$/cancelRequest` drops this future, which stops that work.
