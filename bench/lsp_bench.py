@@ -7,9 +7,10 @@ and the server's peak RSS; for both servers, in each file given: the time from e
 `scenarios`): a new statement typed character by character through its broken states and erased, `x` at
 column 0 of a body line and deleted, a comment at the end of a line, a 7-line block pasted and deleted, a
 line deleted and restored, a statement typed after a function's last line, blank lines typed between two
-functions. `ruff server` (rules ASYNC only) gets the same edits in the same run, interleaved: each of
-`--rounds` rounds runs loopsafe then ruff, and the figures are medians over the rounds (the 1-minute
-load average is printed). Run it with bench/lsp.sh.
+functions, and a statement typed on a new line after a module-level assignment (when the file has one).
+`ruff server` (rules ASYNC only) gets the same edits in the same run, interleaved: each of `--rounds`
+rounds runs loopsafe then ruff, and the figures are medians over the rounds (the 1-minute load average is
+printed). Run it with bench/lsp.sh.
 """
 import argparse
 import json
@@ -158,6 +159,18 @@ def last_line(lines):
     raise SystemExit("no last line of a coroutine to edit")
 
 
+def module_line(lines):
+    """A module-level assignment on one line (`NAME = value`), followed by a line that is not its
+    continuation: where a person adds a module-level statement. Its index, or None."""
+    import re
+    for i, l in enumerate(lines[:-1]):
+        if (re.match(r"^[A-Za-z_]\w* = [^#]*[\w)\]}'\"]$", l) and l.count("(") == l.count(")")
+                and l.count("[") == l.count("]") and l.count("{") == l.count("}")
+                and not lines[i + 1].startswith((" ", "\t", ")", "]", "}"))):
+            return i
+    return None
+
+
 def rng(line, col, end_line=None, end_col=None):
     return {"start": {"line": line, "character": col},
             "end": {"line": line if end_line is None else end_line, "character": col if end_col is None else end_col}}
@@ -231,6 +244,20 @@ def scenarios(lines, repeat):
         for _ in range(3):
             steps.append({"range": rng(end + 1, 0, end + 2, 0), "text": ""})
     out.append(("blank lines between functions", steps))
+    # Module level: a new line after a module-level assignment, the statement typed at column 0 through
+    # its broken states and erased, the line removed.
+    mod = module_line(lines)
+    if mod is not None:
+        eol = u16(lines[mod])
+        steps = []
+        for _ in range(repeat):
+            steps.append({"range": rng(mod, eol), "text": "\n"})
+            for k, ch in enumerate(STATEMENT):
+                steps.append({"range": rng(mod + 1, k), "text": ch})
+            for k in reversed(range(len(STATEMENT))):
+                steps.append({"range": rng(mod + 1, k, mod + 1, k + 1), "text": ""})
+            steps.append({"range": rng(mod, eol, mod + 1, 0), "text": ""})
+        out.append(("module-level statement typed and erased", steps))
     return at, out
 
 
@@ -250,6 +277,9 @@ def edit_latencies(s, path, steps, first_version):
     return times, version
 
 
+ONLY = None
+
+
 def run_file(s, path, repeat):
     """Opens `path`, runs every scenario on it, closes it. Returns [(scenario, latencies)]."""
     uri = Path(path).resolve().as_uri()
@@ -262,6 +292,8 @@ def run_file(s, path, repeat):
     version = 2
     out = []
     for name, steps in plan:
+        if ONLY and name not in ONLY:
+            continue
         times, version = edit_latencies(s, path, steps, version)
         out.append((name, times))
     s.notify("textDocument/didClose", {"textDocument": {"uri": uri}})
@@ -303,9 +335,12 @@ def main():
     ap.add_argument("--workspace", required=True, help="indexed by loopsafe")
     ap.add_argument("--file", required=True, action="append", help="a file edited (repeatable)")
     ap.add_argument("--repeat", type=int, default=5, help="repetitions of each scenario")
+    ap.add_argument("--only", action="append", help="run only this scenario (repeatable; by its name)")
     ap.add_argument("--rounds", type=int, default=3,
                     help="rounds, loopsafe then ruff in each (interleaved); figures are medians over rounds")
     a = ap.parse_args()
+    global ONLY
+    ONLY = a.only
     a.loopsafe = str(Path(a.loopsafe).resolve())
     a.ruff = a.ruff and str(Path(a.ruff).resolve())
     # (server, file) -> {scenario: [(p50, p99, max) per round]}, in scenario order

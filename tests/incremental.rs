@@ -92,9 +92,26 @@ fn fresh(text: &str, catalog: &Catalog, settings: &Settings) -> (Facts, FileAnal
 
 #[test]
 fn edits_analysed_alone_match_the_whole_file() {
+    let (local, ..) = random_edits(0x5eed, false);
+    assert!(local > 1000, "too few edits were analysed alone ({local}) for this test to mean much");
+}
+
+/// The same on the lines of module-level code (column 0): an edit of one module-level statement is
+/// spliced alone (`Facts::splice_module_statement`) and its findings recomputed from the facts, which
+/// must equal a fresh analysis; edits of imports, definitions and classes take the whole file.
+#[test]
+fn module_level_edits_analysed_alone_match_the_whole_file() {
+    let (local, ..) = random_edits(0x0d_5eed, true);
+    assert!(local > 200, "too few module-level edits were analysed alone ({local}) for this test to mean much");
+}
+
+/// Types random edits into every Python file of the repository (indented lines and blank lines, or
+/// lines of module-level code with `module_level`), checking every edit analysed alone against a fresh
+/// analysis. Returns how many were analysed alone, declined outside a function and declined for syntax.
+fn random_edits(seed: u64, module_level: bool) -> (usize, usize, usize) {
     let catalog = Catalog::bundled();
     let settings = Settings::default();
-    let mut rng = Lcg(0x5eed);
+    let mut rng = Lcg(seed);
     let (mut local, mut outside, mut syntax, mut broken_edits) = (0, 0, 0, 0);
     for path in common::repo_python_files() {
         let Ok(mut text) = std::fs::read_to_string(&path) else { continue };
@@ -104,11 +121,17 @@ fn edits_analysed_alone_match_the_whole_file() {
             // A position on an indented line (most are in function bodies), on a character boundary.
             let index = LineIndex::new(&text);
             // Blank lines too (between functions, or after a function's last line) one time in four.
-            let blank = rng.next().is_multiple_of(4);
+            let blank = !module_level && rng.next().is_multiple_of(4);
             let lines: Vec<usize> = (0..index.line_count())
                 .filter(|&l| {
                     let line = &text[index.line_range(&text, l)];
-                    if blank { line.trim().is_empty() } else { line.starts_with("    ") }
+                    if module_level {
+                        line.starts_with(|c: char| !c.is_whitespace() && c != '#')
+                    } else if blank {
+                        line.trim().is_empty()
+                    } else {
+                        line.starts_with("    ")
+                    }
                 })
                 .collect();
             if lines.is_empty() {
@@ -205,5 +228,92 @@ fn edits_analysed_alone_match_the_whole_file() {
     eprintln!(
         "analysed alone: {local} ({broken_edits} leaving a function with syntax errors), outside a function: {outside}, syntax: {syntax}"
     );
-    assert!(local > 1000, "too few edits were analysed alone ({local}) for this test to mean much");
+    (local, outside, syntax)
+}
+
+const MODULE_TEXT: &str = "import requests\nimport time\n\nTIMEOUT = 5\nsession = requests.Session()\n\n\nasync def fetch(url):\n    return session.get(url, timeout=TIMEOUT)\n\n\nclass Bot:\n    async def run(self):\n        time.sleep(1)\n\n\nLIMIT = 3\nhandlers = [fetch]\n";
+
+/// Applies `edits` (offset, bytes removed, text inserted) in order to `text`, each analysed alone when
+/// the one-edit path takes it and then compared with a fresh analysis (facts, findings and summary),
+/// else analysed whole. Returns which edits were analysed alone.
+fn apply_edits(mut text: String, edits: &[(usize, usize, &str)]) -> Vec<bool> {
+    let catalog = Catalog::bundled();
+    let settings = Settings::default();
+    let (mut facts, mut analysis, mut clean) = fresh(&text, catalog, &settings);
+    let mut out = Vec::new();
+    for (i, &(start, removed, insert)) in edits.iter().enumerate() {
+        let old = text.clone();
+        text.replace_range(start..start + removed, insert);
+        let edit = line_edit(&old, &text, start, start + removed, start + insert.len());
+        // As the server does: only an edit of text that parsed without errors is analysed alone.
+        let result = if clean {
+            reanalyze_edit(&mut facts, &analysis, &text, &edit, catalog, &settings)
+        } else {
+            Err(NotLocal::Syntax)
+        };
+        let (expected_facts, expected, now_clean) = fresh(&text, catalog, &settings);
+        clean = now_clean;
+        match result {
+            Ok(a) => {
+                assert!(facts.broken.is_empty(), "edit {i}: {text}");
+                assert_eq!(common::normalized_facts(&facts), common::normalized_facts(&expected_facts), "edit {i}");
+                assert_eq!(a, expected, "edit {i}:\n{text}");
+                out.push(true);
+            }
+            Err(_) => {
+                facts = expected_facts;
+                out.push(false);
+            }
+        }
+        analysis = expected;
+    }
+    out
+}
+
+/// Module-level statements edited in place (a constant's value, the client a module-level name holds,
+/// a statement after a class) are analysed alone, and the findings follow (the coroutine that used a
+/// blocking session no longer does); an import edited, and a statement's first byte, take the whole
+/// file.
+#[test]
+fn module_level_statements_are_analysed_alone() {
+    let at = |s: &str| MODULE_TEXT.find(s).unwrap();
+    let catalog = Catalog::bundled();
+    let settings = Settings::default();
+    let before = fresh(MODULE_TEXT, catalog, &settings).1;
+    assert!(before.findings.iter().any(|f| f.function.as_deref() == Some("fetch")), "{:?}", before.findings);
+    let session = at("requests.Session()");
+    // From the end of the text up, so that each offset is still right when its edit comes.
+    let edits = [
+        (at("LIMIT"), 0, "X"),
+        (at("[fetch]") + 1, 0, "fetch, "),
+        (at("3\n"), 1, "30"),
+        (session, "requests.Session()".len(), "object()"),
+        (at("5\n") + 1, 0, "0"),
+        (at("requests\nimport time"), 1, "R"),
+    ];
+    assert_eq!(apply_edits(MODULE_TEXT.to_string(), &edits), [false, true, true, true, true, false]);
+    let mut text = MODULE_TEXT.to_string();
+    text.replace_range(session..session + "requests.Session()".len(), "object()");
+    let after = fresh(&text, catalog, &settings).1;
+    assert!(!after.findings.iter().any(|f| f.function.as_deref() == Some("fetch")), "{:?}", after.findings);
+}
+
+/// A module-level statement typed one character at a time on a new line after a module-level one:
+/// the states that parse (`x = re`, `x = requests.get(TIMEOUT)`) after one that parsed are analysed
+/// alone; the broken ones, the first after them and the statement's first character take the whole
+/// file. Each is equal to a fresh analysis.
+#[test]
+fn typing_a_module_level_statement() {
+    let typed = "x = requests.get(TIMEOUT)";
+    let mut at = MODULE_TEXT.find("session").unwrap() + "session = requests.Session()".len();
+    let mut edits = vec![(at, 0, "\n")];
+    at += 1;
+    for (i, ch) in typed.char_indices() {
+        edits.push((at + i, 0, &typed[i..i + ch.len_utf8()]));
+    }
+    for i in (0..typed.len()).rev() {
+        edits.push((at + i, 1, ""));
+    }
+    let local = apply_edits(MODULE_TEXT.to_string(), &edits).iter().filter(|&&l| l).count();
+    assert!(local > typed.len() / 3, "{local} of {} edits analysed alone", edits.len());
 }

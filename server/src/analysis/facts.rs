@@ -14,6 +14,8 @@ use tree_sitter::{Node, QueryCursor, Tree};
 
 use crate::syntax::{Captures, queries};
 
+mod module_edit;
+
 pub type ScopeId = usize;
 pub type BindingId = usize;
 

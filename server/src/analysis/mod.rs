@@ -289,7 +289,47 @@ pub enum NotLocal {
 /// and the rest of the file keeps its facts. The answer is what `analyze_tree` gives for the new text
 /// when `facts.broken` is empty, what `analyze_with_broken` gives otherwise (the tests compare them
 /// after every edit of their stress tests), as long as the rest of the file parsed without errors.
+///
+/// An edit of a module-level simple statement that no function path takes is spliced into the facts
+/// alone (`Facts::splice_module_statement`: no parse or extraction of the whole file), and the findings
+/// are recomputed from the facts; the whole file is parsed again only when the edit touches a
+/// definition, a class, an import or the module's structure.
 pub fn reanalyze_edit(
+    facts: &mut Facts,
+    old: &FileAnalysis,
+    text: &str,
+    edit: &LineEdit,
+    catalog: &Catalog,
+    settings: &Settings,
+) -> Result<FileAnalysis, NotLocal> {
+    match reanalyze_function_edit(facts, old, text, edit, catalog, settings) {
+        Err(why) => reanalyze_module_edit(facts, old, text, edit, catalog, settings).ok_or(why),
+        done => done,
+    }
+}
+
+/// An edit of one module-level statement (see `Facts::splice_module_statement`): its facts spliced,
+/// then the whole file's findings and summary computed from the facts (module-level code decides what
+/// names resolve to, which calls register routes, what the module exports). `None`, with the facts
+/// unchanged, when the edit is not such an edit.
+fn reanalyze_module_edit(
+    facts: &mut Facts,
+    old: &FileAnalysis,
+    text: &str,
+    edit: &LineEdit,
+    catalog: &Catalog,
+    settings: &Settings,
+) -> Option<FileAnalysis> {
+    let stmt = facts.splice_module_statement(text, (edit.start, edit.old_end, edit.new_end))?;
+    let old_stmt = stmt.start..(stmt.end as isize - (edit.new_end as isize - edit.old_end as isize)) as usize;
+    let mut whole = analyze_facts(text, facts, catalog, settings, true);
+    let resolved = std::mem::replace(&mut whole.cuts, kept_cuts(old, &old_stmt, edit));
+    merge_cuts(&mut whole.cuts, resolved);
+    Some(whole)
+}
+
+/// `reanalyze_edit` of an edit inside a function's body or after its last line.
+fn reanalyze_function_edit(
     facts: &mut Facts,
     old: &FileAnalysis,
     text: &str,

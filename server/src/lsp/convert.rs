@@ -40,14 +40,30 @@ fn severity(t: Tier) -> DiagnosticSeverity {
     }
 }
 
+/// A rule's documentation link, parsed once per rule rather than on every diagnostic of every publish
+/// (each keystroke converts all of a file's diagnostics).
 fn code_description(rule: crate::rules::Rule) -> Option<CodeDescription> {
-    doc_url(rule).parse::<Uri>().ok().map(|href| CodeDescription { href })
+    static LINKS: std::sync::OnceLock<HashMap<crate::rules::Rule, Option<CodeDescription>>> =
+        std::sync::OnceLock::new();
+    let links = LINKS.get_or_init(|| {
+        crate::rules::Rule::all()
+            .map(|rule| (rule, doc_url(rule).parse::<Uri>().ok().map(|href| CodeDescription { href })))
+            .collect()
+    });
+    match links.get(&rule) {
+        Some(link) => link.clone(),
+        None => doc_url(rule).parse::<Uri>().ok().map(|href| CodeDescription { href }),
+    }
+}
+
+/// The LSP range of bytes `r`.
+fn lsp_range(rope: &ropey::Rope, r: &std::ops::Range<usize>, enc: Encoding) -> Range {
+    Range { start: position(rope, r.start, enc), end: position(rope, r.end, enc) }
 }
 
 pub(super) fn finding_to_lsp(f: &Finding, rope: &ropey::Rope, enc: Encoding, version: i32) -> Diagnostic {
-    let range = Range { start: position(rope, f.range.start, enc), end: position(rope, f.range.end, enc) };
-    let call =
-        f.call_range.as_ref().map(|r| Range { start: position(rope, r.start, enc), end: position(rope, r.end, enc) });
+    let range = lsp_range(rope, &f.range, enc);
+    let call = f.call_range.as_ref().map(|r| lsp_range(rope, r, enc));
     let data = fix_data(f.rule, f.callee.as_deref(), &f.fix_kinds, call.filter(|c| *c != range), false, version);
     diagnostic(f.rule, f.tier, range, &f.message, None, data)
 }
@@ -85,17 +101,24 @@ pub(super) fn fix_data(
     chain: bool,
     version: i32,
 ) -> serde_json::Value {
-    let mut data = serde_json::json!({ "rule": rule.name(), "fixes": fixes, "version": version });
+    // Built as a map directly (the same JSON as `json!` and indexing by key, which serialized the whole
+    // value and looked each key up again).
+    let mut data = serde_json::Map::new();
+    data.insert("rule".into(), rule.name().into());
+    let fixes = fixes.iter().map(|f| serde_json::to_value(f).unwrap_or_default()).collect();
+    data.insert("fixes".into(), serde_json::Value::Array(fixes));
+    data.insert("version".into(), version.into());
     if let Some(callee) = callee {
-        data["callee"] = callee.into();
+        data.insert("callee".into(), callee.into());
     }
     if let Some(call) = call {
-        data["call"] = serde_json::json!(call);
+        let pos = |p: Position| serde_json::json!({ "line": p.line, "character": p.character });
+        data.insert("call".into(), serde_json::json!({ "start": pos(call.start), "end": pos(call.end) }));
     }
     if chain {
-        data["chain"] = true.into();
+        data.insert("chain".into(), true.into());
     }
-    data
+    serde_json::Value::Object(data)
 }
 
 fn loc_position(l: &crate::analysis::summary::Loc, enc: Encoding) -> Position {

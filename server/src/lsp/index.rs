@@ -28,14 +28,13 @@ impl State {
     pub(super) fn update_index(&self, path: PathBuf, analysis: Arc<FileAnalysis>) -> bool {
         self.stamp(&path);
         let old = self.index.insert(path.clone(), analysis.clone());
-        if old.as_ref().is_some_and(|o| o.summary == analysis.summary) {
-            return false;
-        }
         let mut guard = self.linked.lock().expect("linked lock");
         if old.is_some()
             && let Some(linked) = guard.as_mut()
             && let Some(i) = linked.project.file_index(&path)
         {
+            // One walk of the summaries: an equal summary has the same shape too. (Comparing them whole
+            // first, positions included, walked them once more on every keystroke.)
             if linked.project.replace_same_shape(i, analysis.clone()) {
                 return false;
             }
@@ -43,9 +42,12 @@ impl State {
             // this file's calls and recompute the chains, without building the project again.
             let settings = &self.config().settings;
             let Linked { project, links } = linked;
-            if project.replace_same_names(i, analysis, links, settings) {
+            if project.replace_same_names(i, analysis.clone(), links, settings) {
                 return true;
             }
+        }
+        if old.is_some_and(|o| o.summary == analysis.summary) {
+            return false;
         }
         *guard = None;
         true

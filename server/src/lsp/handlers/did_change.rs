@@ -1,5 +1,6 @@
-//! `textDocument/didChange`: the edits applied to the document, then an edit inside a function or a
-//! comment analysed at once, anything else scheduled as a whole-file analysis.
+//! `textDocument/didChange`: the edits applied to the document, then an edit inside a function, of one
+//! module-level statement or in a comment analysed at once, anything else scheduled as a whole-file
+//! analysis.
 
 use std::sync::Arc;
 
@@ -27,7 +28,8 @@ pub(in crate::lsp) async fn did_change(backend: &Backend, params: DidChangeTextD
         doc.version = version;
         match applied {
             Applied::Edit(edit) => {
-                // One edit: analysed with its function alone when it is inside one (sub-millisecond).
+                // One edit: analysed with its function alone when it is inside one (sub-millisecond), or
+                // as one module-level statement spliced into the facts.
                 if let Some(a) = backend.state.analyse_edit(&mut doc, &uri, &edit) {
                     doc.analysed_now(a);
                     drop(doc);

@@ -1,0 +1,143 @@
+//! An edit of one module-level simple statement (`TIMEOUT = 5`, `session = requests.Session()`,
+//! `app.add_route(...)`), spliced into the facts without parsing or extracting the whole file: the
+//! code between the scopes around the edit is parsed alone, the facts of the one statement holding the
+//! edit are replaced, and everything after it moves (`analysis::reanalyze_edit` then recomputes the
+//! findings from the facts).
+
+use std::ops::Range;
+
+use tree_sitter::Node;
+
+use super::{BindingKind, Facts, ScopeKind, Shift, collect, facts_stay_inside, queries};
+
+impl Facts {
+    /// Replaces the facts of the module-level simple statement that holds an edit (`start..old_end`
+    /// became `start..new_end` in `text`, the new text), when only they can have changed:
+    ///
+    /// - the edit is in module-level code, not inside or on the lines of any scope (function, class,
+    ///   lambda), and after the first byte of its statement;
+    /// - the lines between the scopes around it (the nearest scope that ends before it, the nearest one
+    ///   that starts after it, decorators included) parse alone without errors, every statement there
+    ///   at column 0, so that they parse the same in the whole file: a column-0 line ends every block
+    ///   above it, and the next scope's line starts at column 0 or makes that parse fail;
+    /// - after a scope, the first line of code there starts before the edit (the scope's end is then
+    ///   decided by text the edit did not touch);
+    /// - the statement holds no scope, import, `await`, `yield`, `global` or attribute assignment, and
+    ///   neither did the text it replaced: names other code resolves change only through bindings,
+    ///   which are replaced here, and through imports and definitions, which take the whole file.
+    ///
+    /// Returns the statement's range in the new text; `None`, with the facts unchanged, otherwise.
+    pub fn splice_module_statement(&mut self, text: &str, edit: (usize, usize, usize)) -> Option<Range<usize>> {
+        let (start, old_end, new_end) = edit;
+        let by = new_end as isize - old_end as isize;
+        let module = self.scopes.first()?;
+        if module.kind != ScopeKind::Module
+            || module.has_await
+            || module.has_yield
+            || module.has_global
+            || !module.star_imports.is_empty()
+        {
+            return None;
+        }
+        // The scopes around the edit (in the old text's positions).
+        let mut prev_end: Option<usize> = None;
+        let mut next_start: Option<usize> = None;
+        for s in &self.scopes[1..] {
+            let first =
+                s.decorators.iter().map(|d| d.expr.range.start.saturating_sub(1)).fold(s.range.start, usize::min);
+            if s.range.end <= start {
+                prev_end = Some(prev_end.map_or(s.range.end, |e| e.max(s.range.end)));
+            } else if first >= old_end {
+                next_start = Some(next_start.map_or(first, |n| n.min(first)));
+            } else {
+                return None;
+            }
+        }
+        let bytes = text.as_bytes();
+        let line_start = |at: usize| bytes[..at].iter().rposition(|&b| b == b'\n' || b == b'\r').map_or(0, |i| i + 1);
+        // From the line after the previous scope's last line (text before `start` did not change).
+        let from = match prev_end {
+            None => 0,
+            Some(end) => end + bytes[end..start].iter().position(|&b| b == b'\n' || b == b'\r')? + 1,
+        };
+        // To the start of the next scope's first line (in the new text).
+        let to = match next_start {
+            None => text.len(),
+            Some(n) => line_start((n as isize + by) as usize),
+        };
+        if from > start || to < new_end || (next_start.is_some() && to <= new_end) {
+            return None;
+        }
+        if prev_end.is_some() {
+            // The first line of code after the scope starts before the edit, at column 0.
+            let mut at = from;
+            loop {
+                let end = bytes[at..].iter().position(|&b| b == b'\n' || b == b'\r').map_or(text.len(), |i| at + i);
+                let line = &bytes[at..end];
+                let body = line.iter().position(|&b| b != b' ' && b != b'\t' && b != b'\x0c');
+                match body {
+                    Some(i) if line[i] != b'#' => {
+                        if i != 0 || at >= start {
+                            return None;
+                        }
+                        break;
+                    }
+                    _ if end >= start => return None,
+                    _ => at = end + 1,
+                }
+            }
+        }
+        let tree = crate::syntax::parse_range(text, from..to, None)?;
+        let root = tree.root_node();
+        if root.has_error() {
+            return None;
+        }
+        let mut c = root.walk();
+        let mut stmt: Option<Node<'_>> = None;
+        for n in root.named_children(&mut c) {
+            if n.kind() == "comment" {
+                continue;
+            }
+            if n.start_position().column != 0 {
+                return None;
+            }
+            if n.start_byte() < start && new_end <= n.end_byte() {
+                stmt = Some(n);
+            }
+        }
+        let stmt = stmt?;
+        let simple = matches!(
+            stmt.kind(),
+            "expression_statement" | "delete_statement" | "raise_statement" | "assert_statement" | "pass_statement"
+        );
+        if !simple || !facts_stay_inside(stmt) {
+            return None;
+        }
+        // The statement's extent in the old text: its text before the edit did not change, and what
+        // follows the edit only moved.
+        let (s_start, s_end) = (stmt.start_byte(), stmt.end_byte());
+        let old_s_end = (s_end as isize - by) as usize;
+        if old_s_end < old_end {
+            return None;
+        }
+        // Nothing the statement replaced was a scope or an import.
+        if self.scopes[1..].iter().any(|s| s.range.start < old_s_end && s_start < s.range.end) {
+            return None;
+        }
+        let in_old = |pos: usize| s_start < pos && pos <= old_s_end;
+        let imported = self.scopes[0].bindings.values().flatten().any(|&id| {
+            let b = &self.bindings[id];
+            in_old(b.pos) && matches!(b.kind, BindingKind::Import(_))
+        });
+        if imported || self.scopes[0].self_attrs.values().flatten().any(|&id| in_old(self.bindings[id].pos)) {
+            return None;
+        }
+        let d = Shift { from: old_end, by, scopes_from: usize::MAX, scopes_by: 0 };
+        self.unbind(0, in_old);
+        let q = queries();
+        let raw = collect(text, root, Some(s_start..s_end), &q.facts, &q.captures);
+        let first = self.scopes.len();
+        self.rebuild(self.items_starting_in(s_start..old_s_end), &d, text, raw, first, Some((0, Vec::new())));
+        Some(s_start..s_end)
+    }
+}
