@@ -63,13 +63,16 @@ fn diff_shows_the_fixes_and_writes_nothing() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("would apply 1 fix in 1 file"));
     assert_eq!(read(dir.path(), "app/main.py"), MAIN, "--diff writes nothing");
 
+    // Unsafe fixes: the chain is made async, its module-level session an `httpx.AsyncClient`.
     let out = loopsafe(dir.path(), &["check", "app", "--diff", "--unsafe-fixes", "--no-cache"]);
     let diff = String::from_utf8(out.stdout).unwrap();
+    assert!(diff.contains("-    return sign_op1(request_id)\n+    return await sign_op1(request_id)\n"), "{diff}");
     assert!(
-        diff.contains("-    return sign_op1(request_id)\n+    return await run_in_threadpool(sign_op1, request_id)\n"),
+        diff.contains(
+            "-session = requests.Session()\n+session = httpx.AsyncClient(follow_redirects=True, timeout=None)\n"
+        ),
         "{diff}"
     );
-    assert!(diff.contains("+from fastapi.concurrency import run_in_threadpool\n"), "{diff}");
 
     // `--unsafe-fixes` without --fix or --diff changes nothing (as ruff's): it reports, in any format.
     for format in ["text", "json"] {
@@ -92,11 +95,15 @@ fn fix_then_unsafe_fixes_converge_to_nothing_left() {
     assert!(text.contains("LS101") && !text.contains("LS102"), "{text}");
     assert!(read(dir.path(), "app/main.py").contains("    await asyncio.sleep(1)\n"));
 
-    // Unsafe fixes too: the chain's call is offloaded; nothing is left.
+    // Unsafe fixes too: the chain is made async (its session an `httpx.AsyncClient`); nothing is left.
     let out = loopsafe(dir.path(), &["check", "app", "--fix", "--unsafe-fixes", "--no-cache"]);
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
     let fixed = read(dir.path(), "app/main.py");
-    assert!(fixed.contains("return await run_in_threadpool(sign_op1, request_id)"), "{fixed}");
+    assert!(fixed.contains("return await sign_op1(request_id)"), "{fixed}");
+    assert_eq!(
+        read(dir.path(), "app/signing.py"),
+        "import httpx\n\nsession = httpx.AsyncClient(follow_redirects=True, timeout=None)\n\n\nasync def sign_op1(request_id):\n    return (await session.post(\"https://signer.example.com/sign\", json={\"id\": request_id})).text\n"
+    );
     let compiled = Command::new("python3")
         .args(["-c", "import sys; compile(sys.stdin.read(), 'main.py', 'exec')"])
         .stdin(std::process::Stdio::piped())
@@ -275,4 +282,48 @@ fn the_files_of_a_chain_made_async_are_written_all_or_none() {
     assert_eq!(read(dir.path(), "app/main.py"), ROUTES);
     assert_eq!(read(dir.path(), "app/signing.py"), CHAIN_SIGNING);
     assert!(warnings.iter().any(|w| w.contains("none of")), "{warnings:?}");
+}
+
+/// The seed example as shipped (`examples/slow_api`): its chain ends in a request on a
+/// module-level `requests.Session()`, which becomes a module-level `httpx.AsyncClient`; with a sync
+/// function also using the session, the conversion is refused and the helper offloaded instead.
+#[test]
+fn the_seed_example_chain_is_made_async_with_a_module_level_async_client() {
+    let example = common::repo_root().join("examples/slow_api");
+    for refused in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        for rel in ["pyproject.toml", "slow_api/__init__.py", "slow_api/main.py", "slow_api/signing.py"] {
+            write(dir.path(), rel, read(&example, rel));
+        }
+        let signing = read(dir.path(), "slow_api/signing.py");
+        if refused {
+            let extra = "\n\ndef warm_up() -> None:\n    _session.head(SIGNER_URL)\n";
+            write(dir.path(), "slow_api/signing.py", format!("{signing}{extra}"));
+        }
+        let out = loopsafe(dir.path(), &["check", ".", "--fix", "--unsafe-fixes", "--no-cache"]);
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(out.status.code().is_some_and(|c| c <= 1), "{err}");
+        let (main, fixed) = (read(dir.path(), "slow_api/main.py"), read(dir.path(), "slow_api/signing.py"));
+        if refused {
+            assert!(main.contains("await run_in_threadpool(sign_op1, request_id)"), "{main}");
+            assert!(fixed.contains("_session = requests.Session()") && !fixed.contains("async def"), "{fixed}");
+            continue;
+        }
+        assert!(main.contains("return await sign_op1(request_id)"), "{main}");
+        assert_eq!(
+            fixed,
+            signing
+                .replace("import requests", "import httpx")
+                .replace("requests.Session()", "httpx.AsyncClient(follow_redirects=True, timeout=None)")
+                .replace("def internal_signing_op", "async def internal_signing_op")
+                .replace("def sign_op1", "async def sign_op1")
+                .replace("= _session.request(", "= await _session.request(")
+                .replace("return internal_signing_op(", "return await internal_signing_op(")
+        );
+        let compiled =
+            Command::new("python3").args(["-m", "py_compile", "slow_api/signing.py"]).current_dir(dir.path()).status();
+        assert!(compiled.map(|s| s.success()).unwrap_or(true), "the converted module compiles");
+        let out = loopsafe(dir.path(), &["check", ".", "--fix", "--unsafe-fixes", "--no-cache"]);
+        assert!(String::from_utf8_lossy(&out.stderr).contains("applied 0 fixes in 0 files"), "converged");
+    }
 }

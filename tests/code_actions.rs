@@ -615,4 +615,33 @@ async fn a_selection_of_statements_moves_to_a_thread_or_is_refused_with_the_reas
     let acts =
         actions_for(&mut c, &u, (at(text, "# a comment", 0, 0), at(text, "# a comment", 0, 11)), &[], None).await;
     assert!(!acts.iter().any(|a| a["title"].as_str().unwrap().starts_with("Extract")), "{:?}", titles(&acts));
+/// The seed example: the chain ends in a request on a module-level `requests.Session()`. The
+/// session becomes a module-level `httpx.AsyncClient` (its headers kept), the chain async, its call
+/// site awaited, in one WorkspaceEdit.
+#[tokio::test]
+async fn a_chain_ending_on_a_module_level_session_is_made_async_with_an_async_client() {
+    let main = "from fastapi import FastAPI\n\nfrom .signing import sign_op1\n\napp = FastAPI()\n\n\n@app.get(\"/sign/{request_id}\")\nasync def sign(request_id: str):\n    return sign_op1(request_id)\n";
+    let signing = "import requests\n\n_session = requests.Session()\n_session.headers[\"User-Agent\"] = \"signer\"\n\n\ndef internal_signing_op(payload):\n    response = _session.request(\"POST\", \"http://127.0.0.1:9000/sign\", json=payload, timeout=30)\n    return response.json()\n\n\ndef sign_op1(request_id):\n    return internal_signing_op({\"id\": request_id})\n";
+    let dir = workspace(&[("app/__init__.py", ""), ("app/main.py", main), ("app/signing.py", signing)]);
+    std::fs::write(dir.path().join("requirements.txt"), "fastapi\nrequests\nhttpx\n").unwrap();
+    let caps: Value = serde_json::from_str(CAPS).unwrap();
+    let (mut c, _) = Client::start(caps, Some(dir.path())).await;
+    let u = uri(&dir.path().join("app/main.py"));
+    c.open(&u, main).await;
+    let diags = c.diagnostics_until(&u, |d| d.iter().any(|d| d["data"]["chain"] == true)).await;
+    let chain: Vec<Value> = diags.iter().filter(|d| d["data"]["chain"] == true).take(1).cloned().collect();
+    let acts = actions(&mut c, &u, &chain, None).await;
+    let fix = acts
+        .iter()
+        .find(|a| a["title"].as_str().unwrap().starts_with("Make sign_op1, internal_signing_op async"))
+        .unwrap_or_else(|| panic!("{:?}", titles(&acts)));
+    assert!(fix.get("disabled").is_none(), "{fix}");
+    assert!(fix["title"].as_str().unwrap().contains("module-level httpx.AsyncClient"), "{}", fix["title"]);
+    let edit = &fix["edit"];
+    assert_eq!(apply_edits(main, &edits_for(edit, &u)), main.replace("return sign_op1(", "return await sign_op1("));
+    let su = uri(&dir.path().join("app/signing.py"));
+    assert_eq!(
+        apply_edits(signing, &edits_for(edit, &su)),
+        "import httpx\n\n_session = httpx.AsyncClient(follow_redirects=True, timeout=None)\n_session.headers[\"User-Agent\"] = \"signer\"\n\n\nasync def internal_signing_op(payload):\n    response = await _session.request(\"POST\", \"http://127.0.0.1:9000/sign\", json=payload, timeout=30)\n    return response.json()\n\n\nasync def sign_op1(request_id):\n    return await internal_signing_op({\"id\": request_id})\n"
+    );
 }

@@ -1,12 +1,14 @@
 """Drives the example app (examples/slow_api) served by uvicorn and measures whether slow requests stall it.
 
     drive.py wait URL [--timeout S]              wait until URL answers 200
-    drive.py measure before|after --app URL --signer URL [--slow S] [--n N]
+    drive.py measure before|after --app URL --signer URL [--slow S] [--n N] [--wide W]
 
 `before`: the unfixed app. A `/healthcheck` sent while one slow request is in flight must wait for it,
 and N slow requests sent at once must be served one after the other.
 `after`: the app fixed by `loopsafe check --fix --unsafe-fixes`. The `/healthcheck` must answer at once
-while slow requests are in flight, and N slow requests sent at once must take about one slow call.
+while slow requests are in flight, and N slow requests sent at once must take about one slow call;
+with --wide W, of W requests to /sign at once more than anyio's 40 worker threads reach the slow
+server together, which only a chain made async (not offloaded to threads) does.
 
 Runs with the virtualenv's Python (needs httpx). Prints every figure; exits 1 if any check fails.
 """
@@ -150,6 +152,35 @@ async def mixed_load(client, app, signer, slow, n, checks: Checks) -> None:
     )
 
 
+# The worker threads anyio lends to `run_in_threadpool` / `to_thread.run_sync` (its default limiter).
+THREADS = 40
+
+
+async def wide_burst(client, app, signer, slow, wide, checks: Checks) -> None:
+    """After the fix: more /sign requests at once than the 40 worker threads anyio lends to
+    `run_in_threadpool` / `to_thread`. Offloaded, at most 40 reach the slow server together; made async
+    (the chain's functions coroutines, the session an `httpx.AsyncClient`), more do."""
+    # Slow calls long enough (4 s) that on a loaded machine every request can reach the slow server
+    # before the first ones are answered.
+    (await client.post(f"{signer}/delay", json={"seconds": 4.0})).raise_for_status()
+    await reset(client, signer)
+    start = time.monotonic()
+    try:
+        results = await asyncio.gather(*(timed_get(client, app + f"/sign/w{i}") for i in range(wide)))
+    finally:
+        (await client.post(f"{signer}/delay", json={"seconds": slow})).raise_for_status()
+    total = time.monotonic() - start
+    statuses = sorted({r.status_code for _, _, r in results})
+    checks.check(statuses == [200], f"after /sign x{wide}: statuses {statuses}")
+    seen = await max_in_flight(client, signer)
+    # Offloaded, never more than 40 at once, however long the calls.
+    checks.check(
+        seen > THREADS,
+        f"after /sign x{wide}: the slow server saw {seen} at once, {total:.2f} s in all (more than the "
+        f"{THREADS} threads an offload would run them in: the chain runs on the loop)",
+    )
+
+
 async def measure(args) -> int:
     checks = Checks()
     limits = httpx.Limits(max_connections=200, max_keepalive_connections=50)
@@ -160,6 +191,8 @@ async def measure(args) -> int:
             await burst(client, args.app, args.signer, route, calls_signer, args.slow, args.n, args.mode, checks)
         if args.mode == "after":
             await mixed_load(client, args.app, args.signer, args.slow, args.n, checks)
+            if args.wide:
+                await wide_burst(client, args.app, args.signer, args.slow, args.wide, checks)
     if checks.failed:
         print(f"{len(checks.failed)} check(s) failed {args.mode} the fix", file=sys.stderr)
         return 1
@@ -192,6 +225,7 @@ def main() -> int:
     m.add_argument("--signer", required=True)
     m.add_argument("--slow", type=float, default=1.5)
     m.add_argument("--n", type=int, default=5)
+    m.add_argument("--wide", type=int, default=0, help="after: a burst of this many /sign requests (0: none)")
     args = parser.parse_args()
     return asyncio.run(wait(args) if args.command == "wait" else measure(args))
 

@@ -8,7 +8,9 @@
 #   2. A copy of the app is fixed with `loopsafe check --fix --unsafe-fixes`; the fixed copy compiles,
 #      a second --fix changes nothing, and `loopsafe check` on it reports nothing (exit 0).
 #   3. AFTER: the fixed copy is served the same way; /healthcheck answers at once while slow requests are
-#      in flight, and N slow requests take about one slow call.
+#      in flight, and N slow requests take about one slow call. The /sign chain is made async (its
+#      functions coroutines, its module-level session an httpx.AsyncClient): of W=60 requests to it at
+#      once, more than the 40 threads an offload would lend them reach the slow server together.
 #
 # Needs python3 (3.9+; python3-venv is installed with apt-get when missing and running as root), network
 # access to PyPI (the packages are pinned in tests/e2e/requirements.txt), and a loopsafe binary (default
@@ -16,6 +18,7 @@
 #   LOOPSAFE_BIN           the loopsafe binary to test
 #   LOOPSAFE_E2E_VENV      a virtualenv directory to create or reuse (default: a fresh one in the temp dir)
 #   LOOPSAFE_E2E_SLOW      seconds one slow call takes (default 1.5); LOOPSAFE_E2E_N requests per burst (5)
+#   LOOPSAFE_E2E_WIDE      /sign requests in the wide burst after the fix (60; 0: none)
 #   LOOPSAFE_E2E_KEEP=1    keep the temp dir (apps, logs) even when the test passes
 #   LOOPSAFE_E2E_FIXED_APP a hand-fixed copy of examples/slow_api to use instead of running --fix. For
 #                          testing this harness only: a run with it proves nothing about loopsafe.
@@ -29,6 +32,7 @@ loopsafe=${LOOPSAFE_BIN:-$repo/target/release/loopsafe}
 python=${PYTHON:-python3}
 slow=${LOOPSAFE_E2E_SLOW:-1.5}
 n=${LOOPSAFE_E2E_N:-5}
+wide=${LOOPSAFE_E2E_WIDE:-60}
 fixed_app=${LOOPSAFE_E2E_FIXED_APP:-}
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/loopsafe-e2e.XXXXXX")
@@ -167,6 +171,18 @@ for p in sorted(pathlib.Path(sys.argv[1]).rglob("*.py")):
 print("the fixed app compiles")
 PY
 
+if [ -z "$fixed_app" ]; then
+    # The chain route -> sign_op1 -> internal_signing_op -> _session.request is made async (issue 15),
+    # not offloaded: its functions are coroutines, awaited, and the module-level session an AsyncClient.
+    for expected in "slow_api/signing.py:_session = httpx.AsyncClient(" \
+        "slow_api/signing.py:async def sign_op1(" "slow_api/signing.py:async def internal_signing_op(" \
+        "slow_api/signing.py:= await _session.request(" "slow_api/main.py:return await sign_op1(request_id)"; do
+        grep -qF -- "${expected#*:}" "$work/after/${expected%%:*}" || fail "the fixed app lacks '${expected#*:}' in ${expected%%:*}"
+    done
+    ! grep -q "run_in_threadpool(sign_op1" "$work/after/slow_api/main.py" || fail "sign_op1 was offloaded, not made async"
+    echo "the chain is made async: sign_op1 and internal_signing_op are coroutines on an httpx.AsyncClient"
+fi
+
 step "AFTER: loopsafe check on the fixed copy"
 findings "$work/after" "$work/after.findings"
 [ "$check_status" -eq 0 ] || fail "loopsafe check on the fixed app exited $check_status, expected 0 (no findings)"
@@ -182,7 +198,7 @@ fi
 
 step "AFTER: serve the fixed copy and measure"
 start_app "$work/after" app-after
-"$venv/bin/python" "$here/drive.py" measure after --app "$app" --signer "$signer" --slow "$slow" --n "$n" |
+"$venv/bin/python" "$here/drive.py" measure after --app "$app" --signer "$signer" --slow "$slow" --n "$n" --wide "$([ -z "$fixed_app" ] && echo "$wide" || echo 0)" |
     tee "$logs/measure-after.out"
 stop "$app_pid"
 

@@ -1,7 +1,8 @@
 """The slow external API the example app calls, on loopback: every answer takes `--delay` seconds.
 
 It serves many requests at once (one thread each), so any serialisation measured by the test comes from
-the app, not from here. `GET /stats` tells how many requests were in flight at most since `POST /reset`.
+the app, not from here. `GET /stats` tells how many requests were in flight at most since `POST /reset`;
+`POST /delay` with `{"seconds": S}` changes how long a slow call takes.
 Standard library only. Writes its port to `--port-file` once it listens (port 0 = any free port).
 """
 
@@ -58,6 +59,10 @@ class Handler(BaseHTTPRequestHandler):
             with lock:
                 state.update(in_flight=0, max_in_flight=0, served=0)
             self._send(dict(state))
+        elif self.path == "/delay":
+            # `{"seconds": S}`: every slow call from now on takes S seconds (`--delay` until then).
+            Handler.delay = float(payload["seconds"])
+            self._send({"delay": Handler.delay})
         else:
             self.send_error(404)
 

@@ -18,7 +18,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use tree_sitter::Node;
 
 use super::kinds::{self, MAX_NODES, await_allowed, awaited};
-use super::{Applicability, Edit, FileContext, Fix, FixId, Fixes, Refusal, Target};
+use super::{Applicability, Edit, FileContext, Fix, FixId, Fixes, Refusal, Target, httpx};
 
 /// How many functions the search for the chain visits.
 const MAX_FUNCTIONS: usize = 256;
@@ -35,9 +35,6 @@ pub(super) fn make_async(ctx: &FileContext<'_>, t: &Target, call: Node<'_>, out:
         out.refused.push(Refusal { id: FixId::MakeAsync, title: title.clone(), reason })
     };
     let defs = module_functions(ctx);
-    let Some(end_spelling) = ctx.imports.spelling(callee) else {
-        return refuse(out, format!("`{callee}` is not called by its imported name in this module"));
-    };
     // Breadth first from the called function to the first one that makes the blocking call.
     let mut parent: HashMap<&str, &str> = HashMap::new();
     let mut queue = VecDeque::from([first]);
@@ -50,11 +47,7 @@ pub(super) fn make_async(ctx: &FileContext<'_>, t: &Target, call: Node<'_>, out:
         let Some(def) = defs.get(name) else { continue };
         let Some(body) = def.child_by_field_name("body") else { continue };
         let calls = calls_in(ctx, body);
-        let ends: Vec<Node<'_>> = calls
-            .iter()
-            .filter(|c| c.child_by_field_name("function").is_some_and(|f| ctx.node_text(f) == end_spelling))
-            .copied()
-            .collect();
+        let ends = ends_among(ctx, &calls, callee);
         if !ends.is_empty() {
             end = Some((name, ends));
             break;
@@ -148,14 +141,41 @@ pub(super) fn rewrite_ends(
     let ctx2 = FileContext::new(&new_text, &tree, ctx.catalog, ctx.options);
     let mut counterpart = None;
     let mut end_edits = Vec::new();
+    let mut sessions = Vec::new();
     for end in ends {
         let line = end.start_position().row + 1;
         let range = forward(edits, end.byte_range())
             .ok_or_else(|| format!("the call at line {line} shares its statement with a call to the chain"))?;
+        // A request on a module-level session: the session itself is rewritten, with every request on it.
+        if let Some(s) = ctx2.call_node(&range).and_then(|c| httpx::session_call(&ctx2, c, callee)) {
+            if !sessions.contains(&s.stmt.id()) {
+                sessions.push(s.stmt.id());
+                let fix =
+                    httpx::module_session_fix(&ctx2, &s).map_err(|why| format!("the call at line {line}: {why}"))?;
+                for e in &fix.edits {
+                    let range = backward(edits, e.range.clone()).ok_or_else(|| {
+                        format!("the call at line {line} shares its statement with a call to the chain")
+                    })?;
+                    end_edits.push(Edit { range, text: e.text.clone() });
+                }
+                counterpart.get_or_insert_with(|| (fix.title.clone(), fix.id));
+            }
+            continue;
+        }
+        // `open(p).read()`: the fixes asked are those of the inner call, which rewrite the pair.
+        let (range, end_callee) = match made_by(ctx, *end, callee) {
+            Some((inner, c)) => (
+                forward(edits, inner.byte_range())
+                    .ok_or_else(|| format!("the call at line {line} shares its statement with a call to the chain"))?,
+                c,
+            ),
+            None => (range, callee.to_string()),
+        };
         // A chain finding carries the fixes of the call to the helper: the end's are the catalog's.
-        let entry = ctx.catalog.blocking(callee).or_else(|| ctx.catalog.blocking(&format!("builtins.{callee}")));
+        let entry =
+            ctx.catalog.blocking(&end_callee).or_else(|| ctx.catalog.blocking(&format!("builtins.{end_callee}")));
         let kinds = entry.map(|e| e.fixes.clone()).unwrap_or_default();
-        let t2 = Target { range, chain: false, kinds, ..t.clone() };
+        let t2 = Target { range, chain: false, kinds, callee: Some(end_callee), ..t.clone() };
         let fixes = ctx2.fixes(&t2);
         let Some(fix) = COUNTERPARTS.iter().find_map(|id| fixes.fixes.iter().find(|f| f.id == *id)) else {
             let why = fixes.refused.iter().find(|r| COUNTERPARTS.contains(&r.id)).map_or_else(
@@ -213,6 +233,38 @@ pub(super) fn module_functions<'t>(ctx: &FileContext<'t>) -> HashMap<&'t str, No
         }
     }
     out
+}
+
+/// The calls among `calls` (of `ctx`'s file) that make the blocking call `callee` at the end of a
+/// chain: by its imported name (`requests.get(...)`), or as a request on a module-level session of the
+/// callee's class (`_session.request(...)` for `requests.Session.request`, after
+/// `_session = requests.Session()` at the top of the module).
+pub(super) fn ends_among<'t>(ctx: &FileContext<'t>, calls: &[Node<'t>], callee: &str) -> Vec<Node<'t>> {
+    let spelling = ctx.imports.spelling(callee);
+    calls
+        .iter()
+        .filter(|c| {
+            c.child_by_field_name("function").is_some_and(|f| spelling.as_deref() == Some(ctx.node_text(f)))
+                || httpx::session_call(ctx, **c, callee).is_some()
+                || made_by(ctx, **c, callee).is_some()
+        })
+        .copied()
+        .collect()
+}
+
+/// For an end that is a method on what a call returns (`open(p).read()` for `io.TextIOWrapper.read`,
+/// the catalog's `[returns]` typing `open`'s result): that inner call, and its callee as findings name it
+/// (`open`). Its fixes are the ones that rewrite the pair (`await anyio.Path(p).read_text()`).
+fn made_by<'t>(ctx: &FileContext<'t>, call: Node<'t>, callee: &str) -> Option<(Node<'t>, String)> {
+    let func = call.child_by_field_name("function").filter(|f| f.kind() == "attribute")?;
+    let inner = func.child_by_field_name("object").filter(|o| o.kind() == "call")?;
+    let (class, method) = callee.rsplit_once('.')?;
+    if ctx.node_text(func.child_by_field_name("attribute")?) != method {
+        return None;
+    }
+    let spelled = ctx.node_text(inner.child_by_field_name("function")?);
+    let q = ctx.catalog.canonical(&ctx.imports.qualified(spelled).unwrap_or_else(|| format!("builtins.{spelled}")));
+    (ctx.catalog.returns(&q) == Some(class)).then(|| (inner, q.strip_prefix("builtins.").unwrap_or(&q).to_string()))
 }
 
 /// The calls in a function body, not in nested functions or classes.
@@ -367,6 +419,16 @@ mod tests {
         assert_eq!(
             make_async_for(text, "step()", "time.sleep").unwrap(),
             "import asyncio\n\n\nasync def pause():\n    await asyncio.sleep(1)\n\n\nasync def step():\n    await pause()\n    return 1\n\n\nasync def main():\n    return await step()\n"
+        );
+    }
+
+    #[test]
+    fn a_whole_file_read_chain_becomes_async_with_anyio() {
+        let text =
+            "import anyio\n\n\ndef load(p):\n    return open(p).read()\n\n\nasync def main(p):\n    return load(p)\n";
+        assert_eq!(
+            make_async_for(text, "load(p)\n", "io.TextIOWrapper.read").unwrap(),
+            "import anyio\n\n\nasync def load(p):\n    return await anyio.Path(p).read_text()\n\n\nasync def main(p):\n    return await load(p)\n"
         );
     }
 

@@ -424,3 +424,217 @@ fn client_name_in(ctx: &FileContext<'_>, def: Node<'_>) -> String {
         .find(|n| !used(n))
         .map_or_else(|| "loopsafe_client".to_string(), |n| (*n).to_string())
 }
+
+// ------------------------------------------------------------------------------ module-level session
+
+/// A module-level `name = requests.Session()` (a constructor the catalog says returns `class`), the only
+/// statement at the top of the module that binds `name`.
+pub(super) struct ModuleSession<'t> {
+    /// The `name = ...` statement.
+    pub(super) stmt: Node<'t>,
+    ctor: Node<'t>,
+    /// The name it binds (the identifier on the left).
+    left: Node<'t>,
+    pub(super) name: String,
+    class: String,
+}
+
+/// The module-level session bound to `name` at the top of `ctx`'s file, if there is exactly one binding
+/// and it is a constructor call the catalog types (`[returns]`).
+fn module_session<'t>(ctx: &FileContext<'t>, name: &str) -> Option<ModuleSession<'t>> {
+    let root = ctx.tree.root_node();
+    let mut c = root.walk();
+    let mut found = None;
+    for stmt in root.named_children(&mut c) {
+        let Some(a) = stmt.named_child(0).filter(|a| stmt.kind() == "expression_statement" && a.kind() == "assignment")
+        else {
+            continue;
+        };
+        let Some(left) = a.child_by_field_name("left").filter(|l| l.kind() == "identifier") else { continue };
+        if ctx.node_text(left) != name {
+            continue;
+        }
+        if found.is_some() {
+            return None;
+        }
+        let ctor = a.child_by_field_name("right").filter(|r| r.kind() == "call")?;
+        let q = ctx.imports.qualified(ctx.node_text(ctor.child_by_field_name("function")?))?;
+        let class = ctx.catalog.returns(&ctx.catalog.canonical(&q))?.to_string();
+        found = Some(ModuleSession { stmt, ctor, left, name: name.to_string(), class });
+    }
+    found
+}
+
+/// The module-level session a call `name.method(...)` is made on, when it makes the blocking call
+/// `callee` (`requests.Session.request` for `_session.request(...)` on `_session = requests.Session()`).
+pub(super) fn session_call<'t>(ctx: &FileContext<'t>, call: Node<'t>, callee: &str) -> Option<ModuleSession<'t>> {
+    let func = call.child_by_field_name("function").filter(|f| f.kind() == "attribute")?;
+    let object = func.child_by_field_name("object").filter(|o| o.kind() == "identifier")?;
+    let method = ctx.node_text(func.child_by_field_name("attribute")?);
+    let (class, wanted) = callee.rsplit_once('.')?;
+    if method != wanted {
+        return None;
+    }
+    module_session(ctx, ctx.node_text(object)).filter(|s| s.class == class)
+}
+
+/// What of a session httpx's `AsyncClient` has with the same use: kept as they are, in any function or
+/// at module level (`_session.headers.update(...)`, `_session.auth = (user, password)`).
+const KEPT_SETTINGS: &[&str] = &["headers", "cookies", "auth", "params"];
+/// What httpx takes only when the client is created: a constant set at module level moves there.
+const CONSTRUCTOR_SETTINGS: &[&str] = &["verify", "cert", "trust_env", "max_redirects"];
+const SESSION_UNSUPPORTED: &[(&str, &str)] = &[
+    ("mount", "httpx mounts transports with `mounts=` on the client, not requests adapters"),
+    ("adapters", "httpx mounts transports with `mounts=` on the client, not requests adapters"),
+    ("close", "an `httpx.AsyncClient` is closed with `await client.aclose()`, from async code"),
+    ("send", "`send` takes a prepared `requests` request, which httpx does not build"),
+    ("prepare_request", "httpx builds requests with `client.build_request(...)`, with other arguments"),
+];
+
+/// The requests on a module-level session as a chain made async leaves them: the session becomes one
+/// module-level `httpx.AsyncClient` (with requests' defaults: redirects followed, no timeout), a
+/// constant `verify`/`cert`/`trust_env`/`max_redirects` set on it at module level moves into the
+/// constructor, headers, cookies, auth and params set on it stay, and every request on it is awaited
+/// with httpx's arguments. `ctx` is the file with the chain's functions already `async def`: a request
+/// on it in a sync function (which nothing converts), a use of it as a value, or a setting httpx lacks
+/// refuses it, naming the line.
+pub(super) fn module_session_fix(ctx: &FileContext<'_>, s: &ModuleSession<'_>) -> Result<Fix, String> {
+    let name = s.name.as_str();
+    if !s.class.starts_with("requests.") {
+        return Err(format!("a module-level `{}` has no rewrite to `httpx.AsyncClient`", s.class));
+    }
+    if s.ctor.child_by_field_name("arguments").is_some_and(|a| a.named_child_count() > 0) {
+        return Err(format!("`{name}` is created with arguments"));
+    }
+    let mut edits = Vec::new();
+    let mut moved: Vec<String> = Vec::new();
+    let mut stack = vec![ctx.tree.root_node()];
+    let mut seen = 0;
+    while let Some(n) = stack.pop() {
+        seen += 1;
+        if seen > super::kinds::MAX_NODES {
+            return Err("the file is too large to check".into());
+        }
+        if n.kind() != "identifier" || ctx.node_text(n) != name || n.id() == s.left.id() {
+            let mut c = n.walk();
+            stack.extend(n.children(&mut c));
+            continue;
+        }
+        let line = n.start_position().row + 1;
+        let Some(attr) = ctx
+            .up(n)
+            .filter(|p| p.kind() == "attribute" && p.child_by_field_name("object").is_some_and(|o| o.id() == n.id()))
+        else {
+            return Err(format!(
+                "`{name}` is used as a value at line {line}, where an `httpx.AsyncClient` cannot stand in for it"
+            ));
+        };
+        let member = attr.child_by_field_name("attribute").map(|a| ctx.node_text(a)).unwrap_or_default();
+        let call = ctx
+            .up(attr)
+            .filter(|c| c.kind() == "call" && c.child_by_field_name("function").is_some_and(|f| f.id() == attr.id()));
+        let assigned = ctx
+            .up(attr)
+            .filter(|a| a.kind() == "assignment" && a.child_by_field_name("left").is_some_and(|l| l.id() == attr.id()));
+        let def = enclosing_def(ctx, n);
+        if let (Some(call), true) = (call, METHODS.contains(&member)) {
+            if let Some(d) = def.filter(|d| d.child(0).is_none_or(|c| c.kind() != "async")) {
+                let f = d.child_by_field_name("name").map_or("", |x| ctx.node_text(x));
+                return Err(format!(
+                    "`{name}` is also used by the sync function `{f}` at line {line}, which is not made async"
+                ));
+            }
+            await_allowed(ctx, call).map_err(|why| format!("`{name}.{member}` at line {line}: {why}"))?;
+            let mapped = map_arguments(ctx, call, member, true).map_err(|why| format!("line {line}: {why}"))?;
+            if !mapped.client.is_empty() {
+                return Err(format!("line {line}: `verify`/`cert` per request belong on the client"));
+            }
+            if let Some(why) = response_escapes(ctx, call).or_else(|| catches_library_errors(ctx, call, "requests")) {
+                return Err(format!("line {line}: {why}"));
+            }
+            let mut args = mapped.args;
+            // A session's HEAD does not follow redirects; the client below does.
+            if member == "head" && !mapped.follow_given {
+                args.push("follow_redirects=False".into());
+            }
+            let expr = format!("{name}.{}({})", mapped.method, args.join(", "));
+            edits.push(Edit { range: call.byte_range(), text: awaited(ctx, call, &expr) });
+        } else if KEPT_SETTINGS.contains(&member) {
+            // httpx's query parameters cannot be changed in place: only replaced.
+            if member == "params" && assigned.is_none() {
+                return Err(format!(
+                    "`{name}.params` at line {line}: httpx's query parameters cannot be changed in place, only replaced"
+                ));
+            }
+            if member == "auth"
+                && let Some(v) = assigned.and_then(|a| a.child_by_field_name("right")).filter(|v| v.kind() == "call")
+                && let Some(q) = v.child_by_field_name("function").and_then(|f| ctx.imports.qualified(ctx.node_text(f)))
+                && q.starts_with("requests.")
+            {
+                return Err(format!(
+                    "`{name}.auth` at line {line} is a `requests` auth object: httpx takes a `(user, password)` tuple or `httpx.BasicAuth`"
+                ));
+            }
+        } else if CONSTRUCTOR_SETTINGS.contains(&member) {
+            let stmt = assigned.and_then(|a| ctx.up(a)).filter(|st| {
+                def.is_none()
+                    && st.kind() == "expression_statement"
+                    && ctx.up(*st).is_some_and(|m| m.kind() == "module")
+            });
+            let value = assigned.and_then(|a| a.child_by_field_name("right")).filter(|v| is_constant(*v));
+            let (Some(stmt), Some(value)) = (stmt, value) else {
+                return Err(format!(
+                    "`{name}.{member}` at line {line}: httpx takes `{member}=` when the client is created, and only a constant set at module level can move there"
+                ));
+            };
+            let text = ctx.text;
+            let start = super::imports::line_start(text, stmt.start_byte());
+            let end = text[stmt.end_byte()..].find('\n').map_or(text.len(), |i| stmt.end_byte() + i + 1);
+            if !text[start..stmt.start_byte()].trim().is_empty() || !text[stmt.end_byte()..end].trim().is_empty() {
+                return Err(format!("`{name}.{member}` at line {line} shares its line with other code"));
+            }
+            moved.push(format!("{member}={}", ctx.node_text(value)));
+            edits.push(Edit { range: start..end, text: String::new() });
+        } else {
+            let why = SESSION_UNSUPPORTED
+                .iter()
+                .chain(UNSUPPORTED)
+                .find(|(k, _)| *k == member)
+                .map_or("it has no `httpx.AsyncClient` equivalent", |(_, why)| why);
+            return Err(format!("`{name}.{member}` at line {line}: {why}"));
+        }
+    }
+    let mut first = Vec::new();
+    let client = ctx.imports.module_attr("httpx", "AsyncClient", &mut first, ctx.text);
+    // The library's import goes when the constructor was its last use (after the new import: it may
+    // take its place).
+    if let Some(f) = s.ctor.child_by_field_name("function")
+        && let Some(root) = super::kinds::root_identifier(f)
+        && let Some(import) = super::kinds::unused_import(ctx, ctx.node_text(root), Some(f))
+    {
+        super::kinds::remove_statement(ctx, import, &mut first);
+    }
+    edits.extend(first);
+    let mut kw = vec!["follow_redirects=True".to_string(), "timeout=None".to_string()];
+    kw.extend(moved);
+    edits.push(Edit { range: s.ctor.byte_range(), text: format!("{client}({})", kw.join(", ")) });
+    super::normalize(&mut edits);
+    let title = format!("Use one module-level `httpx.AsyncClient` as `{name}` instead of the `requests` session");
+    Ok(Fix { id: FixId::Httpx, title, applicability: Applicability::Unsafe, edits })
+}
+
+/// A literal that means the same wherever it is evaluated.
+fn is_constant(v: Node<'_>) -> bool {
+    match v.kind() {
+        "true" | "false" | "none" | "integer" | "float" => true,
+        "string" => {
+            let mut c = v.walk();
+            v.named_children(&mut c).all(|ch| ch.kind() != "interpolation")
+        }
+        "tuple" => {
+            let mut c = v.walk();
+            v.named_children(&mut c).all(is_constant)
+        }
+        _ => false,
+    }
+}

@@ -212,6 +212,23 @@ impl Imports {
         best.map(|(_, s)| s)
     }
 
+    /// The qualified name a dotted expression spelled with the imports as they are refers to
+    /// (`Session` after `from requests import Session` is `requests.Session`): the reverse of
+    /// [`Imports::spelling`], through the longest bound name that prefixes it.
+    pub fn qualified(&self, spelled: &str) -> Option<String> {
+        let mut best: Option<(usize, String)> = None;
+        for s in &self.stmts {
+            for (bound, q) in &s.names {
+                let fits =
+                    spelled == bound || spelled.starts_with(bound.as_str()) && spelled[bound.len()..].starts_with('.');
+                if fits && best.as_ref().is_none_or(|(len, _)| bound.len() > *len) {
+                    best = Some((bound.len(), format!("{q}{}", &spelled[bound.len()..])));
+                }
+            }
+        }
+        best.map(|(_, q)| q)
+    }
+
     /// Spells `module.rest` after making sure `import module` (or something equivalent) exists.
     pub fn module_attr(&self, module: &str, rest: &str, edits: &mut Vec<Edit>, text: &str) -> String {
         let full = if rest.is_empty() { module.to_string() } else { format!("{module}.{rest}") };

@@ -176,7 +176,12 @@ fn use_of<'t>(text: &str, ident: Node<'t>, home: &WorkspaceFile<'_>, module_tail
 }
 
 fn contains_word(text: &str, word: &str) -> bool {
-    text.match_indices(word).any(|(i, _)| {
+    word_at(text, word).is_some()
+}
+
+/// Where `word` first occurs in `text` as a whole word.
+fn word_at(text: &str, word: &str) -> Option<usize> {
+    text.match_indices(word).map(|(i, _)| i).find(|&i| {
         let before = text[..i].chars().next_back();
         let after = text[i + word.len()..].chars().next();
         !before.is_some_and(|c| c.is_alphanumeric() || c == '_')
@@ -363,16 +368,10 @@ pub fn make_async_everywhere(
         let ctx = ws.ctx(i)?;
         let Some(body) = def.child_by_field_name("body") else { continue };
         let calls = chain::calls_in(ctx, body);
-        if let Some(spelling) = ctx.imports.spelling(callee) {
-            let ends: Vec<Node<'_>> = calls
-                .iter()
-                .filter(|c| c.child_by_field_name("function").is_some_and(|f| ctx.node_text(f) == spelling))
-                .copied()
-                .collect();
-            if !ends.is_empty() {
-                end = Some((k, ends));
-                break;
-            }
+        let ends = chain::ends_among(ctx, &calls, callee);
+        if !ends.is_empty() {
+            end = Some((k, ends));
+            break;
         }
         for c in calls {
             let Some(f) = c.child_by_field_name("function") else { continue };
@@ -391,6 +390,30 @@ pub fn make_async_everywhere(
             "the chain from `{first}` to `{callee}` leaves the workspace's sync functions (or calls it by another name)"
         )
     })?;
+    // A module-level session the end's requests go through becomes an `httpx.AsyncClient`: no other
+    // module may reach it, expecting a `requests` session.
+    let tails: Vec<&str> = files[last.0].modules.iter().map(|m| m.rsplit('.').next().unwrap_or(m)).collect();
+    for end in &ends {
+        let Some(s) = super::httpx::session_call(ws.ctx(last.0)?, *end, callee) else { continue };
+        for (f, file) in files.iter().enumerate() {
+            if f == last.0 || !contains_word(file.text, &s.name) {
+                continue;
+            }
+            let imported = ws.imported_from(ws.ctx(f)?, f, &s.name) == Some(last.0);
+            let at = if imported {
+                word_at(file.text, &s.name)
+            } else {
+                tails.iter().find_map(|t| file.text.find(&format!("{t}.{}", s.name)))
+            };
+            if let Some(at) = at {
+                let line = file.text[..at].matches('\n').count() + 1;
+                return Err(format!(
+                    "the session `{}` of {} is also used at {}:{line}, which expects a `requests` session",
+                    s.name, files[last.0].path, file.path
+                ));
+            }
+        }
+    }
     let mut chain_keys = vec![last];
     while let Some(p) = parent.get(&chain_keys[chain_keys.len() - 1]) {
         chain_keys.push(*p);
@@ -577,6 +600,10 @@ mod tests {
     }
 
     fn make_async_at(files: &[(&str, &str)], call: &str) -> Result<Vec<String>, String> {
+        make_async_of(files, call, "requests.get")
+    }
+
+    fn make_async_of(files: &[(&str, &str)], call: &str, callee: &str) -> Result<Vec<String>, String> {
         let ws: Vec<WorkspaceFile<'_>> = files
             .iter()
             .map(|(path, text)| WorkspaceFile {
@@ -589,7 +616,7 @@ mod tests {
         let at = files[home].1.find(call).unwrap();
         let target = Target {
             rule: Rule::BlockingHttp,
-            callee: Some("requests.get".into()),
+            callee: Some(callee.into()),
             kinds: vec![FixKind::Offload],
             range: at..at + call.len(),
             chain: true,
@@ -649,5 +676,57 @@ mod tests {
         ]);
         let why = got.unwrap_err();
         assert!(why.contains("sync function `main`") && why.contains("app/cli.py:5"), "{why}");
+    }
+
+    const SESSION: &str = "import os\n\nimport requests\n\nURL = os.environ.get(\"URL\", \"http://127.0.0.1:8001\")\n\n_session = requests.Session()\n_session.headers.update({\"X-Client\": \"loopsafe\"})\n_session.verify = False\n\n\ndef internal_signing_op(op_num, request_id):\n    response = _session.request(\"POST\", f\"{URL}/sign\", json={\"id\": request_id}, allow_redirects=False)\n    response.raise_for_status()\n    return response.json()\n\n\ndef sign_op1(request_id):\n    return internal_signing_op(1, request_id)\n";
+
+    fn make_async_session(files: &[(&str, &str)]) -> Result<Vec<String>, String> {
+        let main =
+            "from .signing import sign_op1\n\n\nasync def a(request_id: str):\n    return sign_op1(request_id)\n";
+        let mut all = vec![("app/__init__.py", ""), ("app/main.py", main)];
+        all.extend_from_slice(files);
+        make_async_of(&all, "sign_op1(request_id)", "requests.Session.request")
+    }
+
+    #[test]
+    fn a_module_level_session_becomes_a_module_level_async_client() {
+        let got = make_async_session(&[("app/signing.py", SESSION)]).unwrap();
+        assert_eq!(
+            got[2],
+            "app/signing.py:\nimport os\n\nimport httpx\n\nURL = os.environ.get(\"URL\", \"http://127.0.0.1:8001\")\n\n_session = httpx.AsyncClient(follow_redirects=True, timeout=None, verify=False)\n_session.headers.update({\"X-Client\": \"loopsafe\"})\n\n\nasync def internal_signing_op(op_num, request_id):\n    response = await _session.request(\"POST\", f\"{URL}/sign\", json={\"id\": request_id}, follow_redirects=False)\n    response.raise_for_status()\n    return response.json()\n\n\nasync def sign_op1(request_id):\n    return await internal_signing_op(1, request_id)\n"
+        );
+        assert!(got[0].contains("use one module-level `httpx.AsyncClient` as `_session`"), "{}", got[0]);
+    }
+
+    #[test]
+    fn a_module_level_session_used_where_it_cannot_change_refuses_with_the_place() {
+        let cases = [
+            (
+                format!("{SESSION}\n\ndef ping():\n    return _session.get(URL).status_code\n"),
+                None,
+                "sync function `ping` at line 23",
+            ),
+            (
+                SESSION.replace("_session.verify = False", "_session.mount(\"https://\", None)"),
+                None,
+                "`_session.mount` at line 9",
+            ),
+            (
+                SESSION.replace("_session.verify = False", "_session.verify = os.environ[\"CA\"]"),
+                None,
+                "only a constant",
+            ),
+            (
+                SESSION.to_string(),
+                Some("from app import signing\n\n\ndef main():\n    signing._session.get(\"x\")\n"),
+                "also used at app/cli.py:5",
+            ),
+        ];
+        for (signing, cli, why) in cases {
+            let mut files = vec![("app/signing.py", signing.as_str())];
+            files.extend(cli.map(|c| ("app/cli.py", c)));
+            let got = make_async_session(&files).unwrap_err();
+            assert!(got.contains(why), "{got}, expected {why:?}");
+        }
     }
 }

@@ -1,0 +1,10 @@
+from fastapi import APIRouter
+
+from .settings import current_settings
+
+router = APIRouter()
+
+
+@router.get("/settings")
+async def settings() -> dict:
+    return {"settings": current_settings()}

@@ -1,0 +1,22 @@
+"""Signing through an external service, on one session that the whole module shares."""
+
+import os
+
+import requests
+
+SIGNER_URL = os.environ.get("SIGNER_URL", "http://127.0.0.1:8001")
+
+_session = requests.session()
+_session.headers.update({"User-Agent": "signer-client"})
+_session.auth = ("signer", os.environ.get("SIGNER_TOKEN", ""))
+_session.trust_env = False
+
+
+def internal_signing_op(payload: dict) -> dict:
+    response = _session.post(f"{SIGNER_URL}/sign", json=payload, timeout=30)
+    response.raise_for_status()
+    return response.json()
+
+
+def sign_op1(request_id: str) -> dict:
+    return internal_signing_op({"id": request_id})
