@@ -2032,11 +2032,15 @@ fn run(soak: &mut Soak) -> Result<Vec<String>, String> {
                 soak.finish_typing()?;
             }
             soak.settle(QUIET, "settling after the first 1,000 messages")?;
+            // A checkpoint: what the editor shows then equals a fresh check too.
+            let shown = soak.shown_now()?;
+            // RSS is taken after the same steps at both points: settled, then every document's
+            // diagnostics shown (in a pull session, every document pulled). Taken before that pull here
+            // but after it at the end, the growth counted what the first pull of all 50 documents keeps
+            // (each one's last report, `State::sent`), not what the session accumulates.
             baseline = Some(soak.settled_rss());
             base_bytes = soak.docs.iter().map(|d| d.text.len()).sum::<usize>();
             base_peak = soak.status_kb("VmHWM").unwrap_or(0);
-            // A checkpoint: what the editor shows then equals a fresh check too.
-            let shown = soak.shown_now()?;
             let (mismatches, _) = soak.compare_with_check(&shown)?;
             if !mismatches.is_empty() {
                 let what = format!(

@@ -23,6 +23,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+// Linked for `mi_collect` even where mimalloc is not the global allocator (the library, its tests).
+extern crate libmimalloc_sys;
 use rayon::prelude::*;
 use ropey::Rope;
 use tower_lsp_server::ls_types::{Diagnostic, Uri};
@@ -127,6 +129,20 @@ pub async fn interactive<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'stat
         tracing::error!("a quick fix or a hover panicked");
     }
     out
+}
+
+/// How long the refresher stays idle before freed memory is returned (`Backend::collect_when_idle`).
+const IDLE_COLLECT: Duration = Duration::from_millis(300);
+
+/// Returns to the system the pages mimalloc holds freed: the calling thread's, and every arena's
+/// pending purges (program wide). Without mimalloc as the global allocator (tests), it frees nothing.
+fn release_freed_memory() {
+    unsafe extern "C" {
+        // mimalloc's, linked through libmimalloc-sys (which declares it only with its `extended` feature).
+        fn mi_collect(force: bool);
+    }
+    // SAFETY: `mi_collect` only walks mimalloc's own structures; it may be called from any thread.
+    unsafe { mi_collect(true) };
 }
 
 /// Parses (incrementally from `tree`, which has the edits, unless it had syntax errors: see
@@ -417,12 +433,29 @@ impl Backend {
         });
     }
 
+    /// Gives the memory freed by a burst of work back to the system once the refresher has been idle for
+    /// `IDLE_COLLECT`. mimalloc purges freed pages after a delay, but only when some thread allocates
+    /// again: what the last edits freed would otherwise stay resident while the editor is idle.
+    fn collect_when_idle(&self) {
+        let state = self.state.clone();
+        let pass = state.passes.load(Ordering::Relaxed);
+        tokio::spawn(async move {
+            tokio::time::sleep(IDLE_COLLECT).await;
+            if state.passes.load(Ordering::Relaxed) == pass {
+                // On a blocking thread: it visits every arena (a few milliseconds).
+                drop(tokio::task::spawn_blocking(release_freed_memory));
+            }
+        });
+    }
+
     async fn refresher(self) {
         loop {
             let work = {
                 let mut work = self.state.work.lock().expect("work lock");
                 if work.is_empty() {
                     work.running = false;
+                    drop(work);
+                    self.collect_when_idle();
                     return;
                 }
                 Work {
@@ -434,6 +467,7 @@ impl Backend {
                 }
             };
             let state = self.state.clone();
+            state.passes.fetch_add(1, Ordering::Relaxed);
             let out = match tokio::task::spawn_blocking(move || state.pass(work)).await {
                 Ok(out) => out,
                 Err(e) => {

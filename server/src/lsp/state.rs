@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU8, AtomicU64};
-use std::sync::{Arc, Mutex, OnceLock, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock, Weak};
 use std::time::Duration;
 
 use dashmap::DashMap;
@@ -100,8 +100,10 @@ pub(super) struct State {
     /// later report for that document until it pulls it again.
     pub(super) index_state: AtomicU8,
     /// The report each open document's client holds, as last sent in a document pull (its own report
-    /// or a related document's), to send with later pulls the reports that other files changed.
-    pub(super) sent: DashMap<Uri, (Arc<Published>, String)>,
+    /// or a related document's), to send with later pulls the reports that other files changed: which
+    /// `Published` it was (only compared, so weak: an older version's text and analysis are freed once
+    /// the document has moved on) and its result id.
+    pub(super) sent: DashMap<Uri, (Weak<Published>, String)>,
     /// The server's own watch over the workspace (see `watch`).
     pub(super) watcher: Mutex<Option<watch::DiskWatcher>>,
     /// The offloader each open document's fixes write (`Backend::offload_name`), for the version it was
@@ -110,6 +112,8 @@ pub(super) struct State {
     pub(super) offloaders: DashMap<Uri, (i32, u64, &'static str)>,
     /// Changes when what the offloader depends on besides the document does (settings, dependencies).
     pub(super) offload_epoch: AtomicU64,
+    /// Counts refresher passes: freed memory is returned once none started for a while (`scheduler`).
+    pub(super) passes: AtomicU64,
 }
 
 #[derive(Clone)]
@@ -146,6 +150,7 @@ impl State {
             watcher: Mutex::new(None),
             offloaders: DashMap::new(),
             offload_epoch: AtomicU64::new(0),
+            passes: AtomicU64::new(0),
         }
     }
 

@@ -51,7 +51,7 @@ pub(in crate::lsp) async fn diagnostic(
         None => return Err(cancelled("the document's analysis is still running")),
     };
     let items = published.diagnostics.clone();
-    backend.state.sent.insert(uri.clone(), (published, result_id(&items)));
+    backend.state.sent.insert(uri.clone(), (Arc::downgrade(&published), result_id(&items)));
     let related = backend.state.related_reports(uri);
     Ok(pull_report(&params, items, (!related.is_empty()).then_some(related)))
 }
@@ -74,12 +74,13 @@ impl State {
         let mut related = HashMap::new();
         for (other, p) in current {
             let Some(mut sent) = self.sent.get_mut(&other) else { continue };
-            if Arc::ptr_eq(&sent.0, &p) {
+            // The weak pointer keeps its allocation: no other `Published` can take its address.
+            if std::ptr::eq(sent.0.as_ptr(), Arc::as_ptr(&p)) {
                 continue;
             }
             let id = result_id(&p.diagnostics);
             let changed = sent.1 != id;
-            *sent = (p.clone(), id.clone());
+            *sent = (Arc::downgrade(&p), id.clone());
             drop(sent);
             if changed {
                 related.insert(
