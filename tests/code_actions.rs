@@ -615,6 +615,8 @@ async fn a_selection_of_statements_moves_to_a_thread_or_is_refused_with_the_reas
     let acts =
         actions_for(&mut c, &u, (at(text, "# a comment", 0, 0), at(text, "# a comment", 0, 11)), &[], None).await;
     assert!(!acts.iter().any(|a| a["title"].as_str().unwrap().starts_with("Extract")), "{:?}", titles(&acts));
+}
+
 /// The seed example: the chain ends in a request on a module-level `requests.Session()`. The
 /// session becomes a module-level `httpx.AsyncClient` (its headers kept), the chain async, its call
 /// site awaited, in one WorkspaceEdit.
