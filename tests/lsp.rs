@@ -505,3 +505,78 @@ async fn client_settings_lay_over_the_project_key_by_key() {
     c.diagnostics_until(&api_uri, |d| codes(d) == ["LS101@4:4"]).await;
     assert!(!c.inbox.iter().any(|m| m["method"] == "window/showMessage"), "no error was shown");
 }
+
+const PROMPTS: &str = "from rich.prompt import Prompt\n\n\nasync def choose():\n    return Prompt.ask(\"pool\")\n";
+const COMMANDS: &str = "import typer\nfrom fastapi import FastAPI\n\nfrom prompts import choose\n\napp = typer.Typer()\napi = FastAPI()\n\n\n@app.command()\nasync def deploy():\n    await choose()\n\n\n@api.get(\"/\")\nasync def route():\n    pass\n";
+
+/// The severities of diagnostics, in order (1 error … 4 hint).
+fn severities(diags: &[Value]) -> Vec<i64> {
+    diags.iter().map(|d| d["severity"].as_i64().unwrap()).collect()
+}
+
+/// A coroutine of another file that only a command awaits: its blocking call is a hint. When a route
+/// starts awaiting it too (an unsaved edit of the commands' file), it is published again at its own tier
+/// (critical), and a hint again when the route stops.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_coroutine_only_commands_await_is_a_hint_until_a_route_awaits_it() {
+    let dir = workspace(&[("prompts.py", PROMPTS), ("commands.py", COMMANDS)]);
+    let (mut c, _) = Client::start(json!({}), Some(dir.path())).await;
+    let prompts = uri(&dir.path().join("prompts.py"));
+    let commands = uri(&dir.path().join("commands.py"));
+    c.open(&prompts, PROMPTS).await;
+    // Once the workspace is indexed, the project shows who awaits `choose`.
+    let diags = c.diagnostics_until(&prompts, |d| severities(d) == [4]).await;
+    assert_eq!(codes(&diags), ["LS105@4:11"]);
+    let message = diags[0]["message"].as_str().unwrap();
+    assert!(message.contains("awaited only by command-line commands"), "{message}");
+    c.open(&commands, COMMANDS).await;
+    // The route's body (line 16 from column 4) replaced.
+    let edit = |to: u32, text: &str| json!([{ "range": { "start": { "line": 16, "character": 4 }, "end": { "line": 16, "character": to } }, "text": text }]);
+    c.change(&commands, 2, edit(8, "await choose()")).await;
+    c.diagnostics_until(&prompts, |d| severities(d) == [1]).await;
+    c.change(&commands, 3, edit(18, "pass")).await;
+    c.diagnostics_until(&prompts, |d| severities(d) == [4]).await;
+}
+
+/// The same for a closed file in a workspace pull: its report carries the hint.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn workspace_pulls_show_a_closed_command_helper_as_a_hint() {
+    let dir = workspace(&[("prompts.py", PROMPTS), ("commands.py", COMMANDS)]);
+    let (mut c, _) = Client::start(
+        json!({ "textDocument": { "diagnostic": {} }, "window": { "workDoneProgress": true } }),
+        Some(dir.path()),
+    )
+    .await;
+    loop {
+        let m = c.next().await;
+        if m["method"] == "$/progress" && m["params"]["value"]["kind"] == "end" {
+            break;
+        }
+    }
+    let report = c.request("workspace/diagnostic", json!({ "previousResultIds": [] })).await;
+    let items = report["result"]["items"].as_array().unwrap();
+    let prompts = uri(&dir.path().join("prompts.py"));
+    let item = items.iter().find(|i| i["uri"] == prompts.as_str()).expect("prompts.py has a report");
+    let diags = item["items"].as_array().unwrap();
+    assert_eq!(codes(diags), ["LS105@4:11"]);
+    assert_eq!(severities(diags), [4], "{diags:?}");
+}
+
+/// A lazily created client that two coroutines reach is one diagnostic, at the first call, whose related
+/// information lists the other call after the chain's hops.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_time_work_two_coroutines_reach_is_one_diagnostic_listing_the_other() {
+    let clients = "import boto3\n\n_s3 = None\n\n\ndef get_s3():\n    global _s3\n    if _s3 is None:\n        _s3 = boto3.client(\"s3\")\n    return _s3\n";
+    let api = "from clients import get_s3\n\n\nasync def first():\n    return get_s3()\n\n\nasync def second():\n    return get_s3()\n";
+    let dir = workspace(&[("clients.py", clients), ("api.py", api)]);
+    let (mut c, _) = Client::start(json!({}), Some(dir.path())).await;
+    let api_uri = uri(&dir.path().join("api.py"));
+    c.open(&api_uri, api).await;
+    let diags = c.diagnostics_until(&api_uri, |d| !d.is_empty()).await;
+    assert_eq!(codes(&diags), ["LS109@4:11"], "{diags:#?}");
+    let related = diags[0]["relatedInformation"].as_array().unwrap();
+    let last = related.last().unwrap();
+    assert_eq!(last["message"], "also reached from `api.second`");
+    assert_eq!(last["location"]["uri"], api_uri.as_str());
+    assert_eq!(last["location"]["range"]["start"], json!({ "line": 8, "character": 11 }));
+}

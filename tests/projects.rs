@@ -153,3 +153,36 @@ fn namespace_packages_resolve_without_a_project_root() {
         [(6, "sqlite3.connect".to_string()), (7, "sqlite3.connect".to_string()), (8, "time.sleep".to_string())]
     );
 }
+
+/// One lazily created client reached from three coroutines (two modules) is one finding, at the first
+/// call site, whose related places are the other two, each named after its coroutine; the JSON output
+/// carries them as `related`.
+#[test]
+fn one_time_work_several_coroutines_reach_is_reported_once_with_the_others() {
+    let project = common::repo_root().join("tests/projects/lazy_shared");
+    let loaded = config::discover(&project).unwrap_or_else(|e| panic!("{e}"));
+    let paths = vec![project.clone()];
+    let opts =
+        CheckOptions { paths: &paths, settings: &loaded.settings, root: loaded.root(), follow: true, cache_dir: None };
+    let report = check::check(&opts, Catalog::bundled()).unwrap();
+    let shared: Vec<_> =
+        report.diagnostics.iter().filter(|d| d.finding.message.contains("reach this one-time work")).collect();
+    assert_eq!(shared.len(), 1, "{:#?}", report.diagnostics.iter().map(|d| &d.finding.message).collect::<Vec<_>>());
+    let d = shared[0];
+    assert!(d.path.ends_with("api.py") && d.start.line == 13, "{}:{}", d.path, d.start.line);
+    assert!(d.finding.message.contains("3 coroutine call sites"), "{}", d.finding.message);
+    let related: Vec<(String, usize, String)> =
+        d.related.iter().map(|h| (h.path.rsplit('/').next().unwrap().to_string(), h.line, h.name.clone())).collect();
+    assert_eq!(
+        related,
+        [
+            ("api.py".to_string(), 19, "also reached from `api.download`".to_string()),
+            ("jobs.py".to_string(), 6, "also reached from `jobs.nightly`".to_string()),
+        ]
+    );
+    let json: serde_json::Value = serde_json::from_str(&loopsafe::output::json(&report.diagnostics)).unwrap();
+    let with_related: Vec<&serde_json::Value> =
+        json.as_array().unwrap().iter().filter(|f| f.get("related").is_some()).collect();
+    assert_eq!(with_related.len(), 1);
+    assert_eq!(with_related[0]["related"][1]["line"], 6);
+}

@@ -68,6 +68,9 @@ pub struct Diagnostic {
     pub start: Position,
     pub end: Position,
     pub chain: Vec<LocatedHop>,
+    /// Other places of the same problem, reported once (one-time work several coroutines reach): each
+    /// call site, named after its coroutine.
+    pub related: Vec<LocatedHop>,
     /// The source lines the finding spans (at most a few), for the text format.
     pub source: Vec<(usize, String)>,
     /// 0-based character columns of the range on its first line (for underlining).
@@ -517,6 +520,19 @@ fn check_inner(
         let project = Project::new(project_files, root.as_deref());
         timer.lap("index");
         let links = project.link(opts.settings);
+        // Blocking calls in coroutines that only command-line commands reach (through other files
+        // too) are hints: each file's own pass could not know who awaits them.
+        let by_display: HashMap<&str, usize> =
+            project.files().iter().enumerate().map(|(i, f)| (f.display.as_str(), i)).collect();
+        let mut helpers: HashMap<usize, Vec<&str>> = HashMap::new();
+        for d in &mut report.diagnostics {
+            if let Some(&i) = by_display.get(d.path.as_str()) {
+                let h = helpers.entry(i).or_insert_with(|| project.command_helpers(&links, i));
+                if let Some(f) = crate::project::demoted(h, &d.finding) {
+                    d.finding = f;
+                }
+            }
+        }
         let mut chains = project.findings(&links, None, opts.settings);
         // `per-file-ignores` of the file each finding is reported in.
         let mut off: HashMap<usize, Vec<crate::settings::Selector>> = HashMap::new();
@@ -651,17 +667,15 @@ fn locate_chains(
         };
         let end_col =
             if end.line == start.line { end.column - 1 } else { source.first().map_or(0, |(_, l)| l.chars().count()) };
-        let chain = c
-            .hops
-            .iter()
-            .map(|h| LocatedHop {
-                path: files[h.file].display.clone(),
-                line: h.loc.line as usize + 1,
-                column: h.loc.col as usize + 1,
-                name: h.name.clone(),
-                elided: (h.elided > 0).then_some(h.elided),
-            })
-            .collect();
+        let located = |h: &crate::project::ChainHop| LocatedHop {
+            path: files[h.file].display.clone(),
+            line: h.loc.line as usize + 1,
+            column: h.loc.col as usize + 1,
+            name: h.name.clone(),
+            elided: (h.elided > 0).then_some(h.elided),
+        };
+        let chain = c.hops.iter().map(located).collect();
+        let related = c.also.iter().map(located).collect();
         let finding = Finding {
             rule: c.rule,
             tier: c.tier,
@@ -681,6 +695,7 @@ fn locate_chains(
             start,
             end,
             chain,
+            related,
             source,
             underline: (start.column - 1, end_col),
             fixes: Vec::new(),
@@ -753,6 +768,7 @@ pub fn locate(path: &str, text: &str, findings: Vec<Finding>) -> Vec<Diagnostic>
                 start,
                 end,
                 chain,
+                related: Vec::new(),
                 source,
                 underline: (start.column - 1, end_col),
                 fixes: Vec::new(),

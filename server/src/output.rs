@@ -109,6 +109,9 @@ pub fn text_findings(diags: &[Diagnostic], color: bool) -> String {
                 }
             }
         }
+        for h in &d.related {
+            let _ = writeln!(out, "{gutter} = {} at {}:{}:{}", h.name, h.path, h.line, h.column);
+        }
         if let Some(instead) = &f.instead {
             let _ = writeln!(out, "{gutter} = {}: {instead}", st.paint("1;32", "instead"));
         }
@@ -175,6 +178,9 @@ pub fn json_value(d: &Diagnostic) -> Value {
     if let Some(seen) = &d.runtime {
         v["runtime"] = json!(seen);
     }
+    if !d.related.is_empty() {
+        v["related"] = json!(d.related);
+    }
     v
 }
 
@@ -215,6 +221,9 @@ struct JsonFinding<'a> {
     line: usize,
     message: &'a str,
     path: &'a str,
+    /// Other places of the same problem (`Diagnostic::related`); absent when there are none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    related: Vec<JsonHop<'a>>,
     route: &'a Option<String>,
     rule: &'static str,
     /// Seen at runtime (`--runtime`); absent otherwise.
@@ -263,6 +272,11 @@ impl<'a> JsonFinding<'a> {
             line: d.start.line,
             message: &f.message,
             path: &d.path,
+            related: d
+                .related
+                .iter()
+                .map(|h| JsonHop { column: h.column, elided: h.elided, line: h.line, name: &h.name, path: &h.path })
+                .collect(),
             route: &f.route,
             rule: f.rule.name(),
             runtime: d.runtime,
@@ -339,6 +353,20 @@ pub fn sarif(diags: &[Diagnostic]) -> String {
                     .map(|h| json!({ "location": { "physicalLocation": location(&h.path, h.line, h.column, None)["physicalLocation"], "message": { "text": h.name } } }))
                     .collect();
                 result["codeFlows"] = json!([{ "threadFlows": [{ "locations": steps }] }]);
+            }
+            if !d.related.is_empty() {
+                let places: Vec<Value> = d
+                    .related
+                    .iter()
+                    .enumerate()
+                    .map(|(i, h)| {
+                        let mut l = location(&h.path, h.line, h.column, None);
+                        l["id"] = json!(i);
+                        l["message"] = json!({ "text": h.name });
+                        l
+                    })
+                    .collect();
+                result["relatedLocations"] = json!(places);
             }
             result["partialFingerprints"] = json!({ crate::analysis::fingerprint::SARIF_KEY: d.fingerprint });
             if let Some(seen) = &d.runtime {

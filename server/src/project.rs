@@ -6,12 +6,13 @@
 //! packages are directories with an `__init__.py` among the given files, and namespace packages (PEP
 //! 420) every other directory named like an identifier (see `DirNames`).
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::analysis::summary::{CallSite, Export, FileSummary, FunctionSummary, Loc, Target};
-use crate::analysis::{FileAnalysis, noqa_matches};
+use crate::analysis::{FileAnalysis, Finding, noqa_matches};
 use crate::catalog::FixKind;
 use crate::rules::{Rule, Tier};
 use crate::settings::Settings;
@@ -115,7 +116,14 @@ pub struct ChainFinding {
     pub route: Option<String>,
     /// From the coroutine's call to the blocking call.
     pub hops: Vec<ChainHop>,
+    /// One-time work that other coroutines reach too (a lazily created client): it is reported once,
+    /// at the first call site, and these are the others (each named after its coroutine). At most
+    /// `MAX_ALSO`; the message gives the whole count.
+    pub also: Vec<ChainHop>,
 }
+
+/// At most this many other call sites of one-time work are listed on its finding.
+pub const MAX_ALSO: usize = 100;
 
 type FnId = usize;
 
@@ -129,6 +137,26 @@ pub struct Links {
     /// For each function, whether it is a coroutine run only as a command-line command (see
     /// `Project::cli_only`).
     cli: Vec<bool>,
+    /// One-time work and the coroutine call sites that share it (see `Project::one_time_work`).
+    once: OnceWork,
+}
+
+/// Where a chain does one-time work (the first such place on it): a call behind a lazy-initialisation
+/// guard, or a blocking call behind one (`self._client = boto3.client(...)`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum OnceKey {
+    Call(FnId, usize),
+    Blocking(FnId, usize),
+}
+
+/// For each function, the one-time work its chain does, along its strict and its loose chain; and for
+/// one-time work that several coroutine call sites reach, those sites (caller, call index), first by
+/// file path and position. Only the first is reported, with the others as related information.
+#[derive(Default)]
+struct OnceWork {
+    strict: Vec<Option<OnceKey>>,
+    loose: Vec<Option<OnceKey>>,
+    shared: HashMap<OnceKey, Vec<(FnId, usize)>>,
 }
 
 /// A function's shortest chain, as a parent pointer: its length in steps, its first step, and the
@@ -503,7 +531,81 @@ impl Project {
         let strict = self.shortest_chains(&edges, settings, false);
         let loose = self.shortest_chains(&edges, settings, true);
         let cli = self.cli_only(&edges);
-        Links { edges, cut, strict, loose, cli }
+        let once = self.one_time_work(&edges, &strict, &loose);
+        Links { edges, cut, strict, loose, cli, once }
+    }
+
+    /// The one-time work each function's chains do, and the coroutine call sites that share each (see
+    /// `OnceWork`). A call site behind a guard of its own, or with a `# noqa`, shares nothing: it is
+    /// reported as before. Linear: each function's key is computed once, from its chain's next step.
+    fn one_time_work(&self, edges: &[Vec<Option<FnId>>], strict: &[Option<Best>], loose: &[Option<Best>]) -> OnceWork {
+        let keys = |best: &[Option<Best>]| {
+            let mut memo: Vec<Option<Option<OnceKey>>> = vec![None; best.len()];
+            let mut stack = Vec::new();
+            for start in 0..best.len() {
+                let mut at = start;
+                // Down the chain to a function already known or the chain's own end…
+                let end = loop {
+                    if let Some(k) = memo[at] {
+                        break k;
+                    }
+                    let Some(b) = best[at] else { break None };
+                    let f = self.function(at);
+                    match b.step {
+                        Step::Call(ci, _) if f.calls[ci].once.is_some() => break Some(OnceKey::Call(at, ci)),
+                        Step::Call(_, next) => {
+                            stack.push(at);
+                            at = next;
+                        }
+                        Step::Blocking(bi) => break f.blocking[bi].once.then_some(OnceKey::Blocking(at, bi)),
+                    }
+                };
+                memo[at] = Some(end);
+                // …and the functions on the way take its key.
+                for id in stack.drain(..) {
+                    memo[id] = Some(end);
+                }
+            }
+            memo.into_iter().map(Option::flatten).collect::<Vec<_>>()
+        };
+        let (strict_keys, loose_keys) = (keys(strict), keys(loose));
+        let mut shared: HashMap<OnceKey, Vec<(FnId, usize)>> = HashMap::new();
+        for (caller, calls) in edges.iter().enumerate() {
+            let a = self.function(caller);
+            if !a.is_async {
+                continue;
+            }
+            for (i, callee) in calls.iter().enumerate() {
+                let (Some(c), site) = (*callee, &a.calls[i]) else { continue };
+                if site.once.is_some() || site.noqa.is_some() {
+                    continue;
+                }
+                let key = if strict[c].is_some() { strict_keys[c] } else { loose_keys[c] };
+                if let Some(k) = key {
+                    shared.entry(k).or_default().push((caller, i));
+                }
+            }
+        }
+        shared.retain(|_, sites| sites.len() > 1);
+        for sites in shared.values_mut() {
+            sites.sort_by(|&(a, i), &(b, j)| {
+                let place =
+                    |f: FnId, c: usize| (&self.files[self.functions[f].0].path, self.function(f).calls[c].start.offset);
+                place(a, i).cmp(&place(b, j))
+            });
+        }
+        OnceWork { strict: strict_keys, loose: loose_keys, shared }
+    }
+
+    /// The coroutine call sites sharing the one-time work that `caller`'s call `i` (to `callee`) does,
+    /// when there are several.
+    fn sharing<'a>(&self, links: &'a Links, caller: FnId, i: usize, callee: FnId) -> Option<&'a [(FnId, usize)]> {
+        let site = &self.function(caller).calls[i];
+        if site.once.is_some() || site.noqa.is_some() {
+            return None;
+        }
+        let key = if links.strict[callee].is_some() { links.once.strict[callee] } else { links.once.loose[callee] };
+        links.once.shared.get(&key?).map(Vec::as_slice)
     }
 
     /// Coroutines run only as command-line commands, alone on an event loop made for them: the commands
@@ -539,6 +641,31 @@ impl Project {
             }
         }
         cli
+    }
+
+    /// The findings of `file`'s own analysis as the project sees them: a blocking call inside a
+    /// coroutine that only command-line commands reach (`cli_only`, through any file) is a hint, like
+    /// one in a command itself, and says why (`demoted`). Borrowed, unchanged, when the
+    /// file has no such coroutine (the common case).
+    pub fn file_findings<'a>(&self, links: &Links, file: usize, findings: &'a [Finding]) -> Cow<'a, [Finding]> {
+        let helpers = self.command_helpers(links, file);
+        if helpers.is_empty() || !findings.iter().any(|f| demoted(&helpers, f).is_some()) {
+            return Cow::Borrowed(findings);
+        }
+        Cow::Owned(findings.iter().map(|f| demoted(&helpers, f).unwrap_or_else(|| f.clone())).collect())
+    }
+
+    /// The coroutines of `file` (by qualified name) that only command-line commands reach, through
+    /// any file, and that are neither commands themselves (their own file already made their findings
+    /// hints) nor routes. A coroutine a route or another coroutine also awaits is not one.
+    pub fn command_helpers(&self, links: &Links, file: usize) -> Vec<&str> {
+        self.file_functions[file]
+            .clone()
+            .filter(|&id| links.cli[id])
+            .map(|id| self.function(id))
+            .filter(|f| f.is_async && f.route.is_none() && !f.cli)
+            .map(|f| f.qualname.as_str())
+            .collect()
     }
 
     /// What each call of a function resolves to, and which calls `MAX_RESOLVE_DEPTH` left unresolved.
@@ -627,6 +754,8 @@ impl Project {
         let mut same_chains = true;
         // Which coroutines run only as commands reads the edges and each function's kind.
         let mut same_cli = true;
+        // Which call sites share one-time work reads the chains, the edges and coroutines' call sites.
+        let mut same_once = true;
         for id in self.file_functions[file].clone() {
             let (o, n) = (&old.summary.functions[self.functions[id].1], self.function(id));
             let same_calls = o.calls.len() == n.calls.len()
@@ -645,6 +774,13 @@ impl Project {
             if new_edges || (o.is_async, o.cli, &o.route) != (n.is_async, n.cli, &n.route) {
                 same_cli = false;
             }
+            if new_edges
+                || o.is_async != n.is_async
+                || !o.blocking.iter().map(|b| b.once).eq(n.blocking.iter().map(|b| b.once))
+                || !o.calls.iter().map(|c| (&c.once, &c.noqa)).eq(n.calls.iter().map(|c| (&c.once, &c.noqa)))
+            {
+                same_once = false;
+            }
             if let Some(e) = edges {
                 (links.edges[id], links.cut[id]) = e;
             }
@@ -655,6 +791,9 @@ impl Project {
         }
         if !same_cli {
             links.cli = self.cli_only(&links.edges);
+        }
+        if !same_chains || !same_once {
+            links.once = self.one_time_work(&links.edges, &links.strict, &links.loose);
         }
         true
     }
@@ -732,6 +871,25 @@ impl Project {
                 if site.noqa.as_ref().is_some_and(|codes| noqa_matches(codes, b.rule)) {
                     continue;
                 }
+                // One-time work several coroutines reach (a lazily created client) blocks once, whichever
+                // comes first: one finding, at the first call site, listing the others.
+                let sharing = self.sharing(links, caller, i, callee);
+                if sharing.is_some_and(|s| s[0] != (caller, i)) {
+                    continue;
+                }
+                let also: Vec<ChainHop> = sharing.map_or_else(Vec::new, |s| {
+                    s[1..]
+                        .iter()
+                        .take(MAX_ALSO)
+                        .map(|&(c, ci)| ChainHop {
+                            file: self.functions[c].0,
+                            loc: self.function(c).calls[ci].start,
+                            name: format!("also reached from `{}`", self.display_name(c)),
+                            index: 0,
+                            elided: 0,
+                        })
+                        .collect()
+                });
                 let helper = &hops[0].name;
                 let depth = chain.len;
                 let mut message = format!(
@@ -750,10 +908,16 @@ impl Project {
                         .push_str(" (through one-time work behind a first-use guard: only the first call blocks)"),
                     None => {}
                 }
+                if let Some(s) = sharing {
+                    message.push_str(&format!(
+                        "; {} coroutine call sites reach this one-time work: it is reported once, at the first",
+                        s.len()
+                    ));
+                }
                 // A command-line command runs alone on its loop: what it blocks delays no other task.
                 let cli = links.cli[caller] && a.route.is_none();
                 if cli {
-                    message.push_str(&crate::analysis::cli_note(&a.qualname));
+                    message.push_str(&crate::analysis::cli_note(&a.qualname, a.cli));
                 }
                 out.push(ChainFinding {
                     file,
@@ -770,6 +934,7 @@ impl Project {
                     function: a.qualname.clone(),
                     route: a.route.clone(),
                     hops,
+                    also,
                 });
             }
         }
@@ -983,6 +1148,20 @@ impl Project {
     }
 }
 
+/// A finding inside one of `helpers` (`Project::command_helpers`) made a hint, saying why; `None` when
+/// it is not a blocking call above `hint` in one of them.
+pub fn demoted(helpers: &[&str], f: &Finding) -> Option<Finding> {
+    let inside = f.function.as_deref().is_some_and(|n| helpers.contains(&n));
+    if !inside || !f.rule.is_blocking() || f.tier <= Tier::Hint {
+        return None;
+    }
+    let mut f = f.clone();
+    f.tier = Tier::Hint;
+    let name = f.function.clone().unwrap_or_default();
+    f.message.push_str(&crate::analysis::cli_note(&name, false));
+    Some(f)
+}
+
 /// The dotted names directories can be imported under, computed once per directory (parents first).
 ///
 /// A directory with an `__init__.py` is a regular package; one without is a namespace package (PEP
@@ -1186,6 +1365,42 @@ mod tests {
         let fresh_links = fresh.link(&settings);
         assert!(project.replace_same_names(1, fresh.files()[1].analysis.clone(), &mut links, &settings));
         assert_eq!(project.findings(&links, None, &settings), fresh.findings(&fresh_links, None, &settings));
+    }
+
+    #[test]
+    fn one_time_work_shared_by_coroutines_relinks_like_a_rebuild() {
+        // A lazily created client reached from one coroutine, then from a second (folded into the
+        // first's finding), then from a second behind a guard of its own (reported on its own).
+        let settings = Settings::default();
+        let clients = "import boto3\n\n_s3 = None\n\n\ndef get_s3():\n    global _s3\n    if _s3 is None:\n        _s3 = boto3.client(\"s3\")\n    return _s3\n";
+        let api = |second: &str| {
+            format!(
+                "from clients import get_s3\n\n_b = None\n\n\nasync def first():\n    return get_s3()\n\n\n\
+                 async def second():\n    global _b\n    {second}\n"
+            )
+        };
+        let build = |api: &str| Project::new(vec![file("/p/api.py", api), file("/p/clients.py", clients)], None);
+        let mut project = build(&api("pass"));
+        let mut links = project.link(&settings);
+        assert_eq!(project.findings(&links, None, &settings).len(), 1);
+        for (second, n, also) in [
+            ("return get_s3()", 1, 1),
+            ("if _b is None:\n        _b = get_s3()", 2, 0),
+            ("return get_s3()", 1, 1),
+            ("pass", 1, 0),
+        ] {
+            let fresh = build(&api(second));
+            let fresh_links = fresh.link(&settings);
+            let new = fresh.files()[0].analysis.clone();
+            if !project.replace_same_names(0, new, &mut links, &settings) {
+                project = build(&api(second));
+                links = project.link(&settings);
+            }
+            let found = project.findings(&links, None, &settings);
+            assert_eq!(found, fresh.findings(&fresh_links, None, &settings), "after `{second}`");
+            assert_eq!(found.len(), n, "after `{second}`");
+            assert_eq!(found[0].also.len(), also, "after `{second}`");
+        }
     }
 
     #[test]

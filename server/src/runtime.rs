@@ -387,6 +387,7 @@ fn finding(files: &Files, text: &str, u: &Unseen, settings: &Settings) -> Option
         start: Position { line, column: col },
         end: Position { line, column: end_col },
         chain,
+        related: Vec::new(),
         source: vec![(line, body.to_string())],
         underline: (col - 1, end_col - 1),
         fixes: Vec::new(),

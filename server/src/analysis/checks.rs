@@ -186,15 +186,22 @@ pub(super) fn run(
 fn in_cli_command(r: &Resolver<'_>, f: &mut Finding, scope: ScopeId, endpoints: &HashMap<ScopeId, Endpoint>) {
     if endpoints.get(&scope).is_some_and(|e| e.cli) && f.tier > crate::rules::Tier::Hint {
         f.tier = crate::rules::Tier::Hint;
-        f.message.push_str(&cli_note(&function_name(r, scope)));
+        f.message.push_str(&cli_note(&function_name(r, scope), true));
     }
 }
 
-/// What a finding in a command-line command says (`checks` and the project's chain findings).
-pub fn cli_note(function: &str) -> String {
-    format!(
-        "; `{function}` runs only as a command-line command, alone on an event loop made for it: the call delays no other task"
-    )
+/// What a finding in a command-line command (`command`), or in a coroutine that only commands await,
+/// says (`checks` and the project's findings).
+pub fn cli_note(function: &str, command: bool) -> String {
+    if command {
+        format!(
+            "; `{function}` runs only as a command-line command, alone on an event loop made for it: the call delays no other task"
+        )
+    } else {
+        format!(
+            "; `{function}` is awaited only by command-line commands, each alone on an event loop made for it: the call delays no other task"
+        )
+    }
 }
 
 /// Whether a `with` block (by its body's range) awaits or makes a blocking call: then a thread lock

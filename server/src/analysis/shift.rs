@@ -99,7 +99,9 @@ pub fn shift(out: &mut FileAnalysis, edit: &LineEdit) {
             calls,
         } = func;
         *name = edit.loc(*name);
-        for BlockingSite { start, end, callee: _, rule: _, tier: _, message: _, instead: _, fixes: _ } in blocking {
+        for BlockingSite { start, end, callee: _, rule: _, tier: _, message: _, instead: _, fixes: _, once: _ } in
+            blocking
+        {
             *start = edit.loc(*start);
             *end = edit.loc(*end);
         }

@@ -63,6 +63,10 @@ pub struct BlockingSite {
     pub message: String,
     pub instead: Option<String>,
     pub fixes: Vec<FixKind>,
+    /// Behind a lazy-initialisation guard (`if self._client is None`): one-time work, which every
+    /// coroutine reaching it shares (`Project::findings` reports it once).
+    #[serde(default)]
+    pub once: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -142,6 +146,7 @@ impl FileSummary {
                             && x.message == y.message
                             && x.instead == y.instead
                             && x.fixes == y.fixes
+                            && x.once == y.once
                     })
                     && a.calls.len() == b.calls.len()
                     && a.calls.iter().zip(&b.calls).all(|(x, y)| {
@@ -230,6 +235,7 @@ pub(super) fn summarize_part(
                     message,
                     instead: (!entry.instead.is_empty()).then(|| entry.instead.clone()),
                     fixes: entry.fixes.clone(),
+                    once: guard.is_some(),
                 };
                 if !suppressed(site.rule, call.func_range.clone()) {
                     out.functions[f].blocking.push(site);

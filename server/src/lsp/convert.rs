@@ -143,6 +143,7 @@ pub(super) fn chain_to_lsp(
     let related: Vec<DiagnosticRelatedInformation> = c
         .hops
         .iter()
+        .chain(&c.also)
         .filter_map(|h| {
             let uri = uris.entry(h.file).or_insert_with(|| Uri::from_file_path(&files[h.file].path)).clone()?;
             let p = loc_position(&h.loc, enc);

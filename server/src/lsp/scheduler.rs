@@ -218,8 +218,18 @@ impl State {
         let off = path.as_deref().map(|p| config.settings.ignored_in(p)).unwrap_or_default();
         // Each finding's identity hash, when a baseline is to be matched.
         let known = config.baseline.as_deref().zip(path.as_deref());
-        let mut out: Vec<(Diagnostic, Extra, String)> = analysis
-            .findings
+        // findings5: blocking calls in coroutines only command-line commands await are hints.
+        let demoted = path.as_deref().and_then(|p| {
+            self.with_linked(|l| {
+                match l.project.file_findings(&l.links, l.project.file_index(p)?, &analysis.findings) {
+                    std::borrow::Cow::Owned(v) => Some(v),
+                    std::borrow::Cow::Borrowed(_) => None,
+                }
+            })
+        });
+        let mut out: Vec<(Diagnostic, Extra, String)> = demoted
+            .as_deref()
+            .unwrap_or(&analysis.findings)
             .iter()
             .filter(|f| !off.iter().any(|s| s.matches(f.rule)))
             .map(|f| {

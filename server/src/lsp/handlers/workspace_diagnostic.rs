@@ -10,6 +10,7 @@ use tower_lsp_server::ls_types::*;
 
 use super::diagnostic::result_id;
 use crate::analysis::FileAnalysis;
+use crate::lsp::convert::diagnostic;
 use crate::lsp::{Backend, State, apply_baseline, chain_hash, chain_to_lsp, finding_to_lsp, scheduler};
 
 pub(in crate::lsp) async fn workspace_diagnostic(
@@ -105,6 +106,24 @@ impl State {
                         d
                     }
                 };
+                // Blocking calls in coroutines only command-line commands await are hints: the cache
+                // holds the analysis' own conversion, which the project's reachability may change.
+                if let Some(file) = project.file_index(&path) {
+                    let helpers = project.command_helpers(&linked.links, file);
+                    let own = analysis.findings.iter().filter(|f| !off.iter().any(|s| s.matches(f.rule)));
+                    for (d, f) in diags.iter_mut().zip(own) {
+                        if let Some(f) = (!helpers.is_empty()).then(|| crate::project::demoted(&helpers, f)).flatten() {
+                            *d = diagnostic(
+                                f.rule,
+                                f.tier,
+                                d.range,
+                                &f.message,
+                                None,
+                                d.data.take().unwrap_or_default(),
+                            );
+                        }
+                    }
+                }
                 let mut uris = HashMap::new();
                 diags.extend(chains.iter().map(|c| chain_to_lsp(c, project.files(), caps.encoding, 0, &mut uris)));
                 let diags = match &config.baseline {
