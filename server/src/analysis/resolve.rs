@@ -39,6 +39,11 @@ pub enum Value {
     /// A dotted path reached through what a non-catalogued name returned (`Svc().fetch` with `Svc`
     /// imported): it can only name something in the project, so it is never matched against the catalog.
     Foreign(String),
+    /// A container (`list[X]`, `dict[str, X]`, `path.iterdir()`) whose items (a mapping's values) are
+    /// the value.
+    Items(Box<Value>),
+    /// A method of such a container that returns one of its items (`d.get`).
+    ItemGetter(Box<Value>),
 }
 
 #[derive(Clone)]
@@ -143,12 +148,24 @@ impl<'a> Resolver<'a> {
                 {
                     return self.instance_of(Some(class).filter(|c| !c.is_empty()));
                 }
+                // `contextlib.closing(x)` is `x`.
+                if let Some(q) = self.called(&callee)
+                    && self.catalog.identity_functions.contains(&q)
+                {
+                    return match self.facts.call_at(&e.range).and_then(|c| c.args.iter().find(|a| a.keyword.is_none()))
+                    {
+                        Some(a) => self.arg_value(&a.value, d),
+                        None => Value::Unknown,
+                    };
+                }
                 self.call_result(callee, d)
             }
             ExprKind::Subscript(obj) => match self.value(obj, d) {
                 Value::Instance(t) => self.instance_of(self.catalog.attribute(&t, "[]")),
+                Value::Items(v) => *v,
                 _ => Value::Unknown,
             },
+            ExprKind::Await(inner) => self.value(inner, d),
             ExprKind::Div(left) => match self.value(left, d) {
                 Value::Instance(t) => self.instance_of(self.catalog.returns(&format!("{t}.__truediv__"))),
                 _ => Value::Unknown,
@@ -164,15 +181,18 @@ impl<'a> Resolver<'a> {
     /// Whether one of a call's arguments is an in-memory buffer (`io.BytesIO`, `io.StringIO`).
     pub fn over_buffer(&self, args: &[super::facts::Arg], depth: u32) -> bool {
         args.iter().any(|a| {
-            // Arguments keep names and attributes; a call written there (`io.BytesIO(data)`) is a call fact.
-            let v = match self.facts.call_at(&a.value.range) {
-                Some(c) if a.value.kind == ExprKind::Other => {
-                    self.call_result(self.value(&c.func, depth + 1), depth + 1)
-                }
-                _ => self.value(&a.value, depth + 1),
-            };
+            let v = self.arg_value(&a.value, depth);
             matches!(v, Value::Instance(t) if self.catalog.memory_buffers.contains(&t))
         })
+    }
+
+    /// The value of a call argument. Arguments keep names and attributes; a call written there
+    /// (`io.BytesIO(data)`) is a call fact.
+    fn arg_value(&self, value: &Expr, depth: u32) -> Value {
+        match self.facts.call_at(&value.range) {
+            Some(c) if value.kind == ExprKind::Other => self.call_result(self.value(&c.func, depth + 1), depth + 1),
+            _ => self.value(value, depth + 1),
+        }
     }
 
     fn instance_of(&self, class: Option<&str>) -> Value {
@@ -238,6 +258,11 @@ impl<'a> Resolver<'a> {
                 other @ (Value::Object(_) | Value::Foreign(_)) => other,
                 _ => Value::Unknown,
             },
+            // `for x in items`: one of the items.
+            BindingKind::Iter(e) => match self.value(e, depth + 1) {
+                Value::Items(v) => *v,
+                _ => Value::Unknown,
+            },
             BindingKind::Def(s) => Value::Def(*s),
             BindingKind::Class(s) => Value::Class(*s),
             BindingKind::SelfParam(c) => Value::Object(*c),
@@ -265,9 +290,23 @@ impl<'a> Resolver<'a> {
         let d = depth + 1;
         match a {
             Ann::Expr(e) => self.as_instance(self.value(e, d)),
-            Ann::Generic { base, first } => {
+            Ann::Generic { base, first, second } => {
                 let base_value = self.value(base, d);
                 let Some(base_name) = self.qualified(&base_value) else { return self.as_instance(base_value) };
+                // `list[X]`, `dict[str, X]`: a container of `X`s (unknown ones stay unknown).
+                let items = if self.catalog.typing_items.contains(&base_name) {
+                    Some(first)
+                } else if self.catalog.typing_mappings.contains(&base_name) {
+                    Some(second)
+                } else {
+                    None
+                };
+                if let Some(item) = items {
+                    return match item.as_ref().map(|a| self.annotation(a, d)) {
+                        Some(v) if v != Value::Unknown => Value::Items(Box::new(v)),
+                        _ => Value::Unknown,
+                    };
+                }
                 if !self.catalog.typing_unwrap.contains(&base_name) {
                     // A generic class: `subprocess.Popen[bytes]` is a `subprocess.Popen`.
                     return self.as_instance(base_value);
@@ -311,10 +350,24 @@ impl<'a> Resolver<'a> {
                 Some(c) => Value::Instance(c.to_string()),
                 None => Value::Name(format!("{t}.{attr}")),
             },
-            Value::Object(c) | Value::Class(c) => self.member(c, attr, depth + 1),
+            // Reading a property on an instance runs it: its value is what it returns.
+            Value::Object(c) => match self.member(c, attr, depth + 1) {
+                Value::Def(p) if self.is_property(p) => self.call_result(Value::Def(p), depth + 1),
+                v => v,
+            },
+            Value::Class(c) => self.member(c, attr, depth + 1),
             Value::Foreign(p) => Value::Foreign(format!("{p}.{attr}")),
-            Value::Def(_) | Value::Unknown => Value::Unknown,
+            Value::Items(v) if self.catalog.item_methods.contains(attr) => Value::ItemGetter(v),
+            Value::Def(_) | Value::Items(_) | Value::ItemGetter(_) | Value::Unknown => Value::Unknown,
         }
+    }
+
+    /// Whether a function is a `@property` (or `cached_property`): reading the attribute runs it.
+    pub fn is_property(&self, scope: ScopeId) -> bool {
+        self.facts.scopes[scope]
+            .decorators
+            .iter()
+            .any(|d| matches!(&*d.text, "property" | "cached_property" | "functools.cached_property"))
     }
 
     /// A member of a class defined here: methods and class attributes, `self.x` assignments, then the
@@ -364,6 +417,10 @@ impl<'a> Resolver<'a> {
         match callee {
             Value::Name(q) => {
                 let q = self.catalog.canonical(&q);
+                // `path.iterdir()`: what iterating it yields.
+                if let Some(class) = self.catalog.iterates.get(&q) {
+                    return Value::Items(Box::new(Value::Instance(class.clone())));
+                }
                 match self.catalog.returns(&q) {
                     Some(class) => Value::Instance(class.to_string()),
                     // Maybe a project class: its instance's members are `q.member`.
@@ -377,7 +434,8 @@ impl<'a> Resolver<'a> {
                 Some(r) if !self.facts.scopes[f].has_yield => self.annotation(r, depth + 1),
                 _ => Value::Unknown,
             },
-            Value::Object(_) | Value::Foreign(_) | Value::Unknown => Value::Unknown,
+            Value::ItemGetter(v) => *v,
+            Value::Object(_) | Value::Foreign(_) | Value::Items(_) | Value::Unknown => Value::Unknown,
         }
     }
 }

@@ -97,6 +97,7 @@ pub fn shift(out: &mut FileAnalysis, edit: &LineEdit) {
             cli: _,
             blocking,
             calls,
+            returns: _,
         } = func;
         *name = edit.loc(*name);
         for BlockingSite { start, end, callee: _, rule: _, tier: _, message: _, instead: _, fixes: _ } in blocking {
