@@ -185,6 +185,9 @@ pub struct Project {
     export_index: HashMap<(usize, String), usize>,
     /// The project files each file star-imports (`from m import *`), resolved.
     stars: Vec<Vec<usize>>,
+    /// Each class's MRO, once computed (see `Project::mro`).
+    /// With whether `MAX_RESOLVE_DEPTH` cut it (set again at every use).
+    mros: std::sync::Mutex<HashMap<(usize, usize), (Arc<Vec<(usize, usize)>>, bool)>>,
     /// The catalog, when not the bundled one (`extend-blocking-calls`): what catalogued types'
     /// attributes are and which of their methods block (see `Project::library_call`).
     catalog: Option<Arc<Catalog>>,
@@ -253,6 +256,7 @@ impl Project {
             class_index,
             export_index,
             stars: Vec::new(),
+            mros: std::sync::Mutex::new(HashMap::new()),
             catalog: None,
         };
         project.stars = (0..project.files.len())
@@ -479,20 +483,15 @@ impl Project {
         self.instance(file, self.function(f).returns.as_ref()?, depth.next())
     }
 
-    /// A typed attribute of a project class (class-level or `self.x = ...`), through its bases.
+    /// A typed attribute of a project class (class-level or `self.x = ...`), in the order of its MRO.
     fn class_attr(&self, file: usize, class: usize, attr: &str, depth: Depth<'_>) -> Option<Resolved> {
         if depth.over() {
             return None;
         }
-        let c = &self.files[file].summary().classes[class];
-        if let Some((_, e)) = c.attrs.iter().find(|(n, _)| n == attr) {
-            return self.instance(file, e, depth.next());
-        }
-        for base in &c.bases {
-            if let Some(Resolved::Class(bf, b)) = self.resolve(file, base, depth.next())
-                && let Some(found) = self.class_attr(bf, b, attr, depth.next())
-            {
-                return Some(found);
+        for &(cf, c) in self.mro(file, class, depth.next()).iter() {
+            let c = &self.files[cf].summary().classes[c];
+            if let Some((_, e)) = c.attrs.iter().find(|(n, _)| n == attr) {
+                return self.instance(cf, e, depth.next());
             }
         }
         None
@@ -532,23 +531,63 @@ impl Project {
         if i < own.len() { &own[i] } else { &links.lib[id][i - own.len()].1 }
     }
 
-    /// A method of a class, looked up through its project base classes.
+    /// A method of a class, looked up in the order of its MRO (C3, over its project base classes).
     fn member(&self, file: usize, class: usize, attr: &str, depth: Depth<'_>) -> Option<Resolved> {
         if depth.over() {
             return None;
         }
-        let c = &self.files[file].summary().classes[class];
-        if let Some(&f) = self.function_index.get(&(file, format!("{}.{attr}", c.qualname))) {
-            return Some(Resolved::Function(f));
-        }
-        for base in &c.bases {
-            if let Some(Resolved::Class(bf, b)) = self.resolve(file, base, depth.next())
-                && let Some(found) = self.member(bf, b, attr, depth.next())
-            {
-                return Some(found);
+        for &(cf, c) in self.mro(file, class, depth.next()).iter() {
+            let qualname = &self.files[cf].summary().classes[c].qualname;
+            if let Some(&f) = self.function_index.get(&(cf, format!("{qualname}.{attr}"))) {
+                return Some(Resolved::Function(f));
             }
         }
         None
+    }
+
+    /// A project class's method resolution order (C3), itself first, over the bases the project
+    /// resolves. Memoized; a cycle ends it, and a hierarchy C3 cannot order falls back to depth-first
+    /// order.
+    fn mro(&self, file: usize, class: usize, depth: Depth<'_>) -> Arc<Vec<(usize, usize)>> {
+        if let Some((m, cut)) = self.mros.lock().expect("mro lock").get(&(file, class)) {
+            if *cut {
+                depth.cut.set(true);
+            }
+            return m.clone();
+        }
+        self.mros.lock().expect("mro lock").insert((file, class), (Arc::new(vec![(file, class)]), false));
+        // Whether this MRO is cut short, apart from what was cut before it started.
+        let before = depth.cut.replace(false);
+        let mut seqs: Vec<Vec<(usize, usize)>> = Vec::new();
+        let mut direct = Vec::new();
+        if !depth.over() {
+            for base in &self.files[file].summary().classes[class].bases {
+                if let Some(Resolved::Class(bf, b)) = self.resolve(file, base, depth.next())
+                    && (bf, b) != (file, class)
+                {
+                    seqs.push(self.mro(bf, b, depth.next()).to_vec());
+                    direct.push((bf, b));
+                }
+            }
+        }
+        let mut out = vec![(file, class)];
+        let depth_first: Vec<(usize, usize)> = seqs.iter().flatten().copied().collect();
+        seqs.push(direct);
+        match crate::analysis::resolve::c3(seqs) {
+            Some(rest) => out.extend(rest),
+            None => {
+                for item in depth_first {
+                    if !out.contains(&item) && out.len() < crate::analysis::resolve::MAX_MRO {
+                        out.push(item);
+                    }
+                }
+            }
+        }
+        let out = Arc::new(out);
+        let cut = depth.cut.get();
+        depth.cut.set(before || cut);
+        self.mros.lock().expect("mro lock").insert((file, class), (out.clone(), cut));
+        out
     }
 
     /// The function a call runs: a function, or a class's `__init__`. `cut` is set when

@@ -59,6 +59,9 @@ pub struct Resolver<'a> {
     pub text: &'a str,
     pub catalog: &'a Catalog,
     memo: RefCell<Vec<Option<Memo>>>,
+    /// Each class's MRO, once computed (see `Resolver::mro`).
+    /// With the cut that shortened it, if one did (noted again at every use).
+    mros: RefCell<std::collections::HashMap<ScopeId, (std::rc::Rc<Vec<MroItem>>, Option<CutKind>)>>,
     /// Set when a bound cut the resolution in progress short (taken by the outermost `value_of`).
     cut: Cell<Option<CutKind>>,
     /// Where a use could not be resolved because a bound cut it short: its offset and why.
@@ -72,6 +75,7 @@ impl<'a> Resolver<'a> {
             text,
             catalog,
             memo: RefCell::new(vec![None; facts.bindings.len()]),
+            mros: RefCell::new(std::collections::HashMap::new()),
             cut: Cell::new(None),
             cuts: RefCell::new(Vec::new()),
         }
@@ -370,43 +374,91 @@ impl<'a> Resolver<'a> {
             .any(|d| matches!(&*d.text, "property" | "cached_property" | "functools.cached_property"))
     }
 
-    /// A member of a class defined here: methods and class attributes, `self.x` assignments, then the
-    /// bases (those defined here, then catalogued ones).
+    /// A member of a class defined here: methods and class attributes, `self.x` assignments, in the
+    /// order of its MRO (C3: `class D(Left, Right)` finds `Right._read` before the `Base._read` that
+    /// `Left` inherits); an imported or catalogued class in it answers for the rest.
     fn member(&self, class: ScopeId, attr: &str, depth: u32) -> Value {
         if depth > MAX_DEPTH {
             self.note_cut(CutKind::DeepResolution);
             return Value::Unknown;
         }
-        let s = &self.facts.scopes[class];
-        if let Some(list) = s.bindings.get(attr) {
-            return self.binding_value(*list.last().expect("binding lists are never empty"), depth + 1);
-        }
-        if let Some(list) = s.self_attrs.get(attr) {
-            // Prefer an assignment the analysis can type (`self.s = requests.Session()` in `__init__`
-            // over `self.s = None` in `close`).
-            let mut fallback = Value::Unknown;
-            for &id in list {
-                match self.binding_value(id, depth + 1) {
-                    Value::Unknown => {}
-                    v => {
-                        fallback = v;
-                        break;
+        for item in self.mro(class, depth + 1).iter() {
+            let c = match item {
+                MroItem::Local(c) => *c,
+                MroItem::Name(q) => return self.attribute(Value::Instance(self.catalog.canonical(q)), attr, depth + 1),
+            };
+            let s = &self.facts.scopes[c];
+            if let Some(list) = s.bindings.get(attr) {
+                return self.binding_value(*list.last().expect("binding lists are never empty"), depth + 1);
+            }
+            if let Some(list) = s.self_attrs.get(attr) {
+                // Prefer an assignment the analysis can type (`self.s = requests.Session()` in `__init__`
+                // over `self.s = None` in `close`).
+                let mut fallback = Value::Unknown;
+                for &id in list {
+                    match self.binding_value(id, depth + 1) {
+                        Value::Unknown => {}
+                        v => {
+                            fallback = v;
+                            break;
+                        }
                     }
                 }
-            }
-            return fallback;
-        }
-        for base in &s.bases {
-            match self.value(base, depth + 1) {
-                Value::Class(b) if b != class => match self.member(b, attr, depth + 1) {
-                    Value::Unknown => {}
-                    v => return v,
-                },
-                Value::Name(q) => return self.attribute(Value::Instance(self.catalog.canonical(&q)), attr, depth + 1),
-                _ => {}
+                return fallback;
             }
         }
         Value::Unknown
+    }
+
+    /// A class's method resolution order (C3), itself first: classes of this file, and other bases by
+    /// name (what they inherit is not known here). Memoized; a cycle ends it, and a hierarchy C3 cannot
+    /// order (or longer than `MAX_MRO`) falls back to depth-first order.
+    fn mro(&self, class: ScopeId, depth: u32) -> std::rc::Rc<Vec<MroItem>> {
+        if let Some((m, cut)) = self.mros.borrow().get(&class) {
+            if let Some(kind) = cut {
+                self.note_cut(*kind);
+            }
+            return m.clone();
+        }
+        // In progress: a class that is its own ancestor stops here.
+        self.mros.borrow_mut().insert(class, (std::rc::Rc::new(vec![MroItem::Local(class)]), None));
+        let outer = self.cut.take();
+        let mut seqs: Vec<Vec<MroItem>> = Vec::new();
+        let mut direct: Vec<MroItem> = Vec::new();
+        if depth <= MAX_DEPTH {
+            for base in &self.facts.scopes[class].bases {
+                let item = match self.value(base, depth + 1) {
+                    Value::Class(b) if b != class => MroItem::Local(b),
+                    Value::Name(q) => MroItem::Name(q),
+                    _ => continue,
+                };
+                seqs.push(match &item {
+                    MroItem::Local(b) => self.mro(*b, depth + 1).to_vec(),
+                    MroItem::Name(_) => vec![item.clone()],
+                });
+                direct.push(item);
+            }
+        } else {
+            self.note_cut(CutKind::DeepResolution);
+        }
+        let mut out = vec![MroItem::Local(class)];
+        let depth_first: Vec<MroItem> = seqs.iter().flatten().cloned().collect();
+        seqs.push(direct);
+        match c3(seqs) {
+            Some(rest) => out.extend(rest),
+            None => {
+                for item in depth_first {
+                    if !out.contains(&item) && out.len() < MAX_MRO {
+                        out.push(item);
+                    }
+                }
+            }
+        }
+        let out = std::rc::Rc::new(out);
+        let cut = self.cut.get();
+        self.cut.set(outer.or(cut));
+        self.mros.borrow_mut().insert(class, (out.clone(), cut));
+        out
     }
 
     pub fn call_result(&self, callee: Value, depth: u32) -> Value {
@@ -436,6 +488,43 @@ impl<'a> Resolver<'a> {
             },
             Value::ItemGetter(v) => *v,
             Value::Object(_) | Value::Foreign(_) | Value::Items(_) | Value::Unknown => Value::Unknown,
+        }
+    }
+}
+
+/// At most this many classes in an MRO.
+pub(crate) const MAX_MRO: usize = 64;
+
+/// A class in an MRO: one of this file, or another by its qualified name.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum MroItem {
+    Local(ScopeId),
+    Name(String),
+}
+
+/// C3's merge of the bases' MROs and the list of bases; `None` when no order keeps every list's
+/// order (Python refuses such a class) or it grows past `MAX_MRO`.
+pub(crate) fn c3<T: Clone + PartialEq>(seqs: Vec<Vec<T>>) -> Option<Vec<T>> {
+    let mut out = Vec::new();
+    let mut starts = vec![0usize; seqs.len()];
+    loop {
+        let live: Vec<usize> = (0..seqs.len()).filter(|&i| starts[i] < seqs[i].len()).collect();
+        if live.is_empty() {
+            return Some(out);
+        }
+        let head = live
+            .iter()
+            .map(|&i| &seqs[i][starts[i]])
+            .find(|h| !live.iter().any(|&j| seqs[j][starts[j] + 1..].contains(h)))?;
+        let head = head.clone();
+        for &i in &live {
+            if seqs[i][starts[i]] == head {
+                starts[i] += 1;
+            }
+        }
+        out.push(head);
+        if out.len() > MAX_MRO {
+            return None;
         }
     }
 }
