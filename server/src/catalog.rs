@@ -113,6 +113,9 @@ pub struct Catalog {
     /// `if loop_thread != threading.get_ident():` runs off the event loop's thread, so no chain goes
     /// through it.
     pub thread_ids: HashSet<String>,
+    /// Functions that iterate the iterable passed to them before they return (`list`, `sum`, `next`):
+    /// a generator function's body runs there.
+    pub consumers: HashSet<String>,
     /// Functions that call the lambdas passed to them right away (`sorted(key=...)`).
     pub immediate_callers: HashSet<String>,
     /// Their last names (`sorted`, `map`), to pass over other calls without resolving them.
@@ -192,6 +195,8 @@ struct ChainsData {
     memoizers: Vec<String>,
     #[serde(default)]
     thread_ids: Vec<String>,
+    #[serde(default)]
+    consumers: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -359,6 +364,7 @@ impl Catalog {
         if let Some(c) = data.chains {
             self.memoizers.extend(c.memoizers);
             self.thread_ids.extend(c.thread_ids);
+            self.consumers.extend(c.consumers);
         }
         if let Some(l) = data.locks {
             self.brief_locks.extend(l.brief);

@@ -736,8 +736,10 @@ impl Project {
                     cut.push(i);
                 }
                 let callee = callee?;
-                // Reading an attribute runs only a property.
-                (!c.access || self.function(callee).is_property).then_some(callee)
+                // Reading an attribute runs only a property; calling a generator function runs its body
+                // only where what it returns is iterated.
+                let f = self.function(callee);
+                ((!c.access || f.is_property) && (!f.generator || c.iterated)).then_some(callee)
             })
             .collect();
         (edges, cut, lib)
@@ -792,11 +794,12 @@ impl Project {
             || old.stars != new.stars
             || old.all != new.all
             || old.functions.len() != new.functions.len()
-            || old
-                .functions
-                .iter()
-                .zip(&new.functions)
-                .any(|(a, b)| a.qualname != b.qualname || a.is_property != b.is_property || a.returns != b.returns)
+            || old.functions.iter().zip(&new.functions).any(|(a, b)| {
+                a.qualname != b.qualname
+                    || a.is_property != b.is_property
+                    || a.returns != b.returns
+                    || a.generator != b.generator
+            })
         {
             return false;
         }
@@ -809,7 +812,10 @@ impl Project {
         for id in self.file_functions[file].clone() {
             let (o, n) = (&old.summary.functions[self.functions[id].1], self.function(id));
             let same_calls = o.calls.len() == n.calls.len()
-                && o.calls.iter().zip(&n.calls).all(|(a, b)| a.target == b.target && a.access == b.access);
+                && o.calls
+                    .iter()
+                    .zip(&n.calls)
+                    .all(|(a, b)| a.target == b.target && a.access == b.access && a.iterated == b.iterated);
             let edges = if same_calls { None } else { Some(self.edges_of(id)) };
             let new_edges = edges.as_ref().is_some_and(|(e, _, l)| {
                 *e != links.edges[id]

@@ -50,6 +50,10 @@ pub struct CallSite {
     /// one-time work, so chains through it are hints.
     #[serde(default)]
     pub once: Option<String>,
+    /// What the call returns is iterated right there (`for x in f()`, `list(f())`, `yield from f()`):
+    /// a generator function's body runs at this call.
+    #[serde(default)]
+    pub iterated: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -77,6 +81,10 @@ pub struct FunctionSummary {
     pub memoized: bool,
     /// A `@property` (or `cached_property`): reading the attribute runs it.
     pub is_property: bool,
+    /// A sync generator function (not decorated): calling it runs none of its body, iterating what it
+    /// returns does.
+    #[serde(default)]
+    pub generator: bool,
     pub name: Loc,
     /// The FastAPI/Starlette route it implements, when visible (`GET /items`).
     pub route: Option<String>,
@@ -142,6 +150,7 @@ impl FileSummary {
                     && a.offloaded == b.offloaded
                     && a.memoized == b.memoized
                     && a.is_property == b.is_property
+                    && a.generator == b.generator
                     && a.route == b.route
                     && a.cli == b.cli
                     && a.returns == b.returns
@@ -156,7 +165,11 @@ impl FileSummary {
                     })
                     && a.calls.len() == b.calls.len()
                     && a.calls.iter().zip(&b.calls).all(|(x, y)| {
-                        x.target == y.target && x.noqa == y.noqa && x.access == y.access && x.once == y.once
+                        x.target == y.target
+                            && x.noqa == y.noqa
+                            && x.access == y.access
+                            && x.once == y.once
+                            && x.iterated == y.iterated
                     })
             })
     }
@@ -198,6 +211,9 @@ pub(super) fn summarize_part(
                     offloaded,
                     memoized,
                     is_property: r.is_property(id),
+                    // A decorated one (`@contextmanager`) may run its body when what the call returns
+                    // is entered, or at once: the call counts as running it.
+                    generator: s.has_yield && !s.is_async && s.decorators.is_empty(),
                     name: loc(name.range.start),
                     route: endpoints.get(&id).and_then(|e| e.label.clone()),
                     cli: endpoints.get(&id).is_some_and(|e| e.cli),
@@ -286,6 +302,7 @@ pub(super) fn summarize_part(
                 noqa: noqa(call.func_range.clone()),
                 access: false,
                 once: checks::lazy_guard(r, start, scope),
+                iterated: iterated(r, call),
             });
         }
     }
@@ -313,6 +330,7 @@ pub(super) fn summarize_part(
                 noqa: noqa(a.range.clone()),
                 access: true,
                 once: None,
+                iterated: false,
             });
         }
     }
@@ -342,6 +360,21 @@ pub(super) fn exports(r: &Resolver<'_>) -> Vec<(String, Export)> {
         }
     }
     out
+}
+
+/// Whether what a call returns is iterated where it is made: `for x in f()` (or a comprehension's, or
+/// `in` as a test), `yield from f()`, or the argument of a consumer (`list(f())`, `next(f())`).
+fn iterated(r: &Resolver<'_>, call: &super::facts::CallFact) -> bool {
+    let before = r.text.get(..call.range.start).unwrap_or("").trim_end();
+    let word_before = |w: &str| {
+        before.strip_suffix(w).is_some_and(|b| b.is_empty() || b.ends_with(|c: char| c.is_whitespace() || c == '('))
+    };
+    word_before("in")
+        || word_before("yield from")
+        || call
+            .outer
+            .as_ref()
+            .is_some_and(|o| r.qualified(&r.value_of(o)).is_some_and(|q| r.catalog.consumers.contains(&q)))
 }
 
 /// Whether the call at `at`, in sync function `scope`, is in the block of an `if` that runs only off the
