@@ -118,6 +118,10 @@ pub struct ChainFinding {
 }
 
 type FnId = usize;
+/// A class: its file and its index in the file's summary.
+type ClassId = (usize, usize);
+/// A class's MRO (see `Project::mro`).
+type Mro = Arc<Vec<ClassId>>;
 
 /// The project's call graph resolved, and each function's shortest chain (see `Project::link`).
 pub struct Links {
@@ -187,7 +191,7 @@ pub struct Project {
     stars: Vec<Vec<usize>>,
     /// Each class's MRO, once computed (see `Project::mro`).
     /// With whether `MAX_RESOLVE_DEPTH` cut it (set again at every use).
-    mros: std::sync::Mutex<HashMap<(usize, usize), (Arc<Vec<(usize, usize)>>, bool)>>,
+    mros: std::sync::Mutex<HashMap<ClassId, (Mro, bool)>>,
     /// The catalog, when not the bundled one (`extend-blocking-calls`): what catalogued types'
     /// attributes are and which of their methods block (see `Project::library_call`).
     catalog: Option<Arc<Catalog>>,
@@ -548,7 +552,7 @@ impl Project {
     /// A project class's method resolution order (C3), itself first, over the bases the project
     /// resolves. Memoized; a cycle ends it, and a hierarchy C3 cannot order falls back to depth-first
     /// order.
-    fn mro(&self, file: usize, class: usize, depth: Depth<'_>) -> Arc<Vec<(usize, usize)>> {
+    fn mro(&self, file: usize, class: usize, depth: Depth<'_>) -> Mro {
         if let Some((m, cut)) = self.mros.lock().expect("mro lock").get(&(file, class)) {
             if *cut {
                 depth.cut.set(true);

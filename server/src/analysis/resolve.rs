@@ -61,7 +61,7 @@ pub struct Resolver<'a> {
     memo: RefCell<Vec<Option<Memo>>>,
     /// Each class's MRO, once computed (see `Resolver::mro`).
     /// With the cut that shortened it, if one did (noted again at every use).
-    mros: RefCell<std::collections::HashMap<ScopeId, (std::rc::Rc<Vec<MroItem>>, Option<CutKind>)>>,
+    mros: RefCell<std::collections::HashMap<ScopeId, (Mro, Option<CutKind>)>>,
     /// Set when a bound cut the resolution in progress short (taken by the outermost `value_of`).
     cut: Cell<Option<CutKind>>,
     /// Where a use could not be resolved because a bound cut it short: its offset and why.
@@ -413,7 +413,7 @@ impl<'a> Resolver<'a> {
     /// A class's method resolution order (C3), itself first: classes of this file, and other bases by
     /// name (what they inherit is not known here). Memoized; a cycle ends it, and a hierarchy C3 cannot
     /// order (or longer than `MAX_MRO`) falls back to depth-first order.
-    fn mro(&self, class: ScopeId, depth: u32) -> std::rc::Rc<Vec<MroItem>> {
+    fn mro(&self, class: ScopeId, depth: u32) -> Mro {
         if let Some((m, cut)) = self.mros.borrow().get(&class) {
             if let Some(kind) = cut {
                 self.note_cut(*kind);
@@ -494,6 +494,9 @@ impl<'a> Resolver<'a> {
 
 /// At most this many classes in an MRO.
 pub(crate) const MAX_MRO: usize = 64;
+
+/// A class's MRO, shared by the memo and its users.
+type Mro = std::rc::Rc<Vec<MroItem>>;
 
 /// A class in an MRO: one of this file, or another by its qualified name.
 #[derive(Clone, Debug, PartialEq, Eq)]
