@@ -125,6 +125,26 @@ async fn a_helper_in_another_file_starts_and_stops_blocking() {
     c.diagnostics_until(&api_uri, |d| codes(d) == ["LS102@4:4"]).await;
 }
 
+/// A constant imported from another module carries its type: the route's `CACHE.read_text()` is a
+/// finding while `CACHE` is a `pathlib.Path`, and no longer once an unsaved edit makes it a string.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_imported_constant_changes_type_in_another_file() {
+    let paths = "from pathlib import Path\n\nDATA = Path(\"/srv\")\nCACHE = DATA / \"cache\"\n";
+    let api = "from paths import CACHE\n\n\nasync def handler():\n    CACHE.read_text()\n";
+    let dir = workspace(&[("paths.py", paths), ("api.py", api)]);
+    let (mut c, _) = Client::start(json!({}), Some(dir.path())).await;
+    let api_uri = uri(&dir.path().join("api.py"));
+    let paths_uri = uri(&dir.path().join("paths.py"));
+    c.open(&api_uri, api).await;
+    c.diagnostics_until(&api_uri, |d| codes(d) == ["LS104@4:4"]).await;
+
+    c.open(&paths_uri, paths).await;
+    c.change(&paths_uri, 2, json!([{ "range": { "start": { "line": 3, "character": 8 }, "end": { "line": 3, "character": 22 } }, "text": "\"cache\"" }])).await;
+    c.diagnostics_until(&api_uri, |d| d.is_empty()).await;
+    c.change(&paths_uri, 3, json!([{ "range": { "start": { "line": 3, "character": 8 }, "end": { "line": 3, "character": 15 } }, "text": "DATA / \"cache\"" }])).await;
+    c.diagnostics_until(&api_uri, |d| codes(d) == ["LS104@4:4"]).await;
+}
+
 /// Neovim pulls a document right after opening it and applies no later report for it until it pulls it
 /// again (a refresh makes it pull the workspace, whose reports it ignores for open documents). So the
 /// first pull carries the chain through a file not indexed yet, and a pull of the edited helper carries

@@ -95,10 +95,27 @@ pub struct Catalog {
     pub cli: Cli,
     /// Generic annotations whose first argument is the value's class (`Optional`, `Annotated`, …).
     pub typing_unwrap: HashSet<String>,
+    /// Generic containers whose first argument is the class of their items (`list[X]`, `Iterable[X]`).
+    pub typing_items: HashSet<String>,
+    /// Generic mappings whose second argument is the class of their values (`dict[str, X]`).
+    pub typing_mappings: HashSet<String>,
+    /// Container methods that return one of the items (`d.get(k)`, `d.pop(k)`).
+    pub item_methods: HashSet<String>,
+    /// Functions that return their first argument (`contextlib.closing(x)` is `x`).
+    pub identity_functions: HashSet<String>,
+    /// Calls whose result is iterated as instances of a class (`pathlib.Path.iterdir` yields `pathlib.Path`).
+    pub iterates: HashMap<String, String>,
     /// Decorators that mark a coroutine as an interface or stub.
     pub exempt_decorators: HashSet<String>,
     /// Decorators that memoize a function: chains through it are not reported.
     pub memoizers: HashSet<String>,
+    /// Functions that name the current thread (`threading.get_ident`): a sync function's block under
+    /// `if loop_thread != threading.get_ident():` runs off the event loop's thread, so no chain goes
+    /// through it.
+    pub thread_ids: HashSet<String>,
+    /// Functions that iterate the iterable passed to them before they return (`list`, `sum`, `next`):
+    /// a generator function's body runs there.
+    pub consumers: HashSet<String>,
     /// Functions that call the lambdas passed to them right away (`sorted(key=...)`).
     pub immediate_callers: HashSet<String>,
     /// Their last names (`sorted`, `map`), to pass over other calls without resolving them.
@@ -176,12 +193,26 @@ struct ImmediateData {
 #[serde(deny_unknown_fields)]
 struct ChainsData {
     memoizers: Vec<String>,
+    #[serde(default)]
+    thread_ids: Vec<String>,
+    #[serde(default)]
+    consumers: Vec<String>,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct TypingData {
     unwrap: Vec<String>,
+    #[serde(default)]
+    items: Vec<String>,
+    #[serde(default)]
+    mappings: Vec<String>,
+    #[serde(default)]
+    item_methods: Vec<String>,
+    #[serde(default)]
+    identity: Vec<String>,
+    #[serde(default)]
+    iterates: HashMap<String, String>,
 }
 
 #[derive(Deserialize)]
@@ -318,6 +349,11 @@ impl Catalog {
         }
         if let Some(t) = data.typing {
             self.typing_unwrap.extend(t.unwrap);
+            self.typing_items.extend(t.items);
+            self.typing_mappings.extend(t.mappings);
+            self.item_methods.extend(t.item_methods);
+            self.identity_functions.extend(t.identity);
+            self.iterates.extend(t.iterates);
         }
         if let Some(i) = data.immediate {
             for c in &i.callers {
@@ -327,6 +363,8 @@ impl Catalog {
         }
         if let Some(c) = data.chains {
             self.memoizers.extend(c.memoizers);
+            self.thread_ids.extend(c.thread_ids);
+            self.consumers.extend(c.consumers);
         }
         if let Some(l) = data.locks {
             self.brief_locks.extend(l.brief);

@@ -517,7 +517,10 @@ fn check_inner(
     timer.lap("cache save");
 
     if opts.follow {
-        let project = Project::new(project_files, root.as_deref());
+        let mut project = Project::new(project_files, root.as_deref());
+        if !opts.settings.extend_blocking_calls.is_empty() {
+            project = project.with_catalog(std::sync::Arc::new(catalog.clone()));
+        }
         timer.lap("index");
         let links = project.link(opts.settings);
         // Blocking calls in coroutines that only command-line commands reach (through other files

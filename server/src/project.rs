@@ -11,9 +11,9 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::analysis::summary::{CallSite, Export, FileSummary, FunctionSummary, Loc, Target};
+use crate::analysis::summary::{BlockingSite, CallSite, Export, FileSummary, FunctionSummary, Loc, Target};
 use crate::analysis::{FileAnalysis, Finding, noqa_matches};
-use crate::catalog::FixKind;
+use crate::catalog::{Catalog, FixKind, display_name};
 use crate::rules::{Rule, Tier};
 use crate::settings::Settings;
 
@@ -126,6 +126,10 @@ pub struct ChainFinding {
 pub const MAX_ALSO: usize = 100;
 
 type FnId = usize;
+/// A class: its file and its index in the file's summary.
+type ClassId = (usize, usize);
+/// A class's MRO (see `Project::mro`).
+type Mro = Arc<Vec<ClassId>>;
 
 /// The project's call graph resolved, and each function's shortest chain (see `Project::link`).
 pub struct Links {
@@ -137,6 +141,10 @@ pub struct Links {
     /// For each function, whether it is a coroutine run only as a command-line command (see
     /// `Project::cli_only`).
     cli: Vec<bool>,
+    /// For each function, its calls of catalogued blocking APIs reached through another module's types
+    /// (`CACHE.read_text()` with `CACHE = DATA / "cache"` imported): the call's index and the site. A
+    /// function's blocking sites are its summary's, then these (`Project::site`).
+    lib: Vec<Vec<(usize, BlockingSite)>>,
     /// One-time work and the coroutine call sites that share it (see `Project::one_time_work`).
     once: OnceWork,
 }
@@ -178,10 +186,17 @@ enum Step {
     Call(usize, FnId),
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 enum Resolved {
     Function(FnId),
     Class(usize, usize),
+    /// An instance of a project class (`client = Client()` exported, a typed attribute, what a function
+    /// is annotated to return).
+    Object(usize, usize),
+    /// An instance of a catalogued class (`DATA = Path(...)` exported): its canonical name.
+    Library(String),
+    /// An attribute of one (`pathlib.Path.read_text`), by its qualified name.
+    LibraryName(String),
 }
 
 pub struct Project {
@@ -202,6 +217,12 @@ pub struct Project {
     export_index: HashMap<(usize, String), usize>,
     /// The project files each file star-imports (`from m import *`), resolved.
     stars: Vec<Vec<usize>>,
+    /// Each class's MRO, once computed (see `Project::mro`).
+    /// With whether `MAX_RESOLVE_DEPTH` cut it (set again at every use).
+    mros: std::sync::Mutex<HashMap<ClassId, (Mro, bool)>>,
+    /// The catalog, when not the bundled one (`extend-blocking-calls`): what catalogued types'
+    /// attributes are and which of their methods block (see `Project::library_call`).
+    catalog: Option<Arc<Catalog>>,
 }
 
 /// One step of resolving a name (see `Project::resolve`).
@@ -267,6 +288,8 @@ impl Project {
             class_index,
             export_index,
             stars: Vec::new(),
+            mros: std::sync::Mutex::new(HashMap::new()),
+            catalog: None,
         };
         project.stars = (0..project.files.len())
             .map(|i| {
@@ -288,6 +311,16 @@ impl Project {
 
     pub fn files(&self) -> &[ProjectFile] {
         &self.files
+    }
+
+    /// Uses `catalog` (the bundled one extended by the settings) to type values across modules.
+    pub fn with_catalog(mut self, catalog: Arc<Catalog>) -> Project {
+        self.catalog = Some(catalog);
+        self
+    }
+
+    fn catalog(&self) -> &Catalog {
+        self.catalog.as_deref().unwrap_or_else(|| Catalog::bundled())
     }
 
     fn function(&self, id: FnId) -> &FunctionSummary {
@@ -397,12 +430,14 @@ impl Project {
             Some((h, t)) => (h, Some(t)),
             None => (rest, None),
         };
-        // `Class.method` inherited from a base, or `Outer.Inner.method`.
+        // `Class.method` inherited from a base, or `Outer.Inner.method`; an attribute of something typed
+        // (`CACHE.read_text`, `get_client.messages` for `get_client().messages`, `Store.root`).
         if let Some(attr) = tail
             && let Some(found) = self.resolve_in_module(m, head, depth.next())
-            && let Some(Resolved::Class(cf, c)) = self.resolved(found, depth.next())
+            && let Some(r) = self.resolved(found, depth.next())
+            && let Some(a) = self.attribute(r, attr, depth.next())
         {
-            return self.member(cf, c, attr, depth.next()).map(Found::Resolved);
+            return Some(Found::Resolved(a));
         }
         // An exported name: `from .services import fetch`, `client = Client()`.
         let (name, more) = match rest.split_once('.') {
@@ -427,47 +462,186 @@ impl Project {
                 };
                 Some(Found::Alias(m, t))
             }
-            Export::Instance(class) => {
-                let attr = more?;
-                if attr.contains('.') {
-                    return None;
+            e @ (Export::Instance(_) | Export::Library(_)) => {
+                let mut r = self.instance(m, e, depth.next())?;
+                for attr in more.into_iter().flat_map(|more| more.split('.')) {
+                    r = self.attribute(r, attr, depth.next())?;
                 }
-                match self.resolve(m, class, depth.next())? {
-                    Resolved::Class(cf, c) => self.member(cf, c, attr, depth.next()).map(Found::Resolved),
-                    Resolved::Function(_) => None,
-                }
+                Some(Found::Resolved(r))
             }
         }
     }
 
-    /// A method of a class, looked up through its project base classes.
-    fn member(&self, file: usize, class: usize, attr: &str, depth: Depth<'_>) -> Option<Resolved> {
+    /// The value an `Export::Instance` or `Export::Library` of `file` stands for.
+    fn instance(&self, file: usize, e: &Export, depth: Depth<'_>) -> Option<Resolved> {
+        match e {
+            Export::Instance(class) => match self.resolve(file, class, depth.next())? {
+                Resolved::Class(cf, c) => Some(Resolved::Object(cf, c)),
+                _ => None,
+            },
+            Export::Library(class) => Some(Resolved::Library(class.clone())),
+            Export::Alias(_) => None,
+        }
+    }
+
+    /// `value.attr`: a method or a typed attribute of a project class (through its bases), an
+    /// attribute of what a function or property returns (`get_client().messages` is written
+    /// `get_client.messages` in targets), an attribute of a catalogued instance.
+    fn attribute(&self, value: Resolved, attr: &str, depth: Depth<'_>) -> Option<Resolved> {
         if depth.over() {
             return None;
         }
-        let c = &self.files[file].summary().classes[class];
-        if let Some(&f) = self.function_index.get(&(file, format!("{}.{attr}", c.qualname))) {
-            return Some(Resolved::Function(f));
+        match value {
+            // A property stays the function it is (reading it runs it); what follows it is an attribute of
+            // what it returns, as for any function.
+            Resolved::Class(cf, c) | Resolved::Object(cf, c) => {
+                self.member(cf, c, attr, depth.next()).or_else(|| self.class_attr(cf, c, attr, depth.next()))
+            }
+            Resolved::Function(f) => {
+                let r = self.result_of(f, depth.next())?;
+                self.attribute(r, attr, depth.next())
+            }
+            Resolved::Library(t) => Some(match self.catalog().attribute(&t, attr) {
+                Some(class) => Resolved::Library(class.to_string()),
+                None => Resolved::LibraryName(format!("{t}.{attr}")),
+            }),
+            Resolved::LibraryName(q) => Some(Resolved::LibraryName(format!("{q}.{attr}"))),
         }
-        for base in &c.bases {
-            if let Some(Resolved::Class(bf, b)) = self.resolve(file, base, depth.next())
-                && let Some(found) = self.member(bf, b, attr, depth.next())
-            {
-                return Some(found);
+    }
+
+    /// What calling (or awaiting) a function gives, from its return annotation.
+    fn result_of(&self, f: FnId, depth: Depth<'_>) -> Option<Resolved> {
+        let (file, _) = self.functions[f];
+        self.instance(file, self.function(f).returns.as_ref()?, depth.next())
+    }
+
+    /// A typed attribute of a project class (class-level or `self.x = ...`), in the order of its MRO.
+    fn class_attr(&self, file: usize, class: usize, attr: &str, depth: Depth<'_>) -> Option<Resolved> {
+        if depth.over() {
+            return None;
+        }
+        for &(cf, c) in self.mro(file, class, depth.next()).iter() {
+            let c = &self.files[cf].summary().classes[c];
+            if let Some((_, e)) = c.attrs.iter().find(|(n, _)| n == attr) {
+                return self.instance(cf, e, depth.next());
             }
         }
         None
     }
 
+    /// The blocking site a call makes when the project's types lead it to a catalogued blocking API
+    /// (`CACHE.read_text()` with `CACHE` a `pathlib.Path` exported by another module).
+    fn library_site(&self, resolved: &Resolved, call: &CallSite) -> Option<BlockingSite> {
+        let q = match resolved {
+            Resolved::Library(t) => format!("{t}.__call__"),
+            Resolved::LibraryName(q) => q.clone(),
+            _ => return None,
+        };
+        let q = self.catalog().canonical(&q);
+        let entry = self.catalog().blocking(&q)?;
+        let mut message = entry.message_for(&q);
+        if let Some(g) = &call.once {
+            // As `checks::once_note` words it for a call typed within its file.
+            message
+                .push_str(&format!("; it runs once, behind `{g}` (set on first use), so only the first call blocks"));
+        }
+        Some(BlockingSite {
+            start: call.start,
+            end: call.end,
+            callee: display_name(&q).to_string(),
+            rule: entry.rule,
+            tier: if call.once.is_some() { Tier::Hint } else { entry.tier },
+            message,
+            instead: (!entry.instead.is_empty()).then(|| entry.instead.clone()),
+            fixes: entry.fixes.clone(),
+            once: call.once.is_some(),
+        })
+    }
+
+    /// A function's blocking site `i`: its summary's, then those its calls reach through types (`lib`).
+    fn site<'s>(&'s self, links: &'s Links, id: FnId, i: usize) -> &'s BlockingSite {
+        self.site_in(&links.lib, id, i)
+    }
+
+    /// `site`, with the typed blocking sites given alone (while `Links` is being built).
+    fn site_in<'s>(&'s self, lib: &'s [Vec<(usize, BlockingSite)>], id: FnId, i: usize) -> &'s BlockingSite {
+        let own = &self.function(id).blocking;
+        if i < own.len() { &own[i] } else { &lib[id][i - own.len()].1 }
+    }
+
+    /// A method of a class, looked up in the order of its MRO (C3, over its project base classes).
+    fn member(&self, file: usize, class: usize, attr: &str, depth: Depth<'_>) -> Option<Resolved> {
+        if depth.over() {
+            return None;
+        }
+        for &(cf, c) in self.mro(file, class, depth.next()).iter() {
+            let qualname = &self.files[cf].summary().classes[c].qualname;
+            if let Some(&f) = self.function_index.get(&(cf, format!("{qualname}.{attr}"))) {
+                return Some(Resolved::Function(f));
+            }
+        }
+        None
+    }
+
+    /// A project class's method resolution order (C3), itself first, over the bases the project
+    /// resolves. Memoized; a cycle ends it, and a hierarchy C3 cannot order falls back to depth-first
+    /// order.
+    fn mro(&self, file: usize, class: usize, depth: Depth<'_>) -> Mro {
+        if let Some((m, cut)) = self.mros.lock().expect("mro lock").get(&(file, class)) {
+            if *cut {
+                depth.cut.set(true);
+            }
+            return m.clone();
+        }
+        self.mros.lock().expect("mro lock").insert((file, class), (Arc::new(vec![(file, class)]), false));
+        // Whether this MRO is cut short, apart from what was cut before it started.
+        let before = depth.cut.replace(false);
+        let mut seqs: Vec<Vec<(usize, usize)>> = Vec::new();
+        let mut direct = Vec::new();
+        if !depth.over() {
+            for base in &self.files[file].summary().classes[class].bases {
+                if let Some(Resolved::Class(bf, b)) = self.resolve(file, base, depth.next())
+                    && (bf, b) != (file, class)
+                {
+                    seqs.push(self.mro(bf, b, depth.next()).to_vec());
+                    direct.push((bf, b));
+                }
+            }
+        }
+        let mut out = vec![(file, class)];
+        let depth_first: Vec<(usize, usize)> = seqs.iter().flatten().copied().collect();
+        seqs.push(direct);
+        match crate::analysis::resolve::c3(seqs) {
+            Some(rest) => out.extend(rest),
+            None => {
+                for item in depth_first {
+                    if !out.contains(&item) && out.len() < crate::analysis::resolve::MAX_MRO {
+                        out.push(item);
+                    }
+                }
+            }
+        }
+        let out = Arc::new(out);
+        let cut = depth.cut.get();
+        depth.cut.set(before || cut);
+        self.mros.lock().expect("mro lock").insert((file, class), (out.clone(), cut));
+        out
+    }
+
     /// The function a call runs: a function, or a class's `__init__`. `cut` is set when
     /// `MAX_RESOLVE_DEPTH` cut the resolution short.
-    fn callee(&self, file: usize, target: &Target, cut: &std::cell::Cell<bool>) -> Option<FnId> {
-        match self.resolve(file, target, Depth::new(cut))? {
+    fn callee(&self, resolved: Resolved, cut: &std::cell::Cell<bool>) -> Option<FnId> {
+        match resolved {
             Resolved::Function(f) => Some(f),
             Resolved::Class(cf, c) => match self.member(cf, c, "__init__", Depth::new(cut))? {
                 Resolved::Function(f) => Some(f),
-                Resolved::Class(..) => None,
+                _ => None,
             },
+            Resolved::Object(cf, c) => match self.member(cf, c, "__call__", Depth::new(cut))? {
+                Resolved::Function(f) => Some(f),
+                _ => None,
+            },
+            Resolved::Library(_) | Resolved::LibraryName(_) => None,
         }
     }
 
@@ -525,20 +699,32 @@ impl Project {
 
     /// Resolves every call and finds each sync function's shortest chain to a blocking call.
     pub fn link(&self, settings: &Settings) -> Links {
-        let (edges, cut): (Vec<_>, Vec<_>) = (0..self.functions.len()).map(|id| self.edges_of(id)).unzip();
+        let (mut edges, mut cut, mut lib) = (Vec::new(), Vec::new(), Vec::new());
+        for id in 0..self.functions.len() {
+            let (e, c, l) = self.edges_of(id);
+            edges.push(e);
+            cut.push(c);
+            lib.push(l);
+        }
         // Shortest chains through functions that block on every call; then, for what is left, chains
         // through memoized functions, which block on their first call only (reported as hints).
-        let strict = self.shortest_chains(&edges, settings, false);
-        let loose = self.shortest_chains(&edges, settings, true);
+        let strict = self.shortest_chains(&edges, &lib, settings, false);
+        let loose = self.shortest_chains(&edges, &lib, settings, true);
         let cli = self.cli_only(&edges);
-        let once = self.one_time_work(&edges, &strict, &loose);
-        Links { edges, cut, strict, loose, cli, once }
+        let once = self.one_time_work(&edges, &lib, &strict, &loose);
+        Links { edges, cut, strict, loose, cli, once, lib }
     }
 
     /// The one-time work each function's chains do, and the coroutine call sites that share each (see
     /// `OnceWork`). A call site behind a guard of its own, or with a `# noqa`, shares nothing: it is
     /// reported as before. Linear: each function's key is computed once, from its chain's next step.
-    fn one_time_work(&self, edges: &[Vec<Option<FnId>>], strict: &[Option<Best>], loose: &[Option<Best>]) -> OnceWork {
+    fn one_time_work(
+        &self,
+        edges: &[Vec<Option<FnId>>],
+        lib: &[Vec<(usize, BlockingSite)>],
+        strict: &[Option<Best>],
+        loose: &[Option<Best>],
+    ) -> OnceWork {
         let keys = |best: &[Option<Best>]| {
             let mut memo: Vec<Option<Option<OnceKey>>> = vec![None; best.len()];
             let mut stack = Vec::new();
@@ -557,7 +743,9 @@ impl Project {
                             stack.push(at);
                             at = next;
                         }
-                        Step::Blocking(bi) => break f.blocking[bi].once.then_some(OnceKey::Blocking(at, bi)),
+                        Step::Blocking(bi) => {
+                            break self.site_in(lib, at, bi).once.then_some(OnceKey::Blocking(at, bi));
+                        }
                     }
                 };
                 memo[at] = Some(end);
@@ -668,27 +856,38 @@ impl Project {
             .collect()
     }
 
-    /// What each call of a function resolves to, and which calls `MAX_RESOLVE_DEPTH` left unresolved.
-    fn edges_of(&self, id: FnId) -> (Vec<Option<FnId>>, Vec<usize>) {
+    /// What each call of a function resolves to, which calls `MAX_RESOLVE_DEPTH` left unresolved, and
+    /// the calls that types lead to a catalogued blocking API.
+    #[allow(clippy::type_complexity)]
+    fn edges_of(&self, id: FnId) -> (Vec<Option<FnId>>, Vec<usize>, Vec<(usize, BlockingSite)>) {
         let (file, idx) = self.functions[id];
         let f = &self.files[file].summary().functions[idx];
         let mut cut = Vec::new();
+        let mut lib = Vec::new();
         let edges = f
             .calls
             .iter()
             .enumerate()
             .map(|(i, c)| {
                 let was_cut = std::cell::Cell::new(false);
-                let callee = self.callee(file, &c.target, &was_cut);
+                let resolved = self.resolve(file, &c.target, Depth::new(&was_cut));
+                if !c.access
+                    && let Some(site) = resolved.as_ref().and_then(|r| self.library_site(r, c))
+                {
+                    lib.push((i, site));
+                }
+                let callee = resolved.and_then(|r| self.callee(r, &was_cut));
                 if was_cut.get() {
                     cut.push(i);
                 }
                 let callee = callee?;
-                // Reading an attribute runs only a property.
-                (!c.access || self.function(callee).is_property).then_some(callee)
+                // Reading an attribute runs only a property; calling a generator function runs its body
+                // only where what it returns is iterated.
+                let f = self.function(callee);
+                ((!c.access || f.is_property) && (!f.generator || c.iterated)).then_some(callee)
             })
             .collect();
-        (edges, cut)
+        (edges, cut, lib)
     }
 
     /// The calls whose resolution `MAX_RESOLVE_DEPTH` cut short (re-exports or base classes followed
@@ -740,11 +939,12 @@ impl Project {
             || old.stars != new.stars
             || old.all != new.all
             || old.functions.len() != new.functions.len()
-            || old
-                .functions
-                .iter()
-                .zip(&new.functions)
-                .any(|(a, b)| a.qualname != b.qualname || a.is_property != b.is_property)
+            || old.functions.iter().zip(&new.functions).any(|(a, b)| {
+                a.qualname != b.qualname
+                    || a.is_property != b.is_property
+                    || a.returns != b.returns
+                    || a.generator != b.generator
+            })
         {
             return false;
         }
@@ -759,9 +959,15 @@ impl Project {
         for id in self.file_functions[file].clone() {
             let (o, n) = (&old.summary.functions[self.functions[id].1], self.function(id));
             let same_calls = o.calls.len() == n.calls.len()
-                && o.calls.iter().zip(&n.calls).all(|(a, b)| a.target == b.target && a.access == b.access);
+                && o.calls
+                    .iter()
+                    .zip(&n.calls)
+                    .all(|(a, b)| a.target == b.target && a.access == b.access && a.iterated == b.iterated);
             let edges = if same_calls { None } else { Some(self.edges_of(id)) };
-            let new_edges = edges.as_ref().is_some_and(|(e, _)| *e != links.edges[id]);
+            let new_edges = edges.as_ref().is_some_and(|(e, _, l)| {
+                *e != links.edges[id]
+                    || !l.iter().map(|(_, b)| (b.rule, b.tier)).eq(links.lib[id].iter().map(|(_, b)| (b.rule, b.tier)))
+            });
             if !same_chains || (o.is_async && n.is_async) {
                 // The search starts from and goes through sync functions only.
             } else if (o.is_async, o.offloaded, o.memoized) != (n.is_async, n.offloaded, n.memoized)
@@ -782,18 +988,18 @@ impl Project {
                 same_once = false;
             }
             if let Some(e) = edges {
-                (links.edges[id], links.cut[id]) = e;
+                (links.edges[id], links.cut[id], links.lib[id]) = e;
             }
         }
         if !same_chains {
-            links.strict = self.shortest_chains(&links.edges, settings, false);
-            links.loose = self.shortest_chains(&links.edges, settings, true);
+            links.strict = self.shortest_chains(&links.edges, &links.lib, settings, false);
+            links.loose = self.shortest_chains(&links.edges, &links.lib, settings, true);
         }
         if !same_cli {
             links.cli = self.cli_only(&links.edges);
         }
         if !same_chains || !same_once {
-            links.once = self.one_time_work(&links.edges, &links.strict, &links.loose);
+            links.once = self.one_time_work(&links.edges, &links.lib, &links.strict, &links.loose);
         }
         true
     }
@@ -813,6 +1019,7 @@ impl Project {
                 continue;
             }
             let (file, _) = self.functions[caller];
+            out.extend(self.typed_findings(links, caller, settings));
             for (i, callee) in calls.iter().enumerate() {
                 let Some(callee) = *callee else { continue };
                 let Some(chain) = self.chain(links, callee, HEAD_HOPS - 1) else { continue };
@@ -840,7 +1047,7 @@ impl Project {
                     let index = if k < chain.head { k + 1 } else { k + 1 + chain.elided };
                     if k == chain.head && chain.elided > 0 {
                         let (f_file, _) = self.functions[chain.first_elided.0];
-                        let loc = self.step_loc(chain.first_elided.0, chain.first_elided.1);
+                        let loc = self.step_loc(links, chain.first_elided.0, chain.first_elided.1);
                         let n = chain.elided;
                         let name = format!("… {n} more call{} …", if n == 1 { "" } else { "s" });
                         hops.push(ChainHop { file: f_file, loc, name, index: k + 1, elided: n });
@@ -854,7 +1061,7 @@ impl Project {
                             elided: 0,
                         }),
                         Step::Blocking(bi) => {
-                            let b = &f.blocking[bi];
+                            let b = self.site(links, at, bi);
                             hops.push(ChainHop {
                                 file: f_file,
                                 loc: b.start,
@@ -942,11 +1149,55 @@ impl Project {
         out
     }
 
+    /// A coroutine's own calls of blocking APIs that only the project's types reveal (`CACHE.read_text()`
+    /// with `CACHE` a `pathlib.Path` another module exports): reported as a call made in the coroutine,
+    /// which its file's analysis alone could not type.
+    fn typed_findings(&self, links: &Links, caller: FnId, settings: &Settings) -> Vec<ChainFinding> {
+        let a = self.function(caller);
+        let (file, _) = self.functions[caller];
+        let mut out = Vec::new();
+        for (ci, b) in &links.lib[caller] {
+            let site = &a.calls[*ci];
+            if !settings.enabled(b.rule) || site.noqa.as_ref().is_some_and(|codes| noqa_matches(codes, b.rule)) {
+                continue;
+            }
+            let mut message = b.message.clone();
+            // A command-line command runs alone on its loop: what it blocks delays no other task.
+            let cli = links.cli[caller] && a.route.is_none();
+            if cli {
+                message.push_str(&crate::analysis::cli_note(&a.qualname, a.cli));
+            }
+            let hop = ChainHop { file, loc: b.start, name: b.callee.clone(), index: 0, elided: 0 };
+            out.push(ChainFinding {
+                file,
+                start: b.start,
+                end: b.end,
+                rule: b.rule,
+                tier: if cli || site.once.is_some() { Tier::Hint } else { settings.tier(b.rule, b.tier) },
+                message,
+                callee: b.callee.clone(),
+                instead: b.instead.clone(),
+                fixes: vec![FixKind::Offload],
+                function: a.qualname.clone(),
+                route: a.route.clone(),
+                hops: vec![hop],
+                also: Vec::new(),
+            });
+        }
+        out
+    }
+
     /// Breadth first from the functions that block themselves: each function's chain to the worst
     /// blocking call it reaches (highest tier, then the shortest chain; the first in source order among
     /// equals) of an enabled rule, through sync functions (memoized ones too if `memoized`). One search
     /// per tier, worst first: a function reached by one keeps that chain.
-    fn shortest_chains(&self, edges: &[Vec<Option<FnId>>], settings: &Settings, memoized: bool) -> Vec<Option<Best>> {
+    fn shortest_chains(
+        &self,
+        edges: &[Vec<Option<FnId>>],
+        lib: &[Vec<(usize, BlockingSite)>],
+        settings: &Settings,
+        memoized: bool,
+    ) -> Vec<Option<Best>> {
         let runs_here = |id: FnId| {
             let f = self.function(id);
             !f.is_async && !f.offloaded && (memoized || !f.memoized)
@@ -958,8 +1209,14 @@ impl Project {
                     return None;
                 }
                 let mut worst: Option<(Tier, usize)> = None;
-                for (i, b) in self.function(id).blocking.iter().enumerate() {
-                    if !settings.enabled(b.rule) {
+                let f = self.function(id);
+                // Its own sites, then those its calls reach through types (see `Project::site`); a
+                // `# noqa` at such a call silences it, as it does a site of its own.
+                let typed = lib[id]
+                    .iter()
+                    .map(|(ci, b)| (b, f.calls[*ci].noqa.as_ref().is_some_and(|codes| noqa_matches(codes, b.rule))));
+                for (i, (b, noqa)) in f.blocking.iter().map(|b| (b, false)).chain(typed).enumerate() {
+                    if noqa || !settings.enabled(b.rule) {
                         continue;
                     }
                     let t = settings.tier(b.rule, b.tier);
@@ -1036,7 +1293,7 @@ impl Project {
         for (k, (at, step)) in chain.steps.into_iter().enumerate() {
             if k == chain.head && chain.elided > 0 {
                 let (at, step) = chain.first_elided;
-                let l = self.step_loc(at, step).line + 1;
+                let l = self.step_loc(links, at, step).line + 1;
                 let path = self.files[self.functions[at].0].display.as_str();
                 out.push_str(&format!("1. … {} more calls ({path}:{l}) …\n", chain.elided));
             }
@@ -1049,7 +1306,7 @@ impl Project {
                     out.push_str(&format!("1. calls `{}` ({path}:{l})\n", self.display_name(next)));
                 }
                 Step::Blocking(bi) => {
-                    let b = &f.blocking[bi];
+                    let b = self.site(links, at, bi);
                     out.push_str(&format!("1. calls `{}` ({path}:{}): {}\n", b.callee, b.start.line + 1, b.message));
                     if let Some(instead) = &b.instead {
                         out.push_str(&format!("\nInstead: {instead}\n"));
@@ -1118,11 +1375,11 @@ impl Project {
     }
 
     /// Where a function takes a step: its call's or its blocking call's position.
-    fn step_loc(&self, at: FnId, step: Step) -> Loc {
+    fn step_loc(&self, links: &Links, at: FnId, step: Step) -> Loc {
         let f = self.function(at);
         match step {
             Step::Call(ci, _) => f.calls[ci].start,
-            Step::Blocking(bi) => f.blocking[bi].start,
+            Step::Blocking(bi) => self.site(links, at, bi).start,
         }
     }
 

@@ -49,6 +49,8 @@ pub enum ExprKind {
     Subscript(Box<Expr>),
     /// `left / ...` (`pathlib.Path` joins).
     Div(Box<Expr>),
+    /// `await inner`.
+    Await(Box<Expr>),
     /// A lambda; its scope starts where the expression does.
     Lambda,
     /// A string literal without interpolation: its content.
@@ -76,7 +78,8 @@ impl Expr {
                 ExprKind::Attribute(inner, _)
                 | ExprKind::Call(inner)
                 | ExprKind::Subscript(inner)
-                | ExprKind::Div(inner) => e = inner,
+                | ExprKind::Div(inner)
+                | ExprKind::Await(inner) => e = inner,
                 _ => return,
             }
         }
@@ -88,10 +91,12 @@ impl Expr {
 pub enum Ann {
     /// A name or attribute.
     Expr(Expr),
-    /// `base[first, ...]`: the first argument that is not None.
+    /// `base[first, ...]`: the first argument that is not None, and the second argument as written
+    /// (a mapping's value type: `dict[str, X]`).
     Generic {
         base: Expr,
         first: Option<Box<Ann>>,
+        second: Option<Box<Ann>>,
     },
     /// A forward reference (`"requests.Session"`), resolved where the string is.
     Str {
@@ -105,10 +110,10 @@ impl Ann {
     fn shift(&mut self, d: &Shift) {
         match self {
             Ann::Expr(e) => e.shift(d),
-            Ann::Generic { base, first } => {
+            Ann::Generic { base, first, second } => {
                 base.shift(d);
-                if let Some(f) = first {
-                    f.shift(d);
+                for a in [first, second].into_iter().flatten() {
+                    a.shift(d);
                 }
             }
             Ann::Str { at, .. } => *at = d.pos(*at),
@@ -209,6 +214,8 @@ pub enum BindingKind {
     Annotation(Ann),
     /// `with <expr> as x`.
     With(Expr),
+    /// `for x in <expr>`: one of the items.
+    Iter(Expr),
     Def(ScopeId),
     Class(ScopeId),
     /// `self` in a method of the class.
@@ -669,7 +676,7 @@ impl Facts {
         for b in &mut self.bindings {
             b.pos = d.pos(b.pos);
             match &mut b.kind {
-                BindingKind::Value(e) | BindingKind::With(e) => e.shift(d),
+                BindingKind::Value(e) | BindingKind::With(e) | BindingKind::Iter(e) => e.shift(d),
                 BindingKind::Annotation(a) => a.shift(d),
                 BindingKind::Def(s) | BindingKind::Class(s) | BindingKind::SelfParam(s) | BindingKind::ClsParam(s) => {
                     *s = d.scope(*s)
@@ -931,6 +938,10 @@ fn expr(text: &str, node: Node<'_>, depth: u32) -> Expr {
             (Some(left), Some(op)) if op.kind() == "/" => ExprKind::Div(Box::new(expr(text, left, d))),
             _ => ExprKind::Other,
         },
+        "await" => match node.named_child(0) {
+            Some(inner) => ExprKind::Await(Box::new(expr(text, inner, d))),
+            None => ExprKind::Other,
+        },
         "lambda" => ExprKind::Lambda,
         "string" => ExprKind::Str(string_content(text, node).into()),
         _ => ExprKind::Other,
@@ -966,16 +977,26 @@ fn ann(text: &str, node: Node<'_>, depth: u32) -> Ann {
                 (node.child_by_field_name("value"), node.child_by_field_name("subscript"))
             };
             let Some(base) = base else { return Ann::Other };
-            // The first argument that is not None: `Optional[X]`, `Union[X, None]`, `Annotated[X, ...]`.
-            let first = args.and_then(|args| {
-                if args.kind() == "type_parameter" {
+            // The first argument that is not None: `Optional[X]`, `Union[X, None]`, `Annotated[X, ...]`;
+            // and the second one, a mapping's values (`dict[str, X]`).
+            let (first, second) = match args {
+                Some(args) if args.kind() == "type_parameter" => {
                     let mut c = args.walk();
-                    args.named_children(&mut c).find(|n| !is_none_type(*n))
-                } else {
-                    Some(args)
+                    let first = args.named_children(&mut c).find(|n| !is_none_type(*n));
+                    (first, args.named_child(1))
                 }
-            });
-            Ann::Generic { base: expr(text, base, d), first: first.map(|n| Box::new(ann(text, n, d))) }
+                Some(args) => {
+                    let mut c = node.walk();
+                    let second = node.children_by_field_name("subscript", &mut c).nth(1);
+                    (Some(args), second)
+                }
+                None => (None, None),
+            };
+            Ann::Generic {
+                base: expr(text, base, d),
+                first: first.map(|n| Box::new(ann(text, n, d))),
+                second: second.map(|n| Box::new(ann(text, n, d))),
+            }
         }
         "string" => {
             let mut c = node.walk();
@@ -1303,7 +1324,18 @@ fn build(facts: &mut Facts, text: &str, mut raw: Raw<'_>, first: ScopeId, unit: 
             continue;
         }
         let scope = b.facts.scope_at(target.start_byte());
-        b.bind_target(scope, target, BindingKind::Unknown, None, target.end_byte());
+        // `for x in items`: `x` is one of the items (one `parent()` per loop, no walk up).
+        let kind = match target.parent() {
+            Some(p)
+                if target.kind() == "identifier"
+                    && p.kind() == "for_statement"
+                    && p.child_by_field_name("left") == Some(target) =>
+            {
+                p.child_by_field_name("right").map_or(BindingKind::Unknown, |r| BindingKind::Iter(expr(text, r, 0)))
+            }
+            _ => BindingKind::Unknown,
+        };
+        b.bind_target(scope, target, kind, None, target.end_byte());
     }
     let Binder { facts, mut touched, .. } = b;
     // Bindings were added kind by kind; lookups want them in source order.

@@ -39,6 +39,11 @@ pub enum Value {
     /// A dotted path reached through what a non-catalogued name returned (`Svc().fetch` with `Svc`
     /// imported): it can only name something in the project, so it is never matched against the catalog.
     Foreign(String),
+    /// A container (`list[X]`, `dict[str, X]`, `path.iterdir()`) whose items (a mapping's values) are
+    /// the value.
+    Items(Box<Value>),
+    /// A method of such a container that returns one of its items (`d.get`).
+    ItemGetter(Box<Value>),
 }
 
 #[derive(Clone)]
@@ -54,6 +59,9 @@ pub struct Resolver<'a> {
     pub text: &'a str,
     pub catalog: &'a Catalog,
     memo: RefCell<Vec<Option<Memo>>>,
+    /// Each class's MRO, once computed (see `Resolver::mro`).
+    /// With the cut that shortened it, if one did (noted again at every use).
+    mros: RefCell<std::collections::HashMap<ScopeId, (Mro, Option<CutKind>)>>,
     /// Set when a bound cut the resolution in progress short (taken by the outermost `value_of`).
     cut: Cell<Option<CutKind>>,
     /// Where a use could not be resolved because a bound cut it short: its offset and why.
@@ -67,6 +75,7 @@ impl<'a> Resolver<'a> {
             text,
             catalog,
             memo: RefCell::new(vec![None; facts.bindings.len()]),
+            mros: RefCell::new(std::collections::HashMap::new()),
             cut: Cell::new(None),
             cuts: RefCell::new(Vec::new()),
         }
@@ -143,12 +152,24 @@ impl<'a> Resolver<'a> {
                 {
                     return self.instance_of(Some(class).filter(|c| !c.is_empty()));
                 }
+                // `contextlib.closing(x)` is `x`.
+                if let Some(q) = self.called(&callee)
+                    && self.catalog.identity_functions.contains(&q)
+                {
+                    return match self.facts.call_at(&e.range).and_then(|c| c.args.iter().find(|a| a.keyword.is_none()))
+                    {
+                        Some(a) => self.arg_value(&a.value, d),
+                        None => Value::Unknown,
+                    };
+                }
                 self.call_result(callee, d)
             }
             ExprKind::Subscript(obj) => match self.value(obj, d) {
                 Value::Instance(t) => self.instance_of(self.catalog.attribute(&t, "[]")),
+                Value::Items(v) => *v,
                 _ => Value::Unknown,
             },
+            ExprKind::Await(inner) => self.value(inner, d),
             ExprKind::Div(left) => match self.value(left, d) {
                 Value::Instance(t) => self.instance_of(self.catalog.returns(&format!("{t}.__truediv__"))),
                 _ => Value::Unknown,
@@ -164,15 +185,18 @@ impl<'a> Resolver<'a> {
     /// Whether one of a call's arguments is an in-memory buffer (`io.BytesIO`, `io.StringIO`).
     pub fn over_buffer(&self, args: &[super::facts::Arg], depth: u32) -> bool {
         args.iter().any(|a| {
-            // Arguments keep names and attributes; a call written there (`io.BytesIO(data)`) is a call fact.
-            let v = match self.facts.call_at(&a.value.range) {
-                Some(c) if a.value.kind == ExprKind::Other => {
-                    self.call_result(self.value(&c.func, depth + 1), depth + 1)
-                }
-                _ => self.value(&a.value, depth + 1),
-            };
+            let v = self.arg_value(&a.value, depth);
             matches!(v, Value::Instance(t) if self.catalog.memory_buffers.contains(&t))
         })
+    }
+
+    /// The value of a call argument. Arguments keep names and attributes; a call written there
+    /// (`io.BytesIO(data)`) is a call fact.
+    fn arg_value(&self, value: &Expr, depth: u32) -> Value {
+        match self.facts.call_at(&value.range) {
+            Some(c) if value.kind == ExprKind::Other => self.call_result(self.value(&c.func, depth + 1), depth + 1),
+            _ => self.value(value, depth + 1),
+        }
     }
 
     fn instance_of(&self, class: Option<&str>) -> Value {
@@ -238,6 +262,11 @@ impl<'a> Resolver<'a> {
                 other @ (Value::Object(_) | Value::Foreign(_)) => other,
                 _ => Value::Unknown,
             },
+            // `for x in items`: one of the items.
+            BindingKind::Iter(e) => match self.value(e, depth + 1) {
+                Value::Items(v) => *v,
+                _ => Value::Unknown,
+            },
             BindingKind::Def(s) => Value::Def(*s),
             BindingKind::Class(s) => Value::Class(*s),
             BindingKind::SelfParam(c) => Value::Object(*c),
@@ -265,9 +294,23 @@ impl<'a> Resolver<'a> {
         let d = depth + 1;
         match a {
             Ann::Expr(e) => self.as_instance(self.value(e, d)),
-            Ann::Generic { base, first } => {
+            Ann::Generic { base, first, second } => {
                 let base_value = self.value(base, d);
                 let Some(base_name) = self.qualified(&base_value) else { return self.as_instance(base_value) };
+                // `list[X]`, `dict[str, X]`: a container of `X`s (unknown ones stay unknown).
+                let items = if self.catalog.typing_items.contains(&base_name) {
+                    Some(first)
+                } else if self.catalog.typing_mappings.contains(&base_name) {
+                    Some(second)
+                } else {
+                    None
+                };
+                if let Some(item) = items {
+                    return match item.as_ref().map(|a| self.annotation(a, d)) {
+                        Some(v) if v != Value::Unknown => Value::Items(Box::new(v)),
+                        _ => Value::Unknown,
+                    };
+                }
                 if !self.catalog.typing_unwrap.contains(&base_name) {
                     // A generic class: `subprocess.Popen[bytes]` is a `subprocess.Popen`.
                     return self.as_instance(base_value);
@@ -311,49 +354,111 @@ impl<'a> Resolver<'a> {
                 Some(c) => Value::Instance(c.to_string()),
                 None => Value::Name(format!("{t}.{attr}")),
             },
-            Value::Object(c) | Value::Class(c) => self.member(c, attr, depth + 1),
+            // Reading a property on an instance runs it: its value is what it returns.
+            Value::Object(c) => match self.member(c, attr, depth + 1) {
+                Value::Def(p) if self.is_property(p) => self.call_result(Value::Def(p), depth + 1),
+                v => v,
+            },
+            Value::Class(c) => self.member(c, attr, depth + 1),
             Value::Foreign(p) => Value::Foreign(format!("{p}.{attr}")),
-            Value::Def(_) | Value::Unknown => Value::Unknown,
+            Value::Items(v) if self.catalog.item_methods.contains(attr) => Value::ItemGetter(v),
+            Value::Def(_) | Value::Items(_) | Value::ItemGetter(_) | Value::Unknown => Value::Unknown,
         }
     }
 
-    /// A member of a class defined here: methods and class attributes, `self.x` assignments, then the
-    /// bases (those defined here, then catalogued ones).
+    /// Whether a function is a `@property` (or `cached_property`): reading the attribute runs it.
+    pub fn is_property(&self, scope: ScopeId) -> bool {
+        self.facts.scopes[scope]
+            .decorators
+            .iter()
+            .any(|d| matches!(&*d.text, "property" | "cached_property" | "functools.cached_property"))
+    }
+
+    /// A member of a class defined here: methods and class attributes, `self.x` assignments, in the
+    /// order of its MRO (C3: `class D(Left, Right)` finds `Right._read` before the `Base._read` that
+    /// `Left` inherits); an imported or catalogued class in it answers for the rest.
     fn member(&self, class: ScopeId, attr: &str, depth: u32) -> Value {
         if depth > MAX_DEPTH {
             self.note_cut(CutKind::DeepResolution);
             return Value::Unknown;
         }
-        let s = &self.facts.scopes[class];
-        if let Some(list) = s.bindings.get(attr) {
-            return self.binding_value(*list.last().expect("binding lists are never empty"), depth + 1);
-        }
-        if let Some(list) = s.self_attrs.get(attr) {
-            // Prefer an assignment the analysis can type (`self.s = requests.Session()` in `__init__`
-            // over `self.s = None` in `close`).
-            let mut fallback = Value::Unknown;
-            for &id in list {
-                match self.binding_value(id, depth + 1) {
-                    Value::Unknown => {}
-                    v => {
-                        fallback = v;
-                        break;
+        for item in self.mro(class, depth + 1).iter() {
+            let c = match item {
+                MroItem::Local(c) => *c,
+                MroItem::Name(q) => return self.attribute(Value::Instance(self.catalog.canonical(q)), attr, depth + 1),
+            };
+            let s = &self.facts.scopes[c];
+            if let Some(list) = s.bindings.get(attr) {
+                return self.binding_value(*list.last().expect("binding lists are never empty"), depth + 1);
+            }
+            if let Some(list) = s.self_attrs.get(attr) {
+                // Prefer an assignment the analysis can type (`self.s = requests.Session()` in `__init__`
+                // over `self.s = None` in `close`).
+                let mut fallback = Value::Unknown;
+                for &id in list {
+                    match self.binding_value(id, depth + 1) {
+                        Value::Unknown => {}
+                        v => {
+                            fallback = v;
+                            break;
+                        }
                     }
                 }
-            }
-            return fallback;
-        }
-        for base in &s.bases {
-            match self.value(base, depth + 1) {
-                Value::Class(b) if b != class => match self.member(b, attr, depth + 1) {
-                    Value::Unknown => {}
-                    v => return v,
-                },
-                Value::Name(q) => return self.attribute(Value::Instance(self.catalog.canonical(&q)), attr, depth + 1),
-                _ => {}
+                return fallback;
             }
         }
         Value::Unknown
+    }
+
+    /// A class's method resolution order (C3), itself first: classes of this file, and other bases by
+    /// name (what they inherit is not known here). Memoized; a cycle ends it, and a hierarchy C3 cannot
+    /// order (or longer than `MAX_MRO`) falls back to depth-first order.
+    fn mro(&self, class: ScopeId, depth: u32) -> Mro {
+        if let Some((m, cut)) = self.mros.borrow().get(&class) {
+            if let Some(kind) = cut {
+                self.note_cut(*kind);
+            }
+            return m.clone();
+        }
+        // In progress: a class that is its own ancestor stops here.
+        self.mros.borrow_mut().insert(class, (std::rc::Rc::new(vec![MroItem::Local(class)]), None));
+        let outer = self.cut.take();
+        let mut seqs: Vec<Vec<MroItem>> = Vec::new();
+        let mut direct: Vec<MroItem> = Vec::new();
+        if depth <= MAX_DEPTH {
+            for base in &self.facts.scopes[class].bases {
+                let item = match self.value(base, depth + 1) {
+                    Value::Class(b) if b != class => MroItem::Local(b),
+                    Value::Name(q) => MroItem::Name(q),
+                    _ => continue,
+                };
+                seqs.push(match &item {
+                    MroItem::Local(b) => self.mro(*b, depth + 1).to_vec(),
+                    MroItem::Name(_) => vec![item.clone()],
+                });
+                direct.push(item);
+            }
+        } else {
+            self.note_cut(CutKind::DeepResolution);
+        }
+        let mut out = vec![MroItem::Local(class)];
+        let depth_first: Vec<MroItem> = seqs.iter().flatten().cloned().collect();
+        seqs.push(direct);
+        match c3(seqs) {
+            Some(rest) => out.extend(rest),
+            None => {
+                for item in depth_first {
+                    if !out.contains(&item) && out.len() < MAX_MRO {
+                        out.push(item);
+                    }
+                }
+            }
+        }
+        let out = std::rc::Rc::new(out);
+        let cut = self.cut.get();
+        self.cut.set(outer.or(cut));
+        self.mros.borrow_mut().insert(class, (out.clone(), cut));
+        out
     }
 
     pub fn call_result(&self, callee: Value, depth: u32) -> Value {
@@ -364,6 +469,10 @@ impl<'a> Resolver<'a> {
         match callee {
             Value::Name(q) => {
                 let q = self.catalog.canonical(&q);
+                // `path.iterdir()`: what iterating it yields.
+                if let Some(class) = self.catalog.iterates.get(&q) {
+                    return Value::Items(Box::new(Value::Instance(class.clone())));
+                }
                 match self.catalog.returns(&q) {
                     Some(class) => Value::Instance(class.to_string()),
                     // Maybe a project class: its instance's members are `q.member`.
@@ -377,7 +486,48 @@ impl<'a> Resolver<'a> {
                 Some(r) if !self.facts.scopes[f].has_yield => self.annotation(r, depth + 1),
                 _ => Value::Unknown,
             },
-            Value::Object(_) | Value::Foreign(_) | Value::Unknown => Value::Unknown,
+            Value::ItemGetter(v) => *v,
+            Value::Object(_) | Value::Foreign(_) | Value::Items(_) | Value::Unknown => Value::Unknown,
+        }
+    }
+}
+
+/// At most this many classes in an MRO.
+pub(crate) const MAX_MRO: usize = 64;
+
+/// A class's MRO, shared by the memo and its users.
+type Mro = std::rc::Rc<Vec<MroItem>>;
+
+/// A class in an MRO: one of this file, or another by its qualified name.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum MroItem {
+    Local(ScopeId),
+    Name(String),
+}
+
+/// C3's merge of the bases' MROs and the list of bases; `None` when no order keeps every list's
+/// order (Python refuses such a class) or it grows past `MAX_MRO`.
+pub(crate) fn c3<T: Clone + PartialEq>(seqs: Vec<Vec<T>>) -> Option<Vec<T>> {
+    let mut out = Vec::new();
+    let mut starts = vec![0usize; seqs.len()];
+    loop {
+        let live: Vec<usize> = (0..seqs.len()).filter(|&i| starts[i] < seqs[i].len()).collect();
+        if live.is_empty() {
+            return Some(out);
+        }
+        let head = live
+            .iter()
+            .map(|&i| &seqs[i][starts[i]])
+            .find(|h| !live.iter().any(|&j| seqs[j][starts[j] + 1..].contains(h)))?;
+        let head = head.clone();
+        for &i in &live {
+            if seqs[i][starts[i]] == head {
+                starts[i] += 1;
+            }
+        }
+        out.push(head);
+        if out.len() > MAX_MRO {
+            return None;
         }
     }
 }

@@ -92,11 +92,13 @@ pub fn shift(out: &mut FileAnalysis, edit: &LineEdit) {
             offloaded: _,
             memoized: _,
             is_property: _,
+            generator: _,
             name,
             route: _,
             cli: _,
             blocking,
             calls,
+            returns: _,
         } = func;
         *name = edit.loc(*name);
         for BlockingSite { start, end, callee: _, rule: _, tier: _, message: _, instead: _, fixes: _, once: _ } in
@@ -105,7 +107,7 @@ pub fn shift(out: &mut FileAnalysis, edit: &LineEdit) {
             *start = edit.loc(*start);
             *end = edit.loc(*end);
         }
-        for CallSite { start, end, call_end, target: _, noqa: _, access: _, once: _ } in calls {
+        for CallSite { start, end, call_end, target: _, noqa: _, access: _, once: _, iterated: _ } in calls {
             *start = edit.loc(*start);
             *end = edit.loc(*end);
             *call_end = edit.loc(*call_end);

@@ -50,6 +50,10 @@ pub struct CallSite {
     /// one-time work, so chains through it are hints.
     #[serde(default)]
     pub once: Option<String>,
+    /// What the call returns is iterated right there (`for x in f()`, `list(f())`, `yield from f()`):
+    /// a generator function's body runs at this call.
+    #[serde(default)]
+    pub iterated: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -81,6 +85,10 @@ pub struct FunctionSummary {
     pub memoized: bool,
     /// A `@property` (or `cached_property`): reading the attribute runs it.
     pub is_property: bool,
+    /// A sync generator function (not decorated): calling it runs none of its body, iterating what it
+    /// returns does.
+    #[serde(default)]
+    pub generator: bool,
     pub name: Loc,
     /// The FastAPI/Starlette route it implements, when visible (`GET /items`).
     pub route: Option<String>,
@@ -92,12 +100,20 @@ pub struct FunctionSummary {
     pub blocking: Vec<BlockingSite>,
     /// Calls to what may be project functions.
     pub calls: Vec<CallSite>,
+    /// What it returns, from its annotation (what awaiting it gives, for a coroutine), when that names a
+    /// class: other modules type `get_client().messages` and `x = await make()` with it.
+    #[serde(default)]
+    pub returns: Option<Export>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct ClassSummary {
     pub qualname: String,
     pub bases: Vec<Target>,
+    /// Its typed attributes (class-level assignments and annotations, `self.x = ...` in its methods):
+    /// `store.root.read_text()` in another module reads them.
+    #[serde(default)]
+    pub attrs: Vec<(String, Export)>,
 }
 
 /// What a module-level name is, for other modules that import it.
@@ -107,6 +123,8 @@ pub enum Export {
     Alias(Target),
     /// An instance of a class (`client = Client()`).
     Instance(Target),
+    /// An instance of a catalogued class, by its canonical name (`DATA = Path(...)`: `pathlib.Path`).
+    Library(String),
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -136,8 +154,10 @@ impl FileSummary {
                     && a.offloaded == b.offloaded
                     && a.memoized == b.memoized
                     && a.is_property == b.is_property
+                    && a.generator == b.generator
                     && a.route == b.route
                     && a.cli == b.cli
+                    && a.returns == b.returns
                     && a.blocking.len() == b.blocking.len()
                     && a.blocking.iter().zip(&b.blocking).all(|(x, y)| {
                         x.callee == y.callee
@@ -150,7 +170,11 @@ impl FileSummary {
                     })
                     && a.calls.len() == b.calls.len()
                     && a.calls.iter().zip(&b.calls).all(|(x, y)| {
-                        x.target == y.target && x.noqa == y.noqa && x.access == y.access && x.once == y.once
+                        x.target == y.target
+                            && x.noqa == y.noqa
+                            && x.access == y.access
+                            && x.once == y.once
+                            && x.iterated == y.iterated
                     })
             })
     }
@@ -191,25 +215,50 @@ pub(super) fn summarize_part(
                     is_async: s.is_async,
                     offloaded,
                     memoized,
-                    is_property: is_property(r, id),
+                    is_property: r.is_property(id),
+                    // A decorated one (`@contextmanager`) may run its body when what the call returns
+                    // is entered, or at once: the call counts as running it.
+                    generator: s.has_yield && !s.is_async && s.decorators.is_empty(),
                     name: loc(name.range.start),
                     route: endpoints.get(&id).and_then(|e| e.label.clone()),
                     cli: endpoints.get(&id).is_some_and(|e| e.cli),
                     blocking: Vec::new(),
                     calls: Vec::new(),
+                    returns: s
+                        .returns
+                        .as_ref()
+                        .filter(|_| !s.has_yield)
+                        .and_then(|a| type_export(r, r.annotation(a, 0))),
                 });
             }
             ScopeKind::Class => {
                 let bases = s.bases.iter().filter_map(|b| target_of(r, r.value_of(b))).collect();
-                out.classes.push(ClassSummary { qualname: checks::function_name(r, id), bases });
+                out.classes.push(ClassSummary {
+                    qualname: checks::function_name(r, id),
+                    bases,
+                    attrs: class_attrs(r, id),
+                });
             }
             _ => {}
         }
     }
 
+    // Whether each sync function's body mentions a thread-id function at all (see `off_loop`).
+    let tails: Vec<&str> = r.catalog.thread_ids.iter().map(|q| q.rsplit('.').next().unwrap_or(q)).collect();
+    let mut mentions: std::collections::HashMap<ScopeId, bool> = std::collections::HashMap::new();
+    let mut off_loop_at = |scope: ScopeId, at: usize| {
+        !facts.scopes[scope].is_async
+            && *mentions
+                .entry(scope)
+                .or_insert_with(|| tails.iter().any(|t| r.text_of(&facts.scopes[scope].body).contains(t)))
+            && off_loop(r, at, scope)
+    };
     for call in &facts.calls[part.calls.clone()] {
         let scope = runs_in[call.scope];
         let Some(f) = slot[scope] else { continue };
+        if off_loop_at(scope, call.range.start) {
+            continue;
+        }
         let v = r.value_of(&call.func);
         let start = call.range.start;
         if let Some(q) = r.called(&v)
@@ -259,6 +308,7 @@ pub(super) fn summarize_part(
                 noqa: noqa(call.func_range.clone()),
                 access: false,
                 once: checks::lazy_guard(r, start, scope),
+                iterated: iterated(r, call),
             });
         }
     }
@@ -268,8 +318,9 @@ pub(super) fn summarize_part(
         let Some(f) = slot[runs_in[a.scope]] else { continue };
         let attr = &*a.attr;
         let target = match r.value_of(&a.object) {
-            Value::Object(c) => match r.attribute(Value::Object(c), attr, 0) {
-                Value::Def(p) if is_property(r, p) => target_of(r, Value::Def(p)),
+            // The member itself (on an instance, `attribute` gives what a property returns).
+            Value::Object(c) => match r.attribute(Value::Class(c), attr, 0) {
+                Value::Def(p) if r.is_property(p) => target_of(r, Value::Def(p)),
                 _ => None,
             },
             Value::Foreign(p) if !r.catalog.is_library_name(&p) => Some(Target::Name(format!("{p}.{attr}"))),
@@ -285,6 +336,7 @@ pub(super) fn summarize_part(
                 noqa: noqa(a.range.clone()),
                 access: true,
                 once: None,
+                iterated: false,
             });
         }
     }
@@ -303,16 +355,10 @@ pub(super) fn exports(r: &Resolver<'_>) -> Vec<(String, Export)> {
             BindingKind::Def(_) | BindingKind::Class(_) => continue,
             BindingKind::Import(q) => Some(Export::Alias(Target::Name(q.clone()))),
             BindingKind::Value(e) => match r.value_of(e) {
-                Value::Object(c) => target_of(r, Value::Class(c)).map(Export::Instance),
-                Value::Foreign(p) => Some(Export::Instance(Target::Name(p))),
                 v @ (Value::Name(_) | Value::Def(_) | Value::Class(_)) => target_of(r, v).map(Export::Alias),
-                _ => None,
+                v => type_export(r, v),
             },
-            BindingKind::Annotation(a) => match r.annotation(a, 0) {
-                Value::Object(c) => target_of(r, Value::Class(c)).map(Export::Instance),
-                Value::Instance(t) | Value::Foreign(t) => Some(Export::Instance(Target::Name(t))),
-                _ => None,
-            },
+            BindingKind::Annotation(a) => type_export(r, r.annotation(a, 0)),
             _ => None,
         };
         if let Some(e) = export {
@@ -322,11 +368,130 @@ pub(super) fn exports(r: &Resolver<'_>) -> Vec<(String, Export)> {
     out
 }
 
-fn is_property(r: &Resolver<'_>, scope: ScopeId) -> bool {
-    r.facts.scopes[scope]
-        .decorators
-        .iter()
-        .any(|d| matches!(&*d.text, "property" | "cached_property" | "functools.cached_property"))
+/// Whether what a call returns is iterated where it is made: `for x in f()` (or a comprehension's, or
+/// `in` as a test), `yield from f()`, or the argument of a consumer (`list(f())`, `next(f())`).
+fn iterated(r: &Resolver<'_>, call: &super::facts::CallFact) -> bool {
+    let before = r.text.get(..call.range.start).unwrap_or("").trim_end();
+    let word_before = |w: &str| {
+        before.strip_suffix(w).is_some_and(|b| b.is_empty() || b.ends_with(|c: char| c.is_whitespace() || c == '('))
+    };
+    word_before("in")
+        || word_before("yield from")
+        || call
+            .outer
+            .as_ref()
+            .is_some_and(|o| r.qualified(&r.value_of(o)).is_some_and(|q| r.catalog.consumers.contains(&q)))
+}
+
+/// Whether the call at `at`, in sync function `scope`, is in the block of an `if` that runs only off the
+/// event loop's thread: its condition compares with `!=` what a thread-id function returns (`if
+/// hass.loop_thread_id != threading.get_ident():`, before waiting for the loop from another thread). A
+/// backward scan of the lines above, bounded as `checks::lazy_guard`'s.
+fn off_loop(r: &Resolver<'_>, at: usize, scope: ScopeId) -> bool {
+    const GUARD_LINES: usize = 400;
+    const GUARD_BYTES: usize = 32 * 1024;
+    let facts = r.facts;
+    let s = &facts.scopes[scope];
+    let text = r.text;
+    if s.kind != ScopeKind::Function || at < s.body.start || at > s.body.end || at > text.len() {
+        return false;
+    }
+    let boundary = |mut i: usize| {
+        i = i.min(text.len());
+        while !text.is_char_boundary(i) {
+            i += 1;
+        }
+        i
+    };
+    let lo = boundary(s.body.start.saturating_sub(GUARD_BYTES));
+    let body_line = text[lo..s.body.start].rfind('\n').map_or(s.body.start, |i| lo + i + 1);
+    let floor = boundary(body_line.max(at.saturating_sub(GUARD_BYTES)));
+    let line_start = |pos: usize| text[floor..pos].rfind('\n').map_or(floor, |i| floor + i + 1);
+    let indent = |line: &str| line.len() - line.trim_start_matches([' ', '\t']).len();
+    let mut pos = line_start(at.max(floor));
+    let mut min = indent(&text[pos..]);
+    let mut branch_at: Option<usize> = None;
+    for _ in 0..GUARD_LINES {
+        if pos <= floor {
+            break;
+        }
+        let start = line_start(pos - 1);
+        let line = &text[start..pos - 1];
+        pos = start;
+        if start <= floor && floor > body_line {
+            break; // the line may go on before the bound: not a whole line
+        }
+        let code = line.split(" #").next().unwrap_or(line).trim();
+        if code.is_empty() || code.starts_with('#') {
+            continue;
+        }
+        let ind = indent(line);
+        if ind >= min {
+            continue;
+        }
+        min = ind;
+        let Some(header) = code.strip_suffix(':') else { continue };
+        if header.starts_with("else") || header.starts_with("elif ") {
+            branch_at = Some(ind);
+            continue;
+        }
+        let Some(cond) = header.strip_prefix("if ") else { continue };
+        if branch_at.take() == Some(ind) {
+            continue;
+        }
+        if cond.contains("!=") {
+            let end = start + line.len();
+            let first = facts.calls.partition_point(|c| c.range.start < start);
+            let thread_id = facts.calls[first..]
+                .iter()
+                .take_while(|c| c.range.start < end)
+                .any(|c| r.qualified(&r.value_of(&c.func)).is_some_and(|q| r.catalog.thread_ids.contains(&q)));
+            if thread_id {
+                return true;
+            }
+        }
+        if ind == 0 {
+            break;
+        }
+    }
+    false
+}
+
+/// A value's type as other modules see it: an instance of a project class or of a catalogued one.
+fn type_export(r: &Resolver<'_>, v: Value) -> Option<Export> {
+    match v {
+        Value::Object(c) => target_of(r, Value::Class(c)).map(Export::Instance),
+        Value::Foreign(p) => Some(Export::Instance(Target::Name(p))),
+        // An imported project class named in an annotation (`-> Client` with `Client` imported).
+        Value::Instance(t) if !r.catalog.is_library_name(&t) => Some(Export::Instance(Target::Name(t))),
+        Value::Instance(t) => Some(Export::Library(t)),
+        _ => None,
+    }
+}
+
+/// A class's typed attributes: class-level assignments and annotations, then `self.x = ...` in its
+/// methods (the first assignment the analysis can type, as `Resolver` reads them), by name.
+fn class_attrs(r: &Resolver<'_>, class: ScopeId) -> Vec<(String, Export)> {
+    let s = &r.facts.scopes[class];
+    let mut out: Vec<(String, Export)> = Vec::new();
+    let mut names: Vec<&Box<str>> = s.bindings.keys().chain(s.self_attrs.keys()).collect();
+    names.sort();
+    names.dedup();
+    for name in names {
+        let typed = match s.bindings.get(name) {
+            Some(list) => match &r.facts.bindings[*list.last().expect("binding lists are never empty")].kind {
+                BindingKind::Value(_) | BindingKind::Annotation(_) => {
+                    type_export(r, r.binding(*list.last().expect("binding lists are never empty")))
+                }
+                _ => None,
+            },
+            None => s.self_attrs.get(name).and_then(|list| list.iter().find_map(|&id| type_export(r, r.binding(id)))),
+        };
+        if let Some(e) = typed {
+            out.push((name.to_string(), e));
+        }
+    }
+    out
 }
 
 /// The module-level star imports of modules that may be the project's, and a literal `__all__`.

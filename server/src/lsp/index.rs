@@ -76,7 +76,8 @@ impl State {
                     .map(|(path, analysis)| ProjectFile { display: path.display().to_string(), path, analysis })
                     .collect(),
                 root.as_deref(),
-            );
+            )
+            .with_catalog(config.catalog.clone());
             let links = project.link(&config.settings);
             tracing::debug!(
                 "linked {} files in {:.1} ms",

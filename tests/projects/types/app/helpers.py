@@ -1,0 +1,5 @@
+from .paths import CACHE
+
+
+def load():
+    return CACHE.read_text()

@@ -1,0 +1,4 @@
+from pathlib import Path
+
+DATA = Path("/srv/data")
+CACHE = DATA / "cache"
