@@ -17,6 +17,10 @@ format (no fixes computed), `--output-format json` (every fix of every finding),
     python3 bench/fix_scaling.py --cases session --session-sizes 250,1000,4000   # one requests.Session block
     python3 bench/fix_scaling.py --old-bin /tmp/loopsafe-old --app DIR --app DIR2  # before/after in one run
 
+`--cache` runs every check with a warm analysis cache (`--cache-dir`, one per build, filled by an
+untimed run first) instead of `--no-cache`: the text format then analyses nothing, while JSON parses
+the files with findings again for their fixes (a cached analysis keeps no tree).
+
 `--app` may be given several times. `--old-bin` times a second build alongside (its rows say `old`,
 its runs interleaved with the others' so that both meet the same machine load) and compares what the
 two print, byte for byte, in every mode (`same output` or `OUTPUT DIFFERS`).
@@ -30,6 +34,8 @@ Linear means the time per finding stays flat as N grows, and JSON costs about wh
 """
 
 import argparse
+import atexit
+import hashlib
 import os
 import resource
 import shutil
@@ -78,13 +84,17 @@ def measure(a, bins, path, mode):
     """{label: (median wall, median CPU, peak RSS KiB, last output bytes)} of `a.runs` runs of each
     binary in `bins` ({label: path}), interleaved."""
     samples = {label: ([], [], 0, b"") for label in bins}
+    if a.cache:
+        # Fill each build's cache first (untimed).
+        for binary in bins.values():
+            run(binary, path() if callable(path) else path, mode, a.timeout, a.cache)
     for _ in range(a.runs):
         for label, binary in bins.items():
             if callable(path):
                 target = path()
             else:
                 target = path
-            t, cpu, rss, p = run(binary, target, mode, a.timeout)
+            t, cpu, rss, p = run(binary, target, mode, a.timeout, a.cache)
             times, cpus, peak, _ = samples[label]
             times.append(t)
             cpus.append(cpu)
@@ -101,9 +111,14 @@ def compare(results, mode) -> None:
         print(f"{'':>9} {mode}: {'same output' if same else 'OUTPUT DIFFERS'} (old vs new)", flush=True)
 
 
-def run(binary: str, path: str, mode: str, timeout: float):
-    """(wall seconds, CPU seconds, max RSS in KiB or None, the process) of one run."""
-    args = [binary, "check", "--no-cache", "--exit-zero", path]
+def run(binary: str, path: str, mode: str, timeout: float, cache=None):
+    """(wall seconds, CPU seconds, max RSS in KiB or None, the process) of one run; `cache`: a directory
+    under which each build keeps its own cache."""
+    if cache:
+        store = os.path.join(cache, hashlib.sha1(os.path.abspath(binary).encode()).hexdigest()[:12])
+        args = [binary, "check", "--cache-dir", store, "--exit-zero", path]
+    else:
+        args = [binary, "check", "--no-cache", "--exit-zero", path]
     if mode in ("json", "sarif"):
         args += ["--output-format", mode]
     elif mode == "diff":
@@ -135,12 +150,18 @@ def main() -> None:
     ap.add_argument("--timeout", type=float, default=600)
     ap.add_argument("--app", action="append", help="time the modes on this project directory instead (repeatable)")
     ap.add_argument("--old-bin", help="another build to time in the same runs, and compare outputs with")
+    ap.add_argument("--cache", action="store_true", help="time with a warm analysis cache (text/json/sarif only)")
     a = ap.parse_args()
     bins = {"new": a.bin} if not a.old_bin else {"old": a.old_bin, "new": a.bin}
     modes = a.modes.split(",")
     for m in modes:
         if m not in MODES:
             sys.exit(f"unknown mode {m}: one of {', '.join(MODES)}")
+    if a.cache:
+        if set(modes) & {"fix", "diff"}:
+            sys.exit("--cache times text, json and sarif only")
+        a.cache = tempfile.mkdtemp(prefix="loopsafe-bench-cache-")
+        atexit.register(shutil.rmtree, a.cache, True)
     cases = a.cases.split(",")
     for c in cases:
         if c not in GENERATORS:

@@ -185,4 +185,15 @@ fn one_time_work_several_coroutines_reach_is_reported_once_with_the_others() {
         json.as_array().unwrap().iter().filter(|f| f.get("related").is_some()).collect();
     assert_eq!(with_related.len(), 1);
     assert_eq!(with_related[0]["related"][1]["line"], 6);
+    // SARIF: the same places as the result's relatedLocations.
+    let sarif: serde_json::Value = serde_json::from_str(&loopsafe::output::sarif(&report.diagnostics)).unwrap();
+    let results = sarif["runs"][0]["results"].as_array().unwrap();
+    let with_related: Vec<&serde_json::Value> =
+        results.iter().filter(|r| r.get("relatedLocations").is_some()).collect();
+    assert_eq!(with_related.len(), 1);
+    let places = with_related[0]["relatedLocations"].as_array().unwrap();
+    assert_eq!(places.len(), 2);
+    assert_eq!(places[1]["id"], 1);
+    assert_eq!(places[1]["message"]["text"], "also reached from `jobs.nightly`");
+    assert_eq!(places[1]["physicalLocation"]["region"]["startLine"], 6);
 }

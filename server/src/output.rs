@@ -320,87 +320,272 @@ struct JsonPos {
     line: usize,
 }
 
+/// The SARIF 2.1.0 log, pretty-printed.
 pub fn sarif(diags: &[Diagnostic]) -> String {
-    let rules: Vec<Value> = RULES
-        .iter()
-        .map(|r| {
-            json!({
-                "id": r.code,
-                "name": r.name,
-                "shortDescription": { "text": r.summary },
-                "helpUri": doc_url(r.rule),
-                "defaultConfiguration": { "level": sarif_level(r.default_tier) },
-                "properties": { "equivalents": r.equivalents },
-            })
-        })
-        .collect();
-    let results: Vec<Value> = diags
-        .iter()
-        .map(|d| {
-            let f = &d.finding;
-            let rule_index = RULES.iter().position(|r| r.rule == f.rule).unwrap_or(0);
-            let mut result = json!({
-                "ruleId": f.rule.code(),
-                "ruleIndex": rule_index,
-                "level": sarif_level(f.tier),
-                "message": { "text": f.message },
-                "locations": [location(&d.path, d.start.line, d.start.column, Some((d.end.line, d.end.column)))],
-            });
-            if d.chain.len() > 1 {
-                let steps: Vec<Value> = d
-                    .chain
-                    .iter()
-                    .map(|h| json!({ "location": { "physicalLocation": location(&h.path, h.line, h.column, None)["physicalLocation"], "message": { "text": h.name } } }))
-                    .collect();
-                result["codeFlows"] = json!([{ "threadFlows": [{ "locations": steps }] }]);
-            }
-            if !d.related.is_empty() {
-                let places: Vec<Value> = d
-                    .related
-                    .iter()
-                    .enumerate()
-                    .map(|(i, h)| {
-                        let mut l = location(&h.path, h.line, h.column, None);
-                        l["id"] = json!(i);
-                        l["message"] = json!({ "text": h.name });
-                        l
-                    })
-                    .collect();
-                result["relatedLocations"] = json!(places);
-            }
-            result["partialFingerprints"] = json!({ crate::analysis::fingerprint::SARIF_KEY: d.fingerprint });
-            if let Some(seen) = &d.runtime {
-                result["properties"] = json!({ "runtime": seen });
-            }
-            result
-        })
-        .collect();
-    let doc = json!({
-        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
-        "version": "2.1.0",
-        "runs": [{
-            "tool": { "driver": {
-                "name": "loopsafe",
-                "version": env!("CARGO_PKG_VERSION"),
-                "informationUri": "https://github.com/loopsafe/loopsafe",
-                "rules": rules,
-            }},
-            "columnKind": "unicodeCodePoints",
-            "results": results,
-        }],
-    });
-    let mut s = serde_json::to_string_pretty(&doc).expect("JSON values serialize");
-    s.push('\n');
-    s
+    let mut out = Vec::with_capacity(diags.len() * 768 + 16 * 1024);
+    write_sarif(diags, &mut out).expect("writing to memory does not fail");
+    String::from_utf8(out).expect("serde_json writes UTF-8")
 }
 
-fn location(path: &str, line: usize, column: usize, end: Option<(usize, usize)>) -> Value {
-    let mut region = json!({ "startLine": line, "startColumn": column });
-    if let Some((el, ec)) = end {
-        region["endLine"] = json!(el);
-        region["endColumn"] = json!(ec);
+/// The SARIF log, written as it is serialized: typed structs whose fields are in sorted order, so that
+/// the bytes are those of the same document built as `serde_json::Value`s (objects print their keys
+/// sorted), without a tree of maps per finding.
+pub fn write_sarif(diags: &[Diagnostic], w: &mut impl std::io::Write) -> std::io::Result<()> {
+    use serde::Serialize;
+    let log = SarifLog {
+        schema: "https://json.schemastore.org/sarif-2.1.0.json",
+        runs: [SarifRun {
+            column_kind: "unicodeCodePoints",
+            results: SarifResults(diags),
+            tool: SarifTool {
+                driver: SarifDriver {
+                    information_uri: "https://github.com/loopsafe/loopsafe",
+                    name: "loopsafe",
+                    rules: RULES
+                        .iter()
+                        .map(|r| SarifRule {
+                            default_configuration: SarifLevel { level: sarif_level(r.default_tier) },
+                            help_uri: doc_url(r.rule),
+                            id: r.code,
+                            name: r.name,
+                            properties: SarifEquivalents { equivalents: r.equivalents },
+                            short_description: SarifText { text: r.summary },
+                        })
+                        .collect(),
+                    version: env!("CARGO_PKG_VERSION"),
+                },
+            },
+        }],
+        version: "2.1.0",
+    };
+    log.serialize(&mut serde_json::Serializer::pretty(&mut *w)).map_err(std::io::Error::from)?;
+    w.write_all(b"\n")
+}
+
+#[derive(serde::Serialize)]
+struct SarifLog<'a> {
+    #[serde(rename = "$schema")]
+    schema: &'static str,
+    runs: [SarifRun<'a>; 1],
+    version: &'static str,
+}
+
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SarifRun<'a> {
+    column_kind: &'static str,
+    results: SarifResults<'a>,
+    tool: SarifTool,
+}
+
+#[derive(serde::Serialize)]
+struct SarifTool {
+    driver: SarifDriver,
+}
+
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SarifDriver {
+    information_uri: &'static str,
+    name: &'static str,
+    rules: Vec<SarifRule>,
+    version: &'static str,
+}
+
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SarifRule {
+    default_configuration: SarifLevel,
+    help_uri: String,
+    id: &'static str,
+    name: &'static str,
+    properties: SarifEquivalents,
+    short_description: SarifText<'static>,
+}
+
+#[derive(serde::Serialize)]
+struct SarifLevel {
+    level: &'static str,
+}
+
+#[derive(serde::Serialize)]
+struct SarifEquivalents {
+    equivalents: &'static [&'static str],
+}
+
+#[derive(serde::Serialize)]
+struct SarifText<'a> {
+    text: &'a str,
+}
+
+/// The results, each built as it is written.
+struct SarifResults<'a>(&'a [Diagnostic]);
+
+impl serde::Serialize for SarifResults<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq;
+        let mut seq = s.serialize_seq(Some(self.0.len()))?;
+        for d in self.0 {
+            seq.serialize_element(&SarifResult::of(d))?;
+        }
+        seq.end()
     }
-    json!({ "physicalLocation": { "artifactLocation": { "uri": uri(path) }, "region": region } })
+}
+
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SarifResult<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    code_flows: Option<[SarifCodeFlow<'a>; 1]>,
+    level: &'static str,
+    locations: [SarifLocation; 1],
+    message: SarifText<'a>,
+    partial_fingerprints: SarifFingerprint<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    properties: Option<SarifRuntime>,
+    /// The other places that reach the same one-time work (`Diagnostic::related`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    related_locations: Option<Vec<SarifRelated<'a>>>,
+    rule_id: &'static str,
+    rule_index: usize,
+}
+
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SarifRelated<'a> {
+    id: usize,
+    message: SarifText<'a>,
+    physical_location: SarifPhysicalLocation,
+}
+
+impl<'a> SarifResult<'a> {
+    fn of(d: &'a Diagnostic) -> Self {
+        let f = &d.finding;
+        let code_flows = (d.chain.len() > 1).then(|| {
+            let locations = d
+                .chain
+                .iter()
+                .map(|h| SarifStep {
+                    location: SarifStepLocation {
+                        message: SarifText { text: &h.name },
+                        physical_location: physical_location(&h.path, h.line, h.column, None),
+                    },
+                })
+                .collect();
+            [SarifCodeFlow { thread_flows: [SarifThreadFlow { locations }] }]
+        });
+        SarifResult {
+            code_flows,
+            level: sarif_level(f.tier),
+            locations: [SarifLocation {
+                physical_location: physical_location(
+                    &d.path,
+                    d.start.line,
+                    d.start.column,
+                    Some((d.end.line, d.end.column)),
+                ),
+            }],
+            message: SarifText { text: &f.message },
+            partial_fingerprints: SarifFingerprint { fingerprint: &d.fingerprint },
+            properties: d.runtime.map(|runtime| SarifRuntime { runtime }),
+            related_locations: (!d.related.is_empty()).then(|| {
+                d.related
+                    .iter()
+                    .enumerate()
+                    .map(|(id, h)| SarifRelated {
+                        id,
+                        message: SarifText { text: &h.name },
+                        physical_location: physical_location(&h.path, h.line, h.column, None),
+                    })
+                    .collect()
+            }),
+            rule_id: f.rule.code(),
+            rule_index: RULES.iter().position(|r| r.rule == f.rule).unwrap_or(0),
+        }
+    }
+}
+
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SarifCodeFlow<'a> {
+    thread_flows: [SarifThreadFlow<'a>; 1],
+}
+
+#[derive(serde::Serialize)]
+struct SarifThreadFlow<'a> {
+    locations: Vec<SarifStep<'a>>,
+}
+
+#[derive(serde::Serialize)]
+struct SarifStep<'a> {
+    location: SarifStepLocation<'a>,
+}
+
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SarifStepLocation<'a> {
+    message: SarifText<'a>,
+    physical_location: SarifPhysicalLocation,
+}
+
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SarifLocation {
+    physical_location: SarifPhysicalLocation,
+}
+
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SarifPhysicalLocation {
+    artifact_location: SarifUri,
+    region: SarifRegion,
+}
+
+#[derive(serde::Serialize)]
+struct SarifUri {
+    uri: String,
+}
+
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SarifRegion {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    end_column: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    end_line: Option<usize>,
+    start_column: usize,
+    start_line: usize,
+}
+
+/// `{ SARIF_KEY: fingerprint }`.
+struct SarifFingerprint<'a> {
+    fingerprint: &'a str,
+}
+
+impl serde::Serialize for SarifFingerprint<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = s.serialize_map(Some(1))?;
+        map.serialize_entry(crate::analysis::fingerprint::SARIF_KEY, self.fingerprint)?;
+        map.end()
+    }
+}
+
+#[derive(serde::Serialize)]
+struct SarifRuntime {
+    runtime: crate::runtime::Seen,
+}
+
+fn physical_location(path: &str, line: usize, column: usize, end: Option<(usize, usize)>) -> SarifPhysicalLocation {
+    SarifPhysicalLocation {
+        artifact_location: SarifUri { uri: uri(path) },
+        region: SarifRegion {
+            end_column: end.map(|(_, c)| c),
+            end_line: end.map(|(l, _)| l),
+            start_column: column,
+            start_line: line,
+        },
+    }
 }
 
 /// A relative SARIF artifact URI: forward slashes, reserved characters percent-encoded.

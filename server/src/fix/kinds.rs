@@ -41,16 +41,23 @@ pub(crate) struct Memo {
     pub(super) blocks: RefCell<HashMap<usize, Fixes>>,
 }
 
-pub(super) fn collect(ctx: &FileContext<'_>, t: &Target, out: &mut Fixes) {
+/// The fixes of `t` into `out`; the suppression only `with_noqa` (the automatic fixes leave it out, and
+/// finding its line costs a look at the statement's strings and continuations).
+pub(super) fn collect(ctx: &FileContext<'_>, t: &Target, with_noqa: bool, out: &mut Fixes) {
+    let noqa = |out: &mut Fixes| {
+        if with_noqa {
+            noqa(ctx, t, out);
+        }
+    };
     if t.rule == Rule::AsyncWithoutAwait {
         if let Some(def) = def_named_at(ctx, &t.range) {
             make_sync(ctx, def, true, out);
         }
-        noqa(ctx, t, out);
+        noqa(out);
         return;
     }
     let Some(call) = ctx.call_node(&t.range) else {
-        noqa(ctx, t, out);
+        noqa(out);
         return;
     };
     // A blocking call that enters a sync `with` or goes through what it binds (`fh.read()` in `with
@@ -87,7 +94,7 @@ pub(super) fn collect(ctx: &FileContext<'_>, t: &Target, out: &mut Fixes) {
     if t.chain && t.rule.is_blocking() {
         chain::make_async(ctx, t, call, out);
     }
-    noqa(ctx, t, out);
+    noqa(out);
 }
 
 // ------------------------------------------------------------------------------------------ helpers

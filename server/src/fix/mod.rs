@@ -336,7 +336,7 @@ impl<'a> FileContext<'a> {
         if target.range.end > self.text.len() || target.range.start > target.range.end {
             return out;
         }
-        kinds::collect(self, target, &mut out);
+        kinds::collect(self, target, !automatic_only, &mut out);
         if automatic_only {
             out.fixes.retain(|f| f.id.is_automatic());
         }

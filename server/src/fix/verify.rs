@@ -339,15 +339,48 @@ fn subtree_violations<'t>(text: &str, root: Node<'t>, top: bool, up: &dyn Fn(Nod
     count
 }
 
+/// The node kinds [`node_violations`] looks at.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Checked {
+    Other,
+    Await,
+    WithOrFor,
+    ForIn,
+    Arguments,
+    Parameters,
+}
+
+/// What [`node_violations`] does with a node of this kind: a table by kind id, built once from the
+/// grammar's kind names, so that walking a tree compares numbers, not each node's kind name (a string
+/// looked up and checked as UTF-8 per node). A node's kind name is its kind id's name.
+fn checked(n: Node<'_>) -> Checked {
+    static TABLE: std::sync::OnceLock<Vec<Checked>> = std::sync::OnceLock::new();
+    let table = TABLE.get_or_init(|| {
+        let language = crate::syntax::language();
+        (0..language.node_kind_count())
+            .map(|id| match u16::try_from(id).ok().and_then(|id| language.node_kind_for_id(id)) {
+                Some("await") => Checked::Await,
+                Some("with_statement" | "for_statement") => Checked::WithOrFor,
+                Some("for_in_clause") => Checked::ForIn,
+                Some("argument_list") => Checked::Arguments,
+                Some("parameters" | "lambda_parameters") => Checked::Parameters,
+                _ => Checked::Other,
+            })
+            .collect()
+    });
+    table.get(usize::from(n.kind_id())).copied().unwrap_or(Checked::Other)
+}
+
 fn node_violations<'t>(text: &str, n: Node<'t>, top: bool, up: &dyn Fn(Node<'t>) -> Option<Node<'t>>) -> usize {
     let is_async = |n: Node<'_>| n.child(0).is_some_and(|c| c.kind() == "async");
-    match n.kind() {
-        "await" => {
+    match checked(n) {
+        Checked::Other => 0,
+        Checked::Await => {
             let operand_ok = n.named_child(0).is_none_or(|o| PRIMARY.contains(&o.kind()));
             usize::from(!operand_ok) + usize::from(!coroutine_at(n, top, up))
         }
-        "with_statement" | "for_statement" if is_async(n) => usize::from(!coroutine_at(n, top, up)),
-        "for_in_clause" if is_async(n) || n.prev_sibling().is_some_and(|c| c.kind() == "async") => {
+        Checked::WithOrFor if is_async(n) => usize::from(!coroutine_at(n, top, up)),
+        Checked::ForIn if is_async(n) || n.prev_sibling().is_some_and(|c| c.kind() == "async") => {
             // An async generator expression is allowed anywhere; an async comprehension where `await` is.
             let comprehension = up(n);
             match comprehension {
@@ -356,9 +389,9 @@ fn node_violations<'t>(text: &str, n: Node<'t>, top: bool, up: &dyn Fn(Node<'t>)
                 None => 0,
             }
         }
-        "argument_list" => argument_violations(text, n),
-        "parameters" | "lambda_parameters" => parameter_violations(text, n),
-        _ => 0,
+        Checked::WithOrFor | Checked::ForIn => 0,
+        Checked::Arguments => argument_violations(text, n),
+        Checked::Parameters => parameter_violations(text, n),
     }
 }
 
