@@ -260,12 +260,34 @@ fn blocking_call(
 /// `if X is None:` or `if not X:` whose `X` is an attribute of the instance or class (`self._client`,
 /// `cls._pool`) that a method other than `__init__` assigns, or a `global` name this function assigns
 /// (`_client = boto3.client(...)` after `global _client`). The call then runs on first use only, like a
-/// memoized helper's. Returns the guard as written (`if self._client is None`).
-///
-/// Blocks are read from the indentation of the lines above the call, within the function's body (at
-/// most `GUARD_LINES` lines back): a line indented less than everything after it is the header of a
-/// block the call is in. A call in the `else`/`elif` branch of such an `if` is not guarded by it.
+/// memoized helper's. Returns the guard as written (`if self._client is None`). The blocks the call is
+/// in are read as `enclosing_if` reads them.
 pub(super) fn lazy_guard(r: &Resolver<'_>, at: usize, scope: ScopeId) -> Option<String> {
+    enclosing_if(r, at, scope, |start, _line, cond| {
+        let cond = cond.trim();
+        // `if X is None:` tests for "not created yet"; `if not X:` may test a setting, so for it the
+        // block itself must set X (`if not self.running: ...; self.running = True`).
+        let (subject, inside) = match cond.strip_prefix("not ") {
+            Some(x) => (Some(x.trim()), Some(start)),
+            None => (cond.strip_suffix(" is None").map(str::trim), None),
+        };
+        subject.is_some_and(|x| set_later(r, scope, x, inside)).then(|| format!("if {cond}"))
+    })
+}
+
+/// The first `if` whose block holds offset `at` in function `scope`, innermost first, for which `f`
+/// (given the header line's start, the line and the condition) returns something. A call in the
+/// `else`/`elif` branch of an `if` is not in its block.
+///
+/// Blocks are read from the indentation of the lines above `at`, within the function's body (at most
+/// `GUARD_LINES` lines and `GUARD_BYTES` back): a line indented less than everything after it is the
+/// header of a block `at` is in.
+pub(super) fn enclosing_if<T>(
+    r: &Resolver<'_>,
+    at: usize,
+    scope: ScopeId,
+    mut f: impl FnMut(usize, &str, &str) -> Option<T>,
+) -> Option<T> {
     const GUARD_LINES: usize = 400;
     const GUARD_BYTES: usize = 32 * 1024;
     let facts = r.facts;
@@ -319,15 +341,8 @@ pub(super) fn lazy_guard(r: &Resolver<'_>, at: usize, scope: ScopeId) -> Option<
         if branch_at.take() == Some(ind) {
             continue;
         }
-        let cond = cond.trim();
-        // `if X is None:` tests for "not created yet"; `if not X:` may test a setting, so for it the
-        // block itself must set X (`if not self.running: ...; self.running = True`).
-        let (subject, inside) = match cond.strip_prefix("not ") {
-            Some(x) => (Some(x.trim()), Some(start)),
-            None => (cond.strip_suffix(" is None").map(str::trim), None),
-        };
-        if subject.is_some_and(|x| set_later(r, scope, x, inside)) {
-            return Some(format!("if {cond}"));
+        if let Some(found) = f(start, line, cond) {
+            return Some(found);
         }
         if ind == 0 {
             break;

@@ -279,6 +279,11 @@ pub struct Facts {
     /// The functions (their ranges, in order) whose facts come from a parse of the function alone that
     /// had syntax errors (`analysis::reanalyze_edit`): the rest of the file kept its facts meanwhile.
     pub broken: Vec<Range<usize>>,
+    /// The whole-file parse these facts were extracted from had syntax errors: module-level code may
+    /// have been parsed with its neighbours (an `import` whose names went on over the next lines), so
+    /// no module-level statement's facts are spliced alone (`splice_module_statement`) until the next
+    /// whole-file analysis.
+    pub parsed_with_errors: bool,
     /// How many of `bindings` no scope lists any more.
     dead_bindings: usize,
 }
@@ -339,6 +344,7 @@ impl Facts {
         let mut facts = Facts::default();
         facts.scopes.push(Scope::new(ScopeKind::Module, 0..text.len(), 0..text.len()));
         build(&mut facts, text, raw, 1, None);
+        facts.parsed_with_errors = tree.root_node().has_error();
         facts
     }
 

@@ -351,6 +351,16 @@ fn reanalyze_function_edit(
     };
     let old_range = facts.scopes[unit].range.clone();
     let moved_end = edit.offset(old_range.end);
+    // Spaces typed right after the end of a block (the last line of a `with` body, of a function) are no
+    // part of it, but every range ending where they are inserted would move with them: such an edit
+    // takes the whole file.
+    let spaces = edit.start == edit.old_end && text[edit.start..edit.new_end].bytes().all(|b| b == b' ' || b == b'\t');
+    if spaces
+        && (facts.enters.iter().any(|(_, _, body)| body.end == edit.start)
+            || facts.scopes.iter().any(|s| s.range.end == edit.start || s.body.end == edit.start))
+    {
+        return Err(NotLocal::Syntax);
+    }
     let unit_parse =
         parse_unit(text, old_range.start, moved_end.max(edit.new_end), facts, edit).ok_or(NotLocal::Syntax)?;
     let UnitParse { range: parsed, tree, before, broken, masked } = unit_parse;

@@ -385,76 +385,23 @@ fn iterated(r: &Resolver<'_>, call: &super::facts::CallFact) -> bool {
 
 /// Whether the call at `at`, in sync function `scope`, is in the block of an `if` that runs only off the
 /// event loop's thread: its condition compares with `!=` what a thread-id function returns (`if
-/// hass.loop_thread_id != threading.get_ident():`, before waiting for the loop from another thread). A
-/// backward scan of the lines above, bounded as `checks::lazy_guard`'s.
+/// hass.loop_thread_id != threading.get_ident():`, before waiting for the loop from another thread).
+/// The blocks are read by `checks::enclosing_if`.
 fn off_loop(r: &Resolver<'_>, at: usize, scope: ScopeId) -> bool {
-    const GUARD_LINES: usize = 400;
-    const GUARD_BYTES: usize = 32 * 1024;
     let facts = r.facts;
-    let s = &facts.scopes[scope];
-    let text = r.text;
-    if s.kind != ScopeKind::Function || at < s.body.start || at > s.body.end || at > text.len() {
-        return false;
-    }
-    let boundary = |mut i: usize| {
-        i = i.min(text.len());
-        while !text.is_char_boundary(i) {
-            i += 1;
+    checks::enclosing_if(r, at, scope, |start, line, cond| {
+        if !cond.contains("!=") {
+            return None;
         }
-        i
-    };
-    let lo = boundary(s.body.start.saturating_sub(GUARD_BYTES));
-    let body_line = text[lo..s.body.start].rfind('\n').map_or(s.body.start, |i| lo + i + 1);
-    let floor = boundary(body_line.max(at.saturating_sub(GUARD_BYTES)));
-    let line_start = |pos: usize| text[floor..pos].rfind('\n').map_or(floor, |i| floor + i + 1);
-    let indent = |line: &str| line.len() - line.trim_start_matches([' ', '\t']).len();
-    let mut pos = line_start(at.max(floor));
-    let mut min = indent(&text[pos..]);
-    let mut branch_at: Option<usize> = None;
-    for _ in 0..GUARD_LINES {
-        if pos <= floor {
-            break;
-        }
-        let start = line_start(pos - 1);
-        let line = &text[start..pos - 1];
-        pos = start;
-        if start <= floor && floor > body_line {
-            break; // the line may go on before the bound: not a whole line
-        }
-        let code = line.split(" #").next().unwrap_or(line).trim();
-        if code.is_empty() || code.starts_with('#') {
-            continue;
-        }
-        let ind = indent(line);
-        if ind >= min {
-            continue;
-        }
-        min = ind;
-        let Some(header) = code.strip_suffix(':') else { continue };
-        if header.starts_with("else") || header.starts_with("elif ") {
-            branch_at = Some(ind);
-            continue;
-        }
-        let Some(cond) = header.strip_prefix("if ") else { continue };
-        if branch_at.take() == Some(ind) {
-            continue;
-        }
-        if cond.contains("!=") {
-            let end = start + line.len();
-            let first = facts.calls.partition_point(|c| c.range.start < start);
-            let thread_id = facts.calls[first..]
-                .iter()
-                .take_while(|c| c.range.start < end)
-                .any(|c| r.qualified(&r.value_of(&c.func)).is_some_and(|q| r.catalog.thread_ids.contains(&q)));
-            if thread_id {
-                return true;
-            }
-        }
-        if ind == 0 {
-            break;
-        }
-    }
-    false
+        let end = start + line.len();
+        let first = facts.calls.partition_point(|c| c.range.start < start);
+        facts.calls[first..]
+            .iter()
+            .take_while(|c| c.range.start < end)
+            .any(|c| r.qualified(&r.value_of(&c.func)).is_some_and(|q| r.catalog.thread_ids.contains(&q)))
+            .then_some(())
+    })
+    .is_some()
 }
 
 /// A value's type as other modules see it: an instance of a project class or of a catalogued one.

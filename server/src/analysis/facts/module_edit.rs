@@ -14,6 +14,8 @@ impl Facts {
     /// Replaces the facts of the module-level simple statement that holds an edit (`start..old_end`
     /// became `start..new_end` in `text`, the new text), when only they can have changed:
     ///
+    /// - the facts come from a whole-file parse without errors, and no function's from a broken parse of
+    ///   its own (`parsed_with_errors`, `broken`);
     /// - the edit is in module-level code, not inside or on the lines of any scope (function, class,
     ///   lambda), and after the first byte of its statement;
     /// - the lines between the scopes around it (the nearest scope that ends before it, the nearest one
@@ -31,7 +33,9 @@ impl Facts {
         let (start, old_end, new_end) = edit;
         let by = new_end as isize - old_end as isize;
         let module = self.scopes.first()?;
-        if module.kind != ScopeKind::Module
+        if self.parsed_with_errors
+            || !self.broken.is_empty()
+            || module.kind != ScopeKind::Module
             || module.has_await
             || module.has_yield
             || module.has_global
@@ -125,9 +129,21 @@ impl Facts {
             return None;
         }
         let in_old = |pos: usize| s_start < pos && pos <= old_s_end;
+        // The statement the edit was in may have gone on over the next lines in the old text
+        // (tree-sitter takes `import # comment` and a name on a later line as one import) and now end
+        // sooner, leaving those lines statements of their own: every old import after it, up to the
+        // next scope, must end where an import of the new text ends (a binding's position is the end
+        // of its statement).
+        let old_to = (to as isize - by) as usize;
+        let import_ends: Vec<usize> = root
+            .named_children(&mut root.walk())
+            .filter(|n| matches!(n.kind(), "import_statement" | "import_from_statement" | "future_import_statement"))
+            .map(|n| (n.end_byte() as isize - by) as usize)
+            .collect();
         let imported = self.scopes[0].bindings.values().flatten().any(|&id| {
             let b = &self.bindings[id];
-            in_old(b.pos) && matches!(b.kind, BindingKind::Import(_))
+            matches!(b.kind, BindingKind::Import(_))
+                && (in_old(b.pos) || (old_s_end < b.pos && b.pos <= old_to && !import_ends.contains(&b.pos)))
         });
         if imported || self.scopes[0].self_attrs.values().flatten().any(|&id| in_old(self.bindings[id].pos)) {
             return None;
