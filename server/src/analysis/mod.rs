@@ -351,16 +351,6 @@ fn reanalyze_function_edit(
     };
     let old_range = facts.scopes[unit].range.clone();
     let moved_end = edit.offset(old_range.end);
-    // Spaces typed right after the end of a block (the last line of a `with` body, of a function) are no
-    // part of it, but every range ending where they are inserted would move with them: such an edit
-    // takes the whole file.
-    let spaces = edit.start == edit.old_end && text[edit.start..edit.new_end].bytes().all(|b| b == b' ' || b == b'\t');
-    if spaces
-        && (facts.enters.iter().any(|(_, _, body)| body.end == edit.start)
-            || facts.scopes.iter().any(|s| s.range.end == edit.start || s.body.end == edit.start))
-    {
-        return Err(NotLocal::Syntax);
-    }
     let unit_parse =
         parse_unit(text, old_range.start, moved_end.max(edit.new_end), facts, edit).ok_or(NotLocal::Syntax)?;
     let UnitParse { range: parsed, tree, before, broken, masked } = unit_parse;
@@ -404,6 +394,15 @@ fn reanalyze_function_edit(
         .and_then(|before| facts.splice_statement(unit, at, text, &tree, &before))
         .or_else(|| facts.splice_unit(unit, at, masked.as_deref().unwrap_or(text), &tree, end))
         .ok_or(NotLocal::Outside)?;
+    // Spaces typed right after the last line of a `with` body are no part of it, but the body's range,
+    // ending where they were inserted, moved with them: it ends before them, as in the whole file's parse.
+    if edit.start == edit.old_end && text[edit.start..edit.new_end].bytes().all(|b| b == b' ' || b == b'\t') {
+        for (_, _, body) in &mut facts.enters {
+            if body.end == edit.new_end {
+                body.end = edit.start;
+            }
+        }
+    }
     // The function's range in the new facts; it is listed in `broken` while its text has errors.
     let def_range = facts.scopes[unit].range.clone();
     facts.broken.retain(|r| r.end <= def_range.start || def_range.end <= r.start);
