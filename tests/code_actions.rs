@@ -418,20 +418,31 @@ async fn a_chain_is_made_async_down_to_httpx_or_refused_with_the_place() {
     assert!(reason.contains("c.py:18") && reason.contains("sync function cli"), "{reason}");
 }
 
+/// A server on a project of `files` with `requirements.txt` holding `requirements`, `app/main.py` open:
+/// the client, the project, main's URI and its first chain diagnostic.
+async fn open_chain(files: &[(&str, &str)], requirements: &str) -> (Client, tempfile::TempDir, Uri, Vec<Value>) {
+    let dir = workspace(files);
+    std::fs::write(dir.path().join("requirements.txt"), requirements).unwrap();
+    let caps: Value = serde_json::from_str(CAPS).unwrap();
+    let (mut c, _) = Client::start(caps, Some(dir.path())).await;
+    let u = uri(&dir.path().join("app/main.py"));
+    let main = files.iter().find(|(name, _)| *name == "app/main.py").expect("app/main.py").1;
+    c.open(&u, main).await;
+    let diags = c.diagnostics_until(&u, |d| d.iter().any(|d| d["data"]["chain"] == true)).await;
+    let chain = diags.iter().filter(|d| d["data"]["chain"] == true).take(1).cloned().collect();
+    (c, dir, u, chain)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_chain_across_modules_is_made_async_in_every_file_or_refused_with_the_place() {
     let main = "from fastapi import FastAPI\n\nfrom .signing import sign_op1\n\napp = FastAPI()\n\n\n@app.get(\"/a/{request_id}\")\nasync def a(request_id: str):\n    return sign_op1(request_id)\n\n\n@app.get(\"/b/{request_id}\")\ndef b(request_id: str):\n    return {\"s\": sign_op1(request_id)}\n";
     let ops = "import requests\n\n\ndef internal_signing_op(op_num, request_id):\n    response = requests.get(f\"http://127.0.0.1:9000/{request_id}/{op_num}\", timeout=10)\n    return response.text\n";
     let signing = "from .ops import internal_signing_op\n\n\ndef sign_op1(request_id):\n    return internal_signing_op(1, request_id)\n";
-    let dir =
-        workspace(&[("app/__init__.py", ""), ("app/main.py", main), ("app/signing.py", signing), ("app/ops.py", ops)]);
-    std::fs::write(dir.path().join("requirements.txt"), "fastapi\nhttpx>=0.27\n").unwrap();
-    let caps: Value = serde_json::from_str(CAPS).unwrap();
-    let (mut c, _) = Client::start(caps, Some(dir.path())).await;
-    let u = uri(&dir.path().join("app/main.py"));
-    c.open(&u, main).await;
-    let diags = c.diagnostics_until(&u, |d| d.iter().any(|d| d["data"]["chain"] == true)).await;
-    let chain: Vec<Value> = diags.iter().filter(|d| d["data"]["chain"] == true).take(1).cloned().collect();
+    let (mut c, dir, u, chain) = open_chain(
+        &[("app/__init__.py", ""), ("app/main.py", main), ("app/signing.py", signing), ("app/ops.py", ops)],
+        "fastapi\nhttpx>=0.27\n",
+    )
+    .await;
     let acts = actions(&mut c, &u, &chain, None).await;
     let title = "Make sign_op1, internal_signing_op, the route b async, await 3 call sites in 3 files, and use httpx.AsyncClient instead of requests.get";
     let fix = acts.iter().find(|a| a["title"] == title).unwrap_or_else(|| panic!("{:?}", titles(&acts)));
@@ -624,14 +635,11 @@ async fn a_selection_of_statements_moves_to_a_thread_or_is_refused_with_the_reas
 async fn a_chain_ending_on_a_module_level_session_is_made_async_with_an_async_client() {
     let main = "from fastapi import FastAPI\n\nfrom .signing import sign_op1\n\napp = FastAPI()\n\n\n@app.get(\"/sign/{request_id}\")\nasync def sign(request_id: str):\n    return sign_op1(request_id)\n";
     let signing = "import requests\n\n_session = requests.Session()\n_session.headers[\"User-Agent\"] = \"signer\"\n\n\ndef internal_signing_op(payload):\n    response = _session.request(\"POST\", \"http://127.0.0.1:9000/sign\", json=payload, timeout=30)\n    return response.json()\n\n\ndef sign_op1(request_id):\n    return internal_signing_op({\"id\": request_id})\n";
-    let dir = workspace(&[("app/__init__.py", ""), ("app/main.py", main), ("app/signing.py", signing)]);
-    std::fs::write(dir.path().join("requirements.txt"), "fastapi\nrequests\nhttpx\n").unwrap();
-    let caps: Value = serde_json::from_str(CAPS).unwrap();
-    let (mut c, _) = Client::start(caps, Some(dir.path())).await;
-    let u = uri(&dir.path().join("app/main.py"));
-    c.open(&u, main).await;
-    let diags = c.diagnostics_until(&u, |d| d.iter().any(|d| d["data"]["chain"] == true)).await;
-    let chain: Vec<Value> = diags.iter().filter(|d| d["data"]["chain"] == true).take(1).cloned().collect();
+    let (mut c, dir, u, chain) = open_chain(
+        &[("app/__init__.py", ""), ("app/main.py", main), ("app/signing.py", signing)],
+        "fastapi\nrequests\nhttpx\n",
+    )
+    .await;
     let acts = actions(&mut c, &u, &chain, None).await;
     let fix = acts
         .iter()
