@@ -327,3 +327,53 @@ fn the_seed_example_chain_is_made_async_with_a_module_level_async_client() {
         assert!(String::from_utf8_lossy(&out.stderr).contains("applied 0 fixes in 0 files"), "converged");
     }
 }
+
+/// One-time work that several coroutines reach is one finding, at its first call site, with the others
+/// as related places. `--fix` offloads every place (not only the reported one), except where a `# noqa`
+/// suppresses it: a second run then finds nothing new to fix. It used to fix one place per run, so the
+/// fix-safety step's second run changed four prefect files.
+#[test]
+fn every_place_of_one_time_work_reported_once_is_fixed_in_one_run() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "pyproject.toml", "[project]\nname = \"app\"\ndependencies = [\"fastapi\"]\n");
+    write(dir.path(), "app/__init__.py", "");
+    write(
+        dir.path(),
+        "app/clients.py",
+        "import subprocess\n\n_version = None\n\n\ndef git_version():\n    global _version\n    if _version is None:\n        _version = subprocess.run([\"git\", \"describe\"], capture_output=True, text=True).stdout\n    return _version\n",
+    );
+    let api = "from fastapi import FastAPI\n\nfrom .clients import git_version\n\napp = FastAPI()\n\n\n@app.get(\"/version\")\nasync def version():\n    return {\"version\": git_version()}\n\n\n@app.get(\"/health\")\nasync def health():\n    return {\"ok\": True, \"version\": git_version()}\n";
+    let jobs = "from .clients import git_version\n\n\nasync def nightly():\n    print(git_version())\n\n\nasync def report():\n    return git_version()  # noqa: LS103\n";
+    write(dir.path(), "app/api.py", api);
+    write(dir.path(), "app/jobs.py", jobs);
+
+    let out = loopsafe(dir.path(), &["check", "app", "--no-cache"]);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        text.contains("also reached from `api.health`") && text.contains("also reached from `jobs.nightly`"),
+        "{text}"
+    );
+    assert!(text.contains("Found 1 finding"), "one finding for the three places: {text}");
+
+    let out = loopsafe(dir.path(), &["check", "app", "--fix", "--unsafe-fixes", "--no-cache"]);
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(err.contains("applied 3 fixes in 2 files"), "{err}");
+    assert_eq!(
+        read(dir.path(), "app/api.py"),
+        api.replace(
+            "from fastapi import FastAPI\n",
+            "from fastapi import FastAPI\nfrom fastapi.concurrency import run_in_threadpool\n"
+        )
+        .replace("git_version()}", "await run_in_threadpool(git_version)}")
+    );
+    assert_eq!(
+        read(dir.path(), "app/jobs.py"),
+        format!(
+            "import asyncio\n{}",
+            jobs.replace("print(git_version())", "print(await asyncio.to_thread(git_version))")
+        )
+    );
+    let out = loopsafe(dir.path(), &["check", "app", "--fix", "--unsafe-fixes", "--no-cache"]);
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(err.contains("applied 0 fixes in 0 files"), "a second run changes nothing: {err}");
+}

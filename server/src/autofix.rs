@@ -88,9 +88,10 @@ pub fn compute_except(
     };
     let mut out = Vec::new();
     let by_file = by_file(report);
+    let others = other_places(report, skipped);
     let mut paths: Vec<&str> = by_file.keys().copied().collect();
-    for p in chains.files.keys() {
-        if !by_file.contains_key(p.as_str()) {
+    for p in chains.files.keys().map(String::as_str).chain(others.keys().copied()) {
+        if !by_file.contains_key(p) && !paths.contains(&p) {
             paths.push(p);
         }
     }
@@ -99,7 +100,8 @@ pub fn compute_except(
         let diags = by_file.get(path).cloned().unwrap_or_default();
         let (skip, fixable): (Vec<&Diagnostic>, Vec<&Diagnostic>) = diags.into_iter().partition(|d| skipped(d));
         let across = chains.files.get(path);
-        if fixable.is_empty() && across.is_none() {
+        let elsewhere = others.get(path).map_or(&[][..], Vec::as_slice);
+        if fixable.is_empty() && across.is_none() && elsewhere.is_empty() {
             continue;
         }
         let (original, hash, text, applied, group) = match across {
@@ -121,6 +123,10 @@ pub fn compute_except(
         };
         // The file's `per-file-ignores` hold for its fixes too.
         let settings = settings.for_file(Path::new(path));
+        let mut chain_targets = chain_targets;
+        if across.is_none() {
+            chain_targets.extend(places_in(&text, elsewhere, &settings));
+        }
         let mut fixed = fix::fix_all_except(&text, chain_targets, skip, catalog, &settings, options, allow_unsafe);
         if let Some(a) = across {
             fixed.applied += applied;
@@ -131,6 +137,52 @@ pub fn compute_except(
         if fixed.text != original {
             out.push(FileFix { path: path.to_string(), original, fixed, hash, group });
         }
+    }
+    out
+}
+
+/// The other places of folded findings (one-time work that several coroutines reach is reported once,
+/// at its first call site, the others listed as related places), by file: each offset with its finding.
+/// `--fix` fixes each place as it fixes the reported one; otherwise the next run would report, and fix,
+/// the next place, and a second `--fix` would never be a no-op.
+fn other_places<'r>(
+    report: &'r Report,
+    skipped: &dyn Fn(&Diagnostic) -> bool,
+) -> BTreeMap<&'r str, Vec<(usize, &'r Diagnostic)>> {
+    let mut out: BTreeMap<&str, Vec<(usize, &Diagnostic)>> = BTreeMap::new();
+    for d in report.diagnostics.iter().filter(|d| d.is_chain() && !d.related.is_empty() && !skipped(d)) {
+        for h in &d.related {
+            if let Some(offset) = h.offset {
+                out.entry(h.path.as_str()).or_default().push((offset, d));
+            }
+        }
+    }
+    out
+}
+
+/// The fix targets of the other places of folded findings in one file's `text` (see [`other_places`]):
+/// the call starting at each place, unless the file's settings leave the rule out or a `# noqa` there
+/// suppresses it.
+fn places_in(text: &str, places: &[(usize, &Diagnostic)], settings: &Settings) -> Vec<Target> {
+    let places: Vec<&(usize, &Diagnostic)> =
+        places.iter().filter(|(o, d)| *o < text.len() && settings.enabled(d.finding.rule)).collect();
+    if places.is_empty() {
+        return Vec::new();
+    }
+    let Some(tree) = crate::syntax::parse(text, None) else { return Vec::new() };
+    let mut out = Vec::new();
+    for &&(offset, d) in &places {
+        // The smallest call that starts at the place (the hop's location is its call's start).
+        let mut node = tree.root_node().descendant_for_byte_range(offset, offset);
+        while let Some(n) = node.filter(|n| n.start_byte() == offset && n.kind() != "call") {
+            node = n.parent();
+        }
+        let Some(call) = node.filter(|n| n.start_byte() == offset && n.kind() == "call") else { continue };
+        let range = call.byte_range();
+        if crate::analysis::noqa::is_suppressed_at(text, d.finding.rule, &range) {
+            continue;
+        }
+        out.push(Target { range, ..chain_target(d) });
     }
     out
 }

@@ -58,6 +58,10 @@ pub struct LocatedHop {
     /// the first of them). Absent on every other hop.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub elided: Option<usize>,
+    /// The byte offset in its file, where the analysis knows it (not in any output): `--fix` finds the
+    /// call at each other place of a folded finding by it.
+    #[serde(skip)]
+    pub offset: Option<usize>,
 }
 
 /// A finding placed in a file, ready for any output format.
@@ -676,6 +680,7 @@ fn locate_chains(
             column: h.loc.col as usize + 1,
             name: h.name.clone(),
             elided: (h.elided > 0).then_some(h.elided),
+            offset: Some(h.loc.offset as usize),
         };
         let chain = c.hops.iter().map(located).collect();
         let related = c.also.iter().map(located).collect();
@@ -757,6 +762,7 @@ pub fn locate(path: &str, text: &str, findings: Vec<Finding>) -> Vec<Diagnostic>
                         column: p.column,
                         name: h.name.clone(),
                         elided: None,
+                        offset: h.path.is_none().then_some(h.range.start),
                     }
                 })
                 .collect();
