@@ -6,6 +6,18 @@ mod lsp_client;
 use lsp_client::{Client, codes, uri, workspace};
 use serde_json::{Value, json};
 use tokio::io::AsyncWriteExt;
+use tower_lsp_server::ls_types::Uri;
+
+/// The setup of the two-file tests: a workspace of `first` and `second` (name, text), a push client
+/// started on it, and `first` opened. Returns the workspace (dropped with the test), the client and the
+/// two files' URIs.
+async fn open_first_of(first: (&str, &str), second: (&str, &str)) -> (tempfile::TempDir, Client, Uri, Uri) {
+    let dir = workspace(&[first, second]);
+    let (mut c, _) = Client::start(json!({}), Some(dir.path())).await;
+    let (a, b) = (uri(&dir.path().join(first.0)), uri(&dir.path().join(second.0)));
+    c.open(&a, first.1).await;
+    (dir, c, a, b)
+}
 
 const ROUTE: &str = "import time\n\n\nasync def handler():\n    time.sleep(1)\n";
 
@@ -103,11 +115,7 @@ async fn utf8_client_columns() {
 async fn a_helper_in_another_file_starts_and_stops_blocking() {
     let helpers = "import time\n\n\ndef pause():\n    time.sleep(1)\n";
     let api = "from helpers import pause\n\n\nasync def handler():\n    pause()\n";
-    let dir = workspace(&[("helpers.py", helpers), ("api.py", api)]);
-    let (mut c, _) = Client::start(json!({}), Some(dir.path())).await;
-    let api_uri = uri(&dir.path().join("api.py"));
-    let helpers_uri = uri(&dir.path().join("helpers.py"));
-    c.open(&api_uri, api).await;
+    let (_dir, mut c, api_uri, helpers_uri) = open_first_of(("api.py", api), ("helpers.py", helpers)).await;
     // Once the workspace is indexed, the route's call to the helper is a finding with its chain.
     let diags = c.diagnostics_until(&api_uri, |d| !d.is_empty()).await;
     assert_eq!(codes(&diags), ["LS102@4:4"]);
@@ -131,11 +139,7 @@ async fn a_helper_in_another_file_starts_and_stops_blocking() {
 async fn an_imported_constant_changes_type_in_another_file() {
     let paths = "from pathlib import Path\n\nDATA = Path(\"/srv\")\nCACHE = DATA / \"cache\"\n";
     let api = "from paths import CACHE\n\n\nasync def handler():\n    CACHE.read_text()\n";
-    let dir = workspace(&[("paths.py", paths), ("api.py", api)]);
-    let (mut c, _) = Client::start(json!({}), Some(dir.path())).await;
-    let api_uri = uri(&dir.path().join("api.py"));
-    let paths_uri = uri(&dir.path().join("paths.py"));
-    c.open(&api_uri, api).await;
+    let (_dir, mut c, api_uri, paths_uri) = open_first_of(("api.py", api), ("paths.py", paths)).await;
     c.diagnostics_until(&api_uri, |d| codes(d) == ["LS104@4:4"]).await;
 
     c.open(&paths_uri, paths).await;
@@ -539,11 +543,7 @@ fn severities(diags: &[Value]) -> Vec<i64> {
 /// (critical), and a hint again when the route stops.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_coroutine_only_commands_await_is_a_hint_until_a_route_awaits_it() {
-    let dir = workspace(&[("prompts.py", PROMPTS), ("commands.py", COMMANDS)]);
-    let (mut c, _) = Client::start(json!({}), Some(dir.path())).await;
-    let prompts = uri(&dir.path().join("prompts.py"));
-    let commands = uri(&dir.path().join("commands.py"));
-    c.open(&prompts, PROMPTS).await;
+    let (_dir, mut c, prompts, commands) = open_first_of(("prompts.py", PROMPTS), ("commands.py", COMMANDS)).await;
     // Once the workspace is indexed, the project shows who awaits `choose`.
     let diags = c.diagnostics_until(&prompts, |d| severities(d) == [4]).await;
     assert_eq!(codes(&diags), ["LS105@4:11"]);
@@ -588,10 +588,7 @@ async fn workspace_pulls_show_a_closed_command_helper_as_a_hint() {
 async fn one_time_work_two_coroutines_reach_is_one_diagnostic_listing_the_other() {
     let clients = "import boto3\n\n_s3 = None\n\n\ndef get_s3():\n    global _s3\n    if _s3 is None:\n        _s3 = boto3.client(\"s3\")\n    return _s3\n";
     let api = "from clients import get_s3\n\n\nasync def first():\n    return get_s3()\n\n\nasync def second():\n    return get_s3()\n";
-    let dir = workspace(&[("clients.py", clients), ("api.py", api)]);
-    let (mut c, _) = Client::start(json!({}), Some(dir.path())).await;
-    let api_uri = uri(&dir.path().join("api.py"));
-    c.open(&api_uri, api).await;
+    let (_dir, mut c, api_uri, _) = open_first_of(("api.py", api), ("clients.py", clients)).await;
     let diags = c.diagnostics_until(&api_uri, |d| !d.is_empty()).await;
     assert_eq!(codes(&diags), ["LS109@4:11"], "{diags:#?}");
     let related = diags[0]["relatedInformation"].as_array().unwrap();
