@@ -221,13 +221,13 @@ impl<'a> Resolver<'a> {
                 let mut s = Some(scope);
                 while let Some(id) = s {
                     let sc = &self.facts.scopes[id];
-                    if sc.kind != ScopeKind::Class || id == scope {
-                        if let Some(list) = sc.bindings.get(&**name) {
-                            return matches!(
-                                self.facts.bindings[pick(self.facts, list, e.range.start)].kind,
-                                BindingKind::Import(_)
-                            );
-                        }
+                    if (sc.kind != ScopeKind::Class || id == scope)
+                        && let Some(list) = sc.bindings.get(&**name)
+                    {
+                        return matches!(
+                            self.facts.bindings[pick(self.facts, list, e.range.start)].kind,
+                            BindingKind::Import(_)
+                        );
                     }
                     s = sc.parent;
                 }
