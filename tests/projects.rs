@@ -197,3 +197,30 @@ fn one_time_work_several_coroutines_reach_is_reported_once_with_the_others() {
     assert_eq!(places[1]["message"]["text"], "also reached from `jobs.nightly`");
     assert_eq!(places[1]["physicalLocation"]["region"]["startLine"], 6);
 }
+
+/// When `per-file-ignores` turn the rule off in the file of the first call site of shared one-time
+/// work, the finding moves to the first call site in a file that keeps it, still listing the others.
+#[test]
+fn one_time_work_moves_to_the_first_place_per_file_ignores_keep() {
+    let project = common::repo_root().join("tests/projects/lazy_shared");
+    let loaded = config::discover(&project).unwrap_or_else(|e| panic!("{e}"));
+    let mut settings = loaded.settings.clone();
+    settings.config_dir = Some(project.clone());
+    settings.per_file_ignores =
+        vec![loopsafe::settings::PerFileIgnore::parse("app/api.py", &["blocking-sdk".to_string()]).unwrap()];
+    let paths = vec![project.clone()];
+    let opts = CheckOptions { paths: &paths, settings: &settings, root: loaded.root(), follow: true, cache_dir: None };
+    let report = check::check(&opts, Catalog::bundled()).unwrap();
+    let messages =
+        || report.diagnostics.iter().map(|d| format!("{}: {}", d.path, d.finding.message)).collect::<Vec<_>>();
+    assert!(report.diagnostics.iter().all(|d| !d.path.ends_with("api.py")), "{:#?}", messages());
+    let shared: Vec<_> =
+        report.diagnostics.iter().filter(|d| d.finding.message.contains("reach this one-time work")).collect();
+    assert_eq!(shared.len(), 1, "{:#?}", messages());
+    let d = shared[0];
+    assert!(d.path.ends_with("jobs.py") && d.start.line == 6, "{}:{}", d.path, d.start.line);
+    assert!(d.finding.message.contains("3 coroutine call sites"), "{}", d.finding.message);
+    let related: Vec<(String, usize)> =
+        d.related.iter().map(|h| (h.path.rsplit('/').next().unwrap().to_string(), h.line)).collect();
+    assert_eq!(related, [("api.py".to_string(), 13), ("api.py".to_string(), 19)]);
+}

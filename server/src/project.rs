@@ -1012,6 +1012,8 @@ impl Project {
             None => 0..self.functions.len(),
         };
         let mut out = Vec::new();
+        // Each file's `per-file-ignores`, read when a group of one-time work needs them.
+        let mut ignored: HashMap<usize, Vec<crate::settings::Selector>> = HashMap::new();
         for caller in callers {
             let calls = &edges[caller];
             let a = self.function(caller);
@@ -1079,14 +1081,22 @@ impl Project {
                     continue;
                 }
                 // One-time work several coroutines reach (a lazily created client) blocks once, whichever
-                // comes first: one finding, at the first call site, listing the others.
+                // comes first: one finding, at the first call site whose file's `per-file-ignores` keep
+                // the rule, listing the others.
                 let sharing = self.sharing(links, caller, i, callee);
-                if sharing.is_some_and(|s| s[0] != (caller, i)) {
-                    continue;
+                if let Some(s) = sharing {
+                    let mut kept = |&&(c, _): &&(FnId, usize)| {
+                        let file = self.functions[c].0;
+                        let off = ignored.entry(file).or_insert_with(|| settings.ignored_in(&self.files[file].path));
+                        !off.iter().any(|sel| sel.matches(b.rule))
+                    };
+                    if s.iter().find(|x| kept(x)) != Some(&(caller, i)) {
+                        continue;
+                    }
                 }
                 let also: Vec<ChainHop> = sharing.map_or_else(Vec::new, |s| {
-                    s[1..]
-                        .iter()
+                    s.iter()
+                        .filter(|&&x| x != (caller, i))
                         .take(MAX_ALSO)
                         .map(|&(c, ci)| ChainHop {
                             file: self.functions[c].0,

@@ -227,8 +227,10 @@ fn blocking_call(
     let v = r.value_of(&call.func);
     let q = r.called(&v)?;
     let entry = r.catalog.blocking(&q)?;
-    // `await x.get()` awaits an async API of the same name; a sync one would not be awaitable.
-    if call.awaited {
+    // `await x.get()` awaits an async API of the same name; a sync one would not be awaitable. A
+    // module's function (`await os.path.isfile(p)`) is the one named: it runs, then its result is awaited.
+    let awaited_anyway = call.awaited && r.is_module_path(&call.func);
+    if call.awaited && !awaited_anyway {
         return None;
     }
     // `t.join(timeout=0)`, `lock.acquire(blocking=False)`: told not to wait.
@@ -240,6 +242,11 @@ fn blocking_call(
         return None;
     }
     let mut f = catalog_finding(r, entry, &q, call.func_range.clone(), Some(call.range.clone()), scope, endpoints);
+    if awaited_anyway {
+        f.message.push_str(
+            "; `await` does not make it asynchronous: the call runs to its end on the loop, and only then is its result awaited",
+        );
+    }
     if let Some(guard) = lazy_guard(r, call.range.start, scope) {
         f.tier = crate::rules::Tier::Hint;
         f.message.push_str(&once_note(&guard));

@@ -1458,7 +1458,19 @@ impl Binder<'_, '_> {
         let text = self.text;
         match target.kind() {
             "identifier" => self.bind(scope, text_of(text, target), kind, pos),
-            "attribute" => self.bind_self_attr(scope, target, kind, pos),
+            "attribute" => {
+                // `x.y = value` in a function, `x` not its instance: read back as `x.y` there
+                // (`Resolver::assigned_attribute`).
+                if !self.bind_self_attr(scope, target, kind.clone(), pos)
+                    && self.facts.scopes[scope].kind == ScopeKind::Function
+                    && let (Some(obj), Some(attr)) =
+                        (target.child_by_field_name("object"), target.child_by_field_name("attribute"))
+                    && obj.kind() == "identifier"
+                {
+                    let dotted = format!("{}.{}", text_of(text, obj), text_of(text, attr));
+                    self.bind(scope, &dotted, kind, pos);
+                }
+            }
             "pattern_list" | "tuple_pattern" | "list_pattern" | "tuple" | "list" | "parenthesized_expression" => {
                 let items: Vec<Node<'_>> = {
                     let mut c = target.walk();
@@ -1494,20 +1506,20 @@ impl Binder<'_, '_> {
     }
 
     /// `self.x = value` in a method records `x` as an attribute of the method's class.
-    fn bind_self_attr(&mut self, scope: ScopeId, target: Node<'_>, kind: BindingKind, pos: usize) {
+    fn bind_self_attr(&mut self, scope: ScopeId, target: Node<'_>, kind: BindingKind, pos: usize) -> bool {
         let (Some(obj), Some(attr)) = (target.child_by_field_name("object"), target.child_by_field_name("attribute"))
         else {
-            return;
+            return false;
         };
         if obj.kind() != "identifier" || self.facts.scopes[scope].kind != ScopeKind::Function {
-            return;
+            return false;
         }
-        let Some(class) = self.method_class(scope) else { return };
+        let Some(class) = self.method_class(scope) else { return false };
         if self.facts.scopes[scope].first_param.as_deref() != Some(text_of(self.text, obj)) {
-            return;
+            return false;
         }
         if matches!(self.method_kind(scope), MethodKind::Static) {
-            return;
+            return false;
         }
         self.facts.scopes[scope].leaks = true;
         let id = self.facts.bindings.len();
@@ -1515,6 +1527,7 @@ impl Binder<'_, '_> {
         let attr = text_of(self.text, attr);
         self.touched.push(class);
         self.facts.scopes[class].self_attrs.entry(attr.into()).or_default().push(id);
+        true
     }
 
     fn method_class(&self, scope: ScopeId) -> Option<ScopeId> {

@@ -140,6 +140,9 @@ impl<'a> Resolver<'a> {
                 self.lookup(name, self.facts.scope_at(at), at, d)
             }
             ExprKind::Attribute(obj, attr) => {
+                if let Some(v) = self.assigned_attribute(obj, attr, e.range.start, d) {
+                    return v;
+                }
                 let base = self.value(obj, d);
                 self.attribute(base, attr, d)
             }
@@ -182,6 +185,60 @@ impl<'a> Resolver<'a> {
         }
     }
 
+    /// `x.y` read in the function that assigned it (`x.y = open(p)` then `x.y.read()`), for a local or
+    /// parameter `x` not rebound since: what was assigned, when the analysis can type it.
+    fn assigned_attribute(&self, obj: &Expr, attr: &str, at: usize, depth: u32) -> Option<Value> {
+        let ExprKind::Name(name) = &obj.kind else { return None };
+        let scope = &self.facts.scopes[self.facts.scope_at(at)];
+        if scope.kind != ScopeKind::Function {
+            return None;
+        }
+        let list = scope.bindings.get(format!("{name}.{attr}").as_str())?;
+        let i = list.partition_point(|&id| self.facts.bindings[id].pos <= at);
+        let id = *list.get(i.checked_sub(1)?)?;
+        let set = self.facts.bindings[id].pos;
+        let rebound = scope
+            .bindings
+            .get(&**name)
+            .is_some_and(|xs| xs.iter().any(|&x| (set..=at).contains(&self.facts.bindings[x].pos)));
+        if rebound {
+            return None;
+        }
+        match self.binding_value(id, depth + 1) {
+            Value::Unknown => None,
+            v => Some(v),
+        }
+    }
+
+    /// Whether a callee is a dotted path from an imported module or function (`os.path.isfile`,
+    /// `time.sleep`), not a method of a value: an `await` before it cannot mean an async method of the
+    /// same name.
+    pub fn is_module_path(&self, e: &Expr) -> bool {
+        match &e.kind {
+            ExprKind::Attribute(obj, _) => self.is_module_path(obj),
+            ExprKind::Name(name) => {
+                let scope = self.facts.scope_at(e.range.start);
+                let mut s = Some(scope);
+                while let Some(id) = s {
+                    let sc = &self.facts.scopes[id];
+                    if (sc.kind != ScopeKind::Class || id == scope)
+                        && let Some(list) = sc.bindings.get(&**name)
+                    {
+                        return matches!(
+                            self.facts.bindings[pick(self.facts, list, e.range.start)].kind,
+                            BindingKind::Import(_)
+                        );
+                    }
+                    s = sc.parent;
+                }
+                // A builtin: a star import of a module not in the catalog may hide an async one
+                // (`await open(p)` with `from aiofiles_compat import *`).
+                false
+            }
+            _ => false,
+        }
+    }
+
     /// Whether one of a call's arguments is an in-memory buffer (`io.BytesIO`, `io.StringIO`).
     pub fn over_buffer(&self, args: &[super::facts::Arg], depth: u32) -> bool {
         args.iter().any(|a| {
@@ -211,7 +268,7 @@ impl<'a> Resolver<'a> {
             let s = &self.facts.scopes[id];
             if s.kind != ScopeKind::Class || id == from {
                 if let Some(list) = s.bindings.get(name) {
-                    return self.binding_value(pick(self.facts, list, at), depth);
+                    return self.declared(list, pick(self.facts, list, at), depth);
                 }
                 for module in s.star_imports.iter().rev() {
                     let q = format!("{module}.{name}");
@@ -223,6 +280,22 @@ impl<'a> Resolver<'a> {
             scope = s.parent;
         }
         Value::Name(format!("builtins.{name}"))
+    }
+
+    /// The value of binding `id` of a name (`list`: the name's bindings in its scope). A declared type
+    /// holds for the whole scope, as for a type checker: when the analysis cannot type the value
+    /// assigned (`f: TextIOWrapper = ...` then `f = load()`), the last declaration before it answers.
+    fn declared(&self, list: &[BindingId], id: BindingId, depth: u32) -> Value {
+        let v = self.binding_value(id, depth);
+        if v != Value::Unknown || !matches!(self.facts.bindings[id].kind, BindingKind::Value(_)) {
+            return v;
+        }
+        let pos = self.facts.bindings[id].pos;
+        list.iter()
+            .rev()
+            .filter(|&&b| b != id && self.facts.bindings[b].pos <= pos)
+            .find(|&&b| matches!(self.facts.bindings[b].kind, BindingKind::Annotation(_)))
+            .map_or(v, |&b| self.binding_value(b, depth))
     }
 
     /// The value of a binding.

@@ -300,6 +300,21 @@ pub(super) fn summarize_part(
             other => other,
         };
         if let Some(target) = target_of(r, callee) {
+            let iterated_here = iterated(r, call);
+            // `gen = rows()` then `for r in gen:`: a generator function's body runs at the loop, which is
+            // where a chain through it starts (the call itself runs none of it).
+            if !iterated_here && let Some(at) = kept_then_iterated(r, call, scope) {
+                out.functions[f].calls.push(CallSite {
+                    start: loc(at.start),
+                    end: loc(at.end),
+                    call_end: loc(at.end),
+                    target: target.clone(),
+                    noqa: noqa(at.clone()),
+                    access: false,
+                    once: checks::lazy_guard(r, at.start, scope),
+                    iterated: true,
+                });
+            }
             out.functions[f].calls.push(CallSite {
                 start: loc(start),
                 end: loc(call.func_range.end),
@@ -308,7 +323,7 @@ pub(super) fn summarize_part(
                 noqa: noqa(call.func_range.clone()),
                 access: false,
                 once: checks::lazy_guard(r, start, scope),
-                iterated: iterated(r, call),
+                iterated: iterated_here,
             });
         }
     }
@@ -381,6 +396,76 @@ fn iterated(r: &Resolver<'_>, call: &super::facts::CallFact) -> bool {
             .outer
             .as_ref()
             .is_some_and(|o| r.qualified(&r.value_of(o)).is_some_and(|q| r.catalog.consumers.contains(&q)))
+}
+
+/// Where what a call returns is iterated when it is kept in a variable first: `gen = rows()` as a whole
+/// statement of function `scope`, then the first later use of `gen` in the function that iterates it
+/// (`for r in gen`, `yield from gen`, `list(gen)`), if `gen` is not assigned again before. Read from the
+/// text of the function's body, as `iterated` reads the call's.
+fn kept_then_iterated(
+    r: &Resolver<'_>,
+    call: &super::facts::CallFact,
+    scope: ScopeId,
+) -> Option<std::ops::Range<usize>> {
+    const MAX_SCAN: usize = 64 * 1024;
+    let s = &r.facts.scopes[scope];
+    if s.kind != ScopeKind::Function || call.outer.is_some() {
+        return None;
+    }
+    let text = r.text;
+    let line_start = text[..call.range.start].rfind('\n').map_or(0, |i| i + 1);
+    let head = text[line_start..call.range.start].trim();
+    let name = head.strip_suffix('=')?.trim_end();
+    if name.is_empty() || !name.chars().all(|c| c.is_alphanumeric() || c == '_') || name.starts_with(char::is_numeric) {
+        return None;
+    }
+    // The call is the whole value: nothing but a comment after it on its line.
+    let rest = text.get(call.range.end..)?;
+    let rest = rest[..rest.find('\n').unwrap_or(rest.len())].trim();
+    if !(rest.is_empty() || rest.starts_with('#')) {
+        return None;
+    }
+    let end = s.body.end.min(call.range.end.saturating_add(MAX_SCAN)).min(text.len());
+    let mut from = call.range.end;
+    while from < end {
+        let body = text.get(from..end)?;
+        let i = body.find(name)?;
+        let at = from + i;
+        from = at + name.len();
+        let word = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '.');
+        if word(text[..at].chars().next_back()) || word(text[from..].chars().next()) {
+            continue;
+        }
+        let before = text[..at].trim_end();
+        let after = text[from..].trim_start();
+        // Assigned again: the generator kept is not the one used after.
+        if text[..at].rsplit('\n').next().is_some_and(|l| l.trim().is_empty())
+            && after.starts_with('=')
+            && !after.starts_with("==")
+        {
+            return None;
+        }
+        let word_before = |w: &str| {
+            before.strip_suffix(w).is_some_and(|b| b.is_empty() || b.ends_with(|c: char| c.is_whitespace() || c == '('))
+        };
+        if word_before("in") || word_before("yield from") {
+            return Some(at..from);
+        }
+        // The one argument of a consumer: `list(gen)`, `next(gen)`.
+        if let Some(callee) = before.strip_suffix('(')
+            && after.starts_with(')')
+        {
+            let callee = callee.trim_end();
+            let n = callee.chars().rev().take_while(|c| c.is_alphanumeric() || *c == '_').count();
+            let fname = &callee[callee.len() - callee.chars().rev().take(n).map(char::len_utf8).sum::<usize>()..];
+            if !fname.is_empty()
+                && r.qualified(&r.lookup(fname, scope, at, 0)).is_some_and(|q| r.catalog.consumers.contains(&q))
+            {
+                return Some(at..from);
+            }
+        }
+    }
+    None
 }
 
 /// Whether the call at `at`, in sync function `scope`, is in the block of an `if` that runs only off the

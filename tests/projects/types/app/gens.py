@@ -29,6 +29,25 @@ async def export():
     return StreamingResponse(rows(), headers={"total": str(total + first)})
 
 
+async def kept():
+    # A generator kept in a variable runs where it is iterated, not where it is made.
+    gen = rows()
+    for r in gen:  # expect: blocking-sleep via gens.rows > time.sleep
+        print(r)
+    later = more_rows()
+    return list(later)  # expect: blocking-sleep via gens.more_rows > gens.rows > time.sleep
+
+
+async def kept_elsewhere():
+    # Handed on, or replaced before the loop: not iterated here.
+    gen = rows()
+    response = StreamingResponse(gen)
+    gen = [1, 2]
+    for r in gen:
+        print(r)
+    return response
+
+
 @contextlib.contextmanager
 def settings_file():
     # A context manager: entering what the call returns runs the body up to `yield`.
