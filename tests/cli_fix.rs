@@ -63,16 +63,15 @@ fn diff_shows_the_fixes_and_writes_nothing() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("would apply 1 fix in 1 file"));
     assert_eq!(read(dir.path(), "app/main.py"), MAIN, "--diff writes nothing");
 
-    // Unsafe fixes: the chain is made async, its module-level session an `httpx.AsyncClient`.
+    // Unsafe fixes: the chain is made async, its module-level session an `httpx.AsyncClient` per loop.
     let out = loopsafe(dir.path(), &["check", "app", "--diff", "--unsafe-fixes", "--no-cache"]);
     let diff = String::from_utf8(out.stdout).unwrap();
     assert!(diff.contains("-    return sign_op1(request_id)\n+    return await sign_op1(request_id)\n"), "{diff}");
     assert!(
-        diff.contains(
-            "-session = requests.Session()\n+session = httpx.AsyncClient(follow_redirects=True, timeout=None)\n"
-        ),
+        diff.contains("-session = requests.Session()\n") && diff.contains("+session_ssl_context = httpx.create_ssl_context()\n"),
         "{diff}"
     );
+    assert!(diff.contains("+def session() -> httpx.AsyncClient:\n"), "{diff}");
 
     // `--unsafe-fixes` without --fix or --diff changes nothing (as ruff's): it reports, in any format.
     for format in ["text", "json"] {
@@ -95,14 +94,18 @@ fn fix_then_unsafe_fixes_converge_to_nothing_left() {
     assert!(text.contains("LS101") && !text.contains("LS102"), "{text}");
     assert!(read(dir.path(), "app/main.py").contains("    await asyncio.sleep(1)\n"));
 
-    // Unsafe fixes too: the chain is made async (its session an `httpx.AsyncClient`); nothing is left.
+    // Unsafe fixes too: the chain is made async (its session an `httpx.AsyncClient` per event loop, the
+    // TLS context made once at import); nothing is left.
     let out = loopsafe(dir.path(), &["check", "app", "--fix", "--unsafe-fixes", "--no-cache"]);
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
     let fixed = read(dir.path(), "app/main.py");
     assert!(fixed.contains("return await sign_op1(request_id)"), "{fixed}");
     assert_eq!(
         read(dir.path(), "app/signing.py"),
-        "import httpx\n\nsession = httpx.AsyncClient(follow_redirects=True, timeout=None)\n\n\nasync def sign_op1(request_id):\n    return (await session.post(\"https://signer.example.com/sign\", json={\"id\": request_id})).text\n"
+        format!(
+            "import asyncio\nimport httpx\n\n{}\n\n\nasync def sign_op1(request_id):\n    return (await session().post(\"https://signer.example.com/sign\", json={{\"id\": request_id}})).text\n",
+            per_loop_session("session")
+        )
     );
     let compiled = Command::new("python3")
         .args(["-c", "import sys; compile(sys.stdin.read(), 'main.py', 'exec')"])
@@ -284,8 +287,17 @@ fn the_files_of_a_chain_made_async_are_written_all_or_none() {
     assert!(warnings.iter().any(|w| w.contains("none of")), "{warnings:?}");
 }
 
+/// What a module-level `NAME = requests.Session()` becomes when a chain is made async: a function giving
+/// the running event loop its own `httpx.AsyncClient` (a client's pooled connections belong to the
+/// loop that opened them), with one TLS context made at import.
+fn per_loop_session(name: &str) -> String {
+    format!(
+        "{name}_ssl_context = httpx.create_ssl_context()\n{name}_clients: dict[asyncio.AbstractEventLoop, httpx.AsyncClient] = {{}}\n\n\ndef {name}() -> httpx.AsyncClient:\n    \"\"\"The running event loop's own client: its pooled connections belong to that loop.\"\"\"\n    loop = asyncio.get_running_loop()\n    if loop not in {name}_clients:\n        for closed in [other for other in {name}_clients if other.is_closed()]:\n            del {name}_clients[closed]\n        {name}_clients[loop] = httpx.AsyncClient(\n            follow_redirects=True, timeout=None, verify={name}_ssl_context\n        )\n    return {name}_clients[loop]"
+    )
+}
+
 /// The seed example as shipped (`examples/slow_api`): its chain ends in a request on a
-/// module-level `requests.Session()`, which becomes a module-level `httpx.AsyncClient`; with a sync
+/// module-level `requests.Session()`, which becomes an `httpx.AsyncClient` per event loop; with a sync
 /// function also using the session, the conversion is refused and the helper offloaded instead.
 #[test]
 fn the_seed_example_chain_is_made_async_with_a_module_level_async_client() {
@@ -313,11 +325,12 @@ fn the_seed_example_chain_is_made_async_with_a_module_level_async_client() {
         assert_eq!(
             fixed,
             signing
+                .replace("import os", "import asyncio\nimport os")
                 .replace("import requests", "import httpx")
-                .replace("requests.Session()", "httpx.AsyncClient(follow_redirects=True, timeout=None)")
+                .replace("_session = requests.Session()", &per_loop_session("_session"))
                 .replace("def internal_signing_op", "async def internal_signing_op")
                 .replace("def sign_op1", "async def sign_op1")
-                .replace("= _session.request(", "= await _session.request(")
+                .replace("= _session.request(", "= await _session().request(")
                 .replace("return internal_signing_op(", "return await internal_signing_op(")
         );
         let compiled =
