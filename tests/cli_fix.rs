@@ -340,3 +340,61 @@ fn the_seed_example_chain_is_made_async_with_a_module_level_async_client() {
         assert!(String::from_utf8_lossy(&out.stderr).contains("applied 0 fixes in 0 files"), "converged");
     }
 }
+
+const TWO_CHAINS_MAIN: &str = r#"from fastapi import FastAPI
+
+from .helpers import fetch_quote, nap
+
+app = FastAPI()
+
+
+@app.get("/quote")
+async def quote():
+    return fetch_quote()
+
+
+@app.get("/nap")
+async def nap_route():
+    return nap()
+"#;
+
+const TWO_CHAINS_HELPERS: &str = r#"import time
+
+import requests
+
+
+def fetch_quote():
+    return requests.get("http://127.0.0.1:9000/quote", timeout=10).text
+
+
+def nap():
+    time.sleep(1)
+    return "ok"
+"#;
+
+/// Two chains whose home is one file: a round of fixes makes one async across the workspace (the
+/// other's ranges are stale after it); the fix loop analyses again and makes the second async in the
+/// same run, and a second run changes nothing.
+#[test]
+fn one_fix_run_makes_two_chains_of_one_file_async() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "pyproject.toml", "[project]\nname = \"app\"\ndependencies = [\"fastapi\", \"httpx\"]\n");
+    write(dir.path(), "app/__init__.py", "");
+    write(dir.path(), "app/main.py", TWO_CHAINS_MAIN);
+    write(dir.path(), "app/helpers.py", TWO_CHAINS_HELPERS);
+    let out = loopsafe(dir.path(), &["check", "app", "--fix", "--unsafe-fixes", "--no-cache"]);
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(0), "{err}\n{}", String::from_utf8_lossy(&out.stdout));
+    assert!(err.contains("applied 2 fixes in 2 files"), "{err}");
+    assert_eq!(
+        read(dir.path(), "app/main.py"),
+        TWO_CHAINS_MAIN.replace("return fetch_quote()", "return await fetch_quote()").replace("return nap()", "return await nap()")
+    );
+    assert_eq!(
+        read(dir.path(), "app/helpers.py"),
+        "import asyncio\n\nimport httpx\n\n\nasync def fetch_quote():\n    async with httpx.AsyncClient(follow_redirects=True) as client:\n        return (await client.get(\"http://127.0.0.1:9000/quote\", timeout=10)).text\n\n\nasync def nap():\n    await asyncio.sleep(1)\n    return \"ok\"\n"
+    );
+    let out = loopsafe(dir.path(), &["check", "app", "--fix", "--unsafe-fixes", "--no-cache"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("applied 0 fixes in 0 files"), "converged");
+    assert_eq!(read(dir.path(), "app/main.py").matches("await ").count(), 2);
+}
