@@ -103,7 +103,7 @@ fn fix_then_unsafe_fixes_converge_to_nothing_left() {
     assert_eq!(
         read(dir.path(), "app/signing.py"),
         format!(
-            "import asyncio\nimport httpx\n\n{}\n\n\nasync def sign_op1(request_id):\n    return (await session().post(\"https://signer.example.com/sign\", json={{\"id\": request_id}})).text\n",
+            "import asyncio\n\nimport httpx\n\n{}\n\n\nasync def sign_op1(request_id):\n    return (await session().post(\"https://signer.example.com/sign\", json={{\"id\": request_id}})).text\n",
             per_loop_session("session")
         )
     );
