@@ -68,7 +68,8 @@ fn diff_shows_the_fixes_and_writes_nothing() {
     let diff = String::from_utf8(out.stdout).unwrap();
     assert!(diff.contains("-    return sign_op1(request_id)\n+    return await sign_op1(request_id)\n"), "{diff}");
     assert!(
-        diff.contains("-session = requests.Session()\n") && diff.contains("+session_ssl_context = httpx.create_ssl_context()\n"),
+        diff.contains("-session = requests.Session()\n")
+            && diff.contains("+session_ssl_context = httpx.create_ssl_context()\n"),
         "{diff}"
     );
     assert!(diff.contains("+def session() -> httpx.AsyncClient:\n"), "{diff}");
@@ -388,7 +389,9 @@ fn one_fix_run_makes_two_chains_of_one_file_async() {
     assert!(err.contains("applied 2 fixes in 2 files"), "{err}");
     assert_eq!(
         read(dir.path(), "app/main.py"),
-        TWO_CHAINS_MAIN.replace("return fetch_quote()", "return await fetch_quote()").replace("return nap()", "return await nap()")
+        TWO_CHAINS_MAIN
+            .replace("return fetch_quote()", "return await fetch_quote()")
+            .replace("return nap()", "return await nap()")
     );
     assert_eq!(
         read(dir.path(), "app/helpers.py"),

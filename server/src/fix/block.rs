@@ -914,10 +914,19 @@ mod tests {
                 "`break` at line 6",
             ),
             ("async def f(p):\n    global n\n    |n = open(p).read()|\n", "`n` is declared `global`"),
-            ("async def f(p):\n    x = 1\n    |open(p).read()\n    del x|\n", "`del x` at line 4 unbinds a name defined outside"),
+            (
+                "async def f(p):\n    x = 1\n    |open(p).read()\n    del x|\n",
+                "`del x` at line 4 unbinds a name defined outside",
+            ),
             ("async def f(p):\n    |open(p).read()\n    del p|\n", "`del p` at line 3 unbinds a name defined outside"),
-            ("async def f(p):\n    |open(p).read()\n    del (a, b)|\n    print(b)\n", "`del b` at line 3 unbinds a name used outside"),
-            ("async def f(p):\n    |open(p).read()\n    del cache|\n    return cache\n", "`del cache` at line 3 unbinds a name used outside"),
+            (
+                "async def f(p):\n    |open(p).read()\n    del (a, b)|\n    print(b)\n",
+                "`del b` at line 3 unbinds a name used outside",
+            ),
+            (
+                "async def f(p):\n    |open(p).read()\n    del cache|\n    return cache\n",
+                "`del cache` at line 3 unbinds a name used outside",
+            ),
             ("def f(p):\n    |open(p).read()|\n", "not in an `async def`"),
             ("|import os\nos.getcwd()|\n", "not in an `async def`"),
         ];

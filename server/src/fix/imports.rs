@@ -38,11 +38,7 @@ fn section(kind: Kind, module: &str) -> Section {
         return Section::Local;
     }
     let top = module.split('.').next().unwrap_or(module);
-    if STDLIB.lines().any(|l| !l.starts_with('#') && l.trim() == top) {
-        Section::Stdlib
-    } else {
-        Section::ThirdParty
-    }
+    if STDLIB.lines().any(|l| !l.starts_with('#') && l.trim() == top) { Section::Stdlib } else { Section::ThirdParty }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
