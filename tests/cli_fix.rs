@@ -290,10 +290,10 @@ fn the_files_of_a_chain_made_async_are_written_all_or_none() {
 
 /// What a module-level `NAME = requests.Session()` becomes when a chain is made async: a function giving
 /// the running event loop its own `httpx.AsyncClient` (a client's pooled connections belong to the
-/// loop that opened them), with one TLS context made at import.
+/// loop that opened them), with httpx's slow setup (TLS context, transport modules) done at import.
 fn per_loop_session(name: &str) -> String {
     format!(
-        "{name}_ssl_context = httpx.create_ssl_context()\n{name}_clients: dict[asyncio.AbstractEventLoop, httpx.AsyncClient] = {{}}\n\n\ndef {name}() -> httpx.AsyncClient:\n    \"\"\"The running event loop's own client: its pooled connections belong to that loop.\"\"\"\n    loop = asyncio.get_running_loop()\n    if loop not in {name}_clients:\n        for closed in [other for other in {name}_clients if other.is_closed()]:\n            del {name}_clients[closed]\n        {name}_clients[loop] = httpx.AsyncClient(\n            follow_redirects=True, timeout=None, verify={name}_ssl_context\n        )\n    return {name}_clients[loop]"
+        "# httpx's setup, done at import rather than in an event loop: its TLS context (the CA bundle\n# read from disk), and the modules it imports when it makes its first transport.\n{name}_ssl_context = httpx.create_ssl_context()\nhttpx.AsyncHTTPTransport(verify={name}_ssl_context)\n{name}_clients: dict[asyncio.AbstractEventLoop, httpx.AsyncClient] = {{}}\n\n\ndef {name}() -> httpx.AsyncClient:\n    \"\"\"The running event loop's own client: its pooled connections belong to that loop.\"\"\"\n    loop = asyncio.get_running_loop()\n    if loop not in {name}_clients:\n        for closed in [other for other in {name}_clients if other.is_closed()]:\n            del {name}_clients[closed]\n        {name}_clients[loop] = httpx.AsyncClient(\n            follow_redirects=True, timeout=None, verify={name}_ssl_context\n        )\n    return {name}_clients[loop]"
     )
 }
 

@@ -629,9 +629,12 @@ pub(super) fn module_session_fix(ctx: &FileContext<'_>, s: &ModuleSession<'_>) -
         Some(_) => None,
     };
     let client = ctx.imports.module_attr("httpx", "AsyncClient", &mut first, ctx.text);
-    let create_ssl = match shared {
-        None => ctx.imports.module_attr("httpx", "create_ssl_context", &mut first, ctx.text),
-        Some(_) => String::new(),
+    let (create_ssl, transport) = match shared {
+        None => (
+            ctx.imports.module_attr("httpx", "create_ssl_context", &mut first, ctx.text),
+            ctx.imports.module_attr("httpx", "AsyncHTTPTransport", &mut first, ctx.text),
+        ),
+        Some(_) => (String::new(), String::new()),
     };
     for (call, request) in requests {
         let on = if get_loop.is_some() { format!("{name}()") } else { name.to_string() };
@@ -658,6 +661,7 @@ pub(super) fn module_session_fix(ctx: &FileContext<'_>, s: &ModuleSession<'_>) -
             let made = PerLoop {
                 clients: &clients,
                 ssl: (&ssl, &format!("{create_ssl}({})", ssl_kw.join(", "))),
+                transport: &transport,
                 loops: (&get_loop.0, &get_loop.1),
                 client: &client,
                 constructor: &format!("{client}({})", kw.join(", ")),
@@ -679,7 +683,9 @@ pub(super) fn module_session_fix(ctx: &FileContext<'_>, s: &ModuleSession<'_>) -
 }
 
 /// `name = requests.Session()` replaced by a function giving each running event loop its own client:
-/// a client's pooled connections belong to the loop that opened them. The clients of closed loops are
+/// a client's pooled connections belong to the loop that opened them. What is slow in making a client
+/// is done once at import: the TLS context, and httpx's import of its transport's modules (made by a
+/// transport made and dropped there; the runtime e2e saw that import hold the loop for 250 ms). The clients of closed loops are
 /// dropped when another loop makes its first request (they cannot be closed any more: `aclose()` needs
 /// their loop).
 struct PerLoop<'a> {
@@ -687,6 +693,8 @@ struct PerLoop<'a> {
     clients: &'a str,
     /// The name of the module-level TLS context, and the expression that makes it.
     ssl: (&'a str, &'a str),
+    /// `httpx.AsyncHTTPTransport` as spelled in the file.
+    transport: &'a str,
     /// `asyncio.get_running_loop` and `asyncio.AbstractEventLoop` as spelled in the file.
     loops: (&'a str, &'a str),
     client: &'a str,
@@ -695,7 +703,7 @@ struct PerLoop<'a> {
 
 fn per_loop_function(ctx: &FileContext<'_>, s: &ModuleSession<'_>, p: &PerLoop<'_>) -> Edit {
     let (text, name) = (ctx.text, s.name.as_str());
-    let PerLoop { clients, ssl: (ssl, make_ssl), loops: (get_loop, event_loop), client, constructor } = *p;
+    let PerLoop { clients, ssl: (ssl, make_ssl), transport, loops: (get_loop, event_loop), client, constructor } = *p;
     let store = format!("        {clients}[loop] = {constructor}");
     // A line too long for black's 88 columns gets its arguments on a line of their own.
     let store = match constructor.split_once('(') {
@@ -708,7 +716,10 @@ fn per_loop_function(ctx: &FileContext<'_>, s: &ModuleSession<'_>, p: &PerLoop<'
     };
     let nl = super::imports::newline(text);
     let body = [
+        "# httpx's setup, done at import rather than in an event loop: its TLS context (the CA bundle".into(),
+        "# read from disk), and the modules it imports when it makes its first transport.".into(),
         format!("{ssl} = {make_ssl}"),
+        format!("{transport}(verify={ssl})"),
         format!("{clients}: dict[{event_loop}, {client}] = {{}}"),
         String::new(),
         String::new(),
