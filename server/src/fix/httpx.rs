@@ -682,12 +682,7 @@ pub(super) fn module_session_fix(ctx: &FileContext<'_>, s: &ModuleSession<'_>) -
     Ok(Fix { id: FixId::Httpx, title, applicability: Applicability::Unsafe, edits })
 }
 
-/// `name = requests.Session()` replaced by a function giving each running event loop its own client:
-/// a client's pooled connections belong to the loop that opened them. What is slow in making a client
-/// is done once at import: the TLS context, and httpx's import of its transport's modules (made by a
-/// transport made and dropped there; the runtime e2e saw that import hold the loop for 250 ms). The clients of closed loops are
-/// dropped when another loop makes its first request (they cannot be closed any more: `aclose()` needs
-/// their loop).
+/// The spellings and names [`per_loop_function`] writes.
 struct PerLoop<'a> {
     /// The name of the module-level dict of clients by loop.
     clients: &'a str,
@@ -701,6 +696,12 @@ struct PerLoop<'a> {
     constructor: &'a str,
 }
 
+/// `name = requests.Session()` replaced by a function giving each running event loop its own client:
+/// a client's pooled connections belong to the loop that opened them. What is slow in making a client
+/// is done once at import: the TLS context, and httpx's import of its transport's modules (made by a
+/// transport made and dropped there; the runtime e2e saw that import hold the loop for 250 ms). The
+/// clients of closed loops are dropped when another loop makes its first request (they cannot be
+/// closed any more: `aclose()` needs their loop).
 fn per_loop_function(ctx: &FileContext<'_>, s: &ModuleSession<'_>, p: &PerLoop<'_>) -> Edit {
     let (text, name) = (ctx.text, s.name.as_str());
     let PerLoop { clients, ssl: (ssl, make_ssl), transport, loops: (get_loop, event_loop), client, constructor } = *p;
