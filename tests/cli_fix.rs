@@ -63,16 +63,16 @@ fn diff_shows_the_fixes_and_writes_nothing() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("would apply 1 fix in 1 file"));
     assert_eq!(read(dir.path(), "app/main.py"), MAIN, "--diff writes nothing");
 
-    // Unsafe fixes: the chain is made async, its module-level session an `httpx.AsyncClient`.
+    // Unsafe fixes: the chain is made async, its module-level session an `httpx.AsyncClient` per loop.
     let out = loopsafe(dir.path(), &["check", "app", "--diff", "--unsafe-fixes", "--no-cache"]);
     let diff = String::from_utf8(out.stdout).unwrap();
     assert!(diff.contains("-    return sign_op1(request_id)\n+    return await sign_op1(request_id)\n"), "{diff}");
     assert!(
-        diff.contains(
-            "-session = requests.Session()\n+session = httpx.AsyncClient(follow_redirects=True, timeout=None)\n"
-        ),
+        diff.contains("-session = requests.Session()\n")
+            && diff.contains("+session_ssl_context = httpx.create_ssl_context()\n"),
         "{diff}"
     );
+    assert!(diff.contains("+def session() -> httpx.AsyncClient:\n"), "{diff}");
 
     // `--unsafe-fixes` without --fix or --diff changes nothing (as ruff's): it reports, in any format.
     for format in ["text", "json"] {
@@ -95,14 +95,18 @@ fn fix_then_unsafe_fixes_converge_to_nothing_left() {
     assert!(text.contains("LS101") && !text.contains("LS102"), "{text}");
     assert!(read(dir.path(), "app/main.py").contains("    await asyncio.sleep(1)\n"));
 
-    // Unsafe fixes too: the chain is made async (its session an `httpx.AsyncClient`); nothing is left.
+    // Unsafe fixes too: the chain is made async (its session an `httpx.AsyncClient` per event loop, the
+    // TLS context made once at import); nothing is left.
     let out = loopsafe(dir.path(), &["check", "app", "--fix", "--unsafe-fixes", "--no-cache"]);
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
     let fixed = read(dir.path(), "app/main.py");
     assert!(fixed.contains("return await sign_op1(request_id)"), "{fixed}");
     assert_eq!(
         read(dir.path(), "app/signing.py"),
-        "import httpx\n\nsession = httpx.AsyncClient(follow_redirects=True, timeout=None)\n\n\nasync def sign_op1(request_id):\n    return (await session.post(\"https://signer.example.com/sign\", json={\"id\": request_id})).text\n"
+        format!(
+            "import asyncio\n\nimport httpx\n\n{}\n\n\nasync def sign_op1(request_id):\n    return (await session().post(\"https://signer.example.com/sign\", json={{\"id\": request_id}})).text\n",
+            per_loop_session("session")
+        )
     );
     let compiled = Command::new("python3")
         .args(["-c", "import sys; compile(sys.stdin.read(), 'main.py', 'exec')"])
@@ -284,8 +288,17 @@ fn the_files_of_a_chain_made_async_are_written_all_or_none() {
     assert!(warnings.iter().any(|w| w.contains("none of")), "{warnings:?}");
 }
 
+/// What a module-level `NAME = requests.Session()` becomes when a chain is made async: a function giving
+/// the running event loop its own `httpx.AsyncClient` (a client's pooled connections belong to the
+/// loop that opened them), with httpx's slow setup (TLS context, transport modules) done at import.
+fn per_loop_session(name: &str) -> String {
+    format!(
+        "# httpx's setup, done at import rather than in an event loop: its TLS context (the CA bundle\n# read from disk), and the modules it imports when it makes its first transport.\n{name}_ssl_context = httpx.create_ssl_context()\nhttpx.AsyncHTTPTransport(verify={name}_ssl_context)\n{name}_clients: dict[asyncio.AbstractEventLoop, httpx.AsyncClient] = {{}}\n\n\ndef {name}() -> httpx.AsyncClient:\n    \"\"\"The running event loop's own client: its pooled connections belong to that loop.\"\"\"\n    loop = asyncio.get_running_loop()\n    if loop not in {name}_clients:\n        for closed in [other for other in {name}_clients if other.is_closed()]:\n            del {name}_clients[closed]\n        {name}_clients[loop] = httpx.AsyncClient(\n            follow_redirects=True, timeout=None, verify={name}_ssl_context\n        )\n    return {name}_clients[loop]"
+    )
+}
+
 /// The issue's seed example as shipped (`examples/slow_api`): its chain ends in a request on a
-/// module-level `requests.Session()`, which becomes a module-level `httpx.AsyncClient`; with a sync
+/// module-level `requests.Session()`, which becomes an `httpx.AsyncClient` per event loop; with a sync
 /// function also using the session, the conversion is refused and the helper offloaded instead.
 #[test]
 fn the_seed_example_chain_is_made_async_with_a_module_level_async_client() {
@@ -313,11 +326,12 @@ fn the_seed_example_chain_is_made_async_with_a_module_level_async_client() {
         assert_eq!(
             fixed,
             signing
+                .replace("import os", "import asyncio\nimport os")
                 .replace("import requests", "import httpx")
-                .replace("requests.Session()", "httpx.AsyncClient(follow_redirects=True, timeout=None)")
+                .replace("_session = requests.Session()", &per_loop_session("_session"))
                 .replace("def internal_signing_op", "async def internal_signing_op")
                 .replace("def sign_op1", "async def sign_op1")
-                .replace("= _session.request(", "= await _session.request(")
+                .replace("= _session.request(", "= await _session().request(")
                 .replace("return internal_signing_op(", "return await internal_signing_op(")
         );
         let compiled =
@@ -376,4 +390,63 @@ fn every_place_of_one_time_work_reported_once_is_fixed_in_one_run() {
     let out = loopsafe(dir.path(), &["check", "app", "--fix", "--unsafe-fixes", "--no-cache"]);
     let err = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(err.contains("applied 0 fixes in 0 files"), "a second run changes nothing: {err}");
+
+const TWO_CHAINS_MAIN: &str = r#"from fastapi import FastAPI
+
+from .helpers import fetch_quote, nap
+
+app = FastAPI()
+
+
+@app.get("/quote")
+async def quote():
+    return fetch_quote()
+
+
+@app.get("/nap")
+async def nap_route():
+    return nap()
+"#;
+
+const TWO_CHAINS_HELPERS: &str = r#"import time
+
+import requests
+
+
+def fetch_quote():
+    return requests.get("http://127.0.0.1:9000/quote", timeout=10).text
+
+
+def nap():
+    time.sleep(1)
+    return "ok"
+"#;
+
+/// Two chains whose home is one file: a round of fixes makes one async across the workspace (the
+/// other's ranges are stale after it); the fix loop analyses again and makes the second async in the
+/// same run, and a second run changes nothing.
+#[test]
+fn one_fix_run_makes_two_chains_of_one_file_async() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "pyproject.toml", "[project]\nname = \"app\"\ndependencies = [\"fastapi\", \"httpx\"]\n");
+    write(dir.path(), "app/__init__.py", "");
+    write(dir.path(), "app/main.py", TWO_CHAINS_MAIN);
+    write(dir.path(), "app/helpers.py", TWO_CHAINS_HELPERS);
+    let out = loopsafe(dir.path(), &["check", "app", "--fix", "--unsafe-fixes", "--no-cache"]);
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(0), "{err}\n{}", String::from_utf8_lossy(&out.stdout));
+    assert!(err.contains("applied 2 fixes in 2 files"), "{err}");
+    assert_eq!(
+        read(dir.path(), "app/main.py"),
+        TWO_CHAINS_MAIN
+            .replace("return fetch_quote()", "return await fetch_quote()")
+            .replace("return nap()", "return await nap()")
+    );
+    assert_eq!(
+        read(dir.path(), "app/helpers.py"),
+        "import asyncio\n\nimport httpx\n\n\nasync def fetch_quote():\n    async with httpx.AsyncClient(follow_redirects=True) as client:\n        return (await client.get(\"http://127.0.0.1:9000/quote\", timeout=10)).text\n\n\nasync def nap():\n    await asyncio.sleep(1)\n    return \"ok\"\n"
+    );
+    let out = loopsafe(dir.path(), &["check", "app", "--fix", "--unsafe-fixes", "--no-cache"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("applied 0 fixes in 0 files"), "converged");
+    assert_eq!(read(dir.path(), "app/main.py").matches("await ").count(), 2);
 }

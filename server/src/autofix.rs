@@ -301,6 +301,82 @@ fn chains_across(
     out
 }
 
+/// The most rounds of `--fix` in one run ([`fix_until_converged`]).
+pub const MAX_ROUNDS: usize = 10;
+
+/// What `--fix` did over its rounds.
+#[derive(Default)]
+pub struct Converged {
+    /// The writes of every round added up (`files`: distinct files written).
+    pub written: Written,
+    /// The files written, each once, in the order first written.
+    pub paths: Vec<String>,
+    /// The check after the last round that wrote something (`None`: nothing was written).
+    pub report: Option<Report>,
+    /// Rounds that wrote fixes.
+    pub rounds: usize,
+}
+
+/// `--fix`: writes the fixes `first` (computed by [`compute_except`] on `report`), analyses the workspace again and repeats while a round
+/// writes something, at most [`MAX_ROUNDS`] rounds (as ruff's fix loop). One round makes at most one
+/// chain per file async across the workspace (the next chain's ranges are stale after it), and a fix
+/// can uncover another (a helper made async leaves its caller's blocking call found); the loop applies
+/// those in the same run, so that a second run has nothing left to change. A round that writes
+/// nothing, fails to write, or is interrupted ends it.
+#[allow(clippy::too_many_arguments)]
+pub fn fix_until_converged(
+    first: Vec<FileFix>,
+    report: &Report,
+    skipped: &dyn Fn(&Diagnostic) -> bool,
+    catalog: &Catalog,
+    settings: &Settings,
+    options: &Options,
+    allow_unsafe: bool,
+    opts: &crate::check::CheckOptions<'_>,
+    warnings: &mut Vec<String>,
+) -> Result<Converged, String> {
+    let mut out = Converged::default();
+    let mut first = Some(first);
+    for round in 0..MAX_ROUNDS {
+        let fixes = match first.take() {
+            Some(fixes) => fixes,
+            None => {
+                let current = out.report.as_ref().unwrap_or(report);
+                compute_except(current, skipped, catalog, settings, options, allow_unsafe, Some(opts), warnings)
+            }
+        };
+        if fixes.is_empty() {
+            break;
+        }
+        let written = write(&fixes, warnings);
+        let mut new_paths = 0;
+        for f in &fixes {
+            if !out.paths.contains(&f.path) {
+                out.paths.push(f.path.clone());
+                new_paths += 1;
+            }
+        }
+        // A file written in two rounds counts once.
+        out.written.files += written.files.min(new_paths);
+        out.written.fixes += written.fixes;
+        out.written.errors.extend(written.errors);
+        out.written.interrupted = written.interrupted;
+        if written.fixes == 0 || written.interrupted.is_some() || !out.written.errors.is_empty() {
+            break;
+        }
+        out.rounds += 1;
+        out.report = Some(crate::check::check(opts, catalog)?);
+        if round + 1 == MAX_ROUNDS {
+            warnings.push(format!(
+                "round {MAX_ROUNDS} of the fixes, the last, still changed files: run --fix again for what remains"
+            ));
+        }
+    }
+    let mut seen = std::collections::HashSet::new();
+    warnings.retain(|w| seen.insert(w.clone()));
+    Ok(out)
+}
+
 /// What writing the fixes did.
 #[derive(Debug, Default)]
 pub struct Written {

@@ -381,8 +381,21 @@ fn run_check(mut args: CheckArgs) -> Result<ExitCode, String> {
             }
             return Ok(if fixes.is_empty() || args.exit_zero { ExitCode::SUCCESS } else { ExitCode::from(1) });
         }
-        let written = autofix::write(&fixes, &mut warnings);
-        fixed_files.extend(fixes.iter().map(|f| PathBuf::from(&f.path)));
+        // Round after round until nothing changes (the fixes computed above are the first round's).
+        let converged = autofix::fix_until_converged(
+            fixes,
+            &report,
+            &held,
+            &catalog,
+            &settings,
+            &fix_options,
+            args.unsafe_fixes,
+            &opts,
+            &mut warnings,
+        )?;
+        let written = converged.written;
+        fixed_files.extend(converged.paths.iter().map(PathBuf::from));
+        let rechecked = converged.report;
         for w in warnings.iter().filter(|_| !args.quiet) {
             let _ = writeln!(stderr, "loopsafe: warning: {w}");
         }
@@ -409,8 +422,11 @@ fn run_check(mut args: CheckArgs) -> Result<ExitCode, String> {
                 autofix::plural(written.errors.len(), "fixed file", "fixed files")
             ));
         }
-        // Report what remains.
-        report = check::check(&opts, &catalog)?;
+        // Report what remains (the last round's check, when it wrote something).
+        report = match rechecked {
+            Some(r) => r,
+            None => check::check(&opts, &catalog)?,
+        };
     }
     for w in report.warnings.iter().filter(|_| !args.quiet) {
         let _ = writeln!(stderr, "loopsafe: warning: {w}");

@@ -9,8 +9,9 @@
 #      a second --fix changes nothing, and `loopsafe check` on it reports nothing (exit 0).
 #   3. AFTER: the fixed copy is served the same way; /healthcheck answers at once while slow requests are
 #      in flight, and N slow requests take about one slow call. The /sign chain is made async (its
-#      functions coroutines, its module-level session an httpx.AsyncClient): of W=60 requests to it at
-#      once, more than the 40 threads an offload would lend them reach the slow server together.
+#      functions coroutines, its module-level session an httpx.AsyncClient per event loop): of W=60
+#      requests to it at once, more than the 40 threads an offload would lend them reach the slow
+#      server together.
 #
 # Needs python3 (3.9+; python3-venv is installed with apt-get when missing and running as root), network
 # access to PyPI (the packages are pinned in tests/e2e/requirements.txt), and a loopsafe binary (default
@@ -174,13 +175,15 @@ PY
 if [ -z "$fixed_app" ]; then
     # The chain route -> sign_op1 -> internal_signing_op -> _session.request is made async (issue 15),
     # not offloaded: its functions are coroutines, awaited, and the module-level session an AsyncClient.
-    for expected in "slow_api/signing.py:_session = httpx.AsyncClient(" \
+    # The session becomes one client per event loop (`_session()`): an AsyncClient's pooled
+    # connections belong to the loop that opened them.
+    for expected in "slow_api/signing.py:_session_clients[loop] = httpx.AsyncClient(" \
         "slow_api/signing.py:async def sign_op1(" "slow_api/signing.py:async def internal_signing_op(" \
-        "slow_api/signing.py:= await _session.request(" "slow_api/main.py:return await sign_op1(request_id)"; do
+        "slow_api/signing.py:= await _session().request(" "slow_api/main.py:return await sign_op1(request_id)"; do
         grep -qF -- "${expected#*:}" "$work/after/${expected%%:*}" || fail "the fixed app lacks '${expected#*:}' in ${expected%%:*}"
     done
     ! grep -q "run_in_threadpool(sign_op1" "$work/after/slow_api/main.py" || fail "sign_op1 was offloaded, not made async"
-    echo "the chain is made async: sign_op1 and internal_signing_op are coroutines on an httpx.AsyncClient"
+    echo "the chain is made async: sign_op1 and internal_signing_op are coroutines on the running loop's httpx.AsyncClient"
 fi
 
 step "AFTER: loopsafe check on the fixed copy"

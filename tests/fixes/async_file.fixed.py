@@ -1,7 +1,7 @@
 # fix: async-file
-import anyio
 from pathlib import Path
 
+import anyio
 from fastapi import FastAPI
 
 app = FastAPI()

@@ -56,3 +56,20 @@ async def across_blocks(path):
     print(path)
     # <<< extract
     return path
+
+
+async def deletes_a_local(path):
+    data = path.upper()
+    # >>> extract
+    time.sleep(1)
+    del data
+    # <<< extract
+    return path
+
+
+async def deletes_a_name_used_after(path):
+    # >>> extract
+    time.sleep(1)
+    del cache
+    # <<< extract
+    return cache

@@ -1,6 +1,7 @@
 # fix: offload
-import anyio
 import functools
+
+import anyio
 import requests
 
 

@@ -3,6 +3,7 @@
 """Module docstring: imports go after it and after `from __future__`."""
 
 from __future__ import annotations
+
 import asyncio
 
 async def lookup(host: str) -> str:

@@ -1,7 +1,8 @@
 # config: offload = "anyio"
 # fix: offload
-import anyio.to_thread
 import socket
+
+import anyio.to_thread
 
 
 async def resolve(host):

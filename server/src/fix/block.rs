@@ -133,6 +133,8 @@ struct Scan {
     read: HashSet<String>,
     has_return: bool,
     declared: HashSet<String>,
+    /// Names `del` unbinds, with the line of the first `del` of each.
+    deleted: Vec<(String, usize)>,
     refusal: Option<String>,
 }
 
@@ -218,6 +220,26 @@ fn scan(ctx: &FileContext<'_>, roots: &[Node<'_>], exclude: Option<Range<usize>>
                 });
             }
             "return_statement" => s.has_return = true,
+            "delete_statement" => {
+                let line = n.start_position().row + 1;
+                let mut c = n.walk();
+                for target in n.named_children(&mut c) {
+                    let mut names = Vec::new();
+                    if target.kind() == "expression_list" {
+                        let mut c2 = target.walk();
+                        for t in target.named_children(&mut c2) {
+                            targets(t, &mut |id| names.push(ctx.node_text(id).to_string()));
+                        }
+                    } else {
+                        targets(target, &mut |id| names.push(ctx.node_text(id).to_string()));
+                    }
+                    for name in names {
+                        if !s.deleted.iter().any(|(d, _)| *d == name) {
+                            s.deleted.push((name, line));
+                        }
+                    }
+                }
+            }
             "global_statement" | "nonlocal_statement" => {
                 let mut c = n.walk();
                 for id in n.named_children(&mut c).filter(|c| c.kind() == "identifier") {
@@ -455,6 +477,25 @@ fn to_thread(
     let outer = scan(ctx, &[body], Some(span.clone()), None);
     let mut outside_bound: HashSet<String> = outer.bound.keys().cloned().collect();
     outside_bound.extend(parameters(ctx, def));
+    // `del name` in a nested function unbinds a local of its own: a variable of the coroutine (or a
+    // global it reads) would stay bound, or the nested function fail with `UnboundLocalError`.
+    for (name, line) in &inner.deleted {
+        let place = if outside_bound.contains(name) {
+            Some("defined")
+        } else if outer.read.contains(name) {
+            Some("used")
+        } else {
+            None
+        };
+        if let Some(place) = place {
+            return refuse(
+                out,
+                format!(
+                    "`del {name}` at line {line} unbinds a name {place} outside {what} in `{fname}`: in a nested function it would unbind a local of its own"
+                ),
+            );
+        }
+    }
     for name in inner.bound.keys() {
         if outer.declared.contains(name) {
             return refuse(
@@ -849,6 +890,9 @@ mod tests {
             got,
             Some(Ok("import asyncio\nasync def f(ps):\n  for p in ps:\n    def _in_thread():\n      t = open(p).read()\n      return t\n\n    t = await asyncio.to_thread(_in_thread)\n    print(t)\n".into()))
         );
+        // `del` of a name the selection alone binds and uses: it moves with it.
+        let got = select("async def f(p):\n    |t = open(p).read()\n    del t|\n    print(p)\n");
+        assert!(got.unwrap().unwrap().contains("        del t\n"));
         // Only blank lines and comments: nothing.
         assert_eq!(select("async def f(p):\n    print(p)\n|\n    # note\n|    print(p)\n"), None);
     }
@@ -870,6 +914,19 @@ mod tests {
                 "`break` at line 6",
             ),
             ("async def f(p):\n    global n\n    |n = open(p).read()|\n", "`n` is declared `global`"),
+            (
+                "async def f(p):\n    x = 1\n    |open(p).read()\n    del x|\n",
+                "`del x` at line 4 unbinds a name defined outside",
+            ),
+            ("async def f(p):\n    |open(p).read()\n    del p|\n", "`del p` at line 3 unbinds a name defined outside"),
+            (
+                "async def f(p):\n    |open(p).read()\n    del (a, b)|\n    print(b)\n",
+                "`del b` at line 3 unbinds a name used outside",
+            ),
+            (
+                "async def f(p):\n    |open(p).read()\n    del cache|\n    return cache\n",
+                "`del cache` at line 3 unbinds a name used outside",
+            ),
             ("def f(p):\n    |open(p).read()|\n", "not in an `async def`"),
             ("|import os\nos.getcwd()|\n", "not in an `async def`"),
         ];

@@ -491,8 +491,14 @@ const SESSION_UNSUPPORTED: &[(&str, &str)] = &[
     ("prepare_request", "httpx builds requests with `client.build_request(...)`, with other arguments"),
 ];
 
-/// The requests on a module-level session as a chain made async leaves them: the session becomes one
-/// module-level `httpx.AsyncClient` (with requests' defaults: redirects followed, no timeout), a
+/// The requests on a module-level session as a chain made async leaves them. An `httpx.AsyncClient`'s
+/// pooled connections belong to the event loop that opened them, and a process may run several loops
+/// one after another (pytest-asyncio's and anyio's one loop per test, `asyncio.run` per job): the
+/// session becomes a function giving the running loop's own client (made on the loop's first request,
+/// with requests' defaults: redirects followed, no timeout; dropped once that loop is closed), and every
+/// request is made on it, `await _session().request(...)`. Where the session is set up at import time
+/// (headers, cookies, auth or params set on it), it stays one module-level `httpx.AsyncClient`, and the
+/// title says that it is shared by every event loop of the process. A
 /// constant `verify`/`cert`/`trust_env`/`max_redirects` set on it at module level moves into the
 /// constructor, headers, cookies, auth and params set on it stay, and every request on it is awaited
 /// with httpx's arguments. `ctx` is the file with the chain's functions already `async def`: a request
@@ -508,6 +514,10 @@ pub(super) fn module_session_fix(ctx: &FileContext<'_>, s: &ModuleSession<'_>) -
     }
     let mut edits = Vec::new();
     let mut moved: Vec<String> = Vec::new();
+    // The requests on the session: (call, its method and arguments for the client).
+    let mut requests: Vec<(Node<'_>, String)> = Vec::new();
+    // Why the client cannot be made per event loop (the session is set up at import time).
+    let mut shared: Option<String> = None;
     let mut stack = vec![ctx.tree.root_node()];
     let mut seen = 0;
     while let Some(n) = stack.pop() {
@@ -557,9 +567,9 @@ pub(super) fn module_session_fix(ctx: &FileContext<'_>, s: &ModuleSession<'_>) -
             if member == "head" && !mapped.follow_given {
                 args.push("follow_redirects=False".into());
             }
-            let expr = format!("{name}.{}({})", mapped.method, args.join(", "));
-            edits.push(Edit { range: call.byte_range(), text: awaited(ctx, call, &expr) });
+            requests.push((call, format!("{}({})", mapped.method, args.join(", "))));
         } else if KEPT_SETTINGS.contains(&member) {
+            shared.get_or_insert_with(|| format!("`{name}.{member}` is set at line {line}"));
             // httpx's query parameters cannot be changed in place: only replaced.
             if member == "params" && assigned.is_none() {
                 return Err(format!(
@@ -604,8 +614,32 @@ pub(super) fn module_session_fix(ctx: &FileContext<'_>, s: &ModuleSession<'_>) -
             return Err(format!("`{name}.{member}` at line {line}: {why}"));
         }
     }
+    let (clients, ssl) = (format!("{name}_clients"), format!("{name}_ssl_context"));
+    for taken in [&clients, &ssl] {
+        if shared.is_none() && super::workspace::contains_word(ctx.text, taken) {
+            shared = Some(format!("`{taken}` is taken"));
+        }
+    }
     let mut first = Vec::new();
+    let get_loop = match shared {
+        None => Some((
+            ctx.imports.module_attr("asyncio", "get_running_loop", &mut first, ctx.text),
+            ctx.imports.module_attr("asyncio", "AbstractEventLoop", &mut first, ctx.text),
+        )),
+        Some(_) => None,
+    };
     let client = ctx.imports.module_attr("httpx", "AsyncClient", &mut first, ctx.text);
+    let (create_ssl, transport) = match shared {
+        None => (
+            ctx.imports.module_attr("httpx", "create_ssl_context", &mut first, ctx.text),
+            ctx.imports.module_attr("httpx", "AsyncHTTPTransport", &mut first, ctx.text),
+        ),
+        Some(_) => (String::new(), String::new()),
+    };
+    for (call, request) in requests {
+        let on = if get_loop.is_some() { format!("{name}()") } else { name.to_string() };
+        edits.push(Edit { range: call.byte_range(), text: awaited(ctx, call, &format!("{on}.{request}")) });
+    }
     // The library's import goes when the constructor was its last use (after the new import: it may
     // take its place).
     if let Some(f) = s.ctor.child_by_field_name("function")
@@ -616,11 +650,101 @@ pub(super) fn module_session_fix(ctx: &FileContext<'_>, s: &ModuleSession<'_>) -
     }
     edits.extend(first);
     let mut kw = vec!["follow_redirects=True".to_string(), "timeout=None".to_string()];
-    kw.extend(moved);
-    edits.push(Edit { range: s.ctor.byte_range(), text: format!("{client}({})", kw.join(", ")) });
+    let title = match (&get_loop, &shared) {
+        (Some(get_loop), _) => {
+            // The TLS context (the CA bundle read from disk, slow) is made once, at import: a client
+            // made in the loop with its own would block the loop while it reads it.
+            let tls = |k: &String| ["verify=", "cert=", "trust_env="].iter().any(|p| k.starts_with(p));
+            let ssl_kw: Vec<String> = moved.iter().filter(|k| tls(k)).cloned().collect();
+            kw.extend(moved.into_iter().filter(|k| !k.starts_with("verify=") && !k.starts_with("cert=")));
+            kw.push(format!("verify={ssl}"));
+            let made = PerLoop {
+                clients: &clients,
+                ssl: (&ssl, &format!("{create_ssl}({})", ssl_kw.join(", "))),
+                transport: &transport,
+                loops: (&get_loop.0, &get_loop.1),
+                client: &client,
+                constructor: &format!("{client}({})", kw.join(", ")),
+            };
+            edits.push(per_loop_function(ctx, s, &made));
+            format!("Use an `httpx.AsyncClient` per event loop as `{name}()` instead of the `requests` session")
+        }
+        (None, why) => {
+            kw.extend(moved);
+            edits.push(Edit { range: s.ctor.byte_range(), text: format!("{client}({})", kw.join(", ")) });
+            format!(
+                "Use one module-level `httpx.AsyncClient` as `{name}` instead of the `requests` session (shared by every event loop of the process: {})",
+                why.as_deref().unwrap_or_default()
+            )
+        }
+    };
     super::normalize(&mut edits);
-    let title = format!("Use one module-level `httpx.AsyncClient` as `{name}` instead of the `requests` session");
     Ok(Fix { id: FixId::Httpx, title, applicability: Applicability::Unsafe, edits })
+}
+
+/// The spellings and names [`per_loop_function`] writes.
+struct PerLoop<'a> {
+    /// The name of the module-level dict of clients by loop.
+    clients: &'a str,
+    /// The name of the module-level TLS context, and the expression that makes it.
+    ssl: (&'a str, &'a str),
+    /// `httpx.AsyncHTTPTransport` as spelled in the file.
+    transport: &'a str,
+    /// `asyncio.get_running_loop` and `asyncio.AbstractEventLoop` as spelled in the file.
+    loops: (&'a str, &'a str),
+    client: &'a str,
+    constructor: &'a str,
+}
+
+/// `name = requests.Session()` replaced by a function giving each running event loop its own client:
+/// a client's pooled connections belong to the loop that opened them. What is slow in making a client
+/// is done once at import: the TLS context, and httpx's import of its transport's modules (made by a
+/// transport made and dropped there; the runtime e2e saw that import hold the loop for 250 ms). The
+/// clients of closed loops are dropped when another loop makes its first request (they cannot be
+/// closed any more: `aclose()` needs their loop).
+fn per_loop_function(ctx: &FileContext<'_>, s: &ModuleSession<'_>, p: &PerLoop<'_>) -> Edit {
+    let (text, name) = (ctx.text, s.name.as_str());
+    let PerLoop { clients, ssl: (ssl, make_ssl), transport, loops: (get_loop, event_loop), client, constructor } = *p;
+    let store = format!("        {clients}[loop] = {constructor}");
+    // A line too long for black's 88 columns gets its arguments on a line of their own.
+    let store = match constructor.split_once('(') {
+        Some((callee, args)) if store.len() > 88 => format!(
+            "        {clients}[loop] = {callee}({nl}            {}{nl}        )",
+            args.strip_suffix(')').unwrap_or(args),
+            nl = super::imports::newline(text)
+        ),
+        _ => store,
+    };
+    let nl = super::imports::newline(text);
+    let body = [
+        "# httpx's setup, done at import rather than in an event loop: its TLS context (the CA bundle".into(),
+        "# read from disk), and the modules it imports when it makes its first transport.".into(),
+        format!("{ssl} = {make_ssl}"),
+        format!("{transport}(verify={ssl})"),
+        format!("{clients}: dict[{event_loop}, {client}] = {{}}"),
+        String::new(),
+        String::new(),
+        format!("def {name}() -> {client}:"),
+        "    \"\"\"The running event loop's own client: its pooled connections belong to that loop.\"\"\"".into(),
+        format!("    loop = {get_loop}()"),
+        format!("    if loop not in {clients}:"),
+        format!("        for closed in [other for other in {clients} if other.is_closed()]:"),
+        format!("            del {clients}[closed]"),
+        store,
+        format!("    return {clients}[loop]"),
+    ];
+    let mut new = body.join(nl);
+    // Two blank lines after the function, unless the file ends there.
+    let after = &text[s.stmt.end_byte()..];
+    let rest = after.trim_start_matches([' ', '\t']);
+    let rest = rest.strip_prefix("\r\n").or_else(|| rest.strip_prefix('\n')).unwrap_or(rest);
+    let blank = rest.split_inclusive('\n').take_while(|l| l.trim().is_empty()).count();
+    if blank < rest.split_inclusive('\n').count() {
+        for _ in blank..2 {
+            new.push_str(nl);
+        }
+    }
+    Edit { range: s.stmt.byte_range(), text: new }
 }
 
 /// A literal that means the same wherever it is evaluated.

@@ -5,18 +5,41 @@
 //! is bound before the site, in a block around it, is reused (`import asyncio` inside the function: no
 //! new top-level import, which would be unused there, F401/F811); a name imported in those functions
 //! anywhere else is local to the whole function, so the module-level one is hidden there, and a fix
-//! that would need it is refused ([`Imports::conflict`]). A new `import x` goes among the top-level `import` statements, a new
-//! `from m import n` among the absolute `from` imports (or is merged into an existing `from m import ...`),
-//! before the first one that sorts after it;
-//! without imports of that kind, after the other kind, else after the module docstring, the
-//! `from __future__` imports and the leading comment block.
+//! that would need it is refused ([`Imports::conflict`]). A new `from m import n` is merged into an
+//! existing `from m import ...` when there is one. Otherwise a new import goes where isort puts it
+//! ([`Imports::place`]): in its section (`__future__`, standard library from `queries/python/stdlib.txt`,
+//! third-party, relative), in the first block of that section, plain `import`s before `from` imports,
+//! each sorted by module; a section the file lacks becomes a block of its own; without any import,
+//! after the module docstring and the leading comment block.
 
 use tree_sitter::{Node, Tree};
 
 use super::Edit;
 
-/// The standard-library modules the fixes import (the others they import are third-party).
-const STDLIB: &[&str] = &["asyncio", "functools"];
+/// The standard library's top-level modules, one a line (`#` comments).
+const STDLIB: &str = include_str!(concat!(env!("LOOPSAFE_QUERIES"), "/python/stdlib.txt"));
+
+/// isort's sections, in their order in a file (first-party modules are not told apart from third-party
+/// ones: a project's own absolute imports usually stand in a block after the third-party one, and a new
+/// import goes in the first block of its section).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Section {
+    Future,
+    Stdlib,
+    ThirdParty,
+    Local,
+}
+
+fn section(kind: Kind, module: &str) -> Section {
+    if kind == Kind::Future || module == "__future__" {
+        return Section::Future;
+    }
+    if module.starts_with('.') {
+        return Section::Local;
+    }
+    let top = module.split('.').next().unwrap_or(module);
+    if STDLIB.lines().any(|l| !l.starts_with('#') && l.trim() == top) { Section::Stdlib } else { Section::ThirdParty }
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Kind {
@@ -255,48 +278,53 @@ impl Imports {
             return name.to_string();
         }
         let line = format!("from {module} import {name}");
-        // Beside the other absolute `from` imports; before the relative (local) ones.
-        let absolute = |s: &&Stmt| s.kind == Kind::From && !s.module.starts_with('.');
-        let edit = if let Some(s) = self.stmts.iter().filter(absolute).find(|s| s.module.as_str() > module) {
-            let at = line_start(text, s.start);
-            Edit { range: at..at, text: format!("{line}{}", newline(text)) }
-        } else if let Some(s) = self.stmts.iter().rev().find(absolute) {
-            insert_line(text, line_end(text, s.end), &line)
-        } else if let Some(s) = self.stmts.iter().find(|s| s.kind == Kind::From) {
-            let at = line_start(text, s.start);
-            Edit { range: at..at, text: format!("{line}{}", newline(text)) }
-        } else if let Some(s) = self.stmts.iter().rev().find(|s| s.kind == Kind::Plain) {
-            insert_line(text, line_end(text, s.end), &line)
-        } else {
-            insert_line(text, self.head, &line)
-        };
+        let edit = self.place(Kind::From, module, &line, text);
         edits.push(edit);
         name.to_string()
     }
 
     fn add_plain(&self, module: &str, text: &str) -> Edit {
-        let line = format!("import {module}");
-        // In the standard library's group (the first) or the third-party one (the last), in order: before
-        // the first import there that sorts after it, else after the last of the group.
-        let plains: Vec<&Stmt> = self.stmts.iter().filter(|s| s.kind == Kind::Plain).collect();
-        if let (Some(first), Some(last)) = (plains.first(), plains.last()) {
-            let group =
-                if STDLIB.contains(&module.split('.').next().unwrap_or(module)) { first.group } else { last.group };
-            let members: Vec<&&Stmt> = plains.iter().filter(|s| s.group == group).collect();
-            if let Some(s) = members.iter().find(|s| s.module.as_str() > module) {
+        self.place(Kind::Plain, module, &format!("import {module}"), text)
+    }
+
+    /// Where a new import statement `line` (of `kind`, importing `module`) goes, in isort's order: in its
+    /// section (future, standard library, third-party, local), in the first block of that section; there
+    /// plain `import`s come before `from` imports, each sorted by module, case-insensitively. A section
+    /// the file has no import of yet is a block of its own, a blank line from its neighbours.
+    fn place(&self, kind: Kind, module: &str, line: &str, text: &str) -> Edit {
+        let nl = newline(text);
+        let wanted = section(kind, module);
+        let top: Vec<(&Stmt, Section)> = self
+            .stmts
+            .iter()
+            .filter(|s| matches!(s.kind, Kind::Plain | Kind::From | Kind::Future))
+            .map(|s| (s, section(s.kind, &s.module)))
+            .collect();
+        let key = |k: Kind, m: &str| (k == Kind::From, m.to_ascii_lowercase());
+        let new_key = key(kind, module);
+        if let Some(group) = top.iter().find(|(_, sec)| *sec == wanted).map(|(s, _)| s.group) {
+            let members: Vec<&Stmt> =
+                top.iter().filter(|(s, sec)| *sec == wanted && s.group == group).map(|(s, _)| *s).collect();
+            if let Some(s) = members.iter().find(|s| key(s.kind, &s.module) > new_key) {
                 let at = line_start(text, s.start);
-                return Edit { range: at..at, text: format!("{line}{}", newline(text)) };
+                return Edit { range: at..at, text: format!("{line}{nl}") };
             }
             if let Some(s) = members.last() {
-                return insert_line(text, line_end(text, s.end), &line);
+                return insert_line(text, line_end(text, s.end), line);
             }
         }
-        // Before the first `from` import (plain imports come first), else at the head.
-        if let Some(s) = self.stmts.iter().find(|s| s.kind == Kind::From) {
+        // A section of its own: before the first import of a later section, or after the last of an
+        // earlier one.
+        if let Some((s, _)) = top.iter().find(|(_, sec)| *sec > wanted) {
             let at = line_start(text, s.start);
-            return Edit { range: at..at, text: format!("{line}{}", newline(text)) };
+            return Edit { range: at..at, text: format!("{line}{nl}{nl}") };
         }
-        insert_line(text, self.head, &line)
+        if let Some((s, _)) = top.iter().rev().find(|(_, sec)| *sec < wanted) {
+            let at = line_end(text, s.end);
+            let edit = insert_line(text, at, line);
+            return Edit { range: edit.range, text: format!("{nl}{}", edit.text) };
+        }
+        insert_line(text, self.head, line)
     }
 }
 

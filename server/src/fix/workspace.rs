@@ -175,7 +175,7 @@ fn use_of<'t>(text: &str, ident: Node<'t>, home: &WorkspaceFile<'_>, module_tail
     }
 }
 
-fn contains_word(text: &str, word: &str) -> bool {
+pub(super) fn contains_word(text: &str, word: &str) -> bool {
     word_at(text, word).is_some()
 }
 

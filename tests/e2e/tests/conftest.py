@@ -52,23 +52,6 @@ def pytest_unconfigure(config):
     _server.wait(timeout=10)
 
 
-@pytest.fixture(autouse=True)
-async def fresh_module_level_async_client():
-    """Each test runs in an event loop of its own. After `loopsafe check --fix --unsafe-fixes` the app's
-    module-level `requests.Session()` is a module-level `httpx.AsyncClient`, whose pooled connections
-    belong to the loop that opened them: a later test's loop would reuse a connection of a closed one.
-    Each test gets its own client (closed after it), as an app gets one per process."""
-    import httpx
-
-    signing = sys.modules.get("slow_api.signing")
-    if isinstance(getattr(signing, "_session", None), httpx.AsyncClient):
-        signing._session = httpx.AsyncClient(follow_redirects=True, timeout=None)
-        yield
-        await signing._session.aclose()
-    else:
-        yield
-
-
 @pytest.fixture
 def anyio_backend():
     return "asyncio"

@@ -1,5 +1,6 @@
-import anyio
 import os
+
+import anyio
 
 SETTINGS_PATH = os.environ.get("SETTINGS_PATH", "settings.toml")
 
