@@ -390,6 +390,7 @@ fn every_place_of_one_time_work_reported_once_is_fixed_in_one_run() {
     let out = loopsafe(dir.path(), &["check", "app", "--fix", "--unsafe-fixes", "--no-cache"]);
     let err = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(err.contains("applied 0 fixes in 0 files"), "a second run changes nothing: {err}");
+}
 
 const TWO_CHAINS_MAIN: &str = r#"from fastapi import FastAPI
 
