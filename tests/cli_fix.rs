@@ -383,7 +383,7 @@ fn every_place_of_one_time_work_reported_once_is_fixed_in_one_run() {
     assert_eq!(
         read(dir.path(), "app/jobs.py"),
         format!(
-            "import asyncio\n{}",
+            "import asyncio\n\n{}",
             jobs.replace("print(git_version())", "print(await asyncio.to_thread(git_version))")
         )
     );
