@@ -131,6 +131,9 @@ type ClassId = (usize, usize);
 /// A class's MRO (see `Project::mro`).
 type Mro = Arc<Vec<ClassId>>;
 
+/// A computed MRO, whether `MAX_RESOLVE_DEPTH` cut it, and the files whose names computing it read.
+type CachedMro = (Mro, bool, Arc<[u32]>);
+
 thread_local! {
     /// While `recording` runs: the files whose module-level names (exports, `__all__`, what they bind)
     /// a resolution read.
@@ -254,7 +257,7 @@ pub struct Project {
     /// Each class's MRO, once computed (see `Project::mro`).
     /// With whether `MAX_RESOLVE_DEPTH` cut it (set again at every use).
     /// And the files whose module-level names computing it read.
-    mros: std::sync::Mutex<HashMap<ClassId, (Mro, bool, Arc<[u32]>)>>,
+    mros: std::sync::Mutex<HashMap<ClassId, CachedMro>>,
     /// The catalog, when not the bundled one (`extend-blocking-calls`): what catalogued types'
     /// attributes are and which of their methods block (see `Project::library_call`).
     catalog: Option<Arc<Catalog>>,
@@ -642,7 +645,10 @@ impl Project {
 
     /// `mro`, computed.
     fn mro_uncached(&self, file: usize, class: usize, depth: Depth<'_>) -> (Mro, bool) {
-        self.mros.lock().expect("mro lock").insert((file, class), (Arc::new(vec![(file, class)]), false, Arc::from([])));
+        self.mros
+            .lock()
+            .expect("mro lock")
+            .insert((file, class), (Arc::new(vec![(file, class)]), false, Arc::from([])));
         // Whether this MRO is cut short, apart from what was cut before it started.
         let before = depth.cut.replace(false);
         let mut seqs: Vec<Vec<(usize, usize)>> = Vec::new();
@@ -1008,7 +1014,8 @@ impl Project {
             }
             // Base classes may resolve through those names.
             self.mros.lock().expect("mro lock").clear();
-            readers = (0..self.functions.len()).filter(|&id| links.reads[id].binary_search(&(file as u32)).is_ok()).collect();
+            readers =
+                (0..self.functions.len()).filter(|&id| links.reads[id].binary_search(&(file as u32)).is_ok()).collect();
         }
         // A keystroke changes one function: only the functions whose call targets changed are resolved
         // again, and the chains are searched again only when what the search reads changed.

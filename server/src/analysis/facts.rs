@@ -778,7 +778,13 @@ impl Shift {
         let keep_ends = start == old_end
             && new_end > start
             && text.as_bytes()[start..new_end].iter().all(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r' | b'\x0c'));
-        Shift { from: old_end, by: new_end as isize - old_end as isize, scopes_from: usize::MAX, scopes_by: 0, keep_ends }
+        Shift {
+            from: old_end,
+            by: new_end as isize - old_end as isize,
+            scopes_from: usize::MAX,
+            scopes_by: 0,
+            keep_ends,
+        }
     }
 
     fn pos(&self, p: usize) -> usize {
