@@ -812,7 +812,13 @@ const TYPING_TEXT: &str = "import requests\nimport time\n\n\nclass Bot:\n    asy
 /// ten states with a syntax error, and leave the analysis equal to the reference after each one
 /// (`analyze_with_broken` while a function is broken, a fresh analysis otherwise).
 fn assert_typing_stays_local(keystrokes: Vec<Vec<Change>>) {
-    let mut notifications = vec![vec![Change::Full(TYPING_TEXT.into())]];
+    let broken = assert_typing_in_stays_local(TYPING_TEXT, keystrokes);
+    assert!(broken > 10, "states with a syntax error: {broken}");
+}
+
+/// `assert_typing_stays_local` on `text`, without the syntax errors: returns the number of states with one.
+fn assert_typing_in_stays_local(text: &str, keystrokes: Vec<Vec<Change>>) -> usize {
+    let mut notifications = vec![vec![Change::Full(text.into())]];
     notifications.extend(keystrokes);
     let n = notifications.len();
     let case = Case {
@@ -825,7 +831,7 @@ fn assert_typing_stays_local(keystrokes: Vec<Vec<Change>>) {
         panic!("{e}");
     }
     assert_eq!((paths.whole.get(), paths.local.get()), (1, n - 1), "whole-file analyses");
-    assert!(paths.broken.get() > 10, "states with a syntax error: {}", paths.broken.get());
+    paths.broken.get()
 }
 
 /// A new line after `line` (of `len` UTF-16 units), `resp = requests.get(url, timeout=5)` typed on it
@@ -902,4 +908,28 @@ fn a_statement_pasted_before_the_next_def_after_a_method() {
 fn typing_in_a_comment_inside_a_decorator() {
     let text = "def f(x, *args, y=1, **kw):\n    def f(x, *args, y=1, **kw):\n        @a#pp.get('/\u{200d}')\n        async def f(q: str = Depends(dep)):\n            def f(x, *args, y=1, **kw):\n                class f:\n                    @app.get('/u')\n                    async def f(q: str = Depends(dep)):\n                        pass\n";
     regression(Encoding::Utf16, vec![vec![Change::Full(text.into())], vec![range(2, 11, 0, 11, "x")]]);
+}
+
+/// Whitespace typed exactly where a `with` body, a function and a class end (spaces after the last
+/// line, a line break, spaces and a line break at once) is no part of them: `Shift` keeps a range end in
+/// place when only whitespace is inserted at it, so each keystroke stays on the one-edit path and the
+/// facts (the `with` body's range, the function's and the class's ends) equal a fresh analysis.
+#[test]
+fn whitespace_typed_at_the_end_of_a_with_body_stays_local() {
+    let text = "import requests\n\nwith requests.Session() as s:\n    def g():\n        return s.get('u')\n\n\nclass C:\n    def h(self):\n        return 1\n";
+    // Line 4 (`        return s.get('u')`, 25 characters) ends `g` and the module-level with body
+    // around it, which the edit of `g` does not extract again; line 9 (`        return 1`, 16) ends `h`
+    // and the class.
+    let mut keys = Vec::new();
+    for (line, len) in [(4u16, 25u16), (9, 16)] {
+        for i in 0..3 {
+            keys.push(vec![range(line, len + i, 0, len + i, " ")]);
+        }
+        keys.push(vec![range(line, len, 0, len + 3, "")]);
+        keys.push(vec![range(line, len, 0, len, "\n")]);
+        keys.push(vec![range(line, len, 1, 0, "")]);
+        keys.push(vec![range(line, len, 0, len, "  \n ")]);
+        keys.push(vec![range(line, len, 1, 1, "")]);
+    }
+    assert_typing_in_stays_local(text, keys);
 }

@@ -131,6 +131,40 @@ type ClassId = (usize, usize);
 /// A class's MRO (see `Project::mro`).
 type Mro = Arc<Vec<ClassId>>;
 
+/// A computed MRO, whether `MAX_RESOLVE_DEPTH` cut it, and the files whose names computing it read.
+type CachedMro = (Mro, bool, Arc<[u32]>);
+
+thread_local! {
+    /// While `recording` runs: the files whose module-level names (exports, `__all__`, what they bind)
+    /// a resolution read.
+    static READS: std::cell::RefCell<Option<Vec<u32>>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Notes that a resolution read file `m`'s module-level names.
+fn read(m: usize) {
+    READS.with(|r| {
+        if let Some(v) = r.borrow_mut().as_mut() {
+            v.push(m as u32);
+        }
+    });
+}
+
+/// Runs `f`, giving the files whose module-level names it read (sorted, once each); they count as read
+/// by a recording around this one too.
+fn recording<T>(f: impl FnOnce() -> T) -> (T, Vec<u32>) {
+    let outer = READS.with(|r| r.borrow_mut().replace(Vec::new()));
+    let out = f();
+    let mut reads = READS.with(|r| std::mem::replace(&mut *r.borrow_mut(), outer)).unwrap_or_default();
+    reads.sort_unstable();
+    reads.dedup();
+    READS.with(|r| {
+        if let Some(v) = r.borrow_mut().as_mut() {
+            v.extend_from_slice(&reads);
+        }
+    });
+    (out, reads)
+}
+
 /// The project's call graph resolved, and each function's shortest chain (see `Project::link`).
 pub struct Links {
     edges: Vec<Vec<Option<FnId>>>,
@@ -145,6 +179,9 @@ pub struct Links {
     /// (`CACHE.read_text()` with `CACHE = DATA / "cache"` imported): the call's index and the site. A
     /// function's blocking sites are its summary's, then these (`Project::site`).
     lib: Vec<Vec<(usize, BlockingSite)>>,
+    /// For each function, the files whose module-level names resolving its calls read: when a file's
+    /// exports change, only these functions are resolved again (`Project::replace_same_names`).
+    reads: Vec<Vec<u32>>,
     /// One-time work and the coroutine call sites that share it (see `Project::one_time_work`).
     once: OnceWork,
 }
@@ -219,7 +256,8 @@ pub struct Project {
     stars: Vec<Vec<usize>>,
     /// Each class's MRO, once computed (see `Project::mro`).
     /// With whether `MAX_RESOLVE_DEPTH` cut it (set again at every use).
-    mros: std::sync::Mutex<HashMap<ClassId, (Mro, bool)>>,
+    /// And the files whose module-level names computing it read.
+    mros: std::sync::Mutex<HashMap<ClassId, CachedMro>>,
     /// The catalog, when not the bundled one (`extend-blocking-calls`): what catalogued types'
     /// attributes are and which of their methods block (see `Project::library_call`).
     catalog: Option<Arc<Catalog>>,
@@ -384,6 +422,7 @@ impl Project {
 
     /// Whether module `m` binds `name` itself (a function, a class, or another module-level name).
     fn binds(&self, m: usize, name: &str) -> bool {
+        read(m);
         let key = (m, name.to_string());
         self.function_index.contains_key(&key)
             || self.class_index.contains_key(&key)
@@ -398,6 +437,7 @@ impl Project {
         let mut queue: VecDeque<usize> = VecDeque::from([m]);
         while let Some(at) = queue.pop_front() {
             for &next in &self.stars[at] {
+                read(next);
                 let exported = match &self.files[next].summary().all {
                     Some(all) => all.iter().any(|n| n == name),
                     None => !name.starts_with('_'),
@@ -420,6 +460,7 @@ impl Project {
         if depth.over() {
             return None;
         }
+        read(m);
         if let Some(&f) = self.function_index.get(&(m, rest.to_string())) {
             return Some(Found::Resolved(Resolved::Function(f)));
         }
@@ -587,13 +628,27 @@ impl Project {
     /// resolves. Memoized; a cycle ends it, and a hierarchy C3 cannot order falls back to depth-first
     /// order.
     fn mro(&self, file: usize, class: usize, depth: Depth<'_>) -> Mro {
-        if let Some((m, cut)) = self.mros.lock().expect("mro lock").get(&(file, class)) {
+        if let Some((m, cut, reads)) = self.mros.lock().expect("mro lock").get(&(file, class)) {
             if *cut {
                 depth.cut.set(true);
             }
+            for &f in reads.iter() {
+                read(f as usize);
+            }
             return m.clone();
         }
-        self.mros.lock().expect("mro lock").insert((file, class), (Arc::new(vec![(file, class)]), false));
+        // Recorded whether or not a caller records, since the result is kept for later ones that do.
+        let ((out, cut), reads) = recording(|| self.mro_uncached(file, class, depth));
+        self.mros.lock().expect("mro lock").insert((file, class), (out.clone(), cut, reads.into()));
+        out
+    }
+
+    /// `mro`, computed.
+    fn mro_uncached(&self, file: usize, class: usize, depth: Depth<'_>) -> (Mro, bool) {
+        self.mros
+            .lock()
+            .expect("mro lock")
+            .insert((file, class), (Arc::new(vec![(file, class)]), false, Arc::from([])));
         // Whether this MRO is cut short, apart from what was cut before it started.
         let before = depth.cut.replace(false);
         let mut seqs: Vec<Vec<(usize, usize)>> = Vec::new();
@@ -624,8 +679,7 @@ impl Project {
         let out = Arc::new(out);
         let cut = depth.cut.get();
         depth.cut.set(before || cut);
-        self.mros.lock().expect("mro lock").insert((file, class), (out.clone(), cut));
-        out
+        (out, cut)
     }
 
     /// The function a call runs: a function, or a class's `__init__`. `cut` is set when
@@ -699,12 +753,13 @@ impl Project {
 
     /// Resolves every call and finds each sync function's shortest chain to a blocking call.
     pub fn link(&self, settings: &Settings) -> Links {
-        let (mut edges, mut cut, mut lib) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut edges, mut cut, mut lib, mut reads) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for id in 0..self.functions.len() {
-            let (e, c, l) = self.edges_of(id);
+            let ((e, c, l), r) = recording(|| self.edges_of(id));
             edges.push(e);
             cut.push(c);
             lib.push(l);
+            reads.push(r);
         }
         // Shortest chains through functions that block on every call; then, for what is left, chains
         // through memoized functions, which block on their first call only (reported as hints).
@@ -712,7 +767,7 @@ impl Project {
         let loose = self.shortest_chains(&edges, &lib, settings, true);
         let cli = self.cli_only(&edges);
         let once = self.one_time_work(&edges, &lib, &strict, &loose);
-        Links { edges, cut, strict, loose, cli, once, lib }
+        Links { edges, cut, strict, loose, cli, once, lib, reads }
     }
 
     /// The one-time work each function's chains do, and the coroutine call sites that share each (see
@@ -921,11 +976,13 @@ impl Project {
         out
     }
 
-    /// Replaces a file's analysis when what other files resolve against is unchanged (its classes,
-    /// exports, and functions' names and `@property`-ness), however its calls and blocking calls
-    /// changed, and brings `links` up to date: the file's own calls are resolved again and the shortest
-    /// chains recomputed, without resolving the rest of the project again. Returns false, changing
-    /// nothing, when those names differ (the project must then be built again).
+    /// Replaces a file's analysis when its functions and classes are the same (names,
+    /// `@property`-ness, return types, star imports), however its calls, blocking calls and other
+    /// module-level names (exports, `__all__`) changed, and brings `links` up to date: the file's own
+    /// calls that changed are resolved again, and when its module-level names changed, the calls of
+    /// every function whose resolution read them (`Links::reads`); the shortest chains are recomputed
+    /// when what they read changed, without resolving the rest of the project again. Returns false,
+    /// changing nothing, when those functions or classes differ (the project must then be built again).
     pub fn replace_same_names(
         &mut self,
         file: usize,
@@ -934,10 +991,9 @@ impl Project {
         settings: &Settings,
     ) -> bool {
         let (old, new) = (self.files[file].summary(), &analysis.summary);
+        let names_changed = old.exports != new.exports || old.all != new.all;
         if old.classes != new.classes
-            || old.exports != new.exports
             || old.stars != new.stars
-            || old.all != new.all
             || old.functions.len() != new.functions.len()
             || old.functions.iter().zip(&new.functions).any(|(a, b)| {
                 a.qualname != b.qualname
@@ -949,6 +1005,18 @@ impl Project {
             return false;
         }
         let old = std::mem::replace(&mut self.files[file].analysis, analysis);
+        // The functions whose calls read this file's module-level names are resolved again.
+        let mut readers: Vec<FnId> = Vec::new();
+        if names_changed {
+            self.export_index.retain(|(f, _), _| *f != file);
+            for (j, (name, _)) in self.files[file].summary().exports.iter().enumerate() {
+                self.export_index.insert((file, name.clone()), j);
+            }
+            // Base classes may resolve through those names.
+            self.mros.lock().expect("mro lock").clear();
+            readers =
+                (0..self.functions.len()).filter(|&id| links.reads[id].binary_search(&(file as u32)).is_ok()).collect();
+        }
         // A keystroke changes one function: only the functions whose call targets changed are resolved
         // again, and the chains are searched again only when what the search reads changed.
         let mut same_chains = true;
@@ -956,6 +1024,18 @@ impl Project {
         let mut same_cli = true;
         // Which call sites share one-time work reads the chains, the edges and coroutines' call sites.
         let mut same_once = true;
+        for &id in &readers {
+            if self.file_functions[file].contains(&id) {
+                continue;
+            }
+            let ((e, c, l), r) = recording(|| self.edges_of(id));
+            if e != links.edges[id]
+                || !l.iter().map(|(_, b)| (b.rule, b.tier)).eq(links.lib[id].iter().map(|(_, b)| (b.rule, b.tier)))
+            {
+                (same_chains, same_cli, same_once) = (false, false, false);
+            }
+            (links.edges[id], links.cut[id], links.lib[id], links.reads[id]) = (e, c, l, r);
+        }
         for id in self.file_functions[file].clone() {
             let (o, n) = (&old.summary.functions[self.functions[id].1], self.function(id));
             let same_calls = o.calls.len() == n.calls.len()
@@ -963,7 +1043,13 @@ impl Project {
                     .iter()
                     .zip(&n.calls)
                     .all(|(a, b)| a.target == b.target && a.access == b.access && a.iterated == b.iterated);
-            let edges = if same_calls { None } else { Some(self.edges_of(id)) };
+            let edges = if same_calls && readers.binary_search(&id).is_err() {
+                None
+            } else {
+                let (e, r) = recording(|| self.edges_of(id));
+                links.reads[id] = r;
+                Some(e)
+            };
             let new_edges = edges.as_ref().is_some_and(|(e, _, l)| {
                 *e != links.edges[id]
                     || !l.iter().map(|(_, b)| (b.rule, b.tier)).eq(links.lib[id].iter().map(|(_, b)| (b.rule, b.tier)))
@@ -1632,6 +1718,59 @@ mod tests {
         let fresh_links = fresh.link(&settings);
         assert!(project.replace_same_names(1, fresh.files()[1].analysis.clone(), &mut links, &settings));
         assert_eq!(project.findings(&links, None, &settings), fresh.findings(&fresh_links, None, &settings));
+    }
+
+    /// A module-level name typed in a file (issue 13): only the functions whose calls read that file's
+    /// names are resolved again, and the links equal a rebuild's, through a re-export in a third file.
+    #[test]
+    fn a_new_module_level_name_relinks_its_readers_like_a_rebuild() {
+        let settings = Settings::default();
+        let api = "from helpers import client, pause\nfrom other import slow\n\n\nasync def handler():\n    client.get('u')\n    pause()\n\n\nasync def alone():\n    slow()\n";
+        let reexport = "from helpers import client as c\n\n\nasync def via():\n    c.get('u')\n";
+        let other = "import time\n\n\ndef slow():\n    time.sleep(1)\n";
+        let versions = [
+            "import time\n\n\ndef pause():\n    time.sleep(1)\n",
+            // `client` appears (a blocking session), then goes, then comes back as a name of no known type.
+            "import time\nimport requests\n\nclient = requests.Session()\n\n\ndef pause():\n    time.sleep(1)\n",
+            "import time\nimport requests\n\n\ndef pause():\n    time.sleep(1)\n",
+            "import time\nimport requests\n\nclient = 1\n\n\ndef pause():\n    time.sleep(1)\n",
+        ];
+        let build = |helpers: &str| {
+            Project::new(
+                vec![
+                    file("/p/api.py", api),
+                    file("/p/helpers.py", helpers),
+                    file("/p/other.py", other),
+                    file("/p/reexport.py", reexport),
+                ],
+                None,
+            )
+        };
+        let mut project = build(versions[0]);
+        let mut links = project.link(&settings);
+        // `alone` reads only `other`'s names, `via` reads `helpers`' through its import.
+        let helpers_id = 1u32;
+        let reads_helpers = |links: &Links, name: &str| {
+            let id = project_fn(&project, name);
+            links.reads[id].contains(&helpers_id)
+        };
+        fn project_fn(p: &Project, name: &str) -> FnId {
+            (0..p.functions.len()).find(|&id| p.function(id).qualname == name).expect("a function of that name")
+        }
+        assert!(reads_helpers(&links, "handler") && reads_helpers(&links, "via") && !reads_helpers(&links, "alone"));
+        let mut found = Vec::new();
+        for helpers in &versions[1..] {
+            let fresh = build(helpers);
+            let fresh_links = fresh.link(&settings);
+            assert!(project.replace_same_names(1, fresh.files()[1].analysis.clone(), &mut links, &settings));
+            let got = project.findings(&links, None, &settings);
+            assert_eq!(got, fresh.findings(&fresh_links, None, &settings));
+            assert_eq!(links.edges, fresh_links.edges);
+            assert_eq!(links.reads, fresh_links.reads);
+            found.push(got.len());
+        }
+        // The session's `get` is found in `handler` and `via` while `client` is one.
+        assert!(found[0] > found[1], "findings per version: {found:?}");
     }
 
     #[test]

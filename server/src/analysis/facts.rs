@@ -440,9 +440,10 @@ impl Facts {
         if (before.kind, moved) != (stmt.kind_id(), stmt.byte_range()) || !before.stays || !facts_stay_inside(stmt) {
             return None;
         }
-        let d = Shift { from: old_end, by, scopes_from: usize::MAX, scopes_by: 0 };
+        let d = Shift::edit(text, edit);
         let def = tree.root_node().named_children(&mut tree.root_node().walk()).find(|n| n.kind() != "comment")?;
-        if def.end_byte() != d.pos(self.scopes[unit].range.end) {
+        let range = &self.scopes[unit].range;
+        if def.end_byte() != d.end(range.start, range.end) {
             return None;
         }
         let scope = self.scope_at(start);
@@ -488,8 +489,8 @@ impl Facts {
         tree: &Tree,
         end: Option<usize>,
     ) -> Option<Spliced> {
-        let (start, old_end, new_end) = edit;
-        let d = Shift { from: old_end, by: new_end as isize - old_end as isize, scopes_from: usize::MAX, scopes_by: 0 };
+        let (start, _, _) = edit;
+        let d = Shift::edit(text, edit);
         let q = queries();
         let raw = collect(text, tree.root_node(), None, &q.facts, &q.captures);
         let def_start = self.scopes[unit].range.start;
@@ -497,7 +498,7 @@ impl Facts {
         // A function that now ends elsewhere than where the edit moved its end (trailing spaces or a
         // comment became part of it, or stopped being): where enclosing classes end follows rules of
         // the whole file's parse, so the whole file is parsed.
-        let moved_end = d.pos(self.scopes[unit].range.end);
+        let moved_end = d.end(self.scopes[unit].range.start, self.scopes[unit].range.end);
         if def.range.end != end.unwrap_or(moved_end) {
             return None;
         }
@@ -651,7 +652,7 @@ impl Facts {
     /// `..old_end` became `..new_end`.
     pub fn moved(&mut self, old_end: usize, new_end: usize) {
         let by = new_end as isize - old_end as isize;
-        self.shift(&Shift { from: old_end, by, scopes_from: usize::MAX, scopes_by: 0 });
+        self.shift(&Shift { from: old_end, by, scopes_from: usize::MAX, scopes_by: 0, keep_ends: false });
     }
 
     fn shift(&mut self, d: &Shift) {
@@ -660,8 +661,14 @@ impl Facts {
             *r = d.range(r);
         }
         for s in &mut self.scopes {
-            s.range = d.range(&s.range);
-            s.body = d.range(&s.body);
+            if s.kind == ScopeKind::Module {
+                // The whole text, whitespace at its end included.
+                s.range = d.pos(s.range.start)..d.pos(s.range.end);
+                s.body = d.pos(s.body.start)..d.pos(s.body.end);
+            } else {
+                s.range = d.range(&s.range);
+                s.body = d.range(&s.body);
+            }
             s.parent = s.parent.map(|p| d.scope(p));
             if let Some(n) = &mut s.name {
                 n.range = d.range(&n.range);
@@ -753,20 +760,44 @@ pub struct Spliced {
 }
 
 /// Moving facts: byte positions from `from` on by `by`, scope ids from `scopes_from` on by `scopes_by`.
+/// When the edit only inserted whitespace at `from` (`keep_ends`), a range that ends there and starts
+/// before it keeps its end: no syntax node ends with whitespace, so what was typed after a node's last
+/// byte (spaces after a `with` body's or a function's last line, a line break after a statement) is
+/// not part of it, while everything starting there moves.
 struct Shift {
     from: usize,
     by: isize,
     scopes_from: usize,
     scopes_by: isize,
+    keep_ends: bool,
 }
 
 impl Shift {
+    /// The move of edit `start..old_end` → `start..new_end` of `text` (the new text).
+    fn edit(text: &str, (start, old_end, new_end): (usize, usize, usize)) -> Shift {
+        let keep_ends = start == old_end
+            && new_end > start
+            && text.as_bytes()[start..new_end].iter().all(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r' | b'\x0c'));
+        Shift {
+            from: old_end,
+            by: new_end as isize - old_end as isize,
+            scopes_from: usize::MAX,
+            scopes_by: 0,
+            keep_ends,
+        }
+    }
+
     fn pos(&self, p: usize) -> usize {
         if p >= self.from { (p as isize + self.by) as usize } else { p }
     }
 
+    /// Where the end of a range starting at `start` and ending at `end` goes.
+    fn end(&self, start: usize, end: usize) -> usize {
+        if self.keep_ends && end == self.from && start < end { end } else { self.pos(end) }
+    }
+
     fn range(&self, r: &Range<usize>) -> Range<usize> {
-        self.pos(r.start)..self.pos(r.end)
+        self.pos(r.start)..self.end(r.start, r.end)
     }
 
     fn scope(&self, s: ScopeId) -> ScopeId {

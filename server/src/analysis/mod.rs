@@ -394,15 +394,6 @@ fn reanalyze_function_edit(
         .and_then(|before| facts.splice_statement(unit, at, text, &tree, &before))
         .or_else(|| facts.splice_unit(unit, at, masked.as_deref().unwrap_or(text), &tree, end))
         .ok_or(NotLocal::Outside)?;
-    // Spaces typed right after the last line of a `with` body are no part of it, but the body's range,
-    // ending where they were inserted, moved with them: it ends before them, as in the whole file's parse.
-    if edit.start == edit.old_end && text[edit.start..edit.new_end].bytes().all(|b| b == b' ' || b == b'\t') {
-        for (_, _, body) in &mut facts.enters {
-            if body.end == edit.new_end {
-                body.end = edit.start;
-            }
-        }
-    }
     // The function's range in the new facts; it is listed in `broken` while its text has errors.
     let def_range = facts.scopes[unit].range.clone();
     facts.broken.retain(|r| r.end <= def_range.start || def_range.end <= r.start);

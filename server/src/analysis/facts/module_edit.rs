@@ -148,7 +148,7 @@ impl Facts {
         if imported || self.scopes[0].self_attrs.values().flatten().any(|&id| in_old(self.bindings[id].pos)) {
             return None;
         }
-        let d = Shift { from: old_end, by, scopes_from: usize::MAX, scopes_by: 0 };
+        let d = Shift::edit(text, edit);
         self.unbind(0, in_old);
         let q = queries();
         let raw = collect(text, root, Some(s_start..s_end), &q.facts, &q.captures);
