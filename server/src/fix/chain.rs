@@ -24,7 +24,7 @@ use super::{Applicability, Edit, FileContext, Fix, FixId, Fixes, Refusal, Target
 const MAX_FUNCTIONS: usize = 256;
 
 /// The fixes for the blocking call at the end of the chain, in the order they are preferred.
-const COUNTERPARTS: &[FixId] = &[FixId::AsyncSleep, FixId::Httpx, FixId::AsyncFile];
+const COUNTERPARTS: &[FixId] = &[FixId::AsyncSleep, FixId::Httpx, FixId::AsyncFile, FixId::AsyncDriver];
 
 pub(super) fn make_async(ctx: &FileContext<'_>, t: &Target, call: Node<'_>, out: &mut Fixes) {
     let Some(func) = call.child_by_field_name("function").filter(|f| f.kind() == "identifier") else { return };
@@ -110,7 +110,7 @@ pub(super) fn make_async(ctx: &FileContext<'_>, t: &Target, call: Node<'_>, out:
     }
     edits.sort_by_key(|e| (e.range.start, e.range.end));
     let counterpart = match rewrite_ends(ctx, t, callee, &ends, &mut edits) {
-        Ok((c, _)) => c,
+        Ok((c, _, _)) => c,
         Err(why) => return refuse(out, why),
     };
     let names: Vec<String> = chain.iter().map(|n| format!("`{n}`")).collect();
@@ -127,14 +127,14 @@ pub(super) fn make_async(ctx: &FileContext<'_>, t: &Target, call: Node<'_>, out:
 /// Rewrites the blocking calls `ends` (of `ctx`'s file) to their async counterpart, as if their function
 /// were already a coroutine: `edits` (the file's other edits of the fix, sorted) are applied, the
 /// counterpart fix is built on that text and mapped back, and its edits join `edits`. The counterpart
-/// fix's title and kind, or why it cannot be written.
+/// fix's title, kind and the package it brings in (`httpx`, `aiosqlite`), or why it cannot be written.
 pub(super) fn rewrite_ends(
     ctx: &FileContext<'_>,
     t: &Target,
     callee: &str,
     ends: &[Node<'_>],
     edits: &mut Vec<Edit>,
-) -> Result<(String, FixId), String> {
+) -> Result<(String, FixId, Option<String>), String> {
     edits.sort_by_key(|e| (e.range.start, e.range.end));
     let new_text = super::apply(ctx.text, edits).ok_or("the rewrites of the chain overlap")?;
     let tree = crate::syntax::parse(&new_text, None).ok_or("the rewritten file does not parse")?;
@@ -158,7 +158,7 @@ pub(super) fn rewrite_ends(
                     })?;
                     end_edits.push(Edit { range, text: e.text.clone() });
                 }
-                counterpart.get_or_insert_with(|| (fix.title.clone(), fix.id));
+                counterpart.get_or_insert_with(|| (fix.title.clone(), fix.id, fix.id.package().map(String::from)));
             }
             continue;
         }
@@ -202,7 +202,14 @@ pub(super) fn rewrite_ends(
                 .ok_or_else(|| format!("the call at line {line} shares its statement with a call to the chain"))?;
             end_edits.push(Edit { range, text: e.text.clone() });
         }
-        counterpart.get_or_insert_with(|| (fix.title.clone(), fix.id));
+        // A database driver's package is the catalog's.
+        let package = match fix.id {
+            FixId::AsyncDriver => {
+                t2.callee.as_deref().and_then(|c| ctx.catalog.counterparts.get(c)).map(|c| c.package.clone())
+            }
+            id => id.package().map(String::from),
+        };
+        counterpart.get_or_insert_with(|| (fix.title.clone(), fix.id, package));
     }
     edits.extend(end_edits);
     super::normalize(edits);
