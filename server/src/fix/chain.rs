@@ -18,6 +18,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use tree_sitter::Node;
 
 use super::kinds::{self, MAX_NODES, await_allowed, awaited};
+use crate::catalog::FixKind;
 use super::{Applicability, Edit, FileContext, Fix, FixId, Fixes, Refusal, Target, httpx};
 
 /// How many functions the search for the chain visits.
@@ -174,7 +175,11 @@ pub(super) fn rewrite_ends(
         // A chain finding carries the fixes of the call to the helper: the end's are the catalog's.
         let entry =
             ctx.catalog.blocking(&end_callee).or_else(|| ctx.catalog.blocking(&format!("builtins.{end_callee}")));
-        let kinds = entry.map(|e| e.fixes.clone()).unwrap_or_default();
+        let mut kinds = entry.map(|e| e.fixes.clone()).unwrap_or_default();
+        // A connection opened there becomes its async driver's, where the catalog knows one.
+        if ctx.catalog.counterparts.contains_key(&end_callee) {
+            kinds.push(FixKind::AsyncDriver);
+        }
         let t2 = Target { range, chain: false, kinds, callee: Some(end_callee), ..t.clone() };
         let fixes = ctx2.fixes(&t2);
         let Some(fix) = COUNTERPARTS.iter().find_map(|id| fixes.fixes.iter().find(|f| f.id == *id)) else {
@@ -437,6 +442,28 @@ mod tests {
             make_async_for(text, "load(p)\n", "io.TextIOWrapper.read").unwrap(),
             "import anyio\n\n\nasync def load(p):\n    return await anyio.Path(p).read_text()\n\n\nasync def main(p):\n    return await load(p)\n"
         );
+    }
+
+    #[test]
+    fn a_sqlite_chain_ends_in_aiosqlite_or_refuses_naming_the_shape() {
+        let text = "import sqlite3\n\n\ndef load(p):\n    conn = sqlite3.connect(p)\n    rows = conn.execute(\"select 1\").fetchall()\n    conn.close()\n    return rows\n\n\nasync def main(p):\n    return load(p)\n";
+        assert_eq!(
+            make_async_for(text, "load(p)\n", "sqlite3.connect").unwrap(),
+            "import aiosqlite\n\n\nasync def load(p):\n    conn = await aiosqlite.connect(p)\n    rows = await (await conn.execute(\"select 1\")).fetchall()\n    await conn.close()\n    return rows\n\n\nasync def main(p):\n    return await load(p)\n"
+        );
+        let cases = [
+            ("def use(conn):\n    return 1\n\n\ndef load(p):\n    conn = sqlite3.connect(p)\n    n = use(conn)\n    conn.close()\n    return n\n", "the call at line 9: the connection `conn` is used as a value at line 10"),
+            ("def load(p):\n    conn = sqlite3.connect(p)\n    cur = conn.execute(\"x\")\n    n = [r for r in cur]\n    conn.close()\n    return n\n", "the cursor `cur` is used as a value at line 7"),
+            ("def load(p):\n    conn = sqlite3.connect(p)\n    return conn.execute(\"x\").fetchall()\n", "never closed in `load`"),
+        ];
+        for (helper, why) in cases {
+            let text = format!("import sqlite3\n\n\n{helper}\n\nasync def main(p):\n    return load(p)\n");
+            let got = make_async_for(&text, "load(p)\n", "sqlite3.connect");
+            assert!(matches!(&got, Err(r) if r.contains(why)), "{text}\n{got:?}, expected {why:?}");
+        }
+        let pg = "import psycopg2\n\n\ndef load(dsn):\n    conn = psycopg2.connect(dsn)\n    conn.close()\n\n\nasync def main(dsn):\n    return load(dsn)\n";
+        let got = make_async_for(pg, "load(dsn)\n", "psycopg2.connect");
+        assert!(matches!(&got, Err(r) if r.contains("no exact rewrite of psycopg2")), "{got:?}");
     }
 
     #[test]
