@@ -43,7 +43,17 @@ pub enum FixKind {
 #[serde(deny_unknown_fields)]
 pub struct Counterpart {
     /// The sync call that opens a connection (`sqlite3.connect`).
+    #[serde(default)]
     pub connect: String,
+    /// Or a client class whose module-level instance becomes the async client (`redis.Redis`): its
+    /// constructors (canonical names) → the async ones, and its methods that are not simply awaited,
+    /// with why.
+    #[serde(default)]
+    pub class: String,
+    #[serde(default)]
+    pub constructors: HashMap<String, String>,
+    #[serde(default)]
+    pub not_awaited: HashMap<String, String>,
     /// Why no exact rewrite exists: the fix refuses with this reason.
     #[serde(default)]
     pub refused: Option<String>,
@@ -177,7 +187,7 @@ pub struct Catalog {
     /// Calls that put an object in non-blocking mode (`socket.socket` = `setblocking(False)`): after one
     /// on the same variable in the same function, that object's calls return at once.
     pub nonblocking: HashMap<String, Vec<String>>,
-    /// Async drivers standing in for sync ones, by the sync `connect` call.
+    /// Async drivers standing in for sync ones, by the sync `connect` call (or client `class`).
     pub counterparts: HashMap<String, Counterpart>,
 }
 
@@ -422,11 +432,19 @@ impl Catalog {
             self.nonblocking.entry(class).or_default().extend(forms);
         }
         for c in data.counterparts {
-            if c.refused.is_none() && (c.to.is_empty() || c.package.is_empty() || c.close.is_empty()) {
-                return Err(format!("the counterpart of `{}` needs `to`, `package` and `close`", c.connect));
+            let key = if c.connect.is_empty() { c.class.clone() } else { c.connect.clone() };
+            let complete = if c.connect.is_empty() {
+                !c.class.is_empty() && !c.constructors.is_empty() && !c.package.is_empty()
+            } else {
+                !c.to.is_empty() && !c.package.is_empty() && !c.close.is_empty()
+            };
+            if c.refused.is_none() && !complete {
+                return Err(format!(
+                    "the counterpart of `{key}` needs `to`, `package` and `close` (a `connect`) or `constructors` and `package` (a `class`)"
+                ));
             }
-            if self.counterparts.insert(c.connect.clone(), c).is_some() {
-                return Err("a `connect` has two [[counterparts]]".into());
+            if self.counterparts.insert(key, c).is_some() {
+                return Err("a `connect` or `class` has two [[counterparts]]".into());
             }
         }
         if let Some(m) = data.memory {

@@ -147,6 +147,24 @@ pub(super) fn rewrite_ends(
         let line = end.start_position().row + 1;
         let range = forward(edits, end.byte_range())
             .ok_or_else(|| format!("the call at line {line} shares its statement with a call to the chain"))?;
+        // A command on a module-level client with an async counterpart (`redis.Redis`): the client itself
+        // becomes the async one, with every command on it awaited.
+        if let Some(c) = ctx2.call_node(&range).and_then(|c| super::db::module_client(&ctx2, c, callee)) {
+            if !sessions.contains(&c.stmt.id()) {
+                sessions.push(c.stmt.id());
+                let fix = super::db::module_client_fix(&ctx2, &c)
+                    .map_err(|why| format!("the call at line {line}: {why}"))?;
+                for e in &fix.edits {
+                    let range = backward(edits, e.range.clone()).ok_or_else(|| {
+                        format!("the call at line {line} shares its statement with a call to the chain")
+                    })?;
+                    end_edits.push(Edit { range, text: e.text.clone() });
+                }
+                let package = ctx.catalog.counterparts.get(callee.rsplit_once('.').map_or(callee, |p| p.0));
+                counterpart.get_or_insert_with(|| (fix.title.clone(), fix.id, package.map(|p| p.package.clone())));
+            }
+            continue;
+        }
         // A request on a module-level session: the session itself is rewritten, with every request on it.
         if let Some(s) = ctx2.call_node(&range).and_then(|c| httpx::session_call(&ctx2, c, callee)) {
             if !sessions.contains(&s.stmt.id()) {
@@ -464,6 +482,26 @@ mod tests {
         let pg = "import psycopg2\n\n\ndef load(dsn):\n    conn = psycopg2.connect(dsn)\n    conn.close()\n\n\nasync def main(dsn):\n    return load(dsn)\n";
         let got = make_async_for(pg, "load(dsn)\n", "psycopg2.connect");
         assert!(matches!(&got, Err(r) if r.contains("no exact rewrite of psycopg2")), "{got:?}");
+    }
+
+    #[test]
+    fn a_module_level_redis_client_becomes_redis_asyncio_or_refuses_naming_the_line() {
+        let text = "import redis\n\nr = redis.StrictRedis(decode_responses=True)\n\n\ndef hits(k):\n    return r.incr(k) + 1\n\n\nasync def main(k):\n    return hits(k)\n";
+        assert_eq!(
+            make_async_for(text, "hits(k)\n", "redis.Redis.incr").unwrap(),
+            "import redis\nimport redis.asyncio\n\nr = redis.asyncio.Redis(decode_responses=True)\n\n\nasync def hits(k):\n    return await r.incr(k) + 1\n\n\nasync def main(k):\n    return await hits(k)\n"
+        );
+        let cases = [
+            ("def warm():\n    r.ping()\n", "used by the sync function `warm` at line 15"),
+            ("def keep():\n    return r\n", "used as a value at line 15"),
+            ("async def done():\n    r.close()\n", "`r.close` at line 15: a `redis.asyncio` client is closed with `await r.aclose()`"),
+            ("print(r.get(\"x\"))\n", "called at module level, line 14"),
+        ];
+        for (extra, why) in cases {
+            let text = format!("{text}\n\n{extra}");
+            let got = make_async_for(&text, "hits(k)\n", "redis.Redis.incr");
+            assert!(matches!(&got, Err(r) if r.contains(why)), "{text}\n{got:?}, expected {why:?}");
+        }
     }
 
     #[test]

@@ -351,6 +351,116 @@ fn in_loop_within(ctx: &FileContext<'_>, n: Node<'_>, w: Node<'_>) -> bool {
     false
 }
 
+// ------------------------------------------------------------------------------ module-level client
+
+/// A module-level `name = redis.Redis(...)`, the only top-level statement binding `name`, whose
+/// constructor the catalog's `[[counterparts]]` map to an async one.
+pub(super) struct Client<'t, 'c> {
+    pub(super) stmt: Node<'t>,
+    ctor: Node<'t>,
+    left: Node<'t>,
+    name: String,
+    to: String,
+    cp: &'c Counterpart,
+}
+
+/// The module-level client a call `name.method(...)` is made on, when the call is the blocking
+/// `callee` (`redis.Redis.get`) and the catalog has an async counterpart for the client's class.
+pub(super) fn module_client<'t, 'c>(ctx: &FileContext<'t>, call: Node<'t>, callee: &str) -> Option<Client<'t, 'c>>
+where
+    't: 'c,
+{
+    let func = call.child_by_field_name("function").filter(|f| f.kind() == "attribute")?;
+    let object = func.child_by_field_name("object").filter(|o| o.kind() == "identifier")?;
+    let (class, method) = callee.rsplit_once('.')?;
+    if ctx.node_text(func.child_by_field_name("attribute")?) != method {
+        return None;
+    }
+    let cp: &'c Counterpart = ctx.catalog.counterparts.get(class).filter(|c| c.class == class)?;
+    let name = ctx.node_text(object);
+    let root = ctx.tree.root_node();
+    let mut c = root.walk();
+    let mut found = None;
+    for stmt in root.named_children(&mut c) {
+        let Some(a) = stmt.named_child(0).filter(|a| stmt.kind() == "expression_statement" && a.kind() == "assignment")
+        else {
+            continue;
+        };
+        let Some(left) = a.child_by_field_name("left").filter(|l| l.kind() == "identifier") else { continue };
+        if ctx.node_text(left) != name {
+            continue;
+        }
+        if found.is_some() {
+            return None;
+        }
+        let ctor = a.child_by_field_name("right").filter(|r| r.kind() == "call")?;
+        let q = ctx.imports.qualified(ctx.node_text(ctor.child_by_field_name("function")?))?;
+        let to = cp.constructors.get(&ctx.catalog.canonical(&q))?.clone();
+        found = Some(Client { stmt, ctor, left, name: name.to_string(), to, cp });
+    }
+    found
+}
+
+/// Every command on the module-level client awaited and the client made the async one; `ctx` is the
+/// file with the chain's functions already `async def`. A use in a sync function or at module level,
+/// as a value, or of a method the catalog says is not simply awaited refuses it, naming the line.
+pub(super) fn module_client_fix(ctx: &FileContext<'_>, c: &Client<'_, '_>) -> Result<Fix, String> {
+    let name = c.name.as_str();
+    let mut edits = Vec::new();
+    let mut stack = vec![ctx.tree.root_node()];
+    let mut seen = 0;
+    while let Some(n) = stack.pop() {
+        seen += 1;
+        if seen > MAX_NODES {
+            return Err("the file is too large to check".into());
+        }
+        if n.kind() != "identifier" || ctx.node_text(n) != name || n.id() == c.left.id() {
+            let mut w = n.walk();
+            stack.extend(n.children(&mut w));
+            continue;
+        }
+        let line = n.start_position().row + 1;
+        let is = |p: Node<'_>, field: &str, x: Node<'_>| p.child_by_field_name(field).is_some_and(|y| y.id() == x.id());
+        let attr = ctx.up(n).filter(|p| p.kind() == "attribute" && is(*p, "object", n)).ok_or_else(|| {
+            format!("`{name}` is used as a value at line {line}, where its users expect the sync client")
+        })?;
+        let member = attr.child_by_field_name("attribute").map_or("", |a| ctx.node_text(a));
+        if let Some(why) = c.cp.not_awaited.get(member) {
+            return Err(format!("`{name}.{member}` at line {line}: {why}"));
+        }
+        let call = ctx.up(attr).filter(|x| x.kind() == "call" && is(*x, "function", attr)).ok_or_else(|| {
+            format!("`{name}.{member}` at line {line} is not a command call, and has no known async equivalent")
+        })?;
+        match enclosing_def(ctx, call) {
+            None => return Err(format!("`{name}.{member}` is called at module level, line {line}")),
+            Some(d) if d.child(0).is_none_or(|t| t.kind() != "async") => {
+                let f = d.child_by_field_name("name").map_or("", |x| ctx.node_text(x));
+                return Err(format!(
+                    "`{name}` is also used by the sync function `{f}` at line {line}, which is not made async"
+                ));
+            }
+            Some(_) => await_allowed(ctx, call).map_err(|why| format!("`{name}.{member}` at line {line}: {why}"))?,
+        }
+        edits.push(Edit { range: call.byte_range(), text: awaited(ctx, call, ctx.node_text(call)) });
+    }
+    let (module, rest) = c.to.rsplit_once('.').unwrap_or((c.to.as_str(), ""));
+    let func = c.ctor.child_by_field_name("function").ok_or("no constructor")?;
+    // `import redis` need not import `redis.asyncio`: the submodule is imported by name.
+    let to = if ctx.imports.imports_module(module) || ctx.imports.spelling(module).is_none() {
+        ctx.imports.module_attr(module, rest, &mut edits, ctx.text)
+    } else {
+        edits.push(ctx.imports.add_plain(module, ctx.text));
+        c.to.clone()
+    };
+    if let Some(why) = ctx.imports.conflict() {
+        return Err(why);
+    }
+    edits.push(Edit { range: func.byte_range(), text: to.clone() });
+    super::normalize(&mut edits);
+    let title = format!("Use one module-level `{to}` as `{name}`, awaiting its commands");
+    Ok(Fix { id: FixId::AsyncDriver, title, applicability: Applicability::Unsafe, edits })
+}
+
 #[cfg(test)]
 mod tests {
     use crate::catalog::FixKind;

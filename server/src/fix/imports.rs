@@ -274,7 +274,7 @@ impl Imports {
         name.to_string()
     }
 
-    fn add_plain(&self, module: &str, text: &str) -> Edit {
+    pub(super) fn add_plain(&self, module: &str, text: &str) -> Edit {
         let line = format!("import {module}");
         // In the standard library's group (the first) or the third-party one (the last), in order: before
         // the first import there that sorts after it, else after the last of the group.
