@@ -352,6 +352,9 @@ fn in_loop_within(ctx: &FileContext<'_>, n: Node<'_>, w: Node<'_>) -> bool {
 }
 
 // ------------------------------------------------------------------------------ module-level client
+// `cache = redis.Redis(...)` → `cache = redis.asyncio.Redis(...)`, every `cache.cmd(...)` awaited. The
+// async client opens a connection per command in flight, where threads bounded the sync one: past its
+// pool's `max_connections` commands raise instead of waiting (the catalog's comment says so).
 
 /// A module-level `name = redis.Redis(...)`, the only top-level statement binding `name`, whose
 /// constructor the catalog's `[[counterparts]]` map to an async one.
