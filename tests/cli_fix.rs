@@ -357,7 +357,10 @@ fn unsafe_fixes_make_a_sqlite_chain_async_with_aiosqlite_or_offload_it() {
             continue;
         }
         assert!(err.contains("in 2 files"), "{err}");
-        assert_eq!(read(dir.path(), "app/main.py"), SQLITE_MAIN.replace("return load_notes(", "return await load_notes("));
+        assert_eq!(
+            read(dir.path(), "app/main.py"),
+            SQLITE_MAIN.replace("return load_notes(", "return await load_notes(")
+        );
         assert_eq!(
             read(dir.path(), "app/store.py"),
             "import aiosqlite\n\n\nasync def load_notes(limit):\n    conn = await aiosqlite.connect(\"notes.db\", timeout=5)\n    try:\n        cur = await conn.cursor()\n        await cur.execute(\"select text from notes limit ?\", (limit,))\n        return [r[0] for r in await cur.fetchall()]\n    finally:\n        await conn.close()\n"

@@ -694,5 +694,8 @@ async fn a_chain_ending_in_sqlite3_is_made_async_with_aiosqlite_or_refused_with_
         .find(|a| a["title"].as_str().unwrap().starts_with("Make load_notes") && a.get("disabled").is_some())
         .unwrap_or_else(|| panic!("{:?}", titles(&acts)));
     let reason = refused["disabled"]["reason"].as_str().unwrap();
-    assert!(reason.contains("store.py") && reason.contains("the connection conn is used as a value at line 10"), "{reason}");
+    assert!(
+        reason.contains("store.py") && reason.contains("the connection conn is used as a value at line 10"),
+        "{reason}"
+    );
 }

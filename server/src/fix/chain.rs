@@ -18,8 +18,8 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use tree_sitter::Node;
 
 use super::kinds::{self, MAX_NODES, await_allowed, awaited};
-use crate::catalog::FixKind;
 use super::{Applicability, Edit, FileContext, Fix, FixId, Fixes, Refusal, Target, httpx};
+use crate::catalog::FixKind;
 
 /// How many functions the search for the chain visits.
 const MAX_FUNCTIONS: usize = 256;
@@ -152,8 +152,8 @@ pub(super) fn rewrite_ends(
         if let Some(c) = ctx2.call_node(&range).and_then(|c| super::db::module_client(&ctx2, c, callee)) {
             if !sessions.contains(&c.stmt.id()) {
                 sessions.push(c.stmt.id());
-                let fix = super::db::module_client_fix(&ctx2, &c)
-                    .map_err(|why| format!("the call at line {line}: {why}"))?;
+                let fix =
+                    super::db::module_client_fix(&ctx2, &c).map_err(|why| format!("the call at line {line}: {why}"))?;
                 for e in &fix.edits {
                     let range = backward(edits, e.range.clone()).ok_or_else(|| {
                         format!("the call at line {line} shares its statement with a call to the chain")
@@ -470,9 +470,18 @@ mod tests {
             "import aiosqlite\n\n\nasync def load(p):\n    conn = await aiosqlite.connect(p)\n    rows = await (await conn.execute(\"select 1\")).fetchall()\n    await conn.close()\n    return rows\n\n\nasync def main(p):\n    return await load(p)\n"
         );
         let cases = [
-            ("def use(conn):\n    return 1\n\n\ndef load(p):\n    conn = sqlite3.connect(p)\n    n = use(conn)\n    conn.close()\n    return n\n", "the call at line 9: the connection `conn` is used as a value at line 10"),
-            ("def load(p):\n    conn = sqlite3.connect(p)\n    cur = conn.execute(\"x\")\n    n = [r for r in cur]\n    conn.close()\n    return n\n", "the cursor `cur` is used as a value at line 7"),
-            ("def load(p):\n    conn = sqlite3.connect(p)\n    return conn.execute(\"x\").fetchall()\n", "never closed in `load`"),
+            (
+                "def use(conn):\n    return 1\n\n\ndef load(p):\n    conn = sqlite3.connect(p)\n    n = use(conn)\n    conn.close()\n    return n\n",
+                "the call at line 9: the connection `conn` is used as a value at line 10",
+            ),
+            (
+                "def load(p):\n    conn = sqlite3.connect(p)\n    cur = conn.execute(\"x\")\n    n = [r for r in cur]\n    conn.close()\n    return n\n",
+                "the cursor `cur` is used as a value at line 7",
+            ),
+            (
+                "def load(p):\n    conn = sqlite3.connect(p)\n    return conn.execute(\"x\").fetchall()\n",
+                "never closed in `load`",
+            ),
         ];
         for (helper, why) in cases {
             let text = format!("import sqlite3\n\n\n{helper}\n\nasync def main(p):\n    return load(p)\n");
@@ -494,7 +503,10 @@ mod tests {
         let cases = [
             ("def warm():\n    r.ping()\n", "used by the sync function `warm` at line 15"),
             ("def keep():\n    return r\n", "used as a value at line 15"),
-            ("async def done():\n    r.close()\n", "`r.close` at line 15: a `redis.asyncio` client is closed with `await r.aclose()`"),
+            (
+                "async def done():\n    r.close()\n",
+                "`r.close` at line 15: a `redis.asyncio` client is closed with `await r.aclose()`",
+            ),
             ("print(r.get(\"x\"))\n", "called at module level, line 14"),
         ];
         for (extra, why) in cases {

@@ -62,7 +62,9 @@ fn rewrite<'t>(ctx: &FileContext<'t>, cp: &Counterpart, call: Node<'t>, func: No
     let mut c = args.walk();
     for a in args.named_children(&mut c) {
         match a.kind() {
-            "list_splat" | "dictionary_splat" => return Err("the arguments are unpacked: they cannot be checked".into()),
+            "list_splat" | "dictionary_splat" => {
+                return Err("the arguments are unpacked: they cannot be checked".into());
+            }
             "keyword_argument" | "comment" => {}
             _ => positional += 1,
         }
@@ -115,7 +117,8 @@ fn rewrite<'t>(ctx: &FileContext<'t>, cp: &Counterpart, call: Node<'t>, func: No
                 ));
             }
             let parent = ctx.up(n).ok_or("a use has no parent")?;
-            let is = |p: Node<'_>, field: &str, x: Node<'_>| p.child_by_field_name(field).is_some_and(|c| c.id() == x.id());
+            let is =
+                |p: Node<'_>, field: &str, x: Node<'_>| p.child_by_field_name(field).is_some_and(|c| c.id() == x.id());
             if parent.kind() == "for_statement" && is(parent, "right", n) {
                 return Err(format!(
                     "{what} `{var}` is iterated at line {line}: the async one is iterated with `async for`, which loopsafe does not write"
@@ -137,7 +140,10 @@ fn rewrite<'t>(ctx: &FileContext<'t>, cp: &Counterpart, call: Node<'t>, func: No
                 if attributes.iter().any(|a| a == member) {
                     continue;
                 }
-                return Err(format!("`{var}.{member}` at line {line} has no equivalent in `{}` that loopsafe knows", cp.package));
+                return Err(format!(
+                    "`{var}.{member}` at line {line} has no equivalent in `{}` that loopsafe knows",
+                    cp.package
+                ));
             };
             if !methods.iter().any(|m| m == member) {
                 return Err(format!(
@@ -161,7 +167,8 @@ fn rewrite<'t>(ctx: &FileContext<'t>, cp: &Counterpart, call: Node<'t>, func: No
                             edits.push(Edit { range: oc.byte_range(), text: awaited(ctx, oc, &expr) });
                         }
                         None if cp.cursor_attributes.iter().any(|a| a == m2) => {
-                            edits.push(Edit { range: call.byte_range(), text: awaited(ctx, call, ctx.node_text(call)) });
+                            edits
+                                .push(Edit { range: call.byte_range(), text: awaited(ctx, call, ctx.node_text(call)) });
                         }
                         _ => {
                             return Err(format!(
@@ -256,13 +263,15 @@ fn binding<'t>(ctx: &FileContext<'t>, call: Node<'t>) -> Option<(Bound<'t>, Node
         return None;
     }
     let alias = parent.child_by_field_name("alias")?;
-    let name = if alias.kind() == "identifier" { alias } else { alias.named_child(0).filter(|n| n.kind() == "identifier")? };
+    let name =
+        if alias.kind() == "identifier" { alias } else { alias.named_child(0).filter(|n| n.kind() == "identifier")? };
     if alias.named_child_count() > 1 {
         return None;
     }
     let item = ctx.up(parent).filter(|i| i.kind() == "with_item")?;
     let clause = ctx.up(item).filter(|c| c.kind() == "with_clause" && c.named_child_count() == 1)?;
-    let with = ctx.up(clause).filter(|w| w.kind() == "with_statement" && w.child(0).is_some_and(|c| c.kind() == "with"))?;
+    let with =
+        ctx.up(clause).filter(|w| w.kind() == "with_statement" && w.child(0).is_some_and(|c| c.kind() == "with"))?;
     Some((Bound::With(with), name))
 }
 
@@ -472,10 +481,19 @@ mod tests {
     use crate::rules::Rule;
 
     fn driver(text: &str) -> Result<String, String> {
-        let fixes = fixes_at(text, "sqlite3.connect", Rule::BlockingDatabase, "sqlite3.connect", vec![FixKind::AsyncDriver], false);
+        let fixes = fixes_at(
+            text,
+            "sqlite3.connect",
+            Rule::BlockingDatabase,
+            "sqlite3.connect",
+            vec![FixKind::AsyncDriver],
+            false,
+        );
         match fixes.fixes.iter().find(|f| f.id == FixId::AsyncDriver) {
             Some(f) => Ok(crate::fix::apply(text, &f.edits).unwrap()),
-            None => Err(fixes.refused.iter().filter(|r| r.id == FixId::AsyncDriver).map(|r| r.reason.clone()).collect()),
+            None => {
+                Err(fixes.refused.iter().filter(|r| r.id == FixId::AsyncDriver).map(|r| r.reason.clone()).collect())
+            }
         }
     }
 
@@ -504,14 +522,32 @@ mod tests {
         let head = "import sqlite3\n\n\nasync def f(p):\n";
         let cases = [
             ("    conn = sqlite3.connect(p)\n    helper(conn)\n    conn.close()\n", "used as a value at line 6"),
-            ("    conn = sqlite3.connect(p)\n    for row in conn.execute('x'):\n        pass\n    conn.close()\n", "returns at line 6"),
-            ("    conn = sqlite3.connect(p)\n    cur = conn.execute('x')\n    for row in cur:\n        pass\n    conn.close()\n", "iterated at line 7"),
+            (
+                "    conn = sqlite3.connect(p)\n    for row in conn.execute('x'):\n        pass\n    conn.close()\n",
+                "returns at line 6",
+            ),
+            (
+                "    conn = sqlite3.connect(p)\n    cur = conn.execute('x')\n    for row in cur:\n        pass\n    conn.close()\n",
+                "iterated at line 7",
+            ),
             ("    conn = sqlite3.connect(p)\n    return conn.execute('x').fetchall()\n", "never closed in `f`"),
-            ("    with sqlite3.connect(p) as conn:\n        conn.execute('x')\n    conn.close()\n", "used after the `with` block at line 7"),
-            ("    with sqlite3.connect(p) as conn:\n        if p:\n            return 1\n        conn.execute('x')\n", "returns at line 7"),
+            (
+                "    with sqlite3.connect(p) as conn:\n        conn.execute('x')\n    conn.close()\n",
+                "used after the `with` block at line 7",
+            ),
+            (
+                "    with sqlite3.connect(p) as conn:\n        if p:\n            return 1\n        conn.execute('x')\n",
+                "returns at line 7",
+            ),
             ("    conn = sqlite3.connect(p, 5.0)\n    conn.close()\n", "takes 1 positional argument"),
-            ("    conn = sqlite3.connect(p)\n    conn.create_function('f', 1, len)\n    conn.close()\n", "`conn.create_function(...)` at line 6"),
-            ("    conn = sqlite3.connect(p)\n    g = lambda: conn.commit()\n    conn.close()\n", "nested function at line 6"),
+            (
+                "    conn = sqlite3.connect(p)\n    conn.create_function('f', 1, len)\n    conn.close()\n",
+                "`conn.create_function(...)` at line 6",
+            ),
+            (
+                "    conn = sqlite3.connect(p)\n    g = lambda: conn.commit()\n    conn.close()\n",
+                "nested function at line 6",
+            ),
             ("    rows = list(sqlite3.connect(p).execute('x'))\n", "not bound to a name"),
         ];
         for (body, why) in cases {
@@ -524,7 +560,14 @@ mod tests {
     #[test]
     fn psycopg2_refuses_with_the_catalog_reason() {
         let text = "import psycopg2\n\n\nasync def f(dsn):\n    conn = psycopg2.connect(dsn)\n    conn.close()\n";
-        let fixes = fixes_at(text, "psycopg2.connect", Rule::BlockingDatabase, "psycopg2.connect", vec![FixKind::AsyncDriver], false);
+        let fixes = fixes_at(
+            text,
+            "psycopg2.connect",
+            Rule::BlockingDatabase,
+            "psycopg2.connect",
+            vec![FixKind::AsyncDriver],
+            false,
+        );
         let r = fixes.refused.iter().find(|r| r.id == FixId::AsyncDriver).expect("a refusal");
         assert!(r.reason.contains("no exact rewrite of psycopg2"), "{r:?}");
     }

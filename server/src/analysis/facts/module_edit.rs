@@ -168,9 +168,7 @@ impl Facts {
             let p = self.bindings[id].pos;
             old_s_end < p && p < old_to && !ends.contains(&p)
         });
-        if imported
-            || went_on
-            || self.scopes[0].self_attrs.values().flatten().any(|&id| in_old(self.bindings[id].pos))
+        if imported || went_on || self.scopes[0].self_attrs.values().flatten().any(|&id| in_old(self.bindings[id].pos))
         {
             return None;
         }
