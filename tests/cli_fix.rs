@@ -451,3 +451,49 @@ fn one_fix_run_makes_two_chains_of_one_file_async() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("applied 0 fixes in 0 files"), "converged");
     assert_eq!(read(dir.path(), "app/main.py").matches("await ").count(), 2);
 }
+
+const SQLITE_MAIN: &str = "from fastapi import FastAPI\n\nfrom .store import load_notes\n\napp = FastAPI()\n\n\n@app.get(\"/notes\")\nasync def notes(limit: int = 10):\n    return load_notes(limit)\n";
+const SQLITE_STORE: &str = "import sqlite3\n\n\ndef load_notes(limit):\n    conn = sqlite3.connect(\"notes.db\", timeout=5)\n    try:\n        cur = conn.cursor()\n        cur.execute(\"select text from notes limit ?\", (limit,))\n        return [r[0] for r in cur.fetchall()]\n    finally:\n        conn.close()\n";
+
+/// A chain ending in a sqlite3 connection: `--fix --unsafe-fixes` makes it async with aiosqlite (every
+/// call on the connection and its cursor awaited); a connection passed to another function refuses it,
+/// and the helper is offloaded instead.
+#[test]
+fn unsafe_fixes_make_a_sqlite_chain_async_with_aiosqlite_or_offload_it() {
+    for refused in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "pyproject.toml", "[project]\nname = \"app\"\ndependencies = [\"fastapi\", \"aiosqlite\"]\n");
+        write(dir.path(), "app/__init__.py", "");
+        write(dir.path(), "app/main.py", SQLITE_MAIN);
+        let store = if refused {
+            SQLITE_STORE.replace("        cur = conn.cursor()\n", "        cur = conn.cursor()\n        audit(conn)\n")
+                + "\n\ndef audit(conn):\n    conn.execute(\"insert into audit values (1)\")\n"
+        } else {
+            SQLITE_STORE.to_string()
+        };
+        write(dir.path(), "app/store.py", &store);
+        let out = loopsafe(dir.path(), &["check", "app", "--fix", "--unsafe-fixes", "--no-cache"]);
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(out.status.code().is_some_and(|c| c <= 1), "{err}");
+        if refused {
+            assert_eq!(read(dir.path(), "app/store.py"), store, "the connection is passed on: the chain stays sync");
+            assert!(read(dir.path(), "app/main.py").contains("await run_in_threadpool(load_notes, limit)"));
+            continue;
+        }
+        assert!(err.contains("in 2 files"), "{err}");
+        assert_eq!(
+            read(dir.path(), "app/main.py"),
+            SQLITE_MAIN.replace("return load_notes(", "return await load_notes(")
+        );
+        assert_eq!(
+            read(dir.path(), "app/store.py"),
+            "import aiosqlite\n\n\nasync def load_notes(limit):\n    conn = await aiosqlite.connect(\"notes.db\", timeout=5)\n    try:\n        cur = await conn.cursor()\n        await cur.execute(\"select text from notes limit ?\", (limit,))\n        return [r[0] for r in await cur.fetchall()]\n    finally:\n        await conn.close()\n"
+        );
+        for f in ["app/main.py", "app/store.py"] {
+            let compiled = Command::new("python3").args(["-m", "py_compile", f]).current_dir(dir.path()).status();
+            assert!(compiled.map(|s| s.success()).unwrap_or(true), "{f} compiles");
+        }
+        let out = loopsafe(dir.path(), &["check", "app", "--fix", "--unsafe-fixes", "--no-cache"]);
+        assert!(String::from_utf8_lossy(&out.stderr).contains("applied 0 fixes in 0 files"), "converged");
+    }
+}

@@ -655,3 +655,47 @@ async fn a_chain_ending_on_a_module_level_session_is_made_async_with_an_async_cl
         "import httpx\n\n_session = httpx.AsyncClient(follow_redirects=True, timeout=None)\n_session.headers[\"User-Agent\"] = \"signer\"\n\n\nasync def internal_signing_op(payload):\n    response = await _session.request(\"POST\", \"http://127.0.0.1:9000/sign\", json=payload, timeout=30)\n    return response.json()\n\n\nasync def sign_op1(request_id):\n    return await internal_signing_op({\"id\": request_id})\n"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chain_ending_in_sqlite3_is_made_async_with_aiosqlite_or_refused_with_the_place() {
+    let main = "from fastapi import FastAPI\n\nfrom .store import load_notes\n\napp = FastAPI()\n\n\n@app.get(\"/notes\")\nasync def notes(limit: int = 10):\n    return load_notes(limit)\n";
+    let store = "import sqlite3\n\n\ndef load_notes(limit):\n    with sqlite3.connect(\"notes.db\") as conn:\n        rows = conn.execute(\"select text from notes limit ?\", (limit,)).fetchall()\n    return [r[0] for r in rows]\n";
+    let files = [("app/__init__.py", ""), ("app/main.py", main), ("app/store.py", store)];
+    // The project does not declare aiosqlite: the title says so.
+    let (mut c, dir, u, chain) = open_chain(&files, "fastapi\n").await;
+    let acts = actions(&mut c, &u, &chain, None).await;
+    let title = "Make load_notes async, await 1 call site in 2 files, and use aiosqlite instead of sqlite3 (aiosqlite is not a declared dependency)";
+    let fix = acts.iter().find(|a| a["title"] == title).unwrap_or_else(|| panic!("{:?}", titles(&acts)));
+    assert_eq!(fix["data"]["applicability"], "unsafe");
+    let edit = &fix["edit"];
+    assert_eq!(apply_edits(main, &edits_for(edit, &u)), main.replace("return load_notes(", "return await load_notes("));
+    let su = uri(&dir.path().join("app/store.py"));
+    assert_eq!(
+        apply_edits(store, &edits_for(edit, &su)),
+        "import aiosqlite\n\n\nasync def load_notes(limit):\n    async with aiosqlite.connect(\"notes.db\") as conn:\n        rows = await (await conn.execute(\"select text from notes limit ?\", (limit,))).fetchall()\n        await conn.commit()\n    return [r[0] for r in rows]\n"
+    );
+    drop(c);
+
+    // Declared: no note in the title. The connection passed to a sync function: refused, naming the line.
+    let (mut c, dir, u, chain) = open_chain(&files, "fastapi\naiosqlite>=0.20\n").await;
+    let acts = actions(&mut c, &u, &chain, None).await;
+    let declared = "Make load_notes async, await 1 call site in 2 files, and use aiosqlite instead of sqlite3";
+    assert!(acts.iter().any(|a| a["title"] == declared), "{:?}", titles(&acts));
+    let passing = "import sqlite3\n\n\ndef count(conn):\n    return conn.execute(\"select count(*) from notes\").fetchone()[0]\n\n\ndef load_notes(limit):\n    conn = sqlite3.connect(\"notes.db\")\n    n = count(conn)\n    conn.close()\n    return n\n";
+    std::fs::write(dir.path().join("app/store.py"), passing).unwrap();
+    c.notify(
+        "workspace/didChangeWatchedFiles",
+        json!({ "changes": [{ "uri": uri(&dir.path().join("app/store.py")).as_str(), "type": 2 }] }),
+    )
+    .await;
+    let acts = actions_until(&mut c, &u, &chain, |acts| acts.iter().all(|a| a["title"] != declared)).await;
+    let refused = acts
+        .iter()
+        .find(|a| a["title"].as_str().unwrap().starts_with("Make load_notes") && a.get("disabled").is_some())
+        .unwrap_or_else(|| panic!("{:?}", titles(&acts)));
+    let reason = refused["disabled"]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("store.py") && reason.contains("the connection conn is used as a value at line 10"),
+        "{reason}"
+    );
+}

@@ -33,6 +33,58 @@ pub enum FixKind {
     Httpx,
     AsyncSleep,
     AsyncFile,
+    /// The connection a call opens becomes the async driver's (`[[counterparts]]`).
+    AsyncDriver,
+}
+
+/// An async driver that stands in for a sync one, method for method (`[[counterparts]]`): what the
+/// chain-to-async fix rewrites a connection into, or why it will not.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Counterpart {
+    /// The sync call that opens a connection (`sqlite3.connect`).
+    #[serde(default)]
+    pub connect: String,
+    /// Or a client class whose module-level instance becomes the async client (`redis.Redis`): its
+    /// constructors (canonical names) → the async ones, and its methods that are not simply awaited,
+    /// with why.
+    #[serde(default)]
+    pub class: String,
+    #[serde(default)]
+    pub constructors: HashMap<String, String>,
+    #[serde(default)]
+    pub not_awaited: HashMap<String, String>,
+    /// Why no exact rewrite exists: the fix refuses with this reason.
+    #[serde(default)]
+    pub refused: Option<String>,
+    /// The async call that opens the same connection (`aiosqlite.connect`), and its package.
+    #[serde(default)]
+    pub to: String,
+    #[serde(default)]
+    pub package: String,
+    /// How many positional arguments `to` takes (the others are keywords passed through).
+    #[serde(default)]
+    pub positional: usize,
+    /// Connection methods that become awaited; those of them that return a cursor.
+    #[serde(default)]
+    pub awaited: Vec<String>,
+    #[serde(default)]
+    pub cursors: Vec<String>,
+    /// Cursor methods that become awaited.
+    #[serde(default)]
+    pub cursor_awaited: Vec<String>,
+    /// Attributes (not calls) the async connection and cursor have with the same meaning.
+    #[serde(default)]
+    pub attributes: Vec<String>,
+    #[serde(default)]
+    pub cursor_attributes: Vec<String>,
+    /// The method that closes the connection: a connection bound by assignment must call it.
+    #[serde(default)]
+    pub close: String,
+    /// `with connect(...) as c:` commits at the end of the block and leaves the connection open, where
+    /// `async with` closes it: the rewrite commits at the end of the block with this method.
+    #[serde(default)]
+    pub with_commits: Option<String>,
 }
 
 /// One group of blocking callables, with what a finding on them says.
@@ -135,6 +187,8 @@ pub struct Catalog {
     /// Calls that put an object in non-blocking mode (`socket.socket` = `setblocking(False)`): after one
     /// on the same variable in the same function, that object's calls return at once.
     pub nonblocking: HashMap<String, Vec<String>>,
+    /// Async drivers standing in for sync ones, by the sync `connect` call (or client `class`).
+    pub counterparts: HashMap<String, Counterpart>,
 }
 
 #[derive(Deserialize)]
@@ -167,6 +221,8 @@ struct FileData {
     nowait: HashMap<String, Vec<String>>,
     #[serde(default)]
     nonblocking: HashMap<String, Vec<String>>,
+    #[serde(default)]
+    counterparts: Vec<Counterpart>,
 }
 
 #[derive(Deserialize)]
@@ -374,6 +430,22 @@ impl Catalog {
         }
         for (class, forms) in data.nonblocking {
             self.nonblocking.entry(class).or_default().extend(forms);
+        }
+        for c in data.counterparts {
+            let key = if c.connect.is_empty() { c.class.clone() } else { c.connect.clone() };
+            let complete = if c.connect.is_empty() {
+                !c.class.is_empty() && !c.constructors.is_empty() && !c.package.is_empty()
+            } else {
+                !c.to.is_empty() && !c.package.is_empty() && !c.close.is_empty()
+            };
+            if c.refused.is_none() && !complete {
+                return Err(format!(
+                    "the counterpart of `{key}` needs `to`, `package` and `close` (a `connect`) or `constructors` and `package` (a `class`)"
+                ));
+            }
+            if self.counterparts.insert(key, c).is_some() {
+                return Err("a `connect` or `class` has two [[counterparts]]".into());
+            }
         }
         if let Some(m) = data.memory {
             self.memory_buffers.extend(m.buffers);

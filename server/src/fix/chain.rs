@@ -19,12 +19,13 @@ use tree_sitter::Node;
 
 use super::kinds::{self, MAX_NODES, await_allowed, awaited};
 use super::{Applicability, Edit, FileContext, Fix, FixId, Fixes, Refusal, Target, httpx};
+use crate::catalog::FixKind;
 
 /// How many functions the search for the chain visits.
 const MAX_FUNCTIONS: usize = 256;
 
 /// The fixes for the blocking call at the end of the chain, in the order they are preferred.
-const COUNTERPARTS: &[FixId] = &[FixId::AsyncSleep, FixId::Httpx, FixId::AsyncFile];
+const COUNTERPARTS: &[FixId] = &[FixId::AsyncSleep, FixId::Httpx, FixId::AsyncFile, FixId::AsyncDriver];
 
 pub(super) fn make_async(ctx: &FileContext<'_>, t: &Target, call: Node<'_>, out: &mut Fixes) {
     let Some(func) = call.child_by_field_name("function").filter(|f| f.kind() == "identifier") else { return };
@@ -110,7 +111,7 @@ pub(super) fn make_async(ctx: &FileContext<'_>, t: &Target, call: Node<'_>, out:
     }
     edits.sort_by_key(|e| (e.range.start, e.range.end));
     let counterpart = match rewrite_ends(ctx, t, callee, &ends, &mut edits) {
-        Ok((c, _)) => c,
+        Ok((c, _, _)) => c,
         Err(why) => return refuse(out, why),
     };
     let names: Vec<String> = chain.iter().map(|n| format!("`{n}`")).collect();
@@ -127,14 +128,14 @@ pub(super) fn make_async(ctx: &FileContext<'_>, t: &Target, call: Node<'_>, out:
 /// Rewrites the blocking calls `ends` (of `ctx`'s file) to their async counterpart, as if their function
 /// were already a coroutine: `edits` (the file's other edits of the fix, sorted) are applied, the
 /// counterpart fix is built on that text and mapped back, and its edits join `edits`. The counterpart
-/// fix's title and kind, or why it cannot be written.
+/// fix's title, kind and the package it brings in (`httpx`, `aiosqlite`), or why it cannot be written.
 pub(super) fn rewrite_ends(
     ctx: &FileContext<'_>,
     t: &Target,
     callee: &str,
     ends: &[Node<'_>],
     edits: &mut Vec<Edit>,
-) -> Result<(String, FixId), String> {
+) -> Result<(String, FixId, Option<String>), String> {
     edits.sort_by_key(|e| (e.range.start, e.range.end));
     let new_text = super::apply(ctx.text, edits).ok_or("the rewrites of the chain overlap")?;
     let tree = crate::syntax::parse(&new_text, None).ok_or("the rewritten file does not parse")?;
@@ -146,6 +147,24 @@ pub(super) fn rewrite_ends(
         let line = end.start_position().row + 1;
         let range = forward(edits, end.byte_range())
             .ok_or_else(|| format!("the call at line {line} shares its statement with a call to the chain"))?;
+        // A command on a module-level client with an async counterpart (`redis.Redis`): the client itself
+        // becomes the async one, with every command on it awaited.
+        if let Some(c) = ctx2.call_node(&range).and_then(|c| super::db::module_client(&ctx2, c, callee)) {
+            if !sessions.contains(&c.stmt.id()) {
+                sessions.push(c.stmt.id());
+                let fix =
+                    super::db::module_client_fix(&ctx2, &c).map_err(|why| format!("the call at line {line}: {why}"))?;
+                for e in &fix.edits {
+                    let range = backward(edits, e.range.clone()).ok_or_else(|| {
+                        format!("the call at line {line} shares its statement with a call to the chain")
+                    })?;
+                    end_edits.push(Edit { range, text: e.text.clone() });
+                }
+                let package = ctx.catalog.counterparts.get(callee.rsplit_once('.').map_or(callee, |p| p.0));
+                counterpart.get_or_insert_with(|| (fix.title.clone(), fix.id, package.map(|p| p.package.clone())));
+            }
+            continue;
+        }
         // A request on a module-level session: the session itself is rewritten, with every request on it.
         if let Some(s) = ctx2.call_node(&range).and_then(|c| httpx::session_call(&ctx2, c, callee)) {
             if !sessions.contains(&s.stmt.id()) {
@@ -158,7 +177,7 @@ pub(super) fn rewrite_ends(
                     })?;
                     end_edits.push(Edit { range, text: e.text.clone() });
                 }
-                counterpart.get_or_insert_with(|| (fix.title.clone(), fix.id));
+                counterpart.get_or_insert_with(|| (fix.title.clone(), fix.id, fix.id.package().map(String::from)));
             }
             continue;
         }
@@ -174,7 +193,11 @@ pub(super) fn rewrite_ends(
         // A chain finding carries the fixes of the call to the helper: the end's are the catalog's.
         let entry =
             ctx.catalog.blocking(&end_callee).or_else(|| ctx.catalog.blocking(&format!("builtins.{end_callee}")));
-        let kinds = entry.map(|e| e.fixes.clone()).unwrap_or_default();
+        let mut kinds = entry.map(|e| e.fixes.clone()).unwrap_or_default();
+        // A connection opened there becomes its async driver's, where the catalog knows one.
+        if ctx.catalog.counterparts.contains_key(&end_callee) {
+            kinds.push(FixKind::AsyncDriver);
+        }
         let t2 = Target { range, chain: false, kinds, callee: Some(end_callee), ..t.clone() };
         let fixes = ctx2.fixes(&t2);
         let Some(fix) = COUNTERPARTS.iter().find_map(|id| fixes.fixes.iter().find(|f| f.id == *id)) else {
@@ -202,7 +225,14 @@ pub(super) fn rewrite_ends(
                 .ok_or_else(|| format!("the call at line {line} shares its statement with a call to the chain"))?;
             end_edits.push(Edit { range, text: e.text.clone() });
         }
-        counterpart.get_or_insert_with(|| (fix.title.clone(), fix.id));
+        // A database driver's package is the catalog's.
+        let package = match fix.id {
+            FixId::AsyncDriver => {
+                t2.callee.as_deref().and_then(|c| ctx.catalog.counterparts.get(c)).map(|c| c.package.clone())
+            }
+            id => id.package().map(String::from),
+        };
+        counterpart.get_or_insert_with(|| (fix.title.clone(), fix.id, package));
     }
     edits.extend(end_edits);
     super::normalize(edits);
@@ -430,6 +460,60 @@ mod tests {
             make_async_for(text, "load(p)\n", "io.TextIOWrapper.read").unwrap(),
             "import anyio\n\n\nasync def load(p):\n    return await anyio.Path(p).read_text()\n\n\nasync def main(p):\n    return await load(p)\n"
         );
+    }
+
+    #[test]
+    fn a_sqlite_chain_ends_in_aiosqlite_or_refuses_naming_the_shape() {
+        let text = "import sqlite3\n\n\ndef load(p):\n    conn = sqlite3.connect(p)\n    rows = conn.execute(\"select 1\").fetchall()\n    conn.close()\n    return rows\n\n\nasync def main(p):\n    return load(p)\n";
+        assert_eq!(
+            make_async_for(text, "load(p)\n", "sqlite3.connect").unwrap(),
+            "import aiosqlite\n\n\nasync def load(p):\n    conn = await aiosqlite.connect(p)\n    rows = await (await conn.execute(\"select 1\")).fetchall()\n    await conn.close()\n    return rows\n\n\nasync def main(p):\n    return await load(p)\n"
+        );
+        let cases = [
+            (
+                "def use(conn):\n    return 1\n\n\ndef load(p):\n    conn = sqlite3.connect(p)\n    n = use(conn)\n    conn.close()\n    return n\n",
+                "the call at line 9: the connection `conn` is used as a value at line 10",
+            ),
+            (
+                "def load(p):\n    conn = sqlite3.connect(p)\n    cur = conn.execute(\"x\")\n    n = [r for r in cur]\n    conn.close()\n    return n\n",
+                "the cursor `cur` is used as a value at line 7",
+            ),
+            (
+                "def load(p):\n    conn = sqlite3.connect(p)\n    return conn.execute(\"x\").fetchall()\n",
+                "never closed in `load`",
+            ),
+        ];
+        for (helper, why) in cases {
+            let text = format!("import sqlite3\n\n\n{helper}\n\nasync def main(p):\n    return load(p)\n");
+            let got = make_async_for(&text, "load(p)\n", "sqlite3.connect");
+            assert!(matches!(&got, Err(r) if r.contains(why)), "{text}\n{got:?}, expected {why:?}");
+        }
+        let pg = "import psycopg2\n\n\ndef load(dsn):\n    conn = psycopg2.connect(dsn)\n    conn.close()\n\n\nasync def main(dsn):\n    return load(dsn)\n";
+        let got = make_async_for(pg, "load(dsn)\n", "psycopg2.connect");
+        assert!(matches!(&got, Err(r) if r.contains("no exact rewrite of psycopg2")), "{got:?}");
+    }
+
+    #[test]
+    fn a_module_level_redis_client_becomes_redis_asyncio_or_refuses_naming_the_line() {
+        let text = "import redis\n\nr = redis.StrictRedis(decode_responses=True)\n\n\ndef hits(k):\n    return r.incr(k) + 1\n\n\nasync def main(k):\n    return hits(k)\n";
+        assert_eq!(
+            make_async_for(text, "hits(k)\n", "redis.Redis.incr").unwrap(),
+            "import redis\nimport redis.asyncio\n\nr = redis.asyncio.Redis(decode_responses=True)\n\n\nasync def hits(k):\n    return await r.incr(k) + 1\n\n\nasync def main(k):\n    return await hits(k)\n"
+        );
+        let cases = [
+            ("def warm():\n    r.ping()\n", "used by the sync function `warm` at line 15"),
+            ("def keep():\n    return r\n", "used as a value at line 15"),
+            (
+                "async def done():\n    r.close()\n",
+                "`r.close` at line 15: a `redis.asyncio` client is closed with `await r.aclose()`",
+            ),
+            ("print(r.get(\"x\"))\n", "called at module level, line 14"),
+        ];
+        for (extra, why) in cases {
+            let text = format!("{text}\n\n{extra}");
+            let got = make_async_for(&text, "hits(k)\n", "redis.Redis.incr");
+            assert!(matches!(&got, Err(r) if r.contains(why)), "{text}\n{got:?}, expected {why:?}");
+        }
     }
 
     #[test]

@@ -283,7 +283,7 @@ impl Imports {
         name.to_string()
     }
 
-    fn add_plain(&self, module: &str, text: &str) -> Edit {
+    pub(super) fn add_plain(&self, module: &str, text: &str) -> Edit {
         self.place(Kind::Plain, module, &format!("import {module}"), text)
     }
 

@@ -78,6 +78,7 @@ pub(super) fn collect(ctx: &FileContext<'_>, t: &Target, with_noqa: bool, out: &
                 FixKind::AsyncSleep => async_sleep(ctx, call, out),
                 FixKind::AsyncFile => async_file(ctx, t, call, out),
                 FixKind::Httpx => httpx::fix(ctx, t, call, out),
+                FixKind::AsyncDriver => super::db::fix(ctx, t, call, out),
                 FixKind::MakeSync => {}
             }
         }

@@ -16,6 +16,7 @@
 
 mod block;
 mod chain;
+mod db;
 mod httpx;
 mod imports;
 mod kinds;
@@ -54,6 +55,8 @@ pub enum FixId {
     Httpx,
     AsyncSleep,
     AsyncFile,
+    /// A sync database connection made its async driver's (`sqlite3` → `aiosqlite`).
+    AsyncDriver,
     /// A whole sync `with` block moved into a nested function run in a thread.
     OffloadBlock,
     /// The sync functions of a chain made `async def`, their calls awaited, the blocking call replaced.

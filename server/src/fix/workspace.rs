@@ -327,7 +327,7 @@ pub struct MadeAsync {
     pub title: String,
     pub edits: FileEdits,
     /// The package the blocking call's counterpart comes from, where it may not be installed (`httpx`).
-    pub package: Option<&'static str>,
+    pub package: Option<String>,
 }
 
 /// The make-async fix (see `chain`) for the chain call at `target.range` of `files[home]`, with the
@@ -559,7 +559,7 @@ pub fn make_async_everywhere(
     let end_file = last.0;
     let ectx = ws.ctx(end_file)?;
     let end_edits = edits.entry(end_file).or_default();
-    let (counterpart, id) = chain::rewrite_ends(ectx, target, callee, &ends, end_edits)
+    let (counterpart, _, package) = chain::rewrite_ends(ectx, target, callee, &ends, end_edits)
         .map_err(|why| format!("{}: {why}", files[end_file].path))?;
     for (f, e) in &mut edits {
         super::normalize(e);
@@ -577,7 +577,7 @@ pub fn make_async_everywhere(
         if edits.len() == 1 { "" } else { "s" },
         chain::lowercase_first(&counterpart)
     );
-    Ok(MadeAsync { title, edits: edits.into_iter().filter(|(_, e)| !e.is_empty()).collect(), package: id.package() })
+    Ok(MadeAsync { title, edits: edits.into_iter().filter(|(_, e)| !e.is_empty()).collect(), package })
 }
 
 fn name_of<'t>(files: &[WorkspaceFile<'t>], i: usize, def: Node<'_>) -> &'t str {
@@ -623,7 +623,7 @@ mod tests {
         };
         let options = Options::default();
         let made = make_async_everywhere(&ws, home, &target, Catalog::bundled(), &options)?;
-        assert_eq!(made.package, Some("httpx"));
+        assert_eq!(made.package.as_deref(), Some("httpx"));
         let mut out = vec![made.title];
         for (i, e) in made.edits {
             out.push(format!("{}:\n{}", files[i].0, crate::fix::apply(files[i].1, &e).unwrap()));

@@ -475,10 +475,10 @@ fn workspace_make_async(
     let catalog = &state.config().catalog;
     Some(fix::make_async_everywhere(&loaded.workspace_files(), loaded.home, target, catalog, options).map(|made| {
         let mut title = made.title;
-        // `httpx` brought in where the project does not declare it: the title says so.
+        // `httpx` (or `aiosqlite`) brought in where the project does not declare it: the title says so.
         if let Some(package) = made.package {
             let roots = state.roots.read().expect("roots lock").clone();
-            if !roots.iter().any(|r| crate::config::project_depends_on(r, &[package])) {
+            if !roots.iter().any(|r| crate::config::project_depends_on(r, &[package.as_str()])) {
                 title.push_str(&format!(" ({package} is not a declared dependency)"));
             }
         }

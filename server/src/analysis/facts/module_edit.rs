@@ -145,7 +145,31 @@ impl Facts {
             matches!(b.kind, BindingKind::Import(_))
                 && (in_old(b.pos) || (old_s_end < b.pos && b.pos <= old_to && !import_ends.contains(&b.pos)))
         });
-        if imported || self.scopes[0].self_attrs.values().flatten().any(|&id| in_old(self.bindings[id].pos)) {
+        // So may any statement (`x = \nf()` read as one assignment, now `x` and `f()`): every old
+        // module-level binding after it, up to the next scope, must sit where a statement of the new text
+        // that can bind ends (not an expression statement without an assignment), else the old statement
+        // went on over what are now statements of their own. (Where this is too strict, the whole file
+        // is analysed: the safe side.)
+        let mut ends = std::collections::HashSet::new();
+        let mut stack = vec![root];
+        while let Some(n) = stack.pop() {
+            let binds = match n.kind() {
+                "expression_statement" => n
+                    .named_children(&mut n.walk())
+                    .any(|c| matches!(c.kind(), "assignment" | "augmented_assignment" | "named_expression")),
+                k => k.ends_with("_statement") || k.ends_with("definition"),
+            };
+            if binds && n.end_byte() > s_end {
+                ends.insert((n.end_byte() as isize - by) as usize);
+            }
+            stack.extend(n.named_children(&mut n.walk()));
+        }
+        let went_on = self.scopes[0].bindings.values().flatten().any(|&id| {
+            let p = self.bindings[id].pos;
+            old_s_end < p && p < old_to && !ends.contains(&p)
+        });
+        if imported || went_on || self.scopes[0].self_attrs.values().flatten().any(|&id| in_old(self.bindings[id].pos))
+        {
             return None;
         }
         let d = Shift::edit(text, edit);

@@ -1,0 +1,574 @@
+//! A sync database connection → its async driver (`sqlite3` → `aiosqlite`), as the catalog's
+//! `[[counterparts]]` describe it: the connection opened by the blocking call becomes the async
+//! driver's, and every call on it and on the cursors it returns is awaited.
+//!
+//! ```python
+//! conn = sqlite3.connect(path)                      conn = await aiosqlite.connect(path)
+//! rows = conn.execute(q).fetchall()          →      rows = await (await conn.execute(q)).fetchall()
+//! conn.close()                                      await conn.close()
+//! ```
+//!
+//! `with sqlite3.connect(path) as conn:` commits at the end of the block and leaves the connection open,
+//! where `async with aiosqlite.connect(path) as conn:` closes it without committing: the block gets
+//! `await conn.commit()` as its last statement (an exception still rolls back: closing an uncommitted
+//! transaction discards it), and a use of the connection after the block refuses it.
+//!
+//! Only uses the rewrite knows to be the same are written; anything else refuses it, naming the line:
+//! the connection or a cursor passed to a function, returned, stored or iterated, a method the catalog
+//! does not list, a use in a nested function, a connection bound by assignment and never closed (an
+//! aiosqlite connection keeps a thread until it is), a `return` in the middle of a `with` block. The
+//! fix is always unsafe: another library answers.
+
+use tree_sitter::Node;
+
+use super::kinds::{self, MAX_NODES, await_allowed, awaited, enclosing_def, short};
+use super::{Applicability, Edit, FileContext, Fix, FixId, Fixes, Refusal, Target};
+use crate::catalog::Counterpart;
+
+pub(super) fn fix(ctx: &FileContext<'_>, t: &Target, call: Node<'_>, out: &mut Fixes) {
+    let Some(callee) = t.callee.as_deref() else { return };
+    let Some(cp) = ctx.catalog.counterparts.get(callee) else { return };
+    let Some(func) = call.child_by_field_name("function") else { return };
+    if !kinds::called_by_name(ctx, callee, ctx.node_text(func)) {
+        return;
+    }
+    let library = callee.split('.').next().unwrap_or(callee);
+    if let Some(why) = &cp.refused {
+        let title = format!("Use an async driver instead of `{}`", short(ctx.node_text(func)));
+        return out.refused.push(Refusal { id: FixId::AsyncDriver, title, reason: why.clone() });
+    }
+    let title = format!("Use `{}` instead of `{library}`", cp.package);
+    match rewrite(ctx, cp, call, func) {
+        Ok(edits) => out.fixes.push(Fix { id: FixId::AsyncDriver, title, applicability: Applicability::Unsafe, edits }),
+        Err(reason) => out.refused.push(Refusal { id: FixId::AsyncDriver, title, reason }),
+    }
+}
+
+/// How the connection is bound.
+enum Bound<'t> {
+    /// `conn = connect(...)`: the assignment.
+    Assigned(Node<'t>),
+    /// `with connect(...) as conn:`: the `with` statement.
+    With(Node<'t>),
+}
+
+fn rewrite<'t>(ctx: &FileContext<'t>, cp: &Counterpart, call: Node<'t>, func: Node<'t>) -> Result<Vec<Edit>, String> {
+    let def = enclosing_def(ctx, call).ok_or("the call is not in a function")?;
+    let args = call
+        .child_by_field_name("arguments")
+        .filter(|a| a.kind() == "argument_list")
+        .ok_or("the arguments are a generator expression")?;
+    let mut positional = 0;
+    let mut c = args.walk();
+    for a in args.named_children(&mut c) {
+        match a.kind() {
+            "list_splat" | "dictionary_splat" => {
+                return Err("the arguments are unpacked: they cannot be checked".into());
+            }
+            "keyword_argument" | "comment" => {}
+            _ => positional += 1,
+        }
+    }
+    if positional > cp.positional {
+        return Err(format!(
+            "`{}` takes {} positional argument{}: pass the others by keyword",
+            cp.to,
+            cp.positional,
+            if cp.positional == 1 { "" } else { "s" }
+        ));
+    }
+    let (bound, name_node) = binding(ctx, call).ok_or(
+        "the connection is not bound to a name (`conn = ...` or `with ... as conn:`), so its uses cannot be followed",
+    )?;
+    let name = ctx.node_text(name_node);
+    let line_of = |n: Node<'_>| n.start_position().row + 1;
+    let mut edits = Vec::new();
+    // The connection's uses, then each cursor's.
+    let mut names: Vec<(String, Vec<usize>, bool)> = vec![(name.to_string(), vec![name_node.id()], true)];
+    let mut closed = false;
+    let mut i = 0;
+    while i < names.len() {
+        let (var, binders, is_conn) = names[i].clone();
+        i += 1;
+        let body = def.child_by_field_name("body").ok_or("the function has no body")?;
+        let mut stack = vec![body];
+        let mut seen = 0;
+        while let Some(n) = stack.pop() {
+            seen += 1;
+            if seen > MAX_NODES {
+                return Err("the function is too large to check".into());
+            }
+            let mut c = n.walk();
+            stack.extend(n.children(&mut c));
+            if n.kind() != "identifier" || ctx.node_text(n) != var || binders.contains(&n.id()) {
+                continue;
+            }
+            let line = line_of(n);
+            let what = if is_conn { "the connection" } else { "the cursor" };
+            if enclosing_def(ctx, n).is_none_or(|d| d.id() != def.id()) || inside_lambda(ctx, n, def) {
+                return Err(format!("{what} `{var}` is used in a nested function at line {line}"));
+            }
+            if let Bound::With(w) = bound
+                && let Some(b) = w.child_by_field_name("body")
+                && !(b.start_byte() <= n.start_byte() && n.end_byte() <= b.end_byte())
+            {
+                return Err(format!(
+                    "{what} `{var}` is used after the `with` block at line {line}: sqlite3's `with` leaves the connection open, `async with` closes it"
+                ));
+            }
+            let parent = ctx.up(n).ok_or("a use has no parent")?;
+            let is =
+                |p: Node<'_>, field: &str, x: Node<'_>| p.child_by_field_name(field).is_some_and(|c| c.id() == x.id());
+            if parent.kind() == "for_statement" && is(parent, "right", n) {
+                return Err(format!(
+                    "{what} `{var}` is iterated at line {line}: the async one is iterated with `async for`, which loopsafe does not write"
+                ));
+            }
+            if parent.kind() == "assignment" && is(parent, "left", n) {
+                return Err(format!("`{var}` is bound again at line {line}"));
+            }
+            if parent.kind() != "attribute" || !is(parent, "object", n) {
+                return Err(format!(
+                    "{what} `{var}` is used as a value at line {line} (passed on, returned or stored), where its users expect the sync one"
+                ));
+            }
+            let member = parent.child_by_field_name("attribute").map_or("", |a| ctx.node_text(a));
+            let called = ctx.up(parent).filter(|c| c.kind() == "call" && is(*c, "function", parent));
+            let (methods, attributes) =
+                if is_conn { (&cp.awaited, &cp.attributes) } else { (&cp.cursor_awaited, &cp.cursor_attributes) };
+            let Some(call) = called else {
+                if attributes.iter().any(|a| a == member) {
+                    continue;
+                }
+                return Err(format!(
+                    "`{var}.{member}` at line {line} has no equivalent in `{}` that loopsafe knows",
+                    cp.package
+                ));
+            };
+            if !methods.iter().any(|m| m == member) {
+                return Err(format!(
+                    "`{var}.{member}(...)` at line {line} has no awaited equivalent in `{}` that loopsafe knows",
+                    cp.package
+                ));
+            }
+            await_allowed(ctx, call).map_err(|why| format!("`{var}.{member}` at line {line}: {why}"))?;
+            closed |= is_conn && member == cp.close;
+            let returns_cursor = is_conn && cp.cursors.iter().any(|m| m == member);
+            let outer = ctx.up(call);
+            match outer {
+                // `conn.execute(q).fetchall()`: both awaited.
+                Some(attr) if returns_cursor && attr.kind() == "attribute" && is(attr, "object", call) => {
+                    let m2 = attr.child_by_field_name("attribute").map_or("", |a| ctx.node_text(a));
+                    let outer_call = ctx.up(attr).filter(|c| c.kind() == "call" && is(*c, "function", attr));
+                    match outer_call {
+                        Some(oc) if cp.cursor_awaited.iter().any(|m| m == m2) => {
+                            let rest = &ctx.text[attr.end_byte()..oc.end_byte()];
+                            let expr = format!("(await {}).{m2}{rest}", ctx.node_text(call));
+                            edits.push(Edit { range: oc.byte_range(), text: awaited(ctx, oc, &expr) });
+                        }
+                        None if cp.cursor_attributes.iter().any(|a| a == m2) => {
+                            edits
+                                .push(Edit { range: call.byte_range(), text: awaited(ctx, call, ctx.node_text(call)) });
+                        }
+                        _ => {
+                            return Err(format!(
+                                "`.{m2}` on the cursor at line {line} has no awaited equivalent in `{}` that loopsafe knows",
+                                cp.package
+                            ));
+                        }
+                    }
+                }
+                // `cur = conn.execute(q)`: `cur` is followed too.
+                Some(a)
+                    if returns_cursor
+                        && a.kind() == "assignment"
+                        && is(a, "right", call)
+                        && a.child_by_field_name("left").is_some_and(|l| l.kind() == "identifier") =>
+                {
+                    let left = a.child_by_field_name("left").expect("checked");
+                    let cur = ctx.node_text(left).to_string();
+                    if cur == name {
+                        return Err(format!("`{cur}` is bound again at line {line}"));
+                    }
+                    match names.iter_mut().find(|(v, _, conn)| *v == cur && !conn) {
+                        Some((_, b, _)) => b.push(left.id()),
+                        None => names.push((cur, vec![left.id()], false)),
+                    }
+                    edits.push(Edit { range: call.byte_range(), text: awaited(ctx, call, ctx.node_text(call)) });
+                }
+                Some(s) if !returns_cursor || s.kind() == "expression_statement" => {
+                    edits.push(Edit { range: call.byte_range(), text: awaited(ctx, call, ctx.node_text(call)) });
+                }
+                _ => {
+                    return Err(format!(
+                        "the cursor `{var}.{member}(...)` returns at line {line} is used as a value, where its users expect the sync one"
+                    ));
+                }
+            }
+        }
+    }
+    let cursor_names: Vec<&str> = names.iter().map(|(v, _, _)| v.as_str()).collect();
+    let stmt = match bound {
+        Bound::Assigned(a) => a,
+        Bound::With(w) => w,
+    };
+    let scoped = ctx.imports_at(stmt);
+    let (module, rest) = cp.to.split_once('.').unwrap_or((cp.to.as_str(), ""));
+    let to = scoped.module_attr(module, rest, &mut edits, ctx.text);
+    if let Some(why) = scoped.conflict() {
+        return Err(why);
+    }
+    match bound {
+        Bound::Assigned(_) => {
+            if !closed {
+                let f = def.child_by_field_name("name").map_or("", |n| ctx.node_text(n));
+                return Err(format!(
+                    "the connection `{name}` is never closed in `{f}`: `{}` keeps a thread for it until `await {name}.{}()`",
+                    cp.package, cp.close
+                ));
+            }
+            let expr = format!("{to}{}", ctx.node_text(args));
+            edits.push(Edit { range: call.byte_range(), text: awaited(ctx, call, &expr) });
+        }
+        Bound::With(w) => {
+            edits.push(Edit { range: func.byte_range(), text: to });
+            let with_kw = w.child(0).ok_or("no `with`")?;
+            edits.push(Edit { range: with_kw.start_byte()..with_kw.start_byte(), text: "async ".into() });
+            if let Some(commit) = &cp.with_commits {
+                edits.push(commit_at_end(ctx, w, name, commit, &cursor_names)?);
+            }
+        }
+    }
+    // The sync library's import, when this call was its last use.
+    if let Some(root) = kinds::root_identifier(func)
+        && let Some(import) = kinds::unused_import(ctx, ctx.node_text(root), Some(func))
+    {
+        kinds::remove_statement(ctx, import, &mut edits);
+    }
+    super::normalize(&mut edits);
+    Ok(edits)
+}
+
+/// The name the connection made by `call` is bound to, and how.
+fn binding<'t>(ctx: &FileContext<'t>, call: Node<'t>) -> Option<(Bound<'t>, Node<'t>)> {
+    let parent = ctx.up(call)?;
+    let is = |p: Node<'_>, field: &str, x: Node<'_>| p.child_by_field_name(field).is_some_and(|c| c.id() == x.id());
+    if parent.kind() == "assignment" && is(parent, "right", call) {
+        let left = parent.child_by_field_name("left").filter(|l| l.kind() == "identifier")?;
+        ctx.up(parent).filter(|s| s.kind() == "expression_statement")?;
+        return Some((Bound::Assigned(parent), left));
+    }
+    // `with connect(...) as conn:`, the only item of a sync `with`.
+    if parent.kind() != "as_pattern" || parent.named_child(0).is_none_or(|c| c.id() != call.id()) {
+        return None;
+    }
+    let alias = parent.child_by_field_name("alias")?;
+    let name =
+        if alias.kind() == "identifier" { alias } else { alias.named_child(0).filter(|n| n.kind() == "identifier")? };
+    if alias.named_child_count() > 1 {
+        return None;
+    }
+    let item = ctx.up(parent).filter(|i| i.kind() == "with_item")?;
+    let clause = ctx.up(item).filter(|c| c.kind() == "with_clause" && c.named_child_count() == 1)?;
+    let with =
+        ctx.up(clause).filter(|w| w.kind() == "with_statement" && w.child(0).is_some_and(|c| c.kind() == "with"))?;
+    Some((Bound::With(with), name))
+}
+
+fn inside_lambda(ctx: &FileContext<'_>, n: Node<'_>, def: Node<'_>) -> bool {
+    let mut m = ctx.up(n);
+    while let Some(cur) = m.filter(|c| c.id() != def.id()) {
+        if matches!(cur.kind(), "lambda" | "generator_expression") {
+            return true;
+        }
+        m = ctx.up(cur);
+    }
+    false
+}
+
+/// `await conn.commit()` as the last statement of the `with` block `w` (before a final `return` whose
+/// value does not use the connection or its cursors); refused where the block can be left otherwise.
+fn commit_at_end(ctx: &FileContext<'_>, w: Node<'_>, name: &str, commit: &str, names: &[&str]) -> Result<Edit, String> {
+    let body = w.child_by_field_name("body").ok_or("the `with` has no body")?;
+    let mut c = body.walk();
+    let stmts: Vec<Node<'_>> = body.named_children(&mut c).filter(|s| s.kind() != "comment").collect();
+    let last = *stmts.last().ok_or("the `with` block is empty")?;
+    // What leaves the block before its end: the commit there would be skipped.
+    let mut stack = vec![body];
+    let mut seen = 0;
+    while let Some(n) = stack.pop() {
+        seen += 1;
+        if seen > MAX_NODES {
+            return Err("the block is too large to check".into());
+        }
+        let line = n.start_position().row + 1;
+        match n.kind() {
+            "function_definition" | "class_definition" | "lambda" => continue,
+            "return_statement" if n.id() != last.id() => {
+                return Err(format!(
+                    "the `with` block returns at line {line}: sqlite3 commits there, and the commit loopsafe adds at the end of the block would be skipped"
+                ));
+            }
+            "yield" => return Err(format!("the `with` block yields at line {line}")),
+            "break_statement" | "continue_statement" if !in_loop_within(ctx, n, w) => {
+                return Err(format!("the `with` block is left at line {line}, skipping the commit at its end"));
+            }
+            _ => {}
+        }
+        let mut c = n.walk();
+        stack.extend(n.children(&mut c));
+    }
+    let text = ctx.text;
+    let start = super::imports::line_start(text, last.start_byte());
+    let indent = &text[start..last.start_byte()];
+    if !indent.trim().is_empty() {
+        return Err("the `with` block shares a line with other code".into());
+    }
+    let stmt = format!("await {name}.{commit}()");
+    if last.kind() == "return_statement" {
+        let mut stack = vec![last];
+        while let Some(n) = stack.pop() {
+            if n.kind() == "identifier" && names.contains(&ctx.node_text(n)) {
+                return Err(format!(
+                    "the `with` block ends by returning what uses `{}` (line {}): the commit would have to come after it",
+                    ctx.node_text(n),
+                    n.start_position().row + 1
+                ));
+            }
+            let mut c = n.walk();
+            stack.extend(n.children(&mut c));
+        }
+        let nl = super::imports::newline(text);
+        return Ok(Edit { range: last.start_byte()..last.start_byte(), text: format!("{stmt}{nl}{indent}") });
+    }
+    let end = text[last.end_byte()..].find(['\r', '\n']).map_or(text.len(), |i| last.end_byte() + i);
+    if !text[last.end_byte()..end].trim().is_empty() {
+        return Err("the `with` block's last line has a comment or more code after the statement".into());
+    }
+    Ok(Edit { range: end..end, text: format!("{}{indent}{stmt}", super::imports::newline(text)) })
+}
+
+/// Whether a `break`/`continue` has its loop inside the `with` statement `w`.
+fn in_loop_within(ctx: &FileContext<'_>, n: Node<'_>, w: Node<'_>) -> bool {
+    let mut m = ctx.up(n);
+    while let Some(cur) = m.filter(|c| c.id() != w.id()) {
+        if matches!(cur.kind(), "for_statement" | "while_statement") {
+            return true;
+        }
+        m = ctx.up(cur);
+    }
+    false
+}
+
+// ------------------------------------------------------------------------------ module-level client
+// `cache = redis.Redis(...)` → `cache = redis.asyncio.Redis(...)`, every `cache.cmd(...)` awaited. The
+// async client opens a connection per command in flight, where threads bounded the sync one: past its
+// pool's `max_connections` commands raise instead of waiting (the catalog's comment says so).
+
+/// A module-level `name = redis.Redis(...)`, the only top-level statement binding `name`, whose
+/// constructor the catalog's `[[counterparts]]` map to an async one.
+pub(super) struct Client<'t, 'c> {
+    pub(super) stmt: Node<'t>,
+    ctor: Node<'t>,
+    left: Node<'t>,
+    name: String,
+    to: String,
+    cp: &'c Counterpart,
+}
+
+/// The module-level client a call `name.method(...)` is made on, when the call is the blocking
+/// `callee` (`redis.Redis.get`) and the catalog has an async counterpart for the client's class.
+pub(super) fn module_client<'t, 'c>(ctx: &FileContext<'t>, call: Node<'t>, callee: &str) -> Option<Client<'t, 'c>>
+where
+    't: 'c,
+{
+    let func = call.child_by_field_name("function").filter(|f| f.kind() == "attribute")?;
+    let object = func.child_by_field_name("object").filter(|o| o.kind() == "identifier")?;
+    let (class, method) = callee.rsplit_once('.')?;
+    if ctx.node_text(func.child_by_field_name("attribute")?) != method {
+        return None;
+    }
+    let cp: &'c Counterpart = ctx.catalog.counterparts.get(class).filter(|c| c.class == class)?;
+    let name = ctx.node_text(object);
+    let root = ctx.tree.root_node();
+    let mut c = root.walk();
+    let mut found = None;
+    for stmt in root.named_children(&mut c) {
+        let Some(a) = stmt.named_child(0).filter(|a| stmt.kind() == "expression_statement" && a.kind() == "assignment")
+        else {
+            continue;
+        };
+        let Some(left) = a.child_by_field_name("left").filter(|l| l.kind() == "identifier") else { continue };
+        if ctx.node_text(left) != name {
+            continue;
+        }
+        if found.is_some() {
+            return None;
+        }
+        let ctor = a.child_by_field_name("right").filter(|r| r.kind() == "call")?;
+        let q = ctx.imports.qualified(ctx.node_text(ctor.child_by_field_name("function")?))?;
+        let to = cp.constructors.get(&ctx.catalog.canonical(&q))?.clone();
+        found = Some(Client { stmt, ctor, left, name: name.to_string(), to, cp });
+    }
+    found
+}
+
+/// Every command on the module-level client awaited and the client made the async one; `ctx` is the
+/// file with the chain's functions already `async def`. A use in a sync function or at module level,
+/// as a value, or of a method the catalog says is not simply awaited refuses it, naming the line.
+pub(super) fn module_client_fix(ctx: &FileContext<'_>, c: &Client<'_, '_>) -> Result<Fix, String> {
+    let name = c.name.as_str();
+    let mut edits = Vec::new();
+    let mut stack = vec![ctx.tree.root_node()];
+    let mut seen = 0;
+    while let Some(n) = stack.pop() {
+        seen += 1;
+        if seen > MAX_NODES {
+            return Err("the file is too large to check".into());
+        }
+        if n.kind() != "identifier" || ctx.node_text(n) != name || n.id() == c.left.id() {
+            let mut w = n.walk();
+            stack.extend(n.children(&mut w));
+            continue;
+        }
+        let line = n.start_position().row + 1;
+        let is = |p: Node<'_>, field: &str, x: Node<'_>| p.child_by_field_name(field).is_some_and(|y| y.id() == x.id());
+        let attr = ctx.up(n).filter(|p| p.kind() == "attribute" && is(*p, "object", n)).ok_or_else(|| {
+            format!("`{name}` is used as a value at line {line}, where its users expect the sync client")
+        })?;
+        let member = attr.child_by_field_name("attribute").map_or("", |a| ctx.node_text(a));
+        if let Some(why) = c.cp.not_awaited.get(member) {
+            return Err(format!("`{name}.{member}` at line {line}: {why}"));
+        }
+        let call = ctx.up(attr).filter(|x| x.kind() == "call" && is(*x, "function", attr)).ok_or_else(|| {
+            format!("`{name}.{member}` at line {line} is not a command call, and has no known async equivalent")
+        })?;
+        match enclosing_def(ctx, call) {
+            None => return Err(format!("`{name}.{member}` is called at module level, line {line}")),
+            Some(d) if d.child(0).is_none_or(|t| t.kind() != "async") => {
+                let f = d.child_by_field_name("name").map_or("", |x| ctx.node_text(x));
+                return Err(format!(
+                    "`{name}` is also used by the sync function `{f}` at line {line}, which is not made async"
+                ));
+            }
+            Some(_) => await_allowed(ctx, call).map_err(|why| format!("`{name}.{member}` at line {line}: {why}"))?,
+        }
+        edits.push(Edit { range: call.byte_range(), text: awaited(ctx, call, ctx.node_text(call)) });
+    }
+    let (module, rest) = c.to.rsplit_once('.').unwrap_or((c.to.as_str(), ""));
+    let func = c.ctor.child_by_field_name("function").ok_or("no constructor")?;
+    // `import redis` need not import `redis.asyncio`: the submodule is imported by name.
+    let to = if ctx.imports.imports_module(module) || ctx.imports.spelling(module).is_none() {
+        ctx.imports.module_attr(module, rest, &mut edits, ctx.text)
+    } else {
+        edits.push(ctx.imports.add_plain(module, ctx.text));
+        c.to.clone()
+    };
+    if let Some(why) = ctx.imports.conflict() {
+        return Err(why);
+    }
+    edits.push(Edit { range: func.byte_range(), text: to.clone() });
+    super::normalize(&mut edits);
+    let title = format!("Use one module-level `{to}` as `{name}`, awaiting its commands");
+    Ok(Fix { id: FixId::AsyncDriver, title, applicability: Applicability::Unsafe, edits })
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::catalog::FixKind;
+    use crate::fix::FixId;
+    use crate::fix::tests::fixes_at;
+    use crate::rules::Rule;
+
+    fn driver(text: &str) -> Result<String, String> {
+        let fixes = fixes_at(
+            text,
+            "sqlite3.connect",
+            Rule::BlockingDatabase,
+            "sqlite3.connect",
+            vec![FixKind::AsyncDriver],
+            false,
+        );
+        match fixes.fixes.iter().find(|f| f.id == FixId::AsyncDriver) {
+            Some(f) => Ok(crate::fix::apply(text, &f.edits).unwrap()),
+            None => {
+                Err(fixes.refused.iter().filter(|r| r.id == FixId::AsyncDriver).map(|r| r.reason.clone()).collect())
+            }
+        }
+    }
+
+    #[test]
+    fn a_connection_and_its_cursors_are_awaited() {
+        let text = "import sqlite3\n\n\nasync def load(p):\n    conn = sqlite3.connect(p, timeout=5)\n    cur = conn.cursor()\n    cur.execute(\"select 1\")\n    one = cur.fetchone()[0]\n    n = conn.execute(\"select 2\").fetchall()\n    conn.commit()\n    conn.close()\n    return one, n, cur.rowcount\n";
+        assert_eq!(
+            driver(text).unwrap(),
+            "import aiosqlite\n\n\nasync def load(p):\n    conn = await aiosqlite.connect(p, timeout=5)\n    cur = await conn.cursor()\n    await cur.execute(\"select 1\")\n    one = (await cur.fetchone())[0]\n    n = await (await conn.execute(\"select 2\")).fetchall()\n    await conn.commit()\n    await conn.close()\n    return one, n, cur.rowcount\n"
+        );
+    }
+
+    #[test]
+    fn a_with_block_commits_at_its_end() {
+        let text = "import sqlite3\n\n\nasync def save(p, v):\n    with sqlite3.connect(p) as conn:\n        conn.execute(\"insert into t values (?)\", (v,))\n    return v\n";
+        assert_eq!(
+            driver(text).unwrap(),
+            "import aiosqlite\n\n\nasync def save(p, v):\n    async with aiosqlite.connect(p) as conn:\n        await conn.execute(\"insert into t values (?)\", (v,))\n        await conn.commit()\n    return v\n"
+        );
+        let ret = "import sqlite3\n\n\nasync def count(p):\n    with sqlite3.connect(p) as conn:\n        rows = conn.execute(\"select * from t\").fetchall()\n        return len(rows)\n";
+        assert!(driver(ret).unwrap().contains("        await conn.commit()\n        return len(rows)\n"));
+    }
+
+    #[test]
+    fn what_it_cannot_convert_exactly_refuses_naming_the_line() {
+        let head = "import sqlite3\n\n\nasync def f(p):\n";
+        let cases = [
+            ("    conn = sqlite3.connect(p)\n    helper(conn)\n    conn.close()\n", "used as a value at line 6"),
+            (
+                "    conn = sqlite3.connect(p)\n    for row in conn.execute('x'):\n        pass\n    conn.close()\n",
+                "returns at line 6",
+            ),
+            (
+                "    conn = sqlite3.connect(p)\n    cur = conn.execute('x')\n    for row in cur:\n        pass\n    conn.close()\n",
+                "iterated at line 7",
+            ),
+            ("    conn = sqlite3.connect(p)\n    return conn.execute('x').fetchall()\n", "never closed in `f`"),
+            (
+                "    with sqlite3.connect(p) as conn:\n        conn.execute('x')\n    conn.close()\n",
+                "used after the `with` block at line 7",
+            ),
+            (
+                "    with sqlite3.connect(p) as conn:\n        if p:\n            return 1\n        conn.execute('x')\n",
+                "returns at line 7",
+            ),
+            ("    conn = sqlite3.connect(p, 5.0)\n    conn.close()\n", "takes 1 positional argument"),
+            (
+                "    conn = sqlite3.connect(p)\n    conn.create_function('f', 1, len)\n    conn.close()\n",
+                "`conn.create_function(...)` at line 6",
+            ),
+            (
+                "    conn = sqlite3.connect(p)\n    g = lambda: conn.commit()\n    conn.close()\n",
+                "nested function at line 6",
+            ),
+            ("    rows = list(sqlite3.connect(p).execute('x'))\n", "not bound to a name"),
+        ];
+        for (body, why) in cases {
+            let text = format!("{head}{body}");
+            let got = driver(&text);
+            assert!(matches!(&got, Err(r) if r.contains(why)), "{text}\n{got:?}, expected {why:?}");
+        }
+    }
+
+    #[test]
+    fn psycopg2_refuses_with_the_catalog_reason() {
+        let text = "import psycopg2\n\n\nasync def f(dsn):\n    conn = psycopg2.connect(dsn)\n    conn.close()\n";
+        let fixes = fixes_at(
+            text,
+            "psycopg2.connect",
+            Rule::BlockingDatabase,
+            "psycopg2.connect",
+            vec![FixKind::AsyncDriver],
+            false,
+        );
+        let r = fixes.refused.iter().find(|r| r.id == FixId::AsyncDriver).expect("a refusal");
+        assert!(r.reason.contains("no exact rewrite of psycopg2"), "{r:?}");
+    }
+}
