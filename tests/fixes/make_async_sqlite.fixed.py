@@ -1,8 +1,8 @@
 # fix: make-async
 # follow: yes
-import aiosqlite
 import sqlite3
 
+import aiosqlite
 from fastapi import FastAPI
 
 app = FastAPI()

@@ -615,6 +615,19 @@ pub(super) fn remove_statement(ctx: &FileContext<'_>, stmt: Node<'_>, edits: &mu
     // An import the fix inserts right there keeps the group, and its blank line after. The insertion
     // stays an edit of its own: fix-all merges it with the same insertion by another fix.
     let inserted_here = edits.iter().any(|e| e.range.is_empty() && e.range.start == start);
+    // A new import section the fix starts right after this import, when this import was its section's
+    // only one (`import sqlite3` going, `import aiosqlite` coming): the new section takes its place,
+    // without the blank line that would have separated the two.
+    let nl = super::imports::newline(text);
+    if first_of_group
+        && let Some(i) =
+            edits.iter().position(|e| e.range.is_empty() && e.range.start == line_end && e.text.starts_with(nl))
+    {
+        edits[i].text.drain(..nl.len());
+        edits.push(Edit { range: start..line_end, text: String::new() });
+        edits.sort_by_key(|e| (e.range.start, e.range.end));
+        return;
+    }
     let removed = if inserted_here { start..line_end } else { start..group_end };
     if edits.iter().any(|e| e.range.is_empty() && start < e.range.start && e.range.start < removed.end) {
         return; // an insertion inside the statement: keep it

@@ -1,5 +1,6 @@
-import aiosqlite
 import sqlite3
+
+import aiosqlite
 
 DB = "app.db"
 
