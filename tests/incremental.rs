@@ -298,6 +298,17 @@ fn module_level_statements_are_analysed_alone() {
     assert!(!after.findings.iter().any(|f| f.function.as_deref() == Some("fetch")), "{:?}", after.findings);
 }
 
+/// A statement that went on over the next line as one chained assignment (`app = Fast.# c` and then
+/// `cache = f()`: `app = Fast.cache = f()` to tree-sitter), cut in two by a line break: the old binding
+/// of `app`, where `cache = f()` now ends, must not survive a splice of the first statement alone.
+/// Found by the random edits on tests/fixes/make_async_redis.py.
+#[test]
+fn a_chained_assignment_cut_in_two_keeps_no_old_binding() {
+    let text = "import redis\nfrom fastapi import FastAPI\n\napp = Fast.# noqaAPI()\ncache = redis.Redis(host=\"h\")\n\n\ndef f():\n    return cache.get(\"k\")\n";
+    let at = text.find("PI()").unwrap();
+    apply_edits(text.to_string(), &[(at, 0, "\n        ")]);
+}
+
 /// A module-level statement typed one character at a time on a new line after a module-level one:
 /// the states that parse (`x = re`, `x = requests.get(TIMEOUT)`) after one that parsed are analysed
 /// alone; the broken ones, the first after them and the statement's first character take the whole

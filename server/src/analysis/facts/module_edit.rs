@@ -150,23 +150,45 @@ impl Facts {
         // that can bind ends (not an expression statement without an assignment), else the old statement
         // went on over what are now statements of their own. (Where this is too strict, the whole file
         // is analysed: the safe side.)
-        let mut ends = std::collections::HashSet::new();
+        // And it must be a statement that binds the same name: `app = Fast.# c` over `cache = f()`
+        // was one chained assignment binding `app` where `cache = f()` now ends. An assignment's names
+        // are its targets; another statement's are not listed (`None`: any name).
+        let mut ends: std::collections::HashMap<usize, Option<std::collections::HashSet<&str>>> =
+            std::collections::HashMap::new();
         let mut stack = vec![root];
         while let Some(n) = stack.pop() {
-            let binds = match n.kind() {
-                "expression_statement" => n
-                    .named_children(&mut n.walk())
-                    .any(|c| matches!(c.kind(), "assignment" | "augmented_assignment" | "named_expression")),
-                k => k.ends_with("_statement") || k.ends_with("definition"),
+            let names = match n.kind() {
+                "expression_statement" => {
+                    let mut names = std::collections::HashSet::new();
+                    let mut binds = false;
+                    for c in n.named_children(&mut n.walk()) {
+                        if matches!(c.kind(), "assignment" | "augmented_assignment" | "named_expression") {
+                            binds = true;
+                            assigned_names(c, text, &mut names);
+                        }
+                    }
+                    binds.then_some(Some(names))
+                }
+                k if k.ends_with("_statement") || k.ends_with("definition") => Some(None),
+                _ => None,
             };
-            if binds && n.end_byte() > s_end {
-                ends.insert((n.end_byte() as isize - by) as usize);
+            if let Some(names) = names.filter(|_| n.end_byte() > s_end) {
+                let entry =
+                    ends.entry((n.end_byte() as isize - by) as usize).or_insert_with(|| Some(Default::default()));
+                match (entry.as_mut(), names) {
+                    (Some(all), Some(names)) => all.extend(names),
+                    _ => *entry = None,
+                }
             }
             stack.extend(n.named_children(&mut n.walk()));
         }
-        let went_on = self.scopes[0].bindings.values().flatten().any(|&id| {
-            let p = self.bindings[id].pos;
-            old_s_end < p && p < old_to && !ends.contains(&p)
+        let went_on = self.scopes[0].bindings.iter().any(|(name, ids)| {
+            ids.iter().any(|&id| {
+                let p = self.bindings[id].pos;
+                old_s_end < p
+                    && p < old_to
+                    && !ends.get(&p).is_some_and(|names| names.as_ref().is_none_or(|n| n.contains(&**name)))
+            })
         });
         if imported || went_on || self.scopes[0].self_attrs.values().flatten().any(|&id| in_old(self.bindings[id].pos))
         {
@@ -179,5 +201,32 @@ impl Facts {
         let first = self.scopes.len();
         self.rebuild(self.items_starting_in(s_start..old_s_end), &d, text, raw, first, Some((0, Vec::new())));
         Some(s_start..s_end)
+    }
+}
+
+/// The names an assignment (`a = b = v`, `a, (b, *c) = v`, `a += v`, `(a := v)`) binds: its identifier
+/// targets (an attribute or subscript target binds no name).
+fn assigned_names<'t>(n: Node<'_>, text: &'t str, out: &mut std::collections::HashSet<&'t str>) {
+    let mut stack = vec![n];
+    while let Some(n) = stack.pop() {
+        match n.kind() {
+            "identifier" => {
+                out.insert(&text[n.byte_range()]);
+            }
+            "assignment" | "augmented_assignment" => {
+                stack.extend(n.child_by_field_name("left"));
+                stack.extend(n.child_by_field_name("right").filter(|r| r.kind() == "assignment"));
+            }
+            "named_expression" => stack.extend(n.child_by_field_name("name")),
+            "pattern_list"
+            | "tuple_pattern"
+            | "list_pattern"
+            | "tuple"
+            | "list"
+            | "parenthesized_expression"
+            | "list_splat_pattern"
+            | "list_splat" => stack.extend(n.named_children(&mut n.walk())),
+            _ => {}
+        }
     }
 }
