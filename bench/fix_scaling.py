@@ -17,9 +17,14 @@ format (no fixes computed), `--output-format json` (every fix of every finding),
     python3 bench/fix_scaling.py --cases session --session-sizes 250,1000,4000   # one requests.Session block
     python3 bench/fix_scaling.py --old-bin /tmp/loopsafe-old --app DIR --app DIR2  # before/after in one run
 
-`--cache` runs every check with a warm analysis cache (`--cache-dir`, one per build, filled by an
-untimed run first) instead of `--no-cache`: the text format then analyses nothing, while JSON parses
-the files with findings again for their fixes (a cached analysis keeps no tree).
+`--cache` runs every check with a warm cache (`--cache-dir`, one per build, filled by an untimed run of
+the same mode first) instead of `--no-cache`: the text format then analyses nothing, and JSON takes the
+fixes of unchanged files from the cache too (a cached analysis keeps no tree; the fixes a JSON run listed
+are kept beside it). `--cache=analysis` fills the cache with a text run instead: JSON then finds every
+fix again (a JSON run after a text run).
+
+`--instructions` counts the instructions of one run of each mode and build under valgrind's callgrind
+(stable on a busy machine, where times are noise) and prints the ratios to text; slow (about 50x).
 
 `--app` may be given several times. `--old-bin` times a second build alongside (its rows say `old`,
 its runs interleaved with the others' so that both meet the same machine load) and compares what the
@@ -85,11 +90,16 @@ def measure(a, bins, path, mode):
     binary in `bins` ({label: path}), interleaved."""
     samples = {label: ([], [], 0, b"") for label in bins}
     if a.cache:
-        # Fill each build's cache first (untimed).
+        # Fill each build's cache first (untimed); a fresh one per mode.
         for binary in bins.values():
-            run(binary, path() if callable(path) else path, mode, a.timeout, a.cache)
+            shutil.rmtree(store_of(a.cache, binary), ignore_errors=True)
+            run(binary, path() if callable(path) else path, a.fill or mode, a.timeout, a.cache)
     for _ in range(a.runs):
         for label, binary in bins.items():
+            if a.cache and a.fill:
+                # The analyses only, each time (a timed JSON run keeps its fixes).
+                shutil.rmtree(store_of(a.cache, binary), ignore_errors=True)
+                run(binary, path() if callable(path) else path, a.fill, a.timeout, a.cache)
             if callable(path):
                 target = path()
             else:
@@ -111,12 +121,14 @@ def compare(results, mode) -> None:
         print(f"{'':>9} {mode}: {'same output' if same else 'OUTPUT DIFFERS'} (old vs new)", flush=True)
 
 
-def run(binary: str, path: str, mode: str, timeout: float, cache=None):
-    """(wall seconds, CPU seconds, max RSS in KiB or None, the process) of one run; `cache`: a directory
-    under which each build keeps its own cache."""
+def store_of(cache: str, binary: str) -> str:
+    """The cache directory of one build under `cache`."""
+    return os.path.join(cache, hashlib.sha1(os.path.abspath(binary).encode()).hexdigest()[:12])
+
+
+def check_args(binary: str, path: str, mode: str, cache=None):
     if cache:
-        store = os.path.join(cache, hashlib.sha1(os.path.abspath(binary).encode()).hexdigest()[:12])
-        args = [binary, "check", "--cache-dir", store, "--exit-zero", path]
+        args = [binary, "check", "--cache-dir", store_of(cache, binary), "--exit-zero", path]
     else:
         args = [binary, "check", "--no-cache", "--exit-zero", path]
     if mode in ("json", "sarif"):
@@ -125,6 +137,41 @@ def run(binary: str, path: str, mode: str, timeout: float, cache=None):
         args += ["--diff"]
     elif mode == "fix":
         args += ["--fix", "--unsafe-fixes", "--output-format", "json"]
+    return args
+
+
+def instructions(a, bins, path, modes) -> None:
+    """Instructions of one run of each mode and build (callgrind, all threads), and their ratio to text."""
+    if not shutil.which("valgrind"):
+        print("  (no valgrind: instructions not counted)")
+        return
+    for label, binary in bins.items():
+        counts = {}
+        for mode in modes:
+            target = path() if callable(path) else path
+            if a.cache:
+                shutil.rmtree(store_of(a.cache, binary), ignore_errors=True)
+                run(binary, target, a.fill or mode, a.timeout, a.cache)
+                target = path() if callable(path) else path
+            with tempfile.TemporaryDirectory() as out:
+                args = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}/cg"]
+                args += check_args(binary, target, mode, a.cache)
+                p = subprocess.run(args, capture_output=True, timeout=a.timeout * 100)
+                found = [line for line in p.stderr.decode(errors="replace").splitlines() if "Collected :" in line]
+                if not found:
+                    sys.exit(f"callgrind gave no count:\n{p.stderr.decode(errors='replace')}")
+                counts[mode] = int(found[-1].split(":")[-1].strip())
+        base = counts.get("text")
+        build = f" ({label})" if len(bins) > 1 else ""
+        for mode, n in counts.items():
+            ratio = f", {n / base:.2f}x text" if base and mode != "text" else ""
+            print(f"{'':>9} {mode}{build}: {n / 1e9:.3f} G instructions{ratio}", flush=True)
+
+
+def run(binary: str, path: str, mode: str, timeout: float, cache=None):
+    """(wall seconds, CPU seconds, max RSS in KiB or None, the process) of one run; `cache`: a directory
+    under which each build keeps its own cache."""
+    args = check_args(binary, path, mode, cache)
     r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     p = subprocess.run(args, capture_output=True, timeout=timeout)
@@ -150,7 +197,14 @@ def main() -> None:
     ap.add_argument("--timeout", type=float, default=600)
     ap.add_argument("--app", action="append", help="time the modes on this project directory instead (repeatable)")
     ap.add_argument("--old-bin", help="another build to time in the same runs, and compare outputs with")
-    ap.add_argument("--cache", action="store_true", help="time with a warm analysis cache (text/json/sarif only)")
+    ap.add_argument(
+        "--cache",
+        nargs="?",
+        const="full",
+        choices=["full", "analysis"],
+        help="time with a warm cache (text/json/sarif only): filled by the same mode (full) or by a text run",
+    )
+    ap.add_argument("--instructions", action="store_true", help="also count instructions (valgrind callgrind)")
     a = ap.parse_args()
     bins = {"new": a.bin} if not a.old_bin else {"old": a.old_bin, "new": a.bin}
     modes = a.modes.split(",")
@@ -160,6 +214,7 @@ def main() -> None:
     if a.cache:
         if set(modes) & {"fix", "diff"}:
             sys.exit("--cache times text, json and sarif only")
+        a.fill = "text" if a.cache == "analysis" else None
         a.cache = tempfile.mkdtemp(prefix="loopsafe-bench-cache-")
         atexit.register(shutil.rmtree, a.cache, True)
     cases = a.cases.split(",")
@@ -208,6 +263,8 @@ def main() -> None:
                     compare(results, mode)
                 for label in bins:
                     ratios(medians[label], label if len(bins) > 1 else "")
+                if a.instructions:
+                    instructions(a, bins, fresh, [m for m in modes if m in ("text", "json", "sarif")])
         shutil.rmtree(tmp, ignore_errors=True)
 
 
@@ -242,6 +299,8 @@ def time_app(a, modes, app, bins) -> None:
         compare(results, mode)
     for label in bins:
         ratios(medians[label], label if len(bins) > 1 else "")
+    if a.instructions:
+        instructions(a, bins, app, modes)
 
 
 if __name__ == "__main__":

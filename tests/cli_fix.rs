@@ -145,6 +145,85 @@ fn json_lists_chain_fixes_with_positions() {
     assert_eq!(call["end"], serde_json::json!({ "line": 12, "column": 32 }));
 }
 
+/// A command-line command with a finding of its own, and a route whose only finding is a chain (known
+/// after linking the project).
+fn commands_and_routes() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "pyproject.toml", "[project]\nname = \"app\"\ndependencies = [\"fastapi\"]\n");
+    write(dir.path(), "app/__init__.py", "");
+    write(
+        dir.path(),
+        "app/cli.py",
+        "import time\n\nimport typer\n\napp = typer.Typer()\n\n\n@app.command()\nasync def logout():\n    time.sleep(1)\n",
+    );
+    write(
+        dir.path(),
+        "app/api.py",
+        "from fastapi import FastAPI\n\nfrom .helpers import slow_helper\n\napp = FastAPI()\n\n\n@app.get(\"/x\")\nasync def route():\n    return slow_helper()\n",
+    );
+    write(dir.path(), "app/helpers.py", "import time\n\n\ndef slow_helper():\n    time.sleep(1)\n    return 1\n");
+    dir
+}
+
+fn fix_titles(out: &std::process::Output, path: &str) -> Vec<String> {
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let d = v.as_array().unwrap().iter().find(|d| d["path"] == path).unwrap_or_else(|| panic!("no finding in {path}"));
+    d["fixes"].as_array().unwrap().iter().map(|f| f["title"].as_str().unwrap().to_string()).collect()
+}
+
+/// The fixes JSON lists are the same whether the check analysed a file just now (and kept its routes),
+/// took its analysis from the cache (and the fixes find the routes again), or took the fixes themselves
+/// from the cache; a route whose only finding is a chain is made sync as one with a finding of its own,
+/// and a command-line command is no route: making it a plain `def` is not offered (its framework does not
+/// run it in a worker thread). The check's own list once held the commands too.
+#[test]
+fn json_fixes_are_the_same_from_a_fresh_or_cached_analysis_and_from_the_fix_cache() {
+    let dir = commands_and_routes();
+    let json = |extra: &[&str]| {
+        let mut args = vec!["check", "app", "--output-format", "json", "--exit-zero"];
+        args.extend_from_slice(extra);
+        let out = loopsafe(dir.path(), &args);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        out
+    };
+    let fresh = json(&["--no-cache"]);
+    let route = fix_titles(&fresh, "app/api.py");
+    assert!(
+        route.contains(&"Make `route` a plain `def` (the framework runs it in a worker thread)".to_string()),
+        "{route:?}"
+    );
+    let command = fix_titles(&fresh, "app/cli.py");
+    assert!(command.iter().any(|t| t.contains("asyncio.sleep")), "{command:?}");
+    assert!(!command.iter().any(|t| t.contains("plain `def`")), "{command:?}");
+
+    // The analysis cached by a text run, the fixes found again.
+    let analyses = dir.path().join("analyses");
+    let cache = analyses.to_str().unwrap();
+    let text = loopsafe(dir.path(), &["check", "app", "--exit-zero", "--cache-dir", cache]);
+    assert!(text.status.success());
+    assert_eq!(String::from_utf8_lossy(&json(&["--cache-dir", cache]).stdout), String::from_utf8_lossy(&fresh.stdout));
+    // The fixes kept by a JSON run, then taken from the cache.
+    let kept = dir.path().join("kept");
+    let cache = kept.to_str().unwrap();
+    assert_eq!(json(&["--cache-dir", cache]).stdout, fresh.stdout);
+    let stored =
+        std::fs::read_dir(std::fs::read_dir(&kept).unwrap().flatten().find(|e| e.path().is_dir()).unwrap().path())
+            .unwrap()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().ends_with(".fixes.bin"))
+            .count();
+    assert_eq!(stored, 1, "the JSON run keeps its fixes");
+    assert_eq!(json(&["--cache-dir", cache]).stdout, fresh.stdout);
+    // A file that changed since: its fixes are found again (its lines moved).
+    let api = std::fs::read_to_string(dir.path().join("app/api.py")).unwrap();
+    write(dir.path(), "app/api.py", format!("# moved\n{api}"));
+    let fresh = json(&["--no-cache"]);
+    assert_eq!(json(&["--cache-dir", cache]).stdout, fresh.stdout);
+    let v: serde_json::Value = serde_json::from_slice(&fresh.stdout).unwrap();
+    let route = v.as_array().unwrap().iter().find(|d| d["path"] == "app/api.py").unwrap();
+    assert_eq!(route["fixes"][0]["edits"][1]["start"]["line"], 11, "{route}");
+}
+
 #[test]
 fn a_bad_offload_setting_is_a_precise_error() {
     let dir = project();

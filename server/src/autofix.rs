@@ -591,15 +591,21 @@ pub fn attach_fixes(report: &mut Report, catalog: &Catalog, options: &Options) {
                 let mut warnings = Vec::new();
                 let Some((text, _)) = reread(report, path, &mut warnings) else { return computed };
                 // The tree and endpoints the check's analysis found in this very text (`reread` compared
-                // its hash), or else (a cached analysis) found again, once for the file's contexts.
+                // its hash), or else (a cached analysis; the tree of a file with chain findings only)
+                // found again, once for the file's contexts.
+                let kept = report.fix_context.get(path);
                 let parsed;
-                let (tree, endpoints) = match report.fix_context.get(path) {
-                    Some(kept) => (&kept.tree, kept.endpoints.iter().map(|r| (r.start, r.end)).collect()),
+                let tree = match kept.and_then(|k| k.tree.as_ref()) {
+                    Some(tree) => tree,
                     None => {
                         let Some(tree) = crate::syntax::parse(&text, None) else { return computed };
                         parsed = tree;
-                        (&parsed, fix::endpoints(&text, &parsed, catalog))
+                        &parsed
                     }
+                };
+                let endpoints = match kept {
+                    Some(k) => k.endpoints.iter().map(|r| (r.start, r.end)).collect(),
+                    None => fix::endpoints(&text, tree, catalog),
                 };
                 let idx = LineIndex::new(&text);
                 let pos = |off: usize| {

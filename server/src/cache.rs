@@ -205,6 +205,223 @@ impl Cache {
     }
 }
 
+/// A fix as the fix cache keeps it: [`ReportedFix`](crate::fix::ReportedFix) in a layout postcard reads
+/// back (every field present).
+#[derive(Serialize, Deserialize)]
+struct StoredFix {
+    title: String,
+    kind: crate::fix::FixId,
+    applicability: crate::fix::Applicability,
+    /// (start line, start column, end line, end column, content), as reported.
+    edits: Vec<(usize, usize, usize, usize, String)>,
+    same_as: Option<String>,
+}
+
+impl StoredFix {
+    fn of(f: &crate::fix::ReportedFix) -> StoredFix {
+        StoredFix {
+            title: f.title.clone(),
+            kind: f.kind,
+            applicability: f.applicability,
+            edits: f
+                .edits
+                .iter()
+                .map(|e| (e.start.line, e.start.column, e.end.line, e.end.column, e.content.clone()))
+                .collect(),
+            same_as: f.same_as.clone(),
+        }
+    }
+
+    fn reported(&self) -> crate::fix::ReportedFix {
+        use crate::fix::{ReportedEdit, ReportedPosition};
+        crate::fix::ReportedFix {
+            title: self.title.clone(),
+            kind: self.kind,
+            applicability: self.applicability,
+            edits: self
+                .edits
+                .iter()
+                .map(|(sl, sc, el, ec, content)| ReportedEdit {
+                    start: ReportedPosition { line: *sl, column: *sc },
+                    end: ReportedPosition { line: *el, column: *ec },
+                    content: content.clone(),
+                })
+                .collect(),
+            same_as: self.same_as.clone(),
+        }
+    }
+}
+
+/// One file's fixes: for each of its findings, in report order, the fixes JSON lists.
+type FileFixes = Vec<Vec<StoredFix>>;
+
+#[derive(Deserialize)]
+struct StoredFixes {
+    key: u64,
+    entries: Vec<(u128, FileFixes)>,
+}
+
+#[derive(Serialize)]
+struct StoredFixesRef<'a> {
+    key: u64,
+    entries: Vec<(u128, &'a FileFixes)>,
+}
+
+/// The fixes `--output-format json` listed for each file, beside the analyses but in a file of their own
+/// (read by JSON runs only): a cached analysis keeps no tree, and the fixes need one (and checking each
+/// fix parses the statements it edits), so without them a JSON run over an unchanged project would parse
+/// and fix again every file with findings. An entry is keyed by what the fixes depend on besides the
+/// configuration: the file's path and content, the fix options, and each finding's target and
+/// fingerprint (a chain finding's come from the linked project; `same_as` names fingerprints).
+pub struct FixCache {
+    root: PathBuf,
+    file: PathBuf,
+    key: u64,
+    entries: HashMap<u128, FileFixes>,
+}
+
+impl FixCache {
+    /// Opens the fix cache for this configuration under `dir` (see [`Cache::open`]).
+    pub fn open(dir: &Path, settings: &Settings, summarize: bool) -> Result<FixCache, String> {
+        ensure_owned(dir)?;
+        let key = configuration_key(settings, summarize);
+        let file = dir.join(format!("v{}", env!("CARGO_PKG_VERSION"))).join(format!("{key:016x}.fixes.bin"));
+        let entries = std::fs::read(&file)
+            .ok()
+            .and_then(|bytes| postcard::from_bytes::<StoredFixes>(&bytes).ok())
+            .filter(|s| s.key == key)
+            .map(|s| s.entries.into_iter().collect())
+            .unwrap_or_default();
+        Ok(FixCache { root: dir.to_path_buf(), file, key, entries })
+    }
+
+    /// Writes the entries this run used or computed (`used`, by key), and earlier ones while they are
+    /// fewer than those.
+    fn save(&self, used: &HashMap<u128, FileFixes>) -> Result<(), String> {
+        let mut entries: Vec<(u128, &FileFixes)> = used.iter().map(|(k, f)| (*k, f)).collect();
+        let budget = used.len();
+        entries.extend(self.entries.iter().filter(|(k, _)| !used.contains_key(*k)).take(budget).map(|(k, f)| (*k, f)));
+        let bytes = postcard::to_allocvec(&StoredFixesRef { key: self.key, entries }).map_err(|e| e.to_string())?;
+        write_in(&self.root, &self.file, &bytes)
+    }
+}
+
+/// Writes `bytes` to `file` in the cache directory `root` (claimed first), through a temporary file.
+fn write_in(root: &Path, file: &Path, bytes: &[u8]) -> Result<(), String> {
+    claim(root)?;
+    let dir = file.parent().ok_or("the cache path has no directory")?;
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let tmp = file.with_extension(format!("tmp{}", std::process::id()));
+    std::fs::write(&tmp, bytes).map_err(|e| format!("{}: {e}", tmp.display()))?;
+    std::fs::rename(&tmp, file).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        format!("{}: {e}", file.display())
+    })
+}
+
+/// The fix cache's key of one file's findings: its path, its content, the options, and each finding's
+/// target and fingerprint, in order.
+fn fixes_key(path: &str, hash: u128, options: &crate::fix::Options, diags: &[&crate::check::Diagnostic]) -> u128 {
+    let mut key = format!("{path}\0{hash:032x}\0{options:?}\0");
+    for d in diags {
+        let target = crate::fix::Target::from_finding(&d.finding, d.is_chain());
+        key.push_str(&format!("{target:?}\0{}\0", d.fingerprint));
+    }
+    xxh3_128(key.as_bytes())
+}
+
+/// `autofix::attach_fixes` through the fix cache in `dir` ([`FixCache`]): the files whose fixes it holds
+/// (unchanged on disk since the check read them, and with the same findings) take them from it, the
+/// others are fixed as `attach_fixes` does, and kept. Without a cache directory, or when it cannot be
+/// used, every file is fixed. Returns a warning when the cache could not be written.
+pub fn attach_fixes(
+    report: &mut crate::check::Report,
+    catalog: &crate::catalog::Catalog,
+    options: &crate::fix::Options,
+    settings: &Settings,
+    dir: Option<&Path>,
+    summarize: bool,
+) -> Option<String> {
+    use rayon::prelude::*;
+    let Some(mut cache) = dir.and_then(|d| FixCache::open(d, settings, summarize).ok()) else {
+        crate::autofix::attach_fixes(report, catalog, options);
+        return None;
+    };
+    let mut by_file: std::collections::BTreeMap<&str, Vec<usize>> = Default::default();
+    for (i, d) in report.diagnostics.iter().enumerate() {
+        by_file.entry(d.path.as_str()).or_default().push(i);
+    }
+    // Each file's key, when it is still the text the check analysed (as `attach_fixes` requires).
+    let keyed: Vec<(String, Vec<usize>, Option<u128>)> = by_file
+        .into_iter()
+        .collect::<Vec<_>>()
+        .into_par_iter()
+        .map(|(path, ids)| {
+            let key = match crate::check::read_source(Path::new(path)) {
+                crate::check::Source::Text { text }
+                    if report.hashes.get(path).is_none_or(|h| *h == content_hash(&text)) =>
+                {
+                    let diags: Vec<&crate::check::Diagnostic> = ids.iter().map(|&i| &report.diagnostics[i]).collect();
+                    Some(fixes_key(path, content_hash(&text), options, &diags))
+                }
+                _ => None,
+            };
+            (path.to_string(), ids, key)
+        })
+        .collect();
+    let mut used: HashMap<u128, FileFixes> = HashMap::new();
+    let mut missed: Vec<(Vec<usize>, Option<u128>)> = Vec::new();
+    for (_, ids, key) in keyed {
+        let held = key.filter(|k| cache.entries.get(k).is_some_and(|f| f.len() == ids.len()));
+        match held.and_then(|k| cache.entries.remove(&k).map(|f| (k, f))) {
+            Some((k, fixes)) => {
+                for (&i, list) in ids.iter().zip(&fixes) {
+                    report.diagnostics[i].fixes = list.iter().map(StoredFix::reported).collect();
+                }
+                used.insert(k, fixes);
+            }
+            None => missed.push((ids, key)),
+        }
+    }
+    if !missed.is_empty() {
+        if used.is_empty() {
+            crate::autofix::attach_fixes(report, catalog, options);
+        } else {
+            // Only the files missed are fixed: their findings, in report order, in a report of their own.
+            let slots: Vec<usize> = {
+                let mut s: Vec<usize> = missed.iter().flat_map(|(ids, _)| ids.iter().copied()).collect();
+                s.sort_unstable();
+                s
+            };
+            let mut sub = crate::check::Report {
+                diagnostics: slots.iter().map(|&i| report.diagnostics[i].clone()).collect(),
+                files_checked: 0,
+                warnings: Vec::new(),
+                hashes: std::mem::take(&mut report.hashes),
+                project_paths: Vec::new(),
+                fix_context: std::mem::take(&mut report.fix_context),
+            };
+            crate::autofix::attach_fixes(&mut sub, catalog, options);
+            report.hashes = std::mem::take(&mut sub.hashes);
+            for (&i, d) in slots.iter().zip(sub.diagnostics) {
+                report.diagnostics[i].fixes = d.fixes;
+            }
+        }
+        for (ids, key) in &missed {
+            if let Some(k) = key {
+                used.insert(
+                    *k,
+                    ids.iter().map(|&i| report.diagnostics[i].fixes.iter().map(StoredFix::of).collect()).collect(),
+                );
+            }
+        }
+        // Said once: the check warned already when it could not write the analyses.
+        let warned = report.warnings.iter().any(|w| w.starts_with("cannot write the cache"));
+        return cache.save(&used).err().filter(|_| !warned).map(|e| format!("cannot write the cache: {e}"));
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

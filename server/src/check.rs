@@ -112,10 +112,12 @@ pub struct Report {
     pub fix_context: HashMap<String, FixContext>,
 }
 
-/// A reported file's tree and the ranges of its FastAPI/Starlette endpoints (`fix::endpoints`), as the
-/// check found them in the text of hash `Report::hashes`.
+/// What a reported file's fixes need, as the check found it in the text of hash `Report::hashes`: the
+/// ranges of its FastAPI/Starlette endpoints (`fix::endpoints`: the one list both the check's analysis
+/// and a second one give), and its tree when the file has findings of its own (a file whose only
+/// findings are chains, known after linking, is parsed again, but not analysed again for its endpoints).
 pub struct FixContext {
-    pub tree: tree_sitter::Tree,
+    pub tree: Option<tree_sitter::Tree>,
     pub endpoints: Vec<std::ops::Range<usize>>,
 }
 
@@ -441,10 +443,12 @@ fn check_inner(
                     None if for_fixes && *is_reported => {
                         let (a, kept) =
                             analysis::analyze_source_file_for_fixes(&text, catalog, opts.settings, opts.follow);
-                        // Only a file with findings has fixes to list.
-                        fix_context = kept
-                            .filter(|_| !a.findings.is_empty())
-                            .map(|(tree, endpoints)| FixContext { tree, endpoints });
+                        // Only a file with findings of its own keeps its tree; any file may have chain
+                        // findings (known after linking), and keeps its endpoints.
+                        fix_context = kept.map(|(tree, endpoints)| FixContext {
+                            tree: (!a.findings.is_empty()).then_some(tree),
+                            endpoints,
+                        });
                         (Arc::new(a), true)
                     }
                     None => (Arc::new(analysis::analyze_source_file(&text, catalog, opts.settings, opts.follow)), true),
@@ -458,7 +462,13 @@ fn check_inner(
                     Vec::new()
                 };
                 let cuts = if *is_reported { cut_warnings(display, &text, &analysis.cuts) } else { Vec::new() };
-                let fix_context = fix_context.filter(|_| !diagnostics.is_empty());
+                let fix_context = fix_context.map(|mut c| {
+                    if diagnostics.is_empty() {
+                        // All ignored (`per-file-ignores`): only chains may be left.
+                        c.tree = None;
+                    }
+                    c
+                });
                 Ok(Outcome { diagnostics, hash, analysis, fresh, cuts, fix_context })
             }
         })
@@ -561,6 +571,11 @@ fn check_inner(
     report
         .diagnostics
         .sort_by(|a, b| (&a.path, a.start.line, a.start.column).cmp(&(&b.path, b.start.line, b.start.column)));
+    if !report.fix_context.is_empty() {
+        // Only files with findings have fixes to list.
+        let with: HashSet<&str> = report.diagnostics.iter().map(|d| d.path.as_str()).collect();
+        report.fix_context.retain(|path, _| with.contains(path.as_str()));
+    }
     report.warnings = warnings;
     crate::baseline::assign_fingerprints(&mut report.diagnostics, &project_path);
     Ok(report)

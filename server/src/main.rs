@@ -453,7 +453,14 @@ fn run_check(mut args: CheckArgs) -> Result<ExitCode, String> {
         let _ = writeln!(stderr, "loopsafe: {m}");
     }
     if args.output_format == Format::Json && !args.statistics {
-        autofix::attach_fixes(&mut report, &catalog, &fix_options);
+        // Through the fix cache (not for a buffer: its fixes are those of the file on disk).
+        let fix_cache = opts.cache_dir.as_deref().filter(|_| stdin.is_none());
+        if let Some(w) =
+            loopsafe::cache::attach_fixes(&mut report, &catalog, &fix_options, &settings, fix_cache, opts.follow)
+            && !args.quiet
+        {
+            let _ = writeln!(stderr, "loopsafe: warning: {w}");
+        }
         // A call seen only at runtime has no fix: its line is not a call loopsafe resolved.
         report
             .diagnostics

@@ -196,13 +196,50 @@ pub fn json(diags: &[Diagnostic]) -> String {
 /// fields in that order).
 pub fn write_json(diags: &[Diagnostic], w: &mut impl std::io::Write) -> std::io::Result<()> {
     use serde::ser::{SerializeSeq, Serializer};
-    let mut ser = serde_json::Serializer::pretty(&mut *w);
+    let mut out = Chunks { buf: Vec::with_capacity(CHUNK + 4096), w };
+    let mut ser = serde_json::Serializer::pretty(&mut out);
     let mut seq = ser.serialize_seq(Some(diags.len())).map_err(std::io::Error::from)?;
     for d in diags {
         seq.serialize_element(&JsonFinding::of(d)).map_err(std::io::Error::from)?;
     }
     seq.end().map_err(std::io::Error::from)?;
-    w.write_all(b"\n")
+    out.buf.push(b'\n');
+    out.w.write_all(&out.buf)
+}
+
+/// How much [`Chunks`] holds before it passes it on.
+const CHUNK: usize = 64 * 1024;
+
+/// A buffer in front of a writer, filled by the serializer's many small writes (an indent, a `": "`)
+/// without a call through the writer for each, and written out in chunks: the JSON of many fixes is
+/// mostly such pieces, and the writer may be a `dyn Write` behind a `BufWriter`.
+struct Chunks<'w, W: std::io::Write + ?Sized> {
+    buf: Vec<u8>,
+    w: &'w mut W,
+}
+
+impl<W: std::io::Write + ?Sized> std::io::Write for Chunks<'_, W> {
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.write_all(bytes)?;
+        Ok(bytes.len())
+    }
+
+    #[inline]
+    fn write_all(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.buf.extend_from_slice(bytes);
+        if self.buf.len() >= CHUNK {
+            self.w.write_all(&self.buf)?;
+            self.buf.clear();
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.w.write_all(&self.buf)?;
+        self.buf.clear();
+        self.w.flush()
+    }
 }
 
 /// One finding of the JSON contract (see `json_value`), fields in sorted order.

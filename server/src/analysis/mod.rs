@@ -199,7 +199,9 @@ fn analyze_facts_endpoints(
     let part = Part::all(facts);
     let endpoints = checks::endpoints(&r);
     if let Some(out) = ranges {
-        out.extend(endpoints.keys().map(|&id| facts.scopes[id].range.clone()));
+        // The same list as `endpoint_ranges`: the routes and dependencies a web framework serves, not
+        // command-line commands (a command is not run in a worker thread when made a plain `def`).
+        out.extend(endpoints.iter().filter(|(_, e)| e.served()).map(|(&id, _)| facts.scopes[id].range.clone()));
         out.sort_by_key(|r| r.start);
     }
     let runs_in = checks::execution_scopes(&r, part.scopes.clone(), &facts.calls);

@@ -27,7 +27,7 @@ use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::ops::Range;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tree_sitter::{Node, Tree};
 
 use crate::analysis::{self, Finding};
@@ -39,7 +39,7 @@ pub use imports::Imports;
 pub use workspace::{FileEdits, MadeAsync, WorkspaceFile, make_async_everywhere, make_sync_everywhere};
 
 /// Whether applying a fix keeps the program's behaviour (bar the blocking).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Applicability {
     Safe,
@@ -47,7 +47,7 @@ pub enum Applicability {
 }
 
 /// What a fix does, for clients that group or filter them.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum FixId {
     Offload,
