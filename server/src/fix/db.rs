@@ -390,27 +390,9 @@ where
     }
     let cp: &'c Counterpart = ctx.catalog.counterparts.get(class).filter(|c| c.class == class)?;
     let name = ctx.node_text(object);
-    let root = ctx.tree.root_node();
-    let mut c = root.walk();
-    let mut found = None;
-    for stmt in root.named_children(&mut c) {
-        let Some(a) = stmt.named_child(0).filter(|a| stmt.kind() == "expression_statement" && a.kind() == "assignment")
-        else {
-            continue;
-        };
-        let Some(left) = a.child_by_field_name("left").filter(|l| l.kind() == "identifier") else { continue };
-        if ctx.node_text(left) != name {
-            continue;
-        }
-        if found.is_some() {
-            return None;
-        }
-        let ctor = a.child_by_field_name("right").filter(|r| r.kind() == "call")?;
-        let q = ctx.imports.qualified(ctx.node_text(ctor.child_by_field_name("function")?))?;
-        let to = cp.constructors.get(&ctx.catalog.canonical(&q))?.clone();
-        found = Some(Client { stmt, ctor, left, name: name.to_string(), to, cp });
-    }
-    found
+    let (stmt, ctor, left, q) = ctx.module_constructed(name)?;
+    let to = cp.constructors.get(&q)?.clone();
+    Some(Client { stmt, ctor, left, name: name.to_string(), to, cp })
 }
 
 /// Every command on the module-level client awaited and the client made the async one; `ctx` is the

@@ -442,27 +442,9 @@ pub(super) struct ModuleSession<'t> {
 /// The module-level session bound to `name` at the top of `ctx`'s file, if there is exactly one binding
 /// and it is a constructor call the catalog types (`[returns]`).
 fn module_session<'t>(ctx: &FileContext<'t>, name: &str) -> Option<ModuleSession<'t>> {
-    let root = ctx.tree.root_node();
-    let mut c = root.walk();
-    let mut found = None;
-    for stmt in root.named_children(&mut c) {
-        let Some(a) = stmt.named_child(0).filter(|a| stmt.kind() == "expression_statement" && a.kind() == "assignment")
-        else {
-            continue;
-        };
-        let Some(left) = a.child_by_field_name("left").filter(|l| l.kind() == "identifier") else { continue };
-        if ctx.node_text(left) != name {
-            continue;
-        }
-        if found.is_some() {
-            return None;
-        }
-        let ctor = a.child_by_field_name("right").filter(|r| r.kind() == "call")?;
-        let q = ctx.imports.qualified(ctx.node_text(ctor.child_by_field_name("function")?))?;
-        let class = ctx.catalog.returns(&ctx.catalog.canonical(&q))?.to_string();
-        found = Some(ModuleSession { stmt, ctor, left, name: name.to_string(), class });
-    }
-    found
+    let (stmt, ctor, left, q) = ctx.module_constructed(name)?;
+    let class = ctx.catalog.returns(&q)?.to_string();
+    Some(ModuleSession { stmt, ctor, left, name: name.to_string(), class })
 }
 
 /// The module-level session a call `name.method(...)` is made on, when it makes the blocking call

@@ -362,6 +362,34 @@ impl<'a> FileContext<'a> {
         self.verifier.breaks(self, edits)
     }
 
+    /// The one module-level statement `name = constructor(...)` of the file: the statement, the call,
+    /// the identifier on the left, and the constructor's canonical qualified name. `None` when the
+    /// module binds `name` that way more than once, or its first such binding is not a call of a name
+    /// the imports qualify. (A module-level client or session that a fix converts.)
+    pub(crate) fn module_constructed(&self, name: &str) -> Option<(Node<'a>, Node<'a>, Node<'a>, String)> {
+        let root = self.tree.root_node();
+        let mut c = root.walk();
+        let mut found = None;
+        for stmt in root.named_children(&mut c) {
+            let Some(a) =
+                stmt.named_child(0).filter(|a| stmt.kind() == "expression_statement" && a.kind() == "assignment")
+            else {
+                continue;
+            };
+            let Some(left) = a.child_by_field_name("left").filter(|l| l.kind() == "identifier") else { continue };
+            if self.node_text(left) != name {
+                continue;
+            }
+            if found.is_some() {
+                return None;
+            }
+            let ctor = a.child_by_field_name("right").filter(|r| r.kind() == "call")?;
+            let q = self.imports.qualified(self.node_text(ctor.child_by_field_name("function")?))?;
+            found = Some((stmt, ctor, left, self.catalog.canonical(&q)));
+        }
+        found
+    }
+
     /// The smallest `call` node for the target: the call itself, or the call whose callee it is.
     pub(crate) fn call_node(&self, range: &Range<usize>) -> Option<Node<'a>> {
         let mut node = self.tree.root_node().descendant_for_byte_range(range.start, range.end)?;
