@@ -471,6 +471,36 @@ fn every_place_of_one_time_work_reported_once_is_fixed_in_one_run() {
     assert!(err.contains("applied 0 fixes in 0 files"), "a second run changes nothing: {err}");
 }
 
+/// The same with `per-file-ignores` turning the rule off in one file: its place is neither reported nor
+/// fixed, the others are.
+#[test]
+fn a_place_of_one_time_work_in_an_ignored_file_is_left_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "pyproject.toml",
+        "[project]\nname = \"app\"\ndependencies = [\"fastapi\"]\n\n[tool.loopsafe.per-file-ignores]\n\"app/jobs.py\" = [\"LS103\"]\n",
+    );
+    write(dir.path(), "app/__init__.py", "");
+    write(
+        dir.path(),
+        "app/clients.py",
+        "import subprocess\n\n_version = None\n\n\ndef git_version():\n    global _version\n    if _version is None:\n        _version = subprocess.run([\"git\", \"describe\"], capture_output=True, text=True).stdout\n    return _version\n",
+    );
+    let api = "from fastapi import FastAPI\n\nfrom .clients import git_version\n\napp = FastAPI()\n\n\n@app.get(\"/version\")\nasync def version():\n    return {\"version\": git_version()}\n";
+    let jobs = "from .clients import git_version\n\n\nasync def nightly():\n    print(git_version())\n";
+    write(dir.path(), "app/api.py", api);
+    write(dir.path(), "app/jobs.py", jobs);
+    let out = loopsafe(dir.path(), &["check", "app", "--fix", "--unsafe-fixes", "--no-cache"]);
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(err.contains("applied 1 fix in 1 file"), "{err}");
+    assert!(read(dir.path(), "app/api.py").contains("await run_in_threadpool(git_version)"));
+    assert_eq!(read(dir.path(), "app/jobs.py"), jobs, "the ignored file is not fixed");
+    let out = loopsafe(dir.path(), &["check", "app", "--fix", "--unsafe-fixes", "--no-cache"]);
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(err.contains("applied 0 fixes in 0 files"), "{err}");
+}
+
 const TWO_CHAINS_MAIN: &str = r#"from fastapi import FastAPI
 
 from .helpers import fetch_quote, nap
