@@ -317,15 +317,14 @@ pub struct Converged {
     pub rounds: usize,
 }
 
-/// `--fix`: writes the fixes `first` (computed by [`compute_except`] on `report`), analyses the workspace again and repeats while a round
-/// writes something, at most [`MAX_ROUNDS`] rounds (as ruff's fix loop). One round makes at most one
-/// chain per file async across the workspace (the next chain's ranges are stale after it), and a fix
-/// can uncover another (a helper made async leaves its caller's blocking call found); the loop applies
+/// `--fix`: writes the fixes [`compute_except`] finds in `report`, analyses the workspace again and
+/// repeats while a round writes something, at most [`MAX_ROUNDS`] rounds (as ruff's fix loop). One
+/// round makes at most one chain per file async across the workspace (the next chain's ranges are
+/// stale after it), and a fix can uncover another (a helper made async leaves its caller's blocking call found); the loop applies
 /// those in the same run, so that a second run has nothing left to change. A round that writes
 /// nothing, fails to write, or is interrupted ends it.
 #[allow(clippy::too_many_arguments)]
 pub fn fix_until_converged(
-    first: Vec<FileFix>,
     report: &Report,
     skipped: &dyn Fn(&Diagnostic) -> bool,
     catalog: &Catalog,
@@ -336,15 +335,10 @@ pub fn fix_until_converged(
     warnings: &mut Vec<String>,
 ) -> Result<Converged, String> {
     let mut out = Converged::default();
-    let mut first = Some(first);
     for round in 0..MAX_ROUNDS {
-        let fixes = match first.take() {
-            Some(fixes) => fixes,
-            None => {
-                let current = out.report.as_ref().unwrap_or(report);
-                compute_except(current, skipped, catalog, settings, options, allow_unsafe, Some(opts), warnings)
-            }
-        };
+        // The first round fixes `report`; each later one the check after the round before.
+        let current = out.report.as_ref().unwrap_or(report);
+        let fixes = compute_except(current, skipped, catalog, settings, options, allow_unsafe, Some(opts), warnings);
         if fixes.is_empty() {
             break;
         }

@@ -350,18 +350,19 @@ fn run_check(mut args: CheckArgs) -> Result<ExitCode, String> {
         report_to_stderr = true;
     } else if args.fix || args.diff {
         let mut warnings = std::mem::take(&mut report.warnings);
-        let fixes = autofix::compute_except(
-            &report,
-            &held,
-            &catalog,
-            &settings,
-            &fix_options,
-            args.unsafe_fixes,
-            Some(&opts),
-            &mut warnings,
-        );
-        let applied: usize = fixes.iter().map(|f| f.fixed.applied).sum();
         if args.diff {
+            // One round: what `--fix` would write first.
+            let fixes = autofix::compute_except(
+                &report,
+                &held,
+                &catalog,
+                &settings,
+                &fix_options,
+                args.unsafe_fixes,
+                Some(&opts),
+                &mut warnings,
+            );
+            let applied: usize = fixes.iter().map(|f| f.fixed.applied).sum();
             for w in warnings.iter().filter(|_| !args.quiet) {
                 let _ = writeln!(stderr, "loopsafe: warning: {w}");
             }
@@ -381,9 +382,8 @@ fn run_check(mut args: CheckArgs) -> Result<ExitCode, String> {
             }
             return Ok(if fixes.is_empty() || args.exit_zero { ExitCode::SUCCESS } else { ExitCode::from(1) });
         }
-        // Round after round until nothing changes (the fixes computed above are the first round's).
+        // Round after round until nothing changes.
         let converged = autofix::fix_until_converged(
-            fixes,
             &report,
             &held,
             &catalog,
