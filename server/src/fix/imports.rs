@@ -38,7 +38,14 @@ fn section(kind: Kind, module: &str) -> Section {
         return Section::Local;
     }
     let top = module.split('.').next().unwrap_or(module);
-    if STDLIB.lines().any(|l| !l.starts_with('#') && l.trim() == top) { Section::Stdlib } else { Section::ThirdParty }
+    if stdlib().contains(top) { Section::Stdlib } else { Section::ThirdParty }
+}
+
+/// [`STDLIB`] as a set, built once: a new import's placement asks the section of every top-level import
+/// (a scan of the list each was 2.3 G instructions, a quarter of a JSON run, on a file of 10,000 findings).
+fn stdlib() -> &'static std::collections::HashSet<&'static str> {
+    static SET: std::sync::OnceLock<std::collections::HashSet<&'static str>> = std::sync::OnceLock::new();
+    SET.get_or_init(|| STDLIB.lines().filter(|l| !l.starts_with('#')).map(str::trim).collect())
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
