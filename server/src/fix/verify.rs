@@ -46,9 +46,12 @@ const MAX_KEPT: usize = 4096;
 pub(super) struct Verifier {
     original: RefCell<HashMap<Range<usize>, Counts>>,
     verdicts: RefCell<HashMap<Vec<Edit>, bool>>,
-    /// The counts of edited regions, by region and edited text (up to [`MAX_KEPT`] bytes): fixes of many
-    /// findings often edit one region alike (the import each adds, above the same statement).
-    edited: RefCell<HashMap<(Range<usize>, String), Counts>>,
+    /// The counts of edited regions (up to [`MAX_KEPT`] bytes), by what they depend on: whether the
+    /// region is in a coroutine and the source parsed (indentation and edited text), its integer literals
+    /// written `0` ([`canonical`]). Fixes of many findings edit one region alike (the import each adds,
+    /// above the same statement), or statements that differ only where they stand or in a number (the
+    /// same call offloaded in many functions): each is parsed once.
+    edited: RefCell<HashMap<(bool, String), Counts>>,
     /// ERROR/MISSING nodes in the original file, counted on the first check near broken syntax.
     file_errors: std::cell::OnceCell<usize>,
 }
@@ -101,6 +104,18 @@ impl Verifier {
         let text = ctx.text;
         let inside: Vec<&Edit> =
             edits.iter().filter(|e| region.range.start <= e.range.start && e.range.end <= region.range.end).collect();
+        if let [e] = inside[..]
+            && let Some(stmt) = region.statement
+            && let Some(def) = async_removed(ctx, stmt, e)
+        {
+            // `async ` taken off a `def` (make-sync): the statement parses as before but for that keyword,
+            // so it is not parsed again; its violations are counted on the file's tree with the function
+            // taken as a plain `def`.
+            let up = |n: Node<'t>| if n.id() == stmt.id() { None } else { ctx.up(n) };
+            let scope = Scope { top: region.coroutine, up: &up, sync: Some(def.id()) };
+            let after = subtree_violations(text, stmt, &scope);
+            return after > self.original_counts(ctx, region).violations;
+        }
         let mut new = String::with_capacity(region.range.len() + inside.iter().map(|e| e.text.len()).sum::<usize>());
         let mut at = region.range.start;
         for e in inside {
@@ -110,32 +125,89 @@ impl Verifier {
         }
         new.push_str(&text[at..region.range.end]);
         let after = if new.len() <= MAX_KEPT {
-            let key = (region.range.clone(), new);
+            let key = (region.coroutine, canonical(&wrapped(text, region, &new)));
             let known = self.edited.borrow().get(&key).copied();
             known.unwrap_or_else(|| {
-                let c = counts(text, region, &key.1);
+                let c = counts(&key.1, key.0);
                 self.edited.borrow_mut().insert(key, c);
                 c
             })
         } else {
-            counts(text, region, &new)
+            counts(&wrapped(text, region, &new), region.coroutine)
         };
         if after == Counts::default() {
             // Nothing to compare: the original region cannot have had fewer (most fixes end here, and
             // the original statement is not walked).
             return false;
         }
-        let before =
-            *self.original.borrow_mut().entry(region.range.clone()).or_insert_with(|| match region.statement {
-                // A statement without errors in the file: its violations, read from the file's tree.
-                Some(stmt) if !stmt.has_error() => {
-                    let up = |n: Node<'t>| if n.id() == stmt.id() { None } else { ctx.up(n) };
-                    Counts { errors: 0, violations: subtree_violations(text, stmt, region.coroutine, &up) }
-                }
-                _ => counts(text, region, &text[region.range.clone()]),
-            });
+        let before = self.original_counts(ctx, region);
         after.errors > before.errors || after.violations > before.violations
     }
+
+    /// The counts of the original region, computed once.
+    fn original_counts<'t>(&self, ctx: &FileContext<'t>, region: &Region<'t>) -> Counts {
+        let text = ctx.text;
+        *self.original.borrow_mut().entry(region.range.clone()).or_insert_with(|| match region.statement {
+            // A statement without errors in the file: its violations, read from the file's tree.
+            Some(stmt) if !stmt.has_error() => {
+                let up = |n: Node<'t>| if n.id() == stmt.id() { None } else { ctx.up(n) };
+                let scope = Scope { top: region.coroutine, up: &up, sync: None };
+                Counts { errors: 0, violations: subtree_violations(text, stmt, &scope) }
+            }
+            _ => counts(&wrapped(text, region, &text[region.range.clone()]), region.coroutine),
+        })
+    }
+}
+
+/// The `def` that `e` turns from `async def` into a plain `def` in `stmt` (a statement without errors),
+/// when that is all `e` does: it deletes exactly the `async` keyword of a function definition and the
+/// blanks after it, up to `def`. The edited statement then has the same tree without that keyword.
+fn async_removed<'t>(ctx: &FileContext<'t>, stmt: Node<'t>, e: &Edit) -> Option<Node<'t>> {
+    if !e.text.is_empty() || stmt.has_error() || e.range.start >= e.range.end {
+        return None;
+    }
+    let def = smallest_around(ctx, &e.range);
+    let (keyword, def_token) = (def.child(0)?, def.child(1)?);
+    let blanks = ctx.text.get(keyword.end_byte()..e.range.end)?;
+    (def.kind() == "function_definition"
+        && keyword.kind() == "async"
+        && keyword.start_byte() == e.range.start
+        && def_token.kind() == "def"
+        && def_token.start_byte() == e.range.end
+        && !blanks.is_empty()
+        && blanks.bytes().all(|b| b == b' ' || b == b'\t')
+        && stmt.start_byte() <= def.start_byte()
+        && def.end_byte() <= stmt.end_byte())
+    .then_some(def)
+}
+
+/// `src` with each decimal integer literal other than `0...` written `0` (a run of digits with no letter,
+/// digit, `_`, `.` or non-ASCII byte on either side: not part of a name, a float, `1_000`, `0x1f` or
+/// `1j`). Parsed, it has the same tree as `src` but for those literals' text, which no check reads (a
+/// run inside a string changes only the string's content), so it has the same counts.
+fn canonical(src: &str) -> String {
+    let b = src.as_bytes();
+    let part_of_token = |c: u8| c.is_ascii_alphanumeric() || c == b'_' || c == b'.' || !c.is_ascii();
+    let mut out = String::with_capacity(src.len());
+    let (mut i, mut copied) = (0, 0);
+    while i < b.len() {
+        if !b[i].is_ascii_digit() {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < b.len() && b[i].is_ascii_digit() {
+            i += 1;
+        }
+        let alone = (start == 0 || !part_of_token(b[start - 1])) && (i == b.len() || !part_of_token(b[i]));
+        if alone && b[start] != b'0' {
+            out.push_str(&src[copied..start]);
+            out.push('0');
+            copied = i;
+        }
+    }
+    out.push_str(&src[copied..]);
+    out
 }
 
 /// Whether `region` is or lies next to broken syntax: its statement, or the statement or block holding
@@ -205,7 +277,7 @@ pub(super) fn regions<'t>(ctx: &FileContext<'t>, edits: &[Edit]) -> Vec<Region<'
 fn region_of<'t>(ctx: &FileContext<'t>, range: &Range<usize>) -> Region<'t> {
     let text = ctx.text;
     let root = ctx.tree.root_node();
-    let mut node = root.descendant_for_byte_range(range.start, range.end).unwrap_or(root);
+    let mut node = smallest_around(ctx, range);
     for _ in 0..MAX_DEPTH {
         // A point between two statements of a block (the end of a line, where `# noqa` goes) is in the
         // block itself: the region is its lines, not the statement that holds the block (a whole
@@ -246,9 +318,25 @@ fn region_of<'t>(ctx: &FileContext<'t>, range: &Range<usize>) -> Region<'t> {
             }
             (start, end) = (s, e);
         }
-        return Region { range: start..end, coroutine: coroutine_at(node, false, &|n| ctx.up(n)), statement: None };
+        let scope = Scope { top: false, up: &|n| ctx.up(n), sync: None };
+        return Region { range: start..end, coroutine: coroutine_at(node, &scope), statement: None };
     }
-    Region { range: node.byte_range(), coroutine: coroutine_at(node, false, &|n| ctx.up(n)), statement: Some(node) }
+    let scope = Scope { top: false, up: &|n| ctx.up(n), sync: None };
+    Region { range: node.byte_range(), coroutine: coroutine_at(node, &scope), statement: Some(node) }
+}
+
+/// The smallest node around `range`, as the root's `descendant_for_byte_range` finds it, but searched from
+/// the top-level statement around it (found by bisection): from the root, the search steps through every
+/// top-level statement before it, a cost that grows with the file for each edit checked.
+fn smallest_around<'t>(ctx: &FileContext<'t>, range: &Range<usize>) -> Node<'t> {
+    let root = ctx.tree.root_node();
+    let i = ctx.tops.partition_point(|t| t.start_byte() <= range.start);
+    // The root's search enters the first child that ends at or after the range's end and after its start.
+    let top = i.checked_sub(1).map(|i| ctx.tops[i]).filter(|t| t.end_byte() >= range.end && t.end_byte() > range.start);
+    match top {
+        Some(t) => t.descendant_for_byte_range(range.start, range.end).unwrap_or(t),
+        None => root.descendant_for_byte_range(range.start, range.end).unwrap_or(root),
+    }
 }
 
 /// The end of the line holding `offset` (just after its line break); `offset` itself at a line start.
@@ -260,28 +348,38 @@ fn end_of_line(text: &str, offset: usize) -> usize {
     }
 }
 
+/// Where the nodes of a walk stand: whether the top of the tree (the module, or the wrapper of a region)
+/// is in a coroutine, how to reach a node's parent (`None` above the walk's root), and a function taken
+/// as a plain `def` although it is written `async def` (the one a make-sync fix edits).
+struct Scope<'s, 't> {
+    top: bool,
+    up: &'s dyn Fn(Node<'t>) -> Option<Node<'t>>,
+    sync: Option<usize>,
+}
+
 /// Whether `await` is allowed at `node` (in the body of an `async def`, in its scope). Reaching the top
-/// of the tree (the module, or the wrapper of a region) answers `top`.
-fn coroutine_at<'t>(node: Node<'t>, top: bool, up: &dyn Fn(Node<'t>) -> Option<Node<'t>>) -> bool {
+/// answers `scope.top`.
+fn coroutine_at<'t>(node: Node<'t>, scope: &Scope<'_, 't>) -> bool {
     let mut child = node;
-    let mut cur = up(node);
+    let mut cur = (scope.up)(node);
     for _ in 0..MAX_DEPTH {
-        let Some(p) = cur else { return top };
+        let Some(p) = cur else { return scope.top };
         let in_body = p.child_by_field_name("body").is_some_and(|b| b.id() == child.id());
         match p.kind() {
-            "function_definition" if in_body => return p.child(0).is_some_and(|c| c.kind() == "async"),
+            "function_definition" if in_body => {
+                return scope.sync != Some(p.id()) && p.child(0).is_some_and(|c| c.kind() == "async");
+            }
             "lambda" | "class_definition" if in_body => return false,
             _ => {}
         }
         child = p;
-        cur = up(p);
+        cur = (scope.up)(p);
     }
-    top
+    scope.top
 }
 
-/// Parses a region's text (the original or the edited one) at its indentation and counts its errors and
-/// CPython-only violations.
-fn counts(text: &str, region: &Region<'_>, body: &str) -> Counts {
+/// A region's text (the original or the edited one, `body`) wrapped to parse at its indentation.
+fn wrapped(text: &str, region: &Region<'_>, body: &str) -> String {
     let line = super::imports::line_start(text, region.range.start);
     let indent_len = text[line..region.range.start].len() - text[line..region.range.start].trim_start().len();
     let indent = &text[line..line + indent_len];
@@ -291,8 +389,14 @@ fn counts(text: &str, region: &Region<'_>, body: &str) -> Counts {
         src.push_str(indent);
     }
     src.push_str(body);
-    match crate::syntax::parse(&src, None) {
-        Some(tree) => Counts { errors: error_count(&tree), violations: violations(&src, &tree, region.coroutine) },
+    src
+}
+
+/// Parses a wrapped region and counts its errors and CPython-only violations; `coroutine`: whether the
+/// region's level is in a coroutine.
+fn counts(src: &str, coroutine: bool) -> Counts {
+    match crate::syntax::parse(src, None) {
+        Some(tree) => Counts { errors: error_count(&tree), violations: violations(src, &tree, coroutine) },
         None => Counts { errors: usize::MAX, violations: 0 },
     }
 }
@@ -326,14 +430,14 @@ const PRIMARY: &[&str] = &[
 /// Counts the constructs tree-sitter accepts and CPython refuses (see the module documentation); `top`:
 /// whether the text's top level is in a coroutine.
 pub(super) fn violations(text: &str, tree: &Tree, top: bool) -> usize {
-    subtree_violations(text, tree.root_node(), top, &|n| n.parent())
+    subtree_violations(text, tree.root_node(), &Scope { top, up: &|n| n.parent(), sync: None })
 }
 
-/// [`violations`] in the subtree of `root`, where `up` gives parents (and `None` above `root`).
-fn subtree_violations<'t>(text: &str, root: Node<'t>, top: bool, up: &dyn Fn(Node<'t>) -> Option<Node<'t>>) -> usize {
+/// [`violations`] in the subtree of `root`, where `scope.up` gives parents (and `None` above `root`).
+fn subtree_violations<'t>(text: &str, root: Node<'t>, scope: &Scope<'_, 't>) -> usize {
     let mut count = 0;
     crate::syntax::walk_preorder(root, |n| {
-        count += node_violations(text, n, top, up);
+        count += node_violations(text, n, scope);
         true
     });
     count
@@ -371,21 +475,21 @@ fn checked(n: Node<'_>) -> Checked {
     table.get(usize::from(n.kind_id())).copied().unwrap_or(Checked::Other)
 }
 
-fn node_violations<'t>(text: &str, n: Node<'t>, top: bool, up: &dyn Fn(Node<'t>) -> Option<Node<'t>>) -> usize {
+fn node_violations<'t>(text: &str, n: Node<'t>, scope: &Scope<'_, 't>) -> usize {
     let is_async = |n: Node<'_>| n.child(0).is_some_and(|c| c.kind() == "async");
     match checked(n) {
         Checked::Other => 0,
         Checked::Await => {
             let operand_ok = n.named_child(0).is_none_or(|o| PRIMARY.contains(&o.kind()));
-            usize::from(!operand_ok) + usize::from(!coroutine_at(n, top, up))
+            usize::from(!operand_ok) + usize::from(!coroutine_at(n, scope))
         }
-        Checked::WithOrFor if is_async(n) => usize::from(!coroutine_at(n, top, up)),
+        Checked::WithOrFor if is_async(n) => usize::from(!coroutine_at(n, scope)),
         Checked::ForIn if is_async(n) || n.prev_sibling().is_some_and(|c| c.kind() == "async") => {
             // An async generator expression is allowed anywhere; an async comprehension where `await` is.
-            let comprehension = up(n);
+            let comprehension = (scope.up)(n);
             match comprehension {
                 Some(c) if c.kind() == "generator_expression" => 0,
-                Some(c) => usize::from(!coroutine_at(c, top, up)),
+                Some(c) => usize::from(!coroutine_at(c, scope)),
                 None => 0,
             }
         }
@@ -543,5 +647,89 @@ mod tests {
         // An edit that overlaps another, or not on a character boundary.
         assert!(check("é = 1\n", &[e(1..1, "x")]));
         assert!(check("abc\n", &[e(0..2, "x"), e(1..3, "y")]));
+    }
+
+    #[test]
+    fn the_node_around_a_range_is_the_one_the_root_finds() {
+        let text = "import a\n\n@d\nasync def f(x):\n    return g(x)\n\nclass C:\n    y = 1\nz = [\n  1,\n]\n";
+        let tree = crate::syntax::parse(text, None).unwrap();
+        let options = super::super::Options::default();
+        let ctx = FileContext::new(text, &tree, crate::catalog::Catalog::bundled(), &options);
+        let root = tree.root_node();
+        for start in 0..=text.len() {
+            for end in start..=text.len() {
+                let want = root.descendant_for_byte_range(start, end).unwrap_or(root);
+                assert_eq!(smallest_around(&ctx, &(start..end)).id(), want.id(), "{start}..{end}");
+            }
+        }
+    }
+
+    #[test]
+    fn integer_literals_are_written_zero_and_nothing_else() {
+        assert_eq!(canonical("if 1:\n    time.sleep(12)\n"), "if 0:\n    time.sleep(0)\n");
+        for kept in ["r12", "x_1", "1.5", ".5", "1e5", "1_000", "0x1f", "1j", "007", "é1", "a.1"] {
+            assert_eq!(canonical(kept), kept);
+        }
+        assert_eq!(canonical("f(a1=1, a2=22, *x[3])"), "f(a1=0, a2=0, *x[0])");
+        // Statements that differ only in a number are parsed once; names are kept apart.
+        let text = "async def f():\n    time.sleep(1)\n    time.sleep(2)\n    g(a1=1, a2=2)\n";
+        let tree = crate::syntax::parse(text, None).unwrap();
+        let options = super::super::Options::default();
+        let ctx = FileContext::new(text, &tree, crate::catalog::Catalog::bundled(), &options);
+        let v = Verifier::default();
+        let e = |r: Range<usize>, t: &str| Edit { range: r, text: t.into() };
+        for n in ["1", "2"] {
+            let at = text.find(&format!("time.sleep({n})")).unwrap();
+            assert!(!v.breaks(&ctx, &[e(at..at + 13, &format!("await asyncio.sleep({n})"))]));
+            assert!(v.breaks(&ctx, &[e(at..at + 13, &format!("await await asyncio.sleep({n})"))]));
+        }
+        assert_eq!(v.edited.borrow().len(), 2, "one parse per shape");
+        let at = text.find("a1=1").unwrap();
+        assert!(!v.breaks(&ctx, &[e(at..at + 4, "a3=3")]));
+        assert!(v.breaks(&ctx, &[e(at..at + 4, "a2=3")]), "a keyword given twice");
+    }
+
+    /// A make-sync edit (`async ` taken off a `def`) is checked on the file's tree, without a parse; its
+    /// verdict is the one a parse of the edited text gives.
+    #[test]
+    fn async_removed_is_checked_as_a_parse_would() {
+        for (src, breaks) in [
+            ("async def f():\n    time.sleep(1)\n", false),
+            ("@app.get('/')\nasync def f():\n    time.sleep(1)\n", false),
+            ("async def f():\n    await g()\n", true),
+            ("async def f():\n    async with g() as c:\n        pass\n", true),
+            ("async def f():\n    async for x in g():\n        pass\n", true),
+            ("async def f():\n    return [x async for x in g()]\n", true),
+            ("async def f():\n    return (x async for x in g())\n", false),
+            ("async def f():\n    async def h():\n        await g()\n    return h\n", false),
+            ("async def f():\n    def h(x=await g()):\n        pass\n", true),
+            ("async def f():\n    h = lambda: 1\n    return [await g() for _ in h()]\n", true),
+            ("class C:\n    async def f(self):\n        return 1\n", false),
+            ("class C:\n    async def f(self):\n        return await self.g()\n", true),
+            ("async  def f():\n    pass\n", false),
+        ] {
+            let at = src.find("async").unwrap();
+            let end = at + src[at..].find("def").unwrap();
+            let edits = [Edit { range: at..end, text: String::new() }];
+            let tree = crate::syntax::parse(src, None).unwrap();
+            let options = super::super::Options::default();
+            let ctx = FileContext::new(src, &tree, crate::catalog::Catalog::bundled(), &options);
+            let region = regions(&ctx, &edits).remove(0);
+            assert!(async_removed(&ctx, region.statement.unwrap(), &edits[0]).is_some(), "{src}");
+            let new = super::super::apply(src, &edits).unwrap();
+            let parsed = crate::syntax::parse(&new, None).unwrap();
+            let by_parse = error_count(&parsed) + violations(&new, &parsed, false) > bad(src);
+            assert_eq!(by_parse, breaks, "{src}");
+            assert_eq!(Verifier::default().breaks(&ctx, &edits), breaks, "{src}");
+        }
+        // Anything else is parsed: a deletion that is not exactly the keyword and its blanks.
+        let src = "async def f():\n    pass\n";
+        let tree = crate::syntax::parse(src, None).unwrap();
+        let options = super::super::Options::default();
+        let ctx = FileContext::new(src, &tree, crate::catalog::Catalog::bundled(), &options);
+        let stmt = tree.root_node().child(0).unwrap();
+        for r in [0..5, 0..7, 1..6, 0..9] {
+            assert!(async_removed(&ctx, stmt, &Edit { range: r, text: String::new() }).is_none());
+        }
     }
 }
