@@ -883,9 +883,15 @@ fn make_sync(ctx: &FileContext<'_>, def: Node<'_>, explain: bool, out: &mut Fixe
 fn called_in_file(ctx: &FileContext<'_>, name: &str) -> Option<usize> {
     let calls = ctx.memo.calls.get_or_init(|| {
         let mut calls: HashMap<String, usize> = HashMap::new();
+        // Kinds and field compared by id: this walks every node of the file.
+        let language = crate::syntax::language();
+        let (call, identifier) =
+            (language.id_for_node_kind("call", true), language.id_for_node_kind("identifier", true));
+        let function = language.field_id_for_name("function");
         crate::syntax::walk_preorder(ctx.tree.root_node(), |n| {
-            if n.kind() == "call"
-                && let Some(f) = n.child_by_field_name("function").filter(|f| f.kind() == "identifier")
+            if n.kind_id() == call
+                && let Some(f) =
+                    function.and_then(|id| n.child_by_field_id(id.get())).filter(|f| f.kind_id() == identifier)
             {
                 calls.entry(ctx.node_text(f).to_string()).or_insert(n.start_position().row + 1);
             }
