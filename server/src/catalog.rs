@@ -151,6 +151,10 @@ pub struct Catalog {
     pub typing_items: HashSet<String>,
     /// Generic mappings whose second argument is the class of their values (`dict[str, X]`).
     pub typing_mappings: HashSet<String>,
+    /// Generic annotations whose first argument is a class the value is (`type[X]`, `Type[X]`).
+    pub typing_classes: HashSet<String>,
+    /// Base classes that make a class a structural interface (`typing.Protocol`).
+    pub protocols: HashSet<String>,
     /// Container methods that return one of the items (`d.get(k)`, `d.pop(k)`).
     pub item_methods: HashSet<String>,
     /// Functions that return their first argument (`contextlib.closing(x)` is `x`).
@@ -263,6 +267,10 @@ struct TypingData {
     items: Vec<String>,
     #[serde(default)]
     mappings: Vec<String>,
+    #[serde(default)]
+    classes: Vec<String>,
+    #[serde(default)]
+    protocols: Vec<String>,
     #[serde(default)]
     item_methods: Vec<String>,
     #[serde(default)]
@@ -407,6 +415,8 @@ impl Catalog {
             self.typing_unwrap.extend(t.unwrap);
             self.typing_items.extend(t.items);
             self.typing_mappings.extend(t.mappings);
+            self.typing_classes.extend(t.classes);
+            self.protocols.extend(t.protocols);
             self.item_methods.extend(t.item_methods);
             self.identity_functions.extend(t.identity);
             self.iterates.extend(t.iterates);
