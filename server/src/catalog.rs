@@ -188,6 +188,10 @@ pub struct Catalog {
     /// Arguments that tell a waiting call not to wait (`join(timeout=0)`, `acquire(blocking=False)`), as
     /// written without spaces: `name=value` for a keyword, `#N=value` for the N-th positional argument.
     pub nowait: HashMap<String, Vec<String>>,
+    /// The arguments through which a call does its I/O (`load_verify_locations`: `cafile`, `capath`,
+    /// or the first two positional ones, `#0`, `#1`): a call given none of them does none
+    /// (`load_verify_locations(cadata=pem)` parses certificates held in memory).
+    pub io_args: HashMap<String, Vec<String>>,
     /// Calls that put an object in non-blocking mode (`socket.socket` = `setblocking(False)`): after one
     /// on the same variable in the same function, that object's calls return at once.
     pub nonblocking: HashMap<String, Vec<String>>,
@@ -223,6 +227,8 @@ struct FileData {
     locks: Option<LocksData>,
     #[serde(default)]
     nowait: HashMap<String, Vec<String>>,
+    #[serde(default)]
+    io_args: HashMap<String, Vec<String>>,
     #[serde(default)]
     nonblocking: HashMap<String, Vec<String>>,
     #[serde(default)]
@@ -437,6 +443,9 @@ impl Catalog {
         }
         for (name, forms) in data.nowait {
             self.nowait.entry(name).or_default().extend(forms);
+        }
+        for (name, args) in data.io_args {
+            self.io_args.entry(name).or_default().extend(args);
         }
         for (class, forms) in data.nonblocking {
             self.nonblocking.entry(class).or_default().extend(forms);
