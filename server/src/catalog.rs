@@ -151,6 +151,10 @@ pub struct Catalog {
     pub typing_items: HashSet<String>,
     /// Generic mappings whose second argument is the class of their values (`dict[str, X]`).
     pub typing_mappings: HashSet<String>,
+    /// Generic annotations whose first argument is a class the value is (`type[X]`, `Type[X]`).
+    pub typing_classes: HashSet<String>,
+    /// Base classes that make a class a structural interface (`typing.Protocol`).
+    pub protocols: HashSet<String>,
     /// Container methods that return one of the items (`d.get(k)`, `d.pop(k)`).
     pub item_methods: HashSet<String>,
     /// Functions that return their first argument (`contextlib.closing(x)` is `x`).
@@ -184,6 +188,10 @@ pub struct Catalog {
     /// Arguments that tell a waiting call not to wait (`join(timeout=0)`, `acquire(blocking=False)`), as
     /// written without spaces: `name=value` for a keyword, `#N=value` for the N-th positional argument.
     pub nowait: HashMap<String, Vec<String>>,
+    /// The arguments through which a call does its I/O (`load_verify_locations`: `cafile`, `capath`,
+    /// or the first two positional ones, `#0`, `#1`): a call given none of them does none
+    /// (`load_verify_locations(cadata=pem)` parses certificates held in memory).
+    pub io_args: HashMap<String, Vec<String>>,
     /// Calls that put an object in non-blocking mode (`socket.socket` = `setblocking(False)`): after one
     /// on the same variable in the same function, that object's calls return at once.
     pub nonblocking: HashMap<String, Vec<String>>,
@@ -219,6 +227,8 @@ struct FileData {
     locks: Option<LocksData>,
     #[serde(default)]
     nowait: HashMap<String, Vec<String>>,
+    #[serde(default)]
+    io_args: HashMap<String, Vec<String>>,
     #[serde(default)]
     nonblocking: HashMap<String, Vec<String>>,
     #[serde(default)]
@@ -263,6 +273,10 @@ struct TypingData {
     items: Vec<String>,
     #[serde(default)]
     mappings: Vec<String>,
+    #[serde(default)]
+    classes: Vec<String>,
+    #[serde(default)]
+    protocols: Vec<String>,
     #[serde(default)]
     item_methods: Vec<String>,
     #[serde(default)]
@@ -407,6 +421,8 @@ impl Catalog {
             self.typing_unwrap.extend(t.unwrap);
             self.typing_items.extend(t.items);
             self.typing_mappings.extend(t.mappings);
+            self.typing_classes.extend(t.classes);
+            self.protocols.extend(t.protocols);
             self.item_methods.extend(t.item_methods);
             self.identity_functions.extend(t.identity);
             self.iterates.extend(t.iterates);
@@ -427,6 +443,9 @@ impl Catalog {
         }
         for (name, forms) in data.nowait {
             self.nowait.entry(name).or_default().extend(forms);
+        }
+        for (name, args) in data.io_args {
+            self.io_args.entry(name).or_default().extend(args);
         }
         for (class, forms) in data.nonblocking {
             self.nonblocking.entry(class).or_default().extend(forms);

@@ -550,10 +550,17 @@ impl Project {
         }
     }
 
-    /// What calling (or awaiting) a function gives, from its return annotation.
+    /// What calling (or awaiting) a function gives, from its return annotation: an instance, or a class
+    /// (`-> type[X]`: a method called on it runs `X`'s, bound or not).
     fn result_of(&self, f: FnId, depth: Depth<'_>) -> Option<Resolved> {
         let (file, _) = self.functions[f];
-        self.instance(file, self.function(f).returns.as_ref()?, depth.next())
+        match self.function(f).returns.as_ref()? {
+            Export::Alias(class) => match self.resolve(file, class, depth.next())? {
+                r @ Resolved::Class(..) => Some(r),
+                _ => None,
+            },
+            e => self.instance(file, e, depth.next()),
+        }
     }
 
     /// A typed attribute of a project class (class-level or `self.x = ...`), in the order of its MRO.
@@ -855,12 +862,23 @@ impl Project {
     /// themselves (`FunctionSummary::cli`), then every coroutine that is not a route and whose callers
     /// in the project (one at least) are all such coroutines. A worklist over the call graph: each
     /// function joins when its last caller does, so a cycle of helpers no command reaches stays out.
+    ///
+    /// A call of a protocol's method counts as a call of each implementation's (`dispatch`): a
+    /// command that runs `get_provisioner(kind).provision()` is a caller of every registered
+    /// provisioner's `provision`.
     fn cli_only(&self, edges: &[Vec<Option<FnId>>]) -> Vec<bool> {
         let n = self.functions.len();
+        let dispatch = &self.dispatch();
+        let callees = |id: FnId| {
+            edges[id]
+                .iter()
+                .flatten()
+                .flat_map(move |&c| std::iter::once(c).chain(dispatch.get(&c).into_iter().flatten().copied()))
+        };
         let mut cli = vec![false; n];
         let mut callers_left = vec![0u32; n];
-        for (caller, calls) in edges.iter().enumerate() {
-            for &callee in calls.iter().flatten() {
+        for caller in 0..n {
+            for callee in callees(caller) {
                 if callee != caller {
                     callers_left[callee] += 1;
                 }
@@ -871,7 +889,7 @@ impl Project {
             cli[id] = true;
         }
         while let Some(id) = queue.pop() {
-            for &callee in edges[id].iter().flatten() {
+            for callee in callees(id) {
                 if callee == id {
                     continue;
                 }
@@ -884,6 +902,54 @@ impl Project {
             }
         }
         cli
+    }
+
+    /// For each method of a protocol class (`ClassSummary::protocol`), the same method of the classes
+    /// that implement it: those its own module imports (`FileSummary::registers`, in any scope: a
+    /// registry of implementations) that define every method the protocol declares (inherited or not,
+    /// but not the protocol's own). A call resolved to the protocol's method runs one of them.
+    fn dispatch(&self) -> HashMap<FnId, Vec<FnId>> {
+        let mut out: HashMap<FnId, Vec<FnId>> = HashMap::new();
+        let no_cut = std::cell::Cell::new(false);
+        for (m, file) in self.files.iter().enumerate() {
+            let summary = file.summary();
+            if summary.registers.is_empty() {
+                continue;
+            }
+            for (pc, class) in summary.classes.iter().enumerate().filter(|(_, c)| c.protocol) {
+                // The protocol's methods: its functions named `Protocol.name`.
+                let prefix = format!("{}.", class.qualname);
+                let methods: Vec<(FnId, &str)> = self.file_functions[m]
+                    .clone()
+                    .filter_map(|id| {
+                        let name = self.function(id).qualname.strip_prefix(&prefix)?;
+                        (!name.contains('.')).then_some((id, name))
+                    })
+                    .collect();
+                if methods.is_empty() {
+                    continue;
+                }
+                let mut seen: HashSet<(usize, usize)> = HashSet::new();
+                for target in &summary.registers {
+                    let Some(Resolved::Class(cf, c)) = self.resolve(m, target, Depth::new(&no_cut)) else { continue };
+                    if (cf, c) == (m, pc) || !seen.insert((cf, c)) {
+                        continue;
+                    }
+                    let own: Option<Vec<FnId>> = methods
+                        .iter()
+                        .map(|&(_, name)| match self.member(cf, c, name, Depth::new(&no_cut))? {
+                            Resolved::Function(f) if !methods.iter().any(|&(p, _)| p == f) => Some(f),
+                            _ => None,
+                        })
+                        .collect();
+                    let Some(own) = own else { continue };
+                    for (&(p, _), f) in methods.iter().zip(own) {
+                        out.entry(p).or_default().push(f);
+                    }
+                }
+            }
+        }
+        out
     }
 
     /// The findings of `file`'s own analysis as the project sees them: a blocking call inside a
@@ -994,6 +1060,7 @@ impl Project {
         let names_changed = old.exports != new.exports || old.all != new.all;
         if old.classes != new.classes
             || old.stars != new.stars
+            || old.registers != new.registers
             || old.functions.len() != new.functions.len()
             || old.functions.iter().zip(&new.functions).any(|(a, b)| {
                 a.qualname != b.qualname
@@ -1021,7 +1088,8 @@ impl Project {
         // again, and the chains are searched again only when what the search reads changed.
         let mut same_chains = true;
         // Which coroutines run only as commands reads the edges and each function's kind.
-        let mut same_cli = true;
+        // It reads protocols' implementations too (`dispatch`), which other modules' names resolve.
+        let mut same_cli = !names_changed;
         // Which call sites share one-time work reads the chains, the edges and coroutines' call sites.
         let mut same_once = true;
         for &id in &readers {

@@ -234,7 +234,7 @@ fn blocking_call(
         return None;
     }
     // `t.join(timeout=0)`, `lock.acquire(blocking=False)`: told not to wait.
-    if told_not_to_wait(r, &q, &call.args) || in_nonblocking_mode(r, call) {
+    if told_not_to_wait(r, &q, &call.args) || in_nonblocking_mode(r, call) || does_no_io(r, &q, call) {
         return None;
     }
     // `json.dump(data, io.StringIO())`, `zipfile.ZipFile(io.BytesIO(), "w")`: memory, not I/O.
@@ -412,6 +412,27 @@ pub(super) fn told_not_to_wait(r: &Resolver<'_>, q: &str, args: &[Arg]) -> bool 
             }
         };
         forms.contains(&form)
+    })
+}
+
+/// Whether the call is given none of the arguments through which it does I/O (the catalog's
+/// `[io_args]`: `load_verify_locations(cadata=pem)`). A `*` or `**` among the arguments may pass any
+/// of them: then it does I/O.
+pub(super) fn does_no_io(r: &Resolver<'_>, q: &str, call: &CallFact) -> bool {
+    let Some(io) = r.catalog.io_args.get(q) else { return false };
+    if r.text_of(&call.args_range).contains('*') {
+        return false;
+    }
+    let mut positional = 0;
+    !call.args.iter().any(|a| {
+        let form = match &a.keyword {
+            Some(k) => k.to_string(),
+            None => {
+                positional += 1;
+                format!("#{}", positional - 1)
+            }
+        };
+        io.contains(&form)
     })
 }
 

@@ -212,6 +212,7 @@ fn analyze_facts_endpoints(
         let mut summary = summarize_part(&r, &part, &endpoints, &runs_in, &loc, text);
         summary.exports = summary::exports(&r);
         (summary.stars, summary.all) = summary::stars(&r);
+        summary.registers = summary::registers(&r);
         summary
     } else {
         FileSummary::default()
@@ -476,6 +477,8 @@ fn reanalyze_function_edit(
     out.summary.exports = old.summary.exports.clone();
     out.summary.stars = old.summary.stars.clone();
     out.summary.all = old.summary.all.clone();
+    // An import inside the edited function may name an implementation of the module's protocol.
+    out.summary.registers = summary::registers(&r);
     let cuts = std::mem::take(&mut out.cuts);
     shift::shift(&mut out, edit);
     out.cuts = cuts;

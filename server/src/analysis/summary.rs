@@ -9,7 +9,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::checks::{self, Endpoint, Part};
-use super::facts::{BindingKind, ScopeId, ScopeKind};
+use super::facts::{Ann, BindingKind, ExprKind, ScopeId, ScopeKind};
 use super::resolve::{Resolver, Value};
 use crate::catalog::{FixKind, display_name};
 use crate::rules::{Rule, Tier};
@@ -114,6 +114,10 @@ pub struct ClassSummary {
     /// `store.root.read_text()` in another module reads them.
     #[serde(default)]
     pub attrs: Vec<(String, Export)>,
+    /// A structural interface (a base is `typing.Protocol`, `[typing] protocols`): a method called on
+    /// a value typed with it also runs that method of the classes its module registers (`registers`).
+    #[serde(default)]
+    pub protocol: bool,
 }
 
 /// What a module-level name is, for other modules that import it.
@@ -137,6 +141,11 @@ pub struct FileSummary {
     /// The module's `__all__`, when it is a literal list or tuple of strings: the names a star import
     /// of it binds (otherwise, every name without a leading underscore).
     pub all: Option<Vec<String>>,
+    /// In a module that declares a `Protocol`: every project name it imports, in any scope (the
+    /// registry `_load() -> {"ecs": EcsProvisioner, ...}` imports its classes inside the function).
+    /// Those that define every method of one of its protocols implement it (`Project::dispatch`).
+    #[serde(default)]
+    pub registers: Vec<Target>,
 }
 
 impl FileSummary {
@@ -147,6 +156,7 @@ impl FileSummary {
             && self.exports == other.exports
             && self.stars == other.stars
             && self.all == other.all
+            && self.registers == other.registers
             && self.functions.len() == other.functions.len()
             && self.functions.iter().zip(&other.functions).all(|(a, b)| {
                 a.qualname == b.qualname
@@ -224,11 +234,7 @@ pub(super) fn summarize_part(
                     cli: endpoints.get(&id).is_some_and(|e| e.cli),
                     blocking: Vec::new(),
                     calls: Vec::new(),
-                    returns: s
-                        .returns
-                        .as_ref()
-                        .filter(|_| !s.has_yield)
-                        .and_then(|a| type_export(r, r.annotation(a, 0))),
+                    returns: s.returns.as_ref().filter(|_| !s.has_yield).and_then(|a| returns_export(r, a)),
                 });
             }
             ScopeKind::Class => {
@@ -237,6 +243,7 @@ pub(super) fn summarize_part(
                     qualname: checks::function_name(r, id),
                     bases,
                     attrs: class_attrs(r, id),
+                    protocol: is_protocol(r, id),
                 });
             }
             _ => {}
@@ -267,6 +274,7 @@ pub(super) fn summarize_part(
             if !facts.scopes[scope].is_async
                 && !checks::told_not_to_wait(r, &q, &call.args)
                 && !checks::in_nonblocking_mode(r, call)
+                && !checks::does_no_io(r, &q, call)
             {
                 // One-time work (`if self._client is None: self._client = boto3.client()`) blocks
                 // on first use only: a hint at every coroutine that reaches it.
@@ -487,6 +495,58 @@ fn off_loop(r: &Resolver<'_>, at: usize, scope: ScopeId) -> bool {
             .then_some(())
     })
     .is_some()
+}
+
+/// What a function's return annotation gives other modules: an instance (`-> Client`), or a class
+/// itself for `-> type[Client]` (`[typing] classes`), whose methods a call on the result runs as well.
+fn returns_export(r: &Resolver<'_>, a: &Ann) -> Option<Export> {
+    if let Ann::Generic { base, first: Some(first), .. } = a
+        && r.qualified(&r.value_of(base)).is_some_and(|q| r.catalog.typing_classes.contains(&q))
+    {
+        let Ann::Expr(class) = &**first else { return None };
+        return match r.value_of(class) {
+            v @ (Value::Class(_) | Value::Name(_)) => target_of(r, v).map(Export::Alias),
+            _ => None,
+        };
+    }
+    type_export(r, r.annotation(a, 0))
+}
+
+/// Whether class `id` declares a protocol: one of its bases is `typing.Protocol` (or `Protocol[T]`).
+fn is_protocol(r: &Resolver<'_>, id: ScopeId) -> bool {
+    r.facts.scopes[id].bases.iter().any(|b| {
+        let base = match &b.kind {
+            ExprKind::Subscript(inner) => inner,
+            _ => b,
+        };
+        r.qualified(&r.value_of(base)).is_some_and(|q| r.catalog.protocols.contains(&q))
+    })
+}
+
+/// `FileSummary::registers`: empty unless the module declares a protocol.
+pub(super) fn registers(r: &Resolver<'_>) -> Vec<Target> {
+    let facts = r.facts;
+    let declares = facts
+        .scopes
+        .iter()
+        .enumerate()
+        .any(|(id, s)| s.kind == ScopeKind::Class && !s.bases.is_empty() && is_protocol(r, id));
+    if !declares {
+        return Vec::new();
+    }
+    // The bindings the scopes hold (after an edit, `facts.bindings` keeps dead ones until compacted).
+    let mut names: Vec<&String> = facts
+        .scopes
+        .iter()
+        .flat_map(|s| s.bindings.values().flatten())
+        .filter_map(|&b| match &facts.bindings[b].kind {
+            BindingKind::Import(q) if !r.catalog.is_library_name(q) => Some(q),
+            _ => None,
+        })
+        .collect();
+    names.sort();
+    names.dedup();
+    names.into_iter().map(|q| Target::Name(q.clone())).collect()
 }
 
 /// A value's type as other modules see it: an instance of a project class or of a catalogued one.
