@@ -73,6 +73,9 @@ struct PassOut {
     changed: bool,
 }
 
+/// Diagnostics to push, in order; `None`: the document was closed (its diagnostics are cleared).
+type Pushes = Vec<(Uri, Option<Arc<Published>>)>;
+
 /// A diagnostic's route and advice (see `Published::extras`).
 type Extra = (Option<String>, Option<String>);
 
@@ -334,7 +337,7 @@ impl State {
     /// (to be sent first), the documents left to the second half (their shape changed: their chains
     /// need the project relinked, and other files' chains may change with them), and whether the
     /// linked project changed.
-    fn pass_edited(&self, dirty: HashSet<Uri>) -> (Vec<(Uri, Option<Arc<Published>>)>, HashSet<Uri>, bool) {
+    fn pass_edited(&self, dirty: HashSet<Uri>) -> (Pushes, HashSet<Uri>, bool) {
         let started = std::time::Instant::now();
         let (mut publish, mut left, mut changed) = (Vec::new(), HashSet::new(), false);
         for uri in dirty {
@@ -566,7 +569,7 @@ impl Backend {
     /// Each push waits for the client to take the one before: while it reads, documents move on, and a
     /// push whose document has a newer analysis (queued, so pushed next pass) is dropped. Under a flood
     /// of edits, pushes thus coalesce at the pace the client reads.
-    async fn send(&self, publish: Vec<(Uri, Option<Arc<Published>>)>) {
+    async fn send(&self, publish: Pushes) {
         if self.state.caps().pull {
             return;
         }
