@@ -597,3 +597,65 @@ async fn one_time_work_two_coroutines_reach_is_one_diagnostic_listing_the_other(
     assert_eq!(last["location"]["uri"], api_uri.as_str());
     assert_eq!(last["location"]["range"]["start"], json!({ "line": 8, "character": 11 }));
 }
+
+/// Issue 13: the edited document's diagnostics are pushed first. An edit that keeps the helper's
+/// summary shape (`time.sleep(1)` to `time.sleep(2)`) is pushed from its own analysis, and the route,
+/// whose chain is unchanged, is not pushed again; an edit that changes it (the helper stops blocking)
+/// is pushed before the route whose chain went through it, which follows once the project is
+/// relinked. No push goes back in version.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_edited_document_is_pushed_before_the_documents_it_changes() {
+    let helpers = "import time\n\n\ndef pause():\n    time.sleep(1)\n";
+    let api = "from helpers import pause\n\n\nasync def handler():\n    pause()\n";
+    let (_dir, mut c, api_uri, helpers_uri) = open_first_of(("api.py", api), ("helpers.py", helpers)).await;
+    c.diagnostics_until(&api_uri, |d| codes(d) == ["LS102@4:4"]).await;
+    c.open(&helpers_uri, helpers).await;
+    c.diagnostics_until(&helpers_uri, |_| true).await;
+    // Pushes as (uri, version, codes), in order, until `done` holds for them.
+    async fn pushes_until(
+        c: &mut Client,
+        done: impl Fn(&[(String, i64, Vec<String>)]) -> bool,
+    ) -> Vec<(String, i64, Vec<String>)> {
+        let mut seen = Vec::new();
+        while !done(&seen) {
+            let m = match c.inbox.pop_front() {
+                Some(m) => m,
+                None => {
+                    tokio::time::timeout(std::time::Duration::from_secs(30), c.next()).await.expect("pushes in time")
+                }
+            };
+            if m["method"] == "textDocument/publishDiagnostics" {
+                let p = &m["params"];
+                let version = p["version"].as_i64().unwrap_or(-1);
+                seen.push((
+                    p["uri"].as_str().unwrap().to_string(),
+                    version,
+                    codes(p["diagnostics"].as_array().unwrap()),
+                ));
+            }
+        }
+        seen
+    }
+    let at = |line: u32, from: u32, to: u32| json!({ "start": { "line": line, "character": from }, "end": { "line": line, "character": to } });
+    c.change(&helpers_uri, 2, json!([{ "range": at(4, 15, 16), "text": "2" }])).await;
+    let seen = pushes_until(&mut c, |s| s.iter().any(|(u, v, _)| u == helpers_uri.as_str() && *v == 2)).await;
+    assert!(seen.iter().all(|(u, _, _)| u == helpers_uri.as_str()), "{seen:?}");
+    // A round trip: anything the server sent for that edit has arrived; the route was not pushed again.
+    c.request(
+        "textDocument/hover",
+        json!({ "textDocument": { "uri": api_uri.as_str() }, "position": { "line": 0, "character": 0 } }),
+    )
+    .await;
+    assert!(!c.inbox.iter().any(|m| m["params"]["uri"] == api_uri.as_str()), "{:?}", c.inbox);
+
+    c.change(&helpers_uri, 3, json!([{ "range": at(4, 4, 17), "text": "pass" }])).await;
+    let seen = pushes_until(&mut c, |s| s.iter().any(|(u, _, d)| u == api_uri.as_str() && d.is_empty())).await;
+    let helper_at = seen.iter().position(|(u, v, _)| u == helpers_uri.as_str() && *v == 3).expect("the helper pushed");
+    let api_at = seen.iter().position(|(u, _, _)| u == api_uri.as_str()).unwrap();
+    assert!(helper_at < api_at, "the edited document first: {seen:?}");
+    // And back: the route's finding returns, the helper's versions only go up.
+    c.change(&helpers_uri, 4, json!([{ "range": at(4, 4, 8), "text": "time.sleep(1)" }])).await;
+    let seen = pushes_until(&mut c, |s| s.iter().any(|(u, _, d)| u == api_uri.as_str() && d == &["LS102@4:4"])).await;
+    let versions: Vec<i64> = seen.iter().filter(|(u, _, _)| u == helpers_uri.as_str()).map(|(_, v, _)| *v).collect();
+    assert!(versions.windows(2).all(|w| w[0] <= w[1]) && versions.first() == Some(&4), "{seen:?}");
+}

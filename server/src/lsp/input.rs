@@ -18,6 +18,7 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, DuplexStream};
@@ -347,16 +348,31 @@ where
         if method == "shutdown" && req.id().is_some() {
             self.shut_down.store(true, Ordering::Release);
         }
-        // `LOOPSAFE_LSP_TIMING`: how long the handler took (see `timing`).
-        let timed = (super::timing::on() && req.id().is_some()).then(|| {
-            (method.to_owned(), req.id().map(ToString::to_string).unwrap_or_default(), std::time::Instant::now())
+        // `LOOPSAFE_LSP_TIMING`: how long each message's handler took, how long it waited to be first
+        // polled and how long its polls ran on the async thread (see `timing`).
+        let timed = super::timing::on().then(|| {
+            (method.to_owned(), req.id().map_or_else(|| "-".to_string(), ToString::to_string), Instant::now())
         });
         let answer = self.inner.call(req);
         Box::pin(async move {
-            let response = answer.await?;
-            if let Some((method, id, started)) = timed {
-                super::timing::request(&method, &id, started);
-            }
+            let response = match timed {
+                None => answer.await?,
+                Some((method, id, started)) => {
+                    let mut answer = std::pin::pin!(answer);
+                    let (mut first, mut busy) = (None, Duration::ZERO);
+                    let response = std::future::poll_fn(|cx| {
+                        let t = Instant::now();
+                        first.get_or_insert(t);
+                        let r = answer.as_mut().poll(cx);
+                        busy += t.elapsed();
+                        r
+                    })
+                    .await?;
+                    let queued = first.map_or(Duration::ZERO, |f| f.duration_since(started));
+                    super::timing::request(&method, &id, started, queued, busy);
+                    response
+                }
+            };
             if response.is_none()
                 && let Some((id, method)) = dollar
             {

@@ -10,10 +10,15 @@
 //!   the latest version starts: edits that arrive while a job runs coalesce into one analysis.
 //!   A newer version cancels the running job, which gives up at its next step.
 //! - The refresher takes all the work queued (`Work`): open documents whose analysis changed, closed
-//!   documents, files changed on disk. On a blocking thread it updates the index (and the linked
-//!   project), then converts each changed document's analysis to diagnostics (`Published`, stored in
-//!   the document when it is still its latest analysis). Back on the async thread it pushes them, in
-//!   the order computed: a push for a version is never followed by one for an older version.
+//!   documents, files changed on disk. A pass has two halves, each on a blocking thread, each followed
+//!   by its pushes on the async thread. First the edited documents: each is indexed, and one whose
+//!   summary kept its shape (its links are unchanged) gets its diagnostics at once, from its own new
+//!   analysis and the linked project as it stands (`pass_edited`). Then the rest, off the keystroke
+//!   path: files changed on disk are read, the project is relinked where a shape changed, and, when
+//!   other files' chains may have changed, every other open document is recomputed (and pushed only
+//!   when its diagnostics differ). Each analysis is converted to diagnostics (`Published`, stored in
+//!   the document when it is still its latest analysis) and pushed in the order computed: a push for a
+//!   version is never followed by one for an older version.
 //!   Hovers and pull requests read `Document::published`; nothing on the async thread waits for the
 //!   `linked` lock or reads a file.
 
@@ -67,6 +72,9 @@ struct PassOut {
     publish: Vec<(Uri, Option<Arc<Published>>)>,
     changed: bool,
 }
+
+/// Diagnostics to push, in order; `None`: the document was closed (its diagnostics are cleared).
+type Pushes = Vec<(Uri, Option<Arc<Published>>)>;
 
 /// A diagnostic's route and advice (see `Published::extras`).
 type Extra = (Option<String>, Option<String>);
@@ -322,12 +330,47 @@ impl State {
         Uri::from_file_path(path).is_some_and(|u| self.documents.contains_key(&u))
     }
 
-    /// One refresher pass, on a blocking thread (see the module's documentation).
-    fn pass(&self, work: Work) -> PassOut {
+    /// The first half of a refresher pass, on a blocking thread: the edited documents (`dirty`) are
+    /// indexed, and those whose summary kept its shape get their diagnostics now, before anything
+    /// else of the pass (files changed on disk, relinking, other open documents) is computed: their
+    /// links did not change, so these diagnostics are exact for the index as it stands. Returns them
+    /// (to be sent first), the documents left to the second half (their shape changed: their chains
+    /// need the project relinked, and other files' chains may change with them), and whether the
+    /// linked project changed.
+    fn pass_edited(&self, dirty: HashSet<Uri>) -> (Pushes, HashSet<Uri>, bool) {
+        let started = std::time::Instant::now();
+        let (mut publish, mut left, mut changed) = (Vec::new(), HashSet::new(), false);
+        for uri in dirty {
+            let Some(snap) = self.snapshot(&uri) else { continue };
+            if self.index_open(&uri, snap.analysis.clone()) {
+                changed = true;
+                left.insert(uri);
+                continue;
+            }
+            let p = Arc::new(self.publishable(&uri, snap));
+            if let Some(mut d) = self.documents.get_mut(&uri).filter(|d| Arc::ptr_eq(&d.analysis, &p.analysis)) {
+                d.published = Some(p.clone());
+                drop(d);
+                publish.push((uri, Some(p)));
+            }
+        }
+        tracing::debug!(
+            "edited documents refreshed in {:.1} ms: {} to send, {} left for relinking",
+            started.elapsed().as_secs_f64() * 1e3,
+            publish.len(),
+            left.len()
+        );
+        (publish, left, changed)
+    }
+
+    /// One refresher pass, on a blocking thread (see the module's documentation). `relinked`: the
+    /// first half of the pass (`pass_edited`) changed the linked project, so every open document is
+    /// recomputed.
+    fn pass(&self, work: Work, relinked: bool) -> PassOut {
         let started = std::time::Instant::now();
         // The first pass to recompute every open document after the first index: pulls wait for it.
         let first_indexed = work.all && self.index_state.load(Ordering::SeqCst) == super::INDEX_BUILT;
-        let mut changed = work.all;
+        let mut changed = work.all || relinked;
         let mut publish = Vec::new();
         for uri in work.closed {
             if !self.documents.contains_key(&uri) {
@@ -478,7 +521,31 @@ impl Backend {
             };
             let state = self.state.clone();
             state.passes.fetch_add(1, Ordering::Relaxed);
-            let out = match tokio::task::spawn_blocking(move || state.pass(work)).await {
+            // Edited documents first (issue 13): their diagnostics are sent before files changed on disk
+            // are read, the project is relinked and other open documents are refreshed. Skipped when
+            // every open document is recomputed anyway (settings or the index changed).
+            let mut work = work;
+            let mut relinked = false;
+            if !work.all && !work.dirty.is_empty() {
+                let dirty = std::mem::take(&mut work.dirty);
+                match tokio::task::spawn_blocking(move || state.pass_edited(dirty)).await {
+                    Ok((publish, left, changed)) => {
+                        self.state.published.notify_waiters();
+                        self.send(publish).await;
+                        work.dirty = left;
+                        relinked = changed;
+                    }
+                    Err(e) => {
+                        tracing::error!("refreshing diagnostics failed: {e}");
+                        continue;
+                    }
+                }
+                if work.is_empty() && !relinked {
+                    continue;
+                }
+            }
+            let state = self.state.clone();
+            let out = match tokio::task::spawn_blocking(move || state.pass(work, relinked)).await {
                 Ok(out) => out,
                 Err(e) => {
                     tracing::error!("refreshing diagnostics failed: {e}");
@@ -488,31 +555,39 @@ impl Backend {
             self.state.published.notify_waiters();
             let caps = self.state.caps();
             if !caps.pull {
-                // Each push waits for the client to take the one before: while it reads, documents move
-                // on, and a push whose document has a newer analysis (queued, so pushed next pass) is
-                // dropped. Under a flood of edits, pushes thus coalesce at the pace the client reads.
-                let mut superseded = 0;
-                for (uri, published) in out.publish {
-                    let Some(p) = published else {
-                        self.client.publish_diagnostics(uri, Vec::new(), None).await;
-                        continue;
-                    };
-                    let latest = self.state.documents.get(&uri).is_some_and(|d| Arc::ptr_eq(&d.analysis, &p.analysis));
-                    if latest {
-                        self.client.publish_diagnostics(uri, p.diagnostics.clone(), Some(p.version)).await;
-                    } else {
-                        superseded += 1;
-                    }
-                }
-                if superseded > 0 {
-                    tracing::debug!("{superseded} superseded pushes dropped");
-                }
+                self.send(out.publish).await;
             } else if out.changed && caps.refresh {
                 let client = self.client.clone();
                 tokio::spawn(async move {
                     let _ = tokio::time::timeout(CLIENT_REQUEST_TIMEOUT, client.workspace_diagnostic_refresh()).await;
                 });
             }
+        }
+    }
+
+    /// Pushes a pass's diagnostics in the order computed (push clients; pull clients read them).
+    /// Each push waits for the client to take the one before: while it reads, documents move on, and a
+    /// push whose document has a newer analysis (queued, so pushed next pass) is dropped. Under a flood
+    /// of edits, pushes thus coalesce at the pace the client reads.
+    async fn send(&self, publish: Pushes) {
+        if self.state.caps().pull {
+            return;
+        }
+        let mut superseded = 0;
+        for (uri, published) in publish {
+            let Some(p) = published else {
+                self.client.publish_diagnostics(uri, Vec::new(), None).await;
+                continue;
+            };
+            let latest = self.state.documents.get(&uri).is_some_and(|d| Arc::ptr_eq(&d.analysis, &p.analysis));
+            if latest {
+                self.client.publish_diagnostics(uri, p.diagnostics.clone(), Some(p.version)).await;
+            } else {
+                superseded += 1;
+            }
+        }
+        if superseded > 0 {
+            tracing::debug!("{superseded} superseded pushes dropped");
         }
     }
 

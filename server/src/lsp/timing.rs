@@ -1,8 +1,9 @@
 //! Timing instrumentation for finding where requests wait (issue 18), off unless
 //! `LOOPSAFE_LSP_TIMING=<file>` is set: then the server appends to that file one line per request
-//! answered (`req <unix ms> <method> <id> <handler ms>`: how long from the moment tower-lsp handed it
-//! to the handler to its answer) and one line whenever the async thread woke up late for a 5 ms tick
-//! (`lag <unix ms> <late ms> <run ms> <runqueue ms>`: how late, and how long the thread ran and waited
+//! handled (`req <unix ms> <method> <id> <handler ms> <queued ms> <busy ms>`: how long from the moment
+//! tower-lsp handed it to the handler to its answer, how long of that before the handler first ran,
+//! and how long its own code ran on the async thread; a notification's id is `-`) and one line
+//! whenever the async thread woke up late for a 5 ms tick (`lag <unix ms> <late ms> <run ms> <runqueue ms>`: how late, and how long the thread ran and waited
 //! for a CPU meanwhile, from `/proc/thread-self/schedstat`). A client's own timings minus the handler's
 //! are the time spent in pipes and queues before the handler ran.
 
@@ -41,9 +42,17 @@ pub fn on() -> bool {
     timing().is_some()
 }
 
-/// A request answered: handed to the handler at `started`, answered now.
-pub fn request(method: &str, id: &str, started: Instant) {
-    line(format_args!("req {:.1} {method} {id} {:.2}", unix_ms(), started.elapsed().as_secs_f64() * 1e3));
+/// A message handled (a notification's id is `-`): handed to the handler at `started`, answered now,
+/// first polled `queued` after `started`, its polls on the async thread `busy` in all.
+pub fn request(method: &str, id: &str, started: Instant, queued: Duration, busy: Duration) {
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    line(format_args!(
+        "req {:.1} {method} {id} {:.2} {:.2} {:.3}",
+        unix_ms(),
+        ms(started.elapsed()),
+        ms(queued),
+        ms(busy)
+    ));
 }
 
 /// The calling thread's time on a CPU and waiting on a run queue, in ns (Linux).

@@ -73,20 +73,25 @@ impl State {
 impl Backend {
     /// The offloader the offload fix writes in a document (see `FileContext::offload_name`), read off
     /// its imports on an interactive thread once per version (then kept in `offloaders`); `None` when
-    /// it is not open or cannot be parsed.
+    /// it is not open or cannot be parsed. A hover waits for it only when no earlier version's is known:
+    /// otherwise it answers with that one (an offloader changes only with the imports) while the current
+    /// version's is read for the hovers that follow, so that a hover never queues behind the quick fixes
+    /// on the interactive threads.
     async fn offload_name(&self, uri: &Uri) -> Option<&'static str> {
         let epoch = self.state.offload_epoch.load(Ordering::SeqCst);
-        let (rope, tree, stale, version) = {
+        let (rope, tree, stale, version, earlier) = {
             let d = self.state.documents.get(uri)?;
-            let known = self.state.offloaders.get(uri).filter(|k| k.0 == d.version && k.1 == epoch).map(|k| k.2);
-            if known.is_some() {
-                return known;
+            let known = self.state.offloaders.get(uri).filter(|k| k.1 == epoch).map(|k| (k.0, k.2));
+            if let Some((v, name)) = known
+                && v == d.version
+            {
+                return Some(name);
             }
-            (d.rope.clone(), d.tree.clone(), d.stale, d.version)
+            (d.rope.clone(), d.tree.clone(), d.stale, d.version, known.map(|k| k.1))
         };
-        let state = self.state.clone();
+        let (state, uri) = (self.state.clone(), uri.clone());
         // On the interactive threads: a hover must not queue behind analyses in the blocking pool.
-        let name = scheduler::interactive(move || {
+        let read = scheduler::interactive(move || {
             let text = rope.to_string();
             let tree = match tree {
                 Some(t) if !stale => t,
@@ -95,14 +100,28 @@ impl Backend {
             let config = state.config();
             let anyio = state.anyio.lock().expect("anyio lock").unwrap_or(false);
             let options = crate::fix::Options::new(&config.settings, anyio);
-            Some(crate::fix::FileContext::new(&text, &tree, &config.catalog, &options).offload_name())
-        })
-        .await
-        .flatten()?;
-        if self.state.documents.contains_key(uri) {
-            self.state.offloaders.insert(uri.clone(), (version, epoch, name));
+            let name = crate::fix::FileContext::new(&text, &tree, &config.catalog, &options).offload_name();
+            // Kept unless a later version's (or a later epoch's) was kept meanwhile.
+            if state.documents.contains_key(&uri) {
+                state
+                    .offloaders
+                    .entry(uri)
+                    .and_modify(|k| {
+                        if (k.1, k.0) < (epoch, version) {
+                            *k = (version, epoch, name);
+                        }
+                    })
+                    .or_insert((version, epoch, name));
+            }
+            Some(name)
+        });
+        match earlier {
+            Some(name) => {
+                tokio::spawn(read);
+                Some(name)
+            }
+            None => read.await.flatten(),
         }
-        Some(name)
     }
 }
 
