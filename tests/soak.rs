@@ -1079,6 +1079,24 @@ impl Soak {
         self.status_kb("VmRSS")
     }
 
+    /// What RSS is made of now, in MB: anonymous memory (the heap: mimalloc's arena, thread stacks), of
+    /// it in transparent huge pages, and pages of mapped files (the binary).
+    fn rss_parts(&self) -> String {
+        let pid = self.child.lock().unwrap_or_else(|e| e.into_inner()).id();
+        let huge_kb = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).ok().and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("AnonHugePages:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        });
+        let mb = |kb: Option<u64>| kb.map_or("?".to_string(), |kb| format!("{:.1}", kb as f64 / 1024.0));
+        format!(
+            "anonymous {} (huge pages {}), files {}",
+            mb(self.status_kb("RssAnon")),
+            mb(huge_kb),
+            mb(self.status_kb("RssFile"))
+        )
+    }
+
     /// RSS once settled (mimalloc returns freed pages after a delay): sampled every 100 ms until five
     /// samples in a row are within 1 % of one another (3 s at most); their median.
     fn settled_rss(&self) -> (u64, Vec<u64>) {
@@ -2006,6 +2024,7 @@ fn run(soak: &mut Soak) -> Result<Vec<String>, String> {
     // Halfway between the RSS reference point (where the chain through the helper is checked) and the end.
     let fix_at = BASELINE_AFTER + (soak.cfg.messages - BASELINE_AFTER) / 2;
     let mut baseline = None;
+    let mut base_parts = String::new();
     let mut base_bytes = 0;
     let mut base_peak = 0;
     let mut chain_before = None;
@@ -2039,6 +2058,7 @@ fn run(soak: &mut Soak) -> Result<Vec<String>, String> {
             // but after it at the end, the growth counted what the first pull of all 50 documents keeps
             // (each one's last report, `State::sent`), not what the session accumulates.
             baseline = Some(soak.settled_rss());
+            base_parts = soak.rss_parts();
             base_bytes = soak.docs.iter().map(|d| d.text.len()).sum::<usize>();
             base_peak = soak.status_kb("VmHWM").unwrap_or(0);
             let (mismatches, _) = soak.compare_with_check(&shown)?;
@@ -2104,6 +2124,7 @@ fn run(soak: &mut Soak) -> Result<Vec<String>, String> {
     // The final diagnostics: the last push of each document (for its last version), or a pull.
     let finals = soak.shown_now()?;
     let end_rss = soak.settled_rss();
+    let end_parts = soak.rss_parts();
     let end_peak = soak.status_kb("VmHWM").unwrap_or(0);
 
     let (mismatches, total_fresh) = soak.compare_with_check(&finals)?;
@@ -2193,6 +2214,7 @@ fn run(soak: &mut Soak) -> Result<Vec<String>, String> {
          sent: {:?}\n\
          server requests: {:?}\n\
          RSS after {BASELINE_AFTER} messages {:.1} MB (samples, kB: {:?}); at the end {:.1} MB (samples: {:?}): {:+.1} %; peak (VmHWM) {:.1} MB then, {:.1} MB at the end\n\
+         RSS in MB after {BASELINE_AFTER} messages: {base_parts}; at the end: {end_parts}\n\
          open buffers {:.0} KB after {BASELINE_AFTER} messages, {:.0} KB at the end; final findings: {total_fresh}; notes: {:?}",
         soak.cfg.seed,
         send_time.as_secs_f64(),

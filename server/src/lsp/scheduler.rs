@@ -111,16 +111,18 @@ impl Drop for CancelOnDrop {
 /// (under a flood of edits its queue holds dozens of whole-file analyses).
 const INTERACTIVE_THREADS: usize = 2;
 
+/// The interactive threads, started by the first `interactive` call.
+static INTERACTIVE_POOL: std::sync::OnceLock<Option<rayon::ThreadPool>> = std::sync::OnceLock::new();
+
 /// Runs `f` on the interactive threads (see `INTERACTIVE_THREADS`); `None` when it panicked (logged).
 /// Dropping the returned future does not stop `f`: pass it a flag (`CancelOnDrop`) for that.
 pub async fn interactive<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Option<T> {
-    static POOL: std::sync::OnceLock<Option<rayon::ThreadPool>> = std::sync::OnceLock::new();
     let (tx, rx) = tokio::sync::oneshot::channel();
     let job = move || {
         let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
         let _ = tx.send(out.ok());
     };
-    let pool = POOL.get_or_init(|| {
+    let pool = INTERACTIVE_POOL.get_or_init(|| {
         rayon::ThreadPoolBuilder::new()
             .num_threads(INTERACTIVE_THREADS)
             .thread_name(|i| format!("loopsafe-actions-{i}"))
@@ -142,15 +144,34 @@ pub async fn interactive<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'stat
 /// How long the refresher stays idle before freed memory is returned (`Backend::collect_when_idle`).
 const IDLE_COLLECT: Duration = Duration::from_millis(300);
 
-/// Returns to the system the pages mimalloc holds freed: the calling thread's, and every arena's
-/// pending purges (program wide). Without mimalloc as the global allocator (tests), it frees nothing.
+/// Returns to the system the pages mimalloc holds freed: each long-lived thread's heap first (see
+/// `collect_every_thread`), then every arena's pending purges (program wide). Runs on a blocking thread:
+/// it waits for the pools' threads. Without mimalloc as the global allocator (tests), it frees nothing.
 fn release_freed_memory() {
+    collect_every_thread();
+    collect(true);
+}
+
+/// mimalloc's `mi_collect`: the calling thread's heap gives back what other threads freed in its pages
+/// and its empty pages; forced, it also purges every arena's free pages (program wide, a few ms).
+fn collect(force: bool) {
     unsafe extern "C" {
         // mimalloc's, linked through libmimalloc-sys (which declares it only with its `extended` feature).
         fn mi_collect(force: bool);
     }
     // SAFETY: `mi_collect` only walks mimalloc's own structures; it may be called from any thread.
-    unsafe { mi_collect(true) };
+    unsafe { mi_collect(force) };
+}
+
+/// A thread's heap keeps its pages until that thread allocates or collects again: an idle thread keeps
+/// them resident (main.rs, `release_thread_memory`). At the quiet point the pools' threads collect
+/// their own: the interactive threads and rayon's (indexing, files changed on disk); the async thread
+/// does in `collect_when_idle`, and idle blocking threads as they stop (main.rs).
+fn collect_every_thread() {
+    if let Some(Some(pool)) = INTERACTIVE_POOL.get() {
+        pool.broadcast(|_| collect(false));
+    }
+    rayon::broadcast(|_| collect(false));
 }
 
 /// Parses (incrementally from `tree`, which has the edits, unless it had syntax errors: see
@@ -495,7 +516,10 @@ impl Backend {
         tokio::spawn(async move {
             tokio::time::sleep(IDLE_COLLECT).await;
             if state.passes.load(Ordering::Relaxed) == pass {
-                // On a blocking thread: it visits every arena (a few milliseconds).
+                // The async thread's own heap (not forced: the arenas are visited below).
+                collect(false);
+                // On a blocking thread: it waits for the pools' threads and visits every arena (a few
+                // milliseconds).
                 drop(tokio::task::spawn_blocking(release_freed_memory));
             }
         });
