@@ -699,3 +699,43 @@ async fn a_chain_ending_in_sqlite3_is_made_async_with_aiosqlite_or_refused_with_
         "{reason}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chain_ending_on_a_boto3_client_is_made_async_with_aioboto3_or_refused_with_the_line() {
+    let main = "from fastapi import FastAPI\n\nfrom .store import save\n\napp = FastAPI()\n\n\n@app.post(\"/notes/{key}\")\nasync def post(key: str, text: str):\n    return save(key, text)\n";
+    let store = "import boto3\n\n\ndef save(key, text):\n    s3 = boto3.client(\"s3\")\n    s3.put_object(Bucket=\"notes\", Key=key, Body=text.encode())\n    return s3.head_object(Bucket=\"notes\", Key=key)[\"ETag\"]\n";
+    let files = [("app/__init__.py", ""), ("app/main.py", main), ("app/store.py", store)];
+    let (mut c, dir, u, chain) = open_chain(&files, "fastapi\naioboto3\n").await;
+    let acts = actions(&mut c, &u, &chain, None).await;
+    let fix = acts
+        .iter()
+        .find(|a| a["title"].as_str().unwrap().starts_with("Make save async") && a.get("disabled").is_none())
+        .unwrap_or_else(|| panic!("{:?}", titles(&acts)));
+    assert_eq!(
+        fix["title"],
+        "Make save async, await 1 call site in 2 files, and use aioboto3.Session().client(...) in async with as s3, awaiting its operations"
+    );
+    assert_eq!(fix["data"]["applicability"], "unsafe");
+    let edit = &fix["edit"];
+    assert_eq!(apply_edits(main, &edits_for(edit, &u)), main.replace("return save(", "return await save("));
+    let su = uri(&dir.path().join("app/store.py"));
+    assert_eq!(
+        apply_edits(store, &edits_for(edit, &su)),
+        "import aioboto3\n\n\nasync def save(key, text):\n    async with aioboto3.Session().client(\"s3\") as s3:\n        await s3.put_object(Bucket=\"notes\", Key=key, Body=text.encode())\n        return (await s3.head_object(Bucket=\"notes\", Key=key))[\"ETag\"]\n"
+    );
+
+    // A paginator: refused, naming the line.
+    let paged = "import boto3\n\n\ndef save(key, text):\n    s3 = boto3.client(\"s3\")\n    s3.put_object(Bucket=\"notes\", Key=key, Body=text.encode())\n    return list(s3.get_paginator(\"list_objects_v2\").paginate(Bucket=\"notes\"))\n";
+    std::fs::write(dir.path().join("app/store.py"), paged).unwrap();
+    c.notify("workspace/didChangeWatchedFiles", json!({ "changes": [{ "uri": su.as_str(), "type": 2 }] })).await;
+    let acts = actions_until(&mut c, &u, &chain, |acts| {
+        acts.iter().any(|a| a["title"].as_str().unwrap().starts_with("Make save") && a.get("disabled").is_some())
+    })
+    .await;
+    let refused = acts
+        .iter()
+        .find(|a| a["title"].as_str().unwrap().starts_with("Make save") && a.get("disabled").is_some())
+        .unwrap_or_else(|| panic!("{:?}", titles(&acts)));
+    let reason = refused["disabled"]["reason"].as_str().unwrap();
+    assert!(reason.contains("store.py") && reason.contains("s3.get_paginator at line 7"), "{reason}");
+}

@@ -54,6 +54,12 @@ pub struct Counterpart {
     pub constructors: HashMap<String, String>,
     #[serde(default)]
     pub not_awaited: HashMap<String, String>,
+    /// The async client is an async context manager, opened and closed in the event loop that uses it
+    /// (`async with aioboto3.Session().client(...) as c:`): a client made in a function becomes an
+    /// `async with` around its uses; a module-level one has no exact rewrite. Its `attributes` are kept
+    /// as they are, called or not (`c.exceptions`, `c.can_paginate(...)`); every other method is awaited.
+    #[serde(default)]
+    pub entered: bool,
     /// Why no exact rewrite exists: the fix refuses with this reason.
     #[serde(default)]
     pub refused: Option<String>,

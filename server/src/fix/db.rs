@@ -45,6 +45,7 @@ pub(super) fn fix(ctx: &FileContext<'_>, t: &Target, call: Node<'_>, out: &mut F
 }
 
 /// How the connection is bound.
+#[derive(Clone, Copy)]
 enum Bound<'t> {
     /// `conn = connect(...)`: the assignment.
     Assigned(Node<'t>),
@@ -400,6 +401,12 @@ where
 /// as a value, or of a method the catalog says is not simply awaited refuses it, naming the line.
 pub(super) fn module_client_fix(ctx: &FileContext<'_>, c: &Client<'_, '_>) -> Result<Fix, String> {
     let name = c.name.as_str();
+    if c.cp.entered {
+        return Err(format!(
+            "`{name}` is a module-level client, and a `{}` client is opened with `async with` in the event loop that uses it: make the client in the function that uses it, or convert it by hand",
+            c.cp.package
+        ));
+    }
     let mut edits = Vec::new();
     let mut stack = vec![ctx.tree.root_node()];
     let mut seen = 0;
@@ -452,6 +459,246 @@ pub(super) fn module_client_fix(ctx: &FileContext<'_>, c: &Client<'_, '_>) -> Re
     edits.push(Edit { range: func.byte_range(), text: to.clone() });
     super::normalize(&mut edits);
     let title = format!("Use one module-level `{to}` as `{name}`, awaiting its commands");
+    Ok(Fix { id: FixId::AsyncDriver, title, applicability: Applicability::Unsafe, edits })
+}
+
+// ------------------------------------------------------------------------------ client made in the function
+// `s3 = boto3.client("s3")` followed by its uses becomes `async with aioboto3.Session().client("s3") as s3:`
+// around them (the catalog's `entered` counterparts), every operation on it awaited.
+
+/// `name = ctor(...)` (or `with ctor(...) as name:`) in the function that makes the call `name.method(...)`,
+/// where the catalog's class counterpart of the call's class maps `ctor` to an async client that is
+/// entered (or says why there is none).
+pub(super) struct LocalClient<'t, 'c> {
+    /// The `name = ...` expression statement, or the `with` statement.
+    pub(super) stmt: Node<'t>,
+    bound: Bound<'t>,
+    ctor: Node<'t>,
+    def: Node<'t>,
+    left: Node<'t>,
+    name: String,
+    to: String,
+    cp: &'c Counterpart,
+}
+
+/// The client made in the enclosing function that the call `name.method(...)` (the blocking `callee`,
+/// `botocore.client.BaseClient.put_object`) is made on.
+pub(super) fn local_client<'t, 'c>(ctx: &FileContext<'t>, call: Node<'t>, callee: &str) -> Option<LocalClient<'t, 'c>>
+where
+    't: 'c,
+{
+    let func = call.child_by_field_name("function").filter(|f| f.kind() == "attribute")?;
+    let object = func.child_by_field_name("object").filter(|o| o.kind() == "identifier")?;
+    let (class, method) = callee.rsplit_once('.')?;
+    if ctx.node_text(func.child_by_field_name("attribute")?) != method {
+        return None;
+    }
+    let cp: &'c Counterpart = ctx.catalog.counterparts.get(class).filter(|c| c.class == class)?;
+    if !cp.entered && cp.refused.is_none() {
+        return None;
+    }
+    let name = ctx.node_text(object);
+    let def = enclosing_def(ctx, call)?;
+    let body = def.child_by_field_name("body")?;
+    let mut found = None;
+    let mut stack = vec![body];
+    let mut seen = 0;
+    while let Some(n) = stack.pop() {
+        seen += 1;
+        if seen > MAX_NODES {
+            return None;
+        }
+        if matches!(n.kind(), "function_definition" | "class_definition" | "lambda") {
+            continue;
+        }
+        let mut c = n.walk();
+        stack.extend(n.children(&mut c));
+        if n.kind() != "call" {
+            continue;
+        }
+        let Some(q) = n
+            .child_by_field_name("function")
+            .and_then(|f| ctx.imports.qualified(ctx.node_text(f)))
+            .map(|q| ctx.catalog.canonical(&q))
+        else {
+            continue;
+        };
+        if ctx.catalog.returns(&q) != Some(class) {
+            continue;
+        }
+        let Some((bound, left)) = binding(ctx, n) else { continue };
+        if ctx.node_text(left) != name {
+            continue;
+        }
+        if found.is_some() {
+            return None;
+        }
+        let stmt = match bound {
+            Bound::Assigned(a) => ctx.up(a)?,
+            Bound::With(w) => w,
+        };
+        let to = cp.constructors.get(&q).cloned().unwrap_or_default();
+        found = Some(LocalClient { stmt, bound, ctor: n, def, left, name: name.to_string(), to, cp });
+    }
+    found
+}
+
+/// The client made the async one in `async with`, every operation on it awaited; `ctx` is the file with
+/// the chain's functions already `async def`. What has no exact equivalent refuses it, naming the line:
+/// a use of the client as a value, in a nested function, after its block or listed in the catalog's
+/// `not_awaited`.
+pub(super) fn local_client_fix(ctx: &FileContext<'_>, c: &LocalClient<'_, '_>) -> Result<Fix, String> {
+    if let Some(why) = &c.cp.refused {
+        return Err(why.clone());
+    }
+    let name = c.name.as_str();
+    let text = ctx.text;
+    if c.to.is_empty() {
+        let made = ctx.node_text(c.ctor.child_by_field_name("function").ok_or("no constructor")?);
+        return Err(format!("`{made}(...)` has no `{}` counterpart loopsafe knows", c.cp.package));
+    }
+    // The statements that the `async with` will hold: those following the assignment in its block, up to
+    // the last one using the client.
+    let (block, after): (Node<'_>, Vec<Node<'_>>) = match c.bound {
+        Bound::Assigned(_) => {
+            let block = ctx.up(c.stmt).filter(|b| b.kind() == "block").ok_or("the client is not made in a block")?;
+            let mut w = block.walk();
+            let after = block.named_children(&mut w).filter(|s| s.start_byte() >= c.stmt.end_byte()).collect();
+            (block, after)
+        }
+        Bound::With(w) => (w.child_by_field_name("body").ok_or("the `with` has no body")?, Vec::new()),
+    };
+    let mut last: Option<Node<'_>> = None;
+    let mut edits = Vec::new();
+    let is = |p: Node<'_>, field: &str, x: Node<'_>| p.child_by_field_name(field).is_some_and(|y| y.id() == x.id());
+    let mut stack = vec![c.def];
+    let mut seen = 0;
+    while let Some(n) = stack.pop() {
+        seen += 1;
+        if seen > MAX_NODES {
+            return Err("the function is too large to check".into());
+        }
+        let mut w = n.walk();
+        stack.extend(n.children(&mut w));
+        if n.kind() != "identifier" || ctx.node_text(n) != name || n.id() == c.left.id() {
+            continue;
+        }
+        let line = n.start_position().row + 1;
+        if enclosing_def(ctx, n).is_none_or(|d| d.id() != c.def.id()) || inside_lambda(ctx, n, c.def) {
+            return Err(format!("the client `{name}` is used in a nested function at line {line}"));
+        }
+        match c.bound {
+            Bound::Assigned(_) => {
+                let Some(s) = after.iter().find(|s| s.start_byte() <= n.start_byte() && n.end_byte() <= s.end_byte())
+                else {
+                    return Err(format!(
+                        "the client `{name}` is used at line {line}, outside the statements that follow it in its block, which the `async with` would hold"
+                    ));
+                };
+                if last.is_none_or(|l| l.end_byte() < s.end_byte()) {
+                    last = Some(*s);
+                }
+            }
+            Bound::With(_) if !(block.start_byte() <= n.start_byte() && n.end_byte() <= block.end_byte()) => {
+                return Err(format!("the client `{name}` is used after the `with` block at line {line}"));
+            }
+            Bound::With(_) => {}
+        }
+        let Some(attr) = ctx.up(n).filter(|p| p.kind() == "attribute" && is(*p, "object", n)) else {
+            return Err(format!(
+                "the client `{name}` is used as a value at line {line} (passed on, returned, stored or bound again), where its users expect the sync one"
+            ));
+        };
+        let member = attr.child_by_field_name("attribute").map_or("", |a| ctx.node_text(a));
+        if let Some(why) = c.cp.not_awaited.get(member) {
+            return Err(format!("`{name}.{member}` at line {line}: {why}"));
+        }
+        if c.cp.attributes.iter().any(|a| a == member) {
+            continue;
+        }
+        let call = ctx.up(attr).filter(|x| x.kind() == "call" && is(*x, "function", attr)).ok_or_else(|| {
+            format!("`{name}.{member}` at line {line} is not an operation call, and has no known async equivalent")
+        })?;
+        await_allowed(ctx, call).map_err(|why| format!("`{name}.{member}` at line {line}: {why}"))?;
+        // Insertions, not a replacement: the lines of a call spanning several are re-indented too.
+        let (start, end) = (call.start_byte(), call.end_byte());
+        if awaited(ctx, call, "").starts_with('(') {
+            edits.push(Edit { range: start..start, text: "(await ".into() });
+            edits.push(Edit { range: end..end, text: ")".into() });
+        } else {
+            edits.push(Edit { range: start..start, text: "await ".into() });
+        }
+    }
+    let scoped = ctx.imports_at(c.stmt);
+    let (class, rest) = c.to.split_once("()").unwrap_or((c.to.as_str(), ""));
+    let (module, attr) = class.rsplit_once('.').unwrap_or((class, ""));
+    let session = scoped.module_attr(module, attr, &mut edits, text);
+    if let Some(why) = scoped.conflict() {
+        return Err(why);
+    }
+    let to = if c.to.contains("()") { format!("{session}(){rest}") } else { session };
+    let func = c.ctor.child_by_field_name("function").ok_or("no constructor")?;
+    let args = c.ctor.child_by_field_name("arguments").ok_or("no arguments")?;
+    match c.bound {
+        Bound::Assigned(_) => {
+            let last = last.ok_or_else(|| format!("the client `{name}` is not used after it is made"))?;
+            let start = super::imports::line_start(text, c.stmt.start_byte());
+            let indent = &text[start..c.stmt.start_byte()];
+            if !indent.chars().all(|ch| ch == ' ' || ch == '\t') {
+                return Err(format!("the client `{name}` is made on a line with other code"));
+            }
+            // The indentation unit: this block's own, past the line of the statement that opens it.
+            let header = ctx.up(block).ok_or("the block has no statement")?;
+            let h = super::imports::line_start(text, header.start_byte());
+            let header_indent = &text[h..h + text[h..].len() - text[h..].trim_start_matches([' ', '\t']).len()];
+            let unit = match indent.strip_prefix(header_indent) {
+                Some(u) if !u.is_empty() => u.to_string(),
+                _ if indent.contains('\t') => "\t".to_string(),
+                _ => "    ".to_string(),
+            };
+            let mut strings = Vec::new();
+            for s in after.iter().take_while(|s| s.start_byte() <= last.start_byte()) {
+                let mut st = vec![*s];
+                while let Some(n) = st.pop() {
+                    if n.kind() == "string" {
+                        if ctx.node_text(n).contains('\n') {
+                            strings.push(n.byte_range());
+                        }
+                        continue;
+                    }
+                    let mut w = n.walk();
+                    st.extend(n.children(&mut w));
+                }
+            }
+            let first_line = text[c.stmt.end_byte()..].find('\n').map_or(text.len(), |i| c.stmt.end_byte() + i + 1);
+            let mut at = first_line;
+            while at < last.end_byte() {
+                let end = text[at..].find('\n').map_or(text.len(), |i| at + i + 1);
+                let in_string = strings.iter().any(|r| r.start < at && at < r.end);
+                if !in_string && !text[at..end].trim().is_empty() {
+                    edits.push(Edit { range: at..at, text: unit.clone() });
+                }
+                at = end;
+            }
+            edits.push(Edit {
+                range: c.stmt.byte_range(),
+                text: format!("async with {to}{} as {name}:", ctx.node_text(args)),
+            });
+        }
+        Bound::With(w) => {
+            edits.push(Edit { range: func.byte_range(), text: to.clone() });
+            let with_kw = w.child(0).ok_or("no `with`")?;
+            edits.push(Edit { range: with_kw.start_byte()..with_kw.start_byte(), text: "async ".into() });
+        }
+    }
+    if let Some(root) = kinds::root_identifier(func)
+        && let Some(import) = kinds::unused_import(ctx, ctx.node_text(root), Some(func))
+    {
+        kinds::remove_statement(ctx, import, &mut edits);
+    }
+    super::normalize(&mut edits);
+    let shown = c.to.split_once("()").map_or(c.to.clone(), |(a, b)| format!("{a}(){b}"));
+    let title = format!("Use `{shown}(...)` in `async with` as `{name}`, awaiting its operations");
     Ok(Fix { id: FixId::AsyncDriver, title, applicability: Applicability::Unsafe, edits })
 }
 
