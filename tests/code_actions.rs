@@ -739,3 +739,21 @@ async fn a_chain_ending_on_a_boto3_client_is_made_async_with_aioboto3_or_refused
     let reason = refused["disabled"]["reason"].as_str().unwrap();
     assert!(reason.contains("store.py") && reason.contains("s3.get_paginator at line 7"), "{reason}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chain_ending_in_psycopg_is_made_async_with_its_async_connection() {
+    let main = "from fastapi import FastAPI\n\nfrom .store import load_notes\n\napp = FastAPI()\n\n\n@app.get(\"/notes\")\nasync def notes(limit: int = 10):\n    return load_notes(limit)\n";
+    let store = "import psycopg\n\n\ndef load_notes(limit):\n    with psycopg.connect(\"dbname=notes\") as conn:\n        with conn.cursor() as cur:\n            cur.execute(\"select text from notes limit %s\", (limit,))\n            names = []\n            for r in cur:\n                names.append(r[0])\n    return names\n";
+    let files = [("app/__init__.py", ""), ("app/main.py", main), ("app/store.py", store)];
+    let (mut c, dir, u, chain) = open_chain(&files, "fastapi\npsycopg[binary]>=3.2\n").await;
+    let acts = actions(&mut c, &u, &chain, None).await;
+    let title = "Make load_notes async, await 1 call site in 2 files, and use psycopg.AsyncConnection.connect instead of psycopg.connect";
+    let fix = acts.iter().find(|a| a["title"] == title).unwrap_or_else(|| panic!("{acts:?}"));
+    let edit = &fix["edit"];
+    assert_eq!(apply_edits(main, &edits_for(edit, &u)), main.replace("return load_notes(", "return await load_notes("));
+    let su = uri(&dir.path().join("app/store.py"));
+    assert_eq!(
+        apply_edits(store, &edits_for(edit, &su)),
+        "import psycopg\n\n\nasync def load_notes(limit):\n    async with await psycopg.AsyncConnection.connect(\"dbname=notes\") as conn:\n        async with conn.cursor() as cur:\n            await cur.execute(\"select text from notes limit %s\", (limit,))\n            names = []\n            async for r in cur:\n                names.append(r[0])\n    return names\n"
+    );
+}

@@ -91,6 +91,19 @@ pub struct Counterpart {
     /// `async with` closes it: the rewrite commits at the end of the block with this method.
     #[serde(default)]
     pub with_commits: Option<String>,
+    /// `to` is a coroutine whose result is the context manager: `async with await to(...) as c:`.
+    #[serde(default)]
+    pub with_awaited: bool,
+    /// A cursor is iterated with `async for` (`for row in cur:` → `async for row in cur:`).
+    #[serde(default)]
+    pub cursor_async_for: bool,
+    /// Why a connection `connect` makes at module level (`conn = sqlite3.connect(...)` at import) has no
+    /// rewrite: a chain ending in a call on one refuses with this reason.
+    #[serde(default)]
+    pub module_level: Option<String>,
+    /// Keywords of `connect` that have no exact equivalent in `to`, with why.
+    #[serde(default)]
+    pub refused_keywords: HashMap<String, String>,
 }
 
 /// One group of blocking callables, with what a finding on them says.

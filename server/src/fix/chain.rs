@@ -173,6 +173,20 @@ pub(super) fn rewrite_ends(
         {
             return Err(format!("the call at line {line}: {why}"));
         }
+        // A call on a connection a driver with an async counterpart opened at module level
+        // (`conn = sqlite3.connect(...)`): the async one is opened in an event loop, not at import.
+        if let Some(s) = ctx2.call_node(&range).and_then(|c| httpx::session_call(&ctx2, c, callee))
+            && let Some((_, _, _, q)) = ctx2.module_constructed(&s.name)
+            && let Some(cp) = ctx.catalog.counterparts.get(&q).filter(|c| c.connect == q)
+        {
+            let why = cp.refused.as_ref().or(cp.module_level.as_ref()).cloned().unwrap_or_else(|| {
+                format!("`{}` opens its connection with `await`, in an event loop: convert it by hand", cp.to)
+            });
+            return Err(format!(
+                "the call at line {line}: `{}` is a connection `{q}` opens at module level: {why}",
+                s.name
+            ));
+        }
         // A command on a module-level client with an async counterpart (`redis.Redis`): the client itself
         // becomes the async one, with every command on it awaited.
         if let Some(c) = ctx2.call_node(&range).and_then(|c| super::db::module_client(&ctx2, c, callee)) {
@@ -241,6 +255,8 @@ pub(super) fn rewrite_ends(
                 .and_then(|c| c.child_by_field_name("function"))
                 .and_then(kinds::root_identifier)
             && !fix_edits.iter().any(|e| e.text.is_empty())
+            // Not where the counterpart lives in the same package (`psycopg.AsyncConnection`).
+            && !fix_edits.iter().any(|e| e.text.contains(&format!("{}.", ctx2.node_text(root))))
             && let Some(stmt) = kinds::unused_import(&ctx2, ctx2.node_text(root), Some(root))
         {
             kinds::remove_statement(&ctx2, stmt, &mut fix_edits);
@@ -586,6 +602,16 @@ mod tests {
             let got = make_async_for(&text, "save(k, v)\n", callee);
             assert!(matches!(&got, Err(r) if r.contains(why)), "{text}\n{got:?}, expected {why:?}");
         }
+    }
+
+    #[test]
+    fn a_module_level_sqlite3_connection_refuses_with_the_reason() {
+        let text = "import sqlite3\n\nconn = sqlite3.connect(\"notes.db\")\n\n\ndef count():\n    return conn.execute(\"select count(*) from notes\").fetchone()[0]\n\n\nasync def main():\n    return count()\n";
+        let got = make_async_for(text, "count()\n", "sqlite3.Connection.execute");
+        assert!(
+            matches!(&got, Err(r) if r.contains("the call at line 7: `conn` is a connection `sqlite3.connect` opens at module level: an aiosqlite connection")),
+            "{got:?}"
+        );
     }
 
     #[test]

@@ -37,7 +37,11 @@ pub(super) fn fix(ctx: &FileContext<'_>, t: &Target, call: Node<'_>, out: &mut F
         let title = format!("Use an async driver instead of `{}`", short(ctx.node_text(func)));
         return out.refused.push(Refusal { id: FixId::AsyncDriver, title, reason: why.clone() });
     }
-    let title = format!("Use `{}` instead of `{library}`", cp.package);
+    let title = if cp.package == library {
+        format!("Use `{}` instead of `{callee}`", cp.to)
+    } else {
+        format!("Use `{}` instead of `{library}`", cp.package)
+    };
     match rewrite(ctx, cp, call, func) {
         Ok(edits) => out.fixes.push(Fix { id: FixId::AsyncDriver, title, applicability: Applicability::Unsafe, edits }),
         Err(reason) => out.refused.push(Refusal { id: FixId::AsyncDriver, title, reason }),
@@ -66,7 +70,13 @@ fn rewrite<'t>(ctx: &FileContext<'t>, cp: &Counterpart, call: Node<'t>, func: No
             "list_splat" | "dictionary_splat" => {
                 return Err("the arguments are unpacked: they cannot be checked".into());
             }
-            "keyword_argument" | "comment" => {}
+            "keyword_argument" => {
+                let k = a.child_by_field_name("name").map_or("", |n| ctx.node_text(n));
+                if let Some(why) = cp.refused_keywords.get(k) {
+                    return Err(format!("`{k}=`: {why}"));
+                }
+            }
+            "comment" => {}
             _ => positional += 1,
         }
     }
@@ -113,14 +123,22 @@ fn rewrite<'t>(ctx: &FileContext<'t>, cp: &Counterpart, call: Node<'t>, func: No
                 && let Some(b) = w.child_by_field_name("body")
                 && !(b.start_byte() <= n.start_byte() && n.end_byte() <= b.end_byte())
             {
-                return Err(format!(
-                    "{what} `{var}` is used after the `with` block at line {line}: sqlite3's `with` leaves the connection open, `async with` closes it"
-                ));
+                let library = cp.connect.split('.').next().unwrap_or_default();
+                return Err(match cp.with_commits {
+                    Some(_) => format!(
+                        "{what} `{var}` is used after the `with` block at line {line}: {library}'s `with` leaves the connection open, `async with` closes it"
+                    ),
+                    None => format!("{what} `{var}` is used after the `with` block at line {line}, which closes it"),
+                });
             }
             let parent = ctx.up(n).ok_or("a use has no parent")?;
             let is =
                 |p: Node<'_>, field: &str, x: Node<'_>| p.child_by_field_name(field).is_some_and(|c| c.id() == x.id());
             if parent.kind() == "for_statement" && is(parent, "right", n) {
+                if !is_conn && cp.cursor_async_for {
+                    async_for(parent, &mut edits)?;
+                    continue;
+                }
                 return Err(format!(
                     "{what} `{var}` is iterated at line {line}: the async one is iterated with `async for`, which loopsafe does not write"
                 ));
@@ -146,7 +164,9 @@ fn rewrite<'t>(ctx: &FileContext<'t>, cp: &Counterpart, call: Node<'t>, func: No
                     cp.package
                 ));
             };
-            if !methods.iter().any(|m| m == member) {
+            let returns_cursor = is_conn && cp.cursors.iter().any(|m| m == member);
+            let is_awaited = methods.iter().any(|m| m == member);
+            if !is_awaited && !returns_cursor {
                 return Err(format!(
                     "`{var}.{member}(...)` at line {line} has no awaited equivalent in `{}` that loopsafe knows",
                     cp.package
@@ -154,8 +174,41 @@ fn rewrite<'t>(ctx: &FileContext<'t>, cp: &Counterpart, call: Node<'t>, func: No
             }
             await_allowed(ctx, call).map_err(|why| format!("`{var}.{member}` at line {line}: {why}"))?;
             closed |= is_conn && member == cp.close;
-            let returns_cursor = is_conn && cp.cursors.iter().any(|m| m == member);
+            // The call as the async driver has it: awaited, or not (psycopg's `conn.cursor()`).
+            let call_text =
+                if is_awaited { awaited(ctx, call, ctx.node_text(call)) } else { ctx.node_text(call).into() };
             let outer = ctx.up(call);
+            // `with conn.cursor() as cur:` → `async with`, `cur` followed too.
+            if returns_cursor && let Some((Bound::With(w), left)) = binding(ctx, call) {
+                let cur = ctx.node_text(left).to_string();
+                if cur == name {
+                    return Err(format!("`{cur}` is bound again at line {line}"));
+                }
+                match names.iter_mut().find(|(v, _, conn)| *v == cur && !conn) {
+                    Some((_, b, _)) => b.push(left.id()),
+                    None => names.push((cur, vec![left.id()], false)),
+                }
+                if is_awaited {
+                    edits.push(Edit { range: call.byte_range(), text: call_text });
+                }
+                let with_kw = w.child(0).ok_or("no `with`")?;
+                edits.push(Edit { range: with_kw.start_byte()..with_kw.start_byte(), text: "async ".into() });
+                continue;
+            }
+            // `for row in conn.execute(q):` → `async for row in await conn.execute(q):`.
+            if returns_cursor
+                && cp.cursor_async_for
+                && let Some(f) = outer.filter(|f| f.kind() == "for_statement" && is(*f, "right", call))
+            {
+                async_for(f, &mut edits)?;
+                edits.push(Edit { range: call.byte_range(), text: call_text });
+                continue;
+            }
+            if !is_awaited && !outer.is_some_and(|a| a.kind() == "assignment" && is(a, "right", call)) {
+                return Err(format!(
+                    "the cursor `{var}.{member}(...)` returns at line {line} is used otherwise than bound to a name, in `with` or in `for`"
+                ));
+            }
             match outer {
                 // `conn.execute(q).fetchall()`: both awaited.
                 Some(attr) if returns_cursor && attr.kind() == "attribute" && is(attr, "object", call) => {
@@ -195,7 +248,9 @@ fn rewrite<'t>(ctx: &FileContext<'t>, cp: &Counterpart, call: Node<'t>, func: No
                         Some((_, b, _)) => b.push(left.id()),
                         None => names.push((cur, vec![left.id()], false)),
                     }
-                    edits.push(Edit { range: call.byte_range(), text: awaited(ctx, call, ctx.node_text(call)) });
+                    if is_awaited {
+                        edits.push(Edit { range: call.byte_range(), text: call_text });
+                    }
                 }
                 Some(s) if !returns_cursor || s.kind() == "expression_statement" => {
                     edits.push(Edit { range: call.byte_range(), text: awaited(ctx, call, ctx.node_text(call)) });
@@ -232,6 +287,7 @@ fn rewrite<'t>(ctx: &FileContext<'t>, cp: &Counterpart, call: Node<'t>, func: No
             edits.push(Edit { range: call.byte_range(), text: awaited(ctx, call, &expr) });
         }
         Bound::With(w) => {
+            let to = if cp.with_awaited { format!("await {to}") } else { to };
             edits.push(Edit { range: func.byte_range(), text: to });
             let with_kw = w.child(0).ok_or("no `with`")?;
             edits.push(Edit { range: with_kw.start_byte()..with_kw.start_byte(), text: "async ".into() });
@@ -240,8 +296,9 @@ fn rewrite<'t>(ctx: &FileContext<'t>, cp: &Counterpart, call: Node<'t>, func: No
             }
         }
     }
-    // The sync library's import, when this call was its last use.
+    // The sync library's import, when this call was its last use (and the async driver is not in it).
     if let Some(root) = kinds::root_identifier(func)
+        && ctx.node_text(root) != module
         && let Some(import) = kinds::unused_import(ctx, ctx.node_text(root), Some(func))
     {
         kinds::remove_statement(ctx, import, &mut edits);
@@ -274,6 +331,16 @@ fn binding<'t>(ctx: &FileContext<'t>, call: Node<'t>) -> Option<(Bound<'t>, Node
     let with =
         ctx.up(clause).filter(|w| w.kind() == "with_statement" && w.child(0).is_some_and(|c| c.kind() == "with"))?;
     Some((Bound::With(with), name))
+}
+
+/// `for` → `async for` (refused where the loop is already async).
+fn async_for(f: Node<'_>, edits: &mut Vec<Edit>) -> Result<(), String> {
+    let kw = f.child(0).ok_or("no `for`")?;
+    if kw.kind() != "for" {
+        return Err(format!("the loop at line {} is already `async for`", f.start_position().row + 1));
+    }
+    edits.push(Edit { range: kw.start_byte()..kw.start_byte(), text: "async ".into() });
+    Ok(())
 }
 
 fn inside_lambda(ctx: &FileContext<'_>, n: Node<'_>, def: Node<'_>) -> bool {
@@ -782,6 +849,62 @@ mod tests {
         for (body, why) in cases {
             let text = format!("{head}{body}");
             let got = driver(&text);
+            assert!(matches!(&got, Err(r) if r.contains(why)), "{text}\n{got:?}, expected {why:?}");
+        }
+    }
+
+    fn psycopg(text: &str) -> Result<String, String> {
+        let fixes = fixes_at(
+            text,
+            "psycopg.connect",
+            Rule::BlockingDatabase,
+            "psycopg.connect",
+            vec![FixKind::AsyncDriver],
+            false,
+        );
+        match fixes.fixes.iter().find(|f| f.id == FixId::AsyncDriver) {
+            Some(f) => Ok(crate::fix::apply(text, &f.edits).unwrap()),
+            None => {
+                Err(fixes.refused.iter().filter(|r| r.id == FixId::AsyncDriver).map(|r| r.reason.clone()).collect())
+            }
+        }
+    }
+
+    #[test]
+    fn psycopg_3_becomes_its_async_connection_with_async_with_and_async_for() {
+        let text = "import psycopg\n\n\nasync def load(dsn):\n    with psycopg.connect(dsn, autocommit=True) as conn:\n        with conn.cursor() as cur:\n            cur.execute(\"select 1\")\n            one = cur.fetchone()[0]\n            for row in cur:\n                print(row)\n        for row in conn.execute(\"select 2\"):\n            print(row)\n        n = conn.execute(\"select 3\").fetchall()\n    return one, n\n";
+        assert_eq!(
+            psycopg(text).unwrap(),
+            "import psycopg\n\n\nasync def load(dsn):\n    async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:\n        async with conn.cursor() as cur:\n            await cur.execute(\"select 1\")\n            one = (await cur.fetchone())[0]\n            async for row in cur:\n                print(row)\n        async for row in await conn.execute(\"select 2\"):\n            print(row)\n        n = await (await conn.execute(\"select 3\")).fetchall()\n    return one, n\n"
+        );
+        let assigned = "import psycopg\n\n\nasync def load(dsn):\n    conn = psycopg.connect(dsn)\n    cur = conn.cursor()\n    cur.execute(\"select 1\")\n    rows = cur.fetchall()\n    conn.commit()\n    conn.close()\n    return rows, cur.rowcount\n";
+        assert_eq!(
+            psycopg(assigned).unwrap(),
+            "import psycopg\n\n\nasync def load(dsn):\n    conn = await psycopg.AsyncConnection.connect(dsn)\n    cur = conn.cursor()\n    await cur.execute(\"select 1\")\n    rows = await cur.fetchall()\n    await conn.commit()\n    await conn.close()\n    return rows, cur.rowcount\n"
+        );
+        let head = "import psycopg\n\n\nasync def f(dsn):\n";
+        let cases = [
+            ("    conn = psycopg.connect(dsn, cursor_factory=C)\n    conn.close()\n", "`cursor_factory=`: the async"),
+            (
+                "    with psycopg.connect(dsn) as conn:\n        with conn.transaction():\n            conn.execute('x')\n",
+                "`conn.transaction(...)` at line 6",
+            ),
+            (
+                "    with psycopg.connect(dsn) as conn:\n        conn.execute('x')\n    conn.close()\n",
+                "which closes it",
+            ),
+            (
+                "    conn = psycopg.connect(dsn)\n    conn.autocommit = True\n    conn.close()\n",
+                "`conn.autocommit` at line 6",
+            ),
+            (
+                "    with psycopg.connect(dsn) as conn:\n        return [r for r in conn.cursor()]\n",
+                "used otherwise than bound to a name",
+            ),
+        ];
+        for (body, why) in cases {
+            let text = format!("{head}{body}");
+            let got = psycopg(&text);
             assert!(matches!(&got, Err(r) if r.contains(why)), "{text}\n{got:?}, expected {why:?}");
         }
     }
