@@ -757,3 +757,26 @@ async fn a_chain_ending_in_psycopg_is_made_async_with_its_async_connection() {
         "import psycopg\n\n\nasync def load_notes(limit):\n    async with await psycopg.AsyncConnection.connect(\"dbname=notes\") as conn:\n        async with conn.cursor() as cur:\n            await cur.execute(\"select text from notes limit %s\", (limit,))\n            names = []\n            async for r in cur:\n                names.append(r[0])\n    return names\n"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chain_on_a_module_level_sqlite3_connection_is_not_moved_to_a_thread() {
+    let main = "from fastapi import FastAPI\n\nfrom .store import count\n\napp = FastAPI()\n\n\n@app.get(\"/count\")\nasync def get_count():\n    return count()\n";
+    let store = "import sqlite3\n\nconn = sqlite3.connect(\"notes.db\")\n\n\ndef count():\n    return conn.execute(\"select count(*) from notes\").fetchone()[0]\n";
+    let files = [("app/__init__.py", ""), ("app/main.py", main), ("app/store.py", store)];
+    let (mut c, _dir, u, chain) = open_chain(&files, "fastapi\naiosqlite\n").await;
+    let acts = actions(&mut c, &u, &chain, None).await;
+    let disabled = |prefix: &str| {
+        acts.iter()
+            .find(|a| a["title"].as_str().unwrap().starts_with(prefix) && a.get("disabled").is_some())
+            .map(|a| a["disabled"]["reason"].as_str().unwrap().to_string())
+            .unwrap_or_else(|| panic!("{prefix}: {:?}", titles(&acts)))
+    };
+    assert!(disabled("Offload count").contains("raises ProgrammingError"), "{:?}", titles(&acts));
+    assert!(disabled("Make get_count a plain def").contains("check_same_thread=False"));
+    let why = disabled("Make count");
+    assert!(why.contains("conn is a connection sqlite3.connect opens at module level"), "{why}");
+    // Only the suppression is left to apply.
+    let enabled: Vec<String> =
+        acts.iter().filter(|a| a.get("disabled").is_none()).map(|a| a["title"].as_str().unwrap().into()).collect();
+    assert!(enabled.iter().all(|t| t.starts_with("Add # noqa")), "{enabled:?}");
+}

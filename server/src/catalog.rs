@@ -101,6 +101,11 @@ pub struct Counterpart {
     /// rewrite: a chain ending in a call on one refuses with this reason.
     #[serde(default)]
     pub module_level: Option<String>,
+    /// Classes of the sync driver whose objects work only in the thread that opened them (sqlite3's
+    /// connections and cursors), with why: a call on one opened elsewhere (a chain's helper using a
+    /// module-level connection, a route using one it did not open) is neither offloaded nor made sync.
+    #[serde(default)]
+    pub thread_bound: HashMap<String, String>,
     /// Keywords of `connect` that have no exact equivalent in `to`, with why.
     #[serde(default)]
     pub refused_keywords: HashMap<String, String>,

@@ -910,6 +910,32 @@ mod tests {
     }
 
     #[test]
+    fn a_sqlite3_connection_opened_elsewhere_is_not_moved_to_a_thread() {
+        let head =
+            "import sqlite3\n\nfrom fastapi import FastAPI\n\napp = FastAPI()\nconn = sqlite3.connect(\"n.db\")\n\n\n";
+        let chain = format!(
+            "{head}def count():\n    return conn.execute(\"x\").fetchone()[0]\n\n\n@app.get(\"/\")\nasync def route():\n    return count()\n"
+        );
+        let callee = "sqlite3.Connection.execute";
+        let fixes = fixes_at(&chain, "count()\n", Rule::BlockingDatabase, callee, vec![FixKind::Offload], true);
+        assert!(fixes.fixes.iter().all(|f| f.id != FixId::Offload && f.id != FixId::MakeSync), "{:?}", fixes.fixes);
+        let r = fixes.refused.iter().find(|r| r.id == FixId::Offload).expect("offload refused");
+        assert!(r.reason.contains("`ProgrammingError`") && r.reason.contains("check_same_thread=False"), "{r:?}");
+        assert!(fixes.refused.iter().any(|r| r.id == FixId::MakeSync), "{:?}", fixes.refused);
+        // A route using the module-level connection directly stays a coroutine; one that opens its own
+        // connection may become a plain `def`.
+        let direct = format!("{head}@app.get(\"/\")\nasync def route():\n    return conn.execute(\"x\").fetchall()\n");
+        let fixes = fixes_at(&direct, "conn.execute(\"x\")", Rule::BlockingDatabase, callee, vec![], false);
+        assert!(fixes.fixes.iter().all(|f| f.id != FixId::MakeSync), "{:?}", fixes.fixes);
+        assert!(fixes.refused.iter().any(|r| r.id == FixId::MakeSync), "{:?}", fixes.refused);
+        let own = format!(
+            "{head}@app.get(\"/\")\nasync def route(p):\n    c = sqlite3.connect(p)\n    n = c.execute(\"x\").fetchall()\n    c.close()\n    return n\n"
+        );
+        let fixes = fixes_at(&own, "c.execute(\"x\")", Rule::BlockingDatabase, callee, vec![], false);
+        assert!(fixes.fixes.iter().any(|f| f.id == FixId::MakeSync), "{:?}", fixes.fixes);
+    }
+
+    #[test]
     fn psycopg2_refuses_with_the_catalog_reason() {
         let text = "import psycopg2\n\n\nasync def f(dsn):\n    conn = psycopg2.connect(dsn)\n    conn.close()\n";
         let fixes = fixes_at(
