@@ -606,3 +606,44 @@ fn unsafe_fixes_make_a_sqlite_chain_async_with_aiosqlite_or_offload_it() {
         assert!(String::from_utf8_lossy(&out.stderr).contains("applied 0 fixes in 0 files"), "converged");
     }
 }
+
+/// `--diff` shows what `--fix` writes over all its rounds (computed in memory, nothing written): the
+/// two chains of one file, which `--fix` makes async in two rounds, are both in the diff.
+#[test]
+fn diff_shows_every_round_of_the_fix_loop() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "pyproject.toml", "[project]\nname = \"app\"\ndependencies = [\"fastapi\", \"httpx\"]\n");
+    write(dir.path(), "app/__init__.py", "");
+    write(dir.path(), "app/main.py", TWO_CHAINS_MAIN);
+    write(dir.path(), "app/helpers.py", TWO_CHAINS_HELPERS);
+    let out = loopsafe(dir.path(), &["check", "app", "--diff", "--unsafe-fixes", "--no-cache"]);
+    let (diff, err) = (String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.status.code(), Some(1), "{err}\n{diff}");
+    assert!(err.contains("would apply 2 fixes in 2 files"), "{err}");
+    for line in [
+        "+    return await fetch_quote()",
+        "+    return await nap()",
+        "+async def fetch_quote():",
+        "+async def nap():",
+        "+    await asyncio.sleep(1)",
+    ] {
+        assert!(diff.contains(line), "{line:?} missing from\n{diff}");
+    }
+    // Nothing written; then `--fix` writes exactly what the diff showed.
+    assert_eq!(read(dir.path(), "app/main.py"), TWO_CHAINS_MAIN);
+    assert_eq!(read(dir.path(), "app/helpers.py"), TWO_CHAINS_HELPERS);
+    let out = loopsafe(dir.path(), &["check", "app", "--fix", "--unsafe-fixes", "--no-cache"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("applied 2 fixes in 2 files"));
+    let after = loopsafe(dir.path(), &["check", "app", "--diff", "--unsafe-fixes", "--no-cache"]);
+    assert!(after.stdout.is_empty(), "{}", String::from_utf8_lossy(&after.stdout));
+    for (name, before) in [("app/main.py", TWO_CHAINS_MAIN), ("app/helpers.py", TWO_CHAINS_HELPERS)] {
+        let now = read(dir.path(), name);
+        let removed: Vec<&str> = before.lines().filter(|l| !now.lines().any(|n| n == *l)).collect();
+        for l in removed {
+            assert!(diff.contains(&format!("-{l}")), "{name}: {l:?} not in the diff");
+        }
+        for l in now.lines().filter(|l| !before.lines().any(|b| b == *l)) {
+            assert!(diff.contains(&format!("+{l}")), "{name}: {l:?} not in the diff");
+        }
+    }
+}

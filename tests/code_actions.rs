@@ -699,3 +699,84 @@ async fn a_chain_ending_in_sqlite3_is_made_async_with_aiosqlite_or_refused_with_
         "{reason}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chain_ending_on_a_boto3_client_is_made_async_with_aioboto3_or_refused_with_the_line() {
+    let main = "from fastapi import FastAPI\n\nfrom .store import save\n\napp = FastAPI()\n\n\n@app.post(\"/notes/{key}\")\nasync def post(key: str, text: str):\n    return save(key, text)\n";
+    let store = "import boto3\n\n\ndef save(key, text):\n    s3 = boto3.client(\"s3\")\n    s3.put_object(Bucket=\"notes\", Key=key, Body=text.encode())\n    return s3.head_object(Bucket=\"notes\", Key=key)[\"ETag\"]\n";
+    let files = [("app/__init__.py", ""), ("app/main.py", main), ("app/store.py", store)];
+    let (mut c, dir, u, chain) = open_chain(&files, "fastapi\naioboto3\n").await;
+    let acts = actions(&mut c, &u, &chain, None).await;
+    let fix = acts
+        .iter()
+        .find(|a| a["title"].as_str().unwrap().starts_with("Make save async") && a.get("disabled").is_none())
+        .unwrap_or_else(|| panic!("{:?}", titles(&acts)));
+    assert_eq!(
+        fix["title"],
+        "Make save async, await 1 call site in 2 files, and use aioboto3.Session().client(...) in async with as s3, awaiting its operations"
+    );
+    assert_eq!(fix["data"]["applicability"], "unsafe");
+    let edit = &fix["edit"];
+    assert_eq!(apply_edits(main, &edits_for(edit, &u)), main.replace("return save(", "return await save("));
+    let su = uri(&dir.path().join("app/store.py"));
+    assert_eq!(
+        apply_edits(store, &edits_for(edit, &su)),
+        "import aioboto3\n\n\nasync def save(key, text):\n    async with aioboto3.Session().client(\"s3\") as s3:\n        await s3.put_object(Bucket=\"notes\", Key=key, Body=text.encode())\n        return (await s3.head_object(Bucket=\"notes\", Key=key))[\"ETag\"]\n"
+    );
+
+    // A paginator: refused, naming the line.
+    let paged = "import boto3\n\n\ndef save(key, text):\n    s3 = boto3.client(\"s3\")\n    s3.put_object(Bucket=\"notes\", Key=key, Body=text.encode())\n    return list(s3.get_paginator(\"list_objects_v2\").paginate(Bucket=\"notes\"))\n";
+    std::fs::write(dir.path().join("app/store.py"), paged).unwrap();
+    c.notify("workspace/didChangeWatchedFiles", json!({ "changes": [{ "uri": su.as_str(), "type": 2 }] })).await;
+    let acts = actions_until(&mut c, &u, &chain, |acts| {
+        acts.iter().any(|a| a["title"].as_str().unwrap().starts_with("Make save") && a.get("disabled").is_some())
+    })
+    .await;
+    let refused = acts
+        .iter()
+        .find(|a| a["title"].as_str().unwrap().starts_with("Make save") && a.get("disabled").is_some())
+        .unwrap_or_else(|| panic!("{:?}", titles(&acts)));
+    let reason = refused["disabled"]["reason"].as_str().unwrap();
+    assert!(reason.contains("store.py") && reason.contains("s3.get_paginator at line 7"), "{reason}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chain_ending_in_psycopg_is_made_async_with_its_async_connection() {
+    let main = "from fastapi import FastAPI\n\nfrom .store import load_notes\n\napp = FastAPI()\n\n\n@app.get(\"/notes\")\nasync def notes(limit: int = 10):\n    return load_notes(limit)\n";
+    let store = "import psycopg\n\n\ndef load_notes(limit):\n    with psycopg.connect(\"dbname=notes\") as conn:\n        with conn.cursor() as cur:\n            cur.execute(\"select text from notes limit %s\", (limit,))\n            names = []\n            for r in cur:\n                names.append(r[0])\n    return names\n";
+    let files = [("app/__init__.py", ""), ("app/main.py", main), ("app/store.py", store)];
+    let (mut c, dir, u, chain) = open_chain(&files, "fastapi\npsycopg[binary]>=3.2\n").await;
+    let acts = actions(&mut c, &u, &chain, None).await;
+    let title = "Make load_notes async, await 1 call site in 2 files, and use psycopg.AsyncConnection.connect instead of psycopg.connect";
+    let fix = acts.iter().find(|a| a["title"] == title).unwrap_or_else(|| panic!("{acts:?}"));
+    let edit = &fix["edit"];
+    assert_eq!(apply_edits(main, &edits_for(edit, &u)), main.replace("return load_notes(", "return await load_notes("));
+    let su = uri(&dir.path().join("app/store.py"));
+    assert_eq!(
+        apply_edits(store, &edits_for(edit, &su)),
+        "import psycopg\n\n\nasync def load_notes(limit):\n    async with await psycopg.AsyncConnection.connect(\"dbname=notes\") as conn:\n        async with conn.cursor() as cur:\n            await cur.execute(\"select text from notes limit %s\", (limit,))\n            names = []\n            async for r in cur:\n                names.append(r[0])\n    return names\n"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chain_on_a_module_level_sqlite3_connection_is_not_moved_to_a_thread() {
+    let main = "from fastapi import FastAPI\n\nfrom .store import count\n\napp = FastAPI()\n\n\n@app.get(\"/count\")\nasync def get_count():\n    return count()\n";
+    let store = "import sqlite3\n\nconn = sqlite3.connect(\"notes.db\")\n\n\ndef count():\n    return conn.execute(\"select count(*) from notes\").fetchone()[0]\n";
+    let files = [("app/__init__.py", ""), ("app/main.py", main), ("app/store.py", store)];
+    let (mut c, _dir, u, chain) = open_chain(&files, "fastapi\naiosqlite\n").await;
+    let acts = actions(&mut c, &u, &chain, None).await;
+    let disabled = |prefix: &str| {
+        acts.iter()
+            .find(|a| a["title"].as_str().unwrap().starts_with(prefix) && a.get("disabled").is_some())
+            .map(|a| a["disabled"]["reason"].as_str().unwrap().to_string())
+            .unwrap_or_else(|| panic!("{prefix}: {:?}", titles(&acts)))
+    };
+    assert!(disabled("Offload count").contains("raises ProgrammingError"), "{:?}", titles(&acts));
+    assert!(disabled("Make get_count a plain def").contains("check_same_thread=False"));
+    let why = disabled("Make count");
+    assert!(why.contains("conn is a connection sqlite3.connect opens at module level"), "{why}");
+    // Only the suppression is left to apply.
+    let enabled: Vec<String> =
+        acts.iter().filter(|a| a.get("disabled").is_none()).map(|a| a["title"].as_str().unwrap().into()).collect();
+    assert!(enabled.iter().all(|t| t.starts_with("Add # noqa")), "{enabled:?}");
+}

@@ -173,7 +173,15 @@ pub fn unsafe_fixes(root: &Path, paths: &[PathBuf]) -> (Vec<loopsafe::autofix::F
     let report = check::check(&opts, catalog).unwrap();
     let options = autofix::options(&settings, paths);
     let mut warnings = Vec::new();
-    let fixes =
-        autofix::compute_except(&report, &|_| false, catalog, &settings, &options, true, Some(&opts), &mut warnings);
+    let run = autofix::FixRun {
+        skipped: &|_| false,
+        catalog,
+        settings: &settings,
+        options: &options,
+        allow_unsafe: true,
+        workspace: Some(&opts),
+        overlay: None,
+    };
+    let fixes = autofix::compute_except(&report, &run, &mut warnings);
     (fixes, warnings)
 }

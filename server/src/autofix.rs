@@ -41,14 +41,30 @@ fn by_file(report: &Report) -> BTreeMap<&str, Vec<&Diagnostic>> {
 }
 
 /// Reads a reported file again; `None` (with a warning) when it is not what the check analysed.
-fn reread(report: &Report, path: &str, warnings: &mut Vec<String>) -> Option<(String, u128)> {
-    let Source::Text { text } = read_source(Path::new(path)) else { return None };
+fn reread(
+    report: &Report,
+    path: &str,
+    overlay: Option<&crate::check::Overlay>,
+    warnings: &mut Vec<String>,
+) -> Option<(String, u128)> {
+    let Source::Text { text } = read_overlaid(Path::new(path), None, overlay) else { return None };
     let hash = cache::content_hash(&text);
     if report.hashes.get(path).is_some_and(|h| *h != hash) {
         warnings.push(format!("{path}: changed on disk while loopsafe was running; not fixed"));
         return None;
     }
     Some((text, hash))
+}
+
+/// A file's text: `overlay`'s where it holds the file (by canonical path, `canonical` when known).
+fn read_overlaid(path: &Path, canonical: Option<&Path>, overlay: Option<&crate::check::Overlay>) -> Source {
+    if let Some(o) = overlay {
+        let c = canonical.map(Path::to_path_buf).or_else(|| std::fs::canonicalize(path).ok());
+        if let Some(text) = c.and_then(|c| o.get(&c)) {
+            return Source::Text { text: text.clone() };
+        }
+    }
+    read_source(path)
 }
 
 fn chain_target(d: &Diagnostic) -> Target {
@@ -64,26 +80,34 @@ pub fn compute(
     allow_unsafe: bool,
     warnings: &mut Vec<String>,
 ) -> Vec<FileFix> {
-    compute_except(report, &|_| false, catalog, settings, options, allow_unsafe, None, warnings)
+    let run = FixRun { skipped: &|_| false, catalog, settings, options, allow_unsafe, workspace: None, overlay: None };
+    compute_except(report, &run, warnings)
 }
 
-/// [`compute`] leaving alone the findings `skipped` picks (those a baseline holds). With `allow_unsafe`
+/// The inputs of a fix run ([`compute_except`], [`fix_until_converged`]).
+pub struct FixRun<'a> {
+    /// The findings left alone (those a baseline holds).
+    pub skipped: &'a dyn Fn(&Diagnostic) -> bool,
+    pub catalog: &'a Catalog,
+    pub settings: &'a Settings,
+    pub options: &'a Options,
+    /// Whether unsafe fixes apply too (`--unsafe-fixes`).
+    pub allow_unsafe: bool,
+    /// The check's options: with `allow_unsafe`, chains are made async across the workspace they
+    /// describe, and the rounds of [`fix_until_converged`] check it again.
+    pub workspace: Option<&'a crate::check::CheckOptions<'a>>,
+    /// Texts that stand in for files on disk (`--diff`'s later rounds, see [`diff_until_converged`]).
+    pub overlay: Option<&'a crate::check::Overlay>,
+}
+
+/// [`compute`] leaving alone the findings `run.skipped` picks (those a baseline holds). With `allow_unsafe`
 /// and the `workspace` (the check's options), a chain finding is first made async across the workspace
 /// (`fix::make_async_everywhere`: every call site in every file awaited, or refused), which `--unsafe-fixes`
 /// prefers to offloading the helper; the files it rewrites form a group written all or none.
-#[allow(clippy::too_many_arguments)]
-pub fn compute_except(
-    report: &Report,
-    skipped: &dyn Fn(&Diagnostic) -> bool,
-    catalog: &Catalog,
-    settings: &Settings,
-    options: &Options,
-    allow_unsafe: bool,
-    workspace: Option<&crate::check::CheckOptions<'_>>,
-    warnings: &mut Vec<String>,
-) -> Vec<FileFix> {
+pub fn compute_except(report: &Report, run: &FixRun<'_>, warnings: &mut Vec<String>) -> Vec<FileFix> {
+    let FixRun { skipped, catalog, settings, options, allow_unsafe, workspace, overlay } = *run;
     let chains = match workspace.filter(|_| allow_unsafe) {
-        Some(opts) => chains_across(report, skipped, catalog, options, opts, warnings),
+        Some(opts) => chains_across(report, skipped, catalog, options, opts, overlay, warnings),
         None => Across::default(),
     };
     let mut out = Vec::new();
@@ -107,7 +131,7 @@ pub fn compute_except(
         let (original, hash, text, applied, group) = match across {
             Some(a) => (a.original.clone(), a.hash, a.text.clone(), a.applied, Some(a.group)),
             None => {
-                let Some((text, hash)) = reread(report, path, warnings) else { continue };
+                let Some((text, hash)) = reread(report, path, overlay, warnings) else { continue };
                 (text.clone(), hash, text, 0, None)
             }
         };
@@ -210,6 +234,7 @@ fn chains_across(
     catalog: &Catalog,
     options: &Options,
     opts: &crate::check::CheckOptions<'_>,
+    overlay: Option<&crate::check::Overlay>,
     warnings: &mut Vec<String>,
 ) -> Across {
     let mut out = Across::default();
@@ -234,7 +259,7 @@ fn chains_across(
     let mut files: Vec<(String, String, u128, String, Vec<String>)> = Vec::new();
     for (p, c) in paths.iter().zip(&canon) {
         let shown = crate::check::display_path(p);
-        let Source::Text { text } = read_source(p) else { continue };
+        let Source::Text { text } = read_overlaid(p, Some(c), overlay) else { continue };
         let hash = cache::content_hash(&text);
         if report.hashes.get(&shown).is_some_and(|h| *h != hash) {
             warnings.push(format!("{shown}: changed on disk while loopsafe was running; not fixed"));
@@ -323,22 +348,13 @@ pub struct Converged {
 /// stale after it), and a fix can uncover another (a helper made async leaves its caller's blocking call found); the loop applies
 /// those in the same run, so that a second run has nothing left to change. A round that writes
 /// nothing, fails to write, or is interrupted ends it.
-#[allow(clippy::too_many_arguments)]
-pub fn fix_until_converged(
-    report: &Report,
-    skipped: &dyn Fn(&Diagnostic) -> bool,
-    catalog: &Catalog,
-    settings: &Settings,
-    options: &Options,
-    allow_unsafe: bool,
-    opts: &crate::check::CheckOptions<'_>,
-    warnings: &mut Vec<String>,
-) -> Result<Converged, String> {
+pub fn fix_until_converged(report: &Report, run: &FixRun<'_>, warnings: &mut Vec<String>) -> Result<Converged, String> {
+    let opts = run.workspace.ok_or("the fix rounds need the check's options, to check again")?;
     let mut out = Converged::default();
     for round in 0..MAX_ROUNDS {
         // The first round fixes `report`; each later one the check after the round before.
         let current = out.report.as_ref().unwrap_or(report);
-        let fixes = compute_except(current, skipped, catalog, settings, options, allow_unsafe, Some(opts), warnings);
+        let fixes = compute_except(current, run, warnings);
         if fixes.is_empty() {
             break;
         }
@@ -359,7 +375,7 @@ pub fn fix_until_converged(
             break;
         }
         out.rounds += 1;
-        out.report = Some(crate::check::check(opts, catalog)?);
+        out.report = Some(crate::check::check(opts, run.catalog)?);
         if round + 1 == MAX_ROUNDS {
             warnings.push(format!(
                 "round {MAX_ROUNDS} of the fixes, the last, still changed files: run --fix again for what remains"
@@ -369,6 +385,54 @@ pub fn fix_until_converged(
     let mut seen = std::collections::HashSet::new();
     warnings.retain(|w| seen.insert(w.clone()));
     Ok(out)
+}
+
+/// `--diff`: what [`fix_until_converged`] would write, computed in memory: each round checks the texts
+/// the rounds before it fixed (`check::check_overlaid`), nothing is written. One [`FileFix`] per file,
+/// from its text on disk to its text after the last round, with the fixes of every round.
+pub fn diff_until_converged(
+    report: &Report,
+    run: &FixRun<'_>,
+    warnings: &mut Vec<String>,
+) -> Result<Vec<FileFix>, String> {
+    let opts = run.workspace.ok_or("the fix rounds need the check's options, to check again")?;
+    let mut overlay = crate::check::Overlay::new();
+    let mut files: BTreeMap<String, FileFix> = BTreeMap::new();
+    let mut current: Option<Report> = None;
+    for round in 0..MAX_ROUNDS {
+        let fixes = {
+            let this = FixRun { overlay: Some(&overlay), ..*run };
+            compute_except(current.as_ref().unwrap_or(report), &this, warnings)
+        };
+        if fixes.is_empty() {
+            break;
+        }
+        for f in fixes {
+            let key = std::fs::canonicalize(&f.path).unwrap_or_else(|_| std::path::PathBuf::from(&f.path));
+            overlay.insert(key, f.fixed.text.clone());
+            match files.entry(f.path.clone()) {
+                std::collections::btree_map::Entry::Vacant(e) => {
+                    e.insert(f);
+                }
+                std::collections::btree_map::Entry::Occupied(mut e) => {
+                    let all = e.get_mut();
+                    all.fixed.applied += f.fixed.applied;
+                    all.fixed.titles.extend(f.fixed.titles);
+                    all.fixed.text = f.fixed.text;
+                }
+            }
+        }
+        if round + 1 == MAX_ROUNDS {
+            warnings.push(format!(
+                "round {MAX_ROUNDS} of the fixes, the last, still changed files: run --fix again for what remains"
+            ));
+            break;
+        }
+        current = Some(crate::check::check_overlaid(opts, run.catalog, &overlay)?);
+    }
+    let mut seen = std::collections::HashSet::new();
+    warnings.retain(|w| seen.insert(w.clone()));
+    Ok(files.into_values().filter(|f| f.fixed.text != f.original).collect())
 }
 
 /// What writing the fixes did.
@@ -583,7 +647,7 @@ pub fn attach_fixes(report: &mut Report, catalog: &Catalog, options: &Options) {
             .flat_map_iter(|(path, ids)| {
                 let mut computed = Vec::with_capacity(ids.len());
                 let mut warnings = Vec::new();
-                let Some((text, _)) = reread(report, path, &mut warnings) else { return computed };
+                let Some((text, _)) = reread(report, path, None, &mut warnings) else { return computed };
                 // The tree and endpoints the check's analysis found in this very text (`reread` compared
                 // its hash), or else (a cached analysis; the tree of a file with chain findings only)
                 // found again, once for the file's contexts.

@@ -54,6 +54,12 @@ pub struct Counterpart {
     pub constructors: HashMap<String, String>,
     #[serde(default)]
     pub not_awaited: HashMap<String, String>,
+    /// The async client is an async context manager, opened and closed in the event loop that uses it
+    /// (`async with aioboto3.Session().client(...) as c:`): a client made in a function becomes an
+    /// `async with` around its uses; a module-level one has no exact rewrite. Its `attributes` are kept
+    /// as they are, called or not (`c.exceptions`, `c.can_paginate(...)`); every other method is awaited.
+    #[serde(default)]
+    pub entered: bool,
     /// Why no exact rewrite exists: the fix refuses with this reason.
     #[serde(default)]
     pub refused: Option<String>,
@@ -85,6 +91,24 @@ pub struct Counterpart {
     /// `async with` closes it: the rewrite commits at the end of the block with this method.
     #[serde(default)]
     pub with_commits: Option<String>,
+    /// `to` is a coroutine whose result is the context manager: `async with await to(...) as c:`.
+    #[serde(default)]
+    pub with_awaited: bool,
+    /// A cursor is iterated with `async for` (`for row in cur:` → `async for row in cur:`).
+    #[serde(default)]
+    pub cursor_async_for: bool,
+    /// Why a connection `connect` makes at module level (`conn = sqlite3.connect(...)` at import) has no
+    /// rewrite: a chain ending in a call on one refuses with this reason.
+    #[serde(default)]
+    pub module_level: Option<String>,
+    /// Classes of the sync driver whose objects work only in the thread that opened them (sqlite3's
+    /// connections and cursors), with why: a call on one opened elsewhere (a chain's helper using a
+    /// module-level connection, a route using one it did not open) is neither offloaded nor made sync.
+    #[serde(default)]
+    pub thread_bound: HashMap<String, String>,
+    /// Keywords of `connect` that have no exact equivalent in `to`, with why.
+    #[serde(default)]
+    pub refused_keywords: HashMap<String, String>,
 }
 
 /// One group of blocking callables, with what a finding on them says.

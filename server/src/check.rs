@@ -314,21 +314,30 @@ pub fn project_root(start: &Path) -> Option<PathBuf> {
 /// is summarized so that calls into other functions and modules are followed; findings are reported
 /// for the given files only. With a cache directory, unchanged files are not analysed again.
 pub fn check(opts: &CheckOptions<'_>, catalog: &Catalog) -> Result<Report, String> {
-    check_inner(opts, catalog, None, false)
+    check_inner(opts, catalog, None, false, None)
+}
+
+/// Texts that stand in for files on disk, by canonical path (`check --diff`'s later rounds check the
+/// texts its earlier rounds fixed, without writing them).
+pub type Overlay = HashMap<PathBuf, String>;
+
+/// [`check`] with the files `overlay` holds read from it instead of the disk.
+pub fn check_overlaid(opts: &CheckOptions<'_>, catalog: &Catalog, overlay: &Overlay) -> Result<Report, String> {
+    check_inner(opts, catalog, None, false, Some(overlay))
 }
 
 /// [`check`] (of `stdin` as [`check_stdin`] when given) for a caller that lists the fixes of the findings
 /// next (`--output-format json`): the report keeps what the analysis found that the fixes need
 /// ([`Report::fix_context`]), so that `autofix::attach_fixes` does not find it again.
 pub fn check_for_fixes(opts: &CheckOptions<'_>, catalog: &Catalog, stdin: Option<&str>) -> Result<Report, String> {
-    check_inner(opts, catalog, stdin, true)
+    check_inner(opts, catalog, stdin, true, None)
 }
 
 /// `check` of one buffer (`--stdin-filename`): `text` is reported as the file `opts.paths[0]` (which
 /// need not exist), and its project, imports and settings are those of that path's location. The
 /// file on disk, if any, is not read.
 pub fn check_stdin(opts: &CheckOptions<'_>, catalog: &Catalog, text: &str) -> Result<Report, String> {
-    check_inner(opts, catalog, Some(text), false)
+    check_inner(opts, catalog, Some(text), false, None)
 }
 
 /// A path made absolute and canonical; for a path that does not exist (a buffer not saved yet, maybe
@@ -366,6 +375,7 @@ fn check_inner(
     catalog: &Catalog,
     stdin: Option<&str>,
     for_fixes: bool,
+    overlay: Option<&Overlay>,
 ) -> Result<Report, String> {
     let timer = Timer::new();
     let mut warnings = Vec::new();
@@ -431,7 +441,10 @@ fn check_inner(
         .par_iter()
         .map(|(abs, display, is_reported)| match stdin.filter(|_| *is_reported) {
             Some(text) => (Source::Text { text: text.to_string() }, abs, display, is_reported),
-            None => (read_shown(abs, display), abs, display, is_reported),
+            None => match overlay.and_then(|o| o.get(abs)) {
+                Some(text) => (Source::Text { text: text.clone() }, abs, display, is_reported),
+                None => (read_shown(abs, display), abs, display, is_reported),
+            },
         })
         .map(|(source, abs, display, is_reported)| match source {
             Source::Skipped(why) => Err(why),
@@ -565,7 +578,7 @@ fn check_inner(
                 warnings.push(format!("{display}:{}:{}: {message}", loc.line + 1, loc.col + 1));
             }
         }
-        report.diagnostics.extend(locate_chains(&project, &reported_index, chains, stdin));
+        report.diagnostics.extend(locate_chains(&project, &reported_index, chains, stdin, overlay));
         timer.lap("locate");
     }
     report
@@ -658,6 +671,7 @@ fn locate_chains(
     reported: &[bool],
     chains: Vec<ChainFinding>,
     stdin: Option<&str>,
+    overlay: Option<&Overlay>,
 ) -> Vec<Diagnostic> {
     let files = project.files();
     // Each file with chain findings is read once, with its line index.
@@ -671,9 +685,12 @@ fn locate_chains(
             let text = match stdin {
                 // The buffer is the one reported file.
                 Some(text) => text.to_string(),
-                None => match read_source(&files[c.file].path) {
-                    Source::Text { text } => text,
-                    Source::Skipped(_) => String::new(),
+                None => match overlay.and_then(|o| o.get(&files[c.file].path)) {
+                    Some(text) => text.clone(),
+                    None => match read_source(&files[c.file].path) {
+                        Source::Text { text } => text,
+                        Source::Skipped(_) => String::new(),
+                    },
                 },
             };
             let idx = LineIndex::new(&text);

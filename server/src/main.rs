@@ -375,18 +375,18 @@ fn run_check(mut args: CheckArgs) -> Result<ExitCode, String> {
         report_to_stderr = true;
     } else if args.fix || args.diff {
         let mut warnings = std::mem::take(&mut report.warnings);
+        let run = autofix::FixRun {
+            skipped: &held,
+            catalog: &catalog,
+            settings: &settings,
+            options: &fix_options,
+            allow_unsafe: args.unsafe_fixes,
+            workspace: Some(&opts),
+            overlay: None,
+        };
         if args.diff {
-            // One round: what `--fix` would write first.
-            let fixes = autofix::compute_except(
-                &report,
-                &held,
-                &catalog,
-                &settings,
-                &fix_options,
-                args.unsafe_fixes,
-                Some(&opts),
-                &mut warnings,
-            );
+            // What `--fix` would write over all its rounds, computed in memory.
+            let fixes = autofix::diff_until_converged(&report, &run, &mut warnings)?;
             let applied: usize = fixes.iter().map(|f| f.fixed.applied).sum();
             for w in warnings.iter().filter(|_| !args.quiet) {
                 let _ = writeln!(stderr, "loopsafe: warning: {w}");
@@ -408,16 +408,7 @@ fn run_check(mut args: CheckArgs) -> Result<ExitCode, String> {
             return Ok(if fixes.is_empty() || args.exit_zero { ExitCode::SUCCESS } else { ExitCode::from(1) });
         }
         // Round after round until nothing changes.
-        let converged = autofix::fix_until_converged(
-            &report,
-            &held,
-            &catalog,
-            &settings,
-            &fix_options,
-            args.unsafe_fixes,
-            &opts,
-            &mut warnings,
-        )?;
+        let converged = autofix::fix_until_converged(&report, &run, &mut warnings)?;
         let written = converged.written;
         fixed_files.extend(converged.paths.iter().map(PathBuf::from));
         let rechecked = converged.report;

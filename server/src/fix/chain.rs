@@ -147,6 +147,46 @@ pub(super) fn rewrite_ends(
         let line = end.start_position().row + 1;
         let range = forward(edits, end.byte_range())
             .ok_or_else(|| format!("the call at line {line} shares its statement with a call to the chain"))?;
+        // An operation on a client made in the function whose async counterpart is entered
+        // (`boto3.client` → `aioboto3`): the client's uses go into `async with`, every operation awaited.
+        if let Some(c) = ctx2.call_node(&range).and_then(|c| super::db::local_client(&ctx2, c, callee)) {
+            if !sessions.contains(&c.stmt.id()) {
+                sessions.push(c.stmt.id());
+                let fix =
+                    super::db::local_client_fix(&ctx2, &c).map_err(|why| format!("the call at line {line}: {why}"))?;
+                for e in &fix.edits {
+                    let range = backward(edits, e.range.clone()).ok_or_else(|| {
+                        format!("the call at line {line} shares its statement with a call to the chain")
+                    })?;
+                    end_edits.push(Edit { range, text: e.text.clone() });
+                }
+                let package = ctx.catalog.counterparts.get(callee.rsplit_once('.').map_or(callee, |p| p.0));
+                counterpart.get_or_insert_with(|| (fix.title.clone(), fix.id, package.map(|p| p.package.clone())));
+            }
+            continue;
+        }
+        // A class the catalog says has no exact async rewrite (boto3 resources): refused with its reason.
+        if let Some(why) = callee
+            .rsplit_once('.')
+            .and_then(|(class, _)| ctx.catalog.counterparts.get(class).filter(|c| c.class == class))
+            .and_then(|c| c.refused.as_ref())
+        {
+            return Err(format!("the call at line {line}: {why}"));
+        }
+        // A call on a connection a driver with an async counterpart opened at module level
+        // (`conn = sqlite3.connect(...)`): the async one is opened in an event loop, not at import.
+        if let Some(s) = ctx2.call_node(&range).and_then(|c| httpx::session_call(&ctx2, c, callee))
+            && let Some((_, _, _, q)) = ctx2.module_constructed(&s.name)
+            && let Some(cp) = ctx.catalog.counterparts.get(&q).filter(|c| c.connect == q)
+        {
+            let why = cp.refused.as_ref().or(cp.module_level.as_ref()).cloned().unwrap_or_else(|| {
+                format!("`{}` opens its connection with `await`, in an event loop: convert it by hand", cp.to)
+            });
+            return Err(format!(
+                "the call at line {line}: `{}` is a connection `{q}` opens at module level: {why}",
+                s.name
+            ));
+        }
         // A command on a module-level client with an async counterpart (`redis.Redis`): the client itself
         // becomes the async one, with every command on it awaited.
         if let Some(c) = ctx2.call_node(&range).and_then(|c| super::db::module_client(&ctx2, c, callee)) {
@@ -215,6 +255,8 @@ pub(super) fn rewrite_ends(
                 .and_then(|c| c.child_by_field_name("function"))
                 .and_then(kinds::root_identifier)
             && !fix_edits.iter().any(|e| e.text.is_empty())
+            // Not where the counterpart lives in the same package (`psycopg.AsyncConnection`).
+            && !fix_edits.iter().any(|e| e.text.contains(&format!("{}.", ctx2.node_text(root))))
             && let Some(stmt) = kinds::unused_import(&ctx2, ctx2.node_text(root), Some(root))
         {
             kinds::remove_statement(&ctx2, stmt, &mut fix_edits);
@@ -276,6 +318,7 @@ pub(super) fn ends_among<'t>(ctx: &FileContext<'t>, calls: &[Node<'t>], callee: 
         .filter(|c| {
             c.child_by_field_name("function").is_some_and(|f| spelling.as_deref() == Some(ctx.node_text(f)))
                 || httpx::session_call(ctx, **c, callee).is_some()
+                || super::db::local_client(ctx, **c, callee).is_some()
                 || made_by(ctx, **c, callee).is_some()
         })
         .copied()
@@ -514,6 +557,61 @@ mod tests {
             let got = make_async_for(&text, "hits(k)\n", "redis.Redis.incr");
             assert!(matches!(&got, Err(r) if r.contains(why)), "{text}\n{got:?}, expected {why:?}");
         }
+    }
+
+    #[test]
+    fn a_boto3_client_made_in_the_helper_becomes_aioboto3_in_async_with_or_refuses_naming_the_line() {
+        let text = "import boto3\n\n\ndef save(k, v):\n    s3 = boto3.client(\"s3\")\n    s3.put_object(Bucket=\"b\", Key=k, Body=v)\n    return s3.head_object(Bucket=\"b\", Key=k)[\"ETag\"]\n\n\nasync def main(k, v):\n    return save(k, v)\n";
+        assert_eq!(
+            make_async_for(text, "save(k, v)\n", "botocore.client.BaseClient.put_object").unwrap(),
+            "import aioboto3\n\n\nasync def save(k, v):\n    async with aioboto3.Session().client(\"s3\") as s3:\n        await s3.put_object(Bucket=\"b\", Key=k, Body=v)\n        return (await s3.head_object(Bucket=\"b\", Key=k))[\"ETag\"]\n\n\nasync def main(k, v):\n    return await save(k, v)\n"
+        );
+        let cases = [
+            (
+                "def save(k, v):\n    s3 = boto3.client(\"s3\")\n    s3.get_paginator(\"list_objects_v2\")\n    s3.put_object(Key=k, Body=v)\n",
+                "`s3.get_paginator` at line 6: an aioboto3 paginator is iterated with `async for page in",
+            ),
+            (
+                "def save(k, v):\n    s3 = boto3.client(\"s3\")\n    s3.put_object(Key=k, Body=v)\n    return s3.get_object(Key=k)[\"Body\"].read()\n",
+                "`s3.get_object` at line 7: the response's `Body` is an aiobotocore stream",
+            ),
+            (
+                "def save(k, v):\n    s3 = boto3.client(\"s3\")\n    s3.put_object(Key=k, Body=v)\n    keep(s3)\n",
+                "the client `s3` is used as a value at line 7",
+            ),
+            (
+                "def save(k, v):\n    s3 = boto3.client(\"s3\")\n    if k:\n        s3.put_object(Key=k, Body=v)\n    else:\n        s3 = None\n",
+                "used as a value at line 9",
+            ),
+            (
+                "s3 = boto3.client(\"s3\")\n\n\ndef save(k, v):\n    s3.put_object(Key=k, Body=v)\n",
+                "`s3` is a module-level client, and a `aioboto3` client is opened with `async with`",
+            ),
+            (
+                "def save(k, v):\n    s3 = boto3.resource(\"s3\")\n    s3.create_bucket(Bucket=k)\n",
+                "no exact rewrite of a boto3 resource",
+            ),
+        ];
+        for (helper, why) in cases {
+            let text = format!("import boto3\n\n\n{helper}\n\nasync def main(k, v):\n    return save(k, v)\n");
+            let callee = if helper.contains("resource") {
+                "boto3.resources.base.ServiceResource.create_bucket"
+            } else {
+                "botocore.client.BaseClient.put_object"
+            };
+            let got = make_async_for(&text, "save(k, v)\n", callee);
+            assert!(matches!(&got, Err(r) if r.contains(why)), "{text}\n{got:?}, expected {why:?}");
+        }
+    }
+
+    #[test]
+    fn a_module_level_sqlite3_connection_refuses_with_the_reason() {
+        let text = "import sqlite3\n\nconn = sqlite3.connect(\"notes.db\")\n\n\ndef count():\n    return conn.execute(\"select count(*) from notes\").fetchone()[0]\n\n\nasync def main():\n    return count()\n";
+        let got = make_async_for(text, "count()\n", "sqlite3.Connection.execute");
+        assert!(
+            matches!(&got, Err(r) if r.contains("the call at line 7: `conn` is a connection `sqlite3.connect` opens at module level: an aiosqlite connection")),
+            "{got:?}"
+        );
     }
 
     #[test]

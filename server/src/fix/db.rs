@@ -37,7 +37,11 @@ pub(super) fn fix(ctx: &FileContext<'_>, t: &Target, call: Node<'_>, out: &mut F
         let title = format!("Use an async driver instead of `{}`", short(ctx.node_text(func)));
         return out.refused.push(Refusal { id: FixId::AsyncDriver, title, reason: why.clone() });
     }
-    let title = format!("Use `{}` instead of `{library}`", cp.package);
+    let title = if cp.package == library {
+        format!("Use `{}` instead of `{callee}`", cp.to)
+    } else {
+        format!("Use `{}` instead of `{library}`", cp.package)
+    };
     match rewrite(ctx, cp, call, func) {
         Ok(edits) => out.fixes.push(Fix { id: FixId::AsyncDriver, title, applicability: Applicability::Unsafe, edits }),
         Err(reason) => out.refused.push(Refusal { id: FixId::AsyncDriver, title, reason }),
@@ -45,6 +49,7 @@ pub(super) fn fix(ctx: &FileContext<'_>, t: &Target, call: Node<'_>, out: &mut F
 }
 
 /// How the connection is bound.
+#[derive(Clone, Copy)]
 enum Bound<'t> {
     /// `conn = connect(...)`: the assignment.
     Assigned(Node<'t>),
@@ -65,7 +70,13 @@ fn rewrite<'t>(ctx: &FileContext<'t>, cp: &Counterpart, call: Node<'t>, func: No
             "list_splat" | "dictionary_splat" => {
                 return Err("the arguments are unpacked: they cannot be checked".into());
             }
-            "keyword_argument" | "comment" => {}
+            "keyword_argument" => {
+                let k = a.child_by_field_name("name").map_or("", |n| ctx.node_text(n));
+                if let Some(why) = cp.refused_keywords.get(k) {
+                    return Err(format!("`{k}=`: {why}"));
+                }
+            }
+            "comment" => {}
             _ => positional += 1,
         }
     }
@@ -112,14 +123,22 @@ fn rewrite<'t>(ctx: &FileContext<'t>, cp: &Counterpart, call: Node<'t>, func: No
                 && let Some(b) = w.child_by_field_name("body")
                 && !(b.start_byte() <= n.start_byte() && n.end_byte() <= b.end_byte())
             {
-                return Err(format!(
-                    "{what} `{var}` is used after the `with` block at line {line}: sqlite3's `with` leaves the connection open, `async with` closes it"
-                ));
+                let library = cp.connect.split('.').next().unwrap_or_default();
+                return Err(match cp.with_commits {
+                    Some(_) => format!(
+                        "{what} `{var}` is used after the `with` block at line {line}: {library}'s `with` leaves the connection open, `async with` closes it"
+                    ),
+                    None => format!("{what} `{var}` is used after the `with` block at line {line}, which closes it"),
+                });
             }
             let parent = ctx.up(n).ok_or("a use has no parent")?;
             let is =
                 |p: Node<'_>, field: &str, x: Node<'_>| p.child_by_field_name(field).is_some_and(|c| c.id() == x.id());
             if parent.kind() == "for_statement" && is(parent, "right", n) {
+                if !is_conn && cp.cursor_async_for {
+                    async_for(parent, &mut edits)?;
+                    continue;
+                }
                 return Err(format!(
                     "{what} `{var}` is iterated at line {line}: the async one is iterated with `async for`, which loopsafe does not write"
                 ));
@@ -145,7 +164,9 @@ fn rewrite<'t>(ctx: &FileContext<'t>, cp: &Counterpart, call: Node<'t>, func: No
                     cp.package
                 ));
             };
-            if !methods.iter().any(|m| m == member) {
+            let returns_cursor = is_conn && cp.cursors.iter().any(|m| m == member);
+            let is_awaited = methods.iter().any(|m| m == member);
+            if !is_awaited && !returns_cursor {
                 return Err(format!(
                     "`{var}.{member}(...)` at line {line} has no awaited equivalent in `{}` that loopsafe knows",
                     cp.package
@@ -153,8 +174,41 @@ fn rewrite<'t>(ctx: &FileContext<'t>, cp: &Counterpart, call: Node<'t>, func: No
             }
             await_allowed(ctx, call).map_err(|why| format!("`{var}.{member}` at line {line}: {why}"))?;
             closed |= is_conn && member == cp.close;
-            let returns_cursor = is_conn && cp.cursors.iter().any(|m| m == member);
+            // The call as the async driver has it: awaited, or not (psycopg's `conn.cursor()`).
+            let call_text =
+                if is_awaited { awaited(ctx, call, ctx.node_text(call)) } else { ctx.node_text(call).into() };
             let outer = ctx.up(call);
+            // `with conn.cursor() as cur:` → `async with`, `cur` followed too.
+            if returns_cursor && let Some((Bound::With(w), left)) = binding(ctx, call) {
+                let cur = ctx.node_text(left).to_string();
+                if cur == name {
+                    return Err(format!("`{cur}` is bound again at line {line}"));
+                }
+                match names.iter_mut().find(|(v, _, conn)| *v == cur && !conn) {
+                    Some((_, b, _)) => b.push(left.id()),
+                    None => names.push((cur, vec![left.id()], false)),
+                }
+                if is_awaited {
+                    edits.push(Edit { range: call.byte_range(), text: call_text });
+                }
+                let with_kw = w.child(0).ok_or("no `with`")?;
+                edits.push(Edit { range: with_kw.start_byte()..with_kw.start_byte(), text: "async ".into() });
+                continue;
+            }
+            // `for row in conn.execute(q):` → `async for row in await conn.execute(q):`.
+            if returns_cursor
+                && cp.cursor_async_for
+                && let Some(f) = outer.filter(|f| f.kind() == "for_statement" && is(*f, "right", call))
+            {
+                async_for(f, &mut edits)?;
+                edits.push(Edit { range: call.byte_range(), text: call_text });
+                continue;
+            }
+            if !is_awaited && !outer.is_some_and(|a| a.kind() == "assignment" && is(a, "right", call)) {
+                return Err(format!(
+                    "the cursor `{var}.{member}(...)` returns at line {line} is used otherwise than bound to a name, in `with` or in `for`"
+                ));
+            }
             match outer {
                 // `conn.execute(q).fetchall()`: both awaited.
                 Some(attr) if returns_cursor && attr.kind() == "attribute" && is(attr, "object", call) => {
@@ -194,7 +248,9 @@ fn rewrite<'t>(ctx: &FileContext<'t>, cp: &Counterpart, call: Node<'t>, func: No
                         Some((_, b, _)) => b.push(left.id()),
                         None => names.push((cur, vec![left.id()], false)),
                     }
-                    edits.push(Edit { range: call.byte_range(), text: awaited(ctx, call, ctx.node_text(call)) });
+                    if is_awaited {
+                        edits.push(Edit { range: call.byte_range(), text: call_text });
+                    }
                 }
                 Some(s) if !returns_cursor || s.kind() == "expression_statement" => {
                     edits.push(Edit { range: call.byte_range(), text: awaited(ctx, call, ctx.node_text(call)) });
@@ -231,6 +287,7 @@ fn rewrite<'t>(ctx: &FileContext<'t>, cp: &Counterpart, call: Node<'t>, func: No
             edits.push(Edit { range: call.byte_range(), text: awaited(ctx, call, &expr) });
         }
         Bound::With(w) => {
+            let to = if cp.with_awaited { format!("await {to}") } else { to };
             edits.push(Edit { range: func.byte_range(), text: to });
             let with_kw = w.child(0).ok_or("no `with`")?;
             edits.push(Edit { range: with_kw.start_byte()..with_kw.start_byte(), text: "async ".into() });
@@ -239,8 +296,9 @@ fn rewrite<'t>(ctx: &FileContext<'t>, cp: &Counterpart, call: Node<'t>, func: No
             }
         }
     }
-    // The sync library's import, when this call was its last use.
+    // The sync library's import, when this call was its last use (and the async driver is not in it).
     if let Some(root) = kinds::root_identifier(func)
+        && ctx.node_text(root) != module
         && let Some(import) = kinds::unused_import(ctx, ctx.node_text(root), Some(func))
     {
         kinds::remove_statement(ctx, import, &mut edits);
@@ -273,6 +331,16 @@ fn binding<'t>(ctx: &FileContext<'t>, call: Node<'t>) -> Option<(Bound<'t>, Node
     let with =
         ctx.up(clause).filter(|w| w.kind() == "with_statement" && w.child(0).is_some_and(|c| c.kind() == "with"))?;
     Some((Bound::With(with), name))
+}
+
+/// `for` → `async for` (refused where the loop is already async).
+fn async_for(f: Node<'_>, edits: &mut Vec<Edit>) -> Result<(), String> {
+    let kw = f.child(0).ok_or("no `for`")?;
+    if kw.kind() != "for" {
+        return Err(format!("the loop at line {} is already `async for`", f.start_position().row + 1));
+    }
+    edits.push(Edit { range: kw.start_byte()..kw.start_byte(), text: "async ".into() });
+    Ok(())
 }
 
 fn inside_lambda(ctx: &FileContext<'_>, n: Node<'_>, def: Node<'_>) -> bool {
@@ -400,6 +468,12 @@ where
 /// as a value, or of a method the catalog says is not simply awaited refuses it, naming the line.
 pub(super) fn module_client_fix(ctx: &FileContext<'_>, c: &Client<'_, '_>) -> Result<Fix, String> {
     let name = c.name.as_str();
+    if c.cp.entered {
+        return Err(format!(
+            "`{name}` is a module-level client, and a `{}` client is opened with `async with` in the event loop that uses it: make the client in the function that uses it, or convert it by hand",
+            c.cp.package
+        ));
+    }
     let mut edits = Vec::new();
     let mut stack = vec![ctx.tree.root_node()];
     let mut seen = 0;
@@ -452,6 +526,246 @@ pub(super) fn module_client_fix(ctx: &FileContext<'_>, c: &Client<'_, '_>) -> Re
     edits.push(Edit { range: func.byte_range(), text: to.clone() });
     super::normalize(&mut edits);
     let title = format!("Use one module-level `{to}` as `{name}`, awaiting its commands");
+    Ok(Fix { id: FixId::AsyncDriver, title, applicability: Applicability::Unsafe, edits })
+}
+
+// ------------------------------------------------------------------------------ client made in the function
+// `s3 = boto3.client("s3")` followed by its uses becomes `async with aioboto3.Session().client("s3") as s3:`
+// around them (the catalog's `entered` counterparts), every operation on it awaited.
+
+/// `name = ctor(...)` (or `with ctor(...) as name:`) in the function that makes the call `name.method(...)`,
+/// where the catalog's class counterpart of the call's class maps `ctor` to an async client that is
+/// entered (or says why there is none).
+pub(super) struct LocalClient<'t, 'c> {
+    /// The `name = ...` expression statement, or the `with` statement.
+    pub(super) stmt: Node<'t>,
+    bound: Bound<'t>,
+    ctor: Node<'t>,
+    def: Node<'t>,
+    left: Node<'t>,
+    name: String,
+    to: String,
+    cp: &'c Counterpart,
+}
+
+/// The client made in the enclosing function that the call `name.method(...)` (the blocking `callee`,
+/// `botocore.client.BaseClient.put_object`) is made on.
+pub(super) fn local_client<'t, 'c>(ctx: &FileContext<'t>, call: Node<'t>, callee: &str) -> Option<LocalClient<'t, 'c>>
+where
+    't: 'c,
+{
+    let func = call.child_by_field_name("function").filter(|f| f.kind() == "attribute")?;
+    let object = func.child_by_field_name("object").filter(|o| o.kind() == "identifier")?;
+    let (class, method) = callee.rsplit_once('.')?;
+    if ctx.node_text(func.child_by_field_name("attribute")?) != method {
+        return None;
+    }
+    let cp: &'c Counterpart = ctx.catalog.counterparts.get(class).filter(|c| c.class == class)?;
+    if !cp.entered && cp.refused.is_none() {
+        return None;
+    }
+    let name = ctx.node_text(object);
+    let def = enclosing_def(ctx, call)?;
+    let body = def.child_by_field_name("body")?;
+    let mut found = None;
+    let mut stack = vec![body];
+    let mut seen = 0;
+    while let Some(n) = stack.pop() {
+        seen += 1;
+        if seen > MAX_NODES {
+            return None;
+        }
+        if matches!(n.kind(), "function_definition" | "class_definition" | "lambda") {
+            continue;
+        }
+        let mut c = n.walk();
+        stack.extend(n.children(&mut c));
+        if n.kind() != "call" {
+            continue;
+        }
+        let Some(q) = n
+            .child_by_field_name("function")
+            .and_then(|f| ctx.imports.qualified(ctx.node_text(f)))
+            .map(|q| ctx.catalog.canonical(&q))
+        else {
+            continue;
+        };
+        if ctx.catalog.returns(&q) != Some(class) {
+            continue;
+        }
+        let Some((bound, left)) = binding(ctx, n) else { continue };
+        if ctx.node_text(left) != name {
+            continue;
+        }
+        if found.is_some() {
+            return None;
+        }
+        let stmt = match bound {
+            Bound::Assigned(a) => ctx.up(a)?,
+            Bound::With(w) => w,
+        };
+        let to = cp.constructors.get(&q).cloned().unwrap_or_default();
+        found = Some(LocalClient { stmt, bound, ctor: n, def, left, name: name.to_string(), to, cp });
+    }
+    found
+}
+
+/// The client made the async one in `async with`, every operation on it awaited; `ctx` is the file with
+/// the chain's functions already `async def`. What has no exact equivalent refuses it, naming the line:
+/// a use of the client as a value, in a nested function, after its block or listed in the catalog's
+/// `not_awaited`.
+pub(super) fn local_client_fix(ctx: &FileContext<'_>, c: &LocalClient<'_, '_>) -> Result<Fix, String> {
+    if let Some(why) = &c.cp.refused {
+        return Err(why.clone());
+    }
+    let name = c.name.as_str();
+    let text = ctx.text;
+    if c.to.is_empty() {
+        let made = ctx.node_text(c.ctor.child_by_field_name("function").ok_or("no constructor")?);
+        return Err(format!("`{made}(...)` has no `{}` counterpart loopsafe knows", c.cp.package));
+    }
+    // The statements that the `async with` will hold: those following the assignment in its block, up to
+    // the last one using the client.
+    let (block, after): (Node<'_>, Vec<Node<'_>>) = match c.bound {
+        Bound::Assigned(_) => {
+            let block = ctx.up(c.stmt).filter(|b| b.kind() == "block").ok_or("the client is not made in a block")?;
+            let mut w = block.walk();
+            let after = block.named_children(&mut w).filter(|s| s.start_byte() >= c.stmt.end_byte()).collect();
+            (block, after)
+        }
+        Bound::With(w) => (w.child_by_field_name("body").ok_or("the `with` has no body")?, Vec::new()),
+    };
+    let mut last: Option<Node<'_>> = None;
+    let mut edits = Vec::new();
+    let is = |p: Node<'_>, field: &str, x: Node<'_>| p.child_by_field_name(field).is_some_and(|y| y.id() == x.id());
+    let mut stack = vec![c.def];
+    let mut seen = 0;
+    while let Some(n) = stack.pop() {
+        seen += 1;
+        if seen > MAX_NODES {
+            return Err("the function is too large to check".into());
+        }
+        let mut w = n.walk();
+        stack.extend(n.children(&mut w));
+        if n.kind() != "identifier" || ctx.node_text(n) != name || n.id() == c.left.id() {
+            continue;
+        }
+        let line = n.start_position().row + 1;
+        if enclosing_def(ctx, n).is_none_or(|d| d.id() != c.def.id()) || inside_lambda(ctx, n, c.def) {
+            return Err(format!("the client `{name}` is used in a nested function at line {line}"));
+        }
+        match c.bound {
+            Bound::Assigned(_) => {
+                let Some(s) = after.iter().find(|s| s.start_byte() <= n.start_byte() && n.end_byte() <= s.end_byte())
+                else {
+                    return Err(format!(
+                        "the client `{name}` is used at line {line}, outside the statements that follow it in its block, which the `async with` would hold"
+                    ));
+                };
+                if last.is_none_or(|l| l.end_byte() < s.end_byte()) {
+                    last = Some(*s);
+                }
+            }
+            Bound::With(_) if !(block.start_byte() <= n.start_byte() && n.end_byte() <= block.end_byte()) => {
+                return Err(format!("the client `{name}` is used after the `with` block at line {line}"));
+            }
+            Bound::With(_) => {}
+        }
+        let Some(attr) = ctx.up(n).filter(|p| p.kind() == "attribute" && is(*p, "object", n)) else {
+            return Err(format!(
+                "the client `{name}` is used as a value at line {line} (passed on, returned, stored or bound again), where its users expect the sync one"
+            ));
+        };
+        let member = attr.child_by_field_name("attribute").map_or("", |a| ctx.node_text(a));
+        if let Some(why) = c.cp.not_awaited.get(member) {
+            return Err(format!("`{name}.{member}` at line {line}: {why}"));
+        }
+        if c.cp.attributes.iter().any(|a| a == member) {
+            continue;
+        }
+        let call = ctx.up(attr).filter(|x| x.kind() == "call" && is(*x, "function", attr)).ok_or_else(|| {
+            format!("`{name}.{member}` at line {line} is not an operation call, and has no known async equivalent")
+        })?;
+        await_allowed(ctx, call).map_err(|why| format!("`{name}.{member}` at line {line}: {why}"))?;
+        // Insertions, not a replacement: the lines of a call spanning several are re-indented too.
+        let (start, end) = (call.start_byte(), call.end_byte());
+        if awaited(ctx, call, "").starts_with('(') {
+            edits.push(Edit { range: start..start, text: "(await ".into() });
+            edits.push(Edit { range: end..end, text: ")".into() });
+        } else {
+            edits.push(Edit { range: start..start, text: "await ".into() });
+        }
+    }
+    let scoped = ctx.imports_at(c.stmt);
+    let (class, rest) = c.to.split_once("()").unwrap_or((c.to.as_str(), ""));
+    let (module, attr) = class.rsplit_once('.').unwrap_or((class, ""));
+    let session = scoped.module_attr(module, attr, &mut edits, text);
+    if let Some(why) = scoped.conflict() {
+        return Err(why);
+    }
+    let to = if c.to.contains("()") { format!("{session}(){rest}") } else { session };
+    let func = c.ctor.child_by_field_name("function").ok_or("no constructor")?;
+    let args = c.ctor.child_by_field_name("arguments").ok_or("no arguments")?;
+    match c.bound {
+        Bound::Assigned(_) => {
+            let last = last.ok_or_else(|| format!("the client `{name}` is not used after it is made"))?;
+            let start = super::imports::line_start(text, c.stmt.start_byte());
+            let indent = &text[start..c.stmt.start_byte()];
+            if !indent.chars().all(|ch| ch == ' ' || ch == '\t') {
+                return Err(format!("the client `{name}` is made on a line with other code"));
+            }
+            // The indentation unit: this block's own, past the line of the statement that opens it.
+            let header = ctx.up(block).ok_or("the block has no statement")?;
+            let h = super::imports::line_start(text, header.start_byte());
+            let header_indent = &text[h..h + text[h..].len() - text[h..].trim_start_matches([' ', '\t']).len()];
+            let unit = match indent.strip_prefix(header_indent) {
+                Some(u) if !u.is_empty() => u.to_string(),
+                _ if indent.contains('\t') => "\t".to_string(),
+                _ => "    ".to_string(),
+            };
+            let mut strings = Vec::new();
+            for s in after.iter().take_while(|s| s.start_byte() <= last.start_byte()) {
+                let mut st = vec![*s];
+                while let Some(n) = st.pop() {
+                    if n.kind() == "string" {
+                        if ctx.node_text(n).contains('\n') {
+                            strings.push(n.byte_range());
+                        }
+                        continue;
+                    }
+                    let mut w = n.walk();
+                    st.extend(n.children(&mut w));
+                }
+            }
+            let first_line = text[c.stmt.end_byte()..].find('\n').map_or(text.len(), |i| c.stmt.end_byte() + i + 1);
+            let mut at = first_line;
+            while at < last.end_byte() {
+                let end = text[at..].find('\n').map_or(text.len(), |i| at + i + 1);
+                let in_string = strings.iter().any(|r| r.start < at && at < r.end);
+                if !in_string && !text[at..end].trim().is_empty() {
+                    edits.push(Edit { range: at..at, text: unit.clone() });
+                }
+                at = end;
+            }
+            edits.push(Edit {
+                range: c.stmt.byte_range(),
+                text: format!("async with {to}{} as {name}:", ctx.node_text(args)),
+            });
+        }
+        Bound::With(w) => {
+            edits.push(Edit { range: func.byte_range(), text: to.clone() });
+            let with_kw = w.child(0).ok_or("no `with`")?;
+            edits.push(Edit { range: with_kw.start_byte()..with_kw.start_byte(), text: "async ".into() });
+        }
+    }
+    if let Some(root) = kinds::root_identifier(func)
+        && let Some(import) = kinds::unused_import(ctx, ctx.node_text(root), Some(func))
+    {
+        kinds::remove_statement(ctx, import, &mut edits);
+    }
+    super::normalize(&mut edits);
+    let shown = c.to.split_once("()").map_or(c.to.clone(), |(a, b)| format!("{a}(){b}"));
+    let title = format!("Use `{shown}(...)` in `async with` as `{name}`, awaiting its operations");
     Ok(Fix { id: FixId::AsyncDriver, title, applicability: Applicability::Unsafe, edits })
 }
 
@@ -537,6 +851,88 @@ mod tests {
             let got = driver(&text);
             assert!(matches!(&got, Err(r) if r.contains(why)), "{text}\n{got:?}, expected {why:?}");
         }
+    }
+
+    fn psycopg(text: &str) -> Result<String, String> {
+        let fixes = fixes_at(
+            text,
+            "psycopg.connect",
+            Rule::BlockingDatabase,
+            "psycopg.connect",
+            vec![FixKind::AsyncDriver],
+            false,
+        );
+        match fixes.fixes.iter().find(|f| f.id == FixId::AsyncDriver) {
+            Some(f) => Ok(crate::fix::apply(text, &f.edits).unwrap()),
+            None => {
+                Err(fixes.refused.iter().filter(|r| r.id == FixId::AsyncDriver).map(|r| r.reason.clone()).collect())
+            }
+        }
+    }
+
+    #[test]
+    fn psycopg_3_becomes_its_async_connection_with_async_with_and_async_for() {
+        let text = "import psycopg\n\n\nasync def load(dsn):\n    with psycopg.connect(dsn, autocommit=True) as conn:\n        with conn.cursor() as cur:\n            cur.execute(\"select 1\")\n            one = cur.fetchone()[0]\n            for row in cur:\n                print(row)\n        for row in conn.execute(\"select 2\"):\n            print(row)\n        n = conn.execute(\"select 3\").fetchall()\n    return one, n\n";
+        assert_eq!(
+            psycopg(text).unwrap(),
+            "import psycopg\n\n\nasync def load(dsn):\n    async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:\n        async with conn.cursor() as cur:\n            await cur.execute(\"select 1\")\n            one = (await cur.fetchone())[0]\n            async for row in cur:\n                print(row)\n        async for row in await conn.execute(\"select 2\"):\n            print(row)\n        n = await (await conn.execute(\"select 3\")).fetchall()\n    return one, n\n"
+        );
+        let assigned = "import psycopg\n\n\nasync def load(dsn):\n    conn = psycopg.connect(dsn)\n    cur = conn.cursor()\n    cur.execute(\"select 1\")\n    rows = cur.fetchall()\n    conn.commit()\n    conn.close()\n    return rows, cur.rowcount\n";
+        assert_eq!(
+            psycopg(assigned).unwrap(),
+            "import psycopg\n\n\nasync def load(dsn):\n    conn = await psycopg.AsyncConnection.connect(dsn)\n    cur = conn.cursor()\n    await cur.execute(\"select 1\")\n    rows = await cur.fetchall()\n    await conn.commit()\n    await conn.close()\n    return rows, cur.rowcount\n"
+        );
+        let head = "import psycopg\n\n\nasync def f(dsn):\n";
+        let cases = [
+            ("    conn = psycopg.connect(dsn, cursor_factory=C)\n    conn.close()\n", "`cursor_factory=`: the async"),
+            (
+                "    with psycopg.connect(dsn) as conn:\n        with conn.transaction():\n            conn.execute('x')\n",
+                "`conn.transaction(...)` at line 6",
+            ),
+            (
+                "    with psycopg.connect(dsn) as conn:\n        conn.execute('x')\n    conn.close()\n",
+                "which closes it",
+            ),
+            (
+                "    conn = psycopg.connect(dsn)\n    conn.autocommit = True\n    conn.close()\n",
+                "`conn.autocommit` at line 6",
+            ),
+            (
+                "    with psycopg.connect(dsn) as conn:\n        return [r for r in conn.cursor()]\n",
+                "used otherwise than bound to a name",
+            ),
+        ];
+        for (body, why) in cases {
+            let text = format!("{head}{body}");
+            let got = psycopg(&text);
+            assert!(matches!(&got, Err(r) if r.contains(why)), "{text}\n{got:?}, expected {why:?}");
+        }
+    }
+
+    #[test]
+    fn a_sqlite3_connection_opened_elsewhere_is_not_moved_to_a_thread() {
+        let head =
+            "import sqlite3\n\nfrom fastapi import FastAPI\n\napp = FastAPI()\nconn = sqlite3.connect(\"n.db\")\n\n\n";
+        let chain = format!(
+            "{head}def count():\n    return conn.execute(\"x\").fetchone()[0]\n\n\n@app.get(\"/\")\nasync def route():\n    return count()\n"
+        );
+        let callee = "sqlite3.Connection.execute";
+        let fixes = fixes_at(&chain, "count()\n", Rule::BlockingDatabase, callee, vec![FixKind::Offload], true);
+        assert!(fixes.fixes.iter().all(|f| f.id != FixId::Offload && f.id != FixId::MakeSync), "{:?}", fixes.fixes);
+        let r = fixes.refused.iter().find(|r| r.id == FixId::Offload).expect("offload refused");
+        assert!(r.reason.contains("`ProgrammingError`") && r.reason.contains("check_same_thread=False"), "{r:?}");
+        assert!(fixes.refused.iter().any(|r| r.id == FixId::MakeSync), "{:?}", fixes.refused);
+        // A route using the module-level connection directly stays a coroutine; one that opens its own
+        // connection may become a plain `def`.
+        let direct = format!("{head}@app.get(\"/\")\nasync def route():\n    return conn.execute(\"x\").fetchall()\n");
+        let fixes = fixes_at(&direct, "conn.execute(\"x\")", Rule::BlockingDatabase, callee, vec![], false);
+        assert!(fixes.fixes.iter().all(|f| f.id != FixId::MakeSync), "{:?}", fixes.fixes);
+        assert!(fixes.refused.iter().any(|r| r.id == FixId::MakeSync), "{:?}", fixes.refused);
+        let own = format!(
+            "{head}@app.get(\"/\")\nasync def route(p):\n    c = sqlite3.connect(p)\n    n = c.execute(\"x\").fetchall()\n    c.close()\n    return n\n"
+        );
+        let fixes = fixes_at(&own, "c.execute(\"x\")", Rule::BlockingDatabase, callee, vec![], false);
+        assert!(fixes.fixes.iter().any(|f| f.id == FixId::MakeSync), "{:?}", fixes.fixes);
     }
 
     #[test]

@@ -66,8 +66,14 @@ pub(super) fn collect(ctx: &FileContext<'_>, t: &Target, with_noqa: bool, out: &
     let mut whole = Fixes::default();
     let block_fix =
         t.rule.is_blocking() && block::tied_with(ctx, call).is_some_and(|w| block::offload_block(ctx, w, &mut whole));
+    // A call on a sqlite3 object opened in another thread: neither the helper nor the route may move.
+    let bound = thread_bound(ctx, t, call);
     if t.chain {
-        if !t.kinds.is_empty() && !block_fix {
+        if let (false, false, Some(why)) = (t.kinds.is_empty(), block_fix, &bound) {
+            let f = call.child_by_field_name("function").map_or("", |f| ctx.node_text(f));
+            let title = format!("Offload `{}` to a thread", short(f));
+            out.refused.push(Refusal { id: FixId::Offload, title, reason: why.clone() });
+        } else if !t.kinds.is_empty() && !block_fix {
             offload(ctx, t, call, out);
         }
     } else {
@@ -86,7 +92,14 @@ pub(super) fn collect(ctx: &FileContext<'_>, t: &Target, with_noqa: bool, out: &
     if let Some(def) = enclosing_def(ctx, call)
         && ctx.is_endpoint(def)
     {
-        make_sync(ctx, def, false, out);
+        match &bound {
+            Some(why) => {
+                let name = def.child_by_field_name("name").map_or("", |n| ctx.node_text(n));
+                let title = format!("Make `{name}` a plain `def` (the framework runs it in a worker thread)");
+                out.refused.push(Refusal { id: FixId::MakeSync, title, reason: why.clone() });
+            }
+            None => make_sync(ctx, def, false, out),
+        }
     }
     // After make-sync: a route that awaits nothing is simpler as a plain `def` than with a nested one.
     out.fixes.append(&mut whole.fixes);
@@ -99,6 +112,46 @@ pub(super) fn collect(ctx: &FileContext<'_>, t: &Target, with_noqa: bool, out: &
 }
 
 // ------------------------------------------------------------------------------------------ helpers
+
+/// Why the blocking call of `t` cannot move to another thread: a method of a class the catalog says is
+/// bound to the thread that opened it (`thread_bound`: sqlite3's connections), on an object the
+/// function did not open itself. A chain's helper makes such a call only on what it was given or found
+/// (its own `connect` would be the chain's blocking call); a direct call is on a name the function binds
+/// by assignment or `with ... as` when it opened the object itself.
+fn thread_bound(ctx: &FileContext<'_>, t: &Target, call: Node<'_>) -> Option<String> {
+    let (class, _) = t.callee.as_deref()?.rsplit_once('.')?;
+    let why = ctx.catalog.counterparts.values().find_map(|c| c.thread_bound.get(class))?;
+    if t.chain {
+        return Some(why.clone());
+    }
+    let func = call.child_by_field_name("function").filter(|f| f.kind() == "attribute")?;
+    let object = func.child_by_field_name("object")?;
+    let Some(name) = root_identifier(object).map(|r| ctx.node_text(r)) else { return Some(why.clone()) };
+    let def = enclosing_def(ctx, call)?;
+    let mut stack = vec![def.child_by_field_name("body")?];
+    let mut seen = 0;
+    while let Some(n) = stack.pop() {
+        seen += 1;
+        if seen > MAX_NODES {
+            return None;
+        }
+        let mut c = n.walk();
+        stack.extend(n.children(&mut c));
+        if n.kind() != "identifier" || ctx.node_text(n) != name {
+            continue;
+        }
+        let opened_here = ctx.up(n).is_some_and(|p| match p.kind() {
+            "assignment" => p.child_by_field_name("left").is_some_and(|l| l.id() == n.id()),
+            "as_pattern_target" => true,
+            "as_pattern" => p.child_by_field_name("alias").is_some_and(|a| a.id() == n.id()),
+            _ => false,
+        });
+        if opened_here {
+            return None;
+        }
+    }
+    Some(why.clone())
+}
 
 /// A short, one-line rendering of code for a title.
 pub(super) fn short(code: &str) -> String {
