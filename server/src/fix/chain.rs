@@ -154,12 +154,7 @@ pub(super) fn rewrite_ends(
                 sessions.push(c.stmt.id());
                 let fix =
                     super::db::local_client_fix(&ctx2, &c).map_err(|why| format!("the call at line {line}: {why}"))?;
-                for e in &fix.edits {
-                    let range = backward(edits, e.range.clone()).ok_or_else(|| {
-                        format!("the call at line {line} shares its statement with a call to the chain")
-                    })?;
-                    end_edits.push(Edit { range, text: e.text.clone() });
-                }
+                carry_back(edits, &fix.edits, line, &mut end_edits)?;
                 let package = ctx.catalog.counterparts.get(callee.rsplit_once('.').map_or(callee, |p| p.0));
                 counterpart.get_or_insert_with(|| (fix.title.clone(), fix.id, package.map(|p| p.package.clone())));
             }
@@ -194,12 +189,7 @@ pub(super) fn rewrite_ends(
                 sessions.push(c.stmt.id());
                 let fix =
                     super::db::module_client_fix(&ctx2, &c).map_err(|why| format!("the call at line {line}: {why}"))?;
-                for e in &fix.edits {
-                    let range = backward(edits, e.range.clone()).ok_or_else(|| {
-                        format!("the call at line {line} shares its statement with a call to the chain")
-                    })?;
-                    end_edits.push(Edit { range, text: e.text.clone() });
-                }
+                carry_back(edits, &fix.edits, line, &mut end_edits)?;
                 let package = ctx.catalog.counterparts.get(callee.rsplit_once('.').map_or(callee, |p| p.0));
                 counterpart.get_or_insert_with(|| (fix.title.clone(), fix.id, package.map(|p| p.package.clone())));
             }
@@ -211,12 +201,7 @@ pub(super) fn rewrite_ends(
                 sessions.push(s.stmt.id());
                 let fix =
                     httpx::module_session_fix(&ctx2, &s).map_err(|why| format!("the call at line {line}: {why}"))?;
-                for e in &fix.edits {
-                    let range = backward(edits, e.range.clone()).ok_or_else(|| {
-                        format!("the call at line {line} shares its statement with a call to the chain")
-                    })?;
-                    end_edits.push(Edit { range, text: e.text.clone() });
-                }
+                carry_back(edits, &fix.edits, line, &mut end_edits)?;
                 counterpart.get_or_insert_with(|| (fix.title.clone(), fix.id, fix.id.package().map(String::from)));
             }
             continue;
@@ -468,6 +453,17 @@ fn backward(edits: &[Edit], range: std::ops::Range<usize>) -> Option<std::ops::R
     }
     let back = |x: usize| (x as isize - delta) as usize;
     Some(back(range.start)..back(range.end))
+}
+
+/// The edits of a fix computed on the file with the chain's rewrites applied, carried back to the
+/// original file's offsets (added to `out`); refused where one falls inside a rewrite.
+fn carry_back(edits: &[Edit], fix_edits: &[Edit], line: usize, out: &mut Vec<Edit>) -> Result<(), String> {
+    for e in fix_edits {
+        let range = backward(edits, e.range.clone())
+            .ok_or_else(|| format!("the call at line {line} shares its statement with a call to the chain"))?;
+        out.push(Edit { range, text: e.text.clone() });
+    }
+    Ok(())
 }
 
 #[cfg(test)]

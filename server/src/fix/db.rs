@@ -776,21 +776,19 @@ mod tests {
     use crate::fix::tests::fixes_at;
     use crate::rules::Rule;
 
-    fn driver(text: &str) -> Result<String, String> {
-        let fixes = fixes_at(
-            text,
-            "sqlite3.connect",
-            Rule::BlockingDatabase,
-            "sqlite3.connect",
-            vec![FixKind::AsyncDriver],
-            false,
-        );
+    /// The text after the async-driver fix of the call to `callee` in `text`, or the reasons it was refused.
+    fn convert(text: &str, callee: &str) -> Result<String, String> {
+        let fixes = fixes_at(text, callee, Rule::BlockingDatabase, callee, vec![FixKind::AsyncDriver], false);
         match fixes.fixes.iter().find(|f| f.id == FixId::AsyncDriver) {
             Some(f) => Ok(crate::fix::apply(text, &f.edits).unwrap()),
             None => {
                 Err(fixes.refused.iter().filter(|r| r.id == FixId::AsyncDriver).map(|r| r.reason.clone()).collect())
             }
         }
+    }
+
+    fn driver(text: &str) -> Result<String, String> {
+        convert(text, "sqlite3.connect")
     }
 
     #[test]
@@ -854,20 +852,7 @@ mod tests {
     }
 
     fn psycopg(text: &str) -> Result<String, String> {
-        let fixes = fixes_at(
-            text,
-            "psycopg.connect",
-            Rule::BlockingDatabase,
-            "psycopg.connect",
-            vec![FixKind::AsyncDriver],
-            false,
-        );
-        match fixes.fixes.iter().find(|f| f.id == FixId::AsyncDriver) {
-            Some(f) => Ok(crate::fix::apply(text, &f.edits).unwrap()),
-            None => {
-                Err(fixes.refused.iter().filter(|r| r.id == FixId::AsyncDriver).map(|r| r.reason.clone()).collect())
-            }
-        }
+        convert(text, "psycopg.connect")
     }
 
     #[test]
