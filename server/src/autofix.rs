@@ -613,6 +613,8 @@ pub fn attach_fixes(report: &mut Report, catalog: &Catalog, options: &Options) {
                 } else {
                     ids.len().div_ceil(rayon::current_num_threads())
                 };
+                // Every node's parent, looked up by all the file's contexts (fixes ask for many).
+                let parents = fix::Parents::of(tree);
                 let chunks: Vec<Vec<FindingFixes>> = ids
                     .par_chunks(chunk)
                     .map(|ids| {
@@ -623,7 +625,8 @@ pub fn attach_fixes(report: &mut Report, catalog: &Catalog, options: &Options) {
                             options,
                             std::borrow::Cow::Borrowed(&endpoints),
                         )
-                        .sharing();
+                        .sharing()
+                        .with_parents(&parents);
                         let mut computed = Vec::with_capacity(ids.len());
                         for &i in ids {
                             let d = &report.diagnostics[i];
