@@ -613,8 +613,8 @@ pub fn attach_fixes(report: &mut Report, catalog: &Catalog, options: &Options) {
                 } else {
                     ids.len().div_ceil(rayon::current_num_threads())
                 };
-                // Every node's parent, looked up by all the file's contexts (fixes ask for many).
-                let parents = fix::Parents::of(tree);
+                // Every node's parent and the call list, shared by all the file's contexts.
+                let tables = fix::FileTables::of(tree);
                 let chunks: Vec<Vec<FindingFixes>> = ids
                     .par_chunks(chunk)
                     .map(|ids| {
@@ -626,7 +626,7 @@ pub fn attach_fixes(report: &mut Report, catalog: &Catalog, options: &Options) {
                             std::borrow::Cow::Borrowed(&endpoints),
                         )
                         .sharing()
-                        .with_parents(&parents);
+                        .with_tables(&tables);
                         let mut computed = Vec::with_capacity(ids.len());
                         for &i in ids {
                             let d = &report.diagnostics[i];

@@ -256,19 +256,22 @@ pub struct FileContext<'a> {
     pub(crate) memo: kinds::Memo,
     /// Whether a fix shared by several findings comes with its edits for the first one only ([`Shared`]).
     sharing: bool,
-    /// Every node's parent, when the caller built the table ([`FileContext::with_parents`]).
-    parents: Option<&'a Parents<'a>>,
+    /// The file's shared tables (parents, call list), when the caller built them ([`FileContext::with_tables`]).
+    tables: Option<&'a FileTables<'a>>,
 }
 
-/// Every node's parent in a tree, found in one walk: for contexts that fix many findings of a file, which
-/// ask for hundreds of thousands of parents ([`FileContext::up`] without it descends from a top-level
-/// statement each time). Keyed by node id.
-pub struct Parents<'a> {
+/// Facts about one file that all its contexts share (the threads fixing its findings), for contexts that
+/// fix many findings: every node's parent, found in one walk (they ask for hundreds of thousands of
+/// parents, and [`FileContext::up`] without it descends from a top-level statement each time; keyed by
+/// node id), and the file's call list for make-sync (one walk of the file, not one per context).
+pub struct FileTables<'a> {
     map: std::collections::HashMap<usize, Node<'a>, std::hash::BuildHasherDefault<IdHasher>>,
+    /// The first line where each name is called (see `kinds::called_in_file`).
+    pub(crate) calls: std::sync::OnceLock<std::collections::HashMap<String, usize>>,
 }
 
-impl<'a> Parents<'a> {
-    pub fn of(tree: &'a Tree) -> Parents<'a> {
+impl<'a> FileTables<'a> {
+    pub fn of(tree: &'a Tree) -> FileTables<'a> {
         let mut map = std::collections::HashMap::default();
         let mut cursor = tree.walk();
         let mut stack: Vec<Node<'a>> = Vec::new();
@@ -286,7 +289,7 @@ impl<'a> Parents<'a> {
                     break;
                 }
                 if !cursor.goto_parent() {
-                    return Parents { map };
+                    return FileTables { map, calls: std::sync::OnceLock::new() };
                 }
                 stack.pop();
             }
@@ -344,13 +347,13 @@ impl<'a> FileContext<'a> {
             },
             memo: kinds::Memo::default(),
             sharing: false,
-            parents: None,
+            tables: None,
         }
     }
 
-    /// This context, looking parents up in `parents` (built on this context's tree).
-    pub fn with_parents(mut self, parents: &'a Parents<'a>) -> Self {
-        self.parents = Some(parents);
+    /// This context, sharing `tables` (built on this context's tree) with the file's other contexts.
+    pub fn with_tables(mut self, tables: &'a FileTables<'a>) -> Self {
+        self.tables = Some(tables);
         self
     }
 
@@ -362,6 +365,11 @@ impl<'a> FileContext<'a> {
         self
     }
 
+    /// The file's shared tables, when the caller built them ([`FileContext::with_tables`]).
+    pub(crate) fn tables(&self) -> Option<&'a FileTables<'a>> {
+        self.tables
+    }
+
     /// A node's parent. tree-sitter's `parent()` searches down from the root, through every top-level
     /// statement before the node's: its cost grows with the file, and a fix asks for many parents. Here
     /// the top-level statement is found by bisection, and the search starts from it.
@@ -370,7 +378,7 @@ impl<'a> FileContext<'a> {
         if node.id() == root.id() {
             return None;
         }
-        if let Some(&parent) = self.parents.and_then(|p| p.map.get(&node.id())) {
+        if let Some(&parent) = self.tables.and_then(|p| p.map.get(&node.id())) {
             return Some(parent);
         }
         let (start, end) = (node.start_byte(), node.end_byte());
@@ -672,8 +680,8 @@ fn fix_rounds(
             break;
         }
         let Some(tree) = crate::syntax::parse(&current, None) else { break };
-        let parents = Parents::of(&tree);
-        let ctx = FileContext::new(&current, &tree, catalog, options).sharing().with_parents(&parents);
+        let tables = FileTables::of(&tree);
+        let ctx = FileContext::new(&current, &tree, catalog, options).sharing().with_tables(&tables);
         let mut targets: Vec<Target> = analysis::analyze(&current, &tree, catalog, settings)
             .iter()
             .map(|f| Target::from_finding(f, false))
@@ -1026,9 +1034,9 @@ mod tests {
         let options = Options::default();
         for text in &texts {
             let tree = crate::syntax::parse(text, None).unwrap();
-            let parents = Parents::of(&tree);
+            let tables = FileTables::of(&tree);
             let plain = FileContext::new(text, &tree, Catalog::bundled(), &options);
-            let tabled = FileContext::new(text, &tree, Catalog::bundled(), &options).with_parents(&parents);
+            let tabled = FileContext::new(text, &tree, Catalog::bundled(), &options).with_tables(&tables);
             let mut stack = vec![tree.root_node()];
             while let Some(node) = stack.pop() {
                 let want = node.parent().map(|p| p.id());
