@@ -677,6 +677,8 @@ pub fn attach_fixes(report: &mut Report, catalog: &Catalog, options: &Options) {
                 } else {
                     ids.len().div_ceil(rayon::current_num_threads())
                 };
+                // Every node's parent and the call list, shared by all the file's contexts.
+                let tables = fix::FileTables::of(tree);
                 let chunks: Vec<Vec<FindingFixes>> = ids
                     .par_chunks(chunk)
                     .map(|ids| {
@@ -687,7 +689,8 @@ pub fn attach_fixes(report: &mut Report, catalog: &Catalog, options: &Options) {
                             options,
                             std::borrow::Cow::Borrowed(&endpoints),
                         )
-                        .sharing();
+                        .sharing()
+                        .with_tables(&tables);
                         let mut computed = Vec::with_capacity(ids.len());
                         for &i in ids {
                             let d = &report.diagnostics[i];

@@ -934,7 +934,7 @@ fn make_sync(ctx: &FileContext<'_>, def: Node<'_>, explain: bool, out: &mut Fixe
 /// The first line where `name(...)` is called in the file (a reference such as `Depends(name)` is not a
 /// call). Every call in the file is listed once, on the first question.
 fn called_in_file(ctx: &FileContext<'_>, name: &str) -> Option<usize> {
-    let calls = ctx.memo.calls.get_or_init(|| {
+    let build = || {
         let mut calls: HashMap<String, usize> = HashMap::new();
         // Kinds and field compared by id: this walks every node of the file.
         let language = crate::syntax::language();
@@ -951,7 +951,12 @@ fn called_in_file(ctx: &FileContext<'_>, name: &str) -> Option<usize> {
             true
         });
         calls
-    });
+    };
+    // Shared by the file's contexts when they share tables.
+    let calls = match ctx.tables() {
+        Some(tables) => tables.calls.get_or_init(build),
+        None => ctx.memo.calls.get_or_init(build),
+    };
     calls.get(name).copied()
 }
 

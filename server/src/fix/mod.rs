@@ -256,6 +256,66 @@ pub struct FileContext<'a> {
     pub(crate) memo: kinds::Memo,
     /// Whether a fix shared by several findings comes with its edits for the first one only ([`Shared`]).
     sharing: bool,
+    /// The file's shared tables (parents, call list), when the caller built them ([`FileContext::with_tables`]).
+    tables: Option<&'a FileTables<'a>>,
+}
+
+/// Facts about one file that all its contexts share (the threads fixing its findings), for contexts that
+/// fix many findings: every node's parent, found in one walk (they ask for hundreds of thousands of
+/// parents, and [`FileContext::up`] without it descends from a top-level statement each time; keyed by
+/// node id), and the file's call list for make-sync (one walk of the file, not one per context).
+pub struct FileTables<'a> {
+    map: std::collections::HashMap<usize, Node<'a>, std::hash::BuildHasherDefault<IdHasher>>,
+    /// The first line where each name is called (see `kinds::called_in_file`).
+    pub(crate) calls: std::sync::OnceLock<std::collections::HashMap<String, usize>>,
+}
+
+impl<'a> FileTables<'a> {
+    pub fn of(tree: &'a Tree) -> FileTables<'a> {
+        let mut map = std::collections::HashMap::default();
+        let mut cursor = tree.walk();
+        let mut stack: Vec<Node<'a>> = Vec::new();
+        loop {
+            let node = cursor.node();
+            if let Some(&parent) = stack.last() {
+                map.insert(node.id(), parent);
+            }
+            if cursor.goto_first_child() {
+                stack.push(node);
+                continue;
+            }
+            loop {
+                if cursor.goto_next_sibling() {
+                    break;
+                }
+                if !cursor.goto_parent() {
+                    return FileTables { map, calls: std::sync::OnceLock::new() };
+                }
+                stack.pop();
+            }
+        }
+    }
+}
+
+/// A hasher for node ids (addresses): one multiplication, its high bits turned down to the low ones.
+#[derive(Default)]
+struct IdHasher(u64);
+
+impl std::hash::Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(b as u64);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0 ^ n).wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(29);
+    }
+    fn write_usize(&mut self, n: usize) {
+        self.write_u64(n as u64);
+    }
 }
 
 impl<'a> FileContext<'a> {
@@ -287,7 +347,14 @@ impl<'a> FileContext<'a> {
             },
             memo: kinds::Memo::default(),
             sharing: false,
+            tables: None,
         }
+    }
+
+    /// This context, sharing `tables` (built on this context's tree) with the file's other contexts.
+    pub fn with_tables(mut self, tables: &'a FileTables<'a>) -> Self {
+        self.tables = Some(tables);
+        self
     }
 
     /// This context, giving a fix shared by several findings (a [`Shared`] one) with its edits to the
@@ -298,6 +365,11 @@ impl<'a> FileContext<'a> {
         self
     }
 
+    /// The file's shared tables, when the caller built them ([`FileContext::with_tables`]).
+    pub(crate) fn tables(&self) -> Option<&'a FileTables<'a>> {
+        self.tables
+    }
+
     /// A node's parent. tree-sitter's `parent()` searches down from the root, through every top-level
     /// statement before the node's: its cost grows with the file, and a fix asks for many parents. Here
     /// the top-level statement is found by bisection, and the search starts from it.
@@ -305,6 +377,9 @@ impl<'a> FileContext<'a> {
         let root = self.tree.root_node();
         if node.id() == root.id() {
             return None;
+        }
+        if let Some(&parent) = self.tables.and_then(|p| p.map.get(&node.id())) {
+            return Some(parent);
         }
         let (start, end) = (node.start_byte(), node.end_byte());
         let i = self.tops.partition_point(|t| t.start_byte() <= start);
@@ -605,7 +680,8 @@ fn fix_rounds(
             break;
         }
         let Some(tree) = crate::syntax::parse(&current, None) else { break };
-        let ctx = FileContext::new(&current, &tree, catalog, options).sharing();
+        let tables = FileTables::of(&tree);
+        let ctx = FileContext::new(&current, &tree, catalog, options).sharing().with_tables(&tables);
         let mut targets: Vec<Target> = analysis::analyze(&current, &tree, catalog, settings)
             .iter()
             .map(|f| Target::from_finding(f, false))
@@ -940,6 +1016,36 @@ mod tests {
             "import time\n\n\nasync def f():\n    time.sleep(1)\n    import asyncio\n    await asyncio.sleep(0)\n";
         let why = refusals(text, "time.sleep", false);
         assert!(why.iter().any(|w| w.contains("`asyncio` is imported inside the function")), "{why:?}");
+    }
+
+    #[test]
+    fn the_parent_table_agrees_with_tree_sitter_and_up() {
+        // Every fix-pair file, and one with broken syntax: the table's parent of every node is
+        // tree-sitter's `parent()` and what `up` finds without the table.
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixes");
+        let mut texts: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "py"))
+            .map(|p| std::fs::read_to_string(p).unwrap())
+            .collect();
+        texts.push("async def f(:\n    x = [1,\n  requests.get(u\nclass C(\n".into());
+        assert!(texts.len() > 10);
+        let options = Options::default();
+        for text in &texts {
+            let tree = crate::syntax::parse(text, None).unwrap();
+            let tables = FileTables::of(&tree);
+            let plain = FileContext::new(text, &tree, Catalog::bundled(), &options);
+            let tabled = FileContext::new(text, &tree, Catalog::bundled(), &options).with_tables(&tables);
+            let mut stack = vec![tree.root_node()];
+            while let Some(node) = stack.pop() {
+                let want = node.parent().map(|p| p.id());
+                assert_eq!(tabled.up(node).map(|p| p.id()), want, "{node:?}");
+                assert_eq!(plain.up(node).map(|p| p.id()), want, "{node:?}");
+                let mut c = node.walk();
+                stack.extend(node.children(&mut c));
+            }
+        }
     }
 
     #[test]
