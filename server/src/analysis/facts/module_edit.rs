@@ -351,9 +351,9 @@ pub(crate) fn occurs_outside(text: &str, name: &str, span: Range<usize>) -> bool
     let bytes = text.as_bytes();
     text.match_indices(name).any(|(i, _)| {
         let end = i + name.len();
-        !(span.start <= i && end <= span.end)
-            && !(i > 0 && word(bytes[i - 1]))
-            && !(end < bytes.len() && word(bytes[end]))
+        let inside = span.start <= i && end <= span.end;
+        let joined = (i > 0 && word(bytes[i - 1])) || (end < bytes.len() && word(bytes[end]));
+        !inside && !joined
     })
 }
 
