@@ -173,17 +173,20 @@ fn random_edits(seed: u64, module_level: bool) -> (usize, usize, usize) {
                     // A function left with syntax errors is analysed alone too; the reference is then
                     // `analyze_with_broken` (the rest of the file keeps the facts of its valid text).
                     let broken = facts.broken.clone();
-                    let (expected_facts, expected, now_clean) = if broken.is_empty() {
+                    let statement = facts.broken_statement.clone();
+                    let is_broken = !broken.is_empty() || statement.is_some();
+                    let (expected_facts, expected, now_clean) = if !is_broken {
                         fresh(&text, catalog, &settings)
                     } else {
                         broken_edits += 1;
-                        let (f, a) = analyze_with_broken(&text, &broken, catalog, &settings).unwrap_or_else(|| {
-                            panic!("{}: step {step}: {broken:?} not placed:\n{text}", path.display())
-                        });
+                        let (f, a) = analyze_with_broken(&text, &broken, statement.clone(), catalog, &settings)
+                            .unwrap_or_else(|| {
+                                panic!("{}: step {step}: {broken:?} {statement:?} not placed:\n{text}", path.display())
+                            });
                         (f, a, false)
                     };
                     assert!(
-                        now_clean || !broken.is_empty(),
+                        now_clean || is_broken,
                         "{}: step {step}: analysed alone as valid, but the file has errors:\n{text}",
                         path.display()
                     );
@@ -204,7 +207,7 @@ fn random_edits(seed: u64, module_level: bool) -> (usize, usize, usize) {
                     }
                     assert_eq!(a, expected, "{}: step {step}, edit {edit:?} ({insert:?}):\n{text}", path.display());
                     analysis = a;
-                    if !broken.is_empty() {
+                    if is_broken {
                         // Undo an edit that broke the function: the next ones are typed into valid code.
                         text = old;
                         (facts, analysis, clean) = fresh(&text, catalog, &settings);
@@ -234,8 +237,9 @@ fn random_edits(seed: u64, module_level: bool) -> (usize, usize, usize) {
 const MODULE_TEXT: &str = "import requests\nimport time\n\nTIMEOUT = 5\nsession = requests.Session()\n\n\nasync def fetch(url):\n    return session.get(url, timeout=TIMEOUT)\n\n\nclass Bot:\n    async def run(self):\n        time.sleep(1)\n\n\nLIMIT = 3\nhandlers = [fetch]\n";
 
 /// Applies `edits` (offset, bytes removed, text inserted) in order to `text`, each analysed alone when
-/// the one-edit path takes it and then compared with a fresh analysis (facts, findings and summary),
-/// else analysed whole. Returns which edits were analysed alone.
+/// the one-edit path takes it and then compared with a fresh analysis (facts, findings and summary;
+/// `analyze_with_broken` while module-level statements are left broken), else analysed whole. Returns
+/// which edits were analysed alone.
 fn apply_edits(mut text: String, edits: &[(usize, usize, &str)]) -> Vec<bool> {
     let catalog = Catalog::bundled();
     let settings = Settings::default();
@@ -245,27 +249,35 @@ fn apply_edits(mut text: String, edits: &[(usize, usize, &str)]) -> Vec<bool> {
         let old = text.clone();
         text.replace_range(start..start + removed, insert);
         let edit = line_edit(&old, &text, start, start + removed, start + insert.len());
-        // As the server does: only an edit of text that parsed without errors is analysed alone.
+        // As the server does: only an edit after a whole-file parse without errors (and the edits
+        // analysed alone since) is analysed alone.
         let result = if clean {
             reanalyze_edit(&mut facts, &analysis, &text, &edit, catalog, &settings)
         } else {
             Err(NotLocal::Syntax)
         };
-        let (expected_facts, expected, now_clean) = fresh(&text, catalog, &settings);
-        clean = now_clean;
         match result {
             Ok(a) => {
                 assert!(facts.broken.is_empty(), "edit {i}: {text}");
+                let (expected_facts, expected) = match facts.broken_statement.clone() {
+                    None => {
+                        let (f, a, now_clean) = fresh(&text, catalog, &settings);
+                        assert!(now_clean, "edit {i}: analysed alone as valid, but the file has errors:\n{text}");
+                        (f, a)
+                    }
+                    Some(r) => analyze_with_broken(&text, &[], Some(r.clone()), catalog, &settings)
+                        .unwrap_or_else(|| panic!("edit {i}: broken statements {r:?} not placed:\n{text}")),
+                };
                 assert_eq!(common::normalized_facts(&facts), common::normalized_facts(&expected_facts), "edit {i}");
                 assert_eq!(a, expected, "edit {i}:\n{text}");
+                analysis = a;
                 out.push(true);
             }
             Err(_) => {
-                facts = expected_facts;
+                (facts, analysis, clean) = fresh(&text, catalog, &settings);
                 out.push(false);
             }
         }
-        analysis = expected;
     }
     out
 }
@@ -327,4 +339,60 @@ fn typing_a_module_level_statement() {
     }
     let local = apply_edits(MODULE_TEXT.to_string(), &edits).iter().filter(|&&l| l).count();
     assert!(local > typed.len() / 3, "{local} of {} edits analysed alone", edits.len());
+}
+
+/// Edits at `MODULE_TEXT`'s `session = requests.Session()` line: the statement typed on a new line after
+/// it, one character at a time.
+fn typed_after_session(typed: &str) -> Vec<(usize, usize, &str)> {
+    let mut at = MODULE_TEXT.find("session").unwrap() + "session = requests.Session()".len();
+    let mut edits = vec![(at, 0, "\n")];
+    at += 1;
+    for (i, ch) in typed.char_indices() {
+        edits.push((at + i, 0, &typed[i..i + ch.len_utf8()]));
+    }
+    for i in (0..typed.len()).rev() {
+        edits.push((at + i, 1, ""));
+    }
+    edits.push((at - 1, 1, ""));
+    edits
+}
+
+/// A module-level statement typed through its broken states (`y =`, `requests.`, the open `(`, which
+/// leaves the rest of the code before the next function unparsed) is analysed alone at every keystroke,
+/// the line break and its first character included: the code between the scopes around it is parsed
+/// alone and the broken statement's facts spliced (each state compared with `analyze_with_broken`);
+/// the functions keep their facts and findings.
+#[test]
+fn a_broken_module_level_statement_is_analysed_alone() {
+    let edits = typed_after_session("y = requests.get(TIMEOUT)");
+    let local = apply_edits(MODULE_TEXT.to_string(), &edits);
+    assert!(local.iter().all(|&l| l), "{local:?}");
+    // The state with the open bracket: the functions after it keep their findings.
+    let catalog = Catalog::bundled();
+    let settings = Settings::default();
+    let at = MODULE_TEXT.find("session").unwrap() + "session = requests.Session()\n".len();
+    let mut text = MODULE_TEXT.to_string();
+    text.insert(at, '\n');
+    let (mut facts, analysis, _) = fresh(&text, catalog, &settings);
+    let before = text.clone();
+    text.insert_str(at, "y = requests.get(");
+    let edit = line_edit(&before, &text, at, at, at + "y = requests.get(".len());
+    let a = reanalyze_edit(&mut facts, &analysis, &text, &edit, catalog, &settings).expect("analysed alone");
+    assert!(facts.broken_statement.is_some());
+    for function in ["fetch", "Bot.run"] {
+        assert!(a.findings.iter().any(|f| f.function.as_deref() == Some(function)), "{function}: {:?}", a.findings);
+    }
+}
+
+/// A broken statement that binds, or bound, a name that other code reads (`session`, which `fetch`
+/// calls; `TIMEOUT`) is not analysed alone: what a broken statement binds is tree-sitter's recovery
+/// from the error, and the whole file's parse may recover otherwise. A `#` typed before a statement
+/// (which makes it a comment) and removed is analysed alone.
+#[test]
+fn a_broken_statement_binding_a_name_read_elsewhere_takes_the_whole_file() {
+    let at = |s: &str| MODULE_TEXT.find(s).unwrap();
+    let close = at("Session()") + "Session(".len();
+    assert_eq!(apply_edits(MODULE_TEXT.to_string(), &[(close, 1, "")]), [false]);
+    assert_eq!(apply_edits(MODULE_TEXT.to_string(), &[(at("5\n"), 0, "(")]), [false]);
+    assert_eq!(apply_edits(MODULE_TEXT.to_string(), &[(at("TIMEOUT"), 0, "#"), (at("TIMEOUT"), 1, "")]), [true, true]);
 }

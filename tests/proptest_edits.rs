@@ -624,12 +624,17 @@ fn check(case: &Case, paths: &Paths) -> Result<(), TestCaseError> {
         // last parse without them: the reference is then `analyze_with_broken` (each such function from
         // its own parse, the rest as if those functions had bodies without errors), else a fresh analysis.
         let broken = doc.facts.as_ref().map(|f| f.broken.clone()).unwrap_or_default();
-        let (facts, analysis) = if broken.is_empty() {
+        let statement = doc.facts.as_ref().and_then(|f| f.broken_statement.clone());
+        let (facts, analysis) = if broken.is_empty() && statement.is_none() {
             analyze_tree(&expected, &fresh, catalog, &settings)
         } else {
             bump(&paths.broken);
-            analyze_with_broken(&expected, &broken, catalog, &settings)
-                .ok_or_else(|| TestCaseError::fail(format!("broken functions {broken:?} cannot be placed, {}", at())))?
+            analyze_with_broken(&expected, &broken, statement.clone(), catalog, &settings).ok_or_else(|| {
+                TestCaseError::fail(format!(
+                    "broken functions {broken:?}, statements {statement:?} cannot be placed, {}",
+                    at()
+                ))
+            })?
         };
         prop_assert_eq!(&*doc.analysis, &analysis, "analysis, {}", at());
         let (got, want) =

@@ -16,6 +16,8 @@ use crate::syntax::{Captures, queries};
 
 mod module_edit;
 
+pub(crate) use module_edit::occurs_outside;
+
 pub type ScopeId = usize;
 pub type BindingId = usize;
 
@@ -279,6 +281,10 @@ pub struct Facts {
     /// The functions (their ranges, in order) whose facts come from a parse of the function alone that
     /// had syntax errors (`analysis::reanalyze_edit`): the rest of the file kept its facts meanwhile.
     pub broken: Vec<Range<usize>>,
+    /// The module-level statements (one range, from the first byte of the first to the last byte of the
+    /// last) whose facts come from a parse of the code between the scopes around them alone that had
+    /// syntax errors (`Facts::splice_module_statement`): the rest of the file kept its facts meanwhile.
+    pub broken_statement: Option<Range<usize>>,
     /// The whole-file parse these facts were extracted from had syntax errors: module-level code may
     /// have been parsed with its neighbours (an `import` whose names went on over the next lines), so
     /// no module-level statement's facts are spliced alone (`splice_module_statement`) until the next
@@ -660,11 +666,14 @@ impl Facts {
         for r in &mut self.broken {
             *r = d.range(r);
         }
+        if let Some(r) = &mut self.broken_statement {
+            *r = d.range(r);
+        }
         for s in &mut self.scopes {
             if s.kind == ScopeKind::Module {
-                // The whole text, whitespace at its end included.
-                s.range = d.pos(s.range.start)..d.pos(s.range.end);
-                s.body = d.pos(s.body.start)..d.pos(s.body.end);
+                // The whole text, whitespace at its end included (from 0, even after text inserted there).
+                s.range = s.range.start..d.pos(s.range.end);
+                s.body = s.body.start..d.pos(s.body.end);
             } else {
                 s.range = d.range(&s.range);
                 s.body = d.range(&s.body);

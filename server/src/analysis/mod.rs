@@ -311,9 +311,13 @@ pub fn reanalyze_edit(
     }
 }
 
-/// An edit of one module-level statement (see `Facts::splice_module_statement`): its facts spliced,
-/// then the whole file's findings and summary computed from the facts (module-level code decides what
-/// names resolve to, which calls register routes, what the module exports). `None`, with the facts
+/// An edit of module-level statements (see `Facts::splice_module_statement`): their facts spliced.
+/// Module-level code decides what names resolve to, which calls register routes and what the module
+/// exports; it has no findings of its own (nothing at module level runs on an event loop). When no
+/// name the statements bind (before or after the edit) occurs anywhere else in the file, and the
+/// functions that are routes or commands are the same, what every function resolves to is unchanged:
+/// the old findings and function summaries only move, and the exports are computed again. Otherwise
+/// the whole file's findings and summary are computed from the facts. `None`, with the facts
 /// unchanged, when the edit is not such an edit.
 fn reanalyze_module_edit(
     facts: &mut Facts,
@@ -323,8 +327,40 @@ fn reanalyze_module_edit(
     catalog: &Catalog,
     settings: &Settings,
 ) -> Option<FileAnalysis> {
-    let stmt = facts.splice_module_statement(text, (edit.start, edit.old_end, edit.new_end))?;
+    let (stmt, names) = facts.splice_module_statement(text, (edit.start, edit.old_end, edit.new_end))?;
     let old_stmt = stmt.start..(stmt.end as isize - (edit.new_end as isize - edit.old_end as isize)) as usize;
+    if !names.iter().any(|n| facts::occurs_outside(text, n, stmt.clone())) {
+        let r = Resolver::new(facts, text, catalog);
+        let endpoints = checks::endpoints(&r);
+        // The routes and commands, as the old summary lists them (its functions are the named ones, in
+        // scope order; the statements hold no scope).
+        let named: Vec<ScopeId> = (0..facts.scopes.len())
+            .filter(|&id| facts.scopes[id].kind == ScopeKind::Function && facts.scopes[id].name.is_some())
+            .collect();
+        let same_endpoints = named.len() == old.summary.functions.len()
+            && endpoints.keys().all(|id| named.binary_search(id).is_ok())
+            && named.iter().zip(&old.summary.functions).all(|(id, f)| {
+                let e = endpoints.get(id);
+                e.and_then(|e| e.label.as_ref()) == f.route.as_ref() && e.is_some_and(|e| e.cli) == f.cli
+            });
+        if same_endpoints {
+            let mut out = FileAnalysis {
+                findings: old.findings.clone(),
+                summary: FileSummary {
+                    functions: old.summary.functions.clone(),
+                    classes: old.summary.classes.clone(),
+                    ..FileSummary::default()
+                },
+                cuts: Vec::new(),
+            };
+            shift::shift(&mut out, edit);
+            out.summary.exports = summary::exports(&r);
+            (out.summary.stars, out.summary.all) = summary::stars(&r);
+            out.cuts = kept_cuts(old, &old_stmt, edit);
+            merge_cuts(&mut out.cuts, resolution_cuts(&r, stmt.clone()));
+            return Some(out);
+        }
+    }
     let mut whole = analyze_facts(text, facts, catalog, settings, true);
     let resolved = std::mem::replace(&mut whole.cuts, kept_cuts(old, &old_stmt, edit));
     merge_cuts(&mut whole.cuts, resolved);
@@ -346,6 +382,7 @@ fn reanalyze_function_edit(
         Some(unit) => (unit, false),
         // Nothing may follow the edit on its line: code there is not the function's.
         None if edit.blank
+            && facts.broken_statement.is_none()
             && text[edit.new_end..].bytes().take_while(|&b| b != b'\n' && b != b'\r').all(|b| b == b' ') =>
         {
             (facts.unit_before(text, edit.start).ok_or(NotLocal::Outside)?, true)
@@ -674,6 +711,7 @@ fn parse_unit(text: &str, start: usize, end: usize, facts: &mut Facts, edit: &Li
 pub fn analyze_with_broken(
     text: &str,
     broken: &[Range<usize>],
+    statement: Option<Range<usize>>,
     catalog: &Catalog,
     settings: &Settings,
 ) -> Option<(Facts, FileAnalysis)> {
@@ -682,6 +720,14 @@ pub fn analyze_with_broken(
         let line_start = line_start(text, r.start);
         let unit = parse_broken_unit(text, line_start, r.start, r.end)?;
         blank_body(&mut placeholder, &unit.tree, r.start - line_start, r.end)?;
+    }
+    // Broken module-level statements are blank (line breaks kept) in the rest of the file's parse.
+    if let Some(r) = &statement {
+        for b in placeholder.get_mut(r.clone())? {
+            if *b != b'\n' && *b != b'\r' {
+                *b = b' ';
+            }
+        }
     }
     let placeholder = String::from_utf8(placeholder).ok()?;
     let tree = crate::syntax::parse(&placeholder, None)?;
@@ -693,6 +739,9 @@ pub fn analyze_with_broken(
         facts.splice_unit(unit, at, parse.masked.as_deref().unwrap_or(text), &parse.tree, None)?;
     }
     facts.broken = broken.to_vec();
+    if let Some(r) = statement {
+        facts.place_broken_statement(text, r)?;
+    }
     let mut analysis = analyze_facts(text, &facts, catalog, settings, true);
     analysis.cuts = nesting_cuts(&placeholder, &tree);
     Some((facts, analysis))

@@ -6,6 +6,8 @@
 
 use std::ops::Range;
 
+use std::collections::{HashMap, HashSet};
+
 use tree_sitter::Node;
 
 use super::{BindingKind, Facts, ScopeKind, Shift, collect, facts_stay_inside, queries};
@@ -29,7 +31,11 @@ impl Facts {
     ///   which are replaced here, and through imports and definitions, which take the whole file.
     ///
     /// Returns the statement's range in the new text; `None`, with the facts unchanged, otherwise.
-    pub fn splice_module_statement(&mut self, text: &str, edit: (usize, usize, usize)) -> Option<Range<usize>> {
+    pub fn splice_module_statement(
+        &mut self,
+        text: &str,
+        edit: (usize, usize, usize),
+    ) -> Option<(Range<usize>, Vec<Box<str>>)> {
         let (start, old_end, new_end) = edit;
         let by = new_end as isize - old_end as isize;
         let module = self.scopes.first()?;
@@ -43,6 +49,202 @@ impl Facts {
         {
             return None;
         }
+        // Statements an earlier edit left broken: this edit is in them or touches them (they are parsed
+        // again with it), else the whole file is analysed.
+        let prior = self.broken_statement.clone();
+        if prior.as_ref().is_some_and(|r| r.end < start || old_end < r.start) {
+            return None;
+        }
+        let (from, to) = self.region(text, edit)?;
+        let tree = crate::syntax::parse_range(text, from..to, None)?;
+        let root = tree.root_node();
+        if root.kind() != "module" {
+            return None;
+        }
+        let errors = root.has_error();
+        // What changed, in the new text: the edit and the statements left broken before it.
+        let (lo, hi) = match &prior {
+            None => (start, new_end),
+            Some(r) => (
+                r.start.min(start),
+                if r.end >= old_end { ((r.end as isize + by) as usize).max(new_end) } else { new_end },
+            ),
+        };
+        let children: Vec<Node<'_>> = root.named_children(&mut root.walk()).collect();
+        if children.iter().any(|n| n.kind() != "comment" && n.start_position().column != 0) {
+            return None;
+        }
+        // The statements spliced: every one that the change touches (text typed at a statement's end or
+        // before its first byte may join it), every one with a syntax error, and those between. Comments
+        // too: a `#` typed before a statement makes it one, and its extent is then the old statement's.
+        let touched = |n: &Node<'_>| (n.start_byte() <= hi && lo <= n.end_byte()) || n.has_error();
+        let span = match (children.iter().position(touched), children.iter().rposition(touched)) {
+            (Some(a), Some(b)) => &children[a..=b],
+            _ => &[][..],
+        };
+        let simple = |n: &Node<'_>| {
+            matches!(
+                n.kind(),
+                "expression_statement"
+                    | "delete_statement"
+                    | "raise_statement"
+                    | "assert_statement"
+                    | "pass_statement"
+                    | "comment"
+            ) || n.is_error()
+        };
+        if !span.iter().all(|n| simple(n) && facts_stay_inside(*n) && (!n.has_error() || plain_tokens(*n))) {
+            return None;
+        }
+        let s_start = span.first().map_or(lo, |n| n.start_byte().min(lo));
+        let s_end = span.last().map_or(hi, |n| n.end_byte().max(hi));
+        // The statements' extent in the old text: text before the edit did not change, and what follows
+        // the edit only moved.
+        let old_s_end = (s_end as isize - by) as usize;
+        if old_s_end < old_end || s_start > start {
+            return None;
+        }
+        // The same code between scopes as around the statements alone (`place_broken_statement`).
+        if errors && self.region(text, (s_start, old_s_end, s_end)) != Some((from, to)) {
+            return None;
+        }
+        // Nothing the statements replaced was a scope or an import.
+        if self.scopes[1..].iter().any(|s| s.range.start < old_s_end && s_start < s.range.end) {
+            return None;
+        }
+        let in_old = |pos: usize| s_start < pos && pos <= old_s_end;
+        // The statement the edit was in may have gone on over the next lines in the old text
+        // (tree-sitter takes `import # comment` and a name on a later line as one import) and now end
+        // sooner, leaving those lines statements of their own: every old import after it, up to the
+        // next scope, must end where an import of the new text ends (a binding's position is the end
+        // of its statement).
+        let old_to = (to as isize - by) as usize;
+        let import_ends: Vec<usize> = root
+            .named_children(&mut root.walk())
+            .filter(|n| matches!(n.kind(), "import_statement" | "import_from_statement" | "future_import_statement"))
+            .map(|n| (n.end_byte() as isize - by) as usize)
+            .collect();
+        let imported = self.scopes[0].bindings.values().flatten().any(|&id| {
+            let b = &self.bindings[id];
+            matches!(b.kind, BindingKind::Import(_))
+                && (in_old(b.pos) || (old_s_end < b.pos && b.pos <= old_to && !import_ends.contains(&b.pos)))
+        });
+        // So may any statement (`x = \nf()` read as one assignment, now `x` and `f()`): every old
+        // module-level binding after it, up to the next scope, must sit where a statement of the new text
+        // that can bind ends (not an expression statement without an assignment), else the old statement
+        // went on over what are now statements of their own. (Where this is too strict, the whole file
+        // is analysed: the safe side.)
+        // And it must be a statement that binds the same name: `app = Fast.# c` over `cache = f()`
+        // was one chained assignment binding `app` where `cache = f()` now ends. An assignment's names
+        // are its targets; another statement's are not listed (`None`: any name).
+        let mut ends: HashMap<usize, Option<HashSet<&str>>> = HashMap::new();
+        let mut stack = vec![root];
+        while let Some(n) = stack.pop() {
+            let names = match n.kind() {
+                "expression_statement" => {
+                    let mut names = HashSet::new();
+                    let mut binds = false;
+                    for c in n.named_children(&mut n.walk()) {
+                        if matches!(c.kind(), "assignment" | "augmented_assignment" | "named_expression") {
+                            binds = true;
+                            assigned_names(c, text, &mut names);
+                        }
+                    }
+                    binds.then_some(Some(names))
+                }
+                k if k.ends_with("_statement") || k.ends_with("definition") => Some(None),
+                // A loop or comprehension target binds where it ends (`{f(x) for x in xs}` at module level).
+                "identifier" => Some(Some(HashSet::from([&text[n.byte_range()]]))),
+                _ => None,
+            };
+            if let Some(names) = names.filter(|_| n.end_byte() > s_end) {
+                let entry =
+                    ends.entry((n.end_byte() as isize - by) as usize).or_insert_with(|| Some(Default::default()));
+                match (entry.as_mut(), names) {
+                    (Some(all), Some(names)) => all.extend(names),
+                    _ => *entry = None,
+                }
+            }
+            stack.extend(n.named_children(&mut n.walk()));
+        }
+        let went_on = self.scopes[0].bindings.iter().any(|(name, ids)| {
+            ids.iter().any(|&id| {
+                let p = self.bindings[id].pos;
+                old_s_end < p
+                    && p < old_to
+                    && !ends.get(&p).is_some_and(|names| names.as_ref().is_none_or(|n| n.contains(&**name)))
+            })
+        });
+        if imported || went_on || self.scopes[0].self_attrs.values().flatten().any(|&id| in_old(self.bindings[id].pos))
+        {
+            return None;
+        }
+        // Nor did a statement before them go on into them: an old call or attribute read that starts
+        // before them and ends inside.
+        let (calls, attributes, _) = self.items_starting_in(from..s_start);
+        if self.calls[calls].iter().any(|c| c.range.end > s_start)
+            || self.attributes[attributes].iter().any(|a| a.range.end > s_start)
+        {
+            return None;
+        }
+        let q = queries();
+        let raw = collect(text, root, Some(s_start..s_end), &q.facts, &q.captures);
+        // While the statements are broken (or were), what they bind comes from tree-sitter's recovery
+        // from the error, which a parse of the whole file may recover otherwise: a name they bind or
+        // bound must be read nowhere else in the file (not even in a string: `__all__`, a forward
+        // reference), else the whole file is analysed.
+        if errors || prior.is_some() {
+            let mut names: HashSet<&str> = HashSet::new();
+            for (name, ids) in &self.scopes[0].bindings {
+                if ids.iter().any(|&id| in_old(self.bindings[id].pos)) {
+                    names.insert(name);
+                }
+            }
+            for &(_, target, ..) in &raw.assigns {
+                target_names(target, text, &mut names);
+            }
+            for &(_, _, target) in &raw.withs {
+                target_names(target, text, &mut names);
+            }
+            for &target in &raw.unknown_targets {
+                target_names(target, text, &mut names);
+            }
+            if names.iter().any(|name| occurs_outside(text, name, s_start..s_end)) {
+                return None;
+            }
+        }
+        let mut names: Vec<Box<str>> = self.scopes[0]
+            .bindings
+            .iter()
+            .filter(|(_, ids)| ids.iter().any(|&id| in_old(self.bindings[id].pos)))
+            .map(|(name, _)| name.clone())
+            .collect();
+        let d = Shift::edit(text, edit);
+        self.unbind(0, in_old);
+        let first = self.scopes.len();
+        self.rebuild(self.items_starting_in(s_start..old_s_end), &d, text, raw, first, Some((0, Vec::new())));
+        self.broken_statement = errors.then_some(s_start..s_end);
+        let in_new = |pos: usize| s_start < pos && pos <= s_end;
+        names.extend(
+            self.scopes[0]
+                .bindings
+                .iter()
+                .filter(|(_, ids)| ids.iter().any(|&id| in_new(self.bindings[id].pos)))
+                .map(|(name, _)| name.clone()),
+        );
+        names.sort();
+        names.dedup();
+        Some((s_start..s_end, names))
+    }
+
+    /// The code between the scopes around an edit of module-level code (`start..old_end` became
+    /// `start..new_end` of `text`, the new text; the scopes are the old text's): from the line after the
+    /// nearest scope that ends before it to the first line of the nearest one that starts after it
+    /// (decorators included), in the new text. `None` when the edit is in or on the lines of a scope, or
+    /// when code after a scope starts at or after the edit (where that scope ends would then depend on
+    /// the edited text).
+    fn region(&self, text: &str, (start, old_end, new_end): (usize, usize, usize)) -> Option<(usize, usize)> {
+        let by = new_end as isize - old_end as isize;
         // The scopes around the edit (in the old text's positions).
         let mut prev_end: Option<usize> = None;
         let mut next_start: Option<usize> = None;
@@ -91,122 +293,73 @@ impl Facts {
                 }
             }
         }
-        let tree = crate::syntax::parse_range(text, from..to, None)?;
-        let root = tree.root_node();
-        if root.has_error() {
-            return None;
-        }
-        let mut c = root.walk();
-        let mut stmt: Option<Node<'_>> = None;
-        for n in root.named_children(&mut c) {
-            if n.kind() == "comment" {
-                continue;
-            }
-            if n.start_position().column != 0 {
-                return None;
-            }
-            if n.start_byte() < start && new_end <= n.end_byte() {
-                stmt = Some(n);
-            }
-        }
-        let stmt = stmt?;
-        let simple = matches!(
-            stmt.kind(),
-            "expression_statement" | "delete_statement" | "raise_statement" | "assert_statement" | "pass_statement"
-        );
-        if !simple || !facts_stay_inside(stmt) {
-            return None;
-        }
-        // The statement's extent in the old text: its text before the edit did not change, and what
-        // follows the edit only moved.
-        let (s_start, s_end) = (stmt.start_byte(), stmt.end_byte());
-        let old_s_end = (s_end as isize - by) as usize;
-        if old_s_end < old_end {
-            return None;
-        }
-        // Nothing the statement replaced was a scope or an import.
-        if self.scopes[1..].iter().any(|s| s.range.start < old_s_end && s_start < s.range.end) {
-            return None;
-        }
-        let in_old = |pos: usize| s_start < pos && pos <= old_s_end;
-        // The statement the edit was in may have gone on over the next lines in the old text
-        // (tree-sitter takes `import # comment` and a name on a later line as one import) and now end
-        // sooner, leaving those lines statements of their own: every old import after it, up to the
-        // next scope, must end where an import of the new text ends (a binding's position is the end
-        // of its statement).
-        let old_to = (to as isize - by) as usize;
-        let import_ends: Vec<usize> = root
-            .named_children(&mut root.walk())
-            .filter(|n| matches!(n.kind(), "import_statement" | "import_from_statement" | "future_import_statement"))
-            .map(|n| (n.end_byte() as isize - by) as usize)
-            .collect();
-        let imported = self.scopes[0].bindings.values().flatten().any(|&id| {
-            let b = &self.bindings[id];
-            matches!(b.kind, BindingKind::Import(_))
-                && (in_old(b.pos) || (old_s_end < b.pos && b.pos <= old_to && !import_ends.contains(&b.pos)))
-        });
-        // So may any statement (`x = \nf()` read as one assignment, now `x` and `f()`): every old
-        // module-level binding after it, up to the next scope, must sit where a statement of the new text
-        // that can bind ends (not an expression statement without an assignment), else the old statement
-        // went on over what are now statements of their own. (Where this is too strict, the whole file
-        // is analysed: the safe side.)
-        // And it must be a statement that binds the same name: `app = Fast.# c` over `cache = f()`
-        // was one chained assignment binding `app` where `cache = f()` now ends. An assignment's names
-        // are its targets; another statement's are not listed (`None`: any name).
-        let mut ends: std::collections::HashMap<usize, Option<std::collections::HashSet<&str>>> =
-            std::collections::HashMap::new();
-        let mut stack = vec![root];
-        while let Some(n) = stack.pop() {
-            let names = match n.kind() {
-                "expression_statement" => {
-                    let mut names = std::collections::HashSet::new();
-                    let mut binds = false;
-                    for c in n.named_children(&mut n.walk()) {
-                        if matches!(c.kind(), "assignment" | "augmented_assignment" | "named_expression") {
-                            binds = true;
-                            assigned_names(c, text, &mut names);
-                        }
-                    }
-                    binds.then_some(Some(names))
-                }
-                k if k.ends_with("_statement") || k.ends_with("definition") => Some(None),
-                _ => None,
-            };
-            if let Some(names) = names.filter(|_| n.end_byte() > s_end) {
-                let entry =
-                    ends.entry((n.end_byte() as isize - by) as usize).or_insert_with(|| Some(Default::default()));
-                match (entry.as_mut(), names) {
-                    (Some(all), Some(names)) => all.extend(names),
-                    _ => *entry = None,
-                }
-            }
-            stack.extend(n.named_children(&mut n.walk()));
-        }
-        let went_on = self.scopes[0].bindings.iter().any(|(name, ids)| {
-            ids.iter().any(|&id| {
-                let p = self.bindings[id].pos;
-                old_s_end < p
-                    && p < old_to
-                    && !ends.get(&p).is_some_and(|names| names.as_ref().is_none_or(|n| n.contains(&**name)))
-            })
-        });
-        if imported || went_on || self.scopes[0].self_attrs.values().flatten().any(|&id| in_old(self.bindings[id].pos))
-        {
-            return None;
-        }
-        let d = Shift::edit(text, edit);
-        self.unbind(0, in_old);
-        let q = queries();
-        let raw = collect(text, root, Some(s_start..s_end), &q.facts, &q.captures);
-        let first = self.scopes.len();
-        self.rebuild(self.items_starting_in(s_start..old_s_end), &d, text, raw, first, Some((0, Vec::new())));
-        Some(s_start..s_end)
+        Some((from, to))
     }
+
+    /// Puts the facts of the broken statements `span` (as `Facts::broken_statement` lists them) into
+    /// facts extracted from a text where they were blank: collected from a parse of the code between
+    /// the scopes around them alone, as `splice_module_statement` does. For `analysis::analyze_with_broken`.
+    pub(crate) fn place_broken_statement(&mut self, text: &str, span: Range<usize>) -> Option<()> {
+        let (from, to) = self.region(text, (span.start, span.end, span.end))?;
+        let tree = crate::syntax::parse_range(text, from..to, None)?;
+        let q = queries();
+        let raw = collect(text, tree.root_node(), Some(span.clone()), &q.facts, &q.captures);
+        let none = Shift { from: usize::MAX, by: 0, scopes_from: usize::MAX, scopes_by: 0, keep_ends: false };
+        let first = self.scopes.len();
+        self.rebuild(self.items_starting_in(span.clone()), &none, text, raw, first, Some((0, Vec::new())));
+        self.broken_statement = Some(span);
+        Some(())
+    }
+}
+
+/// Whether a statement with a syntax error holds none of the keywords and operators whose facts are
+/// not its own (see `facts_stay_inside`, which reads the named nodes a parse without errors gives):
+/// `def`, `class`, `lambda`, `import`, `from`, `global`, `nonlocal`, `async`, `await`, `yield`, a
+/// decorator's `@`, or an attribute followed by `=` (an attribute assigned).
+fn plain_tokens(stmt: Node<'_>) -> bool {
+    let mut ok = true;
+    crate::syntax::walk_preorder(stmt, |n| {
+        if matches!(
+            n.kind(),
+            "def" | "class" | "lambda" | "import" | "from" | "global" | "nonlocal" | "async" | "await" | "yield" | "@"
+        ) || (n.kind() == "attribute" && n.next_sibling().is_some_and(|s| s.kind() == "="))
+        {
+            ok = false;
+        }
+        ok
+    });
+    ok
+}
+
+/// The names an assignment target binds (identifiers not inside an attribute or a subscript).
+fn target_names<'t>(n: Node<'_>, text: &'t str, out: &mut HashSet<&'t str>) {
+    let mut stack = vec![n];
+    while let Some(n) = stack.pop() {
+        match n.kind() {
+            "identifier" => {
+                out.insert(&text[n.byte_range()]);
+            }
+            "attribute" | "subscript" => {}
+            _ => stack.extend(n.named_children(&mut n.walk())),
+        }
+    }
+}
+
+/// Whether `name` occurs as a whole word in `text` outside `span` (in code, a comment or a string).
+pub(crate) fn occurs_outside(text: &str, name: &str, span: Range<usize>) -> bool {
+    let word = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b >= 0x80;
+    let bytes = text.as_bytes();
+    text.match_indices(name).any(|(i, _)| {
+        let end = i + name.len();
+        let inside = span.start <= i && end <= span.end;
+        let joined = (i > 0 && word(bytes[i - 1])) || (end < bytes.len() && word(bytes[end]));
+        !inside && !joined
+    })
 }
 
 /// The names an assignment (`a = b = v`, `a, (b, *c) = v`, `a += v`, `(a := v)`) binds: its identifier
 /// targets (an attribute or subscript target binds no name).
-fn assigned_names<'t>(n: Node<'_>, text: &'t str, out: &mut std::collections::HashSet<&'t str>) {
+fn assigned_names<'t>(n: Node<'_>, text: &'t str, out: &mut HashSet<&'t str>) {
     let mut stack = vec![n];
     while let Some(n) = stack.pop() {
         match n.kind() {
