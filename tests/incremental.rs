@@ -396,3 +396,22 @@ fn a_broken_statement_binding_a_name_read_elsewhere_takes_the_whole_file() {
     assert_eq!(apply_edits(MODULE_TEXT.to_string(), &[(at("5\n"), 0, "(")]), [false]);
     assert_eq!(apply_edits(MODULE_TEXT.to_string(), &[(at("TIMEOUT"), 0, "#"), (at("TIMEOUT"), 1, "")]), [true, true]);
 }
+
+/// A module-level statement typed in a module that declares a `Protocol` keeps the implementations
+/// its module registers (`FileSummary::registers`, which the command-only dispatch reads): the local
+/// path's summary equals a fresh analysis's at every keystroke.
+#[test]
+fn a_module_level_statement_in_a_protocol_module_keeps_its_registered_classes() {
+    let text = "from typing import Protocol\n\n\nclass Provisioner(Protocol):\n    async def provision(self): ...\n\n\ndef load():\n    from app.ecs import EcsProvisioner\n    return {\"ecs\": EcsProvisioner}\n\n\nLIMIT = 3\n";
+    let (_, analysis, _) = fresh(text, Catalog::bundled(), &Settings::default());
+    assert!(!analysis.summary.registers.is_empty(), "the module registers no class: {:?}", analysis.summary);
+    let typed = "z = LIMIT";
+    let mut at = text.len();
+    let mut edits = vec![(at, 0, "\n")];
+    at += 1;
+    for (i, ch) in typed.char_indices() {
+        edits.push((at + i, 0, &typed[i..i + ch.len_utf8()]));
+    }
+    let local = apply_edits(text.to_string(), &edits);
+    assert!(local.iter().skip(1).all(|&l| l), "{local:?}");
+}

@@ -356,6 +356,7 @@ fn reanalyze_module_edit(
             shift::shift(&mut out, edit);
             out.summary.exports = summary::exports(&r);
             (out.summary.stars, out.summary.all) = summary::stars(&r);
+            out.summary.registers = summary::registers(&r);
             out.cuts = kept_cuts(old, &old_stmt, edit);
             merge_cuts(&mut out.cuts, resolution_cuts(&r, stmt.clone()));
             return Some(out);
