@@ -415,3 +415,15 @@ fn a_module_level_statement_in_a_protocol_module_keeps_its_registered_classes() 
     let local = apply_edits(text.to_string(), &edits);
     assert!(local.iter().skip(1).all(|&l| l), "{local:?}");
 }
+
+/// tree-sitter accepts indented code after module-level statements, and how it parses a scope that
+/// starts further right (`def inner():` at column 14 over a body at column 12) depends on the lines
+/// above it: an open `(` typed into a module-level statement above must not keep that scope's old
+/// facts (the random edits found it in `tests/fixes/offload_setting.py` cut up).
+#[test]
+fn a_broken_statement_above_an_indented_scope_takes_the_whole_file() {
+    let text = "p1\nort1\n        with threading.Lock():\n            pass \n  \n              def inner():\n            return open('f').read()\n        inner\n()\n";
+    assert!(fresh(text, Catalog::bundled(), &Settings::default()).2, "the text parses without errors");
+    let at = text.find("rt1").unwrap();
+    assert_eq!(apply_edits(text.to_string(), &[(at, 0, "(")]), [false]);
+}

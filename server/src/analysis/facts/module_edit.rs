@@ -274,6 +274,12 @@ impl Facts {
         if from > start || to < new_end || (next_start.is_some() && to <= new_end) {
             return None;
         }
+        // The next scope starts a line at column 0: tree-sitter accepts indented code after module-level
+        // statements, and how it parses a scope that starts further right depends on the lines above it
+        // (`ort1` then `        def inner():` over a less indented body), which the edit changes.
+        if next_start.is_some_and(|n| line_start((n as isize + by) as usize) != (n as isize + by) as usize) {
+            return None;
+        }
         if prev_end.is_some() {
             // The first line of code after the scope starts before the edit, at column 0.
             let mut at = from;
