@@ -409,8 +409,22 @@ fn names_in(ctx: &FileContext<'_>, root: Node<'_>, range: Range<usize>) -> Optio
     Some(out)
 }
 
+/// The file's indentation unit: what `inner`'s line is indented by past the line of `header`, the
+/// statement that opens its block; where that says nothing, a tab if `indent` has one, else 4 spaces.
+pub(super) fn indent_unit(text: &str, header: Node<'_>, inner: Node<'_>, indent: &str) -> String {
+    let h = imports::line_start(text, header.start_byte());
+    let header_indent = &text[h..h + text[h..].len() - text[h..].trim_start_matches([' ', '\t']).len()];
+    let b = imports::line_start(text, inner.start_byte());
+    let inner_indent = &text[b..inner.start_byte()];
+    match inner_indent.strip_prefix(header_indent) {
+        Some(u) if b > h && !u.is_empty() && u.chars().all(|c| c == ' ' || c == '\t') => u.to_string(),
+        _ if indent.contains('\t') => "\t".to_string(),
+        _ => "    ".to_string(),
+    }
+}
+
 /// The strings of `root` that span lines (bounded; `None` when too large to look through).
-fn multiline_strings(ctx: &FileContext<'_>, root: Node<'_>) -> Option<Vec<Range<usize>>> {
+pub(super) fn multiline_strings(ctx: &FileContext<'_>, root: Node<'_>) -> Option<Vec<Range<usize>>> {
     let mut out = Vec::new();
     walk_bounded(root, |n| {
         if n.kind() != "string" {
@@ -557,17 +571,7 @@ fn to_thread(
     if !indent.chars().all(|c| c == ' ' || c == '\t') {
         return;
     }
-    let unit = {
-        let h = imports::line_start(text, header.start_byte());
-        let header_indent = &text[h..h + text[h..].len() - text[h..].trim_start_matches([' ', '\t']).len()];
-        let b = imports::line_start(text, top.start_byte());
-        let inner_indent = &text[b..top.start_byte()];
-        match inner_indent.strip_prefix(header_indent) {
-            Some(u) if b > h && !u.is_empty() && u.chars().all(|c| c == ' ' || c == '\t') => u.to_string(),
-            _ if indent.contains('\t') => "\t".to_string(),
-            _ => "    ".to_string(),
-        }
-    };
+    let unit = indent_unit(text, header, top, indent);
     let nl = imports::newline(text);
     let Some(all_names) = names_in(ctx, def, def.start_byte()..def.end_byte()) else { return };
     let name = (1..)

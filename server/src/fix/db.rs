@@ -444,9 +444,9 @@ pub(super) struct Client<'t, 'c> {
     cp: &'c Counterpart,
 }
 
-/// The module-level client a call `name.method(...)` is made on, when the call is the blocking
-/// `callee` (`redis.Redis.get`) and the catalog has an async counterpart for the client's class.
-pub(super) fn module_client<'t, 'c>(ctx: &FileContext<'t>, call: Node<'t>, callee: &str) -> Option<Client<'t, 'c>>
+/// The client name of a call `name.method(...)` that is the blocking `callee` (`redis.Redis.get`), and the
+/// catalog's async counterpart of the callee's class.
+fn client_call<'t, 'c>(ctx: &FileContext<'t>, call: Node<'t>, callee: &str) -> Option<(&'t str, &'c Counterpart)>
 where
     't: 'c,
 {
@@ -457,7 +457,16 @@ where
         return None;
     }
     let cp: &'c Counterpart = ctx.catalog.counterparts.get(class).filter(|c| c.class == class)?;
-    let name = ctx.node_text(object);
+    Some((ctx.node_text(object), cp))
+}
+
+/// The module-level client a call `name.method(...)` is made on, when the call is the blocking
+/// `callee` (`redis.Redis.get`) and the catalog has an async counterpart for the client's class.
+pub(super) fn module_client<'t, 'c>(ctx: &FileContext<'t>, call: Node<'t>, callee: &str) -> Option<Client<'t, 'c>>
+where
+    't: 'c,
+{
+    let (name, cp) = client_call(ctx, call, callee)?;
     let (stmt, ctor, left, q) = ctx.module_constructed(name)?;
     let to = cp.constructors.get(&q)?.clone();
     Some(Client { stmt, ctor, left, name: name.to_string(), to, cp })
@@ -554,17 +563,11 @@ pub(super) fn local_client<'t, 'c>(ctx: &FileContext<'t>, call: Node<'t>, callee
 where
     't: 'c,
 {
-    let func = call.child_by_field_name("function").filter(|f| f.kind() == "attribute")?;
-    let object = func.child_by_field_name("object").filter(|o| o.kind() == "identifier")?;
-    let (class, method) = callee.rsplit_once('.')?;
-    if ctx.node_text(func.child_by_field_name("attribute")?) != method {
-        return None;
-    }
-    let cp: &'c Counterpart = ctx.catalog.counterparts.get(class).filter(|c| c.class == class)?;
+    let (name, cp) = client_call(ctx, call, callee)?;
     if !cp.entered && cp.refused.is_none() {
         return None;
     }
-    let name = ctx.node_text(object);
+    let class = cp.class.as_str();
     let def = enclosing_def(ctx, call)?;
     let body = def.child_by_field_name("body")?;
     let mut found = None;
@@ -716,26 +719,10 @@ pub(super) fn local_client_fix(ctx: &FileContext<'_>, c: &LocalClient<'_, '_>) -
             }
             // The indentation unit: this block's own, past the line of the statement that opens it.
             let header = ctx.up(block).ok_or("the block has no statement")?;
-            let h = super::imports::line_start(text, header.start_byte());
-            let header_indent = &text[h..h + text[h..].len() - text[h..].trim_start_matches([' ', '\t']).len()];
-            let unit = match indent.strip_prefix(header_indent) {
-                Some(u) if !u.is_empty() => u.to_string(),
-                _ if indent.contains('\t') => "\t".to_string(),
-                _ => "    ".to_string(),
-            };
+            let unit = super::block::indent_unit(text, header, c.stmt, indent);
             let mut strings = Vec::new();
             for s in after.iter().take_while(|s| s.start_byte() <= last.start_byte()) {
-                let mut st = vec![*s];
-                while let Some(n) = st.pop() {
-                    if n.kind() == "string" {
-                        if ctx.node_text(n).contains('\n') {
-                            strings.push(n.byte_range());
-                        }
-                        continue;
-                    }
-                    let mut w = n.walk();
-                    st.extend(n.children(&mut w));
-                }
+                strings.extend(super::block::multiline_strings(ctx, *s).ok_or("the function is too large to check")?);
             }
             let first_line = text[c.stmt.end_byte()..].find('\n').map_or(text.len(), |i| c.stmt.end_byte() + i + 1);
             let mut at = first_line;
