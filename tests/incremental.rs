@@ -344,16 +344,22 @@ fn typing_a_module_level_statement() {
 /// Edits at `MODULE_TEXT`'s `session = requests.Session()` line: the statement typed on a new line after
 /// it, one character at a time.
 fn typed_after_session(typed: &str) -> Vec<(usize, usize, &str)> {
-    let mut at = MODULE_TEXT.find("session").unwrap() + "session = requests.Session()".len();
-    let mut edits = vec![(at, 0, "\n")];
-    at += 1;
-    for (i, ch) in typed.char_indices() {
-        edits.push((at + i, 0, &typed[i..i + ch.len_utf8()]));
-    }
+    let at = MODULE_TEXT.find("session").unwrap() + "session = requests.Session()".len();
+    let mut edits = typed_on_a_new_line(at, typed);
+    let at = at + 1;
     for i in (0..typed.len()).rev() {
         edits.push((at + i, 1, ""));
     }
     edits.push((at - 1, 1, ""));
+    edits
+}
+
+/// A line break typed at `at`, then `typed` one character at a time on the new line.
+fn typed_on_a_new_line(at: usize, typed: &str) -> Vec<(usize, usize, &str)> {
+    let mut edits = vec![(at, 0, "\n")];
+    for (i, ch) in typed.char_indices() {
+        edits.push((at + 1 + i, 0, &typed[i..i + ch.len_utf8()]));
+    }
     edits
 }
 
@@ -405,14 +411,7 @@ fn a_module_level_statement_in_a_protocol_module_keeps_its_registered_classes() 
     let text = "from typing import Protocol\n\n\nclass Provisioner(Protocol):\n    async def provision(self): ...\n\n\ndef load():\n    from app.ecs import EcsProvisioner\n    return {\"ecs\": EcsProvisioner}\n\n\nLIMIT = 3\n";
     let (_, analysis, _) = fresh(text, Catalog::bundled(), &Settings::default());
     assert!(!analysis.summary.registers.is_empty(), "the module registers no class: {:?}", analysis.summary);
-    let typed = "z = LIMIT";
-    let mut at = text.len();
-    let mut edits = vec![(at, 0, "\n")];
-    at += 1;
-    for (i, ch) in typed.char_indices() {
-        edits.push((at + i, 0, &typed[i..i + ch.len_utf8()]));
-    }
-    let local = apply_edits(text.to_string(), &edits);
+    let local = apply_edits(text.to_string(), &typed_on_a_new_line(text.len(), "z = LIMIT"));
     assert!(local.iter().skip(1).all(|&l| l), "{local:?}");
 }
 
