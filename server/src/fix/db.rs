@@ -180,14 +180,7 @@ fn rewrite<'t>(ctx: &FileContext<'t>, cp: &Counterpart, call: Node<'t>, func: No
             let outer = ctx.up(call);
             // `with conn.cursor() as cur:` → `async with`, `cur` followed too.
             if returns_cursor && let Some((Bound::With(w), left)) = binding(ctx, call) {
-                let cur = ctx.node_text(left).to_string();
-                if cur == name {
-                    return Err(format!("`{cur}` is bound again at line {line}"));
-                }
-                match names.iter_mut().find(|(v, _, conn)| *v == cur && !conn) {
-                    Some((_, b, _)) => b.push(left.id()),
-                    None => names.push((cur, vec![left.id()], false)),
-                }
+                follow_cursor(&mut names, ctx.node_text(left), left.id(), name, line)?;
                 if is_awaited {
                     edits.push(Edit { range: call.byte_range(), text: call_text });
                 }
@@ -240,14 +233,7 @@ fn rewrite<'t>(ctx: &FileContext<'t>, cp: &Counterpart, call: Node<'t>, func: No
                         && a.child_by_field_name("left").is_some_and(|l| l.kind() == "identifier") =>
                 {
                     let left = a.child_by_field_name("left").expect("checked");
-                    let cur = ctx.node_text(left).to_string();
-                    if cur == name {
-                        return Err(format!("`{cur}` is bound again at line {line}"));
-                    }
-                    match names.iter_mut().find(|(v, _, conn)| *v == cur && !conn) {
-                        Some((_, b, _)) => b.push(left.id()),
-                        None => names.push((cur, vec![left.id()], false)),
-                    }
+                    follow_cursor(&mut names, ctx.node_text(left), left.id(), name, line)?;
                     if is_awaited {
                         edits.push(Edit { range: call.byte_range(), text: call_text });
                     }
@@ -426,6 +412,25 @@ fn in_loop_within(ctx: &FileContext<'_>, n: Node<'_>, w: Node<'_>) -> bool {
         m = ctx.up(cur);
     }
     false
+}
+
+/// A cursor bound to `cur` (its binding node `id`) is followed too, like the connection `name` it
+/// came from; binding the connection's name again refuses the fix.
+fn follow_cursor(
+    names: &mut Vec<(String, Vec<usize>, bool)>,
+    cur: &str,
+    id: usize,
+    name: &str,
+    line: usize,
+) -> Result<(), String> {
+    if cur == name {
+        return Err(format!("`{cur}` is bound again at line {line}"));
+    }
+    match names.iter_mut().find(|(v, _, conn)| v == cur && !conn) {
+        Some((_, b, _)) => b.push(id),
+        None => names.push((cur.to_string(), vec![id], false)),
+    }
+    Ok(())
 }
 
 // ------------------------------------------------------------------------------ module-level client
