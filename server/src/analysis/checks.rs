@@ -376,7 +376,12 @@ pub(super) fn enclosing_if<T>(
 /// skipped), and first the line `at` is on (`first`, with no code). It stops when `f` returns false.
 /// At most `GUARD_LINES` lines and `GUARD_BYTES` back are read (bounded in bytes too: a 1 MB line of
 /// calls must not be scanned once per call).
-fn lines_above<'t>(r: &Resolver<'t>, at: usize, scope: ScopeId, mut f: impl FnMut(usize, &'t str, &'t str, bool) -> bool) {
+fn lines_above<'t>(
+    r: &Resolver<'t>,
+    at: usize,
+    scope: ScopeId,
+    mut f: impl FnMut(usize, &'t str, &'t str, bool) -> bool,
+) {
     const GUARD_LINES: usize = 400;
     const GUARD_BYTES: usize = 32 * 1024;
     let facts = r.facts;
