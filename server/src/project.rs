@@ -603,6 +603,7 @@ impl Project {
             instead: (!entry.instead.is_empty()).then(|| entry.instead.clone()),
             fixes: entry.fixes.clone(),
             once: call.once.is_some(),
+            gate: call.gate.clone(),
         })
     }
 
@@ -1181,6 +1182,9 @@ impl Project {
                 let Some(chain) = self.chain(links, callee, HEAD_HOPS - 1) else { continue };
                 let memoized = chain.memoized;
                 let site: &CallSite = &a.calls[i];
+                if !site.falsy.is_empty() && self.skipped(links, callee, &site.falsy) {
+                    continue;
+                }
                 // Behind a first-use guard here, or through one further down the chain.
                 let once = site.once.clone().or_else(|| {
                     chain.once.then(|| {
@@ -1311,6 +1315,19 @@ impl Project {
         }
         out.sort_by_key(|x| (x.file, x.start.offset));
         out
+    }
+
+    /// Whether function `id` blocks only in blocks of `if P:` whose parameter `P` a call passes as false
+    /// (`falsy`: `_send_heartbeats(self, join_on_exit=False)` around `if join_on_exit: thread.join()`):
+    /// then that call runs none of it. Every blocking call, typed blocking call and call of a function
+    /// that blocks must be so.
+    fn skipped(&self, links: &Links, id: FnId, falsy: &[String]) -> bool {
+        let f = self.function(id);
+        let off = |gate: &Option<String>| gate.as_ref().is_some_and(|p| falsy.contains(p));
+        let blocks = |g: FnId| links.strict[g].is_some() || links.loose[g].is_some();
+        f.blocking.iter().all(|b| off(&b.gate))
+            && links.lib[id].iter().all(|(ci, _)| off(&f.calls[*ci].gate))
+            && links.edges[id].iter().enumerate().all(|(ci, e)| e.is_none_or(|g| !blocks(g)) || off(&f.calls[ci].gate))
     }
 
     /// A coroutine's own calls of blocking APIs that only the project's types reveal (`CACHE.read_text()`

@@ -280,30 +280,116 @@ pub(super) fn lazy_guard(r: &Resolver<'_>, at: usize, scope: ScopeId) -> Option<
         };
         subject.is_some_and(|x| set_later(r, scope, x, inside)).then(|| format!("if {cond}"))
     })
+    .or_else(|| early_return_guard(r, at, scope))
+}
+
+/// The guard of one-time work written as an early return before the call: `if X: return` or
+/// `if X is not None: return X` (a statement of the block the call is in, or of a block around it),
+/// where this function sets `X` after that test (`_started = True` after `global _started`,
+/// `self._client = ...`). Every call after the first returns there. A guard that is one branch of an
+/// `if`/`elif`/`else`, or that does more than return, is not one.
+fn early_return_guard(r: &Resolver<'_>, at: usize, scope: ScopeId) -> Option<String> {
+    let mut deeper: Vec<&str> = Vec::new();
+    // The statement below at the current level continues an `if` (`else`, `elif`) or a `try`.
+    let mut continued = false;
+    let mut min = usize::MAX;
+    let mut found = None;
+    lines_above(r, at, scope, |start, line, code, first| {
+        let ind = indent(line);
+        if first {
+            min = ind;
+            return true;
+        }
+        if ind > min {
+            deeper.push(code);
+            return true;
+        }
+        let branch = ["else", "elif ", "except", "finally"].iter().any(|b| code.starts_with(b));
+        if ind < min {
+            min = ind;
+        } else if !continued && let Some(header) = code.strip_prefix("if ") {
+            // `if X: return` on one line, or `if X:` over a block that only returns.
+            let cond = match header.split_once(':') {
+                Some((c, rest)) if rest.trim().is_empty() && deeper.len() == 1 && is_return(deeper[0]) => Some(c),
+                Some((c, rest)) if deeper.is_empty() && is_return(rest.trim()) => Some(c),
+                _ => None,
+            };
+            if let Some(cond) = cond.map(str::trim) {
+                let subject = cond.strip_suffix(" is not None").map_or(cond, str::trim);
+                if set_later(r, scope, subject, Some(start)) {
+                    found = Some(format!("if {cond}: return"));
+                    return false;
+                }
+            }
+        }
+        deeper.clear();
+        continued = branch;
+        true
+    });
+    found
+}
+
+/// `return` or `return EXPR`.
+fn is_return(code: &str) -> bool {
+    code == "return" || code.starts_with("return ") || code.starts_with("return(")
 }
 
 /// The first `if` whose block holds offset `at` in function `scope`, innermost first, for which `f`
 /// (given the header line's start, the line and the condition) returns something. A call in the
 /// `else`/`elif` branch of an `if` is not in its block.
 ///
-/// Blocks are read from the indentation of the lines above `at`, within the function's body (at most
-/// `GUARD_LINES` lines and `GUARD_BYTES` back): a line indented less than everything after it is the
-/// header of a block `at` is in.
+/// Blocks are read from the indentation of the lines above `at`, within the function's body
+/// (`lines_above`): a line indented less than everything after it is the header of a block `at` is in.
 pub(super) fn enclosing_if<T>(
     r: &Resolver<'_>,
     at: usize,
     scope: ScopeId,
     mut f: impl FnMut(usize, &str, &str) -> Option<T>,
 ) -> Option<T> {
+    let mut min = usize::MAX;
+    let mut branch_at: Option<usize> = None;
+    let mut found = None;
+    lines_above(r, at, scope, |start, line, code, first| {
+        let ind = indent(line);
+        if first || ind >= min {
+            min = min.min(ind);
+            return true;
+        }
+        min = ind;
+        let Some(header) = code.strip_suffix(':') else { return true };
+        if header.starts_with("else") || header.starts_with("elif ") {
+            branch_at = Some(ind);
+            return true;
+        }
+        let Some(cond) = header.strip_prefix("if ") else { return true };
+        if branch_at.take() == Some(ind) {
+            return true;
+        }
+        found = f(start, line, cond);
+        found.is_none() && ind != 0
+    });
+    found
+}
+
+/// Walks the lines above offset `at` in function `scope`'s body, nearest first: `f` gets each line's
+/// start, the line and its code (trimmed, without a trailing comment; blank and comment lines are
+/// skipped), and first the line `at` is on (`first`, with no code). It stops when `f` returns false.
+/// At most `GUARD_LINES` lines and `GUARD_BYTES` back are read (bounded in bytes too: a 1 MB line of
+/// calls must not be scanned once per call).
+fn lines_above<'t>(
+    r: &Resolver<'t>,
+    at: usize,
+    scope: ScopeId,
+    mut f: impl FnMut(usize, &'t str, &'t str, bool) -> bool,
+) {
     const GUARD_LINES: usize = 400;
     const GUARD_BYTES: usize = 32 * 1024;
     let facts = r.facts;
     let s = &facts.scopes[scope];
     if s.kind != ScopeKind::Function || at < s.body.start || at > s.body.end {
-        return None;
+        return;
     }
-    let text = r.text;
-    // Bounded in bytes too: a 1 MB line of calls must not be scanned once per call.
+    let text: &'t str = r.text;
     let boundary = |mut i: usize| {
         i = i.min(text.len());
         while !text.is_char_boundary(i) {
@@ -316,10 +402,10 @@ pub(super) fn enclosing_if<T>(
     let body_line = text[lo..s.body.start.min(text.len())].rfind('\n').map_or(s.body.start, |i| lo + i + 1);
     let floor = boundary(body_line.max(at.saturating_sub(GUARD_BYTES)));
     let line_start = |pos: usize| text[floor..pos].rfind('\n').map_or(floor, |i| floor + i + 1);
-    let indent = |line: &str| line.len() - line.trim_start_matches([' ', '\t']).len();
     let mut pos = line_start(at.min(text.len()).max(floor));
-    let mut min = indent(&text[pos..]);
-    let mut branch_at: Option<usize> = None;
+    if !f(pos, &text[pos..], "", true) {
+        return;
+    }
     for _ in 0..GUARD_LINES {
         if pos <= floor {
             break;
@@ -334,28 +420,15 @@ pub(super) fn enclosing_if<T>(
         if code.is_empty() || code.starts_with('#') {
             continue;
         }
-        let ind = indent(line);
-        if ind >= min {
-            continue;
-        }
-        min = ind;
-        let Some(header) = code.strip_suffix(':') else { continue };
-        if header.starts_with("else") || header.starts_with("elif ") {
-            branch_at = Some(ind);
-            continue;
-        }
-        let Some(cond) = header.strip_prefix("if ") else { continue };
-        if branch_at.take() == Some(ind) {
-            continue;
-        }
-        if let Some(found) = f(start, line, cond) {
-            return Some(found);
-        }
-        if ind == 0 {
-            break;
+        if !f(start, line, code, false) {
+            return;
         }
     }
-    None
+}
+
+/// A line's indentation, in bytes.
+fn indent(line: &str) -> usize {
+    line.len() - line.trim_start_matches([' ', '\t']).len()
 }
 
 /// Whether `subject` (`self.x`, `cls.x` or a name) is assigned where a lazy-initialisation guard on it

@@ -101,13 +101,25 @@ pub fn shift(out: &mut FileAnalysis, edit: &LineEdit) {
             returns: _,
         } = func;
         *name = edit.loc(*name);
-        for BlockingSite { start, end, callee: _, rule: _, tier: _, message: _, instead: _, fixes: _, once: _ } in
-            blocking
+        for BlockingSite {
+            start,
+            end,
+            callee: _,
+            rule: _,
+            tier: _,
+            message: _,
+            instead: _,
+            fixes: _,
+            once: _,
+            gate: _,
+        } in blocking
         {
             *start = edit.loc(*start);
             *end = edit.loc(*end);
         }
-        for CallSite { start, end, call_end, target: _, noqa: _, access: _, once: _, iterated: _ } in calls {
+        for CallSite { start, end, call_end, target: _, noqa: _, access: _, once: _, iterated: _, gate: _, falsy: _ } in
+            calls
+        {
             *start = edit.loc(*start);
             *end = edit.loc(*end);
             *call_end = edit.loc(*call_end);

@@ -54,6 +54,13 @@ pub struct CallSite {
     /// a generator function's body runs at this call.
     #[serde(default)]
     pub iterated: bool,
+    /// The parameter of the calling function whose truth the call needs (`if join_on_exit:` around it).
+    #[serde(default)]
+    pub gate: Option<String>,
+    /// The keyword arguments it passes as `False`, `None` or `0` (`join_on_exit=False`): what the callee
+    /// does only under `if join_on_exit:` does not run.
+    #[serde(default)]
+    pub falsy: Vec<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -71,6 +78,9 @@ pub struct BlockingSite {
     /// coroutine reaching it shares (`Project::findings` reports it once).
     #[serde(default)]
     pub once: bool,
+    /// The parameter of the function whose truth the call needs (see `CallSite::gate`).
+    #[serde(default)]
+    pub gate: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -177,6 +187,7 @@ impl FileSummary {
                             && x.instead == y.instead
                             && x.fixes == y.fixes
                             && x.once == y.once
+                            && x.gate == y.gate
                     })
                     && a.calls.len() == b.calls.len()
                     && a.calls.iter().zip(&b.calls).all(|(x, y)| {
@@ -185,6 +196,8 @@ impl FileSummary {
                             && x.access == y.access
                             && x.once == y.once
                             && x.iterated == y.iterated
+                            && x.gate == y.gate
+                            && x.falsy == y.falsy
                     })
             })
     }
@@ -293,6 +306,7 @@ pub(super) fn summarize_part(
                     instead: (!entry.instead.is_empty()).then(|| entry.instead.clone()),
                     fixes: entry.fixes.clone(),
                     once: guard.is_some(),
+                    gate: gate(r, start, scope),
                 };
                 if !suppressed(site.rule, call.func_range.clone()) {
                     out.functions[f].blocking.push(site);
@@ -321,6 +335,8 @@ pub(super) fn summarize_part(
                     access: false,
                     once: checks::lazy_guard(r, at.start, scope),
                     iterated: true,
+                    gate: gate(r, at.start, scope),
+                    falsy: Vec::new(),
                 });
             }
             out.functions[f].calls.push(CallSite {
@@ -332,6 +348,13 @@ pub(super) fn summarize_part(
                 access: false,
                 once: checks::lazy_guard(r, start, scope),
                 iterated: iterated_here,
+                gate: gate(r, start, scope),
+                falsy: call
+                    .args
+                    .iter()
+                    .filter(|a| matches!(r.text_of(&a.value.range).trim(), "False" | "None" | "0"))
+                    .filter_map(|a| a.keyword.as_ref().map(|k| k.to_string()))
+                    .collect(),
             });
         }
     }
@@ -360,6 +383,8 @@ pub(super) fn summarize_part(
                 access: true,
                 once: None,
                 iterated: false,
+                gate: gate(r, a.range.start, runs_in[a.scope]),
+                falsy: Vec::new(),
             });
         }
     }
@@ -474,6 +499,19 @@ fn kept_then_iterated(
         }
     }
     None
+}
+
+/// The parameter of function `scope` whose truth the call at `at` needs: an enclosing `if P:` where `P`
+/// is a parameter the function never rebinds (`if join_on_exit: thread.join()`). A caller that passes
+/// `P=False` does not run that call.
+fn gate(r: &Resolver<'_>, at: usize, scope: ScopeId) -> Option<String> {
+    let facts = r.facts;
+    let s = &facts.scopes[scope];
+    checks::enclosing_if(r, at, scope, |_, _, cond| {
+        let p = cond.trim();
+        let list = s.bindings.get(p)?;
+        (list.len() == 1 && facts.bindings[list[0]].pos == s.body.start).then(|| p.to_string())
+    })
 }
 
 /// Whether the call at `at`, in sync function `scope`, is in the block of an `if` that runs only off the

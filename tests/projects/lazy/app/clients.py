@@ -1,9 +1,14 @@
+import socket
 import subprocess
+import threading
 
 import boto3
 import requests
 
 _s3 = None
+_listening = False
+_listen_lock = threading.Lock()
+_warned = False
 
 
 def get_s3():
@@ -47,3 +52,21 @@ class Pool:
 
 
 pool = Pool()
+
+
+def listen(port: int):
+    # Safe to call many times: the early return skips everything after the first call.
+    global _listening
+    with _listen_lock:
+        if _listening:
+            return
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.connect(("127.0.0.1", port))
+        _listening = True
+
+
+def report(url: str):
+    # An early return on a flag this function never sets: every call sends the request.
+    if _warned:
+        return
+    requests.post(url, timeout=5)

@@ -1,7 +1,7 @@
 from fastapi import FastAPI
 
 from . import clients
-from .clients import get_s3, pool, server
+from .clients import get_s3, listen, pool, report, server
 
 app = FastAPI()
 
@@ -37,3 +37,9 @@ async def page():
     if _page is None:
         _page = clients.fetch_fresh("https://example.com")  # expect: blocking-http (hint) via clients.fetch_fresh > requests.get
     return _page
+
+
+@app.get("/listen")
+async def listening():
+    listen(4200)  # expect: blocking-network (hint) via clients.listen > socket.socket.connect
+    report("https://example.com")  # expect: blocking-http (critical) via clients.report > requests.post
