@@ -269,6 +269,63 @@ pub(super) fn rewrite_ends(
     counterpart.ok_or_else(|| format!("no call to `{callee}` to rewrite"))
 }
 
+/// The names bound alone by top-level imports (`import boto3`, `from time import sleep`) that the
+/// edits of a chain made async replace a use of (`boto3` of `boto3.client(...)`): after every fix of a
+/// round, an import of one of them that nothing uses any more goes (`drop_unused_imports`). Each fix,
+/// alone, leaves the import to the other chains of its file that still use it; two chains converted in
+/// one round each saw the other's use.
+pub(super) fn replaced_import_names(ctx: &FileContext<'_>, edits: &[Edit]) -> Vec<String> {
+    let root = ctx.tree.root_node();
+    let mut c = root.walk();
+    let mut names: Vec<&str> = Vec::new();
+    for s in root.named_children(&mut c) {
+        if !matches!(s.kind(), "import_statement" | "import_from_statement") {
+            continue;
+        }
+        let mut c = s.walk();
+        let bound: Vec<Node<'_>> = s.children_by_field_name("name", &mut c).collect();
+        if let [n] = bound.as_slice()
+            && n.kind() == "dotted_name"
+            && n.named_child_count() == 1
+        {
+            names.push(ctx.node_text(*n));
+        }
+    }
+    let mut out: Vec<String> = Vec::new();
+    if names.is_empty() {
+        return out;
+    }
+    for e in edits {
+        let Some(top) = root.descendant_for_byte_range(e.range.start, e.range.end) else { continue };
+        let mut cursor = top.walk();
+        let mut seen = 0;
+        'walk: loop {
+            let n = cursor.node();
+            seen += 1;
+            if seen > MAX_NODES {
+                break;
+            }
+            let inside = e.range.start <= n.start_byte() && n.end_byte() <= e.range.end;
+            if inside && n.kind() == "identifier" {
+                let t = ctx.node_text(n);
+                if names.contains(&t) && !out.iter().any(|o| o == t) {
+                    out.push(t.to_string());
+                }
+            }
+            let overlaps = n.start_byte() < e.range.end && e.range.start < n.end_byte();
+            if overlaps && cursor.goto_first_child() {
+                continue;
+            }
+            while !cursor.goto_next_sibling() {
+                if !cursor.goto_parent() || cursor.node().id() == top.id() {
+                    break 'walk;
+                }
+            }
+        }
+    }
+    out
+}
+
 pub(super) fn lowercase_first(s: &str) -> String {
     let mut c = s.chars();
     c.next().map(|f| f.to_lowercase().chain(c).collect()).unwrap_or_default()
