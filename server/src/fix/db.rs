@@ -164,6 +164,25 @@ fn rewrite<'t>(ctx: &FileContext<'t>, cp: &Counterpart, call: Node<'t>, func: No
                     cp.package
                 ));
             };
+            // `with conn.transaction():` → `async with conn.transaction():`, the one item of a sync
+            // `with`, bound to no name.
+            if is_conn && cp.entered_with.iter().any(|m| m == member) {
+                let with = ctx
+                    .up(call)
+                    .filter(|i| i.kind() == "with_item")
+                    .and_then(|i| ctx.up(i))
+                    .filter(|c| c.kind() == "with_clause" && c.named_child_count() == 1)
+                    .and_then(|c| ctx.up(c))
+                    .filter(|w| w.kind() == "with_statement" && w.child(0).is_some_and(|c| c.kind() == "with"));
+                let Some(with_kw) = with.and_then(|w| w.child(0)) else {
+                    return Err(format!(
+                        "`{var}.{member}(...)` at line {line} is used otherwise than as the one item of a `with` bound to no name, which `async with` would enter"
+                    ));
+                };
+                await_allowed(ctx, call).map_err(|why| format!("`{var}.{member}` at line {line}: {why}"))?;
+                edits.push(Edit { range: with_kw.start_byte()..with_kw.start_byte(), text: "async ".into() });
+                continue;
+            }
             let returns_cursor = is_conn && cp.cursors.iter().any(|m| m == member);
             let is_awaited = methods.iter().any(|m| m == member);
             if !is_awaited && !returns_cursor {
@@ -859,12 +878,26 @@ mod tests {
             psycopg(assigned).unwrap(),
             "import psycopg\n\n\nasync def load(dsn):\n    conn = await psycopg.AsyncConnection.connect(dsn)\n    cur = conn.cursor()\n    await cur.execute(\"select 1\")\n    rows = await cur.fetchall()\n    await conn.commit()\n    await conn.close()\n    return rows, cur.rowcount\n"
         );
+        // A transaction block is entered with `async with`.
+        let tx = "import psycopg\n\n\nasync def save(dsn, v):\n    with psycopg.connect(dsn) as conn:\n        with conn.transaction():\n            conn.execute(\"insert into t values (%s)\", (v,))\n            with conn.transaction():\n                conn.execute(\"insert into u values (%s)\", (v,))\n";
+        assert_eq!(
+            psycopg(tx).unwrap(),
+            "import psycopg\n\n\nasync def save(dsn, v):\n    async with await psycopg.AsyncConnection.connect(dsn) as conn:\n        async with conn.transaction():\n            await conn.execute(\"insert into t values (%s)\", (v,))\n            async with conn.transaction():\n                await conn.execute(\"insert into u values (%s)\", (v,))\n"
+        );
         let head = "import psycopg\n\n\nasync def f(dsn):\n";
         let cases = [
             ("    conn = psycopg.connect(dsn, cursor_factory=C)\n    conn.close()\n", "`cursor_factory=`: the async"),
             (
-                "    with psycopg.connect(dsn) as conn:\n        with conn.transaction():\n            conn.execute('x')\n",
-                "`conn.transaction(...)` at line 6",
+                "    with psycopg.connect(dsn) as conn:\n        with conn.pipeline():\n            conn.execute('x')\n",
+                "`conn.pipeline(...)` at line 6",
+            ),
+            (
+                "    with psycopg.connect(dsn) as conn:\n        with conn.transaction() as tx:\n            conn.execute('x')\n",
+                "`conn.transaction(...)` at line 6 is used otherwise than as the one item of a `with` bound to no name",
+            ),
+            (
+                "    with psycopg.connect(dsn) as conn:\n        tx = conn.transaction()\n",
+                "`conn.transaction(...)` at line 6 is used otherwise",
             ),
             (
                 "    with psycopg.connect(dsn) as conn:\n        conn.execute('x')\n    conn.close()\n",
