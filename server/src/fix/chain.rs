@@ -619,6 +619,12 @@ mod tests {
             make_async_for(text, "save(k, v)\n", "botocore.client.BaseClient.put_object").unwrap(),
             "import aioboto3\n\n\nasync def save(k, v):\n    async with aioboto3.Session().client(\"s3\") as s3:\n        await s3.put_object(Bucket=\"b\", Key=k, Body=v)\n        return (await s3.head_object(Bucket=\"b\", Key=k))[\"ETag\"]\n\n\nasync def main(k, v):\n    return await save(k, v)\n"
         );
+        // A module-level client: one per event loop.
+        let text = "import boto3\n\ns3 = boto3.client(\"s3\", region_name=\"eu-west-1\")\n\n\ndef save(k, v):\n    s3.put_object(Bucket=\"b\", Key=k, Body=v)\n    if s3.can_paginate(\"list_objects_v2\"):\n        return s3.head_object(Bucket=\"b\", Key=k)[\"ETag\"]\n\n\nasync def main(k, v):\n    return save(k, v)\n";
+        let got = make_async_for(text, "save(k, v)\n", "botocore.client.BaseClient.put_object").unwrap();
+        assert!(got.contains("s3_session = aioboto3.Session()\ns3_clients: dict[asyncio.AbstractEventLoop, tuple] = {}\n\n\nasync def _s3_entered():\n"), "{got}");
+        assert!(got.contains("    async with s3_session.client(\"s3\", region_name=\"eu-west-1\") as client:\n        yield client\n\n\nasync def s3():\n"), "{got}");
+        assert!(got.ends_with("\n\n\nasync def save(k, v):\n    await (await s3()).put_object(Bucket=\"b\", Key=k, Body=v)\n    if (await s3()).can_paginate(\"list_objects_v2\"):\n        return (await (await s3()).head_object(Bucket=\"b\", Key=k))[\"ETag\"]\n\n\nasync def main(k, v):\n    return await save(k, v)\n"), "{got}");
         let cases = [
             (
                 "def save(k, v):\n    s3 = boto3.client(\"s3\")\n    s3.get_paginator(\"list_objects_v2\")\n    s3.put_object(Key=k, Body=v)\n",
@@ -637,8 +643,16 @@ mod tests {
                 "used as a value at line 9",
             ),
             (
-                "s3 = boto3.client(\"s3\")\n\n\ndef save(k, v):\n    s3.put_object(Key=k, Body=v)\n",
-                "`s3` is a module-level client, and a `aioboto3` client is opened with `async with`",
+                "s3 = boto3.client(\"s3\", region_name=REGION)\n\n\ndef save(k, v):\n    s3.put_object(Key=k, Body=v)\n",
+                "`s3` is made at import with `region_name=REGION`, which is not a constant",
+            ),
+            (
+                "s3 = boto3.client(\"s3\")\n\n\ndef save(k, v):\n    s3.put_object(Key=k, Body=v)\n\n\ndef other(k):\n    s3.delete_object(Key=k)\n",
+                "`s3` is also used by the sync function `other` at line 12",
+            ),
+            (
+                "s3 = boto3.client(\"s3\")\ns3_clients = {}\n\n\ndef save(k, v):\n    s3.put_object(Key=k, Body=v)\n",
+                "`s3_clients`, the name the per-loop client needs, is taken",
             ),
             (
                 "def save(k, v):\n    s3 = boto3.resource(\"s3\")\n    s3.create_bucket(Bucket=k)\n",
