@@ -433,7 +433,8 @@ fn thread_bound_use(
                     if skip.is_some_and(|r| r.start <= n.start_byte() && n.end_byte() <= r.end) {
                         return false;
                     }
-                    if n.id() != root.id() && matches!(n.kind(), "function_definition" | "class_definition" | "lambda") {
+                    if n.id() != root.id() && matches!(n.kind(), "function_definition" | "class_definition" | "lambda")
+                    {
                         return false;
                     }
                     let (left, right) = match n.kind() {
@@ -441,7 +442,8 @@ fn thread_bound_use(
                         "as_pattern" => (n.child_by_field_name("alias"), n.named_child(0)),
                         _ => (None, None),
                     };
-                    let left = left.map(|l| if l.kind() == "as_pattern_target" { l.named_child(0).unwrap_or(l) } else { l });
+                    let left =
+                        left.map(|l| if l.kind() == "as_pattern_target" { l.named_child(0).unwrap_or(l) } else { l });
                     if let (Some(l), Some(r)) = (left.filter(|l| l.kind() == "identifier"), right) {
                         // `closing(x)` gives back `x`.
                         let r = if r.kind() == "call"
@@ -473,10 +475,9 @@ fn thread_bound_use(
     if let Some(params) = def.child_by_field_name("parameters") {
         let mut c = params.walk();
         for p in params.named_children(&mut c) {
-            if let (Some(name), Some(ty)) = (
-                p.named_child(0).filter(|n| n.kind() == "identifier"),
-                p.child_by_field_name("type"),
-            ) {
+            if let (Some(name), Some(ty)) =
+                (p.named_child(0).filter(|n| n.kind() == "identifier"), p.child_by_field_name("type"))
+            {
                 let spelled = ctx.node_text(ty).trim_matches(['"', '\'']);
                 if let Some(q) = ctx.imports.qualified(spelled).map(|q| ctx.catalog.canonical(&q))
                     && why_of(&q).is_some()
@@ -1003,7 +1004,10 @@ mod tests {
         ];
         for (text, at, reason) in cases {
             let got = block_for(text, at);
-            assert!(matches!(&got, Err(r) if r.contains(reason)), "{text}\n{got:?}, expected a refusal with {reason:?}");
+            assert!(
+                matches!(&got, Err(r) if r.contains(reason)),
+                "{text}\n{got:?}, expected a refusal with {reason:?}"
+            );
         }
         // Opened in the block, shadowed by the coroutine, or opened with `check_same_thread`: it moves.
         let moves = [
@@ -1016,7 +1020,9 @@ mod tests {
             assert!(block_for(text, at).is_ok_and(|t| t.contains("to_thread(_in_thread)")), "{text}");
         }
         // A selection too.
-        let got = select("import sqlite3\n\n\nasync def f(p):\n    conn = sqlite3.connect(p)\n    |rows = conn.execute('SELECT 1').fetchall()|\n    return rows\n");
+        let got = select(
+            "import sqlite3\n\n\nasync def f(p):\n    conn = sqlite3.connect(p)\n    |rows = conn.execute('SELECT 1').fetchall()|\n    return rows\n",
+        );
         assert!(matches!(&got, Some(Err(r)) if r.contains("the selection uses `conn`") && r.contains(why)), "{got:?}");
     }
 

@@ -585,7 +585,8 @@ fn module_entered_fix(ctx: &FileContext<'_>, c: &Client<'_, '_>) -> Result<Fix, 
             ));
         }
     }
-    let (session, clients, entered) = (format!("{name}_session"), format!("{name}_clients"), format!("_{name}_entered"));
+    let (session, clients, entered) =
+        (format!("{name}_session"), format!("{name}_clients"), format!("_{name}_entered"));
     for taken in [&session, &clients, &entered] {
         if super::workspace::contains_word(text, taken) {
             return Err(format!("`{taken}`, the name the per-loop client needs, is taken"));
