@@ -780,3 +780,83 @@ async fn a_chain_on_a_module_level_sqlite3_connection_is_not_moved_to_a_thread()
         acts.iter().filter(|a| a.get("disabled").is_none()).map(|a| a["title"].as_str().unwrap().into()).collect();
     assert!(enabled.iter().all(|t| t.starts_with("Add # noqa")), "{enabled:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_with_block_using_a_sqlite3_connection_opened_before_it_is_not_moved_to_a_thread() {
+    let text = "import sqlite3\nfrom contextlib import closing\n\n\nasync def names(db):\n    conn = sqlite3.connect(db)\n    with closing(conn.cursor()) as cur:\n        cur.execute(\"SELECT name FROM t\")\n        return cur.fetchall()\n";
+    let dir = workspace(&[("m.py", text)]);
+    let caps: Value = serde_json::from_str(CAPS).unwrap();
+    let (mut c, _) = Client::start(caps, Some(dir.path())).await;
+    let u = uri(&dir.path().join("m.py"));
+    c.open(&u, text).await;
+    let diags = c.diagnostics_until(&u, |d| d.iter().any(|d| d["data"]["callee"] == "sqlite3.Cursor.execute")).await;
+    let execute = by_callee(&diags, "sqlite3.Cursor.execute");
+    for only in [None, Some("refactor.extract")] {
+        let acts = actions(&mut c, &u, std::slice::from_ref(execute), only).await;
+        let refused = acts
+            .iter()
+            .find(|a| a["title"].as_str().unwrap().starts_with("Run the whole"))
+            .unwrap_or_else(|| panic!("{only:?}: {:?}", titles(&acts)));
+        let reason = refused["disabled"]["reason"].as_str().unwrap_or_else(|| panic!("not disabled: {refused}"));
+        assert!(
+            reason.contains("the block uses conn (line 7)") && reason.contains("raises ProgrammingError"),
+            "{reason}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chain_on_a_module_level_boto3_client_gets_an_aioboto3_client_per_event_loop() {
+    let main = "from fastapi import FastAPI\n\nfrom .store import save\n\napp = FastAPI()\n\n\n@app.post(\"/notes/{key}\")\nasync def post(key: str, text: str):\n    return save(key, text)\n";
+    let store = "import boto3\n\ns3 = boto3.client(\"s3\", region_name=\"us-east-1\")\n\n\ndef save(key, text):\n    s3.put_object(Bucket=\"notes\", Key=key, Body=text.encode())\n    return s3.head_object(Bucket=\"notes\", Key=key)[\"ETag\"]\n";
+    let files = [("app/__init__.py", ""), ("app/main.py", main), ("app/store.py", store)];
+    let (mut c, dir, u, chain) = open_chain(&files, "fastapi\naioboto3\n").await;
+    let acts = actions(&mut c, &u, &chain, None).await;
+    let fix = acts
+        .iter()
+        .find(|a| a["title"].as_str().unwrap().starts_with("Make save async") && a.get("disabled").is_none())
+        .unwrap_or_else(|| panic!("{:?}", titles(&acts)));
+    assert!(
+        fix["title"]
+            .as_str()
+            .unwrap()
+            .ends_with("use an aioboto3 client per event loop as s3(), awaiting its operations"),
+        "{}",
+        fix["title"]
+    );
+    let edit = &fix["edit"];
+    assert_eq!(apply_edits(main, &edits_for(edit, &u)), main.replace("return save(", "return await save("));
+    let su = uri(&dir.path().join("app/store.py"));
+    let got = apply_edits(store, &edits_for(edit, &su));
+    assert!(got.starts_with("import asyncio\n\nimport aioboto3\n\n# aioboto3's session"), "{got}");
+    assert!(
+        got.contains(
+            "    async with s3_session.client(\"s3\", region_name=\"us-east-1\") as client:\n        yield client\n"
+        ),
+        "{got}"
+    );
+    assert!(
+        got.ends_with("async def save(key, text):\n    await (await s3()).put_object(Bucket=\"notes\", Key=key, Body=text.encode())\n    return (await (await s3()).head_object(Bucket=\"notes\", Key=key))[\"ETag\"]\n"),
+        "{got}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_psycopg_transaction_block_is_entered_with_async_with() {
+    let main = "from fastapi import FastAPI\n\nfrom .store import move\n\napp = FastAPI()\n\n\n@app.post(\"/move/{n}\")\nasync def post(n: int):\n    move(n)\n";
+    let store = "import psycopg\n\n\ndef move(n):\n    with psycopg.connect(\"dbname=notes\") as conn:\n        with conn.transaction():\n            conn.execute(\"delete from inbox where id = %s\", (n,))\n            conn.execute(\"insert into done values (%s)\", (n,))\n";
+    let files = [("app/__init__.py", ""), ("app/main.py", main), ("app/store.py", store)];
+    let (mut c, dir, u, chain) = open_chain(&files, "fastapi\npsycopg[binary]>=3.2\n").await;
+    let acts = actions(&mut c, &u, &chain, None).await;
+    let fix = acts
+        .iter()
+        .find(|a| a["title"].as_str().unwrap().starts_with("Make move async") && a.get("disabled").is_none())
+        .unwrap_or_else(|| panic!("{acts:?}"));
+    let edit = &fix["edit"];
+    assert_eq!(apply_edits(main, &edits_for(edit, &u)), main.replace("    move(n)", "    await move(n)"));
+    let su = uri(&dir.path().join("app/store.py"));
+    assert_eq!(
+        apply_edits(store, &edits_for(edit, &su)),
+        "import psycopg\n\n\nasync def move(n):\n    async with await psycopg.AsyncConnection.connect(\"dbname=notes\") as conn:\n        async with conn.transaction():\n            await conn.execute(\"delete from inbox where id = %s\", (n,))\n            await conn.execute(\"insert into done values (%s)\", (n,))\n"
+    );
+}

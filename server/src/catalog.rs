@@ -106,6 +106,11 @@ pub struct Counterpart {
     /// module-level connection, a route using one it did not open) is neither offloaded nor made sync.
     #[serde(default)]
     pub thread_bound: HashMap<String, String>,
+    /// Connection methods whose result is a context manager the async connection enters with `async
+    /// with` (psycopg's `with conn.transaction():` → `async with conn.transaction():`): written only as
+    /// the one item of a sync `with`, bound to no name.
+    #[serde(default)]
+    pub entered_with: Vec<String>,
     /// Keywords of `connect` that have no exact equivalent in `to`, with why.
     #[serde(default)]
     pub refused_keywords: HashMap<String, String>,

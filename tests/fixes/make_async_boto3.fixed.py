@@ -1,7 +1,6 @@
 # fix: make-async
 # follow: yes
 import aioboto3
-import boto3
 from fastapi import FastAPI
 
 app = FastAPI()

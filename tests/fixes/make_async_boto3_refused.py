@@ -4,7 +4,6 @@ import boto3
 from fastapi import FastAPI
 
 app = FastAPI()
-shared = boto3.client("s3", region_name="us-east-1")
 
 
 def keys(bucket: str) -> list:
@@ -16,10 +15,6 @@ def keys(bucket: str) -> list:
 def load(bucket: str, key: str) -> bytes:
     s3 = boto3.client("s3", region_name="us-east-1")
     return s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-
-
-def touch(bucket: str, key: str) -> None:
-    shared.put_object(Bucket=bucket, Key=key, Body=b"")
 
 
 def copy_later(bucket: str, key: str) -> object:
@@ -41,11 +36,6 @@ async def get_keys(bucket: str):
 @app.get("/load/{bucket}/{key}")
 async def get_one(bucket: str, key: str):
     return load(bucket, key)
-
-
-@app.post("/touch/{bucket}/{key}")
-async def post_touch(bucket: str, key: str):
-    touch(bucket, key)
 
 
 @app.get("/copy/{bucket}/{key}")

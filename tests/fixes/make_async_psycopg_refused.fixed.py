@@ -9,7 +9,7 @@ DSN = "postgresql://notes@127.0.0.1/notes"
 
 def save_note(text: str) -> None:
     with psycopg.connect(DSN) as conn:
-        with conn.transaction():
+        with conn.pipeline():
             conn.execute("insert into notes (text) values (%s)", (text,))
 
 

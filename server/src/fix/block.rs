@@ -371,6 +371,151 @@ fn parameters(ctx: &FileContext<'_>, def: Node<'_>) -> HashSet<String> {
     out
 }
 
+/// Why `stmts` cannot move to a thread because they use an object bound to the thread that opened it
+/// (the catalog's `thread_bound`: a sqlite3 connection or its cursor) that was opened outside them: in
+/// the coroutine before them (`conn = sqlite3.connect(p)`, `cur = conn.cursor()`), by the caller (a
+/// parameter annotated with the class) or at import (a module-level name the function does not bind).
+/// A connection opened with `check_same_thread=...` is left alone (the caller chose).
+fn thread_bound_use(
+    ctx: &FileContext<'_>,
+    stmts: &[Node<'_>],
+    def: Node<'_>,
+    span: Range<usize>,
+    inner: &Scan,
+    outside_bound: &HashSet<String>,
+) -> Option<String> {
+    let why_of = |class: &str| ctx.catalog.counterparts.values().find_map(|c| c.thread_bound.get(class)).cloned();
+    if !ctx.catalog.counterparts.values().any(|c| !c.thread_bound.is_empty()) {
+        return None;
+    }
+    // The class of what a call returns: a catalogued function (`sqlite3.connect`), or a method of a name
+    // already typed (`conn.cursor()`).
+    let returned = |typed: &HashMap<String, String>, call: Node<'_>| -> Option<String> {
+        if call.kind() != "call" {
+            return None;
+        }
+        let f = call.child_by_field_name("function")?;
+        let args = call.child_by_field_name("arguments");
+        let mut c = args?.walk();
+        let chosen = args?.named_children(&mut c).any(|a| {
+            a.kind() == "keyword_argument"
+                && a.child_by_field_name("name").is_some_and(|n| ctx.node_text(n) == "check_same_thread")
+        });
+        if chosen {
+            return None;
+        }
+        // `conn.cursor()` on a typed name, `sqlite3.connect(p).cursor()` on a typed call.
+        if f.kind() == "attribute"
+            && let Some(obj) = f.child_by_field_name("object")
+        {
+            let class = match obj.kind() {
+                "identifier" => typed.get(ctx.node_text(obj)).cloned(),
+                "call" => obj
+                    .child_by_field_name("function")
+                    .and_then(|g| ctx.imports.qualified(ctx.node_text(g)))
+                    .and_then(|q| ctx.catalog.returns(&ctx.catalog.canonical(&q)).map(str::to_string)),
+                _ => None,
+            };
+            if let Some(class) = class {
+                let m = ctx.node_text(f.child_by_field_name("attribute")?);
+                return ctx.catalog.returns(&format!("{class}.{m}")).map(str::to_string);
+            }
+        }
+        let q = ctx.catalog.canonical(&ctx.imports.qualified(ctx.node_text(f))?);
+        ctx.catalog.returns(&q).map(str::to_string)
+    };
+    // Names bound by `name = call(...)` or `with call(...) as name` among `roots` (not in nested scopes,
+    // nor in `skip`), typed by what the call returns, in two passes (a cursor of a connection).
+    let bindings = |roots: &[Node<'_>], skip: Option<&Range<usize>>, typed: &mut HashMap<String, String>| {
+        for _ in 0..2 {
+            for root in roots {
+                walk_bounded(*root, |n| {
+                    if skip.is_some_and(|r| r.start <= n.start_byte() && n.end_byte() <= r.end) {
+                        return false;
+                    }
+                    if n.id() != root.id() && matches!(n.kind(), "function_definition" | "class_definition" | "lambda")
+                    {
+                        return false;
+                    }
+                    let (left, right) = match n.kind() {
+                        "assignment" => (n.child_by_field_name("left"), n.child_by_field_name("right")),
+                        "as_pattern" => (n.child_by_field_name("alias"), n.named_child(0)),
+                        _ => (None, None),
+                    };
+                    let left =
+                        left.map(|l| if l.kind() == "as_pattern_target" { l.named_child(0).unwrap_or(l) } else { l });
+                    if let (Some(l), Some(r)) = (left.filter(|l| l.kind() == "identifier"), right) {
+                        // `closing(x)` gives back `x`.
+                        let r = if r.kind() == "call"
+                            && r.child_by_field_name("function").is_some_and(|f| {
+                                ctx.imports.qualified(ctx.node_text(f)).as_deref() == Some("contextlib.closing")
+                            }) {
+                            r.child_by_field_name("arguments").and_then(|a| a.named_child(0)).unwrap_or(r)
+                        } else {
+                            r
+                        };
+                        if let Some(class) = returned(typed, r).filter(|c| why_of(c).is_some()) {
+                            typed.insert(ctx.node_text(l).to_string(), class);
+                        }
+                    }
+                    true
+                });
+            }
+        }
+    };
+    let mut typed: HashMap<String, String> = HashMap::new();
+    // At import: module-level names the function does not bind.
+    let root = ctx.tree.root_node();
+    let mut c = root.walk();
+    let tops: Vec<Node<'_>> =
+        root.named_children(&mut c).filter(|n| matches!(n.kind(), "expression_statement" | "with_statement")).collect();
+    bindings(&tops, None, &mut typed);
+    typed.retain(|name, _| !outside_bound.contains(name));
+    // By the caller: parameters annotated with the class.
+    if let Some(params) = def.child_by_field_name("parameters") {
+        let mut c = params.walk();
+        for p in params.named_children(&mut c) {
+            if let (Some(name), Some(ty)) =
+                (p.named_child(0).filter(|n| n.kind() == "identifier"), p.child_by_field_name("type"))
+            {
+                let spelled = ctx.node_text(ty).trim_matches(['"', '\'']);
+                if let Some(q) = ctx.imports.qualified(spelled).map(|q| ctx.catalog.canonical(&q))
+                    && why_of(&q).is_some()
+                {
+                    typed.insert(ctx.node_text(name).to_string(), q);
+                }
+            }
+        }
+    }
+    // In the coroutine, outside the statements.
+    if let Some(body) = def.child_by_field_name("body") {
+        bindings(&[body], Some(&span), &mut typed);
+    }
+    let mut found: Option<(String, String, usize)> = None;
+    for stmt in stmts {
+        walk_bounded(*stmt, |n| {
+            if found.is_some() {
+                return false;
+            }
+            if n.kind() == "identifier"
+                && let Some(class) = typed.get(ctx.node_text(n))
+                && !inner.bound.contains_key(ctx.node_text(n))
+            {
+                let named = ctx.up(n).is_some_and(|p| {
+                    let is = |f: &str| p.child_by_field_name(f).is_some_and(|x| x.id() == n.id());
+                    (p.kind() == "attribute" && is("attribute")) || (p.kind() == "keyword_argument" && is("name"))
+                });
+                if !named {
+                    found = Some((ctx.node_text(n).to_string(), class.clone(), n.start_position().row + 1));
+                }
+            }
+            true
+        });
+    }
+    let (name, class, line) = found?;
+    Some(format!("the block uses `{name}` (line {line}): {}", why_of(&class)?))
+}
+
 /// Visits `root` and its descendants depth first (a node's children only where `visit` returns true),
 /// at most `MAX_NODES` of them: `None` when the tree is too large to look through.
 fn walk_bounded<'t>(root: Node<'t>, mut visit: impl FnMut(Node<'t>) -> bool) -> Option<()> {
@@ -509,6 +654,9 @@ fn to_thread(
                 ),
             );
         }
+    }
+    if let Some(why) = thread_bound_use(ctx, stmts, def, span.clone(), &inner, &outside_bound) {
+        return refuse(out, why.replace("the block", what));
     }
     for name in inner.bound.keys() {
         if outer.declared.contains(name) {
@@ -825,6 +973,57 @@ mod tests {
             let got = block_for(text, "fh.read");
             assert!(matches!(&got, Err(r) if r.contains(why)), "{text}\n{got:?}, expected a refusal with {why:?}");
         }
+    }
+
+    #[test]
+    fn a_sqlite3_connection_opened_outside_the_code_keeps_it_on_the_event_loop() {
+        let why = "the sqlite3 connection was opened in another thread";
+        let cursor = "the sqlite3 cursor's connection was opened in another thread";
+        let cases = [
+            // In the coroutine before the block, by the caller (annotated), at import; and its cursor.
+            (
+                "import sqlite3\nfrom contextlib import closing\n\n\nasync def f(p):\n    conn = sqlite3.connect(p)\n    with closing(conn.cursor()) as cur:\n        cur.execute('SELECT 1')\n        return cur.fetchall()\n",
+                "cur.execute",
+                "the block uses `conn` (line 7)",
+            ),
+            (
+                "import sqlite3\nfrom contextlib import closing\n\n\nasync def f(conn: sqlite3.Connection):\n    with closing(conn.cursor()) as cur:\n        cur.execute('SELECT 1')\n",
+                "cur.execute",
+                why,
+            ),
+            (
+                "import sqlite3\nfrom contextlib import closing\n\nDB = sqlite3.connect('a.db')\n\n\nasync def f():\n    with closing(DB.cursor()) as cur:\n        cur.execute('SELECT 1')\n",
+                "cur.execute",
+                "the block uses `DB` (line 8)",
+            ),
+            (
+                "import sqlite3\n\n\nasync def f(p, path):\n    cur = sqlite3.connect(p).cursor()\n    with open(path) as fh:\n        cur.execute(fh.read())\n",
+                "fh.read",
+                cursor,
+            ),
+        ];
+        for (text, at, reason) in cases {
+            let got = block_for(text, at);
+            assert!(
+                matches!(&got, Err(r) if r.contains(reason)),
+                "{text}\n{got:?}, expected a refusal with {reason:?}"
+            );
+        }
+        // Opened in the block, shadowed by the coroutine, or opened with `check_same_thread`: it moves.
+        let moves = [
+            "import sqlite3\nfrom contextlib import closing\n\nconn = sqlite3.connect('a.db')\n\n\nasync def f(p):\n    with closing(sqlite3.connect(p)) as conn:\n        conn.execute('SELECT 1')\n",
+            "import sqlite3\nfrom contextlib import closing\n\nconn = sqlite3.connect('a.db')\n\n\nasync def f(p, conn):\n    with open(p) as fh:\n        conn.execute(fh.read())\n",
+            "import sqlite3\n\n\nasync def f(p, path):\n    conn = sqlite3.connect(p, check_same_thread=False)\n    with open(path) as fh:\n        conn.execute(fh.read())\n",
+        ];
+        for text in moves {
+            let at = if text.contains("fh.read") { "fh.read" } else { "conn.execute" };
+            assert!(block_for(text, at).is_ok_and(|t| t.contains("to_thread(_in_thread)")), "{text}");
+        }
+        // A selection too.
+        let got = select(
+            "import sqlite3\n\n\nasync def f(p):\n    conn = sqlite3.connect(p)\n    |rows = conn.execute('SELECT 1').fetchall()|\n    return rows\n",
+        );
+        assert!(matches!(&got, Some(Err(r)) if r.contains("the selection uses `conn`") && r.contains(why)), "{got:?}");
     }
 
     #[test]

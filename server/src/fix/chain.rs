@@ -269,6 +269,63 @@ pub(super) fn rewrite_ends(
     counterpart.ok_or_else(|| format!("no call to `{callee}` to rewrite"))
 }
 
+/// The names bound alone by top-level imports (`import boto3`, `from time import sleep`) that the
+/// edits of a chain made async replace a use of (`boto3` of `boto3.client(...)`): after every fix of a
+/// round, an import of one of them that nothing uses any more goes (`drop_unused_imports`). Each fix,
+/// alone, leaves the import to the other chains of its file that still use it; two chains converted in
+/// one round each saw the other's use.
+pub(super) fn replaced_import_names(ctx: &FileContext<'_>, edits: &[Edit]) -> Vec<String> {
+    let root = ctx.tree.root_node();
+    let mut c = root.walk();
+    let mut names: Vec<&str> = Vec::new();
+    for s in root.named_children(&mut c) {
+        if !matches!(s.kind(), "import_statement" | "import_from_statement") {
+            continue;
+        }
+        let mut c = s.walk();
+        let bound: Vec<Node<'_>> = s.children_by_field_name("name", &mut c).collect();
+        if let [n] = bound.as_slice()
+            && n.kind() == "dotted_name"
+            && n.named_child_count() == 1
+        {
+            names.push(ctx.node_text(*n));
+        }
+    }
+    let mut out: Vec<String> = Vec::new();
+    if names.is_empty() {
+        return out;
+    }
+    for e in edits {
+        let Some(top) = root.descendant_for_byte_range(e.range.start, e.range.end) else { continue };
+        let mut cursor = top.walk();
+        let mut seen = 0;
+        'walk: loop {
+            let n = cursor.node();
+            seen += 1;
+            if seen > MAX_NODES {
+                break;
+            }
+            let inside = e.range.start <= n.start_byte() && n.end_byte() <= e.range.end;
+            if inside && n.kind() == "identifier" {
+                let t = ctx.node_text(n);
+                if names.contains(&t) && !out.iter().any(|o| o == t) {
+                    out.push(t.to_string());
+                }
+            }
+            let overlaps = n.start_byte() < e.range.end && e.range.start < n.end_byte();
+            if overlaps && cursor.goto_first_child() {
+                continue;
+            }
+            while !cursor.goto_next_sibling() {
+                if !cursor.goto_parent() || cursor.node().id() == top.id() {
+                    break 'walk;
+                }
+            }
+        }
+    }
+    out
+}
+
 pub(super) fn lowercase_first(s: &str) -> String {
     let mut c = s.chars();
     c.next().map(|f| f.to_lowercase().chain(c).collect()).unwrap_or_default()
@@ -562,6 +619,12 @@ mod tests {
             make_async_for(text, "save(k, v)\n", "botocore.client.BaseClient.put_object").unwrap(),
             "import aioboto3\n\n\nasync def save(k, v):\n    async with aioboto3.Session().client(\"s3\") as s3:\n        await s3.put_object(Bucket=\"b\", Key=k, Body=v)\n        return (await s3.head_object(Bucket=\"b\", Key=k))[\"ETag\"]\n\n\nasync def main(k, v):\n    return await save(k, v)\n"
         );
+        // A module-level client: one per event loop.
+        let text = "import boto3\n\ns3 = boto3.client(\"s3\", region_name=\"eu-west-1\")\n\n\ndef save(k, v):\n    s3.put_object(Bucket=\"b\", Key=k, Body=v)\n    if s3.can_paginate(\"list_objects_v2\"):\n        return s3.head_object(Bucket=\"b\", Key=k)[\"ETag\"]\n\n\nasync def main(k, v):\n    return save(k, v)\n";
+        let got = make_async_for(text, "save(k, v)\n", "botocore.client.BaseClient.put_object").unwrap();
+        assert!(got.contains("s3_session = aioboto3.Session()\ns3_clients: dict[asyncio.AbstractEventLoop, tuple] = {}\n\n\nasync def _s3_entered():\n"), "{got}");
+        assert!(got.contains("    async with s3_session.client(\"s3\", region_name=\"eu-west-1\") as client:\n        yield client\n\n\nasync def s3():\n"), "{got}");
+        assert!(got.ends_with("\n\n\nasync def save(k, v):\n    await (await s3()).put_object(Bucket=\"b\", Key=k, Body=v)\n    if (await s3()).can_paginate(\"list_objects_v2\"):\n        return (await (await s3()).head_object(Bucket=\"b\", Key=k))[\"ETag\"]\n\n\nasync def main(k, v):\n    return await save(k, v)\n"), "{got}");
         let cases = [
             (
                 "def save(k, v):\n    s3 = boto3.client(\"s3\")\n    s3.get_paginator(\"list_objects_v2\")\n    s3.put_object(Key=k, Body=v)\n",
@@ -580,8 +643,16 @@ mod tests {
                 "used as a value at line 9",
             ),
             (
-                "s3 = boto3.client(\"s3\")\n\n\ndef save(k, v):\n    s3.put_object(Key=k, Body=v)\n",
-                "`s3` is a module-level client, and a `aioboto3` client is opened with `async with`",
+                "s3 = boto3.client(\"s3\", region_name=REGION)\n\n\ndef save(k, v):\n    s3.put_object(Key=k, Body=v)\n",
+                "`s3` is made at import with `region_name=REGION`, which is not a constant",
+            ),
+            (
+                "s3 = boto3.client(\"s3\")\n\n\ndef save(k, v):\n    s3.put_object(Key=k, Body=v)\n\n\ndef other(k):\n    s3.delete_object(Key=k)\n",
+                "`s3` is also used by the sync function `other` at line 12",
+            ),
+            (
+                "s3 = boto3.client(\"s3\")\ns3_clients = {}\n\n\ndef save(k, v):\n    s3.put_object(Key=k, Body=v)\n",
+                "`s3_clients`, the name the per-loop client needs, is taken",
             ),
             (
                 "def save(k, v):\n    s3 = boto3.resource(\"s3\")\n    s3.create_bucket(Bucket=k)\n",

@@ -164,6 +164,25 @@ fn rewrite<'t>(ctx: &FileContext<'t>, cp: &Counterpart, call: Node<'t>, func: No
                     cp.package
                 ));
             };
+            // `with conn.transaction():` → `async with conn.transaction():`, the one item of a sync
+            // `with`, bound to no name.
+            if is_conn && cp.entered_with.iter().any(|m| m == member) {
+                let with = ctx
+                    .up(call)
+                    .filter(|i| i.kind() == "with_item")
+                    .and_then(|i| ctx.up(i))
+                    .filter(|c| c.kind() == "with_clause" && c.named_child_count() == 1)
+                    .and_then(|c| ctx.up(c))
+                    .filter(|w| w.kind() == "with_statement" && w.child(0).is_some_and(|c| c.kind() == "with"));
+                let Some(with_kw) = with.and_then(|w| w.child(0)) else {
+                    return Err(format!(
+                        "`{var}.{member}(...)` at line {line} is used otherwise than as the one item of a `with` bound to no name, which `async with` would enter"
+                    ));
+                };
+                await_allowed(ctx, call).map_err(|why| format!("`{var}.{member}` at line {line}: {why}"))?;
+                edits.push(Edit { range: with_kw.start_byte()..with_kw.start_byte(), text: "async ".into() });
+                continue;
+            }
             let returns_cursor = is_conn && cp.cursors.iter().any(|m| m == member);
             let is_awaited = methods.iter().any(|m| m == member);
             if !is_awaited && !returns_cursor {
@@ -483,10 +502,7 @@ where
 pub(super) fn module_client_fix(ctx: &FileContext<'_>, c: &Client<'_, '_>) -> Result<Fix, String> {
     let name = c.name.as_str();
     if c.cp.entered {
-        return Err(format!(
-            "`{name}` is a module-level client, and a `{}` client is opened with `async with` in the event loop that uses it: make the client in the function that uses it, or convert it by hand",
-            c.cp.package
-        ));
+        return module_entered_fix(ctx, c);
     }
     let mut edits = Vec::new();
     let mut stack = vec![ctx.tree.root_node()];
@@ -540,6 +556,164 @@ pub(super) fn module_client_fix(ctx: &FileContext<'_>, c: &Client<'_, '_>) -> Re
     edits.push(Edit { range: func.byte_range(), text: to.clone() });
     super::normalize(&mut edits);
     let title = format!("Use one module-level `{to}` as `{name}`, awaiting its commands");
+    Ok(Fix { id: FixId::AsyncDriver, title, applicability: Applicability::Unsafe, edits })
+}
+
+// `s3 = boto3.client("s3")` at module level → an aioboto3 client per event loop, entered the first time
+// the loop uses it: `s3` becomes `async def s3()`, which gives the running loop's client, and every
+// `s3.op(...)` becomes `await (await s3()).op(...)`. An aiobotocore client's connections belong to the
+// loop that entered it, so one shared by every loop would fail in the second; entered per call it would
+// pay a new connection pool per call. The client is entered in an async generator (`async with ... as
+// client: yield client`) kept with it: the loop's `shutdown_asyncgens` (run by `asyncio.run` and
+// uvicorn) closes it, where a client left open would be reported unclosed by aiohttp at exit.
+
+/// A module-level client of an `entered` counterpart (`boto3.client(...)`) made an async client per
+/// event loop, every operation on it awaited. Only constant arguments move into the function (they were
+/// evaluated at import); a use at module level, in a sync function, as a value, or listed in the
+/// catalog's `not_awaited` refuses it, naming the line.
+fn module_entered_fix(ctx: &FileContext<'_>, c: &Client<'_, '_>) -> Result<Fix, String> {
+    let name = c.name.as_str();
+    let text = ctx.text;
+    let args = c.ctor.child_by_field_name("arguments").filter(|a| a.kind() == "argument_list").ok_or("no arguments")?;
+    let mut w = args.walk();
+    for a in args.named_children(&mut w) {
+        let value = if a.kind() == "keyword_argument" { a.child_by_field_name("value") } else { Some(a) };
+        if a.kind() != "comment" && !value.is_some_and(super::httpx::is_constant) {
+            return Err(format!(
+                "`{name}` is made at import with `{}`, which is not a constant: made when each event loop first uses it, it could differ",
+                short(ctx.node_text(a))
+            ));
+        }
+    }
+    let (session, clients, entered) =
+        (format!("{name}_session"), format!("{name}_clients"), format!("_{name}_entered"));
+    for taken in [&session, &clients, &entered] {
+        if super::workspace::contains_word(text, taken) {
+            return Err(format!("`{taken}`, the name the per-loop client needs, is taken"));
+        }
+    }
+    let mut edits = Vec::new();
+    let is = |p: Node<'_>, field: &str, x: Node<'_>| p.child_by_field_name(field).is_some_and(|y| y.id() == x.id());
+    let mut rewritten: Vec<std::ops::Range<usize>> = Vec::new();
+    let mut stack = vec![ctx.tree.root_node()];
+    let mut seen = 0;
+    while let Some(n) = stack.pop() {
+        seen += 1;
+        if seen > MAX_NODES {
+            return Err("the file is too large to check".into());
+        }
+        if n.kind() != "identifier" || ctx.node_text(n) != name || n.id() == c.left.id() {
+            let mut w = n.walk();
+            stack.extend(n.children(&mut w));
+            continue;
+        }
+        let line = n.start_position().row + 1;
+        let attr = ctx.up(n).filter(|p| p.kind() == "attribute" && is(*p, "object", n)).ok_or_else(|| {
+            format!("`{name}` is used as a value at line {line}, where its users expect the sync client")
+        })?;
+        let member = attr.child_by_field_name("attribute").map_or("", |a| ctx.node_text(a));
+        if let Some(why) = c.cp.not_awaited.get(member) {
+            return Err(format!("`{name}.{member}` at line {line}: {why}"));
+        }
+        match enclosing_def(ctx, n) {
+            None => return Err(format!("`{name}.{member}` is used at module level, line {line}")),
+            Some(d) if d.child(0).is_none_or(|t| t.kind() != "async") => {
+                let f = d.child_by_field_name("name").map_or("", |x| ctx.node_text(x));
+                return Err(format!(
+                    "`{name}` is also used by the sync function `{f}` at line {line}, which is not made async"
+                ));
+            }
+            Some(_) => {}
+        }
+        if inside_lambda(ctx, n, enclosing_def(ctx, n).expect("checked")) {
+            return Err(format!("`{name}.{member}` is used in a lambda at line {line}"));
+        }
+        let call = ctx.up(attr).filter(|x| x.kind() == "call" && is(*x, "function", attr));
+        let kept = c.cp.attributes.iter().any(|a| a == member);
+        let (range, new) = match call {
+            // `s3.op(...)` → `await (await s3()).op(...)`.
+            Some(call) if !kept => {
+                await_allowed(ctx, call).map_err(|why| format!("`{name}.{member}` at line {line}: {why}"))?;
+                let rest = &text[n.end_byte()..call.end_byte()];
+                (call.byte_range(), awaited(ctx, call, &format!("(await {name}()){rest}")))
+            }
+            None if !kept => {
+                return Err(format!(
+                    "`{name}.{member}` at line {line} is not an operation call, and has no known async equivalent"
+                ));
+            }
+            // `s3.exceptions.NoSuchKey`, `s3.can_paginate(...)`: the same on the async client.
+            _ => {
+                await_allowed(ctx, attr).map_err(|why| format!("`{name}.{member}` at line {line}: {why}"))?;
+                (n.byte_range(), format!("(await {name}())"))
+            }
+        };
+        if rewritten.iter().any(|r| r.start < range.end && range.start < r.end) {
+            return Err(format!("`{name}` is used inside another use of it at line {line}"));
+        }
+        rewritten.push(range.clone());
+        edits.push(Edit { range, text: new });
+    }
+    let mut first = Vec::new();
+    let get_loop = ctx.imports.module_attr("asyncio", "get_running_loop", &mut first, text);
+    let event_loop = ctx.imports.module_attr("asyncio", "AbstractEventLoop", &mut first, text);
+    let (class, _) = c.to.split_once("()").unwrap_or((c.to.as_str(), ""));
+    let (module, attr) = class.rsplit_once('.').unwrap_or((class, ""));
+    let make_session = ctx.imports.module_attr(module, attr, &mut first, text);
+    if let Some(why) = ctx.imports.conflict() {
+        return Err(why);
+    }
+    if let Some(f) = c.ctor.child_by_field_name("function")
+        && let Some(root) = kinds::root_identifier(f)
+        && let Some(import) = kinds::unused_import(ctx, ctx.node_text(root), Some(f))
+    {
+        kinds::remove_statement(ctx, import, &mut first);
+    }
+    edits.extend(first);
+    let method = c.to.rsplit_once("().").map_or("client", |p| p.1);
+    let nl = super::imports::newline(text);
+    let lines = [
+        "# aioboto3's session is made at import; each running event loop enters its own client the first".into(),
+        "# time it uses one (its connections belong to that loop), and closes it when it shuts down.".into(),
+        format!("{session} = {make_session}()"),
+        format!("{clients}: dict[{event_loop}, tuple] = {{}}"),
+        String::new(),
+        String::new(),
+        format!("async def {entered}():"),
+        "    # An async generator: the loop's shutdown (`shutdown_asyncgens`, which `asyncio.run` and uvicorn".into(),
+        "    # run) closes it, and the client with it.".into(),
+        format!("    async with {session}.{method}{} as client:", ctx.node_text(args)),
+        "        yield client".into(),
+        String::new(),
+        String::new(),
+        format!("async def {name}():"),
+        "    \"\"\"The running event loop's own client, entered the first time the loop uses one.\"\"\"".into(),
+        format!("    loop = {get_loop}()"),
+        format!("    if loop not in {clients}:"),
+        format!("        for closed in [other for other in {clients} if other.is_closed()]:"),
+        format!("            del {clients}[closed]"),
+        format!("        entered = {entered}()"),
+        "        client = await entered.__anext__()".into(),
+        format!("        if loop in {clients}:"),
+        "            # Another task of the loop made one while this one waited.".into(),
+        "            await entered.aclose()".into(),
+        "        else:".into(),
+        format!("            {clients}[loop] = (client, entered)"),
+        format!("    return {clients}[loop][0]"),
+    ];
+    let mut new = lines.join(nl);
+    let after = &text[c.stmt.end_byte()..];
+    let rest = after.trim_start_matches([' ', '\t']);
+    let rest = rest.strip_prefix("\r\n").or_else(|| rest.strip_prefix('\n')).unwrap_or(rest);
+    let blank = rest.split_inclusive('\n').take_while(|l| l.trim().is_empty()).count();
+    if blank < rest.split_inclusive('\n').count() {
+        for _ in blank..2 {
+            new.push_str(nl);
+        }
+    }
+    edits.push(Edit { range: c.stmt.byte_range(), text: new });
+    super::normalize(&mut edits);
+    let title = format!("Use an `{}` client per event loop as `{name}()`, awaiting its operations", c.cp.package);
     Ok(Fix { id: FixId::AsyncDriver, title, applicability: Applicability::Unsafe, edits })
 }
 
@@ -859,12 +1033,26 @@ mod tests {
             psycopg(assigned).unwrap(),
             "import psycopg\n\n\nasync def load(dsn):\n    conn = await psycopg.AsyncConnection.connect(dsn)\n    cur = conn.cursor()\n    await cur.execute(\"select 1\")\n    rows = await cur.fetchall()\n    await conn.commit()\n    await conn.close()\n    return rows, cur.rowcount\n"
         );
+        // A transaction block is entered with `async with`.
+        let tx = "import psycopg\n\n\nasync def save(dsn, v):\n    with psycopg.connect(dsn) as conn:\n        with conn.transaction():\n            conn.execute(\"insert into t values (%s)\", (v,))\n            with conn.transaction():\n                conn.execute(\"insert into u values (%s)\", (v,))\n";
+        assert_eq!(
+            psycopg(tx).unwrap(),
+            "import psycopg\n\n\nasync def save(dsn, v):\n    async with await psycopg.AsyncConnection.connect(dsn) as conn:\n        async with conn.transaction():\n            await conn.execute(\"insert into t values (%s)\", (v,))\n            async with conn.transaction():\n                await conn.execute(\"insert into u values (%s)\", (v,))\n"
+        );
         let head = "import psycopg\n\n\nasync def f(dsn):\n";
         let cases = [
             ("    conn = psycopg.connect(dsn, cursor_factory=C)\n    conn.close()\n", "`cursor_factory=`: the async"),
             (
-                "    with psycopg.connect(dsn) as conn:\n        with conn.transaction():\n            conn.execute('x')\n",
-                "`conn.transaction(...)` at line 6",
+                "    with psycopg.connect(dsn) as conn:\n        with conn.pipeline():\n            conn.execute('x')\n",
+                "`conn.pipeline(...)` at line 6",
+            ),
+            (
+                "    with psycopg.connect(dsn) as conn:\n        with conn.transaction() as tx:\n            conn.execute('x')\n",
+                "`conn.transaction(...)` at line 6 is used otherwise than as the one item of a `with` bound to no name",
+            ),
+            (
+                "    with psycopg.connect(dsn) as conn:\n        tx = conn.transaction()\n",
+                "`conn.transaction(...)` at line 6 is used otherwise",
             ),
             (
                 "    with psycopg.connect(dsn) as conn:\n        conn.execute('x')\n    conn.close()\n",

@@ -730,7 +730,7 @@ fn per_loop_function(ctx: &FileContext<'_>, s: &ModuleSession<'_>, p: &PerLoop<'
 }
 
 /// A literal that means the same wherever it is evaluated.
-fn is_constant(v: Node<'_>) -> bool {
+pub(super) fn is_constant(v: Node<'_>) -> bool {
     match v.kind() {
         "true" | "false" | "none" | "integer" | "float" => true,
         "string" => {

@@ -741,6 +741,9 @@ fn fix_rounds(
                 if let Some(name) = rewritten_root_name(&ctx, t, &fix.edits) {
                     reached_through.insert(name);
                 }
+                if fix.id == FixId::MakeAsync {
+                    reached_through.extend(chain::replaced_import_names(&ctx, &fix.edits));
+                }
                 chosen.add(&fix.edits);
                 titles.push(fix.title);
                 sync_regions.extend(region.map(|r| (r.start, r.end)));
