@@ -12,7 +12,7 @@ use std::collections::HashMap;
 
 use tree_sitter::Node;
 
-use super::{Applicability, Edit, FileContext, Fix, FixId, Fixes, Refusal, Target, block, chain, httpx, imports};
+use super::{Applicability, Edit, FileContext, Fix, FixId, Fixes, KindName, Refusal, Target, block, chain, httpx, imports};
 use crate::catalog::FixKind;
 use crate::rules::Rule;
 use crate::settings::OffloadFlavor;
@@ -124,7 +124,7 @@ fn thread_bound(ctx: &FileContext<'_>, t: &Target, call: Node<'_>) -> Option<Str
     if t.chain {
         return Some(why.clone());
     }
-    let func = call.child_by_field_name("function").filter(|f| f.kind() == "attribute")?;
+    let func = call.child_by_field_name("function").filter(|f| f.kind_name() == "attribute")?;
     let object = func.child_by_field_name("object")?;
     let Some(name) = root_identifier(object).map(|r| ctx.node_text(r)) else { return Some(why.clone()) };
     let def = enclosing_def(ctx, call)?;
@@ -137,10 +137,10 @@ fn thread_bound(ctx: &FileContext<'_>, t: &Target, call: Node<'_>) -> Option<Str
         }
         let mut c = n.walk();
         stack.extend(n.children(&mut c));
-        if n.kind() != "identifier" || ctx.node_text(n) != name {
+        if n.kind_name() != "identifier" || ctx.node_text(n) != name {
             continue;
         }
-        let opened_here = ctx.up(n).is_some_and(|p| match p.kind() {
+        let opened_here = ctx.up(n).is_some_and(|p| match p.kind_name() {
             "assignment" => p.child_by_field_name("left").is_some_and(|l| l.id() == n.id()),
             "as_pattern_target" => true,
             "as_pattern" => p.child_by_field_name("alias").is_some_and(|a| a.id() == n.id()),
@@ -170,7 +170,7 @@ pub(super) fn enclosing_def<'t>(ctx: &FileContext<'t>, node: Node<'t>) -> Option
     let mut n = ctx.up(node);
     for _ in 0..MAX_ANCESTORS {
         let cur = n?;
-        if cur.kind() == "function_definition" {
+        if cur.kind_name() == "function_definition" {
             return Some(cur);
         }
         n = ctx.up(cur);
@@ -181,11 +181,11 @@ pub(super) fn enclosing_def<'t>(ctx: &FileContext<'t>, node: Node<'t>) -> Option
 fn def_named_at<'t>(ctx: &FileContext<'t>, range: &std::ops::Range<usize>) -> Option<Node<'t>> {
     let n = ctx.tree.root_node().descendant_for_byte_range(range.start, range.end)?;
     let def = ctx.up(n)?;
-    (def.kind() == "function_definition" && def.child_by_field_name("name")?.byte_range() == *range).then_some(def)
+    (def.kind_name() == "function_definition" && def.child_by_field_name("name")?.byte_range() == *range).then_some(def)
 }
 
 fn async_token(def: Node<'_>) -> Option<Node<'_>> {
-    def.child(0).filter(|c| c.kind() == "async")
+    def.child(0).filter(|c| c.kind_name() == "async")
 }
 
 /// Whether `await` may replace `node`: it must sit in an `async def`, not in a lambda, a generator
@@ -197,7 +197,7 @@ pub(super) fn await_allowed<'t>(ctx: &FileContext<'t>, node: Node<'t>) -> Result
     let mut n = ctx.up(node);
     for _ in 0..MAX_ANCESTORS {
         let Some(cur) = n else { break };
-        match cur.kind() {
+        match cur.kind_name() {
             "lambda" => return Err("the call is inside a `lambda`, where `await` is not allowed".into()),
             "generator_expression" => {
                 return Err(
@@ -224,8 +224,8 @@ pub(super) fn already_awaited<'t>(ctx: &FileContext<'t>, node: Node<'t>) -> bool
     let mut n = node;
     for _ in 0..MAX_ANCESTORS {
         match ctx.up(n) {
-            Some(p) if p.kind() == "parenthesized_expression" => n = p,
-            Some(p) => return p.kind() == "await",
+            Some(p) if p.kind_name() == "parenthesized_expression" => n = p,
+            Some(p) => return p.kind_name() == "await",
             None => return false,
         }
     }
@@ -236,7 +236,7 @@ pub(super) fn already_awaited<'t>(ctx: &FileContext<'t>, node: Node<'t>) -> bool
 pub(super) fn awaited<'t>(ctx: &FileContext<'t>, node: Node<'t>, expr: &str) -> String {
     let needs = ctx.up(node).is_some_and(|p| {
         let is = |field: &str| p.child_by_field_name(field).is_some_and(|c| c.id() == node.id());
-        match p.kind() {
+        match p.kind_name() {
             "attribute" => is("object"),
             "call" => is("function"),
             "subscript" => is("value"),
@@ -250,7 +250,7 @@ pub(super) fn awaited<'t>(ctx: &FileContext<'t>, node: Node<'t>, expr: &str) -> 
 /// A lone generator expression argument keeps its parentheses.
 fn rest_arguments(ctx: &FileContext<'_>, call: Node<'_>) -> Option<(String, bool, Vec<String>)> {
     let args = call.child_by_field_name("arguments")?;
-    if args.kind() == "generator_expression" {
+    if args.kind_name() == "generator_expression" {
         return Some((format!(", {}", ctx.node_text(args)), false, Vec::new()));
     }
     let text = ctx.node_text(args);
@@ -259,7 +259,7 @@ fn rest_arguments(ctx: &FileContext<'_>, call: Node<'_>) -> Option<(String, bool
     let mut names = Vec::new();
     let mut c = args.walk();
     for a in args.named_children(&mut c) {
-        match a.kind() {
+        match a.kind_name() {
             "keyword_argument" => {
                 keywords = true;
                 if let Some(n) = a.child_by_field_name("name") {
@@ -299,12 +299,12 @@ fn with_first(first: &str, rest: &str) -> String {
 fn lazy_use<'t>(ctx: &FileContext<'t>, call: Node<'t>) -> Option<&'static str> {
     let mut node = call;
     let mut parent = ctx.up(call)?;
-    if parent.kind() == "as_pattern" {
+    if parent.kind_name() == "as_pattern" {
         node = parent;
         parent = ctx.up(parent)?;
     }
     let is = |field: &str| parent.child_by_field_name(field).is_some_and(|c| c.id() == node.id());
-    match parent.kind() {
+    match parent.kind_name() {
         "with_item" => Some("the call is used as a context manager: the work happens in the `with` block, on the loop"),
         "for_statement" | "for_in_clause" if is("right") => {
             Some("its result is iterated on the event loop: offloading the call alone would not help")
@@ -321,14 +321,14 @@ fn lazy_use<'t>(ctx: &FileContext<'t>, call: Node<'t>) -> Option<&'static str> {
 /// function, an API of the running loop).
 fn deferred_argument(ctx: &FileContext<'_>, call: Node<'_>) -> Option<String> {
     let args = call.child_by_field_name("arguments")?;
-    if args.kind() == "generator_expression" {
+    if args.kind_name() == "generator_expression" {
         return Some("its generator-expression argument would be consumed in the worker thread".into());
     }
     let def = enclosing_def(ctx, call);
     let mut c = args.walk();
     args.named_children(&mut c).find_map(|a| {
-        let value = if a.kind() == "keyword_argument" { a.child_by_field_name("value")? } else { a };
-        match value.kind() {
+        let value = if a.kind_name() == "keyword_argument" { a.child_by_field_name("value")? } else { a };
+        match value.kind_name() {
             "lambda" => needs_the_loop_in(ctx.text, ctx.catalog, value, false)
                 .map(|why| format!("a `lambda` argument would run in the worker thread, and {why}")),
             "generator_expression" => {
@@ -362,8 +362,8 @@ fn nested_def<'t>(ctx: &FileContext<'t>, def: Node<'t>, name: &str) -> Option<No
         if seen > MAX_NODES {
             return None;
         }
-        if matches!(n.kind(), "function_definition" | "class_definition" | "lambda") {
-            if n.kind() == "function_definition"
+        if matches!(n.kind_name(), "function_definition" | "class_definition" | "lambda") {
+            if n.kind_name() == "function_definition"
                 && n.child_by_field_name("name").is_some_and(|x| ctx.node_text(x) == name)
             {
                 found = Some(n);
@@ -548,11 +548,11 @@ fn async_sleep(ctx: &FileContext<'_>, call: Node<'_>, out: &mut Fixes) {
         out.refused.push(Refusal { id: FixId::AsyncSleep, title, reason });
         return;
     }
-    let Some(args) = call.child_by_field_name("arguments").filter(|a| a.kind() == "argument_list") else { return };
+    let Some(args) = call.child_by_field_name("arguments").filter(|a| a.kind_name() == "argument_list") else { return };
     let mut c = args.walk();
-    let list: Vec<Node<'_>> = args.named_children(&mut c).filter(|n| n.kind() != "comment").collect();
+    let list: Vec<Node<'_>> = args.named_children(&mut c).filter(|n| n.kind_name() != "comment").collect();
     let [arg] = list.as_slice() else { return };
-    if matches!(arg.kind(), "keyword_argument" | "list_splat" | "dictionary_splat") {
+    if matches!(arg.kind_name(), "keyword_argument" | "list_splat" | "dictionary_splat") {
         return;
     }
     let mut edits = Vec::new();
@@ -583,7 +583,7 @@ fn drop_last_use(ctx: &FileContext<'_>, func: Node<'_>, edits: &mut Vec<Edit>) {
 pub(super) fn root_identifier(expr: Node<'_>) -> Option<Node<'_>> {
     let mut node = expr;
     for _ in 0..MAX_NODES {
-        match node.kind() {
+        match node.kind_name() {
             "attribute" => node = node.child_by_field_name("object")?,
             "identifier" => return Some(node),
             _ => return None,
@@ -602,9 +602,9 @@ pub(super) fn unused_import<'t>(ctx: &FileContext<'t>, name: &str, except: Optio
     let stmt = root.named_children(&mut c).find(|s| {
         let mut c = s.walk();
         let names: Vec<Node<'_>> = s.children_by_field_name("name", &mut c).collect();
-        match (s.kind(), names.as_slice()) {
+        match (s.kind_name(), names.as_slice()) {
             ("import_statement" | "import_from_statement", [n]) => {
-                n.kind() == "dotted_name" && ctx.node_text(*n) == name
+                n.kind_name() == "dotted_name" && ctx.node_text(*n) == name
             }
             _ => false,
         }
@@ -619,14 +619,14 @@ pub(super) fn unused_import<'t>(ctx: &FileContext<'t>, name: &str, except: Optio
         }
         let inside = |outer: Node<'_>| outer.start_byte() <= n.start_byte() && n.end_byte() <= outer.end_byte();
         // Import statements bind names or name modules (`from time import sleep` does not use `time`).
-        let skip = matches!(n.kind(), "import_statement" | "import_from_statement" | "future_import_statement")
+        let skip = matches!(n.kind_name(), "import_statement" | "import_from_statement" | "future_import_statement")
             || except.is_some_and(inside);
         if !skip {
-            match n.kind() {
+            match n.kind_name() {
                 "identifier" if ctx.node_text(n) == name => {
                     // An attribute's or a keyword's name is not a use; anything else is.
                     n.parent().and_then(|p| {
-                        let k = p.kind();
+                        let k = p.kind_name();
                         let named = |f: &str| p.child_by_field_name(f).is_some_and(|x| x.id() == n.id());
                         ((k == "attribute" && named("attribute")) || (k == "keyword_argument" && named("name")))
                             .then_some(())
@@ -707,7 +707,7 @@ fn async_file(ctx: &FileContext<'_>, t: &Target, call: Node<'_>, out: &mut Fixes
     }
     let method = func
         .child_by_field_name("attribute")
-        .filter(|_| func.kind() == "attribute")
+        .filter(|_| func.kind_name() == "attribute")
         .map(|a| ctx.node_text(a))
         .filter(|m| PATH_METHODS.contains(m));
     match method {
@@ -719,14 +719,14 @@ fn async_file(ctx: &FileContext<'_>, t: &Target, call: Node<'_>, out: &mut Fixes
 /// `anyio.Path(...)` for a path expression: `Path(p)` becomes `anyio.Path(p)`, anything else is wrapped.
 fn anyio_path(ctx: &FileContext<'_>, im: &super::Imports, path: Node<'_>, edits: &mut Vec<Edit>) -> String {
     let ap = im.module_attr("anyio", "Path", edits, ctx.text);
-    if path.kind() == "call"
+    if path.kind_name() == "call"
         && let (Some(f), Some(args)) = (path.child_by_field_name("function"), path.child_by_field_name("arguments"))
         && ctx.imports.spelling("pathlib.Path").as_deref() == Some(ctx.node_text(f))
-        && args.kind() == "argument_list"
+        && args.kind_name() == "argument_list"
     {
         return format!("{ap}{}", ctx.node_text(args));
     }
-    if path.kind() == "parenthesized_expression" {
+    if path.kind_name() == "parenthesized_expression" {
         return format!("{ap}{}", ctx.node_text(path));
     }
     format!("{ap}({})", ctx.node_text(path))
@@ -763,13 +763,13 @@ fn whole_file_open(ctx: &FileContext<'_>, t: &Target, call: Node<'_>, func: Node
         })
     };
     // The outer `open(...).read()` / `.write(x)`.
-    let Some(attr) = ctx.up(call).filter(|p| p.kind() == "attribute") else {
+    let Some(attr) = ctx.up(call).filter(|p| p.kind_name() == "attribute") else {
         return refuse(
             out,
             "only a whole-file `open(...).read()` or `open(...).write(data)` has a direct `anyio.Path` equivalent",
         );
     };
-    let Some(outer) = ctx.up(attr).filter(|p| p.kind() == "call") else {
+    let Some(outer) = ctx.up(attr).filter(|p| p.kind_name() == "call") else {
         return refuse(
             out,
             "only a whole-file `open(...).read()` or `open(...).write(data)` has a direct `anyio.Path` equivalent",
@@ -785,13 +785,13 @@ fn whole_file_open(ctx: &FileContext<'_>, t: &Target, call: Node<'_>, func: Node
     // A function (`open(p, mode)`) or a method of a path (`p.open(mode)`).
     let callee = t.callee.as_deref().unwrap_or_default();
     let is_function = called_by_name(ctx, callee, ctx.node_text(func));
-    let Some(args) = call.child_by_field_name("arguments").filter(|a| a.kind() == "argument_list") else { return };
+    let Some(args) = call.child_by_field_name("arguments").filter(|a| a.kind_name() == "argument_list") else { return };
     let mut positional = Vec::new();
     let mut mode = None;
     let mut passed = Vec::new();
     let mut c = args.walk();
     for a in args.named_children(&mut c) {
-        match a.kind() {
+        match a.kind_name() {
             "comment" => {}
             "keyword_argument" => {
                 let name = a.child_by_field_name("name").map(|n| ctx.node_text(n)).unwrap_or_default();
@@ -821,7 +821,7 @@ fn whole_file_open(ctx: &FileContext<'_>, t: &Target, call: Node<'_>, func: Node
     }
     let mode_text = match mode {
         None => "r".to_string(),
-        Some(m) if m.kind() == "string" => match string_literal(ctx.node_text(m)) {
+        Some(m) if m.kind_name() == "string" => match string_literal(ctx.node_text(m)) {
             Some(s) => s,
             None => return refuse(out, "the mode is not a plain string literal"),
         },
@@ -846,12 +846,12 @@ fn whole_file_open(ctx: &FileContext<'_>, t: &Target, call: Node<'_>, func: Node
     if binary && !passed.is_empty() {
         return refuse(out, "binary mode with `encoding`/`errors`");
     }
-    let Some(oargs) = outer.child_by_field_name("arguments").filter(|a| a.kind() == "argument_list") else { return };
+    let Some(oargs) = outer.child_by_field_name("arguments").filter(|a| a.kind_name() == "argument_list") else { return };
     let mut c = oargs.walk();
-    let oargs: Vec<Node<'_>> = oargs.named_children(&mut c).filter(|n| n.kind() != "comment").collect();
+    let oargs: Vec<Node<'_>> = oargs.named_children(&mut c).filter(|n| n.kind_name() != "comment").collect();
     let data = match (op, oargs.as_slice()) {
         ("read", []) => None,
-        ("write", [d]) if !matches!(d.kind(), "keyword_argument" | "list_splat" | "dictionary_splat") => Some(*d),
+        ("write", [d]) if !matches!(d.kind_name(), "keyword_argument" | "list_splat" | "dictionary_splat") => Some(*d),
         _ => return refuse(out, &format!("`.{op}(...)` is called with arguments other than a whole-file {op}")),
     };
     let title = format!("Use `await anyio.Path(...).{method}()`");
@@ -952,9 +952,18 @@ fn called_in_file(ctx: &FileContext<'_>, name: &str) -> Option<usize> {
         });
         calls
     };
-    // Shared by the file's contexts when they share tables.
+    // Shared by the file's contexts when they share tables (whose walk listed the calls).
     let calls = match ctx.tables() {
-        Some(tables) => tables.calls.get_or_init(build),
+        Some(tables) => tables.calls.get_or_init(|| {
+            let mut calls: HashMap<String, usize> = HashMap::new();
+            for &(line, f) in &tables.call_sites {
+                let name = ctx.node_text(f);
+                if !calls.contains_key(name) {
+                    calls.insert(name.to_string(), line);
+                }
+            }
+            calls
+        }),
         None => ctx.memo.calls.get_or_init(build),
     };
     calls.get(name).copied()
@@ -987,14 +996,14 @@ pub(super) fn needs_the_loop_in(
         if seen > MAX_NODES {
             return Some("the function is too large to check".into());
         }
-        match n.kind() {
+        match n.kind_name() {
             "function_definition" | "lambda" | "class_definition" if n.id() != body.id() => continue,
             "await" => return Some("it awaits".into()),
             "yield" if no_yield => return Some("it is an async generator".into()),
-            "for_statement" | "with_statement" | "for_in_clause" if n.child(0).is_some_and(|c| c.kind() == "async") => {
+            "for_statement" | "with_statement" | "for_in_clause" if n.child(0).is_some_and(|c| c.kind_name() == "async") => {
                 return Some("it uses `async for` or `async with`".into());
             }
-            "for_in_clause" if n.prev_sibling().is_some_and(|c| c.kind() == "async") => {
+            "for_in_clause" if n.prev_sibling().is_some_and(|c| c.kind_name() == "async") => {
                 return Some("it has an async comprehension".into());
             }
             "call" => {

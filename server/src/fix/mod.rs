@@ -268,17 +268,29 @@ pub struct FileTables<'a> {
     map: std::collections::HashMap<usize, Node<'a>, std::hash::BuildHasherDefault<IdHasher>>,
     /// The first line where each name is called (see `kinds::called_in_file`).
     pub(crate) calls: std::sync::OnceLock<std::collections::HashMap<String, usize>>,
+    /// Every call of a plain name, in tree order: its 1-based line and the name's identifier (found in
+    /// the same walk as the parents, for `calls`: not a walk of the file of its own).
+    pub(crate) call_sites: Vec<(usize, Node<'a>)>,
 }
 
 impl<'a> FileTables<'a> {
     pub fn of(tree: &'a Tree) -> FileTables<'a> {
-        let mut map = std::collections::HashMap::default();
+        let root = tree.root_node();
+        let mut map = std::collections::HashMap::with_capacity_and_hasher(root.descendant_count(), Default::default());
+        let mut call_sites = Vec::new();
+        // Kinds and field compared by id: this visits every node of the file.
+        let k = kind_ids();
         let mut cursor = tree.walk();
         let mut stack: Vec<Node<'a>> = Vec::new();
         loop {
             let node = cursor.node();
             if let Some(&parent) = stack.last() {
                 map.insert(node.id(), parent);
+            }
+            if node.kind_id() == k.call
+                && let Some(f) = node.child_by_field_id(k.function).filter(|f| f.kind_id() == k.identifier)
+            {
+                call_sites.push((node.start_position().row + 1, f));
             }
             if cursor.goto_first_child() {
                 stack.push(node);
@@ -289,12 +301,60 @@ impl<'a> FileTables<'a> {
                     break;
                 }
                 if !cursor.goto_parent() {
-                    return FileTables { map, calls: std::sync::OnceLock::new() };
+                    return FileTables { map, calls: std::sync::OnceLock::new(), call_sites };
                 }
                 stack.pop();
             }
         }
     }
+}
+
+/// Node kinds and fields the fixes compare often, by id (a node's `kind()` measures and checks its
+/// name's C string each time).
+pub(crate) struct KindIds {
+    pub call: u16,
+    pub identifier: u16,
+    pub function_definition: u16,
+    pub function: u16,
+}
+
+pub(crate) fn kind_ids() -> &'static KindIds {
+    static IDS: std::sync::OnceLock<KindIds> = std::sync::OnceLock::new();
+    IDS.get_or_init(|| {
+        let language = crate::syntax::language();
+        KindIds {
+            call: language.id_for_node_kind("call", true),
+            identifier: language.id_for_node_kind("identifier", true),
+            function_definition: language.id_for_node_kind("function_definition", true),
+            function: language.field_id_for_name("function").map_or(0, |f| f.get()),
+        }
+    })
+}
+
+/// [`kind_of`] as a method: `node.kind_name()` is `node.kind()`, read from a table.
+pub(crate) trait KindName<'t> {
+    fn kind_name(&self) -> &'t str;
+}
+
+impl<'t> KindName<'t> for Node<'t> {
+    #[inline]
+    fn kind_name(&self) -> &'t str {
+        kind_of(*self)
+    }
+}
+
+/// A node's kind, as `Node::kind` gives it, from a table of the language's kind names (no C string
+/// measured and checked per call: the fixes ask hundreds of thousands of times).
+pub(crate) fn kind_of<'t>(node: Node<'t>) -> &'t str {
+    static NAMES: std::sync::OnceLock<Vec<&'static str>> = std::sync::OnceLock::new();
+    let names = NAMES.get_or_init(|| {
+        let language = crate::syntax::language();
+        // Leaked once: a few hundred short names, for the life of the process.
+        (0..language.node_kind_count() as u16)
+            .map(|id| &*Box::leak(language.node_kind_for_id(id).unwrap_or("").to_string().into_boxed_str()))
+            .collect()
+    });
+    names.get(node.kind_id() as usize).copied().unwrap_or_else(|| node.kind())
 }
 
 /// A hasher for node ids (addresses): one multiplication, its high bits turned down to the low ones.
@@ -447,18 +507,18 @@ impl<'a> FileContext<'a> {
         let mut found = None;
         for stmt in root.named_children(&mut c) {
             let Some(a) =
-                stmt.named_child(0).filter(|a| stmt.kind() == "expression_statement" && a.kind() == "assignment")
+                stmt.named_child(0).filter(|a| stmt.kind_name() == "expression_statement" && a.kind_name() == "assignment")
             else {
                 continue;
             };
-            let Some(left) = a.child_by_field_name("left").filter(|l| l.kind() == "identifier") else { continue };
+            let Some(left) = a.child_by_field_name("left").filter(|l| l.kind_name() == "identifier") else { continue };
             if self.node_text(left) != name {
                 continue;
             }
             if found.is_some() {
                 return None;
             }
-            let ctor = a.child_by_field_name("right").filter(|r| r.kind() == "call")?;
+            let ctor = a.child_by_field_name("right").filter(|r| r.kind_name() == "call")?;
             let q = self.imports.qualified(self.node_text(ctor.child_by_field_name("function")?))?;
             found = Some((stmt, ctor, left, self.catalog.canonical(&q)));
         }
@@ -469,7 +529,7 @@ impl<'a> FileContext<'a> {
     pub(crate) fn call_node(&self, range: &Range<usize>) -> Option<Node<'a>> {
         let mut node = self.tree.root_node().descendant_for_byte_range(range.start, range.end)?;
         for _ in 0..64 {
-            let is_call = node.kind() == "call"
+            let is_call = node.kind_name() == "call"
                 && (node.byte_range() == *range
                     || node.child_by_field_name("function").is_some_and(|f| f.byte_range() == *range));
             if is_call {
@@ -478,7 +538,7 @@ impl<'a> FileContext<'a> {
             if node.byte_range() != *range && node.byte_range().len() > range.len() {
                 // Only the node itself or its direct parent can be the call.
                 let p = self.up(node)?;
-                return (p.kind() == "call" && p.child_by_field_name("function")?.byte_range() == *range).then_some(p);
+                return (p.kind_name() == "call" && p.child_by_field_name("function")?.byte_range() == *range).then_some(p);
             }
             node = self.up(node)?;
         }
@@ -488,13 +548,15 @@ impl<'a> FileContext<'a> {
     /// The imports as seen at `site`: the module's, and those of the functions around it (see
     /// [`Imports::at`]).
     pub(crate) fn imports_at(&self, site: Node<'_>) -> Cow<'_, Imports> {
+        let function_definition = kind_ids().function_definition;
         let mut locals = Vec::new();
-        let mut ancestors = HashSet::new();
+        // The ancestors' ids, made a set only when a function around the site imports something.
+        let mut ancestors = Vec::new();
         let mut n = self.up(site);
         for _ in 0..4096 {
             let Some(cur) = n else { break };
-            ancestors.insert(cur.id());
-            if cur.kind() == "function_definition" {
+            ancestors.push(cur.id());
+            if cur.kind_id() == function_definition {
                 let mut memo = self.memo.local_imports.borrow_mut();
                 locals.extend(
                     memo.entry(cur.id()).or_insert_with(|| imports::local_imports(self.text, cur)).iter().cloned(),
@@ -505,6 +567,7 @@ impl<'a> FileContext<'a> {
         if locals.is_empty() {
             Cow::Borrowed(&self.imports)
         } else {
+            let ancestors: HashSet<usize> = ancestors.into_iter().collect();
             Cow::Owned(self.imports.at(&locals, &ancestors, site.start_byte()))
         }
     }
@@ -773,7 +836,7 @@ fn rewritten_root_name(ctx: &FileContext<'_>, t: &Target, edits: &[Edit]) -> Opt
         return None;
     }
     let node = ctx.tree.root_node().descendant_for_byte_range(t.range.start, t.range.end)?;
-    let callee = if node.kind() == "call" { node.child_by_field_name("function")? } else { node };
+    let callee = if node.kind_name() == "call" { node.child_by_field_name("function")? } else { node };
     Some(ctx.node_text(kinds::root_identifier(callee)?).to_string())
 }
 
@@ -860,7 +923,7 @@ fn in_sync_region(ctx: &FileContext<'_>, e: &Edit, regions: &HashSet<(usize, usi
     let mut n = ctx.tree.root_node().descendant_for_byte_range(e.range.start, e.range.end);
     for _ in 0..4096 {
         let Some(cur) = n else { return false };
-        if cur.kind() == "function_definition" && regions.contains(&(cur.start_byte(), cur.end_byte())) {
+        if cur.kind_name() == "function_definition" && regions.contains(&(cur.start_byte(), cur.end_byte())) {
             return true;
         }
         n = ctx.up(cur);
@@ -896,7 +959,7 @@ fn shift_targets(targets: Vec<Target>, edits: &[Edit]) -> Vec<Target> {
 fn made_sync_def(ctx: &FileContext<'_>, fix: &Fix) -> Option<Range<usize>> {
     let e = fix.edits.iter().find(|e| e.text.is_empty())?;
     let token = ctx.tree.root_node().descendant_for_byte_range(e.range.start, e.range.start + 1)?;
-    let def = ctx.up(token).filter(|d| d.kind() == "function_definition")?;
+    let def = ctx.up(token).filter(|d| d.kind_name() == "function_definition")?;
     Some(def.byte_range())
 }
 
