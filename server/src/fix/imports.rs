@@ -98,13 +98,26 @@ pub(super) fn local_imports(text: &str, def: Node<'_>) -> Vec<LocalImport> {
     // (node, id of its parent)
     let mut stack = vec![(body, def.id())];
     let mut seen = 0;
+    // Under the bound on nodes looked at, simple statements (which hold no import) need not be
+    // looked into: the imports found, and their order, are the same.
+    let within_bound = def.descendant_count() <= super::kinds::MAX_NODES;
     while let Some((n, parent)) = stack.pop() {
         seen += 1;
         if seen > super::kinds::MAX_NODES {
             break;
         }
+        if n.child_count() == 0 {
+            continue;
+        }
         match n.kind_name() {
             "function_definition" | "class_definition" | "lambda" => continue,
+            "expression_statement" | "return_statement" | "pass_statement" | "raise_statement"
+            | "assert_statement" | "delete_statement" | "global_statement" | "nonlocal_statement"
+            | "print_statement" | "exec_statement" | "type_alias_statement"
+                if within_bound =>
+            {
+                continue;
+            }
             "import_statement" | "import_from_statement" => {
                 let block = parent;
                 let stmt =
