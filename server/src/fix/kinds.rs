@@ -32,6 +32,9 @@ pub(crate) struct Memo {
     pub(super) response_attrs: RefCell<HashMap<usize, HashMap<String, String>>>,
     /// The client name the httpx fix picks in a function, by node id.
     pub(super) client_names: RefCell<HashMap<usize, String>>,
+    /// For a name, a use of it that [`unused_import`] found (its bytes): a look with that use outside
+    /// the part it leaves out finds the import used without walking the file again.
+    pub(super) uses: RefCell<HashMap<String, std::ops::Range<usize>>>,
     /// The imports inside each function (by node id).
     pub(super) local_imports: RefCell<HashMap<usize, Vec<imports::LocalImport>>>,
     /// The httpx fix of a `with requests.Session() as s:` block (by the `with` node's id): every call
@@ -609,6 +612,17 @@ pub(super) fn unused_import<'t>(ctx: &FileContext<'t>, name: &str, except: Optio
             _ => false,
         }
     })?;
+    // A use of `name` found by an earlier look, outside `except`: the walk below would find it too (it
+    // skips only import statements and what lies inside `except`), or stop before it with `None`.
+    let known = ctx.memo.uses.borrow().get(name).cloned();
+    if let Some(u) = known
+        && except.is_none_or(|e| !(e.start_byte() <= u.start && u.end <= e.end_byte()))
+    {
+        return None;
+    }
+    let found = |n: Node<'_>| {
+        ctx.memo.uses.borrow_mut().entry(name.to_string()).or_insert(n.byte_range());
+    };
     let mut cursor = root.walk();
     let mut seen = 0;
     loop {
@@ -625,14 +639,21 @@ pub(super) fn unused_import<'t>(ctx: &FileContext<'t>, name: &str, except: Optio
             match n.kind_name() {
                 "identifier" if ctx.node_text(n) == name => {
                     // An attribute's or a keyword's name is not a use; anything else is.
-                    n.parent().and_then(|p| {
+                    let not_a_use = n.parent().and_then(|p| {
                         let k = p.kind_name();
                         let named = |f: &str| p.child_by_field_name(f).is_some_and(|x| x.id() == n.id());
                         ((k == "attribute" && named("attribute")) || (k == "keyword_argument" && named("name")))
                             .then_some(())
-                    })?;
+                    });
+                    if not_a_use.is_none() {
+                        found(n);
+                        return None;
+                    }
                 }
-                "string_content" if ctx.node_text(n) == name => return None,
+                "string_content" if ctx.node_text(n) == name => {
+                    found(n);
+                    return None;
+                }
                 _ => {}
             }
         }
