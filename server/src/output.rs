@@ -840,3 +840,24 @@ pub fn write_output_file(path: &std::path::Path, bytes: &[u8]) -> Result<(), Str
         Err(e) => Err(format!("--output-file {shown}: {e}")),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_json_formatter_prints_what_serde_jsons_pretty_one_prints() {
+        // Empty and nested arrays and objects, strings to escape, and nesting deeper than one slice of
+        // line breaks holds (its indentation is then written a level at a time).
+        let mut deep = serde_json::json!({"leaf": [1, "two", null, true, {}, []]});
+        for i in 0..(BREAKS_DEPTH + 5) {
+            deep = serde_json::json!({"k": i, "nested": [deep, {"s": "a\"b\\c\n\u{1}é"}], "empty": [], "o": {}});
+        }
+        for value in [serde_json::json!([]), serde_json::json!({}), serde_json::json!([[], {}, [1]]), deep] {
+            let mut ours = Vec::new();
+            let mut ser = serde_json::Serializer::with_formatter(&mut ours, Pretty::default());
+            serde::Serialize::serialize(&value, &mut ser).unwrap();
+            assert_eq!(String::from_utf8(ours).unwrap(), serde_json::to_string_pretty(&value).unwrap());
+        }
+    }
+}

@@ -94,7 +94,7 @@ pub(super) struct LocalImport {
 /// The import statements of a function's own scope (not those of nested functions or classes).
 pub(super) fn local_imports(text: &str, def: Node<'_>) -> Vec<LocalImport> {
     let mut out = Vec::new();
-    let Some(body) = def.child_by_field_name("body") else { return out };
+    let Some(body) = def.field("body") else { return out };
     // (node, id of its parent)
     let mut stack = vec![(body, def.id())];
     let mut seen = 0;
@@ -408,7 +408,7 @@ fn plain(text: &str, stmt: Node<'_>) -> Stmt {
                 module = dotted.to_string();
             }
             "aliased_import" => {
-                if let (Some(name), Some(alias)) = (n.child_by_field_name("name"), n.child_by_field_name("alias")) {
+                if let (Some(name), Some(alias)) = (n.field("name"), n.field("alias")) {
                     names.push((text[alias.byte_range()].to_string(), text[name.byte_range()].to_string()));
                     module = text[name.byte_range()].to_string();
                 }
@@ -422,7 +422,7 @@ fn plain(text: &str, stmt: Node<'_>) -> Stmt {
 fn from(text: &str, stmt: Node<'_>, kind: Kind) -> Option<Stmt> {
     let module = match kind {
         Kind::Future => "__future__".to_string(),
-        _ => text[stmt.child_by_field_name("module_name")?.byte_range()].to_string(),
+        _ => text[stmt.field("module_name")?.byte_range()].to_string(),
     };
     let mut names = Vec::new();
     let mut last = None;
@@ -435,7 +435,7 @@ fn from(text: &str, stmt: Node<'_>, kind: Kind) -> Option<Stmt> {
                 names.push((name.to_string(), format!("{module}.{name}")));
             }
             "aliased_import" => {
-                if let (Some(name), Some(alias)) = (n.child_by_field_name("name"), n.child_by_field_name("alias")) {
+                if let (Some(name), Some(alias)) = (n.field("name"), n.field("alias")) {
                     names
                         .push((text[alias.byte_range()].to_string(), format!("{module}.{}", &text[name.byte_range()])));
                 }

@@ -73,7 +73,7 @@ pub(super) fn collect(ctx: &FileContext<'_>, t: &Target, with_noqa: bool, out: &
     let bound = thread_bound(ctx, t, call);
     if t.chain {
         if let (false, false, Some(why)) = (t.kinds.is_empty(), block_fix, &bound) {
-            let f = call.child_by_field_name("function").map_or("", |f| ctx.node_text(f));
+            let f = call.field("function").map_or("", |f| ctx.node_text(f));
             let title = format!("Offload `{}` to a thread", short(f));
             out.refused.push(Refusal { id: FixId::Offload, title, reason: why.clone() });
         } else if !t.kinds.is_empty() && !block_fix {
@@ -97,7 +97,7 @@ pub(super) fn collect(ctx: &FileContext<'_>, t: &Target, with_noqa: bool, out: &
     {
         match &bound {
             Some(why) => {
-                let name = def.child_by_field_name("name").map_or("", |n| ctx.node_text(n));
+                let name = def.field("name").map_or("", |n| ctx.node_text(n));
                 let title = format!("Make `{name}` a plain `def` (the framework runs it in a worker thread)");
                 out.refused.push(Refusal { id: FixId::MakeSync, title, reason: why.clone() });
             }
@@ -127,11 +127,11 @@ fn thread_bound(ctx: &FileContext<'_>, t: &Target, call: Node<'_>) -> Option<Str
     if t.chain {
         return Some(why.clone());
     }
-    let func = call.child_by_field_name("function").filter(|f| f.kind_name() == "attribute")?;
-    let object = func.child_by_field_name("object")?;
+    let func = call.field("function").filter(|f| f.kind_name() == "attribute")?;
+    let object = func.field("object")?;
     let Some(name) = root_identifier(object).map(|r| ctx.node_text(r)) else { return Some(why.clone()) };
     let def = enclosing_def(ctx, call)?;
-    let mut stack = vec![def.child_by_field_name("body")?];
+    let mut stack = vec![def.field("body")?];
     let mut seen = 0;
     while let Some(n) = stack.pop() {
         seen += 1;
@@ -144,9 +144,9 @@ fn thread_bound(ctx: &FileContext<'_>, t: &Target, call: Node<'_>) -> Option<Str
             continue;
         }
         let opened_here = ctx.up(n).is_some_and(|p| match p.kind_name() {
-            "assignment" => p.child_by_field_name("left").is_some_and(|l| l.id() == n.id()),
+            "assignment" => p.field("left").is_some_and(|l| l.id() == n.id()),
             "as_pattern_target" => true,
-            "as_pattern" => p.child_by_field_name("alias").is_some_and(|a| a.id() == n.id()),
+            "as_pattern" => p.field("alias").is_some_and(|a| a.id() == n.id()),
             _ => false,
         });
         if opened_here {
@@ -184,7 +184,7 @@ pub(super) fn enclosing_def<'t>(ctx: &FileContext<'t>, node: Node<'t>) -> Option
 fn def_named_at<'t>(ctx: &FileContext<'t>, range: &std::ops::Range<usize>) -> Option<Node<'t>> {
     let n = ctx.tree.root_node().descendant_for_byte_range(range.start, range.end)?;
     let def = ctx.up(n)?;
-    (def.kind_name() == "function_definition" && def.child_by_field_name("name")?.byte_range() == *range).then_some(def)
+    (def.kind_name() == "function_definition" && def.field("name")?.byte_range() == *range).then_some(def)
 }
 
 fn async_token(def: Node<'_>) -> Option<Node<'_>> {
@@ -238,7 +238,7 @@ pub(super) fn already_awaited<'t>(ctx: &FileContext<'t>, node: Node<'t>) -> bool
 /// `await X` where `node` was: parenthesized where the expression continues (`(await X).json()`).
 pub(super) fn awaited<'t>(ctx: &FileContext<'t>, node: Node<'t>, expr: &str) -> String {
     let needs = ctx.up(node).is_some_and(|p| {
-        let is = |field: &str| p.child_by_field_name(field).is_some_and(|c| c.id() == node.id());
+        let is = |field: &str| p.field(field).is_some_and(|c| c.id() == node.id());
         match p.kind_name() {
             "attribute" => is("object"),
             "call" => is("function"),
@@ -252,7 +252,7 @@ pub(super) fn awaited<'t>(ctx: &FileContext<'t>, node: Node<'t>, expr: &str) -> 
 /// The arguments of a call as text to follow another first argument: `(", a, k=v", has keywords)`.
 /// A lone generator expression argument keeps its parentheses.
 fn rest_arguments(ctx: &FileContext<'_>, call: Node<'_>) -> Option<(String, bool, Vec<String>)> {
-    let args = call.child_by_field_name("arguments")?;
+    let args = call.field("arguments")?;
     if args.kind_name() == "generator_expression" {
         return Some((format!(", {}", ctx.node_text(args)), false, Vec::new()));
     }
@@ -265,7 +265,7 @@ fn rest_arguments(ctx: &FileContext<'_>, call: Node<'_>) -> Option<(String, bool
         match a.kind_name() {
             "keyword_argument" => {
                 keywords = true;
-                if let Some(n) = a.child_by_field_name("name") {
+                if let Some(n) = a.field("name") {
                     names.push(ctx.node_text(n).to_string());
                 }
             }
@@ -306,7 +306,7 @@ fn lazy_use<'t>(ctx: &FileContext<'t>, call: Node<'t>) -> Option<&'static str> {
         node = parent;
         parent = ctx.up(parent)?;
     }
-    let is = |field: &str| parent.child_by_field_name(field).is_some_and(|c| c.id() == node.id());
+    let is = |field: &str| parent.field(field).is_some_and(|c| c.id() == node.id());
     match parent.kind_name() {
         "with_item" => Some("the call is used as a context manager: the work happens in the `with` block, on the loop"),
         "for_statement" | "for_in_clause" if is("right") => {
@@ -323,14 +323,14 @@ fn lazy_use<'t>(ctx: &FileContext<'t>, call: Node<'t>) -> Option<&'static str> {
 /// the caller passed by name, runs there too, which is fine unless it needs the event loop (a coroutine
 /// function, an API of the running loop).
 fn deferred_argument(ctx: &FileContext<'_>, call: Node<'_>) -> Option<String> {
-    let args = call.child_by_field_name("arguments")?;
+    let args = call.field("arguments")?;
     if args.kind_name() == "generator_expression" {
         return Some("its generator-expression argument would be consumed in the worker thread".into());
     }
     let def = enclosing_def(ctx, call);
     let mut c = args.walk();
     args.named_children(&mut c).find_map(|a| {
-        let value = if a.kind_name() == "keyword_argument" { a.child_by_field_name("value")? } else { a };
+        let value = if a.kind_name() == "keyword_argument" { a.field("value")? } else { a };
         match value.kind_name() {
             "lambda" => needs_the_loop_in(ctx.text, ctx.catalog, value, false)
                 .map(|why| format!("a `lambda` argument would run in the worker thread, and {why}")),
@@ -345,7 +345,7 @@ fn deferred_argument(ctx: &FileContext<'_>, call: Node<'_>) -> Option<String> {
                         "`{name}` is a coroutine function: called in the worker thread, it would only make a coroutine"
                     ));
                 }
-                let body = nested.child_by_field_name("body")?;
+                let body = nested.field("body")?;
                 needs_the_loop_in(ctx.text, ctx.catalog, body, false)
                     .map(|why| format!("`{name}` would run in the worker thread, and {why}"))
             }
@@ -356,7 +356,7 @@ fn deferred_argument(ctx: &FileContext<'_>, call: Node<'_>) -> Option<String> {
 
 /// A function named `name` defined directly in `def`'s body (not in a nested function or class).
 fn nested_def<'t>(ctx: &FileContext<'t>, def: Node<'t>, name: &str) -> Option<Node<'t>> {
-    let body = def.child_by_field_name("body")?;
+    let body = def.field("body")?;
     let mut stack = vec![body];
     let mut seen = 0;
     let mut found = None;
@@ -367,7 +367,7 @@ fn nested_def<'t>(ctx: &FileContext<'t>, def: Node<'t>, name: &str) -> Option<No
         }
         if matches!(n.kind_name(), "function_definition" | "class_definition" | "lambda") {
             if n.kind_name() == "function_definition"
-                && n.child_by_field_name("name").is_some_and(|x| ctx.node_text(x) == name)
+                && n.field("name").is_some_and(|x| ctx.node_text(x) == name)
             {
                 found = Some(n);
             }
@@ -461,7 +461,7 @@ impl FileContext<'_> {
 }
 
 fn offload(ctx: &FileContext<'_>, t: &Target, call: Node<'_>, out: &mut Fixes) {
-    let Some(func) = call.child_by_field_name("function") else { return };
+    let Some(func) = call.field("function") else { return };
     let func_text = ctx.node_text(func);
     let how = offloader(ctx);
     let name = offloader_name(&how);
@@ -537,7 +537,7 @@ fn offload(ctx: &FileContext<'_>, t: &Target, call: Node<'_>, out: &mut Fixes) {
 // ------------------------------------------------------------------------------------- async sleep
 
 fn async_sleep(ctx: &FileContext<'_>, call: Node<'_>, out: &mut Fixes) {
-    let Some(func) = call.child_by_field_name("function") else { return };
+    let Some(func) = call.field("function") else { return };
     let im = &ctx.imports;
     let module = if matches!(ctx.options.offload, OffloadFlavor::Anyio) || im.imports_module("anyio") {
         "anyio"
@@ -551,7 +551,7 @@ fn async_sleep(ctx: &FileContext<'_>, call: Node<'_>, out: &mut Fixes) {
         out.refused.push(Refusal { id: FixId::AsyncSleep, title, reason });
         return;
     }
-    let Some(args) = call.child_by_field_name("arguments").filter(|a| a.kind_name() == "argument_list") else { return };
+    let Some(args) = call.field("arguments").filter(|a| a.kind_name() == "argument_list") else { return };
     let mut c = args.walk();
     let list: Vec<Node<'_>> = args.named_children(&mut c).filter(|n| n.kind_name() != "comment").collect();
     let [arg] = list.as_slice() else { return };
@@ -587,7 +587,7 @@ pub(super) fn root_identifier(expr: Node<'_>) -> Option<Node<'_>> {
     let mut node = expr;
     for _ in 0..MAX_NODES {
         match node.kind_name() {
-            "attribute" => node = node.child_by_field_name("object")?,
+            "attribute" => node = node.field("object")?,
             "identifier" => return Some(node),
             _ => return None,
         }
@@ -641,7 +641,7 @@ pub(super) fn unused_import<'t>(ctx: &FileContext<'t>, name: &str, except: Optio
                     // An attribute's or a keyword's name is not a use; anything else is.
                     let not_a_use = n.parent().and_then(|p| {
                         let k = p.kind_name();
-                        let named = |f: &str| p.child_by_field_name(f).is_some_and(|x| x.id() == n.id());
+                        let named = |f: &str| p.field(f).is_some_and(|x| x.id() == n.id());
                         ((k == "attribute" && named("attribute")) || (k == "keyword_argument" && named("name")))
                             .then_some(())
                     });
@@ -722,12 +722,12 @@ fn anyio_available(ctx: &FileContext<'_>) -> bool {
 }
 
 fn async_file(ctx: &FileContext<'_>, t: &Target, call: Node<'_>, out: &mut Fixes) {
-    let Some(func) = call.child_by_field_name("function") else { return };
+    let Some(func) = call.field("function") else { return };
     if !anyio_available(ctx) {
         return;
     }
     let method = func
-        .child_by_field_name("attribute")
+        .field("attribute")
         .filter(|_| func.kind_name() == "attribute")
         .map(|a| ctx.node_text(a))
         .filter(|m| PATH_METHODS.contains(m));
@@ -741,7 +741,7 @@ fn async_file(ctx: &FileContext<'_>, t: &Target, call: Node<'_>, out: &mut Fixes
 fn anyio_path(ctx: &FileContext<'_>, im: &super::Imports, path: Node<'_>, edits: &mut Vec<Edit>) -> String {
     let ap = im.module_attr("anyio", "Path", edits, ctx.text);
     if path.kind_name() == "call"
-        && let (Some(f), Some(args)) = (path.child_by_field_name("function"), path.child_by_field_name("arguments"))
+        && let (Some(f), Some(args)) = (path.field("function"), path.field("arguments"))
         && ctx.imports.spelling("pathlib.Path").as_deref() == Some(ctx.node_text(f))
         && args.kind_name() == "argument_list"
     {
@@ -759,7 +759,7 @@ fn path_method(ctx: &FileContext<'_>, call: Node<'_>, func: Node<'_>, method: &s
         out.refused.push(Refusal { id: FixId::AsyncFile, title, reason });
         return;
     }
-    let (Some(object), Some(args)) = (func.child_by_field_name("object"), call.child_by_field_name("arguments")) else {
+    let (Some(object), Some(args)) = (func.field("object"), call.field("arguments")) else {
         return;
     };
     let mut edits = Vec::new();
@@ -796,7 +796,7 @@ fn whole_file_open(ctx: &FileContext<'_>, t: &Target, call: Node<'_>, func: Node
             "only a whole-file `open(...).read()` or `open(...).write(data)` has a direct `anyio.Path` equivalent",
         );
     };
-    let op = attr.child_by_field_name("attribute").map(|a| ctx.node_text(a)).unwrap_or_default();
+    let op = attr.field("attribute").map(|a| ctx.node_text(a)).unwrap_or_default();
     if !matches!(op, "read" | "write") {
         return refuse(
             out,
@@ -806,7 +806,7 @@ fn whole_file_open(ctx: &FileContext<'_>, t: &Target, call: Node<'_>, func: Node
     // A function (`open(p, mode)`) or a method of a path (`p.open(mode)`).
     let callee = t.callee.as_deref().unwrap_or_default();
     let is_function = called_by_name(ctx, callee, ctx.node_text(func));
-    let Some(args) = call.child_by_field_name("arguments").filter(|a| a.kind_name() == "argument_list") else { return };
+    let Some(args) = call.field("arguments").filter(|a| a.kind_name() == "argument_list") else { return };
     let mut positional = Vec::new();
     let mut mode = None;
     let mut passed = Vec::new();
@@ -815,9 +815,9 @@ fn whole_file_open(ctx: &FileContext<'_>, t: &Target, call: Node<'_>, func: Node
         match a.kind_name() {
             "comment" => {}
             "keyword_argument" => {
-                let name = a.child_by_field_name("name").map(|n| ctx.node_text(n)).unwrap_or_default();
+                let name = a.field("name").map(|n| ctx.node_text(n)).unwrap_or_default();
                 match name {
-                    "mode" => mode = a.child_by_field_name("value"),
+                    "mode" => mode = a.field("value"),
                     "encoding" | "errors" => passed.push(ctx.node_text(a).to_string()),
                     _ => return refuse(out, &format!("`{name}=` has no `anyio.Path` equivalent")),
                 }
@@ -867,7 +867,7 @@ fn whole_file_open(ctx: &FileContext<'_>, t: &Target, call: Node<'_>, func: Node
     if binary && !passed.is_empty() {
         return refuse(out, "binary mode with `encoding`/`errors`");
     }
-    let Some(oargs) = outer.child_by_field_name("arguments").filter(|a| a.kind_name() == "argument_list") else { return };
+    let Some(oargs) = outer.field("arguments").filter(|a| a.kind_name() == "argument_list") else { return };
     let mut c = oargs.walk();
     let oargs: Vec<Node<'_>> = oargs.named_children(&mut c).filter(|n| n.kind_name() != "comment").collect();
     let data = match (op, oargs.as_slice()) {
@@ -887,7 +887,7 @@ fn whole_file_open(ctx: &FileContext<'_>, t: &Target, call: Node<'_>, func: Node
             let ap = scoped.module_attr("anyio", "Path", &mut edits, ctx.text);
             format!("{ap}({})", ctx.node_text(p))
         }
-        None => match func.child_by_field_name("object") {
+        None => match func.field("object") {
             Some(o) => anyio_path(ctx, &scoped, o, &mut edits),
             None => return,
         },
@@ -917,7 +917,7 @@ fn string_literal(s: &str) -> Option<String> {
 
 fn make_sync(ctx: &FileContext<'_>, def: Node<'_>, explain: bool, out: &mut Fixes) {
     let Some(asy) = async_token(def) else { return };
-    let Some(name) = def.child_by_field_name("name").map(|n| ctx.node_text(n)) else { return };
+    let Some(name) = def.field("name").map(|n| ctx.node_text(n)) else { return };
     let endpoint = ctx.is_endpoint(def);
     let title = if endpoint {
         format!("Make `{name}` a plain `def` (the framework runs it in a worker thread)")
@@ -937,7 +937,7 @@ fn make_sync(ctx: &FileContext<'_>, def: Node<'_>, explain: bool, out: &mut Fixe
             ),
         );
     }
-    let Some(body) = def.child_by_field_name("body") else { return };
+    let Some(body) = def.field("body") else { return };
     if let Some(why) = needs_the_loop(ctx, body) {
         return refuse(out, why);
     }
@@ -1028,7 +1028,7 @@ pub(super) fn needs_the_loop_in(
                 return Some("it has an async comprehension".into());
             }
             "call" => {
-                if let Some(f) = n.child_by_field_name("function") {
+                if let Some(f) = n.field("function") {
                     let t = &text[f.byte_range()];
                     let tail = t.rsplit('.').next().unwrap_or(t);
                     if loop_tails.contains(&tail) {

@@ -332,14 +332,36 @@ pub(crate) fn kind_ids() -> &'static KindIds {
 }
 
 /// [`kind_of`] as a method: `node.kind_name()` is `node.kind()`, read from a table.
+/// `node.field(name)` is `node.child_by_field_name(name)`, the field's id found in a table (tree-sitter
+/// compares the name with each of the language's field names in C, for every call).
 pub(crate) trait KindName<'t> {
     fn kind_name(&self) -> &'t str;
+    fn field(&self, name: &str) -> Option<Node<'t>>;
 }
 
 impl<'t> KindName<'t> for Node<'t> {
     #[inline]
     fn kind_name(&self) -> &'t str {
         kind_of(*self)
+    }
+
+    #[inline]
+    fn field(&self, name: &str) -> Option<Node<'t>> {
+        static FIELDS: std::sync::OnceLock<Vec<(&'static str, u16)>> = std::sync::OnceLock::new();
+        let fields = FIELDS.get_or_init(|| {
+            let language = crate::syntax::language();
+            (1..=language.field_count() as u16)
+                .filter_map(|id| {
+                    let name = language.field_name_for_id(id)?;
+                    // Leaked once: the language's few dozen field names.
+                    Some((&*Box::leak(name.to_string().into_boxed_str()), id))
+                })
+                .collect()
+        });
+        match fields.iter().find(|(n, _)| *n == name) {
+            Some(&(_, id)) => self.child_by_field_id(id),
+            None => self.child_by_field_name(name),
+        }
     }
 }
 
@@ -511,15 +533,15 @@ impl<'a> FileContext<'a> {
             else {
                 continue;
             };
-            let Some(left) = a.child_by_field_name("left").filter(|l| l.kind_name() == "identifier") else { continue };
+            let Some(left) = a.field("left").filter(|l| l.kind_name() == "identifier") else { continue };
             if self.node_text(left) != name {
                 continue;
             }
             if found.is_some() {
                 return None;
             }
-            let ctor = a.child_by_field_name("right").filter(|r| r.kind_name() == "call")?;
-            let q = self.imports.qualified(self.node_text(ctor.child_by_field_name("function")?))?;
+            let ctor = a.field("right").filter(|r| r.kind_name() == "call")?;
+            let q = self.imports.qualified(self.node_text(ctor.field("function")?))?;
             found = Some((stmt, ctor, left, self.catalog.canonical(&q)));
         }
         found
@@ -531,14 +553,14 @@ impl<'a> FileContext<'a> {
         for _ in 0..64 {
             let is_call = node.kind_name() == "call"
                 && (node.byte_range() == *range
-                    || node.child_by_field_name("function").is_some_and(|f| f.byte_range() == *range));
+                    || node.field("function").is_some_and(|f| f.byte_range() == *range));
             if is_call {
                 return Some(node);
             }
             if node.byte_range() != *range && node.byte_range().len() > range.len() {
                 // Only the node itself or its direct parent can be the call.
                 let p = self.up(node)?;
-                return (p.kind_name() == "call" && p.child_by_field_name("function")?.byte_range() == *range).then_some(p);
+                return (p.kind_name() == "call" && p.field("function")?.byte_range() == *range).then_some(p);
             }
             node = self.up(node)?;
         }
@@ -836,7 +858,7 @@ fn rewritten_root_name(ctx: &FileContext<'_>, t: &Target, edits: &[Edit]) -> Opt
         return None;
     }
     let node = ctx.tree.root_node().descendant_for_byte_range(t.range.start, t.range.end)?;
-    let callee = if node.kind_name() == "call" { node.child_by_field_name("function")? } else { node };
+    let callee = if node.kind_name() == "call" { node.field("function")? } else { node };
     Some(ctx.node_text(kinds::root_identifier(callee)?).to_string())
 }
 
@@ -1109,6 +1131,72 @@ mod tests {
                 stack.extend(node.children(&mut c));
             }
         }
+    }
+
+    #[test]
+    fn the_kind_and_field_tables_and_the_call_list_agree_with_tree_sitter() {
+        // Every node of every fix-pair file (and of broken syntax): `kind_name` is `kind`, `field` is
+        // `child_by_field_name` for every field name, and the
+        // table's call list is every `name(...)` call in tree order, as a walk of the file finds them.
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixes");
+        let mut texts: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "py"))
+            .map(|p| std::fs::read_to_string(p).unwrap())
+            .collect();
+        texts.push("async def f(:\n    x = [1,\n  requests.get(u\nclass C(\nprint 'a'\nexec 'b'\n".into());
+        assert!(texts.len() > 10);
+        let language = crate::syntax::language();
+        let field_names: Vec<&str> =
+            (1..=language.field_count() as u16).filter_map(|id| language.field_name_for_id(id)).collect();
+        assert!(field_names.len() > 20);
+        let (mut kinds, mut calls) = (HashSet::new(), 0);
+        for text in &texts {
+            let tree = crate::syntax::parse(text, None).unwrap();
+            let mut want = Vec::new();
+            crate::syntax::walk_preorder(tree.root_node(), |n| {
+                assert_eq!(n.kind_name(), n.kind(), "{n:?}");
+                for name in field_names.iter().chain(&["no_such_field"]) {
+                    let want = n.child_by_field_name(name).map(|c| c.id());
+                    assert_eq!(n.field(name).map(|c| c.id()), want, "{n:?} {name}");
+                }
+                kinds.insert(n.kind());
+                if n.kind() == "call"
+                    && let Some(f) = n.child_by_field_name("function").filter(|f| f.kind() == "identifier")
+                {
+                    want.push((n.start_position().row + 1, f.id()));
+                }
+                true
+            });
+            let got: Vec<(usize, usize)> =
+                FileTables::of(&tree).call_sites.iter().map(|&(line, f)| (line, f.id())).collect();
+            assert_eq!(got, want);
+            calls += want.len();
+        }
+        assert!(kinds.len() > 100 && calls > 50, "{} kinds, {calls} calls", kinds.len());
+    }
+
+    #[test]
+    fn a_remembered_use_answers_only_outside_what_is_left_out() {
+        // `time` is used once, in `f`: asked first about the whole file (the use is found and kept),
+        // then leaving `f`'s call out, the import is unused, as a fresh context says.
+        let text = "import time\n\n\nasync def f():\n    time.sleep(1)\n";
+        let tree = crate::syntax::parse(text, None).unwrap();
+        let options = Options::default();
+        let at = text.find("time.sleep").unwrap();
+        let func = |ctx: &FileContext<'_>| ctx.tree.root_node().descendant_for_byte_range(at, at + 10).unwrap();
+        let ctx = FileContext::new(text, &tree, Catalog::bundled(), &options);
+        assert!(kinds::unused_import(&ctx, "time", None).is_none());
+        assert!(ctx.memo.uses.borrow().contains_key("time"));
+        let except = func(&ctx);
+        assert_eq!(except.kind(), "attribute");
+        let fresh = FileContext::new(text, &tree, Catalog::bundled(), &options);
+        let want = kinds::unused_import(&fresh, "time", Some(func(&fresh))).map(|s| s.byte_range());
+        assert_eq!(want, Some(0..11));
+        assert_eq!(kinds::unused_import(&ctx, "time", Some(except)).map(|s| s.byte_range()), want);
+        // And the other way round: the use kept, then the whole file again.
+        assert!(kinds::unused_import(&ctx, "time", None).is_none());
     }
 
     #[test]

@@ -364,7 +364,7 @@ fn coroutine_at<'t>(node: Node<'t>, scope: &Scope<'_, 't>) -> bool {
     let mut cur = (scope.up)(node);
     for _ in 0..MAX_DEPTH {
         let Some(p) = cur else { return scope.top };
-        let in_body = p.child_by_field_name("body").is_some_and(|b| b.id() == child.id());
+        let in_body = p.field("body").is_some_and(|b| b.id() == child.id());
         match p.kind_name() {
             "function_definition" if in_body => {
                 return scope.sync != Some(p.id()) && p.child(0).is_some_and(|c| c.kind_name() == "async");
@@ -509,7 +509,7 @@ fn argument_violations(text: &str, args: Node<'_>) -> usize {
             "comment" => {}
             "keyword_argument" => {
                 keyword = true;
-                if let Some(name) = a.child_by_field_name("name")
+                if let Some(name) = a.field("name")
                     && !names.insert(&text[name.byte_range()])
                 {
                     count += 1;
@@ -531,7 +531,7 @@ fn parameter_violations(text: &str, params: Node<'_>) -> usize {
     for p in params.named_children(&mut c) {
         let name = match p.kind_name() {
             "identifier" => Some(p),
-            "default_parameter" | "typed_default_parameter" => p.child_by_field_name("name"),
+            "default_parameter" | "typed_default_parameter" => p.field("name"),
             "typed_parameter" | "list_splat_pattern" | "dictionary_splat_pattern" => {
                 let mut c2 = p.walk();
                 let found = p.named_children(&mut c2).find(|x| x.kind_name() == "identifier");
