@@ -197,7 +197,7 @@ pub fn json(diags: &[Diagnostic]) -> String {
 pub fn write_json(diags: &[Diagnostic], w: &mut impl std::io::Write) -> std::io::Result<()> {
     use serde::ser::{SerializeSeq, Serializer};
     let mut out = Chunks { buf: Vec::with_capacity(CHUNK + 4096), w };
-    let mut ser = serde_json::Serializer::pretty(&mut out);
+    let mut ser = serde_json::Serializer::with_formatter(&mut out, Pretty::default());
     let mut seq = ser.serialize_seq(Some(diags.len())).map_err(std::io::Error::from)?;
     for d in diags {
         seq.serialize_element(&JsonFinding::of(d)).map_err(std::io::Error::from)?;
@@ -205,6 +205,97 @@ pub fn write_json(diags: &[Diagnostic], w: &mut impl std::io::Write) -> std::io:
     seq.end().map_err(std::io::Error::from)?;
     out.buf.push(b'\n');
     out.w.write_all(&out.buf)
+}
+
+/// `serde_json`'s pretty formatter (two spaces a level), byte for byte, but for writing a line break
+/// and its indentation as one slice rather than a write per level: the JSON of fixes is nested five
+/// levels deep, and most of what it prints is such breaks and keys.
+#[derive(Default)]
+struct Pretty {
+    depth: usize,
+    has_value: bool,
+}
+
+/// `,` then a line break and the indentation of [`BREAKS_DEPTH`] levels: every break is a slice of it.
+const BREAKS: &[u8] = b",\n                                                                ";
+const BREAKS_DEPTH: usize = (BREAKS.len() - 2) / 2;
+
+impl Pretty {
+    /// A line break (after a comma unless `first`) and the current indentation.
+    #[inline]
+    fn line<W: ?Sized + std::io::Write>(&self, w: &mut W, first: bool) -> std::io::Result<()> {
+        let from = usize::from(first);
+        if self.depth <= BREAKS_DEPTH {
+            w.write_all(&BREAKS[from..2 + 2 * self.depth])
+        } else {
+            w.write_all(&BREAKS[from..2])?;
+            for _ in 0..self.depth {
+                w.write_all(b"  ")?;
+            }
+            Ok(())
+        }
+    }
+}
+
+impl serde_json::ser::Formatter for Pretty {
+    #[inline]
+    fn begin_array<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.depth += 1;
+        self.has_value = false;
+        w.write_all(b"[")
+    }
+
+    #[inline]
+    fn end_array<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.depth -= 1;
+        if self.has_value {
+            self.line(w, true)?;
+        }
+        w.write_all(b"]")
+    }
+
+    #[inline]
+    fn begin_array_value<W: ?Sized + std::io::Write>(&mut self, w: &mut W, first: bool) -> std::io::Result<()> {
+        self.line(w, first)
+    }
+
+    #[inline]
+    fn end_array_value<W: ?Sized + std::io::Write>(&mut self, _w: &mut W) -> std::io::Result<()> {
+        self.has_value = true;
+        Ok(())
+    }
+
+    #[inline]
+    fn begin_object<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.depth += 1;
+        self.has_value = false;
+        w.write_all(b"{")
+    }
+
+    #[inline]
+    fn end_object<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.depth -= 1;
+        if self.has_value {
+            self.line(w, true)?;
+        }
+        w.write_all(b"}")
+    }
+
+    #[inline]
+    fn begin_object_key<W: ?Sized + std::io::Write>(&mut self, w: &mut W, first: bool) -> std::io::Result<()> {
+        self.line(w, first)
+    }
+
+    #[inline]
+    fn begin_object_value<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        w.write_all(b": ")
+    }
+
+    #[inline]
+    fn end_object_value<W: ?Sized + std::io::Write>(&mut self, _w: &mut W) -> std::io::Result<()> {
+        self.has_value = true;
+        Ok(())
+    }
 }
 
 /// How much [`Chunks`] holds before it passes it on.
@@ -747,5 +838,26 @@ pub fn write_output_file(path: &std::path::Path, bytes: &[u8]) -> Result<(), Str
             "--output-file {shown}: changed by another program while loopsafe was writing it; left as it is"
         )),
         Err(e) => Err(format!("--output-file {shown}: {e}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_json_formatter_prints_what_serde_jsons_pretty_one_prints() {
+        // Empty and nested arrays and objects, strings to escape, and nesting deeper than one slice of
+        // line breaks holds (its indentation is then written a level at a time).
+        let mut deep = serde_json::json!({"leaf": [1, "two", null, true, {}, []]});
+        for i in 0..(BREAKS_DEPTH + 5) {
+            deep = serde_json::json!({"k": i, "nested": [deep, {"s": "a\"b\\c\n\u{1}é"}], "empty": [], "o": {}});
+        }
+        for value in [serde_json::json!([]), serde_json::json!({}), serde_json::json!([[], {}, [1]]), deep] {
+            let mut ours = Vec::new();
+            let mut ser = serde_json::Serializer::with_formatter(&mut ours, Pretty::default());
+            serde::Serialize::serialize(&value, &mut ser).unwrap();
+            assert_eq!(String::from_utf8(ours).unwrap(), serde_json::to_string_pretty(&value).unwrap());
+        }
     }
 }

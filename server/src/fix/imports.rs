@@ -14,7 +14,7 @@
 
 use tree_sitter::{Node, Tree};
 
-use super::Edit;
+use super::{Edit, KindName};
 
 /// The standard library's top-level modules, one a line (`#` comments).
 const STDLIB: &str = include_str!(concat!(env!("LOOPSAFE_QUERIES"), "/python/stdlib.txt"));
@@ -94,21 +94,34 @@ pub(super) struct LocalImport {
 /// The import statements of a function's own scope (not those of nested functions or classes).
 pub(super) fn local_imports(text: &str, def: Node<'_>) -> Vec<LocalImport> {
     let mut out = Vec::new();
-    let Some(body) = def.child_by_field_name("body") else { return out };
+    let Some(body) = def.field("body") else { return out };
     // (node, id of its parent)
     let mut stack = vec![(body, def.id())];
     let mut seen = 0;
+    // Under the bound on nodes looked at, simple statements (which hold no import) need not be
+    // looked into: the imports found, and their order, are the same.
+    let within_bound = def.descendant_count() <= super::kinds::MAX_NODES;
     while let Some((n, parent)) = stack.pop() {
         seen += 1;
         if seen > super::kinds::MAX_NODES {
             break;
         }
-        match n.kind() {
+        if n.child_count() == 0 {
+            continue;
+        }
+        match n.kind_name() {
             "function_definition" | "class_definition" | "lambda" => continue,
+            "expression_statement" | "return_statement" | "pass_statement" | "raise_statement"
+            | "assert_statement" | "delete_statement" | "global_statement" | "nonlocal_statement"
+            | "print_statement" | "exec_statement" | "type_alias_statement"
+                if within_bound =>
+            {
+                continue;
+            }
             "import_statement" | "import_from_statement" => {
                 let block = parent;
                 let stmt =
-                    if n.kind() == "import_statement" { Some(plain(text, n)) } else { from(text, n, Kind::From) };
+                    if n.kind_name() == "import_statement" { Some(plain(text, n)) } else { from(text, n, Kind::From) };
                 if let Some(stmt) = stmt {
                     out.push(LocalImport { stmt: Stmt { kind: Kind::Local, append_at: None, ..stmt }, block });
                 }
@@ -131,29 +144,29 @@ impl Imports {
         let (mut group, mut prev_end, mut prev_import) = (0usize, 0usize, false);
         for stmt in root.named_children(&mut cursor) {
             let is_import =
-                matches!(stmt.kind(), "import_statement" | "import_from_statement" | "future_import_statement");
+                matches!(stmt.kind_name(), "import_statement" | "import_from_statement" | "future_import_statement");
             if is_import {
                 let gap = text.get(prev_end..stmt.start_byte()).unwrap_or("");
                 if !prev_import || gap.matches('\n').count() > 1 {
                     group += 1;
                 }
             }
-            if stmt.kind() != "comment" {
+            if stmt.kind_name() != "comment" {
                 prev_import = is_import;
                 prev_end = stmt.end_byte();
             }
             let is_docstring = first
-                && stmt.kind() == "expression_statement"
-                && stmt.named_child(0).is_some_and(|e| e.kind() == "string")
+                && stmt.kind_name() == "expression_statement"
+                && stmt.named_child(0).is_some_and(|e| e.kind_name() == "string")
                 && stmt.named_child_count() == 1;
-            if stmt.kind() != "comment" {
+            if stmt.kind_name() != "comment" {
                 first = false;
             }
             if is_docstring {
                 out.head = line_end(text, stmt.end_byte());
                 continue;
             }
-            match stmt.kind() {
+            match stmt.kind_name() {
                 "import_statement" => out.stmts.push(Stmt { group, ..plain(text, stmt) }),
                 "import_from_statement" => {
                     if let Some(s) = from(text, stmt, Kind::From) {
@@ -383,7 +396,7 @@ fn plain(text: &str, stmt: Node<'_>) -> Stmt {
     let mut module = String::new();
     let mut c = stmt.walk();
     for n in stmt.children_by_field_name("name", &mut c) {
-        match n.kind() {
+        match n.kind_name() {
             "dotted_name" => {
                 let dotted = &text[n.byte_range()];
                 // `import a.b` binds `a`; `a.b` is reachable through it.
@@ -395,7 +408,7 @@ fn plain(text: &str, stmt: Node<'_>) -> Stmt {
                 module = dotted.to_string();
             }
             "aliased_import" => {
-                if let (Some(name), Some(alias)) = (n.child_by_field_name("name"), n.child_by_field_name("alias")) {
+                if let (Some(name), Some(alias)) = (n.field("name"), n.field("alias")) {
                     names.push((text[alias.byte_range()].to_string(), text[name.byte_range()].to_string()));
                     module = text[name.byte_range()].to_string();
                 }
@@ -409,20 +422,20 @@ fn plain(text: &str, stmt: Node<'_>) -> Stmt {
 fn from(text: &str, stmt: Node<'_>, kind: Kind) -> Option<Stmt> {
     let module = match kind {
         Kind::Future => "__future__".to_string(),
-        _ => text[stmt.child_by_field_name("module_name")?.byte_range()].to_string(),
+        _ => text[stmt.field("module_name")?.byte_range()].to_string(),
     };
     let mut names = Vec::new();
     let mut last = None;
     let mut c = stmt.walk();
     for n in stmt.children_by_field_name("name", &mut c) {
         last = Some(n.end_byte());
-        match n.kind() {
+        match n.kind_name() {
             "dotted_name" => {
                 let name = &text[n.byte_range()];
                 names.push((name.to_string(), format!("{module}.{name}")));
             }
             "aliased_import" => {
-                if let (Some(name), Some(alias)) = (n.child_by_field_name("name"), n.child_by_field_name("alias")) {
+                if let (Some(name), Some(alias)) = (n.field("name"), n.field("alias")) {
                     names
                         .push((text[alias.byte_range()].to_string(), format!("{module}.{}", &text[name.byte_range()])));
                 }
@@ -431,7 +444,7 @@ fn from(text: &str, stmt: Node<'_>, kind: Kind) -> Option<Stmt> {
         }
     }
     let mut c = stmt.walk();
-    let wildcard = stmt.children(&mut c).any(|n| n.kind() == "wildcard_import");
+    let wildcard = stmt.children(&mut c).any(|n| n.kind_name() == "wildcard_import");
     let relative = module.starts_with('.');
     Some(Stmt {
         kind,

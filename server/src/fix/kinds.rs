@@ -12,7 +12,7 @@ use std::collections::HashMap;
 
 use tree_sitter::Node;
 
-use super::{Applicability, Edit, FileContext, Fix, FixId, Fixes, Refusal, Target, block, chain, httpx, imports};
+use super::{Applicability, Edit, FileContext, Fix, FixId, Fixes, KindName, Refusal, Target, block, chain, httpx, imports};
 use crate::catalog::FixKind;
 use crate::rules::Rule;
 use crate::settings::OffloadFlavor;
@@ -32,6 +32,9 @@ pub(crate) struct Memo {
     pub(super) response_attrs: RefCell<HashMap<usize, HashMap<String, String>>>,
     /// The client name the httpx fix picks in a function, by node id.
     pub(super) client_names: RefCell<HashMap<usize, String>>,
+    /// For a name, a use of it that [`unused_import`] found (its bytes): a look with that use outside
+    /// the part it leaves out finds the import used without walking the file again.
+    pub(super) uses: RefCell<HashMap<String, std::ops::Range<usize>>>,
     /// The imports inside each function (by node id).
     pub(super) local_imports: RefCell<HashMap<usize, Vec<imports::LocalImport>>>,
     /// The httpx fix of a `with requests.Session() as s:` block (by the `with` node's id): every call
@@ -70,7 +73,7 @@ pub(super) fn collect(ctx: &FileContext<'_>, t: &Target, with_noqa: bool, out: &
     let bound = thread_bound(ctx, t, call);
     if t.chain {
         if let (false, false, Some(why)) = (t.kinds.is_empty(), block_fix, &bound) {
-            let f = call.child_by_field_name("function").map_or("", |f| ctx.node_text(f));
+            let f = call.field("function").map_or("", |f| ctx.node_text(f));
             let title = format!("Offload `{}` to a thread", short(f));
             out.refused.push(Refusal { id: FixId::Offload, title, reason: why.clone() });
         } else if !t.kinds.is_empty() && !block_fix {
@@ -94,7 +97,7 @@ pub(super) fn collect(ctx: &FileContext<'_>, t: &Target, with_noqa: bool, out: &
     {
         match &bound {
             Some(why) => {
-                let name = def.child_by_field_name("name").map_or("", |n| ctx.node_text(n));
+                let name = def.field("name").map_or("", |n| ctx.node_text(n));
                 let title = format!("Make `{name}` a plain `def` (the framework runs it in a worker thread)");
                 out.refused.push(Refusal { id: FixId::MakeSync, title, reason: why.clone() });
             }
@@ -124,11 +127,11 @@ fn thread_bound(ctx: &FileContext<'_>, t: &Target, call: Node<'_>) -> Option<Str
     if t.chain {
         return Some(why.clone());
     }
-    let func = call.child_by_field_name("function").filter(|f| f.kind() == "attribute")?;
-    let object = func.child_by_field_name("object")?;
+    let func = call.field("function").filter(|f| f.kind_name() == "attribute")?;
+    let object = func.field("object")?;
     let Some(name) = root_identifier(object).map(|r| ctx.node_text(r)) else { return Some(why.clone()) };
     let def = enclosing_def(ctx, call)?;
-    let mut stack = vec![def.child_by_field_name("body")?];
+    let mut stack = vec![def.field("body")?];
     let mut seen = 0;
     while let Some(n) = stack.pop() {
         seen += 1;
@@ -137,13 +140,13 @@ fn thread_bound(ctx: &FileContext<'_>, t: &Target, call: Node<'_>) -> Option<Str
         }
         let mut c = n.walk();
         stack.extend(n.children(&mut c));
-        if n.kind() != "identifier" || ctx.node_text(n) != name {
+        if n.kind_name() != "identifier" || ctx.node_text(n) != name {
             continue;
         }
-        let opened_here = ctx.up(n).is_some_and(|p| match p.kind() {
-            "assignment" => p.child_by_field_name("left").is_some_and(|l| l.id() == n.id()),
+        let opened_here = ctx.up(n).is_some_and(|p| match p.kind_name() {
+            "assignment" => p.field("left").is_some_and(|l| l.id() == n.id()),
             "as_pattern_target" => true,
-            "as_pattern" => p.child_by_field_name("alias").is_some_and(|a| a.id() == n.id()),
+            "as_pattern" => p.field("alias").is_some_and(|a| a.id() == n.id()),
             _ => false,
         });
         if opened_here {
@@ -170,7 +173,7 @@ pub(super) fn enclosing_def<'t>(ctx: &FileContext<'t>, node: Node<'t>) -> Option
     let mut n = ctx.up(node);
     for _ in 0..MAX_ANCESTORS {
         let cur = n?;
-        if cur.kind() == "function_definition" {
+        if cur.kind_name() == "function_definition" {
             return Some(cur);
         }
         n = ctx.up(cur);
@@ -181,11 +184,11 @@ pub(super) fn enclosing_def<'t>(ctx: &FileContext<'t>, node: Node<'t>) -> Option
 fn def_named_at<'t>(ctx: &FileContext<'t>, range: &std::ops::Range<usize>) -> Option<Node<'t>> {
     let n = ctx.tree.root_node().descendant_for_byte_range(range.start, range.end)?;
     let def = ctx.up(n)?;
-    (def.kind() == "function_definition" && def.child_by_field_name("name")?.byte_range() == *range).then_some(def)
+    (def.kind_name() == "function_definition" && def.field("name")?.byte_range() == *range).then_some(def)
 }
 
 fn async_token(def: Node<'_>) -> Option<Node<'_>> {
-    def.child(0).filter(|c| c.kind() == "async")
+    def.child(0).filter(|c| c.kind_name() == "async")
 }
 
 /// Whether `await` may replace `node`: it must sit in an `async def`, not in a lambda, a generator
@@ -197,7 +200,7 @@ pub(super) fn await_allowed<'t>(ctx: &FileContext<'t>, node: Node<'t>) -> Result
     let mut n = ctx.up(node);
     for _ in 0..MAX_ANCESTORS {
         let Some(cur) = n else { break };
-        match cur.kind() {
+        match cur.kind_name() {
             "lambda" => return Err("the call is inside a `lambda`, where `await` is not allowed".into()),
             "generator_expression" => {
                 return Err(
@@ -224,8 +227,8 @@ pub(super) fn already_awaited<'t>(ctx: &FileContext<'t>, node: Node<'t>) -> bool
     let mut n = node;
     for _ in 0..MAX_ANCESTORS {
         match ctx.up(n) {
-            Some(p) if p.kind() == "parenthesized_expression" => n = p,
-            Some(p) => return p.kind() == "await",
+            Some(p) if p.kind_name() == "parenthesized_expression" => n = p,
+            Some(p) => return p.kind_name() == "await",
             None => return false,
         }
     }
@@ -235,8 +238,8 @@ pub(super) fn already_awaited<'t>(ctx: &FileContext<'t>, node: Node<'t>) -> bool
 /// `await X` where `node` was: parenthesized where the expression continues (`(await X).json()`).
 pub(super) fn awaited<'t>(ctx: &FileContext<'t>, node: Node<'t>, expr: &str) -> String {
     let needs = ctx.up(node).is_some_and(|p| {
-        let is = |field: &str| p.child_by_field_name(field).is_some_and(|c| c.id() == node.id());
-        match p.kind() {
+        let is = |field: &str| p.field(field).is_some_and(|c| c.id() == node.id());
+        match p.kind_name() {
             "attribute" => is("object"),
             "call" => is("function"),
             "subscript" => is("value"),
@@ -249,8 +252,8 @@ pub(super) fn awaited<'t>(ctx: &FileContext<'t>, node: Node<'t>, expr: &str) -> 
 /// The arguments of a call as text to follow another first argument: `(", a, k=v", has keywords)`.
 /// A lone generator expression argument keeps its parentheses.
 fn rest_arguments(ctx: &FileContext<'_>, call: Node<'_>) -> Option<(String, bool, Vec<String>)> {
-    let args = call.child_by_field_name("arguments")?;
-    if args.kind() == "generator_expression" {
+    let args = call.field("arguments")?;
+    if args.kind_name() == "generator_expression" {
         return Some((format!(", {}", ctx.node_text(args)), false, Vec::new()));
     }
     let text = ctx.node_text(args);
@@ -259,10 +262,10 @@ fn rest_arguments(ctx: &FileContext<'_>, call: Node<'_>) -> Option<(String, bool
     let mut names = Vec::new();
     let mut c = args.walk();
     for a in args.named_children(&mut c) {
-        match a.kind() {
+        match a.kind_name() {
             "keyword_argument" => {
                 keywords = true;
-                if let Some(n) = a.child_by_field_name("name") {
+                if let Some(n) = a.field("name") {
                     names.push(ctx.node_text(n).to_string());
                 }
             }
@@ -299,12 +302,12 @@ fn with_first(first: &str, rest: &str) -> String {
 fn lazy_use<'t>(ctx: &FileContext<'t>, call: Node<'t>) -> Option<&'static str> {
     let mut node = call;
     let mut parent = ctx.up(call)?;
-    if parent.kind() == "as_pattern" {
+    if parent.kind_name() == "as_pattern" {
         node = parent;
         parent = ctx.up(parent)?;
     }
-    let is = |field: &str| parent.child_by_field_name(field).is_some_and(|c| c.id() == node.id());
-    match parent.kind() {
+    let is = |field: &str| parent.field(field).is_some_and(|c| c.id() == node.id());
+    match parent.kind_name() {
         "with_item" => Some("the call is used as a context manager: the work happens in the `with` block, on the loop"),
         "for_statement" | "for_in_clause" if is("right") => {
             Some("its result is iterated on the event loop: offloading the call alone would not help")
@@ -320,15 +323,15 @@ fn lazy_use<'t>(ctx: &FileContext<'t>, call: Node<'t>) -> Option<&'static str> {
 /// the caller passed by name, runs there too, which is fine unless it needs the event loop (a coroutine
 /// function, an API of the running loop).
 fn deferred_argument(ctx: &FileContext<'_>, call: Node<'_>) -> Option<String> {
-    let args = call.child_by_field_name("arguments")?;
-    if args.kind() == "generator_expression" {
+    let args = call.field("arguments")?;
+    if args.kind_name() == "generator_expression" {
         return Some("its generator-expression argument would be consumed in the worker thread".into());
     }
     let def = enclosing_def(ctx, call);
     let mut c = args.walk();
     args.named_children(&mut c).find_map(|a| {
-        let value = if a.kind() == "keyword_argument" { a.child_by_field_name("value")? } else { a };
-        match value.kind() {
+        let value = if a.kind_name() == "keyword_argument" { a.field("value")? } else { a };
+        match value.kind_name() {
             "lambda" => needs_the_loop_in(ctx.text, ctx.catalog, value, false)
                 .map(|why| format!("a `lambda` argument would run in the worker thread, and {why}")),
             "generator_expression" => {
@@ -342,7 +345,7 @@ fn deferred_argument(ctx: &FileContext<'_>, call: Node<'_>) -> Option<String> {
                         "`{name}` is a coroutine function: called in the worker thread, it would only make a coroutine"
                     ));
                 }
-                let body = nested.child_by_field_name("body")?;
+                let body = nested.field("body")?;
                 needs_the_loop_in(ctx.text, ctx.catalog, body, false)
                     .map(|why| format!("`{name}` would run in the worker thread, and {why}"))
             }
@@ -353,7 +356,7 @@ fn deferred_argument(ctx: &FileContext<'_>, call: Node<'_>) -> Option<String> {
 
 /// A function named `name` defined directly in `def`'s body (not in a nested function or class).
 fn nested_def<'t>(ctx: &FileContext<'t>, def: Node<'t>, name: &str) -> Option<Node<'t>> {
-    let body = def.child_by_field_name("body")?;
+    let body = def.field("body")?;
     let mut stack = vec![body];
     let mut seen = 0;
     let mut found = None;
@@ -362,9 +365,9 @@ fn nested_def<'t>(ctx: &FileContext<'t>, def: Node<'t>, name: &str) -> Option<No
         if seen > MAX_NODES {
             return None;
         }
-        if matches!(n.kind(), "function_definition" | "class_definition" | "lambda") {
-            if n.kind() == "function_definition"
-                && n.child_by_field_name("name").is_some_and(|x| ctx.node_text(x) == name)
+        if matches!(n.kind_name(), "function_definition" | "class_definition" | "lambda") {
+            if n.kind_name() == "function_definition"
+                && n.field("name").is_some_and(|x| ctx.node_text(x) == name)
             {
                 found = Some(n);
             }
@@ -458,7 +461,7 @@ impl FileContext<'_> {
 }
 
 fn offload(ctx: &FileContext<'_>, t: &Target, call: Node<'_>, out: &mut Fixes) {
-    let Some(func) = call.child_by_field_name("function") else { return };
+    let Some(func) = call.field("function") else { return };
     let func_text = ctx.node_text(func);
     let how = offloader(ctx);
     let name = offloader_name(&how);
@@ -534,7 +537,7 @@ fn offload(ctx: &FileContext<'_>, t: &Target, call: Node<'_>, out: &mut Fixes) {
 // ------------------------------------------------------------------------------------- async sleep
 
 fn async_sleep(ctx: &FileContext<'_>, call: Node<'_>, out: &mut Fixes) {
-    let Some(func) = call.child_by_field_name("function") else { return };
+    let Some(func) = call.field("function") else { return };
     let im = &ctx.imports;
     let module = if matches!(ctx.options.offload, OffloadFlavor::Anyio) || im.imports_module("anyio") {
         "anyio"
@@ -548,11 +551,11 @@ fn async_sleep(ctx: &FileContext<'_>, call: Node<'_>, out: &mut Fixes) {
         out.refused.push(Refusal { id: FixId::AsyncSleep, title, reason });
         return;
     }
-    let Some(args) = call.child_by_field_name("arguments").filter(|a| a.kind() == "argument_list") else { return };
+    let Some(args) = call.field("arguments").filter(|a| a.kind_name() == "argument_list") else { return };
     let mut c = args.walk();
-    let list: Vec<Node<'_>> = args.named_children(&mut c).filter(|n| n.kind() != "comment").collect();
+    let list: Vec<Node<'_>> = args.named_children(&mut c).filter(|n| n.kind_name() != "comment").collect();
     let [arg] = list.as_slice() else { return };
-    if matches!(arg.kind(), "keyword_argument" | "list_splat" | "dictionary_splat") {
+    if matches!(arg.kind_name(), "keyword_argument" | "list_splat" | "dictionary_splat") {
         return;
     }
     let mut edits = Vec::new();
@@ -583,8 +586,8 @@ fn drop_last_use(ctx: &FileContext<'_>, func: Node<'_>, edits: &mut Vec<Edit>) {
 pub(super) fn root_identifier(expr: Node<'_>) -> Option<Node<'_>> {
     let mut node = expr;
     for _ in 0..MAX_NODES {
-        match node.kind() {
-            "attribute" => node = node.child_by_field_name("object")?,
+        match node.kind_name() {
+            "attribute" => node = node.field("object")?,
             "identifier" => return Some(node),
             _ => return None,
         }
@@ -602,13 +605,24 @@ pub(super) fn unused_import<'t>(ctx: &FileContext<'t>, name: &str, except: Optio
     let stmt = root.named_children(&mut c).find(|s| {
         let mut c = s.walk();
         let names: Vec<Node<'_>> = s.children_by_field_name("name", &mut c).collect();
-        match (s.kind(), names.as_slice()) {
+        match (s.kind_name(), names.as_slice()) {
             ("import_statement" | "import_from_statement", [n]) => {
-                n.kind() == "dotted_name" && ctx.node_text(*n) == name
+                n.kind_name() == "dotted_name" && ctx.node_text(*n) == name
             }
             _ => false,
         }
     })?;
+    // A use of `name` found by an earlier look, outside `except`: the walk below would find it too (it
+    // skips only import statements and what lies inside `except`), or stop before it with `None`.
+    let known = ctx.memo.uses.borrow().get(name).cloned();
+    if let Some(u) = known
+        && except.is_none_or(|e| !(e.start_byte() <= u.start && u.end <= e.end_byte()))
+    {
+        return None;
+    }
+    let found = |n: Node<'_>| {
+        ctx.memo.uses.borrow_mut().entry(name.to_string()).or_insert(n.byte_range());
+    };
     let mut cursor = root.walk();
     let mut seen = 0;
     loop {
@@ -619,20 +633,27 @@ pub(super) fn unused_import<'t>(ctx: &FileContext<'t>, name: &str, except: Optio
         }
         let inside = |outer: Node<'_>| outer.start_byte() <= n.start_byte() && n.end_byte() <= outer.end_byte();
         // Import statements bind names or name modules (`from time import sleep` does not use `time`).
-        let skip = matches!(n.kind(), "import_statement" | "import_from_statement" | "future_import_statement")
+        let skip = matches!(n.kind_name(), "import_statement" | "import_from_statement" | "future_import_statement")
             || except.is_some_and(inside);
         if !skip {
-            match n.kind() {
+            match n.kind_name() {
                 "identifier" if ctx.node_text(n) == name => {
                     // An attribute's or a keyword's name is not a use; anything else is.
-                    n.parent().and_then(|p| {
-                        let k = p.kind();
-                        let named = |f: &str| p.child_by_field_name(f).is_some_and(|x| x.id() == n.id());
+                    let not_a_use = n.parent().and_then(|p| {
+                        let k = p.kind_name();
+                        let named = |f: &str| p.field(f).is_some_and(|x| x.id() == n.id());
                         ((k == "attribute" && named("attribute")) || (k == "keyword_argument" && named("name")))
                             .then_some(())
-                    })?;
+                    });
+                    if not_a_use.is_none() {
+                        found(n);
+                        return None;
+                    }
                 }
-                "string_content" if ctx.node_text(n) == name => return None,
+                "string_content" if ctx.node_text(n) == name => {
+                    found(n);
+                    return None;
+                }
                 _ => {}
             }
         }
@@ -701,13 +722,13 @@ fn anyio_available(ctx: &FileContext<'_>) -> bool {
 }
 
 fn async_file(ctx: &FileContext<'_>, t: &Target, call: Node<'_>, out: &mut Fixes) {
-    let Some(func) = call.child_by_field_name("function") else { return };
+    let Some(func) = call.field("function") else { return };
     if !anyio_available(ctx) {
         return;
     }
     let method = func
-        .child_by_field_name("attribute")
-        .filter(|_| func.kind() == "attribute")
+        .field("attribute")
+        .filter(|_| func.kind_name() == "attribute")
         .map(|a| ctx.node_text(a))
         .filter(|m| PATH_METHODS.contains(m));
     match method {
@@ -719,14 +740,14 @@ fn async_file(ctx: &FileContext<'_>, t: &Target, call: Node<'_>, out: &mut Fixes
 /// `anyio.Path(...)` for a path expression: `Path(p)` becomes `anyio.Path(p)`, anything else is wrapped.
 fn anyio_path(ctx: &FileContext<'_>, im: &super::Imports, path: Node<'_>, edits: &mut Vec<Edit>) -> String {
     let ap = im.module_attr("anyio", "Path", edits, ctx.text);
-    if path.kind() == "call"
-        && let (Some(f), Some(args)) = (path.child_by_field_name("function"), path.child_by_field_name("arguments"))
+    if path.kind_name() == "call"
+        && let (Some(f), Some(args)) = (path.field("function"), path.field("arguments"))
         && ctx.imports.spelling("pathlib.Path").as_deref() == Some(ctx.node_text(f))
-        && args.kind() == "argument_list"
+        && args.kind_name() == "argument_list"
     {
         return format!("{ap}{}", ctx.node_text(args));
     }
-    if path.kind() == "parenthesized_expression" {
+    if path.kind_name() == "parenthesized_expression" {
         return format!("{ap}{}", ctx.node_text(path));
     }
     format!("{ap}({})", ctx.node_text(path))
@@ -738,7 +759,7 @@ fn path_method(ctx: &FileContext<'_>, call: Node<'_>, func: Node<'_>, method: &s
         out.refused.push(Refusal { id: FixId::AsyncFile, title, reason });
         return;
     }
-    let (Some(object), Some(args)) = (func.child_by_field_name("object"), call.child_by_field_name("arguments")) else {
+    let (Some(object), Some(args)) = (func.field("object"), call.field("arguments")) else {
         return;
     };
     let mut edits = Vec::new();
@@ -763,19 +784,19 @@ fn whole_file_open(ctx: &FileContext<'_>, t: &Target, call: Node<'_>, func: Node
         })
     };
     // The outer `open(...).read()` / `.write(x)`.
-    let Some(attr) = ctx.up(call).filter(|p| p.kind() == "attribute") else {
+    let Some(attr) = ctx.up(call).filter(|p| p.kind_name() == "attribute") else {
         return refuse(
             out,
             "only a whole-file `open(...).read()` or `open(...).write(data)` has a direct `anyio.Path` equivalent",
         );
     };
-    let Some(outer) = ctx.up(attr).filter(|p| p.kind() == "call") else {
+    let Some(outer) = ctx.up(attr).filter(|p| p.kind_name() == "call") else {
         return refuse(
             out,
             "only a whole-file `open(...).read()` or `open(...).write(data)` has a direct `anyio.Path` equivalent",
         );
     };
-    let op = attr.child_by_field_name("attribute").map(|a| ctx.node_text(a)).unwrap_or_default();
+    let op = attr.field("attribute").map(|a| ctx.node_text(a)).unwrap_or_default();
     if !matches!(op, "read" | "write") {
         return refuse(
             out,
@@ -785,18 +806,18 @@ fn whole_file_open(ctx: &FileContext<'_>, t: &Target, call: Node<'_>, func: Node
     // A function (`open(p, mode)`) or a method of a path (`p.open(mode)`).
     let callee = t.callee.as_deref().unwrap_or_default();
     let is_function = called_by_name(ctx, callee, ctx.node_text(func));
-    let Some(args) = call.child_by_field_name("arguments").filter(|a| a.kind() == "argument_list") else { return };
+    let Some(args) = call.field("arguments").filter(|a| a.kind_name() == "argument_list") else { return };
     let mut positional = Vec::new();
     let mut mode = None;
     let mut passed = Vec::new();
     let mut c = args.walk();
     for a in args.named_children(&mut c) {
-        match a.kind() {
+        match a.kind_name() {
             "comment" => {}
             "keyword_argument" => {
-                let name = a.child_by_field_name("name").map(|n| ctx.node_text(n)).unwrap_or_default();
+                let name = a.field("name").map(|n| ctx.node_text(n)).unwrap_or_default();
                 match name {
-                    "mode" => mode = a.child_by_field_name("value"),
+                    "mode" => mode = a.field("value"),
                     "encoding" | "errors" => passed.push(ctx.node_text(a).to_string()),
                     _ => return refuse(out, &format!("`{name}=` has no `anyio.Path` equivalent")),
                 }
@@ -821,7 +842,7 @@ fn whole_file_open(ctx: &FileContext<'_>, t: &Target, call: Node<'_>, func: Node
     }
     let mode_text = match mode {
         None => "r".to_string(),
-        Some(m) if m.kind() == "string" => match string_literal(ctx.node_text(m)) {
+        Some(m) if m.kind_name() == "string" => match string_literal(ctx.node_text(m)) {
             Some(s) => s,
             None => return refuse(out, "the mode is not a plain string literal"),
         },
@@ -846,12 +867,12 @@ fn whole_file_open(ctx: &FileContext<'_>, t: &Target, call: Node<'_>, func: Node
     if binary && !passed.is_empty() {
         return refuse(out, "binary mode with `encoding`/`errors`");
     }
-    let Some(oargs) = outer.child_by_field_name("arguments").filter(|a| a.kind() == "argument_list") else { return };
+    let Some(oargs) = outer.field("arguments").filter(|a| a.kind_name() == "argument_list") else { return };
     let mut c = oargs.walk();
-    let oargs: Vec<Node<'_>> = oargs.named_children(&mut c).filter(|n| n.kind() != "comment").collect();
+    let oargs: Vec<Node<'_>> = oargs.named_children(&mut c).filter(|n| n.kind_name() != "comment").collect();
     let data = match (op, oargs.as_slice()) {
         ("read", []) => None,
-        ("write", [d]) if !matches!(d.kind(), "keyword_argument" | "list_splat" | "dictionary_splat") => Some(*d),
+        ("write", [d]) if !matches!(d.kind_name(), "keyword_argument" | "list_splat" | "dictionary_splat") => Some(*d),
         _ => return refuse(out, &format!("`.{op}(...)` is called with arguments other than a whole-file {op}")),
     };
     let title = format!("Use `await anyio.Path(...).{method}()`");
@@ -866,7 +887,7 @@ fn whole_file_open(ctx: &FileContext<'_>, t: &Target, call: Node<'_>, func: Node
             let ap = scoped.module_attr("anyio", "Path", &mut edits, ctx.text);
             format!("{ap}({})", ctx.node_text(p))
         }
-        None => match func.child_by_field_name("object") {
+        None => match func.field("object") {
             Some(o) => anyio_path(ctx, &scoped, o, &mut edits),
             None => return,
         },
@@ -896,7 +917,7 @@ fn string_literal(s: &str) -> Option<String> {
 
 fn make_sync(ctx: &FileContext<'_>, def: Node<'_>, explain: bool, out: &mut Fixes) {
     let Some(asy) = async_token(def) else { return };
-    let Some(name) = def.child_by_field_name("name").map(|n| ctx.node_text(n)) else { return };
+    let Some(name) = def.field("name").map(|n| ctx.node_text(n)) else { return };
     let endpoint = ctx.is_endpoint(def);
     let title = if endpoint {
         format!("Make `{name}` a plain `def` (the framework runs it in a worker thread)")
@@ -916,7 +937,7 @@ fn make_sync(ctx: &FileContext<'_>, def: Node<'_>, explain: bool, out: &mut Fixe
             ),
         );
     }
-    let Some(body) = def.child_by_field_name("body") else { return };
+    let Some(body) = def.field("body") else { return };
     if let Some(why) = needs_the_loop(ctx, body) {
         return refuse(out, why);
     }
@@ -952,9 +973,18 @@ fn called_in_file(ctx: &FileContext<'_>, name: &str) -> Option<usize> {
         });
         calls
     };
-    // Shared by the file's contexts when they share tables.
+    // Shared by the file's contexts when they share tables (whose walk listed the calls).
     let calls = match ctx.tables() {
-        Some(tables) => tables.calls.get_or_init(build),
+        Some(tables) => tables.calls.get_or_init(|| {
+            let mut calls: HashMap<String, usize> = HashMap::new();
+            for &(line, f) in &tables.call_sites {
+                let name = ctx.node_text(f);
+                if !calls.contains_key(name) {
+                    calls.insert(name.to_string(), line);
+                }
+            }
+            calls
+        }),
         None => ctx.memo.calls.get_or_init(build),
     };
     calls.get(name).copied()
@@ -987,18 +1017,18 @@ pub(super) fn needs_the_loop_in(
         if seen > MAX_NODES {
             return Some("the function is too large to check".into());
         }
-        match n.kind() {
+        match n.kind_name() {
             "function_definition" | "lambda" | "class_definition" if n.id() != body.id() => continue,
             "await" => return Some("it awaits".into()),
             "yield" if no_yield => return Some("it is an async generator".into()),
-            "for_statement" | "with_statement" | "for_in_clause" if n.child(0).is_some_and(|c| c.kind() == "async") => {
+            "for_statement" | "with_statement" | "for_in_clause" if n.child(0).is_some_and(|c| c.kind_name() == "async") => {
                 return Some("it uses `async for` or `async with`".into());
             }
-            "for_in_clause" if n.prev_sibling().is_some_and(|c| c.kind() == "async") => {
+            "for_in_clause" if n.prev_sibling().is_some_and(|c| c.kind_name() == "async") => {
                 return Some("it has an async comprehension".into());
             }
             "call" => {
-                if let Some(f) = n.child_by_field_name("function") {
+                if let Some(f) = n.field("function") {
                     let t = &text[f.byte_range()];
                     let tail = t.rsplit('.').next().unwrap_or(t);
                     if loop_tails.contains(&tail) {

@@ -268,17 +268,29 @@ pub struct FileTables<'a> {
     map: std::collections::HashMap<usize, Node<'a>, std::hash::BuildHasherDefault<IdHasher>>,
     /// The first line where each name is called (see `kinds::called_in_file`).
     pub(crate) calls: std::sync::OnceLock<std::collections::HashMap<String, usize>>,
+    /// Every call of a plain name, in tree order: its 1-based line and the name's identifier (found in
+    /// the same walk as the parents, for `calls`: not a walk of the file of its own).
+    pub(crate) call_sites: Vec<(usize, Node<'a>)>,
 }
 
 impl<'a> FileTables<'a> {
     pub fn of(tree: &'a Tree) -> FileTables<'a> {
-        let mut map = std::collections::HashMap::default();
+        let root = tree.root_node();
+        let mut map = std::collections::HashMap::with_capacity_and_hasher(root.descendant_count(), Default::default());
+        let mut call_sites = Vec::new();
+        // Kinds and field compared by id: this visits every node of the file.
+        let k = kind_ids();
         let mut cursor = tree.walk();
         let mut stack: Vec<Node<'a>> = Vec::new();
         loop {
             let node = cursor.node();
             if let Some(&parent) = stack.last() {
                 map.insert(node.id(), parent);
+            }
+            if node.kind_id() == k.call
+                && let Some(f) = node.child_by_field_id(k.function).filter(|f| f.kind_id() == k.identifier)
+            {
+                call_sites.push((node.start_position().row + 1, f));
             }
             if cursor.goto_first_child() {
                 stack.push(node);
@@ -289,12 +301,82 @@ impl<'a> FileTables<'a> {
                     break;
                 }
                 if !cursor.goto_parent() {
-                    return FileTables { map, calls: std::sync::OnceLock::new() };
+                    return FileTables { map, calls: std::sync::OnceLock::new(), call_sites };
                 }
                 stack.pop();
             }
         }
     }
+}
+
+/// Node kinds and fields the fixes compare often, by id (a node's `kind()` measures and checks its
+/// name's C string each time).
+pub(crate) struct KindIds {
+    pub call: u16,
+    pub identifier: u16,
+    pub function_definition: u16,
+    pub function: u16,
+}
+
+pub(crate) fn kind_ids() -> &'static KindIds {
+    static IDS: std::sync::OnceLock<KindIds> = std::sync::OnceLock::new();
+    IDS.get_or_init(|| {
+        let language = crate::syntax::language();
+        KindIds {
+            call: language.id_for_node_kind("call", true),
+            identifier: language.id_for_node_kind("identifier", true),
+            function_definition: language.id_for_node_kind("function_definition", true),
+            function: language.field_id_for_name("function").map_or(0, |f| f.get()),
+        }
+    })
+}
+
+/// [`kind_of`] as a method: `node.kind_name()` is `node.kind()`, read from a table.
+/// `node.field(name)` is `node.child_by_field_name(name)`, the field's id found in a table (tree-sitter
+/// compares the name with each of the language's field names in C, for every call).
+pub(crate) trait KindName<'t> {
+    fn kind_name(&self) -> &'t str;
+    fn field(&self, name: &str) -> Option<Node<'t>>;
+}
+
+impl<'t> KindName<'t> for Node<'t> {
+    #[inline]
+    fn kind_name(&self) -> &'t str {
+        kind_of(*self)
+    }
+
+    #[inline]
+    fn field(&self, name: &str) -> Option<Node<'t>> {
+        static FIELDS: std::sync::OnceLock<Vec<(&'static str, u16)>> = std::sync::OnceLock::new();
+        let fields = FIELDS.get_or_init(|| {
+            let language = crate::syntax::language();
+            (1..=language.field_count() as u16)
+                .filter_map(|id| {
+                    let name = language.field_name_for_id(id)?;
+                    // Leaked once: the language's few dozen field names.
+                    Some((&*Box::leak(name.to_string().into_boxed_str()), id))
+                })
+                .collect()
+        });
+        match fields.iter().find(|(n, _)| *n == name) {
+            Some(&(_, id)) => self.child_by_field_id(id),
+            None => self.child_by_field_name(name),
+        }
+    }
+}
+
+/// A node's kind, as `Node::kind` gives it, from a table of the language's kind names (no C string
+/// measured and checked per call: the fixes ask hundreds of thousands of times).
+pub(crate) fn kind_of<'t>(node: Node<'t>) -> &'t str {
+    static NAMES: std::sync::OnceLock<Vec<&'static str>> = std::sync::OnceLock::new();
+    let names = NAMES.get_or_init(|| {
+        let language = crate::syntax::language();
+        // Leaked once: a few hundred short names, for the life of the process.
+        (0..language.node_kind_count() as u16)
+            .map(|id| &*Box::leak(language.node_kind_for_id(id).unwrap_or("").to_string().into_boxed_str()))
+            .collect()
+    });
+    names.get(node.kind_id() as usize).copied().unwrap_or_else(|| node.kind())
 }
 
 /// A hasher for node ids (addresses): one multiplication, its high bits turned down to the low ones.
@@ -447,19 +529,19 @@ impl<'a> FileContext<'a> {
         let mut found = None;
         for stmt in root.named_children(&mut c) {
             let Some(a) =
-                stmt.named_child(0).filter(|a| stmt.kind() == "expression_statement" && a.kind() == "assignment")
+                stmt.named_child(0).filter(|a| stmt.kind_name() == "expression_statement" && a.kind_name() == "assignment")
             else {
                 continue;
             };
-            let Some(left) = a.child_by_field_name("left").filter(|l| l.kind() == "identifier") else { continue };
+            let Some(left) = a.field("left").filter(|l| l.kind_name() == "identifier") else { continue };
             if self.node_text(left) != name {
                 continue;
             }
             if found.is_some() {
                 return None;
             }
-            let ctor = a.child_by_field_name("right").filter(|r| r.kind() == "call")?;
-            let q = self.imports.qualified(self.node_text(ctor.child_by_field_name("function")?))?;
+            let ctor = a.field("right").filter(|r| r.kind_name() == "call")?;
+            let q = self.imports.qualified(self.node_text(ctor.field("function")?))?;
             found = Some((stmt, ctor, left, self.catalog.canonical(&q)));
         }
         found
@@ -469,16 +551,16 @@ impl<'a> FileContext<'a> {
     pub(crate) fn call_node(&self, range: &Range<usize>) -> Option<Node<'a>> {
         let mut node = self.tree.root_node().descendant_for_byte_range(range.start, range.end)?;
         for _ in 0..64 {
-            let is_call = node.kind() == "call"
+            let is_call = node.kind_name() == "call"
                 && (node.byte_range() == *range
-                    || node.child_by_field_name("function").is_some_and(|f| f.byte_range() == *range));
+                    || node.field("function").is_some_and(|f| f.byte_range() == *range));
             if is_call {
                 return Some(node);
             }
             if node.byte_range() != *range && node.byte_range().len() > range.len() {
                 // Only the node itself or its direct parent can be the call.
                 let p = self.up(node)?;
-                return (p.kind() == "call" && p.child_by_field_name("function")?.byte_range() == *range).then_some(p);
+                return (p.kind_name() == "call" && p.field("function")?.byte_range() == *range).then_some(p);
             }
             node = self.up(node)?;
         }
@@ -488,13 +570,15 @@ impl<'a> FileContext<'a> {
     /// The imports as seen at `site`: the module's, and those of the functions around it (see
     /// [`Imports::at`]).
     pub(crate) fn imports_at(&self, site: Node<'_>) -> Cow<'_, Imports> {
+        let function_definition = kind_ids().function_definition;
         let mut locals = Vec::new();
-        let mut ancestors = HashSet::new();
+        // The ancestors' ids, made a set only when a function around the site imports something.
+        let mut ancestors = Vec::new();
         let mut n = self.up(site);
         for _ in 0..4096 {
             let Some(cur) = n else { break };
-            ancestors.insert(cur.id());
-            if cur.kind() == "function_definition" {
+            ancestors.push(cur.id());
+            if cur.kind_id() == function_definition {
                 let mut memo = self.memo.local_imports.borrow_mut();
                 locals.extend(
                     memo.entry(cur.id()).or_insert_with(|| imports::local_imports(self.text, cur)).iter().cloned(),
@@ -505,6 +589,7 @@ impl<'a> FileContext<'a> {
         if locals.is_empty() {
             Cow::Borrowed(&self.imports)
         } else {
+            let ancestors: HashSet<usize> = ancestors.into_iter().collect();
             Cow::Owned(self.imports.at(&locals, &ancestors, site.start_byte()))
         }
     }
@@ -776,7 +861,7 @@ fn rewritten_root_name(ctx: &FileContext<'_>, t: &Target, edits: &[Edit]) -> Opt
         return None;
     }
     let node = ctx.tree.root_node().descendant_for_byte_range(t.range.start, t.range.end)?;
-    let callee = if node.kind() == "call" { node.child_by_field_name("function")? } else { node };
+    let callee = if node.kind_name() == "call" { node.field("function")? } else { node };
     Some(ctx.node_text(kinds::root_identifier(callee)?).to_string())
 }
 
@@ -863,7 +948,7 @@ fn in_sync_region(ctx: &FileContext<'_>, e: &Edit, regions: &HashSet<(usize, usi
     let mut n = ctx.tree.root_node().descendant_for_byte_range(e.range.start, e.range.end);
     for _ in 0..4096 {
         let Some(cur) = n else { return false };
-        if cur.kind() == "function_definition" && regions.contains(&(cur.start_byte(), cur.end_byte())) {
+        if cur.kind_name() == "function_definition" && regions.contains(&(cur.start_byte(), cur.end_byte())) {
             return true;
         }
         n = ctx.up(cur);
@@ -899,7 +984,7 @@ fn shift_targets(targets: Vec<Target>, edits: &[Edit]) -> Vec<Target> {
 fn made_sync_def(ctx: &FileContext<'_>, fix: &Fix) -> Option<Range<usize>> {
     let e = fix.edits.iter().find(|e| e.text.is_empty())?;
     let token = ctx.tree.root_node().descendant_for_byte_range(e.range.start, e.range.start + 1)?;
-    let def = ctx.up(token).filter(|d| d.kind() == "function_definition")?;
+    let def = ctx.up(token).filter(|d| d.kind_name() == "function_definition")?;
     Some(def.byte_range())
 }
 
@@ -1049,6 +1134,71 @@ mod tests {
                 stack.extend(node.children(&mut c));
             }
         }
+    }
+
+    #[test]
+    fn the_kind_and_field_tables_and_the_call_list_agree_with_tree_sitter() {
+        // Every node of every fix-pair file (and of broken syntax): `kind_name` is `kind`, `field` is
+        // `child_by_field_name` for every field name, and the
+        // table's call list is every `name(...)` call in tree order, as a walk of the file finds them.
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixes");
+        let mut texts: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "py"))
+            .map(|p| std::fs::read_to_string(p).unwrap())
+            .collect();
+        texts.push("async def f(:\n    x = [1,\n  requests.get(u\nclass C(\nprint 'a'\nexec 'b'\n".into());
+        assert!(texts.len() > 10);
+        let language = crate::syntax::language();
+        let field_names: Vec<&str> =
+            (1..=language.field_count() as u16).filter_map(|id| language.field_name_for_id(id)).collect();
+        assert!(field_names.len() > 20);
+        let (mut kinds, mut calls) = (HashSet::new(), 0);
+        for text in &texts {
+            let tree = crate::syntax::parse(text, None).unwrap();
+            let mut want = Vec::new();
+            crate::syntax::walk_preorder(tree.root_node(), |n| {
+                assert_eq!(n.kind_name(), n.kind(), "{n:?}");
+                for name in field_names.iter().chain(&["no_such_field"]) {
+                    let want = n.child_by_field_name(name).map(|c| c.id());
+                    assert_eq!(n.field(name).map(|c| c.id()), want, "{n:?} {name}");
+                }
+                kinds.insert(n.kind_id());
+                if n.kind() == "call"
+                    && let Some(f) = n.child_by_field_name("function").filter(|f| f.kind() == "identifier")
+                {
+                    want.push((n.start_position().row + 1, f.id()));
+                }
+                true
+            });
+            let got: Vec<(usize, usize)> =
+                FileTables::of(&tree).call_sites.iter().map(|&(line, f)| (line, f.id())).collect();
+            assert_eq!(got, want);
+            calls += want.len();
+        }
+        assert!(kinds.len() > 100 && calls > 50, "{} kinds, {calls} calls", kinds.len());
+    }
+
+    #[test]
+    fn a_remembered_use_answers_only_outside_what_is_left_out() {
+        // `time` is used once, in `f`: asked first about the whole file (the use is found and kept),
+        // then leaving `f`'s call out, the import is unused, as a fresh context says.
+        let text = "import time\n\n\nasync def f():\n    time.sleep(1)\n";
+        let tree = crate::syntax::parse(text, None).unwrap();
+        let options = Options::default();
+        let at = text.find("time.sleep").unwrap();
+        let except = tree.root_node().descendant_for_byte_range(at, at + 10).unwrap();
+        let ctx = FileContext::new(text, &tree, Catalog::bundled(), &options);
+        assert!(kinds::unused_import(&ctx, "time", None).is_none());
+        assert!(ctx.memo.uses.borrow().contains_key("time"));
+        assert_eq!(except.kind(), "attribute");
+        let fresh = FileContext::new(text, &tree, Catalog::bundled(), &options);
+        let want = kinds::unused_import(&fresh, "time", Some(except)).map(|s| s.byte_range());
+        assert_eq!(want, Some(0..11));
+        assert_eq!(kinds::unused_import(&ctx, "time", Some(except)).map(|s| s.byte_range()), want);
+        // And the other way round: the use kept, then the whole file again.
+        assert!(kinds::unused_import(&ctx, "time", None).is_none());
     }
 
     #[test]

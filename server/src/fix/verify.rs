@@ -34,7 +34,7 @@ use std::ops::Range;
 
 use tree_sitter::{Node, Tree};
 
-use super::{Edit, FileContext, error_count};
+use super::{Edit, FileContext, KindName, error_count};
 
 /// How far a climb from an edit to its statement may go (bounded work on any input).
 const MAX_DEPTH: usize = 4096;
@@ -169,10 +169,10 @@ fn async_removed<'t>(ctx: &FileContext<'t>, stmt: Node<'t>, e: &Edit) -> Option<
     let def = smallest_around(ctx, &e.range);
     let (keyword, def_token) = (def.child(0)?, def.child(1)?);
     let blanks = ctx.text.get(keyword.end_byte()..e.range.end)?;
-    (def.kind() == "function_definition"
-        && keyword.kind() == "async"
+    (def.kind_name() == "function_definition"
+        && keyword.kind_name() == "async"
         && keyword.start_byte() == e.range.start
-        && def_token.kind() == "def"
+        && def_token.kind_name() == "def"
         && def_token.start_byte() == e.range.end
         && !blanks.is_empty()
         && blanks.bytes().all(|b| b == b' ' || b == b'\t')
@@ -282,16 +282,16 @@ fn region_of<'t>(ctx: &FileContext<'t>, range: &Range<usize>) -> Region<'t> {
         // A point between two statements of a block (the end of a line, where `# noqa` goes) is in the
         // block itself: the region is its lines, not the statement that holds the block (a whole
         // function or `with` block, parsed again for each such edit: quadratic in the block).
-        if matches!(node.kind(), "module" | "block") {
+        if matches!(node.kind_name(), "module" | "block") {
             break;
         }
         match ctx.up(node) {
-            Some(p) if matches!(p.kind(), "module" | "block") => break,
+            Some(p) if matches!(p.kind_name(), "module" | "block") => break,
             Some(p) => node = p,
             None => break,
         }
     }
-    if matches!(node.kind(), "module" | "block") || node.id() == root.id() {
+    if matches!(node.kind_name(), "module" | "block") || node.id() == root.id() {
         // Between the statements of `node`: whole lines, widened over the statements they touch.
         let (mut start, mut end) = (super::imports::line_start(text, range.start), end_of_line(text, range.end));
         for _ in 0..8 {
@@ -364,10 +364,10 @@ fn coroutine_at<'t>(node: Node<'t>, scope: &Scope<'_, 't>) -> bool {
     let mut cur = (scope.up)(node);
     for _ in 0..MAX_DEPTH {
         let Some(p) = cur else { return scope.top };
-        let in_body = p.child_by_field_name("body").is_some_and(|b| b.id() == child.id());
-        match p.kind() {
+        let in_body = p.field("body").is_some_and(|b| b.id() == child.id());
+        match p.kind_name() {
             "function_definition" if in_body => {
-                return scope.sync != Some(p.id()) && p.child(0).is_some_and(|c| c.kind() == "async");
+                return scope.sync != Some(p.id()) && p.child(0).is_some_and(|c| c.kind_name() == "async");
             }
             "lambda" | "class_definition" if in_body => return false,
             _ => {}
@@ -476,19 +476,19 @@ fn checked(n: Node<'_>) -> Checked {
 }
 
 fn node_violations<'t>(text: &str, n: Node<'t>, scope: &Scope<'_, 't>) -> usize {
-    let is_async = |n: Node<'_>| n.child(0).is_some_and(|c| c.kind() == "async");
+    let is_async = |n: Node<'_>| n.child(0).is_some_and(|c| c.kind_name() == "async");
     match checked(n) {
         Checked::Other => 0,
         Checked::Await => {
-            let operand_ok = n.named_child(0).is_none_or(|o| PRIMARY.contains(&o.kind()));
+            let operand_ok = n.named_child(0).is_none_or(|o| PRIMARY.contains(&o.kind_name()));
             usize::from(!operand_ok) + usize::from(!coroutine_at(n, scope))
         }
         Checked::WithOrFor if is_async(n) => usize::from(!coroutine_at(n, scope)),
-        Checked::ForIn if is_async(n) || n.prev_sibling().is_some_and(|c| c.kind() == "async") => {
+        Checked::ForIn if is_async(n) || n.prev_sibling().is_some_and(|c| c.kind_name() == "async") => {
             // An async generator expression is allowed anywhere; an async comprehension where `await` is.
             let comprehension = (scope.up)(n);
             match comprehension {
-                Some(c) if c.kind() == "generator_expression" => 0,
+                Some(c) if c.kind_name() == "generator_expression" => 0,
                 Some(c) => usize::from(!coroutine_at(c, scope)),
                 None => 0,
             }
@@ -505,11 +505,11 @@ fn argument_violations(text: &str, args: Node<'_>) -> usize {
     let mut names: HashSet<&str> = HashSet::new();
     let mut c = args.walk();
     for a in args.named_children(&mut c) {
-        match a.kind() {
+        match a.kind_name() {
             "comment" => {}
             "keyword_argument" => {
                 keyword = true;
-                if let Some(name) = a.child_by_field_name("name")
+                if let Some(name) = a.field("name")
                     && !names.insert(&text[name.byte_range()])
                 {
                     count += 1;
@@ -529,21 +529,21 @@ fn parameter_violations(text: &str, params: Node<'_>) -> usize {
     let mut count = 0;
     let mut c = params.walk();
     for p in params.named_children(&mut c) {
-        let name = match p.kind() {
+        let name = match p.kind_name() {
             "identifier" => Some(p),
-            "default_parameter" | "typed_default_parameter" => p.child_by_field_name("name"),
+            "default_parameter" | "typed_default_parameter" => p.field("name"),
             "typed_parameter" | "list_splat_pattern" | "dictionary_splat_pattern" => {
                 let mut c2 = p.walk();
-                let found = p.named_children(&mut c2).find(|x| x.kind() == "identifier");
+                let found = p.named_children(&mut c2).find(|x| x.kind_name() == "identifier");
                 found.or_else(|| {
                     p.named_child(0)
-                        .filter(|x| matches!(x.kind(), "list_splat_pattern" | "dictionary_splat_pattern"))
+                        .filter(|x| matches!(x.kind_name(), "list_splat_pattern" | "dictionary_splat_pattern"))
                         .and_then(|x| x.named_child(0))
                 })
             }
             _ => None,
         };
-        if let Some(n) = name.filter(|n| n.kind() == "identifier")
+        if let Some(n) = name.filter(|n| n.kind_name() == "identifier")
             && !names.insert(&text[n.byte_range()])
         {
             count += 1;
