@@ -10,7 +10,8 @@ line deleted and restored, a statement typed after a function's last line, blank
 functions, and a statement typed on a new line after a module-level assignment (when the file has one).
 `ruff server` (rules ASYNC only) gets the same edits in the same run, interleaved: each of `--rounds`
 rounds runs loopsafe then ruff, and the figures are medians over the rounds (the 1-minute load average is
-printed). Run it with bench/lsp.sh.
+printed). `--baseline BIN` runs another loopsafe binary (main's) first in each round, for an A/B. Run it
+with bench/lsp.sh.
 """
 import argparse
 import json
@@ -332,6 +333,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--loopsafe", required=True)
     ap.add_argument("--ruff")
+    ap.add_argument("--baseline", help="another loopsafe binary (main's, for an A/B), run in each round before loopsafe")
     ap.add_argument("--workspace", required=True, help="indexed by loopsafe")
     ap.add_argument("--file", required=True, action="append", help="a file edited (repeatable)")
     ap.add_argument("--repeat", type=int, default=5, help="repetitions of each scenario")
@@ -343,6 +345,7 @@ def main():
     ONLY = a.only
     a.loopsafe = str(Path(a.loopsafe).resolve())
     a.ruff = a.ruff and str(Path(a.ruff).resolve())
+    a.baseline = a.baseline and str(Path(a.baseline).resolve())
     # (server, file) -> {scenario: [(p50, p99, max) per round]}, in scenario order
     results = {}
     floors, rss, index_s, index_rss = {}, {}, [], []
@@ -354,6 +357,12 @@ def main():
             per.setdefault(name, []).append((pct(lat, 50), pct(lat, 99), max(lat)))
 
     for _ in range(a.rounds):
+        if a.baseline:
+            s, _ = start([a.baseline, "server", "--log-level", "warn"], a.workspace)
+            s.wait(lambda m: m.get("method") == "$/progress" and m["params"]["value"].get("kind") == "end")
+            for f in a.file:
+                record("baseline", f, run_file(s, f, a.repeat))
+            s.stop()
         s, t0 = start([a.loopsafe, "server", "--log-level", "warn"], a.workspace)
         s.wait(lambda m: m.get("method") == "$/progress" and m["params"]["value"].get("kind") == "end")
         index_s.append(time.perf_counter() - t0)
@@ -383,8 +392,10 @@ def main():
     for f in a.file:
         lines = sum(1 for _ in open(f, encoding="utf-8"))
         print(f"#### {f} ({lines} lines)\n")
-        print("| scenario | edits | loopsafe p50 | p99 | max | ruff server p50 | p99 | max | p50 ruff/loopsafe |")
-        print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+        base = results.get(("baseline", f), {})
+        print("| scenario | edits | loopsafe p50 | p99 | max | ruff server p50 | p99 | max | p50 ruff/loopsafe |"
+              + (" baseline p50 | p99 | max |" if base else ""))
+        print("|---|---:|---:|---:|---:|---:|---:|---:|---:|" + ("---:|---:|---:|" if base else ""))
         ours = results[("loopsafe", f)]
         theirs = results.get(("ruff server", f), {})
         edits = {name: len(steps) for name, steps in
@@ -399,6 +410,9 @@ def main():
                 row += f" {t[0]:.2f} | {t[1]:.2f} | {t[2]:.2f} | {t[0] / m[0]:.1f}× |"
             else:
                 row += " | | | |"
+            if name in base:
+                b = tuple(median([r[k] for r in base[name]]) for k in range(3))
+                row += f" {b[0]:.2f} | {b[1]:.2f} | {b[2]:.2f} |"
             print(row)
         worst = max(med, key=lambda n: med[n][1])
         w = med[worst]

@@ -426,3 +426,34 @@ fn a_broken_statement_above_an_indented_scope_takes_the_whole_file() {
     let at = text.find("rt1").unwrap();
     assert_eq!(apply_edits(text.to_string(), &[(at, 0, "(")]), [false]);
 }
+
+/// The shape of `telegram/_bot.py`'s module level: a statement typed after `BT = ...`, followed by
+/// module-level statements whose names functions read. Every keystroke is analysed alone (and equal to
+/// `analyze_with_broken` or a fresh analysis): the open `(` ends at the next line that starts a
+/// statement at column 0, so it swallows neither `_SUPPORTED` nor `_STRINGS`; `resp = ` is read by
+/// tree-sitter as `resp = _SUPPORTED = {...}` and `resp = requests.` as `resp = requests._SUPPORTED =
+/// {...}` (an attribute assigned, which binds nothing at module level), and the next keystroke takes
+/// them apart again. The coroutine keeps its finding throughout.
+#[test]
+fn a_statement_typed_above_statements_read_elsewhere_is_analysed_alone() {
+    let text = "import requests\n\nBT = 1\n\n\n# a comment\n_SUPPORTED = {\"token\", \"TOKEN\"}\n_STRINGS = {f\"{{{i}}}\" for i in _SUPPORTED}\n\n\nclass _TokenDict(dict):\n    def __missing__(self, key):\n        if key in _SUPPORTED:\n            return key\n\n\ndef parse(value):\n    if any(i in value for i in _STRINGS):\n        return value\n    return requests.get(value)\n\n\nasync def fetch(url):\n    if url in _STRINGS:\n        return requests.get(url)\n";
+    let at = text.find("BT = 1").unwrap() + "BT = 1".len();
+    let typed = "resp = requests.get(url, timeout=5)";
+    let mut edits = typed_on_a_new_line(at, typed);
+    for i in (0..typed.len()).rev() {
+        edits.push((at + 1 + i, 1, ""));
+    }
+    edits.push((at, 1, ""));
+    let local = apply_edits(text.to_string(), &edits);
+    let whole: Vec<&str> = local.iter().zip(&edits).filter(|(l, _)| !**l).map(|(_, e)| e.2).collect();
+    assert!(whole.is_empty(), "{} of {} edits took the whole file: {whole:?}", whole.len(), edits.len());
+    let catalog = Catalog::bundled();
+    let settings = Settings::default();
+    let mut broken = text.to_string();
+    broken.insert_str(at, "\nresp = requests.get(url");
+    let (mut facts, analysis, _) = fresh(text, catalog, &settings);
+    let edit = line_edit(text, &broken, at, at, at + "\nresp = requests.get(url".len());
+    let a = reanalyze_edit(&mut facts, &analysis, &broken, &edit, catalog, &settings).expect("analysed alone");
+    assert!(facts.broken_statement.as_ref().is_some_and(|r| !broken[r.clone()].contains("_SUPPORTED")));
+    assert!(a.findings.iter().any(|f| f.function.as_deref() == Some("fetch")), "{:?}", a.findings);
+}

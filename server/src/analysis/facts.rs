@@ -206,7 +206,7 @@ impl Scope {
     }
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum BindingKind {
     /// `import x` / `from m import x`: the qualified name.
     Import(String),
@@ -228,7 +228,7 @@ pub enum BindingKind {
     Unknown,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Binding {
     pub kind: BindingKind,
     /// Where the binding takes effect: uses after this offset see it.
@@ -443,7 +443,10 @@ impl Facts {
         let stmt = simple_statement(tree.root_node(), start, new_end)?;
         // `before` is in the old text's positions: the edit was inside it, so it moved by `by` at its end.
         let moved = before.range.start..(before.range.end as isize + by) as usize;
-        if (before.kind, moved) != (stmt.kind_id(), stmt.byte_range()) || !before.stays || !facts_stay_inside(stmt) {
+        if (before.kind, moved) != (stmt.kind_id(), stmt.byte_range())
+            || !before.stays
+            || !facts_stay_inside(stmt, false)
+        {
             return None;
         }
         let d = Shift::edit(text, edit);
@@ -696,15 +699,7 @@ impl Facts {
             }
         }
         for b in &mut self.bindings {
-            b.pos = d.pos(b.pos);
-            match &mut b.kind {
-                BindingKind::Value(e) | BindingKind::With(e) | BindingKind::Iter(e) => e.shift(d),
-                BindingKind::Annotation(a) => a.shift(d),
-                BindingKind::Def(s) | BindingKind::Class(s) | BindingKind::SelfParam(s) | BindingKind::ClsParam(s) => {
-                    *s = d.scope(*s)
-                }
-                BindingKind::Import(_) | BindingKind::Unknown => {}
-            }
+            b.shift(d);
         }
         for c in &mut self.calls {
             c.range = d.range(&c.range);
@@ -732,6 +727,20 @@ impl Facts {
     }
 }
 
+impl Binding {
+    fn shift(&mut self, d: &Shift) {
+        self.pos = d.pos(self.pos);
+        match &mut self.kind {
+            BindingKind::Value(e) | BindingKind::With(e) | BindingKind::Iter(e) => e.shift(d),
+            BindingKind::Annotation(a) => a.shift(d),
+            BindingKind::Def(s) | BindingKind::Class(s) | BindingKind::SelfParam(s) | BindingKind::ClsParam(s) => {
+                *s = d.scope(*s)
+            }
+            BindingKind::Import(_) | BindingKind::Unknown => {}
+        }
+    }
+}
+
 /// The simple statement of a function's previous parse (before an edit) that holds every byte the edit
 /// replaces, for `Facts::splice_statement`: its range and kind in the old text, and whether its facts
 /// stay inside it. Taken from the old tree before it is edited: an edit that runs past the statement's
@@ -749,7 +758,7 @@ impl StatementBefore {
     /// first byte.
     pub fn find(old: &Tree, start: usize, old_end: usize) -> Option<StatementBefore> {
         let n = simple_statement(old.root_node(), start, old_end)?;
-        Some(StatementBefore { range: n.byte_range(), kind: n.kind_id(), stays: facts_stay_inside(n) })
+        Some(StatementBefore { range: n.byte_range(), kind: n.kind_id(), stays: facts_stay_inside(n, false) })
     }
 }
 
@@ -1137,8 +1146,10 @@ fn as_simple(n: Option<Node<'_>>, start: usize, end: usize) -> Option<Node<'_>> 
 
 /// Whether a statement's facts are only its own calls, attribute reads and bindings in its scope:
 /// it holds no scope, nothing that marks its function (`await`, `yield`, `async`), no import (listed
-/// per scope), no `global`, and no `self.x = ...` (bound in the class).
-fn facts_stay_inside(stmt: Node<'_>) -> bool {
+/// per scope), no `global`, and no `self.x = ...` (bound in the class). At module level
+/// (`module_level`) an attribute assigned binds nothing (`x.y = v` is bound in functions only), so it
+/// is allowed there.
+fn facts_stay_inside(stmt: Node<'_>, module_level: bool) -> bool {
     let mut c = stmt.walk();
     for _ in 0..100_000 {
         let n = c.node();
@@ -1155,7 +1166,7 @@ fn facts_stay_inside(stmt: Node<'_>) -> bool {
             | "import_statement"
             | "import_from_statement"
             | "future_import_statement" => return false,
-            "assignment" => {
+            "assignment" if !module_level => {
                 if let Some(left) = n.child_by_field_name("left")
                     && (left.kind() == "attribute"
                         || left.named_children(&mut left.walk()).any(|item| item.kind() == "attribute"))

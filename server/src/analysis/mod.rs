@@ -314,8 +314,9 @@ pub fn reanalyze_edit(
 /// An edit of module-level statements (see `Facts::splice_module_statement`): their facts spliced.
 /// Module-level code decides what names resolve to, which calls register routes and what the module
 /// exports; it has no findings of its own (nothing at module level runs on an event loop). When no
-/// name the statements bind (before or after the edit) occurs anywhere else in the file, and the
-/// functions that are routes or commands are the same, what every function resolves to is unchanged:
+/// name whose bindings there changed (`Facts::splice_module_statement`) occurs anywhere else in the
+/// file, and the functions that are routes or commands are the same, what every function resolves to
+/// is unchanged:
 /// the old findings and function summaries only move, and the exports are computed again. Otherwise
 /// the whole file's findings and summary are computed from the facts. `None`, with the facts
 /// unchanged, when the edit is not such an edit.
@@ -706,7 +707,9 @@ fn parse_unit(text: &str, start: usize, end: usize, facts: &mut Facts, edit: &Li
 /// What the language server's analysis of `text` is while the functions `broken` (their ranges, as
 /// `Facts::broken` lists them) have syntax errors: each of them analysed from its own parse alone (as
 /// `parse_unit` parses a broken function), the rest of the file from a parse in which each of them has
-/// a body without errors of the same extent (its lines blanked, a `0` at the end of its last line).
+/// a body without errors of the same extent (its lines blanked, a `0` at the end of its last line);
+/// the broken module-level statements `statement` (as `Facts::broken_statement` lists them, whole
+/// lines) from a parse of their lines alone, the rest of the file from a parse with them blank.
 /// Computed from scratch, for tests to compare the incremental path with; `None` when a function cannot
 /// be placed so (the incremental path then does not analyse it alone either).
 pub fn analyze_with_broken(

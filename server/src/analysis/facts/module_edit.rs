@@ -23,14 +23,19 @@ impl Facts {
     /// - the lines between the scopes around it (the nearest scope that ends before it, the nearest one
     ///   that starts after it, decorators included) parse alone without errors, every statement there
     ///   at column 0, so that they parse the same in the whole file: a column-0 line ends every block
-    ///   above it, and the next scope's line starts at column 0 or makes that parse fail;
+    ///   above it, and the next scope's line starts at column 0 or makes that parse fail. While they
+    ///   do not parse, the lines of the statement holding the edit (up to the next line that starts a
+    ///   statement at column 0, `statement_lines`) are parsed alone and listed in `broken_statement`,
+    ///   and the rest of those lines must parse without errors with them blank;
     /// - after a scope, the first line of code there starts before the edit (the scope's end is then
     ///   decided by text the edit did not touch);
-    /// - the statement holds no scope, import, `await`, `yield`, `global` or attribute assignment, and
-    ///   neither did the text it replaced: names other code resolves change only through bindings,
-    ///   which are replaced here, and through imports and definitions, which take the whole file.
+    /// - the statement holds no scope, import, `await`, `yield` or `global` (an attribute assigned
+    ///   binds nothing at module level), and neither did the text it replaced: names other code
+    ///   resolves change only through bindings, which are replaced here, and through imports and
+    ///   definitions, which take the whole file.
     ///
-    /// Returns the statement's range in the new text; `None`, with the facts unchanged, otherwise.
+    /// Returns the statements' range in the new text and the names whose reads elsewhere may resolve
+    /// otherwise now (`changed_names`); `None`, with the facts unchanged, otherwise.
     pub fn splice_module_statement(
         &mut self,
         text: &str,
@@ -57,11 +62,10 @@ impl Facts {
         }
         let (from, to) = self.region(text, edit)?;
         let tree = crate::syntax::parse_range(text, from..to, None)?;
-        let root = tree.root_node();
-        if root.kind() != "module" {
+        if tree.root_node().kind() != "module" {
             return None;
         }
-        let errors = root.has_error();
+        let errors = tree.root_node().has_error();
         // What changed, in the new text: the edit and the statements left broken before it.
         let (lo, hi) = match &prior {
             None => (start, new_end),
@@ -70,18 +74,30 @@ impl Facts {
                 if r.end >= old_end { ((r.end as isize + by) as usize).max(new_end) } else { new_end },
             ),
         };
+        // While the code does not parse, the statement holding the change ends where the next one starts
+        // at column 0 (`statement_lines`), as a function ends at the next line left of its body: it is
+        // parsed alone, and the rest of the code between the scopes is parsed with its lines blank, which
+        // must parse without errors. An open `(` then swallows no statement after it.
+        let mut rest = None;
+        let mut broken = None;
+        if errors {
+            let (a, b) = statement_lines(text, from, to, lo, hi)?;
+            let mut blanked = text.as_bytes()[..to].to_vec();
+            blank(&mut blanked[a..b]);
+            let blanked = String::from_utf8(blanked).ok()?;
+            let r = crate::syntax::parse_range(&blanked, from..to, None)?;
+            let c = crate::syntax::parse_range(text, a..b, None)?;
+            if r.root_node().has_error() || c.root_node().kind() != "module" {
+                return None;
+            }
+            rest = Some(r);
+            broken = Some((a..b, c));
+        }
+        let root = rest.as_ref().unwrap_or(&tree).root_node();
         let children: Vec<Node<'_>> = root.named_children(&mut root.walk()).collect();
         if children.iter().any(|n| n.kind() != "comment" && n.start_position().column != 0) {
             return None;
         }
-        // The statements spliced: every one that the change touches (text typed at a statement's end or
-        // before its first byte may join it), every one with a syntax error, and those between. Comments
-        // too: a `#` typed before a statement makes it one, and its extent is then the old statement's.
-        let touched = |n: &Node<'_>| (n.start_byte() <= hi && lo <= n.end_byte()) || n.has_error();
-        let span = match (children.iter().position(touched), children.iter().rposition(touched)) {
-            (Some(a), Some(b)) => &children[a..=b],
-            _ => &[][..],
-        };
         let simple = |n: &Node<'_>| {
             matches!(
                 n.kind(),
@@ -93,50 +109,54 @@ impl Facts {
                     | "comment"
             ) || n.is_error()
         };
-        if !span.iter().all(|n| simple(n) && facts_stay_inside(*n) && (!n.has_error() || plain_tokens(*n))) {
-            return None;
-        }
-        let s_start = span.first().map_or(lo, |n| n.start_byte().min(lo));
-        let s_end = span.last().map_or(hi, |n| n.end_byte().max(hi));
-        // The statements' extent in the old text: text before the edit did not change, and what follows
-        // the edit only moved.
-        let old_s_end = (s_end as isize - by) as usize;
-        if old_s_end < old_end || s_start > start {
-            return None;
-        }
-        // The same code between scopes as around the statements alone (`place_broken_statement`).
-        if errors && self.region(text, (s_start, old_s_end, s_end)) != Some((from, to)) {
-            return None;
-        }
-        // Nothing the statements replaced was a scope or an import.
-        if self.scopes[1..].iter().any(|s| s.range.start < old_s_end && s_start < s.range.end) {
-            return None;
-        }
-        let in_old = |pos: usize| s_start < pos && pos <= old_s_end;
-        // The statement the edit was in may have gone on over the next lines in the old text
-        // (tree-sitter takes `import # comment` and a name on a later line as one import) and now end
-        // sooner, leaving those lines statements of their own: every old import after it, up to the
-        // next scope, must end where an import of the new text ends (a binding's position is the end
-        // of its statement).
+        let simple_node =
+            |n: &Node<'_>| simple(n) && facts_stay_inside(*n, true) && (!n.has_error() || plain_tokens(*n));
+        // The statements spliced (`first..=last` of `children` while the code parses): every one that the
+        // change touches (text typed at a statement's end or before its first byte may join it), and
+        // those between. Comments too: a `#` typed before a statement makes it one, and its extent is
+        // then the old statement's.
+        let (mut s_start, mut s_end, mut last) = match &broken {
+            Some((lines, c)) => {
+                let root = c.root_node();
+                if children.iter().any(|n| n.start_byte() < lines.end && lines.start < n.end_byte())
+                    || !root.named_children(&mut root.walk()).all(|n| simple(&n))
+                    || !(facts_stay_inside(root, true) && plain_tokens(root))
+                {
+                    return None;
+                }
+                (lines.start, lines.end, None)
+            }
+            None => {
+                // The statements left broken before are whole lines: the statement on the line after
+                // them is not touched by them.
+                let moved = |p: usize, within: usize| if p >= old_end { (p as isize + by) as usize } else { within };
+                let prior = prior.as_ref().map(|r| moved(r.start, r.start.min(start))..moved(r.end, new_end));
+                let touched = |n: &Node<'_>| {
+                    (n.start_byte() <= new_end && start <= n.end_byte())
+                        || prior.as_ref().is_some_and(|r| n.start_byte() < r.end && r.start < n.end_byte())
+                };
+                match (children.iter().position(touched), children.iter().rposition(touched)) {
+                    (Some(a), Some(b)) => {
+                        if !children[a..=b].iter().all(simple_node) {
+                            return None;
+                        }
+                        (children[a].start_byte().min(lo), children[b].end_byte().max(hi), Some(b))
+                    }
+                    _ => (lo, hi, None),
+                }
+            }
+        };
         let old_to = (to as isize - by) as usize;
-        let import_ends: Vec<usize> = root
-            .named_children(&mut root.walk())
-            .filter(|n| matches!(n.kind(), "import_statement" | "import_from_statement" | "future_import_statement"))
-            .map(|n| (n.end_byte() as isize - by) as usize)
-            .collect();
-        let imported = self.scopes[0].bindings.values().flatten().any(|&id| {
-            let b = &self.bindings[id];
-            matches!(b.kind, BindingKind::Import(_))
-                && (in_old(b.pos) || (old_s_end < b.pos && b.pos <= old_to && !import_ends.contains(&b.pos)))
-        });
-        // So may any statement (`x = \nf()` read as one assignment, now `x` and `f()`): every old
-        // module-level binding after it, up to the next scope, must sit where a statement of the new text
-        // that can bind ends (not an expression statement without an assignment), else the old statement
-        // went on over what are now statements of their own. (Where this is too strict, the whole file
-        // is analysed: the safe side.)
-        // And it must be a statement that binds the same name: `app = Fast.# c` over `cache = f()`
-        // was one chained assignment binding `app` where `cache = f()` now ends. An assignment's names
-        // are its targets; another statement's are not listed (`None`: any name).
+        // A statement of the old text may have gone on over the next lines (`x = \nf()` read as one
+        // assignment; `resp = ` over the next line's `_X = {...}`, a chained assignment) and now end
+        // sooner, leaving those lines statements of their own: every old module-level binding after
+        // the statements spliced, up to the next scope, must sit where a statement of the new text that
+        // can bind ends (not an expression statement without an assignment), and be one that binds the
+        // same name (`app = Fast.# c` over `cache = f()` was one chained assignment binding `app` where
+        // `cache = f()` now ends). An assignment's names are its targets; another statement's are not
+        // listed (`None`: any name). While the code parses, the statements spliced then extend to those
+        // of the new text that end where such an old binding was; while it does not, the whole file is
+        // analysed. (Where this is too strict, the whole file is analysed: the safe side.)
         let mut ends: HashMap<usize, Option<HashSet<&str>>> = HashMap::new();
         let mut stack = vec![root];
         while let Some(n) = stack.pop() {
@@ -167,28 +187,91 @@ impl Facts {
             }
             stack.extend(n.named_children(&mut n.walk()));
         }
-        let went_on = self.scopes[0].bindings.iter().any(|(name, ids)| {
-            ids.iter().any(|&id| {
-                let p = self.bindings[id].pos;
-                old_s_end < p
-                    && p < old_to
-                    && !ends.get(&p).is_some_and(|names| names.as_ref().is_none_or(|n| n.contains(&**name)))
-            })
-        });
-        if imported || went_on || self.scopes[0].self_attrs.values().flatten().any(|&id| in_old(self.bindings[id].pos))
-        {
+        loop {
+            let old_s_end = (s_end as isize - by) as usize;
+            let went_on = self.scopes[0]
+                .bindings
+                .iter()
+                .flat_map(|(name, ids)| ids.iter().map(move |&id| (name, id)))
+                .map(|(name, id)| (name, self.bindings[id].pos))
+                .filter(|&(name, p)| {
+                    old_s_end < p
+                        && p < old_to
+                        && !ends.get(&p).is_some_and(|names| names.as_ref().is_none_or(|n| n.contains(&**name)))
+                })
+                .map(|(_, p)| p)
+                .max();
+            let Some(p) = went_on else { break };
+            // The new statements up to the one that ends where the old binding was, from the one before
+            // the change when it touches none (`resp =` became `resp `: the old statement started there).
+            let at = (p as isize + by) as usize;
+            if last.is_none() && !errors {
+                let before = children.iter().rposition(|n| n.end_byte() <= lo)?;
+                if !simple_node(&children[before]) {
+                    return None;
+                }
+                s_start = s_start.min(children[before].start_byte());
+                last = Some(before);
+            }
+            let from_last = last? + 1;
+            let end = from_last + children[from_last..].iter().position(|n| n.end_byte() >= at)?;
+            if children[end].end_byte() != at || !children[from_last..=end].iter().all(simple_node) {
+                return None;
+            }
+            s_end = children[end].end_byte();
+            last = Some(end);
+        }
+        s_start = s_start.min(lo);
+        // The statements' extent in the old text: text before the edit did not change, and what follows
+        // the edit only moved.
+        let old_s_end = (s_end as isize - by) as usize;
+        if old_s_end < old_end || s_start > start {
             return None;
         }
-        // Nor did a statement before them go on into them: an old call or attribute read that starts
-        // before them and ends inside.
+        // Nothing the statements replaced was a scope or an import.
+        if self.scopes[1..].iter().any(|s| s.range.start < old_s_end && s_start < s.range.end) {
+            return None;
+        }
+        let in_old = |pos: usize| s_start < pos && pos <= old_s_end;
+        // The statement the edit was in may have gone on over the next lines in the old text
+        // (tree-sitter takes `import # comment` and a name on a later line as one import) and now end
+        // sooner, leaving those lines statements of their own: every old import after it, up to the
+        // next scope, must end where an import of the new text ends (a binding's position is the end
+        // of its statement).
+        let import_ends: Vec<usize> = root
+            .named_children(&mut root.walk())
+            .filter(|n| matches!(n.kind(), "import_statement" | "import_from_statement" | "future_import_statement"))
+            .map(|n| (n.end_byte() as isize - by) as usize)
+            .collect();
+        let imported = self.scopes[0].bindings.values().flatten().any(|&id| {
+            let b = &self.bindings[id];
+            matches!(b.kind, BindingKind::Import(_))
+                && (in_old(b.pos) || (old_s_end < b.pos && b.pos <= old_to && !import_ends.contains(&b.pos)))
+        });
+        if imported || self.scopes[0].self_attrs.values().flatten().any(|&id| in_old(self.bindings[id].pos)) {
+            return None;
+        }
+        // Nor did a statement before them go on into them, or one of them go on past them (`tme.` over
+        // the next line's `sleep(1)`, now a statement of its own): an old call or attribute read that
+        // starts before them and ends inside, or starts inside and ends after.
         let (calls, attributes, _) = self.items_starting_in(from..s_start);
         if self.calls[calls].iter().any(|c| c.range.end > s_start)
             || self.attributes[attributes].iter().any(|a| a.range.end > s_start)
         {
             return None;
         }
+        let (calls, attributes, enters) = self.items_starting_in(s_start..old_s_end);
+        if self.calls[calls].iter().any(|c| c.range.end > old_s_end)
+            || self.attributes[attributes].iter().any(|a| a.range.end > old_s_end)
+            || self.enters[enters].iter().any(|e| e.2.end > old_s_end)
+        {
+            return None;
+        }
         let q = queries();
-        let raw = collect(text, root, Some(s_start..s_end), &q.facts, &q.captures);
+        let raw = match &broken {
+            Some((lines, c)) => collect(text, c.root_node(), Some(lines.clone()), &q.facts, &q.captures),
+            None => collect(text, tree.root_node(), Some(s_start..s_end), &q.facts, &q.captures),
+        };
         // While the statements are broken (or were), what they bind comes from tree-sitter's recovery
         // from the error, which a parse of the whole file may recover otherwise: a name they bind or
         // bound must be read nowhere else in the file (not even in a string: `__all__`, a forward
@@ -213,28 +296,28 @@ impl Facts {
                 return None;
             }
         }
-        let mut names: Vec<Box<str>> = self.scopes[0]
-            .bindings
-            .iter()
-            .filter(|(_, ids)| ids.iter().any(|&id| in_old(self.bindings[id].pos)))
-            .map(|(name, _)| name.clone())
-            .collect();
         let d = Shift::edit(text, edit);
+        // The module-level bindings of the statements before the splice, moved as the edit moves them.
+        let mut before: HashMap<Box<str>, Vec<super::Binding>> = HashMap::new();
+        for (name, ids) in &self.scopes[0].bindings {
+            for &id in ids.iter().filter(|&&id| in_old(self.bindings[id].pos)) {
+                let mut b = self.bindings[id].clone();
+                b.shift(&d);
+                before.entry(name.clone()).or_default().push(b);
+            }
+        }
         self.unbind(0, in_old);
         let first = self.scopes.len();
         self.rebuild(self.items_starting_in(s_start..old_s_end), &d, text, raw, first, Some((0, Vec::new())));
         self.broken_statement = errors.then_some(s_start..s_end);
         let in_new = |pos: usize| s_start < pos && pos <= s_end;
-        names.extend(
-            self.scopes[0]
-                .bindings
-                .iter()
-                .filter(|(_, ids)| ids.iter().any(|&id| in_new(self.bindings[id].pos)))
-                .map(|(name, _)| name.clone()),
-        );
-        names.sort();
-        names.dedup();
-        Some((s_start..s_end, names))
+        let mut after: HashMap<Box<str>, Vec<super::Binding>> = HashMap::new();
+        for (name, ids) in &self.scopes[0].bindings {
+            for &id in ids.iter().filter(|&&id| in_new(self.bindings[id].pos)) {
+                after.entry(name.clone()).or_default().push(self.bindings[id].clone());
+            }
+        }
+        Some((s_start..s_end, changed_names(text, s_start..s_end, before, after)))
     }
 
     /// The code between the scopes around an edit of module-level code (`start..old_end` became
@@ -302,12 +385,12 @@ impl Facts {
         Some((from, to))
     }
 
-    /// Puts the facts of the broken statements `span` (as `Facts::broken_statement` lists them) into
-    /// facts extracted from a text where they were blank: collected from a parse of the code between
-    /// the scopes around them alone, as `splice_module_statement` does. For `analysis::analyze_with_broken`.
+    /// Puts the facts of the broken statements `span` (as `Facts::broken_statement` lists them: whole
+    /// lines, see `statement_lines`) into facts extracted from a text where they were blank: collected
+    /// from a parse of those lines alone, as `splice_module_statement` does. For
+    /// `analysis::analyze_with_broken`.
     pub(crate) fn place_broken_statement(&mut self, text: &str, span: Range<usize>) -> Option<()> {
-        let (from, to) = self.region(text, (span.start, span.end, span.end))?;
-        let tree = crate::syntax::parse_range(text, from..to, None)?;
+        let tree = crate::syntax::parse_range(text, span.clone(), None)?;
         let q = queries();
         let raw = collect(text, tree.root_node(), Some(span.clone()), &q.facts, &q.captures);
         let none = Shift { from: usize::MAX, by: 0, scopes_from: usize::MAX, scopes_by: 0, keep_ends: false };
@@ -318,18 +401,113 @@ impl Facts {
     }
 }
 
+/// The lines of the module-level statement that holds `lo..hi` while the code between the scopes
+/// around it (`from..to`) does not parse: from the start of the last line at or before `lo` that starts
+/// a statement at column 0 to the end of the line before the first such line after the line of `hi`
+/// (or before `to`), its line break left out. A line starts a statement at column 0 when it starts
+/// with neither a blank, a comment, a closing bracket nor a clause of a compound statement (`else`,
+/// `elif`, `except`, `finally`). `None` when no line before `lo` in `from..to` does.
+fn statement_lines(text: &str, from: usize, to: usize, lo: usize, hi: usize) -> Option<(usize, usize)> {
+    let bytes = text.as_bytes();
+    let starts_statement = |at: usize| {
+        let line = &bytes[at..to];
+        let word = |w: &[u8]| {
+            line.starts_with(w) && line.get(w.len()).is_none_or(|&b| !(b.is_ascii_alphanumeric() || b == b'_'))
+        };
+        match line.first() {
+            None | Some(b' ' | b'\t' | b'\x0c' | b'\n' | b'\r' | b'#' | b')' | b']' | b'}') => false,
+            Some(_) => !(word(b"else") || word(b"elif") || word(b"except") || word(b"finally")),
+        }
+    };
+    let line_start = |at: usize| bytes[..at].iter().rposition(|&b| b == b'\n' || b == b'\r').map_or(0, |i| i + 1);
+    let mut a = line_start(lo);
+    while !starts_statement(a) {
+        if a <= from {
+            return None;
+        }
+        a = line_start(a - 1);
+    }
+    let last = if hi > lo { hi - 1 } else { lo };
+    let mut b = last;
+    loop {
+        match bytes[b..to].iter().position(|&b| b == b'\n' || b == b'\r') {
+            None => return Some((a, to)),
+            Some(i) => b += i + 1,
+        }
+        if b >= to || starts_statement(b) {
+            break;
+        }
+    }
+    // Without the line break that ends the last line: a binding at `b` is the next statement's (a
+    // definition's name binds at its first byte).
+    Some((a, b.min(to) - 1))
+}
+
+/// Blanks `bytes` (spaces), line breaks kept.
+fn blank(bytes: &mut [u8]) {
+    for b in bytes {
+        if *b != b'\n' && *b != b'\r' {
+            *b = b' ';
+        }
+    }
+}
+
+/// Which of the module-level names the statements spliced (`span`, in the new text) bind or bound may
+/// be read otherwise now: the names whose bindings there (`before`, moved as the edit moves them, and
+/// `after`) differ. An unchanged binding (`_X = {...}` taken apart from `resp = ` before it, which read
+/// `resp = _X = {...}`) resolves as before, unless what it binds is read from a changed name: when a
+/// changed name occurs in `span` other than as many times as it is bound there now, every name bound
+/// there is listed.
+fn changed_names(
+    text: &str,
+    span: Range<usize>,
+    before: HashMap<Box<str>, Vec<super::Binding>>,
+    mut after: HashMap<Box<str>, Vec<super::Binding>>,
+) -> Vec<Box<str>> {
+    let mut all: Vec<Box<str>> = before.keys().chain(after.keys()).cloned().collect();
+    all.sort();
+    all.dedup();
+    let by_pos = |v: &mut Vec<super::Binding>| v.sort_by_key(|b| b.pos);
+    let mut changed = Vec::new();
+    for name in &all {
+        let mut old = before.get(name).cloned().unwrap_or_default();
+        let new = after.entry(name.clone()).or_default();
+        by_pos(&mut old);
+        by_pos(new);
+        if old != *new {
+            changed.push(name.clone());
+        }
+    }
+    let read_inside = changed.iter().any(|name| {
+        let bound = after.get(name).map_or(0, Vec::len);
+        occurrences(&text[span.clone()], name) > bound
+    });
+    if read_inside { all } else { changed }
+}
+
+/// How many times `name` occurs as a whole word in `text`.
+fn occurrences(text: &str, name: &str) -> usize {
+    let word = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b >= 0x80;
+    let bytes = text.as_bytes();
+    text.match_indices(name)
+        .filter(|&(i, _)| {
+            let end = i + name.len();
+            !((i > 0 && word(bytes[i - 1])) || (end < bytes.len() && word(bytes[end])))
+        })
+        .count()
+}
+
 /// Whether a statement with a syntax error holds none of the keywords and operators whose facts are
 /// not its own (see `facts_stay_inside`, which reads the named nodes a parse without errors gives):
-/// `def`, `class`, `lambda`, `import`, `from`, `global`, `nonlocal`, `async`, `await`, `yield`, a
-/// decorator's `@`, or an attribute followed by `=` (an attribute assigned).
+/// `def`, `class`, `lambda`, `import`, `from`, `global`, `nonlocal`, `async`, `await`, `yield` or a
+/// decorator's `@` (an attribute assigned binds nothing at module level).
 fn plain_tokens(stmt: Node<'_>) -> bool {
     let mut ok = true;
     crate::syntax::walk_preorder(stmt, |n| {
         if matches!(
             n.kind(),
             "def" | "class" | "lambda" | "import" | "from" | "global" | "nonlocal" | "async" | "await" | "yield" | "@"
-        ) || (n.kind() == "attribute" && n.next_sibling().is_some_and(|s| s.kind() == "="))
-        {
+        ) {
             ok = false;
         }
         ok
