@@ -457,3 +457,14 @@ fn a_statement_typed_above_statements_read_elsewhere_is_analysed_alone() {
     assert!(facts.broken_statement.as_ref().is_some_and(|r| !broken[r.clone()].contains("_SUPPORTED")));
     assert!(a.findings.iter().any(|f| f.function.as_deref() == Some("fetch")), "{:?}", a.findings);
 }
+
+/// A `from` statement broken across two lines (`from .paths ` then `import CACHE` at column 0) whose
+/// first word is then cut (`f .paths `): the second line is now an import of its own, and must not keep
+/// the binding the joined statement gave it (found by the random module-level edits).
+#[test]
+fn a_from_import_broken_over_two_lines_then_cut_rebinds_its_second_line() {
+    let text = "from .paths import CACHE\n\n\ndef load():\n    return CACHE.read_text()\n";
+    let at = text.find(" import").unwrap();
+    let edits = [(at, 1, "\n"), (1, 3, "")];
+    apply_edits(text.to_string(), &edits);
+}

@@ -237,16 +237,26 @@ impl Facts {
         // (tree-sitter takes `import # comment` and a name on a later line as one import) and now end
         // sooner, leaving those lines statements of their own: every old import after it, up to the
         // next scope, must end where an import of the new text ends (a binding's position is the end
-        // of its statement).
-        let import_ends: Vec<usize> = root
-            .named_children(&mut root.walk())
-            .filter(|n| matches!(n.kind(), "import_statement" | "import_from_statement" | "future_import_statement"))
-            .map(|n| (n.end_byte() as isize - by) as usize)
-            .collect();
-        let imported = self.scopes[0].bindings.values().flatten().any(|&id| {
-            let b = &self.bindings[id];
-            matches!(b.kind, BindingKind::Import(_))
-                && (in_old(b.pos) || (old_s_end < b.pos && b.pos <= old_to && !import_ends.contains(&b.pos)))
+        // of its statement) and bind the name to the same thing (`from .paths \nimport CACHE` is one
+        // import to tree-sitter, binding `.paths.CACHE`; cut to `f .paths \nimport CACHE`, its second
+        // line binds `CACHE`).
+        let mut import_ends: HashMap<usize, Vec<(&str, String)>> = HashMap::new();
+        for n in root.named_children(&mut root.walk()) {
+            if matches!(n.kind(), "import_statement" | "import_from_statement" | "future_import_statement") {
+                import_ends.insert((n.end_byte() as isize - by) as usize, import_bindings(n, text));
+            }
+        }
+        let imported = self.scopes[0].bindings.iter().any(|(name, ids)| {
+            ids.iter().any(|&id| {
+                let b = &self.bindings[id];
+                let BindingKind::Import(qualified) = &b.kind else { return false };
+                in_old(b.pos)
+                    || (old_s_end < b.pos
+                        && b.pos <= old_to
+                        && !import_ends
+                            .get(&b.pos)
+                            .is_some_and(|bound| bound.iter().any(|(n, q)| *n == &**name && q == qualified)))
+            })
         });
         if imported || self.scopes[0].self_attrs.values().flatten().any(|&id| in_old(self.bindings[id].pos)) {
             return None;
@@ -513,6 +523,37 @@ fn plain_tokens(stmt: Node<'_>) -> bool {
         ok
     });
     ok
+}
+
+/// What an import statement binds: each local name and what it stands for, as `facts::collect` binds
+/// them (`import a.b` binds `a` to `a`, `import a.b as c` `c` to `a.b`, `from .m import x as y` `y` to
+/// `.m.x`).
+fn import_bindings<'t>(n: Node<'_>, text: &'t str) -> Vec<(&'t str, String)> {
+    let module = match n.kind() {
+        "future_import_statement" => Some("__future__"),
+        _ => n.child_by_field_name("module_name").map(|m| &text[m.byte_range()]),
+    };
+    let mut out = Vec::new();
+    for name in n.children_by_field_name("name", &mut n.walk()) {
+        let (dotted, alias) = match name.kind() {
+            "aliased_import" => (name.child_by_field_name("name"), name.child_by_field_name("alias")),
+            _ => (Some(name), None),
+        };
+        let Some(dotted) = dotted.map(|d| &text[d.byte_range()]) else { continue };
+        let alias = alias.map(|a| &text[a.byte_range()]);
+        out.push(match (module, alias) {
+            (None, Some(alias)) => (alias, dotted.to_string()),
+            (None, None) => {
+                let head = dotted.split('.').next().unwrap_or(dotted);
+                (head, head.to_string())
+            }
+            (Some(m), alias) => {
+                let qualified = if m.ends_with('.') { format!("{m}{dotted}") } else { format!("{m}.{dotted}") };
+                (alias.unwrap_or(dotted), qualified)
+            }
+        });
+    }
+    out
 }
 
 /// The names an assignment target binds (identifiers not inside an attribute or a subscript).
