@@ -111,9 +111,17 @@ pub(super) fn local_imports(text: &str, def: Node<'_>) -> Vec<LocalImport> {
         }
         match n.kind_name() {
             "function_definition" | "class_definition" | "lambda" => continue,
-            "expression_statement" | "return_statement" | "pass_statement" | "raise_statement"
-            | "assert_statement" | "delete_statement" | "global_statement" | "nonlocal_statement"
-            | "print_statement" | "exec_statement" | "type_alias_statement"
+            "expression_statement"
+            | "return_statement"
+            | "pass_statement"
+            | "raise_statement"
+            | "assert_statement"
+            | "delete_statement"
+            | "global_statement"
+            | "nonlocal_statement"
+            | "print_statement"
+            | "exec_statement"
+            | "type_alias_statement"
                 if within_bound =>
             {
                 continue;

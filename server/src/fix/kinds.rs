@@ -12,7 +12,9 @@ use std::collections::HashMap;
 
 use tree_sitter::Node;
 
-use super::{Applicability, Edit, FileContext, Fix, FixId, Fixes, KindName, Refusal, Target, block, chain, httpx, imports};
+use super::{
+    Applicability, Edit, FileContext, Fix, FixId, Fixes, KindName, Refusal, Target, block, chain, httpx, imports,
+};
 use crate::catalog::FixKind;
 use crate::rules::Rule;
 use crate::settings::OffloadFlavor;
@@ -366,9 +368,7 @@ fn nested_def<'t>(ctx: &FileContext<'t>, def: Node<'t>, name: &str) -> Option<No
             return None;
         }
         if matches!(n.kind_name(), "function_definition" | "class_definition" | "lambda") {
-            if n.kind_name() == "function_definition"
-                && n.field("name").is_some_and(|x| ctx.node_text(x) == name)
-            {
+            if n.kind_name() == "function_definition" && n.field("name").is_some_and(|x| ctx.node_text(x) == name) {
                 found = Some(n);
             }
             continue;
@@ -1021,7 +1021,9 @@ pub(super) fn needs_the_loop_in(
             "function_definition" | "lambda" | "class_definition" if n.id() != body.id() => continue,
             "await" => return Some("it awaits".into()),
             "yield" if no_yield => return Some("it is an async generator".into()),
-            "for_statement" | "with_statement" | "for_in_clause" if n.child(0).is_some_and(|c| c.kind_name() == "async") => {
+            "for_statement" | "with_statement" | "for_in_clause"
+                if n.child(0).is_some_and(|c| c.kind_name() == "async") =>
+            {
                 return Some("it uses `async for` or `async with`".into());
             }
             "for_in_clause" if n.prev_sibling().is_some_and(|c| c.kind_name() == "async") => {

@@ -528,8 +528,9 @@ impl<'a> FileContext<'a> {
         let mut c = root.walk();
         let mut found = None;
         for stmt in root.named_children(&mut c) {
-            let Some(a) =
-                stmt.named_child(0).filter(|a| stmt.kind_name() == "expression_statement" && a.kind_name() == "assignment")
+            let Some(a) = stmt
+                .named_child(0)
+                .filter(|a| stmt.kind_name() == "expression_statement" && a.kind_name() == "assignment")
             else {
                 continue;
             };
@@ -552,8 +553,7 @@ impl<'a> FileContext<'a> {
         let mut node = self.tree.root_node().descendant_for_byte_range(range.start, range.end)?;
         for _ in 0..64 {
             let is_call = node.kind_name() == "call"
-                && (node.byte_range() == *range
-                    || node.field("function").is_some_and(|f| f.byte_range() == *range));
+                && (node.byte_range() == *range || node.field("function").is_some_and(|f| f.byte_range() == *range));
             if is_call {
                 return Some(node);
             }
