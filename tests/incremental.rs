@@ -468,3 +468,18 @@ fn a_from_import_broken_over_two_lines_then_cut_rebinds_its_second_line() {
     let edits = [(at, 1, "\n"), (1, 3, "")];
     apply_edits(text.to_string(), &edits);
 }
+
+/// Text typed on a blank line after a class's last method, left of the method's body but right of the
+/// class's column: it is the class's (a comment there ends the class after it, not the method), so the
+/// class's extent must follow (found by the random edits: the spliced class ended at the method's end).
+#[test]
+fn text_typed_after_a_class_s_last_method_extends_the_class_not_the_method() {
+    for (indent, typed) in [("  ", "#"), ("  ", "# c"), ("    ", "#"), ("    ", "x = 1"), ("  ", "x")] {
+        let text =
+            format!("import time\n\n\nclass C:\n  x = 1\n\n  async def run(self):\n        time.sleep(1)\n{indent}\n");
+        let at = text.len() - 1;
+        let edits: Vec<(usize, usize, &str)> =
+            typed.char_indices().map(|(i, _)| (at + i, 0, &typed[i..i + 1])).collect();
+        apply_edits(text.clone(), &edits);
+    }
+}

@@ -408,6 +408,19 @@ fn reanalyze_function_edit(
         _ if after => return Err(NotLocal::Syntax),
         _ => None,
     };
+    // Typed after the function's last line but not its own (a comment or code left of its body): it
+    // may be the text of a class or function around it that ends where it ends (a comment at a
+    // method's column after a class's last method ends the class, not the method), and where that one
+    // ends follows the whole file's parse.
+    if after && end.unwrap_or(moved_end) < edit.new_end && !text[edit.start..edit.new_end].trim().is_empty() {
+        let mut up = facts.scopes[unit].parent;
+        while let Some(p) = up.filter(|&p| facts.scopes[p].kind != ScopeKind::Module) {
+            if facts.scopes[p].range.end == old_range.end {
+                return Err(NotLocal::Syntax);
+            }
+            up = facts.scopes[p].parent;
+        }
+    }
 
     // Where the function's summaries are: functions and classes are summarized in scope order.
     let named_fn = |s: &facts::Scope| s.kind == ScopeKind::Function && s.name.is_some();
