@@ -496,15 +496,17 @@ where
     Some(Client { stmt, ctor, left, name: name.to_string(), to, cp })
 }
 
-/// Every command on the module-level client awaited and the client made the async one; `ctx` is the
-/// file with the chain's functions already `async def`. A use in a sync function or at module level,
-/// as a value, or of a method the catalog says is not simply awaited refuses it, naming the line.
-pub(super) fn module_client_fix(ctx: &FileContext<'_>, c: &Client<'_, '_>) -> Result<Fix, String> {
+/// Calls `f` with each use of the module-level client `c` in the file (each `name` but the one it is
+/// bound to) in tree order: the identifier, the attribute it is the object of, that attribute's member
+/// and its line. A use as a value (not `name.member`), or of a member the catalog says is not simply
+/// awaited, refuses, naming the line.
+fn for_each_use<'t>(
+    ctx: &FileContext<'t>,
+    c: &Client<'_, '_>,
+    mut f: impl FnMut(Node<'t>, Node<'t>, &'t str, usize) -> Result<(), String>,
+) -> Result<(), String> {
     let name = c.name.as_str();
-    if c.cp.entered {
-        return module_entered_fix(ctx, c);
-    }
-    let mut edits = Vec::new();
+    let is = |p: Node<'_>, field: &str, x: Node<'_>| p.child_by_field_name(field).is_some_and(|y| y.id() == x.id());
     let mut stack = vec![ctx.tree.root_node()];
     let mut seen = 0;
     while let Some(n) = stack.pop() {
@@ -518,7 +520,6 @@ pub(super) fn module_client_fix(ctx: &FileContext<'_>, c: &Client<'_, '_>) -> Re
             continue;
         }
         let line = n.start_position().row + 1;
-        let is = |p: Node<'_>, field: &str, x: Node<'_>| p.child_by_field_name(field).is_some_and(|y| y.id() == x.id());
         let attr = ctx.up(n).filter(|p| p.kind() == "attribute" && is(*p, "object", n)).ok_or_else(|| {
             format!("`{name}` is used as a value at line {line}, where its users expect the sync client")
         })?;
@@ -526,6 +527,22 @@ pub(super) fn module_client_fix(ctx: &FileContext<'_>, c: &Client<'_, '_>) -> Re
         if let Some(why) = c.cp.not_awaited.get(member) {
             return Err(format!("`{name}.{member}` at line {line}: {why}"));
         }
+        f(n, attr, member, line)?;
+    }
+    Ok(())
+}
+
+/// Every command on the module-level client awaited and the client made the async one; `ctx` is the
+/// file with the chain's functions already `async def`. A use in a sync function or at module level,
+/// as a value, or of a method the catalog says is not simply awaited refuses it, naming the line.
+pub(super) fn module_client_fix(ctx: &FileContext<'_>, c: &Client<'_, '_>) -> Result<Fix, String> {
+    let name = c.name.as_str();
+    if c.cp.entered {
+        return module_entered_fix(ctx, c);
+    }
+    let mut edits = Vec::new();
+    let is = |p: Node<'_>, field: &str, x: Node<'_>| p.child_by_field_name(field).is_some_and(|y| y.id() == x.id());
+    for_each_use(ctx, c, |_, attr, member, line| {
         let call = ctx.up(attr).filter(|x| x.kind() == "call" && is(*x, "function", attr)).ok_or_else(|| {
             format!("`{name}.{member}` at line {line} is not a command call, and has no known async equivalent")
         })?;
@@ -540,7 +557,8 @@ pub(super) fn module_client_fix(ctx: &FileContext<'_>, c: &Client<'_, '_>) -> Re
             Some(_) => await_allowed(ctx, call).map_err(|why| format!("`{name}.{member}` at line {line}: {why}"))?,
         }
         edits.push(Edit { range: call.byte_range(), text: awaited(ctx, call, ctx.node_text(call)) });
-    }
+        Ok(())
+    })?;
     let (module, rest) = c.to.rsplit_once('.').unwrap_or((c.to.as_str(), ""));
     let func = c.ctor.child_by_field_name("function").ok_or("no constructor")?;
     // `import redis` need not import `redis.asyncio`: the submodule is imported by name.
@@ -595,26 +613,7 @@ fn module_entered_fix(ctx: &FileContext<'_>, c: &Client<'_, '_>) -> Result<Fix, 
     let mut edits = Vec::new();
     let is = |p: Node<'_>, field: &str, x: Node<'_>| p.child_by_field_name(field).is_some_and(|y| y.id() == x.id());
     let mut rewritten: Vec<std::ops::Range<usize>> = Vec::new();
-    let mut stack = vec![ctx.tree.root_node()];
-    let mut seen = 0;
-    while let Some(n) = stack.pop() {
-        seen += 1;
-        if seen > MAX_NODES {
-            return Err("the file is too large to check".into());
-        }
-        if n.kind() != "identifier" || ctx.node_text(n) != name || n.id() == c.left.id() {
-            let mut w = n.walk();
-            stack.extend(n.children(&mut w));
-            continue;
-        }
-        let line = n.start_position().row + 1;
-        let attr = ctx.up(n).filter(|p| p.kind() == "attribute" && is(*p, "object", n)).ok_or_else(|| {
-            format!("`{name}` is used as a value at line {line}, where its users expect the sync client")
-        })?;
-        let member = attr.child_by_field_name("attribute").map_or("", |a| ctx.node_text(a));
-        if let Some(why) = c.cp.not_awaited.get(member) {
-            return Err(format!("`{name}.{member}` at line {line}: {why}"));
-        }
+    for_each_use(ctx, c, |n, attr, member, line| {
         match enclosing_def(ctx, n) {
             None => return Err(format!("`{name}.{member}` is used at module level, line {line}")),
             Some(d) if d.child(0).is_none_or(|t| t.kind() != "async") => {
@@ -653,7 +652,8 @@ fn module_entered_fix(ctx: &FileContext<'_>, c: &Client<'_, '_>) -> Result<Fix, 
         }
         rewritten.push(range.clone());
         edits.push(Edit { range, text: new });
-    }
+        Ok(())
+    })?;
     let mut first = Vec::new();
     let get_loop = ctx.imports.module_attr("asyncio", "get_running_loop", &mut first, text);
     let event_loop = ctx.imports.module_attr("asyncio", "AbstractEventLoop", &mut first, text);
@@ -702,15 +702,7 @@ fn module_entered_fix(ctx: &FileContext<'_>, c: &Client<'_, '_>) -> Result<Fix, 
         format!("    return {clients}[loop][0]"),
     ];
     let mut new = lines.join(nl);
-    let after = &text[c.stmt.end_byte()..];
-    let rest = after.trim_start_matches([' ', '\t']);
-    let rest = rest.strip_prefix("\r\n").or_else(|| rest.strip_prefix('\n')).unwrap_or(rest);
-    let blank = rest.split_inclusive('\n').take_while(|l| l.trim().is_empty()).count();
-    if blank < rest.split_inclusive('\n').count() {
-        for _ in blank..2 {
-            new.push_str(nl);
-        }
-    }
+    new.push_str(&super::blank_lines_after(text, c.stmt.end_byte(), nl));
     edits.push(Edit { range: c.stmt.byte_range(), text: new });
     super::normalize(&mut edits);
     let title = format!("Use an `{}` client per event loop as `{name}()`, awaiting its operations", c.cp.package);

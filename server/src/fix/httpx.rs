@@ -716,16 +716,7 @@ fn per_loop_function(ctx: &FileContext<'_>, s: &ModuleSession<'_>, p: &PerLoop<'
         format!("    return {clients}[loop]"),
     ];
     let mut new = body.join(nl);
-    // Two blank lines after the function, unless the file ends there.
-    let after = &text[s.stmt.end_byte()..];
-    let rest = after.trim_start_matches([' ', '\t']);
-    let rest = rest.strip_prefix("\r\n").or_else(|| rest.strip_prefix('\n')).unwrap_or(rest);
-    let blank = rest.split_inclusive('\n').take_while(|l| l.trim().is_empty()).count();
-    if blank < rest.split_inclusive('\n').count() {
-        for _ in blank..2 {
-            new.push_str(nl);
-        }
-    }
+    new.push_str(&super::blank_lines_after(text, s.stmt.end_byte(), nl));
     Edit { range: s.stmt.byte_range(), text: new }
 }
 

@@ -1009,6 +1009,15 @@ fn compatible(chosen: &[Edit], new: &[Edit]) -> bool {
     })
 }
 
+/// What makes two blank lines after a definition that replaces a statement ending at `end`: the line
+/// breaks missing before the next code (none when the file ends there).
+pub(super) fn blank_lines_after(text: &str, end: usize, nl: &str) -> String {
+    let rest = text[end..].trim_start_matches([' ', '\t']);
+    let rest = rest.strip_prefix("\r\n").or_else(|| rest.strip_prefix('\n')).unwrap_or(rest);
+    let blank = rest.split_inclusive('\n').take_while(|l| l.trim().is_empty()).count();
+    if blank < rest.split_inclusive('\n').count() { nl.repeat(2usize.saturating_sub(blank)) } else { String::new() }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1106,17 +1115,22 @@ mod tests {
         assert!(why.iter().any(|w| w.contains("`asyncio` is imported inside the function")), "{why:?}");
     }
 
-    #[test]
-    fn the_parent_table_agrees_with_tree_sitter_and_up() {
-        // Every fix-pair file, and one with broken syntax: the table's parent of every node is
-        // tree-sitter's `parent()` and what `up` finds without the table.
+    /// The text of every fix-pair file (`tests/fixes/*.py`).
+    fn fix_pair_texts() -> Vec<String> {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixes");
-        let mut texts: Vec<String> = std::fs::read_dir(&dir)
+        std::fs::read_dir(&dir)
             .unwrap()
             .filter_map(|e| e.ok().map(|e| e.path()))
             .filter(|p| p.extension().is_some_and(|x| x == "py"))
             .map(|p| std::fs::read_to_string(p).unwrap())
-            .collect();
+            .collect()
+    }
+
+    #[test]
+    fn the_parent_table_agrees_with_tree_sitter_and_up() {
+        // Every fix-pair file, and one with broken syntax: the table's parent of every node is
+        // tree-sitter's `parent()` and what `up` finds without the table.
+        let mut texts = fix_pair_texts();
         texts.push("async def f(:\n    x = [1,\n  requests.get(u\nclass C(\n".into());
         assert!(texts.len() > 10);
         let options = Options::default();
@@ -1141,13 +1155,7 @@ mod tests {
         // Every node of every fix-pair file (and of broken syntax): `kind_name` is `kind`, `field` is
         // `child_by_field_name` for every field name, and the
         // table's call list is every `name(...)` call in tree order, as a walk of the file finds them.
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixes");
-        let mut texts: Vec<String> = std::fs::read_dir(&dir)
-            .unwrap()
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "py"))
-            .map(|p| std::fs::read_to_string(p).unwrap())
-            .collect();
+        let mut texts = fix_pair_texts();
         texts.push("async def f(:\n    x = [1,\n  requests.get(u\nclass C(\nprint 'a'\nexec 'b'\n".into());
         assert!(texts.len() > 10);
         let language = crate::syntax::language();
