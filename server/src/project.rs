@@ -184,6 +184,8 @@ pub struct Links {
     reads: Vec<Vec<u32>>,
     /// One-time work and the coroutine call sites that share it (see `Project::one_time_work`).
     once: OnceWork,
+    /// For each method of a protocol, the implementations a call of it may run (`Project::dispatch`).
+    dispatch: HashMap<FnId, Vec<FnId>>,
 }
 
 /// Where a chain does one-time work (the first such place on it): a call behind a lazy-initialisation
@@ -771,11 +773,12 @@ impl Project {
         }
         // Shortest chains through functions that block on every call; then, for what is left, chains
         // through memoized functions, which block on their first call only (reported as hints).
-        let strict = self.shortest_chains(&edges, &lib, settings, false);
-        let loose = self.shortest_chains(&edges, &lib, settings, true);
-        let cli = self.cli_only(&edges);
+        let dispatch = self.dispatch();
+        let strict = self.shortest_chains(&edges, &lib, &dispatch, settings, false);
+        let loose = self.shortest_chains(&edges, &lib, &dispatch, settings, true);
+        let cli = self.cli_only(&edges, &dispatch);
         let once = self.one_time_work(&edges, &lib, &strict, &loose);
-        Links { edges, cut, strict, loose, cli, once, lib, reads }
+        Links { edges, cut, strict, loose, cli, once, lib, reads, dispatch }
     }
 
     /// The one-time work each function's chains do, and the coroutine call sites that share each (see
@@ -867,9 +870,8 @@ impl Project {
     /// A call of a protocol's method counts as a call of each implementation's (`dispatch`): a
     /// command that runs `get_provisioner(kind).provision()` is a caller of every registered
     /// provisioner's `provision`.
-    fn cli_only(&self, edges: &[Vec<Option<FnId>>]) -> Vec<bool> {
+    fn cli_only(&self, edges: &[Vec<Option<FnId>>], dispatch: &HashMap<FnId, Vec<FnId>>) -> Vec<bool> {
         let n = self.functions.len();
-        let dispatch = &self.dispatch();
         let callees = |id: FnId| {
             edges[id]
                 .iter()
@@ -908,25 +910,66 @@ impl Project {
     /// For each method of a protocol class (`ClassSummary::protocol`), the same method of the classes
     /// that implement it: those its own module imports (`FileSummary::registers`, in any scope: a
     /// registry of implementations) that define every method the protocol declares (inherited or not,
-    /// but not the protocol's own). A call resolved to the protocol's method runs one of them.
+    /// but not the protocol's own), and the project's classes that name the protocol as a base
+    /// (`class FileLockManager(LockManager)`), for each method they define. A call resolved to the
+    /// protocol's method runs one of them.
     fn dispatch(&self) -> HashMap<FnId, Vec<FnId>> {
         let mut out: HashMap<FnId, Vec<FnId>> = HashMap::new();
         let no_cut = std::cell::Cell::new(false);
+        // The protocols' methods: their functions named `Protocol.name`.
+        let methods_of = |m: usize, qualname: &str| -> Vec<(FnId, String)> {
+            let prefix = format!("{qualname}.");
+            self.file_functions[m]
+                .clone()
+                .filter_map(|id| {
+                    let name = self.function(id).qualname.strip_prefix(&prefix)?;
+                    (!name.contains('.')).then(|| (id, name.to_string()))
+                })
+                .collect()
+        };
+        // Classes that subclass a protocol by name: found by the base's last name first (cheap), then
+        // resolved.
+        let names: HashSet<&str> = self
+            .files
+            .iter()
+            .flat_map(|f| f.summary().classes.iter().filter(|c| c.protocol))
+            .map(|c| c.qualname.rsplit('.').next().unwrap_or(&c.qualname))
+            .collect();
+        if !names.is_empty() {
+            let mut seen: HashSet<(usize, usize, usize, usize)> = HashSet::new();
+            for (cf, file) in self.files.iter().enumerate() {
+                for (c, class) in file.summary().classes.iter().enumerate() {
+                    for base in &class.bases {
+                        let (Target::Name(q) | Target::Local(q)) = base;
+                        if !names.contains(q.rsplit('.').next().unwrap_or(q)) {
+                            continue;
+                        }
+                        let Some(Resolved::Class(pm, pc)) = self.resolve(cf, base, Depth::new(&no_cut)) else {
+                            continue;
+                        };
+                        let protocol = &self.files[pm].summary().classes[pc];
+                        if !protocol.protocol || (pm, pc) == (cf, c) || !seen.insert((pm, pc, cf, c)) {
+                            continue;
+                        }
+                        let methods = methods_of(pm, &protocol.qualname);
+                        for (p, name) in &methods {
+                            if let Some(Resolved::Function(f)) = self.member(cf, c, name, Depth::new(&no_cut))
+                                && !methods.iter().any(|(q, _)| *q == f)
+                            {
+                                out.entry(*p).or_default().push(f);
+                            }
+                        }
+                    }
+                }
+            }
+        }
         for (m, file) in self.files.iter().enumerate() {
             let summary = file.summary();
             if summary.registers.is_empty() {
                 continue;
             }
             for (pc, class) in summary.classes.iter().enumerate().filter(|(_, c)| c.protocol) {
-                // The protocol's methods: its functions named `Protocol.name`.
-                let prefix = format!("{}.", class.qualname);
-                let methods: Vec<(FnId, &str)> = self.file_functions[m]
-                    .clone()
-                    .filter_map(|id| {
-                        let name = self.function(id).qualname.strip_prefix(&prefix)?;
-                        (!name.contains('.')).then_some((id, name))
-                    })
-                    .collect();
+                let methods = methods_of(m, &class.qualname);
                 if methods.is_empty() {
                     continue;
                 }
@@ -938,17 +981,24 @@ impl Project {
                     }
                     let own: Option<Vec<FnId>> = methods
                         .iter()
-                        .map(|&(_, name)| match self.member(cf, c, name, Depth::new(&no_cut))? {
+                        .map(|(_, name)| match self.member(cf, c, name, Depth::new(&no_cut))? {
                             Resolved::Function(f) if !methods.iter().any(|&(p, _)| p == f) => Some(f),
                             _ => None,
                         })
                         .collect();
                     let Some(own) = own else { continue };
                     for (&(p, _), f) in methods.iter().zip(own) {
-                        out.entry(p).or_default().push(f);
+                        let list = out.entry(p).or_default();
+                        if !list.contains(&f) {
+                            list.push(f);
+                        }
                     }
                 }
             }
+        }
+        for list in out.values_mut() {
+            list.sort_unstable();
+            list.dedup();
         }
         out
     }
@@ -1146,12 +1196,20 @@ impl Project {
                 (links.edges[id], links.cut[id], links.lib[id]) = e;
             }
         }
+        if names_changed {
+            // Protocols' implementations resolve through module-level names (`dispatch`).
+            let dispatch = self.dispatch();
+            if dispatch != links.dispatch {
+                links.dispatch = dispatch;
+                (same_chains, same_cli, same_once) = (false, false, false);
+            }
+        }
         if !same_chains {
-            links.strict = self.shortest_chains(&links.edges, &links.lib, settings, false);
-            links.loose = self.shortest_chains(&links.edges, &links.lib, settings, true);
+            links.strict = self.shortest_chains(&links.edges, &links.lib, &links.dispatch, settings, false);
+            links.loose = self.shortest_chains(&links.edges, &links.lib, &links.dispatch, settings, true);
         }
         if !same_cli {
-            links.cli = self.cli_only(&links.edges);
+            links.cli = self.cli_only(&links.edges, &links.dispatch);
         }
         if !same_chains || !same_once {
             links.once = self.one_time_work(&links.edges, &links.lib, &links.strict, &links.loose);
@@ -1179,6 +1237,7 @@ impl Project {
             out.extend(self.typed_findings(links, caller, settings));
             for (i, callee) in calls.iter().enumerate() {
                 let Some(callee) = *callee else { continue };
+                let callee = self.dispatched(links, callee);
                 let Some(chain) = self.chain(links, callee, HEAD_HOPS - 1) else { continue };
                 let memoized = chain.memoized;
                 let site: &CallSite = &a.calls[i];
@@ -1317,6 +1376,44 @@ impl Project {
         out
     }
 
+    /// The function a call of `callee` runs whose chain a finding shows: `callee` itself when it blocks,
+    /// else, for a protocol's method, the implementation (`dispatch`) whose chain reaches the worst
+    /// blocking call (highest tier, then the shortest chain, then the first by id).
+    fn dispatched(&self, links: &Links, callee: FnId) -> FnId {
+        if links.strict[callee].is_some() || links.loose[callee].is_some() {
+            return callee;
+        }
+        let Some(impls) = links.dispatch.get(&callee) else { return callee };
+        let rank = |id: FnId| {
+            let (best, memoized) = match (links.strict[id], links.loose[id]) {
+                (Some(b), _) => (b, false),
+                (None, Some(b)) => (b, true),
+                _ => return None,
+            };
+            let mut at = id;
+            let mut b = best;
+            for _ in 0..=best.len {
+                match b.step {
+                    Step::Call(_, next) => {
+                        at = next;
+                        b = (if memoized { links.loose[at] } else { links.strict[at] })?;
+                    }
+                    Step::Blocking(bi) => {
+                        let tier = if memoized || best.once { Tier::Hint } else { self.site(links, at, bi).tier };
+                        return Some((tier, std::cmp::Reverse(best.len), std::cmp::Reverse(id)));
+                    }
+                }
+            }
+            None
+        };
+        impls
+            .iter()
+            .copied()
+            .filter_map(|id| rank(id).map(|r| (r, id)))
+            .max_by_key(|(r, _)| *r)
+            .map_or(callee, |(_, id)| id)
+    }
+
     /// Whether function `id` blocks only in blocks of `if P:` whose parameter `P` a call passes as false
     /// (`falsy`: `_send_heartbeats(self, join_on_exit=False)` around `if join_on_exit: thread.join()`):
     /// then that call runs none of it. Every blocking call, typed blocking call and call of a function
@@ -1324,7 +1421,11 @@ impl Project {
     fn skipped(&self, links: &Links, id: FnId, falsy: &[String]) -> bool {
         let f = self.function(id);
         let off = |gate: &Option<String>| gate.as_ref().is_some_and(|p| falsy.contains(p));
-        let blocks = |g: FnId| links.strict[g].is_some() || links.loose[g].is_some();
+        let blocks = |g: FnId| {
+            std::iter::once(g)
+                .chain(links.dispatch.get(&g).into_iter().flatten().copied())
+                .any(|g| links.strict[g].is_some() || links.loose[g].is_some())
+        };
         f.blocking.iter().all(|b| off(&b.gate))
             && links.lib[id].iter().all(|(ci, _)| off(&f.calls[*ci].gate))
             && links.edges[id].iter().enumerate().all(|(ci, e)| e.is_none_or(|g| !blocks(g)) || off(&f.calls[ci].gate))
@@ -1376,6 +1477,7 @@ impl Project {
         &self,
         edges: &[Vec<Option<FnId>>],
         lib: &[Vec<(usize, BlockingSite)>],
+        dispatch: &HashMap<FnId, Vec<FnId>>,
         settings: &Settings,
         memoized: bool,
     ) -> Vec<Option<Best>> {
@@ -1414,11 +1516,12 @@ impl Project {
                 continue;
             }
             for (i, callee) in calls.iter().enumerate() {
-                if let Some(callee) = *callee
-                    && callee != caller
-                    && runs_here(callee)
-                {
-                    callers[callee].push((caller, i));
+                let Some(callee) = *callee else { continue };
+                // A protocol's method runs one of its implementations (`dispatch`).
+                for callee in std::iter::once(callee).chain(dispatch.get(&callee).into_iter().flatten().copied()) {
+                    if callee != caller && runs_here(callee) {
+                        callers[callee].push((caller, i));
+                    }
                 }
             }
         }

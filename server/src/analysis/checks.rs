@@ -371,6 +371,52 @@ pub(super) fn enclosing_if<T>(
     found
 }
 
+/// The class an enclosing `if isinstance(name, C):` or `elif isinstance(name, C):` narrows `name` to at
+/// offset `at` in function `scope` (the nearest such test around it; a tuple of classes narrows to
+/// none): `C`'s value there. Read from the text above, as `enclosing_if` reads guards; only in a
+/// function whose body tests `isinstance(name`.
+pub(super) fn isinstance_narrowed(r: &Resolver<'_>, name: &str, at: usize, scope: ScopeId) -> Option<Value> {
+    let s = &r.facts.scopes[scope];
+    let probe = format!("isinstance({name},");
+    if s.kind != ScopeKind::Function || !r.text_of(&s.body).contains(&probe) {
+        return None;
+    }
+    let mut min = usize::MAX;
+    let mut class: Option<(String, usize)> = None;
+    lines_above(r, at, scope, |start, line, code, first| {
+        let ind = indent(line);
+        if first || ind >= min {
+            min = min.min(ind);
+            return true;
+        }
+        min = ind;
+        let Some(header) = code.strip_suffix(':') else { return true };
+        let Some(cond) = header.strip_prefix("if ").or_else(|| header.strip_prefix("elif ")) else { return true };
+        if let Some(rest) = cond.trim().strip_prefix(&probe)
+            && let Some(c) = rest.trim().strip_suffix(')')
+        {
+            let c = c.trim();
+            if !c.is_empty()
+                && c.split('.').all(|p| !p.is_empty() && p.chars().all(|ch| ch.is_alphanumeric() || ch == '_'))
+            {
+                class = Some((c.to_string(), start));
+            }
+            return false;
+        }
+        ind != 0
+    });
+    let (class, at) = class?;
+    let mut parts = class.split('.');
+    let mut v = r.lookup(parts.next()?, scope, at, 0);
+    for p in parts {
+        v = r.attribute(v, p, 0);
+    }
+    match v {
+        Value::Name(q) if q.starts_with("builtins.") => None,
+        v => Some(r.as_instance(v)).filter(|v| *v != Value::Unknown),
+    }
+}
+
 /// Walks the lines above offset `at` in function `scope`'s body, nearest first: `f` gets each line's
 /// start, the line and its code (trimmed, without a trailing comment; blank and comment lines are
 /// skipped), and first the line `at` is on (`first`, with no code). It stops when `f` returns false.

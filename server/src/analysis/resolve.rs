@@ -407,7 +407,8 @@ impl<'a> Resolver<'a> {
         }
     }
 
-    fn as_instance(&self, v: Value) -> Value {
+    /// An instance of what `v` names: a catalogued or imported class's instance, a local class's object.
+    pub fn as_instance(&self, v: Value) -> Value {
         match v {
             Value::Name(q) => Value::Instance(self.catalog.canonical(&q)),
             Value::Class(c) => Value::Object(c),

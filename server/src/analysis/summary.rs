@@ -363,7 +363,15 @@ pub(super) fn summarize_part(
     for a in &facts.attributes[part.attributes.clone()] {
         let Some(f) = slot[runs_in[a.scope]] else { continue };
         let attr = &*a.attr;
-        let target = match r.value_of(&a.object) {
+        let mut object = r.value_of(&a.object);
+        // `elif isinstance(v, PrefectFuture): v.state`: the test narrows an untyped name.
+        if object == Value::Unknown
+            && let ExprKind::Name(n) = &a.object.kind
+            && let Some(v) = checks::isinstance_narrowed(r, n, a.range.start, runs_in[a.scope])
+        {
+            object = v;
+        }
+        let target = match object {
             // The member itself (on an instance, `attribute` gives what a property returns).
             Value::Object(c) => match r.attribute(Value::Class(c), attr, 0) {
                 Value::Def(p) if r.is_property(p) => target_of(r, Value::Def(p)),
