@@ -36,7 +36,10 @@ use crate::rules::Rule;
 use crate::settings::{OffloadFlavor, Settings};
 
 pub use imports::Imports;
-pub use workspace::{FileEdits, MadeAsync, WorkspaceFile, make_async_everywhere, make_sync_everywhere};
+pub use workspace::{
+    FileEdits, MadeAsync, Parsed, WorkspaceFile, make_async_everywhere, make_async_with, make_sync_everywhere,
+    make_sync_with,
+};
 
 /// Whether applying a fix keeps the program's behaviour (bar the blocking).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
