@@ -949,6 +949,20 @@ pub fn endpoint_ranges(text: &str, tree: &Tree, catalog: &Catalog) -> Vec<Range<
     out
 }
 
+/// [`analyze`] and [`endpoint_ranges`] of one parsed file, from one extraction of its facts (each round
+/// of fixes needs both: the query is most of the cost of either).
+pub fn analyze_with_endpoints(
+    text: &str,
+    tree: &Tree,
+    catalog: &Catalog,
+    settings: &Settings,
+) -> (Vec<Finding>, Vec<Range<usize>>) {
+    let facts = Facts::extract(text, tree);
+    let mut ranges = Some(Vec::new());
+    let analysis = analyze_facts_endpoints(text, &facts, catalog, settings, false, &mut ranges);
+    (analysis.findings, ranges.unwrap_or_default())
+}
+
 /// Parses and analyses source text: the convenience entry point for tests and the CLI.
 pub fn analyze_source(text: &str, catalog: &Catalog, settings: &Settings) -> Vec<Finding> {
     match crate::syntax::parse(text, None) {

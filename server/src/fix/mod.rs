@@ -36,7 +36,10 @@ use crate::rules::Rule;
 use crate::settings::{OffloadFlavor, Settings};
 
 pub use imports::Imports;
-pub use workspace::{FileEdits, MadeAsync, WorkspaceFile, make_async_everywhere, make_sync_everywhere};
+pub use workspace::{
+    FileEdits, MadeAsync, Parsed, WorkspaceFile, make_async_everywhere, make_async_with, make_sync_everywhere,
+    make_sync_with,
+};
 
 /// Whether applying a fix keeps the program's behaviour (bar the blocking).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -766,11 +769,12 @@ fn fix_rounds(
         }
         let Some(tree) = crate::syntax::parse(&current, None) else { break };
         let tables = FileTables::of(&tree);
-        let ctx = FileContext::new(&current, &tree, catalog, options).sharing().with_tables(&tables);
-        let mut targets: Vec<Target> = analysis::analyze(&current, &tree, catalog, settings)
-            .iter()
-            .map(|f| Target::from_finding(f, false))
-            .collect();
+        // The findings and the routes from one query of the file.
+        let (findings, ranges) = analysis::analyze_with_endpoints(&current, &tree, catalog, settings);
+        let endpoints = Cow::Owned(ranges.into_iter().map(|r| (r.start, r.end)).collect());
+        let ctx =
+            FileContext::with_endpoints(&current, &tree, catalog, options, endpoints).sharing().with_tables(&tables);
+        let mut targets: Vec<Target> = findings.iter().map(|f| Target::from_finding(f, false)).collect();
         targets.extend(carried.iter().cloned());
         if !skip.is_empty() {
             let skipped: HashSet<(Rule, usize, usize)> =

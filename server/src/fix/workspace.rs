@@ -8,14 +8,16 @@
 //! `callbacks = [helper]`, another object that happens to share the name) refuses the fix and says
 //! where, since rewriting would break it or could not be told apart.
 
+use std::borrow::Cow;
 use std::cell::{OnceCell, RefCell};
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::ops::Range;
+use std::sync::OnceLock;
 
 use tree_sitter::{Node, Tree};
 
 use super::kinds::{self, MAX_NODES, needs_the_loop_in};
-use super::{Edit, FileContext, Options, Target, chain, error_count};
+use super::{Edit, Endpoints, FileContext, Options, Target, chain, error_count};
 use crate::catalog::Catalog;
 
 /// How many functions the search for a chain across the workspace visits.
@@ -32,6 +34,47 @@ pub struct WorkspaceFile<'a> {
     pub modules: Vec<String>,
 }
 
+/// What the fixes across the workspace read of one file besides its text: its tree (a fresh parse of
+/// the text) and the ranges of its routes and dependencies ([`super::endpoints`], a query of the whole
+/// file), each computed on first use. Both depend only on the text (and the catalog), so a caller that
+/// keeps a file's `Parsed` while the text is unchanged (the language server, for its quick fixes) parses
+/// and queries each file once, not once per fix; the fixes themselves are computed each time.
+#[derive(Default)]
+pub struct Parsed {
+    /// The tree and its count of syntax errors; `None`: the parser gave up.
+    tree: OnceLock<Option<(Tree, usize)>>,
+    endpoints: OnceLock<Endpoints>,
+}
+
+impl Parsed {
+    /// The tree of `text` (which must be the text this `Parsed` is kept for) and its syntax errors.
+    fn tree(&self, text: &str) -> Option<(&Tree, usize)> {
+        self.tree
+            .get_or_init(|| {
+                crate::syntax::parse(text, None).map(|t| {
+                    let errors = error_count(&t);
+                    (t, errors)
+                })
+            })
+            .as_ref()
+            .map(|(t, e)| (t, *e))
+    }
+
+    /// The routes and dependencies of `text` (this `Parsed`'s text), found in `tree` (a parse of it
+    /// without syntax errors) the first time.
+    pub fn endpoints(&self, text: &str, tree: &Tree, catalog: &Catalog) -> &Endpoints {
+        self.endpoints.get_or_init(|| super::endpoints(text, tree, catalog))
+    }
+
+    /// Takes `tree`, the caller's parse of this `Parsed`'s text without syntax errors (an open document's
+    /// tree: an incremental parse is the tree a fresh parse gives), as its own when it has none yet.
+    pub fn seed(&self, tree: &Tree) {
+        if !tree.root_node().has_error() {
+            let _ = self.tree.set(Some((tree.clone(), 0)));
+        }
+    }
+}
+
 /// The edits, per file index, turning the coroutine named at `name_range` in `files[def_file]` into a
 /// plain function; or why that is not offered.
 pub fn make_sync_everywhere(
@@ -40,8 +83,20 @@ pub fn make_sync_everywhere(
     name_range: Range<usize>,
     catalog: &Catalog,
 ) -> Result<(String, FileEdits), String> {
+    let parsed: Vec<Parsed> = files.iter().map(|_| Parsed::default()).collect();
+    make_sync_with(files, &parsed.iter().collect::<Vec<_>>(), def_file, name_range, catalog)
+}
+
+/// [`make_sync_everywhere`] with each file's parse kept by the caller (`parsed[i]` for `files[i]`).
+pub fn make_sync_with(
+    files: &[WorkspaceFile<'_>],
+    parsed: &[&Parsed],
+    def_file: usize,
+    name_range: Range<usize>,
+    catalog: &Catalog,
+) -> Result<(String, FileEdits), String> {
     let home = files.get(def_file).ok_or("the file is not in the workspace")?;
-    let tree = crate::syntax::parse(home.text, None).ok_or("the file does not parse")?;
+    let tree = parsed[def_file].tree(home.text).ok_or("the file does not parse")?.0;
     let name_node =
         tree.root_node().descendant_for_byte_range(name_range.start, name_range.end).ok_or("no function here")?;
     let def = name_node.parent().filter(|d| d.kind() == "function_definition").ok_or("no function here")?;
@@ -62,9 +117,8 @@ pub fn make_sync_everywhere(
         if !contains_word(f.text, name) {
             continue;
         }
-        let tree = if i == def_file { Some(tree.clone()) } else { crate::syntax::parse(f.text, None) };
-        let Some(tree) = tree else { return Err(format!("{} does not parse", f.path)) };
-        if error_count(&tree) > 0 {
+        let Some((tree, errors)) = parsed[i].tree(f.text) else { return Err(format!("{} does not parse", f.path)) };
+        if errors > 0 {
             return Err(format!("{} has syntax errors: its uses of `{name}` cannot be checked", f.path));
         }
         let mut edits = Vec::new();
@@ -192,7 +246,7 @@ fn word_at(text: &str, word: &str) -> Option<usize> {
 /// The workspace's files as the make-async fix reads them: parsed and analysed on first use only.
 struct Ws<'c, 't> {
     files: &'t [WorkspaceFile<'t>],
-    trees: &'t [OnceCell<Option<Tree>>],
+    parsed: &'t [&'t Parsed],
     ctxs: &'c [OnceCell<Option<FileContext<'t>>>],
     /// Each file's top-level sync functions, by name.
     defs: RefCell<HashMap<usize, HashMap<&'t str, Node<'t>>>>,
@@ -204,14 +258,15 @@ impl<'c, 't> Ws<'c, 't> {
     fn ctx(&self, i: usize) -> Result<&'c FileContext<'t>, String> {
         let f = &self.files[i];
         let ctxs = self.ctxs;
-        let tree = self.trees[i]
-            .get_or_init(|| crate::syntax::parse(f.text, None).filter(|t| error_count(t) == 0))
-            .as_ref()
-            .ok_or_else(|| {
-                format!("{} has syntax errors: its uses of the chain's functions cannot be checked", f.path)
-            })?;
+        let parsed: &'t Parsed = self.parsed[i];
+        let tree = parsed.tree(f.text).filter(|(_, errors)| *errors == 0).map(|(t, _)| t).ok_or_else(|| {
+            format!("{} has syntax errors: its uses of the chain's functions cannot be checked", f.path)
+        })?;
         ctxs[i]
-            .get_or_init(|| Some(FileContext::new(f.text, tree, self.catalog, self.options)))
+            .get_or_init(|| {
+                let endpoints = Cow::Borrowed(parsed.endpoints(f.text, tree, self.catalog));
+                Some(FileContext::with_endpoints(f.text, tree, self.catalog, self.options, endpoints))
+            })
             .as_ref()
             .ok_or_else(|| format!("{} cannot be read", f.path))
     }
@@ -343,10 +398,22 @@ pub fn make_async_everywhere(
     catalog: &Catalog,
     options: &Options,
 ) -> Result<MadeAsync, String> {
+    let parsed: Vec<Parsed> = files.iter().map(|_| Parsed::default()).collect();
+    make_async_with(files, &parsed.iter().collect::<Vec<_>>(), home, target, catalog, options)
+}
+
+/// [`make_async_everywhere`] with each file's parse kept by the caller (`parsed[i]` for `files[i]`).
+pub fn make_async_with<'t>(
+    files: &'t [WorkspaceFile<'t>],
+    parsed: &'t [&'t Parsed],
+    home: usize,
+    target: &Target,
+    catalog: &'t Catalog,
+    options: &'t Options,
+) -> Result<MadeAsync, String> {
     let callee = target.callee.as_deref().ok_or("the finding names no blocking call")?;
-    let trees: Vec<OnceCell<Option<Tree>>> = files.iter().map(|_| OnceCell::new()).collect();
     let ctxs: Vec<OnceCell<Option<FileContext<'_>>>> = files.iter().map(|_| OnceCell::new()).collect();
-    let ws = Ws { files, trees: &trees, ctxs: &ctxs, defs: RefCell::default(), catalog, options };
+    let ws = Ws { files, parsed, ctxs: &ctxs, defs: RefCell::default(), catalog, options };
     let hctx = ws.ctx(home)?;
     let call = hctx.call_node(&target.range).ok_or("no call here")?;
     let func = call.child_by_field_name("function").ok_or("no call here")?;

@@ -96,9 +96,12 @@ pub(super) fn actions(
     let config = state.config();
     let Snapshot { rope, version, tree, stale } = snapshot;
     let text = rope.to_string();
-    let tree = match tree {
-        Some(t) if !stale => t,
-        t => crate::analysis::parse_document(&text, t.as_ref()).0?,
+    let (tree, blanked) = match tree {
+        Some(t) if !stale => (t, false),
+        t => match crate::analysis::parse_document(&text, t.as_ref()) {
+            (Some(t), blanked) => (t, blanked),
+            (None, _) => return None,
+        },
     };
     if cancelled() {
         return None;
@@ -108,7 +111,21 @@ pub(super) fn actions(
         roots.iter().any(|r| crate::config::project_depends_on(r, ANYIO_PROVIDERS))
     });
     let options = Options::new(&config.settings, anyio);
-    let ctx = FileContext::new(&text, &tree, &config.catalog, &options);
+    // The file's routes (a query of the whole file) are kept with its parse for this text: the fixes across
+    // the workspace read the same (`Loaded::read`), and so do later requests on this version.
+    let path = uri.to_file_path().map(|p| p.into_owned());
+    let parsed = path
+        .as_deref()
+        .filter(|_| !blanked && !tree.root_node().has_error())
+        .map(|p| state.fix_files.parsed_one(&config.catalog, p, &text));
+    let ctx = match &parsed {
+        Some(p) => {
+            p.seed(&tree);
+            let endpoints = std::borrow::Cow::Borrowed(p.endpoints(&text, &tree, &config.catalog));
+            FileContext::with_endpoints(&text, &tree, &config.catalog, &options, endpoints)
+        }
+        None => FileContext::new(&text, &tree, &config.catalog, &options),
+    };
     let enc = caps.encoding;
     let mut out: CodeActionResponse = Vec::new();
 
@@ -337,11 +354,12 @@ pub(super) fn actions(
 }
 
 /// Every Python file of the workspace as the fix engine reads it: open documents from their buffer
-/// (`uri` from `text`), others from disk.
+/// (`uri` from `text`), others from disk; the list of files and their parses as `fix_files` keeps them.
 struct Loaded {
     files: Vec<(std::path::PathBuf, Uri, String, Option<i32>)>,
     shown: Vec<String>,
     modules: Vec<Vec<String>>,
+    parsed: Vec<std::sync::Arc<fix::Parsed>>,
     home: usize,
 }
 
@@ -349,50 +367,48 @@ impl Loaded {
     fn read(state: &State, uri: &Uri, text: &str) -> Result<Loaded, String> {
         let path = uri.to_file_path().map(|p| p.into_owned()).ok_or("the document is not a file")?;
         let roots = state.roots.read().expect("roots lock").clone();
-        let root = roots.first().cloned();
-        // Every Python file of the workspace, walked now: the background index may not be complete, and
-        // a caller missed would be broken by the rewrite.
+        // Every Python file of the workspace, as a walk finds it now (kept while it cannot have changed:
+        // `fix_files`): the background index may not be complete, and a caller missed would be broken by
+        // the rewrite.
         let config = state.config();
-        let opts = crate::check::CheckOptions {
-            paths: &roots,
-            settings: &config.settings,
-            root: root.as_deref(),
-            follow: false,
-            cache_dir: None,
-        };
-        let mut paths: Vec<std::path::PathBuf> =
-            crate::check::collect_files(&opts)?.into_iter().map(|p| std::fs::canonicalize(&p).unwrap_or(p)).collect();
-        if !paths.contains(&path) {
+        let listing = state.fix_files.listing(&roots, &config)?;
+        let (paths, modules) = if listing.paths.binary_search(&path).is_ok() {
+            (std::borrow::Cow::Borrowed(&listing.paths), std::borrow::Cow::Borrowed(&listing.modules))
+        } else {
+            let mut paths = listing.paths.clone();
             paths.push(path.clone());
-        }
-        paths.sort();
-        let dirs_with_init: std::collections::HashSet<std::path::PathBuf> = paths
-            .iter()
-            .filter(|p| p.file_name().is_some_and(|n| n == "__init__.py"))
-            .filter_map(|p| p.parent().map(std::path::Path::to_path_buf))
-            .collect();
+            paths.sort();
+            let modules = super::fix_files::module_names(&paths, roots.first().map(std::path::PathBuf::as_path));
+            (std::borrow::Cow::Owned(paths), std::borrow::Cow::Owned(modules))
+        };
         // A file that cannot be read is left out, with its path, so that every file keeps its own
         // module names.
         let mut files = Vec::new();
-        for p in paths {
-            let Some(u) = Uri::from_file_path(&p) else { continue };
-            let (t, v) = if p == path {
+        let mut kept_modules = Vec::new();
+        for (p, m) in paths.iter().zip(modules.iter()) {
+            let Some(u) = Uri::from_file_path(p) else { continue };
+            let (t, v) = if *p == path {
                 (text.to_string(), state.documents.get(&u).map(|d| d.version))
             } else if let Some(d) = state.documents.get(&u) {
                 (d.text.clone(), Some(d.version))
             } else {
-                match super::scheduler::read_regular(&p) {
+                match super::scheduler::read_regular(p) {
                     Ok(text) => (text, None),
                     Err(_) => continue,
                 }
             };
-            files.push((p, u, t, v));
+            files.push((p.clone(), u, t, v));
+            kept_modules.push(m.clone());
         }
         let home = files.iter().position(|(_, u, _, _)| u == uri).ok_or("the document is not in the workspace")?;
         let shown = files.iter().map(|(p, ..)| p.display().to_string()).collect();
-        let modules =
-            files.iter().map(|(p, ..)| crate::project::module_names(p, &dirs_with_init, root.as_deref())).collect();
-        Ok(Loaded { files, shown, modules, home })
+        let texts: Vec<(&std::path::Path, &str)> = files.iter().map(|(p, _, t, _)| (p.as_path(), t.as_str())).collect();
+        let parsed = state.fix_files.parsed(&config.catalog, &texts);
+        Ok(Loaded { files, shown, modules: kept_modules, parsed, home })
+    }
+
+    fn parsed(&self) -> Vec<&fix::Parsed> {
+        self.parsed.iter().map(|p| &**p).collect()
     }
 
     fn workspace_files(&self) -> Vec<fix::WorkspaceFile<'_>> {
@@ -457,7 +473,7 @@ fn workspace_make_sync(
     caps: super::Caps,
 ) -> Result<CodeAction, String> {
     let loaded = Loaded::read(state, uri, text)?;
-    let (title, edits) = fix::make_sync_everywhere(&loaded.workspace_files(), loaded.home, range, catalog)?;
+    let (title, edits) = fix::make_sync_with(&loaded.workspace_files(), &loaded.parsed(), loaded.home, range, catalog)?;
     Ok(loaded.action(&title, edits, caps))
 }
 
@@ -472,8 +488,9 @@ fn workspace_make_async(
     caps: super::Caps,
 ) -> Option<Result<CodeAction, String>> {
     let loaded = Loaded::read(state, uri, text).ok()?;
-    let catalog = &state.config().catalog;
-    Some(fix::make_async_everywhere(&loaded.workspace_files(), loaded.home, target, catalog, options).map(|made| {
+    let config = state.config();
+    let (files, parsed) = (loaded.workspace_files(), loaded.parsed());
+    Some(fix::make_async_with(&files, &parsed, loaded.home, target, &config.catalog, options).map(|made| {
         let mut title = made.title;
         // `httpx` (or `aiosqlite`) brought in where the project does not declare it: the title says so.
         if let Some(package) = made.package {

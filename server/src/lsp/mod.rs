@@ -18,6 +18,7 @@
 mod code_action;
 mod convert;
 pub mod document;
+mod fix_files;
 pub mod framing;
 mod handlers;
 mod index;

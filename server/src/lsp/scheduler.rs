@@ -408,6 +408,8 @@ impl State {
             .collect();
         disk.sort();
         disk.dedup();
+        // Quick fixes across the workspace walk it again when a file was created or deleted.
+        self.fix_files.disk_changed(&disk);
         let read: Vec<(PathBuf, Option<FileAnalysis>)> = disk
             .into_par_iter()
             .map(|p| {

@@ -114,6 +114,8 @@ pub(super) struct State {
     pub(super) offload_epoch: AtomicU64,
     /// Counts refresher passes: freed memory is returned once none started for a while (`scheduler`).
     pub(super) passes: AtomicU64,
+    /// The workspace's files and their parses as quick fixes across the workspace read them (`fix_files`).
+    pub(super) fix_files: super::fix_files::FixFiles,
 }
 
 #[derive(Clone)]
@@ -151,6 +153,7 @@ impl State {
             offloaders: DashMap::new(),
             offload_epoch: AtomicU64::new(0),
             passes: AtomicU64::new(0),
+            fix_files: Default::default(),
         }
     }
 

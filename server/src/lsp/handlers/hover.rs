@@ -100,7 +100,11 @@ impl Backend {
             let config = state.config();
             let anyio = state.anyio.lock().expect("anyio lock").unwrap_or(false);
             let options = crate::fix::Options::new(&config.settings, anyio);
-            let name = crate::fix::FileContext::new(&text, &tree, &config.catalog, &options).offload_name();
+            // The offloader depends on the imports only: no routes (`FileContext::new` finds them with a
+            // query of the whole file).
+            let none = std::borrow::Cow::Owned(crate::fix::Endpoints::default());
+            let name =
+                crate::fix::FileContext::with_endpoints(&text, &tree, &config.catalog, &options, none).offload_name();
             // Kept unless a later version's (or a later epoch's) was kept meanwhile.
             if state.documents.contains_key(&uri) {
                 state
