@@ -428,6 +428,9 @@ fn thread_bound_use(
     // nor in `skip`), typed by what the call returns, in two passes (a cursor of a connection).
     let bindings = |roots: &[Node<'_>], skip: Option<&Range<usize>>, typed: &mut HashMap<String, String>| {
         for _ in 0..2 {
+            // A second pass types what the first typed a use of (a cursor of a connection): a pass that
+            // changed nothing would only be repeated.
+            let mut changed = false;
             for root in roots {
                 walk_bounded(*root, |n| {
                     if skip.is_some_and(|r| r.start <= n.start_byte() && n.end_byte() <= r.end) {
@@ -455,21 +458,36 @@ fn thread_bound_use(
                             r
                         };
                         if let Some(class) = returned(typed, r).filter(|c| why_of(c).is_some()) {
-                            typed.insert(ctx.node_text(l).to_string(), class);
+                            let old = typed.insert(ctx.node_text(l).to_string(), class.clone());
+                            changed |= old.as_ref() != Some(&class);
                         }
                     }
                     true
                 });
             }
+            if !changed {
+                break;
+            }
         }
     };
-    let mut typed: HashMap<String, String> = HashMap::new();
-    // At import: module-level names the function does not bind.
-    let root = ctx.tree.root_node();
-    let mut c = root.walk();
-    let tops: Vec<Node<'_>> =
-        root.named_children(&mut c).filter(|n| matches!(n.kind(), "expression_statement" | "with_statement")).collect();
-    bindings(&tops, None, &mut typed);
+    // At import: module-level names the function does not bind. They are the file's, found once per
+    // context (every block of the file asks: a walk of the module's statements each time was quadratic,
+    // 11.7 G instructions of the 10,000-finding file's JSON run).
+    let mut typed: HashMap<String, String> = ctx
+        .memo
+        .module_bound
+        .get_or_init(|| {
+            let tops: Vec<Node<'_>> = ctx
+                .tops
+                .iter()
+                .copied()
+                .filter(|n| matches!(n.kind(), "expression_statement" | "with_statement"))
+                .collect();
+            let mut typed = HashMap::new();
+            bindings(&tops, None, &mut typed);
+            typed
+        })
+        .clone();
     typed.retain(|name, _| !outside_bound.contains(name));
     // By the caller: parameters annotated with the class.
     if let Some(params) = def.child_by_field_name("parameters") {
@@ -490,6 +508,9 @@ fn thread_bound_use(
     // In the coroutine, outside the statements.
     if let Some(body) = def.child_by_field_name("body") {
         bindings(&[body], Some(&span), &mut typed);
+    }
+    if typed.is_empty() {
+        return None;
     }
     let mut found: Option<(String, String, usize)> = None;
     for stmt in stmts {
@@ -571,6 +592,11 @@ pub(super) fn indent_unit(text: &str, header: Node<'_>, inner: Node<'_>, indent:
 /// The strings of `root` that span lines (bounded; `None` when too large to look through).
 pub(super) fn multiline_strings(ctx: &FileContext<'_>, root: Node<'_>) -> Option<Vec<Range<usize>>> {
     let mut out = Vec::new();
+    // Every string opens with a quote: without one there is none (the walk below would visit every
+    // node, as many as `descendant_count` says, and find nothing).
+    if !ctx.node_text(root).contains(['"', '\'']) && root.descendant_count() <= MAX_NODES {
+        return Some(out);
+    }
     walk_bounded(root, |n| {
         if n.kind() != "string" {
             return true;
@@ -721,7 +747,14 @@ fn to_thread(
     }
     let unit = indent_unit(text, header, top, indent);
     let nl = imports::newline(text);
-    let Some(all_names) = names_in(ctx, def, def.start_byte()..def.end_byte()) else { return };
+    // Every `_in_thread…` identifier is in the function's text: without that text, no walk (it would
+    // visit every node, as many as `descendant_count` says, and find none).
+    let all_names = if !ctx.node_text(def).contains("_in_thread") && def.descendant_count() <= MAX_NODES {
+        HashSet::new()
+    } else {
+        let Some(all) = names_in(ctx, def, def.start_byte()..def.end_byte()) else { return };
+        all
+    };
     let name = (1..)
         .map(|i| if i == 1 { "_in_thread".to_string() } else { format!("_in_thread_{i}") })
         .find(|n| !all_names.contains(n))

@@ -44,6 +44,9 @@ pub(crate) struct Memo {
     pub(super) sessions: RefCell<HashMap<usize, Fixes>>,
     /// The whole-block fix of a sync `with` statement (by its node id), shared by its findings.
     pub(super) blocks: RefCell<HashMap<usize, Fixes>>,
+    /// Module-level names bound to a thread-bound object (`conn = sqlite3.connect(p)` at import), by
+    /// name: their class (see `block::thread_bound_use`).
+    pub(super) module_bound: OnceCell<HashMap<String, String>>,
 }
 
 /// The fixes of `t` into `out`; the suppression only `with_noqa` (the automatic fixes leave it out, and
