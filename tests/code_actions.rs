@@ -906,3 +906,25 @@ async fn two_chains_sharing_a_module_level_redis_client_are_made_async_together_
         "{reason}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chain_ending_in_psycopg2_is_refused_with_what_psycopg_3_would_change() {
+    let main = "from fastapi import FastAPI\n\nfrom .store import count\n\napp = FastAPI()\n\n\n@app.get(\"/n\")\nasync def n():\n    return count()\n";
+    let store = "import psycopg2\n\n\ndef count():\n    conn = psycopg2.connect(\"dbname=notes\")\n    cur = conn.cursor()\n    cur.execute(\"select count(*) from notes where tag in %s\", ((\"a\", \"b\"),))\n    n = cur.fetchone()[0]\n    conn.close()\n    return n\n";
+    let files = [("app/__init__.py", ""), ("app/main.py", main), ("app/store.py", store)];
+    let (mut c, _dir, u, chain) = open_chain(&files, "fastapi\npsycopg2-binary\n").await;
+    let acts = actions(&mut c, &u, &chain, None).await;
+    let refused = acts
+        .iter()
+        .find(|a| a["title"].as_str().unwrap().starts_with("Make count") && a.get("disabled").is_some())
+        .unwrap_or_else(|| panic!("{:?}", titles(&acts)));
+    let reason = refused["disabled"]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("no exact rewrite of psycopg2")
+            && reason.contains("a tuple for IN %s fails")
+            && reason.contains("only releases a savepoint"),
+        "{reason}"
+    );
+    // Offloading the helper, which does the whole unit of work, is still offered.
+    assert!(titles(&acts).iter().any(|t| t.contains("count") && t.contains("thread")), "{:?}", titles(&acts));
+}
