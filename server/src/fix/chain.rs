@@ -612,6 +612,9 @@ mod tests {
             ("def warm():\n    r.ping()\n\n\nwarm()\n", "`warm` is called at module level, line 18"),
             ("def warm():\n    r.ping()\n\n\ndef cli():\n    warm()\n", "called at line 19 by the sync function `cli`"),
             ("class Warm:\n    def run(self):\n        r.ping()\n", "used by the sync function `run` at line 16"),
+            // Its own `r` may not be the client: not made async for it, and refused.
+            ("def other(r):\n    return r.get(\"x\")\n", "used by the sync function `other` at line 15"),
+            ("def other():\n    for r in []:\n        r.get(\"x\")\n", "used by the sync function `other` at line 16"),
             ("def keep():\n    return r\n", "used as a value at line 15"),
             (
                 "async def done():\n    r.close()\n",

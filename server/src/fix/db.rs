@@ -557,12 +557,55 @@ pub(super) fn sync_users<'t>(ctx: &FileContext<'t>, call: Node<'t>, callee: &str
             p.kind() == "module"
                 || (p.kind() == "decorated_definition" && ctx.up(p).is_some_and(|m| m.kind() == "module"))
         });
-        if top && d.child(0).is_some_and(|t| t.kind() == "def") && !out.iter().any(|o| o.id() == d.id()) {
+        if top
+            && d.child(0).is_some_and(|t| t.kind() == "def")
+            && !out.iter().any(|o| o.id() == d.id())
+            && !binds_locally(ctx, d, &c.name)
+        {
             out.push(d);
         }
     }
     out.sort_by_key(|d| d.start_byte());
     out
+}
+
+/// Whether the function `def` binds `name` itself (a parameter, an assignment, a `for` or `as` target),
+/// where its `name` may not be the module-level client: it is not made async for it (the client's fix
+/// then refuses, naming the use).
+fn binds_locally(ctx: &FileContext<'_>, def: Node<'_>, name: &str) -> bool {
+    let mut stack = vec![def];
+    let mut seen = 0;
+    while let Some(n) = stack.pop() {
+        seen += 1;
+        if seen > MAX_NODES {
+            return true;
+        }
+        let mut w = n.walk();
+        stack.extend(n.children(&mut w));
+        if n.kind() != "identifier" || ctx.node_text(n) != name {
+            continue;
+        }
+        let Some(p) = ctx.up(n) else { continue };
+        let is = |field: &str| p.child_by_field_name(field).is_some_and(|c| c.id() == n.id());
+        let binding = match p.kind() {
+            "parameters"
+            | "default_parameter"
+            | "typed_parameter"
+            | "typed_default_parameter"
+            | "lambda_parameters" => {
+                p.kind() == "parameters" || is("name") || p.named_child(0).is_some_and(|c| c.id() == n.id())
+            }
+            "assignment" | "augmented_assignment" | "for_statement" | "for_in_clause" => is("left"),
+            "named_expression" => is("name"),
+            "as_pattern_target" | "pattern_list" | "tuple_pattern" | "list_pattern" | "global_statement" => true,
+            "as_pattern" => is("alias"),
+            _ => false,
+        };
+        if binding {
+            return true;
+        }
+    }
+    false
 }
 
 /// Every command on the module-level client awaited and the client made the async one; `ctx` is the
