@@ -860,3 +860,71 @@ async fn a_psycopg_transaction_block_is_entered_with_async_with() {
         "import psycopg\n\n\nasync def move(n):\n    async with await psycopg.AsyncConnection.connect(\"dbname=notes\") as conn:\n        async with conn.transaction():\n            await conn.execute(\"delete from inbox where id = %s\", (n,))\n            await conn.execute(\"insert into done values (%s)\", (n,))\n"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_chains_sharing_a_module_level_redis_client_are_made_async_together_or_refused_with_the_place() {
+    let main = "from fastapi import FastAPI\n\nfrom .cache import hits, seen\n\napp = FastAPI()\n\n\n@app.get(\"/a/{k}\")\nasync def a(k: str):\n    return hits(k)\n\n\n@app.get(\"/b/{u}\")\nasync def b(u: str):\n    return seen(u)\n\n\n@app.get(\"/c/{u}\")\ndef c(u: str):\n    return {\"seen\": seen(u)}\n";
+    let cache = "import redis\n\ncache = redis.Redis(decode_responses=True)\n\n\ndef hits(k):\n    return cache.incr(k)\n\n\ndef seen(u):\n    return cache.get(u)\n";
+    let files = [("app/__init__.py", ""), ("app/main.py", main), ("app/cache.py", cache)];
+    let (mut c, dir, u, chain) = open_chain(&files, "fastapi\nredis>=5\n").await;
+    let acts = actions(&mut c, &u, &chain, None).await;
+    let fix = acts
+        .iter()
+        .find(|a| {
+            a["title"].as_str().unwrap().starts_with("Make hits, seen, the route c async")
+                && a.get("disabled").is_none()
+        })
+        .unwrap_or_else(|| panic!("{:?}", titles(&acts)));
+    assert_eq!(fix["data"]["applicability"], "unsafe");
+    let edit = &fix["edit"];
+    assert_eq!(
+        apply_edits(main, &edits_for(edit, &u)),
+        main.replace("return hits(", "return await hits(")
+            .replace("return seen(", "return await seen(")
+            .replace("def c(", "async def c(")
+            .replace("{\"seen\": seen(", "{\"seen\": await seen(")
+    );
+    let cu = uri(&dir.path().join("app/cache.py"));
+    assert_eq!(
+        apply_edits(cache, &edits_for(edit, &cu)),
+        "import redis\nimport redis.asyncio\n\ncache = redis.asyncio.Redis(decode_responses=True)\n\n\nasync def hits(k):\n    return await cache.incr(k)\n\n\nasync def seen(u):\n    return await cache.get(u)\n"
+    );
+
+    // `seen` is also called by a sync CLI function, which cannot await: refused, naming it.
+    let cli = "from .cache import seen\n\n\ndef main():\n    print(seen(\"admin\"))\n";
+    let files = [("app/__init__.py", ""), ("app/main.py", main), ("app/cache.py", cache), ("app/cli.py", cli)];
+    let (mut c, _dir, u, chain) = open_chain(&files, "fastapi\nredis>=5\n").await;
+    let acts = actions(&mut c, &u, &chain, None).await;
+    let refused = acts
+        .iter()
+        .find(|a| a["title"].as_str().unwrap().starts_with("Make hits") && a.get("disabled").is_some())
+        .unwrap_or_else(|| panic!("{:?}", titles(&acts)));
+    let reason = refused["disabled"]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("seen is called by the sync function main, which is not on the chain, at")
+            && reason.ends_with("app/cli.py:5"),
+        "{reason}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chain_ending_in_psycopg2_is_refused_with_what_psycopg_3_would_change() {
+    let main = "from fastapi import FastAPI\n\nfrom .store import count\n\napp = FastAPI()\n\n\n@app.get(\"/n\")\nasync def n():\n    return count()\n";
+    let store = "import psycopg2\n\n\ndef count():\n    conn = psycopg2.connect(\"dbname=notes\")\n    cur = conn.cursor()\n    cur.execute(\"select count(*) from notes where tag in %s\", ((\"a\", \"b\"),))\n    n = cur.fetchone()[0]\n    conn.close()\n    return n\n";
+    let files = [("app/__init__.py", ""), ("app/main.py", main), ("app/store.py", store)];
+    let (mut c, _dir, u, chain) = open_chain(&files, "fastapi\npsycopg2-binary\n").await;
+    let acts = actions(&mut c, &u, &chain, None).await;
+    let refused = acts
+        .iter()
+        .find(|a| a["title"].as_str().unwrap().starts_with("Make count") && a.get("disabled").is_some())
+        .unwrap_or_else(|| panic!("{:?}", titles(&acts)));
+    let reason = refused["disabled"]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("no exact rewrite of psycopg2")
+            && reason.contains("a tuple for IN %s fails")
+            && reason.contains("only releases a savepoint"),
+        "{reason}"
+    );
+    // Offloading the helper, which does the whole unit of work, is still offered.
+    assert!(titles(&acts).iter().any(|t| t.contains("count") && t.contains("thread")), "{:?}", titles(&acts));
+}

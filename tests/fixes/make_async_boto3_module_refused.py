@@ -1,7 +1,9 @@
 # fix: make-async
 # follow: yes
 # A module-level boto3 client made with what is not a constant, or used by a sync function off the
-# chain: no client per event loop. The after file is this file unchanged.
+# chain that cannot become a coroutine (`atexit` calls it, it cannot await): no client per event loop.
+# The after file is this file unchanged.
+import atexit
 import os
 
 import boto3
@@ -22,6 +24,9 @@ def log(key: str) -> None:
 
 def log_at_exit(key: str) -> None:
     audit.delete_object(Bucket="audit", Key=key)
+
+
+atexit.register(log_at_exit, "last")
 
 
 @app.post("/notes/{key}")

@@ -76,12 +76,24 @@ pub(super) fn make_async(ctx: &FileContext<'_>, t: &Target, call: Node<'_>, out:
         chain.push(p);
     }
     chain.reverse();
+    // The other sync functions using a module-level client the end's commands go through (`cache.get`):
+    // the client becomes the async one, so they become coroutines too, awaited where they are called.
+    let chain_len = chain.len();
+    for end in &ends {
+        for d in super::db::sync_users(ctx, *end, callee) {
+            let Some(name) = d.child_by_field_name("name").map(|n| ctx.node_text(n)) else { continue };
+            if !chain.contains(&name) && defs.get(name).is_some_and(|x| x.id() == d.id()) {
+                chain.push(name);
+            }
+        }
+    }
     let on_chain: HashSet<&str> = chain.iter().copied().collect();
     let mut edits = Vec::new();
     let mut sites: Vec<Node<'_>> = Vec::new();
-    for name in &chain {
+    for (k, name) in chain.iter().enumerate() {
         let def = defs[name];
-        if ctx.up(def).is_some_and(|p| p.kind() == "decorated_definition") {
+        let user_route = k >= chain_len && ctx.is_endpoint(def);
+        if ctx.up(def).is_some_and(|p| p.kind() == "decorated_definition") && !user_route {
             return refuse(
                 out,
                 format!("`{name}` is decorated: whatever the decorator does with it expects a sync function"),
@@ -597,7 +609,12 @@ mod tests {
             "import redis\nimport redis.asyncio\n\nr = redis.asyncio.Redis(decode_responses=True)\n\n\nasync def hits(k):\n    return await r.incr(k) + 1\n\n\nasync def main(k):\n    return await hits(k)\n"
         );
         let cases = [
-            ("def warm():\n    r.ping()\n", "used by the sync function `warm` at line 15"),
+            ("def warm():\n    r.ping()\n\n\nwarm()\n", "`warm` is called at module level, line 18"),
+            ("def warm():\n    r.ping()\n\n\ndef cli():\n    warm()\n", "called at line 19 by the sync function `cli`"),
+            ("class Warm:\n    def run(self):\n        r.ping()\n", "used by the sync function `run` at line 16"),
+            // Its own `r` may not be the client: not made async for it, and refused.
+            ("def other(r):\n    return r.get(\"x\")\n", "used by the sync function `other` at line 15"),
+            ("def other():\n    for r in []:\n        r.get(\"x\")\n", "used by the sync function `other` at line 16"),
             ("def keep():\n    return r\n", "used as a value at line 15"),
             (
                 "async def done():\n    r.close()\n",
@@ -647,8 +664,8 @@ mod tests {
                 "`s3` is made at import with `region_name=REGION`, which is not a constant",
             ),
             (
-                "s3 = boto3.client(\"s3\")\n\n\ndef save(k, v):\n    s3.put_object(Key=k, Body=v)\n\n\ndef other(k):\n    s3.delete_object(Key=k)\n",
-                "`s3` is also used by the sync function `other` at line 12",
+                "s3 = boto3.client(\"s3\")\n\n\ndef save(k, v):\n    s3.put_object(Key=k, Body=v)\n\n\ndef other(k):\n    def inner():\n        s3.delete_object(Key=k)\n    inner()\n",
+                "`s3` is also used by the sync function `inner` at line 13",
             ),
             (
                 "s3 = boto3.client(\"s3\")\ns3_clients = {}\n\n\ndef save(k, v):\n    s3.put_object(Key=k, Body=v)\n",
@@ -669,6 +686,30 @@ mod tests {
             let got = make_async_for(&text, "save(k, v)\n", callee);
             assert!(matches!(&got, Err(r) if r.contains(why)), "{text}\n{got:?}, expected {why:?}");
         }
+    }
+
+    #[test]
+    fn a_module_level_client_shared_by_two_chains_converts_both_from_either() {
+        let text = "import redis\n\ncache = redis.Redis()\n\n\ndef hits(k):\n    return cache.incr(k)\n\n\ndef seen(u):\n    return cache.get(u)\n\n\ndef profile(u):\n    return {\"seen\": seen(u)}\n\n\nasync def a(k):\n    return hits(k)\n\n\nasync def b(u):\n    return profile(u)\n";
+        // From `b`'s chain: `hits` uses the client too, and becomes a coroutine awaited by `a`.
+        let want = "import redis\nimport redis.asyncio\n\ncache = redis.asyncio.Redis()\n\n\nasync def hits(k):\n    return await cache.incr(k)\n\n\nasync def seen(u):\n    return await cache.get(u)\n\n\nasync def profile(u):\n    return {\"seen\": await seen(u)}\n\n\nasync def a(k):\n    return await hits(k)\n\n\nasync def b(u):\n    return await profile(u)\n";
+        assert_eq!(make_async_for(text, "profile(u)\n", "redis.Redis.get").unwrap(), want);
+        // From `a`'s: `seen` is called by `profile`, a sync function off the chain, which cannot await.
+        let got = make_async_for(text, "hits(k)\n", "redis.Redis.incr");
+        assert!(
+            matches!(&got, Err(r) if r.contains("`seen` is called at line 15 by the sync function `profile`, which is not on the chain")),
+            "{got:?}"
+        );
+        // Without `profile`, either chain gives the same text.
+        let direct = text
+            .replace("def profile(u):\n    return {\"seen\": seen(u)}\n\n\n", "")
+            .replace("return profile(u)", "return seen(u)");
+        let a = make_async_for(&direct, "hits(k)\n", "redis.Redis.incr").unwrap();
+        assert_eq!(a, make_async_for(&direct, "seen(u)\n", "redis.Redis.get").unwrap());
+        assert!(
+            a.contains("async def seen(u):\n    return await cache.get(u)\n") && a.contains("return await seen(u)\n"),
+            "{a}"
+        );
     }
 
     #[test]

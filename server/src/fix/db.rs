@@ -463,7 +463,7 @@ pub(super) struct Client<'t, 'c> {
     pub(super) stmt: Node<'t>,
     ctor: Node<'t>,
     left: Node<'t>,
-    name: String,
+    pub(super) name: String,
     to: String,
     cp: &'c Counterpart,
 }
@@ -530,6 +530,82 @@ fn for_each_use<'t>(
         f(n, attr, member, line)?;
     }
     Ok(())
+}
+
+/// The module-level sync functions of the file (decorated ones too) that use the module-level client
+/// of the command `call` (`cache.get(...)`, the blocking `callee`) anywhere in their own body, in tree
+/// order. A chain made async makes them async too (their callers awaiting them), since the client they
+/// use becomes the async one; any other use that cannot await (module level, a method, a nested
+/// function) is left to `module_client_fix`, which refuses it naming the line.
+pub(super) fn sync_users<'t>(ctx: &FileContext<'t>, call: Node<'t>, callee: &str) -> Vec<Node<'t>> {
+    let Some(c) = module_client(ctx, call, callee) else { return Vec::new() };
+    let mut out: Vec<Node<'t>> = Vec::new();
+    let mut stack = vec![ctx.tree.root_node()];
+    let mut seen = 0;
+    while let Some(n) = stack.pop() {
+        seen += 1;
+        if seen > MAX_NODES {
+            break;
+        }
+        if n.kind() != "identifier" || ctx.node_text(n) != c.name || n.id() == c.left.id() {
+            let mut w = n.walk();
+            stack.extend(n.children(&mut w));
+            continue;
+        }
+        let Some(d) = enclosing_def(ctx, n) else { continue };
+        let top = ctx.up(d).is_some_and(|p| {
+            p.kind() == "module"
+                || (p.kind() == "decorated_definition" && ctx.up(p).is_some_and(|m| m.kind() == "module"))
+        });
+        if top
+            && d.child(0).is_some_and(|t| t.kind() == "def")
+            && !out.iter().any(|o| o.id() == d.id())
+            && !binds_locally(ctx, d, &c.name)
+        {
+            out.push(d);
+        }
+    }
+    out.sort_by_key(|d| d.start_byte());
+    out
+}
+
+/// Whether the function `def` binds `name` itself (a parameter, an assignment, a `for` or `as` target),
+/// where its `name` may not be the module-level client: it is not made async for it (the client's fix
+/// then refuses, naming the use).
+fn binds_locally(ctx: &FileContext<'_>, def: Node<'_>, name: &str) -> bool {
+    let mut stack = vec![def];
+    let mut seen = 0;
+    while let Some(n) = stack.pop() {
+        seen += 1;
+        if seen > MAX_NODES {
+            return true;
+        }
+        let mut w = n.walk();
+        stack.extend(n.children(&mut w));
+        if n.kind() != "identifier" || ctx.node_text(n) != name {
+            continue;
+        }
+        let Some(p) = ctx.up(n) else { continue };
+        let is = |field: &str| p.child_by_field_name(field).is_some_and(|c| c.id() == n.id());
+        let binding = match p.kind() {
+            "parameters"
+            | "default_parameter"
+            | "typed_parameter"
+            | "typed_default_parameter"
+            | "lambda_parameters" => {
+                p.kind() == "parameters" || is("name") || p.named_child(0).is_some_and(|c| c.id() == n.id())
+            }
+            "assignment" | "augmented_assignment" | "for_statement" | "for_in_clause" => is("left"),
+            "named_expression" => is("name"),
+            "as_pattern_target" | "pattern_list" | "tuple_pattern" | "list_pattern" | "global_statement" => true,
+            "as_pattern" => is("alias"),
+            _ => false,
+        };
+        if binding {
+            return true;
+        }
+    }
+    false
 }
 
 /// Every command on the module-level client awaited and the client made the async one; `ctx` is the

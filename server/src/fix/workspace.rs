@@ -460,23 +460,31 @@ pub fn make_async_with<'t>(
     // A module-level session the end's requests go through becomes an `httpx.AsyncClient`: no other
     // module may reach it, expecting a `requests` session.
     let tails: Vec<&str> = files[last.0].modules.iter().map(|m| m.rsplit('.').next().unwrap_or(m)).collect();
+    // So does a module-level client with an async counterpart (`redis.Redis` → `redis.asyncio.Redis`).
     for end in &ends {
-        let Some(s) = super::httpx::session_call(ws.ctx(last.0)?, *end, callee) else { continue };
+        let ectx = ws.ctx(last.0)?;
+        let (name, what, expects) = match super::db::module_client(ectx, *end, callee) {
+            Some(c) => (c.name, "client", "the sync client"),
+            None => match super::httpx::session_call(ectx, *end, callee) {
+                Some(s) => (s.name, "session", "a `requests` session"),
+                None => continue,
+            },
+        };
         for (f, file) in files.iter().enumerate() {
-            if f == last.0 || !contains_word(file.text, &s.name) {
+            if f == last.0 || !contains_word(file.text, &name) {
                 continue;
             }
-            let imported = ws.imported_from(ws.ctx(f)?, f, &s.name) == Some(last.0);
+            let imported = ws.imported_from(ws.ctx(f)?, f, &name) == Some(last.0);
             let at = if imported {
-                word_at(file.text, &s.name)
+                word_at(file.text, &name)
             } else {
-                tails.iter().find_map(|t| file.text.find(&format!("{t}.{}", s.name)))
+                tails.iter().find_map(|t| file.text.find(&format!("{t}.{name}")))
             };
             if let Some(at) = at {
                 let line = file.text[..at].matches('\n').count() + 1;
                 return Err(format!(
-                    "the session `{}` of {} is also used at {}:{line}, which expects a `requests` session",
-                    s.name, files[last.0].path, file.path
+                    "the {what} `{name}` of {} is also used at {}:{line}, which expects {expects}",
+                    files[last.0].path, file.path
                 ));
             }
         }
@@ -486,16 +494,32 @@ pub fn make_async_with<'t>(
         chain_keys.push(*p);
     }
     chain_keys.reverse();
+    // The other sync functions of the end's module using a module-level client its commands go through
+    // (`cache.get`): the client becomes the async one, so they become coroutines too, every call to them
+    // in the workspace awaited (and a sync route calling them made `async def`), as the chain's own.
+    let chain_len = chain_keys.len();
+    for end in &ends {
+        for d in super::db::sync_users(ws.ctx(last.0)?, *end, callee) {
+            let k = key((last.0, d));
+            if !chain_keys.contains(&k)
+                && ws.def_in(last.0, name_of(files, last.0, d))?.is_some_and(|x| x.id() == d.id())
+            {
+                nodes.insert(k, (last.0, d));
+                chain_keys.push(k);
+            }
+        }
+    }
     let on_chain: HashSet<Key> = chain_keys.iter().copied().collect();
     let mut edits: BTreeMap<usize, Vec<Edit>> = BTreeMap::new();
     let mut sites: BTreeMap<usize, Vec<Node<'_>>> = BTreeMap::new();
     let mut routes: Vec<(usize, Node<'_>)> = Vec::new();
-    for k in &chain_keys {
+    for (n, k) in chain_keys.iter().enumerate() {
         let (i, def) = nodes[k];
         let ctx = ws.ctx(i)?;
         let name = name_of(files, i, def);
         let at = format!("{}:{}", files[i].path, def.start_position().row + 1);
-        if ctx.up(def).is_some_and(|p| p.kind() == "decorated_definition") {
+        let user_route = n >= chain_len && ctx.is_endpoint(def);
+        if ctx.up(def).is_some_and(|p| p.kind() == "decorated_definition") && !user_route {
             return Err(format!(
                 "`{name}` ({at}) is decorated: whatever the decorator does with it expects a sync function"
             ));
@@ -671,6 +695,16 @@ mod tests {
     }
 
     fn make_async_of(files: &[(&str, &str)], call: &str, callee: &str) -> Result<Vec<String>, String> {
+        let made = made_async(files, call, callee)?;
+        assert_eq!(made.package.as_deref(), Some("httpx"));
+        let mut out = vec![made.title];
+        for (i, e) in made.edits {
+            out.push(format!("{}:\n{}", files[i].0, crate::fix::apply(files[i].1, &e).unwrap()));
+        }
+        Ok(out)
+    }
+
+    fn made_async(files: &[(&str, &str)], call: &str, callee: &str) -> Result<MadeAsync, String> {
         let ws: Vec<WorkspaceFile<'_>> = files
             .iter()
             .map(|(path, text)| WorkspaceFile {
@@ -689,13 +723,7 @@ mod tests {
             chain: true,
         };
         let options = Options::default();
-        let made = make_async_everywhere(&ws, home, &target, Catalog::bundled(), &options)?;
-        assert_eq!(made.package.as_deref(), Some("httpx"));
-        let mut out = vec![made.title];
-        for (i, e) in made.edits {
-            out.push(format!("{}:\n{}", files[i].0, crate::fix::apply(files[i].1, &e).unwrap()));
-        }
-        Ok(out)
+        make_async_everywhere(&ws, home, &target, Catalog::bundled(), &options)
     }
 
     #[test]
@@ -795,5 +823,54 @@ mod tests {
             let got = make_async_session(&files).unwrap_err();
             assert!(got.contains(why), "{got}, expected {why:?}");
         }
+    }
+
+    const CACHE: &str = "import redis\n\ncache = redis.Redis()\n\n\ndef hits(k):\n    return cache.incr(k)\n\n\ndef seen(u):\n    return cache.get(u)\n";
+    const ROUTES: &str = "from fastapi import FastAPI\n\nfrom .cache import hits, seen\n\napp = FastAPI()\n\n\n@app.get(\"/a/{k}\")\nasync def a(k: str):\n    return hits(k)\n\n\n@app.get(\"/b/{u}\")\ndef b(u: str):\n    return seen(u)\n";
+
+    #[test]
+    fn a_module_level_client_shared_by_two_chains_converts_every_user_and_their_callers() {
+        let files = [("app/__init__.py", ""), ("app/main.py", ROUTES), ("app/cache.py", CACHE)];
+        let made = made_async(&files, "hits(k)", "redis.Redis.incr").unwrap();
+        assert_eq!(made.package.as_deref(), Some("redis"));
+        assert!(
+            made.title.starts_with("Make `hits`, `seen`, the route `b` async, await 2 call sites in 2 files"),
+            "{}",
+            made.title
+        );
+        let texts: Vec<String> = made.edits.iter().map(|(i, e)| crate::fix::apply(files[*i].1, e).unwrap()).collect();
+        assert_eq!(
+            texts[0],
+            ROUTES
+                .replace("return hits", "return await hits")
+                .replace("def b(", "async def b(")
+                .replace("return seen", "return await seen")
+        );
+        assert_eq!(
+            texts[1],
+            "import redis\nimport redis.asyncio\n\ncache = redis.asyncio.Redis()\n\n\nasync def hits(k):\n    return await cache.incr(k)\n\n\nasync def seen(u):\n    return await cache.get(u)\n"
+        );
+    }
+
+    #[test]
+    fn a_module_level_client_whose_other_user_cannot_await_refuses_naming_the_place() {
+        let cli = "from app.cache import seen\n\n\ndef main():\n    print(seen(\"x\"))\n";
+        let files = [("app/__init__.py", ""), ("app/cli.py", cli), ("app/main.py", ROUTES), ("app/cache.py", CACHE)];
+        let why = made_async(&files, "hits(k)", "redis.Redis.incr").unwrap_err();
+        assert!(
+            why.contains("`seen` is called by the sync function `main`, which is not on the chain, at app/cli.py:5"),
+            "{why}"
+        );
+        // The client itself used from another module, which expects the sync one.
+        let other = "from app.cache import cache\n\n\nasync def ping():\n    return cache.ping()\n";
+        let files =
+            [("app/__init__.py", ""), ("app/other.py", other), ("app/main.py", ROUTES), ("app/cache.py", CACHE)];
+        let why = made_async(&files, "hits(k)", "redis.Redis.incr").unwrap_err();
+        assert!(
+            why.contains(
+                "the client `cache` of app/cache.py is also used at app/other.py:1, which expects the sync client"
+            ),
+            "{why}"
+        );
     }
 }
