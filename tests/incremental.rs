@@ -483,3 +483,59 @@ fn text_typed_after_a_class_s_last_method_extends_the_class_not_the_method() {
         apply_edits(text.clone(), &edits);
     }
 }
+
+/// A module-level statement typed above statements whose names functions read, where tree-sitter's
+/// reading of a keystroke changes what those functions see: `x = requests.` takes the next line's
+/// `session = requests.Session()` as `x = requests.session = requests.Session()` (an attribute
+/// assigned: `session` is then bound nowhere), so the coroutine that calls `session.get` and the one that
+/// calls `client.get` (`client = session`, a module-level value read from it) lose their findings, and
+/// the method that reads `LIMIT` keeps its own. Only the functions reading `session`, directly or
+/// through `client`, are checked again (`analysis::reading_units`); each keystroke's result must equal
+/// a fresh analysis, findings and summaries included, and the findings must come back when the
+/// statement is erased.
+#[test]
+fn a_statement_that_unbinds_a_name_functions_read_rechecks_those_functions() {
+    let text = "import requests\n\nBT = 1\n\n\nsession = requests.Session()\nclient = session\nLIMIT = 3\n\n\nasync def fetch(url):\n    return session.get(url)\n\n\nclass Api:\n    async def get(self, url):\n        return client.get(url, timeout=LIMIT)\n\n    def size(self):\n        return LIMIT\n\n\ndef helper():\n    return requests.get(\"u\")\n";
+    let at = text.find("BT = 1").unwrap() + "BT = 1".len();
+    let typed = "x = requests.get(url)";
+    let mut edits = typed_on_a_new_line(at, typed);
+    for i in (0..typed.len()).rev() {
+        edits.push((at + 1 + i, 1, ""));
+    }
+    edits.push((at, 1, ""));
+    let local = apply_edits(text.to_string(), &edits);
+    let whole: Vec<&str> = local.iter().zip(&edits).filter(|(l, _)| !**l).map(|(_, e)| e.2).collect();
+    assert!(whole.is_empty(), "{} of {} edits took the whole file: {whole:?}", whole.len(), edits.len());
+    // The state that unbinds `session`: the coroutines' findings go, and come back after it.
+    let catalog = Catalog::bundled();
+    let settings = Settings::default();
+    let mut unbound = text.to_string();
+    unbound.insert_str(at, "\nx = requests.");
+    let in_fn = |a: &FileAnalysis, f: &str| a.findings.iter().any(|x| x.function.as_deref() == Some(f));
+    let (before, after) = (fresh(text, catalog, &settings).1, fresh(&unbound, catalog, &settings).1);
+    assert!(in_fn(&before, "fetch") && in_fn(&before, "Api.get"), "{:?}", before.findings);
+    assert!(!in_fn(&after, "fetch") && !in_fn(&after, "Api.get"), "{:?}", after.findings);
+}
+
+/// Where a changed name is read from a class body (a base, a class attribute: what every method sees
+/// through `self`) or a decorator, or by a function that binds names in other scopes, the whole file's
+/// findings are computed again from the facts; the result is the same as a fresh analysis.
+#[test]
+fn a_statement_that_unbinds_a_name_a_class_body_reads_is_checked_whole() {
+    for reader in [
+        "class Api:\n    s = session\n\n    async def get(self, url):\n        return self.s.get(url)\n",
+        "class Api(session.__class__):\n    async def get(self, url):\n        return self.get(url)\n",
+        "class Api:\n    def __init__(self):\n        self.s = session\n\n    async def get(self, url):\n        return self.s.get(url)\n",
+        "@session.hook\nasync def get(url):\n    return requests.get(url)\n",
+    ] {
+        let text = format!("import requests\n\nBT = 1\n\n\nsession = requests.Session()\n\n\n{reader}");
+        let at = text.find("BT = 1").unwrap() + "BT = 1".len();
+        let typed = "x = requests.";
+        let mut edits = typed_on_a_new_line(at, typed);
+        for i in (0..typed.len()).rev() {
+            edits.push((at + 1 + i, 1, ""));
+        }
+        edits.push((at, 1, ""));
+        apply_edits(text, &edits);
+    }
+}

@@ -16,8 +16,6 @@ use crate::syntax::{Captures, queries};
 
 mod module_edit;
 
-pub(crate) use module_edit::occurs_outside;
-
 pub type ScopeId = usize;
 pub type BindingId = usize;
 
@@ -412,7 +410,7 @@ impl Facts {
     }
 
     /// The calls, attribute reads and context managers that start in `range`, as index ranges.
-    fn items_starting_in(&self, range: Range<usize>) -> (Range<usize>, Range<usize>, Range<usize>) {
+    pub(crate) fn items_starting_in(&self, range: Range<usize>) -> (Range<usize>, Range<usize>, Range<usize>) {
         let calls = self.calls.partition_point(|c| c.range.start < range.start)
             ..self.calls.partition_point(|c| c.range.start < range.end);
         let attributes = self.attributes.partition_point(|a| a.range.start < range.start)

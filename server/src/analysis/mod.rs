@@ -313,13 +313,14 @@ pub fn reanalyze_edit(
 
 /// An edit of module-level statements (see `Facts::splice_module_statement`): their facts spliced.
 /// Module-level code decides what names resolve to, which calls register routes and what the module
-/// exports; it has no findings of its own (nothing at module level runs on an event loop). When no
-/// name whose bindings there changed (`Facts::splice_module_statement`) occurs anywhere else in the
-/// file, and the functions that are routes or commands are the same, what every function resolves to
-/// is unchanged:
-/// the old findings and function summaries only move, and the exports are computed again. Otherwise
-/// the whole file's findings and summary are computed from the facts. `None`, with the facts
-/// unchanged, when the edit is not such an edit.
+/// exports; it has no findings of its own (nothing at module level runs on an event loop). When the
+/// functions that are routes or commands are the same, the old findings and function summaries move,
+/// the exports are computed again, and the functions in which a name whose bindings there changed
+/// (`Facts::splice_module_statement`) occurs, directly or through a module-level value computed from
+/// it, are checked again alone (`reading_units`, `recheck_unit`): what the other functions resolve to
+/// is unchanged. When such a name occurs where what it decides reaches functions that do not name it
+/// (a class body, a decorator, a function's header), the whole file's findings and summary are
+/// computed from the facts. `None`, with the facts unchanged, when the edit is not such an edit.
 fn reanalyze_module_edit(
     facts: &mut Facts,
     old: &FileAnalysis,
@@ -330,7 +331,9 @@ fn reanalyze_module_edit(
 ) -> Option<FileAnalysis> {
     let (stmt, names) = facts.splice_module_statement(text, (edit.start, edit.old_end, edit.new_end))?;
     let old_stmt = stmt.start..(stmt.end as isize - (edit.new_end as isize - edit.old_end as isize)) as usize;
-    if !names.iter().any(|n| facts::occurs_outside(text, n, stmt.clone())) {
+    // The functions whose reads of those names (directly, or through module-level values computed from
+    // them) may resolve otherwise now: checked again alone, as if they had been edited.
+    if let Some(readers) = reading_units(facts, text, &names, &stmt) {
         let r = Resolver::new(facts, text, catalog);
         let endpoints = checks::endpoints(&r);
         // The routes and commands, as the old summary lists them (its functions are the named ones, in
@@ -359,7 +362,14 @@ fn reanalyze_module_edit(
             (out.summary.stars, out.summary.all) = summary::stars(&r);
             out.summary.registers = summary::registers(&r);
             out.cuts = kept_cuts(old, &old_stmt, edit);
+            for &unit in &readers {
+                recheck_unit(&r, settings, &endpoints, unit, &mut out);
+            }
             merge_cuts(&mut out.cuts, resolution_cuts(&r, stmt.clone()));
+            for &unit in &readers {
+                merge_cuts(&mut out.cuts, resolution_cuts(&r, facts.scopes[unit].range.clone()));
+            }
+            sort_findings(&mut out.findings);
             return Some(out);
         }
     }
@@ -367,6 +377,139 @@ fn reanalyze_module_edit(
     let resolved = std::mem::replace(&mut whole.cuts, kept_cuts(old, &old_stmt, edit));
     merge_cuts(&mut whole.cuts, resolved);
     Some(whole)
+}
+
+/// The functions (module functions and methods, outermost first: the units `reanalyze_edit` analyses
+/// alone) whose analysis may change when the module-level bindings of `names` changed (the statements
+/// `span` of `text` replaced them): those in which a name of the closure occurs (as a whole word, in
+/// code, a string or a comment), where the closure is `names` and, repeatedly, the module-level names
+/// bound to a value (an assignment, a loop or `with` target, an annotation) whose expression holds one.
+/// Sorted and without duplicates. `None` when an occurrence is anywhere else, where what it decides
+/// reaches other functions without their naming it: at module level outside such a value (a decorator,
+/// a call, a function's header), in a class body, in a lambda outside any function, or in a function
+/// that binds names in other scopes (`self.x = ...`, `global`).
+fn reading_units(facts: &Facts, text: &str, names: &[Box<str>], span: &Range<usize>) -> Option<Vec<ScopeId>> {
+    let word = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b >= 0x80;
+    let bytes = text.as_bytes();
+    let module = facts.scopes.first()?;
+    let mut todo: Vec<&str> = names.iter().map(|n| &**n).collect();
+    let mut seen: std::collections::HashSet<&str> = todo.iter().copied().collect();
+    let mut units: Vec<ScopeId> = Vec::new();
+    while let Some(name) = todo.pop() {
+        for (i, _) in text.match_indices(name) {
+            let end = i + name.len();
+            if (span.start <= i && end <= span.end)
+                || (i > 0 && word(bytes[i - 1]))
+                || (end < bytes.len() && word(bytes[end]))
+            {
+                continue;
+            }
+            // The outermost function around the occurrence, through lambdas and nested functions and
+            // classes; a class body or a lambda met before any function is not a function's.
+            let mut id = facts.scope_at(i);
+            let mut unit = None;
+            loop {
+                let s = &facts.scopes[id];
+                match s.kind {
+                    ScopeKind::Function => unit = Some(id),
+                    ScopeKind::Class | ScopeKind::Lambda if unit.is_none() => return None,
+                    _ => {}
+                }
+                match s.parent {
+                    Some(p) => id = p,
+                    None => break,
+                }
+            }
+            if let Some(unit) = unit {
+                let s = &facts.scopes[unit];
+                if s.name.is_none() || facts.scopes[facts.subtree(unit)].iter().any(|s| s.leaks || s.has_global) {
+                    return None;
+                }
+                units.push(unit);
+                continue;
+            }
+            // At module level: in the value of a module-level binding (whose name joins the closure), or
+            // the target of a plain assignment `name = value`.
+            let mut held = false;
+            for (bound, ids) in &module.bindings {
+                for &b in ids {
+                    let value = match &facts.bindings[b].kind {
+                        facts::BindingKind::Value(e) | facts::BindingKind::With(e) | facts::BindingKind::Iter(e) => {
+                            Some(e.range.clone())
+                        }
+                        facts::BindingKind::Annotation(a) => ann_span(a),
+                        _ => None,
+                    };
+                    let Some(value) = value else { continue };
+                    if value.start <= i && end <= value.end {
+                        held = true;
+                        if seen.insert(bound) {
+                            todo.push(bound);
+                        }
+                    } else if **bound == *name && end <= value.start && text[end..value.start].trim() == "=" {
+                        held = true;
+                    }
+                }
+            }
+            if !held {
+                return None;
+            }
+        }
+    }
+    units.sort_unstable();
+    units.dedup();
+    Some(units)
+}
+
+/// The bytes an annotation's parts span; `None` when it holds none the facts locate.
+fn ann_span(a: &facts::Ann) -> Option<Range<usize>> {
+    match a {
+        facts::Ann::Expr(e) => Some(e.range.clone()),
+        facts::Ann::Generic { base, first, second } => {
+            let mut r = base.range.clone();
+            for part in [first, second].into_iter().flatten() {
+                let p = ann_span(part)?;
+                r = r.start.min(p.start)..r.end.max(p.end);
+            }
+            Some(r)
+        }
+        facts::Ann::Str { content, at } => Some(*at..at + content.len() + 2),
+        facts::Ann::Other => None,
+    }
+}
+
+/// Checks function `unit` again alone (its facts unchanged, what its names resolve to may not be), in
+/// `out`, an analysis of the current text: its findings, its summaries and the cuts inside it replaced,
+/// as `reanalyze_function_edit` does for the function an edit was in. `out.findings` is left unsorted.
+fn recheck_unit(
+    r: &Resolver<'_>,
+    settings: &Settings,
+    endpoints: &HashMap<ScopeId, checks::Endpoint>,
+    unit: ScopeId,
+    out: &mut FileAnalysis,
+) {
+    let facts = r.facts;
+    let range = facts.scopes[unit].range.clone();
+    let scopes = facts.subtree(unit);
+    let (calls, attributes, enters) = facts.items_starting_in(range.clone());
+    let part = Part { scopes: scopes.clone(), calls, attributes, enters };
+    let named_fn = |s: &facts::Scope| s.kind == ScopeKind::Function && s.name.is_some();
+    let is_class = |s: &facts::Scope| s.kind == ScopeKind::Class;
+    let fn_at = facts.scopes[..unit].iter().filter(|s| named_fn(s)).count();
+    let fn_count = facts.scopes[scopes.clone()].iter().filter(|s| named_fn(s)).count();
+    let class_at = facts.scopes[..unit].iter().filter(|s| is_class(s)).count();
+    let class_count = facts.scopes[scopes].iter().filter(|s| is_class(s)).count();
+    let anchor = out.summary.functions[fn_at].name;
+    let runs_in = checks::execution_scopes(r, part.scopes.clone(), &facts.calls[part.calls.clone()]);
+    let new_findings = findings(r, settings, endpoints, &runs_in, &part);
+    let index = LineIndex::from_line(r.text, anchor.offset as usize, anchor.line as usize, range.end);
+    let loc = |offset: usize| loc_in(&index, r.text, offset);
+    let summary = summarize_part(r, &part, endpoints, &runs_in, &loc, r.text);
+    out.findings.retain(|f| !range.contains(&f.range.start));
+    out.findings.extend(new_findings);
+    out.summary.functions.splice(fn_at..fn_at + fn_count, summary.functions);
+    out.summary.classes.splice(class_at..class_at + class_count, summary.classes);
+    out.cuts.retain(|c| !range.contains(&c.offset));
 }
 
 /// `reanalyze_edit` of an edit inside a function's body or after its last line.

@@ -308,11 +308,16 @@ impl Facts {
         }
         let d = Shift::edit(text, edit);
         // The module-level bindings of the statements before the splice, moved as the edit moves them.
+        // One that takes effect at or before the edit's start (a line break typed at the end of its
+        // statement) stays where it is: the text up to there did not change, and it is still the same
+        // binding when the new text's is at the same place.
         let mut before: HashMap<Box<str>, Vec<super::Binding>> = HashMap::new();
         for (name, ids) in &self.scopes[0].bindings {
             for &id in ids.iter().filter(|&&id| in_old(self.bindings[id].pos)) {
                 let mut b = self.bindings[id].clone();
-                b.shift(&d);
+                if b.pos > start {
+                    b.shift(&d);
+                }
                 before.entry(name.clone()).or_default().push(b);
             }
         }
@@ -571,7 +576,7 @@ fn target_names<'t>(n: Node<'_>, text: &'t str, out: &mut HashSet<&'t str>) {
 }
 
 /// Whether `name` occurs as a whole word in `text` outside `span` (in code, a comment or a string).
-pub(crate) fn occurs_outside(text: &str, name: &str, span: Range<usize>) -> bool {
+fn occurs_outside(text: &str, name: &str, span: Range<usize>) -> bool {
     let word = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b >= 0x80;
     let bytes = text.as_bytes();
     text.match_indices(name).any(|(i, _)| {
