@@ -15,6 +15,7 @@ format (no fixes computed), `--output-format json` (every fix of every finding),
     python3 bench/fix_scaling.py --app bench/.corpus/full/prefect --modes text,json,sarif   # a real project
 
     python3 bench/fix_scaling.py --cases session --session-sizes 250,1000,4000   # one requests.Session block
+    python3 bench/fix_scaling.py --cases modclient --modes text,json        # module-level clients
     python3 bench/fix_scaling.py --old-bin /tmp/loopsafe-old --app DIR --app DIR2  # before/after in one run
 
 `--cache` runs every check with a warm cache (`--cache-dir`, one per build, filled by an untimed run of
@@ -82,7 +83,25 @@ def generate_session(n: int) -> str:
     return "\n".join(out) + "\n"
 
 
-GENERATORS = {"mixed": generate, "session": generate_session}
+def generate_modclient(n: int) -> str:
+    """`n` findings on three module-level clients (a `requests.Session()`, a `sqlite3.connect(...)`, a
+    `redis.Redis()`): coroutines calling them directly, and coroutines calling sync helpers that do (chains,
+    whose make-async fix looks the client up among the module's statements), with a module-level constant
+    per function (many other top-level statements)."""
+    out = ["import sqlite3", "", "import redis", "import requests", ""]
+    out += ["_session = requests.Session()", "conn = sqlite3.connect('db.sqlite')", "cache = redis.Redis()", ""]
+    calls = ["_session.get(x)", "cache.get(x)", "conn.execute(x)"]
+    for i in range(n):
+        k = i % 6
+        out += [f"LIMIT_{i} = {i}", ""]
+        if k < 3:
+            out += [f"async def a{i}(x):", f"    return {calls[k]}", ""]
+        else:
+            out += [f"def h{i}(x):", f"    return {calls[k - 3]}", "", f"async def c{i}(x):", f"    return h{i}(x)", ""]
+    return "\n".join(out) + "\n"
+
+
+GENERATORS = {"mixed": generate, "session": generate_session, "modclient": generate_modclient}
 
 
 def measure(a, bins, path, mode):
@@ -190,7 +209,7 @@ def main() -> None:
     here = os.path.dirname(os.path.abspath(__file__))
     ap.add_argument("--bin", default=os.environ.get("LOOPSAFE_BIN", os.path.join(here, "..", "target", "release", "loopsafe")))
     ap.add_argument("--sizes", default="500,2000,10000", help="findings per file for the mixed case")
-    ap.add_argument("--cases", default="mixed,session", help="mixed (every fix kind), session (one shared fix)")
+    ap.add_argument("--cases", default="mixed,session", help="mixed (every fix kind), session (one shared fix), modclient (module-level clients)")
     ap.add_argument("--session-sizes", default="250,1000", help="calls in the session block")
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--modes", default=",".join(MODES))
@@ -234,7 +253,7 @@ def main() -> None:
         # A project of its own, so that loopsafe does not read the directory around it.
         open(os.path.join(tmp, "pyproject.toml"), "w").write("[project]\nname = 'gen'\ndependencies = ['fastapi']\n")
         for case in cases:
-            sizes = a.sizes if case == "mixed" else a.session_sizes
+            sizes = a.session_sizes if case == "session" else a.sizes
             print(f"\ncase {case}")
             print(f"{header} {'out KB':>9} {'B/finding':>10}")
             for n in [int(s) for s in sizes.split(",")]:

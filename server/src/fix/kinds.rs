@@ -49,8 +49,9 @@ pub(crate) struct Memo {
     pub(super) module_bound: OnceCell<HashMap<String, String>>,
 }
 
-/// The fixes of `t` into `out`; the suppression only `with_noqa` (the automatic fixes leave it out, and
-/// finding its line costs a look at the statement's strings and continuations).
+/// The fixes of `t` into `out`; the suppression and the chain made async only `with_noqa` (the automatic
+/// fixes leave them out, and finding the suppression's line costs a look at the statement's strings and
+/// continuations).
 pub(super) fn collect(ctx: &FileContext<'_>, t: &Target, with_noqa: bool, out: &mut Fixes) {
     let noqa = |out: &mut Fixes| {
         if with_noqa {
@@ -113,7 +114,9 @@ pub(super) fn collect(ctx: &FileContext<'_>, t: &Target, with_noqa: bool, out: &
     out.fixes.append(&mut whole.fixes);
     out.refused.append(&mut whole.refused);
     out.shared.append(&mut whole.shared);
-    if t.chain && t.rule.is_blocking() {
+    // Not for the automatic fixes (`--fix`, JSON): they leave the chain made async out (it is offered
+    // one finding at a time), and building it re-parses and re-analyses the whole file per finding.
+    if with_noqa && t.chain && t.rule.is_blocking() {
         chain::make_async(ctx, t, call, out);
     }
     noqa(out);
