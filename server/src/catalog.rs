@@ -184,6 +184,9 @@ pub struct Catalog {
     pub typing_classes: HashSet<String>,
     /// Base classes that make a class a structural interface (`typing.Protocol`).
     pub protocols: HashSet<String>,
+    /// Decorators that declare one signature of a function (`typing.overload`): a call's literal
+    /// arguments choose among them (`Literal[True]`).
+    pub overloads: HashSet<String>,
     /// Container methods that return one of the items (`d.get(k)`, `d.pop(k)`).
     pub item_methods: HashSet<String>,
     /// Functions that return their first argument (`contextlib.closing(x)` is `x`).
@@ -306,6 +309,8 @@ struct TypingData {
     classes: Vec<String>,
     #[serde(default)]
     protocols: Vec<String>,
+    #[serde(default)]
+    overloads: Vec<String>,
     #[serde(default)]
     item_methods: Vec<String>,
     #[serde(default)]
@@ -452,6 +457,7 @@ impl Catalog {
             self.typing_mappings.extend(t.mappings);
             self.typing_classes.extend(t.classes);
             self.protocols.extend(t.protocols);
+            self.overloads.extend(t.overloads);
             self.item_methods.extend(t.item_methods);
             self.identity_functions.extend(t.identity);
             self.iterates.extend(t.iterates);

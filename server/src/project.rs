@@ -11,7 +11,9 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::analysis::summary::{BlockingSite, CallSite, Export, FileSummary, FunctionSummary, Loc, Target};
+use crate::analysis::summary::{
+    BlockingSite, CallSite, Export, FileSummary, FunctionSummary, Loc, OverloadParam, Target,
+};
 use crate::analysis::{FileAnalysis, Finding, noqa_matches};
 use crate::catalog::{Catalog, FixKind, display_name};
 use crate::rules::{Rule, Tier};
@@ -26,11 +28,14 @@ pub const MAX_RESOLVE_DEPTH: u32 = 24;
 struct Depth<'a> {
     n: u32,
     cut: &'a std::cell::Cell<bool>,
+    /// The arguments of the call that made the object a call's target is a method of
+    /// (`CallSite::made_by`): they choose the `@overload` whose result it is.
+    made_by: Option<&'a [(Option<String>, Option<String>)]>,
 }
 
 impl<'a> Depth<'a> {
     fn new(cut: &'a std::cell::Cell<bool>) -> Self {
-        Depth { n: 0, cut }
+        Depth { n: 0, cut, made_by: None }
     }
 
     fn next(self) -> Self {
@@ -555,6 +560,7 @@ impl Project {
     /// What calling (or awaiting) a function gives, from its return annotation: an instance, or a class
     /// (`-> type[X]`: a method called on it runs `X`'s, bound or not).
     fn result_of(&self, f: FnId, depth: Depth<'_>) -> Option<Resolved> {
+        let f = self.overload_for(f, depth.made_by);
         let (file, _) = self.functions[f];
         match self.function(f).returns.as_ref()? {
             Export::Alias(class) => match self.resolve(file, class, depth.next())? {
@@ -563,6 +569,25 @@ impl Project {
             },
             e => self.instance(file, e, depth.next()),
         }
+    }
+
+    /// Among the `@overload`s of `f` (the first one, which names resolve to), the first whose parameters
+    /// accept `args`, a call's arguments with their literals (`get_client(sync_client=True)` against
+    /// `sync_client: Literal[True]`); `f` when there are none, no arguments, or none accepts them.
+    fn overload_for(&self, f: FnId, args: Option<&[(Option<String>, Option<String>)]>) -> FnId {
+        let Some(args) = args else { return f };
+        let first = self.function(f);
+        if first.overload.is_none() {
+            return f;
+        }
+        let (file, _) = self.functions[f];
+        self.file_functions[file]
+            .clone()
+            .find(|&g| {
+                let s = self.function(g);
+                s.qualname == first.qualname && s.overload.as_deref().is_some_and(|p| accepts(p, args))
+            })
+            .unwrap_or(f)
     }
 
     /// A typed attribute of a project class (class-level or `self.x = ...`), in the order of its MRO.
@@ -1042,7 +1067,8 @@ impl Project {
             .enumerate()
             .map(|(i, c)| {
                 let was_cut = std::cell::Cell::new(false);
-                let resolved = self.resolve(file, &c.target, Depth::new(&was_cut));
+                let depth = Depth { made_by: c.made_by.as_deref(), ..Depth::new(&was_cut) };
+                let resolved = self.resolve(file, &c.target, depth);
                 if !c.access
                     && let Some(site) = resolved.as_ref().and_then(|r| self.library_site(r, c))
                 {
@@ -1117,6 +1143,7 @@ impl Project {
                 a.qualname != b.qualname
                     || a.is_property != b.is_property
                     || a.returns != b.returns
+                    || a.overload != b.overload
                     || a.generator != b.generator
             })
         {
@@ -1691,6 +1718,40 @@ impl Project {
 
 /// A finding inside one of `helpers` (`Project::command_helpers`) made a hint, saying why; `None` when
 /// it is not a blocking call above `hint` in one of them.
+/// Whether an `@overload`'s parameters accept a call's arguments (keyword or positional, with the
+/// literal each passes, if any): every argument binds a parameter once, a literal one of a parameter
+/// annotated `Literal[...]` is one it allows, and every parameter without a default is passed.
+fn accepts(params: &[OverloadParam], args: &[(Option<String>, Option<String>)]) -> bool {
+    let mut given = vec![false; params.len()];
+    let mut positional = params.iter().enumerate().filter(|(_, p)| p.positional).map(|(i, _)| i);
+    let star = params.iter().any(|p| p.name == "*");
+    let kwstar = params.iter().any(|p| p.name == "**");
+    for (keyword, lit) in args {
+        let i = match keyword {
+            None => match positional.next() {
+                Some(i) => i,
+                None if star => continue,
+                None => return false,
+            },
+            Some(k) => match params.iter().position(|p| p.name == *k && p.name != "*" && p.name != "**") {
+                Some(i) => i,
+                None if kwstar => continue,
+                None => return false,
+            },
+        };
+        if given[i] {
+            return false;
+        }
+        given[i] = true;
+        if let (Some(allowed), Some(l)) = (&params[i].literals, lit)
+            && !allowed.contains(l)
+        {
+            return false;
+        }
+    }
+    params.iter().zip(&given).all(|(p, &g)| g || p.default)
+}
+
 pub fn demoted(helpers: &[&str], f: &Finding) -> Option<Finding> {
     let inside = f.function.as_deref().is_some_and(|n| helpers.contains(&n));
     if !inside || !f.rule.is_blocking() || f.tier <= Tier::Hint {

@@ -608,7 +608,7 @@ pub(crate) fn c3<T: Clone + PartialEq>(seqs: Vec<Vec<T>>) -> Option<Vec<T>> {
 
 /// The binding a use at `at` sees: the last one before it, else the first one (a use in a function
 /// body that runs after the module finished binding).
-fn pick(facts: &Facts, list: &[BindingId], at: usize) -> BindingId {
+pub(super) fn pick(facts: &Facts, list: &[BindingId], at: usize) -> BindingId {
     let i = list.partition_point(|&id| facts.bindings[id].pos <= at);
     if i == 0 { list[0] } else { list[i - 1] }
 }

@@ -99,6 +99,7 @@ pub fn shift(out: &mut FileAnalysis, edit: &LineEdit) {
             blocking,
             calls,
             returns: _,
+            overload: _,
         } = func;
         *name = edit.loc(*name);
         for BlockingSite {
@@ -117,8 +118,19 @@ pub fn shift(out: &mut FileAnalysis, edit: &LineEdit) {
             *start = edit.loc(*start);
             *end = edit.loc(*end);
         }
-        for CallSite { start, end, call_end, target: _, noqa: _, access: _, once: _, iterated: _, gate: _, falsy: _ } in
-            calls
+        for CallSite {
+            start,
+            end,
+            call_end,
+            target: _,
+            noqa: _,
+            access: _,
+            once: _,
+            iterated: _,
+            gate: _,
+            falsy: _,
+            made_by: _,
+        } in calls
         {
             *start = edit.loc(*start);
             *end = edit.loc(*end);

@@ -9,7 +9,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::checks::{self, Endpoint, Part};
-use super::facts::{Ann, BindingKind, ExprKind, ScopeId, ScopeKind};
+use super::facts::{Ann, BindingKind, Expr, ExprKind, ScopeId, ScopeKind};
 use super::resolve::{Resolver, Value};
 use crate::catalog::{FixKind, display_name};
 use crate::rules::{Rule, Tier};
@@ -61,6 +61,12 @@ pub struct CallSite {
     /// does only under `if join_on_exit:` does not run.
     #[serde(default)]
     pub falsy: Vec<String>,
+    /// The arguments of the call that made the object the target is a method of, when some are
+    /// literals (`get_client(sync_client=True).read_task_run()`, directly or through a name bound to
+    /// that call): keyword (`None` when positional) and literal (`None` when not one). The `@overload`
+    /// of the function called there whose `Literal[...]` parameters they match gives its type.
+    #[serde(default)]
+    pub made_by: Option<Vec<(Option<String>, Option<String>)>>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -114,6 +120,23 @@ pub struct FunctionSummary {
     /// class: other modules type `get_client().messages` and `x = await make()` with it.
     #[serde(default)]
     pub returns: Option<Export>,
+    /// A `@typing.overload` stub: its parameters, to choose among a function's overloads by a call's
+    /// literal arguments (`CallSite::made_by`).
+    #[serde(default)]
+    pub overload: Option<Vec<OverloadParam>>,
+}
+
+/// A parameter of an `@overload` stub, as far as choosing the overload needs it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct OverloadParam {
+    /// The name, or `*` / `**` for `*args` / `**kwargs`.
+    pub name: String,
+    /// It may be passed by position (it comes before any `*`).
+    pub positional: bool,
+    /// It has a default value.
+    pub default: bool,
+    /// The values its `Literal[...]` annotation allows, normalized by `literal`.
+    pub literals: Option<Vec<String>>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -178,6 +201,7 @@ impl FileSummary {
                     && a.route == b.route
                     && a.cli == b.cli
                     && a.returns == b.returns
+                    && a.overload == b.overload
                     && a.blocking.len() == b.blocking.len()
                     && a.blocking.iter().zip(&b.blocking).all(|(x, y)| {
                         x.callee == y.callee
@@ -198,6 +222,7 @@ impl FileSummary {
                             && x.iterated == y.iterated
                             && x.gate == y.gate
                             && x.falsy == y.falsy
+                            && x.made_by == y.made_by
                     })
             })
     }
@@ -248,6 +273,7 @@ pub(super) fn summarize_part(
                     blocking: Vec::new(),
                     calls: Vec::new(),
                     returns: s.returns.as_ref().filter(|_| !s.has_yield).and_then(|a| returns_export(r, a)),
+                    overload: decorated_by(&r.catalog.overloads).then(|| overload_params(r, id)),
                 });
             }
             ScopeKind::Class => {
@@ -273,6 +299,8 @@ pub(super) fn summarize_part(
                 .or_insert_with(|| tails.iter().any(|t| r.text_of(&facts.scopes[scope].body).contains(t)))
             && off_loop(r, at, scope)
     };
+    // Calls by their range, built on first need (`made_by`).
+    let mut calls_at: Option<std::collections::HashMap<(usize, usize), usize>> = None;
     for call in &facts.calls[part.calls.clone()] {
         let scope = runs_in[call.scope];
         let Some(f) = slot[scope] else { continue };
@@ -321,7 +349,11 @@ pub(super) fn summarize_part(
             Value::Instance(t) => Value::Name(format!("{t}.__call__")),
             other => other,
         };
-        if let Some(target) = target_of(r, callee) {
+        let targets = match target_of(r, callee) {
+            Some(t) => vec![t],
+            None => awaited_on_items(r, call, scope),
+        };
+        for target in targets {
             let iterated_here = iterated(r, call);
             // `gen = rows()` then `for r in gen:`: a generator function's body runs at the loop, which is
             // where a chain through it starts (the call itself runs none of it).
@@ -337,6 +369,7 @@ pub(super) fn summarize_part(
                     iterated: true,
                     gate: gate(r, at.start, scope),
                     falsy: Vec::new(),
+                    made_by: None,
                 });
             }
             out.functions[f].calls.push(CallSite {
@@ -355,6 +388,7 @@ pub(super) fn summarize_part(
                     .filter(|a| matches!(r.text_of(&a.value.range).trim(), "False" | "None" | "0"))
                     .filter_map(|a| a.keyword.as_ref().map(|k| k.to_string()))
                     .collect(),
+                made_by: made_by(r, call, scope, &mut calls_at),
             });
         }
     }
@@ -393,6 +427,7 @@ pub(super) fn summarize_part(
                 iterated: false,
                 gate: gate(r, a.range.start, runs_in[a.scope]),
                 falsy: Vec::new(),
+                made_by: None,
             });
         }
     }
@@ -690,4 +725,246 @@ fn target_of(r: &Resolver<'_>, v: Value) -> Option<Target> {
         Value::Foreign(p) if !r.catalog.is_library_name(&p) => Some(Target::Name(p)),
         _ => None,
     }
+}
+
+/// A literal as `OverloadParam::literals` and `CallSite::made_by` compare it: `True`, `None`, `3`, or a
+/// string's content after `'` (either quote). `None` for anything else.
+fn literal(text: &str) -> Option<String> {
+    let t = text.trim();
+    if matches!(t, "True" | "False" | "None") {
+        return Some(t.to_string());
+    }
+    let digits = t.strip_prefix('-').unwrap_or(t);
+    if !digits.is_empty() && digits.chars().all(|c| c.is_ascii_digit()) {
+        return Some(t.to_string());
+    }
+    for q in ['"', '\''] {
+        if let Some(inner) = t.strip_prefix(q).and_then(|r| r.strip_suffix(q))
+            && t.len() >= 2
+            && !inner.contains(q)
+            && !inner.contains('\\')
+        {
+            return Some(format!("'{inner}"));
+        }
+    }
+    None
+}
+
+/// `text` split at its top-level commas (outside brackets and strings), each piece trimmed.
+fn split_top(text: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let (mut depth, mut quote, mut start) = (0i32, None::<char>, 0);
+    for (i, c) in text.char_indices() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '"' | '\'') => quote = Some(c),
+            (None, '(' | '[' | '{') => depth += 1,
+            (None, ')' | ']' | '}') => depth -= 1,
+            (None, ',') if depth == 0 => {
+                out.push(text[start..i].trim());
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    out.push(text[start..].trim());
+    out.retain(|p| !p.is_empty());
+    out
+}
+
+/// The parameters of the `@overload` stub `id`, read from its header (`def f(a, *, b: Literal[True])`).
+fn overload_params(r: &Resolver<'_>, id: ScopeId) -> Vec<OverloadParam> {
+    let s = &r.facts.scopes[id];
+    let Some(name) = &s.name else { return Vec::new() };
+    let header = r.text.get(name.range.end..s.body.start).unwrap_or("");
+    // The parameter list: from the first `(` to its matching `)`.
+    let Some(open) = header.find('(') else { return Vec::new() };
+    let mut depth = 0i32;
+    let mut close = None;
+    let mut quote = None::<char>;
+    for (i, c) in header[open..].char_indices() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '"' | '\'') => quote = Some(c),
+            (None, '(' | '[' | '{') => depth += 1,
+            (None, ')' | ']' | '}') => {
+                depth -= 1;
+                if depth == 0 {
+                    close = Some(open + i);
+                    break;
+                }
+            }
+            _ => {}
+        }
+    }
+    let Some(close) = close else { return Vec::new() };
+    let method = r.facts.scopes[id].parent.is_some_and(|p| r.facts.scopes[p].kind == ScopeKind::Class);
+    let mut out = Vec::new();
+    let mut positional = true;
+    for (i, p) in split_top(&header[open + 1..close]).into_iter().enumerate() {
+        if p == "/" {
+            continue;
+        }
+        if p == "*" {
+            positional = false;
+            continue;
+        }
+        // `self` / `cls` is bound by the attribute access, not passed.
+        if i == 0 && method && !s.decorators.iter().any(|d| d.text.as_ref() == "staticmethod") {
+            continue;
+        }
+        if p.starts_with("**") {
+            out.push(OverloadParam { name: "**".into(), positional: false, default: true, literals: None });
+            continue;
+        }
+        if p.starts_with('*') {
+            positional = false;
+            out.push(OverloadParam { name: "*".into(), positional: false, default: true, literals: None });
+            continue;
+        }
+        let (decl, default) = match p.split_once('=') {
+            Some((d, _)) => (d.trim(), true),
+            None => (p, false),
+        };
+        let (pname, ann) = match decl.split_once(':') {
+            Some((n, a)) => (n.trim(), Some(a.trim())),
+            None => (decl, None),
+        };
+        let literals = ann.and_then(|a| {
+            let inner = ["Literal[", "typing.Literal[", "typing_extensions.Literal[", "t.Literal["]
+                .iter()
+                .find_map(|pre| a.strip_prefix(pre))?
+                .strip_suffix(']')?;
+            split_top(inner).into_iter().map(literal).collect::<Option<Vec<_>>>()
+        });
+        out.push(OverloadParam { name: pname.to_string(), positional, default, literals });
+    }
+    out
+}
+
+/// `CallSite::made_by` for `call`: the arguments of the call that made the object whose method it
+/// calls (`get_client(sync_client=True).read_task_run()`, or through a name of the function bound to
+/// that call), when some are literals.
+fn made_by(
+    r: &Resolver<'_>,
+    call: &super::facts::CallFact,
+    scope: ScopeId,
+    calls_at: &mut Option<std::collections::HashMap<(usize, usize), usize>>,
+) -> Option<Vec<(Option<String>, Option<String>)>> {
+    let ExprKind::Attribute(object, _) = &call.func.kind else { return None };
+    let made = match &object.kind {
+        ExprKind::Call(_) => object.range.clone(),
+        ExprKind::Name(n) => {
+            let list = r.facts.scopes[scope].bindings.get(n.as_ref())?;
+            let b = super::resolve::pick(r.facts, list, call.range.start);
+            match &r.facts.bindings[b].kind {
+                BindingKind::Value(e) if matches!(e.kind, ExprKind::Call(_)) => e.range.clone(),
+                _ => return None,
+            }
+        }
+        _ => return None,
+    };
+    let facts = r.facts;
+    let at = calls_at.get_or_insert_with(|| {
+        facts.calls.iter().enumerate().map(|(i, c)| ((c.range.start, c.range.end), i)).collect()
+    });
+    let maker = &facts.calls[*at.get(&(made.start, made.end))?];
+    // Splats are left out of `args`: what they pass is unknown.
+    if r.text_of(&maker.args_range).contains('*') {
+        return None;
+    }
+    let args: Vec<(Option<String>, Option<String>)> = maker
+        .args
+        .iter()
+        .map(|a| (a.keyword.as_ref().map(|k| k.to_string()), literal(r.text_of(&a.value.range))))
+        .collect();
+    args.iter().any(|(_, l)| l.is_some()).then_some(args)
+}
+
+/// The coroutine methods an awaited `item.method()` runs when `item` iterates what an unannotated
+/// function of this file returns as a list or tuple of instances of this file's classes (`for resource
+/// in self._generate_resources(): await resource.provision()` with `return [ClusterResource(...),
+/// VpcResource(...)]`): each class's method, if every item's class has one and each is a coroutine.
+/// Nothing otherwise (a sync method among them would turn one call into several findings).
+fn awaited_on_items(r: &Resolver<'_>, call: &super::facts::CallFact, scope: ScopeId) -> Vec<Target> {
+    let facts = r.facts;
+    if !call.awaited {
+        return Vec::new();
+    }
+    let ExprKind::Attribute(object, attr) = &call.func.kind else { return Vec::new() };
+    let ExprKind::Name(item) = &object.kind else { return Vec::new() };
+    // The binding of a name in the calling function (the item, then what it iterates).
+    let bound = |name: &str, at: usize| {
+        let list = facts.scopes[scope].bindings.get(name)?;
+        Some(&facts.bindings[super::resolve::pick(facts, list, at)].kind)
+    };
+    let Some(BindingKind::Iter(iterated)) = bound(item, call.range.start) else { return Vec::new() };
+    let made = match &iterated.kind {
+        ExprKind::Call(f) => f,
+        ExprKind::Name(n) => match bound(n, iterated.range.start) {
+            Some(BindingKind::Value(Expr { kind: ExprKind::Call(f), .. })) => f,
+            _ => return Vec::new(),
+        },
+        _ => return Vec::new(),
+    };
+    let Value::Def(maker) = r.value_of(made) else { return Vec::new() };
+    let m = &facts.scopes[maker];
+    if m.returns.is_some() || m.has_yield || m.is_async {
+        return Vec::new();
+    }
+    // Its one return statement, a list or tuple display.
+    let body = r.text_of(&m.body);
+    let mut returns = body.match_indices("return ").filter(|(i, _)| {
+        let line_start = body[..*i].rfind('\n').map_or(0, |n| n + 1);
+        body[line_start..*i].trim().is_empty()
+    });
+    let (Some((at, _)), None) = (returns.next(), returns.next()) else { return Vec::new() };
+    let value = body[at + "return ".len()..].trim_start();
+    let (open, close) = match value.chars().next() {
+        Some('[') => ('[', ']'),
+        Some('(') => ('(', ')'),
+        _ => return Vec::new(),
+    };
+    // The display's text, to its matching bracket.
+    let mut depth = 0i32;
+    let mut end = None;
+    for (i, c) in value.char_indices() {
+        if c == open || matches!(c, '(' | '[' | '{') {
+            depth += 1;
+        } else if c == close || matches!(c, ')' | ']' | '}') {
+            depth -= 1;
+            if depth == 0 {
+                end = Some(i);
+                break;
+            }
+        }
+    }
+    let Some(end) = end else { return Vec::new() };
+    let at = m.body.start + (body.len() - value.len());
+    let mut out: Vec<Target> = Vec::new();
+    for element in split_top(&value[1..end]) {
+        // `ClassResource(...)`: a constructor of a class of this file.
+        let Some(name) = element.strip_suffix(')').and_then(|e| e.split_once('(')).map(|(n, _)| n.trim()) else {
+            return Vec::new();
+        };
+        let mut parts = name.split('.');
+        let Some(first) = parts.next() else { return Vec::new() };
+        let mut v = r.lookup(first, maker, at, 0);
+        for p in parts {
+            v = r.attribute(v, p, 0);
+        }
+        let Value::Class(c) = v else { return Vec::new() };
+        match r.attribute(Value::Class(c), attr, 0) {
+            Value::Def(method) if facts.scopes[method].is_async => {
+                let Some(t) = target_of(r, Value::Def(method)) else { return Vec::new() };
+                if !out.contains(&t) {
+                    out.push(t);
+                }
+            }
+            _ => return Vec::new(),
+        }
+    }
+    out
 }
