@@ -525,7 +525,7 @@ pub fn make_async_with<'t>(
     for (f, d, _) in &other_uses {
         let k = key((*f, *d));
         if d.child(0).is_none_or(|t| t.kind() != "async") && !chain_keys.contains(&k) {
-            if !ws.def_in(*f, name_of(files, *f, *d))?.is_some_and(|x| x.id() == d.id()) {
+            if ws.def_in(*f, name_of(files, *f, *d))?.is_none_or(|x| x.id() != d.id()) {
                 let at = format!("{}:{}", files[*f].path, d.start_position().row + 1);
                 return Err(format!("`{}` ({at}) uses the client but is defined twice", name_of(files, *f, *d)));
             }
@@ -537,16 +537,15 @@ pub fn make_async_with<'t>(
     let mut edits: BTreeMap<usize, Vec<Edit>> = BTreeMap::new();
     let mut sites: BTreeMap<usize, Vec<Node<'_>>> = BTreeMap::new();
     let mut routes: Vec<(usize, Node<'_>)> = Vec::new();
+    // By index: a sync caller joining the group (below) is pushed and converted in turn.
     let mut n = 0;
     while n < chain_keys.len() {
-        let k = &chain_keys[n].clone();
+        let (i, def) = nodes[&chain_keys[n]];
         n += 1;
-        let n = n - 1;
-        let (i, def) = nodes[k];
         let ctx = ws.ctx(i)?;
         let name = name_of(files, i, def);
         let at = format!("{}:{}", files[i].path, def.start_position().row + 1);
-        let user_route = n >= chain_len && ctx.is_endpoint(def);
+        let user_route = n > chain_len && ctx.is_endpoint(def);
         if ctx.up(def).is_some_and(|p| p.kind() == "decorated_definition") && !user_route {
             return Err(format!(
                 "`{name}` ({at}) is decorated: whatever the decorator does with it expects a sync function"
