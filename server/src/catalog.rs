@@ -56,8 +56,10 @@ pub struct Counterpart {
     pub not_awaited: HashMap<String, String>,
     /// The async client is an async context manager, opened and closed in the event loop that uses it
     /// (`async with aioboto3.Session().client(...) as c:`): a client made in a function becomes an
-    /// `async with` around its uses; a module-level one has no exact rewrite. Its `attributes` are kept
-    /// as they are, called or not (`c.exceptions`, `c.can_paginate(...)`); every other method is awaited.
+    /// `async with` around its uses; a module-level one becomes a function giving each running event
+    /// loop its own client (entered the first time the loop uses one, `await (await s3()).op(...)`). Its
+    /// `attributes` are kept as they are, called or not (`c.exceptions`, `c.can_paginate(...)`); every
+    /// other method is awaited.
     #[serde(default)]
     pub entered: bool,
     /// Why no exact rewrite exists: the fix refuses with this reason.

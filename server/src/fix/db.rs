@@ -569,6 +569,97 @@ pub(super) fn sync_users<'t>(ctx: &FileContext<'t>, call: Node<'t>, callee: &str
     out
 }
 
+/// The uses of the module-level client `c` (of the chain's end module) in another module `ctx` (at
+/// `path`) that imports it by its name (`from app.cache import cache`): each use's enclosing function and
+/// the edit awaiting it (`await cache.get(...)`, or `await (await s3()).op(...)` for a client per event
+/// loop). The functions are made async with the chain (a sync one must be a module-level function, which
+/// the caller converts like the chain's own); a use that cannot await (module level, a method or nested
+/// sync function, a lambda, a generator expression, a value, a function binding the name itself)
+/// refuses, naming `path:line`.
+pub(super) fn imported_client_uses<'t>(
+    ctx: &FileContext<'t>,
+    c: &Client<'_, '_>,
+    path: &str,
+) -> Result<Vec<(Node<'t>, Edit)>, String> {
+    let name = c.name.as_str();
+    let is = |p: Node<'_>, field: &str, x: Node<'_>| p.child_by_field_name(field).is_some_and(|y| y.id() == x.id());
+    let mut out: Vec<(Node<'t>, Edit)> = Vec::new();
+    let mut stack = vec![ctx.tree.root_node()];
+    let mut seen = 0;
+    while let Some(n) = stack.pop() {
+        seen += 1;
+        if seen > MAX_NODES {
+            return Err(format!("{path} is too large to check"));
+        }
+        if matches!(n.kind(), "import_statement" | "import_from_statement" | "future_import_statement") {
+            continue;
+        }
+        if n.kind() != "identifier" || ctx.node_text(n) != name {
+            let mut w = n.walk();
+            stack.extend(n.children(&mut w));
+            continue;
+        }
+        let at = format!("{path}:{}", n.start_position().row + 1);
+        let attr = ctx.up(n).filter(|p| p.kind() == "attribute" && is(*p, "object", n)).ok_or_else(|| {
+            format!("the client `{name}` is used as a value at {at}, where its users expect the sync client")
+        })?;
+        let member = attr.child_by_field_name("attribute").map_or("", |a| ctx.node_text(a));
+        if let Some(why) = c.cp.not_awaited.get(member) {
+            return Err(format!("`{name}.{member}` at {at}: {why}"));
+        }
+        let def = enclosing_def(ctx, n).ok_or_else(|| format!("`{name}.{member}` is used at module level at {at}"))?;
+        let fname = def.child_by_field_name("name").map_or("", |x| ctx.node_text(x));
+        let top = ctx.up(def).is_some_and(|p| {
+            p.kind() == "module"
+                || (p.kind() == "decorated_definition" && ctx.up(p).is_some_and(|m| m.kind() == "module"))
+        });
+        if binds_locally(ctx, def, name) {
+            return Err(format!("`{fname}` binds `{name}` itself, at {at}: its `{name}` may be another object"));
+        }
+        if def.child(0).is_none_or(|t| t.kind() != "async") && !top {
+            return Err(format!(
+                "`{name}` is used at {at} by the sync function `{fname}`, a method or nested function, which is not made async"
+            ));
+        }
+        let mut up = ctx.up(n);
+        while let Some(cur) = up.filter(|u| u.id() != def.id()) {
+            match cur.kind() {
+                "lambda" => return Err(format!("`{name}.{member}` is used in a lambda at {at}")),
+                "generator_expression" => {
+                    return Err(format!("`{name}.{member}` is used in a generator expression at {at}"));
+                }
+                _ => up = ctx.up(cur),
+            }
+        }
+        let call = ctx.up(attr).filter(|x| x.kind() == "call" && is(*x, "function", attr));
+        if let Some(call) = call
+            && kinds::already_awaited(ctx, call)
+        {
+            return Err(format!("`{name}.{member}(...)` is already awaited at {at}"));
+        }
+        let kept = c.cp.entered && c.cp.attributes.iter().any(|a| a == member);
+        let edit = match call {
+            Some(call) if !kept && c.cp.entered => {
+                let rest = &ctx.text[n.end_byte()..call.end_byte()];
+                Edit { range: call.byte_range(), text: awaited(ctx, call, &format!("(await {name}()){rest}")) }
+            }
+            Some(call) if !kept => Edit { range: call.byte_range(), text: awaited(ctx, call, ctx.node_text(call)) },
+            None if !kept => {
+                return Err(format!(
+                    "`{name}.{member}` at {at} is not a command call, and has no known async equivalent"
+                ));
+            }
+            _ => Edit { range: n.byte_range(), text: format!("(await {name}())") },
+        };
+        if out.iter().any(|(_, e)| e.range.start < edit.range.end && edit.range.start < e.range.end) {
+            return Err(format!("`{name}` is used inside another use of it at {at}"));
+        }
+        out.push((def, edit));
+    }
+    out.sort_by_key(|(_, e)| e.range.start);
+    Ok(out)
+}
+
 /// Whether the function `def` binds `name` itself (a parameter, an assignment, a `for` or `as` target),
 /// where its `name` may not be the module-level client: it is not made async for it (the client's fix
 /// then refuses, naming the use).

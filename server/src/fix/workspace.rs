@@ -461,10 +461,14 @@ pub fn make_async_with<'t>(
     // module may reach it, expecting a `requests` session.
     let tails: Vec<&str> = files[last.0].modules.iter().map(|m| m.rsplit('.').next().unwrap_or(m)).collect();
     // So does a module-level client with an async counterpart (`redis.Redis` → `redis.asyncio.Redis`).
+    // A module-level client imported by name into another module (`from app.cache import cache`): its
+    // uses there are awaited and their sync functions made async with the chain (`imported_client_uses`).
+    let mut other_uses: Vec<(usize, Node<'_>, Edit)> = Vec::new();
     for end in &ends {
         let ectx = ws.ctx(last.0)?;
-        let (name, what, expects) = match super::db::module_client(ectx, *end, callee) {
-            Some(c) => (c.name, "client", "the sync client"),
+        let client = super::db::module_client(ectx, *end, callee);
+        let (name, what, expects) = match &client {
+            Some(c) => (c.name.clone(), "client", "the sync client"),
             None => match super::httpx::session_call(ectx, *end, callee) {
                 Some(s) => (s.name, "session", "a `requests` session"),
                 None => continue,
@@ -475,6 +479,14 @@ pub fn make_async_with<'t>(
                 continue;
             }
             let imported = ws.imported_from(ws.ctx(f)?, f, &name) == Some(last.0);
+            if let Some(c) = client.as_ref().filter(|_| imported) {
+                if !other_uses.iter().any(|(g, _, _)| *g == f) {
+                    for (d, e) in super::db::imported_client_uses(ws.ctx(f)?, c, file.path)? {
+                        other_uses.push((f, d, e));
+                    }
+                }
+                continue;
+            }
             let at = if imported {
                 word_at(file.text, &name)
             } else {
@@ -509,16 +521,31 @@ pub fn make_async_with<'t>(
             }
         }
     }
-    let on_chain: HashSet<Key> = chain_keys.iter().copied().collect();
+    // The sync functions of other modules using the client, converted like those of the end's module.
+    for (f, d, _) in &other_uses {
+        let k = key((*f, *d));
+        if d.child(0).is_none_or(|t| t.kind() != "async") && !chain_keys.contains(&k) {
+            if ws.def_in(*f, name_of(files, *f, *d))?.is_none_or(|x| x.id() != d.id()) {
+                let at = format!("{}:{}", files[*f].path, d.start_position().row + 1);
+                return Err(format!("`{}` ({at}) uses the client but is defined twice", name_of(files, *f, *d)));
+            }
+            nodes.insert(k, (*f, *d));
+            chain_keys.push(k);
+        }
+    }
+    let mut on_chain: HashSet<Key> = chain_keys.iter().copied().collect();
     let mut edits: BTreeMap<usize, Vec<Edit>> = BTreeMap::new();
     let mut sites: BTreeMap<usize, Vec<Node<'_>>> = BTreeMap::new();
     let mut routes: Vec<(usize, Node<'_>)> = Vec::new();
-    for (n, k) in chain_keys.iter().enumerate() {
-        let (i, def) = nodes[k];
+    // By index: a sync caller joining the group (below) is pushed and converted in turn.
+    let mut n = 0;
+    while n < chain_keys.len() {
+        let (i, def) = nodes[&chain_keys[n]];
+        n += 1;
         let ctx = ws.ctx(i)?;
         let name = name_of(files, i, def);
         let at = format!("{}:{}", files[i].path, def.start_position().row + 1);
-        let user_route = n >= chain_len && ctx.is_endpoint(def);
+        let user_route = n > chain_len && ctx.is_endpoint(def);
         if ctx.up(def).is_some_and(|p| p.kind() == "decorated_definition") && !user_route {
             return Err(format!(
                 "`{name}` ({at}) is decorated: whatever the decorator does with it expects a sync function"
@@ -607,7 +634,20 @@ pub fn make_async_with<'t>(
                         let top = fctx.up(d).is_some_and(|p| matches!(p.kind(), "module" | "decorated_definition"));
                         let chained = top && on_chain.contains(&(f, d.start_byte()));
                         let route = top && !chained && fctx.is_endpoint(d);
-                        if !chained && !route {
+                        // A sync caller that is itself on a chain from a route or a coroutine (the other
+                        // chain of a shared client: `profile` → `seen`) is converted with the group.
+                        let dk = (f, d.start_byte());
+                        let joins = top
+                            && !chained
+                            && !route
+                            && fctx.up(d).is_some_and(|p| p.kind() == "module")
+                            && ws.def_in(f, caller)?.is_some_and(|x| x.id() == d.id())
+                            && reached_from_async(&ws, (f, d), &mut HashSet::from([dk]), 4)?;
+                        if joins {
+                            nodes.insert(dk, (f, d));
+                            chain_keys.push(dk);
+                            on_chain.insert(dk);
+                        } else if !chained && !route {
                             return Err(format!(
                                 "`{name}` is called by the sync function `{caller}`, which is not on the chain, at {at}"
                             ));
@@ -647,6 +687,9 @@ pub fn make_async_with<'t>(
             count += 1;
         }
     }
+    for (f, _, e) in other_uses {
+        edits.entry(f).or_default().push(e);
+    }
     let end_file = last.0;
     let ectx = ws.ctx(end_file)?;
     let end_edits = edits.entry(end_file).or_default();
@@ -669,6 +712,61 @@ pub fn make_async_with<'t>(
         chain::lowercase_first(&counterpart)
     );
     Ok(MadeAsync { title, edits: edits.into_iter().filter(|(_, e)| !e.is_empty()).collect(), package })
+}
+
+/// Whether the top-level sync function `(f, def)` is called, directly or through other top-level sync
+/// functions (at most `depth` deep), by a coroutine or a route: it is then on a chain the analysis
+/// reports, not a sync entry point of its own (a CLI function, a callback).
+fn reached_from_async<'t>(
+    ws: &Ws<'_, 't>,
+    (f, def): (usize, Node<'t>),
+    visited: &mut HashSet<(usize, usize)>,
+    depth: usize,
+) -> Result<bool, String> {
+    let name = name_of(ws.files, f, def);
+    if depth == 0 || name.is_empty() {
+        return Ok(false);
+    }
+    for (g, file) in ws.files.iter().enumerate() {
+        if !contains_word(file.text, name) {
+            continue;
+        }
+        let gctx = ws.ctx(g)?;
+        let mut stack = vec![gctx.tree.root_node()];
+        let mut seen = 0;
+        while let Some(n) = stack.pop() {
+            seen += 1;
+            if seen > MAX_NODES {
+                return Ok(false);
+            }
+            let mut c = n.walk();
+            stack.extend(n.children(&mut c));
+            if n.kind() != "call" {
+                continue;
+            }
+            let Some(callee) = n.child_by_field_name("function") else { continue };
+            let last =
+                if callee.kind() == "attribute" { callee.child_by_field_name("attribute") } else { Some(callee) };
+            if last.is_none_or(|l| gctx.node_text(l) != name) {
+                continue;
+            }
+            if ws.resolve_callee(g, callee)?.is_none_or(|(h, d)| h != f || d.id() != def.id()) {
+                continue;
+            }
+            let Some(e) = kinds::enclosing_def(gctx, n) else { continue };
+            if e.child(0).is_some_and(|t| t.kind() == "async") {
+                return Ok(true);
+            }
+            let top = gctx.up(e).is_some_and(|p| matches!(p.kind(), "module" | "decorated_definition"));
+            if top && gctx.is_endpoint(e) {
+                return Ok(true);
+            }
+            if top && visited.insert((g, e.start_byte())) && reached_from_async(ws, (g, e), visited, depth - 1)? {
+                return Ok(true);
+            }
+        }
+    }
+    Ok(false)
 }
 
 fn name_of<'t>(files: &[WorkspaceFile<'t>], i: usize, def: Node<'_>) -> &'t str {
@@ -861,16 +959,69 @@ mod tests {
             why.contains("`seen` is called by the sync function `main`, which is not on the chain, at app/cli.py:5"),
             "{why}"
         );
-        // The client itself used from another module, which expects the sync one.
-        let other = "from app.cache import cache\n\n\nasync def ping():\n    return cache.ping()\n";
+        // The client itself used from another module where it cannot await.
+        for (other, why) in [
+            (
+                "from app.cache import cache\n\nPONG = cache.ping()\n",
+                "`cache.ping` is used at module level at app/other.py:3",
+            ),
+            (
+                "from app.cache import cache\n\n\ndef ping():\n    return list(map(lambda k: cache.get(k), [1]))\n",
+                "`cache.get` is used in a lambda at app/other.py:5",
+            ),
+            (
+                "from app.cache import cache\n\n\nclass P:\n    def ping(self):\n        return cache.ping()\n",
+                "by the sync function `ping`, a method or nested function, which is not made async",
+            ),
+            (
+                "from app.cache import cache\n\n\nasync def ping():\n    return {\"c\": cache}\n",
+                "the client `cache` is used as a value at app/other.py:5",
+            ),
+        ] {
+            let files =
+                [("app/__init__.py", ""), ("app/other.py", other), ("app/main.py", ROUTES), ("app/cache.py", CACHE)];
+            let got = made_async(&files, "hits(k)", "redis.Redis.incr").unwrap_err();
+            assert!(got.contains(why), "{got}, expected {why:?}");
+        }
+    }
+
+    #[test]
+    fn a_sync_helper_calling_the_other_user_from_a_route_is_converted_with_it() {
+        let routes = ROUTES.replace("return seen(u)", "return profile(u)")
+            + "\n\ndef profile(u):\n    return {\"seen\": seen(u)}\n";
+        let files = [("app/__init__.py", ""), ("app/main.py", routes.as_str()), ("app/cache.py", CACHE)];
+        let made = made_async(&files, "hits(k)", "redis.Redis.incr").unwrap();
+        assert!(made.title.starts_with("Make `hits`, `seen`, `profile`, the route `b` async"), "{}", made.title);
+        let (_, e) = made.edits.iter().find(|(f, _)| *f == 1).unwrap();
+        assert_eq!(
+            crate::fix::apply(&routes, e).unwrap(),
+            routes
+                .replace("return hits", "return await hits")
+                .replace("def b(", "async def b(")
+                .replace("return profile(u)", "return await profile(u)")
+                .replace("def profile(", "async def profile(")
+                .replace("seen(u)}", "await seen(u)}")
+        );
+        // A sync function no route or coroutine reaches (a CLI's) still refuses, naming the place.
+        let cli = "from app.main import profile\n\n\ndef main():\n    print(profile(\"x\"))\n";
+        let files =
+            [("app/__init__.py", ""), ("app/cli.py", cli), ("app/main.py", routes.as_str()), ("app/cache.py", CACHE)];
+        let why = made_async(&files, "hits(k)", "redis.Redis.incr").unwrap_err();
+        assert!(why.contains("sync function `main`, which is not on the chain, at app/cli.py:5"), "{why}");
+    }
+
+    #[test]
+    fn a_module_level_client_used_by_another_module_converts_its_users_there_and_their_callers() {
+        let other = "from app.cache import cache\n\n\nasync def ping():\n    return cache.ping()\n\n\ndef touch(k):\n    cache.set(k, 1)\n    return cache.get(k).decode()\n\n\nasync def later(k):\n    return touch(k)\n";
         let files =
             [("app/__init__.py", ""), ("app/other.py", other), ("app/main.py", ROUTES), ("app/cache.py", CACHE)];
-        let why = made_async(&files, "hits(k)", "redis.Redis.incr").unwrap_err();
-        assert!(
-            why.contains(
-                "the client `cache` of app/cache.py is also used at app/other.py:1, which expects the sync client"
-            ),
-            "{why}"
+        let made = made_async(&files, "hits(k)", "redis.Redis.incr").unwrap();
+        assert!(made.title.starts_with("Make `hits`, `seen`, `touch`, the route `b` async"), "{}", made.title);
+        let i = files.iter().position(|(p, _)| *p == "app/other.py").unwrap();
+        let (_, e) = made.edits.iter().find(|(f, _)| *f == i).unwrap();
+        assert_eq!(
+            crate::fix::apply(other, e).unwrap(),
+            "from app.cache import cache\n\n\nasync def ping():\n    return await cache.ping()\n\n\nasync def touch(k):\n    await cache.set(k, 1)\n    return (await cache.get(k)).decode()\n\n\nasync def later(k):\n    return await touch(k)\n"
         );
     }
 }
