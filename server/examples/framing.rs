@@ -13,7 +13,7 @@ use loopsafe::lsp::framing::{Event, Framer};
 
 // The server's allocator: the system one hands back a large buffer's pages and faults them in again.
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 fn median(mut runs: Vec<Duration>) -> Duration {
     runs.sort();

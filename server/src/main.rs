@@ -13,45 +13,51 @@ use loopsafe::output::{self, Format};
 use loopsafe::rules::{RULES, Rule};
 use loopsafe::settings::Selector;
 
-// mimalloc: the analysis allocates many small, short-lived vectors and strings (facts, findings, JSON);
-// glibc's malloc spent about a sixth of a language-server edit's CPU time in malloc and free.
+// jemalloc: the analysis allocates many small, short-lived vectors and strings (facts, findings, JSON);
+// glibc's malloc spent about a sixth of a language-server edit's CPU time in malloc and free. It
+// replaced mimalloc for the server's memory (issue 18): with mimalloc, RSS was 50-60 MB for 6-8 MB of
+// live data and grew 10-30 % over a soak (huge pages khugepaged refills, pages held by idle threads,
+// fragmentation); with jemalloc configured as in `malloc_conf`, 23-24 MB, growing 2-7 %.
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
+/// jemalloc's options, read before `main` (tikv-jemalloc-sys builds jemalloc with the `_rjem_` prefix,
+/// so the symbol is `_rjem_malloc_conf` and the environment variable `_RJEM_MALLOC_CONF`, which still
+/// overrides them). Its `background_threads` feature adds `background_thread:true`: a thread of
+/// jemalloc's returns freed pages on time even while every other thread is idle.
+/// - `narenas:1`: one arena for all threads. With the default (4 per core), each thread's frees
+///   scatter over arenas of their own and the freed pages of one cannot serve another: RSS grew
+///   +12..15 % in the pull soak (+6..7 % with one arena). Threads keep their small-object caches.
+/// - `dirty_decay_ms:1000`, `muzzy_decay_ms:0`: freed pages go back to the system within about a
+///   second (default: 10 s, then 10 s more as lazily freed pages that still count in RSS until the
+///   kernel needs them). `dirty_decay_ms:0` (purged at every free) gave no lower RSS and slower hovers.
+#[allow(non_upper_case_globals)]
+#[unsafe(export_name = "_rjem_malloc_conf")]
+static malloc_conf: &[u8; 47] = b"narenas:1,dirty_decay_ms:1000,muzzy_decay_ms:0\0";
 
 /// Threads of the runtime's blocking pool (analysis jobs, code actions, indexing, tokio's stdin and
 /// stdout when they are not pipes): see `main`.
 const MAX_BLOCKING_THREADS: usize = 8;
 
 /// How long an idle thread of the blocking pool lives (tokio's default: 10 s). A thread that stops
-/// first returns what its allocator heap holds (`release_thread_memory`): see `run_server`.
+/// returns its allocator cache (jemalloc flushes it as the thread exits).
 const BLOCKING_KEEP_ALIVE: std::time::Duration = std::time::Duration::from_secs(1);
 
 // The server's memory (issue 18). Its live heap is small (5-6.5 MB in the soak over 50 documents:
 // 4-5.5 MB of Rust data, about 2.2 MB of tree-sitter trees, counted by a counting allocator; flat from
-// 1,000 to 40,000 messages), while RSS was 60-78 MB: the rest is what mimalloc keeps resident. Part of
-// it is pages held by idle threads: each thread allocates from pages of its own, and what other threads
-// free there (an analysis made on a blocking thread is dropped on the async one), and the pages that
-// became empty, are only taken back by that thread when it allocates or collects again. An idle
-// thread kept them resident. Blocking threads therefore stop after `BLOCKING_KEEP_ALIVE` idle and
-// collect first (`release_thread_memory`); the pools' threads collect at the server's quiet point
-// (`lsp::scheduler`).
-
-/// Returns what the calling thread's allocator heap holds free (blocks other threads freed in its
-/// pages, its empty pages) to the shared arena, and purges the arena's free pages (program wide).
-fn release_thread_memory() {
-    unsafe extern "C" {
-        // mimalloc's, linked through libmimalloc-sys (which declares it only with its `extended` feature).
-        fn mi_collect(force: bool);
-    }
-    // SAFETY: `mi_collect` only walks mimalloc's own structures of the calling thread and the arenas.
-    unsafe { mi_collect(true) };
-}
+// 1,000 to 40,000 messages). With mimalloc, RSS was 50-78 MB and grew 10-30 % in some soaks: huge pages
+// (mimalloc asks for them and khugepaged refills what it purged), pages held by idle threads (what
+// other threads freed in a thread's pages is taken back only when that thread allocates again) and
+// fragmentation (+14..25 % without huge pages). jemalloc (`malloc_conf`) asks for no huge pages, frees
+// into one arena shared by all threads, and its background thread purges freed pages after a second.
 
 /// tree-sitter's C library allocates through libc's malloc unless given other functions. Parsing, the
-/// largest part of indexing, makes and frees a great many small nodes: it gets mimalloc too. Must run
-/// before any tree-sitter call.
-fn tree_sitter_uses_mimalloc() {
+/// largest part of indexing, makes and frees a great many small nodes: it gets jemalloc too (one
+/// allocator, one arena: what a tree frees serves the next Rust allocation). Must run before any
+/// tree-sitter call.
+fn tree_sitter_uses_jemalloc() {
     use std::ffi::c_void;
+    use tikv_jemalloc_sys as je;
     // tree-sitter's own defaults abort when an allocation fails; so do these.
     fn checked(p: *mut c_void, size: usize) -> *mut c_void {
         if p.is_null() && size != 0 {
@@ -60,17 +66,17 @@ fn tree_sitter_uses_mimalloc() {
         p
     }
     unsafe extern "C" fn malloc(size: usize) -> *mut c_void {
-        checked(unsafe { libmimalloc_sys::mi_malloc(size) }, size)
+        checked(unsafe { je::malloc(size) }, size)
     }
     unsafe extern "C" fn calloc(n: usize, size: usize) -> *mut c_void {
         let Some(total) = n.checked_mul(size) else { std::process::abort() };
-        checked(unsafe { libmimalloc_sys::mi_zalloc(total) }, total)
+        checked(unsafe { je::calloc(1, total) }, total)
     }
     unsafe extern "C" fn realloc(p: *mut c_void, size: usize) -> *mut c_void {
-        checked(unsafe { libmimalloc_sys::mi_realloc(p, size) }, size)
+        checked(unsafe { je::realloc(p, size) }, size)
     }
     unsafe extern "C" fn free(p: *mut c_void) {
-        unsafe { libmimalloc_sys::mi_free(p) }
+        unsafe { je::free(p) }
     }
     // SAFETY: one allocator family, aligned like malloc, never null for a non-zero size; called first
     // thing in `main`, before any tree-sitter object exists and before other threads start.
@@ -187,7 +193,7 @@ struct CheckArgs {
 }
 
 fn main() -> ExitCode {
-    tree_sitter_uses_mimalloc();
+    tree_sitter_uses_jemalloc();
     let cli = Cli::parse();
     match cli.command {
         Command::Check(args) => match run_check(args) {
@@ -598,14 +604,12 @@ fn run_server(log_level: &str) -> ExitCode {
     // Measured on the soak (2 busy cores): 8 keeps hover/quickfix latency at or below the unbounded
     // pool's; 4 made the push session's hovers queue (p50 ~440 ms).
     //
-    // A blocking thread idle for `BLOCKING_KEEP_ALIVE` stops, and first returns its allocator heap's free
-    // pages: an idle thread otherwise keeps them resident (see `release_thread_memory`). Under load
-    // the threads stay; after a burst (the editor is idle) they give their memory back.
+    // A blocking thread idle for `BLOCKING_KEEP_ALIVE` stops, and its allocator cache goes back to the
+    // arena. Under load the threads stay; after a burst (the editor is idle) they give it back.
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .max_blocking_threads(MAX_BLOCKING_THREADS)
         .thread_keep_alive(BLOCKING_KEEP_ALIVE)
-        .on_thread_stop(release_thread_memory)
         .build()
     {
         Ok(r) => r,
