@@ -28,8 +28,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-// Linked for `mi_collect` even where mimalloc is not the global allocator (the library, its tests).
-extern crate libmimalloc_sys;
 use rayon::prelude::*;
 use ropey::Rope;
 use tower_lsp_server::ls_types::{Diagnostic, Uri};
@@ -139,39 +137,6 @@ pub async fn interactive<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'stat
         tracing::error!("a quick fix or a hover panicked");
     }
     out
-}
-
-/// How long the refresher stays idle before freed memory is returned (`Backend::collect_when_idle`).
-const IDLE_COLLECT: Duration = Duration::from_millis(300);
-
-/// Returns to the system the pages mimalloc holds freed: each long-lived thread's heap first (see
-/// `collect_every_thread`), then every arena's pending purges (program wide). Runs on a blocking thread:
-/// it waits for the pools' threads. Without mimalloc as the global allocator (tests), it frees nothing.
-fn release_freed_memory() {
-    collect_every_thread();
-    collect(true);
-}
-
-/// mimalloc's `mi_collect`: the calling thread's heap gives back what other threads freed in its pages
-/// and its empty pages; forced, it also purges every arena's free pages (program wide, a few ms).
-fn collect(force: bool) {
-    unsafe extern "C" {
-        // mimalloc's, linked through libmimalloc-sys (which declares it only with its `extended` feature).
-        fn mi_collect(force: bool);
-    }
-    // SAFETY: `mi_collect` only walks mimalloc's own structures; it may be called from any thread.
-    unsafe { mi_collect(force) };
-}
-
-/// A thread's heap keeps its pages until that thread allocates or collects again: an idle thread keeps
-/// them resident (main.rs, `release_thread_memory`). At the quiet point the pools' threads collect
-/// their own: the interactive threads and rayon's (indexing, files changed on disk); the async thread
-/// does in `collect_when_idle`, and idle blocking threads as they stop (main.rs).
-fn collect_every_thread() {
-    if let Some(Some(pool)) = INTERACTIVE_POOL.get() {
-        pool.broadcast(|_| collect(false));
-    }
-    rayon::broadcast(|_| collect(false));
 }
 
 /// Parses (incrementally from `tree`, which has the edits, unless it had syntax errors: see
@@ -509,32 +474,12 @@ impl Backend {
         });
     }
 
-    /// Gives the memory freed by a burst of work back to the system once the refresher has been idle for
-    /// `IDLE_COLLECT`. mimalloc purges freed pages after a delay, but only when some thread allocates
-    /// again: what the last edits freed would otherwise stay resident while the editor is idle.
-    fn collect_when_idle(&self) {
-        let state = self.state.clone();
-        let pass = state.passes.load(Ordering::Relaxed);
-        tokio::spawn(async move {
-            tokio::time::sleep(IDLE_COLLECT).await;
-            if state.passes.load(Ordering::Relaxed) == pass {
-                // The async thread's own heap (not forced: the arenas are visited below).
-                collect(false);
-                // On a blocking thread: it waits for the pools' threads and visits every arena (a few
-                // milliseconds).
-                drop(tokio::task::spawn_blocking(release_freed_memory));
-            }
-        });
-    }
-
     async fn refresher(self) {
         loop {
             let work = {
                 let mut work = self.state.work.lock().expect("work lock");
                 if work.is_empty() {
                     work.running = false;
-                    drop(work);
-                    self.collect_when_idle();
                     return;
                 }
                 Work {
@@ -546,7 +491,6 @@ impl Backend {
                 }
             };
             let state = self.state.clone();
-            state.passes.fetch_add(1, Ordering::Relaxed);
             // Edited documents first (issue 13): their diagnostics are sent before files changed on disk
             // are read, the project is relinked and other open documents are refreshed. Skipped when
             // every open document is recomputed anyway (settings or the index changed).

@@ -112,8 +112,6 @@ pub(super) struct State {
     pub(super) offloaders: DashMap<Uri, (i32, u64, &'static str)>,
     /// Changes when what the offloader depends on besides the document does (settings, dependencies).
     pub(super) offload_epoch: AtomicU64,
-    /// Counts refresher passes: freed memory is returned once none started for a while (`scheduler`).
-    pub(super) passes: AtomicU64,
     /// The workspace's files and their parses as quick fixes across the workspace read them (`fix_files`).
     pub(super) fix_files: super::fix_files::FixFiles,
 }
@@ -152,7 +150,6 @@ impl State {
             watcher: Mutex::new(None),
             offloaders: DashMap::new(),
             offload_epoch: AtomicU64::new(0),
-            passes: AtomicU64::new(0),
             fix_files: Default::default(),
         }
     }
