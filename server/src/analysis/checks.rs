@@ -346,17 +346,9 @@ pub(super) fn enclosing_if<T>(
     scope: ScopeId,
     mut f: impl FnMut(usize, &str, &str) -> Option<T>,
 ) -> Option<T> {
-    let mut min = usize::MAX;
     let mut branch_at: Option<usize> = None;
     let mut found = None;
-    lines_above(r, at, scope, |start, line, code, first| {
-        let ind = indent(line);
-        if first || ind >= min {
-            min = min.min(ind);
-            return true;
-        }
-        min = ind;
-        let Some(header) = code.strip_suffix(':') else { return true };
+    block_headers_above(r, at, scope, |start, line, header, ind| {
         if header.starts_with("else") || header.starts_with("elif ") {
             branch_at = Some(ind);
             return true;
@@ -366,9 +358,33 @@ pub(super) fn enclosing_if<T>(
             return true;
         }
         found = f(start, line, cond);
-        found.is_none() && ind != 0
+        found.is_none()
     });
     found
+}
+
+/// Walks the headers of the blocks around offset `at` in function `scope`'s body, innermost first
+/// (read from the indentation of the lines above, as `lines_above` gives them: a line indented less
+/// than everything after it is the header of a block `at` is in): `f` gets each header's line start,
+/// its line, its code without the `:` and its indentation. The walk stops when `f` returns false or
+/// at a header at column 0.
+fn block_headers_above<'t>(
+    r: &Resolver<'t>,
+    at: usize,
+    scope: ScopeId,
+    mut f: impl FnMut(usize, &'t str, &'t str, usize) -> bool,
+) {
+    let mut min = usize::MAX;
+    lines_above(r, at, scope, |start, line, code, first| {
+        let ind = indent(line);
+        if first || ind >= min {
+            min = min.min(ind);
+            return true;
+        }
+        min = ind;
+        let Some(header) = code.strip_suffix(':') else { return true };
+        f(start, line, header, ind) && ind != 0
+    });
 }
 
 /// The class an enclosing `if isinstance(name, C):` or `elif isinstance(name, C):` narrows `name` to at
@@ -381,16 +397,8 @@ pub(super) fn isinstance_narrowed(r: &Resolver<'_>, name: &str, at: usize, scope
     if s.kind != ScopeKind::Function || !r.text_of(&s.body).contains(&probe) {
         return None;
     }
-    let mut min = usize::MAX;
     let mut class: Option<(String, usize)> = None;
-    lines_above(r, at, scope, |start, line, code, first| {
-        let ind = indent(line);
-        if first || ind >= min {
-            min = min.min(ind);
-            return true;
-        }
-        min = ind;
-        let Some(header) = code.strip_suffix(':') else { return true };
+    block_headers_above(r, at, scope, |start, _, header, _| {
         let Some(cond) = header.strip_prefix("if ").or_else(|| header.strip_prefix("elif ")) else { return true };
         if let Some(rest) = cond.trim().strip_prefix(&probe)
             && let Some(c) = rest.trim().strip_suffix(')')
@@ -403,7 +411,7 @@ pub(super) fn isinstance_narrowed(r: &Resolver<'_>, name: &str, at: usize, scope
             }
             return false;
         }
-        ind != 0
+        true
     });
     let (class, at) = class?;
     let mut parts = class.split('.');
