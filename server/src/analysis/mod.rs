@@ -597,7 +597,7 @@ fn reanalyze_function_edit(
     facts.broken.retain(|r| r.end <= def_range.start || def_range.end <= r.start);
     if broken {
         let at = facts.broken.partition_point(|r| r.start < def_range.start);
-        facts.broken.insert(at, def_range);
+        facts.broken.insert(at, def_range.clone());
     } else {
         // Only a tree without errors is the base of the next incremental parse (see `parse_unit`).
         facts.unit_tree = Some((parsed, tree));
@@ -638,7 +638,21 @@ fn reanalyze_function_edit(
             _ => false,
         }
     };
-    if !same_leaks || !same_endpoints_elsewhere || yields_before != facts.scopes[unit].has_yield {
+    // The functions elsewhere whose awaited `item.method()` iterates what a function of this one returns
+    // (`summary::item_maker`): their summaries read its return statement, so they are checked again
+    // alone (`None`: such a call outside any function that can be checked alone).
+    let item_readers: Option<Vec<ScopeId>> = facts
+        .calls
+        .iter()
+        .filter(|c| c.awaited && !def_range.contains(&c.range.start))
+        .filter(|c| summary::item_maker(&r, c, c.scope).is_some_and(|m| spliced.scopes.contains(&m)))
+        .map(|c| facts.unit_at(c.range.start, c.range.start))
+        .collect();
+    if !same_leaks
+        || !same_endpoints_elsewhere
+        || yields_before != facts.scopes[unit].has_yield
+        || item_readers.is_none()
+    {
         // The edit changed what other functions' names resolve to (what a call of the function returns
         // depends on whether it yields), or which functions are routes: the whole file is checked.
         let mut whole = analyze_facts(text, facts, catalog, settings, true);
@@ -684,6 +698,16 @@ fn reanalyze_function_edit(
     let mut classes = old.summary.classes.clone();
     classes.splice(class_at..class_at + class_old, new_summary.classes);
     out.summary.classes = classes;
+    let mut item_readers = item_readers.unwrap_or_default();
+    item_readers.sort_unstable();
+    item_readers.dedup();
+    if !item_readers.is_empty() {
+        for &reader in &item_readers {
+            recheck_unit(&r, settings, &endpoints, reader, &mut out);
+            merge_cuts(&mut out.cuts, resolution_cuts(&r, facts.scopes[reader].range.clone()));
+        }
+        sort_findings(&mut out.findings);
+    }
     Ok(out)
 }
 

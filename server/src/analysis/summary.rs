@@ -883,6 +883,37 @@ fn made_by(
     args.iter().any(|(_, l)| l.is_some()).then_some(args)
 }
 
+/// The function whose result an awaited `item.method()` iterates (`for item in f():` or `items = f()`
+/// then `for item in items:`, `f` a function of this file): `awaited_on_items` reads that function's
+/// return statement, so a caller's summary depends on its body (`analysis::reanalyze_edit` checks such
+/// callers again when it changes).
+pub(super) fn item_maker(r: &Resolver<'_>, call: &super::facts::CallFact, scope: ScopeId) -> Option<ScopeId> {
+    let facts = r.facts;
+    if !call.awaited {
+        return None;
+    }
+    let ExprKind::Attribute(object, _) = &call.func.kind else { return None };
+    let ExprKind::Name(item) = &object.kind else { return None };
+    // The binding of a name in the calling function (the item, then what it iterates).
+    let bound = |name: &str, at: usize| {
+        let list = facts.scopes[scope].bindings.get(name)?;
+        Some(&facts.bindings[super::resolve::pick(facts, list, at)].kind)
+    };
+    let Some(BindingKind::Iter(iterated)) = bound(item, call.range.start) else { return None };
+    let made = match &iterated.kind {
+        ExprKind::Call(f) => f,
+        ExprKind::Name(n) => match bound(n, iterated.range.start) {
+            Some(BindingKind::Value(Expr { kind: ExprKind::Call(f), .. })) => f,
+            _ => return None,
+        },
+        _ => return None,
+    };
+    match r.value_of(made) {
+        Value::Def(maker) => Some(maker),
+        _ => None,
+    }
+}
+
 /// The coroutine methods an awaited `item.method()` runs when `item` iterates what an unannotated
 /// function of this file returns as a list or tuple of instances of this file's classes (`for resource
 /// in self._generate_resources(): await resource.provision()` with `return [ClusterResource(...),
@@ -890,26 +921,8 @@ fn made_by(
 /// Nothing otherwise (a sync method among them would turn one call into several findings).
 fn awaited_on_items(r: &Resolver<'_>, call: &super::facts::CallFact, scope: ScopeId) -> Vec<Target> {
     let facts = r.facts;
-    if !call.awaited {
-        return Vec::new();
-    }
-    let ExprKind::Attribute(object, attr) = &call.func.kind else { return Vec::new() };
-    let ExprKind::Name(item) = &object.kind else { return Vec::new() };
-    // The binding of a name in the calling function (the item, then what it iterates).
-    let bound = |name: &str, at: usize| {
-        let list = facts.scopes[scope].bindings.get(name)?;
-        Some(&facts.bindings[super::resolve::pick(facts, list, at)].kind)
-    };
-    let Some(BindingKind::Iter(iterated)) = bound(item, call.range.start) else { return Vec::new() };
-    let made = match &iterated.kind {
-        ExprKind::Call(f) => f,
-        ExprKind::Name(n) => match bound(n, iterated.range.start) {
-            Some(BindingKind::Value(Expr { kind: ExprKind::Call(f), .. })) => f,
-            _ => return Vec::new(),
-        },
-        _ => return Vec::new(),
-    };
-    let Value::Def(maker) = r.value_of(made) else { return Vec::new() };
+    let Some(maker) = item_maker(r, call, scope) else { return Vec::new() };
+    let ExprKind::Attribute(_, attr) = &call.func.kind else { return Vec::new() };
     let m = &facts.scopes[maker];
     if m.returns.is_some() || m.has_yield || m.is_async {
         return Vec::new();
