@@ -564,6 +564,13 @@ impl Facts {
                 }
                 up = s.parent;
             }
+            // So do the `with` bodies around it (a module-level `with`, whose facts stay).
+            let def_start = self.scopes[unit].range.start;
+            for (_, _, body) in &mut self.enters {
+                if body.end == moved_end && body.start <= def_start {
+                    body.end = def_end;
+                }
+            }
         }
         let new = unit..unit + new_count;
         let leaked_after = self.scopes[new.clone()].iter().any(|s| s.leaks);
