@@ -282,6 +282,29 @@ fn apply_edits(mut text: String, edits: &[(usize, usize, &str)]) -> Vec<bool> {
     out
 }
 
+/// A function whose return statement lists instances of the file's classes, iterated by an awaited
+/// `item.method()` in another function (`summary::item_maker`): that caller's summary reads the return
+/// statement, so an edit of it checks the caller again (found by the random edits: the caller kept the
+/// calls of the items' coroutines after the return statement was typed over). Every edit stays local.
+#[test]
+fn an_edit_of_a_list_returned_to_an_awaited_item_call_rechecks_the_caller() {
+    let text = "import time\n\n\nclass A:\n    async def run(self):\n        time.sleep(1)\n\n\nclass B:\n    async def run(self):\n        return 1\n\n\nclass Maker:\n    def make(self):\n        return [A(), B()]\n\n    async def main(self):\n        for item in self.make():\n            await item.run()\n";
+    let at = text.find("return [").unwrap();
+    let list = at + "return [".len();
+    let edits = [(at, 0, "x"), (at, 1, ""), (list, 0, "A(), "), (list, 13, ""), (list, 0, "B()")];
+    assert_all_local(text, &edits);
+}
+
+/// A function inside a module-level `with` whose last token is cut so that it ends before the edit
+/// (`return o` → `return `): the `with` body ends where the function now ends, as a fresh parse says
+/// (found by the random edits: the body kept the end the edit moved it to). Both edits stay local.
+#[test]
+fn a_function_ending_a_module_level_with_body_that_ends_earlier_moves_the_body_s_end() {
+    let text = "import threading\n\nlock = threading.Lock()\nwith lock:\n    def inner(): return o\n";
+    let at = text.find("return o").unwrap() + "return ".len();
+    assert_all_local(text, &[(at, 1, ""), (at, 0, "o")]);
+}
+
 /// Module-level statements edited in place (a constant's value, the client a module-level name holds,
 /// a statement after a class) are analysed alone, and the findings follow (the coroutine that used a
 /// blocking session no longer does); an import edited, and a statement's first byte, take the whole
@@ -344,14 +367,25 @@ fn typing_a_module_level_statement() {
 /// Edits at `MODULE_TEXT`'s `session = requests.Session()` line: the statement typed on a new line after
 /// it, one character at a time.
 fn typed_after_session(typed: &str) -> Vec<(usize, usize, &str)> {
-    let at = MODULE_TEXT.find("session").unwrap() + "session = requests.Session()".len();
+    typed_and_erased(MODULE_TEXT.find("session").unwrap() + "session = requests.Session()".len(), typed)
+}
+
+/// `typed_on_a_new_line`, then the statement erased one character at a time from its end, and the
+/// line break too: the text is back where it started.
+fn typed_and_erased(at: usize, typed: &str) -> Vec<(usize, usize, &str)> {
     let mut edits = typed_on_a_new_line(at, typed);
-    let at = at + 1;
     for i in (0..typed.len()).rev() {
-        edits.push((at + i, 1, ""));
+        edits.push((at + 1 + i, 1, ""));
     }
-    edits.push((at - 1, 1, ""));
+    edits.push((at, 1, ""));
     edits
+}
+
+/// Applies `edits` to `text` (see `apply_edits`) and asserts that every one was analysed alone.
+fn assert_all_local(text: &str, edits: &[(usize, usize, &str)]) {
+    let local = apply_edits(text.to_string(), edits);
+    let whole: Vec<&str> = local.iter().zip(edits).filter(|(l, _)| !**l).map(|(_, e)| e.2).collect();
+    assert!(whole.is_empty(), "{} of {} edits took the whole file: {whole:?}", whole.len(), edits.len());
 }
 
 /// A line break typed at `at`, then `typed` one character at a time on the new line.
@@ -438,15 +472,7 @@ fn a_broken_statement_above_an_indented_scope_takes_the_whole_file() {
 fn a_statement_typed_above_statements_read_elsewhere_is_analysed_alone() {
     let text = "import requests\n\nBT = 1\n\n\n# a comment\n_SUPPORTED = {\"token\", \"TOKEN\"}\n_STRINGS = {f\"{{{i}}}\" for i in _SUPPORTED}\n\n\nclass _TokenDict(dict):\n    def __missing__(self, key):\n        if key in _SUPPORTED:\n            return key\n\n\ndef parse(value):\n    if any(i in value for i in _STRINGS):\n        return value\n    return requests.get(value)\n\n\nasync def fetch(url):\n    if url in _STRINGS:\n        return requests.get(url)\n";
     let at = text.find("BT = 1").unwrap() + "BT = 1".len();
-    let typed = "resp = requests.get(url, timeout=5)";
-    let mut edits = typed_on_a_new_line(at, typed);
-    for i in (0..typed.len()).rev() {
-        edits.push((at + 1 + i, 1, ""));
-    }
-    edits.push((at, 1, ""));
-    let local = apply_edits(text.to_string(), &edits);
-    let whole: Vec<&str> = local.iter().zip(&edits).filter(|(l, _)| !**l).map(|(_, e)| e.2).collect();
-    assert!(whole.is_empty(), "{} of {} edits took the whole file: {whole:?}", whole.len(), edits.len());
+    assert_all_local(text, &typed_and_erased(at, "resp = requests.get(url, timeout=5)"));
     let catalog = Catalog::bundled();
     let settings = Settings::default();
     let mut broken = text.to_string();
@@ -497,15 +523,7 @@ fn text_typed_after_a_class_s_last_method_extends_the_class_not_the_method() {
 fn a_statement_that_unbinds_a_name_functions_read_rechecks_those_functions() {
     let text = "import requests\n\nBT = 1\n\n\nsession = requests.Session()\nclient = session\nLIMIT = 3\n\n\nasync def fetch(url):\n    return session.get(url)\n\n\nclass Api:\n    async def get(self, url):\n        return client.get(url, timeout=LIMIT)\n\n    def size(self):\n        return LIMIT\n\n\ndef helper():\n    return requests.get(\"u\")\n";
     let at = text.find("BT = 1").unwrap() + "BT = 1".len();
-    let typed = "x = requests.get(url)";
-    let mut edits = typed_on_a_new_line(at, typed);
-    for i in (0..typed.len()).rev() {
-        edits.push((at + 1 + i, 1, ""));
-    }
-    edits.push((at, 1, ""));
-    let local = apply_edits(text.to_string(), &edits);
-    let whole: Vec<&str> = local.iter().zip(&edits).filter(|(l, _)| !**l).map(|(_, e)| e.2).collect();
-    assert!(whole.is_empty(), "{} of {} edits took the whole file: {whole:?}", whole.len(), edits.len());
+    assert_all_local(text, &typed_and_erased(at, "x = requests.get(url)"));
     // The state that unbinds `session`: the coroutines' findings go, and come back after it.
     let catalog = Catalog::bundled();
     let settings = Settings::default();
@@ -530,12 +548,6 @@ fn a_statement_that_unbinds_a_name_a_class_body_reads_is_checked_whole() {
     ] {
         let text = format!("import requests\n\nBT = 1\n\n\nsession = requests.Session()\n\n\n{reader}");
         let at = text.find("BT = 1").unwrap() + "BT = 1".len();
-        let typed = "x = requests.";
-        let mut edits = typed_on_a_new_line(at, typed);
-        for i in (0..typed.len()).rev() {
-            edits.push((at + 1 + i, 1, ""));
-        }
-        edits.push((at, 1, ""));
-        apply_edits(text, &edits);
+        apply_edits(text, &typed_and_erased(at, "x = requests."));
     }
 }
