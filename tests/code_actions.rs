@@ -928,3 +928,45 @@ async fn a_chain_ending_in_psycopg2_is_refused_with_what_psycopg_3_would_change(
     // Offloading the helper, which does the whole unit of work, is still offered.
     assert!(titles(&acts).iter().any(|t| t.contains("count") && t.contains("thread")), "{:?}", titles(&acts));
 }
+
+/// The project pair `tests/fixes/projects/redis_imported` (a module-level redis client used by two chains
+/// and, through `from app.cache import cache`, by a helper of another module), driven through the
+/// editor: the make-async action on the first chain of `app/main.py` rewrites every file as the pair's
+/// `after/` says. With a module-level use of the client in that other module
+/// (`redis_imported_refused`), the action is refused, naming the place.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_imported_by_another_module_is_converted_with_its_users_or_refused_with_the_place() {
+    let pair = |name: &str, side: &str, file: &str| {
+        let path = format!("{}/../tests/fixes/projects/{name}/{side}/{file}", env!("CARGO_MANIFEST_DIR"));
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+    };
+    let names = ["app/__init__.py", "app/main.py", "app/cache.py", "app/stats.py"];
+    let before: Vec<String> = names.iter().map(|f| pair("redis_imported", "before", f)).collect();
+    let files: Vec<(&str, &str)> = names.iter().copied().zip(before.iter().map(String::as_str)).collect();
+    let (mut c, dir, u, chain) = open_chain(&files, "fastapi\nredis>=5\n").await;
+    let acts = actions(&mut c, &u, &chain, None).await;
+    let fix = acts
+        .iter()
+        .find(|a| {
+            let t = a["title"].as_str().unwrap();
+            t.starts_with("Make ") && t.contains("await") && a.get("disabled").is_none()
+        })
+        .unwrap_or_else(|| panic!("{:?}", titles(&acts)));
+    assert_eq!(fix["data"]["applicability"], "unsafe");
+    let edit = &fix["edit"];
+    for (name, text) in &files {
+        let fu = uri(&dir.path().join(name));
+        assert_eq!(apply_edits(text, &edits_for(edit, &fu)), pair("redis_imported", "after", name), "{name}");
+    }
+
+    let before: Vec<String> = names.iter().map(|f| pair("redis_imported_refused", "before", f)).collect();
+    let files: Vec<(&str, &str)> = names.iter().copied().zip(before.iter().map(String::as_str)).collect();
+    let (mut c, _dir, u, chain) = open_chain(&files, "fastapi\nredis>=5\n").await;
+    let acts = actions(&mut c, &u, &chain, None).await;
+    let refused = acts
+        .iter()
+        .find(|a| a["title"].as_str().unwrap().starts_with("Make ") && a.get("disabled").is_some())
+        .unwrap_or_else(|| panic!("{:?}", titles(&acts)));
+    let reason = refused["disabled"]["reason"].as_str().unwrap();
+    assert!(reason.ends_with("app/stats.py:12"), "{reason}");
+}
