@@ -750,6 +750,27 @@ fn literal(text: &str) -> Option<String> {
     None
 }
 
+/// Where the bracket `text` starts with is closed (outside strings), as a byte offset into `text`.
+fn matching_close(text: &str) -> Option<usize> {
+    let (mut depth, mut quote) = (0i32, None::<char>);
+    for (i, c) in text.char_indices() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '"' | '\'') => quote = Some(c),
+            (None, '(' | '[' | '{') => depth += 1,
+            (None, ')' | ']' | '}') => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some(i);
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
 /// `text` split at its top-level commas (outside brackets and strings), each piece trimmed.
 fn split_top(text: &str) -> Vec<&str> {
     let mut out = Vec::new();
@@ -780,26 +801,7 @@ fn overload_params(r: &Resolver<'_>, id: ScopeId) -> Vec<OverloadParam> {
     let header = r.text.get(name.range.end..s.body.start).unwrap_or("");
     // The parameter list: from the first `(` to its matching `)`.
     let Some(open) = header.find('(') else { return Vec::new() };
-    let mut depth = 0i32;
-    let mut close = None;
-    let mut quote = None::<char>;
-    for (i, c) in header[open..].char_indices() {
-        match (quote, c) {
-            (Some(q), c) if c == q => quote = None,
-            (Some(_), _) => {}
-            (None, '"' | '\'') => quote = Some(c),
-            (None, '(' | '[' | '{') => depth += 1,
-            (None, ')' | ']' | '}') => {
-                depth -= 1;
-                if depth == 0 {
-                    close = Some(open + i);
-                    break;
-                }
-            }
-            _ => {}
-        }
-    }
-    let Some(close) = close else { return Vec::new() };
+    let Some(close) = matching_close(&header[open..]).map(|i| open + i) else { return Vec::new() };
     let method = r.facts.scopes[id].parent.is_some_and(|p| r.facts.scopes[p].kind == ScopeKind::Class);
     let mut out = Vec::new();
     let mut positional = true;
@@ -935,26 +937,11 @@ fn awaited_on_items(r: &Resolver<'_>, call: &super::facts::CallFact, scope: Scop
     });
     let (Some((at, _)), None) = (returns.next(), returns.next()) else { return Vec::new() };
     let value = body[at + "return ".len()..].trim_start();
-    let (open, close) = match value.chars().next() {
-        Some('[') => ('[', ']'),
-        Some('(') => ('(', ')'),
-        _ => return Vec::new(),
-    };
-    // The display's text, to its matching bracket.
-    let mut depth = 0i32;
-    let mut end = None;
-    for (i, c) in value.char_indices() {
-        if c == open || matches!(c, '(' | '[' | '{') {
-            depth += 1;
-        } else if c == close || matches!(c, ')' | ']' | '}') {
-            depth -= 1;
-            if depth == 0 {
-                end = Some(i);
-                break;
-            }
-        }
+    if !value.starts_with(['[', '(']) {
+        return Vec::new();
     }
-    let Some(end) = end else { return Vec::new() };
+    // The display's text, to its matching bracket.
+    let Some(end) = matching_close(value) else { return Vec::new() };
     let at = m.body.start + (body.len() - value.len());
     let mut out: Vec<Target> = Vec::new();
     for element in split_top(&value[1..end]) {
