@@ -6,6 +6,10 @@ read by hand (labels.csv) and the tools' current output.
     python3 bench/precision/measure.py --ruff bench/.venv/bin/ruff \\
         --hydroid bench/.venv-peer/bin/hydroid --python bench/.venv-peer  # the peers too (hydroid: minutes)
 
+Two sets of applications: homeassistant and prefect live in the pinned corpus (bench/corpus.sh, --corpus);
+the applications of apps.txt (datasette, jupyter-server, litellm, chainlit) in --apps, unpacked by
+bench/precision/fetch_apps.sh. `--app NAME` (repeatable) limits the run to some of them.
+
 labels.csv holds one row per site read by hand: the app, the file (relative to the app's directory in
 the corpus), the line, the tool whose finding it was, the verdict (`true`: a reviewer would ask for a
 change; `false`: a reviewer would wave it through, with its class and reason). samples.csv says how each
@@ -13,6 +17,11 @@ set was drawn and from how many sites, so that sampled rates are scaled to the w
 
 - precision: among labelled loopsafe findings still reported at warning or critical today, the share of
   `true`, per app and weighted by each app's current number of warning/critical findings;
+- negligible share: among the same findings, the share labelled `false` with a class that says the call
+  does wait but too briefly or too rarely to matter (NEGLIGIBLE below), weighted the same way; the rest
+  of the `false` ones do not wait on the loop at all (the wrong method, an in-memory buffer, a dead branch);
+- `config-dependent`: `true` rows that block only under a deployment option (litellm's get_secret with a
+  hosted secret manager); the precision counting them `false` is printed beside;
 - recall: real sites (labelled `true`, from loopsafe's sample or from the peer-only sample) that the tool
   reports today, each sample scaled to its population; loopsafe counts at warning or critical only.
 Sites loopsafe reports today that no row labels are counted, so the labels can be extended.
@@ -27,6 +36,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
+# `false` classes where the call does wait, but once, briefly or while nothing else is served.
+NEGLIGIBLE = {"lazy-once", "metadata", "small-file", "shutdown", "brief-lock", "logging", "console"}
 
 
 def run_json(cmd, cwd=None):
@@ -40,6 +51,8 @@ def run_json(cmd, cwd=None):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--corpus", default=str(ROOT / "bench/.corpus/full"))
+    ap.add_argument("--apps", default=str(ROOT / "bench/.corpus/apps"), help="where fetch_apps.sh unpacked apps.txt")
+    ap.add_argument("--app", action="append", help="only these apps (repeatable)")
     ap.add_argument("--loopsafe", default=str(ROOT / "target/release/loopsafe"))
     ap.add_argument("--ruff")
     ap.add_argument("--hydroid")
@@ -48,14 +61,16 @@ def main():
     ap.add_argument("--show", action="store_true", help="list labelled findings no longer reported, and unlabelled ones")
     args = ap.parse_args()
     args.loopsafe = str(Path(args.loopsafe).resolve())
-    corpus = Path(args.corpus)
+    pinned = {l.split("==")[0] for l in open(HERE / "apps.txt") if "==" in l and not l.startswith("#")}
     labels = list(csv.DictReader(open(HERE / "labels.csv")))
     samples = {(r["app"], r["tool"]): r for r in csv.DictReader(open(HERE / "samples.csv"))}
-    apps = sorted({r["app"] for r in labels})
+    apps = sorted({r["app"] for r in labels} & set(args.app or [r["app"] for r in labels]))
+    labels = [r for r in labels if r["app"] in apps]
 
     # Current output, as sets of (file, line) per app.
     ls_warn, ls_any, ruff, hyd = {}, {}, {}, {}
     for app in apps:
+        corpus = Path(args.apps if app in pinned else args.corpus)
         d = run_json([args.loopsafe, "check", app, "--no-cache", "--output-format", "json", "--exit-zero"], corpus)
         strip = lambda p: p.split("/", 1)[1]
         ls_any[app] = {(strip(x["path"]), x["line"]) for x in d}
@@ -72,9 +87,9 @@ def main():
             hyd[app] = {(x["location"]["path"], x["location"]["line"]) for x in h["diagnostics"]}
 
     print("### Precision of loopsafe's warning and critical findings (read by hand)\n")
-    print("| app | findings now | labelled, still reported | true | precision | labelled, no longer reported (true/false) | unlabelled |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
-    tot_n = tot_true = 0.0
+    print("| app | findings now | labelled, still reported | true | precision | without config-dependent | negligible share | labelled, no longer reported (true/false) | unlabelled |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    tot = Counter()
     classes = Counter()
     gone = []
     for app in apps:
@@ -84,41 +99,52 @@ def main():
         lost = [r for k, r in keyed.items() if k not in ls_warn[app]]
         gone += [(app, r) for r in lost]
         t = sum(r["verdict"] == "true" for r in still)
-        p = t / len(still) if still else float("nan")
+        cd = sum(r["verdict"] == "true" and r["class"] == "config-dependent" for r in still)
+        ng = sum(r["verdict"] == "false" and r["class"] in NEGLIGIBLE for r in still)
         n = len(ls_warn[app])
         unlabelled = len(ls_warn[app] - keyed.keys())
-        tot_n += n
-        tot_true += n * p if still else 0
+        if still:
+            tot["n"] += n
+            tot["true"] += n * t / len(still)
+            tot["strict"] += n * (t - cd) / len(still)
+            tot["negligible"] += n * ng / len(still)
         classes.update(r["class"] for r in still if r["verdict"] == "false")
         lt = sum(r["verdict"] == "true" for r in lost)
-        print(f"| {app} | {n} | {len(still)} | {t} | {p:.2f} | {lt}/{len(lost) - lt} | {unlabelled} |")
-    print(f"\nPrecision, weighted by each app's findings: **{tot_true / tot_n:.2f}**")
+        f = lambda x: f"{x / len(still):.2f}" if still else "n/a"
+        print(f"| {app} | {n} | {len(still)} | {t} | {f(t)} | {f(t - cd)} | {f(ng)} | {lt}/{len(lost) - lt} | {unlabelled} |")
+    print(f"\nPrecision, weighted by each app's findings: **{tot['true'] / tot['n']:.2f}** "
+          f"({tot['strict'] / tot['n']:.2f} counting config-dependent sites false); "
+          f"negligible share: **{tot['negligible'] / tot['n']:.2f}**")
     if classes:
         print("False positives still reported, by class (labelled sample): " + ", ".join(f"{c} {n}" for c, n in classes.most_common()))
 
     # Recall: each labelled real site, scaled by its sample's fraction.
     print("\n### Recall against the real sites any tool finds (labelled, scaled to each sample's population)\n")
+    tools = ["loopsafe (warning+)", "loopsafe (any tier)"] + (["ruff ASYNC2"] if args.ruff else []) + (
+        ["hydroid"] if args.hydroid or args.hydroid_json else [])
     found = defaultdict(float)
-    total = 0.0
+    total = Counter()
     for r in labels:
         if r["verdict"] != "true":
             continue
         s = samples[(r["app"], r["tool"])]
         w = int(s["population"]) / int(s["sampled"])
         k = (r["file"], int(r["line"]))
-        total += w
-        if k in ls_warn[r["app"]]:
-            found["loopsafe (warning+)"] += w
-        if k in ls_any[r["app"]]:
-            found["loopsafe (any tier)"] += w
-        if args.ruff and k in ruff[r["app"]]:
-            found["ruff ASYNC2"] += w
-        if hyd and k in hyd[r["app"]]:
-            found["hydroid"] += w
-    print("| tool | real sites found (est.) | recall |")
-    print("|---|---:|---:|")
-    for tool in ["loopsafe (warning+)", "loopsafe (any tier)"] + (["ruff ASYNC2"] if args.ruff else []) + (["hydroid"] if args.hydroid or args.hydroid_json else []):
-        print(f"| {tool} | {found[tool]:.0f} of {total:.0f} | {found[tool] / total:.2f} |")
+        app = r["app"]
+        for a in (app, "all"):
+            total[a] += w
+            found[a, "loopsafe (warning+)"] += w * (k in ls_warn[app])
+            found[a, "loopsafe (any tier)"] += w * (k in ls_any[app])
+            if args.ruff:
+                found[a, "ruff ASYNC2"] += w * (k in ruff[app])
+            if hyd:
+                found[a, "hydroid"] += w * (k in hyd[app])
+    print("| app | real sites (est.) | " + " | ".join(tools) + " |")
+    print("|---|---:|" + "---:|" * len(tools))
+    for a in apps + ["all"]:
+        if total[a]:
+            cells = " | ".join(f"{found[a, t]:.0f} ({found[a, t] / total[a]:.2f})" for t in tools)
+            print(f"| {'**all**' if a == 'all' else a} | {total[a]:.0f} | {cells} |")
     if args.show:
         for app, r in gone:
             print(f"no longer at warning+: {app}/{r['file']}:{r['line']} {r['verdict']} {r['class']} {r['reason']}")

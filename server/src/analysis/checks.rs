@@ -237,8 +237,7 @@ fn blocking_call(
     if told_not_to_wait(r, &q, &call.args) || in_nonblocking_mode(r, call) || does_no_io(r, &q, call) {
         return None;
     }
-    // `json.dump(data, io.StringIO())`, `zipfile.ZipFile(io.BytesIO(), "w")`: memory, not I/O.
-    if r.catalog.over_memory(&q).is_some() && r.over_buffer(&call.args, 0) {
+    if in_memory(r, &q, call) {
         return None;
     }
     let mut f = catalog_finding(r, entry, &q, call.func_range.clone(), Some(call.range.clone()), scope, endpoints);
@@ -272,6 +271,9 @@ fn blocking_call(
 pub(super) fn lazy_guard(r: &Resolver<'_>, at: usize, scope: ScopeId) -> Option<String> {
     enclosing_if(r, at, scope, |start, _line, cond| {
         let cond = cond.trim();
+        if memo_miss(r, scope, start, cond) {
+            return Some(format!("if {cond}"));
+        }
         // `if X is None:` tests for "not created yet"; `if not X:` may test a setting, so for it the
         // block itself must set X (`if not self.running: ...; self.running = True`).
         let (subject, inside) = match cond.strip_prefix("not ") {
@@ -281,6 +283,38 @@ pub(super) fn lazy_guard(r: &Resolver<'_>, at: usize, scope: ScopeId) -> Option<
         subject.is_some_and(|x| set_later(r, scope, x, inside)).then(|| format!("if {cond}"))
     })
     .or_else(|| early_return_guard(r, at, scope))
+}
+
+/// `K not in D` where `D` outlives the call (a module-level name this function does not bind, or an
+/// attribute of the instance or class) and this function stores `D[K] = ...` after the test: a cache
+/// miss, so the block runs once per key (`if key not in _ssl_context_cache: _ssl_context_cache[key] =
+/// ssl.create_default_context(...)`).
+fn memo_miss(r: &Resolver<'_>, scope: ScopeId, start: usize, cond: &str) -> bool {
+    let Some((key, map)) = cond.split_once(" not in ") else { return false };
+    let (key, map) = (key.trim(), map.trim());
+    let facts = r.facts;
+    let s = &facts.scopes[scope];
+    let ident = |x: &str| {
+        let mut c = x.chars();
+        c.next().is_some_and(|c| c.is_alphabetic() || c == '_') && c.all(|c| c.is_alphanumeric() || c == '_')
+    };
+    let persistent = match map.split_once('.') {
+        Some((obj, attr)) => {
+            s.first_param.as_deref() == Some(obj)
+                && ident(attr)
+                && s.parent
+                    .filter(|&c| facts.scopes[c].kind == ScopeKind::Class)
+                    .is_some_and(|c| facts.scopes[c].self_attrs.contains_key(attr))
+        }
+        None => ident(map) && !s.bindings.contains_key(map) && facts.scopes[0].bindings.contains_key(map),
+    };
+    if key.is_empty() || !persistent || start >= s.body.end {
+        return false;
+    }
+    let after: String = r.text_of(&(start..s.body.end)).chars().filter(|c| !c.is_whitespace()).collect();
+    let key: String = key.chars().filter(|c| !c.is_whitespace()).collect();
+    let store = format!("{map}[{key}]=");
+    after.match_indices(&store).any(|(i, _)| !after[i + store.len()..].starts_with('='))
 }
 
 /// The guard of one-time work written as an early return before the call: `if X: return` or
@@ -540,6 +574,12 @@ pub(super) fn told_not_to_wait(r: &Resolver<'_>, q: &str, args: &[Arg]) -> bool 
         };
         forms.contains(&form)
     })
+}
+
+/// `json.dump(data, io.StringIO())`, `zipfile.ZipFile(io.BytesIO(), "w")` (or a name bound to the
+/// buffer): memory, not I/O.
+pub(super) fn in_memory(r: &Resolver<'_>, q: &str, call: &CallFact) -> bool {
+    r.catalog.over_memory(q).is_some() && r.over_buffer(&call.args, 0)
 }
 
 /// Whether the call is given none of the arguments through which it does I/O (the catalog's

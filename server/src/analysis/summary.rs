@@ -316,6 +316,7 @@ pub(super) fn summarize_part(
                 && !checks::told_not_to_wait(r, &q, &call.args)
                 && !checks::in_nonblocking_mode(r, call)
                 && !checks::does_no_io(r, &q, call)
+                && !checks::in_memory(r, &q, call)
             {
                 // One-time work (`if self._client is None: self._client = boto3.client()`) blocks
                 // on first use only: a hint at every coroutine that reaches it.
