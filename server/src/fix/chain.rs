@@ -452,6 +452,9 @@ fn uses<'t>(
                 None => return Err(format!("`{name}` is called at module level, line {line}")),
                 Some(d) if d.child(0).is_some_and(|c| c.kind() == "async") => {
                     await_allowed(ctx, call).map_err(|why| format!("`{name}` at line {line}: {why}"))?;
+                    if let Some(kind) = deferred_between(ctx, call, d) {
+                        return Err(format!("`{name}` is called in a {kind} at line {line}"));
+                    }
                 }
                 Some(d) => {
                     let caller = d.child_by_field_name("name").map_or("", |x| ctx.node_text(x));
@@ -476,15 +479,21 @@ fn uses<'t>(
     Ok(calls)
 }
 
-/// `range` of the original text in the text with `edits` (sorted) applied; `None` when an edit touches it.
 /// What, between a call and the function `def` holding it, runs the call outside that function's own
-/// frame (a lambda or a generator expression), where an `await` cannot go: its kind in words.
+/// frame (a lambda or a generator expression, or `def`'s parameters and annotations, evaluated where
+/// it is defined: `def f(x=seen(1))`), where an `await` cannot go: its kind in words.
 pub(super) fn deferred_between(ctx: &FileContext<'_>, call: Node<'_>, def: Node<'_>) -> Option<String> {
+    let mut prev = call;
     let mut m = ctx.up(call);
-    while let Some(cur) = m.filter(|c| c.id() != def.id()) {
+    while let Some(cur) = m {
+        if cur.id() == def.id() {
+            let in_body = def.child_by_field_name("body").is_some_and(|b| b.id() == prev.id());
+            return (!in_body).then(|| "default value or annotation, evaluated where the function is defined".into());
+        }
         if matches!(cur.kind(), "lambda" | "generator_expression") {
             return Some(cur.kind().replace('_', " "));
         }
+        prev = cur;
         m = ctx.up(cur);
     }
     None

@@ -527,6 +527,11 @@ fn for_each_use<'t>(
         if let Some(why) = c.cp.not_awaited.get(member) {
             return Err(format!("`{name}.{member}` at line {line}: {why}"));
         }
+        if let Some(d) = enclosing_def(ctx, n)
+            && let Some(kind) = super::chain::deferred_between(ctx, n, d).filter(|k| k.starts_with("default"))
+        {
+            return Err(format!("`{name}.{member}` is used in a {kind}, line {line}"));
+        }
         f(n, attr, member, line)?;
     }
     Ok(())
@@ -649,15 +654,8 @@ pub(super) fn imported_client_uses<'t>(
                 "`{name}` is used at {at} by the sync function `{fname}`, a method or nested function, which is not made async"
             ));
         }
-        let mut up = ctx.up(n);
-        while let Some(cur) = up.filter(|u| u.id() != def.id()) {
-            match cur.kind() {
-                "lambda" => return Err(format!("`{name}.{member}` is used in a lambda at {at}")),
-                "generator_expression" => {
-                    return Err(format!("`{name}.{member}` is used in a generator expression at {at}"));
-                }
-                _ => up = ctx.up(cur),
-            }
+        if let Some(kind) = super::chain::deferred_between(ctx, n, def) {
+            return Err(format!("`{name}.{member}` is used in a {kind} at {at}"));
         }
         let call = ctx.up(attr).filter(|x| x.kind() == "call" && is(*x, "function", attr));
         if let Some(call) = call

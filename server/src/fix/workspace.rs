@@ -710,6 +710,9 @@ pub fn make_async_with<'t>(
                     None => return Err(format!("`{name}` is called at module level at {at}")),
                     Some(d) if d.child(0).is_some_and(|c| c.kind() == "async") => {
                         kinds::await_allowed(fctx, call).map_err(|why| format!("`{name}` at {at}: {why}"))?;
+                        if let Some(kind) = super::chain::deferred_between(fctx, call, d) {
+                            return Err(format!("`{name}` is called in a {kind} at {at}"));
+                        }
                     }
                     Some(d) => {
                         let caller = name_of(files, f, d);
@@ -1133,6 +1136,15 @@ mod tests {
                 "from app.cache import *\n\n\nasync def ping():\n    return cache.ping()\n",
                 "`cache` may be imported by `import *` at app/other.py:1",
             ),
+            // A default value is evaluated where the function is defined, outside its coroutine.
+            (
+                "from app.cache import cache\n\n\ndef ping(x=cache.get(1)):\n    return x\n",
+                "`cache.get` is used in a default value or annotation, evaluated where the function is defined at app/other.py:4",
+            ),
+            (
+                "from app.cache import seen\n\n\nasync def ping(x=seen(1)):\n    return x\n",
+                "`seen` is called in a default value or annotation, evaluated where the function is defined at app/other.py:4",
+            ),
         ] {
             let files =
                 [("app/__init__.py", ""), ("app/other.py", other), ("app/main.py", ROUTES), ("app/cache.py", CACHE)];
@@ -1142,13 +1154,33 @@ mod tests {
     }
 
     #[test]
+    fn a_use_of_the_client_in_a_default_value_refuses_in_its_own_module_too() {
+        let cache = format!("{CACHE}\n\ndef late(x=cache.get(1)):\n    return x\n");
+        let files = [("app/__init__.py", ""), ("app/main.py", ROUTES), ("app/cache.py", cache.as_str())];
+        let why = made_async(&files, "hits(k)", "redis.Redis.incr").unwrap_err();
+        assert!(
+            why.contains(
+                "`cache.get` is used in a default value or annotation, evaluated where the function is defined, line 14"
+            ),
+            "{why}"
+        );
+    }
+
+    #[test]
     fn a_client_imported_under_another_name_is_converted_too() {
-        let other = "from app.cache import cache as kv\n\n\nasync def ping():\n    return kv.ping()\n";
+        let other = "from app.cache import cache as kv\n\n\nasync def ping():\n    return kv.ping()\n\n\ndef labels(ks):\n    return [f\"{k}={kv.get(k)}\" for k in ks]\n";
         let files =
             [("app/__init__.py", ""), ("app/other.py", other), ("app/main.py", ROUTES), ("app/cache.py", CACHE)];
         let made = made_async(&files, "hits(k)", "redis.Redis.incr").unwrap();
         let (_, e) = made.edits.iter().find(|(f, _)| *f == 1).unwrap();
-        assert_eq!(crate::fix::apply(other, e).unwrap(), other.replace("return kv", "return await kv"));
+        // In an f-string of a comprehension too: the comprehension awaits in the coroutine it is in.
+        assert_eq!(
+            crate::fix::apply(other, e).unwrap(),
+            other
+                .replace("return kv", "return await kv")
+                .replace("={kv", "={await kv")
+                .replace("def labels", "async def labels")
+        );
     }
 
     #[test]
