@@ -970,3 +970,51 @@ async fn a_client_imported_by_another_module_is_converted_with_its_users_or_refu
     let reason = refused["disabled"]["reason"].as_str().unwrap();
     assert!(reason.ends_with("app/stats.py:12"), "{reason}");
 }
+
+/// The make-async action on the first chain of `app/main.py` of the project pair `name`, applied through
+/// the editor, rewrites every file as the pair's `after/` says.
+async fn make_async_gives_the_after_tree(name: &str) {
+    let pair = |side: &str, file: &str| {
+        let path = format!("{}/../tests/fixes/projects/{name}/{side}/{file}", env!("CARGO_MANIFEST_DIR"));
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+    };
+    let names = ["app/__init__.py", "app/main.py", "app/cache.py", "app/stats.py"];
+    let before: Vec<String> = names.iter().map(|f| pair("before", f)).collect();
+    let files: Vec<(&str, &str)> = names.iter().copied().zip(before.iter().map(String::as_str)).collect();
+    let (mut c, dir, u, chain) = open_chain(&files, "fastapi\nredis>=5\n").await;
+    let acts = actions(&mut c, &u, &chain, None).await;
+    let fix = acts
+        .iter()
+        .find(|a| {
+            let t = a["title"].as_str().unwrap();
+            t.starts_with("Make ") && t.contains("await") && a.get("disabled").is_none()
+        })
+        .unwrap_or_else(|| {
+            let reasons: Vec<&Value> = acts.iter().filter_map(|a| a.get("disabled")).collect();
+            panic!("{name}: {:?} {reasons:?}", titles(&acts))
+        });
+    assert_eq!(fix["data"]["applicability"], "unsafe");
+    let edit = &fix["edit"];
+    for (file, text) in &files {
+        let fu = uri(&dir.path().join(file));
+        assert_eq!(apply_edits(text, &edits_for(edit, &fu)), pair("after", file), "{name}: {file}");
+    }
+}
+
+/// A module-level redis client reached through its module from another one (`from app import cache as
+/// cache_mod` then `cache_mod.cache.get(...)`, `import app.cache` then `app.cache.cache.delete(...)`):
+/// the action awaits each use there, makes its sync helpers async (and the sync route calling them), and
+/// awaits `cache_mod.last_seen(...)`, a converted function called through the module's other name.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_reached_through_its_module_from_another_module_is_converted_with_its_users() {
+    make_async_gives_the_after_tree("redis_module_access").await;
+}
+
+/// Converted calls nested around uses of the client, and uses around converted calls, at any depth
+/// (`label(label(cache.get(k)).upper())`, `cache.set(k, label(k))`), in the client's module and in
+/// another: the action composes the edits (`await label((await label(await cache.get(k))).upper())`)
+/// instead of refusing them as overlapping.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn converted_calls_nested_around_uses_of_the_client_are_composed() {
+    make_async_gives_the_after_tree("redis_nested").await;
+}

@@ -111,15 +111,11 @@ pub(super) fn make_async(ctx: &FileContext<'_>, t: &Target, call: Node<'_>, out:
         }
         edits.push(Edit { range: def.start_byte()..def.start_byte(), text: "async ".into() });
     }
-    sites.sort_by_key(|c| c.start_byte());
-    for w in sites.windows(2) {
-        if w[1].start_byte() < w[0].end_byte() {
-            let line = w[1].start_position().row + 1;
-            return refuse(out, format!("calls to the chain's functions are nested at line {line}"));
-        }
-    }
+    // Nested calls (`hits(seen(u))`) compose: each is awaited by insertions around it.
+    sites.sort_by_key(|c| (c.start_byte(), std::cmp::Reverse(c.end_byte())));
+    sites.dedup_by_key(|c| c.id());
     for c in &sites {
-        edits.push(Edit { range: c.byte_range(), text: awaited(ctx, *c, ctx.node_text(*c)) });
+        edits.extend(await_insertions(ctx, *c));
     }
     edits.sort_by_key(|e| (e.range.start, e.range.end));
     let counterpart = match rewrite_ends(ctx, t, callee, &ends, &mut edits) {
@@ -154,6 +150,7 @@ pub(super) fn rewrite_ends(
     let ctx2 = FileContext::new(&new_text, &tree, ctx.catalog, ctx.options);
     let mut counterpart = None;
     let mut end_edits = Vec::new();
+    let mut dropped = Vec::new();
     let mut sessions = Vec::new();
     for end in ends {
         let line = end.start_position().row + 1;
@@ -166,7 +163,7 @@ pub(super) fn rewrite_ends(
                 sessions.push(c.stmt.id());
                 let fix =
                     super::db::local_client_fix(&ctx2, &c).map_err(|why| format!("the call at line {line}: {why}"))?;
-                carry_back(edits, &fix.edits, line, &mut end_edits)?;
+                carry_back(edits, &fix.edits, line, &mut end_edits, &mut dropped)?;
                 let package = ctx.catalog.counterparts.get(callee.rsplit_once('.').map_or(callee, |p| p.0));
                 counterpart.get_or_insert_with(|| (fix.title.clone(), fix.id, package.map(|p| p.package.clone())));
             }
@@ -201,7 +198,7 @@ pub(super) fn rewrite_ends(
                 sessions.push(c.stmt.id());
                 let fix =
                     super::db::module_client_fix(&ctx2, &c).map_err(|why| format!("the call at line {line}: {why}"))?;
-                carry_back(edits, &fix.edits, line, &mut end_edits)?;
+                carry_back(edits, &fix.edits, line, &mut end_edits, &mut dropped)?;
                 let package = ctx.catalog.counterparts.get(callee.rsplit_once('.').map_or(callee, |p| p.0));
                 counterpart.get_or_insert_with(|| (fix.title.clone(), fix.id, package.map(|p| p.package.clone())));
             }
@@ -213,7 +210,7 @@ pub(super) fn rewrite_ends(
                 sessions.push(s.stmt.id());
                 let fix =
                     httpx::module_session_fix(&ctx2, &s).map_err(|why| format!("the call at line {line}: {why}"))?;
-                carry_back(edits, &fix.edits, line, &mut end_edits)?;
+                carry_back(edits, &fix.edits, line, &mut end_edits, &mut dropped)?;
                 counterpart.get_or_insert_with(|| (fix.title.clone(), fix.id, fix.id.package().map(String::from)));
             }
             continue;
@@ -259,11 +256,7 @@ pub(super) fn rewrite_ends(
             kinds::remove_statement(&ctx2, stmt, &mut fix_edits);
             super::normalize(&mut fix_edits);
         }
-        for e in &fix_edits {
-            let range = backward(edits, e.range.clone())
-                .ok_or_else(|| format!("the call at line {line} shares its statement with a call to the chain"))?;
-            end_edits.push(Edit { range, text: e.text.clone() });
-        }
+        carry_back(edits, &fix_edits, line, &mut end_edits, &mut dropped)?;
         // A database driver's package is the catalog's.
         let package = match fix.id {
             FixId::AsyncDriver => {
@@ -272,6 +265,11 @@ pub(super) fn rewrite_ends(
             id => id.package().map(String::from),
         };
         counterpart.get_or_insert_with(|| (fix.title.clone(), fix.id, package));
+    }
+    dropped.sort_unstable();
+    dropped.dedup();
+    for i in dropped.into_iter().rev() {
+        edits.remove(i);
     }
     edits.extend(end_edits);
     super::normalize(edits);
@@ -454,6 +452,9 @@ fn uses<'t>(
                 None => return Err(format!("`{name}` is called at module level, line {line}")),
                 Some(d) if d.child(0).is_some_and(|c| c.kind() == "async") => {
                     await_allowed(ctx, call).map_err(|why| format!("`{name}` at line {line}: {why}"))?;
+                    if let Some(kind) = deferred_between(ctx, call, d) {
+                        return Err(format!("`{name}` is called in a {kind} at line {line}"));
+                    }
                 }
                 Some(d) => {
                     let caller = d.child_by_field_name("name").map_or("", |x| ctx.node_text(x));
@@ -478,58 +479,101 @@ fn uses<'t>(
     Ok(calls)
 }
 
-/// `range` of the original text in the text with `edits` (sorted) applied; `None` when an edit touches it.
 /// What, between a call and the function `def` holding it, runs the call outside that function's own
-/// frame (a lambda or a generator expression), where an `await` cannot go: its kind in words.
+/// frame (a lambda or a generator expression, or `def`'s parameters and annotations, evaluated where
+/// it is defined: `def f(x=seen(1))`), where an `await` cannot go: its kind in words.
 pub(super) fn deferred_between(ctx: &FileContext<'_>, call: Node<'_>, def: Node<'_>) -> Option<String> {
+    let mut prev = call;
     let mut m = ctx.up(call);
-    while let Some(cur) = m.filter(|c| c.id() != def.id()) {
+    while let Some(cur) = m {
+        if cur.id() == def.id() {
+            let in_body = def.child_by_field_name("body").is_some_and(|b| b.id() == prev.id());
+            return (!in_body).then(|| "default value or annotation, evaluated where the function is defined".into());
+        }
         if matches!(cur.kind(), "lambda" | "generator_expression") {
             return Some(cur.kind().replace('_', " "));
         }
+        prev = cur;
         m = ctx.up(cur);
     }
     None
 }
 
+/// The edits awaiting `node`, inserted around it rather than replacing it: `await ` before it (`(await `
+/// and `)` where the expression continues, `(await f()).x`), so that the edits of nested nodes compose
+/// (`await seen(await cache.get(k))`) at any depth. Of nested nodes starting at one point, the outer's
+/// edits must come first (`edits` keep their order at one point).
+pub(super) fn await_insertions(ctx: &FileContext<'_>, node: Node<'_>) -> Vec<Edit> {
+    let wrapped = awaited(ctx, node, "");
+    let (open, close) = if wrapped.starts_with('(') { ("(await ", ")") } else { ("await ", "") };
+    let mut out = vec![Edit { range: node.start_byte()..node.start_byte(), text: open.into() }];
+    if !close.is_empty() {
+        out.push(Edit { range: node.end_byte()..node.end_byte(), text: close.into() });
+    }
+    out
+}
+
+/// A range of the original text in the edited text: it holds what the edits inside it wrote (the
+/// `await ` before `label(user)` in `cache.set(k, label(user))`; an insertion at either end stays out);
+/// `None` when an edit straddles its ends.
 fn forward(edits: &[Edit], range: std::ops::Range<usize>) -> Option<std::ops::Range<usize>> {
     let mut delta: isize = 0;
+    let mut start = None;
     for e in edits {
         if e.range.end <= range.start {
             delta += e.text.len() as isize - e.range.len() as isize;
         } else if e.range.start >= range.end {
             break;
+        } else if e.range.start >= range.start && e.range.end <= range.end {
+            start.get_or_insert(delta);
+            delta += e.text.len() as isize - e.range.len() as isize;
         } else {
             return None;
         }
     }
-    Some((range.start as isize + delta) as usize..(range.end as isize + delta) as usize)
+    Some((range.start as isize + start.unwrap_or(delta)) as usize..(range.end as isize + delta) as usize)
 }
 
-/// A range of the edited text back in the original text; `None` when it overlaps what `edits` wrote.
-fn backward(edits: &[Edit], range: std::ops::Range<usize>) -> Option<std::ops::Range<usize>> {
+/// A range of the edited text back in the original text, with the indices of the `edits` whose text it
+/// covers whole (a fix's edit of `cache.set(k, await seen(u))` already holds the chain's `await `); `None`
+/// when it starts or ends inside what one of `edits` wrote.
+fn backward(edits: &[Edit], range: std::ops::Range<usize>) -> Option<(std::ops::Range<usize>, Vec<usize>)> {
     let mut delta: isize = 0;
-    for e in edits {
+    let mut start_delta = None;
+    let mut covered = Vec::new();
+    for (i, e) in edits.iter().enumerate() {
         let start = (e.range.start as isize + delta) as usize;
         let end = start + e.text.len();
         if end <= range.start {
             delta += e.text.len() as isize - e.range.len() as isize;
         } else if start >= range.end {
             break;
+        } else if start >= range.start && end <= range.end {
+            start_delta.get_or_insert(delta);
+            covered.push(i);
+            delta += e.text.len() as isize - e.range.len() as isize;
         } else {
             return None;
         }
     }
-    let back = |x: usize| (x as isize - delta) as usize;
-    Some(back(range.start)..back(range.end))
+    let back = |x: usize, d: isize| (x as isize - d) as usize;
+    Some((back(range.start, start_delta.unwrap_or(delta))..back(range.end, delta), covered))
 }
 
 /// The edits of a fix computed on the file with the chain's rewrites applied, carried back to the
-/// original file's offsets (added to `out`); refused where one falls inside a rewrite.
-fn carry_back(edits: &[Edit], fix_edits: &[Edit], line: usize, out: &mut Vec<Edit>) -> Result<(), String> {
+/// original file's offsets (added to `out`; the chain's edits a fix's edit holds whole go to `dropped`);
+/// refused where one starts or ends inside a rewrite.
+fn carry_back(
+    edits: &[Edit],
+    fix_edits: &[Edit],
+    line: usize,
+    out: &mut Vec<Edit>,
+    dropped: &mut Vec<usize>,
+) -> Result<(), String> {
     for e in fix_edits {
-        let range = backward(edits, e.range.clone())
+        let (range, covered) = backward(edits, e.range.clone())
             .ok_or_else(|| format!("the call at line {line} shares its statement with a call to the chain"))?;
+        dropped.extend(covered);
         out.push(Edit { range, text: e.text.clone() });
     }
     Ok(())

@@ -527,6 +527,11 @@ fn for_each_use<'t>(
         if let Some(why) = c.cp.not_awaited.get(member) {
             return Err(format!("`{name}.{member}` at line {line}: {why}"));
         }
+        if let Some(d) = enclosing_def(ctx, n)
+            && let Some(kind) = super::chain::deferred_between(ctx, n, d).filter(|k| k.starts_with("default"))
+        {
+            return Err(format!("`{name}.{member}` is used in a {kind}, line {line}"));
+        }
         f(n, attr, member, line)?;
     }
     Ok(())
@@ -569,21 +574,40 @@ pub(super) fn sync_users<'t>(ctx: &FileContext<'t>, call: Node<'t>, callee: &str
     out
 }
 
+/// How another module reaches the end module's client `cache`: the names it binds to the client itself
+/// (`from app.cache import cache`, `... import cache as c`) and the module paths it binds to the client's
+/// module, through which `cache_mod.cache` or `app.cache.cache` is the client (`from app import cache as
+/// cache_mod`, `import app.cache`).
+#[derive(Default)]
+pub(super) struct ClientAccess {
+    pub(super) names: Vec<String>,
+    pub(super) modules: Vec<String>,
+}
+
 /// The uses of the module-level client `c` (of the chain's end module) in another module `ctx` (at
-/// `path`) that imports it by its name (`from app.cache import cache`): each use's enclosing function and
-/// the edit awaiting it (`await cache.get(...)`, or `await (await s3()).op(...)` for a client per event
-/// loop). The functions are made async with the chain (a sync one must be a module-level function, which
-/// the caller converts like the chain's own); a use that cannot await (module level, a method or nested
-/// sync function, a lambda, a generator expression, a value, a function binding the name itself)
-/// refuses, naming `path:line`.
+/// `path`) that reaches it as `access` says: each use's enclosing function and the edits awaiting it,
+/// inserted around it so that they compose with the chain's own (`await seen(await cache.get(...))`):
+/// `await cache.get(...)`, or `await (await s3()).op(...)` for a client per event loop. The functions are
+/// made async with the chain (a sync one must be a module-level function, which the caller converts like
+/// the chain's own); a use that cannot await (module level, a method or nested sync function, a lambda,
+/// a generator expression, a value, a function binding the name itself) refuses, naming `path:line`.
 pub(super) fn imported_client_uses<'t>(
     ctx: &FileContext<'t>,
     c: &Client<'_, '_>,
+    access: &ClientAccess,
     path: &str,
-) -> Result<Vec<(Node<'t>, Edit)>, String> {
-    let name = c.name.as_str();
+) -> Result<Vec<(Node<'t>, Vec<Edit>)>, String> {
     let is = |p: Node<'_>, field: &str, x: Node<'_>| p.child_by_field_name(field).is_some_and(|y| y.id() == x.id());
-    let mut out: Vec<(Node<'t>, Edit)> = Vec::new();
+    // `cache_mod.cache`, `app.cache.cache`: the client reached through its module.
+    let through_module = |n: Node<'_>| {
+        n.kind() == "attribute"
+            && n.child_by_field_name("attribute").is_some_and(|a| ctx.node_text(a) == c.name)
+            && n.child_by_field_name("object").is_some_and(|o| {
+                kinds::root_identifier(o).is_some()
+                    && access.modules.iter().any(|m| ctx.node_text(o).split_whitespace().collect::<String>() == *m)
+            })
+    };
+    let mut out: Vec<(Node<'t>, Vec<Edit>)> = Vec::new();
     let mut stack = vec![ctx.tree.root_node()];
     let mut seen = 0;
     while let Some(n) = stack.pop() {
@@ -594,11 +618,18 @@ pub(super) fn imported_client_uses<'t>(
         if matches!(n.kind(), "import_statement" | "import_from_statement" | "future_import_statement") {
             continue;
         }
-        if n.kind() != "identifier" || ctx.node_text(n) != name {
+        let by_name = n.kind() == "identifier"
+            && access.names.iter().any(|a| a == ctx.node_text(n))
+            && !ctx.up(n).is_some_and(|p| {
+                (p.kind() == "attribute" && is(p, "attribute", n))
+                    || (p.kind() == "keyword_argument" && is(p, "name", n))
+            });
+        if !by_name && !through_module(n) {
             let mut w = n.walk();
             stack.extend(n.children(&mut w));
             continue;
         }
+        let name = ctx.node_text(n);
         let at = format!("{path}:{}", n.start_position().row + 1);
         let attr = ctx.up(n).filter(|p| p.kind() == "attribute" && is(*p, "object", n)).ok_or_else(|| {
             format!("the client `{name}` is used as a value at {at}, where its users expect the sync client")
@@ -613,23 +644,18 @@ pub(super) fn imported_client_uses<'t>(
             p.kind() == "module"
                 || (p.kind() == "decorated_definition" && ctx.up(p).is_some_and(|m| m.kind() == "module"))
         });
-        if binds_locally(ctx, def, name) {
-            return Err(format!("`{fname}` binds `{name}` itself, at {at}: its `{name}` may be another object"));
+        // The name the function would have to leave alone: the client's, or the module's (`cache_mod`).
+        let bound = kinds::root_identifier(n).map_or(name, |r| ctx.node_text(r));
+        if binds_locally(ctx, def, bound) {
+            return Err(format!("`{fname}` binds `{bound}` itself, at {at}: its `{name}` may be another object"));
         }
         if def.child(0).is_none_or(|t| t.kind() != "async") && !top {
             return Err(format!(
                 "`{name}` is used at {at} by the sync function `{fname}`, a method or nested function, which is not made async"
             ));
         }
-        let mut up = ctx.up(n);
-        while let Some(cur) = up.filter(|u| u.id() != def.id()) {
-            match cur.kind() {
-                "lambda" => return Err(format!("`{name}.{member}` is used in a lambda at {at}")),
-                "generator_expression" => {
-                    return Err(format!("`{name}.{member}` is used in a generator expression at {at}"));
-                }
-                _ => up = ctx.up(cur),
-            }
+        if let Some(kind) = super::chain::deferred_between(ctx, n, def) {
+            return Err(format!("`{name}.{member}` is used in a {kind} at {at}"));
         }
         let call = ctx.up(attr).filter(|x| x.kind() == "call" && is(*x, "function", attr));
         if let Some(call) = call
@@ -638,25 +664,22 @@ pub(super) fn imported_client_uses<'t>(
             return Err(format!("`{name}.{member}(...)` is already awaited at {at}"));
         }
         let kept = c.cp.entered && c.cp.attributes.iter().any(|a| a == member);
-        let edit = match call {
-            Some(call) if !kept && c.cp.entered => {
-                let rest = &ctx.text[n.end_byte()..call.end_byte()];
-                Edit { range: call.byte_range(), text: awaited(ctx, call, &format!("(await {name}()){rest}")) }
-            }
-            Some(call) if !kept => Edit { range: call.byte_range(), text: awaited(ctx, call, ctx.node_text(call)) },
+        let mut edits = match call {
+            Some(call) if !kept => super::chain::await_insertions(ctx, call),
             None if !kept => {
                 return Err(format!(
                     "`{name}.{member}` at {at} is not a command call, and has no known async equivalent"
                 ));
             }
-            _ => Edit { range: n.byte_range(), text: format!("(await {name}())") },
+            _ => Vec::new(),
         };
-        if out.iter().any(|(_, e)| e.range.start < edit.range.end && edit.range.start < e.range.end) {
-            return Err(format!("`{name}` is used inside another use of it at {at}"));
+        // A client per event loop: `s3` (or `store.s3`) is the function giving the loop's client.
+        if c.cp.entered {
+            edits.push(Edit { range: n.byte_range(), text: format!("(await {name}())") });
         }
-        out.push((def, edit));
+        out.push((def, edits));
     }
-    out.sort_by_key(|(_, e)| e.range.start);
+    out.sort_by_key(|(_, e)| e.first().map_or(0, |e| e.range.start));
     Ok(out)
 }
 

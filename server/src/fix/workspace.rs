@@ -360,6 +360,71 @@ impl<'c, 't> Ws<'c, 't> {
         None
     }
 
+    /// How `files[i]` reaches `files[target]` and its top-level `name` (a client): the names it binds to
+    /// `name` itself (`from app.cache import cache [as c]`) and the module paths it binds to the module
+    /// (`from app import cache as cache_mod` → `cache_mod`, `import app.cache` → `app.cache`). Only a
+    /// module's own imports count: one in a function, or `import *`, refuses, naming it.
+    fn access(&self, i: usize, target: usize, name: &str) -> Result<super::db::ClientAccess, String> {
+        let ctx = self.ctx(i)?;
+        let mut out = super::db::ClientAccess::default();
+        let mut stack = vec![ctx.tree.root_node()];
+        let mut seen = 0;
+        while let Some(n) = stack.pop() {
+            seen += 1;
+            if seen > MAX_NODES {
+                return Err(format!("{} is too large to check", self.files[i].path));
+            }
+            if !matches!(n.kind(), "import_statement" | "import_from_statement") {
+                let mut w = n.walk();
+                stack.extend(n.children(&mut w));
+                continue;
+            }
+            let at = format!("{}:{}", self.files[i].path, n.start_position().row + 1);
+            // At module level (in an `if` or `try` too), not in a function.
+            let top = kinds::enclosing_def(ctx, n).is_none();
+            let from = n.child_by_field_name("module_name").map(|m| ctx.node_text(m));
+            let mut found = Vec::new();
+            let mut w = n.walk();
+            if from.is_some_and(|m| self.module_file(i, m) == Some(target)) {
+                let mut w2 = n.walk();
+                if n.children(&mut w2).any(|c| c.kind() == "wildcard_import") {
+                    return Err(format!("`{name}` may be imported by `import *` at {at}: its uses cannot be told"));
+                }
+            }
+            for b in n.children_by_field_name("name", &mut w) {
+                let (dotted, alias) = match b.kind() {
+                    "aliased_import" => (b.child_by_field_name("name"), b.child_by_field_name("alias")),
+                    _ => (Some(b), None),
+                };
+                let Some(dotted) = dotted.map(|d| ctx.node_text(d)) else { continue };
+                let bound = alias.map_or(dotted, |a| ctx.node_text(a));
+                match from {
+                    Some(m) if dotted == name && self.module_file(i, m) == Some(target) => {
+                        found.push((true, bound.to_string()));
+                    }
+                    Some(m) => {
+                        let sep = if m.ends_with('.') { "" } else { "." };
+                        if self.module_file(i, &format!("{m}{sep}{dotted}")) == Some(target) {
+                            found.push((false, bound.to_string()));
+                        }
+                    }
+                    // `import app.cache` binds `app`, through which `app.cache` is the module.
+                    None if self.module_file(i, dotted) == Some(target) => found.push((false, bound.to_string())),
+                    None => {}
+                }
+            }
+            if !found.is_empty() && !top {
+                return Err(format!(
+                    "the module of `{name}` is imported at {at}, in a function: its uses there cannot be told"
+                ));
+            }
+            for (client, bound) in found {
+                if client { out.names.push(bound) } else { out.modules.push(bound) }
+            }
+        }
+        Ok(out)
+    }
+
     /// The file `name` is imported from (`from MODULE import name`, at the top of `files[i]`).
     fn imported_from(&self, ctx: &FileContext<'t>, i: usize, name: &str) -> Option<usize> {
         let root = ctx.tree.root_node();
@@ -463,7 +528,7 @@ pub fn make_async_with<'t>(
     // So does a module-level client with an async counterpart (`redis.Redis` → `redis.asyncio.Redis`).
     // A module-level client imported by name into another module (`from app.cache import cache`): its
     // uses there are awaited and their sync functions made async with the chain (`imported_client_uses`).
-    let mut other_uses: Vec<(usize, Node<'_>, Edit)> = Vec::new();
+    let mut other_uses: Vec<(usize, Node<'_>, Vec<Edit>)> = Vec::new();
     for end in &ends {
         let ectx = ws.ctx(last.0)?;
         let client = super::db::module_client(ectx, *end, callee);
@@ -479,13 +544,18 @@ pub fn make_async_with<'t>(
                 continue;
             }
             let imported = ws.imported_from(ws.ctx(f)?, f, &name) == Some(last.0);
-            if let Some(c) = client.as_ref().filter(|_| imported) {
-                if !other_uses.iter().any(|(g, _, _)| *g == f) {
-                    for (d, e) in super::db::imported_client_uses(ws.ctx(f)?, c, file.path)? {
-                        other_uses.push((f, d, e));
+            if let Some(c) = &client {
+                // Imported by name (`from app.cache import cache [as c]`) or reached through its module
+                // (`cache_mod.cache`, `app.cache.cache`).
+                let access = ws.access(f, last.0, &name)?;
+                if !access.names.is_empty() || !access.modules.is_empty() {
+                    if !other_uses.iter().any(|(g, _, _)| *g == f) {
+                        for (d, e) in super::db::imported_client_uses(ws.ctx(f)?, c, &access, file.path)? {
+                            other_uses.push((f, d, e));
+                        }
                     }
+                    continue;
                 }
-                continue;
             }
             let at = if imported {
                 word_at(file.text, &name)
@@ -537,6 +607,8 @@ pub fn make_async_with<'t>(
     let mut edits: BTreeMap<usize, Vec<Edit>> = BTreeMap::new();
     let mut sites: BTreeMap<usize, Vec<Node<'_>>> = BTreeMap::new();
     let mut routes: Vec<(usize, Node<'_>)> = Vec::new();
+    // The module paths each file binds to each module of the chain (`cache_mod`, `app.cache`).
+    let mut modules_of: HashMap<(usize, usize), Vec<String>> = HashMap::new();
     // By index: a sync caller joining the group (below) is pushed and converted in turn.
     let mut n = 0;
     while n < chain_keys.len() {
@@ -563,6 +635,12 @@ pub fn make_async_with<'t>(
                 continue;
             }
             let fctx = ws.ctx(f)?;
+            // The module paths `f` binds to `i` (`cache_mod`, `app.cache`), once per pair of files; an
+            // import of it elsewhere than at the top refuses (its uses could not be told).
+            if f != i && !modules_of.contains_key(&(f, i)) {
+                modules_of.insert((f, i), ws.access(f, i, name)?.modules);
+            }
+            let modules = modules_of.get(&(f, i)).cloned().unwrap_or_default();
             // Bare uses of the name are this function's in its own file and where it is imported from it.
             let bare = f == i || (ws.def_in(f, name)?.is_none() && ws.imported_from(fctx, f, name) == Some(i));
             let def_name = def.child_by_field_name("name").map(|n| n.id());
@@ -604,9 +682,13 @@ pub fn make_async_with<'t>(
                 }
                 let callee_node = if p.kind() == "attribute" && is(p, "attribute") {
                     let object = p.child_by_field_name("object");
-                    let by_module = object
-                        .is_some_and(|o| o.kind() == "identifier" && tails.contains(&fctx.node_text(o)))
-                        && f != i;
+                    // `cache.f` by the module's own name, or `cache_mod.f`, `app.cache.f` as imported.
+                    let path = object
+                        .filter(|o| kinds::root_identifier(*o).is_some())
+                        .map(|o| fctx.node_text(o).split_whitespace().collect::<String>());
+                    let by_module = f != i
+                        && (object.is_some_and(|o| o.kind() == "identifier" && tails.contains(&fctx.node_text(o)))
+                            || path.is_some_and(|path| modules.contains(&path)));
                     if !by_module {
                         continue;
                     }
@@ -628,6 +710,9 @@ pub fn make_async_with<'t>(
                     None => return Err(format!("`{name}` is called at module level at {at}")),
                     Some(d) if d.child(0).is_some_and(|c| c.kind() == "async") => {
                         kinds::await_allowed(fctx, call).map_err(|why| format!("`{name}` at {at}: {why}"))?;
+                        if let Some(kind) = super::chain::deferred_between(fctx, call, d) {
+                            return Err(format!("`{name}` is called in a {kind} at {at}"));
+                        }
                     }
                     Some(d) => {
                         let caller = name_of(files, f, d);
@@ -668,27 +753,20 @@ pub fn make_async_with<'t>(
             }
         }
     }
+    // Each call awaited by insertions around it, so that nested ones compose at any depth (`await
+    // seen(await hits(k))`, `await seen(await cache.get(k))`): outer before inner at one point.
     let mut count = 0;
     for (f, calls) in &mut sites {
         let fctx = ws.ctx(*f)?;
-        calls.sort_by_key(|c| c.start_byte());
+        calls.sort_by_key(|c| (c.start_byte(), std::cmp::Reverse(c.end_byte())));
         calls.dedup_by_key(|c| c.id());
-        for w in calls.windows(2) {
-            if w[1].start_byte() < w[0].end_byte() {
-                let at = format!("{}:{}", files[*f].path, w[1].start_position().row + 1);
-                return Err(format!("calls to the chain's functions are nested at {at}"));
-            }
-        }
         for c in calls.iter() {
-            edits
-                .entry(*f)
-                .or_default()
-                .push(Edit { range: c.byte_range(), text: kinds::awaited(fctx, *c, fctx.node_text(*c)) });
+            edits.entry(*f).or_default().extend(super::chain::await_insertions(fctx, *c));
             count += 1;
         }
     }
     for (f, _, e) in other_uses {
-        edits.entry(f).or_default().push(e);
+        edits.entry(f).or_default().extend(e);
     }
     let end_file = last.0;
     let ectx = ws.ctx(end_file)?;
@@ -1022,6 +1100,112 @@ mod tests {
         assert_eq!(
             crate::fix::apply(other, e).unwrap(),
             "from app.cache import cache\n\n\nasync def ping():\n    return await cache.ping()\n\n\nasync def touch(k):\n    await cache.set(k, 1)\n    return (await cache.get(k)).decode()\n\n\nasync def later(k):\n    return await touch(k)\n"
+        );
+    }
+
+    #[test]
+    fn a_client_reached_through_its_module_is_converted_with_its_users() {
+        let other = "import app.cache\nfrom app import cache as cache_mod\n\n\ndef touch(k):\n    cache_mod.cache.set(k, 1)\n    return app.cache.cache.get(k)\n\n\nasync def later(k):\n    return cache_mod.seen(touch(k))\n";
+        let files =
+            [("app/__init__.py", ""), ("app/other.py", other), ("app/main.py", ROUTES), ("app/cache.py", CACHE)];
+        let made = made_async(&files, "hits(k)", "redis.Redis.incr").unwrap();
+        let (_, e) = made.edits.iter().find(|(f, _)| *f == 1).unwrap();
+        assert_eq!(
+            crate::fix::apply(other, e).unwrap(),
+            "import app.cache\nfrom app import cache as cache_mod\n\n\nasync def touch(k):\n    await cache_mod.cache.set(k, 1)\n    return await app.cache.cache.get(k)\n\n\nasync def later(k):\n    return await cache_mod.seen(await touch(k))\n"
+        );
+        // Where a use through the module cannot await, it refuses naming the place.
+        for (other, why) in [
+            (
+                "from app import cache as c\n\nPONG = c.cache.ping()\n",
+                "`c.cache.ping` is used at module level at app/other.py:3",
+            ),
+            (
+                "import app.cache\n\n\nclass P:\n    def ping(self):\n        return app.cache.cache.ping()\n",
+                "`app.cache.cache` is used at app/other.py:6 by the sync function `ping`, a method or nested function",
+            ),
+            (
+                "from app import cache as c\n\n\ndef ping(c):\n    return c.cache.ping()\n",
+                "`ping` binds `c` itself, at app/other.py:5",
+            ),
+            (
+                "def ping():\n    from app import cache as c\n    return c.cache.ping()\n",
+                "the module of `cache` is imported at app/other.py:2, in a function",
+            ),
+            (
+                "from app.cache import *\n\n\nasync def ping():\n    return cache.ping()\n",
+                "`cache` may be imported by `import *` at app/other.py:1",
+            ),
+            // A default value is evaluated where the function is defined, outside its coroutine.
+            (
+                "from app.cache import cache\n\n\ndef ping(x=cache.get(1)):\n    return x\n",
+                "`cache.get` is used in a default value or annotation, evaluated where the function is defined at app/other.py:4",
+            ),
+            (
+                "from app.cache import seen\n\n\nasync def ping(x=seen(1)):\n    return x\n",
+                "`seen` is called in a default value or annotation, evaluated where the function is defined at app/other.py:4",
+            ),
+        ] {
+            let files =
+                [("app/__init__.py", ""), ("app/other.py", other), ("app/main.py", ROUTES), ("app/cache.py", CACHE)];
+            let got = made_async(&files, "hits(k)", "redis.Redis.incr").unwrap_err();
+            assert!(got.contains(why), "{got}, expected {why:?}");
+        }
+    }
+
+    #[test]
+    fn a_use_of_the_client_in_a_default_value_refuses_in_its_own_module_too() {
+        let cache = format!("{CACHE}\n\ndef late(x=cache.get(1)):\n    return x\n");
+        let files = [("app/__init__.py", ""), ("app/main.py", ROUTES), ("app/cache.py", cache.as_str())];
+        let why = made_async(&files, "hits(k)", "redis.Redis.incr").unwrap_err();
+        assert!(
+            why.contains(
+                "`cache.get` is used in a default value or annotation, evaluated where the function is defined, line 14"
+            ),
+            "{why}"
+        );
+    }
+
+    #[test]
+    fn a_client_imported_under_another_name_is_converted_too() {
+        let other = "from app.cache import cache as kv\n\n\nasync def ping():\n    return kv.ping()\n\n\ndef labels(ks):\n    return [f\"{k}={kv.get(k)}\" for k in ks]\n";
+        let files =
+            [("app/__init__.py", ""), ("app/other.py", other), ("app/main.py", ROUTES), ("app/cache.py", CACHE)];
+        let made = made_async(&files, "hits(k)", "redis.Redis.incr").unwrap();
+        let (_, e) = made.edits.iter().find(|(f, _)| *f == 1).unwrap();
+        // In an f-string of a comprehension too: the comprehension awaits in the coroutine it is in.
+        assert_eq!(
+            crate::fix::apply(other, e).unwrap(),
+            other
+                .replace("return kv", "return await kv")
+                .replace("={kv", "={await kv")
+                .replace("def labels", "async def labels")
+        );
+    }
+
+    #[test]
+    fn converted_calls_nested_around_uses_of_the_client_compose_at_any_depth() {
+        let other = "from app.cache import cache, seen\n\n\ndef touch(k):\n    return seen(seen(cache.get(k)).upper())\n\n\nasync def later(k):\n    return {\"v\": cache.set(k, touch(k))}\n";
+        let cache = format!(
+            "{CACHE}\n\ndef both(u):\n    return seen(cache.get(u))\n\n\ndef put(u):\n    cache.set(u, seen(u).upper())\n"
+        );
+        let files = [
+            ("app/__init__.py", ""),
+            ("app/other.py", other),
+            ("app/main.py", ROUTES),
+            ("app/cache.py", cache.as_str()),
+        ];
+        let made = made_async(&files, "hits(k)", "redis.Redis.incr").unwrap();
+        let (_, e) = made.edits.iter().find(|(f, _)| *f == 1).unwrap();
+        assert_eq!(
+            crate::fix::apply(other, e).unwrap(),
+            "from app.cache import cache, seen\n\n\nasync def touch(k):\n    return await seen((await seen(await cache.get(k))).upper())\n\n\nasync def later(k):\n    return {\"v\": await cache.set(k, await touch(k))}\n"
+        );
+        let (_, e) = made.edits.iter().find(|(f, _)| *f == 3).unwrap();
+        let got = crate::fix::apply(&cache, e).unwrap();
+        assert!(
+            got.ends_with("async def both(u):\n    return await seen(await cache.get(u))\n\n\nasync def put(u):\n    await cache.set(u, (await seen(u)).upper())\n"),
+            "{got}"
         );
     }
 }
