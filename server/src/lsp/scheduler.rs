@@ -179,11 +179,19 @@ pub fn lower_priority() {
     // SAFETY: `gettid`, `getpriority` and `setpriority` only read and set the calling thread's
     // scheduling attributes (on Linux `PRIO_PROCESS` with a thread id names that one thread).
     unsafe {
+        // Relative to the main (async) thread's priority, not this thread's: a thread started by a
+        // lowered one (rayon's global threads, started from the blocking pool) inherits its priority.
+        let nice_of = |id: libc::id_t| {
+            *libc::__errno_location() = 0;
+            let n = libc::getpriority(libc::PRIO_PROCESS, id);
+            (n != -1 || *libc::__errno_location() == 0).then_some(n)
+        };
         let tid = libc::gettid() as libc::id_t;
-        *libc::__errno_location() = 0;
-        let now = libc::getpriority(libc::PRIO_PROCESS, tid);
-        if now != -1 || *libc::__errno_location() == 0 {
-            let _ = libc::setpriority(libc::PRIO_PROCESS, tid, (now + BACKGROUND_NICE).min(19));
+        if let (Some(main), Some(now)) = (nice_of(libc::getpid() as libc::id_t), nice_of(tid)) {
+            let target = (main + BACKGROUND_NICE).min(19);
+            if now < target {
+                let _ = libc::setpriority(libc::PRIO_PROCESS, tid, target);
+            }
         }
     }
 }
