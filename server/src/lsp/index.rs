@@ -121,17 +121,21 @@ impl State {
         }
         let analysed: Vec<(PathBuf, FileAnalysis)> = files
             .par_iter()
-            .filter_map(|p| match check::read_source(p) {
-                Source::Text { text } => {
-                    let a = std::panic::catch_unwind(|| {
-                        analysis::analyze_source_file(&text, &config.catalog, &config.settings, true)
-                    })
-                    .ok()?;
-                    Some((std::fs::canonicalize(p).unwrap_or_else(|_| p.clone()), a))
-                }
-                Source::Skipped(why) => {
-                    tracing::info!("not indexed: {why}");
-                    None
+            .filter_map(|p| {
+                // Rayon's global threads run only background work (see `scheduler::lower_priority`).
+                super::scheduler::lower_priority();
+                match check::read_source(p) {
+                    Source::Text { text } => {
+                        let a = std::panic::catch_unwind(|| {
+                            analysis::analyze_source_file(&text, &config.catalog, &config.settings, true)
+                        })
+                        .ok()?;
+                        Some((std::fs::canonicalize(p).unwrap_or_else(|_| p.clone()), a))
+                    }
+                    Source::Skipped(why) => {
+                        tracing::info!("not indexed: {why}");
+                        None
+                    }
                 }
             })
             .collect();
@@ -184,7 +188,7 @@ impl Backend {
         let backend = self.clone();
         tokio::spawn(async move {
             let worker = backend.state.clone();
-            let _ = tokio::task::spawn_blocking(move || worker.index_workspace()).await;
+            let _ = super::scheduler::background(move || worker.index_workspace()).await;
             backend.refresh_all();
         });
     }

@@ -87,14 +87,21 @@ const IN_FLIGHT: usize = 64;
 /// A body from this size on is checked on a blocking thread.
 const BIG_MESSAGE: usize = 1 << 20;
 
+/// How much of the client's input the guard reads ahead of tower-lsp (its read size, and the pipe
+/// between them). Every message read ahead waits behind the ones before it: with 1 MiB, under a flood
+/// of messages, a hover waited ~1 s in this buffer (issue 18's soak) while the client could have
+/// been held back by its own pipe. Small, the backlog stays in the client, which can still coalesce
+/// or cancel what it has not sent; a message of any size still passes (in pieces).
+const READ_AHEAD: usize = 16 << 10;
+
 /// Reads `input` through the framer on a task of its own: valid messages come out of the returned
 /// stream (for tower-lsp's reader), error responses for the client out of the channel (whole frames).
 fn guard<R: AsyncRead + Unpin + Send + 'static>(mut input: R) -> (DuplexStream, mpsc::Receiver<Vec<u8>>) {
-    let (mut to_server, from_guard) = tokio::io::duplex(1 << 20);
+    let (mut to_server, from_guard) = tokio::io::duplex(READ_AHEAD);
     let (replies, answers) = mpsc::channel(16);
     tokio::spawn(async move {
         let mut framer = Framer::default();
-        let mut chunk = vec![0u8; 64 << 10];
+        let mut chunk = vec![0u8; READ_AHEAD];
         loop {
             let n = match input.read(&mut chunk).await {
                 Ok(n) => n,

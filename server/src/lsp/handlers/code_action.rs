@@ -47,7 +47,7 @@ pub(in crate::lsp) async fn code_action(
     let (state, flag) = (backend.state.clone(), cancel.0.clone());
     let work = move || code_action::actions(&state, snapshot, chains, params, &flag);
     let actions = if fix_all {
-        tokio::task::spawn_blocking(work).await.unwrap_or_else(|e| {
+        scheduler::background(work).await.unwrap_or_else(|e| {
             tracing::error!("code actions failed: {e}");
             None
         })

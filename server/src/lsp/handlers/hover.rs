@@ -72,11 +72,10 @@ impl State {
 
 impl Backend {
     /// The offloader the offload fix writes in a document (see `FileContext::offload_name`), read off
-    /// its imports on an interactive thread once per version (then kept in `offloaders`); `None` when
+    /// its imports on the hover thread once per version (then kept in `offloaders`); `None` when
     /// it is not open or cannot be parsed. A hover waits for it only when no earlier version's is known:
     /// otherwise it answers with that one (an offloader changes only with the imports) while the current
-    /// version's is read for the hovers that follow, so that a hover never queues behind the quick fixes
-    /// on the interactive threads.
+    /// version's is read for the hovers that follow.
     async fn offload_name(&self, uri: &Uri) -> Option<&'static str> {
         let epoch = self.state.offload_epoch.load(Ordering::SeqCst);
         let (rope, tree, stale, version, earlier) = {
@@ -90,8 +89,9 @@ impl Backend {
             (d.rope.clone(), d.tree.clone(), d.stale, d.version, known.map(|k| k.1))
         };
         let (state, uri) = (self.state.clone(), uri.clone());
-        // On the interactive threads: a hover must not queue behind analyses in the blocking pool.
-        let read = scheduler::interactive(move || {
+        // On the hover's own thread: a hover must queue neither behind analyses in the blocking pool nor
+        // behind quick fixes on the interactive threads.
+        let read = scheduler::for_hover(move || {
             let text = rope.to_string();
             let tree = match tree {
                 Some(t) if !stale => t,

@@ -167,7 +167,7 @@ pub(in crate::lsp) async fn initialized(backend: &Backend, _: InitializedParams)
             }
         }
         let worker = state.clone();
-        let n = tokio::task::spawn_blocking(move || worker.index_workspace()).await.unwrap_or(0);
+        let n = crate::lsp::scheduler::background(move || worker.index_workspace()).await.unwrap_or(0);
         let summary = format!("indexed {n} files in {:.2}s", started.elapsed().as_secs_f64());
         tracing::info!("{summary}");
         // Pulls wait until the refresh queued below has recomputed the open documents.
