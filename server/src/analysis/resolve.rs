@@ -143,6 +143,13 @@ impl<'a> Resolver<'a> {
                 if let Some(v) = self.assigned_attribute(obj, attr, e.range.start, d) {
                     return v;
                 }
+                // `super().get(...)` in a method: the class's MRO after the class itself.
+                if let Some(class) = self.super_of(obj, d) {
+                    return match self.member_from(class, 1, attr, d) {
+                        Value::Def(p) if self.is_property(p) => self.call_result(Value::Def(p), d),
+                        v => v,
+                    };
+                }
                 let base = self.value(obj, d);
                 self.attribute(base, attr, d)
             }
@@ -207,6 +214,33 @@ impl<'a> Resolver<'a> {
         match self.binding_value(id, depth + 1) {
             Value::Unknown => None,
             v => Some(v),
+        }
+    }
+
+    /// The class whose method `obj` is `super()` in (the builtin, without arguments or as
+    /// `super(ThisClass, self)`): its members are looked up after the class itself.
+    fn super_of(&self, obj: &Expr, depth: u32) -> Option<ScopeId> {
+        let ExprKind::Call(func) = &obj.kind else { return None };
+        let ExprKind::Name(name) = &func.kind else { return None };
+        if &**name != "super" {
+            return None;
+        }
+        let mut scope = Some(self.facts.scope_at(obj.range.start));
+        let class = loop {
+            let id = scope?;
+            if self.facts.scopes[id].kind == ScopeKind::Class {
+                break id;
+            }
+            scope = self.facts.scopes[id].parent;
+        };
+        if self.value(func, depth + 1) != Value::Name("builtins.super".to_string()) {
+            return None;
+        }
+        let call = self.facts.call_at(&obj.range)?;
+        match call.args.first() {
+            None => Some(class),
+            Some(a) if call.args.len() == 2 && self.value(&a.value, depth + 1) == Value::Class(class) => Some(class),
+            _ => None,
         }
     }
 
@@ -452,11 +486,16 @@ impl<'a> Resolver<'a> {
     /// order of its MRO (C3: `class D(Left, Right)` finds `Right._read` before the `Base._read` that
     /// `Left` inherits); an imported or catalogued class in it answers for the rest.
     fn member(&self, class: ScopeId, attr: &str, depth: u32) -> Value {
+        self.member_from(class, 0, attr, depth)
+    }
+
+    /// `member`, skipping the first `skip` classes of the MRO (1 for `super()`).
+    fn member_from(&self, class: ScopeId, skip: usize, attr: &str, depth: u32) -> Value {
         if depth > MAX_DEPTH {
             self.note_cut(CutKind::DeepResolution);
             return Value::Unknown;
         }
-        for item in self.mro(class, depth + 1).iter() {
+        for item in self.mro(class, depth + 1).iter().skip(skip) {
             let c = match item {
                 MroItem::Local(c) => *c,
                 MroItem::Name(q) => return self.attribute(Value::Instance(self.catalog.canonical(q)), attr, depth + 1),

@@ -143,6 +143,11 @@ pub struct OverloadParam {
 pub struct ClassSummary {
     pub qualname: String,
     pub bases: Vec<Target>,
+    /// Its bases that are catalogued library classes, by canonical name (`class Api(httpx.Client)`:
+    /// `httpx.Client`): a method no project class of its MRO defines is theirs (`Api().get()` sends a
+    /// request).
+    #[serde(default)]
+    pub library: Vec<String>,
     /// Its typed attributes (class-level assignments and annotations, `self.x = ...` in its methods):
     /// `store.root.read_text()` in another module reads them.
     #[serde(default)]
@@ -277,10 +282,16 @@ pub(super) fn summarize_part(
                 });
             }
             ScopeKind::Class => {
-                let bases = s.bases.iter().filter_map(|b| target_of(r, r.value_of(b))).collect();
+                let values: Vec<Value> = s.bases.iter().map(|b| r.value_of(b)).collect();
+                let library = values
+                    .iter()
+                    .filter_map(|v| r.qualified(v))
+                    .filter(|q| r.catalog.is_library_name(q) && r.catalog.knows(q))
+                    .collect();
                 out.classes.push(ClassSummary {
                     qualname: checks::function_name(r, id),
-                    bases,
+                    bases: values.into_iter().filter_map(|v| target_of(r, v)).collect(),
+                    library,
                     attrs: class_attrs(r, id),
                     protocol: is_protocol(r, id),
                 });
