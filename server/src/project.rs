@@ -525,6 +525,9 @@ impl Project {
         match e {
             Export::Instance(class) => match self.resolve(file, class, depth.next())? {
                 Resolved::Class(cf, c) => Some(Resolved::Object(cf, c)),
+                // What a function returned (`return make_client()`, `self.c = make_client()` with
+                // `make_client` imported): what it is annotated, or inferred, to return.
+                Resolved::Function(f) => self.result_of(f, depth.next()),
                 _ => None,
             },
             Export::Library(class) => Some(Resolved::Library(class.clone())),

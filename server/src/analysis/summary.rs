@@ -117,7 +117,9 @@ pub struct FunctionSummary {
     /// Calls to what may be project functions.
     pub calls: Vec<CallSite>,
     /// What it returns, from its annotation (what awaiting it gives, for a coroutine), when that names a
-    /// class: other modules type `get_client().messages` and `x = await make()` with it.
+    /// class, or without one, what all its `return` statements give when that is one type
+    /// (`Resolver::inferred_return`): other modules type `get_client().messages` and `x = await make()`
+    /// with it.
     #[serde(default)]
     pub returns: Option<Export>,
     /// A `@typing.overload` stub: its parameters, to choose among a function's overloads by a call's
@@ -277,7 +279,12 @@ pub(super) fn summarize_part(
                     cli: endpoints.get(&id).is_some_and(|e| e.cli),
                     blocking: Vec::new(),
                     calls: Vec::new(),
-                    returns: s.returns.as_ref().filter(|_| !s.has_yield).and_then(|a| returns_export(r, a)),
+                    returns: match &s.returns {
+                        _ if s.has_yield => None,
+                        Some(a) => returns_export(r, a),
+                        // Unannotated: what every `return` gives, when that is one type.
+                        None => type_export(r, r.inferred_return(id, 0)),
+                    },
                     overload: decorated_by(&r.catalog.overloads).then(|| overload_params(r, id)),
                 });
             }
@@ -360,7 +367,7 @@ pub(super) fn summarize_part(
             Value::Instance(t) => Value::Name(format!("{t}.__call__")),
             other => other,
         };
-        let targets = match target_of(r, callee) {
+        let targets = match target_of(r, callee).or_else(|| result_member(r, &call.func)) {
             Some(t) => vec![t],
             None => awaited_on_items(r, call, scope),
         };
@@ -735,6 +742,31 @@ fn target_of(r: &Resolver<'_>, v: Value) -> Option<Target> {
         Value::Name(q) if !r.catalog.is_library_name(&q) => Some(Target::Name(q)),
         Value::Foreign(p) if !r.catalog.is_library_name(&p) => Some(Target::Name(p)),
         _ => None,
+    }
+}
+
+/// `f().attr` (`(await f()).attr` for a coroutine) with `f` a function of this file without a return
+/// annotation (`client().get()`): written `f.attr`, as targets write an attribute of what a function
+/// returns, so that the project resolves it through what `f`'s summary infers it returns
+/// (`Resolver::inferred_return`).
+fn result_member(r: &Resolver<'_>, func: &Expr) -> Option<Target> {
+    let ExprKind::Attribute(obj, attr) = &func.kind else { return None };
+    let (inner, awaited) = match &obj.kind {
+        ExprKind::Call(inner) => (inner, false),
+        ExprKind::Await(call) => match &call.kind {
+            ExprKind::Call(inner) => (inner, true),
+            _ => return None,
+        },
+        _ => return None,
+    };
+    let Value::Def(f) = r.value_of(inner) else { return None };
+    let s = &r.facts.scopes[f];
+    if s.returns.is_some() || s.has_yield || s.is_async != awaited {
+        return None;
+    }
+    match target_of(r, Value::Def(f))? {
+        Target::Local(name) => Some(Target::Local(format!("{name}.{attr}"))),
+        Target::Name(_) => None,
     }
 }
 
