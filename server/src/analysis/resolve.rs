@@ -632,7 +632,7 @@ impl Resolver<'_> {
         let outer = self.cut.take();
         let mut out: Option<Value> = None;
         for range in self.return_values(f) {
-            let v = match range.and_then(|r| self.returned_expr(f, r)) {
+            let v = match range.and_then(|r| self.returned_expr(r)) {
                 Some(e) => self.value(&e, depth + 1),
                 None => Value::Unknown,
             };
@@ -700,14 +700,14 @@ impl Resolver<'_> {
 
     /// The expression a `return` gives, as resolution reads it: a call, an attribute, a name, or `await`
     /// of one of them. `None` for anything else (a literal, an operator, a conditional).
-    fn returned_expr(&self, f: ScopeId, range: std::ops::Range<usize>) -> Option<Expr> {
+    fn returned_expr(&self, range: std::ops::Range<usize>) -> Option<Expr> {
         let text = self.text.get(range.clone())?;
         if let Some(inner) = text.strip_prefix("await") {
             let skip = "await".len() + inner.len() - inner.trim_start().len();
             if skip == "await".len() {
                 return None;
             }
-            let inner = self.returned_expr(f, range.start + skip..range.end)?;
+            let inner = self.returned_expr(range.start + skip..range.end)?;
             return Some(Expr { range, kind: ExprKind::Await(Box::new(inner)) });
         }
         if let Some(c) = self.facts.call_at(&range) {
