@@ -525,6 +525,9 @@ impl Project {
         match e {
             Export::Instance(class) => match self.resolve(file, class, depth.next())? {
                 Resolved::Class(cf, c) => Some(Resolved::Object(cf, c)),
+                // What a function returned (`return make_client()`, `self.c = make_client()` with
+                // `make_client` imported): what it is annotated, or inferred, to return.
+                Resolved::Function(f) => self.result_of(f, depth.next()),
                 _ => None,
             },
             Export::Library(class) => Some(Resolved::Library(class.clone())),
@@ -542,9 +545,10 @@ impl Project {
         match value {
             // A property stays the function it is (reading it runs it); what follows it is an attribute of
             // what it returns, as for any function.
-            Resolved::Class(cf, c) | Resolved::Object(cf, c) => {
-                self.member(cf, c, attr, depth.next()).or_else(|| self.class_attr(cf, c, attr, depth.next()))
-            }
+            Resolved::Class(cf, c) | Resolved::Object(cf, c) => self
+                .member(cf, c, attr, depth.next())
+                .or_else(|| self.class_attr(cf, c, attr, depth.next()))
+                .or_else(|| self.library_member(cf, c, attr, depth.next())),
             Resolved::Function(f) => {
                 let r = self.result_of(f, depth.next())?;
                 self.attribute(r, attr, depth.next())
@@ -657,6 +661,19 @@ impl Project {
             }
         }
         None
+    }
+
+    /// What a project class inherits from a catalogued library class in its MRO (`class Api(httpx.Client)`:
+    /// `Api().get` is `httpx.Client.get`), for a member no project class of the MRO defines.
+    fn library_member(&self, file: usize, class: usize, attr: &str, depth: Depth<'_>) -> Option<Resolved> {
+        if depth.over() {
+            return None;
+        }
+        let t = self
+            .mro(file, class, depth.next())
+            .iter()
+            .find_map(|&(cf, c)| self.files[cf].summary().classes[c].library.first().cloned())?;
+        self.attribute(Resolved::Library(t), attr, depth.next())
     }
 
     /// A project class's method resolution order (C3), itself first, over the bases the project

@@ -62,6 +62,9 @@ pub struct Resolver<'a> {
     /// Each class's MRO, once computed (see `Resolver::mro`).
     /// With the cut that shortened it, if one did (noted again at every use).
     mros: RefCell<std::collections::HashMap<ScopeId, (Mro, Option<CutKind>)>>,
+    /// What each unannotated function returns, once inferred (see `Resolver::inferred_return`); `None`
+    /// while in progress.
+    returns: RefCell<std::collections::HashMap<ScopeId, Option<Value>>>,
     /// Set when a bound cut the resolution in progress short (taken by the outermost `value_of`).
     cut: Cell<Option<CutKind>>,
     /// Where a use could not be resolved because a bound cut it short: its offset and why.
@@ -76,6 +79,7 @@ impl<'a> Resolver<'a> {
             catalog,
             memo: RefCell::new(vec![None; facts.bindings.len()]),
             mros: RefCell::new(std::collections::HashMap::new()),
+            returns: RefCell::new(std::collections::HashMap::new()),
             cut: Cell::new(None),
             cuts: RefCell::new(Vec::new()),
         }
@@ -143,6 +147,13 @@ impl<'a> Resolver<'a> {
                 if let Some(v) = self.assigned_attribute(obj, attr, e.range.start, d) {
                     return v;
                 }
+                // `super().get(...)` in a method: the class's MRO after the class itself.
+                if let Some(class) = self.super_of(obj, d) {
+                    return match self.member_from(class, 1, attr, d) {
+                        Value::Def(p) if self.is_property(p) => self.call_result(Value::Def(p), d),
+                        v => v,
+                    };
+                }
                 let base = self.value(obj, d);
                 self.attribute(base, attr, d)
             }
@@ -207,6 +218,33 @@ impl<'a> Resolver<'a> {
         match self.binding_value(id, depth + 1) {
             Value::Unknown => None,
             v => Some(v),
+        }
+    }
+
+    /// The class whose method `obj` is `super()` in (the builtin, without arguments or as
+    /// `super(ThisClass, self)`): its members are looked up after the class itself.
+    fn super_of(&self, obj: &Expr, depth: u32) -> Option<ScopeId> {
+        let ExprKind::Call(func) = &obj.kind else { return None };
+        let ExprKind::Name(name) = &func.kind else { return None };
+        if &**name != "super" {
+            return None;
+        }
+        let mut scope = Some(self.facts.scope_at(obj.range.start));
+        let class = loop {
+            let id = scope?;
+            if self.facts.scopes[id].kind == ScopeKind::Class {
+                break id;
+            }
+            scope = self.facts.scopes[id].parent;
+        };
+        if self.value(func, depth + 1) != Value::Name("builtins.super".to_string()) {
+            return None;
+        }
+        let call = self.facts.call_at(&obj.range)?;
+        match call.args.first() {
+            None => Some(class),
+            Some(a) if call.args.len() == 2 && self.value(&a.value, depth + 1) == Value::Class(class) => Some(class),
+            _ => None,
         }
     }
 
@@ -452,11 +490,16 @@ impl<'a> Resolver<'a> {
     /// order of its MRO (C3: `class D(Left, Right)` finds `Right._read` before the `Base._read` that
     /// `Left` inherits); an imported or catalogued class in it answers for the rest.
     fn member(&self, class: ScopeId, attr: &str, depth: u32) -> Value {
+        self.member_from(class, 0, attr, depth)
+    }
+
+    /// `member`, skipping the first `skip` classes of the MRO (1 for `super()`).
+    fn member_from(&self, class: ScopeId, skip: usize, attr: &str, depth: u32) -> Value {
         if depth > MAX_DEPTH {
             self.note_cut(CutKind::DeepResolution);
             return Value::Unknown;
         }
-        for item in self.mro(class, depth + 1).iter() {
+        for item in self.mro(class, depth + 1).iter().skip(skip) {
             let c = match item {
                 MroItem::Local(c) => *c,
                 MroItem::Name(q) => return self.attribute(Value::Instance(self.catalog.canonical(q)), attr, depth + 1),
@@ -564,6 +607,146 @@ impl<'a> Resolver<'a> {
             Value::Object(_) | Value::Foreign(_) | Value::Items(_) | Value::Unknown => Value::Unknown,
         }
     }
+}
+
+impl Resolver<'_> {
+    /// What an unannotated function returns, when every `return` statement of its own body returns the
+    /// same typed value (`return httpx.Client()`, `return self._client`, `return Path(p)`): an instance
+    /// of a catalogued or project class, or a container of them. A function with no `return`, a bare
+    /// `return`, a `return None`, different values, or a value the analysis cannot type returns
+    /// nothing known. Memoized per function.
+    ///
+    /// Only summaries use it (`FunctionSummary::returns`, and calls written `f().attr` in this file),
+    /// and the project links them: `call_result` of a function of this file stays what its annotation
+    /// says, so what one function's analysis finds never depends on another function's body (an edit
+    /// inside a function is analysed alone, see `reanalyze_edit`).
+    pub fn inferred_return(&self, f: ScopeId, depth: u32) -> Value {
+        if depth > MAX_DEPTH {
+            self.note_cut(CutKind::DeepResolution);
+            return Value::Unknown;
+        }
+        if let Some(known) = self.returns.borrow().get(&f) {
+            return known.clone().unwrap_or(Value::Unknown);
+        }
+        self.returns.borrow_mut().insert(f, None);
+        let outer = self.cut.take();
+        let mut out: Option<Value> = None;
+        for range in self.return_values(f) {
+            let v = match range.and_then(|r| self.returned_expr(r)) {
+                Some(e) => self.value(&e, depth + 1),
+                None => Value::Unknown,
+            };
+            let typed = match &v {
+                Value::Instance(_) | Value::Object(_) | Value::Items(_) => true,
+                // What a project name returned (`return make_client()` with it imported), not a library's.
+                Value::Foreign(p) => !self.catalog.is_library_name(p),
+                _ => false,
+            };
+            if !typed || out.as_ref().is_some_and(|o| *o != v) {
+                out = None;
+                break;
+            }
+            out = Some(v);
+        }
+        let v = out.unwrap_or(Value::Unknown);
+        let cut = self.cut.get();
+        self.cut.set(outer.or(cut));
+        if cut.is_some() {
+            self.returns.borrow_mut().remove(&f);
+        } else {
+            self.returns.borrow_mut().insert(f, Some(v.clone()));
+        }
+        v
+    }
+
+    /// The values of function `f`'s own `return` statements (not those of functions or classes inside
+    /// it), read from its body's text: each one's range, `None` for a bare `return` or one the text scan
+    /// cannot delimit (a line continuation). At most `MAX_RETURNS`; more give one `None`.
+    fn return_values(&self, f: ScopeId) -> Vec<Option<std::ops::Range<usize>>> {
+        const MAX_RETURNS: usize = 32;
+        let s = &self.facts.scopes[f];
+        if s.kind != ScopeKind::Function {
+            return vec![None];
+        }
+        let body = s.body.clone();
+        let Some(text) = self.text.get(body.clone()) else { return vec![None] };
+        let word = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '.');
+        let mut out = Vec::new();
+        for (i, _) in text.match_indices("return") {
+            let at = body.start + i;
+            let after = &text[i + "return".len()..];
+            if word(text[..i].chars().next_back()) || word(after.chars().next()) {
+                continue;
+            }
+            // At the start of a statement: first on its line, or after `:` / `;` (`if x: return y`).
+            let line = text[..i].rsplit('\n').next().unwrap_or("").trim_end();
+            if !(line.trim_start().is_empty() || line.ends_with(':') || line.ends_with(';')) {
+                continue;
+            }
+            if self.facts.scope_at(at) != f {
+                continue;
+            }
+            if out.len() == MAX_RETURNS {
+                return vec![None];
+            }
+            let start = at + "return".len() + (after.len() - after.trim_start_matches([' ', '\t']).len());
+            out.push(statement_end(self.text, start).map(|end| start..end).filter(|r| !r.is_empty()));
+        }
+        if out.is_empty() {
+            out.push(None);
+        }
+        out
+    }
+
+    /// The expression a `return` gives, as resolution reads it: a call, an attribute, a name, or `await`
+    /// of one of them. `None` for anything else (a literal, an operator, a conditional).
+    fn returned_expr(&self, range: std::ops::Range<usize>) -> Option<Expr> {
+        let text = self.text.get(range.clone())?;
+        if let Some(inner) = text.strip_prefix("await") {
+            let skip = "await".len() + inner.len() - inner.trim_start().len();
+            if skip == "await".len() {
+                return None;
+            }
+            let inner = self.returned_expr(range.start + skip..range.end)?;
+            return Some(Expr { range, kind: ExprKind::Await(Box::new(inner)) });
+        }
+        if let Some(c) = self.facts.call_at(&range) {
+            return Some(Expr { range, kind: ExprKind::Call(Box::new(c.func.clone())) });
+        }
+        let attrs = &self.facts.attributes;
+        let i = attrs.partition_point(|a| a.range.start < range.start);
+        if let Some(a) = attrs[i..].iter().take_while(|a| a.range.start == range.start).find(|a| a.range == range) {
+            return Some(Expr { range, kind: ExprKind::Attribute(Box::new(a.object.clone()), a.attr.clone()) });
+        }
+        if is_identifier(text) && !matches!(text, "None" | "True" | "False") {
+            return Some(Expr { range, kind: ExprKind::Name(text.into()) });
+        }
+        None
+    }
+}
+
+/// Where the simple statement starting at `start` ends (before a `;`, a comment or the line's end,
+/// outside brackets and strings); `None` when a backslash continues it or a string is left open.
+fn statement_end(text: &str, start: usize) -> Option<usize> {
+    let (mut depth, mut quote) = (0i32, None::<char>);
+    let rest = text.get(start..)?;
+    for (i, c) in rest.char_indices() {
+        match (quote, c) {
+            (_, '\\') => return None,
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), '\n') => return None,
+            (Some(_), _) => {}
+            (None, '"' | '\'') => quote = Some(c),
+            (None, '(' | '[' | '{') => depth += 1,
+            (None, ')' | ']' | '}') => depth -= 1,
+            (None, '\n' | ';' | '#') if depth <= 0 => return Some(start + rest[..i].trim_end().len()),
+            _ => {}
+        }
+        if i > 64 * 1024 {
+            return None;
+        }
+    }
+    Some(start + rest.trim_end().len())
 }
 
 /// At most this many classes in an MRO.

@@ -117,7 +117,9 @@ pub struct FunctionSummary {
     /// Calls to what may be project functions.
     pub calls: Vec<CallSite>,
     /// What it returns, from its annotation (what awaiting it gives, for a coroutine), when that names a
-    /// class: other modules type `get_client().messages` and `x = await make()` with it.
+    /// class, or without one, what all its `return` statements give when that is one type
+    /// (`Resolver::inferred_return`): other modules type `get_client().messages` and `x = await make()`
+    /// with it.
     #[serde(default)]
     pub returns: Option<Export>,
     /// A `@typing.overload` stub: its parameters, to choose among a function's overloads by a call's
@@ -143,6 +145,11 @@ pub struct OverloadParam {
 pub struct ClassSummary {
     pub qualname: String,
     pub bases: Vec<Target>,
+    /// Its bases that are catalogued library classes, by canonical name (`class Api(httpx.Client)`:
+    /// `httpx.Client`): a method no project class of its MRO defines is theirs (`Api().get()` sends a
+    /// request).
+    #[serde(default)]
+    pub library: Vec<String>,
     /// Its typed attributes (class-level assignments and annotations, `self.x = ...` in its methods):
     /// `store.root.read_text()` in another module reads them.
     #[serde(default)]
@@ -272,15 +279,26 @@ pub(super) fn summarize_part(
                     cli: endpoints.get(&id).is_some_and(|e| e.cli),
                     blocking: Vec::new(),
                     calls: Vec::new(),
-                    returns: s.returns.as_ref().filter(|_| !s.has_yield).and_then(|a| returns_export(r, a)),
+                    returns: match &s.returns {
+                        _ if s.has_yield => None,
+                        Some(a) => returns_export(r, a),
+                        // Unannotated: what every `return` gives, when that is one type.
+                        None => type_export(r, r.inferred_return(id, 0)),
+                    },
                     overload: decorated_by(&r.catalog.overloads).then(|| overload_params(r, id)),
                 });
             }
             ScopeKind::Class => {
-                let bases = s.bases.iter().filter_map(|b| target_of(r, r.value_of(b))).collect();
+                let values: Vec<Value> = s.bases.iter().map(|b| r.value_of(b)).collect();
+                let library = values
+                    .iter()
+                    .filter_map(|v| r.qualified(v))
+                    .filter(|q| r.catalog.is_library_name(q) && r.catalog.knows(q))
+                    .collect();
                 out.classes.push(ClassSummary {
                     qualname: checks::function_name(r, id),
-                    bases,
+                    bases: values.into_iter().filter_map(|v| target_of(r, v)).collect(),
+                    library,
                     attrs: class_attrs(r, id),
                     protocol: is_protocol(r, id),
                 });
@@ -350,7 +368,7 @@ pub(super) fn summarize_part(
             Value::Instance(t) => Value::Name(format!("{t}.__call__")),
             other => other,
         };
-        let targets = match target_of(r, callee) {
+        let targets = match target_of(r, callee).or_else(|| result_member(r, &call.func)) {
             Some(t) => vec![t],
             None => awaited_on_items(r, call, scope),
         };
@@ -725,6 +743,31 @@ fn target_of(r: &Resolver<'_>, v: Value) -> Option<Target> {
         Value::Name(q) if !r.catalog.is_library_name(&q) => Some(Target::Name(q)),
         Value::Foreign(p) if !r.catalog.is_library_name(&p) => Some(Target::Name(p)),
         _ => None,
+    }
+}
+
+/// `f().attr` (`(await f()).attr` for a coroutine) with `f` a function of this file without a return
+/// annotation (`client().get()`): written `f.attr`, as targets write an attribute of what a function
+/// returns, so that the project resolves it through what `f`'s summary infers it returns
+/// (`Resolver::inferred_return`).
+fn result_member(r: &Resolver<'_>, func: &Expr) -> Option<Target> {
+    let ExprKind::Attribute(obj, attr) = &func.kind else { return None };
+    let (inner, awaited) = match &obj.kind {
+        ExprKind::Call(inner) => (inner, false),
+        ExprKind::Await(call) => match &call.kind {
+            ExprKind::Call(inner) => (inner, true),
+            _ => return None,
+        },
+        _ => return None,
+    };
+    let Value::Def(f) = r.value_of(inner) else { return None };
+    let s = &r.facts.scopes[f];
+    if s.returns.is_some() || s.has_yield || s.is_async != awaited {
+        return None;
+    }
+    match target_of(r, Value::Def(f))? {
+        Target::Local(name) => Some(Target::Local(format!("{name}.{attr}"))),
+        Target::Name(_) => None,
     }
 }
 

@@ -55,7 +55,7 @@ async def fetch():
 @app.get("/unknown")
 async def unknown():
     get_repo().fetch()
-    untyped().get("https://example.com")
+    untyped().get("https://example.com")  # expect: blocking-http
     return CACHE.name
 
 
