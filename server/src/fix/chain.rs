@@ -598,7 +598,10 @@ mod tests {
         }
         let pg = "import psycopg2\n\n\ndef load(dsn):\n    conn = psycopg2.connect(dsn)\n    with conn:\n        pass\n    conn.close()\n\n\nasync def main(dsn):\n    return load(dsn)\n";
         let got = make_async_for(pg, "load(dsn)\n", "psycopg2.connect");
-        assert!(matches!(&got, Err(r) if r.contains("`with conn` at line 6: psycopg2's `with conn:` commits")), "{got:?}");
+        assert!(
+            matches!(&got, Err(r) if r.contains("`with conn` at line 6: psycopg2's `with conn:` commits")),
+            "{got:?}"
+        );
     }
 
     #[test]

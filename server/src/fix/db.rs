@@ -234,7 +234,8 @@ fn rewrite<'t>(ctx: &FileContext<'t>, cp: &Counterpart, call: Node<'t>, func: No
             }
             // `conn.cursor().execute(q)` (psycopg's cursor is not awaited): `await conn.cursor().execute(q)`.
             let chained_sync = !is_awaited && outer.is_some_and(|a| a.kind() == "attribute" && is(a, "object", call));
-            if !is_awaited && !chained_sync && !outer.is_some_and(|a| a.kind() == "assignment" && is(a, "right", call)) {
+            if !is_awaited && !chained_sync && !outer.is_some_and(|a| a.kind() == "assignment" && is(a, "right", call))
+            {
                 return Err(format!(
                     "the cursor `{var}.{member}(...)` returns at line {line} is used otherwise than bound to a name, in `with` or in `for`"
                 ));
@@ -1156,7 +1157,8 @@ fn client_connect_args(
             continue;
         }
         last_end = Some(a.end_byte());
-        if a.kind() == "keyword_argument" && a.child_by_field_name("name").is_some_and(|n| ctx.node_text(n) == cb.keyword)
+        if a.kind() == "keyword_argument"
+            && a.child_by_field_name("name").is_some_and(|n| ctx.node_text(n) == cb.keyword)
         {
             parts.push((a.byte_range(), row_factory(ctx, cb, a, scoped, edits, bound_names)?));
         }
@@ -1188,17 +1190,13 @@ fn row_factory(
 ) -> Result<String, String> {
     let line = kw.start_position().row + 1;
     let value = kw.child_by_field_name("value").ok_or("a keyword without a value")?;
-    let to = ctx
-        .imports
-        .qualified(ctx.node_text(value))
-        .and_then(|q| cb.row_factories.get(&q))
-        .ok_or_else(|| {
-            format!(
-                "`{}={}` at line {line} has no psycopg 3 row factory loopsafe knows: convert it by hand",
-                cb.keyword,
-                ctx.node_text(value)
-            )
-        })?;
+    let to = ctx.imports.qualified(ctx.node_text(value)).and_then(|q| cb.row_factories.get(&q)).ok_or_else(|| {
+        format!(
+            "`{}={}` at line {line} has no psycopg 3 row factory loopsafe knows: convert it by hand",
+            cb.keyword,
+            ctx.node_text(value)
+        )
+    })?;
     bound_names.push(value.byte_range());
     let (module, rest) = to.split_once('.').unwrap_or((to.as_str(), ""));
     Ok(format!("row_factory={}", scoped.module_attr(module, rest, edits, ctx.text)))
@@ -1276,8 +1274,9 @@ fn check_query(ctx: &FileContext<'_>, cb: &ClientBinding, q: Node<'_>) -> Result
         if b[i] == b'%' && matches!(b[i + 1], b's' | b'(') {
             let before = sql[..i].trim_end();
             let word = before.len() >= 2 && before.ends_with("in");
-            let alone = before.len() == 2 || !before.as_bytes()[before.len() - 3].is_ascii_alphanumeric()
-                && before.as_bytes()[before.len() - 3] != b'_';
+            let alone = before.len() == 2
+                || !before.as_bytes()[before.len() - 3].is_ascii_alphanumeric()
+                    && before.as_bytes()[before.len() - 3] != b'_';
             if word && alone {
                 return Err(format!("the query at line {line}: {}", cb.in_tuple));
             }
@@ -1429,11 +1428,15 @@ fn client_names(
         }
         let root = text.split('.').next().unwrap_or(text).to_string();
         if !inside(n, def.byte_range()) {
+            // An `except` whose `try` calls the function (by its name, in this file).
             let mut m = parent;
             while let Some(p) = m {
-                if p.kind() == "except_clause" {
+                if p.kind() == "except_clause"
+                    && let Some(body) = ctx.up(p).and_then(|t| t.child_by_field_name("body"))
+                    && calls_def(ctx, body, def)
+                {
                     return Err(format!(
-                        "line {line} catches `{text}`: the converted function raises psycopg 3's classes, which it would not catch"
+                        "line {line} catches `{text}` around a call of the converted function, which raises psycopg 3's classes"
                     ));
                 }
                 m = ctx.up(p);
@@ -1459,20 +1462,20 @@ fn client_names(
     roots.sort();
     roots.dedup();
     for r in roots {
-        if used_outside(ctx, &r, def) {
-            continue;
-        }
+        let root_used = used_outside(ctx, &r, def);
         let top = ctx.tree.root_node();
         let mut c = top.walk();
         for s in top.named_children(&mut c) {
             let mut c = s.walk();
             let names: Vec<Node<'_>> = s.children_by_field_name("name", &mut c).collect();
+            // `import psycopg2.extras` goes too where nothing outside the function uses `psycopg2.extras`.
             let binds_r = match (s.kind(), names.as_slice()) {
-                ("import_statement", [n]) => {
-                    n.kind() == "dotted_name"
-                        && (ctx.node_text(*n) == r || ctx.node_text(*n).starts_with(&format!("{r}.")))
+                ("import_statement", [n]) if n.kind() == "dotted_name" => {
+                    let d = ctx.node_text(*n);
+                    (d == r && !root_used)
+                        || (d.starts_with(&format!("{r}.")) && (!root_used || !dotted_used_outside(ctx, d, def)))
                 }
-                ("import_from_statement", [n]) => n.kind() == "dotted_name" && ctx.node_text(*n) == r,
+                ("import_from_statement", [n]) => n.kind() == "dotted_name" && ctx.node_text(*n) == r && !root_used,
                 _ => false,
             };
             if binds_r {
@@ -1481,6 +1484,55 @@ fn client_names(
         }
     }
     Ok(())
+}
+
+/// Whether a call in `body` calls the function `def` by its name (`f(...)`, `module.f(...)`).
+fn calls_def(ctx: &FileContext<'_>, body: Node<'_>, def: Node<'_>) -> bool {
+    let Some(name) = def.child_by_field_name("name").map(|n| ctx.node_text(n)) else { return true };
+    let mut stack = vec![body];
+    let mut seen = 0;
+    while let Some(n) = stack.pop() {
+        seen += 1;
+        if seen > MAX_NODES {
+            return true;
+        }
+        if n.kind() == "call"
+            && let Some(f) = n.child_by_field_name("function")
+            && (ctx.node_text(f) == name || ctx.node_text(f).ends_with(&format!(".{name}")))
+        {
+            return true;
+        }
+        let mut c = n.walk();
+        stack.extend(n.children(&mut c));
+    }
+    false
+}
+
+/// Whether a dotted name `d` (`psycopg2.extras`) is used, alone or as a prefix, outside `def` and the
+/// import statements; also when the file is too large to look through.
+fn dotted_used_outside(ctx: &FileContext<'_>, d: &str, def: Node<'_>) -> bool {
+    let mut stack = vec![ctx.tree.root_node()];
+    let mut seen = 0;
+    while let Some(n) = stack.pop() {
+        seen += 1;
+        if seen > MAX_NODES {
+            return true;
+        }
+        if n.id() == def.id()
+            || matches!(n.kind(), "import_statement" | "import_from_statement" | "future_import_statement")
+        {
+            continue;
+        }
+        if n.kind() == "attribute" {
+            let t = ctx.node_text(n);
+            if t == d || t.starts_with(&format!("{d}.")) {
+                return true;
+            }
+        }
+        let mut c = n.walk();
+        stack.extend(n.children(&mut c));
+    }
+    false
 }
 
 /// Whether `name` is used in the file outside `def` and the import statements (an attribute's or a
@@ -1699,24 +1751,78 @@ mod tests {
     fn psycopg2_refuses_what_psycopg_3_does_otherwise_naming_the_line() {
         let head = "import psycopg2\nimport psycopg2.extras\n\nQ = \"select 1\"\n\n\nasync def f(dsn, q, ids):\n";
         let cases = [
-            ("    with psycopg2.connect(dsn) as conn:\n        pass\n", "`with` at line 8: psycopg2's `with conn:` commits and leaves"),
-            ("    conn = psycopg2.connect(dsn)\n    with conn:\n        pass\n    conn.close()\n", "`with conn` at line 9"),
-            ("    conn = psycopg2.connect(dsn)\n    cur = conn.cursor()\n    cur.execute(\"select 1 from t where id in %s\", (ids,))\n    conn.close()\n", "the query at line 10: `IN %s`"),
-            ("    conn = psycopg2.connect(dsn)\n    cur = conn.cursor()\n    cur.execute(\"select 1 where x in%(a)s\", {\"a\": ids})\n    conn.close()\n", "the query at line 10: `IN %s`"),
-            ("    conn = psycopg2.connect(dsn)\n    cur = conn.cursor()\n    cur.execute(\"select 1; select 2\")\n    conn.close()\n", "the query at line 10: several statements"),
-            ("    conn = psycopg2.connect(dsn)\n    conn.cursor().execute(\"begin;\" \"select 2\")\n    conn.close()\n", "the query at line 9: several statements"),
-            ("    conn = psycopg2.connect(dsn)\n    cur = conn.cursor()\n    cur.execute(q)\n    conn.close()\n", "the query at line 10: the query is not a string literal"),
-            ("    conn = psycopg2.connect(dsn)\n    cur = conn.cursor()\n    cur.execute(f\"select {q}\")\n    conn.close()\n", "the query is not a string literal"),
-            ("    Q = q\n    conn = psycopg2.connect(dsn)\n    cur = conn.cursor()\n    cur.execute(Q)\n    conn.close()\n", "the query is not a string literal"),
-            ("    conn = psycopg2.connect(dsn)\n    cur = conn.cursor()\n    cur.execute(\"insert into t values (%s)\", (psycopg2.extras.Json(q),))\n    conn.close()\n", "`psycopg2.extras.Json` at line 10 has no `psycopg` equivalent"),
-            ("    conn = psycopg2.connect(dsn)\n    psycopg2.extras.register_uuid(conn_or_curs=conn)\n    conn.close()\n", "used as a value"),
-            ("    conn = psycopg2.connect(dsn)\n    psycopg2.extras.register_uuid()\n    conn.close()\n", "`psycopg2.extras.register_uuid` at line 9: a psycopg2 adapter"),
-            ("    conn = psycopg2.connect(dsn, cursor_factory=psycopg2.extras.DictCursor)\n    conn.close()\n", "`cursor_factory=psycopg2.extras.DictCursor` at line 8 has no psycopg 3 row factory"),
-            ("    conn = psycopg2.connect(dsn)\n    cur = conn.cursor(\"named\")\n    conn.close()\n", "server-side one"),
-            ("    conn = psycopg2.connect(dsn)\n    cur = conn.cursor()\n    cur.executemany(\"select %s\", ids)\n    conn.close()\n", "`cur.executemany(...)` at line 10 has no awaited equivalent"),
-            ("    conn = psycopg2.connect(dsn)\n    conn.autocommit = True\n    conn.close()\n", "`conn.autocommit` at line 9"),
-            ("    conn = psycopg2.connect(dsn, database=q)\n    conn.close()\n", "`database=`: psycopg 3 passes keywords to libpq"),
-            ("    conn = psycopg2.connect(dsn)\n    try:\n        conn.commit()\n    except psycopg2.extensions.QueryCanceledError:\n        pass\n    conn.close()\n", "`psycopg2.extensions.QueryCanceledError` at line 11"),
+            (
+                "    with psycopg2.connect(dsn) as conn:\n        pass\n",
+                "`with` at line 8: psycopg2's `with conn:` commits and leaves",
+            ),
+            (
+                "    conn = psycopg2.connect(dsn)\n    with conn:\n        pass\n    conn.close()\n",
+                "`with conn` at line 9",
+            ),
+            (
+                "    conn = psycopg2.connect(dsn)\n    cur = conn.cursor()\n    cur.execute(\"select 1 from t where id in %s\", (ids,))\n    conn.close()\n",
+                "the query at line 10: `IN %s`",
+            ),
+            (
+                "    conn = psycopg2.connect(dsn)\n    cur = conn.cursor()\n    cur.execute(\"select 1 where x in%(a)s\", {\"a\": ids})\n    conn.close()\n",
+                "the query at line 10: `IN %s`",
+            ),
+            (
+                "    conn = psycopg2.connect(dsn)\n    cur = conn.cursor()\n    cur.execute(\"select 1; select 2\")\n    conn.close()\n",
+                "the query at line 10: several statements",
+            ),
+            (
+                "    conn = psycopg2.connect(dsn)\n    conn.cursor().execute(\"begin;\" \"select 2\")\n    conn.close()\n",
+                "the query at line 9: several statements",
+            ),
+            (
+                "    conn = psycopg2.connect(dsn)\n    cur = conn.cursor()\n    cur.execute(q)\n    conn.close()\n",
+                "the query at line 10: the query is not a string literal",
+            ),
+            (
+                "    conn = psycopg2.connect(dsn)\n    cur = conn.cursor()\n    cur.execute(f\"select {q}\")\n    conn.close()\n",
+                "the query is not a string literal",
+            ),
+            (
+                "    Q = q\n    conn = psycopg2.connect(dsn)\n    cur = conn.cursor()\n    cur.execute(Q)\n    conn.close()\n",
+                "the query is not a string literal",
+            ),
+            (
+                "    conn = psycopg2.connect(dsn)\n    cur = conn.cursor()\n    cur.execute(\"insert into t values (%s)\", (psycopg2.extras.Json(q),))\n    conn.close()\n",
+                "`psycopg2.extras.Json` at line 10 has no `psycopg` equivalent",
+            ),
+            (
+                "    conn = psycopg2.connect(dsn)\n    psycopg2.extras.register_uuid(conn_or_curs=conn)\n    conn.close()\n",
+                "used as a value",
+            ),
+            (
+                "    conn = psycopg2.connect(dsn)\n    psycopg2.extras.register_uuid()\n    conn.close()\n",
+                "`psycopg2.extras.register_uuid` at line 9: a psycopg2 adapter",
+            ),
+            (
+                "    conn = psycopg2.connect(dsn, cursor_factory=psycopg2.extras.DictCursor)\n    conn.close()\n",
+                "`cursor_factory=psycopg2.extras.DictCursor` at line 8 has no psycopg 3 row factory",
+            ),
+            (
+                "    conn = psycopg2.connect(dsn)\n    cur = conn.cursor(\"named\")\n    conn.close()\n",
+                "server-side one",
+            ),
+            (
+                "    conn = psycopg2.connect(dsn)\n    cur = conn.cursor()\n    cur.executemany(\"select %s\", ids)\n    conn.close()\n",
+                "`cur.executemany(...)` at line 10 has no awaited equivalent",
+            ),
+            (
+                "    conn = psycopg2.connect(dsn)\n    conn.autocommit = True\n    conn.close()\n",
+                "`conn.autocommit` at line 9",
+            ),
+            (
+                "    conn = psycopg2.connect(dsn, database=q)\n    conn.close()\n",
+                "`database=`: psycopg 3 passes keywords to libpq",
+            ),
+            (
+                "    conn = psycopg2.connect(dsn)\n    try:\n        conn.commit()\n    except psycopg2.extensions.QueryCanceledError:\n        pass\n    conn.close()\n",
+                "`psycopg2.extensions.QueryCanceledError` at line 11",
+            ),
         ];
         for (body, why) in cases {
             let text = format!("{head}{body}");
@@ -1726,16 +1832,27 @@ mod tests {
         // A module-level adapter, and an `except` outside the function naming psycopg2's classes.
         let outside = [
             ("psycopg2.extras.register_uuid()\n", "`psycopg2.extras.register_uuid` at line 3"),
-            ("try:\n    pass\nexcept psycopg2.Error:\n    pass\n", "line 5 catches `psycopg2.Error`"),
+            (
+                "def g(dsn):\n    try:\n        return f(dsn)\n    except psycopg2.Error:\n        pass\n",
+                "line 6 catches `psycopg2.Error` around a call",
+            ),
         ];
         for (module, why) in outside {
-            let text = format!("import psycopg2\nimport psycopg2.extras\n{module}\n\nasync def f(dsn):\n    conn = psycopg2.connect(dsn)\n    conn.close()\n");
+            let text = format!(
+                "import psycopg2\nimport psycopg2.extras\n{module}\n\nasync def f(dsn):\n    conn = psycopg2.connect(dsn)\n    conn.close()\n"
+            );
             let got = convert(&text, "psycopg2.connect");
             assert!(matches!(&got, Err(r) if r.contains(why)), "{text}\n{got:?}, expected {why:?}");
         }
         // `%s` after a word ending in `in` and `%%` are not `IN %s`; a trailing `;` is one statement.
         let ok = "import psycopg2\n\n\nasync def f(dsn):\n    conn = psycopg2.connect(dsn)\n    cur = conn.cursor()\n    cur.execute(\"select join%s, 'in %%s', x = any(%s);\", (1, [2]))\n    conn.close()\n";
         assert!(convert(ok, "psycopg2.connect").is_ok(), "{:?}", convert(ok, "psycopg2.connect"));
+        // An `except` around other psycopg2 code stays, with `import psycopg2`; `psycopg2.extras` goes.
+        let other = "import psycopg2\nimport psycopg2.extras\n\n\ndef g():\n    try:\n        return psycopg2.connect()\n    except psycopg2.Error:\n        pass\n\n\nasync def f():\n    conn = psycopg2.connect(cursor_factory=psycopg2.extras.RealDictCursor)\n    conn.close()\n";
+        assert_eq!(
+            convert(other, "psycopg2.connect").unwrap(),
+            "import psycopg\nimport psycopg2\n\n\ndef g():\n    try:\n        return psycopg2.connect()\n    except psycopg2.Error:\n        pass\n\n\nasync def f():\n    conn = await psycopg.AsyncConnection.connect(row_factory=psycopg.rows.dict_row, cursor_factory=psycopg.AsyncClientCursor)\n    await conn.close()\n"
+        );
     }
 
     #[test]
