@@ -994,15 +994,11 @@ async fn a_chain_ending_in_psycopg2_becomes_psycopg_3_async_or_is_refused_naming
         .unwrap_or_else(|| panic!("{:?}", titles(&acts)));
     assert_eq!(
         fix["title"],
-        "Make notes_in async, await 2 call sites in 2 files, and use psycopg with client-side binding instead of psycopg2 (uuid, inet, bytea, timestamptz, range and record columns come back as other types) (psycopg is not a declared dependency)"
+        "Make notes_in async, await 1 call site in 2 files, and use psycopg with client-side binding instead of psycopg2 (uuid, inet, bytea, timestamptz, range and record columns come back as other types) (psycopg is not a declared dependency)"
     );
     assert_eq!(fix["data"]["applicability"], "unsafe");
     let edit = &fix["edit"];
-    assert_eq!(
-        apply_edits(&main, &edits_for(edit, &u)),
-        main.replace("return notes_in(", "return await notes_in(")
-            .replace("first = notes_in(", "first = await notes_in(")
-    );
+    assert_eq!(apply_edits(&main, &edits_for(edit, &u)), main.replace("return notes_in(", "return await notes_in("));
     let nu = uri(&dir.path().join("app/notes.py"));
     assert_eq!(apply_edits(&notes, &edits_for(edit, &nu)), pair("after", "app/notes.py"));
 
