@@ -908,7 +908,7 @@ async fn two_chains_sharing_a_module_level_redis_client_are_made_async_together_
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_chain_ending_in_psycopg2_is_refused_with_what_psycopg_3_would_change() {
+async fn a_chain_ending_in_psycopg2_with_in_tuple_is_refused_naming_the_line() {
     let main = "from fastapi import FastAPI\n\nfrom .store import count\n\napp = FastAPI()\n\n\n@app.get(\"/n\")\nasync def n():\n    return count()\n";
     let store = "import psycopg2\n\n\ndef count():\n    conn = psycopg2.connect(\"dbname=notes\")\n    cur = conn.cursor()\n    cur.execute(\"select count(*) from notes where tag in %s\", ((\"a\", \"b\"),))\n    n = cur.fetchone()[0]\n    conn.close()\n    return n\n";
     let files = [("app/__init__.py", ""), ("app/main.py", main), ("app/store.py", store)];
@@ -919,10 +919,10 @@ async fn a_chain_ending_in_psycopg2_is_refused_with_what_psycopg_3_would_change(
         .find(|a| a["title"].as_str().unwrap().starts_with("Make count") && a.get("disabled").is_some())
         .unwrap_or_else(|| panic!("{:?}", titles(&acts)));
     let reason = refused["disabled"]["reason"].as_str().unwrap();
+    // psycopg2 → psycopg 3 with client-side binding, but not `IN %s`: the tuple becomes a quoted record.
     assert!(
-        reason.contains("no exact rewrite of psycopg2")
-            && reason.contains("a tuple for IN %s fails")
-            && reason.contains("only releases a savepoint"),
+        reason
+            .contains("app/store.py: the call at line 5: the query at line 7: IN %s: psycopg2 sends a tuple as (1, 2)"),
         "{reason}"
     );
     // Offloading the helper, which does the whole unit of work, is still offered.
@@ -1017,4 +1017,51 @@ async fn a_client_reached_through_its_module_from_another_module_is_converted_wi
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn converted_calls_nested_around_uses_of_the_client_are_composed() {
     make_async_gives_the_after_tree("redis_nested").await;
+}
+
+/// The project pair `tests/fixes/projects/psycopg2_across_refused` through the editor: the make-async
+/// action on the chain `folder` → `notes_in` turns its psycopg2 connection into psycopg 3's
+/// `AsyncConnection` with client-side binding (`app/notes.py` as the pair's `after/` says, where the
+/// other helper is left to the offload fix), its title naming what the code cannot show and the
+/// undeclared `psycopg`; the chain to `add_note`, whose statements run in `with conn:`, is refused,
+/// naming the file, the line and the construct.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chain_ending_in_psycopg2_becomes_psycopg_3_async_or_is_refused_naming_the_construct() {
+    let pair = |side: &str, file: &str| {
+        let path =
+            format!("{}/../tests/fixes/projects/psycopg2_across_refused/{side}/{file}", env!("CARGO_MANIFEST_DIR"));
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+    };
+    let (main, notes) = (pair("before", "app/main.py"), pair("before", "app/notes.py"));
+    let files = [("app/__init__.py", ""), ("app/main.py", main.as_str()), ("app/notes.py", notes.as_str())];
+    let (mut c, dir, u, chain) = open_chain(&files, "fastapi\npsycopg2-binary\n").await;
+    let acts = actions(&mut c, &u, &chain, None).await;
+    let fix = acts
+        .iter()
+        .find(|a| a["title"].as_str().unwrap().starts_with("Make notes_in") && a.get("disabled").is_none())
+        .unwrap_or_else(|| panic!("{:?}", titles(&acts)));
+    assert_eq!(
+        fix["title"],
+        "Make notes_in async, await 1 call site in 2 files, and use psycopg with client-side binding instead of psycopg2 (uuid, inet, bytea, timestamptz, range and record columns come back as other types) (psycopg is not a declared dependency)"
+    );
+    assert_eq!(fix["data"]["applicability"], "unsafe");
+    let edit = &fix["edit"];
+    assert_eq!(apply_edits(&main, &edits_for(edit, &u)), main.replace("return notes_in(", "return await notes_in("));
+    let nu = uri(&dir.path().join("app/notes.py"));
+    assert_eq!(apply_edits(&notes, &edits_for(edit, &nu)), pair("after", "app/notes.py"));
+
+    // The chain to `add_note` alone: its `with conn:` refuses it, naming app/notes.py and its line 23.
+    let main = "from fastapi import FastAPI\n\nfrom app.notes import add_note\n\napp = FastAPI()\n\n\n@app.post(\"/inbox\")\nasync def inbox(text: str):\n    return {\"id\": add_note(\"inbox\", text)}\n";
+    let files = [("app/__init__.py", ""), ("app/main.py", main), ("app/notes.py", notes.as_str())];
+    let (mut c, _dir, u, chain) = open_chain(&files, "fastapi\npsycopg2-binary\npsycopg[binary]\n").await;
+    let acts = actions(&mut c, &u, &chain, None).await;
+    let refused = acts
+        .iter()
+        .find(|a| a["title"].as_str().unwrap().starts_with("Make add_note") && a.get("disabled").is_some())
+        .unwrap_or_else(|| panic!("{:?}", titles(&acts)));
+    let reason = refused["disabled"]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("app/notes.py: the call at line 21: with conn at line 23: psycopg2's with conn: commits and leaves the connection open"),
+        "{reason}"
+    );
 }

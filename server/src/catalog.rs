@@ -116,6 +116,37 @@ pub struct Counterpart {
     /// Keywords of `connect` that have no exact equivalent in `to`, with why.
     #[serde(default)]
     pub refused_keywords: HashMap<String, String>,
+    /// Another library's async API standing in with client-side parameter binding (psycopg2 → psycopg 3's
+    /// `AsyncClientCursor`): the queries, cursors and names of the sync library that the rewrite checks.
+    #[serde(default)]
+    pub client_binding: Option<ClientBinding>,
+}
+
+/// How a sync driver becomes another library's async connection that binds parameters client-side, as
+/// the sync one did (psycopg2 → `psycopg.AsyncConnection` with `cursor_factory=psycopg.AsyncClientCursor`).
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientBinding {
+    /// The keyword `to` is given, and the qualified name of its value (`cursor_factory`,
+    /// `psycopg.AsyncClientCursor`).
+    pub keyword: String,
+    pub value: String,
+    /// `cursor_factory=` values of the sync library (qualified) → the async `row_factory=` (qualified).
+    #[serde(default)]
+    pub row_factories: HashMap<String, String>,
+    /// Names `X` whose `sync.X` is the same class as `package.X` (the DB-API exceptions).
+    #[serde(default)]
+    pub same_names: Vec<String>,
+    /// Why the connection's own `with` (`with conn:`) is refused.
+    pub with_refused: String,
+    /// Why a query the rewrite cannot read, or one of several statements or with `IN %s`, is refused.
+    pub query_unknown: String,
+    pub several_statements: String,
+    pub in_tuple: String,
+    /// Why a `register_*` adapter of the sync library (anywhere in the file) refuses it.
+    pub register: String,
+    /// What changes that the code does not show: the fix's title says it.
+    pub note: String,
 }
 
 /// One group of blocking callables, with what a finding on them says.

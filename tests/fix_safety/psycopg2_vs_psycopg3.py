@@ -1,15 +1,17 @@
-"""Why loopsafe does not rewrite psycopg2 to psycopg 3's `AsyncConnection` (the make-async fix refuses it):
-the same queries and parameters through psycopg2 and through psycopg 3 with client-side binding
-(`cursor_factory=psycopg.AsyncClientCursor`, which keeps psycopg2's `%s` placeholders), on a real
-PostgreSQL, printing every case whose query sent, result or error differs; then `with conn:` against
-`async with conn.transaction():` after an uncommitted statement.
+"""What loopsafe's make-async fix may rewrite from psycopg2 to psycopg 3's `AsyncConnection` with client-side
+binding (`cursor_factory=psycopg.AsyncClientCursor`, which keeps psycopg2's `%s` placeholders), and what it
+must refuse: the same queries and parameters through both on a real PostgreSQL, printing every case whose
+query sent, result or error differs; then `with conn:` against `async with conn.transaction():` after an
+uncommitted statement; then the forms the fix writes (`mapping()`: RealDictCursor → dict_row, cursors in
+`async with` / `async for`, awaited commit/rollback/close, the DB-API error classes), step by step.
 
     python3 -m venv /tmp/pg && /tmp/pg/bin/pip install psycopg2-binary 'psycopg[binary]'
     LOOPSAFE_PG_DSN="host=127.0.0.1 user=... password=... dbname=..." /tmp/pg/bin/python tests/fix_safety/psycopg2_vs_psycopg3.py
 
-PostgreSQL 15.18, psycopg2 2.9.13, psycopg 3.3.9 (2026-12-05): 87 cases the same, 51 differ; the ones
-that change what the program sees are listed in server/src/rules/blocking-database.md ("Fix safety").
-It creates and drops a table `w`.
+PostgreSQL 15.18, psycopg2 2.9.13, psycopg 3.3.9 (2026-12-05): 87 cases the same, 51 differ (the ones that
+change what the program sees are listed in server/src/rules/blocking-database.md, "Fix safety": those the
+code shows refuse the fix, the others are named in its title); `with conn:` keeps 2 rows against 0;
+mapping: 8 same, 0 differ. It creates and drops a table `w`.
 """
 import asyncio
 import datetime as dt
@@ -18,7 +20,9 @@ import os
 import uuid
 
 import psycopg
+import psycopg.rows
 import psycopg2
+import psycopg2.extras
 
 DSN = os.environ["LOOPSAFE_PG_DSN"]
 
@@ -124,6 +128,103 @@ async def with_conn():
     c.close()
 
 
+def sync_mapping():
+    """The forms loopsafe writes, psycopg2's side: what each step returns."""
+    out = {}
+    new_table()
+    conn = psycopg2.connect(DSN)
+    cur = conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor)
+    cur.execute("select 1 as a, 'x' as b")
+    out["RealDictCursor / dict_row"] = dict(cur.fetchone())
+    cur.close()
+    with conn.cursor() as cur:
+        cur.execute("insert into w values (%s), (%s)", (1, 2))
+        out["rowcount after insert"] = cur.rowcount
+        cur.execute("select n from w order by n")
+        out["description names"] = [d[0] for d in cur.description]
+        out["for row in cur / async for"] = [row for row in cur]
+    out["cursor closed after its with"] = cur.closed
+    conn.commit()
+    cur = conn.cursor()
+    cur.execute("insert into w values (3)")
+    conn.rollback()
+    cur.execute("insert into w values (4)")
+    conn.close()
+    out["rows after commit, rollback, close"] = table_count()
+    conn = psycopg2.connect(DSN)
+    cur = conn.cursor()
+    cur.execute("create unique index on w (n)")
+    conn.commit()
+    try:
+        cur.execute("insert into w values (1)")
+    except psycopg2.IntegrityError as e:
+        out["unique violation"] = ("IntegrityError", type(e).__name__, e.pgcode)
+    conn.close()
+    try:
+        psycopg2.connect(DSN + " port=1")
+    except psycopg2.OperationalError as e:
+        out["connection refused"] = ("OperationalError", type(e).__name__)
+    return out
+
+
+async def async_mapping():
+    """The same steps as loopsafe rewrites them (psycopg 3, `AsyncClientCursor`)."""
+    out = {}
+    new_table()
+    conn = await psycopg.AsyncConnection.connect(DSN, cursor_factory=psycopg.AsyncClientCursor)
+    cur = conn.cursor(row_factory=psycopg.rows.dict_row)
+    await cur.execute("select 1 as a, 'x' as b")
+    out["RealDictCursor / dict_row"] = dict(await cur.fetchone())
+    await cur.close()
+    async with conn.cursor() as cur:
+        await cur.execute("insert into w values (%s), (%s)", (1, 2))
+        out["rowcount after insert"] = cur.rowcount
+        await cur.execute("select n from w order by n")
+        out["description names"] = [d[0] for d in cur.description]
+        out["for row in cur / async for"] = [row async for row in cur]
+    out["cursor closed after its with"] = cur.closed
+    await conn.commit()
+    cur = conn.cursor()
+    await cur.execute("insert into w values (3)")
+    await conn.rollback()
+    await cur.execute("insert into w values (4)")
+    await conn.close()
+    out["rows after commit, rollback, close"] = table_count()
+    conn = await psycopg.AsyncConnection.connect(DSN, cursor_factory=psycopg.AsyncClientCursor)
+    cur = conn.cursor()
+    await cur.execute("create unique index on w (n)")
+    await conn.commit()
+    try:
+        await cur.execute("insert into w values (1)")
+    except psycopg.IntegrityError as e:
+        out["unique violation"] = ("IntegrityError", type(e).__name__, e.sqlstate)
+    await conn.close()
+    try:
+        await psycopg.AsyncConnection.connect(DSN + " port=1")
+    except psycopg.OperationalError as e:
+        out["connection refused"] = ("OperationalError", type(e).__name__)
+    return out
+
+
+def mapping():
+    """What the make-async fix writes for psycopg2 (RealDictCursor → dict_row, cursors in `async with`
+    and `async for`, awaited commit/rollback/close, the DB-API error classes by name) behaves alike."""
+    a = sync_mapping()
+    b = asyncio.run(async_mapping())
+    same = 0
+    for k in a.keys() | b.keys():
+        if a.get(k) == b.get(k):
+            same += 1
+        else:
+            print(f"DIFF mapping {k}\n  psycopg2: {a.get(k)!r}\n  psycopg3: {b.get(k)!r}")
+    print(f"mapping: {same} same, {len(a.keys() | b.keys()) - same} differ")
+    c = psycopg2.connect(DSN)
+    c.autocommit = True
+    c.cursor().execute("drop table w")
+    c.close()
+
+
 if __name__ == "__main__":
     asyncio.run(main())
     asyncio.run(with_conn())
+    mapping()

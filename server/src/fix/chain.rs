@@ -640,9 +640,12 @@ mod tests {
             let got = make_async_for(&text, "load(p)\n", "sqlite3.connect");
             assert!(matches!(&got, Err(r) if r.contains(why)), "{text}\n{got:?}, expected {why:?}");
         }
-        let pg = "import psycopg2\n\n\ndef load(dsn):\n    conn = psycopg2.connect(dsn)\n    conn.close()\n\n\nasync def main(dsn):\n    return load(dsn)\n";
+        let pg = "import psycopg2\n\n\ndef load(dsn):\n    conn = psycopg2.connect(dsn)\n    with conn:\n        pass\n    conn.close()\n\n\nasync def main(dsn):\n    return load(dsn)\n";
         let got = make_async_for(pg, "load(dsn)\n", "psycopg2.connect");
-        assert!(matches!(&got, Err(r) if r.contains("no exact rewrite of psycopg2")), "{got:?}");
+        assert!(
+            matches!(&got, Err(r) if r.contains("`with conn` at line 6: psycopg2's `with conn:` commits")),
+            "{got:?}"
+        );
     }
 
     #[test]

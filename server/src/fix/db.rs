@@ -23,7 +23,7 @@ use tree_sitter::Node;
 
 use super::kinds::{self, MAX_NODES, await_allowed, awaited, enclosing_def, short};
 use super::{Applicability, Edit, FileContext, Fix, FixId, Fixes, Refusal, Target};
-use crate::catalog::Counterpart;
+use crate::catalog::{ClientBinding, Counterpart};
 
 pub(super) fn fix(ctx: &FileContext<'_>, t: &Target, call: Node<'_>, out: &mut Fixes) {
     let Some(callee) = t.callee.as_deref() else { return };
@@ -37,7 +37,9 @@ pub(super) fn fix(ctx: &FileContext<'_>, t: &Target, call: Node<'_>, out: &mut F
         let title = format!("Use an async driver instead of `{}`", short(ctx.node_text(func)));
         return out.refused.push(Refusal { id: FixId::AsyncDriver, title, reason: why.clone() });
     }
-    let title = if cp.package == library {
+    let title = if let Some(cb) = &cp.client_binding {
+        format!("Use `{}` with client-side binding instead of `{library}` ({})", cp.package, cb.note)
+    } else if cp.package == library {
         format!("Use `{}` instead of `{callee}`", cp.to)
     } else {
         format!("Use `{}` instead of `{library}`", cp.package)
@@ -93,7 +95,12 @@ fn rewrite<'t>(ctx: &FileContext<'t>, cp: &Counterpart, call: Node<'t>, func: No
     )?;
     let name = ctx.node_text(name_node);
     let line_of = |n: Node<'_>| n.start_position().row + 1;
+    if let (Some(cb), Bound::With(w)) = (&cp.client_binding, bound) {
+        return Err(format!("`with` at line {}: {}", line_of(w), cb.with_refused));
+    }
     let mut edits = Vec::new();
+    // The names of the sync library the client-binding rewrite replaced (`cursor_factory=` values).
+    let mut bound_names: Vec<std::ops::Range<usize>> = Vec::new();
     // The connection's uses, then each cursor's.
     let mut names: Vec<(String, Vec<usize>, bool)> = vec![(name.to_string(), vec![name_node.id()], true)];
     let mut closed = false;
@@ -146,6 +153,12 @@ fn rewrite<'t>(ctx: &FileContext<'t>, cp: &Counterpart, call: Node<'t>, func: No
             if parent.kind() == "assignment" && is(parent, "left", n) {
                 return Err(format!("`{var}` is bound again at line {line}"));
             }
+            if let Some(cb) = &cp.client_binding
+                && is_conn
+                && matches!(parent.kind(), "with_item" | "as_pattern")
+            {
+                return Err(format!("`with {var}` at line {line}: {}", cb.with_refused));
+            }
             if parent.kind() != "attribute" || !is(parent, "object", n) {
                 return Err(format!(
                     "{what} `{var}` is used as a value at line {line} (passed on, returned or stored), where its users expect the sync one"
@@ -192,6 +205,9 @@ fn rewrite<'t>(ctx: &FileContext<'t>, cp: &Counterpart, call: Node<'t>, func: No
                 ));
             }
             await_allowed(ctx, call).map_err(|why| format!("`{var}.{member}` at line {line}: {why}"))?;
+            if let Some(cb) = &cp.client_binding {
+                client_call_args(ctx, cb, is_conn && returns_cursor, call, &mut edits, &mut bound_names)?;
+            }
             closed |= is_conn && member == cp.close;
             // The call as the async driver has it: awaited, or not (psycopg's `conn.cursor()`).
             let call_text =
@@ -216,7 +232,10 @@ fn rewrite<'t>(ctx: &FileContext<'t>, cp: &Counterpart, call: Node<'t>, func: No
                 edits.push(Edit { range: call.byte_range(), text: call_text });
                 continue;
             }
-            if !is_awaited && !outer.is_some_and(|a| a.kind() == "assignment" && is(a, "right", call)) {
+            // `conn.cursor().execute(q)` (psycopg's cursor is not awaited): `await conn.cursor().execute(q)`.
+            let chained_sync = !is_awaited && outer.is_some_and(|a| a.kind() == "attribute" && is(a, "object", call));
+            if !is_awaited && !chained_sync && !outer.is_some_and(|a| a.kind() == "assignment" && is(a, "right", call))
+            {
                 return Err(format!(
                     "the cursor `{var}.{member}(...)` returns at line {line} is used otherwise than bound to a name, in `with` or in `for`"
                 ));
@@ -228,10 +247,19 @@ fn rewrite<'t>(ctx: &FileContext<'t>, cp: &Counterpart, call: Node<'t>, func: No
                     let outer_call = ctx.up(attr).filter(|c| c.kind() == "call" && is(*c, "function", attr));
                     match outer_call {
                         Some(oc) if cp.cursor_awaited.iter().any(|m| m == m2) => {
+                            if let Some(cb) = &cp.client_binding {
+                                client_call_args(ctx, cb, false, oc, &mut edits, &mut bound_names)?;
+                            }
                             let rest = &ctx.text[attr.end_byte()..oc.end_byte()];
-                            let expr = format!("(await {}).{m2}{rest}", ctx.node_text(call));
+                            // psycopg's `conn.cursor()` is not awaited: `await conn.cursor().execute(q)`.
+                            let expr = if is_awaited {
+                                format!("(await {}).{m2}{rest}", ctx.node_text(call))
+                            } else {
+                                format!("{}.{m2}{rest}", ctx.node_text(call))
+                            };
                             edits.push(Edit { range: oc.byte_range(), text: awaited(ctx, oc, &expr) });
                         }
+                        None if chained_sync && cp.cursor_attributes.iter().any(|a| a == m2) => {}
                         None if cp.cursor_attributes.iter().any(|a| a == m2) => {
                             edits
                                 .push(Edit { range: call.byte_range(), text: awaited(ctx, call, ctx.node_text(call)) });
@@ -288,7 +316,11 @@ fn rewrite<'t>(ctx: &FileContext<'t>, cp: &Counterpart, call: Node<'t>, func: No
                     cp.package, cp.close
                 ));
             }
-            let expr = format!("{to}{}", ctx.node_text(args));
+            let args_text = match &cp.client_binding {
+                Some(cb) => client_connect_args(ctx, cb, args, &scoped, &mut edits, &mut bound_names)?,
+                None => ctx.node_text(args).to_string(),
+            };
+            let expr = format!("{to}{args_text}");
             edits.push(Edit { range: call.byte_range(), text: awaited(ctx, call, &expr) });
         }
         Bound::With(w) => {
@@ -300,6 +332,14 @@ fn rewrite<'t>(ctx: &FileContext<'t>, cp: &Counterpart, call: Node<'t>, func: No
                 edits.push(commit_at_end(ctx, w, name, commit, &cursor_names)?);
             }
         }
+    }
+    if let Some(cb) = &cp.client_binding {
+        client_names(ctx, cb, cp, def, func, &bound_names, &mut edits)?;
+        if let Some(why) = scoped.conflict() {
+            return Err(why);
+        }
+        super::normalize(&mut edits);
+        return Ok(edits);
     }
     // The sync library's import, when this call was its last use (and the async driver is not in it).
     if let Some(root) = kinds::root_identifier(func)
@@ -1117,6 +1157,439 @@ pub(super) fn local_client_fix(ctx: &FileContext<'_>, c: &LocalClient<'_, '_>) -
     Ok(Fix { id: FixId::AsyncDriver, title, applicability: Applicability::Unsafe, edits })
 }
 
+// ------------------------------------------------------------------------------ client-side binding
+// psycopg2 → psycopg 3's `AsyncConnection` with `cursor_factory=psycopg.AsyncClientCursor` (the catalog's
+// `client_binding`): the connection's keywords and cursors, the queries, and the sync library's names in the
+// function and the file, checked and rewritten where tests/fix_safety/psycopg2_vs_psycopg3.py shows them alike.
+
+/// The arguments of the async connect: `cursor_factory=RealDictCursor` → `row_factory=psycopg.rows.dict_row`,
+/// and the client-side cursor class added (`cursor_factory=psycopg.AsyncClientCursor`).
+fn client_connect_args(
+    ctx: &FileContext<'_>,
+    cb: &ClientBinding,
+    args: Node<'_>,
+    scoped: &super::Imports,
+    edits: &mut Vec<Edit>,
+    bound_names: &mut Vec<std::ops::Range<usize>>,
+) -> Result<String, String> {
+    let mut parts: Vec<(std::ops::Range<usize>, String)> = Vec::new();
+    let mut last_end = None;
+    let mut c = args.walk();
+    for a in args.named_children(&mut c) {
+        if a.kind() == "comment" {
+            continue;
+        }
+        last_end = Some(a.end_byte());
+        if a.kind() == "keyword_argument"
+            && a.child_by_field_name("name").is_some_and(|n| ctx.node_text(n) == cb.keyword)
+        {
+            parts.push((a.byte_range(), row_factory(ctx, cb, a, scoped, edits, bound_names)?));
+        }
+    }
+    let (module, rest) = cb.value.split_once('.').unwrap_or((cb.value.as_str(), ""));
+    let value = scoped.module_attr(module, rest, edits, ctx.text);
+    let at = last_end.unwrap_or(args.start_byte() + 1);
+    let sep = if last_end.is_some() { ", " } else { "" };
+    parts.push((at..at, format!("{sep}{}={value}", cb.keyword)));
+    let mut out = String::new();
+    let mut from = args.start_byte();
+    for (r, t) in parts {
+        out.push_str(&ctx.text[from..r.start]);
+        out.push_str(&t);
+        from = r.end;
+    }
+    out.push_str(&ctx.text[from..args.end_byte()]);
+    Ok(out)
+}
+
+/// `cursor_factory=V` → `row_factory=R`, where the catalog maps `V` (qualified) to `R`.
+fn row_factory(
+    ctx: &FileContext<'_>,
+    cb: &ClientBinding,
+    kw: Node<'_>,
+    scoped: &super::Imports,
+    edits: &mut Vec<Edit>,
+    bound_names: &mut Vec<std::ops::Range<usize>>,
+) -> Result<String, String> {
+    let line = kw.start_position().row + 1;
+    let value = kw.child_by_field_name("value").ok_or("a keyword without a value")?;
+    let to = ctx.imports.qualified(ctx.node_text(value)).and_then(|q| cb.row_factories.get(&q)).ok_or_else(|| {
+        format!(
+            "`{}={}` at line {line} has no psycopg 3 row factory loopsafe knows: convert it by hand",
+            cb.keyword,
+            ctx.node_text(value)
+        )
+    })?;
+    bound_names.push(value.byte_range());
+    let (module, rest) = to.split_once('.').unwrap_or((to.as_str(), ""));
+    Ok(format!("row_factory={}", scoped.module_attr(module, rest, edits, ctx.text)))
+}
+
+/// A call on the connection or a cursor, for the client-binding rewrite: `conn.cursor(...)`
+/// (`cursor_ctor`) takes no argument but `cursor_factory=` (a named cursor is a server-side one), and the
+/// query of `cur.execute(q, ...)` is one statement without `IN %s`.
+fn client_call_args(
+    ctx: &FileContext<'_>,
+    cb: &ClientBinding,
+    cursor_ctor: bool,
+    call: Node<'_>,
+    edits: &mut Vec<Edit>,
+    bound_names: &mut Vec<std::ops::Range<usize>>,
+) -> Result<(), String> {
+    let line = call.start_position().row + 1;
+    let Some(args) = call.child_by_field_name("arguments").filter(|a| a.kind() == "argument_list") else {
+        return Err(format!("the arguments at line {line} are a generator expression"));
+    };
+    let member = call
+        .child_by_field_name("function")
+        .and_then(|f| f.child_by_field_name("attribute"))
+        .map_or("", |a| ctx.node_text(a));
+    let mut c = args.walk();
+    let named: Vec<Node<'_>> = args.named_children(&mut c).filter(|a| a.kind() != "comment").collect();
+    if cursor_ctor {
+        for a in named {
+            let k = a.child_by_field_name("name").filter(|_| a.kind() == "keyword_argument").map(|n| ctx.node_text(n));
+            if k != Some(cb.keyword.as_str()) {
+                return Err(format!(
+                    "`{}` at line {line}: a named, scrollable or held cursor is a server-side one in psycopg 3, which loopsafe does not write",
+                    ctx.node_text(call)
+                ));
+            }
+            let scoped = ctx.imports_at(call);
+            let text = row_factory(ctx, cb, a, &scoped, edits, bound_names)?;
+            if let Some(why) = scoped.conflict() {
+                return Err(why);
+            }
+            edits.push(Edit { range: a.byte_range(), text });
+        }
+        return Ok(());
+    }
+    if member == "execute" {
+        let q = named.first().filter(|q| q.kind() != "keyword_argument").ok_or_else(|| {
+            format!("the query at line {line} is passed by keyword or not at all: {}", cb.query_unknown)
+        })?;
+        check_query(ctx, cb, *q)?;
+    }
+    Ok(())
+}
+
+/// The query `q` of an `execute` is a string literal, or a module-level string constant, with one
+/// statement and no `IN %s`.
+fn check_query(ctx: &FileContext<'_>, cb: &ClientBinding, q: Node<'_>) -> Result<(), String> {
+    let line = q.start_position().row + 1;
+    let unknown = || format!("the query at line {line}: {}", cb.query_unknown);
+    let literal = match q.kind() {
+        "string" | "concatenated_string" => q,
+        "identifier" => module_string(ctx, ctx.node_text(q), q).ok_or_else(unknown)?,
+        _ => return Err(unknown()),
+    };
+    let sql = string_value(ctx, literal).ok_or_else(unknown)?.to_lowercase();
+    if sql.trim_end_matches(|c: char| c.is_whitespace() || c == ';').contains(';') {
+        return Err(format!("the query at line {line}: {}", cb.several_statements));
+    }
+    let b = sql.as_bytes();
+    let mut i = 0;
+    while i + 1 < b.len() {
+        if b[i] == b'%' && b[i + 1] == b'%' {
+            i += 2;
+            continue;
+        }
+        if b[i] == b'%' && matches!(b[i + 1], b's' | b'(') {
+            let before = sql[..i].trim_end();
+            let word = before.len() >= 2 && before.ends_with("in");
+            let alone = before.len() == 2
+                || !before.as_bytes()[before.len() - 3].is_ascii_alphanumeric()
+                    && before.as_bytes()[before.len() - 3] != b'_';
+            if word && alone {
+                return Err(format!("the query at line {line}: {}", cb.in_tuple));
+            }
+        }
+        i += 1;
+    }
+    Ok(())
+}
+
+/// The text of a string literal or of literals concatenated (`None` for an f-string with a value in it,
+/// or a bytes literal).
+fn string_value(ctx: &FileContext<'_>, n: Node<'_>) -> Option<String> {
+    let mut out = String::new();
+    let parts: Vec<Node<'_>> = if n.kind() == "concatenated_string" {
+        let mut c = n.walk();
+        n.named_children(&mut c).filter(|p| p.kind() != "comment").collect()
+    } else {
+        vec![n]
+    };
+    for p in parts {
+        if p.kind() != "string" {
+            return None;
+        }
+        let mut c = p.walk();
+        let kids: Vec<Node<'_>> = p.children(&mut c).collect();
+        let (start, end) = (kids.first()?, kids.last()?);
+        if kids.iter().any(|k| k.kind() == "interpolation") || ctx.node_text(*start).to_lowercase().contains('b') {
+            return None;
+        }
+        out.push_str(ctx.text.get(start.end_byte()..end.start_byte())?);
+    }
+    Some(out)
+}
+
+/// The string literal a module-level constant `name` is bound to, where that is its only top-level
+/// binding and the function around `site` binds no `name` of its own.
+fn module_string<'t>(ctx: &FileContext<'t>, name: &str, site: Node<'t>) -> Option<Node<'t>> {
+    let root = ctx.tree.root_node();
+    let mut c = root.walk();
+    let mut found = None;
+    for s in root.named_children(&mut c) {
+        let mut stack = vec![s];
+        while let Some(n) = stack.pop() {
+            if matches!(n.kind(), "function_definition" | "class_definition" | "lambda") {
+                continue;
+            }
+            if n.kind() == "identifier" && ctx.node_text(n) == name && binds(ctx, n) {
+                let a = ctx.up(n).filter(|a| a.kind() == "assignment" && s.kind() == "expression_statement");
+                let right = a.and_then(|a| a.child_by_field_name("right"));
+                if found.is_some() || right.is_none_or(|r| !matches!(r.kind(), "string" | "concatenated_string")) {
+                    return None;
+                }
+                found = right;
+            }
+            let mut c = n.walk();
+            stack.extend(n.children(&mut c));
+        }
+    }
+    let def = enclosing_def(ctx, site)?;
+    let mut stack = vec![def];
+    let mut seen = 0;
+    while let Some(n) = stack.pop() {
+        seen += 1;
+        if seen > MAX_NODES || (n.kind() == "identifier" && ctx.node_text(n) == name && binds(ctx, n)) {
+            return None;
+        }
+        let mut c = n.walk();
+        stack.extend(n.children(&mut c));
+    }
+    found
+}
+
+/// Whether the identifier `n` is bound there (assigned, a parameter, a loop or `with`/`except` target,
+/// declared `global`).
+fn binds(ctx: &FileContext<'_>, n: Node<'_>) -> bool {
+    let Some(p) = ctx.up(n) else { return false };
+    let is = |f: &str| p.child_by_field_name(f).is_some_and(|x| x.id() == n.id());
+    match p.kind() {
+        "assignment" | "augmented_assignment" | "for_statement" | "for_in_clause" => is("left"),
+        "named_expression" | "default_parameter" | "typed_default_parameter" => is("name"),
+        "parameters" | "lambda_parameters" | "global_statement" | "nonlocal_statement" | "pattern_list"
+        | "tuple_pattern" | "list_pattern" | "as_pattern_target" | "typed_parameter" => true,
+        "as_pattern" => is("alias"),
+        _ => false,
+    }
+}
+
+/// The sync library's names: in the function `def`, its DB-API classes become the async library's
+/// (`psycopg2.OperationalError` → `psycopg.OperationalError`) and any other refuses the rewrite; in the
+/// file, a `register_*` adapter refuses it, and so does an `except` naming one of its classes outside the
+/// function (it would no longer catch what the function raises). The imports the function alone used go.
+fn client_names(
+    ctx: &FileContext<'_>,
+    cb: &ClientBinding,
+    cp: &Counterpart,
+    def: Node<'_>,
+    func: Node<'_>,
+    bound_names: &[std::ops::Range<usize>],
+    edits: &mut Vec<Edit>,
+) -> Result<(), String> {
+    let library = cp.connect.split('.').next().unwrap_or_default();
+    let inside = |n: Node<'_>, r: std::ops::Range<usize>| r.start <= n.start_byte() && n.end_byte() <= r.end;
+    let mut roots: Vec<String> = Vec::new();
+    let mut stack = vec![ctx.tree.root_node()];
+    let mut seen = 0;
+    while let Some(n) = stack.pop() {
+        seen += 1;
+        if seen > MAX_NODES {
+            return Err("the file is too large to check".into());
+        }
+        if matches!(n.kind(), "import_statement" | "import_from_statement" | "future_import_statement") {
+            continue;
+        }
+        if !matches!(n.kind(), "identifier" | "attribute") {
+            let mut c = n.walk();
+            stack.extend(n.children(&mut c));
+            continue;
+        }
+        let parent = ctx.up(n);
+        let field = |f: &str| parent.and_then(|p| p.child_by_field_name(f)).is_some_and(|x| x.id() == n.id());
+        let pk = parent.map_or("", |p| p.kind());
+        // Part of a longer dotted name, or a keyword's name: the longer one is looked at.
+        if (pk == "attribute" && (field("object") || field("attribute"))) || (pk == "keyword_argument" && field("name"))
+        {
+            if n.kind() == "attribute" {
+                let mut c = n.walk();
+                stack.extend(n.children(&mut c));
+            }
+            continue;
+        }
+        let text = ctx.node_text(n);
+        let q = text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.')
+            .then(|| ctx.imports.qualified(text))
+            .flatten()
+            .filter(|q| q == library || q.starts_with(&format!("{library}.")));
+        let Some(q) = q else {
+            if n.kind() == "attribute" {
+                let mut c = n.walk();
+                stack.extend(n.children(&mut c));
+            }
+            continue;
+        };
+        let line = n.start_position().row + 1;
+        let last = q.rsplit('.').next().unwrap_or_default();
+        if last.starts_with("register_") {
+            return Err(format!("`{text}` at line {line}: {}", cb.register));
+        }
+        let root = text.split('.').next().unwrap_or(text).to_string();
+        if !inside(n, def.byte_range()) {
+            // An `except` whose `try` calls the function (by its name, in this file).
+            let mut m = parent;
+            while let Some(p) = m {
+                if p.kind() == "except_clause"
+                    && let Some(body) = ctx.up(p).and_then(|t| t.child_by_field_name("body"))
+                    && calls_def(ctx, body, def)
+                {
+                    return Err(format!(
+                        "line {line} catches `{text}` around a call of the converted function, which raises psycopg 3's classes"
+                    ));
+                }
+                m = ctx.up(p);
+            }
+            continue;
+        }
+        if n.id() == func.id() || bound_names.iter().any(|r| inside(n, r.clone())) {
+            roots.push(root);
+            continue;
+        }
+        let rest = q.strip_prefix(library).and_then(|r| r.strip_prefix('.')).unwrap_or_default();
+        if !cb.same_names.iter().any(|s| s == rest) {
+            return Err(format!("`{text}` at line {line} has no `{}` equivalent that loopsafe writes", cp.package));
+        }
+        let scoped = ctx.imports_at(n);
+        let to = scoped.module_attr(&cp.package, rest, edits, ctx.text);
+        if let Some(why) = scoped.conflict() {
+            return Err(why);
+        }
+        edits.push(Edit { range: n.byte_range(), text: to });
+        roots.push(root);
+    }
+    roots.sort();
+    roots.dedup();
+    for r in roots {
+        let root_used = used_outside(ctx, &r, def);
+        let top = ctx.tree.root_node();
+        let mut c = top.walk();
+        for s in top.named_children(&mut c) {
+            let mut c = s.walk();
+            let names: Vec<Node<'_>> = s.children_by_field_name("name", &mut c).collect();
+            // `import psycopg2.extras` goes too where nothing outside the function uses `psycopg2.extras`.
+            let binds_r = match (s.kind(), names.as_slice()) {
+                ("import_statement", [n]) if n.kind() == "dotted_name" => {
+                    let d = ctx.node_text(*n);
+                    (d == r && !root_used)
+                        || (d.starts_with(&format!("{r}.")) && (!root_used || !dotted_used_outside(ctx, d, def)))
+                }
+                ("import_from_statement", [n]) => n.kind() == "dotted_name" && ctx.node_text(*n) == r && !root_used,
+                _ => false,
+            };
+            if binds_r {
+                kinds::remove_statement(ctx, s, edits);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Whether a call in `body` calls the function `def` by its name (`f(...)`, `module.f(...)`).
+fn calls_def(ctx: &FileContext<'_>, body: Node<'_>, def: Node<'_>) -> bool {
+    let Some(name) = def.child_by_field_name("name").map(|n| ctx.node_text(n)) else { return true };
+    let mut stack = vec![body];
+    let mut seen = 0;
+    while let Some(n) = stack.pop() {
+        seen += 1;
+        if seen > MAX_NODES {
+            return true;
+        }
+        if n.kind() == "call"
+            && let Some(f) = n.child_by_field_name("function")
+            && (ctx.node_text(f) == name || ctx.node_text(f).ends_with(&format!(".{name}")))
+        {
+            return true;
+        }
+        let mut c = n.walk();
+        stack.extend(n.children(&mut c));
+    }
+    false
+}
+
+/// Whether a dotted name `d` (`psycopg2.extras`) is used, alone or as a prefix, outside `def` and the
+/// import statements; also when the file is too large to look through.
+fn dotted_used_outside(ctx: &FileContext<'_>, d: &str, def: Node<'_>) -> bool {
+    let mut stack = vec![ctx.tree.root_node()];
+    let mut seen = 0;
+    while let Some(n) = stack.pop() {
+        seen += 1;
+        if seen > MAX_NODES {
+            return true;
+        }
+        if n.id() == def.id()
+            || matches!(n.kind(), "import_statement" | "import_from_statement" | "future_import_statement")
+        {
+            continue;
+        }
+        if n.kind() == "attribute" {
+            let t = ctx.node_text(n);
+            if t == d || t.starts_with(&format!("{d}.")) {
+                return true;
+            }
+        }
+        let mut c = n.walk();
+        stack.extend(n.children(&mut c));
+    }
+    false
+}
+
+/// Whether `name` is used in the file outside `def` and the import statements (an attribute's or a
+/// keyword's name aside); also when the file is too large to look through.
+fn used_outside(ctx: &FileContext<'_>, name: &str, def: Node<'_>) -> bool {
+    let mut stack = vec![ctx.tree.root_node()];
+    let mut seen = 0;
+    while let Some(n) = stack.pop() {
+        seen += 1;
+        if seen > MAX_NODES {
+            return true;
+        }
+        if n.id() == def.id()
+            || matches!(n.kind(), "import_statement" | "import_from_statement" | "future_import_statement")
+        {
+            continue;
+        }
+        if n.kind() == "identifier" && ctx.node_text(n) == name {
+            let p = ctx.up(n);
+            let named = |f: &str| p.and_then(|p| p.child_by_field_name(f)).is_some_and(|x| x.id() == n.id());
+            let k = p.map_or("", |p| p.kind());
+            if !((k == "attribute" && named("attribute")) || (k == "keyword_argument" && named("name"))) {
+                return true;
+            }
+        }
+        if n.kind() == "string_content" && ctx.node_text(n) == name {
+            return true;
+        }
+        let mut c = n.walk();
+        stack.extend(n.children(&mut c));
+    }
+    false
+}
+
 #[cfg(test)]
 mod tests {
     use crate::catalog::FixKind;
@@ -1283,7 +1756,130 @@ mod tests {
     }
 
     #[test]
-    fn psycopg2_refuses_with_the_catalog_reason() {
+    fn psycopg2_becomes_psycopg_3_with_client_side_binding() {
+        let text = "import psycopg2\nimport psycopg2.extras\n\nQ = \"select %s\"\n\n\nasync def f(dsn, v):\n    conn = psycopg2.connect(dsn, connect_timeout=5)\n    try:\n        with conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cur:\n            cur.execute(Q, (v,))\n            one = cur.fetchone()\n        conn.cursor().execute(\"select 1; \")\n        conn.commit()\n    except (psycopg2.OperationalError, psycopg2.Error):\n        conn.rollback()\n    finally:\n        conn.close()\n    return one\n";
+        assert_eq!(
+            convert(text, "psycopg2.connect").unwrap(),
+            "import psycopg\n\nQ = \"select %s\"\n\n\nasync def f(dsn, v):\n    conn = await psycopg.AsyncConnection.connect(dsn, connect_timeout=5, cursor_factory=psycopg.AsyncClientCursor)\n    try:\n        async with conn.cursor(row_factory=psycopg.rows.dict_row) as cur:\n            await cur.execute(Q, (v,))\n            one = await cur.fetchone()\n        await conn.cursor().execute(\"select 1; \")\n        await conn.commit()\n    except (psycopg.OperationalError, psycopg.Error):\n        await conn.rollback()\n    finally:\n        await conn.close()\n    return one\n"
+        );
+        // psycopg2 used elsewhere in the file keeps its import; no arguments get the keyword alone.
+        let kept = "import psycopg2\n\n\ndef g():\n    return psycopg2.connect()\n\n\nasync def f():\n    conn = psycopg2.connect()\n    conn.close()\n";
+        assert_eq!(
+            convert(kept, "psycopg2.connect").unwrap(),
+            "import psycopg\nimport psycopg2\n\n\ndef g():\n    return psycopg2.connect()\n\n\nasync def f():\n    conn = await psycopg.AsyncConnection.connect(cursor_factory=psycopg.AsyncClientCursor)\n    await conn.close()\n"
+        );
+    }
+
+    #[test]
+    fn psycopg2_refuses_what_psycopg_3_does_otherwise_naming_the_line() {
+        let head = "import psycopg2\nimport psycopg2.extras\n\nQ = \"select 1\"\n\n\nasync def f(dsn, q, ids):\n";
+        let cases = [
+            (
+                "    with psycopg2.connect(dsn) as conn:\n        pass\n",
+                "`with` at line 8: psycopg2's `with conn:` commits and leaves",
+            ),
+            (
+                "    conn = psycopg2.connect(dsn)\n    with conn:\n        pass\n    conn.close()\n",
+                "`with conn` at line 9",
+            ),
+            (
+                "    conn = psycopg2.connect(dsn)\n    cur = conn.cursor()\n    cur.execute(\"select 1 from t where id in %s\", (ids,))\n    conn.close()\n",
+                "the query at line 10: `IN %s`",
+            ),
+            (
+                "    conn = psycopg2.connect(dsn)\n    cur = conn.cursor()\n    cur.execute(\"select 1 where x in%(a)s\", {\"a\": ids})\n    conn.close()\n",
+                "the query at line 10: `IN %s`",
+            ),
+            (
+                "    conn = psycopg2.connect(dsn)\n    cur = conn.cursor()\n    cur.execute(\"select 1; select 2\")\n    conn.close()\n",
+                "the query at line 10: several statements",
+            ),
+            (
+                "    conn = psycopg2.connect(dsn)\n    conn.cursor().execute(\"begin;\" \"select 2\")\n    conn.close()\n",
+                "the query at line 9: several statements",
+            ),
+            (
+                "    conn = psycopg2.connect(dsn)\n    cur = conn.cursor()\n    cur.execute(q)\n    conn.close()\n",
+                "the query at line 10: the query is not a string literal",
+            ),
+            (
+                "    conn = psycopg2.connect(dsn)\n    cur = conn.cursor()\n    cur.execute(f\"select {q}\")\n    conn.close()\n",
+                "the query is not a string literal",
+            ),
+            (
+                "    Q = q\n    conn = psycopg2.connect(dsn)\n    cur = conn.cursor()\n    cur.execute(Q)\n    conn.close()\n",
+                "the query is not a string literal",
+            ),
+            (
+                "    conn = psycopg2.connect(dsn)\n    cur = conn.cursor()\n    cur.execute(\"insert into t values (%s)\", (psycopg2.extras.Json(q),))\n    conn.close()\n",
+                "`psycopg2.extras.Json` at line 10 has no `psycopg` equivalent",
+            ),
+            (
+                "    conn = psycopg2.connect(dsn)\n    psycopg2.extras.register_uuid(conn_or_curs=conn)\n    conn.close()\n",
+                "used as a value",
+            ),
+            (
+                "    conn = psycopg2.connect(dsn)\n    psycopg2.extras.register_uuid()\n    conn.close()\n",
+                "`psycopg2.extras.register_uuid` at line 9: a psycopg2 adapter",
+            ),
+            (
+                "    conn = psycopg2.connect(dsn, cursor_factory=psycopg2.extras.DictCursor)\n    conn.close()\n",
+                "`cursor_factory=psycopg2.extras.DictCursor` at line 8 has no psycopg 3 row factory",
+            ),
+            (
+                "    conn = psycopg2.connect(dsn)\n    cur = conn.cursor(\"named\")\n    conn.close()\n",
+                "server-side one",
+            ),
+            (
+                "    conn = psycopg2.connect(dsn)\n    cur = conn.cursor()\n    cur.executemany(\"select %s\", ids)\n    conn.close()\n",
+                "`cur.executemany(...)` at line 10 has no awaited equivalent",
+            ),
+            (
+                "    conn = psycopg2.connect(dsn)\n    conn.autocommit = True\n    conn.close()\n",
+                "`conn.autocommit` at line 9",
+            ),
+            (
+                "    conn = psycopg2.connect(dsn, database=q)\n    conn.close()\n",
+                "`database=`: psycopg 3 passes keywords to libpq",
+            ),
+            (
+                "    conn = psycopg2.connect(dsn)\n    try:\n        conn.commit()\n    except psycopg2.extensions.QueryCanceledError:\n        pass\n    conn.close()\n",
+                "`psycopg2.extensions.QueryCanceledError` at line 11",
+            ),
+        ];
+        for (body, why) in cases {
+            let text = format!("{head}{body}");
+            let got = convert(&text, "psycopg2.connect");
+            assert!(matches!(&got, Err(r) if r.contains(why)), "{text}\n{got:?}, expected {why:?}");
+        }
+        // A module-level adapter, and an `except` outside the function naming psycopg2's classes.
+        let outside = [
+            ("psycopg2.extras.register_uuid()\n", "`psycopg2.extras.register_uuid` at line 3"),
+            (
+                "def g(dsn):\n    try:\n        return f(dsn)\n    except psycopg2.Error:\n        pass\n",
+                "line 6 catches `psycopg2.Error` around a call",
+            ),
+        ];
+        for (module, why) in outside {
+            let text = format!(
+                "import psycopg2\nimport psycopg2.extras\n{module}\n\nasync def f(dsn):\n    conn = psycopg2.connect(dsn)\n    conn.close()\n"
+            );
+            let got = convert(&text, "psycopg2.connect");
+            assert!(matches!(&got, Err(r) if r.contains(why)), "{text}\n{got:?}, expected {why:?}");
+        }
+        // `%s` after a word ending in `in` and `%%` are not `IN %s`; a trailing `;` is one statement.
+        let ok = "import psycopg2\n\n\nasync def f(dsn):\n    conn = psycopg2.connect(dsn)\n    cur = conn.cursor()\n    cur.execute(\"select join%s, 'in %%s', x = any(%s);\", (1, [2]))\n    conn.close()\n";
+        assert!(convert(ok, "psycopg2.connect").is_ok(), "{:?}", convert(ok, "psycopg2.connect"));
+        // An `except` around other psycopg2 code stays, with `import psycopg2`; `psycopg2.extras` goes.
+        let other = "import psycopg2\nimport psycopg2.extras\n\n\ndef g():\n    try:\n        return psycopg2.connect()\n    except psycopg2.Error:\n        pass\n\n\nasync def f():\n    conn = psycopg2.connect(cursor_factory=psycopg2.extras.RealDictCursor)\n    conn.close()\n";
+        assert_eq!(
+            convert(other, "psycopg2.connect").unwrap(),
+            "import psycopg\nimport psycopg2\n\n\ndef g():\n    try:\n        return psycopg2.connect()\n    except psycopg2.Error:\n        pass\n\n\nasync def f():\n    conn = await psycopg.AsyncConnection.connect(row_factory=psycopg.rows.dict_row, cursor_factory=psycopg.AsyncClientCursor)\n    await conn.close()\n"
+        );
+    }
+
+    #[test]
+    fn psycopg2_title_names_what_the_code_does_not_show() {
         let text = "import psycopg2\n\n\nasync def f(dsn):\n    conn = psycopg2.connect(dsn)\n    conn.close()\n";
         let fixes = fixes_at(
             text,
@@ -1293,7 +1889,10 @@ mod tests {
             vec![FixKind::AsyncDriver],
             false,
         );
-        let r = fixes.refused.iter().find(|r| r.id == FixId::AsyncDriver).expect("a refusal");
-        assert!(r.reason.contains("no exact rewrite of psycopg2"), "{r:?}");
+        let f = fixes.fixes.iter().find(|f| f.id == FixId::AsyncDriver).expect("a fix");
+        assert_eq!(
+            f.title,
+            "Use `psycopg` with client-side binding instead of `psycopg2` (uuid, inet, bytea, timestamptz, range and record columns come back as other types)"
+        );
     }
 }

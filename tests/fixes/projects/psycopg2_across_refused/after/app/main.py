@@ -1,0 +1,10 @@
+from fastapi import FastAPI
+
+from app.notes import notes_in
+
+app = FastAPI()
+
+
+@app.get("/folders/{folder}")
+async def folder(folder: str, limit: int = 20):
+    return await notes_in(folder, limit)
