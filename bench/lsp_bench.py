@@ -11,7 +11,8 @@ functions, and a statement typed on a new line after a module-level assignment (
 `ruff server` (rules ASYNC only) gets the same edits in the same run, interleaved: each of `--rounds`
 rounds runs loopsafe then ruff, and the figures are medians over the rounds (the 1-minute load average is
 printed). `--baseline BIN` runs another loopsafe binary (main's) first in each round, for an A/B. Run it
-with bench/lsp.sh.
+with bench/lsp.sh. `lsp_bench.py --dump-edits FILE REPEAT` prints the same edits as byte edits, for
+`server/examples/replay_edits.rs` (their analysis in-process, in CPU time).
 """
 import argparse
 import json
@@ -329,7 +330,35 @@ def median(xs):
     return xs[n // 2] if n % 2 else (xs[n // 2 - 1] + xs[n // 2]) / 2
 
 
+def dump_edits(path, repeat):
+    """Prints the scenarios' edits of `path` as byte edits, one line each: scenario, byte offset, bytes
+    removed and the text inserted (JSON), tab-separated, for `server/examples/replay_edits.rs` (the same
+    keystrokes analysed in-process, without the protocol)."""
+    text = Path(path).read_text(encoding="utf-8")
+    _, plan = scenarios(text.split("\n"), repeat)
+    data = text.encode()
+
+    def offset(pos):
+        lines = data.split(b"\n")
+        before = sum(len(l) + 1 for l in lines[:pos["line"]])
+        line = lines[pos["line"]].decode()
+        # UTF-16 columns to bytes.
+        units, chars = 0, 0
+        while chars < len(line) and units < pos["character"]:
+            units += u16(line[chars])
+            chars += 1
+        return before + len(line[:chars].encode())
+
+    for name, steps in plan:
+        for change in steps:
+            start, end = offset(change["range"]["start"]), offset(change["range"]["end"])
+            print(f"{name}\t{start}\t{end - start}\t{json.dumps(change['text'])}")
+            data = data[:start] + change["text"].encode() + data[end:]
+
+
 def main():
+    if len(sys.argv) == 4 and sys.argv[1] == "--dump-edits":
+        return dump_edits(sys.argv[2], int(sys.argv[3]))
     ap = argparse.ArgumentParser()
     ap.add_argument("--loopsafe", required=True)
     ap.add_argument("--ruff")

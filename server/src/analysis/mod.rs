@@ -960,6 +960,19 @@ fn line_start(text: &str, at: usize) -> usize {
 /// is too short to be indented deeper than the `def`, or when the body starts on the header's line and
 /// goes on below it.
 fn blank_body(bytes: &mut [u8], tree: &Tree, indent: usize, end: usize) -> Option<()> {
+    let colon = body_placeable(bytes, tree, indent, end)?;
+    for b in &mut bytes[colon..end] {
+        if *b != b'\n' && *b != b'\r' {
+            *b = b' ';
+        }
+    }
+    bytes[end - 1] = b'0';
+    Some(())
+}
+
+/// Whether `blank_body` can replace the body of the function `tree` holds in `bytes` (read only); the
+/// end of its header's `:` when it can.
+fn body_placeable(bytes: &[u8], tree: &Tree, indent: usize, end: usize) -> Option<usize> {
     let root = tree.root_node();
     let def = root.named_children(&mut root.walk()).find(|n| n.kind() == "function_definition")?;
     let colon = def.children(&mut def.walk()).filter(|c| c.kind() == ":").last()?.end_byte();
@@ -972,13 +985,7 @@ fn blank_body(bytes: &mut [u8], tree: &Tree, indent: usize, end: usize) -> Optio
     if last_line > colon && (on_header || end - last_line <= indent + 1) {
         return None;
     }
-    for b in &mut bytes[colon..end] {
-        if *b != b'\n' && *b != b'\r' {
-            *b = b' ';
-        }
-    }
-    bytes[end - 1] = b'0';
-    Some(())
+    Some(colon)
 }
 
 /// `parse_unit` of a function whose text has syntax errors: parsed from scratch, then with the lines
@@ -986,7 +993,9 @@ fn blank_body(bytes: &mut [u8], tree: &Tree, indent: usize, end: usize) -> Optio
 fn parse_broken_unit(text: &str, line_start: usize, start: usize, end: usize) -> Option<UnitParse> {
     let indent = start - line_start;
     let tree = crate::syntax::parse_range(text, line_start..end, None)?;
-    let placed = |tree: &Tree| blank_body(&mut text.as_bytes()[..end].to_vec(), tree, indent, end).is_some();
+    // Checked on the text itself: a copy of everything before the function cost each keystroke in a
+    // broken function of a large file a copy of the file.
+    let placed = |tree: &Tree| body_placeable(text.as_bytes(), tree, indent, end).is_some();
     if one_function(&tree, start, indent, true) {
         return placed(&tree).then_some(UnitParse {
             range: line_start..end,
@@ -1040,8 +1049,8 @@ fn one_function(tree: &Tree, start: usize, indent: usize, broken: bool) -> bool 
     statements_deeper_than(d, indent)
 }
 
-/// The text with every line of the function `start..end` (after its `def` line) that starts at or left
-/// of the `def`'s column blanked (spaces; line breaks kept, so offsets stay): code there would end the
+/// The text up to `end` with every line of the function `start..end` (after its `def` line) that starts
+/// at or left of the `def`'s column blanked (spaces; line breaks kept, so offsets stay): code there would end the
 /// function. `None` when there is no such line.
 fn mask_unit(text: &str, line_start: usize, start: usize, end: usize) -> Option<String> {
     let indent = start - line_start;
@@ -1055,7 +1064,10 @@ fn mask_unit(text: &str, line_start: usize, start: usize, end: usize) -> Option<
         let lead = line.iter().take_while(|&&b| b == b' ' || b == b'\t').count();
         let blank = line[lead..].iter().all(|b| b.is_ascii_whitespace());
         if !blank && lead <= indent {
-            let out = out.get_or_insert_with(|| bytes.to_vec());
+            // The text up to the function's end only: what is parsed and extracted from it (offsets
+            // kept) ends there, and a copy of the whole file per keystroke is what a broken function
+            // near the top of a large file cost.
+            let out = out.get_or_insert_with(|| bytes[..end].to_vec());
             for b in &mut out[at..line_end] {
                 if *b != b'\r' {
                     *b = b' ';
