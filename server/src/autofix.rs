@@ -270,6 +270,10 @@ fn chains_across(
     }
     let mut groups: Vec<usize> = (0..files.len()).collect();
     let mut touched: BTreeMap<usize, (usize, Vec<String>)> = BTreeMap::new();
+    // Each file's parse and routes, kept from one chain to the next while its text is unchanged (a
+    // chain refused or made async elsewhere leaves it as it was): a file with many chains is parsed and
+    // queried once, not once per chain (findings x file size).
+    let mut parsed: Vec<fix::Parsed> = files.iter().map(|_| fix::Parsed::default()).collect();
     for d in chains {
         let Some(home) = files.iter().position(|f| f.0 == d.path) else { continue };
         if touched.contains_key(&home) {
@@ -279,8 +283,9 @@ fn chains_across(
             .iter()
             .map(|(shown, _, _, text, modules)| fix::WorkspaceFile { path: shown, text, modules: modules.clone() })
             .collect();
+        let kept: Vec<&fix::Parsed> = parsed.iter().collect();
         let Ok(fix::MadeAsync { title, edits, .. }) =
-            fix::make_async_everywhere(&ws, home, &chain_target(d), catalog, options)
+            fix::make_async_with(&ws, &kept, home, &chain_target(d), catalog, options)
         else {
             continue;
         };
@@ -302,6 +307,7 @@ fn chains_across(
                 }
             }
             files[i].3 = t;
+            parsed[i] = fix::Parsed::default();
             let entry = touched.entry(i).or_insert((0, Vec::new()));
             if i == home {
                 entry.0 += 1;

@@ -250,8 +250,12 @@ pub struct FileContext<'a> {
     pub catalog: &'a Catalog,
     pub options: &'a Options,
     imports: Imports,
-    /// The `function_definition` ranges that FastAPI/Starlette run as routes or dependencies.
-    endpoints: Cow<'a, Endpoints>,
+    /// The `function_definition` ranges that FastAPI/Starlette run as routes or dependencies: given by
+    /// the caller ([`FileContext::with_endpoints`]) or else found on first use (a query of the whole file,
+    /// an analysis: the context of a chain's rewritten file, built once per chain, seldom asks).
+    /// (Two fields: a cell of a borrowed value would make the context invariant in `'a`.)
+    endpoints: Option<Cow<'a, Endpoints>>,
+    found_endpoints: std::cell::OnceCell<Endpoints>,
     verifier: verify::Verifier,
     /// The module's top-level nodes, in order (for [`FileContext::up`]).
     tops: Vec<Node<'a>>,
@@ -404,8 +408,9 @@ impl std::hash::Hasher for IdHasher {
 }
 
 impl<'a> FileContext<'a> {
+    /// A context on `text` (parsed as `tree`); its [`endpoints`] are found when a fix first asks.
     pub fn new(text: &'a str, tree: &'a Tree, catalog: &'a Catalog, options: &'a Options) -> FileContext<'a> {
-        Self::with_endpoints(text, tree, catalog, options, Cow::Owned(endpoints(text, tree, catalog)))
+        Self::build(text, tree, catalog, options, None)
     }
 
     /// [`FileContext::new`] with the file's [`endpoints`] already known: several contexts on one file
@@ -417,6 +422,16 @@ impl<'a> FileContext<'a> {
         options: &'a Options,
         endpoints: Cow<'a, Endpoints>,
     ) -> FileContext<'a> {
+        Self::build(text, tree, catalog, options, Some(endpoints))
+    }
+
+    fn build(
+        text: &'a str,
+        tree: &'a Tree,
+        catalog: &'a Catalog,
+        options: &'a Options,
+        endpoints: Option<Cow<'a, Endpoints>>,
+    ) -> FileContext<'a> {
         FileContext {
             text,
             tree,
@@ -424,6 +439,7 @@ impl<'a> FileContext<'a> {
             options,
             imports: Imports::scan(text, tree),
             endpoints,
+            found_endpoints: std::cell::OnceCell::new(),
             verifier: verify::Verifier::default(),
             tops: {
                 let root = tree.root_node();
@@ -598,7 +614,11 @@ impl<'a> FileContext<'a> {
     }
 
     pub(crate) fn is_endpoint(&self, def: Node<'_>) -> bool {
-        self.endpoints.contains(&(def.start_byte(), def.end_byte()))
+        let known = match &self.endpoints {
+            Some(e) => e,
+            None => self.found_endpoints.get_or_init(|| endpoints(self.text, self.tree, self.catalog)),
+        };
+        known.contains(&(def.start_byte(), def.end_byte()))
     }
 
     pub(crate) fn node_text(&self, n: Node<'_>) -> &'a str {
