@@ -28,7 +28,7 @@ use std::ops::Range;
 
 use tree_sitter::Node;
 
-use super::kinds::{self, MAX_NODES, short};
+use super::kinds::{self, MAX_NODES, short, walk_bounded};
 use super::{Applicability, Edit, FileContext, Fix, FixId, Fixes, Refusal, imports};
 
 /// How many ancestors the search for a `with` around a call climbs.
@@ -535,24 +535,6 @@ fn thread_bound_use(
     }
     let (name, class, line) = found?;
     Some(format!("the block uses `{name}` (line {line}): {}", why_of(&class)?))
-}
-
-/// Visits `root` and its descendants depth first (a node's children only where `visit` returns true),
-/// at most `MAX_NODES` of them: `None` when the tree is too large to look through.
-fn walk_bounded<'t>(root: Node<'t>, mut visit: impl FnMut(Node<'t>) -> bool) -> Option<()> {
-    let mut stack = vec![root];
-    let mut seen = 0;
-    while let Some(n) = stack.pop() {
-        seen += 1;
-        if seen > MAX_NODES {
-            return None;
-        }
-        if visit(n) {
-            let mut c = n.walk();
-            stack.extend(n.children(&mut c));
-        }
-    }
-    Some(())
 }
 
 /// Every identifier text read or written in `range` of `root` (nested scopes included), bounded.

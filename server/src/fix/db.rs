@@ -1512,82 +1512,54 @@ fn client_names(
 /// Whether a call in `body` calls the function `def` by its name (`f(...)`, `module.f(...)`).
 fn calls_def(ctx: &FileContext<'_>, body: Node<'_>, def: Node<'_>) -> bool {
     let Some(name) = def.child_by_field_name("name").map(|n| ctx.node_text(n)) else { return true };
-    let mut stack = vec![body];
-    let mut seen = 0;
-    while let Some(n) = stack.pop() {
-        seen += 1;
-        if seen > MAX_NODES {
-            return true;
-        }
-        if n.kind() == "call"
-            && let Some(f) = n.child_by_field_name("function")
-            && (ctx.node_text(f) == name || ctx.node_text(f).ends_with(&format!(".{name}")))
-        {
-            return true;
-        }
-        let mut c = n.walk();
-        stack.extend(n.children(&mut c));
-    }
-    false
+    let dotted = format!(".{name}");
+    kinds::any_node_bounded(
+        body,
+        |_| false,
+        |n| {
+            n.kind() == "call"
+                && n.child_by_field_name("function").is_some_and(|f| {
+                    let f = ctx.node_text(f);
+                    f == name || f.ends_with(&dotted)
+                })
+        },
+    )
+}
+
+/// Whether a node of the file outside `def` and the import statements, which are not looked into, is
+/// one `hit` holds for; also when the file is too large to look through.
+fn outside_def(ctx: &FileContext<'_>, def: Node<'_>, hit: impl FnMut(Node<'_>) -> bool) -> bool {
+    let skip = |n: Node<'_>| {
+        n.id() == def.id()
+            || matches!(n.kind(), "import_statement" | "import_from_statement" | "future_import_statement")
+    };
+    kinds::any_node_bounded(ctx.tree.root_node(), skip, hit)
 }
 
 /// Whether a dotted name `d` (`psycopg2.extras`) is used, alone or as a prefix, outside `def` and the
 /// import statements; also when the file is too large to look through.
 fn dotted_used_outside(ctx: &FileContext<'_>, d: &str, def: Node<'_>) -> bool {
-    let mut stack = vec![ctx.tree.root_node()];
-    let mut seen = 0;
-    while let Some(n) = stack.pop() {
-        seen += 1;
-        if seen > MAX_NODES {
-            return true;
-        }
-        if n.id() == def.id()
-            || matches!(n.kind(), "import_statement" | "import_from_statement" | "future_import_statement")
-        {
-            continue;
-        }
-        if n.kind() == "attribute" {
+    let prefix = format!("{d}.");
+    outside_def(ctx, def, |n| {
+        n.kind() == "attribute" && {
             let t = ctx.node_text(n);
-            if t == d || t.starts_with(&format!("{d}.")) {
-                return true;
-            }
+            t == d || t.starts_with(&prefix)
         }
-        let mut c = n.walk();
-        stack.extend(n.children(&mut c));
-    }
-    false
+    })
 }
 
 /// Whether `name` is used in the file outside `def` and the import statements (an attribute's or a
 /// keyword's name aside); also when the file is too large to look through.
 fn used_outside(ctx: &FileContext<'_>, name: &str, def: Node<'_>) -> bool {
-    let mut stack = vec![ctx.tree.root_node()];
-    let mut seen = 0;
-    while let Some(n) = stack.pop() {
-        seen += 1;
-        if seen > MAX_NODES {
-            return true;
-        }
-        if n.id() == def.id()
-            || matches!(n.kind(), "import_statement" | "import_from_statement" | "future_import_statement")
-        {
-            continue;
-        }
+    outside_def(ctx, def, |n| {
         if n.kind() == "identifier" && ctx.node_text(n) == name {
             let p = ctx.up(n);
             let named = |f: &str| p.and_then(|p| p.child_by_field_name(f)).is_some_and(|x| x.id() == n.id());
             let k = p.map_or("", |p| p.kind());
-            if !((k == "attribute" && named("attribute")) || (k == "keyword_argument" && named("name"))) {
-                return true;
-            }
+            return !((k == "attribute" && named("attribute")) || (k == "keyword_argument" && named("name")));
         }
-        if n.kind() == "string_content" && ctx.node_text(n) == name {
-            return true;
-        }
-        let mut c = n.walk();
-        stack.extend(n.children(&mut c));
-    }
-    false
+        n.kind() == "string_content" && ctx.node_text(n) == name
+    })
 }
 
 #[cfg(test)]

@@ -23,6 +23,42 @@ use crate::settings::OffloadFlavor;
 const MAX_ANCESTORS: usize = 256;
 pub(super) const MAX_NODES: usize = 200_000;
 
+/// Visits `root` and its descendants depth first (a node's children only where `visit` returns true),
+/// at most `MAX_NODES` of them: `None` when the tree is too large to look through.
+pub(super) fn walk_bounded<'t>(root: Node<'t>, mut visit: impl FnMut(Node<'t>) -> bool) -> Option<()> {
+    let mut stack = vec![root];
+    let mut seen = 0;
+    while let Some(n) = stack.pop() {
+        seen += 1;
+        if seen > MAX_NODES {
+            return None;
+        }
+        if visit(n) {
+            let mut c = n.walk();
+            stack.extend(n.children(&mut c));
+        }
+    }
+    Some(())
+}
+
+/// Whether `hit` holds for a node under `root`, not looking into the nodes `skip` holds for; also when
+/// the tree is too large to look through (`walk_bounded`), so that a caller refuses rather than guesses.
+pub(super) fn any_node_bounded<'t>(
+    root: Node<'t>,
+    skip: impl Fn(Node<'t>) -> bool,
+    mut hit: impl FnMut(Node<'t>) -> bool,
+) -> bool {
+    let mut found = false;
+    let walked = walk_bounded(root, |n| {
+        if found || skip(n) {
+            return false;
+        }
+        found = hit(n);
+        !found
+    });
+    walked.is_none() || found
+}
+
 /// What the fixes of many findings in one file share, computed once per file or per function.
 #[derive(Default)]
 pub(crate) struct Memo {
