@@ -973,15 +973,21 @@ async fn a_client_imported_by_another_module_is_converted_with_its_users_or_refu
 
 /// The make-async action on the first chain of `app/main.py` of the project pair `name`, applied through
 /// the editor, rewrites every file as the pair's `after/` says.
-async fn make_async_gives_the_after_tree(name: &str) {
+async fn make_async_gives_the_after_tree(name: &str, requirements: &str) {
+    let root = format!("{}/../tests/fixes/projects/{name}", env!("CARGO_MANIFEST_DIR"));
     let pair = |side: &str, file: &str| {
-        let path = format!("{}/../tests/fixes/projects/{name}/{side}/{file}", env!("CARGO_MANIFEST_DIR"));
+        let path = format!("{root}/{side}/{file}");
         std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
     };
-    let names = ["app/__init__.py", "app/main.py", "app/cache.py", "app/stats.py"];
+    let mut names: Vec<String> = std::fs::read_dir(format!("{root}/before/app"))
+        .unwrap()
+        .map(|e| format!("app/{}", e.unwrap().file_name().to_string_lossy()))
+        .filter(|f| f.ends_with(".py"))
+        .collect();
+    names.sort();
     let before: Vec<String> = names.iter().map(|f| pair("before", f)).collect();
-    let files: Vec<(&str, &str)> = names.iter().copied().zip(before.iter().map(String::as_str)).collect();
-    let (mut c, dir, u, chain) = open_chain(&files, "fastapi\nredis>=5\n").await;
+    let files: Vec<(&str, &str)> = names.iter().map(String::as_str).zip(before.iter().map(String::as_str)).collect();
+    let (mut c, dir, u, chain) = open_chain(&files, requirements).await;
     let acts = actions(&mut c, &u, &chain, None).await;
     let fix = acts
         .iter()
@@ -1007,7 +1013,15 @@ async fn make_async_gives_the_after_tree(name: &str) {
 /// awaits `cache_mod.last_seen(...)`, a converted function called through the module's other name.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_reached_through_its_module_from_another_module_is_converted_with_its_users() {
-    make_async_gives_the_after_tree("redis_module_access").await;
+    make_async_gives_the_after_tree("redis_module_access", "fastapi\nredis>=5\n").await;
+}
+
+/// The same through a module-level boto3 client (`tests/fixes/projects/boto3_module_access`): the
+/// aioboto3 client per event loop is reached as `(await blobs.s3())` and `(await app.store.s3())` in the
+/// module that names it through its module, and the sync route calling that module becomes `async def`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_boto3_client_reached_through_its_module_from_another_module_is_converted_with_its_users() {
+    make_async_gives_the_after_tree("boto3_module_access", "fastapi\nboto3\naioboto3\n").await;
 }
 
 /// Converted calls nested around uses of the client, and uses around converted calls, at any depth
@@ -1016,7 +1030,7 @@ async fn a_client_reached_through_its_module_from_another_module_is_converted_wi
 /// instead of refusing them as overlapping.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn converted_calls_nested_around_uses_of_the_client_are_composed() {
-    make_async_gives_the_after_tree("redis_nested").await;
+    make_async_gives_the_after_tree("redis_nested", "fastapi\nredis>=5\n").await;
 }
 
 /// The project pair `tests/fixes/projects/psycopg2_across_refused` through the editor: the make-async

@@ -305,6 +305,21 @@ fn a_function_ending_a_module_level_with_body_that_ends_earlier_moves_the_body_s
     assert_all_local(text, &[(at, 1, ""), (at, 0, "o")]);
 }
 
+/// A module-level statement that holds a lambda and goes on past the lambda's line (a string over a
+/// line break, a `\\` continuation): an edit on a later line of it is not in code after a scope (the
+/// lambda ends inside the statement), so the statement is not cut at the lambda's line (found by the
+/// random edits: the line after the lambda's was spliced as a statement of its own, and the next
+/// function moved twice).
+#[test]
+fn an_edit_after_a_lambda_inside_a_module_level_statement_keeps_the_statement_whole() {
+    let text = "x = (lambda: 1) + \\\ny\n\n\ndef h():\n    return x\n";
+    let at = text.find("y\n").unwrap() + 1;
+    apply_edits(text.to_string(), &[(at, 0, "z"), (at, 1, "")]);
+    let text = "f(xs, key=lambda x: x).get(\"\ngn/{req\")\nasync def sign(r):\n    return 1\n";
+    let at = text.find("n/{").unwrap();
+    apply_edits(text.to_string(), &[(at, 3, "")]);
+}
+
 /// Module-level statements edited in place (a constant's value, the client a module-level name holds,
 /// a statement after a class) are analysed alone, and the findings follow (the coroutine that used a
 /// blocking session no longer does); an import edited, and a statement's first byte, take the whole

@@ -18,10 +18,11 @@ impl Facts {
     ///
     /// - the facts come from a whole-file parse without errors, and no function's from a broken parse of
     ///   its own (`parsed_with_errors`, `broken`);
-    /// - the edit is in module-level code, not inside or on the lines of any scope (function, class,
-    ///   lambda), and after the first byte of its statement;
-    /// - the lines between the scopes around it (the nearest scope that ends before it, the nearest one
-    ///   that starts after it, decorators included) parse alone without errors, every statement there
+    /// - the edit is in module-level code, not inside any scope (function, class, lambda) nor on the
+    ///   lines of a function or class, and after the first byte of its statement;
+    /// - the lines between the scopes around it (the nearest function or class that ends before it, the
+    ///   nearest one that starts after it, decorators included; a lambda is part of a statement, which
+    ///   may go on past its lines) parse alone without errors, every statement there
     ///   at column 0, so that they parse the same in the whole file: a column-0 line ends every block
     ///   above it, and the next scope's line starts at column 0 or makes that parse fail. While they
     ///   do not parse, the lines of the statement holding the edit (up to the next line that starts a
@@ -337,18 +338,26 @@ impl Facts {
 
     /// The code between the scopes around an edit of module-level code (`start..old_end` became
     /// `start..new_end` of `text`, the new text; the scopes are the old text's): from the line after the
-    /// nearest scope that ends before it to the first line of the nearest one that starts after it
-    /// (decorators included), in the new text. `None` when the edit is in or on the lines of a scope, or
+    /// nearest function or class that ends before it to the first line of the nearest one that starts
+    /// after it (decorators included), in the new text. `None` when the edit is in a scope or on the
+    /// lines of a function or class, or
     /// when code after a scope starts at or after the edit (where that scope ends would then depend on
     /// the edited text).
     fn region(&self, text: &str, (start, old_end, new_end): (usize, usize, usize)) -> Option<(usize, usize)> {
         let by = new_end as isize - old_end as isize;
-        // The scopes around the edit (in the old text's positions).
+        // The scopes around the edit (in the old text's positions). A lambda is no bound: it is part of
+        // an expression, and its statement may go on before and after it, over other lines (`x = (lambda:
+        // 1) + \` then `y`, a string over a line break after it), which would then be cut; the statement
+        // holding it is in the region, and is not spliced (it holds a scope).
         let mut prev_end: Option<usize> = None;
         let mut next_start: Option<usize> = None;
         for s in &self.scopes[1..] {
             let first =
                 s.decorators.iter().map(|d| d.expr.range.start.saturating_sub(1)).fold(s.range.start, usize::min);
+            let outside = s.range.end <= start || first >= old_end;
+            if s.kind == ScopeKind::Lambda && outside {
+                continue;
+            }
             if s.range.end <= start {
                 prev_end = Some(prev_end.map_or(s.range.end, |e| e.max(s.range.end)));
             } else if first >= old_end {
