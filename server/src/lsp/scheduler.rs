@@ -176,8 +176,8 @@ pub fn lower_priority() {
         return;
     }
     #[cfg(target_os = "linux")]
-    // SAFETY: `gettid`, `getpriority` and `setpriority` only read and set the calling thread's
-    // scheduling attributes (on Linux `PRIO_PROCESS` with a thread id names that one thread).
+    // SAFETY: the `gettid` system call, `getpriority` and `setpriority` only read and set the calling
+    // thread's scheduling attributes (on Linux `PRIO_PROCESS` with a thread id names that one thread).
     unsafe {
         // Relative to the main (async) thread's priority, not this thread's: a thread started by a
         // lowered one (rayon's global threads, started from the blocking pool) inherits its priority.
@@ -186,7 +186,9 @@ pub fn lower_priority() {
             let n = libc::getpriority(libc::PRIO_PROCESS, id);
             (n != -1 || *libc::__errno_location() == 0).then_some(n)
         };
-        let tid = libc::gettid() as libc::id_t;
+        // The system call, not glibc's `gettid()` wrapper: that wrapper is glibc 2.30's, and the
+        // manylinux2014 wheel links against glibc 2.17 (`tests/install/run.sh` fails to link it).
+        let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
         if let (Some(main), Some(now)) = (nice_of(libc::getpid() as libc::id_t), nice_of(tid)) {
             let target = (main + BACKGROUND_NICE).min(19);
             if now < target {
