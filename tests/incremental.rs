@@ -61,28 +61,6 @@ impl Lcg {
     }
 }
 
-/// The edit's positions, as the language server computes them from its rope.
-fn line_edit(old: &str, new: &str, start: usize, old_end: usize, new_end: usize) -> LineEdit {
-    let (oi, ni) = (LineIndex::new(old), LineIndex::new(new));
-    let cols = |index: &LineIndex, text: &str, at: usize| {
-        let (line, chars, utf16, utf8) = index.all_columns(text, at);
-        (line as i64, chars as i64, utf16 as i64, utf8 as i64)
-    };
-    let before = cols(&oi, old, old_end);
-    let after = cols(&ni, new, new_end);
-    LineEdit {
-        start,
-        old_end,
-        new_end,
-        line: before.0 as u32,
-        lines: after.0 - before.0,
-        chars: after.1 - before.1,
-        utf16: after.2 - before.2,
-        utf8: after.3 - before.3,
-        blank: old[start..old_end].bytes().all(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r')),
-    }
-}
-
 fn fresh(text: &str, catalog: &Catalog, settings: &Settings) -> (Facts, FileAnalysis, bool) {
     let tree = loopsafe::syntax::parse(text, None).expect("parses");
     let clean = !tree.root_node().has_error();
@@ -164,7 +142,7 @@ fn random_edits(seed: u64, module_level: bool) -> (usize, usize, usize) {
             };
             let old = text.clone();
             text.replace_range(start..old_end, insert);
-            let edit = line_edit(&old, &text, start, old_end, start + insert.len());
+            let edit = LineEdit::between(&old, &text, start, old_end, start + insert.len());
             last = Some(edit.new_end);
             assert!(clean, "the text before each edit parses without errors");
             match reanalyze_edit(&mut facts, &analysis, &text, &edit, catalog, &settings) {
@@ -248,7 +226,7 @@ fn apply_edits(mut text: String, edits: &[(usize, usize, &str)]) -> Vec<bool> {
     for (i, &(start, removed, insert)) in edits.iter().enumerate() {
         let old = text.clone();
         text.replace_range(start..start + removed, insert);
-        let edit = line_edit(&old, &text, start, start + removed, start + insert.len());
+        let edit = LineEdit::between(&old, &text, start, start + removed, start + insert.len());
         // As the server does: only an edit after a whole-file parse without errors (and the edits
         // analysed alone since) is analysed alone.
         let result = if clean {
@@ -431,7 +409,7 @@ fn a_broken_module_level_statement_is_analysed_alone() {
     let (mut facts, analysis, _) = fresh(&text, catalog, &settings);
     let before = text.clone();
     text.insert_str(at, "y = requests.get(");
-    let edit = line_edit(&before, &text, at, at, at + "y = requests.get(".len());
+    let edit = LineEdit::between(&before, &text, at, at, at + "y = requests.get(".len());
     let a = reanalyze_edit(&mut facts, &analysis, &text, &edit, catalog, &settings).expect("analysed alone");
     assert!(facts.broken_statement.is_some());
     for function in ["fetch", "Bot.run"] {
@@ -493,7 +471,7 @@ fn a_statement_typed_above_statements_read_elsewhere_is_analysed_alone() {
     let mut broken = text.to_string();
     broken.insert_str(at, "\nresp = requests.get(url");
     let (mut facts, analysis, _) = fresh(text, catalog, &settings);
-    let edit = line_edit(text, &broken, at, at, at + "\nresp = requests.get(url".len());
+    let edit = LineEdit::between(text, &broken, at, at, at + "\nresp = requests.get(url".len());
     let a = reanalyze_edit(&mut facts, &analysis, &broken, &edit, catalog, &settings).expect("analysed alone");
     assert!(facts.broken_statement.as_ref().is_some_and(|r| !broken[r.clone()].contains("_SUPPORTED")));
     assert!(a.findings.iter().any(|f| f.function.as_deref() == Some("fetch")), "{:?}", a.findings);

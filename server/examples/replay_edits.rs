@@ -11,30 +11,7 @@
 //! ```
 
 use loopsafe::analysis::{self, shift::LineEdit};
-use loopsafe::line_index::LineIndex;
 use loopsafe::{catalog::Catalog, settings::Settings, syntax};
-
-/// The edit's positions, as the language server computes them from its rope.
-fn line_edit(old: &str, new: &str, start: usize, old_end: usize, new_end: usize) -> LineEdit {
-    let (oi, ni) = (LineIndex::new(old), LineIndex::new(new));
-    let cols = |index: &LineIndex, text: &str, at: usize| {
-        let (line, chars, utf16, utf8) = index.all_columns(text, at);
-        (line as i64, chars as i64, utf16 as i64, utf8 as i64)
-    };
-    let before = cols(&oi, old, old_end);
-    let after = cols(&ni, new, new_end);
-    LineEdit {
-        start,
-        old_end,
-        new_end,
-        line: before.0 as u32,
-        lines: after.0 - before.0,
-        chars: after.1 - before.1,
-        utf16: after.2 - before.2,
-        utf8: after.3 - before.3,
-        blank: old[start..old_end].bytes().all(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r')),
-    }
-}
 
 /// The calling thread's CPU time, in ms.
 fn cpu_ms() -> f64 {
@@ -66,7 +43,7 @@ fn main() {
         let inserted: String = serde_json::from_str(inserted).expect("JSON string");
         let old = text.clone();
         text.replace_range(start..start + removed, &inserted);
-        let edit = line_edit(&old, &text, start, start + removed, start + inserted.len());
+        let edit = LineEdit::between(&old, &text, start, start + removed, start + inserted.len());
         let t = cpu_ms();
         let local = clean && {
             match analysis::reanalyze_edit(&mut facts, &analysis, &text, &edit, catalog, &settings) {

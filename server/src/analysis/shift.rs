@@ -29,6 +29,29 @@ pub struct LineEdit {
 }
 
 impl LineEdit {
+    /// The edit that turned `old` into `new` (bytes `start..old_end` of `old` became `start..new_end`),
+    /// with the line and column moves computed from whole-text line indexes, for replays and tests (the
+    /// language server computes the same numbers from its rope).
+    pub fn between(old: &str, new: &str, start: usize, old_end: usize, new_end: usize) -> LineEdit {
+        let cols = |text: &str, at: usize| {
+            let (line, chars, utf16, utf8) = crate::line_index::LineIndex::new(text).all_columns(text, at);
+            (line as i64, chars as i64, utf16 as i64, utf8 as i64)
+        };
+        let before = cols(old, old_end);
+        let after = cols(new, new_end);
+        LineEdit {
+            start,
+            old_end,
+            new_end,
+            line: before.0 as u32,
+            lines: after.0 - before.0,
+            chars: after.1 - before.1,
+            utf16: after.2 - before.2,
+            utf8: after.3 - before.3,
+            blank: old[start..old_end].bytes().all(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r')),
+        }
+    }
+
     /// Where byte `p` of the old text is in the new text. A position inside the replaced bytes cannot be
     /// the end of anything the analysis reports (the edit is inside one token); it stays at `start`.
     pub fn offset(&self, p: usize) -> usize {
