@@ -59,6 +59,22 @@ async fn actions_until(c: &mut Client, u: &Uri, diags: &[Value], done: impl Fn(&
     acts
 }
 
+/// The action whose title starts with `prefix` and that is enabled (`enabled`) or disabled
+/// (`disabled`); the test fails listing every title when there is none.
+fn action_by_title<'a>(acts: &'a [Value], prefix: &str, want_disabled: bool) -> &'a Value {
+    acts.iter()
+        .find(|a| a["title"].as_str().unwrap().starts_with(prefix) && a.get("disabled").is_some() == want_disabled)
+        .unwrap_or_else(|| panic!("{:?}", titles(acts)))
+}
+
+fn enabled<'a>(acts: &'a [Value], prefix: &str) -> &'a Value {
+    action_by_title(acts, prefix, false)
+}
+
+fn disabled<'a>(acts: &'a [Value], prefix: &str) -> &'a Value {
+    action_by_title(acts, prefix, true)
+}
+
 fn titles(actions: &[Value]) -> Vec<String> {
     actions
         .iter()
@@ -478,10 +494,7 @@ async fn a_chain_across_modules_is_made_async_in_every_file_or_refused_with_the_
     )
     .await;
     let acts = actions_until(&mut c, &u, &chain, |acts| acts.iter().all(|a| a["title"] != title)).await;
-    let refused = acts
-        .iter()
-        .find(|a| a["title"].as_str().unwrap().starts_with("Make sign_op1") && a.get("disabled").is_some())
-        .unwrap_or_else(|| panic!("{:?}", titles(&acts)));
+    let refused = disabled(&acts, "Make sign_op1");
     let reason = refused["disabled"]["reason"].as_str().unwrap();
     assert!(reason.contains("sync function main") && reason.contains("cli.py:5"), "{reason}");
 }
@@ -689,10 +702,7 @@ async fn a_chain_ending_in_sqlite3_is_made_async_with_aiosqlite_or_refused_with_
     )
     .await;
     let acts = actions_until(&mut c, &u, &chain, |acts| acts.iter().all(|a| a["title"] != declared)).await;
-    let refused = acts
-        .iter()
-        .find(|a| a["title"].as_str().unwrap().starts_with("Make load_notes") && a.get("disabled").is_some())
-        .unwrap_or_else(|| panic!("{:?}", titles(&acts)));
+    let refused = disabled(&acts, "Make load_notes");
     let reason = refused["disabled"]["reason"].as_str().unwrap();
     assert!(
         reason.contains("store.py") && reason.contains("the connection conn is used as a value at line 10"),
@@ -707,10 +717,7 @@ async fn a_chain_ending_on_a_boto3_client_is_made_async_with_aioboto3_or_refused
     let files = [("app/__init__.py", ""), ("app/main.py", main), ("app/store.py", store)];
     let (mut c, dir, u, chain) = open_chain(&files, "fastapi\naioboto3\n").await;
     let acts = actions(&mut c, &u, &chain, None).await;
-    let fix = acts
-        .iter()
-        .find(|a| a["title"].as_str().unwrap().starts_with("Make save async") && a.get("disabled").is_none())
-        .unwrap_or_else(|| panic!("{:?}", titles(&acts)));
+    let fix = enabled(&acts, "Make save async");
     assert_eq!(
         fix["title"],
         "Make save async, await 1 call site in 2 files, and use aioboto3.Session().client(...) in async with as s3, awaiting its operations"
@@ -732,10 +739,7 @@ async fn a_chain_ending_on_a_boto3_client_is_made_async_with_aioboto3_or_refused
         acts.iter().any(|a| a["title"].as_str().unwrap().starts_with("Make save") && a.get("disabled").is_some())
     })
     .await;
-    let refused = acts
-        .iter()
-        .find(|a| a["title"].as_str().unwrap().starts_with("Make save") && a.get("disabled").is_some())
-        .unwrap_or_else(|| panic!("{:?}", titles(&acts)));
+    let refused = disabled(&acts, "Make save");
     let reason = refused["disabled"]["reason"].as_str().unwrap();
     assert!(reason.contains("store.py") && reason.contains("s3.get_paginator at line 7"), "{reason}");
 }
@@ -812,10 +816,7 @@ async fn a_chain_on_a_module_level_boto3_client_gets_an_aioboto3_client_per_even
     let files = [("app/__init__.py", ""), ("app/main.py", main), ("app/store.py", store)];
     let (mut c, dir, u, chain) = open_chain(&files, "fastapi\naioboto3\n").await;
     let acts = actions(&mut c, &u, &chain, None).await;
-    let fix = acts
-        .iter()
-        .find(|a| a["title"].as_str().unwrap().starts_with("Make save async") && a.get("disabled").is_none())
-        .unwrap_or_else(|| panic!("{:?}", titles(&acts)));
+    let fix = enabled(&acts, "Make save async");
     assert!(
         fix["title"]
             .as_str()
@@ -895,10 +896,7 @@ async fn two_chains_sharing_a_module_level_redis_client_are_made_async_together_
     let files = [("app/__init__.py", ""), ("app/main.py", main), ("app/cache.py", cache), ("app/cli.py", cli)];
     let (mut c, _dir, u, chain) = open_chain(&files, "fastapi\nredis>=5\n").await;
     let acts = actions(&mut c, &u, &chain, None).await;
-    let refused = acts
-        .iter()
-        .find(|a| a["title"].as_str().unwrap().starts_with("Make hits") && a.get("disabled").is_some())
-        .unwrap_or_else(|| panic!("{:?}", titles(&acts)));
+    let refused = disabled(&acts, "Make hits");
     let reason = refused["disabled"]["reason"].as_str().unwrap();
     assert!(
         reason.contains("seen is called by the sync function main, which is not on the chain, at")
@@ -914,10 +912,7 @@ async fn a_chain_ending_in_psycopg2_with_in_tuple_is_refused_naming_the_line() {
     let files = [("app/__init__.py", ""), ("app/main.py", main), ("app/store.py", store)];
     let (mut c, _dir, u, chain) = open_chain(&files, "fastapi\npsycopg2-binary\n").await;
     let acts = actions(&mut c, &u, &chain, None).await;
-    let refused = acts
-        .iter()
-        .find(|a| a["title"].as_str().unwrap().starts_with("Make count") && a.get("disabled").is_some())
-        .unwrap_or_else(|| panic!("{:?}", titles(&acts)));
+    let refused = disabled(&acts, "Make count");
     let reason = refused["disabled"]["reason"].as_str().unwrap();
     // psycopg2 → psycopg 3 with client-side binding, but not `IN %s`: the tuple becomes a quoted record.
     assert!(
@@ -963,10 +958,7 @@ async fn a_client_imported_by_another_module_is_converted_with_its_users_or_refu
     let files: Vec<(&str, &str)> = names.iter().copied().zip(before.iter().map(String::as_str)).collect();
     let (mut c, _dir, u, chain) = open_chain(&files, "fastapi\nredis>=5\n").await;
     let acts = actions(&mut c, &u, &chain, None).await;
-    let refused = acts
-        .iter()
-        .find(|a| a["title"].as_str().unwrap().starts_with("Make ") && a.get("disabled").is_some())
-        .unwrap_or_else(|| panic!("{:?}", titles(&acts)));
+    let refused = disabled(&acts, "Make ");
     let reason = refused["disabled"]["reason"].as_str().unwrap();
     assert!(reason.ends_with("app/stats.py:12"), "{reason}");
 }
@@ -1050,10 +1042,7 @@ async fn a_chain_ending_in_psycopg2_becomes_psycopg_3_async_or_is_refused_naming
     let files = [("app/__init__.py", ""), ("app/main.py", main.as_str()), ("app/notes.py", notes.as_str())];
     let (mut c, dir, u, chain) = open_chain(&files, "fastapi\npsycopg2-binary\n").await;
     let acts = actions(&mut c, &u, &chain, None).await;
-    let fix = acts
-        .iter()
-        .find(|a| a["title"].as_str().unwrap().starts_with("Make notes_in") && a.get("disabled").is_none())
-        .unwrap_or_else(|| panic!("{:?}", titles(&acts)));
+    let fix = enabled(&acts, "Make notes_in");
     assert_eq!(
         fix["title"],
         "Make notes_in async, await 1 call site in 2 files, and use psycopg with client-side binding instead of psycopg2 (uuid, inet, bytea, timestamptz, range and record columns come back as other types) (psycopg is not a declared dependency)"
@@ -1069,10 +1058,7 @@ async fn a_chain_ending_in_psycopg2_becomes_psycopg_3_async_or_is_refused_naming
     let files = [("app/__init__.py", ""), ("app/main.py", main), ("app/notes.py", notes.as_str())];
     let (mut c, _dir, u, chain) = open_chain(&files, "fastapi\npsycopg2-binary\npsycopg[binary]\n").await;
     let acts = actions(&mut c, &u, &chain, None).await;
-    let refused = acts
-        .iter()
-        .find(|a| a["title"].as_str().unwrap().starts_with("Make add_note") && a.get("disabled").is_some())
-        .unwrap_or_else(|| panic!("{:?}", titles(&acts)));
+    let refused = disabled(&acts, "Make add_note");
     let reason = refused["disabled"]["reason"].as_str().unwrap();
     assert!(
         reason.contains("app/notes.py: the call at line 21: with conn at line 23: psycopg2's with conn: commits and leaves the connection open"),
