@@ -7,7 +7,8 @@ and the server's peak RSS; for both servers, in each file given: the time from e
 `scenarios`): a new statement typed character by character through its broken states and erased, `x` at
 column 0 of a body line and deleted, a comment at the end of a line, a 7-line block pasted and deleted, a
 line deleted and restored, a statement typed after a function's last line, blank lines typed between two
-functions, and a statement typed on a new line after a module-level assignment (when the file has one).
+functions, and a statement, a definition, a class and imports typed on a new line after a module-level
+assignment (when the file has one).
 `ruff server` (rules ASYNC only) gets the same edits in the same run, interleaved: each of `--rounds`
 rounds runs loopsafe then ruff, and the figures are medians over the rounds (the 1-minute load average is
 printed). `--baseline BIN` runs another loopsafe binary (main's) first in each round, for an A/B. Run it
@@ -260,7 +261,56 @@ def scenarios(lines, repeat):
                 steps.append({"range": rng(mod + 1, k, mod + 1, k + 1), "text": ""})
             steps.append({"range": rng(mod, eol, mod + 1, 0), "text": ""})
         out.append(("module-level statement typed and erased", steps))
+        # A definition, a class and imports typed at column 0 on a new line after that assignment, through
+        # their broken states (`def`, `def _fetch(`, the `:` without a body, `from fnmatch import`), Enter
+        # giving the body's indentation in one change, then erased key by key and the line removed. Their
+        # names are read nowhere in the file.
+        for name, typed in MODULE_TYPED:
+            steps = []
+            for _ in range(repeat):
+                steps.append({"range": rng(mod, eol), "text": "\n"})
+                keys = typing_keys(typed)
+                line, col = mod + 1, 0
+                pos = []
+                for key in keys:
+                    steps.append({"range": rng(line, col), "text": key})
+                    pos.append((line, col))
+                    if key.startswith("\n"):
+                        line, col = line + 1, len(key) - 1
+                    else:
+                        col += len(key)
+                for key, (l, c) in zip(reversed(keys), reversed(pos)):
+                    end = (l + 1, len(key) - 1) if key.startswith("\n") else (l, c + len(key))
+                    steps.append({"range": rng(l, c, *end), "text": ""})
+                steps.append({"range": rng(mod, eol, mod + 1, 0), "text": ""})
+            out.append((name, steps))
     return at, out
+
+
+MODULE_TYPED = [
+    ("def typed at module level and erased", "def _fetch(url):\n    return requests.get(url)"),
+    ("class typed at module level and erased", "class _Retry:\n    limit = 3"),
+    ("import typed at module level and erased", "import shlex"),
+    ("from-import typed at module level and erased", "from fnmatch import fnmatch"),
+]
+
+
+def typing_keys(text):
+    """The keystrokes that type `text`: one character each, a line break with the next line's
+    indentation as one (an editor's Enter indents)."""
+    keys = []
+    i = 0
+    while i < len(text):
+        if text[i] == "\n":
+            j = i + 1
+            while j < len(text) and text[j] == " ":
+                j += 1
+            keys.append(text[i:j])
+            i = j
+        else:
+            keys.append(text[i])
+            i += 1
+    return keys
 
 
 def edit_latencies(s, path, steps, first_version):

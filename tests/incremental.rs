@@ -300,7 +300,7 @@ fn an_edit_after_a_lambda_inside_a_module_level_statement_keeps_the_statement_wh
 
 /// Module-level statements edited in place (a constant's value, the client a module-level name holds,
 /// a statement after a class) are analysed alone, and the findings follow (the coroutine that used a
-/// blocking session no longer does); an import edited, and a statement's first byte, take the whole
+/// blocking session no longer does), and an import edited too; a statement's first byte takes the whole
 /// file.
 #[test]
 fn module_level_statements_are_analysed_alone() {
@@ -319,7 +319,7 @@ fn module_level_statements_are_analysed_alone() {
         (at("5\n") + 1, 0, "0"),
         (at("requests\nimport time"), 1, "R"),
     ];
-    assert_eq!(apply_edits(MODULE_TEXT.to_string(), &edits), [false, true, true, true, true, false]);
+    assert_eq!(apply_edits(MODULE_TEXT.to_string(), &edits), [false, true, true, true, true, true]);
     let mut text = MODULE_TEXT.to_string();
     text.replace_range(session..session + "requests.Session()".len(), "object()");
     let after = fresh(&text, catalog, &settings).1;
@@ -543,4 +543,46 @@ fn a_statement_that_unbinds_a_name_a_class_body_reads_is_checked_whole() {
         let at = text.find("BT = 1").unwrap() + "BT = 1".len();
         apply_edits(text, &typed_and_erased(at, "x = requests."));
     }
+}
+
+/// Imports typed at module level through their broken states (`import`, `from fnmatch import`, a
+/// name half typed) and erased, on a new line after a module-level statement: every keystroke is
+/// analysed alone (`Facts::splice_module_statement` splices what an import binds and the module it
+/// lists), each equal to a fresh analysis (or `analyze_with_broken`). Their names are read nowhere else,
+/// so no function is checked again.
+#[test]
+fn imports_typed_at_module_level_are_analysed_alone() {
+    for typed in ["import shlex", "from fnmatch import fnmatch", "import os.path as osp"] {
+        let edits = typed_after_session(typed);
+        let local = apply_edits(MODULE_TEXT.to_string(), &edits);
+        let whole: Vec<&str> = local.iter().zip(&edits).filter(|(l, _)| !**l).map(|(_, e)| e.2).collect();
+        assert!(whole.is_empty(), "{typed}: {} of {} edits took the whole file: {whole:?}", whole.len(), edits.len());
+    }
+    // `import a, ` is an import to tree-sitter that ends before the `, `, which is then no statement's
+    // text: an edit there takes the whole file (each result still equal to a fresh analysis).
+    // Relative imports (`from .`, `from .. import x`) take the whole file for most keystrokes.
+    for typed in ["import os.path as osp, shlex", "from .. import x as y"] {
+        apply_edits(MODULE_TEXT.to_string(), &typed_after_session(typed));
+    }
+}
+
+/// An import typed at module level that binds a name a function reads (`sleep`, which the coroutine
+/// calls): the coroutine is checked again alone at each keystroke (`analysis::reading_units`), and gets
+/// its finding once `from time import sleep` is complete; an import erased key by key from the top of
+/// the file (`import requests`, which a module-level value and the functions read) stays equal to a
+/// fresh analysis at every keystroke.
+#[test]
+fn an_import_binding_a_name_a_function_reads_rechecks_that_function() {
+    let text = "import requests\n\nBT = 1\n\n\nasync def fetch(url):\n    sleep(1)\n    return requests.get(url)\n\n\ndef helper():\n    return 2\n";
+    let at = text.find("BT = 1").unwrap() + "BT = 1".len();
+    let typed = "from time import sleep";
+    let edits = typed_on_a_new_line(at, typed);
+    let local = apply_edits(text.to_string(), &edits);
+    assert!(local.iter().all(|&l| l), "{local:?}");
+    let mut done = text.to_string();
+    done.insert_str(at, &format!("\n{typed}"));
+    let (_, after, _) = fresh(&done, Catalog::bundled(), &Settings::default());
+    assert!(after.findings.iter().any(|f| f.callee.as_deref() == Some("time.sleep")), "{:?}", after.findings);
+    let erase: Vec<(usize, usize, &str)> = (0.."import requests".len()).rev().map(|i| (i, 1, "")).collect();
+    apply_edits(text.to_string(), &erase);
 }

@@ -1323,10 +1323,14 @@ fn build(facts: &mut Facts, text: &str, mut raw: Raw<'_>, first: ScopeId, unit: 
         b.bind(fid, pname, kind, pos);
     }
 
+    // Each scope's imported modules in the order of their statements' ends (where their bindings take
+    // effect; `import` and `from` statements interleaved), so that an edit of one module-level import
+    // replaces its entries where they are (`Facts::splice_module_statement`).
+    let mut imported: Vec<(usize, ScopeId, &str)> = Vec::new();
     for (stmt, name, alias) in raw.imports {
         let scope = b.facts.scope_at(stmt.start_byte());
         let dotted = text_of(text, name);
-        b.facts.scopes[scope].imports.push(dotted.into());
+        imported.push((stmt.end_byte(), scope, dotted));
         match alias {
             Some(alias) => {
                 let alias = text_of(text, alias);
@@ -1341,7 +1345,7 @@ fn build(facts: &mut Facts, text: &str, mut raw: Raw<'_>, first: ScopeId, unit: 
     for (stmt, module, name, alias) in raw.froms {
         let scope = b.facts.scope_at(stmt.start_byte());
         let module = text_of(text, module);
-        b.facts.scopes[scope].imports.push(module.into());
+        imported.push((stmt.end_byte(), scope, module));
         match name {
             None => b.facts.scopes[scope].star_imports.push(module.into()),
             Some(name) => {
@@ -1355,6 +1359,10 @@ fn build(facts: &mut Facts, text: &str, mut raw: Raw<'_>, first: ScopeId, unit: 
                 b.bind(scope, local, BindingKind::Import(qualified), stmt.end_byte());
             }
         }
+    }
+    imported.sort_by_key(|&(end, ..)| end);
+    for (_, scope, module) in imported {
+        b.facts.scopes[scope].imports.push(module.into());
     }
 
     for (stmt, target, ty, value) in raw.assigns {

@@ -293,10 +293,10 @@ pub enum NotLocal {
 /// when `facts.broken` is empty, what `analyze_with_broken` gives otherwise (the tests compare them
 /// after every edit of their stress tests), as long as the rest of the file parsed without errors.
 ///
-/// An edit of a module-level simple statement that no function path takes is spliced into the facts
-/// alone (`Facts::splice_module_statement`: no parse or extraction of the whole file), and the findings
-/// are recomputed from the facts; the whole file is parsed again only when the edit touches a
-/// definition, a class, an import or the module's structure.
+/// An edit of a module-level simple statement or import that no function path takes is spliced into
+/// the facts alone (`Facts::splice_module_statement`: no parse or extraction of the whole file), and the
+/// findings are recomputed from the facts; the whole file is parsed again only when the edit touches a
+/// definition, a class or the module's structure.
 pub fn reanalyze_edit(
     facts: &mut Facts,
     old: &FileAnalysis,

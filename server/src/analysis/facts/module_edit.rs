@@ -1,5 +1,5 @@
 //! An edit of one module-level simple statement (`TIMEOUT = 5`, `session = requests.Session()`,
-//! `app.add_route(...)`), spliced into the facts without parsing or extracting the whole file: the
+//! `app.add_route(...)`, `import shlex`), spliced into the facts without parsing or extracting the whole file: the
 //! code between the scopes around the edit is parsed alone, the facts of the one statement holding the
 //! edit are replaced, and everything after it moves (`analysis::reanalyze_edit` then recomputes the
 //! findings from the facts).
@@ -30,10 +30,11 @@ impl Facts {
     ///   and the rest of those lines must parse without errors with them blank;
     /// - after a scope, the first line of code there starts before the edit (the scope's end is then
     ///   decided by text the edit did not touch);
-    /// - the statement holds no scope, import, `await`, `yield` or `global` (an attribute assigned
-    ///   binds nothing at module level), and neither did the text it replaced: names other code
-    ///   resolves change only through bindings, which are replaced here, and through imports and
-    ///   definitions, which take the whole file.
+    /// - the statement holds no scope, `await`, `yield`, `global`, star or `__future__` import (an
+    ///   attribute assigned binds nothing at module level), and neither did the text it replaced: names
+    ///   other code resolves change only through bindings, which are replaced here (an import's too,
+    ///   with the module it lists, see `build`), and through definitions, which take the whole file. An
+    ///   import's lines must be its own (no other statement on them).
     ///
     /// Returns the statements' range in the new text and the names whose reads elsewhere may resolve
     /// otherwise now (`changed_names`); `None`, with the facts unchanged, otherwise.
@@ -108,10 +109,11 @@ impl Facts {
                     | "assert_statement"
                     | "pass_statement"
                     | "comment"
+                    | "import_statement"
+                    | "import_from_statement"
             ) || n.is_error()
         };
-        let simple_node =
-            |n: &Node<'_>| simple(n) && facts_stay_inside(*n, true) && (!n.has_error() || plain_tokens(*n));
+        let simple_node = |n: &Node<'_>| simple(n) && stays_inside(*n, text) && (!n.has_error() || plain_tokens(*n));
         // The statements spliced (`first..=last` of `children` while the code parses): every one that the
         // change touches (text typed at a statement's end or before its first byte may join it), and
         // those between. Comments too: a `#` typed before a statement makes it one, and its extent is
@@ -121,7 +123,7 @@ impl Facts {
                 let root = c.root_node();
                 if children.iter().any(|n| n.start_byte() < lines.end && lines.start < n.end_byte())
                     || !root.named_children(&mut root.walk()).all(|n| simple(&n))
-                    || !(facts_stay_inside(root, true) && plain_tokens(root))
+                    || !(root.named_children(&mut root.walk()).all(|n| stays_inside(n, text)) && plain_tokens(root))
                 {
                     return None;
                 }
@@ -229,7 +231,7 @@ impl Facts {
         if old_s_end < old_end || s_start > start {
             return None;
         }
-        // Nothing the statements replaced was a scope or an import.
+        // Nothing the statements replaced was a scope (an import is replaced: see below).
         if self.scopes[1..].iter().any(|s| s.range.start < old_s_end && s_start < s.range.end) {
             return None;
         }
@@ -251,12 +253,11 @@ impl Facts {
             ids.iter().any(|&id| {
                 let b = &self.bindings[id];
                 let BindingKind::Import(qualified) = &b.kind else { return false };
-                in_old(b.pos)
-                    || (old_s_end < b.pos
-                        && b.pos <= old_to
-                        && !import_ends
-                            .get(&b.pos)
-                            .is_some_and(|bound| bound.iter().any(|(n, q)| *n == &**name && q == qualified)))
+                old_s_end < b.pos
+                    && b.pos <= old_to
+                    && !import_ends
+                        .get(&b.pos)
+                        .is_some_and(|bound| bound.iter().any(|(n, q)| *n == &**name && q == qualified))
             })
         });
         if imported || self.scopes[0].self_attrs.values().flatten().any(|&id| in_old(self.bindings[id].pos)) {
@@ -303,6 +304,13 @@ impl Facts {
             for &target in &raw.unknown_targets {
                 target_names(target, text, &mut names);
             }
+            for &(_, name, alias) in &raw.imports {
+                let dotted = &text[name.byte_range()];
+                names.insert(alias.map_or(dotted.split('.').next().unwrap_or(dotted), |a| &text[a.byte_range()]));
+            }
+            for &(_, _, name, alias) in &raw.froms {
+                names.extend(alias.or(name).map(|n| &text[n.byte_range()]));
+            }
             if names.iter().any(|name| occurs_outside(text, name, s_start..s_end)) {
                 return None;
             }
@@ -322,9 +330,42 @@ impl Facts {
                 before.entry(name.clone()).or_default().push(b);
             }
         }
+        // The module's imported modules, in source order, one per import binding (`build`): the entries of
+        // the statements replaced are those of the bindings in them, after those of the bindings before
+        // them. A star import binds nothing (the module holds none, see above; none may be added), and an
+        // import in a function that declares its name `global` binds here but lists its module there.
+        if raw.froms.iter().any(|f| f.2.is_none()) {
+            return None;
+        }
+        let imports = |keep: &dyn Fn(usize) -> bool| {
+            self.scopes[0]
+                .bindings
+                .values()
+                .flatten()
+                .filter(|&&id| matches!(self.bindings[id].kind, BindingKind::Import(_)) && keep(self.bindings[id].pos))
+                .count()
+        };
+        if imports(&|_| true) != self.scopes[0].imports.len() {
+            return None;
+        }
+        let (imports_before, imports_replaced) = (imports(&|p| p <= s_start), imports(&in_old));
+        // Every line of the statements is theirs: tree-sitter takes `import a as b, ` as an import that
+        // ends at `b`, and the `, ` after it, no statement's, is then where an edit of it falls.
+        if imports_replaced > 0 || !raw.imports.is_empty() || !raw.froms.is_empty() {
+            let bytes = text.as_bytes();
+            let before = bytes[..s_start].iter().rev().take_while(|&&b| b != b'\n' && b != b'\r');
+            let after = bytes[s_end..].iter().take_while(|&&b| b != b'\n' && b != b'\r');
+            let mut after = after.skip_while(|b| b.is_ascii_whitespace());
+            if !before.clone().all(|b| b.is_ascii_whitespace()) || after.next().is_some_and(|&b| b != b'#') {
+                return None;
+            }
+        }
         self.unbind(0, in_old);
         let first = self.scopes.len();
+        let listed = self.scopes[0].imports.len();
         self.rebuild(self.items_starting_in(s_start..old_s_end), &d, text, raw, first, Some((0, Vec::new())));
+        let added = self.scopes[0].imports.split_off(listed);
+        self.scopes[0].imports.splice(imports_before..imports_before + imports_replaced, added);
         self.broken_statement = errors.then_some(s_start..s_end);
         let in_new = |pos: usize| s_start < pos && pos <= s_end;
         let mut after: HashMap<Box<str>, Vec<super::Binding>> = HashMap::new();
@@ -419,7 +460,19 @@ impl Facts {
         let raw = collect(text, tree.root_node(), Some(span.clone()), &q.facts, &q.captures);
         let none = Shift { from: usize::MAX, by: 0, scopes_from: usize::MAX, scopes_by: 0, keep_ends: false };
         let first = self.scopes.len();
+        // Their imported modules where their statements' ends put them (see `build`).
+        let at = self.scopes[0]
+            .bindings
+            .values()
+            .flatten()
+            .filter(|&&id| {
+                matches!(self.bindings[id].kind, BindingKind::Import(_)) && self.bindings[id].pos <= span.start
+            })
+            .count();
+        let listed = self.scopes[0].imports.len();
         self.rebuild(self.items_starting_in(span.clone()), &none, text, raw, first, Some((0, Vec::new())));
+        let added = self.scopes[0].imports.split_off(listed);
+        self.scopes[0].imports.splice(at.min(listed)..at.min(listed), added);
         self.broken_statement = Some(span);
         Some(())
     }
@@ -521,17 +574,28 @@ fn occurrences(text: &str, name: &str) -> usize {
         .count()
 }
 
+/// Whether the facts of a module-level statement are its own: those of a simple statement (see
+/// `facts_stay_inside`), or the bindings of an import (not a `__future__` import, not a star import:
+/// checked on the facts) that ends its line (tree-sitter takes `import a as b, ` as an import that ends
+/// at `b`, and the `, ` after it is then no statement's: an edit there touches none).
+fn stays_inside(n: Node<'_>, text: &str) -> bool {
+    if matches!(n.kind(), "import_statement" | "import_from_statement") {
+        let rest = text.get(n.end_byte()..).unwrap_or("");
+        let line = &rest[..rest.find(['\n', '\r']).unwrap_or(rest.len())];
+        return line.trim_start().is_empty() || line.trim_start().starts_with('#');
+    }
+    facts_stay_inside(n, true)
+}
+
 /// Whether a statement with a syntax error holds none of the keywords and operators whose facts are
 /// not its own (see `facts_stay_inside`, which reads the named nodes a parse without errors gives):
-/// `def`, `class`, `lambda`, `import`, `from`, `global`, `nonlocal`, `async`, `await`, `yield` or a
-/// decorator's `@` (an attribute assigned binds nothing at module level).
+/// `def`, `class`, `lambda`, `global`, `nonlocal`, `async`, `await`, `yield` or a decorator's `@` (an
+/// attribute assigned binds nothing at module level). `import` and `from` may be there: what an import
+/// binds at module level is spliced (`splice_module_statement`).
 fn plain_tokens(stmt: Node<'_>) -> bool {
     let mut ok = true;
     crate::syntax::walk_preorder(stmt, |n| {
-        if matches!(
-            n.kind(),
-            "def" | "class" | "lambda" | "import" | "from" | "global" | "nonlocal" | "async" | "await" | "yield" | "@"
-        ) {
+        if matches!(n.kind(), "def" | "class" | "lambda" | "global" | "nonlocal" | "async" | "await" | "yield" | "@") {
             ok = false;
         }
         ok
