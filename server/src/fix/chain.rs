@@ -146,7 +146,7 @@ pub(super) fn rewrite_ends(
 ) -> Result<(String, FixId, Option<String>), String> {
     edits.sort_by_key(|e| (e.range.start, e.range.end));
     let new_text = super::apply(ctx.text, edits).ok_or("the rewrites of the chain overlap")?;
-    let tree = crate::syntax::parse(&new_text, None).ok_or("the rewritten file does not parse")?;
+    let tree = super::reparse(ctx.text, ctx.tree, edits, &new_text).ok_or("the rewritten file does not parse")?;
     let ctx2 = FileContext::new(&new_text, &tree, ctx.catalog, ctx.options);
     let mut counterpart = None;
     let mut end_edits = Vec::new();

@@ -83,6 +83,10 @@ pub(crate) struct Memo {
     /// Module-level names bound to a thread-bound object (`conn = sqlite3.connect(p)` at import), by
     /// name: their class (see `block::thread_bound_use`).
     pub(super) module_bound: OnceCell<HashMap<String, String>>,
+    /// Each name a top-level `name = constructor(...)` binds: the statement's index among the module's
+    /// top-level nodes and the constructor's canonical name, or `None` when that is not the one binding
+    /// (see [`FileContext::module_constructed`], asked several times per chain tried).
+    pub(super) constructed: OnceCell<HashMap<String, Option<(usize, String)>>>,
 }
 
 /// The fixes of `t` into `out`; the suppression and the chain made async only `with_noqa` (the automatic

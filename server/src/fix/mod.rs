@@ -24,7 +24,7 @@ mod verify;
 mod workspace;
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::ops::Range;
 
 use serde::{Deserialize, Serialize};
@@ -543,28 +543,38 @@ impl<'a> FileContext<'a> {
     /// module binds `name` that way more than once, or its first such binding is not a call of a name
     /// the imports qualify. (A module-level client or session that a fix converts.)
     pub(crate) fn module_constructed(&self, name: &str) -> Option<(Node<'a>, Node<'a>, Node<'a>, String)> {
-        let root = self.tree.root_node();
-        let mut c = root.walk();
-        let mut found = None;
-        for stmt in root.named_children(&mut c) {
-            let Some(a) = stmt
-                .named_child(0)
-                .filter(|a| stmt.kind_name() == "expression_statement" && a.kind_name() == "assignment")
-            else {
-                continue;
-            };
-            let Some(left) = a.field("left").filter(|l| l.kind_name() == "identifier") else { continue };
-            if self.node_text(left) != name {
-                continue;
+        // Every top-level binding found in one pass over the module, on the first question.
+        let bound = self.memo.constructed.get_or_init(|| {
+            let mut bound: HashMap<String, Option<(usize, String)>> = HashMap::new();
+            for (i, stmt) in self.tops.iter().enumerate().filter(|(_, s)| s.is_named()) {
+                let Some(a) = stmt
+                    .named_child(0)
+                    .filter(|a| stmt.kind_name() == "expression_statement" && a.kind_name() == "assignment")
+                else {
+                    continue;
+                };
+                let Some(left) = a.field("left").filter(|l| l.kind_name() == "identifier") else { continue };
+                match bound.entry(self.node_text(left).to_string()) {
+                    // Bound twice: not one client.
+                    std::collections::hash_map::Entry::Occupied(mut e) => {
+                        e.insert(None);
+                    }
+                    std::collections::hash_map::Entry::Vacant(e) => {
+                        let q = a
+                            .field("right")
+                            .filter(|r| r.kind_name() == "call")
+                            .and_then(|ctor| ctor.field("function"))
+                            .and_then(|f| self.imports.qualified(self.node_text(f)));
+                        e.insert(q.map(|q| (i, self.catalog.canonical(&q))));
+                    }
+                }
             }
-            if found.is_some() {
-                return None;
-            }
-            let ctor = a.field("right").filter(|r| r.kind_name() == "call")?;
-            let q = self.imports.qualified(self.node_text(ctor.field("function")?))?;
-            found = Some((stmt, ctor, left, self.catalog.canonical(&q)));
-        }
-        found
+            bound
+        });
+        let (i, q) = bound.get(name)?.as_ref()?;
+        let stmt = self.tops[*i];
+        let a = stmt.named_child(0)?;
+        Some((stmt, a.field("right")?, a.field("left")?, q.clone()))
     }
 
     /// The smallest `call` node for the target: the call itself, or the call whose callee it is.
@@ -659,6 +669,52 @@ pub fn apply(text: &str, edits: &[Edit]) -> Option<String> {
     }
     out.push_str(text.get(at..)?);
     Some(out)
+}
+
+/// The tree of `new`, the text `edits` (sorted, not overlapping, as [`apply`] takes them) make of `text`,
+/// parsed incrementally from `tree` (the tree of `text`): the unchanged parts of the file are reused, so
+/// the cost grows with the edits, not with the file (a chain's rewritten file is parsed once per chain
+/// tried, a file's many chains once each). tree-sitter's incremental parse gives the tree a fresh parse
+/// gives (the language server relies on it for every keystroke).
+pub(crate) fn reparse(text: &str, tree: &Tree, edits: &[Edit], new: &str) -> Option<Tree> {
+    use tree_sitter::{InputEdit, Point};
+    // The points of the edits' ends in `text`, in one pass (the edits are sorted).
+    let mut points: Vec<(Point, Point)> = Vec::with_capacity(edits.len());
+    let (mut at, mut row, mut line_start) = (0usize, 0usize, 0usize);
+    let bytes = text.as_bytes();
+    let mut point_of = |offset: usize| {
+        let offset = offset.min(bytes.len()).max(at);
+        for (i, &b) in bytes[at..offset].iter().enumerate() {
+            if b == b'\n' {
+                row += 1;
+                line_start = at + i + 1;
+            }
+        }
+        at = offset;
+        Point::new(row, offset - line_start)
+    };
+    for e in edits {
+        let start = point_of(e.range.start);
+        let end = point_of(e.range.end);
+        points.push((start, end));
+    }
+    let mut old = tree.clone();
+    // Last edit first: the offsets and points of the edits before it are still those of `text`.
+    for (e, (start, end)) in edits.iter().zip(points).rev() {
+        let new_end = match e.text.rfind('\n') {
+            Some(last) => Point::new(start.row + e.text.matches('\n').count(), e.text.len() - last - 1),
+            None => Point::new(start.row, start.column + e.text.len()),
+        };
+        old.edit(&InputEdit {
+            start_byte: e.range.start,
+            old_end_byte: e.range.end,
+            new_end_byte: e.range.start + e.text.len(),
+            start_position: start,
+            old_end_position: end,
+            new_end_position: new_end,
+        });
+    }
+    crate::syntax::parse(new, Some(&old))
 }
 
 /// Counts ERROR and MISSING nodes (bounded walk).
@@ -1049,6 +1105,46 @@ mod tests {
     fn fix_all_text(text: &str, allow_unsafe: bool) -> String {
         let settings = Settings::default();
         fix_all(text, Vec::new(), Catalog::bundled(), &settings, &Options::default(), allow_unsafe).text
+    }
+
+    /// Every node of a tree with its kind, byte range and points, in document order.
+    fn nodes_of(tree: &Tree) -> Vec<(String, Range<usize>, tree_sitter::Point, tree_sitter::Point)> {
+        let mut out = Vec::new();
+        crate::syntax::walk_preorder(tree.root_node(), |n| {
+            out.push((n.kind().to_string(), n.byte_range(), n.start_position(), n.end_position()));
+            true
+        });
+        out
+    }
+
+    #[test]
+    fn an_incremental_reparse_gives_the_tree_of_a_fresh_parse() {
+        let text = "import time\n\n\ndef pause():\n    time.sleep(1)\n\n\ndef step():\n    pause()  # é\n    return 1\n\n\nasync def main():\n    return step()\n";
+        let at = |s: &str| text.find(s).unwrap();
+        let cases: Vec<Vec<Edit>> = vec![
+            vec![Edit { range: at("def pause")..at("def pause"), text: "async ".into() }],
+            vec![
+                Edit { range: 0..0, text: "import asyncio\n".into() },
+                Edit { range: at("def pause")..at("def pause"), text: "async ".into() },
+                Edit { range: at("time.sleep")..at("(1)"), text: "await asyncio.sleep".into() },
+                Edit { range: at("def step")..at("def step"), text: "async ".into() },
+                Edit { range: at("pause()  #")..at("pause()  #"), text: "await ".into() },
+                Edit { range: at("step()\n")..at("step()\n"), text: "await (\n        ".into() },
+                Edit { range: text.len() - 1..text.len() - 1, text: "\n    )".into() },
+            ],
+            vec![Edit { range: at("    return 1\n")..at("\n\nasync def main"), text: "".into() }],
+            vec![
+                Edit { range: at("import time")..at("import time") + 11, text: "import asyncio".into() },
+                Edit { range: at("import time") + 11..at("import time") + 11, text: "\nimport time".into() },
+            ],
+        ];
+        let tree = crate::syntax::parse(text, None).unwrap();
+        for edits in cases {
+            let new = apply(text, &edits).unwrap();
+            let fresh = crate::syntax::parse(&new, None).unwrap();
+            let incremental = reparse(text, &tree, &edits, &new).unwrap();
+            assert_eq!(nodes_of(&incremental), nodes_of(&fresh), "{new}");
+        }
     }
 
     #[test]

@@ -44,6 +44,19 @@ pub struct Parsed {
     /// The tree and its count of syntax errors; `None`: the parser gave up.
     tree: OnceLock<Option<(Tree, usize)>>,
     endpoints: OnceLock<Endpoints>,
+    idents: OnceLock<Idents>,
+}
+
+/// Where each name occurs as an `identifier` in a file's tree, in the order of a walk of the tree that
+/// pops the last child first (the order the make-async fix looks at uses in, which decides which use a
+/// refusal names): a fix asking for the uses of a name looks them up instead of walking the whole file,
+/// once per function of each chain tried.
+#[derive(Default)]
+struct Idents {
+    /// The nodes the walk visits ([`MAX_NODES`] bounds it: a larger file is too large to check).
+    nodes: usize,
+    /// Each name's uses: the index of the node in the walk (from 1) and its byte range.
+    uses: HashMap<String, Vec<(usize, Range<usize>)>>,
 }
 
 impl Parsed {
@@ -64,6 +77,23 @@ impl Parsed {
     /// without syntax errors) the first time.
     pub fn endpoints(&self, text: &str, tree: &Tree, catalog: &Catalog) -> &Endpoints {
         self.endpoints.get_or_init(|| super::endpoints(text, tree, catalog))
+    }
+
+    /// The uses of every name in `tree` (a parse of this `Parsed`'s text), found the first time.
+    fn idents(&self, text: &str, tree: &Tree) -> &Idents {
+        self.idents.get_or_init(|| {
+            let mut out = Idents::default();
+            let mut stack = vec![tree.root_node()];
+            while let Some(n) = stack.pop() {
+                out.nodes += 1;
+                let mut c = n.walk();
+                stack.extend(n.children(&mut c));
+                if n.kind() == "identifier" {
+                    out.uses.entry(text[n.byte_range()].to_string()).or_default().push((out.nodes, n.byte_range()));
+                }
+            }
+            out
+        })
     }
 
     /// Takes `tree`, the caller's parse of this `Parsed`'s text without syntax errors (an open document's
@@ -644,16 +674,20 @@ pub fn make_async_with<'t>(
             // Bare uses of the name are this function's in its own file and where it is imported from it.
             let bare = f == i || (ws.def_in(f, name)?.is_none() && ws.imported_from(fctx, f, name) == Some(i));
             let def_name = def.child_by_field_name("name").map(|n| n.id());
-            let mut stack = vec![fctx.tree.root_node()];
-            let mut seen = 0;
-            while let Some(n) = stack.pop() {
-                seen += 1;
-                if seen > MAX_NODES {
-                    return Err(format!("{} is too large to check", file.path));
+            // The identifiers `name` in the file, in the order a walk of its tree meets them.
+            let idents = ws.parsed[f].idents(fctx.text, fctx.tree);
+            let root = fctx.tree.root_node();
+            for (seen, range) in idents.uses.get(name).map_or(&[][..], Vec::as_slice) {
+                if *seen > MAX_NODES {
+                    break;
                 }
-                let mut c = n.walk();
-                stack.extend(n.children(&mut c));
-                if n.kind() != "identifier" || fctx.node_text(n) != name || (f == i && Some(n.id()) == def_name) {
+                let Some(n) = root
+                    .descendant_for_byte_range(range.start, range.end)
+                    .filter(|n| n.kind() == "identifier" && n.byte_range() == *range)
+                else {
+                    continue;
+                };
+                if f == i && Some(n.id()) == def_name {
                     continue;
                 }
                 let line = n.start_position().row + 1;
@@ -750,6 +784,9 @@ pub fn make_async_with<'t>(
                     }
                 }
                 sites.entry(f).or_default().push(call);
+            }
+            if idents.nodes > MAX_NODES {
+                return Err(format!("{} is too large to check", file.path));
             }
         }
     }
