@@ -527,6 +527,30 @@ impl<'a> Resolver<'a> {
         Value::Unknown
     }
 
+    /// Whether `attr` on an instance of `class` is a method that the project's C3 order decides: a
+    /// method (not a property) of a class of this file in `class`'s MRO, or, before any is found, a base
+    /// imported from the project (`class D(Local, Imported)`: what `Imported` and its own bases define,
+    /// and where they come in D's MRO, is known only across modules). False for an attribute
+    /// (`self.x = ...`, a class-level value) and for a base from a catalogued library.
+    pub fn project_method(&self, class: ScopeId, attr: &str) -> bool {
+        for item in self.mro(class, 0).iter() {
+            let c = match item {
+                MroItem::Local(c) => *c,
+                MroItem::Name(q) => return !self.catalog.is_library_name(q),
+            };
+            let s = &self.facts.scopes[c];
+            if let Some(list) = s.bindings.get(attr) {
+                let last = *list.last().expect("binding lists are never empty");
+                return matches!(self.facts.bindings[last].kind, BindingKind::Def(f)
+                    if self.facts.scopes[f].parent == Some(c) && !self.is_property(f));
+            }
+            if s.self_attrs.contains_key(attr) {
+                return false;
+            }
+        }
+        false
+    }
+
     /// A class's method resolution order (C3), itself first: classes of this file, and other bases by
     /// name (what they inherit is not known here). Memoized; a cycle ends it, and a hierarchy C3 cannot
     /// order (or longer than `MAX_MRO`) falls back to depth-first order.

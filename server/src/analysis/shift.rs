@@ -153,6 +153,7 @@ pub fn shift(out: &mut FileAnalysis, edit: &LineEdit) {
             gate: _,
             falsy: _,
             made_by: _,
+            awaited_method: _,
         } in calls
         {
             *start = edit.loc(*start);
