@@ -711,6 +711,22 @@ impl Project {
         callee
     }
 
+    /// What a call awaited on a union-typed value (`CallSite::alternatives`) runs when its first
+    /// member's method is `callee` and sync: the first member's method that is a coroutine, if one is
+    /// (awaiting what a sync method returns would raise); else `callee`.
+    fn awaited_member(&self, file: usize, alternatives: &[Target], callee: FnId) -> FnId {
+        if alternatives.is_empty() || self.function(callee).is_async {
+            return callee;
+        }
+        let no_cut = std::cell::Cell::new(false);
+        alternatives
+            .iter()
+            .filter_map(|t| self.resolve(file, t, Depth::new(&no_cut)))
+            .filter_map(|r| self.callee(r, &no_cut))
+            .find(|&g| self.function(g).is_async)
+            .unwrap_or(callee)
+    }
+
     /// Each project class's project subclasses (see `Project::subclasses`), in file and class order.
     fn subclasses(&self) -> Arc<HashMap<ClassId, Vec<ClassId>>> {
         if let Some(s) = self.subclasses.lock().expect("subclasses lock").as_ref() {
@@ -1151,6 +1167,7 @@ impl Project {
                 }
                 let callee = callee?;
                 let callee = if c.awaited_method { self.awaited_override(file, &c.target, callee) } else { callee };
+                let callee = self.awaited_member(file, &c.alternatives, callee);
                 // Reading an attribute runs only a property; calling a generator function runs its body
                 // only where what it returns is iterated.
                 let f = self.function(callee);
@@ -1245,7 +1262,9 @@ impl Project {
             .any(|(a, b)| a.is_async != b.is_async);
         if names_changed || flipped {
             readers.extend(
-                (0..self.functions.len()).filter(|&id| self.function(id).calls.iter().any(|c| c.awaited_method)),
+                (0..self.functions.len()).filter(|&id| {
+                    self.function(id).calls.iter().any(|c| c.awaited_method || !c.alternatives.is_empty())
+                }),
             );
             readers.sort_unstable();
             readers.dedup();
@@ -1278,6 +1297,7 @@ impl Project {
                         && a.access == b.access
                         && a.iterated == b.iterated
                         && a.awaited_method == b.awaited_method
+                        && a.alternatives == b.alternatives
                 });
             let edges = if same_calls && readers.binary_search(&id).is_err() {
                 None

@@ -154,6 +154,7 @@ pub fn shift(out: &mut FileAnalysis, edit: &LineEdit) {
             falsy: _,
             made_by: _,
             awaited_method: _,
+            alternatives: _,
         } in calls
         {
             *start = edit.loc(*start);

@@ -71,6 +71,12 @@ pub struct CallSite {
     /// subclass whose MRO puts an `async def read` first (see `Project::awaited_override`).
     #[serde(default)]
     pub awaited_method: bool,
+    /// Awaited on a value whose declared type is a union (`await client.post()` with
+    /// `client: HTTPHandler | AsyncHTTPHandler | None`): the method of each member. Awaiting what a sync
+    /// method returns would raise, so the call runs the first of them that is a coroutine, if one is
+    /// (`target` is the first member's).
+    #[serde(default)]
+    pub alternatives: Vec<Target>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -235,6 +241,7 @@ impl FileSummary {
                             && x.falsy == y.falsy
                             && x.made_by == y.made_by
                             && x.awaited_method == y.awaited_method
+                            && x.alternatives == y.alternatives
                     })
             })
     }
@@ -399,6 +406,7 @@ pub(super) fn summarize_part(
                     falsy: Vec::new(),
                     made_by: None,
                     awaited_method: false,
+                    alternatives: Vec::new(),
                 });
             }
             out.functions[f].calls.push(CallSite {
@@ -419,6 +427,7 @@ pub(super) fn summarize_part(
                     .collect(),
                 made_by: made_by(r, call, scope, &mut calls_at),
                 awaited_method,
+                alternatives: if call.awaited { union_members(r, &call.func) } else { Vec::new() },
             });
         }
     }
@@ -459,6 +468,7 @@ pub(super) fn summarize_part(
                 falsy: Vec::new(),
                 made_by: None,
                 awaited_method: false,
+                alternatives: Vec::new(),
             });
         }
     }
@@ -781,6 +791,31 @@ fn receiver_method(r: &Resolver<'_>, func: &Expr, callee: &Value) -> Option<(Tar
         return None;
     }
     Some((Target::Local(format!("{}.{attr}", checks::function_name(r, class))), instance))
+}
+
+/// `obj.m` with `obj` declared as a union (`Resolver::alternatives`): the target of each member's `m`,
+/// in order, when there are two or more (see `CallSite::alternatives`).
+fn union_members(r: &Resolver<'_>, func: &Expr) -> Vec<Target> {
+    let ExprKind::Attribute(obj, attr) = &func.kind else { return Vec::new() };
+    let members = r.alternatives(obj);
+    if members.len() < 2 {
+        return Vec::new();
+    }
+    let mut out: Vec<Target> = Vec::new();
+    for m in members {
+        let target = match m {
+            Value::Object(c) if r.project_method(c, attr) => {
+                Some(Target::Local(format!("{}.{attr}", checks::function_name(r, c))))
+            }
+            m => target_of(r, r.attribute(m, attr, 0)),
+        };
+        if let Some(t) = target
+            && !out.contains(&t)
+        {
+            out.push(t);
+        }
+    }
+    if out.len() < 2 { Vec::new() } else { out }
 }
 
 /// `f().attr` (`(await f()).attr` for a coroutine) with `f` a function of this file without a return
