@@ -135,6 +135,8 @@ type FnId = usize;
 type ClassId = (usize, usize);
 /// A class's MRO (see `Project::mro`).
 type Mro = Arc<Vec<ClassId>>;
+/// Each project class's project subclasses (see `Project::subclasses`).
+type Subclasses = Arc<HashMap<ClassId, Vec<ClassId>>>;
 
 /// A computed MRO, whether `MAX_RESOLVE_DEPTH` cut it, and the files whose names computing it read.
 type CachedMro = (Mro, bool, Arc<[u32]>);
@@ -267,7 +269,7 @@ pub struct Project {
     mros: std::sync::Mutex<HashMap<ClassId, CachedMro>>,
     /// Each project class's project subclasses (the classes whose MRO has it after themselves), built
     /// when an awaited method call first needs them (`awaited_override`); dropped with `mros`.
-    subclasses: std::sync::Mutex<Option<Arc<HashMap<ClassId, Vec<ClassId>>>>>,
+    subclasses: std::sync::Mutex<Option<Subclasses>>,
     /// The catalog, when not the bundled one (`extend-blocking-calls`): what catalogued types'
     /// attributes are and which of their methods block (see `Project::library_call`).
     catalog: Option<Arc<Catalog>>,
@@ -728,7 +730,7 @@ impl Project {
     }
 
     /// Each project class's project subclasses (see `Project::subclasses`), in file and class order.
-    fn subclasses(&self) -> Arc<HashMap<ClassId, Vec<ClassId>>> {
+    fn subclasses(&self) -> Subclasses {
         if let Some(s) = self.subclasses.lock().expect("subclasses lock").as_ref() {
             return s.clone();
         }
