@@ -209,6 +209,8 @@ pub struct Catalog {
     pub cli: Cli,
     /// Generic annotations whose first argument is the value's class (`Optional`, `Annotated`, …).
     pub typing_unwrap: HashSet<String>,
+    /// Of those, the unions (`Union[X, Y]`): each argument is a class the value may be.
+    pub typing_unions: HashSet<String>,
     /// Generic containers whose first argument is the class of their items (`list[X]`, `Iterable[X]`).
     pub typing_items: HashSet<String>,
     /// Generic mappings whose second argument is the class of their values (`dict[str, X]`).
@@ -334,6 +336,8 @@ struct ChainsData {
 #[serde(deny_unknown_fields)]
 struct TypingData {
     unwrap: Vec<String>,
+    #[serde(default)]
+    unions: Vec<String>,
     #[serde(default)]
     items: Vec<String>,
     #[serde(default)]
@@ -486,6 +490,7 @@ impl Catalog {
         }
         if let Some(t) = data.typing {
             self.typing_unwrap.extend(t.unwrap);
+            self.typing_unions.extend(t.unions);
             self.typing_items.extend(t.items);
             self.typing_mappings.extend(t.mappings);
             self.typing_classes.extend(t.classes);

@@ -135,6 +135,8 @@ type FnId = usize;
 type ClassId = (usize, usize);
 /// A class's MRO (see `Project::mro`).
 type Mro = Arc<Vec<ClassId>>;
+/// Each project class's project subclasses (see `Project::subclasses`).
+type Subclasses = Arc<HashMap<ClassId, Vec<ClassId>>>;
 
 /// A computed MRO, whether `MAX_RESOLVE_DEPTH` cut it, and the files whose names computing it read.
 type CachedMro = (Mro, bool, Arc<[u32]>);
@@ -265,6 +267,9 @@ pub struct Project {
     /// With whether `MAX_RESOLVE_DEPTH` cut it (set again at every use).
     /// And the files whose module-level names computing it read.
     mros: std::sync::Mutex<HashMap<ClassId, CachedMro>>,
+    /// Each project class's project subclasses (the classes whose MRO has it after themselves), built
+    /// when an awaited method call first needs them (`awaited_override`); dropped with `mros`.
+    subclasses: std::sync::Mutex<Option<Subclasses>>,
     /// The catalog, when not the bundled one (`extend-blocking-calls`): what catalogued types'
     /// attributes are and which of their methods block (see `Project::library_call`).
     catalog: Option<Arc<Catalog>>,
@@ -334,6 +339,7 @@ impl Project {
             export_index,
             stars: Vec::new(),
             mros: std::sync::Mutex::new(HashMap::new()),
+            subclasses: std::sync::Mutex::new(None),
             catalog: None,
         };
         project.stars = (0..project.files.len())
@@ -674,6 +680,72 @@ impl Project {
             .iter()
             .find_map(|&(cf, c)| self.files[cf].summary().classes[c].library.first().cloned())?;
         self.attribute(Resolved::Library(t), attr, depth.next())
+    }
+
+    /// What an awaited method call on an instance (`await self.read()`, `CallSite::awaited_method`)
+    /// runs when the receiver's MRO gives a sync `callee`: the instance may be one of a project subclass
+    /// whose MRO puts an `async def read` ahead of it (`class AsyncReader(Reader, AsyncMixin)`, with
+    /// `Reader.run` doing `await self.read()`), and awaiting what a sync method returns is a `TypeError`
+    /// unless it returns an awaitable, so such a call is taken to run that coroutine (the first such
+    /// subclass's, by position): it runs none of its body on the loop. Without an async override in any
+    /// subclass the sync method stays the callee (it may return an awaitable and block before).
+    fn awaited_override(&self, file: usize, target: &Target, callee: FnId) -> FnId {
+        let f = self.function(callee);
+        if f.is_async || f.is_property {
+            return callee;
+        }
+        let Target::Local(name) = target else { return callee };
+        let Some((head, attr)) = name.rsplit_once('.') else { return callee };
+        let no_cut = std::cell::Cell::new(false);
+        let Some(Resolved::Class(cf, c)) = self.resolve(file, &Target::Local(head.to_string()), Depth::new(&no_cut))
+        else {
+            return callee;
+        };
+        let subclasses = self.subclasses();
+        for &(sf, sc) in subclasses.get(&(cf, c)).into_iter().flatten() {
+            if let Some(Resolved::Function(g)) = self.member(sf, sc, attr, Depth::new(&no_cut))
+                && g != callee
+                && self.function(g).is_async
+            {
+                return g;
+            }
+        }
+        callee
+    }
+
+    /// What a call awaited on a union-typed value (`CallSite::alternatives`) runs when its first
+    /// member's method is `callee` and sync: the first member's method that is a coroutine, if one is
+    /// (awaiting what a sync method returns would raise); else `callee`.
+    fn awaited_member(&self, file: usize, alternatives: &[Target], callee: FnId) -> FnId {
+        if alternatives.is_empty() || self.function(callee).is_async {
+            return callee;
+        }
+        let no_cut = std::cell::Cell::new(false);
+        alternatives
+            .iter()
+            .filter_map(|t| self.resolve(file, t, Depth::new(&no_cut)))
+            .filter_map(|r| self.callee(r, &no_cut))
+            .find(|&g| self.function(g).is_async)
+            .unwrap_or(callee)
+    }
+
+    /// Each project class's project subclasses (see `Project::subclasses`), in file and class order.
+    fn subclasses(&self) -> Subclasses {
+        if let Some(s) = self.subclasses.lock().expect("subclasses lock").as_ref() {
+            return s.clone();
+        }
+        let no_cut = std::cell::Cell::new(false);
+        let mut out: HashMap<ClassId, Vec<ClassId>> = HashMap::new();
+        for (sf, file) in self.files.iter().enumerate() {
+            for sc in 0..file.summary().classes.len() {
+                for &base in self.mro(sf, sc, Depth::new(&no_cut)).iter().skip(1) {
+                    out.entry(base).or_default().push((sf, sc));
+                }
+            }
+        }
+        let out = Arc::new(out);
+        *self.subclasses.lock().expect("subclasses lock") = Some(out.clone());
+        out
     }
 
     /// A project class's method resolution order (C3), itself first, over the bases the project
@@ -1096,6 +1168,8 @@ impl Project {
                     cut.push(i);
                 }
                 let callee = callee?;
+                let callee = if c.awaited_method { self.awaited_override(file, &c.target, callee) } else { callee };
+                let callee = self.awaited_member(file, &c.alternatives, callee);
                 // Reading an attribute runs only a property; calling a generator function runs its body
                 // only where what it returns is iterated.
                 let f = self.function(callee);
@@ -1176,8 +1250,26 @@ impl Project {
             }
             // Base classes may resolve through those names.
             self.mros.lock().expect("mro lock").clear();
+            *self.subclasses.lock().expect("subclasses lock") = None;
             readers =
                 (0..self.functions.len()).filter(|&id| links.reads[id].binary_search(&(file as u32)).is_ok()).collect();
+        }
+        // An awaited method call reads which subclasses override the method with a coroutine
+        // (`awaited_override`): every class's bases, and every method's kind.
+        let flipped = old
+            .summary
+            .functions
+            .iter()
+            .zip(&self.files[file].summary().functions)
+            .any(|(a, b)| a.is_async != b.is_async);
+        if names_changed || flipped {
+            readers.extend(
+                (0..self.functions.len()).filter(|&id| {
+                    self.function(id).calls.iter().any(|c| c.awaited_method || !c.alternatives.is_empty())
+                }),
+            );
+            readers.sort_unstable();
+            readers.dedup();
         }
         // A keystroke changes one function: only the functions whose call targets changed are resolved
         // again, and the chains are searched again only when what the search reads changed.
@@ -1202,10 +1294,13 @@ impl Project {
         for id in self.file_functions[file].clone() {
             let (o, n) = (&old.summary.functions[self.functions[id].1], self.function(id));
             let same_calls = o.calls.len() == n.calls.len()
-                && o.calls
-                    .iter()
-                    .zip(&n.calls)
-                    .all(|(a, b)| a.target == b.target && a.access == b.access && a.iterated == b.iterated);
+                && o.calls.iter().zip(&n.calls).all(|(a, b)| {
+                    a.target == b.target
+                        && a.access == b.access
+                        && a.iterated == b.iterated
+                        && a.awaited_method == b.awaited_method
+                        && a.alternatives == b.alternatives
+                });
             let edges = if same_calls && readers.binary_search(&id).is_err() {
                 None
             } else {

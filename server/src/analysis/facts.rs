@@ -98,6 +98,8 @@ pub enum Ann {
         first: Option<Box<Ann>>,
         second: Option<Box<Ann>>,
     },
+    /// `X | Y`, `X | Y | None`: the members that are not None, when more than one (in order).
+    Union(Vec<Ann>),
     /// A forward reference (`"requests.Session"`), resolved where the string is.
     Str {
         content: Box<str>,
@@ -116,6 +118,7 @@ impl Ann {
                     a.shift(d);
                 }
             }
+            Ann::Union(members) => members.iter_mut().for_each(|a| a.shift(d)),
             Ann::Str { at, .. } => *at = d.pos(*at),
             Ann::Other => {}
         }
@@ -1025,10 +1028,20 @@ fn ann(text: &str, node: Node<'_>, depth: u32) -> Ann {
         "type" => node.named_child(0).map_or(Ann::Other, |n| ann(text, n, d)),
         "identifier" | "attribute" => Ann::Expr(expr(text, node, d)),
         "binary_operator" => {
-            // `X | None`: the first side that is not None.
+            // `X | None`: the side that is not None; `X | Y | None`: both, a union.
             let mut c = node.walk();
-            let first = node.named_children(&mut c).find(|n| n.kind() != "none");
-            first.map_or(Ann::Other, |n| ann(text, n, d))
+            let mut members = Vec::new();
+            for n in node.named_children(&mut c).filter(|n| n.kind() != "none") {
+                match ann(text, n, d) {
+                    Ann::Union(inner) => members.extend(inner),
+                    a => members.push(a),
+                }
+            }
+            match members.len() {
+                0 => Ann::Other,
+                1 => members.pop().unwrap_or(Ann::Other),
+                _ => Ann::Union(members),
+            }
         }
         "generic_type" | "subscript" => {
             let (base, args) = if node.kind() == "generic_type" {

@@ -473,6 +473,10 @@ fn ann_span(a: &facts::Ann) -> Option<Range<usize>> {
             }
             Some(r)
         }
+        facts::Ann::Union(members) => members.iter().map(ann_span).reduce(|a, b| match (a, b) {
+            (Some(a), Some(b)) => Some(a.start.min(b.start)..a.end.max(b.end)),
+            _ => None,
+        })?,
         facts::Ann::Str { content, at } => Some(*at..at + content.len() + 2),
         facts::Ann::Other => None,
     }

@@ -441,8 +441,73 @@ impl<'a> Resolver<'a> {
                 }
                 self.as_instance(v)
             }
+            // A union is typed as its first member (what awaiting a method of it runs: `alternatives`).
+            Ann::Union(members) => members.first().map_or(Value::Unknown, |a| self.annotation(a, d)),
             Ann::Other => Value::Unknown,
         }
+    }
+
+    /// The members of the union a name's declared type is, when it is one (`client: A | B | None`,
+    /// `Union[A, B]`), as instances, for the name bound by that annotation or assigned from such a name
+    /// (`c = client`, as `lookup` picks the binding at the use); empty otherwise. A call awaited on it
+    /// runs the member's method that is a coroutine (`summary`'s `CallSite::alternatives`).
+    pub fn alternatives(&self, e: &Expr) -> Vec<Value> {
+        let mut e = e;
+        for _ in 0..8 {
+            let ExprKind::Name(name) = &e.kind else { return Vec::new() };
+            let at = e.range.start;
+            let Some(id) = self.binding_at(name, self.facts.scope_at(at), at) else { return Vec::new() };
+            match &self.facts.bindings[id].kind {
+                BindingKind::Annotation(a) => {
+                    return self
+                        .union_members(a, 0)
+                        .into_iter()
+                        .map(|a| self.annotation(a, 1))
+                        .filter(|v| *v != Value::Unknown)
+                        .collect();
+                }
+                BindingKind::Value(v) => e = v,
+                _ => return Vec::new(),
+            }
+        }
+        Vec::new()
+    }
+
+    /// The members of a union annotation: `X | Y`, `Union[X, Y]` (its first two arguments that are not
+    /// None), also inside `Optional[...]` and the like; empty for anything else.
+    fn union_members<'x>(&self, a: &'x Ann, depth: u32) -> Vec<&'x Ann> {
+        match a {
+            Ann::Union(members) => members.iter().collect(),
+            Ann::Generic { base, first: Some(first), second } if depth < 4 => {
+                let Some(q) = self.qualified(&self.value_of(base)) else { return Vec::new() };
+                if self.catalog.typing_unions.contains(&q) {
+                    match second.as_deref() {
+                        Some(second) if second != &**first => vec![&**first, second],
+                        _ => Vec::new(),
+                    }
+                } else if self.catalog.typing_unwrap.contains(&q) {
+                    self.union_members(first, depth + 1)
+                } else {
+                    Vec::new()
+                }
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// The binding of `name` that a use at `at` in scope `from` sees, as `lookup` finds it.
+    fn binding_at(&self, name: &str, from: ScopeId, at: usize) -> Option<BindingId> {
+        let mut scope = Some(from);
+        while let Some(id) = scope {
+            let s = &self.facts.scopes[id];
+            if (s.kind != ScopeKind::Class || id == from)
+                && let Some(list) = s.bindings.get(name)
+            {
+                return Some(pick(self.facts, list, at));
+            }
+            scope = s.parent;
+        }
+        None
     }
 
     /// An instance of what `v` names: a catalogued or imported class's instance, a local class's object.
@@ -525,6 +590,30 @@ impl<'a> Resolver<'a> {
             }
         }
         Value::Unknown
+    }
+
+    /// Whether `attr` on an instance of `class` is a method that the project's C3 order decides: a
+    /// method (not a property) of a class of this file in `class`'s MRO, or, before any is found, a base
+    /// imported from the project (`class D(Local, Imported)`: what `Imported` and its own bases define,
+    /// and where they come in D's MRO, is known only across modules). False for an attribute
+    /// (`self.x = ...`, a class-level value) and for a base from a catalogued library.
+    pub fn project_method(&self, class: ScopeId, attr: &str) -> bool {
+        for item in self.mro(class, 0).iter() {
+            let c = match item {
+                MroItem::Local(c) => *c,
+                MroItem::Name(q) => return !self.catalog.is_library_name(q),
+            };
+            let s = &self.facts.scopes[c];
+            if let Some(list) = s.bindings.get(attr) {
+                let last = *list.last().expect("binding lists are never empty");
+                return matches!(self.facts.bindings[last].kind, BindingKind::Def(f)
+                    if self.facts.scopes[f].parent == Some(c) && !self.is_property(f));
+            }
+            if s.self_attrs.contains_key(attr) {
+                return false;
+            }
+        }
+        false
     }
 
     /// A class's method resolution order (C3), itself first: classes of this file, and other bases by

@@ -153,6 +153,8 @@ pub fn shift(out: &mut FileAnalysis, edit: &LineEdit) {
             gate: _,
             falsy: _,
             made_by: _,
+            awaited_method: _,
+            alternatives: _,
         } in calls
         {
             *start = edit.loc(*start);

@@ -67,6 +67,16 @@ pub struct CallSite {
     /// of the function called there whose `Literal[...]` parameters they match gives its type.
     #[serde(default)]
     pub made_by: Option<Vec<(Option<String>, Option<String>)>>,
+    /// Awaited, on an instance of a project class (`await self.read()`): the instance may be one of a
+    /// subclass whose MRO puts an `async def read` first (see `Project::awaited_override`).
+    #[serde(default)]
+    pub awaited_method: bool,
+    /// Awaited on a value whose declared type is a union (`await client.post()` with
+    /// `client: HTTPHandler | AsyncHTTPHandler | None`): the method of each member. Awaiting what a sync
+    /// method returns would raise, so the call runs the first of them that is a coroutine, if one is
+    /// (`target` is the first member's).
+    #[serde(default)]
+    pub alternatives: Vec<Target>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -230,6 +240,8 @@ impl FileSummary {
                             && x.gate == y.gate
                             && x.falsy == y.falsy
                             && x.made_by == y.made_by
+                            && x.awaited_method == y.awaited_method
+                            && x.alternatives == y.alternatives
                     })
             })
     }
@@ -368,10 +380,14 @@ pub(super) fn summarize_part(
             Value::Instance(t) => Value::Name(format!("{t}.__call__")),
             other => other,
         };
-        let targets = match target_of(r, callee).or_else(|| result_member(r, &call.func)) {
-            Some(t) => vec![t],
-            None => awaited_on_items(r, call, scope),
-        };
+        // `self.read()`: looked up in the receiver's C3 order across modules (`receiver_method`).
+        let method = receiver_method(r, &call.func, &callee);
+        let awaited_method = call.awaited && method.as_ref().is_some_and(|(_, instance)| *instance);
+        let targets =
+            match method.map(|(t, _)| t).or_else(|| target_of(r, callee)).or_else(|| result_member(r, &call.func)) {
+                Some(t) => vec![t],
+                None => awaited_on_items(r, call, scope),
+            };
         for target in targets {
             let iterated_here = iterated(r, call);
             // `gen = rows()` then `for r in gen:`: a generator function's body runs at the loop, which is
@@ -389,6 +405,8 @@ pub(super) fn summarize_part(
                     gate: gate(r, at.start, scope),
                     falsy: Vec::new(),
                     made_by: None,
+                    awaited_method: false,
+                    alternatives: Vec::new(),
                 });
             }
             out.functions[f].calls.push(CallSite {
@@ -408,6 +426,8 @@ pub(super) fn summarize_part(
                     .filter_map(|a| a.keyword.as_ref().map(|k| k.to_string()))
                     .collect(),
                 made_by: made_by(r, call, scope, &mut calls_at),
+                awaited_method,
+                alternatives: if call.awaited { union_members(r, &call.func) } else { Vec::new() },
             });
         }
     }
@@ -447,6 +467,8 @@ pub(super) fn summarize_part(
                 gate: gate(r, a.range.start, runs_in[a.scope]),
                 falsy: Vec::new(),
                 made_by: None,
+                awaited_method: false,
+                alternatives: Vec::new(),
             });
         }
     }
@@ -744,6 +766,56 @@ fn target_of(r: &Resolver<'_>, v: Value) -> Option<Target> {
         Value::Foreign(p) if !r.catalog.is_library_name(&p) => Some(Target::Name(p)),
         _ => None,
     }
+}
+
+/// `self.read()` / `obj.read()` with `obj` an instance of a class of this file (or `Cls.read()` on the
+/// class), when `Resolver::project_method` says the project's C3 order decides which `read` it is: the
+/// target is written on the receiver's class (`Reader.read`, not the defining class nor an imported
+/// base's name), so that the project looks it up in the receiver's MRO over every module. In
+/// `class AsyncReader(Reader, AsyncMixin)` with `Reader(Mixin)` and `AsyncMixin(Mixin)` imported, this
+/// file's order puts `Mixin` (reached through `Reader`) before `AsyncMixin`, whose bases it cannot see;
+/// Python's puts `AsyncMixin.read` first. With whether the receiver is an instance.
+fn receiver_method(r: &Resolver<'_>, func: &Expr, callee: &Value) -> Option<(Target, bool)> {
+    if !matches!(callee, Value::Def(_) | Value::Foreign(_) | Value::Name(_)) {
+        return None;
+    }
+    let ExprKind::Attribute(obj, attr) = &func.kind else { return None };
+    let base = r.value_of(obj);
+    let (class, instance) = match base {
+        Value::Object(c) => (c, true),
+        Value::Class(c) => (c, false),
+        _ => return None,
+    };
+    // Not a value assigned to the attribute in this function (`x.read = f`).
+    if !r.project_method(class, attr) || r.attribute(base, attr, 0) != *callee {
+        return None;
+    }
+    Some((Target::Local(format!("{}.{attr}", checks::function_name(r, class))), instance))
+}
+
+/// `obj.m` with `obj` declared as a union (`Resolver::alternatives`): the target of each member's `m`,
+/// in order, when there are two or more (see `CallSite::alternatives`).
+fn union_members(r: &Resolver<'_>, func: &Expr) -> Vec<Target> {
+    let ExprKind::Attribute(obj, attr) = &func.kind else { return Vec::new() };
+    let members = r.alternatives(obj);
+    if members.len() < 2 {
+        return Vec::new();
+    }
+    let mut out: Vec<Target> = Vec::new();
+    for m in members {
+        let target = match m {
+            Value::Object(c) if r.project_method(c, attr) => {
+                Some(Target::Local(format!("{}.{attr}", checks::function_name(r, c))))
+            }
+            m => target_of(r, r.attribute(m, attr, 0)),
+        };
+        if let Some(t) = target
+            && !out.contains(&t)
+        {
+            out.push(t);
+        }
+    }
+    if out.len() < 2 { Vec::new() } else { out }
 }
 
 /// `f().attr` (`(await f()).attr` for a coroutine) with `f` a function of this file without a return

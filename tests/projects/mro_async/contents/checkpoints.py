@@ -1,0 +1,7 @@
+class Checkpoints:
+    def describe(self):
+        return "checkpoints"
+
+
+class AsyncCheckpoints(Checkpoints):
+    pass
