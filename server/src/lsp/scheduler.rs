@@ -76,6 +76,9 @@ struct PassOut {
 /// Diagnostics to push, in order; `None`: the document was closed (its diagnostics are cleared).
 type Pushes = Vec<(Uri, Option<Arc<Published>>)>;
 
+/// Runs what it is given on the linked project (see `State::publishable_with`).
+type WithLinked<'a> = &'a mut dyn FnMut(&mut dyn FnMut(&Linked));
+
 /// A diagnostic's route and advice (see `Published::extras`).
 type Extra = (Option<String>, Option<String>);
 
@@ -283,7 +286,7 @@ impl State {
     /// `publishable`, reading the linked project through `linked` (which runs what it is given on the
     /// linked project; twice, each time briefly): `with_linked` on a blocking thread, or a project
     /// whose lock the caller already holds (`publish_inline`, on the async thread).
-    fn publishable_with(&self, uri: &Uri, snap: Snap, linked: &mut dyn FnMut(&mut dyn FnMut(&Linked))) -> Published {
+    fn publishable_with(&self, uri: &Uri, snap: Snap, linked: WithLinked<'_>) -> Published {
         let caps = self.caps();
         let Snap { version, rope, analysis } = snap;
         let config = self.config();
@@ -590,7 +593,7 @@ impl Backend {
         });
     }
 
-    /// An open document whose latest analysis `didChange` computed at once: its diagnostics computed
+    /// An open document whose latest analysis `didChange` or `didOpen` computed at once: its diagnostics computed
     /// and pushed now when its summary kept its shape (`State::publish_inline`), else queued for the
     /// refresher. Relinking and refreshing other documents never happen here.
     pub(super) async fn edited(&self, uri: Uri) {
