@@ -36,7 +36,9 @@ pub(in crate::lsp) async fn did_open(backend: &Backend, params: DidOpenTextDocum
         job.cancel.store(true, Ordering::Relaxed);
     }
     if inline {
-        backend.changed(uri);
+        // Its first diagnostics computed now when the linked project has its file in the same shape
+        // (the text on disk): a hover or a pull that follows waits for no refresher pass.
+        backend.edited(uri).await;
     } else {
         backend.schedule(&uri, false);
     }
