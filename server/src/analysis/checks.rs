@@ -731,6 +731,9 @@ pub(super) fn does_no_io(r: &Resolver<'_>, q: &str, call: &CallFact) -> bool {
 /// (`sock.setblocking(False)` before `sock.connect(...)`: the catalog's `[nonblocking]`).
 pub(super) fn in_nonblocking_mode(r: &Resolver<'_>, call: &CallFact) -> bool {
     let ExprKind::Attribute(obj, _) = &call.func.kind else { return false };
+    if unbounded(r, call, obj) {
+        return true;
+    }
     let ExprKind::Name(name) = &obj.kind else { return false };
     if r.catalog.nonblocking.is_empty() {
         return false;
@@ -748,6 +751,73 @@ pub(super) fn in_nonblocking_mode(r: &Resolver<'_>, call: &CallFact) -> bool {
         let args: String = r.text_of(&c.args_range).chars().filter(|ch| !ch.is_whitespace()).collect();
         forms.contains(&format!("{attr}{args}"))
     })
+}
+
+/// Whether `call` (a method of receiver `obj`, a name or `self.attr`) waits only on an object built
+/// with an argument the catalog's `[bounded_by]` lists, and every construction of the receiver seen
+/// gives none (or 0, or a negative number): `self._q = queue.Queue()` then `self._q.put(x)`, which never
+/// waits. Bindings to `None` and annotations are passed over; any other binding (a parameter, a value
+/// from elsewhere) keeps the call reported.
+fn unbounded(r: &Resolver<'_>, call: &CallFact, obj: &Expr) -> bool {
+    let catalog = r.catalog;
+    let Some(method) = call.func.tail() else { return false };
+    if !catalog.bounded_by.keys().any(|k| k.rsplit_once('.').is_some_and(|(_, m)| m == method)) {
+        return false;
+    }
+    let Some(q) = r.called(&r.value_of(&call.func)) else { return false };
+    let (Some(forms), Some((class, _))) = (catalog.bounded_by.get(&q), q.rsplit_once('.')) else { return false };
+    let facts = r.facts;
+    let s = &facts.scopes[call.scope];
+    let bindings = match &obj.kind {
+        ExprKind::Name(n) => s.bindings.get(n).or_else(|| facts.scopes[0].bindings.get(n)),
+        ExprKind::Attribute(o, attr) if matches!(&o.kind, ExprKind::Name(p) if s.first_param.as_deref() == Some(&**p)) => {
+            s.parent
+                .filter(|&c| facts.scopes[c].kind == ScopeKind::Class)
+                .and_then(|c| facts.scopes[c].self_attrs.get(attr))
+        }
+        _ => None,
+    };
+    let Some(bindings) = bindings else { return false };
+    let mut built = false;
+    for &b in bindings {
+        let e = match &facts.bindings[b].kind {
+            BindingKind::Annotation(_) => continue,
+            BindingKind::Value(e) => e,
+            _ => return false,
+        };
+        if r.text_of(&e.range).trim() == "None" {
+            continue;
+        }
+        if !matches!(e.kind, ExprKind::Call(_)) {
+            return false;
+        }
+        let first = facts.calls.partition_point(|c| c.range.start < e.range.start);
+        let Some(ctor) =
+            facts.calls[first..].iter().take_while(|c| c.range.start == e.range.start).find(|c| c.range == e.range)
+        else {
+            return false;
+        };
+        if r.called(&r.value_of(&ctor.func)).as_deref() != Some(class) || r.text_of(&ctor.args_range).contains('*') {
+            return false;
+        }
+        let mut positional = 0;
+        let bounded = ctor.args.iter().any(|a| {
+            let form = match &a.keyword {
+                Some(k) => k.to_string(),
+                None => {
+                    positional += 1;
+                    format!("#{}", positional - 1)
+                }
+            };
+            let value = r.text_of(&a.value.range).trim();
+            forms.contains(&form) && value != "0" && !value.starts_with('-')
+        });
+        if bounded {
+            return false;
+        }
+        built = true;
+    }
+    built
 }
 
 /// What a blocking call's message says when a lazy-initialisation guard makes it one-time work.
