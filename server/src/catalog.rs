@@ -262,6 +262,9 @@ pub struct Catalog {
     /// Calls that put an object in non-blocking mode (`socket.socket` = `setblocking(False)`): after one
     /// on the same variable in the same function, that object's calls return at once.
     pub nonblocking: HashMap<String, Vec<String>>,
+    /// Calls that wait only on an object whose constructor was given one of these arguments with a value
+    /// above 0 (`queue.Queue.put` = `maxsize`, `#0`): on an object built without them they return at once.
+    pub bounded_by: HashMap<String, Vec<String>>,
     /// Async drivers standing in for sync ones, by the sync `connect` call (or client `class`).
     pub counterparts: HashMap<String, Counterpart>,
 }
@@ -298,6 +301,8 @@ struct FileData {
     io_args: HashMap<String, Vec<String>>,
     #[serde(default)]
     nonblocking: HashMap<String, Vec<String>>,
+    #[serde(default)]
+    bounded_by: HashMap<String, Vec<String>>,
     #[serde(default)]
     counterparts: Vec<Counterpart>,
 }
@@ -522,6 +527,9 @@ impl Catalog {
         }
         for (class, forms) in data.nonblocking {
             self.nonblocking.entry(class).or_default().extend(forms);
+        }
+        for (name, args) in data.bounded_by {
+            self.bounded_by.entry(name).or_default().extend(args);
         }
         for c in data.counterparts {
             let key = if c.connect.is_empty() { c.class.clone() } else { c.connect.clone() };

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::ops::Range;
 
-use super::facts::{Arg, CallFact, Decorator, Expr, ExprKind, ScopeId, ScopeKind};
+use super::facts::{Arg, BindingKind, CallFact, Decorator, Expr, ExprKind, ScopeId, ScopeKind};
 use super::resolve::{Resolver, Value};
 use super::{Finding, Hop};
 use crate::catalog::{Entry, display_name};
@@ -280,9 +280,74 @@ pub(super) fn lazy_guard(r: &Resolver<'_>, at: usize, scope: ScopeId) -> Option<
             Some(x) => (Some(x.trim()), Some(start)),
             None => (cond.strip_suffix(" is None").map(str::trim), None),
         };
+        // `if not hasattr(self, "_x"):` tests whether the block below has run yet when that block sets
+        // `self._x` (datasette's `app_css_hash`).
+        let attr = subject.zip(inside).and_then(|(x, _)| hasattr_subject(x));
+        let subject = attr.as_deref().or(subject);
         subject.is_some_and(|x| set_later(r, scope, x, inside)).then(|| format!("if {cond}"))
     })
+    .or_else(|| key_error_miss(r, at, scope))
     .or_else(|| early_return_guard(r, at, scope))
+}
+
+/// `hasattr(self, "_x")` (either quote) as the attribute it tests: `self._x`.
+fn hasattr_subject(test: &str) -> Option<String> {
+    let (obj, name) = test.strip_prefix("hasattr(")?.strip_suffix(')')?.split_once(',')?;
+    let name = name.trim();
+    let name = name
+        .strip_prefix('"')
+        .and_then(|n| n.strip_suffix('"'))
+        .or_else(|| name.strip_prefix('\'').and_then(|n| n.strip_suffix('\'')))?;
+    Some(format!("{}.{name}", obj.trim()))
+}
+
+/// A cache miss written as `try: return D[K]` / `except KeyError:` whose handler (around the call at
+/// `at`) stores `D[K] = ...`: the handler runs once per key, like `if K not in D:` (`memo_miss`; `D` as
+/// persistent as there). jupyter-server's `cached_load`: `try: return domain_cache[language] except
+/// KeyError: data = load(...); domain_cache[language] = data`.
+fn key_error_miss(r: &Resolver<'_>, at: usize, scope: ScopeId) -> Option<String> {
+    let mut min = usize::MAX;
+    // The `except KeyError` the call is in: its indentation and line start.
+    let mut handler: Option<(usize, usize)> = None;
+    let mut body: Vec<&str> = Vec::new();
+    let mut found = None;
+    lines_above(r, at, scope, |start, line, code, first| {
+        let ind = indent(line);
+        if first {
+            min = ind;
+            return true;
+        }
+        let Some((h_ind, h_start)) = handler else {
+            if ind >= min {
+                return true;
+            }
+            min = ind;
+            let Some(header) = code.strip_prefix("except") else { return ind != 0 };
+            let caught = header.trim_start().trim_start_matches('(');
+            if !(caught.starts_with("KeyError") && header.starts_with([' ', '('])) {
+                return false;
+            }
+            handler = Some((ind, start));
+            return true;
+        };
+        if ind > h_ind {
+            body.push(code);
+            return true;
+        }
+        if ind == h_ind && code.starts_with("except") {
+            body.clear(); // an earlier handler of the same `try`
+            return true;
+        }
+        if ind == h_ind && code == "try:" {
+            found = body.iter().find_map(|l| {
+                let (map, key) = l.strip_prefix("return ")?.trim().strip_suffix(']')?.split_once('[')?;
+                (persistent_map(r, scope, map.trim()) && stores_after(r, scope, h_start, map.trim(), key))
+                    .then(|| format!("try: {l} except KeyError"))
+            });
+        }
+        false
+    });
+    found
 }
 
 /// `K not in D` where `D` outlives the call (a module-level name this function does not bind, or an
@@ -292,13 +357,21 @@ pub(super) fn lazy_guard(r: &Resolver<'_>, at: usize, scope: ScopeId) -> Option<
 fn memo_miss(r: &Resolver<'_>, scope: ScopeId, start: usize, cond: &str) -> bool {
     let Some((key, map)) = cond.split_once(" not in ") else { return false };
     let (key, map) = (key.trim(), map.trim());
+    persistent_map(r, scope, map) && stores_after(r, scope, start, map, key)
+}
+
+/// Whether `map` outlives a call of function `scope`: a module-level name the function does not bind,
+/// an attribute of the instance or class (`self._cache`), or a local name bound only to an item of
+/// such a map (`domain_cache = TRANSLATIONS_CACHE[domain]`).
+fn persistent_map(r: &Resolver<'_>, scope: ScopeId, map: &str) -> bool {
     let facts = r.facts;
     let s = &facts.scopes[scope];
     let ident = |x: &str| {
         let mut c = x.chars();
         c.next().is_some_and(|c| c.is_alphabetic() || c == '_') && c.all(|c| c.is_alphanumeric() || c == '_')
     };
-    let persistent = match map.split_once('.') {
+    // A module-level name the function does not bind, or `self.attr`.
+    let outlives = |map: &str| match map.split_once('.') {
         Some((obj, attr)) => {
             s.first_param.as_deref() == Some(obj)
                 && ident(attr)
@@ -308,7 +381,22 @@ fn memo_miss(r: &Resolver<'_>, scope: ScopeId, start: usize, cond: &str) -> bool
         }
         None => ident(map) && !s.bindings.contains_key(map) && facts.scopes[0].bindings.contains_key(map),
     };
-    if key.is_empty() || !persistent || start >= s.body.end {
+    if outlives(map) {
+        return true;
+    }
+    let Some(list) = s.bindings.get(map).filter(|_| ident(map)) else { return false };
+    list.iter().all(|&b| match &facts.bindings[b].kind {
+        BindingKind::Value(Expr { kind: ExprKind::Subscript(inner), .. }) => {
+            matches!(inner.kind, ExprKind::Name(_) | ExprKind::Attribute(..)) && outlives(r.text_of(&inner.range))
+        }
+        _ => false,
+    })
+}
+
+/// Whether function `scope` stores `map[key] = ...` after offset `start` (spaces aside).
+fn stores_after(r: &Resolver<'_>, scope: ScopeId, start: usize, map: &str, key: &str) -> bool {
+    let s = &r.facts.scopes[scope];
+    if key.trim().is_empty() || start >= s.body.end {
         return false;
     }
     let after: String = r.text_of(&(start..s.body.end)).chars().filter(|c| !c.is_whitespace()).collect();
@@ -355,12 +443,48 @@ fn early_return_guard(r: &Resolver<'_>, at: usize, scope: ScopeId) -> Option<Str
                     return false;
                 }
             }
+        } else if !continued && let Some(guard) = registry_search(r, scope, start, code, &deeper) {
+            found = Some(guard);
+            return false;
         }
         deeper.clear();
         continued = branch;
         true
     });
     found
+}
+
+/// A search of a registry for an instance made earlier, before the call makes one: `for V in REG:` over
+/// a block `if isinstance(V, C): return V` or `if type(V) is C: return V` (`deeper`, nearest line first), where
+/// `REG` outlives the call (as `persistent_map` reads it) and the function adds to it after the loop
+/// (`REG.append(`, `.add(`, `.insert(`). litellm's logger registry: `for cb in _in_memory_loggers: if
+/// isinstance(cb, AgentOps): return cb`, then `AgentOps()` and `_in_memory_loggers.append(...)`: only
+/// the first call gets past the loop, so what follows it (the constructor and any set-up beside it) is
+/// one-time work.
+fn registry_search(r: &Resolver<'_>, scope: ScopeId, start: usize, code: &str, deeper: &[&str]) -> Option<String> {
+    let (var, reg) = code.strip_prefix("for ")?.strip_suffix(':')?.split_once(" in ")?;
+    let (var, reg) = (var.trim(), reg.trim());
+    let [ret, test] = deeper else { return None };
+    let class = match test.strip_prefix("if type(") {
+        // `if type(V) is C:`
+        Some(t) => t.strip_prefix(var)?.strip_prefix(')')?.trim_start().strip_prefix("is ")?.strip_suffix(':')?,
+        None => test
+            .strip_prefix("if isinstance(")?
+            .strip_suffix("):")?
+            .strip_prefix(var)?
+            .trim_start()
+            .strip_prefix(',')?,
+    }
+    .trim();
+    let plain = |x: &str| !x.is_empty() && x.chars().all(|c| c.is_alphanumeric() || c == '_' || c == '.');
+    if ret.strip_prefix("return ").map(str::trim) != Some(var) || !plain(class) || !plain(var) {
+        return None;
+    }
+    let s = &r.facts.scopes[scope];
+    let after: String = r.text_of(&(start..s.body.end)).chars().filter(|c| !c.is_whitespace()).collect();
+    let adds = [".append(", ".add(", ".insert("].iter().any(|m| after.contains(&format!("{reg}{m}")));
+    (adds && persistent_map(r, scope, reg))
+        .then(|| format!("for {var} in {reg}: if isinstance({var}, {class}): return {var}"))
 }
 
 /// `return` or `return EXPR`.
@@ -607,6 +731,9 @@ pub(super) fn does_no_io(r: &Resolver<'_>, q: &str, call: &CallFact) -> bool {
 /// (`sock.setblocking(False)` before `sock.connect(...)`: the catalog's `[nonblocking]`).
 pub(super) fn in_nonblocking_mode(r: &Resolver<'_>, call: &CallFact) -> bool {
     let ExprKind::Attribute(obj, _) = &call.func.kind else { return false };
+    if unbounded(r, call, obj) {
+        return true;
+    }
     let ExprKind::Name(name) = &obj.kind else { return false };
     if r.catalog.nonblocking.is_empty() {
         return false;
@@ -624,6 +751,73 @@ pub(super) fn in_nonblocking_mode(r: &Resolver<'_>, call: &CallFact) -> bool {
         let args: String = r.text_of(&c.args_range).chars().filter(|ch| !ch.is_whitespace()).collect();
         forms.contains(&format!("{attr}{args}"))
     })
+}
+
+/// Whether `call` (a method of receiver `obj`, a name or `self.attr`) waits only on an object built
+/// with an argument the catalog's `[bounded_by]` lists, and every construction of the receiver seen
+/// gives none (or 0, or a negative number): `self._q = queue.Queue()` then `self._q.put(x)`, which never
+/// waits. Bindings to `None` and annotations are passed over; any other binding (a parameter, a value
+/// from elsewhere) keeps the call reported.
+fn unbounded(r: &Resolver<'_>, call: &CallFact, obj: &Expr) -> bool {
+    let catalog = r.catalog;
+    let Some(method) = call.func.tail() else { return false };
+    if !catalog.bounded_by.keys().any(|k| k.rsplit_once('.').is_some_and(|(_, m)| m == method)) {
+        return false;
+    }
+    let Some(q) = r.called(&r.value_of(&call.func)) else { return false };
+    let (Some(forms), Some((class, _))) = (catalog.bounded_by.get(&q), q.rsplit_once('.')) else { return false };
+    let facts = r.facts;
+    let s = &facts.scopes[call.scope];
+    let bindings = match &obj.kind {
+        ExprKind::Name(n) => s.bindings.get(n).or_else(|| facts.scopes[0].bindings.get(n)),
+        ExprKind::Attribute(o, attr) if matches!(&o.kind, ExprKind::Name(p) if s.first_param.as_deref() == Some(&**p)) => {
+            s.parent
+                .filter(|&c| facts.scopes[c].kind == ScopeKind::Class)
+                .and_then(|c| facts.scopes[c].self_attrs.get(attr))
+        }
+        _ => None,
+    };
+    let Some(bindings) = bindings else { return false };
+    let mut built = false;
+    for &b in bindings {
+        let e = match &facts.bindings[b].kind {
+            BindingKind::Annotation(_) => continue,
+            BindingKind::Value(e) => e,
+            _ => return false,
+        };
+        if r.text_of(&e.range).trim() == "None" {
+            continue;
+        }
+        if !matches!(e.kind, ExprKind::Call(_)) {
+            return false;
+        }
+        let first = facts.calls.partition_point(|c| c.range.start < e.range.start);
+        let Some(ctor) =
+            facts.calls[first..].iter().take_while(|c| c.range.start == e.range.start).find(|c| c.range == e.range)
+        else {
+            return false;
+        };
+        if r.called(&r.value_of(&ctor.func)).as_deref() != Some(class) || r.text_of(&ctor.args_range).contains('*') {
+            return false;
+        }
+        let mut positional = 0;
+        let bounded = ctor.args.iter().any(|a| {
+            let form = match &a.keyword {
+                Some(k) => k.to_string(),
+                None => {
+                    positional += 1;
+                    format!("#{}", positional - 1)
+                }
+            };
+            let value = r.text_of(&a.value.range).trim();
+            forms.contains(&form) && value != "0" && !value.starts_with('-')
+        });
+        if bounded {
+            return false;
+        }
+        built = true;
+    }
+    built
 }
 
 /// What a blocking call's message says when a lazy-initialisation guard makes it one-time work.
