@@ -586,3 +586,32 @@ fn an_import_binding_a_name_a_function_reads_rechecks_that_function() {
     let erase: Vec<(usize, usize, &str)> = (0.."import requests".len()).rev().map(|i| (i, 1, "")).collect();
     apply_edits(text.to_string(), &erase);
 }
+
+/// A file whose lines break Python's indentation rule though tree-sitter reads it without errors (a
+/// line dedented to a column no block uses): a newline typed after `lambd,` then reads as two
+/// statements in the whole file but as one (`lambd, a: ...`) parsed alone, so a module-level splice gave
+/// other facts than a fresh analysis. Found by `edits_analysed_alone_match_the_whole_file` (shop's
+/// `tax.py`, step 137) once new fixtures shifted its edits; such a file is now analysed whole.
+#[test]
+fn a_module_level_edit_in_a_file_indented_against_python_s_rule_is_analysed_whole() {
+    let text = concat!(
+        "\"https://tax.internal/v2\"\n",
+        "#  11t \n",
+        "def rate_for(country: str) -> float:\n",
+        "   # Two hofrom reques: rate_f> get_json > reque.get.\n",
+        "    return get_json(buld_url(TAXAPIsorted(xs, key=lambda x: open(x)), \"rates\", count    ))[\"1rate,\"]\n",
+        "       def inner():\n",
+        "            return open('f').read()\n",
+        "   innr()\n",
+        " time.sleep(1)\n",
+        "def with_tax(amount: float, rate: float) -> float:\n",
+        " x   # \"Pure.\n",
+        "        with threadn,g.Lo1ck():\n",
+        "    await     psssorted(xs, ke=lambda x: open(x))\n",
+        "  return rou,nd(aou,nt *\n",
+        " (1 + rate), 2)\n",
+        "lambd,a: time.sleep(1)",
+    );
+    let at = text.find("lambd,").unwrap() + "lambd,".len();
+    assert_eq!(apply_edits(text.to_string(), &[(at, 0, "\n")]), [false]);
+}

@@ -218,6 +218,64 @@ pub fn walk_preorder<'t>(root: Node<'t>, mut visit: impl FnMut(Node<'t>) -> bool
     }
 }
 
+/// Whether a tree tree-sitter parsed without errors still breaks Python's indentation rule: a
+/// statement that starts its line at another column than the statements of its block (a line dedented
+/// to a column no enclosing block uses, which CPython rejects with `IndentationError`), or a module-level
+/// statement not at column 0. tree-sitter accepts such text, and how it then reads the lines after it
+/// depends on its indentation state there, so a statement parsed alone may read otherwise than in the
+/// whole file: incremental splices must not trust it (the random edits of `tests/incremental.rs` found
+/// `lambd,` then `a: x` read as one statement alone and as two in the file). Walks statements only.
+pub fn misaligned(text: &str, root: Node<'_>) -> bool {
+    let bytes = text.as_bytes();
+    let starts_line = |n: Node<'_>| {
+        let at = n.start_byte().min(bytes.len());
+        bytes[..at]
+            .iter()
+            .rev()
+            .take_while(|&&b| b != b'\n' && b != b'\r')
+            .all(|&b| b == b' ' || b == b'\t' || b == b'\x0c')
+    };
+    let mut bad = false;
+    walk_preorder(root, |n| {
+        if bad {
+            return false;
+        }
+        match n.kind() {
+            "module" | "block" => {
+                let mut column = (n.kind() == "module").then_some(0);
+                for c in n.named_children(&mut n.walk()) {
+                    if c.kind() == "comment" || !starts_line(c) {
+                        continue;
+                    }
+                    let col = c.start_position().column;
+                    if *column.get_or_insert(col) != col {
+                        bad = true;
+                        return false;
+                    }
+                }
+                true
+            }
+            "if_statement"
+            | "for_statement"
+            | "while_statement"
+            | "try_statement"
+            | "with_statement"
+            | "function_definition"
+            | "class_definition"
+            | "decorated_definition"
+            | "match_statement"
+            | "elif_clause"
+            | "else_clause"
+            | "except_clause"
+            | "except_group_clause"
+            | "finally_clause"
+            | "case_clause" => true,
+            _ => false,
+        }
+    });
+    bad
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -232,5 +290,16 @@ mod tests {
         assert_eq!(root.named_child_count(), 2, "{}", root.to_sexp());
         let part = parse_range(text, 0..text.len(), None).unwrap();
         assert_eq!(part.root_node().end_byte(), text.len());
+    }
+
+    #[test]
+    fn a_line_dedented_to_a_column_no_block_uses_is_misaligned() {
+        let ok = "import x\n\nif x: a; b\n\ndef f():\n    if x:\n        y = 1\n    # c\n    return y\n";
+        assert!(!misaligned(ok, parse(ok, None).unwrap().root_node()));
+        for bad in ["def f():\n        a = 1\n    b = 2\n", "def f():\n    a = 1\n b = 2\n"] {
+            let tree = parse(bad, None).unwrap();
+            assert!(!tree.root_node().has_error(), "tree-sitter accepts {bad:?}: {}", tree.root_node().to_sexp());
+            assert!(misaligned(bad, tree.root_node()), "{bad:?}: {}", tree.root_node().to_sexp());
+        }
     }
 }

@@ -289,7 +289,8 @@ pub struct Facts {
     /// The whole-file parse these facts were extracted from had syntax errors: module-level code may
     /// have been parsed with its neighbours (an `import` whose names went on over the next lines), so
     /// no module-level statement's facts are spliced alone (`splice_module_statement`) until the next
-    /// whole-file analysis.
+    /// whole-file analysis. The same when a statement breaks Python's indentation rule
+    /// (`syntax::misaligned`), in the whole file or in a function parsed alone since.
     pub parsed_with_errors: bool,
     /// How many of `bindings` no scope lists any more.
     dead_bindings: usize,
@@ -351,7 +352,7 @@ impl Facts {
         let mut facts = Facts::default();
         facts.scopes.push(Scope::new(ScopeKind::Module, 0..text.len(), 0..text.len()));
         build(&mut facts, text, raw, 1, None);
-        facts.parsed_with_errors = tree.root_node().has_error();
+        facts.parsed_with_errors = tree.root_node().has_error() || crate::syntax::misaligned(text, tree.root_node());
         facts
     }
 

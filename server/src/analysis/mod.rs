@@ -596,6 +596,12 @@ fn reanalyze_function_edit(
         .and_then(|before| facts.splice_statement(unit, at, text, &tree, &before))
         .or_else(|| facts.splice_unit(unit, at, masked.as_deref().unwrap_or(text), &tree, end))
         .ok_or(NotLocal::Outside)?;
+    // A function whose lines tree-sitter reads against Python's indentation rule: module-level
+    // statements are no longer spliced alone until the whole file is analysed again.
+    let root = tree.root_node();
+    if root.named_children(&mut root.walk()).any(|def| crate::syntax::misaligned(text, def)) {
+        facts.parsed_with_errors = true;
+    }
     // The function's range in the new facts; it is listed in `broken` while its text has errors.
     let def_range = facts.scopes[unit].range.clone();
     facts.broken.retain(|r| r.end <= def_range.start || def_range.end <= r.start);
