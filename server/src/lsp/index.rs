@@ -17,16 +17,9 @@ use crate::check::{self, CheckOptions, Source};
 use crate::project::{Project, ProjectFile};
 
 impl State {
-    /// Records an open document's new analysis in the index (see `update_index`), on a refresher
-    /// thread. `didChange` may meanwhile have indexed a newer one on the async thread
-    /// (`publish_inline`), which this one then overwrote: the document is queued again, so that the
-    /// refresher's next round indexes its latest analysis.
+    /// Records an open document's new analysis in the index (see `update_index`).
     pub(super) fn index_open(&self, uri: &Uri, analysis: Arc<FileAnalysis>) -> bool {
-        let changed = uri.to_file_path().is_some_and(|p| self.update_index(p.into_owned(), analysis.clone()));
-        if self.documents.get(uri).is_some_and(|d| !Arc::ptr_eq(&d.analysis, &analysis)) {
-            self.work.lock().expect("work lock").dirty.insert(uri.clone());
-        }
-        changed
+        uri.to_file_path().is_some_and(|p| self.update_index(p.into_owned(), analysis))
     }
 
     /// Records a file's new analysis. Returns whether its summary changed shape, which changes what the

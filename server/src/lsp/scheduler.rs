@@ -34,9 +34,7 @@ use tower_lsp_server::ls_types::{Diagnostic, Uri};
 use tree_sitter::Tree;
 
 use super::document::{Document, Job, Published};
-use super::{
-    Backend, CLIENT_REQUEST_TIMEOUT, Config, Linked, State, apply_baseline, chain_hash, chain_to_lsp, finding_to_lsp,
-};
+use super::{Backend, CLIENT_REQUEST_TIMEOUT, Config, State, apply_baseline, chain_hash, chain_to_lsp, finding_to_lsp};
 use crate::analysis::facts::Facts;
 use crate::analysis::{self, FileAnalysis};
 
@@ -75,9 +73,6 @@ struct PassOut {
 
 /// Diagnostics to push, in order; `None`: the document was closed (its diagnostics are cleared).
 type Pushes = Vec<(Uri, Option<Arc<Published>>)>;
-
-/// Runs what it is given on the linked project (see `State::publishable_with`).
-type WithLinked<'a> = &'a mut dyn FnMut(&mut dyn FnMut(&Linked));
 
 /// A diagnostic's route and advice (see `Published::extras`).
 type Extra = (Option<String>, Option<String>);
@@ -280,13 +275,6 @@ impl State {
     /// findings the linked project gives its file (linked first if needed: this runs on a blocking
     /// thread).
     fn publishable(&self, uri: &Uri, snap: Snap) -> Published {
-        self.publishable_with(uri, snap, &mut |f| self.with_linked(|l| f(l)))
-    }
-
-    /// `publishable`, reading the linked project through `linked` (which runs what it is given on the
-    /// linked project; twice, each time briefly): `with_linked` on a blocking thread, or a project
-    /// whose lock the caller already holds (`publish_inline`, on the async thread).
-    fn publishable_with(&self, uri: &Uri, snap: Snap, linked: WithLinked<'_>) -> Published {
         let caps = self.caps();
         let Snap { version, rope, analysis } = snap;
         let config = self.config();
@@ -296,15 +284,14 @@ impl State {
         // Each finding's identity hash, when a baseline is to be matched.
         let known = config.baseline.as_deref().zip(path.as_deref());
         // findings5: blocking calls in coroutines only command-line commands await are hints.
-        let mut demoted = None;
-        if let Some(p) = path.as_deref() {
-            linked(&mut |l| {
-                let Some(file) = l.project.file_index(p) else { return };
-                if let std::borrow::Cow::Owned(v) = l.project.file_findings(&l.links, file, &analysis.findings) {
-                    demoted = Some(v);
+        let demoted = path.as_deref().and_then(|p| {
+            self.with_linked(|l| {
+                match l.project.file_findings(&l.links, l.project.file_index(p)?, &analysis.findings) {
+                    std::borrow::Cow::Owned(v) => Some(v),
+                    std::borrow::Cow::Borrowed(_) => None,
                 }
-            });
-        }
+            })
+        });
         let mut out: Vec<(Diagnostic, Extra, String)> = demoted
             .as_deref()
             .unwrap_or(&analysis.findings)
@@ -325,7 +312,7 @@ impl State {
             .collect();
         let mut blocking = Vec::new();
         if let Some(path) = path.as_deref() {
-            linked(&mut |linked| {
+            self.with_linked(|linked| {
                 let project = &linked.project;
                 let Some(file) = project.file_index(path) else { return };
                 let mut uris = HashMap::new();
@@ -431,34 +418,6 @@ impl State {
             left.len()
         );
         (publish, left, changed)
-    }
-
-    /// `pass_edited` for one document, on the async thread, for an edit `didChange` analysed at once:
-    /// when the linked project is there, its lock free and the document's new summary of the same
-    /// shape as the one linked, the analysis is swapped into the index and the project, and the
-    /// document's diagnostics are computed and stored now (tens of microseconds to a millisecond),
-    /// with no hand-off to a blocking thread and back (issue 13: under load each hand-off waited up to
-    /// a few milliseconds for a thread). Returns them (to be pushed); `None` when any of that does not
-    /// hold, and the refresher must do it (it links, or relinks, off the async thread). Never waits
-    /// for the `linked` lock, never links, never reads a file.
-    fn publish_inline(&self, uri: &Uri) -> Option<Arc<Published>> {
-        let path = uri.to_file_path()?.into_owned();
-        let snap = self.snapshot(uri)?;
-        let mut guard = self.linked.try_lock().ok()?;
-        let linked = guard.as_mut()?;
-        let file = linked.project.file_index(&path)?;
-        if !self.index.contains_key(&path) || !linked.project.replace_same_shape(file, snap.analysis.clone()) {
-            return None;
-        }
-        // As `update_index` does for a summary of the same shape.
-        self.stamp(&path);
-        self.index.insert(path, snap.analysis.clone());
-        let linked = &*linked;
-        let p = Arc::new(self.publishable_with(uri, snap, &mut |f| f(linked)));
-        drop(guard);
-        let mut d = self.documents.get_mut(uri).filter(|d| Arc::ptr_eq(&d.analysis, &p.analysis))?;
-        d.published = Some(p.clone());
-        Some(p)
     }
 
     /// One refresher pass, on a blocking thread (see the module's documentation). `relinked`: the
@@ -591,24 +550,6 @@ impl Backend {
         self.queue(|w| {
             w.dirty.insert(uri);
         });
-    }
-
-    /// An open document whose latest analysis `didChange` or `didOpen` computed at once: its diagnostics computed
-    /// and pushed now when its summary kept its shape (`State::publish_inline`), else queued for the
-    /// refresher. Relinking and refreshing other documents never happen here.
-    pub(super) async fn edited(&self, uri: Uri) {
-        let Some(p) = self.state.publish_inline(&uri) else {
-            self.changed(uri);
-            return;
-        };
-        // A pass queued for an earlier version of it has nothing left to do: its latest analysis is
-        // indexed and its diagnostics are computed.
-        self.state.work.lock().expect("work lock").dirty.remove(&uri);
-        self.state.published.notify_waiters();
-        if !self.state.caps().pull {
-            // Enqueued at once (the client's channel takes it without waiting).
-            self.client.publish_diagnostics(uri, p.diagnostics.clone(), Some(p.version)).await;
-        }
     }
 
     async fn refresher(self) {

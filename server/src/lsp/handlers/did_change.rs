@@ -33,7 +33,7 @@ pub(in crate::lsp) async fn did_change(backend: &Backend, params: DidChangeTextD
                 if let Some(a) = backend.state.analyse_edit(&mut doc, &uri, &edit) {
                     doc.analysed_now(a);
                     drop(doc);
-                    backend.edited(uri).await;
+                    backend.changed(uri);
                     return;
                 }
             }
@@ -48,7 +48,7 @@ pub(in crate::lsp) async fn did_change(backend: &Backend, params: DidChangeTextD
                 }
                 doc.analysed_now(Arc::new(moved));
                 drop(doc);
-                backend.edited(uri).await;
+                backend.changed(uri);
                 return;
             }
             Applied::Whole => {}

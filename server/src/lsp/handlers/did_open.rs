@@ -36,9 +36,7 @@ pub(in crate::lsp) async fn did_open(backend: &Backend, params: DidOpenTextDocum
         job.cancel.store(true, Ordering::Relaxed);
     }
     if inline {
-        // Its first diagnostics computed now when the linked project has its file in the same shape
-        // (the text on disk): a hover or a pull that follows waits for no refresher pass.
-        backend.edited(uri).await;
+        backend.changed(uri);
     } else {
         backend.schedule(&uri, false);
     }

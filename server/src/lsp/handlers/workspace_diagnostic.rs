@@ -62,10 +62,7 @@ impl State {
             .filter(|e| Uri::from_file_path(e.key()).is_none_or(|u| !self.documents.contains_key(&u)))
             .map(|e| (e.key().clone(), e.value().clone()))
             .collect();
-        // Kept only while it converts the file's indexed analysis: an entry of a file opened since (its
-        // index entry is now the buffer's analysis) or changed on disk kept an old analysis alive, one
-        // per file closed once in the session (the pull soak's RSS growth, issue 18).
-        self.closed_findings.retain(|path, c| self.index.get(path).is_some_and(|a| Arc::ptr_eq(&c.0, &a)));
+        self.closed_findings.retain(|path, _| self.index.contains_key(path));
         self.with_linked(|linked| {
             let project = &linked.project;
             for (path, analysis) in closed {
