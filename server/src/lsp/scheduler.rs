@@ -558,6 +558,9 @@ impl Backend {
                 let mut work = self.state.work.lock().expect("work lock");
                 if work.is_empty() {
                     work.running = false;
+                    drop(work);
+                    // Pulls waiting for the refresher to be idle (`Backend::refreshed`).
+                    self.state.published.notify_waiters();
                     return;
                 }
                 Work {
@@ -717,6 +720,28 @@ impl Backend {
                     self.state.published.notify_waiters();
                     return;
                 }
+            }
+        }
+    }
+
+    /// Waits (at most `limit`) until the refresher has no work queued or running: the reports of the
+    /// other open documents then follow every edit received so far (an edit of a helper changes the
+    /// report of the route that reaches it in the same pass that relinks the project, after the
+    /// helper's own diagnostics are stored). Returns whether it is idle.
+    pub(super) async fn refreshed(&self, limit: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let notified = self.state.published.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            {
+                let work = self.state.work.lock().expect("work lock");
+                if !work.running && work.is_empty() {
+                    return true;
+                }
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return false;
             }
         }
     }

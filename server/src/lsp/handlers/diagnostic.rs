@@ -45,6 +45,10 @@ pub(in crate::lsp) async fn diagnostic(
     if !backend.index_ready(INDEX_WAIT).await {
         return Err(cancelled("the workspace is still being indexed"));
     }
+    // The related documents' reports come from the refresher's pass over them, which follows the pass
+    // that stores this document's diagnostics: answered after it, a pull of an edited helper carries
+    // the route's new report (else it came a pull late, and Neovim showed the old one until then).
+    backend.refreshed(PULL_WAIT).await;
     let published = match backend.published(uri, true, PULL_WAIT).await {
         Some(p) => p,
         None if !backend.state.documents.contains_key(uri) => return Ok(pull_report(&params, Vec::new(), None)),
