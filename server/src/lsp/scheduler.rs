@@ -729,42 +729,41 @@ impl Backend {
     /// report of the route that reaches it in the same pass that relinks the project, after the
     /// helper's own diagnostics are stored). Returns whether it is idle.
     pub(super) async fn refreshed(&self, limit: Duration) -> bool {
-        let deadline = tokio::time::Instant::now() + limit;
-        loop {
-            let notified = self.state.published.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
-            {
-                let work = self.state.work.lock().expect("work lock");
-                if !work.running && work.is_empty() {
-                    return true;
-                }
-            }
-            if tokio::time::timeout_at(deadline, notified).await.is_err() {
-                return false;
-            }
-        }
+        self.wait_for(limit, || {
+            let work = self.state.work.lock().expect("work lock");
+            (!work.running && work.is_empty()).then_some(())
+        })
+        .await
+        .is_some()
     }
 
     /// The published diagnostics of an open document, waiting (at most `limit`) until they exist, or,
     /// with `current`, until they describe its current version (or its analysis failed). `None` when the
     /// document is not open or the wait timed out.
     pub(super) async fn published(&self, uri: &Uri, current: bool, limit: Duration) -> Option<Arc<Published>> {
+        self.wait_for(limit, || {
+            let Some(doc) = self.state.documents.get(uri) else { return Some(None) };
+            match &doc.published {
+                Some(p) if !current => Some(Some(p.clone())),
+                Some(p) if p.version == doc.version || doc.failed == Some(doc.version) => Some(Some(p.clone())),
+                _ => None,
+            }
+        })
+        .await
+        .flatten()
+    }
+
+    /// Waits (at most `limit`) until `check` gives an answer (`Some`), checking again each time the
+    /// waiters on `State::published` are woken (diagnostics stored, a job ended, the refresher
+    /// stopped). `None` when the wait timed out. `check` holds no guard across the wait.
+    async fn wait_for<T>(&self, limit: Duration, mut check: impl FnMut() -> Option<T>) -> Option<T> {
         let deadline = tokio::time::Instant::now() + limit;
         loop {
             let notified = self.state.published.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            {
-                let doc = self.state.documents.get(uri)?;
-                let ready = match &doc.published {
-                    Some(p) if !current => Some(p.clone()),
-                    Some(p) if p.version == doc.version || doc.failed == Some(doc.version) => Some(p.clone()),
-                    _ => None,
-                };
-                if ready.is_some() {
-                    return ready;
-                }
+            if let Some(answer) = check() {
+                return Some(answer);
             }
             if tokio::time::timeout_at(deadline, notified).await.is_err() {
                 return None;
