@@ -366,17 +366,18 @@ where
                 None => answer.await?,
                 Some((method, id, started)) => {
                     let mut answer = std::pin::pin!(answer);
-                    let (mut first, mut busy) = (None, Duration::ZERO);
+                    let (mut first, mut busy, mut cpu) = (None, Duration::ZERO, Duration::ZERO);
                     let response = std::future::poll_fn(|cx| {
-                        let t = Instant::now();
+                        let (t, c) = (Instant::now(), super::timing::thread_cpu());
                         first.get_or_insert(t);
                         let r = answer.as_mut().poll(cx);
                         busy += t.elapsed();
+                        cpu += super::timing::thread_cpu().saturating_sub(c);
                         r
                     })
                     .await?;
                     let queued = first.map_or(Duration::ZERO, |f| f.duration_since(started));
-                    super::timing::request(&method, &id, started, queued, busy);
+                    super::timing::request(&method, &id, started, queued, busy, cpu);
                     response
                 }
             };

@@ -1,8 +1,10 @@
 //! Timing instrumentation for finding where requests wait (issue 18), off unless
 //! `LOOPSAFE_LSP_TIMING=<file>` is set: then the server appends to that file one line per request
-//! handled (`req <unix ms> <method> <id> <handler ms> <queued ms> <busy ms>`: how long from the moment
-//! tower-lsp handed it to the handler to its answer, how long of that before the handler first ran,
-//! and how long its own code ran on the async thread; a notification's id is `-`) and one line
+//! handled (`req <unix ms> <method> <id> <handler ms> <queued ms> <busy ms> <cpu ms>`: how long from
+//! the moment tower-lsp handed it to the handler to its answer, how long of that before the handler
+//! first ran, how long its own code ran on the async thread (wall time, which grows when the thread is
+//! preempted) and the CPU time of that (the same on a loaded machine: what to compare between builds
+//! run at different loads); a notification's id is `-`) and one line
 //! whenever the async thread woke up late for a 5 ms tick (`lag <unix ms> <late ms> <run ms> <runqueue ms>`: how late, and how long the thread ran and waited
 //! for a CPU meanwhile, from `/proc/thread-self/schedstat`). A client's own timings minus the handler's
 //! are the time spent in pipes and queues before the handler ran.
@@ -44,15 +46,29 @@ pub fn on() -> bool {
 
 /// A message handled (a notification's id is `-`): handed to the handler at `started`, answered now,
 /// first polled `queued` after `started`, its polls on the async thread `busy` in all.
-pub fn request(method: &str, id: &str, started: Instant, queued: Duration, busy: Duration) {
+pub fn request(method: &str, id: &str, started: Instant, queued: Duration, busy: Duration, cpu: Duration) {
     let ms = |d: Duration| d.as_secs_f64() * 1e3;
     line(format_args!(
-        "req {:.1} {method} {id} {:.2} {:.2} {:.3}",
+        "req {:.1} {method} {id} {:.2} {:.2} {:.3} {:.3}",
         unix_ms(),
         ms(started.elapsed()),
         ms(queued),
-        ms(busy)
+        ms(busy),
+        ms(cpu)
     ));
+}
+
+/// The CPU time the calling thread has used (zero where it cannot be read).
+pub fn thread_cpu() -> Duration {
+    #[cfg(unix)]
+    {
+        let mut t = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+        // SAFETY: `clock_gettime` writes the calling thread's CPU clock into `t`, which it owns.
+        if unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut t) } == 0 {
+            return Duration::new(t.tv_sec as u64, t.tv_nsec as u32);
+        }
+    }
+    Duration::ZERO
 }
 
 /// The calling thread's time on a CPU and waiting on a run queue, in ns (Linux).
