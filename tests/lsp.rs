@@ -659,3 +659,80 @@ async fn the_edited_document_is_pushed_before_the_documents_it_changes() {
     let versions: Vec<i64> = seen.iter().filter(|(u, _, _)| u == helpers_uri.as_str()).map(|(_, v, _)| *v).collect();
     assert!(versions.windows(2).all(|w| w[0] <= w[1]) && versions.first() == Some(&4), "{seen:?}");
 }
+
+/// Issue 18: a document closed and opened again while the refresher's pass for its close runs must
+/// end with its reopened version's diagnostics, never with the pass's clear of the closed document
+/// computed before the reopen. (Branch lsp13 showed the race: once `didOpen` published inline, that
+/// clear was sent after the reopened version's push, and the push soak lost a document's last
+/// diagnostics; main's `didOpen` queues the document behind the pass.) The close changes the file's
+/// shape (the buffer had a function the disk does not), so the pass relinks and recomputes every open
+/// document, which leaves a window for the reopen; the rounds vary the delay to land in it. After
+/// each round a shape-changing edit of another document goes through the refresher: its push comes
+/// after every earlier pass's pushes, so the document's last push by then is final. On one async
+/// thread, as `loopsafe server` runs (ARCHITECTURE.md, invariant 4).
+#[tokio::test(flavor = "current_thread")]
+async fn a_document_reopened_while_its_close_is_refreshed_keeps_its_last_diagnostics() {
+    let closer = "import time\n\n\ndef pause():\n    time.sleep(1)\n";
+    let routes: Vec<(String, String)> = (0..40)
+        .map(|i| {
+            let text = format!(
+                "import time\nfrom closer import pause\n\n\nasync def route{i}():\n    pause()\n    time.sleep(1)\n\n\nasync def other{i}():\n    pause()\n"
+            );
+            (format!("r{i}.py"), text)
+        })
+        .collect();
+    let marker = "async def m():\n    pass\n";
+    let mut files: Vec<(&str, &str)> = routes.iter().map(|(n, t)| (n.as_str(), t.as_str())).collect();
+    files.push(("closer.py", closer));
+    files.push(("marker.py", marker));
+    let dir = workspace(&files);
+    let (mut c, _) = Client::start(json!({}), Some(dir.path())).await;
+    let closer_uri = uri(&dir.path().join("closer.py"));
+    let marker_uri = uri(&dir.path().join("marker.py"));
+    for (name, text) in &routes {
+        c.open(&uri(&dir.path().join(name)), text).await;
+    }
+    c.open(&closer_uri, closer).await;
+    c.open(&marker_uri, marker).await;
+    let (mut version, mut marker_version, mut marker_text) = (1, 1, marker.to_string());
+    for round in 0..24u64 {
+        // A function the disk does not have, then closed without saving, then opened again from disk.
+        version += 1;
+        let end = json!({ "line": closer.lines().count(), "character": 0 });
+        let added = format!("\n\ndef extra{round}():\n    pass\n");
+        c.change(&closer_uri, version, json!([{ "range": { "start": end, "end": end }, "text": added }])).await;
+        c.notify("textDocument/didClose", json!({ "textDocument": { "uri": closer_uri.as_str() } })).await;
+        tokio::time::sleep(std::time::Duration::from_millis(round % 12 * 2)).await;
+        version += 1;
+        let opened = json!({ "uri": closer_uri.as_str(), "languageId": "python", "version": version, "text": closer });
+        c.notify("textDocument/didOpen", json!({ "textDocument": opened })).await;
+        // The marker: a new function changes its shape, so it is pushed by the refresher, after it.
+        marker_version += 1;
+        let at = json!({ "line": marker_text.lines().count(), "character": 0 });
+        let def = format!("\n\nasync def m{round}():\n    pass\n");
+        c.change(&marker_uri, marker_version, json!([{ "range": { "start": at, "end": at }, "text": def }])).await;
+        marker_text.push_str(&def);
+        // The document's pushes (their versions; `None`: cleared) until the marker's, and its own.
+        let (mut pushes, mut marker_seen) = (Vec::new(), false);
+        while !(marker_seen && pushes.contains(&Some(version as i64))) {
+            let m = match c.inbox.pop_front() {
+                Some(m) => m,
+                None => tokio::time::timeout(std::time::Duration::from_secs(30), c.next()).await.expect("pushes"),
+            };
+            if m["method"] != "textDocument/publishDiagnostics" {
+                continue;
+            }
+            let p = &m["params"];
+            if p["uri"] == closer_uri.as_str() {
+                pushes.push(p["version"].as_i64());
+            } else if p["uri"] == marker_uri.as_str() && p["version"].as_i64() == Some(marker_version as i64) {
+                marker_seen = true;
+            }
+        }
+        assert_eq!(
+            pushes.last(),
+            Some(&Some(version as i64)),
+            "round {round}: the reopened document's pushes {pushes:?}"
+        );
+    }
+}
