@@ -663,6 +663,7 @@ fn definitions_typed_at_module_level_are_analysed_alone() {
     let at = text.find("BT = 1").unwrap() + "BT = 1".len();
     for typed in [
         "def _fetch(url):\n    return requests.get(url)",
+        "async def _get(url):\n    return requests.get(url)",
         "class _Retry:\n    limit = 3",
         "class _Retry(Bot):\n    def again(self):\n        return requests.get(u)",
     ] {
@@ -670,7 +671,7 @@ fn definitions_typed_at_module_level_are_analysed_alone() {
         assert!(whole.is_empty(), "{typed}: took the whole file: {whole:?}");
     }
     // Each keystroke still equal to a fresh analysis, whichever path takes it.
-    for typed in ["async def _get(url):\n    return requests.get(url)", "@staticmethod\ndef _f():\n    pass"] {
+    for typed in ["@staticmethod\ndef _f():\n    pass", "@functools.cache\ndef _g():\n    return open('f').read()"] {
         whole_file_edits(text, &keys_typed_and_erased(at, typed));
     }
 }

@@ -459,7 +459,10 @@ impl Facts {
     pub(crate) fn place_broken_statement(&mut self, text: &str, span: Range<usize>) -> Option<usize> {
         let tree = crate::syntax::parse_range(text, span.clone(), None)?;
         let q = queries();
-        let raw = collect(text, tree.root_node(), Some(span.clone()), &q.facts, &q.captures);
+        let mut raw = collect(text, tree.root_node(), Some(span.clone()), &q.facts, &q.captures);
+        // An `async` keyword there is noise while `async def` is typed: it marks no scope as awaiting
+        // (an `async def` the parse holds is known by its scope).
+        raw.awaits.retain(|n| n.kind() == "await");
         let first = 1 + self.scopes[1..].partition_point(|s| s.body.start < span.start);
         let added = raw.defs.len();
         let moved = Shift { from: usize::MAX, by: 0, scopes_from: first, scopes_by: added as isize, keep_ends: false };

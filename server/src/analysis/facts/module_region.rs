@@ -221,7 +221,9 @@ impl Facts {
                 return None;
             }
             let root = c.root_node();
-            let raw = collect(text, root, Some(a..b), &q.facts, &q.captures);
+            let mut raw = collect(text, root, Some(a..b), &q.facts, &q.captures);
+            // As `place_broken_statement` reads them.
+            raw.awaits.retain(|n| n.kind() == "await");
             if !module_flags_unchanged(&raw) || !plain(root, text) {
                 return None;
             }
