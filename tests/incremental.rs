@@ -665,13 +665,14 @@ fn definitions_typed_at_module_level_are_analysed_alone() {
         "def _fetch(url):\n    return requests.get(url)",
         "async def _get(url):\n    return requests.get(url)",
         "class _Retry:\n    limit = 3",
+        "@functools.cache\ndef _g():\n    return open('f').read()",
         "class _Retry(Bot):\n    def again(self):\n        return requests.get(u)",
     ] {
         let whole = whole_file_edits(text, &keys_typed_and_erased(at, typed));
         assert!(whole.is_empty(), "{typed}: took the whole file: {whole:?}");
     }
     // Each keystroke still equal to a fresh analysis, whichever path takes it.
-    for typed in ["@staticmethod\ndef _f():\n    pass", "@functools.cache\ndef _g():\n    return open('f').read()"] {
+    for typed in ["@staticmethod\ndef _f():\n    pass", "@app.get('/x')\nasync def _h():\n    pass"] {
         whole_file_edits(text, &keys_typed_and_erased(at, typed));
     }
 }

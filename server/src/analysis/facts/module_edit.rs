@@ -488,7 +488,7 @@ impl Facts {
 /// The lines of the module-level statement that holds `lo..hi` while the code between the scopes
 /// around it (`from..to`) does not parse: from the start of the last line at or before `lo` that starts
 /// a statement at column 0 to the end of the line before the first such line after the line of `hi`
-/// (or before `to`), its line break left out. A line starts a statement at column 0 when it starts
+/// (or before `to`), its line break left out; decorator lines just above it are its own. A line starts a statement at column 0 when it starts
 /// with neither a blank, a comment, a closing bracket nor a clause of a compound statement (`else`,
 /// `elif`, `except`, `finally`). `None` when no line before `lo` in `from..to` does.
 pub(super) fn statement_lines(text: &str, from: usize, to: usize, lo: usize, hi: usize) -> Option<(usize, usize)> {
@@ -509,6 +509,10 @@ pub(super) fn statement_lines(text: &str, from: usize, to: usize, lo: usize, hi:
         if a <= from {
             return None;
         }
+        a = line_start(a - 1);
+    }
+    // A definition's statement starts at its decorators.
+    while a > from && bytes[line_start(a - 1)] == b'@' {
         a = line_start(a - 1);
     }
     let last = if hi > lo { hi - 1 } else { lo };
