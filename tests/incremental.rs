@@ -236,15 +236,19 @@ fn apply_edits(mut text: String, edits: &[(usize, usize, &str)]) -> Vec<bool> {
         };
         match result {
             Ok(a) => {
-                assert!(facts.broken.is_empty(), "edit {i}: {text}");
-                let (expected_facts, expected) = match facts.broken_statement.clone() {
-                    None => {
+                // While a function or module-level statements are left broken, the reference is
+                // `analyze_with_broken`.
+                let (expected_facts, expected) = match (facts.broken.clone(), facts.broken_statement.clone()) {
+                    (broken, None) if broken.is_empty() => {
                         let (f, a, now_clean) = fresh(&text, catalog, &settings);
                         assert!(now_clean, "edit {i}: analysed alone as valid, but the file has errors:\n{text}");
                         (f, a)
                     }
-                    Some(r) => analyze_with_broken(&text, &[], Some(r.clone()), catalog, &settings)
-                        .unwrap_or_else(|| panic!("edit {i}: broken statements {r:?} not placed:\n{text}")),
+                    (broken, r) => {
+                        analyze_with_broken(&text, &broken, r.clone(), catalog, &settings).unwrap_or_else(|| {
+                            panic!("edit {i}: broken functions {broken:?}, statements {r:?} not placed:\n{text}")
+                        })
+                    }
                 };
                 assert_eq!(common::normalized_facts(&facts), common::normalized_facts(&expected_facts), "edit {i}");
                 assert_eq!(a, expected, "edit {i}:\n{text}");
@@ -300,8 +304,8 @@ fn an_edit_after_a_lambda_inside_a_module_level_statement_keeps_the_statement_wh
 
 /// Module-level statements edited in place (a constant's value, the client a module-level name holds,
 /// a statement after a class) are analysed alone, and the findings follow (the coroutine that used a
-/// blocking session no longer does), and an import edited too; a statement's first byte takes the whole
-/// file.
+/// blocking session no longer does), and an import edited too; a statement's first byte too (the code
+/// between the scopes around it parsed again, `Facts::splice_module_region`).
 #[test]
 fn module_level_statements_are_analysed_alone() {
     let at = |s: &str| MODULE_TEXT.find(s).unwrap();
@@ -319,7 +323,7 @@ fn module_level_statements_are_analysed_alone() {
         (at("5\n") + 1, 0, "0"),
         (at("requests\nimport time"), 1, "R"),
     ];
-    assert_eq!(apply_edits(MODULE_TEXT.to_string(), &edits), [false, true, true, true, true, true]);
+    assert_eq!(apply_edits(MODULE_TEXT.to_string(), &edits), [true, true, true, true, true, true]);
     let mut text = MODULE_TEXT.to_string();
     text.replace_range(session..session + "requests.Session()".len(), "object()");
     let after = fresh(&text, catalog, &settings).1;
@@ -614,4 +618,87 @@ fn a_module_level_edit_in_a_file_indented_against_python_s_rule_is_analysed_whol
     );
     let at = text.find("lambd,").unwrap() + "lambd,".len();
     assert_eq!(apply_edits(text.to_string(), &[(at, 0, "\n")]), [false]);
+}
+
+/// The typing of `typed` on a new line at `at` as an editor sends it (one key per character, a line
+/// break with the next line's indentation as one key), then erased key by key from its end, and the
+/// line break too: the text is back where it started.
+fn keys_typed_and_erased(at: usize, typed: &str) -> Vec<(usize, usize, String)> {
+    let mut keys: Vec<String> = Vec::new();
+    let mut rest = typed;
+    while let Some(ch) = rest.chars().next() {
+        let len = if ch == '\n' { 1 + rest[1..].bytes().take_while(|&b| b == b' ').count() } else { ch.len_utf8() };
+        keys.push(rest[..len].to_string());
+        rest = &rest[len..];
+    }
+    let mut edits = vec![(at, 0, "\n".to_string())];
+    let mut pos = at + 1;
+    for k in &keys {
+        edits.push((pos, 0, k.clone()));
+        pos += k.len();
+    }
+    for k in keys.iter().rev() {
+        pos -= k.len();
+        edits.push((pos, k.len(), String::new()));
+    }
+    edits.push((at, 1, String::new()));
+    edits
+}
+
+/// Applies `edits` (see `apply_edits`) and returns the inserted text of those that took the whole file.
+fn whole_file_edits(text: &str, edits: &[(usize, usize, String)]) -> Vec<String> {
+    let borrowed: Vec<(usize, usize, &str)> = edits.iter().map(|(a, b, c)| (*a, *b, c.as_str())).collect();
+    let local = apply_edits(text.to_string(), &borrowed);
+    local.iter().zip(edits).filter(|(l, _)| !**l).map(|(_, e)| format!("{:?}@{}", e.2, e.0)).collect()
+}
+
+/// Module-level functions and classes (`def`, `async def`, `class`, decorated ones) typed through
+/// their broken states (`de`, `def _fetch(`, the `:` without a body, the body's open bracket) on a new
+/// line after a module-level statement, and erased key by key: every keystroke is analysed alone
+/// (`Facts::splice_module_region` parses the code between the scopes around the edit alone), each equal
+/// to a fresh analysis (or `analyze_with_broken`). Their names are read nowhere else.
+#[test]
+fn definitions_typed_at_module_level_are_analysed_alone() {
+    let text = "import requests\n\nBT = 1\n\n\n# A comment.\nX = {1}\n\n\nclass Bot:\n    async def run(self):\n        return requests.get(u)\n";
+    let at = text.find("BT = 1").unwrap() + "BT = 1".len();
+    for typed in [
+        "def _fetch(url):\n    return requests.get(url)",
+        "async def _get(url):\n    return requests.get(url)",
+        "class _Retry:\n    limit = 3",
+        "@functools.cache\ndef _g():\n    return open('f').read()",
+        "class _Retry(Bot):\n    def again(self):\n        return requests.get(u)",
+    ] {
+        let whole = whole_file_edits(text, &keys_typed_and_erased(at, typed));
+        assert!(whole.is_empty(), "{typed}: took the whole file: {whole:?}");
+    }
+    // Each keystroke still equal to a fresh analysis, whichever path takes it.
+    for typed in ["@staticmethod\ndef _f():\n    pass", "@app.get('/x')\nasync def _h():\n    pass"] {
+        whole_file_edits(text, &keys_typed_and_erased(at, typed));
+    }
+}
+
+/// A module-level function typed after another one and before a class (the code between them has no
+/// module-level statement), and a function removed and put back at once (cut and paste).
+#[test]
+fn definitions_typed_between_definitions_are_analysed_alone() {
+    let text = "import requests\n\n\ndef helper():\n    return 1\n\n\nclass Bot:\n    async def run(self):\n        return helper()\n";
+    let at = text.find("return 1").unwrap() + "return 1\n".len();
+    let whole = whole_file_edits(text, &keys_typed_and_erased(at, "def _fetch(url):\n    return requests.get(url)"));
+    assert!(whole.is_empty(), "took the whole file: {whole:?}");
+    let def = text.find("def helper").unwrap();
+    let len = "def helper():\n    return 1\n".len();
+    let edits = [(def, len, ""), (def, 0, "def helper():\n    return 1\n")];
+    apply_edits(text.to_string(), &edits);
+}
+
+/// A module-level function that a coroutine elsewhere calls, typed and erased: the coroutine is checked
+/// again at each keystroke (it names the function), each result equal to a fresh analysis (its summary
+/// resolves the call to the function once it is typed).
+#[test]
+fn a_definition_a_coroutine_calls_rechecks_the_coroutine() {
+    let text = "import requests\n\nBT = 1\n\n\nasync def main(url):\n    return _fetch(url)\n";
+    let at = text.find("BT = 1").unwrap() + "BT = 1".len();
+    let typed = "def _fetch(url):\n    return requests.get(url)";
+    let whole = whole_file_edits(text, &keys_typed_and_erased(at, typed));
+    assert!(whole.is_empty(), "took the whole file: {whole:?}");
 }

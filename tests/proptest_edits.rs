@@ -125,6 +125,12 @@ const INSERTS: &[&str] = &[
     "\nasync def h():\n    time.sleep(1)\n",
     "\nclass C:\n    def m(self):\n        time.sleep(1)\n",
     "\nimport requests\n",
+    // Module-level definitions typed or pasted (`Facts::splice_module_region`): a header without a body,
+    // a decorated one, a class with a statement of its own.
+    "\ndef g(x):",
+    "def ",
+    "\n@functools.cache\ndef g():\n    return open('f').read()\n",
+    "\nclass K(Base):\n    x = time.sleep(1)\n",
     "😀",
     "日本",
     "e\u{301}",

@@ -15,6 +15,9 @@ use tree_sitter::{Node, QueryCursor, Tree};
 use crate::syntax::{Captures, queries};
 
 mod module_edit;
+mod module_region;
+
+pub use module_region::RegionSplice;
 
 pub type ScopeId = usize;
 pub type BindingId = usize;

@@ -306,7 +306,9 @@ pub fn reanalyze_edit(
     settings: &Settings,
 ) -> Result<FileAnalysis, NotLocal> {
     match reanalyze_function_edit(facts, old, text, edit, catalog, settings) {
-        Err(why) => reanalyze_module_edit(facts, old, text, edit, catalog, settings).ok_or(why),
+        Err(why) => reanalyze_module_edit(facts, old, text, edit, catalog, settings)
+            .or_else(|| reanalyze_module_region(facts, old, text, edit, catalog, settings))
+            .ok_or(why),
         done => done,
     }
 }
@@ -377,6 +379,112 @@ fn reanalyze_module_edit(
     let resolved = std::mem::replace(&mut whole.cuts, kept_cuts(old, &old_stmt, edit));
     merge_cuts(&mut whole.cuts, resolved);
     Some(whole)
+}
+
+/// An edit of module-level code that adds, changes or removes module-level functions or classes (see
+/// `Facts::splice_module_region`): the facts of the code between the scopes around it spliced. The new
+/// scopes are analysed and summarized alone (their summaries replace the old ones where they were), the
+/// rest of the findings and summaries move, the exports are computed again, and the functions that
+/// name what changed (a name bound there, a function or class defined there) are checked again alone
+/// (`reading_units`, `recheck_unit`), as `reanalyze_module_edit` does. When
+/// the routes and commands outside the code changed, or such a name occurs where what it decides
+/// reaches functions that do not name it, the whole file's findings and summary are computed from the
+/// facts. `None`, with the facts unchanged, when the edit is not such an edit.
+fn reanalyze_module_region(
+    facts: &mut Facts,
+    old: &FileAnalysis,
+    text: &str,
+    edit: &LineEdit,
+    catalog: &Catalog,
+    settings: &Settings,
+) -> Option<FileAnalysis> {
+    let sp = facts.splice_module_region(text, (edit.start, edit.old_end, edit.new_end))?;
+    let facts = &*facts;
+    let named_fn = |s: &facts::Scope| s.kind == ScopeKind::Function && s.name.is_some();
+    let is_class = |s: &facts::Scope| s.kind == ScopeKind::Class;
+    let whole = || {
+        let mut whole = analyze_facts(text, facts, catalog, settings, true);
+        let resolved = std::mem::replace(&mut whole.cuts, kept_cuts(old, &sp.old_span, edit));
+        merge_cuts(&mut whole.cuts, resolved);
+        Some(whole)
+    };
+    // The functions that name what changed: checked again alone.
+    let Some(mut readers) = reading_units(facts, text, &sp.names, &sp.span) else { return whole() };
+    let r = Resolver::new(facts, text, catalog);
+    let endpoints = checks::endpoints(&r);
+    // The routes and commands outside the code, as the old summary lists them (its functions are the
+    // named ones, in scope order).
+    let named: Vec<ScopeId> = (0..facts.scopes.len()).filter(|&id| named_fn(&facts.scopes[id])).collect();
+    let fn_at = named.partition_point(|&id| id < sp.scopes.start);
+    let fn_new = named[fn_at..].partition_point(|&id| id < sp.scopes.end);
+    let class_at = facts.scopes[..sp.scopes.start].iter().filter(|s| is_class(s)).count();
+    let old_functions = &old.summary.functions;
+    if named.len() - fn_new + sp.old_functions != old_functions.len()
+        || fn_at + sp.old_functions > old_functions.len()
+        || !endpoints.keys().all(|id| named.binary_search(id).is_ok())
+    {
+        return whole();
+    }
+    let outside = named[..fn_at].iter().chain(&named[fn_at + fn_new..]);
+    let old_outside = old_functions[..fn_at].iter().chain(&old_functions[fn_at + sp.old_functions..]);
+    let same_endpoints = outside.zip(old_outside).all(|(id, f)| {
+        let e = endpoints.get(id);
+        e.and_then(|e| e.label.as_ref()) == f.route.as_ref() && e.is_some_and(|e| e.cli) == f.cli
+    });
+    if !same_endpoints || class_at + sp.old_classes > old.summary.classes.len() {
+        return whole();
+    }
+    // The functions elsewhere whose awaited `item.method()` iterates what a function of the new code or
+    // of a reader returns (`summary::item_maker`): checked again too (as `reanalyze_function_edit` does).
+    let makers = |id: ScopeId| sp.scopes.contains(&id) || readers.iter().any(|&u| facts.subtree(u).contains(&id));
+    let item_readers: Option<Vec<ScopeId>> = facts
+        .calls
+        .iter()
+        .filter(|c| c.awaited && !sp.span.contains(&c.range.start))
+        .filter(|c| summary::item_maker(&r, c, c.scope).is_some_and(makers))
+        .map(|c| facts.unit_at(c.range.start, c.range.start))
+        .collect();
+    let Some(item_readers) = item_readers else { return whole() };
+    readers.extend(item_readers);
+    readers.sort_unstable();
+    readers.dedup();
+    let in_old = |offset: usize| sp.old_span.contains(&offset);
+    let mut functions = old_functions.clone();
+    functions.drain(fn_at..fn_at + sp.old_functions);
+    let mut classes = old.summary.classes.clone();
+    classes.drain(class_at..class_at + sp.old_classes);
+    let mut out = FileAnalysis {
+        findings: old.findings.iter().filter(|f| !in_old(f.range.start)).cloned().collect(),
+        summary: FileSummary { functions, classes, ..FileSummary::default() },
+        cuts: Vec::new(),
+    };
+    shift::shift(&mut out, edit);
+    out.cuts = kept_cuts(old, &sp.old_span, edit);
+    // The new code: its scopes and its statements.
+    let (calls, attributes, enters) = facts.items_starting_in(sp.span.clone());
+    let part = Part { scopes: sp.scopes.clone(), calls, attributes, enters };
+    let runs_in = checks::execution_scopes(&r, part.scopes.clone(), &facts.calls[part.calls.clone()]);
+    out.findings.extend(findings(&r, settings, &endpoints, &runs_in, &part));
+    // Lines counted from the last function summarized before the code (unchanged).
+    let anchor =
+        out.summary.functions[..fn_at].last().map_or((0, 0), |f| (f.name.offset as usize, f.name.line as usize));
+    let index = LineIndex::from_line(text, anchor.0, anchor.1, sp.span.end);
+    let loc = |offset: usize| loc_in(&index, text, offset);
+    let summary = summarize_part(&r, &part, &endpoints, &runs_in, &loc, text);
+    out.summary.functions.splice(fn_at..fn_at, summary.functions);
+    out.summary.classes.splice(class_at..class_at, summary.classes);
+    out.summary.exports = summary::exports(&r);
+    (out.summary.stars, out.summary.all) = summary::stars(&r);
+    out.summary.registers = summary::registers(&r);
+    for &unit in &readers {
+        recheck_unit(&r, settings, &endpoints, unit, &mut out);
+    }
+    merge_cuts(&mut out.cuts, resolution_cuts(&r, sp.span.clone()));
+    for &unit in &readers {
+        merge_cuts(&mut out.cuts, resolution_cuts(&r, facts.scopes[unit].range.clone()));
+    }
+    sort_findings(&mut out.findings);
+    Some(out)
 }
 
 /// The functions (module functions and methods, outermost first: the units `reanalyze_edit` analyses
@@ -539,6 +647,11 @@ fn reanalyze_function_edit(
         None => return Err(NotLocal::Outside),
     };
     let old_range = facts.scopes[unit].range.clone();
+    // A function whose facts come from broken module-level statements (`def f(x):` then `    return
+    // a.`, see `Facts::place_broken_statement`) is parsed again with them.
+    if facts.broken_statement.as_ref().is_some_and(|r| r.start < old_range.end && old_range.start < r.end) {
+        return Err(NotLocal::Outside);
+    }
     let moved_end = edit.offset(old_range.end);
     let unit_parse =
         parse_unit(text, old_range.start, moved_end.max(edit.new_end), facts, edit).ok_or(NotLocal::Syntax)?;

@@ -452,14 +452,20 @@ impl Facts {
 
     /// Puts the facts of the broken statements `span` (as `Facts::broken_statement` lists them: whole
     /// lines, see `statement_lines`) into facts extracted from a text where they were blank: collected
-    /// from a parse of those lines alone, as `splice_module_statement` does. For
-    /// `analysis::analyze_with_broken`.
-    pub(crate) fn place_broken_statement(&mut self, text: &str, span: Range<usize>) -> Option<()> {
+    /// from a parse of those lines alone, as `splice_module_statement` and `splice_module_region` do.
+    /// The scopes that parse holds (a `def` whose body tree-sitter's recovery left empty while it is
+    /// typed: `def f(x):` then `    return a.`) go where their position puts them, and bind their names
+    /// at module level. Returns how many scopes were added. For `analysis::analyze_with_broken`.
+    pub(crate) fn place_broken_statement(&mut self, text: &str, span: Range<usize>) -> Option<usize> {
         let tree = crate::syntax::parse_range(text, span.clone(), None)?;
         let q = queries();
-        let raw = collect(text, tree.root_node(), Some(span.clone()), &q.facts, &q.captures);
-        let none = Shift { from: usize::MAX, by: 0, scopes_from: usize::MAX, scopes_by: 0, keep_ends: false };
-        let first = self.scopes.len();
+        let mut raw = collect(text, tree.root_node(), Some(span.clone()), &q.facts, &q.captures);
+        // An `async` keyword there is noise while `async def` is typed: it marks no scope as awaiting
+        // (an `async def` the parse holds is known by its scope).
+        raw.awaits.retain(|n| n.kind() == "await");
+        let first = 1 + self.scopes[1..].partition_point(|s| s.body.start < span.start);
+        let added = raw.defs.len();
+        let moved = Shift { from: usize::MAX, by: 0, scopes_from: first, scopes_by: added as isize, keep_ends: false };
         // Their imported modules where their statements' ends put them (see `build`).
         let at = self.scopes[0]
             .bindings
@@ -470,21 +476,22 @@ impl Facts {
             })
             .count();
         let listed = self.scopes[0].imports.len();
-        self.rebuild(self.items_starting_in(span.clone()), &none, text, raw, first, Some((0, Vec::new())));
-        let added = self.scopes[0].imports.split_off(listed);
-        self.scopes[0].imports.splice(at.min(listed)..at.min(listed), added);
+        let unit = (added == 0).then(|| (0, Vec::new()));
+        self.rebuild(self.items_starting_in(span.clone()), &moved, text, raw, first, unit);
+        let imported = self.scopes[0].imports.split_off(listed);
+        self.scopes[0].imports.splice(at.min(listed)..at.min(listed), imported);
         self.broken_statement = Some(span);
-        Some(())
+        Some(added)
     }
 }
 
 /// The lines of the module-level statement that holds `lo..hi` while the code between the scopes
 /// around it (`from..to`) does not parse: from the start of the last line at or before `lo` that starts
 /// a statement at column 0 to the end of the line before the first such line after the line of `hi`
-/// (or before `to`), its line break left out. A line starts a statement at column 0 when it starts
+/// (or before `to`), its line break left out; decorator lines just above it are its own. A line starts a statement at column 0 when it starts
 /// with neither a blank, a comment, a closing bracket nor a clause of a compound statement (`else`,
 /// `elif`, `except`, `finally`). `None` when no line before `lo` in `from..to` does.
-fn statement_lines(text: &str, from: usize, to: usize, lo: usize, hi: usize) -> Option<(usize, usize)> {
+pub(super) fn statement_lines(text: &str, from: usize, to: usize, lo: usize, hi: usize) -> Option<(usize, usize)> {
     let bytes = text.as_bytes();
     let starts_statement = |at: usize| {
         let line = &bytes[at..to];
@@ -504,6 +511,10 @@ fn statement_lines(text: &str, from: usize, to: usize, lo: usize, hi: usize) -> 
         }
         a = line_start(a - 1);
     }
+    // A definition's statement starts at its decorators.
+    while a > from && bytes[line_start(a - 1)] == b'@' {
+        a = line_start(a - 1);
+    }
     let last = if hi > lo { hi - 1 } else { lo };
     let mut b = last;
     loop {
@@ -521,7 +532,7 @@ fn statement_lines(text: &str, from: usize, to: usize, lo: usize, hi: usize) -> 
 }
 
 /// Blanks `bytes` (spaces), line breaks kept.
-fn blank(bytes: &mut [u8]) {
+pub(super) fn blank(bytes: &mut [u8]) {
     for b in bytes {
         if *b != b'\n' && *b != b'\r' {
             *b = b' ';
@@ -535,7 +546,7 @@ fn blank(bytes: &mut [u8]) {
 /// `resp = _X = {...}`) resolves as before, unless what it binds is read from a changed name: when a
 /// changed name occurs in `span` other than as many times as it is bound there now, every name bound
 /// there is listed.
-fn changed_names(
+pub(super) fn changed_names(
     text: &str,
     span: Range<usize>,
     before: HashMap<Box<str>, Vec<super::Binding>>,
@@ -578,7 +589,7 @@ fn occurrences(text: &str, name: &str) -> usize {
 /// `facts_stay_inside`), or the bindings of an import (not a `__future__` import, not a star import:
 /// checked on the facts) that ends its line (tree-sitter takes `import a as b, ` as an import that ends
 /// at `b`, and the `, ` after it is then no statement's: an edit there touches none).
-fn stays_inside(n: Node<'_>, text: &str) -> bool {
+pub(super) fn stays_inside(n: Node<'_>, text: &str) -> bool {
     if matches!(n.kind(), "import_statement" | "import_from_statement") {
         let rest = text.get(n.end_byte()..).unwrap_or("");
         let line = &rest[..rest.find(['\n', '\r']).unwrap_or(rest.len())];
@@ -635,7 +646,7 @@ fn import_bindings<'t>(n: Node<'_>, text: &'t str) -> Vec<(&'t str, String)> {
 }
 
 /// The names an assignment target binds (identifiers not inside an attribute or a subscript).
-fn target_names<'t>(n: Node<'_>, text: &'t str, out: &mut HashSet<&'t str>) {
+pub(super) fn target_names<'t>(n: Node<'_>, text: &'t str, out: &mut HashSet<&'t str>) {
     let mut stack = vec![n];
     while let Some(n) = stack.pop() {
         match n.kind() {
@@ -649,7 +660,7 @@ fn target_names<'t>(n: Node<'_>, text: &'t str, out: &mut HashSet<&'t str>) {
 }
 
 /// Whether `name` occurs as a whole word in `text` outside `span` (in code, a comment or a string).
-fn occurs_outside(text: &str, name: &str, span: Range<usize>) -> bool {
+pub(super) fn occurs_outside(text: &str, name: &str, span: Range<usize>) -> bool {
     let word = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b >= 0x80;
     let bytes = text.as_bytes();
     text.match_indices(name).any(|(i, _)| {
