@@ -943,8 +943,14 @@ fn parse_unit(text: &str, start: usize, end: usize, facts: &mut Facts, edit: &Li
     if !bytes[line_start..start].iter().all(|&b| b == b' ' || b == b'\t') {
         return None;
     }
-    // To the end of its last line: a comment there belongs to it.
-    let end = bytes[end..].iter().position(|&b| b == b'\n' || b == b'\r').map_or(text.len(), |i| end + i);
+    // To the end of its last line: a comment there belongs to it, with the `\r` of a `\r\n` (a
+    // comment token runs to the `\n`: in a file with CRLF line endings, the whole file's parse ends a
+    // function whose last line is a comment after that `\r`).
+    let end = match bytes[end..].iter().position(|&b| b == b'\n' || b == b'\r') {
+        Some(i) if bytes[end + i] == b'\r' && bytes.get(end + i + 1) == Some(&b'\n') => end + i + 1,
+        Some(i) => end + i,
+        None => text.len(),
+    };
     // Its indentation must say where it ends, as it does in consistently indented code: every statement
     // in it is indented deeper than its `def` (checked on the tree below), and the next line of code no
     // deeper. Where code is indented inconsistently, the whole file's parse may nest it otherwise than a
