@@ -263,6 +263,12 @@ pub(super) fn contains_word(text: &str, word: &str) -> bool {
     word_at(text, word).is_some()
 }
 
+/// The whole words of `text` (its longest runs of letters, digits and `_`): `word`, itself such a run,
+/// is in the set exactly when [`contains_word`] finds it, without a search of the text per word.
+fn words_of(text: &str) -> HashSet<&str> {
+    text.split(|c: char| !(c.is_alphanumeric() || c == '_')).filter(|w| !w.is_empty()).collect()
+}
+
 /// Where `word` first occurs in `text` as a whole word.
 fn word_at(text: &str, word: &str) -> Option<usize> {
     text.match_indices(word).map(|(i, _)| i).find(|&i| {
@@ -280,11 +286,22 @@ struct Ws<'c, 't> {
     ctxs: &'c [OnceCell<Option<FileContext<'t>>>],
     /// Each file's top-level sync functions, by name.
     defs: &'c RefCell<HashMap<usize, HashMap<&'t str, Node<'t>>>>,
+    /// Each file's whole words ([`words_of`]), found on first use.
+    words: &'c [OnceCell<HashSet<&'t str>>],
     catalog: &'t Catalog,
     options: &'t Options,
 }
 
 impl<'c, 't> Ws<'c, 't> {
+    /// Whether `word` occurs in `files[i]` as a whole word ([`contains_word`]): asked for every function
+    /// of every chain tried, so a file's words are listed once, not searched for each.
+    fn has_word(&self, i: usize, word: &str) -> bool {
+        if word.is_empty() || !word.chars().all(|c| c.is_alphanumeric() || c == '_') {
+            return contains_word(self.files[i].text, word);
+        }
+        self.words[i].get_or_init(|| words_of(self.files[i].text)).contains(word)
+    }
+
     fn ctx(&self, i: usize) -> Result<&'c FileContext<'t>, String> {
         let f = &self.files[i];
         let ctxs = self.ctxs;
@@ -517,6 +534,7 @@ pub fn make_async_with<'t>(
 pub struct Tries<'t> {
     ctxs: Vec<OnceCell<Option<FileContext<'t>>>>,
     defs: RefCell<HashMap<usize, HashMap<&'t str, Node<'t>>>>,
+    words: Vec<OnceCell<HashSet<&'t str>>>,
     /// Whether a chain whose rewrite surely refuses may be refused without its reason being found (the
     /// rewritten file parsed and checked): for callers that keep only the chains made async.
     quick: bool,
@@ -525,7 +543,12 @@ pub struct Tries<'t> {
 impl<'t> Tries<'t> {
     /// For a workspace of `files` files; `quick`: see [`Tries::quick`].
     pub fn new(files: usize, quick: bool) -> Tries<'t> {
-        Tries { ctxs: (0..files).map(|_| OnceCell::new()).collect(), defs: RefCell::default(), quick }
+        Tries {
+            ctxs: (0..files).map(|_| OnceCell::new()).collect(),
+            defs: RefCell::default(),
+            words: (0..files).map(|_| OnceCell::new()).collect(),
+            quick,
+        }
     }
 }
 
@@ -542,7 +565,7 @@ pub fn make_async_tried<'c, 't>(
     options: &'t Options,
 ) -> Result<MadeAsync, String> {
     let callee = target.callee.as_deref().ok_or("the finding names no blocking call")?;
-    let ws = Ws { files, parsed, ctxs: &tries.ctxs, defs: &tries.defs, catalog, options };
+    let ws = Ws { files, parsed, ctxs: &tries.ctxs, defs: &tries.defs, words: &tries.words, catalog, options };
     let hctx = ws.ctx(home)?;
     let call = hctx.call_node(&target.range).ok_or("no call here")?;
     let func = call.child_by_field_name("function").ok_or("no call here")?;
@@ -604,7 +627,7 @@ pub fn make_async_tried<'c, 't>(
             },
         };
         for (f, file) in files.iter().enumerate() {
-            if f == last.0 || !contains_word(file.text, &name) {
+            if f == last.0 || !ws.has_word(f, &name) {
                 continue;
             }
             let imported = ws.imported_from(ws.ctx(f)?, f, &name) == Some(last.0);
@@ -695,7 +718,7 @@ pub fn make_async_tried<'c, 't>(
         edits.entry(i).or_default().push(Edit { range: def.start_byte()..def.start_byte(), text: "async ".into() });
         let tails: Vec<&str> = files[i].modules.iter().map(|m| m.rsplit('.').next().unwrap_or(m)).collect();
         for (f, file) in files.iter().enumerate() {
-            if !contains_word(file.text, name) {
+            if !ws.has_word(f, name) {
                 continue;
             }
             let fctx = ws.ctx(f)?;
@@ -882,8 +905,8 @@ fn reached_from_async<'t>(
     if depth == 0 || name.is_empty() {
         return Ok(false);
     }
-    for (g, file) in ws.files.iter().enumerate() {
-        if !contains_word(file.text, name) {
+    for g in 0..ws.files.len() {
+        if !ws.has_word(g, name) {
             continue;
         }
         let gctx = ws.ctx(g)?;
@@ -1348,6 +1371,15 @@ mod tests {
                 }
             }
             assert!(refused_quickly > 0);
+        }
+    }
+
+    #[test]
+    fn a_files_words_answer_what_a_search_for_the_word_answers() {
+        let text = "def h3(x):\n    return h33(x_h3) + é_h3 + h3é\n# h3.\nfoo_bar=1;h4\n";
+        let words = words_of(text);
+        for w in ["h3", "h33", "x_h3", "x", "é_h3", "h3é", "foo_bar", "foo", "bar", "h4", "h", "def", "return", "1"] {
+            assert_eq!(words.contains(w), contains_word(text, w), "{w}");
         }
     }
 }
