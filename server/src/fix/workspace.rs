@@ -541,7 +541,7 @@ pub struct Tries<'t> {
 }
 
 impl<'t> Tries<'t> {
-    /// For a workspace of `files` files; `quick`: see [`Tries::quick`].
+    /// For a workspace of `files` files; `quick`: see the field of that name.
     pub fn new(files: usize, quick: bool) -> Tries<'t> {
         Tries {
             ctxs: (0..files).map(|_| OnceCell::new()).collect(),
@@ -553,12 +553,12 @@ impl<'t> Tries<'t> {
 }
 
 /// [`make_async_with`] sharing `tries` (built for these `files` and `parsed`, unchanged since) with the
-/// other chains tried on them. With [`Tries::quick`], a refusal may not say why (its text is then
+/// other chains tried on them. With `quick` tries, a refusal may not say why (its text is then
 /// "refused").
-pub fn make_async_tried<'c, 't>(
+pub fn make_async_tried<'t>(
     files: &'t [WorkspaceFile<'t>],
     parsed: &'t [&'t Parsed],
-    tries: &'c Tries<'t>,
+    tries: &Tries<'t>,
     home: usize,
     target: &Target,
     catalog: &'t Catalog,
