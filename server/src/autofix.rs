@@ -274,21 +274,34 @@ fn chains_across(
     // chain refused or made async elsewhere leaves it as it was): a file with many chains is parsed and
     // queried once, not once per chain (findings x file size).
     let mut parsed: Vec<fix::Parsed> = files.iter().map(|_| fix::Parsed::default()).collect();
-    for d in chains {
-        let Some(home) = files.iter().position(|f| f.0 == d.path) else { continue };
-        if touched.contains_key(&home) {
-            continue;
-        }
-        let ws: Vec<fix::WorkspaceFile<'_>> = files
-            .iter()
-            .map(|(shown, _, _, text, modules)| fix::WorkspaceFile { path: shown, text, modules: modules.clone() })
-            .collect();
-        let kept: Vec<&fix::Parsed> = parsed.iter().collect();
-        let Ok(fix::MadeAsync { title, edits, .. }) =
-            fix::make_async_with(&ws, &kept, home, &chain_target(d), catalog, options)
-        else {
-            continue;
+    let mut next = 0;
+    while next < chains.len() {
+        // The chains tried on the same texts (every one refused until one is made async) share each
+        // file's context, and a chain whose rewrite surely refuses is refused without it (`Tries`): a
+        // round trying a file's many chain findings costs their chains, not chains x file size.
+        let made = {
+            let ws: Vec<fix::WorkspaceFile<'_>> = files
+                .iter()
+                .map(|(shown, _, _, text, modules)| fix::WorkspaceFile { path: shown, text, modules: modules.clone() })
+                .collect();
+            let kept: Vec<&fix::Parsed> = parsed.iter().collect();
+            let tries = fix::Tries::new(ws.len(), true);
+            let mut made = None;
+            while next < chains.len() {
+                let d = chains[next];
+                next += 1;
+                let Some(home) = files.iter().position(|f| f.0 == d.path) else { continue };
+                if touched.contains_key(&home) {
+                    continue;
+                }
+                if let Ok(m) = fix::make_async_tried(&ws, &kept, &tries, home, &chain_target(d), catalog, options) {
+                    made = Some((home, m));
+                    break;
+                }
+            }
+            made
         };
+        let Some((home, fix::MadeAsync { title, edits, .. })) = made else { break };
         let mut new_texts = Vec::new();
         for (i, e) in &edits {
             let Some(t) = fix::apply(&files[*i].3, e) else { break };

@@ -460,6 +460,87 @@ pub(super) fn session_call<'t>(ctx: &FileContext<'t>, call: Node<'t>, callee: &s
     module_session(ctx, ctx.node_text(object)).filter(|s| s.class == class)
 }
 
+/// Whether the chain's rewrite of its ends (`chain::rewrite_ends`, with `edits` the chain's own edits of
+/// the end's file: `async ` before each function made async, `await` around each call) surely refuses,
+/// told from the original file, without applying the edits and parsing the result: for callers that try
+/// many chains and keep only those made async (`--fix`), which need not know why one is refused. `true`
+/// only where `rewrite_ends` returns an error: an end, reached when every end before it was carried
+/// back or refused, on a connection a driver opens at module level (`conn = sqlite3.connect(...)`), or a
+/// request on a module-level session that a sync function not made async also makes a request on (its
+/// rewrite, `module_session_fix`, refuses there). The edits insert only, before `def`s and around calls,
+/// so the original answers what the rewritten file would: which module-level names are bound by which
+/// constructor, which call is made on which name, and which functions are sync.
+pub(super) fn surely_refused(ctx: &FileContext<'_>, callee: &str, ends: &[Node<'_>], edits: &[Edit]) -> bool {
+    if edits.iter().any(|e| !e.range.is_empty()) {
+        return false;
+    }
+    let made_async: std::collections::HashSet<usize> =
+        edits.iter().filter(|e| e.text == "async ").map(|e| e.range.start).collect();
+    for end in ends {
+        let Some(c) = ctx.call_node(&end.byte_range()) else { continue };
+        if super::db::local_client(ctx, c, callee).is_some() {
+            continue;
+        }
+        let session = session_call(ctx, c, callee);
+        if let Some(s) = &session
+            && let Some((_, _, _, q)) = ctx.module_constructed(&s.name)
+            && ctx.catalog.counterparts.get(&q).is_some_and(|c| c.connect == q)
+        {
+            return true;
+        }
+        if super::db::module_client(ctx, c, callee).is_some() {
+            continue;
+        }
+        let Some(s) = session else { continue };
+        let mut memo = ctx.memo.session_sync_users.borrow_mut();
+        let users = memo.entry(s.name.clone()).or_insert_with(|| sync_request_users(ctx, &s));
+        if users.as_ref().is_some_and(|u| u.len() > made_async.len() || u.iter().any(|d| !made_async.contains(d))) {
+            return true;
+        }
+    }
+    false
+}
+
+/// The start bytes of the sync functions that make a request on the module-level session `s` (each once,
+/// in tree order), as `module_session_fix` looks at them; `None` past [`super::kinds::MAX_NODES`] nodes.
+fn sync_request_users(ctx: &FileContext<'_>, s: &ModuleSession<'_>) -> Option<Vec<usize>> {
+    let name = s.name.as_str();
+    let mut out: Vec<usize> = Vec::new();
+    let mut known = std::collections::HashSet::new();
+    let mut stack = vec![ctx.tree.root_node()];
+    let mut seen = 0;
+    while let Some(n) = stack.pop() {
+        seen += 1;
+        if seen > super::kinds::MAX_NODES {
+            return None;
+        }
+        if n.kind() != "identifier" || ctx.node_text(n) != name || n.id() == s.left.id() {
+            let mut c = n.walk();
+            stack.extend(n.children(&mut c));
+            continue;
+        }
+        let Some(attr) = ctx
+            .up(n)
+            .filter(|p| p.kind() == "attribute" && p.child_by_field_name("object").is_some_and(|o| o.id() == n.id()))
+        else {
+            continue;
+        };
+        let member = attr.child_by_field_name("attribute").map(|a| ctx.node_text(a)).unwrap_or_default();
+        let call = ctx
+            .up(attr)
+            .filter(|c| c.kind() == "call" && c.child_by_field_name("function").is_some_and(|f| f.id() == attr.id()));
+        if call.is_none() || !METHODS.contains(&member) {
+            continue;
+        }
+        if let Some(d) = enclosing_def(ctx, n).filter(|d| d.child(0).is_none_or(|c| c.kind() != "async"))
+            && known.insert(d.start_byte())
+        {
+            out.push(d.start_byte());
+        }
+    }
+    Some(out)
+}
+
 /// What of a session httpx's `AsyncClient` has with the same use: kept as they are, in any function or
 /// at module level (`_session.headers.update(...)`, `_session.auth = (user, password)`).
 const KEPT_SETTINGS: &[&str] = &["headers", "cookies", "auth", "params"];

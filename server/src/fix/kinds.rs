@@ -87,6 +87,9 @@ pub(crate) struct Memo {
     /// top-level nodes and the constructor's canonical name, or `None` when that is not the one binding
     /// (see [`FileContext::module_constructed`], asked several times per chain tried).
     pub(super) constructed: OnceCell<HashMap<String, Option<(usize, String)>>>,
+    /// For a module-level session's name: the start bytes of the sync functions making a request on it
+    /// (see `httpx::surely_refused`), `None` when the file is too large to look through.
+    pub(super) session_sync_users: RefCell<HashMap<String, Option<Vec<usize>>>>,
 }
 
 /// The fixes of `t` into `out`; the suppression and the chain made async only `with_noqa` (the automatic
@@ -639,6 +642,27 @@ pub(super) fn root_identifier(expr: Node<'_>) -> Option<Node<'_>> {
         }
     }
     None
+}
+
+/// The names the file's top-level imports of one name each bind (`import time`, `from m import name`):
+/// the statements [`unused_import`] looks for, found in one look.
+pub(super) fn singly_imported<'t>(ctx: &FileContext<'t>) -> std::collections::HashSet<&'t str> {
+    let root = ctx.tree.root_node();
+    let mut c = root.walk();
+    let mut out = std::collections::HashSet::new();
+    for s in root.named_children(&mut c) {
+        if !matches!(s.kind_name(), "import_statement" | "import_from_statement") {
+            continue;
+        }
+        let mut c = s.walk();
+        let names: Vec<Node<'_>> = s.children_by_field_name("name", &mut c).collect();
+        if let [n] = names.as_slice()
+            && n.kind_name() == "dotted_name"
+        {
+            out.insert(ctx.node_text(*n));
+        }
+    }
+    out
 }
 
 /// The top-level import statement that binds `name` alone (`import name`, `from m import name`), when

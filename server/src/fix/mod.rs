@@ -37,8 +37,8 @@ use crate::settings::{OffloadFlavor, Settings};
 
 pub use imports::Imports;
 pub use workspace::{
-    FileEdits, MadeAsync, Parsed, WorkspaceFile, make_async_everywhere, make_async_with, make_sync_everywhere,
-    make_sync_with,
+    FileEdits, MadeAsync, Parsed, Tries, WorkspaceFile, make_async_everywhere, make_async_tried, make_async_with,
+    make_sync_everywhere, make_sync_with,
 };
 
 /// Whether applying a fix keeps the program's behaviour (bar the blocking).
@@ -950,8 +950,12 @@ fn rewritten_root_name(ctx: &FileContext<'_>, t: &Target, edits: &[Edit]) -> Opt
 fn drop_unused_imports(text: String, names: &BTreeSet<String>, catalog: &Catalog, options: &Options) -> String {
     let Some(tree) = crate::syntax::parse(&text, None) else { return text };
     let ctx = FileContext::new(&text, &tree, catalog, options);
+    // Only a name a top-level import of that one name binds can have an unused import (what
+    // `unused_import` looks for first): the others are not asked, each a look through every top-level
+    // statement (`names` holds every helper a chain offloads: names x statements).
+    let imported = kinds::singly_imported(&ctx);
     let mut edits = Vec::new();
-    for name in names {
+    for name in names.iter().filter(|n| imported.contains(n.as_str())) {
         if let Some(stmt) = kinds::unused_import(&ctx, name, None) {
             kinds::remove_statement(&ctx, stmt, &mut edits);
         }

@@ -263,6 +263,12 @@ pub(super) fn contains_word(text: &str, word: &str) -> bool {
     word_at(text, word).is_some()
 }
 
+/// The whole words of `text` (its longest runs of letters, digits and `_`): `word`, itself such a run,
+/// is in the set exactly when [`contains_word`] finds it, without a search of the text per word.
+fn words_of(text: &str) -> HashSet<&str> {
+    text.split(|c: char| !(c.is_alphanumeric() || c == '_')).filter(|w| !w.is_empty()).collect()
+}
+
 /// Where `word` first occurs in `text` as a whole word.
 fn word_at(text: &str, word: &str) -> Option<usize> {
     text.match_indices(word).map(|(i, _)| i).find(|&i| {
@@ -279,12 +285,23 @@ struct Ws<'c, 't> {
     parsed: &'t [&'t Parsed],
     ctxs: &'c [OnceCell<Option<FileContext<'t>>>],
     /// Each file's top-level sync functions, by name.
-    defs: RefCell<HashMap<usize, HashMap<&'t str, Node<'t>>>>,
+    defs: &'c RefCell<HashMap<usize, HashMap<&'t str, Node<'t>>>>,
+    /// Each file's whole words ([`words_of`]), found on first use.
+    words: &'c [OnceCell<HashSet<&'t str>>],
     catalog: &'t Catalog,
     options: &'t Options,
 }
 
 impl<'c, 't> Ws<'c, 't> {
+    /// Whether `word` occurs in `files[i]` as a whole word ([`contains_word`]): asked for every function
+    /// of every chain tried, so a file's words are listed once, not searched for each.
+    fn has_word(&self, i: usize, word: &str) -> bool {
+        if word.is_empty() || !word.chars().all(|c| c.is_alphanumeric() || c == '_') {
+            return contains_word(self.files[i].text, word);
+        }
+        self.words[i].get_or_init(|| words_of(self.files[i].text)).contains(word)
+    }
+
     fn ctx(&self, i: usize) -> Result<&'c FileContext<'t>, String> {
         let f = &self.files[i];
         let ctxs = self.ctxs;
@@ -506,9 +523,49 @@ pub fn make_async_with<'t>(
     catalog: &'t Catalog,
     options: &'t Options,
 ) -> Result<MadeAsync, String> {
+    let tries = Tries::new(files.len(), false);
+    make_async_tried(files, parsed, &tries, home, target, catalog, options)
+}
+
+/// What the make-async fix reads of an unchanged workspace, kept from one chain tried to the next: each
+/// file's context (its imports, top-level statements and per-file memos) and top-level functions. A
+/// caller trying many chains on the same texts (`--fix --unsafe-fixes` tries every chain finding of a
+/// file, and most are refused) builds them once, not once per chain (chains x file size).
+pub struct Tries<'t> {
+    ctxs: Vec<OnceCell<Option<FileContext<'t>>>>,
+    defs: RefCell<HashMap<usize, HashMap<&'t str, Node<'t>>>>,
+    words: Vec<OnceCell<HashSet<&'t str>>>,
+    /// Whether a chain whose rewrite surely refuses may be refused without its reason being found (the
+    /// rewritten file parsed and checked): for callers that keep only the chains made async.
+    quick: bool,
+}
+
+impl<'t> Tries<'t> {
+    /// For a workspace of `files` files; `quick`: see the field of that name.
+    pub fn new(files: usize, quick: bool) -> Tries<'t> {
+        Tries {
+            ctxs: (0..files).map(|_| OnceCell::new()).collect(),
+            defs: RefCell::default(),
+            words: (0..files).map(|_| OnceCell::new()).collect(),
+            quick,
+        }
+    }
+}
+
+/// [`make_async_with`] sharing `tries` (built for these `files` and `parsed`, unchanged since) with the
+/// other chains tried on them. With `quick` tries, a refusal may not say why (its text is then
+/// "refused").
+pub fn make_async_tried<'t>(
+    files: &'t [WorkspaceFile<'t>],
+    parsed: &'t [&'t Parsed],
+    tries: &Tries<'t>,
+    home: usize,
+    target: &Target,
+    catalog: &'t Catalog,
+    options: &'t Options,
+) -> Result<MadeAsync, String> {
     let callee = target.callee.as_deref().ok_or("the finding names no blocking call")?;
-    let ctxs: Vec<OnceCell<Option<FileContext<'_>>>> = files.iter().map(|_| OnceCell::new()).collect();
-    let ws = Ws { files, parsed, ctxs: &ctxs, defs: RefCell::default(), catalog, options };
+    let ws = Ws { files, parsed, ctxs: &tries.ctxs, defs: &tries.defs, words: &tries.words, catalog, options };
     let hctx = ws.ctx(home)?;
     let call = hctx.call_node(&target.range).ok_or("no call here")?;
     let func = call.child_by_field_name("function").ok_or("no call here")?;
@@ -570,7 +627,7 @@ pub fn make_async_with<'t>(
             },
         };
         for (f, file) in files.iter().enumerate() {
-            if f == last.0 || !contains_word(file.text, &name) {
+            if f == last.0 || !ws.has_word(f, &name) {
                 continue;
             }
             let imported = ws.imported_from(ws.ctx(f)?, f, &name) == Some(last.0);
@@ -661,7 +718,7 @@ pub fn make_async_with<'t>(
         edits.entry(i).or_default().push(Edit { range: def.start_byte()..def.start_byte(), text: "async ".into() });
         let tails: Vec<&str> = files[i].modules.iter().map(|m| m.rsplit('.').next().unwrap_or(m)).collect();
         for (f, file) in files.iter().enumerate() {
-            if !contains_word(file.text, name) {
+            if !ws.has_word(f, name) {
                 continue;
             }
             let fctx = ws.ctx(f)?;
@@ -808,6 +865,12 @@ pub fn make_async_with<'t>(
     let end_file = last.0;
     let ectx = ws.ctx(end_file)?;
     let end_edits = edits.entry(end_file).or_default();
+    if tries.quick {
+        end_edits.sort_by_key(|e| (e.range.start, e.range.end));
+        if super::httpx::surely_refused(ectx, callee, &ends, end_edits) {
+            return Err("refused".into());
+        }
+    }
     let (counterpart, _, package) = chain::rewrite_ends(ectx, target, callee, &ends, end_edits)
         .map_err(|why| format!("{}: {why}", files[end_file].path))?;
     for (f, e) in &mut edits {
@@ -842,8 +905,8 @@ fn reached_from_async<'t>(
     if depth == 0 || name.is_empty() {
         return Ok(false);
     }
-    for (g, file) in ws.files.iter().enumerate() {
-        if !contains_word(file.text, name) {
+    for g in 0..ws.files.len() {
+        if !ws.has_word(g, name) {
             continue;
         }
         let gctx = ws.ctx(g)?;
@@ -1244,5 +1307,79 @@ mod tests {
             got.ends_with("async def both(u):\n    return await seen(await cache.get(u))\n\n\nasync def put(u):\n    await cache.set(u, (await seen(u)).upper())\n"),
             "{got}"
         );
+    }
+
+    /// `bench/fix_scaling.py`'s modclient case: a module-level `requests.Session()`, sqlite3 connection
+    /// and `redis.Redis()`, used by coroutines directly and through sync helpers.
+    fn modclient(n: usize) -> String {
+        let mut out = String::from("import sqlite3\n\nimport redis\nimport requests\n\n");
+        out += "_session = requests.Session()\nconn = sqlite3.connect('db.sqlite')\ncache = redis.Redis()\n\n";
+        let calls = ["_session.get(x)", "cache.get(x)", "conn.execute(x)"];
+        for i in 0..n {
+            out += &format!("LIMIT_{i} = {i}\n\n");
+            if i % 6 < 3 {
+                out += &format!("async def a{i}(x):\n    return {}\n\n", calls[i % 6]);
+            } else {
+                out += &format!(
+                    "def h{i}(x):\n    return {}\n\nasync def c{i}(x):\n    return h{i}(x)\n\n",
+                    calls[i % 6 - 3]
+                );
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn a_quick_refusal_refuses_only_what_the_full_rewrite_refuses() {
+        // Every chain of the modclient file, and of the same file with the session's and the
+        // connection's other sync users gone (one helper each: the rewrite is then tried in full).
+        let full = modclient(24);
+        let mut few = String::new();
+        for block in full.split("\n\n") {
+            let other = ["def h9(", "def h11(", "def h15(", "def h17(", "def h21(", "def h23("];
+            if !other.iter().any(|o| block.starts_with(o)) {
+                few += block;
+                few += "\n\n";
+            }
+        }
+        let options = Options::default();
+        for text in [full.as_str(), few.as_str()] {
+            let ws = [WorkspaceFile { path: "app/main.py", text, modules: vec!["app.main".into()] }];
+            let parsed = [Parsed::default()];
+            let kept: Vec<&Parsed> = parsed.iter().collect();
+            let quick = Tries::new(1, true);
+            let mut refused_quickly = 0;
+            for (k, callee) in [(3, "requests.Session.get"), (4, "redis.Redis.get"), (5, "sqlite3.Connection.execute")]
+            {
+                for i in (k..24).step_by(6) {
+                    let call = format!("h{i}(x)");
+                    let Some(at) = text.find(&format!("return {call}")).map(|a| a + "return ".len()) else { continue };
+                    let target = Target {
+                        rule: if k == 3 { Rule::BlockingHttp } else { Rule::BlockingDatabase },
+                        callee: Some(callee.into()),
+                        kinds: vec![FixKind::Offload],
+                        range: at..at + call.len(),
+                        chain: true,
+                    };
+                    let slow = make_async_with(&ws, &kept, 0, &target, Catalog::bundled(), &options);
+                    let fast = make_async_tried(&ws, &kept, &quick, 0, &target, Catalog::bundled(), &options);
+                    match (&slow, &fast) {
+                        (Ok(a), Ok(b)) => assert_eq!((&a.title, &a.edits), (&b.title, &b.edits), "{call}"),
+                        (Err(_), Err(why)) => refused_quickly += usize::from(why == "refused"),
+                        _ => panic!("{call}: {slow:?} but quickly {fast:?}"),
+                    }
+                }
+            }
+            assert!(refused_quickly > 0);
+        }
+    }
+
+    #[test]
+    fn a_files_words_answer_what_a_search_for_the_word_answers() {
+        let text = "def h3(x):\n    return h33(x_h3) + é_h3 + h3é\n# h3.\nfoo_bar=1;h4\n";
+        let words = words_of(text);
+        for w in ["h3", "h33", "x_h3", "x", "é_h3", "h3é", "foo_bar", "foo", "bar", "h4", "h", "def", "return", "1"] {
+            assert_eq!(words.contains(w), contains_word(text, w), "{w}");
+        }
     }
 }
