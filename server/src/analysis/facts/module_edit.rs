@@ -493,6 +493,11 @@ impl Facts {
 /// `elif`, `except`, `finally`). `None` when no line before `lo` in `from..to` does.
 pub(super) fn statement_lines(text: &str, from: usize, to: usize, lo: usize, hi: usize) -> Option<(usize, usize)> {
     let bytes = text.as_bytes();
+    // A change outside the code (the random edits found `module_region` asking for one after it) is no
+    // statement of it: the caller analyses the whole file.
+    if !(from <= lo && lo <= hi && hi <= to && to <= bytes.len()) {
+        return None;
+    }
     let starts_statement = |at: usize| {
         let line = &bytes[at..to];
         let word = |w: &[u8]| {
