@@ -713,3 +713,31 @@ fn a_function_s_last_line_commented_out_in_a_crlf_file_ends_after_the_carriage_r
     let at = text.find("pass").unwrap();
     assert_eq!(apply_edits(text.to_string(), &[(at, 0, "#"), (at, 1, "")]), [true, true]);
 }
+
+/// `0lambda: f()` typed at module level reads as the number `0l` and the annotated name `ambda`; the
+/// line break typed after it (found by the random edits with seed 7) must not leave the name bound
+/// twice.
+#[test]
+fn a_line_break_after_a_module_level_annotation_keeps_one_binding() {
+    let text = concat!(
+        "# u\n",
+        "def f(x, *args, y=1, **kw):\n",
+        "    @app.get('/u')\n",
+        "    async def Inner(q: str = Depends(dep)):\n",
+        "        def f(x, *args, y=1, **kw):\n",
+        "            import requests\n",
+        "            def f(x, *args, y=1, **kw):\n",
+        "                def f(x, *args\n",
+        ", y=1, **kw):\n",
+        "                    def f(x, *args, y=1, **kw):\n",
+        "                        import requests\n",
+        "                        def f(x, *args, y=1, **kw):\n",
+        "                            def f(x, *args, y=1, **kw):\n",
+        "                                def f(x, *args, y=1, **kw):\n",
+        "                                    import requests\n",
+    );
+    let n = text.len();
+    let typed = "lambda: time.sleep(1)";
+    let edits = [(n, 0, "0"), (n + 1, 0, typed), (n + 1 + typed.len(), 0, "\n")];
+    assert_eq!(apply_edits(text.to_string(), &edits).len(), 3);
+}

@@ -292,7 +292,11 @@ impl Facts {
                 .filter(|&&id| matches!(self.bindings[id].kind, BindingKind::Import(_)) && keep(self.bindings[id].pos))
                 .count()
         };
-        let in_old = |pos: usize| from <= pos && pos < old_to;
+        // A binding at the code's end is the next scope's (a definition's name binds at its first
+        // byte), unless the code ends the file: then it is the last statement's, which binds at its end
+        // (`x: int` with no line break after it; found by the random edits with seed 7).
+        let at_eof = to == text.len();
+        let in_old = |pos: usize| from <= pos && (pos < old_to || at_eof && pos == old_to);
         if imports(&|_| true) != self.scopes[0].imports.len() {
             return None;
         }
@@ -349,7 +353,7 @@ impl Facts {
                 .filter_map(|s| s.name.as_ref())
                 .map(|n| n.text.clone()),
         );
-        let in_new = |pos: usize| from <= pos && pos < to;
+        let in_new = |pos: usize| from <= pos && (pos < to || at_eof && pos == to);
         let mut after: HashMap<Box<str>, Vec<super::Binding>> = HashMap::new();
         for (name, ids) in &self.scopes[0].bindings {
             for &id in ids.iter().filter(|&&id| in_new(self.bindings[id].pos)) {
