@@ -236,6 +236,14 @@ pub struct Catalog {
     /// `if loop_thread != threading.get_ident():` runs off the event loop's thread, so no chain goes
     /// through it.
     pub thread_ids: HashSet<String>,
+    /// Functions that give the current thread's event loop (`asyncio.get_running_loop`): on the loop,
+    /// what they return is the running loop, so a sync function's branch for "no loop" or "a loop that
+    /// is not running" does not run when a coroutine calls it.
+    pub current_loop: HashSet<String>,
+    /// Methods of an event loop true of the running loop (`is_running`).
+    pub loop_true: HashSet<String>,
+    /// Methods of an event loop false of the running loop (`is_closed`).
+    pub loop_false: HashSet<String>,
     /// Functions that iterate the iterable passed to them before they return (`list`, `sum`, `next`):
     /// a generator function's body runs there.
     pub consumers: HashSet<String>,
@@ -333,6 +341,12 @@ struct ChainsData {
     memoizers: Vec<String>,
     #[serde(default)]
     thread_ids: Vec<String>,
+    #[serde(default)]
+    current_loop: Vec<String>,
+    #[serde(default)]
+    loop_true: Vec<String>,
+    #[serde(default)]
+    loop_false: Vec<String>,
     #[serde(default)]
     consumers: Vec<String>,
 }
@@ -514,6 +528,9 @@ impl Catalog {
         if let Some(c) = data.chains {
             self.memoizers.extend(c.memoizers);
             self.thread_ids.extend(c.thread_ids);
+            self.current_loop.extend(c.current_loop);
+            self.loop_true.extend(c.loop_true);
+            self.loop_false.extend(c.loop_false);
             self.consumers.extend(c.consumers);
         }
         if let Some(l) = data.locks {

@@ -87,6 +87,24 @@ pub const MAX_HOPS: usize = 16;
 const HEAD_HOPS: usize = 8;
 const TAIL_STEPS: u32 = 7;
 
+/// Parameter values known at a function (name, literal as `summary::literal` writes it), sorted.
+type Env = Vec<(String, String)>;
+
+/// Whether a need of `needs` is decided the other way by the values `env` knows.
+fn contradicted(needs: &[crate::analysis::summary::Need], env: &[(String, String)]) -> bool {
+    !env.is_empty() && needs.iter().any(|n| env.iter().any(|(p, v)| p == &n.param && n.eval(v) == Some(false)))
+}
+
+/// What `Project::runnable_chain` found.
+enum Runnable {
+    /// The shortest chain can run (or the search gave up).
+    Shortest,
+    /// It cannot, but this one can.
+    Other(Chain),
+    /// No chain can run with the arguments passed.
+    None,
+}
+
 /// A function's shortest chain, bounded (see `Project::chain`).
 struct Chain {
     /// The first `head` steps, then (when `elided > 0`) the last `TAIL_STEPS`.
@@ -641,6 +659,7 @@ impl Project {
             fixes: entry.fixes.clone(),
             once: call.once.is_some(),
             gate: call.gate.clone(),
+            needs: call.needs.clone(),
         })
     }
 
@@ -1378,8 +1397,15 @@ impl Project {
                 let Some(callee) = *callee else { continue };
                 let callee = self.dispatched(links, callee);
                 let Some(chain) = self.chain(links, callee, HEAD_HOPS - 1) else { continue };
-                let memoized = chain.memoized;
                 let site: &CallSite = &a.calls[i];
+                // The arguments passed along the chain may rule a step out (`get_instance_fn(value)` never
+                // reaches what needs `config_file_path`): then another chain that can run, or none.
+                let chain = match self.runnable_chain(links, site, callee, settings) {
+                    Runnable::Shortest => chain,
+                    Runnable::Other(c) => c,
+                    Runnable::None => continue,
+                };
+                let memoized = chain.memoized;
                 if !site.falsy.is_empty() && self.skipped(links, callee, &site.falsy) {
                     continue;
                 }
@@ -1551,6 +1577,214 @@ impl Project {
             .filter_map(|id| rank(id).map(|r| (r, id)))
             .max_by_key(|(r, _)| *r)
             .map_or(callee, |(_, id)| id)
+    }
+
+    /// Whether the chain from coroutine call `site` into `callee` can run with the arguments passed along
+    /// it: each call passes literals (or leaves parameters at literal defaults, or passes on a
+    /// parameter whose value is known), and a step that needs a parameter tested the other way (`Need`)
+    /// is not taken. The shortest chain is walked first; when a step of it is ruled out, a bounded
+    /// depth-first search looks for another from there (best step first), giving up (and keeping the
+    /// shortest chain) past `BUDGET` functions visited.
+    fn runnable_chain(&self, links: &Links, site: &CallSite, callee: FnId, settings: &Settings) -> Runnable {
+        const BUDGET: usize = 400;
+        const MAX_DEPTH: usize = 48;
+        let best = if links.strict[callee].is_some() { &links.strict } else { &links.loose };
+        let memoized = links.strict[callee].is_none();
+        let env = self.env_of(site, callee, &[], true);
+        if env.is_empty() {
+            return Runnable::Shortest;
+        }
+        // The whole shortest chain, with the values known at each function.
+        let mut at = callee;
+        let mut env_at = env.clone();
+        let mut ruled_out = None;
+        for k in 0..MAX_DEPTH * 4 {
+            let Some(b) = best[at] else { return Runnable::Shortest };
+            let f = self.function(at);
+            match b.step {
+                Step::Blocking(bi) => {
+                    if contradicted(&self.site(links, at, bi).needs, &env_at) {
+                        ruled_out = Some(k);
+                    }
+                    break;
+                }
+                Step::Call(ci, next) => {
+                    if contradicted(&f.calls[ci].needs, &env_at) {
+                        ruled_out = Some(k);
+                        break;
+                    }
+                    env_at = self.env_of(&f.calls[ci], next, &env_at, false);
+                    at = next;
+                }
+            }
+        }
+        if ruled_out.is_none() {
+            return Runnable::Shortest;
+        }
+        // Search from the callee for a chain every step of which can run.
+        let mut budget = BUDGET;
+        let mut failed: HashSet<(FnId, Env)> = HashSet::new();
+        let mut path: Vec<(FnId, Step)> = Vec::new();
+        let mut on_path: HashSet<FnId> = HashSet::new();
+        match self.search(links, best, settings, callee, env, &mut budget, &mut failed, &mut path, &mut on_path) {
+            Some(true) => {}
+            Some(false) => return Runnable::None,
+            None => return Runnable::Shortest,
+        }
+        let len = path.len();
+        let head = HEAD_HOPS - 1;
+        let once = path
+            .iter()
+            .any(|&(at, step)| matches!(step, Step::Call(ci, _) if self.function(at).calls[ci].once.is_some()));
+        if len <= head + TAIL_STEPS as usize + 1 {
+            let first_elided = path[0];
+            return Runnable::Other(Chain { head: len, elided: 0, first_elided, len, memoized, once, steps: path });
+        }
+        let first_elided = path[head];
+        let elided = len - head - TAIL_STEPS as usize;
+        let steps: Vec<(FnId, Step)> = path[..head].iter().chain(&path[head + elided..]).copied().collect();
+        Runnable::Other(Chain { steps, head, elided, first_elided, len, memoized, once })
+    }
+
+    /// One function of `runnable_chain`'s search: whether a chain from `at`, with parameter values
+    /// `env`, reaches a blocking call every step of which can run (pushed on `path`); `None` when the
+    /// budget ran out.
+    #[allow(clippy::too_many_arguments)]
+    fn search(
+        &self,
+        links: &Links,
+        best: &[Option<Best>],
+        settings: &Settings,
+        at: FnId,
+        env: Env,
+        budget: &mut usize,
+        failed: &mut HashSet<(FnId, Env)>,
+        path: &mut Vec<(FnId, Step)>,
+        on_path: &mut HashSet<FnId>,
+    ) -> Option<bool> {
+        if failed.contains(&(at, env.clone())) || on_path.contains(&at) || path.len() >= 48 {
+            return Some(false);
+        }
+        if *budget == 0 {
+            return None;
+        }
+        *budget -= 1;
+        let f = self.function(at);
+        let mut steps: Vec<Step> = Vec::new();
+        if let Some(b) = best[at] {
+            steps.push(b.step);
+        }
+        let n_sites = f.blocking.len() + links.lib[at].len();
+        steps.extend((0..n_sites).map(Step::Blocking));
+        for (ci, e) in links.edges[at].iter().enumerate() {
+            if let Some(g) = *e
+                && best[g].is_some()
+            {
+                steps.push(Step::Call(ci, g));
+            }
+        }
+        on_path.insert(at);
+        for step in steps {
+            match step {
+                Step::Blocking(bi) => {
+                    let b = self.site(links, at, bi);
+                    if !settings.enabled(b.rule) || contradicted(&b.needs, &env) {
+                        continue;
+                    }
+                    if bi >= f.blocking.len() {
+                        let ci = links.lib[at][bi - f.blocking.len()].0;
+                        if f.calls[ci].noqa.as_ref().is_some_and(|codes| noqa_matches(codes, b.rule)) {
+                            continue;
+                        }
+                    }
+                    path.push((at, step));
+                    on_path.remove(&at);
+                    return Some(true);
+                }
+                Step::Call(ci, g) => {
+                    let call = &f.calls[ci];
+                    let g_fn = self.function(g);
+                    if contradicted(&call.needs, &env) || g_fn.is_async || g_fn.offloaded {
+                        continue;
+                    }
+                    let env_g = self.env_of(call, g, &env, false);
+                    path.push((at, step));
+                    match self.search(links, best, settings, g, env_g, budget, failed, path, on_path) {
+                        Some(true) => {
+                            on_path.remove(&at);
+                            return Some(true);
+                        }
+                        Some(false) => {
+                            path.pop();
+                        }
+                        None => {
+                            on_path.remove(&at);
+                            return None;
+                        }
+                    }
+                }
+            }
+        }
+        on_path.remove(&at);
+        failed.insert((at, env));
+        Some(false)
+    }
+
+    /// The values a call gives the parameters of function `g` it calls: the parameters of its own
+    /// function it passes on whose values `env` knows, and, at the coroutine's call (`first`), its
+    /// literal arguments and `g`'s literal defaults for those it does not pass. Nothing when it passes
+    /// `*args`/`**kwargs` or `g` keeps no parameters.
+    ///
+    /// Literals further down are not used: litellm's `get_secret("FRIENDLI_TOKEN")` cannot take the
+    /// `oidc/` branch the chain shows, but with a hosted secret manager configured it waits on the
+    /// network in a branch no chain names (an untyped client), and 8 of the 33 labelled findings
+    /// (about 240 sites) would go with it.
+    fn env_of(&self, call: &CallSite, g: FnId, env: &[(String, String)], first: bool) -> Env {
+        let Some(params) = &self.function(g).params else { return Vec::new() };
+        if call.splat {
+            return Vec::new();
+        }
+        let mut out: Env = Vec::new();
+        let mut passed: Vec<&str> = Vec::new();
+        let mut positional = params.iter().filter(|p| p.positional);
+        for (kw, value) in &call.args {
+            let name = match kw {
+                Some(k) => Some(k.as_str()),
+                None => positional.next().map(|p| p.name.as_str()),
+            };
+            let Some(name) = name else { continue };
+            passed.push(name);
+            let v = match value.as_deref() {
+                Some(v) if v.starts_with('=') => env.iter().find(|(p, _)| p == &v[1..]).map(|(_, x)| x.clone()),
+                Some(v) if first => Some(v.to_string()),
+                _ => None,
+            };
+            if let Some(v) = v {
+                out.push((name.to_string(), v));
+            }
+        }
+        for p in params {
+            if first
+                && !passed.contains(&p.name.as_str())
+                && let Some(d) = &p.default
+            {
+                out.push((p.name.clone(), d.clone()));
+            }
+        }
+        out.sort();
+        out.dedup();
+        // A parameter a rebinding the values do not rule out may hold anything after it.
+        let g = self.function(g);
+        if !g.rebound.is_empty() {
+            let known = out.clone();
+            out.retain(|(p, _)| {
+                g.rebound
+                    .iter()
+                    .filter(|(n, _)| n == p)
+                    .all(|(_, sites)| sites.iter().all(|needs| contradicted(needs, &known)))
+            });
+        }
+        out
     }
 
     /// Whether function `id` blocks only in blocks of `if P:` whose parameter `P` a call passes as false

@@ -521,6 +521,114 @@ pub(super) fn enclosing_if<T>(
     found
 }
 
+/// The conditions the branch holding offset `at` in function `scope` runs under, innermost first: `f` gets
+/// each condition's text and the truth it needs, and stops the walk by returning false. From the lines
+/// above (`lines_above`): the header of each block around `at` (`if C:` and `elif C:` need `C`; an
+/// `elif` or `else` needs every earlier condition of its chain false) and each earlier statement of
+/// those blocks that is an `if C:` whose block ends by leaving the function (`return`, `raise`), which
+/// needs `C` false after it. An `if` followed by `elif`/`else`, and the `else` of a `for`, `while` or
+/// `try`, say nothing.
+pub(super) fn branch_conditions<'t>(
+    r: &Resolver<'t>,
+    at: usize,
+    scope: ScopeId,
+    mut f: impl FnMut(&'t str, bool) -> bool,
+) {
+    // The indentation of the statements at the current level.
+    let mut min = usize::MAX;
+    // Lines of the statement just below at the current level, deeper than it (its block), nearest first.
+    let mut deeper: Vec<(&'t str, usize)> = Vec::new();
+    // The statement below at the current level continues an `if` (`elif`, `else`) or a `try`.
+    let mut continued = false;
+    // Walking up an `if`/`elif`/`else` chain whose later branch holds `at`: its indentation and the
+    // conditions seen so far (all of them must be false for the branch to run).
+    let mut chain: Option<(usize, Vec<&'t str>)> = None;
+    let leaves =
+        |code: &str| code == "return" || code.starts_with("return ") || code == "raise" || code.starts_with("raise ");
+    lines_above(r, at, scope, |_, line, code, first| {
+        let ind = indent(line);
+        if first {
+            min = ind;
+            return true;
+        }
+        if let Some((cind, conds)) = &mut chain {
+            if ind > *cind {
+                return true;
+            }
+            if ind == *cind {
+                if let Some(c) = code.strip_prefix("elif ").and_then(|c| c.strip_suffix(':')) {
+                    conds.push(c.trim());
+                    return true;
+                }
+                if let Some(c) = code.strip_prefix("if ").and_then(|c| c.strip_suffix(':')) {
+                    conds.push(c.trim());
+                    for c in conds.iter() {
+                        if !f(c, false) {
+                            return false;
+                        }
+                    }
+                }
+            }
+            // The chain's `if` (or something else: a `for`/`try` whose `else` it was): back to the blocks.
+            let cind = *cind;
+            chain = None;
+            min = cind;
+            deeper.clear();
+            continued = false;
+            if ind == cind {
+                return true;
+            }
+        }
+        if ind > min {
+            deeper.push((code, ind));
+            return true;
+        }
+        if ind < min {
+            min = ind;
+            deeper.clear();
+            continued = false;
+            let Some(header) = code.strip_suffix(':') else { return true };
+            if let Some(c) = header.strip_prefix("if ") {
+                if !f(c.trim(), true) {
+                    return false;
+                }
+            } else if let Some(c) = header.strip_prefix("elif ") {
+                if !f(c.trim(), true) {
+                    return false;
+                }
+                chain = Some((ind, Vec::new()));
+            } else if header == "else" {
+                chain = Some((ind, Vec::new()));
+            }
+            return ind != 0;
+        }
+        // A statement before at the current level.
+        let branch = ["else", "elif ", "except", "finally"].iter().any(|b| code.starts_with(b));
+        if !continued && let Some(header) = code.strip_prefix("if ") {
+            let exits = match header.split_once(':') {
+                // `if C:` over a block whose last statement at its own level leaves.
+                Some((c, rest)) if rest.trim().is_empty() => {
+                    let level = deeper.iter().map(|(_, i)| *i).min();
+                    // Its last statement: the nearest line at the block's level that does not close a
+                    // bracket (`raise ValueError(` over several lines ends with `)`).
+                    let last = deeper.iter().find(|(l, i)| Some(*i) == level && !l.starts_with([')', ']', '}']));
+                    last.is_some_and(|(l, _)| leaves(l)).then_some(c)
+                }
+                Some((c, rest)) if deeper.is_empty() && leaves(rest.trim()) => Some(c),
+                _ => None,
+            };
+            if let Some(c) = exits
+                && !f(c.trim(), false)
+            {
+                return false;
+            }
+        }
+        deeper.clear();
+        continued = branch;
+        true
+    });
+}
+
 /// Walks the headers of the blocks around offset `at` in function `scope`'s body, innermost first
 /// (read from the indentation of the lines above, as `lines_above` gives them: a line indented less
 /// than everything after it is the header of a block `at` is in): `f` gets each header's line start,

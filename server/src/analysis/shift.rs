@@ -123,6 +123,8 @@ pub fn shift(out: &mut FileAnalysis, edit: &LineEdit) {
             calls,
             returns: _,
             overload: _,
+            params: _,
+            rebound: _,
         } = func;
         *name = edit.loc(*name);
         for BlockingSite {
@@ -136,6 +138,7 @@ pub fn shift(out: &mut FileAnalysis, edit: &LineEdit) {
             fixes: _,
             once: _,
             gate: _,
+            needs: _,
         } in blocking
         {
             *start = edit.loc(*start);
@@ -155,6 +158,9 @@ pub fn shift(out: &mut FileAnalysis, edit: &LineEdit) {
             made_by: _,
             awaited_method: _,
             alternatives: _,
+            needs: _,
+            args: _,
+            splat: _,
         } in calls
         {
             *start = edit.loc(*start);

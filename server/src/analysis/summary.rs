@@ -77,6 +77,50 @@ pub struct CallSite {
     /// (`target` is the first member's).
     #[serde(default)]
     pub alternatives: Vec<Target>,
+    /// What the call must find its function's parameters to be to run (see `Need`).
+    #[serde(default)]
+    pub needs: Vec<Need>,
+    /// Its arguments, in order: keyword (`None` when positional) and value, when the value is a literal
+    /// (as `literal` writes it) or a parameter of the calling function passed on (`=name`); `None` for
+    /// anything else. Empty with `splat` when it passes `*args` or `**kwargs`.
+    #[serde(default)]
+    pub args: Vec<(Option<String>, Option<String>)>,
+    #[serde(default)]
+    pub splat: bool,
+}
+
+/// A test of a parameter that a call or blocking call needs to come out `want` to run: it is in the
+/// block of `if P is None:` (`none`, true), after `if not P: return` (`truthy`, true), in the `else` of
+/// `if P == "x":` (`eq` `'x`, false), in `if P.startswith("oidc/"):` (`startswith` `'oidc/`, true). Only
+/// direct tests of a parameter the function never rebinds. A caller that passes a literal there (or
+/// leaves the parameter at a literal default) that decides the test the other way does not run it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Need {
+    pub param: String,
+    pub op: String,
+    pub lit: Option<String>,
+    pub want: bool,
+}
+
+impl Need {
+    /// The test's value for literal `v` (as `literal` writes it), when `v` decides it.
+    pub fn eval(&self, v: &str) -> Option<bool> {
+        let s = v.strip_prefix('\'');
+        let got = match self.op.as_str() {
+            "none" => Some(v == "None"),
+            "truthy" => Some(!matches!(v, "None" | "False" | "0" | "'")),
+            "eq" => {
+                let l = self.lit.as_deref()?;
+                // Strings and `None` compare by text; numbers and booleans only when the same text
+                // (`True == 1` holds in Python).
+                let plain = |x: &str| x.starts_with('\'') || x == "None";
+                if plain(v) || plain(l) || v == l { Some(v == l) } else { None }
+            }
+            "startswith" => Some(s?.starts_with(self.lit.as_deref()?.strip_prefix('\'')?)),
+            _ => None,
+        }?;
+        Some(got == self.want)
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -97,6 +141,9 @@ pub struct BlockingSite {
     /// The parameter of the function whose truth the call needs (see `CallSite::gate`).
     #[serde(default)]
     pub gate: Option<String>,
+    /// What the call must find its function's parameters to be to run (see `Need`).
+    #[serde(default)]
+    pub needs: Vec<Need>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -136,6 +183,24 @@ pub struct FunctionSummary {
     /// literal arguments (`CallSite::made_by`).
     #[serde(default)]
     pub overload: Option<Vec<OverloadParam>>,
+    /// Its parameters (`self`/`cls` of a method left out) with their defaults when literal, when a call
+    /// or blocking call of it has `needs` or passes a parameter on: what a caller's arguments make them
+    /// (`Project::runnable_chain`).
+    #[serde(default)]
+    pub params: Option<Vec<Param>>,
+    /// The parameters of `params` it rebinds, with the needs of each rebinding: a value that rules
+    /// every rebinding out is still the parameter's after them; otherwise the value is not known.
+    #[serde(default)]
+    pub rebound: Vec<(String, Vec<Vec<Need>>)>,
+}
+
+/// A parameter: its name (`*`/`**` for `*args`/`**kwargs`), whether it may be passed by position, and
+/// its default when that is a literal (as `literal` writes it).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Param {
+    pub name: String,
+    pub positional: bool,
+    pub default: Option<String>,
 }
 
 /// A parameter of an `@overload` stub, as far as choosing the overload needs it.
@@ -219,6 +284,8 @@ impl FileSummary {
                     && a.cli == b.cli
                     && a.returns == b.returns
                     && a.overload == b.overload
+                    && a.params == b.params
+                    && a.rebound == b.rebound
                     && a.blocking.len() == b.blocking.len()
                     && a.blocking.iter().zip(&b.blocking).all(|(x, y)| {
                         x.callee == y.callee
@@ -229,6 +296,7 @@ impl FileSummary {
                             && x.fixes == y.fixes
                             && x.once == y.once
                             && x.gate == y.gate
+                            && x.needs == y.needs
                     })
                     && a.calls.len() == b.calls.len()
                     && a.calls.iter().zip(&b.calls).all(|(x, y)| {
@@ -242,6 +310,9 @@ impl FileSummary {
                             && x.made_by == y.made_by
                             && x.awaited_method == y.awaited_method
                             && x.alternatives == y.alternatives
+                            && x.needs == y.needs
+                            && x.args == y.args
+                            && x.splat == y.splat
                     })
             })
     }
@@ -298,6 +369,8 @@ pub(super) fn summarize_part(
                         None => type_export(r, r.inferred_return(id, 0)),
                     },
                     overload: decorated_by(&r.catalog.overloads).then(|| overload_params(r, id)),
+                    params: None,
+                    rebound: Vec::new(),
                 });
             }
             ScopeKind::Class => {
@@ -329,12 +402,21 @@ pub(super) fn summarize_part(
                 .or_insert_with(|| tails.iter().any(|t| r.text_of(&facts.scopes[scope].body).contains(t)))
             && off_loop(r, at, scope)
     };
+    // Each sync function's names for the running loop, when it tests one (see `dead_on_loop`).
+    let mut loops: std::collections::HashMap<ScopeId, Option<Vec<String>>> = std::collections::HashMap::new();
+    let mut dead_on_loop_at = |scope: ScopeId, at: usize| {
+        if facts.scopes[scope].is_async {
+            return false;
+        }
+        let names = loops.entry(scope).or_insert_with(|| loop_names(r, scope));
+        names.as_ref().is_some_and(|names| dead_on_loop(r, at, scope, names))
+    };
     // Calls by their range, built on first need (`made_by`).
     let mut calls_at: Option<std::collections::HashMap<(usize, usize), usize>> = None;
     for call in &facts.calls[part.calls.clone()] {
         let scope = runs_in[call.scope];
         let Some(f) = slot[scope] else { continue };
-        if off_loop_at(scope, call.range.start) {
+        if off_loop_at(scope, call.range.start) || dead_on_loop_at(scope, call.range.start) {
             continue;
         }
         let v = r.value_of(&call.func);
@@ -366,6 +448,7 @@ pub(super) fn summarize_part(
                     fixes: entry.fixes.clone(),
                     once: guard.is_some(),
                     gate: gate(r, start, scope),
+                    needs: needs(r, start, scope),
                 };
                 if !suppressed(site.rule, call.func_range.clone()) {
                     out.functions[f].blocking.push(site);
@@ -388,6 +471,7 @@ pub(super) fn summarize_part(
                 Some(t) => vec![t],
                 None => awaited_on_items(r, call, scope),
             };
+        let (args, splat) = call_args(r, call, scope);
         for target in targets {
             let iterated_here = iterated(r, call);
             // `gen = rows()` then `for r in gen:`: a generator function's body runs at the loop, which is
@@ -407,6 +491,9 @@ pub(super) fn summarize_part(
                     made_by: None,
                     awaited_method: false,
                     alternatives: Vec::new(),
+                    needs: needs(r, at.start, scope),
+                    args: Vec::new(),
+                    splat: true,
                 });
             }
             out.functions[f].calls.push(CallSite {
@@ -428,6 +515,9 @@ pub(super) fn summarize_part(
                 made_by: made_by(r, call, scope, &mut calls_at),
                 awaited_method,
                 alternatives: if call.awaited { union_members(r, &call.func) } else { Vec::new() },
+                needs: needs(r, start, scope),
+                args: args.clone(),
+                splat,
             });
         }
     }
@@ -469,10 +559,172 @@ pub(super) fn summarize_part(
                 made_by: None,
                 awaited_method: false,
                 alternatives: Vec::new(),
+                needs: needs(r, a.range.start, runs_in[a.scope]),
+                args: Vec::new(),
+                splat: false,
             });
         }
     }
+    // The parameters of the functions whose calls test or pass them on.
+    for id in part.scopes.clone() {
+        let Some(f) = slot[id] else { continue };
+        let fs = &out.functions[f];
+        if fs.blocking.iter().any(|b| !b.needs.is_empty())
+            || fs.calls.iter().any(|c| {
+                !c.needs.is_empty() || c.args.iter().any(|(_, v)| v.as_ref().is_some_and(|v| v.starts_with('=')))
+            })
+        {
+            out.functions[f].params = Some(params(r, id));
+            let fs = &out.functions[f];
+            let mut names: Vec<String> =
+                fs.blocking.iter().flat_map(|b| b.needs.iter().map(|n| n.param.clone())).collect();
+            names.extend(fs.calls.iter().flat_map(|c| c.needs.iter().map(|n| n.param.clone())));
+            names.extend(
+                fs.calls
+                    .iter()
+                    .flat_map(|c| c.args.iter().filter_map(|(_, v)| v.as_ref()?.strip_prefix('=').map(str::to_string))),
+            );
+            names.sort();
+            names.dedup();
+            out.functions[f].rebound = rebound(r, id, &names);
+        }
+    }
     out
+}
+
+/// The parameters of function `id` that a call binds (see `Param`), read from its header.
+fn params(r: &Resolver<'_>, id: ScopeId) -> Vec<Param> {
+    let s = &r.facts.scopes[id];
+    let Some(name) = &s.name else { return Vec::new() };
+    let header = r.text.get(name.range.end..s.body.start).unwrap_or("");
+    let Some(open) = header.find('(') else { return Vec::new() };
+    let Some(close) = matching_close(&header[open..]).map(|i| open + i) else { return Vec::new() };
+    let method = s.parent.is_some_and(|p| r.facts.scopes[p].kind == ScopeKind::Class);
+    let mut out = Vec::new();
+    let mut positional = true;
+    for (i, p) in split_top(&header[open + 1..close]).into_iter().enumerate() {
+        if p == "/" {
+            continue;
+        }
+        if p == "*" {
+            positional = false;
+            continue;
+        }
+        if i == 0 && method && !s.decorators.iter().any(|d| d.text.as_ref() == "staticmethod") {
+            continue;
+        }
+        if p.starts_with('*') {
+            let star = if p.starts_with("**") { "**" } else { "*" };
+            positional = false;
+            out.push(Param { name: star.into(), positional: false, default: None });
+            continue;
+        }
+        let (decl, default) = match p.split_once('=') {
+            Some((d, v)) => (d.trim(), literal(v)),
+            None => (p, None),
+        };
+        let pname = decl.split_once(':').map_or(decl, |(n, _)| n).trim();
+        out.push(Param { name: pname.to_string(), positional, default });
+    }
+    out
+}
+
+/// An argument as `CallSite::args` keeps it: keyword and value.
+type Argument = (Option<String>, Option<String>);
+
+/// A call's arguments as `CallSite::args` keeps them, and whether it passes `*args` or `**kwargs`.
+fn call_args(r: &Resolver<'_>, call: &super::facts::CallFact, scope: ScopeId) -> (Vec<Argument>, bool) {
+    let mut out = Vec::with_capacity(call.args.len());
+    for a in &call.args {
+        let before = r.text.get(..a.value.range.start).unwrap_or("").trim_end();
+        if a.keyword.is_none() && before.ends_with('*') {
+            return (Vec::new(), true);
+        }
+        let text = r.text_of(&a.value.range).trim();
+        let value = literal(text).or_else(|| param_of(r, scope, text).map(|p| format!("={p}")));
+        out.push((a.keyword.as_ref().map(|k| k.to_string()), value));
+    }
+    (out, false)
+}
+
+/// `name` when it is a parameter of function `scope` (which may rebind it: see `FunctionSummary::rebound`).
+fn param_of<'t>(r: &Resolver<'_>, scope: ScopeId, name: &'t str) -> Option<&'t str> {
+    let s = &r.facts.scopes[scope];
+    if s.kind != ScopeKind::Function || !is_name(name) {
+        return None;
+    }
+    let list = s.bindings.get(name)?;
+    (list.len() <= 8 && r.facts.bindings[list[0]].pos == s.body.start).then_some(name)
+}
+
+/// For each parameter named in `names` that function `scope` rebinds: the needs of each rebinding
+/// (`if secret_name.startswith("os.environ/"): secret_name = secret_name.replace(...)`).
+fn rebound(r: &Resolver<'_>, scope: ScopeId, names: &[String]) -> Vec<(String, Vec<Vec<Need>>)> {
+    let s = &r.facts.scopes[scope];
+    let mut out = Vec::new();
+    for n in names {
+        let Some(list) = s.bindings.get(n.as_str()) else { continue };
+        if list.len() > 1 {
+            out.push((n.clone(), list[1..].iter().map(|&b| needs(r, r.facts.bindings[b].pos, scope)).collect()));
+        }
+    }
+    out
+}
+
+/// The tests of parameters the call at `at` in function `scope` needs to run (see `Need`), from the
+/// conditions around it (`checks::branch_conditions`): a condition that needs to be true gives one for
+/// each of its `and`ed parts, one that needs to be false one for each of its `or`ed parts.
+fn needs(r: &Resolver<'_>, at: usize, scope: ScopeId) -> Vec<Need> {
+    let s = &r.facts.scopes[scope];
+    if s.kind != ScopeKind::Function || s.body.start == s.body.end {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    checks::branch_conditions(r, at, scope, |cond, want| {
+        let sep = if want { " and " } else { " or " };
+        for part in split_word(cond, sep) {
+            if let Some(n) = need(r, scope, part, want)
+                && !out.contains(&n)
+                && out.len() < 8
+            {
+                out.push(n);
+            }
+        }
+        true
+    });
+    out
+}
+
+/// One `Need` from a condition part (`P is None`, `not P`, `P == "x"`, `P.startswith("x")`).
+fn need(r: &Resolver<'_>, scope: ScopeId, part: &str, want: bool) -> Option<Need> {
+    let mut c = part.trim();
+    let mut want = want;
+    while let Some(inner) = c.strip_prefix("not ") {
+        c = inner.trim();
+        want = !want;
+    }
+    let mk = |p: &str, op: &str, lit: Option<String>, want: bool| {
+        param_of(r, scope, p.trim()).map(|p| Need { param: p.to_string(), op: op.to_string(), lit, want })
+    };
+    if let Some(p) = c.strip_suffix(" is not None") {
+        return mk(p, "none", None, !want);
+    }
+    if let Some(p) = c.strip_suffix(" is None") {
+        return mk(p, "none", None, want);
+    }
+    for (op, eq) in [(" == ", true), (" != ", false)] {
+        if let Some((a, b)) = c.split_once(op) {
+            let (p, l) = match literal(b) {
+                Some(l) => (a, l),
+                None => (b, literal(a)?),
+            };
+            return mk(p, "eq", Some(l), if eq { want } else { !want });
+        }
+    }
+    // `P.startswith("oidc/")` is not read: litellm's `get_secret("FRIENDLI_TOKEN")` cannot take the
+    // `oidc/` branch its chain shows, but with a hosted secret manager it waits in a branch no chain
+    // names (an untyped client), and the labelled sample counts those sites real (see bench/README.md).
+    mk(c, "truthy", None, want)
 }
 
 /// What other modules may import from this one: its module-level names.
@@ -617,6 +869,185 @@ fn off_loop(r: &Resolver<'_>, at: usize, scope: ScopeId) -> bool {
             .then_some(())
     })
     .is_some()
+}
+
+/// The names that hold the current thread's event loop in sync function `scope` (every binding of the
+/// name is a call of a `[chains] current_loop` function, or of a sync function of this module that
+/// makes such a call, or `None`, and one is a call), or `None` when there are none and its body calls
+/// no such function directly either: nothing to test then.
+fn loop_names(r: &Resolver<'_>, scope: ScopeId) -> Option<Vec<String>> {
+    let facts = r.facts;
+    let s = &facts.scopes[scope];
+    if s.kind != ScopeKind::Function || r.catalog.current_loop.is_empty() {
+        return None;
+    }
+    let mut names: Vec<String> = Vec::new();
+    for (name, list) in &s.bindings {
+        let mut calls = 0;
+        let all = list.iter().all(|&b| match &facts.bindings[b].kind {
+            BindingKind::Value(e) => match &e.kind {
+                ExprKind::Call(func) if gives_loop(r, func) => {
+                    calls += 1;
+                    true
+                }
+                ExprKind::Other => r.text_of(&e.range).trim() == "None",
+                _ => false,
+            },
+            // `loop: Final = get_loop()` binds the annotation, the value is the call that ends there.
+            BindingKind::Annotation(_) if facts.bindings[b].pos != s.body.start => {
+                let pos = facts.bindings[b].pos.min(r.text.len());
+                let line = r.text.get(..pos).and_then(|t| t.rfind('\n')).map_or(0, |i| i + 1);
+                let upto = facts.calls.partition_point(|c| c.range.start < pos);
+                let value = facts.calls[..upto].iter().rev().take_while(|c| c.range.start >= line).find(|c| {
+                    let before = r.text.get(line..c.range.start).unwrap_or("").trim_end();
+                    c.range.end == pos && before.ends_with('=') && !before.ends_with("==")
+                });
+                match value {
+                    Some(c) if gives_loop(r, &c.func) => {
+                        calls += 1;
+                        true
+                    }
+                    _ => false,
+                }
+            }
+            _ => false,
+        });
+        if all && calls > 0 {
+            names.push(name.to_string());
+        }
+    }
+    let body = r.text_of(&s.body);
+    let direct = r.catalog.current_loop.iter().any(|q| body.contains(q.rsplit('.').next().unwrap_or(q)));
+    (!names.is_empty() || direct).then_some(names)
+}
+
+/// Whether calling `func` gives the current thread's event loop: a `[chains] current_loop` function, or
+/// a sync function of this module (not a generator) that calls one (a helper that returns the loop, or
+/// `None` when there is none).
+fn gives_loop(r: &Resolver<'_>, func: &Expr) -> bool {
+    let v = r.value_of(func);
+    if r.qualified(&v).is_some_and(|q| r.catalog.current_loop.contains(&q)) {
+        return true;
+    }
+    let Value::Def(id) = v else { return false };
+    let s = &r.facts.scopes[id];
+    if s.is_async || s.has_yield {
+        return false;
+    }
+    r.facts
+        .calls
+        .iter()
+        .filter(|c| c.scope == id && s.body.contains(&c.range.start))
+        .any(|c| r.qualified(&r.value_of(&c.func)).is_some_and(|q| r.catalog.current_loop.contains(&q)))
+}
+
+/// Whether the call at `at`, in sync function `scope`, is in a branch that does not run when a coroutine
+/// calls the function: a condition around it (`checks::branch_conditions`) is decided by the running
+/// loop (`loop_test`) against what the branch needs (`if loop is None: asyncio.run(coro)`, the `else`
+/// after `elif loop.is_running():`, what follows `if loop.is_running(): return loop.create_task(coro)`).
+fn dead_on_loop(r: &Resolver<'_>, at: usize, scope: ScopeId, loops: &[String]) -> bool {
+    let mut dead = false;
+    checks::branch_conditions(r, at, scope, |cond, want| {
+        if loop_test(r, cond, scope, at, loops, 0) == Some(!want) {
+            dead = true;
+            return false;
+        }
+        true
+    });
+    dead
+}
+
+/// The value of condition `cond` on the event loop's thread, when the running loop decides it: `L is
+/// None` (false), `L is not None` and `L` (true), `L.is_running()` (`[chains] loop_true`),
+/// `L.is_closed()` (`loop_false`), with `L` a name of `loops` or a call that gives the loop
+/// (`asyncio.get_event_loop().is_running()`); `not`, `and`, `or` and parentheses over those.
+fn loop_test(r: &Resolver<'_>, cond: &str, scope: ScopeId, at: usize, loops: &[String], depth: u32) -> Option<bool> {
+    if depth > 8 {
+        return None;
+    }
+    let c = cond.trim();
+    if let Some(inner) = c.strip_prefix('(').and_then(|x| x.strip_suffix(')'))
+        && matching_close(c) == Some(c.len() - 1)
+    {
+        return loop_test(r, inner, scope, at, loops, depth + 1);
+    }
+    for (sep, absorbing) in [(" or ", true), (" and ", false)] {
+        let parts = split_word(c, sep);
+        if parts.len() > 1 {
+            let vals: Vec<Option<bool>> = parts.iter().map(|p| loop_test(r, p, scope, at, loops, depth + 1)).collect();
+            if vals.contains(&Some(absorbing)) {
+                return Some(absorbing);
+            }
+            return vals.iter().all(|v| *v == Some(!absorbing)).then_some(!absorbing);
+        }
+    }
+    if let Some(inner) = c.strip_prefix("not ") {
+        return loop_test(r, inner, scope, at, loops, depth + 1).map(|v| !v);
+    }
+    let is_loop = |x: &str| {
+        let x = x.trim();
+        if loops.iter().any(|n| n == x) {
+            return true;
+        }
+        // A call that gives the loop: `asyncio.get_event_loop()`.
+        let Some(callee) = x.strip_suffix("()") else { return false };
+        let mut parts = callee.split('.');
+        let Some(first) = parts.next().filter(|p| is_name(p)) else { return false };
+        let mut v = r.lookup(first, scope, at, 0);
+        for p in parts {
+            if !is_name(p) {
+                return false;
+            }
+            v = r.attribute(v, p, 0);
+        }
+        r.qualified(&v).is_some_and(|q| r.catalog.current_loop.contains(&q))
+    };
+    if let Some(x) = c.strip_suffix(" is not None") {
+        return is_loop(x).then_some(true);
+    }
+    if let Some(x) = c.strip_suffix(" is None") {
+        return is_loop(x).then_some(false);
+    }
+    if let Some((obj, m)) = c.strip_suffix("()").and_then(|x| x.rsplit_once('.'))
+        && is_loop(obj)
+    {
+        if r.catalog.loop_true.contains(m) {
+            return Some(true);
+        }
+        if r.catalog.loop_false.contains(m) {
+            return Some(false);
+        }
+        return None;
+    }
+    is_loop(c).then_some(true)
+}
+
+/// `text` split at the top-level occurrences (outside brackets and strings) of `sep` (` or `).
+fn split_word<'t>(text: &'t str, sep: &str) -> Vec<&'t str> {
+    let mut out = Vec::new();
+    let (mut depth, mut quote, mut start) = (0i32, None::<char>, 0);
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while i < text.len() {
+        let c = bytes[i] as char;
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '"' | '\'') => quote = Some(c),
+            (None, '(' | '[' | '{') => depth += 1,
+            (None, ')' | ']' | '}') => depth -= 1,
+            (None, _) if depth == 0 && bytes[i..].starts_with(sep.as_bytes()) => {
+                out.push(&text[start..i]);
+                i += sep.len();
+                start = i;
+                continue;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    out.push(&text[start..]);
+    out
 }
 
 /// What a function's return annotation gives other modules: an instance (`-> Client`), or a class
