@@ -693,13 +693,13 @@ fn reanalyze_function_edit(
     let Some(anchor) = old.summary.functions.get(fn_at).map(|f| f.name) else { return Err(NotLocal::Outside) };
     let leaked_before = facts.scopes[old_scopes.clone()].iter().any(|s| s.leaks);
     let yields_before = facts.scopes[unit].has_yield;
-    let (old_endpoints, old_leaked) = {
+    let (old_endpoints, old_leaked, loop_before) = {
         // Resolution does not read the text, only offload messages do.
         let r = Resolver::new(facts, "", catalog);
         let moved = |id: ScopeId| (!old_scopes.contains(&id)).then_some(id);
         let leaked =
             if leaked_before { leaked_values(&r, unit, &facts.leak_span(unit), &moved) } else { Some(Vec::new()) };
-        (checks::endpoints(&r), leaked)
+        (checks::endpoints(&r), leaked, summary::calls_current_loop(&r, old_range.clone()))
     };
 
     // One statement's facts when only they can have changed, else the whole function's.
@@ -775,9 +775,12 @@ fn reanalyze_function_edit(
         || !same_endpoints_elsewhere
         || yields_before != facts.scopes[unit].has_yield
         || item_readers.is_none()
+        || loop_before
+        || summary::calls_current_loop(&r, def_range.clone())
     {
         // The edit changed what other functions' names resolve to (what a call of the function returns
-        // depends on whether it yields), or which functions are routes: the whole file is checked.
+        // depends on whether it yields), or which functions are routes, or it may be a helper that gives
+        // the running loop, which other functions' summaries read: the whole file is checked.
         let mut whole = analyze_facts(text, facts, catalog, settings, true);
         let resolved = std::mem::replace(&mut whole.cuts, kept_cuts(old, &old_range, edit));
         merge_cuts(&mut whole.cuts, resolved);

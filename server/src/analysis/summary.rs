@@ -921,6 +921,21 @@ fn loop_names(r: &Resolver<'_>, scope: ScopeId) -> Option<Vec<String>> {
     (!names.is_empty() || direct).then_some(names)
 }
 
+/// Whether code in `range` calls a `[chains] current_loop` function: a sync function that does may
+/// give the loop (`gives_loop`), and other functions' summaries then depend on its body, so an edit of
+/// it is checked with the whole file (`reanalyze_function_edit`).
+pub(crate) fn calls_current_loop(r: &Resolver<'_>, range: std::ops::Range<usize>) -> bool {
+    if r.catalog.current_loop.is_empty() {
+        return false;
+    }
+    let calls = &r.facts.calls;
+    let from = calls.partition_point(|c| c.range.start < range.start);
+    calls[from..]
+        .iter()
+        .take_while(|c| c.range.start < range.end)
+        .any(|c| r.qualified(&r.value_of(&c.func)).is_some_and(|q| r.catalog.current_loop.contains(&q)))
+}
+
 /// Whether calling `func` gives the current thread's event loop: a `[chains] current_loop` function, or
 /// a sync function of this module (not a generator) that calls one (a helper that returns the loop, or
 /// `None` when there is none).
