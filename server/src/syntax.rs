@@ -218,6 +218,22 @@ pub fn walk_preorder<'t>(root: Node<'t>, mut visit: impl FnMut(Node<'t>) -> bool
     }
 }
 
+/// Where the line holding byte `at` starts: after the last line break before it (`\n`, `\r\n` or a lone
+/// `\r`, as Python reads them; `at` on the `\n` of a `\r\n` is on that line). `at` is clamped to the
+/// text's length.
+pub fn line_start(text: &str, at: usize) -> usize {
+    let bytes = text.as_bytes();
+    let mut i = at.min(bytes.len());
+    while i > 0 {
+        match bytes[i - 1] {
+            b'\n' => return i,
+            b'\r' if bytes.get(i) != Some(&b'\n') => return i,
+            _ => i -= 1,
+        }
+    }
+    0
+}
+
 /// Whether a tree tree-sitter parsed without errors still breaks Python's indentation rule: a
 /// statement that starts its line at another column than the statements of its block (a line dedented
 /// to a column no enclosing block uses, which CPython rejects with `IndentationError`), or a module-level
@@ -229,11 +245,7 @@ pub fn misaligned(text: &str, root: Node<'_>) -> bool {
     let bytes = text.as_bytes();
     let starts_line = |n: Node<'_>| {
         let at = n.start_byte().min(bytes.len());
-        bytes[..at]
-            .iter()
-            .rev()
-            .take_while(|&&b| b != b'\n' && b != b'\r')
-            .all(|&b| b == b' ' || b == b'\t' || b == b'\x0c')
+        bytes[line_start(text, at)..at].iter().all(|&b| b == b' ' || b == b'\t' || b == b'\x0c')
     };
     let mut bad = false;
     walk_preorder(root, |n| {
@@ -279,6 +291,14 @@ pub fn misaligned(text: &str, root: Node<'_>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_line_starts_after_any_of_python_s_line_breaks() {
+        let text = "ab\ncd\r\nef\rgh";
+        let starts: Vec<usize> = (0..=text.len() + 2).map(|at| line_start(text, at)).collect();
+        // a b \n c d \r \n e f \r g h (end), then past the end (clamped)
+        assert_eq!(starts, [0, 0, 0, 3, 3, 3, 3, 7, 7, 7, 10, 10, 10, 10, 10]);
+    }
 
     #[test]
     fn a_nul_byte_does_not_end_the_parse() {

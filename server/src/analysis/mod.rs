@@ -27,6 +27,7 @@ use crate::catalog::{Catalog, FixKind};
 use crate::line_index::LineIndex;
 use crate::rules::{Rule, Tier};
 use crate::settings::Settings;
+use crate::syntax::line_start;
 
 pub use checks::cli_note;
 pub use noqa::{is_suppressed, is_suppressed_at, matches as noqa_matches};
@@ -942,7 +943,7 @@ fn parse_unit(text: &str, start: usize, end: usize, facts: &mut Facts, edit: &Li
     if end > text.len() {
         return None;
     }
-    let line_start = bytes[..start].iter().rposition(|&b| b == b'\n' || b == b'\r').map_or(0, |i| i + 1);
+    let line_start = crate::syntax::line_start(text, start);
     if !bytes[line_start..start].iter().all(|&b| b == b' ' || b == b'\t') {
         return None;
     }
@@ -1080,10 +1081,6 @@ fn ends_before_code(text: &str, end: usize) -> bool {
         None => true,
         Some(i) => !matches!(rest[i], b'#' | b'\t' | b'\\') && rest[..i].iter().any(|&b| matches!(b, b'\n' | b'\r')),
     }
-}
-
-fn line_start(text: &str, at: usize) -> usize {
-    text.as_bytes()[..at].iter().rposition(|&b| b == b'\n' || b == b'\r').map_or(0, |i| i + 1)
 }
 
 /// Replaces the body of the function `tree` holds (parsed alone, ending at `end`, its `def` at column

@@ -5,6 +5,7 @@ use std::ops::Range;
 
 use super::Finding;
 use crate::rules::Rule;
+use crate::syntax::line_start;
 
 pub fn is_suppressed(text: &str, f: &Finding) -> bool {
     is_suppressed_at(text, f.rule, &f.range)
@@ -23,11 +24,6 @@ pub fn is_suppressed_at(text: &str, rule: Rule, range: &Range<usize>) -> bool {
 
 fn last_byte(range: &Range<usize>) -> usize {
     range.end.saturating_sub(1).max(range.start)
-}
-
-fn line_start(text: &str, offset: usize) -> usize {
-    let offset = offset.min(text.len());
-    text.as_bytes()[..offset].iter().rposition(|&c| c == b'\n' || c == b'\r').map_or(0, |i| i + 1)
 }
 
 /// How far `statement_line` lexes past the finding's line before it gives up (bounded work).

@@ -560,9 +560,9 @@ fn names_in(ctx: &FileContext<'_>, root: Node<'_>, range: Range<usize>) -> Optio
 /// The file's indentation unit: what `inner`'s line is indented by past the line of `header`, the
 /// statement that opens its block; where that says nothing, a tab if `indent` has one, else 4 spaces.
 pub(super) fn indent_unit(text: &str, header: Node<'_>, inner: Node<'_>, indent: &str) -> String {
-    let h = imports::line_start(text, header.start_byte());
+    let h = crate::syntax::line_start(text, header.start_byte());
     let header_indent = &text[h..h + text[h..].len() - text[h..].trim_start_matches([' ', '\t']).len()];
-    let b = imports::line_start(text, inner.start_byte());
+    let b = crate::syntax::line_start(text, inner.start_byte());
     let inner_indent = &text[b..inner.start_byte()];
     match inner_indent.strip_prefix(header_indent) {
         Some(u) if b > h && !u.is_empty() && u.chars().all(|c| c == ' ' || c == '\t') => u.to_string(),
@@ -722,7 +722,7 @@ fn to_thread(
     }
     // Layout: the statements' own indentation, and one level more inside the nested function.
     let text = ctx.text;
-    let line = imports::line_start(text, first.start_byte());
+    let line = crate::syntax::line_start(text, first.start_byte());
     let indent = &text[line..first.start_byte()];
     if !indent.chars().all(|c| c == ' ' || c == '\t') {
         return;

@@ -432,7 +432,7 @@ fn commit_at_end(ctx: &FileContext<'_>, w: Node<'_>, name: &str, commit: &str, n
         stack.extend(n.children(&mut c));
     }
     let text = ctx.text;
-    let start = super::imports::line_start(text, last.start_byte());
+    let start = crate::syntax::line_start(text, last.start_byte());
     let indent = &text[start..last.start_byte()];
     if !indent.trim().is_empty() {
         return Err("the `with` block shares a line with other code".into());
@@ -1113,7 +1113,7 @@ pub(super) fn local_client_fix(ctx: &FileContext<'_>, c: &LocalClient<'_, '_>) -
     match c.bound {
         Bound::Assigned(_) => {
             let last = last.ok_or_else(|| format!("the client `{name}` is not used after it is made"))?;
-            let start = super::imports::line_start(text, c.stmt.start_byte());
+            let start = crate::syntax::line_start(text, c.stmt.start_byte());
             let indent = &text[start..c.stmt.start_byte()];
             if !indent.chars().all(|ch| ch == ' ' || ch == '\t') {
                 return Err(format!("the client `{name}` is made on a line with other code"));

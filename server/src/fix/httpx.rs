@@ -97,7 +97,7 @@ pub(super) fn fix(ctx: &FileContext<'_>, t: &Target, call: Node<'_>, out: &mut F
     let Some(def) = enclosing_def(ctx, call) else { return };
     let name = client_name(ctx, def);
     let text = ctx.text;
-    let line_start = super::imports::line_start(text, stmt.start_byte());
+    let line_start = crate::syntax::line_start(text, stmt.start_byte());
     let indent = &text[line_start..stmt.start_byte()];
     let unit = if indent.contains('\t') { "\t" } else { "    " };
     let mut edits = Vec::new();
@@ -325,7 +325,7 @@ fn own_line_statement<'t>(ctx: &FileContext<'t>, call: Node<'t>) -> Option<Node<
         return None;
     }
     let text = ctx.text;
-    let before = &text[super::imports::line_start(text, n.start_byte())..n.start_byte()];
+    let before = &text[crate::syntax::line_start(text, n.start_byte())..n.start_byte()];
     let after_end = text[n.end_byte()..].find('\n').map_or(text.len(), |i| n.end_byte() + i);
     let after = text[n.end_byte()..after_end].trim();
     (before.trim().is_empty() && (after.is_empty() || after.starts_with('#'))).then_some(n)
@@ -661,7 +661,7 @@ pub(super) fn module_session_fix(ctx: &FileContext<'_>, s: &ModuleSession<'_>) -
                 ));
             };
             let text = ctx.text;
-            let start = super::imports::line_start(text, stmt.start_byte());
+            let start = crate::syntax::line_start(text, stmt.start_byte());
             let end = text[stmt.end_byte()..].find('\n').map_or(text.len(), |i| stmt.end_byte() + i + 1);
             if !text[start..stmt.start_byte()].trim().is_empty() || !text[stmt.end_byte()..end].trim().is_empty() {
                 return Err(format!("`{name}.{member}` at line {line} shares its line with other code"));

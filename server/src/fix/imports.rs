@@ -334,7 +334,7 @@ impl Imports {
             let members: Vec<&Stmt> =
                 top.iter().filter(|(s, sec)| *sec == wanted && s.group == group).map(|(s, _)| *s).collect();
             if let Some(s) = members.iter().find(|s| key(s.kind, &s.module) > new_key) {
-                let at = line_start(text, s.start);
+                let at = crate::syntax::line_start(text, s.start);
                 return Edit { range: at..at, text: format!("{line}{nl}") };
             }
             if let Some(s) = members.last() {
@@ -344,7 +344,7 @@ impl Imports {
         // A section of its own: before the first import of a later section, or after the last of an
         // earlier one.
         if let Some((s, _)) = top.iter().find(|(_, sec)| *sec > wanted) {
-            let at = line_start(text, s.start);
+            let at = crate::syntax::line_start(text, s.start);
             return Edit { range: at..at, text: format!("{line}{nl}{nl}") };
         }
         if let Some((s, _)) = top.iter().rev().find(|(_, sec)| *sec < wanted) {
@@ -380,10 +380,6 @@ pub(super) fn line_end(text: &str, offset: usize) -> usize {
         Some(i) => offset + i + 1,
         None => text.len(),
     }
-}
-
-pub(super) fn line_start(text: &str, offset: usize) -> usize {
-    text[..offset.min(text.len())].rfind('\n').map_or(0, |i| i + 1)
 }
 
 /// The end of the leading block of comment lines (shebang, encoding, licence header).

@@ -293,7 +293,7 @@ fn region_of<'t>(ctx: &FileContext<'t>, range: &Range<usize>) -> Region<'t> {
     }
     if matches!(node.kind_name(), "module" | "block") || node.id() == root.id() {
         // Between the statements of `node`: whole lines, widened over the statements they touch.
-        let (mut start, mut end) = (super::imports::line_start(text, range.start), end_of_line(text, range.end));
+        let (mut start, mut end) = (crate::syntax::line_start(text, range.start), end_of_line(text, range.end));
         for _ in 0..8 {
             let (mut s, mut e) = (start, end);
             let mut c = node.walk();
@@ -312,7 +312,7 @@ fn region_of<'t>(ctx: &FileContext<'t>, range: &Range<usize>) -> Region<'t> {
                     }
                 }
             }
-            let (s, e) = (super::imports::line_start(text, s), end_of_line(text, e));
+            let (s, e) = (crate::syntax::line_start(text, s), end_of_line(text, e));
             if (s, e) == (start, end) {
                 break;
             }
@@ -380,7 +380,7 @@ fn coroutine_at<'t>(node: Node<'t>, scope: &Scope<'_, 't>) -> bool {
 
 /// A region's text (the original or the edited one, `body`) wrapped to parse at its indentation.
 fn wrapped(text: &str, region: &Region<'_>, body: &str) -> String {
-    let line = super::imports::line_start(text, region.range.start);
+    let line = crate::syntax::line_start(text, region.range.start);
     let indent_len = text[line..region.range.start].len() - text[line..region.range.start].trim_start().len();
     let indent = &text[line..line + indent_len];
     let mut src = String::with_capacity(body.len() + indent.len() + 8);

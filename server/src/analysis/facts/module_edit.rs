@@ -408,7 +408,7 @@ impl Facts {
             }
         }
         let bytes = text.as_bytes();
-        let line_start = |at: usize| bytes[..at].iter().rposition(|&b| b == b'\n' || b == b'\r').map_or(0, |i| i + 1);
+        let line_start = |at: usize| crate::syntax::line_start(text, at);
         // From the line after the previous scope's last line (text before `start` did not change).
         let from = match prev_end {
             None => 0,
@@ -508,7 +508,7 @@ pub(super) fn statement_lines(text: &str, from: usize, to: usize, lo: usize, hi:
             Some(_) => !(word(b"else") || word(b"elif") || word(b"except") || word(b"finally")),
         }
     };
-    let line_start = |at: usize| bytes[..at].iter().rposition(|&b| b == b'\n' || b == b'\r').map_or(0, |i| i + 1);
+    let line_start = |at: usize| crate::syntax::line_start(text, at);
     let mut a = line_start(lo);
     while !starts_statement(a) {
         if a <= from {

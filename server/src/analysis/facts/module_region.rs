@@ -66,7 +66,7 @@ impl Facts {
             return None;
         }
         let bytes = text.as_bytes();
-        let line_start = |at: usize| bytes[..at].iter().rposition(|&b| b == b'\n' || b == b'\r').map_or(0, |i| i + 1);
+        let line_start = |at: usize| crate::syntax::line_start(text, at);
         let at_column_0 = |at: usize| line_start(at) == at;
         // The module-level functions and classes (old positions: first line, decorators included, and
         // end), in order; a lambda is part of a statement, which the code between them holds whole.
