@@ -13,6 +13,22 @@ use tree_sitter::Node;
 use super::{BindingKind, Facts, ScopeKind, Shift, collect, facts_stay_inside, queries};
 
 impl Facts {
+    /// Whether module-level code may be spliced at all: the last whole-file parse was clean, no function
+    /// is left broken, and the module holds no `await`, `yield`, `global` or star import (their effects
+    /// reach past the statements that hold them). Shared by `splice_module_statement` and
+    /// `splice_module_region`.
+    pub(super) fn module_splices_allowed(&self) -> bool {
+        self.scopes.first().is_some_and(|module| {
+            !self.parsed_with_errors
+                && self.broken.is_empty()
+                && module.kind == ScopeKind::Module
+                && !module.has_await
+                && !module.has_yield
+                && !module.has_global
+                && module.star_imports.is_empty()
+        })
+    }
+
     /// Replaces the facts of the module-level simple statement that holds an edit (`start..old_end`
     /// became `start..new_end` in `text`, the new text), when only they can have changed:
     ///
@@ -45,15 +61,7 @@ impl Facts {
     ) -> Option<(Range<usize>, Vec<Box<str>>)> {
         let (start, old_end, new_end) = edit;
         let by = new_end as isize - old_end as isize;
-        let module = self.scopes.first()?;
-        if self.parsed_with_errors
-            || !self.broken.is_empty()
-            || module.kind != ScopeKind::Module
-            || module.has_await
-            || module.has_yield
-            || module.has_global
-            || !module.star_imports.is_empty()
-        {
+        if !self.module_splices_allowed() {
             return None;
         }
         // Statements an earlier edit left broken: this edit is in them or touches them (they are parsed

@@ -54,15 +54,7 @@ impl Facts {
     pub fn splice_module_region(&mut self, text: &str, edit: (usize, usize, usize)) -> Option<RegionSplice> {
         let (start, old_end, new_end) = edit;
         let by = new_end as isize - old_end as isize;
-        let module = self.scopes.first()?;
-        if self.parsed_with_errors
-            || !self.broken.is_empty()
-            || module.kind != ScopeKind::Module
-            || module.has_await
-            || module.has_yield
-            || module.has_global
-            || !module.star_imports.is_empty()
-        {
+        if !self.module_splices_allowed() {
             return None;
         }
         let bytes = text.as_bytes();
