@@ -241,8 +241,23 @@ pub fn line_start(text: &str, at: usize) -> usize {
 /// depends on its indentation state there, so a statement parsed alone may read otherwise than in the
 /// whole file: incremental splices must not trust it (the random edits of `tests/incremental.rs` found
 /// `lambd,` then `a: x` read as one statement alone and as two in the file). Walks statements only.
+///
+/// A lone `\r` (not followed by `\n`) in the node's text counts too: Python ends a line there, but
+/// tree-sitter-python's scanner reads it as blank space, so the line after it continues the statement
+/// before it in the tree (`import requests\r_` imports `_`) while [`line_start`] and Python start a new
+/// one. Old Mac line endings are rare enough that such files simply take the whole-file paths.
 pub fn misaligned(text: &str, root: Node<'_>) -> bool {
     let bytes = text.as_bytes();
+    // The root of a parse spans the whole text (trailing blank space included); another node its own.
+    let (base, end) = match root.parent() {
+        None => (0, bytes.len()),
+        Some(_) => (root.start_byte().min(bytes.len()), root.end_byte().min(bytes.len())),
+    };
+    let span = &bytes[base..end.max(base)];
+    let lone_cr = |at: usize| bytes.get(at + 1) != Some(&b'\n');
+    if span.iter().enumerate().any(|(i, &b)| b == b'\r' && lone_cr(base + i)) {
+        return true;
+    }
     let starts_line = |n: Node<'_>| {
         let at = n.start_byte().min(bytes.len());
         bytes[line_start(text, at)..at].iter().all(|&b| b == b' ' || b == b'\t' || b == b'\x0c')
@@ -321,5 +336,16 @@ mod tests {
             assert!(!tree.root_node().has_error(), "tree-sitter accepts {bad:?}: {}", tree.root_node().to_sexp());
             assert!(misaligned(bad, tree.root_node()), "{bad:?}: {}", tree.root_node().to_sexp());
         }
+    }
+
+    #[test]
+    fn a_lone_carriage_return_is_misaligned() {
+        // tree-sitter reads a lone `\r` as blank space: `_` continues the import in its tree.
+        for bad in ["import requests\r", "import requests\r_", "a = 1\rb = 2\n", "def f():\r    pass\n"] {
+            let tree = parse(bad, None).unwrap();
+            assert!(misaligned(bad, tree.root_node()), "{bad:?}: {}", tree.root_node().to_sexp());
+        }
+        let ok = "import requests\r\ndef f():\r\n    pass\r\n";
+        assert!(!misaligned(ok, parse(ok, None).unwrap().root_node()));
     }
 }
