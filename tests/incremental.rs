@@ -465,6 +465,29 @@ fn imports_typed_through_their_broken_states_are_analysed_alone() {
     assert!(local.iter().any(|&l| !l), "a star import is analysed with the whole file");
 }
 
+/// `from m` typed on a new line above `import time` is one import to tree-sitter (`from m import
+/// time`, rebinding `time`), while Python ends the statement at the line break: the new line is a
+/// broken statement of its own, and `time` keeps its binding, so the coroutine's `time.sleep` keeps its
+/// finding (each keystroke equal to `analyze_with_broken`).
+#[test]
+fn a_from_typed_above_an_import_does_not_take_its_name() {
+    let (catalog, settings) = (Catalog::bundled(), Settings::default());
+    let at = MODULE_TEXT.find('\n').unwrap();
+    let edits = typed_on_a_new_line(at, "from m");
+    assert_all_local(MODULE_TEXT, &edits);
+    let (mut facts, mut analysis, _) = fresh(MODULE_TEXT, catalog, &settings);
+    let before = analysis.findings.len();
+    let mut text = MODULE_TEXT.to_string();
+    for &(start, removed, insert) in &edits {
+        let old = text.clone();
+        text.replace_range(start..start + removed, insert);
+        let edit = LineEdit::between(&old, &text, start, start + removed, start + insert.len());
+        analysis = reanalyze_edit(&mut facts, &analysis, &text, &edit, catalog, &settings).expect("local");
+    }
+    assert!(facts.broken_statement.is_some(), "`from m` is a broken statement");
+    assert_eq!(analysis.findings.len(), before, "{:?}", analysis.findings);
+}
+
 /// A module-level statement typed in a module that declares a `Protocol` keeps the implementations
 /// its module registers (`FileSummary::registers`, which the command-only dispatch reads): the local
 /// path's summary equals a fresh analysis's at every keystroke.

@@ -75,7 +75,10 @@ impl Facts {
         if tree.root_node().kind() != "module" {
             return None;
         }
-        let errors = tree.root_node().has_error();
+        // An import that goes on over a line break Python ends it at (`from m` typed above `import x`,
+        // which tree-sitter reads as `from m import x`, rebinding `x`) is broken too: its lines are
+        // parsed alone, and `import x` keeps its facts.
+        let errors = tree.root_node().has_error() || import_over_lines(tree.root_node(), text);
         // What changed, in the new text: the edit and the statements left broken before it.
         let (lo, hi) = match &prior {
             None => (start, new_end),
@@ -515,6 +518,37 @@ pub(super) fn statement_lines(text: &str, from: usize, to: usize, lo: usize, hi:
     // Without the line break that ends the last line: a binding at `b` is the next statement's (a
     // definition's name binds at its first byte).
     Some((a, b.min(to) - 1))
+}
+
+/// Whether one of the statements of `root` is an import that goes on over a line break outside
+/// parentheses and not after a `\\`: Python ends the statement there, tree-sitter does not (`from m`
+/// then `import x` on the next line is one import to it).
+fn import_over_lines(root: Node<'_>, text: &str) -> bool {
+    root.named_children(&mut root.walk()).any(|n| {
+        if !matches!(n.kind(), "import_statement" | "import_from_statement") {
+            return false;
+        }
+        let b = &text.as_bytes()[n.byte_range()];
+        let mut depth = 0usize;
+        let mut i = 0;
+        while i < b.len() {
+            match b[i] {
+                b'(' => depth += 1,
+                b')' => depth = depth.saturating_sub(1),
+                b'#' => {
+                    while i < b.len() && b[i] != b'\n' && b[i] != b'\r' {
+                        i += 1;
+                    }
+                    continue;
+                }
+                b'\\' => i += if b.get(i + 1) == Some(&b'\r') && b.get(i + 2) == Some(&b'\n') { 2 } else { 1 },
+                b'\n' | b'\r' if depth == 0 => return true,
+                _ => {}
+            }
+            i += 1;
+        }
+        false
+    })
 }
 
 /// Blanks `bytes` (spaces), line breaks kept.
