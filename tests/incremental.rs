@@ -458,7 +458,12 @@ fn imports_typed_through_their_broken_states_are_analysed_alone() {
             let local = apply_edits(MODULE_TEXT.to_string(), &edits);
             let whole: Vec<(usize, &str)> =
                 local.iter().zip(&edits).enumerate().filter(|(_, (l, _))| !**l).map(|(i, (_, e))| (i, e.2)).collect();
-            assert!(whole.is_empty(), "{typed} at {at}: {} of {} edits took the whole file: {whole:?}", whole.len(), edits.len());
+            assert!(
+                whole.is_empty(),
+                "{typed} at {at}: {} of {} edits took the whole file: {whole:?}",
+                whole.len(),
+                edits.len()
+            );
         }
     }
     let local = apply_edits(MODULE_TEXT.to_string(), &typed_and_erased(after, "from time import *"));

@@ -605,9 +605,8 @@ fn read_by_no_code(facts: &Facts, text: &str, at: usize, end: usize) -> bool {
         _ => 0,
     };
     let word = |c: u8| c.is_ascii_alphanumeric() || c == b'_' || c >= 0x80;
-    let prefix = |w: &[u8]| {
-        w.len() <= 2 && w.iter().all(|c| matches!(c.to_ascii_lowercase(), b'r' | b'b' | b'u' | b'f'))
-    };
+    let prefix =
+        |w: &[u8]| w.len() <= 2 && w.iter().all(|c| matches!(c.to_ascii_lowercase(), b'r' | b'b' | b'u' | b'f'));
     let mut depth = 0usize;
     let mut i = from;
     while i < at {
@@ -1556,7 +1555,7 @@ mod tests {
         let b = text.as_bytes();
         text.match_indices('s')
             .map(|(i, _)| i)
-            .filter(|&i| !(i > 0 && word(b[i - 1])) && !b.get(i + 1).is_some_and(|&c| word(c)))
+            .filter(|&i| (i == 0 || !word(b[i - 1])) && !b.get(i + 1).is_some_and(|&c| word(c)))
             .filter(|&i| read_by_no_code(&facts, text, i, i + 1))
             .collect()
     }
@@ -1564,7 +1563,8 @@ mod tests {
     #[test]
     fn comments_docstrings_and_string_prefixes_are_no_reads() {
         // A class docstring, a comment in a class body, a method's docstring: no reads.
-        let text = "class C:\n    \"\"\"C's s.\"\"\"\n    # s here\n    def m(self):\n        'its s'\n        return s\n";
+        let text =
+            "class C:\n    \"\"\"C's s.\"\"\"\n    # s here\n    def m(self):\n        'its s'\n        return s\n";
         let at = |p: &str| text.find(p).unwrap();
         assert_eq!(no_reads(text), [at("s s."), at("s s.") + 2, at("s here"), at("s'\n")]);
         // Implicitly joined strings are no statement of their own to this lexer: a read.
