@@ -266,25 +266,58 @@ def scenarios(lines, repeat):
         # giving the body's indentation in one change, then erased key by key and the line removed. Their
         # names are read nowhere in the file.
         for name, typed in MODULE_TYPED:
-            steps = []
-            for _ in range(repeat):
-                steps.append({"range": rng(mod, eol), "text": "\n"})
-                keys = typing_keys(typed)
-                line, col = mod + 1, 0
-                pos = []
-                for key in keys:
-                    steps.append({"range": rng(line, col), "text": key})
-                    pos.append((line, col))
-                    if key.startswith("\n"):
-                        line, col = line + 1, len(key) - 1
-                    else:
-                        col += len(key)
-                for key, (l, c) in zip(reversed(keys), reversed(pos)):
-                    end = (l + 1, len(key) - 1) if key.startswith("\n") else (l, c + len(key))
-                    steps.append({"range": rng(l, c, *end), "text": ""})
-                steps.append({"range": rng(mod, eol, mod + 1, 0), "text": ""})
-            out.append((name, steps))
+            out.append((name, typed_and_erased(mod, u16(lines[mod]), typed, repeat)))
+    # Imports typed on a new line at the top of the module (before its first import) and inside its
+    # import block, through their broken states (`import`, `from concurrent.futures imp`), then erased.
+    for where, i in import_lines(lines):
+        for what, typed in IMPORTS_TYPED:
+            out.append((f"{what} typed {where} and erased", typed_and_erased(i, u16(lines[i]), typed, repeat)))
     return at, out
+
+
+def typed_and_erased(after, eol, typed, repeat):
+    """The changes that type `typed` key by key (`typing_keys`) on a new line after line `after` (whose
+    length is `eol`), erase it key by key and remove the line, `repeat` times."""
+    steps = []
+    for _ in range(repeat):
+        steps.append({"range": rng(after, eol), "text": "\n"})
+        keys = typing_keys(typed)
+        line, col = after + 1, 0
+        pos = []
+        for key in keys:
+            steps.append({"range": rng(line, col), "text": key})
+            pos.append((line, col))
+            if key.startswith("\n"):
+                line, col = line + 1, len(key) - 1
+            else:
+                col += len(key)
+        for key, (l, c) in zip(reversed(keys), reversed(pos)):
+            end = (l + 1, len(key) - 1) if key.startswith("\n") else (l, c + len(key))
+            steps.append({"range": rng(l, c, *end), "text": ""})
+        steps.append({"range": rng(after, eol, after + 1, 0), "text": ""})
+    return steps
+
+
+def import_lines(lines):
+    """Where a person adds an import: after the line before the module's first import at column 0 ("at
+    the top"), and after a one-line import followed by another in the middle of the import block ("in
+    the import block"). [(where, line index)]; empty when the module imports nothing at column 0."""
+    import re
+    one = re.compile(r"^(import [\w., ]+|from [\w.]+ import [\w, ]+)$")
+    first = next((i for i, l in enumerate(lines) if re.match(r"^(import|from) ", l)), None)
+    if first is None:
+        return []
+    out = [("at the top", first - 1)] if first > 0 else []
+    block = [i for i in range(first, len(lines) - 1) if one.match(lines[i]) and one.match(lines[i + 1])]
+    if block:
+        out.append(("in the import block", block[len(block) // 2]))
+    return out
+
+
+IMPORTS_TYPED = [
+    ("import", "import requests"),
+    ("from-import", "from concurrent.futures import ThreadPoolExecutor"),
+]
 
 
 MODULE_TYPED = [

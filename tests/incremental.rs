@@ -422,16 +422,75 @@ fn a_broken_module_level_statement_is_analysed_alone() {
 }
 
 /// A broken statement that binds, or bound, a name that other code reads (`session`, which `fetch`
-/// calls; `TIMEOUT`) is not analysed alone: what a broken statement binds is tree-sitter's recovery
-/// from the error, and the whole file's parse may recover otherwise. A `#` typed before a statement
-/// (which makes it a comment) and removed is analysed alone.
+/// calls; `TIMEOUT`) is analysed alone: its facts come from a parse of its lines alone, as
+/// `analyze_with_broken` places them, and the functions that read a name whose binding changed are
+/// checked again (`reading_units`). A `#` typed before a statement (which makes it a comment) and
+/// removed is analysed alone.
 #[test]
-fn a_broken_statement_binding_a_name_read_elsewhere_takes_the_whole_file() {
+fn a_broken_statement_binding_a_name_read_elsewhere_is_analysed_alone() {
     let at = |s: &str| MODULE_TEXT.find(s).unwrap();
     let close = at("Session()") + "Session(".len();
-    assert_eq!(apply_edits(MODULE_TEXT.to_string(), &[(close, 1, "")]), [false]);
-    assert_eq!(apply_edits(MODULE_TEXT.to_string(), &[(at("5\n"), 0, "(")]), [false]);
+    assert_eq!(apply_edits(MODULE_TEXT.to_string(), &[(close, 1, "")]), [true]);
+    assert_eq!(apply_edits(MODULE_TEXT.to_string(), &[(at("5\n"), 0, "(")]), [true]);
     assert_eq!(apply_edits(MODULE_TEXT.to_string(), &[(at("TIMEOUT"), 0, "#"), (at("TIMEOUT"), 1, "")]), [true, true]);
+}
+
+/// Imports typed key by key and erased, inside the import block at the top of the file and after the
+/// module-level statements, through their broken states (`import`, `from x imp`, `import a as`, `from
+/// . import`, an open `(` over two lines), binding names the functions and a module-level value read
+/// (`session`, `TIMEOUT`, `time`, `requests`, `fetch`): every keystroke is analysed alone, equal to
+/// `analyze_with_broken` or a fresh analysis. A star import takes the whole file: what it binds is
+/// another module's.
+#[test]
+fn imports_typed_through_their_broken_states_are_analysed_alone() {
+    let top = MODULE_TEXT.find('\n').unwrap();
+    let after = MODULE_TEXT.find("session").unwrap() + "session = requests.Session()".len();
+    for typed in [
+        "from concurrent.futures import ThreadPoolExecutor",
+        "import requests",
+        "import time as session",
+        "from . import TIMEOUT",
+        "from .m import (sleep,\n    fetch)",
+        "import os.path as TIMEOUT",
+    ] {
+        for at in [top, after] {
+            let edits = typed_and_erased(at, typed);
+            let local = apply_edits(MODULE_TEXT.to_string(), &edits);
+            let whole: Vec<(usize, &str)> =
+                local.iter().zip(&edits).enumerate().filter(|(_, (l, _))| !**l).map(|(i, (_, e))| (i, e.2)).collect();
+            assert!(
+                whole.is_empty(),
+                "{typed} at {at}: {} of {} edits took the whole file: {whole:?}",
+                whole.len(),
+                edits.len()
+            );
+        }
+    }
+    let local = apply_edits(MODULE_TEXT.to_string(), &typed_and_erased(after, "from time import *"));
+    assert!(local.iter().any(|&l| !l), "a star import is analysed with the whole file");
+}
+
+/// `from m` typed on a new line above `import time` is one import to tree-sitter (`from m import
+/// time`, rebinding `time`), while Python ends the statement at the line break: the new line is a
+/// broken statement of its own, and `time` keeps its binding, so the coroutine's `time.sleep` keeps its
+/// finding (each keystroke equal to `analyze_with_broken`).
+#[test]
+fn a_from_typed_above_an_import_does_not_take_its_name() {
+    let (catalog, settings) = (Catalog::bundled(), Settings::default());
+    let at = MODULE_TEXT.find('\n').unwrap();
+    let edits = typed_on_a_new_line(at, "from m");
+    assert_all_local(MODULE_TEXT, &edits);
+    let (mut facts, mut analysis, _) = fresh(MODULE_TEXT, catalog, &settings);
+    let before = analysis.findings.len();
+    let mut text = MODULE_TEXT.to_string();
+    for &(start, removed, insert) in &edits {
+        let old = text.clone();
+        text.replace_range(start..start + removed, insert);
+        let edit = LineEdit::between(&old, &text, start, start + removed, start + insert.len());
+        analysis = reanalyze_edit(&mut facts, &analysis, &text, &edit, catalog, &settings).expect("local");
+    }
+    assert!(facts.broken_statement.is_some(), "`from m` is a broken statement");
+    assert_eq!(analysis.findings.len(), before, "{:?}", analysis.findings);
 }
 
 /// A module-level statement typed in a module that declares a `Protocol` keeps the implementations

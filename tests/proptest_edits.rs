@@ -131,6 +131,13 @@ const INSERTS: &[&str] = &[
     "def ",
     "\n@functools.cache\ndef g():\n    return open('f').read()\n",
     "\nclass K(Base):\n    x = time.sleep(1)\n",
+    // Module-level imports through their broken states (`Facts::splice_module_statement`): an open `(`
+    // over lines, an alias not yet typed, a relative import, a star import (whole file), half a keyword.
+    "\nfrom concurrent.futures import (ThreadPoolExecutor,\n    wait",
+    "\nimport time as",
+    "\nfrom . import session\n",
+    "\nfrom time import *\n",
+    "\nfrom os imp",
     "😀",
     "日本",
     "e\u{301}",

@@ -491,7 +491,8 @@ fn reanalyze_module_region(
 /// The functions (module functions and methods, outermost first: the units `reanalyze_edit` analyses
 /// alone) whose analysis may change when the module-level bindings of `names` changed (the statements
 /// `span` of `text` replaced them): those in which a name of the closure occurs (as a whole word, in
-/// code, a string or a comment), where the closure is `names` and, repeatedly, the module-level names
+/// code or a string; not in a comment, a docstring or as a string's prefix: `read_by_no_code`), where
+/// the closure is `names` and, repeatedly, the module-level names
 /// bound to a value (an assignment, a loop or `with` target, an annotation) whose expression holds one.
 /// Sorted and without duplicates. `None` when an occurrence is anywhere else, where what it decides
 /// reaches other functions without their naming it: at module level outside such a value (a decorator,
@@ -510,6 +511,7 @@ fn reading_units(facts: &Facts, text: &str, names: &[Box<str>], span: &Range<usi
             if (span.start <= i && end <= span.end)
                 || (i > 0 && word(bytes[i - 1]))
                 || (end < bytes.len() && word(bytes[end]))
+                || read_by_no_code(facts, text, i, end)
             {
                 continue;
             }
@@ -568,6 +570,114 @@ fn reading_units(facts: &Facts, text: &str, names: &[Box<str>], span: &Range<usi
     units.sort_unstable();
     units.dedup();
     Some(units)
+}
+
+/// How far `read_by_no_code` lexes before it gives up (and takes the word for a read).
+const MAX_NO_CODE_SCAN: usize = 1 << 16;
+
+/// Whether the whole word `at..end` of `text` is read by no code: it is in a comment, in a string that
+/// is a statement of its own (a docstring: no annotation, no argument), or it is a string's prefix
+/// (`f"..."`). Lexed as Python's tokenizer does from the nearest point before it where the facts put a
+/// token start outside any bracket, string or comment: the start of the body of a function or class
+/// holding it, the end of a function or class before it, or the file's start. `false` (a read) whenever
+/// the lexing is unsure: an f-string on the way (its `{}` may nest quotes and read names), a closing
+/// bracket never opened, a string not closed on its line, more than `MAX_NO_CODE_SCAN` bytes to lex.
+fn read_by_no_code(facts: &Facts, text: &str, at: usize, end: usize) -> bool {
+    // Where to start, and whether a logical line starts there.
+    let (mut from, mut logical) = (0, true);
+    let before = 1 + facts.scopes[1..].partition_point(|s| s.body.start <= at);
+    for s in facts.scopes[1..before].iter().filter(|s| s.kind != ScopeKind::Lambda) {
+        if s.range.end <= at {
+            if s.range.end > from {
+                (from, logical) = (s.range.end, false);
+            }
+        } else if s.body.start > from {
+            (from, logical) = (s.body.start, true);
+        }
+    }
+    if at - from > MAX_NO_CODE_SCAN {
+        return false;
+    }
+    let b = text.as_bytes();
+    let newline = |i: usize| match b.get(i) {
+        Some(b'\r') if b.get(i + 1) == Some(&b'\n') => 2,
+        Some(b'\n' | b'\r') => 1,
+        _ => 0,
+    };
+    let word = |c: u8| c.is_ascii_alphanumeric() || c == b'_' || c >= 0x80;
+    let prefix =
+        |w: &[u8]| w.len() <= 2 && w.iter().all(|c| matches!(c.to_ascii_lowercase(), b'r' | b'b' | b'u' | b'f'));
+    let mut depth = 0usize;
+    let mut i = from;
+    while i < at {
+        match b[i] {
+            b' ' | b'\t' | b'\x0c' => i += 1,
+            b'\\' if newline(i + 1) > 0 => i += 1 + newline(i + 1),
+            b'\n' | b'\r' => {
+                i += newline(i);
+                logical |= depth == 0;
+            }
+            b'#' => {
+                let stop = b[i..].iter().position(|&c| c == b'\n' || c == b'\r').map_or(b.len(), |j| i + j);
+                if at < stop {
+                    return true;
+                }
+                i = stop;
+            }
+            c if word(c) || c == b'\'' || c == b'"' => {
+                // A word, and the string it prefixes.
+                let token = i;
+                while i < b.len() && word(b[i]) {
+                    i += 1;
+                }
+                let Some(&q) = b.get(i).filter(|&&q| q == b'\'' || q == b'"') else {
+                    logical = false;
+                    continue;
+                };
+                if !prefix(&b[token..i]) || b[token..i].iter().any(|c| c.eq_ignore_ascii_case(&b'f')) || i >= at {
+                    return false;
+                }
+                let triple = b.get(i..i + 3) == Some(&[q, q, q][..]);
+                let opened = i;
+                i += if triple { 3 } else { 1 };
+                loop {
+                    match b.get(i) {
+                        None => return false,
+                        Some(b'\\') => i += 1 + newline(i + 1).max(1),
+                        Some(&c) if c == q && (!triple || b.get(i..i + 3) == Some(&[q, q, q][..])) => {
+                            i += if triple { 3 } else { 1 };
+                            break;
+                        }
+                        Some(b'\n' | b'\r') if !triple => return false,
+                        Some(_) => i += 1,
+                    }
+                }
+                if opened < at && end <= i {
+                    // Inside it: a docstring when it starts a logical line and ends it.
+                    let rest = &b[i..];
+                    let rest = &rest[rest.iter().position(|&c| c != b' ' && c != b'\t').unwrap_or(rest.len())..];
+                    return logical && depth == 0 && matches!(rest.first(), None | Some(b'\n' | b'\r' | b'#'));
+                }
+                logical = false;
+            }
+            b'(' | b'[' | b'{' => {
+                depth += 1;
+                logical = false;
+                i += 1;
+            }
+            b')' | b']' | b'}' => {
+                let Some(d) = depth.checked_sub(1) else { return false };
+                depth = d;
+                i += 1;
+            }
+            _ => {
+                logical = false;
+                i += 1;
+            }
+        }
+    }
+    // At the word, in code: a read, unless it prefixes a string.
+    i == at && matches!(b.get(end), Some(b'\'' | b'"')) && prefix(&b[at..end])
 }
 
 /// The bytes an annotation's parts span; `None` when it holds none the facts locate.
@@ -1431,4 +1541,49 @@ pub fn blank_deep_brackets(text: &str) -> (std::borrow::Cow<'_, str>, Vec<Cut>) 
     }
     let out = String::from_utf8(out).expect("only ASCII bytes replace whole characters");
     (std::borrow::Cow::Owned(out), cuts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Which occurrences of `s` in `text` `read_by_no_code` takes for no read.
+    fn no_reads(text: &str) -> Vec<usize> {
+        let tree = crate::syntax::parse(text, None).expect("parsed");
+        let facts = Facts::extract(text, &tree);
+        let word = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
+        let b = text.as_bytes();
+        text.match_indices('s')
+            .map(|(i, _)| i)
+            .filter(|&i| (i == 0 || !word(b[i - 1])) && !b.get(i + 1).is_some_and(|&c| word(c)))
+            .filter(|&i| read_by_no_code(&facts, text, i, i + 1))
+            .collect()
+    }
+
+    #[test]
+    fn comments_docstrings_and_string_prefixes_are_no_reads() {
+        // A class docstring, a comment in a class body, a method's docstring: no reads.
+        let text =
+            "class C:\n    \"\"\"C's s.\"\"\"\n    # s here\n    def m(self):\n        'its s'\n        return s\n";
+        let at = |p: &str| text.find(p).unwrap();
+        assert_eq!(no_reads(text), [at("s s."), at("s s.") + 2, at("s here"), at("s'\n")]);
+        // Implicitly joined strings are no statement of their own to this lexer: a read.
+        assert_eq!(no_reads("def m():\n    'it' 's'\n"), Vec::<usize>::new());
+        // Read: a string annotation, an argument, code after a comment line, a string after `=`.
+        for text in [
+            "x: 's' = 1\n",
+            "class C:\n    x: \"int | s\"\n",
+            "f(\n    's'\n)\n",
+            "# c\ns = 1\n",
+            "x = \\\n    's'\n",
+            "def g():\n    return 1\nx = f'{s}'\n",
+        ] {
+            assert_eq!(no_reads(text), Vec::<usize>::new(), "{text}");
+        }
+        // A string's prefix.
+        let text = "x = [s\"a\", 1]\n";
+        assert_eq!(no_reads(text), Vec::<usize>::new(), "s is no prefix");
+        let text = "x = (f\"a\", s)\n";
+        assert_eq!(no_reads(text), Vec::<usize>::new());
+    }
 }

@@ -75,7 +75,10 @@ impl Facts {
         if tree.root_node().kind() != "module" {
             return None;
         }
-        let errors = tree.root_node().has_error();
+        // An import that goes on over a line break Python ends it at (`from m` typed above `import x`,
+        // which tree-sitter reads as `from m import x`, rebinding `x`) is broken too: its lines are
+        // parsed alone, and `import x` keeps its facts.
+        let errors = tree.root_node().has_error() || import_over_lines(tree.root_node(), text);
         // What changed, in the new text: the edit and the statements left broken before it.
         let (lo, hi) = match &prior {
             None => (start, new_end),
@@ -293,36 +296,9 @@ impl Facts {
             None => collect(text, tree.root_node(), Some(s_start..s_end), &q.facts, &q.captures),
         };
         // While the statements are broken (or were), what they bind comes from tree-sitter's recovery
-        // from the error, which a parse of the whole file may recover otherwise: a name they bind or
-        // bound must be read nowhere else in the file (not even in a string: `__all__`, a forward
-        // reference), else the whole file is analysed.
-        if errors || prior.is_some() {
-            let mut names: HashSet<&str> = HashSet::new();
-            for (name, ids) in &self.scopes[0].bindings {
-                if ids.iter().any(|&id| in_old(self.bindings[id].pos)) {
-                    names.insert(name);
-                }
-            }
-            for &(_, target, ..) in &raw.assigns {
-                target_names(target, text, &mut names);
-            }
-            for &(_, _, target) in &raw.withs {
-                target_names(target, text, &mut names);
-            }
-            for &target in &raw.unknown_targets {
-                target_names(target, text, &mut names);
-            }
-            for &(_, name, alias) in &raw.imports {
-                let dotted = &text[name.byte_range()];
-                names.insert(alias.map_or(dotted.split('.').next().unwrap_or(dotted), |a| &text[a.byte_range()]));
-            }
-            for &(_, _, name, alias) in &raw.froms {
-                names.extend(alias.or(name).map(|n| &text[n.byte_range()]));
-            }
-            if names.iter().any(|name| occurs_outside(text, name, s_start..s_end)) {
-                return None;
-            }
-        }
+        // from the error, as a parse of their lines alone gives it (`analysis::analyze_with_broken`, the
+        // reference, places the same facts): the names whose bindings that changes are listed
+        // (`changed_names`) and the functions that read them are checked again, as for a clean edit.
         let d = Shift::edit(text, edit);
         // The module-level bindings of the statements before the splice, moved as the edit moves them.
         // One that takes effect at or before the edit's start (a line break typed at the end of its
@@ -544,6 +520,37 @@ pub(super) fn statement_lines(text: &str, from: usize, to: usize, lo: usize, hi:
     Some((a, b.min(to) - 1))
 }
 
+/// Whether one of the statements of `root` is an import that goes on over a line break outside
+/// parentheses and not after a `\\`: Python ends the statement there, tree-sitter does not (`from m`
+/// then `import x` on the next line is one import to it).
+fn import_over_lines(root: Node<'_>, text: &str) -> bool {
+    root.named_children(&mut root.walk()).any(|n| {
+        if !matches!(n.kind(), "import_statement" | "import_from_statement") {
+            return false;
+        }
+        let b = &text.as_bytes()[n.byte_range()];
+        let mut depth = 0usize;
+        let mut i = 0;
+        while i < b.len() {
+            match b[i] {
+                b'(' => depth += 1,
+                b')' => depth = depth.saturating_sub(1),
+                b'#' => {
+                    while i < b.len() && b[i] != b'\n' && b[i] != b'\r' {
+                        i += 1;
+                    }
+                    continue;
+                }
+                b'\\' => i += if b.get(i + 1) == Some(&b'\r') && b.get(i + 2) == Some(&b'\n') { 2 } else { 1 },
+                b'\n' | b'\r' if depth == 0 => return true,
+                _ => {}
+            }
+            i += 1;
+        }
+        false
+    })
+}
+
 /// Blanks `bytes` (spaces), line breaks kept.
 pub(super) fn blank(bytes: &mut [u8]) {
     for b in bytes {
@@ -656,32 +663,6 @@ fn import_bindings<'t>(n: Node<'_>, text: &'t str) -> Vec<(&'t str, String)> {
         });
     }
     out
-}
-
-/// The names an assignment target binds (identifiers not inside an attribute or a subscript).
-pub(super) fn target_names<'t>(n: Node<'_>, text: &'t str, out: &mut HashSet<&'t str>) {
-    let mut stack = vec![n];
-    while let Some(n) = stack.pop() {
-        match n.kind() {
-            "identifier" => {
-                out.insert(&text[n.byte_range()]);
-            }
-            "attribute" | "subscript" => {}
-            _ => stack.extend(n.named_children(&mut n.walk())),
-        }
-    }
-}
-
-/// Whether `name` occurs as a whole word in `text` outside `span` (in code, a comment or a string).
-pub(super) fn occurs_outside(text: &str, name: &str, span: Range<usize>) -> bool {
-    let word = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b >= 0x80;
-    let bytes = text.as_bytes();
-    text.match_indices(name).any(|(i, _)| {
-        let end = i + name.len();
-        let inside = span.start <= i && end <= span.end;
-        let joined = (i > 0 && word(bytes[i - 1])) || (end < bytes.len() && word(bytes[end]));
-        !inside && !joined
-    })
 }
 
 /// The names an assignment (`a = b = v`, `a, (b, *c) = v`, `a += v`, `(a := v)`) binds: its identifier

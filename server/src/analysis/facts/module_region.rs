@@ -10,7 +10,7 @@ use std::ops::Range;
 
 use tree_sitter::Node;
 
-use super::module_edit::{blank, changed_names, occurs_outside, statement_lines, stays_inside, target_names};
+use super::module_edit::{blank, changed_names, statement_lines, stays_inside};
 use super::{BindingKind, Facts, Raw, ScopeId, ScopeKind, Shift, collect, queries};
 
 /// What `Facts::splice_module_region` replaced.
@@ -46,8 +46,9 @@ impl Facts {
     /// - every statement of the new code starts at column 0 and none breaks Python's indentation rule
     ///   (`syntax::misaligned`). While the code does not parse, the lines of the statement holding the
     ///   edit (`statement_lines`) are parsed alone and listed in `broken_statement`; they must hold no
-    ///   scope, `await`, `yield` or `global`, the rest must parse without errors with them blank, and
-    ///   the names they bind must be read nowhere else (as `splice_module_statement` requires).
+    ///   scope, `await`, `yield` or `global`, and the rest must parse without errors with them blank;
+    ///   what they bind is what that parse binds (`analysis::analyze_with_broken` places the same
+    ///   facts), and the names whose bindings changed are listed like any others (`names`).
     ///
     /// Functions and classes touched by the edit are parsed again with the code around them (typing at
     /// a `def` line or in a class body outside its methods). `None`, with the facts unchanged, otherwise.
@@ -219,36 +220,6 @@ impl Facts {
             if !module_flags_unchanged(&raw) || !plain(root, text) {
                 return None;
             }
-            // What they bind comes from tree-sitter's recovery from the error: read nowhere else.
-            let mut names: HashSet<&str> = HashSet::new();
-            if let Some(p) = &prior {
-                for (name, ids) in &self.scopes[0].bindings {
-                    if ids.iter().any(|&id| {
-                        let b = &self.bindings[id];
-                        p.start < b.pos
-                            && b.pos <= p.end
-                            && !matches!(b.kind, BindingKind::Def(_) | BindingKind::Class(_))
-                    }) {
-                        names.insert(name);
-                    }
-                }
-            }
-            // Those the old text of these lines bound too.
-            // A function's or class's name is the one its `def` or `class` line spells, whatever the
-            // recovery: it may be read elsewhere (those readers are checked again).
-            let old_b = if b >= new_end { (b as isize - by) as usize } else { b };
-            for (name, ids) in &self.scopes[0].bindings {
-                if ids.iter().any(|&id| {
-                    let b = &self.bindings[id];
-                    a < b.pos && b.pos <= old_b && !matches!(b.kind, BindingKind::Def(_) | BindingKind::Class(_))
-                }) {
-                    names.insert(name);
-                }
-            }
-            bound_names(&raw, text, &mut names);
-            if names.iter().any(|name| occurs_outside(text, name, a..b)) {
-                return None;
-            }
             rest = Some(r);
             broken = Some(a..b);
         }
@@ -361,34 +332,6 @@ impl Facts {
         names.sort();
         names.dedup();
         Some(RegionSplice { span: from..to, old_span: from..old_to, scopes, old_functions, old_classes, names })
-    }
-}
-
-/// The names a statement's facts bind at module level (assignment, `with` and loop targets, imports
-/// outside the bodies of its functions and classes).
-fn bound_names<'t>(raw: &Raw<'_>, text: &'t str, names: &mut HashSet<&'t str>) {
-    let module = |n: Node<'_>| {
-        !raw.defs.iter().any(|d| d.scope.body.start <= n.start_byte() && n.start_byte() < d.scope.body.end)
-    };
-    for &(stmt, target, ..) in &raw.assigns {
-        if module(stmt) {
-            target_names(target, text, names);
-        }
-    }
-    for &(item, _, target) in &raw.withs {
-        if module(item) {
-            target_names(target, text, names);
-        }
-    }
-    for &target in raw.unknown_targets.iter().filter(|&&t| module(t)) {
-        target_names(target, text, names);
-    }
-    for &(_, name, alias) in raw.imports.iter().filter(|i| module(i.0)) {
-        let dotted = &text[name.byte_range()];
-        names.insert(alias.map_or(dotted.split('.').next().unwrap_or(dotted), |a| &text[a.byte_range()]));
-    }
-    for &(_, _, name, alias) in raw.froms.iter().filter(|f| module(f.0)) {
-        names.extend(alias.or(name).map(|n| &text[n.byte_range()]));
     }
 }
 
