@@ -38,10 +38,6 @@ use super::{Backend, CLIENT_REQUEST_TIMEOUT, Config, State, apply_baseline, chai
 use crate::analysis::facts::Facts;
 use crate::analysis::{self, FileAnalysis};
 
-/// Documents up to this size are parsed and analysed in the `didOpen` handler itself (a few
-/// milliseconds): requests that follow at once see their analysis. Larger ones are analysed by a job.
-pub const INLINE_OPEN_BYTES: usize = 64 * 1024;
-
 /// What the refresher has to do next.
 #[derive(Default)]
 pub struct Work {

@@ -197,25 +197,6 @@ impl State {
             }
         }
     }
-
-    /// Analyses a document's current text (its tree must be current); `None` (logged) when the
-    /// analysis panicked.
-    pub(super) fn analyse(&self, d: &Document, uri: &Uri) -> Option<(Facts, FileAnalysis)> {
-        let config = self.config();
-        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match &d.tree {
-            Some(tree) => analysis::analyze_document(&d.text, tree, d.blanked, &config.catalog, &config.settings),
-            None => (Facts::default(), FileAnalysis::default()),
-        }));
-        match &result {
-            Err(_) => tracing::error!("the analysis of {} panicked; keeping its last diagnostics", uri.as_str()),
-            // Where a depth bound cut the analysis off, say so once (when the cuts change).
-            Ok((_, r)) if r.cuts != d.analysis.cuts => {
-                r.cuts.iter().for_each(|c| tracing::warn!("{} (byte {}): {}", uri.as_str(), c.offset, c.message));
-            }
-            Ok(_) => {}
-        }
-        result.ok()
-    }
 }
 
 impl Backend {
