@@ -14,7 +14,6 @@ use tower_lsp_server::ls_types::*;
 
 use super::document::{Document, Encoding, Published};
 use super::{scheduler, watch};
-use crate::analysis::facts::Facts;
 use crate::analysis::shift::LineEdit;
 use crate::analysis::{self, FileAnalysis};
 use crate::catalog::Catalog;
@@ -120,6 +119,9 @@ pub(super) struct State {
 pub struct Backend {
     pub(super) client: Client,
     pub(super) state: Arc<State>,
+    /// `textDocument/publishDiagnostics` frames, serialized off the async thread, written to the
+    /// client's output between the server's other messages (`input::run`).
+    pub(super) pushes: tokio::sync::mpsc::Sender<Vec<u8>>,
 }
 
 impl State {
@@ -200,7 +202,7 @@ impl State {
 }
 
 impl Backend {
-    pub(super) fn new(client: Client) -> Backend {
-        Backend { client, state: Arc::new(State::new()) }
+    pub(super) fn new(client: Client, pushes: tokio::sync::mpsc::Sender<Vec<u8>>) -> Backend {
+        Backend { client, state: Arc::new(State::new()), pushes }
     }
 }
