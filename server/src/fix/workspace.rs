@@ -288,6 +288,8 @@ struct Ws<'c, 't> {
     defs: &'c RefCell<HashMap<usize, HashMap<&'t str, Node<'t>>>>,
     /// Each file's whole words ([`words_of`]), found on first use.
     words: &'c [OnceCell<HashSet<&'t str>>],
+    /// What this try read of each file (see [`Read`]).
+    reads: &'c Reads,
     catalog: &'t Catalog,
     options: &'t Options,
 }
@@ -296,14 +298,16 @@ impl<'c, 't> Ws<'c, 't> {
     /// Whether `word` occurs in `files[i]` as a whole word ([`contains_word`]): asked for every function
     /// of every chain tried, so a file's words are listed once, not searched for each.
     fn has_word(&self, i: usize, word: &str) -> bool {
-        if word.is_empty() || !word.chars().all(|c| c.is_alphanumeric() || c == '_') {
-            return contains_word(self.files[i].text, word);
-        }
-        self.words[i].get_or_init(|| words_of(self.files[i].text)).contains(word)
+        let present = has_word_in(self.files, self.words, i, word);
+        self.reads.word(i, word, present);
+        present
     }
 
     fn ctx(&self, i: usize) -> Result<&'c FileContext<'t>, String> {
         let f = &self.files[i];
+        // Everything a try learns of a file beyond its words goes through its context (or its
+        // parse's errors): the whole text is what it read.
+        self.reads.text(i, f.text);
         let ctxs = self.ctxs;
         let parsed: &'t Parsed = self.parsed[i];
         let tree = parsed.tree(f.text).filter(|(_, errors)| *errors == 0).map(|(t, _)| t).ok_or_else(|| {
@@ -527,6 +531,52 @@ pub fn make_async_with<'t>(
     make_async_tried(files, parsed, &tries, home, target, catalog, options)
 }
 
+/// [`Ws::has_word`] on `files` and their `words`.
+fn has_word_in<'t>(files: &[WorkspaceFile<'t>], words: &[OnceCell<HashSet<&'t str>>], i: usize, word: &str) -> bool {
+    if word.is_empty() || !word.chars().all(|c| c.is_alphanumeric() || c == '_') {
+        return contains_word(files[i].text, word);
+    }
+    words[i].get_or_init(|| words_of(files[i].text)).contains(word)
+}
+
+/// What one try of the make-async fix read of a workspace file: its whole text (through the file's parse
+/// or context), or only whether a word occurs in it (the files it looks for callers in). A refusal that
+/// read the same of the same files is refused again: `--fix` keeps refusals from one round to the next
+/// with their reads ([`Tries::take_reads`]) and skips a chain while [`Tries::reads_hold`] (issue 18).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Read {
+    /// File index and the content hash of its text.
+    Text(usize, u128),
+    /// File index, word, and whether it occurred.
+    Word(usize, Box<str>, bool),
+}
+
+/// The reads of the current try (a set: a try asks the same file for the same word many times).
+#[derive(Default)]
+struct Reads {
+    set: RefCell<HashSet<Read>>,
+    /// Each file's content hash, found on first use.
+    hashes: RefCell<HashMap<usize, u128>>,
+}
+
+impl Reads {
+    fn text(&self, i: usize, text: &str) {
+        let h = *self.hashes.borrow_mut().entry(i).or_insert_with(|| crate::cache::content_hash(text));
+        self.set.borrow_mut().insert(Read::Text(i, h));
+    }
+
+    fn word(&self, i: usize, word: &str, present: bool) {
+        let mut set = self.set.borrow_mut();
+        // Once the whole text is read, a word adds nothing (checked the cheap way: the hash is known).
+        if let Some(&h) = self.hashes.borrow().get(&i)
+            && set.contains(&Read::Text(i, h))
+        {
+            return;
+        }
+        set.insert(Read::Word(i, word.into(), present));
+    }
+}
+
 /// What the make-async fix reads of an unchanged workspace, kept from one chain tried to the next: each
 /// file's context (its imports, top-level statements and per-file memos) and top-level functions. A
 /// caller trying many chains on the same texts (`--fix --unsafe-fixes` tries every chain finding of a
@@ -535,6 +585,7 @@ pub struct Tries<'t> {
     ctxs: Vec<OnceCell<Option<FileContext<'t>>>>,
     defs: RefCell<HashMap<usize, HashMap<&'t str, Node<'t>>>>,
     words: Vec<OnceCell<HashSet<&'t str>>>,
+    reads: Reads,
     /// Whether a chain whose rewrite surely refuses may be refused without its reason being found (the
     /// rewritten file parsed and checked): for callers that keep only the chains made async.
     quick: bool,
@@ -547,8 +598,30 @@ impl<'t> Tries<'t> {
             ctxs: (0..files).map(|_| OnceCell::new()).collect(),
             defs: RefCell::default(),
             words: (0..files).map(|_| OnceCell::new()).collect(),
+            reads: Reads::default(),
             quick,
         }
+    }
+
+    /// What the tries since the last call read of the files (and forgets it), sorted.
+    pub fn take_reads(&self) -> Vec<Read> {
+        let mut out: Vec<Read> = self.reads.set.borrow_mut().drain().collect();
+        out.sort();
+        out
+    }
+
+    /// Whether `files` (the texts these tries are on) read now as they did in `reads` (taken from tries
+    /// on the same list of files, maybe on other texts): each file read whole has the same text, each
+    /// word looked for occurs or not as it did. A try's answer depends only on what it read.
+    pub fn reads_hold(&self, files: &'t [WorkspaceFile<'t>], reads: &[Read]) -> bool {
+        reads.iter().all(|r| match r {
+            Read::Text(i, h) => {
+                *i < files.len()
+                    && *self.reads.hashes.borrow_mut().entry(*i).or_insert_with(|| crate::cache::content_hash(files[*i].text))
+                        == *h
+            }
+            Read::Word(i, w, present) => *i < files.len() && has_word_in(files, &self.words, *i, w) == *present,
+        })
     }
 }
 
@@ -565,7 +638,16 @@ pub fn make_async_tried<'t>(
     options: &'t Options,
 ) -> Result<MadeAsync, String> {
     let callee = target.callee.as_deref().ok_or("the finding names no blocking call")?;
-    let ws = Ws { files, parsed, ctxs: &tries.ctxs, defs: &tries.defs, words: &tries.words, catalog, options };
+    let ws = Ws {
+        files,
+        parsed,
+        ctxs: &tries.ctxs,
+        defs: &tries.defs,
+        words: &tries.words,
+        reads: &tries.reads,
+        catalog,
+        options,
+    };
     let hctx = ws.ctx(home)?;
     let call = hctx.call_node(&target.range).ok_or("no call here")?;
     let func = call.child_by_field_name("function").ok_or("no call here")?;
