@@ -118,7 +118,7 @@ struct Refused {
     /// The workspace's files (display paths) the reads' indices are into: another list forgets them.
     paths: Vec<String>,
     /// By the finding's file and range: its target and the reads of the try that refused it.
-    tries: HashMap<(String, Range<usize>), Vec<(Target, Vec<fix::Read>)>>,
+    tries: HashMap<(String, Range<usize>), Vec<RefusedTry>>,
     /// Chains skipped so (logged at debug level).
     skipped: usize,
     /// Files whose per-file fixes changed nothing, with what they were computed from (the text's content
@@ -129,6 +129,9 @@ struct Refused {
     files_skipped: usize,
 }
 
+/// A chain's target and what the try that refused it read.
+type RefusedTry = (Target, Vec<fix::Read>);
+
 /// [`compute_except`] remembering refused chains in `refused` (see [`Refused`]).
 fn compute_remembering(
     report: &Report,
@@ -138,7 +141,7 @@ fn compute_remembering(
 ) -> Vec<FileFix> {
     let FixRun { skipped, catalog, settings, options, allow_unsafe, workspace, overlay } = *run;
     let chains = match workspace.filter(|_| allow_unsafe) {
-        Some(opts) => chains_across(report, skipped, catalog, options, opts, overlay, refused, warnings),
+        Some(opts) => chains_across(report, run, opts, refused, warnings),
         None => Across::default(),
     };
     let mut out = Vec::new();
@@ -274,14 +277,12 @@ struct AcrossFile {
 /// finding whose file an earlier one rewrote is left to the per-file fixes and the next run).
 fn chains_across(
     report: &Report,
-    skipped: &dyn Fn(&Diagnostic) -> bool,
-    catalog: &Catalog,
-    options: &Options,
+    run: &FixRun<'_>,
     opts: &crate::check::CheckOptions<'_>,
-    overlay: Option<&crate::check::Overlay>,
     refused: &mut Refused,
     warnings: &mut Vec<String>,
 ) -> Across {
+    let FixRun { skipped, catalog, options, overlay, .. } = *run;
     let mut out = Across::default();
     let chains: Vec<&Diagnostic> = report.diagnostics.iter().filter(|d| d.is_chain() && !skipped(d)).collect();
     if chains.is_empty() {

@@ -1457,6 +1457,70 @@ mod tests {
     }
 
     #[test]
+    fn a_refusal_whose_reads_hold_is_refused_again_on_the_new_texts() {
+        // The chains of the modclient file (most refused), beside a module that uses one helper or none;
+        // then each file changed in turn. Where a refusal's reads hold on the new texts, trying the chain
+        // there refuses it too (what `--fix` skips across rounds); a change to a file read whole breaks them.
+        let main = modclient(24);
+        let options = Options::default();
+        let target_of = |text: &str, i: usize| {
+            let call = format!("h{i}(x)");
+            let at = text.find(&format!("return {call}")).map(|a| a + "return ".len())?;
+            Some(Target {
+                rule: Rule::BlockingDatabase,
+                callee: Some(["requests.Session.get", "redis.Redis.get", "sqlite3.Connection.execute"][i % 6 - 3].into()),
+                kinds: vec![FixKind::Offload],
+                range: at..at + call.len(),
+                chain: true,
+            })
+        };
+        let mut checked = 0;
+        for other in ["import os\n", "from app.main import h5\n\n\ndef use():\n    return h5(1)\n"] {
+            for quick in [true, false] {
+                let before = [main.clone(), other.to_string()];
+                fn ws_of(texts: &[String; 2]) -> Vec<WorkspaceFile<'_>> {
+                    vec![
+                        WorkspaceFile { path: "app/main.py", text: &texts[0], modules: vec!["app.main".into()] },
+                        WorkspaceFile { path: "app/other.py", text: &texts[1], modules: vec!["app.other".into()] },
+                    ]
+                }
+                let ws = ws_of(&before);
+                let parsed = [Parsed::default(), Parsed::default()];
+                let kept: Vec<&Parsed> = parsed.iter().collect();
+                let tries = Tries::new(2, quick);
+                for i in (3..24).filter(|i| i % 6 >= 3) {
+                    let Some(target) = target_of(&main, i) else { continue };
+                    tries.take_reads();
+                    if make_async_tried(&ws, &kept, &tries, 0, &target, Catalog::bundled(), &options).is_ok() {
+                        continue;
+                    }
+                    let reads = tries.take_reads();
+                    assert!(reads.iter().any(|r| matches!(r, Read::Text(0, _))), "h{i}: {reads:?}");
+                    // Same texts: the reads hold.
+                    assert!(Tries::new(2, quick).reads_hold(&ws, &reads), "h{i}");
+                    for changed in [0, 1] {
+                        let mut after = before.clone();
+                        after[changed] += "\nZ = 1\n";
+                        let ws2 = ws_of(&after);
+                        let parsed2 = [Parsed::default(), Parsed::default()];
+                        let kept2: Vec<&Parsed> = parsed2.iter().collect();
+                        let tries2 = Tries::new(2, quick);
+                        let read_whole = reads.iter().any(|r| matches!(r, Read::Text(f, _) if *f == changed));
+                        let holds = tries2.reads_hold(&ws2, &reads);
+                        assert_eq!(holds, !read_whole, "h{i}, file {changed} changed: {reads:?}");
+                        if holds {
+                            let again = make_async_tried(&ws2, &kept2, &tries2, 0, &target, Catalog::bundled(), &options);
+                            assert!(again.is_err(), "h{i}: refused, then {again:?} on texts it read the same");
+                            checked += 1;
+                        }
+                    }
+                }
+            }
+        }
+        assert!(checked > 0);
+    }
+
+    #[test]
     fn a_files_words_answer_what_a_search_for_the_word_answers() {
         let text = "def h3(x):\n    return h33(x_h3) + é_h3 + h3é\n# h3.\nfoo_bar=1;h4\n";
         let words = words_of(text);
