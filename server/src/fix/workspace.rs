@@ -617,7 +617,12 @@ impl<'t> Tries<'t> {
         reads.iter().all(|r| match r {
             Read::Text(i, h) => {
                 *i < files.len()
-                    && *self.reads.hashes.borrow_mut().entry(*i).or_insert_with(|| crate::cache::content_hash(files[*i].text))
+                    && *self
+                        .reads
+                        .hashes
+                        .borrow_mut()
+                        .entry(*i)
+                        .or_insert_with(|| crate::cache::content_hash(files[*i].text))
                         == *h
             }
             Read::Word(i, w, present) => *i < files.len() && has_word_in(files, &self.words, *i, w) == *present,
@@ -1468,7 +1473,9 @@ mod tests {
             let at = text.find(&format!("return {call}")).map(|a| a + "return ".len())?;
             Some(Target {
                 rule: Rule::BlockingDatabase,
-                callee: Some(["requests.Session.get", "redis.Redis.get", "sqlite3.Connection.execute"][i % 6 - 3].into()),
+                callee: Some(
+                    ["requests.Session.get", "redis.Redis.get", "sqlite3.Connection.execute"][i % 6 - 3].into(),
+                ),
                 kinds: vec![FixKind::Offload],
                 range: at..at + call.len(),
                 chain: true,
@@ -1509,7 +1516,8 @@ mod tests {
                         let holds = tries2.reads_hold(&ws2, &reads);
                         assert_eq!(holds, !read_whole, "h{i}, file {changed} changed: {reads:?}");
                         if holds {
-                            let again = make_async_tried(&ws2, &kept2, &tries2, 0, &target, Catalog::bundled(), &options);
+                            let again =
+                                make_async_tried(&ws2, &kept2, &tries2, 0, &target, Catalog::bundled(), &options);
                             assert!(again.is_err(), "h{i}: refused, then {again:?} on texts it read the same");
                             checked += 1;
                         }
