@@ -16,6 +16,7 @@ format (no fixes computed), `--output-format json` (every fix of every finding),
 
     python3 bench/fix_scaling.py --cases session --session-sizes 250,1000,4000   # one requests.Session block
     python3 bench/fix_scaling.py --cases modclient --modes text,json        # module-level clients
+    python3 bench/fix_scaling.py --cases refused --sizes 500 --modes text,fix --instructions   # refused chains x rounds
     python3 bench/fix_scaling.py --old-bin /tmp/loopsafe-old --app DIR --app DIR2  # before/after in one run
 
 `--cache` runs every check with a warm cache (`--cache-dir`, one per build, filled by an untimed run of
@@ -101,7 +102,27 @@ def generate_modclient(n: int) -> str:
     return "\n".join(out) + "\n"
 
 
-GENERATORS = {"mixed": generate, "session": generate_session, "modclient": generate_modclient}
+def generate_refused(n: int) -> dict:
+    """Two modules: `db.py` with `n` chains that stay refused (a sync helper querying a module-level
+    sqlite connection, called by a coroutine: neither made async nor offloaded), and `svc.py` with 12
+    chains made async one per `--fix` round (a helper calling `time.sleep`), so that `--fix --unsafe-fixes`
+    runs its 10 rounds and tries the `n` refused chains in each (issue 18: they were computed again in
+    every round; now each is skipped while what its refusal read is unchanged)."""
+    db = ["import sqlite3", "", "conn = sqlite3.connect('db.sqlite')", ""]
+    for i in range(n):
+        db += [f"def q{i}(x):", "    return conn.execute(x)", "", f"async def c{i}(x):", f"    return q{i}(x)", ""]
+    svc = ["import time", ""]
+    for i in range(12):
+        svc += [f"def s{i}():", "    time.sleep(1)", "", f"async def t{i}():", f"    s{i}()", ""]
+    return {"db.py": "\n".join(db) + "\n", "svc.py": "\n".join(svc) + "\n"}
+
+
+GENERATORS = {
+    "mixed": generate,
+    "session": generate_session,
+    "modclient": generate_modclient,
+    "refused": generate_refused,
+}
 
 
 def measure(a, bins, path, mode):
@@ -209,7 +230,11 @@ def main() -> None:
     here = os.path.dirname(os.path.abspath(__file__))
     ap.add_argument("--bin", default=os.environ.get("LOOPSAFE_BIN", os.path.join(here, "..", "target", "release", "loopsafe")))
     ap.add_argument("--sizes", default="500,2000,10000", help="findings per file for the mixed case")
-    ap.add_argument("--cases", default="mixed,session", help="mixed (every fix kind), session (one shared fix), modclient (module-level clients)")
+    ap.add_argument(
+        "--cases",
+        default="mixed,session",
+        help="mixed (every fix kind), session (one shared fix), modclient (module-level clients), refused (chains refused in every --fix round)",
+    )
     ap.add_argument("--session-sizes", default="250,1000", help="calls in the session block")
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--modes", default=",".join(MODES))
@@ -258,12 +283,18 @@ def main() -> None:
             print(f"{header} {'out KB':>9} {'B/finding':>10}")
             for n in [int(s) for s in sizes.split(",")]:
                 source = GENERATORS[case](n)
-                path = os.path.join(tmp, "app.py")
+                # One file (app.py), or several modules checked as the project's directory.
+                files = source if isinstance(source, dict) else {"app.py": source}
+                path = os.path.join(tmp, "app.py") if not isinstance(source, dict) else tmp
+                for stale in ("app.py", "db.py", "svc.py"):
+                    if stale not in files and os.path.exists(os.path.join(tmp, stale)):
+                        os.remove(os.path.join(tmp, stale))
 
-                def fresh(path=path, source=source):
+                def fresh(path=path, files=files):
                     # A fresh copy each run (`fix` rewrites it).
-                    with open(path, "w") as f:
-                        f.write(source)
+                    for name, text in files.items():
+                        with open(os.path.join(tmp, name), "w") as f:
+                            f.write(text)
                     return path
 
                 medians = {label: {} for label in bins}
@@ -283,7 +314,7 @@ def main() -> None:
                 for label in bins:
                     ratios(medians[label], label if len(bins) > 1 else "")
                 if a.instructions:
-                    instructions(a, bins, fresh, [m for m in modes if m in ("text", "json", "sarif")])
+                    instructions(a, bins, fresh, [m for m in modes if m in ("text", "json", "sarif", "diff", "fix")])
         shutil.rmtree(tmp, ignore_errors=True)
 
 

@@ -2,7 +2,8 @@
 //! around the pure fix engine (`fix`). Files are re-read and compared with the content hash the check
 //! saw; a file that changed on disk in between is left alone with a warning.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::ops::Range;
 use std::path::Path;
 
 use crate::check::{Diagnostic, Report, Source, read_source};
@@ -105,9 +106,42 @@ pub struct FixRun<'a> {
 /// (`fix::make_async_everywhere`: every call site in every file awaited, or refused), which `--unsafe-fixes`
 /// prefers to offloading the helper; the files it rewrites form a group written all or none.
 pub fn compute_except(report: &Report, run: &FixRun<'_>, warnings: &mut Vec<String>) -> Vec<FileFix> {
+    compute_remembering(report, run, &mut Refused::default(), warnings)
+}
+
+/// Chains refused across the workspace, kept from one round of [`fix_until_converged`] (or
+/// [`diff_until_converged`]) to the next with what each try read of the files (`fix::Read`): a chain
+/// refused on texts that read the same is refused again without being tried (issue 18: every later round
+/// tried every refused chain again, each a walk of its chain's functions and their callers).
+#[derive(Default)]
+struct Refused {
+    /// The workspace's files (display paths) the reads' indices are into: another list forgets them.
+    paths: Vec<String>,
+    /// By the finding's file and range: its target and the reads of the try that refused it.
+    tries: HashMap<(String, Range<usize>), Vec<RefusedTry>>,
+    /// Chains skipped so (logged at debug level).
+    skipped: usize,
+    /// Files whose per-file fixes changed nothing, with what they were computed from (the text's content
+    /// hash, the chain targets and the findings left alone): the same inputs change nothing again (the
+    /// file's settings, the catalog and the fix options are the run's).
+    unchanged: HashMap<String, (u128, Vec<Target>, Vec<Target>)>,
+    /// Files skipped so (logged at debug level).
+    files_skipped: usize,
+}
+
+/// A chain's target and what the try that refused it read.
+type RefusedTry = (Target, Vec<fix::Read>);
+
+/// [`compute_except`] remembering refused chains in `refused` (see [`Refused`]).
+fn compute_remembering(
+    report: &Report,
+    run: &FixRun<'_>,
+    refused: &mut Refused,
+    warnings: &mut Vec<String>,
+) -> Vec<FileFix> {
     let FixRun { skipped, catalog, settings, options, allow_unsafe, workspace, overlay } = *run;
     let chains = match workspace.filter(|_| allow_unsafe) {
-        Some(opts) => chains_across(report, skipped, catalog, options, opts, overlay, warnings),
+        Some(opts) => chains_across(report, run, opts, refused, warnings),
         None => Across::default(),
     };
     let mut out = Vec::new();
@@ -151,7 +185,20 @@ pub fn compute_except(report: &Report, run: &FixRun<'_>, warnings: &mut Vec<Stri
         if across.is_none() {
             chain_targets.extend(places_in(&text, elsewhere, &settings));
         }
+        // A file the last round left as it was, with the same text and findings, is left so again.
+        let inputs = across.is_none().then(|| (hash, chain_targets.clone(), skip.clone()));
+        if let Some(i) = &inputs
+            && refused.unchanged.get(path).is_some_and(|u| u == i)
+        {
+            refused.files_skipped += 1;
+            continue;
+        }
         let mut fixed = fix::fix_all_except(&text, chain_targets, skip, catalog, &settings, options, allow_unsafe);
+        if let Some(i) = inputs
+            && fixed.text == original
+        {
+            refused.unchanged.insert(path.to_string(), i);
+        }
         if let Some(a) = across {
             fixed.applied += applied;
             let mut titles = a.titles.clone();
@@ -230,13 +277,12 @@ struct AcrossFile {
 /// finding whose file an earlier one rewrote is left to the per-file fixes and the next run).
 fn chains_across(
     report: &Report,
-    skipped: &dyn Fn(&Diagnostic) -> bool,
-    catalog: &Catalog,
-    options: &Options,
+    run: &FixRun<'_>,
     opts: &crate::check::CheckOptions<'_>,
-    overlay: Option<&crate::check::Overlay>,
+    refused: &mut Refused,
     warnings: &mut Vec<String>,
 ) -> Across {
+    let FixRun { skipped, catalog, options, overlay, .. } = *run;
     let mut out = Across::default();
     let chains: Vec<&Diagnostic> = report.diagnostics.iter().filter(|d| d.is_chain() && !skipped(d)).collect();
     if chains.is_empty() {
@@ -268,6 +314,10 @@ fn chains_across(
         let modules = crate::project::module_names(c, &dirs_with_init, root.as_deref());
         files.push((shown, text.clone(), hash, text, modules));
     }
+    if refused.paths.len() != files.len() || refused.paths.iter().zip(&files).any(|(p, f)| *p != f.0) {
+        refused.paths = files.iter().map(|f| f.0.clone()).collect();
+        refused.tries.clear();
+    }
     let mut groups: Vec<usize> = (0..files.len()).collect();
     let mut touched: BTreeMap<usize, (usize, Vec<String>)> = BTreeMap::new();
     // Each file's parse and routes, kept from one chain to the next while its text is unchanged (a
@@ -294,9 +344,23 @@ fn chains_across(
                 if touched.contains_key(&home) {
                     continue;
                 }
-                if let Ok(m) = fix::make_async_tried(&ws, &kept, &tries, home, &chain_target(d), catalog, options) {
-                    made = Some((home, m));
-                    break;
+                let target = chain_target(d);
+                let key = (d.path.clone(), target.range.clone());
+                if refused
+                    .tries
+                    .get(&key)
+                    .is_some_and(|v| v.iter().any(|(t, reads)| *t == target && tries.reads_hold(&ws, reads)))
+                {
+                    refused.skipped += 1;
+                    continue;
+                }
+                tries.take_reads();
+                match fix::make_async_tried(&ws, &kept, &tries, home, &target, catalog, options) {
+                    Ok(m) => {
+                        made = Some((home, m));
+                        break;
+                    }
+                    Err(_) => refused.tries.entry(key).or_default().push((target, tries.take_reads())),
                 }
             }
             made
@@ -370,10 +434,11 @@ pub struct Converged {
 pub fn fix_until_converged(report: &Report, run: &FixRun<'_>, warnings: &mut Vec<String>) -> Result<Converged, String> {
     let opts = run.workspace.ok_or("the fix rounds need the check's options, to check again")?;
     let mut out = Converged::default();
+    let mut refused = Refused::default();
     for round in 0..MAX_ROUNDS {
         // The first round fixes `report`; each later one the check after the round before.
         let current = out.report.as_ref().unwrap_or(report);
-        let fixes = compute_except(current, run, warnings);
+        let fixes = compute_remembering(current, run, &mut refused, warnings);
         if fixes.is_empty() {
             break;
         }
@@ -401,6 +466,11 @@ pub fn fix_until_converged(report: &Report, run: &FixRun<'_>, warnings: &mut Vec
             ));
         }
     }
+    tracing::debug!(
+        "--fix: {} chains skipped, refused before on what they read; {} files skipped, unchanged by the same fixes before",
+        refused.skipped,
+        refused.files_skipped
+    );
     let mut seen = std::collections::HashSet::new();
     warnings.retain(|w| seen.insert(w.clone()));
     Ok(out)
@@ -418,10 +488,11 @@ pub fn diff_until_converged(
     let mut overlay = crate::check::Overlay::new();
     let mut files: BTreeMap<String, FileFix> = BTreeMap::new();
     let mut current: Option<Report> = None;
+    let mut refused = Refused::default();
     for round in 0..MAX_ROUNDS {
         let fixes = {
             let this = FixRun { overlay: Some(&overlay), ..*run };
-            compute_except(current.as_ref().unwrap_or(report), &this, warnings)
+            compute_remembering(current.as_ref().unwrap_or(report), &this, &mut refused, warnings)
         };
         if fixes.is_empty() {
             break;

@@ -37,7 +37,7 @@ use crate::settings::{OffloadFlavor, Settings};
 
 pub use imports::Imports;
 pub use workspace::{
-    FileEdits, MadeAsync, Parsed, Tries, WorkspaceFile, make_async_everywhere, make_async_tried, make_async_with,
+    FileEdits, MadeAsync, Parsed, Read, Tries, WorkspaceFile, make_async_everywhere, make_async_tried, make_async_with,
     make_sync_everywhere, make_sync_with,
 };
 

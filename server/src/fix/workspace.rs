@@ -288,6 +288,8 @@ struct Ws<'c, 't> {
     defs: &'c RefCell<HashMap<usize, HashMap<&'t str, Node<'t>>>>,
     /// Each file's whole words ([`words_of`]), found on first use.
     words: &'c [OnceCell<HashSet<&'t str>>],
+    /// What this try read of each file (see [`Read`]).
+    reads: &'c Reads,
     catalog: &'t Catalog,
     options: &'t Options,
 }
@@ -296,14 +298,16 @@ impl<'c, 't> Ws<'c, 't> {
     /// Whether `word` occurs in `files[i]` as a whole word ([`contains_word`]): asked for every function
     /// of every chain tried, so a file's words are listed once, not searched for each.
     fn has_word(&self, i: usize, word: &str) -> bool {
-        if word.is_empty() || !word.chars().all(|c| c.is_alphanumeric() || c == '_') {
-            return contains_word(self.files[i].text, word);
-        }
-        self.words[i].get_or_init(|| words_of(self.files[i].text)).contains(word)
+        let present = has_word_in(self.files, self.words, i, word);
+        self.reads.word(i, word, present);
+        present
     }
 
     fn ctx(&self, i: usize) -> Result<&'c FileContext<'t>, String> {
         let f = &self.files[i];
+        // Everything a try learns of a file beyond its words goes through its context (or its
+        // parse's errors): the whole text is what it read.
+        self.reads.text(i, f.text);
         let ctxs = self.ctxs;
         let parsed: &'t Parsed = self.parsed[i];
         let tree = parsed.tree(f.text).filter(|(_, errors)| *errors == 0).map(|(t, _)| t).ok_or_else(|| {
@@ -527,6 +531,52 @@ pub fn make_async_with<'t>(
     make_async_tried(files, parsed, &tries, home, target, catalog, options)
 }
 
+/// [`Ws::has_word`] on `files` and their `words`.
+fn has_word_in<'t>(files: &[WorkspaceFile<'t>], words: &[OnceCell<HashSet<&'t str>>], i: usize, word: &str) -> bool {
+    if word.is_empty() || !word.chars().all(|c| c.is_alphanumeric() || c == '_') {
+        return contains_word(files[i].text, word);
+    }
+    words[i].get_or_init(|| words_of(files[i].text)).contains(word)
+}
+
+/// What one try of the make-async fix read of a workspace file: its whole text (through the file's parse
+/// or context), or only whether a word occurs in it (the files it looks for callers in). A refusal that
+/// read the same of the same files is refused again: `--fix` keeps refusals from one round to the next
+/// with their reads ([`Tries::take_reads`]) and skips a chain while [`Tries::reads_hold`] (issue 18).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Read {
+    /// File index and the content hash of its text.
+    Text(usize, u128),
+    /// File index, word, and whether it occurred.
+    Word(usize, Box<str>, bool),
+}
+
+/// The reads of the current try (a set: a try asks the same file for the same word many times).
+#[derive(Default)]
+struct Reads {
+    set: RefCell<HashSet<Read>>,
+    /// Each file's content hash, found on first use.
+    hashes: RefCell<HashMap<usize, u128>>,
+}
+
+impl Reads {
+    fn text(&self, i: usize, text: &str) {
+        let h = *self.hashes.borrow_mut().entry(i).or_insert_with(|| crate::cache::content_hash(text));
+        self.set.borrow_mut().insert(Read::Text(i, h));
+    }
+
+    fn word(&self, i: usize, word: &str, present: bool) {
+        let mut set = self.set.borrow_mut();
+        // Once the whole text is read, a word adds nothing (checked the cheap way: the hash is known).
+        if let Some(&h) = self.hashes.borrow().get(&i)
+            && set.contains(&Read::Text(i, h))
+        {
+            return;
+        }
+        set.insert(Read::Word(i, word.into(), present));
+    }
+}
+
 /// What the make-async fix reads of an unchanged workspace, kept from one chain tried to the next: each
 /// file's context (its imports, top-level statements and per-file memos) and top-level functions. A
 /// caller trying many chains on the same texts (`--fix --unsafe-fixes` tries every chain finding of a
@@ -535,6 +585,7 @@ pub struct Tries<'t> {
     ctxs: Vec<OnceCell<Option<FileContext<'t>>>>,
     defs: RefCell<HashMap<usize, HashMap<&'t str, Node<'t>>>>,
     words: Vec<OnceCell<HashSet<&'t str>>>,
+    reads: Reads,
     /// Whether a chain whose rewrite surely refuses may be refused without its reason being found (the
     /// rewritten file parsed and checked): for callers that keep only the chains made async.
     quick: bool,
@@ -547,8 +598,35 @@ impl<'t> Tries<'t> {
             ctxs: (0..files).map(|_| OnceCell::new()).collect(),
             defs: RefCell::default(),
             words: (0..files).map(|_| OnceCell::new()).collect(),
+            reads: Reads::default(),
             quick,
         }
+    }
+
+    /// What the tries since the last call read of the files (and forgets it), sorted.
+    pub fn take_reads(&self) -> Vec<Read> {
+        let mut out: Vec<Read> = self.reads.set.borrow_mut().drain().collect();
+        out.sort();
+        out
+    }
+
+    /// Whether `files` (the texts these tries are on) read now as they did in `reads` (taken from tries
+    /// on the same list of files, maybe on other texts): each file read whole has the same text, each
+    /// word looked for occurs or not as it did. A try's answer depends only on what it read.
+    pub fn reads_hold(&self, files: &'t [WorkspaceFile<'t>], reads: &[Read]) -> bool {
+        reads.iter().all(|r| match r {
+            Read::Text(i, h) => {
+                *i < files.len()
+                    && *self
+                        .reads
+                        .hashes
+                        .borrow_mut()
+                        .entry(*i)
+                        .or_insert_with(|| crate::cache::content_hash(files[*i].text))
+                        == *h
+            }
+            Read::Word(i, w, present) => *i < files.len() && has_word_in(files, &self.words, *i, w) == *present,
+        })
     }
 }
 
@@ -565,7 +643,16 @@ pub fn make_async_tried<'t>(
     options: &'t Options,
 ) -> Result<MadeAsync, String> {
     let callee = target.callee.as_deref().ok_or("the finding names no blocking call")?;
-    let ws = Ws { files, parsed, ctxs: &tries.ctxs, defs: &tries.defs, words: &tries.words, catalog, options };
+    let ws = Ws {
+        files,
+        parsed,
+        ctxs: &tries.ctxs,
+        defs: &tries.defs,
+        words: &tries.words,
+        reads: &tries.reads,
+        catalog,
+        options,
+    };
     let hctx = ws.ctx(home)?;
     let call = hctx.call_node(&target.range).ok_or("no call here")?;
     let func = call.child_by_field_name("function").ok_or("no call here")?;
@@ -1372,6 +1459,73 @@ mod tests {
             }
             assert!(refused_quickly > 0);
         }
+    }
+
+    #[test]
+    fn a_refusal_whose_reads_hold_is_refused_again_on_the_new_texts() {
+        // The chains of the modclient file (most refused), beside a module that uses one helper or none;
+        // then each file changed in turn. Where a refusal's reads hold on the new texts, trying the chain
+        // there refuses it too (what `--fix` skips across rounds); a change to a file read whole breaks them.
+        let main = modclient(24);
+        let options = Options::default();
+        let target_of = |text: &str, i: usize| {
+            let call = format!("h{i}(x)");
+            let at = text.find(&format!("return {call}")).map(|a| a + "return ".len())?;
+            Some(Target {
+                rule: Rule::BlockingDatabase,
+                callee: Some(
+                    ["requests.Session.get", "redis.Redis.get", "sqlite3.Connection.execute"][i % 6 - 3].into(),
+                ),
+                kinds: vec![FixKind::Offload],
+                range: at..at + call.len(),
+                chain: true,
+            })
+        };
+        let mut checked = 0;
+        for other in ["import os\n", "from app.main import h5\n\n\ndef use():\n    return h5(1)\n"] {
+            for quick in [true, false] {
+                let before = [main.clone(), other.to_string()];
+                fn ws_of(texts: &[String; 2]) -> Vec<WorkspaceFile<'_>> {
+                    vec![
+                        WorkspaceFile { path: "app/main.py", text: &texts[0], modules: vec!["app.main".into()] },
+                        WorkspaceFile { path: "app/other.py", text: &texts[1], modules: vec!["app.other".into()] },
+                    ]
+                }
+                let ws = ws_of(&before);
+                let parsed = [Parsed::default(), Parsed::default()];
+                let kept: Vec<&Parsed> = parsed.iter().collect();
+                let tries = Tries::new(2, quick);
+                for i in (3..24).filter(|i| i % 6 >= 3) {
+                    let Some(target) = target_of(&main, i) else { continue };
+                    tries.take_reads();
+                    if make_async_tried(&ws, &kept, &tries, 0, &target, Catalog::bundled(), &options).is_ok() {
+                        continue;
+                    }
+                    let reads = tries.take_reads();
+                    assert!(reads.iter().any(|r| matches!(r, Read::Text(0, _))), "h{i}: {reads:?}");
+                    // Same texts: the reads hold.
+                    assert!(Tries::new(2, quick).reads_hold(&ws, &reads), "h{i}");
+                    for changed in [0, 1] {
+                        let mut after = before.clone();
+                        after[changed] += "\nZ = 1\n";
+                        let ws2 = ws_of(&after);
+                        let parsed2 = [Parsed::default(), Parsed::default()];
+                        let kept2: Vec<&Parsed> = parsed2.iter().collect();
+                        let tries2 = Tries::new(2, quick);
+                        let read_whole = reads.iter().any(|r| matches!(r, Read::Text(f, _) if *f == changed));
+                        let holds = tries2.reads_hold(&ws2, &reads);
+                        assert_eq!(holds, !read_whole, "h{i}, file {changed} changed: {reads:?}");
+                        if holds {
+                            let again =
+                                make_async_tried(&ws2, &kept2, &tries2, 0, &target, Catalog::bundled(), &options);
+                            assert!(again.is_err(), "h{i}: refused, then {again:?} on texts it read the same");
+                            checked += 1;
+                        }
+                    }
+                }
+            }
+        }
+        assert!(checked > 0);
     }
 
     #[test]
