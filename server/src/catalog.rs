@@ -219,6 +219,9 @@ pub struct Catalog {
     pub typing_classes: HashSet<String>,
     /// Base classes that make a class a structural interface (`typing.Protocol`).
     pub protocols: HashSet<String>,
+    /// Annotations that say nothing of a value (`Any`, `object`): an `isinstance` test narrows a value
+    /// annotated so as it narrows an unannotated one.
+    pub typing_untyped: HashSet<String>,
     /// Decorators that declare one signature of a function (`typing.overload`): a call's literal
     /// arguments choose among them (`Literal[True]`).
     pub overloads: HashSet<String>,
@@ -365,6 +368,8 @@ struct TypingData {
     classes: Vec<String>,
     #[serde(default)]
     protocols: Vec<String>,
+    #[serde(default)]
+    untyped: Vec<String>,
     #[serde(default)]
     overloads: Vec<String>,
     #[serde(default)]
@@ -514,6 +519,7 @@ impl Catalog {
             self.typing_mappings.extend(t.mappings);
             self.typing_classes.extend(t.classes);
             self.protocols.extend(t.protocols);
+            self.typing_untyped.extend(t.untyped);
             self.overloads.extend(t.overloads);
             self.item_methods.extend(t.item_methods);
             self.identity_functions.extend(t.identity);

@@ -1626,7 +1626,19 @@ impl Project {
         let mut failed: HashSet<(FnId, Env)> = HashSet::new();
         let mut path: Vec<(FnId, Step)> = Vec::new();
         let mut on_path: HashSet<FnId> = HashSet::new();
-        match self.search(links, best, settings, callee, env, &mut budget, &mut failed, &mut path, &mut on_path) {
+        let mut cycles = 0;
+        match self.search(
+            links,
+            best,
+            settings,
+            callee,
+            env,
+            &mut budget,
+            &mut failed,
+            &mut path,
+            &mut on_path,
+            &mut cycles,
+        ) {
             Some(true) => {}
             Some(false) => return Runnable::None,
             None => return Runnable::Shortest,
@@ -1648,7 +1660,8 @@ impl Project {
 
     /// One function of `runnable_chain`'s search: whether a chain from `at`, with parameter values
     /// `env`, reaches a blocking call every step of which can run (pushed on `path`); `None` when the
-    /// budget ran out.
+    /// budget ran out. A failure is remembered (`failed`) only when no step of it was refused for
+    /// going back into the path (`cycles` counts those): from another path that step may run.
     #[allow(clippy::too_many_arguments)]
     fn search(
         &self,
@@ -1661,10 +1674,16 @@ impl Project {
         failed: &mut HashSet<(FnId, Env)>,
         path: &mut Vec<(FnId, Step)>,
         on_path: &mut HashSet<FnId>,
+        cycles: &mut usize,
     ) -> Option<bool> {
-        if failed.contains(&(at, env.clone())) || on_path.contains(&at) || path.len() >= 48 {
+        if on_path.contains(&at) || path.len() >= 48 {
+            *cycles += 1;
             return Some(false);
         }
+        if failed.contains(&(at, env.clone())) {
+            return Some(false);
+        }
+        let cycles_before = *cycles;
         if *budget == 0 {
             return None;
         }
@@ -1709,7 +1728,7 @@ impl Project {
                     }
                     let env_g = self.env_of(call, g, &env, false);
                     path.push((at, step));
-                    match self.search(links, best, settings, g, env_g, budget, failed, path, on_path) {
+                    match self.search(links, best, settings, g, env_g, budget, failed, path, on_path, cycles) {
                         Some(true) => {
                             on_path.remove(&at);
                             return Some(true);
@@ -1726,7 +1745,9 @@ impl Project {
             }
         }
         on_path.remove(&at);
-        failed.insert((at, env));
+        if *cycles == cycles_before {
+            failed.insert((at, env));
+        }
         Some(false)
     }
 

@@ -657,6 +657,16 @@ fn block_headers_above<'t>(
 /// offset `at` in function `scope` (the nearest such test around it; a tuple of classes narrows to
 /// none): `C`'s value there. Read from the text above, as `enclosing_if` reads guards; only in a
 /// function whose body tests `isinstance(name`.
+/// Whether a value's type says nothing of it: unknown, or annotated `Any`/`object` (`[typing] untyped`),
+/// so that an `isinstance` test may narrow it (`isinstance_narrowed`).
+pub(super) fn untyped(r: &Resolver<'_>, v: &Value) -> bool {
+    match v {
+        Value::Unknown => true,
+        Value::Instance(t) | Value::Name(t) => r.catalog.typing_untyped.contains(t),
+        _ => false,
+    }
+}
+
 pub(super) fn isinstance_narrowed(r: &Resolver<'_>, name: &str, at: usize, scope: ScopeId) -> Option<Value> {
     let s = &r.facts.scopes[scope];
     let probe = format!("isinstance({name},");

@@ -419,7 +419,16 @@ pub(super) fn summarize_part(
         if off_loop_at(scope, call.range.start) || dead_on_loop_at(scope, call.range.start) {
             continue;
         }
-        let v = r.value_of(&call.func);
+        let mut v = r.value_of(&call.func);
+        // `if isinstance(client, AWSSecretsManagerV2): client.sync_read_secret()`: the test narrows an
+        // untyped receiver, for a method call as for an attribute read (below).
+        if let ExprKind::Attribute(obj, attr) = &call.func.kind
+            && let ExprKind::Name(n) = &obj.kind
+            && checks::untyped(r, &r.value_of(obj))
+            && let Some(narrowed) = checks::isinstance_narrowed(r, n, call.range.start, scope)
+        {
+            v = r.attribute(narrowed, attr, 0);
+        }
         let start = call.range.start;
         if let Some(q) = r.called(&v)
             && let Some(entry) = r.catalog.blocking(&q)
@@ -528,7 +537,7 @@ pub(super) fn summarize_part(
         let attr = &*a.attr;
         let mut object = r.value_of(&a.object);
         // `elif isinstance(v, PrefectFuture): v.state`: the test narrows an untyped name.
-        if object == Value::Unknown
+        if checks::untyped(r, &object)
             && let ExprKind::Name(n) = &a.object.kind
             && let Some(v) = checks::isinstance_narrowed(r, n, a.range.start, runs_in[a.scope])
         {
