@@ -47,13 +47,7 @@ impl Ended {
 }
 
 /// Serves `service` over `input` and `output` through the guard, until `exit` or the end of input.
-pub async fn run<S, R, W>(
-    service: S,
-    socket: ClientSocket,
-    input: R,
-    output: W,
-    mut pushes: mpsc::Receiver<Vec<u8>>,
-) -> Ended
+pub async fn run<S, R, W>(service: S, socket: ClientSocket, input: R, output: W) -> Ended
 where
     S: tower_service::Service<Request, Response = Option<Response>> + Send + 'static,
     S::Future: Send + 'static,
@@ -67,27 +61,12 @@ where
     let service = Conform { inner: service, shut_down: shut_down.clone() };
     let server = Server::new(messages, server_output, socket).concurrency_level(IN_FLIGHT).serve(service);
     tokio::spawn(super::timing::lag_monitor());
-    // The guard's answers and the pushed diagnostics (frames serialized off this thread) are written
-    // by this future, beside the server's (same task, so neither waits on the other except at a
-    // message boundary).
+    // The guard's answers are written by this future, beside the server's (same task, so neither
+    // waits on the other except at a message boundary).
     let answer = async {
-        let mut open = true;
-        loop {
-            let frame = tokio::select! {
-                reply = replies.recv(), if open => match reply {
-                    Some(frame) => frame,
-                    None => {
-                        open = false;
-                        continue;
-                    }
-                },
-                push = pushes.recv() => match push {
-                    Some(frame) => frame,
-                    None => break,
-                },
-            };
-            if let Err(e) = reply_output.write(&frame).await {
-                tracing::warn!("cannot write to the client: {e}");
+        while let Some(reply) = replies.recv().await {
+            if let Err(e) = reply_output.write(&reply).await {
+                tracing::warn!("cannot write an error response: {e}");
                 break;
             }
         }

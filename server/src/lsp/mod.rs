@@ -61,13 +61,8 @@ where
     W: tokio::io::AsyncWrite + Unpin,
 {
     // `$/setTrace` is a notification tower-lsp-server would otherwise drop as an unknown `$/` method.
-    // Pushed diagnostics bypass tower-lsp's client: framed on a blocking thread (`scheduler`), written
-    // by `input::run`. One at a time: a push waits for the one before to be taken, as the client's did.
-    let (pushes, pushed) = tokio::sync::mpsc::channel(1);
-    let (service, socket) = LspService::build(move |client| Backend::new(client, pushes))
-        .custom_method("$/setTrace", Backend::set_trace)
-        .finish();
-    input::run(service, socket, input, output, pushed).await
+    let (service, socket) = LspService::build(Backend::new).custom_method("$/setTrace", Backend::set_trace).finish();
+    input::run(service, socket, input, output).await
 }
 
 /// Each method is its handler in `handlers/<method>.rs`.

@@ -38,6 +38,10 @@ use super::{Backend, CLIENT_REQUEST_TIMEOUT, Config, State, apply_baseline, chai
 use crate::analysis::facts::Facts;
 use crate::analysis::{self, FileAnalysis};
 
+/// Documents up to this size are parsed and analysed in the `didOpen` handler itself (a few
+/// milliseconds): requests that follow at once see their analysis. Larger ones are analysed by a job.
+pub const INLINE_OPEN_BYTES: usize = 64 * 1024;
+
 /// What the refresher has to do next.
 #[derive(Default)]
 pub struct Work {
@@ -69,47 +73,6 @@ struct PassOut {
 
 /// Diagnostics to push, in order; `None`: the document was closed (its diagnostics are cleared).
 type Pushes = Vec<(Uri, Option<Arc<Published>>)>;
-
-/// Pushes with their `textDocument/publishDiagnostics` frames, serialized on the blocking thread that
-/// computed them (push clients; none for pull clients), so that the async thread only writes them.
-type Framed = Vec<(Uri, Option<Arc<Published>>, Vec<u8>)>;
-
-/// `publishDiagnostics`'s parameters, borrowed (as `ls_types::PublishDiagnosticsParams` serializes).
-#[derive(serde::Serialize)]
-struct PushParams<'a> {
-    uri: &'a Uri,
-    diagnostics: &'a [Diagnostic],
-    #[serde(skip_serializing_if = "Option::is_none")]
-    version: Option<i32>,
-}
-
-#[derive(serde::Serialize)]
-struct PushMessage<'a> {
-    jsonrpc: &'static str,
-    method: &'static str,
-    params: PushParams<'a>,
-}
-
-/// Frames a pass's pushes (header and body) for a push client; nothing for a pull client.
-fn frame(publish: Pushes, push: bool) -> Framed {
-    if !push {
-        return Vec::new();
-    }
-    publish
-        .into_iter()
-        .map(|(uri, published)| {
-            let params = match &published {
-                Some(p) => PushParams { uri: &uri, diagnostics: &p.diagnostics, version: Some(p.version) },
-                None => PushParams { uri: &uri, diagnostics: &[], version: None },
-            };
-            let message = PushMessage { jsonrpc: "2.0", method: "textDocument/publishDiagnostics", params };
-            let body = serde_json::to_vec(&message).expect("diagnostics serialize");
-            let mut frame = format!("Content-Length: {}\r\n\r\n", body.len()).into_bytes();
-            frame.extend_from_slice(&body);
-            (uri, published, frame)
-        })
-        .collect()
-}
 
 /// A diagnostic's route and advice (see `Published::extras`).
 type Extra = (Option<String>, Option<String>);
@@ -616,12 +579,7 @@ impl Backend {
             let mut relinked = false;
             if !work.all && !work.dirty.is_empty() {
                 let dirty = std::mem::take(&mut work.dirty);
-                let push = !self.state.caps().pull;
-                let pass = move || {
-                    let (publish, left, changed) = state.pass_edited(dirty);
-                    (frame(publish, push), left, changed)
-                };
-                match background(pass).await {
+                match background(move || state.pass_edited(dirty)).await {
                     Ok((publish, left, changed)) => {
                         self.state.published.notify_waiters();
                         self.send(publish).await;
@@ -638,12 +596,7 @@ impl Backend {
                 }
             }
             let state = self.state.clone();
-            let push = !self.state.caps().pull;
-            let pass = move || {
-                let out = state.pass(work, relinked);
-                (frame(out.publish, push), out.changed)
-            };
-            let (publish, changed) = match background(pass).await {
+            let out = match background(move || state.pass(work, relinked)).await {
                 Ok(out) => out,
                 Err(e) => {
                     tracing::error!("refreshing diagnostics failed: {e}");
@@ -653,8 +606,8 @@ impl Backend {
             self.state.published.notify_waiters();
             let caps = self.state.caps();
             if !caps.pull {
-                self.send(publish).await;
-            } else if changed && caps.refresh {
+                self.send(out.publish).await;
+            } else if out.changed && caps.refresh {
                 let client = self.client.clone();
                 tokio::spawn(async move {
                     let _ = tokio::time::timeout(CLIENT_REQUEST_TIMEOUT, client.workspace_diagnostic_refresh()).await;
@@ -667,19 +620,19 @@ impl Backend {
     /// Each push waits for the client to take the one before: while it reads, documents move on, and a
     /// push whose document has a newer analysis (queued, so pushed next pass) is dropped. Under a flood
     /// of edits, pushes thus coalesce at the pace the client reads.
-    async fn send(&self, publish: Framed) {
+    async fn send(&self, publish: Pushes) {
         if self.state.caps().pull {
             return;
         }
         let mut superseded = 0;
-        for (uri, published, frame) in publish {
-            let latest = match &published {
-                None => true,
-                Some(p) => self.state.documents.get(&uri).is_some_and(|d| Arc::ptr_eq(&d.analysis, &p.analysis)),
+        for (uri, published) in publish {
+            let Some(p) = published else {
+                self.client.publish_diagnostics(uri, Vec::new(), None).await;
+                continue;
             };
+            let latest = self.state.documents.get(&uri).is_some_and(|d| Arc::ptr_eq(&d.analysis, &p.analysis));
             if latest {
-                // A closed channel: the session is ending.
-                let _ = self.pushes.send(frame).await;
+                self.client.publish_diagnostics(uri, p.diagnostics.clone(), Some(p.version)).await;
             } else {
                 superseded += 1;
             }

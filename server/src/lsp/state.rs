@@ -14,6 +14,7 @@ use tower_lsp_server::ls_types::*;
 
 use super::document::{Document, Encoding, Published};
 use super::{scheduler, watch};
+use crate::analysis::facts::Facts;
 use crate::analysis::shift::LineEdit;
 use crate::analysis::{self, FileAnalysis};
 use crate::catalog::Catalog;
@@ -119,9 +120,6 @@ pub(super) struct State {
 pub struct Backend {
     pub(super) client: Client,
     pub(super) state: Arc<State>,
-    /// `textDocument/publishDiagnostics` frames, serialized off the async thread, written to the
-    /// client's output between the server's other messages (`input::run`).
-    pub(super) pushes: tokio::sync::mpsc::Sender<Vec<u8>>,
 }
 
 impl State {
@@ -199,10 +197,29 @@ impl State {
             }
         }
     }
+
+    /// Analyses a document's current text (its tree must be current); `None` (logged) when the
+    /// analysis panicked.
+    pub(super) fn analyse(&self, d: &Document, uri: &Uri) -> Option<(Facts, FileAnalysis)> {
+        let config = self.config();
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match &d.tree {
+            Some(tree) => analysis::analyze_document(&d.text, tree, d.blanked, &config.catalog, &config.settings),
+            None => (Facts::default(), FileAnalysis::default()),
+        }));
+        match &result {
+            Err(_) => tracing::error!("the analysis of {} panicked; keeping its last diagnostics", uri.as_str()),
+            // Where a depth bound cut the analysis off, say so once (when the cuts change).
+            Ok((_, r)) if r.cuts != d.analysis.cuts => {
+                r.cuts.iter().for_each(|c| tracing::warn!("{} (byte {}): {}", uri.as_str(), c.offset, c.message));
+            }
+            Ok(_) => {}
+        }
+        result.ok()
+    }
 }
 
 impl Backend {
-    pub(super) fn new(client: Client, pushes: tokio::sync::mpsc::Sender<Vec<u8>>) -> Backend {
-        Backend { client, state: Arc::new(State::new()), pushes }
+    pub(super) fn new(client: Client) -> Backend {
+        Backend { client, state: Arc::new(State::new()) }
     }
 }

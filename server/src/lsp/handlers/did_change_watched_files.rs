@@ -88,7 +88,7 @@ impl Backend {
             }
             Err(_) => return,
         }
-        let backend = self.clone();
+        let backend = Backend { client: self.client.clone(), state: self.state.clone() };
         tokio::spawn(async move {
             while let Some(mut paths) = rx.recv().await {
                 tokio::time::sleep(Duration::from_millis(50)).await;

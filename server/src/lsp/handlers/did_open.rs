@@ -1,26 +1,43 @@
-//! `textDocument/didOpen`: the document is stored and analysed off the async thread (a job).
+//! `textDocument/didOpen`: a small document is analysed at once, a large one off the async thread.
 
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use tower_lsp_server::ls_types::*;
 
-use crate::lsp::Backend;
 use crate::lsp::document::Document;
+use crate::lsp::{Backend, scheduler};
 
 pub(in crate::lsp) async fn did_open(backend: &Backend, params: DidOpenTextDocumentParams) {
     let doc = params.text_document;
     let uri = doc.uri.clone();
     // Versions start again at a reopen: what was read of the closed document does not hold.
     backend.state.offloaders.remove(&uri);
-    let document = Document::new(doc.text, doc.version);
-    // Parsed and analysed off the async thread, whatever its size (a job, as after an edit the
-    // function alone cannot take): the parse and analysis of a reopened document, a few million
-    // instructions, would otherwise delay every message queued behind it. A hover that follows at once
-    // waits (briefly) for the first diagnostics; a didChange that follows coalesces into the job.
+    let mut document = Document::new(doc.text, doc.version);
+    // A small document is analysed before it is stored: a request that follows at once sees its
+    // findings. A large one is parsed and analysed off the async thread.
+    let inline = document.text.len() <= scheduler::INLINE_OPEN_BYTES;
+    if inline {
+        document.reparse();
+        match backend.state.analyse(&document, &uri) {
+            Some((facts, a)) => {
+                document.facts = Some(facts);
+                document.analysed_now(Arc::new(a));
+            }
+            None => {
+                document.analysed_now(Arc::default());
+                document.failed = Some(document.version);
+            }
+        }
+    }
     if let Some(old) = backend.state.documents.insert(uri.clone(), document)
         && let Some(job) = old.job
     {
         job.cancel.store(true, Ordering::Relaxed);
     }
-    backend.schedule(&uri, false);
+    if inline {
+        backend.changed(uri);
+    } else {
+        backend.schedule(&uri, false);
+    }
 }

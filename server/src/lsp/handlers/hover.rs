@@ -20,8 +20,8 @@ pub(in crate::lsp) async fn hover(backend: &Backend, params: HoverParams) -> Res
     let uri = params.text_document_position_params.text_document.uri;
     let pos = params.text_document_position_params.position;
     // The last published diagnostics: a hover never waits for an analysis in progress, only, briefly,
-    // for the first diagnostics of a document just opened (analysed, or its first job running).
-    let analysed = backend.state.documents.get(&uri).is_some_and(|d| d.analysed.is_some() || d.job.is_some());
+    // for the first diagnostics of a document just opened and analysed.
+    let analysed = backend.state.documents.get(&uri).is_some_and(|d| d.analysed.is_some());
     let wait = if analysed { HOVER_WAIT } else { Duration::ZERO };
     let Some(published) = backend.published(&uri, false, wait).await else {
         return Ok(None);

@@ -141,7 +141,6 @@ pub(in crate::lsp) async fn initialized(backend: &Backend, _: InitializedParams)
     backend.state.index_state.store(INDEX_RUNNING, Ordering::SeqCst);
     let state = backend.state.clone();
     let client = backend.client.clone();
-    let me = backend.clone();
     // Index in the background: handlers keep serving meanwhile. Progress is reported when the
     // client shows it; creating the token is a request to the client, so it too is in the task.
     tokio::spawn(async move {
@@ -149,7 +148,7 @@ pub(in crate::lsp) async fn initialized(backend: &Backend, _: InitializedParams)
         // meanwhile is missed (the newer read wins: `index_stamps`). It runs whatever the client
         // declares: Helix declares dynamic registration of `didChangeWatchedFiles` but reports only
         // the files it writes itself, not those another program changes.
-        me.watch_workspace().await;
+        Backend { client: client.clone(), state: state.clone() }.watch_workspace().await;
         let started = std::time::Instant::now();
         let mut progress = None;
         if state.caps().progress {
@@ -173,7 +172,7 @@ pub(in crate::lsp) async fn initialized(backend: &Backend, _: InitializedParams)
         tracing::info!("{summary}");
         // Pulls wait until the refresh queued below has recomputed the open documents.
         state.index_state.store(INDEX_BUILT, Ordering::SeqCst);
-        me.refresh_all();
+        Backend { client: client.clone(), state: state.clone() }.refresh_all();
         if let Some(p) = progress {
             p.finish_with_message(summary).await;
         }
