@@ -928,6 +928,24 @@ mod tests {
             .collect()
     }
 
+    /// A `didChange`'s document and version are read while its body is checked; nothing for other
+    /// methods, or when they are not a string and an integer (the message still passes).
+    #[test]
+    fn did_change_messages_name_their_document_and_version() {
+        let change = |body: &str| match &events(frame(body).as_bytes())[..] {
+            [Event::Message { change, .. }] => change.clone(),
+            other => panic!("{other:?}"),
+        };
+        let body = r#"{"params":{"contentChanges":[{"text":"x"}],"textDocument":{"version":7,"extra":[1,{"a":2}],"uri":"file:///a%20b.py"}},"jsonrpc":"2.0","method":"textDocument/didChange"}"#;
+        assert_eq!(change(body), Some(Changed { uri: "file:///a%20b.py".into(), version: 7 }));
+        let escaped = r#"{"jsonrpc":"2.0","method":"textDocument/didChange","params":{"textDocument":{"uri":"file:///é.py","version":1}}}"#;
+        assert_eq!(change(escaped), Some(Changed { uri: "file:///é.py".into(), version: 1 }));
+        assert_eq!(change(&body.replace("didChange", "didSave")), None);
+        assert_eq!(change(&body.replace("\"version\":7", "\"version\":\"7\"")), None);
+        assert_eq!(change(&body.replace("\"uri\":\"file:///a%20b.py\"", "\"uri\":null")), None);
+        assert_eq!(change(r#"{"jsonrpc":"2.0","method":"textDocument/didChange","params":[1]}"#), None);
+    }
+
     #[test]
     fn valid_messages_pass_whole_and_in_any_chunks() {
         let input = format!("{}{}", frame(HOVER), frame(r#"{"jsonrpc":"2.0","method":"initialized","params":{}}"#));
