@@ -169,3 +169,53 @@ pub fn shift(out: &mut FileAnalysis, edit: &LineEdit) {
         }
     }
 }
+
+/// Two edits in a row as one: `first` turned text A into B (bytes `start..old_end` of A became
+/// `start..new_end` of B), `then` turned B into C. The result, `(start, old_end, new_end)`, is the byte
+/// range of A that the pair replaced and what it became in C: the union of both edits (and what lies
+/// between them), in A's and C's coordinates. The line and column moves of the merged `LineEdit` are for
+/// the caller to compute from texts A and C (the language server does, from its ropes).
+pub fn merged(first: (usize, usize, usize), then: (usize, usize, usize)) -> (usize, usize, usize) {
+    let (start_1, old_end_1, new_end_1) = first;
+    let (start_2, old_end_2, new_end_2) = then;
+    // Both edits' spans in B: the union ends at `end`, at or after both ends, so it maps to A through the
+    // first edit and to C through the second, and it starts before both, where nothing moved.
+    let end = new_end_1.max(old_end_2);
+    (start_1.min(start_2), end - new_end_1 + old_end_1, end - old_end_2 + new_end_2)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::merged;
+
+    /// Applies `(start, old_end, new_end)` with the inserted text `with`.
+    fn apply(text: &str, (start, old_end, new_end): (usize, usize, usize), with: &str) -> String {
+        assert_eq!(new_end - start, with.len());
+        format!("{}{with}{}", &text[..start], &text[old_end..])
+    }
+
+    #[test]
+    fn merged_edits_replace_what_both_replaced() {
+        let a = "0123456789abcdefghij";
+        // (first edit, its text, second edit in B, its text)
+        let cases = [
+            ((2, 4, 7), "XXXXX", (10, 12, 11), "Y"), // the second after the first
+            ((10, 12, 11), "Z", (1, 3, 1), ""),      // the second before the first
+            ((5, 5, 8), "abc", (6, 7, 8), "QQ"),     // inside the first's new text
+            ((5, 9, 6), "-", (3, 12, 4), "R"),       // around it
+            ((0, 0, 0), "", (20, 20, 22), "ZZ"),     // an empty edit, then one at the end
+            ((4, 8, 4), "", (4, 4, 6), "ww"),        // a deletion, then an insertion where it was
+        ];
+        for (e1, t1, e2, t2) in cases {
+            let b = apply(a, e1, t1);
+            let c = apply(&b, e2, t2);
+            let (start, old_end, new_end) = merged(e1, e2);
+            assert!(start <= old_end && start <= new_end);
+            assert_eq!(apply(a, (start, old_end, new_end), &c[start..new_end]), c, "{e1:?} {e2:?}");
+            // The merged range covers both edits: outside it, A and C agree byte for byte.
+            assert_eq!(a[..start], c[..start]);
+            assert_eq!(a[old_end..], c[new_end..]);
+            assert!(start <= e1.0.min(e2.0));
+        }
+    }
+}

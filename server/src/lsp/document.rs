@@ -35,8 +35,9 @@ pub struct Document {
     /// The last full parse had no syntax errors: an edit inside a function may then be analysed by
     /// parsing that function alone.
     pub clean: bool,
-    /// The facts of the current text, for analysing an edit on its own: `None` before the first
-    /// analysis, after one panicked, and whenever `analysis` is not the current text's.
+    /// The facts of the text `analysed` describes, for analysing an edit on its own: `None` before the
+    /// first analysis, after one panicked, and whenever the edits since `analysed` are not one `pending`
+    /// edit (a whole-file analysis is then due).
     pub facts: Option<Facts>,
     /// The latest complete analysis, of the text `analysed` describes (not necessarily the current
     /// one, while a whole-file analysis runs off the async thread).
@@ -56,6 +57,12 @@ pub struct Document {
     pub edits: Option<Vec<InputEdit>>,
     /// The version whose analysis panicked (the document keeps its last good analysis).
     pub failed: Option<i32>,
+    /// The edits applied since `analysed`, merged into one (bytes of the analysed text, columns of both
+    /// texts), not analysed yet: a `didChange` with a later one for the same document already queued
+    /// leaves its analysis to that one (`handlers::did_change`), and requests bring the analysis up to
+    /// date first (`Backend::catch_up`). `None` when the analysis is of the current text, or when the
+    /// edits are left to a whole-file analysis (`facts` is then `None`).
+    pub pending: Option<LineEdit>,
     /// `text` has a lone `\r` (see `point`): kept, so that an edit does not scan the whole text for one.
     lone_cr: bool,
 }
@@ -107,6 +114,7 @@ impl Document {
             rerun: false,
             edits: None,
             failed: None,
+            pending: None,
         }
     }
 
@@ -131,6 +139,16 @@ impl Document {
         self.analysis = analysis;
         self.analysed = Some((self.version, self.rope.clone()));
         self.failed = None;
+        self.pending = None;
+    }
+
+    /// Whether the analysis lags behind the text with nothing running to catch up: edits left
+    /// `pending`, or a whole-file analysis deferred (`handlers::did_change`). A version whose analysis
+    /// panicked is not retried.
+    pub fn lagging(&self) -> bool {
+        self.job.is_none()
+            && self.analysed.as_ref().is_some_and(|(v, _)| *v != self.version)
+            && self.failed != Some(self.version)
     }
 
     /// Reparses the edited tree (incrementally), when the last edits were analysed without it. A tree
@@ -148,15 +166,27 @@ impl Document {
     /// Applies content changes in order: each range edit goes to the rope, the text and, as an
     /// `InputEdit`, to the tree. When every change was typed inside a comment (see `is_trivia_edit`), the
     /// edited tree is already the tree of the new text and the analysis only moves: the returned
-    /// `Applied::Trivia` says how. One other edit is returned as `Applied::Edit`, for the caller to
-    /// analyse it alone. Otherwise (`Applied::Whole`) the whole file must be parsed again (incrementally,
-    /// from the edited tree) and analysed, which the caller does off the async thread: this function
-    /// never parses. The first two need the current analysis (`current`); the tree is left edited and
-    /// `stale`, except after trivia.
+    /// `Applied::Trivia` says how. Other edits are merged with those `pending` since the last analysis
+    /// into one (`shift::merged`: the union of their ranges, its line and column moves computed from the
+    /// analysed text and the current one), returned as `Applied::Edit` for the caller to analyse it alone
+    /// (the edit is also kept as `pending` until then). Otherwise (`Applied::Whole`: the whole text was
+    /// replaced, the analysis lags behind a whole-file analysis, or the merged edit spans more than
+    /// `MERGED_SPAN`) the whole file must be parsed again (incrementally, from the edited tree) and
+    /// analysed, which the caller does off the async thread: this function never parses. Trivia needs
+    /// the current analysis (`current`), an edit an analysis with its facts and no job; the tree is left
+    /// edited and `stale`, except after trivia.
     pub fn apply(&mut self, changes: &[TextDocumentContentChangeEvent], enc: Encoding) -> Applied {
         let current = self.current();
         let mut trivia = current.then(Vec::new);
         let mut last = None;
+        // The edits since the analysis, as one byte range (`shift::merged`): from the pending edit, or
+        // from nothing when the analysis is of the text before these changes.
+        let mut mergeable = self.job.is_none()
+            && !self.rerun
+            && self.facts.is_some()
+            && self.analysed.is_some()
+            && (current || self.pending.is_some());
+        let mut merged = self.pending.filter(|_| !current).map(|e| (e.start, e.old_end, e.new_end));
         // tree-sitter counts rows at `\n` only: points differ from the rope's lines after a lone `\r`.
         let mut lone_cr = self.lone_cr;
         for change in changes {
@@ -169,6 +199,7 @@ impl Document {
                     self.edits = None;
                     trivia = None;
                     last = None;
+                    mergeable = false;
                 }
                 Some(range) => {
                     let start = offset(&self.rope, range.start, enc);
@@ -206,6 +237,8 @@ impl Document {
                         edits.push(edit);
                     }
                     last = Some(edit);
+                    let this = (start, end, new_end);
+                    merged = Some(merged.map_or(this, |m| crate::analysis::shift::merged(m, this)));
                     let input = InputEdit {
                         start_byte: start,
                         old_end_byte: end,
@@ -224,27 +257,53 @@ impl Document {
             }
         }
         self.lone_cr = lone_cr;
-        match (trivia, last) {
-            (Some(edits), _) if self.tree.is_some() => Applied::Trivia(edits),
-            (_, Some(edit))
-                if current && changes.len() == 1 && self.tree.is_some() && self.clean && self.facts.is_some() =>
-            {
-                self.stale = true;
-                Applied::Edit(edit)
-            }
-            _ => {
-                self.stale = true;
+        if let (Some(edits), true) = (trivia, self.tree.is_some()) {
+            return Applied::Trivia(edits);
+        }
+        self.stale = true;
+        let local = mergeable && self.tree.is_some() && self.clean;
+        let edit = match (merged, last) {
+            // One edit on the analysed text: as it was computed.
+            (Some(_), Some(edit)) if local && current && changes.len() == 1 => Some(edit),
+            (Some(m), _) if local && m.1 - m.0 <= MERGED_SPAN && m.2 - m.0 <= MERGED_SPAN => self.since_analysis(m),
+            _ => None,
+        };
+        self.pending = edit;
+        match edit {
+            Some(edit) => Applied::Edit(edit),
+            None => {
                 self.facts = None;
                 Applied::Whole
             }
         }
     }
 
+    /// The `LineEdit` that turns the analysed text into the current one, replacing bytes
+    /// `start..old_end` of the first by `start..new_end` of the second (`m`): line and columns of
+    /// `old_end` in the analysed rope, of `new_end` in the current one.
+    fn since_analysis(&self, (start, old_end, new_end): (usize, usize, usize)) -> Option<LineEdit> {
+        let (_, old) = self.analysed.as_ref()?;
+        if old_end > old.len_bytes() || new_end > self.rope.len_bytes() {
+            return None;
+        }
+        let before = columns(old, old_end);
+        let after = columns(&self.rope, new_end);
+        Some(LineEdit {
+            start,
+            old_end,
+            new_end,
+            line: before.0 as u32,
+            lines: after.0 as i64 - before.0 as i64,
+            chars: after.1 - before.1,
+            utf16: after.2 - before.2,
+            utf8: after.3 - before.3,
+            blank: old.byte_slice(start..old_end).bytes().all(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r')),
+        })
+    }
+
     /// The line of `offset` and its column there in characters, UTF-16 units and bytes.
     fn columns(&self, offset: usize) -> (usize, i64, i64, i64) {
-        let line = self.rope.byte_to_line(offset);
-        let prefix = self.rope.byte_slice(self.rope.line_to_byte(line)..offset);
-        (line, prefix.len_chars() as i64, prefix.len_utf16_cu() as i64, prefix.len_bytes() as i64)
+        columns(&self.rope, offset)
     }
 
     /// Whether replacing `start..end` by `new` (not yet applied) only changes the inside of a comment,
@@ -286,14 +345,28 @@ impl Document {
     }
 }
 
+/// The most bytes a merged edit (`Document::pending` and what a `didChange` of several changes adds)
+/// may span, in the old text or the new, to be analysed on its own: beyond, a whole-file analysis off
+/// the async thread. (A single edit on the analysed text is not bounded here: the analysis of an edit
+/// decides whether it is local.)
+pub const MERGED_SPAN: usize = 8 * 1024;
+
+/// The line of `offset` in `rope` and its column there in characters, UTF-16 units and bytes.
+fn columns(rope: &Rope, offset: usize) -> (usize, i64, i64, i64) {
+    let line = rope.byte_to_line(offset);
+    let prefix = rope.byte_slice(rope.line_to_byte(line)..offset);
+    (line, prefix.len_chars() as i64, prefix.len_utf16_cu() as i64, prefix.len_bytes() as i64)
+}
+
 /// What `Document::apply` did to the tree.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Applied {
     /// Only comments changed: the tree was edited but not reparsed, and the analysis moves by these
     /// edits, in order.
     Trivia(Vec<LineEdit>),
-    /// One edit in code: the tree was edited but not reparsed (`stale`). The caller analyses the edit
-    /// alone (`analysis::reanalyze_edit`) or analyses the whole file.
+    /// One edit in code (or several, merged with those pending since the last analysis): the tree was
+    /// edited but not reparsed (`stale`). The caller analyses the edit alone (`analysis::reanalyze_edit`),
+    /// leaves it pending, or analyses the whole file.
     Edit(LineEdit),
     /// The tree was edited, not reparsed: the whole file must be parsed and analysed again.
     Whole,

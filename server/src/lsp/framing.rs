@@ -42,12 +42,21 @@ const LONGEST_NEEDLE: usize = 15;
 /// What the framer makes of the input.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
-    /// A valid JSON-RPC message for the server (its body; `repaired` lone surrogates were replaced).
-    Message { body: Vec<u8>, repaired: usize },
+    /// A valid JSON-RPC message for the server (its body; `repaired` lone surrogates were replaced;
+    /// `change`: the document and version of a `textDocument/didChange`, when its params name them).
+    Message { body: Vec<u8>, repaired: usize, change: Option<Changed> },
     /// A message that does not decode: the error response to send to the client (a JSON body), and why.
     Reply { response: Vec<u8>, code: i64, reason: String },
     /// Bytes between messages that are not a header, skipped up to the next header.
     Skipped(usize),
+}
+
+/// What a `textDocument/didChange` changes, read while the body is checked (no second parse): its
+/// `params.textDocument.uri` as the client wrote it and its `version`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Changed {
+    pub uri: String,
+    pub version: i64,
 }
 
 #[derive(Debug)]
@@ -288,7 +297,7 @@ impl Framer {
                     return Step::Emit(reply(PARSE_ERROR, &Value::Null, why));
                 }
                 match decode(&mut body) {
-                    Ok(repaired) => Step::Emit(Event::Message { body, repaired }),
+                    Ok((repaired, change)) => Step::Emit(Event::Message { body, repaired, change }),
                     Err(Rejection { code, id, reason }) => {
                         // A body that is not JSON may have been cut short by a header (too long a length).
                         let cut = if code == PARSE_ERROR { header_at_end(&body) } else { None };
@@ -403,9 +412,9 @@ impl Rejection {
     }
 }
 
-/// A body checked as a JSON-RPC message: the body (lone surrogates repaired) and how many were repaired.
-/// Checks a body as a JSON-RPC message, repairing lone surrogates in place; how many were repaired.
-fn decode(body: &mut [u8]) -> Result<usize, Rejection> {
+/// Checks a body as a JSON-RPC message, repairing lone surrogates in place; how many were repaired,
+/// and what a `didChange` changes.
+fn decode(body: &mut [u8]) -> Result<(usize, Option<Changed>), Rejection> {
     if body.is_empty() {
         return Err(Rejection::parse("the body is empty".into()));
     }
@@ -416,8 +425,14 @@ fn decode(body: &mut [u8]) -> Result<usize, Rejection> {
     let mut de = serde_json::Deserializer::from_str(text);
     let top = Top::deserialize(&mut de).and_then(|top| de.end().map(|()| top));
     let top = top.map_err(|e| Rejection::parse(format!("the body is not JSON ({e})")))?;
+    let change = match &top {
+        Top::Object(e) if e.method.as_ref().and_then(Value::as_str) == Some("textDocument/didChange") => {
+            e.change.clone()
+        }
+        _ => None,
+    };
     validate(top, body)?;
-    Ok(repaired)
+    Ok((repaired, change))
 }
 
 fn validate(top: Top, body: &[u8]) -> Result<(), Rejection> {
@@ -533,6 +548,8 @@ struct Envelope {
     error: Option<Kind>,
     /// A member that appears twice (tower-lsp's decoder refuses that).
     duplicate: Option<&'static str>,
+    /// `params.textDocument`'s `uri` and `version`, when both are there (any method).
+    change: Option<Changed>,
 }
 
 /// The kind of a value whose content is only checked (it is JSON that serde_json can read into a value:
@@ -567,7 +584,11 @@ impl<'de> Deserialize<'de> for Top {
                         Key::Jsonrpc => put(&mut e.jsonrpc, map.next_value()?, "jsonrpc", dup),
                         Key::Method => put(&mut e.method, map.next_value()?, "method", dup),
                         Key::Id => put(&mut e.id, map.next_value()?, "id", dup),
-                        Key::Params => put(&mut e.params, map.next_value()?, "params", dup),
+                        Key::Params => {
+                            let (kind, change) = map.next_value_seed(Params)?;
+                            e.change = change;
+                            put(&mut e.params, kind, "params", dup)
+                        }
                         Key::Result => put(&mut e.result, map.next_value()?, "result", dup),
                         Key::Error => put(&mut e.error, map.next_value()?, "error", dup),
                         Key::Other => map.next_value::<Kind>().map(drop)?,
@@ -676,6 +697,174 @@ impl<'de> Deserialize<'de> for Kind {
     }
 }
 
+/// `params`, checked as any value (`Kind`), keeping `textDocument.uri` and `textDocument.version` when
+/// it is an object that has them (as a string and an integer).
+struct Params;
+
+impl<'de> DeserializeSeed<'de> for Params {
+    type Value = (Kind, Option<Changed>);
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(Members(Params))
+    }
+}
+
+/// `params.textDocument`, checked as any value, keeping its `uri` and `version`.
+struct DocId;
+
+impl<'de> DeserializeSeed<'de> for DocId {
+    type Value = Option<Changed>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(Members(DocId)).map(|(_, change)| change)
+    }
+}
+
+/// What an object holds for `Members`: which member names matter, and what is made of them.
+trait Pick {
+    /// The member names read.
+    const NAMES: &'static [&'static str];
+    fn read<'de, A: MapAccess<'de>>(&self, index: usize, map: &mut A, into: &mut Picked) -> Result<(), A::Error>;
+}
+
+/// The members read so far.
+#[derive(Default)]
+struct Picked {
+    uri: Option<String>,
+    version: Option<i64>,
+    change: Option<Changed>,
+}
+
+impl Pick for Params {
+    const NAMES: &'static [&'static str] = &["textDocument"];
+    fn read<'de, A: MapAccess<'de>>(&self, _: usize, map: &mut A, into: &mut Picked) -> Result<(), A::Error> {
+        into.change = map.next_value_seed(DocId)?;
+        Ok(())
+    }
+}
+
+impl Pick for DocId {
+    const NAMES: &'static [&'static str] = &["uri", "version"];
+    fn read<'de, A: MapAccess<'de>>(&self, index: usize, map: &mut A, into: &mut Picked) -> Result<(), A::Error> {
+        match (index, map.next_value_seed(LeafSeed)?) {
+            (0, Leaf::Str(s)) => into.uri = Some(s),
+            (1, Leaf::Int(v)) => into.version = Some(v),
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+/// Any value, checked as `KindVisitor` checks it; in an object, the members `P` names are read.
+struct Members<P>(P);
+
+impl<'de, P: Pick> Visitor<'de> for Members<P> {
+    type Value = (Kind, Option<Changed>);
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut picked = Picked::default();
+        while let Some(name) = map.next_key_seed(Name(P::NAMES))? {
+            match name {
+                Some(i) => self.0.read(i, &mut map, &mut picked)?,
+                None => map.next_value_seed(Check)?,
+            }
+        }
+        let change = match (picked.uri, picked.version) {
+            (Some(uri), Some(version)) => Some(Changed { uri, version }),
+            _ => picked.change,
+        };
+        Ok((Kind::Object, change))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+        KindVisitor.visit_seq(seq).map(|k| (k, None))
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok((Kind::Null, None))
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+        Ok((Kind::Scalar, None))
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+        Ok((Kind::Scalar, None))
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+        Ok((Kind::Scalar, None))
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+        Ok((Kind::Scalar, None))
+    }
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+        Ok((Kind::Scalar, None))
+    }
+}
+
+/// A member name: its index in the names given, or `None` (nothing allocated).
+struct Name(&'static [&'static str]);
+
+impl<'de> DeserializeSeed<'de> for Name {
+    type Value = Option<usize>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Option<usize>, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl Visitor<'_> for Name {
+    type Value = Option<usize>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a member name")
+    }
+    fn visit_str<E: de::Error>(self, s: &str) -> Result<Option<usize>, E> {
+        Ok(self.0.iter().position(|n| *n == s))
+    }
+}
+
+/// A member's value, kept when it is a string or an integer (anything else is checked, not kept).
+enum Leaf {
+    Str(String),
+    Int(i64),
+    Other,
+}
+
+struct LeafSeed;
+
+impl<'de> DeserializeSeed<'de> for LeafSeed {
+    type Value = Leaf;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Leaf, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Leaf;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a JSON value")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Leaf, A::Error> {
+                KindVisitor.visit_map(map).map(|_| Leaf::Other)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Leaf, A::Error> {
+                KindVisitor.visit_seq(seq).map(|_| Leaf::Other)
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Leaf, E> {
+                Ok(Leaf::Other)
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Leaf, E> {
+                Ok(Leaf::Other)
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Leaf, E> {
+                Ok(Leaf::Int(v))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Leaf, E> {
+                Ok(i64::try_from(v).map_or(Leaf::Other, Leaf::Int))
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Leaf, E> {
+                Ok(Leaf::Other)
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Leaf, E> {
+                Ok(Leaf::Str(v.to_owned()))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
 /// Reads any value through `deserialize_any` (unlike `IgnoredAny`, serde_json then checks numbers'
 /// ranges as it does when it builds a value), keeping nothing.
 #[derive(Clone, Copy)]
@@ -739,12 +928,30 @@ mod tests {
             .collect()
     }
 
+    /// A `didChange`'s document and version are read while its body is checked; nothing for other
+    /// methods, or when they are not a string and an integer (the message still passes).
+    #[test]
+    fn did_change_messages_name_their_document_and_version() {
+        let change = |body: &str| match &events(frame(body).as_bytes())[..] {
+            [Event::Message { change, .. }] => change.clone(),
+            other => panic!("{other:?}"),
+        };
+        let body = r#"{"params":{"contentChanges":[{"text":"x"}],"textDocument":{"version":7,"extra":[1,{"a":2}],"uri":"file:///a%20b.py"}},"jsonrpc":"2.0","method":"textDocument/didChange"}"#;
+        assert_eq!(change(body), Some(Changed { uri: "file:///a%20b.py".into(), version: 7 }));
+        let escaped = r#"{"jsonrpc":"2.0","method":"textDocument/didChange","params":{"textDocument":{"uri":"file:///é.py","version":1}}}"#;
+        assert_eq!(change(escaped), Some(Changed { uri: "file:///é.py".into(), version: 1 }));
+        assert_eq!(change(&body.replace("didChange", "didSave")), None);
+        assert_eq!(change(&body.replace("\"version\":7", "\"version\":\"7\"")), None);
+        assert_eq!(change(&body.replace("\"uri\":\"file:///a%20b.py\"", "\"uri\":null")), None);
+        assert_eq!(change(r#"{"jsonrpc":"2.0","method":"textDocument/didChange","params":[1]}"#), None);
+    }
+
     #[test]
     fn valid_messages_pass_whole_and_in_any_chunks() {
         let input = format!("{}{}", frame(HOVER), frame(r#"{"jsonrpc":"2.0","method":"initialized","params":{}}"#));
         let expected = events(input.as_bytes());
         assert_eq!(expected.len(), 2);
-        assert!(matches!(&expected[0], Event::Message { body, repaired: 0 } if body == HOVER.as_bytes()));
+        assert!(matches!(&expected[0], Event::Message { body, repaired: 0, .. } if body == HOVER.as_bytes()));
         for sizes in [&[1][..], &[2, 3], &[7], &[100]] {
             assert_eq!(events_chunked(input.as_bytes(), sizes), expected);
         }
@@ -811,7 +1018,7 @@ mod tests {
         let body = r#"{"jsonrpc":"2.0","method":"x","params":{"text":"a\ud83d"}}"#;
         let got = events(frame(body).as_bytes());
         assert!(
-            matches!(&got[..], [Event::Message { body, repaired: 1 }] if body.ends_with(br#""a\ufffd"}}"#)),
+            matches!(&got[..], [Event::Message { body, repaired: 1, .. }] if body.ends_with(br#""a\ufffd"}}"#)),
             "{got:?}"
         );
         // Truncated escapes at the end of a body are left alone (and rejected as not JSON).

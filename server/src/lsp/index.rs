@@ -229,7 +229,7 @@ mod tests {
         for name in ["changed.py", "deleted.py", "kept.py"] {
             std::fs::write(root.join(name), old).unwrap();
         }
-        let state = State::new();
+        let state = State::new(Default::default());
         *state.roots.write().unwrap() = vec![root.clone()];
         let read = state.read_workspace();
         // Meanwhile: one file rewritten, one deleted, both reported by the watcher and indexed.

@@ -46,8 +46,39 @@ impl Ended {
     }
 }
 
+/// The `textDocument/didChange` notifications the guard has framed and the server has not handled yet:
+/// for each document (its URI as the client wrote it), the version of the latest one framed. A
+/// `didChange` handler asks `later` whether another one for its document follows it (then it leaves
+/// its analysis to that one: `handlers::did_change`).
+#[derive(Default)]
+pub struct Framed(Mutex<std::collections::HashMap<String, i64>>);
+
+impl Framed {
+    fn framed(&self, change: super::framing::Changed) {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).insert(change.uri, change.version);
+    }
+
+    /// Called once by the handler of each `didChange`: whether a later `didChange` for `uri` was framed
+    /// after this one (of `version`), so that its handler runs after this one. The entry of the latest is
+    /// removed when its handler asks. A later one that tower-lsp drops (params it cannot decode) leaves
+    /// its entry: the document's analysis then waits for its next `didChange` or a request
+    /// (`Backend::catch_up`).
+    pub fn later(&self, uri: &str, version: i64) -> bool {
+        let mut latest = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        match latest.get(uri) {
+            Some(&v) if v == version => {
+                latest.remove(uri);
+                false
+            }
+            Some(_) => true,
+            None => false,
+        }
+    }
+}
+
 /// Serves `service` over `input` and `output` through the guard, until `exit` or the end of input.
-pub async fn run<S, R, W>(service: S, socket: ClientSocket, input: R, output: W) -> Ended
+/// `framed` is shared with the server's state (`State::framed`).
+pub async fn run<S, R, W>(service: S, socket: ClientSocket, input: R, output: W, framed: Arc<Framed>) -> Ended
 where
     S: tower_service::Service<Request, Response = Option<Response>> + Send + 'static,
     S::Future: Send + 'static,
@@ -55,7 +86,7 @@ where
     R: AsyncRead + Unpin + Send + 'static,
     W: AsyncWrite + Unpin,
 {
-    let (messages, mut replies) = guard(input);
+    let (messages, mut replies) = guard(input, framed);
     let (server_output, reply_output) = split_output(output);
     let shut_down = Arc::new(AtomicBool::new(false));
     let service = Conform { inner: service, shut_down: shut_down.clone() };
@@ -96,7 +127,10 @@ const READ_AHEAD: usize = 16 << 10;
 
 /// Reads `input` through the framer on a task of its own: valid messages come out of the returned
 /// stream (for tower-lsp's reader), error responses for the client out of the channel (whole frames).
-fn guard<R: AsyncRead + Unpin + Send + 'static>(mut input: R) -> (DuplexStream, mpsc::Receiver<Vec<u8>>) {
+fn guard<R: AsyncRead + Unpin + Send + 'static>(
+    mut input: R,
+    framed: Arc<Framed>,
+) -> (DuplexStream, mpsc::Receiver<Vec<u8>>) {
     let (mut to_server, from_guard) = tokio::io::duplex(READ_AHEAD);
     let (replies, answers) = mpsc::channel(16);
     tokio::spawn(async move {
@@ -114,7 +148,7 @@ fn guard<R: AsyncRead + Unpin + Send + 'static>(mut input: R) -> (DuplexStream, 
             if n == 0 {
                 // The end of input: the server sees it too when `to_server` is dropped.
                 if let Some(event) = framer.finish() {
-                    deliver(event, &mut to_server, &replies).await;
+                    deliver(event, &mut to_server, &replies, &framed).await;
                 }
                 return;
             }
@@ -139,7 +173,7 @@ fn guard<R: AsyncRead + Unpin + Send + 'static>(mut input: R) -> (DuplexStream, 
                 std::iter::from_fn(|| framer.next_event()).collect()
             };
             for event in events {
-                if !deliver(event, &mut to_server, &replies).await {
+                if !deliver(event, &mut to_server, &replies, &framed).await {
                     return; // the server is gone
                 }
             }
@@ -149,11 +183,15 @@ fn guard<R: AsyncRead + Unpin + Send + 'static>(mut input: R) -> (DuplexStream, 
 }
 
 /// Hands one event on; false when the server no longer reads.
-async fn deliver(event: Event, to_server: &mut DuplexStream, replies: &mpsc::Sender<Vec<u8>>) -> bool {
+async fn deliver(event: Event, to_server: &mut DuplexStream, replies: &mpsc::Sender<Vec<u8>>, framed: &Framed) -> bool {
     match event {
-        Event::Message { body, repaired } => {
+        Event::Message { body, repaired, change } => {
             if repaired > 0 {
                 tracing::debug!("replaced {repaired} lone surrogate escape(s) with U+FFFD");
+            }
+            // Before it is handed on: its handler runs after this.
+            if let Some(change) = change {
+                framed.framed(change);
             }
             let header = format!("Content-Length: {}\r\n\r\n", body.len());
             to_server.write_all(header.as_bytes()).await.is_ok() && to_server.write_all(&body).await.is_ok()

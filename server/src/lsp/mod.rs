@@ -47,6 +47,12 @@ pub use handlers::set_trace::set_log_control;
 pub use input::Ended;
 pub use state::Backend;
 
+/// How many `didChange` notifications in this process left their analysis to a later one for the same
+/// document (see `handlers::did_change`), for tests.
+pub fn coalesced_edits() -> u64 {
+    timing::coalesced()
+}
+
 /// Serves LSP on stdin/stdout until `exit` or the end of input.
 pub async fn serve_stdio() -> Ended {
     let (input, output) = stdio::open();
@@ -61,8 +67,12 @@ where
     W: tokio::io::AsyncWrite + Unpin,
 {
     // `$/setTrace` is a notification tower-lsp-server would otherwise drop as an unknown `$/` method.
-    let (service, socket) = LspService::build(Backend::new).custom_method("$/setTrace", Backend::set_trace).finish();
-    input::run(service, socket, input, output).await
+    let framed = std::sync::Arc::new(input::Framed::default());
+    let shared = framed.clone();
+    let (service, socket) = LspService::build(move |client| Backend::new(client, shared))
+        .custom_method("$/setTrace", Backend::set_trace)
+        .finish();
+    input::run(service, socket, input, output, framed).await
 }
 
 /// Each method is its handler in `handlers/<method>.rs`.

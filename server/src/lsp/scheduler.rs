@@ -649,6 +649,7 @@ impl Backend {
         let start = {
             let Some(mut doc) = self.state.documents.get_mut(uri) else { return };
             doc.facts = None;
+            doc.pending = None;
             if let Some(job) = &doc.job {
                 job.cancel.store(true, Ordering::Relaxed);
                 doc.rerun |= rerun;

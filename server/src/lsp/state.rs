@@ -114,6 +114,9 @@ pub(super) struct State {
     pub(super) offload_epoch: AtomicU64,
     /// The workspace's files and their parses as quick fixes across the workspace read them (`fix_files`).
     pub(super) fix_files: super::fix_files::FixFiles,
+    /// The `didChange` notifications framed by the transport's guard and not handled yet (see
+    /// `input::Framed`).
+    pub(super) framed: Arc<super::input::Framed>,
 }
 
 #[derive(Clone)]
@@ -123,7 +126,7 @@ pub struct Backend {
 }
 
 impl State {
-    pub(super) fn new() -> State {
+    pub(super) fn new(framed: Arc<super::input::Framed>) -> State {
         let config = Config {
             settings: Settings::default(),
             catalog: Arc::new(Catalog::bundled().clone()),
@@ -151,6 +154,7 @@ impl State {
             offloaders: DashMap::new(),
             offload_epoch: AtomicU64::new(0),
             fix_files: Default::default(),
+            framed,
         }
     }
 
@@ -219,7 +223,7 @@ impl State {
 }
 
 impl Backend {
-    pub(super) fn new(client: Client) -> Backend {
-        Backend { client, state: Arc::new(State::new()) }
+    pub(super) fn new(client: Client, framed: Arc<super::input::Framed>) -> Backend {
+        Backend { client, state: Arc::new(State::new(framed)) }
     }
 }

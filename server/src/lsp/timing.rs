@@ -4,7 +4,8 @@
 //! the moment tower-lsp handed it to the handler to its answer, how long of that before the handler
 //! first ran, how long its own code ran on the async thread (wall time, which grows when the thread is
 //! preempted) and the CPU time of that (the same on a loaded machine: what to compare between builds
-//! run at different loads); a notification's id is `-`) and one line
+//! run at different loads); a notification's id is `-`), one line per `didChange` saying what became
+//! of its edits (`edit <unix ms> <outcome>`, see `edit`) and one line
 //! whenever the async thread woke up late for a 5 ms tick (`lag <unix ms> <late ms> <run ms> <runqueue ms>`: how late, and how long the thread ran and waited
 //! for a CPU meanwhile, from `/proc/thread-self/schedstat`). A client's own timings minus the handler's
 //! are the time spent in pipes and queues before the handler ran.
@@ -56,6 +57,26 @@ pub fn request(method: &str, id: &str, started: Instant, queued: Duration, busy:
         ms(busy),
         ms(cpu)
     ));
+}
+
+/// How many `didChange` analyses were left to a later `didChange` in this process (`crate::lsp::coalesced_edits`).
+static COALESCED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+pub fn coalesced() -> u64 {
+    COALESCED.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// What became of a `didChange`'s edits (`edit <unix ms> <outcome>`): `analysed` (alone, inline),
+/// `coalesced` (left to the next queued `didChange` of the document), `trivia` (a comment edit: the
+/// analysis moved), `whole` (a whole-file job), and `caught-up` / `caught-up-whole` (edits left
+/// pending, analysed for a request).
+pub fn edit(outcome: &str) {
+    if outcome == "coalesced" {
+        COALESCED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+    if on() {
+        line(format_args!("edit {:.1} {outcome}", unix_ms()));
+    }
 }
 
 /// The CPU time the calling thread has used (zero where it cannot be read).

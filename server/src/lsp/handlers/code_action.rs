@@ -27,6 +27,8 @@ pub(in crate::lsp) async fn code_action(
     if !ours && !selection && !code_action::wants(&params.context.only, code_action::FIX_ALL) {
         return Ok(backend.state.documents.contains_key(&uri).then(Vec::new));
     }
+    // Edits left for a later `didChange` are analysed first (as that one would have).
+    backend.catch_up(&uri);
     // Fix-all takes chain findings from the published diagnostics: those of the current version.
     let chains = if code_action::wants(&params.context.only, code_action::FIX_ALL) {
         backend.published(&uri, true, FIX_ALL_WAIT).await.map(|p| p.diagnostics.clone()).unwrap_or_default()

@@ -42,6 +42,8 @@ pub(in crate::lsp) async fn diagnostic(
     if !backend.state.documents.contains_key(uri) {
         return Ok(pull_report(&params, Vec::new(), None));
     }
+    // Edits left for a later `didChange` are analysed first (as that one would have).
+    backend.catch_up(uri);
     if !backend.index_ready(INDEX_WAIT).await {
         return Err(cancelled("the workspace is still being indexed"));
     }

@@ -19,6 +19,8 @@ const DEFAULT_OFFLOADER: &str = "asyncio.to_thread";
 pub(in crate::lsp) async fn hover(backend: &Backend, params: HoverParams) -> Result<Option<Hover>> {
     let uri = params.text_document_position_params.text_document.uri;
     let pos = params.text_document_position_params.position;
+    // Edits left for a later `didChange` are analysed first (as that one would have).
+    backend.catch_up(&uri);
     // The last published diagnostics: a hover never waits for an analysis in progress, only, briefly,
     // for the first diagnostics of a document just opened and analysed.
     let analysed = backend.state.documents.get(&uri).is_some_and(|d| d.analysed.is_some());

@@ -19,6 +19,8 @@ pub(in crate::lsp) async fn workspace_diagnostic(
 ) -> Result<WorkspaceDiagnosticReportResult> {
     let previous: HashMap<String, String> =
         params.previous_result_ids.into_iter().map(|p| (p.uri.as_str().to_string(), p.value)).collect();
+    // Edits left for a later `didChange` are analysed first (as that one would have).
+    backend.catch_up_all();
     // Reading closed files from disk: off the async threads.
     let state = backend.state.clone();
     let items = tokio::task::spawn_blocking(move || state.workspace_reports(&previous)).await.unwrap_or_default();
