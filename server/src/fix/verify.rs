@@ -114,6 +114,13 @@ impl Verifier {
             // `async ` taken off a `def` (make-sync): the statement parses as before but for that keyword,
             // so it is not parsed again; its violations are counted on the file's tree with the function
             // taken as a plain `def`.
+            // Only `await`, `async for`, `async with` and async comprehensions count otherwise once the
+            // function is sync (argument and parameter violations do not depend on it): with neither
+            // word in the statement but the keyword taken off, it has no more violations than before.
+            let source = &text[stmt.byte_range()];
+            if !source.contains("await") && source.matches("async").count() <= 1 {
+                return false;
+            }
             let up = |n: Node<'t>| if n.id() == stmt.id() { None } else { ctx.up(n) };
             let scope = Scope { top: region.coroutine, up: &up, sync: Some(def.id()) };
             let known = self.original.borrow().get(&region.range).map(|c| c.violations);
@@ -348,13 +355,19 @@ fn region_of<'t>(ctx: &FileContext<'t>, range: &Range<usize>) -> Region<'t> {
 /// the top-level statement around it (found by bisection): from the root, the search steps through every
 /// top-level statement before it, a cost that grows with the file for each edit checked.
 fn smallest_around<'t>(ctx: &FileContext<'t>, range: &Range<usize>) -> Node<'t> {
+    descendant_around(ctx, range).unwrap_or_else(|| ctx.tree.root_node())
+}
+
+/// The root's `descendant_for_byte_range(range)`, searched from the top-level statement around the range
+/// (see [`smallest_around`]).
+pub(super) fn descendant_around<'t>(ctx: &FileContext<'t>, range: &Range<usize>) -> Option<Node<'t>> {
     let root = ctx.tree.root_node();
     let i = ctx.tops.partition_point(|t| t.start_byte() <= range.start);
     // The root's search enters the first child that ends at or after the range's end and after its start.
     let top = i.checked_sub(1).map(|i| ctx.tops[i]).filter(|t| t.end_byte() >= range.end && t.end_byte() > range.start);
     match top {
-        Some(t) => t.descendant_for_byte_range(range.start, range.end).unwrap_or(t),
-        None => root.descendant_for_byte_range(range.start, range.end).unwrap_or(root),
+        Some(t) => Some(t.descendant_for_byte_range(range.start, range.end).unwrap_or(t)),
+        None => root.descendant_for_byte_range(range.start, range.end),
     }
 }
 
@@ -692,6 +705,11 @@ mod tests {
             for end in start..=text.len() {
                 let want = root.descendant_for_byte_range(start, end).unwrap_or(root);
                 assert_eq!(smallest_around(&ctx, &(start..end)).id(), want.id(), "{start}..{end}");
+                assert_eq!(
+                    descendant_around(&ctx, &(start..end)).map(|n| n.id()),
+                    root.descendant_for_byte_range(start, end).map(|n| n.id()),
+                    "{start}..{end}"
+                );
             }
         }
     }
