@@ -56,8 +56,11 @@ pub(super) struct Verifier {
     file_errors: std::cell::OnceCell<usize>,
     /// The regions between statements (the lines around an added import), by the edit's range: the
     /// import that the fixes of a file's many findings add lies at the same point in each.
-    between: RefCell<HashMap<Range<usize>, (Range<usize>, bool)>>,
+    between: RefCell<HashMap<Range<usize>, BetweenRegion>>,
 }
+
+/// A region between statements: its range and whether it is in a coroutine.
+type BetweenRegion = (Range<usize>, bool);
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 struct Counts {
