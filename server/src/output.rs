@@ -192,19 +192,278 @@ pub fn json(diags: &[Diagnostic]) -> String {
 
 /// The JSON array, written as it is serialized (nothing is built per finding but the fix payloads the
 /// report already holds): byte for byte what `json_value` of each finding, pretty-printed, gives
-/// (`serde_json::Value` objects print their keys in sorted order, so the structs below list their
-/// fields in that order).
+/// (`serde_json::Value` objects print their keys in sorted order, so the fields are written in that
+/// order). Written directly, not through serde: the JSON of fixes is nested six levels deep, and most of
+/// what it prints is line breaks, keys and short strings, which serde's serializer reaches through a
+/// call per field, per key and per string (half of the printing's cost on a file of 10,000 findings).
 pub fn write_json(diags: &[Diagnostic], w: &mut impl std::io::Write) -> std::io::Result<()> {
-    use serde::ser::{SerializeSeq, Serializer};
-    let mut out = Chunks { buf: Vec::with_capacity(CHUNK + 4096), w };
-    let mut ser = serde_json::Serializer::with_formatter(&mut out, Pretty::default());
-    let mut seq = ser.serialize_seq(Some(diags.len())).map_err(std::io::Error::from)?;
-    for d in diags {
-        seq.serialize_element(&JsonFinding::of(d)).map_err(std::io::Error::from)?;
+    let mut out = JsonOut { buf: Vec::with_capacity(CHUNK + 4096) };
+    if diags.is_empty() {
+        return w.write_all(b"[]\n");
     }
-    seq.end().map_err(std::io::Error::from)?;
-    out.buf.push(b'\n');
-    out.w.write_all(&out.buf)
+    out.buf.push(b'[');
+    for (i, d) in diags.iter().enumerate() {
+        out.brk(i == 0, 1);
+        out.finding(d)?;
+        if out.buf.len() >= CHUNK {
+            w.write_all(&out.buf)?;
+            out.buf.clear();
+        }
+    }
+    out.buf.extend_from_slice(b"\n]\n");
+    w.write_all(&out.buf)
+}
+
+/// Whether one of the eight bytes of `word` is a control character, `"` or `\\` (word-at-a-time tests:
+/// a borrow starts only at a byte that matches, so the answer for the word is exact).
+#[inline]
+fn needs_escape(word: u64) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let zero_in = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
+    let control = word.wrapping_sub(ONES * 0x20) & !word & HIGH;
+    (control | zero_in(word ^ (ONES * u64::from(b'"'))) | zero_in(word ^ (ONES * u64::from(b'\\')))) != 0
+}
+
+/// [`write_json`]'s buffer and its pieces: `serde_json`'s pretty printing (two spaces a level, `": "`
+/// after a key, `[]` for an empty array), written with the depth each piece stands at.
+struct JsonOut {
+    buf: Vec<u8>,
+}
+
+impl JsonOut {
+    /// A line break (after a comma unless `first`) and the indentation of `depth` levels.
+    #[inline]
+    fn brk(&mut self, first: bool, depth: usize) {
+        let from = usize::from(first);
+        if depth <= BREAKS_DEPTH {
+            self.buf.extend_from_slice(&BREAKS[from..2 + 2 * depth]);
+        } else {
+            self.buf.extend_from_slice(&BREAKS[from..2]);
+            for _ in 0..depth {
+                self.buf.extend_from_slice(b"  ");
+            }
+        }
+    }
+
+    /// A key of an object whose keys stand at `depth` (a plain ASCII name: nothing to escape).
+    #[inline]
+    fn key(&mut self, first: bool, depth: usize, key: &str) {
+        self.brk(first, depth);
+        self.buf.push(b'"');
+        self.buf.extend_from_slice(key.as_bytes());
+        self.buf.extend_from_slice(b"\": ");
+    }
+
+    /// A JSON string, escaped as `serde_json` escapes it: `"` and `\\`, and control characters
+    /// (`\b \t \n \f \r` by name, the others as `\u00xx`); nothing else.
+    fn string(&mut self, s: &str) {
+        self.buf.push(b'"');
+        let bytes = s.as_bytes();
+        let mut from = 0;
+        let mut i = 0;
+        while i < bytes.len() {
+            // Eight bytes at a time while none of them is to be escaped.
+            if let Some(word) = bytes.get(i..i + 8)
+                && !needs_escape(u64::from_le_bytes(word.try_into().unwrap_or([0; 8])))
+            {
+                i += 8;
+                continue;
+            }
+            let b = bytes[i];
+            i += 1;
+            if b >= 0x20 && b != b'"' && b != b'\\' {
+                continue;
+            }
+            self.buf.extend_from_slice(&bytes[from..i - 1]);
+            from = i;
+            match b {
+                b'"' => self.buf.extend_from_slice(b"\\\""),
+                b'\\' => self.buf.extend_from_slice(b"\\\\"),
+                b'\n' => self.buf.extend_from_slice(b"\\n"),
+                b'\t' => self.buf.extend_from_slice(b"\\t"),
+                b'\r' => self.buf.extend_from_slice(b"\\r"),
+                0x08 => self.buf.extend_from_slice(b"\\b"),
+                0x0c => self.buf.extend_from_slice(b"\\f"),
+                _ => {
+                    const HEX: &[u8; 16] = b"0123456789abcdef";
+                    self.buf.extend_from_slice(b"\\u00");
+                    self.buf.push(HEX[usize::from(b >> 4)]);
+                    self.buf.push(HEX[usize::from(b & 0xf)]);
+                }
+            }
+        }
+        self.buf.extend_from_slice(&bytes[from..]);
+        self.buf.push(b'"');
+    }
+
+    fn opt_string(&mut self, s: Option<&str>) {
+        match s {
+            Some(s) => self.string(s),
+            None => self.buf.extend_from_slice(b"null"),
+        }
+    }
+
+    fn number(&mut self, n: usize) {
+        let mut digits = [0u8; 20];
+        let mut at = digits.len();
+        let mut n = n;
+        loop {
+            at -= 1;
+            digits[at] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        self.buf.extend_from_slice(&digits[at..]);
+    }
+
+    /// A value serde prints (the few enums, a runtime record), through the pretty formatter at `depth`.
+    fn serialized(&mut self, depth: usize, value: &impl serde::Serialize) -> std::io::Result<()> {
+        let mut ser = serde_json::Serializer::with_formatter(&mut self.buf, Pretty { depth, has_value: false });
+        value.serialize(&mut ser).map_err(std::io::Error::from)
+    }
+
+    /// A list whose opening bracket stands at `depth` (its items one deeper).
+    fn list<T>(
+        &mut self,
+        depth: usize,
+        items: &[T],
+        mut item: impl FnMut(&mut Self, &T) -> std::io::Result<()>,
+    ) -> std::io::Result<()> {
+        self.buf.push(b'[');
+        for (i, x) in items.iter().enumerate() {
+            self.brk(i == 0, depth + 1);
+            item(self, x)?;
+        }
+        if !items.is_empty() {
+            self.brk(true, depth);
+        }
+        self.buf.push(b']');
+        Ok(())
+    }
+
+    /// `}` of an object whose opening brace stands at `depth`.
+    fn close(&mut self, depth: usize) {
+        self.brk(true, depth);
+        self.buf.push(b'}');
+    }
+
+    /// A hop of a chain (or a related place), its brace at `depth`.
+    fn hop(&mut self, depth: usize, h: &crate::check::LocatedHop) {
+        let d = depth + 1;
+        self.buf.push(b'{');
+        self.key(true, d, "column");
+        self.number(h.column);
+        if let Some(n) = h.elided {
+            self.key(false, d, "elided");
+            self.number(n);
+        }
+        self.key(false, d, "line");
+        self.number(h.line);
+        self.key(false, d, "name");
+        self.string(&h.name);
+        self.key(false, d, "path");
+        self.string(&h.path);
+        self.close(depth);
+    }
+
+    fn position(&mut self, depth: usize, p: &crate::fix::ReportedPosition) {
+        self.buf.push(b'{');
+        self.key(true, depth + 1, "column");
+        self.number(p.column);
+        self.key(false, depth + 1, "line");
+        self.number(p.line);
+        self.close(depth);
+    }
+
+    fn fix(&mut self, depth: usize, x: &crate::fix::ReportedFix) -> std::io::Result<()> {
+        let d = depth + 1;
+        self.buf.push(b'{');
+        self.key(true, d, "applicability");
+        self.serialized(d, &x.applicability)?;
+        self.key(false, d, "edits");
+        self.list(d, &x.edits, |out, e| {
+            let d = d + 1;
+            out.buf.push(b'{');
+            out.key(true, d + 1, "content");
+            out.string(&e.content);
+            out.key(false, d + 1, "end");
+            out.position(d + 1, &e.end);
+            out.key(false, d + 1, "start");
+            out.position(d + 1, &e.start);
+            out.close(d);
+            Ok(())
+        })?;
+        self.key(false, d, "kind");
+        self.serialized(d, &x.kind)?;
+        if let Some(s) = &x.same_as {
+            self.key(false, d, "same_as");
+            self.string(s);
+        }
+        self.key(false, d, "title");
+        self.string(&x.title);
+        self.close(depth);
+        Ok(())
+    }
+
+    /// One finding of the JSON contract (see `json_value`), its brace at depth 1.
+    fn finding(&mut self, d: &Diagnostic) -> std::io::Result<()> {
+        const K: usize = 2;
+        let f = &d.finding;
+        self.buf.push(b'{');
+        self.key(true, K, "callee");
+        self.opt_string(f.callee.as_deref());
+        self.key(false, K, "chain");
+        self.list(K, &d.chain, |out, h| {
+            out.hop(K + 1, h);
+            Ok(())
+        })?;
+        self.key(false, K, "code");
+        self.string(f.rule.code());
+        self.key(false, K, "column");
+        self.number(d.start.column);
+        self.key(false, K, "end_column");
+        self.number(d.end.column);
+        self.key(false, K, "end_line");
+        self.number(d.end.line);
+        self.key(false, K, "fingerprint");
+        self.string(&d.fingerprint);
+        self.key(false, K, "fixes");
+        self.list(K, &d.fixes, |out, x| out.fix(K + 1, x))?;
+        self.key(false, K, "function");
+        self.opt_string(f.function.as_deref());
+        self.key(false, K, "instead");
+        self.opt_string(f.instead.as_deref());
+        self.key(false, K, "line");
+        self.number(d.start.line);
+        self.key(false, K, "message");
+        self.string(&f.message);
+        self.key(false, K, "path");
+        self.string(&d.path);
+        if !d.related.is_empty() {
+            self.key(false, K, "related");
+            self.list(K, &d.related, |out, h| {
+                out.hop(K + 1, h);
+                Ok(())
+            })?;
+        }
+        self.key(false, K, "route");
+        self.opt_string(f.route.as_deref());
+        self.key(false, K, "rule");
+        self.string(f.rule.name());
+        if let Some(seen) = &d.runtime {
+            self.key(false, K, "runtime");
+            self.serialized(K, seen)?;
+        }
+        self.key(false, K, "severity");
+        self.string(f.tier.as_str());
+        self.key(false, K, "url");
+        self.string(&doc_url(f.rule));
+        self.close(1);
+        Ok(())
+    }
 }
 
 /// `serde_json`'s pretty formatter (two spaces a level), byte for byte, but for writing a line break
@@ -304,155 +563,8 @@ impl serde_json::ser::Formatter for Pretty {
     }
 }
 
-/// How much [`Chunks`] holds before it passes it on.
+/// How much [`write_json`] holds before it passes it on.
 const CHUNK: usize = 64 * 1024;
-
-/// A buffer in front of a writer, filled by the serializer's many small writes (an indent, a `": "`)
-/// without a call through the writer for each, and written out in chunks: the JSON of many fixes is
-/// mostly such pieces, and the writer may be a `dyn Write` behind a `BufWriter`.
-struct Chunks<'w, W: std::io::Write + ?Sized> {
-    buf: Vec<u8>,
-    w: &'w mut W,
-}
-
-impl<W: std::io::Write + ?Sized> std::io::Write for Chunks<'_, W> {
-    #[inline]
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.write_all(bytes)?;
-        Ok(bytes.len())
-    }
-
-    #[inline]
-    fn write_all(&mut self, bytes: &[u8]) -> std::io::Result<()> {
-        self.buf.extend_from_slice(bytes);
-        if self.buf.len() >= CHUNK {
-            self.w.write_all(&self.buf)?;
-            self.buf.clear();
-        }
-        Ok(())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.w.write_all(&self.buf)?;
-        self.buf.clear();
-        self.w.flush()
-    }
-}
-
-/// One finding of the JSON contract (see `json_value`), fields in sorted order.
-#[derive(serde::Serialize)]
-struct JsonFinding<'a> {
-    callee: &'a Option<String>,
-    chain: Vec<JsonHop<'a>>,
-    code: &'static str,
-    column: usize,
-    end_column: usize,
-    end_line: usize,
-    fingerprint: &'a str,
-    fixes: Vec<JsonFix<'a>>,
-    function: &'a Option<String>,
-    instead: &'a Option<String>,
-    line: usize,
-    message: &'a str,
-    path: &'a str,
-    /// Other places of the same problem (`Diagnostic::related`); absent when there are none.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    related: Vec<JsonHop<'a>>,
-    route: &'a Option<String>,
-    rule: &'static str,
-    /// Seen at runtime (`--runtime`); absent otherwise.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    runtime: Option<crate::runtime::Seen>,
-    severity: &'static str,
-    url: String,
-}
-
-impl<'a> JsonFinding<'a> {
-    fn of(d: &'a Diagnostic) -> Self {
-        let f = &d.finding;
-        JsonFinding {
-            callee: &f.callee,
-            chain: d
-                .chain
-                .iter()
-                .map(|h| JsonHop { column: h.column, elided: h.elided, line: h.line, name: &h.name, path: &h.path })
-                .collect(),
-            code: f.rule.code(),
-            column: d.start.column,
-            end_column: d.end.column,
-            end_line: d.end.line,
-            fingerprint: &d.fingerprint,
-            fixes: d
-                .fixes
-                .iter()
-                .map(|x| JsonFix {
-                    applicability: x.applicability,
-                    edits: x
-                        .edits
-                        .iter()
-                        .map(|e| JsonEdit {
-                            content: &e.content,
-                            end: JsonPos { column: e.end.column, line: e.end.line },
-                            start: JsonPos { column: e.start.column, line: e.start.line },
-                        })
-                        .collect(),
-                    kind: x.kind,
-                    same_as: x.same_as.as_deref(),
-                    title: &x.title,
-                })
-                .collect(),
-            function: &f.function,
-            instead: &f.instead,
-            line: d.start.line,
-            message: &f.message,
-            path: &d.path,
-            related: d
-                .related
-                .iter()
-                .map(|h| JsonHop { column: h.column, elided: h.elided, line: h.line, name: &h.name, path: &h.path })
-                .collect(),
-            route: &f.route,
-            rule: f.rule.name(),
-            runtime: d.runtime,
-            severity: f.tier.as_str(),
-            url: doc_url(f.rule),
-        }
-    }
-}
-
-#[derive(serde::Serialize)]
-struct JsonHop<'a> {
-    column: usize,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    elided: Option<usize>,
-    line: usize,
-    name: &'a str,
-    path: &'a str,
-}
-
-#[derive(serde::Serialize)]
-struct JsonFix<'a> {
-    applicability: crate::fix::Applicability,
-    edits: Vec<JsonEdit<'a>>,
-    kind: crate::fix::FixId,
-    /// A fix shared by several findings: the fingerprint of the one whose fix lists the edits.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    same_as: Option<&'a str>,
-    title: &'a str,
-}
-
-#[derive(serde::Serialize)]
-struct JsonEdit<'a> {
-    content: &'a str,
-    end: JsonPos,
-    start: JsonPos,
-}
-
-#[derive(serde::Serialize)]
-struct JsonPos {
-    column: usize,
-    line: usize,
-}
 
 /// The SARIF 2.1.0 log, pretty-printed.
 pub fn sarif(diags: &[Diagnostic]) -> String {
@@ -850,6 +962,97 @@ pub fn write_output_file(path: &std::path::Path, bytes: &[u8]) -> Result<(), Str
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What `json_value` gives, pretty-printed, one finding after another (the contract's reference).
+    fn by_values(diags: &[Diagnostic]) -> String {
+        let values: Vec<Value> = diags.iter().map(json_value).collect();
+        format!("{}\n", serde_json::to_string_pretty(&values).unwrap())
+    }
+
+    #[test]
+    fn write_json_prints_what_the_pretty_json_values_print() {
+        use crate::check::{LocatedHop, Position};
+        use crate::fix::{Applicability, FixId, ReportedEdit, ReportedFix, ReportedPosition};
+        let hop = |name: &str, elided: Option<usize>| LocatedHop {
+            path: "a \"q\"\\b.py".into(),
+            line: 12,
+            column: 3,
+            name: name.into(),
+            elided,
+            offset: None,
+        };
+        let pos = |line, column| ReportedPosition { line, column };
+        let finding = |callee: Option<&str>, route: Option<&str>| crate::analysis::Finding {
+            rule: crate::rules::RULES[0].rule,
+            tier: Tier::Critical,
+            range: 0..1,
+            call_range: None,
+            message: "`x` \u{1}\u{7f} blocks\ttabs\r\n\u{8}\u{c}é😀".into(),
+            callee: callee.map(String::from),
+            instead: None,
+            fix_kinds: Vec::new(),
+            chain: Vec::new(),
+            function: Some("f".into()),
+            route: route.map(String::from),
+        };
+        let plain = Diagnostic {
+            path: "app.py".into(),
+            finding: finding(None, None),
+            start: Position { line: 1, column: 1 },
+            end: Position { line: 10_000_000, column: 0 },
+            chain: Vec::new(),
+            related: Vec::new(),
+            source: Vec::new(),
+            underline: (0, 0),
+            fixes: Vec::new(),
+            project_path: String::new(),
+            fingerprint: "ab:1".into(),
+            runtime: None,
+        };
+        let full = Diagnostic {
+            finding: finding(Some("time.sleep"), Some("GET /r")),
+            chain: vec![hop("f", None), hop("g", Some(7)), hop("h", None)],
+            related: vec![hop("r", None)],
+            fixes: vec![
+                ReportedFix {
+                    title: "Offload `a\\b`".into(),
+                    kind: FixId::OffloadBlock,
+                    applicability: Applicability::Unsafe,
+                    edits: vec![
+                        ReportedEdit { start: pos(1, 1), end: pos(1, 1), content: "import asyncio\n".into() },
+                        ReportedEdit { start: pos(3, 5), end: pos(4, 20), content: "def _in_thread():\n\t\"x\"".into() },
+                    ],
+                    same_as: None,
+                },
+                ReportedFix {
+                    title: "Make `f` a plain `def`".into(),
+                    kind: FixId::MakeSync,
+                    applicability: Applicability::Safe,
+                    edits: Vec::new(),
+                    same_as: Some("cd:2".into()),
+                },
+            ],
+            runtime: Some(crate::runtime::Seen { count: 3, max_ms: 12.5 }),
+            ..plain.clone()
+        };
+        for diags in [vec![], vec![plain.clone()], vec![full.clone(), plain, full]] {
+            let mut ours = Vec::new();
+            write_json(&diags, &mut ours).unwrap();
+            assert_eq!(String::from_utf8(ours).unwrap(), by_values(&diags));
+        }
+    }
+
+    #[test]
+    fn strings_are_escaped_as_serde_json_escapes_them_at_any_offset() {
+        for special in ["\"", "\\", "\n", "\u{0}", "\u{1f}", "\u{7f}", " ", "é", "😀", "\t\r"] {
+            for at in 0..20 {
+                let s = format!("{}{special}{}", "a".repeat(at), "b".repeat(19 - at));
+                let mut out = JsonOut { buf: Vec::new() };
+                out.string(&s);
+                assert_eq!(String::from_utf8(out.buf).unwrap(), serde_json::to_string(&s).unwrap(), "{s:?}");
+            }
+        }
+    }
 
     #[test]
     fn the_json_formatter_prints_what_serde_jsons_pretty_one_prints() {

@@ -29,7 +29,7 @@ use std::ops::Range;
 use tree_sitter::Node;
 
 use super::kinds::{self, MAX_NODES, short, walk_bounded};
-use super::{Applicability, Edit, FileContext, Fix, FixId, Fixes, Refusal, imports};
+use super::{Applicability, Edit, FileContext, Fix, FixId, Fixes, KindName, Refusal, imports};
 
 /// How many ancestors the search for a `with` around a call climbs.
 const MAX_CLIMB: usize = 256;
@@ -64,9 +64,9 @@ pub(super) fn tied_with<'t>(ctx: &FileContext<'t>, call: Node<'t>) -> Option<Nod
     let mut n = ctx.up(call);
     for _ in 0..MAX_CLIMB {
         let cur = n?;
-        match cur.kind() {
+        match cur.kind_name() {
             "function_definition" | "lambda" | "class_definition" | "module" => return None,
-            "with_statement" if cur.child(0).is_some_and(|c| c.kind() == "with") => {
+            "with_statement" if cur.child(0).is_some_and(|c| c.kind_name() == "with") => {
                 let clause = clause_of(cur)?;
                 if clause.start_byte() <= call.start_byte() && call.end_byte() <= clause.end_byte() {
                     return Some(cur);
@@ -85,7 +85,7 @@ pub(super) fn tied_with<'t>(ctx: &FileContext<'t>, call: Node<'t>) -> Option<Nod
 
 fn clause_of(with: Node<'_>) -> Option<Node<'_>> {
     let mut c = with.walk();
-    with.children(&mut c).find(|n| n.kind() == "with_clause")
+    with.children(&mut c).find(|n| n.kind_name() == "with_clause")
 }
 
 /// The names a `with` clause binds to the result of a call (`as fh` of `open(p) as fh`).
@@ -93,13 +93,13 @@ fn call_aliases(ctx: &FileContext<'_>, clause: Node<'_>) -> HashSet<String> {
     let mut out = HashSet::new();
     let mut c = clause.walk();
     for item in clause.named_children(&mut c) {
-        let Some(value) = item.child_by_field_name("value").filter(|v| v.kind() == "as_pattern") else { continue };
-        if value.named_child(0).is_none_or(|v| v.kind() != "call") {
+        let Some(value) = item.field("value").filter(|v| v.kind_name() == "as_pattern") else { continue };
+        if value.named_child(0).is_none_or(|v| v.kind_name() != "call") {
             continue;
         }
-        if let Some(alias) = value.child_by_field_name("alias") {
+        if let Some(alias) = value.field("alias") {
             let mut c = alias.walk();
-            for id in alias.named_children(&mut c).filter(|n| n.kind() == "identifier") {
+            for id in alias.named_children(&mut c).filter(|n| n.kind_name() == "identifier") {
                 out.insert(ctx.node_text(id).to_string());
             }
         }
@@ -110,15 +110,15 @@ fn call_aliases(ctx: &FileContext<'_>, clause: Node<'_>) -> HashSet<String> {
 /// Whether the call's callee is reached through one of `names`, or passes one as a direct argument.
 fn uses_any(ctx: &FileContext<'_>, call: Node<'_>, names: &HashSet<String>) -> bool {
     let through = call
-        .child_by_field_name("function")
+        .field("function")
         .and_then(kinds::root_identifier)
         .is_some_and(|r| names.contains(ctx.node_text(r)));
     through
-        || call.child_by_field_name("arguments").is_some_and(|args| {
+        || call.field("arguments").is_some_and(|args| {
             let mut c = args.walk();
             args.named_children(&mut c).any(|a| {
-                let v = if a.kind() == "keyword_argument" { a.child_by_field_name("value") } else { Some(a) };
-                v.is_some_and(|v| v.kind() == "identifier" && names.contains(ctx.node_text(v)))
+                let v = if a.kind_name() == "keyword_argument" { a.field("value") } else { Some(a) };
+                v.is_some_and(|v| v.kind_name() == "identifier" && names.contains(ctx.node_text(v)))
             })
         })
 }
@@ -155,7 +155,7 @@ fn scan(ctx: &FileContext<'_>, roots: &[Node<'_>], exclude: Option<Range<usize>>
         let mut m = n;
         for _ in 0..MAX_CLIMB {
             let Some(p) = ctx.up(m) else { return false };
-            if CONDITIONAL.contains(&p.kind()) {
+            if CONDITIONAL.contains(&p.kind_name()) {
                 return false;
             }
             if p.id() == b.id() || roots.iter().any(|r| r.id() == p.id()) {
@@ -184,9 +184,9 @@ fn scan(ctx: &FileContext<'_>, roots: &[Node<'_>], exclude: Option<Range<usize>>
             let e = s.bound.entry(name.to_string()).or_insert(false);
             *e |= unconditional;
         };
-        match n.kind() {
+        match n.kind_name() {
             "function_definition" | "class_definition" => {
-                if let Some(name) = n.child_by_field_name("name") {
+                if let Some(name) = n.field("name") {
                     bind(&mut s, name);
                 }
                 continue;
@@ -198,23 +198,23 @@ fn scan(ctx: &FileContext<'_>, roots: &[Node<'_>], exclude: Option<Range<usize>>
             "yield" => {
                 s.refusal.get_or_insert_with(|| "the block yields: it is part of a generator".into());
             }
-            "for_statement" | "with_statement" if n.child(0).is_some_and(|c| c.kind() == "async") => {
+            "for_statement" | "with_statement" if n.child(0).is_some_and(|c| c.kind_name() == "async") => {
                 s.refusal.get_or_insert_with(|| "the block uses `async for` or `async with`".into());
             }
             "for_in_clause" => {
-                if n.prev_sibling().is_some_and(|c| c.kind() == "async")
-                    || n.child(0).is_some_and(|c| c.kind() == "async")
+                if n.prev_sibling().is_some_and(|c| c.kind_name() == "async")
+                    || n.child(0).is_some_and(|c| c.kind_name() == "async")
                 {
                     s.refusal.get_or_insert_with(|| "the block has an async comprehension".into());
                 }
-                if let Some(left) = n.child_by_field_name("left") {
+                if let Some(left) = n.field("left") {
                     targets(left, &mut |id| {
                         ignored.insert(id.id());
                     });
                 }
             }
             "break_statement" | "continue_statement" if !in_loop => {
-                let what = if n.kind() == "break_statement" { "break" } else { "continue" };
+                let what = if n.kind_name() == "break_statement" { "break" } else { "continue" };
                 s.refusal.get_or_insert_with(|| {
                     format!("`{what}` at line {} leaves the block for a loop around it", n.start_position().row + 1)
                 });
@@ -225,7 +225,7 @@ fn scan(ctx: &FileContext<'_>, roots: &[Node<'_>], exclude: Option<Range<usize>>
                 let mut c = n.walk();
                 for target in n.named_children(&mut c) {
                     let mut names = Vec::new();
-                    if target.kind() == "expression_list" {
+                    if target.kind_name() == "expression_list" {
                         let mut c2 = target.walk();
                         for t in target.named_children(&mut c2) {
                             targets(t, &mut |id| names.push(ctx.node_text(id).to_string()));
@@ -242,29 +242,29 @@ fn scan(ctx: &FileContext<'_>, roots: &[Node<'_>], exclude: Option<Range<usize>>
             }
             "global_statement" | "nonlocal_statement" => {
                 let mut c = n.walk();
-                for id in n.named_children(&mut c).filter(|c| c.kind() == "identifier") {
+                for id in n.named_children(&mut c).filter(|c| c.kind_name() == "identifier") {
                     s.declared.insert(ctx.node_text(id).to_string());
                     ignored.insert(id.id());
                 }
             }
             "assignment" | "for_statement" => {
-                if let Some(left) = n.child_by_field_name("left") {
+                if let Some(left) = n.field("left") {
                     targets(left, &mut |id| bind(&mut s, id));
                 }
             }
             "augmented_assignment" => {
-                if let Some(left) = n.child_by_field_name("left").filter(|l| l.kind() == "identifier") {
+                if let Some(left) = n.field("left").filter(|l| l.kind_name() == "identifier") {
                     bind(&mut s, left);
                     s.read.insert(ctx.node_text(left).to_string());
                 }
             }
             "as_pattern" => {
-                if let Some(alias) = n.child_by_field_name("alias") {
+                if let Some(alias) = n.field("alias") {
                     targets(alias, &mut |id| bind(&mut s, id));
                 }
             }
             "named_expression" => {
-                if let Some(name) = n.child_by_field_name("name") {
+                if let Some(name) = n.field("name") {
                     bind(&mut s, name);
                 }
             }
@@ -272,30 +272,30 @@ fn scan(ctx: &FileContext<'_>, roots: &[Node<'_>], exclude: Option<Range<usize>>
                 let mut c = n.walk();
                 let names: Vec<Node<'_>> = n.children_by_field_name("name", &mut c).collect();
                 for name in names {
-                    let id = match name.kind() {
-                        "aliased_import" => name.child_by_field_name("alias"),
+                    let id = match name.kind_name() {
+                        "aliased_import" => name.field("alias"),
                         "dotted_name" => name.named_child(0),
                         _ => None,
                     };
-                    if let Some(id) = id.filter(|i| i.kind() == "identifier") {
+                    if let Some(id) = id.filter(|i| i.kind_name() == "identifier") {
                         bind(&mut s, id);
                     }
                 }
                 continue;
             }
             "attribute" => {
-                if let Some(a) = n.child_by_field_name("attribute") {
+                if let Some(a) = n.field("attribute") {
                     ignored.insert(a.id());
                 }
             }
             "keyword_argument" => {
-                if let Some(a) = n.child_by_field_name("name") {
+                if let Some(a) = n.field("name") {
                     ignored.insert(a.id());
                 }
             }
             "call" => {
-                let zero_arg_super = n.child_by_field_name("function").is_some_and(|f| ctx.node_text(f) == "super")
-                    && n.child_by_field_name("arguments").is_some_and(|a| a.named_child_count() == 0);
+                let zero_arg_super = n.field("function").is_some_and(|f| ctx.node_text(f) == "super")
+                    && n.field("arguments").is_some_and(|a| a.named_child_count() == 0);
                 if zero_arg_super {
                     s.refusal.get_or_insert_with(|| {
                         "the block calls `super()` without arguments, which needs the method's own frame".into()
@@ -308,8 +308,8 @@ fn scan(ctx: &FileContext<'_>, roots: &[Node<'_>], exclude: Option<Range<usize>>
             _ => {}
         }
         // Only a loop's body is in it: a `break` in its `else:` leaves the loop around it.
-        let body = matches!(n.kind(), "for_statement" | "while_statement")
-            .then(|| n.child_by_field_name("body").map(|b| b.id()))
+        let body = matches!(n.kind_name(), "for_statement" | "while_statement")
+            .then(|| n.field("body").map(|b| b.id()))
             .flatten();
         let mut c = n.walk();
         let children: Vec<Node<'_>> = n.children(&mut c).collect();
@@ -327,7 +327,7 @@ fn targets<'t>(target: Node<'t>, f: &mut dyn FnMut(Node<'t>)) {
         if seen > MAX_NODES {
             return;
         }
-        match n.kind() {
+        match n.kind_name() {
             "identifier" => f(n),
             "pattern_list"
             | "tuple_pattern"
@@ -350,21 +350,21 @@ fn targets<'t>(target: Node<'t>, f: &mut dyn FnMut(Node<'t>)) {
 /// The names of a function's parameters.
 fn parameters(ctx: &FileContext<'_>, def: Node<'_>) -> HashSet<String> {
     let mut out = HashSet::new();
-    let Some(params) = def.child_by_field_name("parameters") else { return out };
+    let Some(params) = def.field("parameters") else { return out };
     let mut c = params.walk();
     for p in params.named_children(&mut c) {
-        let id = match p.kind() {
+        let id = match p.kind_name() {
             "identifier" => Some(p),
-            "default_parameter" | "typed_default_parameter" => p.child_by_field_name("name"),
+            "default_parameter" | "typed_default_parameter" => p.field("name"),
             _ => {
                 let mut c = p.walk();
                 let first = p
                     .named_children(&mut c)
-                    .find(|x| matches!(x.kind(), "identifier" | "list_splat_pattern" | "dictionary_splat_pattern"));
-                first.and_then(|x| if x.kind() == "identifier" { Some(x) } else { x.named_child(0) })
+                    .find(|x| matches!(x.kind_name(), "identifier" | "list_splat_pattern" | "dictionary_splat_pattern"));
+                first.and_then(|x| if x.kind_name() == "identifier" { Some(x) } else { x.named_child(0) })
             }
         };
-        if let Some(id) = id.filter(|i| i.kind() == "identifier") {
+        if let Some(id) = id.filter(|i| i.kind_name() == "identifier") {
             out.insert(ctx.node_text(id).to_string());
         }
     }
@@ -391,33 +391,33 @@ fn thread_bound_use(
     // The class of what a call returns: a catalogued function (`sqlite3.connect`), or a method of a name
     // already typed (`conn.cursor()`).
     let returned = |typed: &HashMap<String, String>, call: Node<'_>| -> Option<String> {
-        if call.kind() != "call" {
+        if call.kind_name() != "call" {
             return None;
         }
-        let f = call.child_by_field_name("function")?;
-        let args = call.child_by_field_name("arguments");
+        let f = call.field("function")?;
+        let args = call.field("arguments");
         let mut c = args?.walk();
         let chosen = args?.named_children(&mut c).any(|a| {
-            a.kind() == "keyword_argument"
-                && a.child_by_field_name("name").is_some_and(|n| ctx.node_text(n) == "check_same_thread")
+            a.kind_name() == "keyword_argument"
+                && a.field("name").is_some_and(|n| ctx.node_text(n) == "check_same_thread")
         });
         if chosen {
             return None;
         }
         // `conn.cursor()` on a typed name, `sqlite3.connect(p).cursor()` on a typed call.
-        if f.kind() == "attribute"
-            && let Some(obj) = f.child_by_field_name("object")
+        if f.kind_name() == "attribute"
+            && let Some(obj) = f.field("object")
         {
-            let class = match obj.kind() {
+            let class = match obj.kind_name() {
                 "identifier" => typed.get(ctx.node_text(obj)).cloned(),
                 "call" => obj
-                    .child_by_field_name("function")
+                    .field("function")
                     .and_then(|g| ctx.imports.qualified(ctx.node_text(g)))
                     .and_then(|q| ctx.catalog.returns(&ctx.catalog.canonical(&q)).map(str::to_string)),
                 _ => None,
             };
             if let Some(class) = class {
-                let m = ctx.node_text(f.child_by_field_name("attribute")?);
+                let m = ctx.node_text(f.field("attribute")?);
                 return ctx.catalog.returns(&format!("{class}.{m}")).map(str::to_string);
             }
         }
@@ -436,24 +436,24 @@ fn thread_bound_use(
                     if skip.is_some_and(|r| r.start <= n.start_byte() && n.end_byte() <= r.end) {
                         return false;
                     }
-                    if n.id() != root.id() && matches!(n.kind(), "function_definition" | "class_definition" | "lambda")
+                    if n.id() != root.id() && matches!(n.kind_name(), "function_definition" | "class_definition" | "lambda")
                     {
                         return false;
                     }
-                    let (left, right) = match n.kind() {
-                        "assignment" => (n.child_by_field_name("left"), n.child_by_field_name("right")),
-                        "as_pattern" => (n.child_by_field_name("alias"), n.named_child(0)),
+                    let (left, right) = match n.kind_name() {
+                        "assignment" => (n.field("left"), n.field("right")),
+                        "as_pattern" => (n.field("alias"), n.named_child(0)),
                         _ => (None, None),
                     };
                     let left =
-                        left.map(|l| if l.kind() == "as_pattern_target" { l.named_child(0).unwrap_or(l) } else { l });
-                    if let (Some(l), Some(r)) = (left.filter(|l| l.kind() == "identifier"), right) {
+                        left.map(|l| if l.kind_name() == "as_pattern_target" { l.named_child(0).unwrap_or(l) } else { l });
+                    if let (Some(l), Some(r)) = (left.filter(|l| l.kind_name() == "identifier"), right) {
                         // `closing(x)` gives back `x`.
-                        let r = if r.kind() == "call"
-                            && r.child_by_field_name("function").is_some_and(|f| {
+                        let r = if r.kind_name() == "call"
+                            && r.field("function").is_some_and(|f| {
                                 ctx.imports.qualified(ctx.node_text(f)).as_deref() == Some("contextlib.closing")
                             }) {
-                            r.child_by_field_name("arguments").and_then(|a| a.named_child(0)).unwrap_or(r)
+                            r.field("arguments").and_then(|a| a.named_child(0)).unwrap_or(r)
                         } else {
                             r
                         };
@@ -481,7 +481,7 @@ fn thread_bound_use(
                 .tops
                 .iter()
                 .copied()
-                .filter(|n| matches!(n.kind(), "expression_statement" | "with_statement"))
+                .filter(|n| matches!(n.kind_name(), "expression_statement" | "with_statement"))
                 .collect();
             let mut typed = HashMap::new();
             bindings(&tops, None, &mut typed);
@@ -490,11 +490,11 @@ fn thread_bound_use(
         .clone();
     typed.retain(|name, _| !outside_bound.contains(name));
     // By the caller: parameters annotated with the class.
-    if let Some(params) = def.child_by_field_name("parameters") {
+    if let Some(params) = def.field("parameters") {
         let mut c = params.walk();
         for p in params.named_children(&mut c) {
             if let (Some(name), Some(ty)) =
-                (p.named_child(0).filter(|n| n.kind() == "identifier"), p.child_by_field_name("type"))
+                (p.named_child(0).filter(|n| n.kind_name() == "identifier"), p.field("type"))
             {
                 let spelled = ctx.node_text(ty).trim_matches(['"', '\'']);
                 if let Some(q) = ctx.imports.qualified(spelled).map(|q| ctx.catalog.canonical(&q))
@@ -506,7 +506,7 @@ fn thread_bound_use(
         }
     }
     // In the coroutine, outside the statements.
-    if let Some(body) = def.child_by_field_name("body") {
+    if let Some(body) = def.field("body") {
         bindings(&[body], Some(&span), &mut typed);
     }
     if typed.is_empty() {
@@ -518,13 +518,13 @@ fn thread_bound_use(
             if found.is_some() {
                 return false;
             }
-            if n.kind() == "identifier"
+            if n.kind_name() == "identifier"
                 && let Some(class) = typed.get(ctx.node_text(n))
                 && !inner.bound.contains_key(ctx.node_text(n))
             {
                 let named = ctx.up(n).is_some_and(|p| {
-                    let is = |f: &str| p.child_by_field_name(f).is_some_and(|x| x.id() == n.id());
-                    (p.kind() == "attribute" && is("attribute")) || (p.kind() == "keyword_argument" && is("name"))
+                    let is = |f: &str| p.field(f).is_some_and(|x| x.id() == n.id());
+                    (p.kind_name() == "attribute" && is("attribute")) || (p.kind_name() == "keyword_argument" && is("name"))
                 });
                 if !named {
                     found = Some((ctx.node_text(n).to_string(), class.clone(), n.start_position().row + 1));
@@ -544,9 +544,9 @@ fn names_in(ctx: &FileContext<'_>, root: Node<'_>, range: Range<usize>) -> Optio
         if n.end_byte() <= range.start || n.start_byte() >= range.end {
             return false;
         }
-        if n.kind() == "identifier" && range.start <= n.start_byte() && n.end_byte() <= range.end {
+        if n.kind_name() == "identifier" && range.start <= n.start_byte() && n.end_byte() <= range.end {
             let is_attr = ctx.up(n).is_some_and(|p| {
-                p.kind() == "attribute" && p.child_by_field_name("attribute").is_some_and(|a| a.id() == n.id())
+                p.kind_name() == "attribute" && p.field("attribute").is_some_and(|a| a.id() == n.id())
             });
             if !is_attr {
                 out.insert(ctx.node_text(n).to_string());
@@ -580,7 +580,7 @@ pub(super) fn multiline_strings(ctx: &FileContext<'_>, root: Node<'_>) -> Option
         return Some(out);
     }
     walk_bounded(root, |n| {
-        if n.kind() != "string" {
+        if n.kind_name() != "string" {
             return true;
         }
         if ctx.node_text(n).contains('\n') {
@@ -600,7 +600,7 @@ pub(super) fn offload_block(ctx: &FileContext<'_>, with: Node<'_>, out: &mut Fix
 }
 
 fn build(ctx: &FileContext<'_>, with: Node<'_>, out: &mut Fixes) {
-    let (Some(clause), Some(block)) = (clause_of(with), with.child_by_field_name("body")) else { return };
+    let (Some(clause), Some(block)) = (clause_of(with), with.field("body")) else { return };
     let title = format!(
         "Run the whole `with {}` block in a thread with `{}`",
         short(ctx.node_text(clause)),
@@ -632,8 +632,8 @@ fn to_thread(
         return refuse(out, why.replace("the call is", &format!("{what} is")));
     }
     let Some(def) = kinds::enclosing_def(ctx, first) else { return };
-    let Some(body) = def.child_by_field_name("body") else { return };
-    let fname = def.child_by_field_name("name").map_or("", |n| ctx.node_text(n));
+    let Some(body) = def.field("body") else { return };
+    let fname = def.field("name").map_or("", |n| ctx.node_text(n));
     let inner = scan(ctx, stmts, None, Some(top));
     if let Some(why) = inner.refusal {
         return refuse(out, why.replace("the block", what));
@@ -689,11 +689,11 @@ fn to_thread(
     let mut n = ctx.up(first);
     for _ in 0..MAX_CLIMB {
         let Some(cur) = n.filter(|c| c.id() != def.id()) else { break };
-        in_loop |= matches!(cur.kind(), "for_statement" | "while_statement");
+        in_loop |= matches!(cur.kind_name(), "for_statement" | "while_statement");
         n = ctx.up(cur);
     }
     // The last statement leaves for good (`return`, `raise`): nothing after it runs.
-    let jumps = matches!(last.kind(), "return_statement" | "raise_statement");
+    let jumps = matches!(last.kind_name(), "return_statement" | "raise_statement");
     let mut used = HashSet::new();
     if !jumps {
         let Some(after) = names_in(ctx, body, span.end..body.end_byte()) else { return };
@@ -715,7 +715,7 @@ fn to_thread(
     // `None` in both functions).
     let at_end = ctx.up(last).is_some_and(|p| p.id() == body.id()) && {
         let mut c = body.walk();
-        body.named_children(&mut c).filter(|s| s.kind() != "comment").last().is_some_and(|s| s.id() == last.id())
+        body.named_children(&mut c).filter(|s| s.kind_name() != "comment").last().is_some_and(|s| s.id() == last.id())
     };
     if inner.has_return && !at_end && !jumps {
         return refuse(out, format!("{what} may return or go on, and code of `{fname}` follows it"));
@@ -793,7 +793,7 @@ fn in_nested_block(ctx: &FileContext<'_>, stmt: Node<'_>, offset: usize) -> bool
         if n.id() == stmt.id() {
             return false;
         }
-        if n.kind() == "block" {
+        if n.kind_name() == "block" {
             return true;
         }
         match ctx.up(n) {
@@ -828,19 +828,19 @@ impl<'a> FileContext<'a> {
         }
         let mut n = self.tree.root_node().descendant_for_byte_range(start, end)?;
         for _ in 0..MAX_CLIMB {
-            if matches!(n.kind(), "block" | "module") && n.start_byte() <= start && end <= n.end_byte() {
+            if matches!(n.kind_name(), "block" | "module") && n.start_byte() <= start && end <= n.end_byte() {
                 break;
             }
             n = self.up(n)?;
         }
-        if !matches!(n.kind(), "block" | "module") {
+        if !matches!(n.kind_name(), "block" | "module") {
             return None;
         }
         let block = n;
         let mut c = block.walk();
         let stmts: Vec<Node<'a>> = block
             .named_children(&mut c)
-            .filter(|s| s.kind() != "comment" && s.end_byte() > start && s.start_byte() < end)
+            .filter(|s| s.kind_name() != "comment" && s.end_byte() > start && s.start_byte() < end)
             .collect();
         let (&first, &last) = (stmts.first()?, stmts.last()?);
         let snapped = first.start_byte()..last.end_byte();
@@ -861,7 +861,7 @@ impl<'a> FileContext<'a> {
             return Some((snapped, out));
         }
         // The block's own indentation unit comes from the statement that opens it.
-        let header = if block.kind() == "block" { self.up(block).unwrap_or(first) } else { first };
+        let header = if block.kind_name() == "block" { self.up(block).unwrap_or(first) } else { first };
         to_thread(self, &stmts, block, header, title, "the selection", &mut out);
         self.keep_sound(&mut out);
         Some((snapped, out))
@@ -897,15 +897,15 @@ impl<'a> FileContext<'a> {
         }
         let Some(mut n) = self.tree.root_node().descendant_for_byte_range(offset, offset) else { return out };
         for _ in 0..MAX_CLIMB {
-            if n.kind() == "with_statement" {
-                let header_end = n.child_by_field_name("body").map_or(n.end_byte(), |b| b.start_byte());
-                if n.child(0).is_some_and(|c| c.kind() == "with") && offset < header_end {
+            if n.kind_name() == "with_statement" {
+                let header_end = n.field("body").map_or(n.end_byte(), |b| b.start_byte());
+                if n.child(0).is_some_and(|c| c.kind_name() == "with") && offset < header_end {
                     offload_block(self, n, &mut out);
                     self.keep_sound(&mut out);
                 }
                 return out;
             }
-            if matches!(n.kind(), "function_definition" | "class_definition" | "module") {
+            if matches!(n.kind_name(), "function_definition" | "class_definition" | "module") {
                 return out;
             }
             match self.up(n) {

@@ -14,7 +14,7 @@
 use tree_sitter::Node;
 
 use super::kinds::{await_allowed, awaited, enclosing_def, short};
-use super::{Applicability, Edit, FileContext, Fix, FixId, Fixes, Refusal, Target};
+use super::{Applicability, Edit, FileContext, Fix, FixId, Fixes, KindName, Refusal, Target};
 
 /// The request functions of `requests` / `httpx` that map onto `AsyncClient` methods of the same name.
 const METHODS: &[&str] = &["get", "post", "put", "patch", "delete", "head", "options", "request"];
@@ -44,7 +44,7 @@ const RESPONSE: &[(&str, &str)] = &[
 ];
 
 pub(super) fn fix(ctx: &FileContext<'_>, t: &Target, call: Node<'_>, out: &mut Fixes) {
-    let Some(func) = call.child_by_field_name("function") else { return };
+    let Some(func) = call.field("function") else { return };
     let Some(callee) = t.callee.as_deref() else { return };
     let (library, method) = callee.rsplit_once('.').unwrap_or(("", callee));
     let title = format!("Use `httpx.AsyncClient` instead of `{}`", short(ctx.node_text(func)));
@@ -131,7 +131,7 @@ struct Mapped {
 /// A request call's arguments for `client.<method>(...)`: keywords renamed, moved to the client, or a
 /// reason why there is no equivalent.
 fn map_arguments(ctx: &FileContext<'_>, call: Node<'_>, method: &str, from_requests: bool) -> Result<Mapped, String> {
-    let Some(args) = call.child_by_field_name("arguments").filter(|a| a.kind() == "argument_list") else {
+    let Some(args) = call.field("arguments").filter(|a| a.kind_name() == "argument_list") else {
         return Err("the arguments are a generator expression".into());
     };
     let mut positional = Vec::new();
@@ -139,13 +139,13 @@ fn map_arguments(ctx: &FileContext<'_>, call: Node<'_>, method: &str, from_reque
     let mut client_kw: Vec<String> = Vec::new();
     let mut c = args.walk();
     for a in args.named_children(&mut c) {
-        match a.kind() {
+        match a.kind_name() {
             "comment" => return Err("the arguments have comments, which the rewrite would lose".into()),
             "list_splat" | "dictionary_splat" => {
                 return Err("the arguments are unpacked: their keywords cannot be checked".into());
             }
             "keyword_argument" => {
-                let (Some(n), Some(v)) = (a.child_by_field_name("name"), a.child_by_field_name("value")) else {
+                let (Some(n), Some(v)) = (a.field("name"), a.field("value")) else {
                     return Err("a keyword argument is incomplete".into());
                 };
                 let (name, value) = (ctx.node_text(n), ctx.node_text(v));
@@ -156,10 +156,10 @@ fn map_arguments(ctx: &FileContext<'_>, call: Node<'_>, method: &str, from_reque
                     request_kw.push(((*to).into(), value.into()));
                 } else if CLIENT.contains(&name) {
                     client_kw.push(format!("{name}={value}"));
-                } else if name == "data" && v.kind() == "string" {
+                } else if name == "data" && v.kind_name() == "string" {
                     // httpx sends raw text or bytes as `content=`.
                     request_kw.push(("content".into(), value.into()));
-                } else if name == "timeout" && v.kind() == "tuple" {
+                } else if name == "timeout" && v.kind_name() == "tuple" {
                     return Err("a `(connect, read)` timeout tuple means something else to httpx".into());
                 } else if SAME.contains(&name) || (!from_requests && name == "follow_redirects") {
                     request_kw.push((name.into(), value.into()));
@@ -193,27 +193,27 @@ struct Session<'t> {
 }
 
 fn session_block<'t>(ctx: &FileContext<'t>, call: Node<'t>, func: Node<'t>, library: &str) -> Option<Session<'t>> {
-    if func.kind() != "attribute" {
+    if func.kind_name() != "attribute" {
         return None;
     }
-    let object = func.child_by_field_name("object").filter(|o| o.kind() == "identifier")?;
+    let object = func.field("object").filter(|o| o.kind_name() == "identifier")?;
     let name = ctx.node_text(object);
     let mut n = ctx.up(call);
     for _ in 0..256 {
         let cur = n?;
-        if cur.kind() == "function_definition" {
+        if cur.kind_name() == "function_definition" {
             return None;
         }
-        if cur.kind() == "with_statement" && cur.child(0).is_some_and(|c| c.kind() == "with") {
-            let clause = cur.named_child(0).filter(|c| c.kind() == "with_clause")?;
+        if cur.kind_name() == "with_statement" && cur.child(0).is_some_and(|c| c.kind_name() == "with") {
+            let clause = cur.named_child(0).filter(|c| c.kind_name() == "with_clause")?;
             if clause.named_child_count() == 1
                 && let Some(pattern) =
-                    clause.named_child(0)?.child_by_field_name("value").filter(|v| v.kind() == "as_pattern")
-                && let Some(ctor) = pattern.named_child(0).filter(|c| c.kind() == "call")
-                && let Some(alias) = pattern.child_by_field_name("alias")
+                    clause.named_child(0)?.field("value").filter(|v| v.kind_name() == "as_pattern")
+                && let Some(ctor) = pattern.named_child(0).filter(|c| c.kind_name() == "call")
+                && let Some(alias) = pattern.field("alias")
                 && ctx.node_text(alias).trim() == name
             {
-                let f = ctor.child_by_field_name("function")?;
+                let f = ctor.field("function")?;
                 let spelled =
                     ctx.imports.spelling(library).or_else(|| ctx.imports.spelling(&library.to_ascii_lowercase()));
                 if spelled.as_deref() != Some(ctx.node_text(f)) {
@@ -242,12 +242,12 @@ fn build_session_fix(ctx: &FileContext<'_>, s: Session<'_>, out: &mut Fixes) {
     if let Err(why) = await_allowed(ctx, s.with) {
         return refuse(out, why);
     }
-    if s.ctor.child_by_field_name("arguments").is_some_and(|a| a.named_child_count() > 0) {
+    if s.ctor.field("arguments").is_some_and(|a| a.named_child_count() > 0) {
         return refuse(out, "the session is created with arguments".into());
     }
     let from_requests = s.library.starts_with("requests.");
     let mut edits = Vec::new();
-    let Some(body) = s.with.child_by_field_name("body") else { return };
+    let Some(body) = s.with.field("body") else { return };
     let mut stack = vec![body];
     let mut seen = 0;
     while let Some(n) = stack.pop() {
@@ -255,16 +255,16 @@ fn build_session_fix(ctx: &FileContext<'_>, s: Session<'_>, out: &mut Fixes) {
         if seen > 200_000 {
             return refuse(out, "the block is too large to check".into());
         }
-        if n.kind() == "identifier" && ctx.node_text(n) == s.name {
+        if n.kind_name() == "identifier" && ctx.node_text(n) == s.name {
             let line = n.start_position().row + 1;
             let Some(attr) = ctx.up(n).filter(|p| {
-                p.kind() == "attribute" && p.child_by_field_name("object").is_some_and(|o| o.id() == n.id())
+                p.kind_name() == "attribute" && p.field("object").is_some_and(|o| o.id() == n.id())
             }) else {
                 return refuse(out, format!("the session is used as a value at line {line}"));
             };
-            let method = attr.child_by_field_name("attribute").map(|a| ctx.node_text(a)).unwrap_or_default();
+            let method = attr.field("attribute").map(|a| ctx.node_text(a)).unwrap_or_default();
             let call = ctx.up(attr).filter(|c| {
-                c.kind() == "call" && c.child_by_field_name("function").is_some_and(|f| f.id() == attr.id())
+                c.kind_name() == "call" && c.field("function").is_some_and(|f| f.id() == attr.id())
             });
             match call {
                 Some(call) if METHODS.contains(&method) => {
@@ -316,12 +316,12 @@ fn own_line_statement<'t>(ctx: &FileContext<'t>, call: Node<'t>) -> Option<Node<
     let mut n = call;
     for _ in 0..64 {
         let p = ctx.up(n)?;
-        if matches!(p.kind(), "block" | "module") {
+        if matches!(p.kind_name(), "block" | "module") {
             break;
         }
         n = p;
     }
-    if !matches!(n.kind(), "expression_statement" | "return_statement") {
+    if !matches!(n.kind_name(), "expression_statement" | "return_statement") {
         return None;
     }
     let text = ctx.text;
@@ -336,12 +336,12 @@ fn own_line_statement<'t>(ctx: &FileContext<'t>, call: Node<'t>) -> Option<Node<
 fn response_escapes(ctx: &FileContext<'_>, call: Node<'_>) -> Option<String> {
     let parent = ctx.up(call)?;
     let check_attr = |attr: &str| RESPONSE.iter().find(|(a, _)| *a == attr).map(|(_, why)| (*why).to_string());
-    match parent.kind() {
+    match parent.kind_name() {
         "expression_statement" => None,
-        "attribute" => check_attr(ctx.node_text(parent.child_by_field_name("attribute")?)),
-        "assignment" if parent.child_by_field_name("right").is_some_and(|r| r.id() == call.id()) => {
-            let left = parent.child_by_field_name("left")?;
-            if left.kind() != "identifier" {
+        "attribute" => check_attr(ctx.node_text(parent.field("attribute")?)),
+        "assignment" if parent.field("right").is_some_and(|r| r.id() == call.id()) => {
+            let left = parent.field("left")?;
+            if left.kind_name() != "identifier" {
                 return Some("the response is stored in something other than a name".into());
             }
             let name = ctx.node_text(left);
@@ -359,9 +359,9 @@ fn response_escapes(ctx: &FileContext<'_>, call: Node<'_>) -> Option<String> {
                         found.insert(String::new(), "the function is too large to check".into());
                         break;
                     }
-                    if n.kind() == "attribute"
-                        && let Some(o) = n.child_by_field_name("object").filter(|o| o.kind() == "identifier")
-                        && let Some(why) = n.child_by_field_name("attribute").and_then(|a| check_attr(ctx.node_text(a)))
+                    if n.kind_name() == "attribute"
+                        && let Some(o) = n.field("object").filter(|o| o.kind_name() == "identifier")
+                        && let Some(why) = n.field("attribute").and_then(|a| check_attr(ctx.node_text(a)))
                     {
                         found.entry(ctx.node_text(o).to_string()).or_insert(why);
                     }
@@ -383,13 +383,13 @@ fn catches_library_errors(ctx: &FileContext<'_>, call: Node<'_>, library: &str) 
     let mut n = ctx.up(call);
     for _ in 0..256 {
         let cur = n?;
-        if cur.kind() == "function_definition" {
+        if cur.kind_name() == "function_definition" {
             return None;
         }
-        if cur.kind() == "try_statement" {
+        if cur.kind_name() == "try_statement" {
             let mut c = cur.walk();
             for clause in cur.children(&mut c) {
-                if clause.kind() == "except_clause" {
+                if clause.kind_name() == "except_clause" {
                     let header = ctx.node_text(clause).lines().next().unwrap_or_default();
                     if header.contains(&format!("{spelled}.")) || header.contains("RequestException") {
                         return Some(format!(
@@ -450,9 +450,9 @@ fn module_session<'t>(ctx: &FileContext<'t>, name: &str) -> Option<ModuleSession
 /// The module-level session a call `name.method(...)` is made on, when it makes the blocking call
 /// `callee` (`requests.Session.request` for `_session.request(...)` on `_session = requests.Session()`).
 pub(super) fn session_call<'t>(ctx: &FileContext<'t>, call: Node<'t>, callee: &str) -> Option<ModuleSession<'t>> {
-    let func = call.child_by_field_name("function").filter(|f| f.kind() == "attribute")?;
-    let object = func.child_by_field_name("object").filter(|o| o.kind() == "identifier")?;
-    let method = ctx.node_text(func.child_by_field_name("attribute")?);
+    let func = call.field("function").filter(|f| f.kind_name() == "attribute")?;
+    let object = func.field("object").filter(|o| o.kind_name() == "identifier")?;
+    let method = ctx.node_text(func.field("attribute")?);
     let (class, wanted) = callee.rsplit_once('.')?;
     if method != wanted {
         return None;
@@ -514,25 +514,25 @@ fn sync_request_users(ctx: &FileContext<'_>, s: &ModuleSession<'_>) -> Option<Ve
         if seen > super::kinds::MAX_NODES {
             return None;
         }
-        if n.kind() != "identifier" || ctx.node_text(n) != name || n.id() == s.left.id() {
+        if n.kind_name() != "identifier" || ctx.node_text(n) != name || n.id() == s.left.id() {
             let mut c = n.walk();
             stack.extend(n.children(&mut c));
             continue;
         }
         let Some(attr) = ctx
             .up(n)
-            .filter(|p| p.kind() == "attribute" && p.child_by_field_name("object").is_some_and(|o| o.id() == n.id()))
+            .filter(|p| p.kind_name() == "attribute" && p.field("object").is_some_and(|o| o.id() == n.id()))
         else {
             continue;
         };
-        let member = attr.child_by_field_name("attribute").map(|a| ctx.node_text(a)).unwrap_or_default();
+        let member = attr.field("attribute").map(|a| ctx.node_text(a)).unwrap_or_default();
         let call = ctx
             .up(attr)
-            .filter(|c| c.kind() == "call" && c.child_by_field_name("function").is_some_and(|f| f.id() == attr.id()));
+            .filter(|c| c.kind_name() == "call" && c.field("function").is_some_and(|f| f.id() == attr.id()));
         if call.is_none() || !METHODS.contains(&member) {
             continue;
         }
-        if let Some(d) = enclosing_def(ctx, n).filter(|d| d.child(0).is_none_or(|c| c.kind() != "async"))
+        if let Some(d) = enclosing_def(ctx, n).filter(|d| d.child(0).is_none_or(|c| c.kind_name() != "async"))
             && known.insert(d.start_byte())
         {
             out.push(d.start_byte());
@@ -572,7 +572,7 @@ pub(super) fn module_session_fix(ctx: &FileContext<'_>, s: &ModuleSession<'_>) -
     if !s.class.starts_with("requests.") {
         return Err(format!("a module-level `{}` has no rewrite to `httpx.AsyncClient`", s.class));
     }
-    if s.ctor.child_by_field_name("arguments").is_some_and(|a| a.named_child_count() > 0) {
+    if s.ctor.field("arguments").is_some_and(|a| a.named_child_count() > 0) {
         return Err(format!("`{name}` is created with arguments"));
     }
     let mut edits = Vec::new();
@@ -588,7 +588,7 @@ pub(super) fn module_session_fix(ctx: &FileContext<'_>, s: &ModuleSession<'_>) -
         if seen > super::kinds::MAX_NODES {
             return Err("the file is too large to check".into());
         }
-        if n.kind() != "identifier" || ctx.node_text(n) != name || n.id() == s.left.id() {
+        if n.kind_name() != "identifier" || ctx.node_text(n) != name || n.id() == s.left.id() {
             let mut c = n.walk();
             stack.extend(n.children(&mut c));
             continue;
@@ -596,23 +596,23 @@ pub(super) fn module_session_fix(ctx: &FileContext<'_>, s: &ModuleSession<'_>) -
         let line = n.start_position().row + 1;
         let Some(attr) = ctx
             .up(n)
-            .filter(|p| p.kind() == "attribute" && p.child_by_field_name("object").is_some_and(|o| o.id() == n.id()))
+            .filter(|p| p.kind_name() == "attribute" && p.field("object").is_some_and(|o| o.id() == n.id()))
         else {
             return Err(format!(
                 "`{name}` is used as a value at line {line}, where an `httpx.AsyncClient` cannot stand in for it"
             ));
         };
-        let member = attr.child_by_field_name("attribute").map(|a| ctx.node_text(a)).unwrap_or_default();
+        let member = attr.field("attribute").map(|a| ctx.node_text(a)).unwrap_or_default();
         let call = ctx
             .up(attr)
-            .filter(|c| c.kind() == "call" && c.child_by_field_name("function").is_some_and(|f| f.id() == attr.id()));
+            .filter(|c| c.kind_name() == "call" && c.field("function").is_some_and(|f| f.id() == attr.id()));
         let assigned = ctx
             .up(attr)
-            .filter(|a| a.kind() == "assignment" && a.child_by_field_name("left").is_some_and(|l| l.id() == attr.id()));
+            .filter(|a| a.kind_name() == "assignment" && a.field("left").is_some_and(|l| l.id() == attr.id()));
         let def = enclosing_def(ctx, n);
         if let (Some(call), true) = (call, METHODS.contains(&member)) {
-            if let Some(d) = def.filter(|d| d.child(0).is_none_or(|c| c.kind() != "async")) {
-                let f = d.child_by_field_name("name").map_or("", |x| ctx.node_text(x));
+            if let Some(d) = def.filter(|d| d.child(0).is_none_or(|c| c.kind_name() != "async")) {
+                let f = d.field("name").map_or("", |x| ctx.node_text(x));
                 return Err(format!(
                     "`{name}` is also used by the sync function `{f}` at line {line}, which is not made async"
                 ));
@@ -640,8 +640,8 @@ pub(super) fn module_session_fix(ctx: &FileContext<'_>, s: &ModuleSession<'_>) -
                 ));
             }
             if member == "auth"
-                && let Some(v) = assigned.and_then(|a| a.child_by_field_name("right")).filter(|v| v.kind() == "call")
-                && let Some(q) = v.child_by_field_name("function").and_then(|f| ctx.imports.qualified(ctx.node_text(f)))
+                && let Some(v) = assigned.and_then(|a| a.field("right")).filter(|v| v.kind_name() == "call")
+                && let Some(q) = v.field("function").and_then(|f| ctx.imports.qualified(ctx.node_text(f)))
                 && q.starts_with("requests.")
             {
                 return Err(format!(
@@ -651,10 +651,10 @@ pub(super) fn module_session_fix(ctx: &FileContext<'_>, s: &ModuleSession<'_>) -
         } else if CONSTRUCTOR_SETTINGS.contains(&member) {
             let stmt = assigned.and_then(|a| ctx.up(a)).filter(|st| {
                 def.is_none()
-                    && st.kind() == "expression_statement"
-                    && ctx.up(*st).is_some_and(|m| m.kind() == "module")
+                    && st.kind_name() == "expression_statement"
+                    && ctx.up(*st).is_some_and(|m| m.kind_name() == "module")
             });
-            let value = assigned.and_then(|a| a.child_by_field_name("right")).filter(|v| is_constant(*v));
+            let value = assigned.and_then(|a| a.field("right")).filter(|v| is_constant(*v));
             let (Some(stmt), Some(value)) = (stmt, value) else {
                 return Err(format!(
                     "`{name}.{member}` at line {line}: httpx takes `{member}=` when the client is created, and only a constant set at module level can move there"
@@ -705,7 +705,7 @@ pub(super) fn module_session_fix(ctx: &FileContext<'_>, s: &ModuleSession<'_>) -
     }
     // The library's import goes when the constructor was its last use (after the new import: it may
     // take its place).
-    if let Some(f) = s.ctor.child_by_field_name("function")
+    if let Some(f) = s.ctor.field("function")
         && let Some(root) = super::kinds::root_identifier(f)
         && let Some(import) = super::kinds::unused_import(ctx, ctx.node_text(root), Some(f))
     {
@@ -803,11 +803,11 @@ fn per_loop_function(ctx: &FileContext<'_>, s: &ModuleSession<'_>, p: &PerLoop<'
 
 /// A literal that means the same wherever it is evaluated.
 pub(super) fn is_constant(v: Node<'_>) -> bool {
-    match v.kind() {
+    match v.kind_name() {
         "true" | "false" | "none" | "integer" | "float" => true,
         "string" => {
             let mut c = v.walk();
-            v.named_children(&mut c).all(|ch| ch.kind() != "interpolation")
+            v.named_children(&mut c).all(|ch| ch.kind_name() != "interpolation")
         }
         "tuple" => {
             let mut c = v.walk();

@@ -82,6 +82,10 @@ pub struct Imports {
     hidden: std::collections::HashSet<String>,
     /// Why a spelling asked for cannot be given at the fix site.
     conflict: std::cell::RefCell<Option<String>>,
+    /// Where [`Imports::place`] put each import line it was asked about, in the text it was given (its
+    /// address and length): the answer depends only on the statements above, so the import each of a
+    /// file's many findings adds is placed once.
+    placed: std::cell::RefCell<std::collections::HashMap<(String, usize, usize), Edit>>,
 }
 
 /// An import statement inside a function: what it binds, and the block it is in.
@@ -320,6 +324,16 @@ impl Imports {
     /// plain `import`s come before `from` imports, each sorted by module, case-insensitively. A section
     /// the file has no import of yet is a block of its own, a blank line from its neighbours.
     fn place(&self, kind: Kind, module: &str, line: &str, text: &str) -> Edit {
+        let key = (line.to_string(), text.as_ptr() as usize, text.len());
+        if let Some(e) = self.placed.borrow().get(&key) {
+            return e.clone();
+        }
+        let e = self.place_anew(kind, module, line, text);
+        self.placed.borrow_mut().insert(key, e.clone());
+        e
+    }
+
+    fn place_anew(&self, kind: Kind, module: &str, line: &str, text: &str) -> Edit {
         let nl = newline(text);
         let wanted = section(kind, module);
         let top: Vec<(&Stmt, Section)> = self

@@ -579,7 +579,8 @@ impl<'a> FileContext<'a> {
 
     /// The smallest `call` node for the target: the call itself, or the call whose callee it is.
     pub(crate) fn call_node(&self, range: &Range<usize>) -> Option<Node<'a>> {
-        let mut node = self.tree.root_node().descendant_for_byte_range(range.start, range.end)?;
+        // From the top-level statement around the range, not from the root (the same node).
+        let mut node = verify::descendant_around(self, range)?;
         for _ in 0..64 {
             let is_call = node.kind_name() == "call"
                 && (node.byte_range() == *range || node.field("function").is_some_and(|f| f.byte_range() == *range));

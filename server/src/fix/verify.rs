@@ -54,7 +54,13 @@ pub(super) struct Verifier {
     edited: RefCell<HashMap<(bool, String), Counts>>,
     /// ERROR/MISSING nodes in the original file, counted on the first check near broken syntax.
     file_errors: std::cell::OnceCell<usize>,
+    /// The regions between statements (the lines around an added import), by the edit's range: the
+    /// import that the fixes of a file's many findings add lies at the same point in each.
+    between: RefCell<HashMap<Range<usize>, BetweenRegion>>,
 }
+
+/// A region between statements: its range and whether it is in a coroutine.
+type BetweenRegion = (Range<usize>, bool);
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 struct Counts {
@@ -111,10 +117,28 @@ impl Verifier {
             // `async ` taken off a `def` (make-sync): the statement parses as before but for that keyword,
             // so it is not parsed again; its violations are counted on the file's tree with the function
             // taken as a plain `def`.
+            // Only `await`, `async for`, `async with` and async comprehensions count otherwise once the
+            // function is sync (argument and parameter violations do not depend on it): with neither
+            // word in the statement but the keyword taken off, it has no more violations than before.
+            let source = &text[stmt.byte_range()];
+            if !source.contains("await") && source.matches("async").count() <= 1 {
+                return false;
+            }
             let up = |n: Node<'t>| if n.id() == stmt.id() { None } else { ctx.up(n) };
             let scope = Scope { top: region.coroutine, up: &up, sync: Some(def.id()) };
-            let after = subtree_violations(text, stmt, &scope);
-            return after > self.original_counts(ctx, region).violations;
+            let known = self.original.borrow().get(&region.range).map(|c| c.violations);
+            let (before, after) = match known {
+                Some(before) => (before, subtree_violations(text, stmt, &scope)),
+                None => {
+                    // One walk of the statement for both counts: as it is (what `original_counts` finds
+                    // for a statement without errors, kept for it) and with the function taken as sync.
+                    let as_is = Scope { top: region.coroutine, up: &up, sync: None };
+                    let (before, after) = subtree_violations_both(text, stmt, &as_is, &scope);
+                    self.original.borrow_mut().insert(region.range.clone(), Counts { errors: 0, violations: before });
+                    (before, after)
+                }
+            };
+            return after > before;
         }
         let mut new = String::with_capacity(region.range.len() + inside.iter().map(|e| e.text.len()).sum::<usize>());
         let mut at = region.range.start;
@@ -275,6 +299,9 @@ pub(super) fn regions<'t>(ctx: &FileContext<'t>, edits: &[Edit]) -> Vec<Region<'
 
 /// The statement around `range`, or the lines around it when it lies between statements.
 fn region_of<'t>(ctx: &FileContext<'t>, range: &Range<usize>) -> Region<'t> {
+    if let Some((r, coroutine)) = ctx.verifier.between.borrow().get(range) {
+        return Region { range: r.clone(), coroutine: *coroutine, statement: None };
+    }
     let text = ctx.text;
     let root = ctx.tree.root_node();
     let mut node = smallest_around(ctx, range);
@@ -319,7 +346,9 @@ fn region_of<'t>(ctx: &FileContext<'t>, range: &Range<usize>) -> Region<'t> {
             (start, end) = (s, e);
         }
         let scope = Scope { top: false, up: &|n| ctx.up(n), sync: None };
-        return Region { range: start..end, coroutine: coroutine_at(node, &scope), statement: None };
+        let coroutine = coroutine_at(node, &scope);
+        ctx.verifier.between.borrow_mut().insert(range.clone(), (start..end, coroutine));
+        return Region { range: start..end, coroutine, statement: None };
     }
     let scope = Scope { top: false, up: &|n| ctx.up(n), sync: None };
     Region { range: node.byte_range(), coroutine: coroutine_at(node, &scope), statement: Some(node) }
@@ -329,13 +358,19 @@ fn region_of<'t>(ctx: &FileContext<'t>, range: &Range<usize>) -> Region<'t> {
 /// the top-level statement around it (found by bisection): from the root, the search steps through every
 /// top-level statement before it, a cost that grows with the file for each edit checked.
 fn smallest_around<'t>(ctx: &FileContext<'t>, range: &Range<usize>) -> Node<'t> {
+    descendant_around(ctx, range).unwrap_or_else(|| ctx.tree.root_node())
+}
+
+/// The root's `descendant_for_byte_range(range)`, searched from the top-level statement around the range
+/// (see [`smallest_around`]).
+pub(super) fn descendant_around<'t>(ctx: &FileContext<'t>, range: &Range<usize>) -> Option<Node<'t>> {
     let root = ctx.tree.root_node();
     let i = ctx.tops.partition_point(|t| t.start_byte() <= range.start);
     // The root's search enters the first child that ends at or after the range's end and after its start.
     let top = i.checked_sub(1).map(|i| ctx.tops[i]).filter(|t| t.end_byte() >= range.end && t.end_byte() > range.start);
     match top {
-        Some(t) => t.descendant_for_byte_range(range.start, range.end).unwrap_or(t),
-        None => root.descendant_for_byte_range(range.start, range.end).unwrap_or(root),
+        Some(t) => Some(t.descendant_for_byte_range(range.start, range.end).unwrap_or(t)),
+        None => root.descendant_for_byte_range(range.start, range.end),
     }
 }
 
@@ -441,6 +476,19 @@ fn subtree_violations<'t>(text: &str, root: Node<'t>, scope: &Scope<'_, 't>) -> 
         true
     });
     count
+}
+
+/// [`subtree_violations`] under two scopes, in one walk of the tree.
+fn subtree_violations_both<'t>(text: &str, root: Node<'t>, a: &Scope<'_, 't>, b: &Scope<'_, 't>) -> (usize, usize) {
+    let (mut in_a, mut in_b) = (0, 0);
+    crate::syntax::walk_preorder(root, |n| {
+        if checked(n) != Checked::Other {
+            in_a += node_violations(text, n, a);
+            in_b += node_violations(text, n, b);
+        }
+        true
+    });
+    (in_a, in_b)
 }
 
 /// The node kinds [`node_violations`] looks at.
@@ -660,6 +708,11 @@ mod tests {
             for end in start..=text.len() {
                 let want = root.descendant_for_byte_range(start, end).unwrap_or(root);
                 assert_eq!(smallest_around(&ctx, &(start..end)).id(), want.id(), "{start}..{end}");
+                assert_eq!(
+                    descendant_around(&ctx, &(start..end)).map(|n| n.id()),
+                    root.descendant_for_byte_range(start, end).map(|n| n.id()),
+                    "{start}..{end}"
+                );
             }
         }
     }
