@@ -148,8 +148,7 @@ pub fn normalized_facts(f: &Facts) -> String {
             let mut names: Vec<_> = map.keys().collect();
             names.sort();
             for n in names {
-                let list: Vec<String> =
-                    map[n].iter().map(|&id| binding(&f.bindings[id])).collect();
+                let list: Vec<String> = map[n].iter().map(|&id| binding(&f.bindings[id])).collect();
                 let _ = writeln!(out, "  {what} {n}: {list:?}");
             }
         }

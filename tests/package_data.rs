@@ -33,7 +33,8 @@ fn apply(text: &str, edits: &[(usize, usize, &str)]) -> (String, FileAnalysis, u
         let old = text.clone();
         text.replace_range(start..start + removed, insert);
         let edit = LineEdit::between(&old, &text, start, start + removed, start + insert.len());
-        let alone = if clean { reanalyze_edit(&mut facts, &analysis, &text, &edit, catalog, &settings).ok() } else { None };
+        let alone =
+            if clean { reanalyze_edit(&mut facts, &analysis, &text, &edit, catalog, &settings).ok() } else { None };
         match alone {
             Some(a) if facts.broken.is_empty() && facts.broken_statement.is_none() => {
                 let (expected_facts, expected, _) = fresh(&text);

@@ -900,8 +900,7 @@ fn read_call<'f>(r: &Resolver<'f>, e: &Expr) -> Option<(String, &'f CallFact)> {
 }
 
 /// The note of a package-data read (`package_data`).
-pub const PACKAGE_DATA_NOTE: &str =
-    "; the file ships with the package (its path is built from `__file__`): a small read, from the page cache after the first";
+pub const PACKAGE_DATA_NOTE: &str = "; the file ships with the package (its path is built from `__file__`): a small read, from the page cache after the first";
 
 /// Whether an expression is a path built from the module's `__file__`: its text names `__file__`, or a
 /// name in it is bound (in the scope or an enclosing one) to such an expression. Bounded by `depth`.
@@ -935,10 +934,10 @@ fn from_file_text(r: &Resolver<'_>, text: &str, at: usize, scope: ScopeId, depth
         let mut id = scope;
         let list = loop {
             let s = &facts.scopes[id];
-            if s.kind != ScopeKind::Class || id == scope {
-                if let Some(list) = s.bindings.get(word) {
-                    break Some(list);
-                }
+            if (s.kind != ScopeKind::Class || id == scope)
+                && let Some(list) = s.bindings.get(word)
+            {
+                break Some(list);
             }
             match s.parent {
                 Some(p) => id = p,
@@ -986,9 +985,10 @@ fn module_file(r: &Resolver<'_>, b: super::facts::BindingId, depth: u32) -> bool
         let mut e = v;
         let name = loop {
             match &e.kind {
-                ExprKind::Attribute(inner, _) | ExprKind::Div(inner) | ExprKind::Call(inner) | ExprKind::Subscript(inner) => {
-                    e = inner
-                }
+                ExprKind::Attribute(inner, _)
+                | ExprKind::Div(inner)
+                | ExprKind::Call(inner)
+                | ExprKind::Subscript(inner) => e = inner,
                 ExprKind::Name(n) => break n,
                 _ => return false,
             }
