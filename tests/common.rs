@@ -118,6 +118,9 @@ pub fn repo_python_files() -> Vec<PathBuf> {
 /// splice), to compare the facts of a spliced function with a fresh extraction.
 pub fn normalized_facts(f: &Facts) -> String {
     use std::fmt::Write;
+    let binding = |b: &loopsafe::analysis::facts::Binding| {
+        format!("{} {:?}{}", b.pos, b.kind, if b.file { " __file__" } else { "" })
+    };
     let mut out = String::new();
     for (i, s) in f.scopes.iter().enumerate() {
         let _ = writeln!(
@@ -145,8 +148,7 @@ pub fn normalized_facts(f: &Facts) -> String {
             let mut names: Vec<_> = map.keys().collect();
             names.sort();
             for n in names {
-                let list: Vec<String> =
-                    map[n].iter().map(|&id| format!("{} {:?}", f.bindings[id].pos, f.bindings[id].kind)).collect();
+                let list: Vec<String> = map[n].iter().map(|&id| binding(&f.bindings[id])).collect();
                 let _ = writeln!(out, "  {what} {n}: {list:?}");
             }
         }

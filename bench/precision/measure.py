@@ -152,6 +152,9 @@ def main():
             keyed = {(r["file"], int(r["line"])) for r in labels if r["app"] == app}
             for f, l in sorted(ls_warn[app] - keyed):
                 print(f"unlabelled: {app}/{f}:{l}")
+        for r in labels:
+            if r["verdict"] == "true" and r["tool"] != "loopsafe" and (r["file"], int(r["line"])) not in ls_warn[r["app"]]:
+                print(f"real site missed at warning+: {r['app']}/{r['file']}:{r['line']} ({r['tool']}) {r['reason']}")
 
 
 if __name__ == "__main__":

@@ -270,6 +270,10 @@ pub struct Catalog {
     /// or the first two positional ones, `#0`, `#1`): a call given none of them does none
     /// (`load_verify_locations(cadata=pem)` parses certificates held in memory).
     pub io_args: HashMap<String, Vec<String>>,
+    /// Reads of a file, with the argument naming the file (`#0`, or `self` for the receiver) and then
+    /// the forms of the mode argument (`mode`, `#1`): given a path built from the module's `__file__`
+    /// (a file shipped with the package) and a reading mode, a small read (`checks::package_data`).
+    pub package_reads: HashMap<String, Vec<String>>,
     /// Calls that put an object in non-blocking mode (`socket.socket` = `setblocking(False)`): after one
     /// on the same variable in the same function, that object's calls return at once.
     pub nonblocking: HashMap<String, Vec<String>>,
@@ -310,6 +314,8 @@ struct FileData {
     nowait: HashMap<String, Vec<String>>,
     #[serde(default)]
     io_args: HashMap<String, Vec<String>>,
+    #[serde(default)]
+    package_reads: HashMap<String, Vec<String>>,
     #[serde(default)]
     nonblocking: HashMap<String, Vec<String>>,
     #[serde(default)]
@@ -547,6 +553,9 @@ impl Catalog {
         }
         for (name, args) in data.io_args {
             self.io_args.entry(name).or_default().extend(args);
+        }
+        for (name, args) in data.package_reads {
+            self.package_reads.entry(name).or_default().extend(args);
         }
         for (class, forms) in data.nonblocking {
             self.nonblocking.entry(class).or_default().extend(forms);

@@ -249,6 +249,9 @@ fn blocking_call(
     if let Some(guard) = lazy_guard(r, call.range.start, scope) {
         f.tier = crate::rules::Tier::Hint;
         f.message.push_str(&once_note(&guard));
+    } else if package_data(r, &q, call, scope) {
+        f.tier = crate::rules::Tier::Hint;
+        f.message.push_str(PACKAGE_DATA_NOTE);
     }
     // `asyncio.to_thread(requests.get(url))` calls `requests.get` here, on the loop.
     if let Some(outer) = &call.outer
@@ -843,6 +846,177 @@ pub(super) fn does_no_io(r: &Resolver<'_>, q: &str, call: &CallFact) -> bool {
         };
         io.contains(&form)
     })
+}
+
+/// A read of a file shipped with the package (`[package_reads]`): the path is built from the module's
+/// `__file__`, directly or through names bound to such paths, and the mode (a literal, or none) reads.
+/// Such a file is small and in the page cache after the first read: the finding is a hint.
+pub(super) fn package_data(r: &Resolver<'_>, q: &str, call: &CallFact, scope: ScopeId) -> bool {
+    package_data_at(r, q, call, scope, 0)
+}
+
+fn package_data_at(r: &Resolver<'_>, q: &str, call: &CallFact, scope: ScopeId, depth: u32) -> bool {
+    let Some(forms) = r.catalog.package_reads.get(q) else { return false };
+    let Some((path, modes)) = forms.split_first() else { return false };
+    let mut positional = 0;
+    let mut path_expr = None;
+    for a in &call.args {
+        let form = match &a.keyword {
+            Some(k) => k.to_string(),
+            None => {
+                positional += 1;
+                format!("#{}", positional - 1)
+            }
+        };
+        if form == *path {
+            path_expr = Some(&a.value);
+        } else if modes.contains(&form) {
+            let mode = r.text_of(&a.value.range).trim();
+            let quoted = mode.len() >= 2 && (mode.starts_with(['"', '\'']) && mode.ends_with(['"', '\'']));
+            if !quoted || mode.contains(['w', 'a', 'x', '+']) {
+                return false;
+            }
+        } else if form.starts_with('*') || r.text_of(&a.value.range).starts_with('*') {
+            return false;
+        }
+    }
+    let path_expr = match (path.as_str(), &call.func.kind) {
+        ("self", ExprKind::Attribute(obj, _)) => Some(&**obj),
+        _ => path_expr,
+    };
+    path_expr.is_some_and(|e| from_file(r, e, scope, depth))
+}
+
+/// The call an expression is, when it is one of `[package_reads]` (`open(...)`), with its callee.
+fn read_call<'f>(r: &Resolver<'f>, e: &Expr) -> Option<(String, &'f CallFact)> {
+    if !matches!(e.kind, ExprKind::Call(_)) {
+        return None;
+    }
+    let calls = &r.facts.calls;
+    let i = calls.partition_point(|c| c.range.start < e.range.start);
+    let c = calls[i..].iter().take_while(|c| c.range.start == e.range.start).find(|c| c.range == e.range)?;
+    let q = r.called(&r.value_of(&c.func))?;
+    r.catalog.package_reads.contains_key(&q).then_some((q, c))
+}
+
+/// The note of a package-data read (`package_data`).
+pub const PACKAGE_DATA_NOTE: &str = "; the file ships with the package (its path is built from `__file__`): a small read, from the page cache after the first";
+
+/// Whether an expression is a path built from the module's `__file__`: its text names `__file__`, or a
+/// name in it is bound (in the scope or an enclosing one) to such an expression. Bounded by `depth`.
+fn from_file(r: &Resolver<'_>, e: &Expr, scope: ScopeId, depth: u32) -> bool {
+    from_file_text(r, r.text_of(&e.range), e.range.start, scope, depth)
+}
+
+/// `from_file` on the source text `text` at offset `at`.
+fn from_file_text(r: &Resolver<'_>, text: &str, at: usize, scope: ScopeId, depth: u32) -> bool {
+    const MAX: u32 = 4;
+    const MAX_TEXT: usize = 400;
+    if text.contains("__file__") {
+        return true;
+    }
+    if depth >= MAX || text.len() > MAX_TEXT {
+        return false;
+    }
+    let facts = r.facts;
+    // Each identifier of the expression that is a variable bound to a value (not an import, not a
+    // function): that value is built from `__file__`.
+    let mut seen: Vec<&str> = Vec::new();
+    for word in text.split(|c: char| !(c.is_alphanumeric() || c == '_')) {
+        if word.is_empty() || word.starts_with(|c: char| c.is_ascii_digit()) || seen.contains(&word) {
+            continue;
+        }
+        seen.push(word);
+        // Python's lookup (`Resolver::lookup`): the scope, enclosing functions, the module. Names bound in
+        // functions are followed through their text (an edit of it re-checks the function); module-level
+        // ones through their facts only (`module_file`), which an edit of the module-level statement
+        // changes, so that the functions that read them are checked again (`reading_units`).
+        let mut id = scope;
+        let list = loop {
+            let s = &facts.scopes[id];
+            if (s.kind != ScopeKind::Class || id == scope)
+                && let Some(list) = s.bindings.get(word)
+            {
+                break Some(list);
+            }
+            match s.parent {
+                Some(p) => id = p,
+                None => break None,
+            }
+        };
+        let Some(list) = list else { continue };
+        let b = super::resolve::pick(facts, list, at);
+        if facts.scopes[id].parent.is_none() {
+            if module_file(r, b, depth + 1) {
+                return true;
+            }
+            continue;
+        }
+        let found = match &facts.bindings[b].kind {
+            BindingKind::Value(v) | BindingKind::With(v) => match read_call(r, v) {
+                Some((q, c)) => package_data_at(r, &q, c, id, depth + 1),
+                None => matches!(facts.bindings[b].kind, BindingKind::Value(_)) && from_file(r, v, id, depth + 1),
+            },
+            BindingKind::Annotation(_) => declared_value(r, word, facts.bindings[b].pos)
+                .is_some_and(|(rhs, start)| from_file_text(r, rhs, start, id, depth + 1)),
+            _ => false,
+        };
+        if found {
+            return true;
+        }
+    }
+    false
+}
+
+/// Whether module-level binding `b` is a path built from `__file__`, read from its facts only: its value
+/// names `__file__` (`Binding::file`), or is an attribute, a `/` join, a method call or a subscript of a
+/// module-level name that is (`HERE / "x.json"`, `HERE.joinpath("x")`; not `os.path.join(HERE, "x")`,
+/// whose arguments the facts do not keep).
+fn module_file(r: &Resolver<'_>, b: super::facts::BindingId, depth: u32) -> bool {
+    const MAX: u32 = 8;
+    let facts = r.facts;
+    let mut b = b;
+    for _ in depth..MAX {
+        let binding = &facts.bindings[b];
+        if binding.file {
+            return true;
+        }
+        let BindingKind::Value(v) = &binding.kind else { return false };
+        let mut e = v;
+        let name = loop {
+            match &e.kind {
+                ExprKind::Attribute(inner, _)
+                | ExprKind::Div(inner)
+                | ExprKind::Call(inner)
+                | ExprKind::Subscript(inner) => e = inner,
+                ExprKind::Name(n) => break n,
+                _ => return false,
+            }
+        };
+        let Some(list) = facts.scopes[0].bindings.get(&**name) else { return false };
+        b = super::resolve::pick(facts, list, e.range.start);
+    }
+    false
+}
+
+/// The value of a declaration `name: T = value` that ends at `end` (the binding's position), as text
+/// with its offset: what follows the last `name:` in the 2 KiB before it, after its `=`.
+fn declared_value<'t>(r: &Resolver<'t>, name: &str, end: usize) -> Option<(&'t str, usize)> {
+    let text: &'t str = r.text;
+    let end = end.min(text.len());
+    let mut from = end.saturating_sub(2048);
+    while !text.is_char_boundary(from) {
+        from += 1;
+    }
+    let seg = text.get(from..end)?;
+    let i = seg.rfind(&format!("{name}:"))?;
+    let rest = &seg[i + name.len() + 1..];
+    let b = rest.as_bytes();
+    let eq = (0..b.len()).find(|&k| {
+        b[k] == b'=' && b.get(k + 1) != Some(&b'=') && (k == 0 || !matches!(b[k - 1], b'=' | b'!' | b'<' | b'>'))
+    })?;
+    let start = from + i + name.len() + 1 + eq + 1;
+    Some((text.get(start..end)?, start))
 }
 
 /// Whether the call's receiver is a variable put in non-blocking mode earlier in the same function

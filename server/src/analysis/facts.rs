@@ -237,6 +237,10 @@ pub struct Binding {
     pub kind: BindingKind,
     /// Where the binding takes effect: uses after this offset see it.
     pub pos: usize,
+    /// The value's text names `__file__` (`HERE = Path(__file__).parent`): a path to a file shipped
+    /// with the package (`checks::package_data`). Kept in the fact, since the value's `Expr` keeps no
+    /// arguments, so that an edit of the statement that changes only that lists the name as changed.
+    pub file: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -1499,6 +1503,13 @@ enum MethodKind {
     Static,
 }
 
+/// Whether the value of a binding (`x = v`, `with v as x`) names `__file__` (`Binding::file`); values
+/// longer than 4 KiB are not read.
+fn names_file(text: &str, kind: &BindingKind) -> bool {
+    let (BindingKind::Value(e) | BindingKind::With(e)) = kind else { return false };
+    e.range.len() <= 4096 && text.get(e.range.clone()).is_some_and(|v| v.contains("__file__"))
+}
+
 struct Binder<'f, 'x> {
     facts: &'f mut Facts,
     text: &'x str,
@@ -1516,7 +1527,8 @@ impl Binder<'_, '_> {
             scope
         };
         let id = self.facts.bindings.len();
-        self.facts.bindings.push(Binding { kind, pos });
+        let file = names_file(self.text, &kind);
+        self.facts.bindings.push(Binding { kind, pos, file });
         self.touched.push(target);
         let s = &mut self.facts.scopes[target];
         match s.bindings.get_mut(name) {
@@ -1604,7 +1616,8 @@ impl Binder<'_, '_> {
         }
         self.facts.scopes[scope].leaks = true;
         let id = self.facts.bindings.len();
-        self.facts.bindings.push(Binding { kind, pos });
+        let file = names_file(self.text, &kind);
+        self.facts.bindings.push(Binding { kind, pos, file });
         let attr = text_of(self.text, attr);
         self.touched.push(class);
         self.facts.scopes[class].self_attrs.entry(attr.into()).or_default().push(id);

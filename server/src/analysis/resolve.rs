@@ -703,7 +703,10 @@ impl Resolver<'_> {
     /// same typed value (`return httpx.Client()`, `return self._client`, `return Path(p)`): an instance
     /// of a catalogued or project class, or a container of them. A function with no `return`, a bare
     /// `return`, a `return None`, different values, or a value the analysis cannot type returns
-    /// nothing known. Memoized per function.
+    /// nothing known; except that instances of different catalogued classes (`return RedisCluster(...)`
+    /// in one branch, `return redis.Redis(...)` last: a factory of clients) are typed as the last
+    /// `return`, the factory's default case (the summary's call sites then reach that class's methods).
+    /// Memoized per function.
     ///
     /// Only summaries use it (`FunctionSummary::returns`, and calls written `f().attr` in this file),
     /// and the project links them: `call_result` of a function of this file stays what its annotation
@@ -731,11 +734,22 @@ impl Resolver<'_> {
                 Value::Foreign(p) => !self.catalog.is_library_name(p),
                 _ => false,
             };
-            if !typed || out.as_ref().is_some_and(|o| *o != v) {
+            if !typed {
                 out = None;
                 break;
             }
-            out = Some(v);
+            match &out {
+                Some(o) if *o != v => {
+                    // Instances of different catalogued classes: the last (a factory's default case).
+                    if !(matches!(o, Value::Instance(_)) && matches!(v, Value::Instance(_))) {
+                        out = None;
+                        break;
+                    }
+                    out = Some(v);
+                }
+                Some(_) => {}
+                None => out = Some(v),
+            }
         }
         let v = out.unwrap_or(Value::Unknown);
         let cut = self.cut.get();

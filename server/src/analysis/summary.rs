@@ -443,15 +443,19 @@ pub(super) fn summarize_part(
                 // on first use only: a hint at every coroutine that reaches it.
                 let guard = checks::lazy_guard(r, start, scope);
                 let mut message = entry.message_for(&q);
+                // A file shipped with the package: a small read (a hint), at every coroutine.
+                let package_data = guard.is_none() && checks::package_data(r, &q, call, scope);
                 if let Some(g) = &guard {
                     message.push_str(&checks::once_note(g));
+                } else if package_data {
+                    message.push_str(checks::PACKAGE_DATA_NOTE);
                 }
                 let site = BlockingSite {
                     start: loc(start),
                     end: loc(call.range.end),
                     callee: display_name(&q).to_string(),
                     rule: entry.rule,
-                    tier: if guard.is_some() { Tier::Hint } else { entry.tier },
+                    tier: if guard.is_some() || package_data { Tier::Hint } else { entry.tier },
                     message,
                     instead: (!entry.instead.is_empty()).then(|| entry.instead.clone()),
                     fixes: entry.fixes.clone(),

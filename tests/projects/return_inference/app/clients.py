@@ -1,9 +1,12 @@
 # Factories without return annotations: when every `return` of a function gives the same type, a call of
 # it has that type (`client().get(...)` sends a request); different returns, a `None` among them, or a
-# value of unknown type give nothing.
+# value of unknown type give nothing; instances of different catalogued classes (a factory of sync clients)
+# are typed as the last `return`, the factory's default case.
 from pathlib import Path
 
 import httpx
+import redis
+import redis.cluster
 import requests
 
 
@@ -79,3 +82,13 @@ async def here_awaited():
 
 async def here_none_among_them():
     return maybe(True).get("/x")
+
+
+def redis_client(url: str | None, nodes: list | None = None):
+    # A factory of sync redis clients (litellm's get_redis_client): a cluster, a URL or keyword
+    # arguments. Instances of different catalogued classes: typed as the last return, its default case.
+    if nodes:
+        return redis.cluster.RedisCluster(startup_nodes=nodes)
+    if url is not None:
+        return redis.Redis.from_url(url)
+    return redis.Redis()

@@ -1,4 +1,5 @@
 # Coroutines of another module calling the unannotated factories.
+from .cache import RedisCache
 from .factory import wrapped, wrapped_different
 from .clients import (
     Store,
@@ -67,3 +68,11 @@ async def through_another_factory():
 
 async def through_another_factory_different():
     return await wrapped_different().get("/x")
+
+
+def _store_flow(cache: RedisCache, flow: dict) -> None:
+    cache.set_cache("flow", flow)
+
+
+async def start_flow(cache: RedisCache):
+    _store_flow(cache, {"done": False})  # expect: blocking-database via routes._store_flow > cache.RedisCache.set_cache > redis.Redis.set
