@@ -553,7 +553,7 @@ fn reading_units(
                 let header = &text[s.range.start..s.body.start.max(s.range.start)];
                 let returns = header.rfind("->").is_some_and(|a| i > s.range.start + a);
                 if i < s.range.start || returns {
-                    let Some(fname) = s.name.as_ref().map(|n| &*n.text) else { return None };
+                    let fname = s.name.as_ref().map(|n| &*n.text)?;
                     if fname.starts_with("__") && fname.ends_with("__") {
                         return None;
                     }
@@ -578,9 +578,7 @@ fn reading_units(
             }
             if let Some(unit) = unit {
                 let s = &facts.scopes[unit];
-                if s.name.is_none() {
-                    return None;
-                }
+                s.name.as_ref()?;
                 if facts.scopes[facts.subtree(unit)].iter().any(|s| s.leaks || s.has_global) {
                     leaking.push(unit);
                 }

@@ -404,9 +404,14 @@ impl Facts {
         units.sort_by_key(|r| (r.start, std::cmp::Reverse(r.end)));
         units.dedup_by(|b, a| a.start <= b.start && b.end <= a.end);
         let mut seen = HashSet::new();
+        let word = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b >= 0x80;
+        let holds = |t: &str, n: &str| {
+            let b = t.as_bytes();
+            t.match_indices(n).any(|(i, _)| !(i > 0 && word(b[i - 1])) && b.get(i + n.len()).is_none_or(|&c| !word(c)))
+        };
         names
             .filter(|n| seen.insert(*n))
-            .any(|n| units.iter().any(|r| text.get(r.clone()).is_some_and(|t| t.contains(n))))
+            .any(|n| units.iter().any(|r| text.get(r.clone()).is_some_and(|t| holds(t, n))))
     }
 
     /// The code between the scopes around an edit of module-level code (`start..old_end` became
@@ -656,10 +661,15 @@ fn occurrences(text: &str, name: &str) -> usize {
         .count()
 }
 
-/// The identifiers of `code` that may name a binding (keywords of imports left out), with repeats.
+/// The identifiers of `code` that may name a binding (not an attribute's name after a `.`, not the
+/// keywords of imports), with repeats.
 pub(super) fn words(code: &str) -> impl Iterator<Item = &str> {
-    code.split(|c: char| !(c.is_alphanumeric() || c == '_'))
-        .filter(|w| !w.is_empty() && !w.as_bytes()[0].is_ascii_digit() && !matches!(*w, "import" | "from" | "as"))
+    let bytes = code.as_bytes();
+    code.split(|c: char| !(c.is_alphanumeric() || c == '_')).filter(move |w| {
+        let at = w.as_ptr() as usize - code.as_ptr() as usize;
+        let after_dot = at > 0 && bytes[at - 1] == b'.';
+        !(w.is_empty() || w.as_bytes()[0].is_ascii_digit() || matches!(*w, "import" | "from" | "as") || after_dot)
+    })
 }
 
 /// Whether the facts of a module-level statement are its own: those of a simple statement (see
