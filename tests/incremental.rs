@@ -650,6 +650,48 @@ fn an_import_binding_a_name_a_function_reads_rechecks_that_function() {
     apply_edits(text.to_string(), &erase);
 }
 
+/// An import typed and erased key by key whose name (`session`, `sleep`, `requests`) is read by a method
+/// that assigns `self.x`, in a decorator, in a default value, in a parameter's or the return annotation,
+/// or in a class body: at every keystroke the result equals a fresh analysis (or `analyze_with_broken`).
+/// A method assigning `self.x` keeps its bindings there (what it binds is compared before and after) and
+/// a header is its function's: those keystrokes are analysed alone; a class body reading it (or an
+/// import that changes what `self.x` binds) still takes the facts' whole-file check, which the result
+/// must equal as well.
+#[test]
+fn an_import_read_by_a_self_attribute_method_or_a_header_stays_local() {
+    let readers = [
+        // `%s` and the parameter named `session` read no module name; `time` is read by `self.t`.
+        "class Api:\n    def __init__(self, session=None):\n        self.log = '%s'\n        self.t = time.monotonic()\n        self.s = session\n\n    async def get(self, url):\n        return self.s.get(url)\n",
+        "@sleep\nasync def get(url):\n    return requests.get(url)\n",
+        "async def get(url, s=sleep):\n    return requests.get(url)\n",
+        "class Api:\n    async def get(self, url, s: sleep = None) -> sleep:\n        return requests.get(url)\n\n    async def run(self):\n        return self.get('u')\n",
+        "class Api:\n    s = sleep\n\n    async def get(self, url):\n        return self.s(1)\n",
+    ];
+    for reader in readers {
+        let text =
+            format!("import time\n\nBT = 1\n\n\nasync def other(url):\n    return requests.get(url)\n\n\n{reader}");
+        let at = text.find("BT = 1").unwrap() + "BT = 1".len();
+        for typed in ["import session", "from time import sleep", "import requests", "import s"] {
+            let edits = typed_and_erased(at, typed);
+            let local = apply_edits(text.clone(), &edits);
+            if !reader.contains("    s = sleep") && typed != "import requests" {
+                let whole: Vec<&str> = local.iter().zip(&edits).filter(|(l, _)| !**l).map(|(_, e)| e.2).collect();
+                assert!(whole.is_empty(), "{typed} against {reader:?}: {whole:?} took the whole file");
+            }
+        }
+    }
+    // The same at the top of the file, above `import time` (`from m` typed there is one import to
+    // tree-sitter, `from m import time`: a broken statement of its own, `time` keeps its binding).
+    let text = format!("import time\n\n\n{}", readers[0]);
+    for typed in ["from concurrent.futures import ThreadPoolExecutor", "import session"] {
+        let edits = typed_and_erased(0, typed);
+        let edits: Vec<(usize, usize, &str)> = std::iter::once((0, 0, "\n"))
+            .chain(edits.into_iter().skip(1).map(|(a, r, t)| (a.saturating_sub(1), r, t)))
+            .collect();
+        apply_edits(text.clone(), &edits);
+    }
+}
+
 /// A file whose lines break Python's indentation rule though tree-sitter reads it without errors (a
 /// line dedented to a column no block uses): a newline typed after `lambd,` then reads as two
 /// statements in the whole file but as one (`lambd, a: ...`) parsed alone, so a module-level splice gave

@@ -43,6 +43,10 @@ const OPENERS: &[&str] = &[
     "@functools.cache\ndef {n}():",
     "class {n}:",
     "class {n}(Base, metaclass=M):",
+    // Headers that read module-level names (a default, an annotation, a return annotation, a decorator):
+    // an import that binds one of them is checked with the function (`analysis::reading_units`).
+    "def {n}(self, s=session, t: requests.Session = None) -> requests.Session:",
+    "@session.hook\ndef {n}():",
     "with open('{w}') as fh:",
     "async with {n}() as s:",
     "for {n} in range(3):",
@@ -138,6 +142,8 @@ const INSERTS: &[&str] = &[
     "\nfrom . import session\n",
     "\nfrom time import *\n",
     "\nfrom os imp",
+    "\nimport session\n",
+    "\nfrom requests import Session as session",
     "😀",
     "日本",
     "e\u{301}",

@@ -3,11 +3,13 @@
 //! `analysis::reanalyze_edit` as the server does (a whole-file analysis when it refuses, or after a
 //! parse with errors), timing each edit in the thread's CPU time (wall time on a loaded machine counts
 //! the time slices other processes took), and prints p50/p99/max per scenario. With `-v`, each edit's
-//! time and the line it leaves.
+//! time and the line it leaves. With `--check`, each edit analysed alone is also compared (untimed) with
+//! a fresh analysis of the new text (`analyze_with_broken` while something is left broken), and the
+//! first difference stops the run.
 //!
 //! ```text
 //! python3 bench/lsp_bench.py --dump-edits FILE 2 > /tmp/edits
-//! cargo run --release -p loopsafe --example replay_edits -- FILE /tmp/edits [-v]
+//! cargo run --release -p loopsafe --example replay_edits -- FILE /tmp/edits [-v] [--check]
 //! ```
 
 use loopsafe::analysis::{self, shift::LineEdit};
@@ -24,10 +26,11 @@ fn cpu_ms() -> f64 {
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let (Some(path), Some(edits)) = (args.first(), args.get(1)) else {
-        eprintln!("usage: replay_edits FILE EDITS [-v]");
+        eprintln!("usage: replay_edits FILE EDITS [-v] [--check]");
         std::process::exit(2);
     };
-    let verbose = args.get(2).is_some_and(|a| a == "-v");
+    let verbose = args[2..].iter().any(|a| a == "-v");
+    let check = args[2..].iter().any(|a| a == "--check");
     let edits = std::fs::read_to_string(edits).expect("readable edits");
     let mut text = std::fs::read_to_string(path).expect("readable file");
     let (catalog, settings) = (Catalog::bundled(), Settings::default());
@@ -60,6 +63,36 @@ fn main() {
             (facts, analysis) = analysis::analyze_tree(&text, &tree, catalog, &settings);
         }
         let ms = cpu_ms() - t;
+        if check && local {
+            let expected = if facts.broken.is_empty() && facts.broken_statement.is_none() {
+                let tree = syntax::parse(&text, None).expect("parsed");
+                assert!(!tree.root_node().has_error(), "{name}: analysed alone as valid, but has errors");
+                analysis::analyze_tree(&text, &tree, catalog, &settings).1
+            } else {
+                analysis::analyze_with_broken(&text, &facts.broken, facts.broken_statement.clone(), catalog, &settings)
+                    .expect("broken parts placed")
+                    .1
+            };
+            if analysis != expected {
+                let (ls, le) = (text[..start].rfind('\n').map_or(0, |i| i + 1), text[start..].find('\n'));
+                let line = &text[ls..le.map_or(text.len(), |i| start + i)];
+                eprintln!("{name}: the analysis differs from the reference after {line:?}");
+                eprintln!("local:     {:?}\nreference: {:?}", analysis.findings.len(), expected.findings.len());
+                for f in analysis.findings.iter().filter(|f| !expected.findings.contains(f)) {
+                    eprintln!("  only local: {} {:?} at {}", f.rule, f.callee, f.range.start);
+                }
+                for f in expected.findings.iter().filter(|f| !analysis.findings.contains(f)) {
+                    eprintln!("  only reference: {} {:?} at {}", f.rule, f.callee, f.range.start);
+                }
+                if analysis.summary != expected.summary {
+                    eprintln!("  summaries differ");
+                }
+                if analysis.cuts != expected.cuts {
+                    eprintln!("  cuts differ");
+                }
+                std::process::exit(1);
+            }
+        }
         if verbose {
             let from = text[..start].rfind('\n').map_or(0, |i| i + 1);
             let to = text[start..].find('\n').map_or(text.len(), |i| start + i);

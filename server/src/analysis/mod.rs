@@ -332,12 +332,15 @@ fn reanalyze_module_edit(
     catalog: &Catalog,
     settings: &Settings,
 ) -> Option<FileAnalysis> {
-    let (stmt, names) = facts.splice_module_statement(text, (edit.start, edit.old_end, edit.new_end))?;
+    let mut before = None;
+    let (stmt, names) = facts.splice_module_statement(text, (edit.start, edit.old_end, edit.new_end), &mut before)?;
     let old_stmt = stmt.start..(stmt.end as isize - (edit.new_end as isize - edit.old_end as isize)) as usize;
     // The functions whose reads of those names (directly, or through module-level values computed from
     // them) may resolve otherwise now: checked again alone, as if they had been edited.
-    if let Some(readers) = reading_units(facts, text, &names, &stmt) {
+    if let Some((readers, leaking)) = reading_units(facts, text, &names, &stmt) {
         let r = Resolver::new(facts, text, catalog);
+        // The statements hold no scope: scope ids are the same before and after.
+        let same = |id: ScopeId| Some(id);
         let endpoints = checks::endpoints(&r);
         // The routes and commands, as the old summary lists them (its functions are the named ones, in
         // scope order; the statements hold no scope).
@@ -350,7 +353,7 @@ fn reanalyze_module_edit(
                 let e = endpoints.get(id);
                 e.and_then(|e| e.label.as_ref()) == f.route.as_ref() && e.is_some_and(|e| e.cli) == f.cli
             });
-        if same_endpoints {
+        if same_endpoints && same_leaks(before.as_deref(), &r, &leaking, &same, &same, catalog) {
             let mut out = FileAnalysis {
                 findings: old.findings.clone(),
                 summary: FileSummary {
@@ -399,7 +402,8 @@ fn reanalyze_module_region(
     catalog: &Catalog,
     settings: &Settings,
 ) -> Option<FileAnalysis> {
-    let sp = facts.splice_module_region(text, (edit.start, edit.old_end, edit.new_end))?;
+    let mut before = None;
+    let sp = facts.splice_module_region(text, (edit.start, edit.old_end, edit.new_end), &mut before)?;
     let facts = &*facts;
     let named_fn = |s: &facts::Scope| s.kind == ScopeKind::Function && s.name.is_some();
     let is_class = |s: &facts::Scope| s.kind == ScopeKind::Class;
@@ -410,8 +414,22 @@ fn reanalyze_module_region(
         Some(whole)
     };
     // The functions that name what changed: checked again alone.
-    let Some(mut readers) = reading_units(facts, text, &sp.names, &sp.span) else { return whole() };
+    let Some((mut readers, leaking)) = reading_units(facts, text, &sp.names, &sp.span) else { return whole() };
     let r = Resolver::new(facts, text, catalog);
+    // Scope ids outside the code's: those after it moved by as many scopes as it gained.
+    let gained = facts.scopes.len() as isize - before.as_ref().map_or(0, |b| b.scopes.len()) as isize;
+    let old_end = (sp.scopes.end as isize - gained) as usize;
+    let to_new = |id: ScopeId| match id {
+        id if id < sp.scopes.start => Some(id),
+        id if id >= old_end => Some((id as isize + gained) as usize),
+        _ => None,
+    };
+    let to_old = |id: ScopeId| {
+        (!sp.scopes.contains(&id)).then(|| if id < sp.scopes.start { id } else { (id as isize - gained) as usize })
+    };
+    if !same_leaks(before.as_deref(), &r, &leaking, &to_old, &to_new, catalog) {
+        return whole();
+    }
     let endpoints = checks::endpoints(&r);
     // The routes and commands outside the code, as the old summary lists them (its functions are the
     // named ones, in scope order).
@@ -494,17 +512,24 @@ fn reanalyze_module_region(
 /// code or a string; not in a comment, a docstring or as a string's prefix: `read_by_no_code`), where
 /// the closure is `names` and, repeatedly, the module-level names
 /// bound to a value (an assignment, a loop or `with` target, an annotation) whose expression holds one.
-/// Sorted and without duplicates. `None` when an occurrence is anywhere else, where what it decides
-/// reaches other functions without their naming it: at module level outside such a value (a decorator,
-/// a call, a function's header), in a class body, in a lambda outside any function, or in a function
-/// that binds names in other scopes (`self.x = ...`, `global`).
-fn reading_units(facts: &Facts, text: &str, names: &[Box<str>], span: &Range<usize>) -> Option<Vec<ScopeId>> {
+/// Sorted and without duplicates, with (second) those of them that bind names in other scopes (`self.x
+/// = ...`, `global`: what they bind there reaches other functions without their naming it, see
+/// `same_leaks`). `None` when an occurrence is anywhere else, where what it decides reaches other
+/// functions without their naming it: at module level outside such a value (a decorator, a call, a
+/// function's header), in a class body, in a lambda outside any function.
+fn reading_units(
+    facts: &Facts,
+    text: &str,
+    names: &[Box<str>],
+    span: &Range<usize>,
+) -> Option<(Vec<ScopeId>, Vec<ScopeId>)> {
     let word = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b >= 0x80;
     let bytes = text.as_bytes();
     let module = facts.scopes.first()?;
     let mut todo: Vec<&str> = names.iter().map(|n| &**n).collect();
     let mut seen: std::collections::HashSet<&str> = todo.iter().copied().collect();
     let mut units: Vec<ScopeId> = Vec::new();
+    let mut leaking: Vec<ScopeId> = Vec::new();
     while let Some(name) = todo.pop() {
         for (i, _) in text.match_indices(name) {
             let end = i + name.len();
@@ -518,6 +543,26 @@ fn reading_units(facts: &Facts, text: &str, names: &[Box<str>], span: &Range<usi
             // The outermost function around the occurrence, through lambdas and nested functions and
             // classes; a class body or a lambda met before any function is not a function's.
             let mut id = facts.scope_at(i);
+            // In the header of a module function or method (its decorators, parameters, defaults and
+            // annotations are outside its body): read by that function. A parameter's name, default or
+            // annotation decides names inside it only; a decorator or the return annotation may decide
+            // what its callers see (`f()` typed by its annotation, a route), so the functions that name
+            // it are checked again too; a dunder method's callers need not name it.
+            if let Some(f) = header_of(facts, id, i, end) {
+                let s = &facts.scopes[f];
+                let header = &text[s.range.start..s.body.start.max(s.range.start)];
+                let returns = header.rfind("->").is_some_and(|a| i > s.range.start + a);
+                if i < s.range.start || returns {
+                    let fname = s.name.as_ref().map(|n| &*n.text)?;
+                    if fname.starts_with("__") && fname.ends_with("__") {
+                        return None;
+                    }
+                    if seen.insert(fname) {
+                        todo.push(fname);
+                    }
+                }
+                id = f;
+            }
             let mut unit = None;
             loop {
                 let s = &facts.scopes[id];
@@ -533,8 +578,9 @@ fn reading_units(facts: &Facts, text: &str, names: &[Box<str>], span: &Range<usi
             }
             if let Some(unit) = unit {
                 let s = &facts.scopes[unit];
-                if s.name.is_none() || facts.scopes[facts.subtree(unit)].iter().any(|s| s.leaks || s.has_global) {
-                    return None;
+                s.name.as_ref()?;
+                if facts.scopes[facts.subtree(unit)].iter().any(|s| s.leaks || s.has_global) {
+                    leaking.push(unit);
                 }
                 units.push(unit);
                 continue;
@@ -569,7 +615,59 @@ fn reading_units(facts: &Facts, text: &str, names: &[Box<str>], span: &Range<usi
     }
     units.sort_unstable();
     units.dedup();
-    Some(units)
+    leaking.sort_unstable();
+    leaking.dedup();
+    Some((units, leaking))
+}
+
+/// The module function or method (a function directly in scope `parent`, a module or a class body)
+/// whose header (decorators, parameters, annotations) holds `at..end`.
+fn header_of(facts: &Facts, parent: ScopeId, at: usize, end: usize) -> Option<ScopeId> {
+    if !matches!(facts.scopes[parent].kind, ScopeKind::Module | ScopeKind::Class) {
+        return None;
+    }
+    facts.subtree(parent).skip(1).find(|&id| {
+        let s = &facts.scopes[id];
+        let first = s.decorators.iter().map(|d| d.expr.range.start).fold(s.range.start, usize::min);
+        s.kind == ScopeKind::Function && s.parent == Some(parent) && first <= at && end <= s.body.start
+    })
+}
+
+/// Whether the functions `leaking` (of the new facts, resolved by `r`; they bind names in other
+/// scopes: `self.x = ...`, `global`) bind there what they bound before a module-level splice (`before`:
+/// the facts then, whose scope ids `to_new` maps to the new ones, `to_old` the other way): then the
+/// names other functions read through them resolve as before, and checking them again alone is the
+/// whole file's answer, as for an edit inside them (`reanalyze_function_edit`). `false` when they may
+/// differ, or when no copy of the facts before was kept.
+fn same_leaks(
+    before: Option<&Facts>,
+    r: &Resolver<'_>,
+    leaking: &[ScopeId],
+    to_old: &dyn Fn(ScopeId) -> Option<ScopeId>,
+    to_new: &dyn Fn(ScopeId) -> Option<ScopeId>,
+    catalog: &Catalog,
+) -> bool {
+    if leaking.is_empty() {
+        return true;
+    }
+    let Some(before) = before else { return false };
+    // Resolution does not read the text, only offload messages do (as `reanalyze_function_edit`).
+    let old_r = Resolver::new(before, "", catalog);
+    leaking.iter().all(|&unit| {
+        let Some(old_unit) = to_old(unit) else { return false };
+        let old = leaked_values(&old_r, old_unit, &before.leak_span(old_unit), to_new);
+        let new = leaked_values(r, unit, &r.facts.leak_span(unit), &Some);
+        let old = old.and_then(|v| {
+            v.into_iter()
+                .map(|(s, kind, name, value)| Some((to_new(s)?, kind, name, Some(value))))
+                .collect::<Option<Vec<Leaked>>>()
+        });
+        let new = new.map(|v| v.into_iter().map(|(s, k, n, v)| (s, k, n, Some(v))).collect::<Vec<Leaked>>());
+        match (old, new) {
+            (Some(old), Some(new)) => old == new || same_self_attrs(r.facts, &old, &new),
+            _ => false,
+        }
+    })
 }
 
 /// How far `read_by_no_code` lexes before it gives up (and takes the word for a read).

@@ -53,11 +53,14 @@ impl Facts {
     ///   import's lines must be its own (no other statement on them).
     ///
     /// Returns the statements' range in the new text and the names whose reads elsewhere may resolve
-    /// otherwise now (`changed_names`); `None`, with the facts unchanged, otherwise.
+    /// otherwise now (`changed_names`); `None`, with the facts unchanged, otherwise. `old` receives a
+    /// copy of the facts before the splice when a function that binds in other scopes may read one of
+    /// those names (`leaking_reads`): what it binds there is then compared before and after.
     pub fn splice_module_statement(
         &mut self,
         text: &str,
         edit: (usize, usize, usize),
+        old: &mut Option<Box<Facts>>,
     ) -> Option<(Range<usize>, Vec<Box<str>>)> {
         let (start, old_end, new_end) = edit;
         let by = new_end as isize - old_end as isize;
@@ -344,6 +347,9 @@ impl Facts {
                 return None;
             }
         }
+        if self.leaking_reads(text, edit, before.keys().map(|k| &**k).chain(words(&text[s_start..s_end]))) {
+            *old = Some(Box::new(self.clone()));
+        }
         self.unbind(0, in_old);
         let first = self.scopes.len();
         let listed = self.scopes[0].imports.len();
@@ -359,6 +365,53 @@ impl Facts {
             }
         }
         Some((s_start..s_end, changed_names(text, s_start..s_end, before, after)))
+    }
+
+    /// Whether a function that binds names in other scopes (`self.x = ...`, `global`; the outermost
+    /// function around it, as `analysis::reading_units` takes it) holds one of `names` in its text
+    /// (`edit` as for `splice_module_statement`; the scopes are the old text's, before the splice).
+    /// Only then is the copy of the facts that comparing its bindings needs made.
+    pub(super) fn leaking_reads<'n>(
+        &self,
+        text: &str,
+        (_, old_end, new_end): (usize, usize, usize),
+        names: impl Iterator<Item = &'n str>,
+    ) -> bool {
+        let by = new_end as isize - old_end as isize;
+        let mut units: Vec<Range<usize>> = Vec::new();
+        for (id, s) in self.scopes.iter().enumerate().skip(1) {
+            if !(s.leaks || s.has_global) {
+                continue;
+            }
+            let (mut at, mut unit) = (id, None);
+            loop {
+                if self.scopes[at].kind == ScopeKind::Function {
+                    unit = Some(at);
+                }
+                match self.scopes[at].parent {
+                    Some(p) if p != 0 => at = p,
+                    _ => break,
+                }
+            }
+            let Some(u) = unit else { continue };
+            let r = self.scopes[u].range.clone();
+            let moved = |p: usize| if p >= old_end { (p as isize + by) as usize } else { p };
+            units.push(moved(r.start).min(text.len())..moved(r.end).min(text.len()));
+        }
+        if units.is_empty() {
+            return false;
+        }
+        units.sort_by_key(|r| (r.start, std::cmp::Reverse(r.end)));
+        units.dedup_by(|b, a| a.start <= b.start && b.end <= a.end);
+        let mut seen = HashSet::new();
+        let word = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b >= 0x80;
+        let holds = |t: &str, n: &str| {
+            let b = t.as_bytes();
+            t.match_indices(n).any(|(i, _)| !(i > 0 && word(b[i - 1])) && b.get(i + n.len()).is_none_or(|&c| !word(c)))
+        };
+        names
+            .filter(|n| seen.insert(*n))
+            .any(|n| units.iter().any(|r| text.get(r.clone()).is_some_and(|t| holds(t, n))))
     }
 
     /// The code between the scopes around an edit of module-level code (`start..old_end` became
@@ -523,7 +576,7 @@ pub(super) fn statement_lines(text: &str, from: usize, to: usize, lo: usize, hi:
 /// Whether one of the statements of `root` is an import that goes on over a line break outside
 /// parentheses and not after a `\\`: Python ends the statement there, tree-sitter does not (`from m`
 /// then `import x` on the next line is one import to it).
-fn import_over_lines(root: Node<'_>, text: &str) -> bool {
+pub(super) fn import_over_lines(root: Node<'_>, text: &str) -> bool {
     root.named_children(&mut root.walk()).any(|n| {
         if !matches!(n.kind(), "import_statement" | "import_from_statement") {
             return false;
@@ -593,16 +646,30 @@ pub(super) fn changed_names(
     if read_inside { all } else { changed }
 }
 
-/// How many times `name` occurs as a whole word in `text`.
+/// How many times `name` occurs as a whole word in `text` where it may be read: not right after a `.`
+/// that follows a word or another `.` (`telegram.request` in `from telegram.request import X`, an
+/// attribute `a.request`: a dotted name's part, never a read of the name).
 fn occurrences(text: &str, name: &str) -> usize {
     let word = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b >= 0x80;
     let bytes = text.as_bytes();
     text.match_indices(name)
         .filter(|&(i, _)| {
             let end = i + name.len();
-            !((i > 0 && word(bytes[i - 1])) || (end < bytes.len() && word(bytes[end])))
+            let dotted = i >= 2 && bytes[i - 1] == b'.' && (word(bytes[i - 2]) || bytes[i - 2] == b'.');
+            !((i > 0 && word(bytes[i - 1])) || (end < bytes.len() && word(bytes[end])) || dotted)
         })
         .count()
+}
+
+/// The identifiers of `code` that may name a binding (not an attribute's name after a `.`, not the
+/// keywords of imports), with repeats.
+pub(super) fn words(code: &str) -> impl Iterator<Item = &str> {
+    let bytes = code.as_bytes();
+    code.split(|c: char| !(c.is_alphanumeric() || c == '_')).filter(move |w| {
+        let at = w.as_ptr() as usize - code.as_ptr() as usize;
+        let after_dot = at > 0 && bytes[at - 1] == b'.';
+        !(w.is_empty() || w.as_bytes()[0].is_ascii_digit() || matches!(*w, "import" | "from" | "as") || after_dot)
+    })
 }
 
 /// Whether the facts of a module-level statement are its own: those of a simple statement (see

@@ -10,7 +10,7 @@ use std::ops::Range;
 
 use tree_sitter::Node;
 
-use super::module_edit::{blank, changed_names, statement_lines, stays_inside};
+use super::module_edit::{blank, changed_names, import_over_lines, statement_lines, stays_inside, words};
 use super::{BindingKind, Facts, Raw, ScopeId, ScopeKind, Shift, collect, queries};
 
 /// What `Facts::splice_module_region` replaced.
@@ -52,7 +52,14 @@ impl Facts {
     ///
     /// Functions and classes touched by the edit are parsed again with the code around them (typing at
     /// a `def` line or in a class body outside its methods). `None`, with the facts unchanged, otherwise.
-    pub fn splice_module_region(&mut self, text: &str, edit: (usize, usize, usize)) -> Option<RegionSplice> {
+    /// `old` receives a copy of the facts before the splice when a function that binds in other scopes
+    /// may read a name of that code (see `splice_module_statement`).
+    pub fn splice_module_region(
+        &mut self,
+        text: &str,
+        edit: (usize, usize, usize),
+        old: &mut Option<Box<Facts>>,
+    ) -> Option<RegionSplice> {
         let (start, old_end, new_end) = edit;
         let by = new_end as isize - old_end as isize;
         if !self.module_splices_allowed() {
@@ -187,7 +194,11 @@ impl Facts {
         }
         // An empty block parses at the end of the text only (where the code parsed alone ends): in the
         // whole file it is an error.
-        let errors = tree.root_node().has_error() || empty_block(tree.root_node());
+        // An import that goes on over a line break Python ends it at (`from m` typed above `import x`) is
+        // broken too, as `splice_module_statement` takes it: its lines are parsed alone, and `import x`
+        // keeps its binding.
+        let errors =
+            tree.root_node().has_error() || empty_block(tree.root_node()) || import_over_lines(tree.root_node(), text);
         let prior = self.broken_statement.clone();
         let (lo, hi) = match &prior {
             None => (start, new_end),
@@ -289,6 +300,9 @@ impl Facts {
             }
         }
 
+        if self.leaking_reads(text, edit, before.keys().map(|k| &**k).chain(words(&text[from..to]))) {
+            *old = Some(Box::new(self.clone()));
+        }
         // The splice: the old code's module-level bindings and its scopes go, everything after moves,
         // the new code's facts come in where the old ones were.
         self.unbind(0, in_old);
