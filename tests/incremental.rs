@@ -341,6 +341,18 @@ fn a_chained_assignment_cut_in_two_keeps_no_old_binding() {
     apply_edits(text.to_string(), &[(at, 0, "\n        ")]);
 }
 
+/// A `#` typed before the `=` of an annotated assignment: the statement now ends before the edit (an
+/// annotation alone), and it is spliced with it (found by the random edits: its binding was dropped).
+/// Also after a line continuation.
+#[test]
+fn a_comment_typed_inside_an_annotated_assignment_keeps_the_annotation() {
+    let text = "import os\n\nJOBS: dict[str, str] = {}\nX = 1 + \\\n    2\n\n\ndef f():\n    return JOBS, X\n";
+    let at = text.find("= {}").unwrap();
+    apply_edits(text.to_string(), &[(at, 0, "#")]);
+    let at = text.find("    2").unwrap();
+    apply_edits(text.to_string(), &[(at, 0, "#")]);
+}
+
 /// A module-level statement typed one character at a time on a new line after a module-level one:
 /// the states that parse (`x = re`, `x = requests.get(TIMEOUT)`) after one that parsed are analysed
 /// alone; the broken ones, the first after them and the statement's first character take the whole

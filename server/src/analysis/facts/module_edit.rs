@@ -148,8 +148,20 @@ impl Facts {
                 // them is not touched by them.
                 let moved = |p: usize, within: usize| if p >= old_end { (p as isize + by) as usize } else { within };
                 let prior = prior.as_ref().map(|r| moved(r.start, r.start.min(start))..moved(r.end, new_end));
+                // A statement that ends before the edit on the edit's line (or before a line continuation)
+                // is touched too: the old statement may have gone on into the edit (`X: T = {}` with a
+                // `#` typed before `=` is now `X: T`, an annotation alone, ending before the edit).
+                let joined = |n: &Node<'_>| {
+                    n.end_byte() <= start
+                        && text.get(n.end_byte()..start).is_some_and(|gap| {
+                            gap.bytes().all(|b| matches!(b, b' ' | b'\t' | b'\\' | b'\x0c'))
+                                || (gap.contains('\\')
+                                    && gap.bytes().all(|b| matches!(b, b' ' | b'\t' | b'\\' | b'\x0c' | b'\r' | b'\n')))
+                        })
+                };
                 let touched = |n: &Node<'_>| {
                     (n.start_byte() <= new_end && start <= n.end_byte())
+                        || joined(n)
                         || prior.as_ref().is_some_and(|r| n.start_byte() < r.end && r.start < n.end_byte())
                 };
                 match (children.iter().position(touched), children.iter().rposition(touched)) {
