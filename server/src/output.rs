@@ -1020,7 +1020,11 @@ mod tests {
                     applicability: Applicability::Unsafe,
                     edits: vec![
                         ReportedEdit { start: pos(1, 1), end: pos(1, 1), content: "import asyncio\n".into() },
-                        ReportedEdit { start: pos(3, 5), end: pos(4, 20), content: "def _in_thread():\n\t\"x\"".into() },
+                        ReportedEdit {
+                            start: pos(3, 5),
+                            end: pos(4, 20),
+                            content: "def _in_thread():\n\t\"x\"".into(),
+                        },
                     ],
                     same_as: None,
                 },

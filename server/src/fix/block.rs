@@ -109,10 +109,8 @@ fn call_aliases(ctx: &FileContext<'_>, clause: Node<'_>) -> HashSet<String> {
 
 /// Whether the call's callee is reached through one of `names`, or passes one as a direct argument.
 fn uses_any(ctx: &FileContext<'_>, call: Node<'_>, names: &HashSet<String>) -> bool {
-    let through = call
-        .field("function")
-        .and_then(kinds::root_identifier)
-        .is_some_and(|r| names.contains(ctx.node_text(r)));
+    let through =
+        call.field("function").and_then(kinds::root_identifier).is_some_and(|r| names.contains(ctx.node_text(r)));
     through
         || call.field("arguments").is_some_and(|args| {
             let mut c = args.walk();
@@ -358,9 +356,9 @@ fn parameters(ctx: &FileContext<'_>, def: Node<'_>) -> HashSet<String> {
             "default_parameter" | "typed_default_parameter" => p.field("name"),
             _ => {
                 let mut c = p.walk();
-                let first = p
-                    .named_children(&mut c)
-                    .find(|x| matches!(x.kind_name(), "identifier" | "list_splat_pattern" | "dictionary_splat_pattern"));
+                let first = p.named_children(&mut c).find(|x| {
+                    matches!(x.kind_name(), "identifier" | "list_splat_pattern" | "dictionary_splat_pattern")
+                });
                 first.and_then(|x| if x.kind_name() == "identifier" { Some(x) } else { x.named_child(0) })
             }
         };
@@ -436,7 +434,8 @@ fn thread_bound_use(
                     if skip.is_some_and(|r| r.start <= n.start_byte() && n.end_byte() <= r.end) {
                         return false;
                     }
-                    if n.id() != root.id() && matches!(n.kind_name(), "function_definition" | "class_definition" | "lambda")
+                    if n.id() != root.id()
+                        && matches!(n.kind_name(), "function_definition" | "class_definition" | "lambda")
                     {
                         return false;
                     }
@@ -445,8 +444,8 @@ fn thread_bound_use(
                         "as_pattern" => (n.field("alias"), n.named_child(0)),
                         _ => (None, None),
                     };
-                    let left =
-                        left.map(|l| if l.kind_name() == "as_pattern_target" { l.named_child(0).unwrap_or(l) } else { l });
+                    let left = left
+                        .map(|l| if l.kind_name() == "as_pattern_target" { l.named_child(0).unwrap_or(l) } else { l });
                     if let (Some(l), Some(r)) = (left.filter(|l| l.kind_name() == "identifier"), right) {
                         // `closing(x)` gives back `x`.
                         let r = if r.kind_name() == "call"
@@ -524,7 +523,8 @@ fn thread_bound_use(
             {
                 let named = ctx.up(n).is_some_and(|p| {
                     let is = |f: &str| p.field(f).is_some_and(|x| x.id() == n.id());
-                    (p.kind_name() == "attribute" && is("attribute")) || (p.kind_name() == "keyword_argument" && is("name"))
+                    (p.kind_name() == "attribute" && is("attribute"))
+                        || (p.kind_name() == "keyword_argument" && is("name"))
                 });
                 if !named {
                     found = Some((ctx.node_text(n).to_string(), class.clone(), n.start_position().row + 1));

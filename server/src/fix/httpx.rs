@@ -207,8 +207,7 @@ fn session_block<'t>(ctx: &FileContext<'t>, call: Node<'t>, func: Node<'t>, libr
         if cur.kind_name() == "with_statement" && cur.child(0).is_some_and(|c| c.kind_name() == "with") {
             let clause = cur.named_child(0).filter(|c| c.kind_name() == "with_clause")?;
             if clause.named_child_count() == 1
-                && let Some(pattern) =
-                    clause.named_child(0)?.field("value").filter(|v| v.kind_name() == "as_pattern")
+                && let Some(pattern) = clause.named_child(0)?.field("value").filter(|v| v.kind_name() == "as_pattern")
                 && let Some(ctor) = pattern.named_child(0).filter(|c| c.kind_name() == "call")
                 && let Some(alias) = pattern.field("alias")
                 && ctx.node_text(alias).trim() == name
@@ -257,15 +256,16 @@ fn build_session_fix(ctx: &FileContext<'_>, s: Session<'_>, out: &mut Fixes) {
         }
         if n.kind_name() == "identifier" && ctx.node_text(n) == s.name {
             let line = n.start_position().row + 1;
-            let Some(attr) = ctx.up(n).filter(|p| {
-                p.kind_name() == "attribute" && p.field("object").is_some_and(|o| o.id() == n.id())
-            }) else {
+            let Some(attr) = ctx
+                .up(n)
+                .filter(|p| p.kind_name() == "attribute" && p.field("object").is_some_and(|o| o.id() == n.id()))
+            else {
                 return refuse(out, format!("the session is used as a value at line {line}"));
             };
             let method = attr.field("attribute").map(|a| ctx.node_text(a)).unwrap_or_default();
-            let call = ctx.up(attr).filter(|c| {
-                c.kind_name() == "call" && c.field("function").is_some_and(|f| f.id() == attr.id())
-            });
+            let call = ctx
+                .up(attr)
+                .filter(|c| c.kind_name() == "call" && c.field("function").is_some_and(|f| f.id() == attr.id()));
             match call {
                 Some(call) if METHODS.contains(&method) => {
                     let mapped = match map_arguments(ctx, call, method, from_requests) {
@@ -519,9 +519,8 @@ fn sync_request_users(ctx: &FileContext<'_>, s: &ModuleSession<'_>) -> Option<Ve
             stack.extend(n.children(&mut c));
             continue;
         }
-        let Some(attr) = ctx
-            .up(n)
-            .filter(|p| p.kind_name() == "attribute" && p.field("object").is_some_and(|o| o.id() == n.id()))
+        let Some(attr) =
+            ctx.up(n).filter(|p| p.kind_name() == "attribute" && p.field("object").is_some_and(|o| o.id() == n.id()))
         else {
             continue;
         };
@@ -594,9 +593,8 @@ pub(super) fn module_session_fix(ctx: &FileContext<'_>, s: &ModuleSession<'_>) -
             continue;
         }
         let line = n.start_position().row + 1;
-        let Some(attr) = ctx
-            .up(n)
-            .filter(|p| p.kind_name() == "attribute" && p.field("object").is_some_and(|o| o.id() == n.id()))
+        let Some(attr) =
+            ctx.up(n).filter(|p| p.kind_name() == "attribute" && p.field("object").is_some_and(|o| o.id() == n.id()))
         else {
             return Err(format!(
                 "`{name}` is used as a value at line {line}, where an `httpx.AsyncClient` cannot stand in for it"
