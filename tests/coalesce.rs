@@ -76,14 +76,7 @@ fn handle(d: &mut Document, changes: &[TextDocumentContentChangeEvent], enc: Enc
             }
         }
         Applied::Trivia(edits) => {
-            let mut moved = (*d.analysis).clone();
-            for e in &edits {
-                loopsafe::analysis::shift::shift(&mut moved, e);
-                if let Some(facts) = d.facts.as_mut() {
-                    facts.moved(e.old_end, e.new_end);
-                }
-            }
-            d.analysed_now(Arc::new(moved));
+            d.moved_by(&edits);
             return true;
         }
         Applied::Whole if !analyse => {

@@ -142,6 +142,19 @@ impl Document {
         self.pending = None;
     }
 
+    /// Moves the analysis (and the facts) by edits typed inside comments (`Applied::Trivia`): the
+    /// analysis of the new text, without a reparse or a re-analysis.
+    pub fn moved_by(&mut self, edits: &[LineEdit]) {
+        let mut moved = (*self.analysis).clone();
+        for e in edits {
+            crate::analysis::shift::shift(&mut moved, e);
+            if let Some(facts) = self.facts.as_mut() {
+                facts.moved(e.old_end, e.new_end);
+            }
+        }
+        self.analysed_now(Arc::new(moved));
+    }
+
     /// Whether the analysis lags behind the text with nothing running to catch up: edits left
     /// `pending`, or a whole-file analysis deferred (`handlers::did_change`). A version whose analysis
     /// panicked is not retried.
@@ -221,18 +234,7 @@ impl Document {
                     if lone_cr || change.text.contains('\r') || self.text[..start].ends_with('\r') {
                         lone_cr = has_lone_cr(&self.text);
                     }
-                    let after = self.columns(new_end);
-                    let edit = LineEdit {
-                        start,
-                        old_end: end,
-                        new_end,
-                        line: before.0 as u32,
-                        lines: after.0 as i64 - before.0 as i64,
-                        chars: after.1 - before.1,
-                        utf16: after.2 - before.2,
-                        utf8: after.3 - before.3,
-                        blank,
-                    };
+                    let edit = line_edit((start, end, new_end), before, self.columns(new_end), blank);
                     if let Some(edits) = trivia.as_mut() {
                         edits.push(edit);
                     }
@@ -286,19 +288,8 @@ impl Document {
         if old_end > old.len_bytes() || new_end > self.rope.len_bytes() {
             return None;
         }
-        let before = columns(old, old_end);
-        let after = columns(&self.rope, new_end);
-        Some(LineEdit {
-            start,
-            old_end,
-            new_end,
-            line: before.0 as u32,
-            lines: after.0 as i64 - before.0 as i64,
-            chars: after.1 - before.1,
-            utf16: after.2 - before.2,
-            utf8: after.3 - before.3,
-            blank: old.byte_slice(start..old_end).bytes().all(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r')),
-        })
+        let blank = old.byte_slice(start..old_end).bytes().all(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r'));
+        Some(line_edit((start, old_end, new_end), columns(old, old_end), columns(&self.rope, new_end), blank))
     }
 
     /// The line of `offset` and its column there in characters, UTF-16 units and bytes.
@@ -350,6 +341,27 @@ impl Document {
 /// the async thread. (A single edit on the analysed text is not bounded here: the analysis of an edit
 /// decides whether it is local.)
 pub const MERGED_SPAN: usize = 8 * 1024;
+
+/// The edit replacing bytes `start..old_end` by `start..new_end`, from the line and columns of `old_end`
+/// before it (`before`, see `columns`) and of `new_end` after it (`after`).
+fn line_edit(
+    (start, old_end, new_end): (usize, usize, usize),
+    before: (usize, i64, i64, i64),
+    after: (usize, i64, i64, i64),
+    blank: bool,
+) -> LineEdit {
+    LineEdit {
+        start,
+        old_end,
+        new_end,
+        line: before.0 as u32,
+        lines: after.0 as i64 - before.0 as i64,
+        chars: after.1 - before.1,
+        utf16: after.2 - before.2,
+        utf8: after.3 - before.3,
+        blank,
+    }
+}
 
 /// The line of `offset` in `rope` and its column there in characters, UTF-16 units and bytes.
 fn columns(rope: &Rope, offset: usize) -> (usize, i64, i64, i64) {

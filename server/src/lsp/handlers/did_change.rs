@@ -5,11 +5,8 @@
 //! merged (`Document::pending`), and the later one analyses them as one edit (or schedules the whole
 //! file once). Requests that read a document's analysis bring it up to date first (`Backend::catch_up`).
 
-use std::sync::Arc;
-
 use tower_lsp_server::ls_types::*;
 
-use crate::analysis;
 use crate::lsp::document::Applied;
 use crate::lsp::{Backend, timing};
 
@@ -55,14 +52,7 @@ pub(in crate::lsp) async fn did_change(backend: &Backend, params: DidChangeTextD
             }
             Applied::Trivia(edits) => {
                 // Typing inside a comment: the analysis only moves (no reparse, no re-analysis).
-                let mut moved = (*doc.analysis).clone();
-                for e in &edits {
-                    analysis::shift::shift(&mut moved, e);
-                    if let Some(facts) = doc.facts.as_mut() {
-                        facts.moved(e.old_end, e.new_end);
-                    }
-                }
-                doc.analysed_now(Arc::new(moved));
+                doc.moved_by(&edits);
                 drop(doc);
                 timing::edit("trivia");
                 backend.changed(uri);
