@@ -359,7 +359,7 @@ impl Facts {
                 return None;
             }
         }
-        if self.leaking_reads(text, edit, before.keys().map(|k| &**k).chain(words(&text[s_start..s_end]))) {
+        if self.leaking_reads(text, edit, before.keys().map(|k| &**k).chain(bound_words(&raw, text))) {
             *old = Some(Box::new(self.clone()));
         }
         self.unbind(0, in_old);
@@ -675,6 +675,31 @@ fn occurrences(text: &str, name: &str) -> usize {
 
 /// The identifiers of `code` that may name a binding (not an attribute's name after a `.`, not the
 /// keywords of imports), with repeats.
+/// The names the statements collected in `raw` may bind (the names `build` binds from them, and other
+/// words of their targets: `self` of `self.x`, `i` of `a[i]`): a superset of the module-level names their
+/// bindings change, for `Facts::leaking_reads` (a name missed there costs the copy of the facts, and so a
+/// whole-file check, never a wrong answer). Every word of the statements would do too, but a statement's
+/// values name much more than its targets (`resp = requests.get(url, timeout=5)` binds only `resp`).
+pub(super) fn bound_words<'t>(raw: &super::Raw<'_>, text: &'t str) -> Vec<&'t str> {
+    let of = |n: Node<'_>| text.get(n.byte_range()).unwrap_or("");
+    let mut out: Vec<&'t str> = Vec::new();
+    for (_, name, alias) in &raw.imports {
+        match alias {
+            Some(a) => out.push(of(*a)),
+            None => out.extend(of(*name).split('.').next()),
+        }
+    }
+    for (_, _, name, alias) in &raw.froms {
+        out.extend(alias.or(*name).map(of));
+    }
+    let targets =
+        raw.assigns.iter().map(|a| a.1).chain(raw.withs.iter().map(|w| w.2)).chain(raw.unknown_targets.iter().copied());
+    for t in targets {
+        out.extend(words(of(t)));
+    }
+    out
+}
+
 pub(super) fn words(code: &str) -> impl Iterator<Item = &str> {
     let bytes = code.as_bytes();
     code.split(|c: char| !(c.is_alphanumeric() || c == '_')).filter(move |w| {

@@ -10,7 +10,7 @@ use std::ops::Range;
 
 use tree_sitter::Node;
 
-use super::module_edit::{blank, changed_names, import_over_lines, statement_lines, stays_inside, words};
+use super::module_edit::{blank, bound_words, changed_names, import_over_lines, statement_lines, stays_inside, words};
 use super::{BindingKind, Facts, Raw, ScopeId, ScopeKind, Shift, collect, queries};
 
 /// What `Facts::splice_module_region` replaced.
@@ -300,7 +300,13 @@ impl Facts {
             }
         }
 
-        if self.leaking_reads(text, edit, before.keys().map(|k| &**k).chain(words(&text[from..to]))) {
+        // What the new code may bind at module level: its statements' targets and imports, its functions'
+        // and classes' names, and any word of the lines left broken (placed apart, see below).
+        let def_names =
+            raw.defs.iter().filter_map(|d| d.node.child_by_field_name("name")).map(|n| &text[n.byte_range()]);
+        let broken_words = broken.clone().into_iter().flat_map(|lines| words(&text[lines]));
+        let new_names = bound_words(&raw, text).into_iter().chain(def_names).chain(broken_words);
+        if self.leaking_reads(text, edit, before.keys().map(|k| &**k).chain(new_names)) {
             *old = Some(Box::new(self.clone()));
         }
         // The splice: the old code's module-level bindings and its scopes go, everything after moves,
