@@ -197,11 +197,7 @@ fn bursts_analysed_as_one_edit_match_a_fresh_analysis() {
         for seed in 1..=12u64 {
             let mut rng = Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15));
             let mut text = TEXT.to_string();
-            let mut d = Document::new(text.clone(), 1);
-            d.reparse();
-            let (facts, a) = analyze_tree(&d.text, d.tree.as_ref().unwrap(), catalog, &settings);
-            d.facts = Some(facts);
-            d.analysed_now(Arc::new(a));
+            let mut d = analysed(&text, catalog, &settings);
             for round in 0..12 {
                 let before = text.clone();
                 let notifications = burst(&mut rng, &mut text, enc);
@@ -235,16 +231,22 @@ fn bursts_analysed_as_one_edit_match_a_fresh_analysis() {
     assert!(local * 2 > bursts, "{local} of {bursts} bursts analysed as one edit");
 }
 
+/// An open document of `text`, parsed and analysed as `didOpen` leaves it.
+fn analysed(text: &str, catalog: &Catalog, settings: &Settings) -> Document {
+    let mut d = Document::new(text.to_string(), 1);
+    d.reparse();
+    let (facts, a) = analyze_tree(&d.text, d.tree.as_ref().unwrap(), catalog, settings);
+    d.facts = Some(facts);
+    d.analysed_now(Arc::new(a));
+    d
+}
+
 /// A multi-cursor `didChange` (two changes in one function) is one edit, not a whole-file analysis.
 #[test]
 fn a_multi_change_did_change_is_analysed_as_one_edit() {
     let (catalog, settings) = (Catalog::bundled(), Settings::default());
     let mut text = TEXT.to_string();
-    let mut d = Document::new(text.clone(), 1);
-    d.reparse();
-    let (facts, a) = analyze_tree(&d.text, d.tree.as_ref().unwrap(), catalog, &settings);
-    d.facts = Some(facts);
-    d.analysed_now(Arc::new(a));
+    let mut d = analysed(&text, catalog, &settings);
     let sleep = text.find("time.sleep(1)").unwrap();
     let data = text.find("data = None").unwrap();
     let changes = vec![
@@ -255,11 +257,7 @@ fn a_multi_change_did_change_is_analysed_as_one_edit() {
     assert_eq!(d.text, text);
     // Changes far apart (more than `MERGED_SPAN` between them) are left to a whole-file analysis.
     let mut big = format!("{TEXT}{}", "x = 1\n".repeat(2000));
-    let mut d = Document::new(big.clone(), 1);
-    d.reparse();
-    let (facts, a) = analyze_tree(&d.text, d.tree.as_ref().unwrap(), catalog, &settings);
-    d.facts = Some(facts);
-    d.analysed_now(Arc::new(a));
+    let mut d = analysed(&big, catalog, &settings);
     let end = big.len();
     let changes =
         vec![edit(&mut big, end, end, "y = 2\n", Encoding::Utf16), edit(&mut big, 0, 0, "#\n", Encoding::Utf16)];
