@@ -412,6 +412,72 @@ async fn helix_gets_refreshes_after_changes_on_disk() {
     assert!(emptied, "no refresh, or the route still has its finding, after helpers.py changed on disk");
 }
 
+/// A pull client (VS Code) is never left showing the diagnostics of the old settings. A pull sent
+/// just after `workspace/didChangeConfiguration` waits for the analysis under the new ones; one answered
+/// before the server had read them (it reads them off its async thread) is followed by a
+/// `workspace/diagnostic/refresh` once they are in force, since the client made no edit that would
+/// make it pull again. The settings are toggled many times so that pulls land in every phase.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pull_clients_follow_a_settings_change() {
+    let api = "import time\n\nimport requests\n\n\nasync def handler():\n    time.sleep(1)\n    requests.get(\"u\", timeout=5)\n";
+    let dir = workspace(&[("api.py", api)]);
+    let caps =
+        json!({ "textDocument": { "diagnostic": {} }, "workspace": { "diagnostics": { "refreshSupport": true } } });
+    let (mut c, _) = Client::start_as(json!({ "name": "Visual Studio Code" }), caps, Some(dir.path())).await;
+    let api_uri = uri(&dir.path().join("api.py"));
+    c.open(&api_uri, api).await;
+    let refreshes = |c: &Client| c.inbox.iter().filter(|m| m["method"] == "workspace/diagnostic/refresh").count();
+    // The result id the client holds and how many diagnostics it shows.
+    let mut held: (Value, usize) = (Value::Null, 0);
+    let pull = async |c: &mut Client, held: &mut (Value, usize)| {
+        let params = json!({ "textDocument": { "uri": api_uri.as_str() }, "previousResultId": held.0 });
+        let report = c.request("textDocument/diagnostic", params).await;
+        let result = &report["result"];
+        if result["kind"] == "full" {
+            *held = (result["resultId"].clone(), result["items"].as_array().map_or(0, Vec::len));
+        } else {
+            assert_eq!(result["kind"], "unchanged", "{report}");
+        }
+    };
+    for _ in 0..100 {
+        pull(&mut c, &mut held).await;
+        if held.1 == 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(held.1, 2, "both findings before any setting");
+    for round in 0..12 {
+        let (ignore, expected) = if round % 2 == 0 { (json!(["blocking-sleep"]), 1) } else { (json!([]), 2) };
+        c.notify("workspace/didChangeConfiguration", json!({ "settings": { "loopsafe": { "ignore": ignore } } })).await;
+        let mut seen = refreshes(&c);
+        pull(&mut c, &mut held).await;
+        // Shown the old settings' diagnostics: a refresh must follow, and a pull after it the new ones.
+        let mut tries = 0;
+        while held.1 != expected {
+            tries += 1;
+            assert!(tries <= 10, "round {round}: still {} diagnostics after {tries} refreshes", held.1);
+            let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+            while refreshes(&c) == seen {
+                let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+                // `recv`, not `next`: `next` answers the refresh and goes on waiting for anything else.
+                let Ok(m) = tokio::time::timeout(left, c.recv()).await else {
+                    panic!(
+                        "round {round}: the client shows {} diagnostics, {expected} expected, and no refresh came",
+                        held.1
+                    )
+                };
+                if m.get("method").is_some() && m.get("id").is_some() {
+                    c.send(json!({ "jsonrpc": "2.0", "id": m["id"], "result": null })).await;
+                }
+                c.inbox.push_back(m);
+            }
+            seen = refreshes(&c);
+            pull(&mut c, &mut held).await;
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_messages_and_unknown_methods_do_not_kill_the_server() {
     let dir = tempfile::tempdir().unwrap();

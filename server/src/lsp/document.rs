@@ -134,6 +134,13 @@ impl Document {
         self.analysed.as_ref().is_some_and(|(v, _)| *v == self.version) && self.job.is_none() && !self.rerun
     }
 
+    /// The text already analysed is being analysed again (the settings changed): its published
+    /// diagnostics are about to be replaced.
+    pub fn reanalysing(&self) -> bool {
+        let analysed_now = self.analysed.as_ref().is_some_and(|(v, _)| *v == self.version);
+        analysed_now && (self.rerun || self.job.as_ref().is_some_and(|j| j.version == self.version))
+    }
+
     /// Records the analysis of the current text.
     pub fn analysed_now(&mut self, analysis: Arc<FileAnalysis>) {
         self.analysis = analysis;

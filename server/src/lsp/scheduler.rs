@@ -53,6 +53,9 @@ pub struct Work {
     pub disk: Vec<PathBuf>,
     /// Recompute every open document's diagnostics (settings or the index changed).
     pub all: bool,
+    /// A document in `dirty` was analysed again at the same version (the settings changed): its client
+    /// made no edit, so a pull client does not ask for its diagnostics unless it is told to refresh.
+    pub unedited: bool,
     /// A refresher task is running (it takes new work before it stops).
     running: bool,
 }
@@ -568,6 +571,7 @@ impl Backend {
                     closed: std::mem::take(&mut work.closed),
                     disk: std::mem::take(&mut work.disk),
                     all: std::mem::take(&mut work.all),
+                    unedited: std::mem::take(&mut work.unedited),
                     running: true,
                 }
             };
@@ -577,6 +581,8 @@ impl Backend {
             // every open document is recomputed anyway (settings or the index changed).
             let mut work = work;
             let mut relinked = false;
+            // Documents analysed again without an edit of theirs: a pull client is asked to pull them.
+            let unedited = std::mem::take(&mut work.unedited);
             if !work.all && !work.dirty.is_empty() {
                 let dirty = std::mem::take(&mut work.dirty);
                 match background(move || state.pass_edited(dirty)).await {
@@ -592,6 +598,9 @@ impl Backend {
                     }
                 }
                 if work.is_empty() && !relinked {
+                    if unedited {
+                        self.refresh_pulls();
+                    }
                     continue;
                 }
             }
@@ -604,16 +613,24 @@ impl Backend {
                 }
             };
             self.state.published.notify_waiters();
-            let caps = self.state.caps();
-            if !caps.pull {
+            if !self.state.caps().pull {
                 self.send(out.publish).await;
-            } else if out.changed && caps.refresh {
-                let client = self.client.clone();
-                tokio::spawn(async move {
-                    let _ = tokio::time::timeout(CLIENT_REQUEST_TIMEOUT, client.workspace_diagnostic_refresh()).await;
-                });
+            } else if out.changed || unedited {
+                self.refresh_pulls();
             }
         }
+    }
+
+    /// Asks a pull client to pull its diagnostics again (`workspace/diagnostic/refresh`), when it can;
+    /// not awaited (no handler waits on the client).
+    fn refresh_pulls(&self) {
+        if !self.state.caps().refresh {
+            return;
+        }
+        let client = self.client.clone();
+        tokio::spawn(async move {
+            let _ = tokio::time::timeout(CLIENT_REQUEST_TIMEOUT, client.workspace_diagnostic_refresh()).await;
+        });
     }
 
     /// Pushes a pass's diagnostics in the order computed (push clients; pull clients read them).
@@ -661,6 +678,7 @@ impl Backend {
     }
 
     async fn run_jobs(self, uri: Uri, (mut job, mut rope, mut tree): (Arc<Job>, Rope, Option<Tree>)) {
+        let mut unedited = false;
         loop {
             let config = self.state.config();
             let running = job.clone();
@@ -692,6 +710,8 @@ impl Backend {
                 }
                 if done {
                     doc.job = None;
+                    // The same text analysed again: the settings changed, not the document.
+                    unedited = doc.analysed.as_ref().is_some_and(|(v, _)| *v == job.version);
                     match out.analysis {
                         Some(Some((facts, a))) => {
                             doc.facts = Some(facts);
@@ -716,7 +736,10 @@ impl Backend {
             match next {
                 Some(start) => (job, rope, tree) = start,
                 None => {
-                    self.changed(uri.clone());
+                    self.queue(|w| {
+                        w.dirty.insert(uri.clone());
+                        w.unedited |= unedited;
+                    });
                     // A failed version publishes nothing: whoever waits for it answers from what it has.
                     self.state.published.notify_waiters();
                     return;
@@ -739,13 +762,15 @@ impl Backend {
     }
 
     /// The published diagnostics of an open document, waiting (at most `limit`) until they exist, or,
-    /// with `current`, until they describe its current version (or its analysis failed). `None` when the
+    /// with `current`, until they describe its current version (or its analysis failed) and no analysis
+    /// of that same text is under way (the settings changed: the diagnostics in hand are of the old ones). `None` when the
     /// document is not open or the wait timed out.
     pub(super) async fn published(&self, uri: &Uri, current: bool, limit: Duration) -> Option<Arc<Published>> {
         self.wait_for(limit, || {
             let Some(doc) = self.state.documents.get(uri) else { return Some(None) };
             match &doc.published {
                 Some(p) if !current => Some(Some(p.clone())),
+                Some(_) if doc.reanalysing() => None,
                 Some(p) if p.version == doc.version || doc.failed == Some(doc.version) => Some(Some(p.clone())),
                 _ => None,
             }
