@@ -405,6 +405,11 @@ fn deferred_argument(ctx: &FileContext<'_>, call: Node<'_>) -> Option<String> {
 /// A function named `name` defined directly in `def`'s body (not in a nested function or class).
 fn nested_def<'t>(ctx: &FileContext<'t>, def: Node<'t>, name: &str) -> Option<Node<'t>> {
     let body = def.field("body")?;
+    // A function defined in the body holds the keyword and the name: a body without them (most, for a
+    // call's arguments) defines none, and is not walked.
+    if ctx.text.get(body.byte_range()).is_some_and(|t| !t.contains("def") || !t.contains(name)) {
+        return None;
+    }
     let mut stack = vec![body];
     let mut seen = 0;
     let mut found = None;
@@ -419,8 +424,7 @@ fn nested_def<'t>(ctx: &FileContext<'t>, def: Node<'t>, name: &str) -> Option<No
             }
             continue;
         }
-        let mut c = n.walk();
-        stack.extend(n.children(&mut c));
+        stack.extend(super::children(n, false));
     }
     found
 }

@@ -259,6 +259,8 @@ pub struct FileContext<'a> {
     verifier: verify::Verifier,
     /// The module's top-level nodes, in order (for [`FileContext::up`]).
     tops: Vec<Node<'a>>,
+    /// Where each of `tops` starts (bisected without a call into tree-sitter per step).
+    top_starts: Vec<usize>,
     /// Per-file facts that fixes of many findings share, computed at most once (see `kinds`).
     pub(crate) memo: kinds::Memo,
     /// Whether a fix shared by several findings comes with its edits for the first one only ([`Shared`]).
@@ -471,7 +473,7 @@ impl<'a> FileContext<'a> {
         options: &'a Options,
         endpoints: Option<Cow<'a, Endpoints>>,
     ) -> FileContext<'a> {
-        FileContext {
+        let mut ctx = FileContext {
             text,
             tree,
             catalog,
@@ -485,10 +487,13 @@ impl<'a> FileContext<'a> {
                 let mut c = root.walk();
                 root.children(&mut c).collect()
             },
+            top_starts: Vec::new(),
             memo: kinds::Memo::default(),
             sharing: false,
             tables: None,
-        }
+        };
+        ctx.top_starts = ctx.tops.iter().map(|t| t.start_byte()).collect();
+        ctx
     }
 
     /// This context, sharing `tables` (built on this context's tree) with the file's other contexts.
@@ -522,7 +527,7 @@ impl<'a> FileContext<'a> {
             return Some(parent);
         }
         let (start, end) = (node.start_byte(), node.end_byte());
-        let i = self.tops.partition_point(|t| t.start_byte() <= start);
+        let i = self.top_starts.partition_point(|&t| t <= start);
         let Some(mut cur) = i.checked_sub(1).map(|i| self.tops[i]).filter(|t| t.end_byte() >= end) else {
             return node.parent();
         };
