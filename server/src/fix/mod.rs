@@ -1326,7 +1326,12 @@ mod tests {
         let mut texts = fix_pair_texts();
         texts.push("async def f(:\n    x = [1,\n  requests.get(u\nclass C(\nprint 'a'\n".into());
         let many: Vec<String> = (0..40).map(|i| format!("a{i}")).collect();
-        texts.push(format!("f({})\nx = [{}]\ndef g():\n    {}\n", many.join(", "), many.join(", "), many.join("\n    ")));
+        texts.push(format!(
+            "f({})\nx = [{}]\ndef g():\n    {}\n",
+            many.join(", "),
+            many.join(", "),
+            many.join("\n    ")
+        ));
         let mut wide = 0;
         for text in &texts {
             let tree = crate::syntax::parse(text, None).unwrap();
