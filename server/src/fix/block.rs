@@ -144,6 +144,7 @@ fn scan(ctx: &FileContext<'_>, roots: &[Node<'_>], exclude: Option<Range<usize>>
     let mut ignored: HashSet<usize> = HashSet::new();
     // (node, inside a loop of the scanned code)
     let mut stack: Vec<(Node<'_>, bool)> = roots.iter().rev().map(|r| (*r, false)).collect();
+    let mut kids: Vec<Node<'_>> = Vec::new();
     let mut seen = 0;
     // Whether a binding at `n` happens whenever the block runs: no branch, loop, `try` or short-circuit
     // between it and the block (or the statement's own clause; a root that is itself a branch or a
@@ -309,9 +310,9 @@ fn scan(ctx: &FileContext<'_>, roots: &[Node<'_>], exclude: Option<Range<usize>>
         let body = matches!(n.kind_name(), "for_statement" | "while_statement")
             .then(|| n.field("body").map(|b| b.id()))
             .flatten();
-        let mut c = n.walk();
-        let children: Vec<Node<'_>> = n.children(&mut c).collect();
-        stack.extend(children.into_iter().rev().map(|ch| (ch, in_loop || Some(ch.id()) == body)));
+        kids.clear();
+        kids.extend(super::children(n, false));
+        stack.extend(kids.iter().rev().map(|&ch| (ch, in_loop || Some(ch.id()) == body)));
     }
     s
 }

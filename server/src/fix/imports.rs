@@ -99,6 +99,11 @@ pub(super) struct LocalImport {
 pub(super) fn local_imports(text: &str, def: Node<'_>) -> Vec<LocalImport> {
     let mut out = Vec::new();
     let Some(body) = def.field("body") else { return out };
+    // Every import statement holds the word: a function without it imports nothing (most functions; the
+    // walk below looks at every compound statement of the body).
+    if text.get(def.byte_range()).is_some_and(|t| !t.contains("import")) {
+        return out;
+    }
     // (node, id of its parent)
     let mut stack = vec![(body, def.id())];
     let mut seen = 0;
@@ -141,8 +146,7 @@ pub(super) fn local_imports(text: &str, def: Node<'_>) -> Vec<LocalImport> {
             }
             _ => {}
         }
-        let mut c = n.walk();
-        stack.extend(n.children(&mut c).map(|ch| (ch, n.id())));
+        stack.extend(super::children(n, false).map(|ch| (ch, n.id())));
     }
     out
 }

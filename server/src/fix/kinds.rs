@@ -34,8 +34,7 @@ pub(super) fn walk_bounded<'t>(root: Node<'t>, mut visit: impl FnMut(Node<'t>) -
             return None;
         }
         if visit(n) {
-            let mut c = n.walk();
-            stack.extend(n.children(&mut c));
+            stack.extend(super::children(n, false));
         }
     }
     Some(())
@@ -311,8 +310,7 @@ fn rest_arguments(ctx: &FileContext<'_>, call: Node<'_>) -> Option<(String, bool
     let inner = text.strip_prefix('(')?.strip_suffix(')')?;
     let mut keywords = false;
     let mut names = Vec::new();
-    let mut c = args.walk();
-    for a in args.named_children(&mut c) {
+    for a in super::children(args, true) {
         match a.kind_name() {
             "keyword_argument" => {
                 keywords = true;
@@ -379,8 +377,7 @@ fn deferred_argument(ctx: &FileContext<'_>, call: Node<'_>) -> Option<String> {
         return Some("its generator-expression argument would be consumed in the worker thread".into());
     }
     let def = enclosing_def(ctx, call);
-    let mut c = args.walk();
-    args.named_children(&mut c).find_map(|a| {
+    super::children(args, true).find_map(|a| {
         let value = if a.kind_name() == "keyword_argument" { a.field("value")? } else { a };
         match value.kind_name() {
             "lambda" => needs_the_loop_in(ctx.text, ctx.catalog, value, false)
@@ -408,6 +405,11 @@ fn deferred_argument(ctx: &FileContext<'_>, call: Node<'_>) -> Option<String> {
 /// A function named `name` defined directly in `def`'s body (not in a nested function or class).
 fn nested_def<'t>(ctx: &FileContext<'t>, def: Node<'t>, name: &str) -> Option<Node<'t>> {
     let body = def.field("body")?;
+    // A function defined in the body holds the keyword and the name: a body without them (most, for a
+    // call's arguments) defines none, and is not walked.
+    if ctx.text.get(body.byte_range()).is_some_and(|t| !t.contains("def") || !t.contains(name)) {
+        return None;
+    }
     let mut stack = vec![body];
     let mut seen = 0;
     let mut found = None;
@@ -422,8 +424,7 @@ fn nested_def<'t>(ctx: &FileContext<'t>, def: Node<'t>, name: &str) -> Option<No
             }
             continue;
         }
-        let mut c = n.walk();
-        stack.extend(n.children(&mut c));
+        stack.extend(super::children(n, false));
     }
     found
 }
@@ -1110,8 +1111,7 @@ pub(super) fn needs_the_loop_in(
             }
             _ => {}
         }
-        let mut c = n.walk();
-        stack.extend(n.children(&mut c));
+        stack.extend(super::children(n, false));
     }
     None
 }

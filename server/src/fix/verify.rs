@@ -81,7 +81,11 @@ pub(super) struct Region<'t> {
 impl Verifier {
     /// Whether `edits` (sorted, of the original text) make the text invalid Python where they apply.
     pub(super) fn breaks(&self, ctx: &FileContext<'_>, edits: &[Edit]) -> bool {
-        if let Some(v) = self.verdicts.borrow().get(edits) {
+        // The same fix is asked for by several findings when it edits a whole function (make-sync) or a
+        // whole `with requests.Session()` block (httpx): its verdict is kept (one hash per lookup
+        // instead of parsing the block again). Other fixes are not kept, nor looked for.
+        let kept = (edits.len() == 1 && edits[0].text.is_empty()) || edits.len() > 2;
+        if kept && let Some(v) = self.verdicts.borrow().get(edits) {
             return *v;
         }
         let v = !well_formed(ctx.text, edits) || {
@@ -89,10 +93,7 @@ impl Verifier {
             regions.iter().any(|r| self.breaks_region(ctx, r, edits))
                 || (regions.iter().any(|r| touches_error(ctx, r)) && self.breaks_file(ctx, edits))
         };
-        // The same fix is asked for by several findings when it edits a whole function (make-sync) or a
-        // whole `with requests.Session()` block (httpx): its verdict is kept (one hash per lookup
-        // instead of parsing the block again).
-        if (edits.len() == 1 && edits[0].text.is_empty()) || edits.len() > 2 {
+        if kept {
             self.verdicts.borrow_mut().insert(edits.to_vec(), v);
         }
         v
@@ -365,7 +366,7 @@ fn smallest_around<'t>(ctx: &FileContext<'t>, range: &Range<usize>) -> Node<'t> 
 /// (see [`smallest_around`]).
 pub(super) fn descendant_around<'t>(ctx: &FileContext<'t>, range: &Range<usize>) -> Option<Node<'t>> {
     let root = ctx.tree.root_node();
-    let i = ctx.tops.partition_point(|t| t.start_byte() <= range.start);
+    let i = ctx.top_starts.partition_point(|&t| t <= range.start);
     // The root's search enters the first child that ends at or after the range's end and after its start.
     let top = i.checked_sub(1).map(|i| ctx.tops[i]).filter(|t| t.end_byte() >= range.end && t.end_byte() > range.start);
     match top {
