@@ -43,9 +43,8 @@ const LONGEST_NEEDLE: usize = 15;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
     /// A valid JSON-RPC message for the server (its body; `repaired` lone surrogates were replaced;
-    /// `change`: the document and version of a `textDocument/didChange`, when its params name them;
-    /// `route`: what the guard orders it by).
-    Message { body: Vec<u8>, repaired: usize, change: Option<Changed>, route: Route },
+    /// `change`: the document and version of a `textDocument/didChange`, when its params name them).
+    Message { body: Vec<u8>, repaired: usize, change: Option<Changed> },
     /// A message that does not decode: the error response to send to the client (a JSON body), and why.
     Reply { response: Vec<u8>, code: i64, reason: String },
     /// Bytes between messages that are not a header, skipped up to the next header.
@@ -58,27 +57,6 @@ pub enum Event {
 pub struct Changed {
     pub uri: String,
     pub version: i64,
-}
-
-/// What the guard needs to order a message (`input`), read while its body is checked.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Route {
-    /// `method`: `None` for a response to one of the server's requests.
-    pub method: Option<String>,
-    /// `id` (a request, or a response).
-    pub id: Option<Value>,
-    /// `params.textDocument.uri` of a `textDocument/...` method, as the client wrote it: the one
-    /// document the message is about. `None`: it is about the workspace (or unknown), so global.
-    pub uri: Option<String>,
-    /// `params.id` of a `$/cancelRequest` (an integer or a string): the request it cancels.
-    pub cancels: Option<Value>,
-}
-
-impl Route {
-    /// A request: it has an id and a method.
-    pub fn is_request(&self) -> bool {
-        self.method.is_some() && self.id.is_some()
-    }
 }
 
 #[derive(Debug)]
@@ -319,7 +297,7 @@ impl Framer {
                     return Step::Emit(reply(PARSE_ERROR, &Value::Null, why));
                 }
                 match decode(&mut body) {
-                    Ok((repaired, change, route)) => Step::Emit(Event::Message { body, repaired, change, route }),
+                    Ok((repaired, change)) => Step::Emit(Event::Message { body, repaired, change }),
                     Err(Rejection { code, id, reason }) => {
                         // A body that is not JSON may have been cut short by a header (too long a length).
                         let cut = if code == PARSE_ERROR { header_at_end(&body) } else { None };
@@ -435,8 +413,8 @@ impl Rejection {
 }
 
 /// Checks a body as a JSON-RPC message, repairing lone surrogates in place; how many were repaired,
-/// what a `didChange` changes, and the message's route.
-fn decode(body: &mut [u8]) -> Result<(usize, Option<Changed>, Route), Rejection> {
+/// and what a `didChange` changes.
+fn decode(body: &mut [u8]) -> Result<(usize, Option<Changed>), Rejection> {
     if body.is_empty() {
         return Err(Rejection::parse("the body is empty".into()));
     }
@@ -447,27 +425,14 @@ fn decode(body: &mut [u8]) -> Result<(usize, Option<Changed>, Route), Rejection>
     let mut de = serde_json::Deserializer::from_str(text);
     let top = Top::deserialize(&mut de).and_then(|top| de.end().map(|()| top));
     let top = top.map_err(|e| Rejection::parse(format!("the body is not JSON ({e})")))?;
-    let (change, route) = match &top {
-        Top::Object(e) => {
-            let method = e.method.as_ref().and_then(Value::as_str);
-            let change = match (method, &e.doc.uri, e.doc.version) {
-                (Some("textDocument/didChange"), Some(uri), Some(version)) => {
-                    Some(Changed { uri: uri.clone(), version })
-                }
-                _ => None,
-            };
-            let route = Route {
-                method: method.map(str::to_owned),
-                id: e.id.clone(),
-                uri: e.doc.uri.clone().filter(|_| method.is_some_and(|m| m.starts_with("textDocument/"))),
-                cancels: e.doc.cancels.clone().filter(|_| method == Some("$/cancelRequest")),
-            };
-            (change, route)
+    let change = match &top {
+        Top::Object(e) if e.method.as_ref().and_then(Value::as_str) == Some("textDocument/didChange") => {
+            e.change.clone()
         }
-        _ => (None, Route::default()),
+        _ => None,
     };
     validate(top, body)?;
-    Ok((repaired, change, route))
+    Ok((repaired, change))
 }
 
 fn validate(top: Top, body: &[u8]) -> Result<(), Rejection> {
@@ -583,8 +548,8 @@ struct Envelope {
     error: Option<Kind>,
     /// A member that appears twice (tower-lsp's decoder refuses that).
     duplicate: Option<&'static str>,
-    /// `params.textDocument`'s `uri` and `version`, and `params.id` (any method).
-    doc: Doc,
+    /// `params.textDocument`'s `uri` and `version`, when both are there (any method).
+    change: Option<Changed>,
 }
 
 /// The kind of a value whose content is only checked (it is JSON that serde_json can read into a value:
@@ -620,8 +585,8 @@ impl<'de> Deserialize<'de> for Top {
                         Key::Method => put(&mut e.method, map.next_value()?, "method", dup),
                         Key::Id => put(&mut e.id, map.next_value()?, "id", dup),
                         Key::Params => {
-                            let (kind, doc) = map.next_value_seed(Params)?;
-                            e.doc = doc;
+                            let (kind, change) = map.next_value_seed(Params)?;
+                            e.change = change;
                             put(&mut e.params, kind, "params", dup)
                         }
                         Key::Result => put(&mut e.result, map.next_value()?, "result", dup),
@@ -733,19 +698,11 @@ impl<'de> Deserialize<'de> for Kind {
 }
 
 /// `params`, checked as any value (`Kind`), keeping `textDocument.uri` and `textDocument.version` when
-/// it is an object that has them (as a string and an integer), and `id` (an integer or a string).
+/// it is an object that has them (as a string and an integer).
 struct Params;
 
-/// What `params` names: `textDocument`'s `uri` and `version`, and `id` (of a `$/cancelRequest`).
-#[derive(Default, Clone)]
-struct Doc {
-    uri: Option<String>,
-    version: Option<i64>,
-    cancels: Option<Value>,
-}
-
 impl<'de> DeserializeSeed<'de> for Params {
-    type Value = (Kind, Doc);
+    type Value = (Kind, Option<Changed>);
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
         d.deserialize_any(Members(Params))
     }
@@ -755,9 +712,9 @@ impl<'de> DeserializeSeed<'de> for Params {
 struct DocId;
 
 impl<'de> DeserializeSeed<'de> for DocId {
-    type Value = Doc;
+    type Value = Option<Changed>;
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        d.deserialize_any(Members(DocId)).map(|(_, doc)| doc)
+        d.deserialize_any(Members(DocId)).map(|(_, change)| change)
     }
 }
 
@@ -769,21 +726,17 @@ trait Pick {
 }
 
 /// The members read so far.
-type Picked = Doc;
+#[derive(Default)]
+struct Picked {
+    uri: Option<String>,
+    version: Option<i64>,
+    change: Option<Changed>,
+}
 
 impl Pick for Params {
-    const NAMES: &'static [&'static str] = &["textDocument", "id"];
-    fn read<'de, A: MapAccess<'de>>(&self, index: usize, map: &mut A, into: &mut Picked) -> Result<(), A::Error> {
-        if index == 0 {
-            let doc = map.next_value_seed(DocId)?;
-            (into.uri, into.version) = (doc.uri, doc.version);
-        } else {
-            into.cancels = match map.next_value_seed(LeafSeed)? {
-                Leaf::Str(s) => Some(Value::String(s)),
-                Leaf::Int(v) => Some(Value::from(v)),
-                Leaf::Other => None,
-            };
-        }
+    const NAMES: &'static [&'static str] = &["textDocument"];
+    fn read<'de, A: MapAccess<'de>>(&self, _: usize, map: &mut A, into: &mut Picked) -> Result<(), A::Error> {
+        into.change = map.next_value_seed(DocId)?;
         Ok(())
     }
 }
@@ -804,7 +757,7 @@ impl Pick for DocId {
 struct Members<P>(P);
 
 impl<'de, P: Pick> Visitor<'de> for Members<P> {
-    type Value = (Kind, Doc);
+    type Value = (Kind, Option<Changed>);
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("a JSON value")
     }
@@ -816,28 +769,32 @@ impl<'de, P: Pick> Visitor<'de> for Members<P> {
                 None => map.next_value_seed(Check)?,
             }
         }
-        Ok((Kind::Object, picked))
+        let change = match (picked.uri, picked.version) {
+            (Some(uri), Some(version)) => Some(Changed { uri, version }),
+            _ => picked.change,
+        };
+        Ok((Kind::Object, change))
     }
     fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
-        KindVisitor.visit_seq(seq).map(|k| (k, Doc::default()))
+        KindVisitor.visit_seq(seq).map(|k| (k, None))
     }
     fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok((Kind::Null, Doc::default()))
+        Ok((Kind::Null, None))
     }
     fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
-        Ok((Kind::Scalar, Doc::default()))
+        Ok((Kind::Scalar, None))
     }
     fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
-        Ok((Kind::Scalar, Doc::default()))
+        Ok((Kind::Scalar, None))
     }
     fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
-        Ok((Kind::Scalar, Doc::default()))
+        Ok((Kind::Scalar, None))
     }
     fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
-        Ok((Kind::Scalar, Doc::default()))
+        Ok((Kind::Scalar, None))
     }
     fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
-        Ok((Kind::Scalar, Doc::default()))
+        Ok((Kind::Scalar, None))
     }
 }
 

@@ -12,22 +12,21 @@
 //!   MethodNotFound (tower-lsp drops it, as it drops unknown `$/` notifications, which is right for
 //!   those); and it records whether `shutdown` was received before the end, for the exit status.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, DuplexStream};
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::mpsc;
 use tower_lsp_server::jsonrpc::{Error, Request, Response};
 use tower_lsp_server::{ClientSocket, Server};
 
-use super::framing::{Event, Framer, Route};
+use super::framing::{Event, Framer};
 
 /// How the session ended, for the process's exit status.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -77,27 +76,20 @@ impl Framed {
     }
 }
 
-/// Where the client's input comes from. Either is read on a thread of its own (see [`read_input`]).
-pub enum Source {
-    /// A blocking reader (stdin).
-    Blocking(Box<dyn io::Read + Send>),
-    /// An async stream (a duplex in tests), read on that thread by a runtime of its own.
-    Async(Box<dyn AsyncRead + Unpin + Send>),
-}
-
 /// Serves `service` over `input` and `output` through the guard, until `exit` or the end of input.
 /// `framed` is shared with the server's state (`State::framed`).
-pub async fn run<S, W>(service: S, socket: ClientSocket, input: Source, output: W, framed: Arc<Framed>) -> Ended
+pub async fn run<S, R, W>(service: S, socket: ClientSocket, input: R, output: W, framed: Arc<Framed>) -> Ended
 where
     S: tower_service::Service<Request, Response = Option<Response>> + Send + 'static,
     S::Future: Send + 'static,
     S::Error: Into<Box<dyn std::error::Error + Send + Sync>> + Send + 'static,
+    R: AsyncRead + Unpin + Send + 'static,
     W: AsyncWrite + Unpin,
 {
-    let (messages, mut replies, guard) = start_guard(input, framed);
+    let (messages, mut replies) = guard(input, framed);
     let (server_output, reply_output) = split_output(output);
     let shut_down = Arc::new(AtomicBool::new(false));
-    let service = Conform { inner: service, shut_down: shut_down.clone(), guard };
+    let service = Conform { inner: service, shut_down: shut_down.clone() };
     let server = Server::new(messages, server_output, socket).concurrency_level(IN_FLIGHT).serve(service);
     tokio::spawn(super::timing::lag_monitor());
     // The guard's answers are written by this future, beside the server's (same task, so neither
@@ -123,235 +115,29 @@ where
 /// four of those and no message behind them is even read, a hover included.
 const IN_FLIGHT: usize = 64;
 
-/// How many messages the guard lets tower-lsp hold that it has not started (forwarded, and not yet
-/// polled for the first time: in the pipe between them, decoded into tower-lsp's channel, or waiting
-/// for one of the `IN_FLIGHT` places). Small, so that the order the guard chooses is the order
-/// handlers start in: a request that arrives behind a backlog of other documents' edits goes before
-/// them (see [`Queue`]).
-const INTAKE: usize = 4;
+/// A body from this size on is checked on a blocking thread.
+const BIG_MESSAGE: usize = 1 << 20;
 
-/// The most bytes of message bodies the guard holds before it stops reading the client's input (only
-/// then is the client held back by its pipe).
-const HELD_CAP: usize = 64 << 20;
+/// How much of the client's input the guard reads ahead of tower-lsp (its read size, and the pipe
+/// between them). Every message read ahead waits behind the ones before it: with 1 MiB, under a flood
+/// of messages, a hover waited ~1 s in this buffer (issue 18's soak) while the client could have
+/// been held back by its own pipe. Small, the backlog stays in the client, which can still coalesce
+/// or cancel what it has not sent; a message of any size still passes (in pieces).
+const READ_AHEAD: usize = 16 << 10;
 
-/// How much the reader thread reads at once, and the pipe between the guard and tower-lsp (a message
-/// of any size passes, in pieces).
-const CHUNK: usize = 64 << 10;
-const PIPE: usize = 16 << 10;
-
-/// The error code of a request cancelled before its handler started (`RequestCancelled`).
-const REQUEST_CANCELLED: i64 = -32800;
-
-/// A message the guard holds: its body, and what it is ordered by.
-struct Held {
-    body: Vec<u8>,
-    route: Route,
-}
-
-/// The messages read from the client and not yet handed to tower-lsp, and the order they go in.
-///
-/// Each message names at most one document (`params.textDocument.uri` of a `textDocument/...` method)
-/// or is global (anything else: `initialize`, `shutdown`, `exit`, `workspace/...`, unknown methods).
-/// A document's message never goes before an earlier message of the same document, nor before an
-/// earlier global one; a global message goes after everything before it. Within that, requests go
-/// first: the earliest held request, when no global message precedes it, goes as soon as the earlier
-/// messages of its document have gone (they go first, in their order); everything else goes in
-/// arrival order. Responses to the server's requests and `$/cancelRequest` go at once; a cancel of a
-/// request still held removes that request, and the guard answers it (`RequestCancelled`).
-#[derive(Default)]
-struct Queue {
-    /// By arrival.
-    held: BTreeMap<u64, Held>,
-    /// The held requests, global or not.
-    requests: BTreeSet<u64>,
-    /// The held global messages.
-    globals: BTreeSet<u64>,
-    /// The held messages of each document.
-    docs: HashMap<String, BTreeSet<u64>>,
-    /// Held requests by their id (as JSON text), for cancels.
-    ids: HashMap<String, u64>,
-    /// Responses and cancels, to go next (with whether tower-lsp calls the service for it).
-    urgent: VecDeque<(Vec<u8>, bool)>,
-    /// Bytes of bodies held.
-    bytes: usize,
-    next: u64,
-    /// The end of input was reached: nothing more will be held.
-    closed: bool,
-    /// The forwarder stopped (the server no longer reads): the reader stops too.
-    gone: bool,
-}
-
-impl Queue {
-    /// Holds a message. A cancel of a held request removes it: then the response to send the client.
-    fn push(&mut self, body: Vec<u8>, route: Route) -> Option<Vec<u8>> {
-        if route.method.is_none() {
-            self.bytes += body.len();
-            self.urgent.push_back((body, false));
-            return None;
-        }
-        if route.method.as_deref() == Some("$/cancelRequest") {
-            if let Some(target) = &route.cancels
-                && let Some(seq) = self.ids.get(&target.to_string()).copied()
-            {
-                self.remove(seq);
-                return Some(cancelled(target));
-            }
-            self.bytes += body.len();
-            self.urgent.push_back((body, true));
-            return None;
-        }
-        let seq = self.next;
-        self.next += 1;
-        match &route.uri {
-            Some(uri) => {
-                self.docs.entry(uri.clone()).or_default().insert(seq);
-            }
-            None => {
-                self.globals.insert(seq);
-            }
-        }
-        if route.is_request()
-            && let Some(id) = &route.id
-        {
-            self.requests.insert(seq);
-            self.ids.insert(id.to_string(), seq);
-        }
-        self.bytes += body.len();
-        self.held.insert(seq, Held { body, route });
-        None
-    }
-
-    /// The next message to hand on (with whether tower-lsp calls the service for it): urgent ones
-    /// always, the others only when `more`.
-    fn pop(&mut self, more: bool) -> Option<(Vec<u8>, bool)> {
-        if let Some((body, called)) = self.urgent.pop_front() {
-            self.bytes -= body.len();
-            return Some((body, called));
-        }
-        if !more {
-            return None;
-        }
-        let first_global = self.globals.first().copied();
-        let seq = match self.requests.first().copied() {
-            // A request before any global message: its document's earliest held message (itself, or
-            // one it depends on).
-            Some(r) if first_global.is_none_or(|g| r < g) => {
-                let uri = self.held[&r].route.uri.as_ref().expect("a request before every global one names a document");
-                *self.docs[uri].first().expect("a held request is in its document's set")
-            }
-            _ => *self.held.keys().next()?,
-        };
-        self.remove(seq).map(|h| (h.body, true))
-    }
-
-    fn remove(&mut self, seq: u64) -> Option<Held> {
-        let held = self.held.remove(&seq)?;
-        self.bytes -= held.body.len();
-        if self.requests.remove(&seq)
-            && let Some(id) = &held.route.id
-        {
-            let key = id.to_string();
-            if self.ids.get(&key) == Some(&seq) {
-                self.ids.remove(&key);
-            }
-        }
-        match &held.route.uri {
-            Some(uri) => {
-                if let Some(set) = self.docs.get_mut(uri) {
-                    set.remove(&seq);
-                    if set.is_empty() {
-                        self.docs.remove(uri);
-                    }
-                }
-            }
-            None => {
-                self.globals.remove(&seq);
-            }
-        }
-        Some(held)
-    }
-
-    fn is_empty(&self) -> bool {
-        self.held.is_empty() && self.urgent.is_empty()
-    }
-}
-
-/// The response to a request cancelled while the guard held it.
-fn cancelled(id: &Value) -> Vec<u8> {
-    let body = serde_json::json!({"jsonrpc": "2.0", "id": id,
-        "error": {"code": REQUEST_CANCELLED, "message": "Canceled request"}});
-    frame(&serde_json::to_vec(&body).unwrap_or_default())
-}
-
-fn frame(body: &[u8]) -> Vec<u8> {
-    let mut frame = format!("Content-Length: {}\r\n\r\n", body.len()).into_bytes();
-    frame.extend_from_slice(body);
-    frame
-}
-
-/// What the reader thread, the forwarder and [`Conform`] share.
-pub struct Guard {
-    queue: Mutex<Queue>,
-    /// The reader waits here while `HELD_CAP` bytes are held.
-    room: Condvar,
-    /// The forwarder waits here for a message, or for room in tower-lsp's intake.
-    ready: Notify,
-    /// Messages handed to tower-lsp whose handler has not been polled yet (`INTAKE`).
-    in_transit: AtomicUsize,
-}
-
-impl Guard {
-    fn queue(&self) -> MutexGuard<'_, Queue> {
-        self.queue.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// A message handed on was first polled (or dropped unpolled).
-    fn started(&self) {
-        let _ = self.in_transit.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1));
-        self.ready.notify_one();
-    }
-}
-
-/// Counts one message out of tower-lsp's intake when dropped: the handler's future drops it on its
-/// first poll (or unpolled).
-struct Intake(Arc<Guard>);
-
-impl Drop for Intake {
-    fn drop(&mut self) {
-        self.0.started();
-    }
-}
-
-/// Starts the guard: the reader thread (reads and frames the client's input as fast as it arrives,
-/// into the [`Queue`]), and the forwarder task (hands held messages to tower-lsp through the returned
-/// stream, in the queue's order, while tower-lsp's intake is under `INTAKE`). Error responses for the
-/// client come out of the channel (whole frames).
-fn start_guard(input: Source, framed: Arc<Framed>) -> (DuplexStream, mpsc::UnboundedReceiver<Vec<u8>>, Arc<Guard>) {
-    let (to_server, from_guard) = tokio::io::duplex(PIPE);
-    let (replies, answers) = mpsc::unbounded_channel();
-    let guard = Arc::new(Guard {
-        queue: Mutex::new(Queue::default()),
-        room: Condvar::new(),
-        ready: Notify::new(),
-        in_transit: AtomicUsize::new(0),
-    });
-    let reader = Reader { framer: Framer::default(), guard: guard.clone(), framed, replies };
-    let spawned = std::thread::Builder::new().name("loopsafe-input".into()).spawn(move || read_input(input, reader));
-    if let Err(e) = spawned {
-        // Without a reader the session has no input: it ends (the duplex is dropped below).
-        tracing::error!("cannot start the input thread: {e}");
-        return (from_guard, answers, guard);
-    }
-    tokio::spawn(forward(guard.clone(), to_server));
-    (from_guard, answers, guard)
-}
-
-/// The reader thread: reads `input` until its end (or until the server no longer reads).
-fn read_input(input: Source, mut reader: Reader) {
-    let mut chunk = vec![0u8; CHUNK];
-    match input {
-        Source::Blocking(mut input) => loop {
-            let n = match input.read(&mut chunk) {
+/// Reads `input` through the framer on a task of its own: valid messages come out of the returned
+/// stream (for tower-lsp's reader), error responses for the client out of the channel (whole frames).
+fn guard<R: AsyncRead + Unpin + Send + 'static>(
+    mut input: R,
+    framed: Arc<Framed>,
+) -> (DuplexStream, mpsc::Receiver<Vec<u8>>) {
+    let (mut to_server, from_guard) = tokio::io::duplex(READ_AHEAD);
+    let (replies, answers) = mpsc::channel(16);
+    tokio::spawn(async move {
+        let mut framer = Framer::default();
+        let mut chunk = vec![0u8; READ_AHEAD];
+        loop {
+            let n = match input.read(&mut chunk).await {
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
@@ -359,126 +145,68 @@ fn read_input(input: Source, mut reader: Reader) {
                     0
                 }
             };
-            if !reader.take(&chunk[..n]) {
+            if n == 0 {
+                // The end of input: the server sees it too when `to_server` is dropped.
+                if let Some(event) = framer.finish() {
+                    deliver(event, &mut to_server, &replies, &framed).await;
+                }
                 return;
             }
-        },
-        Source::Async(mut input) => {
-            let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
-                Ok(r) => r,
-                Err(e) => {
-                    tracing::error!("cannot start the input thread's runtime: {e}");
-                    reader.take(&[]);
-                    return;
-                }
-            };
-            runtime.block_on(async {
-                loop {
-                    let n = match input.read(&mut chunk).await {
-                        Ok(n) => n,
-                        Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                        Err(e) => {
-                            tracing::warn!("cannot read the client's input: {e}");
-                            0
-                        }
-                    };
-                    if !reader.take(&chunk[..n]) {
+            framer.push(&chunk[..n]);
+            let events: Vec<Event> = if framer.complete_body().is_some_and(|len| len >= BIG_MESSAGE) {
+                // Checking a large body takes a while: not on the server's only async thread.
+                let work = tokio::task::spawn_blocking(move || {
+                    let events: Vec<Event> = std::iter::from_fn(|| framer.next_event()).collect();
+                    (framer, events)
+                });
+                match work.await {
+                    Ok((back, events)) => {
+                        framer = back;
+                        events
+                    }
+                    Err(e) => {
+                        tracing::error!("the transport's framer failed: {e}");
                         return;
                     }
                 }
-            });
-        }
-    }
-}
-
-/// Frames the input on the reader thread.
-struct Reader {
-    framer: Framer,
-    guard: Arc<Guard>,
-    framed: Arc<Framed>,
-    replies: mpsc::UnboundedSender<Vec<u8>>,
-}
-
-impl Reader {
-    /// Takes `data` (empty: the end of input); false when reading should stop.
-    fn take(&mut self, data: &[u8]) -> bool {
-        if data.is_empty() {
-            if let Some(event) = self.framer.finish() {
-                self.event(event);
-            }
-            self.guard.queue().closed = true;
-            self.guard.ready.notify_one();
-            return false;
-        }
-        self.framer.push(data);
-        while let Some(event) = self.framer.next_event() {
-            self.event(event);
-        }
-        self.guard.ready.notify_one();
-        // Back-pressure only beyond the cap.
-        let mut queue = self.guard.queue();
-        while queue.bytes >= HELD_CAP && !queue.gone {
-            queue = self.guard.room.wait(queue).unwrap_or_else(PoisonError::into_inner);
-        }
-        !queue.gone
-    }
-
-    fn event(&mut self, event: Event) {
-        match event {
-            Event::Message { body, repaired, change, route } => {
-                if repaired > 0 {
-                    tracing::debug!("replaced {repaired} lone surrogate escape(s) with U+FFFD");
-                }
-                // Before it is held: its handler runs after this (held counts as framed).
-                if let Some(change) = change {
-                    self.framed.framed(change);
-                }
-                let answer = self.guard.queue().push(body, route);
-                if let Some(answer) = answer {
-                    // A closed channel means the session is ending: nothing to answer any more.
-                    let _ = self.replies.send(answer);
+            } else {
+                std::iter::from_fn(|| framer.next_event()).collect()
+            };
+            for event in events {
+                if !deliver(event, &mut to_server, &replies, &framed).await {
+                    return; // the server is gone
                 }
             }
-            Event::Reply { response, code, reason } => {
-                tracing::warn!("rejected a message from the client ({code}): {reason}");
-                let _ = self.replies.send(frame(&response));
-            }
-            Event::Skipped(n) => {
-                tracing::warn!("skipped {n} bytes of input that are not a message header");
-            }
         }
-    }
+    });
+    (from_guard, answers)
 }
 
-/// The forwarder: hands held messages to tower-lsp in the queue's order; drops `to_server` (the end
-/// of input for tower-lsp) once the input ended and everything held has gone.
-async fn forward(guard: Arc<Guard>, mut to_server: DuplexStream) {
-    loop {
-        let next = {
-            let mut queue = guard.queue();
-            let more = guard.in_transit.load(Ordering::Acquire) < INTAKE;
-            let next = queue.pop(more);
-            if next.is_some() && queue.bytes < HELD_CAP {
-                guard.room.notify_all();
+/// Hands one event on; false when the server no longer reads.
+async fn deliver(event: Event, to_server: &mut DuplexStream, replies: &mpsc::Sender<Vec<u8>>, framed: &Framed) -> bool {
+    match event {
+        Event::Message { body, repaired, change } => {
+            if repaired > 0 {
+                tracing::debug!("replaced {repaired} lone surrogate escape(s) with U+FFFD");
             }
-            if next.is_none() && queue.closed && queue.is_empty() {
-                return;
+            // Before it is handed on: its handler runs after this.
+            if let Some(change) = change {
+                framed.framed(change);
             }
-            next
-        };
-        let Some((body, called)) = next else {
-            guard.ready.notified().await;
-            continue;
-        };
-        if called {
-            guard.in_transit.fetch_add(1, Ordering::AcqRel);
+            let header = format!("Content-Length: {}\r\n\r\n", body.len());
+            to_server.write_all(header.as_bytes()).await.is_ok() && to_server.write_all(&body).await.is_ok()
         }
-        let header = format!("Content-Length: {}\r\n\r\n", body.len());
-        if to_server.write_all(header.as_bytes()).await.is_err() || to_server.write_all(&body).await.is_err() {
-            // The server no longer reads: stop the reader.
-            guard.queue().gone = true;
-            guard.room.notify_all();
-            return;
+        Event::Reply { response, code, reason } => {
+            tracing::warn!("rejected a message from the client ({code}): {reason}");
+            let mut frame = format!("Content-Length: {}\r\n\r\n", response.len()).into_bytes();
+            frame.extend_from_slice(&response);
+            // A closed channel means the session is ending: nothing to answer any more.
+            let _ = replies.send(frame).await;
+            true
+        }
+        Event::Skipped(n) => {
+            tracing::warn!("skipped {n} bytes of input that are not a message header");
+            true
         }
     }
 }
@@ -640,7 +368,6 @@ impl FrameTracker {
 pub struct Conform<S> {
     inner: S,
     shut_down: Arc<AtomicBool>,
-    guard: Arc<Guard>,
 }
 
 type Answer<E> = Pin<Box<dyn Future<Output = Result<Option<Response>, E>> + Send>>;
@@ -672,10 +399,7 @@ where
             (method.to_owned(), req.id().map_or_else(|| "-".to_string(), ToString::to_string), Instant::now())
         });
         let answer = self.inner.call(req);
-        let intake = Intake(self.guard.clone());
         Box::pin(async move {
-            // Started: the guard may hand tower-lsp another message.
-            drop(intake);
             let response = match timed {
                 None => answer.await?,
                 Some((method, id, started)) => {

@@ -55,21 +55,17 @@ pub fn coalesced_edits() -> u64 {
 
 /// Serves LSP on stdin/stdout until `exit` or the end of input.
 pub async fn serve_stdio() -> Ended {
-    let output = stdio::open();
-    serve_from(input::Source::Blocking(Box::new(stdio::Stdin)), output).await
+    let (input, output) = stdio::open();
+    serve(input, output).await
 }
 
-/// Serves LSP over any pair of streams (a duplex in tests) until `exit` or the end of input.
+/// Serves LSP over any pair of streams (stdio, or a duplex in tests) until `exit` or the end of input.
 /// Any byte sequence is survived: see `input` and `framing`.
 pub async fn serve<R, W>(input: R, output: W) -> Ended
 where
     R: tokio::io::AsyncRead + Unpin + Send + 'static,
     W: tokio::io::AsyncWrite + Unpin,
 {
-    serve_from(input::Source::Async(Box::new(input)), output).await
-}
-
-async fn serve_from<W: tokio::io::AsyncWrite + Unpin>(input: input::Source, output: W) -> Ended {
     // `$/setTrace` is a notification tower-lsp-server would otherwise drop as an unknown `$/` method.
     let framed = std::sync::Arc::new(input::Framed::default());
     let shared = framed.clone();

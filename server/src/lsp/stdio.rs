@@ -1,38 +1,22 @@
-//! The server's stdin and stdout. stdin is read with blocking reads on the guard's reader thread
-//! (`input`), never on the async thread. tokio's own `stdout()` hands every write to a thread of its
-//! blocking pool and waits for it: two thread switches per message, a good part of an edit's round
-//! trip. When stdout is a pipe or a socket (as an editor spawns a server: Helix uses pipes, VS Code and
-//! Neovim socket pairs) that no other standard stream shares, it is switched to non-blocking mode and
-//! polled by the runtime's own event loop instead. Its previous mode is restored when the server ends,
-//! as the file description is shared with the editor. Anything else (a terminal, a file, another
-//! platform) keeps tokio's stream.
+//! The server's stdin and stdout. tokio's own `stdin()`/`stdout()` hand every read and every write to
+//! a thread of its blocking pool and wait for it: two thread switches per message each way, a good
+//! part of an edit's round trip. When stdin and stdout are pipes or sockets (as an editor spawns a
+//! server: Helix uses pipes, VS Code and Neovim socket pairs), they are switched to non-blocking mode
+//! and polled by the runtime's own event loop instead, so a message is read, handled and answered on
+//! one thread. Their previous mode is restored when the server ends, as the file descriptions are
+//! shared with the editor. Anything else (a terminal, a file, another platform) keeps tokio's streams.
 
 use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use tokio::io::AsyncWrite;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-/// The server's input: stdin, read with blocking reads (on the guard's reader thread). Should its
-/// description be in non-blocking mode (another process may share it), a read waits in `poll(2)`.
-pub struct Stdin;
-
-impl io::Read for Stdin {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        loop {
-            match io::stdin().read(buf) {
-                #[cfg(unix)]
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    let mut fd = libc::pollfd { fd: 0, events: libc::POLLIN, revents: 0 };
-                    // SAFETY: poll reads and fills the one pollfd it is given.
-                    unsafe {
-                        libc::poll(&mut fd, 1, -1);
-                    }
-                }
-                other => return other,
-            }
-        }
-    }
+/// The server's input: stdin.
+pub enum Input {
+    #[cfg(unix)]
+    Polled(unix::Polled),
+    Tokio(tokio::io::Stdin),
 }
 
 /// The server's output: stdout.
@@ -42,21 +26,36 @@ pub enum Output {
     Tokio(tokio::io::Stdout),
 }
 
-/// stdout, polled when it is a pipe or a socket. Must be called inside the runtime.
-pub fn open() -> Output {
+/// stdin and stdout, polled when they are pipes or sockets. Must be called inside the runtime.
+pub fn open() -> (Input, Output) {
     #[cfg(unix)]
     {
         use tokio::io::Interest;
-        // Only a descriptor that no other stream of this process shares: the flags belong to the file
-        // description, and a blocking write to stderr (logs), a blocking read of stdin or a restore on
-        // drop must not meet a descriptor in non-blocking mode.
+        // Only descriptors that no other stream of this process shares: the flags belong to the file
+        // description, and a blocking write to stderr (logs) or a restore on drop must not meet a
+        // descriptor the other stream still polls.
         let alone = |fd: i32| (0..3).filter(|&other| other != fd).all(|other| !unix::same_file(fd, other));
+        let input = alone(0).then(|| unix::Polled::new(0, Interest::READABLE)).flatten().map(Input::Polled);
         let output = alone(1).then(|| unix::Polled::new(1, Interest::WRITABLE)).flatten().map(Output::Polled);
-        tracing::debug!("stdout {}", if output.is_some() { "polled" } else { "through blocking threads" });
-        output.unwrap_or_else(|| Output::Tokio(tokio::io::stdout()))
+        let mode = |polled: bool| if polled { "polled" } else { "through blocking threads" };
+        tracing::debug!("stdin {}, stdout {}", mode(input.is_some()), mode(output.is_some()));
+        (
+            input.unwrap_or_else(|| Input::Tokio(tokio::io::stdin())),
+            output.unwrap_or_else(|| Output::Tokio(tokio::io::stdout())),
+        )
     }
     #[cfg(not(unix))]
-    Output::Tokio(tokio::io::stdout())
+    (Input::Tokio(tokio::io::stdin()), Output::Tokio(tokio::io::stdout()))
+}
+
+impl AsyncRead for Input {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            #[cfg(unix)]
+            Input::Polled(p) => p.poll_read(cx, buf),
+            Input::Tokio(s) => Pin::new(s).poll_read(cx, buf),
+        }
+    }
 }
 
 impl AsyncWrite for Output {
@@ -88,14 +87,14 @@ impl AsyncWrite for Output {
 #[cfg(unix)]
 pub mod unix {
     use std::fs::File;
-    use std::io::{self, Write};
+    use std::io::{self, Read, Write};
     use std::os::fd::{AsRawFd, FromRawFd, RawFd};
     use std::task::{Context, Poll, ready};
 
-    use tokio::io::Interest;
     use tokio::io::unix::AsyncFd;
+    use tokio::io::{Interest, ReadBuf};
 
-    /// A duplicate of stdout in non-blocking mode, registered with the runtime's event loop.
+    /// A duplicate of stdin or stdout in non-blocking mode, registered with the runtime's event loop.
     pub struct Polled {
         fd: AsyncFd<File>,
         /// The descriptor's flags before, put back on drop.
@@ -135,6 +134,22 @@ pub mod unix {
                         libc::fcntl(dup, libc::F_SETFL, flags);
                         None
                     }
+                }
+            }
+        }
+
+        pub fn poll_read(&mut self, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+            loop {
+                let mut ready = ready!(self.fd.poll_read_ready(cx))?;
+                let unfilled = buf.initialize_unfilled();
+                match ready.try_io(|f| Read::read(&mut f.get_ref(), unfilled)) {
+                    Ok(Ok(n)) => {
+                        buf.advance(n);
+                        return Poll::Ready(Ok(()));
+                    }
+                    Ok(Err(e)) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Ok(Err(e)) => return Poll::Ready(Err(e)),
+                    Err(_would_block) => continue,
                 }
             }
         }
