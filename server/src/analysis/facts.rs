@@ -17,6 +17,7 @@ use crate::syntax::{Captures, queries};
 mod module_edit;
 mod module_region;
 
+pub use module_edit::Parses;
 pub use module_region::RegionSplice;
 
 pub type ScopeId = usize;

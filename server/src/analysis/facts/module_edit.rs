@@ -12,6 +12,41 @@ use tree_sitter::Node;
 
 use super::{BindingKind, Facts, ScopeKind, Shift, collect, facts_stay_inside, queries};
 
+/// The parses of code of one text alone (`syntax::parse_range`), kept for the edit they were made for:
+/// `analysis::reanalyze_edit` tries `Facts::splice_module_statement` and then
+/// `Facts::splice_module_region` on the same edit, and both parse the code between the scopes around
+/// it (and, while it is broken, the statement's lines and the rest with them blank): the second reuses
+/// the first's trees instead of parsing the same text again (a definition typed at module level parsed
+/// the code before the first class of `telegram/_bot.py` twice per keystroke).
+#[derive(Default)]
+pub struct Parses(Vec<(Range<usize>, Option<Range<usize>>, tree_sitter::Tree)>);
+
+impl Parses {
+    /// `text[range]` parsed alone (`range` starts a line), with the whole lines `blanked` (inside it) made
+    /// blank when given. `None` as `syntax::parse_range`.
+    pub(crate) fn parse(
+        &mut self,
+        text: &str,
+        range: Range<usize>,
+        blanked: Option<Range<usize>>,
+    ) -> Option<tree_sitter::Tree> {
+        if let Some((.., tree)) = self.0.iter().find(|(r, b, _)| *r == range && *b == blanked) {
+            return Some(tree.clone());
+        }
+        let tree = match &blanked {
+            None => crate::syntax::parse_range(text, range.clone(), None)?,
+            Some(lines) => {
+                let mut bytes = text.as_bytes().get(..range.end)?.to_vec();
+                blank(bytes.get_mut(lines.clone())?);
+                let blanked = String::from_utf8(bytes).ok()?;
+                crate::syntax::parse_range(&blanked, range.clone(), None)?
+            }
+        };
+        self.0.push((range, blanked, tree.clone()));
+        Some(tree)
+    }
+}
+
 impl Facts {
     /// Whether module-level code may be spliced at all: the last whole-file parse was clean, no function
     /// is left broken, and the module holds no `await`, `yield`, `global` or star import (their effects
@@ -61,6 +96,7 @@ impl Facts {
         text: &str,
         edit: (usize, usize, usize),
         old: &mut Option<Box<Facts>>,
+        parses: &mut Parses,
     ) -> Option<(Range<usize>, Vec<Box<str>>)> {
         let (start, old_end, new_end) = edit;
         let by = new_end as isize - old_end as isize;
@@ -74,7 +110,7 @@ impl Facts {
             return None;
         }
         let (from, to) = self.region(text, edit)?;
-        let tree = crate::syntax::parse_range(text, from..to, None)?;
+        let tree = parses.parse(text, from..to, None)?;
         if tree.root_node().kind() != "module" {
             return None;
         }
@@ -98,11 +134,8 @@ impl Facts {
         let mut broken = None;
         if errors {
             let (a, b) = statement_lines(text, from, to, lo, hi)?;
-            let mut blanked = text.as_bytes()[..to].to_vec();
-            blank(&mut blanked[a..b]);
-            let blanked = String::from_utf8(blanked).ok()?;
-            let r = crate::syntax::parse_range(&blanked, from..to, None)?;
-            let c = crate::syntax::parse_range(text, a..b, None)?;
+            let r = parses.parse(text, from..to, Some(a..b))?;
+            let c = parses.parse(text, a..b, None)?;
             if r.root_node().has_error() || c.root_node().kind() != "module" {
                 return None;
             }
@@ -505,8 +538,13 @@ impl Facts {
     /// The scopes that parse holds (a `def` whose body tree-sitter's recovery left empty while it is
     /// typed: `def f(x):` then `    return a.`) go where their position puts them, and bind their names
     /// at module level. Returns how many scopes were added. For `analysis::analyze_with_broken`.
-    pub(crate) fn place_broken_statement(&mut self, text: &str, span: Range<usize>) -> Option<usize> {
-        let tree = crate::syntax::parse_range(text, span.clone(), None)?;
+    pub(crate) fn place_broken_statement(
+        &mut self,
+        text: &str,
+        span: Range<usize>,
+        parses: &mut Parses,
+    ) -> Option<usize> {
+        let tree = parses.parse(text, span.clone(), None)?;
         let q = queries();
         let mut raw = collect(text, tree.root_node(), Some(span.clone()), &q.facts, &q.captures);
         // An `async` keyword there is noise while `async def` is typed: it marks no scope as awaiting
@@ -681,20 +719,25 @@ fn occurrences(text: &str, name: &str) -> usize {
 /// whole-file check, never a wrong answer). Every word of the statements would do too, but a statement's
 /// values name much more than its targets (`resp = requests.get(url, timeout=5)` binds only `resp`).
 pub(super) fn bound_words<'t>(raw: &super::Raw<'_>, text: &'t str) -> Vec<&'t str> {
+    bound_words_in(raw, text, |_| true)
+}
+
+/// `bound_words` of the statements whose names start where `keep` says.
+pub(super) fn bound_words_in<'t>(raw: &super::Raw<'_>, text: &'t str, keep: impl Fn(usize) -> bool) -> Vec<&'t str> {
     let of = |n: Node<'_>| text.get(n.byte_range()).unwrap_or("");
     let mut out: Vec<&'t str> = Vec::new();
-    for (_, name, alias) in &raw.imports {
+    for (_, name, alias) in raw.imports.iter().filter(|i| keep(i.1.start_byte())) {
         match alias {
             Some(a) => out.push(of(*a)),
             None => out.extend(of(*name).split('.').next()),
         }
     }
     for (_, _, name, alias) in &raw.froms {
-        out.extend(alias.or(*name).map(of));
+        out.extend(alias.or(*name).filter(|n| keep(n.start_byte())).map(of));
     }
     let targets =
         raw.assigns.iter().map(|a| a.1).chain(raw.withs.iter().map(|w| w.2)).chain(raw.unknown_targets.iter().copied());
-    for t in targets {
+    for t in targets.filter(|t| keep(t.start_byte())) {
         out.extend(words(of(t)));
     }
     out
