@@ -309,10 +309,14 @@ pub fn reanalyze_edit(
     match reanalyze_function_edit(facts, old, text, edit, catalog, settings) {
         Err(why) => {
             // The code both module-level paths parse, parsed once (`facts::Parses`).
-            let mut parses = facts::Parses::default();
-            reanalyze_module_edit(facts, old, text, edit, catalog, settings, &mut parses)
+            let mut parses = facts::Parses::for_edit(facts, edit);
+            let out = reanalyze_module_edit(facts, old, text, edit, catalog, settings, &mut parses)
                 .or_else(|| reanalyze_module_region(facts, old, text, edit, catalog, settings, &mut parses))
-                .ok_or(why)
+                .ok_or(why);
+            if out.is_ok() && parses.latest.is_some() {
+                facts.region_tree = parses.latest;
+            }
+            out
         }
         done => done,
     }

@@ -18,10 +18,33 @@ use super::{BindingKind, Facts, ScopeKind, Shift, collect, facts_stay_inside, qu
 /// it (and, while it is broken, the statement's lines and the rest with them blank): the second reuses
 /// the first's trees instead of parsing the same text again (a definition typed at module level parsed
 /// the code before the first class of `telegram/_bot.py` twice per keystroke).
+///
+/// The code between the scopes is parsed incrementally from the last such parse (`Facts::region_tree`:
+/// its range, its text and its tree) when that was of the same code before this edit: the same start,
+/// and the text around the edit what it was then (compared byte for byte, so whatever the facts went
+/// through since, a tree of other text is never reused). Only a tree without errors is kept, as for a
+/// function's (`analysis::parse_unit`).
 #[derive(Default)]
-pub struct Parses(Vec<(Range<usize>, Option<Range<usize>>, tree_sitter::Tree)>);
+pub struct Parses {
+    trees: Vec<(Range<usize>, Option<Range<usize>>, tree_sitter::Tree)>,
+    /// The edit (`start..old_end` became `start..new_end`) and the rows and columns it moved its end
+    /// by (`shift::LineEdit`'s `lines` and `utf8`).
+    edit: Option<(usize, usize, usize, i64, i64)>,
+    prior: Option<super::RegionTree>,
+    /// The last parse of code between scopes without errors, for the next edit.
+    pub(crate) latest: Option<super::RegionTree>,
+}
 
 impl Parses {
+    /// For an edit of `facts`' text (see `Parses`).
+    pub(crate) fn for_edit(facts: &Facts, edit: &crate::analysis::shift::LineEdit) -> Parses {
+        Parses {
+            edit: Some((edit.start, edit.old_end, edit.new_end, edit.lines, edit.utf8)),
+            prior: facts.region_tree.clone(),
+            ..Parses::default()
+        }
+    }
+
     /// `text[range]` parsed alone (`range` starts a line), with the whole lines `blanked` (inside it) made
     /// blank when given. `None` as `syntax::parse_range`.
     pub(crate) fn parse(
@@ -30,11 +53,18 @@ impl Parses {
         range: Range<usize>,
         blanked: Option<Range<usize>>,
     ) -> Option<tree_sitter::Tree> {
-        if let Some((.., tree)) = self.0.iter().find(|(r, b, _)| *r == range && *b == blanked) {
+        if let Some((.., tree)) = self.trees.iter().find(|(r, b, _)| *r == range && *b == blanked) {
             return Some(tree.clone());
         }
         let tree = match &blanked {
-            None => crate::syntax::parse_range(text, range.clone(), None)?,
+            None => {
+                let old = self.prior_for(text, &range);
+                let tree = crate::syntax::parse_range(text, range.clone(), old.as_ref())?;
+                if !tree.root_node().has_error() {
+                    self.latest = Some((range.clone(), text.get(range.clone())?.into(), tree.clone()));
+                }
+                tree
+            }
             Some(lines) => {
                 let mut bytes = text.as_bytes().get(..range.end)?.to_vec();
                 blank(bytes.get_mut(lines.clone())?);
@@ -42,7 +72,48 @@ impl Parses {
                 crate::syntax::parse_range(&blanked, range.clone(), None)?
             }
         };
-        self.0.push((range, blanked, tree.clone()));
+        self.trees.push((range, blanked, tree.clone()));
+        Some(tree)
+    }
+
+    /// The last parse of code between scopes, edited as the text was, when it was of `range` before
+    /// the edit.
+    fn prior_for(&self, text: &str, range: &Range<usize>) -> Option<tree_sitter::Tree> {
+        let (start, old_end, new_end, lines, utf8) = self.edit?;
+        let (old_range, old_text, tree) = self.prior.as_ref()?;
+        let by = new_end as isize - old_end as isize;
+        if old_range.start != range.start
+            || !(range.start <= start && old_end <= old_range.end && new_end <= range.end)
+            || old_range.end as isize + by != range.end as isize
+        {
+            return None;
+        }
+        let (head, tail) = (start - range.start, old_end - range.start);
+        if old_text.get(..head)? != text.get(range.start..start)? || old_text.get(tail..)? != text.get(new_end..range.end)?
+        {
+            return None;
+        }
+        // Rows count from the range's first line (see `parse_range`); the old end's row and column
+        // follow from the new end's and what the edit added (as `analysis::parse_unit` edits a function's).
+        let index = crate::line_index::LineIndex::from_line(text, range.start, 0, new_end);
+        let point = |offset: usize| {
+            let at = index.line_col(text, offset, crate::line_index::ColumnUnit::Utf8);
+            tree_sitter::Point::new(at.line, at.col)
+        };
+        let new_end_point = point(new_end);
+        let old_end_point = tree_sitter::Point::new(
+            (new_end_point.row as i64 - lines).max(0) as usize,
+            (new_end_point.column as i64 - utf8).max(0) as usize,
+        );
+        let mut tree = tree.clone();
+        tree.edit(&tree_sitter::InputEdit {
+            start_byte: start,
+            old_end_byte: old_end,
+            new_end_byte: new_end,
+            start_position: point(start),
+            old_end_position: old_end_point,
+            new_end_position: new_end_point,
+        });
         Some(tree)
     }
 }
