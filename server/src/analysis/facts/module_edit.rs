@@ -89,7 +89,8 @@ impl Parses {
             return None;
         }
         let (head, tail) = (start - range.start, old_end - range.start);
-        if old_text.get(..head)? != text.get(range.start..start)? || old_text.get(tail..)? != text.get(new_end..range.end)?
+        if old_text.get(..head)? != text.get(range.start..start)?
+            || old_text.get(tail..)? != text.get(new_end..range.end)?
         {
             return None;
         }

@@ -10,7 +10,9 @@ use std::ops::Range;
 
 use tree_sitter::Node;
 
-use super::module_edit::{Parses, bound_words_in, changed_names, import_over_lines, statement_lines, stays_inside, words};
+use super::module_edit::{
+    Parses, bound_words_in, changed_names, import_over_lines, statement_lines, stays_inside, words,
+};
 use super::{BindingKind, Facts, Raw, ScopeId, ScopeKind, Shift, collect, queries};
 
 /// What `Facts::splice_module_region` replaced.
