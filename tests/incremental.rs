@@ -854,3 +854,43 @@ fn a_line_break_after_a_module_level_annotation_keeps_one_binding() {
     let edits = [(n, 0, "0"), (n + 1, 0, typed), (n + 1 + typed.len(), 0, "\n")];
     assert_eq!(apply_edits(text.to_string(), &edits).len(), 3);
 }
+
+/// The code between two module-level scopes is parsed incrementally from its last parse
+/// (`Facts::region_tree`) when the text around the edit is what it was: an import typed at the top of
+/// an import block followed by `if TYPE_CHECKING:` and `try:` imports (the region path) and erased, and
+/// a `def` typed and erased there, every keystroke equal to a fresh analysis; the tree kept after a
+/// clean keystroke is of the code's new text.
+#[test]
+fn the_code_between_scopes_is_parsed_incrementally_and_stays_exact() {
+    let text = "import time\nimport requests\nfrom typing import TYPE_CHECKING\n\nif TYPE_CHECKING:\n    from os import PathLike\ntry:\n    import ujson as json\nexcept ImportError:\n    import json\n\nTIMEOUT = 5\n\n\nclass Bot:\n    def __init__(self):\n        self.session = requests.Session()\n\n    async def run(self):\n        time.sleep(TIMEOUT)\n        return json.dumps({})\n\n\nLIMIT = 3\n";
+    let top = text.find("import requests").unwrap() - 1;
+    let local =
+        apply_edits(text.to_string(), &typed_and_erased(top, "from concurrent.futures import ThreadPoolExecutor"));
+    assert!(local.iter().filter(|&&l| l).count() * 2 > local.len(), "{local:?}");
+    apply_edits(text.to_string(), &typed_and_erased(top, "import shlex"));
+    apply_edits(text.to_string(), &typed_and_erased(text.find("TIMEOUT = 5").unwrap() + 11, "def _fetch(url):"));
+    // The tree kept is of the code's current text, after each keystroke.
+    let (catalog, settings) = (Catalog::bundled(), Settings::default());
+    let (mut facts, mut analysis, _) = fresh(text, catalog, &settings);
+    let mut now = text.to_string();
+    for (i, ch) in "import shlex".char_indices() {
+        let at = top + 1 + i;
+        let old = now.clone();
+        now.insert(at, ch);
+        if i == 0 {
+            now.insert(at + 1, '\n');
+        }
+        let added = if i == 0 { 2 } else { 1 };
+        let edit = LineEdit::between(&old, &now, at, at, at + added);
+        match reanalyze_edit(&mut facts, &analysis, &now, &edit, catalog, &settings) {
+            Ok(a) => analysis = a,
+            Err(_) => (facts, analysis, _) = fresh(&now, catalog, &settings),
+        }
+    }
+    // A parse with errors is not kept (`import` alone): the last clean one is, and is reused only when
+    // its text is the code's before the edit. After the complete import, it is of the current text.
+    let (range, code, _) = facts.region_tree.as_ref().expect("the code's last parse is kept");
+    assert_eq!(&now[range.clone()], &**code);
+    let (_, expected, _) = fresh(&now, catalog, &settings);
+    assert_eq!(analysis, expected);
+}

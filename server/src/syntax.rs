@@ -247,12 +247,20 @@ pub fn line_start(text: &str, at: usize) -> usize {
 /// before it in the tree (`import requests\r_` imports `_`) while [`line_start`] and Python start a new
 /// one. Old Mac line endings are rare enough that such files simply take the whole-file paths.
 pub fn misaligned(text: &str, root: Node<'_>) -> bool {
-    let bytes = text.as_bytes();
     // The root of a parse spans the whole text (trailing blank space included); another node its own.
-    let (base, end) = match root.parent() {
-        None => (0, bytes.len()),
-        Some(_) => (root.start_byte().min(bytes.len()), root.end_byte().min(bytes.len())),
+    let span = match root.parent() {
+        None => 0..text.len(),
+        Some(_) => root.start_byte()..root.end_byte(),
     };
+    misaligned_in(text, root, span)
+}
+
+/// [`misaligned`] for the root of a parse of `span` of `text` alone ([`parse_range`]): the lone `\r`
+/// are looked for in `span` only (that parse read nothing else), not in the whole text, which cost a
+/// pass over the whole file on every keystroke of a module-level edit (latency13c).
+pub fn misaligned_in(text: &str, root: Node<'_>, span: std::ops::Range<usize>) -> bool {
+    let bytes = text.as_bytes();
+    let (base, end) = (span.start.min(bytes.len()), span.end.min(bytes.len()));
     let span = &bytes[base..end.max(base)];
     let lone_cr = |at: usize| bytes.get(at + 1) != Some(&b'\n');
     if span.iter().enumerate().any(|(i, &b)| b == b'\r' && lone_cr(base + i)) {

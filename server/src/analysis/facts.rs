@@ -17,6 +17,10 @@ use crate::syntax::{Captures, queries};
 mod module_edit;
 mod module_region;
 
+pub use module_edit::Parses;
+
+/// See `Facts::region_tree`.
+pub type RegionTree = (Range<usize>, Box<str>, Tree);
 pub use module_region::RegionSplice;
 
 pub type ScopeId = usize;
@@ -286,6 +290,10 @@ pub struct Facts {
     /// The function last parsed alone (by `analysis::reanalyze_edit`): the range parsed and its tree,
     /// to parse it again incrementally after the next edit inside it.
     pub unit_tree: Option<(Range<usize>, Tree)>,
+    /// The code between two module-level scopes last parsed alone without errors
+    /// (`facts::Parses`): its range, its text and its tree, to parse it again incrementally after the
+    /// next module-level edit in it.
+    pub region_tree: Option<RegionTree>,
     /// The functions (their ranges, in order) whose facts come from a parse of the function alone that
     /// had syntax errors (`analysis::reanalyze_edit`): the rest of the file kept its facts meanwhile.
     pub broken: Vec<Range<usize>>,

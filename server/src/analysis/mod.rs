@@ -307,9 +307,17 @@ pub fn reanalyze_edit(
     settings: &Settings,
 ) -> Result<FileAnalysis, NotLocal> {
     match reanalyze_function_edit(facts, old, text, edit, catalog, settings) {
-        Err(why) => reanalyze_module_edit(facts, old, text, edit, catalog, settings)
-            .or_else(|| reanalyze_module_region(facts, old, text, edit, catalog, settings))
-            .ok_or(why),
+        Err(why) => {
+            // The code both module-level paths parse, parsed once (`facts::Parses`).
+            let mut parses = facts::Parses::for_edit(facts, edit);
+            let out = reanalyze_module_edit(facts, old, text, edit, catalog, settings, &mut parses)
+                .or_else(|| reanalyze_module_region(facts, old, text, edit, catalog, settings, &mut parses))
+                .ok_or(why);
+            if out.is_ok() && parses.latest.is_some() {
+                facts.region_tree = parses.latest;
+            }
+            out
+        }
         done => done,
     }
 }
@@ -331,9 +339,11 @@ fn reanalyze_module_edit(
     edit: &LineEdit,
     catalog: &Catalog,
     settings: &Settings,
+    parses: &mut facts::Parses,
 ) -> Option<FileAnalysis> {
     let mut before = None;
-    let (stmt, names) = facts.splice_module_statement(text, (edit.start, edit.old_end, edit.new_end), &mut before)?;
+    let (stmt, names) =
+        facts.splice_module_statement(text, (edit.start, edit.old_end, edit.new_end), &mut before, parses)?;
     let old_stmt = stmt.start..(stmt.end as isize - (edit.new_end as isize - edit.old_end as isize)) as usize;
     // The functions whose reads of those names (directly, or through module-level values computed from
     // them) may resolve otherwise now: checked again alone, as if they had been edited.
@@ -401,9 +411,10 @@ fn reanalyze_module_region(
     edit: &LineEdit,
     catalog: &Catalog,
     settings: &Settings,
+    parses: &mut facts::Parses,
 ) -> Option<FileAnalysis> {
     let mut before = None;
-    let sp = facts.splice_module_region(text, (edit.start, edit.old_end, edit.new_end), &mut before)?;
+    let sp = facts.splice_module_region(text, (edit.start, edit.old_end, edit.new_end), &mut before, parses)?;
     let facts = &*facts;
     let named_fn = |s: &facts::Scope| s.kind == ScopeKind::Function && s.name.is_some();
     let is_class = |s: &facts::Scope| s.kind == ScopeKind::Class;
@@ -1265,7 +1276,7 @@ pub fn analyze_with_broken(
     }
     facts.broken = broken.to_vec();
     if let Some(r) = statement {
-        facts.place_broken_statement(text, r)?;
+        facts.place_broken_statement(text, r, &mut facts::Parses::default())?;
     }
     let mut analysis = analyze_facts(text, &facts, catalog, settings, true);
     analysis.cuts = nesting_cuts(&placeholder, &tree);

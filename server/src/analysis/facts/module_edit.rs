@@ -12,6 +12,113 @@ use tree_sitter::Node;
 
 use super::{BindingKind, Facts, ScopeKind, Shift, collect, facts_stay_inside, queries};
 
+/// The parses of code of one text alone (`syntax::parse_range`), kept for the edit they were made for:
+/// `analysis::reanalyze_edit` tries `Facts::splice_module_statement` and then
+/// `Facts::splice_module_region` on the same edit, and both parse the code between the scopes around
+/// it (and, while it is broken, the statement's lines and the rest with them blank): the second reuses
+/// the first's trees instead of parsing the same text again (a definition typed at module level parsed
+/// the code before the first class of `telegram/_bot.py` twice per keystroke).
+///
+/// The code between the scopes is parsed incrementally from the last such parse (`Facts::region_tree`:
+/// its range, its text and its tree) when that was of the same code before this edit: the same start,
+/// and the text around the edit what it was then (compared byte for byte, so whatever the facts went
+/// through since, a tree of other text is never reused). Only a tree without errors is kept, as for a
+/// function's (`analysis::parse_unit`).
+#[derive(Default)]
+pub struct Parses {
+    trees: Vec<(Range<usize>, Option<Range<usize>>, tree_sitter::Tree)>,
+    /// The edit (`start..old_end` became `start..new_end`) and the rows and columns it moved its end
+    /// by (`shift::LineEdit`'s `lines` and `utf8`).
+    edit: Option<(usize, usize, usize, i64, i64)>,
+    prior: Option<super::RegionTree>,
+    /// The last parse of code between scopes without errors, for the next edit.
+    pub(crate) latest: Option<super::RegionTree>,
+}
+
+impl Parses {
+    /// For an edit of `facts`' text (see `Parses`).
+    pub(crate) fn for_edit(facts: &Facts, edit: &crate::analysis::shift::LineEdit) -> Parses {
+        Parses {
+            edit: Some((edit.start, edit.old_end, edit.new_end, edit.lines, edit.utf8)),
+            prior: facts.region_tree.clone(),
+            ..Parses::default()
+        }
+    }
+
+    /// `text[range]` parsed alone (`range` starts a line), with the whole lines `blanked` (inside it) made
+    /// blank when given. `None` as `syntax::parse_range`.
+    pub(crate) fn parse(
+        &mut self,
+        text: &str,
+        range: Range<usize>,
+        blanked: Option<Range<usize>>,
+    ) -> Option<tree_sitter::Tree> {
+        if let Some((.., tree)) = self.trees.iter().find(|(r, b, _)| *r == range && *b == blanked) {
+            return Some(tree.clone());
+        }
+        let tree = match &blanked {
+            None => {
+                let old = self.prior_for(text, &range);
+                let tree = crate::syntax::parse_range(text, range.clone(), old.as_ref())?;
+                if !tree.root_node().has_error() {
+                    self.latest = Some((range.clone(), text.get(range.clone())?.into(), tree.clone()));
+                }
+                tree
+            }
+            Some(lines) => {
+                let mut bytes = text.as_bytes().get(..range.end)?.to_vec();
+                blank(bytes.get_mut(lines.clone())?);
+                let blanked = String::from_utf8(bytes).ok()?;
+                crate::syntax::parse_range(&blanked, range.clone(), None)?
+            }
+        };
+        self.trees.push((range, blanked, tree.clone()));
+        Some(tree)
+    }
+
+    /// The last parse of code between scopes, edited as the text was, when it was of `range` before
+    /// the edit.
+    fn prior_for(&self, text: &str, range: &Range<usize>) -> Option<tree_sitter::Tree> {
+        let (start, old_end, new_end, lines, utf8) = self.edit?;
+        let (old_range, old_text, tree) = self.prior.as_ref()?;
+        let by = new_end as isize - old_end as isize;
+        if old_range.start != range.start
+            || !(range.start <= start && old_end <= old_range.end && new_end <= range.end)
+            || old_range.end as isize + by != range.end as isize
+        {
+            return None;
+        }
+        let (head, tail) = (start - range.start, old_end - range.start);
+        if old_text.get(..head)? != text.get(range.start..start)?
+            || old_text.get(tail..)? != text.get(new_end..range.end)?
+        {
+            return None;
+        }
+        // Rows count from the range's first line (see `parse_range`); the old end's row and column
+        // follow from the new end's and what the edit added (as `analysis::parse_unit` edits a function's).
+        let index = crate::line_index::LineIndex::from_line(text, range.start, 0, new_end);
+        let point = |offset: usize| {
+            let at = index.line_col(text, offset, crate::line_index::ColumnUnit::Utf8);
+            tree_sitter::Point::new(at.line, at.col)
+        };
+        let new_end_point = point(new_end);
+        let old_end_point = tree_sitter::Point::new(
+            (new_end_point.row as i64 - lines).max(0) as usize,
+            (new_end_point.column as i64 - utf8).max(0) as usize,
+        );
+        let mut tree = tree.clone();
+        tree.edit(&tree_sitter::InputEdit {
+            start_byte: start,
+            old_end_byte: old_end,
+            new_end_byte: new_end,
+            start_position: point(start),
+            old_end_position: old_end_point,
+            new_end_position: new_end_point,
+        });
+        Some(tree)
+    }
+}
+
 impl Facts {
     /// Whether module-level code may be spliced at all: the last whole-file parse was clean, no function
     /// is left broken, and the module holds no `await`, `yield`, `global` or star import (their effects
@@ -61,6 +168,7 @@ impl Facts {
         text: &str,
         edit: (usize, usize, usize),
         old: &mut Option<Box<Facts>>,
+        parses: &mut Parses,
     ) -> Option<(Range<usize>, Vec<Box<str>>)> {
         let (start, old_end, new_end) = edit;
         let by = new_end as isize - old_end as isize;
@@ -74,7 +182,7 @@ impl Facts {
             return None;
         }
         let (from, to) = self.region(text, edit)?;
-        let tree = crate::syntax::parse_range(text, from..to, None)?;
+        let tree = parses.parse(text, from..to, None)?;
         if tree.root_node().kind() != "module" {
             return None;
         }
@@ -98,11 +206,8 @@ impl Facts {
         let mut broken = None;
         if errors {
             let (a, b) = statement_lines(text, from, to, lo, hi)?;
-            let mut blanked = text.as_bytes()[..to].to_vec();
-            blank(&mut blanked[a..b]);
-            let blanked = String::from_utf8(blanked).ok()?;
-            let r = crate::syntax::parse_range(&blanked, from..to, None)?;
-            let c = crate::syntax::parse_range(text, a..b, None)?;
+            let r = parses.parse(text, from..to, Some(a..b))?;
+            let c = parses.parse(text, a..b, None)?;
             if r.root_node().has_error() || c.root_node().kind() != "module" {
                 return None;
             }
@@ -505,8 +610,13 @@ impl Facts {
     /// The scopes that parse holds (a `def` whose body tree-sitter's recovery left empty while it is
     /// typed: `def f(x):` then `    return a.`) go where their position puts them, and bind their names
     /// at module level. Returns how many scopes were added. For `analysis::analyze_with_broken`.
-    pub(crate) fn place_broken_statement(&mut self, text: &str, span: Range<usize>) -> Option<usize> {
-        let tree = crate::syntax::parse_range(text, span.clone(), None)?;
+    pub(crate) fn place_broken_statement(
+        &mut self,
+        text: &str,
+        span: Range<usize>,
+        parses: &mut Parses,
+    ) -> Option<usize> {
+        let tree = parses.parse(text, span.clone(), None)?;
         let q = queries();
         let mut raw = collect(text, tree.root_node(), Some(span.clone()), &q.facts, &q.captures);
         // An `async` keyword there is noise while `async def` is typed: it marks no scope as awaiting
@@ -681,20 +791,25 @@ fn occurrences(text: &str, name: &str) -> usize {
 /// whole-file check, never a wrong answer). Every word of the statements would do too, but a statement's
 /// values name much more than its targets (`resp = requests.get(url, timeout=5)` binds only `resp`).
 pub(super) fn bound_words<'t>(raw: &super::Raw<'_>, text: &'t str) -> Vec<&'t str> {
+    bound_words_in(raw, text, |_| true)
+}
+
+/// `bound_words` of the statements whose names start where `keep` says.
+pub(super) fn bound_words_in<'t>(raw: &super::Raw<'_>, text: &'t str, keep: impl Fn(usize) -> bool) -> Vec<&'t str> {
     let of = |n: Node<'_>| text.get(n.byte_range()).unwrap_or("");
     let mut out: Vec<&'t str> = Vec::new();
-    for (_, name, alias) in &raw.imports {
+    for (_, name, alias) in raw.imports.iter().filter(|i| keep(i.1.start_byte())) {
         match alias {
             Some(a) => out.push(of(*a)),
             None => out.extend(of(*name).split('.').next()),
         }
     }
     for (_, _, name, alias) in &raw.froms {
-        out.extend(alias.or(*name).map(of));
+        out.extend(alias.or(*name).filter(|n| keep(n.start_byte())).map(of));
     }
     let targets =
         raw.assigns.iter().map(|a| a.1).chain(raw.withs.iter().map(|w| w.2)).chain(raw.unknown_targets.iter().copied());
-    for t in targets {
+    for t in targets.filter(|t| keep(t.start_byte())) {
         out.extend(words(of(t)));
     }
     out

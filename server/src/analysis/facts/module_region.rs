@@ -10,7 +10,9 @@ use std::ops::Range;
 
 use tree_sitter::Node;
 
-use super::module_edit::{blank, bound_words, changed_names, import_over_lines, statement_lines, stays_inside, words};
+use super::module_edit::{
+    Parses, bound_words_in, changed_names, import_over_lines, statement_lines, stays_inside, words,
+};
 use super::{BindingKind, Facts, Raw, ScopeId, ScopeKind, Shift, collect, queries};
 
 /// What `Facts::splice_module_region` replaced.
@@ -59,6 +61,7 @@ impl Facts {
         text: &str,
         edit: (usize, usize, usize),
         old: &mut Option<Box<Facts>>,
+        parses: &mut Parses,
     ) -> Option<RegionSplice> {
         let (start, old_end, new_end) = edit;
         let by = new_end as isize - old_end as isize;
@@ -188,7 +191,7 @@ impl Facts {
         if text[from..to].lines().any(|l| l.trim_start().starts_with('\\')) {
             return None;
         }
-        let tree = crate::syntax::parse_range(text, from..to, None)?;
+        let tree = parses.parse(text, from..to, None)?;
         if tree.root_node().kind() != "module" {
             return None;
         }
@@ -212,11 +215,8 @@ impl Facts {
         let q = queries();
         if errors {
             let (a, b) = statement_lines(text, from, to, lo, hi)?;
-            let mut blanked = text.as_bytes()[..to].to_vec();
-            blank(&mut blanked[a..b]);
-            let blanked = String::from_utf8(blanked).ok()?;
-            let r = crate::syntax::parse_range(&blanked, from..to, None)?;
-            let c = crate::syntax::parse_range(text, a..b, None)?;
+            let r = parses.parse(text, from..to, Some(a..b))?;
+            let c = parses.parse(text, a..b, None)?;
             // Parsed alone, the lines may be one error node (`class C(B):` then `    def f(s`).
             if r.root_node().has_error()
                 || empty_block(r.root_node())
@@ -235,7 +235,7 @@ impl Facts {
             broken = Some(a..b);
         }
         let root = rest.as_ref().unwrap_or(&tree).root_node();
-        if crate::syntax::misaligned(text, root) {
+        if crate::syntax::misaligned_in(text, root, from..to) {
             return None;
         }
         let children: Vec<Node<'_>> = root.named_children(&mut root.walk()).collect();
@@ -300,13 +300,32 @@ impl Facts {
             }
         }
 
-        // What the new code may bind at module level: its statements' targets and imports, its functions'
-        // and classes' names, and any word of the lines left broken (placed apart, see below).
+        // The code the edit touched, in the new text: the statements and definitions of the new code that
+        // overlap what changed (`lo..hi`), and the lines left broken. The other statements of the code
+        // read as before (the code between two scopes may be the module's whole import block), and so
+        // bind as before.
+        let (mut near_start, mut near_end) = (line_start(lo), hi);
+        for n in children.iter().filter(|n| n.start_byte() <= hi && lo <= n.end_byte()) {
+            near_start = near_start.min(n.start_byte());
+            near_end = near_end.max(n.end_byte());
+        }
+        if let Some(l) = &broken {
+            (near_start, near_end) = (near_start.min(l.start), near_end.max(l.end));
+        }
+        let near = |at: usize| near_start <= at && at <= near_end;
+        // What the new code there may bind at module level (its statements' targets and imports, its
+        // functions' and classes' names, any word of the lines left broken: placed apart, see below), and
+        // the names bound there before. Only where one of them occurs in a function that binds in other
+        // scopes is the copy of the facts made: a changed name elsewhere in the code (a statement after
+        // the edit that tree-sitter reads otherwise now) then finds no copy, and costs the whole file's
+        // check from the facts, never a wrong answer (see `analysis::same_leaks`).
         let def_names =
             raw.defs.iter().filter_map(|d| d.node.child_by_field_name("name")).map(|n| &text[n.byte_range()]);
         let broken_words = broken.clone().into_iter().flat_map(|lines| words(&text[lines]));
-        let new_names = bound_words(&raw, text).into_iter().chain(def_names).chain(broken_words);
-        if self.leaking_reads(text, edit, before.keys().map(|k| &**k).chain(new_names)) {
+        let new_names = bound_words_in(&raw, text, near).into_iter().chain(def_names).chain(broken_words);
+        let old_names = before.iter().filter(|(_, bs)| bs.iter().any(|b| near(b.pos))).map(|(k, _)| &**k);
+        let old_defined = defined.iter().map(|n| &**n);
+        if self.leaking_reads(text, edit, old_names.chain(old_defined).chain(new_names)) {
             *old = Some(Box::new(self.clone()));
         }
         // The splice: the old code's module-level bindings and its scopes go, everything after moves,
@@ -327,7 +346,7 @@ impl Facts {
         self.broken_statement = None;
         let mut scopes = lo_id..lo_id + new_count;
         if let Some(lines) = broken {
-            scopes.end += self.place_broken_statement(text, lines)?;
+            scopes.end += self.place_broken_statement(text, lines, parses)?;
         }
         defined.extend(
             self.scopes[scopes.clone()]
