@@ -231,6 +231,12 @@ pub struct Catalog {
     pub identity_functions: HashSet<String>,
     /// Calls whose result is iterated as instances of a class (`pathlib.Path.iterdir` yields `pathlib.Path`).
     pub iterates: HashMap<String, String>,
+    /// What an `isinstance` test gives on a value whose class a parameter annotation (`content: bytes`)
+    /// or a literal names: each such class with the classes its values are instances of. A test of
+    /// classes all named here (keys or values) is decided for such a value.
+    pub instances: HashMap<String, Vec<String>>,
+    /// Classes no value of an `instances` class is an instance of (`os.PathLike`).
+    pub instances_distinct: HashSet<String>,
     /// Decorators that mark a coroutine as an interface or stub.
     pub exempt_decorators: HashSet<String>,
     /// Decorators that memoize a function: chains through it are not reported.
@@ -384,6 +390,10 @@ struct TypingData {
     identity: Vec<String>,
     #[serde(default)]
     iterates: HashMap<String, String>,
+    #[serde(default)]
+    instances: HashMap<String, Vec<String>>,
+    #[serde(default)]
+    distinct: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -530,6 +540,8 @@ impl Catalog {
             self.item_methods.extend(t.item_methods);
             self.identity_functions.extend(t.identity);
             self.iterates.extend(t.iterates);
+            self.instances.extend(t.instances);
+            self.instances_distinct.extend(t.distinct);
         }
         if let Some(i) = data.immediate {
             for c in &i.callers {

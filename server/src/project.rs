@@ -1753,8 +1753,9 @@ impl Project {
 
     /// The values a call gives the parameters of function `g` it calls: the parameters of its own
     /// function it passes on whose values `env` knows, and, at the coroutine's call (`first`), its
-    /// literal arguments and `g`'s literal defaults for those it does not pass. Nothing when it passes
-    /// `*args`/`**kwargs` or `g` keeps no parameters.
+    /// literal arguments and `g`'s literal defaults for those it does not pass; and for any other
+    /// parameter annotated with a class of `[typing.instances]`, that class (`:builtins.bytes`).
+    /// Nothing when it passes `*args`/`**kwargs` or `g` keeps no parameters.
     ///
     /// Literals further down are not used: litellm's `get_secret("FRIENDLI_TOKEN")` cannot take the
     /// `oidc/` branch the chain shows, but with a hosted secret manager configured it waits on the
@@ -1790,6 +1791,15 @@ impl Project {
                 && let Some(d) = &p.default
             {
                 out.push((p.name.clone(), d.clone()));
+            }
+        }
+        // A parameter annotated with a class the `isinstance` tests know (`content: bytes`) holds one
+        // when nothing above says what it holds.
+        for p in params {
+            if let Some(class) = &p.instance
+                && !out.iter().any(|(n, _)| n == &p.name)
+            {
+                out.push((p.name.clone(), format!(":{class}")));
             }
         }
         out.sort();

@@ -1001,7 +1001,7 @@ fn module_file(r: &Resolver<'_>, b: super::facts::BindingId, depth: u32) -> bool
 
 /// The value of a declaration `name: T = value` that ends at `end` (the binding's position), as text
 /// with its offset: what follows the last `name:` in the 2 KiB before it, after its `=`.
-fn declared_value<'t>(r: &Resolver<'t>, name: &str, end: usize) -> Option<(&'t str, usize)> {
+pub(super) fn declared_value<'t>(r: &Resolver<'t>, name: &str, end: usize) -> Option<(&'t str, usize)> {
     let text: &'t str = r.text;
     let end = end.min(text.len());
     let mut from = end.saturating_sub(2048);
