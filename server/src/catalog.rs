@@ -179,6 +179,8 @@ pub struct Frameworks {
     pub dependency_markers: HashSet<String>,
     pub route_constructors: HashSet<String>,
     pub modules: Vec<String>,
+    /// Keyword arguments of an app class's constructor that name its lifespan (`FastAPI(lifespan=f)`).
+    pub lifespan_keywords: HashSet<String>,
 }
 
 /// Command-line frameworks (`cli.toml`): what makes a coroutine a command run alone on its own loop.
@@ -437,6 +439,8 @@ struct FrameworksData {
     dependency_markers: Vec<String>,
     route_constructors: Vec<String>,
     modules: Vec<String>,
+    #[serde(default)]
+    lifespan_keywords: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -605,6 +609,7 @@ impl Catalog {
             fw.dependency_markers.extend(f.dependency_markers);
             fw.route_constructors.extend(f.route_constructors);
             fw.modules.extend(f.modules);
+            fw.lifespan_keywords.extend(f.lifespan_keywords);
         }
         if let Some(c) = data.cli {
             let cli = &mut self.cli;

@@ -87,6 +87,10 @@ pub struct CallSite {
     pub args: Vec<(Option<String>, Option<String>)>,
     #[serde(default)]
     pub splat: bool,
+    /// An argument of another call, not awaited (`asyncio.create_task(watch())`): a coroutine called
+    /// so runs wherever that call puts it, maybe as a task of its own (see `Project::cli_only`).
+    #[serde(default)]
+    pub argument: bool,
 }
 
 /// A test of a parameter that a call or blocking call needs to come out `want` to run: it is in the
@@ -179,6 +183,13 @@ pub struct BlockingSite {
     pub needs: Vec<Need>,
 }
 
+/// What a finding in an application's lifespan, or a chain it starts, says.
+pub fn lifespan_note(function: &str) -> String {
+    format!(
+        "; `{function}` is the application's lifespan: it runs once, as the application starts and stops, while no request is served"
+    )
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct FunctionSummary {
     /// Dotted name in the module: `fetch`, `Svc.fetch`, `outer.inner`.
@@ -202,6 +213,11 @@ pub struct FunctionSummary {
     /// so the chains it reaches are hints.
     #[serde(default)]
     pub cli: bool,
+    /// An application's lifespan (`FastAPI(lifespan=f)`; `cli` too): it runs once, as the application
+    /// starts and stops, so the chains it starts are hints, and so are the coroutines only it (or
+    /// commands) awaits (`Project::cli_only`).
+    #[serde(default)]
+    pub lifespan: bool,
     /// Blocking calls made in its own body (sync functions only; a coroutine's are findings).
     pub blocking: Vec<BlockingSite>,
     /// Calls to what may be project functions.
@@ -320,6 +336,7 @@ impl FileSummary {
                     && a.generator == b.generator
                     && a.route == b.route
                     && a.cli == b.cli
+                    && a.lifespan == b.lifespan
                     && a.returns == b.returns
                     && a.overload == b.overload
                     && a.params == b.params
@@ -351,6 +368,7 @@ impl FileSummary {
                             && x.needs == y.needs
                             && x.args == y.args
                             && x.splat == y.splat
+                            && x.argument == y.argument
                     })
             })
     }
@@ -398,6 +416,7 @@ pub(super) fn summarize_part(
                     name: loc(name.range.start),
                     route: endpoints.get(&id).and_then(|e| e.label.clone()),
                     cli: endpoints.get(&id).is_some_and(|e| e.cli),
+                    lifespan: endpoints.get(&id).is_some_and(|e| e.lifespan),
                     blocking: Vec::new(),
                     calls: Vec::new(),
                     returns: match &s.returns {
@@ -545,6 +564,7 @@ pub(super) fn summarize_part(
                     needs: needs(r, at.start, scope),
                     args: Vec::new(),
                     splat: true,
+                    argument: false,
                 });
             }
             out.functions[f].calls.push(CallSite {
@@ -556,6 +576,7 @@ pub(super) fn summarize_part(
                 access: false,
                 once: checks::lazy_guard(r, start, scope),
                 iterated: iterated_here,
+                argument: call.outer.is_some() && !call.awaited,
                 gate: gate(r, start, scope),
                 falsy: call
                     .args
@@ -613,6 +634,7 @@ pub(super) fn summarize_part(
                 needs: needs(r, a.range.start, runs_in[a.scope]),
                 args: Vec::new(),
                 splat: false,
+                argument: false,
             });
         }
     }
