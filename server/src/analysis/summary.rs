@@ -817,7 +817,7 @@ fn rebound(r: &Resolver<'_>, scope: ScopeId, names: &[String]) -> Vec<(String, V
         .keys()
         .filter_map(|a| {
             let p = param_of(r, scope, a)?;
-            (p != **a).then(|| (&**a, p))
+            (p != **a).then_some((&**a, p))
         })
         .collect();
     aliases.sort();
