@@ -86,6 +86,27 @@ fn an_edit_of_the_file_argument_rechecks_the_readers() {
     }
 }
 
+/// `__file__` typed into a string of the value, one character at a time, and erased: a string or a
+/// comment naming it builds no path from it (`checks::names_file`), and every keystroke analysed alone
+/// equals a fresh analysis.
+#[test]
+fn a_file_in_a_string_or_comment_is_no_package_path() {
+    let text = TEXT.replace("HERE = Path(__file__).parent", "HERE = Path(\"/srv/\").parent  # x");
+    let (_, a, _) = fresh(&text);
+    assert!(tiers(&a, "config").iter().all(|&t| t != Tier::Hint), "{:?}", a.findings);
+    for (anchor, offset) in [("\"/srv/", 6), ("# x", 3)] {
+        let at = text.find(anchor).unwrap() + offset;
+        let mut edits: Vec<(usize, usize, &str)> = Vec::new();
+        for (i, c) in "__file__".char_indices() {
+            edits.push((at + i, 0, &"__file__"[i..i + c.len_utf8()]));
+        }
+        let (typed, a, _) = apply(&text, &edits);
+        let (_, fresh_a, _) = fresh(&typed);
+        assert_eq!(a.findings, fresh_a.findings, "in\n{typed}");
+        assert!(tiers(&a, "config").iter().all(|&t| t != Tier::Hint), "{typed}\n{:?}", a.findings);
+    }
+}
+
 /// Typing and erasing module-level statements that rebind the names (`HERE`, `CONFIG`, `DATA`) one
 /// character at a time: every keystroke analysed alone equals a fresh analysis.
 #[test]

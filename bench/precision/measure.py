@@ -112,7 +112,7 @@ def main():
         lt = sum(r["verdict"] == "true" for r in lost)
         f = lambda x: f"{x / len(still):.2f}" if still else "n/a"
         print(f"| {app} | {n} | {len(still)} | {t} | {f(t)} | {f(t - cd)} | {f(ng)} | {lt}/{len(lost) - lt} | {unlabelled} |")
-    print(f"\nPrecision, weighted by each app's findings: **{tot['true'] / tot['n']:.2f}** "
+    print(f"\nPrecision, weighted by each app's findings: **{tot['true'] / tot['n']:.2f}** ({tot['true'] / tot['n']:.4f}) "
           f"({tot['strict'] / tot['n']:.2f} counting config-dependent sites false); "
           f"negligible share: **{tot['negligible'] / tot['n']:.2f}**")
     if classes:

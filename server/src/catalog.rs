@@ -179,6 +179,8 @@ pub struct Frameworks {
     pub dependency_markers: HashSet<String>,
     pub route_constructors: HashSet<String>,
     pub modules: Vec<String>,
+    /// Keyword arguments of an app class's constructor that name its lifespan (`FastAPI(lifespan=f)`).
+    pub lifespan_keywords: HashSet<String>,
 }
 
 /// Command-line frameworks (`cli.toml`): what makes a coroutine a command run alone on its own loop.
@@ -231,6 +233,12 @@ pub struct Catalog {
     pub identity_functions: HashSet<String>,
     /// Calls whose result is iterated as instances of a class (`pathlib.Path.iterdir` yields `pathlib.Path`).
     pub iterates: HashMap<String, String>,
+    /// What an `isinstance` test gives on a value whose class a parameter annotation (`content: bytes`)
+    /// or a literal names: each such class with the classes its values are instances of. A test of
+    /// classes all named here (keys or values) is decided for such a value.
+    pub instances: HashMap<String, Vec<String>>,
+    /// Classes no value of an `instances` class is an instance of (`os.PathLike`).
+    pub instances_distinct: HashSet<String>,
     /// Decorators that mark a coroutine as an interface or stub.
     pub exempt_decorators: HashSet<String>,
     /// Decorators that memoize a function: chains through it are not reported.
@@ -384,6 +392,10 @@ struct TypingData {
     identity: Vec<String>,
     #[serde(default)]
     iterates: HashMap<String, String>,
+    #[serde(default)]
+    instances: HashMap<String, Vec<String>>,
+    #[serde(default)]
+    distinct: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -427,6 +439,8 @@ struct FrameworksData {
     dependency_markers: Vec<String>,
     route_constructors: Vec<String>,
     modules: Vec<String>,
+    #[serde(default)]
+    lifespan_keywords: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -530,6 +544,8 @@ impl Catalog {
             self.item_methods.extend(t.item_methods);
             self.identity_functions.extend(t.identity);
             self.iterates.extend(t.iterates);
+            self.instances.extend(t.instances);
+            self.instances_distinct.extend(t.distinct);
         }
         if let Some(i) = data.immediate {
             for c in &i.callers {
@@ -593,6 +609,7 @@ impl Catalog {
             fw.dependency_markers.extend(f.dependency_markers);
             fw.route_constructors.extend(f.route_constructors);
             fw.modules.extend(f.modules);
+            fw.lifespan_keywords.extend(f.lifespan_keywords);
         }
         if let Some(c) = data.cli {
             let cli = &mut self.cli;

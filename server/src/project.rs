@@ -995,8 +995,9 @@ impl Project {
         links.once.shared.get(&key?).map(Vec::as_slice)
     }
 
-    /// Coroutines run only as command-line commands, alone on an event loop made for them: the commands
-    /// themselves (`FunctionSummary::cli`), then every coroutine that is not a route and whose callers
+    /// Coroutines run only as command-line commands, alone on an event loop made for them, or by an
+    /// application's lifespan, while no request is served: the commands and lifespans themselves
+    /// (`FunctionSummary::cli`), then every coroutine that is not a route and whose callers
     /// in the project (one at least) are all such coroutines. A worklist over the call graph: each
     /// function joins when its last caller does, so a cycle of helpers no command reaches stays out.
     ///
@@ -1025,7 +1026,17 @@ impl Project {
             cli[id] = true;
         }
         while let Some(id) = queue.pop() {
-            for callee in callees(id) {
+            // A lifespan runs once, but a coroutine it hands to another call (`asyncio.create_task(
+            // watch())`) may run as a task while requests are served: only what it awaits joins.
+            let f = self.function(id);
+            let spawned = |ci: usize| f.lifespan && f.calls[ci].argument;
+            let reached = edges[id]
+                .iter()
+                .enumerate()
+                .filter(|&(ci, _)| !spawned(ci))
+                .filter_map(|(_, e)| *e)
+                .flat_map(|c| std::iter::once(c).chain(dispatch.get(&c).into_iter().flatten().copied()));
+            for callee in reached {
                 if callee == id {
                     continue;
                 }
@@ -1340,7 +1351,10 @@ impl Project {
             {
                 same_chains = false;
             }
-            if new_edges || (o.is_async, o.cli, &o.route) != (n.is_async, n.cli, &n.route) {
+            if new_edges
+                || (o.is_async, o.cli, o.lifespan, &o.route) != (n.is_async, n.cli, n.lifespan, &n.route)
+                || (n.lifespan && !o.calls.iter().map(|c| c.argument).eq(n.calls.iter().map(|c| c.argument)))
+            {
                 same_cli = false;
             }
             if new_edges
@@ -1516,7 +1530,11 @@ impl Project {
                 // A command-line command runs alone on its loop: what it blocks delays no other task.
                 let cli = links.cli[caller] && a.route.is_none();
                 if cli {
-                    message.push_str(&crate::analysis::cli_note(&a.qualname, a.cli));
+                    message.push_str(&if a.lifespan {
+                        crate::analysis::summary::lifespan_note(&a.qualname)
+                    } else {
+                        crate::analysis::cli_note(&a.qualname, a.cli)
+                    });
                 }
                 out.push(ChainFinding {
                     file,
@@ -1753,8 +1771,9 @@ impl Project {
 
     /// The values a call gives the parameters of function `g` it calls: the parameters of its own
     /// function it passes on whose values `env` knows, and, at the coroutine's call (`first`), its
-    /// literal arguments and `g`'s literal defaults for those it does not pass. Nothing when it passes
-    /// `*args`/`**kwargs` or `g` keeps no parameters.
+    /// literal arguments and `g`'s literal defaults for those it does not pass; and for any other
+    /// parameter annotated with a class of `[typing.instances]`, that class (`:builtins.bytes`).
+    /// Nothing when it passes `*args`/`**kwargs` or `g` keeps no parameters.
     ///
     /// Literals further down are not used: litellm's `get_secret("FRIENDLI_TOKEN")` cannot take the
     /// `oidc/` branch the chain shows, but with a hosted secret manager configured it waits on the
@@ -1790,6 +1809,15 @@ impl Project {
                 && let Some(d) = &p.default
             {
                 out.push((p.name.clone(), d.clone()));
+            }
+        }
+        // A parameter annotated with a class the `isinstance` tests know (`content: bytes`) holds one
+        // when nothing above says what it holds.
+        for p in params {
+            if let Some(class) = &p.instance
+                && !out.iter().any(|(n, _)| n == &p.name)
+            {
+                out.push((p.name.clone(), format!(":{class}")));
             }
         }
         out.sort();
@@ -1841,7 +1869,11 @@ impl Project {
             // A command-line command runs alone on its loop: what it blocks delays no other task.
             let cli = links.cli[caller] && a.route.is_none();
             if cli {
-                message.push_str(&crate::analysis::cli_note(&a.qualname, a.cli));
+                message.push_str(&if a.lifespan {
+                    crate::analysis::summary::lifespan_note(&a.qualname)
+                } else {
+                    crate::analysis::cli_note(&a.qualname, a.cli)
+                });
             }
             let hop = ChainHop { file, loc: b.start, name: b.callee.clone(), index: 0, elided: 0 };
             out.push(ChainFinding {

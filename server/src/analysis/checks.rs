@@ -19,6 +19,9 @@ pub(super) struct Endpoint {
     /// Not a route: a command-line command or entry point (`@app.command()`, `asyncio.run(main())` from
     /// sync code), which runs alone on an event loop made for it (see `cli_commands`).
     pub(super) cli: bool,
+    /// An application's lifespan (`FastAPI(lifespan=f)`; `cli` too): it runs once, as the application
+    /// starts and stops, while no request is served (see `lifespans`).
+    pub(super) lifespan: bool,
 }
 
 impl Endpoint {
@@ -186,12 +189,14 @@ pub(super) fn run(
 fn in_cli_command(r: &Resolver<'_>, f: &mut Finding, scope: ScopeId, endpoints: &HashMap<ScopeId, Endpoint>) {
     if endpoints.get(&scope).is_some_and(|e| e.cli) && f.tier > crate::rules::Tier::Hint {
         f.tier = crate::rules::Tier::Hint;
-        f.message.push_str(&cli_note(&function_name(r, scope), true));
+        let lifespan = endpoints.get(&scope).is_some_and(|e| e.lifespan);
+        let name = function_name(r, scope);
+        f.message.push_str(&if lifespan { super::summary::lifespan_note(&name) } else { cli_note(&name, true) });
     }
 }
 
-/// What a finding in a command-line command (`command`), or in a coroutine that only commands await,
-/// says (`checks` and the project's findings).
+/// What a finding in a command-line command (`command`), or in a coroutine that only commands or an
+/// application's lifespan await, says (`checks` and the project's findings).
 pub fn cli_note(function: &str, command: bool) -> String {
     if command {
         format!(
@@ -199,7 +204,7 @@ pub fn cli_note(function: &str, command: bool) -> String {
         )
     } else {
         format!(
-            "; `{function}` is awaited only by command-line commands, each alone on an event loop made for it: the call delays no other task"
+            "; `{function}` is awaited only by command-line commands, each alone on an event loop made for it, or by an application's lifespan, while no request is served: the call delays no other task"
         )
     }
 }
@@ -902,8 +907,8 @@ fn read_call<'f>(r: &Resolver<'f>, e: &Expr) -> Option<(String, &'f CallFact)> {
 /// The note of a package-data read (`package_data`).
 pub const PACKAGE_DATA_NOTE: &str = "; the file ships with the package (its path is built from `__file__`): a small read, from the page cache after the first";
 
-/// Whether an expression is a path built from the module's `__file__`: its text names `__file__`, or a
-/// name in it is bound (in the scope or an enclosing one) to such an expression. Bounded by `depth`.
+/// Whether an expression is a path built from the module's `__file__`: its code names `__file__`
+/// (`names_file`: not in a string or a comment), or a name in it is bound (in the scope or an enclosing one) to such an expression. Bounded by `depth`.
 fn from_file(r: &Resolver<'_>, e: &Expr, scope: ScopeId, depth: u32) -> bool {
     from_file_text(r, r.text_of(&e.range), e.range.start, scope, depth)
 }
@@ -912,7 +917,7 @@ fn from_file(r: &Resolver<'_>, e: &Expr, scope: ScopeId, depth: u32) -> bool {
 fn from_file_text(r: &Resolver<'_>, text: &str, at: usize, scope: ScopeId, depth: u32) -> bool {
     const MAX: u32 = 4;
     const MAX_TEXT: usize = 400;
-    if text.contains("__file__") {
+    if names_file(text) {
         return true;
     }
     if depth >= MAX || text.len() > MAX_TEXT {
@@ -922,8 +927,8 @@ fn from_file_text(r: &Resolver<'_>, text: &str, at: usize, scope: ScopeId, depth
     // Each identifier of the expression that is a variable bound to a value (not an import, not a
     // function): that value is built from `__file__`.
     let mut seen: Vec<&str> = Vec::new();
-    for word in text.split(|c: char| !(c.is_alphanumeric() || c == '_')) {
-        if word.is_empty() || word.starts_with(|c: char| c.is_ascii_digit()) || seen.contains(&word) {
+    for word in code_words(text) {
+        if word.starts_with(|c: char| c.is_ascii_digit()) || seen.contains(&word) {
             continue;
         }
         seen.push(word);
@@ -968,6 +973,58 @@ fn from_file_text(r: &Resolver<'_>, text: &str, at: usize, scope: ScopeId, depth
     false
 }
 
+/// Whether the code `text` (an expression's source, which starts at a token) names `__file__`: an
+/// identifier of its own (`Path(__file__)`, `pkg.__file__`), not a word of a string (an f-string
+/// included) or of a comment (`"__file__"`, `# not __file__`), nor part of a longer name.
+pub(crate) fn names_file(text: &str) -> bool {
+    code_words(text).any(|w| w == "__file__")
+}
+
+/// The words of the code `text` (an expression's source, which starts at a token) outside its strings
+/// and comments: identifiers, keywords and numbers, in order. A string's prefix (`f`, `rb`) goes with
+/// the string; so does an f-string's `{...}` (no name it reads is listed).
+fn code_words(text: &str) -> impl Iterator<Item = &str> {
+    let b = text.as_bytes();
+    let word = |c: u8| c.is_ascii_alphanumeric() || c == b'_' || c >= 0x80;
+    let mut i = 0;
+    std::iter::from_fn(move || {
+        while i < b.len() {
+            match b[i] {
+                b'#' => {
+                    i = b[i..].iter().position(|&c| c == b'\n' || c == b'\r').map_or(b.len(), |j| i + j);
+                }
+                b'\'' | b'"' => {
+                    let q = b[i];
+                    let triple = b.get(i..i + 3) == Some(&[q, q, q][..]);
+                    i += if triple { 3 } else { 1 };
+                    while i < b.len() {
+                        match b[i] {
+                            b'\\' => i += 2,
+                            c if c == q && (!triple || b.get(i..i + 3) == Some(&[q, q, q][..])) => {
+                                i += if triple { 3 } else { 1 };
+                                break;
+                            }
+                            _ => i += 1,
+                        }
+                    }
+                }
+                c if word(c) => {
+                    let start = i;
+                    while i < b.len() && word(b[i]) {
+                        i += 1;
+                    }
+                    if !matches!(b.get(i), Some(b'\'' | b'"')) {
+                        // `i` ends the word at a char boundary: the bytes after it are ASCII or end the text.
+                        return text.get(start..i);
+                    }
+                }
+                _ => i += 1,
+            }
+        }
+        None
+    })
+}
+
 /// Whether module-level binding `b` is a path built from `__file__`, read from its facts only: its value
 /// names `__file__` (`Binding::file`), or is an attribute, a `/` join, a method call or a subscript of a
 /// module-level name that is (`HERE / "x.json"`, `HERE.joinpath("x")`; not `os.path.join(HERE, "x")`,
@@ -1001,7 +1058,7 @@ fn module_file(r: &Resolver<'_>, b: super::facts::BindingId, depth: u32) -> bool
 
 /// The value of a declaration `name: T = value` that ends at `end` (the binding's position), as text
 /// with its offset: what follows the last `name:` in the 2 KiB before it, after its `=`.
-fn declared_value<'t>(r: &Resolver<'t>, name: &str, end: usize) -> Option<(&'t str, usize)> {
+pub(super) fn declared_value<'t>(r: &Resolver<'t>, name: &str, end: usize) -> Option<(&'t str, usize)> {
     let text: &'t str = r.text;
     let end = end.min(text.len());
     let mut from = end.saturating_sub(2048);
@@ -1237,10 +1294,38 @@ pub(super) fn endpoints(r: &Resolver<'_>) -> HashMap<ScopeId, Endpoint> {
     let uses_framework = imports_any(r, &fw.modules);
     if uses_framework {
         routes(r, &mut out);
+        for id in lifespans(r) {
+            out.entry(id).or_insert(Endpoint { label: None, cli: true, lifespan: true });
+        }
     }
     // Command-line commands; a function that is also a route stays a route.
     for id in cli_commands(r) {
-        out.entry(id).or_insert(Endpoint { label: None, cli: true });
+        out.entry(id).or_insert(Endpoint { label: None, cli: true, lifespan: false });
+    }
+    out
+}
+
+/// The coroutines of this file passed to an app class as its lifespan (`FastAPI(lifespan=lifespan)`,
+/// `[frameworks] lifespan_keywords`).
+fn lifespans(r: &Resolver<'_>) -> Vec<ScopeId> {
+    let fw = &r.catalog.frameworks;
+    let facts = r.facts;
+    let mut out = Vec::new();
+    for call in &facts.calls {
+        let Some(arg) =
+            call.args.iter().find(|a| a.keyword.as_deref().is_some_and(|k| fw.lifespan_keywords.contains(k)))
+        else {
+            continue;
+        };
+        if !r.qualified(&r.value_of(&call.func)).is_some_and(|q| fw.app_classes.contains(&q)) {
+            continue;
+        }
+        if let Value::Def(f) = r.value_of(&arg.value)
+            && facts.scopes[f].is_async
+            && !out.contains(&f)
+        {
+            out.push(f);
+        }
     }
     out
 }
@@ -1256,7 +1341,8 @@ fn imports_any(r: &Resolver<'_>, modules: &[String]) -> bool {
 /// instance of a `[cli] app_classes` class, `@click.command()`, `@group.command()` on a function that a
 /// `[cli] decorators` decorator makes a group; in a file importing a `[cli] modules` module, also on an
 /// app imported from the project), or that sync code hands to a `[cli] runners` call
-/// (`asyncio.run(main())`). Such a coroutine runs alone on an event loop made for it, unless another
+/// (`asyncio.run(main())`), directly or through a sync function of the file that hands its parameter to
+/// one (datasette's `run_sync(lambda: inspect_(files))`). Such a coroutine runs alone on an event loop made for it, unless another
 /// coroutine of the file calls it too (then it serves more than the command: not listed).
 fn cli_commands(r: &Resolver<'_>) -> Vec<ScopeId> {
     let facts = r.facts;
@@ -1297,39 +1383,116 @@ fn cli_commands(r: &Resolver<'_>) -> Vec<ScopeId> {
         func.tail().is_some_and(|t| cli.runner_tails.contains(t))
             && r.qualified(&r.value_of(func)).is_some_and(|q| cli.runners.contains(&q))
     };
+    // A sync function of the file that hands a parameter to a runner, called (`loop.run_until_complete(
+    // coro_func())`: its callers pass a callable) or not (`asyncio.run(coro)`: they pass a coroutine).
+    let mut helpers: Vec<(ScopeId, bool)> = Vec::new();
+    // The coroutines found through a runner, and the calls of them handed to one.
+    let mut by_runner: Vec<ScopeId> = Vec::new();
+    let mut handed: Vec<Range<usize>> = Vec::new();
     for call in &facts.calls {
         if facts.is_on_loop(call.scope) {
             continue;
         }
         // `asyncio.run(main())`: the call of `main` is an argument of the runner's call.
-        let main = if call.outer.as_deref().is_some_and(is_runner) {
-            &call.func
+        let (main, called) = if call.outer.as_deref().is_some_and(is_runner) {
+            (&call.func, true)
         } else if is_runner(&call.func)
             && let Some(arg) = call.args.iter().find(|a| a.keyword.is_none())
         {
-            &arg.value
+            (&arg.value, false)
         } else {
             continue;
         };
-        if let Value::Def(f) = r.value_of(main)
-            && facts.scopes[f].is_async
-            && !found.contains(&f)
-        {
-            found.push(f);
+        match r.value_of(main) {
+            Value::Def(f) if facts.scopes[f].is_async => {
+                if called {
+                    handed.push(call.range.clone());
+                } else if let Some(c) = facts.calls.iter().find(|c| c.range == main.range) {
+                    handed.push(c.range.clone());
+                }
+                if !found.contains(&f) {
+                    found.push(f);
+                    by_runner.push(f);
+                }
+            }
+            _ => {
+                let s = &facts.scopes[call.scope];
+                if let ExprKind::Name(p) = &main.kind
+                    && s.kind == ScopeKind::Function
+                    && s.bindings.get(&**p).is_some_and(|l| l.len() == 1 && facts.bindings[l[0]].pos == s.body.start)
+                    && !helpers.iter().any(|(h, _)| *h == call.scope)
+                {
+                    helpers.push((call.scope, called));
+                }
+            }
+        }
+    }
+    // Sync code calling such a helper with one argument: `run_sync(lambda: inspect_(files))`,
+    // `run_sync(main)`, `run_in_new_loop(main())` hand that coroutine to the runner.
+    if !helpers.is_empty() {
+        for call in &facts.calls {
+            if facts.is_on_loop(call.scope) || call.args.len() != 1 || call.args[0].keyword.is_some() {
+                continue;
+            }
+            let Value::Def(h) = r.value_of(&call.func) else { continue };
+            let Some(&(_, called)) = helpers.iter().find(|(id, _)| *id == h) else { continue };
+            let arg = &call.args[0].value;
+            let coroutine = if called {
+                match r.value_of(arg) {
+                    Value::Def(f) if facts.scopes[f].kind == ScopeKind::Function => Some(f),
+                    // A lambda whose body is the coroutine's call.
+                    _ => facts
+                        .scopes
+                        .iter()
+                        .position(|s| s.kind == ScopeKind::Lambda && s.range == arg.range)
+                        .and_then(|l| {
+                            facts
+                                .calls
+                                .iter()
+                                .find(|c| c.scope == l && c.outer.is_none() && c.range.end == arg.range.end)
+                        })
+                        .and_then(|c| match r.value_of(&c.func) {
+                            Value::Def(f) => {
+                                handed.push(c.range.clone());
+                                Some(f)
+                            }
+                            _ => None,
+                        }),
+                }
+            } else {
+                facts.calls.iter().find(|c| c.range == arg.range).and_then(|c| match r.value_of(&c.func) {
+                    Value::Def(f) => {
+                        handed.push(c.range.clone());
+                        Some(f)
+                    }
+                    _ => None,
+                })
+            };
+            if let Some(f) = coroutine
+                && facts.scopes[f].is_async
+                && !found.contains(&f)
+            {
+                found.push(f);
+                by_runner.push(f);
+            }
         }
     }
     if found.is_empty() {
         return found;
     }
-    // Called by another coroutine of the file (not a command itself): it serves that one too.
+    // Called by another coroutine of the file (not a command itself): it serves that one too. One found
+    // through a runner and called elsewhere too, not handed to one (litellm's sync wrapper returns
+    // `_execute_query_pipeline(...)` to async callers in one branch), may serve others as well.
     let mut shared = Vec::new();
     for call in &facts.calls {
-        if !facts.is_on_loop(call.scope) || found.contains(&call.scope) {
+        let elsewhere = !by_runner.is_empty() && !handed.contains(&call.range);
+        if (!facts.is_on_loop(call.scope) && !elsewhere) || found.contains(&call.scope) {
             continue;
         }
         if let ExprKind::Name(_) | ExprKind::Attribute(..) = call.func.kind
             && let Value::Def(f) = r.value_of(&call.func)
             && found.contains(&f)
+            && (facts.is_on_loop(call.scope) || by_runner.contains(&f))
         {
             shared.push(f);
         }
@@ -1349,7 +1512,7 @@ fn routes(r: &Resolver<'_>, out: &mut HashMap<ScopeId, Endpoint>) {
         }
         for d in &s.decorators {
             if let Some(label) = route_decorator(r, d) {
-                out.insert(id, Endpoint { label: Some(label), cli: false });
+                out.insert(id, Endpoint { label: Some(label), cli: false, lifespan: false });
             }
         }
     }
@@ -1374,7 +1537,7 @@ fn routes(r: &Resolver<'_>, out: &mut HashMap<ScopeId, Endpoint>) {
             continue;
         };
         if let Some(Value::Def(f)) = target.map(|t| r.value_of(t)) {
-            out.entry(f).or_insert(Endpoint { label, cli: false });
+            out.entry(f).or_insert(Endpoint { label, cli: false, lifespan: false });
         }
     }
 }

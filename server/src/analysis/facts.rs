@@ -1511,11 +1511,11 @@ enum MethodKind {
     Static,
 }
 
-/// Whether the value of a binding (`x = v`, `with v as x`) names `__file__` (`Binding::file`); values
-/// longer than 4 KiB are not read.
+/// Whether the value of a binding (`x = v`, `with v as x`) names `__file__` in its code, not in a string
+/// or a comment (`Binding::file`, `checks::names_file`); values longer than 4 KiB are not read.
 fn names_file(text: &str, kind: &BindingKind) -> bool {
     let (BindingKind::Value(e) | BindingKind::With(e)) = kind else { return false };
-    e.range.len() <= 4096 && text.get(e.range.clone()).is_some_and(|v| v.contains("__file__"))
+    e.range.len() <= 4096 && text.get(e.range.clone()).is_some_and(super::checks::names_file)
 }
 
 struct Binder<'f, 'x> {

@@ -119,6 +119,7 @@ pub fn shift(out: &mut FileAnalysis, edit: &LineEdit) {
             name,
             route: _,
             cli: _,
+            lifespan: _,
             blocking,
             calls,
             returns: _,
@@ -161,6 +162,7 @@ pub fn shift(out: &mut FileAnalysis, edit: &LineEdit) {
             needs: _,
             args: _,
             splat: _,
+            argument: _,
         } in calls
         {
             *start = edit.loc(*start);

@@ -87,12 +87,19 @@ pub struct CallSite {
     pub args: Vec<(Option<String>, Option<String>)>,
     #[serde(default)]
     pub splat: bool,
+    /// An argument of another call, not awaited (`asyncio.create_task(watch())`): a coroutine called
+    /// so runs wherever that call puts it, maybe as a task of its own (see `Project::cli_only`).
+    #[serde(default)]
+    pub argument: bool,
 }
 
 /// A test of a parameter that a call or blocking call needs to come out `want` to run: it is in the
 /// block of `if P is None:` (`none`, true), after `if not P: return` (`truthy`, true), in the `else` of
-/// `if P == "x":` (`eq` `'x`, false), in `if P.startswith("oidc/"):` (`startswith` `'oidc/`, true). Only
-/// direct tests of a parameter the function never rebinds. A caller that passes a literal there (or
+/// `if P == "x":` (`eq` `'x`, false), in `if P.startswith("oidc/"):` (`startswith` `'oidc/`, true), in
+/// `if isinstance(P, PathLike):` (`isinstance`, true; its `lit` lists the `[typing.instances]` classes
+/// whose values pass the test, then `|`, those whose values fail it). Only direct tests of a parameter
+/// (or of a name the function binds to it first: `content: T = openai_file_content`) the function
+/// never rebinds; a value of a class (`:builtins.bytes`, from an annotation) decides only `isinstance`. A caller that passes a literal there (or
 /// leaves the parameter at a literal default) that decides the test the other way does not run it.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Need {
@@ -105,6 +112,24 @@ pub struct Need {
 impl Need {
     /// The test's value for literal `v` (as `literal` writes it), when `v` decides it.
     pub fn eval(&self, v: &str) -> Option<bool> {
+        if self.op == "isinstance" {
+            let class = match v.strip_prefix(':') {
+                Some(c) => c,
+                None => literal_class(v)?,
+            };
+            let (pass, fail) = self.lit.as_deref()?.split_once('|')?;
+            let got = if pass.split(' ').any(|c| c == class) {
+                true
+            } else if fail.split(' ').any(|c| c == class) {
+                false
+            } else {
+                return None;
+            };
+            return Some(got == self.want);
+        }
+        if v.starts_with(':') {
+            return None;
+        }
         let s = v.strip_prefix('\'');
         let got = match self.op.as_str() {
             "none" => Some(v == "None"),
@@ -120,6 +145,18 @@ impl Need {
             _ => None,
         }?;
         Some(got == self.want)
+    }
+}
+
+/// The class of a literal as `literal` writes it (`'x`: `builtins.str`), for `isinstance` tests.
+fn literal_class(v: &str) -> Option<&'static str> {
+    if v.starts_with('\'') {
+        return Some("builtins.str");
+    }
+    match v {
+        "True" | "False" => Some("builtins.bool"),
+        "None" => None,
+        _ => v.strip_prefix('-').unwrap_or(v).chars().all(|c| c.is_ascii_digit()).then_some("builtins.int"),
     }
 }
 
@@ -146,6 +183,13 @@ pub struct BlockingSite {
     pub needs: Vec<Need>,
 }
 
+/// What a finding in an application's lifespan, or a chain it starts, says.
+pub fn lifespan_note(function: &str) -> String {
+    format!(
+        "; `{function}` is the application's lifespan: it runs once, as the application starts and stops, while no request is served"
+    )
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct FunctionSummary {
     /// Dotted name in the module: `fetch`, `Svc.fetch`, `outer.inner`.
@@ -169,6 +213,11 @@ pub struct FunctionSummary {
     /// so the chains it reaches are hints.
     #[serde(default)]
     pub cli: bool,
+    /// An application's lifespan (`FastAPI(lifespan=f)`; `cli` too): it runs once, as the application
+    /// starts and stops, so the chains it starts are hints, and so are the coroutines only it (or
+    /// commands) awaits (`Project::cli_only`).
+    #[serde(default)]
+    pub lifespan: bool,
     /// Blocking calls made in its own body (sync functions only; a coroutine's are findings).
     pub blocking: Vec<BlockingSite>,
     /// Calls to what may be project functions.
@@ -201,6 +250,11 @@ pub struct Param {
     pub name: String,
     pub positional: bool,
     pub default: Option<String>,
+    /// Its annotation, when that names a class of `[typing.instances]` (`content: bytes`): a caller that
+    /// passes no known value passes one of that class (written `:builtins.bytes`), which decides the
+    /// `isinstance` tests of it (see `Need`).
+    #[serde(default)]
+    pub instance: Option<String>,
 }
 
 /// A parameter of an `@overload` stub, as far as choosing the overload needs it.
@@ -282,6 +336,7 @@ impl FileSummary {
                     && a.generator == b.generator
                     && a.route == b.route
                     && a.cli == b.cli
+                    && a.lifespan == b.lifespan
                     && a.returns == b.returns
                     && a.overload == b.overload
                     && a.params == b.params
@@ -313,6 +368,7 @@ impl FileSummary {
                             && x.needs == y.needs
                             && x.args == y.args
                             && x.splat == y.splat
+                            && x.argument == y.argument
                     })
             })
     }
@@ -360,6 +416,7 @@ pub(super) fn summarize_part(
                     name: loc(name.range.start),
                     route: endpoints.get(&id).and_then(|e| e.label.clone()),
                     cli: endpoints.get(&id).is_some_and(|e| e.cli),
+                    lifespan: endpoints.get(&id).is_some_and(|e| e.lifespan),
                     blocking: Vec::new(),
                     calls: Vec::new(),
                     returns: match &s.returns {
@@ -507,6 +564,7 @@ pub(super) fn summarize_part(
                     needs: needs(r, at.start, scope),
                     args: Vec::new(),
                     splat: true,
+                    argument: false,
                 });
             }
             out.functions[f].calls.push(CallSite {
@@ -518,6 +576,7 @@ pub(super) fn summarize_part(
                 access: false,
                 once: checks::lazy_guard(r, start, scope),
                 iterated: iterated_here,
+                argument: call.outer.is_some() && !call.awaited,
                 gate: gate(r, start, scope),
                 falsy: call
                     .args
@@ -575,6 +634,7 @@ pub(super) fn summarize_part(
                 needs: needs(r, a.range.start, runs_in[a.scope]),
                 args: Vec::new(),
                 splat: false,
+                argument: false,
             });
         }
     }
@@ -605,11 +665,23 @@ pub(super) fn summarize_part(
     out
 }
 
-/// The parameters of function `id` that a call binds (see `Param`), read from its header.
-fn params(r: &Resolver<'_>, id: ScopeId) -> Vec<Param> {
+/// One parameter as its function's header writes it: the name (`*` / `**` for `*args` / `**kwargs`),
+/// whether it may be passed by position, its annotation's text and its default's text.
+struct HeaderParam<'t> {
+    name: &'t str,
+    positional: bool,
+    annotation: Option<&'t str>,
+    default: Option<&'t str>,
+}
+
+/// The parameters of function `id` that a call passes, read from its header (`def f(a, *, b: T = 1)`):
+/// a method's `self` / `cls`, bound by the attribute access, left out; so are `/` and a bare `*`.
+fn header_params<'t>(r: &Resolver<'t>, id: ScopeId) -> Vec<HeaderParam<'t>> {
     let s = &r.facts.scopes[id];
     let Some(name) = &s.name else { return Vec::new() };
-    let header = r.text.get(name.range.end..s.body.start).unwrap_or("");
+    let text: &'t str = r.text;
+    let header = text.get(name.range.end..s.body.start).unwrap_or("");
+    // The parameter list: from the first `(` to its matching `)`.
     let Some(open) = header.find('(') else { return Vec::new() };
     let Some(close) = matching_close(&header[open..]).map(|i| open + i) else { return Vec::new() };
     let method = s.parent.is_some_and(|p| r.facts.scopes[p].kind == ScopeKind::Class);
@@ -629,17 +701,48 @@ fn params(r: &Resolver<'_>, id: ScopeId) -> Vec<Param> {
         if p.starts_with('*') {
             let star = if p.starts_with("**") { "**" } else { "*" };
             positional = false;
-            out.push(Param { name: star.into(), positional: false, default: None });
+            out.push(HeaderParam { name: star, positional: false, annotation: None, default: None });
             continue;
         }
         let (decl, default) = match p.split_once('=') {
-            Some((d, v)) => (d.trim(), literal(v)),
+            Some((d, v)) => (d.trim(), Some(v.trim())),
             None => (p, None),
         };
-        let pname = decl.split_once(':').map_or(decl, |(n, _)| n).trim();
-        out.push(Param { name: pname.to_string(), positional, default });
+        let (pname, annotation) = match decl.split_once(':') {
+            Some((n, a)) => (n.trim(), Some(a.trim())),
+            None => (decl.trim(), None),
+        };
+        out.push(HeaderParam { name: pname, positional, annotation, default });
     }
     out
+}
+
+/// The parameters of function `id` that a call binds (see `Param`), read from its header.
+fn params(r: &Resolver<'_>, id: ScopeId) -> Vec<Param> {
+    header_params(r, id)
+        .into_iter()
+        .map(|p| Param {
+            name: p.name.to_string(),
+            positional: p.positional,
+            default: p.default.and_then(literal),
+            instance: p.annotation.and_then(|_| annotated_instance(r, id, p.name)),
+        })
+        .collect()
+}
+
+/// The class of `[typing.instances]` that parameter `name` of function `id` is annotated with
+/// (`content: bytes`), when it is one.
+fn annotated_instance(r: &Resolver<'_>, id: ScopeId, name: &str) -> Option<String> {
+    let s = &r.facts.scopes[id];
+    let &b = s.bindings.get(name)?.first()?;
+    let binding = &r.facts.bindings[b];
+    if binding.pos != s.body.start || !matches!(binding.kind, BindingKind::Annotation(_)) {
+        return None;
+    }
+    match r.binding(b) {
+        Value::Instance(t) if r.catalog.instances.contains_key(&t) => Some(t),
+        _ => None,
+    }
 }
 
 /// An argument as `CallSite::args` keeps it: keyword and value.
@@ -660,25 +763,74 @@ fn call_args(r: &Resolver<'_>, call: &super::facts::CallFact, scope: ScopeId) ->
     (out, false)
 }
 
-/// `name` when it is a parameter of function `scope` (which may rebind it: see `FunctionSummary::rebound`).
-fn param_of<'t>(r: &Resolver<'_>, scope: ScopeId, name: &'t str) -> Option<&'t str> {
+/// The parameter of function `scope` that `name` holds: `name` itself when it is one (which the
+/// function may rebind: see `FunctionSummary::rebound`), or the parameter a name is bound to first, in
+/// the function's own block (`content: FileTypes | str = openai_file_content`; its rebindings count
+/// as the parameter's).
+fn param_of(r: &Resolver<'_>, scope: ScopeId, name: &str) -> Option<String> {
     let s = &r.facts.scopes[scope];
     if s.kind != ScopeKind::Function || !is_name(name) {
         return None;
     }
+    let is_param = |n: &str| {
+        s.bindings.get(n).is_some_and(|list| list.len() <= 8 && r.facts.bindings[list[0]].pos == s.body.start)
+    };
+    if is_param(name) {
+        return Some(name.to_string());
+    }
     let list = s.bindings.get(name)?;
-    (list.len() <= 8 && r.facts.bindings[list[0]].pos == s.body.start).then_some(name)
+    if list.len() > 8 {
+        return None;
+    }
+    let first = &r.facts.bindings[list[0]];
+    let (value, start) = match &first.kind {
+        BindingKind::Value(e) => (r.text_of(&e.range), e.range.start),
+        BindingKind::Annotation(_) => checks::declared_value(r, name, first.pos)?,
+        _ => return None,
+    };
+    let value = value.trim();
+    if value == name || !is_name(value) || !is_param(value) {
+        return None;
+    }
+    // The statement starts its line at the indentation of the function's first statement.
+    let text = r.text;
+    let line_start = |at: usize| text.get(..at).and_then(|t| t.rfind('\n')).map_or(0, |i| i + 1);
+    let indent = |at: usize| {
+        let ls = line_start(at);
+        let line = text.get(ls..).unwrap_or("");
+        (ls, line.len() - line.trim_start_matches([' ', '\t']).len())
+    };
+    let (ls, ind) = indent(start);
+    let (_, body_ind) = indent(s.body.start);
+    let stmt = text.get(ls + ind..).unwrap_or("");
+    let own_line = stmt.strip_prefix(name).is_some_and(|rest| rest.trim_start().starts_with([':', '=']));
+    (ind == body_ind && own_line).then(|| value.to_string())
 }
 
 /// For each parameter named in `names` that function `scope` rebinds: the needs of each rebinding
-/// (`if secret_name.startswith("os.environ/"): secret_name = secret_name.replace(...)`).
+/// (`if secret_name.startswith("os.environ/"): secret_name = secret_name.replace(...)`), those of the
+/// names bound to it first (`param_of`) included.
 fn rebound(r: &Resolver<'_>, scope: ScopeId, names: &[String]) -> Vec<(String, Vec<Vec<Need>>)> {
     let s = &r.facts.scopes[scope];
+    let mut aliases: Vec<(&str, String)> = s
+        .bindings
+        .keys()
+        .filter_map(|a| {
+            let p = param_of(r, scope, a)?;
+            (p != **a).then_some((&**a, p))
+        })
+        .collect();
+    aliases.sort();
     let mut out = Vec::new();
     for n in names {
-        let Some(list) = s.bindings.get(n.as_str()) else { continue };
-        if list.len() > 1 {
-            out.push((n.clone(), list[1..].iter().map(|&b| needs(r, r.facts.bindings[b].pos, scope)).collect()));
+        let mut sites: Vec<Vec<Need>> = Vec::new();
+        let holders = std::iter::once(n.as_str()).chain(aliases.iter().filter(|(_, p)| p == n).map(|(a, _)| *a));
+        for holder in holders {
+            let Some(list) = s.bindings.get(holder) else { continue };
+            sites.extend(list.iter().skip(1).map(|&b| needs(r, r.facts.bindings[b].pos, scope)));
+        }
+        if !sites.is_empty() {
+            out.push((n.clone(), sites));
         }
     }
     out
@@ -696,7 +848,7 @@ fn needs(r: &Resolver<'_>, at: usize, scope: ScopeId) -> Vec<Need> {
     checks::branch_conditions(r, at, scope, |cond, want| {
         let sep = if want { " and " } else { " or " };
         for part in split_word(cond, sep) {
-            if let Some(n) = need(r, scope, part, want)
+            if let Some(n) = need(r, scope, at, part, want)
                 && !out.contains(&n)
                 && out.len() < 8
             {
@@ -708,8 +860,9 @@ fn needs(r: &Resolver<'_>, at: usize, scope: ScopeId) -> Vec<Need> {
     out
 }
 
-/// One `Need` from a condition part (`P is None`, `not P`, `P == "x"`, `P.startswith("x")`).
-fn need(r: &Resolver<'_>, scope: ScopeId, part: &str, want: bool) -> Option<Need> {
+/// One `Need` from a condition part (`P is None`, `not P`, `P == "x"`, `P.startswith("x")`,
+/// `isinstance(P, C)`) of a branch holding offset `at`.
+fn need(r: &Resolver<'_>, scope: ScopeId, at: usize, part: &str, want: bool) -> Option<Need> {
     let mut c = part.trim();
     let mut want = want;
     while let Some(inner) = c.strip_prefix("not ") {
@@ -717,8 +870,15 @@ fn need(r: &Resolver<'_>, scope: ScopeId, part: &str, want: bool) -> Option<Need
         want = !want;
     }
     let mk = |p: &str, op: &str, lit: Option<String>, want: bool| {
-        param_of(r, scope, p.trim()).map(|p| Need { param: p.to_string(), op: op.to_string(), lit, want })
+        param_of(r, scope, p.trim()).map(|param| Need { param, op: op.to_string(), lit, want })
     };
+    if let Some(rest) = c.strip_prefix("isinstance(") {
+        if matching_close(&c["isinstance".len()..]) != Some(c.len() - 1 - "isinstance".len()) {
+            return None;
+        }
+        let [p, classes] = split_top(&rest[..rest.len() - 1])[..] else { return None };
+        return mk(p, "isinstance", Some(isinstance_lit(r, scope, at, classes)?), want);
+    }
     if let Some(p) = c.strip_suffix(" is not None") {
         return mk(p, "none", None, !want);
     }
@@ -738,6 +898,47 @@ fn need(r: &Resolver<'_>, scope: ScopeId, part: &str, want: bool) -> Option<Need
     // `oidc/` branch its chain shows, but with a hosted secret manager it waits in a branch no chain
     // names (an untyped client), and the labelled sample counts those sites real (see bench/README.md).
     mk(c, "truthy", None, want)
+}
+
+/// `Need::lit` of `isinstance(P, classes)` read at offset `at`: the `[typing.instances]` classes whose
+/// values pass the test and those whose values fail it, when every class tested is one the table
+/// decides (`bytes`, `(str, bytes)`, `os.PathLike`, `int | None` is not).
+fn isinstance_lit(r: &Resolver<'_>, scope: ScopeId, at: usize, classes: &str) -> Option<String> {
+    let c = classes.trim();
+    let inner = match c.strip_prefix('(') {
+        Some(rest) if matching_close(c) == Some(c.len() - 1) => &rest[..rest.len() - 1],
+        _ => c,
+    };
+    let mut tested = Vec::new();
+    for part in split_top(inner).into_iter().flat_map(|p| p.split('|')) {
+        let mut names = part.trim().split('.');
+        let head = names.next()?;
+        if !is_name(head) {
+            return None;
+        }
+        let mut v = r.lookup(head, scope, at, 0);
+        for attr in names {
+            v = r.attribute(v, attr, 0);
+        }
+        let q = r.qualified(&v)?;
+        let cat = r.catalog;
+        let known = cat.instances.contains_key(&q)
+            || cat.instances_distinct.contains(&q)
+            || cat.instances.values().any(|bases| bases.contains(&q));
+        if !known {
+            return None;
+        }
+        tested.push(q);
+    }
+    if tested.is_empty() {
+        return None;
+    }
+    let mut classes: Vec<&String> = r.catalog.instances.keys().collect();
+    classes.sort();
+    let (pass, fail): (Vec<&String>, Vec<&String>) =
+        classes.into_iter().partition(|k| r.catalog.instances[*k].iter().any(|b| tested.contains(b)));
+    let join = |v: Vec<&String>| v.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" ");
+    Some(format!("{}|{}", join(pass), join(fail)))
 }
 
 /// What other modules may import from this one: its module-level names.
@@ -1371,54 +1572,25 @@ fn split_top(text: &str) -> Vec<&str> {
 
 /// The parameters of the `@overload` stub `id`, read from its header (`def f(a, *, b: Literal[True])`).
 fn overload_params(r: &Resolver<'_>, id: ScopeId) -> Vec<OverloadParam> {
-    let s = &r.facts.scopes[id];
-    let Some(name) = &s.name else { return Vec::new() };
-    let header = r.text.get(name.range.end..s.body.start).unwrap_or("");
-    // The parameter list: from the first `(` to its matching `)`.
-    let Some(open) = header.find('(') else { return Vec::new() };
-    let Some(close) = matching_close(&header[open..]).map(|i| open + i) else { return Vec::new() };
-    let method = r.facts.scopes[id].parent.is_some_and(|p| r.facts.scopes[p].kind == ScopeKind::Class);
-    let mut out = Vec::new();
-    let mut positional = true;
-    for (i, p) in split_top(&header[open + 1..close]).into_iter().enumerate() {
-        if p == "/" {
-            continue;
-        }
-        if p == "*" {
-            positional = false;
-            continue;
-        }
-        // `self` / `cls` is bound by the attribute access, not passed.
-        if i == 0 && method && !s.decorators.iter().any(|d| d.text.as_ref() == "staticmethod") {
-            continue;
-        }
-        if p.starts_with("**") {
-            out.push(OverloadParam { name: "**".into(), positional: false, default: true, literals: None });
-            continue;
-        }
-        if p.starts_with('*') {
-            positional = false;
-            out.push(OverloadParam { name: "*".into(), positional: false, default: true, literals: None });
-            continue;
-        }
-        let (decl, default) = match p.split_once('=') {
-            Some((d, _)) => (d.trim(), true),
-            None => (p, false),
-        };
-        let (pname, ann) = match decl.split_once(':') {
-            Some((n, a)) => (n.trim(), Some(a.trim())),
-            None => (decl, None),
-        };
-        let literals = ann.and_then(|a| {
-            let inner = ["Literal[", "typing.Literal[", "typing_extensions.Literal[", "t.Literal["]
-                .iter()
-                .find_map(|pre| a.strip_prefix(pre))?
-                .strip_suffix(']')?;
-            split_top(inner).into_iter().map(literal).collect::<Option<Vec<_>>>()
-        });
-        out.push(OverloadParam { name: pname.to_string(), positional, default, literals });
-    }
-    out
+    header_params(r, id)
+        .into_iter()
+        .map(|p| {
+            let literals = p.annotation.and_then(|a| {
+                let inner = ["Literal[", "typing.Literal[", "typing_extensions.Literal[", "t.Literal["]
+                    .iter()
+                    .find_map(|pre| a.strip_prefix(pre))?
+                    .strip_suffix(']')?;
+                split_top(inner).into_iter().map(literal).collect::<Option<Vec<_>>>()
+            });
+            let star = p.name.starts_with('*');
+            OverloadParam {
+                name: p.name.to_string(),
+                positional: p.positional,
+                default: star || p.default.is_some(),
+                literals,
+            }
+        })
+        .collect()
 }
 
 /// `CallSite::made_by` for `call`: the arguments of the call that made the object whose method it
