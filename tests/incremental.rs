@@ -353,6 +353,20 @@ fn a_comment_typed_inside_an_annotated_assignment_keeps_the_annotation() {
     apply_edits(text.to_string(), &[(at, 0, "#")]);
 }
 
+/// A function whose body is on its `def` line, followed by a comment indented deeper than the `def`:
+/// a line break typed after the `:` makes the body an indented block, and the whole file's parse then
+/// takes the comment into the function (its parse alone stops before it). Found by
+/// `module_level_edits_analysed_alone_match_the_whole_file` in tests/projects/stars/app/helpers.py.
+#[test]
+fn a_body_moved_off_the_def_line_takes_the_comment_after_it() {
+    let text = "import time\n\n\ndef s():await\n    # note time.sleep(1)\n\n\ndef t():\n    time.sleep(1)\n";
+    let at = text.find(":await").unwrap() + 1;
+    apply_edits(text.to_string(), &[(at, 0, "\n    ")]);
+    let text = "class C:\n    def s(self): return 1\n        # note\n    def t(self):\n        pass\n";
+    let at = text.find(": return").unwrap() + 1;
+    apply_edits(text.to_string(), &[(at, 0, "\n       ")]);
+}
+
 /// A module-level statement typed one character at a time on a new line after a module-level one:
 /// the states that parse (`x = re`, `x = requests.get(TIMEOUT)`) after one that parsed are analysed
 /// alone; the broken ones, the first after them and the statement's first character take the whole

@@ -525,7 +525,7 @@ impl Facts {
         // comment became part of it, or stopped being): where enclosing classes end follows rules of
         // the whole file's parse, so the whole file is parsed.
         let moved_end = d.end(self.scopes[unit].range.start, self.scopes[unit].range.end);
-        if def.range.end != end.unwrap_or(moved_end) {
+        if def.range.end != end.unwrap_or(moved_end) || indented_comment_follows(text, def_start, def.range.end) {
             return None;
         }
         let def_end = def.range.end;
@@ -1650,4 +1650,23 @@ impl Binder<'_, '_> {
         }
         MethodKind::Instance
     }
+}
+
+/// Whether the first line after a function's `end` that is not blank is a comment indented deeper than
+/// its `def` (at `def_start`). The function's parse alone stops before it, but the whole file's parse
+/// takes such a comment into the function's block when the body is an indented block: `def s(): x`
+/// becoming `def s():\n    x` with `    # note` on the next line. The function's extent is then the
+/// whole file's to decide.
+fn indented_comment_follows(text: &str, def_start: usize, end: usize) -> bool {
+    let line_start = text[..def_start].rfind('\n').map_or(0, |i| i + 1);
+    let column = def_start - line_start;
+    let Some(next_line) = text[end..].find('\n') else { return false };
+    for line in text[end + next_line + 1..].split('\n') {
+        let code = line.trim_start_matches([' ', '\t', '\x0c', '\r']);
+        if code.is_empty() {
+            continue;
+        }
+        return code.starts_with('#') && line.len() - code.len() > column;
+    }
+    false
 }
