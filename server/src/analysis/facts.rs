@@ -1658,8 +1658,7 @@ impl Binder<'_, '_> {
 /// becoming `def s():\n    x` with `    # note` on the next line. The function's extent is then the
 /// whole file's to decide.
 fn indented_comment_follows(text: &str, def_start: usize, end: usize) -> bool {
-    let line_start = text[..def_start].rfind('\n').map_or(0, |i| i + 1);
-    let column = def_start - line_start;
+    let column = def_start - crate::syntax::line_start(text, def_start);
     let Some(next_line) = text[end..].find('\n') else { return false };
     for line in text[end + next_line + 1..].split('\n') {
         let code = line.trim_start_matches([' ', '\t', '\x0c', '\r']);

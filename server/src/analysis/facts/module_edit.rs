@@ -783,8 +783,6 @@ fn occurrences(text: &str, name: &str) -> usize {
         .count()
 }
 
-/// The identifiers of `code` that may name a binding (not an attribute's name after a `.`, not the
-/// keywords of imports), with repeats.
 /// The names the statements collected in `raw` may bind (the names `build` binds from them, and other
 /// words of their targets: `self` of `self.x`, `i` of `a[i]`): a superset of the module-level names their
 /// bindings change, for `Facts::leaking_reads` (a name missed there costs the copy of the facts, and so a
@@ -815,6 +813,8 @@ pub(super) fn bound_words_in<'t>(raw: &super::Raw<'_>, text: &'t str, keep: impl
     out
 }
 
+/// The identifiers of `code` that may name a binding (not an attribute's name after a `.`, not the
+/// keywords of imports), with repeats.
 pub(super) fn words(code: &str) -> impl Iterator<Item = &str> {
     let bytes = code.as_bytes();
     code.split(|c: char| !(c.is_alphanumeric() || c == '_')).filter(move |w| {
