@@ -89,9 +89,26 @@ fn the_catalog_covers_the_required_families() {
         "queue.Queue.get",
         "concurrent.futures.Future.result",
         "asyncio.run",
+        // The sync clients current in 2026 (issue 12).
+        "psycopg.connect",
+        "oracledb.connect",
+        "pymssql.connect",
+        "pymssql.Cursor.execute",
+        "cassandra.cluster.Cluster.connect",
+        "pika.BlockingConnection",
+        "pika.adapters.blocking_connection.BlockingChannel.basic_publish",
+        "stripe.Customer.create",
+        "twilio.rest.Client.messages.create",
+        "websocket.create_connection",
+        "google.cloud.storage.Client.get_bucket",
+        "niquests.get",
+        "niquests.Session.get",
     ];
     let missing: Vec<&str> = must_block.iter().copied().filter(|n| cat.blocking(n).is_none()).collect();
     assert!(missing.is_empty(), "not blocking in the catalog: {missing:?}");
+    // httpx2, the maintained continuation of httpx, is httpx.
+    assert_eq!(cat.canonical("httpx2.Client.get"), "httpx.Client.get");
+    assert_eq!(cat.alternatives_of("httpx"), ["httpx2"]);
     let must_not_block = [
         "os.path.join",
         "os.path.basename",
@@ -105,6 +122,9 @@ fn the_catalog_covers_the_required_families() {
         "builtins.print",
         "builtins.dict.get",
         "queue.Queue.get_nowait",
+        "niquests.AsyncSession.get",
+        "niquests.aget",
+        "pika.adapters.blocking_connection.BlockingChannel.is_open",
     ];
     let wrong: Vec<&str> = must_not_block.iter().copied().filter(|n| cat.blocking(n).is_some()).collect();
     assert!(wrong.is_empty(), "blocking in the catalog but should not be: {wrong:?}");
@@ -216,5 +236,42 @@ fn the_versions_agree() {
     assert!(
         pyproject.contains("dynamic = [\"version\"]") || pyproject.contains(&format!("version = \"{version}\"")),
         "pyproject.toml takes its version from Cargo or states {version}"
+    );
+}
+
+/// A file opened in binary mode is an `io.BufferedReader` / `io.BufferedWriter` / `io.BufferedRandom` in
+/// messages, as Python names it (the catalog's `[modes]`); a text mode stays an `io.TextIOWrapper`.
+#[test]
+fn files_opened_in_binary_mode_are_named_as_python_names_them() {
+    // Handles opened at module level: each use in a coroutine is a finding of its own.
+    let text = r#"import os, pathlib
+
+A = open("a.bin", "rb")
+B = open("b.bin", mode="wb")
+C = pathlib.Path("c.bin").open("r+b")
+D = os.fdopen(3, "ab")
+E = open("e.txt", "r")
+F = open("f.txt")
+
+async def handles():
+    A.read()
+    B.write(b"x")
+    C.readline()
+    D.flush()
+    E.read()
+    F.read()
+"#;
+    let callees: Vec<String> =
+        common::findings(text).into_iter().filter_map(|f| f.callee).filter(|c| c.starts_with("io.")).collect();
+    assert_eq!(
+        callees,
+        [
+            "io.BufferedReader.read",
+            "io.BufferedWriter.write",
+            "io.BufferedRandom.readline",
+            "io.BufferedWriter.flush",
+            "io.TextIOWrapper.read",
+            "io.TextIOWrapper.read",
+        ]
     );
 }

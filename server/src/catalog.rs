@@ -271,6 +271,8 @@ pub struct Catalog {
     /// Callables that make no I/O when an argument is an in-memory buffer, with the class of what they
     /// then return (empty: nothing the analysis follows).
     memory_over: HashMap<String, String>,
+    /// How the class of an opened file follows its mode (`[modes]`).
+    binary_modes: Option<ModesData>,
     /// Arguments that tell a waiting call not to wait (`join(timeout=0)`, `acquire(blocking=False)`), as
     /// written without spaces: `name=value` for a keyword, `#N=value` for the N-th positional argument.
     pub nowait: HashMap<String, Vec<String>>,
@@ -317,6 +319,7 @@ struct FileData {
     chains: Option<ChainsData>,
     immediate: Option<ImmediateData>,
     memory: Option<MemoryData>,
+    modes: Option<ModesData>,
     locks: Option<LocksData>,
     #[serde(default)]
     nowait: HashMap<String, Vec<String>>,
@@ -330,6 +333,18 @@ struct FileData {
     bounded_by: HashMap<String, Vec<String>>,
     #[serde(default)]
     counterparts: Vec<Counterpart>,
+}
+
+/// `[modes]`: openers whose file object's class depends on the mode argument (binary or text).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ModesData {
+    /// Which positional argument is the mode (it may also be given as `mode=`), by opener.
+    arguments: HashMap<String, usize>,
+    /// The classes of a binary file opened to read, to write (or append, or create) and to update (`+`).
+    read: String,
+    write: String,
+    update: String,
 }
 
 #[derive(Deserialize)]
@@ -595,6 +610,12 @@ impl Catalog {
                 return Err("a `connect` or `class` has two [[counterparts]]".into());
             }
         }
+        if let Some(m) = data.modes {
+            if self.binary_modes.is_some() {
+                return Err("[modes] is given twice".into());
+            }
+            self.binary_modes = Some(m);
+        }
         if let Some(m) = data.memory {
             self.memory_buffers.extend(m.buffers);
             merge_unique(&mut self.memory_over, m.over, "memory.over")?;
@@ -729,6 +750,15 @@ impl Catalog {
         }
     }
 
+    /// The top-level modules the catalog aliases onto the whole of `module` (`httpx2` for `httpx`): other
+    /// distributions of the same API, in name order.
+    pub fn alternatives_of(&self, module: &str) -> Vec<&str> {
+        let mut alts: Vec<&str> =
+            self.aliases.iter().filter(|(k, v)| *v == module && !k.contains('.')).map(|(k, _)| k.as_str()).collect();
+        alts.sort_unstable();
+        alts
+    }
+
     /// Whether the catalog says anything about `name` (for `from module import *`).
     pub fn knows(&self, name: &str) -> bool {
         self.blocking(name).is_some()
@@ -740,6 +770,28 @@ impl Catalog {
 
     /// For a callable that makes no I/O over an in-memory buffer (`zipfile.ZipFile`, `json.dump`): the
     /// class of its result then (empty when the analysis follows none).
+    /// Which positional argument of the opener `name` is its mode, when the class of the file object it
+    /// returns follows the mode (`open(p, "rb")`).
+    pub fn mode_argument(&self, name: &str) -> Option<usize> {
+        self.binary_modes.as_ref()?.arguments.get(name).copied()
+    }
+
+    /// The class of the file object an opener returns for `mode`, when the mode is binary (`None` for a
+    /// text mode: the opener's `[returns]` class stands).
+    pub fn binary_class(&self, mode: &str) -> Option<&str> {
+        let m = self.binary_modes.as_ref()?;
+        if !mode.contains('b') {
+            return None;
+        }
+        Some(if mode.contains('+') {
+            &m.update
+        } else if mode.contains(['w', 'a', 'x']) {
+            &m.write
+        } else {
+            &m.read
+        })
+    }
+
     pub fn over_memory(&self, name: &str) -> Option<&str> {
         self.memory_over.get(name).map(String::as_str)
     }

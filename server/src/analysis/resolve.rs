@@ -166,6 +166,15 @@ impl<'a> Resolver<'a> {
                 {
                     return self.instance_of(Some(class).filter(|c| !c.is_empty()));
                 }
+                // `open(p, "rb")` is an `io.BufferedReader`, not an `io.TextIOWrapper`.
+                if let Some(q) = self.called(&callee)
+                    && let Some(index) = self.catalog.mode_argument(&q)
+                    && let Some(c) = self.facts.call_at(&e.range)
+                    && let Some(ExprKind::Str(mode)) = mode_argument(&c.args, index).map(|a| &a.kind)
+                    && let Some(class) = self.catalog.binary_class(mode)
+                {
+                    return Value::Instance(class.to_string());
+                }
                 // `contextlib.closing(x)` is `x`.
                 if let Some(q) = self.called(&callee)
                     && self.catalog.identity_functions.contains(&q)
@@ -902,4 +911,12 @@ pub(super) fn pick(facts: &Facts, list: &[BindingId], at: usize) -> BindingId {
 fn is_identifier(s: &str) -> bool {
     let mut chars = s.chars();
     chars.next().is_some_and(|c| c.is_alphabetic() || c == '_') && chars.all(|c| c.is_alphanumeric() || c == '_')
+}
+
+/// A call's mode argument: the `index`-th positional argument or `mode=` (an opener's mode).
+fn mode_argument(args: &[super::facts::Arg], index: usize) -> Option<&Expr> {
+    args.iter()
+        .find(|a| a.keyword.as_deref() == Some("mode"))
+        .or_else(|| args.iter().filter(|a| a.keyword.is_none()).nth(index))
+        .map(|a| &a.value)
 }
