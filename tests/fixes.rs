@@ -119,7 +119,8 @@ fn after_file(p: &Path) -> PathBuf {
 fn apply(text: &str) -> fix::FixedText {
     let settings = common::inline_settings(text).expect("valid `# config:`");
     let catalog = Catalog::bundled().extended(&settings.extend_blocking_calls);
-    let options = Options::new(&settings, header(text, "anyio") == Some("available"));
+    let options = Options::new(&settings, header(text, "anyio") == Some("available"))
+        .with_http_module(header(text, "http-module").map(str::to_string));
     let wanted = header(text, "fix").expect("a `# fix:` header");
     let chains =
         if header(text, "follow") == Some("yes") { chain_targets(text, &settings, &catalog) } else { Vec::new() };

@@ -19,6 +19,18 @@ const ANYIO_PROVIDERS: &[&str] = &["anyio", "fastapi", "starlette", "httpx"];
 pub fn options(settings: &Settings, paths: &[std::path::PathBuf]) -> Options {
     let start = paths.first().map_or(Path::new("."), |p| p.as_path());
     Options::new(settings, crate::config::project_depends_on(start, ANYIO_PROVIDERS))
+        .with_http_module(http_module(start))
+}
+
+/// The module the httpx rewrite writes from in a file that imports no httpx: an alternative distribution
+/// of httpx's API (the catalog's `[aliases]`, e.g. `httpx2`) that the project depends on while it does
+/// not depend on httpx itself.
+pub fn http_module(start: &Path) -> Option<String> {
+    if crate::config::project_depends_on(start, &["httpx"]) {
+        return None;
+    }
+    let alternatives = crate::catalog::Catalog::bundled().alternatives_of("httpx");
+    alternatives.into_iter().find(|m| crate::config::project_depends_on(start, &[m])).map(str::to_string)
 }
 
 /// A file's fixed text.

@@ -211,7 +211,7 @@ pub(super) fn rewrite_ends(
                 let fix =
                     httpx::module_session_fix(&ctx2, &s).map_err(|why| format!("the call at line {line}: {why}"))?;
                 carry_back(edits, &fix.edits, line, &mut end_edits, &mut dropped)?;
-                counterpart.get_or_insert_with(|| (fix.title.clone(), fix.id, fix.id.package().map(String::from)));
+                counterpart.get_or_insert_with(|| (fix.title.clone(), fix.id, Some(httpx::client_module(&ctx2))));
             }
             continue;
         }
@@ -262,6 +262,8 @@ pub(super) fn rewrite_ends(
             FixId::AsyncDriver => {
                 t2.callee.as_deref().and_then(|c| ctx.catalog.counterparts.get(c)).map(|c| c.package.clone())
             }
+            // The httpx rewrite's package is the module it wrote (`httpx2` in a project using it).
+            FixId::Httpx => Some(httpx::client_module(&ctx2)),
             id => id.package().map(String::from),
         };
         counterpart.get_or_insert_with(|| (fix.title.clone(), fix.id, package));

@@ -47,7 +47,8 @@ pub(super) fn fix(ctx: &FileContext<'_>, t: &Target, call: Node<'_>, out: &mut F
     let Some(func) = call.field("function") else { return };
     let Some(callee) = t.callee.as_deref() else { return };
     let (library, method) = callee.rsplit_once('.').unwrap_or(("", callee));
-    let title = format!("Use `httpx.AsyncClient` instead of `{}`", short(ctx.node_text(func)));
+    let module = client_module(ctx);
+    let title = format!("Use `{module}.AsyncClient` instead of `{}`", short(ctx.node_text(func)));
     let refuse =
         |out: &mut Fixes, reason: String| out.refused.push(Refusal { id: FixId::Httpx, title: title.clone(), reason });
     // A function of the library called by its imported name; a session's or client's method needs the
@@ -57,7 +58,7 @@ pub(super) fn fix(ctx: &FileContext<'_>, t: &Target, call: Node<'_>, out: &mut F
     {
         return session_fix(ctx, session, out);
     }
-    if ctx.imports.spelling(callee).as_deref() != Some(ctx.node_text(func)) || library.contains('.') {
+    if spelled(ctx, callee).as_deref() != Some(ctx.node_text(func)) || library.contains('.') {
         return refuse(
             out,
             "the session or client must itself become one shared `httpx.AsyncClient` (closed with `aclose()`): change it by hand".into(),
@@ -102,7 +103,7 @@ pub(super) fn fix(ctx: &FileContext<'_>, t: &Target, call: Node<'_>, out: &mut F
     let unit = if indent.contains('\t') { "\t" } else { "    " };
     let mut edits = Vec::new();
     let scoped = ctx.imports_at(stmt);
-    let client = scoped.module_attr("httpx", "AsyncClient", &mut edits, text);
+    let client = scoped.module_attr(&module, "AsyncClient", &mut edits, text);
     if let Some(why) = scoped.conflict() {
         return refuse(out, why);
     }
@@ -213,9 +214,10 @@ fn session_block<'t>(ctx: &FileContext<'t>, call: Node<'t>, func: Node<'t>, libr
                 && ctx.node_text(alias).trim() == name
             {
                 let f = ctor.field("function")?;
-                let spelled =
-                    ctx.imports.spelling(library).or_else(|| ctx.imports.spelling(&library.to_ascii_lowercase()));
-                if spelled.as_deref() != Some(ctx.node_text(f)) {
+                // The constructor as imported (`Client` after `from httpx2 import Client`, `httpx2.Client`),
+                // in the catalog's spelling: `httpx.Client`, or `requests.session` for `requests.Session`.
+                let made = ctx.imports.qualified(ctx.node_text(f)).map(|q| ctx.catalog.canonical(&q));
+                if made.as_deref() != Some(library) && made != Some(library.to_ascii_lowercase()) {
                     return None;
                 }
                 return Some(Session { with: cur, ctor, name: name.to_string(), library: library.to_string() });
@@ -235,7 +237,9 @@ fn session_fix(ctx: &FileContext<'_>, s: Session<'_>, out: &mut Fixes) {
 }
 
 fn build_session_fix(ctx: &FileContext<'_>, s: Session<'_>, out: &mut Fixes) {
-    let title = format!("Use `httpx.AsyncClient` instead of the `{}`", s.library);
+    let module = client_module(ctx);
+    let spelled_class = s.ctor.field("function").map_or(s.library.as_str(), |f| ctx.node_text(f));
+    let title = format!("Use `{module}.AsyncClient` instead of the `{spelled_class}`");
     let refuse =
         |out: &mut Fixes, reason: String| out.refused.push(Refusal { id: FixId::Httpx, title: title.clone(), reason });
     if let Err(why) = await_allowed(ctx, s.with) {
@@ -300,7 +304,7 @@ fn build_session_fix(ctx: &FileContext<'_>, s: Session<'_>, out: &mut Fixes) {
         stack.extend(n.children(&mut c));
     }
     let scoped = ctx.imports_at(s.with);
-    let client = scoped.module_attr("httpx", "AsyncClient", &mut edits, ctx.text);
+    let client = scoped.module_attr(&module, "AsyncClient", &mut edits, ctx.text);
     if let Some(why) = scoped.conflict() {
         return refuse(out, why);
     }
@@ -379,7 +383,7 @@ fn response_escapes(ctx: &FileContext<'_>, call: Node<'_>) -> Option<String> {
 /// An enclosing `try` whose handlers name the library (`except requests.RequestException`): httpx
 /// raises its own exceptions, which those handlers would no longer catch.
 fn catches_library_errors(ctx: &FileContext<'_>, call: Node<'_>, library: &str) -> Option<String> {
-    let spelled = ctx.imports.spelling(library).unwrap_or_else(|| library.to_string());
+    let spelled = spelled(ctx, library).unwrap_or_else(|| library.to_string());
     let mut n = ctx.up(call);
     for _ in 0..256 {
         let cur = n?;
@@ -402,6 +406,30 @@ fn catches_library_errors(ctx: &FileContext<'_>, call: Node<'_>, library: &str) 
         n = ctx.up(cur);
     }
     None
+}
+
+/// The module the rewrite writes `AsyncClient` from: an alternative distribution of httpx's API that the
+/// file imports (`httpx2`, an alias of `httpx` in the catalog), else `httpx` when the file imports it, else
+/// the project's choice ([`super::Options::http_module`]), else `httpx`.
+pub(super) fn client_module(ctx: &FileContext<'_>) -> String {
+    let alternatives = ctx.catalog.alternatives_of("httpx");
+    if let Some(m) = alternatives.iter().find(|m| ctx.imports.imports_module(m)) {
+        return m.to_string();
+    }
+    if ctx.imports.imports_module("httpx") {
+        return "httpx".into();
+    }
+    ctx.options.http_module.clone().unwrap_or_else(|| "httpx".into())
+}
+
+/// How the file spells `qualified`, a canonical name (`httpx.Client`), also when it imports the name from
+/// an alternative distribution of the module (`httpx2.Client`).
+fn spelled(ctx: &FileContext<'_>, qualified: &str) -> Option<String> {
+    ctx.imports.spelling(qualified).or_else(|| {
+        let (top, rest) = qualified.split_once('.').unwrap_or((qualified, ""));
+        let rest = if rest.is_empty() { String::new() } else { format!(".{rest}") };
+        ctx.catalog.alternatives_of(top).into_iter().find_map(|alt| ctx.imports.spelling(&format!("{alt}{rest}")))
+    })
 }
 
 /// `client`, unless the function already uses that name.
@@ -689,11 +717,12 @@ pub(super) fn module_session_fix(ctx: &FileContext<'_>, s: &ModuleSession<'_>) -
         )),
         Some(_) => None,
     };
-    let client = ctx.imports.module_attr("httpx", "AsyncClient", &mut first, ctx.text);
+    let module = client_module(ctx);
+    let client = ctx.imports.module_attr(&module, "AsyncClient", &mut first, ctx.text);
     let (create_ssl, transport) = match shared {
         None => (
-            ctx.imports.module_attr("httpx", "create_ssl_context", &mut first, ctx.text),
-            ctx.imports.module_attr("httpx", "AsyncHTTPTransport", &mut first, ctx.text),
+            ctx.imports.module_attr(&module, "create_ssl_context", &mut first, ctx.text),
+            ctx.imports.module_attr(&module, "AsyncHTTPTransport", &mut first, ctx.text),
         ),
         Some(_) => (String::new(), String::new()),
     };

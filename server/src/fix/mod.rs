@@ -227,11 +227,20 @@ pub struct Options {
     pub offload: OffloadFlavor,
     /// `anyio` can be imported (a dependency of the project, or of FastAPI/Starlette/httpx).
     pub anyio_available: bool,
+    /// The module the httpx rewrite writes `AsyncClient` from in a file that imports neither httpx nor
+    /// an alternative distribution of its API: one the project depends on instead of httpx (`httpx2`),
+    /// or `None` for `httpx`.
+    pub http_module: Option<String>,
 }
 
 impl Options {
     pub fn new(settings: &Settings, anyio_available: bool) -> Options {
-        Options { offload: settings.offload, anyio_available }
+        Options { offload: settings.offload, anyio_available, http_module: None }
+    }
+
+    pub fn with_http_module(mut self, module: Option<String>) -> Options {
+        self.http_module = module;
+        self
     }
 }
 
