@@ -44,20 +44,20 @@ fn per_file_ignores_turn_rules_off_in_matching_files_and_extend_exclude_skips_fo
     // LS102 either). scripts/run.py: no LS1xx at all. generated/: not walked.
     assert_eq!(
         out,
-        "::error title=loopsafe (LS102),file=pkg/app.py,line=5,col=5,endLine=5,endColumn=15::LS102 [blocking-sleep] `time.sleep` stops the whole event loop while it sleeps
-::warning title=loopsafe (LS104),file=pkg/app.py,line=6,col=5,endLine=6,endColumn=19::LS104 [blocking-file] `io.TextIOWrapper.read` reads or writes a file synchronously
-::warning title=loopsafe (LS104),file=pkg/app.py,line=6,col=5,endLine=6,endColumn=9::LS104 [blocking-file] `open` opens a file synchronously
-::error title=loopsafe (LS102),file=pkg/tests/test_app.py,line=5,col=5,endLine=5,endColumn=15::LS102 [blocking-sleep] `time.sleep` stops the whole event loop while it sleeps
+        "::error title=loopsafe (LS102) critical,file=pkg/app.py,line=5,col=5,endLine=5,endColumn=15::LS102 [blocking-sleep] `time.sleep` stops the whole event loop while it sleeps
+::warning title=loopsafe (LS104) warning,file=pkg/app.py,line=6,col=5,endLine=6,endColumn=19::LS104 [blocking-file] `io.TextIOWrapper.read` reads or writes a file synchronously
+::warning title=loopsafe (LS104) warning,file=pkg/app.py,line=6,col=5,endLine=6,endColumn=9::LS104 [blocking-file] `open` opens a file synchronously
+::error title=loopsafe (LS102) critical,file=pkg/tests/test_app.py,line=5,col=5,endLine=5,endColumn=15::LS102 [blocking-sleep] `time.sleep` stops the whole event loop while it sleeps
 "
     );
     // The globs are relative to the configuration file, not to where loopsafe runs.
     let (_, from_pkg) = github(&dir.path().join("pkg"), &["."]);
     assert_eq!(
         from_pkg,
-        "::error title=loopsafe (LS102),file=app.py,line=5,col=5,endLine=5,endColumn=15::LS102 [blocking-sleep] `time.sleep` stops the whole event loop while it sleeps
-::warning title=loopsafe (LS104),file=app.py,line=6,col=5,endLine=6,endColumn=19::LS104 [blocking-file] `io.TextIOWrapper.read` reads or writes a file synchronously
-::warning title=loopsafe (LS104),file=app.py,line=6,col=5,endLine=6,endColumn=9::LS104 [blocking-file] `open` opens a file synchronously
-::error title=loopsafe (LS102),file=tests/test_app.py,line=5,col=5,endLine=5,endColumn=15::LS102 [blocking-sleep] `time.sleep` stops the whole event loop while it sleeps
+        "::error title=loopsafe (LS102) critical,file=app.py,line=5,col=5,endLine=5,endColumn=15::LS102 [blocking-sleep] `time.sleep` stops the whole event loop while it sleeps
+::warning title=loopsafe (LS104) warning,file=app.py,line=6,col=5,endLine=6,endColumn=19::LS104 [blocking-file] `io.TextIOWrapper.read` reads or writes a file synchronously
+::warning title=loopsafe (LS104) warning,file=app.py,line=6,col=5,endLine=6,endColumn=9::LS104 [blocking-file] `open` opens a file synchronously
+::error title=loopsafe (LS102) critical,file=tests/test_app.py,line=5,col=5,endLine=5,endColumn=15::LS102 [blocking-sleep] `time.sleep` stops the whole event loop while it sleeps
 "
     );
     // A file named on the command line in an ignored place: still its per-file ignores.
@@ -82,8 +82,8 @@ fn per_file_ignores_apply_to_chain_findings_where_they_are_reported_and_to_fixes
     let (_, out) = github(dir.path(), &[]);
     assert_eq!(
         out,
-        "::error title=loopsafe (LS102),file=app/api.py,line=7,col=5,endLine=7,endColumn=9::LS102 [blocking-sleep] `util.wait` is synchronous and blocks the event loop 1 call down: `time.sleep` stops the whole event loop while it sleeps
-::error title=loopsafe (LS102),file=app/api.py,line=8,col=5,endLine=8,endColumn=15::LS102 [blocking-sleep] `time.sleep` stops the whole event loop while it sleeps
+        "::error title=loopsafe (LS102) critical,file=app/api.py,line=7,col=5,endLine=7,endColumn=9::LS102 [blocking-sleep] `util.wait` is synchronous and blocks the event loop 1 call down: `time.sleep` stops the whole event loop while it sleeps
+::error title=loopsafe (LS102) critical,file=app/api.py,line=8,col=5,endLine=8,endColumn=15::LS102 [blocking-sleep] `time.sleep` stops the whole event loop while it sleeps
 "
     );
     // `--fix` leaves the ignored file as it is.
@@ -162,7 +162,7 @@ fn a_loopsafe_toml_anchors_its_globs_at_its_own_directory() {
     // `!glob`: every file it does not match.
     assert_eq!(
         out,
-        "::error title=loopsafe (LS102),file=src/new.py,line=5,col=5,endLine=5,endColumn=15::LS102 [blocking-sleep] `time.sleep` stops the whole event loop while it sleeps\n"
+        "::error title=loopsafe (LS102) critical,file=src/new.py,line=5,col=5,endLine=5,endColumn=15::LS102 [blocking-sleep] `time.sleep` stops the whole event loop while it sleeps\n"
     );
 }
 
@@ -377,7 +377,7 @@ fn quiet_prints_the_findings_only() {
     let loud = loopsafe(dir.path(), &["check", "--no-cache", "app/api.py"]);
     let quiet = loopsafe(dir.path(), &["check", "--no-cache", "-q", "app/api.py"]);
     assert_eq!(quiet.status.code(), Some(1));
-    let summary = "Found 4 findings (4 error) in 1 file.\n";
+    let summary = "Found 4 findings (4 critical) in 1 file.\n";
     assert_eq!(stdout(&loud), format!("{}{summary}", stdout(&quiet)));
 }
 
@@ -397,8 +397,8 @@ fn stdin_filename_checks_the_buffer_as_that_file_of_its_project() {
     // The import is resolved from the path's location: the chain through app/util.py is found.
     assert_eq!(
         stdout(&out),
-        "::error title=loopsafe (LS102),file=app/api.py,line=7,col=5,endLine=7,endColumn=9::LS102 [blocking-sleep] `util.wait` is synchronous and blocks the event loop 1 call down: `time.sleep` stops the whole event loop while it sleeps
-::error title=loopsafe (LS101),file=app/api.py,line=8,col=5,endLine=8,endColumn=17::LS101 [blocking-http] `requests.get` sends an HTTP request and waits for the response
+        "::error title=loopsafe (LS102) critical,file=app/api.py,line=7,col=5,endLine=7,endColumn=9::LS102 [blocking-sleep] `util.wait` is synchronous and blocks the event loop 1 call down: `time.sleep` stops the whole event loop while it sleeps
+::error title=loopsafe (LS101) critical,file=app/api.py,line=8,col=5,endLine=8,endColumn=17::LS101 [blocking-http] `requests.get` sends an HTTP request and waits for the response
 "
     );
     // From another directory, for a file that does not exist, under the project's per-file-ignores.
@@ -406,7 +406,7 @@ fn stdin_filename_checks_the_buffer_as_that_file_of_its_project() {
     let out = loopsafe_stdin(&dir.path().join("app"), &args, buffer.as_bytes());
     assert_eq!(
         stdout(&out),
-        "::error title=loopsafe (LS102),file=../app/tests/new.py,line=7,col=5,endLine=7,endColumn=9::LS102 [blocking-sleep] `util.wait` is synchronous and blocks the event loop 1 call down: `time.sleep` stops the whole event loop while it sleeps\n"
+        "::error title=loopsafe (LS102) critical,file=../app/tests/new.py,line=7,col=5,endLine=7,endColumn=9::LS102 [blocking-sleep] `util.wait` is synchronous and blocks the event loop 1 call down: `time.sleep` stops the whole event loop while it sleeps\n"
     );
     assert!(!dir.path().join("app/tests/new.py").exists());
     // Not UTF-8: an error.

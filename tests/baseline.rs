@@ -186,7 +186,10 @@ class Svc:
     assert_eq!(out.status.code(), Some(1));
     let text = stdout(&out);
     assert!(text.starts_with("app.py:21:5: LS102 [blocking-sleep]"), "{text}");
-    assert!(text.ends_with("Found 1 finding (1 error) in 2 files.\n3 findings in the baseline not shown.\n"), "{text}");
+    assert!(
+        text.ends_with("Found 1 finding (1 critical) in 2 files.\n3 findings in the baseline not shown.\n"),
+        "{text}"
+    );
     // `--exit-zero` still wins.
     let out = loopsafe(dir.path(), &["check", "--baseline", "loopsafe-baseline.json", "--exit-zero"]);
     assert_eq!(out.status.code(), Some(0));

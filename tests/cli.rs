@@ -92,11 +92,19 @@ fn sarif_and_github_formats() {
     assert_eq!(run["tool"]["driver"]["rules"][rule_index]["id"], "LS102");
     assert_eq!(r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"], "app/main.py");
     assert_eq!(r["locations"][0]["physicalLocation"]["region"]["startLine"], 11);
+    // One severity vocabulary: SARIF's own `level` scale, and the tier in the words of every other output.
+    assert_eq!(r["level"], "error");
+    assert_eq!(r["properties"]["severity"], "critical");
+    let json = loopsafe(dir.path(), &["check", "app", "--output-format", "json"]);
+    let findings: serde_json::Value = serde_json::from_slice(&json.stdout).expect("valid JSON");
+    assert_eq!(findings[0]["severity"], "critical");
+    let text = stdout(&loopsafe(dir.path(), &["check", "app"]));
+    assert!(text.contains("(2 critical)"), "{text}");
 
     let out = loopsafe(dir.path(), &["check", "app", "--output-format", "github"]);
     let text = stdout(&out);
     let first = text.lines().next().unwrap();
-    assert!(first.starts_with("::error title=loopsafe (LS102),file=app/main.py,line=11,col=5,endLine=11,endColumn=15::LS102 [blocking-sleep]"), "{first}");
+    assert!(first.starts_with("::error title=loopsafe (LS102) critical,file=app/main.py,line=11,col=5,endLine=11,endColumn=15::LS102 [blocking-sleep]"), "{first}");
 }
 
 #[test]

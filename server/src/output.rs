@@ -19,15 +19,6 @@ pub enum Format {
 /// Lines longer than this are shown as a window around the finding.
 const MAX_SHOWN_LINE: usize = 160;
 
-pub fn severity_word(t: Tier) -> &'static str {
-    match t {
-        Tier::Critical => "error",
-        Tier::Warning => "warning",
-        Tier::Info => "info",
-        Tier::Hint => "hint",
-    }
-}
-
 struct Style {
     on: bool,
 }
@@ -134,7 +125,7 @@ pub fn summary(diags: &[Diagnostic], files_checked: usize) -> String {
             counts.push((t, n));
         }
     }
-    let parts: Vec<String> = counts.iter().map(|(t, n)| format!("{n} {}", severity_word(*t))).collect();
+    let parts: Vec<String> = counts.iter().map(|(t, n)| format!("{n} {}", t.as_str())).collect();
     let noun = if diags.len() == 1 { "finding" } else { "findings" };
     format!("Found {} {noun} ({}) in {files}.", diags.len(), parts.join(", "))
 }
@@ -687,8 +678,7 @@ struct SarifResult<'a> {
     locations: [SarifLocation; 1],
     message: SarifText<'a>,
     partial_fingerprints: SarifFingerprint<'a>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    properties: Option<SarifRuntime>,
+    properties: SarifProperties,
     /// The other places that reach the same one-time work (`Diagnostic::related`).
     #[serde(skip_serializing_if = "Option::is_none")]
     related_locations: Option<Vec<SarifRelated<'a>>>,
@@ -733,7 +723,7 @@ impl<'a> SarifResult<'a> {
             }],
             message: SarifText { text: &f.message },
             partial_fingerprints: SarifFingerprint { fingerprint: &d.fingerprint },
-            properties: d.runtime.map(|runtime| SarifRuntime { runtime }),
+            properties: SarifProperties { severity: f.tier.as_str(), runtime: d.runtime },
             related_locations: (!d.related.is_empty()).then(|| {
                 d.related
                     .iter()
@@ -818,8 +808,11 @@ impl serde::Serialize for SarifFingerprint<'_> {
 }
 
 #[derive(serde::Serialize)]
-struct SarifRuntime {
-    runtime: crate::runtime::Seen,
+struct SarifProperties {
+    /// The finding's tier, in the words every output uses (`level` is SARIF's own scale).
+    severity: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    runtime: Option<crate::runtime::Seen>,
 }
 
 fn physical_location(path: &str, line: usize, column: usize, end: Option<(usize, usize)>) -> SarifPhysicalLocation {
@@ -869,7 +862,7 @@ pub fn github(diags: &[Diagnostic]) -> String {
             Tier::Warning => "warning",
             Tier::Info | Tier::Hint => "notice",
         };
-        let title = format!("loopsafe ({})", f.rule.code());
+        let title = format!("loopsafe ({}) {}", f.rule.code(), f.tier.as_str());
         let _ = writeln!(
             out,
             "::{level} title={},file={},line={},col={},endLine={},endColumn={}::{}",
