@@ -112,7 +112,7 @@ pub fn text_findings(diags: &[Diagnostic], color: bool) -> String {
     out
 }
 
-/// `Found 3 findings (2 error, 1 warning) in 12 files.` / `All checks passed (12 files).`
+/// `Found 3 findings (2 critical, 1 warning) in 12 files.` / `All checks passed (12 files).`
 pub fn summary(diags: &[Diagnostic], files_checked: usize) -> String {
     let files = if files_checked == 1 { "1 file".to_string() } else { format!("{files_checked} files") };
     if diags.is_empty() {
