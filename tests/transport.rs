@@ -389,3 +389,79 @@ fn dollar_requests_get_method_not_found_and_dollar_notifications_are_ignored() {
     s.notify("exit", Value::Null);
     assert_eq!(s.end(), Some(0));
 }
+
+/// Pulls wait for their document's analysis (up to 2 s), more of them than tower-lsp handles at once
+/// (`input::IN_FLIGHT`), some cancelled, an edit among them: each is answered exactly once (a
+/// cancelled one with its result or -32800), a pull sent after the edit with the edited version's
+/// diagnostics, and a hover sent after them all is answered too.
+#[test]
+fn waiting_pulls_are_answered_once_each() {
+    let mut s = Session::start();
+    let uri = "file:///nowhere/big.py";
+    // Over 64 KiB: its analysis is a job, which the pulls wait for.
+    let filler: String = (0..2500).map(|i| format!("def f{i}(x):\n    return x + {i}\n\n\n")).collect();
+    let text = format!("{ROUTE}\n\n{filler}");
+    assert!(text.len() > 64 << 10);
+    s.notify(
+        "textDocument/didOpen",
+        json!({ "textDocument": { "uri": uri, "languageId": "python", "version": 1, "text": text } }),
+    );
+    let first = s.next_id;
+    let mut cancelled = Vec::new();
+    for i in 0..150 {
+        let id = s.next_id;
+        s.next_id += 1;
+        s.send(json!({ "jsonrpc": "2.0", "id": id, "method": "textDocument/diagnostic",
+            "params": { "textDocument": { "uri": uri } } }));
+        if i % 10 == 3 {
+            s.notify("$/cancelRequest", json!({ "id": id }));
+            cancelled.push(id);
+        }
+        if i == 70 {
+            // An edit in the middle of them: the later pulls wait for the new version.
+            s.notify(
+                "textDocument/didChange",
+                json!({ "textDocument": { "uri": uri, "version": 2 }, "contentChanges": [{
+                    "range": { "start": { "line": 0, "character": 0 }, "end": { "line": 0, "character": 0 } },
+                    "text": "# edited\n" }] }),
+            );
+        }
+    }
+    let hover = s.next_id;
+    s.next_id += 1;
+    s.send(json!({ "jsonrpc": "2.0", "id": hover, "method": "textDocument/hover",
+        "params": { "textDocument": { "uri": uri }, "position": { "line": 5, "character": 6 } } }));
+    let last = s.next_id;
+    let mut answers = std::collections::BTreeMap::new();
+    while answers.len() < (last - first) as usize {
+        let m = s.wait_for(|m| m.get("method").is_none() && m["id"].is_i64());
+        let id = m["id"].as_i64().unwrap();
+        assert!(answers.insert(id, m).is_none(), "request {id} answered twice");
+    }
+    for (id, m) in &answers {
+        if *id == hover {
+            // Answered from the diagnostics published last (maybe version 1's: nothing at this position).
+            assert!(m.get("result").is_some(), "{m}");
+        } else if let Some(items) = m["result"]["items"].as_array() {
+            // Version 1's call is on line 4, version 2's on line 5.
+            let lines: Vec<u64> = items.iter().map(|d| d["range"]["start"]["line"].as_u64().unwrap()).collect();
+            assert!(lines == [4] || lines == [5], "{id}: {m}");
+            if *id > first + 71 {
+                assert_eq!(lines, [5], "a pull sent after the edit has its diagnostics: {m}");
+            }
+        } else {
+            // Cancelled (-32800), or the analysis took over 2 s (ServerCancelled, -32802).
+            let code = m["error"]["code"].as_i64();
+            assert!(
+                code == Some(-32802) || (code == Some(-32800) && cancelled.contains(id)),
+                "{id}: {m}"
+            );
+        }
+    }
+    // Nothing answered twice after all: a last request, then no stray answers.
+    s.still_answers();
+    assert!(s.inbox.iter().all(|m| !(m["id"].is_i64() && m["id"].as_i64() < Some(last))), "{:?}", s.inbox);
+    assert_eq!(s.request("shutdown", Value::Null)["result"], Value::Null);
+    s.notify("exit", Value::Null);
+    assert_eq!(s.end(), Some(0));
+}
