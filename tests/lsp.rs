@@ -71,6 +71,8 @@ async fn open_edit_hover_close_push_client() {
         .await;
     let text = hover["result"]["contents"]["value"].as_str().unwrap();
     assert!(text.contains("LS102") && text.contains("time.sleep") && text.contains("Instead:"), "{text}");
+    // The tier in the words of every output (the Error severity is `critical`).
+    assert!(text.contains("**LS102 blocking-sleep** (critical): "), "{text}");
     let none = c
         .request(
             "textDocument/hover",

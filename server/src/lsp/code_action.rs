@@ -110,7 +110,16 @@ pub(super) fn actions(
         let roots = state.roots.read().expect("roots lock").clone();
         roots.iter().any(|r| crate::config::project_depends_on(r, ANYIO_PROVIDERS))
     });
-    let options = Options::new(&config.settings, anyio);
+    let http_module = state
+        .http_module
+        .lock()
+        .expect("http module lock")
+        .get_or_insert_with(|| {
+            let roots = state.roots.read().expect("roots lock").clone();
+            roots.iter().find_map(|r| crate::autofix::http_module(r))
+        })
+        .clone();
+    let options = Options::new(&config.settings, anyio).with_http_module(http_module);
     // The file's routes (a query of the whole file) are kept with its parse for this text: the fixes across
     // the workspace read the same (`Loaded::read`), and so do later requests on this version.
     let path = uri.to_file_path().map(|p| p.into_owned());

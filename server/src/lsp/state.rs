@@ -88,6 +88,9 @@ pub(super) struct State {
     /// Whether the project depends on anyio (code actions may then offload with it), read from its
     /// `pyproject.toml` and `requirements*.txt` once, and again after the watcher reports a change.
     pub(super) anyio: Mutex<Option<bool>>,
+    /// The alternative to httpx the project depends on instead of httpx (`httpx2`), which the httpx
+    /// rewrite writes in files importing neither (`autofix::http_module`); read like `anyio`.
+    pub(super) http_module: Mutex<Option<Option<String>>>,
     /// What the refresher has to do (see `scheduler`).
     pub(super) work: Mutex<scheduler::Work>,
     /// Notified whenever documents' published diagnostics (or a failed analysis) were recorded.
@@ -145,6 +148,7 @@ impl State {
             client_table: RwLock::new(None),
             closed_findings: DashMap::new(),
             anyio: Mutex::new(None),
+            http_module: Mutex::new(None),
             work: Mutex::new(scheduler::Work::default()),
             published: tokio::sync::Notify::new(),
             config_generation: AtomicU64::new(0),

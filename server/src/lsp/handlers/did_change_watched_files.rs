@@ -31,6 +31,7 @@ impl Backend {
             if name == "pyproject.toml" || name.starts_with("requirements") && name.ends_with(".txt") {
                 // Declared dependencies: read again when a code action next needs them.
                 *self.state.anyio.lock().expect("anyio lock") = None;
+                *self.state.http_module.lock().expect("http module lock") = None;
                 self.state.offload_epoch.fetch_add(1, Ordering::SeqCst);
             }
             if name == "pyproject.toml" {
