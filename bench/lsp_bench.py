@@ -46,8 +46,13 @@ class Server:
                     break
                 if line.lower().startswith(b"content-length:"):
                     length = int(line.split(b":")[1])
-            msg = json.loads(out.read(length))
+            body = out.read(length)
+            read = time.perf_counter()
+            msg = json.loads(body)
+            # Decoded (as before `--records`, the times include this client's decoding); `_read`: before.
             msg["_t"] = time.perf_counter()
+            msg["_read"] = read
+            msg["_bytes"] = length
             if "method" in msg and "id" in msg:
                 # A request from the server: progress tokens, registrations, configuration.
                 result = [{}] * len(msg["params"]["items"]) if msg["method"] == "workspace/configuration" else None
@@ -353,16 +358,25 @@ def edit_latencies(s, path, steps, first_version):
     times = []
     version = first_version
     for change in steps:
+        sent = time.time()
         t = time.perf_counter()
         s.notify("textDocument/didChange", {"textDocument": {"uri": uri, "version": version}, "contentChanges": [change]})
         msg = s.wait(lambda m: m.get("method") == "textDocument/publishDiagnostics"
                      and m["params"]["uri"] == uri and m["params"].get("version") == version, timeout=60)
         times.append((msg["_t"] - t) * 1000)
+        if RECORDS is not None:
+            RECORDS.append({"sent_unix_ms": round(sent * 1000, 1), "version": version, "ms": round(times[-1], 3),
+                            "decode_ms": round((msg["_t"] - msg["_read"]) * 1000, 3),
+                            "diagnostics": len(msg["params"]["diagnostics"]), "bytes": msg["_bytes"],
+                            "change": change})
         version += 1
     return times, version
 
 
 ONLY = None
+# `--records`: one dict per keystroke, written as JSON lines at the end (None: not asked for).
+RECORDS = None
+SERVER = None
 
 
 def run_file(s, path, repeat):
@@ -379,7 +393,10 @@ def run_file(s, path, repeat):
     for name, steps in plan:
         if ONLY and name not in ONLY:
             continue
+        first = len(RECORDS or [])
         times, version = edit_latencies(s, path, steps, version)
+        for r in (RECORDS or [])[first:]:
+            r.update(server=SERVER, file=str(path), scenario=name)
         out.append((name, times))
     s.notify("textDocument/didClose", {"textDocument": {"uri": uri}})
     return out
@@ -452,9 +469,13 @@ def main():
     ap.add_argument("--only", action="append", help="run only this scenario (repeatable; by its name)")
     ap.add_argument("--rounds", type=int, default=3,
                     help="rounds, loopsafe then ruff in each (interleaved); figures are medians over rounds")
+    ap.add_argument("--records", help="write every keystroke's latency to this file, one JSON object a line "
+                    "(server, file, scenario, version, ms, when it was sent in unix ms, the change, the number and "
+                    "size in bytes of the diagnostics): to match with the server's `LOOPSAFE_LSP_TIMING` lines")
     a = ap.parse_args()
-    global ONLY
+    global ONLY, RECORDS, SERVER
     ONLY = a.only
+    RECORDS = [] if a.records else None
     a.loopsafe = str(Path(a.loopsafe).resolve())
     a.ruff = a.ruff and str(Path(a.ruff).resolve())
     a.baseline = a.baseline and str(Path(a.baseline).resolve())
@@ -463,7 +484,10 @@ def main():
     floors, rss, index_s, index_rss = {}, {}, [], []
     load = [os.getloadavg()[0]]
 
-    def record(server, f, runs):
+    def record(server, f, s):
+        global SERVER
+        SERVER = server
+        runs = run_file(s, f, a.repeat)
         per = results.setdefault((server, f), {})
         for name, lat in runs:
             per.setdefault(name, []).append((pct(lat, 50), pct(lat, 99), max(lat)))
@@ -473,14 +497,14 @@ def main():
             s, _ = start([a.baseline, "server", "--log-level", "warn"], a.workspace)
             s.wait(lambda m: m.get("method") == "$/progress" and m["params"]["value"].get("kind") == "end")
             for f in a.file:
-                record("baseline", f, run_file(s, f, a.repeat))
+                record("baseline", f, s)
             s.stop()
         s, t0 = start([a.loopsafe, "server", "--log-level", "warn"], a.workspace)
         s.wait(lambda m: m.get("method") == "$/progress" and m["params"]["value"].get("kind") == "end")
         index_s.append(time.perf_counter() - t0)
         index_rss.append(s.peak_rss_mb())
         for f in a.file:
-            record("loopsafe", f, run_file(s, f, a.repeat))
+            record("loopsafe", f, s)
         floors.setdefault("loopsafe", []).append(pct(round_trips(s, a.file[0]), 50))
         rss.setdefault("loopsafe", []).append(s.peak_rss_mb())
         s.stop()
@@ -490,7 +514,7 @@ def main():
             options = {"settings": {"lint": {"select": ["ASYNC"]}, "configurationPreference": "editorOnly"}}
             r, _ = start([a.ruff, "server"], a.workspace, options)
             for f in a.file:
-                record("ruff server", f, run_file(r, f, a.repeat))
+                record("ruff server", f, r)
             floors.setdefault("ruff server", []).append(pct(round_trips(r, a.file[0]), 50))
             rss.setdefault("ruff server", []).append(r.peak_rss_mb())
             r.stop()
@@ -529,6 +553,10 @@ def main():
         worst = max(med, key=lambda n: med[n][1])
         w = med[worst]
         print(f"\nWorst loopsafe scenario by p99: {worst} (p50 {w[0]:.2f} ms, p99 {w[1]:.2f} ms, max {w[2]:.2f} ms).\n")
+    if a.records:
+        with open(a.records, "w", encoding="utf-8") as out:
+            for r in RECORDS:
+                out.write(json.dumps(r) + "\n")
     print("Round trip of a hover request answered at once (this client's floor), p50: "
           + ", ".join(f"{name} {median(v):.2f} ms" for name, v in floors.items()) + ".")
 

@@ -26,9 +26,23 @@ impl State {
     /// linker computes (and so possibly other files' diagnostics); a change of positions only is swapped
     /// into the linked project in place.
     pub(super) fn update_index(&self, path: PathBuf, analysis: Arc<FileAnalysis>) -> bool {
+        let guard = self.linked.lock().expect("linked lock");
+        self.update_index_with(guard, path, analysis, |_, _| {})
+    }
+
+    /// `update_index` with the linked project's lock in hand (the caller may have taken it without
+    /// waiting: the refresher on the async thread), calling `before` with the linked project and the
+    /// file's index in it when the summary changed shape, before the project changes (the refresher
+    /// sends the edited document's diagnostics computed from it first: `scheduler`'s `early`).
+    pub(super) fn update_index_with(
+        &self,
+        mut guard: std::sync::MutexGuard<'_, Option<Linked>>,
+        path: PathBuf,
+        analysis: Arc<FileAnalysis>,
+        before: impl FnOnce(&Linked, usize),
+    ) -> bool {
         self.stamp(&path);
         let old = self.index.insert(path.clone(), analysis.clone());
-        let mut guard = self.linked.lock().expect("linked lock");
         if old.is_some()
             && let Some(linked) = guard.as_mut()
             && let Some(i) = linked.project.file_index(&path)
@@ -38,6 +52,7 @@ impl State {
             if linked.project.replace_same_shape(i, analysis.clone()) {
                 return false;
             }
+            before(linked, i);
             // Its calls or blocking calls changed, not the names other files resolve against: relink
             // this file's calls and recompute the chains, without building the project again.
             let settings = &self.config().settings;

@@ -7,7 +7,8 @@
 //! run at different loads); a notification's id is `-`), one line per `didChange` saying what became
 //! of its edits (`edit <unix ms> <outcome>`, see `edit`) and one line
 //! whenever the async thread woke up late for a 5 ms tick (`lag <unix ms> <late ms> <run ms> <runqueue ms>`: how late, and how long the thread ran and waited
-//! for a CPU meanwhile, from `/proc/thread-self/schedstat`). A client's own timings minus the handler's
+//! for a CPU meanwhile, from `/proc/thread-self/schedstat`), one per refresher half-pass (`pass`) and
+//! one per push of diagnostics (`push`). A client's own timings minus the handler's
 //! are the time spent in pipes and queues before the handler ran.
 
 use std::io::Write as _;
@@ -76,6 +77,25 @@ pub fn edit(outcome: &str) {
     }
     if on() {
         line(format_args!("edit {:.1} {outcome}", unix_ms()));
+    }
+}
+
+/// A refresher half-pass done (`pass <unix ms> <half> <wall ms> <cpu ms> <pushes> <left>`): `edited`
+/// (`pass_edited`: the edited documents whose summary kept its shape) or `rest` (relinking, files from
+/// disk, other open documents), its time on its blocking thread, the diagnostics it has to push and,
+/// for `edited`, the documents it left to `rest`.
+pub fn pass(half: &str, wall: Duration, cpu: Duration, pushes: usize, left: usize) {
+    if on() {
+        let ms = |d: Duration| d.as_secs_f64() * 1e3;
+        line(format_args!("pass {:.1} {half} {:.2} {:.2} {pushes} {left}", unix_ms(), ms(wall), ms(cpu)));
+    }
+}
+
+/// A document's diagnostics handed to the transport (`push <unix ms> <version> <ms>`: how long the
+/// push took, waiting for the client to take the one before included).
+pub fn push(version: i32, took: Duration) {
+    if on() {
+        line(format_args!("push {:.1} {version} {:.2}", unix_ms(), took.as_secs_f64() * 1e3));
     }
 }
 

@@ -45,8 +45,8 @@ pub(in crate::lsp) async fn did_change(backend: &Backend, params: DidChangeTextD
                 if let Some(a) = backend.state.analyse_edit(&mut doc, &uri, &edit) {
                     doc.analysed_now(a);
                     drop(doc);
-                    timing::edit("analysed");
                     backend.changed(uri);
+                    timing::edit("analysed");
                     return;
                 }
             }
