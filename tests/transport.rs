@@ -452,10 +452,7 @@ fn waiting_pulls_are_answered_once_each() {
         } else {
             // Cancelled (-32800), or the analysis took over 2 s (ServerCancelled, -32802).
             let code = m["error"]["code"].as_i64();
-            assert!(
-                code == Some(-32802) || (code == Some(-32800) && cancelled.contains(id)),
-                "{id}: {m}"
-            );
+            assert!(code == Some(-32802) || (code == Some(-32800) && cancelled.contains(id)), "{id}: {m}");
         }
     }
     // Nothing answered twice after all: a last request, then no stray answers.
