@@ -2572,6 +2572,37 @@ mod tests {
     }
 
     #[test]
+    fn an_include_prefix_edited_in_place_relinks_the_routes_like_a_rebuild() {
+        // `main.py` includes `steps.py`'s router under a prefix; an edit of that prefix (the summary's
+        // routing changes, nothing else) relinks in place, and the route shown in `steps.py` follows.
+        let settings = Settings::default();
+        let steps = "import time\nfrom fastapi import APIRouter\n\nrouter = APIRouter(prefix=\"/steps\")\n\n\n\
+                     @router.get(f\"/{{step_id}}/runs\")\nasync def runs(step_id: str):\n    time.sleep(1)\n";
+        let main = |prefix: &str| {
+            format!(
+                "from fastapi import FastAPI\n\nfrom steps import router\n\napp = FastAPI()\n\
+                 app.include_router(router, prefix=\"{prefix}\")\n"
+            )
+        };
+        let build = |main: &str| Project::new(vec![file("/p/main.py", main), file("/p/steps.py", steps)], None);
+        let route = |project: &Project, links: &Links| {
+            let findings = &project.files()[1].analysis.findings;
+            project.file_findings(links, 1, findings).iter().map(|f| f.route.clone()).collect::<Vec<_>>()
+        };
+        let mut project = build(&main("/api"));
+        let mut links = project.link(&settings);
+        assert_eq!(route(&project, &links), [Some("GET /api/steps/{step_id}/runs".to_string())]);
+        for prefix in ["/v2", ""] {
+            let fresh = build(&main(prefix));
+            let fresh_links = fresh.link(&settings);
+            assert!(!project.replace_same_shape(0, fresh.files()[0].analysis.clone()));
+            assert!(project.replace_same_names(0, fresh.files()[0].analysis.clone(), &mut links, &settings));
+            assert_eq!(route(&project, &links), [Some(format!("GET {prefix}/steps/{{step_id}}/runs"))]);
+            assert_eq!(route(&project, &links), route(&fresh, &fresh_links));
+        }
+    }
+
+    #[test]
     fn a_route_awaiting_a_command_helper_in_place_relinks_like_a_rebuild() {
         // `work` is awaited by a command only (its chain is a hint), then by a route too (critical):
         // an edit of a coroutine alone, which the chain search skips, still reclassifies commands.
