@@ -1809,15 +1809,29 @@ pub(super) fn routing(r: &Resolver<'_>, endpoints: &HashMap<ScopeId, Endpoint>) 
     }
     for call in &facts.calls {
         let ExprKind::Attribute(obj, method) = &call.func.kind else { continue };
-        let (child, prefix) = if fw.include_methods.contains(&**method) {
-            let child = argument(&call.args, 0, "router");
-            (child, prefix_argument(r, &call.args, call.scope, call.range.start).unwrap_or_default())
+        let at = call.range.start;
+        let prefix = if fw.include_methods.contains(&**method) {
+            call.args.iter().find(|a| a.keyword.as_deref().is_some_and(|k| fw.prefix_keywords.contains(k)))
         } else if fw.mount_methods.contains(&**method) {
-            let path = argument(&call.args, 0, "path").and_then(|p| route_path(r, p, call.scope, call.range.start, 0));
-            let Some(path) = path else { continue };
-            (argument(&call.args, 1, "app"), path)
+            call.args.iter().filter(|a| a.keyword.is_none()).chain(call.args.iter().filter(|a| a.keyword.as_deref() == Some("path"))).next()
         } else {
             continue;
+        };
+        // A prefix a function is given (`def mount_app(app, path): app.mount(path, sub)`) is the
+        // caller's: the routes are served where that helper is used, not known here.
+        if let Some(p) = prefix
+            && let ExprKind::Name(n) = &p.value.kind
+            && binding_of(r, n, call.scope, at).is_some_and(|(s, b)| s != 0 && constant(r, b, s, 0).is_none())
+        {
+            continue;
+        }
+        let (child, prefix) = if fw.include_methods.contains(&**method) {
+            let child = argument(&call.args, 0, "router");
+            (child, prefix_argument(r, &call.args, call.scope, at).unwrap_or_default())
+        } else {
+            let path = argument(&call.args, 0, "path").and_then(|p| route_path(r, p, call.scope, at, 0));
+            let Some(path) = path else { continue };
+            (argument(&call.args, 1, "app"), path)
         };
         let Some((child, _)) = child.and_then(|c| router_ref(r, c, call.scope, call.range.start, 0)) else { continue };
         let parent = router_ref(r, obj, call.scope, call.range.start, 0).map(|(t, _)| t);

@@ -10,3 +10,4 @@ def create_app() -> FastAPI:
     api.include_router(health.router, prefix="/internal")
     api.mount("/sub", subapp)
     return api
+
