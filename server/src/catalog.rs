@@ -189,6 +189,8 @@ pub struct Frameworks {
     pub include_methods: HashSet<String>,
     /// Methods that serve another app's routes under a path (`mount("/api", sub_app)`).
     pub mount_methods: HashSet<String>,
+    /// Classes that serve the routes given to them under a path (`Mount("/api", routes=[...])`).
+    pub mount_constructors: HashSet<String>,
 }
 
 /// Command-line frameworks (`cli.toml`): what makes a coroutine a command run alone on its own loop.
@@ -457,6 +459,8 @@ struct FrameworksData {
     include_methods: Vec<String>,
     #[serde(default)]
     mount_methods: Vec<String>,
+    #[serde(default)]
+    mount_constructors: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -630,6 +634,7 @@ impl Catalog {
             fw.prefix_keywords.extend(f.prefix_keywords);
             fw.include_methods.extend(f.include_methods);
             fw.mount_methods.extend(f.mount_methods);
+            fw.mount_constructors.extend(f.mount_constructors);
         }
         if let Some(c) = data.cli {
             let cli = &mut self.cli;

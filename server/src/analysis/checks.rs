@@ -1524,6 +1524,18 @@ fn routes(r: &Resolver<'_>, out: &mut HashMap<ScopeId, Endpoint>) {
     let last = |q: &String| q.rsplit('.').next().unwrap_or(q).to_string();
     let dep_names: Vec<String> = fw.dependency_markers.iter().map(last).collect();
     let route_names: Vec<String> = fw.route_constructors.iter().map(last).collect();
+    // `Mount("/api", routes=[...])`: the path of each mount around a `Route(...)`, outermost first.
+    let mount_names: Vec<String> = fw.mount_constructors.iter().map(last).collect();
+    let mounts: Vec<(std::ops::Range<usize>, String)> = facts
+        .calls
+        .iter()
+        .filter(|c| c.func.tail().is_some_and(|t| mount_names.iter().any(|n| n == t)))
+        .filter(|c| r.qualified(&r.value_of(&c.func)).is_some_and(|q| fw.mount_constructors.contains(&q)))
+        .filter_map(|c| {
+            let path = argument(&c.args, 0, "path").and_then(|p| route_path(r, p, c.scope, c.range.start, 0))?;
+            Some((c.args_range.clone(), path))
+        })
+        .collect();
     for call in &facts.calls {
         let Some(tail) = call.func.tail() else { continue };
         let is_dep = dep_names.iter().any(|n| n == tail);
@@ -1536,6 +1548,10 @@ fn routes(r: &Resolver<'_>, out: &mut HashMap<ScopeId, Endpoint>) {
             (argument(&call.args, 0, "dependency"), None)
         } else if is_route && fw.route_constructors.contains(&q) {
             let path = argument(&call.args, 0, "path").and_then(|p| route_path(r, p, call.scope, call.range.start, 0));
+            let path = path.map(|p| {
+                let around = mounts.iter().filter(|(m, _)| m.start <= call.range.start && call.range.end <= m.end);
+                around.map(|(_, m)| m.as_str()).collect::<String>() + &p
+            });
             (argument(&call.args, 1, "endpoint"), path.filter(|p| !p.is_empty()))
         } else {
             continue;
