@@ -266,6 +266,9 @@ enum Resolved {
     LibraryName(String),
 }
 
+/// A router or app of the project: its file and its name there (`Routing::routers`).
+type RouterKey = (usize, String);
+
 pub struct Project {
     files: Vec<ProjectFile>,
     /// Module name → files that can be imported under it.
@@ -1428,7 +1431,7 @@ impl Project {
         let mut order: Vec<usize> = (0..self.files.len()).collect();
         order.sort_by(|&a, &b| self.files[a].path.cmp(&self.files[b].path));
         // Each router's first include: the including router (when known) and the include's prefix.
-        let mut up: HashMap<(usize, String), (Option<(usize, String)>, &str)> = HashMap::new();
+        let mut up: HashMap<RouterKey, (Option<RouterKey>, &str)> = HashMap::new();
         for &i in &order {
             for m in &self.files[i].summary().routing.mounts {
                 let Some(child) = self.router_key(i, &m.child, &own) else { continue };
@@ -1464,7 +1467,7 @@ impl Project {
 
     /// The router `target` (in `file`) is, as its file and `Routing::routers` key, following imports
     /// and module-level aliases.
-    fn router_key(&self, file: usize, target: &Target, own: &HashMap<(usize, &str), &str>) -> Option<(usize, String)> {
+    fn router_key(&self, file: usize, target: &Target, own: &HashMap<(usize, &str), &str>) -> Option<RouterKey> {
         let (mut file, mut target) = (file, target.clone());
         for _ in 0..16 {
             match target {

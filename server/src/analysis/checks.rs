@@ -1653,9 +1653,9 @@ pub(super) fn render_fstring(raw: &str, value: impl Fn(&str) -> Option<String>) 
             rest = &tail[2..];
             continue;
         }
-        if tail.starts_with('}') {
+        if let Some(after) = tail.strip_prefix('}') {
             out.push('}');
-            rest = &tail[1..];
+            rest = after;
             continue;
         }
         // A replacement field: to its matching `}` (format specs may nest fields: `{x:{w}}`).
