@@ -1797,30 +1797,36 @@ pub(super) fn routing(r: &Resolver<'_>, endpoints: &HashMap<ScopeId, Endpoint>) 
     let facts = r.facts;
     let fw = &r.catalog.frameworks;
     let mut out = Routing::default();
-    let tails: Vec<&str> = fw.app_classes.iter().map(|c| c.rsplit('.').next().unwrap_or(c)).collect();
-    for (id, s) in facts.scopes.iter().enumerate() {
-        if !matches!(s.kind, ScopeKind::Module | ScopeKind::Function) {
+    // The routers: names bound to a call of an app class (one pass over the calls; the scope of such a
+    // call is looked into only then). The last such binding of a name counts.
+    let tails: std::collections::HashSet<&str> =
+        fw.app_classes.iter().map(|c| c.rsplit('.').next().unwrap_or(c)).collect();
+    let mut made: Vec<(ScopeId, &str, usize)> = Vec::new();
+    for call in &facts.calls {
+        if !call.func.tail().is_some_and(|t| tails.contains(t)) {
             continue;
         }
-        let mut names: Vec<(&str, usize)> = Vec::new();
-        for (name, list) in &s.bindings {
-            // The last binding of the name that makes a router.
-            let made = list.iter().rev().find(|&&b| match &facts.bindings[b].kind {
-                BindingKind::Value(Expr { kind: ExprKind::Call(func), .. }) => {
-                    func.tail().is_some_and(|t| tails.contains(&t))
+        let scope = &facts.scopes[call.scope];
+        if !matches!(scope.kind, ScopeKind::Module | ScopeKind::Function) {
+            continue;
+        }
+        for (name, list) in &scope.bindings {
+            for &b in list {
+                if let BindingKind::Value(v) = &facts.bindings[b].kind
+                    && v.range == call.range
+                {
+                    made.push((call.scope, name, b));
                 }
-                _ => false,
-            });
-            if let Some(&b) = made {
-                names.push((name, b));
             }
         }
-        names.sort_unstable();
-        for (name, b) in names {
-            let BindingKind::Value(v) = &facts.bindings[b].kind else { continue };
-            if let Some(prefix) = router_prefix(r, v) {
-                out.routers.push((router_key(r, id, name), prefix));
-            }
+    }
+    // By scope and name, the last in the source first.
+    made.sort_unstable_by_key(|&(scope, name, b)| (scope, name, std::cmp::Reverse(facts.bindings[b].pos)));
+    made.dedup_by_key(|&mut (scope, name, _)| (scope, name));
+    for (scope, name, b) in made {
+        let BindingKind::Value(v) = &facts.bindings[b].kind else { continue };
+        if let Some(prefix) = router_prefix(r, v) {
+            out.routers.push((router_key(r, scope, name), prefix));
         }
     }
     for call in &facts.calls {
