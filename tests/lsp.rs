@@ -804,3 +804,35 @@ async fn a_document_reopened_while_its_close_is_refreshed_keeps_its_last_diagnos
         );
     }
 }
+
+/// The route a hover shows is the one the application serves: the prefix of the router including the
+/// document's router, in another file. An unsaved edit of that include's prefix changes it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hover_shows_the_prefix_another_file_includes_the_route_under() {
+    let steps = "import time\nfrom fastapi import APIRouter\n\nrouter = APIRouter(prefix=\"/steps\")\n\n\n@router.get(f\"/{{step_id}}/runs\")\nasync def runs(step_id: str):\n    time.sleep(1)\n";
+    let main = "from fastapi import FastAPI\n\nfrom steps import router\n\napp = FastAPI()\napp.include_router(router, prefix=\"/api\")\n";
+    let (_dir, mut c, steps_uri, main_uri) = open_first_of(("steps.py", steps), ("main.py", main)).await;
+    c.diagnostics_until(&steps_uri, |d| codes(d) == ["LS102@8:4"]).await;
+    let position = json!({ "textDocument": { "uri": steps_uri.as_str() }, "position": { "line": 8, "character": 8 } });
+    // The hover answers from the latest published diagnostics: asked until the project's answer is there.
+    async fn route_shown(c: &mut Client, position: &Value, want: &str) {
+        let mut last = String::new();
+        for _ in 0..200 {
+            let hover = c.request("textDocument/hover", position.clone()).await;
+            last = hover["result"]["contents"]["value"].as_str().unwrap_or_default().to_string();
+            if last.contains(want) {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("the hover never showed {want}: {last}");
+    }
+    route_shown(&mut c, &position, "In route `GET /api/steps/{step_id}/runs`").await;
+    c.open(&main_uri, main).await;
+    // `"/api"` (line 5, its `api` at columns 36..39) becomes `"/v2"`.
+    c.change(&main_uri, 2, json!([{ "range": { "start": { "line": 5, "character": 36 }, "end": { "line": 5, "character": 39 } }, "text": "v2" }])).await;
+    route_shown(&mut c, &position, "In route `GET /v2/steps/{step_id}/runs`").await;
+    // The router's own prefix, edited in the document itself.
+    c.change(&steps_uri, 2, json!([{ "range": { "start": { "line": 3, "character": 28 }, "end": { "line": 3, "character": 33 } }, "text": "stages" }])).await;
+    route_shown(&mut c, &position, "In route `GET /v2/stages/{step_id}/runs`").await;
+}

@@ -16,6 +16,8 @@ struct Expect {
     /// `RULE (TIER)`: the finding's tier too.
     tier: Option<String>,
     chain: Option<Vec<String>>,
+    /// `RULE [GET /api/items]`: the route the finding shows.
+    route: Option<String>,
 }
 
 /// A finding as the test sees it: its expectation form and its message (shown on mismatch).
@@ -25,6 +27,10 @@ type Found = (Expect, Vec<String>);
 fn parse_expect(comment: &str) -> Vec<Expect> {
     let mut out = Vec::new();
     for part in comment.split(';') {
+        let (part, route) = match part.trim_end().strip_suffix(']').and_then(|p| p.split_once(" [")) {
+            Some((p, route)) => (p, Some(route.to_string())),
+            None => (part, None),
+        };
         let (rules, chain) = match part.split_once(" via ") {
             Some((r, c)) => (r, Some(c.split('>').map(|h| h.trim().to_string()).collect::<Vec<_>>())),
             None => (part, None),
@@ -34,8 +40,9 @@ fn parse_expect(comment: &str) -> Vec<Expect> {
                 rule: rule.to_string(),
                 tier: Some(tier.trim_end_matches(')').to_string()),
                 chain: chain.clone(),
+                route: route.clone(),
             },
-            None => Expect { rule: r.to_string(), tier: None, chain: chain.clone() },
+            None => Expect { rule: r.to_string(), tier: None, chain: chain.clone(), route: route.clone() },
         }));
     }
     out
@@ -85,6 +92,7 @@ fn projects_match_their_inline_expectations() {
                     rule: d.finding.rule.name().to_string(),
                     tier: Some(d.finding.tier.to_string()),
                     chain: Some(hops),
+                    route: d.finding.route.clone(),
                 },
                 vec![d.finding.message.clone()],
             ));
@@ -100,6 +108,7 @@ fn projects_match_their_inline_expectations() {
                     w.rule == g.rule
                         && (w.tier.is_none() || w.tier == g.tier)
                         && (w.chain.is_none() || w.chain == g.chain)
+                        && (w.route.is_none() || w.route == g.route)
                 });
             if !matches {
                 let rel = key.0.strip_prefix(&format!("{}/", dir.display())).unwrap_or(&key.0).to_string();
@@ -108,9 +117,13 @@ fn projects_match_their_inline_expectations() {
                         Some(t) => format!("{} ({t})", e.rule),
                         None => e.rule.clone(),
                     };
-                    match &e.chain {
+                    let shown = match &e.chain {
                         Some(c) => format!("{rule} via {}", c.join(" > ")),
                         None => rule,
+                    };
+                    match &e.route {
+                        Some(r) => format!("{shown} [{r}]"),
+                        None => shown,
                     }
                 };
                 failures.push(format!(

@@ -181,6 +181,16 @@ pub struct Frameworks {
     pub modules: Vec<String>,
     /// Keyword arguments of an app class's constructor that name its lifespan (`FastAPI(lifespan=f)`).
     pub lifespan_keywords: HashSet<String>,
+    /// Route methods whose name is no HTTP verb (`api_route`): the route is shown by its path alone.
+    pub verbless_methods: HashSet<String>,
+    /// The keyword that prefixes a router's routes (`APIRouter(prefix=...)`, `include_router(..., prefix=...)`).
+    pub prefix_keywords: HashSet<String>,
+    /// Methods that serve another router's routes under the caller's (`include_router`).
+    pub include_methods: HashSet<String>,
+    /// Methods that serve another app's routes under a path (`mount("/api", sub_app)`).
+    pub mount_methods: HashSet<String>,
+    /// Classes that serve the routes given to them under a path (`Mount("/api", routes=[...])`).
+    pub mount_constructors: HashSet<String>,
 }
 
 /// Command-line frameworks (`cli.toml`): what makes a coroutine a command run alone on its own loop.
@@ -456,6 +466,16 @@ struct FrameworksData {
     modules: Vec<String>,
     #[serde(default)]
     lifespan_keywords: Vec<String>,
+    #[serde(default)]
+    verbless_methods: Vec<String>,
+    #[serde(default)]
+    prefix_keywords: Vec<String>,
+    #[serde(default)]
+    include_methods: Vec<String>,
+    #[serde(default)]
+    mount_methods: Vec<String>,
+    #[serde(default)]
+    mount_constructors: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -631,6 +651,11 @@ impl Catalog {
             fw.route_constructors.extend(f.route_constructors);
             fw.modules.extend(f.modules);
             fw.lifespan_keywords.extend(f.lifespan_keywords);
+            fw.verbless_methods.extend(f.verbless_methods);
+            fw.prefix_keywords.extend(f.prefix_keywords);
+            fw.include_methods.extend(f.include_methods);
+            fw.mount_methods.extend(f.mount_methods);
+            fw.mount_constructors.extend(f.mount_constructors);
         }
         if let Some(c) = data.cli {
             let cli = &mut self.cli;

@@ -561,6 +561,10 @@ fn check_inner(
                 if let Some(f) = crate::project::demoted(h, &d.finding) {
                     d.finding = f;
                 }
+                // A route is shown with the prefixes of the routers serving it.
+                if let Some(f) = project.rerouted(&links, i, &d.finding) {
+                    d.finding = f;
+                }
             }
         }
         let mut chains = project.findings(&links, None, opts.settings);

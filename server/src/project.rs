@@ -211,6 +211,9 @@ pub struct Links {
     once: OnceWork,
     /// For each method of a protocol, the implementations a call of it may run (`Project::dispatch`).
     dispatch: HashMap<FnId, Vec<FnId>>,
+    /// The routes whose label the project's routers change (`Project::route_labels`): the prefixes of
+    /// the routers that include theirs, or of their own router when it is imported.
+    routes: HashMap<FnId, String>,
 }
 
 /// Where a chain does one-time work (the first such place on it): a call behind a lazy-initialisation
@@ -262,6 +265,9 @@ enum Resolved {
     /// An attribute of one (`pathlib.Path.read_text`), by its qualified name.
     LibraryName(String),
 }
+
+/// A router or app of the project: its file and its name there (`Routing::routers`).
+type RouterKey = (usize, String);
 
 pub struct Project {
     files: Vec<ProjectFile>,
@@ -911,7 +917,8 @@ impl Project {
         let loose = self.shortest_chains(&edges, &lib, &dispatch, settings, true);
         let cli = self.cli_only(&edges, &dispatch);
         let once = self.one_time_work(&edges, &lib, &strict, &loose);
-        Links { edges, cut, strict, loose, cli, once, lib, reads, dispatch }
+        let routes = self.route_labels();
+        Links { edges, cut, strict, loose, cli, once, lib, reads, dispatch, routes }
     }
 
     /// The one-time work each function's chains do, and the coroutine call sites that share each (see
@@ -1149,14 +1156,25 @@ impl Project {
 
     /// The findings of `file`'s own analysis as the project sees them: a blocking call inside a
     /// coroutine that only command-line commands reach (`cli_only`, through any file) is a hint, like
-    /// one in a command itself, and says why (`demoted`). Borrowed, unchanged, when the
-    /// file has no such coroutine (the common case).
+    /// one in a command itself, and says why (`demoted`); a route is shown with the prefixes of the
+    /// routers serving it (`rerouted`). Borrowed, unchanged, when the file has no such coroutine nor
+    /// route (the common case).
     pub fn file_findings<'a>(&self, links: &Links, file: usize, findings: &'a [Finding]) -> Cow<'a, [Finding]> {
         let helpers = self.command_helpers(links, file);
-        if helpers.is_empty() || !findings.iter().any(|f| demoted(&helpers, f).is_some()) {
+        let demote = !helpers.is_empty() && findings.iter().any(|f| demoted(&helpers, f).is_some());
+        let reroute = findings.iter().any(|f| self.rerouted(links, file, f).is_some());
+        if !demote && !reroute {
             return Cow::Borrowed(findings);
         }
-        Cow::Owned(findings.iter().map(|f| demoted(&helpers, f).unwrap_or_else(|| f.clone())).collect())
+        Cow::Owned(
+            findings
+                .iter()
+                .map(|f| {
+                    let f = demoted(&helpers, f).unwrap_or_else(|| f.clone());
+                    self.rerouted(links, file, &f).unwrap_or(f)
+                })
+                .collect(),
+        )
     }
 
     /// The coroutines of `file` (by qualified name) that only command-line commands reach, through
@@ -1256,6 +1274,8 @@ impl Project {
     ) -> bool {
         let (old, new) = (self.files[file].summary(), &analysis.summary);
         let names_changed = old.exports != new.exports || old.all != new.all;
+        // Routers resolve through module-level names.
+        let routing_changed = names_changed || old.routing != new.routing;
         if old.classes != new.classes
             || old.stars != new.stars
             || old.registers != new.registers
@@ -1386,7 +1406,104 @@ impl Project {
         if !same_chains || !same_once {
             links.once = self.one_time_work(&links.edges, &links.lib, &links.strict, &links.loose);
         }
+        if routing_changed {
+            links.routes = self.route_labels();
+        }
         true
+    }
+
+    /// The routes whose label differs from their file's own (`FunctionSummary::route`) once the
+    /// project's routers are known: a route is served at its path behind its router's prefix, then the
+    /// prefix of each router including that one (`include_router(r, prefix=...)`, `mount(...)`) and
+    /// that router's own, up to a router nothing includes. A router included in several places is shown
+    /// at its first include (files by path, then source order).
+    fn route_labels(&self) -> HashMap<FnId, String> {
+        let mut out = HashMap::new();
+        if self.files.iter().all(|f| f.summary().routing.routes.is_empty()) {
+            return out;
+        }
+        let mut own: HashMap<(usize, &str), &str> = HashMap::new();
+        for (i, f) in self.files.iter().enumerate() {
+            for (name, prefix) in &f.summary().routing.routers {
+                own.insert((i, name), prefix);
+            }
+        }
+        let mut order: Vec<usize> = (0..self.files.len()).collect();
+        order.sort_by(|&a, &b| self.files[a].path.cmp(&self.files[b].path));
+        // Each router's first include: the including router (when known) and the include's prefix.
+        let mut up: HashMap<RouterKey, (Option<RouterKey>, &str)> = HashMap::new();
+        for &i in &order {
+            for m in &self.files[i].summary().routing.mounts {
+                let Some(child) = self.router_key(i, &m.child, &own) else { continue };
+                let parent = m.parent.as_ref().and_then(|p| self.router_key(i, p, &own));
+                up.entry(child).or_insert((parent, &m.prefix));
+            }
+        }
+        for (i, f) in self.files.iter().enumerate() {
+            for s in &f.summary().routing.routes {
+                let Some(mut at) = self.router_key(i, &s.router, &own) else { continue };
+                let mut path = format!("{}{}", own.get(&(at.0, at.1.as_str())).copied().unwrap_or(""), s.path);
+                let mut seen = HashSet::from([at.clone()]);
+                while let Some((parent, prefix)) = up.get(&at) {
+                    path.insert_str(0, prefix);
+                    let Some(parent) = parent else { break };
+                    path.insert_str(0, own.get(&(parent.0, parent.1.as_str())).copied().unwrap_or(""));
+                    if !seen.insert(parent.clone()) {
+                        break;
+                    }
+                    at = parent.clone();
+                }
+                let Some(&id) = self.function_index.get(&(i, s.function.clone())) else { continue };
+                let label = crate::analysis::summary::route_label(s.verb.as_deref(), Some(&path));
+                if let Some(label) = label
+                    && self.function(id).route.as_ref() != Some(&label)
+                {
+                    out.insert(id, label);
+                }
+            }
+        }
+        out
+    }
+
+    /// The router `target` (in `file`) is, as its file and `Routing::routers` key, following imports
+    /// and module-level aliases.
+    fn router_key(&self, file: usize, target: &Target, own: &HashMap<(usize, &str), &str>) -> Option<RouterKey> {
+        let (mut file, mut target) = (file, target.clone());
+        for _ in 0..16 {
+            match target {
+                Target::Local(name) => {
+                    if own.contains_key(&(file, name.as_str())) {
+                        return Some((file, name));
+                    }
+                    let &e = self.export_index.get(&(file, name))?;
+                    match &self.files[file].summary().exports[e].1 {
+                        Export::Alias(t) => target = t.clone(),
+                        _ => return None,
+                    }
+                }
+                Target::Name(q) => {
+                    let abs = self.absolute(file, &q)?;
+                    let (module, name) = abs.rsplit_once('.')?;
+                    let candidates = self.modules.get(module)?;
+                    file = self.closest(file, candidates);
+                    target = Target::Local(name.to_string());
+                }
+            }
+        }
+        None
+    }
+
+    /// A finding of `file`'s own analysis with its route as the project serves it (`route_labels`);
+    /// `None` when that is the one it has.
+    pub fn rerouted(&self, links: &Links, file: usize, f: &Finding) -> Option<Finding> {
+        if links.routes.is_empty() || f.route.is_none() {
+            return None;
+        }
+        let id = *self.function_index.get(&(file, f.function.clone()?))?;
+        let label = links.routes.get(&id)?;
+        let mut f = f.clone();
+        f.route = Some(label.clone());
+        Some(f)
     }
 
     /// The chain findings of the coroutines in `only` (a file), or of the whole project.
@@ -1549,7 +1666,7 @@ impl Project {
                     )),
                     fixes: vec![FixKind::Offload],
                     function: a.qualname.clone(),
-                    route: a.route.clone(),
+                    route: links.routes.get(&caller).or(a.route.as_ref()).cloned(),
                     hops,
                     also,
                 });
@@ -1887,7 +2004,7 @@ impl Project {
                 instead: b.instead.clone(),
                 fixes: vec![FixKind::Offload],
                 function: a.qualname.clone(),
-                route: a.route.clone(),
+                route: links.routes.get(&caller).or(a.route.as_ref()).cloned(),
                 hops: vec![hop],
                 also: Vec::new(),
             });
@@ -2454,6 +2571,37 @@ mod tests {
             assert_eq!(found, fresh.findings(&fresh_links, None, &settings), "after `{second}`");
             assert_eq!(found.len(), n, "after `{second}`");
             assert_eq!(found[0].also.len(), also, "after `{second}`");
+        }
+    }
+
+    #[test]
+    fn an_include_prefix_edited_in_place_relinks_the_routes_like_a_rebuild() {
+        // `main.py` includes `steps.py`'s router under a prefix; an edit of that prefix (the summary's
+        // routing changes, nothing else) relinks in place, and the route shown in `steps.py` follows.
+        let settings = Settings::default();
+        let steps = "import time\nfrom fastapi import APIRouter\n\nrouter = APIRouter(prefix=\"/steps\")\n\n\n\
+                     @router.get(f\"/{{step_id}}/runs\")\nasync def runs(step_id: str):\n    time.sleep(1)\n";
+        let main = |prefix: &str| {
+            format!(
+                "from fastapi import FastAPI\n\nfrom steps import router\n\napp = FastAPI()\n\
+                 app.include_router(router, prefix=\"{prefix}\")\n"
+            )
+        };
+        let build = |main: &str| Project::new(vec![file("/p/main.py", main), file("/p/steps.py", steps)], None);
+        let route = |project: &Project, links: &Links| {
+            let findings = &project.files()[1].analysis.findings;
+            project.file_findings(links, 1, findings).iter().map(|f| f.route.clone()).collect::<Vec<_>>()
+        };
+        let mut project = build(&main("/api"));
+        let mut links = project.link(&settings);
+        assert_eq!(route(&project, &links), [Some("GET /api/steps/{step_id}/runs".to_string())]);
+        for prefix in ["/v2", ""] {
+            let fresh = build(&main(prefix));
+            let fresh_links = fresh.link(&settings);
+            assert!(!project.replace_same_shape(0, fresh.files()[0].analysis.clone()));
+            assert!(project.replace_same_names(0, fresh.files()[0].analysis.clone(), &mut links, &settings));
+            assert_eq!(route(&project, &links), [Some(format!("GET {prefix}/steps/{{step_id}}/runs"))]);
+            assert_eq!(route(&project, &links), route(&fresh, &fresh_links));
         }
     }
 

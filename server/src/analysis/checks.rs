@@ -6,6 +6,7 @@ use std::ops::Range;
 
 use super::facts::{Arg, BindingKind, CallFact, Decorator, Expr, ExprKind, ScopeId, ScopeKind};
 use super::resolve::{Resolver, Value};
+use super::summary::{Mount, Routing, Served, Target, route_label};
 use super::{Finding, Hop};
 use crate::catalog::{Entry, display_name};
 use crate::rules::Rule;
@@ -22,6 +23,9 @@ pub(super) struct Endpoint {
     /// An application's lifespan (`FastAPI(lifespan=f)`; `cli` too): it runs once, as the application
     /// starts and stops, while no request is served (see `lifespans`).
     pub(super) lifespan: bool,
+    /// A route declared on a router whose path is known: what the project needs to show the route as
+    /// the application serves it, behind the prefixes of the routers including that one.
+    pub(super) served: Option<Served>,
 }
 
 impl Endpoint {
@@ -1295,12 +1299,12 @@ pub(super) fn endpoints(r: &Resolver<'_>) -> HashMap<ScopeId, Endpoint> {
     if uses_framework {
         routes(r, &mut out);
         for id in lifespans(r) {
-            out.entry(id).or_insert(Endpoint { label: None, cli: true, lifespan: true });
+            out.entry(id).or_insert(Endpoint { label: None, cli: true, lifespan: true, served: None });
         }
     }
     // Command-line commands; a function that is also a route stays a route.
     for id in cli_commands(r) {
-        out.entry(id).or_insert(Endpoint { label: None, cli: true, lifespan: false });
+        out.entry(id).or_insert(Endpoint { label: None, cli: true, lifespan: false, served: None });
     }
     out
 }
@@ -1511,8 +1515,8 @@ fn routes(r: &Resolver<'_>, out: &mut HashMap<ScopeId, Endpoint>) {
             continue;
         }
         for d in &s.decorators {
-            if let Some(label) = route_decorator(r, d) {
-                out.insert(id, Endpoint { label: Some(label), cli: false, lifespan: false });
+            if let Some((label, served)) = route_decorator(r, id, d) {
+                out.insert(id, Endpoint { label: Some(label), cli: false, lifespan: false, served });
             }
         }
     }
@@ -1520,6 +1524,18 @@ fn routes(r: &Resolver<'_>, out: &mut HashMap<ScopeId, Endpoint>) {
     let last = |q: &String| q.rsplit('.').next().unwrap_or(q).to_string();
     let dep_names: Vec<String> = fw.dependency_markers.iter().map(last).collect();
     let route_names: Vec<String> = fw.route_constructors.iter().map(last).collect();
+    // `Mount("/api", routes=[...])`: the path of each mount around a `Route(...)`, outermost first.
+    let mount_names: Vec<String> = fw.mount_constructors.iter().map(last).collect();
+    let mounts: Vec<(std::ops::Range<usize>, String)> = facts
+        .calls
+        .iter()
+        .filter(|c| c.func.tail().is_some_and(|t| mount_names.iter().any(|n| n == t)))
+        .filter(|c| r.qualified(&r.value_of(&c.func)).is_some_and(|q| fw.mount_constructors.contains(&q)))
+        .filter_map(|c| {
+            let path = argument(&c.args, 0, "path").and_then(|p| route_path(r, p, c.scope, c.range.start, 0))?;
+            Some((c.args_range.clone(), path))
+        })
+        .collect();
     for call in &facts.calls {
         let Some(tail) = call.func.tail() else { continue };
         let is_dep = dep_names.iter().any(|n| n == tail);
@@ -1531,18 +1547,24 @@ fn routes(r: &Resolver<'_>, out: &mut HashMap<ScopeId, Endpoint>) {
         let (target, label) = if is_dep && fw.dependency_markers.contains(&q) {
             (argument(&call.args, 0, "dependency"), None)
         } else if is_route && fw.route_constructors.contains(&q) {
-            let path = argument(&call.args, 0, "path").and_then(string_value);
-            (argument(&call.args, 1, "endpoint"), path)
+            let path = argument(&call.args, 0, "path").and_then(|p| route_path(r, p, call.scope, call.range.start, 0));
+            let path = path.map(|p| {
+                let around = mounts.iter().filter(|(m, _)| m.start <= call.range.start && call.range.end <= m.end);
+                around.map(|(_, m)| m.as_str()).collect::<String>() + &p
+            });
+            (argument(&call.args, 1, "endpoint"), path.filter(|p| !p.is_empty()))
         } else {
             continue;
         };
         if let Some(Value::Def(f)) = target.map(|t| r.value_of(t)) {
-            out.entry(f).or_insert(Endpoint { label, cli: false, lifespan: false });
+            out.entry(f).or_insert(Endpoint { label, cli: false, lifespan: false, served: None });
         }
     }
 }
 
-fn route_decorator(r: &Resolver<'_>, d: &Decorator) -> Option<String> {
+/// A route decorator's label (`GET /steps/{step_id}` with the prefix of a router bound in this file:
+/// `router = APIRouter(prefix="/steps")`), and the route for the project when its path is known.
+fn route_decorator(r: &Resolver<'_>, id: ScopeId, d: &Decorator) -> Option<(String, Option<Served>)> {
     let fw = &r.catalog.frameworks;
     let ExprKind::Call(func) = &d.expr.kind else { return None };
     let ExprKind::Attribute(obj, method) = &func.kind else { return None };
@@ -1562,17 +1584,286 @@ fn route_decorator(r: &Resolver<'_>, d: &Decorator) -> Option<String> {
         return None;
     }
     let args = d.args.as_ref()?;
-    let path = argument(args, 0, "path").and_then(string_value);
-    let verb = match method {
-        "api_route" | "route" | "websocket" | "websocket_route" => None,
-        m => Some(m.to_ascii_uppercase()),
+    // A decorator is evaluated in the scope around the function.
+    let scope = r.facts.scopes[id].parent.unwrap_or(0);
+    let at = d.expr.range.start;
+    let path = argument(args, 0, "path").and_then(|p| route_path(r, p, scope, at, 0));
+    let verb = (!fw.verbless_methods.contains(method)).then(|| method.to_ascii_uppercase());
+    let router = router_ref(r, obj, scope, at, 0);
+    let own = router.as_ref().and_then(|(_, own)| own.as_deref()).unwrap_or("");
+    let full = path.as_ref().map(|p| format!("{own}{p}"));
+    let label = route_label(verb.as_deref(), full.as_deref()).unwrap_or_else(|| method.to_string());
+    let served = match (router, path) {
+        (Some((router, _)), Some(path)) => Some(Served { function: function_name(r, id), router, verb, path }),
+        _ => None,
     };
-    Some(match (verb, path) {
-        (Some(v), Some(p)) => format!("{v} {p}"),
-        (None, Some(p)) => p,
-        (Some(v), None) => v,
-        (None, None) => method.to_string(),
-    })
+    Some((label, served))
+}
+
+/// How deep constants defined from other constants are followed (`API = f"{BASE}/v1"`).
+const MAX_CONSTANT_DEPTH: u32 = 8;
+
+/// A route path (or prefix) as the framework sees it: a string; an f-string with `{{`/`}}` as `{`/`}`
+/// and each `{name}` that is a string constant of the file replaced by its value, any other kept as
+/// written (`/steps/{step_id}`); a name bound to such a constant. Any other name or attribute is shown
+/// as `{expression}` (`{settings.API_PREFIX}`); anything else is not known.
+fn route_path(r: &Resolver<'_>, e: &Expr, scope: ScopeId, at: usize, depth: u32) -> Option<String> {
+    match &e.kind {
+        ExprKind::Str(s) => Some(s.to_string()),
+        ExprKind::FStr(raw) => Some(render_fstring(raw, |name| {
+            let b = is_identifier(name).then(|| binding_of(r, name, scope, at)).flatten();
+            b.and_then(|(s, b)| constant(r, b, s, depth + 1))
+        })),
+        ExprKind::Name(n) => Some(
+            binding_of(r, n, scope, at)
+                .and_then(|(s, b)| constant(r, b, s, depth + 1))
+                .unwrap_or_else(|| format!("{{{n}}}")),
+        ),
+        ExprKind::Attribute(..) => Some(format!("{{{}}}", r.text_of(&e.range))),
+        _ => None,
+    }
+}
+
+/// The string a binding holds when it is a string constant (`PREFIX = "/api"`, `f"{BASE}/v1"`).
+fn constant(r: &Resolver<'_>, b: usize, scope: ScopeId, depth: u32) -> Option<String> {
+    if depth > MAX_CONSTANT_DEPTH {
+        return None;
+    }
+    let super::facts::BindingKind::Value(e) = &r.facts.bindings[b].kind else { return None };
+    let at = r.facts.bindings[b].pos;
+    match &e.kind {
+        ExprKind::Str(s) => Some(s.to_string()),
+        ExprKind::FStr(_) => route_path(r, e, scope, at, depth),
+        ExprKind::Name(n) => binding_of(r, n, scope, at).and_then(|(s, b)| constant(r, b, s, depth + 1)),
+        _ => None,
+    }
+}
+
+/// An f-string's content (as `ExprKind::FStr` keeps it) with `{{`/`}}` as `{`/`}`, and each
+/// replacement field that `value` knows (by its expression's text) replaced by its value; the others
+/// kept as written, `{step_id}`.
+pub(super) fn render_fstring(raw: &str, value: impl Fn(&str) -> Option<String>) -> String {
+    let mut out = String::with_capacity(raw.len());
+    let mut rest = raw;
+    while let Some(i) = rest.find(['{', '}']) {
+        out.push_str(&rest[..i]);
+        let tail = &rest[i..];
+        if tail.starts_with("{{") || tail.starts_with("}}") {
+            out.push_str(&tail[..1]);
+            rest = &tail[2..];
+            continue;
+        }
+        if let Some(after) = tail.strip_prefix('}') {
+            out.push('}');
+            rest = after;
+            continue;
+        }
+        // A replacement field: to its matching `}` (format specs may nest fields: `{x:{w}}`).
+        let mut level = 0usize;
+        let mut end = tail.len();
+        for (j, c) in tail.char_indices() {
+            match c {
+                '{' => level += 1,
+                '}' => {
+                    level -= 1;
+                    if level == 0 {
+                        end = j + 1;
+                        break;
+                    }
+                }
+                _ => {}
+            }
+        }
+        let field = &tail[..end];
+        let inner = field.strip_prefix('{').unwrap_or(field);
+        let inner = inner.strip_suffix('}').unwrap_or(inner);
+        // The expression: before a conversion (`!r`) or a format spec (`:>8`) outside brackets, without `=`.
+        let mut nested = 0usize;
+        let cut = inner
+            .char_indices()
+            .find(|&(j, c)| {
+                match c {
+                    '(' | '[' | '{' => nested += 1,
+                    ')' | ']' | '}' => nested = nested.saturating_sub(1),
+                    _ => {}
+                }
+                nested == 0 && (c == ':' || (c == '!' && !inner[j + 1..].starts_with('=')))
+            })
+            .map_or(inner.len(), |(j, _)| j);
+        let expr = inner[..cut].trim().trim_end_matches('=').trim();
+        match value(expr) {
+            Some(v) => out.push_str(&v),
+            None => {
+                out.push('{');
+                out.push_str(expr);
+                out.push('}');
+            }
+        }
+        rest = &tail[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+fn is_identifier(s: &str) -> bool {
+    let mut chars = s.chars();
+    chars.next().is_some_and(|c| c.is_alphabetic() || c == '_') && chars.all(|c| c.is_alphanumeric() || c == '_')
+}
+
+/// The binding of `name` a use at `at` in `scope` sees, with the scope that binds it (Python's lookup:
+/// enclosing functions, not classes except the one the use is in, then the module).
+fn binding_of(r: &Resolver<'_>, name: &str, scope: ScopeId, at: usize) -> Option<(ScopeId, usize)> {
+    let mut id = Some(scope);
+    while let Some(s) = id {
+        let sc = &r.facts.scopes[s];
+        if (sc.kind != ScopeKind::Class || s == scope)
+            && let Some(list) = sc.bindings.get(name)
+            && !list.is_empty()
+        {
+            return Some((s, super::resolve::pick(r.facts, list, at)));
+        }
+        id = sc.parent;
+    }
+    None
+}
+
+/// The router (or app) `e` names, as the summary refers to it (`Target::Local` with `Routing::routers`'
+/// key for one bound in this file, `Target::Name` for one imported), with the prefix of its routes when
+/// it is bound here (`APIRouter(prefix="/steps")`, `""` without one).
+fn router_ref(r: &Resolver<'_>, e: &Expr, scope: ScopeId, at: usize, depth: u32) -> Option<(Target, Option<String>)> {
+    if depth > MAX_CONSTANT_DEPTH {
+        return None;
+    }
+    match &e.kind {
+        ExprKind::Name(n) => {
+            let (s, b) = binding_of(r, n, scope, at)?;
+            match &r.facts.bindings[b].kind {
+                BindingKind::Import(q) => Some((Target::Name(q.clone()), None)),
+                BindingKind::Value(v) => match &v.kind {
+                    ExprKind::Call(_) => {
+                        let prefix = router_prefix(r, v)?;
+                        Some((Target::Local(router_key(r, s, n)), Some(prefix)))
+                    }
+                    ExprKind::Name(_) | ExprKind::Attribute(..) => {
+                        router_ref(r, v, s, r.facts.bindings[b].pos, depth + 1)
+                    }
+                    _ => None,
+                },
+                _ => None,
+            }
+        }
+        ExprKind::Attribute(..) => match r.value_of(e) {
+            Value::Name(q) | Value::Foreign(q) if !r.catalog.is_library_name(&q) && !q.starts_with("builtins.") => {
+                Some((Target::Name(q), None))
+            }
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// The name `Routing::routers` gives a router bound to `name` in `scope`.
+fn router_key(r: &Resolver<'_>, scope: ScopeId, name: &str) -> String {
+    if scope == 0 { name.to_string() } else { format!("{}.<locals>.{name}", function_name(r, scope)) }
+}
+
+/// The prefix of the routes of the router the call `call` makes (`APIRouter(prefix="/steps")`: `/steps`; `""`
+/// without one), when `call` makes one (an app class's constructor).
+fn router_prefix(r: &Resolver<'_>, call: &Expr) -> Option<String> {
+    let fw = &r.catalog.frameworks;
+    let ExprKind::Call(func) = &call.kind else { return None };
+    let tail = func.tail()?;
+    if !fw.app_classes.iter().any(|c| c.rsplit('.').next() == Some(tail)) {
+        return None;
+    }
+    if !r.qualified(&r.value_of(func)).is_some_and(|q| fw.app_classes.contains(&q)) {
+        return None;
+    }
+    let calls = &r.facts.calls;
+    let i = calls.partition_point(|c| c.range.start < call.range.start);
+    let fact = calls[i..].iter().take_while(|c| c.range.start == call.range.start).find(|c| c.range == call.range)?;
+    Some(prefix_argument(r, &fact.args, fact.scope, fact.range.start).unwrap_or_default())
+}
+
+/// A call's prefix keyword (`prefix="/api"`), as a route path.
+fn prefix_argument(r: &Resolver<'_>, args: &[Arg], scope: ScopeId, at: usize) -> Option<String> {
+    let fw = &r.catalog.frameworks;
+    let a = args.iter().find(|a| a.keyword.as_deref().is_some_and(|k| fw.prefix_keywords.contains(k)))?;
+    route_path(r, &a.value, scope, at, 0)
+}
+
+/// The file's routers, what they include, and the routes it declares on them (see `Routing`).
+pub(super) fn routing(r: &Resolver<'_>, endpoints: &HashMap<ScopeId, Endpoint>) -> Routing {
+    let facts = r.facts;
+    let fw = &r.catalog.frameworks;
+    let mut out = Routing::default();
+    // The routers: names bound to a call of an app class (one pass over the calls; the scope of such a
+    // call is looked into only then). The last such binding of a name counts.
+    let tails: std::collections::HashSet<&str> =
+        fw.app_classes.iter().map(|c| c.rsplit('.').next().unwrap_or(c)).collect();
+    let mut made: Vec<(ScopeId, &str, usize)> = Vec::new();
+    for call in &facts.calls {
+        if !call.func.tail().is_some_and(|t| tails.contains(t)) {
+            continue;
+        }
+        let scope = &facts.scopes[call.scope];
+        if !matches!(scope.kind, ScopeKind::Module | ScopeKind::Function) {
+            continue;
+        }
+        for (name, list) in &scope.bindings {
+            for &b in list {
+                if let BindingKind::Value(v) = &facts.bindings[b].kind
+                    && v.range == call.range
+                {
+                    made.push((call.scope, name, b));
+                }
+            }
+        }
+    }
+    // By scope and name, the last in the source first.
+    made.sort_unstable_by_key(|&(scope, name, b)| (scope, name, std::cmp::Reverse(facts.bindings[b].pos)));
+    made.dedup_by_key(|&mut (scope, name, _)| (scope, name));
+    for (scope, name, b) in made {
+        let BindingKind::Value(v) = &facts.bindings[b].kind else { continue };
+        if let Some(prefix) = router_prefix(r, v) {
+            out.routers.push((router_key(r, scope, name), prefix));
+        }
+    }
+    for call in &facts.calls {
+        let ExprKind::Attribute(obj, method) = &call.func.kind else { continue };
+        let at = call.range.start;
+        let prefix = if fw.include_methods.contains(&**method) {
+            call.args.iter().find(|a| a.keyword.as_deref().is_some_and(|k| fw.prefix_keywords.contains(k)))
+        } else if fw.mount_methods.contains(&**method) {
+            call.args.iter().filter(|a| a.keyword.is_none()).chain(call.args.iter().filter(|a| a.keyword.as_deref() == Some("path"))).next()
+        } else {
+            continue;
+        };
+        // A prefix a function is given (`def mount_app(app, path): app.mount(path, sub)`) is the
+        // caller's: the routes are served where that helper is used, not known here.
+        if let Some(p) = prefix
+            && let ExprKind::Name(n) = &p.value.kind
+            && binding_of(r, n, call.scope, at).is_some_and(|(s, b)| s != 0 && constant(r, b, s, 0).is_none())
+        {
+            continue;
+        }
+        let (child, prefix) = if fw.include_methods.contains(&**method) {
+            let child = argument(&call.args, 0, "router");
+            (child, prefix_argument(r, &call.args, call.scope, at).unwrap_or_default())
+        } else {
+            let path = argument(&call.args, 0, "path").and_then(|p| route_path(r, p, call.scope, at, 0));
+            let Some(path) = path else { continue };
+            (argument(&call.args, 1, "app"), path)
+        };
+        let Some((child, _)) = child.and_then(|c| router_ref(r, c, call.scope, call.range.start, 0)) else { continue };
+        let parent = router_ref(r, obj, call.scope, call.range.start, 0).map(|(t, _)| t);
+        out.mounts.push(Mount { parent, child, prefix });
+    }
+    let mut served: Vec<(&ScopeId, &Served)> =
+        endpoints.iter().filter_map(|(id, e)| e.served.as_ref().map(|s| (id, s))).collect();
+    served.sort_unstable_by_key(|(id, _)| **id);
+    out.routes = served.into_iter().map(|(_, s)| s.clone()).collect();
+    out
 }
 
 /// The `index`-th positional argument, or the keyword argument `name`.
@@ -1591,9 +1882,4 @@ fn argument<'a>(args: &'a [Arg], index: usize, name: &str) -> Option<&'a Expr> {
     keyword
 }
 
-fn string_value(e: &Expr) -> Option<String> {
-    match &e.kind {
-        ExprKind::Str(s) => Some(s.to_string()),
-        _ => None,
-    }
-}
+

@@ -62,6 +62,9 @@ pub enum ExprKind {
     Lambda,
     /// A string literal without interpolation: its content.
     Str(Box<str>),
+    /// An f-string: its content as written between the quotes, `{{`, `}}` and each `{expression}` kept
+    /// (route paths show their placeholders: `checks::route_path`).
+    FStr(Box<str>),
     Other,
     /// What lies deeper than `MAX_EXPR_DEPTH` levels inside an expression: not converted.
     Deep,
@@ -1022,10 +1025,25 @@ fn expr(text: &str, node: Node<'_>, depth: u32) -> Expr {
             None => ExprKind::Other,
         },
         "lambda" => ExprKind::Lambda,
+        "string" if is_fstring(text, node) => ExprKind::FStr(fstring_content(text, node).into()),
         "string" => ExprKind::Str(string_content(text, node).into()),
         _ => ExprKind::Other,
     };
     Expr { range, kind }
+}
+
+/// Whether a string literal is an f-string (its prefix has an `f`).
+fn is_fstring(text: &str, node: Node<'_>) -> bool {
+    node.child(0).is_some_and(|s| s.kind() == "string_start" && text_of(text, s).bytes().any(|b| b == b'f' || b == b'F'))
+}
+
+/// An f-string's content as written: its text and interpolations, without the quotes.
+fn fstring_content(text: &str, node: Node<'_>) -> String {
+    let mut c = node.walk();
+    node.named_children(&mut c)
+        .filter(|n| matches!(n.kind(), "string_content" | "interpolation"))
+        .map(|n| text_of(text, n))
+        .collect()
 }
 
 /// A string literal's content (interpolations left out).

@@ -214,6 +214,7 @@ fn analyze_facts_endpoints(
         summary.exports = summary::exports(&r);
         (summary.stars, summary.all) = summary::stars(&r);
         summary.registers = summary::registers(&r);
+        summary.routing = checks::routing(&r, &endpoints);
         summary
     } else {
         FileSummary::default()
@@ -377,6 +378,7 @@ fn reanalyze_module_edit(
             out.summary.exports = summary::exports(&r);
             (out.summary.stars, out.summary.all) = summary::stars(&r);
             out.summary.registers = summary::registers(&r);
+            out.summary.routing = checks::routing(&r, &endpoints);
             out.cuts = kept_cuts(old, &old_stmt, edit);
             for &unit in &readers {
                 recheck_unit(&r, settings, &endpoints, unit, &mut out);
@@ -506,6 +508,7 @@ fn reanalyze_module_region(
     out.summary.exports = summary::exports(&r);
     (out.summary.stars, out.summary.all) = summary::stars(&r);
     out.summary.registers = summary::registers(&r);
+    out.summary.routing = checks::routing(&r, &endpoints);
     for &unit in &readers {
         recheck_unit(&r, settings, &endpoints, unit, &mut out);
     }
@@ -1034,6 +1037,7 @@ fn reanalyze_function_edit(
     out.summary.all = old.summary.all.clone();
     // An import inside the edited function may name an implementation of the module's protocol.
     out.summary.registers = summary::registers(&r);
+    out.summary.routing = checks::routing(&r, &endpoints);
     let cuts = std::mem::take(&mut out.cuts);
     shift::shift(&mut out, edit);
     out.cuts = cuts;

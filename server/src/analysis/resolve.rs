@@ -201,7 +201,7 @@ impl<'a> Resolver<'a> {
                 self.note_cut(CutKind::DeepExpression);
                 Value::Unknown
             }
-            ExprKind::Lambda | ExprKind::Str(_) | ExprKind::Other => Value::Unknown,
+            ExprKind::Lambda | ExprKind::Str(_) | ExprKind::FStr(_) | ExprKind::Other => Value::Unknown,
         }
     }
 

@@ -315,6 +315,53 @@ pub struct FileSummary {
     /// Those that define every method of one of its protocols implement it (`Project::dispatch`).
     #[serde(default)]
     pub registers: Vec<Target>,
+    /// Its routers, what they include and the routes they declare: the project shows each route as
+    /// the application serves it (`Project::route_labels`).
+    #[serde(default)]
+    pub routing: Routing,
+}
+
+/// How a module's routes are served (see `checks::routing`). Only routes whose path is known are listed.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Routing {
+    /// The routers and apps it binds (`router = APIRouter(prefix="/steps")`), by name (module-level) or
+    /// `function.<locals>.name` (inside a function), with the prefix of the routes they declare.
+    pub routers: Vec<(String, String)>,
+    /// `parent.include_router(child, prefix="/api")`, `parent.mount("/api", child)`, in source order.
+    pub mounts: Vec<Mount>,
+    /// The routes its functions implement, in scope order.
+    pub routes: Vec<Served>,
+}
+
+/// One router (or app) serving another's routes under a prefix.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Mount {
+    /// The including router; `None` when not known (the routes are served under `prefix` alone).
+    pub parent: Option<Target>,
+    pub child: Target,
+    pub prefix: String,
+}
+
+/// A route declared on a router (`@router.get("/{step_id}/runs")`).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Served {
+    /// The function, by its dotted name in the module.
+    pub function: String,
+    pub router: Target,
+    /// `GET`; `None` for a method without a verb (`api_route`, `websocket`).
+    pub verb: Option<String>,
+    /// The path as the decorator gives it, before any prefix.
+    pub path: String,
+}
+
+/// A route's label: `GET /items/{id}`, the path alone without a verb, the verb alone without a path.
+pub fn route_label(verb: Option<&str>, path: Option<&str>) -> Option<String> {
+    match (verb, path.filter(|p| !p.is_empty())) {
+        (Some(v), Some(p)) => Some(format!("{v} {p}")),
+        (None, Some(p)) => Some(p.to_string()),
+        (Some(v), None) => Some(v.to_string()),
+        (None, None) => None,
+    }
 }
 
 impl FileSummary {
@@ -326,6 +373,7 @@ impl FileSummary {
             && self.stars == other.stars
             && self.all == other.all
             && self.registers == other.registers
+            && self.routing == other.routing
             && self.functions.len() == other.functions.len()
             && self.functions.iter().zip(&other.functions).all(|(a, b)| {
                 a.qualname == b.qualname

@@ -1,0 +1,2 @@
+API = "/api"
+V2 = f"{API}/v2"
