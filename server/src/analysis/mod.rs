@@ -324,25 +324,24 @@ fn fold_handles(r: &Resolver<'_>, findings: &mut Vec<Finding>) {
         });
     }
     // Each folded finding joins the root of its handle's derivation (`conn` for `cur.fetchall()`).
-    let mut root: Vec<Option<usize>> = vec![None; findings.len()];
-    for i in 0..findings.len() {
-        let (mut at, mut steps) = (i, 0);
-        while let Some(p) = parent[at] {
-            at = p;
-            steps += 1;
-            if steps > findings.len() {
-                break; // a cycle (cannot happen: a handle is bound before its use); fold nothing
+    let root: Vec<Option<usize>> = (0..findings.len())
+        .map(|i| {
+            let (mut at, mut steps) = (i, 0);
+            while let Some(p) = parent[at] {
+                at = p;
+                steps += 1;
+                if steps > findings.len() {
+                    return None; // a cycle (cannot happen: a handle is bound before its use)
+                }
             }
-        }
-        if at != i && steps <= findings.len() {
-            root[i] = Some(at);
-        }
-    }
+            (at != i).then_some(at)
+        })
+        .collect();
     if root.iter().all(Option::is_none) {
         return;
     }
-    for i in 0..findings.len() {
-        let Some(j) = root[i] else { continue };
+    for (i, j) in root.iter().enumerate() {
+        let Some(j) = *j else { continue };
         let op = &findings[i];
         let what = op.message.split("; ").next().unwrap_or(&op.message);
         let opener = findings[j].callee.clone().unwrap_or_default();
