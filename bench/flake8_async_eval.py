@@ -169,6 +169,12 @@ def main() -> int:
         reported: dict[str, dict[int, list[dict]]] = {}
         for f in json.loads(run.stdout):
             reported.setdefault(os.path.basename(f["path"]), {}).setdefault(f["line"], []).append(f)
+            # An operation on a handle whose opening the finding reports (`f.read()` after `with
+            # open(p) as f`) is shown as its related information (a `related` entry with a `message`),
+            # not as a finding of its own: its line counts as reported, by that finding.
+            for r in f.get("related", []):
+                if "message" in r:
+                    reported.setdefault(os.path.basename(r["path"]), {}).setdefault(r["line"], []).append(f)
 
         total = {"annotated": 0, "found": 0, "reported": 0, "right": 0}
         judged = {"truth": 0, "found": 0, "reported": 0, "right": 0}

@@ -45,7 +45,6 @@ fn per_file_ignores_turn_rules_off_in_matching_files_and_extend_exclude_skips_fo
     assert_eq!(
         out,
         "::error title=loopsafe (LS102) critical,file=pkg/app.py,line=5,col=5,endLine=5,endColumn=15::LS102 [blocking-sleep] `time.sleep` stops the whole event loop while it sleeps
-::warning title=loopsafe (LS104) warning,file=pkg/app.py,line=6,col=5,endLine=6,endColumn=19::LS104 [blocking-file] `io.TextIOWrapper.read` reads or writes a file synchronously
 ::warning title=loopsafe (LS104) warning,file=pkg/app.py,line=6,col=5,endLine=6,endColumn=9::LS104 [blocking-file] `open` opens a file synchronously
 ::error title=loopsafe (LS102) critical,file=pkg/tests/test_app.py,line=5,col=5,endLine=5,endColumn=15::LS102 [blocking-sleep] `time.sleep` stops the whole event loop while it sleeps
 "
@@ -55,7 +54,6 @@ fn per_file_ignores_turn_rules_off_in_matching_files_and_extend_exclude_skips_fo
     assert_eq!(
         from_pkg,
         "::error title=loopsafe (LS102) critical,file=app.py,line=5,col=5,endLine=5,endColumn=15::LS102 [blocking-sleep] `time.sleep` stops the whole event loop while it sleeps
-::warning title=loopsafe (LS104) warning,file=app.py,line=6,col=5,endLine=6,endColumn=19::LS104 [blocking-file] `io.TextIOWrapper.read` reads or writes a file synchronously
 ::warning title=loopsafe (LS104) warning,file=app.py,line=6,col=5,endLine=6,endColumn=9::LS104 [blocking-file] `open` opens a file synchronously
 ::error title=loopsafe (LS102) critical,file=tests/test_app.py,line=5,col=5,endLine=5,endColumn=15::LS102 [blocking-sleep] `time.sleep` stops the whole event loop while it sleeps
 "
@@ -177,7 +175,7 @@ async fn the_language_server_applies_per_file_ignores_to_the_document_path() {
     let app = uri(&dir.path().join("app.py"));
     let test = uri(&dir.path().join("tests/test_app.py"));
     c.open(&app, APP).await;
-    c.diagnostics_until(&app, |d| codes(d) == ["LS102@4:4", "LS104@5:4", "LS104@5:4"]).await;
+    c.diagnostics_until(&app, |d| codes(d) == ["LS102@4:4", "LS104@5:4"]).await;
     c.open(&test, APP).await;
     c.diagnostics_until(&test, |d| codes(d) == ["LS102@4:4"]).await;
     // The client's own per-file ignores, laid over the project's, are relative to its configuration
@@ -186,7 +184,7 @@ async fn the_language_server_applies_per_file_ignores_to_the_document_path() {
     c.notify("workspace/didChangeConfiguration", settings).await;
     // Both documents are published again, in either order: the latest of each must match.
     let want = |u: &tower_lsp_server::ls_types::Uri| {
-        if *u == app { vec!["LS104@5:4", "LS104@5:4"] } else { vec!["LS102@4:4", "LS104@5:4", "LS104@5:4"] }
+        if *u == app { vec!["LS104@5:4"] } else { vec!["LS102@4:4", "LS104@5:4"] }
     };
     let mut latest: std::collections::HashMap<String, Vec<String>> = Default::default();
     let done = |latest: &std::collections::HashMap<String, Vec<String>>| {
@@ -422,12 +420,17 @@ fn stdin_filename_with_fix_prints_the_fixed_text_and_reports_on_stderr() {
     let buffer = "\u{feff}import time\r\n\r\n\r\nasync def h():\r\n    time.sleep(1)\r\n    open('f').read()\r\n";
     let args = ["check", "--no-cache", "--fix", "--stdin-filename", "app.py"];
     let out = loopsafe_stdin(dir.path(), &args, buffer.as_bytes());
-    assert_eq!(out.status.code(), Some(0));
+    // `open('f').read()` is one finding, the read its related information: offloading the open alone
+    // would leave the read on the loop, so it is not offered (anyio, for the async-file fix, is not
+    // installed), and the finding remains.
+    assert_eq!(out.status.code(), Some(1));
     assert_eq!(
         stdout(&out),
-        "\u{feff}import asyncio\r\n\r\n\r\nasync def h():\r\n    await asyncio.sleep(1)\r\n    (await asyncio.to_thread(open, 'f')).read()\r\n"
+        "\u{feff}import asyncio\r\n\r\n\r\nasync def h():\r\n    await asyncio.sleep(1)\r\n    open('f').read()\r\n"
     );
-    assert_eq!(stderr(&out), "loopsafe: applied 2 fixes\nAll checks passed (1 file).\n");
+    let err = stderr(&out);
+    assert!(err.starts_with("loopsafe: applied 1 fix\napp.py:6:5: LS104 [blocking-file] `open` opens a file synchronously\n"), "{err}");
+    assert!(err.ends_with("Found 1 finding (1 warning) in 1 file.\n"), "{err}");
     // What remains is reported on stderr, in the format asked for.
     let args = ["check", "--no-cache", "--fix", "--output-format", "github", "--stdin-filename", "app.py"];
     let out = loopsafe_stdin(dir.path(), &args, b"async def h():\n    pass\n");
@@ -461,7 +464,7 @@ fn per_file_ignores_apply_to_cached_results_and_quiet_silences_fix_messages() {
         stdout(&out).lines().map(|l| l.split("loopsafe (").nth(1).unwrap()[..5].to_string()).collect::<Vec<_>>()
     };
     // The cache holds the file's analysis; the per-file ignores written after it still apply.
-    assert_eq!(codes(dir.path()), ["LS102", "LS104", "LS104"]);
+    assert_eq!(codes(dir.path()), ["LS102", "LS104"]);
     write(dir.path(), "pyproject.toml", "[tool.loopsafe]\nper-file-ignores = { \"tests/*\" = [\"LS104\"] }\n");
     assert_eq!(codes(dir.path()), ["LS102"]);
     assert!(dir.path().join(".loopsafe_cache").is_dir());

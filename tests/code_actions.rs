@@ -337,8 +337,11 @@ async fn a_blocking_with_block_moves_to_a_thread_as_a_quick_fix_and_a_refactorin
     c.open(&u, WITH_BLOCKS).await;
     let diags = c.diagnostics_until(&u, |d| d.iter().filter(|d| d["data"]["callee"] == "open").count() == 2).await;
 
-    // `fh.read()` inside `with open(path) as fh:`: the whole block, not the read alone.
-    let read = diags.iter().find(|d| d["data"]["callee"] == "io.TextIOWrapper.read").unwrap();
+    // `with open(path) as fh:` and its `fh.read()` (related information of the `open` finding, not a
+    // diagnostic of its own): the whole block, not the open alone.
+    assert!(!diags.iter().any(|d| d["data"]["callee"] == "io.TextIOWrapper.read"));
+    let read = diags.iter().find(|d| d["data"]["callee"] == "open").unwrap();
+    assert_eq!(read["relatedInformation"].as_array().map(Vec::len), Some(1));
     let acts = actions(&mut c, &u, std::slice::from_ref(read), None).await;
     let whole = "Run the whole with open(path) as fh block in a thread with asyncio.to_thread";
     assert_eq!(titles(&acts)[0], format!("{whole} [preferred]"), "{:?}", titles(&acts));

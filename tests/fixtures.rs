@@ -1,6 +1,8 @@
 //! Runs every fixture under tests/fixtures/: each `# expect: RULE[, RULE]` comment must match the
 //! findings that start on its line, and no other line may have a finding; `RULE (TIER)` checks the
-//! finding's tier too. See tests/fixtures/README.md.
+//! finding's tier too; `# related: RULE` marks a line holding an operation folded into a finding of
+//! that rule that starts on another line (`Finding::related`), and no other line may hold one. See
+//! tests/fixtures/README.md.
 
 mod common;
 
@@ -17,10 +19,22 @@ fn fixtures_match_their_inline_expectations() {
         let text = std::fs::read_to_string(path).expect("fixtures are UTF-8");
         let rel = path.strip_prefix(common::repo_root()).unwrap_or(path).display().to_string();
         let mut expected: BTreeMap<usize, Vec<String>> = BTreeMap::new();
+        let mut expected_related: BTreeMap<usize, Vec<String>> = BTreeMap::new();
+        // The rules after `tag`, up to the next comment on the line (`# expect: A  # related: B`).
+        let listed = |line: &str, tag: &str| -> Option<Vec<String>> {
+            let pos = line.find(tag)?;
+            let rest = &line[pos + tag.len()..];
+            let rest = rest.split('#').next().unwrap_or(rest);
+            Some(rest.split(',').map(|r| r.trim().to_string()).filter(|r| !r.is_empty()).collect())
+        };
         for (i, line) in text.lines().enumerate() {
-            if let Some(pos) = line.find("# expect:") {
-                let rules = line[pos + "# expect:".len()..].split(',').map(|r| r.trim().to_string());
-                expected.entry(i + 1).or_default().extend(rules.filter(|r| !r.is_empty()));
+            if let Some(rules) = listed(line, "# expect:") {
+                expected.entry(i + 1).or_default().extend(rules);
+            }
+            if let Some(rules) = listed(line, "# related:") {
+                let mut rules = rules;
+                rules.sort();
+                expected_related.insert(i + 1, rules);
             }
         }
         for rules in expected.values_mut() {
@@ -28,7 +42,11 @@ fn fixtures_match_their_inline_expectations() {
         }
         let mut actual: BTreeMap<usize, Vec<String>> = BTreeMap::new();
         let mut messages: BTreeMap<usize, Vec<String>> = BTreeMap::new();
+        let mut related: BTreeMap<usize, Vec<String>> = BTreeMap::new();
         for f in common::findings(&text) {
+            for r in &f.related {
+                related.entry(common::line_of(&text, r.range.start)).or_default().push(f.rule.name().to_string());
+            }
             let line = common::line_of(&text, f.range.start);
             actual.entry(line).or_default().push(format!("{} ({})", f.rule.name(), f.tier));
             messages.entry(line).or_default().push(f.message.clone());
@@ -59,6 +77,21 @@ fn fixtures_match_their_inline_expectations() {
                     want.join(", "),
                     got.join(", "),
                     messages.get(&line).map(|m| m.join(" | ")).unwrap_or_default()
+                ));
+            }
+        }
+        for rules in related.values_mut() {
+            rules.sort();
+        }
+        for line in expected_related.keys().chain(related.keys()).copied().collect::<std::collections::BTreeSet<_>>() {
+            let want = expected_related.get(&line).cloned().unwrap_or_default();
+            let got = related.get(&line).cloned().unwrap_or_default();
+            if want != got {
+                let src = text.lines().nth(line - 1).unwrap_or("").trim();
+                failures.push(format!(
+                    "{rel}:{line}: expected related [{}], got related [{}]\n    {src}",
+                    want.join(", "),
+                    got.join(", ")
                 ));
             }
         }

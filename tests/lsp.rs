@@ -113,6 +113,36 @@ async fn utf8_client_columns() {
     c.diagnostics_until(&u, |d| codes(d) == ["LS102@2:19"]).await;
 }
 
+/// Operations on a file opened in the same coroutine are the `open` finding's related information, not
+/// diagnostics of their own; typing inside the function (the one-function path) keeps them so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_of_a_file_opened_here_are_related_information() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut c, _) = Client::start(json!({}), Some(dir.path())).await;
+    let u = uri(&dir.path().join("a.py"));
+    let text = "async def f(p):\n    with open(p) as fh:\n        data = fh.read()\n        fh.write(data)\n";
+    c.open(&u, text).await;
+    let diags = c.diagnostics_until(&u, |d| !d.is_empty()).await;
+    assert_eq!(codes(&diags), ["LS104@1:9"]);
+    let related = diags[0]["relatedInformation"].as_array().unwrap();
+    assert_eq!(related.len(), 2);
+    assert_eq!(related[0]["location"]["uri"], u.as_str());
+    assert_eq!(
+        related[0]["location"]["range"],
+        json!({ "start": { "line": 2, "character": 15 }, "end": { "line": 2, "character": 22 } })
+    );
+    assert_eq!(related[0]["message"], "io.TextIOWrapper.read reads or writes a file synchronously, on what open returned");
+    assert_eq!(related[1]["location"]["range"]["start"], json!({ "line": 3, "character": 8 }));
+    // A line typed above the reads moves them with the finding.
+    c.change(&u, 2, json!([{ "range": { "start": { "line": 2, "character": 0 }, "end": { "line": 2, "character": 0 } }, "text": "        x = 1\n" }])).await;
+    let diags = c
+        .diagnostics_until(&u, |d| {
+            d.len() == 1 && d[0]["relatedInformation"][0]["location"]["range"]["start"]["line"] == 3
+        })
+        .await;
+    assert_eq!(codes(&diags), ["LS104@1:9"]);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_helper_in_another_file_starts_and_stops_blocking() {
     let helpers = "import time\n\n\ndef pause():\n    time.sleep(1)\n";

@@ -58,7 +58,9 @@ fn tiers(a: &FileAnalysis, f: &str) -> Vec<Tier> {
 fn reads_of_paths_built_from_file_are_hints() {
     let (_, a, _) = fresh(TEXT);
     assert_eq!(tiers(&a, "config"), vec![Tier::Hint], "{:?}", a.findings);
-    assert_eq!(tiers(&a, "data"), vec![Tier::Hint, Tier::Hint], "{:?}", a.findings);
+    // `open` and the `json.load` of what it returned: one finding, the read its related information.
+    assert_eq!(tiers(&a, "data"), vec![Tier::Hint], "{:?}", a.findings);
+    assert!(a.findings.iter().any(|x| x.function.as_deref() == Some("data") && x.related.len() == 1));
     assert_eq!(tiers(&a, "Api.here"), vec![Tier::Hint], "{:?}", a.findings);
 }
 

@@ -24,7 +24,9 @@ set was drawn and from how many sites, so that sampled rates are scaled to the w
   hosted secret manager); the precision counting them `false` is printed beside;
 - recall: real sites (labelled `true`, from loopsafe's sample or from the peer-only sample) that the tool
   reports today, each sample scaled to its population; loopsafe counts at warning or critical only.
-Sites loopsafe reports today that no row labels are counted, so the labels can be extended.
+Sites loopsafe reports today that no row labels are counted, so the labels can be extended. A site folded
+into another finding as its related information (an operation on a handle whose opening that finding
+reports) counts as reported, at that finding's severity; `findings now` counts findings' own lines.
 """
 import argparse
 import csv
@@ -68,13 +70,20 @@ def main():
     labels = [r for r in labels if r["app"] in apps]
 
     # Current output, as sets of (file, line) per app.
-    ls_warn, ls_any, ruff, hyd = {}, {}, {}, {}
+    ls_warn, ls_any, ls_count, ruff, hyd = {}, {}, {}, {}, {}
     for app in apps:
         corpus = Path(args.apps if app in pinned else args.corpus)
         d = run_json([args.loopsafe, "check", app, "--no-cache", "--output-format", "json", "--exit-zero"], corpus)
         strip = lambda p: p.split("/", 1)[1]
-        ls_any[app] = {(strip(x["path"]), x["line"]) for x in d}
-        ls_warn[app] = {(strip(x["path"]), x["line"]) for x in d if x["severity"] in ("warning", "critical")}
+        warn = [x for x in d if x["severity"] in ("warning", "critical")]
+        ls_count[app] = len({(strip(x["path"]), x["line"]) for x in warn})
+        # A site folded into another finding (an operation on a handle whose opening that finding
+        # reports: a `related` entry with a `message`) is still shown, under that finding: it counts as
+        # reported, at that finding's severity.
+        sites = lambda x: [(strip(x["path"]), x["line"])] + [
+            (strip(r["path"]), r["line"]) for r in x.get("related", []) if "message" in r]
+        ls_any[app] = {k for x in d for k in sites(x)}
+        ls_warn[app] = {k for x in warn for k in sites(x)}
         if args.ruff:
             r = run_json([args.ruff, "check", "--no-cache", "--isolated", "--select", "ASYNC2", "--exit-zero",
                           "--output-format", "json", str(corpus / app)])
@@ -101,7 +110,7 @@ def main():
         t = sum(r["verdict"] == "true" for r in still)
         cd = sum(r["verdict"] == "true" and r["class"] == "config-dependent" for r in still)
         ng = sum(r["verdict"] == "false" and r["class"] in NEGLIGIBLE for r in still)
-        n = len(ls_warn[app])
+        n = ls_count[app]
         unlabelled = len(ls_warn[app] - keyed.keys())
         if still:
             tot["n"] += n

@@ -62,6 +62,14 @@ pub struct LocatedHop {
     /// call at each other place of a folded finding by it.
     #[serde(skip)]
     pub offset: Option<usize>,
+    /// Where a related place ends (an operation folded into a finding: `analysis::Related`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub end_line: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub end_column: Option<usize>,
+    /// What a related place does, for an operation folded into the finding (its `name` is the API).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
 }
 
 /// A finding placed in a file, ready for any output format.
@@ -717,6 +725,9 @@ fn locate_chains(
             name: h.name.clone(),
             elided: (h.elided > 0).then_some(h.elided),
             offset: Some(h.loc.offset as usize),
+            end_line: None,
+            end_column: None,
+            message: None,
         };
         let chain = c.hops.iter().map(located).collect();
         let related = c.also.iter().map(located).collect();
@@ -732,6 +743,7 @@ fn locate_chains(
             chain: Vec::new(),
             function: Some(c.function),
             route: c.route,
+            related: Vec::new(),
         };
         out.push(Diagnostic {
             path: files[c.file].display.clone(),
@@ -799,6 +811,28 @@ pub fn locate(path: &str, text: &str, findings: Vec<Finding>) -> Vec<Diagnostic>
                         name: h.name.clone(),
                         elided: None,
                         offset: h.path.is_none().then_some(h.range.start),
+                        end_line: None,
+                        end_column: None,
+                        message: None,
+                    }
+                })
+                .collect();
+            // Operations on the handle the finding's call returned (`analysis::Related`).
+            let related = f
+                .related
+                .iter()
+                .map(|r| {
+                    let (p, e) = (pos(r.range.start), pos(r.range.end));
+                    LocatedHop {
+                        path: path.to_string(),
+                        line: p.line,
+                        column: p.column,
+                        name: r.name.clone(),
+                        elided: None,
+                        offset: None,
+                        end_line: Some(e.line),
+                        end_column: Some(e.column),
+                        message: Some(r.message.clone()),
                     }
                 })
                 .collect();
@@ -813,7 +847,7 @@ pub fn locate(path: &str, text: &str, findings: Vec<Finding>) -> Vec<Diagnostic>
                 start,
                 end,
                 chain,
-                related: Vec::new(),
+                related,
                 source,
                 underline: (start.column - 1, end_col),
                 fixes: Vec::new(),

@@ -101,7 +101,15 @@ pub fn text_findings(diags: &[Diagnostic], color: bool) -> String {
             }
         }
         for h in &d.related {
-            let _ = writeln!(out, "{gutter} = {} at {}:{}:{}", h.name, h.path, h.line, h.column);
+            match &h.message {
+                // An operation on the handle the finding's call returned.
+                Some(m) => {
+                    let _ = writeln!(out, "{gutter} = note: {}:{}:{}: {m}", h.path, h.line, h.column);
+                }
+                None => {
+                    let _ = writeln!(out, "{gutter} = {} at {}:{}:{}", h.name, h.path, h.line, h.column);
+                }
+            }
         }
         if let Some(instead) = &f.instead {
             let _ = writeln!(out, "{gutter} = {}: {instead}", st.paint("1;32", "instead"));
@@ -351,8 +359,20 @@ impl JsonOut {
             self.key(false, d, "elided");
             self.number(n);
         }
+        if let Some(n) = h.end_column {
+            self.key(false, d, "end_column");
+            self.number(n);
+        }
+        if let Some(n) = h.end_line {
+            self.key(false, d, "end_line");
+            self.number(n);
+        }
         self.key(false, d, "line");
         self.number(h.line);
+        if let Some(m) = &h.message {
+            self.key(false, d, "message");
+            self.string(m);
+        }
         self.key(false, d, "name");
         self.string(&h.name);
         self.key(false, d, "path");
@@ -730,8 +750,13 @@ impl<'a> SarifResult<'a> {
                     .enumerate()
                     .map(|(id, h)| SarifRelated {
                         id,
-                        message: SarifText { text: &h.name },
-                        physical_location: physical_location(&h.path, h.line, h.column, None),
+                        message: SarifText { text: h.message.as_deref().unwrap_or(&h.name) },
+                        physical_location: physical_location(
+                            &h.path,
+                            h.line,
+                            h.column,
+                            h.end_line.zip(h.end_column),
+                        ),
                     })
                     .collect()
             }),
@@ -973,6 +998,9 @@ mod tests {
             name: name.into(),
             elided,
             offset: None,
+            end_line: None,
+            end_column: None,
+            message: None,
         };
         let pos = |line, column| ReportedPosition { line, column };
         let finding = |callee: Option<&str>, route: Option<&str>| crate::analysis::Finding {
@@ -987,6 +1015,7 @@ mod tests {
             chain: Vec::new(),
             function: Some("f".into()),
             route: route.map(String::from),
+            related: Vec::new(),
         };
         let plain = Diagnostic {
             path: "app.py".into(),
@@ -1005,7 +1034,15 @@ mod tests {
         let full = Diagnostic {
             finding: finding(Some("time.sleep"), Some("GET /r")),
             chain: vec![hop("f", None), hop("g", Some(7)), hop("h", None)],
-            related: vec![hop("r", None)],
+            related: vec![
+                hop("r", None),
+                LocatedHop {
+                    end_line: Some(13),
+                    end_column: Some(9),
+                    message: Some("`io.TextIOWrapper.read` reads, on what `open` returned".into()),
+                    ..hop("io.TextIOWrapper.read", None)
+                },
+            ],
             fixes: vec![
                 ReportedFix {
                     title: "Offload `a\\b`".into(),

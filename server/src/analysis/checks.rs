@@ -140,6 +140,7 @@ pub(super) fn run(
                     chain: vec![Hop { path: None, range: call.range.clone(), name: q }],
                     function: Some(name),
                     route: endpoints.get(&call_scope).and_then(|e| e.label.clone()),
+                    related: Vec::new(),
                 });
             }
         }
@@ -1201,6 +1202,7 @@ fn catalog_finding(
         fix_kinds: entry.fixes.clone(),
         function: Some(function_name(r, scope)),
         route: endpoints.get(&scope).and_then(|e| e.label.clone()),
+        related: Vec::new(),
     }
 }
 
@@ -1279,6 +1281,7 @@ fn async_without_await(r: &Resolver<'_>, id: ScopeId, endpoints: &HashMap<ScopeI
         chain: Vec::new(),
         function: Some(name),
         route: endpoint.and_then(|e| e.label.clone()),
+        related: Vec::new(),
     })
 }
 

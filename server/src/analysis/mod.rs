@@ -64,6 +64,21 @@ pub struct Finding {
     pub function: Option<String>,
     /// The FastAPI/Starlette route that reaches it, as `GET /items/{id}`, when visible.
     pub route: Option<String>,
+    /// Operations on what the reported call returned, in the same coroutine (`fh.read()` after
+    /// `with open(p) as fh`): part of this finding, not findings of their own (`fold_handles`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub related: Vec<Related>,
+}
+
+/// A place that belongs to a finding: an operation on the handle its call returned.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Related {
+    /// The operation's callee expression (`fh.read`), in the finding's file.
+    pub range: Range<usize>,
+    /// The blocking API it calls (`io.TextIOWrapper.read`).
+    pub name: String,
+    /// For humans: what the operation does.
+    pub message: String,
 }
 
 /// Everything the analysis learns from one file: its own findings and its summary for the
@@ -231,12 +246,177 @@ fn findings(
     part: &Part,
 ) -> Vec<Finding> {
     let mut findings = checks::run(r, settings, endpoints, runs_in, part);
-    findings.retain(|f| settings.enabled(f.rule) && !noqa::is_suppressed(r.text, f));
+    findings.retain(|f| settings.enabled(f.rule));
+    // Before `# noqa`: a directive on the opening's line silences its operations with it, and one on an
+    // operation's line alone no longer has a finding of its own to silence.
+    fold_handles(r, &mut findings);
+    findings.retain(|f| !noqa::is_suppressed(r.text, f));
     for f in &mut findings {
         f.tier = settings.tier(f.rule, f.tier);
     }
     sort_findings(&mut findings);
     findings
+}
+
+/// One finding per problem: an operation on a handle whose opening is reported in the same coroutine
+/// (`fh.read()` after `with open(p) as fh`, `cur.execute()` after `cur = sqlite3.connect(db).cursor()`,
+/// `json.load(fh)`) becomes related information of the opening's finding, not a finding of its own.
+/// The handle is followed through local names bound by assignment or `with ... as`, within the one
+/// scope, and through what its methods return and its attributes hold (`conn.cursor()`,
+/// `proc.stdout`), whatever the rule of the method; a call the handle is passed to folds when it is
+/// of the opening's rule (`json.load(fh)`; a file sent by `requests.post(url, data=fh)` is still an
+/// HTTP request). The opening's finding takes
+/// the highest tier among what it absorbed. A handle from elsewhere (a parameter, `self.log`) has no
+/// opening here: each use stays a finding. Findings of one scope only, so an analysis of one function
+/// alone folds as the whole file's does.
+fn fold_handles(r: &Resolver<'_>, findings: &mut Vec<Finding>) {
+    let facts = r.facts;
+    let direct = |f: &Finding| f.rule.is_blocking() && f.chain.len() == 1 && f.related.is_empty();
+    let by_call: HashMap<Range<usize>, usize> = findings
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| direct(f))
+        .filter_map(|(i, f)| f.call_range.clone().map(|c| (c, i)))
+        .collect();
+    if by_call.len() < 2 {
+        return;
+    }
+    // The call fact of a finding: calls are in order of their start (an outer call first).
+    let call_at = |range: &Range<usize>| {
+        let first = facts.calls.partition_point(|c| c.range.start < range.start);
+        facts.calls[first..].iter().take_while(|c| c.range.start == range.start).find(|c| c.range == *range)
+    };
+    // Openings: reported calls that return an instance of a class they are not a method of (`open` a
+    // file object, `sqlite3.connect` a connection, `conn.execute` a cursor; not `Path.resolve`, a
+    // path from a path, nor `os.listdir`, whose list the analysis does not type).
+    let openers: std::collections::HashSet<usize> = by_call
+        .iter()
+        .filter_map(|(range, &i)| {
+            let call = call_at(range)?;
+            let callee = r.value_of(&call.func);
+            let q = r.called(&callee)?;
+            match r.call_result(callee, 0) {
+                resolve::Value::Instance(t) if !q.starts_with(&format!("{t}.")) => Some(i),
+                _ => None,
+            }
+        })
+        .collect();
+    if openers.is_empty() {
+        return;
+    }
+    let mut parent: Vec<Option<usize>> = vec![None; findings.len()];
+    for (range, &i) in &by_call {
+        let Some(call) = call_at(range) else { continue };
+        let scope = call.scope;
+        let same_function = |j: usize| j != i && findings[j].function == findings[i].function;
+        // A method of the handle, whatever its rule (`proc.stdout.read()` of a `subprocess.Popen`); a
+        // call the handle is passed to, when of the opening's rule (`json.load(fh)`).
+        let receiver = match &call.func.kind {
+            facts::ExprKind::Attribute(obj, _) => {
+                handle_opener(r, &by_call, &openers, obj, scope, range.start, 0).filter(|&j| same_function(j))
+            }
+            _ => None,
+        };
+        parent[i] = receiver.or_else(|| {
+            call.args.iter().find_map(|a| {
+                handle_opener(r, &by_call, &openers, &a.value, scope, range.start, 0)
+                    .filter(|&j| same_function(j) && findings[j].rule == findings[i].rule)
+            })
+        });
+    }
+    // Each folded finding joins the root of its handle's derivation (`conn` for `cur.fetchall()`).
+    let root: Vec<Option<usize>> = (0..findings.len())
+        .map(|i| {
+            let (mut at, mut steps) = (i, 0);
+            while let Some(p) = parent[at] {
+                at = p;
+                steps += 1;
+                if steps > findings.len() {
+                    return None; // a cycle (cannot happen: a handle is bound before its use)
+                }
+            }
+            (at != i).then_some(at)
+        })
+        .collect();
+    if root.iter().all(Option::is_none) {
+        return;
+    }
+    for (i, j) in root.iter().enumerate() {
+        let Some(j) = *j else { continue };
+        let op = &findings[i];
+        let what = op.message.split("; ").next().unwrap_or(&op.message);
+        let opener = findings[j].callee.clone().unwrap_or_default();
+        let related = Related {
+            range: op.range.clone(),
+            name: op.callee.clone().unwrap_or_default(),
+            message: format!("{what}, on what `{opener}` returned"),
+        };
+        let tier = op.tier;
+        let f = &mut findings[j];
+        f.related.push(related);
+        f.tier = f.tier.max(tier);
+    }
+    // Offloading the opening call alone would leave the absorbed operations on the loop, and unreported
+    // once the handle comes from a thread: offered only where the whole `with` block it enters moves
+    // to a thread (`fix::block`).
+    for f in findings.iter_mut() {
+        if !f.related.is_empty()
+            && !f.call_range.as_ref().is_some_and(|c| facts.enters.iter().any(|(m, _, _)| m.range == *c))
+        {
+            f.fix_kinds.retain(|k| *k != FixKind::Offload);
+        }
+    }
+    let mut i = 0;
+    findings.retain(|_| {
+        i += 1;
+        root[i - 1].is_none()
+    });
+}
+
+/// The reported call (by its index in `by_call`'s findings) whose result `e` is, or was derived from
+/// by a method call or an attribute, when `e` is that call, a method call or attribute of such a
+/// result, or a name bound to one in the call's own scope `scope` before `at`.
+fn handle_opener(
+    r: &Resolver<'_>,
+    by_call: &HashMap<Range<usize>, usize>,
+    openers: &std::collections::HashSet<usize>,
+    e: &facts::Expr,
+    scope: ScopeId,
+    at: usize,
+    depth: u32,
+) -> Option<usize> {
+    if depth > 8 {
+        return None;
+    }
+    match &e.kind {
+        facts::ExprKind::Call(func) => {
+            if let Some(&j) = by_call.get(&e.range).filter(|j| openers.contains(j)) {
+                return Some(j);
+            }
+            match &func.kind {
+                facts::ExprKind::Attribute(obj, _) => handle_opener(r, by_call, openers, obj, scope, at, depth + 1),
+                _ => None,
+            }
+        }
+        // What a handle holds is derived from it (`proc.stdout` of a reported `subprocess.Popen`).
+        facts::ExprKind::Attribute(obj, _) => handle_opener(r, by_call, openers, obj, scope, at, depth + 1),
+        facts::ExprKind::Name(name) => {
+            let facts = r.facts;
+            let id = r.binding_at(name, scope, at)?;
+            let b = &facts.bindings[id];
+            // Bound in this very scope, before the use (not a parameter, not an enclosing scope's name).
+            if b.pos > at || !facts.scopes[scope].bindings.get(name).is_some_and(|l| l.contains(&id)) {
+                return None;
+            }
+            match &b.kind {
+                facts::BindingKind::Value(v) | facts::BindingKind::With(v) => {
+                    handle_opener(r, by_call, openers, v, scope, v.range.start, depth + 1)
+                }
+                _ => None,
+            }
+        }
+        _ => None,
+    }
 }
 
 fn sort_findings(findings: &mut Vec<Finding>) {

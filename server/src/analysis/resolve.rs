@@ -505,7 +505,7 @@ impl<'a> Resolver<'a> {
     }
 
     /// The binding of `name` that a use at `at` in scope `from` sees, as `lookup` finds it.
-    fn binding_at(&self, name: &str, from: ScopeId, at: usize) -> Option<BindingId> {
+    pub(super) fn binding_at(&self, name: &str, from: ScopeId, at: usize) -> Option<BindingId> {
         let mut scope = Some(from);
         while let Some(id) = scope {
             let s = &self.facts.scopes[id];

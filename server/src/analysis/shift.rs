@@ -8,7 +8,7 @@
 use std::ops::Range;
 
 use super::summary::{BlockingSite, CallSite, FunctionSummary, Loc};
-use super::{Cut, FileAnalysis, Finding, Hop};
+use super::{Cut, FileAnalysis, Finding, Hop, Related};
 
 /// An edit: bytes `start..old_end` became `start..new_end`. What followed it on the line of `old_end`
 /// moved by the given numbers of characters, UTF-16 units and bytes, and every later line by `lines`.
@@ -97,8 +97,12 @@ pub fn shift(out: &mut FileAnalysis, edit: &LineEdit) {
             chain,
             function: _,
             route: _,
+            related,
         } = f;
         *range = edit.range(range);
+        for Related { range, name: _, message: _ } in related {
+            *range = edit.range(range);
+        }
         if let Some(c) = call_range {
             *c = edit.range(c);
         }

@@ -61,11 +61,22 @@ fn lsp_range(rope: &ropey::Rope, r: &std::ops::Range<usize>, enc: Encoding) -> R
     Range { start: position(rope, r.start, enc), end: position(rope, r.end, enc) }
 }
 
-pub(super) fn finding_to_lsp(f: &Finding, rope: &ropey::Rope, enc: Encoding, version: i32) -> Diagnostic {
+/// A finding of document `uri` as a diagnostic; the operations folded into it (`Finding::related`)
+/// are its related information.
+pub(super) fn finding_to_lsp(f: &Finding, rope: &ropey::Rope, enc: Encoding, version: i32, uri: &Uri) -> Diagnostic {
     let range = lsp_range(rope, &f.range, enc);
     let call = f.call_range.as_ref().map(|r| lsp_range(rope, r, enc));
     let data = fix_data(f.rule, f.callee.as_deref(), &f.fix_kinds, call.filter(|c| *c != range), false, version);
-    diagnostic(f.rule, f.tier, range, &f.message, None, data)
+    let related = (!f.related.is_empty()).then(|| {
+        f.related
+            .iter()
+            .map(|r| DiagnosticRelatedInformation {
+                location: Location { uri: uri.clone(), range: lsp_range(rope, &r.range, enc) },
+                message: plain(&r.message),
+            })
+            .collect()
+    });
+    diagnostic(f.rule, f.tier, range, &f.message, related, data)
 }
 
 /// The one shape of every loopsafe diagnostic: its code, link, severity and plain-text message.

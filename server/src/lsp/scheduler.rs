@@ -412,7 +412,7 @@ impl State {
                         f.chain.iter().map(|h| h.name.as_str()),
                     )
                 });
-                (finding_to_lsp(f, rope, caps.encoding, version), (f.route.clone(), f.instead.clone()), hash)
+                (finding_to_lsp(f, rope, caps.encoding, version, uri), (f.route.clone(), f.instead.clone()), hash)
             })
             .collect();
         let mut blocking = Vec::new();

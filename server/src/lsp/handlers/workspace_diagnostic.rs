@@ -102,7 +102,7 @@ impl State {
                             .findings
                             .iter()
                             .filter(|f| !off.iter().any(|s| s.matches(f.rule)))
-                            .map(|f| finding_to_lsp(f, &rope, caps.encoding, 0))
+                            .map(|f| finding_to_lsp(f, &rope, caps.encoding, 0, &uri))
                             .collect();
                         self.closed_findings.insert(path.clone(), (analysis.clone(), d.clone()));
                         d

@@ -27,7 +27,7 @@ async def private():
 
 
 async def builtin_still_blocks(path):
-    return open(path).read()  # expect: blocking-file, blocking-file
+    return open(path).read()  # expect: blocking-file
 
 
 async def private_imported_by_name():
