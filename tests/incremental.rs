@@ -908,3 +908,13 @@ fn the_code_between_scopes_is_parsed_incrementally_and_stays_exact() {
     let (_, expected, _) = fresh(&now, catalog, &settings);
     assert_eq!(analysis, expected);
 }
+
+/// A dependency named in a route's parameter default (`Depends(get_loop)`), whose header an edit breaks
+/// (`Depends(ge)t_loop)`): the dependency is no longer named, so its own findings (it was run in a
+/// worker thread) go, as a fresh analysis of the broken text says (found by the random edits).
+#[test]
+fn a_broken_header_that_stops_naming_a_dependency_rechecks_the_dependency() {
+    let text = "import asyncio\n\nfrom fastapi import Depends, FastAPI\n\napp = FastAPI()\n\n\ndef get_loop():\n    return asyncio.get_running_loop()\n\n\n@app.post(\"/events\")\ndef create_event(loop=Depends(get_loop)):\n    return {\"ok\": True}\n";
+    let at = text.find("t_loop)):").unwrap();
+    apply_edits(text.to_string(), &[(at, 0, ")"), (at, 1, "")]);
+}

@@ -523,6 +523,7 @@ fn reanalyze_module_edit(
     parses: &mut facts::Parses,
 ) -> Option<FileAnalysis> {
     let mut before = None;
+    let old_served = served_functions(facts, catalog);
     let (stmt, names) =
         facts.splice_module_statement(text, (edit.start, edit.old_end, edit.new_end), &mut before, parses)?;
     let old_stmt = stmt.start..(stmt.end as isize - (edit.new_end as isize - edit.old_end as isize)) as usize;
@@ -540,9 +541,9 @@ fn reanalyze_module_edit(
             .collect();
         let same_endpoints = named.len() == old.summary.functions.len()
             && endpoints.keys().all(|id| named.binary_search(id).is_ok())
-            && named.iter().zip(&old.summary.functions).all(|(id, f)| {
+            && named.iter().zip(&old.summary.functions).zip(&old_served).all(|((id, f), &served)| {
                 let e = endpoints.get(id);
-                e.and_then(|e| e.label.as_ref()) == f.route.as_ref() && e.is_some_and(|e| e.cli) == f.cli
+                same_endpoint(e, f, served)
             });
         if same_endpoints && same_leaks(before.as_deref(), &r, &leaking, &same, &same, catalog) {
             let mut out = FileAnalysis {
@@ -586,6 +587,29 @@ fn reanalyze_module_edit(
 /// the routes and commands outside the code changed, or such a name occurs where what it decides
 /// reaches functions that do not name it, the whole file's findings and summary are computed from the
 /// facts. `None`, with the facts unchanged, when the edit is not such an edit.
+/// Whether each named function of `facts` (in scope order, as the summary lists them) is served by the
+/// web framework (a route or a dependency). The summaries say which functions are routes, commands and
+/// lifespans, not which are dependencies (`Depends(f)` in another function's header, which an edit
+/// there can stop naming): the module-level paths read it from the facts before their splice.
+fn served_functions(facts: &Facts, catalog: &Catalog) -> Vec<bool> {
+    // Resolution does not read the text, only offload messages do.
+    let r = Resolver::new(facts, "", catalog);
+    let endpoints = checks::endpoints(&r);
+    (0..facts.scopes.len())
+        .filter(|&id| facts.scopes[id].kind == ScopeKind::Function && facts.scopes[id].name.is_some())
+        .map(|id| endpoints.get(&id).is_some_and(|e| e.served()))
+        .collect()
+}
+
+/// Whether a function is the same endpoint as the old summary `f` (and `served`) says: the same route,
+/// command, lifespan and whether the framework serves it.
+fn same_endpoint(e: Option<&checks::Endpoint>, f: &summary::FunctionSummary, served: bool) -> bool {
+    e.and_then(|e| e.label.as_ref()) == f.route.as_ref()
+        && e.is_some_and(|e| e.cli) == f.cli
+        && e.is_some_and(|e| e.lifespan) == f.lifespan
+        && e.is_some_and(|e| e.served()) == served
+}
+
 fn reanalyze_module_region(
     facts: &mut Facts,
     old: &FileAnalysis,
@@ -596,6 +620,7 @@ fn reanalyze_module_region(
     parses: &mut facts::Parses,
 ) -> Option<FileAnalysis> {
     let mut before = None;
+    let old_served = served_functions(facts, catalog);
     let sp = facts.splice_module_region(text, (edit.start, edit.old_end, edit.new_end), &mut before, parses)?;
     let facts = &*facts;
     let named_fn = |s: &facts::Scope| s.kind == ScopeKind::Function && s.name.is_some();
@@ -639,10 +664,11 @@ fn reanalyze_module_region(
     }
     let outside = named[..fn_at].iter().chain(&named[fn_at + fn_new..]);
     let old_outside = old_functions[..fn_at].iter().chain(&old_functions[fn_at + sp.old_functions..]);
-    let same_endpoints = outside.zip(old_outside).all(|(id, f)| {
-        let e = endpoints.get(id);
-        e.and_then(|e| e.label.as_ref()) == f.route.as_ref() && e.is_some_and(|e| e.cli) == f.cli
-    });
+    let old_ordinals = (0..fn_at).chain(fn_at + sp.old_functions..old_functions.len());
+    let same_endpoints = outside
+        .zip(old_outside)
+        .zip(old_ordinals)
+        .all(|((id, f), k)| same_endpoint(endpoints.get(id), f, old_served.get(k).copied().unwrap_or(false)));
     if !same_endpoints || class_at + sp.old_classes > old.summary.classes.len() {
         return whole();
     }
