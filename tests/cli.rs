@@ -657,3 +657,22 @@ fn a_fix_shared_by_many_findings_is_listed_once_in_json() {
     let (per_small, per_large) = (small / 20, large / 400);
     assert!(per_large * 4 <= per_small * 5, "{per_small} bytes per finding for 20 calls, {per_large} for 400");
 }
+
+/// The text output ends with the findings grouped by root cause: the blocking call each comes down to,
+/// directly or at the end of its chain, with how many call sites in coroutines reach it (most first).
+#[test]
+fn text_output_ends_with_the_root_causes() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "app.py",
+        "import requests, time\n\n\ndef helper():\n    return requests.get(\"http://x\", timeout=5)\n\n\nasync def a():\n    helper()\n\n\nasync def b():\n    helper()\n\n\nasync def c():\n    time.sleep(1)\n",
+    );
+    let text = stdout(&loopsafe(dir.path(), &["check", "--no-cache", "app.py"]));
+    assert!(
+        text.ends_with(
+            "Root causes (call sites reaching each):\n  2  requests.get\n  1  time.sleep\n\nFound 3 findings (3 critical) in 1 file.\n"
+        ),
+        "{text}"
+    );
+}
