@@ -131,7 +131,10 @@ async fn reads_of_a_file_opened_here_are_related_information() {
         related[0]["location"]["range"],
         json!({ "start": { "line": 2, "character": 15 }, "end": { "line": 2, "character": 22 } })
     );
-    assert_eq!(related[0]["message"], "io.TextIOWrapper.read reads or writes a file synchronously, on what open returned");
+    assert_eq!(
+        related[0]["message"],
+        "io.TextIOWrapper.read reads or writes a file synchronously, on what open returned"
+    );
     assert_eq!(related[1]["location"]["range"]["start"], json!({ "line": 3, "character": 8 }));
     // A line typed above the reads moves them with the finding.
     c.change(&u, 2, json!([{ "range": { "start": { "line": 2, "character": 0 }, "end": { "line": 2, "character": 0 } }, "text": "        x = 1\n" }])).await;

@@ -363,7 +363,17 @@ fn finding(files: &Files, text: &str, u: &Unseen, settings: &Settings) -> Option
     let mut chain = Vec::new();
     for (i, f) in u.stack().iter().enumerate() {
         let Some(path) = files.shown(&f.file) else { continue };
-        chain.push(LocatedHop { path, line: f.line, column: 1, name: u.hop_name(i), elided: None, offset: None, end_line: None, end_column: None, message: None });
+        chain.push(LocatedHop {
+            path,
+            line: f.line,
+            column: 1,
+            name: u.hop_name(i),
+            elided: None,
+            offset: None,
+            end_line: None,
+            end_column: None,
+            message: None,
+        });
     }
     if let Some(first) = chain.first_mut() {
         first.column = col;

@@ -1838,7 +1838,11 @@ pub(super) fn routing(r: &Resolver<'_>, endpoints: &HashMap<ScopeId, Endpoint>) 
         let prefix = if fw.include_methods.contains(&**method) {
             call.args.iter().find(|a| a.keyword.as_deref().is_some_and(|k| fw.prefix_keywords.contains(k)))
         } else if fw.mount_methods.contains(&**method) {
-            call.args.iter().filter(|a| a.keyword.is_none()).chain(call.args.iter().filter(|a| a.keyword.as_deref() == Some("path"))).next()
+            call.args
+                .iter()
+                .filter(|a| a.keyword.is_none())
+                .chain(call.args.iter().filter(|a| a.keyword.as_deref() == Some("path")))
+                .next()
         } else {
             continue;
         };
@@ -1884,5 +1888,3 @@ fn argument<'a>(args: &'a [Arg], index: usize, name: &str) -> Option<&'a Expr> {
     }
     keyword
 }
-
-

@@ -1034,7 +1034,8 @@ fn expr(text: &str, node: Node<'_>, depth: u32) -> Expr {
 
 /// Whether a string literal is an f-string (its prefix has an `f`).
 fn is_fstring(text: &str, node: Node<'_>) -> bool {
-    node.child(0).is_some_and(|s| s.kind() == "string_start" && text_of(text, s).bytes().any(|b| b == b'f' || b == b'F'))
+    node.child(0)
+        .is_some_and(|s| s.kind() == "string_start" && text_of(text, s).bytes().any(|b| b == b'f' || b == b'F'))
 }
 
 /// An f-string's content as written: its text and interpolations, without the quotes.
