@@ -134,7 +134,7 @@ fn text_and_sarif_show_the_confirmation() {
     let out = loopsafe(&project(), &["check", "--no-cache", ".", "--runtime", &rec, "--output-format", "sarif"]);
     let v: Value = serde_json::from_slice(&out.stdout).expect("SARIF is JSON");
     let results = v["runs"][0]["results"].as_array().unwrap();
-    let confirmed: Vec<&Value> = results.iter().filter(|r| r.get("properties").is_some()).collect();
+    let confirmed: Vec<&Value> = results.iter().filter(|r| r["properties"].get("runtime").is_some()).collect();
     assert_eq!(confirmed.len(), 2, "{results:#?}");
     assert!(confirmed.iter().any(|r| r["ruleId"] == "LS102" && r["properties"]["runtime"]["count"] == 3));
     let rules = v["runs"][0]["tool"]["driver"]["rules"].as_array().unwrap();
