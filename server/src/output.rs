@@ -41,12 +41,7 @@ pub fn text(diags: &[Diagnostic], files_checked: usize, color: bool) -> String {
 /// its chain), most reached first, with how many call sites in coroutines reach it: one problem fixed
 /// where it is often clears many findings. Empty when no finding names a blocking call.
 fn root_causes(diags: &[Diagnostic]) -> String {
-    let mut causes: std::collections::HashMap<&str, usize> = Default::default();
-    for callee in diags.iter().filter_map(|d| d.finding.callee.as_deref()) {
-        *causes.entry(callee).or_default() += 1;
-    }
-    let mut causes: Vec<(&str, usize)> = causes.into_iter().collect();
-    causes.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    let causes = root_cause_counts(diags);
     let mut out = String::new();
     if causes.is_empty() {
         return out;
@@ -930,22 +925,29 @@ fn escape_property(s: &str) -> String {
     escape_data(s).replace(':', "%3A").replace(',', "%2C")
 }
 
+/// How many findings each root cause (the blocking API a finding, direct or through a chain, comes down
+/// to) has, most first, then by name: the text output's summary and `--statistics` both list these.
+fn root_cause_counts(diags: &[Diagnostic]) -> Vec<(&str, usize)> {
+    let mut causes: std::collections::HashMap<&str, usize> = Default::default();
+    for callee in diags.iter().filter_map(|d| d.finding.callee.as_deref()) {
+        *causes.entry(callee).or_default() += 1;
+    }
+    let mut causes: Vec<(&str, usize)> = causes.into_iter().collect();
+    causes.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    causes
+}
+
 /// `--statistics`: how many findings per rule (count, code, name; most frequent first, as ruff prints
 /// them), then per root cause (the blocking API each finding, direct or through a chain, comes down
 /// to). JSON: `{"rules": [{"code", "name", "count"}], "root_causes": [{"callee", "count"}]}`.
 pub fn statistics(diags: &[Diagnostic], as_json: bool) -> String {
     let mut rules: std::collections::HashMap<crate::rules::Rule, usize> = Default::default();
-    let mut causes: std::collections::HashMap<&str, usize> = Default::default();
     for d in diags {
         *rules.entry(d.finding.rule).or_default() += 1;
-        if let Some(callee) = &d.finding.callee {
-            *causes.entry(callee.as_str()).or_default() += 1;
-        }
     }
     let mut rules: Vec<(crate::rules::Rule, usize)> = rules.into_iter().collect();
     rules.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.code().cmp(b.0.code())));
-    let mut causes: Vec<(&str, usize)> = causes.into_iter().collect();
-    causes.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    let causes = root_cause_counts(diags);
     if as_json {
         let v = json!({
             "rules": rules.iter().map(|(r, n)| json!({"code": r.code(), "name": r.name(), "count": n})).collect::<Vec<_>>(),

@@ -40,6 +40,18 @@ fn severity(t: Tier) -> DiagnosticSeverity {
     }
 }
 
+/// The tier a diagnostic's severity stands for (the inverse of `severity`), in the words of every output:
+/// `critical` for Error. A baseline's lowered finding reads as `hint`, as it is shown.
+pub(super) fn tier_word(severity: Option<DiagnosticSeverity>) -> &'static str {
+    let tier = match severity {
+        Some(DiagnosticSeverity::ERROR) => Tier::Critical,
+        Some(DiagnosticSeverity::WARNING) => Tier::Warning,
+        Some(DiagnosticSeverity::INFORMATION) => Tier::Info,
+        _ => Tier::Hint,
+    };
+    tier.as_str()
+}
+
 /// A rule's documentation link, parsed once per rule rather than on every diagnostic of every publish
 /// (each keystroke converts all of a file's diagnostics).
 fn code_description(rule: crate::rules::Rule) -> Option<CodeDescription> {

@@ -9,7 +9,6 @@ use tower_lsp_server::ls_types::*;
 
 use crate::lsp::document::{self, Published};
 use crate::lsp::{Backend, State, scheduler};
-use crate::rules::Tier;
 
 /// How long a hover waits for a document just opened to get its first diagnostics.
 const HOVER_WAIT: Duration = Duration::from_secs(2);
@@ -143,17 +142,6 @@ fn place(uri: &Uri, line: u32, root: Option<&std::path::Path>) -> String {
     format!("{shown}:{}", line + 1)
 }
 
-/// The tier a diagnostic's severity stands for, in the words of every output (`critical` for Error).
-fn tier_word(severity: Option<DiagnosticSeverity>) -> &'static str {
-    let tier = match severity {
-        Some(DiagnosticSeverity::ERROR) => Tier::Critical,
-        Some(DiagnosticSeverity::WARNING) => Tier::Warning,
-        Some(DiagnosticSeverity::INFORMATION) => Tier::Info,
-        _ => Tier::Hint,
-    };
-    tier.as_str()
-}
-
 /// A finding's hover, readable where links are not rendered (Helix, Neovim): the message (unless the
 /// client shows it already), the route, the chain as `name — path:line` steps after the call on the
 /// finding's own line, and the advice.
@@ -171,7 +159,7 @@ fn hover_text(
             _ => String::new(),
         };
         let rule = d.data.as_ref().and_then(|data| data["rule"].as_str()).unwrap_or_default();
-        parts.push(format!("**{code} {rule}** ({}): {}", tier_word(d.severity), d.message));
+        parts.push(format!("**{code} {rule}** ({}): {}", crate::lsp::convert::tier_word(d.severity), d.message));
     }
     if let Some(route) = route {
         parts.push(format!("In route `{route}`."));
