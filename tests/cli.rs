@@ -676,3 +676,30 @@ fn text_output_ends_with_the_root_causes() {
         "{text}"
     );
 }
+
+/// httpx2 keeps httpx's API (the catalog aliases it onto httpx): a file that imports httpx2 reads its
+/// own module in the message and the advice, also on a chain's blocking call in a helper module; the
+/// root causes keep the canonical name. A file that imports httpx reads httpx.
+#[test]
+fn messages_name_the_module_the_file_imports() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "helper.py", "import httpx2\n\n\ndef fetch(url):\n    return httpx2.get(url).text\n");
+    write(
+        dir.path(),
+        "app.py",
+        "import httpx2 as hx\nfrom helper import fetch\n\n\nasync def a():\n    c = hx.Client()\n    return c.get(\"y\"), fetch(\"u\")\n",
+    );
+    write(dir.path(), "plain.py", "import httpx\n\n\nasync def b():\n    return httpx.get(\"u\")\n");
+    let text = stdout(&loopsafe(dir.path(), &["check", "--no-cache", "."]));
+    assert!(
+        text.contains(
+            "LS101 [blocking-http] `httpx2.Client.get` sends a request on a synchronous `httpx2.Client` and waits"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("= instead: `httpx2.AsyncClient` with the same arguments"), "{text}");
+    assert!(text.contains("blocks the event loop 1 call down: `httpx2.get` is the synchronous httpx API"), "{text}");
+    assert!(text.contains("LS101 [blocking-http] `httpx.get` is the synchronous httpx API"), "{text}");
+    assert!(text.contains("= instead: `httpx.AsyncClient`: `async with httpx.AsyncClient()"), "{text}");
+    assert!(text.contains("  2  httpx.get\n"), "{text}");
+}

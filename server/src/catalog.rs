@@ -168,6 +168,25 @@ impl Entry {
 }
 
 /// How a qualified name is shown to users: builtins without their module.
+/// `text` (a catalog entry's advice) with the module `from` spelled `to` wherever it starts a dotted
+/// name (`httpx.AsyncClient` → `httpx2.AsyncClient`), for a file that imports `to` (see
+/// `Resolver::respelled`).
+pub fn respell_module(text: &str, from: &str, to: &str) -> String {
+    let dotted = format!("{from}.");
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find(&dotted) {
+        let before = rest[..i].chars().next_back();
+        let starts_name = !before.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '.');
+        out.push_str(&rest[..i]);
+        out.push_str(if starts_name { to } else { from });
+        out.push('.');
+        rest = &rest[i + dotted.len()..];
+    }
+    out.push_str(rest);
+    out
+}
+
 pub fn display_name(qualified: &str) -> &str {
     qualified.strip_prefix("builtins.").unwrap_or(qualified)
 }

@@ -1179,6 +1179,18 @@ pub(super) fn once_note(guard: &str) -> String {
     format!("; it runs once, behind `{guard}` (set on first use), so only the first call blocks")
 }
 
+/// A catalog entry's message and advice for `q`, naming its module as the file spells it
+/// (`Resolver::respelled`: `httpx2.get` where the file imports httpx2, which the catalog aliases onto
+/// httpx). The finding's callee stays the canonical name (fingerprints, root causes, fixes).
+pub(super) fn worded(r: &Resolver<'_>, entry: &Entry, q: &str) -> (String, Option<String>) {
+    let Some(shown) = r.respelled(q) else {
+        return (entry.message_for(q), (!entry.instead.is_empty()).then(|| entry.instead.clone()));
+    };
+    let top = |n: &str| n.split('.').next().unwrap_or(n).to_string();
+    let respell = |text: &str| crate::catalog::respell_module(text, &top(q), &top(&shown));
+    (respell(&entry.message_for(q)), (!entry.instead.is_empty()).then(|| respell(&entry.instead)))
+}
+
 /// A finding on a catalogued blocking API `q` reached at `range` (the call `call`) in `scope`.
 fn catalog_finding(
     r: &Resolver<'_>,
@@ -1190,15 +1202,16 @@ fn catalog_finding(
     endpoints: &HashMap<ScopeId, Endpoint>,
 ) -> Finding {
     let name = display_name(q).to_string();
+    let (message, instead) = worded(r, entry, q);
     Finding {
         rule: entry.rule,
         tier: entry.tier,
         chain: vec![Hop { path: None, range: call.clone().unwrap_or_else(|| range.clone()), name: name.clone() }],
         range,
         call_range: call,
-        message: entry.message_for(q),
+        message,
         callee: Some(name),
-        instead: (!entry.instead.is_empty()).then(|| entry.instead.clone()),
+        instead,
         fix_kinds: entry.fixes.clone(),
         function: Some(function_name(r, scope)),
         route: endpoints.get(&scope).and_then(|e| e.label.clone()),

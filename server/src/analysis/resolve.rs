@@ -69,6 +69,8 @@ pub struct Resolver<'a> {
     cut: Cell<Option<CutKind>>,
     /// Where a use could not be resolved because a bound cut it short: its offset and why.
     cuts: RefCell<Vec<(usize, CutKind)>>,
+    /// The top-level modules the file imports (see `respelled`), once listed.
+    imported_modules: std::cell::OnceCell<std::collections::HashSet<String>>,
 }
 
 impl<'a> Resolver<'a> {
@@ -82,7 +84,35 @@ impl<'a> Resolver<'a> {
             returns: RefCell::new(std::collections::HashMap::new()),
             cut: Cell::new(None),
             cuts: RefCell::new(Vec::new()),
+            imported_modules: std::cell::OnceCell::new(),
         }
+    }
+
+    /// A canonical name (`httpx.get`) as this file spells its module, when it imports that module only
+    /// under the name of another distribution of the same API that the catalog aliases onto it
+    /// (`httpx2.get`); `None` when the file spells it as it is. For what a finding says: the user reads
+    /// the module they import.
+    pub fn respelled(&self, q: &str) -> Option<String> {
+        let (top, rest) = q.split_once('.').unwrap_or((q, ""));
+        let alternatives = self.catalog.alternatives_of(top);
+        if alternatives.is_empty() {
+            return None;
+        }
+        let imported = self.imported_modules.get_or_init(|| {
+            self.facts
+                .bindings
+                .iter()
+                .filter_map(|b| match &b.kind {
+                    BindingKind::Import(q) => Some(q.split('.').next().unwrap_or(q).to_string()),
+                    _ => None,
+                })
+                .collect()
+        });
+        if imported.contains(top) {
+            return None;
+        }
+        let alt = alternatives.into_iter().find(|a| imported.contains(*a))?;
+        Some(if rest.is_empty() { alt.to_string() } else { format!("{alt}.{rest}") })
     }
 
     /// Where resolution was cut short so far (by offset, each place once): a use whose expression is

@@ -547,7 +547,7 @@ pub(super) fn summarize_part(
                 // One-time work (`if self._client is None: self._client = boto3.client()`) blocks
                 // on first use only: a hint at every coroutine that reaches it.
                 let guard = checks::lazy_guard(r, start, scope);
-                let mut message = entry.message_for(&q);
+                let (mut message, instead) = checks::worded(r, entry, &q);
                 // A file shipped with the package: a small read (a hint), at every coroutine.
                 let package_data = guard.is_none() && checks::package_data(r, &q, call, scope);
                 if let Some(g) = &guard {
@@ -562,7 +562,7 @@ pub(super) fn summarize_part(
                     rule: entry.rule,
                     tier: if guard.is_some() || package_data { Tier::Hint } else { entry.tier },
                     message,
-                    instead: (!entry.instead.is_empty()).then(|| entry.instead.clone()),
+                    instead,
                     fixes: entry.fixes.clone(),
                     once: guard.is_some(),
                     gate: gate(r, start, scope),
