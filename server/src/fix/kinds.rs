@@ -1025,7 +1025,7 @@ fn make_sync(ctx: &FileContext<'_>, def: Node<'_>, explain: bool, out: &mut Fixe
 
 /// The first line where `name(...)` is called in the file (a reference such as `Depends(name)` is not a
 /// call). Every call in the file is listed once, on the first question.
-fn called_in_file(ctx: &FileContext<'_>, name: &str) -> Option<usize> {
+pub(super) fn called_in_file(ctx: &FileContext<'_>, name: &str) -> Option<usize> {
     let build = || {
         let mut calls: HashMap<String, usize> = HashMap::new();
         // Kinds and field compared by id: this walks every node of the file.
@@ -1046,6 +1046,13 @@ fn called_in_file(ctx: &FileContext<'_>, name: &str) -> Option<usize> {
     };
     // Shared by the file's contexts when they share tables (whose walk listed the calls).
     let calls = match ctx.tables() {
+        // Lazy tables: the name's places before a `(`, in text order, checked on the tree (the first
+        // that is the identifier called by a `call` is the first call in tree order: a call starts with
+        // its function).
+        Some(super::FileTables { lazy: Some(found), .. }) => {
+            let candidates = found.get_or_init(|| super::call_candidates(ctx));
+            return first_call_of(ctx, name, candidates.get(&super::name_key(name)).map_or(&[][..], |v| v));
+        }
         Some(tables) => tables.calls.get_or_init(|| {
             let mut calls: HashMap<String, usize> = HashMap::new();
             for &(line, f) in &tables.call_sites {
@@ -1059,6 +1066,23 @@ fn called_in_file(ctx: &FileContext<'_>, name: &str) -> Option<usize> {
         None => ctx.memo.calls.get_or_init(build),
     };
     calls.get(name).copied()
+}
+
+/// The 1-based line of the first of `offsets` (where `name` stands before a `(`) that is the identifier a
+/// `call` calls, as the tree says.
+fn first_call_of(ctx: &FileContext<'_>, name: &str, offsets: &[usize]) -> Option<usize> {
+    let k = super::kind_ids();
+    offsets.iter().find_map(|&at| {
+        let range = at..at + name.len();
+        // Another name of the same hash: not this one.
+        if ctx.text.get(range.clone()) != Some(name) {
+            return None;
+        }
+        let id = super::verify::descendant_around(ctx, &range)
+            .filter(|n| n.kind_id() == k.identifier && n.byte_range() == range)?;
+        let call = ctx.up(id).filter(|c| c.kind_id() == k.call)?;
+        (call.child_by_field_id(k.function).map(|f| f.id()) == Some(id.id())).then(|| id.start_position().row + 1)
+    })
 }
 
 /// Why a coroutine body must stay a coroutine: it awaits, iterates or enters asynchronously, or calls an

@@ -276,7 +276,46 @@ pub struct FileContext<'a> {
     sharing: bool,
     /// The file's shared tables (parents, call list), when the caller built them ([`FileContext::with_tables`]).
     tables: Option<&'a FileTables<'a>>,
+    /// Parents found by [`FileContext::up`]'s descents (every step of each), by node id: a fix climbs
+    /// from a few nodes, through the same ancestors. Emptied when it grows past [`MAX_KEPT_PARENTS`].
+    parents: std::cell::RefCell<std::collections::HashMap<usize, RawNode, std::hash::BuildHasherDefault<IdHasher>>>,
+    /// The id of the tree's root (which has no parent).
+    root_id: usize,
 }
+
+/// A node of a context's tree without its lifetime, for the context's cache of parents (a cell of
+/// `Node<'a>` would make the context invariant in `'a`). Made back into a node only by the context
+/// whose tree it is ([`FileContext::up`]).
+#[derive(Clone, Copy)]
+struct RawNode(tree_sitter::ffi::TSNode);
+
+// SAFETY: a `TSNode` is all that a `Node` holds, and tree-sitter declares `Node` `Send` and `Sync` (the
+// tree it points into is immutable).
+unsafe impl Send for RawNode {}
+unsafe impl Sync for RawNode {}
+
+/// What a [`FileContext`] reads of its file up front: the imports and the module's top-level nodes (with
+/// where each starts). Read once for the contexts of one file's threads ([`FileContext::with_parts`]).
+#[derive(Clone)]
+pub struct FileParts<'a> {
+    imports: Imports,
+    tops: Vec<Node<'a>>,
+    top_starts: Vec<usize>,
+}
+
+impl<'a> FileParts<'a> {
+    pub fn of(text: &str, tree: &'a Tree) -> FileParts<'a> {
+        let root = tree.root_node();
+        let mut c = root.walk();
+        let tops: Vec<Node<'a>> = root.children(&mut c).collect();
+        let top_starts = tops.iter().map(|t| t.start_byte()).collect();
+        FileParts { imports: Imports::scan(text, tree), tops, top_starts }
+    }
+}
+
+/// The most parents a context keeps from its descents (bounded memory on any file; room for the
+/// statements of the findings it is fixing, small enough to stay in the processor's caches).
+const MAX_KEPT_PARENTS: usize = 1 << 12;
 
 /// Facts about one file that all its contexts share (the threads fixing its findings), for contexts that
 /// fix many findings: every node's parent, found in one walk (they ask for hundreds of thousands of
@@ -289,9 +328,87 @@ pub struct FileTables<'a> {
     /// Every call of a plain name, in tree order: its 1-based line and the name's identifier (found in
     /// the same walk as the parents, for `calls`: not a walk of the file of its own).
     pub(crate) call_sites: Vec<(usize, Node<'a>)>,
+    /// For tables made by [`FileTables::lazy`] (no walk, no parents, no call list): where each name stands
+    /// before a `(` in the file, found on the first question ([`call_candidates`]).
+    lazy: Option<std::sync::OnceLock<CallCandidates>>,
+}
+
+/// Where each name stands right before a `(` (blanks, comments and line continuations between), in text
+/// order, by the name's hash ([`name_key`]; a cell of borrowed names would make the tables invariant):
+/// a superset of the file's calls of plain names, each to be checked on the text and the tree.
+type CallCandidates = std::collections::HashMap<u64, Vec<usize>, std::hash::BuildHasherDefault<IdHasher>>;
+
+/// The key of a name in [`CallCandidates`].
+fn name_key(name: &str) -> u64 {
+    xxhash_rust::xxh3::xxh3_64(name.as_bytes())
+}
+
+/// The [`CallCandidates`] of the context's text: from each `(` back over blanks of its line to the run of
+/// ASCII letters, digits and `_` before them, when that run starts with a letter or `_` after a byte
+/// that is neither (it is then a whole token: the grammar's identifiers are such runs). Anything else
+/// before a `(` (a line break, a line continuation or a comment between, a non-ASCII character, a run
+/// starting with a digit) is looked up on the tree: the `(` opening a call's arguments, and the call's
+/// function when it is an identifier. Every call of a plain name is found, with other runs (in strings,
+/// comments, definitions, attributes) that the tree then rules out.
+fn call_candidates(ctx: &FileContext<'_>) -> CallCandidates {
+    let text = ctx.text;
+    let b = text.as_bytes();
+    let word = |c: u8| c.is_ascii_alphanumeric() || c == b'_';
+    let mut out = CallCandidates::default();
+    let k = kind_ids();
+    for open in memchr::memchr_iter(b'(', b) {
+        let mut end = open;
+        while end > 0 && matches!(b[end - 1], b' ' | b'\t' | 0x0b | 0x0c) {
+            end -= 1;
+        }
+        let mut start = end;
+        while start > 0 && word(b[start - 1]) {
+            start -= 1;
+        }
+        let plain = start < end && !b[start].is_ascii_digit() && (start == 0 || b[start - 1].is_ascii());
+        if plain {
+            out.entry(name_key(&text[start..end])).or_default().push(start);
+            continue;
+        }
+        if start == end && end > 0 && !matches!(b[end - 1], b'\n' | b'\r' | b'\\') && b[end - 1].is_ascii() {
+            // A bracket, an operator, a quote... before the `(`: no name is called with it.
+            continue;
+        }
+        // On the tree: the `(` of a call's arguments, and the call's function.
+        let function = verify::descendant_around(ctx, &(open..open + 1))
+            .filter(|p| p.start_byte() == open && p.end_byte() == open + 1)
+            .and_then(|p| ctx.up(p))
+            .and_then(|args| ctx.up(args).map(|call| (args, call)))
+            .filter(|(args, call)| {
+                call.kind_id() == k.call && call.child_by_field_name("arguments").map(|a| a.id()) == Some(args.id())
+            })
+            .and_then(|(_, call)| call.child_by_field_id(k.function))
+            .filter(|f| f.kind_id() == k.identifier);
+        if let Some(f) = function {
+            out.entry(name_key(ctx.node_text(f))).or_default().push(f.start_byte());
+        }
+    }
+    for offsets in out.values_mut() {
+        offsets.sort_unstable();
+        offsets.dedup();
+    }
+    out
 }
 
 impl<'a> FileTables<'a> {
+    /// Tables that hold nothing up front, for contexts that fix a file's findings once (JSON output):
+    /// each context finds the parents its fixes ask for by descending from their top-level statement
+    /// (kept per context, [`FileContext::up`]), and make-sync's question whether a function is called in
+    /// the file is answered from [`call_candidates`] checked on the tree, not from a walk of every node.
+    pub fn lazy() -> FileTables<'a> {
+        FileTables {
+            map: Default::default(),
+            calls: std::sync::OnceLock::new(),
+            call_sites: Vec::new(),
+            lazy: Some(std::sync::OnceLock::new()),
+        }
+    }
+
     pub fn of(tree: &'a Tree) -> FileTables<'a> {
         let root = tree.root_node();
         let mut map = std::collections::HashMap::with_capacity_and_hasher(root.descendant_count(), Default::default());
@@ -316,7 +433,7 @@ impl<'a> FileTables<'a> {
             }
             stack.extend(kids.iter().rev());
         }
-        FileTables { map, calls: std::sync::OnceLock::new(), call_sites }
+        FileTables { map, calls: std::sync::OnceLock::new(), call_sites, lazy: None }
     }
 }
 
@@ -475,6 +592,19 @@ impl<'a> FileContext<'a> {
         Self::build(text, tree, catalog, options, Some(endpoints))
     }
 
+    /// [`FileContext::with_endpoints`] with the file's imports and top-level statements already read
+    /// ([`FileParts`]): the contexts of one file's threads read them once.
+    pub fn with_parts(
+        text: &'a str,
+        tree: &'a Tree,
+        catalog: &'a Catalog,
+        options: &'a Options,
+        endpoints: Cow<'a, Endpoints>,
+        parts: FileParts<'a>,
+    ) -> FileContext<'a> {
+        Self::build_from(text, tree, catalog, options, Some(endpoints), parts)
+    }
+
     fn build(
         text: &'a str,
         tree: &'a Tree,
@@ -482,27 +612,35 @@ impl<'a> FileContext<'a> {
         options: &'a Options,
         endpoints: Option<Cow<'a, Endpoints>>,
     ) -> FileContext<'a> {
-        let mut ctx = FileContext {
+        Self::build_from(text, tree, catalog, options, endpoints, FileParts::of(text, tree))
+    }
+
+    fn build_from(
+        text: &'a str,
+        tree: &'a Tree,
+        catalog: &'a Catalog,
+        options: &'a Options,
+        endpoints: Option<Cow<'a, Endpoints>>,
+        parts: FileParts<'a>,
+    ) -> FileContext<'a> {
+        let FileParts { imports, tops, top_starts } = parts;
+        FileContext {
             text,
             tree,
             catalog,
             options,
-            imports: Imports::scan(text, tree),
+            imports,
             endpoints,
             found_endpoints: std::cell::OnceCell::new(),
             verifier: verify::Verifier::default(),
-            tops: {
-                let root = tree.root_node();
-                let mut c = root.walk();
-                root.children(&mut c).collect()
-            },
-            top_starts: Vec::new(),
+            tops,
+            top_starts,
             memo: kinds::Memo::default(),
             sharing: false,
             tables: None,
-        };
-        ctx.top_starts = ctx.tops.iter().map(|t| t.start_byte()).collect();
-        ctx
+            parents: Default::default(),
+            root_id: tree.root_node().id(),
+        }
     }
 
     /// This context, sharing `tables` (built on this context's tree) with the file's other contexts.
@@ -528,12 +666,15 @@ impl<'a> FileContext<'a> {
     /// statement before the node's: its cost grows with the file, and a fix asks for many parents. Here
     /// the top-level statement is found by bisection, and the search starts from it.
     pub(crate) fn up(&self, node: Node<'a>) -> Option<Node<'a>> {
-        let root = self.tree.root_node();
-        if node.id() == root.id() {
+        if node.id() == self.root_id {
             return None;
         }
-        if let Some(&parent) = self.tables.and_then(|p| p.map.get(&node.id())) {
+        if let Some(&parent) = self.tables.filter(|p| !p.map.is_empty()).and_then(|p| p.map.get(&node.id())) {
             return Some(parent);
+        }
+        if let Some(&RawNode(parent)) = self.parents.borrow().get(&node.id()) {
+            // SAFETY: the cache holds only nodes of `self.tree` (put there below), which lives for `'a`.
+            return Some(unsafe { Node::from_raw(parent) });
         }
         let (start, end) = (node.start_byte(), node.end_byte());
         let i = self.top_starts.partition_point(|&t| t <= start);
@@ -541,12 +682,26 @@ impl<'a> FileContext<'a> {
             return node.parent();
         };
         if cur.id() == node.id() {
-            return Some(root);
+            return Some(self.tree.root_node());
+        }
+        // Each step's parent is kept: the climbs that follow (to the function, the statement, the
+        // module) find them without descending again.
+        let mut parents = self.parents.borrow_mut();
+        if parents.len() >= MAX_KEPT_PARENTS {
+            parents.clear();
+        } else if parents.capacity() == 0 {
+            parents.reserve(MAX_KEPT_PARENTS);
         }
         for _ in 0..kinds::MAX_NODES {
             match cur.child_with_descendant(node) {
-                Some(next) if next.id() == node.id() => return Some(cur),
-                Some(next) => cur = next,
+                Some(next) if next.id() == node.id() => {
+                    parents.insert(next.id(), RawNode(cur.into_raw()));
+                    return Some(cur);
+                }
+                Some(next) => {
+                    parents.insert(next.id(), RawNode(cur.into_raw()));
+                    cur = next;
+                }
                 None => break,
             }
         }
@@ -1326,6 +1481,45 @@ mod tests {
                 stack.extend(node.children(&mut c));
             }
         }
+    }
+
+    #[test]
+    fn lazy_tables_find_the_calls_a_walk_finds() {
+        // Every fix-pair file, calls spelled every way the grammar allows between a name and its `(`
+        // (blanks, comments, line continuations, a generator argument), names before a `(` that are
+        // not calls (definitions, attributes, strings, comments, keywords), non-ASCII text and broken
+        // syntax (a walk then): for every identifier of the file, the first line where it is called is
+        // the one the walking tables give.
+        let mut texts = fix_pair_texts();
+        texts.push(
+            "def f(x):\n    return g (x)\n\nclass C(B):\n    pass\n\nh = [k\n  (1), m  # c\n (2), n \\\n (3)]\n\
+             s = 'f(1)' + \"q(2)\"  # r(3)\nobj.f(1)\nt = f(y for y in z)\n@deco(1)\ndef u(): pass\n\
+             v = f\"{w(1)}\"\nx1 = 0x1f\nif(a): pass\nprint(not(b))\nlambda: z9(1)\n"
+                .into(),
+        );
+        texts.push("def f(x):\n    return g(x)\n\ns = 'é'\ng(1)\n".into());
+        texts.push("async def f(:\n    g(1)\n  requests.get(u\nclass C(\nh(2)\n".into());
+        let options = Options::default();
+        let mut asked = 0;
+        for text in &texts {
+            let tree = crate::syntax::parse(text, None).unwrap();
+            let walked = FileTables::of(&tree);
+            let lazy = FileTables::lazy();
+            let a = FileContext::new(text, &tree, Catalog::bundled(), &options).with_tables(&walked);
+            let b = FileContext::new(text, &tree, Catalog::bundled(), &options).with_tables(&lazy);
+            let mut names = std::collections::BTreeSet::new();
+            crate::syntax::walk_preorder(tree.root_node(), |n| {
+                if n.kind() == "identifier" {
+                    names.insert(n.utf8_text(text.as_bytes()).unwrap().to_string());
+                }
+                true
+            });
+            for name in &names {
+                assert_eq!(kinds::called_in_file(&b, name), kinds::called_in_file(&a, name), "{name} in {text}");
+                asked += 1;
+            }
+        }
+        assert!(asked > 200, "{asked} names");
     }
 
     #[test]

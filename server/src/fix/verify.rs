@@ -44,7 +44,7 @@ const MAX_KEPT: usize = 4096;
 /// What the original regions of a file hold, parsed once each; and the verdicts on whole fixes.
 #[derive(Default)]
 pub(super) struct Verifier {
-    original: RefCell<HashMap<Range<usize>, Counts>>,
+    original: RefCell<HashMap<Range<usize>, Counts, RangeHasher>>,
     verdicts: RefCell<HashMap<Vec<Edit>, bool>>,
     /// The counts of edited regions (up to [`MAX_KEPT`] bytes), by what they depend on: whether the
     /// region is in a coroutine and the source parsed (indentation and edited text), its integer literals
@@ -56,8 +56,11 @@ pub(super) struct Verifier {
     file_errors: std::cell::OnceCell<usize>,
     /// The regions between statements (the lines around an added import), by the edit's range: the
     /// import that the fixes of a file's many findings add lies at the same point in each.
-    between: RefCell<HashMap<Range<usize>, BetweenRegion>>,
+    between: RefCell<HashMap<Range<usize>, BetweenRegion, RangeHasher>>,
 }
+
+/// Byte ranges hashed as two numbers ([`super::IdHasher`]): looked up for every edit checked.
+type RangeHasher = std::hash::BuildHasherDefault<super::IdHasher>;
 
 /// A region between statements: its range and whether it is in a coroutine.
 type BetweenRegion = (Range<usize>, bool);
