@@ -23,7 +23,10 @@ use super::{BindingKind, Facts, ScopeKind, Shift, collect, facts_stay_inside, qu
 /// its range, its text and its tree) when that was of the same code before this edit: the same start,
 /// and the text around the edit what it was then (compared byte for byte, so whatever the facts went
 /// through since, a tree of other text is never reused). Only a tree without errors is kept, as for a
-/// function's (`analysis::parse_unit`).
+/// function's (`analysis::parse_unit`). Otherwise (the keystrokes before this one left the code
+/// broken; the code with a broken statement's lines blank) it is parsed incrementally from the last
+/// parse without errors of code with the same start, this edit's or that one, edited into the text
+/// parsed (`Parses::diffed`), and again from scratch when that parse has errors.
 #[derive(Default)]
 pub struct Parses {
     trees: Vec<(Range<usize>, Option<Range<usize>>, tree_sitter::Tree)>,
@@ -56,23 +59,60 @@ impl Parses {
         if let Some((.., tree)) = self.trees.iter().find(|(r, b, _)| *r == range && *b == blanked) {
             return Some(tree.clone());
         }
-        let tree = match &blanked {
-            None => {
-                let old = self.prior_for(text, &range);
-                let tree = crate::syntax::parse_range(text, range.clone(), old.as_ref())?;
-                if !tree.root_node().has_error() {
-                    self.latest = Some((range.clone(), text.get(range.clone())?.into(), tree.clone()));
-                }
-                tree
-            }
+        let owned;
+        let src = match &blanked {
+            None => text,
             Some(lines) => {
                 let mut bytes = text.as_bytes().get(..range.end)?.to_vec();
                 blank(bytes.get_mut(lines.clone())?);
-                let blanked = String::from_utf8(bytes).ok()?;
-                crate::syntax::parse_range(&blanked, range.clone(), None)?
+                owned = String::from_utf8(bytes).ok()?;
+                &owned
             }
         };
+        let tree = match blanked.is_none().then(|| self.prior_for(text, &range)).flatten() {
+            Some(old) => crate::syntax::parse_range(text, range.clone(), Some(&old))?,
+            None => match self.diffed(src, &range) {
+                // Parsed from a tree of other text: kept only without errors (tree-sitter's recovery from
+                // old nodes may differ from a fresh parse's, as `analysis::parse_document` takes it).
+                Some(old) => match crate::syntax::parse_range(src, range.clone(), Some(&old))? {
+                    tree if !tree.root_node().has_error() => tree,
+                    _ => crate::syntax::parse_range(src, range.clone(), None)?,
+                },
+                None => crate::syntax::parse_range(src, range.clone(), None)?,
+            },
+        };
+        if !tree.root_node().has_error() {
+            self.latest = Some((range.clone(), src.get(range.clone())?.into(), tree.clone()));
+        }
         self.trees.push((range, blanked, tree.clone()));
+        Some(tree)
+    }
+
+    /// The last parse without errors of code starting where `range` does (this edit's, else the one
+    /// before it, `Facts::region_tree`), edited into `src[range]` (the bytes between their common
+    /// prefix and suffix replaced, whatever text it was of: a line left blank while it is broken, the
+    /// keystrokes since): the tree to parse `src[range]` incrementally from.
+    fn diffed(&self, src: &str, range: &Range<usize>) -> Option<tree_sitter::Tree> {
+        let (_, old_text, tree) =
+            [&self.latest, &self.prior].into_iter().flatten().find(|(r, ..)| r.start == range.start)?;
+        let (old, new) = (old_text.as_bytes(), src.as_bytes().get(range.clone())?);
+        let head = old.iter().zip(new).take_while(|(a, b)| a == b).count();
+        let tail = old[head..].iter().rev().zip(new[head..].iter().rev()).take_while(|(a, b)| a == b).count();
+        // Rows count from the range's first line (see `parse_range`), as tree-sitter counts them.
+        let point = |bytes: &[u8], at: usize| {
+            let row = bytes[..at].iter().filter(|&&b| b == b'\n').count();
+            let line = bytes[..at].iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+            tree_sitter::Point::new(row, at - line)
+        };
+        let mut tree = tree.clone();
+        tree.edit(&tree_sitter::InputEdit {
+            start_byte: range.start + head,
+            old_end_byte: range.start + old.len() - tail,
+            new_end_byte: range.start + new.len() - tail,
+            start_position: point(new, head),
+            old_end_position: point(old, old.len() - tail),
+            new_end_position: point(new, new.len() - tail),
+        });
         Some(tree)
     }
 

@@ -11,7 +11,7 @@ use std::ops::Range;
 use tree_sitter::Node;
 
 use super::module_edit::{
-    Parses, bound_words_in, changed_names, import_over_lines, statement_lines, stays_inside, words,
+    Parses, bound_words, bound_words_in, changed_names, import_over_lines, statement_lines, stays_inside,
 };
 use super::{BindingKind, Facts, Raw, ScopeId, ScopeKind, Shift, collect, queries};
 
@@ -212,6 +212,7 @@ impl Facts {
         };
         let mut rest = None;
         let mut broken = None;
+        let mut broken_names: Vec<&str> = Vec::new();
         let q = queries();
         if errors {
             let (a, b) = statement_lines(text, from, to, lo, hi)?;
@@ -231,6 +232,9 @@ impl Facts {
             if !module_flags_unchanged(&raw) || !plain(root, text) {
                 return None;
             }
+            // What the lines may bind, as `place_broken_statement` collects them (the same parse).
+            let defs = raw.defs.iter().filter_map(|d| d.node.child_by_field_name("name"));
+            broken_names = bound_words(&raw, text).into_iter().chain(defs.map(|n| &text[n.byte_range()])).collect();
             rest = Some(r);
             broken = Some(a..b);
         }
@@ -314,15 +318,14 @@ impl Facts {
         }
         let near = |at: usize| near_start <= at && at <= near_end;
         // What the new code there may bind at module level (its statements' targets and imports, its
-        // functions' and classes' names, any word of the lines left broken: placed apart, see below), and
+        // functions' and classes' names, those of the lines left broken: placed apart, see below), and
         // the names bound there before. Only where one of them occurs in a function that binds in other
         // scopes is the copy of the facts made: a changed name elsewhere in the code (a statement after
         // the edit that tree-sitter reads otherwise now) then finds no copy, and costs the whole file's
         // check from the facts, never a wrong answer (see `analysis::same_leaks`).
         let def_names =
             raw.defs.iter().filter_map(|d| d.node.child_by_field_name("name")).map(|n| &text[n.byte_range()]);
-        let broken_words = broken.clone().into_iter().flat_map(|lines| words(&text[lines]));
-        let new_names = bound_words_in(&raw, text, near).into_iter().chain(def_names).chain(broken_words);
+        let new_names = bound_words_in(&raw, text, near).into_iter().chain(def_names).chain(broken_names);
         let old_names = before.iter().filter(|(_, bs)| bs.iter().any(|b| near(b.pos))).map(|(k, _)| &**k);
         let old_defined = defined.iter().map(|n| &**n);
         if self.leaking_reads(text, edit, old_names.chain(old_defined).chain(new_names)) {
