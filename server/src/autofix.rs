@@ -767,8 +767,11 @@ pub fn attach_fixes(report: &mut Report, catalog: &Catalog, options: &Options) {
                     Some(k) => k.endpoints.iter().map(|r| (r.start, r.end)).collect(),
                     None => fix::endpoints(&text, tree, catalog),
                 };
-                let lines = Lines::of(&text);
-                let pos = |off: usize| lines.position(&text, off);
+                let idx = LineIndex::new(&text);
+                let pos = |off: usize| {
+                    let lc = idx.line_col(&text, off, ColumnUnit::Chars);
+                    ReportedPosition { line: lc.line + 1, column: lc.col + 1 }
+                };
                 // A file with many findings is shared out between the threads too (a context each:
                 // the fixes of one finding do not depend on another's).
                 let chunk = if ids.len() < FINDINGS_PER_CHUNK {
@@ -839,44 +842,6 @@ pub fn attach_fixes(report: &mut Report, catalog: &Catalog, options: &Options) {
         report.diagnostics[i].fixes = fixes;
     }
     report.fix_context.clear();
-}
-
-/// Where a file's lines start, for the positions of its fixes' edits: found with `memchr` in a text
-/// without `\r` (the file's lines are then its `\n`-ended ones), else by [`LineIndex`] (which also ends
-/// lines at `\r` and `\r\n`, a byte at a time). The positions are [`LineIndex::line_col`]'s in
-/// characters, 1-based.
-enum Lines {
-    Newlines(Vec<usize>),
-    Index(LineIndex),
-}
-
-impl Lines {
-    fn of(text: &str) -> Lines {
-        if memchr::memchr(b'\r', text.as_bytes()).is_some() {
-            return Lines::Index(LineIndex::new(text));
-        }
-        let mut starts = Vec::with_capacity(text.len() / 32 + 1);
-        starts.push(0);
-        starts.extend(memchr::memchr_iter(b'\n', text.as_bytes()).map(|i| i + 1));
-        Lines::Newlines(starts)
-    }
-
-    fn position(&self, text: &str, off: usize) -> ReportedPosition {
-        match self {
-            Lines::Index(idx) => {
-                let lc = idx.line_col(text, off, ColumnUnit::Chars);
-                ReportedPosition { line: lc.line + 1, column: lc.col + 1 }
-            }
-            Lines::Newlines(starts) => {
-                let mut off = off.min(text.len());
-                while !text.is_char_boundary(off) {
-                    off -= 1;
-                }
-                let line = starts.partition_point(|&s| s <= off).max(1) - 1;
-                ReportedPosition { line: line + 1, column: text[starts[line]..off].chars().count() + 1 }
-            }
-        }
-    }
 }
 
 /// A diagnostic's index and its fixes, each with the block it is shared by, if any.

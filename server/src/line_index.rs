@@ -47,18 +47,15 @@ impl LineIndex {
         let bytes = text.as_bytes();
         let mut starts = vec![start];
         let mut i = start;
-        while i < to {
-            match bytes[i] {
-                b'\n' => starts.push(i + 1),
-                b'\r' => {
-                    if bytes.get(i + 1) == Some(&b'\n') {
-                        i += 1;
-                    }
-                    starts.push(i + 1);
-                }
-                _ => {}
-            }
-            i += 1;
+        // Line breaks found with memchr (a whole file's index is built for every JSON run and every
+        // edge conversion; a byte at a time cost 8.5 M instructions on a 500 KB file). A `\r\n` ends
+        // one line, also when `to` falls between its two bytes.
+        while i < to
+            && let Some(k) = memchr::memchr2(b'\n', b'\r', &bytes[i..to])
+        {
+            let at = i + k;
+            i = if bytes[at] == b'\r' && bytes.get(at + 1) == Some(&b'\n') { at + 2 } else { at + 1 };
+            starts.push(i);
         }
         LineIndex { starts, len: text.len(), first }
     }
@@ -165,5 +162,30 @@ mod tests {
         assert_eq!(idx.offset(text, LineCol { line: 1, col: 3 }, ColumnUnit::Utf16), c);
         assert_eq!(idx.line_col(text, text.find('d').unwrap(), ColumnUnit::Chars), LineCol { line: 2, col: 0 });
         assert_eq!(idx.offset(text, LineCol { line: 9, col: 0 }, ColumnUnit::Chars), text.len());
+    }
+
+    /// The line starts are those of a byte-at-a-time scan, for every break (`\n`, `\r`, `\r\n`, runs
+    /// of them, at the ends) and every span `from_line` is asked for, also one ending inside a `\r\n`.
+    #[test]
+    fn line_starts_match_a_scan_of_every_byte() {
+        fn scan(text: &str, start: usize, to: usize) -> Vec<usize> {
+            let b = text.as_bytes();
+            let (mut starts, mut i) = (vec![start], start);
+            while i < to {
+                if b[i] == b'\n' || b[i] == b'\r' {
+                    if b[i] == b'\r' && b.get(i + 1) == Some(&b'\n') {
+                        i += 1;
+                    }
+                    starts.push(i + 1);
+                }
+                i += 1;
+            }
+            starts
+        }
+        for text in ["", "a", "\n", "\r", "\r\n", "a\r\n\r\nb\r\rc\n\n\r", "x\r\n", "\r\r\n\n\rz"] {
+            for to in 0..=text.len() {
+                assert_eq!(LineIndex::lines(text, 0, 0, to).starts, scan(text, 0, to), "{text:?} to {to}");
+            }
+        }
     }
 }
