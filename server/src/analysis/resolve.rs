@@ -69,8 +69,8 @@ pub struct Resolver<'a> {
     cut: Cell<Option<CutKind>>,
     /// Where a use could not be resolved because a bound cut it short: its offset and why.
     cuts: RefCell<Vec<(usize, CutKind)>>,
-    /// The top-level modules the file imports (see `respelled`), once listed.
-    imported_modules: std::cell::OnceCell<std::collections::HashSet<String>>,
+    /// The file's respellings of canonical modules (see `respelled`), once listed.
+    respellings: std::cell::OnceCell<std::collections::HashMap<String, String>>,
 }
 
 impl<'a> Resolver<'a> {
@@ -84,35 +84,44 @@ impl<'a> Resolver<'a> {
             returns: RefCell::new(std::collections::HashMap::new()),
             cut: Cell::new(None),
             cuts: RefCell::new(Vec::new()),
-            imported_modules: std::cell::OnceCell::new(),
+            respellings: std::cell::OnceCell::new(),
         }
     }
 
     /// A canonical name (`httpx.get`) as this file spells its module, when it imports that module only
     /// under the name of another distribution of the same API that the catalog aliases onto it
     /// (`httpx2.get`); `None` when the file spells it as it is. For what a finding says: the user reads
-    /// the module they import.
+    /// the module they import. The file's imports are read once; a call is then one lookup.
     pub fn respelled(&self, q: &str) -> Option<String> {
         let (top, rest) = q.split_once('.').unwrap_or((q, ""));
-        let alternatives = self.catalog.alternatives_of(top);
-        if alternatives.is_empty() {
-            return None;
+        let alt = self.respellings.get_or_init(|| self.respellings()).get(top)?;
+        Some(if rest.is_empty() { alt.clone() } else { format!("{alt}.{rest}") })
+    }
+
+    /// For each module the catalog aliases a whole imported module onto (`httpx` for `httpx2`) and that
+    /// the file does not import itself, the imported alternative (the first by name, as
+    /// `Catalog::alternatives_of` orders them).
+    fn respellings(&self) -> std::collections::HashMap<String, String> {
+        let imported: std::collections::HashSet<&str> = self
+            .facts
+            .bindings
+            .iter()
+            .filter_map(|b| match &b.kind {
+                BindingKind::Import(q) => Some(q.split('.').next().unwrap_or(q)),
+                _ => None,
+            })
+            .collect();
+        let mut out: std::collections::HashMap<String, String> = std::collections::HashMap::new();
+        for &alt in &imported {
+            let canon = self.catalog.canonical(alt);
+            if canon != alt && !canon.contains('.') && !imported.contains(canon.as_str()) {
+                let kept = out.entry(canon).or_insert_with(|| alt.to_string());
+                if alt < kept.as_str() {
+                    *kept = alt.to_string();
+                }
+            }
         }
-        let imported = self.imported_modules.get_or_init(|| {
-            self.facts
-                .bindings
-                .iter()
-                .filter_map(|b| match &b.kind {
-                    BindingKind::Import(q) => Some(q.split('.').next().unwrap_or(q).to_string()),
-                    _ => None,
-                })
-                .collect()
-        });
-        if imported.contains(top) {
-            return None;
-        }
-        let alt = alternatives.into_iter().find(|a| imported.contains(*a))?;
-        Some(if rest.is_empty() { alt.to_string() } else { format!("{alt}.{rest}") })
+        out
     }
 
     /// Where resolution was cut short so far (by offset, each place once): a use whose expression is
